@@ -1,0 +1,50 @@
+/* tdi_cfg: YAML configuration through a schema. A config is a YAML mapping, possibly nested;
+ * each leaf is addressed by its dotted path ("train.lr"). The caller fills a table of
+ * tdi_cfg_key entries pointing at its own struct fields (already set to defaults) and calls
+ * tdi_cfg_load: every leaf must match a key (unknown keys are errors), every value must parse
+ * and lie within [min, max]. Errors carry "file:line:col" (1-based) of the offending node.
+ * Non-goals: anchors/aliases/tags (rejected), multi-document files, writing YAML (use
+ * tdi_cfg_dump for the canonical form that config hashes are taken from). */
+#ifndef TDI_CFG_H
+#define TDI_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tdi_err.h"
+
+typedef enum {
+    TDI_CFG_INT,     /* long;   range [min, max] */
+    TDI_CFG_DOUBLE,  /* double; range [min, max], finite */
+    TDI_CFG_BOOL,    /* int 0/1; true/false/yes/no/on/off */
+    TDI_CFG_STRING,  /* char[size]; too long is an error; if choices != NULL, must be one of
+                        the '|'-separated words, e.g. "rc|rlc" */
+    TDI_CFG_DLIST,   /* double list: YAML sequence (or a single scalar) into double[cap];
+                        count written to *nout; each element in [min, max] */
+    TDI_CFG_ILIST    /* long list: like DLIST, into long[cap] */
+} tdi_cfg_type;
+
+typedef struct tdi_cfg_key {
+    const char *path;    /* dotted path, e.g. "train.lr" */
+    tdi_cfg_type type;
+    void *dst;           /* long*, double*, int*, char*, double*, long* */
+    double min, max;     /* range for numbers (inclusive); ignored for strings/bools */
+    size_t size;         /* STRING: buffer size; DLIST/ILIST: capacity (elements) */
+    size_t *nout;        /* DLIST/ILIST: number of elements read */
+    const char *choices; /* STRING only, may be NULL */
+    int seen;            /* set to 1 by tdi_cfg_load when the key appeared */
+} tdi_cfg_key;
+
+/* Parses path and applies it to keys[0..n). On error nothing is guaranteed about dst values. */
+int tdi_cfg_load(const char *path, tdi_cfg_key *keys, size_t n, tdi_err *err);
+/* Same from a string; name is used in error messages instead of a path. */
+int tdi_cfg_load_string(const char *name, const char *text, tdi_cfg_key *keys, size_t n,
+                        tdi_err *err);
+/* Writes "path: value" lines for every key in table order (canonical form: %.17g for doubles,
+ * lists as [a, b]). Used for hashes and for manifests. */
+void tdi_cfg_dump(FILE *f, const tdi_cfg_key *keys, size_t n);
+/* FNV-1a 64 of the canonical dump. */
+uint64_t tdi_cfg_hash(const tdi_cfg_key *keys, size_t n);
+
+#endif

@@ -1,0 +1,47 @@
+/* tdi_io: all-or-nothing output and content hashes.
+ * Files: written to "<path>.tmp.<pid>", flushed, fsync'd, then renamed over <path>.
+ * Directories (bundles): built in "<dir>.tmp.<pid>", then swapped in by rename.
+ * Hash: 64-bit FNV-1a, printed as 16 lower-case hex digits. Non-goal: crypto strength. */
+#ifndef TDI_IO_H
+#define TDI_IO_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tdi_err.h"
+
+typedef struct tdi_atomic_file {
+    FILE *f;         /* write here */
+    char path[1024]; /* final path */
+    char tmp[1100];  /* temporary path */
+} tdi_atomic_file;
+
+/* Opens a temporary file beside path. On success af->f is open for writing ("wb"). */
+int tdi_atomic_open(tdi_atomic_file *af, const char *path, tdi_err *err);
+/* Flushes, fsyncs, closes and renames the temporary onto the final path. On any failure
+ * (including an earlier ferror on af->f) the temporary is removed and nothing appears. */
+int tdi_atomic_commit(tdi_atomic_file *af, tdi_err *err);
+/* Closes and removes the temporary; safe to call after a failed commit or twice. */
+void tdi_atomic_abort(tdi_atomic_file *af);
+
+/* Directory transactions: tdi_dir_begin creates an empty "<dir>.tmp.<pid>" (removing a stale
+ * one) and returns its path in tmp (size tmpsz). tdi_dir_commit replaces dir with it (an existing
+ * dir is moved aside and deleted after the rename). tdi_dir_abort deletes the temporary tree. */
+int tdi_dir_begin(const char *dir, char *tmp, size_t tmpsz, tdi_err *err);
+int tdi_dir_commit(const char *tmp, const char *dir, tdi_err *err);
+void tdi_dir_abort(const char *tmp);
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated, size excludes the NUL).
+ * Caller frees *buf. */
+int tdi_file_read_all(const char *path, char **buf, size_t *size, tdi_err *err);
+
+/* FNV-1a 64. Start with TDI_HASH_INIT, feed bytes, format with tdi_hash_hex (17-byte buffer). */
+#define TDI_HASH_INIT UINT64_C(0xcbf29ce484222325)
+uint64_t tdi_hash_bytes(uint64_t h, const void *data, size_t n);
+int tdi_hash_file(const char *path, uint64_t *out, tdi_err *err);
+void tdi_hash_hex(uint64_t h, char out[17]);
+
+/* mkdir -p; 0 if it exists already. */
+int tdi_mkdirs(const char *path, tdi_err *err);
+
+#endif

@@ -1,0 +1,79 @@
+/* tdi_test: the one test harness. Each check prints one line "PASS|FAIL name: observed ...
+ * expected ... (tol ...)" with %.17g; a test program ends with TDI_TEST_END, which prints
+ * "summary: P passed, F failed" and makes the exit status the verdict. tests/run.sh adds the
+ * summaries of all test programs and prints the final "N passed, N failed". */
+#ifndef TDI_TEST_H
+#define TDI_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tdi_test_pass_, tdi_test_fail_;
+
+static inline int tdi_test_report_(int ok, const char *name, const char *detail)
+{
+    if (ok)
+        tdi_test_pass_++;
+    else
+        tdi_test_fail_++;
+    printf("%s %s%s%s\n", ok ? "PASS" : "FAIL", name, detail[0] ? ": " : "", detail);
+    fflush(stdout);
+    return ok;
+}
+
+/* A boolean check; the expression text is the detail. */
+#define TDI_CHECK(cond, name) tdi_test_report_(!!(cond), (name), #cond)
+
+/* |obs - exp| <= tol (absolute). NaN fails. */
+static inline int tdi_check_near(double obs, double exp, double tol, const char *name)
+{
+    char d[256];
+    int ok = isfinite(obs) && fabs(obs - exp) <= tol;
+    snprintf(d, sizeof d, "observed %.17g expected %.17g (abs tol %.3g)", obs, exp, tol);
+    return tdi_test_report_(ok, name, d);
+}
+
+/* |obs - exp| <= rtol * max(|exp|, tiny). */
+static inline int tdi_check_rel(double obs, double exp, double rtol, const char *name)
+{
+    char d[256];
+    double scale = fabs(exp) > 1e-300 ? fabs(exp) : 1e-300;
+    int ok = isfinite(obs) && fabs(obs - exp) <= rtol * scale;
+    snprintf(d, sizeof d, "observed %.17g expected %.17g (rel tol %.3g)", obs, exp, rtol);
+    return tdi_test_report_(ok, name, d);
+}
+
+/* obs <= bound. */
+static inline int tdi_check_le(double obs, double bound, const char *name)
+{
+    char d[256];
+    int ok = isfinite(obs) && obs <= bound;
+    snprintf(d, sizeof d, "observed %.17g bound <= %.17g", obs, bound);
+    return tdi_test_report_(ok, name, d);
+}
+
+/* Integer equality. */
+static inline int tdi_check_int(long long obs, long long exp, const char *name)
+{
+    char d[128];
+    snprintf(d, sizeof d, "observed %lld expected %lld", obs, exp);
+    return tdi_test_report_(obs == exp, name, d);
+}
+
+/* The string hay contains needle (for error messages: file names, line:col). */
+static inline int tdi_check_contains(const char *hay, const char *needle, const char *name)
+{
+    char d[1400];
+    int ok = hay && needle && strstr(hay, needle) != NULL;
+    snprintf(d, sizeof d, "\"%.1200s\" should contain \"%s\"", hay ? hay : "(null)", needle);
+    return tdi_test_report_(ok, name, d);
+}
+
+#define TDI_TEST_END()                                                                         \
+    do {                                                                                       \
+        printf("summary: %d passed, %d failed\n", tdi_test_pass_, tdi_test_fail_);            \
+        return tdi_test_fail_ ? 1 : 0;                                                         \
+    } while (0)
+
+#endif
