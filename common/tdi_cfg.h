@@ -22,7 +22,9 @@ typedef enum {
                         the '|'-separated words, e.g. "rc|rlc" */
     TDI_CFG_DLIST,   /* double list: YAML sequence (or a single scalar) into double[cap];
                         count written to *nout; each element in [min, max] */
-    TDI_CFG_ILIST    /* long list: like DLIST, into long[cap] */
+    TDI_CFG_ILIST,   /* long list: like DLIST, into long[cap] */
+    TDI_CFG_IGNORE   /* a whole subtree owned by another component (e.g. "circuit" read by
+                        tdi-fit): skipped, not checked; dst may be NULL */
 } tdi_cfg_type;
 
 typedef struct tdi_cfg_key {
