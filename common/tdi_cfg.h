@@ -31,7 +31,8 @@ typedef struct tdi_cfg_key {
     const char *path;    /* dotted path, e.g. "train.lr" */
     tdi_cfg_type type;
     void *dst;           /* long*, double*, int*, char*, double*, long* */
-    double min, max;     /* range for numbers (inclusive); ignored for strings/bools */
+    double min, max;     /* range for numbers (inclusive); min == max == 0 means unbounded;
+                            ignored for strings/bools */
     size_t size;         /* STRING: buffer size; DLIST/ILIST: capacity (elements) */
     size_t *nout;        /* DLIST/ILIST: number of elements read */
     const char *choices; /* STRING only, may be NULL */
