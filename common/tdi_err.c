@@ -34,17 +34,8 @@ int tdi_err_prefix(tdi_err *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    /* shift the old message right and put "pre: " in front (truncating the tail) */
-    size_t lp = strnlen(pre, sizeof pre - 1), lo = strnlen(e->msg, sizeof e->msg - 1);
-    size_t cap = sizeof e->msg - 1;
-    size_t head = lp + 2 < cap ? lp + 2 : cap;
-    size_t keep = lo < cap - head ? lo : cap - head;
-    memmove(e->msg + head, e->msg, keep);
-    memcpy(e->msg, pre, head < lp ? head : lp);
-    if (head == lp + 2) {
-        e->msg[lp] = ':';
-        e->msg[lp + 1] = ' ';
-    }
-    e->msg[head + keep] = '\0';
+    char old[sizeof e->msg];
+    memcpy(old, e->msg, sizeof old);
+    snprintf(e->msg, sizeof e->msg, "%.400s: %.600s", pre, old);
     return e->code;
 }
