@@ -135,14 +135,19 @@ int tdi_dir_begin(const char *dir, char *tmp, size_t tmpsz, tdi_err *err)
     return TDI_OK;
 }
 
-int tdi_dir_commit(const char *tmp, const char *dir, tdi_err *err)
+int tdi_dir_commit(const char *tmp, const char *dir_in, tdi_err *err)
 {
-    if (!tmp || !dir || !tmp[0] || !dir[0])
+    if (!tmp || !dir_in || !tmp[0] || !dir_in[0])
         return tdi_err_set(err, TDI_EARG, "tdi_dir_commit: bad arguments");
-    char old[PATH_MAX];
-    int w = snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
-    if (w < 0 || (size_t)w >= sizeof old)
-        return tdi_err_set(err, TDI_EARG, "%s: path too long", dir);
+    char dir[PATH_MAX], old[PATH_MAX + 32];
+    size_t len = strlen(dir_in);
+    while (len > 1 && dir_in[len - 1] == '/')
+        len--; /* "out/" -> "out", so that "out.old.<pid>" is a sibling, not a child */
+    if (len >= sizeof dir)
+        return tdi_err_set(err, TDI_EARG, "%s: path too long", dir_in);
+    memcpy(dir, dir_in, len);
+    dir[len] = '\0';
+    snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
     struct stat st;
     int had_old = 0;
     if (lstat(dir, &st) == 0) {
@@ -230,24 +235,35 @@ uint64_t tdi_hash_bytes(uint64_t h, const void *data, size_t n)
     return h;
 }
 
-int tdi_hash_file(const char *path, uint64_t *out, tdi_err *err)
+int tdi_hash_file_feed(const char *path, uint64_t *h, tdi_err *err)
 {
-    if (!path || !out)
-        return tdi_err_set(err, TDI_EARG, "tdi_hash_file: bad arguments");
+    if (!path || !h)
+        return tdi_err_set(err, TDI_EARG, "tdi_hash_file_feed: bad arguments");
     FILE *f = fopen(path, "rb");
     if (!f)
         return tdi_err_set(err, TDI_EIO, "%s: cannot open: %s", path, strerror(errno));
-    uint64_t h = TDI_HASH_INIT;
+    uint64_t acc = *h;
     unsigned char b[1 << 16];
     size_t got;
     while ((got = fread(b, 1, sizeof b, f)) > 0)
-        h = tdi_hash_bytes(h, b, got);
+        acc = tdi_hash_bytes(acc, b, got);
     int bad = ferror(f);
     fclose(f);
     if (bad)
         return tdi_err_set(err, TDI_EIO, "%s: read error", path);
-    *out = h;
+    *h = acc;
     return TDI_OK;
+}
+
+int tdi_hash_file(const char *path, uint64_t *out, tdi_err *err)
+{
+    if (!out)
+        return tdi_err_set(err, TDI_EARG, "tdi_hash_file: bad arguments");
+    uint64_t h = TDI_HASH_INIT;
+    int rc = tdi_hash_file_feed(path, &h, err);
+    if (!rc)
+        *out = h;
+    return rc;
 }
 
 void tdi_hash_hex(uint64_t h, char out[17])

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tdi_io.h"
 
@@ -253,6 +254,17 @@ int tdi_npy_read(const char *path, tdi_npy *out, tdi_err *err)
     out->count = count;
     size_t nbytes = count * (size_t)out->dtype;
     size_t data_off = NPY_PREFIX + hlen;
+    struct stat st; /* check the size before allocating what a corrupt header claims */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        size_t fsize = (size_t)st.st_size;
+        if (fsize < data_off + nbytes) {
+            rc = tdi_err_set(err, TDI_EFORMAT,
+                             "%s: byte offset %zu: truncated data: expected %zu data bytes from "
+                             "offset %zu, file has %zu",
+                             path, fsize, nbytes, data_off, fsize - data_off);
+            goto done;
+        }
+    }
     out->data = malloc(nbytes ? nbytes : 1);
     if (!out->data) {
         rc = tdi_err_set(err, TDI_ENOMEM, "%s: out of memory for %zu bytes", path, nbytes);

@@ -78,6 +78,12 @@ static void test_hash(void)
     tdi_err_clear(&e);
     tdi_check_int(tdi_hash_file(p, &h, &e), 0, "tdi_hash_file ok");
     tdi_check_int((long long)h, (long long)UINT64_C(0x85944171f73967e8), "tdi_hash_file value");
+    uint64_t acc = tdi_hash_bytes(TDI_HASH_INIT, "foo", 3);
+    tpath(p, sizeof p, "hash2.bin");
+    write_bytes(p, "bar", 3);
+    tdi_check_int(tdi_hash_file_feed(p, &acc, &e), 0, "tdi_hash_file_feed ok");
+    tdi_check_int((long long)acc, (long long)UINT64_C(0x85944171f73967e8),
+                  "hash_file_feed continues a running hash (foo + file bar)");
     tpath(p, sizeof p, "no-such-file");
     tdi_check_int(tdi_hash_file(p, &h, &e), TDI_EIO, "tdi_hash_file missing -> EIO");
     tdi_check_contains(e.msg, "no-such-file", "tdi_hash_file message names file");
@@ -235,6 +241,17 @@ static void test_dir_tx(void)
     tdi_check_int(tdi_dir_commit(tmp, d, &e), 0, "dir commit fresh");
     struct stat st;
     TDI_CHECK(stat(d, &st) == 0 && S_ISDIR(st.st_mode), "fresh bundle is a directory");
+
+    /* "dir/" names the same bundle as "dir": replaced, no child "dir/.old.*" left behind */
+    char ds[600];
+    snprintf(ds, sizeof ds, "%s/", d);
+    tdi_check_int(tdi_dir_begin(ds, tmp, sizeof tmp, &e), 0, "dir begin with trailing slash");
+    TDI_CHECK(strstr(tmp, "bundle2.tmp.") != NULL, "trailing slash: tmp is a sibling");
+    snprintf(f, sizeof f, "%s/v2.txt", tmp);
+    write_bytes(f, "2", 1);
+    tdi_check_int(tdi_dir_commit(tmp, ds, &e), 0, "dir commit with trailing slash");
+    snprintf(f, sizeof f, "%s/v2.txt", d);
+    TDI_CHECK(file_exists(f), "trailing slash: new bundle in place");
 
     char small[8];
     TDI_CHECK(tdi_dir_begin(d, small, sizeof small, &e) == TDI_EARG, "dir begin tiny buffer");
@@ -573,6 +590,12 @@ static void test_npy_corrupt(void)
     /* shape claims more data than there is: (3, 5) needs 120 bytes, file has 96 */
     c = patched(b, n, "(3, 4)", "(3, 5)", &at);
     corrupt_case("shape_too_big.npy", c, n, TDI_EFORMAT, n, "truncated");
+    free(c);
+    /* a header claiming 9.6 TB of data must fail as truncated without trying to allocate it
+     * (the 11 padding spaces after '}' absorb the longer shape text) */
+    c = patched(b, n, "(3, 4), }           ", "(3, 400000000000), }", &at);
+    TDI_CHECK(at > 0, "precondition: header has 11 padding spaces after the dict");
+    corrupt_case("huge_shape.npy", c, n, TDI_EFORMAT, n, "truncated");
     free(c);
     free(b);
 
