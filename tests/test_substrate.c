@@ -675,11 +675,34 @@ static void test_unstable_sweep(const char *root)
     free(txt);
 }
 
+/* the shipped presets load (other components' sections are skipped) with the values */
+static void test_presets(void)
+{
+    tdi_sub_cfg c;
+    tdi_err err;
+    int rc = tdi_sub_cfg_load("configs/paper.yaml", &c, &err);
+    tdi_check_int(rc, 0, "preset paper: loads");
+    if (rc)
+        printf("# %s\n", err.msg);
+    tdi_check_int(c.D * 1000 + c.k, 64016, "preset paper: D = 64, k = 16");
+    tdi_check_near(c.J2, 0.1, 0.0, "preset paper: J2 = 0.1");
+    tdi_check_int(c.t, 200, "preset paper: t = 200");
+    TDI_CHECK(strcmp(c.enc, "e2") == 0 && strcmp(c.dec, "d2") == 0, "preset paper: pair e2/d2");
+    rc = tdi_sub_cfg_load("configs/paper-e1.yaml", &c, &err);
+    tdi_check_int(rc, 0, "preset paper-e1: loads");
+    TDI_CHECK(rc == 0 && c.D == 32 && strcmp(c.enc, "e1") == 0 && strcmp(c.dec, "d1") == 0,
+              "preset paper-e1: pair e1/d1, D = 32");
+    rc = tdi_sub_cfg_load("configs/skip.yaml", &c, &err);
+    tdi_check_int(rc, 0, "preset skip: loads");
+    TDI_CHECK(rc == 0 && strcmp(c.mode, "skip") == 0 && c.k == 4, "preset skip: mode skip, k = 4");
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
     rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 20261126);
+    test_presets();
     test_cholesky();
     test_paper_skip_and_pd();
     test_params();
