@@ -378,12 +378,18 @@ static int count_wires(tdi_gen_circuit *c)
             outs[1] = -1;
         }
         for (int o = 0; o < 2; o++)
-            for (int q = 0; q < 2; q++)
-                if (outs[o] >= 0 && ins[q] >= 0 && outs[o] != ins[q]) {
-                    uint64_t k = pkey(outs[o], ins[q]);
+            for (int q = 0; q < 2; q++) {
+                /* a wire joins two cells: an rlc unit's p-node belongs to its unit's cell */
+                int co = outs[o] >= 0 && c->nodes[outs[o]].kind == TDI_GEN_NODE_MOM
+                             ? (int)c->nodes[outs[o]].index : outs[o];
+                int ci = ins[q] >= 0 && c->nodes[ins[q]].kind == TDI_GEN_NODE_MOM
+                             ? (int)c->nodes[ins[q]].index : ins[q];
+                if (co >= 0 && ci >= 0 && co != ci) {
+                    uint64_t k = pkey(co, ci);
                     if (ps_add(&blk[e->block], k) || ps_add(&all, k))
                         rc = -1;
                 }
+            }
     }
     for (int b = 0; b < TDI_GEN_NBLK; b++) {
         c->blk[b].wire_pairs = blk[b].n;

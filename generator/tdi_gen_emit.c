@@ -101,8 +101,11 @@ static void emit_elems(sb *s, const tdi_gen_circuit *c)
         const tdi_gen_elem *e = &c->elems[i];
         if (e->block != last) {
             const tdi_gen_block_report *r = &c->blk[e->block];
-            sb_line(s, "* --- %s (%s%s): %zu elements, %zu wire pairs, %zu bus nodes", blk_title(e->block),
-                    r->realisation ? r->realisation : "", r->rank ? ", rank" : "", r->elements,
+            char rk[32] = "";
+            if (r->rank)
+                snprintf(rk, sizeof rk, ", rank %zu", r->rank);
+            sb_line(s, "* --- %s (%s%s): %zu elements, %zu wire pairs, %zu bus nodes",
+                    blk_title(e->block), r->realisation ? r->realisation : "", rk, r->elements,
                     r->wire_pairs, r->bus_nodes);
             last = e->block;
         }
@@ -254,6 +257,7 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
             }
         }
         sb_line(&s, "echo tdi-gen: done");
+        sb_line(&s, "quit 0");
         sb_line(&s, ".endc");
     }
     sb_line(&s, ".end");
