@@ -192,6 +192,11 @@ typedef struct tdi_gen_circuit {
     int noise;             /* emit noise sources in standalone mode */
     int readout_all;
     char unit_subckt[16];
+    char *elem_text;       /* the element cards, '\n'-terminated lines, formatted once at build
+                              time and shared by both netlists (owned) */
+    size_t elem_text_len;
+    double time_prep;      /* CPU s: Cholesky, eigenvalues, means and read-out errors (O(N^3)) */
+    double time_elems;     /* CPU s: realisations, low-rank factoring, wire count */
 } tdi_gen_circuit;
 
 /* Builds the circuit from a loaded config and bundle: physics, realisations, wire report,
@@ -222,6 +227,9 @@ typedef struct tdi_gen_text {
 int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
                          double tran_stop, tdi_gen_text **out, tdi_err *err);
 void tdi_gen_text_free(tdi_gen_text *t);
+/* Streams the same netlist to f without building it in memory (what tdi-gen uses). */
+int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                          double tran_stop, FILE *f, tdi_err *err);
 /* Writes the text (lines joined by '\n') to f; returns 0 or TDI_EIO. */
 int tdi_gen_text_write(const tdi_gen_text *t, FILE *f, tdi_err *err);
 
@@ -235,6 +243,9 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f);
  * `log` (may be NULL). bundle_dir / out_dir override the config when non-NULL. */
 int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
                 FILE *log, tdi_err *err);
+
+/* Sets the number of BLAS threads (OpenBLAS); tdi-gen uses 1 (the machine is shared). */
+void tdi_gen_blas_threads(int n);
 
 /* ---- read-back (verification): parse netlist text independently of the generator ---- */
 typedef struct tdi_gen_readback {

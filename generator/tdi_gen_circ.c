@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_eigen.h>
@@ -82,7 +83,15 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c)
     free(c->expect_mean);
     free(c->node_var);
     free(c->readout_sd);
+    free(c->elem_text);
     free(c);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---------- physics ---------- */
@@ -292,13 +301,29 @@ static int lowrank(const double *R, size_t D, size_t rcap, unsigned long seed, d
     }
     /* verify R == U lam U^T; 1e-10 of scale keeps the netlist within 1e-9 of gu*M */
     double worst = 0;
-    for (size_t i = 0; i < D; i++)
-        for (size_t j = 0; j < D; j++) {
-            double s = 0;
-            for (size_t m = 0; m < r; m++)
-                s += U[i * r + m] * lam[m] * U[j * r + m];
-            worst = fmax(worst, fabs(s - R[i * D + j]));
+    {
+        double *UL = malloc(D * (r ? r : 1) * sizeof *UL), *RR = malloc(D * D * sizeof *RR);
+        if (!UL || !RR) {
+            free(UL);
+            free(RR);
+            rc = tdi_err_set(err, TDI_ENOMEM, "low-rank factoring: out of memory");
+            goto done;
         }
+        for (size_t i = 0; i < D; i++)
+            for (size_t m = 0; m < r; m++)
+                UL[i * r + m] = U[i * r + m] * lam[m];
+        memcpy(RR, R, D * D * sizeof *RR);
+        if (r > 0) {
+            gsl_matrix_view Uv = gsl_matrix_view_array(U, D, r), ULv = gsl_matrix_view_array(UL, D, r);
+            gsl_matrix_view Rv = gsl_matrix_view_array(RR, D, D);
+            gsl_blas_dgemm(CblasNoTrans, CblasTrans, -1.0, &ULv.matrix, &Uv.matrix, 1.0,
+                           &Rv.matrix);
+        }
+        for (size_t i = 0; i < D * D; i++)
+            worst = fmax(worst, fabs(RR[i]));
+        free(UL);
+        free(RR);
+    }
     if (worst > 1e-10 * scale) {
         rc = tdi_err_set(err, TDI_ECONFIG, "%s: the %s intra-module block is not diagonal + rank "
                          "%zu (residual %.3g of max|M| %.3g): its rank exceeds circuit.rank; "
@@ -363,12 +388,34 @@ static uint64_t pkey(int u, int v)
     return (a << 32) | b;
 }
 
+static int ps_reserve(pairset *s, size_t n)
+{
+    size_t cap = 1024;
+    while (cap < 4 * n) /* load factor <= 1/2 even if every element adds two pairs */
+        cap *= 2;
+    s->k = malloc(cap * sizeof *s->k);
+    if (!s->k)
+        return -1;
+    memset(s->k, 0xff, cap * sizeof *s->k);
+    s->cap = cap;
+    s->n = 0;
+    return 0;
+}
+
 static int count_wires(tdi_gen_circuit *c)
 {
     pairset blk[TDI_GEN_NBLK], all;
     memset(blk, 0, sizeof blk);
     memset(&all, 0, sizeof all);
     int rc = 0;
+    size_t per[TDI_GEN_NBLK] = {0};
+    for (size_t i = 0; i < c->n_elems; i++)
+        per[c->elems[i].block]++;
+    for (int b = 0; b < TDI_GEN_NBLK; b++)
+        if (ps_reserve(&blk[b], per[b]))
+            rc = -1;
+    if (ps_reserve(&all, c->n_elems))
+        rc = -1;
     for (size_t i = 0; i < c->n_elems && !rc; i++) {
         const tdi_gen_elem *e = &c->elems[i];
         c->blk[e->block].elements++;
@@ -564,6 +611,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     if (k == 0 && strcmp(cfg->skip, "dense") != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: the bundle has k = 0: use skip: dense",
                            cfg->path);
+    double t0 = now();
     tdi_gen_circuit *c = calloc(1, sizeof *c);
     double *L = malloc(N * N * sizeof *L), *Am = NULL, *Bm = NULL, *Z = NULL;
     builder bd = {c, 0, 0, 0};
@@ -597,7 +645,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     c->expect_mean = malloc(ns * N * sizeof *c->expect_mean);
     c->node_var = malloc(N * sizeof *c->node_var);
     c->readout_sd = malloc(N * sizeof *c->readout_sd);
-    Z = malloc(N * N * sizeof *Z);
+    Z = malloc((cfg->readout[0] == 'a' ? N : D) * N * sizeof *Z);
     if (!c->bias || !c->expect_mean || !c->node_var || !c->readout_sd || !Z) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto fail;
@@ -650,6 +698,17 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
         }
     }
 
+    double t1 = now();
+    c->time_prep = t1 - t0;
+    /* reserve the element list (an upper bound; avoids repeated reallocation) */
+    {
+        size_t r = cfg->rank > 0 ? (size_t)cfg->rank : D, est = N;
+        est += strcmp(cfg->intra, "dense") == 0 ? 2 * D * D : 2 * r * (2 * D + 1);
+        est += strcmp(cfg->skip, "dense") == 0 ? 2 * D * D : 2 * k * (2 * D + 1);
+        c->elems = malloc(est * sizeof *c->elems);
+        if (c->elems)
+            bd.cap_elems = est;
+    }
     /* nodes: units, rlc p-nodes */
     for (size_t i = 0; i < N; i++) {
         char name[40];
@@ -729,6 +788,9 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
                          c->blk[TDI_GEN_BLK_SKIP].wire_pairs, cfg->wire_budget);
         goto fail;
     }
+    if ((rc = tdi_gen_emit_elements(c, err)))
+        goto fail;
+    c->time_elems = now() - t1;
     /* provenance header shared by both netlists */
     {
         char bh[17], ch[17];

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tdi_gen_int.h"
+
 typedef struct {
     char *buf;
     size_t len, cap;
@@ -61,6 +63,49 @@ static void sb_line(sb *s, const char *fmt, ...)
     }
 }
 
+/* appends the '\n'-separated lines of text[0..len) */
+static void sb_lines(sb *s, const char *text, size_t len)
+{
+    size_t nl = 0;
+    for (const char *p = text; p < text + len; p = (const char *)memchr(p, '\n', (size_t)(text + len - p)) + 1)
+        nl++;
+    if (s->oom)
+        return;
+    if (s->n + nl > s->ocap) {
+        size_t nc = s->ocap ? s->ocap : 1024;
+        while (nc < s->n + nl)
+            nc *= 2;
+        size_t *p = realloc(s->off, nc * sizeof *p);
+        if (!p) {
+            s->oom = 1;
+            return;
+        }
+        s->off = p;
+        s->ocap = nc;
+    }
+    if (s->len + len > s->cap) {
+        size_t nc = s->cap ? s->cap : 1 << 16;
+        while (nc < s->len + len)
+            nc *= 2;
+        char *p = realloc(s->buf, nc);
+        if (!p) {
+            s->oom = 1;
+            return;
+        }
+        s->buf = p;
+        s->cap = nc;
+    }
+    char *dst = s->buf + s->len;
+    memcpy(dst, text, len);
+    for (size_t i = 0, start = 0; i < len; i++)
+        if (dst[i] == '\n') {
+            dst[i] = '\0';
+            s->off[s->n++] = s->len + start;
+            start = i + 1;
+        }
+    s->len += len;
+}
+
 static const char *nname(const tdi_gen_circuit *c, int i)
 {
     return i < 0 ? "0" : c->nodes[i].name;
@@ -77,9 +122,12 @@ void tdi_gen_text_free(tdi_gen_text *t)
 
 int tdi_gen_text_write(const tdi_gen_text *t, FILE *f, tdi_err *err)
 {
-    for (size_t i = 0; i < t->n_lines; i++)
-        if (fputs(t->lines[i], f) == EOF || fputc('\n', f) == EOF)
+    for (size_t i = 0; i < t->n_lines; i++) {
+        size_t len = (i + 1 < t->n_lines ? (size_t)(t->lines[i + 1] - t->lines[i])
+                                         : t->len - (size_t)(t->lines[i] - t->buf)) - 1;
+        if (fwrite(t->lines[i], 1, len, f) != len || fputc('\n', f) == EOF)
             return tdi_err_set(err, TDI_EIO, "netlist write failed");
+    }
     return 0;
 }
 
@@ -125,15 +173,33 @@ static int force_of(const tdi_gen_circuit *c, size_t i)
     return (int)(c->phys.rlc ? c->N + i : i);
 }
 
-int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
-                         double tran_stop, tdi_gen_text **out, tdi_err *err)
+int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err)
 {
-    *out = NULL;
+    sb s = {0};
+    emit_elems(&s, c);
+    if (s.oom) {
+        free(s.buf);
+        free(s.off);
+        return tdi_err_set(err, TDI_ENOMEM, "element text: out of memory");
+    }
+    for (size_t i = 0; i < s.n; i++) /* NUL separators -> newlines */
+        s.buf[s.off[i] + strlen(s.buf + s.off[i])] = '\n';
+    free(s.off);
+    c->elem_text = s.buf;
+    c->elem_text_len = s.len;
+    return 0;
+}
+
+/* All lines of a netlist into s; the element cards are appended when with_elems, else their
+ * position (line index) is stored in *elem_at. */
+static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                          double tran_stop, sb *sp, int with_elems, size_t *elem_at)
+{
     const tdi_gen_phys *p = &c->phys;
     double h = tran_h > 0 ? tran_h : p->noise_dt, tstop = tran_stop > 0 ? tran_stop : p->t_stop;
     double slot = p->t_settle + p->t_avg;
     size_t N = c->N, D = c->D;
-    sb s = {0};
+#define s (*sp)
     sb_line(&s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
             mode == TDI_GEN_COSIM ? "cosim" : "standalone");
     /* header lines (already "* ..."-prefixed, newline separated) */
@@ -211,7 +277,10 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
         else
             sb_line(&s, "X%s %s %s", c->nodes[i].name, c->nodes[i].name, c->unit_subckt);
     }
-    emit_elems(&s, c);
+    if (with_elems)
+        sb_lines(&s, c->elem_text, c->elem_text_len);
+    else
+        *elem_at = s.n;
     sb_line(&s, "* --- bias: gu*Vs*b_i [A] into the force node");
     for (size_t i = 0; i < N; i++) {
         const char *un = c->nodes[i].name, *fn = nname(c, force_of(c, i));
@@ -261,6 +330,15 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
         sb_line(&s, ".endc");
     }
     sb_line(&s, ".end");
+#undef s
+}
+
+int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                         double tran_stop, tdi_gen_text **out, tdi_err *err)
+{
+    *out = NULL;
+    sb s = {0};
+    build_netlist(c, mode, tran_h, tran_stop, &s, 1, NULL);
     if (s.oom) {
         free(s.buf);
         free(s.off);
@@ -285,6 +363,26 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
     free(s.off);
     *out = t;
     return 0;
+}
+
+int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                          double tran_stop, FILE *f, tdi_err *err)
+{
+    sb s = {0};
+    size_t at = 0;
+    build_netlist(c, mode, tran_h, tran_stop, &s, 0, &at);
+    int rc = 0;
+    if (s.oom)
+        rc = tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
+    for (size_t i = 0; i < s.n && !rc; i++) {
+        if (i == at && fwrite(c->elem_text, 1, c->elem_text_len, f) != c->elem_text_len)
+            rc = tdi_err_set(err, TDI_EIO, "netlist write failed");
+        if (fputs(s.buf + s.off[i], f) == EOF || fputc('\n', f) == EOF)
+            rc = tdi_err_set(err, TDI_EIO, "netlist write failed");
+    }
+    free(s.buf);
+    free(s.off);
+    return rc;
 }
 
 void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f)

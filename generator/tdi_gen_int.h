@@ -27,4 +27,7 @@ int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int 
                    const int *force_of, const int *bus_of, size_t N, size_t nb, double *K,
                    tdi_err *err);
 
+/* Formats the element cards into c->elem_text (tdi_gen_emit.c). 0 or TDI_ENOMEM. */
+int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err);
+
 #endif

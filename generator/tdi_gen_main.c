@@ -2,6 +2,7 @@
  *   tdi-gen CONFIG [--bundle DIR] [--out DIR]
  *   tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] [--preset name]
  * Exit status 0 on success, 1 on any error (message on stderr, nothing written). */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,11 @@ static int parse_size(const char *s, size_t *out)
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
+    tdi_gen_blas_threads(1);
+    /* keep freed large blocks in the heap for reuse: the big N x N temporaries otherwise go
+       back to the kernel and every new one pays its page faults again (~0.3 s at D = 1024) */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     tdi_err err;
     tdi_err_clear(&err);
     if (argc >= 2 && strcmp(argv[1], "--synth") == 0) {
