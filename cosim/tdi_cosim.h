@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tdi_err.h"
 
@@ -27,8 +28,12 @@ typedef struct tdi_cosim_circuit {
     double *g_noise;  /* (n) S: unit i gets white noise current of two-sided PSD 2 kB T g_noise,i */
     double temp;      /* K */
     char **node;      /* (n) node names, lower-case, as ngspice reports them ("x3") */
-    char **src;       /* (n) EXTERNAL current source instance names, lower-case ("ix3"); each
-                         drives current from ground into its unit node */
+    char **src;       /* (n) EXTERNAL current source instance names, lower-case ("ibias_x3"); each
+                         drives current from ground into its unit's force node: the bias, plus
+                         the noise when src_noise[i] is NULL */
+    char **src_noise; /* (n) optional separate noise source per unit ("inoise_x3"); NULL or
+                         NULL entries: the noise rides on src[i] */
+    int rc_units;     /* 1: the state node is the force node (sde engine possible) */
     char **lines;     /* netlist cards for spice, NULL-terminated; no .tran/.end/.control (the
                          driver adds its own); may be NULL for engines other than spice */
     double sum_gm;    /* S: sum of |gm| over all transconductors (VCCS) of the netlist */
@@ -46,11 +51,19 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c);
  * is given. Needs M_ii > 0. */
 tdi_cosim_circuit *tdi_cosim_circuit_direct(size_t n, const double *M, double cu, double gu,
                                             double temp, tdi_err *err);
-/* Sets node name i and source name i (copied, lower-cased). */
+/* Sets node name i, source name i and (if noise != NULL) the noise source name i (copied,
+ * lower-cased). */
 int tdi_cosim_circuit_set_names(tdi_cosim_circuit *c, size_t i, const char *node,
-                                const char *src, tdi_err *err);
+                                const char *src, const char *noise, tdi_err *err);
 /* Replaces the netlist cards (copied); lines ends with NULL. */
 int tdi_cosim_circuit_set_lines(tdi_cosim_circuit *c, const char *const *lines, tdi_err *err);
+
+/* From the generator's circuit (generator/tdi_gen.h): the cosim-mode netlist text for tick and
+ * t_stop, unit nodes x<i>, y<j>, sources ibias_<unit> and inoise_<unit>, Cu, g_noise, T, and G
+ * read back from the netlist text (bus nodes eliminated), checked against gu*M. */
+struct tdi_gen_circuit;
+int tdi_cosim_circuit_from_gen(const struct tdi_gen_circuit *gc, double tick, double t_stop,
+                               tdi_cosim_circuit **out, tdi_err *err);
 
 /* ---------------------------------------------------------------- noise */
 /* Sample j of unit u: amplitude[u] * N(0,1) drawn by Philox4x32-10 keyed by (seed) with counter
@@ -133,5 +146,86 @@ int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, doubl
 /* Mid-tread two's-complement quantiser: step q = 2 fs / 2^bits, code = round(x / q) clamped to
  * [-2^(bits-1), 2^(bits-1) - 1], value = code * q. bits == 0 means ideal (x returned). */
 double tdi_cosim_quantize(double x, int bits, double fs);
+
+/* ---------------------------------------------------------------- experiment */
+/* One co-simulation of n_samples test samples. Sample s occupies ticks [s L, (s+1) L) with
+ * L = settle_ticks + avg_ticks: the DAC outputs bias s (quantised) from interval s L on; the ADC
+ * samples the read-out units every adc_stride ticks after the settling ticks; the estimate is
+ * the mean of those samples. batch = 1: one transient for all samples (a bias schedule, each
+ * sample starts from the previous sample's state); batch = 0: one run per sample from rest.
+ * Both modes use the same global tick index for the noise, so they see the same noise. */
+typedef struct tdi_cosim_plan {
+    size_t n_samples;
+    const double *bias;     /* (n_samples, n) A: ideal bias currents, before the DAC */
+    size_t n_read;
+    const size_t *read;     /* (n_read) unit indices the ADC samples */
+    double tick;            /* s */
+    long settle_ticks, avg_ticks;
+    int batch;
+    int dac_bits;           /* 0 = ideal */
+    double dac_fs;          /* A, DAC full scale */
+    int adc_bits;           /* 0 = ideal */
+    double adc_fs;          /* V, ADC full scale */
+    long adc_stride;        /* ticks between ADC conversions (>= 1) */
+    uint64_t seed;          /* noise seed */
+    int noise;              /* 0: noiseless */
+    const char *label;      /* progress line prefix; NULL: no progress line */
+} tdi_cosim_plan;
+
+typedef struct tdi_cosim_out {
+    double *est;        /* (n_samples, n_read) V: the ADC averages (analytic: exact G^-1 i) */
+    double *bias_q;     /* (n_samples, n) A: the DAC outputs */
+    double *e_bias;     /* (n_samples) J: integral of sum_i i_bias,i v_i dt */
+    double *e_r;        /* (n_samples) J: integral of sum_i G_ii v_i^2 dt (unit resistors) */
+    long n_adc;         /* ADC conversions in total */
+    long n_dac;         /* DAC updates (one per bias value per sample) */
+    tdi_cosim_stats st; /* summed over runs */
+} tdi_cosim_out;
+
+/* Runs the plan with one engine. For TDI_COSIM_ANALYTIC the estimate is G^-1 i_bias (DAC
+ * outputs) and the energies are the equilibrium powers times L ticks. Caller destroys out. */
+int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
+                      tdi_cosim_out *out, tdi_err *err);
+void tdi_cosim_out_destroy(tdi_cosim_out *o);
+
+/* ---------------------------------------------------------------- the program */
+/* The `cosim:` and `energy:` sections (plus seed, name, out). Defaults: configs/paper.yaml and
+ * README "Co-simulator". Other sections are skipped (owned by other components). */
+typedef struct tdi_cosim_cfg {
+    const char *path;      /* config file (messages); not owned */
+    long seed;             /* top-level master seed; the noise seed is derived from it */
+    char name[64];
+    char out[512];
+    /* cosim */
+    long n_samples;        /* test samples co-simulated (the first n_samples from `first`) */
+    long first;
+    int analytic, sde, spice; /* engines to run */
+    char schedule[16];     /* batch | per_sample | auto (auto = batch: measured faster) */
+    int noise;
+    double tick;           /* s; 0 = circuit noise interval */
+    double t_settle;       /* s per sample; 0 = the circuit's */
+    double t_avg;          /* s per sample; 0 = the circuit's */
+    long dac_bits;         /* 0 = ideal */
+    double dac_fs;         /* simulation units of b; 0 = auto (max |b| * 1.05) */
+    long adc_bits;         /* 0 = ideal */
+    double adc_fs;         /* V; 0 = auto */
+    double adc_rate;       /* Hz; 0 = auto: 4 conversions per slowest relaxation time */
+    int progress;          /* progress line on stderr */
+    /* energy (physics.md 7) */
+    double vdd;            /* V */
+    double gm_over_id;     /* 1/V */
+    double dac_fom;        /* J per conversion step: E_dac = dac_fom * 2^bits per update */
+    double adc_fom;        /* J per conversion step (Walden): E = adc_fom * 2^bits */
+    double e_mac;          /* J per digital MAC */
+    double gpu_step;       /* J per U-Net forward pass (one denoising step) */
+    double gpu_replaced_fraction; /* share of that step the substrate replaces */
+} tdi_cosim_cfg;
+
+void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c);
+int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err);
+/* The whole tdi-cosim job: substrate bundle + circuit -> engines -> <out>/cosim/{results.json,
+ * samples.csv} (one directory transaction: nothing appears on error). The table goes to
+ * report (may be NULL). */
+int tdi_cosim_app_run(const tdi_cosim_cfg *c, FILE *report, tdi_err *err);
 
 #endif

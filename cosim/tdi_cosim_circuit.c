@@ -37,7 +37,9 @@ tdi_cosim_circuit *tdi_cosim_circuit_alloc(size_t n, tdi_err *err)
     c->g_noise = calloc(n, sizeof(double));
     c->node = calloc(n, sizeof(char *));
     c->src = calloc(n, sizeof(char *));
-    if (n == 0 || !c->cap || !c->G || !c->g_noise || !c->node || !c->src)
+    c->src_noise = calloc(n, sizeof(char *));
+    c->rc_units = 1;
+    if (n == 0 || !c->cap || !c->G || !c->g_noise || !c->node || !c->src || !c->src_noise)
         goto fail;
     return c;
 fail:
@@ -56,6 +58,8 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
             free(c->node[i]);
         if (c->src)
             free(c->src[i]);
+        if (c->src_noise)
+            free(c->src_noise[i]);
     }
     if (c->lines)
         for (size_t i = 0; c->lines[i]; i++)
@@ -63,6 +67,7 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
     free(c->lines);
     free(c->node);
     free(c->src);
+    free(c->src_noise);
     free(c->cap);
     free(c->G);
     free(c->g_noise);
@@ -79,20 +84,23 @@ static char *dup_lower(const char *s)
 }
 
 int tdi_cosim_circuit_set_names(tdi_cosim_circuit *c, size_t i, const char *node,
-                                const char *src, tdi_err *err)
+                                const char *src, const char *noise, tdi_err *err)
 {
     if (i >= c->n)
         return tdi_err_set(err, TDI_EARG, "unit %zu out of range (n = %zu)", i, c->n);
-    char *a = dup_lower(node), *b = dup_lower(src);
-    if (!a || !b) {
+    char *a = dup_lower(node), *b = dup_lower(src), *z = noise ? dup_lower(noise) : NULL;
+    if (!a || !b || (noise && !z)) {
         free(a);
         free(b);
+        free(z);
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     }
     free(c->node[i]);
     free(c->src[i]);
+    free(c->src_noise[i]);
     c->node[i] = a;
     c->src[i] = b;
+    c->src_noise[i] = z;
     return 0;
 }
 
@@ -158,7 +166,7 @@ tdi_cosim_circuit *tdi_cosim_circuit_direct(size_t n, const double *M, double cu
         char nd[32], sr[32];
         snprintf(nd, sizeof nd, "u%zu", i);
         snprintf(sr, sizeof sr, "iu%zu", i);
-        if (tdi_cosim_circuit_set_names(c, i, nd, sr, err))
+        if (tdi_cosim_circuit_set_names(c, i, nd, sr, NULL, err))
             goto fail;
         c->cap[i] = cu;
         c->g_noise[i] = gu;

@@ -56,6 +56,11 @@ tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_
         tdi_err_set(err, TDI_EARG, "sde: tick must be > 0");
         return NULL;
     }
+    if (!c->rc_units) {
+        tdi_err_set(err, TDI_EARG, "sde: the engine integrates rc units only (this circuit's "
+                    "force nodes are not its state nodes)");
+        return NULL;
+    }
     double gmax = 0;
     for (size_t i = 0; i < n * n; i++)
         gmax = fmax(gmax, fabs(c->G[i]));

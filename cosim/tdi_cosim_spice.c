@@ -33,7 +33,8 @@ typedef struct spice_ctx {
     double *v;         /* (n) V, scratch for SendData */
     int *vec_unit;     /* (veccount) unit index of each vector, -1 = other, -2 = time */
     int n_vec;
-    int *src_hash;     /* open addressing table of unit indices by source name, -1 empty */
+    int *src_hash;     /* open addressing table of 2 * unit + (1 for a noise source) by source
+                          name, -1 empty */
     size_t hash_cap;
     long last_tick;    /* last tick reported, -1 before t = 0 */
     int fail;          /* a callback failed: code */
@@ -164,6 +165,11 @@ static int name_eq(const char *a, const char *b)
     return *a == *b;
 }
 
+static const char *src_name(const tdi_cosim_circuit *c, int code)
+{
+    return (code & 1) ? c->src_noise[code >> 1] : c->src[code >> 1];
+}
+
 static int src_lookup(const spice_ctx *x, const char *name)
 {
     size_t m = x->hash_cap - 1;
@@ -171,9 +177,22 @@ static int src_lookup(const spice_ctx *x, const char *name)
         int u = x->src_hash[p];
         if (u < 0)
             return -1;
-        if (name_eq(x->c->src[u], name))
+        if (name_eq(src_name(x->c, u), name))
             return u;
     }
+}
+
+static int src_insert(spice_ctx *x, int code, tdi_err *err)
+{
+    const char *nm = src_name(x->c, code);
+    size_t m = x->hash_cap - 1, p = (size_t)str_hash(nm) & m;
+    while (x->src_hash[p] >= 0) {
+        if (name_eq(src_name(x->c, x->src_hash[p]), nm))
+            return tdi_err_set(err, TDI_EARG, "source name '%s' used twice", nm);
+        p = (p + 1) & m;
+    }
+    x->src_hash[p] = code;
+    return 0;
 }
 
 static int node_lookup(const tdi_cosim_circuit *c, const char *name)
@@ -289,8 +308,8 @@ static int cb_isrc(double *ret, double t, char *name, int id, void *user)
         return 0;
     }
     x->st->src_calls++;
-    int u = src_lookup(x, name);
-    if (u < 0)
+    int code = src_lookup(x, name), u = code >> 1;
+    if (code < 0)
         ctx_fail(x, TDI_ESPICE, "ngspice asked for EXTERNAL source '%s', which the circuit "
                  "does not drive", name);
     if (x->fail) {
@@ -317,7 +336,11 @@ static int cb_isrc(double *ret, double t, char *name, int id, void *user)
     double f = kf - (double)j;
     if (f < 0)
         f = 0;
-    *ret = x->ib[u] + (1.0 - f) * x->s0[u] + f * x->s1[u];
+    double noise = (1.0 - f) * x->s0[u] + f * x->s1[u];
+    if (code & 1)
+        *ret = noise;
+    else
+        *ret = x->ib[u] + (x->c->src_noise[u] ? 0.0 : noise);
     return 0;
 }
 
@@ -398,7 +421,8 @@ static int card_is_control(const char *l)
 {
     while (*l == ' ' || *l == '\t')
         l++;
-    return strncasecmp(l, ".tran", 5) == 0 || strncasecmp(l, ".end", 4) == 0 ||
+    int end = strncasecmp(l, ".end", 4) == 0 && (l[4] == '\0' || isspace((unsigned char)l[4]));
+    return strncasecmp(l, ".tran", 5) == 0 || end ||
            strncasecmp(l, ".save", 5) == 0 || strncasecmp(l, ".control", 8) == 0;
 }
 
@@ -480,7 +504,7 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     x.noise_j = -1;
     x.last_tick = -1;
     x.hash_cap = 16;
-    while (x.hash_cap < 2 * n)
+    while (x.hash_cap < 4 * n)
         x.hash_cap *= 2;
     char *deck = NULL;
     char **lines = NULL;
@@ -496,15 +520,11 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     for (size_t p = 0; p < x.hash_cap; p++)
         x.src_hash[p] = -1;
     for (size_t i = 0; i < n; i++) {
-        size_t m = x.hash_cap - 1, p = (size_t)str_hash(c->src[i]) & m;
-        while (x.src_hash[p] >= 0) {
-            if (name_eq(c->src[x.src_hash[p]], c->src[i])) {
-                rc = tdi_err_set(err, TDI_EARG, "source name '%s' used by two units", c->src[i]);
-                goto done;
-            }
-            p = (p + 1) & m;
-        }
-        x.src_hash[p] = (int)i;
+        rc = src_insert(&x, 2 * (int)i, err);
+        if (!rc && c->src_noise[i])
+            rc = src_insert(&x, 2 * (int)i + 1, err);
+        if (rc)
+            goto done;
     }
 
     deck = tdi_cosim_spice_deck(c, dg->tick, dg->n_ticks, 0, err);
