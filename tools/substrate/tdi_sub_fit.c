@@ -29,6 +29,7 @@ typedef struct {
     long k;
     int stable;
     double lmin, rho;
+    tdi_sub_metrics full; /* full pipeline with this k's paper coupling */
 } rho_row;
 
 typedef struct {
@@ -288,6 +289,11 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         h->stable = rc == 0;
         rc = 0;
         h->rho = h->stable ? tdi_sub_rho(pred, y0, test.d, nt, D) : NAN;
+        if (h->stable) {
+            if ((rc = solve_with(Mk, D, "M", benc, bdec, nt, pred, NULL, NULL, err)))
+                goto done;
+            h->full = tdi_sub_metrics_eval(pred, test.d, mean, nt, D);
+        }
     }
 
     /* ---- substrate-skip sweep: ceiling (rank-k linear map) and the fitted coupling */
@@ -418,10 +424,13 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         fprintf(o, "\nDecoder shift rho_skip(k) = mean |y*(J_skip) - y*(no skip)| / |d| "
                 "(oracle biases, paper J_skip; the paper reports %.2f%% at k = 16)\n",
                 100.0 * PAPER_RHO16);
-        fprintf(o, "  %4s %10s %14s   %s\n", "k", "rho", "lambda_min(M)", "paper reports");
+        fprintf(o, "  %4s %10s %14s | %-26s |  %s\n", "k", "rho", "lambda_min(M)",
+                "full pipeline: pcos ccos R^2", "paper reports");
         for (size_t q = 0; q < nrho; q++) {
             if (rho[q].stable)
-                fprintf(o, "  %4ld %9.2f%% %14.6g", rho[q].k, 100.0 * rho[q].rho, rho[q].lmin);
+                fprintf(o, "  %4ld %9.2f%% %14.6g | %8.4f %8.4f %8.4f |", rho[q].k,
+                        100.0 * rho[q].rho, rho[q].lmin, rho[q].full.cos_paper,
+                        rho[q].full.cos_centered, rho[q].full.r2);
             else
                 fprintf(o, "  %4ld   unstable %14.6g", rho[q].k, rho[q].lmin);
             if (rho[q].k == 16)
@@ -506,6 +515,11 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         json_num(js, rho[q].lmin);
         fputs(", \"rho\": ", js);
         json_num(js, rho[q].rho);
+        fputs(", \"full_pipeline\": ", js);
+        if (rho[q].stable)
+            json_metrics(js, &rho[q].full);
+        else
+            fputs("null", js);
         fprintf(js, "}%s\n", q + 1 < nrho ? "," : "");
     }
     fprintf(js, "  ],\n  \"skip_sweep\": {\"pd_margin\": %.10g, \"readout_gain\": %s, \"rows\": "
