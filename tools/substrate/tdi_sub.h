@@ -190,6 +190,7 @@ typedef struct tdi_sub_act {
                              NULL unless want_weights */
     uint64_t hash;        /* FNV-1a 64 of manifest.yaml and the arrays read */
     long t, pool;         /* from the manifest */
+    char ckpt_hash[64];   /* manifest checkpoint_hash ("" if absent) */
 } tdi_sub_act;
 
 /* Reads an activation bundle directory (docs/formats.md). Checks the manifest (format, split,

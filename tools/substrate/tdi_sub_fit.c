@@ -165,6 +165,14 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         tdi_sub_act_destroy(&fit);
         return rc;
     }
+    if (strcmp(fit.ckpt_hash, test.ckpt_hash) != 0) {
+        rc = tdi_err_set(err, TDI_EFORMAT, "%s/activations-fit and activations-test come from "
+                         "different checkpoints (checkpoint_hash %s vs %s)", cfg->export_dir,
+                         fit.ckpt_hash, test.ckpt_hash);
+        tdi_sub_act_destroy(&fit);
+        tdi_sub_act_destroy(&test);
+        return rc;
+    }
     size_t nf = fit.n, nt = test.n, dd = D * D, m2 = 4 * dd;
 
     double *Jenc = xmalloc(dd * 8, &fail), *Jdec = xmalloc(dd * 8, &fail);
