@@ -66,6 +66,21 @@ static void json_metrics(FILE *f, const tdi_sub_metrics *m)
     fputs("}", f);
 }
 
+/* mean over entries of (a - column mean)^2: the MSE of predicting each column's mean */
+static double centered_var(const double *a, size_t n, size_t D)
+{
+    double v = 0.0;
+    for (size_t j = 0; j < D; j++) {
+        double m = 0.0;
+        for (size_t i = 0; i < n; i++)
+            m += a[i * D + j];
+        m /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            v += (a[i * D + j] - m) * (a[i * D + j] - m);
+    }
+    return v / (double)(n * D);
+}
+
 static void *xmalloc(size_t n, int *fail)
 {
     void *p = malloc(n ? n : 1);
@@ -231,6 +246,7 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         goto done;
     double enc_test = tdi_sub_mlp_mse(&enc, test.x, AXt, nt);
     double tr_test = tdi_sub_mlp_mse(&tr, AXt, BDt, nt);
+    double var_enc = centered_var(AXt, nt, D), var_tr = centered_var(BDt, nt, D);
     double t_train = now_s();
 
     /* ---- paper rows at the configured k */
@@ -414,10 +430,10 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
                 ew, ep, D, D, tw, tp);
         fprintf(o, "interface total: %zu weights (%zu with biases); paper: 2560 weights at "
                 "D = 64\n", ew + tw, ep + tp);
-        fprintf(o, "interface MSE: encoder fit %.6g test %.6g; transfer (on A x) fit %.6g test "
-                "%.6g; %ld epochs, batch %ld, Adam lr %g, weight decay %g\n", enc_loss,
-                enc_test, tr_loss, tr_test, cfg->epochs, cfg->batch, cfg->lr,
-                cfg->weight_decay);
+        fprintf(o, "interface MSE: encoder fit %.4g test %.4g (%.4f of the target's variance); "
+                "transfer (on A x) fit %.4g test %.4g (%.4f); %ld epochs, batch %ld, Adam lr %g,"
+                " weight decay %g\n", enc_loss, enc_test, enc_test / var_enc, tr_loss, tr_test,
+                tr_test / var_tr, cfg->epochs, cfg->batch, cfg->lr, cfg->weight_decay);
         fprintf(o, "M (paper skip, k = %zu): lambda_min %.6g, lambda_max %.6g\n\n", k, lmin_p,
                 lmax_p);
         fprintf(o, "Paper-model rows (test split, n = %zu; centring and R^2 about the fit-split "
