@@ -267,6 +267,20 @@ static void skip_case(double scale, int allow_gain, const char *tag)
     for (size_t i = 0; i < nx * D; i++)
         e[i] = info.gain * y[i] - want[i];
     double rel = frob(e, nx * D) / frob(want, nx * D);
+    /* the 2 D k-weight encoder b_enc = A R R^T x gives the same decoder equilibrium */
+    double W1[36], W2[36], tk[60], bp[240], yp[240], ep[240];
+    size_t rank = 0;
+    tdi_sub_skip_encoder(A, P, D, k, W1, W2, &rank, &err);
+    snprintf(nm, sizeof nm, "skip encoder %s: rank k", tag);
+    tdi_check_int((long long)rank, (long long)k, nm);
+    tdi_sub_gemm(0, 1, nx, k, D, 1.0, x, W1, 0.0, tk);
+    tdi_sub_gemm(0, 1, nx, D, k, 1.0, tk, W2, 0.0, bp);
+    tdi_sub_equilibrium(Lf, D, bp, bdec, nx, yp, &err);
+    for (size_t i = 0; i < nx * D; i++)
+        ep[i] = yp[i] - y[i];
+    /* J^T R R^T = J^T up to the eigenvector rounding (~1e-14); conditioning of M ~ 1/margin */
+    snprintf(nm, sizeof nm, "skip encoder %s: same decoder equilibrium as A x", tag);
+    tdi_check_le(frob(ep, nx * D) / frob(y, nx * D), 1e-11, nm);
     if (allow_gain || info.clipped == 0) {
         /* closed-form inversion of the Schur form; conditioning of M at the margin (~1/0.05)
          * times a few D^3 eps roundings: 1e-9 */
@@ -581,7 +595,7 @@ static void test_end_to_end(const char *root)
 
     /* skip mode at k = 3 = latent rank: substrate == ceiling, centered cos high */
     snprintf(cfg, sizeof cfg, "%s/skip.yaml", root);
-    write_cfg(cfg, root, good, "skip", 8, 3, "  pd_margin: 0.1\n");
+    write_cfg(cfg, root, good, "skip", 8, 3, "  pd_margin: 0.1\n  skip_encoder: projected\n");
     rc = run_cfg(cfg, &err);
     tdi_check_int(rc, 0, "e2e skip: tdi_sub_run succeeds");
     if (rc)
