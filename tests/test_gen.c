@@ -441,12 +441,13 @@ static void test_ngspice_stats(void)
                      "circuit with a flipped skip coupling (chi2/N > 4)", u ? "rlc" : "rc");
             TDI_CHECK(chi2w / N > 4.0, name);
             /* variances: relative std of a variance estimate over W is sqrt(2 t_c / W) with
-               t_c <= t_slow, so <= sqrt(2/avg_relax) = 3.7%; 5 sigma per node, 3 sigma for the
-               mean over nodes (nodes are correlated, so no 1/sqrt(N) credit) */
+               t_c <= t_slow, so <= sqrt(2/avg_relax) = 3.7%; 6 sigma per node (32 node checks
+               over both kinds, and a variance estimate has a heavier upper tail than a normal),
+               3 sigma for the mean over nodes (nodes are correlated: no 1/sqrt(N) credit) */
             double sig = sqrt(2.0 / avg_relax);
             snprintf(name, sizeof name, "%s node variances / ((kT/C)(M^-1)_ii): worst |r-1|",
                      u ? "rlc" : "rc");
-            tdi_check_le(worst_r, 5 * sig, name);
+            tdi_check_le(worst_r, 6 * sig, name);
             snprintf(name, sizeof name, "%s mean variance ratio", u ? "rlc" : "rc");
             tdi_check_near(ratio_sum / N, 1.0, 3 * sig, name);
         }
