@@ -188,6 +188,14 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
                       tdi_cosim_out *out, tdi_err *err);
 void tdi_cosim_out_destroy(tdi_cosim_out *o);
 
+/* Writes a complete synthetic paper-mode substrate bundle (docs/formats.md) into dir: the
+ * generator's synthetic M (D units per module, skip rank k), random interface networks, n test
+ * inputs, their biases and equilibria, truth = gain * y* + noise; skip = 0 paper mode, 1 skip
+ * mode with b_enc = A x, 2 skip mode with b_enc = A R R^T x. bias_bump != 0 makes b_enc of
+ * sample 0 disagree with the networks (error-path tests). For tests and benchmarks. */
+int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsigned long seed,
+                           int skip, double bias_bump, tdi_err *err);
+
 /* ---------------------------------------------------------------- the program */
 /* The `cosim:` and `energy:` sections (plus seed, name, out). Defaults: configs/paper.yaml and
  * README "Co-simulator". Other sections are skipped (owned by other components). */
@@ -199,7 +207,9 @@ typedef struct tdi_cosim_cfg {
     /* cosim */
     long n_samples;        /* test samples co-simulated (the first n_samples from `first`) */
     long first;
-    int analytic, sde, spice; /* engines to run */
+    int analytic, sde, spice; /* engines to run (analytic always runs: readout reference) */
+    long spice_samples;    /* spice runs the first spice_samples of them (0 = all) */
+    double avg_relax;      /* averaging window in slowest relaxation times (0 = t_avg) */
     char schedule[16];     /* batch | per_sample | auto (auto = batch: measured faster) */
     int noise;
     double tick;           /* s; 0 = circuit noise interval */
@@ -219,6 +229,10 @@ typedef struct tdi_cosim_cfg {
     double e_mac;          /* J per digital MAC */
     double gpu_step;       /* J per U-Net forward pass (one denoising step) */
     double gpu_replaced_fraction; /* share of that step the substrate replaces */
+    /* not in YAML (command line): write the spice deck instead of running */
+    const char *deck_out;  /* path; NULL = run normally */
+    long deck_ticks;       /* ticks in the written deck */
+    int deck_plain;        /* EXTERNAL sources -> dc 0 (for ngspice -b) */
 } tdi_cosim_cfg;
 
 void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c);
