@@ -28,3 +28,49 @@ if want substrate; then
         fi
     done
 fi
+
+# --- generator (tdi-gen, issue 4): netlist generation time against D*k (issue bound: D = 1024
+# per module, k = 64, low-rank intra couplings, under 2 s and linear in D*k). Synthetic bundles
+# (bin/tdi-gen --synth, intra rank 16; shared-bus skip, so intra buses = 16 + k). CPU seconds
+# from tdi-gen's own timing line: "O(N^3)" = bundle read + Cholesky/eigenvalues/read-out errors,
+# "O(Dk)" = elements + their text + writing both netlists.
+if want generator; then
+    mkdir -p build/bench-gen
+    printf 'generator: %5s %4s %8s %9s %10s %9s %9s %9s %10s\n' D k D*k elements wire_pairs \
+        cpu_total O_N3_part O_Dk_part us_per_Dk
+    for D in 128 256 512 1024; do
+        for k in 16 64; do
+            dir=build/bench-gen/D$D-k$k
+            cfg=build/bench-gen/D$D-k$k.yaml
+            if ! bin/tdi-gen --synth "$dir/substrate" --D "$D" --k "$k" --rank 16 --n 1 --seed 1 \
+                    --preset bench >/dev/null 2>&1; then
+                echo "generator: D=$D k=$k: synth FAILED"
+                continue
+            fi
+            printf 'name: bench\ncircuit:\n  intra: lowrank\n  rank: %d\n  skip: sharedbus\n' \
+                $((16 + k)) >"$cfg"
+            if ! log=$(bin/tdi-gen "$cfg" --bundle "$dir/substrate" --out "$dir/netlists" 2>&1); then
+                echo "generator: D=$D k=$k: tdi-gen FAILED: $(echo "$log" | tail -n 1)"
+                continue
+            fi
+            echo "$log" | awk -v D="$D" -v k="$k" '
+                /^  total: / { el = $2; wp = $5 }
+                /^timing \(CPU s\)/ {
+                    gsub(/[,;]/, " ");
+                    for (i = 1; i <= NF; i++) {
+                        if ($i == "read") rd = $(i + 1);
+                        if ($i == "checks+physics") ph = $(i + 1);
+                        if ($i == "text") tx = $(i + 1);
+                        if ($i == "netlists") wr = $(i + 1);
+                        if ($i == "total") tot = $(i + 1);
+                    }
+                }
+                END {
+                    lin = tx + wr;
+                    printf "generator: %5d %4d %8d %9d %10d %9.3f %9.3f %9.3f %10.3f\n",
+                        D, k, D * k, el, wp, tot, rd + ph, lin, 1e6 * lin / (D * k)
+                }'
+            rm -rf "$dir/netlists"
+        done
+    done
+fi
