@@ -679,34 +679,51 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     }
 
     if (rep) {
-        fprintf(rep, "\n%-20s %7s %10s %12s %9s %10s %12s\n", "row", "samples", "cos_paper",
-                "cos_centered", "R^2", "CPU s", "ticks/s");
+        fprintf(rep, "\n%-19s %7s %9s %12s %8s %14s %9s %11s\n", "row", "samples", "cos_paper",
+                "cos_centered", "R^2", "t_solution s", "CPU s", "ticks/CPU-s");
         for (int r = 0; r < NROW; r++) {
             if (!rows[r].have)
                 continue;
-            fprintf(rep, "%-20s %7zu %10.4f %12.4f %9.4f", row_name[r], nrow[r],
+            fprintf(rep, "%-19s %7zu %9.4f %12.4f %8.4f", row_name[r], nrow[r],
                     rows[r].m.cos_paper, rows[r].m.cos_centered, rows[r].m.r2);
-            if (r > 0 && r < 3)
-                fprintf(rep, " %10.3f %12.4g", outs[r].st.cpu_s,
+            if (r == ROW_SDE || r == ROW_SPICE)
+                fprintf(rep, " %14.4g %9.3f %11.4g", T_inf, outs[r].st.cpu_s,
                         outs[r].st.cpu_s > 0 ? (double)outs[r].st.ticks_hit / outs[r].st.cpu_s
                                              : 0.0);
+            else if (r == ROW_ANALYTIC || r == ROW_IDEAL)
+                fprintf(rep, " %14s", "(equilibrium)");
             fprintf(rep, "\n");
         }
-        fprintf(rep, "\nreadout error (rms over samples and decoder units, V): predicted %.4g, "
-                "sde %.4g, spice %.4g; sde vs spice %.4g\n", pred_rms, meas_rms[1], meas_rms[2],
+        fprintf(rep, "(analytic: M^-1 b with the DAC's biases; analytic_ideal_dac: the bundle's "
+                "M^-1 b; digital_Binv_bdec: B^-1 b_dec, no substrate coupling; mean: fit-split "
+                "mean)\n");
+        fprintf(rep, "\nreadout error, rms over samples and decoder units: predicted %.4g V, sde "
+                "%.4g V, spice %.4g V (vs analytic with the same DAC outputs); sde vs spice %.4g "
+                "V\n", pred_rms, meas_rms[1], meas_rms[2],
                 isnan(diff_sde_spice) ? -1.0 : diff_sde_spice);
-        fprintf(rep, "time to solution: settle %.4g s + average %.4g s = %.4g s (circuit time)\n",
-                (double)settle_ticks * tick, (double)avg_ticks * tick, T_inf);
-        fprintf(rep, "wires: %zu node pairs, %zu VCCS, %zu resistors\n", cc->wires, cc->n_vccs,
-                cc->n_res);
-        fprintf(rep, "energy per inference (%s waveforms): E_bias %.3g J, E_R %.3g J, E_active "
-                "%.3g J, E_conv %.3g J (DAC %.3g, ADC %.3g), E_digital %.3g J; total %.3g J; "
-                "kT floor %.3g J\n", tdi_cosim_kind_name((tdi_cosim_kind)ek), E_bias, E_R,
-                E_active, E_conv, E_dac, E_adc, E_digital, E_total, E_kT);
-        fprintf(rep, "GPU (%.3g J per U-Net step): %.3g x vs the whole step, %.3g x vs the "
-                "replaced part (%.3g of the step: the decoder ResBlock of the pair)\n",
-                cfg->gpu_step, cfg->gpu_step / E_total, gpu_part / E_total,
-                cfg->gpu_replaced_fraction);
+        fprintf(rep, "time to solution per sample (circuit time): settle %.4g s + average %.4g s "
+                "= %.4g s (%ld ticks of %.4g s)\n", (double)settle_ticks * tick,
+                (double)avg_ticks * tick, T_inf, L, tick);
+        fprintf(rep, "wires: %zu node pairs (%zu VCCS, %zu resistors); digital interface %ld "
+                "MACs; %zu DAC updates and %.0f ADC conversions per sample\n", cc->wires,
+                cc->n_vccs, cc->n_res, macs, N, n_adc);
+        char eh[64];
+        snprintf(eh, sizeof eh, "energy per inference (%s waveforms)",
+                 tdi_cosim_kind_name((tdi_cosim_kind)ek));
+        fprintf(rep, "\n%-46s %12s\n", eh, "J");
+        fprintf(rep, "%-46s %12.4g\n", "E_bias   (integral of i_bias v)", E_bias);
+        fprintf(rep, "%-46s %12.4g\n", "E_R      (integral of G_ii v^2, unit resistors)", E_R);
+        fprintf(rep, "%-46s %12.4g\n", "E_active (Vdd sum(gm)/(gm/ID) T)", E_active);
+        fprintf(rep, "%-46s %12.4g\n", "E_conv   (DAC updates + ADC conversions)", E_conv);
+        fprintf(rep, "%-46s %12.4g\n", "  of which DAC", E_dac);
+        fprintf(rep, "%-46s %12.4g\n", "  of which ADC", E_adc);
+        fprintf(rep, "%-46s %12.4g\n", "E_digital (interface MACs x E_MAC)", E_digital);
+        fprintf(rep, "%-46s %12.4g\n", "total", E_total);
+        fprintf(rep, "%-46s %12.4g\n", "kT floor (kB T per unit per relaxation time)", E_kT);
+        fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, whole U-Net step (energy.gpu_step)",
+                cfg->gpu_step, cfg->gpu_step / E_total);
+        fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, replaced part (decoder ResBlock)",
+                gpu_part, gpu_part / E_total);
         fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", odir, odir);
     }
 done:
