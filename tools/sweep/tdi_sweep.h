@@ -140,9 +140,11 @@ int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *comm, const tdi_
                   tdi_sweep_stats *st, tdi_err *err);
 
 /* ---------------------------------------------------------------- plots */
-/* Reads results.csv and writes PNG figures with gnuplot into outdir (fidelity_vs_k.png,
- * wires_vs_k.png, energy_vs_k.png, time_vs_k_theta.png) plus their data and scripts. */
-int tdi_sweep_plot(const char *csv, const char *outdir, FILE *log, tdi_err *err);
+/* Reads results files (ncsv >= 1, same header; e.g. the sweeps of two presets) and writes PNG
+ * figures with gnuplot into outdir (fidelity_vs_k.png, wires_vs_k.png, energy_vs_k.png,
+ * time_vs_k_theta.png) plus their data and scripts. */
+int tdi_sweep_plot(const char *const *csv, size_t ncsv, const char *outdir, FILE *log,
+                   tdi_err *err);
 
 /* ---------------------------------------------------------------- synthetic data */
 /* Writes <root>/activations-fit and <root>/activations-test (docs/formats.md, layers e2/d2 of
