@@ -237,6 +237,28 @@ static void test_resume_and_mpi(void)
     char *full = rows_sorted(p, &nfull, &dups);
     tdi_check_int((long long)nfull, (long long)total, "serial: one row per job");
 
+    /* the plots of these rows: four PNG files (gnuplot ran) */
+    {
+        char pd[512];
+        snprintf(pd, sizeof pd, "%s/plots", g_dir);
+        const char *csv[1] = {p};
+        tdi_err perr;
+        tdi_err_clear(&perr);
+        int prc = tdi_sweep_plot(csv, 1, pd, NULL, &perr);
+        tdi_check_int(prc, 0, "plot: tdi_sweep_plot succeeds");
+        if (prc)
+            printf("    %s\n", perr.msg);
+        const char *figs[] = {"fidelity_vs_k", "wires_vs_k", "energy_vs_k", "time_vs_k_theta"};
+        for (int i = 0; i < 4; i++) {
+            char fp[600], lab[96];
+            snprintf(fp, sizeof fp, "%s/%s.png", pd, figs[i]);
+            char *png = slurp(fp);
+            snprintf(lab, sizeof lab, "plot: %s.png is a PNG", figs[i]);
+            TDI_CHECK(png && memcmp(png, "\x89PNG", 4) == 0, lab);
+            free(png);
+        }
+    }
+
     /* simulated kill: 5 jobs finish, then a row is cut in the middle of its write */
     rc = run_serial("killed.yaml", 5, &st, &err);
     tdi_check_int((long long)st.done, 5, "kill: first run stops after 5 rows");
