@@ -296,6 +296,27 @@ static void test_resume_and_mpi(void)
     TDI_CHECK(rc == TDI_EFORMAT, "resume: results of another sweep (other seed) refused");
     tdi_check_contains(err.msg, "results.csv:2:", "resume: refusal names file:line");
 
+    /* missing input data is the environment's failure: an error, no row (a rerun retries) */
+    {
+        char bt[2048];
+        snprintf(bt, sizeof bt, BASE, g_dir, g_dir);
+        char *d = strstr(bt, "/acts\n");
+        if (d)
+            memcpy(d, "/nope\n", 6);
+        write_file("base-nodata.yaml", bt);
+        snprintf(t, sizeof t, "sweep:\n  base: %s/base-nodata.yaml\n  out: %s/nodata\n  k: [1, 2]\n",
+                 g_dir, g_dir);
+        write_file("nodata.yaml", t);
+        rc = run_serial("nodata.yaml", 0, &st, &err);
+        TDI_CHECK(rc == TDI_EIO, "missing data: the sweep stops with an I/O error");
+        tdi_check_contains(err.msg, "sweep job 0", "missing data: the message names the job");
+        snprintf(p, sizeof p, "%s/nodata/results.csv", g_dir);
+        size_t nn;
+        char *rows = rows_sorted(p, &nn, &dups);
+        tdi_check_int((long long)nn, 0, "missing data: no row written");
+        free(rows);
+    }
+
     /* two MPI ranks: the same rows */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "mpirun --allow-run-as-root --oversubscribe -np 2 "
