@@ -250,4 +250,35 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err);
  * report (may be NULL). */
 int tdi_cosim_app_run(const tdi_cosim_cfg *c, FILE *report, tdi_err *err);
 
+/* The numbers of one job, for callers that run it in-process (tdi-sweep). Rows are indexed
+ * TDI_COSIM_ROW_*; have[r] says whether row r was computed (the sde/spice rows only when that
+ * engine ran). Energies are per inference (one sample), from the most physical engine run. */
+enum { TDI_COSIM_ROW_ANALYTIC, TDI_COSIM_ROW_SDE, TDI_COSIM_ROW_SPICE, TDI_COSIM_ROW_IDEAL,
+       TDI_COSIM_ROW_DIGITAL, TDI_COSIM_ROW_MEAN, TDI_COSIM_NROW };
+typedef struct tdi_cosim_summary {
+    size_t D, first;
+    size_t samples[TDI_COSIM_NROW];     /* test samples each row was evaluated on */
+    int have[TDI_COSIM_NROW];
+    double cos_paper[TDI_COSIM_NROW], cos_centered[TDI_COSIM_NROW], r2[TDI_COSIM_NROW];
+    double Vs, theta, tau, t_slow;      /* V/unit, -, s, s */
+    double tick, t_settle, t_avg;       /* s (circuit time) */
+    double time_to_solution;            /* s per sample: t_settle + t_avg */
+    size_t wires, n_vccs, n_res;        /* of the co-simulated circuit (bus nodes eliminated) */
+    size_t pairs_total, elems_total;    /* generator's wire report, all blocks */
+    size_t pairs_skip, elems_skip;      /* generator's wire report, the skip block */
+    double readout_pred_rms;            /* V */
+    double readout_rms[3];              /* V, engine vs analytic (index = tdi_cosim_kind) */
+    int energy_engine;                  /* tdi_cosim_kind the energies come from */
+    long macs;                          /* digital interface MACs per sample */
+    double E_bias, E_R, E_active, E_dac, E_adc, E_digital, E_total, E_kT; /* J */
+    double gpu_step, gpu_part;          /* J: whole U-Net step, the replaced part */
+} tdi_cosim_summary;
+
+/* tdi_cosim_app_run with the circuit config given as a struct (gen != NULL: used instead of
+ * loading the `circuit:` section from c->path; its bundle path, "" = <c->out>/substrate) and
+ * the job's numbers copied into *sum (may be NULL). Writes the same outputs. */
+struct tdi_gen_config;
+int tdi_cosim_app_run_ex(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
+                         tdi_cosim_summary *sum, FILE *report, tdi_err *err);
+
 #endif

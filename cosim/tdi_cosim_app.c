@@ -160,6 +160,10 @@ static void row_metrics(const double *pred, const double *truth, const double *m
 }
 
 enum { ROW_ANALYTIC, ROW_SDE, ROW_SPICE, ROW_IDEAL, ROW_DIGITAL, ROW_MEAN, NROW };
+_Static_assert((int)NROW == (int)TDI_COSIM_NROW && (int)ROW_SPICE == (int)TDI_COSIM_ROW_SPICE &&
+                   (int)ROW_IDEAL == (int)TDI_COSIM_ROW_IDEAL &&
+                   (int)ROW_MEAN == (int)TDI_COSIM_ROW_MEAN,
+               "row order = tdi_cosim_summary order");
 static const char *const row_name[NROW] = {"analytic", "sde", "spice", "analytic_ideal_dac",
                                            "digital_Binv_bdec", "mean"};
 
@@ -172,6 +176,12 @@ typedef struct row {
 
 /* ------------------------------------------------------------------ the job */
 int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
+{
+    return tdi_cosim_app_run_ex(cfg, NULL, NULL, rep, err);
+}
+
+int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
+                         tdi_cosim_summary *sum, FILE *rep, tdi_err *err)
 {
     int rc = 0;
     tdi_gen_config gcfg;
@@ -194,7 +204,9 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     int begun = 0;
 
     tdi_gen_config_init(&gcfg);
-    if ((rc = tdi_gen_config_load(cfg->path, &gcfg, err)))
+    if (gen)
+        gcfg = *gen;
+    else if ((rc = tdi_gen_config_load(cfg->path, &gcfg, err)))
         return rc;
     char bdir[1100];
     if (gcfg.bundle[0])
@@ -638,6 +650,48 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     if ((rc = tdi_dir_commit(tmp, odir, err)))
         goto done;
     begun = 0;
+    if (sum) {
+        memset(sum, 0, sizeof *sum);
+        sum->D = D;
+        sum->first = s0;
+        for (int r = 0; r < NROW; r++) {
+            sum->have[r] = rows[r].have;
+            sum->samples[r] = rows[r].have ? nrow[r] : 0;
+            sum->cos_paper[r] = rows[r].m.cos_paper;
+            sum->cos_centered[r] = rows[r].m.cos_centered;
+            sum->r2[r] = rows[r].m.r2;
+        }
+        sum->Vs = ph->Vs;
+        sum->theta = ph->theta;
+        sum->tau = ph->tau;
+        sum->t_slow = ph->t_slow;
+        sum->tick = tick;
+        sum->t_settle = (double)settle_ticks * tick;
+        sum->t_avg = (double)avg_ticks * tick;
+        sum->time_to_solution = T_inf;
+        sum->wires = cc->wires;
+        sum->n_vccs = cc->n_vccs;
+        sum->n_res = cc->n_res;
+        sum->pairs_total = gc->total_pairs;
+        sum->elems_total = gc->total_elements;
+        sum->pairs_skip = gc->blk[TDI_GEN_BLK_SKIP].wire_pairs;
+        sum->elems_skip = gc->blk[TDI_GEN_BLK_SKIP].elements;
+        sum->readout_pred_rms = pred_rms;
+        for (int k = 0; k < 3; k++)
+            sum->readout_rms[k] = meas_rms[k];
+        sum->energy_engine = ek;
+        sum->macs = macs;
+        sum->E_bias = E_bias;
+        sum->E_R = E_R;
+        sum->E_active = E_active;
+        sum->E_dac = E_dac;
+        sum->E_adc = E_adc;
+        sum->E_digital = E_digital;
+        sum->E_total = E_total;
+        sum->E_kT = E_kT;
+        sum->gpu_step = cfg->gpu_step;
+        sum->gpu_part = gpu_part;
+    }
 
     if (rep) {
         fprintf(rep, "\n%-19s %7s %9s %12s %8s %14s %9s %11s\n", "row", "samples", "cos_paper",
