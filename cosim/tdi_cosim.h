@@ -125,6 +125,14 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s);
 int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
                       tdi_cosim_stats *st, tdi_err *err);
 
+/* Predicted variance (V^2) of the mean of n samples, spaced stride ticks, of unit's voltage in the
+ * stationary state under thermal noise alone: sum over modes m of V_um^2 (kB T r / lam_m) F(n,
+ * e^(-lam_m stride h)), F the variance factor of the mean of n AR(1) samples, r = g_noise / C
+ * (must be the same for every unit). Ignores the interpolated noise's high-frequency deficit
+ * (test_cosim_engines: 2.5% at h = tau/20 for the fastest modes, less for the slow ones). */
+int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
+                           long stride, size_t unit, double *var, tdi_err *err);
+
 /* The spice engine: ngspice's shared library, one instance per process, runs used one after the
  * other ("remcirc" + "destroy all" between runs). Runs from the operating point under zero bias.
  * Errors: netlist parse errors and run failures reported by ngspice (its output is scanned),

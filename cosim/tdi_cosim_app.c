@@ -497,10 +497,25 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
        the OU zero-frequency PSD (physics.md 5, generator's readout_sd for its window) plus the
        ADC's quantisation noise over the conversions averaged */
     double pred_var = 0;
-    for (size_t i = D; i < N; i++)
-        pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
-    pred_var /= (double)D;
     long conv = avg_ticks / stride;
+    {
+        tdi_cosim_sde *ps = cc->rc_units ? tdi_cosim_sde_alloc(cc, tick, err) : NULL;
+        int exact = ps != NULL;
+        for (size_t i = D; i < N; i++) {
+            double v = 0;
+            if (exact && tdi_cosim_sde_mean_var(ps, cc, conv, stride, i, &v, err))
+                exact = 0;
+            pred_var += exact ? v : gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
+        }
+        if (!exact) { /* rlc units: the generator's continuous-window formula */
+            pred_var = 0;
+            for (size_t i = D; i < N; i++)
+                pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
+        }
+        tdi_cosim_sde_free(ps);
+        tdi_err_clear(err);
+    }
+    pred_var /= (double)D;
     double q_adc = cfg->adc_bits > 0 ? 2 * adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
     double pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_adc * q_adc / 12.0 / (double)conv);
     double meas_rms[3] = {0, 0, 0}, diff_sde_spice = NAN;

@@ -156,6 +156,15 @@ int main(void)
             snprintf(nm, sizeof nm, "%s: readout variance / OU prediction (kT/C through the "
                      "loop, tol %.3f)", tdi_cosim_kind_name(k), tol);
             tdi_check_near(v / pv, 1.0, tol, nm);
+            /* the discrete prediction: 200 conversions, one per tick (adc_stride 1) */
+            tdi_cosim_sde *sd = tdi_cosim_sde_alloc(c1, h, &err);
+            double dv = NAN;
+            if (sd)
+                tdi_cosim_sde_mean_var(sd, c1, 200, 1, 0, &dv, &err);
+            tdi_cosim_sde_free(sd);
+            snprintf(nm, sizeof nm, "%s: readout variance / discrete-sampling prediction "
+                     "(tol %.3f)", tdi_cosim_kind_name(k), tol);
+            tdi_check_near(v / dv, 1.0, tol, nm);
             tdi_cosim_out_destroy(&o);
         }
         free(zero);
