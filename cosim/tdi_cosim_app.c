@@ -420,6 +420,11 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     }
     /* ---- engines */
     int want[3] = {1, cfg->sde, cfg->spice}; /* analytic always: it is the readout reference */
+    if (want[1] && !cc->rc_units) {
+        want[1] = 0;
+        if (rep)
+            fprintf(rep, "  sde engine skipped: it integrates rc units only (circuit.unit: rlc)\n");
+    }
     size_t nk[3] = {ns, ns, ns};
     if (cfg->spice_samples > 0 && (size_t)cfg->spice_samples < ns)
         nk[2] = (size_t)cfg->spice_samples;
