@@ -98,7 +98,9 @@ int main(int argc, char **argv)
         rc = tdi_sweep_run(&cfg, &comm, &o, &st, &err);
     if (rc) {
         fprintf(stderr, "tdi-sweep (rank %d): %s\n", comm.rank, err.msg);
-        if (comm.size > 1)
+        /* rank 0 returns only after its loop (or on a transport error): then nobody is left to
+           wait for; a failing worker has told rank 0, which stops handing out jobs */
+        if (comm.size > 1 && comm.rank == 0)
             tdi_sweep_mpi_abort(1);
         tdi_sweep_mpi_finalize();
         return 1;
