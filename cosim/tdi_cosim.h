@@ -178,6 +178,10 @@ typedef struct tdi_cosim_plan {
     uint64_t seed;          /* noise seed */
     int noise;              /* 0: noiseless */
     const char *label;      /* progress line prefix; NULL: no progress line */
+    size_t n_wave;          /* waveform recording: units (0 = none) */
+    const size_t *wave;     /* (n_wave) unit indices */
+    long wave_every;        /* record every wave_every global ticks (>= 1) */
+    long wave_ticks;        /* up to this global tick */
 } tdi_cosim_plan;
 
 typedef struct tdi_cosim_out {
@@ -188,6 +192,8 @@ typedef struct tdi_cosim_out {
     long n_adc;         /* ADC conversions in total */
     long n_dac;         /* DAC updates (one per bias value per sample) */
     tdi_cosim_stats st; /* summed over runs */
+    double *wave;       /* (wave_rows, 1 + n_wave): global time (s), then the unit voltages (V) */
+    size_t wave_rows;
 } tdi_cosim_out;
 
 /* Runs the plan with one engine. For TDI_COSIM_ANALYTIC the estimate is G^-1 i_bias (DAC
@@ -229,6 +235,10 @@ typedef struct tdi_cosim_cfg {
     double adc_fs;         /* V; 0 = auto */
     double adc_rate;       /* Hz; 0 = auto: 4 conversions per slowest relaxation time */
     int progress;          /* progress line on stderr */
+    long wave_units[16];   /* units written to waveform.csv (indices into [x; y]) */
+    size_t n_wave_units;   /* 0 = no waveform file */
+    long wave_every;       /* ticks between waveform rows */
+    long wave_samples;     /* samples' worth of ticks recorded (from the first) */
     /* energy (physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */

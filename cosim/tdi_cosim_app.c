@@ -37,6 +37,8 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->dac_bits = 10;
     c->adc_bits = 12;
     c->progress = 1;
+    c->wave_every = 1;
+    c->wave_samples = 1;
     c->vdd = 0.8;
     c->gm_over_id = 20.0;
     c->dac_fom = 5e-15;
@@ -72,6 +74,10 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.adc_full_scale", TDI_CFG_DOUBLE, &c->adc_fs, 0, 1e6, 0, NULL, NULL, 0},
         {"cosim.adc_rate", TDI_CFG_DOUBLE, &c->adc_rate, 0, 1e15, 0, NULL, NULL, 0},
         {"cosim.progress", TDI_CFG_BOOL, &c->progress, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.waveform_units", TDI_CFG_ILIST, c->wave_units, 0, 1e7, 16, &c->n_wave_units,
+         NULL, 0},
+        {"cosim.waveform_every", TDI_CFG_INT, &c->wave_every, 1, 1e9, 0, NULL, NULL, 0},
+        {"cosim.waveform_samples", TDI_CFG_INT, &c->wave_samples, 1, 1e7, 0, NULL, NULL, 0},
         {"energy.vdd", TDI_CFG_DOUBLE, &c->vdd, 0, 100, 0, NULL, NULL, 0},
         {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"energy.dac_fom", TDI_CFG_DOUBLE, &c->dac_fom, 0, 1, 0, NULL, NULL, 0},
@@ -401,11 +407,25 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     for (size_t i = 0; i < D; i++)
         read[i] = D + i;
 
-    tdi_cosim_plan pl = {ns, ibias, D, read, tick, settle_ticks, avg_ticks, 1,
-                         (int)cfg->dac_bits, dac_fs, (int)cfg->adc_bits, adc_fs, stride,
-                         (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5, cfg->noise,
-                         NULL};
+    tdi_cosim_plan pl = {.n_samples = ns, .bias = ibias, .n_read = D, .read = read,
+                         .tick = tick, .settle_ticks = settle_ticks, .avg_ticks = avg_ticks,
+                         .batch = 1, .dac_bits = (int)cfg->dac_bits, .dac_fs = dac_fs,
+                         .adc_bits = (int)cfg->adc_bits, .adc_fs = adc_fs, .adc_stride = stride,
+                         .seed = (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
+                         .noise = cfg->noise};
     pl.batch = strcmp(cfg->schedule, "per_sample") != 0;
+    size_t wave[16];
+    for (size_t q = 0; q < cfg->n_wave_units; q++) {
+        if ((size_t)cfg->wave_units[q] >= N) {
+            rc = tdi_err_set(err, TDI_ECONFIG, "%s: cosim.waveform_units: unit %ld >= %zu units",
+                             cfg->path, cfg->wave_units[q], N);
+            goto done;
+        }
+        wave[q] = (size_t)cfg->wave_units[q];
+    }
+    pl.wave = wave;
+    pl.wave_every = cfg->wave_every;
+    pl.wave_ticks = cfg->wave_samples * L;
 
     if (rep) {
         fprintf(rep, "tdi-cosim %s: %zu samples (first %zu), D = %zu, mode %s, %zu units\n",
@@ -420,6 +440,11 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     }
     /* ---- engines */
     int want[3] = {1, cfg->sde, cfg->spice}; /* analytic always: it is the readout reference */
+    if (want[1] && !cc->rc_units) {
+        want[1] = 0;
+        if (rep)
+            fprintf(rep, "  sde engine skipped: it integrates rc units only (circuit.unit: rlc)\n");
+    }
     size_t nk[3] = {ns, ns, ns};
     if (cfg->spice_samples > 0 && (size_t)cfg->spice_samples < ns)
         nk[2] = (size_t)cfg->spice_samples;
@@ -427,6 +452,9 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         if (!want[k])
             continue;
         pl.n_samples = nk[k];
+        /* the waveform comes from the most physical engine that runs */
+        int wave_k = want[2] ? 2 : want[1] ? 1 : -1;
+        pl.n_wave = k == wave_k ? cfg->n_wave_units : 0;
         char label[64];
         snprintf(label, sizeof label, "tdi-cosim %s", tdi_cosim_kind_name((tdi_cosim_kind)k));
         pl.label = (cfg->progress && k != TDI_COSIM_ANALYTIC) ? label : NULL;
@@ -646,6 +674,26 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             }
         if ((rc = tdi_atomic_commit(&af, err)))
             goto done;
+        int wk = outs[2].wave ? 2 : outs[1].wave ? 1 : -1;
+        if (wk >= 0) {
+            snprintf(p, sizeof p, "%s/waveform.csv", tmp);
+            if ((rc = tdi_atomic_open(&af, p, err)))
+                goto done;
+            f = af.f;
+            fprintf(f, "t_s");
+            for (size_t q = 0; q < cfg->n_wave_units; q++)
+                fprintf(f, ",%s_V", cc->node[wave[q]]);
+            fprintf(f, "\n");
+            size_t w = 1 + cfg->n_wave_units;
+            for (size_t r = 0; r < outs[wk].wave_rows; r++) {
+                fprintf(f, "%.9g", outs[wk].wave[r * w]);
+                for (size_t q = 1; q < w; q++)
+                    fprintf(f, ",%.9g", outs[wk].wave[r * w + q]);
+                fprintf(f, "\n");
+            }
+            if ((rc = tdi_atomic_commit(&af, err)))
+                goto done;
+        }
     }
     if ((rc = tdi_dir_commit(tmp, odir, err)))
         goto done;
