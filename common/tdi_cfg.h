@@ -3,6 +3,9 @@
  * tdi_cfg_key entries pointing at its own struct fields (already set to defaults) and calls
  * tdi_cfg_load: every leaf must match a key (unknown keys are errors), every value must parse
  * and lie within [min, max]. Errors carry "file:line:col" (1-based) of the offending node.
+ * Details: a path may appear only once (duplicates are errors); numbers and booleans must be
+ * plain (unquoted) scalars, booleans case-insensitive; an empty file keeps all defaults; a
+ * mapping is only accepted where schema keys lie below it; seen is reset to 0 on each load.
  * Non-goals: anchors/aliases/tags (rejected), multi-document files, writing YAML (use
  * tdi_cfg_dump for the canonical form that config hashes are taken from). */
 #ifndef TDI_CFG_H
@@ -31,7 +34,8 @@ typedef struct tdi_cfg_key {
     const char *path;    /* dotted path, e.g. "train.lr" */
     tdi_cfg_type type;
     void *dst;           /* long*, double*, int*, char*, double*, long* */
-    double min, max;     /* range for numbers (inclusive); ignored for strings/bools */
+    double min, max;     /* range for numbers (inclusive); min == max == 0 means unbounded;
+                            ignored for strings/bools */
     size_t size;         /* STRING: buffer size; DLIST/ILIST: capacity (elements) */
     size_t *nout;        /* DLIST/ILIST: number of elements read */
     const char *choices; /* STRING only, may be NULL */
@@ -43,8 +47,9 @@ int tdi_cfg_load(const char *path, tdi_cfg_key *keys, size_t n, tdi_err *err);
 /* Same from a string; name is used in error messages instead of a path. */
 int tdi_cfg_load_string(const char *name, const char *text, tdi_cfg_key *keys, size_t n,
                         tdi_err *err);
-/* Writes "path: value" lines for every key in table order (canonical form: %.17g for doubles,
- * lists as [a, b]). Used for hashes and for manifests. */
+/* Writes "path: value" lines for every key in table order (canonical form: %ld for ints,
+ * %.17g for doubles, true/false, strings unquoted, lists as [a, b]); TDI_CFG_IGNORE entries are
+ * left out (they belong to another component). Used for hashes and for manifests. */
 void tdi_cfg_dump(FILE *f, const tdi_cfg_key *keys, size_t n);
 /* FNV-1a 64 of the canonical dump. */
 uint64_t tdi_cfg_hash(const tdi_cfg_key *keys, size_t n);

@@ -36,6 +36,6 @@ int tdi_err_prefix(tdi_err *e, const char *fmt, ...)
     va_end(ap);
     char old[sizeof e->msg];
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    snprintf(e->msg, sizeof e->msg, "%.400s: %.600s", pre, old);
     return e->code;
 }

@@ -39,6 +39,9 @@ int tdi_file_read_all(const char *path, char **buf, size_t *size, tdi_err *err);
 #define TDI_HASH_INIT UINT64_C(0xcbf29ce484222325)
 uint64_t tdi_hash_bytes(uint64_t h, const void *data, size_t n);
 int tdi_hash_file(const char *path, uint64_t *out, tdi_err *err);
+/* Feeds a file's bytes into a running hash *h (for hashes over several files, e.g. a bundle's
+ * manifest + arrays); *h is unchanged on error. */
+int tdi_hash_file_feed(const char *path, uint64_t *h, tdi_err *err);
 void tdi_hash_hex(uint64_t h, char out[17]);
 
 /* mkdir -p; 0 if it exists already. */

@@ -1,0 +1,938 @@
+/* test_common: checks of the shared library (tdi_io, tdi_npy, tdi_cfg, tdi_err).
+ * Oracles: FNV-1a 64 published vectors; NumPy itself (np.load of our files, np.save of files we
+ * read; a missing numpy is a FAIL); corrupt .npy fixtures made here by patching a file we wrote,
+ * with the expected byte offset computed from the file layout; YAML snippets whose error
+ * positions are counted by hand in the comments. Everything happens in a fresh build/tc.XXXXXX. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tdi_cfg.h"
+#include "tdi_err.h"
+#include "tdi_io.h"
+#include "tdi_npy.h"
+#include "tdi_test.h"
+
+static char g_dir[256];    /* temp dir of this run */
+static char g_python[64];  /* interpreter with numpy, "" if none */
+
+static void tpath(char *out, size_t sz, const char *name)
+{
+    snprintf(out, sz, "%s/%s", g_dir, name);
+}
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static int write_bytes(const char *p, const void *b, size_t n)
+{
+    FILE *f = fopen(p, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(b, 1, n, f);
+    return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+/* Number of entries in g_dir whose name starts with prefix (for leftover temporaries). */
+static int count_prefixed(const char *prefix)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '^%s' >/dev/null", g_dir, prefix);
+    /* portable enough: use the shell only to count; exit 0 iff at least one match */
+    return system(cmd) == 0;
+}
+
+/* ---------------------------------------------------------------- hashes, io */
+
+static void test_hash(void)
+{
+    tdi_check_int((long long)tdi_hash_bytes(TDI_HASH_INIT, "", 0),
+                  (long long)UINT64_C(0xcbf29ce484222325), "fnv1a64(\"\")");
+    tdi_check_int((long long)tdi_hash_bytes(TDI_HASH_INIT, "a", 1),
+                  (long long)UINT64_C(0xaf63dc4c8601ec8c), "fnv1a64(\"a\")");
+    /* published FNV-1a 64 test vector */
+    tdi_check_int((long long)tdi_hash_bytes(TDI_HASH_INIT, "foobar", 6),
+                  (long long)UINT64_C(0x85944171f73967e8), "fnv1a64(\"foobar\")");
+    uint64_t inc = tdi_hash_bytes(tdi_hash_bytes(TDI_HASH_INIT, "foo", 3), "bar", 3);
+    tdi_check_int((long long)inc, (long long)UINT64_C(0x85944171f73967e8),
+                  "fnv1a64 incremental foo+bar");
+    char hex[17];
+    tdi_hash_hex(UINT64_C(0xaf63dc4c8601ec8c), hex);
+    TDI_CHECK(strcmp(hex, "af63dc4c8601ec8c") == 0, "hash hex af63...");
+    tdi_hash_hex(UINT64_C(0x0000000000000abc), hex);
+    TDI_CHECK(strcmp(hex, "0000000000000abc") == 0, "hash hex keeps leading zeros");
+
+    char p[512];
+    tpath(p, sizeof p, "hash.bin");
+    write_bytes(p, "foobar", 6);
+    uint64_t h = 0;
+    tdi_err e;
+    tdi_err_clear(&e);
+    tdi_check_int(tdi_hash_file(p, &h, &e), 0, "tdi_hash_file ok");
+    tdi_check_int((long long)h, (long long)UINT64_C(0x85944171f73967e8), "tdi_hash_file value");
+    uint64_t acc = tdi_hash_bytes(TDI_HASH_INIT, "foo", 3);
+    tpath(p, sizeof p, "hash2.bin");
+    write_bytes(p, "bar", 3);
+    tdi_check_int(tdi_hash_file_feed(p, &acc, &e), 0, "tdi_hash_file_feed ok");
+    tdi_check_int((long long)acc, (long long)UINT64_C(0x85944171f73967e8),
+                  "hash_file_feed continues a running hash (foo + file bar)");
+    tpath(p, sizeof p, "no-such-file");
+    tdi_check_int(tdi_hash_file(p, &h, &e), TDI_EIO, "tdi_hash_file missing -> EIO");
+    tdi_check_contains(e.msg, "no-such-file", "tdi_hash_file message names file");
+}
+
+static void test_read_all_mkdirs(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char p[512];
+    tpath(p, sizeof p, "readall.txt");
+    const char txt[] = "line one\nline two\n";
+    write_bytes(p, txt, sizeof txt - 1);
+    char *buf = NULL;
+    size_t n = 0;
+    tdi_check_int(tdi_file_read_all(p, &buf, &n, &e), 0, "read_all ok");
+    tdi_check_int((long long)n, (long long)(sizeof txt - 1), "read_all size");
+    TDI_CHECK(buf && memcmp(buf, txt, sizeof txt) == 0, "read_all content + NUL");
+    free(buf);
+    tpath(p, sizeof p, "missing.txt");
+    tdi_check_int(tdi_file_read_all(p, &buf, &n, &e), TDI_EIO, "read_all missing -> EIO");
+    tdi_check_contains(e.msg, "missing.txt", "read_all message names file");
+    TDI_CHECK(buf == NULL, "read_all leaves *buf NULL on error");
+
+    /* a file bigger than the first 64 KiB read chunk */
+    size_t big = 200000;
+    char *b = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        b[i] = (char)('a' + i % 26);
+    tpath(p, sizeof p, "big.txt");
+    write_bytes(p, b, big);
+    tdi_check_int(tdi_file_read_all(p, &buf, &n, &e), 0, "read_all 200 kB ok");
+    TDI_CHECK(n == big && memcmp(buf, b, big) == 0 && buf[big] == '\0', "read_all 200 kB same");
+    free(buf);
+    free(b);
+
+    tpath(p, sizeof p, "mk/a/b/c");
+    tdi_check_int(tdi_mkdirs(p, &e), 0, "mkdirs nested");
+    struct stat st;
+    TDI_CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode), "mkdirs made a directory");
+    tdi_check_int(tdi_mkdirs(p, &e), 0, "mkdirs existing -> 0");
+    tpath(p, sizeof p, "readall.txt/sub");
+    TDI_CHECK(tdi_mkdirs(p, &e) == TDI_EIO, "mkdirs under a file -> EIO");
+}
+
+static void test_atomic(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char p[512];
+    tpath(p, sizeof p, "atomic.txt");
+    tdi_atomic_file af;
+    tdi_check_int(tdi_atomic_open(&af, p, &e), 0, "atomic open");
+    fputs("first", af.f);
+    TDI_CHECK(!file_exists(p), "atomic: final path absent before commit");
+    TDI_CHECK(file_exists(af.tmp), "atomic: temporary exists before commit");
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s", af.tmp);
+    tdi_check_int(tdi_atomic_commit(&af, &e), 0, "atomic commit");
+    char *buf = NULL;
+    size_t n = 0;
+    tdi_file_read_all(p, &buf, &n, &e);
+    TDI_CHECK(buf && strcmp(buf, "first") == 0, "atomic content after commit");
+    free(buf);
+    TDI_CHECK(!file_exists(tmp), "atomic: temporary gone after commit");
+
+    /* abort keeps the old content and removes the temporary; a second abort is harmless */
+    tdi_check_int(tdi_atomic_open(&af, p, &e), 0, "atomic open 2");
+    fputs("second", af.f);
+    snprintf(tmp, sizeof tmp, "%s", af.tmp);
+    tdi_atomic_abort(&af);
+    tdi_atomic_abort(&af);
+    buf = NULL;
+    tdi_file_read_all(p, &buf, &n, &e);
+    TDI_CHECK(buf && strcmp(buf, "first") == 0, "atomic abort keeps old content");
+    free(buf);
+    TDI_CHECK(!file_exists(tmp), "atomic abort removes temporary");
+
+    /* failed commit (stream error flag set: reading a write-only stream fails) */
+    char q[512];
+    tpath(q, sizeof q, "atomic-fail.txt");
+    tdi_check_int(tdi_atomic_open(&af, q, &e), 0, "atomic open 3");
+    fputs("data", af.f);
+    (void)fgetc(af.f);
+    TDI_CHECK(ferror(af.f), "precondition: stream has its error flag set");
+    snprintf(tmp, sizeof tmp, "%s", af.tmp);
+    tdi_check_int(tdi_atomic_commit(&af, &e), TDI_EIO, "atomic commit after ferror -> EIO");
+    tdi_check_contains(e.msg, "atomic-fail.txt", "atomic failure names file");
+    TDI_CHECK(!file_exists(q), "failed commit leaves no final file");
+    TDI_CHECK(!file_exists(tmp), "failed commit leaves no temporary");
+    tdi_atomic_abort(&af); /* safe after a failed commit */
+
+    /* failed commit (rename onto a non-empty directory fails) */
+    tpath(q, sizeof q, "atomic-dir");
+    char inner[600];
+    snprintf(inner, sizeof inner, "%s/keep", q);
+    tdi_mkdirs(q, &e);
+    write_bytes(inner, "k", 1);
+    tdi_check_int(tdi_atomic_open(&af, q, &e), 0, "atomic open 4");
+    fputs("data", af.f);
+    snprintf(tmp, sizeof tmp, "%s", af.tmp);
+    tdi_check_int(tdi_atomic_commit(&af, &e), TDI_EIO, "atomic commit onto a dir -> EIO");
+    TDI_CHECK(file_exists(inner), "directory in the way is untouched");
+    TDI_CHECK(!file_exists(tmp), "rename failure leaves no temporary");
+
+    tpath(q, sizeof q, "no/such/dir/x.txt");
+    tdi_check_int(tdi_atomic_open(&af, q, &e), TDI_EIO, "atomic open in missing dir -> EIO");
+    tdi_check_contains(e.msg, "no/such/dir/x.txt", "atomic open failure names file");
+}
+
+static void test_dir_tx(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char d[512], f[1100], tmp[1024];
+    tpath(d, sizeof d, "bundle");
+    tdi_mkdirs(d, &e);
+    snprintf(f, sizeof f, "%s/old.txt", d);
+    write_bytes(f, "old", 3);
+
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin");
+    TDI_CHECK(strstr(tmp, "bundle.tmp.") != NULL, "dir tmp is <dir>.tmp.<pid>");
+    snprintf(f, sizeof f, "%s/new.txt", tmp);
+    write_bytes(f, "new", 3);
+    tdi_check_int(tdi_dir_commit(tmp, d, &e), 0, "dir commit");
+    snprintf(f, sizeof f, "%s/new.txt", d);
+    TDI_CHECK(file_exists(f), "dir commit: new file present");
+    snprintf(f, sizeof f, "%s/old.txt", d);
+    TDI_CHECK(!file_exists(f), "dir commit: old content gone");
+    TDI_CHECK(!file_exists(tmp), "dir commit: temporary gone");
+    TDI_CHECK(!count_prefixed("bundle\\."), "dir commit: no bundle.* leftovers");
+
+    /* abort leaves the current bundle alone */
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin 2");
+    snprintf(f, sizeof f, "%s/sub", tmp);
+    tdi_mkdirs(f, &e);
+    snprintf(f, sizeof f, "%s/sub/x.txt", tmp);
+    write_bytes(f, "x", 1);
+    tdi_dir_abort(tmp);
+    TDI_CHECK(!file_exists(tmp), "dir abort removes the temporary tree");
+    snprintf(f, sizeof f, "%s/new.txt", d);
+    TDI_CHECK(file_exists(f), "dir abort keeps the committed bundle");
+
+    /* a stale temporary with content is emptied by begin */
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin 3");
+    snprintf(f, sizeof f, "%s/stale.txt", tmp);
+    write_bytes(f, "s", 1);
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin over stale tmp");
+    TDI_CHECK(!file_exists(f), "stale temporary emptied");
+    tdi_dir_abort(tmp);
+
+    /* a fresh bundle under missing parents */
+    tpath(d, sizeof d, "deep/er/bundle2");
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin with missing parents");
+    tdi_check_int(tdi_dir_commit(tmp, d, &e), 0, "dir commit fresh");
+    struct stat st;
+    TDI_CHECK(stat(d, &st) == 0 && S_ISDIR(st.st_mode), "fresh bundle is a directory");
+
+    /* "dir/" names the same bundle as "dir": replaced, no child "dir/.old.*" left behind */
+    char ds[600];
+    snprintf(ds, sizeof ds, "%s/", d);
+    tdi_check_int(tdi_dir_begin(ds, tmp, sizeof tmp, &e), 0, "dir begin with trailing slash");
+    TDI_CHECK(strstr(tmp, "bundle2.tmp.") != NULL, "trailing slash: tmp is a sibling");
+    snprintf(f, sizeof f, "%s/v2.txt", tmp);
+    write_bytes(f, "2", 1);
+    tdi_check_int(tdi_dir_commit(tmp, ds, &e), 0, "dir commit with trailing slash");
+    snprintf(f, sizeof f, "%s/v2.txt", d);
+    TDI_CHECK(file_exists(f), "trailing slash: new bundle in place");
+
+    char small[8];
+    TDI_CHECK(tdi_dir_begin(d, small, sizeof small, &e) == TDI_EARG, "dir begin tiny buffer");
+}
+
+/* ---------------------------------------------------------------- npy */
+
+/* Deterministic test values; the Python side computes the same expressions. */
+static double val64(size_t i) { return (double)i * 0.37 - 1.5; }
+
+static void fill(tdi_npy_dtype dt, void *data, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (dt == TDI_NPY_F64)
+            ((double *)data)[i] = val64(i);
+        else
+            ((float *)data)[i] = (float)val64(i);
+    }
+}
+
+static size_t data_offset(const char *path)
+{
+    unsigned char pre[10] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t got = fread(pre, 1, 10, f);
+    fclose(f);
+    return got == 10 ? 10 + ((size_t)pre[8] | (size_t)pre[9] << 8) : 0;
+}
+
+static void test_npy_roundtrip(void)
+{
+    static const struct {
+        int ndim;
+        size_t shape[4];
+    } shapes[] = {{0, {0}}, {1, {0}}, {1, {7}}, {2, {3, 4}}, {2, {0, 5}},
+                  {3, {2, 3, 4}}, {4, {2, 1, 3, 2}}, {2, {1000, 3}}};
+    const tdi_npy_dtype dts[2] = {TDI_NPY_F32, TDI_NPY_F64};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        for (int t = 0; t < 2; t++) {
+            size_t count = 1;
+            for (int d = 0; d < shapes[s].ndim; d++)
+                count *= shapes[s].shape[d];
+            void *data = malloc(count * (size_t)dts[t] + 1);
+            fill(dts[t], data, count);
+            char p[512], name[96];
+            snprintf(name, sizeof name, "rt_%s_%dd_%zu.npy", t ? "f8" : "f4", shapes[s].ndim,
+                     count);
+            tpath(p, sizeof p, name);
+            tdi_err e;
+            tdi_err_clear(&e);
+            char label[160];
+            snprintf(label, sizeof label, "npy write %s", name);
+            tdi_check_int(tdi_npy_write(p, dts[t], shapes[s].ndim, shapes[s].shape, data, &e),
+                          0, label);
+            snprintf(label, sizeof label, "npy data offset %% 64 == 0 (%s)", name);
+            size_t off = data_offset(p);
+            TDI_CHECK(off > 0 && off % 64 == 0, label);
+            tdi_npy a;
+            snprintf(label, sizeof label, "npy read %s", name);
+            int rc = tdi_npy_read(p, &a, &e);
+            tdi_check_int(rc, 0, label);
+            if (rc) {
+                printf("    %s\n", e.msg);
+                free(data);
+                continue;
+            }
+            int same = a.dtype == dts[t] && a.ndim == shapes[s].ndim && a.count == count;
+            for (int d = 0; same && d < a.ndim; d++)
+                same = a.shape[d] == shapes[s].shape[d];
+            same = same && memcmp(a.data, data, count * (size_t)dts[t]) == 0;
+            snprintf(label, sizeof label, "npy round trip identical %s", name);
+            TDI_CHECK(same, label);
+            tdi_npy_destroy(&a);
+            free(data);
+        }
+    }
+}
+
+static int find_python(void)
+{
+    static const char *const cands[] = {"/usr/bin/python3", "python3"};
+    for (size_t i = 0; i < 2; i++) {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "%s -c 'import numpy' >/dev/null 2>&1", cands[i]);
+        if (system(cmd) == 0) {
+            snprintf(g_python, sizeof g_python, "%s", cands[i]);
+            return 1;
+        }
+    }
+    g_python[0] = '\0';
+    return 0;
+}
+
+static int run_python(const char *script)
+{
+    char sp[512];
+    tpath(sp, sizeof sp, "check.py");
+    if (write_bytes(sp, script, strlen(script)) != 0)
+        return -1;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s '%s' '%s'", g_python, sp, g_dir);
+    fflush(stdout);
+    return system(cmd);
+}
+
+static void test_npy_numpy(void)
+{
+    int have = find_python();
+    TDI_CHECK(have, "python3 with numpy available (apt: python3-numpy)");
+    if (!have)
+        return;
+    tdi_err e;
+    tdi_err_clear(&e);
+    /* we write, numpy loads */
+    char p[512];
+    size_t sh2[2] = {3, 4}, sh1[1] = {7}, sh4[4] = {2, 1, 3, 2};
+    double d[24];
+    float f[24];
+    fill(TDI_NPY_F64, d, 24);
+    fill(TDI_NPY_F32, f, 24);
+    tpath(p, sizeof p, "np_a.npy");
+    tdi_npy_write(p, TDI_NPY_F32, 2, sh2, f, &e);
+    tpath(p, sizeof p, "np_b.npy");
+    tdi_npy_write(p, TDI_NPY_F64, 1, sh1, d, &e);
+    tpath(p, sizeof p, "np_c.npy");
+    tdi_npy_write(p, TDI_NPY_F64, 0, NULL, d + 5, &e);
+    tpath(p, sizeof p, "np_d.npy");
+    tdi_npy_write(p, TDI_NPY_F32, 4, sh4, f, &e);
+    const char *load_py =
+        "import sys, numpy as np\n"
+        "d = sys.argv[1]\n"
+        "def ref(shape, dt):\n"
+        "    n = int(np.prod(shape))\n"
+        "    return (np.arange(n, dtype=np.float64) * 0.37 - 1.5).astype(dt).reshape(shape)\n"
+        "ok = True\n"
+        "for name, shape, dt in [('np_a', (3, 4), '<f4'), ('np_b', (7,), '<f8'),\n"
+        "                        ('np_d', (2, 1, 3, 2), '<f4')]:\n"
+        "    a = np.load(d + '/' + name + '.npy')\n"
+        "    good = a.dtype == np.dtype(dt) and a.shape == shape and np.array_equal(a, ref(shape, dt))\n"
+        "    print('  numpy load', name, a.dtype, a.shape, 'ok' if good else 'MISMATCH')\n"
+        "    ok = ok and good\n"
+        "c = np.load(d + '/np_c.npy')\n"
+        "good = c.shape == () and c.dtype == np.float64 and float(c) == 5 * 0.37 - 1.5\n"
+        "print('  numpy load np_c', c.shape, 'ok' if good else 'MISMATCH')\n"
+        "sys.exit(0 if ok and good else 1)\n";
+    tdi_check_int(run_python(load_py), 0, "numpy np.load gives our arrays back unchanged");
+
+    /* numpy saves, we read */
+    const char *save_py =
+        "import sys, numpy as np\n"
+        "d = sys.argv[1]\n"
+        "def ref(shape, dt):\n"
+        "    n = int(np.prod(shape))\n"
+        "    return (np.arange(n, dtype=np.float64) * 0.37 - 1.5).astype(dt).reshape(shape)\n"
+        "np.save(d + '/py_f4.npy', ref((2, 3), np.float32))\n"
+        "np.save(d + '/py_f8.npy', ref((7,), np.float64))\n"
+        "np.save(d + '/py_f8_3d.npy', ref((2, 3, 4), np.float64))\n"
+        "np.save(d + '/py_0d.npy', np.float64(5 * 0.37 - 1.5))\n"
+        "np.save(d + '/py_empty.npy', np.zeros((0, 5), np.float32))\n"
+        "np.save(d + '/py_fortran.npy', np.asfortranarray(ref((2, 3), np.float64)))\n"
+        "np.save(d + '/py_i8.npy', np.arange(4, dtype='<i8'))\n"
+        "np.save(d + '/py_be.npy', ref((3,), '>f8'))\n"
+        "a = ref((2, 3), np.float64); a[1, 2] = np.nan\n"
+        "np.save(d + '/py_nan.npy', a)\n";
+    tdi_check_int(run_python(save_py), 0, "numpy np.save of fixtures");
+    static const struct {
+        const char *name;
+        tdi_npy_dtype dt;
+        int ndim;
+        size_t shape[4];
+    } good[] = {{"py_f4.npy", TDI_NPY_F32, 2, {2, 3}},
+                {"py_f8.npy", TDI_NPY_F64, 1, {7}},
+                {"py_f8_3d.npy", TDI_NPY_F64, 3, {2, 3, 4}},
+                {"py_empty.npy", TDI_NPY_F32, 2, {0, 5}}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        tpath(p, sizeof p, good[i].name);
+        tdi_npy a;
+        char label[160];
+        snprintf(label, sizeof label, "read numpy-written %s", good[i].name);
+        int rc = tdi_npy_read(p, &a, &e);
+        tdi_check_int(rc, 0, label);
+        if (rc) {
+            printf("    %s\n", e.msg);
+            continue;
+        }
+        int same = a.dtype == good[i].dt && a.ndim == good[i].ndim;
+        size_t count = 1;
+        for (int k = 0; same && k < a.ndim; k++) {
+            same = a.shape[k] == good[i].shape[k];
+            count *= good[i].shape[k];
+        }
+        for (size_t k = 0; same && k < count; k++)
+            same = good[i].dt == TDI_NPY_F64 ? ((double *)a.data)[k] == val64(k)
+                                             : ((float *)a.data)[k] == (float)val64(k);
+        snprintf(label, sizeof label, "numpy-written %s: dtype, shape and values exact",
+                 good[i].name);
+        TDI_CHECK(same, label);
+        tdi_npy_destroy(&a);
+    }
+    tpath(p, sizeof p, "py_0d.npy");
+    tdi_npy a;
+    int rc = tdi_npy_read(p, &a, &e);
+    tdi_check_int(rc, 0, "read numpy-written 0-d");
+    if (!rc) {
+        TDI_CHECK(a.ndim == 0 && a.count == 1 && ((double *)a.data)[0] == val64(5),
+                  "numpy 0-d value exact");
+        tdi_npy_destroy(&a);
+    }
+    tpath(p, sizeof p, "py_fortran.npy");
+    tdi_check_int(tdi_npy_read(p, &a, &e), TDI_EFORMAT, "fortran_order True rejected");
+    tdi_check_contains(e.msg, "fortran_order", "fortran message");
+    tdi_check_contains(e.msg, "py_fortran.npy", "fortran message names file");
+    tpath(p, sizeof p, "py_i8.npy");
+    tdi_check_int(tdi_npy_read(p, &a, &e), TDI_EFORMAT, "int64 dtype rejected");
+    tdi_check_contains(e.msg, "<i8", "dtype message names the dtype");
+    tpath(p, sizeof p, "py_be.npy");
+    tdi_check_int(tdi_npy_read(p, &a, &e), TDI_EFORMAT, "big-endian >f8 rejected");
+    tpath(p, sizeof p, "py_nan.npy");
+    double *out = NULL;
+    tdi_check_int(tdi_npy_load_f64(p, 0, 0, &out, NULL, NULL, &e), TDI_ENUM,
+                  "load_f64 rejects numpy NaN");
+    tdi_check_contains(e.msg, "(1, 2)", "NaN message names element (1, 2)");
+    tdi_check_contains(e.msg, "py_nan.npy", "NaN message names file");
+    TDI_CHECK(out == NULL, "load_f64 leaves *out NULL on error");
+}
+
+/* Reads the whole file at p into a malloc'd buffer; n gets its size. */
+static unsigned char *slurp(const char *p, size_t *n)
+{
+    char *b = NULL;
+    tdi_err e;
+    if (tdi_file_read_all(p, &b, n, &e) != 0)
+        return NULL;
+    return (unsigned char *)b;
+}
+
+/* Writes a patched copy of src (bytes b, size n) to name and checks the read error. */
+static void corrupt_case(const char *name, const unsigned char *b, size_t n, int expect_code,
+                         size_t expect_off, const char *expect_text)
+{
+    char p[512], label[200], off[64];
+    tpath(p, sizeof p, name);
+    write_bytes(p, b, n);
+    tdi_npy a;
+    tdi_err e;
+    tdi_err_clear(&e);
+    snprintf(label, sizeof label, "corrupt %s rejected", name);
+    tdi_check_int(tdi_npy_read(p, &a, &e), expect_code, label);
+    snprintf(label, sizeof label, "corrupt %s: message names file", name);
+    tdi_check_contains(e.msg, name, label);
+    snprintf(off, sizeof off, "byte offset %zu:", expect_off);
+    snprintf(label, sizeof label, "corrupt %s: message names offset", name);
+    tdi_check_contains(e.msg, off, label);
+    if (expect_text) {
+        snprintf(label, sizeof label, "corrupt %s: message says why", name);
+        tdi_check_contains(e.msg, expect_text, label);
+    }
+    TDI_CHECK(a.data == NULL, "failed read leaves no data");
+}
+
+/* Copy of b with the first occurrence of from replaced by to (same length); offset in *at. */
+static unsigned char *patched(const unsigned char *b, size_t n, const char *from, const char *to,
+                              size_t *at)
+{
+    unsigned char *c = malloc(n);
+    memcpy(c, b, n);
+    size_t lf = strlen(from);
+    *at = 0;
+    for (size_t i = 0; i + lf <= n; i++) {
+        if (memcmp(c + i, from, lf) == 0) {
+            memcpy(c + i, to, lf);
+            *at = i;
+            break;
+        }
+    }
+    return c;
+}
+
+static void test_npy_corrupt(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char p[512];
+    size_t sh[2] = {3, 4};
+    double d[12];
+    fill(TDI_NPY_F64, d, 12);
+    tpath(p, sizeof p, "base.npy");
+    tdi_check_int(tdi_npy_write(p, TDI_NPY_F64, 2, sh, d, &e), 0, "write base.npy");
+    size_t n = 0;
+    unsigned char *b = slurp(p, &n);
+    if (!b) {
+        TDI_CHECK(0, "read base.npy back");
+        return;
+    }
+    size_t doff = data_offset(p);
+    tdi_check_int((long long)n, (long long)(doff + 12 * 8), "base.npy size = header + data");
+
+    corrupt_case("trunc_data.npy", b, n - 5, TDI_EFORMAT, n - 5, "truncated");
+    corrupt_case("trunc_header.npy", b, 40, TDI_EFORMAT, 40, "header");
+    corrupt_case("trunc_magic.npy", b, 3, TDI_EFORMAT, 3, NULL);
+    corrupt_case("empty.npy", b, 0, TDI_EFORMAT, 0, NULL);
+    unsigned char *c = malloc(n + 1);
+    memcpy(c, b, n);
+    c[n] = 0;
+    corrupt_case("trailing.npy", c, n + 1, TDI_EFORMAT, n, "trailing");
+    memcpy(c, b, n);
+    c[1] = 'X';
+    corrupt_case("bad_magic.npy", c, n, TDI_EFORMAT, 1, "magic");
+    memcpy(c, b, n);
+    c[6] = 2;
+    corrupt_case("v2.npy", c, n, TDI_EFORMAT, 6, "version 2.0");
+    free(c);
+    size_t at;
+    c = patched(b, n, "'<f8'", "'<i4'", &at);
+    corrupt_case("dtype_i4.npy", c, n, TDI_EFORMAT, at, "<i4");
+    free(c);
+    c = patched(b, n, "False", "True ", &at);
+    corrupt_case("fortran.npy", c, n, TDI_EFORMAT, at, "fortran_order");
+    free(c);
+    c = patched(b, n, "'shape'", "'shapf'", &at);
+    corrupt_case("badkey.npy", c, n, TDI_EFORMAT, at, "shapf");
+    free(c);
+    c = patched(b, n, "(3, 4)", "(3; 4)", &at);
+    corrupt_case("badshape.npy", c, n, TDI_EFORMAT, at + 2, "shape");
+    free(c);
+    c = patched(b, n, "{", "[", &at);
+    corrupt_case("nobrace.npy", c, n, TDI_EFORMAT, at, "'{'");
+    free(c);
+    c = malloc(n);
+    memcpy(c, b, n);
+    c[doff - 1] = ' '; /* the header's final '\n' */
+    corrupt_case("no_newline.npy", c, n, TDI_EFORMAT, doff, "'\\n'");
+    free(c);
+    /* shape claims more data than there is: (3, 5) needs 120 bytes, file has 96 */
+    c = patched(b, n, "(3, 4)", "(3, 5)", &at);
+    corrupt_case("shape_too_big.npy", c, n, TDI_EFORMAT, n, "truncated");
+    free(c);
+    /* a header claiming 9.6 TB of data must fail as truncated without trying to allocate it
+     * (the 11 padding spaces after '}' absorb the longer shape text) */
+    c = patched(b, n, "(3, 4), }           ", "(3, 400000000000), }", &at);
+    TDI_CHECK(at > 0, "precondition: header has 11 padding spaces after the dict");
+    corrupt_case("huge_shape.npy", c, n, TDI_EFORMAT, n, "truncated");
+    free(c);
+    free(b);
+
+    tdi_npy a;
+    tpath(p, sizeof p, "does-not-exist.npy");
+    tdi_check_int(tdi_npy_read(p, &a, &e), TDI_EIO, "missing npy -> EIO");
+    tdi_check_contains(e.msg, "does-not-exist.npy", "missing npy message names file");
+}
+
+static void test_npy_load(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char p[512];
+    size_t sh[2] = {3, 4}, sh1[1] = {9};
+    float f[12];
+    fill(TDI_NPY_F32, f, 12);
+    tpath(p, sizeof p, "load_f4.npy");
+    tdi_npy_write(p, TDI_NPY_F32, 2, sh, f, &e);
+    double *d = NULL;
+    size_t r = 0, c = 0;
+    tdi_check_int(tdi_npy_load_f64(p, 3, 4, &d, &r, &c, &e), 0, "load_f64 of f4 3x4");
+    int same = d != NULL;
+    for (size_t i = 0; same && i < 12; i++)
+        same = d[i] == (double)f[i];
+    TDI_CHECK(same && r == 3 && c == 4, "load_f64 converts f4 exactly, shape 3x4");
+    free(d);
+    tdi_check_int(tdi_npy_load_f64(p, 4, 0, &d, &r, &c, &e), TDI_EFORMAT, "rows mismatch");
+    tdi_check_contains(e.msg, "expected 4 rows, got 3", "rows mismatch message");
+    tdi_check_int(tdi_npy_load_f64(p, 0, 5, &d, &r, &c, &e), TDI_EFORMAT, "cols mismatch");
+    tdi_check_contains(e.msg, "load_f4.npy", "cols mismatch names file");
+
+    double v[9];
+    fill(TDI_NPY_F64, v, 9);
+    v[5] = INFINITY;
+    tpath(p, sizeof p, "load_inf.npy");
+    tdi_npy_write(p, TDI_NPY_F64, 1, sh1, v, &e);
+    float *fo = NULL;
+    tdi_check_int(tdi_npy_load_f32(p, 0, 0, &fo, &r, &c, &e), TDI_ENUM, "load_f32 rejects Inf");
+    tdi_check_contains(e.msg, "element 5", "Inf message names element 5");
+    tdi_check_int(tdi_npy_load_f32(p, 9, 2, &fo, &r, &c, &e), TDI_EFORMAT,
+                  "1-D array with cols != 0 rejected");
+    v[5] = 1e300; /* finite double, not representable as float */
+    tdi_npy_write(p, TDI_NPY_F64, 1, sh1, v, &e);
+    tdi_check_int(tdi_npy_load_f32(p, 0, 0, &fo, &r, &c, &e), TDI_ENUM,
+                  "load_f32 rejects float overflow");
+    v[5] = 0.25;
+    tdi_npy_write(p, TDI_NPY_F64, 1, sh1, v, &e);
+    tdi_check_int(tdi_npy_load_f32(p, 9, 0, &fo, &r, &c, &e), 0, "load_f32 1-D ok");
+    TDI_CHECK(fo && r == 9 && c == 0 && fo[5] == 0.25f && fo[3] == (float)v[3],
+              "load_f32 values and 1-D shape");
+    free(fo);
+    size_t sh3[3] = {1, 1, 1};
+    tpath(p, sizeof p, "load_3d.npy");
+    tdi_npy_write(p, TDI_NPY_F64, 3, sh3, v, &e);
+    tdi_check_int(tdi_npy_load_f64(p, 0, 0, &d, &r, &c, &e), TDI_EFORMAT, "load_f64 3-D rejected");
+}
+
+/* ---------------------------------------------------------------- cfg */
+
+/* Does text contain line as a whole line? */
+static int has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    long seed, epochs;
+    double lr, warmup;
+    int ema;
+    char schedule[16], name[12];
+    double betas[4];
+    size_t nbetas;
+    long channels[3];
+    size_t nchannels;
+    double one[2];
+    size_t none;
+} cfg_vals;
+
+#define NKEYS 12
+
+static void cfg_schema(cfg_vals *v, tdi_cfg_key k[NKEYS])
+{
+    memset(v, 0, sizeof *v);
+    v->seed = 7;
+    v->warmup = 0.5;
+    v->lr = 0.1;
+    v->epochs = 1;
+    snprintf(v->schedule, sizeof v->schedule, "linear");
+    snprintf(v->name, sizeof v->name, "x");
+    const tdi_cfg_key tab[NKEYS] = {
+        {"seed", TDI_CFG_INT, &v->seed, 0, 1e9, 0, NULL, NULL, 0},
+        {"train.lr", TDI_CFG_DOUBLE, &v->lr, 0, 1, 0, NULL, NULL, 0},
+        {"train.epochs", TDI_CFG_INT, &v->epochs, 1, 1000, 0, NULL, NULL, 0},
+        {"train.warmup", TDI_CFG_DOUBLE, &v->warmup, 0, 1, 0, NULL, NULL, 0},
+        {"train.ema", TDI_CFG_BOOL, &v->ema, 0, 0, 0, NULL, NULL, 0},
+        {"train.schedule", TDI_CFG_STRING, v->schedule, 0, 0, sizeof v->schedule, NULL,
+         "linear|cosine", 0},
+        {"train.betas", TDI_CFG_DLIST, v->betas, 0, 1, 4, &v->nbetas, NULL, 0},
+        {"model.channels", TDI_CFG_ILIST, v->channels, 1, 512, 3, &v->nchannels, NULL, 0},
+        {"model.name", TDI_CFG_STRING, v->name, 0, 0, sizeof v->name, NULL, NULL, 0},
+        {"model.one", TDI_CFG_DLIST, v->one, -10, 10, 2, &v->none, NULL, 0},
+        {"circuit", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"model.deep.other", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+    };
+    memcpy(k, tab, sizeof tab);
+}
+
+static const char *good_cfg =
+    "# a config with every type\n"
+    "seed: 42\n"
+    "train:\n"
+    "  lr: 1e-3\n"
+    "  epochs: 10\n"
+    "  ema: yes\n"
+    "  schedule: cosine\n"
+    "  betas: [0.9, 0.999]\n"
+    "model:\n"
+    "  channels:\n"
+    "    - 32\n"
+    "    - 64\n"
+    "  name: \"unet s\"\n"
+    "  one: -2.5\n"
+    "  deep:\n"
+    "    other: {anything: [1, 2, {x: y}], bad: abc}\n"
+    "circuit:\n"
+    "  r: not-a-number\n"
+    "  nested: {c: [1, 2]}\n";
+
+static void test_cfg_good(void)
+{
+    cfg_vals v;
+    tdi_cfg_key k[NKEYS];
+    cfg_schema(&v, k);
+    tdi_err e;
+    tdi_err_clear(&e);
+    int rc = tdi_cfg_load_string("good.yaml", good_cfg, k, NKEYS, &e);
+    tdi_check_int(rc, 0, "cfg good loads");
+    if (rc)
+        printf("    %s\n", e.msg);
+    tdi_check_int(v.seed, 42, "cfg seed");
+    tdi_check_near(v.lr, 1e-3, 0, "cfg train.lr (strtod of the same text: exact)");
+    tdi_check_int(v.epochs, 10, "cfg train.epochs");
+    tdi_check_near(v.warmup, 0.5, 0, "cfg train.warmup keeps default");
+    tdi_check_int(k[3].seen, 0, "cfg absent key not seen");
+    tdi_check_int(k[0].seen, 1, "cfg present key seen");
+    tdi_check_int(k[10].seen, 1, "cfg ignored subtree seen");
+    tdi_check_int(v.ema, 1, "cfg bool yes");
+    TDI_CHECK(strcmp(v.schedule, "cosine") == 0, "cfg string choice");
+    TDI_CHECK(strcmp(v.name, "unet s") == 0, "cfg quoted string");
+    tdi_check_int((long long)v.nbetas, 2, "cfg flow list count");
+    tdi_check_near(v.betas[1], 0.999, 0, "cfg flow list element");
+    tdi_check_int((long long)v.nchannels, 2, "cfg block list count");
+    tdi_check_int(v.channels[1], 64, "cfg block list element");
+    tdi_check_int((long long)v.none, 1, "cfg scalar as 1-element list");
+    tdi_check_near(v.one[0], -2.5, 0, "cfg scalar list value");
+
+    /* canonical dump and its hash */
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&txt, &len);
+    tdi_cfg_dump(m, k, NKEYS);
+    fclose(m);
+    TDI_CHECK(has_line(txt, "seed: 42"), "dump int");
+    TDI_CHECK(has_line(txt, "train.lr: 0.001"), "dump double %.17g");
+    TDI_CHECK(has_line(txt, "train.ema: true"), "dump bool");
+    TDI_CHECK(has_line(txt, "train.betas: [0.90000000000000002, 0.999]"), "dump dlist");
+    TDI_CHECK(has_line(txt, "model.channels: [32, 64]"), "dump ilist");
+    TDI_CHECK(has_line(txt, "model.name: unet s"), "dump string");
+    TDI_CHECK(txt && strncmp(txt, "seed: 42\ntrain.lr:", 18) == 0, "dump in table order");
+    TDI_CHECK(txt && !strstr(txt, "circuit"), "dump leaves out ignored subtrees");
+    uint64_t h = tdi_cfg_hash(k, NKEYS);
+    tdi_check_int((long long)h, (long long)tdi_hash_bytes(TDI_HASH_INIT, txt, len),
+                  "cfg hash = FNV-1a of the dump");
+    free(txt);
+    v.lr = 0.002;
+    TDI_CHECK(tdi_cfg_hash(k, NKEYS) != h, "cfg hash changes with a value");
+
+    /* the same from a file; an empty file keeps the defaults */
+    char p[512];
+    tpath(p, sizeof p, "good.yaml");
+    write_bytes(p, good_cfg, strlen(good_cfg));
+    cfg_schema(&v, k);
+    tdi_check_int(tdi_cfg_load(p, k, NKEYS, &e), 0, "cfg load from file");
+    tdi_check_int(tdi_cfg_hash(k, NKEYS), (long long)h, "cfg from file: same hash");
+    cfg_schema(&v, k);
+    tdi_check_int(tdi_cfg_load_string("empty.yaml", "# nothing\n", k, NKEYS, &e), 0,
+                  "cfg empty file ok");
+    tdi_check_int(v.seed, 7, "cfg empty file keeps defaults");
+    cfg_schema(&v, k);
+    tdi_check_int(tdi_cfg_load_string("b.yaml", "train: {ema: Off, betas: []}\n", k, NKEYS, &e),
+                  0, "cfg flow mapping, bool Off, empty list");
+    TDI_CHECK(v.ema == 0 && v.nbetas == 0, "cfg bool off and empty list values");
+    tpath(p, sizeof p, "none.yaml");
+    tdi_check_int(tdi_cfg_load(p, k, NKEYS, &e), TDI_EIO, "cfg missing file -> EIO");
+    tdi_check_contains(e.msg, "none.yaml", "cfg missing file named");
+}
+
+/* Loads text as "c.yaml" and checks code and that the message contains want. */
+static void cfg_bad(const char *label, const char *text, int code, const char *want)
+{
+    cfg_vals v;
+    tdi_cfg_key k[NKEYS];
+    cfg_schema(&v, k);
+    tdi_err e;
+    tdi_err_clear(&e);
+    char l[200];
+    snprintf(l, sizeof l, "cfg %s: error code", label);
+    tdi_check_int(tdi_cfg_load_string("c.yaml", text, k, NKEYS, &e), code, l);
+    snprintf(l, sizeof l, "cfg %s: message", label);
+    tdi_check_contains(e.msg, want, l);
+}
+
+static void test_cfg_bad(void)
+{
+    /* line 4 "  bogus: 3": key starts in column 3 */
+    cfg_bad("unknown key", "seed: 1\ntrain:\n  lr: 0.1\n  bogus: 3\n", TDI_ECONFIG,
+            "c.yaml:4:3: unknown key 'train.bogus'");
+    cfg_bad("unknown subtree", "extra:\n  x: 1\n", TDI_ECONFIG,
+            "c.yaml:1:1: unknown key 'extra'");
+    /* "  name: x: 2": the second ':' is column 10 (a string key, so the value 'x' itself is
+     * fine and the scanner's error is what gets reported) */
+    cfg_bad("malformed yaml", "seed: 1\nmodel:\n  name: x: 2\n", TDI_ECONFIG,
+            "c.yaml:3:10: mapping values are not allowed");
+    /* unclosed flow sequence: libyaml reports where it gave up; we check only the line
+     * number shape "c.yaml:N:" and the problem text */
+    cfg_bad("unclosed flow list", "train:\n  betas: [0.1, 0.2\n", TDI_ECONFIG,
+            "did not find expected");
+    /* "  lr: 5": the value is column 7 */
+    cfg_bad("out of range", "train:\n  lr: 5\n", TDI_ECONFIG,
+            "c.yaml:2:7: key 'train.lr': value 5 is outside [0, 1]");
+    cfg_bad("int out of range", "train:\n  epochs: 0\n", TDI_ECONFIG,
+            "c.yaml:2:11: key 'train.epochs': value 0 is outside [1, 1000]");
+    cfg_bad("not a number", "train:\n  lr: abc\n", TDI_ECONFIG,
+            "c.yaml:2:7: key 'train.lr': value 'abc' is not a number");
+    cfg_bad("quoted number", "train:\n  lr: \"0.1\"\n", TDI_ECONFIG, "is not a number");
+    cfg_bad("not an integer", "train:\n  epochs: 2.5\n", TDI_ECONFIG,
+            "key 'train.epochs': value '2.5' is not an integer");
+    cfg_bad("int overflow", "seed: 99999999999999999999999\n", TDI_ECONFIG, "overflows");
+    cfg_bad("NaN", "train:\n  lr: .nan\n", TDI_ECONFIG, "is not finite");
+    cfg_bad("Inf", "train:\n  lr: -.inf\n", TDI_ECONFIG, "is not finite");
+    cfg_bad("huge double", "train:\n  lr: 1e999\n", TDI_ECONFIG, "is not finite");
+    cfg_bad("not a bool", "train:\n  ema: maybe\n", TDI_ECONFIG, "is not a boolean");
+    cfg_bad("bad choice", "train:\n  schedule: step\n", TDI_ECONFIG,
+            "value 'step' is not one of linear|cosine");
+    cfg_bad("string too long", "model:\n  name: abcdefghijklmnop\n", TDI_ECONFIG,
+            "longer than 11 characters");
+    cfg_bad("duplicate leaf", "seed: 1\nseed: 2\n", TDI_ECONFIG,
+            "c.yaml:2:1: duplicate key 'seed'");
+    cfg_bad("duplicate mapping", "train:\n  lr: 0.1\ntrain:\n  epochs: 2\n", TDI_ECONFIG,
+            "c.yaml:3:1: duplicate key 'train'");
+    cfg_bad("duplicate nested", "train:\n  lr: 0.1\n  lr: 0.2\n", TDI_ECONFIG,
+            "c.yaml:3:3: duplicate key 'train.lr'");
+    /* "  betas: [1, 2, 3, 4, 5]" has cap 4 in the schema... betas are in [0, 1], so use
+     * values in range: the fifth element "0.5" starts at column 31 */
+    cfg_bad("list too long", "train:\n  betas: [0.1, 0.2, 0.3, 0.4, 0.5]\n", TDI_ECONFIG,
+            "c.yaml:2:31: key 'train.betas': more than 4 elements");
+    cfg_bad("block list too long", "model:\n  channels:\n  - 1\n  - 2\n  - 3\n  - 4\n",
+            TDI_ECONFIG, "c.yaml:6:5: key 'model.channels': more than 3 elements");
+    cfg_bad("list element range", "model:\n  channels: [8, 1024]\n", TDI_ECONFIG,
+            "c.yaml:2:17: key 'model.channels': value 1024 is outside [1, 512]");
+    cfg_bad("nested list", "model:\n  channels: [[1]]\n", TDI_ECONFIG,
+            "list elements must be scalars");
+    cfg_bad("mapping for scalar", "train:\n  lr: {a: 1}\n", TDI_ECONFIG,
+            "c.yaml:2:7: key 'train.lr': expected a single value");
+    cfg_bad("scalar for mapping", "train: 3\n", TDI_ECONFIG,
+            "c.yaml:1:8: key 'train' must be a mapping");
+    cfg_bad("top-level list", "- 1\n- 2\n", TDI_ECONFIG, "top level must be a mapping");
+    cfg_bad("alias", "seed: &a 1\ntrain:\n  epochs: *a\n", TDI_ECONFIG,
+            "c.yaml:1:7: anchors are not supported");
+    cfg_bad("tag", "seed: !!int 3\n", TDI_ECONFIG, "tags are not supported");
+    cfg_bad("two documents", "seed: 1\n---\nseed: 2\n", TDI_ECONFIG,
+            "only one YAML document");
+    cfg_bad("tab indentation", "train:\n\tlr: 0.1\n", TDI_ECONFIG, "c.yaml:2:");
+    cfg_bad("empty value", "model:\n  name:\n", TDI_ECONFIG, "missing value");
+
+    /* the ignored subtree really is skipped, even with garbage inside */
+    cfg_vals v;
+    tdi_cfg_key k[NKEYS];
+    cfg_schema(&v, k);
+    tdi_err e;
+    tdi_err_clear(&e);
+    tdi_check_int(tdi_cfg_load_string("i.yaml", "circuit:\n  a: [1, {b: c}]\n  d: e\n", k,
+                                      NKEYS, &e), 0, "cfg IGNORE skips the subtree");
+    /* a key next to an ignored one is still checked */
+    cfg_bad("sibling of ignored", "model:\n  deep:\n    other: 1\n    more: 2\n", TDI_ECONFIG,
+            "c.yaml:4:5: unknown key 'model.deep.more'");
+
+    /* an incomplete schema is a caller error */
+    cfg_schema(&v, k);
+    k[6].nout = NULL;
+    tdi_check_int(tdi_cfg_load_string("s.yaml", "seed: 1\n", k, NKEYS, &e), TDI_EARG,
+                  "cfg list without nout -> EARG");
+}
+
+static void test_err(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    tdi_check_int(e.code, TDI_OK, "err clear");
+    tdi_check_int(tdi_err_set(&e, TDI_EIO, "x %d", 3), TDI_EIO, "err set returns code");
+    tdi_check_int(tdi_err_prefix(&e, "ctx %s", "a"), TDI_EIO, "err prefix keeps code");
+    TDI_CHECK(strcmp(e.msg, "ctx a: x 3") == 0, "err prefix text");
+    char longmsg[2000];
+    memset(longmsg, 'z', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = '\0';
+    tdi_err_set(&e, TDI_EIO, "%s", longmsg);
+    tdi_err_prefix(&e, "p");
+    TDI_CHECK(strlen(e.msg) < sizeof e.msg && strncmp(e.msg, "p: zzz", 6) == 0,
+              "err prefix of a full message stays NUL-terminated, prefix first");
+    tdi_check_int(tdi_err_set(NULL, TDI_ENUM, "ignored"), TDI_ENUM, "err set NULL ok");
+}
+
+int main(void)
+{
+    snprintf(g_dir, sizeof g_dir, "build/tc.XXXXXX");
+    mkdir("build", 0777);
+    if (!mkdtemp(g_dir)) {
+        printf("FAIL cannot create a temp dir under build/: %s\n", strerror(errno));
+        return 1;
+    }
+    test_err();
+    test_hash();
+    test_read_all_mkdirs();
+    test_atomic();
+    test_dir_tx();
+    test_npy_roundtrip();
+    test_npy_corrupt();
+    test_npy_load();
+    test_npy_numpy();
+    test_cfg_good();
+    test_cfg_bad();
+    if (!tdi_test_fail_)
+        tdi_dir_abort(g_dir); /* keep the files of a failed run for inspection */
+    TDI_TEST_END();
+}

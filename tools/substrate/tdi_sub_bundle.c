@@ -1,0 +1,258 @@
+/* tdi_sub_bundle: reading activation bundles and writing the substrate bundle, both as defined
+ * in docs/formats.md (the contract with tdi-unet, tdi-gen and tdi-cosim).
+ * Invariants: every problem (missing file, wrong shape, NaN, D too large, manifest mismatch) is
+ * an error naming the file; the substrate bundle appears completely or not at all (tdi_io).
+ * Source hash = FNV-1a 64 over the FNV-1a 64 of each file read, in order: manifest.yaml,
+ * <enc>.npy, <dec>.npy[, w_<enc>.npy, w_<dec>.npy]. Non-goal: reading layers not in the pair. */
+#include "tdi_sub.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_cfg.h"
+#include "tdi_io.h"
+#include "tdi_npy.h"
+
+void tdi_sub_act_destroy(tdi_sub_act *a)
+{
+    if (!a)
+        return;
+    free(a->x);
+    free(a->d);
+    free(a->Wenc);
+    free(a->Wdec);
+    memset(a, 0, sizeof *a);
+}
+
+static int hash_into(uint64_t *h, const char *path, tdi_err *err)
+{
+    uint64_t fh;
+    int rc = tdi_hash_file(path, &fh, err);
+    if (rc)
+        return rc;
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(fh >> (8 * i));
+    *h = tdi_hash_bytes(*h, b, sizeof b);
+    return 0;
+}
+
+/* manifest.yaml of an activation bundle */
+static int read_manifest(const char *dir, const char *split, long n, long t, long pool,
+                         tdi_sub_act *a, tdi_err *err)
+{
+    char path[1100], format[64] = "", msplit[16] = "", ckpt[512] = "", chash[64] = "";
+    long version = 0, mn = -1, mt = -1, mseed = 0, mpool = -1, first = 0, channels = 0;
+    snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+    tdi_cfg_key keys[] = {
+        {"format", TDI_CFG_STRING, format, 0, 0, sizeof format, NULL, NULL, 0},
+        {"version", TDI_CFG_INT, &version, 1, 1, 0, NULL, NULL, 0},
+        {"split", TDI_CFG_STRING, msplit, 0, 0, sizeof msplit, NULL, "train|test", 0},
+        {"n", TDI_CFG_INT, &mn, 1, 1e9, 0, NULL, NULL, 0},
+        {"t", TDI_CFG_INT, &mt, 0, 999, 0, NULL, NULL, 0},
+        {"seed", TDI_CFG_INT, &mseed, -9.2e18, 9.2e18, 0, NULL, NULL, 0},
+        {"pool", TDI_CFG_INT, &mpool, 1, 64, 0, NULL, NULL, 0},
+        {"first", TDI_CFG_INT, &first, 0, 1e9, 0, NULL, NULL, 0},
+        {"channels", TDI_CFG_INT, &channels, 1, 1e6, 0, NULL, NULL, 0},
+        {"checkpoint", TDI_CFG_STRING, ckpt, 0, 0, sizeof ckpt, NULL, NULL, 0},
+        {"checkpoint_hash", TDI_CFG_STRING, chash, 0, 0, sizeof chash, NULL, NULL, 0},
+        {"layers", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+    };
+    size_t nk = sizeof keys / sizeof keys[0];
+    int rc = tdi_cfg_load(path, keys, nk, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < 5; i++)
+        if (!keys[i].seen)
+            return tdi_err_set(err, TDI_EFORMAT, "%s: missing key '%s'", path, keys[i].path);
+    if (strcmp(format, "tdi-activations") != 0)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: format is '%s', expected 'tdi-activations'",
+                           path, format);
+    if (split && strcmp(split, msplit) != 0)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: split is '%s', expected '%s'", path, msplit,
+                           split);
+    if (n >= 0 && mn != n)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: n = %ld, but the config asks for %ld samples "
+                           "(export.n_fit / export.n_test)", path, mn, n);
+    if (t >= 0 && mt != t)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: t = %ld, but the config has export.t = %ld",
+                           path, mt, t);
+    if (keys[6].seen && pool >= 0 && mpool != pool)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: pool = %ld, but the config has export.pool = "
+                           "%ld", path, mpool, pool);
+    a->n = (size_t)mn;
+    a->t = mt;
+    a->pool = keys[6].seen ? mpool : 1;
+    return hash_into(&a->hash, path, err);
+}
+
+/* [N, cols] activations, first D columns kept */
+static int read_layer(const char *dir, const char *layer, size_t n, size_t D, double **out,
+                      size_t *cols_out, uint64_t *h, tdi_err *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s.npy", dir, layer);
+    double *buf = NULL;
+    size_t rows = 0, cols = 0;
+    int rc = tdi_npy_load_f64(path, n, 0, &buf, &rows, &cols, err);
+    if (rc)
+        return rc;
+    if (cols < D) {
+        free(buf);
+        return tdi_err_set(err, TDI_EFORMAT, "%s: D = %zu is larger than the layer's %zu "
+                           "channels (shape [%zu, %zu])", path, D, cols, rows, cols);
+    }
+    for (size_t i = 0; i < n; i++)
+        memmove(buf + i * D, buf + i * cols, D * sizeof *buf);
+    *out = buf;
+    *cols_out = cols;
+    return hash_into(h, path, err);
+}
+
+/* [C_out, C_in, 3, 3] conv weight -> (C_out, C_in*9) cropped to D x D */
+static int read_weight(const char *dir, const char *layer, size_t D, double **out, uint64_t *h,
+                       tdi_err *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/w_%s.npy", dir, layer);
+    tdi_npy a;
+    int rc = tdi_npy_read(path, &a, err);
+    if (rc)
+        return rc;
+    if (a.ndim != 4 || a.shape[2] != 3 || a.shape[3] != 3) {
+        char sh[128] = "";
+        for (int i = 0; i < a.ndim; i++)
+            snprintf(sh + strlen(sh), sizeof sh - strlen(sh), "%s%zu", i ? ", " : "", a.shape[i]);
+        tdi_npy_destroy(&a);
+        return tdi_err_set(err, TDI_EFORMAT, "%s: shape [%s], expected [C_out, C_in, 3, 3]",
+                           path, sh);
+    }
+    size_t cout = a.shape[0], cin9 = a.shape[1] * 9;
+    if (D > cout || D > cin9) {
+        tdi_npy_destroy(&a);
+        return tdi_err_set(err, TDI_EFORMAT, "%s: D = %zu is larger than the layer's channels "
+                           "(weight reshaped to [%zu, %zu])", path, D, cout, cin9);
+    }
+    double *W = malloc(D * D * sizeof *W);
+    if (!W) {
+        tdi_npy_destroy(&a);
+        return tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", path);
+    }
+    for (size_t i = 0; i < cout * cin9; i++) {
+        double v = a.dtype == TDI_NPY_F32 ? (double)((const float *)a.data)[i]
+                                          : ((const double *)a.data)[i];
+        if (!isfinite(v)) {
+            free(W);
+            tdi_npy_destroy(&a);
+            return tdi_err_set(err, TDI_ENUM, "%s: element %zu is not finite", path, i);
+        }
+        size_t r = i / cin9, c = i % cin9;
+        if (r < D && c < D)
+            W[r * D + c] = v;
+    }
+    tdi_npy_destroy(&a);
+    *out = W;
+    return hash_into(h, path, err);
+}
+
+int tdi_sub_act_read(const char *dir, const char *split, long n, long t, long pool,
+                     const char *enc, const char *dec, size_t D, int want_weights,
+                     tdi_sub_act *a, tdi_err *err)
+{
+    memset(a, 0, sizeof *a);
+    a->hash = TDI_HASH_INIT;
+    a->D = D;
+    int rc = read_manifest(dir, split, n, t, pool, a, err);
+    if (!rc)
+        rc = read_layer(dir, enc, a->n, D, &a->x, &a->enc_cols, &a->hash, err);
+    if (!rc)
+        rc = read_layer(dir, dec, a->n, D, &a->d, &a->dec_cols, &a->hash, err);
+    if (!rc && want_weights)
+        rc = read_weight(dir, enc, D, &a->Wenc, &a->hash, err);
+    if (!rc && want_weights)
+        rc = read_weight(dir, dec, D, &a->Wdec, &a->hash, err);
+    if (rc)
+        tdi_sub_act_destroy(a);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ substrate bundle */
+
+static int put(const char *tmp, const char *name, int ndim, size_t r, size_t c,
+               const double *data, tdi_err *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s.npy", tmp, name);
+    size_t shape[2] = {r, c};
+    return tdi_npy_write(path, TDI_NPY_F64, ndim, shape, data, err);
+}
+
+static int put_text(const char *tmp, const char *name, const char *text, tdi_err *err)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", tmp, name);
+    tdi_atomic_file af;
+    int rc = tdi_atomic_open(&af, path, err);
+    if (rc)
+        return rc;
+    fputs(text, af.f);
+    return tdi_atomic_commit(&af, err);
+}
+
+int tdi_sub_bundle_write(const char *dir, const tdi_sub_bundle *b, tdi_err *err)
+{
+    char tmp[1100], parent[1024];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        int rc = tdi_mkdirs(parent, err);
+        if (rc)
+            return rc;
+    }
+    int rc = tdi_dir_begin(dir, tmp, sizeof tmp, err);
+    if (rc)
+        return rc;
+    size_t D = b->D, k = b->k, n = b->n;
+    const tdi_sub_mlp *e = b->enc_net, *t = b->tr_net;
+    char fh[17], th[17];
+    tdi_hash_hex(b->fit_hash, fh);
+    tdi_hash_hex(b->test_hash, th);
+    char man[2048];
+    snprintf(man, sizeof man,
+             "format: tdi-substrate\nversion: 1\npreset: %s\nmode: %s\npair: [%s, %s]\n"
+             "D: %zu\nk: %zu\nJ2: %.17g\nkT: %.17g\nt: %ld\nn_test: %zu\nlambda_min: %.17g\n"
+             "lambda_max: %.17g\nsource_fit_hash: %s\nsource_test_hash: %s\n",
+             b->preset, b->mode, b->enc, b->dec, D, k, b->J2, b->kT, b->t, n, b->lambda_min,
+             b->lambda_max, fh, th);
+    if ((rc = put(tmp, "M", 2, 2 * D, 2 * D, b->M, err)) ||
+        (rc = put(tmp, "A", 2, D, D, b->A, err)) || (rc = put(tmp, "B", 2, D, D, b->B, err)) ||
+        (rc = put(tmp, "Jenc", 2, D, D, b->Jenc, err)) ||
+        (rc = put(tmp, "Jdec", 2, D, D, b->Jdec, err)) ||
+        (rc = put(tmp, "P", 2, D, k, b->P, err)) || (rc = put(tmp, "Q", 2, D, k, b->Q, err)) ||
+        (rc = put(tmp, "Jskip", 2, D, D, b->Jskip, err)) ||
+        (rc = put(tmp, "x", 2, n, D, b->x, err)) ||
+        (rc = put(tmp, "b_enc", 2, n, D, b->benc, err)) ||
+        (rc = put(tmp, "b_dec", 2, n, D, b->bdec, err)) ||
+        (rc = put(tmp, "c", 1, D, 0, b->c, err)) ||
+        (rc = put(tmp, "gain", 1, D, 0, b->gain, err)) ||
+        (rc = put(tmp, "truth", 2, n, D, b->truth, err)) ||
+        (rc = put(tmp, "mean_fit", 1, D, 0, b->mean_fit, err)) ||
+        (rc = put(tmp, "analytic", 2, n, D, b->analytic, err)) ||
+        (rc = put(tmp, "enc_w1", 2, e->hidden, e->in, e->w1, err)) ||
+        (rc = put(tmp, "enc_b1", 1, e->hidden, 0, e->b1, err)) ||
+        (rc = put(tmp, "enc_w2", 2, e->out, e->hidden, e->w2, err)) ||
+        (rc = put(tmp, "enc_b2", 1, e->out, 0, e->b2, err)) ||
+        (rc = put(tmp, "tr_w1", 2, t->hidden, t->in, t->w1, err)) ||
+        (rc = put(tmp, "tr_b1", 1, t->hidden, 0, t->b1, err)) ||
+        (rc = put(tmp, "tr_w2", 2, t->out, t->hidden, t->w2, err)) ||
+        (rc = put(tmp, "tr_b2", 1, t->out, 0, t->b2, err)) ||
+        (rc = put_text(tmp, "metrics.json", b->metrics_json ? b->metrics_json : "{}\n", err)) ||
+        (rc = put_text(tmp, "manifest.yaml", man, err)) ||
+        (rc = tdi_dir_commit(tmp, dir, err))) {
+        tdi_dir_abort(tmp);
+        return tdi_err_prefix(err, "writing substrate bundle %s", dir);
+    }
+    return 0;
+}
