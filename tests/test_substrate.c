@@ -267,6 +267,20 @@ static void skip_case(double scale, int allow_gain, const char *tag)
     for (size_t i = 0; i < nx * D; i++)
         e[i] = info.gain * y[i] - want[i];
     double rel = frob(e, nx * D) / frob(want, nx * D);
+    /* the 2 D k-weight encoder b_enc = A R R^T x gives the same decoder equilibrium */
+    double W1[36], W2[36], tk[60], bp[240], yp[240], ep[240];
+    size_t rank = 0;
+    tdi_sub_skip_encoder(A, P, D, k, W1, W2, &rank, &err);
+    snprintf(nm, sizeof nm, "skip encoder %s: rank k", tag);
+    tdi_check_int((long long)rank, (long long)k, nm);
+    tdi_sub_gemm(0, 1, nx, k, D, 1.0, x, W1, 0.0, tk);
+    tdi_sub_gemm(0, 1, nx, D, k, 1.0, tk, W2, 0.0, bp);
+    tdi_sub_equilibrium(Lf, D, bp, bdec, nx, yp, &err);
+    for (size_t i = 0; i < nx * D; i++)
+        ep[i] = yp[i] - y[i];
+    /* J^T R R^T = J^T up to the eigenvector rounding (~1e-14); conditioning of M ~ 1/margin */
+    snprintf(nm, sizeof nm, "skip encoder %s: same decoder equilibrium as A x", tag);
+    tdi_check_le(frob(ep, nx * D) / frob(y, nx * D), 1e-11, nm);
     if (allow_gain || info.clipped == 0) {
         /* closed-form inversion of the Schur form; conditioning of M at the margin (~1/0.05)
          * times a few D^3 eps roundings: 1e-9 */
@@ -527,15 +541,61 @@ static void test_end_to_end(const char *root)
     tdi_check_int(access(p, R_OK), 0, "e2e paper: metrics.json present");
     snprintf(p, sizeof p, "%s/manifest.yaml", sub);
     tdi_check_int(access(p, R_OK), 0, "e2e paper: manifest.yaml present");
+    /* Jenc.npy must be W^T W / 4 of w_e2.npy reshaped (C_out, C_in*9) and cropped [:D, :D] */
+    snprintf(p, sizeof p, "%s/activations-fit/w_e2.npy", good);
+    tdi_npy wa;
+    double *Je = load(sub, "Jenc.npy", &r, &c);
+    if (Je && tdi_npy_read(p, &wa, &err) == 0) {
+        const float *wf = wa.data;
+        size_t cin9 = wa.shape[1] * 9;
+        double emax = 0.0;
+        for (size_t i = 0; i < 8; i++)
+            for (size_t j = 0; j < 8; j++) {
+                double v = 0.0;
+                for (size_t q = 0; q < 8; q++)
+                    v += (double)wf[q * cin9 + i] * (double)wf[q * cin9 + j];
+                emax = fmax(emax, fabs(v / 4.0 - Je[i * 8 + j]));
+            }
+        /* same 8-term sums in another order: a few eps of entries ~0.1 */
+        tdi_check_le(emax, 1e-15, "e2e paper: Jenc = W^T W / 4 of the cropped conv weight");
+        tdi_npy_destroy(&wa);
+    } else {
+        tdi_check_int(0, 1, "e2e paper: Jenc.npy and w_e2.npy readable");
+    }
+    free(Je);
     free(M);
     free(P);
     free(an);
     free(tru);
     free(g);
 
+    /* couplings from the activations: Jdec = D^T D / (4 n) of the fit split's d2 (first 8) */
+    write_cfg(cfg, root, good, "paper", 8, 2, "  couplings: activations\n");
+    rc = run_cfg(cfg, &err);
+    tdi_check_int(rc, 0, "e2e activations Gram: tdi_sub_run succeeds");
+    snprintf(p, sizeof p, "%s/activations-fit", good);
+    double *dfit = load(p, "d2.npy", &r, &c), *Jd = load(sub, "Jdec.npy", &r, &c);
+    if (dfit && Jd) {
+        double emax = 0.0, jmax = 0.0;
+        for (size_t i = 0; i < 8; i++)
+            for (size_t j = 0; j < 8; j++) {
+                double v = 0.0;
+                for (size_t q = 0; q < 600; q++)
+                    v += dfit[q * SYN_CD + i] * dfit[q * SYN_CD + j];
+                emax = fmax(emax, fabs(v / (4.0 * 600.0) - Jd[i * 8 + j]));
+                jmax = fmax(jmax, fabs(Jd[i * 8 + j]));
+            }
+        /* 600-term sums in a different order (BLAS): ~600 eps relative */
+        tdi_check_le(emax / jmax, 1e-12, "e2e activations Gram: Jdec = D^T D / (4 n)");
+    } else {
+        tdi_check_int(0, 1, "e2e activations Gram: arrays readable");
+    }
+    free(dfit);
+    free(Jd);
+
     /* skip mode at k = 3 = latent rank: substrate == ceiling, centered cos high */
     snprintf(cfg, sizeof cfg, "%s/skip.yaml", root);
-    write_cfg(cfg, root, good, "skip", 8, 3, "  pd_margin: 0.1\n");
+    write_cfg(cfg, root, good, "skip", 8, 3, "  pd_margin: 0.1\n  skip_encoder: projected\n");
     rc = run_cfg(cfg, &err);
     tdi_check_int(rc, 0, "e2e skip: tdi_sub_run succeeds");
     if (rc)

@@ -40,6 +40,7 @@ typedef struct tdi_sub_cfg {
     size_t n_ranks;
     double pd_margin;   /* skip mode: lambda_min of the normalised [[I,K],[K^T,I]] >= margin */
     int readout_gain;   /* skip mode: allow a read-out gain instead of clipping the coupling */
+    char skip_encoder[16]; /* skip mode bundle b_enc: full (A x) | projected (A R R^T x) */
     double ridge;       /* relative ridge of the regressions (times trace(Cxx)/D) */
     long epochs, batch; /* interface training */
     double lr, weight_decay;
@@ -180,6 +181,13 @@ int tdi_sub_skip_fit(const double *A, const double *B, size_t D, const double *L
                      const double *mx, const double *my, double pd_margin, int allow_gain,
                      double *P, double *Q, double *c, tdi_sub_skipfit *info, tdi_err *err);
 
+/* The digital encoder the skip substrate actually needs: the decoder sees x only through
+ * J^T A^-1 b_enc, so b_enc = A R R^T x with R (D x r) an orthonormal basis of the column space of
+ * P gives the same decoder equilibrium as b_enc = A x with 2 D r weights instead of D^2:
+ * b_enc = W2 (W1 x), W1 = R^T (k x D, rows beyond r zero), W2 = A R (D x k). rank: r <= k. */
+int tdi_sub_skip_encoder(const double *A, const double *P, size_t D, size_t k, double *W1,
+                         double *W2, size_t *rank, tdi_err *err);
+
 /* ---------------------------------------------------------------- bundles */
 typedef struct tdi_sub_act {
     size_t n, D;          /* samples, units kept */
@@ -190,6 +198,7 @@ typedef struct tdi_sub_act {
                              NULL unless want_weights */
     uint64_t hash;        /* FNV-1a 64 of manifest.yaml and the arrays read */
     long t, pool;         /* from the manifest */
+    char ckpt_hash[64];   /* manifest checkpoint_hash ("" if absent) */
 } tdi_sub_act;
 
 /* Reads an activation bundle directory (docs/formats.md). Checks the manifest (format, split,

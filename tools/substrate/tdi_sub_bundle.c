@@ -84,6 +84,7 @@ static int read_manifest(const char *dir, const char *split, long n, long t, lon
     a->n = (size_t)mn;
     a->t = mt;
     a->pool = keys[6].seen ? mpool : 1;
+    snprintf(a->ckpt_hash, sizeof a->ckpt_hash, "%s", chash);
     return hash_into(&a->hash, path, err);
 }
 

@@ -4,7 +4,7 @@
  *   seed: 1 / name: paper / out: out/paper
  *   export: {checkpoint, dir, t, n_fit, n_test, pool}
  *   substrate: {mode, enc, dec, D, k, J2, kT, couplings, frobenius, ranks, pd_margin,
- *               readout_gain, ridge, epochs, batch, lr, weight_decay}
+ *               readout_gain, skip_encoder, ridge, epochs, batch, lr, weight_decay}
  * Invariants: unknown keys are errors (tdi_cfg); k <= D; ranks >= 1. Non-goal: writing configs. */
 #include "tdi_sub.h"
 
@@ -37,6 +37,7 @@ void tdi_sub_cfg_defaults(tdi_sub_cfg *c)
     memcpy(c->ranks, r, sizeof r);
     c->pd_margin = 0.05;
     c->readout_gain = 1;
+    strcpy(c->skip_encoder, "full");
     c->ridge = 1e-6;
     c->epochs = 100;
     c->batch = 256;
@@ -74,6 +75,8 @@ int tdi_sub_cfg_load(const char *path, tdi_sub_cfg *c, tdi_err *err)
          NULL, 0},
         {"substrate.pd_margin", TDI_CFG_DOUBLE, &c->pd_margin, 1e-6, 0.999, 0, NULL, NULL, 0},
         {"substrate.readout_gain", TDI_CFG_BOOL, &c->readout_gain, 0, 0, 0, NULL, NULL, 0},
+        {"substrate.skip_encoder", TDI_CFG_STRING, c->skip_encoder, 0, 0,
+         sizeof c->skip_encoder, NULL, "full|projected", 0},
         {"substrate.ridge", TDI_CFG_DOUBLE, &c->ridge, 0, 1e3, 0, NULL, NULL, 0},
         {"substrate.epochs", TDI_CFG_INT, &c->epochs, 0, 1e6, 0, NULL, NULL, 0},
         {"substrate.batch", TDI_CFG_INT, &c->batch, 1, 1e7, 0, NULL, NULL, 0},

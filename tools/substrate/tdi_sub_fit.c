@@ -29,6 +29,7 @@ typedef struct {
     long k;
     int stable;
     double lmin, rho;
+    tdi_sub_metrics full; /* full pipeline with this k's paper coupling */
 } rho_row;
 
 typedef struct {
@@ -36,7 +37,9 @@ typedef struct {
     int stable;
     double lmin, gain, sigma_max, exact_err;
     int clipped;
-    tdi_sub_metrics sub, ceil, bott;
+    tdi_sub_metrics sub, ceil, bott, proj;
+    size_t proj_rank;
+    double proj_err; /* max |y(b_enc = A R R^T x) - y(b_enc = A x)| (times gain) */
 } skip_row;
 
 static double now_s(void)
@@ -63,6 +66,21 @@ static void json_metrics(FILE *f, const tdi_sub_metrics *m)
     fputs(", \"r2\": ", f);
     json_num(f, m->r2);
     fputs("}", f);
+}
+
+/* mean over entries of (a - column mean)^2: the MSE of predicting each column's mean */
+static double centered_var(const double *a, size_t n, size_t D)
+{
+    double v = 0.0;
+    for (size_t j = 0; j < D; j++) {
+        double m = 0.0;
+        for (size_t i = 0; i < n; i++)
+            m += a[i * D + j];
+        m /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            v += (a[i * D + j] - m) * (a[i * D + j] - m);
+    }
+    return v / (double)(n * D);
 }
 
 static void *xmalloc(size_t n, int *fail)
@@ -141,6 +159,7 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
     memset(&rrr, 0, sizeof rrr);
     int skipmode = strcmp(cfg->mode, "skip") == 0;
     int use_w = strcmp(cfg->couplings, "weights") == 0;
+    int projected = strcmp(cfg->skip_encoder, "projected") == 0;
     size_t D = (size_t)cfg->D, k = (size_t)cfg->k;
     char dir[1100], subdir[1100];
     int rc = 0, fail = 0;
@@ -164,6 +183,14 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         tdi_sub_act_destroy(&fit);
         return rc;
     }
+    if (strcmp(fit.ckpt_hash, test.ckpt_hash) != 0) {
+        rc = tdi_err_set(err, TDI_EFORMAT, "%s/activations-fit and activations-test come from "
+                         "different checkpoints (checkpoint_hash %s vs %s)", cfg->export_dir,
+                         fit.ckpt_hash, test.ckpt_hash);
+        tdi_sub_act_destroy(&fit);
+        tdi_sub_act_destroy(&test);
+        return rc;
+    }
     size_t nf = fit.n, nt = test.n, dd = D * D, m2 = 4 * dd;
 
     double *Jenc = xmalloc(dd * 8, &fail), *Jdec = xmalloc(dd * 8, &fail);
@@ -182,6 +209,10 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
     double *y = xmalloc(nt * D * 8, &fail), *y0 = xmalloc(nt * D * 8, &fail);
     double *pred = xmalloc(nt * D * 8, &fail), *yfull = xmalloc(nt * D * 8, &fail);
     double *cmat = xmalloc(nt * D * 8, &fail), *ysk = xmalloc(nt * D * 8, &fail);
+    double *W1 = xmalloc(dd * 8, &fail), *W2 = xmalloc(dd * 8, &fail);
+    double *tk = xmalloc(nt * D * 8, &fail), *bproj = xmalloc(nt * D * 8, &fail);
+    double *bencp = xmalloc(nt * D * 8, &fail);
+    size_t rank_b = 0;
     if (fail || !zero || !mean) {
         rc = tdi_err_set(err, TDI_ENOMEM, "tdi-fit: out of memory");
         goto done;
@@ -222,6 +253,7 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         goto done;
     double enc_test = tdi_sub_mlp_mse(&enc, test.x, AXt, nt);
     double tr_test = tdi_sub_mlp_mse(&tr, AXt, BDt, nt);
+    double var_enc = centered_var(AXt, nt, D), var_tr = centered_var(BDt, nt, D);
     double t_train = now_s();
 
     /* ---- paper rows at the configured k */
@@ -288,6 +320,11 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         h->stable = rc == 0;
         rc = 0;
         h->rho = h->stable ? tdi_sub_rho(pred, y0, test.d, nt, D) : NAN;
+        if (h->stable) {
+            if ((rc = solve_with(Mk, D, "M", benc, bdec, nt, pred, NULL, NULL, err)))
+                goto done;
+            h->full = tdi_sub_metrics_eval(pred, test.d, mean, nt, D);
+        }
     }
 
     /* ---- substrate-skip sweep: ceiling (rank-k linear map) and the fitted coupling */
@@ -346,7 +383,25 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         for (size_t i = 0; i < nt * D; i++)
             ysk[i] *= info.gain;
         s->bott = tdi_sub_metrics_eval(ysk, test.d, mean, nt, D);
+        /* the 2 D k-weight encoder b_enc = A R R^T x */
+        if ((rc = tdi_sub_skip_encoder(A, Ps, D, kk, W1, W2, &s->proj_rank, err)))
+            goto done;
+        tdi_sub_gemm(0, 1, nt, kk, D, 1.0, test.x, W1, 0.0, tk);
+        tdi_sub_gemm(0, 1, nt, D, kk, 1.0, tk, W2, 0.0, bproj);
+        if ((rc = solve_with(Mk, D, "M (substrate-skip)", bproj, cmat, nt, ysk, NULL, NULL,
+                             err)))
+            goto done;
+        double pmax = 0.0;
+        for (size_t i = 0; i < nt * D; i++) {
+            ysk[i] *= info.gain;
+            double e = fabs(ysk[i] - pred[i]);
+            pmax = e > pmax ? e : pmax;
+        }
+        s->proj_err = pmax;
+        s->proj = tdi_sub_metrics_eval(ysk, test.d, mean, nt, D);
         if (kk == k) { /* the configured skip model: keep it for the bundle */
+            memcpy(bencp, bproj, nt * D * 8);
+            rank_b = s->proj_rank;
             memcpy(Ms, Mk, m2 * 8);
             memcpy(cs, cv, D * 8);
             for (size_t j = 0; j < D; j++)
@@ -378,8 +433,8 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
             goto done;
         for (size_t i = 0; i < nt; i++)
             memcpy(cmat + i * D, cs, D * 8);
-        if ((rc = solve_with(Ms, D, "M (substrate-skip)", AXt, cmat, nt, yfull, NULL, NULL,
-                             err)))
+        if ((rc = solve_with(Ms, D, "M (substrate-skip)", projected ? bencp : AXt, cmat, nt,
+                             yfull, NULL, NULL, err)))
             goto done;
     }
     tdi_sub_gemm(0, 1, D, D, k, 1.0, P, Q, 0.0, Jsk);
@@ -400,10 +455,10 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
                 ew, ep, D, D, tw, tp);
         fprintf(o, "interface total: %zu weights (%zu with biases); paper: 2560 weights at "
                 "D = 64\n", ew + tw, ep + tp);
-        fprintf(o, "interface MSE: encoder fit %.6g test %.6g; transfer (on A x) fit %.6g test "
-                "%.6g; %ld epochs, batch %ld, Adam lr %g, weight decay %g\n", enc_loss,
-                enc_test, tr_loss, tr_test, cfg->epochs, cfg->batch, cfg->lr,
-                cfg->weight_decay);
+        fprintf(o, "interface MSE: encoder fit %.4g test %.4g (%.4f of the target's variance); "
+                "transfer (on A x) fit %.4g test %.4g (%.4f); %ld epochs, batch %ld, Adam lr %g,"
+                " weight decay %g\n", enc_loss, enc_test, enc_test / var_enc, tr_loss, tr_test,
+                tr_test / var_tr, cfg->epochs, cfg->batch, cfg->lr, cfg->weight_decay);
         fprintf(o, "M (paper skip, k = %zu): lambda_min %.6g, lambda_max %.6g\n\n", k, lmin_p,
                 lmax_p);
         fprintf(o, "Paper-model rows (test split, n = %zu; centring and R^2 about the fit-split "
@@ -418,10 +473,13 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         fprintf(o, "\nDecoder shift rho_skip(k) = mean |y*(J_skip) - y*(no skip)| / |d| "
                 "(oracle biases, paper J_skip; the paper reports %.2f%% at k = 16)\n",
                 100.0 * PAPER_RHO16);
-        fprintf(o, "  %4s %10s %14s   %s\n", "k", "rho", "lambda_min(M)", "paper reports");
+        fprintf(o, "  %4s %10s %14s | %-26s |  %s\n", "k", "rho", "lambda_min(M)",
+                "full pipeline: pcos ccos R^2", "paper reports");
         for (size_t q = 0; q < nrho; q++) {
             if (rho[q].stable)
-                fprintf(o, "  %4ld %9.2f%% %14.6g", rho[q].k, 100.0 * rho[q].rho, rho[q].lmin);
+                fprintf(o, "  %4ld %9.2f%% %14.6g | %8.4f %8.4f %8.4f |", rho[q].k,
+                        100.0 * rho[q].rho, rho[q].lmin, rho[q].full.cos_paper,
+                        rho[q].full.cos_centered, rho[q].full.r2);
             else
                 fprintf(o, "  %4ld   unstable %14.6g", rho[q].k, rho[q].lmin);
             if (rho[q].k == 16)
@@ -432,9 +490,9 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
                 "rank-k J_skip; pd_margin %g, read-out gain %s) beside the best rank-k linear "
                 "map of d on x (ceiling)\n", cfg->pd_margin, cfg->readout_gain ? "allowed" :
                 "off");
-        fprintf(o, "  %4s %12s %8s | %-26s | %-26s | %-18s | %s\n", "k", "lambda_min(M)",
-                "gain", "substrate: pcos ccos R^2", "ceiling: pcos ccos R^2",
-                "bottleneck b_enc", "max|sub-ceil|");
+        fprintf(o, "  %4s %12s %8s | %-26s | %-26s | %-17s | %-17s | %s\n", "k",
+                "lambda_min(M)", "gain", "substrate: pcos ccos R^2", "ceiling: pcos ccos R^2",
+                "2Dk enc: ccos R^2", "trained enc (4)", "max|sub-ceil|");
         for (size_t q = 0; q < nsk; q++) {
             const skip_row *s = &sk[q];
             if (!s->stable) {
@@ -443,9 +501,10 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
                 continue;
             }
             fprintf(o, "  %4ld %12.6g %8.4g | %8.4f %8.4f %8.4f | %8.4f %8.4f %8.4f | "
-                    "%8.4f %8.4f | %.3g%s\n", s->k, s->lmin, s->gain, s->sub.cos_paper,
-                    s->sub.cos_centered, s->sub.r2, s->ceil.cos_paper, s->ceil.cos_centered,
-                    s->ceil.r2, s->bott.cos_centered, s->bott.r2, s->exact_err,
+                    "%8.4f %8.4f | %8.4f %8.4f | %.3g%s\n", s->k, s->lmin, s->gain,
+                    s->sub.cos_paper, s->sub.cos_centered, s->sub.r2, s->ceil.cos_paper,
+                    s->ceil.cos_centered, s->ceil.r2, s->proj.cos_centered, s->proj.r2,
+                    s->bott.cos_centered, s->bott.r2, fmax(s->exact_err, s->proj_err),
                     s->clipped ? " (clipped)" : "");
         }
         for (size_t q = 0; q < nsk; q++) {
@@ -453,15 +512,18 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
             snprintf(lab, sizeof lab, "substrate-skip at k = %ld", sk[q].k);
             if (sk[q].stable)
                 note_row(o, lab, &sk[q].sub);
-            snprintf(lab, sizeof lab, "substrate-skip with bottleneck b_enc at k = %ld",
+            snprintf(lab, sizeof lab, "substrate-skip with the trained 4-unit encoder at k = %ld",
                      sk[q].k);
             if (sk[q].stable)
                 note_row(o, lab, &sk[q].bott);
         }
+        fprintf(o, "  (2Dk enc: b_enc = A R R^T x, R = basis of span(P): 2 D k MACs, same decoder "
+                "equilibrium as A x; trained enc (4): the paper's bottleneck encoder)\n");
         fprintf(o, "\nDigital budget per input: paper mode: interface %zu weights = %zu MACs "
-                "(+ %zu bias adds); substrate-skip: b_enc = A x is %zu MACs (or clamp the "
-                "encoder units), b_dec static, read-out gain %zu multiplies\n", ew + tw,
-                ew + tw, ep + tp - ew - tw, D * D, D);
+                "(+ %zu bias adds); substrate-skip at k = %zu: b_enc = A x is %zu MACs, or %zu "
+                "with the 2Dk encoder (rank %zu); b_dec static; read-out gain %zu multiplies; "
+                "bundle b_enc: %s\n", ew + tw, ew + tw, ep + tp - ew - tw, k, D * D,
+                2 * D * rank_b, rank_b, D, projected ? "2Dk encoder" : "A x");
         fprintf(o, "time: load + interface training %.2f s, evaluation and sweeps %.2f s, "
                 "total fit + evaluation %.2f s\n", t_train - t0, t_eval - t_train,
                 t_eval - t0);
@@ -506,6 +568,11 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         json_num(js, rho[q].lmin);
         fputs(", \"rho\": ", js);
         json_num(js, rho[q].rho);
+        fputs(", \"full_pipeline\": ", js);
+        if (rho[q].stable)
+            json_metrics(js, &rho[q].full);
+        else
+            fputs("null", js);
         fprintf(js, "}%s\n", q + 1 < nrho ? "," : "");
     }
     fprintf(js, "  ],\n  \"skip_sweep\": {\"pd_margin\": %.10g, \"readout_gain\": %s, \"rows\": "
@@ -531,6 +598,11 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
             json_metrics(js, &s->bott);
         else
             fputs("null", js);
+        fprintf(js, ", \"encoder_2Dk_rank\": %zu, \"encoder_2Dk\": ", s->proj_rank);
+        if (s->stable)
+            json_metrics(js, &s->proj);
+        else
+            fputs("null", js);
         fprintf(js, "}%s\n", q + 1 < nsk ? "," : "");
     }
     fprintf(js, "  ]},\n  \"seconds_fit_eval\": %.3f\n}\n", t_eval - t0);
@@ -554,7 +626,8 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         .lambda_min = lmin_b, .lambda_max = lmax_b,
         .fit_hash = fit.hash, .test_hash = test.hash,
         .M = Mb, .A = A, .B = B, .Jenc = Jenc, .Jdec = Jdec, .P = P, .Q = Q, .Jskip = Jsk,
-        .x = test.x, .benc = skipmode ? AXt : benc, .bdec = skipmode ? cmat : bdec,
+        .x = test.x, .benc = skipmode ? (projected ? bencp : AXt) : benc,
+        .bdec = skipmode ? cmat : bdec,
         .c = skipmode ? cs : zero, .gain = gains, .truth = test.d, .mean_fit = mean,
         .analytic = yfull, .enc_net = &enc, .tr_net = &tr, .metrics_json = json,
     };
@@ -573,7 +646,7 @@ done:
     tdi_sub_rrr_destroy(&rrr);
     double *bufs[] = {Jenc, Jdec, A, B, P, Q, Mp, M0, Mk, Ms, Ps, Qs, cs, gains, Jsk, Lk, cv,
                       zero, mean, AXf, BDf, AXt, BDt, benc, bdec, y, y0, pred, yfull, cmat,
-                      ysk};
+                      ysk, W1, W2, tk, bproj, bencp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     return rc;

@@ -1,0 +1,231 @@
+/* tdi_cosim: the co-simulator library. A circuit of n capacitive units (C dv/dt = -G v + i) is
+ * run by one of three engines behind one interface (spice: ngspice in lock-step with C; sde: an
+ * exact integrator of the same equations with the same noise stream; analytic: G^-1 i_bias), with
+ * a digital side (DAC-held biases, ADC samples) acting between ticks of one digital clock.
+ * Invariants: one EXTERNAL current source per unit carries bias + thermal noise; noise comes only
+ * from tdi_cosim_noise (keyed by seed, unit, global tick); every tick of the clock is an accepted
+ * point. Non-goals: no vendor types here (sharedspice.h lives in tdi_cosim_spice.c only); no
+ * non-symmetric G in the sde engine. Ownership: *_alloc results are freed by the matching *_free
+ * (NULL accepted); arrays passed in are copied unless a comment says otherwise. */
+#ifndef TDI_COSIM_H
+#define TDI_COSIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tdi_err.h"
+
+#define TDI_COSIM_KB 1.380649e-23 /* J/K, exact (SI 2019) */
+
+/* ---------------------------------------------------------------- circuit */
+/* The circuit as every engine sees it. Units are indexed 0..n-1. */
+typedef struct tdi_cosim_circuit {
+    size_t n;         /* units (capacitive nodes) */
+    double *cap;      /* (n) F, capacitance to ground */
+    double *G;        /* (n, n) S, row-major: effective conductance matrix (bus nodes eliminated);
+                         the current into unit i is -(G v)_i + i_src,i */
+    double *g_noise;  /* (n) S: unit i gets white noise current of two-sided PSD 2 kB T g_noise,i */
+    double temp;      /* K */
+    char **node;      /* (n) node names, lower-case, as ngspice reports them ("x3") */
+    char **src;       /* (n) EXTERNAL current source instance names, lower-case ("ibias_x3"); each
+                         drives current from ground into its unit's force node: the bias, plus
+                         the noise when src_noise[i] is NULL */
+    char **src_noise; /* (n) optional separate noise source per unit ("inoise_x3"); NULL or
+                         NULL entries: the noise rides on src[i] */
+    int rc_units;     /* 1: the state node is the force node (sde engine possible) */
+    char **lines;     /* netlist cards for spice, NULL-terminated; no .tran/.end/.control (the
+                         driver adds its own); may be NULL for engines other than spice */
+    double sum_gm;    /* S: sum of |gm| over all transconductors (VCCS) of the netlist */
+    size_t n_vccs;    /* number of VCCS elements */
+    size_t n_res;     /* number of resistors */
+    size_t wires;     /* distinct node pairs joined by coupling elements (ground excluded) */
+} tdi_cosim_circuit;
+
+/* Allocates an empty circuit of n units (arrays zeroed, names NULL). */
+tdi_cosim_circuit *tdi_cosim_circuit_alloc(size_t n, tdi_err *err);
+void tdi_cosim_circuit_free(tdi_cosim_circuit *c);
+/* Fills a circuit with the direct realisation of G = gu * M (M: n x n symmetric, row-major):
+ * a resistor gu*M_ii to ground and a VCCS per nonzero off-diagonal M_ij, capacitor cu, noise
+ * conductance gu, nodes "u<i>", sources "iu<i>". Used by tests and when no generated netlist
+ * is given. Needs M_ii > 0. */
+tdi_cosim_circuit *tdi_cosim_circuit_direct(size_t n, const double *M, double cu, double gu,
+                                            double temp, tdi_err *err);
+/* Sets node name i, source name i and (if noise != NULL) the noise source name i (copied,
+ * lower-cased). */
+int tdi_cosim_circuit_set_names(tdi_cosim_circuit *c, size_t i, const char *node,
+                                const char *src, const char *noise, tdi_err *err);
+/* Replaces the netlist cards (copied); lines ends with NULL. */
+int tdi_cosim_circuit_set_lines(tdi_cosim_circuit *c, const char *const *lines, tdi_err *err);
+
+/* From the generator's circuit (generator/tdi_gen.h): the cosim-mode netlist text for tick and
+ * t_stop, unit nodes x<i>, y<j>, sources ibias_<unit> and inoise_<unit>, Cu, g_noise, T, and G
+ * read back from the netlist text (bus nodes eliminated), checked against gu*M. */
+struct tdi_gen_circuit;
+int tdi_cosim_circuit_from_gen(const struct tdi_gen_circuit *gc, double tick, double t_stop,
+                               tdi_cosim_circuit **out, tdi_err *err);
+
+/* ---------------------------------------------------------------- noise */
+/* Sample j of unit u: amplitude[u] * N(0,1) drawn by Philox4x32-10 keyed by (seed) with counter
+ * (j, u); sample 0 of every run is 0; between samples the current is interpolated linearly.
+ * The draw depends only on (seed, unit, global tick): the same seed gives the same stream in any
+ * engine, any process and any schedule. */
+typedef struct tdi_cosim_noise {
+    uint64_t seed;
+    size_t n;
+    double *amp;     /* (n) A: sqrt(2 kB T g_noise / tick); 0 switches a unit's noise off */
+    long tick0;      /* global index of the run's local tick 0 */
+} tdi_cosim_noise;
+
+/* Standard Gaussian of (seed, unit, global sample index): Philox + Box-Muller. */
+double tdi_cosim_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index);
+/* Fills out[n] with the noise currents at local sample k (k = 0 gives zeros). */
+void tdi_cosim_noise_sample(const tdi_cosim_noise *nz, long k, double *out);
+/* amp[i] = sqrt(2 kB T g_noise,i / tick), or 0 when enabled is 0. */
+int tdi_cosim_noise_init(tdi_cosim_noise *nz, const tdi_cosim_circuit *c, double tick,
+                         uint64_t seed, int enabled, tdi_err *err);
+void tdi_cosim_noise_destroy(tdi_cosim_noise *nz);
+
+/* ---------------------------------------------------------------- digital side of one run */
+/* The digital side of a transient of n_ticks ticks of length tick. The engine asks for the bias
+ * currents of interval k, i.e. (t_k, t_k+1], before it integrates that interval (for k = -1, the
+ * operating point at t = 0, the engine uses zeros) and reports the accepted state at every tick.
+ * bias() may depend on the states reported for ticks <= k (one-tick delay, zero-order hold);
+ * it returns a pointer to n currents (A) that stays valid until the next call. */
+typedef struct tdi_cosim_digital {
+    double tick;   /* s */
+    long n_ticks;  /* the run covers [0, n_ticks * tick] */
+    const double *(*bias)(void *user, long k);
+    /* Called at every tick k = 0..n_ticks with the unit voltages (V, n) and the bias current
+       (A, n) that was held over the interval that ended at this tick (zeros at k = 0).
+       A non-zero return aborts the run with that code (message in the engine's err). */
+    int (*on_tick)(void *user, long k, double t, const double *v, const double *ibias);
+    void *user;
+} tdi_cosim_digital;
+
+typedef struct tdi_cosim_stats {
+    long ticks_hit;     /* ticks seen as accepted points (n_ticks + 1 on success) */
+    long points;        /* accepted points (spice: >= ticks_hit) */
+    long src_calls;     /* EXTERNAL source callbacks (spice) */
+    double cpu_s;       /* process CPU seconds spent in the run */
+    double wall_s;      /* wall seconds */
+} tdi_cosim_stats;
+
+/* ---------------------------------------------------------------- engines */
+typedef enum { TDI_COSIM_ANALYTIC = 0, TDI_COSIM_SDE = 1, TDI_COSIM_SPICE = 2 } tdi_cosim_kind;
+const char *tdi_cosim_kind_name(tdi_cosim_kind k);
+
+/* The sde engine: exact integration of C dv/dt = -G v + i(t) over each tick for a bias held
+ * constant and noise interpolated linearly (G symmetric positive definite, C diagonal): in the
+ * eigenbasis of C^-1/2 G C^-1/2 each mode is a scalar OU step with closed-form weights. */
+typedef struct tdi_cosim_sde tdi_cosim_sde;
+tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_err *err);
+void tdi_cosim_sde_free(tdi_cosim_sde *s);
+/* Runs from v = 0 at t = 0 (the operating point under zero bias). */
+int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
+                      tdi_cosim_stats *st, tdi_err *err);
+
+/* The spice engine: ngspice's shared library, one instance per process, runs used one after the
+ * other ("remcirc" + "destroy all" between runs). Runs from the operating point under zero bias.
+ * Errors: netlist parse errors and run failures reported by ngspice (its output is scanned),
+ * a source callback for a name not in c->src, a missed tick: TDI_ESPICE with the ngspice text. */
+int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
+                        const tdi_cosim_digital *dg, tdi_cosim_stats *st, tdi_err *err);
+/* Writes the cards the driver hands to ngspice for a run of n_ticks (for `ngspice -b` benchmarks:
+ * EXTERNAL sources replaced by zero DC sources when plain != 0). Returns a malloc'd string. */
+char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks, int plain,
+                           tdi_err *err);
+/* Sets an environment-free debug switch: when verbose, ngspice's output is copied to stderr. */
+void tdi_cosim_spice_set_verbose(int verbose);
+
+/* Analytic: v = G^-1 i (Cholesky). out and ib have n elements. */
+int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
+                             tdi_err *err);
+
+/* ---------------------------------------------------------------- converters */
+/* Mid-tread two's-complement quantiser: step q = 2 fs / 2^bits, code = round(x / q) clamped to
+ * [-2^(bits-1), 2^(bits-1) - 1], value = code * q. bits == 0 means ideal (x returned). */
+double tdi_cosim_quantize(double x, int bits, double fs);
+
+/* ---------------------------------------------------------------- experiment */
+/* One co-simulation of n_samples test samples. Sample s occupies ticks [s L, (s+1) L) with
+ * L = settle_ticks + avg_ticks: the DAC outputs bias s (quantised) from interval s L on; the ADC
+ * samples the read-out units every adc_stride ticks after the settling ticks; the estimate is
+ * the mean of those samples. batch = 1: one transient for all samples (a bias schedule, each
+ * sample starts from the previous sample's state); batch = 0: one run per sample from rest.
+ * Both modes use the same global tick index for the noise, so they see the same noise. */
+typedef struct tdi_cosim_plan {
+    size_t n_samples;
+    const double *bias;     /* (n_samples, n) A: ideal bias currents, before the DAC */
+    size_t n_read;
+    const size_t *read;     /* (n_read) unit indices the ADC samples */
+    double tick;            /* s */
+    long settle_ticks, avg_ticks;
+    int batch;
+    int dac_bits;           /* 0 = ideal */
+    double dac_fs;          /* A, DAC full scale */
+    int adc_bits;           /* 0 = ideal */
+    double adc_fs;          /* V, ADC full scale */
+    long adc_stride;        /* ticks between ADC conversions (>= 1) */
+    uint64_t seed;          /* noise seed */
+    int noise;              /* 0: noiseless */
+    const char *label;      /* progress line prefix; NULL: no progress line */
+} tdi_cosim_plan;
+
+typedef struct tdi_cosim_out {
+    double *est;        /* (n_samples, n_read) V: the ADC averages (analytic: exact G^-1 i) */
+    double *bias_q;     /* (n_samples, n) A: the DAC outputs */
+    double *e_bias;     /* (n_samples) J: integral of sum_i i_bias,i v_i dt */
+    double *e_r;        /* (n_samples) J: integral of sum_i G_ii v_i^2 dt (unit resistors) */
+    long n_adc;         /* ADC conversions in total */
+    long n_dac;         /* DAC updates (one per bias value per sample) */
+    tdi_cosim_stats st; /* summed over runs */
+} tdi_cosim_out;
+
+/* Runs the plan with one engine. For TDI_COSIM_ANALYTIC the estimate is G^-1 i_bias (DAC
+ * outputs) and the energies are the equilibrium powers times L ticks. Caller destroys out. */
+int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
+                      tdi_cosim_out *out, tdi_err *err);
+void tdi_cosim_out_destroy(tdi_cosim_out *o);
+
+/* ---------------------------------------------------------------- the program */
+/* The `cosim:` and `energy:` sections (plus seed, name, out). Defaults: configs/paper.yaml and
+ * README "Co-simulator". Other sections are skipped (owned by other components). */
+typedef struct tdi_cosim_cfg {
+    const char *path;      /* config file (messages); not owned */
+    long seed;             /* top-level master seed; the noise seed is derived from it */
+    char name[64];
+    char out[512];
+    /* cosim */
+    long n_samples;        /* test samples co-simulated (the first n_samples from `first`) */
+    long first;
+    int analytic, sde, spice; /* engines to run */
+    char schedule[16];     /* batch | per_sample | auto (auto = batch: measured faster) */
+    int noise;
+    double tick;           /* s; 0 = circuit noise interval */
+    double t_settle;       /* s per sample; 0 = the circuit's */
+    double t_avg;          /* s per sample; 0 = the circuit's */
+    long dac_bits;         /* 0 = ideal */
+    double dac_fs;         /* simulation units of b; 0 = auto (max |b| * 1.05) */
+    long adc_bits;         /* 0 = ideal */
+    double adc_fs;         /* V; 0 = auto */
+    double adc_rate;       /* Hz; 0 = auto: 4 conversions per slowest relaxation time */
+    int progress;          /* progress line on stderr */
+    /* energy (physics.md 7) */
+    double vdd;            /* V */
+    double gm_over_id;     /* 1/V */
+    double dac_fom;        /* J per conversion step: E_dac = dac_fom * 2^bits per update */
+    double adc_fom;        /* J per conversion step (Walden): E = adc_fom * 2^bits */
+    double e_mac;          /* J per digital MAC */
+    double gpu_step;       /* J per U-Net forward pass (one denoising step) */
+    double gpu_replaced_fraction; /* share of that step the substrate replaces */
+} tdi_cosim_cfg;
+
+void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c);
+int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err);
+/* The whole tdi-cosim job: substrate bundle + circuit -> engines -> <out>/cosim/{results.json,
+ * samples.csv} (one directory transaction: nothing appears on error). The table goes to
+ * report (may be NULL). */
+int tdi_cosim_app_run(const tdi_cosim_cfg *c, FILE *report, tdi_err *err);
+
+#endif

@@ -1,0 +1,605 @@
+/* tdi_cosim_app: the tdi-cosim job. Reads the substrate bundle and the circuit config, runs the
+ * digital interface (enc/transfer networks, or A x and the static c in skip mode) per test
+ * sample, drives the engines (analytic, sde, spice) through the DAC/ADC models, and writes
+ * <out>/cosim/results.json and samples.csv: metrics against the U-Net truth beside baselines,
+ * predicted vs measured readout error, time to solution, the energy ledger (physics.md 7).
+ * results.json layout: {"preset", "config", "circuit": {...}, "timing": {...},
+ *   "engines": {"<name>": {"cos_paper", "cos_centered", "r2", "cpu_s", "ticks_per_s", ...}},
+ *   "baselines": {...}, "readout": {...}, "energy": {...}}.
+ * Non-goals: netlist generation (generator), fitting (tools/substrate). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+
+#include "tdi_cfg.h"
+#include "tdi_cosim.h"
+#include "tdi_gen.h"
+#include "tdi_io.h"
+#include "tdi_npy.h"
+#include "tdi_sub.h"
+
+void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->seed = 1;
+    snprintf(c->name, sizeof c->name, "paper");
+    snprintf(c->out, sizeof c->out, "out/paper");
+    c->n_samples = 16;
+    c->first = 0;
+    c->analytic = c->sde = c->spice = 1;
+    snprintf(c->schedule, sizeof c->schedule, "auto");
+    c->noise = 1;
+    c->dac_bits = 10;
+    c->adc_bits = 12;
+    c->progress = 1;
+    c->vdd = 0.8;
+    c->gm_over_id = 20.0;
+    c->dac_fom = 5e-15;
+    c->adc_fom = 5e-15;
+    c->e_mac = 4.6e-12;
+    c->gpu_step = 52e-3;
+    c->gpu_replaced_fraction = 0.145;
+}
+
+int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
+{
+    tdi_cosim_cfg_defaults(c);
+    c->path = path;
+    tdi_cfg_key keys[] = {
+        {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
+        {"name", TDI_CFG_STRING, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
+        {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
+        {"cosim.n_samples", TDI_CFG_INT, &c->n_samples, 1, 1e7, 0, NULL, NULL, 0},
+        {"cosim.first", TDI_CFG_INT, &c->first, 0, 1e8, 0, NULL, NULL, 0},
+        {"cosim.analytic", TDI_CFG_BOOL, &c->analytic, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.sde", TDI_CFG_BOOL, &c->sde, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.spice", TDI_CFG_BOOL, &c->spice, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.schedule", TDI_CFG_STRING, c->schedule, 0, 0, sizeof c->schedule, NULL,
+         "auto|batch|per_sample", 0},
+        {"cosim.noise", TDI_CFG_BOOL, &c->noise, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.tick", TDI_CFG_DOUBLE, &c->tick, 0, 1e3, 0, NULL, NULL, 0},
+        {"cosim.t_settle", TDI_CFG_DOUBLE, &c->t_settle, 0, 1e6, 0, NULL, NULL, 0},
+        {"cosim.t_avg", TDI_CFG_DOUBLE, &c->t_avg, 0, 1e6, 0, NULL, NULL, 0},
+        {"cosim.dac_bits", TDI_CFG_INT, &c->dac_bits, 0, 30, 0, NULL, NULL, 0},
+        {"cosim.dac_full_scale", TDI_CFG_DOUBLE, &c->dac_fs, 0, 1e12, 0, NULL, NULL, 0},
+        {"cosim.adc_bits", TDI_CFG_INT, &c->adc_bits, 0, 30, 0, NULL, NULL, 0},
+        {"cosim.adc_full_scale", TDI_CFG_DOUBLE, &c->adc_fs, 0, 1e6, 0, NULL, NULL, 0},
+        {"cosim.adc_rate", TDI_CFG_DOUBLE, &c->adc_rate, 0, 1e15, 0, NULL, NULL, 0},
+        {"cosim.progress", TDI_CFG_BOOL, &c->progress, 0, 0, 0, NULL, NULL, 0},
+        {"energy.vdd", TDI_CFG_DOUBLE, &c->vdd, 0, 100, 0, NULL, NULL, 0},
+        {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
+        {"energy.dac_fom", TDI_CFG_DOUBLE, &c->dac_fom, 0, 1, 0, NULL, NULL, 0},
+        {"energy.adc_fom", TDI_CFG_DOUBLE, &c->adc_fom, 0, 1, 0, NULL, NULL, 0},
+        {"energy.mac", TDI_CFG_DOUBLE, &c->e_mac, 0, 1, 0, NULL, NULL, 0},
+        {"energy.gpu_step", TDI_CFG_DOUBLE, &c->gpu_step, 0, 1e6, 0, NULL, NULL, 0},
+        {"energy.gpu_replaced_fraction", TDI_CFG_DOUBLE, &c->gpu_replaced_fraction, 0, 1, 0,
+         NULL, NULL, 0},
+        {"export", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"substrate", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"circuit", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"sweep", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+    };
+    size_t nk = sizeof keys / sizeof keys[0];
+    int rc = tdi_cfg_load(path, keys, nk, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < 3; i++)
+        if (!keys[i].seen)
+            return tdi_err_set(err, TDI_ECONFIG, "%s: missing top-level key '%s'", path,
+                               keys[i].path);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int load(const char *dir, const char *name, size_t rows, size_t cols, double **out,
+                tdi_err *err)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return tdi_npy_load_f64(p, rows, cols, out, NULL, NULL, err);
+}
+
+/* y = W x + b, W (o, i) */
+static void affine(const double *W, const double *b, size_t o, size_t in, const double *x,
+                   double *y)
+{
+    for (size_t r = 0; r < o; r++) {
+        double s = b[r];
+        for (size_t q = 0; q < in; q++)
+            s += W[r * in + q] * x[q];
+        y[r] = s;
+    }
+}
+
+/* per-sample metrics: paper cosine with the global normalisation of the whole tensors,
+ * centered cosine and R^2 about the fit mean */
+static void row_metrics(const double *pred, const double *truth, const double *mean, size_t n,
+                        size_t D, double *cp, double *cc, double *r2)
+{
+    double mp = 0, mt = 0, sp = 0, st = 0;
+    for (size_t q = 0; q < n * D; q++) {
+        mp += pred[q];
+        mt += truth[q];
+    }
+    mp /= (double)(n * D);
+    mt /= (double)(n * D);
+    for (size_t q = 0; q < n * D; q++) {
+        sp += (pred[q] - mp) * (pred[q] - mp);
+        st += (truth[q] - mt) * (truth[q] - mt);
+    }
+    for (size_t s = 0; s < n; s++) {
+        double ab = 0, aa = 0, bb = 0, cab = 0, caa = 0, cbb = 0, sse = 0;
+        for (size_t j = 0; j < D; j++) {
+            double a = pred[s * D + j] - mp, b = truth[s * D + j] - mt;
+            ab += a * b;
+            aa += a * a;
+            bb += b * b;
+            double ca = pred[s * D + j] - mean[j], cb = truth[s * D + j] - mean[j];
+            cab += ca * cb;
+            caa += ca * ca;
+            cbb += cb * cb;
+            sse += (pred[s * D + j] - truth[s * D + j]) * (pred[s * D + j] - truth[s * D + j]);
+        }
+        cp[s] = (sp > 0 && st > 0 && aa > 0 && bb > 0) ? ab / sqrt(aa * bb) : 0.0;
+        cc[s] = (caa > 0 && cbb > 0) ? cab / sqrt(caa * cbb) : 0.0;
+        r2[s] = cbb > 0 ? 1.0 - sse / cbb : 0.0;
+    }
+}
+
+enum { ROW_ANALYTIC, ROW_SDE, ROW_SPICE, ROW_IDEAL, ROW_DIGITAL, ROW_MEAN, NROW };
+static const char *const row_name[NROW] = {"analytic", "sde", "spice", "analytic_ideal_dac",
+                                           "digital_Binv_bdec", "mean"};
+
+typedef struct row {
+    int have;
+    double *pred;             /* (ns, D) in simulation units, after gain */
+    tdi_sub_metrics m;
+    double *cp, *cc, *r2;     /* (ns) per-sample */
+} row;
+
+/* ------------------------------------------------------------------ the job */
+int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
+{
+    int rc = 0;
+    tdi_gen_config gcfg;
+    tdi_gen_bundle b;
+    int have_bundle = 0;
+    tdi_gen_circuit *gc = NULL;
+    tdi_cosim_circuit *cc = NULL;
+    double *x = NULL, *truth = NULL, *mean_fit = NULL, *gain = NULL;
+    double *ew1 = NULL, *eb1 = NULL, *ew2 = NULL, *eb2 = NULL;
+    double *tw1 = NULL, *tb1 = NULL, *tw2 = NULL, *tb2 = NULL;
+    double *bsim = NULL, *ibias = NULL, *vstar = NULL;
+    size_t *read = NULL;
+    row rows[NROW];
+    memset(rows, 0, sizeof rows);
+    tdi_cosim_out outs[3];
+    memset(outs, 0, sizeof outs);
+    double eng_wall[3] = {0, 0, 0};
+    char tmp[1200] = "";
+    int begun = 0;
+
+    tdi_gen_config_init(&gcfg);
+    if ((rc = tdi_gen_config_load(cfg->path, &gcfg, err)))
+        return rc;
+    char bdir[1100];
+    if (gcfg.bundle[0])
+        snprintf(bdir, sizeof bdir, "%s", gcfg.bundle);
+    else
+        snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
+    if ((rc = tdi_gen_bundle_read(bdir, &b, err)))
+        return rc;
+    have_bundle = 1;
+    size_t D = b.D, N = 2 * D, nb = b.n;
+    int skip = strcmp(b.mode, "skip") == 0;
+    if ((size_t)cfg->first >= nb) {
+        rc = tdi_err_set(err, TDI_ECONFIG, "%s: cosim.first = %ld but the bundle has %zu test "
+                         "samples", cfg->path, cfg->first, nb);
+        goto done;
+    }
+    size_t s0 = (size_t)cfg->first, ns = (size_t)cfg->n_samples;
+    if (s0 + ns > nb)
+        ns = nb - s0;
+    if ((rc = load(bdir, "x.npy", nb, D, &x, err)) ||
+        (rc = load(bdir, "truth.npy", nb, D, &truth, err)) ||
+        (rc = load(bdir, "mean_fit.npy", D, 0, &mean_fit, err)) ||
+        (rc = load(bdir, "gain.npy", D, 0, &gain, err)))
+        goto done;
+    if (!skip && ((rc = load(bdir, "enc_w1.npy", 4, D, &ew1, err)) ||
+                  (rc = load(bdir, "enc_b1.npy", 4, 0, &eb1, err)) ||
+                  (rc = load(bdir, "enc_w2.npy", D, 4, &ew2, err)) ||
+                  (rc = load(bdir, "enc_b2.npy", D, 0, &eb2, err)) ||
+                  (rc = load(bdir, "tr_w1.npy", 16, D, &tw1, err)) ||
+                  (rc = load(bdir, "tr_b1.npy", 16, 0, &tb1, err)) ||
+                  (rc = load(bdir, "tr_w2.npy", D, 16, &tw2, err)) ||
+                  (rc = load(bdir, "tr_b2.npy", D, 0, &tb2, err))))
+        goto done;
+
+    if ((rc = tdi_gen_circuit_build(&gcfg, &b, &gc, err)))
+        goto done;
+    const tdi_gen_phys *ph = &gc->phys;
+    double tick = cfg->tick > 0 ? cfg->tick : ph->noise_dt;
+    double t_settle = cfg->t_settle > 0 ? cfg->t_settle : ph->t_settle;
+    double t_avg = cfg->t_avg > 0 ? cfg->t_avg : ph->t_avg;
+    long settle_ticks = (long)ceil(t_settle / tick - 1e-9);
+    long avg_ticks = (long)ceil(t_avg / tick - 1e-9);
+    if (avg_ticks < 1)
+        avg_ticks = 1;
+    long L = settle_ticks + avg_ticks;
+    /* ADC rate: configured, or 4 conversions per slowest relaxation time (averaging faster
+       than the noise decorrelates adds conversions, not information) */
+    double adc_rate = cfg->adc_rate > 0 ? cfg->adc_rate : 4.0 / ph->t_slow;
+    long stride = lround(1.0 / (adc_rate * tick));
+    if (stride < 1)
+        stride = 1;
+    if ((rc = tdi_cosim_circuit_from_gen(gc, tick, tick * (double)L * (double)ns, &cc, err)))
+        goto done;
+
+    /* ---- the digital interface, per sample: b = [b_enc; b_dec] in simulation units */
+    bsim = malloc(sizeof(double) * ns * N);
+    ibias = malloc(sizeof(double) * ns * N);
+    vstar = malloc(sizeof(double) * N);
+    read = malloc(sizeof(size_t) * D);
+    if (!bsim || !ibias || !vstar || !read) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    long macs = 0;
+    double bdiff = 0, bscale = 0;
+    for (size_t s = 0; s < ns; s++) {
+        const double *xs = x + (s0 + s) * D;
+        double *be = bsim + s * N, *bd = be + D;
+        if (skip) {
+            for (size_t i = 0; i < D; i++) {
+                double acc = 0;
+                for (size_t j = 0; j < D; j++)
+                    acc += b.A[i * D + j] * xs[j];
+                be[i] = acc;
+                bd[i] = b.c[i];
+            }
+            macs = (long)(D * D);
+        } else {
+            double h4[4], h16[16];
+            affine(ew1, eb1, 4, D, xs, h4);
+            affine(ew2, eb2, D, 4, h4, be);
+            affine(tw1, tb1, 16, D, be, h16);
+            for (int q = 0; q < 16; q++)
+                h16[q] = h16[q] / (1.0 + exp(-h16[q])); /* SiLU */
+            affine(tw2, tb2, D, 16, h16, bd);
+            macs = (long)(4 * D + D * 4 + 16 * D + D * 16);
+        }
+        for (size_t i = 0; i < D; i++) {
+            bdiff = fmax(bdiff, fabs(be[i] - b.b_enc[(s0 + s) * D + i]));
+            bdiff = fmax(bdiff, fabs(bd[i] - b.b_dec[(s0 + s) * D + i]));
+            bscale = fmax(bscale, fmax(fabs(be[i]), fabs(bd[i])));
+        }
+        for (size_t i = 0; i < N; i++)
+            ibias[s * N + i] = ph->gu * ph->Vs * be[i];
+    }
+    /* the bundle's biases come from the same networks (formats.md): float64 rounding only */
+    if (bdiff > 1e-9 * (bscale > 0 ? bscale : 1)) {
+        rc = tdi_err_set(err, TDI_EFORMAT, "%s: the interface networks give biases that differ "
+                         "from b_enc/b_dec.npy by %.3g (scale %.3g)", bdir, bdiff, bscale);
+        goto done;
+    }
+
+    /* ---- converters */
+    double bmax = 0;
+    for (size_t q = 0; q < ns * N; q++)
+        bmax = fmax(bmax, fabs(bsim[q]));
+    double dac_fs_units = cfg->dac_fs > 0 ? cfg->dac_fs : 1.05 * bmax;
+    double dac_fs = ph->gu * ph->Vs * dac_fs_units; /* A */
+    double vmax = 0, sdmax = 0;
+    for (size_t s = 0; s < ns; s++) {
+        if ((rc = tdi_cosim_analytic_solve(cc, ibias + s * N, vstar, err)))
+            goto done;
+        for (size_t i = D; i < N; i++)
+            vmax = fmax(vmax, fabs(vstar[i]));
+    }
+    for (size_t i = D; i < N; i++)
+        sdmax = fmax(sdmax, sqrt(gc->node_var[i]));
+    double adc_fs = cfg->adc_fs > 0 ? cfg->adc_fs : 1.1 * (vmax + 6 * sdmax);
+    for (size_t i = 0; i < D; i++)
+        read[i] = D + i;
+
+    tdi_cosim_plan pl = {ns, ibias, D, read, tick, settle_ticks, avg_ticks, 1,
+                         (int)cfg->dac_bits, dac_fs, (int)cfg->adc_bits, adc_fs, stride,
+                         (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5, cfg->noise,
+                         NULL};
+    pl.batch = strcmp(cfg->schedule, "per_sample") != 0;
+
+    if (rep) {
+        fprintf(rep, "tdi-cosim %s: %zu samples (first %zu), D = %zu, mode %s, %zu units\n",
+                cfg->name, ns, s0, D, b.mode, N);
+        fprintf(rep, "  tick %.4g s, settle %ld ticks (%.4g s), average %ld ticks (%.4g s), "
+                "ADC every %ld tick(s)\n", tick, settle_ticks, (double)settle_ticks * tick,
+                avg_ticks, (double)avg_ticks * tick, stride);
+        fprintf(rep, "  DAC %ld bits fs %.4g A (%.4g units), ADC %ld bits fs %.4g V, schedule "
+                "%s, noise %s\n", cfg->dac_bits, dac_fs, dac_fs_units, cfg->adc_bits, adc_fs,
+                pl.batch ? "batch" : "per_sample", cfg->noise ? "on" : "off");
+    }
+    /* ---- engines */
+    int want[3] = {1, cfg->sde, cfg->spice}; /* analytic always: it is the readout reference */
+    for (int k = 0; k < 3; k++) {
+        if (!want[k])
+            continue;
+        char label[64];
+        snprintf(label, sizeof label, "tdi-cosim %s", tdi_cosim_kind_name((tdi_cosim_kind)k));
+        pl.label = (cfg->progress && k != TDI_COSIM_ANALYTIC) ? label : NULL;
+        double w0 = wall_now();
+        rc = tdi_cosim_exp_run((tdi_cosim_kind)k, cc, &pl, &outs[k], err);
+        eng_wall[k] = wall_now() - w0;
+        if (rc) {
+            tdi_err_prefix(err, "%s engine", tdi_cosim_kind_name((tdi_cosim_kind)k));
+            goto done;
+        }
+    }
+
+    /* ---- predictions and metrics */
+    for (int r = 0; r < NROW; r++) {
+        rows[r].pred = malloc(sizeof(double) * ns * D);
+        rows[r].cp = malloc(sizeof(double) * ns);
+        rows[r].cc = malloc(sizeof(double) * ns);
+        rows[r].r2 = malloc(sizeof(double) * ns);
+        if (!rows[r].pred || !rows[r].cp || !rows[r].cc || !rows[r].r2) {
+            rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        if (!outs[k].est)
+            continue;
+        rows[k].have = 1;
+        for (size_t s = 0; s < ns; s++)
+            for (size_t i = 0; i < D; i++)
+                rows[k].pred[s * D + i] = outs[k].est[s * D + i] / ph->Vs * gain[i];
+    }
+    rows[ROW_IDEAL].have = rows[ROW_MEAN].have = 1;
+    for (size_t s = 0; s < ns; s++)
+        for (size_t i = 0; i < D; i++) {
+            rows[ROW_IDEAL].pred[s * D + i] = b.analytic[(s0 + s) * D + i] * gain[i];
+            rows[ROW_MEAN].pred[s * D + i] = mean_fit[i];
+        }
+    { /* digital: y = B^-1 b_dec, no substrate coupling (paper.md) */
+        gsl_matrix *Bm = gsl_matrix_alloc(D, D);
+        if (!Bm) {
+            rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(Bm->data, b.B, sizeof(double) * D * D);
+        if (gsl_linalg_cholesky_decomp1(Bm) == 0) {
+            rows[ROW_DIGITAL].have = 1;
+            for (size_t s = 0; s < ns; s++) {
+                gsl_vector_view y = gsl_vector_view_array(rows[ROW_DIGITAL].pred + s * D, D);
+                memcpy(y.vector.data, bsim + s * N + D, sizeof(double) * D);
+                gsl_linalg_cholesky_svx(Bm, &y.vector);
+                for (size_t i = 0; i < D; i++)
+                    y.vector.data[i] *= gain[i];
+            }
+        }
+        gsl_matrix_free(Bm);
+    }
+    const double *tr = truth + s0 * D;
+    for (int r = 0; r < NROW; r++)
+        if (rows[r].have) {
+            rows[r].m = tdi_sub_metrics_eval(rows[r].pred, tr, mean_fit, ns, D);
+            row_metrics(rows[r].pred, tr, mean_fit, ns, D, rows[r].cp, rows[r].cc, rows[r].r2);
+        }
+
+    /* ---- readout error (V): measured vs analytic with the same DAC outputs; predicted from
+       the OU zero-frequency PSD (physics.md 5, generator's readout_sd for its window) plus the
+       ADC's quantisation noise over the conversions averaged */
+    double pred_var = 0;
+    for (size_t i = D; i < N; i++)
+        pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
+    pred_var /= (double)D;
+    long conv = avg_ticks / stride;
+    double q_adc = cfg->adc_bits > 0 ? 2 * adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
+    double pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_adc * q_adc / 12.0 / (double)conv);
+    double meas_rms[3] = {0, 0, 0}, diff_sde_spice = NAN;
+    for (int k = 1; k < 3; k++)
+        if (outs[k].est) {
+            double s2 = 0;
+            for (size_t q = 0; q < ns * D; q++) {
+                double d = outs[k].est[q] - outs[0].est[q];
+                s2 += d * d;
+            }
+            meas_rms[k] = sqrt(s2 / (double)(ns * D));
+        }
+    if (outs[1].est && outs[2].est) {
+        double s2 = 0;
+        for (size_t q = 0; q < ns * D; q++)
+            s2 += (outs[1].est[q] - outs[2].est[q]) * (outs[1].est[q] - outs[2].est[q]);
+        diff_sde_spice = sqrt(s2 / (double)(ns * D));
+    }
+
+    /* ---- energy per inference (one sample): from the most physical engine that ran */
+    int ek = outs[2].est ? 2 : outs[1].est ? 1 : 0;
+    double T_inf = (double)L * tick;
+    double E_bias = 0, E_R = 0;
+    for (size_t s = 0; s < ns; s++) {
+        E_bias += outs[ek].e_bias[s];
+        E_R += outs[ek].e_r[s];
+    }
+    E_bias /= (double)ns;
+    E_R /= (double)ns;
+    double E_active = cfg->vdd * cc->sum_gm / cfg->gm_over_id * T_inf;
+    double n_dac = (double)N, n_adc = (double)(conv * (long)D);
+    double E_dac = n_dac * cfg->dac_fom * ldexp(1.0, (int)cfg->dac_bits);
+    double E_adc = n_adc * cfg->adc_fom * ldexp(1.0, (int)cfg->adc_bits);
+    double E_conv = E_dac + E_adc;
+    double E_digital = (double)macs * cfg->e_mac;
+    double E_total = fabs(E_bias) + E_R + E_active + E_conv + E_digital;
+    double E_kT = ph->kT * (double)N * (T_inf / ph->t_slow);
+    double gpu_part = cfg->gpu_step * cfg->gpu_replaced_fraction;
+
+    /* ---- outputs: one directory transaction */
+    char odir[1100];
+    snprintf(odir, sizeof odir, "%s/cosim", cfg->out);
+    if ((rc = tdi_mkdirs(cfg->out, err)) || (rc = tdi_dir_begin(odir, tmp, sizeof tmp, err)))
+        goto done;
+    begun = 1;
+    {
+        char p[1300];
+        snprintf(p, sizeof p, "%s/results.json", tmp);
+        tdi_atomic_file af;
+        if ((rc = tdi_atomic_open(&af, p, err)))
+            goto done;
+        FILE *f = af.f;
+        fprintf(f, "{\n  \"preset\": \"%s\", \"mode\": \"%s\", \"D\": %zu, \"units\": %zu, "
+                "\"samples\": %zu, \"first\": %zu, \"seed\": %ld,\n", cfg->name, b.mode, D, N,
+                ns, s0, cfg->seed);
+        fprintf(f, "  \"circuit\": {\"Cu_F\": %.6g, \"gu_S\": %.6g, \"Vs_V\": %.6g, \"T_K\": "
+                "%.6g, \"theta\": %.6g, \"t_slow_s\": %.6g, \"t_fast_s\": %.6g, \"wires\": %zu, "
+                "\"vccs\": %zu, \"resistors\": %zu, \"sum_gm_S\": %.6g},\n", ph->Cu, ph->gu,
+                ph->Vs, ph->T, ph->theta, ph->t_slow, ph->t_fast, cc->wires, cc->n_vccs,
+                cc->n_res, cc->sum_gm);
+        fprintf(f, "  \"timing\": {\"tick_s\": %.6g, \"settle_ticks\": %ld, \"avg_ticks\": %ld, "
+                "\"t_settle_s\": %.6g, \"t_avg_s\": %.6g, \"time_to_solution_s\": %.6g, "
+                "\"schedule\": \"%s\"},\n", tick, settle_ticks, avg_ticks,
+                (double)settle_ticks * tick, (double)avg_ticks * tick, T_inf,
+                pl.batch ? "batch" : "per_sample");
+        fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
+                "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "
+                "\"adc_conversions_per_sample\": %.0f, \"interface_macs\": %ld},\n",
+                cfg->dac_bits, dac_fs, cfg->adc_bits, adc_fs, stride, N, n_adc, macs);
+        fprintf(f, "  \"rows\": {\n");
+        int first_row = 1;
+        for (int r = 0; r < NROW; r++) {
+            if (!rows[r].have)
+                continue;
+            fprintf(f, "%s    \"%s\": {\"cos_paper\": %.6f, \"cos_centered\": %.6f, \"r2\": %.6f",
+                    first_row ? "" : ",\n", row_name[r], rows[r].m.cos_paper,
+                    rows[r].m.cos_centered, rows[r].m.r2);
+            if (r < 3)
+                fprintf(f, ", \"cpu_s\": %.4g, \"wall_s\": %.4g, \"ticks\": %ld, "
+                        "\"ticks_per_s\": %.6g, \"accepted_points\": %ld", outs[r].st.cpu_s,
+                        eng_wall[r], outs[r].st.ticks_hit,
+                        outs[r].st.cpu_s > 0 ? (double)outs[r].st.ticks_hit / outs[r].st.cpu_s
+                                             : 0.0, outs[r].st.points);
+            fprintf(f, "}");
+            first_row = 0;
+        }
+        fprintf(f, "\n  },\n");
+        fprintf(f, "  \"readout\": {\"predicted_rms_V\": %.6g, \"sde_rms_vs_analytic_V\": %.6g, "
+                "\"spice_rms_vs_analytic_V\": %.6g, \"sde_vs_spice_rms_V\": %.6g, "
+                "\"predicted_rms_units\": %.6g},\n", pred_rms, meas_rms[1], meas_rms[2],
+                isnan(diff_sde_spice) ? -1.0 : diff_sde_spice, pred_rms / ph->Vs);
+        fprintf(f, "  \"energy\": {\"engine\": \"%s\", \"per\": \"inference (one sample)\", "
+                "\"E_bias_J\": %.6g, \"E_R_J\": %.6g, \"E_active_J\": %.6g, \"E_dac_J\": %.6g, "
+                "\"E_adc_J\": %.6g, \"E_conv_J\": %.6g, \"E_digital_J\": %.6g, "
+                "\"E_total_J\": %.6g, \"kT_floor_J\": %.6g, \"gpu_step_J\": %.6g, "
+                "\"gpu_replaced_fraction\": %.6g, \"ratio_vs_whole_step\": %.6g, "
+                "\"ratio_vs_replaced_part\": %.6g, \"replaced_part\": \"the decoder ResBlock of "
+                "the skip pair (its FLOP share of one U-Net step)\"}\n}\n",
+                tdi_cosim_kind_name((tdi_cosim_kind)ek), E_bias, E_R, E_active, E_dac, E_adc,
+                E_conv, E_digital, E_total, E_kT, cfg->gpu_step, cfg->gpu_replaced_fraction,
+                cfg->gpu_step / E_total, gpu_part / E_total);
+        if ((rc = tdi_atomic_commit(&af, err)))
+            goto done;
+        snprintf(p, sizeof p, "%s/samples.csv", tmp);
+        if ((rc = tdi_atomic_open(&af, p, err)))
+            goto done;
+        f = af.f;
+        fprintf(f, "sample,row,cos_paper,cos_centered,r2,readout_rms_vs_analytic_V,E_bias_J,"
+                   "E_R_J\n");
+        for (size_t s = 0; s < ns; s++)
+            for (int r = 0; r < NROW; r++) {
+                if (!rows[r].have)
+                    continue;
+                double e = 0, eb = 0, er = 0;
+                if (r < 3) {
+                    for (size_t i = 0; i < D; i++) {
+                        double d = outs[r].est[s * D + i] - outs[0].est[s * D + i];
+                        e += d * d;
+                    }
+                    e = sqrt(e / (double)D);
+                    eb = outs[r].e_bias[s];
+                    er = outs[r].e_r[s];
+                }
+                fprintf(f, "%zu,%s,%.6f,%.6f,%.6f,%.6g,%.6g,%.6g\n", s0 + s, row_name[r],
+                        rows[r].cp[s], rows[r].cc[s], rows[r].r2[s], e, eb, er);
+            }
+        if ((rc = tdi_atomic_commit(&af, err)))
+            goto done;
+    }
+    if ((rc = tdi_dir_commit(tmp, odir, err)))
+        goto done;
+    begun = 0;
+
+    if (rep) {
+        fprintf(rep, "\n%-20s %10s %12s %9s %10s %12s\n", "row", "cos_paper", "cos_centered",
+                "R^2", "CPU s", "ticks/s");
+        for (int r = 0; r < NROW; r++) {
+            if (!rows[r].have)
+                continue;
+            fprintf(rep, "%-20s %10.4f %12.4f %9.4f", row_name[r], rows[r].m.cos_paper,
+                    rows[r].m.cos_centered, rows[r].m.r2);
+            if (r > 0 && r < 3)
+                fprintf(rep, " %10.3f %12.4g", outs[r].st.cpu_s,
+                        outs[r].st.cpu_s > 0 ? (double)outs[r].st.ticks_hit / outs[r].st.cpu_s
+                                             : 0.0);
+            fprintf(rep, "\n");
+        }
+        fprintf(rep, "\nreadout error (rms over samples and decoder units, V): predicted %.4g, "
+                "sde %.4g, spice %.4g; sde vs spice %.4g\n", pred_rms, meas_rms[1], meas_rms[2],
+                isnan(diff_sde_spice) ? -1.0 : diff_sde_spice);
+        fprintf(rep, "time to solution: settle %.4g s + average %.4g s = %.4g s (circuit time)\n",
+                (double)settle_ticks * tick, (double)avg_ticks * tick, T_inf);
+        fprintf(rep, "wires: %zu node pairs, %zu VCCS, %zu resistors\n", cc->wires, cc->n_vccs,
+                cc->n_res);
+        fprintf(rep, "energy per inference (%s waveforms): E_bias %.3g J, E_R %.3g J, E_active "
+                "%.3g J, E_conv %.3g J (DAC %.3g, ADC %.3g), E_digital %.3g J; total %.3g J; "
+                "kT floor %.3g J\n", tdi_cosim_kind_name((tdi_cosim_kind)ek), E_bias, E_R,
+                E_active, E_conv, E_dac, E_adc, E_digital, E_total, E_kT);
+        fprintf(rep, "GPU (%.3g J per U-Net step): %.3g x vs the whole step, %.3g x vs the "
+                "replaced part (%.3g of the step: the decoder ResBlock of the pair)\n",
+                cfg->gpu_step, cfg->gpu_step / E_total, gpu_part / E_total,
+                cfg->gpu_replaced_fraction);
+        fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", odir, odir);
+    }
+done:
+    if (begun)
+        tdi_dir_abort(tmp);
+    for (int r = 0; r < NROW; r++) {
+        free(rows[r].pred);
+        free(rows[r].cp);
+        free(rows[r].cc);
+        free(rows[r].r2);
+    }
+    for (int k = 0; k < 3; k++)
+        tdi_cosim_out_destroy(&outs[k]);
+    free(x);
+    free(truth);
+    free(mean_fit);
+    free(gain);
+    free(ew1);
+    free(eb1);
+    free(ew2);
+    free(eb2);
+    free(tw1);
+    free(tb1);
+    free(tw2);
+    free(tb2);
+    free(bsim);
+    free(ibias);
+    free(vstar);
+    free(read);
+    tdi_cosim_circuit_free(cc);
+    tdi_gen_circuit_free(gc);
+    if (have_bundle)
+        tdi_gen_bundle_destroy(&b);
+    return rc;
+}

@@ -1,0 +1,237 @@
+/* tdi_cosim_circuit: the circuit description shared by the engines, the direct netlist
+ * realisation of G = gu M (tests, and runs without a generated netlist), the analytic engine and
+ * the converter quantiser. Direct realisation cards, per unit i (nodes u<i>):
+ *   Cu<i> u<i> 0 <cu>;  Ru<i> u<i> 0 <1/(gu M_ii)>;  Gu<i>_<j> u<i> 0 u<j> 0 <gu M_ij> (j != i,
+ *   M_ij != 0);  Iu<i> 0 u<i> external   (no "dc" value: ngspice 39.3 bug #637).
+ * Non-goals: bus nodes and low-rank realisations (the generator's job). */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+
+#include "tdi_cosim.h"
+
+const char *tdi_cosim_kind_name(tdi_cosim_kind k)
+{
+    switch (k) {
+    case TDI_COSIM_ANALYTIC: return "analytic";
+    case TDI_COSIM_SDE: return "sde";
+    case TDI_COSIM_SPICE: return "spice";
+    }
+    return "?";
+}
+
+tdi_cosim_circuit *tdi_cosim_circuit_alloc(size_t n, tdi_err *err)
+{
+    tdi_cosim_circuit *c = calloc(1, sizeof *c);
+    if (!c)
+        goto fail;
+    c->n = n;
+    c->cap = calloc(n, sizeof(double));
+    c->G = calloc(n * n, sizeof(double));
+    c->g_noise = calloc(n, sizeof(double));
+    c->node = calloc(n, sizeof(char *));
+    c->src = calloc(n, sizeof(char *));
+    c->src_noise = calloc(n, sizeof(char *));
+    c->rc_units = 1;
+    if (n == 0 || !c->cap || !c->G || !c->g_noise || !c->node || !c->src || !c->src_noise)
+        goto fail;
+    return c;
+fail:
+    tdi_cosim_circuit_free(c);
+    tdi_err_set(err, n == 0 ? TDI_EARG : TDI_ENOMEM, n == 0 ? "circuit with no units"
+                                                              : "out of memory");
+    return NULL;
+}
+
+void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->node)
+            free(c->node[i]);
+        if (c->src)
+            free(c->src[i]);
+        if (c->src_noise)
+            free(c->src_noise[i]);
+    }
+    if (c->lines)
+        for (size_t i = 0; c->lines[i]; i++)
+            free(c->lines[i]);
+    free(c->lines);
+    free(c->node);
+    free(c->src);
+    free(c->src_noise);
+    free(c->cap);
+    free(c->G);
+    free(c->g_noise);
+    free(c);
+}
+
+static char *dup_lower(const char *s)
+{
+    char *d = strdup(s);
+    if (d)
+        for (char *p = d; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    return d;
+}
+
+int tdi_cosim_circuit_set_names(tdi_cosim_circuit *c, size_t i, const char *node,
+                                const char *src, const char *noise, tdi_err *err)
+{
+    if (i >= c->n)
+        return tdi_err_set(err, TDI_EARG, "unit %zu out of range (n = %zu)", i, c->n);
+    char *a = dup_lower(node), *b = dup_lower(src), *z = noise ? dup_lower(noise) : NULL;
+    if (!a || !b || (noise && !z)) {
+        free(a);
+        free(b);
+        free(z);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    free(c->node[i]);
+    free(c->src[i]);
+    free(c->src_noise[i]);
+    c->node[i] = a;
+    c->src[i] = b;
+    c->src_noise[i] = z;
+    return 0;
+}
+
+int tdi_cosim_circuit_set_lines(tdi_cosim_circuit *c, const char *const *lines, tdi_err *err)
+{
+    size_t n = 0;
+    while (lines[n])
+        n++;
+    char **l = calloc(n + 1, sizeof(char *));
+    if (!l)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        l[i] = strdup(lines[i]);
+        if (!l[i]) {
+            for (size_t j = 0; j < i; j++)
+                free(l[j]);
+            free(l);
+            return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        }
+    }
+    if (c->lines)
+        for (size_t i = 0; c->lines[i]; i++)
+            free(c->lines[i]);
+    free(c->lines);
+    c->lines = l;
+    return 0;
+}
+
+tdi_cosim_circuit *tdi_cosim_circuit_direct(size_t n, const double *M, double cu, double gu,
+                                            double temp, tdi_err *err)
+{
+    if (!(cu > 0) || !(gu > 0) || !(temp >= 0)) {
+        tdi_err_set(err, TDI_EARG, "direct circuit: need cu > 0, gu > 0, temp >= 0");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(M[i * n + i] > 0)) {
+            tdi_err_set(err, TDI_ENUM, "direct circuit: M[%zu][%zu] = %g is not > 0", i, i,
+                        M[i * n + i]);
+            return NULL;
+        }
+    tdi_cosim_circuit *c = tdi_cosim_circuit_alloc(n, err);
+    if (!c)
+        return NULL;
+    c->temp = temp;
+    size_t cap = 4 * n + 2, nl = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (i != j && M[i * n + j] != 0.0)
+                cap++;
+    c->lines = calloc(cap, sizeof(char *));
+    if (!c->lines)
+        goto oom;
+    char buf[256];
+#define ADD_LINE(...)                                                                          \
+    do {                                                                                       \
+        snprintf(buf, sizeof buf, __VA_ARGS__);                                                \
+        if (!(c->lines[nl++] = strdup(buf)))                                                   \
+            goto oom;                                                                          \
+    } while (0)
+    ADD_LINE("* tdi-cosim direct realisation, %zu units", n);
+    for (size_t i = 0; i < n; i++) {
+        char nd[32], sr[32];
+        snprintf(nd, sizeof nd, "u%zu", i);
+        snprintf(sr, sizeof sr, "iu%zu", i);
+        if (tdi_cosim_circuit_set_names(c, i, nd, sr, NULL, err))
+            goto fail;
+        c->cap[i] = cu;
+        c->g_noise[i] = gu;
+        ADD_LINE("Cu%zu u%zu 0 %.17g", i, i, cu);
+        ADD_LINE("Ru%zu u%zu 0 %.17g", i, i, 1.0 / (gu * M[i * n + i]));
+        c->n_res++;
+        for (size_t j = 0; j < n; j++) {
+            double m = M[i * n + j];
+            c->G[i * n + j] = gu * m;
+            if (i == j || m == 0.0)
+                continue;
+            ADD_LINE("Gu%zu_%zu u%zu 0 u%zu 0 %.17g", i, j, i, j, gu * m);
+            c->n_vccs++;
+            c->sum_gm += fabs(gu * m);
+            if (j > i || M[j * n + i] == 0.0)
+                c->wires++;
+        }
+        ADD_LINE("Iu%zu 0 u%zu external", i, i);
+    }
+#undef ADD_LINE
+    c->lines[nl] = NULL;
+    return c;
+oom:
+    tdi_err_set(err, TDI_ENOMEM, "out of memory");
+fail:
+    tdi_cosim_circuit_free(c);
+    return NULL;
+}
+
+int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
+                             tdi_err *err)
+{
+    size_t n = c->n;
+    gsl_matrix *a = gsl_matrix_alloc(n, n);
+    gsl_permutation *p = gsl_permutation_alloc(n);
+    if (!a || !p) {
+        gsl_matrix_free(a);
+        gsl_permutation_free(p);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    memcpy(a->data, c->G, sizeof(double) * n * n);
+    gsl_vector_const_view b = gsl_vector_const_view_array(ib, n);
+    gsl_vector_view x = gsl_vector_view_array(out, n);
+    int signum, rc = 0;
+    if (gsl_linalg_LU_decomp(a, p, &signum) || gsl_linalg_LU_solve(a, p, &b.vector, &x.vector))
+        rc = tdi_err_set(err, TDI_ENUM, "analytic engine: G is singular");
+    for (size_t i = 0; i < n && !rc; i++)
+        if (!isfinite(out[i]))
+            rc = tdi_err_set(err, TDI_ENUM, "analytic engine: G is singular (v[%zu] = %g)", i,
+                             out[i]);
+    gsl_matrix_free(a);
+    gsl_permutation_free(p);
+    return rc;
+}
+
+double tdi_cosim_quantize(double x, int bits, double fs)
+{
+    if (bits <= 0)
+        return x;
+    double q = 2.0 * fs / ldexp(1.0, bits);
+    double hi = ldexp(1.0, bits - 1) - 1.0, lo = -ldexp(1.0, bits - 1);
+    double code = round(x / q);
+    if (code > hi)
+        code = hi;
+    if (code < lo)
+        code = lo;
+    return code * q;
+}

@@ -1,0 +1,200 @@
+/* tdi_cosim_exp: one co-simulation experiment: the digital side (DAC-held bias schedule, ADC
+ * averages after settling, energy integrals, progress line) driving one engine.
+ * Invariants: the bias of interval k depends only on k (no feedback from the state), so the
+ * spice and sde engines see the same drive; the estimate of sample s uses only ticks of s.
+ * Non-goals: metrics and reports (tdi_cosim_report.c), what the biases are (tdi_cosim_main.c). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tdi_cosim.h"
+
+typedef struct exp_ctx {
+    const tdi_cosim_plan *pl;
+    const tdi_cosim_circuit *c;
+    tdi_cosim_out *out;
+    long L;           /* ticks per sample */
+    size_t s_base;    /* first sample of this run */
+    long *n_acc;      /* (n_samples) ADC conversions per sample */
+    double *vprev;    /* (n) V at the previous tick */
+    double wall0, last_print;
+    long ticks_done, ticks_total;
+} exp_ctx;
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const double *exp_bias(void *user, long k)
+{
+    exp_ctx *x = user;
+    size_t s = x->s_base + (size_t)(k / x->L);
+    if (s >= x->pl->n_samples)
+        return NULL;
+    return x->out->bias_q + s * x->c->n;
+}
+
+static void progress(exp_ctx *x, int final)
+{
+    double now = wall_now();
+    if (!x->pl->label || (!final && now - x->last_print < 1.0))
+        return;
+    x->last_print = now;
+    double el = now - x->wall0, rate = el > 0 ? (double)x->ticks_done / el : 0;
+    double eta = rate > 0 ? (double)(x->ticks_total - x->ticks_done) / rate : 0;
+    long per = x->L;
+    fprintf(stderr, "\r%s: sample %ld/%zu, %.3g ticks/s, %.1f s elapsed, ETA %.1f s   %s",
+            x->pl->label, per ? x->ticks_done / per : 0, x->pl->n_samples, rate, el, eta,
+            final ? "\n" : "");
+    fflush(stderr);
+}
+
+static int exp_tick(void *user, long k, double t, const double *v, const double *ib)
+{
+    exp_ctx *x = user;
+    (void)t;
+    const tdi_cosim_plan *pl = x->pl;
+    size_t n = x->c->n;
+    if (k > 0) {
+        size_t s = x->s_base + (size_t)((k - 1) / x->L);
+        long j = (k - 1) % x->L + 1; /* tick within the sample, 1..L */
+        double pb = 0, pr = 0, h = pl->tick;
+        for (size_t i = 0; i < n; i++) {
+            pb += ib[i] * (x->vprev[i] + v[i]);
+            pr += x->c->G[i * n + i] * (x->vprev[i] * x->vprev[i] + v[i] * v[i]);
+        }
+        x->out->e_bias[s] += 0.5 * h * pb;
+        x->out->e_r[s] += 0.5 * h * pr;
+        long a = j - pl->settle_ticks;
+        if (a > 0 && a % pl->adc_stride == 0) {
+            double *e = x->out->est + s * pl->n_read;
+            for (size_t r = 0; r < pl->n_read; r++)
+                e[r] += tdi_cosim_quantize(v[pl->read[r]], pl->adc_bits, pl->adc_fs);
+            x->n_acc[s]++;
+            x->out->n_adc += (long)pl->n_read;
+        }
+        x->ticks_done++;
+        if ((x->ticks_done & 255) == 0)
+            progress(x, 0);
+    }
+    memcpy(x->vprev, v, sizeof(double) * n);
+    return 0;
+}
+
+void tdi_cosim_out_destroy(tdi_cosim_out *o)
+{
+    if (!o)
+        return;
+    free(o->est);
+    free(o->bias_q);
+    free(o->e_bias);
+    free(o->e_r);
+    memset(o, 0, sizeof *o);
+}
+
+int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
+                      tdi_cosim_out *out, tdi_err *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = c->n, ns = pl->n_samples;
+    if (ns == 0 || pl->n_read == 0 || pl->settle_ticks < 0 || pl->avg_ticks < 1 ||
+        pl->adc_stride < 1 || !(pl->tick > 0))
+        return tdi_err_set(err, TDI_EARG, "experiment: need samples, read-out units, tick > 0, "
+                           "avg_ticks >= 1 and adc_stride >= 1");
+    for (size_t r = 0; r < pl->n_read; r++)
+        if (pl->read[r] >= n)
+            return tdi_err_set(err, TDI_EARG, "experiment: read-out unit %zu >= n = %zu",
+                               pl->read[r], n);
+    int rc = 0;
+    exp_ctx x = {0};
+    tdi_cosim_sde *sde = NULL;
+    tdi_cosim_noise nz = {0};
+    out->est = calloc(ns * pl->n_read, sizeof(double));
+    out->bias_q = malloc(sizeof(double) * ns * n);
+    out->e_bias = calloc(ns, sizeof(double));
+    out->e_r = calloc(ns, sizeof(double));
+    x.n_acc = calloc(ns, sizeof(long));
+    x.vprev = calloc(n, sizeof(double));
+    double *vs = malloc(sizeof(double) * n);
+    if (!out->est || !out->bias_q || !out->e_bias || !out->e_r || !x.n_acc || !x.vprev || !vs) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* the DAC: quantise and hold */
+    for (size_t q = 0; q < ns * n; q++)
+        out->bias_q[q] = tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
+    out->n_dac = (long)(ns * n);
+    x.pl = pl;
+    x.c = c;
+    x.out = out;
+    x.L = pl->settle_ticks + pl->avg_ticks;
+    x.ticks_total = x.L * (long)ns;
+    x.wall0 = x.last_print = wall_now();
+
+    if (kind == TDI_COSIM_ANALYTIC) {
+        double T = (double)x.L * pl->tick;
+        for (size_t s = 0; s < ns && !rc; s++) {
+            const double *ib = out->bias_q + s * n;
+            rc = tdi_cosim_analytic_solve(c, ib, vs, err);
+            for (size_t r = 0; r < pl->n_read && !rc; r++)
+                out->est[s * pl->n_read + r] = vs[pl->read[r]];
+            double pb = 0, pr = 0;
+            for (size_t i = 0; i < n; i++) {
+                pb += ib[i] * vs[i];
+                pr += c->G[i * n + i] * vs[i] * vs[i];
+            }
+            out->e_bias[s] = pb * T;
+            out->e_r[s] = pr * T;
+        }
+        goto done;
+    }
+    if ((rc = tdi_cosim_noise_init(&nz, c, pl->tick, pl->seed, pl->noise, err)))
+        goto done;
+    if (kind == TDI_COSIM_SDE && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
+        rc = err ? err->code : TDI_ENOMEM;
+        goto done;
+    }
+    size_t runs = pl->batch ? 1 : ns;
+    for (size_t q = 0; q < runs && !rc; q++) {
+        tdi_cosim_digital dg = {pl->tick, pl->batch ? x.L * (long)ns : x.L, exp_bias, exp_tick,
+                                &x};
+        tdi_cosim_stats st;
+        x.s_base = pl->batch ? 0 : q;
+        nz.tick0 = (long)x.s_base * x.L;
+        memset(x.vprev, 0, sizeof(double) * n);
+        if (kind == TDI_COSIM_SDE)
+            rc = tdi_cosim_sde_run(sde, &nz, &dg, &st, err);
+        else
+            rc = tdi_cosim_spice_run(c, &nz, &dg, &st, err);
+        out->st.ticks_hit += st.ticks_hit;
+        out->st.points += st.points;
+        out->st.src_calls += st.src_calls;
+        out->st.cpu_s += st.cpu_s;
+        out->st.wall_s += st.wall_s;
+    }
+    if (!rc) {
+        progress(&x, 1);
+        for (size_t s = 0; s < ns && !rc; s++) {
+            if (x.n_acc[s] == 0)
+                rc = tdi_err_set(err, TDI_EARG, "experiment: sample %zu got no ADC conversion", s);
+            for (size_t r = 0; r < pl->n_read && !rc; r++)
+                out->est[s * pl->n_read + r] /= (double)x.n_acc[s];
+        }
+    } else if (pl->label) {
+        fprintf(stderr, "\n");
+    }
+done:
+    tdi_cosim_sde_free(sde);
+    tdi_cosim_noise_destroy(&nz);
+    free(x.n_acc);
+    free(x.vprev);
+    free(vs);
+    if (rc)
+        tdi_cosim_out_destroy(out);
+    return rc;
+}

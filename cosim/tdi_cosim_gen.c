@@ -1,0 +1,103 @@
+/* tdi_cosim_gen: the bridge from the generator's circuit (tdi_gen.h) to the co-simulator's.
+ * Invariant: the G the sde/analytic engines use is read back from the very netlist text spice
+ * runs (tdi_gen_readback_parse), and must equal gu*M to 1e-9 relative, or the run is refused.
+ * Non-goal: building netlists (the generator does). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_cosim.h"
+#include "tdi_gen.h"
+
+int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_stop,
+                               tdi_cosim_circuit **out, tdi_err *err)
+{
+    *out = NULL;
+    size_t N = gc->N;
+    const tdi_gen_phys *p = &gc->phys;
+    tdi_gen_text *txt = NULL;
+    tdi_gen_readback rb = {0};
+    char *joined = NULL;
+    int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, tick, t_stop, &txt, err);
+    if (rc)
+        return rc;
+    tdi_cosim_circuit *c = tdi_cosim_circuit_alloc(N, err);
+    if (!c) {
+        rc = err ? err->code : TDI_ENOMEM;
+        goto done;
+    }
+    if ((rc = tdi_cosim_circuit_set_lines(c, (const char *const *)txt->lines, err)))
+        goto done;
+    size_t len = 1;
+    for (size_t i = 0; i < txt->n_lines; i++)
+        len += strlen(txt->lines[i]) + 1;
+    joined = malloc(len);
+    if (!joined) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < txt->n_lines; i++) {
+        size_t l = strlen(txt->lines[i]);
+        memcpy(joined + o, txt->lines[i], l);
+        o += l;
+        joined[o++] = '\n';
+    }
+    joined[o] = '\0';
+    char ep[40], dp[40];
+    snprintf(ep, sizeof ep, "%s", gc->nodes[0].name);
+    snprintf(dp, sizeof dp, "%s", gc->nodes[gc->D].name);
+    ep[strcspn(ep, "0123456789")] = '\0';
+    dp[strcspn(dp, "0123456789")] = '\0';
+    if ((rc = tdi_gen_readback_parse(joined, ep, dp, &rb, err))) {
+        tdi_err_prefix(err, "cosim: reading back the generated netlist");
+        goto done;
+    }
+    if (rb.N != N) {
+        rc = tdi_err_set(err, TDI_EFORMAT, "cosim: netlist read-back found %zu units, expected "
+                         "%zu", rb.N, N);
+        goto done;
+    }
+    c->rc_units = !p->rlc;
+    c->temp = p->T;
+    double gmax = 0, dmax = 0;
+    for (size_t i = 0; i < N * N; i++) {
+        gmax = fmax(gmax, fabs(p->gu * gc->M[i]));
+        dmax = fmax(dmax, fabs(rb.K[i] - p->gu * gc->M[i]));
+    }
+    if (!p->rlc && dmax > 1e-9 * gmax) {
+        rc = tdi_err_set(err, TDI_ENUM, "cosim: the netlist implements a G that differs from "
+                         "gu*M by %.3g S (max |gu M| = %.3g S)", dmax, gmax);
+        goto done;
+    }
+    memcpy(c->G, rb.K, sizeof(double) * N * N);
+    for (size_t i = 0; i < N; i++) {
+        char sb[64], sn[64];
+        snprintf(sb, sizeof sb, "ibias_%s", gc->nodes[i].name);
+        snprintf(sn, sizeof sn, "inoise_%s", gc->nodes[i].name);
+        if ((rc = tdi_cosim_circuit_set_names(c, i, gc->nodes[i].name, sb, sn, err)))
+            goto done;
+        c->cap[i] = p->Cu;
+        c->g_noise[i] = p->g_noise;
+    }
+    for (size_t e = 0; e < gc->n_elems; e++) {
+        if (gc->elems[e].kind == 'G') {
+            c->n_vccs++;
+            c->sum_gm += fabs(gc->elems[e].g);
+        } else {
+            c->n_res++;
+        }
+    }
+    if (p->rlc) /* the unit gyrators are transconductors too (one gu per unit) */
+        c->sum_gm += (double)N * p->gu, c->n_vccs += N;
+    c->wires = gc->total_pairs;
+    *out = c;
+    c = NULL;
+done:
+    tdi_cosim_circuit_free(c);
+    tdi_gen_readback_destroy(&rb);
+    tdi_gen_text_free(txt);
+    free(joined);
+    return rc;
+}

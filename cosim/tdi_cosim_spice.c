@@ -1,0 +1,595 @@
+/* tdi_cosim_spice: the ngspice adapter, the only file that includes sharedspice.h. It loads a
+ * deck from memory, runs it with the blocking "run" (callbacks come on this thread), caps every
+ * step at the next digital tick, feeds the EXTERNAL sources (bias held per interval + noise
+ * interpolated between tick samples) and reports the accepted state at every tick.
+ * Invariants: source values are pure functions of (t, states accepted so far); a run either
+ * reports every tick 0..n_ticks or fails with TDI_ESPICE and ngspice's own text.
+ * Non-goals: bg_run, several instances, reading vectors after the run (".save none"). */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ngspice/sharedspice.h>
+
+#include "tdi_cosim.h"
+
+#define LOG_CAP 8192 /* bytes of ngspice output kept for error messages */
+
+typedef struct spice_ctx {
+    const tdi_cosim_circuit *c;
+    const tdi_cosim_noise *nz;
+    const tdi_cosim_digital *dg;
+    tdi_cosim_stats *st;
+    double h;          /* tick, s */
+    long bias_k;       /* interval whose bias is in ib (-2: none) */
+    double *ib;        /* (n) A, bias of interval bias_k */
+    long noise_j;      /* samples s_j, s_j+1 held in s0, s1 (-1: none) */
+    double *s0, *s1;   /* (n) A */
+    double *v;         /* (n) V, scratch for SendData */
+    int *vec_unit;     /* (veccount) unit index of each vector, -1 = other, -2 = time */
+    int n_vec;
+    int *src_hash;     /* open addressing table of 2 * unit + (1 for a noise source) by source
+                          name, -1 empty */
+    size_t hash_cap;
+    long last_tick;    /* last tick reported, -1 before t = 0 */
+    int fail;          /* a callback failed: code */
+    char fail_msg[512];
+    int ng_error;      /* ngspice printed an error line */
+    int tail;          /* lines still to copy after an error line (they name the card) */
+    int exited;        /* ngspice asked for exit */
+} spice_ctx;
+
+static int g_initialised;
+static int g_verbose;
+static spice_ctx *g_ctx;          /* the run in progress, NULL between runs */
+static char g_log[LOG_CAP];       /* ngspice output since the last reset (error lines first) */
+static size_t g_log_len;
+
+void tdi_cosim_spice_set_verbose(int verbose)
+{
+    g_verbose = verbose;
+}
+
+static void log_append(const char *s)
+{
+    size_t n = strlen(s);
+    if (g_log_len + n + 2 >= LOG_CAP)
+        return;
+    memcpy(g_log + g_log_len, s, n);
+    g_log_len += n;
+    g_log[g_log_len++] = '\n';
+    g_log[g_log_len] = '\0';
+}
+
+/* Lines ngspice prints on failure. Warnings ("warning", "note") are not errors. */
+static int line_is_error(const char *s)
+{
+    static const char *const pat[] = {"error", "aborted", "too small", "singular",
+                                      "unknown", "fatal", "no such", "cannot", "could not",
+                                      "failed", "not found", "unrecognized", "bad "};
+    char low[512];
+    size_t i;
+    for (i = 0; s[i] && i + 1 < sizeof low; i++)
+        low[i] = (char)tolower((unsigned char)s[i]);
+    low[i] = '\0';
+    if (strstr(low, "warning") || strstr(low, "note:"))
+        return 0;
+    for (size_t p = 0; p < sizeof pat / sizeof pat[0]; p++)
+        if (strstr(low, pat[p]))
+            return 1;
+    return 0;
+}
+
+static int cb_printf(char *s, int id, void *user)
+{
+    (void)id;
+    (void)user;
+    if (g_verbose)
+        fprintf(stderr, "ngspice: %s\n", s);
+    const char *body = s;
+    if (strncmp(s, "stdout ", 7) == 0 || strncmp(s, "stderr ", 7) == 0)
+        body = s + 7;
+    if (g_ctx && line_is_error(body)) {
+        g_ctx->ng_error = 1;
+        g_ctx->tail = 2;
+        log_append(body);
+    } else if (g_ctx && g_ctx->tail > 0) {
+        g_ctx->tail--;
+        log_append(body);
+    }
+    return 0;
+}
+
+static int cb_status(char *s, int id, void *user)
+{
+    (void)s;
+    (void)id;
+    (void)user;
+    return 0;
+}
+
+static int cb_exit(int status, NG_BOOL unload, NG_BOOL quit, int id, void *user)
+{
+    (void)unload;
+    (void)quit;
+    (void)id;
+    (void)user;
+    if (g_ctx) {
+        g_ctx->exited = 1;
+        char m[64];
+        snprintf(m, sizeof m, "ngspice requested exit with status %d", status);
+        log_append(m);
+    }
+    return 0;
+}
+
+static int cb_bgrunning(NG_BOOL running, int id, void *user)
+{
+    (void)running;
+    (void)id;
+    (void)user;
+    return 0;
+}
+
+static void ctx_fail(spice_ctx *x, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void ctx_fail(spice_ctx *x, int code, const char *fmt, ...)
+{
+    if (x->fail)
+        return; /* keep the first failure */
+    x->fail = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->fail_msg, sizeof x->fail_msg, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)tolower((unsigned char)*s)) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+static int name_eq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+    return *a == *b;
+}
+
+static const char *src_name(const tdi_cosim_circuit *c, int code)
+{
+    return (code & 1) ? c->src_noise[code >> 1] : c->src[code >> 1];
+}
+
+static int src_lookup(const spice_ctx *x, const char *name)
+{
+    size_t m = x->hash_cap - 1;
+    for (size_t p = (size_t)str_hash(name) & m;; p = (p + 1) & m) {
+        int u = x->src_hash[p];
+        if (u < 0)
+            return -1;
+        if (name_eq(src_name(x->c, u), name))
+            return u;
+    }
+}
+
+static int src_insert(spice_ctx *x, int code, tdi_err *err)
+{
+    const char *nm = src_name(x->c, code);
+    size_t m = x->hash_cap - 1, p = (size_t)str_hash(nm) & m;
+    while (x->src_hash[p] >= 0) {
+        if (name_eq(src_name(x->c, x->src_hash[p]), nm))
+            return tdi_err_set(err, TDI_EARG, "source name '%s' used twice", nm);
+        p = (p + 1) & m;
+    }
+    x->src_hash[p] = code;
+    return 0;
+}
+
+static int node_lookup(const tdi_cosim_circuit *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (name_eq(c->node[i], name))
+            return (int)i;
+    return -1;
+}
+
+static int cb_init_data(pvecinfoall vi, int id, void *user)
+{
+    (void)id;
+    (void)user;
+    spice_ctx *x = g_ctx;
+    if (!x)
+        return 0;
+    free(x->vec_unit);
+    x->n_vec = vi->veccount;
+    x->vec_unit = malloc(sizeof(int) * (size_t)(vi->veccount > 0 ? vi->veccount : 1));
+    if (!x->vec_unit) {
+        ctx_fail(x, TDI_ENOMEM, "out of memory");
+        x->n_vec = 0;
+        return 0;
+    }
+    size_t found = 0;
+    int have_time = 0;
+    for (int i = 0; i < vi->veccount; i++) {
+        const char *nm = vi->vecs[i]->vecname;
+        if (name_eq(nm, "time")) {
+            x->vec_unit[i] = -2;
+            have_time = 1;
+            continue;
+        }
+        int u = node_lookup(x->c, nm);
+        x->vec_unit[i] = u;
+        if (u >= 0)
+            found++;
+    }
+    if (!have_time)
+        ctx_fail(x, TDI_ESPICE, "ngspice plot has no time vector (not a transient run?)");
+    else if (found != x->c->n)
+        ctx_fail(x, TDI_ESPICE, "ngspice reports %zu of the %zu unit nodes", found, x->c->n);
+    return 0;
+}
+
+static int cb_send_data(pvecvaluesall va, int count, int id, void *user)
+{
+    (void)count;
+    (void)id;
+    (void)user;
+    spice_ctx *x = g_ctx;
+    if (!x || x->fail || !x->vec_unit || va->veccount != x->n_vec)
+        return 0;
+    double t = NAN;
+    for (int i = 0; i < va->veccount; i++) {
+        int u = x->vec_unit[i];
+        if (u >= 0)
+            x->v[u] = va->vecsa[i]->creal;
+        else if (u == -2)
+            t = va->vecsa[i]->creal;
+    }
+    x->st->points++;
+    double kf = t / x->h;
+    long k = lround(kf);
+    if (fabs(kf - (double)k) > 1e-6)
+        return 0; /* an accepted point between ticks (a rejected-step retry) */
+    if (k != x->last_tick + 1) {
+        if (k != x->last_tick) /* a repeated point at the same tick is harmless */
+            ctx_fail(x, TDI_ESPICE, "tick %ld missed (accepted point at t = %.17g s after tick %ld)",
+                     x->last_tick + 1, t, x->last_tick);
+        return 0;
+    }
+    x->last_tick = k;
+    x->st->ticks_hit++;
+    /* x->ib holds the bias of the interval that ended at this tick (zeros at k = 0) */
+    int rc = x->dg->on_tick(x->dg->user, k, t, x->v, x->ib);
+    if (rc)
+        ctx_fail(x, rc, "digital side failed at tick %ld", k);
+    return 0;
+}
+
+static void bias_update(spice_ctx *x, long k)
+{
+    size_t n = x->c->n;
+    if (k == x->bias_k)
+        return;
+    if (k < 0) {
+        memset(x->ib, 0, sizeof(double) * n);
+    } else {
+        if (k != x->last_tick) {
+            ctx_fail(x, TDI_ESPICE, "source asked for interval %ld with last accepted tick %ld",
+                     k, x->last_tick);
+            return;
+        }
+        const double *b = x->dg->bias(x->dg->user, k);
+        if (!b) {
+            ctx_fail(x, TDI_EARG, "digital side returned no bias for interval %ld", k);
+            return;
+        }
+        memcpy(x->ib, b, sizeof(double) * n);
+    }
+    x->bias_k = k;
+}
+
+static int cb_isrc(double *ret, double t, char *name, int id, void *user)
+{
+    (void)id;
+    (void)user;
+    spice_ctx *x = g_ctx;
+    if (!x) {
+        *ret = 0.0;
+        return 0;
+    }
+    x->st->src_calls++;
+    int code = src_lookup(x, name), u = code >> 1;
+    if (code < 0)
+        ctx_fail(x, TDI_ESPICE, "ngspice asked for EXTERNAL source '%s', which the circuit "
+                 "does not drive", name);
+    if (x->fail) {
+        *ret = NAN; /* makes the Newton iteration fail so that the run stops */
+        return 0;
+    }
+    double kf = t / x->h;
+    long kb = (long)ceil(kf - 1e-9) - 1; /* t in (t_k, t_k+1] -> interval k; t = 0 -> -1 */
+    if (kb != x->bias_k) {
+        bias_update(x, kb);
+        if (x->fail) {
+            *ret = NAN;
+            return 0;
+        }
+    }
+    long j = (long)floor(kf + 1e-9);
+    if (j < 0)
+        j = 0;
+    if (j != x->noise_j) {
+        tdi_cosim_noise_sample(x->nz, j, x->s0);
+        tdi_cosim_noise_sample(x->nz, j + 1, x->s1);
+        x->noise_j = j;
+    }
+    double f = kf - (double)j;
+    if (f < 0)
+        f = 0;
+    double noise = (1.0 - f) * x->s0[u] + f * x->s1[u];
+    if (code & 1)
+        *ret = noise;
+    else
+        *ret = x->ib[u] + (x->c->src_noise[u] ? 0.0 : noise);
+    return 0;
+}
+
+static int cb_vsrc(double *ret, double t, char *name, int id, void *user)
+{
+    (void)t;
+    (void)id;
+    (void)user;
+    *ret = NAN;
+    if (g_ctx)
+        ctx_fail(g_ctx, TDI_ESPICE, "ngspice asked for EXTERNAL voltage source '%s'; the "
+                 "co-simulator drives current sources only", name);
+    return 0;
+}
+
+static int cb_sync(double t, double *delta, double olddelta, int redostep, int id, int loc,
+                   void *user)
+{
+    (void)olddelta;
+    (void)redostep;
+    (void)id;
+    (void)user;
+    spice_ctx *x = g_ctx;
+    if (!x || loc != 0)
+        return 0;
+    double kn = floor(t / x->h + 1e-6) + 1.0; /* next tick after the last accepted point */
+    double tn = kn * x->h;
+    if (t + *delta > tn)
+        *delta = tn - t;
+    return 0;
+}
+
+static int spice_init(tdi_err *err)
+{
+    if (g_initialised)
+        return 0;
+    int ident = 0;
+    if (ngSpice_Init(cb_printf, cb_status, cb_exit, cb_send_data, cb_init_data, cb_bgrunning,
+                     NULL) != 0)
+        return tdi_err_set(err, TDI_ESPICE, "ngSpice_Init failed");
+    if (ngSpice_Init_Sync(cb_vsrc, cb_isrc, cb_sync, &ident, NULL) != 0)
+        return tdi_err_set(err, TDI_ESPICE, "ngSpice_Init_Sync failed");
+    g_initialised = 1;
+    return 0;
+}
+
+/* Appends printf-formatted text to a growing buffer. Returns 0 or -1 on allocation failure. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+} sbuf;
+
+static int sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sb_printf(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if (b->s && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        size_t nc = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+        char *p = realloc(b->s, nc);
+        if (!p)
+            return -1;
+        b->s = p;
+        b->cap = nc;
+    }
+}
+
+/* Cards without our control lines: user .tran/.end/.save/.options tran are dropped. */
+static int card_is_control(const char *l)
+{
+    while (*l == ' ' || *l == '\t')
+        l++;
+    int end = strncasecmp(l, ".end", 4) == 0 && (l[4] == '\0' || isspace((unsigned char)l[4]));
+    return strncasecmp(l, ".tran", 5) == 0 || end ||
+           strncasecmp(l, ".save", 5) == 0 || strncasecmp(l, ".control", 8) == 0;
+}
+
+char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks, int plain,
+                           tdi_err *err)
+{
+    if (!c->lines) {
+        tdi_err_set(err, TDI_EARG, "circuit has no netlist cards");
+        return NULL;
+    }
+    sbuf b = {0};
+    int bad = sb_printf(&b, "* tdi-cosim deck: %zu units, tick %.17g s, %ld ticks\n", c->n,
+                        tick, n_ticks);
+    for (size_t i = 0; !bad && c->lines[i]; i++) {
+        const char *l = c->lines[i];
+        if (i == 0 && l[0] == '*')
+            continue; /* the title line is ours */
+        if (card_is_control(l))
+            continue;
+        if (plain && strcasestr(l, "external")) {
+            /* "Iname n+ n- external" -> "Iname n+ n- dc 0" for batch-mode comparisons */
+            const char *e = strcasestr(l, "external");
+            bad |= sb_printf(&b, "%.*sdc 0%s\n", (int)(e - l), l, e + 8);
+            continue;
+        }
+        bad |= sb_printf(&b, "%s\n", l);
+    }
+    if (!bad)
+        bad |= sb_printf(&b, ".tran %.17g %.17g 0 %.17g\n", tick, tick * (double)n_ticks,
+                         tick);
+    if (!bad && !plain)
+        bad |= sb_printf(&b, ".save none\n");
+    if (!bad)
+        bad |= sb_printf(&b, ".end\n");
+    if (bad) {
+        free(b.s);
+        tdi_err_set(err, TDI_ENOMEM, "out of memory building the deck");
+        return NULL;
+    }
+    return b.s;
+}
+
+static double now_s(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void spice_cleanup(void)
+{
+    ngSpice_Command((char *)"remcirc");
+    ngSpice_Command((char *)"destroy all");
+}
+
+int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
+                        const tdi_cosim_digital *dg, tdi_cosim_stats *st, tdi_err *err)
+{
+    if (!c || !nz || !dg || !st || !dg->bias || !dg->on_tick || !(dg->tick > 0) ||
+        dg->n_ticks < 1 || nz->n != c->n)
+        return tdi_err_set(err, TDI_EARG, "spice run: inconsistent arguments");
+    for (size_t i = 0; i < c->n; i++)
+        if (!c->node || !c->src || !c->node[i] || !c->src[i])
+            return tdi_err_set(err, TDI_EARG, "spice run: unit %zu has no node/source name", i);
+    int rc = spice_init(err);
+    if (rc)
+        return rc;
+    memset(st, 0, sizeof *st);
+    double cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = now_s(CLOCK_MONOTONIC);
+
+    size_t n = c->n;
+    spice_ctx x = {0};
+    x.c = c;
+    x.nz = nz;
+    x.dg = dg;
+    x.st = st;
+    x.h = dg->tick;
+    x.bias_k = -2;
+    x.noise_j = -1;
+    x.last_tick = -1;
+    x.hash_cap = 16;
+    while (x.hash_cap < 4 * n)
+        x.hash_cap *= 2;
+    char *deck = NULL;
+    char **lines = NULL;
+    x.ib = calloc(n, sizeof(double));
+    x.s0 = calloc(n, sizeof(double));
+    x.s1 = calloc(n, sizeof(double));
+    x.v = calloc(n, sizeof(double));
+    x.src_hash = malloc(sizeof(int) * x.hash_cap);
+    if (!x.ib || !x.s0 || !x.s1 || !x.v || !x.src_hash) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t p = 0; p < x.hash_cap; p++)
+        x.src_hash[p] = -1;
+    for (size_t i = 0; i < n; i++) {
+        rc = src_insert(&x, 2 * (int)i, err);
+        if (!rc && c->src_noise[i])
+            rc = src_insert(&x, 2 * (int)i + 1, err);
+        if (rc)
+            goto done;
+    }
+
+    deck = tdi_cosim_spice_deck(c, dg->tick, dg->n_ticks, 0, err);
+    if (!deck) {
+        rc = err ? err->code : TDI_ENOMEM;
+        goto done;
+    }
+    size_t nl = 1;
+    for (char *p = deck; *p; p++)
+        nl += *p == '\n';
+    lines = calloc(nl + 1, sizeof(char *));
+    if (!lines) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t li = 0;
+    for (char *p = deck; *p;) {
+        char *e = strchr(p, '\n');
+        lines[li++] = p;
+        if (!e)
+            break;
+        *e = '\0';
+        p = e + 1;
+    }
+    lines[li] = NULL;
+
+    g_log_len = 0;
+    g_log[0] = '\0';
+    g_ctx = &x;
+    int circ_rc = ngSpice_Circ(lines);
+    if (circ_rc != 0 || x.ng_error || x.exited) {
+        rc = tdi_err_set(err, TDI_ESPICE, "ngspice rejected the netlist (ngSpice_Circ returned "
+                         "%d): %s", circ_rc, g_log_len ? g_log : "(no message)");
+        goto done_spice;
+    }
+    ngSpice_Command((char *)"run");
+    if (x.fail) {
+        rc = tdi_err_set(err, x.fail, "%s%s%s", x.fail_msg, g_log_len ? "; ngspice: " : "",
+                         g_log);
+        goto done_spice;
+    }
+    if (x.ng_error || x.exited) {
+        rc = tdi_err_set(err, TDI_ESPICE, "ngspice run failed: %s", g_log);
+        goto done_spice;
+    }
+    if (x.last_tick != dg->n_ticks || st->ticks_hit != dg->n_ticks + 1) {
+        rc = tdi_err_set(err, TDI_ESPICE, "ngspice run ended after tick %ld of %ld (%ld ticks "
+                         "seen)%s%s", x.last_tick, dg->n_ticks, st->ticks_hit,
+                         g_log_len ? ": " : "", g_log);
+        goto done_spice;
+    }
+    rc = 0;
+done_spice:
+    spice_cleanup();
+    g_ctx = NULL;
+done:
+    st->cpu_s = now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    st->wall_s = now_s(CLOCK_MONOTONIC) - wall0;
+    free(lines);
+    free(deck);
+    free(x.ib);
+    free(x.s0);
+    free(x.s1);
+    free(x.v);
+    free(x.vec_unit);
+    free(x.src_hash);
+    return rc;
+}

@@ -1,0 +1,264 @@
+/* tdi_gen: substrate bundle + `circuit:` config -> SPICE netlists (ngspice dialect) of noisy
+ * analog units with bilinear couplings (../shared/design/physics.md), plus the physical
+ * parameters and the element list for the co-simulator. Invariant: eliminating the bus nodes of
+ * the emitted network (Schur complement) gives back gu*M to rounding. Non-goals: other SPICE
+ * dialects, transistor-level transconductors, non-symmetric M.
+ *
+ * ===== Netlist contract (read this if you consume cosim.cir or tdi_gen_netlist_text) =====
+ * Units. Encoder unit i is node  x<i>, decoder unit j is node y<j>  (i, j = 0..D-1; the
+ *   prefixes "x" and "y" are circuit.enc_prefix / circuit.dec_prefix). The node voltage is the
+ *   state: v = Vs * z (volts). Unit kind rc: a capacitor Cu to ground (.subckt unit_rc x).
+ *   Unit kind rlc: second state node p<x><i> ("px3", "py5"), see tdi_gen_phys below
+ *   (.subckt unit_rlc x p: Cu on x, Cp and the damping conductance gd on p, a transconductor
+ *   gu from v(p) into x, i.e. a gyrator-C inductor L_eq = Cp/gu^2).
+ * Force node of a unit: the node that receives the coupling currents, the bias and the noise:
+ *   x<i> itself for rc, p<x><i> for rlc (the same for y).
+ * Bus nodes (algebraic, no capacitor, a resistor 1/gu to ground; each carries a unit-norm
+ *   projection of unit voltages): u<x><l> / u<y><l> (intra low rank), s<x><l> = P^T x and
+ *   s<y><l> = Q^T y (skip twobus), sk<l> = (P^T x + Q^T y)/a_l (skip sharedbus).
+ * Sources (instance names are lower case in ngspice callbacks):
+ *   ibias_<unit>  ("ibias_x3")  current into the unit's force node: gu * Vs * b_i  [A]
+ *   inoise_<unit> ("inoise_y0") current into the unit's force node: white noise of two-sided
+ *                 PSD 2 kB T g_noise [A^2/Hz] (g_noise = gu for rc, gd for rlc). Sampled at
+ *                 interval h and linearly interpolated: sample std sqrt(2 kB T g_noise / h),
+ *                 sample 0 := 0 (phys.noise_na is that std for h = phys.noise_dt).
+ *   standalone mode: ibias DC (one sample) or PWL (a schedule), inoise TRNOISE(na nt 0 0)
+ *   cosim mode:      both "external" (never with a dc value: segfaults ngspice 39.3).
+ * Analysis: both modes end with ".tran h tstop 0 h uic" (start from rest: all nodes at 0 V).
+ *   cosim.cir uses h = phys.noise_dt and tstop = n_samples*(t_settle + t_avg); a co-simulator
+ *   that wants another tick or duration passes them to tdi_gen_netlist_text (tran_h, tran_stop).
+ *   cosim mode has no .control block; standalone has one that runs and prints per sample
+ *   "avg_<node>_s<n>" and "rms_<node>_s<n>" (meas AVG/RMS over [start+t_settle, end]).
+ * Sign convention: "Gname a 0 c 0 g" removes g*v(c) from node a, "Gname 0 a c 0 g" injects it.
+ * Every coupling element is a G element or a resistor; values are in siemens (G) and ohms (R).
+ * Card order: header comments, .param, .subckt, unit instances, self terms, intra couplings
+ *   (encoder then decoder), skip couplings, bias sources, noise sources, .tran, [.control], .end.
+ */
+#ifndef TDI_GEN_H
+#define TDI_GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tdi_err.h"
+
+#define TDI_GEN_KB 1.380649e-23       /* J/K, exact (SI 2019) */
+#define TDI_GEN_MAX_SAMPLES 256
+
+/* ---- configuration: the `circuit:` section plus the top-level seed/name/out ---- */
+typedef struct tdi_gen_config {
+    long seed;             /* top-level master seed (randomised low-rank factorisation) */
+    char name[64];         /* preset name; must match the bundle manifest's preset */
+    char out[512];         /* output root */
+    char unit[8];          /* rc | rlc */
+    double Cu;             /* F, unit capacitance */
+    double gu;             /* S, unit conductance (exclusive with tau) */
+    double tau;            /* s, Cu/gu (exclusive with gu) */
+    double T;              /* K */
+    double Vs;             /* V per simulation unit (exclusive with theta) */
+    double theta;          /* kB T / (Cu Vs^2), dimensionless */
+    double rlc_cp;         /* Cp / Cu (rlc) */
+    double rlc_zeta;       /* damping ratio of the slowest mode (rlc); 1 = critical */
+    char intra[16];        /* dense | lowrank */
+    long rank;             /* lowrank: maximum bus nodes per module (0 = numerical rank) */
+    char skip[16];         /* dense | twobus | sharedbus */
+    int noise;             /* standalone: emit trnoise sources (0: noiseless step response) */
+    double noise_dt;       /* s, noise sample interval (0 = noise_frac * fastest time) */
+    double noise_frac;     /* noise_dt / fastest relaxation time when noise_dt = 0 */
+    double noise_frac_max; /* a larger ratio is an error ("too coarse") */
+    long samples[TDI_GEN_MAX_SAMPLES]; /* test-sample indices of the standalone schedule */
+    size_t n_samples;
+    double t_settle;       /* s per sample (0 = slowest time * ln(1/settle_eps), see phys) */
+    double settle_eps;     /* fraction of the initial error left after t_settle */
+    double t_avg;          /* s averaging window per sample (0 = avg_relax * slowest time) */
+    double avg_relax;
+    char readout[16];      /* decoder | all: which nodes the standalone .control measures */
+    long wire_budget;      /* max total wire pairs (0 = no budget) */
+    char enc_prefix[9];    /* node prefix of encoder units ("x") */
+    char dec_prefix[9];    /* node prefix of decoder units ("y") */
+    char bundle[512];      /* substrate bundle dir ("" = <out>/substrate) */
+    char netlists[512];    /* output dir ("" = <out>/netlists) */
+    char path[512];        /* config file name (for messages) */
+    uint64_t hash;         /* FNV-1a 64 of the canonical dump of the keys read */
+} tdi_gen_config;
+
+/* Defaults (documented in configs/ and README). */
+void tdi_gen_config_init(tdi_gen_config *c);
+/* Reads seed, name, out and circuit.* from a YAML file (other sections are skipped: they belong
+ * to other components); validates ranges, exclusive pairs and node prefixes. Errors carry
+ * file:line:col where the YAML has one. */
+int tdi_gen_config_load(const char *path, tdi_gen_config *c, tdi_err *err);
+int tdi_gen_config_load_string(const char *name, const char *text, tdi_gen_config *c,
+                               tdi_err *err);
+
+/* ---- substrate bundle (docs/formats.md) ---- */
+typedef struct tdi_gen_bundle {
+    size_t D, k, n;        /* units per module, skip rank, test samples */
+    double *M;             /* (2D, 2D) */
+    double *A, *B;         /* (D, D) */
+    double *Jenc, *Jdec;   /* (D, D) */
+    double *P, *Q;         /* (D, k) */
+    double *b_enc, *b_dec; /* (n, D) */
+    double *c;             /* (D) */
+    double *analytic;      /* (n, D) */
+    char preset[64], mode[16], format[32];
+    long version;
+    double lambda_min, lambda_max; /* as stated in the manifest (0 when absent) */
+    uint64_t hash;         /* FNV-1a 64 over the manifest and the arrays read */
+    char dir[512];
+} tdi_gen_bundle;
+
+/* Reads and checks shapes, finiteness, symmetry and block consistency of M. Caller destroys. */
+int tdi_gen_bundle_read(const char *dir, tdi_gen_bundle *b, tdi_err *err);
+void tdi_gen_bundle_destroy(tdi_gen_bundle *b);
+/* Test and example helper: writes a synthetic bundle (all files, manifest preset `preset`) with
+ * Jenc, Jdec of rank r (r = 0: full rank) from a seeded random factor, J2 = 0.1, rank-k skip
+ * factors scaled so that M is positive definite, n random test biases and their analytic
+ * equilibria. Atomic (directory transaction). */
+int tdi_gen_bundle_synth(const char *dir, const char *preset, size_t D, size_t k, size_t r,
+                         size_t n, unsigned long seed, tdi_err *err);
+
+/* ---- derived physics ---- */
+typedef struct tdi_gen_phys {
+    int rlc;               /* 0: rc unit, 1: rlc unit */
+    double T, kT;          /* K, J */
+    double Cu, gu, tau;    /* F, S, s (tau = Cu/gu) */
+    double Vs, theta;      /* V/unit, dimensionless */
+    double kTC;            /* kB T / Cu, V^2 (variance of a lone unit, M = 1) */
+    double Cp, gd;         /* rlc: F, S (0 for rc). gd = 2 zeta gu sqrt(lambda_min Cp/Cu) */
+    double lambda_min, lambda_max; /* of M */
+    double t_slow;         /* s, slowest relaxation time (1 / slowest decay rate) */
+    double t_fast;         /* s, fastest time scale (1 / largest |mode rate|) */
+    double noise_dt;       /* s, noise sample interval (= tick of the cosim .tran) */
+    double g_noise;        /* S, conductance whose thermal noise is injected (gu or gd) */
+    double noise_na;       /* A, trnoise sample std sqrt(2 kB T g_noise / noise_dt) */
+    double t_settle, t_avg;/* s per sample */
+    double t_stop;         /* s, n_samples * (t_settle + t_avg) */
+    double readout_gain;   /* readout covariance = readout_gain * (2 kB T / (gu W)) M^-2 [V^2];
+                              1 for rc, gd/gu for rlc (physics.md 5, zero-frequency PSD) */
+} tdi_gen_phys;
+
+/* ---- the circuit: element list (what the netlist contains, before formatting) ---- */
+typedef enum {
+    TDI_GEN_NODE_UNIT = 0, /* x<i> (index i) or y<j> (index D + j): the state z */
+    TDI_GEN_NODE_MOM = 1,  /* rlc second state node of unit `index` */
+    TDI_GEN_NODE_BUS = 2   /* algebraic bus node */
+} tdi_gen_node_kind;
+
+typedef struct tdi_gen_node {
+    char name[40];
+    tdi_gen_node_kind kind;
+    size_t index;          /* unit index 0..2D-1 for UNIT/MOM, bus number for BUS */
+} tdi_gen_node;
+
+/* Blocks for the wire report. */
+enum { TDI_GEN_BLK_SELF, TDI_GEN_BLK_INTRA_ENC, TDI_GEN_BLK_INTRA_DEC, TDI_GEN_BLK_SKIP,
+       TDI_GEN_NBLK };
+
+/* A coupling element. node index -1 = ground.
+ * kind 'R': resistor between a and b (ground allowed), conductance g (may be negative).
+ * kind 'G': VCCS "G a b c d g": removes g*(v(c)-v(d)) from a, injects it into b. */
+typedef struct tdi_gen_elem {
+    char kind;
+    unsigned char block;   /* TDI_GEN_BLK_* */
+    int a, b, c, d;        /* node indices into circ->nodes, -1 = ground */
+    double g;              /* S */
+} tdi_gen_elem;
+
+typedef struct tdi_gen_block_report {
+    const char *name;      /* "self", "intra_enc", "intra_dec", "skip" */
+    const char *realisation;
+    size_t rank;           /* bus components (0 for dense) */
+    size_t elements, wire_pairs, bus_nodes;
+    double dense_pairs;    /* dense-equivalent pairs: D(D-1)/2 intra, D^2 skip */
+} tdi_gen_block_report;
+
+typedef struct tdi_gen_circuit {
+    size_t D, k, N;        /* N = 2D units */
+    tdi_gen_phys phys;
+    const double *M;       /* (N, N) intended matrix (the bundle's; not owned) */
+    tdi_gen_node *nodes;   size_t n_nodes;   /* units first: x0..x{D-1}, y0..y{D-1} */
+    tdi_gen_elem *elems;   size_t n_elems;
+    tdi_gen_block_report blk[TDI_GEN_NBLK];
+    size_t total_elements, total_pairs;
+    size_t n_samples;
+    long samples[TDI_GEN_MAX_SAMPLES];
+    double *bias;          /* (n_samples, N) bias currents gu*Vs*b [A] */
+    double *expect_mean;   /* (n_samples, N) equilibrium node voltages Vs*(M^-1 b) [V] */
+    double *node_var;      /* (N) stationary node variance (kB T/Cu)(M^-1)_ii [V^2] */
+    double *readout_sd;    /* (N) predicted std of a W-window average [V] */
+    char header[4096];     /* provenance comment lines ("* ..."), shared by both netlists */
+    int noise;             /* emit noise sources in standalone mode */
+    int readout_all;
+    char unit_subckt[16];
+    char *elem_text;       /* the element cards, '\n'-terminated lines, formatted once at build
+                              time and shared by both netlists (owned) */
+    size_t elem_text_len;
+    double time_prep;      /* CPU s: Cholesky, eigenvalues, means and read-out errors (O(N^3)) */
+    double time_elems;     /* CPU s: realisations, low-rank factoring, wire count */
+} tdi_gen_circuit;
+
+/* Builds the circuit from a loaded config and bundle: physics, realisations, wire report,
+ * budget and noise-interval checks. *out is allocated; free with tdi_gen_circuit_free (which
+ * accepts NULL). The circuit keeps a pointer to b->M: destroy the bundle after the circuit. */
+int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *b,
+                          tdi_gen_circuit **out, tdi_err *err);
+void tdi_gen_circuit_free(tdi_gen_circuit *c);
+
+/* The implemented reduced matrix: from the element list, K = G_FX - G_FB G_BB^-1 G_BX where F
+ * are force-node rows, X unit columns, B bus nodes; K should equal gu*M. K is (N, N), caller
+ * allocated. */
+int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err);
+
+/* ---- netlist text ---- */
+typedef enum { TDI_GEN_STANDALONE = 0, TDI_GEN_COSIM = 1 } tdi_gen_mode;
+
+typedef struct tdi_gen_text {
+    char *buf;             /* all lines, each NUL-terminated, in order */
+    size_t len;            /* bytes used in buf */
+    char **lines;          /* n_lines pointers into buf, then NULL (ngSpice_Circ-ready: the last
+                              line is ".end") */
+    size_t n_lines;
+} tdi_gen_text;
+
+/* Formats the netlist. tran_h, tran_stop <= 0 select phys.noise_dt and phys.t_stop.
+ * Caller frees with tdi_gen_text_free (accepts NULL). */
+int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                         double tran_stop, tdi_gen_text **out, tdi_err *err);
+void tdi_gen_text_free(tdi_gen_text *t);
+/* Streams the same netlist to f without building it in memory (what tdi-gen uses). */
+int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                          double tran_stop, FILE *f, tdi_err *err);
+/* Writes the text (lines joined by '\n') to f; returns 0 or TDI_EIO. */
+int tdi_gen_text_write(const tdi_gen_text *t, FILE *f, tdi_err *err);
+
+/* The wire report as JSON (one object) and as human-readable lines. */
+void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f);
+void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f);
+void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f);
+
+/* Whole program: load bundle, build, write <netlists>/{standalone.cir,cosim.cir,wires.json}
+ * as one directory transaction (nothing appears on error); prints physics and wire report to
+ * `log` (may be NULL). bundle_dir / out_dir override the config when non-NULL. */
+int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
+                FILE *log, tdi_err *err);
+
+/* Sets the number of BLAS threads (OpenBLAS); tdi-gen uses 1 (the machine is shared). */
+void tdi_gen_blas_threads(int n);
+
+/* ---- read-back (verification): parse netlist text independently of the generator ---- */
+typedef struct tdi_gen_readback {
+    size_t N;              /* units found (x and y nodes of unit instances) */
+    size_t n_bus;          /* other nodes eliminated */
+    size_t n_elems;        /* R and G cards read at top level */
+    double *K;             /* (N, N) reduced conductance matrix, S; unit order x0.., y0.. */
+} tdi_gen_readback;
+
+/* Parses R and G cards outside .subckt, unit instances ("X<node> <x> [<p>] unit_*"), and
+ * eliminates every non-unit node. Errors name the line. Caller destroys. */
+int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char *dec_prefix,
+                           tdi_gen_readback *rb, tdi_err *err);
+void tdi_gen_readback_destroy(tdi_gen_readback *rb);
+
+#endif

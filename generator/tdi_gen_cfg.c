@@ -1,0 +1,190 @@
+/* tdi_gen_cfg: the schema of the `circuit:` config section (owned by the generator) plus the
+ * top-level seed/name/out; every other top-level section is skipped as another component's.
+ * Invariant: a loaded config has exactly one of gu/tau and one of Vs/theta in effect, and node
+ * prefixes that cannot collide or break SPICE syntax. Non-goal: reading other sections. */
+#include "tdi_gen.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+#include "tdi_cfg.h"
+
+void tdi_gen_config_init(tdi_gen_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->seed = 1;
+    strcpy(c->name, "default");
+    strcpy(c->out, "out/default");
+    strcpy(c->unit, "rc");
+    c->Cu = 1e-12;
+    c->gu = 1e-6;
+    c->tau = 0;
+    c->T = 300;
+    c->Vs = 0;
+    c->theta = 1.0;
+    c->rlc_cp = 1.0;
+    c->rlc_zeta = 1.0;
+    strcpy(c->intra, "dense");
+    c->rank = 0;
+    strcpy(c->skip, "sharedbus");
+    c->noise = 1;
+    c->noise_dt = 0;
+    c->noise_frac = 0.05;
+    c->noise_frac_max = 0.2;
+    c->samples[0] = 0;
+    c->n_samples = 1;
+    c->t_settle = 0;
+    c->settle_eps = 1e-3;
+    c->t_avg = 0;
+    c->avg_relax = 100;
+    strcpy(c->readout, "decoder");
+    c->wire_budget = 0;
+    strcpy(c->enc_prefix, "x");
+    strcpy(c->dec_prefix, "y");
+}
+
+/* A prefix must be lower-case [a-z][a-z0-9_]*, not end in a digit (x1 + 0 would collide with
+ * x + 10) and the derived prefixes (p, u, s + prefix, sk) must all differ. */
+static int cfg_prefix_ok(const char *p)
+{
+    size_t n = strlen(p);
+    if (n == 0 || !islower((unsigned char)p[0]) || isdigit((unsigned char)p[n - 1]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)p[i]) || isdigit((unsigned char)p[i]) || p[i] == '_'))
+            return 0;
+    return 1;
+}
+
+static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_seen,
+                        int theta_seen, tdi_err *err)
+{
+    const char *f = c->path;
+    if (gu_seen && tau_seen)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.gu and circuit.tau are both set; "
+                           "give one (tau = Cu/gu)", f);
+    if (tau_seen)
+        c->gu = c->Cu / c->tau;
+    c->tau = c->Cu / c->gu;
+    if (vs_seen && theta_seen)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.Vs and circuit.theta are both set; "
+                           "give one (theta = kB T/(Cu Vs^2))", f);
+    double kT = TDI_GEN_KB * c->T;
+    if (vs_seen)
+        c->theta = kT / (c->Cu * c->Vs * c->Vs);
+    else
+        c->Vs = sqrt(kT / (c->Cu * c->theta));
+    if (c->n_samples == 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.samples is empty", f);
+    if (!cfg_prefix_ok(c->enc_prefix) || !cfg_prefix_ok(c->dec_prefix))
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.enc_prefix '%s' / dec_prefix '%s': a "
+                           "node prefix must be lower case [a-z][a-z0-9_]* and not end in a "
+                           "digit (SPICE node names are case-insensitive)", f, c->enc_prefix,
+                           c->dec_prefix);
+    char derived[9][16];
+    snprintf(derived[0], 16, "%s", c->enc_prefix);
+    snprintf(derived[1], 16, "%s", c->dec_prefix);
+    snprintf(derived[2], 16, "p%s", c->enc_prefix);
+    snprintf(derived[3], 16, "p%s", c->dec_prefix);
+    snprintf(derived[4], 16, "u%s", c->enc_prefix);
+    snprintf(derived[5], 16, "u%s", c->dec_prefix);
+    snprintf(derived[6], 16, "s%s", c->enc_prefix);
+    snprintf(derived[7], 16, "s%s", c->dec_prefix);
+    snprintf(derived[8], 16, "sk");
+    for (int i = 0; i < 9; i++)
+        for (int j = i + 1; j < 9; j++)
+            if (strcmp(derived[i], derived[j]) == 0)
+                return tdi_err_set(err, TDI_ECONFIG, "%s: node prefixes collide: '%s' is used "
+                                   "twice (units x/y, rlc p<x>, buses u<x> s<x> sk)", f,
+                                   derived[i]);
+    for (const char *s = c->name; *s; s++)
+        if (!isprint((unsigned char)*s))
+            return tdi_err_set(err, TDI_ECONFIG, "%s: name contains a non-printable character "
+                               "(it goes into netlist comments)", f);
+    return 0;
+}
+
+static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_err *err)
+{
+    tdi_cfg_key keys[] = {
+        {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
+        {"name", TDI_CFG_STRING, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
+        {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
+        {"export", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"substrate", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"cosim", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"energy", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"sweep", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"circuit.unit", TDI_CFG_STRING, c->unit, 0, 0, sizeof c->unit, NULL, "rc|rlc", 0},
+        {"circuit.Cu", TDI_CFG_DOUBLE, &c->Cu, 1e-18, 1, 0, NULL, NULL, 0},
+        {"circuit.gu", TDI_CFG_DOUBLE, &c->gu, 1e-15, 1e3, 0, NULL, NULL, 0},
+        {"circuit.tau", TDI_CFG_DOUBLE, &c->tau, 1e-15, 1e3, 0, NULL, NULL, 0},
+        {"circuit.T", TDI_CFG_DOUBLE, &c->T, 1e-3, 1e4, 0, NULL, NULL, 0},
+        {"circuit.Vs", TDI_CFG_DOUBLE, &c->Vs, 1e-12, 1e3, 0, NULL, NULL, 0},
+        {"circuit.theta", TDI_CFG_DOUBLE, &c->theta, 1e-12, 1e12, 0, NULL, NULL, 0},
+        {"circuit.rlc_cp", TDI_CFG_DOUBLE, &c->rlc_cp, 1e-6, 1e6, 0, NULL, NULL, 0},
+        {"circuit.rlc_zeta", TDI_CFG_DOUBLE, &c->rlc_zeta, 1e-3, 1e3, 0, NULL, NULL, 0},
+        {"circuit.intra", TDI_CFG_STRING, c->intra, 0, 0, sizeof c->intra, NULL,
+         "dense|lowrank", 0},
+        {"circuit.rank", TDI_CFG_INT, &c->rank, 0, 1e9, 0, NULL, NULL, 0},
+        {"circuit.skip", TDI_CFG_STRING, c->skip, 0, 0, sizeof c->skip, NULL,
+         "dense|twobus|sharedbus", 0},
+        {"circuit.noise", TDI_CFG_BOOL, &c->noise, 0, 0, 0, NULL, NULL, 0},
+        {"circuit.noise_dt", TDI_CFG_DOUBLE, &c->noise_dt, 0, 1e3, 0, NULL, NULL, 0},
+        {"circuit.noise_frac", TDI_CFG_DOUBLE, &c->noise_frac, 1e-6, 10, 0, NULL, NULL, 0},
+        {"circuit.noise_frac_max", TDI_CFG_DOUBLE, &c->noise_frac_max, 1e-6, 10, 0, NULL, NULL,
+         0},
+        {"circuit.samples", TDI_CFG_ILIST, c->samples, 0, 1e12, TDI_GEN_MAX_SAMPLES,
+         &c->n_samples, NULL, 0},
+        {"circuit.t_settle", TDI_CFG_DOUBLE, &c->t_settle, 0, 1e6, 0, NULL, NULL, 0},
+        {"circuit.settle_eps", TDI_CFG_DOUBLE, &c->settle_eps, 1e-15, 0.5, 0, NULL, NULL, 0},
+        {"circuit.t_avg", TDI_CFG_DOUBLE, &c->t_avg, 0, 1e6, 0, NULL, NULL, 0},
+        {"circuit.avg_relax", TDI_CFG_DOUBLE, &c->avg_relax, 1e-3, 1e9, 0, NULL, NULL, 0},
+        {"circuit.readout", TDI_CFG_STRING, c->readout, 0, 0, sizeof c->readout, NULL,
+         "decoder|all", 0},
+        {"circuit.wire_budget", TDI_CFG_INT, &c->wire_budget, 0, 1e15, 0, NULL, NULL, 0},
+        {"circuit.enc_prefix", TDI_CFG_STRING, c->enc_prefix, 0, 0, sizeof c->enc_prefix, NULL,
+         NULL, 0},
+        {"circuit.dec_prefix", TDI_CFG_STRING, c->dec_prefix, 0, 0, sizeof c->dec_prefix, NULL,
+         NULL, 0},
+        {"circuit.bundle", TDI_CFG_STRING, c->bundle, 0, 0, sizeof c->bundle, NULL, NULL, 0},
+        {"circuit.netlists", TDI_CFG_STRING, c->netlists, 0, 0, sizeof c->netlists, NULL, NULL,
+         0},
+    };
+    size_t nk = sizeof keys / sizeof keys[0];
+    snprintf(c->path, sizeof c->path, "%s", name);
+    int rc = text ? tdi_cfg_load_string(name, text, keys, nk, err)
+                  : tdi_cfg_load(name, keys, nk, err);
+    if (rc)
+        return rc;
+    int gu_seen = 0, tau_seen = 0, vs_seen = 0, theta_seen = 0;
+    for (size_t i = 0; i < nk; i++) {
+        if (!keys[i].seen)
+            continue;
+        if (strcmp(keys[i].path, "circuit.gu") == 0)
+            gu_seen = 1;
+        else if (strcmp(keys[i].path, "circuit.tau") == 0)
+            tau_seen = 1;
+        else if (strcmp(keys[i].path, "circuit.Vs") == 0)
+            vs_seen = 1;
+        else if (strcmp(keys[i].path, "circuit.theta") == 0)
+            theta_seen = 1;
+    }
+    rc = cfg_validate(c, gu_seen, tau_seen, vs_seen, theta_seen, err);
+    if (rc)
+        return rc;
+    c->hash = tdi_cfg_hash(keys, nk);
+    return 0;
+}
+
+int tdi_gen_config_load(const char *path, tdi_gen_config *c, tdi_err *err)
+{
+    return cfg_load(path, NULL, c, err);
+}
+
+int tdi_gen_config_load_string(const char *name, const char *text, tdi_gen_config *c,
+                               tdi_err *err)
+{
+    return cfg_load(name, text, c, err);
+}

@@ -1,0 +1,450 @@
+/* tdi_gen_emit: circuit -> netlist text (card order and naming: see tdi_gen.h), the wire
+ * report (JSON and text) and the physics summary. Invariant: output depends only on the
+ * circuit (deterministic, golden-testable); element values are printed with 15 significant
+ * digits (siemens for G, ohms for R), enough for the 1e-9 read-back check. Non-goal: parsing. */
+#include "tdi_gen.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_gen_int.h"
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    size_t *off; /* line start offsets */
+    size_t n, ocap;
+    int oom;
+} sb;
+
+static void sb_line(sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_line(sb *s, const char *fmt, ...)
+{
+    if (s->oom)
+        return;
+    if (s->n == s->ocap) {
+        size_t nc = s->ocap ? 2 * s->ocap : 1024;
+        size_t *p = realloc(s->off, nc * sizeof *p);
+        if (!p) {
+            s->oom = 1;
+            return;
+        }
+        s->off = p;
+        s->ocap = nc;
+    }
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = s->cap - s->len;
+        int w = vsnprintf(s->buf ? s->buf + s->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (w < 0) {
+            s->oom = 1;
+            return;
+        }
+        if ((size_t)w + 1 <= room) {
+            s->off[s->n++] = s->len;
+            s->len += (size_t)w + 1;
+            return;
+        }
+        size_t nc = s->cap ? 2 * s->cap : 1 << 16;
+        while (nc < s->len + (size_t)w + 1)
+            nc *= 2;
+        char *p = realloc(s->buf, nc);
+        if (!p) {
+            s->oom = 1;
+            return;
+        }
+        s->buf = p;
+        s->cap = nc;
+    }
+}
+
+/* appends the '\n'-separated lines of text[0..len) */
+static void sb_lines(sb *s, const char *text, size_t len)
+{
+    size_t nl = 0;
+    for (const char *p = text; p < text + len; p = (const char *)memchr(p, '\n', (size_t)(text + len - p)) + 1)
+        nl++;
+    if (s->oom)
+        return;
+    if (s->n + nl > s->ocap) {
+        size_t nc = s->ocap ? s->ocap : 1024;
+        while (nc < s->n + nl)
+            nc *= 2;
+        size_t *p = realloc(s->off, nc * sizeof *p);
+        if (!p) {
+            s->oom = 1;
+            return;
+        }
+        s->off = p;
+        s->ocap = nc;
+    }
+    if (s->len + len > s->cap) {
+        size_t nc = s->cap ? s->cap : 1 << 16;
+        while (nc < s->len + len)
+            nc *= 2;
+        char *p = realloc(s->buf, nc);
+        if (!p) {
+            s->oom = 1;
+            return;
+        }
+        s->buf = p;
+        s->cap = nc;
+    }
+    char *dst = s->buf + s->len;
+    memcpy(dst, text, len);
+    for (size_t i = 0, start = 0; i < len; i++)
+        if (dst[i] == '\n') {
+            dst[i] = '\0';
+            s->off[s->n++] = s->len + start;
+            start = i + 1;
+        }
+    s->len += len;
+}
+
+static const char *nname(const tdi_gen_circuit *c, int i)
+{
+    return i < 0 ? "0" : c->nodes[i].name;
+}
+
+void tdi_gen_text_free(tdi_gen_text *t)
+{
+    if (!t)
+        return;
+    free(t->buf);
+    free(t->lines);
+    free(t);
+}
+
+int tdi_gen_text_write(const tdi_gen_text *t, FILE *f, tdi_err *err)
+{
+    for (size_t i = 0; i < t->n_lines; i++) {
+        size_t len = (i + 1 < t->n_lines ? (size_t)(t->lines[i + 1] - t->lines[i])
+                                         : t->len - (size_t)(t->lines[i] - t->buf)) - 1;
+        if (fwrite(t->lines[i], 1, len, f) != len || fputc('\n', f) == EOF)
+            return tdi_err_set(err, TDI_EIO, "netlist write failed");
+    }
+    return 0;
+}
+
+static const char *blk_title(int b)
+{
+    switch (b) {
+    case TDI_GEN_BLK_SELF: return "self terms: conductance gu*M_ii (after bus corrections) to "
+                                  "ground";
+    case TDI_GEN_BLK_INTRA_ENC: return "intra-module couplings, encoder";
+    case TDI_GEN_BLK_INTRA_DEC: return "intra-module couplings, decoder";
+    default: return "skip coupling";
+    }
+}
+
+static void emit_elems(sb *s, const tdi_gen_circuit *c)
+{
+    int last = -1;
+    for (size_t i = 0; i < c->n_elems; i++) {
+        const tdi_gen_elem *e = &c->elems[i];
+        if (e->block != last) {
+            const tdi_gen_block_report *r = &c->blk[e->block];
+            char rk[32] = "";
+            if (r->rank)
+                snprintf(rk, sizeof rk, ", rank %zu", r->rank);
+            sb_line(s, "* --- %s (%s%s): %zu elements, %zu wire pairs, %zu bus nodes",
+                    blk_title(e->block), r->realisation ? r->realisation : "", rk, r->elements,
+                    r->wire_pairs, r->bus_nodes);
+            last = e->block;
+        }
+        if (e->kind == 'R') {
+            int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
+            sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), nname(c, n2), 1.0 / e->g);
+        } else {
+            int out = e->a >= 0 ? e->a : e->b;
+            sb_line(s, "G%s_%s %s %s %s %s %.15g", nname(c, out), nname(c, e->c), nname(c, e->a),
+                    nname(c, e->b), nname(c, e->c), nname(c, e->d), e->g);
+        }
+    }
+}
+
+static int force_of(const tdi_gen_circuit *c, size_t i)
+{
+    return (int)(c->phys.rlc ? c->N + i : i);
+}
+
+int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err)
+{
+    sb s = {0};
+    emit_elems(&s, c);
+    if (s.oom) {
+        free(s.buf);
+        free(s.off);
+        return tdi_err_set(err, TDI_ENOMEM, "element text: out of memory");
+    }
+    for (size_t i = 0; i < s.n; i++) /* NUL separators -> newlines */
+        s.buf[s.off[i] + strlen(s.buf + s.off[i])] = '\n';
+    free(s.off);
+    c->elem_text = s.buf;
+    c->elem_text_len = s.len;
+    return 0;
+}
+
+/* All lines of a netlist into s; the element cards are appended when with_elems, else their
+ * position (line index) is stored in *elem_at. */
+static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                          double tran_stop, sb *sp, int with_elems, size_t *elem_at)
+{
+    const tdi_gen_phys *p = &c->phys;
+    double h = tran_h > 0 ? tran_h : p->noise_dt, tstop = tran_stop > 0 ? tran_stop : p->t_stop;
+    double slot = p->t_settle + p->t_avg;
+    size_t N = c->N, D = c->D;
+#define s (*sp)
+    sb_line(&s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
+            mode == TDI_GEN_COSIM ? "cosim" : "standalone");
+    /* header lines (already "* ..."-prefixed, newline separated) */
+    {
+        const char *h0 = c->header;
+        while (*h0) {
+            const char *e = strchr(h0, '\n');
+            size_t n = e ? (size_t)(e - h0) : strlen(h0);
+            sb_line(&s, "%.*s", (int)n, h0);
+            h0 += n + (e ? 1 : 0);
+        }
+    }
+    sb_line(&s, "* physics: tau = Cu/gu = %.6g s, theta = kB T/(Cu Vs^2) = %.6g, kT/C = %.6g V^2 "
+            "(%.6g V rms), Vs = %.6g V/unit", p->tau, p->theta, p->kTC, sqrt(p->kTC), p->Vs);
+    sb_line(&s, "* lambda(M) in [%.6g, %.6g]; slowest relaxation %.6g s, fastest %.6g s; noise "
+            "interval %.6g s", p->lambda_min, p->lambda_max, p->t_slow, p->t_fast, p->noise_dt);
+    sb_line(&s, "* per sample: settle %.6g s then average %.6g s; %zu sample(s) from t = 0 "
+            "(nodes start at 0 V: uic)", p->t_settle, p->t_avg, c->n_samples);
+    if (p->rlc)
+        sb_line(&s, "* rlc unit: Cp = %.6g F, damping gd = %.6g S, gyrator gu: L_eq = Cp/gu^2 = "
+                "%.6g H", p->Cp, p->gd, p->Cp / (p->gu * p->gu));
+    {
+        char ep[40], dp[40];
+        snprintf(ep, sizeof ep, "%s", c->nodes[0].name);
+        snprintf(dp, sizeof dp, "%s", c->nodes[D].name);
+        ep[strcspn(ep, "0123456789")] = '\0';
+        dp[strcspn(dp, "0123456789")] = '\0';
+        sb_line(&s, "* nodes: %s0..%s%zu encoder, %s0..%s%zu decoder (volts = Vs * state)%s", ep, ep,
+                D - 1, dp, dp, D - 1,
+                p->rlc ? "; p<node>: the unit's second state node, which receives all currents"
+                       : "");
+    }
+    if (mode == TDI_GEN_COSIM) {
+        sb_line(&s, "* co-simulation interface (see generator/tdi_gen.h):");
+        sb_line(&s, "*   ibias_<unit>  EXTERNAL current into the unit's force node = gu*Vs*b_i [A]");
+        sb_line(&s, "*   inoise_<unit> EXTERNAL current into the unit's force node: white, two-sided "
+                "PSD 2 kB T g_noise = %.6g A^2/Hz", 2 * p->kT * p->g_noise);
+        sb_line(&s, "*                 sample std sqrt(2 kB T g_noise / h) = %.6g A at h = %.6g s, "
+                "linearly interpolated, sample 0 := 0", p->noise_na, p->noise_dt);
+        sb_line(&s, "*   force node = the unit node (rc) or p<unit> (rlc); bus nodes: u*, s*, sk*");
+        sb_line(&s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
+    } else {
+        sb_line(&s, "* run: ngspice -b <this file>; it prints avg_<node>_s<n> (time average, V) and "
+                "rms_<node>_s<n> per sample");
+        sb_line(&s, "* expected (equilibrium mean Vs*(M^-1 b)_i, std of the average, std of the "
+                "node) per read-out node and sample:");
+        size_t first = c->readout_all ? 0 : D;
+        for (size_t si = 0; si < c->n_samples; si++)
+            for (size_t i = first; i < N; i++)
+                sb_line(&s, "*   avg_%s_s%zu = %.6g V  +- %.3g V (readout std)  node std %.3g V",
+                        c->nodes[i].name, si, c->expect_mean[si * N + i], c->readout_sd[i],
+                        sqrt(c->node_var[i]));
+    }
+    sb_line(&s, ".param Cu=%.15g gu=%.15g Vs=%.15g Tk=%.15g kB=1.380649e-23", p->Cu, p->gu, p->Vs,
+            p->T);
+    if (p->rlc)
+        sb_line(&s, ".param Cp=%.15g gd=%.15g", p->Cp, p->gd);
+    if (p->rlc) {
+        sb_line(&s, ".subckt unit_rlc x p");
+        sb_line(&s, "C1 x 0 {Cu}");
+        sb_line(&s, "C2 p 0 {Cp}");
+        sb_line(&s, "R1 p 0 {1/gd}");
+        sb_line(&s, "G1 0 x p 0 {gu}");
+        sb_line(&s, ".ends unit_rlc");
+    } else {
+        sb_line(&s, ".subckt unit_rc x");
+        sb_line(&s, "C1 x 0 {Cu}");
+        sb_line(&s, ".ends unit_rc");
+    }
+    sb_line(&s, "* --- units");
+    for (size_t i = 0; i < N; i++) {
+        if (p->rlc)
+            sb_line(&s, "X%s %s %s %s", c->nodes[i].name, c->nodes[i].name,
+                    c->nodes[N + i].name, c->unit_subckt);
+        else
+            sb_line(&s, "X%s %s %s", c->nodes[i].name, c->nodes[i].name, c->unit_subckt);
+    }
+    if (with_elems)
+        sb_lines(&s, c->elem_text, c->elem_text_len);
+    else
+        *elem_at = s.n;
+    sb_line(&s, "* --- bias: gu*Vs*b_i [A] into the force node");
+    for (size_t i = 0; i < N; i++) {
+        const char *un = c->nodes[i].name, *fn = nname(c, force_of(c, i));
+        if (mode == TDI_GEN_COSIM) {
+            sb_line(&s, "Ibias_%s 0 %s external", un, fn);
+        } else if (c->n_samples == 1) {
+            sb_line(&s, "Ibias_%s 0 %s DC %.15g", un, fn, c->bias[i]);
+        } else { /* PWL schedule: each value held for one slot, one tick to switch */
+            sb_line(&s, "Ibias_%s 0 %s PWL(0 %.15g", un, fn, c->bias[i]);
+            for (size_t si = 1; si < c->n_samples; si++)
+                sb_line(&s, "+ %.15g %.15g %.15g %.15g", si * slot, c->bias[(si - 1) * N + i],
+                        si * slot + p->noise_dt, c->bias[si * N + i]);
+            sb_line(&s, "+ )");
+        }
+    }
+    if (mode == TDI_GEN_COSIM || c->noise) {
+        sb_line(&s, "* --- thermal noise: two-sided PSD 2 kB T g_noise (g_noise = %.15g S)",
+                p->g_noise);
+        for (size_t i = 0; i < N; i++) {
+            const char *un = c->nodes[i].name, *fn = nname(c, force_of(c, i));
+            if (mode == TDI_GEN_COSIM)
+                sb_line(&s, "Inoise_%s 0 %s external", un, fn);
+            else
+                sb_line(&s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, fn, p->noise_na,
+                        p->noise_dt);
+        }
+    } else {
+        sb_line(&s, "* --- thermal noise: off (circuit.noise: false)");
+    }
+    sb_line(&s, ".tran %.15g %.15g 0 %.15g uic", h, tstop, h);
+    if (mode == TDI_GEN_STANDALONE) {
+        size_t first = c->readout_all ? 0 : D;
+        sb_line(&s, ".control");
+        sb_line(&s, "set noaskquit");
+        sb_line(&s, "run");
+        for (size_t si = 0; si < c->n_samples; si++) {
+            double t0 = si * slot + p->t_settle, t1 = (si + 1) * slot;
+            for (size_t i = first; i < N; i++) {
+                sb_line(&s, "meas tran avg_%s_s%zu AVG v(%s) from=%.15g to=%.15g", c->nodes[i].name,
+                        si, c->nodes[i].name, t0, t1);
+                sb_line(&s, "meas tran rms_%s_s%zu RMS v(%s) from=%.15g to=%.15g", c->nodes[i].name,
+                        si, c->nodes[i].name, t0, t1);
+            }
+        }
+        sb_line(&s, "echo tdi-gen: done");
+        sb_line(&s, "quit 0");
+        sb_line(&s, ".endc");
+    }
+    sb_line(&s, ".end");
+#undef s
+}
+
+int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                         double tran_stop, tdi_gen_text **out, tdi_err *err)
+{
+    *out = NULL;
+    sb s = {0};
+    build_netlist(c, mode, tran_h, tran_stop, &s, 1, NULL);
+    if (s.oom) {
+        free(s.buf);
+        free(s.off);
+        return tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
+    }
+    tdi_gen_text *t = calloc(1, sizeof *t);
+    char **lines = malloc((s.n + 1) * sizeof *lines);
+    if (!t || !lines) {
+        free(t);
+        free(lines);
+        free(s.buf);
+        free(s.off);
+        return tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
+    }
+    for (size_t i = 0; i < s.n; i++)
+        lines[i] = s.buf + s.off[i];
+    lines[s.n] = NULL;
+    t->buf = s.buf;
+    t->len = s.len;
+    t->lines = lines;
+    t->n_lines = s.n;
+    free(s.off);
+    *out = t;
+    return 0;
+}
+
+int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                          double tran_stop, FILE *f, tdi_err *err)
+{
+    sb s = {0};
+    size_t at = 0;
+    build_netlist(c, mode, tran_h, tran_stop, &s, 0, &at);
+    int rc = 0;
+    if (s.oom)
+        rc = tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
+    for (size_t i = 0; i < s.n && !rc; i++) {
+        if (i == at && fwrite(c->elem_text, 1, c->elem_text_len, f) != c->elem_text_len)
+            rc = tdi_err_set(err, TDI_EIO, "netlist write failed");
+        if (fputs(s.buf + s.off[i], f) == EOF || fputc('\n', f) == EOF)
+            rc = tdi_err_set(err, TDI_EIO, "netlist write failed");
+    }
+    free(s.buf);
+    free(s.off);
+    return rc;
+}
+
+void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f)
+{
+    fprintf(f, "{\n  \"D\": %zu,\n  \"k\": %zu,\n  \"N\": %zu,\n  \"unit\": \"%s\",\n  \"blocks\": [\n",
+            c->D, c->k, c->N, c->phys.rlc ? "rlc" : "rc");
+    for (int b = 0; b < TDI_GEN_NBLK; b++) {
+        const tdi_gen_block_report *r = &c->blk[b];
+        fprintf(f, "    {\"block\": \"%s\", \"realisation\": \"%s\", \"rank\": %zu, "
+                "\"elements\": %zu, \"wire_pairs\": %zu, \"bus_nodes\": %zu, "
+                "\"dense_pairs\": %.0f, \"ratio\": %.17g}%s\n",
+                r->name ? r->name : "?", r->realisation ? r->realisation : "?", r->rank,
+                r->elements, r->wire_pairs, r->bus_nodes, r->dense_pairs,
+                r->dense_pairs > 0 ? (double)r->wire_pairs / r->dense_pairs : 0.0,
+                b + 1 < TDI_GEN_NBLK ? "," : "");
+    }
+    const tdi_gen_block_report *s = &c->blk[TDI_GEN_BLK_SKIP];
+    fprintf(f, "  ],\n  \"total\": {\"elements\": %zu, \"wire_pairs\": %zu},\n"
+            "  \"skip_dense_pairs\": %.0f,\n  \"skip_ratio\": %.17g\n}\n",
+            c->total_elements, c->total_pairs, s->dense_pairs,
+            s->dense_pairs > 0 ? (double)s->wire_pairs / s->dense_pairs : 0.0);
+}
+
+void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f)
+{
+    fprintf(f, "wire report (D = %zu, k = %zu):\n", c->D, c->k);
+    fprintf(f, "  %-10s %-10s %6s %10s %11s %9s %12s %8s\n", "block", "realis.", "rank",
+            "elements", "wire pairs", "bus nodes", "dense pairs", "ratio");
+    for (int b = 0; b < TDI_GEN_NBLK; b++) {
+        const tdi_gen_block_report *r = &c->blk[b];
+        fprintf(f, "  %-10s %-10s %6zu %10zu %11zu %9zu %12.0f %8.4g\n", r->name ? r->name : "?",
+                r->realisation ? r->realisation : "?", r->rank, r->elements, r->wire_pairs,
+                r->bus_nodes, r->dense_pairs,
+                r->dense_pairs > 0 ? (double)r->wire_pairs / r->dense_pairs : 0.0);
+    }
+    fprintf(f, "  total: %zu coupling elements, %zu wire pairs\n", c->total_elements,
+            c->total_pairs);
+}
+
+void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
+{
+    const tdi_gen_phys *p = &c->phys;
+    fprintf(f, "physics (%s units):\n", p->rlc ? "rlc" : "rc");
+    fprintf(f, "  Cu = %.6g F, gu = %.6g S, T = %.6g K, Vs = %.6g V/unit\n", p->Cu, p->gu, p->T,
+            p->Vs);
+    fprintf(f, "  tau = %.6g s, theta = %.6g, kT/C = %.6g V^2 (%.6g V rms)\n", p->tau, p->theta,
+            p->kTC, sqrt(p->kTC));
+    if (p->rlc)
+        fprintf(f, "  Cp = %.6g F, gd = %.6g S (damping), L_eq = %.6g H\n", p->Cp, p->gd,
+                p->Cp / (p->gu * p->gu));
+    fprintf(f, "  lambda(M) in [%.6g, %.6g]\n", p->lambda_min, p->lambda_max);
+    fprintf(f, "  slowest relaxation %.6g s, fastest %.6g s\n", p->t_slow, p->t_fast);
+    fprintf(f, "  noise interval %.6g s (%.3g of the fastest), trnoise std %.6g A\n", p->noise_dt,
+            p->noise_dt / p->t_fast, p->noise_na);
+    fprintf(f, "  per sample: settle %.6g s, average %.6g s; %zu sample(s), tstop %.6g s\n",
+            p->t_settle, p->t_avg, c->n_samples, p->t_stop);
+    double sd_max = 0, var_max = 0;
+    for (size_t i = 0; i < c->N; i++)
+        if (!isnan(c->readout_sd[i])) {
+            sd_max = fmax(sd_max, c->readout_sd[i]);
+            var_max = fmax(var_max, c->node_var[i]);
+        }
+    fprintf(f, "  predicted read-out error (std of a window average): max %.6g V = %.4g units; "
+            "node std max %.6g V\n", sd_max, sd_max / p->Vs, sqrt(var_max));
+}

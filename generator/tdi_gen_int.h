@@ -1,0 +1,33 @@
+/* tdi_gen_int: helpers shared by the generator's files (not part of the public API).
+ * Matrices are row-major double arrays; n x n unless stated. */
+#ifndef TDI_GEN_INT_H
+#define TDI_GEN_INT_H
+
+#include <stddef.h>
+
+#include "tdi_gen.h"
+
+/* Cholesky factor of the n x n symmetric matrix M into L (lower, row-major, n x n).
+ * TDI_ENUM with a message naming `what` when M is not positive definite. */
+int tdi_gen_chol(const double *M, size_t n, double *L, const char *what, tdi_err *err);
+/* Solves L L^T X = Bm in place for `nrhs` right-hand sides stored as rows of Bm (nrhs x n). */
+void tdi_gen_chol_solve_rows(const double *L, size_t n, double *Bm, size_t nrhs);
+/* Extreme eigenvalues of SPD M given its Cholesky factor L: lambda_max by Lanczos on M,
+ * lambda_min by Lanczos on M^-1 (exact dense eigen-decomposition when n <= 400). */
+int tdi_gen_eig_extremes(const double *M, const double *L, size_t n, unsigned long seed,
+                         double *lmin, double *lmax, tdi_err *err);
+/* C = A B^T with A (m x k), B (n x k), C (m x n). */
+void tdi_gen_gemm_abt(const double *A, const double *B, size_t m, size_t n, size_t k,
+                      double *C);
+
+/* Schur reduction of an element list: per node, unit_of (column index of a unit voltage or -1),
+ * force_of (row index of a unit's force node or -1), bus_of (0..nb-1 or -1). K (N x N) =
+ * G_FX - G_FB G_BB^-1 G_BX with G stamped as "current leaving the row node". */
+int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int *unit_of,
+                   const int *force_of, const int *bus_of, size_t N, size_t nb, double *K,
+                   tdi_err *err);
+
+/* Formats the element cards into c->elem_text (tdi_gen_emit.c). 0 or TDI_ENOMEM. */
+int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err);
+
+#endif

@@ -1,0 +1,300 @@
+/* tdi_gen_read: reads a netlist's coupling network back from its text (independently of the
+ * generator's data structures) and reduces it to the unit-to-unit conductance matrix by
+ * eliminating every non-unit node (Schur complement). Used by tests and by whoever wants to
+ * check a netlist by hand-edited text. Reads R and G cards and unit instances at top level;
+ * sources, .param and .subckt bodies are skipped. Non-goal: a general SPICE parser. */
+#include "tdi_gen.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_gen_int.h"
+
+typedef struct {
+    char **names;   /* node names, owned */
+    size_t n, cap;
+    size_t *tab;    /* hash table of node ids + 1 (0 = empty) */
+    size_t tcap;
+} nodemap;
+
+static size_t hstr(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static int nm_grow(nodemap *m)
+{
+    size_t nc = m->tcap ? 2 * m->tcap : 1024;
+    size_t *t = calloc(nc, sizeof *t);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < m->n; i++) {
+        size_t h = hstr(m->names[i]) & (nc - 1);
+        while (t[h])
+            h = (h + 1) & (nc - 1);
+        t[h] = i + 1;
+    }
+    free(m->tab);
+    m->tab = t;
+    m->tcap = nc;
+    return 0;
+}
+
+/* id of name (added when new); -1 for ground ("0", "gnd"), -2 on out of memory */
+static int nm_id(nodemap *m, const char *name)
+{
+    if (strcmp(name, "0") == 0 || strcmp(name, "gnd") == 0)
+        return -1;
+    if (2 * (m->n + 1) > m->tcap && nm_grow(m))
+        return -2;
+    size_t h = hstr(name) & (m->tcap - 1);
+    while (m->tab[h]) {
+        if (strcmp(m->names[m->tab[h] - 1], name) == 0)
+            return (int)(m->tab[h] - 1);
+        h = (h + 1) & (m->tcap - 1);
+    }
+    if (m->n == m->cap) {
+        size_t nc = m->cap ? 2 * m->cap : 1024;
+        char **p = realloc(m->names, nc * sizeof *p);
+        if (!p)
+            return -2;
+        m->names = p;
+        m->cap = nc;
+    }
+    m->names[m->n] = strdup(name);
+    if (!m->names[m->n])
+        return -2;
+    m->tab[h] = m->n + 1;
+    return (int)m->n++;
+}
+
+static void nm_free(nodemap *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->names[i]);
+    free(m->names);
+    free(m->tab);
+}
+
+/* SPICE number with an optional scale suffix (f p n u m k meg g t); 0 on success. */
+static int spice_num(const char *s, double *v)
+{
+    char *end;
+    *v = strtod(s, &end);
+    if (end == s)
+        return -1;
+    if (!*end)
+        return 0;
+    static const struct { const char *suf; double mul; } tab[] = {
+        {"meg", 1e6}, {"f", 1e-15}, {"p", 1e-12}, {"n", 1e-9}, {"u", 1e-6},
+        {"m", 1e-3}, {"k", 1e3}, {"g", 1e9}, {"t", 1e12}};
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (strncmp(end, tab[i].suf, strlen(tab[i].suf)) == 0) {
+            *v *= tab[i].mul;
+            return 0;
+        }
+    return -1;
+}
+
+/* unit index of a node name "<prefix><digits>", or -1 */
+static long unit_index(const char *name, const char *pre)
+{
+    size_t pl = strlen(pre);
+    if (strncmp(name, pre, pl) != 0 || !name[pl])
+        return -1;
+    for (const char *q = name + pl; *q; q++)
+        if (!isdigit((unsigned char)*q))
+            return -1;
+    return strtol(name + pl, NULL, 10);
+}
+
+void tdi_gen_readback_destroy(tdi_gen_readback *rb)
+{
+    if (!rb)
+        return;
+    free(rb->K);
+    memset(rb, 0, sizeof *rb);
+}
+
+int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char *dec_prefix,
+                           tdi_gen_readback *rb, tdi_err *err)
+{
+    memset(rb, 0, sizeof *rb);
+    /* joined logical lines: copy, lower-case, fold "+" continuations */
+    size_t len = strlen(text);
+    char *buf = malloc(len + 2);
+    nodemap nm = {0};
+    tdi_gen_elem *el = NULL;
+    size_t ne = 0, ecap = 0;
+    long *xu = NULL, *xf = NULL; /* instances: unit node id, force node id */
+    size_t nx = 0, xcap = 0;
+    int *unit_of = NULL, *force_of = NULL, *bus_of = NULL;
+    int rc = 0;
+    if (!buf)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    for (size_t i = 0; i <= len; i++)
+        buf[i] = (char)tolower((unsigned char)text[i]);
+    /* process line by line; continuation lines are appended to the previous logical line by
+       replacing the preceding newline with a space */
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] == '\n' && buf[i + 1] == '+') {
+            buf[i] = ' ';
+            buf[i + 1] = ' ';
+        }
+    int in_sub = 0;
+    size_t lineno = 0;
+    char *save = NULL;
+    char *p = buf;
+    while (p && *p && !rc) {
+        char *eol = strchr(p, '\n');
+        if (eol)
+            *eol = '\0';
+        lineno++;
+        char *line = p;
+        p = eol ? eol + 1 : NULL;
+        while (isspace((unsigned char)*line))
+            line++;
+        if (!*line || *line == '*')
+            continue;
+        if (strncmp(line, ".subckt", 7) == 0 || strncmp(line, ".control", 8) == 0) {
+            in_sub = 1;
+            continue;
+        }
+        if (strncmp(line, ".ends", 5) == 0 || strncmp(line, ".endc", 5) == 0) {
+            in_sub = 0;
+            continue;
+        }
+        if (in_sub)
+            continue;
+        if (*line == '.') {
+            if (strncmp(line, ".end", 4) == 0 && (!line[4] || isspace((unsigned char)line[4])))
+                break;
+            continue;
+        }
+        char *tok[16];
+        int nt = 0;
+        for (char *t = strtok_r(line, " \t\r", &save); t && nt < 16; t = strtok_r(NULL, " \t\r", &save))
+            tok[nt++] = t;
+        if (nt == 0)
+            continue;
+        char kind = tok[0][0];
+        if (kind == 'x') {
+            if (nt != 3 && nt != 4) {
+                rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: unit instance needs 2 or 3 fields "
+                                 "after the name", lineno);
+                break;
+            }
+            if (nx == xcap) {
+                xcap = xcap ? 2 * xcap : 256;
+                long *a = realloc(xu, xcap * sizeof *a), *b2 = a ? realloc(xf, xcap * sizeof *b2) : NULL;
+                if (a)
+                    xu = a;
+                if (!a || !b2) {
+                    rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+                    break;
+                }
+                xf = b2;
+            }
+            xu[nx] = nm_id(&nm, tok[1]);
+            xf[nx] = nm_id(&nm, tok[nt == 4 ? 2 : 1]);
+            if (xu[nx] < 0 || xf[nx] < 0) {
+                rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: bad unit instance nodes", lineno);
+                break;
+            }
+            nx++;
+            continue;
+        }
+        if (kind != 'r' && kind != 'g')
+            continue; /* sources, capacitors, inductors: not part of the conductance network */
+        int need = kind == 'r' ? 4 : 6;
+        if (nt != need) {
+            rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: '%s' card needs %d fields, has %d",
+                             lineno, tok[0], need, nt);
+            break;
+        }
+        double v;
+        if (spice_num(tok[need - 1], &v) || v == 0) {
+            rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: bad value '%s'", lineno, tok[need - 1]);
+            break;
+        }
+        if (ne == ecap) {
+            ecap = ecap ? 2 * ecap : 1024;
+            tdi_gen_elem *q = realloc(el, ecap * sizeof *q);
+            if (!q) {
+                rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+                break;
+            }
+            el = q;
+        }
+        tdi_gen_elem *e = &el[ne++];
+        e->kind = (char)(kind == 'r' ? 'R' : 'G');
+        e->block = 0;
+        e->a = nm_id(&nm, tok[1]);
+        e->b = nm_id(&nm, tok[2]);
+        e->c = kind == 'g' ? nm_id(&nm, tok[3]) : -1;
+        e->d = kind == 'g' ? nm_id(&nm, tok[4]) : -1;
+        e->g = kind == 'r' ? 1.0 / v : v;
+        if (e->a == -2 || e->b == -2 || e->c == -2 || e->d == -2)
+            rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    }
+    if (rc)
+        goto done;
+    /* roles */
+    long De = -1, Dd = -1;
+    for (size_t i = 0; i < nx; i++) {
+        long a = unit_index(nm.names[xu[i]], enc_prefix), b = unit_index(nm.names[xu[i]], dec_prefix);
+        if (a > De)
+            De = a;
+        if (b > Dd)
+            Dd = b;
+    }
+    if (De < 0 || De != Dd || (size_t)(2 * (De + 1)) != nx) {
+        rc = tdi_err_set(err, TDI_EFORMAT, "readback: expected units %s0..%s(D-1) and %s0..%s(D-1)"
+                         " (found %zu instances)", enc_prefix, enc_prefix, dec_prefix, dec_prefix,
+                         nx);
+        goto done;
+    }
+    size_t D = (size_t)De + 1, N = 2 * D, nb = 0;
+    unit_of = malloc((nm.n ? nm.n : 1) * sizeof *unit_of);
+    force_of = malloc((nm.n ? nm.n : 1) * sizeof *force_of);
+    bus_of = malloc((nm.n ? nm.n : 1) * sizeof *bus_of);
+    rb->K = calloc(N * N, sizeof *rb->K);
+    if (!unit_of || !force_of || !bus_of || !rb->K) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nm.n; i++)
+        unit_of[i] = force_of[i] = bus_of[i] = -1;
+    for (size_t i = 0; i < nx; i++) {
+        const char *nmu = nm.names[xu[i]];
+        long a = unit_index(nmu, enc_prefix), b = unit_index(nmu, dec_prefix);
+        long u = a >= 0 ? a : (long)D + b;
+        unit_of[xu[i]] = (int)u;
+        force_of[xf[i]] = (int)u;
+    }
+    for (size_t i = 0; i < nm.n; i++)
+        if (unit_of[i] < 0 && force_of[i] < 0)
+            bus_of[i] = (int)nb++;
+    rc = tdi_gen_reduce(el, ne, nm.n, unit_of, force_of, bus_of, N, nb, rb->K, err);
+    if (rc)
+        goto done;
+    rb->N = N;
+    rb->n_bus = nb;
+    rb->n_elems = ne;
+done:
+    if (rc)
+        tdi_gen_readback_destroy(rb);
+    free(buf);
+    nm_free(&nm);
+    free(el);
+    free(xu);
+    free(xf);
+    free(unit_of);
+    free(force_of);
+    free(bus_of);
+    return rc;
+}

@@ -1,0 +1,291 @@
+/* test_cosim_engines: the spice and sde engines on hand-written circuits. RC step response
+ * against the closed form; every tick hit; kT/C on lone RC units from the C noise stream;
+ * bit-identical reruns; sde and spice pathwise and statistically on a coupled circuit; ngspice
+ * error paths (parse error, unknown EXTERNAL source, non-converging runs) followed by a good run
+ * in the same process. Non-goal: the digital interface (test_cosim_loop). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "tdi_cosim.h"
+#include "tdi_test.h"
+
+/* A digital side that holds one bias vector and records every tick. */
+typedef struct rec {
+    size_t n;
+    const double *bias; /* (n) A */
+    double *v;          /* (n_ticks + 1, n) V */
+    long n_ticks, last;
+    int order_ok;
+} rec;
+
+static const double *rec_bias(void *u, long k)
+{
+    (void)k;
+    return ((rec *)u)->bias;
+}
+
+static int rec_tick(void *u, long k, double t, const double *v, const double *ib)
+{
+    rec *r = u;
+    (void)t;
+    (void)ib;
+    if (k != r->last + 1 || k > r->n_ticks)
+        r->order_ok = 0;
+    r->last = k;
+    if (k >= 0 && k <= r->n_ticks)
+        memcpy(r->v + (size_t)k * r->n, v, sizeof(double) * r->n);
+    return 0;
+}
+
+static void rec_init(rec *r, size_t n, long n_ticks, const double *bias)
+{
+    r->n = n;
+    r->bias = bias;
+    r->n_ticks = n_ticks;
+    r->last = -1;
+    r->order_ok = 1;
+    r->v = calloc((size_t)(n_ticks + 1) * n, sizeof(double));
+}
+
+static int run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, double h, long n_ticks,
+               const double *bias, uint64_t seed, int noise, rec *r, tdi_cosim_stats *st,
+               tdi_err *err)
+{
+    tdi_cosim_noise nz;
+    rec_init(r, c->n, n_ticks, bias);
+    int rc = tdi_cosim_noise_init(&nz, c, h, seed, noise, err);
+    if (rc)
+        return rc;
+    tdi_cosim_digital dg = {h, n_ticks, rec_bias, rec_tick, r};
+    if (kind == TDI_COSIM_SPICE) {
+        rc = tdi_cosim_spice_run(c, &nz, &dg, st, err);
+    } else {
+        tdi_cosim_sde *s = tdi_cosim_sde_alloc(c, h, err);
+        rc = s ? tdi_cosim_sde_run(s, &nz, &dg, st, err) : err->code;
+        tdi_cosim_sde_free(s);
+    }
+    tdi_cosim_noise_destroy(&nz);
+    return rc;
+}
+
+/* Stationary variance of one RC unit (g, C) driven by the interpolated noise of tick h, from the
+ * exact recursion a+ = E a + c1 n_k + c2 n_k+1 (tdi_cosim_sde.c) with white samples. */
+static double rc_discrete_var(double g, double C, double T, double h)
+{
+    double lam = g / C, x = lam * h, E = exp(-x), em1 = expm1(-x);
+    double phi0 = -em1 / lam, phi1 = (x + em1) / (lam * lam * h), c1 = phi0 - phi1, c2 = phi1;
+    double s2 = 2 * TDI_COSIM_KB * T * g / h / (C * C); /* variance of n/C */
+    return (c1 * c1 + c2 * c2 + 2 * E * c1 * c2) * s2 / (1 - E * E);
+}
+
+int main(void)
+{
+    gsl_set_error_handler_off();
+    tdi_err err = {0};
+    const double C = 1e-12, g = 1e-6, T = 300, tau = C / g; /* tau = 1 us */
+
+    /* ---- 1. RC step response, one unit, 1 uA into 1 MOhm || 1 pF: v = 1 V (1 - e^-t/tau). */
+    {
+        double M = 1.0, ib = 1e-6, h = tau / 50;
+        long nt = 250;
+        tdi_cosim_circuit *c = tdi_cosim_circuit_direct(1, &M, C, g, T, &err);
+        TDI_CHECK(c != NULL, "direct circuit builds");
+        for (int e = TDI_COSIM_SDE; e <= TDI_COSIM_SPICE; e++) {
+            rec r;
+            tdi_cosim_stats st;
+            int rc = run((tdi_cosim_kind)e, c, h, nt, &ib, 1, 0, &r, &st, &err);
+            char nm[128];
+            snprintf(nm, sizeof nm, "%s: step run succeeds", tdi_cosim_kind_name(e));
+            tdi_check_int(rc, 0, nm);
+            if (rc)
+                printf("  %s\n", err.msg);
+            snprintf(nm, sizeof nm, "%s: every tick hit", tdi_cosim_kind_name(e));
+            tdi_check_int(st.ticks_hit, nt + 1, nm);
+            snprintf(nm, sizeof nm, "%s: ticks reported in order", tdi_cosim_kind_name(e));
+            TDI_CHECK(r.order_ok && r.last == nt, nm);
+            double emax = 0;
+            for (long k = 0; k <= nt; k++)
+                emax = fmax(emax, fabs(r.v[k] - (1.0 - exp(-(double)k * h / tau))));
+            snprintf(nm, sizeof nm, "%s: RC step max |v - (1 - e^-t/tau)| (V)",
+                     tdi_cosim_kind_name(e));
+            /* sde is exact up to rounding (~1e-15 V after 250 steps, bound 1e-12); spice's
+               trapezoid has global error ~ (h/tau)^2/12 * max(t/tau e^-t/tau) = 1.2e-5 V, plus
+               its first steps after t = 0 (backward Euler at the source step): bound 1e-4 V */
+            tdi_check_le(emax, e == TDI_COSIM_SDE ? 1e-12 : 1e-4, nm);
+            free(r.v);
+        }
+        tdi_cosim_circuit_free(c);
+    }
+
+    /* ---- 2. kT/C: 32 lone RC units with noise, T_run = 2000 tau, tick tau/20. */
+    enum { NU = 32 };
+    double h = tau / 20;
+    long nt = 40000, burn = 400; /* burn-in 20 tau: e^-40 of the start-up transient remains */
+    double M16[NU * NU] = {0}, zero[NU] = {0};
+    for (int i = 0; i < NU; i++)
+        M16[i * NU + i] = 1.0;
+    tdi_cosim_circuit *c16 = tdi_cosim_circuit_direct(NU, M16, C, g, T, &err);
+    rec rs, rd, rs2, rs3, rs4;
+    tdi_cosim_stats st_s, st_d;
+    int rc = run(TDI_COSIM_SPICE, c16, h, nt, zero, 7, 1, &rs, &st_s, &err);
+    tdi_check_int(rc, 0, "spice: kT/C run succeeds");
+    if (rc)
+        printf("  %s\n", err.msg);
+    rc = run(TDI_COSIM_SDE, c16, h, nt, zero, 7, 1, &rd, &st_d, &err);
+    tdi_check_int(rc, 0, "sde: kT/C run succeeds");
+    tdi_check_int(st_s.ticks_hit, nt + 1, "spice: every tick of the kT/C run hit");
+    printf("  spice: %ld accepted points for %ld ticks, %ld source calls, %.3f s CPU\n",
+           st_s.points, nt + 1, st_s.src_calls, st_s.cpu_s);
+    double kTC = TDI_COSIM_KB * T / C, vd = rc_discrete_var(g, C, T, h);
+    printf("  kT/C = %.6g V^2, interpolated-noise prediction = %.6g V^2 (ratio %.5f)\n", kTC, vd,
+           vd / kTC);
+    /* relative std of a variance estimated from N samples of an AR(1) with rho = e^-h/tau,
+       pooled over NU units: sqrt(2 (1 + rho^2) / (1 - rho^2) / N / NU) */
+    double rho = exp(-h / tau), nsamp = (double)(nt - burn);
+    double rel_sd = sqrt(2 * (1 + rho * rho) / (1 - rho * rho) / nsamp / NU);
+    for (int e = 0; e < 2; e++) {
+        rec *r = e ? &rs : &rd;
+        double s2 = 0;
+        for (long k = burn + 1; k <= nt; k++)
+            for (int i = 0; i < NU; i++)
+                s2 += r->v[(size_t)k * NU + i] * r->v[(size_t)k * NU + i];
+        s2 /= nsamp * NU;
+        char nm[128];
+        snprintf(nm, sizeof nm, "%s: <v^2> / prediction (4 sigma = %.3g)", e ? "spice" : "sde",
+                 4 * rel_sd);
+        tdi_check_near(s2 / vd, 1.0, 4 * rel_sd, nm);
+        snprintf(nm, sizeof nm, "%s: <v^2> / (kT/C) (4 sigma + interpolation bias %.3g)",
+                 e ? "spice" : "sde", fabs(vd / kTC - 1));
+        tdi_check_near(s2 / kTC, 1.0, 4 * rel_sd + fabs(vd / kTC - 1), nm);
+    }
+    /* pathwise: same noise stream, so spice differs from the exact sde only by its truncation
+       error, O((h/tau)^2) = 2.5e-3 of the signal per unit time constant: bound 1e-2 rms */
+    {
+        double d2 = 0, s2 = 0;
+        for (size_t q = 0; q < (size_t)(nt + 1) * NU; q++) {
+            d2 += (rs.v[q] - rd.v[q]) * (rs.v[q] - rd.v[q]);
+            s2 += rd.v[q] * rd.v[q];
+        }
+        tdi_check_le(sqrt(d2 / s2), 1e-2, "spice vs sde pathwise: rms difference / rms signal");
+    }
+    /* reproducibility: the same seed gives bit-identical waveforms; another seed does not */
+    rc = run(TDI_COSIM_SPICE, c16, h, 2000, zero, 7, 1, &rs2, &st_s, &err);
+    tdi_check_int(rc, 0, "spice: rerun succeeds");
+    rc = run(TDI_COSIM_SPICE, c16, h, 2000, zero, 7, 1, &rs4, &st_s, &err);
+    tdi_check_int(rc, 0, "spice: second rerun succeeds");
+    rc = run(TDI_COSIM_SPICE, c16, h, 2000, zero, 8, 1, &rs3, &st_s, &err);
+    tdi_check_int(rc, 0, "spice: run with another seed succeeds");
+    size_t nb = sizeof(double) * 2001 * NU;
+    TDI_CHECK(memcmp(rs2.v, rs4.v, nb) == 0, "spice: same seed, bit-identical waveforms");
+    TDI_CHECK(memcmp(rs3.v, rs4.v, nb) != 0, "spice: another seed, different waveforms");
+    free(rs.v);
+    free(rd.v);
+    free(rs2.v);
+    free(rs3.v);
+    free(rs4.v);
+    tdi_cosim_circuit_free(c16);
+
+    /* ---- 3. Coupled 4-unit circuit with bias: sde vs spice means and variances. */
+    {
+        enum { N4 = 4 };
+        double M4[N4 * N4] = {1.5, -0.4, 0.2, 0,  -0.4, 1.2, 0, 0.3,
+                              0.2, 0,    1.0, -0.5, 0,  0.3, -0.5, 2.0};
+        /* bias currents gu * Vs * b with Vs = 1 mV / unit: means of a few noise rms */
+        double b4[N4] = {0.2e-9, -0.1e-9, 0.15e-9, 0.05e-9};
+        tdi_cosim_circuit *c4 = tdi_cosim_circuit_direct(N4, &M4[0], C, g, T, &err);
+        double vstar[N4];
+        tdi_cosim_analytic_solve(c4, b4, vstar, &err);
+        long n4 = 30000, b0 = 1000;
+        rec r4[2];
+        for (int e = 0; e < 2; e++) {
+            rc = run(e ? TDI_COSIM_SPICE : TDI_COSIM_SDE, c4, h, n4, b4, 11, 1, &r4[e], &st_s,
+                     &err);
+            tdi_check_int(rc, 0, e ? "spice: coupled run succeeds" : "sde: coupled run succeeds");
+        }
+        /* slowest time constant tau / lambda_min(M4): samples are correlated over ~ tau_slow/h
+           ticks; the standard error of a mean over T_run is sigma sqrt(2 tau_slow / T_run) */
+        double lam_min = 0.55; /* lower bound of lambda_min(M4) (computed value 0.5639...) */
+        double tslow = tau / lam_min, Trun = (double)(n4 - b0) * h;
+        for (int i = 0; i < N4; i++) {
+            double m[2] = {0, 0}, q[2] = {0, 0};
+            for (int e = 0; e < 2; e++) {
+                for (long k = b0 + 1; k <= n4; k++)
+                    m[e] += r4[e].v[(size_t)k * N4 + i];
+                m[e] /= (double)(n4 - b0);
+                for (long k = b0 + 1; k <= n4; k++) {
+                    double d = r4[e].v[(size_t)k * N4 + i] - m[e];
+                    q[e] += d * d;
+                }
+                q[e] /= (double)(n4 - b0 - 1);
+            }
+            double se = sqrt(q[0] * 2 * tslow / Trun);
+            char nm[128];
+            /* each engine against the analytic mean: 4 standard errors */
+            snprintf(nm, sizeof nm, "sde: mean of unit %d vs analytic (4 s.e.)", i);
+            tdi_check_near(m[0], vstar[i], 4 * se, nm);
+            snprintf(nm, sizeof nm, "spice: mean of unit %d vs analytic (4 s.e.)", i);
+            tdi_check_near(m[1], vstar[i], 4 * se, nm);
+            /* variances: relative s.e. sqrt(2 * 2 tau_slow / T_run) each; the two engines see
+               the same noise, so their difference is far smaller: 4 s.e. of one estimate */
+            snprintf(nm, sizeof nm, "spice vs sde: variance of unit %d (ratio, 4 s.e.)", i);
+            tdi_check_near(q[1] / q[0], 1.0, 4 * sqrt(4 * tslow / Trun), nm);
+        }
+        free(r4[0].v);
+        free(r4[1].v);
+        tdi_cosim_circuit_free(c4);
+    }
+
+    /* ---- 4. Error paths, then a good run in the same process. */
+    {
+        double M = 1.0, ib = 1e-6;
+        tdi_cosim_circuit *c = tdi_cosim_circuit_direct(1, &M, C, g, T, &err);
+        rec r;
+        tdi_cosim_stats st;
+        const char *parse[] = {"* t", "Cu0 u0 0 1p", "Ru0 u0 0 abc", "Iu0 0 u0 external", NULL};
+        tdi_cosim_circuit_set_lines(c, parse, &err);
+        rc = run(TDI_COSIM_SPICE, c, tau / 50, 100, &ib, 1, 0, &r, &st, &err);
+        tdi_check_int(rc, TDI_ESPICE, "parse error: TDI_ESPICE");
+        tdi_check_contains(err.msg, "ru0 u0 0 abc", "parse error: message names the card");
+        tdi_check_int(st.ticks_hit, 0, "parse error: no tick reported");
+        free(r.v);
+
+        const char *unk[] = {"* t", "Cu0 u0 0 1p", "Ru0 u0 0 1meg", "Iu0 0 u0 external",
+                             "Ixx 0 u0 external", NULL};
+        tdi_cosim_circuit_set_lines(c, unk, &err);
+        rc = run(TDI_COSIM_SPICE, c, tau / 50, 100, &ib, 1, 0, &r, &st, &err);
+        tdi_check_int(rc, TDI_ESPICE, "unknown source: TDI_ESPICE");
+        tdi_check_contains(err.msg, "'ixx'", "unknown source: message names the source");
+        free(r.v);
+
+        /* KCL at u0 has no solution (1 A + v^2 never balances v / 1 MOhm) */
+        const char *nc_op[] = {"* t", "Cu0 u0 0 1p", "Ru0 u0 0 1meg", "Iu0 0 u0 external",
+                               "B1 0 u0 I=1+V(u0)*V(u0)", NULL};
+        tdi_cosim_circuit_set_lines(c, nc_op, &err);
+        rc = run(TDI_COSIM_SPICE, c, tau / 50, 100, &ib, 1, 0, &r, &st, &err);
+        tdi_check_int(rc, TDI_ESPICE, "non-converging operating point: TDI_ESPICE");
+        tdi_check_contains(err.msg, "too small", "non-converging operating point: message");
+        free(r.v);
+
+        /* the same from t = 1 us on: the run stops half-way and must fail, not return 50 ticks */
+        const char *nc_tr[] = {"* t", "Cu0 u0 0 1p", "Ru0 u0 0 1meg", "Iu0 0 u0 external",
+                               "B1 0 u0 I=(time > 1u) ? 1+V(u0)*V(u0) : 0", NULL};
+        tdi_cosim_circuit_set_lines(c, nc_tr, &err);
+        rc = run(TDI_COSIM_SPICE, c, tau / 50, 100, &ib, 1, 0, &r, &st, &err);
+        tdi_check_int(rc, TDI_ESPICE, "non-converging transient: TDI_ESPICE");
+        tdi_check_contains(err.msg, "time = 1e-06", "non-converging transient: message");
+        free(r.v);
+        tdi_cosim_circuit_free(c);
+
+        c = tdi_cosim_circuit_direct(1, &M, C, g, T, &err);
+        rc = run(TDI_COSIM_SPICE, c, tau / 50, 250, &ib, 1, 0, &r, &st, &err);
+        tdi_check_int(rc, 0, "good run after failed runs succeeds");
+        tdi_check_near(r.v[250], 1.0 - exp(-5.0), 1e-4, "good run after failures: v(5 tau) (V)");
+        free(r.v);
+        tdi_cosim_circuit_free(c);
+    }
+    TDI_TEST_END();
+}

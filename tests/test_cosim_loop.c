@@ -1,0 +1,336 @@
+/* test_cosim_loop: the digital side in the loop. DAC/ADC quantiser on known values; a noiseless
+ * RC unit through DAC -> circuit -> ADC lands on the hand-computed code in both engines; the
+ * readout variance of a lone noisy unit (kT/C seen through the time average) against the OU
+ * formula; batch schedule vs one run per sample; the whole tdi-cosim job on a synthetic bundle
+ * (digital interface networks, results.json, samples.csv, sde vs spice) and its error path
+ * (inconsistent bundle: error, nothing written). Non-goal: ngspice error paths (test_cosim_engines). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+
+#include "tdi_cosim.h"
+#include "tdi_gen.h"
+#include "tdi_io.h"
+#include "tdi_npy.h"
+#include "tdi_test.h"
+
+#define SCR "build/test-cosim-loop"
+
+static double g_kb_t_over_c(double T, double C)
+{
+    return TDI_COSIM_KB * T / C;
+}
+
+static int wr(const char *dir, const char *name, size_t r, size_t c, const double *a)
+{
+    char p[512];
+    tdi_err e;
+    size_t shp[2] = {r, c};
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return tdi_npy_write(p, TDI_NPY_F64, c ? 2 : 1, shp, a, &e);
+}
+
+static void affine(const double *W, const double *b, size_t o, size_t in, const double *x,
+                   double *y)
+{
+    for (size_t r = 0; r < o; r++) {
+        double s = b[r];
+        for (size_t q = 0; q < in; q++)
+            s += W[r * in + q] * x[q];
+        y[r] = s;
+    }
+}
+
+/* A complete paper-mode bundle: the generator's synthetic M plus interface networks, inputs x,
+ * the biases they give, the exact equilibria and a truth near them. */
+static int make_bundle(const char *dir, size_t D, size_t n, double bias_bump)
+{
+    tdi_err e;
+    if (tdi_gen_bundle_synth(dir, "t", D, 2, 0, n, 5, &e)) {
+        printf("  synth: %s\n", e.msg);
+        return -1;
+    }
+    tdi_gen_bundle b;
+    if (tdi_gen_bundle_read(dir, &b, &e)) {
+        printf("  read: %s\n", e.msg);
+        return -1;
+    }
+    size_t N = 2 * D;
+    double *x = malloc(sizeof(double) * n * D), *be = malloc(sizeof(double) * n * D);
+    double *bd = malloc(sizeof(double) * n * D), *an = malloc(sizeof(double) * n * D);
+    double *tr = malloc(sizeof(double) * n * D), *mf = calloc(D, sizeof(double));
+    double *gain = malloc(sizeof(double) * D);
+    double ew1[4 * 64], eb1[4], ew2[64 * 4], eb2[64], tw1[16 * 64], tb1[16], tw2[64 * 16], tb2[64];
+    uint64_t u = 0;
+#define RND(s) (s * tdi_cosim_noise_gauss(99, 0, u++))
+    for (size_t q = 0; q < 4 * D; q++)
+        ew1[q] = RND(0.4), ew2[q] = RND(0.4);
+    for (size_t q = 0; q < 16 * D; q++)
+        tw1[q] = RND(0.3), tw2[q] = RND(0.3);
+    for (size_t q = 0; q < 4; q++)
+        eb1[q] = RND(0.1);
+    for (size_t q = 0; q < 16; q++)
+        tb1[q] = RND(0.1);
+    for (size_t q = 0; q < D; q++)
+        eb2[q] = RND(0.1), tb2[q] = RND(0.1), gain[q] = 1.0 + 0.1 * (double)(q % 3);
+    for (size_t q = 0; q < n * D; q++)
+        x[q] = RND(1.0);
+    gsl_matrix *Mm = gsl_matrix_alloc(N, N);
+    gsl_permutation *pm = gsl_permutation_alloc(N);
+    int sg;
+    memcpy(Mm->data, b.M, sizeof(double) * N * N);
+    gsl_linalg_LU_decomp(Mm, pm, &sg);
+    for (size_t s = 0; s < n; s++) {
+        double h4[4], h16[16], z[128], rhs[128];
+        affine(ew1, eb1, 4, D, x + s * D, h4);
+        affine(ew2, eb2, D, 4, h4, be + s * D);
+        affine(tw1, tb1, 16, D, be + s * D, h16);
+        for (int q = 0; q < 16; q++)
+            h16[q] = h16[q] / (1.0 + exp(-h16[q]));
+        affine(tw2, tb2, D, 16, h16, bd + s * D);
+        if (bias_bump != 0 && s == 0)
+            be[0] += bias_bump; /* the bundle then disagrees with its own networks */
+        memcpy(rhs, be + s * D, sizeof(double) * D);
+        memcpy(rhs + D, bd + s * D, sizeof(double) * D);
+        gsl_vector_view bv = gsl_vector_view_array(rhs, N), zv = gsl_vector_view_array(z, N);
+        gsl_linalg_LU_solve(Mm, pm, &bv.vector, &zv.vector);
+        for (size_t i = 0; i < D; i++) {
+            an[s * D + i] = z[D + i];
+            tr[s * D + i] = gain[i] * z[D + i] + RND(0.05);
+            mf[i] += tr[s * D + i] / (double)n;
+        }
+    }
+#undef RND
+    gsl_matrix_free(Mm);
+    gsl_permutation_free(pm);
+    int rc = wr(dir, "x.npy", n, D, x) | wr(dir, "b_enc.npy", n, D, be) |
+             wr(dir, "b_dec.npy", n, D, bd) | wr(dir, "analytic.npy", n, D, an) |
+             wr(dir, "truth.npy", n, D, tr) | wr(dir, "mean_fit.npy", D, 0, mf) |
+             wr(dir, "gain.npy", D, 0, gain) | wr(dir, "enc_w1.npy", 4, D, ew1) |
+             wr(dir, "enc_b1.npy", 4, 0, eb1) | wr(dir, "enc_w2.npy", D, 4, ew2) |
+             wr(dir, "enc_b2.npy", D, 0, eb2) | wr(dir, "tr_w1.npy", 16, D, tw1) |
+             wr(dir, "tr_b1.npy", 16, 0, tb1) | wr(dir, "tr_w2.npy", D, 16, tw2) |
+             wr(dir, "tr_b2.npy", D, 0, tb2);
+    free(x);
+    free(be);
+    free(bd);
+    free(an);
+    free(tr);
+    free(mf);
+    free(gain);
+    tdi_gen_bundle_destroy(&b);
+    return rc;
+}
+
+static double json_num(const char *txt, const char *obj, const char *key)
+{
+    const char *p = strstr(txt, obj);
+    if (!p)
+        return NAN;
+    p = strstr(p, key);
+    if (!p)
+        return NAN;
+    p += strlen(key);
+    while (*p == '"' || *p == ':' || *p == ' ')
+        p++;
+    return strtod(p, NULL);
+}
+
+int main(void)
+{
+    gsl_set_error_handler_off();
+    tdi_err err = {0};
+
+    /* ---- quantiser: step q = 2 fs / 2^bits, round half away from zero, two's-complement clamp */
+    tdi_check_near(tdi_cosim_quantize(0.3, 3, 1.0), 0.25, 0, "DAC 3 bits fs 1: 0.3 -> 0.25");
+    tdi_check_near(tdi_cosim_quantize(0.125, 3, 1.0), 0.25, 0, "DAC 3 bits: 0.125 (half) -> 0.25");
+    tdi_check_near(tdi_cosim_quantize(-0.124, 3, 1.0), 0.0, 0, "DAC 3 bits: -0.124 -> 0");
+    tdi_check_near(tdi_cosim_quantize(0.9, 3, 1.0), 0.75, 0, "DAC 3 bits: 0.9 clamps to code 3");
+    tdi_check_near(tdi_cosim_quantize(-1.2, 3, 1.0), -1.0, 0, "DAC 3 bits: -1.2 clamps to -4");
+    tdi_check_near(tdi_cosim_quantize(0.1, 12, 1.0), 205.0 / 2048.0, 0,
+                   "ADC 12 bits fs 1: 0.1 -> code 205");
+    tdi_check_near(tdi_cosim_quantize(0.123456789, 0, 1.0), 0.123456789, 0,
+                   "0 bits: ideal converter");
+
+    const double C = 1e-12, g = 1e-6, T = 300, tau = C / g;
+    double M1 = 1.0;
+    tdi_cosim_circuit *c1 = tdi_cosim_circuit_direct(1, &M1, C, g, T, &err);
+    size_t read0 = 0;
+
+    /* ---- noiseless unit through DAC and ADC: bias 0.3 uA, DAC 4 bits fs 1 uA -> 0.25 uA (code
+       2 of step 0.125 uA); v* = 0.25 V; ADC 5 bits fs 0.7 V: step 0.04375 V, 0.25 V -> code 6
+       -> 0.2625 V. Settled to e^-20 of the step (20 tau): every conversion gives code 6. */
+    {
+        double bias[3] = {0.3e-6, -0.3e-6, 0.3e-6};
+        tdi_cosim_plan pl = {3, bias, 1, &read0, tau / 20, 400, 200, 1, 4, 1e-6, 5, 0.7, 7, 1, 0,
+                             NULL};
+        for (int k = 0; k < 3; k++) {
+            tdi_cosim_out o;
+            int rc = tdi_cosim_exp_run((tdi_cosim_kind)k, c1, &pl, &o, &err);
+            char nm[128];
+            snprintf(nm, sizeof nm, "%s: noiseless DAC/ADC run", tdi_cosim_kind_name(k));
+            tdi_check_int(rc, 0, nm);
+            if (rc) {
+                printf("  %s\n", err.msg);
+                continue;
+            }
+            double expect = k == 0 ? 0.25 : 0.2625; /* analytic has no ADC */
+            snprintf(nm, sizeof nm, "%s: sample 0 estimate (V)", tdi_cosim_kind_name(k));
+            tdi_check_near(o.est[0], expect, 1e-12, nm);
+            snprintf(nm, sizeof nm, "%s: sample 1 estimate (V), -0.25 V -> code -6",
+                     tdi_cosim_kind_name(k));
+            tdi_check_near(o.est[1], -expect, 1e-12, nm);
+            snprintf(nm, sizeof nm, "%s: DAC output held (A)", tdi_cosim_kind_name(k));
+            tdi_check_near(o.bias_q[1], -0.25e-6, 0, nm);
+            if (k > 0) {
+                /* 200 averaging ticks / stride 7 = 28 conversions per sample, 3 samples */
+                snprintf(nm, sizeof nm, "%s: ADC conversions", tdi_cosim_kind_name(k));
+                tdi_check_int(o.n_adc, 3 * 28, nm);
+                /* sample 2 starts at -0.25 V and ends at +0.25 V: the bias source delivers
+                   i v integrated; the equilibrium part alone is 62.5 nW * 600 ticks * 50 ns
+                   = 1.875e-12 J, the transient from -0.25 V costs less: (0, 1.875e-12) */
+                snprintf(nm, sizeof nm, "%s: E_bias of sample 2 below the equilibrium value",
+                         tdi_cosim_kind_name(k));
+                TDI_CHECK(o.e_bias[2] > 0 && o.e_bias[2] < 1.875e-12, nm);
+                /* sample 1 sees the same waveform mirrored: same energy to 1e-9 relative */
+                snprintf(nm, sizeof nm, "%s: E_R symmetric between samples 1 and 2",
+                         tdi_cosim_kind_name(k));
+                tdi_check_rel(o.e_r[1], o.e_r[2], 1e-6, nm);
+            }
+            tdi_cosim_out_destroy(&o);
+        }
+        /* one run per sample gives the same codes (each sample settles from rest) */
+        pl.batch = 0;
+        tdi_cosim_out o;
+        int rc = tdi_cosim_exp_run(TDI_COSIM_SPICE, c1, &pl, &o, &err);
+        tdi_check_int(rc, 0, "spice per-sample schedule runs");
+        if (!rc) {
+            tdi_check_near(o.est[1], -0.2625, 1e-12, "spice per-sample: sample 1 estimate (V)");
+            tdi_check_int(o.st.ticks_hit, 3 * 601, "spice per-sample: 3 runs x 601 ticks hit");
+            tdi_cosim_out_destroy(&o);
+        }
+    }
+
+    /* ---- readout variance of a lone noisy unit at zero bias: the window average of an OU
+       process of variance s2 (kT/C, times the interpolation factor measured in
+       test_cosim_engines: within 2.5% at tau/20) over W has variance
+       2 s2 (tau/W) [1 - (tau/W)(1 - e^-W/tau)]. Settling 5 tau decorrelates samples to e^-5. */
+    {
+        size_t ns = 1500;
+        double *zero = calloc(ns, sizeof(double));
+        double h = tau / 20, W = 10 * tau;
+        tdi_cosim_plan pl = {ns, zero, 1, &read0, h, 100, 200, 1, 0, 1e-6, 0, 1.0, 1, 21, 1,
+                             NULL};
+        double s2 = g_kb_t_over_c(T, C), r = tau / W;
+        double pv = 2 * s2 * r * (1 - r * (1 - exp(-1 / r)));
+        for (int k = 1; k < 3; k++) {
+            if (k == 2)
+                pl.n_samples = ns = 300; /* spice: fewer samples (time) */
+            tdi_cosim_out o;
+            int rc = tdi_cosim_exp_run((tdi_cosim_kind)k, c1, &pl, &o, &err);
+            char nm[160];
+            snprintf(nm, sizeof nm, "%s: noisy readout run", tdi_cosim_kind_name(k));
+            tdi_check_int(rc, 0, nm);
+            if (rc)
+                continue;
+            double v = 0;
+            for (size_t s = 0; s < ns; s++)
+                v += o.est[s] * o.est[s];
+            v /= (double)ns;
+            /* relative s.e. of a variance from ns independent Gaussians: sqrt(2/ns); 4 s.e.
+               plus the 2.5% interpolation bias of s2 */
+            double tol = 4 * sqrt(2.0 / (double)ns) + 0.025;
+            snprintf(nm, sizeof nm, "%s: readout variance / OU prediction (kT/C through the "
+                     "loop, tol %.3f)", tdi_cosim_kind_name(k), tol);
+            tdi_check_near(v / pv, 1.0, tol, nm);
+            tdi_cosim_out_destroy(&o);
+        }
+        free(zero);
+    }
+    tdi_cosim_circuit_free(c1);
+
+    /* ---- the whole job on a synthetic bundle (D = 6, 8 test samples) */
+    {
+        tdi_mkdirs(SCR "/ok", &err);
+        tdi_mkdirs(SCR "/bad", &err);
+        int rc = make_bundle(SCR "/ok/substrate", 6, 8, 0.0);
+        tdi_check_int(rc, 0, "synthetic bundle with interface networks written");
+        rc = make_bundle(SCR "/bad/substrate", 6, 8, 0.5);
+        tdi_check_int(rc, 0, "inconsistent synthetic bundle written");
+        const char *yaml = "seed: 3\nname: t\nout: " SCR "/%s\n"
+                           "circuit:\n  avg_relax: 20\n  settle_eps: 1.0e-4\n  samples: [0]\n"
+                           "cosim:\n  n_samples: 5\n  dac_bits: 12\n  adc_bits: 14\n"
+                           "  progress: false\n"
+                           "energy:\n  gpu_step: 5.7e-3\n";
+        const char *which[2] = {"ok", "bad"};
+        for (int q = 0; q < 2; q++) {
+            char path[256], txt[1024];
+            snprintf(path, sizeof path, SCR "/%s.yaml", which[q]);
+            snprintf(txt, sizeof txt, yaml, which[q]);
+            FILE *f = fopen(path, "w");
+            fputs(txt, f);
+            fclose(f);
+            tdi_cosim_cfg cfg;
+            rc = tdi_cosim_cfg_load(path, &cfg, &err);
+            tdi_check_int(rc, 0, "config loads");
+            char odir[256];
+            snprintf(odir, sizeof odir, SCR "/%s/cosim", which[q]);
+            if (q == 0) {
+                FILE *log = fopen(SCR "/ok.log", "w");
+                rc = tdi_cosim_app_run(&cfg, log, &err);
+                fclose(log);
+                tdi_check_int(rc, 0, "tdi-cosim job on the synthetic bundle");
+                if (rc) {
+                    printf("  %s\n", err.msg);
+                    continue;
+                }
+                char *js = NULL, *csv = NULL;
+                size_t nj = 0, nc = 0;
+                tdi_file_read_all(SCR "/ok/cosim/results.json", &js, &nj, &err);
+                tdi_file_read_all(SCR "/ok/cosim/samples.csv", &csv, &nc, &err);
+                TDI_CHECK(js && csv, "results.json and samples.csv written");
+                if (!js || !csv)
+                    continue;
+                long lines = 0;
+                for (size_t i = 0; i < nc; i++)
+                    lines += csv[i] == '\n';
+                /* header + 5 samples x 6 rows (analytic, sde, spice, ideal, digital, mean) */
+                tdi_check_int(lines, 1 + 5 * 6, "samples.csv rows");
+                double ca = json_num(js, "\"analytic\":", "\"cos_centered\""),
+                       ci = json_num(js, "\"analytic_ideal_dac\":", "\"cos_centered\"");
+                /* a 12-bit DAC changes b by <= 2^-12 of full scale: metrics move by ~1e-3 */
+                tdi_check_near(ca, ci, 1e-2, "analytic (12-bit DAC) vs ideal: centered cosine");
+                double cm = json_num(js, "\"mean\":", "\"cos_centered\"");
+                tdi_check_near(cm, 0.0, 1e-12, "mean baseline: centered cosine 0");
+                double pr = json_num(js, "\"readout\":", "\"predicted_rms_V\""),
+                       ms = json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\""),
+                       mp = json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\""),
+                       dd = json_num(js, "\"readout\":", "\"sde_vs_spice_rms_V\"");
+                /* 30 estimates: rms relative s.e. ~ 1/sqrt(60) = 0.13; 4 s.e. -> [0.48, 1.52] */
+                tdi_check_near(ms / pr, 1.0, 0.52, "sde measured / predicted readout rms");
+                tdi_check_near(mp / pr, 1.0, 0.52, "spice measured / predicted readout rms");
+                /* same noise stream: the engines differ by SPICE's truncation error only */
+                tdi_check_le(dd / pr, 0.1, "sde vs spice rms difference / readout rms");
+                double et = json_num(js, "\"energy\":", "\"E_total_J\""),
+                       ed = json_num(js, "\"energy\":", "\"E_digital_J\"");
+                /* 2,560-style count at D = 6: 8 D + 32 D = 240 MACs x 4.6 pJ */
+                tdi_check_rel(ed, 240 * 4.6e-12, 1e-9, "E_digital = interface MACs x E_MAC");
+                TDI_CHECK(et > ed, "E_total exceeds E_digital");
+                free(js);
+                free(csv);
+            } else {
+                rc = tdi_cosim_app_run(&cfg, NULL, &err);
+                tdi_check_int(rc, TDI_EFORMAT, "inconsistent bundle: TDI_EFORMAT");
+                tdi_check_contains(err.msg, "b_enc", "inconsistent bundle: message");
+                struct stat sb;
+                TDI_CHECK(stat(odir, &sb) != 0, "inconsistent bundle: no output directory");
+            }
+        }
+    }
+    TDI_TEST_END();
+}
