@@ -11,7 +11,7 @@ OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 DEB_PKGS  := build-essential pkg-config ngspice libngspice0-dev libgsl-dev libopenblas-dev \
              libopenblas-openmp-dev \
              libyaml-dev zlib1g-dev libpng-dev dataset-fashion-mnist librandom123-dev \
-             openmpi-bin libopenmpi-dev gnuplot-nox python3-numpy
+             openmpi-bin libopenmpi-dev gnuplot-nox python3-numpy bc
 CC        ?= cc
 WARN      := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(CI),true)
@@ -34,6 +34,11 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TESTS     := $(patsubst tests/%.c,bin/%,$(TEST_SRC))
 LIB       := build/libtdi.a
 
+# Objects depend on the flags they were built with: a `make asan` followed by `make` rebuilds.
+FLAGS_STAMP := build/.cflags
+$(shell mkdir -p build && (echo '$(ALL_CFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) || \
+    echo '$(ALL_CFLAGS) $(LDLIBS)' > $(FLAGS_STAMP)))
+
 .PHONY: all deps demo test bench asan clean
 all: $(PROGS) $(TESTS)
 
@@ -54,7 +59,7 @@ deps:
 	    fi; \
 	fi
 
-build/%.o: %.c
+build/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -86,7 +91,6 @@ bench: deps
 	scripts/bench.sh
 
 asan: deps
-	$(MAKE) clean
 	$(MAKE) all CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
 	ASAN_OPTIONS=detect_leaks=1 tests/run.sh
 

@@ -173,7 +173,7 @@ int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, td
             fprintf(progress,
                     "epoch %ld/%ld step %ld/%ld loss %.5f (avg %.5f) lr %.2e %.1f images/s ETA "
                     "%.0f s\n",
-                    step / spe + (last ? 0 : 1), (total + spe - 1) / spe, step, total, loss,
+                    (step - 1) / spe + 1, (total + spe - 1) / spe, step, total, loss,
                     loss_ema, tdi_unet_config_lr(c, step - 1, total), ips, eta);
             fflush(progress);
         }
