@@ -21,13 +21,18 @@ CFLAGS    ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fopenmp -MMD -MP \
-             -Icommon -Itools/unet -Itools/substrate -Igenerator -Icosim -I$(OPENBLAS_INC) $(PKG_CFLAGS)
+             -Icommon -Itools/unet -Itools/substrate -Itools/sweep -Igenerator -Icosim \
+             -I$(OPENBLAS_INC) $(PKG_CFLAGS)
 LDLIBS     = -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB) -lopenblas $(PKG_LIBS) -fopenmp -lm
 
-SRC_DIRS  := common tools/unet tools/substrate generator cosim
+SRC_DIRS  := common tools/unet tools/substrate tools/sweep generator cosim
 ALL_SRC   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
 MAIN_SRC  := $(filter %_main.c,$(ALL_SRC))
-LIB_SRC   := $(filter-out %_main.c,$(ALL_SRC))
+# MPI: only bin/tdi-sweep links it, through its one adapter file (kept out of libtdi.a).
+MPI_SRC   := tools/sweep/tdi_sweep_mpi.c
+MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null)
+LIB_SRC   := $(filter-out %_main.c $(MPI_SRC),$(ALL_SRC))
 LIB_OBJ   := $(patsubst %.c,build/%.o,$(LIB_SRC))
 PROGS     := $(foreach m,$(MAIN_SRC),bin/$(subst _,-,$(patsubst %_main.c,%,$(notdir $(m)))))
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -74,6 +79,10 @@ bin/$(subst _,-,$(patsubst %_main.c,%,$(notdir $(1)))): build/$(patsubst %.c,%.o
 endef
 $(foreach m,$(MAIN_SRC),$(eval $(call prog_rule,$(m))))
 
+build/tools/sweep/tdi_sweep_mpi.o: ALL_CFLAGS += $(MPI_CFLAGS)
+bin/tdi-sweep: build/tools/sweep/tdi_sweep_mpi.o
+bin/tdi-sweep: LDLIBS += $(MPI_LIBS)
+
 bin/test_%: build/tests/test_%.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -97,4 +106,4 @@ asan: deps
 clean:
 	rm -rf build bin
 
--include $(LIB_OBJ:.o=.d) $(patsubst %.c,build/%.d,$(MAIN_SRC) $(TEST_SRC))
+-include $(LIB_OBJ:.o=.d) $(patsubst %.c,build/%.d,$(MAIN_SRC) $(TEST_SRC) $(MPI_SRC))

@@ -188,6 +188,14 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
                       tdi_cosim_out *out, tdi_err *err);
 void tdi_cosim_out_destroy(tdi_cosim_out *o);
 
+/* Writes a complete synthetic paper-mode substrate bundle (docs/formats.md) into dir: the
+ * generator's synthetic M (D units per module, skip rank k), random interface networks, n test
+ * inputs, their biases and equilibria, truth = gain * y* + noise; skip = 0 paper mode, 1 skip
+ * mode with b_enc = A x, 2 skip mode with b_enc = A R R^T x. bias_bump != 0 makes b_enc of
+ * sample 0 disagree with the networks (error-path tests). For tests and benchmarks. */
+int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsigned long seed,
+                           int skip, double bias_bump, tdi_err *err);
+
 /* ---------------------------------------------------------------- the program */
 /* The `cosim:` and `energy:` sections (plus seed, name, out). Defaults: configs/paper.yaml and
  * README "Co-simulator". Other sections are skipped (owned by other components). */
@@ -199,7 +207,9 @@ typedef struct tdi_cosim_cfg {
     /* cosim */
     long n_samples;        /* test samples co-simulated (the first n_samples from `first`) */
     long first;
-    int analytic, sde, spice; /* engines to run */
+    int analytic, sde, spice; /* engines to run (analytic always runs: readout reference) */
+    long spice_samples;    /* spice runs the first spice_samples of them (0 = all) */
+    double avg_relax;      /* averaging window in slowest relaxation times (0 = t_avg) */
     char schedule[16];     /* batch | per_sample | auto (auto = batch: measured faster) */
     int noise;
     double tick;           /* s; 0 = circuit noise interval */
@@ -219,6 +229,10 @@ typedef struct tdi_cosim_cfg {
     double e_mac;          /* J per digital MAC */
     double gpu_step;       /* J per U-Net forward pass (one denoising step) */
     double gpu_replaced_fraction; /* share of that step the substrate replaces */
+    /* not in YAML (command line): write the spice deck instead of running */
+    const char *deck_out;  /* path; NULL = run normally */
+    long deck_ticks;       /* ticks in the written deck */
+    int deck_plain;        /* EXTERNAL sources -> dc 0 (for ngspice -b) */
 } tdi_cosim_cfg;
 
 void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c);
@@ -227,5 +241,36 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err);
  * samples.csv} (one directory transaction: nothing appears on error). The table goes to
  * report (may be NULL). */
 int tdi_cosim_app_run(const tdi_cosim_cfg *c, FILE *report, tdi_err *err);
+
+/* The numbers of one job, for callers that run it in-process (tdi-sweep). Rows are indexed
+ * TDI_COSIM_ROW_*; have[r] says whether row r was computed (the sde/spice rows only when that
+ * engine ran). Energies are per inference (one sample), from the most physical engine run. */
+enum { TDI_COSIM_ROW_ANALYTIC, TDI_COSIM_ROW_SDE, TDI_COSIM_ROW_SPICE, TDI_COSIM_ROW_IDEAL,
+       TDI_COSIM_ROW_DIGITAL, TDI_COSIM_ROW_MEAN, TDI_COSIM_NROW };
+typedef struct tdi_cosim_summary {
+    size_t D, first;
+    size_t samples[TDI_COSIM_NROW];     /* test samples each row was evaluated on */
+    int have[TDI_COSIM_NROW];
+    double cos_paper[TDI_COSIM_NROW], cos_centered[TDI_COSIM_NROW], r2[TDI_COSIM_NROW];
+    double Vs, theta, tau, t_slow;      /* V/unit, -, s, s */
+    double tick, t_settle, t_avg;       /* s (circuit time) */
+    double time_to_solution;            /* s per sample: t_settle + t_avg */
+    size_t wires, n_vccs, n_res;        /* of the co-simulated circuit (bus nodes eliminated) */
+    size_t pairs_total, elems_total;    /* generator's wire report, all blocks */
+    size_t pairs_skip, elems_skip;      /* generator's wire report, the skip block */
+    double readout_pred_rms;            /* V */
+    double readout_rms[3];              /* V, engine vs analytic (index = tdi_cosim_kind) */
+    int energy_engine;                  /* tdi_cosim_kind the energies come from */
+    long macs;                          /* digital interface MACs per sample */
+    double E_bias, E_R, E_active, E_dac, E_adc, E_digital, E_total, E_kT; /* J */
+    double gpu_step, gpu_part;          /* J: whole U-Net step, the replaced part */
+} tdi_cosim_summary;
+
+/* tdi_cosim_app_run with the circuit config given as a struct (gen != NULL: used instead of
+ * loading the `circuit:` section from c->path; its bundle path, "" = <c->out>/substrate) and
+ * the job's numbers copied into *sum (may be NULL). Writes the same outputs. */
+struct tdi_gen_config;
+int tdi_cosim_app_run_ex(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
+                         tdi_cosim_summary *sum, FILE *report, tdi_err *err);
 
 #endif

@@ -43,7 +43,7 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->adc_fom = 5e-15;
     c->e_mac = 4.6e-12;
     c->gpu_step = 52e-3;
-    c->gpu_replaced_fraction = 0.145;
+    c->gpu_replaced_fraction = 0.315;
 }
 
 int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
@@ -56,9 +56,10 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
         {"cosim.n_samples", TDI_CFG_INT, &c->n_samples, 1, 1e7, 0, NULL, NULL, 0},
         {"cosim.first", TDI_CFG_INT, &c->first, 0, 1e8, 0, NULL, NULL, 0},
-        {"cosim.analytic", TDI_CFG_BOOL, &c->analytic, 0, 0, 0, NULL, NULL, 0},
         {"cosim.sde", TDI_CFG_BOOL, &c->sde, 0, 0, 0, NULL, NULL, 0},
         {"cosim.spice", TDI_CFG_BOOL, &c->spice, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.spice_samples", TDI_CFG_INT, &c->spice_samples, 0, 1e7, 0, NULL, NULL, 0},
+        {"cosim.avg_relax", TDI_CFG_DOUBLE, &c->avg_relax, 0, 1e6, 0, NULL, NULL, 0},
         {"cosim.schedule", TDI_CFG_STRING, c->schedule, 0, 0, sizeof c->schedule, NULL,
          "auto|batch|per_sample", 0},
         {"cosim.noise", TDI_CFG_BOOL, &c->noise, 0, 0, 0, NULL, NULL, 0},
@@ -159,6 +160,10 @@ static void row_metrics(const double *pred, const double *truth, const double *m
 }
 
 enum { ROW_ANALYTIC, ROW_SDE, ROW_SPICE, ROW_IDEAL, ROW_DIGITAL, ROW_MEAN, NROW };
+_Static_assert((int)NROW == (int)TDI_COSIM_NROW && (int)ROW_SPICE == (int)TDI_COSIM_ROW_SPICE &&
+                   (int)ROW_IDEAL == (int)TDI_COSIM_ROW_IDEAL &&
+                   (int)ROW_MEAN == (int)TDI_COSIM_ROW_MEAN,
+               "row order = tdi_cosim_summary order");
 static const char *const row_name[NROW] = {"analytic", "sde", "spice", "analytic_ideal_dac",
                                            "digital_Binv_bdec", "mean"};
 
@@ -171,6 +176,12 @@ typedef struct row {
 
 /* ------------------------------------------------------------------ the job */
 int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
+{
+    return tdi_cosim_app_run_ex(cfg, NULL, NULL, rep, err);
+}
+
+int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
+                         tdi_cosim_summary *sum, FILE *rep, tdi_err *err)
 {
     int rc = 0;
     tdi_gen_config gcfg;
@@ -185,6 +196,7 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     size_t *read = NULL;
     row rows[NROW];
     memset(rows, 0, sizeof rows);
+    size_t nrow[NROW];
     tdi_cosim_out outs[3];
     memset(outs, 0, sizeof outs);
     double eng_wall[3] = {0, 0, 0};
@@ -192,7 +204,9 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     int begun = 0;
 
     tdi_gen_config_init(&gcfg);
-    if ((rc = tdi_gen_config_load(cfg->path, &gcfg, err)))
+    if (gen)
+        gcfg = *gen;
+    else if ((rc = tdi_gen_config_load(cfg->path, &gcfg, err)))
         return rc;
     char bdir[1100];
     if (gcfg.bundle[0])
@@ -232,7 +246,8 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     const tdi_gen_phys *ph = &gc->phys;
     double tick = cfg->tick > 0 ? cfg->tick : ph->noise_dt;
     double t_settle = cfg->t_settle > 0 ? cfg->t_settle : ph->t_settle;
-    double t_avg = cfg->t_avg > 0 ? cfg->t_avg : ph->t_avg;
+    double t_avg = cfg->t_avg > 0 ? cfg->t_avg
+                   : cfg->avg_relax > 0 ? cfg->avg_relax * ph->t_slow : ph->t_avg;
     long settle_ticks = (long)ceil(t_settle / tick - 1e-9);
     long avg_ticks = (long)ceil(t_avg / tick - 1e-9);
     if (avg_ticks < 1)
@@ -246,6 +261,20 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
         stride = 1;
     if ((rc = tdi_cosim_circuit_from_gen(gc, tick, tick * (double)L * (double)ns, &cc, err)))
         goto done;
+    if (cfg->deck_out) { /* benchmark helper: the deck ngspice would run, then stop */
+        char *deck = tdi_cosim_spice_deck(cc, tick, cfg->deck_ticks, cfg->deck_plain, err);
+        if (!deck) {
+            rc = err ? err->code : TDI_ENOMEM;
+            goto done;
+        }
+        tdi_atomic_file af;
+        if (!(rc = tdi_atomic_open(&af, cfg->deck_out, err))) {
+            fputs(deck, af.f);
+            rc = tdi_atomic_commit(&af, err);
+        }
+        free(deck);
+        goto done;
+    }
 
     /* ---- the digital interface, per sample: b = [b_enc; b_dec] in simulation units */
     bsim = malloc(sizeof(double) * ns * N);
@@ -258,10 +287,66 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     }
     long macs = 0;
     double bdiff = 0, bscale = 0;
+    const char *iface = "enc 4 + transfer 16 (paper)";
+    /* skip mode: b_enc = A x (D^2 MACs) or, when the bundle was written with
+       skip_encoder: projected, A R R^T x = W2 (W1 x) (2 D k MACs); b_dec = c. The bundle's
+       b_enc says which: the variant that reproduces it is used. */
+    double *W1 = NULL, *W2 = NULL;
+    int projected = 0;
+    if (skip) {
+        size_t kk = b.k > 0 ? b.k : 1, rank = 0;
+        W1 = calloc(kk * D, sizeof(double));
+        W2 = calloc(D * kk, sizeof(double));
+        if (!W1 || !W2 || (b.k > 0 && tdi_sub_skip_encoder(b.A, b.P, D, b.k, W1, W2, &rank,
+                                                            err))) {
+            free(W1);
+            free(W2);
+            rc = W1 && W2 ? err->code : tdi_err_set(err, TDI_ENOMEM, "out of memory");
+            goto done;
+        }
+        double dfull = 0, dproj = 0;
+        for (size_t s = 0; s < ns; s++) {
+            const double *xs = x + (s0 + s) * D, *bref = b.b_enc + (s0 + s) * D;
+            double hk[256];
+            for (size_t r = 0; r < b.k && r < 256; r++) {
+                double acc = 0;
+                for (size_t j = 0; j < D; j++)
+                    acc += W1[r * D + j] * xs[j];
+                hk[r] = acc;
+            }
+            for (size_t i = 0; i < D; i++) {
+                double af = 0, ap = 0;
+                for (size_t j = 0; j < D; j++)
+                    af += b.A[i * D + j] * xs[j];
+                for (size_t r = 0; r < b.k && r < 256; r++)
+                    ap += W2[i * b.k + r] * hk[r];
+                dfull = fmax(dfull, fabs(af - bref[i]));
+                dproj = fmax(dproj, fabs(ap - bref[i]));
+            }
+        }
+        projected = b.k > 0 && b.k <= 256 && dproj < dfull;
+        iface = projected ? "A R R^T x (skip, projected)" : "A x (skip, full)";
+    }
     for (size_t s = 0; s < ns; s++) {
         const double *xs = x + (s0 + s) * D;
         double *be = bsim + s * N, *bd = be + D;
-        if (skip) {
+        if (skip && projected) {
+            double hk[256];
+            for (size_t r = 0; r < b.k; r++) {
+                double acc = 0;
+                for (size_t j = 0; j < D; j++)
+                    acc += W1[r * D + j] * xs[j];
+                hk[r] = acc;
+            }
+            for (size_t i = 0; i < D; i++) {
+                double acc = 0;
+                for (size_t r = 0; r < b.k; r++)
+                    acc += W2[i * b.k + r] * hk[r];
+                be[i] = acc;
+                bd[i] = b.c[i];
+            }
+            macs = (long)(2 * D * b.k);
+        } else if (skip) {
             for (size_t i = 0; i < D; i++) {
                 double acc = 0;
                 for (size_t j = 0; j < D; j++)
@@ -288,6 +373,8 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
         for (size_t i = 0; i < N; i++)
             ibias[s * N + i] = ph->gu * ph->Vs * be[i];
     }
+    free(W1);
+    free(W2);
     /* the bundle's biases come from the same networks (formats.md): float64 rounding only */
     if (bdiff > 1e-9 * (bscale > 0 ? bscale : 1)) {
         rc = tdi_err_set(err, TDI_EFORMAT, "%s: the interface networks give biases that differ "
@@ -329,12 +416,17 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
         fprintf(rep, "  DAC %ld bits fs %.4g A (%.4g units), ADC %ld bits fs %.4g V, schedule "
                 "%s, noise %s\n", cfg->dac_bits, dac_fs, dac_fs_units, cfg->adc_bits, adc_fs,
                 pl.batch ? "batch" : "per_sample", cfg->noise ? "on" : "off");
+        fprintf(rep, "  digital interface: %s, %ld MACs per sample\n", iface, macs);
     }
     /* ---- engines */
     int want[3] = {1, cfg->sde, cfg->spice}; /* analytic always: it is the readout reference */
+    size_t nk[3] = {ns, ns, ns};
+    if (cfg->spice_samples > 0 && (size_t)cfg->spice_samples < ns)
+        nk[2] = (size_t)cfg->spice_samples;
     for (int k = 0; k < 3; k++) {
         if (!want[k])
             continue;
+        pl.n_samples = nk[k];
         char label[64];
         snprintf(label, sizeof label, "tdi-cosim %s", tdi_cosim_kind_name((tdi_cosim_kind)k));
         pl.label = (cfg->progress && k != TDI_COSIM_ANALYTIC) ? label : NULL;
@@ -358,11 +450,13 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
             goto done;
         }
     }
+    for (int r = 0; r < NROW; r++)
+        nrow[r] = r < 3 ? nk[r] : ns;
     for (int k = 0; k < 3; k++) {
         if (!outs[k].est)
             continue;
         rows[k].have = 1;
-        for (size_t s = 0; s < ns; s++)
+        for (size_t s = 0; s < nk[k]; s++)
             for (size_t i = 0; i < D; i++)
                 rows[k].pred[s * D + i] = outs[k].est[s * D + i] / ph->Vs * gain[i];
     }
@@ -394,8 +488,9 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     const double *tr = truth + s0 * D;
     for (int r = 0; r < NROW; r++)
         if (rows[r].have) {
-            rows[r].m = tdi_sub_metrics_eval(rows[r].pred, tr, mean_fit, ns, D);
-            row_metrics(rows[r].pred, tr, mean_fit, ns, D, rows[r].cp, rows[r].cc, rows[r].r2);
+            rows[r].m = tdi_sub_metrics_eval(rows[r].pred, tr, mean_fit, nrow[r], D);
+            row_metrics(rows[r].pred, tr, mean_fit, nrow[r], D, rows[r].cp, rows[r].cc,
+                        rows[r].r2);
         }
 
     /* ---- readout error (V): measured vs analytic with the same DAC outputs; predicted from
@@ -412,29 +507,29 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     for (int k = 1; k < 3; k++)
         if (outs[k].est) {
             double s2 = 0;
-            for (size_t q = 0; q < ns * D; q++) {
+            for (size_t q = 0; q < nk[k] * D; q++) {
                 double d = outs[k].est[q] - outs[0].est[q];
                 s2 += d * d;
             }
-            meas_rms[k] = sqrt(s2 / (double)(ns * D));
+            meas_rms[k] = sqrt(s2 / (double)(nk[k] * D));
         }
-    if (outs[1].est && outs[2].est) {
+    if (outs[1].est && outs[2].est) { /* on the samples both ran */
         double s2 = 0;
-        for (size_t q = 0; q < ns * D; q++)
+        for (size_t q = 0; q < nk[2] * D; q++)
             s2 += (outs[1].est[q] - outs[2].est[q]) * (outs[1].est[q] - outs[2].est[q]);
-        diff_sde_spice = sqrt(s2 / (double)(ns * D));
+        diff_sde_spice = sqrt(s2 / (double)(nk[2] * D));
     }
 
     /* ---- energy per inference (one sample): from the most physical engine that ran */
     int ek = outs[2].est ? 2 : outs[1].est ? 1 : 0;
     double T_inf = (double)L * tick;
     double E_bias = 0, E_R = 0;
-    for (size_t s = 0; s < ns; s++) {
+    for (size_t s = 0; s < nk[ek]; s++) {
         E_bias += outs[ek].e_bias[s];
         E_R += outs[ek].e_r[s];
     }
-    E_bias /= (double)ns;
-    E_R /= (double)ns;
+    E_bias /= (double)nk[ek];
+    E_R /= (double)nk[ek];
     double E_active = cfg->vdd * cc->sum_gm / cfg->gm_over_id * T_inf;
     double n_dac = (double)N, n_adc = (double)(conv * (long)D);
     double E_dac = n_dac * cfg->dac_fom * ldexp(1.0, (int)cfg->dac_bits);
@@ -473,16 +568,18 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
                 pl.batch ? "batch" : "per_sample");
         fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
                 "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "
-                "\"adc_conversions_per_sample\": %.0f, \"interface_macs\": %ld},\n",
-                cfg->dac_bits, dac_fs, cfg->adc_bits, adc_fs, stride, N, n_adc, macs);
+                "\"adc_conversions_per_sample\": %.0f, \"interface_macs\": %ld, "
+                "\"interface\": \"%s\"},\n", cfg->dac_bits, dac_fs, cfg->adc_bits, adc_fs, stride,
+                N, n_adc, macs, iface);
         fprintf(f, "  \"rows\": {\n");
         int first_row = 1;
         for (int r = 0; r < NROW; r++) {
             if (!rows[r].have)
                 continue;
-            fprintf(f, "%s    \"%s\": {\"cos_paper\": %.6f, \"cos_centered\": %.6f, \"r2\": %.6f",
-                    first_row ? "" : ",\n", row_name[r], rows[r].m.cos_paper,
-                    rows[r].m.cos_centered, rows[r].m.r2);
+            fprintf(f, "%s    \"%s\": {\"samples\": %zu, \"cos_paper\": %.6f, "
+                    "\"cos_centered\": %.6f, \"r2\": %.6f", first_row ? "" : ",\n",
+                    row_name[r], nrow[r], rows[r].m.cos_paper, rows[r].m.cos_centered,
+                    rows[r].m.r2);
             if (r < 3)
                 fprintf(f, ", \"cpu_s\": %.4g, \"wall_s\": %.4g, \"ticks\": %ld, "
                         "\"ticks_per_s\": %.6g, \"accepted_points\": %ld", outs[r].st.cpu_s,
@@ -502,8 +599,8 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
                 "\"E_adc_J\": %.6g, \"E_conv_J\": %.6g, \"E_digital_J\": %.6g, "
                 "\"E_total_J\": %.6g, \"kT_floor_J\": %.6g, \"gpu_step_J\": %.6g, "
                 "\"gpu_replaced_fraction\": %.6g, \"ratio_vs_whole_step\": %.6g, "
-                "\"ratio_vs_replaced_part\": %.6g, \"replaced_part\": \"the decoder ResBlock of "
-                "the skip pair (its FLOP share of one U-Net step)\"}\n}\n",
+                "\"ratio_vs_replaced_part\": %.6g, \"replaced_part\": \"the decoder ResBlock "
+                "of the skip pair (its FLOP share of one U-Net step, energy.gpu_replaced_fraction)\"}\n}\n",
                 tdi_cosim_kind_name((tdi_cosim_kind)ek), E_bias, E_R, E_active, E_dac, E_adc,
                 E_conv, E_digital, E_total, E_kT, cfg->gpu_step, cfg->gpu_replaced_fraction,
                 cfg->gpu_step / E_total, gpu_part / E_total);
@@ -517,7 +614,7 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
                    "E_R_J\n");
         for (size_t s = 0; s < ns; s++)
             for (int r = 0; r < NROW; r++) {
-                if (!rows[r].have)
+                if (!rows[r].have || s >= nrow[r])
                     continue;
                 double e = 0, eb = 0, er = 0;
                 if (r < 3) {
@@ -538,36 +635,95 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     if ((rc = tdi_dir_commit(tmp, odir, err)))
         goto done;
     begun = 0;
+    if (sum) {
+        memset(sum, 0, sizeof *sum);
+        sum->D = D;
+        sum->first = s0;
+        for (int r = 0; r < NROW; r++) {
+            sum->have[r] = rows[r].have;
+            sum->samples[r] = rows[r].have ? nrow[r] : 0;
+            sum->cos_paper[r] = rows[r].m.cos_paper;
+            sum->cos_centered[r] = rows[r].m.cos_centered;
+            sum->r2[r] = rows[r].m.r2;
+        }
+        sum->Vs = ph->Vs;
+        sum->theta = ph->theta;
+        sum->tau = ph->tau;
+        sum->t_slow = ph->t_slow;
+        sum->tick = tick;
+        sum->t_settle = (double)settle_ticks * tick;
+        sum->t_avg = (double)avg_ticks * tick;
+        sum->time_to_solution = T_inf;
+        sum->wires = cc->wires;
+        sum->n_vccs = cc->n_vccs;
+        sum->n_res = cc->n_res;
+        sum->pairs_total = gc->total_pairs;
+        sum->elems_total = gc->total_elements;
+        sum->pairs_skip = gc->blk[TDI_GEN_BLK_SKIP].wire_pairs;
+        sum->elems_skip = gc->blk[TDI_GEN_BLK_SKIP].elements;
+        sum->readout_pred_rms = pred_rms;
+        for (int k = 0; k < 3; k++)
+            sum->readout_rms[k] = meas_rms[k];
+        sum->energy_engine = ek;
+        sum->macs = macs;
+        sum->E_bias = E_bias;
+        sum->E_R = E_R;
+        sum->E_active = E_active;
+        sum->E_dac = E_dac;
+        sum->E_adc = E_adc;
+        sum->E_digital = E_digital;
+        sum->E_total = E_total;
+        sum->E_kT = E_kT;
+        sum->gpu_step = cfg->gpu_step;
+        sum->gpu_part = gpu_part;
+    }
 
     if (rep) {
-        fprintf(rep, "\n%-20s %10s %12s %9s %10s %12s\n", "row", "cos_paper", "cos_centered",
-                "R^2", "CPU s", "ticks/s");
+        fprintf(rep, "\n%-19s %7s %9s %12s %8s %14s %9s %11s\n", "row", "samples", "cos_paper",
+                "cos_centered", "R^2", "t_solution s", "CPU s", "ticks/CPU-s");
         for (int r = 0; r < NROW; r++) {
             if (!rows[r].have)
                 continue;
-            fprintf(rep, "%-20s %10.4f %12.4f %9.4f", row_name[r], rows[r].m.cos_paper,
-                    rows[r].m.cos_centered, rows[r].m.r2);
-            if (r > 0 && r < 3)
-                fprintf(rep, " %10.3f %12.4g", outs[r].st.cpu_s,
+            fprintf(rep, "%-19s %7zu %9.4f %12.4f %8.4f", row_name[r], nrow[r],
+                    rows[r].m.cos_paper, rows[r].m.cos_centered, rows[r].m.r2);
+            if (r == ROW_SDE || r == ROW_SPICE)
+                fprintf(rep, " %14.4g %9.3f %11.4g", T_inf, outs[r].st.cpu_s,
                         outs[r].st.cpu_s > 0 ? (double)outs[r].st.ticks_hit / outs[r].st.cpu_s
                                              : 0.0);
+            else if (r == ROW_ANALYTIC || r == ROW_IDEAL)
+                fprintf(rep, " %14s", "(equilibrium)");
             fprintf(rep, "\n");
         }
-        fprintf(rep, "\nreadout error (rms over samples and decoder units, V): predicted %.4g, "
-                "sde %.4g, spice %.4g; sde vs spice %.4g\n", pred_rms, meas_rms[1], meas_rms[2],
+        fprintf(rep, "(analytic: M^-1 b with the DAC's biases; analytic_ideal_dac: the bundle's "
+                "M^-1 b; digital_Binv_bdec: B^-1 b_dec, no substrate coupling; mean: fit-split "
+                "mean)\n");
+        fprintf(rep, "\nreadout error, rms over samples and decoder units: predicted %.4g V, sde "
+                "%.4g V, spice %.4g V (vs analytic with the same DAC outputs); sde vs spice %.4g "
+                "V\n", pred_rms, meas_rms[1], meas_rms[2],
                 isnan(diff_sde_spice) ? -1.0 : diff_sde_spice);
-        fprintf(rep, "time to solution: settle %.4g s + average %.4g s = %.4g s (circuit time)\n",
-                (double)settle_ticks * tick, (double)avg_ticks * tick, T_inf);
-        fprintf(rep, "wires: %zu node pairs, %zu VCCS, %zu resistors\n", cc->wires, cc->n_vccs,
-                cc->n_res);
-        fprintf(rep, "energy per inference (%s waveforms): E_bias %.3g J, E_R %.3g J, E_active "
-                "%.3g J, E_conv %.3g J (DAC %.3g, ADC %.3g), E_digital %.3g J; total %.3g J; "
-                "kT floor %.3g J\n", tdi_cosim_kind_name((tdi_cosim_kind)ek), E_bias, E_R,
-                E_active, E_conv, E_dac, E_adc, E_digital, E_total, E_kT);
-        fprintf(rep, "GPU (%.3g J per U-Net step): %.3g x vs the whole step, %.3g x vs the "
-                "replaced part (%.3g of the step: the decoder ResBlock of the pair)\n",
-                cfg->gpu_step, cfg->gpu_step / E_total, gpu_part / E_total,
-                cfg->gpu_replaced_fraction);
+        fprintf(rep, "time to solution per sample (circuit time): settle %.4g s + average %.4g s "
+                "= %.4g s (%ld ticks of %.4g s)\n", (double)settle_ticks * tick,
+                (double)avg_ticks * tick, T_inf, L, tick);
+        fprintf(rep, "wires: %zu node pairs (%zu VCCS, %zu resistors); digital interface %ld "
+                "MACs; %zu DAC updates and %.0f ADC conversions per sample\n", cc->wires,
+                cc->n_vccs, cc->n_res, macs, N, n_adc);
+        char eh[64];
+        snprintf(eh, sizeof eh, "energy per inference (%s waveforms)",
+                 tdi_cosim_kind_name((tdi_cosim_kind)ek));
+        fprintf(rep, "\n%-46s %12s\n", eh, "J");
+        fprintf(rep, "%-46s %12.4g\n", "E_bias   (integral of i_bias v)", E_bias);
+        fprintf(rep, "%-46s %12.4g\n", "E_R      (integral of G_ii v^2, unit resistors)", E_R);
+        fprintf(rep, "%-46s %12.4g\n", "E_active (Vdd sum(gm)/(gm/ID) T)", E_active);
+        fprintf(rep, "%-46s %12.4g\n", "E_conv   (DAC updates + ADC conversions)", E_conv);
+        fprintf(rep, "%-46s %12.4g\n", "  of which DAC", E_dac);
+        fprintf(rep, "%-46s %12.4g\n", "  of which ADC", E_adc);
+        fprintf(rep, "%-46s %12.4g\n", "E_digital (interface MACs x E_MAC)", E_digital);
+        fprintf(rep, "%-46s %12.4g\n", "total", E_total);
+        fprintf(rep, "%-46s %12.4g\n", "kT floor (kB T per unit per relaxation time)", E_kT);
+        fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, whole U-Net step (energy.gpu_step)",
+                cfg->gpu_step, cfg->gpu_step / E_total);
+        fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, replaced part (decoder ResBlock)",
+                gpu_part, gpu_part / E_total);
         fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", odir, odir);
     }
 done:

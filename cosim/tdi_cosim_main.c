@@ -1,7 +1,10 @@
 /* tdi-cosim: co-simulate a substrate bundle's circuit (analytic, sde, spice engines) with the
  * digital interface in the loop. Usage: tdi-cosim CONFIG.yaml [-n SAMPLES] [--no-spice]
- * [--no-sde] [--schedule batch|per_sample]. Exit status 0 on success, 1 on any error (nothing
- * is written then), 2 on bad usage. Non-goal: logic (tdi_cosim_app.c). */
+ * [--no-sde] [--schedule batch|per_sample] [--quiet] [--deck FILE TICKS [--plain]] (write the
+ * spice deck of TICKS ticks and stop; --plain: EXTERNAL sources as dc 0, for ngspice -b);
+ * tdi-cosim --synth-bundle DIR D K N SEED
+ * writes a synthetic bundle (benchmarks without a U-Net). Exit status 0 on success, 1 on any
+ * error (nothing is written then), 2 on bad usage. Non-goal: logic (tdi_cosim_app.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,20 +12,43 @@
 #include <gsl/gsl_errno.h>
 
 #include "tdi_cosim.h"
+#include "tdi_gen.h"
 
 static int usage(void)
 {
     fprintf(stderr, "usage: tdi-cosim CONFIG.yaml [-n SAMPLES] [--no-spice] [--no-sde] "
-                    "[--schedule batch|per_sample] [--quiet]\n");
+                    "[--schedule batch|per_sample] [--quiet] [--deck FILE TICKS [--plain]]\n"
+                    "       tdi-cosim --synth-bundle DIR D K N SEED\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
+    /* one co-simulation is sequential (128-unit mat-vecs per tick): BLAS threads only add
+       synchronisation (measured: sde 52k -> 121k ticks/CPU-s at D = 64 with one thread);
+       sweeps scale as independent processes (ngspice.md) */
+    tdi_gen_blas_threads(1);
     if (argc < 2)
         return usage();
     tdi_err err = {0};
+    if (strcmp(argv[1], "--synth-bundle") == 0) {
+        if (argc != 7)
+            return usage();
+        long v[4];
+        for (int i = 0; i < 4; i++) {
+            char *e;
+            v[i] = strtol(argv[3 + i], &e, 10);
+            if (*e || v[i] < 1)
+                return usage();
+        }
+        if (tdi_cosim_synth_bundle(argv[2], (size_t)v[0], (size_t)v[1], (size_t)v[2],
+                                   (unsigned long)v[3], 0, 0.0, &err)) {
+            fprintf(stderr, "tdi-cosim: %s\n", err.msg);
+            return 1;
+        }
+        return 0;
+    }
     tdi_cosim_cfg cfg;
     if (tdi_cosim_cfg_load(argv[1], &cfg, &err)) {
         fprintf(stderr, "tdi-cosim: %s\n", err.msg);
@@ -39,6 +65,14 @@ int main(int argc, char **argv)
             cfg.spice = 0;
         } else if (strcmp(argv[i], "--no-sde") == 0) {
             cfg.sde = 0;
+        } else if (strcmp(argv[i], "--deck") == 0 && i + 2 < argc) {
+            cfg.deck_out = argv[++i];
+            char *e;
+            cfg.deck_ticks = strtol(argv[++i], &e, 10);
+            if (*e || cfg.deck_ticks < 1)
+                return usage();
+        } else if (strcmp(argv[i], "--plain") == 0) {
+            cfg.deck_plain = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             cfg.progress = 0;
         } else if (strcmp(argv[i], "--schedule") == 0 && i + 1 < argc) {

@@ -455,6 +455,8 @@ char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks
                          tick);
     if (!bad && !plain)
         bad |= sb_printf(&b, ".save none\n");
+    if (!bad && plain) /* batch mode: keep one vector (run with ngspice -b -r FILE) */
+        bad |= sb_printf(&b, ".save v(%s)\n", c->node ? c->node[0] : "0");
     if (!bad)
         bad |= sb_printf(&b, ".end\n");
     if (bad) {

@@ -255,6 +255,8 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     }
     sb_line(&s, ".param Cu=%.15g gu=%.15g Vs=%.15g Tk=%.15g kB=1.380649e-23", p->Cu, p->gu, p->Vs,
             p->T);
+    sb_line(&s, ".param tau=%.15g theta=%.15g nt=%.15g na=%.15g", p->tau, p->theta, p->noise_dt,
+            p->noise_na);
     if (p->rlc)
         sb_line(&s, ".param Cp=%.15g gd=%.15g", p->Cp, p->gd);
     if (p->rlc) {

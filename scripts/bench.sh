@@ -43,3 +43,107 @@ if want substrate; then
         fi
     done
 fi
+
+# --- generator (tdi-gen, issue 4): netlist generation time against D*k (issue bound: D = 1024
+# per module, k = 64, low-rank intra couplings, under 2 s and linear in D*k). Synthetic bundles
+# (bin/tdi-gen --synth, intra rank 16; shared-bus skip, so intra buses = 16 + k). CPU seconds
+# from tdi-gen's own timing line: "O(N^3)" = bundle read + Cholesky/eigenvalues/read-out errors,
+# "O(Dk)" = elements + their text + writing both netlists.
+if want generator; then
+    mkdir -p build/bench-gen
+    printf 'generator: %5s %4s %8s %9s %10s %9s %9s %9s %10s\n' D k D*k elements wire_pairs \
+        cpu_total O_N3_part O_Dk_part us_per_Dk
+    for D in 128 256 512 1024; do
+        for k in 16 64; do
+            dir=build/bench-gen/D$D-k$k
+            cfg=build/bench-gen/D$D-k$k.yaml
+            if ! bin/tdi-gen --synth "$dir/substrate" --D "$D" --k "$k" --rank 16 --n 1 --seed 1 \
+                    --preset bench >/dev/null 2>&1; then
+                echo "generator: D=$D k=$k: synth FAILED"
+                continue
+            fi
+            printf 'name: bench\ncircuit:\n  intra: lowrank\n  rank: %d\n  skip: sharedbus\n' \
+                $((16 + k)) >"$cfg"
+            if ! log=$(bin/tdi-gen "$cfg" --bundle "$dir/substrate" --out "$dir/netlists" 2>&1); then
+                echo "generator: D=$D k=$k: tdi-gen FAILED: $(echo "$log" | tail -n 1)"
+                continue
+            fi
+            echo "$log" | awk -v D="$D" -v k="$k" '
+                /^  total: / { el = $2; wp = $5 }
+                /^timing \(CPU s\)/ {
+                    gsub(/[,;]/, " ");
+                    for (i = 1; i <= NF; i++) {
+                        if ($i == "read") rd = $(i + 1);
+                        if ($i == "checks+physics") ph = $(i + 1);
+                        if ($i == "text") tx = $(i + 1);
+                        if ($i == "netlists") wr = $(i + 1);
+                        if ($i == "total") tot = $(i + 1);
+                    }
+                }
+                END {
+                    lin = tx + wr;
+                    printf "generator: %5d %4d %8d %9d %10d %9.3f %9.3f %9.3f %10.3f\n",
+                        D, k, D * k, el, wp, tot, rd + ph, lin, 1e6 * lin / (D * k)
+                }'
+            rm -rf "$dir/netlists"
+        done
+    done
+fi
+
+# --- cosim (tdi-cosim, issue 5): ticks per CPU second of the spice engine (ngspice in lock-step
+# with C callbacks) and the sde engine on the paper preset's circuit, plain `ngspice -b` on the
+# same deck (EXTERNAL sources replaced by dc 0, no callbacks) for the lock-step overhead, and the
+# bias schedule (one transient for all samples) against one run per sample. Uses out/paper's
+# substrate bundle when it exists, else a synthetic one of the same size (D = 64, k = 16).
+if want cosim; then
+    b=build/bench-cosim
+    mkdir -p "$b"
+    if [ -f out/paper/substrate/manifest.yaml ]; then
+        src="out/paper (paper preset bundle)"
+        sed -e 's/^  n_samples: .*/  n_samples: 1/' -e 's/^  avg_relax: 10 .*/  avg_relax: 2/' \
+            -e 's/^  progress: .*/  progress: false/' -e "s|^out: .*|out: $b/paper|" \
+            configs/paper.yaml >"$b/paper.yaml"
+        mkdir -p "$b/paper" && rm -rf "$b/paper/substrate" && cp -r out/paper/substrate "$b/paper/"
+    else
+        src="synthetic D = 64, k = 16 bundle, paper preset circuit section"
+        bin/tdi-cosim --synth-bundle "$b/paper/substrate" 64 16 4 1
+        sed -e 's/^name: .*/name: t/' -e "s|^out: .*|out: $b/paper|" \
+            -e 's/^  n_samples: .*/  n_samples: 1/' -e 's/^  avg_relax: 10 .*/  avg_relax: 2/' \
+            -e 's/^  progress: .*/  progress: false/' configs/paper.yaml >"$b/paper.yaml"
+    fi
+    echo "cosim: circuit from $src"
+    if bin/tdi-cosim "$b/paper.yaml" >"$b/run.log" 2>&1; then
+        js=$b/paper/cosim/results.json
+        ticks=$(grep -o '"spice": {[^}]*' "$js" | grep -o '"ticks": [0-9]*' | grep -o '[0-9]*$')
+        sp=$(grep -o '"spice": {[^}]*' "$js" | grep -o '"ticks_per_s": [0-9.e+-]*' | awk '{print $2}')
+        sd=$(grep -o '"sde": {[^}]*' "$js" | grep -o '"ticks_per_s": [0-9.e+-]*' | awk '{print $2}')
+        wires=$(grep -o '"wires": [0-9]*' "$js" | awk '{print $2}')
+        echo "cosim: $ticks ticks, $wires wire pairs: spice $sp ticks/CPU-s, sde $sd ticks/CPU-s," \
+            "sde/spice $(awk -v a="$sd" -v b="$sp" 'BEGIN{printf "%.1f", a / b}') x (target >= 100 x)"
+        n=$((ticks - 1))
+        bin/tdi-cosim "$b/paper.yaml" --deck "$b/plain.cir" "$n" --plain
+        TIMEFORMAT='%U %S'
+        t=$( { time ngspice -b -r "$b/plain.raw" "$b/plain.cir" >"$b/plain.log" 2>&1; } 2>&1 )
+        cpu=$(echo "$t" | awk '{print $1 + $2}')
+        pr=$(awk -v n="$ticks" -v c="$cpu" 'BEGIN{printf "%.1f", n / c}')
+        echo "cosim: plain ngspice -b, same deck, dc 0 sources: $pr ticks/CPU-s ($cpu CPU s incl." \
+            "start-up); lock-step overhead per tick: $(awk -v a="$pr" -v b="$sp" \
+            'BEGIN{printf "%+.1f%%", 100 * (a / b - 1)}') (target <= +15%)"
+    else
+        echo "cosim: tdi-cosim FAILED: $(tail -n 1 "$b/run.log")"
+    fi
+    # schedule: the same circuit, 3 samples (settle_eps 0.1, 1 slow time of averaging), spice
+    # CPU seconds with one transient (bias schedule) and with one run per sample
+    sed -e 's/^  n_samples: .*/  n_samples: 3/' -e 's/^  avg_relax: .*/  avg_relax: 1/' \
+        -e 's/^  sde: .*/  sde: false/' -e 's/^  settle_eps: .*/  settle_eps: 0.1/' \
+        "$b/paper.yaml" >"$b/sched.yaml"
+    for s in batch per_sample; do
+        if bin/tdi-cosim "$b/sched.yaml" --schedule "$s" >"$b/sched-$s.log" 2>&1; then
+            r=$(grep -o '"spice": {[^}]*' "$b/paper/cosim/results.json")
+            echo "cosim: schedule $s, 3 samples: spice $(echo "$r" | grep -o '"cpu_s": [0-9.e+-]*' |
+                awk '{print $2}') CPU s, $(echo "$r" | grep -o '"ticks": [0-9]*' | awk '{print $2}') ticks"
+        else
+            echo "cosim: schedule $s FAILED: $(tail -n 1 "$b/sched-$s.log")"
+        fi
+    done
+fi

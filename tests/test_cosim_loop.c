@@ -11,12 +11,12 @@
 #include <sys/stat.h>
 
 #include <gsl/gsl_errno.h>
-#include <gsl/gsl_linalg.h>
 
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_io.h"
 #include "tdi_npy.h"
+#include "tdi_sub.h"
 #include "tdi_test.h"
 
 #define SCR "build/test-cosim-loop"
@@ -26,104 +26,12 @@ static double g_kb_t_over_c(double T, double C)
     return TDI_COSIM_KB * T / C;
 }
 
-static int wr(const char *dir, const char *name, size_t r, size_t c, const double *a)
-{
-    char p[512];
-    tdi_err e;
-    size_t shp[2] = {r, c};
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return tdi_npy_write(p, TDI_NPY_F64, c ? 2 : 1, shp, a, &e);
-}
-
-static void affine(const double *W, const double *b, size_t o, size_t in, const double *x,
-                   double *y)
-{
-    for (size_t r = 0; r < o; r++) {
-        double s = b[r];
-        for (size_t q = 0; q < in; q++)
-            s += W[r * in + q] * x[q];
-        y[r] = s;
-    }
-}
-
-/* A complete paper-mode bundle: the generator's synthetic M plus interface networks, inputs x,
- * the biases they give, the exact equilibria and a truth near them. */
 static int make_bundle(const char *dir, size_t D, size_t n, double bias_bump)
 {
     tdi_err e;
-    if (tdi_gen_bundle_synth(dir, "t", D, 2, 0, n, 5, &e)) {
-        printf("  synth: %s\n", e.msg);
-        return -1;
-    }
-    tdi_gen_bundle b;
-    if (tdi_gen_bundle_read(dir, &b, &e)) {
-        printf("  read: %s\n", e.msg);
-        return -1;
-    }
-    size_t N = 2 * D;
-    double *x = malloc(sizeof(double) * n * D), *be = malloc(sizeof(double) * n * D);
-    double *bd = malloc(sizeof(double) * n * D), *an = malloc(sizeof(double) * n * D);
-    double *tr = malloc(sizeof(double) * n * D), *mf = calloc(D, sizeof(double));
-    double *gain = malloc(sizeof(double) * D);
-    double ew1[4 * 64], eb1[4], ew2[64 * 4], eb2[64], tw1[16 * 64], tb1[16], tw2[64 * 16], tb2[64];
-    uint64_t u = 0;
-#define RND(s) (s * tdi_cosim_noise_gauss(99, 0, u++))
-    for (size_t q = 0; q < 4 * D; q++)
-        ew1[q] = RND(0.4), ew2[q] = RND(0.4);
-    for (size_t q = 0; q < 16 * D; q++)
-        tw1[q] = RND(0.3), tw2[q] = RND(0.3);
-    for (size_t q = 0; q < 4; q++)
-        eb1[q] = RND(0.1);
-    for (size_t q = 0; q < 16; q++)
-        tb1[q] = RND(0.1);
-    for (size_t q = 0; q < D; q++)
-        eb2[q] = RND(0.1), tb2[q] = RND(0.1), gain[q] = 1.0 + 0.1 * (double)(q % 3);
-    for (size_t q = 0; q < n * D; q++)
-        x[q] = RND(1.0);
-    gsl_matrix *Mm = gsl_matrix_alloc(N, N);
-    gsl_permutation *pm = gsl_permutation_alloc(N);
-    int sg;
-    memcpy(Mm->data, b.M, sizeof(double) * N * N);
-    gsl_linalg_LU_decomp(Mm, pm, &sg);
-    for (size_t s = 0; s < n; s++) {
-        double h4[4], h16[16], z[128], rhs[128];
-        affine(ew1, eb1, 4, D, x + s * D, h4);
-        affine(ew2, eb2, D, 4, h4, be + s * D);
-        affine(tw1, tb1, 16, D, be + s * D, h16);
-        for (int q = 0; q < 16; q++)
-            h16[q] = h16[q] / (1.0 + exp(-h16[q]));
-        affine(tw2, tb2, D, 16, h16, bd + s * D);
-        if (bias_bump != 0 && s == 0)
-            be[0] += bias_bump; /* the bundle then disagrees with its own networks */
-        memcpy(rhs, be + s * D, sizeof(double) * D);
-        memcpy(rhs + D, bd + s * D, sizeof(double) * D);
-        gsl_vector_view bv = gsl_vector_view_array(rhs, N), zv = gsl_vector_view_array(z, N);
-        gsl_linalg_LU_solve(Mm, pm, &bv.vector, &zv.vector);
-        for (size_t i = 0; i < D; i++) {
-            an[s * D + i] = z[D + i];
-            tr[s * D + i] = gain[i] * z[D + i] + RND(0.05);
-            mf[i] += tr[s * D + i] / (double)n;
-        }
-    }
-#undef RND
-    gsl_matrix_free(Mm);
-    gsl_permutation_free(pm);
-    int rc = wr(dir, "x.npy", n, D, x) | wr(dir, "b_enc.npy", n, D, be) |
-             wr(dir, "b_dec.npy", n, D, bd) | wr(dir, "analytic.npy", n, D, an) |
-             wr(dir, "truth.npy", n, D, tr) | wr(dir, "mean_fit.npy", D, 0, mf) |
-             wr(dir, "gain.npy", D, 0, gain) | wr(dir, "enc_w1.npy", 4, D, ew1) |
-             wr(dir, "enc_b1.npy", 4, 0, eb1) | wr(dir, "enc_w2.npy", D, 4, ew2) |
-             wr(dir, "enc_b2.npy", D, 0, eb2) | wr(dir, "tr_w1.npy", 16, D, tw1) |
-             wr(dir, "tr_b1.npy", 16, 0, tb1) | wr(dir, "tr_w2.npy", D, 16, tw2) |
-             wr(dir, "tr_b2.npy", D, 0, tb2);
-    free(x);
-    free(be);
-    free(bd);
-    free(an);
-    free(tr);
-    free(mf);
-    free(gain);
-    tdi_gen_bundle_destroy(&b);
+    int rc = tdi_cosim_synth_bundle(dir, D, 2, n, 5, 0, bias_bump, &e);
+    if (rc)
+        printf("  %s\n", e.msg);
     return rc;
 }
 
@@ -331,6 +239,54 @@ int main(void)
                 TDI_CHECK(stat(odir, &sb) != 0, "inconsistent bundle: no output directory");
             }
         }
+    }
+
+    /* ---- substrate-skip bundles: b_enc = A x (D^2 MACs) or A R R^T x (2 D k MACs), b_dec = c */
+    for (int proj = 0; proj < 2; proj++) {
+        const char *root = proj ? SCR "/skp" : SCR "/skf";
+        char dir[200], path[300], txt[1024];
+        snprintf(dir, sizeof dir, "%s/substrate", root);
+        tdi_mkdirs(root, &err);
+        if (tdi_cosim_synth_bundle(dir, 6, 2, 8, 5, proj ? 2 : 1, 0.0, &err)) {
+            printf("  %s\n", err.msg);
+            continue;
+        }
+        size_t D = 6, k = 2;
+        snprintf(path, sizeof path, "%s.yaml", root);
+        snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  avg_relax: 5\n"
+                 "  samples: [0]\ncosim:\n  n_samples: 3\n  spice: false\n  progress: false\n",
+                 root);
+        FILE *f = fopen(path, "w");
+        fputs(txt, f);
+        fclose(f);
+        tdi_cosim_cfg cfg;
+        tdi_cosim_cfg_load(path, &cfg, &err);
+        int rc = tdi_cosim_app_run(&cfg, NULL, &err);
+        tdi_check_int(rc, 0, proj ? "skip bundle (projected encoder) runs"
+                                  : "skip bundle (full encoder) runs");
+        if (rc) {
+            printf("  %s\n", err.msg);
+            continue;
+        }
+        char *js = NULL;
+        size_t nj;
+        snprintf(path, sizeof path, "%s/cosim/results.json", root);
+        tdi_file_read_all(path, &js, &nj, &err);
+        double macs = js ? json_num(js, "\"converters\":", "\"interface_macs\"") : NAN;
+        tdi_check_near(macs, proj ? (double)(2 * D * k) : (double)(D * D), 0,
+                       proj ? "skip projected: 2 D k MACs" : "skip full: D^2 MACs");
+        free(js);
+    }
+
+    /* ---- a misspelt cosim key is an error that names the file and the position */
+    {
+        FILE *f = fopen(SCR "/typo.yaml", "w");
+        fputs("seed: 1\nname: t\nout: x\ncosim:\n  n_sample: 3\n", f);
+        fclose(f);
+        tdi_cosim_cfg cfg;
+        int rc = tdi_cosim_cfg_load(SCR "/typo.yaml", &cfg, &err);
+        tdi_check_int(rc, TDI_ECONFIG, "misspelt cosim key: TDI_ECONFIG");
+        tdi_check_contains(err.msg, "typo.yaml:5", "misspelt cosim key: file:line");
     }
     TDI_TEST_END();
 }

@@ -1,0 +1,328 @@
+/* test_sweep: tdi-sweep (issue 6) on synthetic activation bundles (C = 8 channels, tiny fits):
+ * grid expansion (count, order, seeds, theta <-> Vs), malformed sweep files (file:line:col or the
+ * key named), resume after a simulated kill (a partial last line and a stopped run: no duplicate,
+ * no lost row, rows equal to an uninterrupted run), results of another sweep refused, and the
+ * same rows (all columns but wall_s) from `mpirun -np 2 bin/tdi-sweep` as from the serial run.
+ * Runs from the repository root (tests/run.sh does); needs bin/tdi-sweep and mpirun. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "tdi_io.h"
+#include "tdi_sweep.h"
+#include "tdi_test.h"
+
+static char g_dir[256];
+
+static void write_file(const char *name, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static char *slurp(const char *path)
+{
+    char *b = NULL;
+    size_t n;
+    tdi_err e;
+    if (tdi_file_read_all(path, &b, &n, &e))
+        return NULL;
+    return b;
+}
+
+/* The rows of a results file without the last column (wall_s), sorted by job index, joined. */
+static char *rows_sorted(const char *path, size_t *nrows, int *dups)
+{
+    char *b = slurp(path);
+    *nrows = 0;
+    *dups = 0;
+    if (!b)
+        return NULL;
+    char *lines[4096];
+    long idx[4096];
+    size_t n = 0;
+    char *save = NULL;
+    strtok_r(b, "\n", &save); /* header */
+    for (char *l = strtok_r(NULL, "\n", &save); l && n < 4096; l = strtok_r(NULL, "\n", &save)) {
+        char *c = strrchr(l, ',');
+        if (c)
+            *c = '\0';
+        lines[n] = l;
+        idx[n] = strtol(l, NULL, 10);
+        n++;
+    }
+    for (size_t i = 1; i < n; i++) /* insertion sort by job index */
+        for (size_t j = i; j > 0 && idx[j - 1] >= idx[j]; j--) {
+            if (idx[j - 1] == idx[j])
+                (*dups)++;
+            long t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+            char *s = lines[j];
+            lines[j] = lines[j - 1];
+            lines[j - 1] = s;
+        }
+    size_t tot = 1;
+    for (size_t i = 0; i < n; i++)
+        tot += strlen(lines[i]) + 1;
+    char *out = malloc(tot);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        strcat(out, lines[i]);
+        strcat(out, "\n");
+    }
+    *nrows = n;
+    free(b);
+    return out;
+}
+
+static const char *BASE =
+    "seed: 5\nname: tiny\nout: %s/out\nexport:\n  checkpoint: synthetic\n  dir: %s/acts\n"
+    "  t: 200\n  n_fit: 400\n  n_test: 40\n  pool: 1\nsubstrate:\n  mode: paper\n  D: 8\n"
+    "  k: 2\n  epochs: 3\n  batch: 64\ncircuit:\n  theta: 1.0\n  samples: [0]\n"
+    "cosim:\n  n_samples: 4\n  spice: false\n";
+
+static void test_grid(void)
+{
+    char t[2048];
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/grid\n  seed: 9\n"
+             "  k: [1, 2, 4, 8]\n  D: [4, 8]\n  Vs: [1.0e-4, 2.0e-4]\n  engine: analytic, sde\n"
+             "  replicates: 2\n", g_dir, g_dir);
+    write_file("grid.yaml", t);
+    char p[512];
+    snprintf(p, sizeof p, "%s/grid.yaml", g_dir);
+    static tdi_sweep_cfg c;
+    tdi_err err;
+    tdi_err_clear(&err);
+    int rc = tdi_sweep_cfg_load(p, &c, &err);
+    tdi_check_int(rc, 0, "grid: sweep file loads");
+    if (rc) {
+        printf("    %s\n", err.msg);
+        return;
+    }
+    tdi_sweep_job *J = NULL;
+    size_t n = 0;
+    rc = tdi_sweep_grid(&c, &J, &n, &err);
+    tdi_check_int(rc, 0, "grid: expands");
+    /* D = 4: k in {1, 2, 4}; D = 8: k in {1, 2, 4, 8}; x 2 Vs x 2 engines x 2 replicates */
+    tdi_check_int((long long)n, (3 + 4) * 2 * 2 * 2, "grid: job count (k > D dropped)");
+    if (rc || n != 56) {
+        free(J);
+        return;
+    }
+    int order_ok = 1, seeds_ok = 1, idx_ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        idx_ok &= J[i].index == i;
+        seeds_ok &= J[i].seed == tdi_sweep_job_seed(9, i) && J[i].seed >= 1 &&
+                    J[i].seed <= 4294967295UL;
+        for (size_t q = 0; q < i; q++)
+            seeds_ok &= J[q].seed != J[i].seed;
+    }
+    /* the last axis varies fastest: replicate, then engine, then Vs, then k, then D */
+    order_ok &= J[0].D == 4 && J[0].k == 1 && J[0].replicate == 0 && J[0].engine == 0;
+    order_ok &= J[1].replicate == 1 && J[1].engine == 0 && J[1].k == 1;
+    order_ok &= J[2].replicate == 0 && J[2].engine == TDI_COSIM_SDE;
+    order_ok &= J[4].Vs == 2.0e-4 && J[4].k == 1;
+    order_ok &= J[8].k == 2 && J[8].D == 4;
+    order_ok &= J[24].D == 8 && J[24].k == 1;
+    order_ok &= J[55].D == 8 && J[55].k == 8 && J[55].replicate == 1;
+    TDI_CHECK(idx_ok, "grid: index = position");
+    TDI_CHECK(order_ok, "grid: order D, k, Vs, ..., engine, replicate (last fastest)");
+    TDI_CHECK(seeds_ok, "grid: seeds = tdi_sweep_job_seed(sweep seed, index), all distinct");
+    /* theta = kB T / (Cu Vs^2) with the base's Cu = 1 pF, T = 300 K */
+    tdi_check_rel(J[0].theta, 1.380649e-23 * 300.0 / (1e-12 * 1e-8), 1e-12,
+                  "grid: theta from Vs (rounding only)");
+    free(J);
+}
+
+static void expect_error(const char *name, const char *text, const char *needle1,
+                         const char *needle2)
+{
+    write_file("bad.yaml", text);
+    char p[512];
+    snprintf(p, sizeof p, "%s/bad.yaml", g_dir);
+    static tdi_sweep_cfg c;
+    tdi_err err;
+    tdi_err_clear(&err);
+    int rc = tdi_sweep_cfg_load(p, &c, &err);
+    char lab[128];
+    snprintf(lab, sizeof lab, "malformed %s: rejected", name);
+    TDI_CHECK(rc == TDI_ECONFIG, lab);
+    snprintf(lab, sizeof lab, "malformed %s: message", name);
+    tdi_check_contains(err.msg, needle1, lab);
+    if (needle2) {
+        snprintf(lab, sizeof lab, "malformed %s: message detail", name);
+        tdi_check_contains(err.msg, needle2, lab);
+    }
+}
+
+static void test_malformed(void)
+{
+    char t[1024], need[512];
+    snprintf(need, sizeof need, "%s/bad.yaml:3:", g_dir);
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  k: [1, 2\n  D: [8]\n", g_dir);
+    expect_error("yaml syntax", t, need, NULL);
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  kk: [1, 2]\n", g_dir);
+    expect_error("unknown key", t, need, "kk");
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  dac_bits: [8, 40]\n", g_dir);
+    expect_error("out of range", t, need, "dac_bits");
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  engine: analytic,gpu\n", g_dir);
+    expect_error("unknown engine", t, "sweep.engine", "'gpu'");
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  k: [1]\n  k_range: [1, 4]\n", g_dir);
+    expect_error("k and k_range", t, "bad.yaml", "k_range");
+    expect_error("no base", "sweep:\n  k: [1]\n", "bad.yaml", "sweep.base");
+    snprintf(t, sizeof t, "sweep:\n  base: %s/nonexistent.yaml\n", g_dir);
+    write_file("bad.yaml", t);
+    char p[512];
+    snprintf(p, sizeof p, "%s/bad.yaml", g_dir);
+    static tdi_sweep_cfg c;
+    tdi_err err;
+    tdi_err_clear(&err);
+    int rc = tdi_sweep_cfg_load(p, &c, &err);
+    TDI_CHECK(rc != 0, "malformed missing base: rejected");
+    tdi_check_contains(err.msg, "nonexistent.yaml", "malformed missing base: names the file");
+}
+
+/* Runs the sweep serially in-process; max_jobs 0 = all. */
+static int run_serial(const char *sweep, long max_jobs, tdi_sweep_stats *st, tdi_err *err)
+{
+    static tdi_sweep_cfg c;
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", g_dir, sweep);
+    int rc = tdi_sweep_cfg_load(p, &c, err);
+    if (rc)
+        return rc;
+    tdi_sweep_opts o = {0, max_jobs, NULL};
+    return tdi_sweep_run(&c, NULL, &o, st, err);
+}
+
+static void test_resume_and_mpi(void)
+{
+    char t[1024];
+    const char *axes = "  k_range: [1, 8, 3]\n  engine: analytic,sde\n  dac_bits: [6, 10]\n";
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/full\n  seed: 4\n%s", g_dir,
+             g_dir, axes);
+    write_file("full.yaml", t);
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/killed\n  seed: 4\n%s", g_dir,
+             g_dir, axes);
+    write_file("killed.yaml", t);
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/mpi\n  seed: 4\n%s", g_dir,
+             g_dir, axes);
+    write_file("mpi.yaml", t);
+    const size_t total = 3 * 2 * 2; /* k in {1, 4, 7} x 2 engines x 2 DAC widths */
+
+    tdi_sweep_stats st;
+    tdi_err err;
+    tdi_err_clear(&err);
+    int rc = run_serial("full.yaml", 0, &st, &err);
+    tdi_check_int(rc, 0, "serial: full sweep runs");
+    if (rc)
+        printf("    %s\n", err.msg);
+    tdi_check_int((long long)st.done, (long long)total, "serial: every job ran");
+    tdi_check_int((long long)st.failed, 0, "serial: no job failed");
+    char p[512];
+    snprintf(p, sizeof p, "%s/full/results.csv", g_dir);
+    size_t nfull;
+    int dups;
+    char *full = rows_sorted(p, &nfull, &dups);
+    tdi_check_int((long long)nfull, (long long)total, "serial: one row per job");
+
+    /* simulated kill: 5 jobs finish, then a row is cut in the middle of its write */
+    rc = run_serial("killed.yaml", 5, &st, &err);
+    tdi_check_int((long long)st.done, 5, "kill: first run stops after 5 rows");
+    snprintf(p, sizeof p, "%s/killed/results.csv", g_dir);
+    char *before = slurp(p);
+    FILE *f = fopen(p, "a");
+    if (f) {
+        fputs("5,tiny,paper,8,4,1,6.4e-05,6,12,rc,sharedb", f); /* no newline: torn write */
+        fclose(f);
+    }
+    rc = run_serial("killed.yaml", 0, &st, &err);
+    tdi_check_int(rc, 0, "resume: rerun succeeds");
+    if (rc)
+        printf("    %s\n", err.msg);
+    tdi_check_int((long long)st.skipped, 5, "resume: the 5 finished jobs are skipped");
+    tdi_check_int((long long)st.done, (long long)total - 5, "resume: the others run");
+    char *after = slurp(p);
+    TDI_CHECK(before && after && strncmp(before, after, strlen(before)) == 0,
+              "resume: the rows written before the kill are untouched");
+    TDI_CHECK(after && !strstr(after, "sharedb,"), "resume: the torn line is gone");
+    size_t nk;
+    char *killed = rows_sorted(p, &nk, &dups);
+    tdi_check_int((long long)nk, (long long)total, "resume: no lost row");
+    tdi_check_int(dups, 0, "resume: no duplicate row");
+    TDI_CHECK(full && killed && strcmp(full, killed) == 0,
+              "resume: rows equal those of the uninterrupted run (but wall_s)");
+    rc = run_serial("killed.yaml", 0, &st, &err);
+    tdi_check_int((long long)st.done, 0, "resume: a finished sweep runs nothing");
+
+    /* another sweep's results in the same place are refused */
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/killed\n  seed: 5\n%s", g_dir,
+             g_dir, axes);
+    write_file("other.yaml", t);
+    rc = run_serial("other.yaml", 0, &st, &err);
+    TDI_CHECK(rc == TDI_EFORMAT, "resume: results of another sweep (other seed) refused");
+    tdi_check_contains(err.msg, "results.csv:2:", "resume: refusal names file:line");
+
+    /* two MPI ranks: the same rows */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mpirun --allow-run-as-root --oversubscribe -np 2 "
+             "bin/tdi-sweep %s/mpi.yaml --quiet > %s/mpi.log 2>&1", g_dir, g_dir);
+    int st_mpi = system(cmd);
+    tdi_check_int(st_mpi, 0, "mpi: mpirun -np 2 bin/tdi-sweep exits 0");
+    if (st_mpi) {
+        snprintf(cmd, sizeof cmd, "tail -n 5 %s/mpi.log", g_dir);
+        if (system(cmd)) {
+        }
+    }
+    snprintf(p, sizeof p, "%s/mpi/results.csv", g_dir);
+    size_t nm;
+    char *mpi = rows_sorted(p, &nm, &dups);
+    tdi_check_int((long long)nm, (long long)total, "mpi: one row per job");
+    tdi_check_int(dups, 0, "mpi: no duplicate row");
+    TDI_CHECK(full && mpi && strcmp(full, mpi) == 0,
+              "mpi: rows of 2 ranks equal the serial rows (all columns but wall_s)");
+    snprintf(p, sizeof p, "%s/mpi.log", g_dir);
+    char *log = slurp(p);
+    tdi_check_contains(log, "on 2 ranks", "mpi: the run used 2 ranks");
+    free(log);
+    free(full);
+    free(killed);
+    free(before);
+    free(after);
+    free(mpi);
+}
+
+int main(void)
+{
+    gsl_set_error_handler_off();
+    snprintf(g_dir, sizeof g_dir, "/tmp/tdi-test-sweep-%ld", (long)getpid());
+    tdi_err err;
+    if (tdi_mkdirs(g_dir, &err)) {
+        printf("FAIL setup: %s\n", err.msg);
+        return 1;
+    }
+    char acts[512], t[2048];
+    snprintf(acts, sizeof acts, "%s/acts", g_dir);
+    tdi_check_int(tdi_sweep_synth_acts(acts, 8, 400, 40, 11, &err), 0,
+                  "setup: synthetic activation bundles");
+    snprintf(t, sizeof t, BASE, g_dir, g_dir);
+    write_file("base.yaml", t);
+    test_grid();
+    test_malformed();
+    test_resume_and_mpi();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    if (system(cmd)) {
+    }
+    TDI_TEST_END();
+}

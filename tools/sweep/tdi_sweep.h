@@ -1,0 +1,154 @@
+/* tdi_sweep: sweeps at scale (issue 6). A sweep file (YAML, one `sweep:` section) names a base
+ * preset config and a grid; every grid point is a job that fits (tdi_sub), generates (tdi_gen)
+ * and co-simulates (tdi_cosim) in-process with its own seed, and yields one CSV row. Rows are
+ * appended whole (one write + fsync) to <out>/results.csv; a rerun skips the jobs whose rows are
+ * there. The driver runs serially or over a message transport (tdi_sweep_comm: MPI lives only in
+ * tdi_sweep_mpi.c, linked into bin/tdi-sweep alone) with dynamic job assignment by rank 0.
+ * Invariants: a job's row depends only on the sweep file, the base config, the data and the job
+ * index (never on the rank layout), except the last column, wall_s. Ownership: *_destroy frees
+ * what the library allocated; callers own what they pass in. Non-goal: scheduling across
+ * different sweep files, retrying failed jobs (a failed job is a row with status "failed"). */
+#ifndef TDI_SWEEP_H
+#define TDI_SWEEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tdi_cosim.h"
+#include "tdi_err.h"
+#include "tdi_gen.h"
+#include "tdi_sub.h"
+
+#define TDI_SWEEP_MAXVAL 256 /* values per numeric axis */
+#define TDI_SWEEP_MAXWORD 8  /* values per word axis (unit, skip, engine) */
+
+/* ---------------------------------------------------------------- the sweep file
+ * sweep:
+ *   base: configs/paper.yaml   # preset config (required); its sections configure every job
+ *   out: out/sweep-paper       # results.csv and the jobs/ scratch (default <base out>/sweep)
+ *   seed: 1                    # sweep seed; job seed = tdi_sweep_job_seed(seed, index)
+ *   k: [1, 2, 4]               # skip ranks, or k_range: [first, last, step]; k > D skipped
+ *   D: [64]                    # units per module          (default: the base's)
+ *   theta: [1.0]               # or Vs: [...] in V/unit    (default: the base's circuit)
+ *   dac_bits: [10]             # 0 = ideal                 (default: the base's cosim)
+ *   adc_bits: [12]
+ *   unit: rc                   # words, comma separated: rc,rlc          (default: base)
+ *   skip: sharedbus            # dense,twobus,sharedbus                   (default: base)
+ *   engine: analytic,sde       # analytic,sde,spice                       (default: analytic)
+ *   replicates: 1              # jobs per grid point (different seeds)
+ *   n_samples: 0               # co-simulated test samples per job (0 = base cosim.n_samples)
+ *   keep_jobs: false           # keep each job's scratch directory (substrate, netlist, cosim)
+ * Grid order (the last varies fastest): D, k, theta|Vs, dac_bits, adc_bits, unit, skip, engine,
+ * replicate; job index = position in that order after dropping k > D. */
+typedef struct tdi_sweep_cfg {
+    char path[512];          /* the sweep file */
+    char base[512];          /* base preset config */
+    char out[512];
+    long seed;
+    long k[TDI_SWEEP_MAXVAL];     size_t n_k;
+    long D[TDI_SWEEP_MAXVAL];     size_t n_D;
+    double theta[TDI_SWEEP_MAXVAL]; size_t n_theta; /* exclusive with Vs */
+    double Vs[TDI_SWEEP_MAXVAL];  size_t n_Vs;
+    long dac[TDI_SWEEP_MAXVAL];   size_t n_dac;
+    long adc[TDI_SWEEP_MAXVAL];   size_t n_adc;
+    char unit[TDI_SWEEP_MAXWORD][16];   size_t n_unit;
+    char skip[TDI_SWEEP_MAXWORD][16];   size_t n_skip;
+    int engine[TDI_SWEEP_MAXWORD];      size_t n_engine; /* tdi_cosim_kind */
+    long replicates;
+    long n_samples;
+    int keep_jobs;
+    /* the base config, loaded once by every component's own loader */
+    tdi_sub_cfg sub;
+    tdi_gen_config gen;
+    tdi_cosim_cfg cosim;
+} tdi_sweep_cfg;
+
+/* Reads the sweep file and the base config (each component's loader: their errors carry the
+ * base file's name and position). Errors name the sweep file and, for YAML problems,
+ * line:col. */
+int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err);
+
+/* ---------------------------------------------------------------- the grid */
+typedef struct tdi_sweep_job {
+    size_t index;
+    long D, k;
+    double theta;            /* kB T/(Cu Vs^2) in effect */
+    double Vs;               /* V per unit in effect */
+    long dac_bits, adc_bits;
+    char unit[16], skip[16];
+    int engine;              /* tdi_cosim_kind */
+    long replicate;
+    unsigned long seed;      /* 1 .. 2^32-1 */
+} tdi_sweep_job;
+
+/* Expands the grid: *jobs is malloc'd (caller frees), *n jobs. */
+int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_err *err);
+/* splitmix64 of (sweep seed, index), folded to 1 .. 2^32-1 (the range configs accept). */
+unsigned long tdi_sweep_job_seed(long sweep_seed, size_t index);
+
+/* ---------------------------------------------------------------- one job -> one row */
+/* The CSV header line (no newline), the same for every sweep. */
+const char *tdi_sweep_csv_header(void);
+/* The input columns of a job (the row's prefix up to and including the seed column), no
+ * newline. Used to check on resume that a row belongs to this grid. */
+int tdi_sweep_row_inputs(const tdi_sweep_cfg *c, const tdi_sweep_job *j, char *buf, size_t sz);
+/* Runs the job (fit, generate, co-simulate, the rank-k ceiling) and formats its whole CSV row,
+ * newline included, into *row (malloc'd, caller frees). A job that fails yields a row with
+ * status "failed" and the message (return 0); only a row that cannot be made returns < 0.
+ * log: the components' reports (may be NULL). */
+int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log, char **row,
+                      tdi_err *err);
+
+/* ---------------------------------------------------------------- results.csv */
+/* Opens (creating with the header) <out>/results.csv for appending. Drops a trailing partial
+ * line (a kill during a write), checks the header and that every row's inputs match the grid
+ * (another sweep's file is an error), and marks done[index] = 1 for each row present. A
+ * duplicate row is an error. *fd: the descriptor to append to (close it yourself). */
+int tdi_sweep_results_open(const tdi_sweep_cfg *c, const tdi_sweep_job *jobs, size_t n,
+                           unsigned char *done, size_t *n_done, int *fd, tdi_err *err);
+/* Appends one complete line with a single write() and fsync()s. */
+int tdi_sweep_results_append(int fd, const char *row, tdi_err *err);
+
+/* ---------------------------------------------------------------- driver */
+/* Message transport between ranks (MPI in tdi_sweep_mpi.c). Blocking send; non-blocking probe
+ * (returns 1 and the source, tag, length when a message is waiting, 0 when none, < 0 on
+ * error); recv of a probed message. */
+typedef struct tdi_sweep_comm {
+    int rank, size;
+    void *ctx;
+    int (*send)(void *ctx, int dest, int tag, const void *buf, size_t len);
+    int (*probe)(void *ctx, int *src, int *tag, size_t *len);
+    int (*recv)(void *ctx, int src, int tag, void *buf, size_t len);
+} tdi_sweep_comm;
+
+typedef struct tdi_sweep_opts {
+    int progress;            /* progress line on stderr (rank 0) */
+    long max_jobs;           /* stop after this many new rows (0 = all; tests: simulated kill) */
+    FILE *log;               /* component reports (may be NULL) */
+} tdi_sweep_opts;
+
+typedef struct tdi_sweep_stats {
+    size_t total, skipped, done, failed; /* jobs in grid, already in the file, run now, failed */
+    double wall_s;
+} tdi_sweep_stats;
+
+/* Runs the sweep. comm NULL or size 1: serially in this process. Otherwise every rank calls
+ * it: rank 0 hands out job indices on request, runs jobs itself in a second thread, collects
+ * rows and writes results.csv; the others run the jobs they are given. */
+int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *comm, const tdi_sweep_opts *o,
+                  tdi_sweep_stats *st, tdi_err *err);
+
+/* ---------------------------------------------------------------- plots */
+/* Reads results.csv and writes PNG figures with gnuplot into outdir (fidelity_vs_k.png,
+ * wires_vs_k.png, energy_vs_k.png, time_vs_k_theta.png) plus their data and scripts. */
+int tdi_sweep_plot(const char *csv, const char *outdir, FILE *log, tdi_err *err);
+
+/* ---------------------------------------------------------------- synthetic data */
+/* Writes <root>/activations-fit and <root>/activations-test (docs/formats.md, layers e2/d2 of
+ * width C, conv weights, manifest with t = 200, pool = 1) whose decoder is a noisy rank-3
+ * linear function of the encoder: for tests and benchmarks without a U-Net. */
+int tdi_sweep_synth_acts(const char *root, size_t C, size_t n_fit, size_t n_test,
+                         unsigned long seed, tdi_err *err);
+
+#endif

@@ -1,0 +1,347 @@
+/* tdi_sweep_job: one grid point -> one CSV row. The job overrides the base config's structs
+ * (substrate D, k; circuit theta/Vs, unit, skip realisation; converter bits; engine; seed),
+ * runs tdi_sub_run (fit, writes <out>/jobs/<index>/substrate), tdi_cosim_app_run_ex (generate +
+ * co-simulate), computes the rank-k linear ceiling on the same test samples, and formats the
+ * row (columns: tdi_sweep_csv_header). Invariants: numbers are printed with %.10g so a row is a
+ * pure function of the job; the only clock column is the last (wall_s). Non-goal: keeping the
+ * scratch directory (removed unless keep_jobs). */
+#include "tdi_sweep.h"
+
+#include <ftw.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tdi_io.h"
+
+static const char *const cols[] = {
+    /* inputs */
+    "job", "preset", "mode", "D", "k", "theta", "Vs_V", "dac_bits", "adc_bits", "unit", "skip",
+    "engine", "replicate", "seed",
+    /* outputs */
+    "status", "samples", "cos_paper", "cos_centered", "r2", "mean_cos_paper",
+    "mean_cos_centered", "mean_r2", "ceil_cos_paper", "ceil_cos_centered", "ceil_r2",
+    "ideal_cos_paper", "ideal_cos_centered", "ideal_r2", "digital_cos_paper",
+    "digital_cos_centered", "digital_r2", "wire_pairs_skip", "elements_skip", "dense_pairs_skip",
+    "wire_pairs_total", "elements_total", "E_bias_J", "E_R_J", "E_active_J", "E_dac_J",
+    "E_adc_J", "E_digital_J", "E_total_J", "kT_floor_J", "gpu_step_J", "gpu_part_J",
+    "energy_engine", "t_settle_s", "t_avg_s", "time_to_solution_s", "t_slow_s",
+    "readout_pred_V", "readout_meas_V", "interface_macs", "note", "wall_s"};
+#define NCOLS (sizeof cols / sizeof cols[0])
+#define NINPUT 14
+
+const char *tdi_sweep_csv_header(void)
+{
+    static char h[1024];
+    if (!h[0]) {
+        size_t n = 0;
+        for (size_t i = 0; i < NCOLS; i++)
+            n += (size_t)snprintf(h + n, sizeof h - n, "%s%s", i ? "," : "", cols[i]);
+    }
+    return h;
+}
+
+/* a growing line */
+typedef struct line {
+    char *s;
+    size_t len, cap, ncols;
+    int oom;
+} line;
+
+static void put(line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(line *l, const char *fmt, ...)
+{
+    if (l->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(l->s + l->len, l->cap - l->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            l->oom = 1;
+            return;
+        }
+        if ((size_t)n < l->cap - l->len) {
+            l->len += (size_t)n;
+            return;
+        }
+        size_t cap = 2 * l->cap + (size_t)n + 64;
+        char *s = realloc(l->s, cap);
+        if (!s) {
+            l->oom = 1;
+            return;
+        }
+        l->s = s;
+        l->cap = cap;
+    }
+}
+
+static void col(line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void col(line *l, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    put(l, "%s%s", l->ncols ? "," : "", buf);
+    l->ncols++;
+}
+
+static void num(line *l, double v)
+{
+    if (isfinite(v))
+        col(l, "%.10g", v);
+    else
+        col(l, "nan");
+}
+
+static void inputs(line *l, const tdi_sweep_cfg *c, const tdi_sweep_job *j)
+{
+    col(l, "%zu", j->index);
+    col(l, "%s", c->sub.name);
+    col(l, "%s", c->sub.mode);
+    col(l, "%ld", j->D);
+    col(l, "%ld", j->k);
+    num(l, j->theta);
+    num(l, j->Vs);
+    col(l, "%ld", j->dac_bits);
+    col(l, "%ld", j->adc_bits);
+    col(l, "%s", j->unit);
+    col(l, "%s", j->skip);
+    col(l, "%s", tdi_cosim_kind_name((tdi_cosim_kind)j->engine));
+    col(l, "%ld", j->replicate);
+    col(l, "%lu", j->seed);
+}
+
+int tdi_sweep_row_inputs(const tdi_sweep_cfg *c, const tdi_sweep_job *j, char *buf, size_t sz)
+{
+    line l = {0};
+    inputs(&l, c, j);
+    int ok = !l.oom && l.len < sz;
+    if (ok)
+        memcpy(buf, l.s, l.len + 1);
+    free(l.s);
+    return ok ? 0 : -1;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void rm_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The best rank-k linear map of d on x (ridge reduced-rank regression on the fit split, the
+ * substrate's own tdi_sub_rrr), evaluated on test samples [first, first + ns). */
+static int ceiling(const tdi_sub_cfg *s, size_t D, size_t k, size_t first, size_t ns,
+                   tdi_sub_metrics *m, tdi_err *err)
+{
+    tdi_sub_act fit, test;
+    tdi_sub_rrr r;
+    memset(&fit, 0, sizeof fit);
+    memset(&test, 0, sizeof test);
+    memset(&r, 0, sizeof r);
+    double *L = NULL, *pred = NULL, *mean = NULL;
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/activations-fit", s->export_dir);
+    int rc = tdi_sub_act_read(dir, "train", s->n_fit, s->t, s->pool, s->enc, s->dec, D, 0, &fit,
+                              err);
+    if (rc)
+        return rc;
+    snprintf(dir, sizeof dir, "%s/activations-test", s->export_dir);
+    if ((rc = tdi_sub_act_read(dir, "test", s->n_test, s->t, s->pool, s->enc, s->dec, D, 0,
+                               &test, err)))
+        goto done;
+    if (first + ns > test.n) {
+        rc = tdi_err_set(err, TDI_EARG, "ceiling: samples %zu..%zu beyond the test split (%zu)",
+                         first, first + ns, test.n);
+        goto done;
+    }
+    if ((rc = tdi_sub_rrr_fit(fit.x, fit.d, fit.n, D, D, s->ridge, &r, err)))
+        goto done;
+    L = malloc(sizeof(double) * D * D);
+    pred = malloc(sizeof(double) * ns * D);
+    mean = calloc(D, sizeof(double));
+    if (!L || !pred || !mean) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "ceiling: out of memory");
+        goto done;
+    }
+    tdi_sub_rrr_map(&r, k, L);
+    for (size_t i = 0; i < fit.n; i++)
+        for (size_t q = 0; q < D; q++)
+            mean[q] += fit.d[i * D + q] / (double)fit.n;
+    for (size_t i = 0; i < ns; i++) {
+        const double *x = test.x + (first + i) * D;
+        for (size_t a = 0; a < D; a++) {
+            double v = r.my[a];
+            for (size_t b = 0; b < D; b++)
+                v += L[a * D + b] * (x[b] - r.mx[b]);
+            pred[i * D + a] = v;
+        }
+    }
+    *m = tdi_sub_metrics_eval(pred, test.d + first * D, mean, ns, D);
+done:
+    free(L);
+    free(pred);
+    free(mean);
+    tdi_sub_rrr_destroy(&r);
+    tdi_sub_act_destroy(&fit);
+    tdi_sub_act_destroy(&test);
+    return rc;
+}
+
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if (*s == ',' || *s == '\n' || *s == '\r' || *s == '"')
+            *s = *s == '"' ? '\'' : ';';
+}
+
+int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log, char **row,
+                      tdi_err *err)
+{
+    double t0 = wall_now();
+    *row = NULL;
+    char jobdir[440];
+    if (snprintf(jobdir, sizeof jobdir, "%s/jobs/%06zu", c->out, j->index) >= (int)sizeof jobdir)
+        return tdi_err_set(err, TDI_EARG, "sweep.out '%s' is too long", c->out);
+    tdi_err jerr;
+    tdi_err_clear(&jerr);
+
+    /* substrate: D, k, seed; no internal rank sweep (the sweep is the rank sweep) */
+    tdi_sub_cfg sub = c->sub;
+    sub.D = j->D;
+    sub.k = j->k;
+    sub.seed = (long)j->seed;
+    sub.n_ranks = 0;
+    snprintf(sub.out, sizeof sub.out, "%s", jobdir);
+    /* circuit */
+    tdi_gen_config gen = c->gen;
+    gen.seed = (long)j->seed;
+    gen.theta = j->theta;
+    gen.Vs = j->Vs;
+    snprintf(gen.unit, sizeof gen.unit, "%.7s", j->unit);
+    snprintf(gen.skip, sizeof gen.skip, "%s", j->skip);
+    snprintf(gen.out, sizeof gen.out, "%s", jobdir);
+    snprintf(gen.bundle, sizeof gen.bundle, "%s/substrate", jobdir);
+    gen.netlists[0] = '\0';
+    /* co-simulation */
+    tdi_cosim_cfg cos = c->cosim;
+    cos.seed = (long)j->seed;
+    snprintf(cos.out, sizeof cos.out, "%s", jobdir);
+    cos.dac_bits = j->dac_bits;
+    cos.adc_bits = j->adc_bits;
+    cos.analytic = 1;
+    cos.sde = j->engine == TDI_COSIM_SDE;
+    cos.spice = j->engine == TDI_COSIM_SPICE;
+    cos.progress = 0;
+    cos.deck_out = NULL;
+    if (c->n_samples > 0)
+        cos.n_samples = c->n_samples;
+    if (cos.spice && cos.spice_samples > 0 && cos.spice_samples < cos.n_samples)
+        cos.n_samples = cos.spice_samples; /* every row of a spice job on the same samples */
+
+    tdi_cosim_summary sum;
+    memset(&sum, 0, sizeof sum);
+    tdi_sub_metrics ceil_m = {NAN, NAN, NAN};
+    int rc = tdi_mkdirs(jobdir, &jerr);
+    if (!rc)
+        rc = tdi_sub_run(&sub, log, &jerr);
+    if (!rc)
+        rc = tdi_cosim_app_run_ex(&cos, &gen, &sum, log, &jerr);
+    if (!rc)
+        rc = ceiling(&sub, (size_t)j->D, (size_t)j->k, sum.first,
+                     sum.samples[j->engine], &ceil_m, &jerr);
+    if (!c->keep_jobs)
+        rm_tree(jobdir);
+
+    line l = {0};
+    inputs(&l, c, j);
+    if (rc) {
+        char msg[sizeof jerr.msg];
+        snprintf(msg, sizeof msg, "%s", jerr.msg);
+        sanitize(msg);
+        col(&l, "failed");
+        while (l.ncols < NCOLS - 2)
+            col(&l, "nan");
+        col(&l, "%s", msg);
+    } else {
+        int e = j->engine;
+        col(&l, "ok");
+        col(&l, "%zu", sum.samples[e]);
+        num(&l, sum.cos_paper[e]);
+        num(&l, sum.cos_centered[e]);
+        num(&l, sum.r2[e]);
+        const int base[] = {TDI_COSIM_ROW_MEAN, -1, TDI_COSIM_ROW_IDEAL, TDI_COSIM_ROW_DIGITAL};
+        for (int b = 0; b < 4; b++) {
+            if (base[b] < 0) {
+                num(&l, ceil_m.cos_paper);
+                num(&l, ceil_m.cos_centered);
+                num(&l, ceil_m.r2);
+            } else if (sum.have[base[b]]) {
+                num(&l, sum.cos_paper[base[b]]);
+                num(&l, sum.cos_centered[base[b]]);
+                num(&l, sum.r2[base[b]]);
+            } else {
+                num(&l, NAN);
+                num(&l, NAN);
+                num(&l, NAN);
+            }
+        }
+        col(&l, "%zu", sum.pairs_skip);
+        col(&l, "%zu", sum.elems_skip);
+        col(&l, "%ld", j->D * j->D);
+        col(&l, "%zu", sum.pairs_total);
+        col(&l, "%zu", sum.elems_total);
+        num(&l, sum.E_bias);
+        num(&l, sum.E_R);
+        num(&l, sum.E_active);
+        num(&l, sum.E_dac);
+        num(&l, sum.E_adc);
+        num(&l, sum.E_digital);
+        num(&l, sum.E_total);
+        num(&l, sum.E_kT);
+        num(&l, sum.gpu_step);
+        num(&l, sum.gpu_part);
+        col(&l, "%s", tdi_cosim_kind_name((tdi_cosim_kind)sum.energy_engine));
+        num(&l, sum.t_settle);
+        num(&l, sum.t_avg);
+        num(&l, sum.time_to_solution);
+        num(&l, sum.t_slow);
+        num(&l, sum.readout_pred_rms);
+        num(&l, e == TDI_COSIM_ANALYTIC ? 0.0 : sum.readout_rms[e]);
+        col(&l, "%ld", sum.macs);
+        col(&l, "%s", "");
+    }
+    col(&l, "%.3f", wall_now() - t0);
+    put(&l, "\n");
+    if (l.oom) {
+        free(l.s);
+        return tdi_err_set(err, TDI_ENOMEM, "sweep job %zu: out of memory", j->index);
+    }
+    if (l.ncols != NCOLS) {
+        free(l.s);
+        return tdi_err_set(err, TDI_EARG, "sweep job %zu: %zu columns, header has %zu",
+                           j->index, l.ncols, (size_t)NCOLS);
+    }
+    *row = l.s;
+    return 0;
+}

@@ -1,0 +1,112 @@
+/* tdi-sweep: run a sweep (serially, or under mpirun with dynamic job assignment), plot its
+ * results, or write synthetic activation bundles.
+ *   tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose]
+ *   tdi-sweep plot RESULTS.csv OUTDIR
+ *   tdi-sweep synth DIR C N_FIT N_TEST SEED
+ * Exit status: 0 success, 1 error (message on stderr), 2 bad usage. Non-goal: logic (library). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "tdi_gen.h"
+#include "tdi_sweep.h"
+#include "tdi_sweep_mpi.h"
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose]\n"
+                    "       mpirun -np N tdi-sweep SWEEP.yaml ...\n"
+                    "       tdi-sweep plot RESULTS.csv OUTDIR\n"
+                    "       tdi-sweep synth DIR C N_FIT N_TEST SEED\n");
+    return 2;
+}
+
+static int parse_long(const char *s, long *v)
+{
+    char *e;
+    *v = strtol(s, &e, 10);
+    return *s && !*e;
+}
+
+int main(int argc, char **argv)
+{
+    gsl_set_error_handler_off();
+    tdi_gen_blas_threads(1); /* one job per process; the machine's cores go to the ranks */
+    if (argc < 2)
+        return usage();
+    tdi_err err;
+    tdi_err_clear(&err);
+    if (strcmp(argv[1], "plot") == 0) {
+        if (argc != 4)
+            return usage();
+        if (tdi_sweep_plot(argv[2], argv[3], stdout, &err)) {
+            fprintf(stderr, "tdi-sweep plot: %s\n", err.msg);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(argv[1], "synth") == 0) {
+        long v[4];
+        if (argc != 7 || !parse_long(argv[3], &v[0]) || !parse_long(argv[4], &v[1]) ||
+            !parse_long(argv[5], &v[2]) || !parse_long(argv[6], &v[3]) || v[0] < 1 ||
+            v[1] < 2 || v[2] < 1 || v[3] < 0)
+            return usage();
+        if (tdi_sweep_synth_acts(argv[2], (size_t)v[0], (size_t)v[1], (size_t)v[2],
+                                 (unsigned long)v[3], &err)) {
+            fprintf(stderr, "tdi-sweep synth: %s\n", err.msg);
+            return 1;
+        }
+        return 0;
+    }
+
+    tdi_sweep_comm comm;
+    if (tdi_sweep_mpi_init(&argc, &argv, &comm, &err)) {
+        fprintf(stderr, "tdi-sweep: %s\n", err.msg);
+        return 1;
+    }
+    tdi_sweep_opts o = {1, 0, NULL};
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--max-jobs") == 0 && i + 1 < argc) {
+            if (!parse_long(argv[++i], &o.max_jobs) || o.max_jobs < 1) {
+                tdi_sweep_mpi_finalize();
+                return usage();
+            }
+        } else if (strcmp(argv[i], "--quiet") == 0) {
+            o.progress = 0;
+        } else if (strcmp(argv[i], "--verbose") == 0) {
+            o.log = stderr;
+        } else if (!path && argv[i][0] != '-') {
+            path = argv[i];
+        } else {
+            tdi_sweep_mpi_finalize();
+            return usage();
+        }
+    }
+    if (!path) {
+        tdi_sweep_mpi_finalize();
+        return usage();
+    }
+    o.progress = o.progress && comm.rank == 0;
+    static tdi_sweep_cfg cfg; /* large: not on the stack */
+    tdi_sweep_stats st;
+    int rc = tdi_sweep_cfg_load(path, &cfg, &err);
+    if (!rc)
+        rc = tdi_sweep_run(&cfg, &comm, &o, &st, &err);
+    if (rc) {
+        fprintf(stderr, "tdi-sweep (rank %d): %s\n", comm.rank, err.msg);
+        if (comm.size > 1)
+            tdi_sweep_mpi_abort(1);
+        tdi_sweep_mpi_finalize();
+        return 1;
+    }
+    if (comm.rank == 0)
+        printf("tdi-sweep: %s: %zu jobs in the grid, %zu were already done, %zu run now (%zu "
+               "failed) on %d rank%s in %.2f s wall; rows in %s/results.csv\n", path, st.total,
+               st.skipped, st.done, st.failed, comm.size, comm.size > 1 ? "s" : "", st.wall_s,
+               cfg.out);
+    tdi_sweep_mpi_finalize();
+    return 0;
+}
