@@ -125,6 +125,14 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s);
 int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
                       tdi_cosim_stats *st, tdi_err *err);
 
+/* Predicted variance (V^2) of the mean of n samples, spaced stride ticks, of unit's voltage in the
+ * stationary state under thermal noise alone: sum over modes m of V_um^2 (kB T r / lam_m) F(n,
+ * e^(-lam_m stride h)), F the variance factor of the mean of n AR(1) samples, r = g_noise / C
+ * (must be the same for every unit). Ignores the interpolated noise's high-frequency deficit
+ * (test_cosim_engines: 2.5% at h = tau/20 for the fastest modes, less for the slow ones). */
+int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
+                           long stride, size_t unit, double *var, tdi_err *err);
+
 /* The spice engine: ngspice's shared library, one instance per process, runs used one after the
  * other ("remcirc" + "destroy all" between runs). Runs from the operating point under zero bias.
  * Errors: netlist parse errors and run failures reported by ngspice (its output is scanned),
@@ -170,6 +178,10 @@ typedef struct tdi_cosim_plan {
     uint64_t seed;          /* noise seed */
     int noise;              /* 0: noiseless */
     const char *label;      /* progress line prefix; NULL: no progress line */
+    size_t n_wave;          /* waveform recording: units (0 = none) */
+    const size_t *wave;     /* (n_wave) unit indices */
+    long wave_every;        /* record every wave_every global ticks (>= 1) */
+    long wave_ticks;        /* up to this global tick */
 } tdi_cosim_plan;
 
 typedef struct tdi_cosim_out {
@@ -180,6 +192,8 @@ typedef struct tdi_cosim_out {
     long n_adc;         /* ADC conversions in total */
     long n_dac;         /* DAC updates (one per bias value per sample) */
     tdi_cosim_stats st; /* summed over runs */
+    double *wave;       /* (wave_rows, 1 + n_wave): global time (s), then the unit voltages (V) */
+    size_t wave_rows;
 } tdi_cosim_out;
 
 /* Runs the plan with one engine. For TDI_COSIM_ANALYTIC the estimate is G^-1 i_bias (DAC
@@ -221,6 +235,10 @@ typedef struct tdi_cosim_cfg {
     double adc_fs;         /* V; 0 = auto */
     double adc_rate;       /* Hz; 0 = auto: 4 conversions per slowest relaxation time */
     int progress;          /* progress line on stderr */
+    long wave_units[16];   /* units written to waveform.csv (indices into [x; y]) */
+    size_t n_wave_units;   /* 0 = no waveform file */
+    long wave_every;       /* ticks between waveform rows */
+    long wave_samples;     /* samples' worth of ticks recorded (from the first) */
     /* energy (physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */

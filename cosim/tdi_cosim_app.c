@@ -37,6 +37,8 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->dac_bits = 10;
     c->adc_bits = 12;
     c->progress = 1;
+    c->wave_every = 1;
+    c->wave_samples = 1;
     c->vdd = 0.8;
     c->gm_over_id = 20.0;
     c->dac_fom = 5e-15;
@@ -72,6 +74,10 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.adc_full_scale", TDI_CFG_DOUBLE, &c->adc_fs, 0, 1e6, 0, NULL, NULL, 0},
         {"cosim.adc_rate", TDI_CFG_DOUBLE, &c->adc_rate, 0, 1e15, 0, NULL, NULL, 0},
         {"cosim.progress", TDI_CFG_BOOL, &c->progress, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.waveform_units", TDI_CFG_ILIST, c->wave_units, 0, 1e7, 16, &c->n_wave_units,
+         NULL, 0},
+        {"cosim.waveform_every", TDI_CFG_INT, &c->wave_every, 1, 1e9, 0, NULL, NULL, 0},
+        {"cosim.waveform_samples", TDI_CFG_INT, &c->wave_samples, 1, 1e7, 0, NULL, NULL, 0},
         {"energy.vdd", TDI_CFG_DOUBLE, &c->vdd, 0, 100, 0, NULL, NULL, 0},
         {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"energy.dac_fom", TDI_CFG_DOUBLE, &c->dac_fom, 0, 1, 0, NULL, NULL, 0},
@@ -401,11 +407,25 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     for (size_t i = 0; i < D; i++)
         read[i] = D + i;
 
-    tdi_cosim_plan pl = {ns, ibias, D, read, tick, settle_ticks, avg_ticks, 1,
-                         (int)cfg->dac_bits, dac_fs, (int)cfg->adc_bits, adc_fs, stride,
-                         (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5, cfg->noise,
-                         NULL};
+    tdi_cosim_plan pl = {.n_samples = ns, .bias = ibias, .n_read = D, .read = read,
+                         .tick = tick, .settle_ticks = settle_ticks, .avg_ticks = avg_ticks,
+                         .batch = 1, .dac_bits = (int)cfg->dac_bits, .dac_fs = dac_fs,
+                         .adc_bits = (int)cfg->adc_bits, .adc_fs = adc_fs, .adc_stride = stride,
+                         .seed = (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
+                         .noise = cfg->noise};
     pl.batch = strcmp(cfg->schedule, "per_sample") != 0;
+    size_t wave[16];
+    for (size_t q = 0; q < cfg->n_wave_units; q++) {
+        if ((size_t)cfg->wave_units[q] >= N) {
+            rc = tdi_err_set(err, TDI_ECONFIG, "%s: cosim.waveform_units: unit %ld >= %zu units",
+                             cfg->path, cfg->wave_units[q], N);
+            goto done;
+        }
+        wave[q] = (size_t)cfg->wave_units[q];
+    }
+    pl.wave = wave;
+    pl.wave_every = cfg->wave_every;
+    pl.wave_ticks = cfg->wave_samples * L;
 
     if (rep) {
         fprintf(rep, "tdi-cosim %s: %zu samples (first %zu), D = %zu, mode %s, %zu units\n",
@@ -420,6 +440,11 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     }
     /* ---- engines */
     int want[3] = {1, cfg->sde, cfg->spice}; /* analytic always: it is the readout reference */
+    if (want[1] && !cc->rc_units) {
+        want[1] = 0;
+        if (rep)
+            fprintf(rep, "  sde engine skipped: it integrates rc units only (circuit.unit: rlc)\n");
+    }
     size_t nk[3] = {ns, ns, ns};
     if (cfg->spice_samples > 0 && (size_t)cfg->spice_samples < ns)
         nk[2] = (size_t)cfg->spice_samples;
@@ -427,6 +452,9 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         if (!want[k])
             continue;
         pl.n_samples = nk[k];
+        /* the waveform comes from the most physical engine that runs */
+        int wave_k = want[2] ? 2 : want[1] ? 1 : -1;
+        pl.n_wave = k == wave_k ? cfg->n_wave_units : 0;
         char label[64];
         snprintf(label, sizeof label, "tdi-cosim %s", tdi_cosim_kind_name((tdi_cosim_kind)k));
         pl.label = (cfg->progress && k != TDI_COSIM_ANALYTIC) ? label : NULL;
@@ -497,10 +525,25 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
        the OU zero-frequency PSD (physics.md 5, generator's readout_sd for its window) plus the
        ADC's quantisation noise over the conversions averaged */
     double pred_var = 0;
-    for (size_t i = D; i < N; i++)
-        pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
-    pred_var /= (double)D;
     long conv = avg_ticks / stride;
+    {
+        tdi_cosim_sde *ps = cc->rc_units ? tdi_cosim_sde_alloc(cc, tick, err) : NULL;
+        int exact = ps != NULL;
+        for (size_t i = D; i < N; i++) {
+            double v = 0;
+            if (exact && tdi_cosim_sde_mean_var(ps, cc, conv, stride, i, &v, err))
+                exact = 0;
+            pred_var += exact ? v : gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
+        }
+        if (!exact) { /* rlc units: the generator's continuous-window formula */
+            pred_var = 0;
+            for (size_t i = D; i < N; i++)
+                pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
+        }
+        tdi_cosim_sde_free(ps);
+        tdi_err_clear(err);
+    }
+    pred_var /= (double)D;
     double q_adc = cfg->adc_bits > 0 ? 2 * adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
     double pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_adc * q_adc / 12.0 / (double)conv);
     double meas_rms[3] = {0, 0, 0}, diff_sde_spice = NAN;
@@ -519,6 +562,18 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             s2 += (outs[1].est[q] - outs[2].est[q]) * (outs[1].est[q] - outs[2].est[q]);
         diff_sde_spice = sqrt(s2 / (double)(nk[2] * D));
     }
+
+    double sig_units = 0; /* rms over units of the std over samples of analytic y */
+    for (size_t i = 0; i < D; i++) {
+        double m = 0, q = 0;
+        for (size_t s = 0; s < ns; s++)
+            m += outs[0].est[s * D + i];
+        m /= (double)ns;
+        for (size_t s = 0; s < ns; s++)
+            q += (outs[0].est[s * D + i] - m) * (outs[0].est[s * D + i] - m);
+        sig_units += q / (double)ns;
+    }
+    sig_units = sqrt(sig_units / (double)D) / ph->Vs;
 
     /* ---- energy per inference (one sample): from the most physical engine that ran */
     int ek = outs[2].est ? 2 : outs[1].est ? 1 : 0;
@@ -592,8 +647,9 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         fprintf(f, "\n  },\n");
         fprintf(f, "  \"readout\": {\"predicted_rms_V\": %.6g, \"sde_rms_vs_analytic_V\": %.6g, "
                 "\"spice_rms_vs_analytic_V\": %.6g, \"sde_vs_spice_rms_V\": %.6g, "
-                "\"predicted_rms_units\": %.6g},\n", pred_rms, meas_rms[1], meas_rms[2],
-                isnan(diff_sde_spice) ? -1.0 : diff_sde_spice, pred_rms / ph->Vs);
+                "\"predicted_rms_units\": %.6g, \"signal_std_units\": %.6g},\n", pred_rms, meas_rms[1],
+                meas_rms[2], isnan(diff_sde_spice) ? -1.0 : diff_sde_spice, pred_rms / ph->Vs,
+                sig_units);
         fprintf(f, "  \"energy\": {\"engine\": \"%s\", \"per\": \"inference (one sample)\", "
                 "\"E_bias_J\": %.6g, \"E_R_J\": %.6g, \"E_active_J\": %.6g, \"E_dac_J\": %.6g, "
                 "\"E_adc_J\": %.6g, \"E_conv_J\": %.6g, \"E_digital_J\": %.6g, "
@@ -631,6 +687,26 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             }
         if ((rc = tdi_atomic_commit(&af, err)))
             goto done;
+        int wk = outs[2].wave ? 2 : outs[1].wave ? 1 : -1;
+        if (wk >= 0) {
+            snprintf(p, sizeof p, "%s/waveform.csv", tmp);
+            if ((rc = tdi_atomic_open(&af, p, err)))
+                goto done;
+            f = af.f;
+            fprintf(f, "t_s");
+            for (size_t q = 0; q < cfg->n_wave_units; q++)
+                fprintf(f, ",%s_V", cc->node[wave[q]]);
+            fprintf(f, "\n");
+            size_t w = 1 + cfg->n_wave_units;
+            for (size_t r = 0; r < outs[wk].wave_rows; r++) {
+                fprintf(f, "%.9g", outs[wk].wave[r * w]);
+                for (size_t q = 1; q < w; q++)
+                    fprintf(f, ",%.9g", outs[wk].wave[r * w + q]);
+                fprintf(f, "\n");
+            }
+            if ((rc = tdi_atomic_commit(&af, err)))
+                goto done;
+        }
     }
     if ((rc = tdi_dir_commit(tmp, odir, err)))
         goto done;
@@ -697,10 +773,19 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         fprintf(rep, "(analytic: M^-1 b with the DAC's biases; analytic_ideal_dac: the bundle's "
                 "M^-1 b; digital_Binv_bdec: B^-1 b_dec, no substrate coupling; mean: fit-split "
                 "mean)\n");
-        fprintf(rep, "\nreadout error, rms over samples and decoder units: predicted %.4g V, sde "
-                "%.4g V, spice %.4g V (vs analytic with the same DAC outputs); sde vs spice %.4g "
-                "V\n", pred_rms, meas_rms[1], meas_rms[2],
-                isnan(diff_sde_spice) ? -1.0 : diff_sde_spice);
+        fprintf(rep, "\nsignal vs noise (simulation units): per-sample signal (std over samples of "
+                "analytic y, rms over units) %.4g; predicted readout noise %.4g; theta %.4g\n",
+                sig_units, pred_rms / ph->Vs, ph->theta);
+        char m1[32] = "n/a", m2[32] = "n/a", m3[32] = "n/a";
+        if (outs[1].est)
+            snprintf(m1, sizeof m1, "%.4g V", meas_rms[1]);
+        if (outs[2].est)
+            snprintf(m2, sizeof m2, "%.4g V", meas_rms[2]);
+        if (!isnan(diff_sde_spice))
+            snprintf(m3, sizeof m3, "%.4g V", diff_sde_spice);
+        fprintf(rep, "readout error, rms over samples and decoder units: predicted %.4g V, sde %s, "
+                "spice %s (vs analytic with the same DAC outputs); sde vs spice %s\n", pred_rms,
+                m1, m2, m3);
         fprintf(rep, "time to solution per sample (circuit time): settle %.4g s + average %.4g s "
                 "= %.4g s (%ld ticks of %.4g s)\n", (double)settle_ticks * tick,
                 (double)avg_ticks * tick, T_inf, L, tick);

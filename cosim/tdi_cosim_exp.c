@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tdi_cosim.h"
 
@@ -20,6 +21,7 @@ typedef struct exp_ctx {
     long *n_acc;      /* (n_samples) ADC conversions per sample */
     double *vprev;    /* (n) V at the previous tick */
     double wall0, last_print;
+    size_t wave_cap;  /* rows allocated in out->wave */
     long ticks_done, ticks_total;
 } exp_ctx;
 
@@ -39,18 +41,22 @@ static const double *exp_bias(void *user, long k)
     return x->out->bias_q + s * x->c->n;
 }
 
+/* On a terminal: one line rewritten every second; otherwise (logs): a line every 10 s. */
 static void progress(exp_ctx *x, int final)
 {
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(fileno(stderr));
     double now = wall_now();
-    if (!x->pl->label || (!final && now - x->last_print < 1.0))
+    if (!x->pl->label || (!final && now - x->last_print < (tty ? 1.0 : 10.0)))
         return;
     x->last_print = now;
     double el = now - x->wall0, rate = el > 0 ? (double)x->ticks_done / el : 0;
     double eta = rate > 0 ? (double)(x->ticks_total - x->ticks_done) / rate : 0;
     long per = x->L;
-    fprintf(stderr, "\r%s: sample %ld/%zu, %.3g ticks/s, %.1f s elapsed, ETA %.1f s   %s",
-            x->pl->label, per ? x->ticks_done / per : 0, x->pl->n_samples, rate, el, eta,
-            final ? "\n" : "");
+    fprintf(stderr, "%s%s: sample %ld/%zu, %.3g ticks/s, %.1f s elapsed, ETA %.1f s%s",
+            tty ? "\r" : "", x->pl->label, per ? x->ticks_done / per : 0, x->pl->n_samples, rate,
+            el, eta, (final || !tty) ? "\n" : "   ");
     fflush(stderr);
 }
 
@@ -60,6 +66,24 @@ static int exp_tick(void *user, long k, double t, const double *v, const double 
     (void)t;
     const tdi_cosim_plan *pl = x->pl;
     size_t n = x->c->n;
+    long kg = (long)x->s_base * x->L + k; /* global tick */
+    if (pl->n_wave && kg <= pl->wave_ticks && kg % pl->wave_every == 0 &&
+        (k > 0 || x->s_base == 0)) {
+        size_t w = 1 + pl->n_wave;
+        if (x->out->wave_rows == x->wave_cap) {
+            size_t nc = x->wave_cap ? 2 * x->wave_cap : 1024;
+            double *p = realloc(x->out->wave, sizeof(double) * w * nc);
+            if (!p)
+                return TDI_ENOMEM;
+            x->out->wave = p;
+            x->wave_cap = nc;
+        }
+        double *row = x->out->wave + x->out->wave_rows * w;
+        row[0] = (double)kg * pl->tick;
+        for (size_t q = 0; q < pl->n_wave; q++)
+            row[1 + q] = v[pl->wave[q]];
+        x->out->wave_rows++;
+    }
     if (k > 0) {
         size_t s = x->s_base + (size_t)((k - 1) / x->L);
         long j = (k - 1) % x->L + 1; /* tick within the sample, 1..L */
@@ -94,6 +118,7 @@ void tdi_cosim_out_destroy(tdi_cosim_out *o)
     free(o->bias_q);
     free(o->e_bias);
     free(o->e_r);
+    free(o->wave);
     memset(o, 0, sizeof *o);
 }
 
@@ -110,6 +135,10 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         if (pl->read[r] >= n)
             return tdi_err_set(err, TDI_EARG, "experiment: read-out unit %zu >= n = %zu",
                                pl->read[r], n);
+    for (size_t r = 0; r < pl->n_wave; r++)
+        if (pl->wave[r] >= n || pl->wave_every < 1)
+            return tdi_err_set(err, TDI_EARG, "experiment: waveform unit %zu >= n = %zu or "
+                               "wave_every < 1", pl->wave[r], n);
     int rc = 0;
     exp_ctx x = {0};
     tdi_cosim_sde *sde = NULL;

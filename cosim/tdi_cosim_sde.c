@@ -216,3 +216,27 @@ done:
     st->wall_s = now_s(CLOCK_MONOTONIC) - wall0;
     return rc;
 }
+
+int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
+                           long stride, size_t unit, double *var, tdi_err *err)
+{
+    size_t N = s->n;
+    if (unit >= N || n < 1 || stride < 1 || c->n != N)
+        return tdi_err_set(err, TDI_EARG, "sde_mean_var: inconsistent arguments");
+    double r = c->g_noise[0] / c->cap[0];
+    for (size_t i = 1; i < N; i++)
+        if (fabs(c->g_noise[i] / c->cap[i] - r) > 1e-12 * r)
+            return tdi_err_set(err, TDI_EARG, "sde_mean_var: g_noise/C differs between units");
+    double kT = TDI_COSIM_KB * c->temp, acc = 0, nn = (double)n;
+    for (size_t m = 0; m < N; m++) {
+        double rho = exp(-s->lam[m] * s->h * (double)stride), F;
+        if (n == 1)
+            F = 1.0;
+        else /* (1/n) [1 + 2 sum_k (1 - k/n) rho^k] in closed form */
+            F = ((1 + rho) / (1 - rho) - 2 * rho * (1 - pow(rho, nn)) / (nn * (1 - rho) * (1 - rho))) / nn;
+        double vim = s->V[unit * N + m];
+        acc += vim * vim * kT * r / s->lam[m] * F;
+    }
+    *var = acc;
+    return 0;
+}

@@ -244,6 +244,17 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f);
 int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
                 FILE *log, tdi_err *err);
 
+/* Compares the averages an `ngspice -b` run of the standalone netlist printed (log text: lines
+ * "avg_<node>_s<n> = <value> ...") with the analytic engine: Vs * analytic.npy for decoder
+ * nodes, Vs * (M^-1 b) for encoder nodes, in units of the predicted read-out std. Prints one
+ * line per average to out and returns chi2/N and max |z|; TDI_EFORMAT when an expected
+ * average is missing from the log. */
+int tdi_gen_compare_log(const tdi_gen_circuit *c, const tdi_gen_bundle *b, const char *log_text,
+                        FILE *out, double *chi2n, double *zmax, tdi_err *err);
+/* Whole program for --compare: config -> bundle -> circuit -> tdi_gen_compare_log. */
+int tdi_gen_run_compare(const tdi_gen_config *cfg, const char *bundle_dir, const char *log_path,
+                        FILE *out, double *chi2n, double *zmax, tdi_err *err);
+
 /* Sets the number of BLAS threads (OpenBLAS); tdi-gen uses 1 (the machine is shared). */
 void tdi_gen_blas_threads(int n);
 

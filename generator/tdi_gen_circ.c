@@ -891,8 +891,11 @@ int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int 
     if (nb > 0) {
         gsl_matrix_view Bv = gsl_matrix_view_array(GBB, nb, nb);
         gsl_permutation *p = gsl_permutation_alloc(nb);
-        int sg;
-        if (gsl_linalg_LU_decomp(&Bv.matrix, p, &sg) || fabs(gsl_linalg_LU_det(&Bv.matrix, sg)) == 0) {
+        int sg, sing = gsl_linalg_LU_decomp(&Bv.matrix, p, &sg) != 0;
+        /* a zero pivot, not a zero determinant: det ~ gu^nb underflows to 0 for nb > ~50 */
+        for (size_t q = 0; q < nb && !sing; q++)
+            sing = gsl_matrix_get(&Bv.matrix, q, q) == 0.0;
+        if (sing) {
             gsl_permutation_free(p);
             free(GFB);
             free(GBB);

@@ -1,5 +1,6 @@
 /* tdi-gen: substrate bundle + config -> SPICE netlists (see generator/tdi_gen.h).
  *   tdi-gen CONFIG [--bundle DIR] [--out DIR]
+ *   tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]   (exit 1 when max |z| > 5)
  *   tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] [--preset name]
  * Exit status 0 on success, 1 on any error (message on stderr, nothing written). */
 #include <malloc.h>
@@ -14,6 +15,7 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR]\n"
+                    "       tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]\n"
                     "       tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] "
                     "[--preset name]\n");
     return 2;
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
     }
     if (argc < 2 || argv[1][0] == '-')
         return usage();
-    const char *bundle = NULL, *out = NULL;
+    const char *bundle = NULL, *out = NULL, *cmp = NULL;
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc)
             return usage();
@@ -88,11 +90,29 @@ int main(int argc, char **argv)
             bundle = argv[++i];
         else if (strcmp(argv[i], "--out") == 0)
             out = argv[++i];
+        else if (strcmp(argv[i], "--compare") == 0)
+            cmp = argv[++i];
         else
             return usage();
     }
     tdi_gen_config cfg;
     tdi_gen_config_init(&cfg);
+    if (cmp) {
+        double chi2n = 0, zmax = 0;
+        if (tdi_gen_config_load(argv[1], &cfg, &err) ||
+            tdi_gen_run_compare(&cfg, bundle, cmp, stdout, &chi2n, &zmax, &err)) {
+            fprintf(stderr, "tdi-gen: %s\n", err.msg);
+            return 1;
+        }
+        /* 5 predicted standard deviations: a correct circuit exceeds it with probability
+           ~6e-7 per average */
+        if (zmax > 5) {
+            fprintf(stderr, "tdi-gen: an average is %.2f predicted std from the analytic "
+                    "engine (> 5)\n", zmax);
+            return 1;
+        }
+        return 0;
+    }
     if (tdi_gen_config_load(argv[1], &cfg, &err) || tdi_gen_run(&cfg, bundle, out, stdout, &err)) {
         fprintf(stderr, "tdi-gen: %s\n", err.msg);
         return 1;

@@ -4,7 +4,9 @@
  * byte is written. Non-goal: argument parsing (tdi_gen_main.c). */
 #include "tdi_gen.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,5 +106,81 @@ done:
         tdi_dir_abort(tmp);
     tdi_gen_circuit_free(c);
     tdi_gen_bundle_destroy(&b);
+    return rc;
+}
+
+int tdi_gen_compare_log(const tdi_gen_circuit *c, const tdi_gen_bundle *b, const char *log_text,
+                        FILE *out, double *chi2n, double *zmax, tdi_err *err)
+{
+    size_t N = c->N, D = c->D, first = c->readout_all ? 0 : D, m = 0;
+    double chi2 = 0, zm = 0;
+    if (out)
+        fprintf(out, "%-16s %14s %14s %12s %8s\n", "average", "ngspice (V)", "analytic (V)",
+                "pred std (V)", "z");
+    for (size_t si = 0; si < c->n_samples; si++)
+        for (size_t i = first; i < N; i++) {
+            char key[80];
+            snprintf(key, sizeof key, "avg_%s_s%zu", c->nodes[i].name, si);
+            size_t kl = strlen(key);
+            const char *p = log_text, *hit = NULL;
+            while ((p = strstr(p, key)) != NULL) { /* at a line start, followed by blanks, '=' */
+                const char *q = p + kl;
+                if ((p == log_text || p[-1] == '\n') && (*q == ' ' || *q == '=')) {
+                    hit = q;
+                    break;
+                }
+                p = q;
+            }
+            double v;
+            if (!hit || sscanf(hit, " = %lf", &v) != 1)
+                return tdi_err_set(err, TDI_EFORMAT, "ngspice log: no line '%s = <value>' (did "
+                                   "the run finish?)", key);
+            size_t n = (size_t)c->samples[si];
+            double ex = i >= D ? c->phys.Vs * b->analytic[n * D + (i - D)]
+                               : c->expect_mean[si * N + i];
+            double z = (v - ex) / c->readout_sd[i];
+            chi2 += z * z;
+            zm = fmax(zm, fabs(z));
+            m++;
+            if (out)
+                fprintf(out, "%-16s %14.6g %14.6g %12.3g %+8.2f\n", key, v, ex, c->readout_sd[i], z);
+        }
+    *chi2n = m ? chi2 / (double)m : 0;
+    *zmax = zm;
+    if (out)
+        fprintf(out, "%zu averages: chi2/N = %.3f, max |z| = %.2f (z: deviation in predicted "
+                "read-out standard deviations, physics.md 5)\n", m, *chi2n, zm);
+    return 0;
+}
+
+int tdi_gen_run_compare(const tdi_gen_config *cfg, const char *bundle_dir, const char *log_path,
+                        FILE *out, double *chi2n, double *zmax, tdi_err *err)
+{
+    char bdir[1100];
+    if (bundle_dir)
+        snprintf(bdir, sizeof bdir, "%s", bundle_dir);
+    else if (cfg->bundle[0])
+        snprintf(bdir, sizeof bdir, "%s", cfg->bundle);
+    else
+        snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
+    char *log_text = NULL;
+    size_t len = 0;
+    int rc = tdi_file_read_all(log_path, &log_text, &len, err);
+    if (rc)
+        return rc;
+    tdi_gen_bundle b;
+    if ((rc = tdi_gen_bundle_read(bdir, &b, err))) {
+        free(log_text);
+        return rc;
+    }
+    tdi_gen_circuit *c = NULL;
+    rc = tdi_gen_circuit_build(cfg, &b, &c, err);
+    if (!rc)
+        rc = tdi_gen_compare_log(c, &b, log_text, out, chi2n, zmax, err);
+    if (rc)
+        tdi_err_prefix(err, "%s", log_path);
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+    free(log_text);
     return rc;
 }

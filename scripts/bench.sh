@@ -147,3 +147,42 @@ if want cosim; then
         fi
     done
 fi
+
+# --- sweep (tdi-sweep, issue 6): the same sde sweep (16 jobs: k = 1..16 of a synthetic D = 32
+# paper-mode substrate, 4,000 fit / 400 test samples, 32 co-simulated samples per job) serially
+# and under mpirun -np 2; wall seconds, CPU seconds (user + sys of all processes) and the
+# speed-up. The rows of both runs are compared (all columns but wall_s). Other work on the
+# machine slows both runs; the load average before each run is printed beside it.
+if want sweep; then
+    d=build/bench-sweep
+    rm -rf "$d"
+    mkdir -p "$d"
+    if ! bin/tdi-sweep synth "$d/acts" 32 4000 400 1 >/dev/null 2>&1; then
+        echo "sweep: synthetic bundles FAILED"
+    else
+        sed -e "s#^out: out/paper#out: $d/out#" -e "s#^name: paper#name: bench#" \
+            -e "s#^  dir: out/paper #  dir: $d/acts #" -e "s#^  D: 64#  D: 32#" \
+            -e "s#^  n_fit: 10000 #  n_fit: 4000 #" -e "s#^  n_test: 10000 #  n_test: 400 #" \
+            -e "s#^  checkpoint: models/unet-c32.ckpt#  checkpoint: synthetic#" \
+            configs/paper.yaml >"$d/base.yaml"
+        for r in 1 2; do
+            printf 'sweep:\n  base: %s/base.yaml\n  out: %s/np%d\n  k_range: [1, 16]\n  engine: sde\n  n_samples: 32\n' \
+                "$d" "$d" "$r" >"$d/np$r.yaml"
+        done
+        TIMEFORMAT='%R %U %S'
+        load1=$(cut -d' ' -f1 /proc/loadavg)
+        t1=$( { time bin/tdi-sweep "$d/np1.yaml" --quiet >/dev/null 2>&1; } 2>&1 )
+        load2=$(cut -d' ' -f1 /proc/loadavg)
+        t2=$( { time mpirun --allow-run-as-root -np 2 bin/tdi-sweep "$d/np2.yaml" --quiet \
+                >/dev/null 2>&1; } 2>&1 )
+        same=no
+        if cmp -s <(tail -n +2 "$d/np1/results.csv" | sed 's/,[^,]*$//' | sort -n) \
+                  <(tail -n +2 "$d/np2/results.csv" | sed 's/,[^,]*$//' | sort -n); then
+            same=yes
+        fi
+        echo "$t1 $t2 $load1 $load2 $same" | awk '{
+            printf "sweep: 16 sde jobs, 1 rank:  wall %.2f s, CPU %.2f s (load average before: %s)\n", $1, $2 + $3, $7;
+            printf "sweep: 16 sde jobs, 2 ranks: wall %.2f s, CPU %.2f s (load average before: %s)\n", $4, $5 + $6, $8;
+            printf "sweep: speed-up 2 ranks vs 1: %.2fx (2-core machine shared with other jobs); rows identical: %s\n", $1 / $4, $9 }'
+    fi
+fi

@@ -75,8 +75,11 @@ int main(void)
        -> 0.2625 V. Settled to e^-20 of the step (20 tau): every conversion gives code 6. */
     {
         double bias[3] = {0.3e-6, -0.3e-6, 0.3e-6};
-        tdi_cosim_plan pl = {3, bias, 1, &read0, tau / 20, 400, 200, 1, 4, 1e-6, 5, 0.7, 7, 1, 0,
-                             NULL};
+        tdi_cosim_plan pl = {.n_samples = 3, .bias = bias, .n_read = 1, .read = &read0,
+                             .tick = tau / 20, .settle_ticks = 400, .avg_ticks = 200, .batch = 1,
+                             .dac_bits = 4, .dac_fs = 1e-6, .adc_bits = 5, .adc_fs = 0.7,
+                             .adc_stride = 7, .seed = 1, .noise = 0, .n_wave = 1, .wave = &read0,
+                             .wave_every = 10, .wave_ticks = 1800};
         for (int k = 0; k < 3; k++) {
             tdi_cosim_out o;
             int rc = tdi_cosim_exp_run((tdi_cosim_kind)k, c1, &pl, &o, &err);
@@ -109,6 +112,16 @@ int main(void)
                 snprintf(nm, sizeof nm, "%s: E_R symmetric between samples 1 and 2",
                          tdi_cosim_kind_name(k));
                 tdi_check_rel(o.e_r[1], o.e_r[2], 1e-6, nm);
+                /* waveform: ticks 0, 10, ..., 1800 of unit 0; at tick 600 (end of sample 0)
+                   the unit has settled to the held bias: 0.25 V */
+                snprintf(nm, sizeof nm, "%s: waveform rows (0..1800 every 10)",
+                         tdi_cosim_kind_name(k));
+                tdi_check_int((long long)o.wave_rows, 181, nm);
+                snprintf(nm, sizeof nm, "%s: waveform at tick 600 (V)", tdi_cosim_kind_name(k));
+                if (o.wave_rows > 60) {
+                    tdi_check_near(o.wave[60 * 2], 600 * tau / 20, 1e-18, "waveform time column");
+                    tdi_check_near(o.wave[60 * 2 + 1], 0.25, 1e-6, nm);
+                }
             }
             tdi_cosim_out_destroy(&o);
         }
@@ -132,8 +145,10 @@ int main(void)
         size_t ns = 1500;
         double *zero = calloc(ns, sizeof(double));
         double h = tau / 20, W = 10 * tau;
-        tdi_cosim_plan pl = {ns, zero, 1, &read0, h, 100, 200, 1, 0, 1e-6, 0, 1.0, 1, 21, 1,
-                             NULL};
+        tdi_cosim_plan pl = {.n_samples = ns, .bias = zero, .n_read = 1, .read = &read0,
+                             .tick = h, .settle_ticks = 100, .avg_ticks = 200, .batch = 1,
+                             .dac_bits = 0, .dac_fs = 1e-6, .adc_bits = 0, .adc_fs = 1.0,
+                             .adc_stride = 1, .seed = 21, .noise = 1};
         double s2 = g_kb_t_over_c(T, C), r = tau / W;
         double pv = 2 * s2 * r * (1 - r * (1 - exp(-1 / r)));
         for (int k = 1; k < 3; k++) {
@@ -156,6 +171,15 @@ int main(void)
             snprintf(nm, sizeof nm, "%s: readout variance / OU prediction (kT/C through the "
                      "loop, tol %.3f)", tdi_cosim_kind_name(k), tol);
             tdi_check_near(v / pv, 1.0, tol, nm);
+            /* the discrete prediction: 200 conversions, one per tick (adc_stride 1) */
+            tdi_cosim_sde *sd = tdi_cosim_sde_alloc(c1, h, &err);
+            double dv = NAN;
+            if (sd)
+                tdi_cosim_sde_mean_var(sd, c1, 200, 1, 0, &dv, &err);
+            tdi_cosim_sde_free(sd);
+            snprintf(nm, sizeof nm, "%s: readout variance / discrete-sampling prediction "
+                     "(tol %.3f)", tdi_cosim_kind_name(k), tol);
+            tdi_check_near(v / dv, 1.0, tol, nm);
             tdi_cosim_out_destroy(&o);
         }
         free(zero);
@@ -173,7 +197,7 @@ int main(void)
         const char *yaml = "seed: 3\nname: t\nout: " SCR "/%s\n"
                            "circuit:\n  avg_relax: 20\n  settle_eps: 1.0e-4\n  samples: [0]\n"
                            "cosim:\n  n_samples: 5\n  dac_bits: 12\n  adc_bits: 14\n"
-                           "  progress: false\n"
+                           "  progress: false\n  waveform_units: [6, 7]\n"
                            "energy:\n  gpu_step: 5.7e-3\n";
         const char *which[2] = {"ok", "bad"};
         for (int q = 0; q < 2; q++) {
@@ -229,6 +253,11 @@ int main(void)
                 /* 2,560-style count at D = 6: 8 D + 32 D = 240 MACs x 4.6 pJ */
                 tdi_check_rel(ed, 240 * 4.6e-12, 1e-9, "E_digital = interface MACs x E_MAC");
                 TDI_CHECK(et > ed, "E_total exceeds E_digital");
+                char *wv = NULL;
+                size_t nw = 0;
+                tdi_file_read_all(SCR "/ok/cosim/waveform.csv", &wv, &nw, &err);
+                tdi_check_contains(wv, "t_s,y0_V,y1_V\n", "waveform.csv header names the nodes");
+                free(wv);
                 free(js);
                 free(csv);
             } else {
@@ -239,6 +268,22 @@ int main(void)
                 TDI_CHECK(stat(odir, &sb) != 0, "inconsistent bundle: no output directory");
             }
         }
+    }
+
+    /* ---- reproducibility across processes: bin/tdi-cosim twice on the same config gives the
+       same samples.csv byte for byte (it holds no timings) */
+    {
+        char *a = NULL, *b2 = NULL;
+        size_t na = 0, nb2 = 0;
+        int r1 = system("bin/tdi-cosim " SCR "/ok.yaml --quiet >/dev/null 2>&1");
+        tdi_file_read_all(SCR "/ok/cosim/samples.csv", &a, &na, &err);
+        int r2 = system("bin/tdi-cosim " SCR "/ok.yaml --quiet >/dev/null 2>&1");
+        tdi_file_read_all(SCR "/ok/cosim/samples.csv", &b2, &nb2, &err);
+        tdi_check_int(r1 == 0 && r2 == 0, 1, "bin/tdi-cosim runs twice");
+        TDI_CHECK(a && b2 && na == nb2 && memcmp(a, b2, na) == 0,
+                  "two processes, same seed: identical samples.csv");
+        free(a);
+        free(b2);
     }
 
     /* ---- substrate-skip bundles: b_enc = A x (D^2 MACs) or A R R^T x (2 D k MACs), b_dec = c */

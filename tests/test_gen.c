@@ -343,7 +343,7 @@ static void test_readback(void)
 
 /* Runs netlist text in ngspice -b; fills avg/rms per node index for sample 0. Returns 0 ok. */
 static int run_ngspice(const char *txt, const char *tag, size_t N, const tdi_gen_circuit *c,
-                       double *avg, double *rms)
+                       double *avg, double *rms, char **log_out)
 {
     char cir[256], log[256], cmd[700];
     snprintf(cir, sizeof cir, SCR "/%s.cir", tag);
@@ -366,7 +366,7 @@ static int run_ngspice(const char *txt, const char *tag, size_t N, const tdi_gen
         if (p && sscanf(strchr(p, '=') + 1, "%lf", &rms[i]) == 1)
             found++;
     }
-    free(out);
+    *log_out = out;
     return found == (int)(2 * N) ? 0 : -1;
 }
 
@@ -398,7 +398,8 @@ static void test_ngspice_stats(void)
         tdi_gen_netlist_text(c, TDI_GEN_STANDALONE, 0, 0, &tx, &e);
         char *txt = join(tx);
         double avg[16], rms[16];
-        int rc = run_ngspice(txt, u ? "ng_rlc" : "ng_rc", N, c, avg, rms);
+        char *logtext = NULL;
+        int rc = run_ngspice(txt, u ? "ng_rlc" : "ng_rc", N, c, avg, rms, &logtext);
         snprintf(name, sizeof name, "ngspice -b runs the %s standalone netlist and prints "
                  "avg/rms of all 16 nodes", u ? "rlc" : "rc");
         if (TDI_CHECK(rc == 0, name)) {
@@ -437,6 +438,12 @@ static void test_ngspice_stats(void)
             tdi_check_le(worst, 5.0, name);
             snprintf(name, sizeof name, "%s chi2/N of the averages", u ? "rlc" : "rc");
             tdi_check_le(chi2 / N, 4.0, name);
+            /* the library's comparison against analytic.npy reads the same log */
+            double c2 = -1, zm = -1;
+            snprintf(name, sizeof name, "%s tdi_gen_compare_log: chi2/N equals the test's (1e-6)",
+                     u ? "rlc" : "rc");
+            int crc = tdi_gen_compare_log(c, &b, logtext, NULL, &c2, &zm, &e);
+            tdi_check_rel(crc == 0 ? c2 : NAN, chi2 / N, 1e-6, name);
             snprintf(name, sizeof name, "%s negative control: the same check rejects a "
                      "circuit with a flipped skip coupling (chi2/N > 4)", u ? "rlc" : "rc");
             TDI_CHECK(chi2w / N > 4.0, name);
@@ -451,6 +458,7 @@ static void test_ngspice_stats(void)
             snprintf(name, sizeof name, "%s mean variance ratio", u ? "rlc" : "rc");
             tdi_check_near(ratio_sum / N, 1.0, 3 * sig, name);
         }
+        free(logtext);
         free(txt);
         tdi_gen_text_free(tx);
         tdi_gen_circuit_free(c);
@@ -642,6 +650,18 @@ static void test_golden(void)
             }
             printf("    first difference at line %zu\n", line);
         }
+        /* the streaming writer (what tdi-gen uses) gives the same bytes */
+        char wpath[128];
+        snprintf(wpath, sizeof wpath, SCR "/golden-stream-%d.cir", m);
+        FILE *f = fopen(wpath, "w");
+        int wrc = f ? tdi_gen_netlist_write(c, (tdi_gen_mode)m, 0, 0, f, &e) : -1;
+        if (f)
+            fclose(f);
+        char *streamed = read_str(wpath);
+        snprintf(name, sizeof name, "tdi_gen_netlist_write == tdi_gen_netlist_text (%s)",
+                 m ? "cosim" : "standalone");
+        TDI_CHECK(wrc == 0 && streamed && strcmp(streamed, txt) == 0, name);
+        free(streamed);
         free(gold);
         free(txt);
         tdi_gen_text_free(tx);

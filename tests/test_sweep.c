@@ -12,6 +12,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "tdi_gen.h"
 #include "tdi_io.h"
 #include "tdi_sweep.h"
 #include "tdi_test.h"
@@ -236,6 +237,28 @@ static void test_resume_and_mpi(void)
     char *full = rows_sorted(p, &nfull, &dups);
     tdi_check_int((long long)nfull, (long long)total, "serial: one row per job");
 
+    /* the plots of these rows: four PNG files (gnuplot ran) */
+    {
+        char pd[512];
+        snprintf(pd, sizeof pd, "%s/plots", g_dir);
+        const char *csv[1] = {p};
+        tdi_err perr;
+        tdi_err_clear(&perr);
+        int prc = tdi_sweep_plot(csv, 1, pd, NULL, &perr);
+        tdi_check_int(prc, 0, "plot: tdi_sweep_plot succeeds");
+        if (prc)
+            printf("    %s\n", perr.msg);
+        const char *figs[] = {"fidelity_vs_k", "wires_vs_k", "energy_vs_k", "time_vs_k_theta"};
+        for (int i = 0; i < 4; i++) {
+            char fp[600], lab[96];
+            snprintf(fp, sizeof fp, "%s/%s.png", pd, figs[i]);
+            char *png = slurp(fp);
+            snprintf(lab, sizeof lab, "plot: %s.png is a PNG", figs[i]);
+            TDI_CHECK(png && memcmp(png, "\x89PNG", 4) == 0, lab);
+            free(png);
+        }
+    }
+
     /* simulated kill: 5 jobs finish, then a row is cut in the middle of its write */
     rc = run_serial("killed.yaml", 5, &st, &err);
     tdi_check_int((long long)st.done, 5, "kill: first run stops after 5 rows");
@@ -273,6 +296,27 @@ static void test_resume_and_mpi(void)
     TDI_CHECK(rc == TDI_EFORMAT, "resume: results of another sweep (other seed) refused");
     tdi_check_contains(err.msg, "results.csv:2:", "resume: refusal names file:line");
 
+    /* missing input data is the environment's failure: an error, no row (a rerun retries) */
+    {
+        char bt[2048];
+        snprintf(bt, sizeof bt, BASE, g_dir, g_dir);
+        char *d = strstr(bt, "/acts\n");
+        if (d)
+            memcpy(d, "/nope\n", 6);
+        write_file("base-nodata.yaml", bt);
+        snprintf(t, sizeof t, "sweep:\n  base: %s/base-nodata.yaml\n  out: %s/nodata\n  k: [1, 2]\n",
+                 g_dir, g_dir);
+        write_file("nodata.yaml", t);
+        rc = run_serial("nodata.yaml", 0, &st, &err);
+        TDI_CHECK(rc == TDI_EIO, "missing data: the sweep stops with an I/O error");
+        tdi_check_contains(err.msg, "sweep job 0", "missing data: the message names the job");
+        snprintf(p, sizeof p, "%s/nodata/results.csv", g_dir);
+        size_t nn;
+        char *rows = rows_sorted(p, &nn, &dups);
+        tdi_check_int((long long)nn, 0, "missing data: no row written");
+        free(rows);
+    }
+
     /* two MPI ranks: the same rows */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "mpirun --allow-run-as-root --oversubscribe -np 2 "
@@ -302,6 +346,48 @@ static void test_resume_and_mpi(void)
     free(mpi);
 }
 
+/* Regression found by the first D = 64 sweeps: the generator's bus elimination called a bus
+ * block singular when its determinant (~gu^nb) underflowed, i.e. for more than ~50 bus nodes
+ * (two-bus skip at k >= 26 of D = 64, shared bus at k >= 54). 64 bus nodes here. */
+static void test_many_buses(void)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/bus64", g_dir);
+    tdi_err err;
+    tdi_err_clear(&err);
+    int rc = tdi_gen_bundle_synth(dir, "bus", 32, 32, 0, 2, 3, &err);
+    tdi_check_int(rc, 0, "buses: synthetic D = 32, k = 32 bundle");
+    tdi_gen_bundle b;
+    if (rc || tdi_gen_bundle_read(dir, &b, &err))
+        return;
+    tdi_gen_config g;
+    tdi_gen_config_init(&g);
+    snprintf(g.name, sizeof g.name, "bus");
+    snprintf(g.skip, sizeof g.skip, "twobus");
+    g.Vs = sqrt(TDI_GEN_KB * g.T / (g.Cu * g.theta));
+    tdi_gen_circuit *c = NULL;
+    rc = tdi_gen_circuit_build(&g, &b, &c, &err);
+    tdi_check_int(rc, 0, "buses: two-bus circuit with 64 bus nodes builds");
+    if (rc)
+        printf("    %s\n", err.msg);
+    if (!rc) {
+        size_t N = 64;
+        double *K = malloc(N * N * sizeof *K), emax = 0, mmax = 0;
+        rc = tdi_gen_circuit_reduced(c, K, &err);
+        tdi_check_int(rc, 0, "buses: 64 bus nodes eliminated (no false 'singular')");
+        for (size_t q = 0; !rc && q < N * N; q++) {
+            emax = fmax(emax, fabs(K[q] - g.gu * b.M[q]));
+            mmax = fmax(mmax, fabs(g.gu * b.M[q]));
+        }
+        /* Schur complement of a well-conditioned bus block: rounding, 1e-9 relative as test_gen */
+        if (!rc)
+            tdi_check_le(emax / mmax, 1e-9, "buses: reduced matrix = gu M");
+        free(K);
+    }
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -320,6 +406,7 @@ int main(void)
     test_grid();
     test_malformed();
     test_resume_and_mpi();
+    test_many_buses();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd)) {

@@ -94,8 +94,9 @@ const char *tdi_sweep_csv_header(void);
  * newline. Used to check on resume that a row belongs to this grid. */
 int tdi_sweep_row_inputs(const tdi_sweep_cfg *c, const tdi_sweep_job *j, char *buf, size_t sz);
 /* Runs the job (fit, generate, co-simulate, the rank-k ceiling) and formats its whole CSV row,
- * newline included, into *row (malloc'd, caller frees). A job that fails yields a row with
- * status "failed" and the message (return 0); only a row that cannot be made returns < 0.
+ * newline included, into *row (malloc'd, caller frees). A numerical failure of the model
+ * (TDI_ENUM, TDI_ESPICE) yields a row with status "failed" and the message (return 0); any other
+ * error (missing input, I/O, memory) returns < 0 and no row, so a rerun retries the job.
  * log: the components' reports (may be NULL). */
 int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log, char **row,
                       tdi_err *err);
@@ -140,9 +141,11 @@ int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *comm, const tdi_
                   tdi_sweep_stats *st, tdi_err *err);
 
 /* ---------------------------------------------------------------- plots */
-/* Reads results.csv and writes PNG figures with gnuplot into outdir (fidelity_vs_k.png,
- * wires_vs_k.png, energy_vs_k.png, time_vs_k_theta.png) plus their data and scripts. */
-int tdi_sweep_plot(const char *csv, const char *outdir, FILE *log, tdi_err *err);
+/* Reads results files (ncsv >= 1, same header; e.g. the sweeps of two presets) and writes PNG
+ * figures with gnuplot into outdir (fidelity_vs_k.png, wires_vs_k.png, energy_vs_k.png,
+ * time_vs_k_theta.png) plus their data and scripts. */
+int tdi_sweep_plot(const char *const *csv, size_t ncsv, const char *outdir, FILE *log,
+                   tdi_err *err);
 
 /* ---------------------------------------------------------------- synthetic data */
 /* Writes <root>/activations-fit and <root>/activations-test (docs/formats.md, layers e2/d2 of

@@ -273,6 +273,14 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
     if (!c->keep_jobs)
         rm_tree(jobdir);
 
+    /* A numerical failure of the model (not positive definite, ngspice refusing the circuit) is
+       a result of this grid point: it gets a row. Anything else (missing or bad input files,
+       memory) is the environment's: no row, the sweep stops and a rerun retries the job. */
+    if (rc && rc != TDI_ENUM && rc != TDI_ESPICE) {
+        *err = jerr;
+        tdi_err_prefix(err, "sweep job %zu", j->index);
+        return rc;
+    }
     line l = {0};
     inputs(&l, c, j);
     if (rc) {

@@ -1,7 +1,7 @@
 /* tdi-sweep: run a sweep (serially, or under mpirun with dynamic job assignment), plot its
  * results, or write synthetic activation bundles.
  *   tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose]
- *   tdi-sweep plot RESULTS.csv OUTDIR
+ *   tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR
  *   tdi-sweep synth DIR C N_FIT N_TEST SEED
  * Exit status: 0 success, 1 error (message on stderr), 2 bad usage. Non-goal: logic (library). */
 #include <stdio.h>
@@ -18,7 +18,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose]\n"
                     "       mpirun -np N tdi-sweep SWEEP.yaml ...\n"
-                    "       tdi-sweep plot RESULTS.csv OUTDIR\n"
+                    "       tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR\n"
                     "       tdi-sweep synth DIR C N_FIT N_TEST SEED\n");
     return 2;
 }
@@ -39,9 +39,10 @@ int main(int argc, char **argv)
     tdi_err err;
     tdi_err_clear(&err);
     if (strcmp(argv[1], "plot") == 0) {
-        if (argc != 4)
+        if (argc < 4)
             return usage();
-        if (tdi_sweep_plot(argv[2], argv[3], stdout, &err)) {
+        if (tdi_sweep_plot((const char *const *)argv + 2, (size_t)argc - 3, argv[argc - 1],
+                           stdout, &err)) {
             fprintf(stderr, "tdi-sweep plot: %s\n", err.msg);
             return 1;
         }
