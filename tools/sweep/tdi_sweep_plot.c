@@ -302,7 +302,8 @@ static const char *HEAD =
 static int fig_fidelity(const plotset *P, const char *dir, FILE *log, tdi_err *err)
 {
     const char *cols[] = {"cos_paper", "cos_centered", "mean_cos_paper", "mean_cos_centered",
-                          "ceil_cos_paper", "ceil_cos_centered", "D"};
+                          "ceil_cos_paper", "ceil_cos_centered", "digital_cos_paper",
+                          "digital_cos_centered"};
     int rc;
     sbuf b = {0};
     b.f = open_memstream(&b.s, &b.len);
@@ -313,7 +314,7 @@ static int fig_fidelity(const plotset *P, const char *dir, FILE *log, tdi_err *e
             "fidelity_vs_k");
     fprintf(b.f, "set multiplot layout 1,2 title 'Decoder fidelity against the skip rank k "
             "(test samples; lines: model, dashed: mean baseline, dotted: best rank-k linear "
-            "map)' font ',12'\nset logscale x 2\nset xlabel 'rank k of the skip coupling'\n");
+            "map, dash-dot: digital shortcut)' font ',12'\nset logscale x 2\nset xlabel 'rank k of the skip coupling'\n");
     for (int panel = 0; panel < 2; panel++) {
         fprintf(b.f, "set ylabel '%s'\n", panel ? "centered cosine (minus fit-split mean)"
                                                 : "paper cosine (global z-score)");
@@ -327,7 +328,7 @@ static int fig_fidelity(const plotset *P, const char *dir, FILE *log, tdi_err *e
         for (size_t q = 0; q < P->ns; q++) {
             char name[64];
             snprintf(name, sizeof name, "fid%zu", q);
-            if (panel == 0 && (rc = write_dat(P, &P->s[q], dir, name, cols, 7, err)))
+            if (panel == 0 && (rc = write_dat(P, &P->s[q], dir, name, cols, 8, err)))
                 goto fail;
             const series *s = &P->s[q];
             const char *c = shades[s->preset_id % 8][s->engine], *cb = colours[s->preset_id % 8];
@@ -342,8 +343,11 @@ static int fig_fidelity(const plotset *P, const char *dir, FILE *log, tdi_err *e
             if (firstp)
                 fprintf(b.f, ", \\\n     'data/%s.dat' using 1:%d with lines lc rgb '%s' dt 2 "
                         "lw 1.2 title '%s: mean baseline', \\\n     'data/%s.dat' using 1:%d "
-                        "with lines lc rgb '%s' dt 3 lw 2 title '%s: rank-k ceiling'", name,
+                        "with lines lc rgb '%s' dt 3 lw 2 title '%s: rank-k ceiling', \\\n"
+                        "     'data/%s.dat' using 1:%d with lines lc rgb '%s' dt 4 lw 1.2 "
+                        "title '%s: digital y = B^{-1} b_{dec}'", name,
                         4 + panel, cb, P->presets[s->preset_id], name, 6 + panel, cb,
+                        P->presets[s->preset_id], name, 8 + panel, cb,
                         P->presets[s->preset_id]);
         }
         fprintf(b.f, "\n");
@@ -442,12 +446,13 @@ static int fig_energy(const plotset *P, const char *dir, FILE *log, tdi_err *err
             break;
         /* columns: 1 k, 2 bias, 3 R, 4 active, 5 dac, 6 adc, 7 digital, 8 gpu, 9 part, 10 kT */
         /* panels side by side, the key once, in a column on the right */
-        double w = 0.74 / (double)(np > 1 ? 2 : 1);
+        double w = np > 1 ? 0.37 : 0.6;
         fprintf(b.f, "set lmargin at screen %.3f\nset rmargin at screen %.3f\n"
                 "set tmargin at screen 0.88\nset bmargin at screen 0.1\n",
                 0.06 + (double)p * w, 0.06 + (double)p * w + w - 0.06);
         if (p + 1 == (np > 1 ? 2 : 1))
-            fprintf(b.f, "set key at screen 0.79,0.88 left top vertical box opaque\n");
+            fprintf(b.f, "set key at screen %.3f,0.88 left top vertical box opaque\n",
+                    0.06 + (np > 1 ? 2.0 : 1.0) * w);
         else
             fprintf(b.f, "unset key\n");
         fprintf(b.f, "set title '%s'\nplot ", s->title);
