@@ -563,6 +563,18 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         diff_sde_spice = sqrt(s2 / (double)(nk[2] * D));
     }
 
+    double sig_units = 0; /* rms over units of the std over samples of analytic y */
+    for (size_t i = 0; i < D; i++) {
+        double m = 0, q = 0;
+        for (size_t s = 0; s < ns; s++)
+            m += outs[0].est[s * D + i];
+        m /= (double)ns;
+        for (size_t s = 0; s < ns; s++)
+            q += (outs[0].est[s * D + i] - m) * (outs[0].est[s * D + i] - m);
+        sig_units += q / (double)ns;
+    }
+    sig_units = sqrt(sig_units / (double)D) / ph->Vs;
+
     /* ---- energy per inference (one sample): from the most physical engine that ran */
     int ek = outs[2].est ? 2 : outs[1].est ? 1 : 0;
     double T_inf = (double)L * tick;
@@ -635,8 +647,9 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         fprintf(f, "\n  },\n");
         fprintf(f, "  \"readout\": {\"predicted_rms_V\": %.6g, \"sde_rms_vs_analytic_V\": %.6g, "
                 "\"spice_rms_vs_analytic_V\": %.6g, \"sde_vs_spice_rms_V\": %.6g, "
-                "\"predicted_rms_units\": %.6g},\n", pred_rms, meas_rms[1], meas_rms[2],
-                isnan(diff_sde_spice) ? -1.0 : diff_sde_spice, pred_rms / ph->Vs);
+                "\"predicted_rms_units\": %.6g, \"signal_std_units\": %.6g},\n", pred_rms, meas_rms[1],
+                meas_rms[2], isnan(diff_sde_spice) ? -1.0 : diff_sde_spice, pred_rms / ph->Vs,
+                sig_units);
         fprintf(f, "  \"energy\": {\"engine\": \"%s\", \"per\": \"inference (one sample)\", "
                 "\"E_bias_J\": %.6g, \"E_R_J\": %.6g, \"E_active_J\": %.6g, \"E_dac_J\": %.6g, "
                 "\"E_adc_J\": %.6g, \"E_conv_J\": %.6g, \"E_digital_J\": %.6g, "
@@ -760,10 +773,19 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         fprintf(rep, "(analytic: M^-1 b with the DAC's biases; analytic_ideal_dac: the bundle's "
                 "M^-1 b; digital_Binv_bdec: B^-1 b_dec, no substrate coupling; mean: fit-split "
                 "mean)\n");
-        fprintf(rep, "\nreadout error, rms over samples and decoder units: predicted %.4g V, sde "
-                "%.4g V, spice %.4g V (vs analytic with the same DAC outputs); sde vs spice %.4g "
-                "V\n", pred_rms, meas_rms[1], meas_rms[2],
-                isnan(diff_sde_spice) ? -1.0 : diff_sde_spice);
+        fprintf(rep, "\nsignal vs noise (simulation units): per-sample signal (std over samples of "
+                "analytic y, rms over units) %.4g; predicted readout noise %.4g; theta %.4g\n",
+                sig_units, pred_rms / ph->Vs, ph->theta);
+        char m1[32] = "n/a", m2[32] = "n/a", m3[32] = "n/a";
+        if (outs[1].est)
+            snprintf(m1, sizeof m1, "%.4g V", meas_rms[1]);
+        if (outs[2].est)
+            snprintf(m2, sizeof m2, "%.4g V", meas_rms[2]);
+        if (!isnan(diff_sde_spice))
+            snprintf(m3, sizeof m3, "%.4g V", diff_sde_spice);
+        fprintf(rep, "readout error, rms over samples and decoder units: predicted %.4g V, sde %s, "
+                "spice %s (vs analytic with the same DAC outputs); sde vs spice %s\n", pred_rms,
+                m1, m2, m3);
         fprintf(rep, "time to solution per sample (circuit time): settle %.4g s + average %.4g s "
                 "= %.4g s (%ld ticks of %.4g s)\n", (double)settle_ticks * tick,
                 (double)avg_ticks * tick, T_inf, L, tick);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tdi_cosim.h"
 
@@ -40,18 +41,22 @@ static const double *exp_bias(void *user, long k)
     return x->out->bias_q + s * x->c->n;
 }
 
+/* On a terminal: one line rewritten every second; otherwise (logs): a line every 10 s. */
 static void progress(exp_ctx *x, int final)
 {
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(fileno(stderr));
     double now = wall_now();
-    if (!x->pl->label || (!final && now - x->last_print < 1.0))
+    if (!x->pl->label || (!final && now - x->last_print < (tty ? 1.0 : 10.0)))
         return;
     x->last_print = now;
     double el = now - x->wall0, rate = el > 0 ? (double)x->ticks_done / el : 0;
     double eta = rate > 0 ? (double)(x->ticks_total - x->ticks_done) / rate : 0;
     long per = x->L;
-    fprintf(stderr, "\r%s: sample %ld/%zu, %.3g ticks/s, %.1f s elapsed, ETA %.1f s   %s",
-            x->pl->label, per ? x->ticks_done / per : 0, x->pl->n_samples, rate, el, eta,
-            final ? "\n" : "");
+    fprintf(stderr, "%s%s: sample %ld/%zu, %.3g ticks/s, %.1f s elapsed, ETA %.1f s%s",
+            tty ? "\r" : "", x->pl->label, per ? x->ticks_done / per : 0, x->pl->n_samples, rate,
+            el, eta, (final || !tty) ? "\n" : "   ");
     fflush(stderr);
 }
 

@@ -444,10 +444,19 @@ char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks
     sbuf b = {0};
     int bad = sb_printf(&b, "* tdi-cosim deck: %zu units, tick %.17g s, %ld ticks\n", c->n,
                         tick, n_ticks);
+    int in_control = 0; /* a .control ... .endc block is dropped whole */
     for (size_t i = 0; !bad && c->lines[i]; i++) {
         const char *l = c->lines[i];
         if (i == 0 && l[0] == '*')
             continue; /* the title line is ours */
+        const char *w = l + strspn(l, " \t");
+        if (strncasecmp(w, ".control", 8) == 0)
+            in_control = 1;
+        if (in_control) {
+            if (strncasecmp(w, ".endc", 5) == 0)
+                in_control = 0;
+            continue;
+        }
         if (card_is_control(l))
             continue;
         if (plain && strcasestr(l, "external")) {

@@ -280,6 +280,17 @@ int main(void)
         free(r.v);
         tdi_cosim_circuit_free(c);
 
+        /* a user's own analysis and .control block are replaced by the driver's */
+        c = tdi_cosim_circuit_direct(1, &M, C, g, T, &err);
+        const char *own[] = {"* t", "Cu0 u0 0 1p", "Ru0 u0 0 1meg", "Iu0 0 u0 external",
+                             ".tran 1n 3u", ".control", "run", "quit", ".endc", ".end", NULL};
+        tdi_cosim_circuit_set_lines(c, own, &err);
+        rc = run(TDI_COSIM_SPICE, c, tau / 50, 250, &ib, 1, 0, &r, &st, &err);
+        tdi_check_int(rc, 0, "good run after failed runs succeeds (own .tran/.control dropped)");
+        tdi_check_int(st.ticks_hit, 251, "own .tran dropped: the driver's 250 ticks run");
+        free(r.v);
+        tdi_cosim_circuit_free(c);
+
         c = tdi_cosim_circuit_direct(1, &M, C, g, T, &err);
         rc = run(TDI_COSIM_SPICE, c, tau / 50, 250, &ib, 1, 0, &r, &st, &err);
         tdi_check_int(rc, 0, "good run after failed runs succeeds");

@@ -1,0 +1,338 @@
+/* tdi_unet_layers: layer kernels on CBHW tensors (see tdi_unet_layers.h for layout and
+ * conventions). GEMMs go through tdi_unet_sgemm (OpenBLAS); the element-wise loops are split
+ * over channels with OpenMP. Statistics (GroupNorm) are accumulated in double. */
+#include "tdi_unet_layers.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "tdi_unet_gemm.h"
+
+/* col[(ci*9 + ky*3 + kx)][n] = in[ci][n shifted by (ky-1, kx-1)], zero outside the image. */
+static void im2col(const float *in, size_t cin, tdi_unet_geom g, float *col)
+{
+    const size_t hw = g.h * g.w, n = g.b * hw;
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < cin * 9; r++) {
+        const size_t ci = r / 9, ky = (r % 9) / 3, kx = r % 3;
+        float *dst = col + r * n;
+        const float *src = in + ci * n;
+        for (size_t b = 0; b < g.b; b++) {
+            for (size_t y = 0; y < g.h; y++) {
+                float *d = dst + b * hw + y * g.w;
+                long sy = (long)y + (long)ky - 1;
+                if (sy < 0 || sy >= (long)g.h) {
+                    memset(d, 0, g.w * sizeof *d);
+                    continue;
+                }
+                const float *s = src + b * hw + (size_t)sy * g.w;
+                if (kx == 1) {
+                    memcpy(d, s, g.w * sizeof *d);
+                } else if (kx == 0) {
+                    d[0] = 0.0f;
+                    memcpy(d + 1, s, (g.w - 1) * sizeof *d);
+                } else {
+                    memcpy(d, s + 1, (g.w - 1) * sizeof *d);
+                    d[g.w - 1] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* din[ci] = sum over the 9 taps of col rows shifted back (the adjoint of im2col). */
+static void col2im(const float *col, size_t cin, tdi_unet_geom g, float *din)
+{
+    const size_t hw = g.h * g.w, n = g.b * hw;
+#pragma omp parallel for schedule(static)
+    for (size_t ci = 0; ci < cin; ci++) {
+        float *dst = din + ci * n;
+        memset(dst, 0, n * sizeof *dst);
+        for (size_t tap = 0; tap < 9; tap++) {
+            const size_t ky = tap / 3, kx = tap % 3;
+            const float *src = col + (ci * 9 + tap) * n;
+            for (size_t b = 0; b < g.b; b++) {
+                for (size_t y = 0; y < g.h; y++) {
+                    long sy = (long)y + (long)ky - 1;
+                    if (sy < 0 || sy >= (long)g.h)
+                        continue;
+                    const float *s = src + b * hw + y * g.w;
+                    float *d = dst + b * hw + (size_t)sy * g.w;
+                    if (kx == 1) {
+                        for (size_t x = 0; x < g.w; x++)
+                            d[x] += s[x];
+                    } else if (kx == 0) {
+                        for (size_t x = 1; x < g.w; x++)
+                            d[x - 1] += s[x];
+                    } else {
+                        for (size_t x = 0; x + 1 < g.w; x++)
+                            d[x + 1] += s[x];
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void add_bias_rows(float *out, size_t rows, size_t n, const float *bias)
+{
+    if (!bias)
+        return;
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        float *o = out + r * n;
+        const float bv = bias[r];
+        for (size_t i = 0; i < n; i++)
+            o[i] += bv;
+    }
+}
+
+static void acc_row_sums(const float *dout, size_t rows, size_t n, float *dbias)
+{
+    if (!dbias)
+        return;
+#pragma omp parallel for schedule(static)
+    for (size_t r = 0; r < rows; r++) {
+        const float *d = dout + r * n;
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++)
+            s += d[i];
+        dbias[r] += (float)s;
+    }
+}
+
+void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
+                        const float *bias, size_t cout, float *out, float *col)
+{
+    const size_t n = tdi_unet_plane(g);
+    im2col(in, cin, g, col);
+    tdi_unet_sgemm(0, 0, cout, n, cin * 9, 1.0f, w, cin * 9, col, n, 0.0f, out, n);
+    add_bias_rows(out, cout, n, bias);
+}
+
+void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
+                        size_t cout, const float *dout, float *dw, float *dbias, float *din,
+                        float *col)
+{
+    const size_t n = tdi_unet_plane(g), k = cin * 9;
+    im2col(in, cin, g, col);
+    /* dw [cout][k] += dout [cout][n] col^T */
+    tdi_unet_sgemm(0, 1, cout, k, n, 1.0f, dout, n, col, n, 1.0f, dw, k);
+    acc_row_sums(dout, cout, n, dbias);
+    if (din) {
+        /* dcol [k][n] = w^T dout */
+        tdi_unet_sgemm(1, 0, k, n, cout, 1.0f, w, k, dout, n, 0.0f, col, n);
+        col2im(col, cin, g, din);
+    }
+}
+
+void tdi_unet_conv1_fwd(const float *in, size_t cin, size_t n, const float *w, const float *bias,
+                        size_t cout, float *out)
+{
+    tdi_unet_sgemm(0, 0, cout, n, cin, 1.0f, w, cin, in, n, 0.0f, out, n);
+    add_bias_rows(out, cout, n, bias);
+}
+
+void tdi_unet_conv1_bwd(const float *in, size_t cin, size_t n, const float *w, size_t cout,
+                        const float *dout, float *dw, float *dbias, float *din, float beta_din)
+{
+    tdi_unet_sgemm(0, 1, cout, cin, n, 1.0f, dout, n, in, n, 1.0f, dw, cin);
+    acc_row_sums(dout, cout, n, dbias);
+    if (din)
+        tdi_unet_sgemm(1, 0, cin, n, cout, 1.0f, w, cin, dout, n, beta_din, din, n);
+}
+
+void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
+                     const float *gamma, const float *beta, float *out, float *mean, float *rstd)
+{
+    const size_t hw = g.h * g.w, n = g.b * hw, cg = c / groups;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (size_t b = 0; b < g.b; b++) {
+        for (size_t gr = 0; gr < groups; gr++) {
+            double s = 0.0, s2 = 0.0;
+            for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
+                const float *x = in + ch * n + b * hw;
+                for (size_t i = 0; i < hw; i++) {
+                    s += x[i];
+                    s2 += (double)x[i] * x[i];
+                }
+            }
+            const double cnt = (double)(cg * hw);
+            const double mu = s / cnt;
+            double var = s2 / cnt - mu * mu;
+            if (var < 0.0)
+                var = 0.0;
+            const float rs = (float)(1.0 / sqrt(var + 1e-5));
+            mean[b * groups + gr] = (float)mu;
+            rstd[b * groups + gr] = rs;
+            for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
+                const float *x = in + ch * n + b * hw;
+                float *o = out + ch * n + b * hw;
+                const float a = gamma[ch] * rs, bb = beta[ch] - (float)mu * a;
+                for (size_t i = 0; i < hw; i++)
+                    o[i] = x[i] * a + bb;
+            }
+        }
+    }
+}
+
+void tdi_unet_gn_bwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
+                     const float *gamma, const float *mean, const float *rstd, const float *dout,
+                     float *dgamma, float *dbeta, float *din)
+{
+    const size_t hw = g.h * g.w, n = g.b * hw, cg = c / groups;
+    /* Parameter gradients: per channel, sum over the batch (parallel over channels). */
+#pragma omp parallel for schedule(static)
+    for (size_t ch = 0; ch < c; ch++) {
+        const size_t gr = ch / cg;
+        double dg = 0.0, db = 0.0;
+        for (size_t b = 0; b < g.b; b++) {
+            const float *x = in + ch * n + b * hw, *d = dout + ch * n + b * hw;
+            const float mu = mean[b * groups + gr], rs = rstd[b * groups + gr];
+            for (size_t i = 0; i < hw; i++) {
+                dg += (double)d[i] * (x[i] - mu) * rs;
+                db += d[i];
+            }
+        }
+        dgamma[ch] += (float)dg;
+        dbeta[ch] += (float)db;
+    }
+    /* din = rs/cnt * (cnt*dxhat - sum(dxhat) - xhat * sum(dxhat*xhat)), dxhat = dout*gamma. */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (size_t b = 0; b < g.b; b++) {
+        for (size_t gr = 0; gr < groups; gr++) {
+            const float mu = mean[b * groups + gr], rs = rstd[b * groups + gr];
+            double s1 = 0.0, s2 = 0.0;
+            for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
+                const float *x = in + ch * n + b * hw, *d = dout + ch * n + b * hw;
+                for (size_t i = 0; i < hw; i++) {
+                    const double dx = (double)d[i] * gamma[ch];
+                    s1 += dx;
+                    s2 += dx * (x[i] - mu) * rs;
+                }
+            }
+            const double cnt = (double)(cg * hw);
+            const float m1 = (float)(s1 / cnt), m2 = (float)(s2 / cnt);
+            for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
+                const float *x = in + ch * n + b * hw, *d = dout + ch * n + b * hw;
+                float *o = din + ch * n + b * hw;
+                for (size_t i = 0; i < hw; i++) {
+                    const float xh = (x[i] - mu) * rs;
+                    o[i] = rs * (d[i] * gamma[ch] - m1 - xh * m2);
+                }
+            }
+        }
+    }
+}
+
+void tdi_unet_silu_fwd(const float *in, size_t n, float *out)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] / (1.0f + expf(-in[i]));
+}
+
+void tdi_unet_silu_bwd(const float *in, size_t n, const float *dout, float *din)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        const float s = 1.0f / (1.0f + expf(-in[i]));
+        din[i] = dout[i] * s * (1.0f + in[i] * (1.0f - s));
+    }
+}
+
+void tdi_unet_linear_fwd(const float *in, size_t b, size_t nin, const float *w, const float *bias,
+                         size_t nout, float *out)
+{
+    tdi_unet_sgemm(0, 1, b, nout, nin, 1.0f, in, nin, w, nin, 0.0f, out, nout);
+    if (bias)
+        for (size_t i = 0; i < b; i++)
+            for (size_t j = 0; j < nout; j++)
+                out[i * nout + j] += bias[j];
+}
+
+void tdi_unet_linear_bwd(const float *in, size_t b, size_t nin, const float *w, size_t nout,
+                         const float *dout, float *dw, float *dbias, float *din)
+{
+    /* dw [nout][nin] += dout^T [nout][b] in [b][nin] */
+    tdi_unet_sgemm(1, 0, nout, nin, b, 1.0f, dout, nout, in, nin, 1.0f, dw, nin);
+    if (dbias)
+        for (size_t i = 0; i < b; i++)
+            for (size_t j = 0; j < nout; j++)
+                dbias[j] += dout[i * nout + j];
+    if (din)
+        tdi_unet_sgemm(0, 0, b, nin, nout, 1.0f, dout, nout, w, nin, 0.0f, din, nin);
+}
+
+void tdi_unet_pool_fwd(const float *in, size_t c, tdi_unet_geom g, float *out)
+{
+    const size_t oh = g.h / 2, ow = g.w / 2, planes = c * g.b;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *s = in + p * g.h * g.w;
+        float *d = out + p * oh * ow;
+        for (size_t y = 0; y < oh; y++)
+            for (size_t x = 0; x < ow; x++) {
+                const float *q = s + 2 * y * g.w + 2 * x;
+                d[y * ow + x] = 0.25f * (q[0] + q[1] + q[g.w] + q[g.w + 1]);
+            }
+    }
+}
+
+void tdi_unet_pool_bwd(const float *dout, size_t c, tdi_unet_geom g, float *din)
+{
+    const size_t oh = g.h / 2, ow = g.w / 2, planes = c * g.b;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *s = dout + p * oh * ow;
+        float *d = din + p * g.h * g.w;
+        for (size_t y = 0; y < oh; y++)
+            for (size_t x = 0; x < ow; x++) {
+                const float v = 0.25f * s[y * ow + x];
+                float *q = d + 2 * y * g.w + 2 * x;
+                q[0] += v;
+                q[1] += v;
+                q[g.w] += v;
+                q[g.w + 1] += v;
+            }
+    }
+}
+
+void tdi_unet_up_fwd(const float *in, size_t c, tdi_unet_geom g, float *out)
+{
+    const size_t oh = 2 * g.h, ow = 2 * g.w, planes = c * g.b;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *s = in + p * g.h * g.w;
+        float *d = out + p * oh * ow;
+        for (size_t y = 0; y < oh; y++)
+            for (size_t x = 0; x < ow; x++)
+                d[y * ow + x] = s[(y / 2) * g.w + x / 2];
+    }
+}
+
+void tdi_unet_up_bwd(const float *dout, size_t c, tdi_unet_geom g, float *din)
+{
+    const size_t oh = 2 * g.h, ow = 2 * g.w, planes = c * g.b;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *s = dout + p * oh * ow;
+        float *d = din + p * g.h * g.w;
+        for (size_t y = 0; y < g.h; y++)
+            for (size_t x = 0; x < g.w; x++) {
+                const float *q = s + 2 * y * ow + 2 * x;
+                d[y * g.w + x] = q[0] + q[1] + q[ow] + q[ow + 1];
+            }
+    }
+}
+
+void tdi_unet_sinus(const float *t, size_t b, size_t dim, float *out)
+{
+    const size_t half = dim / 2;
+    for (size_t i = 0; i < b; i++)
+        for (size_t j = 0; j < half; j++) {
+            const double f = exp(-log(10000.0) * (double)j / (double)half);
+            out[i * dim + j] = (float)sin(t[i] * f);
+            out[i * dim + half + j] = (float)cos(t[i] * f);
+        }
+}

@@ -1,0 +1,69 @@
+/* tdi_unet_layers: forward and backward of the U-Net's layer types on CBHW tensors.
+ * Layout: an activation of C channels for a batch of B images of H x W is float[C][B][H*W]
+ * ("channel-major"), so a 3x3 conv is one GEMM W[Cout][Cin*9] x col[Cin*9][B*H*W] and a channel
+ * concat is two adjacent blocks of memory. Weights use PyTorch's layouts ([Cout][Cin][3][3],
+ * Linear [out][in]). Backward functions ACCUMULATE into parameter gradients and (unless stated)
+ * OVERWRITE input gradients. Non-goals: strides, dilation, other paddings. */
+#ifndef TDI_UNET_LAYERS_H
+#define TDI_UNET_LAYERS_H
+
+#include <stddef.h>
+
+/* Geometry of one activation plane set. */
+typedef struct tdi_unet_geom {
+    size_t b, h, w; /* batch, height, width */
+} tdi_unet_geom;
+
+static inline size_t tdi_unet_plane(tdi_unet_geom g) { return g.b * g.h * g.w; }
+
+/* 3x3 conv, padding 1. in [cin][N], w [cout][cin*9], bias [cout] (may be NULL), out [cout][N].
+ * col: scratch of cin*9*N floats. */
+void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
+                        const float *bias, size_t cout, float *out, float *col);
+/* dout [cout][N]; accumulates dw, dbias; din (may be NULL) gets the input gradient
+ * (overwritten). col: scratch of cin*9*N floats. */
+void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
+                        size_t cout, const float *dout, float *dw, float *dbias, float *din,
+                        float *col);
+
+/* 1x1 conv: out [cout][N] = w [cout][cin] in [cin][N] + bias. */
+void tdi_unet_conv1_fwd(const float *in, size_t cin, size_t n, const float *w, const float *bias,
+                        size_t cout, float *out);
+/* Accumulates dw, dbias; din gets beta_din * din + w^T dout (beta 0 overwrites, 1 adds). */
+void tdi_unet_conv1_bwd(const float *in, size_t cin, size_t n, const float *w, size_t cout,
+                        const float *dout, float *dw, float *dbias, float *din, float beta_din);
+
+/* GroupNorm with `groups` groups over (C/groups channels x H x W) per image, eps 1e-5, affine
+ * gamma/beta [C]. mean, rstd: [B][groups] outputs, kept for the backward. */
+void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
+                     const float *gamma, const float *beta, float *out, float *mean, float *rstd);
+void tdi_unet_gn_bwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
+                     const float *gamma, const float *mean, const float *rstd, const float *dout,
+                     float *dgamma, float *dbeta, float *din);
+
+/* SiLU x * sigmoid(x), n elements; the backward overwrites din (may alias dout). */
+void tdi_unet_silu_fwd(const float *in, size_t n, float *out);
+void tdi_unet_silu_bwd(const float *in, size_t n, const float *dout, float *din);
+
+/* Linear on batch-major rows: out [B][nout] = in [B][nin] w^T + bias, w [nout][nin]. */
+void tdi_unet_linear_fwd(const float *in, size_t b, size_t nin, const float *w, const float *bias,
+                         size_t nout, float *out);
+/* Accumulates dw, dbias; din (may be NULL) overwritten. */
+void tdi_unet_linear_bwd(const float *in, size_t b, size_t nin, const float *w, size_t nout,
+                         const float *dout, float *dw, float *dbias, float *din);
+
+/* 2x2 average pooling: in [c][B][H][W] -> out [c][B][H/2][W/2] (H, W even). g is the input's. */
+void tdi_unet_pool_fwd(const float *in, size_t c, tdi_unet_geom g, float *out);
+/* din ACCUMULATES (the pooled tensor is also a skip source). */
+void tdi_unet_pool_bwd(const float *dout, size_t c, tdi_unet_geom g, float *din);
+
+/* Nearest upsampling x2: in [c][B][H][W] -> out [c][B][2H][2W]. g is the input's. */
+void tdi_unet_up_fwd(const float *in, size_t c, tdi_unet_geom g, float *out);
+/* din overwritten. */
+void tdi_unet_up_bwd(const float *dout, size_t c, tdi_unet_geom g, float *din);
+
+/* Sinusoidal embedding of dimension dim (even) for b time steps: out [b][dim] with
+ * out[i][j] = sin(t_i f_j), out[i][half + j] = cos(t_i f_j), f_j = exp(-ln(1e4) j / half). */
+void tdi_unet_sinus(const float *t, size_t b, size_t dim, float *out);
+
+#endif

@@ -1,0 +1,256 @@
+/* tdi-unet: train, evaluate, sample and export the U-Net of tdi (issue 2). Thin main over
+ * tdi_unet_run.h; argument parsing and reports only. */
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tdi_cfg.h"
+#include "tdi_unet_png.h"
+#include "tdi_unet_run.h"
+
+#define DEFAULT_CONFIG "configs/unet.yaml"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tdi-unet COMMAND [options]\n"
+            "  train  [CONFIG]                       train (resumes from train.state)\n"
+            "  eval   [CONFIG] [--ckpt P]            test-set epsilon-MSE by t bucket\n"
+            "  sample [CONFIG] [--ckpt P] [--out PNG] [--n N]\n"
+            "                                        DDPM ancestral samples as a PNG grid\n"
+            "  export PRESET [--unet CONFIG]         activation bundles <export.dir>/activations-"
+            "{fit,test}\n"
+            "                                        from a preset (configs/paper.yaml)\n"
+            "  export --split train|test --n N --t T --seed S --out DIR [--first F] [--pool P]\n"
+            "         [--ckpt P] [--unet CONFIG]     one activation bundle\n"
+            "  bench  [CONFIG] [--batch B] [--seconds S]\n"
+            "                                        training and inference images/s\n"
+            "CONFIG defaults to " DEFAULT_CONFIG "; --ckpt defaults to its train.out.\n");
+}
+
+static int die(const tdi_err *e)
+{
+    fprintf(stderr, "tdi-unet: error: %s\n", e->msg);
+    return 1;
+}
+
+/* Finds "--name VALUE" in argv; returns VALUE or def. */
+static const char *opt(int argc, char **argv, const char *name, const char *def)
+{
+    for (int i = 2; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return def;
+}
+
+/* Rejects unknown options and returns the first positional argument (or NULL). */
+static int check_args(int argc, char **argv, const char *const *known, const char **pos,
+                      tdi_err *err)
+{
+    *pos = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) == 0) {
+            int ok = 0;
+            for (const char *const *k = known; *k; k++)
+                ok |= strcmp(argv[i], *k) == 0;
+            if (!ok || i + 1 >= argc)
+                return tdi_err_set(err, TDI_EARG, "%s option '%s'",
+                                   ok ? "missing value for" : "unknown", argv[i]);
+            i++;
+        } else if (!*pos) {
+            *pos = argv[i];
+        } else {
+            return tdi_err_set(err, TDI_EARG, "unexpected argument '%s'", argv[i]);
+        }
+    }
+    return TDI_OK;
+}
+
+static int parse_long(const char *s, const char *what, long *out, tdi_err *err)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end)
+        return tdi_err_set(err, TDI_EARG, "%s: '%s' is not an integer", what, s);
+    *out = v;
+    return TDI_OK;
+}
+
+static int cmd_eval(const tdi_unet_config *c, const char *ckpt, tdi_err *err)
+{
+    tdi_unet_eval_result r;
+    int rc = tdi_unet_eval(c, ckpt, &r, stderr, err);
+    if (rc)
+        return rc;
+    static const char *names[] = {"[0, 100)", "[100, 300)", "[300, 600)", "[600, 1000)"};
+    printf("test-set epsilon-MSE of %s (%ld images, one t per image, eval.seed %ld)\n", ckpt,
+           c->eval_n, c->eval_seed);
+    printf("| t bucket | images | model | trivial (eps-hat = 0) |\n|---|---|---|---|\n");
+    for (int k = 0; k < TDI_UNET_NBUCKETS; k++)
+        printf("| %s | %ld | %.4f | %.4f |\n", names[k], r.n[k], r.mse[k], r.trivial[k]);
+    printf("| all | %ld | %.4f | %.4f |\n", r.n[0] + r.n[1] + r.n[2] + r.n[3], r.mse_all,
+           r.trivial_all);
+    return TDI_OK;
+}
+
+static int cmd_sample(const tdi_unet_config *c, const char *ckpt, const char *out, long n,
+                      tdi_err *err)
+{
+    float *img = malloc((size_t)n * 1024 * sizeof *img);
+    if (!img)
+        return tdi_err_set(err, TDI_ENOMEM, "sample: out of memory");
+    int rc = tdi_unet_sample(c, ckpt, (size_t)n, (unsigned long)c->sample_seed, img, stderr, err);
+    if (!rc) {
+        size_t cols = 1;
+        while (cols * cols < (size_t)n)
+            cols++;
+        rc = tdi_unet_png_grid(out, img, (size_t)n, 32, cols, 2, 2, err);
+    }
+    if (!rc)
+        printf("wrote %s (%ld samples, sample.seed %ld)\n", out, n, c->sample_seed);
+    free(img);
+    return rc;
+}
+
+/* Preset export: reads seed, export.* of a preset config; ignores the other components'
+ * sections (they check their own keys). */
+static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_err *err)
+{
+    long seed = 1, t = 200, n_fit = 10000, n_test = 10000, pool = 1;
+    char name[128] = "", out[512] = "out", dir[512] = "", ckpt[512] = "";
+    snprintf(ckpt, sizeof ckpt, "%s", c->out);
+    tdi_cfg_key keys[] = {
+        {"seed", TDI_CFG_INT, &seed, 0, 4294967295.0, 0, NULL, NULL, 0},
+        {"name", TDI_CFG_STRING, name, 0, 0, sizeof name, NULL, NULL, 0},
+        {"out", TDI_CFG_STRING, out, 0, 0, sizeof out, NULL, NULL, 0},
+        {"export.checkpoint", TDI_CFG_STRING, ckpt, 0, 0, sizeof ckpt, NULL, NULL, 0},
+        {"export.dir", TDI_CFG_STRING, dir, 0, 0, sizeof dir, NULL, NULL, 0},
+        {"export.t", TDI_CFG_INT, &t, 0, 999, 0, NULL, NULL, 0},
+        {"export.n_fit", TDI_CFG_INT, &n_fit, 1, 60000, 0, NULL, NULL, 0},
+        {"export.n_test", TDI_CFG_INT, &n_test, 1, 10000, 0, NULL, NULL, 0},
+        {"export.pool", TDI_CFG_INT, &pool, 1, 8, 0, NULL, NULL, 0},
+        {"substrate", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"circuit", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"cosim", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"energy", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"sweep", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+    };
+    int rc = tdi_cfg_load(preset, keys, sizeof keys / sizeof keys[0], err);
+    if (rc)
+        return rc;
+    if (!dir[0])
+        snprintf(dir, sizeof dir, "%s", out);
+    char fit[1024], test[1024];
+    snprintf(fit, sizeof fit, "%s/activations-fit", dir);
+    snprintf(test, sizeof test, "%s/activations-test", dir);
+    tdi_unet_export_opts o = {ckpt, "train", n_fit, 0, t, pool, (uint64_t)seed, fit};
+    if ((rc = tdi_unet_export(c, &o, stderr, err)))
+        return rc;
+    printf("wrote %s (%ld train images, t = %ld, seed %ld)\n", fit, n_fit, t, seed);
+    tdi_unet_export_opts o2 = {ckpt, "test", n_test, 0, t, pool, (uint64_t)seed, test};
+    if ((rc = tdi_unet_export(c, &o2, stderr, err)))
+        return rc;
+    printf("wrote %s (%ld test images, t = %ld, seed %ld)\n", test, n_test, t, seed);
+    return TDI_OK;
+}
+
+int main(int argc, char **argv)
+{
+    /* OpenMP threads that spin while OpenBLAS's own threads work halve the speed on 2 cores:
+     * make idle OpenMP threads sleep. libgomp reads this at load time, hence the re-exec. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv);
+    }
+    gsl_set_error_handler_off();
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    tdi_err err;
+    tdi_err_clear(&err);
+    tdi_unet_config c;
+    const char *pos = NULL;
+    static const char *const known[] = {"--ckpt", "--out", "--n", "--batch", "--seconds",
+                                        "--split", "--t", "--seed", "--first", "--pool",
+                                        "--unet", NULL};
+    if (check_args(argc, argv, known, &pos, &err)) {
+        usage(stderr);
+        return die(&err);
+    }
+    const int is_export = strcmp(cmd, "export") == 0;
+    const char *cfg_path = is_export ? opt(argc, argv, "--unet", DEFAULT_CONFIG)
+                                     : (pos ? pos : DEFAULT_CONFIG);
+    if (tdi_unet_config_load(&c, cfg_path, &err))
+        return die(&err);
+    const char *ckpt = opt(argc, argv, "--ckpt", c.out);
+    int rc;
+    if (strcmp(cmd, "train") == 0) {
+        rc = tdi_unet_train(&c, 0, stderr, &err);
+        if (!rc)
+            printf("wrote %s and %s\n", c.state, c.out);
+    } else if (strcmp(cmd, "eval") == 0) {
+        rc = cmd_eval(&c, ckpt, &err);
+    } else if (strcmp(cmd, "sample") == 0) {
+        long n = c.sample_n;
+        rc = parse_long(opt(argc, argv, "--n", "64"), "--n", &n, &err);
+        if (!opt(argc, argv, "--n", NULL))
+            n = c.sample_n;
+        if (!rc && (n < 1 || n > 1024))
+            rc = tdi_err_set(&err, TDI_EARG, "--n %ld: want 1..1024", n);
+        if (!rc)
+            rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, &err);
+    } else if (is_export && pos) {
+        rc = cmd_export_preset(&c, pos, &err);
+    } else if (is_export) {
+        const char *split = opt(argc, argv, "--split", NULL), *out = opt(argc, argv, "--out", NULL);
+        long n = 0, t = 0, seed = 0, first = 0, pool = 1;
+        rc = (!split || !out || !opt(argc, argv, "--n", NULL) || !opt(argc, argv, "--t", NULL) ||
+              !opt(argc, argv, "--seed", NULL))
+                 ? tdi_err_set(&err, TDI_EARG, "export needs a PRESET or --split, --n, --t, "
+                               "--seed and --out")
+                 : TDI_OK;
+        if (!rc && strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
+            rc = tdi_err_set(&err, TDI_EARG, "--split '%s': want train or test", split);
+        if (!rc)
+            rc = parse_long(opt(argc, argv, "--n", ""), "--n", &n, &err);
+        if (!rc)
+            rc = parse_long(opt(argc, argv, "--t", ""), "--t", &t, &err);
+        if (!rc)
+            rc = parse_long(opt(argc, argv, "--seed", ""), "--seed", &seed, &err);
+        if (!rc)
+            rc = parse_long(opt(argc, argv, "--first", "0"), "--first", &first, &err);
+        if (!rc)
+            rc = parse_long(opt(argc, argv, "--pool", "1"), "--pool", &pool, &err);
+        if (!rc && seed < 0)
+            rc = tdi_err_set(&err, TDI_EARG, "--seed %ld: must be >= 0", seed);
+        if (!rc) {
+            tdi_unet_export_opts o = {ckpt, split, n, first, t, pool, (uint64_t)seed, out};
+            rc = tdi_unet_export(&c, &o, stderr, &err);
+            if (!rc)
+                printf("wrote %s (%ld %s images from %ld, t = %ld, seed %ld, pool %ld)\n", out, n,
+                       split, first, t, seed, pool);
+        }
+    } else if (strcmp(cmd, "bench") == 0) {
+        long b = 64, secs = 10;
+        rc = parse_long(opt(argc, argv, "--batch", "64"), "--batch", &b, &err);
+        if (!rc)
+            rc = parse_long(opt(argc, argv, "--seconds", "10"), "--seconds", &secs, &err);
+        if (!rc && (b < 1 || b > 4096 || secs < 1))
+            rc = tdi_err_set(&err, TDI_EARG, "bench: --batch 1..4096, --seconds >= 1");
+        double tr = 0, inf = 0;
+        if (!rc)
+            rc = tdi_unet_bench(&c, b, (double)secs, &tr, &inf, &err);
+        if (!rc)
+            printf("U-Net C=%ld batch %ld: training %.1f images/s (forward + backward + Adam), "
+                   "inference %.1f images/s\n",
+                   c.channels, b, tr, inf);
+    } else {
+        usage(stderr);
+        rc = tdi_err_set(&err, TDI_EARG, "unknown command '%s'", cmd);
+    }
+    return rc ? die(&err) : 0;
+}

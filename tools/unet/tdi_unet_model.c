@@ -1,0 +1,493 @@
+/* tdi_unet_model: parameter layout, forward and backward of the whole U-Net (see tdi_unet.h).
+ * Buffers are sized once for max_batch; a forward with b <= max_batch uses their prefix with the
+ * CBHW strides of b (plane size b*side*side), so block outputs are contiguous per channel. */
+#include "tdi_unet.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_rng.h>
+
+const char *const tdi_unet_block_names[TDI_UNET_NBLOCKS] = {"e1", "e2", "mid", "d2", "d1"};
+
+static size_t take(size_t *n, size_t count)
+{
+    size_t off = *n;
+    *n += count;
+    return off;
+}
+
+static void rb_layout(tdi_unet_rb *rb, size_t cin, size_t cout, size_t side, size_t tdim,
+                      size_t *n)
+{
+    rb->cin = cin;
+    rb->cout = cout;
+    rb->side = side;
+    rb->gn1_g = take(n, cin);
+    rb->gn1_b = take(n, cin);
+    rb->c1_w = take(n, cout * cin * 9);
+    rb->c1_b = take(n, cout);
+    rb->tp_w = take(n, cout * tdim);
+    rb->tp_b = take(n, cout);
+    rb->gn2_g = take(n, cout);
+    rb->gn2_b = take(n, cout);
+    rb->c2_w = take(n, cout * cout * 9);
+    rb->c2_b = take(n, cout);
+    if (cin != cout) {
+        rb->sk_w = take(n, cout * cin);
+        rb->sk_b = take(n, cout);
+    } else {
+        rb->sk_w = rb->sk_b = (size_t)-1;
+    }
+}
+
+static float *falloc(size_t n, int *fail)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    if (!p)
+        *fail = 1;
+    return p;
+}
+
+static void rb_alloc(tdi_unet_rb *rb, size_t bmax, size_t groups, int *fail)
+{
+    const size_t n = bmax * rb->side * rb->side;
+    rb->a1 = falloc(rb->cin * n, fail);
+    rb->s1 = falloc(rb->cin * n, fail);
+    rb->h1 = falloc(rb->cout * n, fail);
+    rb->a2 = falloc(rb->cout * n, fail);
+    rb->s2 = falloc(rb->cout * n, fail);
+    rb->out = falloc(rb->cout * n, fail);
+    rb->mean1 = falloc(bmax * groups, fail);
+    rb->rstd1 = falloc(bmax * groups, fail);
+    rb->mean2 = falloc(bmax * groups, fail);
+    rb->rstd2 = falloc(bmax * groups, fail);
+    rb->tp = falloc(bmax * rb->cout, fail);
+}
+
+static void rb_free(tdi_unet_rb *rb)
+{
+    free(rb->a1);
+    free(rb->s1);
+    free(rb->h1);
+    free(rb->a2);
+    free(rb->s2);
+    free(rb->out);
+    free(rb->mean1);
+    free(rb->rstd1);
+    free(rb->mean2);
+    free(rb->rstd2);
+    free(rb->tp);
+}
+
+int tdi_unet_alloc(tdi_unet **out, tdi_unet_arch arch, size_t max_batch, tdi_err *err)
+{
+    *out = NULL;
+    if (arch.channels == 0 || arch.groups == 0 || arch.channels % arch.groups != 0 ||
+        arch.channels % 2 != 0 || max_batch == 0)
+        return tdi_err_set(err, TDI_EARG,
+                           "U-Net: channels (%zu) must be a positive even multiple of groups "
+                           "(%zu), max batch %zu > 0",
+                           arch.channels, arch.groups, max_batch);
+    tdi_unet *m = calloc(1, sizeof *m);
+    if (!m)
+        return tdi_err_set(err, TDI_ENOMEM, "U-Net: out of memory");
+    m->arch = arch;
+    m->max_batch = max_batch;
+    const size_t C = arch.channels, G = arch.groups, td = 4 * C, B = max_batch;
+    size_t n = 0;
+    m->stem_w = take(&n, C * 9);
+    m->stem_b = take(&n, C);
+    m->t1_w = take(&n, td * C);
+    m->t1_b = take(&n, td);
+    m->t2_w = take(&n, td * td);
+    m->t2_b = take(&n, td);
+    rb_layout(&m->rb[TDI_UNET_E1], C, C, 32, td, &n);
+    rb_layout(&m->rb[TDI_UNET_E2], C, 2 * C, 16, td, &n);
+    rb_layout(&m->rb[TDI_UNET_MID], 2 * C, 4 * C, 8, td, &n);
+    rb_layout(&m->rb[TDI_UNET_D2], 6 * C, 2 * C, 16, td, &n);
+    rb_layout(&m->rb[TDI_UNET_D1], 3 * C, C, 32, td, &n);
+    m->go_g = take(&n, C);
+    m->go_b = take(&n, C);
+    m->out_w = take(&n, C * 9);
+    m->out_b = take(&n, 1);
+    m->n_params = n;
+
+    int fail = 0;
+    const size_t n32 = B * 1024, n16 = B * 256, n8 = B * 64;
+    m->params = falloc(n, &fail);
+    m->grads = falloc(n, &fail);
+    for (int i = 0; i < TDI_UNET_NBLOCKS; i++)
+        rb_alloc(&m->rb[i], B, G, &fail);
+    m->stem = falloc(C * n32, &fail);
+    m->p1 = falloc(C * n16, &fail);
+    m->p2 = falloc(2 * C * n8, &fail);
+    m->cat2 = falloc(6 * C * n16, &fail);
+    m->cat1 = falloc(3 * C * n32, &fail);
+    m->ao = falloc(C * n32, &fail);
+    m->so = falloc(C * n32, &fail);
+    m->mo = falloc(B * G, &fail);
+    m->ro = falloc(B * G, &fail);
+    m->tsin = falloc(B * C, &fail);
+    m->th = falloc(B * td, &fail);
+    m->ts = falloc(B * td, &fail);
+    m->temb = falloc(B * td, &fail);
+    m->eps = falloc(n32, &fail);
+    /* im2col of the widest conv input: d1's 3C channels at 32x32 (d2: 6C at 16x16 is half). */
+    m->col = falloc(3 * C * 9 * n32, &fail);
+    const size_t big = 4 * C * n32; /* >= every [ch][N] gradient (max 3C*n32, 6C*n16) */
+    m->s1 = falloc(big, &fail);
+    m->s2 = falloc(big, &fail);
+    m->g1 = falloc(big, &fail);
+    m->g2 = falloc(big, &fail);
+    m->g3 = falloc(big, &fail);
+    m->g4 = falloc(big, &fail);
+    m->dtemb = falloc(B * td, &fail);
+    m->dts = falloc(B * td, &fail);
+    if (fail) {
+        tdi_unet_free(m);
+        return tdi_err_set(err, TDI_ENOMEM, "U-Net: out of memory for batch %zu", max_batch);
+    }
+    *out = m;
+    return TDI_OK;
+}
+
+void tdi_unet_free(tdi_unet *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < TDI_UNET_NBLOCKS; i++)
+        rb_free(&m->rb[i]);
+    float *bufs[] = {m->params, m->grads, m->stem, m->p1,   m->p2,  m->cat2, m->cat1,
+                     m->ao,     m->so,    m->mo,   m->ro,   m->tsin, m->th,  m->ts,
+                     m->temb,   m->eps,   m->col,  m->s1,   m->s2,  m->g1,   m->g2,
+                     m->g3,     m->g4,    m->dtemb, m->dts};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(m);
+}
+
+static void init_uniform(gsl_rng *r, float *p, size_t n, size_t fan_in)
+{
+    const double a = 1.0 / sqrt((double)fan_in);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)((2.0 * gsl_rng_uniform(r) - 1.0) * a);
+}
+
+static void init_const(float *p, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = v;
+}
+
+static void rb_init(tdi_unet *m, tdi_unet_rb *rb, gsl_rng *r)
+{
+    float *P = m->params;
+    const size_t td = 4 * m->arch.channels;
+    init_const(P + rb->gn1_g, rb->cin, 1.0f);
+    init_const(P + rb->gn1_b, rb->cin, 0.0f);
+    init_uniform(r, P + rb->c1_w, rb->cout * rb->cin * 9, rb->cin * 9);
+    init_uniform(r, P + rb->c1_b, rb->cout, rb->cin * 9);
+    init_uniform(r, P + rb->tp_w, rb->cout * td, td);
+    init_uniform(r, P + rb->tp_b, rb->cout, td);
+    init_const(P + rb->gn2_g, rb->cout, 1.0f);
+    init_const(P + rb->gn2_b, rb->cout, 0.0f);
+    init_uniform(r, P + rb->c2_w, rb->cout * rb->cout * 9, rb->cout * 9);
+    init_uniform(r, P + rb->c2_b, rb->cout, rb->cout * 9);
+    if (rb->cin != rb->cout) {
+        init_uniform(r, P + rb->sk_w, rb->cout * rb->cin, rb->cin);
+        init_uniform(r, P + rb->sk_b, rb->cout, rb->cin);
+    }
+}
+
+void tdi_unet_init_params(tdi_unet *m, unsigned long seed)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, seed);
+    float *P = m->params;
+    const size_t C = m->arch.channels, td = 4 * C;
+    init_uniform(r, P + m->stem_w, C * 9, 9);
+    init_uniform(r, P + m->stem_b, C, 9);
+    init_uniform(r, P + m->t1_w, td * C, C);
+    init_uniform(r, P + m->t1_b, td, C);
+    init_uniform(r, P + m->t2_w, td * td, td);
+    init_uniform(r, P + m->t2_b, td, td);
+    for (int i = 0; i < TDI_UNET_NBLOCKS; i++)
+        rb_init(m, &m->rb[i], r);
+    init_const(P + m->go_g, C, 1.0f);
+    init_const(P + m->go_b, C, 0.0f);
+    init_uniform(r, P + m->out_w, C * 9, C * 9);
+    init_uniform(r, P + m->out_b, 1, C * 9);
+    gsl_rng_free(r);
+}
+
+static tdi_unet_geom geom(size_t b, size_t side)
+{
+    tdi_unet_geom g = {b, side, side};
+    return g;
+}
+
+static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
+{
+    const float *P = m->params;
+    const size_t G = m->arch.groups, td = 4 * m->arch.channels;
+    const tdi_unet_geom g = geom(b, rb->side);
+    const size_t n = tdi_unet_plane(g), hw = rb->side * rb->side;
+    rb->x = x;
+    tdi_unet_gn_fwd(x, rb->cin, g, G, P + rb->gn1_g, P + rb->gn1_b, rb->a1, rb->mean1,
+                    rb->rstd1);
+    tdi_unet_silu_fwd(rb->a1, rb->cin * n, rb->s1);
+    tdi_unet_conv3_fwd(rb->s1, rb->cin, g, P + rb->c1_w, P + rb->c1_b, rb->cout, rb->h1, m->col);
+    tdi_unet_linear_fwd(m->temb, b, td, P + rb->tp_w, P + rb->tp_b, rb->cout, rb->tp);
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < rb->cout; c++)
+        for (size_t i = 0; i < b; i++) {
+            float *h = rb->h1 + c * n + i * hw;
+            const float v = rb->tp[i * rb->cout + c];
+            for (size_t p = 0; p < hw; p++)
+                h[p] += v;
+        }
+    tdi_unet_gn_fwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, rb->a2, rb->mean2,
+                    rb->rstd2);
+    tdi_unet_silu_fwd(rb->a2, rb->cout * n, rb->s2);
+    tdi_unet_conv3_fwd(rb->s2, rb->cout, g, P + rb->c2_w, P + rb->c2_b, rb->cout, rb->out,
+                       m->col);
+    if (rb->cin != rb->cout) {
+        /* out += W_sk x + b_sk: GEMM with beta 1 via conv1 into scratch, then add. */
+        tdi_unet_conv1_fwd(x, rb->cin, n, P + rb->sk_w, P + rb->sk_b, rb->cout, m->s1);
+        const size_t tot = rb->cout * n;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < tot; i++)
+            rb->out[i] += m->s1[i];
+    } else {
+        const size_t tot = rb->cout * n;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < tot; i++)
+            rb->out[i] += x[i];
+    }
+}
+
+void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, float *eps_out)
+{
+    const float *P = m->params;
+    const size_t C = m->arch.channels, G = m->arch.groups, td = 4 * C;
+    m->batch = b;
+    m->x = x;
+    /* time embedding */
+    tdi_unet_sinus(t, b, C, m->tsin);
+    tdi_unet_linear_fwd(m->tsin, b, C, P + m->t1_w, P + m->t1_b, td, m->th);
+    tdi_unet_silu_fwd(m->th, b * td, m->ts);
+    tdi_unet_linear_fwd(m->ts, b, td, P + m->t2_w, P + m->t2_b, td, m->temb);
+
+    const tdi_unet_geom g32 = geom(b, 32), g16 = geom(b, 16), g8 = geom(b, 8);
+    const size_t n32 = b * 1024, n16 = b * 256;
+    tdi_unet_rb *rb = m->rb;
+    tdi_unet_conv3_fwd(x, 1, g32, P + m->stem_w, P + m->stem_b, C, m->stem, m->col);
+    rb_fwd(m, &rb[TDI_UNET_E1], m->stem, b);
+    tdi_unet_pool_fwd(rb[TDI_UNET_E1].out, C, g32, m->p1);
+    rb_fwd(m, &rb[TDI_UNET_E2], m->p1, b);
+    tdi_unet_pool_fwd(rb[TDI_UNET_E2].out, 2 * C, g16, m->p2);
+    rb_fwd(m, &rb[TDI_UNET_MID], m->p2, b);
+    tdi_unet_up_fwd(rb[TDI_UNET_MID].out, 4 * C, g8, m->cat2);
+    memcpy(m->cat2 + 4 * C * n16, rb[TDI_UNET_E2].out, 2 * C * n16 * sizeof(float));
+    rb_fwd(m, &rb[TDI_UNET_D2], m->cat2, b);
+    tdi_unet_up_fwd(rb[TDI_UNET_D2].out, 2 * C, g16, m->cat1);
+    memcpy(m->cat1 + 2 * C * n32, rb[TDI_UNET_E1].out, C * n32 * sizeof(float));
+    rb_fwd(m, &rb[TDI_UNET_D1], m->cat1, b);
+    tdi_unet_gn_fwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, m->ao, m->mo,
+                    m->ro);
+    tdi_unet_silu_fwd(m->ao, C * n32, m->so);
+    tdi_unet_conv3_fwd(m->so, C, g32, P + m->out_w, P + m->out_b, 1, m->eps, m->col);
+    if (eps_out)
+        memcpy(eps_out, m->eps, n32 * sizeof(float));
+}
+
+/* dout [cout][N] -> dx [cin][N] (overwritten); accumulates parameter grads and m->dtemb. */
+static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, size_t b)
+{
+    const float *P = m->params;
+    float *D = m->grads;
+    const size_t G = m->arch.groups, td = 4 * m->arch.channels;
+    const tdi_unet_geom g = geom(b, rb->side);
+    const size_t n = tdi_unet_plane(g), hw = rb->side * rb->side;
+    float *s1 = m->s1, *s2 = m->s2;
+    tdi_unet_conv3_bwd(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, dout, D + rb->c2_w,
+                       D + rb->c2_b, s1, m->col);
+    tdi_unet_silu_bwd(rb->a2, rb->cout * n, s1, s1);
+    tdi_unet_gn_bwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, rb->mean2, rb->rstd2, s1,
+                    D + rb->gn2_g, D + rb->gn2_b, s2);
+    /* temb projection: dtp[i][c] = sum over the plane of dh1 */
+    float *dtp = m->dts; /* [b][cout] scratch (cout <= 4C = td) */
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < rb->cout; c++)
+        for (size_t i = 0; i < b; i++) {
+            const float *h = s2 + c * n + i * hw;
+            double s = 0.0;
+            for (size_t p = 0; p < hw; p++)
+                s += h[p];
+            dtp[i * rb->cout + c] = (float)s;
+        }
+    /* dtemb += dtp W_tp: linear_bwd overwrites din, so go through g4's tail as scratch. */
+    float *dt_tmp = m->g4 + (4 * m->arch.channels * b * 1024 - b * td);
+    tdi_unet_linear_bwd(m->temb, b, td, P + rb->tp_w, rb->cout, dtp, D + rb->tp_w, D + rb->tp_b,
+                        dt_tmp);
+    for (size_t i = 0; i < b * td; i++)
+        m->dtemb[i] += dt_tmp[i];
+    tdi_unet_conv3_bwd(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, s2, D + rb->c1_w,
+                       D + rb->c1_b, s1, m->col);
+    tdi_unet_silu_bwd(rb->a1, rb->cin * n, s1, s1);
+    tdi_unet_gn_bwd(rb->x, rb->cin, g, G, P + rb->gn1_g, rb->mean1, rb->rstd1, s1,
+                    D + rb->gn1_g, D + rb->gn1_b, dx);
+    if (rb->cin != rb->cout) {
+        tdi_unet_conv1_bwd(rb->x, rb->cin, n, P + rb->sk_w, rb->cout, dout, D + rb->sk_w,
+                           D + rb->sk_b, dx, 1.0f);
+    } else {
+        const size_t tot = rb->cout * n;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < tot; i++)
+            dx[i] += dout[i];
+    }
+}
+
+void tdi_unet_backward(tdi_unet *m, const float *deps)
+{
+    const float *P = m->params;
+    float *D = m->grads;
+    const size_t b = m->batch, C = m->arch.channels, G = m->arch.groups, td = 4 * C;
+    const tdi_unet_geom g32 = geom(b, 32), g16 = geom(b, 16), g8 = geom(b, 8);
+    const size_t n32 = b * 1024, n16 = b * 256;
+    tdi_unet_rb *rb = m->rb;
+    memset(D, 0, m->n_params * sizeof *D);
+    memset(m->dtemb, 0, b * td * sizeof(float));
+    float *g1 = m->g1, *g2 = m->g2, *g3 = m->g3;
+
+    /* head: conv(silu(gn(d1))) */
+    tdi_unet_conv3_bwd(m->so, C, g32, P + m->out_w, 1, deps, D + m->out_w, D + m->out_b, g1,
+                       m->col);
+    tdi_unet_silu_bwd(m->ao, C * n32, g1, g1);
+    tdi_unet_gn_bwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, m->mo, m->ro, g1, D + m->go_g,
+                    D + m->go_b, g2);
+    /* d1: g2 [C][n32] -> dcat1 in g1 [3C][n32] */
+    rb_bwd(m, &rb[TDI_UNET_D1], g2, g1, b);
+    /* de1 (skip part) = g1[2C..3C) kept in g3; up part -> dd2 in g2 [2C][n16] */
+    memcpy(g3, g1 + 2 * C * n32, C * n32 * sizeof(float));
+    tdi_unet_up_bwd(g1, 2 * C, g16, g2);
+    /* d2: g2 [2C][n16] -> dcat2 in g1 [6C][n16] */
+    rb_bwd(m, &rb[TDI_UNET_D2], g2, g1, b);
+    /* de2 (skip part) = g1[4C..6C) -> m->g4 head; up part -> dmid in g2 [4C][b*64] */
+    float *de2 = m->g4;
+    memcpy(de2, g1 + 4 * C * n16, 2 * C * n16 * sizeof(float));
+    tdi_unet_up_bwd(g1, 4 * C, g8, g2);
+    /* mid: g2 -> dp2 in g1 [2C][b*64]; de2 += pool_bwd(dp2) */
+    rb_bwd(m, &rb[TDI_UNET_MID], g2, g1, b);
+    tdi_unet_pool_bwd(g1, 2 * C, g16, de2);
+    /* e2: de2 -> dp1 in g1 [C][n16]; de1 (g3) += pool_bwd(dp1) */
+    rb_bwd(m, &rb[TDI_UNET_E2], de2, g1, b);
+    tdi_unet_pool_bwd(g1, C, g32, g3);
+    /* e1: g3 -> dstem in g1 */
+    rb_bwd(m, &rb[TDI_UNET_E1], g3, g1, b);
+    tdi_unet_conv3_bwd(m->x, 1, g32, P + m->stem_w, C, g1, D + m->stem_w, D + m->stem_b, NULL,
+                       m->col);
+    /* time embedding */
+    tdi_unet_linear_bwd(m->ts, b, td, P + m->t2_w, td, m->dtemb, D + m->t2_w, D + m->t2_b,
+                        m->dts);
+    tdi_unet_silu_bwd(m->th, b * td, m->dts, m->dts);
+    tdi_unet_linear_bwd(m->tsin, b, C, P + m->t1_w, td, m->dts, D + m->t1_w, D + m->t1_b, NULL);
+}
+
+double tdi_unet_backward_mse(tdi_unet *m, const float *target)
+{
+    const size_t n = m->batch * 1024;
+    float *deps = m->g4 + 2 * m->arch.channels * m->batch * 256; /* after de2's region */
+    /* g4 is used as de2 [2C][n16] during backward; deps must survive until the head's conv
+     * backward only, which runs first, so a separate region is not strictly needed, but keep it
+     * disjoint for clarity. */
+    double loss = 0.0;
+    const float scale = 2.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        const float d = m->eps[i] - target[i];
+        loss += (double)d * d;
+        deps[i] = scale * d;
+    }
+    tdi_unet_backward(m, deps);
+    return loss / (double)n;
+}
+
+const float *tdi_unet_block_out(const tdi_unet *m, tdi_unet_block_id id, size_t *ch,
+                                size_t *side)
+{
+    if (ch)
+        *ch = m->rb[id].cout;
+    if (side)
+        *side = m->rb[id].side;
+    return m->rb[id].out;
+}
+
+const float *tdi_unet_block_conv1(const tdi_unet *m, tdi_unet_block_id id, size_t *cout,
+                                  size_t *cin)
+{
+    if (cout)
+        *cout = m->rb[id].cout;
+    if (cin)
+        *cin = m->rb[id].cin;
+    return m->params + m->rb[id].c1_w;
+}
+
+void tdi_unet_schedule(size_t T, double beta0, double beta1, double *beta, double *abar)
+{
+    double prod = 1.0;
+    for (size_t t = 0; t < T; t++) {
+        beta[t] = T > 1 ? beta0 + (beta1 - beta0) * (double)t / (double)(T - 1) : beta0;
+        prod *= 1.0 - beta[t];
+        abar[t] = prod;
+    }
+}
+
+int tdi_unet_adam_init(tdi_unet_adam *a, size_t n, tdi_err *err)
+{
+    a->n = n;
+    a->step = 0;
+    a->m = calloc(n, sizeof *a->m);
+    a->v = calloc(n, sizeof *a->v);
+    if (!a->m || !a->v) {
+        tdi_unet_adam_destroy(a);
+        return tdi_err_set(err, TDI_ENOMEM, "Adam: out of memory");
+    }
+    return TDI_OK;
+}
+
+void tdi_unet_adam_destroy(tdi_unet_adam *a)
+{
+    if (!a)
+        return;
+    free(a->m);
+    free(a->v);
+    a->m = a->v = NULL;
+}
+
+double tdi_unet_adam_step(tdi_unet_adam *a, float *params, const float *grads, double lr,
+                          double beta1, double beta2, double eps, double weight_decay,
+                          double clip)
+{
+    double norm2 = 0.0;
+    for (size_t i = 0; i < a->n; i++)
+        norm2 += (double)grads[i] * grads[i];
+    const double norm = sqrt(norm2);
+    const double gs = (clip > 0.0 && norm > clip) ? clip / norm : 1.0;
+    a->step++;
+    const double bc1 = 1.0 - pow(beta1, (double)a->step);
+    const double bc2 = 1.0 - pow(beta2, (double)a->step);
+    const float b1 = (float)beta1, b2 = (float)beta2;
+    const float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
+    const float fe = (float)eps, wd = (float)(lr * weight_decay), fgs = (float)gs;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < a->n; i++) {
+        const float gi = grads[i] * fgs;
+        a->m[i] = b1 * a->m[i] + (1.0f - b1) * gi;
+        a->v[i] = b2 * a->v[i] + (1.0f - b2) * gi * gi;
+        params[i] -= wd * params[i]; /* decoupled (AdamW) decay */
+        params[i] -= step * a->m[i] / (sqrtf(a->v[i]) * rbc2 + fe);
+    }
+    return norm;
+}

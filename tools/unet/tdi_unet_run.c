@@ -1,0 +1,560 @@
+/* tdi_unet_run: training, evaluation, sampling, export and bench jobs of the U-Net (see
+ * tdi_unet_run.h). Steps are numbered from 0; step s of the run uses the batch
+ * perm(epoch = s / spe)[ (s % spe) * batch ...] with spe = floor(60000 / batch). */
+#include "tdi_unet_run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "tdi_io.h"
+#include "tdi_npy.h"
+#include "tdi_unet_data.h"
+
+enum { SEED_INIT = 1, SEED_PERM, SEED_STEP, SEED_EVAL, SEED_SAMPLE, SEED_EXPORT, SEED_BENCH };
+
+unsigned long tdi_unet_seed(uint64_t seed, uint64_t purpose, uint64_t index)
+{
+    uint64_t z = seed * UINT64_C(0x9E3779B97F4A7C15) ^ (purpose << 48) ^ index;
+    for (int i = 0; i < 2; i++) {
+        z += UINT64_C(0x9E3779B97F4A7C15);
+        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+        z ^= z >> 31;
+    }
+    return (unsigned long)(z & 0xffffffffUL); /* mt19937 takes 32-bit seeds */
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static tdi_unet_arch arch_of(const tdi_unet_config *c)
+{
+    tdi_unet_arch a = {(size_t)c->channels, (size_t)c->groups};
+    return a;
+}
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static int mkdirs_for(const char *path, tdi_err *err)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return TDI_OK;
+    *slash = '\0';
+    return dir[0] ? tdi_mkdirs(dir, err) : TDI_OK;
+}
+
+/* The noised batch: xt = sqrt(abar) x0 + sqrt(1 - abar) eps for the given t's. */
+static void noise_batch(const float *x0, const long *t, size_t b, const double *abar,
+                        gsl_rng *r, float *eps, float *xt)
+{
+    for (size_t i = 0; i < b; i++) {
+        const double sa = sqrt(abar[t[i]]), sb = sqrt(1.0 - abar[t[i]]);
+        for (size_t p = 0; p < 1024; p++) {
+            const float e = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
+            eps[i * 1024 + p] = e;
+            xt[i * 1024 + p] = (float)(sa * x0[i * 1024 + p] + sb * e);
+        }
+    }
+}
+
+int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, tdi_err *err)
+{
+    tdi_unet_dataset ds;
+    int rc = tdi_unet_dataset_load(&ds, c->data_dir, "train", err);
+    if (rc)
+        return rc;
+    const size_t B = (size_t)c->batch, T = (size_t)c->T;
+    const long spe = (long)(ds.n / B);
+    if (spe < 1) {
+        tdi_unet_dataset_destroy(&ds);
+        return tdi_err_set(err, TDI_ECONFIG, "train.batch %zu exceeds the %zu training images",
+                           B, ds.n);
+    }
+    const long total = c->max_steps > 0 ? c->max_steps : c->epochs * spe;
+    tdi_unet *m = NULL;
+    tdi_unet_adam adam = {0};
+    double *beta = malloc(T * sizeof *beta), *abar = malloc(T * sizeof *abar);
+    float *x0 = malloc(B * 1024 * sizeof *x0), *xt = malloc(B * 1024 * sizeof *xt);
+    float *eps = malloc(B * 1024 * sizeof *eps), *tf = malloc(B * sizeof *tf);
+    long *tl = malloc(B * sizeof *tl);
+    size_t *perm = malloc(ds.n * sizeof *perm);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!beta || !abar || !x0 || !xt || !eps || !tf || !tl || !perm || !r) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "train: out of memory");
+        goto out;
+    }
+    tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
+    if ((rc = tdi_unet_alloc(&m, arch_of(c), B, err)) ||
+        (rc = tdi_unet_adam_init(&adam, m->n_params, err)))
+        goto out;
+    long step = 0;
+    if (file_exists(c->state)) {
+        tdi_unet_ckpt_info info;
+        if ((rc = tdi_unet_ckpt_peek(c->state, &info, err)))
+            goto out;
+        if (info.config_hash != c->hash) {
+            rc = tdi_err_set(err, TDI_ECONFIG,
+                             "%s: was written by a different training config (hash %016llx, this "
+                             "config %016llx); delete it to start over",
+                             c->state, (unsigned long long)info.config_hash,
+                             (unsigned long long)c->hash);
+            goto out;
+        }
+        if ((rc = tdi_unet_ckpt_load(c->state, m, &adam, &info, err)))
+            goto out;
+        step = (long)info.step;
+        if (progress)
+            fprintf(progress, "resuming from %s at step %ld of %ld\n", c->state, step, total);
+    } else {
+        tdi_unet_init_params(m, tdi_unet_seed((uint64_t)c->seed, SEED_INIT, 0));
+    }
+    if ((rc = mkdirs_for(c->state, err)) || (rc = mkdirs_for(c->out, err)))
+        goto out;
+    long cur_epoch = -1, ran = 0;
+    double t0 = now_s(), loss_ema = 0.0;
+    long ema_n = 0;
+    while (step < total) {
+        const long epoch = step / spe, k = step % spe;
+        if (epoch != cur_epoch) {
+            for (size_t i = 0; i < ds.n; i++)
+                perm[i] = i;
+            gsl_rng_set(r, tdi_unet_seed((uint64_t)c->seed, SEED_PERM, (uint64_t)epoch));
+            gsl_ran_shuffle(r, perm, ds.n, sizeof *perm);
+            cur_epoch = epoch;
+        }
+        gsl_rng_set(r, tdi_unet_seed((uint64_t)c->seed, SEED_STEP, (uint64_t)step));
+        for (size_t i = 0; i < B; i++) {
+            memcpy(x0 + i * 1024, ds.img + perm[(size_t)k * B + i] * 1024, 1024 * sizeof(float));
+            tl[i] = (long)gsl_rng_uniform_int(r, T);
+            tf[i] = (float)tl[i];
+        }
+        noise_batch(x0, tl, B, abar, r, eps, xt);
+        tdi_unet_forward(m, xt, tf, B, NULL);
+        const double loss = tdi_unet_backward_mse(m, eps);
+        if (!isfinite(loss)) {
+            rc = tdi_err_set(err, TDI_ENUM, "train: loss is %g at step %ld: diverged", loss, step);
+            goto out;
+        }
+        tdi_unet_adam_step(&adam, m->params, m->grads, tdi_unet_config_lr(c, step, total),
+                           c->beta1, c->beta2, c->adam_eps, c->weight_decay, c->grad_clip);
+        step++;
+        ran++;
+        loss_ema = ema_n == 0 ? loss : 0.98 * loss_ema + 0.02 * loss;
+        ema_n++;
+        if (stop_after > 0 && ran >= stop_after)
+            break; /* simulated kill: no save beyond the periodic ones */
+        const int last = step == total;
+        if (step % c->ckpt_every == 0 || last) {
+            if ((rc = tdi_unet_ckpt_save(c->state, m, c->hash, (uint64_t)step,
+                                         (uint64_t)(step / spe), &adam, err)))
+                goto out;
+        }
+        if (progress && (step % 10 == 0 || last)) {
+            const double el = now_s() - t0, ips = (double)ran * (double)B / el;
+            const double eta = (double)(total - step) * (double)B / ips;
+            fprintf(progress,
+                    "epoch %ld/%ld step %ld/%ld loss %.5f (avg %.5f) lr %.2e %.1f images/s ETA "
+                    "%.0f s\n",
+                    (step - 1) / spe + 1, (total + spe - 1) / spe, step, total, loss,
+                    loss_ema, tdi_unet_config_lr(c, step - 1, total), ips, eta);
+            fflush(progress);
+        }
+    }
+    if (step >= total && !(stop_after > 0 && ran >= stop_after))
+        rc = tdi_unet_ckpt_save(c->out, m, c->hash, (uint64_t)step, (uint64_t)(step / spe), NULL,
+                                err);
+out:
+    gsl_rng_free(r);
+    free(beta);
+    free(abar);
+    free(x0);
+    free(xt);
+    free(eps);
+    free(tf);
+    free(tl);
+    free(perm);
+    tdi_unet_adam_destroy(&adam);
+    tdi_unet_free(m);
+    tdi_unet_dataset_destroy(&ds);
+    return rc;
+}
+
+static int load_model(const tdi_unet_config *c, const char *ckpt, size_t batch, tdi_unet **m,
+                      tdi_err *err)
+{
+    int rc = tdi_unet_alloc(m, arch_of(c), batch, err);
+    if (rc)
+        return rc;
+    if ((rc = tdi_unet_ckpt_load(ckpt, *m, NULL, NULL, err))) {
+        tdi_unet_free(*m);
+        *m = NULL;
+    }
+    return rc;
+}
+
+static int bucket_of(long t)
+{
+    return t < 100 ? 0 : t < 300 ? 1 : t < 600 ? 2 : 3;
+}
+
+int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_result *res,
+                  FILE *progress, tdi_err *err)
+{
+    memset(res, 0, sizeof *res);
+    if (c->T != 1000)
+        return tdi_err_set(err, TDI_ECONFIG, "eval: the t buckets assume T = 1000, not %ld", c->T);
+    tdi_unet_dataset ds;
+    int rc = tdi_unet_dataset_load(&ds, c->data_dir, "test", err);
+    if (rc)
+        return rc;
+    const size_t B = (size_t)c->eval_batch, T = (size_t)c->T;
+    const size_t n = (size_t)c->eval_n < ds.n ? (size_t)c->eval_n : ds.n;
+    tdi_unet *m = NULL;
+    double *beta = malloc(T * sizeof *beta), *abar = malloc(T * sizeof *abar);
+    float *xt = malloc(B * 1024 * sizeof *xt), *eps = malloc(B * 1024 * sizeof *eps);
+    float *tf = malloc(B * sizeof *tf);
+    long *tl = malloc(B * sizeof *tl);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    double se[TDI_UNET_NBUCKETS] = {0}, st[TDI_UNET_NBUCKETS] = {0};
+    if (!beta || !abar || !xt || !eps || !tf || !tl || !r) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "eval: out of memory");
+        goto out;
+    }
+    tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
+    if ((rc = load_model(c, ckpt, B, &m, err)))
+        goto out;
+    double t0 = now_s();
+    for (size_t s = 0; s < n; s += B) {
+        const size_t b = n - s < B ? n - s : B;
+        gsl_rng_set(r, tdi_unet_seed((uint64_t)c->eval_seed, SEED_EVAL, s));
+        for (size_t i = 0; i < b; i++) {
+            tl[i] = (long)gsl_rng_uniform_int(r, T);
+            tf[i] = (float)tl[i];
+        }
+        noise_batch(ds.img + s * 1024, tl, b, abar, r, eps, xt);
+        tdi_unet_forward(m, xt, tf, b, NULL);
+        for (size_t i = 0; i < b; i++) {
+            double e2 = 0.0, z2 = 0.0;
+            for (size_t p = 0; p < 1024; p++) {
+                const double d = (double)m->eps[i * 1024 + p] - eps[i * 1024 + p];
+                e2 += d * d;
+                z2 += (double)eps[i * 1024 + p] * eps[i * 1024 + p];
+            }
+            const int k = bucket_of(tl[i]);
+            se[k] += e2 / 1024.0;
+            st[k] += z2 / 1024.0;
+            res->n[k]++;
+        }
+        if (progress)
+            fprintf(progress, "eval %zu/%zu images, %.1f images/s\r", s + b, n,
+                    (double)(s + b) / (now_s() - t0));
+    }
+    if (progress)
+        fprintf(progress, "\n");
+    double sa = 0.0, sta = 0.0;
+    long na = 0;
+    for (int k = 0; k < TDI_UNET_NBUCKETS; k++) {
+        res->mse[k] = res->n[k] ? se[k] / (double)res->n[k] : NAN;
+        res->trivial[k] = res->n[k] ? st[k] / (double)res->n[k] : NAN;
+        sa += se[k];
+        sta += st[k];
+        na += res->n[k];
+    }
+    res->mse_all = sa / (double)na;
+    res->trivial_all = sta / (double)na;
+out:
+    gsl_rng_free(r);
+    free(beta);
+    free(abar);
+    free(xt);
+    free(eps);
+    free(tf);
+    free(tl);
+    tdi_unet_free(m);
+    tdi_unet_dataset_destroy(&ds);
+    return rc;
+}
+
+int tdi_unet_sample(const tdi_unet_config *c, const char *ckpt, size_t n, unsigned long seed,
+                    float *out, FILE *progress, tdi_err *err)
+{
+    const size_t T = (size_t)c->T;
+    tdi_unet *m = NULL;
+    double *beta = malloc(T * sizeof *beta), *abar = malloc(T * sizeof *abar);
+    float *tf = malloc(n * sizeof *tf);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    int rc;
+    if (!beta || !abar || !tf || !r) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "sample: out of memory");
+        goto out;
+    }
+    tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
+    if ((rc = load_model(c, ckpt, n, &m, err)))
+        goto out;
+    gsl_rng_set(r, tdi_unet_seed(seed, SEED_SAMPLE, 0));
+    for (size_t i = 0; i < n * 1024; i++)
+        out[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
+    double t0 = now_s();
+    for (size_t tt = T; tt-- > 0;) {
+        for (size_t i = 0; i < n; i++)
+            tf[i] = (float)tt;
+        tdi_unet_forward(m, out, tf, n, NULL);
+        const double a = 1.0 - beta[tt];
+        const double k1 = 1.0 / sqrt(a), k2 = beta[tt] / sqrt(1.0 - abar[tt]);
+        const double sigma = tt > 0 ? sqrt(beta[tt]) : 0.0;
+        for (size_t i = 0; i < n * 1024; i++) {
+            double v = k1 * (out[i] - k2 * m->eps[i]);
+            if (sigma > 0.0)
+                v += sigma * gsl_ran_gaussian_ziggurat(r, 1.0);
+            out[i] = (float)v;
+        }
+        if (progress && tt % 50 == 0)
+            fprintf(progress, "sample: step %zu/%zu, %.1f s\r", T - tt, T, now_s() - t0);
+    }
+    if (progress)
+        fprintf(progress, "\n");
+    for (size_t i = 0; i < n * 1024; i++)
+        out[i] = out[i] < -1.0f ? -1.0f : out[i] > 1.0f ? 1.0f : out[i];
+out:
+    gsl_rng_free(r);
+    free(beta);
+    free(abar);
+    free(tf);
+    tdi_unet_free(m);
+    return rc;
+}
+
+/* Pools a CBHW block output [ch][B][side^2] for batch rows s..s+b into dst [N][ch*p*p]. */
+static void pool_rows(const float *src, size_t ch, size_t side, size_t b, size_t p, float *dst,
+                      size_t s)
+{
+    const size_t hw = side * side, cell = side / p, dd = ch * p * p;
+    for (size_t c = 0; c < ch; c++)
+        for (size_t i = 0; i < b; i++) {
+            const float *pl = src + c * b * hw + i * hw;
+            for (size_t py = 0; py < p; py++)
+                for (size_t px = 0; px < p; px++) {
+                    double acc = 0.0;
+                    for (size_t y = py * cell; y < (py + 1) * cell; y++)
+                        for (size_t x = px * cell; x < (px + 1) * cell; x++)
+                            acc += pl[y * side + x];
+                    dst[(s + i) * dd + c * p * p + py * p + px] =
+                        (float)(acc / (double)(cell * cell));
+                }
+        }
+}
+
+int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FILE *progress,
+                    tdi_err *err)
+{
+    if (o->t < 0 || o->t >= c->T)
+        return tdi_err_set(err, TDI_EARG, "export: t = %ld is outside [0, %ld)", o->t, c->T);
+    if (o->pool < 1 || 8 % o->pool != 0)
+        return tdi_err_set(err, TDI_EARG, "export: pool = %ld must divide 8 (1, 2, 4 or 8)",
+                           o->pool);
+    if (o->n < 1 || o->first < 0)
+        return tdi_err_set(err, TDI_EARG, "export: n = %ld, first = %ld", o->n, o->first);
+    tdi_unet_dataset ds;
+    int rc = tdi_unet_dataset_load(&ds, c->data_dir, o->split, err);
+    if (rc)
+        return rc;
+    if ((size_t)(o->first + o->n) > ds.n) {
+        tdi_unet_dataset_destroy(&ds);
+        return tdi_err_set(err, TDI_EARG, "export: images %ld..%ld requested, the %s split has %zu",
+                           o->first, o->first + o->n - 1, o->split, ds.n);
+    }
+    const size_t N = (size_t)o->n, B = 250, T = (size_t)c->T, p = (size_t)o->pool;
+    tdi_unet *m = NULL;
+    char tmp[1200] = "";
+    float *act[TDI_UNET_NBLOCKS] = {0};
+    size_t dims[TDI_UNET_NBLOCKS] = {0};
+    double *beta = malloc(T * sizeof *beta), *abar = malloc(T * sizeof *abar);
+    double *index = malloc(N * sizeof *index);
+    float *x0 = malloc(N * 1024 * sizeof *x0), *xt = malloc(N * 1024 * sizeof *xt);
+    float *eps = malloc(B * 1024 * sizeof *eps), *tf = malloc(B * sizeof *tf);
+    long *tl = malloc(B * sizeof *tl);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!beta || !abar || !index || !x0 || !xt || !eps || !tf || !tl || !r) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "export: out of memory");
+        goto out;
+    }
+    tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
+    if ((rc = load_model(c, o->ckpt, B, &m, err)))
+        goto out;
+    for (int k = 0; k < TDI_UNET_NBLOCKS; k++) {
+        size_t ch;
+        tdi_unet_block_out(m, (tdi_unet_block_id)k, &ch, NULL);
+        dims[k] = ch * p * p;
+        if (!(act[k] = malloc(N * dims[k] * sizeof(float)))) {
+            rc = tdi_err_set(err, TDI_ENOMEM, "export: out of memory");
+            goto out;
+        }
+    }
+    const int split_id = strcmp(o->split, "train") == 0 ? 0 : 1;
+    double t0 = now_s();
+    for (size_t s = 0; s < N; s += B) {
+        const size_t b = N - s < B ? N - s : B;
+        gsl_rng_set(r, tdi_unet_seed(o->seed, SEED_EXPORT,
+                                     (uint64_t)split_id << 40 | (uint64_t)(o->first + (long)s)));
+        memcpy(x0 + s * 1024, ds.img + ((size_t)o->first + s) * 1024, b * 1024 * sizeof(float));
+        for (size_t i = 0; i < b; i++) {
+            tl[i] = o->t;
+            tf[i] = (float)o->t;
+            index[s + i] = (double)(o->first + (long)(s + i));
+        }
+        noise_batch(x0 + s * 1024, tl, b, abar, r, eps, xt + s * 1024);
+        tdi_unet_forward(m, xt + s * 1024, tf, b, NULL);
+        for (int k = 0; k < TDI_UNET_NBLOCKS; k++) {
+            size_t ch, side;
+            const float *src = tdi_unet_block_out(m, (tdi_unet_block_id)k, &ch, &side);
+            pool_rows(src, ch, side, b, p, act[k], s);
+        }
+        if (progress)
+            fprintf(progress, "export %s: %zu/%zu images, %.1f images/s\r", o->split, s + b, N,
+                    (double)(s + b) / (now_s() - t0));
+    }
+    if (progress)
+        fprintf(progress, "\n");
+    if ((rc = tdi_dir_begin(o->out, tmp, sizeof tmp, err)))
+        goto out;
+    char path[1400];
+    for (int k = 0; k < TDI_UNET_NBLOCKS && !rc; k++) {
+        size_t shape[4] = {N, dims[k], 0, 0};
+        snprintf(path, sizeof path, "%s/%s.npy", tmp, tdi_unet_block_names[k]);
+        rc = tdi_npy_write(path, TDI_NPY_F32, 2, shape, act[k], err);
+        if (rc)
+            break;
+        size_t co, ci;
+        const float *w = tdi_unet_block_conv1(m, (tdi_unet_block_id)k, &co, &ci);
+        size_t ws[4] = {co, ci, 3, 3};
+        snprintf(path, sizeof path, "%s/w_%s.npy", tmp, tdi_unet_block_names[k]);
+        rc = tdi_npy_write(path, TDI_NPY_F32, 4, ws, w, err);
+    }
+    size_t s1[4] = {N, 0, 0, 0}, s2[4] = {N, 1024, 0, 0};
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/index.npy", tmp);
+        rc = tdi_npy_write(path, TDI_NPY_F64, 1, s1, index, err);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/x0.npy", tmp);
+        rc = tdi_npy_write(path, TDI_NPY_F32, 2, s2, x0, err);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/xt.npy", tmp);
+        rc = tdi_npy_write(path, TDI_NPY_F32, 2, s2, xt, err);
+    }
+    if (!rc) {
+        uint64_t h = 0;
+        char hex[17];
+        if ((rc = tdi_hash_file(o->ckpt, &h, err)))
+            goto out;
+        tdi_hash_hex(h, hex);
+        snprintf(path, sizeof path, "%s/manifest.yaml", tmp);
+        tdi_atomic_file af;
+        if ((rc = tdi_atomic_open(&af, path, err)))
+            goto out;
+        fprintf(af.f,
+                "# tdi activation bundle (docs/formats.md), written by tdi-unet export\n"
+                "format: tdi-activations\nversion: 1\nsplit: %s\nn: %zu\nt: %ld\nseed: %llu\n"
+                "pool: %ld\nfirst: %ld\nchannels: %ld\ncheckpoint: \"%s\"\n"
+                "checkpoint_hash: \"%s\"\nlayers: {",
+                o->split, N, o->t, (unsigned long long)o->seed, o->pool, o->first, c->channels,
+                o->ckpt, hex);
+        for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
+            fprintf(af.f, "%s%s: [%zu, %zu]", k ? ", " : "", tdi_unet_block_names[k], N,
+                    dims[k]);
+        fprintf(af.f, "}\n");
+        rc = tdi_atomic_commit(&af, err);
+    }
+    if (!rc)
+        rc = tdi_dir_commit(tmp, o->out, err);
+out:
+    if (rc && tmp[0])
+        tdi_dir_abort(tmp);
+    for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
+        free(act[k]);
+    gsl_rng_free(r);
+    free(beta);
+    free(abar);
+    free(index);
+    free(x0);
+    free(xt);
+    free(eps);
+    free(tf);
+    free(tl);
+    tdi_unet_free(m);
+    tdi_unet_dataset_destroy(&ds);
+    return rc;
+}
+
+int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *train_ips,
+                   double *infer_ips, tdi_err *err)
+{
+    const size_t B = (size_t)b;
+    tdi_unet *m = NULL;
+    tdi_unet_adam adam = {0};
+    float *x = malloc(B * 1024 * sizeof *x), *e = malloc(B * 1024 * sizeof *e);
+    float *tf = malloc(B * sizeof *tf);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    int rc;
+    if (!x || !e || !tf || !r) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "bench: out of memory");
+        goto out;
+    }
+    if ((rc = tdi_unet_alloc(&m, arch_of(c), B, err)) ||
+        (rc = tdi_unet_adam_init(&adam, m->n_params, err)))
+        goto out;
+    tdi_unet_init_params(m, 1);
+    gsl_rng_set(r, tdi_unet_seed((uint64_t)c->seed, SEED_BENCH, 0));
+    for (size_t i = 0; i < B * 1024; i++) {
+        x[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
+        e[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
+    }
+    for (size_t i = 0; i < B; i++)
+        tf[i] = (float)gsl_rng_uniform_int(r, (unsigned long)c->T);
+    /* warm-up (page faults, thread start) */
+    tdi_unet_forward(m, x, tf, B, NULL);
+    tdi_unet_backward_mse(m, e);
+    long it = 0;
+    double t0 = now_s(), el;
+    do {
+        tdi_unet_forward(m, x, tf, B, NULL);
+        tdi_unet_backward_mse(m, e);
+        tdi_unet_adam_step(&adam, m->params, m->grads, 1e-5, 0.9, 0.999, 1e-8, 0.0, 1.0);
+        it++;
+    } while ((el = now_s() - t0) < seconds || it < 3);
+    *train_ips = (double)it * (double)B / el;
+    it = 0;
+    t0 = now_s();
+    do {
+        tdi_unet_forward(m, x, tf, B, NULL);
+        it++;
+    } while ((el = now_s() - t0) < seconds || it < 3);
+    *infer_ips = (double)it * (double)B / el;
+out:
+    gsl_rng_free(r);
+    free(x);
+    free(e);
+    free(tf);
+    tdi_unet_adam_destroy(&adam);
+    tdi_unet_free(m);
+    return rc;
+}

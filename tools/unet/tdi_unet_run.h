@@ -1,0 +1,54 @@
+/* tdi_unet_run: the U-Net's jobs: train (resumable), eval (epsilon-MSE by t bucket), sample
+ * (DDPM ancestral), export (activation bundle, docs/formats.md) and bench. Progress goes to the
+ * caller's FILE (stderr in the main; NULL for silence). Randomness: every draw comes from a
+ * generator seeded by tdi_unet_seed(config seed, purpose, index), so a resumed run repeats the
+ * uninterrupted run step for step. */
+#ifndef TDI_UNET_RUN_H
+#define TDI_UNET_RUN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tdi_err.h"
+#include "tdi_unet.h"
+#include "tdi_unet_cfg.h"
+
+/* SplitMix64 of (seed, purpose, index): independent streams per purpose and index. */
+unsigned long tdi_unet_seed(uint64_t seed, uint64_t purpose, uint64_t index);
+
+/* Trains from the state checkpoint if it exists (same config hash required), else from scratch;
+ * writes the state every ckpt_every steps and at the end, and the final weights to c->out.
+ * stop_after > 0 stops (like a kill, without a final save) once that many steps ran in this
+ * call: for the resume test. */
+int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, tdi_err *err);
+
+#define TDI_UNET_NBUCKETS 4
+typedef struct tdi_unet_eval_result {
+    long n[TDI_UNET_NBUCKETS];             /* t in [0,100), [100,300), [300,600), [600,1000) */
+    double mse[TDI_UNET_NBUCKETS];         /* model epsilon-MSE */
+    double trivial[TDI_UNET_NBUCKETS];     /* epsilon-hat = 0 */
+    double mse_all, trivial_all;
+} tdi_unet_eval_result;
+/* Test-set epsilon-MSE of the checkpoint ckpt (weights) on c->eval_n images. */
+int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_result *r,
+                  FILE *progress, tdi_err *err);
+
+/* DDPM ancestral sampling of n images (out [n][1024], clipped to [-1, 1]). */
+int tdi_unet_sample(const tdi_unet_config *c, const char *ckpt, size_t n, unsigned long seed,
+                    float *out, FILE *progress, tdi_err *err);
+
+typedef struct tdi_unet_export_opts {
+    const char *ckpt;  /* checkpoint */
+    const char *split; /* "train" | "test" */
+    long n, first, t, pool;
+    uint64_t seed;
+    const char *out; /* bundle directory (replaced atomically) */
+} tdi_unet_export_opts;
+int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FILE *progress,
+                    tdi_err *err);
+
+/* Measures training (forward + backward + Adam) and inference images/s at batch b. */
+int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *train_ips,
+                   double *infer_ips, tdi_err *err);
+
+#endif
