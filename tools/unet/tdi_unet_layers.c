@@ -10,6 +10,23 @@
 #include "tdi_unet_gemm.h"
 
 /* col[(ci*9 + ky*3 + kx)][n] = in[ci][n shifted by (ky-1, kx-1)], zero outside the image. */
+/* One shifted row: d[x] = s[x + dx] (dx in -1, 0, 1), zero outside [0, w). */
+static inline void shift_row(float *restrict d, const float *restrict s, size_t w, int dx)
+{
+    if (dx == 0) {
+        for (size_t x = 0; x < w; x++)
+            d[x] = s[x];
+    } else if (dx < 0) {
+        d[0] = 0.0f;
+        for (size_t x = 1; x < w; x++)
+            d[x] = s[x - 1];
+    } else {
+        for (size_t x = 0; x + 1 < w; x++)
+            d[x] = s[x + 1];
+        d[w - 1] = 0.0f;
+    }
+}
+
 static void im2col(const float *in, size_t cin, tdi_unet_geom g, float *col)
 {
     const size_t hw = g.h * g.w, n = g.b * hw;
@@ -23,23 +40,11 @@ static void im2col(const float *in, size_t cin, tdi_unet_geom g, float *col)
                 float *d = dst + b * hw + y * g.w;
                 long sy = (long)y + (long)ky - 1;
                 if (sy < 0 || sy >= (long)g.h) {
-                    memset(d, 0, g.w * sizeof *d);
+                    for (size_t x = 0; x < g.w; x++)
+                        d[x] = 0.0f;
                     continue;
                 }
-                const float *s = src + b * hw + (size_t)sy * g.w;
-                /* rows are 8 to 32 floats: plain loops beat memcpy calls here */
-                if (kx == 1) {
-                    for (size_t x = 0; x < g.w; x++)
-                        d[x] = s[x];
-                } else if (kx == 0) {
-                    d[0] = 0.0f;
-                    for (size_t x = 1; x < g.w; x++)
-                        d[x] = s[x - 1];
-                } else {
-                    for (size_t x = 0; x + 1 < g.w; x++)
-                        d[x] = s[x + 1];
-                    d[g.w - 1] = 0.0f;
-                }
+                shift_row(d, src + b * hw + (size_t)sy * g.w, g.w, (int)kx - 1);
             }
         }
     }
@@ -121,10 +126,11 @@ void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const floa
 
 void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
                         size_t cout, const float *dout, float *dw, float *dbias, float *din,
-                        float *col)
+                        float *col, int col_ready)
 {
     const size_t n = tdi_unet_plane(g), k = cin * 9;
-    im2col(in, cin, g, col);
+    if (!col_ready)
+        im2col(in, cin, g, col);
     /* dw [cout][k] += dout [cout][n] col^T */
     tdi_unet_sgemm(0, 1, cout, k, n, 1.0f, dout, n, col, n, 1.0f, dw, k);
     acc_row_sums(dout, cout, n, dbias);
