@@ -115,6 +115,11 @@ static void conv3_bwd(layer_case *l)
     tdi_unet_conv3_bwd(l->in, l->c, l->g, l->par, l->c2, l->R, l->dpar,
                        l->dpar + l->c2 * l->c * 9, l->din, l->scratch);
 }
+static void conv3acc_fwd(layer_case *l)
+{
+    tdi_unet_fill_rows(l->out, l->c2, tdi_unet_plane(l->g), l->par + l->c2 * l->c * 9, NULL);
+    tdi_unet_conv3_acc(l->in, l->c, l->g, l->par, l->c2, l->out, l->scratch);
+}
 static void conv1_fwd(layer_case *l)
 {
     tdi_unet_conv1_fwd(l->in, l->c, tdi_unet_plane(l->g), l->par, l->par + l->c2 * l->c, l->c2,
@@ -125,14 +130,16 @@ static void conv1_bwd(layer_case *l)
     tdi_unet_conv1_bwd(l->in, l->c, tdi_unet_plane(l->g), l->par, l->c2, l->R, l->dpar,
                        l->dpar + l->c2 * l->c, l->din, 0.0f);
 }
+static int g_gn_silu; /* GroupNorm case: plain (0) or fused with SiLU (1) */
 static void gn_fwd(layer_case *l)
 {
-    tdi_unet_gn_fwd(l->in, l->c, l->g, l->c2, l->par, l->par + l->c, l->out, l->aux1, l->aux2);
+    tdi_unet_gn_fwd(l->in, l->c, l->g, l->c2, l->par, l->par + l->c, g_gn_silu, l->out, l->aux1,
+                    l->aux2);
 }
 static void gn_bwd(layer_case *l)
 {
-    tdi_unet_gn_bwd(l->in, l->c, l->g, l->c2, l->par, l->aux1, l->aux2, l->R, l->dpar,
-                    l->dpar + l->c, l->din);
+    tdi_unet_gn_bwd(l->in, l->c, l->g, l->c2, l->par, l->par + l->c, g_gn_silu, l->aux1, l->aux2,
+                    l->R, l->dpar, l->dpar + l->c, l->din);
 }
 static void silu_fwd(layer_case *l)
 {
@@ -201,8 +208,13 @@ static void test_layers(void)
     tdi_unet_geom g = {2, 6, 6};
     const size_t n = tdi_unet_plane(g);
     run_layer("conv3x3 3->4", 3 * n, 4 * 3 * 9 + 4, 4 * n, 3, 4, g, conv3_fwd, conv3_bwd);
+    run_layer("conv3x3 accumulate 3->4", 3 * n, 4 * 3 * 9 + 4, 4 * n, 3, 4, g, conv3acc_fwd,
+              conv3_bwd);
     run_layer("conv1x1 3->5", 3 * n, 5 * 3 + 5, 5 * n, 3, 5, g, conv1_fwd, conv1_bwd);
+    g_gn_silu = 0;
     run_layer("groupnorm 8ch/4 groups", 8 * n, 16, 8 * n, 8, 4, g, gn_fwd, gn_bwd);
+    g_gn_silu = 1;
+    run_layer("groupnorm + silu (fused) 8ch/4 groups", 8 * n, 16, 8 * n, 8, 4, g, gn_fwd, gn_bwd);
     run_layer("silu", 50, 0, 50, 0, 0, g, silu_fwd, silu_bwd);
     tdi_unet_geom gb = {3, 1, 1};
     run_layer("linear 7->5", 3 * 7, 5 * 7 + 5, 3 * 5, 7, 5, gb, lin_fwd, lin_bwd);

@@ -40,8 +40,10 @@ extern const char *const tdi_unet_block_names[TDI_UNET_NBLOCKS]; /* "e1", "e2", 
 typedef struct tdi_unet_rb {
     size_t cin, cout, side; /* channels in/out, spatial side (32, 16, 8) */
     size_t gn1_g, gn1_b, c1_w, c1_b, tp_w, tp_b, gn2_g, gn2_b, c2_w, c2_b, sk_w, sk_b;
-    const float *x;                     /* input [cin][N] (not owned) */
-    float *a1, *s1, *h1, *a2, *s2, *out; /* caches [ch][N] */
+    const float *x;          /* input [cin][N] (not owned) */
+    float *s1, *h1, *s2;     /* caches [ch][N]: SiLU(GN1(x)), conv1 + temb, SiLU(GN2(h1)) */
+    float *out;              /* [cout][N]; e1/e2 point into the concat buffers (not owned) */
+    int own_out;
     float *mean1, *rstd1, *mean2, *rstd2; /* [B][G] */
     float *tp;                          /* temb projection [B][cout] */
 } tdi_unet_rb;
@@ -56,7 +58,7 @@ typedef struct tdi_unet {
     /* forward activations */
     const float *x;                       /* input [1][B][1024] (not owned) */
     float *stem, *p1, *p2, *cat2, *cat1;  /* [C][B*1024], [C][B*256], [2C][B*64], [6C][B*256], [3C][B*1024] */
-    float *ao, *so, *mo, *ro;             /* final GN out, SiLU out [C][B*1024]; GN stats */
+    float *so, *mo, *ro;                  /* final SiLU(GN(d1)) [C][B*1024]; GN stats */
     float *tsin, *th, *ts, *temb;         /* [B][C], [B][4C] pre-SiLU, post-SiLU, output */
     float *eps;                           /* output [B][1024] */
     /* scratch */

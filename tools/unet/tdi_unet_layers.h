@@ -20,26 +20,41 @@ static inline size_t tdi_unet_plane(tdi_unet_geom g) { return g.b * g.h * g.w; }
  * col: scratch of cin*9*N floats. */
 void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
                         const float *bias, size_t cout, float *out, float *col);
+/* out [cout][N] += conv3x3(in) without bias (for fused residual sums). */
+void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const float *w, size_t cout,
+                        float *out, float *col);
 /* dout [cout][N]; accumulates dw, dbias; din (may be NULL) gets the input gradient
  * (overwritten). col: scratch of cin*9*N floats. */
 void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
                         size_t cout, const float *dout, float *dw, float *dbias, float *din,
                         float *col);
 
+/* out [rows][n] := b1[r] + b2[r] (b2 may be NULL; b1 NULL means 0). */
+void tdi_unet_fill_rows(float *out, size_t rows, size_t n, const float *b1, const float *b2);
+
 /* 1x1 conv: out [cout][N] = w [cout][cin] in [cin][N] + bias. */
 void tdi_unet_conv1_fwd(const float *in, size_t cin, size_t n, const float *w, const float *bias,
                         size_t cout, float *out);
+/* out [cout][N] += w in (no bias). */
+void tdi_unet_conv1_acc(const float *in, size_t cin, size_t n, const float *w, size_t cout,
+                        float *out);
 /* Accumulates dw, dbias; din gets beta_din * din + w^T dout (beta 0 overwrites, 1 adds). */
 void tdi_unet_conv1_bwd(const float *in, size_t cin, size_t n, const float *w, size_t cout,
                         const float *dout, float *dw, float *dbias, float *din, float beta_din);
 
 /* GroupNorm with `groups` groups over (C/groups channels x H x W) per image, eps 1e-5, affine
- * gamma/beta [C]. mean, rstd: [B][groups] outputs, kept for the backward. */
+ * gamma/beta [C], followed by SiLU when silu != 0 (fused: the GroupNorm output itself is not
+ * stored; the backward recomputes it from in, mean, rstd). mean, rstd: [B][groups] outputs,
+ * kept for the backward. */
 void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
-                     const float *gamma, const float *beta, float *out, float *mean, float *rstd);
+                     const float *gamma, const float *beta, int silu, float *out, float *mean,
+                     float *rstd);
+/* Backward of the same (silu must match the forward). Accumulates dgamma, dbeta; din is
+ * overwritten and must not alias dout. */
 void tdi_unet_gn_bwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
-                     const float *gamma, const float *mean, const float *rstd, const float *dout,
-                     float *dgamma, float *dbeta, float *din);
+                     const float *gamma, const float *beta, int silu, const float *mean,
+                     const float *rstd, const float *dout, float *dgamma, float *dbeta,
+                     float *din);
 
 /* SiLU x * sigmoid(x), n elements; the backward overwrites din (may alias dout). */
 void tdi_unet_silu_fwd(const float *in, size_t n, float *out);

@@ -50,15 +50,15 @@ static float *falloc(size_t n, int *fail)
     return p;
 }
 
-static void rb_alloc(tdi_unet_rb *rb, size_t bmax, size_t groups, int *fail)
+/* own_out 0: the block writes into a concat buffer set by the forward (e1, e2). */
+static void rb_alloc(tdi_unet_rb *rb, size_t bmax, size_t groups, int own_out, int *fail)
 {
     const size_t n = bmax * rb->side * rb->side;
-    rb->a1 = falloc(rb->cin * n, fail);
     rb->s1 = falloc(rb->cin * n, fail);
     rb->h1 = falloc(rb->cout * n, fail);
-    rb->a2 = falloc(rb->cout * n, fail);
     rb->s2 = falloc(rb->cout * n, fail);
-    rb->out = falloc(rb->cout * n, fail);
+    rb->own_out = own_out;
+    rb->out = own_out ? falloc(rb->cout * n, fail) : NULL;
     rb->mean1 = falloc(bmax * groups, fail);
     rb->rstd1 = falloc(bmax * groups, fail);
     rb->mean2 = falloc(bmax * groups, fail);
@@ -68,12 +68,11 @@ static void rb_alloc(tdi_unet_rb *rb, size_t bmax, size_t groups, int *fail)
 
 static void rb_free(tdi_unet_rb *rb)
 {
-    free(rb->a1);
     free(rb->s1);
     free(rb->h1);
-    free(rb->a2);
     free(rb->s2);
-    free(rb->out);
+    if (rb->own_out)
+        free(rb->out);
     free(rb->mean1);
     free(rb->rstd1);
     free(rb->mean2);
@@ -119,13 +118,12 @@ int tdi_unet_alloc(tdi_unet **out, tdi_unet_arch arch, size_t max_batch, tdi_err
     m->params = falloc(n, &fail);
     m->grads = falloc(n, &fail);
     for (int i = 0; i < TDI_UNET_NBLOCKS; i++)
-        rb_alloc(&m->rb[i], B, G, &fail);
+        rb_alloc(&m->rb[i], B, G, i != TDI_UNET_E1 && i != TDI_UNET_E2, &fail);
     m->stem = falloc(C * n32, &fail);
     m->p1 = falloc(C * n16, &fail);
     m->p2 = falloc(2 * C * n8, &fail);
     m->cat2 = falloc(6 * C * n16, &fail);
     m->cat1 = falloc(3 * C * n32, &fail);
-    m->ao = falloc(C * n32, &fail);
     m->so = falloc(C * n32, &fail);
     m->mo = falloc(B * G, &fail);
     m->ro = falloc(B * G, &fail);
@@ -160,7 +158,7 @@ void tdi_unet_free(tdi_unet *m)
     for (int i = 0; i < TDI_UNET_NBLOCKS; i++)
         rb_free(&m->rb[i]);
     float *bufs[] = {m->params, m->grads, m->stem, m->p1,   m->p2,  m->cat2, m->cat1,
-                     m->ao,     m->so,    m->mo,   m->ro,   m->tsin, m->th,  m->ts,
+                     m->so,    m->mo,   m->ro,   m->tsin, m->th,  m->ts,
                      m->temb,   m->eps,   m->col,  m->s1,   m->s2,  m->g1,   m->g2,
                      m->g3,     m->g4,    m->dtemb, m->dts};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -235,37 +233,34 @@ static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
     const tdi_unet_geom g = geom(b, rb->side);
     const size_t n = tdi_unet_plane(g), hw = rb->side * rb->side;
     rb->x = x;
-    tdi_unet_gn_fwd(x, rb->cin, g, G, P + rb->gn1_g, P + rb->gn1_b, rb->a1, rb->mean1,
+    tdi_unet_gn_fwd(x, rb->cin, g, G, P + rb->gn1_g, P + rb->gn1_b, 1, rb->s1, rb->mean1,
                     rb->rstd1);
-    tdi_unet_silu_fwd(rb->a1, rb->cin * n, rb->s1);
-    tdi_unet_conv3_fwd(rb->s1, rb->cin, g, P + rb->c1_w, P + rb->c1_b, rb->cout, rb->h1, m->col);
     tdi_unet_linear_fwd(m->temb, b, td, P + rb->tp_w, P + rb->tp_b, rb->cout, rb->tp);
+    /* h1 = conv1(s1) + b1 + temb projection, the bias and projection filled before the GEMM */
 #pragma omp parallel for schedule(static)
     for (size_t c = 0; c < rb->cout; c++)
         for (size_t i = 0; i < b; i++) {
             float *h = rb->h1 + c * n + i * hw;
-            const float v = rb->tp[i * rb->cout + c];
+            const float v = rb->tp[i * rb->cout + c] + P[rb->c1_b + c];
             for (size_t p = 0; p < hw; p++)
-                h[p] += v;
+                h[p] = v;
         }
-    tdi_unet_gn_fwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, rb->a2, rb->mean2,
+    tdi_unet_conv3_acc(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, rb->h1, m->col);
+    tdi_unet_gn_fwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->s2, rb->mean2,
                     rb->rstd2);
-    tdi_unet_silu_fwd(rb->a2, rb->cout * n, rb->s2);
-    tdi_unet_conv3_fwd(rb->s2, rb->cout, g, P + rb->c2_w, P + rb->c2_b, rb->cout, rb->out,
-                       m->col);
+    /* out = conv2(s2) + b2 + skip(x), accumulated in place */
     if (rb->cin != rb->cout) {
-        /* out += W_sk x + b_sk: GEMM with beta 1 via conv1 into scratch, then add. */
-        tdi_unet_conv1_fwd(x, rb->cin, n, P + rb->sk_w, P + rb->sk_b, rb->cout, m->s1);
-        const size_t tot = rb->cout * n;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < tot; i++)
-            rb->out[i] += m->s1[i];
+        tdi_unet_fill_rows(rb->out, rb->cout, n, P + rb->c2_b, P + rb->sk_b);
+        tdi_unet_conv1_acc(x, rb->cin, n, P + rb->sk_w, rb->cout, rb->out);
     } else {
-        const size_t tot = rb->cout * n;
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < tot; i++)
-            rb->out[i] += x[i];
+        for (size_t c = 0; c < rb->cout; c++) {
+            const float bias = P[rb->c2_b + c];
+            for (size_t i = c * n; i < (c + 1) * n; i++)
+                rb->out[i] = x[i] + bias;
+        }
     }
+    tdi_unet_conv3_acc(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, rb->out, m->col);
 }
 
 void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, float *eps_out)
@@ -283,6 +278,9 @@ void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, flo
     const tdi_unet_geom g32 = geom(b, 32), g16 = geom(b, 16), g8 = geom(b, 8);
     const size_t n32 = b * 1024, n16 = b * 256;
     tdi_unet_rb *rb = m->rb;
+    /* e1 and e2 write straight into the second half of their concat buffers */
+    rb[TDI_UNET_E1].out = m->cat1 + 2 * C * n32;
+    rb[TDI_UNET_E2].out = m->cat2 + 4 * C * n16;
     tdi_unet_conv3_fwd(x, 1, g32, P + m->stem_w, P + m->stem_b, C, m->stem, m->col);
     rb_fwd(m, &rb[TDI_UNET_E1], m->stem, b);
     tdi_unet_pool_fwd(rb[TDI_UNET_E1].out, C, g32, m->p1);
@@ -290,14 +288,11 @@ void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, flo
     tdi_unet_pool_fwd(rb[TDI_UNET_E2].out, 2 * C, g16, m->p2);
     rb_fwd(m, &rb[TDI_UNET_MID], m->p2, b);
     tdi_unet_up_fwd(rb[TDI_UNET_MID].out, 4 * C, g8, m->cat2);
-    memcpy(m->cat2 + 4 * C * n16, rb[TDI_UNET_E2].out, 2 * C * n16 * sizeof(float));
     rb_fwd(m, &rb[TDI_UNET_D2], m->cat2, b);
     tdi_unet_up_fwd(rb[TDI_UNET_D2].out, 2 * C, g16, m->cat1);
-    memcpy(m->cat1 + 2 * C * n32, rb[TDI_UNET_E1].out, C * n32 * sizeof(float));
     rb_fwd(m, &rb[TDI_UNET_D1], m->cat1, b);
-    tdi_unet_gn_fwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, m->ao, m->mo,
+    tdi_unet_gn_fwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, 1, m->so, m->mo,
                     m->ro);
-    tdi_unet_silu_fwd(m->ao, C * n32, m->so);
     tdi_unet_conv3_fwd(m->so, C, g32, P + m->out_w, P + m->out_b, 1, m->eps, m->col);
     if (eps_out)
         memcpy(eps_out, m->eps, n32 * sizeof(float));
@@ -314,9 +309,8 @@ static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, s
     float *s1 = m->s1, *s2 = m->s2;
     tdi_unet_conv3_bwd(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, dout, D + rb->c2_w,
                        D + rb->c2_b, s1, m->col);
-    tdi_unet_silu_bwd(rb->a2, rb->cout * n, s1, s1);
-    tdi_unet_gn_bwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, rb->mean2, rb->rstd2, s1,
-                    D + rb->gn2_g, D + rb->gn2_b, s2);
+    tdi_unet_gn_bwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->mean2,
+                    rb->rstd2, s1, D + rb->gn2_g, D + rb->gn2_b, s2);
     /* temb projection: dtp[i][c] = sum over the plane of dh1 */
     float *dtp = m->dts; /* [b][cout] scratch (cout <= 4C = td) */
 #pragma omp parallel for schedule(static)
@@ -336,9 +330,8 @@ static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, s
         m->dtemb[i] += dt_tmp[i];
     tdi_unet_conv3_bwd(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, s2, D + rb->c1_w,
                        D + rb->c1_b, s1, m->col);
-    tdi_unet_silu_bwd(rb->a1, rb->cin * n, s1, s1);
-    tdi_unet_gn_bwd(rb->x, rb->cin, g, G, P + rb->gn1_g, rb->mean1, rb->rstd1, s1,
-                    D + rb->gn1_g, D + rb->gn1_b, dx);
+    tdi_unet_gn_bwd(rb->x, rb->cin, g, G, P + rb->gn1_g, P + rb->gn1_b, 1, rb->mean1,
+                    rb->rstd1, s1, D + rb->gn1_g, D + rb->gn1_b, dx);
     if (rb->cin != rb->cout) {
         tdi_unet_conv1_bwd(rb->x, rb->cin, n, P + rb->sk_w, rb->cout, dout, D + rb->sk_w,
                            D + rb->sk_b, dx, 1.0f);
@@ -365,9 +358,8 @@ void tdi_unet_backward(tdi_unet *m, const float *deps)
     /* head: conv(silu(gn(d1))) */
     tdi_unet_conv3_bwd(m->so, C, g32, P + m->out_w, 1, deps, D + m->out_w, D + m->out_b, g1,
                        m->col);
-    tdi_unet_silu_bwd(m->ao, C * n32, g1, g1);
-    tdi_unet_gn_bwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, m->mo, m->ro, g1, D + m->go_g,
-                    D + m->go_b, g2);
+    tdi_unet_gn_bwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, 1, m->mo, m->ro,
+                    g1, D + m->go_g, D + m->go_b, g2);
     /* d1: g2 [C][n32] -> dcat1 in g1 [3C][n32] */
     rb_bwd(m, &rb[TDI_UNET_D1], g2, g1, b);
     /* de1 (skip part) = g1[2C..3C) kept in g3; up part -> dd2 in g2 [2C][n16] */
