@@ -1,6 +1,7 @@
 /* tdi-sweep: run a sweep (serially, or under mpirun with dynamic job assignment), plot its
  * results, or write synthetic activation bundles.
- *   tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose]
+ *   tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose] [--check]
+ *     (--check: load the sweep file and the base config, print the grid size, run nothing)
  *   tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR
  *   tdi-sweep synth DIR C N_FIT N_TEST SEED
  * Exit status: 0 success, 1 error (message on stderr), 2 bad usage. Non-goal: logic (library). */
@@ -16,7 +17,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose]\n"
+    fprintf(stderr, "usage: tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose] [--check]\n"
                     "       mpirun -np N tdi-sweep SWEEP.yaml ...\n"
                     "       tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR\n"
                     "       tdi-sweep synth DIR C N_FIT N_TEST SEED\n");
@@ -69,12 +70,15 @@ int main(int argc, char **argv)
     }
     tdi_sweep_opts o = {1, 0, NULL};
     const char *path = NULL;
+    int check = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--max-jobs") == 0 && i + 1 < argc) {
             if (!parse_long(argv[++i], &o.max_jobs) || o.max_jobs < 1) {
                 tdi_sweep_mpi_finalize();
                 return usage();
             }
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             o.progress = 0;
         } else if (strcmp(argv[i], "--verbose") == 0) {
@@ -94,11 +98,25 @@ int main(int argc, char **argv)
     static tdi_sweep_cfg cfg; /* large: not on the stack */
     tdi_sweep_stats st;
     int rc = tdi_sweep_cfg_load(path, &cfg, &err);
+    if (!rc && check) {
+        tdi_sweep_job *jobs = NULL;
+        size_t n = 0;
+        if (!(rc = tdi_sweep_grid(&cfg, &jobs, &n, &err)) && comm.rank == 0)
+            printf("tdi-sweep: %s: valid; base %s; %zu jobs; results in %s/results.csv\n", path,
+                   cfg.base, n, cfg.out);
+        free(jobs);
+        tdi_sweep_mpi_finalize();
+        if (rc)
+            fprintf(stderr, "tdi-sweep: %s\n", err.msg);
+        return rc ? 1 : 0;
+    }
     if (!rc)
         rc = tdi_sweep_run(&cfg, &comm, &o, &st, &err);
     if (rc) {
         fprintf(stderr, "tdi-sweep (rank %d): %s\n", comm.rank, err.msg);
-        if (comm.size > 1)
+        /* rank 0 returns only after its loop (or on a transport error): then nobody is left to
+           wait for; a failing worker has told rank 0, which stops handing out jobs */
+        if (comm.size > 1 && comm.rank == 0)
             tdi_sweep_mpi_abort(1);
         tdi_sweep_mpi_finalize();
         return 1;

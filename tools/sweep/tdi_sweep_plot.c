@@ -255,6 +255,12 @@ static int write_dat(const plotset *P, const series *s, const char *dir, const c
 
 static const char *const colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
                                       "#8c564b", "#e377c2", "#17becf"};
+/* per preset (colour family) and engine: analytic, sde (dark), spice (light) */
+static const char *const shades[8][3] = {
+    {"#1f77b4", "#08306b", "#6baed6"}, {"#d62728", "#67000d", "#fb6a4a"},
+    {"#2ca02c", "#00441b", "#74c476"}, {"#9467bd", "#3f007d", "#9e9ac8"},
+    {"#ff7f0e", "#7f2704", "#fdae6b"}, {"#8c564b", "#3b1e19", "#c49c94"},
+    {"#e377c2", "#7a0177", "#fbb4c4"}, {"#17becf", "#014636", "#9ecae1"}};
 
 static int run_script(const char *dir, const char *name, const char *script, FILE *log,
                       tdi_err *err)
@@ -324,7 +330,7 @@ static int fig_fidelity(const plotset *P, const char *dir, FILE *log, tdi_err *e
             if (panel == 0 && (rc = write_dat(P, &P->s[q], dir, name, cols, 7, err)))
                 goto fail;
             const series *s = &P->s[q];
-            const char *c = colours[s->preset_id % 8];
+            const char *c = shades[s->preset_id % 8][s->engine], *cb = colours[s->preset_id % 8];
             int pt = s->engine == 0 ? 7 : s->engine == 1 ? 5 : 9;
             fprintf(b.f, "%s'data/%s.dat' using 1:%d with linespoints lc rgb '%s' pt %d ps 0.8 "
                     "dt %d title '%s'", q ? ", \\\n     " : "", name, 2 + panel, c, pt,
@@ -337,7 +343,7 @@ static int fig_fidelity(const plotset *P, const char *dir, FILE *log, tdi_err *e
                 fprintf(b.f, ", \\\n     'data/%s.dat' using 1:%d with lines lc rgb '%s' dt 2 "
                         "lw 1.2 title '%s: mean baseline', \\\n     'data/%s.dat' using 1:%d "
                         "with lines lc rgb '%s' dt 3 lw 2 title '%s: rank-k ceiling'", name,
-                        4 + panel, c, P->presets[s->preset_id], name, 6 + panel, c,
+                        4 + panel, cb, P->presets[s->preset_id], name, 6 + panel, cb,
                         P->presets[s->preset_id]);
         }
         fprintf(b.f, "\n");
