@@ -14,8 +14,11 @@
  * Force node of a unit: the node that receives the coupling currents, the bias and the noise:
  *   x<i> itself for rc, p<x><i> for rlc (the same for y).
  * Bus nodes (algebraic, no capacitor, a resistor 1/gu to ground; each carries a unit-norm
- *   projection of unit voltages): u<x><l> / u<y><l> (intra low rank), s<x><l> = P^T x and
- *   s<y><l> = Q^T y (skip twobus), sk<l> = (P^T x + Q^T y)/a_l (skip sharedbus).
+ *   projection of unit voltages): u<x><l> / u<y><l> = u_l^T x (intra low rank, u_l unit
+ *   eigenvectors), s<x><l> = P_l^T x / |P_l| and s<y><l> = Q_l^T y / |Q_l| (skip twobus),
+ *   sk<l> = (P_l^T x + Q_l^T y) / a_l, a_l^2 = |P_l|^2 + |Q_l|^2 (skip sharedbus).
+ * Self terms: rc "R<x3> x3 0 <ohm>"; rlc "G<px3>_<x3> px3 0 x3 0 <S>" (the force is a current
+ *   into p controlled by x). Values may be negative after the shared-bus correction.
  * Sources (instance names are lower case in ngspice callbacks):
  *   ibias_<unit>  ("ibias_x3")  current into the unit's force node: gu * Vs * b_i  [A]
  *   inoise_<unit> ("inoise_y0") current into the unit's force node: white noise of two-sided

@@ -98,12 +98,16 @@ fi
 if want cosim; then
     b=build/bench-cosim
     mkdir -p "$b"
-    if [ -f out/paper/substrate/manifest.yaml ]; then
-        src="out/paper (paper preset bundle)"
+    sub=""
+    for d in out/paper out/demo/paper; do # the preset's bundle, or make demo's
+        [ -z "$sub" ] && [ -f "$d/substrate/manifest.yaml" ] && sub=$d
+    done
+    if [ -n "$sub" ]; then
+        src="$sub (paper preset bundle)"
         sed -e 's/^  n_samples: .*/  n_samples: 1/' -e 's/^  avg_relax: 10 .*/  avg_relax: 2/' \
             -e 's/^  progress: .*/  progress: false/' -e "s|^out: .*|out: $b/paper|" \
             configs/paper.yaml >"$b/paper.yaml"
-        mkdir -p "$b/paper" && rm -rf "$b/paper/substrate" && cp -r out/paper/substrate "$b/paper/"
+        mkdir -p "$b/paper" && rm -rf "$b/paper/substrate" && cp -r "$sub/substrate" "$b/paper/"
     else
         src="synthetic D = 64, k = 16 bundle, paper preset circuit section"
         bin/tdi-cosim --synth-bundle "$b/paper/substrate" 64 16 4 1

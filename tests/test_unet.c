@@ -113,7 +113,7 @@ static void conv3_fwd(layer_case *l)
 static void conv3_bwd(layer_case *l)
 {
     tdi_unet_conv3_bwd(l->in, l->c, l->g, l->par, l->c2, l->R, l->dpar,
-                       l->dpar + l->c2 * l->c * 9, l->din, l->scratch);
+                       l->dpar + l->c2 * l->c * 9, l->din, l->scratch, 0);
 }
 static void conv3acc_fwd(layer_case *l)
 {
@@ -239,6 +239,8 @@ static void test_model_grad(void)
     tdi_err err;
     if (!TDI_CHECK(tdi_unet_alloc(&m, a, 2, &err) == 0, "alloc tiny U-Net"))
         return;
+    /* the training path: im2col columns kept from the forward for the backward */
+    TDI_CHECK(tdi_unet_cache_cols(m, &err) == 0, "enable the im2col cache");
     tdi_unet_init_params(m, 3);
     for (size_t i = 0; i < m->n_params; i++) /* move GroupNorm off gamma 1 / beta 0 */
         m->params[i] += 0.05f * frand();

@@ -97,20 +97,30 @@ void tdi_sub_assemble(const double *A, const double *B, const double *P, const d
 int tdi_sub_equilibrium(const double *Lfac, size_t D, const double *benc, const double *bdec,
                         size_t n, double *y, tdi_err *err)
 {
+    /* The decoder rows G = [G_x G_y] (D x 2D) of M^-1 come from D Cholesky solves against unit
+     * rows; then y_i = G_x b_enc,i + G_y b_dec,i for all samples as two GEMMs (4x fewer flops
+     * than solving every sample's 2D-vector; same result to cond(M) * eps). */
     size_t m = 2 * D;
-    double *R = malloc(n * m * sizeof *R);
-    if (!R)
-        return tdi_err_set(err, TDI_ENOMEM, "equilibrium of %zu samples: out of memory", n);
-    for (size_t i = 0; i < n; i++) {
-        memcpy(R + i * m, benc + i * D, D * sizeof *R);
-        if (bdec)
-            memcpy(R + i * m + D, bdec + i * D, D * sizeof *R);
-        else
-            memset(R + i * m + D, 0, D * sizeof *R);
+    double *G = calloc(D * m, sizeof *G);
+    double *Gx = malloc(D * D * sizeof *Gx), *Gy = malloc(D * D * sizeof *Gy);
+    if (!G || !Gx || !Gy) {
+        free(G);
+        free(Gx);
+        free(Gy);
+        return tdi_err_set(err, TDI_ENOMEM, "equilibrium: out of memory");
     }
-    tdi_sub_chol_solve_rows(Lfac, m, R, n);
-    for (size_t i = 0; i < n; i++)
-        memcpy(y + i * D, R + i * m + D, D * sizeof *y);
-    free(R);
+    for (size_t i = 0; i < D; i++)
+        G[i * m + D + i] = 1.0;
+    tdi_sub_chol_solve_rows(Lfac, m, G, D);
+    for (size_t i = 0; i < D; i++) {
+        memcpy(Gx + i * D, G + i * m, D * sizeof *Gx);
+        memcpy(Gy + i * D, G + i * m + D, D * sizeof *Gy);
+    }
+    tdi_sub_gemm(0, 1, n, D, D, 1.0, benc, Gx, 0.0, y);
+    if (bdec)
+        tdi_sub_gemm(0, 1, n, D, D, 1.0, bdec, Gy, 1.0, y);
+    free(G);
+    free(Gx);
+    free(Gy);
     return 0;
 }

@@ -63,11 +63,18 @@ typedef struct tdi_unet {
     float *eps;                           /* output [B][1024] */
     /* scratch */
     float *col, *s1, *s2, *g1, *g2, *g3, *g4, *dtemb, *dts;
+    /* im2col columns kept from the forward for the backward (training only), one per 3x3 conv:
+     * stem, then c1 and c2 of each block in order, then the head; NULL unless enabled. */
+    float *colc[2 + 2 * TDI_UNET_NBLOCKS];
+    int col_cache;
 } tdi_unet;
 
 /* Allocates a model for batches up to max_batch. Parameters are zero until init or load. */
 int tdi_unet_alloc(tdi_unet **out, tdi_unet_arch arch, size_t max_batch, tdi_err *err);
 void tdi_unet_free(tdi_unet *m);
+/* Keeps every conv's im2col columns from the forward for the backward instead of rebuilding
+ * them: faster training for 1.5 GB more memory at C = 32, batch 128. */
+int tdi_unet_cache_cols(tdi_unet *m, tdi_err *err);
 /* PyTorch's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for conv/linear weights
  * and biases, GroupNorm gamma 1, beta 0. Deterministic in seed. */
 void tdi_unet_init_params(tdi_unet *m, unsigned long seed);

@@ -10,6 +10,23 @@
 #include "tdi_unet_gemm.h"
 
 /* col[(ci*9 + ky*3 + kx)][n] = in[ci][n shifted by (ky-1, kx-1)], zero outside the image. */
+/* One shifted row: d[x] = s[x + dx] (dx in -1, 0, 1), zero outside [0, w). */
+static inline void shift_row(float *restrict d, const float *restrict s, size_t w, int dx)
+{
+    if (dx == 0) {
+        for (size_t x = 0; x < w; x++)
+            d[x] = s[x];
+    } else if (dx < 0) {
+        d[0] = 0.0f;
+        for (size_t x = 1; x < w; x++)
+            d[x] = s[x - 1];
+    } else {
+        for (size_t x = 0; x + 1 < w; x++)
+            d[x] = s[x + 1];
+        d[w - 1] = 0.0f;
+    }
+}
+
 static void im2col(const float *in, size_t cin, tdi_unet_geom g, float *col)
 {
     const size_t hw = g.h * g.w, n = g.b * hw;
@@ -23,19 +40,11 @@ static void im2col(const float *in, size_t cin, tdi_unet_geom g, float *col)
                 float *d = dst + b * hw + y * g.w;
                 long sy = (long)y + (long)ky - 1;
                 if (sy < 0 || sy >= (long)g.h) {
-                    memset(d, 0, g.w * sizeof *d);
+                    for (size_t x = 0; x < g.w; x++)
+                        d[x] = 0.0f;
                     continue;
                 }
-                const float *s = src + b * hw + (size_t)sy * g.w;
-                if (kx == 1) {
-                    memcpy(d, s, g.w * sizeof *d);
-                } else if (kx == 0) {
-                    d[0] = 0.0f;
-                    memcpy(d + 1, s, (g.w - 1) * sizeof *d);
-                } else {
-                    memcpy(d, s + 1, (g.w - 1) * sizeof *d);
-                    d[g.w - 1] = 0.0f;
-                }
+                shift_row(d, src + b * hw + (size_t)sy * g.w, g.w, (int)kx - 1);
             }
         }
     }
@@ -117,10 +126,11 @@ void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const floa
 
 void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
                         size_t cout, const float *dout, float *dw, float *dbias, float *din,
-                        float *col)
+                        float *col, int col_ready)
 {
     const size_t n = tdi_unet_plane(g), k = cin * 9;
-    im2col(in, cin, g, col);
+    if (!col_ready)
+        im2col(in, cin, g, col);
     /* dw [cout][k] += dout [cout][n] col^T */
     tdi_unet_sgemm(0, 1, cout, k, n, 1.0f, dout, n, col, n, 1.0f, dw, k);
     acc_row_sums(dout, cout, n, dbias);
@@ -169,10 +179,15 @@ void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
             double s = 0.0, s2 = 0.0;
             for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
                 const float *x = in + ch * n + b * hw;
+                /* float partial sums over one plane (<= 1024 terms), vectorised; double across */
+                float ps = 0.0f, ps2 = 0.0f;
+#pragma omp simd reduction(+ : ps, ps2)
                 for (size_t i = 0; i < hw; i++) {
-                    s += x[i];
-                    s2 += (double)x[i] * x[i];
+                    ps += x[i];
+                    ps2 += x[i] * x[i];
                 }
+                s += ps;
+                s2 += ps2;
             }
             const double cnt = (double)(cg * hw);
             const double mu = s / cnt;
@@ -222,22 +237,25 @@ void tdi_unet_gn_bwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                 const float *x = in + ch * n + b * hw, *d = dout + ch * n + b * hw;
                 float *o = din + ch * n + b * hw;
                 const float ga = gamma[ch], be = beta[ch];
-                double sg = 0.0, sb = 0.0;
-                for (size_t i = 0; i < hw; i++) {
-                    const float xh = (x[i] - mu) * rs;
-                    float da = d[i];
-                    if (silu) {
-                        const float a = xh * ga + be, sgm = sigmoidf(a);
-                        da *= sgm * (1.0f + a * (1.0f - sgm));
+                float sg = 0.0f, sb = 0.0f; /* one plane (<= 1024 terms) */
+                if (silu) {
+                    for (size_t i = 0; i < hw; i++) {
+                        const float a = (x[i] - mu) * rs * ga + be, sgm = sigmoidf(a);
+                        o[i] = d[i] * sgm * (1.0f + a * (1.0f - sgm));
                     }
-                    o[i] = da;
-                    sg += (double)da * xh;
-                    sb += da;
+                } else {
+                    for (size_t i = 0; i < hw; i++)
+                        o[i] = d[i];
+                }
+#pragma omp simd reduction(+ : sg, sb)
+                for (size_t i = 0; i < hw; i++) {
+                    sg += o[i] * (x[i] - mu) * rs;
+                    sb += o[i];
                 }
                 pg[b * c + ch] = sg;
                 pb[b * c + ch] = sb;
-                s1 += sb * ga;
-                s2 += sg * ga;
+                s1 += (double)sb * ga;
+                s2 += (double)sg * ga;
             }
             const double cnt = (double)(cg * hw);
             const float m1 = (float)(s1 / cnt), m2 = (float)(s2 / cnt);

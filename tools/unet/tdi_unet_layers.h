@@ -24,10 +24,11 @@ void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const floa
 void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const float *w, size_t cout,
                         float *out, float *col);
 /* dout [cout][N]; accumulates dw, dbias; din (may be NULL) gets the input gradient
- * (overwritten). col: scratch of cin*9*N floats. */
+ * (overwritten). col: cin*9*N floats; when col_ready it already holds im2col(in) from the
+ * forward (it is overwritten either way). */
 void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
                         size_t cout, const float *dout, float *dw, float *dbias, float *din,
-                        float *col);
+                        float *col, int col_ready);
 
 /* out [rows][n] := b1[r] + b2[r] (b2 may be NULL; b1 NULL means 0). */
 void tdi_unet_fill_rows(float *out, size_t rows, size_t n, const float *b1, const float *b2);

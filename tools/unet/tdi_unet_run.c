@@ -103,6 +103,7 @@ int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, td
     }
     tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
     if ((rc = tdi_unet_alloc(&m, arch_of(c), B, err)) ||
+        (rc = tdi_unet_cache_cols(m, err)) ||
         (rc = tdi_unet_adam_init(&adam, m->n_params, err)))
         goto out;
     long step = 0;
@@ -520,6 +521,7 @@ int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *tra
         goto out;
     }
     if ((rc = tdi_unet_alloc(&m, arch_of(c), B, err)) ||
+        (rc = tdi_unet_cache_cols(m, err)) ||
         (rc = tdi_unet_adam_init(&adam, m->n_params, err)))
         goto out;
     tdi_unet_init_params(m, 1);
