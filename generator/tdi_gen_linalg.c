@@ -14,9 +14,8 @@
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_rng.h>
 
-/* OpenBLAS (in the Makefile's PKGS) supplies the CBLAS that GSL calls. Referencing one of its
- * own symbols keeps the linker's --as-needed from dropping it in favour of GSL's reference CBLAS
- * (10x slower on the D = 1024 benchmark). */
+/* OpenBLAS supplies the CBLAS that GSL calls (the Makefile links it with --no-as-needed, so no
+ * program falls back to GSL's reference CBLAS, 10x slower on the D = 1024 benchmark). */
 void openblas_set_num_threads(int n);
 
 void tdi_gen_blas_threads(int n)
