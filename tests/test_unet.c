@@ -277,7 +277,8 @@ static void test_model_grad(void)
         }
     }
     char name[128];
-    snprintf(name, sizeof name, "gradcheck whole model C=16 (%d parameters in 14 tensors: concat, skips, time MLP)",
+    snprintf(name, sizeof name,
+             "gradcheck whole model C=16 (%d parameters in 14 tensors: concat, skips, time MLP)",
              checked);
     tdi_check_le(worst, 2e-2, name);
     free(g);
@@ -291,9 +292,10 @@ static void test_param_count(void)
     tdi_err err;
     if (!TDI_CHECK(tdi_unet_alloc(&m, a, 1, &err) == 0, "alloc C=32"))
         return;
-    /* Counted by hand from the architecture of issue 2 (stem 320, temb 20,864, e1 27,072,
-     * e2 76,096, mid 299,520, d2 148,608, d1 45,504 with 1x1 skips, head 353). PyTorch's
-     * numel() of the same model gives the same total. */
+    /* By hand from the architecture of issue 2 ("about 0.57M"): stem 9C + C = 320; time MLP
+     * (C*4C + 4C) + (4C*4C + 4C) = 20,736; a ResBlock(ci -> co) has 2ci + 9ci co + co + 4C co
+     * + co + 2co + 9co^2 + co, plus ci co + co for the 1x1 skip when ci != co: e1 22,752,
+     * e2 65,984, mid 246,656, d2 168,704, d1 44,416; head 2C + 9C + 1 = 353. */
     tdi_check_int((long long)m->n_params, 569921LL, "parameter count at C=32");
     tdi_unet_free(m);
 }

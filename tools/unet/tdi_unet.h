@@ -57,7 +57,8 @@ typedef struct tdi_unet {
     tdi_unet_rb rb[TDI_UNET_NBLOCKS];
     /* forward activations */
     const float *x;                       /* input [1][B][1024] (not owned) */
-    float *stem, *p1, *p2, *cat2, *cat1;  /* [C][B*1024], [C][B*256], [2C][B*64], [6C][B*256], [3C][B*1024] */
+    /* stem [C][B*1024], p1 [C][B*256], p2 [2C][B*64], cat2 [6C][B*256], cat1 [3C][B*1024] */
+    float *stem, *p1, *p2, *cat2, *cat1;
     float *so, *mo, *ro;                  /* final SiLU(GN(d1)) [C][B*1024]; GN stats */
     float *tsin, *th, *ts, *temb;         /* [B][C], [B][4C] pre-SiLU, post-SiLU, output */
     float *eps;                           /* output [B][1024] */

@@ -1,7 +1,7 @@
 /* tdi_unet_cfg: configs/unet.yaml, the U-Net's training, evaluation and sampling config.
  * Schema (every key optional, defaults below; unknown keys are errors):
  *   seed                          master seed (init, batches, noise)        default 1
- *   data.dir                      Fashion-MNIST folder                      /usr/share/datasets/fashion-mnist
+ *   data.dir                      Fashion-MNIST folder   /usr/share/datasets/fashion-mnist
  *   model.channels, model.groups  base width C, GroupNorm groups            32, 8
  *   diffusion.T, .beta_start, .beta_end                                     1000, 1e-4, 0.02
  *   train.epochs, .batch, .lr, .warmup (steps), .decay_frac (last fraction of steps decays

@@ -24,7 +24,8 @@ typedef struct tdi_unet_dataset {
     uint8_t *label; /* [n] */
 } tdi_unet_dataset;
 
-/* split: "train" or "test"; dir: the folder holding {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz. */
+/* split: "train" or "test"; dir: the folder holding
+ * {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz. */
 int tdi_unet_dataset_load(tdi_unet_dataset *ds, const char *dir, const char *split, tdi_err *err);
 void tdi_unet_dataset_destroy(tdi_unet_dataset *ds);
 

@@ -227,7 +227,8 @@ void tdi_unet_gn_bwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
         return; /* cannot happen at these sizes; leaves din unwritten */
     double *pb = pg + g.b * c;
     /* Pass 1 per (image, group): da = dout * silu'(a) (or dout) into din; sums for the input
-     * gradient din = rs/cnt * (cnt*dxhat - sum(dxhat) - xhat * sum(dxhat*xhat)), dxhat = da*gamma. */
+     * gradient din = rs/cnt * (cnt*dxhat - sum(dxhat) - xhat * sum(dxhat*xhat)),
+     * dxhat = da*gamma. */
 #pragma omp parallel for collapse(2) schedule(static)
     for (size_t b = 0; b < g.b; b++) {
         for (size_t gr = 0; gr < groups; gr++) {
