@@ -5,7 +5,8 @@
 
 PKGS      := gsl yaml-0.1 zlib libpng ngspice
 # OpenBLAS built on OpenMP: the U-Net's own OpenMP loops and the GEMMs then share one thread
-# pool (the pthread build's threads busy-yield against OpenMP's and halve the speed on 2 cores).
+# pool (the pthread build's threads busy-yield against OpenMP's: a quarter of the CPU time went
+# to sched_yield and the kernel in a profile on 2 cores).
 OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 DEB_PKGS  := build-essential pkg-config ngspice libngspice0-dev libgsl-dev libopenblas-dev \

@@ -158,8 +158,9 @@ static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_e
 
 int main(int argc, char **argv)
 {
-    /* OpenMP threads that spin while OpenBLAS's own threads work halve the speed on 2 cores:
-     * make idle OpenMP threads sleep. libgomp reads this at load time, hence the re-exec. */
+    /* OpenMP threads that spin while OpenBLAS's own threads work cost about a third of the speed
+     * on 2 cores: make idle OpenMP threads sleep. libgomp reads this at load time, hence the
+     * re-exec. */
     if (!getenv("OMP_WAIT_POLICY")) {
         setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
         execv("/proc/self/exe", argv);
