@@ -138,8 +138,9 @@ static void gn_fwd(layer_case *l)
 }
 static void gn_bwd(layer_case *l)
 {
+    double part[2 * 2 * 8]; /* 2 x B x C of this case */
     tdi_unet_gn_bwd(l->in, l->c, l->g, l->c2, l->par, l->par + l->c, g_gn_silu, l->aux1, l->aux2,
-                    l->R, l->dpar, l->dpar + l->c, l->din);
+                    l->R, l->dpar, l->dpar + l->c, l->din, part);
 }
 static void silu_fwd(layer_case *l)
 {

@@ -64,6 +64,7 @@ typedef struct tdi_unet {
     float *eps;                           /* output [B][1024] */
     /* scratch */
     float *col, *s1, *s2, *g1, *g2, *g3, *g4, *dtemb, *dts;
+    double *gnpart; /* [2][B][6C]: GroupNorm backward partial sums */
     /* im2col columns kept from the forward for the backward (training only), one per 3x3 conv:
      * stem, then c1 and c2 of each block in order, then the head; NULL unless enabled. */
     float *colc[2 + 2 * TDI_UNET_NBLOCKS];

@@ -51,11 +51,12 @@ void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                      const float *gamma, const float *beta, int silu, float *out, float *mean,
                      float *rstd);
 /* Backward of the same (silu must match the forward). Accumulates dgamma, dbeta; din is
- * overwritten and must not alias dout. */
+ * overwritten and must not alias dout. part: caller's scratch of 2*B*C doubles (per-image
+ * partial parameter gradients, summed in a fixed order so results do not depend on threads). */
 void tdi_unet_gn_bwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                      const float *gamma, const float *beta, int silu, const float *mean,
                      const float *rstd, const float *dout, float *dgamma, float *dbeta,
-                     float *din);
+                     float *din, double *part);
 
 /* SiLU x * sigmoid(x), n elements; the backward overwrites din (may alias dout). */
 void tdi_unet_silu_fwd(const float *in, size_t n, float *out);

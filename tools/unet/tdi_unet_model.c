@@ -143,6 +143,9 @@ int tdi_unet_alloc(tdi_unet **out, tdi_unet_arch arch, size_t max_batch, tdi_err
     m->g4 = falloc(big, &fail);
     m->dtemb = falloc(B * td, &fail);
     m->dts = falloc(B * td, &fail);
+    m->gnpart = calloc(2 * B * 6 * C, sizeof *m->gnpart); /* 6C: the widest GroupNorm (d2) */
+    if (!m->gnpart)
+        fail = 1;
     if (fail) {
         tdi_unet_free(m);
         return tdi_err_set(err, TDI_ENOMEM, "U-Net: out of memory for batch %zu", max_batch);
@@ -165,6 +168,7 @@ void tdi_unet_free(tdi_unet *m)
         free(bufs[i]);
     for (size_t i = 0; i < sizeof m->colc / sizeof m->colc[0]; i++)
         free(m->colc[i]);
+    free(m->gnpart);
     free(m);
 }
 
@@ -353,7 +357,7 @@ static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, s
     tdi_unet_conv3_bwd(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, dout, D + rb->c2_w,
                        D + rb->c2_b, s1, colbuf(m, CONV_C2(k)), m->col_cache);
     tdi_unet_gn_bwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->mean2,
-                    rb->rstd2, s1, D + rb->gn2_g, D + rb->gn2_b, s2);
+                    rb->rstd2, s1, D + rb->gn2_g, D + rb->gn2_b, s2, m->gnpart);
     /* temb projection: dtp[i][c] = sum over the plane of dh1 */
     float *dtp = m->dts; /* [b][cout] scratch (cout <= 4C = td) */
 #pragma omp parallel for schedule(static)
@@ -374,7 +378,7 @@ static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, s
     tdi_unet_conv3_bwd(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, s2, D + rb->c1_w,
                        D + rb->c1_b, s1, colbuf(m, CONV_C1(k)), m->col_cache);
     tdi_unet_gn_bwd(rb->x, rb->cin, g, G, P + rb->gn1_g, P + rb->gn1_b, 1, rb->mean1,
-                    rb->rstd1, s1, D + rb->gn1_g, D + rb->gn1_b, dx);
+                    rb->rstd1, s1, D + rb->gn1_g, D + rb->gn1_b, dx, m->gnpart);
     if (rb->cin != rb->cout) {
         tdi_unet_conv1_bwd(rb->x, rb->cin, n, P + rb->sk_w, rb->cout, dout, D + rb->sk_w,
                            D + rb->sk_b, dx, 1.0f);
@@ -402,7 +406,7 @@ void tdi_unet_backward(tdi_unet *m, const float *deps)
     tdi_unet_conv3_bwd(m->so, C, g32, P + m->out_w, 1, deps, D + m->out_w, D + m->out_b, g1,
                        colbuf(m, CONV_HEAD), m->col_cache);
     tdi_unet_gn_bwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, 1, m->mo, m->ro,
-                    g1, D + m->go_g, D + m->go_b, g2);
+                    g1, D + m->go_g, D + m->go_b, g2, m->gnpart);
     /* d1: g2 [C][n32] -> dcat1 in g1 [3C][n32] */
     rb_bwd(m, &rb[TDI_UNET_D1], g2, g1, b);
     /* de1 (skip part) = g1[2C..3C) kept in g3; up part -> dd2 in g2 [2C][n16] */
