@@ -154,9 +154,11 @@ fi
 
 # --- sweep (tdi-sweep, issue 6): the same sde sweep (16 jobs: k = 1..16 of a synthetic D = 32
 # paper-mode substrate, 4,000 fit / 400 test samples, 32 co-simulated samples per job) serially
-# and under mpirun -np 2; wall seconds, CPU seconds (user + sys of all processes) and the
-# speed-up. The rows of both runs are compared (all columns but wall_s). Other work on the
-# machine slows both runs; the load average before each run is printed beside it.
+# and under mpirun -np 2, SWEEP_RUNS times (default 3) in alternation, so that a change in the
+# machine's speed during the bench (a shared host) touches both sides; wall seconds, CPU seconds
+# (user + sys of all processes) and the speed-up of each pair, then the median speed-up. The
+# rows of both runs are compared each time (all columns but wall_s). The load average before
+# each run is printed beside it.
 if want sweep; then
     d=build/bench-sweep
     rm -rf "$d"
@@ -174,19 +176,28 @@ if want sweep; then
                 "$d" "$d" "$r" >"$d/np$r.yaml"
         done
         TIMEFORMAT='%R %U %S'
-        load1=$(cut -d' ' -f1 /proc/loadavg)
-        t1=$( { time bin/tdi-sweep "$d/np1.yaml" --quiet >/dev/null 2>&1; } 2>&1 )
-        load2=$(cut -d' ' -f1 /proc/loadavg)
-        t2=$( { time mpirun --allow-run-as-root -np 2 bin/tdi-sweep "$d/np2.yaml" --quiet \
-                >/dev/null 2>&1; } 2>&1 )
-        same=no
-        if cmp -s <(tail -n +2 "$d/np1/results.csv" | sed 's/,[^,]*$//' | sort -n) \
-                  <(tail -n +2 "$d/np2/results.csv" | sed 's/,[^,]*$//' | sort -n); then
-            same=yes
-        fi
-        echo "$t1 $t2 $load1 $load2 $same" | awk '{
-            printf "sweep: 16 sde jobs, 1 rank:  wall %.2f s, CPU %.2f s (load average before: %s)\n", $1, $2 + $3, $7;
-            printf "sweep: 16 sde jobs, 2 ranks: wall %.2f s, CPU %.2f s (load average before: %s)\n", $4, $5 + $6, $8;
-            printf "sweep: speed-up 2 ranks vs 1: %.2fx (2-core machine shared with other jobs); rows identical: %s\n", $1 / $4, $9 }'
+        ratios=""
+        for run in $(seq 1 "${SWEEP_RUNS:-3}"); do
+            rm -rf "$d/np1" "$d/np2"
+            load1=$(cut -d' ' -f1 /proc/loadavg)
+            t1=$( { time bin/tdi-sweep "$d/np1.yaml" --quiet >/dev/null 2>&1; } 2>&1 )
+            load2=$(cut -d' ' -f1 /proc/loadavg)
+            t2=$( { time mpirun --allow-run-as-root -np 2 bin/tdi-sweep "$d/np2.yaml" --quiet \
+                    >/dev/null 2>&1; } 2>&1 )
+            same=no
+            if [ -f "$d/np1/results.csv" ] &&
+                cmp -s <(tail -n +2 "$d/np1/results.csv" | sed 's/,[^,]*$//' | sort -n) \
+                       <(tail -n +2 "$d/np2/results.csv" | sed 's/,[^,]*$//' | sort -n); then
+                same=yes
+            fi
+            echo "$run $t1 $t2 $load1 $load2 $same" | awk '{
+                printf "sweep: run %d: 16 sde jobs, 1 rank:  wall %.2f s, CPU %.2f s (load average before: %s)\n", $1, $2, $3 + $4, $8;
+                printf "sweep: run %d: 16 sde jobs, 2 ranks: wall %.2f s, CPU %.2f s (load average before: %s)\n", $1, $5, $6 + $7, $9;
+                printf "sweep: run %d: speed-up 2 ranks vs 1: %.2fx; rows identical: %s\n", $1, $2 / $5, $10 }'
+            ratios="$ratios $(echo "$t1 $t2" | awk '{ printf "%.4f", $1 / $4 }')"
+        done
+        echo "$ratios" | tr ' ' '\n' | grep . | sort -g | awk '{ r[NR] = $1 } END {
+            m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2;
+            printf "sweep: median speed-up of %d runs: %.2fx (min %.2fx, max %.2fx)\n", NR, m, r[1], r[NR] }'
     fi
 fi

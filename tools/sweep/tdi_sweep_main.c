@@ -5,6 +5,7 @@
  *   tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR
  *   tdi-sweep synth DIR C N_FIT N_TEST SEED
  * Exit status: 0 success, 1 error (message on stderr), 2 bad usage. Non-goal: logic (library). */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,12 @@ int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
     tdi_gen_blas_threads(1); /* one job per process; the machine's cores go to the ranks */
+    /* Every job allocates and frees the same large arrays (bundles, fit data, noise): with
+       glibc's default they are fresh mmaps, and the page faults cost 7% of a job's CPU here
+       (66,000 faults in 16 bench jobs; 2,900 with these settings, 5-8% less wall time). Keep
+       freed memory in the heap for the next job instead. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     if (argc < 2)
         return usage();
     tdi_err err;
