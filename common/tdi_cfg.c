@@ -481,6 +481,36 @@ int tdi_cfg_load(const char *path, tdi_cfg_key *keys, size_t n, tdi_err *err)
     return rc;
 }
 
+const char *const tdi_cfg_preset_sections[] = {"export", "substrate", "circuit", "cosim",
+                                                "energy", "sweep", NULL};
+
+int tdi_cfg_load_preset(const char *name, const char *text, tdi_cfg_key *keys, size_t n,
+                        tdi_err *err)
+{
+    size_t ns = 0;
+    while (tdi_cfg_preset_sections[ns])
+        ns++;
+    tdi_cfg_key *all = calloc(n + ns, sizeof *all);
+    if (!all)
+        return tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", name ? name : "config");
+    if (n)
+        memcpy(all, keys, n * sizeof *all);
+    size_t m = n;
+    for (size_t i = 0; i < ns; i++) {
+        const char *sec = tdi_cfg_preset_sections[i];
+        int read = 0;
+        for (size_t j = 0; j < n && !read; j++)
+            read = keys[j].path && cfg_path_under(keys[j].path, sec);
+        if (!read)
+            all[m++] = (tdi_cfg_key){sec, TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0};
+    }
+    int rc = text ? tdi_cfg_load_string(name, text, all, m, err) : tdi_cfg_load(name, all, m, err);
+    for (size_t i = 0; i < n; i++)
+        keys[i].seen = all[i].seen;
+    free(all);
+    return rc;
+}
+
 /* Output sink of the canonical dump: a FILE or a running hash. */
 typedef struct {
     FILE *f;

@@ -47,6 +47,16 @@ int tdi_cfg_load(const char *path, tdi_cfg_key *keys, size_t n, tdi_err *err);
 /* Same from a string; name is used in error messages instead of a path. */
 int tdi_cfg_load_string(const char *name, const char *text, tdi_cfg_key *keys, size_t n,
                         tdi_err *err);
+/* A preset file (configs/paper.yaml) holds the sections of every program: seed, name and out at
+ * the top, then these sections, each owned by one component (NULL-terminated list). */
+extern const char *const tdi_cfg_preset_sections[];
+/* Loads a preset (from the file name, or from text when text != NULL, name naming it in
+ * errors): like tdi_cfg_load, but each preset section that no key of the table lies in is
+ * skipped as TDI_CFG_IGNORE (it belongs to another program). The sections the table reads are
+ * checked in full, and a top-level key that is neither a preset section nor in the table is an
+ * error (a misspelt section is not skipped). */
+int tdi_cfg_load_preset(const char *name, const char *text, tdi_cfg_key *keys, size_t n,
+                        tdi_err *err);
 /* Writes "path: value" lines for every key in table order (canonical form: %ld for ints,
  * %.17g for doubles, true/false, strings unquoted, lists as [a, b]); TDI_CFG_IGNORE entries are
  * left out (they belong to another component). Used for hashes and for manifests. */

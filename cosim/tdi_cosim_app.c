@@ -86,13 +86,9 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"energy.gpu_step", TDI_CFG_DOUBLE, &c->gpu_step, 0, 1e6, 0, NULL, NULL, 0},
         {"energy.gpu_replaced_fraction", TDI_CFG_DOUBLE, &c->gpu_replaced_fraction, 0, 1, 0,
          NULL, NULL, 0},
-        {"export", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"substrate", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"circuit", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"sweep", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
     };
     size_t nk = sizeof keys / sizeof keys[0];
-    int rc = tdi_cfg_load(path, keys, nk, err);
+    int rc = tdi_cfg_load_preset(path, NULL, keys, nk, err);
     if (rc)
         return rc;
     for (size_t i = 0; i < 3; i++)

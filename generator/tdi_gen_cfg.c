@@ -111,11 +111,6 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
         {"name", TDI_CFG_STRING, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
         {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
-        {"export", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"substrate", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"cosim", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"energy", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"sweep", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
         {"circuit.unit", TDI_CFG_STRING, c->unit, 0, 0, sizeof c->unit, NULL, "rc|rlc", 0},
         {"circuit.Cu", TDI_CFG_DOUBLE, &c->Cu, 1e-18, 1, 0, NULL, NULL, 0},
         {"circuit.gu", TDI_CFG_DOUBLE, &c->gu, 1e-15, 1e3, 0, NULL, NULL, 0},
@@ -154,8 +149,7 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
     };
     size_t nk = sizeof keys / sizeof keys[0];
     snprintf(c->path, sizeof c->path, "%s", name);
-    int rc = text ? tdi_cfg_load_string(name, text, keys, nk, err)
-                  : tdi_cfg_load(name, keys, nk, err);
+    int rc = tdi_cfg_load_preset(name, text, keys, nk, err);
     if (rc)
         return rc;
     int gu_seen = 0, tau_seen = 0, vs_seen = 0, theta_seen = 0;

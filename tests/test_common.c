@@ -895,6 +895,54 @@ static void test_cfg_bad(void)
                   "cfg list without nout -> EARG");
 }
 
+/* tdi_cfg_load_preset: the sections the table reads are checked in full, the other preset
+ * sections are skipped, unknown top-level keys are errors */
+static void test_cfg_preset(void)
+{
+    long seed = 0, a = 0, b = 0;
+    tdi_cfg_key k[] = {
+        {"seed", TDI_CFG_INT, &seed, 0, 100, 0, NULL, NULL, 0},
+        {"circuit.a", TDI_CFG_INT, &a, 0, 100, 0, NULL, NULL, 0},
+        {"cosim.b", TDI_CFG_INT, &b, 0, 100, 0, NULL, NULL, 0},
+    };
+    size_t n = sizeof k / sizeof k[0];
+    tdi_err e;
+    tdi_err_clear(&e);
+    const char *good = "seed: 3\ncircuit:\n  a: 4\ncosim:\n  b: 5\n"
+                       "substrate: {D: 64, garbage: [1, {x: y}]}\nsweep: {k: [1]}\n";
+    tdi_check_int(tdi_cfg_load_preset("p.yaml", good, k, n, &e), 0,
+                  "preset: sections without table keys skipped");
+    tdi_check_int(seed * 100 + a * 10 + b, 345, "preset: the table's keys read");
+    TDI_CHECK(k[0].seen && k[1].seen && k[2].seen, "preset: seen flags copied back");
+    tdi_check_int(tdi_cfg_load_preset("p.yaml", "seed: 1\n", k, n, &e), 0,
+                  "preset: second load");
+    TDI_CHECK(k[0].seen && !k[1].seen && !k[2].seen, "preset: seen flags reset on reload");
+    tdi_err_clear(&e);
+    tdi_check_int(tdi_cfg_load_preset("p.yaml", "circuit:\n  a: 1\n  zz: 2\n", k, n, &e),
+                  TDI_ECONFIG, "preset: a section the table reads is checked in full");
+    tdi_check_contains(e.msg, "p.yaml:3:3: unknown key 'circuit.zz'", "preset: error position");
+    tdi_err_clear(&e);
+    tdi_check_int(tdi_cfg_load_preset("p.yaml", "cosim:\n  b: 1\n  engine: sde\n", k, n, &e),
+                  TDI_ECONFIG, "preset: every section the table reads is checked");
+    tdi_err_clear(&e);
+    tdi_check_int(tdi_cfg_load_preset("p.yaml", "seed: 1\nsubstrat: {D: 1}\n", k, n, &e),
+                  TDI_ECONFIG, "preset: misspelt section refused");
+    tdi_check_contains(e.msg, "p.yaml:2:1: unknown key 'substrat'", "preset: misspelt position");
+    tdi_err_clear(&e);
+    tdi_check_int(tdi_cfg_load_preset("p.yaml", "circuit:\n  a: 500\n", k, n, &e),
+                  TDI_ECONFIG, "preset: values range-checked");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/preset.yaml", g_dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(good, f);
+        fclose(f);
+    }
+    a = 0;
+    tdi_check_int(tdi_cfg_load_preset(path, NULL, k, n, &e), 0, "preset: from file");
+    tdi_check_int(a, 4, "preset: from file, value");
+}
+
 static void test_err(void)
 {
     tdi_err e;
@@ -932,6 +980,7 @@ int main(void)
     test_npy_numpy();
     test_cfg_good();
     test_cfg_bad();
+    test_cfg_preset();
     if (!tdi_test_fail_)
         tdi_dir_abort(g_dir); /* keep the files of a failed run for inspection */
     TDI_TEST_END();

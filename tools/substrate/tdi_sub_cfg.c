@@ -82,13 +82,9 @@ int tdi_sub_cfg_load(const char *path, tdi_sub_cfg *c, tdi_err *err)
         {"substrate.batch", TDI_CFG_INT, &c->batch, 1, 1e7, 0, NULL, NULL, 0},
         {"substrate.lr", TDI_CFG_DOUBLE, &c->lr, 1e-12, 10, 0, NULL, NULL, 0},
         {"substrate.weight_decay", TDI_CFG_DOUBLE, &c->weight_decay, 0, 10, 0, NULL, NULL, 0},
-        {"circuit", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"cosim", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"energy", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
-        {"sweep", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
     };
     size_t nk = sizeof keys / sizeof keys[0];
-    int rc = tdi_cfg_load(path, keys, nk, err);
+    int rc = tdi_cfg_load_preset(path, NULL, keys, nk, err);
     if (rc)
         return rc;
     for (size_t i = 0; i < 3; i++)
