@@ -154,7 +154,7 @@ fi
 
 # --- sweep (tdi-sweep, issue 6): the same sde sweep (16 jobs: k = 1..16 of a synthetic D = 32
 # paper-mode substrate, 4,000 fit / 400 test samples, 32 co-simulated samples per job) serially
-# and under mpirun -np 2, SWEEP_RUNS times (default 3) in alternation, so that a change in the
+# and under mpirun -np 2, SWEEP_RUNS times (default 5) in alternation, so that a change in the
 # machine's speed during the bench (a shared host) touches both sides; wall seconds, CPU seconds
 # (user + sys of all processes) and the speed-up of each pair, then the median speed-up. The
 # rows of both runs are compared each time (all columns but wall_s). The load average before
@@ -177,7 +177,7 @@ if want sweep; then
         done
         TIMEFORMAT='%R %U %S'
         ratios=""
-        for run in $(seq 1 "${SWEEP_RUNS:-3}"); do
+        for run in $(seq 1 "${SWEEP_RUNS:-5}"); do
             rm -rf "$d/np1" "$d/np2"
             load1=$(cut -d' ' -f1 /proc/loadavg)
             t1=$( { time bin/tdi-sweep "$d/np1.yaml" --quiet >/dev/null 2>&1; } 2>&1 )

@@ -66,7 +66,8 @@ static inline int tdi_check_contains(const char *hay, const char *needle, const 
 {
     char d[1400];
     int ok = hay && needle && strstr(hay, needle) != NULL;
-    snprintf(d, sizeof d, "\"%.1200s\" should contain \"%s\"", hay ? hay : "(null)", needle);
+    snprintf(d, sizeof d, "\"%.1200s\" should contain \"%s\"", hay ? hay : "(null)",
+             needle ? needle : "(null)");
     return tdi_test_report_(ok, name, d);
 }
 

@@ -917,20 +917,23 @@ static void test_cfg_preset(void)
     tdi_check_int(tdi_cfg_load_preset("p.yaml", "seed: 1\n", k, n, &e), 0,
                   "preset: second load");
     TDI_CHECK(k[0].seen && !k[1].seen && !k[2].seen, "preset: seen flags reset on reload");
-    tdi_err_clear(&e);
-    tdi_check_int(tdi_cfg_load_preset("p.yaml", "circuit:\n  a: 1\n  zz: 2\n", k, n, &e),
-                  TDI_ECONFIG, "preset: a section the table reads is checked in full");
-    tdi_check_contains(e.msg, "p.yaml:3:3: unknown key 'circuit.zz'", "preset: error position");
-    tdi_err_clear(&e);
-    tdi_check_int(tdi_cfg_load_preset("p.yaml", "cosim:\n  b: 1\n  engine: sde\n", k, n, &e),
-                  TDI_ECONFIG, "preset: every section the table reads is checked");
-    tdi_err_clear(&e);
-    tdi_check_int(tdi_cfg_load_preset("p.yaml", "seed: 1\nsubstrat: {D: 1}\n", k, n, &e),
-                  TDI_ECONFIG, "preset: misspelt section refused");
-    tdi_check_contains(e.msg, "p.yaml:2:1: unknown key 'substrat'", "preset: misspelt position");
-    tdi_err_clear(&e);
-    tdi_check_int(tdi_cfg_load_preset("p.yaml", "circuit:\n  a: 500\n", k, n, &e),
-                  TDI_ECONFIG, "preset: values range-checked");
+    static const struct {
+        const char *text, *where, *name;
+    } bad[] = {
+        {"circuit:\n  a: 1\n  zz: 2\n", "p.yaml:3:3: unknown key 'circuit.zz'",
+         "preset: a section the table reads is checked in full"},
+        {"cosim:\n  b: 1\n  engine: sde\n", "p.yaml:3:3: unknown key 'cosim.engine'",
+         "preset: every section the table reads is checked"},
+        {"seed: 1\nsubstrat: {D: 1}\n", "p.yaml:2:1: unknown key 'substrat'",
+         "preset: misspelt section refused"},
+        {"circuit:\n  a: 500\n", "p.yaml:2:6:", "preset: values range-checked"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tdi_err_clear(&e);
+        tdi_check_int(tdi_cfg_load_preset("p.yaml", bad[i].text, k, n, &e), TDI_ECONFIG,
+                      bad[i].name);
+        tdi_check_contains(e.msg, bad[i].where, bad[i].name);
+    }
     char path[1100];
     snprintf(path, sizeof path, "%s/preset.yaml", g_dir);
     FILE *f = fopen(path, "w");
