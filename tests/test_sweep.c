@@ -1,8 +1,8 @@
 /* test_sweep: tdi-sweep (issue 6) on synthetic activation bundles (C = 8 channels, tiny fits):
  * grid expansion (count, order, seeds, theta <-> Vs), malformed sweep files (file:line:col or the
  * key named), resume after a simulated kill (a partial last line and a stopped run: no duplicate,
- * no lost row, rows equal to an uninterrupted run), results of another sweep refused, and the
- * same rows (all columns but wall_s) from `mpirun -np 2 bin/tdi-sweep` as from the serial run.
+ * no lost row, rows equal to an uninterrupted run), results of another sweep refused, spice
+ * jobs with sweep.spice_samples, and the same rows (all columns but wall_s) from `mpirun -np 2 bin/tdi-sweep` as from the serial run.
  * Runs from the repository root (tests/run.sh does); needs bin/tdi-sweep and mpirun. */
 #include <math.h>
 #include <stdio.h>
@@ -346,6 +346,45 @@ static void test_resume_and_mpi(void)
     free(mpi);
 }
 
+/* sweep.spice_samples: a spice job co-simulates that many samples (the base's spice_samples
+ * otherwise), and the spice engine runs inside a sweep job */
+static long samples_of(const char *csv)
+{
+    char *t = slurp(csv);
+    const char *p = t ? strchr(t, '\n') : NULL; /* the first row after the header */
+    for (int i = 0; i < 15 && p; i++) {            /* "samples" is column 16 */
+        p = strchr(p + 1, ',');
+    }
+    long v = p ? strtol(p + 1, NULL, 10) : -1;
+    free(t);
+    return v;
+}
+
+static void test_spice_samples(void)
+{
+    char t[1024], p[512];
+    tdi_sweep_stats st;
+    tdi_err err;
+    const long want[2] = {2, 0}; /* 0: not given, the base's (none: all 4 samples) */
+    const long expect[2] = {2, 4};
+    for (int i = 0; i < 2; i++) {
+        snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/spice%d\n  k: [2]\n"
+                 "  engine: spice\n  spice_samples: %ld\n", g_dir, g_dir, i, want[i]);
+        char name[32];
+        snprintf(name, sizeof name, "spice%d.yaml", i);
+        write_file(name, t);
+        tdi_err_clear(&err);
+        int rc = run_serial(name, 0, &st, &err);
+        tdi_check_int(rc, 0, "spice job: the sweep runs");
+        if (rc)
+            printf("    %s\n", err.msg);
+        tdi_check_int((long long)st.failed, 0, "spice job: not failed");
+        snprintf(p, sizeof p, "%s/spice%d/results.csv", g_dir, i);
+        tdi_check_int(samples_of(p), expect[i], i ? "spice job: the base's sample count"
+                                                  : "spice job: sweep.spice_samples samples");
+    }
+}
+
 /* Regression found by the first D = 64 sweeps: the generator's bus elimination called a bus
  * block singular when its determinant (~gu^nb) underflowed, i.e. for more than ~50 bus nodes
  * (two-bus skip at k >= 26 of D = 64, shared bus at k >= 54). 64 bus nodes here. */
@@ -405,6 +444,7 @@ int main(void)
     write_file("base.yaml", t);
     test_grid();
     test_malformed();
+    test_spice_samples();
     test_resume_and_mpi();
     test_many_buses();
     char cmd[600];

@@ -38,6 +38,8 @@
  *   engine: analytic,sde       # analytic,sde,spice                       (default: analytic)
  *   replicates: 1              # jobs per grid point (different seeds)
  *   n_samples: 0               # co-simulated test samples per job (0 = base cosim.n_samples)
+ *   spice_samples: 0           # of those, the first ones a spice job runs (0 = base
+ *                              #   cosim.spice_samples)
  *   keep_jobs: false           # keep each job's scratch directory (substrate, netlist, cosim)
  * Grid order (the last varies fastest): D, k, theta|Vs, dac_bits, adc_bits, unit, skip, engine,
  * replicate; job index = position in that order after dropping k > D. */
@@ -57,6 +59,7 @@ typedef struct tdi_sweep_cfg {
     int engine[TDI_SWEEP_MAXWORD];      size_t n_engine; /* tdi_cosim_kind */
     long replicates;
     long n_samples;
+    long spice_samples;
     int keep_jobs;
     /* the base config, loaded once by every component's own loader */
     tdi_sub_cfg sub;

@@ -92,6 +92,7 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
         {"sweep.engine", TDI_CFG_STRING, engine, 0, 0, sizeof engine, NULL, NULL, 0},
         {"sweep.replicates", TDI_CFG_INT, &c->replicates, 1, 1e6, 0, NULL, NULL, 0},
         {"sweep.n_samples", TDI_CFG_INT, &c->n_samples, 0, 1e7, 0, NULL, NULL, 0},
+        {"sweep.spice_samples", TDI_CFG_INT, &c->spice_samples, 0, 1e7, 0, NULL, NULL, 0},
         {"sweep.keep_jobs", TDI_CFG_BOOL, &c->keep_jobs, 0, 0, 0, NULL, NULL, 0},
     };
     size_t nk = sizeof keys / sizeof keys[0];

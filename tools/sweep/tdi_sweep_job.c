@@ -256,6 +256,8 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
     cos.deck_out = NULL;
     if (c->n_samples > 0)
         cos.n_samples = c->n_samples;
+    if (c->spice_samples > 0)
+        cos.spice_samples = c->spice_samples;
     if (cos.spice && cos.spice_samples > 0 && cos.spice_samples < cos.n_samples)
         cos.n_samples = cos.spice_samples; /* every row of a spice job on the same samples */
 
