@@ -139,6 +139,13 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
  * a source callback for a name not in c->src, a missed tick: TDI_ESPICE with the ngspice text. */
 int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
                         const tdi_cosim_digital *dg, tdi_cosim_stats *st, tdi_err *err);
+/* The tick grid of the spice engine's callbacks (exposed for tests). tdi_cosim_tick_of: the
+ * tick k of time t (tick h) if t lies within 1e-6 ticks of k h (*on = 1), otherwise floor(t / h)
+ * (*on = 0: t lies between ticks k and k + 1). tdi_cosim_tick_step: the step ngspice may take
+ * from t when it proposes delta: at most up to the next tick, and exactly up to it when it would
+ * end within 1e-6 ticks before it (so accepted points land on the grid and cannot drift). */
+long tdi_cosim_tick_of(double t, double h, int *on);
+double tdi_cosim_tick_step(double t, double h, double delta);
 /* Writes the cards the driver hands to ngspice for a run of n_ticks (for `ngspice -b` benchmarks:
  * EXTERNAL sources replaced by zero DC sources when plain != 0). Returns a malloc'd string. */
 char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks, int plain,

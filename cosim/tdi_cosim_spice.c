@@ -37,6 +37,12 @@ typedef struct spice_ctx {
                           name, -1 empty */
     size_t hash_cap;
     long last_tick;    /* last tick reported, -1 before t = 0 */
+    struct {           /* the last 8 time-step callbacks, printed with a tick error */
+        char kind;     /* 'd' accepted point (SendData), 's' sync */
+        int loc, redo;
+        double t, d0, d1; /* time; sync: ngspice's step and the step after the cap */
+    } trace[8];
+    unsigned ntrace;
     int fail;          /* a callback failed: code */
     char fail_msg[512];
     int ng_error;      /* ngspice printed an error line */
@@ -247,6 +253,59 @@ static int cb_init_data(pvecinfoall vi, int id, void *user)
     return 0;
 }
 
+/* Every callback places a time on the tick grid by the same rule: within TICK_TOL ticks of
+ * t_k = k h it is tick k (*on = 1), otherwise it lies in (t_k, t_k+1) with k = floor(t / h).
+ * One rule for all callbacks, so that they cannot disagree at the boundary: they once used
+ * different tolerances, and after 209,407 ticks of 1 ulp drift a point 1.000008e-6 ticks before
+ * a tick was "on the tick" for the step control and "between ticks" for the digital side. */
+#define TICK_TOL 1e-6
+long tdi_cosim_tick_of(double t, double h, int *on)
+{
+    double kf = t / h, k = nearbyint(kf);
+    *on = fabs(kf - k) <= TICK_TOL;
+    return *on ? (long)k : (long)floor(kf);
+}
+
+/* The step may not pass the next tick, and a step that would end within TICK_TOL before it
+   ends exactly on it: otherwise the rounding of t + h accumulates (up to 1 ulp per step) and
+   the points drift off the grid. */
+double tdi_cosim_tick_step(double t, double h, double delta)
+{
+    int on;
+    double tn = (double)(tdi_cosim_tick_of(t, h, &on) + 1) * h;
+    return t + delta > tn - TICK_TOL * h ? tn - t : delta;
+}
+
+static void trace_add(spice_ctx *x, char kind, int loc, int redo, double t, double d0, double d1)
+{
+    unsigned i = x->ntrace++ % 8;
+    x->trace[i].kind = kind;
+    x->trace[i].loc = loc;
+    x->trace[i].redo = redo;
+    x->trace[i].t = t;
+    x->trace[i].d0 = d0;
+    x->trace[i].d1 = d1;
+}
+
+/* the trace, latest first, in ticks */
+static void trace_fmt(const spice_ctx *x, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < 8 && i < x->ntrace && len < n; i++) {
+        unsigned j = (x->ntrace - 1 - i) % 8;
+        int w = x->trace[j].kind == 'd'
+                    ? snprintf(buf + len, n - len, "; point t/h = %.9f", x->trace[j].t / x->h)
+                    : snprintf(buf + len, n - len, "; sync loc %d redo %d t/h = %.9f step %.9g -> "
+                               "%.9g ticks", x->trace[j].loc, x->trace[j].redo,
+                               x->trace[j].t / x->h, x->trace[j].d0 / x->h,
+                               x->trace[j].d1 / x->h);
+        if (w < 0)
+            break;
+        len += (size_t)w;
+    }
+}
+
 static int cb_send_data(pvecvaluesall va, int count, int id, void *user)
 {
     (void)count;
@@ -264,14 +323,18 @@ static int cb_send_data(pvecvaluesall va, int count, int id, void *user)
             t = va->vecsa[i]->creal;
     }
     x->st->points++;
-    double kf = t / x->h;
-    long k = lround(kf);
-    if (fabs(kf - (double)k) > 1e-6)
+    trace_add(x, 'd', 0, 0, t, 0, 0);
+    int on;
+    long k = tdi_cosim_tick_of(t, x->h, &on);
+    if (!on && k <= x->last_tick)
         return 0; /* an accepted point between ticks (a rejected-step retry) */
-    if (k != x->last_tick + 1) {
-        if (k != x->last_tick) /* a repeated point at the same tick is harmless */
-            ctx_fail(x, TDI_ESPICE, "tick %ld missed (accepted point at t = %.17g s after tick %ld)",
-                     x->last_tick + 1, t, x->last_tick);
+    if (k != x->last_tick + 1 || !on) {
+        if (k != x->last_tick) { /* a repeated point at the same tick is harmless */
+            char tr[1024];
+            trace_fmt(x, tr, sizeof tr);
+            ctx_fail(x, TDI_ESPICE, "tick %ld missed (accepted point at t = %.17g s = %.9f "
+                     "ticks after tick %ld)%s", x->last_tick + 1, t, t / x->h, x->last_tick, tr);
+        }
         return 0;
     }
     x->last_tick = k;
@@ -283,7 +346,7 @@ static int cb_send_data(pvecvaluesall va, int count, int id, void *user)
     return 0;
 }
 
-static void bias_update(spice_ctx *x, long k)
+static void bias_update(spice_ctx *x, long k, double t)
 {
     size_t n = x->c->n;
     if (k == x->bias_k)
@@ -292,8 +355,10 @@ static void bias_update(spice_ctx *x, long k)
         memset(x->ib, 0, sizeof(double) * n);
     } else {
         if (k != x->last_tick) {
-            ctx_fail(x, TDI_ESPICE, "source asked for interval %ld with last accepted tick %ld",
-                     k, x->last_tick);
+            char tr[1024];
+            trace_fmt(x, tr, sizeof tr);
+            ctx_fail(x, TDI_ESPICE, "source asked for interval %ld (t = %.9f ticks) with last "
+                     "accepted tick %ld%s", k, t / x->h, x->last_tick, tr);
             return;
         }
         const double *b = x->dg->bias(x->dg->user, k);
@@ -324,24 +389,23 @@ static int cb_isrc(double *ret, double t, char *name, int id, void *user)
         *ret = NAN; /* makes the Newton iteration fail so that the run stops */
         return 0;
     }
-    double kf = t / x->h;
-    long kb = (long)ceil(kf - 1e-9) - 1; /* t in (t_k, t_k+1] -> interval k; t = 0 -> -1 */
+    int on;
+    long k = tdi_cosim_tick_of(t, x->h, &on);
+    long kb = on ? k - 1 : k; /* t in (t_k, t_k+1] -> interval k; t = 0 -> -1 */
     if (kb != x->bias_k) {
-        bias_update(x, kb);
+        bias_update(x, kb, t);
         if (x->fail) {
             *ret = NAN;
             return 0;
         }
     }
-    long j = (long)floor(kf + 1e-9);
-    if (j < 0)
-        j = 0;
+    long j = k < 0 ? 0 : k;
     if (j != x->noise_j) {
         tdi_cosim_noise_sample(x->nz, j, x->s0);
         tdi_cosim_noise_sample(x->nz, j + 1, x->s1);
         x->noise_j = j;
     }
-    double f = kf - (double)j;
+    double f = on ? 0.0 : t / x->h - (double)j;
     if (f < 0)
         f = 0;
     double noise = (1.0 - f) * x->s0[u] + f * x->s1[u];
@@ -368,16 +432,16 @@ static int cb_sync(double t, double *delta, double olddelta, int redostep, int i
                    void *user)
 {
     (void)olddelta;
-    (void)redostep;
     (void)id;
     (void)user;
     spice_ctx *x = g_ctx;
-    if (!x || loc != 0)
+    if (!x)
         return 0;
-    double kn = floor(t / x->h + 1e-6) + 1.0; /* next tick after the last accepted point */
-    double tn = kn * x->h;
-    if (t + *delta > tn)
-        *delta = tn - t;
+    /* called before each step (loc 0) and after each attempt (loc 1, with t moved back when
+       the attempt is redone) */
+    double d0 = *delta;
+    *delta = tdi_cosim_tick_step(t, x->h, *delta);
+    trace_add(x, 's', loc, redostep, t, d0, *delta);
     return 0;
 }
 

@@ -121,6 +121,45 @@ int main(void)
         tdi_cosim_circuit_free(c);
     }
 
+    /* ---- 1b. The tick grid rule of the spice callbacks. A 16-sample skip-preset run failed
+       209,407 ticks in: ngspice's t += h had left the accepted points 0.999999e-6 ticks before
+       each tick (full steps were not capped, so the offset persisted and grew by 1 ulp), and at
+       1.000008e-6 the step control (tolerance 1e-6 after rounding) and the digital side (a
+       strict 1e-6) disagreed on whether the point was the tick. Now one classifier serves all
+       callbacks and a step ending within the tolerance before a tick ends exactly on it. From
+       points around tick k, a proposed step of one tick (or 0.3 tick) must land exactly on the
+       next tick or before it, never past it; a point on the grid starts the next interval. */
+    {
+        const double hl = 1.0878291940158435e-07;
+        const long k0 = 209406;
+        /* offsets from tick k0 (at t ~ 0.023 s a double resolves 3e-11 ticks); 0.999999 is
+           the failing point of that run: 1.000008e-6 ticks before tick k0 + 1 */
+        const double off[] = {-0.6, -2e-6, -0.5e-6, -1e-9, 0.0, 1e-9, 0.5e-6, 2e-6, 0.5,
+                              0.999998999992, 0.9999995, 0.999999999};
+        const int want_on[] = {0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1};
+        const long want_k[] = {k0 - 1, k0 - 1, k0, k0, k0, k0, k0, k0, k0, k0, k0 + 1, k0 + 1};
+        int bad_land = 0, bad_class = 0, n_case = 0;
+        for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+            double t = ((double)k0 + off[i]) * hl;
+            int on, on2;
+            long k = tdi_cosim_tick_of(t, hl, &on);
+            if (k != want_k[i] || on != want_on[i])
+                bad_class++;
+            for (int p = 0; p < 2; p++, n_case++) {
+                double d = tdi_cosim_tick_step(t, hl, p ? 0.3 * hl : hl);
+                double t2 = t + d;
+                long k2 = tdi_cosim_tick_of(t2, hl, &on2);
+                /* a full step lands exactly on tick k + 1; a short one ends on or before it */
+                if (k2 > k + 1 || (k2 == k + 1 && !on2) || (!p && !(on2 && k2 == k + 1)) ||
+                    (on2 && k2 == k + 1 && fabs(t2 - (double)(k + 1) * hl) > 1e-20))
+                    bad_land++;
+            }
+        }
+        tdi_check_int(bad_class, 0, "tick grid: points around a tick classified by one rule");
+        tdi_check_int(bad_land, 0, "tick grid: steps land exactly on the next tick, never past");
+        TDI_CHECK(n_case == 24, "tick grid: 24 step cases checked");
+    }
+
     /* ---- 2. kT/C: 32 lone RC units with noise, T_run = 2000 tau, tick tau/20. */
     enum { NU = 32 };
     double h = tau / 20;
