@@ -16,7 +16,7 @@ set rmargin at screen 0.600
 set tmargin at screen 0.88
 set bmargin at screen 0.1
 set key at screen 0.660,0.88 left top vertical box opaque
-set title 'paper, sde, theta 0.01'
+set title 'paper, sde, theta 0.1'
 plot 'data/energy0.dat' using 1:(1e-30):(0+abs($2)) with filledcurves fc rgb '#c6dbef' fs solid 0.9 border lc rgb '#555555' title '|E_{bias}|', \
      'data/energy0.dat' using 1:(0+abs($2)):(0+abs($2)+$3) with filledcurves fc rgb '#6baed6' fs solid 0.9 border lc rgb '#555555' title 'E_R (resistors)', \
      'data/energy0.dat' using 1:(0+abs($2)+$3):(0+abs($2)+$3+$4) with filledcurves fc rgb '#fdae6b' fs solid 0.9 border lc rgb '#555555' title 'E_{active} (transconductors)', \

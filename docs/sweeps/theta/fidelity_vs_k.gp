@@ -14,12 +14,12 @@ set rmargin at screen 0.400
 set tmargin at screen 0.9
 set bmargin at screen 0.1
 unset key
-plot 'data/fid0.dat' using 1:2 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 0.01', \
+plot 'data/fid0.dat' using 1:2 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 0.1', \
      'data/fid0.dat' using 1:4 with lines lc rgb '#1f77b4' dt 2 lw 1.2 title 'paper: mean baseline', \
      'data/fid0.dat' using 1:6 with lines lc rgb '#1f77b4' dt 3 lw 2 title 'paper: rank-k ceiling', \
      'data/fid0.dat' using 1:8 with lines lc rgb '#1f77b4' dt 4 lw 1.2 title 'paper: digital y = B^{-1} b_{dec}', \
-     'data/fid1.dat' using 1:2 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 1', \
-     'data/fid2.dat' using 1:2 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 0.1', \
+     'data/fid1.dat' using 1:2 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 0.01', \
+     'data/fid2.dat' using 1:2 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 1', \
      'data/fid3.dat' using 1:2 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 10'
 set ylabel 'centered cosine (minus fit-split mean)'
 set yrange [-0.2:1.02]
@@ -28,11 +28,11 @@ set rmargin at screen 0.800
 set tmargin at screen 0.9
 set bmargin at screen 0.1
 set key at screen 0.815,0.9 left top vertical box opaque font ',9'
-plot 'data/fid0.dat' using 1:3 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 0.01', \
+plot 'data/fid0.dat' using 1:3 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 0.1', \
      'data/fid0.dat' using 1:5 with lines lc rgb '#1f77b4' dt 2 lw 1.2 title 'paper: mean baseline', \
      'data/fid0.dat' using 1:7 with lines lc rgb '#1f77b4' dt 3 lw 2 title 'paper: rank-k ceiling', \
      'data/fid0.dat' using 1:9 with lines lc rgb '#1f77b4' dt 4 lw 1.2 title 'paper: digital y = B^{-1} b_{dec}', \
-     'data/fid1.dat' using 1:3 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 1', \
-     'data/fid2.dat' using 1:3 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 0.1', \
+     'data/fid1.dat' using 1:3 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 0.01', \
+     'data/fid2.dat' using 1:3 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 1', \
      'data/fid3.dat' using 1:3 with linespoints lc rgb '#08306b' pt 5 ps 0.8 dt 1 title 'paper, sde, theta 10'
 unset multiplot

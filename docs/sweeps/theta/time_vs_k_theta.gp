@@ -10,9 +10,9 @@ set format y '%.0s %cs'
 set ylabel 'time to solution'
 set xlabel 'rank k'
 set logscale x 2
-plot 'data/time0.dat' using 1:2 with linespoints lc rgb '#1f77b4' pt 7 ps 0.7 title 'paper, theta 0.01, D 64, rc, sharedbus', \
-     'data/time1.dat' using 1:2 with linespoints lc rgb '#d62728' pt 7 ps 0.7 title 'paper, theta 1, D 64, rc, sharedbus', \
-     'data/time2.dat' using 1:2 with linespoints lc rgb '#2ca02c' pt 7 ps 0.7 title 'paper, theta 0.1, D 64, rc, sharedbus', \
+plot 'data/time0.dat' using 1:2 with linespoints lc rgb '#1f77b4' pt 7 ps 0.7 title 'paper, theta 0.1, D 64, rc, sharedbus', \
+     'data/time1.dat' using 1:2 with linespoints lc rgb '#d62728' pt 7 ps 0.7 title 'paper, theta 0.01, D 64, rc, sharedbus', \
+     'data/time2.dat' using 1:2 with linespoints lc rgb '#2ca02c' pt 7 ps 0.7 title 'paper, theta 1, D 64, rc, sharedbus', \
      'data/time3.dat' using 1:2 with linespoints lc rgb '#9467bd' pt 7 ps 0.7 title 'paper, theta 10, D 64, rc, sharedbus'
 set xlabel 'theta = k_BT/(C_u V_s^2)'
 set logscale x 10
