@@ -485,7 +485,7 @@ const char *const tdi_cfg_preset_sections[] = {"export", "substrate", "circuit",
                                                 "energy", "sweep", NULL};
 
 int tdi_cfg_load_preset(const char *name, const char *text, tdi_cfg_key *keys, size_t n,
-                        tdi_err *err)
+                        size_t n_required, tdi_err *err)
 {
     size_t ns = 0;
     while (tdi_cfg_preset_sections[ns])
@@ -508,6 +508,10 @@ int tdi_cfg_load_preset(const char *name, const char *text, tdi_cfg_key *keys, s
     for (size_t i = 0; i < n; i++)
         keys[i].seen = all[i].seen;
     free(all);
+    for (size_t i = 0; !rc && i < n_required && i < n; i++)
+        if (!keys[i].seen)
+            rc = tdi_err_set(err, TDI_ECONFIG, "%s: missing top-level key '%s'", name,
+                             keys[i].path);
     return rc;
 }
 

@@ -54,9 +54,10 @@ extern const char *const tdi_cfg_preset_sections[];
  * errors): like tdi_cfg_load, but each preset section that no key of the table lies in is
  * skipped as TDI_CFG_IGNORE (it belongs to another program). The sections the table reads are
  * checked in full, and a top-level key that is neither a preset section nor in the table is an
- * error (a misspelt section is not skipped). */
+ * error (a misspelt section is not skipped). The first n_required keys of the table are
+ * top-level keys the file must give (e.g. seed, name, out): "missing top-level key" if not. */
 int tdi_cfg_load_preset(const char *name, const char *text, tdi_cfg_key *keys, size_t n,
-                        tdi_err *err);
+                        size_t n_required, tdi_err *err);
 /* Writes "path: value" lines for every key in table order (canonical form: %ld for ints,
  * %.17g for doubles, true/false, strings unquoted, lists as [a, b]); TDI_CFG_IGNORE entries are
  * left out (they belong to another component). Used for hashes and for manifests. */

@@ -149,7 +149,7 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
     };
     size_t nk = sizeof keys / sizeof keys[0];
     snprintf(c->path, sizeof c->path, "%s", name);
-    int rc = tdi_cfg_load_preset(name, text, keys, nk, err);
+    int rc = tdi_cfg_load_preset(name, text, keys, nk, 0, err);
     if (rc)
         return rc;
     int gu_seen = 0, tau_seen = 0, vs_seen = 0, theta_seen = 0;

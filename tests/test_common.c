@@ -910,11 +910,11 @@ static void test_cfg_preset(void)
     tdi_err_clear(&e);
     const char *good = "seed: 3\ncircuit:\n  a: 4\ncosim:\n  b: 5\n"
                        "substrate: {D: 64, garbage: [1, {x: y}]}\nsweep: {k: [1]}\n";
-    tdi_check_int(tdi_cfg_load_preset("p.yaml", good, k, n, &e), 0,
+    tdi_check_int(tdi_cfg_load_preset("p.yaml", good, k, n, 1, &e), 0,
                   "preset: sections without table keys skipped");
     tdi_check_int(seed * 100 + a * 10 + b, 345, "preset: the table's keys read");
     TDI_CHECK(k[0].seen && k[1].seen && k[2].seen, "preset: seen flags copied back");
-    tdi_check_int(tdi_cfg_load_preset("p.yaml", "seed: 1\n", k, n, &e), 0,
+    tdi_check_int(tdi_cfg_load_preset("p.yaml", "seed: 1\n", k, n, 1, &e), 0,
                   "preset: second load");
     TDI_CHECK(k[0].seen && !k[1].seen && !k[2].seen, "preset: seen flags reset on reload");
     static const struct {
@@ -927,10 +927,12 @@ static void test_cfg_preset(void)
         {"seed: 1\nsubstrat: {D: 1}\n", "p.yaml:2:1: unknown key 'substrat'",
          "preset: misspelt section refused"},
         {"circuit:\n  a: 500\n", "p.yaml:2:6:", "preset: values range-checked"},
+        {"circuit:\n  a: 1\n", "p.yaml: missing top-level key 'seed'",
+         "preset: a required key missing"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tdi_err_clear(&e);
-        tdi_check_int(tdi_cfg_load_preset("p.yaml", bad[i].text, k, n, &e), TDI_ECONFIG,
+        tdi_check_int(tdi_cfg_load_preset("p.yaml", bad[i].text, k, n, 1, &e), TDI_ECONFIG,
                       bad[i].name);
         tdi_check_contains(e.msg, bad[i].where, bad[i].name);
     }
@@ -942,7 +944,7 @@ static void test_cfg_preset(void)
         fclose(f);
     }
     a = 0;
-    tdi_check_int(tdi_cfg_load_preset(path, NULL, k, n, &e), 0, "preset: from file");
+    tdi_check_int(tdi_cfg_load_preset(path, NULL, k, n, 1, &e), 0, "preset: from file");
     tdi_check_int(a, 4, "preset: from file, value");
 }
 

@@ -132,7 +132,7 @@ static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_e
         {"export.n_test", TDI_CFG_INT, &n_test, 1, 10000, 0, NULL, NULL, 0},
         {"export.pool", TDI_CFG_INT, &pool, 1, 8, 0, NULL, NULL, 0},
     };
-    int rc = tdi_cfg_load_preset(preset, NULL, keys, sizeof keys / sizeof keys[0], err);
+    int rc = tdi_cfg_load_preset(preset, NULL, keys, sizeof keys / sizeof keys[0], 0, err);
     if (rc)
         return rc;
     if (!dir[0])
