@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tdi_io.h"
+
 static int tdi_test_pass_, tdi_test_fail_;
 
 static inline int tdi_test_report_(int ok, const char *name, const char *detail)
@@ -69,6 +71,17 @@ static inline int tdi_check_contains(const char *hay, const char *needle, const 
     snprintf(d, sizeof d, "\"%.1200s\" should contain \"%s\"", hay ? hay : "(null)",
              needle ? needle : "(null)");
     return tdi_test_report_(ok, name, d);
+}
+
+/* A whole file as a malloc'd NUL-terminated string, or NULL if it cannot be read. */
+static inline char *tdi_test_slurp(const char *path)
+{
+    char *b = NULL;
+    size_t n;
+    tdi_err e;
+    if (tdi_file_read_all(path, &b, &n, &e))
+        return NULL;
+    return b;
 }
 
 #define TDI_TEST_END()                                                                         \

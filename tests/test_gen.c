@@ -197,16 +197,6 @@ static int write_str(const char *path, const char *s)
     return fclose(f);
 }
 
-static char *read_str(const char *path)
-{
-    char *b = NULL;
-    size_t n;
-    tdi_err e;
-    if (tdi_file_read_all(path, &b, &n, &e))
-        return NULL;
-    return b;
-}
-
 static int exists(const char *p)
 {
     struct stat st;
@@ -351,7 +341,7 @@ static int run_ngspice(const char *txt, const char *tag, size_t N, const tdi_gen
     write_str(cir, txt);
     snprintf(cmd, sizeof cmd, "ngspice -b %s > %s 2>&1", cir, log);
     (void)!system(cmd); /* the verdict is the printed measurements, not the exit status */
-    char *out = read_str(log);
+    char *out = tdi_test_slurp(log);
     if (!out)
         return -1;
     int found = 0;
@@ -636,7 +626,7 @@ static void test_golden(void)
         char *txt = join(tx);
         if (getenv("TDI_GEN_UPDATE_GOLDEN"))
             write_str(files[m], txt);
-        char *gold = read_str(files[m]);
+        char *gold = tdi_test_slurp(files[m]);
         char name[160];
         snprintf(name, sizeof name, "golden %s byte for byte", files[m]);
         int same = gold && strcmp(gold, txt) == 0;
@@ -657,7 +647,7 @@ static void test_golden(void)
         int wrc = f ? tdi_gen_netlist_write(c, (tdi_gen_mode)m, 0, 0, f, &e) : -1;
         if (f)
             fclose(f);
-        char *streamed = read_str(wpath);
+        char *streamed = tdi_test_slurp(wpath);
         snprintf(name, sizeof name, "tdi_gen_netlist_write == tdi_gen_netlist_text (%s)",
                  m ? "cosim" : "standalone");
         TDI_CHECK(wrc == 0 && streamed && strcmp(streamed, txt) == 0, name);

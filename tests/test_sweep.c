@@ -30,20 +30,10 @@ static void write_file(const char *name, const char *text)
     }
 }
 
-static char *slurp(const char *path)
-{
-    char *b = NULL;
-    size_t n;
-    tdi_err e;
-    if (tdi_file_read_all(path, &b, &n, &e))
-        return NULL;
-    return b;
-}
-
 /* The rows of a results file without the last column (wall_s), sorted by job index, joined. */
 static char *rows_sorted(const char *path, size_t *nrows, int *dups)
 {
-    char *b = slurp(path);
+    char *b = tdi_test_slurp(path);
     *nrows = 0;
     *dups = 0;
     if (!b)
@@ -252,7 +242,7 @@ static void test_resume_and_mpi(void)
         for (int i = 0; i < 4; i++) {
             char fp[600], lab[96];
             snprintf(fp, sizeof fp, "%s/%s.png", pd, figs[i]);
-            char *png = slurp(fp);
+            char *png = tdi_test_slurp(fp);
             snprintf(lab, sizeof lab, "plot: %s.png is a PNG", figs[i]);
             TDI_CHECK(png && memcmp(png, "\x89PNG", 4) == 0, lab);
             free(png);
@@ -263,7 +253,7 @@ static void test_resume_and_mpi(void)
     rc = run_serial("killed.yaml", 5, &st, &err);
     tdi_check_int((long long)st.done, 5, "kill: first run stops after 5 rows");
     snprintf(p, sizeof p, "%s/killed/results.csv", g_dir);
-    char *before = slurp(p);
+    char *before = tdi_test_slurp(p);
     FILE *f = fopen(p, "a");
     if (f) {
         fputs("5,tiny,paper,8,4,1,6.4e-05,6,12,rc,sharedb", f); /* no newline: torn write */
@@ -275,7 +265,7 @@ static void test_resume_and_mpi(void)
         printf("    %s\n", err.msg);
     tdi_check_int((long long)st.skipped, 5, "resume: the 5 finished jobs are skipped");
     tdi_check_int((long long)st.done, (long long)total - 5, "resume: the others run");
-    char *after = slurp(p);
+    char *after = tdi_test_slurp(p);
     TDI_CHECK(before && after && strncmp(before, after, strlen(before)) == 0,
               "resume: the rows written before the kill are untouched");
     TDI_CHECK(after && !strstr(after, "sharedb,"), "resume: the torn line is gone");
@@ -336,7 +326,7 @@ static void test_resume_and_mpi(void)
     TDI_CHECK(full && mpi && strcmp(full, mpi) == 0,
               "mpi: rows of 2 ranks equal the serial rows (all columns but wall_s)");
     snprintf(p, sizeof p, "%s/mpi.log", g_dir);
-    char *log = slurp(p);
+    char *log = tdi_test_slurp(p);
     tdi_check_contains(log, "on 2 ranks", "mpi: the run used 2 ranks");
     free(log);
     free(full);
@@ -350,7 +340,7 @@ static void test_resume_and_mpi(void)
  * otherwise), and the spice engine runs inside a sweep job */
 static long samples_of(const char *csv)
 {
-    char *t = slurp(csv);
+    char *t = tdi_test_slurp(csv);
     const char *p = t ? strchr(t, '\n') : NULL; /* the first row after the header */
     for (int i = 0; i < 15 && p; i++) {            /* "samples" is column 16 */
         p = strchr(p + 1, ',');
