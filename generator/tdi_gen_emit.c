@@ -19,22 +19,51 @@ typedef struct {
     int oom;
 } sb;
 
+/* room for need bytes of text / need line offsets in all (doubling); 0 or sets oom */
+static int sb_reserve(sb *s, size_t need)
+{
+    if (s->oom)
+        return -1;
+    if (need <= s->cap)
+        return 0;
+    size_t nc = s->cap ? 2 * s->cap : 1 << 16;
+    while (nc < need)
+        nc *= 2;
+    char *p = realloc(s->buf, nc);
+    if (!p) {
+        s->oom = 1;
+        return -1;
+    }
+    s->buf = p;
+    s->cap = nc;
+    return 0;
+}
+
+static int sb_reserve_lines(sb *s, size_t need)
+{
+    if (s->oom)
+        return -1;
+    if (need <= s->ocap)
+        return 0;
+    size_t nc = s->ocap ? 2 * s->ocap : 1024;
+    while (nc < need)
+        nc *= 2;
+    size_t *p = realloc(s->off, nc * sizeof *p);
+    if (!p) {
+        s->oom = 1;
+        return -1;
+    }
+    s->off = p;
+    s->ocap = nc;
+    return 0;
+}
+
 static void sb_line(sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void sb_line(sb *s, const char *fmt, ...)
 {
-    if (s->oom)
+    if (sb_reserve_lines(s, s->n + 1))
         return;
-    if (s->n == s->ocap) {
-        size_t nc = s->ocap ? 2 * s->ocap : 1024;
-        size_t *p = realloc(s->off, nc * sizeof *p);
-        if (!p) {
-            s->oom = 1;
-            return;
-        }
-        s->off = p;
-        s->ocap = nc;
-    }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -50,51 +79,19 @@ static void sb_line(sb *s, const char *fmt, ...)
             s->len += (size_t)w + 1;
             return;
         }
-        size_t nc = s->cap ? 2 * s->cap : 1 << 16;
-        while (nc < s->len + (size_t)w + 1)
-            nc *= 2;
-        char *p = realloc(s->buf, nc);
-        if (!p) {
-            s->oom = 1;
+        if (sb_reserve(s, s->len + (size_t)w + 1))
             return;
-        }
-        s->buf = p;
-        s->cap = nc;
     }
 }
 
-/* appends the '\n'-separated lines of text[0..len) */
+/* appends the '\n'-terminated lines of text[0..len) (a last line without '\n' is not added) */
 static void sb_lines(sb *s, const char *text, size_t len)
 {
     size_t nl = 0;
-    for (const char *p = text; p < text + len; p = (const char *)memchr(p, '\n', (size_t)(text + len - p)) + 1)
+    for (const char *p = text, *e = text + len; (p = memchr(p, '\n', (size_t)(e - p))); p++)
         nl++;
-    if (s->oom)
+    if (sb_reserve_lines(s, s->n + nl) || sb_reserve(s, s->len + len))
         return;
-    if (s->n + nl > s->ocap) {
-        size_t nc = s->ocap ? s->ocap : 1024;
-        while (nc < s->n + nl)
-            nc *= 2;
-        size_t *p = realloc(s->off, nc * sizeof *p);
-        if (!p) {
-            s->oom = 1;
-            return;
-        }
-        s->off = p;
-        s->ocap = nc;
-    }
-    if (s->len + len > s->cap) {
-        size_t nc = s->cap ? s->cap : 1 << 16;
-        while (nc < s->len + len)
-            nc *= 2;
-        char *p = realloc(s->buf, nc);
-        if (!p) {
-            s->oom = 1;
-            return;
-        }
-        s->buf = p;
-        s->cap = nc;
-    }
     char *dst = s->buf + s->len;
     memcpy(dst, text, len);
     for (size_t i = 0, start = 0; i < len; i++)
