@@ -69,6 +69,16 @@ int tdi_atomic_commit(tdi_atomic_file *af, tdi_err *err)
     return TDI_OK;
 }
 
+int tdi_atomic_write_text(const char *path, const char *text, tdi_err *err)
+{
+    tdi_atomic_file af;
+    int rc = tdi_atomic_open(&af, path, err);
+    if (rc)
+        return rc;
+    fputs(text, af.f);
+    return tdi_atomic_commit(&af, err);
+}
+
 void tdi_atomic_abort(tdi_atomic_file *af)
 {
     if (!af)

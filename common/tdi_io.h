@@ -23,6 +23,8 @@ int tdi_atomic_open(tdi_atomic_file *af, const char *path, tdi_err *err);
 int tdi_atomic_commit(tdi_atomic_file *af, tdi_err *err);
 /* Closes and removes the temporary; safe to call after a failed commit or twice. */
 void tdi_atomic_abort(tdi_atomic_file *af);
+/* Writes the string text to path atomically (open, write, commit). */
+int tdi_atomic_write_text(const char *path, const char *text, tdi_err *err);
 
 /* Directory transactions: tdi_dir_begin creates an empty "<dir>.tmp.<pid>" (removing a stale
  * one) and returns its path in tmp (size tmpsz). tdi_dir_commit replaces dir with it (an existing

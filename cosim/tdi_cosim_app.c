@@ -265,11 +265,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             rc = err ? err->code : TDI_ENOMEM;
             goto done;
         }
-        tdi_atomic_file af;
-        if (!(rc = tdi_atomic_open(&af, cfg->deck_out, err))) {
-            fputs(deck, af.f);
-            rc = tdi_atomic_commit(&af, err);
-        }
+        rc = tdi_atomic_write_text(cfg->deck_out, deck, err);
         free(deck);
         goto done;
     }

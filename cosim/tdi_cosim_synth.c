@@ -148,11 +148,7 @@ int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsign
         char *m = strstr(man, "mode: synthetic");
         if (m)
             memcpy(m, "mode: skip     ", 15);
-        tdi_atomic_file af;
-        if (!(rc = tdi_atomic_open(&af, mp, err))) {
-            fputs(man, af.f);
-            rc = tdi_atomic_commit(&af, err);
-        }
+        rc = tdi_atomic_write_text(mp, man, err);
         free(man);
     }
 done:

@@ -192,6 +192,17 @@ static void test_atomic(void)
     tpath(q, sizeof q, "no/such/dir/x.txt");
     tdi_check_int(tdi_atomic_open(&af, q, &e), TDI_EIO, "atomic open in missing dir -> EIO");
     tdi_check_contains(e.msg, "no/such/dir/x.txt", "atomic open failure names file");
+
+    /* the whole-string form */
+    tdi_check_int(tdi_atomic_write_text(p, "third\n", &e), 0, "atomic write_text");
+    buf = NULL;
+    tdi_file_read_all(p, &buf, &n, &e);
+    TDI_CHECK(buf && strcmp(buf, "third\n") == 0, "atomic write_text content");
+    free(buf);
+    tdi_check_int(tdi_atomic_write_text(q, "x", &e), TDI_EIO, "atomic write_text, missing dir");
+    tpath(q, sizeof q, "atomic-dir");
+    tdi_check_int(tdi_atomic_write_text(q, "x", &e), TDI_EIO, "atomic write_text onto a dir");
+    TDI_CHECK(file_exists(inner), "write_text: directory in the way is untouched");
 }
 
 static void test_dir_tx(void)

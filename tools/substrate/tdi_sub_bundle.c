@@ -193,12 +193,7 @@ static int put_text(const char *tmp, const char *name, const char *text, tdi_err
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", tmp, name);
-    tdi_atomic_file af;
-    int rc = tdi_atomic_open(&af, path, err);
-    if (rc)
-        return rc;
-    fputs(text, af.f);
-    return tdi_atomic_commit(&af, err);
+    return tdi_atomic_write_text(path, text, err);
 }
 
 int tdi_sub_bundle_write(const char *dir, const tdi_sub_bundle *b, tdi_err *err)

@@ -267,12 +267,8 @@ static int run_script(const char *dir, const char *name, const char *script, FIL
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s.gp", dir, name);
-    tdi_atomic_file af;
-    int rc = tdi_atomic_open(&af, path, err);
+    int rc = tdi_atomic_write_text(path, script, err);
     if (rc)
-        return rc;
-    fputs(script, af.f);
-    if ((rc = tdi_atomic_commit(&af, err)))
         return rc;
     char cmd[2600];
     snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s.gp' 2>'%s.gp.log'", dir, name, name);
