@@ -153,6 +153,12 @@ char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks
 /* Sets an environment-free debug switch: when verbose, ngspice's output is copied to stderr. */
 void tdi_cosim_spice_set_verbose(int verbose);
 
+/* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +
+ * enc_b2 (the 4-unit bottleneck), b_dec = tr_w2 SiLU(tr_w1 b_enc + tr_b1) + tr_b2 (16 units).
+ * w = {enc_w1 (4, D), enc_b1, enc_w2 (D, 4), enc_b2, tr_w1 (16, D), tr_b1, tr_w2 (D, 16), tr_b2},
+ * row-major as in the substrate bundle. */
+void tdi_cosim_paper_interface(const double *const w[8], size_t D, const double *x,
+                               double *b_enc, double *b_dec);
 /* Analytic: v = G^-1 i (Cholesky). out and ib have n elements. */
 int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
                              tdi_err *err);

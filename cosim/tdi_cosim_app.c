@@ -122,6 +122,18 @@ static void affine(const double *W, const double *b, size_t o, size_t in, const 
     }
 }
 
+void tdi_cosim_paper_interface(const double *const w[8], size_t D, const double *x,
+                               double *b_enc, double *b_dec)
+{
+    double h4[4], h16[16];
+    affine(w[0], w[1], 4, D, x, h4);
+    affine(w[2], w[3], D, 4, h4, b_enc);
+    affine(w[4], w[5], 16, D, b_enc, h16);
+    for (int q = 0; q < 16; q++)
+        h16[q] = h16[q] / (1.0 + exp(-h16[q])); /* SiLU */
+    affine(w[6], w[7], D, 16, h16, b_dec);
+}
+
 /* per-sample metrics: paper cosine with the global normalisation of the whole tensors,
  * centered cosine and R^2 about the fit mean */
 static void row_metrics(const double *pred, const double *truth, const double *mean, size_t n,
@@ -350,13 +362,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             }
             macs = (long)(D * D);
         } else {
-            double h4[4], h16[16];
-            affine(ew1, eb1, 4, D, xs, h4);
-            affine(ew2, eb2, D, 4, h4, be);
-            affine(tw1, tb1, 16, D, be, h16);
-            for (int q = 0; q < 16; q++)
-                h16[q] = h16[q] / (1.0 + exp(-h16[q])); /* SiLU */
-            affine(tw2, tb2, D, 16, h16, bd);
+            const double *w[8] = {ew1, eb1, ew2, eb2, tw1, tb1, tw2, tb2};
+            tdi_cosim_paper_interface(w, D, xs, be, bd);
             macs = (long)(4 * D + D * 4 + 16 * D + D * 16);
         }
         for (size_t i = 0; i < D; i++) {

@@ -27,16 +27,6 @@ static int wr(const char *dir, const char *name, size_t r, size_t c, const doubl
     return tdi_npy_write(p, TDI_NPY_F64, c ? 2 : 1, shp, a, e);
 }
 
-static void affine(const double *W, const double *b, size_t o, size_t in, const double *x,
-                   double *y)
-{
-    for (size_t r = 0; r < o; r++) {
-        double s = b[r];
-        for (size_t q = 0; q < in; q++)
-            s += W[r * in + q] * x[q];
-        y[r] = s;
-    }
-}
 
 int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsigned long seed,
                            int skip, double bias_bump, tdi_err *err)
@@ -93,13 +83,8 @@ int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsign
     memcpy(Mm->data, b.M, sizeof(double) * N * N);
     gsl_linalg_LU_decomp(Mm, pm, &sg);
     for (size_t s = 0; s < n; s++) {
-        double h4[4], h16[16];
-        affine(ew1, eb1, 4, D, x + s * D, h4);
-        affine(ew2, eb2, D, 4, h4, be + s * D);
-        affine(tw1, tb1, 16, D, be + s * D, h16);
-        for (int q = 0; q < 16; q++)
-            h16[q] = h16[q] / (1.0 + exp(-h16[q]));
-        affine(tw2, tb2, D, 16, h16, bd + s * D);
+        const double *w[8] = {ew1, eb1, ew2, eb2, tw1, tb1, tw2, tb2};
+        tdi_cosim_paper_interface(w, D, x + s * D, be + s * D, bd + s * D);
         for (size_t i = 0; skip && i < D; i++) { /* skip: b_enc = A x or W2 W1 x, b_dec = c */
             double a = 0;
             if (skip == 2) {
