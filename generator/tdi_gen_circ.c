@@ -134,6 +134,45 @@ static void mode_rates(const tdi_gen_phys *p, double lam, double *slow, double *
     }
 }
 
+/* Error left at t after a bias step, of the stage output (rate b = 1/tau_ro) fed by one rc mode
+ * of rate a: the cascade of two first-order lags, (b e^{-a t} - a e^{-b t}) / (b - a). */
+static double cascade_err(double a, double b, double t)
+{
+    if (fabs(a - b) <= 1e-9 * fmax(a, b))
+        return (1 + a * t) * exp(-a * t);
+    return fabs((b * exp(-a * t) - a * exp(-b * t)) / (b - a));
+}
+
+/* The analog read-out stage's element values and its settling time (readout_stage: rc). */
+static int derive_stage(const tdi_gen_config *cfg, tdi_gen_phys *p, tdi_err *err)
+{
+    p->ro = strcmp(cfg->readout_stage, "rc") == 0;
+    if (!p->ro)
+        return 0;
+    p->ro_tau = cfg->readout_tau > 0 ? cfg->readout_tau : 0.5 * p->t_avg;
+    p->ro_C = cfg->readout_cap > 0 ? cfg->readout_cap : p->Cu;
+    p->ro_g = p->ro_C / p->ro_tau;
+    p->ro_gn = cfg->readout_noise_factor * p->ro_g;
+    p->ro_na = sqrt(2 * p->kT * p->ro_gn / p->noise_dt);
+    if (p->noise_dt > cfg->noise_frac_max * p->ro_tau)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.readout_tau = %.6g s is shorter than "
+                           "the noise interval %.6g s allows (noise_frac_max = %g)", cfg->path,
+                           p->ro_tau, p->noise_dt, cfg->noise_frac_max);
+    double b = 1.0 / p->ro_tau, a1 = p->lambda_min / p->tau, a2 = p->lambda_max / p->tau;
+    double lo = 0, hi = fmax(p->t_slow, p->ro_tau);
+    while (fmax(cascade_err(a1, b, hi), cascade_err(a2, b, hi)) > cfg->settle_eps)
+        hi *= 2;
+    for (int it = 0; it < 100; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (fmax(cascade_err(a1, b, mid), cascade_err(a2, b, mid)) > cfg->settle_eps)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    p->ro_settle = hi;
+    return 0;
+}
+
 static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, const double *L,
                        tdi_gen_phys *p, tdi_err *err)
 {
@@ -195,7 +234,10 @@ static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
         p->t_settle = hi;
     }
     p->t_avg = cfg->t_avg > 0 ? cfg->t_avg : cfg->avg_relax * p->t_slow;
-    p->t_stop = (double)cfg->n_samples * (p->t_settle + p->t_avg);
+    if ((rc = derive_stage(cfg, p, err)))
+        return rc;
+    p->t_slot = fmax(p->t_settle + p->t_avg, p->ro ? p->ro_settle : 0.0);
+    p->t_stop = (double)cfg->n_samples * p->t_slot;
     return 0;
 }
 
@@ -591,6 +633,33 @@ static void build_skip(builder *bd, const tdi_gen_config *cfg, const tdi_gen_bun
     }
 }
 
+/* The read-out stage block: per decoder unit j, gm_ro v(y_j) injected into r_j (one-way) and
+ * g_ro from r_j to ground. Its nodes are added by the caller (nodes[N + j]). */
+static void build_readout(builder *bd)
+{
+    tdi_gen_circuit *c = bd->c;
+    tdi_gen_block_report *rep = &c->blk[TDI_GEN_BLK_READOUT];
+    rep->name = "readout";
+    rep->realisation = c->phys.ro ? "gm_c" : "none";
+    if (!c->phys.ro)
+        return;
+    for (size_t j = 0; j < c->D; j++) {
+        int r = (int)(c->N + j), y = (int)(c->D + j);
+        add_elem(bd, 'G', TDI_GEN_BLK_READOUT, -1, r, y, -1, c->phys.ro_g);
+        add_elem(bd, 'R', TDI_GEN_BLK_READOUT, r, -1, -1, -1, c->phys.ro_g);
+    }
+}
+
+void tdi_gen_stage_intended(const tdi_gen_circuit *c, double *K)
+{
+    size_t D = c->D, n = 3 * D;
+    memset(K, 0, n * n * sizeof *K);
+    for (size_t j = 0; j < D; j++) {
+        K[(2 * D + j) * n + D + j] = -c->phys.ro_g;
+        K[(2 * D + j) * n + 2 * D + j] = c->phys.ro_g;
+    }
+}
+
 int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
                           tdi_gen_circuit **out, tdi_err *err)
 {
@@ -705,6 +774,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
         size_t r = cfg->rank > 0 ? (size_t)cfg->rank : D, est = N;
         est += strcmp(cfg->intra, "dense") == 0 ? 2 * D * D : 2 * r * (2 * D + 1);
         est += strcmp(cfg->skip, "dense") == 0 ? 2 * D * D : 2 * k * (2 * D + 1);
+        est += 2 * D; /* read-out stage */
         c->elems = malloc(est * sizeof *c->elems);
         if (c->elems)
             bd.cap_elems = est;
@@ -721,6 +791,12 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
             char name[40];
             snprintf(name, sizeof name, "p%.30s", c->nodes[i].name);
             add_node(&bd, name, TDI_GEN_NODE_MOM, i);
+        }
+    if (c->phys.ro) /* read-out stage nodes r<y><j> = nodes[N + j] (rc units only: cfg check) */
+        for (size_t j = 0; j < D; j++) {
+            char name[40];
+            snprintf(name, sizeof name, "r%.30s", c->nodes[D + j].name);
+            add_node(&bd, name, TDI_GEN_NODE_RO, j);
         }
     if (bd.err) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
@@ -776,6 +852,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     if (rc)
         goto fail;
     build_skip(&bd, cfg, bu);
+    build_readout(&bd);
     if (bd.err || count_wires(c)) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto fail;
@@ -934,7 +1011,10 @@ int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err)
                    ? (int)n->index : -1;
         b[i] = n->kind == TDI_GEN_NODE_BUS ? (int)nb++ : -1;
     }
-    int rc = tdi_gen_reduce(c->elems, c->n_elems, nn, u, f, b, c->N, nb, K, err);
+    size_t ne = c->n_elems; /* the stage block comes last and does not load the substrate */
+    while (ne > 0 && c->elems[ne - 1].block == TDI_GEN_BLK_READOUT)
+        ne--;
+    int rc = tdi_gen_reduce(c->elems, ne, nn, u, f, b, c->N, nb, K, err);
     free(u);
     free(f);
     free(b);
