@@ -304,6 +304,9 @@ typedef struct tdi_cosim_summary {
     size_t pairs_total, elems_total;    /* generator's wire report, all blocks */
     size_t pairs_skip, elems_skip;      /* generator's wire report, the skip block */
     double readout_pred_rms;            /* V */
+    int analog_readout;                 /* 1: circuit.readout_stage rc (one conversion/unit) */
+    long adc_per_sample;                /* ADC conversions per inference */
+    double E_R_stage;                   /* J, the stage's share of E_R */
     double readout_rms[3];              /* V, engine vs analytic (index = tdi_cosim_kind) */
     int energy_engine;                  /* tdi_cosim_kind the energies come from */
     long macs;                          /* digital interface MACs per sample */

@@ -88,7 +88,9 @@ typedef struct tdi_gen_config {
     char readout[16];      /* decoder | all: which nodes the standalone .control measures */
     char readout_stage[8]; /* none | rc: analog read-out stage per decoder unit (Gm-C low-pass) */
     double readout_tau;    /* s, C_ro/g_ro (0 = t_avg/2: the window average's noise bandwidth) */
-    double readout_cap;    /* F, C_ro (0 = Cu) */
+    double readout_cap;    /* F, C_ro (0 = auto: the stage's own kT/C_ro noise is
+                              readout_noise_share of the filtered substrate noise) */
+    double readout_noise_share; /* for readout_cap: 0 (see docs/physics.md) */
     double readout_noise_factor; /* g_n / g_ro of the stage's noise current */
     long wire_budget;      /* max total wire pairs (0 = no budget) */
     char enc_prefix[9];    /* node prefix of encoder units ("x") */

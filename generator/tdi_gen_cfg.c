@@ -43,6 +43,7 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->readout_tau = 0;
     c->readout_cap = 0;
     c->readout_noise_factor = 2.0;
+    c->readout_noise_share = 0.25;
     c->wire_budget = 0;
     strcpy(c->enc_prefix, "x");
     strcpy(c->dec_prefix, "y");
@@ -151,6 +152,8 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"circuit.readout_tau", TDI_CFG_DOUBLE, &c->readout_tau, 0, 1e6, 0, NULL, NULL, 0},
         {"circuit.readout_cap", TDI_CFG_DOUBLE, &c->readout_cap, 0, 1, 0, NULL, NULL, 0},
         {"circuit.readout_noise_factor", TDI_CFG_DOUBLE, &c->readout_noise_factor, 0, 1e3, 0,
+         NULL, NULL, 0},
+        {"circuit.readout_noise_share", TDI_CFG_DOUBLE, &c->readout_noise_share, 1e-6, 1e6, 0,
          NULL, NULL, 0},
         {"circuit.wire_budget", TDI_CFG_INT, &c->wire_budget, 0, 1e15, 0, NULL, NULL, 0},
         {"circuit.enc_prefix", TDI_CFG_STRING, c->enc_prefix, 0, 0, sizeof c->enc_prefix, NULL,

@@ -150,10 +150,6 @@ static int derive_stage(const tdi_gen_config *cfg, tdi_gen_phys *p, tdi_err *err
     if (!p->ro)
         return 0;
     p->ro_tau = cfg->readout_tau > 0 ? cfg->readout_tau : 0.5 * p->t_avg;
-    p->ro_C = cfg->readout_cap > 0 ? cfg->readout_cap : p->Cu;
-    p->ro_g = p->ro_C / p->ro_tau;
-    p->ro_gn = cfg->readout_noise_factor * p->ro_g;
-    p->ro_na = sqrt(2 * p->kT * p->ro_gn / p->noise_dt);
     if (p->noise_dt > cfg->noise_frac_max * p->ro_tau)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.readout_tau = %.6g s is shorter than "
                            "the noise interval %.6g s allows (noise_frac_max = %g)", cfg->path,
@@ -633,6 +629,27 @@ static void build_skip(builder *bd, const tdi_gen_config *cfg, const tdi_gen_bun
     }
 }
 
+/* The stage's capacitor (config, or auto: its own noise nf kB T / C_ro equals share times the
+ * filtered substrate noise, estimated as the window average's kB T/(gu tau_ro) mean_j (M^-2)_jj
+ * with W = 2 tau_ro), then g_ro, g_n and the noise sample std. Needs c->readout_sd. */
+static void stage_elements(tdi_gen_circuit *c, const tdi_gen_config *cfg)
+{
+    tdi_gen_phys *p = &c->phys;
+    if (!p->ro)
+        return;
+    double s2 = 0; /* mean over decoder units of (M^-2)_jj, from readout_sd (window W) */
+    for (size_t j = 0; j < c->D; j++) {
+        double sd = c->readout_sd[c->D + j];
+        s2 += sd * sd * p->gu * p->t_avg / (2 * p->kT * p->readout_gain) / (double)c->D;
+    }
+    p->ro_C = cfg->readout_cap > 0 ? cfg->readout_cap
+              : cfg->readout_noise_factor * p->gu * p->ro_tau /
+                    (cfg->readout_noise_share * s2);
+    p->ro_g = p->ro_C / p->ro_tau;
+    p->ro_gn = cfg->readout_noise_factor * p->ro_g;
+    p->ro_na = sqrt(2 * p->kT * p->ro_gn / p->noise_dt);
+}
+
 /* The read-out stage block: per decoder unit j, gm_ro v(y_j) injected into r_j (one-way) and
  * g_ro from r_j to ground. Its nodes are added by the caller (nodes[N + j]). */
 static void build_readout(builder *bd)
@@ -767,6 +784,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
         }
     }
 
+    stage_elements(c, cfg);
     double t1 = now();
     c->time_prep = t1 - t0;
     /* reserve the element list (an upper bound; avoids repeated reallocation) */
