@@ -44,7 +44,8 @@
  *   noise source inoise_ry5 of PSD 2 kB T g_n, g_n = readout_noise_factor * g_ro (and, in cosim
  *   mode, an EXTERNAL ibias_ry5 that the co-simulator holds at 0). The G of the read-back is
  *   then (3D, 3D) and non-symmetric: the r rows have entries in the y columns, not vice versa.
- *   standalone .control also prints "ro_<r node>_s<n>": v(r) at the end of sample n's slot.
+ *   standalone .control also prints "ro_<r node>_s<n>": v(r) one tick before the end of
+ *   sample n's slot (the one ADC conversion; the slot is max(t_settle + t_avg, ro_settle)).
  */
 #ifndef TDI_GEN_H
 #define TDI_GEN_H

@@ -359,9 +359,11 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
                 sb_line(&s, "meas tran rms_%s_s%zu RMS v(%s) from=%.15g to=%.15g", c->nodes[i].name,
                         si, c->nodes[i].name, t0, t1);
             }
-            for (size_t i = N; i < NR; i++) /* the stage: one conversion at the slot's end */
+            /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
+               final time point fails in ngspice 39, and the next sample's bias ramps after) */
+            for (size_t i = N; i < NR; i++)
                 sb_line(&s, "meas tran ro_%s_s%zu FIND v(%s) AT=%.15g", c->nodes[i].name, si,
-                        c->nodes[i].name, tr);
+                        c->nodes[i].name, tr - h);
         }
         sb_line(&s, "echo tdi-gen: done");
         sb_line(&s, "quit 0");
