@@ -2,8 +2,9 @@
  * coupling elements of every realisation (dense, low-rank/bus, two-bus, shared-bus; section 3),
  * the wire report and the Schur-complement reduction used to verify them.
  * Invariant: reduce(elements) == gu * M to rounding for every realisation and unit kind; node
- * order is x0..x{D-1}, y0..y{D-1}, then (rlc) p-nodes, then buses. Non-goal: text formatting
- * (tdi_gen_emit.c). */
+ * order is x0..x{D-1}, y0..y{D-1}, then (rlc) p-nodes or (read-out stage) r<y> nodes, then
+ * buses; the stage block comes last and is left out of the reduction (it does not load the
+ * substrate). Non-goal: text formatting (tdi_gen_emit.c). */
 #include "tdi_gen.h"
 
 #include <math.h>
