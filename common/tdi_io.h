@@ -1,6 +1,7 @@
 /* tdi_io: all-or-nothing output and content hashes.
  * Files: written to "<path>.tmp.<pid>", flushed, fsync'd, then renamed over <path>.
- * Directories (bundles): built in "<dir>.tmp.<pid>", then swapped in by rename.
+ * Directories (bundles): built in "<dir>.tmp.<pid>", then swapped in by rename, only over a
+ * directory tdi wrote (marker file TDI_DIR_MARKER) or an empty one: never over user data.
  * Hash: 64-bit FNV-1a, printed as 16 lower-case hex digits. Non-goal: crypto strength. */
 #ifndef TDI_IO_H
 #define TDI_IO_H

@@ -69,6 +69,11 @@ static void io_list_free(io_list *l)
     l->n = 0;
 }
 
+static int io_cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int io_list_dir(const char *dir, io_list *l)
 {
     memset(l, 0, sizeof *l);
@@ -101,6 +106,8 @@ static int io_list_dir(const char *dir, io_list *l)
         io_list_free(l);
         return -1;
     }
+    if (l->n > 1) /* readdir order varies between file systems: the marker lists sorted */
+        qsort(l->name, l->n, sizeof *l->name, io_cmp_name);
     return 0;
 }
 

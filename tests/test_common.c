@@ -239,7 +239,15 @@ static void test_dir_tx(void)
     tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin over own output");
     snprintf(f, sizeof f, "%s/new.txt", tmp);
     write_bytes(f, "new", 3);
+    snprintf(f, sizeof f, "%s/a.txt", tmp);
+    write_bytes(f, "a", 1);
     tdi_check_int(tdi_dir_commit(tmp, d, &e), 0, "dir commit over own output");
+    snprintf(f, sizeof f, "%s/" TDI_DIR_MARKER, d);
+    mk = NULL;
+    tdi_file_read_all(f, &mk, NULL, &e);
+    TDI_CHECK(mk && strstr(mk, "\nfile a.txt\nfile new.txt\n"),
+              "dir commit: the marker lists the files sorted (same output, same bytes)");
+    free(mk);
     snprintf(f, sizeof f, "%s/new.txt", d);
     TDI_CHECK(file_exists(f), "dir commit: new file present");
     snprintf(f, sizeof f, "%s/old.txt", d);
@@ -365,6 +373,17 @@ static void test_dir_refuse(void)
     snprintf(f, sizeof f, "%s/cosim.cir", d);
     write_bytes(f, "* my own netlist\n", 17);
     tdi_check_int(tdi_dir_check(d, &e), TDI_EIO, "netlists without tdi-gen's header: refused");
+
+    tpath(d, sizeof d, "legacy-cosim");
+    tdi_mkdirs(d, &e);
+    snprintf(f, sizeof f, "%s/results.json", d);
+    write_bytes(f, "{\n  \"preset\": \"p\"}\n", 19);
+    snprintf(f, sizeof f, "%s/samples.csv", d);
+    write_bytes(f, "sample,row,cos_paper,x\n", 23);
+    tdi_check_int(tdi_dir_check(d, &e), 0, "legacy cosim output may be replaced");
+    snprintf(f, sizeof f, "%s/plot.png", d);
+    write_bytes(f, "x", 1);
+    tdi_check_int(tdi_dir_check(d, &e), TDI_EIO, "legacy cosim output with a foreign file");
 
     /* a path longer than the buffers is refused, not cut */
     char longp[5000];
