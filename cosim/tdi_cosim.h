@@ -79,6 +79,10 @@ typedef struct tdi_cosim_noise {
 
 /* Standard Gaussian of (seed, unit, global sample index): Philox + Box-Muller. */
 double tdi_cosim_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index);
+/* z[i] = tdi_cosim_noise_gauss(seed, u0 + i, index) for i < cnt, to a few ulp: the vectorised
+ * generator every engine uses (8 counters per block, glibc's libmvec log/cos on AVX2 machines). */
+void tdi_cosim_noise_gauss_block(uint64_t seed, uint64_t u0, uint64_t index, size_t cnt,
+                                 double *z);
 /* Fills out[n] with the noise currents at local sample k (k = 0 gives zeros). */
 void tdi_cosim_noise_sample(const tdi_cosim_noise *nz, long k, double *out);
 /* amp[i] = sqrt(2 kB T g_noise,i / tick), or 0 when enabled is 0. */
@@ -121,17 +125,43 @@ const char *tdi_cosim_kind_name(tdi_cosim_kind k);
 typedef struct tdi_cosim_sde tdi_cosim_sde;
 tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_err *err);
 void tdi_cosim_sde_free(tdi_cosim_sde *s);
-/* Runs from v = 0 at t = 0 (the operating point under zero bias). */
+/* Runs from v = 0 at t = 0 (the operating point under zero bias). Symmetric G: the eigenbasis,
+ * one tick at a time (the per-sample reference path); otherwise the batched path, one column. */
 int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
                       tdi_cosim_stats *st, tdi_err *err);
 
+/* Independent runs as the rows of one state matrix (cols, n), one fused GEMM per tick:
+ * [v+ ] = [v, n_k, n_k+1] [E^T; F1^T; F2^T] + b F0^T. Column c is the run of tdi_cosim_sde_run
+ * with nz->tick0 = tick0[c] (its noise: global samples tick0[c] + k, sample 0 = 0), all from
+ * rest. bias(k) returns (cols, n) A held over interval k; on_tick gets the states of tick k as
+ * rows V + c ldv (V, n each) and the held biases ib (cols, n; zeros at k = 0). The same numbers
+ * as cols separate runs up to rounding (GEMM order; test_cosim_engines). */
+typedef struct tdi_cosim_batch {
+    double tick;         /* s */
+    long n_ticks;
+    size_t cols;         /* independent runs */
+    const long *tick0;   /* (cols) global noise index of each run's local tick 0 */
+    const double *(*bias)(void *user, long k);
+    int (*on_tick)(void *user, long k, const double *V, size_t ldv, const double *ib);
+    void *user;
+} tdi_cosim_batch;
+int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
+                            const tdi_cosim_batch *bt, tdi_cosim_stats *st, tdi_err *err);
+
 /* Predicted variance (V^2) of the mean of n samples, spaced stride ticks, of unit's voltage in the
- * stationary state under thermal noise alone: sum over modes m of V_um^2 (kB T r / lam_m) F(n,
+ * stationary state under thermal noise alone (symmetric G; else tdi_cosim_sde_mean_var_lyap):
+ * sum over modes m of V_um^2 (kB T r / lam_m) F(n,
  * e^(-lam_m stride h)), F the variance factor of the mean of n AR(1) samples, r = g_noise / C
  * (must be the same for every unit). Ignores the interpolated noise's high-frequency deficit
  * (test_cosim_engines: 2.5% at h = tau/20 for the fastest modes, less for the slow ones). */
 int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                            long stride, size_t unit, double *var, tdi_err *err);
+/* The same prediction for any stable G (tdi_cosim_sde_mean_var uses it when G is not symmetric):
+ * the stationary covariance S of the continuous-time noise by Van Loan's integral over one stride
+ * and Smith's doubling of S = Phi S Phi^T + Q_stride (Phi = e^(-C^-1 G stride h)), then the
+ * autocovariances Phi^k S of the n samples; g_noise/C may differ between units here. */
+int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
+                                long stride, size_t unit, double *var, tdi_err *err);
 
 /* The spice engine: ngspice's shared library, one instance per process, runs used one after the
  * other ("remcirc" + "destroy all" between runs). Runs from the operating point under zero bias.
@@ -195,6 +225,10 @@ typedef struct tdi_cosim_plan {
     const size_t *wave;     /* (n_wave) unit indices */
     long wave_every;        /* record every wave_every global ticks (>= 1) */
     long wave_ticks;        /* up to this global tick */
+    int sde_per_run;        /* per_sample schedule, sde engine: 0 (default) = the samples as the
+                               columns of batched runs (tdi_cosim_sde_run_batch), 1 = one
+                               tdi_cosim_sde_run per sample (the reference path; same numbers
+                               to rounding) */
 } tdi_cosim_plan;
 
 typedef struct tdi_cosim_out {
