@@ -75,6 +75,9 @@ typedef struct tdi_cosim_noise {
     size_t n;
     double *amp;     /* (n) A: sqrt(2 kB T g_noise / tick); 0 switches a unit's noise off */
     long tick0;      /* global index of the run's local tick 0 */
+    int scalar;      /* 1: tdi_cosim_noise_sample draws unit by unit with tdi_cosim_noise_gauss
+                        (the generator before the vectorised blocks: the sde reference path
+                        and benchmarks); 0 (tdi_cosim_noise_init): tdi_cosim_noise_gauss_block */
 } tdi_cosim_noise;
 
 /* Standard Gaussian of (seed, unit, global sample index): Philox + Box-Muller. */
@@ -130,8 +133,9 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s);
 int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
                       tdi_cosim_stats *st, tdi_err *err);
 
-/* Independent runs as the rows of one state matrix (cols, n), one fused GEMM per tick:
- * [v+ ] = [v, n_k, n_k+1] [E^T; F1^T; F2^T] + b F0^T. Column c is the run of tdi_cosim_sde_run
+/* Independent runs as the rows of one state matrix (cols, n), one fused GEMM per tick for any
+ * stable G: [v+] = [v, n_k, n_k+1] [E^T; F1^T; F2^T] + b F0^T (symmetric G: the eigenbasis,
+ * below). Column c is the run of tdi_cosim_sde_run
  * with nz->tick0 = tick0[c] (its noise: global samples tick0[c] + k, sample 0 = 0), all from
  * rest. bias(k) returns (cols, n) A held over interval k; on_tick gets the states of tick k as
  * rows V + c ldv (V, n each) and the held biases ib (cols, n; zeros at k = 0). The same numbers
@@ -147,6 +151,10 @@ typedef struct tdi_cosim_batch {
 } tdi_cosim_batch;
 int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
                             const tdi_cosim_batch *bt, tdi_cosim_stats *st, tdi_err *err);
+/* Symmetric G: batched runs work in the eigenbasis (P n by one GEMM, scalar mode steps, v = V a
+ * by another: 4 n^2 flops per row and tick). This switch makes them (and tdi_cosim_sde_run) use
+ * the fused matrix-exponential tick (6 n^2) as for a non-symmetric G: tests and benchmarks. */
+void tdi_cosim_sde_use_expm(tdi_cosim_sde *s);
 
 /* Predicted variance (V^2) of the mean of n samples, spaced stride ticks, of unit's voltage in the
  * stationary state under thermal noise alone (symmetric G; else tdi_cosim_sde_mean_var_lyap):
@@ -225,10 +233,11 @@ typedef struct tdi_cosim_plan {
     const size_t *wave;     /* (n_wave) unit indices */
     long wave_every;        /* record every wave_every global ticks (>= 1) */
     long wave_ticks;        /* up to this global tick */
-    int sde_per_run;        /* per_sample schedule, sde engine: 0 (default) = the samples as the
-                               columns of batched runs (tdi_cosim_sde_run_batch), 1 = one
-                               tdi_cosim_sde_run per sample (the reference path; same numbers
-                               to rounding) */
+    int sde_per_run;        /* sde engine: 0 (default) = in the per_sample schedule the samples
+                               are the rows of batched runs (tdi_cosim_sde_run_batch); 1 = one
+                               tdi_cosim_sde_run per run with unit-by-unit scalar draws (the
+                               code path before batching: reference and benchmarks; the same
+                               numbers to rounding, test_cosim_engines) */
 } tdi_cosim_plan;
 
 typedef struct tdi_cosim_out {
@@ -298,6 +307,8 @@ typedef struct tdi_cosim_cfg {
     const char *deck_out;  /* path; NULL = run normally */
     long deck_ticks;       /* ticks in the written deck */
     int deck_plain;        /* EXTERNAL sources -> dc 0 (for ngspice -b) */
+    int sde_reference;     /* --sde-reference: the sde engine's pre-batching path
+                              (tdi_cosim_plan.sde_per_run = 1), for benchmarks */
 } tdi_cosim_cfg;
 
 void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c);

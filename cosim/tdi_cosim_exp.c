@@ -254,6 +254,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     }
     if ((rc = tdi_cosim_noise_init(&nz, c, pl->tick, pl->seed, pl->noise, err)))
         goto done;
+    nz.scalar = kind == TDI_COSIM_SDE && pl->sde_per_run;
     if (kind == TDI_COSIM_SDE && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
         rc = err ? err->code : TDI_ENOMEM;
         goto done;

@@ -1,7 +1,7 @@
 /* tdi-cosim: co-simulate a substrate bundle's circuit (analytic, sde, spice engines) with the
  * digital interface in the loop. Usage: tdi-cosim CONFIG.yaml [-n SAMPLES] [--no-spice]
- * [--no-sde] [--schedule batch|per_sample] [--quiet] [--deck FILE TICKS [--plain]] (write the
- * spice deck of TICKS ticks and stop; --plain: EXTERNAL sources as dc 0, for ngspice -b);
+ * [--no-sde] [--schedule batch|per_sample] [--sde-reference] [--quiet] [--deck FILE TICKS
+ * [--plain]] (write the spice deck of TICKS ticks and stop; --plain: EXTERNAL sources as dc 0, for ngspice -b);
  * tdi-cosim --synth-bundle DIR D K N SEED
  * writes a synthetic bundle (benchmarks without a U-Net). Exit status 0 on success, 1 on any
  * error (nothing is written then), 2 on bad usage. Non-goal: logic (tdi_cosim_app.c). */
@@ -17,7 +17,8 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: tdi-cosim CONFIG.yaml [-n SAMPLES] [--no-spice] [--no-sde] "
-                    "[--schedule batch|per_sample] [--quiet] [--deck FILE TICKS [--plain]]\n"
+                    "[--schedule batch|per_sample] [--sde-reference] [--quiet]\n"
+                    "       [--deck FILE TICKS [--plain]]\n"
                     "       tdi-cosim --synth-bundle DIR D K N SEED\n");
     return 2;
 }
@@ -73,6 +74,8 @@ int main(int argc, char **argv)
                 return usage();
         } else if (strcmp(argv[i], "--plain") == 0) {
             cfg.deck_plain = 1;
+        } else if (strcmp(argv[i], "--sde-reference") == 0) {
+            cfg.sde_reference = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             cfg.progress = 0;
         } else if (strcmp(argv[i], "--schedule") == 0 && i + 1 < argc) {

@@ -167,7 +167,13 @@ void tdi_cosim_noise_sample(const tdi_cosim_noise *nz, long k, double *out)
         memset(out, 0, sizeof(double) * nz->n);
         return;
     }
-    tdi_cosim_noise_gauss_block(nz->seed, 0, (uint64_t)(nz->tick0 + k), nz->n, out);
+    uint64_t idx = (uint64_t)(nz->tick0 + k);
+    if (nz->scalar) {
+        for (size_t i = 0; i < nz->n; i++)
+            out[i] = nz->amp[i] != 0.0 ? nz->amp[i] * tdi_cosim_noise_gauss(nz->seed, i, idx) : 0.0;
+        return;
+    }
+    tdi_cosim_noise_gauss_block(nz->seed, 0, idx, nz->n, out);
     for (size_t i = 0; i < nz->n; i++)
         out[i] *= nz->amp[i];
 }

@@ -33,7 +33,8 @@ struct tdi_cosim_sde {
     int sym;         /* 1: G symmetric, the eigenbasis fields above are set */
     double *W;       /* (3n, n) row-major [E^T; F1^T; F2^T]: the fused tick of row states */
     double *F0T;     /* (n, n) F0^T: bias rows b (cols, n) -> b F0^T */
-    double *A;    /* (n, n) row-major A = C^-1 G (for mean_var of a non-symmetric G) */
+    double *A;       /* (n, n) row-major A = C^-1 G, 1/s */
+    int force_expm;  /* 1: batched runs use the fused expm tick even for symmetric G */
 };
 
 void tdi_cosim_sde_free(tdi_cosim_sde *s)
@@ -339,22 +340,57 @@ static void sde_noise_row(const tdi_cosim_noise *nz, uint64_t idx, double *out)
 }
 
 typedef struct sde_batch_buf {
-    double *Z0, *Z1; /* (cols, 3n) rows [v, n_k, n_k+1] of this tick and of the next */
-    double *Cb;      /* (cols, n) b F0^T */
+    int eig;         /* 1: eigenbasis rows (symmetric G), 0: the fused expm tick */
+    double *Z0, *Z1; /* expm: (cols, 3n) rows [v, n_k, n_k+1] of this tick and of the next */
+    double *Cb;      /* (cols, n) expm: b F0^T; eigenbasis: b P^T */
     double *b;       /* (cols, n) the held bias */
+    double *Nn, *Pk, *Pk1, *Am, *Vo; /* eigenbasis: (cols, n) noise, P n_k, P n_k+1, modes, v */
 } sde_batch_buf;
 
 static void sde_batch_buf_free(sde_batch_buf *q)
 {
-    free(q->Z0);
-    free(q->Z1);
-    free(q->Cb);
-    free(q->b);
+    double *p[] = {q->Z0, q->Z1, q->Cb, q->b, q->Nn, q->Pk, q->Pk1, q->Am, q->Vo};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        free(p[i]);
 }
 
-/* One tick of every column: Z1 rows = [v+, n_k+1, .] from Z0 rows = [v, n_k, n_k+1]. */
-static void sde_batch_tick(const tdi_cosim_sde *s, const tdi_cosim_noise *nz, int noisy,
-                           const tdi_cosim_batch *bt, long k, sde_batch_buf *q)
+static int sde_batch_buf_alloc(sde_batch_buf *q, int eig, size_t n, size_t cols)
+{
+    memset(q, 0, sizeof *q);
+    q->eig = eig;
+    size_t m = cols * n;
+    double **p[] = {&q->Cb, &q->b, &q->Nn, &q->Pk, &q->Pk1, &q->Am, &q->Vo};
+    for (size_t i = 0; i < (eig ? 7u : 2u); i++)
+        if (!(*p[i] = calloc(m, sizeof(double))))
+            return -1;
+    if (!eig && (!(q->Z0 = calloc(3 * m, sizeof(double))) ||
+                 !(q->Z1 = calloc(3 * m, sizeof(double)))))
+        return -1;
+    return 0;
+}
+
+/* The states of the current tick as rows (cols, n) with their stride. */
+static const double *sde_batch_rows(const sde_batch_buf *q, size_t n, size_t *ld)
+{
+    *ld = q->eig ? n : 3 * n;
+    return q->eig ? q->Vo : q->Z0;
+}
+
+/* The held bias changed: its per-row drive b F0^T (expm) or b P^T (eigenbasis). */
+static void sde_batch_bias(const tdi_cosim_sde *s, size_t cols, sde_batch_buf *q)
+{
+    int n = (int)s->n;
+    if (q->eig)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cols, n, n, 1.0, q->b, n, s->P,
+                    n, 0.0, q->Cb, n);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, n, n, 1.0, q->b, n,
+                    s->F0T, n, 0.0, q->Cb, n);
+}
+
+/* expm: Z1 rows = [v+, n_k+1, .] from Z0 rows = [v, n_k, n_k+1], one GEMM (cols, n, 3n). */
+static void sde_batch_tick_expm(const tdi_cosim_sde *s, const tdi_cosim_noise *nz, int noisy,
+                                const tdi_cosim_batch *bt, long k, sde_batch_buf *q)
 {
     size_t n = s->n, n3 = 3 * n, cols = bt->cols;
     for (size_t c = 0; c < cols; c++) {
@@ -371,10 +407,41 @@ static void sde_batch_tick(const tdi_cosim_sde *s, const tdi_cosim_noise *nz, in
     q->Z1 = t;
 }
 
+/* eigenbasis: P n_k+1 by one GEMM (cols, n, n), the modes' scalar steps, v = V a by another:
+ * 4 n^2 flops per row and tick against the fused tick's 6 n^2. */
+static void sde_batch_tick_eig(const tdi_cosim_sde *s, const tdi_cosim_noise *nz, int noisy,
+                               const tdi_cosim_batch *bt, long k, sde_batch_buf *q)
+{
+    size_t n = s->n, cols = bt->cols;
+    int ni = (int)n;
+    if (noisy) {
+        for (size_t c = 0; c < cols; c++)
+            sde_noise_row(nz, (uint64_t)(bt->tick0[c] + k + 1), q->Nn + c * n);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cols, ni, ni, 1.0, q->Nn, ni,
+                    s->P, ni, 0.0, q->Pk1, ni);
+    }
+    for (size_t c = 0; c < cols; c++) {
+        double *a = q->Am + c * n;
+        const double *pb = q->Cb + c * n, *p0 = q->Pk + c * n, *p1 = q->Pk1 + c * n;
+        for (size_t m = 0; m < n; m++)
+            a[m] = s->e[m] * a[m] + s->c0[m] * pb[m] + s->c1[m] * p0[m] + s->c2[m] * p1[m];
+    }
+    double *t = q->Pk;
+    q->Pk = q->Pk1;
+    q->Pk1 = t;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cols, ni, ni, 1.0, q->Am, ni, s->V,
+                ni, 0.0, q->Vo, ni);
+}
+
+void tdi_cosim_sde_use_expm(tdi_cosim_sde *s)
+{
+    s->force_expm = 1;
+}
+
 int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
                             const tdi_cosim_batch *bt, tdi_cosim_stats *st, tdi_err *err)
 {
-    size_t n = s->n, n3 = 3 * n, cols = bt ? bt->cols : 0;
+    size_t n = s->n, cols = bt ? bt->cols : 0, ld = 0;
     if (!nz || !bt || !st || !bt->bias || !bt->on_tick || !bt->tick0 || cols == 0 ||
         nz->n != n || bt->n_ticks < 1 || fabs(bt->tick - s->h) > 1e-12 * s->h)
         return tdi_err_set(err, TDI_EARG, "sde batch run: inconsistent arguments");
@@ -383,14 +450,13 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
     int rc = 0, noisy = 0, have_b = 0;
     for (size_t i = 0; i < n; i++)
         noisy |= nz->amp[i] != 0.0;
-    sde_batch_buf q = {calloc(cols * n3, sizeof(double)), calloc(cols * n3, sizeof(double)),
-                       calloc(cols * n, sizeof(double)), calloc(cols * n, sizeof(double))};
-    if (!q.Z0 || !q.Z1 || !q.Cb || !q.b) {
+    sde_batch_buf q;
+    if (sde_batch_buf_alloc(&q, s->sym && !s->force_expm, n, cols)) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
     /* tick 0: v = 0, noise sample 0 = 0, zero bias reported */
-    if ((rc = bt->on_tick(bt->user, 0, q.Z0, n3, q.b))) {
+    if ((rc = bt->on_tick(bt->user, 0, sde_batch_rows(&q, n, &ld), ld, q.b))) {
         tdi_err_set(err, rc, "digital side failed at tick 0");
         goto done;
     }
@@ -402,12 +468,14 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
         }
         if (!have_b || memcmp(b, q.b, sizeof(double) * cols * n) != 0) {
             memcpy(q.b, b, sizeof(double) * cols * n);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, (int)n, (int)n,
-                        1.0, q.b, (int)n, s->F0T, (int)n, 0.0, q.Cb, (int)n);
+            sde_batch_bias(s, cols, &q);
             have_b = 1;
         }
-        sde_batch_tick(s, nz, noisy, bt, k, &q);
-        if ((rc = bt->on_tick(bt->user, k + 1, q.Z0, n3, q.b))) {
+        if (q.eig)
+            sde_batch_tick_eig(s, nz, noisy, bt, k, &q);
+        else
+            sde_batch_tick_expm(s, nz, noisy, bt, k, &q);
+        if ((rc = bt->on_tick(bt->user, k + 1, sde_batch_rows(&q, n, &ld), ld, q.b))) {
             tdi_err_set(err, rc, "digital side failed at tick %ld", k + 1);
             goto done;
         }
@@ -441,7 +509,7 @@ static int sde_one_tick(void *user, long k, const double *V, size_t ldv, const d
 int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
                       tdi_cosim_stats *st, tdi_err *err)
 {
-    if (s->sym)
+    if (s->sym && !s->force_expm)
         return sde_run_eigen(s, nz, dg, st, err);
     if (!dg || !nz)
         return tdi_err_set(err, TDI_EARG, "sde run: inconsistent arguments");
