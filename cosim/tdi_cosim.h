@@ -155,6 +155,12 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
  * by another: 4 n^2 flops per row and tick). This switch makes them (and tdi_cosim_sde_run) use
  * the fused matrix-exponential tick (6 n^2) as for a non-symmetric G: tests and benchmarks. */
 void tdi_cosim_sde_use_expm(tdi_cosim_sde *s);
+/* The two limits of a batched run, measured on this machine for `seconds` CPU s each: dgemm
+ * GFLOP/s at the shapes of a tick (gflops[0]: (cols, n) x (n, n), the eigenbasis GEMMs;
+ * gflops[1]: (cols, 3n) x (3n, n), the fused expm tick) with the BLAS as the caller set it up,
+ * and the vectorised generator's CPU ns per Gaussian (blocks of n draws). For make bench. */
+int tdi_cosim_sde_limits(size_t n, size_t cols, double seconds, double gflops[2],
+                         double *ns_draw, tdi_err *err);
 
 /* Predicted variance (V^2) of the mean of n samples, spaced stride ticks, of unit's voltage in the
  * stationary state under thermal noise alone (symmetric G; else tdi_cosim_sde_mean_var_lyap):

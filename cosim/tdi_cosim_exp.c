@@ -12,7 +12,7 @@
 
 #include "tdi_cosim.h"
 
-#define EXP_SDE_COLS 64 /* samples per batched sde run (the GEMM's row count) */
+#define EXP_SDE_COLS 128 /* samples per batched sde run (the GEMM's row count) */
 
 typedef struct exp_ctx {
     const tdi_cosim_plan *pl;

@@ -642,3 +642,62 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
     *var = acc;
     return 0;
 }
+
+/* Repeats f(args) until `seconds` of process CPU time have passed; returns CPU s per call. */
+static double sde_time_per_call(void (*f)(void *), void *arg, double seconds)
+{
+    double t0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t = 0;
+    long calls = 0;
+    do {
+        f(arg);
+        calls++;
+        t = now_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
+    } while (t < seconds);
+    return t / (double)calls;
+}
+
+typedef struct sde_lim_arg {
+    size_t n, cols, k;  /* GEMM (cols, n) = (cols, k) (k, n) */
+    double *a, *b, *c;
+} sde_lim_arg;
+
+static void sde_lim_gemm(void *p)
+{
+    sde_lim_arg *g = p;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cols, (int)g->n, (int)g->k,
+                1.0, g->a, (int)g->k, g->b, (int)g->n, 0.0, g->c, (int)g->n);
+}
+
+static void sde_lim_noise(void *p)
+{
+    sde_lim_arg *g = p;
+    for (size_t c = 0; c < g->cols; c++)
+        tdi_cosim_noise_gauss_block(1, 0, (uint64_t)c + 1, g->n, g->c + c * g->n);
+}
+
+int tdi_cosim_sde_limits(size_t n, size_t cols, double seconds, double gflops[2],
+                         double *ns_draw, tdi_err *err)
+{
+    sde_lim_arg g = {n, cols, 3 * n, malloc(sizeof(double) * cols * 3 * n),
+                     malloc(sizeof(double) * 3 * n * n), malloc(sizeof(double) * cols * n)};
+    if (!g.a || !g.b || !g.c) {
+        free(g.a);
+        free(g.b);
+        free(g.c);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < cols * 3 * n; i++)
+        g.a[i] = 1e-3 * (double)(i % 97);
+    for (size_t i = 0; i < 3 * n * n; i++)
+        g.b[i] = 1e-3 * (double)(i % 89);
+    for (int q = 0; q < 2; q++) { /* eigenbasis (cols, n, n), fused expm (cols, n, 3n) */
+        g.k = q ? 3 * n : n;
+        double t = sde_time_per_call(sde_lim_gemm, &g, seconds);
+        gflops[q] = 2.0 * (double)(cols * n * g.k) / t * 1e-9;
+    }
+    *ns_draw = sde_time_per_call(sde_lim_noise, &g, seconds) / (double)(cols * n) * 1e9;
+    free(g.a);
+    free(g.b);
+    free(g.c);
+    return 0;
+}
