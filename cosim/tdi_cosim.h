@@ -4,8 +4,9 @@
  * a digital side (DAC-held biases, ADC samples) acting between ticks of one digital clock.
  * Invariants: one EXTERNAL current source per unit carries bias + thermal noise; noise comes only
  * from tdi_cosim_noise (keyed by seed, unit, global tick); every tick of the clock is an accepted
- * point. Non-goals: no vendor types here (sharedspice.h lives in tdi_cosim_spice.c only); no
- * non-symmetric G in the sde engine. Ownership: *_alloc results are freed by the matching *_free
+ * point. The sde engine takes any G whose C^-1 G is stable (non-symmetric too). Non-goals: no
+ * vendor types here (sharedspice.h lives in tdi_cosim_spice.c only); no non-diagonal C and no
+ * nonlinear elements in the sde engine. Ownership: *_alloc results are freed by the matching *_free
  * (NULL accepted); arrays passed in are copied unless a comment says otherwise. */
 #ifndef TDI_COSIM_H
 #define TDI_COSIM_H
@@ -45,7 +46,8 @@ typedef struct tdi_cosim_circuit {
 /* Allocates an empty circuit of n units (arrays zeroed, names NULL). */
 tdi_cosim_circuit *tdi_cosim_circuit_alloc(size_t n, tdi_err *err);
 void tdi_cosim_circuit_free(tdi_cosim_circuit *c);
-/* Fills a circuit with the direct realisation of G = gu * M (M: n x n symmetric, row-major):
+/* Fills a circuit with the direct realisation of G = gu * M (M: n x n row-major, symmetric or
+ * not: each nonzero off-diagonal M_ij is its own one-way VCCS card):
  * a resistor gu*M_ii to ground and a VCCS per nonzero off-diagonal M_ij, capacitor cu, noise
  * conductance gu, nodes "u<i>", sources "iu<i>". Used by tests and when no generated netlist
  * is given. Needs M_ii > 0. */
@@ -123,8 +125,10 @@ typedef enum { TDI_COSIM_ANALYTIC = 0, TDI_COSIM_SDE = 1, TDI_COSIM_SPICE = 2 } 
 const char *tdi_cosim_kind_name(tdi_cosim_kind k);
 
 /* The sde engine: exact integration of C dv/dt = -G v + i(t) over each tick for a bias held
- * constant and noise interpolated linearly (G symmetric positive definite, C diagonal): in the
- * eigenbasis of C^-1/2 G C^-1/2 each mode is a scalar OU step with closed-form weights. */
+ * constant and noise interpolated linearly (C diagonal; G any matrix with every eigenvalue of
+ * C^-1 G in Re > 0, else alloc fails with "not stable"): the tick's matrices from one matrix
+ * exponential (docs/sde.md); for symmetric G also the eigenbasis of C^-1/2 G C^-1/2, where each
+ * mode is a scalar OU step with closed-form weights. */
 typedef struct tdi_cosim_sde tdi_cosim_sde;
 tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_err *err);
 void tdi_cosim_sde_free(tdi_cosim_sde *s);

@@ -216,7 +216,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     out->e_bias = calloc(ns, sizeof(double));
     out->e_r = calloc(ns, sizeof(double));
     x.n_acc = calloc(ns, sizeof(long));
-    int batched = kind == TDI_COSIM_SDE && !pl->batch && !pl->sde_per_run;
+    int batched = kind == TDI_COSIM_SDE && !pl->batch && !pl->sde_per_run && ns > 1;
     x.cols = batched ? (ns < EXP_SDE_COLS ? ns : EXP_SDE_COLS) : 1;
     x.vprev = calloc(x.cols * n, sizeof(double));
     double *vs = malloc(sizeof(double) * n);

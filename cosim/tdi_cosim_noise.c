@@ -1,10 +1,10 @@
 /* tdi_cosim_noise: the thermal-noise stream of every engine. A standard Gaussian per (seed, unit,
  * global sample index) from the counter-based Philox4x32-10 generator (Random123) and Box-Muller,
  * scaled by amp = sqrt(2 kB T g / tick) so that the linearly interpolated current has the
- * low-frequency two-sided PSD 2 kB T g (docs/physics.md). Sample 0 of every run is 0 (trnoise's
+ * low-frequency two-sided PSD 2 kB T g (docs/sde.md). Sample 0 of every run is 0 (trnoise's
  * convention: the operating point sees no offset). Engines draw whole blocks (all units of a
- * tick) through one vectorised path (AVX2: 8 Philox counters per loop, glibc's libmvec log/cos);
- * it agrees with the scalar tdi_cosim_noise_gauss to a few ulp. Non-goal: any state. */
+ * tick) through one vectorised path (AVX2: Philox in 4-lane registers, glibc's libmvec log and
+ * cos); it agrees with the scalar tdi_cosim_noise_gauss to a few ulp. Non-goal: any state. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +29,10 @@ double tdi_cosim_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index)
     return sqrt(-2.0 * log(u1)) * cos(NZ_TWO_PI * u2);
 }
 
-/* Philox4x32-10 of NZ_LANES counters (index, unit u0 + l) under one key, written as lane loops
- * the compiler vectorises (the 32x32 -> 64-bit products become vpmuludq). Same rounds and key
- * schedule as Random123's philox4x32 (tested bit for bit in test_cosim_engines). Returns the two
- * uniforms of Box-Muller per lane, exactly as tdi_cosim_noise_gauss forms them. */
+/* Philox4x32-10 of NZ_LANES counters (index, unit u0 + l) under one key as lane loops (the
+ * fallback without AVX2). Same rounds and key schedule as Random123's philox4x32 (checked
+ * against tdi_cosim_noise_gauss in test_cosim_engines). Returns the two uniforms of Box-Muller
+ * per lane, exactly as tdi_cosim_noise_gauss forms them. */
 static inline __attribute__((always_inline)) void nz_philox_uniforms(uint64_t seed, uint64_t u0, uint64_t index, double *u1,
                                       double *u2)
 {

@@ -1,15 +1,10 @@
-/* tdi_cosim_sde: the sde engine. C dv/dt = -G v + b_k + n(t) over each tick (t_k, t_k+1], with
- * the bias b_k held and the noise n interpolated linearly between the tick samples of
- * tdi_cosim_noise, is integrated exactly: with w = C^1/2 v and C^-1/2 G C^-1/2 = U diag(lam) U^T,
- * each mode a = U^T w obeys da/dt = -lam a + f(t), f linear on the tick, so
- *   a+ = e^(-lam h) a + phi0 P b_k + (phi0 - phi1) P n_k + phi1 P n_k+1,  P = U^T C^-1/2,
- *   phi0 = (1 - e^(-lam h)) / lam,  phi1 = 1/lam - (1 - e^(-lam h)) / (lam^2 h).
- * For any G with every eigenvalue of A = C^-1 G in Re > 0 (non-symmetric too) the same tick is
- * v+ = E v + F0 b_k + F1 n_k + F2 n_k+1 with E = e^(-Ah), F0 = h phi1(-Ah) C^-1,
- * F2 = h phi2(-Ah) C^-1, F1 = F0 - F2, phi1, phi2 read off the blocks of one 3n x 3n matrix
- * exponential; the batched run integrates independent samples as the rows of one matrix, one
- * GEMM per tick. Invariant: same noise stream and same bias timing as the spice engine, so both
- * agree up to SPICE's truncation error. Non-goals: non-diagonal C, nonlinear elements. */
+/* tdi_cosim_sde: the sde engine. C dv/dt = -G v + b_k + n(t), bias held and noise linear over
+ * each tick, integrated exactly (docs/sde.md): v+ = E v + F0 b_k + F1 n_k + F2 n_k+1 with E, F0,
+ * F1, F2 from one 3n x 3n matrix exponential, for any G whose C^-1 G has every eigenvalue in
+ * Re > 0; symmetric G also by scalar OU steps in the eigenbasis of C^-1/2 G C^-1/2 (the
+ * per-sample reference path and the batched default). Batched runs: samples as the rows of one
+ * matrix, GEMMs per tick. Invariant: same noise stream and bias timing as the spice engine.
+ * Non-goals: non-diagonal C, nonlinear elements. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
