@@ -13,7 +13,7 @@
 
 #include "tdi_cosim.h"
 
-#define NZ_LANES 8 /* counters per vector block */
+#define NZ_LANES 32 /* counters per block: 8 AVX2 vectors of 4 */
 #define NZ_TWO_PI (2.0 * M_PI)
 
 double tdi_cosim_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index)
@@ -33,8 +33,8 @@ double tdi_cosim_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index)
  * fallback without AVX2). Same rounds and key schedule as Random123's philox4x32 (checked
  * against tdi_cosim_noise_gauss in test_cosim_engines). Returns the two uniforms of Box-Muller
  * per lane, exactly as tdi_cosim_noise_gauss forms them. */
-static inline __attribute__((always_inline)) void nz_philox_uniforms(uint64_t seed, uint64_t u0, uint64_t index, double *u1,
-                                      double *u2)
+static inline __attribute__((always_inline)) void
+nz_philox_uniforms(uint64_t seed, uint64_t u0, uint64_t index, double *u1, double *u2)
 {
     uint32_t c0[NZ_LANES], c1[NZ_LANES], c2[NZ_LANES], c3[NZ_LANES];
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
@@ -83,48 +83,64 @@ __attribute__((target("avx2,fma"))) static inline __m256d nz_u64_to_pd(__m256i x
     return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(x, magic)), _mm256_set1_pd(0x1p52));
 }
 
-__attribute__((target("avx2,fma"))) static void nz_block_avx2(uint64_t seed, uint64_t u0,
-                                                              uint64_t index, double *z)
+/* NZ_LANES / 4 independent 4-lane Philox streams advanced round by round together: one stream's
+ * rounds form a latency chain (multiply, shift, xor), the others fill its gaps. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+nz_block_body(uint64_t seed, uint64_t u0, uint64_t index, double *z)
 {
+    enum { NV = NZ_LANES / 4 };
     const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
     const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
     const __m256d m2 = _mm256_set1_pd(-2.0), tp = _mm256_set1_pd(NZ_TWO_PI);
-    for (int l = 0; l < NZ_LANES; l += 4) {
-        uint64_t u = u0 + (uint64_t)l;
-        __m256i c0 = _mm256_set1_epi64x((uint32_t)index);
-        __m256i c1 = _mm256_set1_epi64x((uint32_t)(index >> 32));
-        __m256i c2 = _mm256_set_epi64x((uint32_t)(u + 3), (uint32_t)(u + 2), (uint32_t)(u + 1),
-                                       (uint32_t)u);
-        __m256i c3 = _mm256_set_epi64x((uint32_t)((u + 3) >> 32), (uint32_t)((u + 2) >> 32),
-                                       (uint32_t)((u + 1) >> 32), (uint32_t)(u >> 32));
-        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-        for (int r = 0; r < 10; r++) {
-            __m256i p0 = _mm256_mul_epu32(c0, m0), p1 = _mm256_mul_epu32(c2, m1);
-            __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1),
-                                          _mm256_set1_epi64x(k0));
-            __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3),
-                                          _mm256_set1_epi64x(k1));
-            c1 = p1;
-            c3 = p0;
-            c0 = n0;
-            c2 = n2;
-            k0 += PHILOX_W32_0;
-            k1 += PHILOX_W32_1;
+    const __m256d s21 = _mm256_set1_pd(0x1p21), s53 = _mm256_set1_pd(0x1p-53);
+    __m256i c0[NV], c1[NV], c2[NV], c3[NV];
+    for (int v = 0; v < NV; v++) {
+        uint64_t u = u0 + 4 * (uint64_t)v;
+        c0[v] = _mm256_set1_epi64x((uint32_t)index);
+        c1[v] = _mm256_set1_epi64x((uint32_t)(index >> 32));
+        c2[v] = _mm256_set_epi64x((uint32_t)(u + 3), (uint32_t)(u + 2), (uint32_t)(u + 1),
+                                  (uint32_t)u);
+        c3[v] = _mm256_set_epi64x((uint32_t)((u + 3) >> 32), (uint32_t)((u + 2) >> 32),
+                                  (uint32_t)((u + 1) >> 32), (uint32_t)(u >> 32));
+    }
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        const __m256i kk0 = _mm256_set1_epi64x(k0), kk1 = _mm256_set1_epi64x(k1);
+        for (int v = 0; v < NV; v++) {
+            __m256i p0 = _mm256_mul_epu32(c0[v], m0), p1 = _mm256_mul_epu32(c2[v], m1);
+            c0[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[v]), kk0);
+            c2[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[v]), kk1);
+            c1[v] = p1;
+            c3[v] = p0;
         }
-        c0 = _mm256_and_si256(c0, lo32);
-        c1 = _mm256_srli_epi64(_mm256_and_si256(c1, lo32), 11);
-        c2 = _mm256_and_si256(c2, lo32);
-        c3 = _mm256_srli_epi64(_mm256_and_si256(c3, lo32), 11);
+        k0 += PHILOX_W32_0;
+        k1 += PHILOX_W32_1;
+    }
+    for (int v = 0; v < NV; v++) {
+        __m256i a0 = _mm256_and_si256(c0[v], lo32);
+        __m256i a1 = _mm256_srli_epi64(_mm256_and_si256(c1[v], lo32), 11);
+        __m256i a2 = _mm256_and_si256(c2[v], lo32);
+        __m256i a3 = _mm256_srli_epi64(_mm256_and_si256(c3[v], lo32), 11);
         /* the same exact uniforms as tdi_cosim_noise_gauss: (c0 2^21 + c1 >> 11 [+ 1]) 2^-53 */
-        const __m256d s21 = _mm256_set1_pd(0x1p21), s53 = _mm256_set1_pd(0x1p-53);
-        __m256d u1 = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(nz_u64_to_pd(c0), s21),
-                                                 nz_u64_to_pd(c1)), _mm256_set1_pd(1.0));
-        __m256d u2 = _mm256_add_pd(_mm256_mul_pd(nz_u64_to_pd(c2), s21), nz_u64_to_pd(c3));
+        __m256d u1 = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(nz_u64_to_pd(a0), s21),
+                                                 nz_u64_to_pd(a1)), _mm256_set1_pd(1.0));
+        __m256d u2 = _mm256_add_pd(_mm256_mul_pd(nz_u64_to_pd(a2), s21), nz_u64_to_pd(a3));
         __m256d lg = _ZGVdN4v_log(_mm256_mul_pd(u1, s53));
         __m256d cs = _ZGVdN4v_cos(_mm256_mul_pd(tp, _mm256_mul_pd(u2, s53)));
-        _mm256_storeu_pd(z + l, _mm256_mul_pd(_mm256_sqrt_pd(_mm256_mul_pd(m2, lg)), cs));
+        _mm256_storeu_pd(z + 4 * v, _mm256_mul_pd(_mm256_sqrt_pd(_mm256_mul_pd(m2, lg)), cs));
     }
 }
+
+/* the same code for two targets: AVX-512VL only adds registers (32 instead of 16 vectors: the 8
+ * interleaved streams stay in registers); the results are bit-identical */
+#define NZ_BLOCK_FN(name, tgt)                                                                 \
+    __attribute__((target(tgt))) static void name(uint64_t seed, uint64_t u0, uint64_t index,  \
+                                                  double *z)                                   \
+    {                                                                                          \
+        nz_block_body(seed, u0, index, z);                                                     \
+    }
+NZ_BLOCK_FN(nz_block_avx2, "avx2,fma")
+NZ_BLOCK_FN(nz_block_avx512vl, "avx2,fma,avx512f,avx512vl")
 #define NZ_HAVE_AVX2 1
 #endif
 
@@ -139,19 +155,21 @@ static void nz_block_scalar(uint64_t seed, uint64_t u0, uint64_t index, double *
 void tdi_cosim_noise_gauss_block(uint64_t seed, uint64_t u0, uint64_t index, size_t cnt,
                                  double *z)
 {
-    static int avx2 = -1;
-    if (avx2 < 0) {
+    static int isa = -1; /* 0 scalar, 1 AVX2, 2 AVX2 with AVX-512VL's registers */
+    if (isa < 0) {
+        isa = 0;
 #ifdef NZ_HAVE_AVX2
-        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-        avx2 = 0;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? 2 : 1;
 #endif
     }
     double pad[NZ_LANES];
     for (size_t i = 0; i < cnt; i += NZ_LANES) {
         double *dst = cnt - i >= NZ_LANES ? z + i : pad; /* the tail goes through pad */
 #ifdef NZ_HAVE_AVX2
-        if (avx2)
+        if (isa == 2)
+            nz_block_avx512vl(seed, u0 + i, index, dst);
+        else if (isa == 1)
             nz_block_avx2(seed, u0 + i, index, dst);
         else
 #endif
