@@ -157,8 +157,9 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
                             const tdi_cosim_batch *bt, tdi_cosim_stats *st, tdi_err *err);
 /* Symmetric G: batched runs work in the eigenbasis (P n by one GEMM, scalar mode steps, v = V a
  * by another: 4 n^2 flops per row and tick). This switch makes them (and tdi_cosim_sde_run) use
- * the fused matrix-exponential tick (6 n^2) as for a non-symmetric G: tests and benchmarks. */
-void tdi_cosim_sde_use_expm(tdi_cosim_sde *s);
+ * the fused matrix-exponential tick (6 n^2) as for a non-symmetric G, computing its matrices
+ * (one 3n x 3n exponential) if alloc did not: tests and benchmarks. */
+int tdi_cosim_sde_use_expm(tdi_cosim_sde *s, tdi_err *err);
 /* The two limits of a batched run, measured on this machine for `seconds` CPU s each: dgemm
  * GFLOP/s at the shapes of a tick (gflops[0]: (cols, n) x (n, n), the eigenbasis GEMMs;
  * gflops[1]: (cols, 3n) x (3n, n), the fused expm tick) with the BLAS as the caller set it up,

@@ -26,9 +26,11 @@ struct tdi_cosim_sde {
     double *V;       /* (n, n) C^-1/2 U */
     double *a, *pb, *pn0, *pn1, *nk, *v, *b, *zero; /* (n) scratch */
     int sym;         /* 1: G symmetric, the eigenbasis fields above are set */
-    double *W;       /* (3n, n) row-major [E^T; F1^T; F2^T]: the fused tick of row states */
-    double *F0T;     /* (n, n) F0^T: bias rows b (cols, n) -> b F0^T */
+    double *W;       /* (3n, n) row-major [E^T; F1^T; F2^T]: the fused tick of row states
+                        (non-symmetric G, or after tdi_cosim_sde_use_expm; else NULL) */
+    double *F0T;     /* (n, n) F0^T: bias rows b (cols, n) -> b F0^T (with W) */
     double *A;       /* (n, n) row-major A = C^-1 G, 1/s */
+    double *cinv;    /* (n) 1/F, C^-1 */
     int force_expm;  /* 1: batched runs use the fused expm tick even for symmetric G */
 };
 
@@ -54,11 +56,12 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s)
     free(s->W);
     free(s->F0T);
     free(s->A);
+    free(s->cinv);
     free(s);
 }
 
 /* G symmetric to rounding of the netlist's %.17g values: 64 ulp of the largest entry */
-static int sde_is_symmetric(const tdi_cosim_circuit *c, size_t *bi, size_t *bj)
+static int sde_is_symmetric(const tdi_cosim_circuit *c)
 {
     size_t n = c->n;
     double gmax = 0;
@@ -66,11 +69,8 @@ static int sde_is_symmetric(const tdi_cosim_circuit *c, size_t *bi, size_t *bj)
         gmax = fmax(gmax, fabs(c->G[i]));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
-            if (fabs(c->G[i * n + j] - c->G[j * n + i]) > 64 * 2.2e-16 * gmax) {
-                *bi = i;
-                *bj = j;
+            if (fabs(c->G[i * n + j] - c->G[j * n + i]) > 64 * 2.2e-16 * gmax)
                 return 0;
-            }
     return 1;
 }
 
@@ -168,11 +168,15 @@ done:
  *   expm [[Z, I, 0], [0, 0, I], [0, 0, 0]] = [[e^Z, phi1(Z), phi2(Z)], [0, I, I], [0, 0, I]],
  * phi1(z) = (e^z - 1)/z, phi2(z) = (e^z - 1 - z)/z^2; F0 = h phi1 C^-1, F2 = h phi2 C^-1,
  * F1 = F0 - F2 (noise linear from n_k to n_k+1 over the tick). */
-static int sde_expm(tdi_cosim_sde *s, const tdi_cosim_circuit *c, double h, tdi_err *err)
+static int sde_expm(tdi_cosim_sde *s, double h, tdi_err *err)
 {
-    size_t n = c->n, n3 = 3 * n;
+    size_t n = s->n, n3 = 3 * n;
     gsl_matrix *M = gsl_matrix_calloc(n3, n3), *X = gsl_matrix_alloc(n3, n3);
-    if (!M || !X) {
+    if (!s->W)
+        s->W = malloc(sizeof(double) * 3 * n * n);
+    if (!s->F0T)
+        s->F0T = malloc(sizeof(double) * n * n);
+    if (!M || !X || !s->W || !s->F0T) {
         gsl_matrix_free(M);
         gsl_matrix_free(X);
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
@@ -189,7 +193,7 @@ static int sde_expm(tdi_cosim_sde *s, const tdi_cosim_circuit *c, double h, tdi_
     } else {
         for (size_t i = 0; i < n; i++)
             for (size_t j = 0; j < n; j++) {
-                double ci = 1.0 / c->cap[j]; /* right factor C^-1 scales column j */
+                double ci = s->cinv[j]; /* right factor C^-1 scales column j */
                 double p1 = gsl_matrix_get(X, i, n + j), p2 = gsl_matrix_get(X, i, 2 * n + j);
                 double f0 = h * p1 * ci, f2 = h * p2 * ci;
                 s->W[j * n + i] = gsl_matrix_get(X, i, j);   /* E^T */
@@ -234,17 +238,19 @@ tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_
     s->P = malloc(sizeof(double) * n * n);
     s->V = malloc(sizeof(double) * n * n);
     s->A = malloc(sizeof(double) * n * n);
-    s->F0T = malloc(sizeof(double) * n * n);
-    s->W = malloc(sizeof(double) * 3 * n * n);
-    if (!s->P || !s->V || !s->A || !s->F0T || !s->W)
+    s->cinv = malloc(sizeof(double) * n);
+    if (!s->P || !s->V || !s->A || !s->cinv)
         goto oom;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        s->cinv[i] = 1.0 / c->cap[i];
         for (size_t j = 0; j < n; j++)
             s->A[i * n + j] = c->G[i * n + j] / c->cap[i];
-    size_t bi = 0, bj = 0;
-    s->sym = sde_is_symmetric(c, &bi, &bj);
-    if ((s->sym && sde_eigen(s, c, tick, err)) || sde_check_stable(s, err) ||
-        sde_expm(s, c, tick, err)) {
+    }
+    /* symmetric: the eigenbasis (its eigenvalues check stability); the 3n x 3n exponential
+       only on request (tdi_cosim_sde_use_expm): it costs ~(3n)^3 x 10 flops */
+    s->sym = sde_is_symmetric(c);
+    if (s->sym ? sde_eigen(s, c, tick, err)
+               : (sde_check_stable(s, err) || sde_expm(s, tick, err))) {
         tdi_cosim_sde_free(s);
         return NULL;
     }
@@ -428,9 +434,12 @@ static void sde_batch_tick_eig(const tdi_cosim_sde *s, const tdi_cosim_noise *nz
                 ni, 0.0, q->Vo, ni);
 }
 
-void tdi_cosim_sde_use_expm(tdi_cosim_sde *s)
+int tdi_cosim_sde_use_expm(tdi_cosim_sde *s, tdi_err *err)
 {
+    if (!s->W && sde_expm(s, s->h, err))
+        return err ? err->code : TDI_ENUM;
     s->force_expm = 1;
+    return 0;
 }
 
 int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,

@@ -172,16 +172,18 @@ if want cosim; then
     mr=$(med "$ref") mb=$(med "$bat")
     units=$(grep -o '[0-9]* units$' "$b/sde-batched.log" | head -n 1 | awk '{print $1}')
     if [ -n "$mr" ] && [ -n "$mb" ] && [ -n "$units" ]; then
-        echo "cosim: sde median of ${SDE_RUNS:-5}: reference $mr, batched $mb sample-ticks/CPU-s:" \
-            "speed-up $(awk -v a="$mb" -v b="$mr" 'BEGIN{printf "%.2f", a / b}') x (issue target >= 20 x)"
+        sp=$(awk -v a="$mb" -v b="$mr" 'BEGIN{printf "%.2f", a / b}')
+        echo "cosim: sde median of ${SDE_RUNS:-5}: reference $mr, batched $mb" \
+            "sample-ticks/CPU-s: speed-up $sp x (issue target >= 20 x)"
         lim=$(bin/tdi-cosim --sde-limits "$units" 128 2)
-        echo "cosim: sde limits, N = $units units, 128 rows (load average $(cut -d' ' -f1 /proc/loadavg)): $lim"
+        echo "cosim: sde limits, N = $units units, 128 rows" \
+            "(load average $(cut -d' ' -f1 /proc/loadavg)): $lim"
         echo "$lim" | awk -v n="$units" -v a="$mb" '{
             gf = $2; nsd = $6;
             lg = gf * 1e9 / (4 * n * n); ln = 1e9 / (n * nsd); ls = 1 / (1 / lg + 1 / ln);
-            printf "cosim: sde GEMM limit %.3g sample-ticks/s (reached %.0f%%), Gaussian limit %.3g " \
-                "(reached %.0f%%), both in series %.3g (reached %.0f%%)\n", lg, 100 * a / lg, ln,
-                100 * a / ln, ls, 100 * a / ls }'
+            printf "cosim: sde GEMM limit %.3g sample-ticks/s (reached %.0f%%), Gaussian " \
+                "limit %.3g (reached %.0f%%), both in series %.3g (reached %.0f%%)\n", lg,
+                100 * a / lg, ln, 100 * a / ln, ls, 100 * a / ls }'
     fi
     # schedule: the same circuit, 3 samples (settle_eps 0.1, 1 slow time of averaging), spice
     # CPU seconds with one transient (bias schedule) and with one run per sample

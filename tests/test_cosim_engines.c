@@ -248,9 +248,9 @@ static void test_expm_vs_eigen(double C, double g, double T)
     long t0 = 0;
     tdi_cosim_batch bt = {h, nt, 1, &t0, col_bias, col_tick, &cr};
     tdi_cosim_sde *s = tdi_cosim_sde_alloc(c, h, &err);
-    if (s)
-        tdi_cosim_sde_use_expm(s);
-    int rb = s ? tdi_cosim_sde_run_batch(s, &nz, &bt, &st, &err) : -1;
+    int rb = s ? tdi_cosim_sde_use_expm(s, &err) : -1;
+    if (!rb)
+        rb = tdi_cosim_sde_run_batch(s, &nz, &bt, &st, &err);
     tdi_check_int(rc | rb, 0, "expm vs eigenbasis: both runs succeed");
     size_t nv = (size_t)(nt + 1) * NE;
     double rel = max_diff(cr.v, r.v, nv) / max_abs(r.v, nv);
