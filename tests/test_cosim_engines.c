@@ -143,11 +143,15 @@ static double max_diff(const double *a, const double *b, size_t n)
  * ~3e-16); the bound 1e-12 of the largest value also covers the expm tick of a non-symmetric G
  * (6.6e-14 below). The ADC codes must agree exactly (a code flip would need a value within
  * 1e-15 of a code boundary: none at this seed). */
-static void test_batched_vs_per_sample(double C, double g, double T)
+static void test_batched_vs_per_sample(double C, double g, double T, int oneway)
 {
     enum { NB = 12, NS = 133 };
     double M[NB * NB], bias[NS * NB];
     spd_matrix(NB, 5, M);
+    for (size_t i = 0; oneway && i + 1 < NB; i++) /* one-way couplings u_i+1 -> u_i */
+        M[i * NB + i + 1] += 0.25;
+    char nm[160];
+#define NM(s) (snprintf(nm, sizeof nm, "%s%s", oneway ? "one-way G: " : "", (s)), nm)
     tdi_err err = {0};
     tdi_cosim_circuit *c = tdi_cosim_circuit_direct(NB, M, C, g, T, &err);
     for (size_t q = 0; q < NS * NB; q++)
@@ -160,10 +164,10 @@ static void test_batched_vs_per_sample(double C, double g, double T)
                          .n_wave = 2, .wave = wave, .wave_every = 7, .wave_ticks = 400};
     tdi_cosim_out ob, orf;
     int rb = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &ob, &err);
-    tdi_check_int(rb, 0, "batched sde: per_sample plan runs");
+    tdi_check_int(rb, 0, NM("batched sde: per_sample plan runs"));
     pl.sde_per_run = 1;
     int rr = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &orf, &err);
-    tdi_check_int(rr, 0, "per-run sde: per_sample plan runs");
+    tdi_check_int(rr, 0, NM("per-run sde: per_sample plan runs"));
     if (rb || rr) {
         printf("  %s\n", err.msg);
         tdi_cosim_circuit_free(c);
@@ -171,22 +175,23 @@ static void test_batched_vs_per_sample(double C, double g, double T)
     }
     size_t ne = NS * 3;
     tdi_check_le(max_diff(ob.est, orf.est, ne) / max_abs(orf.est, ne), 1e-12,
-                 "batched vs per-run sde: ADC estimates, max |diff| / max |estimate|");
+                 NM("batched vs per-run sde: ADC estimates, max |diff| / max |estimate|"));
     tdi_check_le(max_diff(ob.e_bias, orf.e_bias, NS) / max_abs(orf.e_bias, NS), 1e-12,
-                 "batched vs per-run sde: E_bias per sample, max |diff| / max");
+                 NM("batched vs per-run sde: E_bias per sample, max |diff| / max"));
     tdi_check_le(max_diff(ob.e_r, orf.e_r, NS) / max_abs(orf.e_r, NS), 1e-12,
-                 "batched vs per-run sde: E_R per sample, max |diff| / max");
-    tdi_check_int(ob.n_adc, orf.n_adc, "batched vs per-run sde: ADC conversions");
-    tdi_check_int(ob.st.ticks_hit, orf.st.ticks_hit, "batched vs per-run sde: ticks counted");
+                 NM("batched vs per-run sde: E_R per sample, max |diff| / max"));
+    tdi_check_int(ob.n_adc, orf.n_adc, NM("batched vs per-run sde: ADC conversions"));
+    tdi_check_int(ob.st.ticks_hit, orf.st.ticks_hit, NM("batched vs per-run sde: ticks counted"));
     tdi_check_int((long long)ob.wave_rows, (long long)orf.wave_rows,
-                  "batched vs per-run sde: waveform rows");
+                  NM("batched vs per-run sde: waveform rows"));
     if (ob.wave_rows == orf.wave_rows) {
         size_t nw = ob.wave_rows * 3;
         tdi_check_le(max_diff(ob.wave, orf.wave, nw) / max_abs(orf.wave + 1, nw - 1), 1e-12,
-                     "batched vs per-run sde: waveform rows in time order");
+                     NM("batched vs per-run sde: waveform rows in time order"));
     }
     /* the estimates are not trivially equal: the samples differ by more than the noise */
-    TDI_CHECK(fabs(orf.est[0] - orf.est[3]) > 1e-6, "batched vs per-run sde: samples differ");
+    TDI_CHECK(fabs(orf.est[0] - orf.est[3]) > 1e-6,
+              NM("batched vs per-run sde: samples 0 and 3 differ by > 1 uV"));
     tdi_cosim_out_destroy(&ob);
     tdi_cosim_out_destroy(&orf);
     /* an ideal ADC: the estimates themselves, unquantised */
@@ -195,13 +200,14 @@ static void test_batched_vs_per_sample(double C, double g, double T)
     rr = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &orf, &err);
     pl.sde_per_run = 0;
     rb = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &ob, &err);
-    tdi_check_int(rb | rr, 0, "batched and per-run sde: ideal-ADC plans run");
+    tdi_check_int(rb | rr, 0, NM("batched and per-run sde: ideal-ADC plans run"));
     if (!rb && !rr)
         tdi_check_le(max_diff(ob.est, orf.est, ne) / max_abs(orf.est, ne), 1e-12,
-                     "batched vs per-run sde, ideal ADC: estimates, max |diff| / max");
+                     NM("batched vs per-run sde, ideal ADC: estimates, max |diff| / max"));
     tdi_cosim_out_destroy(&ob);
     tdi_cosim_out_destroy(&orf);
     tdi_cosim_circuit_free(c);
+#undef NM
 }
 
 /* The matrix-exponential tick against the eigenbasis tick on a symmetric case: the same run
@@ -545,7 +551,8 @@ int main(void)
 
     /* ---- 5. The batched sde path against the per-sample reference path. */
     test_noise_block();
-    test_batched_vs_per_sample(C, g, T);
+    test_batched_vs_per_sample(C, g, T, 0);
+    test_batched_vs_per_sample(C, g, T, 1);
     test_expm_vs_eigen(C, g, T);
     /* ---- 6. A non-reciprocal circuit: non-symmetric G (one-way couplings as G cards). */
     test_nonreciprocal(C, g, T);
