@@ -17,6 +17,14 @@
 
 #include "tdi_cosim.h"
 
+/* tdi_cosim_sde_mean_var_lyap's last solve: valid for (stride, qdiag) when S != NULL */
+typedef struct sde_lyap {
+    long stride;
+    double *qdiag;         /* (n) V^2 s: the Qv diagonal it was solved for */
+    double qmax;           /* max of qdiag; S is stored divided by it */
+    gsl_matrix *S, *Phi;   /* (n, n) stationary covariance / qmax; e^(-A stride h) */
+} sde_lyap;
+
 struct tdi_cosim_sde {
     size_t n;
     double h;        /* s */
@@ -31,6 +39,7 @@ struct tdi_cosim_sde {
     double *F0T;     /* (n, n) F0^T: bias rows b (cols, n) -> b F0^T (with W) */
     double *A;       /* (n, n) row-major A = C^-1 G, 1/s */
     double *cinv;    /* (n) 1/F, C^-1 */
+    struct sde_lyap *lyap; /* mean_var_lyap's cache (contents mutable through const s) */
     int force_expm;  /* 1: batched runs use the fused expm tick even for symmetric G */
 };
 
@@ -57,6 +66,12 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s)
     free(s->F0T);
     free(s->A);
     free(s->cinv);
+    if (s->lyap) {
+        free(s->lyap->qdiag);
+        gsl_matrix_free(s->lyap->S);
+        gsl_matrix_free(s->lyap->Phi);
+        free(s->lyap);
+    }
     free(s);
 }
 
@@ -239,7 +254,9 @@ tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_
     s->V = malloc(sizeof(double) * n * n);
     s->A = malloc(sizeof(double) * n * n);
     s->cinv = malloc(sizeof(double) * n);
-    if (!s->P || !s->V || !s->A || !s->cinv)
+    s->lyap = calloc(1, sizeof *s->lyap);
+    if (!s->P || !s->V || !s->A || !s->cinv || !s->lyap ||
+        !(s->lyap->qdiag = calloc(n, sizeof(double))))
         goto oom;
     for (size_t i = 0; i < n; i++) {
         s->cinv[i] = 1.0 / c->cap[i];
@@ -551,74 +568,113 @@ static int sde_van_loan(const tdi_cosim_sde *s, const double *Qv, double tau, gs
     return rc;
 }
 
+/* Phi = e^(-A stride h) and S = the stationary covariance for the voltage noise intensity Qv
+ * (N x N): Van Loan over one stride, then Smith's doubling S <- S + Phi S Phi^T, Phi <- Phi^2
+ * (2^j terms of sum_j Phi^j Q Phi^jT after j steps). */
+static int sde_lyap_solve(const tdi_cosim_sde *s, const double *Qv, long stride, gsl_matrix *Phi,
+                          gsl_matrix *S, tdi_err *err)
+{
+    size_t N = s->n;
+    double tau = s->h * (double)stride;
+    gsl_matrix *T1 = gsl_matrix_alloc(N, N), *T2 = gsl_matrix_alloc(N, N);
+    int rc = 0, conv = 0;
+    if (!T1 || !T2) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (sde_van_loan(s, Qv, tau, Phi, S)) {
+        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: matrix exponential failed");
+        goto done;
+    }
+    for (int it = 0; it < 64 && !conv; it++) {
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, Phi, S, 0.0, T1);
+        gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, T1, Phi, 1.0, S);
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, Phi, Phi, 0.0, T2);
+        gsl_matrix_memcpy(Phi, T2);
+        conv = gsl_matrix_max(Phi) < 1e-18 && -gsl_matrix_min(Phi) < 1e-18;
+    }
+    if (!conv)
+        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: the stationary covariance did not "
+                         "converge (a mode slower than 2^64 read-out strides)");
+    else if (sde_van_loan(s, Qv, tau, Phi, T1)) /* Phi again (the doubling squared it) */
+        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: matrix exponential failed");
+done:
+    gsl_matrix_free(T1);
+    gsl_matrix_free(T2);
+    return rc;
+}
+
+/* The cached (Phi, S / qmax) for this circuit's noise and stride: one solve serves every unit
+ * of a read-out (the app asks once per decoder unit). */
+static int sde_lyap_get(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long stride,
+                        const sde_lyap **out, tdi_err *err)
+{
+    size_t N = s->n;
+    sde_lyap *L = s->lyap;
+    double *Qv = calloc(N * N, sizeof(double)), qmax = 0;
+    if (!Qv)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    /* white current noise 2 kB T g_i (two-sided) -> voltage intensity Qv = C^-1 diag C^-1 */
+    int same = L->S && L->stride == stride;
+    for (size_t i = 0; i < N; i++) {
+        Qv[i * N + i] = 2 * TDI_COSIM_KB * c->temp * c->g_noise[i] / (c->cap[i] * c->cap[i]);
+        qmax = fmax(qmax, Qv[i * N + i]);
+        same &= L->S && L->qdiag[i] == Qv[i * N + i];
+    }
+    int rc = 0;
+    if (!same) {
+        L->qmax = qmax;
+        L->stride = stride;
+        if (!L->S && (!(L->S = gsl_matrix_alloc(N, N)) || !(L->Phi = gsl_matrix_alloc(N, N)))) {
+            rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        } else {
+            for (size_t i = 0; i < N; i++) {
+                L->qdiag[i] = Qv[i * N + i];
+                Qv[i * N + i] /= qmax > 0 ? qmax : 1.0;
+            }
+            if (qmax > 0 && (rc = sde_lyap_solve(s, Qv, stride, L->Phi, L->S, err)))
+                L->stride = -1; /* nothing valid cached */
+        }
+    }
+    free(Qv);
+    *out = L;
+    return rc;
+}
+
 int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                                 long stride, size_t unit, double *var, tdi_err *err)
 {
     size_t N = s->n;
     if (unit >= N || n < 1 || stride < 1 || c->n != N)
         return tdi_err_set(err, TDI_EARG, "sde_mean_var: inconsistent arguments");
-    double *Qv = calloc(N * N, sizeof(double)), qmax = 0;
-    gsl_matrix *Phi = gsl_matrix_alloc(N, N), *Sg = gsl_matrix_alloc(N, N);
-    gsl_matrix *T1 = gsl_matrix_alloc(N, N), *T2 = gsl_matrix_alloc(N, N);
-    gsl_vector *x = gsl_vector_alloc(N), *y = gsl_vector_alloc(N);
-    int rc = 0;
-    if (!Qv || !Phi || !Sg || !T1 || !T2 || !x || !y) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto done;
-    }
-    /* white current noise 2 kB T g_i (two-sided) -> voltage intensity Qv = C^-1 diag C^-1 */
-    for (size_t i = 0; i < N; i++) {
-        Qv[i * N + i] = 2 * TDI_COSIM_KB * c->temp * c->g_noise[i] / (c->cap[i] * c->cap[i]);
-        qmax = fmax(qmax, Qv[i * N + i]);
-    }
-    if (qmax == 0) {
+    const sde_lyap *L = NULL;
+    int rc = sde_lyap_get(s, c, stride, &L, err);
+    if (rc)
+        return rc;
+    if (L->qmax == 0) {
         *var = 0;
-        goto done;
+        return 0;
     }
-    for (size_t i = 0; i < N; i++)
-        Qv[i * N + i] /= qmax;
-    if (sde_van_loan(s, Qv, s->h * (double)stride, Phi, Sg)) {
-        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: matrix exponential failed");
-        goto done;
-    }
-    /* Smith doubling: Sigma = sum_j Phi^j Q Phi^jT; after j steps 2^j terms */
-    int conv = 0;
-    for (int it = 0; it < 64 && !conv; it++) {
-        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, Phi, Sg, 0.0, T1);
-        gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, T1, Phi, 1.0, Sg);
-        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, Phi, Phi, 0.0, T2);
-        gsl_matrix_memcpy(Phi, T2);
-        conv = gsl_matrix_max(Phi) < 1e-18 && -gsl_matrix_min(Phi) < 1e-18;
-    }
-    if (!conv) {
-        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: the stationary covariance did not "
-                         "converge (a mode slower than 2^64 read-out strides)");
-        goto done;
+    gsl_vector *x = gsl_vector_alloc(N), *y = gsl_vector_alloc(N);
+    if (!x || !y) {
+        gsl_vector_free(x);
+        gsl_vector_free(y);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     }
     /* Var(mean) = (1/n^2) [n S_uu + 2 sum_k (n - k) (Phi^k S)_uu], Phi = e^(-A stride h) */
-    if (sde_van_loan(s, Qv, s->h * (double)stride, Phi, T1)) {
-        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: matrix exponential failed");
-        goto done;
-    }
-    gsl_matrix_get_col(x, Sg, unit);
-    double s0 = gsl_vector_get(x, unit), acc = (double)n * s0, x0 = gsl_blas_dnrm2(x);
+    gsl_matrix_get_col(x, L->S, unit);
+    double acc = (double)n * gsl_vector_get(x, unit), x0 = gsl_blas_dnrm2(x);
     for (long k = 1; k < n; k++) {
-        gsl_blas_dgemv(CblasNoTrans, 1.0, Phi, x, 0.0, y);
+        gsl_blas_dgemv(CblasNoTrans, 1.0, L->Phi, x, 0.0, y);
         gsl_vector_swap(x, y);
         acc += 2.0 * (double)(n - k) * gsl_vector_get(x, unit);
         if (gsl_blas_dnrm2(x) < 1e-17 * x0) /* the rest is below rounding */
             break;
     }
-    *var = qmax * acc / ((double)n * (double)n);
-done:
-    free(Qv);
-    gsl_matrix_free(Phi);
-    gsl_matrix_free(Sg);
-    gsl_matrix_free(T1);
-    gsl_matrix_free(T2);
+    *var = L->qmax * acc / ((double)n * (double)n);
     gsl_vector_free(x);
     gsl_vector_free(y);
-    return rc;
+    return 0;
 }
 
 int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
@@ -627,12 +683,12 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
     size_t N = s->n;
     if (unit >= N || n < 1 || stride < 1 || c->n != N)
         return tdi_err_set(err, TDI_EARG, "sde_mean_var: inconsistent arguments");
-    if (!s->sym)
-        return tdi_cosim_sde_mean_var_lyap(s, c, n, stride, unit, var, err);
     double r = c->g_noise[0] / c->cap[0];
+    int same_r = 1; /* the modes' formula needs one g_noise/C for every unit */
     for (size_t i = 1; i < N; i++)
-        if (fabs(c->g_noise[i] / c->cap[i] - r) > 1e-12 * r)
-            return tdi_err_set(err, TDI_EARG, "sde_mean_var: g_noise/C differs between units");
+        same_r &= fabs(c->g_noise[i] / c->cap[i] - r) <= 1e-12 * r;
+    if (!s->sym || !same_r)
+        return tdi_cosim_sde_mean_var_lyap(s, c, n, stride, unit, var, err);
     double kT = TDI_COSIM_KB * c->temp, acc = 0, nn = (double)n;
     for (size_t m = 0; m < N; m++) {
         double rho = exp(-s->lam[m] * s->h * (double)stride), F;

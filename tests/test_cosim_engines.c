@@ -270,6 +270,26 @@ static void test_expm_vs_eigen(double C, double g, double T)
     int r2 = tdi_cosim_sde_mean_var_lyap(s, c, 40, 5, 3, &vl, &err);
     tdi_check_int(r1 | r2, 0, "mean_var: eigenbasis and Lyapunov succeed");
     tdi_check_rel(vl, ve, 1e-10, "mean_var: Lyapunov vs eigenbasis (40 samples, stride 5)");
+    /* two lone units, the second with twice the noise conductance of its resistor: symmetric G
+       but g_noise/C differs, so mean_var takes the Lyapunov path; one sample: the stationary
+       variance kB T g_noise / (C g) = 2 kB T / C exactly (1e-10: expm and doubling rounding) */
+    {
+        double M2[4] = {1, 0, 0, 1}, v2 = 0;
+        tdi_cosim_circuit *c2 = tdi_cosim_circuit_direct(2, M2, C, g, T, &err);
+        c2->g_noise[1] = 2 * g;
+        tdi_cosim_sde *s2 = tdi_cosim_sde_alloc(c2, h, &err);
+        int r3 = s2 ? tdi_cosim_sde_mean_var(s2, c2, 1, 1, 1, &v2, &err) : -1;
+        tdi_check_int(r3, 0, "mean_var: symmetric G, g_noise/C differing between units");
+        tdi_check_rel(v2, 2 * TDI_COSIM_KB * T / C, 1e-10,
+                      "mean_var: unit with g_noise = 2 g: 2 kB T / C (V^2)");
+        /* the solve is cached per (stride, noise): a changed g_noise must not reuse it */
+        c2->g_noise[1] = 3 * g;
+        r3 = s2 ? tdi_cosim_sde_mean_var(s2, c2, 1, 1, 1, &v2, &err) : -1;
+        tdi_check_rel(v2, 3 * TDI_COSIM_KB * T / C, 1e-10,
+                      "mean_var: after g_noise = 3 g, no stale cache: 3 kB T / C (V^2)");
+        tdi_cosim_sde_free(s2);
+        tdi_cosim_circuit_free(c2);
+    }
     tdi_cosim_sde_free(s);
     tdi_cosim_noise_destroy(&nz);
     free(cr.v);
