@@ -168,18 +168,18 @@ int tdi_cosim_sde_limits(size_t n, size_t cols, double seconds, double gflops[2]
                          double *ns_draw, tdi_err *err);
 
 /* Predicted variance (V^2) of the mean of n samples, spaced stride ticks, of unit's voltage in the
- * stationary state under thermal noise alone (symmetric G and one g_noise/C for all units; else
- * it returns tdi_cosim_sde_mean_var_lyap):
- * sum over modes m of V_um^2 (kB T r / lam_m) F(n,
- * e^(-lam_m stride h)), F the variance factor of the mean of n AR(1) samples, r = g_noise / C. Ignores the interpolated noise's high-frequency deficit
- * (test_cosim_engines: 2.5% at h = tau/20 for the fastest modes, less for the slow ones). */
+ * stationary state under thermal noise alone. Symmetric G with one r = g_noise / C for all units:
+ * sum over modes m of V_um^2 (kB T r / lam_m) F(n, e^(-lam_m stride h)), F the variance factor
+ * of the mean of n AR(1) samples; otherwise tdi_cosim_sde_mean_var_lyap. Ignores the
+ * interpolated noise's high-frequency deficit (test_cosim_engines: 2.5% at h = tau/20 for the
+ * fastest modes, less for the slow ones). */
 int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                            long stride, size_t unit, double *var, tdi_err *err);
-/* The same prediction for any stable G (tdi_cosim_sde_mean_var uses it when G is not symmetric):
- * the stationary covariance S of the continuous-time noise by Van Loan's integral over one stride
- * and Smith's doubling of S = Phi S Phi^T + Q_stride (Phi = e^(-C^-1 G stride h)), then the
- * autocovariances Phi^k S of the n samples; g_noise/C may differ between units here. The solve
- * (~30 ms at n = 128) is cached in s for the last (stride, noise), so a read-out's units share it. */
+/* The same prediction for any stable G: the stationary covariance S of the continuous-time noise
+ * by Van Loan's integral over one stride and Smith's doubling of S = Phi S Phi^T + Q_stride
+ * (Phi = e^(-C^-1 G stride h)), then the autocovariances Phi^k S of the n samples; g_noise/C may
+ * differ between units. The solve (~30 ms at n = 128, measured on this machine) is cached in s
+ * for the last (stride, noise), so the units of one read-out share it. */
 int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                                 long stride, size_t unit, double *var, tdi_err *err);
 
