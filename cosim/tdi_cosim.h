@@ -178,8 +178,8 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
 /* The same prediction for any stable G: the stationary covariance S of the continuous-time noise
  * by Van Loan's integral over one stride and Smith's doubling of S = Phi S Phi^T + Q_stride
  * (Phi = e^(-C^-1 G stride h)), then the autocovariances Phi^k S of the n samples; g_noise/C may
- * differ between units. The solve (~30 ms at n = 128, measured on this machine) is cached in s
- * for the last (stride, noise), so the units of one read-out share it. */
+ * differ between units. The solve (a 2n x 2n exponential and up to 64 doublings of n^3 GEMMs)
+ * is cached in s for the last (stride, noise), so the units of one read-out share it. */
 int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                                 long stride, size_t unit, double *var, tdi_err *err);
 
