@@ -105,7 +105,8 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
         for (int j = i + 1; j < 10; j++)
             if (strcmp(derived[i], derived[j]) == 0)
                 return tdi_err_set(err, TDI_ECONFIG, "%s: node prefixes collide: '%s' is used "
-                                   "twice (units x/y, rlc p<x>, buses u<x> s<x> sk, read-out r<y>)", f,
+                                   "twice (units x/y, rlc p<x>, buses u<x> s<x> sk, read-out "
+                                   "r<y>)", f,
                                    derived[i]);
     for (const char *s = c->name; *s; s++)
         if (!isprint((unsigned char)*s))

@@ -3,7 +3,7 @@
  * gu*M, stage block == intended, 1e-9), wire report, config errors, a standalone netlist with
  * the stage in `ngspice -b`. Co-simulator: the variance prediction on a hand circuit (closed
  * form), spice stage output mean and variance against it (4 s.e.), the stage's energy terms on
- * the hand circuit, and the whole job: one ADC conversion per unit per inference.
+ * the hand circuit (spice and sde), and the whole job: one ADC conversion per unit per inference.
  * Scratch files live in build/test-readout/. */
 #include <math.h>
 #include <stdio.h>
@@ -313,12 +313,12 @@ static void test_cosim_stage(void)
     size_t read[KP];
     for (size_t j = 0; j < KP; j++)
         read[j] = KP + j;
-    const size_t ns = 150;
-    double *bias = malloc(sizeof(double) * ns * 2 * KP);
-    for (size_t s = 0; s < ns; s++)
+    const size_t nsmax = 1000;
+    double *bias = malloc(sizeof(double) * nsmax * 2 * KP);
+    for (size_t s = 0; s < nsmax; s++)
         memcpy(bias + s * 2 * KP, ib, sizeof ib);
     /* slot 800 ticks = 8 tau_ro: consecutive reads correlate by e^-8 (independent) */
-    tdi_cosim_plan pl = {.n_samples = ns, .bias = bias, .n_read = KP, .read = read, .tick = h,
+    tdi_cosim_plan pl = {.n_samples = 1, .bias = bias, .n_read = KP, .read = read, .tick = h,
                          .settle_ticks = 799, .avg_ticks = 1, .batch = 1, .dac_bits = 0,
                          .dac_fs = 1, .adc_bits = 0, .adc_fs = 1, .adc_stride = 1, .seed = 9,
                          .noise = 1, .stage_first = KP};
@@ -337,39 +337,52 @@ static void test_cosim_stage(void)
         tdi_check_rel(oa.e_r[0], er, 1e-12, "E_R includes the stage: (g + g_ro) v^2 T (hand)");
         tdi_cosim_out_destroy(&oa);
     }
-    pl.n_samples = ns;
-    rc = tdi_cosim_exp_run(TDI_COSIM_SPICE, c, &pl, &os, &e);
-    if (TDI_CHECK(rc == 0, "spice runs the stage")) {
-        tdi_check_int(os.n_adc, (long long)(ns * KP), "one ADC conversion per stage per sample");
-        double m = 0, v = 0, nn = (double)(ns * KP), worst_mean = 0;
-        for (size_t j = 0; j < KP; j++) {
-            double mj = 0;
-            for (size_t s = 0; s < ns; s++)
-                mj += os.est[s * KP + j] / (double)ns;
-            worst_mean = fmax(worst_mean, fabs(mj - 0.1 * (double)(j + 1)) / sqrt(pred / ns));
-            for (size_t s = 0; s < ns; s++) {
-                double d = os.est[s * KP + j] - 0.1 * (double)(j + 1);
-                v += d * d / nn;
-                m += d / nn;
+    /* spice 150 samples (time), sde 1000: the same checks */
+    for (int k = TDI_COSIM_SDE; k <= TDI_COSIM_SPICE; k++) {
+        const char *en = tdi_cosim_kind_name((tdi_cosim_kind)k);
+        char nm[200];
+        size_t ns = k == TDI_COSIM_SPICE ? 150 : nsmax;
+        pl.n_samples = ns;
+        rc = tdi_cosim_exp_run((tdi_cosim_kind)k, c, &pl, &os, &e);
+        snprintf(nm, sizeof nm, "%s runs the stage (non-symmetric G)", en);
+        if (TDI_CHECK(rc == 0, nm)) {
+            snprintf(nm, sizeof nm, "%s: one ADC conversion per stage per sample", en);
+            tdi_check_int(os.n_adc, (long long)(ns * KP), nm);
+            double m = 0, v = 0, nn = (double)(ns * KP), worst_mean = 0;
+            for (size_t j = 0; j < KP; j++) {
+                double mj = 0;
+                for (size_t s = 0; s < ns; s++)
+                    mj += os.est[s * KP + j] / (double)ns;
+                worst_mean = fmax(worst_mean, fabs(mj - 0.1 * (double)(j + 1)) / sqrt(pred / ns));
+                for (size_t s = 0; s < ns; s++) {
+                    double d = os.est[s * KP + j] - 0.1 * (double)(j + 1);
+                    v += d * d / nn;
+                    m += d / nn;
+                }
             }
+            /* means: each unit's mean of ns reads within 4 s.e. of its equilibrium (the stage has
+               settled to e^-8 of the previous, identical sample: no settling bias) */
+            snprintf(nm, sizeof nm, "%s stage output means within 4 s.e. (max over units)", en);
+            tdi_check_le(worst_mean, 4.0, nm);
+            /* variance of 4 ns independent Gaussian reads: relative s.e. sqrt(2/(4 ns)); 4 s.e.
+               plus 0.025 for the interpolated noise's high-frequency deficit (test_cosim_loop) */
+            double tol = 4 * sqrt(2.0 / nn) + 0.025;
+            snprintf(nm, sizeof nm, "%s stage output variance / prediction (tol %.3f)", en, tol);
+            tdi_check_near(v / pred, 1.0, tol, nm);
+            double e0 = 0;
+            for (size_t s = 1; s < ns; s++)
+                e0 += os.e_r_stage[s] / (double)(ns - 1);
+            double ers = 0, T = 800 * h;
+            for (size_t j = 0; j < KP; j++)
+                ers += HGR * (0.01 * (double)((j + 1) * (j + 1)) + pred) * T;
+            /* from the waveforms: g_ro <v_r^2> T with <v_r^2> = mean^2 + var; the variance part is
+               a small term (pred / 0.01 ~ 1e-7): trapezoid rounding only */
+            snprintf(nm, sizeof nm, "%s E_R of the stage vs g_ro (v^2 + var) T", en);
+            tdi_check_rel(e0, ers, 1e-3, nm);
+            tdi_cosim_out_destroy(&os);
+        } else {
+            printf("    %s\n", e.msg);
         }
-        /* means: each unit's mean of 150 reads within 4 s.e. of its equilibrium (the stage has
-           settled to e^-8 of the previous, identical sample: no settling bias) */
-        tdi_check_le(worst_mean, 4.0, "spice stage output means within 4 s.e. (max over units)");
-        /* variance of 600 independent Gaussian reads: relative s.e. sqrt(2/600) = 0.058; 4 s.e.
-           plus 0.025 for the interpolated noise's high-frequency deficit (test_cosim_loop) */
-        double tol = 4 * sqrt(2.0 / nn) + 0.025;
-        tdi_check_near(v / pred, 1.0, tol, "spice stage output variance / prediction");
-        double e0 = 0;
-        for (size_t s = 1; s < ns; s++)
-            e0 += os.e_r_stage[s] / (double)(ns - 1);
-        double ers = 0, T = 800 * h;
-        for (size_t j = 0; j < KP; j++)
-            ers += HGR * (0.01 * (double)((j + 1) * (j + 1)) + pred) * T;
-        /* from the waveforms: g_ro <v_r^2> T with <v_r^2> = mean^2 + var; the variance part is
-           a small term (pred / 0.01 ~ 1e-7): trapezoid rounding only */
-        tdi_check_rel(e0, ers, 1e-3, "spice E_R of the stage vs g_ro (v^2 + var) T");
-        tdi_cosim_out_destroy(&os);
     }
     free(bias);
     tdi_cosim_circuit_free(c);
@@ -422,9 +435,11 @@ static void test_job(void)
     tdi_check_near(json_num(js, "\"readout\":", "\"conversions_per_unit\""), 1, 0,
                    "one conversion per unit");
     double pr = json_num(js, "\"readout\":", "\"predicted_rms_V\""),
-           mp = json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\"");
+           mp = json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\""),
+           ms = json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\"");
     /* 30 estimates: rms relative s.e. ~ 1/sqrt(60) = 0.13; 4 s.e. -> [0.48, 1.52] */
     tdi_check_near(mp / pr, 1.0, 0.52, "spice measured / predicted read-out rms (stage)");
+    tdi_check_near(ms / pr, 1.0, 0.52, "sde measured / predicted read-out rms (stage)");
     double ers = json_num(js, "\"readout\":", "\"E_R_stage_J\""),
            er = json_num(js, "\"energy\":", "\"E_R_J\"");
     TDI_CHECK(ers > 0 && ers < er, "E_R of the stage is positive and part of E_R");
