@@ -48,14 +48,14 @@ static int ticks_of(const tdi_cosim_timing *t, double dur, const char *key, cons
     ticks_where(t, key, wd, sizeof wd);
     ticks_where(t, t->tick_key, wt, sizeof wt);
     if (st && !sd)
-        return tdi_err_set(err, TDI_ECONFIG, "%s: %s = %.6g s makes the %s (%.6g s, from %s) "
-                           "%.3g ticks: more than the %.0e ticks a run may simulate (README "
-                           "\"Tick budget\")", lt, t->tick_key, t->tick, what, dur, wd, q,
-                           (double)TDI_COSIM_MAX_TICKS);
-    return tdi_err_set(err, TDI_ECONFIG, "%s: %s = %.6g s (the %s) is %.3g ticks of %.6g s "
+        return tdi_err_set(err, TDI_ECONFIG, "%s: %s: the tick of %.6g s makes the %s (%.6g s, "
+                           "from %s) %.3g ticks: more than the %.0e ticks a run may simulate "
+                           "(README \"Tick budget\")", lt, t->tick_key, t->tick, what, dur, wd,
+                           q, (double)TDI_COSIM_MAX_TICKS);
+    return tdi_err_set(err, TDI_ECONFIG, "%s: %s: the %s of %.6g s is %.3g ticks of %.6g s "
                        "(tick from %s): more than the %.0e ticks a run may simulate (README "
-                       "\"Tick budget\")", sd ? ld : (t->path ? t->path : "config"), key, dur,
-                       what, q, t->tick, wt, (double)TDI_COSIM_MAX_TICKS);
+                       "\"Tick budget\")", sd ? ld : (t->path ? t->path : "config"), key, what,
+                       dur, q, t->tick, wt, (double)TDI_COSIM_MAX_TICKS);
 }
 
 int tdi_cosim_ticks_total(long settle, long avg, size_t n, long *per_sample, long *total,
@@ -84,7 +84,7 @@ static int ticks_stride(tdi_cosim_timing *t, tdi_err *err)
     char l[600], wa[700];
     ticks_lead(t, t->adc_key, t->avg_key, l, sizeof l);
     ticks_where(t, t->avg_key, wa, sizeof wa);
-    return tdi_err_set(err, TDI_ECONFIG, "%s: %s = %.6g Hz converts every %.3g ticks, but the "
+    return tdi_err_set(err, TDI_ECONFIG, "%s: %s: an ADC rate of %.6g Hz converts every %.3g ticks, but the "
                        "averaging window [%s] is %ld ticks: no conversion would fall in it", l,
                        t->adc_key, t->adc_rate, q, wa, t->avg_ticks);
 }
@@ -95,13 +95,13 @@ static int ticks_inputs(const tdi_cosim_timing *t, tdi_err *err)
     char l[600];
     if (!(isfinite(t->tick) && t->tick > 0)) {
         ticks_lead(t, t->tick_key, NULL, l, sizeof l);
-        return tdi_err_set(err, TDI_ECONFIG, "%s: %s = %.6g s: the tick must be finite and > 0",
+        return tdi_err_set(err, TDI_ECONFIG, "%s: %s: the tick of %.6g s must be finite and > 0",
                            l, t->tick_key, t->tick);
     }
     if (!(isfinite(t->adc_rate) && t->adc_rate > 0)) {
         ticks_lead(t, t->adc_key, NULL, l, sizeof l);
-        return tdi_err_set(err, TDI_ECONFIG, "%s: %s = %.6g Hz: must be finite and > 0", l,
-                           t->adc_key, t->adc_rate);
+        return tdi_err_set(err, TDI_ECONFIG, "%s: %s: the ADC rate of %.6g Hz must be finite "
+                           "and > 0", l, t->adc_key, t->adc_rate);
     }
     return 0;
 }

@@ -1026,6 +1026,33 @@ static void test_cfg_bad(void)
 
 /* tdi_cfg_load_preset: the sections the table reads are checked in full, the other preset
  * sections are skipped, unknown top-level keys are errors */
+/* tdi_cfg_locate: the key's line:col (1-based, counted by hand below), keys inside sequences
+ * of mappings skipped, a default (absent key) gives the file name alone. */
+static void test_cfg_locate(void)
+{
+    char p[512], loc[600], want[600];
+    tpath(p, sizeof p, "locate.yaml");
+    const char *text = "seed: 1\n"                 /* line 1 */
+                       "cosim:\n"                  /* 2 */
+                       "  list: [1, 2]\n"          /* 3 */
+                       "  items:\n"                /* 4 */
+                       "    - {t_avg: 3}\n"        /* 5: a t_avg inside a sequence */
+                       "  t_avg: 5.0e5\n"          /* 6 */
+                       "circuit: {noise_dt: 1}\n"; /* 7: col 11 */
+    write_bytes(p, text, strlen(text));
+    tdi_cfg_locate(p, "cosim.t_avg", loc, sizeof loc);
+    snprintf(want, sizeof want, "%s:6:3", p);
+    tdi_check_contains(loc, want, "locate: cosim.t_avg at 6:3");
+    tdi_cfg_locate(p, "circuit.noise_dt", loc, sizeof loc);
+    snprintf(want, sizeof want, "%s:7:11", p);
+    tdi_check_contains(loc, want, "locate: circuit.noise_dt in a flow mapping at 7:11");
+    tdi_cfg_locate(p, "cosim.tick", loc, sizeof loc);
+    TDI_CHECK(strcmp(loc, p) == 0, "locate: absent key gives the file name alone");
+    tdi_cfg_locate(p, "seed", loc, sizeof loc);
+    snprintf(want, sizeof want, "%s:1:1", p);
+    tdi_check_contains(loc, want, "locate: top-level seed at 1:1");
+}
+
 static void test_cfg_preset(void)
 {
     long seed = 0, a = 0, b = 0;
@@ -1116,6 +1143,7 @@ int main(void)
     test_cfg_good();
     test_cfg_bad();
     test_cfg_preset();
+    test_cfg_locate();
     if (!tdi_test_fail_)
         tdi_dir_abort(g_dir); /* keep the files of a failed run for inspection */
     TDI_TEST_END();
