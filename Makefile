@@ -92,6 +92,8 @@ $(BUILD)/tools/sweep/tdi_sweep_mpi.o: ALL_CFLAGS += $(MPI_CFLAGS)
 $(BIN)/tdi-sweep: $(BUILD)/tools/sweep/tdi_sweep_mpi.o
 $(BIN)/tdi-sweep: LDLIBS += $(MPI_LIBS)
 
+# Kept (not deleted as intermediates): else the second make rebuilds them once their .d exists.
+.SECONDARY: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
 $(BIN)/test_%: $(BUILD)/tests/test_%.o $(LIB)
 	@mkdir -p $(BIN)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
