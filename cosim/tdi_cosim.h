@@ -15,8 +15,9 @@
 #include <stdio.h>
 
 #include "tdi_err.h"
+#include "tdi_phys.h"
 
-#define TDI_COSIM_KB 1.380649e-23 /* J/K, exact (SI 2019) */
+#define TDI_COSIM_KB TDI_PHYS_KB /* J/K (common/tdi_phys.h) */
 
 /* ---------------------------------------------------------------- circuit */
 /* The circuit as every engine sees it. Units are indexed 0..n-1. */
