@@ -37,6 +37,7 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->dac_bits = 10;
     c->adc_bits = 12;
     c->progress = 1;
+    c->paper_row = 1;
     c->wave_every = 1;
     c->wave_samples = 1;
     c->vdd = 0.8;
@@ -74,6 +75,7 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.adc_full_scale", TDI_CFG_DOUBLE, &c->adc_fs, 0, 1e6, 0, NULL, NULL, 0},
         {"cosim.adc_rate", TDI_CFG_DOUBLE, &c->adc_rate, 0, 1e15, 0, NULL, NULL, 0},
         {"cosim.progress", TDI_CFG_BOOL, &c->progress, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.paper_row", TDI_CFG_BOOL, &c->paper_row, 0, 0, 0, NULL, NULL, 0},
         {"cosim.waveform_units", TDI_CFG_ILIST, c->wave_units, 0, 1e7, 16, &c->n_wave_units,
          NULL, 0},
         {"cosim.waveform_every", TDI_CFG_INT, &c->wave_every, 1, 1e9, 0, NULL, NULL, 0},
@@ -190,10 +192,14 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     return tdi_cosim_app_run_ex(cfg, NULL, NULL, rep, err);
 }
 
-int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
+int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                          tdi_cosim_summary *sum, FILE *rep, tdi_err *err)
 {
     int rc = 0;
+    tdi_cosim_cfg cfg_op = *cfg_in; /* cfg_in with the operating point's window and ADC */
+    const tdi_cosim_cfg *cfg = &cfg_op;
+    tdi_cosim_op_row paper_row;
+    memset(&paper_row, 0, sizeof paper_row);
     tdi_gen_config gcfg;
     tdi_gen_bundle b;
     int have_bundle = 0;
@@ -254,6 +260,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     if ((rc = tdi_gen_circuit_build(&gcfg, &b, &gc, err)))
         goto done;
     const tdi_gen_phys *ph = &gc->phys;
+    tdi_cosim_op_apply(&cfg_op, gc);
     double tick = cfg->tick > 0 ? cfg->tick : ph->noise_dt;
     double t_settle = cfg->t_settle > 0 ? cfg->t_settle : ph->t_settle;
     double t_avg = cfg->t_avg > 0 ? cfg->t_avg
@@ -462,6 +469,11 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         }
     }
 
+    if (gc->op.active && cfg_in->paper_row && cfg_in->sde && cc->rc_units &&
+        (rc = tdi_cosim_op_paper_row(cfg_in, &gcfg, &b, bsim, ns, truth + s0 * D, mean_fit, gain,
+                                     &paper_row, err)))
+        goto done;
+
     /* ---- predictions and metrics */
     for (int r = 0; r < NROW; r++) {
         rows[r].pred = malloc(sizeof(double) * ns * D);
@@ -640,6 +652,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             first_row = 0;
         }
         fprintf(f, "\n  },\n");
+        tdi_cosim_op_json(gc, &paper_row, f);
         fprintf(f, "  \"readout\": {\"predicted_rms_V\": %.6g, \"sde_rms_vs_analytic_V\": %.6g, "
                 "\"spice_rms_vs_analytic_V\": %.6g, \"sde_vs_spice_rms_V\": %.6g, "
                 "\"predicted_rms_units\": %.6g, \"signal_std_units\": %.6g},\n", pred_rms, meas_rms[1],
@@ -765,9 +778,11 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
                 fprintf(rep, " %14s", "(equilibrium)");
             fprintf(rep, "\n");
         }
+        tdi_cosim_op_print_row(&paper_row, rep);
         fprintf(rep, "(analytic: M^-1 b with the DAC's biases; analytic_ideal_dac: the bundle's "
                 "M^-1 b; digital_Binv_bdec: B^-1 b_dec, no substrate coupling; mean: fit-split "
                 "mean)\n");
+        tdi_cosim_op_print(gc, &paper_row, rep);
         fprintf(rep, "\nsignal vs noise (simulation units): per-sample signal (std over samples of "
                 "analytic y, rms over units) %.4g; predicted readout noise %.4g; theta %.4g\n",
                 sig_units, pred_rms / ph->Vs, ph->theta);
