@@ -250,6 +250,7 @@ typedef struct tdi_cosim_cfg {
     double adc_rate;       /* Hz; 0 = auto: 4 conversions per slowest relaxation time */
     int progress;          /* progress line on stderr */
     int paper_row;         /* with an operating point: also the sde row at the paper's kT = 1 */
+    long paper_row_samples;/* ... on the first this many of the samples (0 = all) */
     long wave_units[16];   /* units written to waveform.csv (indices into [x; y]) */
     size_t n_wave_units;   /* 0 = no waveform file */
     long wave_every;       /* ticks between waveform rows */
@@ -325,7 +326,8 @@ typedef struct tdi_cosim_op_row {
 } tdi_cosim_op_row;
 
 /* The sde engine at theta = 1 (the paper's kT = 1) on the job's ns samples (bsim (ns, 2D) in
- * simulation units) with the configured window and ADC (c as loaded, before tdi_cosim_op_apply);
+ * simulation units; the first c->paper_row_samples of them) with the configured window and ADC
+ * (c as loaded, before tdi_cosim_op_apply);
  * metrics against truth (ns, D) as the main rows. */
 int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
                            const struct tdi_gen_bundle *b, const double *bsim, size_t ns,
@@ -335,6 +337,9 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
  * (tdi_gen_op_print); results.json members "operating_point" and "paper_kT1" (when present,
  * each line ending with a comma). */
 void tdi_cosim_op_print_row(const tdi_cosim_op_row *row, FILE *f);
+/* A table line of metrics of pred (n, D) on a subset (e.g. analytic on spice's samples). */
+void tdi_cosim_op_print_subset(const char *label, const double *pred, const double *truth,
+                               const double *mean_fit, size_t n, size_t D, FILE *f);
 void tdi_cosim_op_print(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f);
 void tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f);
 

@@ -38,6 +38,7 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->adc_bits = 12;
     c->progress = 1;
     c->paper_row = 1;
+    c->paper_row_samples = 64;
     c->wave_every = 1;
     c->wave_samples = 1;
     c->vdd = 0.8;
@@ -76,6 +77,8 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.adc_rate", TDI_CFG_DOUBLE, &c->adc_rate, 0, 1e15, 0, NULL, NULL, 0},
         {"cosim.progress", TDI_CFG_BOOL, &c->progress, 0, 0, 0, NULL, NULL, 0},
         {"cosim.paper_row", TDI_CFG_BOOL, &c->paper_row, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.paper_row_samples", TDI_CFG_INT, &c->paper_row_samples, 0, 1e7, 0, NULL, NULL,
+         0},
         {"cosim.waveform_units", TDI_CFG_ILIST, c->wave_units, 0, 1e7, 16, &c->n_wave_units,
          NULL, 0},
         {"cosim.waveform_every", TDI_CFG_INT, &c->wave_every, 1, 1e9, 0, NULL, NULL, 0},
@@ -552,7 +555,10 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     }
     pred_var /= (double)D;
     double q_adc = cfg->adc_bits > 0 ? 2 * adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
-    double pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_adc * q_adc / 12.0 / (double)conv);
+    double q_var = 0; /* quantisation, dithered by each unit's thermal noise (tdi_gen.h) */
+    for (size_t i = D; i < N; i++)
+        q_var += tdi_gen_quant_var(q_adc, cfg->noise ? sqrt(gc->node_var[i]) : 0, conv) / (double)D;
+    double pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_var);
     double meas_rms[3] = {0, 0, 0}, diff_sde_spice = NAN;
     for (int k = 1; k < 3; k++)
         if (outs[k].est) {
@@ -778,6 +784,9 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 fprintf(rep, " %14s", "(equilibrium)");
             fprintf(rep, "\n");
         }
+        if (rows[ROW_SPICE].have && nrow[ROW_SPICE] < ns) /* the same samples as spice */
+            tdi_cosim_op_print_subset("analytic (spice's)", rows[ROW_ANALYTIC].pred, tr,
+                                      mean_fit, nrow[ROW_SPICE], D, rep);
         tdi_cosim_op_print_row(&paper_row, rep);
         fprintf(rep, "(analytic: M^-1 b with the DAC's biases; analytic_ideal_dac: the bundle's "
                 "M^-1 b; digital_Binv_bdec: B^-1 b_dec, no substrate coupling; mean: fit-split "

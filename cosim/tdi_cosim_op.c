@@ -87,6 +87,8 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
                            tdi_cosim_op_row *row, tdi_err *err)
 {
     memset(row, 0, sizeof *row);
+    if (c->paper_row_samples > 0 && (size_t)c->paper_row_samples < ns)
+        ns = (size_t)c->paper_row_samples;
     tdi_gen_config g = *gen;
     g.target_noise_ratio = 0;
     g.theta = 1.0; /* the paper's kT = 1 */
@@ -151,14 +153,23 @@ void tdi_cosim_op_print_row(const tdi_cosim_op_row *row, FILE *f)
                 row->cpu_s);
 }
 
+void tdi_cosim_op_print_subset(const char *label, const double *pred, const double *truth,
+                               const double *mean_fit, size_t n, size_t D, FILE *f)
+{
+    if (!f || n == 0)
+        return;
+    tdi_sub_metrics m = tdi_sub_metrics_eval(pred, truth, mean_fit, n, D);
+    fprintf(f, "%-19s %7zu %9.4f %12.4f %8.4f\n", label, n, m.cos_paper, m.cos_centered, m.r2);
+}
+
 void tdi_cosim_op_print(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f)
 {
     if (!f)
         return;
     if (row->have)
-        fprintf(f, "(paper's kT = 1: the sde engine at theta = 1, Vs = %.3g V/unit, on the same "
-                "samples; the cosim window: %ld ADC conversions of %d bits per unit and sample)\n",
-                row->Vs, row->adc_conversions, row->adc_bits);
+        fprintf(f, "(paper's kT = 1: the sde engine at theta = 1, Vs = %.3g V/unit, on the first "
+                "%zu of the samples; the cosim window: %ld ADC conversions of %d bits per unit "
+                "and sample)\n", row->Vs, row->samples, row->adc_conversions, row->adc_bits);
     if (gc->op.active) {
         fprintf(f, "\n");
         tdi_gen_op_print(gc, f);

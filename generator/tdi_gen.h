@@ -155,8 +155,9 @@ typedef struct tdi_gen_phys {
 /* ---- operating point: Vs (theta), averaging window and ADC bits from a fidelity target ----
  * Model (README "Operating point"): the ADC converts every decoder unit every `spacing` s and
  * the estimate is the mean of n conversions. Read-out noise in simulation units:
- *   noise^2 = theta g(n)^2 + q^2 / (12 n),  q = 2 fs / 2^bits,  fs = 1.1 (y_max + 6 sqrt(theta)
- *   sd1_dec)  (the ADC full scale tdi-cosim uses), g(n) = noise1(n): thermal noise at theta = 1.
+ *   noise^2 = theta g(n)^2 + mean_i quant_var(q, sqrt(theta) sd1_i, n),  q = 2 fs / 2^bits,
+ *   fs = 1.1 (y_max + 6 sqrt(theta) sd1_dec) (the ADC full scale tdi-cosim uses), g(n) =
+ *   noise1(n): thermal noise at theta = 1, sd1_i the node std of unit i at theta = 1.
  * Swing: Vs z_max + 6 sqrt(kB T / Cu) sd1_max <= v_swing. Energy per inference (the ledger's
  * terms that depend on the choice): n_read n adc_fom 2^bits + (p_vs2 Vs^2 + p_static) T_inf,
  * T_inf = t_settle + n spacing. The chooser takes, over bits and n in the limits, the largest
@@ -170,6 +171,9 @@ typedef struct tdi_gen_op_in {
     double signal;         /* units: per-sample signal (std over samples of y*, rms over units) */
     double y_max;          /* units: max |y*| over samples and decoder units (ADC full scale) */
     double sd1_dec;        /* units at theta = 1: max decoder node std, sqrt((M^-1)_ii) */
+    const double *sd1_units; /* (n_units) units at theta = 1: each decoder node's std (the
+                                dither of its quantiser); n_units 0: sd1_dec for all */
+    size_t n_units;
     double z_max;          /* units: max |M^-1 b| over samples and all units (swing) */
     double sd1_max;        /* units at theta = 1: max node std over all units (swing) */
     double T, Cu;          /* K, F */
@@ -209,6 +213,10 @@ int tdi_gen_op_choose(const tdi_gen_op_in *in, tdi_gen_op *op, tdi_err *err);
 /* Variance factor of the mean of n samples of a unit-variance AR(1) sequence with lag-one
  * correlation rho: (1/n) [1 + 2 sum_k (1 - k/n) rho^k]. */
 double tdi_gen_ar1_mean_factor(long n, double rho);
+/* Variance of the mean of n quantised conversions (step q) of a level carrying Gaussian noise
+ * of std sigma: the part that follows the level (not averaged away; q^2/12 when sigma = 0)
+ * plus the rest over n (q^2/(12 n) once sigma >~ q/2). */
+double tdi_gen_quant_var(double q, double sigma, long n);
 /* "swing, target" etc.: the binding constraints of op as words. */
 void tdi_gen_op_binds_text(const tdi_gen_op *op, char *buf, size_t size);
 

@@ -27,12 +27,36 @@ double tdi_gen_ar1_mean_factor(long n, double rho)
            nn;
 }
 
+double tdi_gen_quant_var(double q, double sigma, long n)
+{
+    if (!(q > 0))
+        return 0;
+    /* the part of the quantisation error that follows the input (conditional mean given the
+       slowly varying level, Gaussian noise sigma): sum_k q^2/(2 pi^2 k^2) e^(-4 pi^2 k^2 s^2/q^2);
+       terms past exponent 30 are dropped, a capped sum gets its 1/k^2 tail */
+    double a = 4 * M_PI * M_PI * sigma * sigma / (q * q), c = 0, q2 = q * q / (2 * M_PI * M_PI);
+    long K = a > 0 ? (long)ceil(sqrt(30.0 / a)) : 1000;
+    if (K > 1000)
+        K = 1000;
+    for (long k = 1; k <= K; k++)
+        c += q2 / ((double)k * (double)k) * exp(-a * (double)k * (double)k);
+    if (K == 1000)
+        c += q2 / 1000.0 * exp(-a * 1e6);
+    double tot = q * q / 12.0;
+    c = fmin(c, tot);
+    return (tot - c) / (double)(n < 1 ? 1 : n) + c;
+}
+
 /* noise^2 in units^2 at theta for n conversions of `bits` (g2 = noise1(n)^2) */
 static double op_noise2(const tdi_gen_op_in *in, double g2, long n, long bits, double theta)
 {
     double fs = OP_FS * (in->y_max + OP_NSD * sqrt(theta) * in->sd1_dec);
-    double q = 2 * fs / ldexp(1.0, (int)bits);
-    return theta * g2 + q * q / (12.0 * (double)n);
+    double q = 2 * fs / ldexp(1.0, (int)bits), vq = 0, st = sqrt(theta);
+    if (in->n_units == 0)
+        vq = tdi_gen_quant_var(q, st * in->sd1_dec, n);
+    for (size_t i = 0; i < in->n_units; i++)
+        vq += tdi_gen_quant_var(q, st * in->sd1_units[i], n) / (double)in->n_units;
+    return theta * g2 + vq;
 }
 
 /* the largest theta in [1e-30, 1e12] with noise <= budget (noise is increasing in theta);
@@ -44,7 +68,7 @@ static double op_theta_max(const tdi_gen_op_in *in, double g2, long n, long bits
         return 0;
     if (op_noise2(in, g2, n, bits, exp(hi)) <= b2)
         return exp(hi);
-    for (int it = 0; it < 200 && hi - lo > 1e-12; it++) {
+    for (int it = 0; it < 200 && hi - lo > 1e-10; it++) {
         double mid = 0.5 * (lo + hi);
         if (op_noise2(in, g2, n, bits, exp(mid)) <= b2)
             lo = mid;
@@ -63,13 +87,20 @@ static void op_energy(const tdi_gen_op_in *in, tdi_gen_op *o)
     o->energy = o->e_adc + o->e_circ + o->e_active;
 }
 
+/* the window grid: every n for the first 64, then steps of 5% (the energy is smooth in n) */
+static long op_next_n(const tdi_gen_op_in *in, long n)
+{
+    long step = n - in->n_min < 64 ? 1 : (long)ceil(0.05 * (double)n);
+    return n < in->n_max && n + step > in->n_max ? in->n_max : n + step;
+}
+
 /* cheapest (bits, n) with theta within [theta_lo, inf); 0 = none. g2[n - n_min] */
 static int op_search(const tdi_gen_op_in *in, const double *g2, double theta_lo, tdi_gen_op *best)
 {
     double b2 = in->target * in->signal * in->target * in->signal;
     int found = 0;
     for (long bits = in->bits_min; bits <= in->bits_max; bits++)
-        for (long n = in->n_min; n <= in->n_max; n++) {
+        for (long n = in->n_min; n <= in->n_max; n = op_next_n(in, n)) {
             double th = op_theta_max(in, g2[n - in->n_min], n, bits, b2);
             if (!(th > 0) || th < theta_lo)
                 continue;
@@ -116,9 +147,13 @@ int tdi_gen_op_choose(const tdi_gen_op_in *in, tdi_gen_op *op, tdi_err *err)
     double *g2 = malloc(nn * sizeof *g2);
     if (!g2)
         return tdi_err_set(err, TDI_ENOMEM, "operating point: out of memory");
-    for (size_t q = 0; q < nn; q++) {
-        double g = in->noise1(in->ctx, in->n_min + (long)q);
-        g2[q] = g * g;
+    for (size_t q = 0; q < nn; q++)
+        g2[q] = NAN;
+    for (long n = in->n_min; n <= in->n_max; n = op_next_n(in, n)) {
+        double g = in->noise1(in->ctx, n);
+        g2[n - in->n_min] = g * g;
+        if (n == in->n_max)
+            break;
     }
     op->vs_max = (in->v_swing - sd_th) / in->z_max;
     double theta_lo = tdi_phys_theta_of_vs(in->T, in->Cu, op->vs_max);
@@ -322,17 +357,19 @@ int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     op_spec sp = {.N = N, .D = D, .tau = p->tau, .gain = p->readout_gain, .rlc = p->rlc};
     int rc = op_spec_init(bu->M, N, &sp, err);
     sp.minv2 = rc ? NULL : calloc(D, sizeof *sp.minv2);
-    if (!rc && !sp.minv2)
+    double *sd1 = rc ? NULL : calloc(D, sizeof *sd1);
+    if (!rc && (!sp.minv2 || !sd1))
         rc = tdi_err_set(err, TDI_ENOMEM, "operating point: out of memory");
     tdi_gen_op_in in = {.target = cfg->target_noise_ratio, .T = p->T, .Cu = p->Cu,
                         .v_swing = cfg->v_swing, .t_settle = p->t_settle,
                         .bits_min = cfg->op_adc_bits_min, .bits_max = cfg->op_adc_bits_max,
                         .n_read = D, .adc_fom = cfg->op_adc_fom, .noise1 = op_spec_noise1,
-                        .ctx = &sp};
+                        .ctx = &sp, .sd1_units = sd1, .n_units = D};
     if (!rc)
         rc = op_data(bu, L, p->gu, &in, err);
     if (rc) {
         op_spec_free(&sp);
+        free(sd1);
         return rc;
     }
     for (size_t i = 0; i < N; i++) { /* sqrt((M^-1)_ii) and (M^-2)_ii from the spectrum */
@@ -346,6 +383,7 @@ int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
         if (i >= D) {
             in.sd1_dec = fmax(in.sd1_dec, sqrt(a1));
             sp.minv2[i - D] = a2;
+            sd1[i - D] = sqrt(a1);
         }
     }
     /* the ADC schedule tdi-cosim uses by default: 4 conversions per slowest relaxation time,
@@ -363,6 +401,7 @@ int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     tdi_gen_op op;
     rc = tdi_gen_op_choose(&in, &op, err);
     op_spec_free(&sp);
+    free(sd1);
     if (rc) {
         tdi_err_prefix(err, "%s", cfg->path);
         return rc;
