@@ -148,7 +148,7 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
 void tdi_cosim_op_print_row(const tdi_cosim_op_row *row, FILE *f)
 {
     if (f && row->have)
-        fprintf(f, "%-19s %7zu %9.4f %12.4f %8.4f %14.4g %9.3f\n", "paper's kT = 1 (sde)",
+        fprintf(f, "%-19s %7zu %9.4f %12.4f %8.4f %14.4g %9.3f\n", "paper's kT = 1, sde",
                 row->samples, row->cos_paper, row->cos_centered, row->r2, row->t_solution,
                 row->cpu_s);
 }

@@ -131,6 +131,39 @@ static int op_check_in(const tdi_gen_op_in *in, tdi_err *err)
     return 0;
 }
 
+/* g(n)^2 on the window grid (NaN between grid points); NULL when out of memory */
+static double *op_thermal(const tdi_gen_op_in *in, size_t nn)
+{
+    double *g2 = malloc(nn * sizeof *g2);
+    if (!g2)
+        return NULL;
+    for (size_t q = 0; q < nn; q++)
+        g2[q] = NAN;
+    for (long n = in->n_min; n <= in->n_max; n = op_next_n(in, n)) {
+        double g = in->noise1(in->ctx, n);
+        g2[n - in->n_min] = g * g;
+        if (n == in->n_max)
+            break;
+    }
+    return g2;
+}
+
+/* what binds at op: the target always; the swing when the search without it is cheaper
+   (free_op); the window and bits limits when the choice sits on them */
+static unsigned op_binds(const tdi_gen_op_in *in, const tdi_gen_op *op, const tdi_gen_op *free_op)
+{
+    unsigned b = TDI_GEN_OP_BIND_TARGET;
+    if (free_op && free_op->energy < op->energy * (1 - 1e-9))
+        b |= TDI_GEN_OP_BIND_SWING;
+    if (op->n_conv == in->n_min)
+        b |= TDI_GEN_OP_BIND_WINDOW_MIN;
+    if (op->n_conv == in->n_max)
+        b |= TDI_GEN_OP_BIND_WINDOW_MAX;
+    if (op->bits == in->bits_max)
+        b |= TDI_GEN_OP_BIND_BITS_MAX;
+    return b;
+}
+
 int tdi_gen_op_choose(const tdi_gen_op_in *in, tdi_gen_op *op, tdi_err *err)
 {
     memset(op, 0, sizeof *op);
@@ -144,17 +177,9 @@ int tdi_gen_op_choose(const tdi_gen_op_in *in, tdi_gen_op *op, tdi_err *err)
                            "%.3g F, T = %.4g K) take %.4g V; raise circuit.v_swing or Cu",
                            in->v_swing, OP_NSD, in->Cu, in->T, sd_th);
     size_t nn = (size_t)(in->n_max - in->n_min + 1);
-    double *g2 = malloc(nn * sizeof *g2);
+    double *g2 = op_thermal(in, nn);
     if (!g2)
         return tdi_err_set(err, TDI_ENOMEM, "operating point: out of memory");
-    for (size_t q = 0; q < nn; q++)
-        g2[q] = NAN;
-    for (long n = in->n_min; n <= in->n_max; n = op_next_n(in, n)) {
-        double g = in->noise1(in->ctx, n);
-        g2[n - in->n_min] = g * g;
-        if (n == in->n_max)
-            break;
-    }
     op->vs_max = (in->v_swing - sd_th) / in->z_max;
     double theta_lo = tdi_phys_theta_of_vs(in->T, in->Cu, op->vs_max);
     op->target = in->target;
@@ -181,15 +206,7 @@ int tdi_gen_op_choose(const tdi_gen_op_in *in, tdi_gen_op *op, tdi_err *err)
     op->noise = sqrt(op_noise2(in, g_at * g_at, op->n_conv, op->bits, op->theta));
     op->swing = op->Vs * in->z_max + sd_th;
     op->avg_relax = 0; /* set by the caller (it knows the slowest relaxation time) */
-    op->binds = TDI_GEN_OP_BIND_TARGET;
-    if (found_free && free_op.energy < op->energy * (1 - 1e-9))
-        op->binds |= TDI_GEN_OP_BIND_SWING;
-    if (op->n_conv == in->n_min)
-        op->binds |= TDI_GEN_OP_BIND_WINDOW_MIN;
-    if (op->n_conv == in->n_max)
-        op->binds |= TDI_GEN_OP_BIND_WINDOW_MAX;
-    if (op->bits == in->bits_max)
-        op->binds |= TDI_GEN_OP_BIND_BITS_MAX;
+    op->binds = op_binds(in, op, found_free ? &free_op : NULL);
     op->active = 1;
     return 0;
 }
