@@ -56,7 +56,7 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
     c->path = path;
     tdi_cfg_key keys[] = {
         {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
-        {"name", TDI_CFG_STRING, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
+        {"name", TDI_CFG_NAME, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
         {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
         {"cosim.n_samples", TDI_CFG_INT, &c->n_samples, 1, 1e7, 0, NULL, NULL, 0},
         {"cosim.first", TDI_CFG_INT, &c->first, 0, 1e8, 0, NULL, NULL, 0},
@@ -222,16 +222,23 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     char tmp[1200] = "";
     int begun = 0;
 
+    char odir[1100];
+    if ((size_t)snprintf(odir, sizeof odir, "%s/cosim", cfg->out) >= sizeof odir)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: out: path too long (%zu bytes at most)",
+                           cfg->path, sizeof odir - 7);
+    if ((rc = tdi_dir_check(odir, err))) /* refuse a foreign target before the run */
+        return rc;
     tdi_gen_config_init(&gcfg);
     if (gen)
         gcfg = *gen;
     else if ((rc = tdi_gen_config_load(cfg->path, &gcfg, err)))
         return rc;
     char bdir[1100];
-    if (gcfg.bundle[0])
-        snprintf(bdir, sizeof bdir, "%s", gcfg.bundle);
-    else
-        snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
+    int wb = gcfg.bundle[0] ? snprintf(bdir, sizeof bdir, "%s", gcfg.bundle)
+                            : snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
+    if (wb < 0 || (size_t)wb >= sizeof bdir)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: bundle path too long (%zu bytes at most)",
+                           cfg->path, sizeof bdir - 1);
     if ((rc = tdi_gen_bundle_read(bdir, &b, err)))
         return rc;
     have_bundle = 1;
@@ -418,7 +425,20 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                          .adc_bits = (int)cfg->adc_bits, .adc_fs = adc_fs, .adc_stride = stride,
                          .seed = (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
                          .noise = cfg->noise};
-    pl.batch = strcmp(cfg->schedule, "per_sample") != 0;
+    /* auto: spice one transient (bias schedule), sde one run per sample from rest, batched
+       (tdi_cosim_sde_run_batch): the sde's per_sample numbers equal its batch schedule's up to
+       the settling error settle_eps of each sample's start, and run as one GEMM per tick */
+    int sched_batch[3] = {1, 1, 1};
+    for (int k = 0; k < 3; k++)
+        sched_batch[k] = strcmp(cfg->schedule, "per_sample") != 0 &&
+                         !(k == TDI_COSIM_SDE && strcmp(cfg->schedule, "auto") == 0);
+    pl.sde_per_run = cfg->sde_reference;
+    char sched_txt[64];
+    if (strcmp(cfg->schedule, "auto") == 0)
+        snprintf(sched_txt, sizeof sched_txt, "auto (sde per_sample, spice batch)");
+    else
+        snprintf(sched_txt, sizeof sched_txt, "%s", cfg->schedule);
+    pl.batch = sched_batch[TDI_COSIM_SPICE];
     size_t wave[16];
     for (size_t q = 0; q < cfg->n_wave_units; q++) {
         if ((size_t)cfg->wave_units[q] >= N) {
@@ -440,7 +460,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 avg_ticks, (double)avg_ticks * tick, stride);
         fprintf(rep, "  DAC %ld bits fs %.4g A (%.4g units), ADC %ld bits fs %.4g V, schedule "
                 "%s, noise %s\n", cfg->dac_bits, dac_fs, dac_fs_units, cfg->adc_bits, adc_fs,
-                pl.batch ? "batch" : "per_sample", cfg->noise ? "on" : "off");
+                sched_txt, cfg->noise ? "on" : "off");
         fprintf(rep, "  digital interface: %s, %ld MACs per sample\n", iface, macs);
     }
     /* the paper's kT = 1 row (sde) first: after a spice run this process's sde steps were
@@ -464,6 +484,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
         if (!want[k])
             continue;
         pl.n_samples = nk[k];
+        pl.batch = sched_batch[k];
         /* the waveform comes from the most physical engine that runs */
         int wave_k = want[2] ? 2 : want[1] ? 1 : -1;
         pl.n_wave = k == wave_k ? cfg->n_wave_units : 0;
@@ -611,8 +632,6 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     double gpu_part = cfg->gpu_step * cfg->gpu_replaced_fraction;
 
     /* ---- outputs: one directory transaction */
-    char odir[1100];
-    snprintf(odir, sizeof odir, "%s/cosim", cfg->out);
     if ((rc = tdi_mkdirs(cfg->out, err)) || (rc = tdi_dir_begin(odir, tmp, sizeof tmp, err)))
         goto done;
     begun = 1;
@@ -633,9 +652,12 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 cc->n_res, cc->sum_gm);
         fprintf(f, "  \"timing\": {\"tick_s\": %.6g, \"settle_ticks\": %ld, \"avg_ticks\": %ld, "
                 "\"t_settle_s\": %.6g, \"t_avg_s\": %.6g, \"time_to_solution_s\": %.6g, "
-                "\"schedule\": \"%s\"},\n", tick, settle_ticks, avg_ticks,
-                (double)settle_ticks * tick, (double)avg_ticks * tick, T_inf,
-                pl.batch ? "batch" : "per_sample");
+                "\"schedule\": \"%s\", \"sde_schedule\": \"%s\"},\n", tick, settle_ticks,
+                avg_ticks, (double)settle_ticks * tick, (double)avg_ticks * tick, T_inf,
+                sched_batch[TDI_COSIM_SPICE] ? "batch" : "per_sample",
+                sched_batch[TDI_COSIM_SDE] ? "batch"
+                : cfg->sde_reference      ? "per_sample (reference path)"
+                                          : "per_sample (batched)");
         fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
                 "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "
                 "\"adc_conversions_per_sample\": %.0f, \"interface_macs\": %ld, "
