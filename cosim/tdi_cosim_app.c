@@ -437,7 +437,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     if (strcmp(cfg->schedule, "auto") == 0)
         snprintf(sched_txt, sizeof sched_txt, "auto (sde per_sample, spice batch)");
     else
-        snprintf(sched_txt, sizeof sched_txt, "%s", cfg->schedule);
+        snprintf(sched_txt, sizeof sched_txt, "%.15s", cfg->schedule);
     pl.batch = sched_batch[TDI_COSIM_SPICE];
     size_t wave[16];
     for (size_t q = 0; q < cfg->n_wave_units; q++) {
