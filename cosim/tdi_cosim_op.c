@@ -78,7 +78,8 @@ static int paper_plan(const tdi_cosim_cfg *c, const tdi_gen_circuit *gc,
                            .noise = c->noise};
     pl->avg_ticks = pl->avg_ticks < 1 ? 1 : pl->avg_ticks;
     pl->batch = strcmp(c->schedule, "per_sample") != 0;
-    return 0;
+    long per = 0, total = 0; /* the tick budget every run obeys (tdi_cosim.h) */
+    return tdi_cosim_ticks_total(pl->settle_ticks, pl->avg_ticks, ns, &per, &total, err);
 }
 
 int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
