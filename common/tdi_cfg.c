@@ -379,7 +379,7 @@ static int cfg_mapping(cfg_ctx *c, const char *prefix)
         yaml_event_t vev;
         if (cfg_next(c, &vev))
             return TDI_ECONFIG;
-        if (ignore) {
+        if (ignore && !exact && !has_children) {
             ignore->seen = 1;
             rc = cfg_skip(c, &vev);
         } else if (exact) {

@@ -29,7 +29,9 @@ typedef enum {
                         count written to *nout; each element in [min, max] */
     TDI_CFG_ILIST,   /* long list: like DLIST, into long[cap] */
     TDI_CFG_IGNORE   /* a whole subtree owned by another component (e.g. "circuit" read by
-                        tdi-fit): skipped, not checked; dst may be NULL */
+                        tdi-fit): skipped, not checked; dst may be NULL. Keys of the table
+                        below it are still read (a component may read a few keys of another's
+                        section: IGNORE "energy" plus "energy.adc_fom") */
 } tdi_cfg_type;
 
 typedef struct tdi_cfg_key {

@@ -16,8 +16,9 @@
 #include <stdio.h>
 
 #include "tdi_err.h"
+#include "tdi_phys.h"
 
-#define TDI_COSIM_KB 1.380649e-23 /* J/K, exact (SI 2019) */
+#define TDI_COSIM_KB TDI_PHYS_KB /* J/K (common/tdi_phys.h) */
 
 /* ---------------------------------------------------------------- circuit */
 /* The circuit as every engine sees it. Units are indexed 0..n-1. */
@@ -317,6 +318,8 @@ typedef struct tdi_cosim_cfg {
     double adc_fs;         /* V; 0 = auto */
     double adc_rate;       /* Hz; 0 = auto: 4 conversions per slowest relaxation time */
     int progress;          /* progress line on stderr */
+    int paper_row;         /* with an operating point: also the sde row at the paper's kT = 1 */
+    long paper_row_samples;/* ... on the first this many of the samples (0 = all) */
     long wave_units[16];   /* units written to waveform.csv (indices into [x; y]) */
     size_t n_wave_units;   /* 0 = no waveform file */
     long wave_every;       /* ticks between waveform rows */
@@ -377,6 +380,42 @@ typedef struct tdi_cosim_summary {
 struct tdi_gen_config;
 int tdi_cosim_app_run_ex(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
                          tdi_cosim_summary *sum, FILE *report, tdi_err *err);
+
+/* ---------------------------------------------------------------- operating point */
+/* The generator chooses the operating point (generator/tdi_gen.h, tdi_gen_op); tdi-cosim applies
+ * it and shows the paper's point beside it (tdi_cosim_op.c). */
+struct tdi_gen_bundle;
+/* When gc->op is active: the window (t_avg), ADC bits and ADC rate of c become the chosen ones. */
+void tdi_cosim_op_apply(tdi_cosim_cfg *c, const struct tdi_gen_circuit *gc);
+
+typedef struct tdi_cosim_op_row {
+    int have;
+    size_t samples;
+    double cos_paper, cos_centered, r2;
+    double theta, Vs;          /* 1, V/unit */
+    double t_solution;         /* s per sample (circuit time) */
+    long adc_conversions;      /* per unit and sample */
+    int adc_bits;
+    double cpu_s;
+} tdi_cosim_op_row;
+
+/* The sde engine at theta = 1 (the paper's kT = 1) on the job's ns samples (bsim (ns, 2D) in
+ * simulation units; the first c->paper_row_samples of them) with the configured window and ADC
+ * (c as loaded, before tdi_cosim_op_apply);
+ * metrics against truth (ns, D) as the main rows. */
+int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
+                           const struct tdi_gen_bundle *b, const double *bsim, size_t ns,
+                           const double *truth, const double *mean_fit, const double *gain,
+                           tdi_cosim_op_row *row, tdi_err *err);
+/* The paper's-kT row line of the table (when row->have); its legend and the operating point
+ * (tdi_gen_op_print); results.json members "operating_point" and "paper_kT1" (when present,
+ * each line ending with a comma). */
+void tdi_cosim_op_print_row(const tdi_cosim_op_row *row, FILE *f);
+/* A table line of metrics of pred (n, D) on a subset (e.g. analytic on spice's samples). */
+void tdi_cosim_op_print_subset(const char *label, const double *pred, const double *truth,
+                               const double *mean_fit, size_t n, size_t D, FILE *f);
+void tdi_cosim_op_print(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f);
+void tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f);
 
 /* ---------------------------------------------------------------- tick budget
  * Every tick count of a run is derived by tdi_cosim_timing_plan, with checked arithmetic: a

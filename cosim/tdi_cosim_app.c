@@ -39,6 +39,8 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->dac_bits = 10;
     c->adc_bits = 12;
     c->progress = 1;
+    c->paper_row = 1;
+    c->paper_row_samples = 64;
     c->wave_every = 1;
     c->wave_samples = 1;
     c->vdd = 0.8;
@@ -76,6 +78,9 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.adc_full_scale", TDI_CFG_DOUBLE, &c->adc_fs, 0, 1e6, 0, NULL, NULL, 0},
         {"cosim.adc_rate", TDI_CFG_DOUBLE, &c->adc_rate, 0, 1e15, 0, NULL, NULL, 0},
         {"cosim.progress", TDI_CFG_BOOL, &c->progress, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.paper_row", TDI_CFG_BOOL, &c->paper_row, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.paper_row_samples", TDI_CFG_INT, &c->paper_row_samples, 0, 1e7, 0, NULL, NULL,
+         0},
         {"cosim.waveform_units", TDI_CFG_ILIST, c->wave_units, 0, 1e7, 16, &c->n_wave_units,
          NULL, 0},
         {"cosim.waveform_every", TDI_CFG_INT, &c->wave_every, 1, 1e9, 0, NULL, NULL, 0},
@@ -297,10 +302,14 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
     return tdi_cosim_app_run_ex(cfg, NULL, NULL, rep, err);
 }
 
-int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
+int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                          tdi_cosim_summary *sum, FILE *rep, tdi_err *err)
 {
     int rc = 0;
+    tdi_cosim_cfg cfg_op = *cfg_in; /* cfg_in with the operating point's window and ADC */
+    const tdi_cosim_cfg *cfg = &cfg_op;
+    tdi_cosim_op_row paper_row;
+    memset(&paper_row, 0, sizeof paper_row);
     tdi_gen_config gcfg;
     tdi_gen_bundle b;
     int have_bundle = 0;
@@ -369,6 +378,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     if ((rc = tdi_gen_circuit_build(&gcfg, &b, &gc, err)))
         goto done;
     const tdi_gen_phys *ph = &gc->phys;
+    tdi_cosim_op_apply(&cfg_op, gc);
     tdi_cosim_timing tm;
     if ((rc = plan_timing(cfg, &gcfg, ph, ns, &tm, err)))
         goto done;
@@ -527,7 +537,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     if (strcmp(cfg->schedule, "auto") == 0)
         snprintf(sched_txt, sizeof sched_txt, "auto (sde per_sample, spice batch)");
     else
-        snprintf(sched_txt, sizeof sched_txt, "%s", cfg->schedule);
+        snprintf(sched_txt, sizeof sched_txt, "%.15s", cfg->schedule);
     pl.batch = sched_batch[TDI_COSIM_SPICE];
     size_t wave[16];
     for (size_t q = 0; q < cfg->n_wave_units; q++) {
@@ -553,6 +563,13 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
                 sched_txt, cfg->noise ? "on" : "off");
         fprintf(rep, "  digital interface: %s, %ld MACs per sample\n", iface, macs);
     }
+    /* the paper's kT = 1 row (sde) first: after a spice run this process's sde steps were
+       measured ~40x slower (2.8e3 against 1.2e5 ticks per CPU s) */
+    if (gc->op.active && cfg_in->paper_row && cfg_in->sde && cc->rc_units &&
+        (rc = tdi_cosim_op_paper_row(cfg_in, &gcfg, &b, bsim, ns, truth + s0 * D, mean_fit, gain,
+                                     &paper_row, err)))
+        goto done;
+
     /* ---- engines */
     int want[3] = {1, cfg->sde, cfg->spice}; /* analytic always: it is the readout reference */
     if (want[1] && !cc->rc_units) {
@@ -667,7 +684,10 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         pred_var /= (double)D;
     }
     double q_adc = cfg->adc_bits > 0 ? 2 * adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
-    double pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_adc * q_adc / 12.0 / (double)conv);
+    double q_var = 0; /* quantisation, dithered by each unit's thermal noise (tdi_gen.h) */
+    for (size_t i = D; i < N; i++)
+        q_var += tdi_gen_quant_var(q_adc, cfg->noise ? sqrt(gc->node_var[i]) : 0, conv) / (double)D;
+    double pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_var);
     double meas_rms[3] = {0, 0, 0}, diff_sde_spice = NAN;
     for (int k = 1; k < 3; k++)
         if (outs[k].est) {
@@ -770,6 +790,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             first_row = 0;
         }
         fprintf(f, "\n  },\n");
+        tdi_cosim_op_json(gc, &paper_row, f);
         fprintf(f, "  \"readout\": {\"kind\": \"%s\", \"conversions_per_unit\": %ld, "
                 "\"stage_tau_s\": %.6g, \"stage_var_substrate_V2\": %.6g, "
                 "\"stage_var_own_V2\": %.6g, \"E_R_stage_J\": %.6g, ",
@@ -903,9 +924,14 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
                 fprintf(rep, " %14s", "(equilibrium)");
             fprintf(rep, "\n");
         }
+        if (rows[ROW_SPICE].have && nrow[ROW_SPICE] < ns) /* the same samples as spice */
+            tdi_cosim_op_print_subset("analytic (spice's)", rows[ROW_ANALYTIC].pred, tr,
+                                      mean_fit, nrow[ROW_SPICE], D, rep);
+        tdi_cosim_op_print_row(&paper_row, rep);
         fprintf(rep, "(analytic: M^-1 b with the DAC's biases; analytic_ideal_dac: the bundle's "
                 "M^-1 b; digital_Binv_bdec: B^-1 b_dec, no substrate coupling; mean: fit-split "
                 "mean)\n");
+        tdi_cosim_op_print(gc, &paper_row, rep);
         fprintf(rep, "\nsignal vs noise (simulation units): per-sample signal (std over samples of "
                 "analytic y, rms over units) %.4g; predicted readout noise %.4g; theta %.4g\n",
                 sig_units, pred_rms / ph->Vs, ph->theta);

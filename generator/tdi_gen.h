@@ -55,8 +55,9 @@
 #include <stdio.h>
 
 #include "tdi_err.h"
+#include "tdi_phys.h"
 
-#define TDI_GEN_KB 1.380649e-23       /* J/K, exact (SI 2019) */
+#define TDI_GEN_KB TDI_PHYS_KB          /* J/K (common/tdi_phys.h) */
 #define TDI_GEN_MAX_SAMPLES 256
 
 /* ---- configuration: the `circuit:` section plus the top-level seed/name/out ---- */
@@ -71,6 +72,15 @@ typedef struct tdi_gen_config {
     double T;              /* K */
     double Vs;             /* V per simulation unit (exclusive with theta) */
     double theta;          /* kB T / (Cu Vs^2), dimensionless */
+    /* operating point (tdi_gen_op below): target_noise_ratio > 0 lets tdi choose Vs (then
+       Vs and theta must not be given), the averaging window and the ADC bits */
+    double target_noise_ratio; /* read-out noise rms / per-sample signal rms; 0 = explicit */
+    double v_swing;        /* V, largest |v| a unit node may reach (supply headroom) */
+    double op_avg_relax_min, op_avg_relax_max; /* window limits, slowest relaxation times */
+    long op_adc_bits_min, op_adc_bits_max;     /* ADC resolution limits */
+    double op_adc_fom;     /* J per conversion step: energy.adc_fom (tdi-cosim's key, read) */
+    double op_vdd;         /* V: energy.vdd (read) */
+    double op_gm_over_id;  /* 1/V: energy.gm_over_id (read) */
     double rlc_cp;         /* Cp / Cu (rlc) */
     double rlc_zeta;       /* damping ratio of the slowest mode (rlc); 1 = critical */
     char intra[16];        /* dense | lowrank */
@@ -166,6 +176,74 @@ typedef struct tdi_gen_phys {
     double t_slot;         /* s per standalone sample: t_settle + t_avg, or ro_settle if longer */
 } tdi_gen_phys;
 
+/* ---- operating point: Vs (theta), averaging window and ADC bits from a fidelity target ----
+ * Model (README "Operating point"): the ADC converts every decoder unit every `spacing` s and
+ * the estimate is the mean of n conversions. Read-out noise in simulation units:
+ *   noise^2 = theta g(n)^2 + mean_i quant_var(q, sqrt(theta) sd1_i, n),  q = 2 fs / 2^bits,
+ *   fs = 1.1 (y_max + 6 sqrt(theta) sd1_dec) (the ADC full scale tdi-cosim uses), g(n) =
+ *   noise1(n): thermal noise at theta = 1, sd1_i the node std of unit i at theta = 1.
+ * Swing: Vs z_max + 6 sqrt(kB T / Cu) sd1_max <= v_swing. Energy per inference (the ledger's
+ * terms that depend on the choice): n_read n adc_fom 2^bits + (p_vs2 Vs^2 + p_static) T_inf,
+ * T_inf = t_settle + n spacing. The chooser takes, over bits and n in the limits, the largest
+ * theta meeting noise <= target * signal (the cheapest circuit for that pair) within the swing,
+ * and keeps the cheapest pair. */
+enum { TDI_GEN_OP_BIND_TARGET = 1, TDI_GEN_OP_BIND_SWING = 2, TDI_GEN_OP_BIND_WINDOW_MIN = 4,
+       TDI_GEN_OP_BIND_WINDOW_MAX = 8, TDI_GEN_OP_BIND_BITS_MAX = 16 };
+
+typedef struct tdi_gen_op_in {
+    double target;         /* read-out noise / signal */
+    double signal;         /* units: per-sample signal (std over samples of y*, rms over units) */
+    double y_max;          /* units: max |y*| over samples and decoder units (ADC full scale) */
+    double sd1_dec;        /* units at theta = 1: max decoder node std, sqrt((M^-1)_ii) */
+    const double *sd1_units; /* (n_units) units at theta = 1: each decoder node's std (the
+                                dither of its quantiser); n_units 0: sd1_dec for all */
+    size_t n_units;
+    double z_max;          /* units: max |M^-1 b| over samples and all units (swing) */
+    double sd1_max;        /* units at theta = 1: max node std over all units (swing) */
+    double T, Cu;          /* K, F */
+    double v_swing;        /* V */
+    double spacing;        /* s between ADC conversions */
+    double t_settle;       /* s per sample */
+    long n_min, n_max;     /* conversions per window */
+    long bits_min, bits_max;
+    size_t n_read;         /* ADC channels (decoder units) */
+    double adc_fom;        /* J per conversion step */
+    double p_vs2;          /* W/V^2: circuit dissipation per Vs^2 (bias power + resistors) */
+    double p_static;       /* W: transconductor bias power (Vdd sum(gm) / (gm/ID)) */
+    double (*noise1)(void *ctx, long n); /* units, theta = 1: thermal noise of an n-mean */
+    void *ctx;
+} tdi_gen_op_in;
+
+typedef struct tdi_gen_op {
+    int active;            /* 1: chosen from circuit.target_noise_ratio */
+    double theta, Vs;      /* -, V/unit */
+    long n_conv, bits;     /* ADC conversions per window, ADC resolution */
+    double spacing;        /* s between conversions */
+    double avg_relax;      /* window / slowest relaxation time */
+    double noise;          /* units: predicted read-out noise (thermal + quantisation) */
+    double signal, target; /* units, ratio (copied from the input) */
+    double vs_max;         /* V/unit: the swing limit on Vs */
+    double v_swing;        /* V (copied from the input) */
+    double swing;          /* V: Vs z_max + 6 thermal std at the chosen point */
+    double e_adc, e_circ, e_active, energy; /* J per inference, the chooser's model */
+    unsigned binds;        /* TDI_GEN_OP_BIND_* */
+    char signal_from[64];  /* which data the signal and swing were taken from */
+} tdi_gen_op;
+
+/* The chooser: a pure function of its input. TDI_ECONFIG naming the binding limit and its keys
+ * (circuit.v_swing, circuit.target_noise_ratio, circuit.op_avg_relax_max,
+ * circuit.op_adc_bits_max) when no point meets the target. */
+int tdi_gen_op_choose(const tdi_gen_op_in *in, tdi_gen_op *op, tdi_err *err);
+/* Variance factor of the mean of n samples of a unit-variance AR(1) sequence with lag-one
+ * correlation rho: (1/n) [1 + 2 sum_k (1 - k/n) rho^k]. */
+double tdi_gen_ar1_mean_factor(long n, double rho);
+/* Variance of the mean of n quantised conversions (step q) of a level carrying Gaussian noise
+ * of std sigma: the part that follows the level (not averaged away; q^2/12 when sigma = 0)
+ * plus the rest over n (q^2/(12 n) once sigma >~ q/2). */
+double tdi_gen_quant_var(double q, double sigma, long n);
+/* "swing, target" etc.: the binding constraints of op as words. */
+void tdi_gen_op_binds_text(const tdi_gen_op *op, char *buf, size_t size);
+
 /* ---- the circuit: element list (what the netlist contains, before formatting) ---- */
 typedef enum {
     TDI_GEN_NODE_UNIT = 0, /* x<i> (index i) or y<j> (index D + j): the state z */
@@ -205,6 +283,7 @@ typedef struct tdi_gen_block_report {
 typedef struct tdi_gen_circuit {
     size_t D, k, N;        /* N = 2D units */
     tdi_gen_phys phys;
+    tdi_gen_op op;         /* the operating point (op.active = 0: explicit Vs/theta) */
     const double *M;       /* (N, N) intended matrix (the bundle's; not owned) */
     tdi_gen_node *nodes;   size_t n_nodes;   /* units first: x0..x{D-1}, y0..y{D-1}; with
                                                 the stage, nodes[N + j] is r<y><j> */
@@ -266,6 +345,8 @@ int tdi_gen_text_write(const tdi_gen_text *t, FILE *f, tdi_err *err);
 void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f);
 void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f);
 void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f);
+/* The operating point and why (a few lines; nothing when op.active is 0). */
+void tdi_gen_op_print(const tdi_gen_circuit *c, FILE *f);
 
 /* Whole program: load bundle, build, write <netlists>/{standalone.cir,cosim.cir,wires.json}
  * as one directory transaction (nothing appears on error); prints physics and wire report to

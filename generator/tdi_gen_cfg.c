@@ -1,6 +1,7 @@
 /* tdi_gen_cfg: the schema of the `circuit:` config section (owned by the generator) plus the
  * top-level seed/name/out; every other top-level section is skipped as another component's.
- * Invariant: a loaded config has exactly one of gu/tau and one of Vs/theta in effect, and node
+ * Invariant: a loaded config has exactly one of gu/tau and one of Vs/theta/target_noise_ratio
+ * in effect (energy.adc_fom, vdd, gm_over_id are read for the operating point), and node
  * prefixes that cannot collide or break SPICE syntax. Non-goal: reading other sections. */
 #include "tdi_gen.h"
 
@@ -23,6 +24,15 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->T = 300;
     c->Vs = 0;
     c->theta = 1.0;
+    c->target_noise_ratio = 0; /* explicit theta (the library default; presets set a target) */
+    c->v_swing = 0.3;           /* V: +-0.3 V about mid-rail of a 0.8 V supply */
+    c->op_avg_relax_min = 1;    /* one slowest relaxation time: 4 conversions */
+    c->op_avg_relax_max = 100;
+    c->op_adc_bits_min = 4;
+    c->op_adc_bits_max = 14;
+    c->op_adc_fom = 5e-15;      /* = tdi-cosim's energy defaults */
+    c->op_vdd = 0.8;
+    c->op_gm_over_id = 20;
     c->rlc_cp = 1.0;
     c->rlc_zeta = 1.0;
     strcpy(c->intra, "dense");
@@ -75,11 +85,17 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
     if (vs_seen && theta_seen)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.Vs and circuit.theta are both set; "
                            "give one (theta = kB T/(Cu Vs^2))", f);
-    double kT = TDI_GEN_KB * c->T;
+    if (c->target_noise_ratio > 0 && (vs_seen || theta_seen))
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.target_noise_ratio and circuit.%s are "
+                           "both set; give one (the target lets tdi choose Vs; theta: 1 is the "
+                           "paper's point)", f, vs_seen ? "Vs" : "theta");
+    if (c->op_avg_relax_min > c->op_avg_relax_max || c->op_adc_bits_min > c->op_adc_bits_max)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.op_avg_relax_min/max or "
+                           "op_adc_bits_min/max: the minimum exceeds the maximum", f);
     if (vs_seen)
-        c->theta = kT / (c->Cu * c->Vs * c->Vs);
+        c->theta = tdi_phys_theta_of_vs(c->T, c->Cu, c->Vs);
     else
-        c->Vs = sqrt(kT / (c->Cu * c->theta));
+        c->Vs = tdi_phys_vs_of_theta(c->T, c->Cu, c->theta);
     if (c->n_samples == 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.samples is empty", f);
     if (!cfg_prefix_ok(c->enc_prefix) || !cfg_prefix_ok(c->dec_prefix))
@@ -128,6 +144,21 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"circuit.T", TDI_CFG_DOUBLE, &c->T, 1e-3, 1e4, 0, NULL, NULL, 0},
         {"circuit.Vs", TDI_CFG_DOUBLE, &c->Vs, 1e-12, 1e3, 0, NULL, NULL, 0},
         {"circuit.theta", TDI_CFG_DOUBLE, &c->theta, 1e-12, 1e12, 0, NULL, NULL, 0},
+        {"circuit.target_noise_ratio", TDI_CFG_DOUBLE, &c->target_noise_ratio, 0, 1e3, 0, NULL,
+         NULL, 0},
+        {"circuit.v_swing", TDI_CFG_DOUBLE, &c->v_swing, 1e-6, 1e3, 0, NULL, NULL, 0},
+        {"circuit.op_avg_relax_min", TDI_CFG_DOUBLE, &c->op_avg_relax_min, 1e-3, 1e6, 0, NULL,
+         NULL, 0},
+        {"circuit.op_avg_relax_max", TDI_CFG_DOUBLE, &c->op_avg_relax_max, 1e-3, 1e6, 0, NULL,
+         NULL, 0},
+        {"circuit.op_adc_bits_min", TDI_CFG_INT, &c->op_adc_bits_min, 1, 30, 0, NULL, NULL, 0},
+        {"circuit.op_adc_bits_max", TDI_CFG_INT, &c->op_adc_bits_max, 1, 30, 0, NULL, NULL, 0},
+        /* read from tdi-cosim's energy section (same ranges and defaults); the rest of it is
+           tdi-cosim's and skipped */
+        {"energy", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
+        {"energy.adc_fom", TDI_CFG_DOUBLE, &c->op_adc_fom, 0, 1, 0, NULL, NULL, 0},
+        {"energy.vdd", TDI_CFG_DOUBLE, &c->op_vdd, 0, 100, 0, NULL, NULL, 0},
+        {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->op_gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"circuit.rlc_cp", TDI_CFG_DOUBLE, &c->rlc_cp, 1e-6, 1e6, 0, NULL, NULL, 0},
         {"circuit.rlc_zeta", TDI_CFG_DOUBLE, &c->rlc_zeta, 1e-3, 1e3, 0, NULL, NULL, 0},
         {"circuit.intra", TDI_CFG_STRING, c->intra, 0, 0, sizeof c->intra, NULL,

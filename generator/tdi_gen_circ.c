@@ -182,7 +182,7 @@ static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     p->gu = cfg->gu;
     p->tau = cfg->Cu / cfg->gu;
     p->Vs = cfg->Vs;
-    p->theta = p->kT / (p->Cu * p->Vs * p->Vs);
+    p->theta = tdi_phys_theta_of_vs(p->T, p->Cu, p->Vs);
     p->kTC = p->kT / p->Cu;
     int rc = tdi_gen_eig_extremes(bu->M, L, N, (unsigned long)cfg->seed, &p->lambda_min,
                                   &p->lambda_max, err);
@@ -884,6 +884,8 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
                          c->blk[TDI_GEN_BLK_SKIP].wire_pairs, cfg->wire_budget);
         goto fail;
     }
+    if ((rc = tdi_gen_op_resolve(cfg, bu, L, c, err)))
+        goto fail;
     if ((rc = tdi_gen_emit_elements(c, err)))
         goto fail;
     c->time_elems = now() - t1;

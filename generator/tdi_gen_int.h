@@ -27,6 +27,12 @@ int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int 
                    const int *force_of, const int *bus_of, size_t N, size_t nb, double *K,
                    tdi_err *err);
 
+/* When cfg->target_noise_ratio > 0: chooses the operating point for the built circuit c
+ * (elements, phys, bias and means at the configured Vs; L the Cholesky factor of M) and moves
+ * c to it: phys.Vs, theta, t_avg, t_stop, bias, expect_mean, readout_sd, c->op. */
+int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, const double *L,
+                       tdi_gen_circuit *c, tdi_err *err);
+
 /* Formats the element cards into c->elem_text (tdi_gen_emit.c). 0 or TDI_ENOMEM. */
 int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err);
 

@@ -103,6 +103,7 @@ int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *o
     if (log) {
         fprintf(log, "tdi-gen: %s -> %s/{standalone.cir,cosim.cir,wires.json}\n", bdir, odir);
         tdi_gen_phys_print(c, log);
+        tdi_gen_op_print(c, log);
         tdi_gen_wires_print(c, log);
         fprintf(log, "timing (CPU s): read %.3f, checks+physics %.3f, elements and their text "
                 "%.3f, write both netlists %.3f; total %.3f\n", t1 - t0, c->time_prep,

@@ -2,12 +2,15 @@
 # make demo: from the shipped U-Net checkpoint to the co-simulator's table, on the paper preset.
 # Steps: build; bin/tdi-unet export (fit and test activation bundles, skipped when present and
 # newer than the checkpoint); bin/tdi-fit; bin/tdi-gen; bin/tdi-cosim (analytic, sde and spice
-# engines). Prints each step's wall time and the table of the run: engines and baselines by
-# metric, wire counts, energy terms, time to solution (all measured by this run).
+# engines at the operating point the preset's target_noise_ratio chooses, and the sde engine at
+# the paper's kT = 1 as its own row). Prints each step's wall time and the table of the run:
+# engines and baselines by metric, the operating point and what binds, wire counts, energy
+# terms, time to solution (all measured by this run).
 # Sizing: the preset exports 10,000 + 10,000 images (several minutes of U-Net forward passes on
 # 2 cores), so by default the demo runs the preset with DEMO_FIT (2000) fit and DEMO_TEST (256)
-# test images in out/demo/ (config written to out/demo/paper.yaml; everything else as in the
-# preset). DEMO_FULL=1 runs the preset file unchanged.
+# test images in out/demo/ (config written to out/demo/<name>.yaml; everything else as in the
+# preset; presets sharing an export dir share out/demo/<that dir's name>). DEMO_FULL=1 runs the
+# preset file unchanged. Second stage (README "Operating point"): scripts/demo.sh configs/skip.yaml
 # Usage: scripts/demo.sh [CONFIG]   (default configs/paper.yaml). Exit status: first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +18,10 @@ cfg=${1:-configs/paper.yaml}
 make -s all >/dev/null
 if [ "${DEMO_FULL:-0}" != 1 ]; then
     name=$(awk '/^name:/ {print $2; exit}' "$cfg")
+    edir=$(awk '/^export:/ {e = 1} e && /^  dir:/ {print $2; exit}' "$cfg")
+    edir=$(basename "${edir:-$name}")
     mkdir -p out/demo
-    sed -e "s|^out: .*|out: out/demo/$name|" -e "s|^  dir: .*|  dir: out/demo/$name|" \
+    sed -e "s|^out: .*|out: out/demo/$name|" -e "s|^  dir: .*|  dir: out/demo/$edir|" \
         -e "s|^  n_fit: .*|  n_fit: ${DEMO_FIT:-2000}|" \
         -e "s|^  n_test: .*|  n_test: ${DEMO_TEST:-256}|" "$cfg" >"out/demo/$name.yaml"
     echo "== demo config: out/demo/$name.yaml = $cfg with ${DEMO_FIT:-2000} fit and" \

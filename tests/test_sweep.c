@@ -394,7 +394,7 @@ static void test_many_buses(void)
     tdi_gen_config_init(&g);
     snprintf(g.name, sizeof g.name, "bus");
     snprintf(g.skip, sizeof g.skip, "twobus");
-    g.Vs = sqrt(TDI_GEN_KB * g.T / (g.Cu * g.theta));
+    g.Vs = tdi_phys_vs_of_theta(g.T, g.Cu, g.theta);
     tdi_gen_circuit *c = NULL;
     rc = tdi_gen_circuit_build(&g, &b, &c, &err);
     tdi_check_int(rc, 0, "buses: two-bus circuit with 64 bus nodes builds");

@@ -188,7 +188,6 @@ int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_
     tdi_sweep_job *J = calloc(cap ? cap : 1, sizeof *J);
     if (!J)
         return tdi_err_set(err, TDI_ENOMEM, "sweep grid: out of memory");
-    double kT = TDI_GEN_KB * c->gen.T;
     size_t m = 0;
     for (size_t a = 0; a < c->n_D; a++)
         for (size_t b = 0; b < c->n_k; b++) {
@@ -207,10 +206,10 @@ int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_
                                         j->k = c->k[b];
                                         if (c->n_Vs) {
                                             j->Vs = c->Vs[t];
-                                            j->theta = kT / (c->gen.Cu * j->Vs * j->Vs);
+                                            j->theta = tdi_phys_theta_of_vs(c->gen.T, c->gen.Cu, j->Vs);
                                         } else {
                                             j->theta = c->theta[t];
-                                            j->Vs = sqrt(kT / (c->gen.Cu * j->theta));
+                                            j->Vs = tdi_phys_vs_of_theta(c->gen.T, c->gen.Cu, j->theta);
                                         }
                                         j->dac_bits = c->dac[d];
                                         j->adc_bits = c->adc[e];

@@ -256,6 +256,7 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
     gen.seed = (long)j->seed;
     gen.theta = j->theta;
     gen.Vs = j->Vs;
+    gen.target_noise_ratio = 0; /* the job's theta is explicit (a grid axis) */
     snprintf(gen.unit, sizeof gen.unit, "%.7s", j->unit);
     snprintf(gen.skip, sizeof gen.skip, "%s", j->skip);
     snprintf(gen.out, sizeof gen.out, "%s", jobdir);

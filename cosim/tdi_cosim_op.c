@@ -1,0 +1,195 @@
+/* tdi_cosim_op: tdi-cosim's side of the operating point. The generator chooses it (tdi_gen_op);
+ * here the job applies it (window, ADC bits) and, beside the working point, runs the sde engine
+ * at the paper's theta = 1 (kT = 1) on the same samples and the same biases in simulation units,
+ * with the configured cosim window and ADC (the paper's point is shown beside, never instead).
+ * Non-goals: choosing (generator/tdi_gen_op.c), the main table (tdi_cosim_app.c). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_cosim.h"
+#include "tdi_gen.h"
+#include "tdi_sub.h"
+
+void tdi_cosim_op_apply(tdi_cosim_cfg *c, const struct tdi_gen_circuit *gc)
+{
+    if (!gc->op.active)
+        return;
+    c->t_avg = gc->phys.t_avg;
+    c->adc_bits = gc->op.bits;
+    c->adc_rate = 0; /* the chooser's schedule: 4 conversions per slowest relaxation time */
+}
+
+/* max |v*| of the decoder units over the samples (V), for the ADC's auto full scale */
+static int paper_vmax(const tdi_cosim_circuit *cc, const double *ib, size_t ns, size_t D,
+                      double *vmax, tdi_err *err)
+{
+    size_t N = 2 * D;
+    double *v = malloc(N * sizeof *v);
+    if (!v)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    *vmax = 0;
+    for (size_t s = 0; s < ns; s++) {
+        int rc = tdi_cosim_analytic_solve(cc, ib + s * N, v, err);
+        if (rc) {
+            free(v);
+            return rc;
+        }
+        for (size_t i = D; i < N; i++)
+            *vmax = fmax(*vmax, fabs(v[i]));
+    }
+    free(v);
+    return 0;
+}
+
+/* the plan at theta = 1: the configured window (cosim.t_avg / avg_relax), ADC bits and rate,
+   converters' full scales as the job's auto rules */
+static int paper_plan(const tdi_cosim_cfg *c, const tdi_gen_circuit *gc,
+                      const tdi_cosim_circuit *cc, const double *bsim, double *ib, size_t ns,
+                      const size_t *read, tdi_cosim_plan *pl, tdi_err *err)
+{
+    const tdi_gen_phys *ph = &gc->phys;
+    size_t D = gc->D, N = gc->N;
+    double tick = c->tick > 0 ? c->tick : ph->noise_dt, bmax = 0;
+    double t_settle = c->t_settle > 0 ? c->t_settle : ph->t_settle;
+    double t_avg = c->t_avg > 0 ? c->t_avg : c->avg_relax > 0 ? c->avg_relax * ph->t_slow
+                                                               : ph->t_avg;
+    for (size_t q = 0; q < ns * N; q++) {
+        ib[q] = ph->gu * ph->Vs * bsim[q];
+        bmax = fmax(bmax, fabs(bsim[q]));
+    }
+    double vmax = 0, sdmax = 0;
+    int rc = paper_vmax(cc, ib, ns, D, &vmax, err);
+    if (rc)
+        return rc;
+    for (size_t i = D; i < N; i++)
+        sdmax = fmax(sdmax, sqrt(gc->node_var[i]));
+    double adc_rate = c->adc_rate > 0 ? c->adc_rate : 4.0 / ph->t_slow;
+    long stride = lround(1.0 / (adc_rate * tick));
+    *pl = (tdi_cosim_plan){.n_samples = ns, .bias = ib, .n_read = D, .read = read, .tick = tick,
+                           .settle_ticks = (long)ceil(t_settle / tick - 1e-9),
+                           .avg_ticks = (long)ceil(t_avg / tick - 1e-9), .batch = 1,
+                           .dac_bits = (int)c->dac_bits,
+                           .dac_fs = ph->gu * ph->Vs * (c->dac_fs > 0 ? c->dac_fs : 1.05 * bmax),
+                           .adc_bits = (int)c->adc_bits,
+                           .adc_fs = c->adc_fs > 0 ? c->adc_fs : 1.1 * (vmax + 6 * sdmax),
+                           .adc_stride = stride < 1 ? 1 : stride,
+                           .seed = (uint64_t)c->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
+                           .noise = c->noise};
+    pl->avg_ticks = pl->avg_ticks < 1 ? 1 : pl->avg_ticks;
+    pl->batch = strcmp(c->schedule, "per_sample") != 0;
+    long per = 0, total = 0; /* the tick budget every run obeys (tdi_cosim.h) */
+    return tdi_cosim_ticks_total(pl->settle_ticks, pl->avg_ticks, ns, &per, &total, err);
+}
+
+int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
+                           const struct tdi_gen_bundle *b, const double *bsim, size_t ns,
+                           const double *truth, const double *mean_fit, const double *gain,
+                           tdi_cosim_op_row *row, tdi_err *err)
+{
+    memset(row, 0, sizeof *row);
+    if (c->paper_row_samples > 0 && (size_t)c->paper_row_samples < ns)
+        ns = (size_t)c->paper_row_samples;
+    tdi_gen_config g = *gen;
+    g.target_noise_ratio = 0;
+    g.theta = 1.0; /* the paper's kT = 1 */
+    g.Vs = tdi_phys_vs_of_theta(g.T, g.Cu, g.theta);
+    size_t D = b->D, N = 2 * D;
+    tdi_gen_circuit *gc = NULL;
+    tdi_cosim_circuit *cc = NULL;
+    tdi_cosim_out out;
+    memset(&out, 0, sizeof out);
+    double *ib = malloc(ns * N * sizeof *ib), *pred = malloc(ns * D * sizeof *pred);
+    size_t *read = malloc(D * sizeof *read);
+    tdi_cosim_plan pl;
+    int rc = !ib || !pred || !read ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0; !rc && i < D; i++)
+        read[i] = D + i;
+    if (!rc)
+        rc = tdi_gen_circuit_build(&g, b, &gc, err);
+    double tick = gc ? (c->tick > 0 ? c->tick : gc->phys.noise_dt) : 0;
+    if (!rc)
+        rc = tdi_cosim_circuit_from_gen(gc, tick, tick, &cc, err);
+    if (!rc && !cc->rc_units)
+        rc = tdi_err_set(err, TDI_EARG, "the paper's-kT row needs the sde engine (rc units)");
+    if (!rc)
+        rc = paper_plan(c, gc, cc, bsim, ib, ns, read, &pl, err);
+    if (!rc) {
+        pl.label = c->progress ? "tdi-cosim sde (paper's kT = 1)" : NULL;
+        rc = tdi_cosim_exp_run(TDI_COSIM_SDE, cc, &pl, &out, err);
+    }
+    if (!rc) {
+        for (size_t s = 0; s < ns; s++)
+            for (size_t i = 0; i < D; i++)
+                pred[s * D + i] = out.est[s * D + i] / gc->phys.Vs * gain[i];
+        tdi_sub_metrics m = tdi_sub_metrics_eval(pred, truth, mean_fit, ns, D);
+        row->cos_paper = m.cos_paper;
+        row->cos_centered = m.cos_centered;
+        row->r2 = m.r2;
+        row->samples = ns;
+        row->theta = gc->phys.theta;
+        row->Vs = gc->phys.Vs;
+        row->t_solution = (double)(pl.settle_ticks + pl.avg_ticks) * pl.tick;
+        row->adc_conversions = pl.avg_ticks / pl.adc_stride;
+        row->adc_bits = pl.adc_bits;
+        row->cpu_s = out.st.cpu_s;
+        row->have = 1;
+    }
+    if (rc)
+        tdi_err_prefix(err, "paper's kT = 1 row");
+    tdi_cosim_out_destroy(&out);
+    tdi_cosim_circuit_free(cc);
+    tdi_gen_circuit_free(gc);
+    free(ib);
+    free(pred);
+    free(read);
+    return rc;
+}
+
+void tdi_cosim_op_print_row(const tdi_cosim_op_row *row, FILE *f)
+{
+    if (f && row->have)
+        fprintf(f, "%-19s %7zu %9.4f %12.4f %8.4f %14.4g %9.3f\n", "paper's kT = 1, sde",
+                row->samples, row->cos_paper, row->cos_centered, row->r2, row->t_solution,
+                row->cpu_s);
+}
+
+void tdi_cosim_op_print_subset(const char *label, const double *pred, const double *truth,
+                               const double *mean_fit, size_t n, size_t D, FILE *f)
+{
+    if (!f || n == 0)
+        return;
+    tdi_sub_metrics m = tdi_sub_metrics_eval(pred, truth, mean_fit, n, D);
+    fprintf(f, "%-19s %7zu %9.4f %12.4f %8.4f\n", label, n, m.cos_paper, m.cos_centered, m.r2);
+}
+
+void tdi_cosim_op_print(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f)
+{
+    if (!f)
+        return;
+    if (row->have)
+        fprintf(f, "(paper's kT = 1: the sde engine at theta = 1, Vs = %.3g V/unit, on the first "
+                "%zu of the samples; the cosim window: %ld ADC conversions of %d bits per unit "
+                "and sample)\n", row->Vs, row->samples, row->adc_conversions, row->adc_bits);
+    if (gc->op.active) {
+        fprintf(f, "\n");
+        tdi_gen_op_print(gc, f);
+    }
+}
+
+void tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f)
+{
+    const tdi_gen_op *o = &gc->op;
+    if (o->active)
+        fprintf(f, "  \"operating_point\": {\"target_noise_ratio\": %.6g, \"signal_units\": %.6g, "
+                "\"predicted_noise_units\": %.6g, \"theta\": %.6g, \"Vs_V\": %.6g, "
+                "\"avg_relax\": %.6g, \"adc_conversions\": %ld, \"adc_bits\": %ld, "
+                "\"swing_V\": %.6g, \"v_swing_V\": %.6g, \"model_energy_J\": %.6g, "
+                "\"binds\": %u},\n", o->target, o->signal, o->noise, o->theta, o->Vs,
+                o->avg_relax, o->n_conv, o->bits, o->swing, o->v_swing, o->energy, o->binds);
+    if (row->have)
+        fprintf(f, "  \"paper_kT1\": {\"engine\": \"sde\", \"theta\": %.6g, \"samples\": %zu, "
+                "\"cos_paper\": %.6f, \"cos_centered\": %.6f, \"r2\": %.6f, "
+                "\"time_to_solution_s\": %.6g, \"cpu_s\": %.4g},\n", row->theta, row->samples,
+                row->cos_paper, row->cos_centered, row->r2, row->t_solution, row->cpu_s);
+}
