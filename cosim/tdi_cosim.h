@@ -324,7 +324,7 @@ typedef struct tdi_cosim_cfg {
     size_t n_wave_units;   /* 0 = no waveform file */
     long wave_every;       /* ticks between waveform rows */
     long wave_samples;     /* samples' worth of ticks recorded (from the first) */
-    /* energy (physics.md 7) */
+    /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */
     double dac_fom;        /* J per conversion step: E_dac = dac_fom * 2^bits per update */

@@ -2,7 +2,7 @@
  * digital interface (enc/transfer networks, or A x and the static c in skip mode) per test
  * sample, drives the engines (analytic, sde, spice) through the DAC/ADC models, and writes
  * <out>/cosim/results.json and samples.csv: metrics against the U-Net truth beside baselines,
- * predicted vs measured readout error, time to solution, the energy ledger (physics.md 7).
+ * predicted vs measured readout error, time to solution, the energy ledger (docs/physics.md 7).
  * Read-out: the mean of ADC conversions of y over a window (circuit.readout_stage: none), or one
  * conversion per unit of the analog stage's output r at the end of the slot (rc).
  * results.json layout: {"preset", "config", "circuit": {...}, "timing": {...},
@@ -262,7 +262,7 @@ typedef struct stage_pred {
     double E_R_stage;        /* J per inference: g_ro v_r^2 of the stage units */
 } stage_pred;
 
-/* Predicted variance of the stage outputs (mean over units), physics.md "Analog read-out". */
+/* Predicted variance of the stage outputs (mean over units), docs/physics.md 9 (read-out). */
 static int stage_predict(const tdi_cosim_circuit *cc, size_t N, size_t D, stage_pred *sp,
                          tdi_err *err)
 {
@@ -628,7 +628,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
             rows[ROW_IDEAL].pred[s * D + i] = b.analytic[(s0 + s) * D + i] * gain[i];
             rows[ROW_MEAN].pred[s * D + i] = mean_fit[i];
         }
-    { /* digital: y = B^-1 b_dec, no substrate coupling (paper.md) */
+    { /* digital: y = B^-1 b_dec, no substrate coupling (docs/paper.md) */
         gsl_matrix *Bm = gsl_matrix_alloc(D, D);
         if (!Bm) {
             rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
@@ -656,7 +656,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
         }
 
     /* ---- readout error (V): measured vs analytic with the same DAC outputs; predicted from
-       the OU zero-frequency PSD (physics.md 5, generator's readout_sd for its window) plus the
+       the OU zero-frequency PSD (docs/physics.md 5, generator's readout_sd for its window) plus the
        ADC's quantisation noise over the conversions averaged */
     double pred_var = 0;
     long conv = avg_ticks / stride;

@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     gsl_set_error_handler_off();
     /* one co-simulation is sequential (128-unit mat-vecs per tick): BLAS threads only add
        synchronisation (measured: sde 52k -> 121k ticks/CPU-s at D = 64 with one thread);
-       sweeps scale as independent processes (ngspice.md) */
+       sweeps scale as independent processes (docs/ngspice.md section 5) */
     tdi_gen_blas_threads(1);
     if (argc < 2)
         return usage();

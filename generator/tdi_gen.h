@@ -1,5 +1,5 @@
 /* tdi_gen: substrate bundle + `circuit:` config -> SPICE netlists (ngspice dialect) of noisy
- * analog units with bilinear couplings (../shared/design/physics.md), plus the physical
+ * analog units with bilinear couplings (docs/physics.md 1-4), plus the physical
  * parameters and the element list for the co-simulator. Invariant: eliminating the bus nodes of
  * the emitted network (Schur complement) gives back gu*M to rounding. Non-goals: other SPICE
  * dialects, transistor-level transconductors, non-symmetric M.
@@ -101,7 +101,7 @@ typedef struct tdi_gen_config {
     double readout_tau;    /* s, C_ro/g_ro (0 = t_avg/2: the window average's noise bandwidth) */
     double readout_cap;    /* F, C_ro (0 = auto: the stage's own kT/C_ro noise is
                               readout_noise_share of the filtered substrate noise) */
-    double readout_noise_share; /* for readout_cap: 0 (see docs/physics.md) */
+    double readout_noise_share; /* for readout_cap: 0 (see docs/physics.md 9) */
     double readout_noise_factor; /* g_n / g_ro of the stage's noise current */
     long wire_budget;      /* max total wire pairs (0 = no budget) */
     char enc_prefix[9];    /* node prefix of encoder units ("x") */
@@ -165,7 +165,7 @@ typedef struct tdi_gen_phys {
     double t_settle, t_avg;/* s per sample */
     double t_stop;         /* s, n_samples * (t_settle + t_avg) */
     double readout_gain;   /* readout covariance = readout_gain * (2 kB T / (gu W)) M^-2 [V^2];
-                              1 for rc, gd/gu for rlc (physics.md 5, zero-frequency PSD) */
+                              1 for rc, gd/gu for rlc (docs/physics.md 5, zero-frequency PSD) */
     int ro;                /* 1: analog read-out stage present (readout_stage: rc) */
     double ro_C, ro_g;     /* F, S: stage capacitor C_ro, conductance g_ro = gm_ro */
     double ro_tau;         /* s, C_ro / g_ro */

@@ -1,4 +1,4 @@
-/* tdi_gen_circ: config + bundle -> circuit: derived physics (physics.md 1, 2, 4, 5), the
+/* tdi_gen_circ: config + bundle -> circuit: derived physics (docs/physics.md 1, 2, 4, 5), the
  * coupling elements of every realisation (dense, low-rank/bus, two-bus, shared-bus; section 3),
  * the wire report and the Schur-complement reduction used to verify them.
  * Invariant: reduce(elements) == gu * M to rounding for every realisation and unit kind; node

@@ -157,7 +157,7 @@ int tdi_gen_compare_log(const tdi_gen_circuit *c, const tdi_gen_bundle *b, const
     *zmax = zm;
     if (out)
         fprintf(out, "%zu averages: chi2/N = %.3f, max |z| = %.2f (z: deviation in predicted "
-                "read-out standard deviations, physics.md 5)\n", m, *chi2n, zm);
+                "read-out standard deviations, docs/physics.md 5)\n", m, *chi2n, zm);
     return 0;
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test program in bin/ (bin/test_*), adds their "summary: P passed, F failed" lines and
-# ends with the total "N passed, N failed". A program that crashes, exits non-zero without
-# failures, or prints no summary counts as one failure. Exit status: 0 iff nothing failed.
+# Runs every test program in bin/ (bin/test_*) and every check script tests/check_*.sh
+# (check_docs.sh: the repository cites only its own docs), adds their "summary: P passed,
+# F failed" lines and ends with the total "N passed, N failed". A program that crashes, exits
+# non-zero without failures, or prints no summary counts as one failure. Exit status: 0 iff
+# nothing failed.
 # Usage: tests/run.sh [name-filter]
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -9,7 +11,7 @@ filter=${1:-}
 pass=0
 fail=0
 mkdir -p build/test-logs
-for t in bin/test_*; do
+for t in bin/test_* tests/check_*.sh; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
     case "$name" in *"$filter"*) ;; *) continue ;; esac

@@ -274,7 +274,7 @@ static void test_readback(void)
                          intras[in], skips[s]);
                 tdi_check_le(worst / (c->phys.gu * mx), 1e-9, name);
                 free(K);
-                /* wire counts against the formulas of physics.md section 3 */
+                /* wire counts against the formulas of docs/physics.md section 3 */
                 const tdi_gen_block_report *sk = &c->blk[TDI_GEN_BLK_SKIP],
                                            *ie = &c->blk[TDI_GEN_BLK_INTRA_ENC];
                 size_t want_skip = s == 0 ? D * D : s == 1 ? 4 * D * k : 2 * D * k;
@@ -421,7 +421,7 @@ static void test_ngspice_stats(void)
             printf("    %s: chi2/N of the means %.3f (flipped-skip circuit: %.1f), worst |z| "
                    "%.2f; variance ratio mean %.4f, worst |r-1| %.3f\n", u ? "rlc" : "rc",
                    chi2 / N, chi2w / N, worst, ratio_sum / N, worst_r);
-            /* means: each node within 5 predicted readout sigmas (physics.md 5; 16 nodes give
+            /* means: each node within 5 predicted readout sigmas (docs/physics.md 5; 16 nodes give
                a false-alarm rate ~1e-5), and chi2/N <= 4 (correlated nodes widen chi2) */
             snprintf(name, sizeof name, "%s node averages within 5 sigma of Vs*(M^-1 b)",
                      u ? "rlc" : "rc");

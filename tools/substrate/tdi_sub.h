@@ -1,5 +1,5 @@
 /* tdi_sub: the substrate model (issue 3). From two activation bundles (fit, test) it builds the
- * quadratic energy E = 1/2 z^T M z - b^T z of paper.md (Gram couplings, rank-k skip coupling,
+ * quadratic energy E = 1/2 z^T M z - b^T z of docs/paper.md (Gram couplings, rank-k skip coupling,
  * the 2,560-weight digital interface), solves the exact equilibrium z* = M^-1 b by Cholesky, and
  * measures honest fidelity metrics; "skip" mode fits the skip coupling itself to the data.
  * Invariants: all arrays are row-major double, shapes beside each declaration; every function

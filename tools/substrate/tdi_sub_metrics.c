@@ -1,4 +1,4 @@
-/* tdi_sub_metrics: fidelity of a decoder prediction against the U-Net's truth (paper.md,
+/* tdi_sub_metrics: fidelity of a decoder prediction against the U-Net's truth (docs/paper.md,
  * "Metrics"): the paper's global-z-score cosine, the centered cosine (per-sample information
  * about the fit-split mean), R^2 about the fit-split mean, and the decoder shift rho_skip.
  * Invariants: a row of zero norm has cosine 0 (so the mean baseline scores exactly 0 centered);

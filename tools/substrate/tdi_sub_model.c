@@ -1,4 +1,4 @@
-/* tdi_sub_model: the paper's energy model (paper.md, "What the released code computes"):
+/* tdi_sub_model: the paper's energy model (docs/paper.md, "What the released code computes"):
  * Gram couplings J, diagonal blocks A = 2 J2 I + J + J^T, the rank-k skip coupling of
  * "Definition 1" as two D x k factors, the block matrix M and its exact equilibrium.
  * Invariants: M is assembled symmetric; the equilibrium uses a Cholesky factor (never an inverse).

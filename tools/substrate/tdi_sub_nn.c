@@ -1,5 +1,5 @@
-/* tdi_sub_nn: the digital interface of paper.md ("Definition 2"): two-layer perceptrons (linear
- * bottleneck D->4->D, transfer D->16->SiLU->D), trained in C with minibatch Adam on MSE.
+/* tdi_sub_nn: the digital interface of docs/paper.md ("Definition 2"): two-layer perceptrons
+ * (linear bottleneck D->4->D, transfer D->16->SiLU->D), trained in C with minibatch Adam on MSE.
  * Invariants: parameters live in one block (w1, b1, w2, b2 in that order; owned through w1);
  * every random draw comes from a gsl_rng seeded from the caller's seed; batch GEMMs via BLAS.
  * Non-goals: other architectures, GPUs, learning-rate schedules. */
