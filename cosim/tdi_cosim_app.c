@@ -563,8 +563,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 sched_txt, cfg->noise ? "on" : "off");
         fprintf(rep, "  digital interface: %s, %ld MACs per sample\n", iface, macs);
     }
-    /* the paper's kT = 1 row (sde) first: after a spice run this process's sde steps were
-       measured ~40x slower (2.8e3 against 1.2e5 ticks per CPU s) */
+    /* the paper's kT = 1 row (sde) first (it was measured ~40x slower after a spice run, until
+       tdi_cosim_spice_run restored the OpenMP thread count ngspice changes; order is now free) */
     if (gc->op.active && cfg_in->paper_row && cfg_in->sde && cc->rc_units &&
         (rc = tdi_cosim_op_paper_row(cfg_in, &gcfg, &b, bsim, ns, truth + s0 * D, mean_fit, gain,
                                      &paper_row, err)))

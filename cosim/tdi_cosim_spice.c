@@ -4,8 +4,11 @@
  * interpolated between tick samples) and reports the accepted state at every tick.
  * Invariants: source values are pure functions of (t, states accepted so far); a run either
  * reports every tick 0..n_ticks or fails with TDI_ESPICE and ngspice's own text.
+ * A run leaves the calling thread's OpenMP thread count and floating-point environment as it
+ * found them (ngspice's "run" sets its own thread count, which OpenBLAS then follows).
  * Non-goals: bg_run, several instances, reading vectors after the run (".save none"). */
 #include <ctype.h>
+#include <fenv.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +18,7 @@
 #include <time.h>
 
 #include <ngspice/sharedspice.h>
+#include <omp.h>
 
 #include "tdi_cosim.h"
 
@@ -555,6 +559,29 @@ static double now_s(clockid_t id)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* What ngspice may change in the process and a run must hand back unchanged. ngspice 39.3 calls
+ * omp_set_num_threads(num_threads, default 2) in every "run"; OpenBLAS's OpenMP build takes its
+ * thread count from omp_get_max_threads() at each call, so without the restore every later GEMM
+ * of the sde engine ran on 2 threads (README "Speed": 10-40x the CPU time on a loaded machine).
+ * The FP environment is restored too: ngspice leaves exception flags set (measured harmless for
+ * speed, but the caller's environment is not ngspice's to change). */
+typedef struct spice_host_state {
+    int omp_threads;
+    fenv_t fenv;
+} spice_host_state;
+
+static void host_state_save(spice_host_state *h)
+{
+    h->omp_threads = omp_get_max_threads();
+    fegetenv(&h->fenv);
+}
+
+static void host_state_restore(const spice_host_state *h)
+{
+    omp_set_num_threads(h->omp_threads);
+    fesetenv(&h->fenv);
+}
+
 static void spice_cleanup(void)
 {
     ngSpice_Command((char *)"remcirc");
@@ -570,9 +597,13 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     for (size_t i = 0; i < c->n; i++)
         if (!c->node || !c->src || !c->node[i] || !c->src[i])
             return tdi_err_set(err, TDI_EARG, "spice run: unit %zu has no node/source name", i);
+    spice_host_state host;
+    host_state_save(&host);
     int rc = spice_init(err);
-    if (rc)
+    if (rc) {
+        host_state_restore(&host);
         return rc;
+    }
     memset(st, 0, sizeof *st);
     double cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = now_s(CLOCK_MONOTONIC);
 
@@ -664,6 +695,7 @@ done_spice:
     spice_cleanup();
     g_ctx = NULL;
 done:
+    host_state_restore(&host);
     st->cpu_s = now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     st->wall_s = now_s(CLOCK_MONOTONIC) - wall0;
     free(lines);

@@ -2,15 +2,21 @@
  * against the closed form; every tick hit; kT/C on lone RC units from the C noise stream;
  * bit-identical reruns; sde and spice pathwise and statistically on a coupled circuit; ngspice
  * error paths (parse error, unknown EXTERNAL source, non-converging runs) followed by a good run
- * in the same process. Non-goal: the digital interface (test_cosim_loop). */
+ * in the same process; a spice run leaves the OpenMP thread count (and with it OpenBLAS's), the FP
+ * environment as it found them. Non-goal: the digital interface (test_cosim_loop). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <fenv.h>
+#include <omp.h>
+
+#include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
 
 #include "tdi_cosim.h"
+#include "tdi_gen.h"
 #include "tdi_test.h"
 
 /* A digital side that holds one bias vector and records every tick. */
@@ -391,11 +397,80 @@ static void test_nonreciprocal(double C, double g, double T)
     tdi_cosim_circuit_free(c);
 }
 
+/* OpenBLAS (OpenMP build): its current thread count, which each threadable call first sets to
+ * omp_get_max_threads() unless that is 1. */
+int openblas_get_num_threads(void);
+
+/* A dgemm large enough for OpenBLAS to thread it when allowed (m n k = 128^3 is above its
+ * 4 x 65536 single-thread limit); returns the thread count OpenBLAS then reports. */
+static int blas_threads_after_gemm(void)
+{
+    enum { NB = 128 };
+    static double a[NB * NB], c[NB * NB];
+    for (size_t i = 0; i < NB * NB; i++)
+        a[i] = (double)(i % 7) - 3.0;
+    gsl_matrix_view A = gsl_matrix_view_array(a, NB, NB), Cm = gsl_matrix_view_array(c, NB, NB);
+    gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &A.matrix, &A.matrix, 0.0, &Cm.matrix);
+    return openblas_get_num_threads();
+}
+
+/* ngspice 39.3's "run" calls omp_set_num_threads(2) and leaves FP exception flags raised; the
+ * sde engine's GEMMs after a spice run then ran on 2 OpenMP threads (20x the CPU time, README
+ * "Speed"). After good and failed spice runs the caller's thread counts (BLAS single-threaded as
+ * tdi-cosim and tdi-sweep set it; then OpenMP at 3, not ngspice's 2) and FP environment must be
+ * unchanged. */
+static void test_host_state(double C, double g, double T)
+{
+    tdi_err err = {0};
+    double M = 1.0, ib = 1e-6;
+    tdi_cosim_circuit *c = tdi_cosim_circuit_direct(1, &M, C, g, T, &err);
+    const char *bad[] = {"* t", "Cu0 u0 0 1p", "Ru0 u0 0 1meg", "Iu0 0 u0 external",
+                         "B1 0 u0 I=1+V(u0)*V(u0)", NULL};
+    const char *what[] = {"spice run (BLAS 1 thread)", "spice run (OpenMP 3 threads)",
+                          "failed spice run (BLAS 1 thread)"};
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 2)
+            tdi_cosim_circuit_set_lines(c, bad, &err); /* fails inside "run" */
+        if (pass == 1)
+            omp_set_num_threads(3);
+        else
+            tdi_gen_blas_threads(1);
+        int omp0 = omp_get_max_threads(), blas0 = blas_threads_after_gemm();
+        feclearexcept(FE_ALL_EXCEPT);
+        feraiseexcept(FE_INEXACT);
+        int fe0 = fetestexcept(FE_ALL_EXCEPT), round0 = fegetround();
+        rec r;
+        tdi_cosim_stats st;
+        int rc = run(TDI_COSIM_SPICE, c, C / g / 50, 100, &ib, 1, 1, &r, &st, &err);
+        int fe1 = fetestexcept(FE_ALL_EXCEPT), round1 = fegetround();
+        int omp1 = omp_get_max_threads(), blas1 = blas_threads_after_gemm();
+        free(r.v);
+        char nm[160];
+        snprintf(nm, sizeof nm, "%s: %s", what[pass], pass == 2 ? "fails" : "succeeds");
+        tdi_check_int(rc != 0, pass == 2, nm);
+        snprintf(nm, sizeof nm, "%s: OpenMP max threads unchanged", what[pass]);
+        tdi_check_int(omp1, omp0, nm);
+        snprintf(nm, sizeof nm, "%s: OpenBLAS threads after a 128^3 dgemm unchanged", what[pass]);
+        tdi_check_int(blas1, blas0, nm);
+        snprintf(nm, sizeof nm, "%s: FP exception flags unchanged", what[pass]);
+        tdi_check_int(fe1, fe0, nm);
+        snprintf(nm, sizeof nm, "%s: FP rounding mode unchanged", what[pass]);
+        tdi_check_int(round1, round0, nm);
+    }
+    tdi_gen_blas_threads(1);
+    tdi_cosim_circuit_free(c);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
     tdi_err err = {0};
     const double C = 1e-12, g = 1e-6, T = 300, tau = C / g; /* tau = 1 us */
+
+    /* ---- 0. First, so that its first pass holds the process's first ngspice run (the one that
+       raised FE_UNDERFLOW on the old code; later runs raised no new flag, only the thread
+       counts showed it; ngspice never changed the rounding mode: that check guards fesetenv). */
+    test_host_state(C, g, T);
 
     /* ---- 1. RC step response, one unit, 1 uA into 1 MOhm || 1 pF: v = 1 V (1 - e^-t/tau). */
     {
