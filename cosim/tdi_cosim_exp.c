@@ -20,6 +20,7 @@ typedef struct exp_ctx {
     size_t s_base;    /* first sample of this run */
     long *n_acc;      /* (n_samples) ADC conversions per sample */
     double *vprev;    /* (n) V at the previous tick */
+    double pprev;     /* W dissipated in the resistors at the previous tick */
     double wall0, last_print;
     size_t wave_cap;  /* rows allocated in out->wave */
     long ticks_done, ticks_total;
@@ -84,16 +85,15 @@ static int exp_tick(void *user, long k, double t, const double *v, const double 
             row[1 + q] = v[pl->wave[q]];
         x->out->wave_rows++;
     }
+    double pr = tdi_cosim_resistor_power(x->c, v);
     if (k > 0) {
         size_t s = x->s_base + (size_t)((k - 1) / x->L);
         long j = (k - 1) % x->L + 1; /* tick within the sample, 1..L */
-        double pb = 0, pr = 0, h = pl->tick;
-        for (size_t i = 0; i < n; i++) {
+        double pb = 0, h = pl->tick;
+        for (size_t i = 0; i < n; i++)
             pb += ib[i] * (x->vprev[i] + v[i]);
-            pr += x->c->G[i * n + i] * (x->vprev[i] * x->vprev[i] + v[i] * v[i]);
-        }
         x->out->e_bias[s] += 0.5 * h * pb;
-        x->out->e_r[s] += 0.5 * h * pr;
+        x->out->e_r[s] += tdi_cosim_resistor_tick(x->c, x->vprev, x->pprev, v, pr, h);
         long a = j - pl->settle_ticks;
         if (a > 0 && a % pl->adc_stride == 0) {
             double *e = x->out->est + s * pl->n_read;
@@ -107,6 +107,7 @@ static int exp_tick(void *user, long k, double t, const double *v, const double 
             progress(x, 0);
     }
     memcpy(x->vprev, v, sizeof(double) * n);
+    x->pprev = pr;
     return 0;
 }
 
@@ -172,13 +173,11 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
             rc = tdi_cosim_analytic_solve(c, ib, vs, err);
             for (size_t r = 0; r < pl->n_read && !rc; r++)
                 out->est[s * pl->n_read + r] = vs[pl->read[r]];
-            double pb = 0, pr = 0;
-            for (size_t i = 0; i < n; i++) {
+            double pb = 0;
+            for (size_t i = 0; i < n; i++)
                 pb += ib[i] * vs[i];
-                pr += c->G[i * n + i] * vs[i] * vs[i];
-            }
             out->e_bias[s] = pb * T;
-            out->e_r[s] = pr * T;
+            out->e_r[s] = tdi_cosim_resistor_power(c, vs) * T; /* v constant: no rate term */
         }
         goto done;
     }
@@ -196,6 +195,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         x.s_base = pl->batch ? 0 : q;
         nz.tick0 = (long)x.s_base * x.L;
         memset(x.vprev, 0, sizeof(double) * n);
+        x.pprev = 0;
         if (kind == TDI_COSIM_SDE)
             rc = tdi_cosim_sde_run(sde, &nz, &dg, &st, err);
         else

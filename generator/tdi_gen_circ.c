@@ -829,7 +829,7 @@ fail:
 /* ---------- Schur reduction ---------- */
 int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int *unit_of,
                    const int *force_of, const int *bus_of, size_t N, size_t nb, double *K,
-                   tdi_err *err)
+                   double *vbus, tdi_err *err)
 {
     double *GFB = calloc(N * (nb ? nb : 1), sizeof *GFB);
     double *GBB = calloc((nb ? nb : 1) * (nb ? nb : 1), sizeof *GBB);
@@ -907,6 +907,9 @@ int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int 
             gsl_linalg_LU_svx(&Bv.matrix, p, &col.vector);
         }
         gsl_permutation_free(p);
+        if (vbus)
+            for (size_t q = 0; q < nb * N; q++)
+                vbus[q] = -GBX[q];
         gsl_matrix_view Kv = gsl_matrix_view_array(K, N, N);
         gsl_matrix_view Fv = gsl_matrix_view_array(GFB, N, nb), Xv = gsl_matrix_view_array(GBX, nb, N);
         gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, -1.0, &Fv.matrix, &Xv.matrix, 1.0, &Kv.matrix);
@@ -934,7 +937,7 @@ int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err)
                    ? (int)n->index : -1;
         b[i] = n->kind == TDI_GEN_NODE_BUS ? (int)nb++ : -1;
     }
-    int rc = tdi_gen_reduce(c->elems, c->n_elems, nn, u, f, b, c->N, nb, K, err);
+    int rc = tdi_gen_reduce(c->elems, c->n_elems, nn, u, f, b, c->N, nb, K, NULL, err);
     free(u);
     free(f);
     free(b);
