@@ -342,9 +342,11 @@ static long samples_of(const char *csv)
 {
     char *t = tdi_test_slurp(csv);
     const char *p = t ? strchr(t, '\n') : NULL; /* the first row after the header */
-    for (int i = 0; i < 15 && p; i++) {            /* "samples" is column 16 */
+    int col = 0;                                   /* the column named "samples" */
+    for (const char *h = t; h && h < p && strncmp(h, "samples,", 8) != 0; h++)
+        col += *h == ',';
+    for (int i = 0; i < col && p; i++)
         p = strchr(p + 1, ',');
-    }
     long v = p ? strtol(p + 1, NULL, 10) : -1;
     free(t);
     return v;

@@ -41,8 +41,31 @@
  *   spice_samples: 0           # of those, the first ones a spice job runs (0 = base
  *                              #   cosim.spice_samples)
  *   keep_jobs: false           # keep each job's scratch directory (substrate, netlist, cosim)
- * Grid order (the last varies fastest): D, k, theta|Vs, dac_bits, adc_bits, unit, skip, engine,
- * replicate; job index = position in that order after dropping k > D. */
+ *   substrate: ""              # a substrate bundle every job uses as is (no per-job fit; D and
+ *                              #   k then come from it): circuit-side sweeps of one model
+ *   target: 0                  # fidelity target of the end-of-run frontier report (0 = none)
+ *   avg_relax: [10]            # and every axis of tdi_sweep_xaxes (below): lists of numbers
+ *                              #   or comma-separated words      (default: the base's)
+ * Grid order (the last varies fastest): D, k, theta|Vs, dac_bits, adc_bits, the xaxes in table
+ * order, unit, skip, engine, replicate; job index = position in that order after dropping
+ * k > D. */
+/* Axes that set one field of a component's config. Adding an axis = one line in the table
+ * tdi_sweep_xaxes (tdi_sweep_cfg.c): its sweep key (also the CSV input column, after adc_bits),
+ * the config struct and field it sets, and its values' kind (numbers in [lo, hi], or words
+ * from choices "a|b"). */
+#define TDI_SWEEP_NX 4       /* capacity of the table */
+typedef enum { TDI_SWEEP_X_GEN = 0, TDI_SWEEP_X_COSIM = 1 } tdi_sweep_xtarget;
+typedef struct tdi_sweep_xaxis {
+    const char *key;         /* "avg_relax" */
+    tdi_sweep_xtarget target;
+    size_t off;              /* offsetof the field in the target struct */
+    size_t size;             /* word axes: the char array's size; 0: the field is a double */
+    const char *choices;     /* word axes: "a|b|c"; NULL for numbers */
+    double lo, hi;           /* number axes: allowed range */
+} tdi_sweep_xaxis;
+extern const tdi_sweep_xaxis tdi_sweep_xaxes[];
+extern const size_t tdi_sweep_n_xaxes;
+
 typedef struct tdi_sweep_cfg {
     char path[512];          /* the sweep file */
     char base[512];          /* base preset config */
@@ -57,10 +80,15 @@ typedef struct tdi_sweep_cfg {
     char unit[TDI_SWEEP_MAXWORD][16];   size_t n_unit;
     char skip[TDI_SWEEP_MAXWORD][16];   size_t n_skip;
     int engine[TDI_SWEEP_MAXWORD];      size_t n_engine; /* tdi_cosim_kind */
+    double xnum[TDI_SWEEP_NX][TDI_SWEEP_MAXVAL];   /* values of each xaxis (numbers) */
+    char xword[TDI_SWEEP_NX][TDI_SWEEP_MAXWORD][16]; /* (words) */
+    size_t n_x[TDI_SWEEP_NX];
     long replicates;
     long n_samples;
     long spice_samples;
     int keep_jobs;
+    char substrate[512];     /* fixed bundle ("" = each job fits its own) */
+    double target;           /* fidelity target of the end-of-run report (0 = none) */
     /* the base config, loaded once by every component's own loader */
     tdi_sub_cfg sub;
     tdi_gen_config gen;
@@ -79,12 +107,16 @@ typedef struct tdi_sweep_job {
     double theta;            /* kB T/(Cu Vs^2) in effect */
     double Vs;               /* V per unit in effect */
     long dac_bits, adc_bits;
+    double xnum[TDI_SWEEP_NX];     /* the xaxes' values (number axes) */
+    char xword[TDI_SWEEP_NX][16];  /* (word axes) */
     char unit[16], skip[16];
     int engine;              /* tdi_cosim_kind */
     long replicate;
     unsigned long seed;      /* 1 .. 2^32-1 */
 } tdi_sweep_job;
 
+/* Sets the xaxes' fields of the job in the component configs. */
+void tdi_sweep_xaxes_apply(const tdi_sweep_job *j, tdi_gen_config *g, tdi_cosim_cfg *c);
 /* Expands the grid: *jobs is malloc'd (caller frees), *n jobs. */
 int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_err *err);
 /* splitmix64 of (sweep seed, index), folded to 1 .. 2^32-1 (the range configs accept). */
