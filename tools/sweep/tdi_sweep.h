@@ -43,7 +43,8 @@
  *   keep_jobs: false           # keep each job's scratch directory (substrate, netlist, cosim)
  *   substrate: ""              # a substrate bundle every job uses as is (no per-job fit; D and
  *                              #   k then come from it): circuit-side sweeps of one model
- *   target: 0                  # fidelity target of the end-of-run frontier report (0 = none)
+ *   target: 0.5                # fidelity target (centered cosine) of the end-of-run frontier
+ *                              #   report: Pareto set and cheapest point (absent: no report)
  *   avg_relax: [10]            # and every axis of tdi_sweep_xaxes (below): lists of numbers
  *                              #   or comma-separated words      (default: the base's)
  * Grid order (the last varies fastest): D, k, theta|Vs, dac_bits, adc_bits, the xaxes in table
@@ -88,7 +89,7 @@ typedef struct tdi_sweep_cfg {
     long spice_samples;
     int keep_jobs;
     char substrate[512];     /* fixed bundle ("" = each job fits its own) */
-    double target;           /* fidelity target of the end-of-run report (0 = none) */
+    double target;           /* fidelity target of the end-of-run report (NaN = none) */
     /* the base config, loaded once by every component's own loader */
     tdi_sub_cfg sub;
     tdi_gen_config gen;
@@ -181,6 +182,53 @@ int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *comm, const tdi_
  * time_vs_k_theta.png) plus their data and scripts. */
 int tdi_sweep_plot(const char *const *csv, size_t ncsv, const char *outdir, FILE *log,
                    tdi_err *err);
+
+/* ---------------------------------------------------------------- the frontier
+ * (tdi_sweep_pareto.c, tdi_sweep_frontier.c). A point of the fidelity-energy-time space: the
+ * fidelity is one metric (cos_centered or r2) of the row's own engine, i.e. the most physical
+ * engine the job ran; energy is E_total_J per inference; time is time_to_solution_s. */
+typedef struct tdi_sweep_point {
+    size_t row;        /* row of the results table */
+    double fid;        /* higher is better */
+    double energy;     /* J per inference, lower is better */
+    double time;       /* s to solution, lower is better */
+} tdi_sweep_point;
+/* on[i] = 1 when no other point is at least as good in all three and better in one (the Pareto
+ * set; a point with a NaN is never on it). Equal points are all on it. O(n^2). */
+void tdi_sweep_pareto(const tdi_sweep_point *p, size_t n, unsigned char *on);
+/* The cheapest point meeting the target: least energy among fid >= target; ties by less time,
+ * then more fidelity, then the earlier row. -1 when none meets it. */
+long tdi_sweep_cheapest(const tdi_sweep_point *p, size_t n, double target);
+
+/* A results file read back: header and cells (RFC 4180: quoted fields may hold commas and
+ * doubled quotes). */
+typedef struct tdi_sweep_table {
+    char *buf;
+    char **head;       /* (ncol) */
+    char **cell;       /* (nrow, ncol) */
+    size_t ncol, nrow;
+} tdi_sweep_table;
+int tdi_sweep_table_read(const char *path, tdi_sweep_table *t, tdi_err *err);
+void tdi_sweep_table_destroy(tdi_sweep_table *t);
+/* Column index of name, or -1. */
+int tdi_sweep_table_col(const tdi_sweep_table *t, const char *name);
+/* The circuit points of a table: rows with status ok whose engine is not analytic (the
+ * equilibrium is a reference, not a circuit measurement). *pts malloc'd. metric: "cos_centered"
+ * or "r2". */
+int tdi_sweep_points(const tdi_sweep_table *t, const char *metric, tdi_sweep_point **pts,
+                     size_t *n, tdi_err *err);
+/* Prints the Pareto set (sorted by energy) and, when target is finite, the cheapest point
+ * meeting it, to out. Returns TDI_ENUM when a finite target is met by no point (the report
+ * says so), 0 otherwise. */
+int tdi_sweep_frontier_report(const char *csv, const char *metric, double target, FILE *out,
+                              tdi_err *err);
+/* The frontier figure: outdir/frontier.png (fidelity against energy per inference, log x, the
+ * Pareto set joined, the digital-equivalent and GPU energies as vertical lines, the analytic
+ * equilibrium's fidelity as a horizontal line, the theta = 1 points marked) with its data
+ * (frontier.dat, frontier_lines.dat) and script (frontier.gp). gnuplot runs by fork/execvp in
+ * outdir; no string from the data or the command line enters the script text. */
+int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *outdir, FILE *log,
+                            tdi_err *err);
 
 /* ---------------------------------------------------------------- synthetic data */
 /* Writes <root>/activations-fit and <root>/activations-test (docs/formats.md, layers e2/d2 of

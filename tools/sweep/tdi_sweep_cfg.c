@@ -164,6 +164,7 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     snprintf(c->path, sizeof c->path, "%s", path);
     c->seed = 1;
     c->replicates = 1;
+    c->target = NAN;
     char unit[128] = "", skip[128] = "", engine[128] = "analytic";
     long krange[3] = {0, 0, 1};
     size_t n_krange = 0;

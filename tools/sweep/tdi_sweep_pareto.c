@@ -1,0 +1,257 @@
+/* tdi_sweep_pareto: the fidelity-energy-time frontier of a sweep's results. The Pareto set
+ * (fidelity up, energy per inference down, time to solution down), the cheapest point meeting a
+ * fidelity target, and a results.csv reader (RFC 4180 quoting) for them and the frontier plot.
+ * Invariant: the fidelity of a row is its own engine's metric; analytic rows (the equilibrium)
+ * are never points. Non-goals: plotting (tdi_sweep_frontier.c), running sweeps. */
+#include "tdi_sweep.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_io.h"
+
+static int worse_or_equal(const tdi_sweep_point *a, const tdi_sweep_point *b)
+{
+    return a->fid <= b->fid && a->energy >= b->energy && a->time >= b->time;
+}
+
+static int finite3(const tdi_sweep_point *a)
+{
+    return isfinite(a->fid) && isfinite(a->energy) && isfinite(a->time);
+}
+
+void tdi_sweep_pareto(const tdi_sweep_point *p, size_t n, unsigned char *on)
+{
+    for (size_t i = 0; i < n; i++) {
+        on[i] = (unsigned char)finite3(&p[i]);
+        for (size_t j = 0; j < n && on[i]; j++) {
+            if (j == i || !finite3(&p[j]))
+                continue;
+            int dominated = worse_or_equal(&p[i], &p[j]) &&
+                            (p[j].fid > p[i].fid || p[j].energy < p[i].energy ||
+                             p[j].time < p[i].time);
+            if (dominated)
+                on[i] = 0;
+        }
+    }
+}
+
+long tdi_sweep_cheapest(const tdi_sweep_point *p, size_t n, double target)
+{
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!finite3(&p[i]) || !(p[i].fid >= target))
+            continue;
+        if (best < 0) {
+            best = (long)i;
+            continue;
+        }
+        const tdi_sweep_point *b = &p[best];
+        if (p[i].energy < b->energy ||
+            (p[i].energy == b->energy &&
+             (p[i].time < b->time || (p[i].time == b->time && p[i].fid > b->fid))))
+            best = (long)i;
+    }
+    return best;
+}
+
+/* ---------------------------------------------------------------- the table */
+void tdi_sweep_table_destroy(tdi_sweep_table *t)
+{
+    free(t->buf);
+    free(t->head);
+    free(t->cell);
+    memset(t, 0, sizeof *t);
+}
+
+int tdi_sweep_table_col(const tdi_sweep_table *t, const char *name)
+{
+    for (size_t i = 0; i < t->ncol; i++)
+        if (strcmp(t->head[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Splits one line in place into at most max fields (unquoting); returns the field count, or
+ * -1 for an unterminated quote. *end: where the next line starts. */
+static long split_line(char *p, char **f, size_t max, char **end)
+{
+    size_t n = 0;
+    for (;;) {
+        char *w = p, *start = p;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (!*p)
+                    return -1;
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+        } else {
+            while (*p && *p != ',' && *p != '\n')
+                p++;
+            w = p;
+        }
+        char sep = *p;
+        if (sep == '\r' && p[1] == '\n')
+            sep = *++p;
+        *w = '\0';
+        if (n < max)
+            f[n] = start;
+        n++;
+        if (sep != ',') {
+            *end = sep ? p + 1 : p;
+            return (long)n;
+        }
+        p++;
+    }
+}
+
+int tdi_sweep_table_read(const char *path, tdi_sweep_table *t, tdi_err *err)
+{
+    memset(t, 0, sizeof *t);
+    size_t size = 0;
+    int rc = tdi_file_read_all(path, &t->buf, &size, err);
+    if (rc)
+        return rc;
+    size_t lines = 1;
+    for (size_t i = 0; i < size; i++)
+        lines += t->buf[i] == '\n';
+    char *p = t->buf, *end;
+    size_t cap = 1;
+    for (const char *q = p; *q && *q != '\n'; q++)
+        cap += *q == ',';
+    t->head = calloc(cap, sizeof *t->head);
+    t->cell = calloc(lines * cap, sizeof *t->cell);
+    if (!t->head || !t->cell) {
+        tdi_sweep_table_destroy(t);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    long nf = split_line(p, t->head, cap, &end);
+    t->ncol = nf > 0 ? (size_t)nf : 0;
+    size_t lineno = 1;
+    for (p = end; *p; p = end) {
+        lineno++;
+        if (*p == '\n') { /* empty line */
+            end = p + 1;
+            continue;
+        }
+        nf = split_line(p, t->cell + t->nrow * t->ncol, t->ncol, &end);
+        if (nf != (long)t->ncol) {
+            tdi_sweep_table_destroy(t);
+            return tdi_err_set(err, TDI_EFORMAT, "%s:%zu: %ld fields, the header has %zu", path,
+                               lineno, nf, (size_t)cap);
+        }
+        t->nrow++;
+    }
+    if (t->ncol == 0) {
+        tdi_sweep_table_destroy(t);
+        return tdi_err_set(err, TDI_EFORMAT, "%s:1: no header", path);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- points and the report */
+int tdi_sweep_points(const tdi_sweep_table *t, const char *metric, tdi_sweep_point **pts,
+                     size_t *n, tdi_err *err)
+{
+    *pts = NULL;
+    *n = 0;
+    if (strcmp(metric, "cos_centered") != 0 && strcmp(metric, "r2") != 0)
+        return tdi_err_set(err, TDI_EARG, "frontier: metric '%s': choose cos_centered or r2",
+                           metric);
+    int cs = tdi_sweep_table_col(t, "status"), ce = tdi_sweep_table_col(t, "engine"),
+        cf = tdi_sweep_table_col(t, metric), cE = tdi_sweep_table_col(t, "E_total_J"),
+        cT = tdi_sweep_table_col(t, "time_to_solution_s");
+    if (cs < 0 || ce < 0 || cf < 0 || cE < 0 || cT < 0)
+        return tdi_err_set(err, TDI_EFORMAT, "frontier: the results file lacks one of the "
+                           "columns status, engine, %s, E_total_J, time_to_solution_s", metric);
+    tdi_sweep_point *p = malloc((t->nrow ? t->nrow : 1) * sizeof *p);
+    if (!p)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (size_t r = 0; r < t->nrow; r++) {
+        char **c = t->cell + r * t->ncol;
+        if (strcmp(c[cs], "ok") != 0 || strcmp(c[ce], "analytic") == 0)
+            continue;
+        p[*n] = (tdi_sweep_point){r, strtod(c[cf], NULL), strtod(c[cE], NULL),
+                                  strtod(c[cT], NULL)};
+        (*n)++;
+    }
+    *pts = p;
+    return 0;
+}
+
+static int cmp_energy(const void *a, const void *b)
+{
+    const tdi_sweep_point *x = a, *y = b;
+    return (x->energy > y->energy) - (x->energy < y->energy);
+}
+
+/* one line: the point's inputs (every input column up to seed) and its three objectives */
+static void print_point(FILE *out, const tdi_sweep_table *t, const tdi_sweep_point *p)
+{
+    static const char *const keys[] = {"job", "theta", "dac_bits", "adc_bits", "avg_relax",
+                                       "readout", "engine"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        int c = tdi_sweep_table_col(t, keys[k]);
+        if (c >= 0)
+            fprintf(out, "%s %s  ", keys[k], t->cell[p->row * t->ncol + (size_t)c]);
+    }
+    fprintf(out, "| fidelity %.4f  E %.4g J  t %.4g s\n", p->fid, p->energy, p->time);
+}
+
+int tdi_sweep_frontier_report(const char *csv, const char *metric, double target, FILE *out,
+                              tdi_err *err)
+{
+    tdi_sweep_table t;
+    tdi_sweep_point *p = NULL;
+    size_t n = 0;
+    int rc = tdi_sweep_table_read(csv, &t, err);
+    if (rc)
+        return rc;
+    unsigned char *on = NULL;
+    if ((rc = tdi_sweep_points(&t, metric, &p, &n, err)))
+        goto done;
+    qsort(p, n, sizeof *p, cmp_energy);
+    on = malloc(n ? n : 1);
+    if (!on) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    tdi_sweep_pareto(p, n, on);
+    size_t non = 0;
+    for (size_t i = 0; i < n; i++)
+        non += on[i];
+    fprintf(out, "frontier of %s: %zu circuit points (status ok, engine not analytic); "
+            "fidelity = %s of the row's engine; %zu on the Pareto set (fidelity up, energy per "
+            "inference down, time to solution down), by energy:\n", csv, n, metric, non);
+    for (size_t i = 0; i < n; i++)
+        if (on[i]) {
+            fprintf(out, "  ");
+            print_point(out, &t, &p[i]);
+        }
+    if (isfinite(target)) {
+        long b = tdi_sweep_cheapest(p, n, target);
+        if (b < 0) {
+            fprintf(out, "no point reaches %s >= %.4g\n", metric, target);
+            rc = tdi_err_set(err, TDI_ENUM, "frontier: no point of %s reaches %s >= %.4g", csv,
+                             metric, target);
+        } else {
+            fprintf(out, "cheapest point with %s >= %.4g: ", metric, target);
+            print_point(out, &t, &p[b]);
+        }
+    }
+done:
+    free(on);
+    free(p);
+    tdi_sweep_table_destroy(&t);
+    return rc;
+}
