@@ -132,6 +132,37 @@ static void test_grid(void)
     /* theta = kB T / (Cu Vs^2) with the base's Cu = 1 pF, T = 300 K */
     tdi_check_rel(J[0].theta, 1.380649e-23 * 300.0 / (1e-12 * 1e-8), 1e-12,
                   "grid: theta from Vs (rounding only)");
+    /* avg_relax absent: the base's cosim.avg_relax (default 0) on every job */
+    tdi_check_near(J[7].xnum[0], c.cosim.avg_relax, 0, "grid: avg_relax from the base");
+    free(J);
+
+    /* an xaxis (avg_relax) varies after adc_bits and before unit; its column follows adc_bits
+       (dac_bits 10: the base default) */
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/gridx\n  k: [2]\n"
+             "  adc_bits: [8, 12]\n  avg_relax: [1, 30]\n  engine: analytic, sde\n", g_dir,
+             g_dir);
+    write_file("gridx.yaml", t);
+    snprintf(p, sizeof p, "%s/gridx.yaml", g_dir);
+    rc = tdi_sweep_cfg_load(p, &c, &err);
+    if (!rc)
+        rc = tdi_sweep_grid(&c, &J, &n, &err);
+    tdi_check_int(rc ? -1 : (long long)n, 2 * 2 * 2, "xaxis grid: 2 adc x 2 avg_relax x 2 engines");
+    if (!rc && n == 8) {
+        TDI_CHECK(J[0].xnum[0] == 1 && J[1].xnum[0] == 1 && J[2].xnum[0] == 30 &&
+                  J[4].adc_bits == 12 && J[4].xnum[0] == 1,
+                  "xaxis grid: order adc_bits, avg_relax, engine (last fastest)");
+        char in[512];
+        tdi_sweep_row_inputs(&c, &J[2], in, sizeof in);
+        tdi_check_contains(in, ",10,8,30,rc,", "xaxis: the row's inputs hold avg_relax after "
+                           "adc_bits");
+        tdi_sweep_cfg_load(p, &c, &err);
+        tdi_cosim_cfg cc = c.cosim;
+        tdi_gen_config gg = c.gen;
+        tdi_sweep_xaxes_apply(&J[2], &gg, &cc);
+        tdi_check_near(cc.avg_relax, 30, 0, "xaxis: applied to the job's cosim config");
+    }
+    tdi_check_contains(tdi_sweep_csv_header(), "adc_bits,avg_relax,unit",
+                       "header: the xaxis column after adc_bits");
     free(J);
 }
 
