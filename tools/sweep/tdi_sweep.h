@@ -223,8 +223,9 @@ int tdi_sweep_points(const tdi_sweep_table *t, const char *metric, tdi_sweep_poi
 int tdi_sweep_frontier_report(const char *csv, const char *metric, double target, FILE *out,
                               tdi_err *err);
 /* The frontier figure: outdir/frontier.png (fidelity against energy per inference, log x, the
- * Pareto set joined, the digital-equivalent and GPU energies as vertical lines, the analytic
- * equilibrium's fidelity as a horizontal line, the theta = 1 points marked) with its data
+ * Pareto set joined, the digital-equivalent and GPU energies as vertical lines (medians over
+ * the rows), the analytic equilibrium's fidelity as a horizontal line (median of the ideal_<metric>
+ * column, else of the analytic rows), the theta = 1 points marked) with its data
  * (frontier.dat, frontier_lines.dat) and script (frontier.gp). gnuplot runs by fork/execvp in
  * outdir; no string from the data or the command line enters the script text. */
 int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *outdir, FILE *log,

@@ -158,8 +158,14 @@ int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *out
             fhi = fmax(fhi, p[i].fid);
         }
     }
+    /* the equilibrium's fidelity: the circuit rows' ideal-DAC analytic column, else the
+       analytic rows' own */
+    char ideal[32];
+    snprintf(ideal, sizeof ideal, "ideal_%s", metric);
     double edig = col_median(&t, "E_digeq_J", 0), egpu = col_median(&t, "gpu_step_J", 0),
-           epart = col_median(&t, "gpu_part_J", 0), fana = col_median(&t, metric, 1);
+           epart = col_median(&t, "gpu_part_J", 0), fana = col_median(&t, ideal, 0);
+    if (!isfinite(fana))
+        fana = col_median(&t, metric, 1);
     const double lines[3] = {edig, egpu, epart};
     for (int q = 0; q < 3; q++)
         if (isfinite(lines[q]) && lines[q] > 0) {
