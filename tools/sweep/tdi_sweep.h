@@ -214,7 +214,7 @@ void tdi_sweep_table_destroy(tdi_sweep_table *t);
 int tdi_sweep_table_col(const tdi_sweep_table *t, const char *name);
 /* The circuit points of a table: rows with status ok whose engine is not analytic (the
  * equilibrium is a reference, not a circuit measurement). *pts malloc'd. metric: "cos_centered"
- * or "r2". */
+ * or "r2". Sorted by energy (ties: by row). */
 int tdi_sweep_points(const tdi_sweep_table *t, const char *metric, tdi_sweep_point **pts,
                      size_t *n, tdi_err *err);
 /* Prints the Pareto set (sorted by energy) and, when target is finite, the cheapest point

@@ -160,6 +160,15 @@ int tdi_sweep_table_read(const char *path, tdi_sweep_table *t, tdi_err *err)
 }
 
 /* ---------------------------------------------------------------- points and the report */
+/* by energy, then row (a total order: qsort's result is then unique) */
+static int cmp_energy(const void *a, const void *b)
+{
+    const tdi_sweep_point *x = a, *y = b;
+    if (x->energy != y->energy)
+        return (x->energy > y->energy) - (x->energy < y->energy);
+    return (x->row > y->row) - (x->row < y->row);
+}
+
 int tdi_sweep_points(const tdi_sweep_table *t, const char *metric, tdi_sweep_point **pts,
                      size_t *n, tdi_err *err)
 {
@@ -185,14 +194,9 @@ int tdi_sweep_points(const tdi_sweep_table *t, const char *metric, tdi_sweep_poi
                                   strtod(c[cT], NULL)};
         (*n)++;
     }
+    qsort(p, *n, sizeof *p, cmp_energy);
     *pts = p;
     return 0;
-}
-
-static int cmp_energy(const void *a, const void *b)
-{
-    const tdi_sweep_point *x = a, *y = b;
-    return (x->energy > y->energy) - (x->energy < y->energy);
 }
 
 /* one line: the point's inputs (every input column up to seed) and its three objectives */
@@ -220,7 +224,6 @@ int tdi_sweep_frontier_report(const char *csv, const char *metric, double target
     unsigned char *on = NULL;
     if ((rc = tdi_sweep_points(&t, metric, &p, &n, err)))
         goto done;
-    qsort(p, n, sizeof *p, cmp_energy);
     on = malloc(n ? n : 1);
     if (!on) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
