@@ -38,6 +38,12 @@ static void test_set(void)
     tdi_check_int(tdi_sweep_cheapest(p, 7, 0.6), 1, "cheapest with fid >= 0.6: B");
     tdi_check_int(tdi_sweep_cheapest(p, 7, 0.0), 6, "cheapest with fid >= 0: G (NaN F skipped)");
     tdi_check_int(tdi_sweep_cheapest(p, 7, 0.96), -1, "nothing reaches 0.96: -1");
+    /* energies within the 1e-3 tolerance count as equal: the better fidelity wins */
+    const tdi_sweep_point r[2] = {{0, 0.6, 1.0e-8, 1e-4}, {1, 0.1, 0.9999e-8, 1e-4}};
+    tdi_sweep_pareto(r, 2, on);
+    TDI_CHECK(on[0] == 1 && on[1] == 0, "Pareto: 1e-4 less energy does not keep a worse point");
+    tdi_check_int(tdi_sweep_cheapest(r, 2, 0.0), 0, "cheapest: within the tolerance, the better "
+                  "fidelity");
     const tdi_sweep_point q[2] = {{0, 0.9, 1e-8, 2e-4}, {1, 0.8, 1e-8, 1e-4}};
     tdi_check_int(tdi_sweep_cheapest(q, 2, 0.5), 1, "equal energy: the faster point");
 }

@@ -194,10 +194,14 @@ typedef struct tdi_sweep_point {
     double time;       /* s to solution, lower is better */
 } tdi_sweep_point;
 /* on[i] = 1 when no other point is at least as good in all three and better in one (the Pareto
- * set; a point with a NaN is never on it). Equal points are all on it. O(n^2). */
+ * set; a point with a NaN is never on it). Energies and times within TDI_SWEEP_PARETO_TOL
+ * (relative) count as equal: points that differ only by the circuit's own dissipation (1e-9 of
+ * E_total at the paper preset) are not separated by it. Equal points are all on it. O(n^2). */
+#define TDI_SWEEP_PARETO_TOL 1e-3
 void tdi_sweep_pareto(const tdi_sweep_point *p, size_t n, unsigned char *on);
-/* The cheapest point meeting the target: least energy among fid >= target; ties by less time,
- * then more fidelity, then the earlier row. -1 when none meets it. */
+/* The cheapest point meeting the target: least energy among fid >= target; ties (energies
+ * within TDI_SWEEP_PARETO_TOL) by less time, then more fidelity, then the earlier point. -1
+ * when none meets it. */
 long tdi_sweep_cheapest(const tdi_sweep_point *p, size_t n, double target);
 
 /* A results file read back: header and cells (RFC 4180: quoted fields may hold commas and

@@ -136,7 +136,7 @@ static const char *const frontier_gp =
     "set format x '10^{%%L}'\nset xlabel 'E (J), to the GPU'\n"
     "set arrow 1 from %.10g, graph 0 to %.10g, graph 1 nohead lc rgb '#1f77b4' dt 2 lw 2\n"
     "set arrow 2 from %.10g, graph 0 to %.10g, graph 1 nohead lc rgb '#d62728' dt 2 lw 2\n"
-    "set label 2 'GPU, whole U-Net step' at %.10g, graph 0.5 right rotate by 90 offset -1.0,0 "
+    "set label 2 'GPU, whole U-Net step' at %.10g, graph 0.5 right rotate by 90 offset 1.3,0 "
     "tc rgb '#d62728'\n"
     "set arrow 3 from %.10g, graph 0 to %.10g, graph 1 nohead lc rgb '#ff7f0e' dt 3 lw 2\n"
     "set label 3 'GPU, replaced part' at %.10g, graph 0.5 right rotate by 90 offset -1.0,0 "
@@ -250,8 +250,8 @@ int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *out
     snprintf(tp, 8, ")\n");
     if (asprintf(&gp, frontier_gp, n, non, ylo, yhi,
                  strcmp(metric, "r2") == 0 ? "R^2" : "centered cosine", zlo / 1.5, zhi * 1.5, tics,
-                 ed, ed, ed, fa, fa, fa, emin / 3, emax * 3, ed, ed, eg, eg, eg / 3, ep, ep,
-                 ep / 3) < 0) {
+                 ed, ed, ed, fa, fa, fa, emin / 3, emax * 3, ed, ed, eg, eg, eg, ep, ep,
+                 ep) < 0) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }

@@ -11,9 +11,16 @@
 
 #include "tdi_io.h"
 
-static int worse_or_equal(const tdi_sweep_point *a, const tdi_sweep_point *b)
+/* b dominates a: at least as good in all three and better in one, where energies and times
+ * within TDI_SWEEP_PARETO_TOL (relative) count as equal */
+static int dominates(const tdi_sweep_point *b, const tdi_sweep_point *a)
 {
-    return a->fid <= b->fid && a->energy >= b->energy && a->time >= b->time;
+    const double t = TDI_SWEEP_PARETO_TOL;
+    int no_worse = b->fid >= a->fid && b->energy <= a->energy * (1 + t) &&
+                   b->time <= a->time * (1 + t);
+    int better = b->fid > a->fid || b->energy < a->energy * (1 - t) ||
+                 b->time < a->time * (1 - t);
+    return no_worse && better;
 }
 
 static int finite3(const tdi_sweep_point *a)
@@ -25,15 +32,9 @@ void tdi_sweep_pareto(const tdi_sweep_point *p, size_t n, unsigned char *on)
 {
     for (size_t i = 0; i < n; i++) {
         on[i] = (unsigned char)finite3(&p[i]);
-        for (size_t j = 0; j < n && on[i]; j++) {
-            if (j == i || !finite3(&p[j]))
-                continue;
-            int dominated = worse_or_equal(&p[i], &p[j]) &&
-                            (p[j].fid > p[i].fid || p[j].energy < p[i].energy ||
-                             p[j].time < p[i].time);
-            if (dominated)
+        for (size_t j = 0; j < n && on[i]; j++)
+            if (j != i && finite3(&p[j]) && dominates(&p[j], &p[i]))
                 on[i] = 0;
-        }
     }
 }
 
@@ -48,9 +49,11 @@ long tdi_sweep_cheapest(const tdi_sweep_point *p, size_t n, double target)
             continue;
         }
         const tdi_sweep_point *b = &p[best];
-        if (p[i].energy < b->energy ||
-            (p[i].energy == b->energy &&
-             (p[i].time < b->time || (p[i].time == b->time && p[i].fid > b->fid))))
+        const double t = TDI_SWEEP_PARETO_TOL;
+        int e_lt = p[i].energy < b->energy * (1 - t);
+        int e_eq = !e_lt && p[i].energy <= b->energy * (1 + t);
+        int t_lt = p[i].time < b->time * (1 - t), t_eq = !t_lt && p[i].time <= b->time * (1 + t);
+        if (e_lt || (e_eq && (t_lt || (t_eq && p[i].fid > b->fid))))
             best = (long)i;
     }
     return best;
