@@ -158,6 +158,21 @@ static int cfg_path_under(const char *path, const char *prefix)
     return strncmp(path, prefix, lp) == 0 && (path[lp] == '\0' || path[lp] == '.');
 }
 
+int tdi_cfg_name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > TDI_CFG_NAME_MAX || s[0] == '.' || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
 /* Parses one scalar text s (event ev) as element idx of key k. */
 static int cfg_scalar(cfg_ctx *c, tdi_cfg_key *k, const yaml_event_t *ev, size_t idx)
 {
@@ -171,6 +186,10 @@ static int cfg_scalar(cfg_ctx *c, tdi_cfg_key *k, const yaml_event_t *ev, size_t
         strncat(shown, "\"", sizeof shown - strlen(shown) - 1);
     if (memchr(s, '\0', len))
         return cfg_err_at(c, m, "key '%s': value contains a NUL byte", k->path);
+    if (k->type == TDI_CFG_NAME && !tdi_cfg_name_ok(s))
+        return cfg_err_at(c, m, "key '%s': %s is not a name: use 1 to %d characters from %s, "
+                          "not starting with '.' or '-'", k->path, shown, TDI_CFG_NAME_MAX,
+                          TDI_CFG_NAME_SET);
     int bounded = !(k->min == 0 && k->max == 0);
     switch (k->type) {
     case TDI_CFG_INT:
@@ -236,6 +255,7 @@ static int cfg_scalar(cfg_ctx *c, tdi_cfg_key *k, const yaml_event_t *ev, size_t
         return cfg_err_at(c, m, "key '%s': value '%s' is not a boolean "
                           "(true/false/yes/no/on/off)", k->path, shown);
     }
+    case TDI_CFG_NAME: /* checked above; then stored like a string */
     case TDI_CFG_STRING: {
         if (plain && len == 0)
             return cfg_err_at(c, m, "key '%s': missing value", k->path);
@@ -435,7 +455,8 @@ static int cfg_load_buf(const char *name, const char *text, size_t len, tdi_cfg_
         keys[i].seen = 0;
         int list = k->type == TDI_CFG_DLIST || k->type == TDI_CFG_ILIST;
         if (!k->path || !k->path[0] || (k->type != TDI_CFG_IGNORE && !k->dst) ||
-            (list && !k->nout) || (k->type == TDI_CFG_STRING && k->size == 0))
+            (list && !k->nout) ||
+            ((k->type == TDI_CFG_STRING || k->type == TDI_CFG_NAME) && k->size == 0))
             return tdi_err_set(err, TDI_EARG, "%s: schema entry %zu ('%s') is incomplete", name,
                                i, k->path ? k->path : "(null)");
     }
@@ -551,6 +572,7 @@ static void cfg_emit(cfg_sink *s, const tdi_cfg_key *keys, size_t n)
             cfg_put(s, *(const int *)k->dst ? "true" : "false");
             break;
         case TDI_CFG_STRING:
+        case TDI_CFG_NAME:
             cfg_put(s, (const char *)k->dst);
             break;
         case TDI_CFG_DLIST:

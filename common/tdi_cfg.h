@@ -23,6 +23,8 @@ typedef enum {
     TDI_CFG_BOOL,    /* int 0/1; true/false/yes/no/on/off */
     TDI_CFG_STRING,  /* char[size]; too long is an error; if choices != NULL, must be one of
                         the '|'-separated words, e.g. "rc|rlc" */
+    TDI_CFG_NAME,    /* char[size]; a name (preset `name:`): tdi_cfg_name_ok, else an error at
+                        the value's file:line:col */
     TDI_CFG_DLIST,   /* double list: YAML sequence (or a single scalar) into double[cap];
                         count written to *nout; each element in [min, max] */
     TDI_CFG_ILIST,   /* long list: like DLIST, into long[cap] */
@@ -41,6 +43,13 @@ typedef struct tdi_cfg_key {
     const char *choices; /* STRING only, may be NULL */
     int seen;            /* set to 1 by tdi_cfg_load when the key appeared */
 } tdi_cfg_key;
+
+/* Names (presets) go into file names, CSV cells, netlist comments and plot legends: 1 to
+ * TDI_CFG_NAME_MAX characters from [A-Za-z0-9._-], not starting with '.' or '-' (docs/formats.md).
+ * Returns 1 when s is such a name. */
+#define TDI_CFG_NAME_MAX 63
+#define TDI_CFG_NAME_SET "A-Z a-z 0-9 . _ -"
+int tdi_cfg_name_ok(const char *s);
 
 /* Parses path and applies it to keys[0..n). On error nothing is guaranteed about dst values. */
 int tdi_cfg_load(const char *path, tdi_cfg_key *keys, size_t n, tdi_err *err);

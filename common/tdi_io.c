@@ -6,7 +6,6 @@
 #include "tdi_io.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,103 +90,6 @@ void tdi_atomic_abort(tdi_atomic_file *af)
         remove(af->tmp);
         af->tmp[0] = '\0';
     }
-}
-
-/* nftw callback: removes every entry, children first (FTW_DEPTH). */
-static int io_rm_entry(const char *p, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    return remove(p) != 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* rm -rf path; 0 when it is gone (or never existed). */
-static int io_rmtree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return remove(path);
-    return nftw(path, io_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-int tdi_dir_begin(const char *dir, char *tmp, size_t tmpsz, tdi_err *err)
-{
-    if (!dir || !dir[0] || !tmp || tmpsz == 0)
-        return tdi_err_set(err, TDI_EARG, "tdi_dir_begin: bad arguments");
-    size_t len = strlen(dir);
-    while (len > 1 && dir[len - 1] == '/')
-        len--; /* "out/" and "out" name the same bundle */
-    int w = snprintf(tmp, tmpsz, "%.*s.tmp.%ld", (int)len, dir, (long)getpid());
-    if (w < 0 || (size_t)w >= tmpsz)
-        return tdi_err_set(err, TDI_EARG, "%s: temporary path does not fit in %zu bytes", dir,
-                           tmpsz);
-    if (io_rmtree(tmp) != 0)
-        return tdi_err_set(err, TDI_EIO, "%s: cannot remove stale %s: %s", dir, tmp,
-                           strerror(errno));
-    /* the parent may not exist yet: create it, then the temporary itself */
-    char parent[PATH_MAX];
-    if (len < sizeof parent) {
-        memcpy(parent, dir, len);
-        parent[len] = '\0';
-        char *slash = strrchr(parent, '/');
-        if (slash && slash != parent) {
-            *slash = '\0';
-            int rc = tdi_mkdirs(parent, err);
-            if (rc)
-                return rc;
-        }
-    }
-    if (mkdir(tmp, 0777) != 0)
-        return tdi_err_set(err, TDI_EIO, "%s: cannot create %s: %s", dir, tmp, strerror(errno));
-    return TDI_OK;
-}
-
-int tdi_dir_commit(const char *tmp, const char *dir_in, tdi_err *err)
-{
-    if (!tmp || !dir_in || !tmp[0] || !dir_in[0])
-        return tdi_err_set(err, TDI_EARG, "tdi_dir_commit: bad arguments");
-    char dir[PATH_MAX], old[PATH_MAX + 32];
-    size_t len = strlen(dir_in);
-    while (len > 1 && dir_in[len - 1] == '/')
-        len--; /* "out/" -> "out", so that "out.old.<pid>" is a sibling, not a child */
-    if (len >= sizeof dir)
-        return tdi_err_set(err, TDI_EARG, "%s: path too long", dir_in);
-    memcpy(dir, dir_in, len);
-    dir[len] = '\0';
-    snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
-    struct stat st;
-    int had_old = 0;
-    if (lstat(dir, &st) == 0) {
-        if (io_rmtree(old) != 0)
-            return tdi_err_set(err, TDI_EIO, "%s: cannot remove stale %s: %s", dir, old,
-                               strerror(errno));
-        if (rename(dir, old) != 0)
-            return tdi_err_set(err, TDI_EIO, "%s: cannot move old bundle aside: %s", dir,
-                               strerror(errno));
-        had_old = 1;
-    } else if (errno != ENOENT) {
-        return tdi_err_set(err, TDI_EIO, "%s: %s", dir, strerror(errno));
-    }
-    if (rename(tmp, dir) != 0) {
-        int e = errno;
-        if (had_old)
-            rename(old, dir); /* put the old bundle back; best effort */
-        return tdi_err_set(err, TDI_EIO, "%s: cannot rename %s into place: %s", dir, tmp,
-                           strerror(e));
-    }
-    if (had_old && io_rmtree(old) != 0)
-        return tdi_err_set(err, TDI_EIO, "%s: new bundle in place but cannot delete %s: %s", dir,
-                           old, strerror(errno));
-    return TDI_OK;
-}
-
-void tdi_dir_abort(const char *tmp)
-{
-    if (tmp && tmp[0])
-        io_rmtree(tmp);
 }
 
 int tdi_file_read_all(const char *path, char **buf, size_t *size, tdi_err *err)

@@ -1,6 +1,7 @@
 /* tdi_io: all-or-nothing output and content hashes.
  * Files: written to "<path>.tmp.<pid>", flushed, fsync'd, then renamed over <path>.
- * Directories (bundles): built in "<dir>.tmp.<pid>", then swapped in by rename.
+ * Directories (bundles): built in "<dir>.tmp.<pid>", then swapped in by rename, only over a
+ * directory tdi wrote (marker file TDI_DIR_MARKER) or an empty one: never over user data.
  * Hash: 64-bit FNV-1a, printed as 16 lower-case hex digits. Non-goal: crypto strength. */
 #ifndef TDI_IO_H
 #define TDI_IO_H
@@ -26,9 +27,21 @@ void tdi_atomic_abort(tdi_atomic_file *af);
 /* Writes the string text to path atomically (open, write, commit). */
 int tdi_atomic_write_text(const char *path, const char *text, tdi_err *err);
 
-/* Directory transactions: tdi_dir_begin creates an empty "<dir>.tmp.<pid>" (removing a stale
- * one) and returns its path in tmp (size tmpsz). tdi_dir_commit replaces dir with it (an existing
- * dir is moved aside and deleted after the rename). tdi_dir_abort deletes the temporary tree. */
+/* Directory transactions: tdi_dir_begin creates an empty "<dir>.tmp.<pid>" holding only the
+ * marker file TDI_DIR_MARKER and returns its path in tmp (size tmpsz). tdi_dir_commit lists the
+ * files in the marker and replaces dir with the temporary (an existing dir is moved aside and
+ * deleted after the rename). tdi_dir_abort deletes the temporary tree.
+ * Replace only what tdi wrote: both begin and commit refuse (TDI_EIO, nothing written) an
+ * existing dir unless tdi_dir_check accepts it. */
+#define TDI_DIR_MARKER ".tdi-output"
+/* 0 when dir may be replaced by a tdi output directory: it does not exist, is an empty
+ * directory, or is a directory of regular files that tdi wrote (the marker lists every entry,
+ * or, for output of tdi versions before the marker, it is a substrate or activation bundle,
+ * a netlist set or a cosim output recognised by its manifest or headers, holding only the file
+ * names those write). Anything else (a regular file, a symlink, a directory holding a file tdi
+ * did not write) is TDI_EIO with a message naming dir and the reason. Programs call it before
+ * their work, so that a refusal comes at once. */
+int tdi_dir_check(const char *dir, tdi_err *err);
 int tdi_dir_begin(const char *dir, char *tmp, size_t tmpsz, tdi_err *err);
 int tdi_dir_commit(const char *tmp, const char *dir, tdi_err *err);
 void tdi_dir_abort(const char *tmp);

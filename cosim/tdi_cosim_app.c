@@ -55,7 +55,7 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
     c->path = path;
     tdi_cfg_key keys[] = {
         {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
-        {"name", TDI_CFG_STRING, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
+        {"name", TDI_CFG_NAME, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
         {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
         {"cosim.n_samples", TDI_CFG_INT, &c->n_samples, 1, 1e7, 0, NULL, NULL, 0},
         {"cosim.first", TDI_CFG_INT, &c->first, 0, 1e8, 0, NULL, NULL, 0},
@@ -215,16 +215,23 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     char tmp[1200] = "";
     int begun = 0;
 
+    char odir[1100];
+    if ((size_t)snprintf(odir, sizeof odir, "%s/cosim", cfg->out) >= sizeof odir)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: out: path too long (%zu bytes at most)",
+                           cfg->path, sizeof odir - 7);
+    if ((rc = tdi_dir_check(odir, err))) /* refuse a foreign target before the run */
+        return rc;
     tdi_gen_config_init(&gcfg);
     if (gen)
         gcfg = *gen;
     else if ((rc = tdi_gen_config_load(cfg->path, &gcfg, err)))
         return rc;
     char bdir[1100];
-    if (gcfg.bundle[0])
-        snprintf(bdir, sizeof bdir, "%s", gcfg.bundle);
-    else
-        snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
+    int wb = gcfg.bundle[0] ? snprintf(bdir, sizeof bdir, "%s", gcfg.bundle)
+                            : snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
+    if (wb < 0 || (size_t)wb >= sizeof bdir)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: bundle path too long (%zu bytes at most)",
+                           cfg->path, sizeof bdir - 1);
     if ((rc = tdi_gen_bundle_read(bdir, &b, err)))
         return rc;
     have_bundle = 1;
@@ -598,8 +605,6 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     double gpu_part = cfg->gpu_step * cfg->gpu_replaced_fraction;
 
     /* ---- outputs: one directory transaction */
-    char odir[1100];
-    snprintf(odir, sizeof odir, "%s/cosim", cfg->out);
     if ((rc = tdi_mkdirs(cfg->out, err)) || (rc = tdi_dir_begin(odir, tmp, sizeof tmp, err)))
         goto done;
     begun = 1;

@@ -28,14 +28,32 @@ static int wr(const char *dir, const char *name, size_t r, size_t c, const doubl
 }
 
 
+static int synth_fill(const char *dir, size_t D, size_t k, size_t n, unsigned long seed,
+                      int skip, double bias_bump, tdi_err *err);
+
+/* One directory transaction: the generator's bundle is written into our temporary, then the
+ * interface files beside it, then the whole is committed (so its marker lists every file). */
 int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsigned long seed,
                            int skip, double bias_bump, tdi_err *err)
 {
-    int rc = tdi_gen_bundle_synth(dir, "t", D, k, 0, n, seed, err);
+    char tmp[1100];
+    int rc = tdi_dir_begin(dir, tmp, sizeof tmp, err);
     if (rc)
         return rc;
+    if ((rc = tdi_gen_bundle_synth(tmp, "t", D, k, 0, n, seed, err)) ||
+        (rc = synth_fill(tmp, D, k, n, seed, skip, bias_bump, err)) ||
+        (rc = tdi_dir_commit(tmp, dir, err)))
+        tdi_dir_abort(tmp);
+    return rc;
+}
+
+/* Adds the interface networks, inputs, biases and equilibria to the bundle in dir. */
+static int synth_fill(const char *dir, size_t D, size_t k, size_t n, unsigned long seed,
+                      int skip, double bias_bump, tdi_err *err)
+{
     tdi_gen_bundle b;
-    if ((rc = tdi_gen_bundle_read(dir, &b, err)))
+    int rc = tdi_gen_bundle_read(dir, &b, err);
+    if (rc)
         return rc;
     size_t N = 2 * D;
     double *x = malloc(sizeof(double) * n * D), *be = malloc(sizeof(double) * n * D);

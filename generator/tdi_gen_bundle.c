@@ -225,6 +225,9 @@ static int wr(const char *dir, const char *name, size_t r, size_t c, const doubl
 int tdi_gen_bundle_synth(const char *dir, const char *preset, size_t D, size_t k, size_t r,
                          size_t n, unsigned long seed, tdi_err *err)
 {
+    int rc0 = tdi_dir_check(dir, err); /* refuse a foreign target before the work */
+    if (rc0)
+        return rc0;
     size_t N = 2 * D, rr = r ? r : D;
     const double J2 = 0.1;
     double *W = malloc(rr * D * sizeof *W), *Je = calloc(D * D, sizeof *Je),

@@ -109,7 +109,7 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
 {
     tdi_cfg_key keys[] = {
         {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
-        {"name", TDI_CFG_STRING, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
+        {"name", TDI_CFG_NAME, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
         {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
         {"circuit.unit", TDI_CFG_STRING, c->unit, 0, 0, sizeof c->unit, NULL, "rc|rlc", 0},
         {"circuit.Cu", TDI_CFG_DOUBLE, &c->Cu, 1e-18, 1, 0, NULL, NULL, 0},

@@ -40,18 +40,25 @@ int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *o
                 FILE *log, tdi_err *err)
 {
     char bdir[1100], odir[1100], tmp[1200];
+    int wb, wo;
     if (bundle_dir)
-        snprintf(bdir, sizeof bdir, "%s", bundle_dir);
+        wb = snprintf(bdir, sizeof bdir, "%s", bundle_dir);
     else if (cfg->bundle[0])
-        snprintf(bdir, sizeof bdir, "%s", cfg->bundle);
+        wb = snprintf(bdir, sizeof bdir, "%s", cfg->bundle);
     else
-        snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
+        wb = snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
     if (out_dir)
-        snprintf(odir, sizeof odir, "%s", out_dir);
+        wo = snprintf(odir, sizeof odir, "%s", out_dir);
     else if (cfg->netlists[0])
-        snprintf(odir, sizeof odir, "%s", cfg->netlists);
+        wo = snprintf(odir, sizeof odir, "%s", cfg->netlists);
     else
-        snprintf(odir, sizeof odir, "%s/netlists", cfg->out);
+        wo = snprintf(odir, sizeof odir, "%s/netlists", cfg->out);
+    if (wb < 0 || (size_t)wb >= sizeof bdir || wo < 0 || (size_t)wo >= sizeof odir)
+        return tdi_err_set(err, TDI_EARG, "tdi-gen: bundle or output path longer than %zu "
+                           "bytes: refusing it rather than cutting it", sizeof odir - 1);
+    int rc0 = tdi_dir_check(odir, err); /* refuse a foreign target before the work */
+    if (rc0)
+        return rc0;
     double t0 = now();
     tdi_gen_bundle b;
     int rc = tdi_gen_bundle_read(bdir, &b, err);

@@ -205,21 +205,49 @@ static void test_atomic(void)
     TDI_CHECK(file_exists(inner), "write_text: directory in the way is untouched");
 }
 
+/* 1 when the file at p holds exactly the n bytes b. */
+static int same_bytes(const char *p, const char *b, size_t n)
+{
+    char *got = NULL;
+    size_t len = 0;
+    int ok = tdi_file_read_all(p, &got, &len, NULL) == 0 && len == n && !memcmp(got, b, n);
+    free(got);
+    return ok;
+}
+
 static void test_dir_tx(void)
 {
     tdi_err e;
     tdi_err_clear(&e);
     char d[512], f[1100], tmp[1024];
     tpath(d, sizeof d, "bundle");
-    tdi_mkdirs(d, &e);
-    snprintf(f, sizeof f, "%s/old.txt", d);
-    write_bytes(f, "old", 3);
 
     tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin");
     TDI_CHECK(strstr(tmp, "bundle.tmp.") != NULL, "dir tmp is <dir>.tmp.<pid>");
+    snprintf(f, sizeof f, "%s/" TDI_DIR_MARKER, tmp);
+    TDI_CHECK(file_exists(f), "dir begin: the temporary carries the marker");
+    snprintf(f, sizeof f, "%s/old.txt", tmp);
+    write_bytes(f, "old", 3);
+    tdi_check_int(tdi_dir_commit(tmp, d, &e), 0, "dir commit");
+    snprintf(f, sizeof f, "%s/" TDI_DIR_MARKER, d);
+    char *mk = NULL;
+    tdi_file_read_all(f, &mk, NULL, &e);
+    TDI_CHECK(mk && strstr(mk, "\nfile old.txt\n"), "dir commit: the marker lists old.txt");
+    free(mk);
+
+    /* a second run into the directory tdi wrote replaces it */
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin over own output");
     snprintf(f, sizeof f, "%s/new.txt", tmp);
     write_bytes(f, "new", 3);
-    tdi_check_int(tdi_dir_commit(tmp, d, &e), 0, "dir commit");
+    snprintf(f, sizeof f, "%s/a.txt", tmp);
+    write_bytes(f, "a", 1);
+    tdi_check_int(tdi_dir_commit(tmp, d, &e), 0, "dir commit over own output");
+    snprintf(f, sizeof f, "%s/" TDI_DIR_MARKER, d);
+    mk = NULL;
+    tdi_file_read_all(f, &mk, NULL, &e);
+    TDI_CHECK(mk && strstr(mk, "\nfile a.txt\nfile new.txt\n"),
+              "dir commit: the marker lists the files sorted (same output, same bytes)");
+    free(mk);
     snprintf(f, sizeof f, "%s/new.txt", d);
     TDI_CHECK(file_exists(f), "dir commit: new file present");
     snprintf(f, sizeof f, "%s/old.txt", d);
@@ -238,7 +266,7 @@ static void test_dir_tx(void)
     snprintf(f, sizeof f, "%s/new.txt", d);
     TDI_CHECK(file_exists(f), "dir abort keeps the committed bundle");
 
-    /* a stale temporary with content is emptied by begin */
+    /* a stale temporary of a killed run (marker, unlisted files) is emptied by begin */
     tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "dir begin 3");
     snprintf(f, sizeof f, "%s/stale.txt", tmp);
     write_bytes(f, "s", 1);
@@ -266,6 +294,102 @@ static void test_dir_tx(void)
 
     char small[8];
     TDI_CHECK(tdi_dir_begin(d, small, sizeof small, &e) == TDI_EARG, "dir begin tiny buffer");
+}
+
+/* Output paths that tdi did not write are refused, byte for byte intact, nothing written. */
+static void test_dir_refuse(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char d[512], f[1100], tmp[1024];
+    static const char keep[] = "precious user data\n";
+    /* a foreign directory holding a file */
+    tpath(d, sizeof d, "foreign");
+    tdi_mkdirs(d, &e);
+    snprintf(f, sizeof f, "%s/notes.txt", d);
+    write_bytes(f, keep, sizeof keep - 1);
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), TDI_EIO, "begin refuses a foreign dir");
+    tdi_check_contains(e.msg, d, "refusal names the path");
+    tdi_check_contains(e.msg, "was not written by tdi", "refusal says why");
+    tdi_check_contains(e.msg, "remove it or choose another output path", "...and what to do");
+    TDI_CHECK(same_bytes(f, keep, sizeof keep - 1), "foreign file intact after begin");
+    TDI_CHECK(!count_prefixed("foreign\\."), "begin refused: no temporary written");
+    tdi_check_int(tdi_dir_check(d, &e), TDI_EIO, "tdi_dir_check refuses it too");
+
+    /* the target appears between begin and commit: commit refuses, the file survives */
+    tpath(d, sizeof d, "late");
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), 0, "begin into a free path");
+    tdi_mkdirs(d, &e);
+    snprintf(f, sizeof f, "%s/notes.txt", d);
+    write_bytes(f, keep, sizeof keep - 1);
+    tdi_check_int(tdi_dir_commit(tmp, d, &e), TDI_EIO, "commit refuses a dir that appeared");
+    TDI_CHECK(same_bytes(f, keep, sizeof keep - 1), "late foreign file intact after commit");
+    tdi_dir_abort(tmp);
+    TDI_CHECK(!count_prefixed("late\\."), "refused commit + abort: no leftovers");
+
+    /* a regular file and a symlink at the target */
+    tpath(d, sizeof d, "plainfile");
+    write_bytes(d, keep, sizeof keep - 1);
+    tdi_check_int(tdi_dir_begin(d, tmp, sizeof tmp, &e), TDI_EIO, "begin refuses a regular file");
+    tdi_check_contains(e.msg, "not a directory", "regular file: reason");
+    TDI_CHECK(same_bytes(d, keep, sizeof keep - 1), "regular file intact");
+    char l[512], bd[512];
+    tpath(l, sizeof l, "link");
+    tpath(bd, sizeof bd, "bundle");
+    TDI_CHECK(symlink(bd, l) == 0, "symlink made");
+    tdi_check_int(tdi_dir_begin(l, tmp, sizeof tmp, &e), TDI_EIO, "begin refuses a symlink");
+    tdi_check_contains(e.msg, "symbolic link", "symlink: reason");
+
+    /* tdi's own output where the user added a file: refused, naming the file */
+    snprintf(f, sizeof f, "%s/mine.txt", bd);
+    write_bytes(f, keep, sizeof keep - 1);
+    tdi_check_int(tdi_dir_begin(bd, tmp, sizeof tmp, &e), TDI_EIO, "begin refuses added file");
+    tdi_check_contains(e.msg, "'mine.txt'", "added file named");
+    TDI_CHECK(same_bytes(f, keep, sizeof keep - 1), "added file intact");
+
+    /* an empty directory is taken */
+    tpath(d, sizeof d, "empty");
+    tdi_mkdirs(d, &e);
+    tdi_check_int(tdi_dir_check(d, &e), 0, "an empty directory may be replaced");
+
+    /* output of tdi before the marker, recognised by its manifest or netlist headers */
+    tpath(d, sizeof d, "legacy-sub");
+    tdi_mkdirs(d, &e);
+    snprintf(f, sizeof f, "%s/manifest.yaml", d);
+    write_bytes(f, "format: tdi-substrate\nversion: 1\n", 33);
+    snprintf(f, sizeof f, "%s/M.npy", d);
+    write_bytes(f, "x", 1);
+    tdi_check_int(tdi_dir_check(d, &e), 0, "legacy substrate bundle may be replaced");
+    snprintf(f, sizeof f, "%s/notes.txt", d);
+    write_bytes(f, keep, sizeof keep - 1);
+    tdi_check_int(tdi_dir_check(d, &e), TDI_EIO, "legacy bundle with a foreign file: refused");
+    tpath(d, sizeof d, "legacy-net");
+    tdi_mkdirs(d, &e);
+    snprintf(f, sizeof f, "%s/cosim.cir", d);
+    write_bytes(f, "* tdi-gen cosim netlist: x\n", 27);
+    snprintf(f, sizeof f, "%s/standalone.cir", d);
+    write_bytes(f, "* tdi-gen standalone netlist: x\n", 32);
+    tdi_check_int(tdi_dir_check(d, &e), 0, "legacy netlist set may be replaced");
+    snprintf(f, sizeof f, "%s/cosim.cir", d);
+    write_bytes(f, "* my own netlist\n", 17);
+    tdi_check_int(tdi_dir_check(d, &e), TDI_EIO, "netlists without tdi-gen's header: refused");
+
+    tpath(d, sizeof d, "legacy-cosim");
+    tdi_mkdirs(d, &e);
+    snprintf(f, sizeof f, "%s/results.json", d);
+    write_bytes(f, "{\n  \"preset\": \"p\"}\n", 19);
+    snprintf(f, sizeof f, "%s/samples.csv", d);
+    write_bytes(f, "sample,row,cos_paper,x\n", 23);
+    tdi_check_int(tdi_dir_check(d, &e), 0, "legacy cosim output may be replaced");
+    snprintf(f, sizeof f, "%s/plot.png", d);
+    write_bytes(f, "x", 1);
+    tdi_check_int(tdi_dir_check(d, &e), TDI_EIO, "legacy cosim output with a foreign file");
+
+    /* a path longer than the buffers is refused, not cut */
+    char longp[5000];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    tdi_check_int(tdi_dir_begin(longp, tmp, sizeof tmp, &e), TDI_EARG, "overlong path refused");
 }
 
 /* ---------------------------------------------------------------- npy */
@@ -990,6 +1114,7 @@ int main(void)
     test_read_all_mkdirs();
     test_atomic();
     test_dir_tx();
+    test_dir_refuse();
     test_npy_roundtrip();
     test_npy_corrupt();
     test_npy_load();

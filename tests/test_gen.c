@@ -744,6 +744,56 @@ static void test_bad_input(void)
               "bin/tdi-gen writes standalone.cir, cosim.cir, wires.json");
 }
 
+/* Issue 16, data loss: an output path that tdi did not write survives a run byte for byte; the
+ * run fails at once naming it; tdi's own output (and the committed pre-marker netlist sets) is
+ * replaced by a rerun. */
+static void test_output_guard(void)
+{
+    static const char keep[] = "user notes, not tdi's\n";
+    if (system("mkdir -p " SCR "/user-dir") != 0)
+        return;
+    write_str(SCR "/user-dir/notes.txt", keep);
+    write_str(SCR "/user-file", keep);
+    const char *cmds[] = {
+        "bin/tdi-gen " SCR "/good-prog.yaml --bundle " SCR "/rb --out " SCR "/user-dir",
+        "bin/tdi-gen " SCR "/good-prog.yaml --bundle " SCR "/rb --out " SCR "/user-file",
+        "bin/tdi-gen --synth " SCR "/user-dir --D 4 --k 2 --n 2 --seed 1",
+        "bin/tdi-cosim --synth-bundle " SCR "/user-dir 4 2 2 1"};
+    const char *what[] = {"tdi-gen --out DIR", "tdi-gen --out FILE", "tdi-gen --synth DIR",
+                          "tdi-cosim --synth-bundle DIR"};
+    for (int i = 0; i < 4; i++) {
+        char cmd[600], lab[128];
+        snprintf(cmd, sizeof cmd, "%s > " SCR "/guard.log 2>&1", cmds[i]);
+        int st = system(cmd);
+        snprintf(lab, sizeof lab, "%s onto a non-tdi path: non-zero exit", what[i]);
+        TDI_CHECK(st != 0, lab);
+        char *log = tdi_test_slurp(SCR "/guard.log");
+        snprintf(lab, sizeof lab, "%s: the error names the path", what[i]);
+        tdi_check_contains(log ? log : "", i == 1 ? SCR "/user-file exists and was not written "
+                           "by tdi" : SCR "/user-dir exists and was not written by tdi", lab);
+        free(log);
+        char *a = tdi_test_slurp(SCR "/user-dir/notes.txt"), *b = tdi_test_slurp(SCR "/user-file");
+        snprintf(lab, sizeof lab, "%s: the user's files survive byte for byte", what[i]);
+        TDI_CHECK(a && b && !strcmp(a, keep) && !strcmp(b, keep), lab);
+        free(a);
+        free(b);
+    }
+    TDI_CHECK(system("test \"$(ls -A " SCR "/user-dir)\" = notes.txt") == 0 &&
+                  system("ls -d " SCR "/user-dir.* " SCR "/user-file.* >/dev/null 2>&1") != 0,
+              "refused runs wrote nothing (no file added, no temporaries)");
+    /* a rerun into tdi's own output replaces it */
+    int st = system("bin/tdi-gen " SCR "/good-prog.yaml --bundle " SCR "/rb --out " SCR
+                    "/good-prog-out > " SCR "/guard.log 2>&1");
+    TDI_CHECK(st == 0 && exists(SCR "/good-prog-out/" TDI_DIR_MARKER),
+              "rerun into a tdi-written directory replaces it (marker present)");
+    /* a netlist set written before the marker existed (as committed under netlists/) */
+    st = system("rm -rf " SCR "/legacy && cp -r netlists/example-rc " SCR "/legacy && "
+                "bin/tdi-gen " SCR "/good-prog.yaml --bundle " SCR "/rb --out " SCR
+                "/legacy > " SCR "/guard.log 2>&1");
+    TDI_CHECK(st == 0 && exists(SCR "/legacy/" TDI_DIR_MARKER),
+              "a pre-marker tdi-gen netlist set is recognised and replaced");
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -755,6 +805,7 @@ int main(void)
     test_readback();
     test_golden();
     test_bad_input();
+    test_output_guard();
     test_relaxation();
     test_ngspice_stats();
     TDI_TEST_END();

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gsl/gsl_errno.h>
@@ -450,6 +451,107 @@ static void test_many_buses(void)
     tdi_gen_bundle_destroy(&b);
 }
 
+/* CSV cells (RFC 4180) read back as written; malformed quoting is an error. */
+static void test_csv_split(void)
+{
+    char line[] = "a,\"b,c\",\"d\"\"e\",,\"\"";
+    char *f[8];
+    long n = tdi_sweep_csv_split(line, f, 8);
+    tdi_check_int(n, 5, "csv split: five cells");
+    TDI_CHECK(n == 5 && !strcmp(f[0], "a") && !strcmp(f[1], "b,c") && !strcmp(f[2], "d\"e") &&
+              !strcmp(f[3], "") && !strcmp(f[4], ""), "csv split: a | b,c | d\"e | | ");
+    char bad1[] = "a,\"open", bad2[] = "a\"b,c", bad3[] = "\"a\"b,c";
+    tdi_check_int(tdi_sweep_csv_split(bad1, f, 8), -1, "csv split: unclosed quote refused");
+    tdi_check_int(tdi_sweep_csv_split(bad2, f, 8), -1, "csv split: quote in a bare cell refused");
+    tdi_check_int(tdi_sweep_csv_split(bad3, f, 8), -1, "csv split: text after a quote refused");
+}
+
+/* The injection of issue 16: a preset name that closes gnuplot's quotes and calls system().
+ * Through the config it is refused at load; through a crafted results.csv the plot refuses it;
+ * an output directory with a single quote in its name plots normally; no file X anywhere. */
+static void test_injection(void)
+{
+    static const char inj[] = "p' ; system('touch X') ; x='";
+    char t[2048], p[600], base[512];
+    snprintf(t, sizeof t, BASE, g_dir, g_dir);
+    char *nm = strstr(t, "name: tiny");
+    char inj_cfg[2600];
+    snprintf(inj_cfg, sizeof inj_cfg, "%.*sname: \"%s\"%s", (int)(nm - t), t, inj,
+             nm + strlen("name: tiny"));
+    write_file("inj-base.yaml", inj_cfg);
+    snprintf(base, sizeof base, "%s/inj-base.yaml", g_dir);
+    snprintf(t, sizeof t, "sweep:\n  base: %s\n  out: %s/inj\n  k: [1]\n", base, g_dir);
+    write_file("inj.yaml", t);
+    snprintf(p, sizeof p, "%s/inj.yaml", g_dir);
+    static tdi_sweep_cfg c;
+    tdi_err err;
+    tdi_err_clear(&err);
+    tdi_check_int(tdi_sweep_cfg_load(p, &c, &err), TDI_ECONFIG, "injection: config refused");
+    char need[600];
+    snprintf(need, sizeof need, "%s:2:7: key 'name'", base); /* line 2, value at column 7 */
+    tdi_check_contains(err.msg, need, "injection: error at the base file's name: value");
+    tdi_check_contains(err.msg, "is not a name", "injection: error says why");
+
+    /* a crafted results.csv: the rows of the full sweep with the preset cell replaced */
+    snprintf(p, sizeof p, "%s/full/results.csv", g_dir);
+    char *csv = tdi_test_slurp(p);
+    TDI_CHECK(csv != NULL, "injection: full sweep results present");
+    if (!csv)
+        return;
+    size_t cap = strlen(csv) * 4 + 1, n = 0;
+    char *out = malloc(cap);
+    for (const char *q = csv; *q;) {
+        if (!strncmp(q, ",tiny,", 6)) {
+            n += (size_t)snprintf(out + n, cap - n, ",%s,", inj);
+            q += 6;
+        } else {
+            out[n++] = *q++;
+        }
+    }
+    out[n] = '\0';
+    free(csv);
+    snprintf(p, sizeof p, "%s/crafted.csv", g_dir);
+    FILE *f = fopen(p, "w");
+    if (f) {
+        fputs(out, f);
+        fclose(f);
+    }
+    free(out);
+    char pd[600];
+    snprintf(pd, sizeof pd, "%s/plots 'q", g_dir); /* a single quote in the output directory */
+    const char *files[1] = {p};
+    tdi_err_clear(&err);
+    int rc = tdi_sweep_plot(files, 1, pd, NULL, &err);
+    tdi_check_int(rc, TDI_EFORMAT, "injection: crafted CSV refused by the plot");
+    tdi_check_contains(err.msg, "column preset", "injection: the refusal names the column");
+    /* the same rows with a valid name plot into the quoted directory */
+    snprintf(p, sizeof p, "%s/full/results.csv", g_dir);
+    files[0] = p;
+    tdi_err_clear(&err);
+    rc = tdi_sweep_plot(files, 1, pd, NULL, &err);
+    tdi_check_int(rc, 0, "quote in the output directory: plot succeeds");
+    if (rc)
+        printf("    %s\n", err.msg);
+    char fp[700];
+    snprintf(fp, sizeof fp, "%s/fidelity_vs_k.png", pd);
+    char *png = tdi_test_slurp(fp);
+    TDI_CHECK(png && memcmp(png, "\x89PNG", 4) == 0, "quote in the output directory: PNG");
+    free(png);
+    snprintf(fp, sizeof fp, "%s/data/fid0.dat", pd);
+    char *dat = tdi_test_slurp(fp);
+    TDI_CHECK(dat && strstr(dat, "\n\"k\" \"tiny, "), "legend text is a header row of the data");
+    free(dat);
+    const char *where[3] = {pd, g_dir, "."};
+    for (int i = 0; i < 3; i++) {
+        struct stat st;
+        snprintf(fp, sizeof fp, "%s/X", where[i]);
+        char lab[96];
+        snprintf(lab, sizeof lab, "injection: no file X in %s", i == 0 ? "the plot directory"
+                 : i == 1 ? "the test directory" : "the working directory");
+        TDI_CHECK(stat(fp, &st) != 0, lab);
+    }
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -468,7 +570,9 @@ int main(void)
     test_grid();
     test_malformed();
     test_spice_samples();
+    test_csv_split();
     test_resume_and_mpi();
+    test_injection();
     test_many_buses();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);

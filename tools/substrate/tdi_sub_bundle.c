@@ -199,7 +199,9 @@ static int put_text(const char *tmp, const char *name, const char *text, tdi_err
 int tdi_sub_bundle_write(const char *dir, const tdi_sub_bundle *b, tdi_err *err)
 {
     char tmp[1100], parent[1024];
-    snprintf(parent, sizeof parent, "%s", dir);
+    if ((size_t)snprintf(parent, sizeof parent, "%s", dir) >= sizeof parent)
+        return tdi_err_set(err, TDI_EARG, "%.200s...: bundle path longer than %zu bytes: "
+                           "refusing it rather than cutting it", dir, sizeof parent - 1);
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent) {
         *slash = '\0';

@@ -52,7 +52,7 @@ int tdi_sub_cfg_load(const char *path, tdi_sub_cfg *c, tdi_err *err)
     const char *layers = "e1|e2|mid|d2|d1";
     tdi_cfg_key keys[] = {
         {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
-        {"name", TDI_CFG_STRING, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
+        {"name", TDI_CFG_NAME, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
         {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
         {"export.checkpoint", TDI_CFG_STRING, c->checkpoint, 0, 0, sizeof c->checkpoint, NULL,
          NULL, 0},

@@ -6,6 +6,7 @@
  * Invariants: all validation and fitting happen before anything is written; an unstable rank in
  * a sweep is reported, not fatal; only the configured mode's M must be positive definite.
  * Non-goal: choosing hyper-parameters (the config does). */
+#include "tdi_io.h"
 #include "tdi_sub.h"
 
 #include <math.h>
@@ -171,6 +172,11 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
     skip_row sk[TDI_SUB_MAXRANKS + 1];
     size_t nrho = 0, nsk = 0;
 
+    if ((size_t)snprintf(subdir, sizeof subdir, "%s/substrate", cfg->out) >= sizeof subdir)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: out: path too long (%zu bytes at most)",
+                           cfg->path, sizeof subdir - 12);
+    if ((rc = tdi_dir_check(subdir, err))) /* refuse a foreign target before fitting */
+        return rc;
     snprintf(dir, sizeof dir, "%s/activations-fit", cfg->export_dir);
     rc = tdi_sub_act_read(dir, "train", cfg->n_fit, cfg->t, cfg->pool, cfg->enc, cfg->dec, D,
                           use_w, &fit, err);

@@ -144,6 +144,11 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
  * duplicate row is an error. *fd: the descriptor to append to (close it yourself). */
 int tdi_sweep_results_open(const tdi_sweep_cfg *c, const tdi_sweep_job *jobs, size_t n,
                            unsigned char *done, size_t *n_done, int *fd, tdi_err *err);
+/* Splits one CSV line (no line break) in place into its cells (RFC 4180: a cell in double
+ * quotes may hold commas and doubled quotes). Stores the first max cell pointers in field and
+ * returns the number of cells, or -1 when a quoted cell is malformed (no closing quote, text
+ * after it, or a quote inside an unquoted cell). */
+long tdi_sweep_csv_split(char *line, char **field, size_t max);
 /* Appends one complete line with a single write() and fsync()s. */
 int tdi_sweep_results_append(int fd, const char *row, tdi_err *err);
 

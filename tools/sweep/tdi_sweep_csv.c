@@ -2,6 +2,8 @@
  * header line (tdi_sweep_csv_header), then one line per finished job in completion order, each
  * appended by a single write() of the whole line followed by fsync(). A kill can at worst leave
  * one partial last line (no '\n'); opening drops it, so its job runs again.
+ * Cells follow RFC 4180 (tdi_sweep_csv_split): quoted when they hold a comma or a double quote;
+ * no cell holds a line break, so a row is one line.
  * Invariants: a job index appears at most once; every row's input columns equal the grid's.
  * Non-goal: sorting (readers sort by the job column). */
 #include "tdi_sweep.h"
@@ -14,6 +16,43 @@
 #include <unistd.h>
 
 #include "tdi_io.h"
+
+long tdi_sweep_csv_split(char *line, char **field, size_t max)
+{
+    char *r = line, *w = line;
+    size_t n = 0;
+    for (;;) {
+        char *start = w;
+        if (*r == '"') {
+            for (r++;; r++) {
+                if (*r == '\0')
+                    return -1; /* no closing quote */
+                if (*r == '"' && r[1] != '"')
+                    break;
+                if (*r == '"')
+                    r++; /* "" -> " */
+                *w++ = *r;
+            }
+            r++;
+            if (*r != ',' && *r != '\0')
+                return -1; /* text after the closing quote */
+        } else {
+            while (*r != ',' && *r != '\0') {
+                if (*r == '"')
+                    return -1; /* a quote inside an unquoted cell */
+                *w++ = *r++;
+            }
+        }
+        int last = *r == '\0';
+        *w++ = '\0';
+        if (n < max)
+            field[n] = start;
+        n++;
+        if (last)
+            return (long)n;
+        r++;
+    }
+}
 
 static int write_all(int fd, const char *s, size_t n)
 {

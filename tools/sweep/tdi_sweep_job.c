@@ -87,15 +87,33 @@ static void put(line *l, const char *fmt, ...)
     }
 }
 
+/* One CSV cell (RFC 4180): a value holding a comma or a double quote is written in double
+ * quotes with its quotes doubled; CR and LF become spaces (a row is one line). */
 static void col(line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void col(line *l, const char *fmt, ...)
 {
-    char buf[512];
+    char buf[512], q[2 * sizeof buf + 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    put(l, "%s%s", l->ncols ? "," : "", buf);
+    for (char *s = buf; *s; s++)
+        if (*s == '\n' || *s == '\r')
+            *s = ' ';
+    const char *cell = buf;
+    if (strpbrk(buf, ",\"")) {
+        size_t n = 0;
+        q[n++] = '"';
+        for (const char *s = buf; *s; s++) {
+            if (*s == '"')
+                q[n++] = '"';
+            q[n++] = *s;
+        }
+        q[n++] = '"';
+        q[n] = '\0';
+        cell = q;
+    }
+    put(l, "%s%s", l->ncols ? "," : "", cell);
     l->ncols++;
 }
 

@@ -4,13 +4,23 @@
  * re-plotted or edited by hand. Figures: fidelity_vs_k (paper and centered cosine with the mean
  * baseline and the rank-k ceiling), wires_vs_k (skip-coupling wire pairs, dense D^2 line),
  * energy_vs_k (per inference, stacked by term, GPU lines), time_vs_k_theta.
- * Invariant: only numbers from the CSV are drawn. Non-goal: other output formats. */
+ * Invariants: only numbers from the CSV are drawn; no text from a CSV or a config ever enters
+ * a script: legend and panel texts go into the data files and gnuplot reads them as data
+ * (title columnheader(N), strcol), the scripts hold only fixed text and numbers; gnuplot runs
+ * without a shell (fork + execvp, chdir in the child). The CSV cells a legend uses are checked
+ * (names: tdi_cfg_name_ok; numbers: finite) and a file that fails is refused.
+ * Non-goal: other output formats. */
 #include "tdi_sweep.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "tdi_cfg.h"
 #include "tdi_io.h"
 
 #define MAXCOL 64
@@ -86,33 +96,50 @@ static int tab_read(const char *const *paths, size_t np, table *t, tdi_err *err)
     char *save = NULL, *line = strtok_r(t->buf, "\n", &save);
     if (!line)
         return tdi_err_set(err, TDI_EFORMAT, "%s: empty", path);
-    for (char *p = line, *c; p; p = c ? c + 1 : NULL) {
-        c = strchr(p, ',');
-        if (c)
-            *c = '\0';
-        if (t->ncol == MAXCOL)
-            return tdi_err_set(err, TDI_EFORMAT, "%s:1: more than %d columns", path, MAXCOL);
-        t->head[t->ncol++] = p;
-    }
+    long nh = tdi_sweep_csv_split(line, t->head, MAXCOL);
+    if (nh < 0)
+        return tdi_err_set(err, TDI_EFORMAT, "%s:1: malformed quoted CSV cell", path);
+    if (nh > MAXCOL)
+        return tdi_err_set(err, TDI_EFORMAT, "%s:1: more than %d columns", path, MAXCOL);
+    t->ncol = (size_t)nh;
     t->cell = calloc((lines + 1) * t->ncol, sizeof *t->cell);
     if (!t->cell)
         return tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", path);
     size_t lineno = 1;
     while ((line = strtok_r(NULL, "\n", &save))) {
         lineno++;
-        size_t k = 0;
-        for (char *p = line, *c; p; p = c ? c + 1 : NULL) {
-            c = strchr(p, ',');
-            if (c)
-                *c = '\0';
-            if (k < t->ncol)
-                t->cell[t->nrow * t->ncol + k] = p;
-            k++;
-        }
-        if (k != t->ncol)
-            return tdi_err_set(err, TDI_EFORMAT, "%s:%zu: %zu fields, the header has %zu", path,
+        long k = tdi_sweep_csv_split(line, t->cell + t->nrow * t->ncol, t->ncol);
+        if (k < 0)
+            return tdi_err_set(err, TDI_EFORMAT, "%s:%zu: malformed quoted CSV cell", path,
+                               lineno);
+        if ((size_t)k != t->ncol)
+            return tdi_err_set(err, TDI_EFORMAT, "%s:%zu: %ld fields, the header has %zu", path,
                                lineno, k, t->ncol);
         t->nrow++;
+    }
+    return 0;
+}
+
+/* The cells that reach a legend: words must be names, numbers finite, in every "ok" row. */
+static int tab_check(const table *t, const char *path, tdi_err *err)
+{
+    static const char *const words[] = {"preset", "mode", "unit", "skip", "engine"};
+    static const char *const nums[] = {"D", "k", "theta", "dac_bits", "adc_bits"};
+    int cst = tab_col(t, "status");
+    for (size_t r = 0; r < t->nrow; r++) {
+        if (strcmp(tab_s(t, r, cst), "ok") != 0)
+            continue;
+        for (size_t i = 0; i < 5; i++) {
+            int cw = tab_col(t, words[i]), cn = tab_col(t, nums[i]);
+            if (cw >= 0 && !tdi_cfg_name_ok(tab_s(t, r, cw)))
+                return tdi_err_set(err, TDI_EFORMAT, "%s: data row %zu, column %s: '%.60s' is "
+                                   "not a name (1 to %d characters from %s; docs/formats.md)",
+                                   path, r + 1, words[i], tab_s(t, r, cw), TDI_CFG_NAME_MAX,
+                                   TDI_CFG_NAME_SET);
+            if (cn >= 0 && !isfinite(tab_d(t, r, cn)))
+                return tdi_err_set(err, TDI_EFORMAT, "%s: data row %zu, column %s: '%.60s' is "
+                                   "not a number", path, r + 1, nums[i], tab_s(t, r, cn));
+        }
     }
     return 0;
 }
@@ -218,12 +245,41 @@ static int build_series(plotset *P, tdi_err *err)
     return 0;
 }
 
-/* Writes data/<name>.dat of a series: k then the mean over replicates of each named column. */
-static int write_dat(const plotset *P, const series *s, const char *dir, const char *name,
-                     const char *const *colnames, size_t nc, tdi_err *err)
+/* A legend text as one double-quoted data-file field (gnuplot reads it with columnheader or
+ * strcol, never as a command); a '"' or a line break (impossible after tab_check) becomes '. */
+static void put_field(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        fputc(*s == '"' || *s == '\n' || *s == '\r' ? '\'' : *s, f);
+    fputc('"', f);
+}
+
+/* Writes data/<name>: one line, the text s as one quoted field (read with strcol(1)). */
+static int write_text_field(const char *dir, const char *name, const char *s, tdi_err *err)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/data/%s.dat", dir, name);
+    if ((size_t)snprintf(path, sizeof path, "%s/data/%s", dir, name) >= sizeof path)
+        return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
+    tdi_atomic_file af;
+    int rc = tdi_atomic_open(&af, path, err);
+    if (rc)
+        return rc;
+    put_field(af.f, s);
+    fputc('\n', af.f);
+    return tdi_atomic_commit(&af, err);
+}
+
+/* Writes data/<name>.dat of a series: a header row (column 1 "k", column c + 2 heads[c], or the
+ * column's name when heads is NULL or heads[c] is: the legend texts, read by the scripts with
+ * title columnheader(c + 2)), then k and the mean over replicates of each named column. */
+static int write_dat(const plotset *P, const series *s, const char *dir, const char *name,
+                     const char *const *colnames, const char *const *heads, size_t nc,
+                     tdi_err *err)
+{
+    char path[1200];
+    if ((size_t)snprintf(path, sizeof path, "%s/data/%s.dat", dir, name) >= sizeof path)
+        return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
     tdi_atomic_file af;
     int rc = tdi_atomic_open(&af, path, err);
     if (rc)
@@ -233,7 +289,12 @@ static int write_dat(const plotset *P, const series *s, const char *dir, const c
     fprintf(af.f, "# k");
     for (size_t c = 0; c < nc; c++)
         fprintf(af.f, " %s", colnames[c]);
-    fprintf(af.f, "   (mean over replicates; series %s)\n", s->key);
+    fprintf(af.f, "   (mean over replicates)\n\"k\"");
+    for (size_t c = 0; c < nc; c++) {
+        fputc(' ', af.f);
+        put_field(af.f, heads && heads[c] ? heads[c] : colnames[c]);
+    }
+    fputc('\n', af.f);
     for (size_t i = 0; i < s->n;) {
         double k = tab_d(t, s->rows[i], ck);
         size_t j = i;
@@ -270,12 +331,32 @@ static int run_script(const char *dir, const char *name, const char *script, FIL
     int rc = tdi_atomic_write_text(path, script, err);
     if (rc)
         return rc;
-    char cmd[2600];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s.gp' 2>'%s.gp.log'", dir, name, name);
-    int st = system(cmd);
-    if (st != 0)
-        return tdi_err_set(err, TDI_EIO, "gnuplot failed on %s (exit status %d; see %s/%s.gp.log)",
-                           path, st, dir, name);
+    /* no shell: gnuplot NAME.gp in dir, its stderr into NAME.gp.log */
+    char gp[80], lg[80];
+    snprintf(gp, sizeof gp, "%s.gp", name);
+    snprintf(lg, sizeof lg, "%s.gp.log", name);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return tdi_err_set(err, TDI_EIO, "cannot start gnuplot: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = chdir(dir) == 0 ? open(lg, O_WRONLY | O_CREAT | O_TRUNC, 0666) : -1;
+        if (fd < 0 || dup2(fd, 2) < 0)
+            _exit(126);
+        char *const argv[] = {"gnuplot", gp, NULL};
+        execvp("gnuplot", argv);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return tdi_err_set(err, TDI_EIO, "waiting for gnuplot: %s", strerror(errno));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return tdi_err_set(err, TDI_EIO, "gnuplot failed on %s (%s %d%s; see %s/%s)", path,
+                           WIFEXITED(st) ? "exit status" : "signal",
+                           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+                           WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ": is gnuplot installed?"
+                                                                    : "", dir, lg);
     if (log)
         fprintf(log, "wrote %s/%s.png\n", dir, name);
     return 0;
@@ -324,27 +405,34 @@ static int fig_fidelity(const plotset *P, const char *dir, FILE *log, tdi_err *e
         for (size_t q = 0; q < P->ns; q++) {
             char name[64];
             snprintf(name, sizeof name, "fid%zu", q);
-            if (panel == 0 && (rc = write_dat(P, &P->s[q], dir, name, cols, 8, err)))
-                goto fail;
             const series *s = &P->s[q];
+            if (panel == 0) {
+                const char *pr = P->presets[s->preset_id];
+                char h[3][160];
+                snprintf(h[0], sizeof h[0], "%s: mean baseline", pr);
+                snprintf(h[1], sizeof h[1], "%s: rank-k ceiling", pr);
+                snprintf(h[2], sizeof h[2], "%s: digital y = B^-1 b_dec", pr);
+                const char *heads[8] = {s->title, s->title, h[0], h[0], h[1], h[1], h[2], h[2]};
+                if ((rc = write_dat(P, s, dir, name, cols, heads, 8, err)))
+                    goto fail;
+            }
             const char *c = shades[s->preset_id % 8][s->engine], *cb = colours[s->preset_id % 8];
             int pt = s->engine == 0 ? 7 : s->engine == 1 ? 5 : 9;
             fprintf(b.f, "%s'data/%s.dat' using 1:%d with linespoints lc rgb '%s' pt %d ps 0.8 "
-                    "dt %d title '%s'", q ? ", \\\n     " : "", name, 2 + panel, c, pt,
-                    s->engine == 2 ? 3 : 1, s->title);
+                    "dt %d title columnheader(%d) noenhanced", q ? ", \\\n     " : "", name,
+                    2 + panel, c, pt, s->engine == 2 ? 3 : 1, 2 + panel);
             /* baselines once per preset and D: from the first series of that preset */
             int firstp = 1;
             for (size_t r = 0; r < q; r++)
                 firstp &= P->s[r].preset_id != s->preset_id;
             if (firstp)
                 fprintf(b.f, ", \\\n     'data/%s.dat' using 1:%d with lines lc rgb '%s' dt 2 "
-                        "lw 1.2 title '%s: mean baseline', \\\n     'data/%s.dat' using 1:%d "
-                        "with lines lc rgb '%s' dt 3 lw 2 title '%s: rank-k ceiling', \\\n"
-                        "     'data/%s.dat' using 1:%d with lines lc rgb '%s' dt 4 lw 1.2 "
-                        "title '%s: digital y = B^{-1} b_{dec}'", name,
-                        4 + panel, cb, P->presets[s->preset_id], name, 6 + panel, cb,
-                        P->presets[s->preset_id], name, 8 + panel, cb,
-                        P->presets[s->preset_id]);
+                        "lw 1.2 title columnheader(%d) noenhanced, \\\n     'data/%s.dat' using "
+                        "1:%d with lines lc rgb '%s' dt 3 lw 2 title columnheader(%d) "
+                        "noenhanced, \\\n     'data/%s.dat' using 1:%d with lines lc rgb '%s' "
+                        "dt 4 lw 1.2 title columnheader(%d) noenhanced", name, 4 + panel, cb,
+                        4 + panel, name, 6 + panel, cb, 6 + panel, name, 8 + panel, cb,
+                        8 + panel);
         }
         fprintf(b.f, "\n");
     }
@@ -387,15 +475,18 @@ static int fig_wires(const plotset *P, const char *dir, FILE *log, tdi_err *err)
         if (dup)
             continue;
         snprintf(seen[nseen], 64, "%s", id);
-        char name[64];
+        char name[64], h0[160], h1[80];
         snprintf(name, sizeof name, "wires%zu", nseen);
-        if ((rc = write_dat(P, s, dir, name, cols, 3, err)))
+        snprintf(h0, sizeof h0, "rank-k coupling (%s)", id);
+        snprintf(h1, sizeof h1, "dense D^2 (D = %s)", tab_s(&P->t, s->rows[0], cD));
+        const char *heads[3] = {h0, h1, NULL};
+        if ((rc = write_dat(P, s, dir, name, cols, heads, 3, err)))
             break;
         const char *c = colours[nseen % 8];
         fprintf(b.f, "%s'data/%s.dat' using 1:2 with linespoints lc rgb '%s' pt 7 ps 0.7 "
-                "title 'rank-k coupling (%s)', \\\n     'data/%s.dat' using 1:3 with lines "
-                "lc rgb '%s' dt 2 lw 1.5 title 'dense D^2 (D = %s)'", nseen ? ", \\\n     " : "",
-                name, c, id, name, c, tab_s(&P->t, s->rows[0], cD));
+                "title columnheader(2) noenhanced, \\\n     'data/%s.dat' using 1:3 with lines "
+                "lc rgb '%s' dt 2 lw 1.5 title columnheader(3) noenhanced",
+                nseen ? ", \\\n     " : "", name, c, name, c);
         nseen++;
     }
     fprintf(b.f, "\n");
@@ -438,7 +529,10 @@ static int fig_energy(const plotset *P, const char *dir, FILE *log, tdi_err *err
         const series *s = &P->s[pick[p]];
         char name[64];
         snprintf(name, sizeof name, "energy%zu", p);
-        if ((rc = write_dat(P, s, dir, name, cols, 10, err)))
+        char lbl[80];
+        snprintf(lbl, sizeof lbl, "%s.label", name);
+        if ((rc = write_dat(P, s, dir, name, cols, NULL, 10, err)) ||
+            (rc = write_text_field(dir, lbl, s->title, err)))
             break;
         /* columns: 1 k, 2 bias, 3 R, 4 active, 5 dac, 6 adc, 7 digital, 8 gpu, 9 part, 10 kT */
         /* panels side by side, the key once, in a column on the right */
@@ -451,7 +545,9 @@ static int fig_energy(const plotset *P, const char *dir, FILE *log, tdi_err *err
                     0.06 + (np > 1 ? 2.0 : 1.0) * w);
         else
             fprintf(b.f, "unset key\n");
-        fprintf(b.f, "set title '%s'\nplot ", s->title);
+        /* the panel title is the series' legend text, read from the data file as a string */
+        fprintf(b.f, "stats 'data/%s' using (panel_title = strcol(1), 0) nooutput\n"
+                "set title panel_title noenhanced\nplot ", lbl);
         static const char *const term[] = {"abs($2)", "$3", "$4", "$5", "$6", "$7"};
         char lo[256] = "1e-30", hi[256];
         for (int t = 0; t < 6; t++) {
@@ -509,10 +605,12 @@ static int fig_time(const plotset *P, const char *dir, FILE *log, tdi_err *err)
         snprintf(seen[nseen], sizeof seen[0], "%s", id);
         char name[64];
         snprintf(name, sizeof name, "time%zu", nseen);
-        if ((rc = write_dat(P, s, dir, name, cols, 4, err)))
+        const char *heads[4] = {id, NULL, NULL, NULL};
+        if ((rc = write_dat(P, s, dir, name, cols, heads, 4, err)))
             break;
         fprintf(b.f, "%s'data/%s.dat' using 1:2 with linespoints lc rgb '%s' pt 7 ps 0.7 "
-                "title '%s'", nseen ? ", \\\n     " : "", name, colours[nseen % 8], id);
+                "title columnheader(2) noenhanced", nseen ? ", \\\n     " : "", name,
+                colours[nseen % 8]);
         nseen++;
     }
     fprintf(b.f, "\n");
@@ -524,7 +622,7 @@ static int fig_time(const plotset *P, const char *dir, FILE *log, tdi_err *err)
         if (!(rc = tdi_atomic_open(&af, path, err))) {
             int ck = tab_col(&P->t, "k"), ct = tab_col(&P->t, "theta"),
                 cs = tab_col(&P->t, "status"), cT = tab_col(&P->t, "time_to_solution_s");
-            fprintf(af.f, "# theta time_to_solution_s; blocks: preset, k\n");
+            fprintf(af.f, "# theta time_to_solution_s; blocks (header row: legend): preset, k\n");
             fprintf(b.f, "set xlabel 'theta = k_BT/(C_u V_s^2)'\nset logscale x 10\nunset "
                     "format x\nplot ");
             size_t block = 0;
@@ -572,13 +670,18 @@ static int fig_time(const plotset *P, const char *dir, FILE *log, tdi_err *err)
                             tt[c] = tt[c - 1];
                             tt[c - 1] = x;
                         }
+                    char head[120]; /* the block's legend text: its header row */
+                    snprintf(head, sizeof head, "%s, k = %g", P->presets[p], ks[i]);
+                    fprintf(af.f, "\"theta\" ");
+                    put_field(af.f, head);
+                    fputc('\n', af.f);
                     for (size_t a = 0; a < nth; a++)
                         fprintf(af.f, "%.10g %.10g\n", th[a], tt[a]);
                     fprintf(af.f, "\n\n");
                     fprintf(b.f, "%s'data/time_theta.dat' index %zu using 1:2 with linespoints "
-                            "lc rgb '%s' pt %d ps 0.8 title '%s, k = %g'", block ? ", \\\n     "
-                            : "", block, colours[p % 8], 5 + 2 * (int)(i % 4), P->presets[p],
-                            ks[i]);
+                            "lc rgb '%s' pt %d ps 0.8 title columnheader(2) noenhanced",
+                            block ? ", \\\n     " : "", block, colours[p % 8],
+                            5 + 2 * (int)(i % 4));
                     block++;
                 }
             }
@@ -602,10 +705,13 @@ int tdi_sweep_plot(const char *const *csv, size_t ncsv, const char *outdir, FILE
     static plotset P;
     memset(&P, 0, sizeof P);
     char data[1200];
-    snprintf(data, sizeof data, "%s/data", outdir);
+    if ((size_t)snprintf(data, sizeof data, "%s/data", outdir) >= sizeof data)
+        return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
     int rc = tdi_mkdirs(data, err);
     if (!rc)
         rc = tab_read(csv, ncsv, &P.t, err);
+    if (!rc)
+        rc = tab_check(&P.t, csv[0], err);
     if (!rc)
         rc = build_series(&P, err);
     if (!rc)

@@ -123,7 +123,7 @@ static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_e
     snprintf(ckpt, sizeof ckpt, "%s", c->out);
     tdi_cfg_key keys[] = {
         {"seed", TDI_CFG_INT, &seed, 0, 4294967295.0, 0, NULL, NULL, 0},
-        {"name", TDI_CFG_STRING, name, 0, 0, sizeof name, NULL, NULL, 0},
+        {"name", TDI_CFG_NAME, name, 0, 0, sizeof name, NULL, NULL, 0},
         {"out", TDI_CFG_STRING, out, 0, 0, sizeof out, NULL, NULL, 0},
         {"export.checkpoint", TDI_CFG_STRING, ckpt, 0, 0, sizeof ckpt, NULL, NULL, 0},
         {"export.dir", TDI_CFG_STRING, dir, 0, 0, sizeof dir, NULL, NULL, 0},

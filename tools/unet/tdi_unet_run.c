@@ -373,9 +373,11 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
                            o->pool);
     if (o->n < 1 || o->first < 0)
         return tdi_err_set(err, TDI_EARG, "export: n = %ld, first = %ld", o->n, o->first);
-    tdi_unet_dataset ds;
-    int rc = tdi_unet_dataset_load(&ds, c->data_dir, o->split, err);
+    int rc = tdi_dir_check(o->out, err); /* refuse a foreign --out before the work, not after */
     if (rc)
+        return rc;
+    tdi_unet_dataset ds;
+    if ((rc = tdi_unet_dataset_load(&ds, c->data_dir, o->split, err)))
         return rc;
     if ((size_t)(o->first + o->n) > ds.n) {
         tdi_unet_dataset_destroy(&ds);
