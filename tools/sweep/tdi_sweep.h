@@ -240,6 +240,12 @@ int tdi_sweep_frontier_report(const char *csv, const char *metric, double target
 int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *outdir, FILE *log,
                             tdi_err *err);
 
+/* Writes script to dir/NAME.gp and runs gnuplot on it in dir (fork + execvp, no shell; its
+ * stderr to NAME.gp.log). The script must hold only fixed text and numbers (tdi_sweep_plot.c).
+ * log (may be NULL): "wrote dir/NAME.png". */
+int tdi_sweep_gnuplot(const char *dir, const char *name, const char *script, FILE *log,
+                      tdi_err *err);
+
 /* ---------------------------------------------------------------- synthetic data */
 /* Writes <root>/activations-fit and <root>/activations-test (docs/formats.md, layers e2/d2 of
  * width C, conv weights, manifest with t = 200, pool = 1) whose decoder is a noisy rank-3

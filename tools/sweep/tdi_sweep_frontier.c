@@ -3,17 +3,13 @@
  * as reference lines and the paper's theta = 1 points marked.
  * Invariants (the same rules as the other plots): the data go to data files and the script
  * text holds only numbers and fixed strings (nothing from the CSV or the command line); gnuplot
- * is started with fork/execvp in the output directory, never through a shell. Non-goals: the
+ * runs through tdi_sweep_gnuplot (fork/execvp in the output directory, never a shell). Non-goals: the
  * Pareto computation (tdi_sweep_pareto.c), the other figures (tdi_sweep_plot.c). */
 #include "tdi_sweep.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "tdi_io.h"
 
@@ -144,35 +140,6 @@ static const char *const frontier_gp =
     "plot 'frontier.dat' using 1:2 with points pt 7 ps 0.6 lc rgb '#aaaaaa' notitle\n"
     "unset multiplot\n";
 
-/* Runs gnuplot frontier.gp in dir (stderr to frontier.gp.log) without a shell. */
-static int run_gnuplot(const char *dir, tdi_err *err)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return tdi_err_set(err, TDI_EIO, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        if (chdir(dir) != 0)
-            _exit(126);
-        int fd = open("frontier.gp.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            close(fd);
-        }
-        char *const argv[] = {"gnuplot", "frontier.gp", NULL};
-        execvp("gnuplot", argv);
-        _exit(127);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return tdi_err_set(err, TDI_EIO, "waitpid: %s", strerror(errno));
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return tdi_err_set(err, TDI_EIO, "gnuplot failed on the frontier figure (exit status "
-                           "%d; see %s/frontier.gp.log)", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-                           dir);
-    return 0;
-}
-
 int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *outdir, FILE *log,
                             tdi_err *err)
 {
@@ -255,12 +222,8 @@ int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *out
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
-    char path[1200];
-    snprintf(path, sizeof path, "%s/frontier.gp", outdir);
-    rc = tdi_atomic_write_text(path, gp, err);
+    rc = tdi_sweep_gnuplot(outdir, "frontier", gp, NULL, err);
     free(gp);
-    if (!rc)
-        rc = run_gnuplot(outdir, err);
     if (!rc && log)
         fprintf(log, "wrote %s/frontier.png (%zu points, %zu on the Pareto set; digital "
                 "equivalent %.4g J, GPU step %.4g J, analytic %s %.4f)\n", outdir, n, non, edig,

@@ -1,6 +1,6 @@
 /* tdi_sweep_pareto: the fidelity-energy-time frontier of a sweep's results. The Pareto set
  * (fidelity up, energy per inference down, time to solution down), the cheapest point meeting a
- * fidelity target, and a results.csv reader (RFC 4180 quoting) for them and the frontier plot.
+ * fidelity target, and a results.csv reader (tdi_sweep_csv_split) for them and the frontier plot.
  * Invariant: the fidelity of a row is its own engine's metric; analytic rows (the equilibrium)
  * are never points. Non-goals: plotting (tdi_sweep_frontier.c), running sweeps. */
 #include "tdi_sweep.h"
@@ -76,48 +76,6 @@ int tdi_sweep_table_col(const tdi_sweep_table *t, const char *name)
     return -1;
 }
 
-/* Splits one line in place into at most max fields (unquoting); returns the field count, or
- * -1 for an unterminated quote. *end: where the next line starts. */
-static long split_line(char *p, char **f, size_t max, char **end)
-{
-    size_t n = 0;
-    for (;;) {
-        char *w = p, *start = p;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p)
-                    return -1;
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-        } else {
-            while (*p && *p != ',' && *p != '\n')
-                p++;
-            w = p;
-        }
-        char sep = *p;
-        if (sep == '\r' && p[1] == '\n')
-            sep = *++p;
-        *w = '\0';
-        if (n < max)
-            f[n] = start;
-        n++;
-        if (sep != ',') {
-            *end = sep ? p + 1 : p;
-            return (long)n;
-        }
-        p++;
-    }
-}
-
 int tdi_sweep_table_read(const char *path, tdi_sweep_table *t, tdi_err *err)
 {
     memset(t, 0, sizeof *t);
@@ -125,12 +83,10 @@ int tdi_sweep_table_read(const char *path, tdi_sweep_table *t, tdi_err *err)
     int rc = tdi_file_read_all(path, &t->buf, &size, err);
     if (rc)
         return rc;
-    size_t lines = 1;
+    size_t lines = 1, cap = 1;
     for (size_t i = 0; i < size; i++)
         lines += t->buf[i] == '\n';
-    char *p = t->buf, *end;
-    size_t cap = 1;
-    for (const char *q = p; *q && *q != '\n'; q++)
+    for (const char *q = t->buf; *q && *q != '\n'; q++)
         cap += *q == ',';
     t->head = calloc(cap, sizeof *t->head);
     t->cell = calloc(lines * cap, sizeof *t->cell);
@@ -138,20 +94,27 @@ int tdi_sweep_table_read(const char *path, tdi_sweep_table *t, tdi_err *err)
         tdi_sweep_table_destroy(t);
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     }
-    long nf = split_line(p, t->head, cap, &end);
-    t->ncol = nf > 0 ? (size_t)nf : 0;
-    size_t lineno = 1;
-    for (p = end; *p; p = end) {
-        lineno++;
-        if (*p == '\n') { /* empty line */
-            end = p + 1;
+    size_t lineno = 0;
+    for (char *p = t->buf, *next; p && *p; p = next) {
+        char *nl = strchr(p, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
+        if (nl && nl > p && nl[-1] == '\r')
+            nl[-1] = '\0';
+        if (lineno++ && !*p)
+            continue; /* an empty line */
+        char **dst = lineno == 1 ? t->head : t->cell + t->nrow * t->ncol;
+        long nf = tdi_sweep_csv_split(p, dst, lineno == 1 ? cap : t->ncol);
+        if (lineno == 1) {
+            t->ncol = nf > 0 ? (size_t)nf : 0;
             continue;
         }
-        nf = split_line(p, t->cell + t->nrow * t->ncol, t->ncol, &end);
         if (nf != (long)t->ncol) {
             tdi_sweep_table_destroy(t);
-            return tdi_err_set(err, TDI_EFORMAT, "%s:%zu: %ld fields, the header has %zu", path,
-                               lineno, nf, (size_t)cap);
+            return tdi_err_set(err, TDI_EFORMAT, "%s:%zu: %s (the header has %zu fields)", path,
+                               lineno, nf < 0 ? "malformed quoted cell" : "wrong field count",
+                               cap);
         }
         t->nrow++;
     }
