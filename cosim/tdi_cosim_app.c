@@ -600,7 +600,12 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     double E_total = fabs(E_bias) + E_R + E_active + E_conv + E_digital + E_wread;
     double E_digeq = (double)(dq.iface_macs + dq.matvec_macs) * cfg->e_mac +
                      (double)(dq.iface_reads + dq.matvec_reads) * cfg->e_read;
-    double E_digeq_f = (double)dq.folded_macs * cfg->e_mac + (double)dq.folded_reads * cfg->e_read;
+    double E_digeq_f = (double)dq.folded_macs * cfg->e_mac +
+                       (double)dq.folded_reads * cfg->e_read;
+    /* analog / digital; 0 when the digital side is configured free (energy.mac = weight_read
+       = 0) */
+    double r_digeq = E_digeq > 0 ? E_total / E_digeq : 0;
+    double r_fold = E_digeq_f > 0 ? E_total / E_digeq_f : 0;
     double E_kT = ph->kT * (double)N * (T_inf / ph->t_slow);
     double gpu_part = cfg->gpu_step * cfg->gpu_replaced_fraction;
 
@@ -674,8 +679,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
                 E_conv, E_digital, E_wread, E_total, E_kT, cfg->gpu_step,
                 cfg->gpu_replaced_fraction, cfg->gpu_step / E_total, gpu_part / E_total,
                 dq.iface_macs, dq.iface_reads, dq.matvec_macs, dq.matvec_reads, E_digeq,
-                E_total / E_digeq, dq.folded_macs, dq.folded_reads, E_digeq_f,
-                E_total / E_digeq_f, cfg->e_mac, cfg->e_read);
+                r_digeq, dq.folded_macs, dq.folded_reads, E_digeq_f, r_fold, cfg->e_mac,
+                cfg->e_read);
         if ((rc = tdi_atomic_commit(&af, err)))
             goto done;
         snprintf(p, sizeof p, "%s/samples.csv", tmp);
@@ -768,7 +773,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         sum->digeq = dq;
         sum->E_digeq = E_digeq;
         sum->E_digeq_folded = E_digeq_f;
-        sum->ratio_digeq = E_total / E_digeq;
+        sum->ratio_digeq = r_digeq;
         sum->E_total = E_total;
         sum->E_kT = E_kT;
         sum->gpu_step = cfg->gpu_step;
@@ -830,14 +835,15 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         char dh[96];
         snprintf(dh, sizeof dh, "digital equivalent (%ld MACs, %ld reads)",
                  dq.iface_macs + dq.matvec_macs, dq.iface_reads + dq.matvec_reads);
-        fprintf(rep, "%-46s %12.4g  analog/digital %.3g\n", dh, E_digeq, E_total / E_digeq);
+        fprintf(rep, "%-46s %12.4g  analog/digital %.3g\n", dh, E_digeq, r_digeq);
         snprintf(dh, sizeof dh, "  folded lower bound (%ld MACs, %ld reads)", dq.folded_macs,
                  dq.folded_reads);
-        fprintf(rep, "%-46s %12.4g  analog/digital %.3g\n", dh, E_digeq_f, E_total / E_digeq_f);
+        fprintf(rep, "%-46s %12.4g  analog/digital %.3g\n", dh, E_digeq_f, r_fold);
         fprintf(rep, "(digital equivalent: the interface, then the precomputed decoder rows of "
                 "M^-1 times b, same E_MAC; the same estimate as analytic_ideal_dac)\n");
-        fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, whole U-Net step (whole-step comparison)",
-                cfg->gpu_step, cfg->gpu_step / E_total);
+        fprintf(rep, "%-46s %12.4g  ratio %.3g x\n",
+                "GPU, whole U-Net step (whole-step comparison)", cfg->gpu_step,
+                cfg->gpu_step / E_total);
         fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, replaced part (decoder ResBlock)",
                 gpu_part, gpu_part / E_total);
         fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", odir, odir);

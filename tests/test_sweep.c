@@ -147,7 +147,8 @@ static void test_grid(void)
     rc = tdi_sweep_cfg_load(p, &c, &err);
     if (!rc)
         rc = tdi_sweep_grid(&c, &J, &n, &err);
-    tdi_check_int(rc ? -1 : (long long)n, 2 * 2 * 2, "xaxis grid: 2 adc x 2 avg_relax x 2 engines");
+    tdi_check_int(rc ? -1 : (long long)n, 2 * 2 * 2,
+                  "xaxis grid: 2 adc x 2 avg_relax x 2 engines");
     if (!rc && n == 8) {
         TDI_CHECK(J[0].xnum[0] == 1 && J[1].xnum[0] == 1 && J[2].xnum[0] == 30 &&
                   J[4].adc_bits == 12 && J[4].xnum[0] == 1,

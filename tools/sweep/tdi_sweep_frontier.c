@@ -3,8 +3,8 @@
  * as reference lines and the paper's theta = 1 points marked.
  * Invariants (the same rules as the other plots): the data go to data files and the script
  * text holds only numbers and fixed strings (nothing from the CSV or the command line); gnuplot
- * runs through tdi_sweep_gnuplot (fork/execvp in the output directory, never a shell). Non-goals: the
- * Pareto computation (tdi_sweep_pareto.c), the other figures (tdi_sweep_plot.c). */
+ * runs through tdi_sweep_gnuplot (fork/execvp in the output directory, never a shell).
+ * Non-goals: the Pareto computation (tdi_sweep_pareto.c), the other figures (tdi_sweep_plot.c). */
 #include "tdi_sweep.h"
 
 #include <math.h>
@@ -119,8 +119,8 @@ static const char *const frontier_gp =
     "dt 4 lw 2\n"
     "set label 2 'analytic equilibrium' at graph 0.02, first %.10g offset 0,0.7 "
     "tc rgb '#2ca02c'\n"
-    "plot 'frontier.dat' using 1:2 with points pt 7 ps 0.6 lc rgb '#aaaaaa' title 'sweep points', "
-    "\\\n"
+    "plot 'frontier.dat' using 1:2 with points pt 7 ps 0.6 lc rgb '#aaaaaa' "
+    "title 'sweep points', \\\n"
     "     '' using ($3 == 1 ? $1 : 1/0):2 with points pt 7 ps 0.9 lc rgb '#000000' "
     "title 'Pareto set (fidelity, energy, time)', \\\n"
     "     'frontier_front.dat' using 1:2 with steps lw 2 lc rgb '#000000' "
@@ -216,7 +216,8 @@ int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *out
                            (m == 0 ? 1.0 : m == 1 ? 2.0 : 5.0) * pow(10.0, d));
     snprintf(tp, 8, ")\n");
     if (asprintf(&gp, frontier_gp, n, non, ylo, yhi,
-                 strcmp(metric, "r2") == 0 ? "R^2" : "centered cosine", zlo / 1.5, zhi * 1.5, tics,
+                 strcmp(metric, "r2") == 0 ? "R^2" : "centered cosine", zlo / 1.5, zhi * 1.5,
+                 tics,
                  ed, ed, ed, fa, fa, fa, emin / 3, emax * 3, ed, ed, eg, eg, eg, ep, ep,
                  ep) < 0) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
