@@ -2,7 +2,7 @@
  * netlist with one bus node: its read-back resistors (unit resistors and the bus resistor as a
  * row over the unit voltages), E_R at equilibrium (analytic engine) and along a waveform (sde)
  * against the hand formula; the rlc rate term of one tick; a negative resistor counted as an
- * active cell; the digital-equivalent MAC and read counts (paper, skip full, skip projected) and
+ * active cell; the bus resistors of a generated shared-bus circuit; the digital-equivalent MAC and read counts (paper, skip full, skip projected) and
  * its precomputed matrix reproducing the bundle's equilibria. */
 #include <math.h>
 #include <stdio.h>
@@ -162,6 +162,51 @@ static void check_rate_and_negative(tdi_err *err)
     tdi_gen_readback_destroy(&rb);
 }
 
+/* A generated circuit (synthetic bundle, D = 6, shared-bus skip at k = 2, dense intra): the
+ * read-back finds the 2 bus resistors (gu each) besides the 12 unit resistors, and each bus
+ * voltage is a unit-norm projection of the unit voltages (tdi_gen.h: sk_l = (P_l^T x +
+ * Q_l^T y) / a_l with a_l = |[P_l; Q_l]|): |r_map row| = 1 to rounding. */
+static void check_generated(tdi_err *err)
+{
+    tdi_mkdirs(SCR "/gen", err);
+    if (tdi_cosim_synth_bundle(SCR "/gen/substrate", 6, 2, 2, 5, 0, 0.0, err)) {
+        printf("  %s\n", err->msg);
+        return;
+    }
+    tdi_gen_config g;
+    tdi_gen_config_init(&g);
+    snprintf(g.name, sizeof g.name, "t");
+    tdi_gen_bundle b;
+    tdi_gen_circuit *gc = NULL;
+    tdi_cosim_circuit *c = NULL;
+    int rc = tdi_gen_bundle_read(SCR "/gen/substrate", &b, err), have_b = rc == 0;
+    if (!rc)
+        rc = tdi_gen_circuit_build(&g, &b, &gc, err);
+    if (!rc)
+        rc = tdi_cosim_circuit_from_gen(gc, gc->phys.noise_dt, 100 * gc->phys.noise_dt, &c, err);
+    tdi_check_int(rc, 0, "generated shared-bus circuit read back");
+    if (!rc) {
+        size_t neg = 0; /* negative self terms became transconductors */
+        for (size_t i = 0; i < c->n; i++)
+            neg += c->r_unit[i] == 0;
+        tdi_check_int((long long)(c->n_res + neg), 12 + 2, "resistors: 12 self terms + 2 bus");
+        tdi_check_int((long long)c->n_rmap, 2, "two bus resistors (k = 2)");
+        double nmax = 0;
+        for (size_t r = 0; r < c->n_rmap; r++) {
+            double q = 0;
+            for (size_t j = 0; j < c->n; j++)
+                q += c->r_map[r * c->n + j] * c->r_map[r * c->n + j];
+            nmax = fmax(nmax, fabs(sqrt(q) - 1.0));
+            tdi_check_rel(c->r_g[r], gc->phys.gu, 1e-9, "bus resistor = gu");
+        }
+        tdi_check_le(nmax, 1e-9, "bus voltage rows have unit norm (rounding)");
+    }
+    tdi_cosim_circuit_free(c);
+    tdi_gen_circuit_free(gc);
+    if (have_b)
+        tdi_gen_bundle_destroy(&b);
+}
+
 static double json_num(const char *txt, const char *key)
 {
     const char *p = txt ? strstr(txt, key) : NULL;
@@ -271,6 +316,7 @@ int main(void)
     }
     tdi_gen_readback_destroy(&rb);
     check_rate_and_negative(&err);
+    check_generated(&err);
     check_digeq(&err);
     TDI_TEST_END();
 }
