@@ -27,7 +27,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fopenmp -MMD -MP \
 # --no-as-needed: every program loads OpenBLAS before GSL, so GSL's CBLAS calls resolve to it even
 # in programs that call no BLAS function themselves (else GSL's reference CBLAS: ~10x slower).
 LDLIBS     = -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB) -Wl,--no-as-needed -lopenblas \
-             -Wl,--as-needed $(PKG_LIBS) -fopenmp -lm
+             -Wl,--as-needed $(PKG_LIBS) -fopenmp -lmvec -lm
 
 SRC_DIRS  := common tools/unet tools/substrate tools/sweep generator cosim
 ALL_SRC   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))

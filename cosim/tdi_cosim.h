@@ -4,8 +4,9 @@
  * a digital side (DAC-held biases, ADC samples) acting between ticks of one digital clock.
  * Invariants: one EXTERNAL current source per unit carries bias + thermal noise; noise comes only
  * from tdi_cosim_noise (keyed by seed, unit, global tick); every tick of the clock is an accepted
- * point. Non-goals: no vendor types here (sharedspice.h lives in tdi_cosim_spice.c only); no
- * non-symmetric G in the sde engine. Ownership: *_alloc results are freed by the matching *_free
+ * point. The sde engine takes any G whose C^-1 G is stable (non-symmetric too). Non-goals: no
+ * vendor types here (sharedspice.h lives in tdi_cosim_spice.c only); no non-diagonal C and no
+ * nonlinear elements in the sde engine. Ownership: *_alloc results are freed by the matching *_free
  * (NULL accepted); arrays passed in are copied unless a comment says otherwise. */
 #ifndef TDI_COSIM_H
 #define TDI_COSIM_H
@@ -56,7 +57,8 @@ typedef struct tdi_cosim_circuit {
 /* Allocates an empty circuit of n units (arrays zeroed, names NULL, no r_map rows). */
 tdi_cosim_circuit *tdi_cosim_circuit_alloc(size_t n, tdi_err *err);
 void tdi_cosim_circuit_free(tdi_cosim_circuit *c);
-/* Fills a circuit with the direct realisation of G = gu * M (M: n x n symmetric, row-major):
+/* Fills a circuit with the direct realisation of G = gu * M (M: n x n row-major, symmetric or
+ * not: each nonzero off-diagonal M_ij is its own one-way VCCS card):
  * a resistor gu*M_ii to ground and a VCCS per nonzero off-diagonal M_ij, capacitor cu, noise
  * conductance gu, nodes "u<i>", sources "iu<i>". Used by tests and when no generated netlist
  * is given. Needs M_ii > 0. */
@@ -94,10 +96,17 @@ typedef struct tdi_cosim_noise {
     size_t n;
     double *amp;     /* (n) A: sqrt(2 kB T g_noise / tick); 0 switches a unit's noise off */
     long tick0;      /* global index of the run's local tick 0 */
+    int scalar;      /* 1: tdi_cosim_noise_sample draws unit by unit with tdi_cosim_noise_gauss
+                        (the generator before the vectorised blocks: the sde reference path
+                        and benchmarks); 0 (tdi_cosim_noise_init): tdi_cosim_noise_gauss_block */
 } tdi_cosim_noise;
 
 /* Standard Gaussian of (seed, unit, global sample index): Philox + Box-Muller. */
 double tdi_cosim_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index);
+/* z[i] = tdi_cosim_noise_gauss(seed, u0 + i, index) for i < cnt, to a few ulp: the vectorised
+ * generator every engine uses (8 counters per block, glibc's libmvec log/cos on AVX2 machines). */
+void tdi_cosim_noise_gauss_block(uint64_t seed, uint64_t u0, uint64_t index, size_t cnt,
+                                 double *z);
 /* Fills out[n] with the noise currents at local sample k (k = 0 gives zeros). */
 void tdi_cosim_noise_sample(const tdi_cosim_noise *nz, long k, double *out);
 /* amp[i] = sqrt(2 kB T g_noise,i / tick), or 0 when enabled is 0. */
@@ -135,22 +144,63 @@ typedef enum { TDI_COSIM_ANALYTIC = 0, TDI_COSIM_SDE = 1, TDI_COSIM_SPICE = 2 } 
 const char *tdi_cosim_kind_name(tdi_cosim_kind k);
 
 /* The sde engine: exact integration of C dv/dt = -G v + i(t) over each tick for a bias held
- * constant and noise interpolated linearly (G symmetric positive definite, C diagonal): in the
- * eigenbasis of C^-1/2 G C^-1/2 each mode is a scalar OU step with closed-form weights. */
+ * constant and noise interpolated linearly (C diagonal; G any matrix with every eigenvalue of
+ * C^-1 G in Re > 0, else alloc fails with "not stable"): the tick's matrices from one matrix
+ * exponential (docs/sde.md); for symmetric G also the eigenbasis of C^-1/2 G C^-1/2, where each
+ * mode is a scalar OU step with closed-form weights. */
 typedef struct tdi_cosim_sde tdi_cosim_sde;
 tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_err *err);
 void tdi_cosim_sde_free(tdi_cosim_sde *s);
-/* Runs from v = 0 at t = 0 (the operating point under zero bias). */
+/* Runs from v = 0 at t = 0 (the operating point under zero bias). Symmetric G: the eigenbasis,
+ * one tick at a time (the per-sample reference path); otherwise the batched path, one column. */
 int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
                       tdi_cosim_stats *st, tdi_err *err);
 
+/* Independent runs as the rows of one state matrix (cols, n), one fused GEMM per tick for any
+ * stable G: [v+] = [v, n_k, n_k+1] [E^T; F1^T; F2^T] + b F0^T (symmetric G: the eigenbasis,
+ * below). Column c is the run of tdi_cosim_sde_run
+ * with nz->tick0 = tick0[c] (its noise: global samples tick0[c] + k, sample 0 = 0), all from
+ * rest. bias(k) returns (cols, n) A held over interval k; on_tick gets the states of tick k as
+ * rows V + c ldv (V, n each) and the held biases ib (cols, n; zeros at k = 0). The same numbers
+ * as cols separate runs up to rounding (GEMM order; test_cosim_engines). */
+typedef struct tdi_cosim_batch {
+    double tick;         /* s */
+    long n_ticks;
+    size_t cols;         /* independent runs */
+    const long *tick0;   /* (cols) global noise index of each run's local tick 0 */
+    const double *(*bias)(void *user, long k);
+    int (*on_tick)(void *user, long k, const double *V, size_t ldv, const double *ib);
+    void *user;
+} tdi_cosim_batch;
+int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
+                            const tdi_cosim_batch *bt, tdi_cosim_stats *st, tdi_err *err);
+/* Symmetric G: batched runs work in the eigenbasis (P n by one GEMM, scalar mode steps, v = V a
+ * by another: 4 n^2 flops per row and tick). This switch makes them (and tdi_cosim_sde_run) use
+ * the fused matrix-exponential tick (6 n^2) as for a non-symmetric G, computing its matrices
+ * (one 3n x 3n exponential) if alloc did not: tests and benchmarks. */
+int tdi_cosim_sde_use_expm(tdi_cosim_sde *s, tdi_err *err);
+/* The two limits of a batched run, measured on this machine for `seconds` CPU s each: dgemm
+ * GFLOP/s at the shapes of a tick (gflops[0]: (cols, n) x (n, n), the eigenbasis GEMMs;
+ * gflops[1]: (cols, 3n) x (3n, n), the fused expm tick) with the BLAS as the caller set it up,
+ * and the vectorised generator's CPU ns per Gaussian (blocks of n draws). For make bench. */
+int tdi_cosim_sde_limits(size_t n, size_t cols, double seconds, double gflops[2],
+                         double *ns_draw, tdi_err *err);
+
 /* Predicted variance (V^2) of the mean of n samples, spaced stride ticks, of unit's voltage in the
- * stationary state under thermal noise alone: sum over modes m of V_um^2 (kB T r / lam_m) F(n,
- * e^(-lam_m stride h)), F the variance factor of the mean of n AR(1) samples, r = g_noise / C
- * (must be the same for every unit). Ignores the interpolated noise's high-frequency deficit
- * (test_cosim_engines: 2.5% at h = tau/20 for the fastest modes, less for the slow ones). */
+ * stationary state under thermal noise alone. Symmetric G with one r = g_noise / C for all units:
+ * sum over modes m of V_um^2 (kB T r / lam_m) F(n, e^(-lam_m stride h)), F the variance factor
+ * of the mean of n AR(1) samples; otherwise tdi_cosim_sde_mean_var_lyap. Ignores the
+ * interpolated noise's high-frequency deficit (test_cosim_engines: 2.5% at h = tau/20 for the
+ * fastest modes, less for the slow ones). */
 int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                            long stride, size_t unit, double *var, tdi_err *err);
+/* The same prediction for any stable G: the stationary covariance S of the continuous-time noise
+ * by Van Loan's integral over one stride and Smith's doubling of S = Phi S Phi^T + Q_stride
+ * (Phi = e^(-C^-1 G stride h)), then the autocovariances Phi^k S of the n samples; g_noise/C may
+ * differ between units. The solve (a 2n x 2n exponential and up to 64 doublings of n^3 GEMMs)
+ * is cached in s for the last (stride, noise), so the units of one read-out share it. */
+int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
+                                long stride, size_t unit, double *var, tdi_err *err);
 
 /* The spice engine: ngspice's shared library, one instance per process, runs used one after the
  * other ("remcirc" + "destroy all" between runs). Runs from the operating point under zero bias.
@@ -243,6 +293,11 @@ typedef struct tdi_cosim_plan {
     const size_t *wave;     /* (n_wave) unit indices */
     long wave_every;        /* record every wave_every global ticks (>= 1) */
     long wave_ticks;        /* up to this global tick */
+    int sde_per_run;        /* sde engine: 0 (default) = in the per_sample schedule the samples
+                               are the rows of batched runs (tdi_cosim_sde_run_batch); 1 = one
+                               tdi_cosim_sde_run per run with unit-by-unit scalar draws (the
+                               code path before batching: reference and benchmarks; the same
+                               numbers to rounding, test_cosim_engines) */
 } tdi_cosim_plan;
 
 typedef struct tdi_cosim_out {
@@ -314,6 +369,8 @@ typedef struct tdi_cosim_cfg {
     const char *deck_out;  /* path; NULL = run normally */
     long deck_ticks;       /* ticks in the written deck */
     int deck_plain;        /* EXTERNAL sources -> dc 0 (for ngspice -b) */
+    int sde_reference;     /* --sde-reference: the sde engine's pre-batching path
+                              (tdi_cosim_plan.sde_per_run = 1), for benchmarks */
 } tdi_cosim_cfg;
 
 void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c);

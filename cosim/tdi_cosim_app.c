@@ -418,7 +418,20 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
                          .adc_bits = (int)cfg->adc_bits, .adc_fs = adc_fs, .adc_stride = stride,
                          .seed = (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
                          .noise = cfg->noise};
-    pl.batch = strcmp(cfg->schedule, "per_sample") != 0;
+    /* auto: spice one transient (bias schedule), sde one run per sample from rest, batched
+       (tdi_cosim_sde_run_batch): the sde's per_sample numbers equal its batch schedule's up to
+       the settling error settle_eps of each sample's start, and run as one GEMM per tick */
+    int sched_batch[3] = {1, 1, 1};
+    for (int k = 0; k < 3; k++)
+        sched_batch[k] = strcmp(cfg->schedule, "per_sample") != 0 &&
+                         !(k == TDI_COSIM_SDE && strcmp(cfg->schedule, "auto") == 0);
+    pl.sde_per_run = cfg->sde_reference;
+    char sched_txt[64];
+    if (strcmp(cfg->schedule, "auto") == 0)
+        snprintf(sched_txt, sizeof sched_txt, "auto (sde per_sample, spice batch)");
+    else
+        snprintf(sched_txt, sizeof sched_txt, "%s", cfg->schedule);
+    pl.batch = sched_batch[TDI_COSIM_SPICE];
     size_t wave[16];
     for (size_t q = 0; q < cfg->n_wave_units; q++) {
         if ((size_t)cfg->wave_units[q] >= N) {
@@ -440,7 +453,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
                 avg_ticks, (double)avg_ticks * tick, stride);
         fprintf(rep, "  DAC %ld bits fs %.4g A (%.4g units), ADC %ld bits fs %.4g V, schedule "
                 "%s, noise %s\n", cfg->dac_bits, dac_fs, dac_fs_units, cfg->adc_bits, adc_fs,
-                pl.batch ? "batch" : "per_sample", cfg->noise ? "on" : "off");
+                sched_txt, cfg->noise ? "on" : "off");
         fprintf(rep, "  digital interface: %s, %ld MACs per sample\n", iface, macs);
     }
     /* ---- engines */
@@ -457,6 +470,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         if (!want[k])
             continue;
         pl.n_samples = nk[k];
+        pl.batch = sched_batch[k];
         /* the waveform comes from the most physical engine that runs */
         int wave_k = want[2] ? 2 : want[1] ? 1 : -1;
         pl.n_wave = k == wave_k ? cfg->n_wave_units : 0;
@@ -630,9 +644,12 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
                 cc->n_res, cc->sum_gm);
         fprintf(f, "  \"timing\": {\"tick_s\": %.6g, \"settle_ticks\": %ld, \"avg_ticks\": %ld, "
                 "\"t_settle_s\": %.6g, \"t_avg_s\": %.6g, \"time_to_solution_s\": %.6g, "
-                "\"schedule\": \"%s\"},\n", tick, settle_ticks, avg_ticks,
-                (double)settle_ticks * tick, (double)avg_ticks * tick, T_inf,
-                pl.batch ? "batch" : "per_sample");
+                "\"schedule\": \"%s\", \"sde_schedule\": \"%s\"},\n", tick, settle_ticks,
+                avg_ticks, (double)settle_ticks * tick, (double)avg_ticks * tick, T_inf,
+                sched_batch[TDI_COSIM_SPICE] ? "batch" : "per_sample",
+                sched_batch[TDI_COSIM_SDE] ? "batch"
+                : cfg->sde_reference      ? "per_sample (reference path)"
+                                          : "per_sample (batched)");
         fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
                 "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "
                 "\"adc_conversions_per_sample\": %.0f, \"interface_macs\": %ld, "

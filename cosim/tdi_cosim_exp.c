@@ -12,6 +12,8 @@
 
 #include "tdi_cosim.h"
 
+#define EXP_SDE_COLS 128 /* samples per batched sde run (the GEMM's row count) */
+
 typedef struct exp_ctx {
     const tdi_cosim_plan *pl;
     const tdi_cosim_circuit *c;
@@ -19,8 +21,9 @@ typedef struct exp_ctx {
     long L;           /* ticks per sample */
     size_t s_base;    /* first sample of this run */
     long *n_acc;      /* (n_samples) ADC conversions per sample */
-    double *vprev;    /* (n) V at the previous tick */
-    double pprev;     /* W dissipated in the resistors at the previous tick */
+    double *vprev;    /* (cols, n) V at the previous tick */
+    double *pprev;    /* (cols) W dissipated in the resistors at the previous tick */
+    size_t cols;      /* batched sde: samples integrated together (1 otherwise) */
     double wall0, last_print;
     size_t wave_cap;  /* rows allocated in out->wave */
     long ticks_done, ticks_total;
@@ -61,15 +64,17 @@ static void progress(exp_ctx *x, int final)
     fflush(stderr);
 }
 
-static int exp_tick(void *user, long k, double t, const double *v, const double *ib)
+/* The digital side's work at tick k of the run that starts with sample s_base: waveform row,
+ * energy integrals (trapezoid over the tick, vprev = the previous tick's state, *pprev its
+ * resistor power, updated to this tick's), ADC. */
+static int exp_tick_at(exp_ctx *x, size_t s_base, long k, const double *v, const double *ib,
+                       const double *vprev, double *pprev)
 {
-    exp_ctx *x = user;
-    (void)t;
     const tdi_cosim_plan *pl = x->pl;
     size_t n = x->c->n;
-    long kg = (long)x->s_base * x->L + k; /* global tick */
+    long kg = (long)s_base * x->L + k; /* global tick */
     if (pl->n_wave && kg <= pl->wave_ticks && kg % pl->wave_every == 0 &&
-        (k > 0 || x->s_base == 0)) {
+        (k > 0 || s_base == 0)) {
         size_t w = 1 + pl->n_wave;
         if (x->out->wave_rows == x->wave_cap) {
             size_t nc = x->wave_cap ? 2 * x->wave_cap : 1024;
@@ -87,13 +92,13 @@ static int exp_tick(void *user, long k, double t, const double *v, const double 
     }
     double pr = tdi_cosim_resistor_power(x->c, v);
     if (k > 0) {
-        size_t s = x->s_base + (size_t)((k - 1) / x->L);
+        size_t s = s_base + (size_t)((k - 1) / x->L);
         long j = (k - 1) % x->L + 1; /* tick within the sample, 1..L */
         double pb = 0, h = pl->tick;
         for (size_t i = 0; i < n; i++)
-            pb += ib[i] * (x->vprev[i] + v[i]);
+            pb += ib[i] * (vprev[i] + v[i]);
         x->out->e_bias[s] += 0.5 * h * pb;
-        x->out->e_r[s] += tdi_cosim_resistor_tick(x->c, x->vprev, x->pprev, v, pr, h);
+        x->out->e_r[s] += tdi_cosim_resistor_tick(x->c, vprev, *pprev, v, pr, h);
         long a = j - pl->settle_ticks;
         if (a > 0 && a % pl->adc_stride == 0) {
             double *e = x->out->est + s * pl->n_read;
@@ -106,9 +111,75 @@ static int exp_tick(void *user, long k, double t, const double *v, const double 
         if ((x->ticks_done & 255) == 0)
             progress(x, 0);
     }
-    memcpy(x->vprev, v, sizeof(double) * n);
-    x->pprev = pr;
+    *pprev = pr;
     return 0;
+}
+
+static int exp_tick(void *user, long k, double t, const double *v, const double *ib)
+{
+    exp_ctx *x = user;
+    (void)t;
+    int rc = exp_tick_at(x, x->s_base, k, v, ib, x->vprev, x->pprev);
+    memcpy(x->vprev, v, sizeof(double) * x->c->n);
+    return rc;
+}
+
+/* The batched sde path of the per_sample schedule: column c is sample s_base + c; vprev holds
+ * (cols, n) previous states. */
+static const double *exp_bias_cols(void *user, long k)
+{
+    exp_ctx *x = user;
+    (void)k;
+    return x->out->bias_q + x->s_base * x->c->n; /* each run holds its sample's bias */
+}
+
+static int exp_tick_cols(void *user, long k, const double *V, size_t ldv, const double *ib)
+{
+    exp_ctx *x = user;
+    size_t n = x->c->n;
+    for (size_t c = 0; c < x->cols; c++) {
+        const double *v = V + c * ldv;
+        int rc = exp_tick_at(x, x->s_base + c, k, v, ib + c * n, x->vprev + c * n,
+                             x->pprev + c);
+        if (rc)
+            return rc;
+        memcpy(x->vprev + c * n, v, sizeof(double) * n);
+    }
+    return 0;
+}
+
+/* Waveform rows of the batched path arrive tick-major over the columns: order them by time. */
+static int exp_wave_cmp(const void *a, const void *b)
+{
+    double ta = *(const double *)a, tb = *(const double *)b;
+    return (ta > tb) - (ta < tb);
+}
+
+/* The per_sample schedule of the sde engine, batched: EXP_SDE_COLS samples at a time as the
+ * rows of one state matrix (tdi_cosim_sde_run_batch); the same bookkeeping per sample. */
+static int exp_run_sde_cols(exp_ctx *x, tdi_cosim_sde *sde, const tdi_cosim_noise *nz,
+                            tdi_err *err)
+{
+    size_t ns = x->pl->n_samples, n = x->c->n;
+    long tick0[EXP_SDE_COLS];
+    int rc = 0;
+    for (size_t s0 = 0; s0 < ns && !rc; s0 += EXP_SDE_COLS) {
+        size_t cols = ns - s0 < EXP_SDE_COLS ? ns - s0 : EXP_SDE_COLS;
+        for (size_t c = 0; c < cols; c++)
+            tick0[c] = (long)(s0 + c) * x->L;
+        x->s_base = s0;
+        x->cols = cols;
+        memset(x->vprev, 0, sizeof(double) * cols * n);
+        memset(x->pprev, 0, sizeof(double) * cols);
+        tdi_cosim_batch bt = {x->pl->tick, x->L, cols, tick0, exp_bias_cols, exp_tick_cols, x};
+        tdi_cosim_stats st;
+        rc = tdi_cosim_sde_run_batch(sde, nz, &bt, &st, err);
+        x->out->st.ticks_hit += st.ticks_hit;
+        x->out->st.points += st.points;
+        x->out->st.cpu_s += st.cpu_s;
+        x->out->st.wall_s += st.wall_s;
+    }
+    return rc;
 }
 
 void tdi_cosim_out_destroy(tdi_cosim_out *o)
@@ -149,9 +220,13 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     out->e_bias = calloc(ns, sizeof(double));
     out->e_r = calloc(ns, sizeof(double));
     x.n_acc = calloc(ns, sizeof(long));
-    x.vprev = calloc(n, sizeof(double));
+    int batched = kind == TDI_COSIM_SDE && !pl->batch && !pl->sde_per_run && ns > 1;
+    x.cols = batched ? (ns < EXP_SDE_COLS ? ns : EXP_SDE_COLS) : 1;
+    x.vprev = calloc(x.cols * n, sizeof(double));
+    x.pprev = calloc(x.cols, sizeof(double));
     double *vs = malloc(sizeof(double) * n);
-    if (!out->est || !out->bias_q || !out->e_bias || !out->e_r || !x.n_acc || !x.vprev || !vs) {
+    if (!out->est || !out->bias_q || !out->e_bias || !out->e_r || !x.n_acc || !x.vprev ||
+        !x.pprev || !vs) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
@@ -183,11 +258,14 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     }
     if ((rc = tdi_cosim_noise_init(&nz, c, pl->tick, pl->seed, pl->noise, err)))
         goto done;
+    nz.scalar = kind == TDI_COSIM_SDE && pl->sde_per_run;
     if (kind == TDI_COSIM_SDE && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
         rc = err ? err->code : TDI_ENOMEM;
         goto done;
     }
-    size_t runs = pl->batch ? 1 : ns;
+    if (batched)
+        rc = exp_run_sde_cols(&x, sde, &nz, err);
+    size_t runs = batched ? 0 : pl->batch ? 1 : ns;
     for (size_t q = 0; q < runs && !rc; q++) {
         tdi_cosim_digital dg = {pl->tick, pl->batch ? x.L * (long)ns : x.L, exp_bias, exp_tick,
                                 &x};
@@ -195,7 +273,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         x.s_base = pl->batch ? 0 : q;
         nz.tick0 = (long)x.s_base * x.L;
         memset(x.vprev, 0, sizeof(double) * n);
-        x.pprev = 0;
+        x.pprev[0] = 0;
         if (kind == TDI_COSIM_SDE)
             rc = tdi_cosim_sde_run(sde, &nz, &dg, &st, err);
         else
@@ -206,6 +284,8 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         out->st.cpu_s += st.cpu_s;
         out->st.wall_s += st.wall_s;
     }
+    if (!rc && batched && out->wave_rows > 1)
+        qsort(out->wave, out->wave_rows, sizeof(double) * (1 + pl->n_wave), exp_wave_cmp);
     if (!rc) {
         progress(&x, 1);
         for (size_t s = 0; s < ns && !rc; s++) {
@@ -222,6 +302,7 @@ done:
     tdi_cosim_noise_destroy(&nz);
     free(x.n_acc);
     free(x.vprev);
+    free(x.pprev);
     free(vs);
     if (rc)
         tdi_cosim_out_destroy(out);

@@ -1,9 +1,11 @@
 /* tdi-cosim: co-simulate a substrate bundle's circuit (analytic, sde, spice engines) with the
  * digital interface in the loop. Usage: tdi-cosim CONFIG.yaml [-n SAMPLES] [--no-spice]
- * [--no-sde] [--schedule batch|per_sample] [--quiet] [--deck FILE TICKS [--plain]] (write the
- * spice deck of TICKS ticks and stop; --plain: EXTERNAL sources as dc 0, for ngspice -b);
+ * [--no-sde] [--schedule batch|per_sample] [--sde-reference] [--quiet] [--deck FILE TICKS
+ * [--plain]] (write the spice deck of TICKS ticks and stop; --plain: EXTERNAL sources as dc 0,
+ * for ngspice -b); --sde-reference: the sde engine's pre-batching path (benchmarks);
  * tdi-cosim --synth-bundle DIR D K N SEED
- * writes a synthetic bundle (benchmarks without a U-Net). Exit status 0 on success, 1 on any
+ * writes a synthetic bundle (benchmarks without a U-Net); tdi-cosim --sde-limits N COLS SECONDS
+ * prints the sde engine's GEMM and Gaussian-generation limits. Exit status 0 on success, 1 on any
  * error (nothing is written then), 2 on bad usage. Non-goal: logic (tdi_cosim_app.c). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +19,31 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: tdi-cosim CONFIG.yaml [-n SAMPLES] [--no-spice] [--no-sde] "
-                    "[--schedule batch|per_sample] [--quiet] [--deck FILE TICKS [--plain]]\n"
-                    "       tdi-cosim --synth-bundle DIR D K N SEED\n");
+                    "[--schedule batch|per_sample] [--sde-reference] [--quiet]\n"
+                    "       [--deck FILE TICKS [--plain]]\n"
+                    "       tdi-cosim --synth-bundle DIR D K N SEED\n"
+                    "       tdi-cosim --sde-limits N COLS SECONDS\n");
     return 2;
+}
+
+/* --sde-limits N COLS SECONDS: the sde engine's GEMM and Gaussian limits (make bench). */
+static int sde_limits(int argc, char **argv)
+{
+    if (argc != 5)
+        return usage();
+    char *e1, *e2, *e3;
+    long n = strtol(argv[2], &e1, 10), cols = strtol(argv[3], &e2, 10);
+    double sec = strtod(argv[4], &e3);
+    if (*e1 || *e2 || *e3 || n < 1 || cols < 1 || !(sec > 0))
+        return usage();
+    double gf[2], nsd;
+    tdi_err err = {0};
+    if (tdi_cosim_sde_limits((size_t)n, (size_t)cols, sec, gf, &nsd, &err)) {
+        fprintf(stderr, "tdi-cosim: %s\n", err.msg);
+        return 1;
+    }
+    printf("dgemm_gflops_eig %.4g dgemm_gflops_expm %.4g ns_per_draw %.4g\n", gf[0], gf[1], nsd);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -49,6 +73,8 @@ int main(int argc, char **argv)
         }
         return 0;
     }
+    if (strcmp(argv[1], "--sde-limits") == 0)
+        return sde_limits(argc, argv);
     tdi_cosim_cfg cfg;
     if (tdi_cosim_cfg_load(argv[1], &cfg, &err)) {
         fprintf(stderr, "tdi-cosim: %s\n", err.msg);
@@ -73,6 +99,8 @@ int main(int argc, char **argv)
                 return usage();
         } else if (strcmp(argv[i], "--plain") == 0) {
             cfg.deck_plain = 1;
+        } else if (strcmp(argv[i], "--sde-reference") == 0) {
+            cfg.sde_reference = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             cfg.progress = 0;
         } else if (strcmp(argv[i], "--schedule") == 0 && i + 1 < argc) {

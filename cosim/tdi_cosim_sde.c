@@ -1,11 +1,10 @@
-/* tdi_cosim_sde: the sde engine. C dv/dt = -G v + b_k + n(t) over each tick (t_k, t_k+1], with
- * the bias b_k held and the noise n interpolated linearly between the tick samples of
- * tdi_cosim_noise, is integrated exactly: with w = C^1/2 v and C^-1/2 G C^-1/2 = U diag(lam) U^T,
- * each mode a = U^T w obeys da/dt = -lam a + f(t), f linear on the tick, so
- *   a+ = e^(-lam h) a + phi0 P b_k + (phi0 - phi1) P n_k + phi1 P n_k+1,  P = U^T C^-1/2,
- *   phi0 = (1 - e^(-lam h)) / lam,  phi1 = 1/lam - (1 - e^(-lam h)) / (lam^2 h).
- * Invariant: same noise stream and same bias timing as the spice engine, so both agree up to
- * SPICE's truncation error. Non-goals: non-symmetric G, non-diagonal C, nonlinear elements. */
+/* tdi_cosim_sde: the sde engine. C dv/dt = -G v + b_k + n(t), bias held and noise linear over
+ * each tick, integrated exactly (docs/sde.md): v+ = E v + F0 b_k + F1 n_k + F2 n_k+1 with E, F0,
+ * F1, F2 from one 3n x 3n matrix exponential, for any G whose C^-1 G has every eigenvalue in
+ * Re > 0; symmetric G also by scalar OU steps in the eigenbasis of C^-1/2 G C^-1/2 (the
+ * per-sample reference path and the batched default). Batched runs: samples as the rows of one
+ * matrix, GEMMs per tick. Invariant: same noise stream and bias timing as the spice engine.
+ * Non-goals: non-diagonal C, nonlinear elements. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +12,18 @@
 
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_eigen.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 
 #include "tdi_cosim.h"
+
+/* tdi_cosim_sde_mean_var_lyap's last solve: valid for (stride, qdiag) when S != NULL */
+typedef struct sde_lyap {
+    long stride;
+    double *qdiag;         /* (n) V^2 s: the Qv diagonal it was solved for */
+    double qmax;           /* max of qdiag; S is stored divided by it */
+    gsl_matrix *S, *Phi;   /* (n, n) stationary covariance / qmax; e^(-A stride h) */
+} sde_lyap;
 
 struct tdi_cosim_sde {
     size_t n;
@@ -25,6 +33,14 @@ struct tdi_cosim_sde {
     double *P;       /* (n, n) U^T C^-1/2 */
     double *V;       /* (n, n) C^-1/2 U */
     double *a, *pb, *pn0, *pn1, *nk, *v, *b, *zero; /* (n) scratch */
+    int sym;         /* 1: G symmetric, the eigenbasis fields above are set */
+    double *W;       /* (3n, n) row-major [E^T; F1^T; F2^T]: the fused tick of row states
+                        (non-symmetric G, or after tdi_cosim_sde_use_expm; else NULL) */
+    double *F0T;     /* (n, n) F0^T: bias rows b (cols, n) -> b F0^T (with W) */
+    double *A;       /* (n, n) row-major A = C^-1 G, 1/s */
+    double *cinv;    /* (n) 1/F, C^-1 */
+    struct sde_lyap *lyap; /* mean_var_lyap's cache (contents mutable through const s) */
+    int force_expm;  /* 1: batched runs use the fused expm tick even for symmetric G */
 };
 
 void tdi_cosim_sde_free(tdi_cosim_sde *s)
@@ -46,70 +62,59 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s)
     free(s->v);
     free(s->b);
     free(s->zero);
+    free(s->W);
+    free(s->F0T);
+    free(s->A);
+    free(s->cinv);
+    if (s->lyap) {
+        free(s->lyap->qdiag);
+        gsl_matrix_free(s->lyap->S);
+        gsl_matrix_free(s->lyap->Phi);
+        free(s->lyap);
+    }
     free(s);
 }
 
-tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_err *err)
+/* G symmetric to rounding of the netlist's %.17g values: 64 ulp of the largest entry */
+static int sde_is_symmetric(const tdi_cosim_circuit *c)
 {
     size_t n = c->n;
-    if (!(tick > 0)) {
-        tdi_err_set(err, TDI_EARG, "sde: tick must be > 0");
-        return NULL;
-    }
-    if (!c->rc_units) {
-        tdi_err_set(err, TDI_EARG, "sde: the engine integrates rc units only (this circuit's "
-                    "force nodes are not its state nodes)");
-        return NULL;
-    }
     double gmax = 0;
     for (size_t i = 0; i < n * n; i++)
         gmax = fmax(gmax, fabs(c->G[i]));
-    for (size_t i = 0; i < n; i++) {
-        if (!(c->cap[i] > 0)) {
-            tdi_err_set(err, TDI_EARG, "sde: unit %zu has capacitance %g (need > 0)", i,
-                        c->cap[i]);
-            return NULL;
-        }
+    for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
-            /* symmetric to rounding of the netlist's %.17g values: 64 ulp of the largest entry */
-            if (fabs(c->G[i * n + j] - c->G[j * n + i]) > 64 * 2.2e-16 * gmax) {
-                tdi_err_set(err, TDI_EARG, "sde: G is not symmetric (G[%zu][%zu] = %.17g, "
-                            "G[%zu][%zu] = %.17g)", i, j, c->G[i * n + j], j, i,
-                            c->G[j * n + i]);
-                return NULL;
-            }
-    }
-    tdi_cosim_sde *s = calloc(1, sizeof *s);
+            if (fabs(c->G[i * n + j] - c->G[j * n + i]) > 64 * 2.2e-16 * gmax)
+                return 0;
+    return 1;
+}
+
+/* The per-mode weights of the eigenbasis path (symmetric G). */
+static int sde_eigen(tdi_cosim_sde *s, const tdi_cosim_circuit *c, double tick, tdi_err *err)
+{
+    size_t n = c->n;
+    int rc = 0;
     gsl_matrix *K = gsl_matrix_alloc(n, n), *U = gsl_matrix_alloc(n, n);
     gsl_vector *ev = gsl_vector_alloc(n);
     gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(n);
-    if (!s || !K || !U || !ev || !w)
-        goto oom;
-    s->n = n;
-    s->h = tick;
-    double **arrs[] = {&s->lam, &s->e, &s->c0, &s->c1, &s->c2, &s->a, &s->pb, &s->pn0,
-                       &s->pn1, &s->nk, &s->v, &s->b, &s->zero};
-    for (size_t q = 0; q < sizeof arrs / sizeof arrs[0]; q++)
-        if (!(*arrs[q] = calloc(n, sizeof(double))))
-            goto oom;
-    s->P = malloc(sizeof(double) * n * n);
-    s->V = malloc(sizeof(double) * n * n);
-    if (!s->P || !s->V)
-        goto oom;
+    if (!K || !U || !ev || !w) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
             gsl_matrix_set(K, i, j, 0.5 * (c->G[i * n + j] + c->G[j * n + i]) /
                                         sqrt(c->cap[i] * c->cap[j]));
     if (gsl_eigen_symmv(K, ev, U, w)) {
-        tdi_err_set(err, TDI_ENUM, "sde: eigen-decomposition failed");
-        goto fail;
+        rc = tdi_err_set(err, TDI_ENUM, "sde: eigen-decomposition failed");
+        goto done;
     }
     for (size_t m = 0; m < n; m++) {
         double lam = gsl_vector_get(ev, m);
         if (!(lam > 0)) {
-            tdi_err_set(err, TDI_ENUM, "sde: C^-1/2 G C^-1/2 has eigenvalue %g <= 0 (the "
-                        "circuit is not stable)", lam);
-            goto fail;
+            rc = tdi_err_set(err, TDI_ENUM, "sde: C^-1/2 G C^-1/2 has eigenvalue %g <= 0 (the "
+                             "circuit is not stable)", lam);
+            goto done;
         }
         double x = lam * tick, phi0, phi1;
         if (x < 1e-4) { /* series: truncation x^4 < 1e-16 relative */
@@ -131,19 +136,144 @@ tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_
             s->V[i * n + m] = r * u;
         }
     }
-    gsl_matrix_free(K);
-    gsl_matrix_free(U);
-    gsl_vector_free(ev);
-    gsl_eigen_symmv_free(w);
-    return s;
-oom:
-    tdi_err_set(err, TDI_ENOMEM, "out of memory");
-fail:
+done:
     gsl_matrix_free(K);
     gsl_matrix_free(U);
     gsl_vector_free(ev);
     if (w)
         gsl_eigen_symmv_free(w);
+    return rc;
+}
+
+/* Every eigenvalue of A = C^-1 G in Re > 0, else a "not stable" error naming the worst one. */
+static int sde_check_stable(const tdi_cosim_sde *s, tdi_err *err)
+{
+    size_t n = s->n;
+    int rc = 0;
+    gsl_matrix *A = gsl_matrix_alloc(n, n);
+    gsl_vector_complex *ev = gsl_vector_complex_alloc(n);
+    gsl_eigen_nonsymm_workspace *w = gsl_eigen_nonsymm_alloc(n);
+    if (!A || !ev || !w) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(A->data, s->A, sizeof(double) * n * n);
+    if (gsl_eigen_nonsymm(A, ev, w)) {
+        rc = tdi_err_set(err, TDI_ENUM, "sde: eigenvalues of C^-1 G did not converge");
+        goto done;
+    }
+    gsl_complex z = gsl_vector_complex_get(ev, 0);
+    for (size_t m = 1; m < n; m++) {
+        gsl_complex y = gsl_vector_complex_get(ev, m);
+        if (GSL_REAL(y) < GSL_REAL(z))
+            z = y;
+    }
+    if (!(GSL_REAL(z) > 0))
+        rc = tdi_err_set(err, TDI_ENUM, "sde: the circuit is not stable: C^-1 G has eigenvalue "
+                         "%g%+gi (need every real part > 0)", GSL_REAL(z), GSL_IMAG(z));
+done:
+    gsl_matrix_free(A);
+    gsl_vector_complex_free(ev);
+    if (w)
+        gsl_eigen_nonsymm_free(w);
+    return rc;
+}
+
+/* The fused tick by one matrix exponential (the phi-functions of Z = -A h):
+ *   expm [[Z, I, 0], [0, 0, I], [0, 0, 0]] = [[e^Z, phi1(Z), phi2(Z)], [0, I, I], [0, 0, I]],
+ * phi1(z) = (e^z - 1)/z, phi2(z) = (e^z - 1 - z)/z^2; F0 = h phi1 C^-1, F2 = h phi2 C^-1,
+ * F1 = F0 - F2 (noise linear from n_k to n_k+1 over the tick). */
+static int sde_expm(tdi_cosim_sde *s, double h, tdi_err *err)
+{
+    size_t n = s->n, n3 = 3 * n;
+    gsl_matrix *M = gsl_matrix_calloc(n3, n3), *X = gsl_matrix_alloc(n3, n3);
+    if (!s->W)
+        s->W = malloc(sizeof(double) * 3 * n * n);
+    if (!s->F0T)
+        s->F0T = malloc(sizeof(double) * n * n);
+    if (!M || !X || !s->W || !s->F0T) {
+        gsl_matrix_free(M);
+        gsl_matrix_free(X);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++)
+            gsl_matrix_set(M, i, j, -s->A[i * n + j] * h);
+        gsl_matrix_set(M, i, n + i, 1.0);
+        gsl_matrix_set(M, n + i, 2 * n + i, 1.0);
+    }
+    int rc = 0;
+    if (gsl_linalg_exponential_ss(M, X, GSL_PREC_DOUBLE)) {
+        rc = tdi_err_set(err, TDI_ENUM, "sde: matrix exponential failed");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                double ci = s->cinv[j]; /* right factor C^-1 scales column j */
+                double p1 = gsl_matrix_get(X, i, n + j), p2 = gsl_matrix_get(X, i, 2 * n + j);
+                double f0 = h * p1 * ci, f2 = h * p2 * ci;
+                s->W[j * n + i] = gsl_matrix_get(X, i, j);   /* E^T */
+                s->W[(n + j) * n + i] = f0 - f2;             /* F1^T */
+                s->W[(2 * n + j) * n + i] = f2;              /* F2^T */
+                s->F0T[j * n + i] = f0;
+            }
+    }
+    gsl_matrix_free(M);
+    gsl_matrix_free(X);
+    return rc;
+}
+
+tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_err *err)
+{
+    size_t n = c->n;
+    if (!(tick > 0)) {
+        tdi_err_set(err, TDI_EARG, "sde: tick must be > 0");
+        return NULL;
+    }
+    if (!c->rc_units) {
+        tdi_err_set(err, TDI_EARG, "sde: the engine integrates rc units only (this circuit's "
+                    "force nodes are not its state nodes)");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(c->cap[i] > 0)) {
+            tdi_err_set(err, TDI_EARG, "sde: unit %zu has capacitance %g (need > 0)", i,
+                        c->cap[i]);
+            return NULL;
+        }
+    tdi_cosim_sde *s = calloc(1, sizeof *s);
+    if (!s)
+        goto oom;
+    s->n = n;
+    s->h = tick;
+    double **arrs[] = {&s->lam, &s->e, &s->c0, &s->c1, &s->c2, &s->a, &s->pb, &s->pn0,
+                       &s->pn1, &s->nk, &s->v, &s->b, &s->zero};
+    for (size_t q = 0; q < sizeof arrs / sizeof arrs[0]; q++)
+        if (!(*arrs[q] = calloc(n, sizeof(double))))
+            goto oom;
+    s->P = malloc(sizeof(double) * n * n);
+    s->V = malloc(sizeof(double) * n * n);
+    s->A = malloc(sizeof(double) * n * n);
+    s->cinv = malloc(sizeof(double) * n);
+    s->lyap = calloc(1, sizeof *s->lyap);
+    if (!s->P || !s->V || !s->A || !s->cinv || !s->lyap ||
+        !(s->lyap->qdiag = calloc(n, sizeof(double))))
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        s->cinv[i] = 1.0 / c->cap[i];
+        for (size_t j = 0; j < n; j++)
+            s->A[i * n + j] = c->G[i * n + j] / c->cap[i];
+    }
+    /* symmetric: the eigenbasis (its eigenvalues check stability); the 3n x 3n exponential
+       only on request (tdi_cosim_sde_use_expm): it costs ~(3n)^3 x 10 flops */
+    s->sym = sde_is_symmetric(c);
+    if (s->sym ? sde_eigen(s, c, tick, err)
+               : (sde_check_stable(s, err) || sde_expm(s, tick, err))) {
+        tdi_cosim_sde_free(s);
+        return NULL;
+    }
+    return s;
+oom:
+    tdi_err_set(err, TDI_ENOMEM, "out of memory");
     tdi_cosim_sde_free(s);
     return NULL;
 }
@@ -163,8 +293,9 @@ static double now_s(clockid_t id)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
-                      tdi_cosim_stats *st, tdi_err *err)
+/* The per-sample eigenbasis path (symmetric G): one sample, one tick at a time. */
+static int sde_run_eigen(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
+                         tdi_cosim_stats *st, tdi_err *err)
 {
     size_t n = s->n;
     if (!nz || !dg || !st || !dg->bias || !dg->on_tick || nz->n != n || dg->n_ticks < 1 ||
@@ -217,6 +348,335 @@ done:
     return rc;
 }
 
+/* The noise currents (A) of n units at global sample index idx into out (0 at idx <= 0 is the
+ * caller's business: it passes idx of local sample k >= 1 only). */
+static void sde_noise_row(const tdi_cosim_noise *nz, uint64_t idx, double *out)
+{
+    tdi_cosim_noise_gauss_block(nz->seed, 0, idx, nz->n, out);
+    for (size_t i = 0; i < nz->n; i++)
+        out[i] *= nz->amp[i];
+}
+
+typedef struct sde_batch_buf {
+    int eig;         /* 1: eigenbasis rows (symmetric G), 0: the fused expm tick */
+    double *Z0, *Z1; /* expm: (cols, 3n) rows [v, n_k, n_k+1] of this tick and of the next */
+    double *Cb;      /* (cols, n) expm: b F0^T; eigenbasis: b P^T */
+    double *b;       /* (cols, n) the held bias */
+    double *Nn, *Pk, *Pk1, *Am, *Vo; /* eigenbasis: (cols, n) noise, P n_k, P n_k+1, modes, v */
+} sde_batch_buf;
+
+static void sde_batch_buf_free(sde_batch_buf *q)
+{
+    double *p[] = {q->Z0, q->Z1, q->Cb, q->b, q->Nn, q->Pk, q->Pk1, q->Am, q->Vo};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        free(p[i]);
+}
+
+static int sde_batch_buf_alloc(sde_batch_buf *q, int eig, size_t n, size_t cols)
+{
+    memset(q, 0, sizeof *q);
+    q->eig = eig;
+    size_t m = cols * n;
+    double **p[] = {&q->Cb, &q->b, &q->Nn, &q->Pk, &q->Pk1, &q->Am, &q->Vo};
+    for (size_t i = 0; i < (eig ? 7u : 2u); i++)
+        if (!(*p[i] = calloc(m, sizeof(double))))
+            return -1;
+    if (!eig && (!(q->Z0 = calloc(3 * m, sizeof(double))) ||
+                 !(q->Z1 = calloc(3 * m, sizeof(double)))))
+        return -1;
+    return 0;
+}
+
+/* The states of the current tick as rows (cols, n) with their stride. */
+static const double *sde_batch_rows(const sde_batch_buf *q, size_t n, size_t *ld)
+{
+    *ld = q->eig ? n : 3 * n;
+    return q->eig ? q->Vo : q->Z0;
+}
+
+/* The held bias changed: its per-row drive b F0^T (expm) or b P^T (eigenbasis). */
+static void sde_batch_bias(const tdi_cosim_sde *s, size_t cols, sde_batch_buf *q)
+{
+    int n = (int)s->n;
+    if (q->eig)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cols, n, n, 1.0, q->b, n, s->P,
+                    n, 0.0, q->Cb, n);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, n, n, 1.0, q->b, n,
+                    s->F0T, n, 0.0, q->Cb, n);
+}
+
+/* expm: Z1 rows = [v+, n_k+1, .] from Z0 rows = [v, n_k, n_k+1], one GEMM (cols, n, 3n). */
+static void sde_batch_tick_expm(const tdi_cosim_sde *s, const tdi_cosim_noise *nz, int noisy,
+                                const tdi_cosim_batch *bt, long k, sde_batch_buf *q)
+{
+    size_t n = s->n, n3 = 3 * n, cols = bt->cols;
+    for (size_t c = 0; c < cols; c++) {
+        double *z0 = q->Z0 + c * n3, *z1 = q->Z1 + c * n3;
+        if (noisy)
+            sde_noise_row(nz, (uint64_t)(bt->tick0[c] + k + 1), z0 + 2 * n);
+        memcpy(z1, q->Cb + c * n, sizeof(double) * n);
+        memcpy(z1 + n, z0 + 2 * n, sizeof(double) * n);
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, (int)n, (int)n3, 1.0, q->Z0,
+                (int)n3, s->W, (int)n, 1.0, q->Z1, (int)n3);
+    double *t = q->Z0;
+    q->Z0 = q->Z1;
+    q->Z1 = t;
+}
+
+/* eigenbasis: P n_k+1 by one GEMM (cols, n, n), the modes' scalar steps, v = V a by another:
+ * 4 n^2 flops per row and tick against the fused tick's 6 n^2. */
+static void sde_batch_tick_eig(const tdi_cosim_sde *s, const tdi_cosim_noise *nz, int noisy,
+                               const tdi_cosim_batch *bt, long k, sde_batch_buf *q)
+{
+    size_t n = s->n, cols = bt->cols;
+    int ni = (int)n;
+    if (noisy) {
+        for (size_t c = 0; c < cols; c++)
+            sde_noise_row(nz, (uint64_t)(bt->tick0[c] + k + 1), q->Nn + c * n);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cols, ni, ni, 1.0, q->Nn, ni,
+                    s->P, ni, 0.0, q->Pk1, ni);
+    }
+    for (size_t c = 0; c < cols; c++) {
+        double *a = q->Am + c * n;
+        const double *pb = q->Cb + c * n, *p0 = q->Pk + c * n, *p1 = q->Pk1 + c * n;
+        for (size_t m = 0; m < n; m++)
+            a[m] = s->e[m] * a[m] + s->c0[m] * pb[m] + s->c1[m] * p0[m] + s->c2[m] * p1[m];
+    }
+    double *t = q->Pk;
+    q->Pk = q->Pk1;
+    q->Pk1 = t;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cols, ni, ni, 1.0, q->Am, ni, s->V,
+                ni, 0.0, q->Vo, ni);
+}
+
+int tdi_cosim_sde_use_expm(tdi_cosim_sde *s, tdi_err *err)
+{
+    if (!s->W && sde_expm(s, s->h, err))
+        return err ? err->code : TDI_ENUM;
+    s->force_expm = 1;
+    return 0;
+}
+
+int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
+                            const tdi_cosim_batch *bt, tdi_cosim_stats *st, tdi_err *err)
+{
+    size_t n = s->n, cols = bt ? bt->cols : 0, ld = 0;
+    if (!nz || !bt || !st || !bt->bias || !bt->on_tick || !bt->tick0 || cols == 0 ||
+        nz->n != n || bt->n_ticks < 1 || fabs(bt->tick - s->h) > 1e-12 * s->h)
+        return tdi_err_set(err, TDI_EARG, "sde batch run: inconsistent arguments");
+    memset(st, 0, sizeof *st);
+    double cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = now_s(CLOCK_MONOTONIC);
+    int rc = 0, noisy = 0, have_b = 0;
+    for (size_t i = 0; i < n; i++)
+        noisy |= nz->amp[i] != 0.0;
+    sde_batch_buf q;
+    if (sde_batch_buf_alloc(&q, s->sym && !s->force_expm, n, cols)) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* tick 0: v = 0, noise sample 0 = 0, zero bias reported */
+    if ((rc = bt->on_tick(bt->user, 0, sde_batch_rows(&q, n, &ld), ld, q.b))) {
+        tdi_err_set(err, rc, "digital side failed at tick 0");
+        goto done;
+    }
+    for (long k = 0; k < bt->n_ticks; k++) {
+        const double *b = bt->bias(bt->user, k);
+        if (!b) {
+            rc = tdi_err_set(err, TDI_EARG, "digital side returned no bias for interval %ld", k);
+            goto done;
+        }
+        if (!have_b || memcmp(b, q.b, sizeof(double) * cols * n) != 0) {
+            memcpy(q.b, b, sizeof(double) * cols * n);
+            sde_batch_bias(s, cols, &q);
+            have_b = 1;
+        }
+        if (q.eig)
+            sde_batch_tick_eig(s, nz, noisy, bt, k, &q);
+        else
+            sde_batch_tick_expm(s, nz, noisy, bt, k, &q);
+        if ((rc = bt->on_tick(bt->user, k + 1, sde_batch_rows(&q, n, &ld), ld, q.b))) {
+            tdi_err_set(err, rc, "digital side failed at tick %ld", k + 1);
+            goto done;
+        }
+    }
+    st->ticks_hit = st->points = (bt->n_ticks + 1) * (long)cols;
+done:
+    sde_batch_buf_free(&q);
+    st->cpu_s = now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    st->wall_s = now_s(CLOCK_MONOTONIC) - wall0;
+    return rc;
+}
+
+/* sde_run of a non-symmetric G: the batched path with one column. */
+typedef struct sde_one {
+    const tdi_cosim_digital *dg;
+} sde_one;
+
+static const double *sde_one_bias(void *user, long k)
+{
+    const sde_one *o = user;
+    return o->dg->bias(o->dg->user, k);
+}
+
+static int sde_one_tick(void *user, long k, const double *V, size_t ldv, const double *ib)
+{
+    const sde_one *o = user;
+    (void)ldv;
+    return o->dg->on_tick(o->dg->user, k, (double)k * o->dg->tick, V, ib);
+}
+
+int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
+                      tdi_cosim_stats *st, tdi_err *err)
+{
+    if (s->sym && !s->force_expm)
+        return sde_run_eigen(s, nz, dg, st, err);
+    if (!dg || !nz)
+        return tdi_err_set(err, TDI_EARG, "sde run: inconsistent arguments");
+    sde_one o = {dg};
+    long tick0 = nz->tick0;
+    tdi_cosim_batch bt = {dg->tick, dg->n_ticks, 1, &tick0, sde_one_bias, sde_one_tick, &o};
+    return tdi_cosim_sde_run_batch(s, nz, &bt, st, err);
+}
+
+/* Van Loan: expm([[A, Qv], [0, -A^T]] tau) = [[., G12], [0, G22]], Phi = e^(-A tau) = G22^T,
+ * Q_tau = integral_0^tau e^(-A s) Qv e^(-A^T s) ds = G22^T G12 (Qv scaled to unit size). */
+static int sde_van_loan(const tdi_cosim_sde *s, const double *Qv, double tau, gsl_matrix *Phi,
+                        gsl_matrix *Qt)
+{
+    size_t n = s->n;
+    gsl_matrix *M = gsl_matrix_calloc(2 * n, 2 * n), *X = gsl_matrix_alloc(2 * n, 2 * n);
+    int rc = !M || !X;
+    if (!rc) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                gsl_matrix_set(M, i, j, s->A[i * n + j] * tau);
+                gsl_matrix_set(M, i, n + j, Qv[i * n + j] * tau);
+                gsl_matrix_set(M, n + i, n + j, -s->A[j * n + i] * tau);
+            }
+        rc = gsl_linalg_exponential_ss(M, X, GSL_PREC_DOUBLE);
+    }
+    if (!rc) {
+        gsl_matrix_const_view G12 = gsl_matrix_const_submatrix(X, 0, n, n, n);
+        gsl_matrix_const_view G22 = gsl_matrix_const_submatrix(X, n, n, n, n);
+        gsl_matrix_transpose_memcpy(Phi, &G22.matrix);
+        gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &G22.matrix, &G12.matrix, 0.0, Qt);
+    }
+    gsl_matrix_free(M);
+    gsl_matrix_free(X);
+    return rc;
+}
+
+/* Phi = e^(-A stride h) and S = the stationary covariance for the voltage noise intensity Qv
+ * (N x N): Van Loan over one stride, then Smith's doubling S <- S + Phi S Phi^T, Phi <- Phi^2
+ * (2^j terms of sum_j Phi^j Q Phi^jT after j steps). */
+static int sde_lyap_solve(const tdi_cosim_sde *s, const double *Qv, long stride, gsl_matrix *Phi,
+                          gsl_matrix *S, tdi_err *err)
+{
+    size_t N = s->n;
+    double tau = s->h * (double)stride;
+    gsl_matrix *T1 = gsl_matrix_alloc(N, N), *T2 = gsl_matrix_alloc(N, N);
+    int rc = 0, conv = 0;
+    if (!T1 || !T2) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (sde_van_loan(s, Qv, tau, Phi, S)) {
+        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: matrix exponential failed");
+        goto done;
+    }
+    for (int it = 0; it < 64 && !conv; it++) {
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, Phi, S, 0.0, T1);
+        gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, T1, Phi, 1.0, S);
+        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, Phi, Phi, 0.0, T2);
+        gsl_matrix_memcpy(Phi, T2);
+        conv = gsl_matrix_max(Phi) < 1e-18 && -gsl_matrix_min(Phi) < 1e-18;
+    }
+    if (!conv)
+        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: the stationary covariance did not "
+                         "converge (a mode slower than 2^64 read-out strides)");
+    else if (sde_van_loan(s, Qv, tau, Phi, T1)) /* Phi again (the doubling squared it) */
+        rc = tdi_err_set(err, TDI_ENUM, "sde_mean_var: matrix exponential failed");
+done:
+    gsl_matrix_free(T1);
+    gsl_matrix_free(T2);
+    return rc;
+}
+
+/* The cached (Phi, S / qmax) for this circuit's noise and stride: one solve serves every unit
+ * of a read-out (the app asks once per decoder unit). */
+static int sde_lyap_get(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long stride,
+                        const sde_lyap **out, tdi_err *err)
+{
+    size_t N = s->n;
+    sde_lyap *L = s->lyap;
+    double *Qv = calloc(N * N, sizeof(double)), qmax = 0;
+    if (!Qv)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    /* white current noise 2 kB T g_i (two-sided) -> voltage intensity Qv = C^-1 diag C^-1 */
+    int same = L->S && L->stride == stride;
+    for (size_t i = 0; i < N; i++) {
+        Qv[i * N + i] = 2 * TDI_COSIM_KB * c->temp * c->g_noise[i] / (c->cap[i] * c->cap[i]);
+        qmax = fmax(qmax, Qv[i * N + i]);
+        same &= L->S && L->qdiag[i] == Qv[i * N + i];
+    }
+    int rc = 0;
+    if (!same) {
+        L->qmax = qmax;
+        L->stride = stride;
+        if (!L->S && (!(L->S = gsl_matrix_alloc(N, N)) || !(L->Phi = gsl_matrix_alloc(N, N)))) {
+            rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        } else {
+            for (size_t i = 0; i < N; i++) {
+                L->qdiag[i] = Qv[i * N + i];
+                Qv[i * N + i] /= qmax > 0 ? qmax : 1.0;
+            }
+            if (qmax > 0 && (rc = sde_lyap_solve(s, Qv, stride, L->Phi, L->S, err)))
+                L->stride = -1; /* nothing valid cached */
+        }
+    }
+    free(Qv);
+    *out = L;
+    return rc;
+}
+
+int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
+                                long stride, size_t unit, double *var, tdi_err *err)
+{
+    size_t N = s->n;
+    if (unit >= N || n < 1 || stride < 1 || c->n != N)
+        return tdi_err_set(err, TDI_EARG, "sde_mean_var: inconsistent arguments");
+    const sde_lyap *L = NULL;
+    int rc = sde_lyap_get(s, c, stride, &L, err);
+    if (rc)
+        return rc;
+    if (L->qmax == 0) {
+        *var = 0;
+        return 0;
+    }
+    gsl_vector *x = gsl_vector_alloc(N), *y = gsl_vector_alloc(N);
+    if (!x || !y) {
+        gsl_vector_free(x);
+        gsl_vector_free(y);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    /* Var(mean) = (1/n^2) [n S_uu + 2 sum_k (n - k) (Phi^k S)_uu], Phi = e^(-A stride h) */
+    gsl_matrix_get_col(x, L->S, unit);
+    double acc = (double)n * gsl_vector_get(x, unit), x0 = gsl_blas_dnrm2(x);
+    for (long k = 1; k < n; k++) {
+        gsl_blas_dgemv(CblasNoTrans, 1.0, L->Phi, x, 0.0, y);
+        gsl_vector_swap(x, y);
+        acc += 2.0 * (double)(n - k) * gsl_vector_get(x, unit);
+        if (gsl_blas_dnrm2(x) < 1e-17 * x0) /* the rest is below rounding */
+            break;
+    }
+    *var = L->qmax * acc / ((double)n * (double)n);
+    gsl_vector_free(x);
+    gsl_vector_free(y);
+    return 0;
+}
+
 int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                            long stride, size_t unit, double *var, tdi_err *err)
 {
@@ -224,9 +684,11 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
     if (unit >= N || n < 1 || stride < 1 || c->n != N)
         return tdi_err_set(err, TDI_EARG, "sde_mean_var: inconsistent arguments");
     double r = c->g_noise[0] / c->cap[0];
+    int same_r = 1; /* the modes' formula needs one g_noise/C for every unit */
     for (size_t i = 1; i < N; i++)
-        if (fabs(c->g_noise[i] / c->cap[i] - r) > 1e-12 * r)
-            return tdi_err_set(err, TDI_EARG, "sde_mean_var: g_noise/C differs between units");
+        same_r &= fabs(c->g_noise[i] / c->cap[i] - r) <= 1e-12 * r;
+    if (!s->sym || !same_r)
+        return tdi_cosim_sde_mean_var_lyap(s, c, n, stride, unit, var, err);
     double kT = TDI_COSIM_KB * c->temp, acc = 0, nn = (double)n;
     for (size_t m = 0; m < N; m++) {
         double rho = exp(-s->lam[m] * s->h * (double)stride), F;
@@ -238,5 +700,64 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
         acc += vim * vim * kT * r / s->lam[m] * F;
     }
     *var = acc;
+    return 0;
+}
+
+/* Repeats f(args) until `seconds` of process CPU time have passed; returns CPU s per call. */
+static double sde_time_per_call(void (*f)(void *), void *arg, double seconds)
+{
+    double t0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t = 0;
+    long calls = 0;
+    do {
+        f(arg);
+        calls++;
+        t = now_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
+    } while (t < seconds);
+    return t / (double)calls;
+}
+
+typedef struct sde_lim_arg {
+    size_t n, cols, k;  /* GEMM (cols, n) = (cols, k) (k, n) */
+    double *a, *b, *c;
+} sde_lim_arg;
+
+static void sde_lim_gemm(void *p)
+{
+    sde_lim_arg *g = p;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->cols, (int)g->n, (int)g->k,
+                1.0, g->a, (int)g->k, g->b, (int)g->n, 0.0, g->c, (int)g->n);
+}
+
+static void sde_lim_noise(void *p)
+{
+    sde_lim_arg *g = p;
+    for (size_t c = 0; c < g->cols; c++)
+        tdi_cosim_noise_gauss_block(1, 0, (uint64_t)c + 1, g->n, g->c + c * g->n);
+}
+
+int tdi_cosim_sde_limits(size_t n, size_t cols, double seconds, double gflops[2],
+                         double *ns_draw, tdi_err *err)
+{
+    sde_lim_arg g = {n, cols, 3 * n, malloc(sizeof(double) * cols * 3 * n),
+                     malloc(sizeof(double) * 3 * n * n), malloc(sizeof(double) * cols * n)};
+    if (!g.a || !g.b || !g.c) {
+        free(g.a);
+        free(g.b);
+        free(g.c);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < cols * 3 * n; i++)
+        g.a[i] = 1e-3 * (double)(i % 97);
+    for (size_t i = 0; i < 3 * n * n; i++)
+        g.b[i] = 1e-3 * (double)(i % 89);
+    for (int q = 0; q < 2; q++) { /* eigenbasis (cols, n, n), fused expm (cols, n, 3n) */
+        g.k = q ? 3 * n : n;
+        double t = sde_time_per_call(sde_lim_gemm, &g, seconds);
+        gflops[q] = 2.0 * (double)(cols * n * g.k) / t * 1e-9;
+    }
+    *ns_draw = sde_time_per_call(sde_lim_noise, &g, seconds) / (double)(cols * n) * 1e9;
+    free(g.a);
+    free(g.b);
+    free(g.c);
     return 0;
 }

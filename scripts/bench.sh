@@ -136,6 +136,55 @@ if want cosim; then
     else
         echo "cosim: tdi-cosim FAILED: $(tail -n 1 "$b/run.log")"
     fi
+    # sde engine (issue 10): sample-ticks per CPU second of the batched path (samples as the
+    # rows of one state matrix, GEMMs per tick, vectorised noise; the default) against the
+    # pre-batching path (--sde-reference: one run per sample, mat-vecs, scalar draws), both in
+    # the per_sample schedule on the same circuit and 128 samples, SDE_RUNS times (default 5)
+    # in alternation on this shared machine; medians. Then the two limits measured here: dgemm
+    # GFLOP/s at the tick's shapes (4 N^2 flops per sample-tick in the eigenbasis) and CPU ns per
+    # Gaussian of the generator (N per sample-tick), and the fraction of each reached.
+    sed -e 's/^  n_samples: .*/  n_samples: 128/' -e 's/^  spice: .*/  spice: false/' \
+        "$b/paper.yaml" >"$b/sde.yaml"
+    if [ -z "$sub" ]; then # the synthetic bundle holds 4 samples: write one with 128
+        bin/tdi-cosim --synth-bundle "$b/paper/substrate" 64 16 128 1
+    fi
+    ref="" bat=""
+    for run in $(seq 1 "${SDE_RUNS:-5}"); do
+        for p in reference batched; do
+            arg=""
+            [ "$p" = reference ] && arg=--sde-reference
+            load=$(cut -d' ' -f1 /proc/loadavg)
+            if bin/tdi-cosim "$b/sde.yaml" --schedule per_sample $arg >"$b/sde-$p.log" 2>&1; then
+                r=$(grep -o '"sde": {[^}]*' "$b/paper/cosim/results.json")
+                tps=$(echo "$r" | grep -o '"ticks_per_s": [0-9.e+-]*' | awk '{print $2}')
+                cpu=$(echo "$r" | grep -o '"cpu_s": [0-9.e+-]*' | awk '{print $2}')
+                tk=$(echo "$r" | grep -o '"ticks": [0-9]*' | awk '{print $2}')
+                echo "cosim: sde run $run, $p path: $tk sample-ticks in $cpu CPU s = $tps" \
+                    "sample-ticks/CPU-s (load average before: $load)"
+                [ "$p" = reference ] && ref="$ref $tps" || bat="$bat $tps"
+            else
+                echo "cosim: sde run $run, $p path FAILED: $(tail -n 1 "$b/sde-$p.log")"
+            fi
+        done
+    done
+    med() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{ r[NR] = $1 } END {
+        if (NR) printf "%.6g", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
+    mr=$(med "$ref") mb=$(med "$bat")
+    units=$(grep -o '[0-9]* units$' "$b/sde-batched.log" | head -n 1 | awk '{print $1}')
+    if [ -n "$mr" ] && [ -n "$mb" ] && [ -n "$units" ]; then
+        sp=$(awk -v a="$mb" -v b="$mr" 'BEGIN{printf "%.2f", a / b}')
+        echo "cosim: sde median of ${SDE_RUNS:-5}: reference $mr, batched $mb" \
+            "sample-ticks/CPU-s: speed-up $sp x (issue target >= 20 x)"
+        lim=$(bin/tdi-cosim --sde-limits "$units" 128 2)
+        echo "cosim: sde limits, N = $units units, 128 rows" \
+            "(load average $(cut -d' ' -f1 /proc/loadavg)): $lim"
+        echo "$lim" | awk -v n="$units" -v a="$mb" '{
+            gf = $2; nsd = $6;
+            lg = gf * 1e9 / (4 * n * n); ln = 1e9 / (n * nsd); ls = 1 / (1 / lg + 1 / ln);
+            printf "cosim: sde GEMM limit %.3g sample-ticks/s (reached %.0f%%), Gaussian " \
+                "limit %.3g (reached %.0f%%), both in series %.3g (reached %.0f%%)\n", lg,
+                100 * a / lg, ln, 100 * a / ln, ls, 100 * a / ls }'
+    fi
     # schedule: the same circuit, 3 samples (settle_eps 0.1, 1 slow time of averaging), spice
     # CPU seconds with one transient (bias schedule) and with one run per sample
     sed -e 's/^  n_samples: .*/  n_samples: 3/' -e 's/^  avg_relax: .*/  avg_relax: 1/' \

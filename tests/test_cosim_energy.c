@@ -125,6 +125,29 @@ static void check_energy(const tdi_cosim_circuit *c, tdi_err *err)
         TDI_CHECK(o.e_r[0] > 0.7 * P * 400 * h, "sde E_R: the settled 3/4 of the run dominates");
     }
     tdi_cosim_out_destroy(&o);
+
+    /* the batched sde path (samples as matrix columns) integrates E_R per column like one run
+       per sample: 2 samples with different biases (a power cached across columns would mix
+       them), each from rest; GEMM vs one-sample rounding: 1e-9 */
+    double ib2[4] = {ib[0], ib[1], -0.5 * ib[0], 2 * ib[1]};
+    tdi_cosim_plan p2 = pl;
+    p2.n_samples = 2;
+    p2.bias = ib2;
+    p2.batch = 0;
+    p2.n_wave = 0;
+    tdi_cosim_out ob, op;
+    int rb = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &p2, &ob, err);
+    p2.sde_per_run = 1;
+    int rp = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &p2, &op, err);
+    tdi_check_int(rb || rp, 0, "sde: batched and per-run schedules run");
+    if (!rb && !rp) {
+        tdi_check_rel(ob.e_r[0], op.e_r[0], 1e-9, "sde E_R: batched column 0 = its own run");
+        tdi_check_rel(ob.e_r[1], op.e_r[1], 1e-9, "sde E_R: batched column 1 = its own run");
+    }
+    if (!rb)
+        tdi_cosim_out_destroy(&ob);
+    if (!rp)
+        tdi_cosim_out_destroy(&op);
 }
 
 static void check_rate_and_negative(tdi_err *err)

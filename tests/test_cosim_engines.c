@@ -82,6 +82,315 @@ static double rc_discrete_var(double g, double C, double T, double h)
     return (c1 * c1 + c2 * c2 + 2 * E * c1 * c2) * s2 / (1 - E * E);
 }
 
+/* The vectorised block generator against the scalar reference draw: any Philox difference would
+ * give O(1) deviations; what remains is libmvec's log/cos (a few ulp of 1) times
+ * sqrt(-2 log u1) <= 8.6: bound 1e-14 absolute over 256,000 draws. */
+static void test_noise_block(void)
+{
+    double z[131], dmax = 0;
+    for (uint64_t idx = 1; idx <= 2000; idx++) {
+        tdi_cosim_noise_gauss_block(12345, 3, idx, 128, z);
+        for (size_t i = 0; i < 128; i++)
+            dmax = fmax(dmax, fabs(z[i] - tdi_cosim_noise_gauss(12345, 3 + i, idx)));
+    }
+    tdi_check_le(dmax, 1e-14, "noise: block generator vs scalar draw, max |difference|");
+    /* a tail of 3 (not a multiple of the 8-lane block) goes through the padded path */
+    tdi_cosim_noise_gauss_block(99, 1ull << 33, (1ull << 40) + 5, 3, z);
+    double d3 = 0;
+    for (size_t i = 0; i < 3; i++)
+        d3 = fmax(d3, fabs(z[i] - tdi_cosim_noise_gauss(99, (1ull << 33) + i, (1ull << 40) + 5)));
+    tdi_check_le(d3, 1e-14, "noise: 3-draw tail, 64-bit unit and index, vs scalar");
+}
+
+/* A random SPD coupling matrix: diagonally dominant (M_ii = 1 + sum |M_ij|/2 + u). */
+static void spd_matrix(size_t n, unsigned seed, double *M)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j <= i; j++) {
+            double x = i == j ? 0 : 0.3 * tdi_cosim_noise_gauss(seed, i, j + 1000);
+            M[i * n + j] = M[j * n + i] = x;
+        }
+    for (size_t i = 0; i < n; i++) {
+        double r = 0;
+        for (size_t j = 0; j < n; j++)
+            r += i == j ? 0 : fabs(M[i * n + j]);
+        M[i * n + i] = 0.6 * r + 0.5 + 0.1 * (double)i;
+    }
+}
+
+static double max_abs(const double *a, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+static double max_diff(const double *a, const double *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i] - b[i]));
+    return m;
+}
+
+/* The per_sample schedule through the exp layer: batched (samples as GEMM rows, 133 samples =
+ * a chunk of 128 and one of 5) against one tdi_cosim_sde_run per sample (eigenbasis, matvecs,
+ * unit-by-unit scalar draws: the pre-batching path), with noise, DAC and ADC quantisation and a
+ * waveform. Both use the same eigen weights; they differ in summation order (GEMM vs dgemv) and
+ * in the draws (libmvec vs libm log/cos: a few ulp). Rounding differences of ~1e-16 per tick,
+ * damped by e^-lambda h per tick, stay ~1e-15 of the signal over any run length (observed
+ * ~3e-16); the bound 1e-12 of the largest value also covers the expm tick of a non-symmetric G
+ * (6.6e-14 below). The ADC codes must agree exactly (a code flip would need a value within
+ * 1e-15 of a code boundary: none at this seed). */
+static void test_batched_vs_per_sample(double C, double g, double T, int oneway)
+{
+    enum { NB = 12, NS = 133 };
+    double M[NB * NB], bias[NS * NB];
+    spd_matrix(NB, 5, M);
+    for (size_t i = 0; oneway && i + 1 < NB; i++) /* one-way couplings u_i+1 -> u_i */
+        M[i * NB + i + 1] += 0.25;
+    char nm[160];
+#define NM(s) (snprintf(nm, sizeof nm, "%s%s", oneway ? "one-way G: " : "", (s)), nm)
+    tdi_err err = {0};
+    tdi_cosim_circuit *c = tdi_cosim_circuit_direct(NB, M, C, g, T, &err);
+    for (size_t q = 0; q < NS * NB; q++)
+        bias[q] = 2e-9 * tdi_cosim_noise_gauss(17, q, 1);
+    size_t read[3] = {0, 5, 11}, wave[2] = {1, 7};
+    tdi_cosim_plan pl = {.n_samples = NS, .bias = bias, .n_read = 3, .read = read,
+                         .tick = 0.05 * C / g, .settle_ticks = 30, .avg_ticks = 50,
+                         .batch = 0, .dac_bits = 10, .dac_fs = 8e-9, .adc_bits = 12,
+                         .adc_fs = 0.02, .adc_stride = 3, .seed = 42, .noise = 1,
+                         .n_wave = 2, .wave = wave, .wave_every = 7, .wave_ticks = 400};
+    tdi_cosim_out ob, orf;
+    int rb = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &ob, &err);
+    tdi_check_int(rb, 0, NM("batched sde: per_sample plan runs"));
+    pl.sde_per_run = 1;
+    int rr = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &orf, &err);
+    tdi_check_int(rr, 0, NM("per-run sde: per_sample plan runs"));
+    if (rb || rr) {
+        printf("  %s\n", err.msg);
+        tdi_cosim_circuit_free(c);
+        return;
+    }
+    size_t ne = NS * 3;
+    tdi_check_le(max_diff(ob.est, orf.est, ne) / max_abs(orf.est, ne), 1e-12,
+                 NM("batched vs per-run sde: ADC estimates, max |diff| / max |estimate|"));
+    tdi_check_le(max_diff(ob.e_bias, orf.e_bias, NS) / max_abs(orf.e_bias, NS), 1e-12,
+                 NM("batched vs per-run sde: E_bias per sample, max |diff| / max"));
+    tdi_check_le(max_diff(ob.e_r, orf.e_r, NS) / max_abs(orf.e_r, NS), 1e-12,
+                 NM("batched vs per-run sde: E_R per sample, max |diff| / max"));
+    tdi_check_int(ob.n_adc, orf.n_adc, NM("batched vs per-run sde: ADC conversions"));
+    tdi_check_int(ob.st.ticks_hit, orf.st.ticks_hit, NM("batched vs per-run sde: ticks counted"));
+    tdi_check_int((long long)ob.wave_rows, (long long)orf.wave_rows,
+                  NM("batched vs per-run sde: waveform rows"));
+    if (ob.wave_rows == orf.wave_rows) {
+        size_t nw = ob.wave_rows * 3;
+        tdi_check_le(max_diff(ob.wave, orf.wave, nw) / max_abs(orf.wave + 1, nw - 1), 1e-12,
+                     NM("batched vs per-run sde: waveform rows in time order"));
+    }
+    /* the estimates are not trivially equal: the samples differ by more than the noise */
+    TDI_CHECK(fabs(orf.est[0] - orf.est[3]) > 1e-6,
+              NM("batched vs per-run sde: samples 0 and 3 differ by > 1 uV"));
+    tdi_cosim_out_destroy(&ob);
+    tdi_cosim_out_destroy(&orf);
+    /* an ideal ADC: the estimates themselves, unquantised */
+    pl.adc_bits = 0;
+    pl.n_wave = 0;
+    rr = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &orf, &err);
+    pl.sde_per_run = 0;
+    rb = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &ob, &err);
+    tdi_check_int(rb | rr, 0, NM("batched and per-run sde: ideal-ADC plans run"));
+    if (!rb && !rr)
+        tdi_check_le(max_diff(ob.est, orf.est, ne) / max_abs(orf.est, ne), 1e-12,
+                     NM("batched vs per-run sde, ideal ADC: estimates, max |diff| / max"));
+    tdi_cosim_out_destroy(&ob);
+    tdi_cosim_out_destroy(&orf);
+    tdi_cosim_circuit_free(c);
+#undef NM
+}
+
+/* The matrix-exponential tick against the eigenbasis tick on a symmetric case: the same run
+ * through tdi_cosim_sde_run (eigenbasis) and tdi_cosim_sde_run_batch (expm, one column), with
+ * noise, 2,000 ticks. Bound 1e-12 of the largest value (rounding ~1e-16 per tick, damped). */
+typedef struct col_rec {
+    size_t n;
+    const double *bias;
+    double *v; /* (n_ticks + 1, n) */
+} col_rec;
+
+static const double *col_bias(void *u, long k)
+{
+    (void)k;
+    return ((col_rec *)u)->bias;
+}
+
+static int col_tick(void *u, long k, const double *V, size_t ldv, const double *ib)
+{
+    col_rec *r = u;
+    (void)ldv;
+    (void)ib;
+    memcpy(r->v + (size_t)k * r->n, V, sizeof(double) * r->n);
+    return 0;
+}
+
+static void test_expm_vs_eigen(double C, double g, double T)
+{
+    enum { NE = 24 };
+    long nt = 2000;
+    double M[NE * NE], b[NE];
+    spd_matrix(NE, 9, M);
+    for (size_t i = 0; i < NE; i++)
+        b[i] = 1e-9 * tdi_cosim_noise_gauss(3, i, 7);
+    tdi_err err = {0};
+    tdi_cosim_circuit *c = tdi_cosim_circuit_direct(NE, M, C, g, T, &err);
+    double h = 0.05 * C / g;
+    rec r;
+    tdi_cosim_stats st;
+    int rc = run(TDI_COSIM_SDE, c, h, nt, b, 77, 1, &r, &st, &err);
+    tdi_cosim_noise nz;
+    tdi_cosim_noise_init(&nz, c, h, 77, 1, &err);
+    col_rec cr = {NE, b, calloc((size_t)(nt + 1) * NE, sizeof(double))};
+    long t0 = 0;
+    tdi_cosim_batch bt = {h, nt, 1, &t0, col_bias, col_tick, &cr};
+    tdi_cosim_sde *s = tdi_cosim_sde_alloc(c, h, &err);
+    int rb = s ? tdi_cosim_sde_use_expm(s, &err) : -1;
+    if (!rb)
+        rb = tdi_cosim_sde_run_batch(s, &nz, &bt, &st, &err);
+    tdi_check_int(rc | rb, 0, "expm vs eigenbasis: both runs succeed");
+    size_t nv = (size_t)(nt + 1) * NE;
+    double rel = max_diff(cr.v, r.v, nv) / max_abs(r.v, nv);
+    printf("  expm vs eigenbasis tick, 24 units, 2000 ticks: max |diff| / max |v| = %.3g\n",
+           rel);
+    tdi_check_le(rel, 1e-12, "expm (GSL exponential_ss) vs eigenbasis tick: path agreement");
+    /* the Lyapunov read-out variance against the eigenbasis formula on the same circuit: both
+       are exact; GSL's expm and the doubling leave ~1e-13 relative: bound 1e-10 */
+    double ve = 0, vl = 0;
+    int r1 = tdi_cosim_sde_mean_var(s, c, 40, 5, 3, &ve, &err);
+    int r2 = tdi_cosim_sde_mean_var_lyap(s, c, 40, 5, 3, &vl, &err);
+    tdi_check_int(r1 | r2, 0, "mean_var: eigenbasis and Lyapunov succeed");
+    tdi_check_rel(vl, ve, 1e-10, "mean_var: Lyapunov vs eigenbasis (40 samples, stride 5)");
+    /* two lone units, the second with twice the noise conductance of its resistor: symmetric G
+       but g_noise/C differs, so mean_var takes the Lyapunov path; one sample: the stationary
+       variance kB T g_noise / (C g) = 2 kB T / C exactly (1e-10: expm and doubling rounding) */
+    {
+        double M2[4] = {1, 0, 0, 1}, v2 = 0;
+        tdi_cosim_circuit *c2 = tdi_cosim_circuit_direct(2, M2, C, g, T, &err);
+        c2->g_noise[1] = 2 * g;
+        tdi_cosim_sde *s2 = tdi_cosim_sde_alloc(c2, h, &err);
+        int r3 = s2 ? tdi_cosim_sde_mean_var(s2, c2, 1, 1, 1, &v2, &err) : -1;
+        tdi_check_int(r3, 0, "mean_var: symmetric G, g_noise/C differing between units");
+        tdi_check_rel(v2, 2 * TDI_COSIM_KB * T / C, 1e-10,
+                      "mean_var: unit with g_noise = 2 g: 2 kB T / C (V^2)");
+        /* the solve is cached per (stride, noise): a changed g_noise must not reuse it */
+        c2->g_noise[1] = 3 * g;
+        r3 = s2 ? tdi_cosim_sde_mean_var(s2, c2, 1, 1, 1, &v2, &err) : -1;
+        tdi_check_rel(v2, 3 * TDI_COSIM_KB * T / C, 1e-10,
+                      "mean_var: after g_noise = 3 g, no stale cache: 3 kB T / C (V^2)");
+        tdi_cosim_sde_free(s2);
+        tdi_cosim_circuit_free(c2);
+    }
+    tdi_cosim_sde_free(s);
+    tdi_cosim_noise_destroy(&nz);
+    free(cr.v);
+    free(r.v);
+    tdi_cosim_circuit_free(c);
+}
+
+/* Three units, one-way couplings u0 -> u1 -> u2 (VCCS only one way: G non-symmetric, C^-1 G
+ * has the eigenvalue 1/tau twice, a Jordan block) with bias and noise: sde and spice on the same
+ * noise, means against the analytic v* = G^-1 b within 4 standard errors, variances against the
+ * Lyapunov prediction, the path difference small; then an unstable circuit refused. */
+static void test_nonreciprocal(double C, double g, double T)
+{
+    enum { N3 = 3 };
+    double M[N3 * N3] = {1.0, 0, 0, -0.8, 1.0, 0, 0, -0.8, 1.2};
+    double b[N3] = {0.1e-9, 0.05e-9, -0.08e-9};
+    tdi_err err = {0};
+    tdi_cosim_circuit *c = tdi_cosim_circuit_direct(N3, M, C, g, T, &err);
+    double h = 0.05 * C / g, vstar[N3];
+    /* v* = G^-1 b by forward substitution (G lower-triangular) */
+    vstar[0] = b[0] / (g * M[0]);
+    vstar[1] = (b[1] - g * M[3] * vstar[0]) / (g * M[4]);
+    vstar[2] = (b[2] - g * M[7] * vstar[1]) / (g * M[8]);
+    long nt = 40000, b0 = 1000;
+    rec r[2];
+    tdi_cosim_stats st;
+    for (int e = 0; e < 2; e++) {
+        int rc = run(e ? TDI_COSIM_SPICE : TDI_COSIM_SDE, c, h, nt, b, 21, 1, &r[e], &st, &err);
+        tdi_check_int(rc, 0, e ? "non-reciprocal: spice run" : "non-reciprocal: sde run");
+        if (rc)
+            printf("  %s\n", err.msg);
+    }
+    tdi_cosim_sde *s = tdi_cosim_sde_alloc(c, h, &err);
+    TDI_CHECK(s != NULL, "non-reciprocal: sde accepts a non-symmetric G");
+    /* correlation time: the chain's slowest decay is ~3 tau (Jordan block: t e^-t/tau terms);
+       se of a mean = sigma sqrt(2 t_corr / T_run) with t_corr = 3 tau */
+    double tcorr = 3 * C / g, Trun = (double)(nt - b0) * h;
+    double d2 = 0, s2 = 0;
+    for (int i = 0; i < N3; i++) {
+        double m[2] = {0, 0}, q[2] = {0, 0};
+        for (int e = 0; e < 2; e++) {
+            for (long k = b0 + 1; k <= nt; k++)
+                m[e] += r[e].v[(size_t)k * N3 + i];
+            m[e] /= (double)(nt - b0);
+            for (long k = b0 + 1; k <= nt; k++) {
+                double d = r[e].v[(size_t)k * N3 + i] - m[e];
+                q[e] += d * d;
+            }
+            q[e] /= (double)(nt - b0 - 1);
+        }
+        double se = sqrt(q[0] * 2 * tcorr / Trun);
+        char nm[128];
+        snprintf(nm, sizeof nm, "non-reciprocal: sde mean of unit %d vs analytic (4 s.e.)", i);
+        tdi_check_near(m[0], vstar[i], 4 * se, nm);
+        snprintf(nm, sizeof nm, "non-reciprocal: spice mean of unit %d vs analytic (4 s.e.)", i);
+        tdi_check_near(m[1], vstar[i], 4 * se, nm);
+    }
+    /* the variances against the Lyapunov prediction from a 10x longer sde run (400,000 ticks,
+       cheap): relative s.e. sqrt(4 t_corr / T_run) = 2.5%, 4 s.e. plus the interpolated
+       noise's deficit at h = tau/20 (2.5%, test 2): bound 0.123 */
+    rec rl;
+    long nl = 400000;
+    int rcl = run(TDI_COSIM_SDE, c, h, nl, b, 22, 1, &rl, &st, &err);
+    tdi_check_int(rcl, 0, "non-reciprocal: long sde run");
+    double Tl = (double)(nl - b0) * h;
+    for (int i = 0; i < N3 && !rcl && s; i++) {
+        double m = 0, q = 0, pv = 0;
+        for (long k = b0 + 1; k <= nl; k++)
+            m += rl.v[(size_t)k * N3 + i];
+        m /= (double)(nl - b0);
+        for (long k = b0 + 1; k <= nl; k++)
+            q += (rl.v[(size_t)k * N3 + i] - m) * (rl.v[(size_t)k * N3 + i] - m);
+        q /= (double)(nl - b0 - 1);
+        char nm[128];
+        snprintf(nm, sizeof nm, "non-reciprocal: sde variance of unit %d / Lyapunov", i);
+        if (!tdi_cosim_sde_mean_var(s, c, 1, 1, (size_t)i, &pv, &err))
+            tdi_check_near(q / pv, 1.0, 4 * sqrt(4 * tcorr / Tl) + 0.025, nm);
+        else
+            tdi_check_int(1, 0, nm);
+    }
+    free(rl.v);
+    for (size_t q = 0; q < (size_t)(nt + 1) * N3; q++) {
+        d2 += (r[0].v[q] - r[1].v[q]) * (r[0].v[q] - r[1].v[q]);
+        s2 += r[0].v[q] * r[0].v[q];
+    }
+    /* same bound as the symmetric case (test 2): SPICE's truncation error at h = tau/20 */
+    tdi_check_le(sqrt(d2 / s2), 1e-2, "non-reciprocal: spice vs sde pathwise, rms diff / rms");
+    tdi_cosim_sde_free(s);
+    free(r[0].v);
+    free(r[1].v);
+    tdi_cosim_circuit_free(c);
+    /* positive feedback: u0 -> u1 -> u0 with loop gain 1.5 > 1: eigenvalue 1 - sqrt(1.5) < 0 */
+    double Mu[4] = {1.0, -1.5, -1.0, 1.0};
+    c = tdi_cosim_circuit_direct(2, Mu, C, g, T, &err);
+    s = tdi_cosim_sde_alloc(c, h, &err);
+    TDI_CHECK(s == NULL, "unstable circuit: sde refuses it");
+    tdi_check_contains(err.msg, "not stable", "unstable circuit: the message says not stable");
+    tdi_cosim_sde_free(s);
+    tdi_cosim_circuit_free(c);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -277,6 +586,14 @@ int main(void)
         free(r4[1].v);
         tdi_cosim_circuit_free(c4);
     }
+
+    /* ---- 5. The batched sde path against the per-sample reference path. */
+    test_noise_block();
+    test_batched_vs_per_sample(C, g, T, 0);
+    test_batched_vs_per_sample(C, g, T, 1);
+    test_expm_vs_eigen(C, g, T);
+    /* ---- 6. A non-reciprocal circuit: non-symmetric G (one-way couplings as G cards). */
+    test_nonreciprocal(C, g, T);
 
     /* ---- 4. Error paths, then a good run in the same process. */
     {
