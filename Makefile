@@ -1,4 +1,4 @@
-# tdi: one Makefile. Objects in build/, binaries in bin/.
+# tdi: one Makefile. Objects in build/, binaries in bin/ (make asan: build-asan/, bin-asan/).
 # Library code: every .c under common/, tools/*/, generator/, cosim/ except *_main.c.
 # Programs: <dir>/<name>_main.c -> bin/<name with _ as -> (tools/unet/tdi_unet_main.c -> bin/tdi-unet).
 # Tests: tests/test_*.c -> bin/test_*; tests/run.sh runs them and prints "N passed, N failed".
@@ -29,6 +29,11 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fopenmp -MMD -MP \
 LDLIBS     = -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB) -Wl,--no-as-needed -lopenblas \
              -Wl,--as-needed $(PKG_LIBS) -fopenmp -lmvec -lm
 
+# Output directories: make asan builds the same sources with sanitizer flags into its own pair,
+# so that `make test` and `make asan` never rebuild each other's objects.
+BUILD     ?= build
+BIN       ?= bin
+
 SRC_DIRS  := common tools/unet tools/substrate tools/sweep generator cosim
 ALL_SRC   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
 MAIN_SRC  := $(filter %_main.c,$(ALL_SRC))
@@ -37,15 +42,15 @@ MPI_SRC   := tools/sweep/tdi_sweep_mpi.c
 MPI_CFLAGS = $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   = $(shell pkg-config --libs ompi-c 2>/dev/null)
 LIB_SRC   := $(filter-out %_main.c $(MPI_SRC),$(ALL_SRC))
-LIB_OBJ   := $(patsubst %.c,build/%.o,$(LIB_SRC))
-PROGS     := $(foreach m,$(MAIN_SRC),bin/$(subst _,-,$(patsubst %_main.c,%,$(notdir $(m)))))
+LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+PROGS     := $(foreach m,$(MAIN_SRC),$(BIN)/$(subst _,-,$(patsubst %_main.c,%,$(notdir $(m)))))
 TEST_SRC  := $(wildcard tests/test_*.c)
-TESTS     := $(patsubst tests/%.c,bin/%,$(TEST_SRC))
-LIB       := build/libtdi.a
+TESTS     := $(patsubst tests/%.c,$(BIN)/%,$(TEST_SRC))
+LIB       := $(BUILD)/libtdi.a
 
-# Objects depend on the flags they were built with: a `make asan` followed by `make` rebuilds.
-FLAGS_STAMP := build/.cflags
-$(shell mkdir -p build && (echo '$(ALL_CFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) || \
+# Objects depend on the flags they were built with (e.g. CFLAGS=-O0 then plain make rebuilds).
+FLAGS_STAMP := $(BUILD)/.cflags
+$(shell mkdir -p $(BUILD) && (echo '$(ALL_CFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) || \
     echo '$(ALL_CFLAGS) $(LDLIBS)' > $(FLAGS_STAMP)))
 
 .PHONY: all deps demo test bench asan clean
@@ -68,7 +73,7 @@ deps:
 	    fi; \
 	fi
 
-build/%.o: %.c $(FLAGS_STAMP)
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -77,18 +82,20 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 define prog_rule
-bin/$(subst _,-,$(patsubst %_main.c,%,$(notdir $(1)))): build/$(patsubst %.c,%.o,$(1)) $(LIB)
-	@mkdir -p bin
+$(BIN)/$(subst _,-,$(patsubst %_main.c,%,$(notdir $(1)))): $(BUILD)/$(patsubst %.c,%.o,$(1)) $(LIB)
+	@mkdir -p $(BIN)
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach m,$(MAIN_SRC),$(eval $(call prog_rule,$(m))))
 
-build/tools/sweep/tdi_sweep_mpi.o: ALL_CFLAGS += $(MPI_CFLAGS)
-bin/tdi-sweep: build/tools/sweep/tdi_sweep_mpi.o
-bin/tdi-sweep: LDLIBS += $(MPI_LIBS)
+$(BUILD)/tools/sweep/tdi_sweep_mpi.o: ALL_CFLAGS += $(MPI_CFLAGS)
+$(BIN)/tdi-sweep: $(BUILD)/tools/sweep/tdi_sweep_mpi.o
+$(BIN)/tdi-sweep: LDLIBS += $(MPI_LIBS)
 
-bin/test_%: build/tests/test_%.o $(LIB)
-	@mkdir -p bin
+# Kept (not deleted as intermediates): else the second make rebuilds them once their .d exists.
+.SECONDARY: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
+$(BIN)/test_%: $(BUILD)/tests/test_%.o $(LIB)
+	@mkdir -p $(BIN)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 test: deps
@@ -103,11 +110,19 @@ bench: deps
 	$(MAKE) all
 	scripts/bench.sh
 
+# The test suite under AddressSanitizer (with LeakSanitizer) and UBSan, any report fatal
+# (-fno-sanitize-recover=all: undefined behaviour fails the test that hit it; float-cast-overflow,
+# which -fsanitize=undefined leaves out in GCC, catches a double too large for its integer). Leak
+# suppressions: tests/lsan.supp, third-party libraries only; tests/asan.sh runs the suite.
+SAN_CFLAGS := -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+# CI= : no -Werror here (the normal build has it): at -O1 with the sanitizers GCC gives false
+# positives the -O2 build does not (-Wformat-truncation in tdi_sweep_plot.c's fig_energy).
 asan: deps
-	$(MAKE) all CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
-	ASAN_OPTIONS=detect_leaks=1 tests/run.sh
+	$(MAKE) all BUILD=build-asan BIN=bin-asan CI= CFLAGS="$(SAN_CFLAGS)"
+	tests/asan.sh
 
 clean:
-	rm -rf build bin
+	rm -rf build bin build-asan bin-asan
 
--include $(LIB_OBJ:.o=.d) $(patsubst %.c,build/%.d,$(MAIN_SRC) $(TEST_SRC) $(MPI_SRC))
+-include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(MAIN_SRC) $(TEST_SRC) $(MPI_SRC))

@@ -613,3 +613,74 @@ uint64_t tdi_cfg_hash(const tdi_cfg_key *keys, size_t n)
     cfg_emit(&s, keys, n);
     return s.h;
 }
+
+/* ------------------------------------------------------------- locating a key after a load */
+typedef struct {
+    yaml_parser_t parser;
+    const char *want;
+    int found;
+    yaml_mark_t mark;
+} cfg_locator;
+
+/* Walks a node whose first event is ev (deleted here); prefix is the mapping path above. */
+static int cfg_locate_node(cfg_locator *l, yaml_event_t *ev, const char *prefix, int depth)
+{
+    yaml_event_type_t t = ev->type;
+    yaml_event_delete(ev);
+    if (t != YAML_MAPPING_START_EVENT && t != YAML_SEQUENCE_START_EVENT)
+        return 0;
+    if (depth > 64) /* deeper than any schema: a valid config never gets here */
+        return -1;
+    for (;;) {
+        yaml_event_t k, v;
+        if (!yaml_parser_parse(&l->parser, &k))
+            return -1;
+        if (k.type == YAML_MAPPING_END_EVENT || k.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&k);
+            return 0;
+        }
+        char path[CFG_PATH_MAX] = "";
+        if (t == YAML_MAPPING_START_EVENT && k.type == YAML_SCALAR_EVENT) {
+            snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "",
+                     (const char *)k.data.scalar.value);
+            if (!l->found && strcmp(path, l->want) == 0) {
+                l->found = 1;
+                l->mark = k.start_mark;
+            }
+        }
+        if (t == YAML_SEQUENCE_START_EVENT) { /* k is an element */
+            if (cfg_locate_node(l, &k, prefix, depth + 1))
+                return -1;
+            continue;
+        }
+        yaml_event_delete(&k);
+        if (!yaml_parser_parse(&l->parser, &v) || cfg_locate_node(l, &v, path, depth + 1))
+            return -1;
+    }
+}
+
+void tdi_cfg_locate(const char *path, const char *key, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s", path ? path : "(config)");
+    char *text = NULL;
+    size_t len = 0;
+    tdi_err e;
+    if (!path || !key || tdi_file_read_all(path, &text, &len, &e))
+        return;
+    cfg_locator l;
+    memset(&l, 0, sizeof l);
+    l.want = key;
+    if (yaml_parser_initialize(&l.parser)) {
+        yaml_parser_set_input_string(&l.parser, (const unsigned char *)text, len);
+        yaml_event_t ev;
+        int ok = 1;
+        while (ok && !l.found && yaml_parser_parse(&l.parser, &ev)) {
+            int end = ev.type == YAML_STREAM_END_EVENT;
+            ok = !end && cfg_locate_node(&l, &ev, "", 0) == 0;
+        }
+        yaml_parser_delete(&l.parser);
+    }
+    free(text);
+    if (l.found)
+        snprintf(buf, n, "%s:%zu:%zu", path, l.mark.line + 1, l.mark.column + 1);
+}

@@ -74,4 +74,9 @@ void tdi_cfg_dump(FILE *f, const tdi_cfg_key *keys, size_t n);
 /* FNV-1a 64 of the canonical dump. */
 uint64_t tdi_cfg_hash(const tdi_cfg_key *keys, size_t n);
 
+/* After a successful load: "path:line:col" (1-based, of the key) of the dotted key in the file
+ * path into buf[n], or just "path" when the file does not set it (a default). For messages about
+ * values checked after loading (e.g. a tick count derived from several keys). */
+void tdi_cfg_locate(const char *path, const char *key, char *buf, size_t n);
+
 #endif

@@ -185,6 +185,80 @@ static int npy_parse_header(npy_hdr *h, tdi_npy *a, tdi_err *err)
     return 0;
 }
 
+/* Shape text "(a, b)" of a for messages. */
+static void npy_shape_text(const tdi_npy *a, char *buf, size_t n)
+{
+    int k = snprintf(buf, n, "(");
+    for (int d = 0; d < a->ndim && k > 0 && (size_t)k < n; d++)
+        k += snprintf(buf + k, n - (size_t)k, d ? ", %zu" : "%zu", a->shape[d]);
+    if (k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, a->ndim == 1 ? ",)" : ")");
+}
+
+/* a->count = prod(shape) and *nbytes = count * dtype, refusing any product or the end offset
+ * data_off + nbytes that does not fit in size_t (overflow-checked: a header may claim any
+ * shape). A zero dimension makes the array empty whatever the others are, as in NumPy. */
+static int npy_sizes(const char *path, tdi_npy *a, size_t data_off, size_t *nbytes,
+                     tdi_err *err)
+{
+    size_t count = 1, end = 0;
+    int empty = 0, over = 0;
+    for (int d = 0; d < a->ndim; d++)
+        empty |= a->shape[d] == 0;
+    for (int d = 0; d < a->ndim && !empty; d++)
+        over |= __builtin_mul_overflow(count, a->shape[d], &count);
+    if (empty)
+        count = 0;
+    over = over || __builtin_mul_overflow(count, (size_t)a->dtype, nbytes) ||
+           __builtin_add_overflow(data_off, *nbytes, &end);
+    if (over) {
+        char sh[128];
+        npy_shape_text(a, sh, sizeof sh);
+        return tdi_err_set(err, TDI_EFORMAT, "%s: byte offset %d: shape too large: %s of "
+                           "%d-byte elements does not fit in %zu bytes", path, NPY_PREFIX, sh,
+                           (int)a->dtype, (size_t)SIZE_MAX);
+    }
+    a->count = count;
+    return 0;
+}
+
+/* Reads the nbytes of data after the header into a new *data. A regular file's size is checked
+ * first (nothing is allocated for what a corrupt header claims); from a pipe or device the
+ * buffer grows with what actually arrives (doubling from 1 MiB), so a false shape costs at
+ * most twice the bytes really read. */
+static int npy_read_data(FILE *f, const char *path, size_t data_off, size_t nbytes, void **data,
+                         tdi_err *err)
+{
+    struct stat st;
+    int regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+    if (regular && (uintmax_t)st.st_size < (uintmax_t)data_off + nbytes)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: byte offset %jd: file truncated: expected "
+                           "%zu bytes (%zu header + %zu data), has %jd", path,
+                           (intmax_t)st.st_size, data_off + nbytes, data_off, nbytes,
+                           (intmax_t)st.st_size);
+    size_t cap = regular || nbytes < ((size_t)1 << 20) ? nbytes : (size_t)1 << 20, got = 0;
+    unsigned char *buf = malloc(cap ? cap : 1);
+    while (buf) {
+        got += fread(buf + got, 1, cap - got, f);
+        if (got < cap || cap == nbytes)
+            break;
+        cap = cap > nbytes / 2 ? nbytes : 2 * cap;
+        unsigned char *nb = realloc(buf, cap);
+        if (!nb)
+            free(buf);
+        buf = nb;
+    }
+    if (!buf)
+        return tdi_err_set(err, TDI_ENOMEM, "%s: out of memory for %zu data bytes", path,
+                           nbytes);
+    *data = buf;
+    if (got < nbytes)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: byte offset %zu: file truncated: expected "
+                           "%zu bytes (%zu header + %zu data), has %zu", path, data_off + got,
+                           data_off + nbytes, data_off, nbytes, data_off + got);
+    return 0;
+}
+
 int tdi_npy_read(const char *path, tdi_npy *out, tdi_err *err)
 {
     if (!path || !out)
@@ -243,41 +317,10 @@ int tdi_npy_read(const char *path, tdi_npy *out, tdi_err *err)
         rc = TDI_EFORMAT;
         goto done;
     }
-    size_t count = 1;
-    for (int d = 0; d < out->ndim; d++) {
-        if (out->shape[d] && count > SIZE_MAX / 8 / out->shape[d]) {
-            rc = tdi_err_set(err, TDI_EFORMAT, "%s: byte offset 10: shape too large", path);
-            goto done;
-        }
-        count *= out->shape[d];
-    }
-    out->count = count;
-    size_t nbytes = count * (size_t)out->dtype;
-    size_t data_off = NPY_PREFIX + hlen;
-    struct stat st; /* check the size before allocating what a corrupt header claims */
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
-        size_t fsize = (size_t)st.st_size;
-        if (fsize < data_off + nbytes) {
-            rc = tdi_err_set(err, TDI_EFORMAT,
-                             "%s: byte offset %zu: truncated data: expected %zu data bytes from "
-                             "offset %zu, file has %zu",
-                             path, fsize, nbytes, data_off, fsize - data_off);
-            goto done;
-        }
-    }
-    out->data = malloc(nbytes ? nbytes : 1);
-    if (!out->data) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "%s: out of memory for %zu bytes", path, nbytes);
+    size_t data_off = NPY_PREFIX + hlen, nbytes = 0;
+    if ((rc = npy_sizes(path, out, data_off, &nbytes, err)) ||
+        (rc = npy_read_data(f, path, data_off, nbytes, &out->data, err)))
         goto done;
-    }
-    got = fread(out->data, 1, nbytes, f);
-    if (got < nbytes) {
-        rc = tdi_err_set(err, TDI_EFORMAT,
-                         "%s: byte offset %zu: truncated data: expected %zu data bytes from "
-                         "offset %zu, file has %zu",
-                         path, data_off + got, nbytes, data_off, got);
-        goto done;
-    }
     if (fgetc(f) != EOF) {
         rc = tdi_err_set(err, TDI_EFORMAT,
                          "%s: byte offset %zu: trailing bytes after the data", path,

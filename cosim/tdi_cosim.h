@@ -415,4 +415,39 @@ struct tdi_gen_config;
 int tdi_cosim_app_run_ex(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
                          tdi_cosim_summary *sum, FILE *report, tdi_err *err);
 
+/* ---------------------------------------------------------------- tick budget
+ * Every tick count of a run is derived by tdi_cosim_timing_plan, with checked arithmetic: a
+ * duration that is not finite, a count that does not fit, or a run of more than
+ * TDI_COSIM_MAX_TICKS ticks per engine (n_samples x (settle + average ticks)) is a config error
+ * naming the key (file:line:col when the file sets it). 1e9 ticks: 100x make demo's longest
+ * run (DEMO_FULL: 10,000 samples x 820 ticks = 8.2e6); 2.5 hours of the sde engine at its
+ * measured 1.1e5 ticks/CPU-s at D = 64, and 18 days of spice (652): anything longer is a unit
+ * slip (t_avg in s meant as us), and every tick index stays far
+ * inside long and exactly representable in double. README "Tick budget". */
+#define TDI_COSIM_MAX_TICKS 1000000000L
+
+typedef struct tdi_cosim_timing {
+    /* in: resolved values and the config key each came from (for messages) */
+    double tick, t_settle, t_avg; /* s */
+    double adc_rate;              /* Hz */
+    size_t n_samples;             /* samples of the longest engine run */
+    const char *path;             /* config file, for file:line:col; may be NULL */
+    const char *tick_key, *settle_key, *avg_key, *adc_key;
+    /* out */
+    long settle_ticks, avg_ticks; /* per sample: ceil(t / tick - 1e-9), avg_ticks >= 1 */
+    long per_sample;              /* settle + average */
+    long total;                   /* per_sample x n_samples <= TDI_COSIM_MAX_TICKS */
+    long stride;                  /* ticks between ADC conversions, 1..avg_ticks */
+} tdi_cosim_timing;
+
+/* Fills the out fields from the in fields, or fails with TDI_ECONFIG naming the key. */
+int tdi_cosim_timing_plan(tdi_cosim_timing *t, tdi_err *err);
+/* per_sample = settle + avg and total = per_sample x n (n >= 1), overflow-checked and within
+ * TDI_COSIM_MAX_TICKS; TDI_EARG otherwise (for plans built by code, not configs). */
+int tdi_cosim_ticks_total(long settle, long avg, size_t n, long *per_sample, long *total,
+                          tdi_err *err);
+/* Estimated CPU seconds for ticks ticks of engine kind on n_units units (fitted to the rates
+ * scripts/cosim-rates.sh measured, README "Tick budget"; 0 for the analytic engine). */
+double tdi_cosim_runtime_estimate(tdi_cosim_kind kind, size_t n_units, long ticks);
+
 #endif

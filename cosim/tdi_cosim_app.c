@@ -136,6 +136,48 @@ void tdi_cosim_paper_interface(const double *const w[8], size_t D, const double 
     affine(w[6], w[7], D, 16, h16, b_dec);
 }
 
+/* The run's tick counts (tdi_cosim_timing_plan: checked, within the tick budget) from the
+ * cosim keys, else the circuit's values; each with the key it came from, for messages. */
+static int plan_timing(const tdi_cosim_cfg *cfg, const tdi_gen_config *g, const tdi_gen_phys *ph,
+                       size_t ns, tdi_cosim_timing *tm, tdi_err *err)
+{
+    memset(tm, 0, sizeof *tm);
+    tm->path = cfg->path;
+    tm->n_samples = ns;
+    tm->tick = cfg->tick > 0 ? cfg->tick : ph->noise_dt;
+    tm->tick_key = cfg->tick > 0 ? "cosim.tick" : g->noise_dt > 0 ? "circuit.noise_dt"
+                                                                   : "circuit.noise_frac";
+    tm->t_settle = cfg->t_settle > 0 ? cfg->t_settle : ph->t_settle;
+    tm->settle_key = cfg->t_settle > 0 ? "cosim.t_settle" : g->t_settle > 0 ? "circuit.t_settle"
+                                                                           : "circuit.settle_eps";
+    tm->t_avg = cfg->t_avg > 0 ? cfg->t_avg
+                : cfg->avg_relax > 0 ? cfg->avg_relax * ph->t_slow : ph->t_avg;
+    tm->avg_key = cfg->t_avg > 0 ? "cosim.t_avg" : cfg->avg_relax > 0 ? "cosim.avg_relax"
+                  : g->t_avg > 0 ? "circuit.t_avg" : "circuit.avg_relax";
+    /* ADC rate: configured, or 4 conversions per slowest relaxation time (averaging faster
+       than the noise decorrelates adds conversions, not information) */
+    tm->adc_rate = cfg->adc_rate > 0 ? cfg->adc_rate : 4.0 / ph->t_slow;
+    tm->adc_key = "cosim.adc_rate";
+    return tdi_cosim_timing_plan(tm, err);
+}
+
+/* Before a long run: the expected CPU time of each engine to stderr when over a minute. */
+static void warn_long_run(const int want[3], const size_t nk[3], long L, size_t n_units)
+{
+    for (int k = 1; k < 3; k++) {
+        double s = want[k] ? tdi_cosim_runtime_estimate((tdi_cosim_kind)k, n_units,
+                                                         L * (long)nk[k]) : 0;
+        if (s <= 60)
+            continue;
+        double v = s < 3600 ? s / 60 : s < 86400 ? s / 3600 : s / 86400;
+        const char *u = s < 3600 ? "minutes" : s < 86400 ? "hours" : "days";
+        fprintf(stderr, "tdi-cosim %s: expected CPU time about %.1f %s (an estimate: %ld ticks "
+                "of %zu units at the rates scripts/cosim-rates.sh measured; README \"Tick "
+                "budget\")\n",
+                tdi_cosim_kind_name((tdi_cosim_kind)k), v, u, L * (long)nk[k], n_units);
+    }
+}
+
 /* per-sample metrics: paper cosine with the global normalisation of the whole tensors,
  * centered cosine and R^2 about the fit mean */
 static void row_metrics(const double *pred, const double *truth, const double *mean, size_t n,
@@ -263,21 +305,12 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     if ((rc = tdi_gen_circuit_build(&gcfg, &b, &gc, err)))
         goto done;
     const tdi_gen_phys *ph = &gc->phys;
-    double tick = cfg->tick > 0 ? cfg->tick : ph->noise_dt;
-    double t_settle = cfg->t_settle > 0 ? cfg->t_settle : ph->t_settle;
-    double t_avg = cfg->t_avg > 0 ? cfg->t_avg
-                   : cfg->avg_relax > 0 ? cfg->avg_relax * ph->t_slow : ph->t_avg;
-    long settle_ticks = (long)ceil(t_settle / tick - 1e-9);
-    long avg_ticks = (long)ceil(t_avg / tick - 1e-9);
-    if (avg_ticks < 1)
-        avg_ticks = 1;
-    long L = settle_ticks + avg_ticks;
-    /* ADC rate: configured, or 4 conversions per slowest relaxation time (averaging faster
-       than the noise decorrelates adds conversions, not information) */
-    double adc_rate = cfg->adc_rate > 0 ? cfg->adc_rate : 4.0 / ph->t_slow;
-    long stride = lround(1.0 / (adc_rate * tick));
-    if (stride < 1)
-        stride = 1;
+    tdi_cosim_timing tm;
+    if ((rc = plan_timing(cfg, &gcfg, ph, ns, &tm, err)))
+        goto done;
+    double tick = tm.tick, t_avg = tm.t_avg;
+    long settle_ticks = tm.settle_ticks, avg_ticks = tm.avg_ticks, L = tm.per_sample;
+    long stride = tm.stride;
     if ((rc = tdi_cosim_circuit_from_gen(gc, tick, tick * (double)L * (double)ns, &cc, err)))
         goto done;
     if (cfg->deck_out) { /* benchmark helper: the deck ngspice would run, then stop */
@@ -443,7 +476,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     }
     pl.wave = wave;
     pl.wave_every = cfg->wave_every;
-    pl.wave_ticks = cfg->wave_samples * L;
+    pl.wave_ticks = ((size_t)cfg->wave_samples < ns ? cfg->wave_samples : (long)ns) * L;
 
     if (rep) {
         fprintf(rep, "tdi-cosim %s: %zu samples (first %zu), D = %zu, mode %s, %zu units\n",
@@ -466,6 +499,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     size_t nk[3] = {ns, ns, ns};
     if (cfg->spice_samples > 0 && (size_t)cfg->spice_samples < ns)
         nk[2] = (size_t)cfg->spice_samples;
+    warn_long_run(want, nk, L, cc->n);
     for (int k = 0; k < 3; k++) {
         if (!want[k])
             continue;

@@ -203,6 +203,9 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         pl->adc_stride < 1 || !(pl->tick > 0))
         return tdi_err_set(err, TDI_EARG, "experiment: need samples, read-out units, tick > 0, "
                            "avg_ticks >= 1 and adc_stride >= 1");
+    long L = 0, total = 0;
+    if (tdi_cosim_ticks_total(pl->settle_ticks, pl->avg_ticks, ns, &L, &total, err))
+        return err ? tdi_err_prefix(err, "experiment") : TDI_EARG;
     for (size_t r = 0; r < pl->n_read; r++)
         if (pl->read[r] >= n)
             return tdi_err_set(err, TDI_EARG, "experiment: read-out unit %zu >= n = %zu",
@@ -237,8 +240,8 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     x.pl = pl;
     x.c = c;
     x.out = out;
-    x.L = pl->settle_ticks + pl->avg_ticks;
-    x.ticks_total = x.L * (long)ns;
+    x.L = L;
+    x.ticks_total = total;
     x.wall0 = x.last_print = wall_now();
 
     if (kind == TDI_COSIM_ANALYTIC) {

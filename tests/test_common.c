@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tdi_cfg.h"
@@ -740,6 +741,123 @@ static void test_npy_corrupt(void)
     tdi_check_contains(e.msg, "does-not-exist.npy", "missing npy message names file");
 }
 
+/* A .npy with the given descr and shape text (the header as NumPy pads it) and ndata zero data
+ * bytes; returns the data offset. */
+static size_t craft_npy(const char *name, const char *descr, const char *shape, size_t ndata)
+{
+    char dict[256], p[512];
+    int k = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                     descr, shape);
+    size_t hlen = (size_t)k + 1;
+    hlen += (64 - (10 + hlen) % 64) % 64;
+    size_t n = 10 + hlen + ndata;
+    unsigned char *b = calloc(n, 1);
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (unsigned char)(hlen & 0xff);
+    b[9] = (unsigned char)(hlen >> 8);
+    memset(b + 10, ' ', hlen - 1);
+    memcpy(b + 10, dict, (size_t)k);
+    b[10 + hlen - 1] = '\n';
+    tpath(p, sizeof p, name);
+    write_bytes(p, b, n);
+    free(b);
+    return 10 + hlen;
+}
+
+/* Reads name and checks code, that the message names the file and holds want. */
+static void huge_case(const char *name, int code, const char *want)
+{
+    char p[512], label[200];
+    tpath(p, sizeof p, name);
+    tdi_npy a;
+    tdi_err e;
+    tdi_err_clear(&e);
+    snprintf(label, sizeof label, "npy %s: refused", name);
+    tdi_check_int(tdi_npy_read(p, &a, &e), code, label);
+    snprintf(label, sizeof label, "npy %s: message names the file", name);
+    tdi_check_contains(e.msg, name, label);
+    snprintf(label, sizeof label, "npy %s: message says why", name);
+    tdi_check_contains(e.msg, want, label);
+    TDI_CHECK(a.data == NULL, "npy huge shape: failed read leaves no data");
+}
+
+/* Reads the file name through a FIFO fed by a child process: a non-regular file, whose size is
+ * not known before reading. Returns tdi_npy_read's code. */
+static int read_via_fifo(const char *name, tdi_npy *a, tdi_err *e)
+{
+    char src[512], fifo[512];
+    tpath(src, sizeof src, name);
+    tpath(fifo, sizeof fifo, "fifo.npy");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0)
+        return 99;
+    pid_t pid = fork();
+    if (pid == 0) {
+        size_t n = 0;
+        unsigned char *b = slurp(src, &n);
+        FILE *f = fopen(fifo, "wb");
+        if (f && b)
+            fwrite(b, 1, n, f);
+        _exit(f && b && fclose(f) == 0 ? 0 : 1);
+    }
+    int rc = tdi_npy_read(fifo, a, e);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    unlink(fifo);
+    return rc;
+}
+
+/* Shapes whose byte count does not fit in size_t, or wraps to a small number, are "shape too
+ * large" (never out of memory, never a read of the wrapped size); a large shape that fits is
+ * "file truncated" with both sizes; a zero dimension beside a huge one is an empty array. */
+static void test_npy_huge_shapes(void)
+{
+    craft_npy("h_2p61x8.npy", "<f8", "(2305843009213693952, 8)", 16);
+    huge_case("h_2p61x8.npy", TDI_EFORMAT, "shape too large: (2305843009213693952, 8)");
+    craft_npy("h_2p32sq.npy", "<f4", "(4294967296, 4294967296)", 16);
+    huge_case("h_2p32sq.npy", TDI_EFORMAT, "shape too large");
+    /* (2^62 + 1) x 4 elements = 2^64 + 4: wraps to 4 elements, i.e. 16 bytes, which the file has */
+    craft_npy("h_wrap16.npy", "<f4", "(4611686018427387905, 4)", 16);
+    huge_case("h_wrap16.npy", TDI_EFORMAT, "shape too large");
+    /* (2^61 - 1) doubles = 2^64 - 8 bytes: only the header offset + data bytes sum wraps */
+    craft_npy("h_endwrap.npy", "<f8", "(2305843009213693951,)", 8);
+    huge_case("h_endwrap.npy", TDI_EFORMAT, "shape too large");
+    /* 2^58 doubles = 2^61 bytes fit in size_t: a truncated file, with both sizes */
+    size_t off = craft_npy("h_2p58.npy", "<f8", "(288230376151711744,)", 8);
+    char want[160];
+    snprintf(want, sizeof want, "file truncated: expected %zu bytes (%zu header + "
+             "2305843009213693952 data), has %zu", off + ((size_t)1 << 61), off, off + 8);
+    huge_case("h_2p58.npy", TDI_EFORMAT, want);
+    craft_npy("h_zero.npy", "<f8", "(2305843009213693951, 0, 4294967296)", 0);
+    char p[512];
+    tpath(p, sizeof p, "h_zero.npy");
+    tdi_npy a;
+    tdi_err e;
+    tdi_check_int(tdi_npy_read(p, &a, &e), 0, "npy (2^61-1, 0, 2^32): read as empty");
+    tdi_check_int((long long)a.count, 0, "npy (2^61-1, 0, 2^32): 0 elements");
+    tdi_npy_destroy(&a);
+    /* through a FIFO the size is unknown: the claimed 2^61 bytes are never allocated */
+    tdi_check_int(read_via_fifo("h_2p58.npy", &a, &e), TDI_EFORMAT, "npy 2^58 doubles via FIFO");
+    tdi_check_contains(e.msg, "file truncated: expected 2305843009213694080 bytes",
+                       "npy 2^58 doubles via FIFO: truncated, with the expected size");
+    tdi_check_int(read_via_fifo("base.npy", &a, &e), 0, "npy base.npy via FIFO reads");
+    tdi_check_int((long long)a.count, 12, "npy base.npy via FIFO: 12 elements");
+    tdi_npy_destroy(&a);
+    /* 3.2 MB through the FIFO: the buffer grows from 1 MiB twice, and the data arrive intact */
+    size_t big_n = 400000, same = 0;
+    double *big = malloc(big_n * sizeof *big);
+    for (size_t i = 0; i < big_n; i++)
+        big[i] = (double)i * 0.5;
+    tpath(p, sizeof p, "big.npy");
+    tdi_npy_write(p, TDI_NPY_F64, 1, &big_n, big, &e);
+    tdi_check_int(read_via_fifo("big.npy", &a, &e), 0, "npy 3.2 MB via FIFO reads");
+    for (size_t i = 0; a.data && i < big_n && i < a.count; i++)
+        same += ((double *)a.data)[i] == big[i];
+    tdi_check_int((long long)same, (long long)big_n, "npy 3.2 MB via FIFO: every element");
+    tdi_npy_destroy(&a);
+    free(big);
+}
+
 static void test_npy_load(void)
 {
     tdi_err e;
@@ -1032,6 +1150,33 @@ static void test_cfg_bad(void)
 
 /* tdi_cfg_load_preset: the sections the table reads are checked in full, the other preset
  * sections are skipped, unknown top-level keys are errors */
+/* tdi_cfg_locate: the key's line:col (1-based, counted by hand below), keys inside sequences
+ * of mappings skipped, a default (absent key) gives the file name alone. */
+static void test_cfg_locate(void)
+{
+    char p[512], loc[600], want[600];
+    tpath(p, sizeof p, "locate.yaml");
+    const char *text = "seed: 1\n"                 /* line 1 */
+                       "cosim:\n"                  /* 2 */
+                       "  list: [1, 2]\n"          /* 3 */
+                       "  items:\n"                /* 4 */
+                       "    - {t_avg: 3}\n"        /* 5: a t_avg inside a sequence */
+                       "  t_avg: 5.0e5\n"          /* 6 */
+                       "circuit: {noise_dt: 1}\n"; /* 7: col 11 */
+    write_bytes(p, text, strlen(text));
+    tdi_cfg_locate(p, "cosim.t_avg", loc, sizeof loc);
+    snprintf(want, sizeof want, "%s:6:3", p);
+    tdi_check_contains(loc, want, "locate: cosim.t_avg at 6:3");
+    tdi_cfg_locate(p, "circuit.noise_dt", loc, sizeof loc);
+    snprintf(want, sizeof want, "%s:7:11", p);
+    tdi_check_contains(loc, want, "locate: circuit.noise_dt in a flow mapping at 7:11");
+    tdi_cfg_locate(p, "cosim.tick", loc, sizeof loc);
+    TDI_CHECK(strcmp(loc, p) == 0, "locate: absent key gives the file name alone");
+    tdi_cfg_locate(p, "seed", loc, sizeof loc);
+    snprintf(want, sizeof want, "%s:1:1", p);
+    tdi_check_contains(loc, want, "locate: top-level seed at 1:1");
+}
+
 static void test_cfg_preset(void)
 {
     long seed = 0, a = 0, b = 0;
@@ -1117,11 +1262,13 @@ int main(void)
     test_dir_refuse();
     test_npy_roundtrip();
     test_npy_corrupt();
+    test_npy_huge_shapes();
     test_npy_load();
     test_npy_numpy();
     test_cfg_good();
     test_cfg_bad();
     test_cfg_preset();
+    test_cfg_locate();
     if (!tdi_test_fail_)
         tdi_dir_abort(g_dir); /* keep the files of a failed run for inspection */
     TDI_TEST_END();
