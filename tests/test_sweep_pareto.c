@@ -75,8 +75,10 @@ static void test_table_report(void)
     tdi_sweep_point *p = NULL;
     size_t n = 0;
     rc = tdi_sweep_points(&t, "cos_centered", &p, &n, &err);
+    tdi_check_int(rc, 0, "points: read");
     tdi_check_int((long long)n, 4, "points: the ok rows of circuit engines (not analytic, "
                                    "not failed)");
+    free(p);
     tdi_check_int(tdi_sweep_points(&t, "cos_paper", &p, &n, &err), TDI_EARG,
                   "points: an unknown metric is refused");
     free(p);
