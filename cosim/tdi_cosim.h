@@ -202,6 +202,17 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
 int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                                 long stride, size_t unit, double *var, tdi_err *err);
 
+/* The analog read-out stage's predicted error (docs/physics.md "Analog read-out"): units
+ * n_sub..n-1 of c are stage units, each a first-order low-pass (beta = G_qq / C_q, gain
+ * -G_qy / G_qq) of one substrate unit y, with its own noise (g_noise). For stage unit q:
+ * var_sub[q - n_sub] = gain^2 sum_m V_ym^2 (kB T r / lam_m) beta / (beta + lam_m) over the modes
+ * lam_m, V of the symmetric part of the substrate's C^-1/2 G C^-1/2 (r = g_noise / C, equal for
+ * every substrate unit); var_own[q - n_sub] = kB T g_noise,q / (G_qq C_q). Stationary variances
+ * of one sample of the stage output, V^2. Errors: a stage coupled to anything but one
+ * substrate unit, a substrate that sees a stage unit. */
+int tdi_cosim_stage_var(const tdi_cosim_circuit *c, size_t n_sub, double *var_sub,
+                        double *var_own, tdi_err *err);
+
 /* The spice engine: ngspice's shared library, one instance per process, runs used one after the
  * other ("remcirc" + "destroy all" between runs). Runs from the operating point under zero bias.
  * Errors: netlist parse errors and run failures reported by ngspice (its output is scanned),
@@ -228,7 +239,7 @@ void tdi_cosim_spice_set_verbose(int verbose);
  * row-major as in the substrate bundle. */
 void tdi_cosim_paper_interface(const double *const w[8], size_t D, const double *x,
                                double *b_enc, double *b_dec);
-/* Analytic: v = G^-1 i (Cholesky). out and ib have n elements. */
+/* Analytic: v = G^-1 i (LU: G may be non-symmetric). out and ib have n elements. */
 int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
                              tdi_err *err);
 
@@ -293,6 +304,8 @@ typedef struct tdi_cosim_plan {
     const size_t *wave;     /* (n_wave) unit indices */
     long wave_every;        /* record every wave_every global ticks (>= 1) */
     long wave_ticks;        /* up to this global tick */
+    size_t stage_first;     /* units >= stage_first (when > 0) are read-out stage units: their
+                               G_ii v_i^2 is also summed into out.e_r_stage */
     int sde_per_run;        /* sde engine: 0 (default) = in the per_sample schedule the samples
                                are the rows of batched runs (tdi_cosim_sde_run_batch); 1 = one
                                tdi_cosim_sde_run per run with unit-by-unit scalar draws (the
@@ -306,6 +319,8 @@ typedef struct tdi_cosim_out {
     double *e_bias;     /* (n_samples) J: integral of sum_i i_bias,i v_i dt */
     double *e_r;        /* (n_samples) J: energy dissipated in every resistor of the circuit
                            (tdi_cosim_resistor_tick: unit, bus and rlc damping resistors) */
+    double *e_r_stage;  /* (n_samples) J: the part of e_r from read-out stage units (their
+                           resistors) */
     long n_adc;         /* ADC conversions in total */
     long n_dac;         /* DAC updates (one per bias value per sample) */
     tdi_cosim_stats st; /* summed over runs */
@@ -397,6 +412,9 @@ typedef struct tdi_cosim_summary {
     size_t pairs_total, elems_total;    /* generator's wire report, all blocks */
     size_t pairs_skip, elems_skip;      /* generator's wire report, the skip block */
     double readout_pred_rms;            /* V */
+    int analog_readout;                 /* 1: circuit.readout_stage rc (one conversion/unit) */
+    long adc_per_sample;                /* ADC conversions per inference */
+    double E_R_stage;                   /* J, the stage's share of E_R */
     double readout_rms[3];              /* V, engine vs analytic (index = tdi_cosim_kind) */
     int energy_engine;                  /* tdi_cosim_kind the energies come from */
     long macs;                          /* digital interface MACs per sample */

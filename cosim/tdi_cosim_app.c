@@ -3,6 +3,8 @@
  * sample, drives the engines (analytic, sde, spice) through the DAC/ADC models, and writes
  * <out>/cosim/results.json and samples.csv: metrics against the U-Net truth beside baselines,
  * predicted vs measured readout error, time to solution, the energy ledger (physics.md 7).
+ * Read-out: the mean of ADC conversions of y over a window (circuit.readout_stage: none), or one
+ * conversion per unit of the analog stage's output r at the end of the slot (rc).
  * results.json layout: {"preset", "config", "circuit": {...}, "timing": {...},
  *   "engines": {"<name>": {"cos_paper", "cos_centered", "r2", "cpu_s", "ticks_per_s", ...}},
  *   "baselines": {...}, "readout": {...}, "energy": {...}}.
@@ -158,6 +160,14 @@ static int plan_timing(const tdi_cosim_cfg *cfg, const tdi_gen_config *g, const 
        than the noise decorrelates adds conversions, not information) */
     tm->adc_rate = cfg->adc_rate > 0 ? cfg->adc_rate : 4.0 / ph->t_slow;
     tm->adc_key = "cosim.adc_rate";
+    if (ph->ro) { /* analog read-out: one conversion, one tick after the stage has settled */
+        if (ph->ro_settle > tm->t_settle) {
+            tm->t_settle = ph->ro_settle;
+            tm->settle_key = g->readout_tau > 0 ? "circuit.readout_tau" : tm->avg_key;
+        }
+        tm->t_avg = tm->tick;
+        tm->adc_rate = 1.0 / tm->tick;
+    }
     return tdi_cosim_timing_plan(tm, err);
 }
 
@@ -228,6 +238,61 @@ typedef struct row {
     double *cp, *cc, *r2;     /* (ns) per-sample */
 } row;
 
+/* ------------------------------------------------------------------ analog read-out stage */
+/* With the stage and no explicit readout_tau, the stage's bandwidth follows the cosim's
+ * averaging window (tau_ro = t_avg / 2: the same noise bandwidth): give the generator that
+ * window before it builds the circuit. */
+static void stage_window(const tdi_cosim_cfg *cfg, tdi_gen_config *g)
+{
+    if (strcmp(g->readout_stage, "rc") != 0 || g->readout_tau > 0)
+        return;
+    if (cfg->t_avg > 0) {
+        g->t_avg = cfg->t_avg;
+    } else if (cfg->avg_relax > 0) {
+        g->t_avg = 0;
+        g->avg_relax = cfg->avg_relax;
+    }
+}
+
+typedef struct stage_pred {
+    double var_sub, var_own; /* V^2, mean over decoder units: filtered substrate, stage noise */
+    double E_R_stage;        /* J per inference: g_ro v_r^2 of the stage units */
+} stage_pred;
+
+/* Predicted variance of the stage outputs (mean over units), physics.md "Analog read-out". */
+static int stage_predict(const tdi_cosim_circuit *cc, size_t N, size_t D, stage_pred *sp,
+                         tdi_err *err)
+{
+    double *vs = malloc(sizeof(double) * D), *vo = malloc(sizeof(double) * D);
+    int rc = !vs || !vo ? tdi_err_set(err, TDI_ENOMEM, "out of memory")
+                        : tdi_cosim_stage_var(cc, N, vs, vo, err);
+    sp->var_sub = sp->var_own = 0;
+    for (size_t j = 0; j < D && !rc; j++) {
+        sp->var_sub += vs[j] / (double)D;
+        sp->var_own += vo[j] / (double)D;
+    }
+    free(vs);
+    free(vo);
+    return rc;
+}
+
+static void stage_report(FILE *rep, const tdi_gen_phys *ph, const stage_pred *sp, double q_adc,
+                         double E_R, double E_active_stage)
+{
+    if (!ph->ro) {
+        fprintf(rep, "read-out: ADC averaging of the decoder units (circuit.readout_stage: "
+                "none)\n");
+        return;
+    }
+    fprintf(rep, "read-out: analog stage per decoder unit (Gm-C low-pass, C_ro %.4g F, gm_ro = "
+            "g_ro %.4g S, tau_ro %.4g s, g_n %.4g S), one ADC conversion per unit at the slot's "
+            "end\n", ph->ro_C, ph->ro_g, ph->ro_tau, ph->ro_gn);
+    fprintf(rep, "  predicted read-out variance: substrate through the stage %.4g V^2 + stage "
+            "noise %.4g V^2 + quantisation q^2/12 %.4g V^2; stage dissipation %.4g J (in E_R), "
+            "stage transconductors %.4g J (in E_active)\n", sp->var_sub, sp->var_own,
+            q_adc * q_adc / 12.0, E_R, E_active_stage);
+}
+
 /* ------------------------------------------------------------------ the job */
 int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
 {
@@ -268,6 +333,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         gcfg = *gen;
     else if ((rc = tdi_gen_config_load(cfg->path, &gcfg, err)))
         return rc;
+    stage_window(cfg, &gcfg);
     char bdir[1100];
     int wb = gcfg.bundle[0] ? snprintf(bdir, sizeof bdir, "%s", gcfg.bundle)
                             : snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
@@ -313,6 +379,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     long stride = tm.stride;
     if ((rc = tdi_cosim_circuit_from_gen(gc, tick, tick * (double)L * (double)ns, &cc, err)))
         goto done;
+    size_t NT = cc->n; /* units incl. the read-out stage's */
     if (cfg->deck_out) { /* benchmark helper: the deck ngspice would run, then stop */
         char *deck = tdi_cosim_spice_deck(cc, tick, cfg->deck_ticks, cfg->deck_plain, err);
         if (!deck) {
@@ -326,8 +393,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
 
     /* ---- the digital interface, per sample: b = [b_enc; b_dec] in simulation units */
     bsim = malloc(sizeof(double) * ns * N);
-    ibias = malloc(sizeof(double) * ns * N);
-    vstar = malloc(sizeof(double) * N);
+    ibias = calloc(ns * NT, sizeof(double)); /* the stage units' bias stays 0 */
+    vstar = malloc(sizeof(double) * NT);
     read = malloc(sizeof(size_t) * D);
     if (!bsim || !ibias || !vstar || !read) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
@@ -411,7 +478,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             bscale = fmax(bscale, fmax(fabs(be[i]), fabs(bd[i])));
         }
         for (size_t i = 0; i < N; i++)
-            ibias[s * N + i] = ph->gu * ph->Vs * be[i];
+            ibias[s * NT + i] = ph->gu * ph->Vs * be[i];
     }
     free(W1);
     free(W2);
@@ -434,7 +501,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     double dac_fs = ph->gu * ph->Vs * dac_fs_units; /* A */
     double vmax = 0, sdmax = 0;
     for (size_t s = 0; s < ns; s++) {
-        if ((rc = tdi_cosim_analytic_solve(cc, ibias + s * N, vstar, err)))
+        if ((rc = tdi_cosim_analytic_solve(cc, ibias + s * NT, vstar, err)))
             goto done;
         for (size_t i = D; i < N; i++)
             vmax = fmax(vmax, fabs(vstar[i]));
@@ -443,14 +510,14 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         sdmax = fmax(sdmax, sqrt(gc->node_var[i]));
     double adc_fs = cfg->adc_fs > 0 ? cfg->adc_fs : 1.1 * (vmax + 6 * sdmax);
     for (size_t i = 0; i < D; i++)
-        read[i] = D + i;
+        read[i] = (ph->ro ? N : D) + i;
 
     tdi_cosim_plan pl = {.n_samples = ns, .bias = ibias, .n_read = D, .read = read,
                          .tick = tick, .settle_ticks = settle_ticks, .avg_ticks = avg_ticks,
                          .batch = 1, .dac_bits = (int)cfg->dac_bits, .dac_fs = dac_fs,
                          .adc_bits = (int)cfg->adc_bits, .adc_fs = adc_fs, .adc_stride = stride,
                          .seed = (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
-                         .noise = cfg->noise};
+                         .noise = cfg->noise, .stage_first = ph->ro ? N : 0};
     /* auto: spice one transient (bias schedule), sde one run per sample from rest, batched
        (tdi_cosim_sde_run_batch): the sde's per_sample numbers equal its batch schedule's up to
        the settling error settle_eps of each sample's start, and run as one GEMM per tick */
@@ -467,9 +534,9 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
     pl.batch = sched_batch[TDI_COSIM_SPICE];
     size_t wave[16];
     for (size_t q = 0; q < cfg->n_wave_units; q++) {
-        if ((size_t)cfg->wave_units[q] >= N) {
+        if ((size_t)cfg->wave_units[q] >= NT) {
             rc = tdi_err_set(err, TDI_ECONFIG, "%s: cosim.waveform_units: unit %ld >= %zu units",
-                             cfg->path, cfg->wave_units[q], N);
+                             cfg->path, cfg->wave_units[q], NT);
             goto done;
         }
         wave[q] = (size_t)cfg->wave_units[q];
@@ -579,7 +646,12 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
        ADC's quantisation noise over the conversions averaged */
     double pred_var = 0;
     long conv = avg_ticks / stride;
-    {
+    stage_pred sp = {0, 0, 0};
+    if (ph->ro) {
+        if ((rc = stage_predict(cc, N, D, &sp, err)))
+            goto done;
+        pred_var = sp.var_sub + sp.var_own;
+    } else {
         tdi_cosim_sde *ps = cc->rc_units ? tdi_cosim_sde_alloc(cc, tick, err) : NULL;
         int exact = ps != NULL;
         for (size_t i = D; i < N; i++) {
@@ -595,8 +667,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         }
         tdi_cosim_sde_free(ps);
         tdi_err_clear(err);
+        pred_var /= (double)D;
     }
-    pred_var /= (double)D;
     double q_adc = cfg->adc_bits > 0 ? 2 * adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
     double pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_adc * q_adc / 12.0 / (double)conv);
     double meas_rms[3] = {0, 0, 0}, diff_sde_spice = NAN;
@@ -636,6 +708,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         E_bias += outs[ek].e_bias[s];
         E_R += outs[ek].e_r[s];
     }
+    for (size_t s = 0; s < nk[ek]; s++)
+        sp.E_R_stage += outs[ek].e_r_stage[s] / (double)nk[ek];
     E_bias /= (double)nk[ek];
     E_R /= (double)nk[ek];
     double E_active = cfg->vdd * cc->sum_gm / cfg->gm_over_id * T_inf;
@@ -708,7 +782,12 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
             first_row = 0;
         }
         fprintf(f, "\n  },\n");
-        fprintf(f, "  \"readout\": {\"predicted_rms_V\": %.6g, \"sde_rms_vs_analytic_V\": %.6g, "
+        fprintf(f, "  \"readout\": {\"kind\": \"%s\", \"conversions_per_unit\": %ld, "
+                "\"stage_tau_s\": %.6g, \"stage_var_substrate_V2\": %.6g, "
+                "\"stage_var_own_V2\": %.6g, \"E_R_stage_J\": %.6g, ",
+                ph->ro ? "analog_rc" : "adc_avg", conv, ph->ro ? ph->ro_tau : 0.0, sp.var_sub,
+                sp.var_own, sp.E_R_stage);
+        fprintf(f, "\"predicted_rms_V\": %.6g, \"sde_rms_vs_analytic_V\": %.6g, "
                 "\"spice_rms_vs_analytic_V\": %.6g, \"sde_vs_spice_rms_V\": %.6g, "
                 "\"predicted_rms_units\": %.6g, \"signal_std_units\": %.6g},\n", pred_rms, meas_rms[1],
                 meas_rms[2], isnan(diff_sde_spice) ? -1.0 : diff_sde_spice, pred_rms / ph->Vs,
@@ -810,6 +889,9 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         sum->pairs_skip = gc->blk[TDI_GEN_BLK_SKIP].wire_pairs;
         sum->elems_skip = gc->blk[TDI_GEN_BLK_SKIP].elements;
         sum->readout_pred_rms = pred_rms;
+        sum->analog_readout = ph->ro;
+        sum->adc_per_sample = (long)n_adc;
+        sum->E_R_stage = sp.E_R_stage;
         for (int k = 0; k < 3; k++)
             sum->readout_rms[k] = meas_rms[k];
         sum->energy_engine = ek;
@@ -863,6 +945,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg, const tdi_gen_config *gen,
         fprintf(rep, "readout error, rms over samples and decoder units: predicted %.4g V, sde %s, "
                 "spice %s (vs analytic with the same DAC outputs); sde vs spice %s\n", pred_rms,
                 m1, m2, m3);
+        stage_report(rep, ph, &sp, q_adc, sp.E_R_stage,
+                     cfg->vdd * (double)D * ph->ro_g / cfg->gm_over_id * T_inf);
         fprintf(rep, "time to solution per sample (circuit time): settle %.4g s + average %.4g s "
                 "= %.4g s (%ld ticks of %.4g s)\n", (double)settle_ticks * tick,
                 (double)avg_ticks * tick, T_inf, L, tick);

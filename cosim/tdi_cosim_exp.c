@@ -94,11 +94,15 @@ static int exp_tick_at(exp_ctx *x, size_t s_base, long k, const double *v, const
     if (k > 0) {
         size_t s = s_base + (size_t)((k - 1) / x->L);
         long j = (k - 1) % x->L + 1; /* tick within the sample, 1..L */
-        double pb = 0, h = pl->tick;
-        for (size_t i = 0; i < n; i++)
+        double pb = 0, ps = 0, h = pl->tick;
+        for (size_t i = 0; i < n; i++) {
             pb += ib[i] * (vprev[i] + v[i]);
+            if (pl->stage_first > 0 && i >= pl->stage_first) /* the stage's own resistor */
+                ps += x->c->r_unit[i] * (vprev[i] * vprev[i] + v[i] * v[i]);
+        }
         x->out->e_bias[s] += 0.5 * h * pb;
         x->out->e_r[s] += tdi_cosim_resistor_tick(x->c, vprev, *pprev, v, pr, h);
+        x->out->e_r_stage[s] += 0.5 * h * ps;
         long a = j - pl->settle_ticks;
         if (a > 0 && a % pl->adc_stride == 0) {
             double *e = x->out->est + s * pl->n_read;
@@ -190,6 +194,7 @@ void tdi_cosim_out_destroy(tdi_cosim_out *o)
     free(o->bias_q);
     free(o->e_bias);
     free(o->e_r);
+    free(o->e_r_stage);
     free(o->wave);
     memset(o, 0, sizeof *o);
 }
@@ -222,14 +227,15 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     out->bias_q = malloc(sizeof(double) * ns * n);
     out->e_bias = calloc(ns, sizeof(double));
     out->e_r = calloc(ns, sizeof(double));
+    out->e_r_stage = calloc(ns, sizeof(double));
     x.n_acc = calloc(ns, sizeof(long));
     int batched = kind == TDI_COSIM_SDE && !pl->batch && !pl->sde_per_run && ns > 1;
     x.cols = batched ? (ns < EXP_SDE_COLS ? ns : EXP_SDE_COLS) : 1;
     x.vprev = calloc(x.cols * n, sizeof(double));
     x.pprev = calloc(x.cols, sizeof(double));
     double *vs = malloc(sizeof(double) * n);
-    if (!out->est || !out->bias_q || !out->e_bias || !out->e_r || !x.n_acc || !x.vprev ||
-        !x.pprev || !vs) {
+    if (!out->est || !out->bias_q || !out->e_bias || !out->e_r || !out->e_r_stage || !x.n_acc ||
+        !x.vprev || !x.pprev || !vs) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
@@ -251,11 +257,15 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
             rc = tdi_cosim_analytic_solve(c, ib, vs, err);
             for (size_t r = 0; r < pl->n_read && !rc; r++)
                 out->est[s * pl->n_read + r] = vs[pl->read[r]];
-            double pb = 0;
-            for (size_t i = 0; i < n; i++)
+            double pb = 0, ps = 0;
+            for (size_t i = 0; i < n; i++) {
                 pb += ib[i] * vs[i];
+                if (pl->stage_first > 0 && i >= pl->stage_first)
+                    ps += c->r_unit[i] * vs[i] * vs[i];
+            }
             out->e_bias[s] = pb * T;
             out->e_r[s] = tdi_cosim_resistor_power(c, vs) * T; /* v constant: no rate term */
+            out->e_r_stage[s] = ps * T;
         }
         goto done;
     }

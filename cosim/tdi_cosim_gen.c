@@ -1,6 +1,8 @@
 /* tdi_cosim_gen: the bridge from the generator's circuit (tdi_gen.h) to the co-simulator's.
  * Invariant: the G the sde/analytic engines use is read back from the very netlist text spice
- * runs (tdi_gen_readback_parse), and must equal gu*M to 1e-9 relative, or the run is refused.
+ * runs (tdi_gen_readback_parse), and must equal gu*M to 1e-9 relative, or the run is refused;
+ * with the analog read-out stage the extra rows/columns (units 2D..3D-1) must equal the stage's
+ * intended values (tdi_gen_stage_intended) to 1e-9 of g_ro and the substrate must not see them.
  * Non-goal: building netlists (the generator does). */
 #include <math.h>
 #include <stdio.h>
@@ -54,11 +56,44 @@ int tdi_cosim_circuit_take_resistors(tdi_cosim_circuit *c, const tdi_gen_readbac
     return 0;
 }
 
+/* The read-back K (NT, NT) against gu*M (substrate block, rc units) and, with the stage, the
+ * stage block's intended values; the substrate rows must have no entry in stage columns. */
+static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT, tdi_err *err)
+{
+    size_t N = gc->N;
+    const tdi_gen_phys *p = &gc->phys;
+    double gmax = 0, dmax = 0;
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++) {
+            gmax = fmax(gmax, fabs(p->gu * gc->M[i * N + j]));
+            dmax = fmax(dmax, fabs(K[i * NT + j] - p->gu * gc->M[i * N + j]));
+        }
+    if (!p->rlc && dmax > 1e-9 * gmax)
+        return tdi_err_set(err, TDI_ENUM, "cosim: the netlist implements a G that differs from "
+                           "gu*M by %.3g S (max |gu M| = %.3g S)", dmax, gmax);
+    if (NT == N)
+        return 0;
+    double *Ki = malloc(sizeof(double) * NT * NT);
+    if (!Ki)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    tdi_gen_stage_intended(gc, Ki);
+    double smax = 0;
+    for (size_t i = 0; i < NT; i++)
+        for (size_t j = 0; j < NT; j++)
+            if (i >= N || j >= N) /* stage rows and columns */
+                smax = fmax(smax, fabs(K[i * NT + j] - Ki[i * NT + j]));
+    free(Ki);
+    if (smax > 1e-9 * p->ro_g)
+        return tdi_err_set(err, TDI_ENUM, "cosim: the netlist's read-out stage differs from its "
+                           "intended values (gm_ro = g_ro = %.6g S) by %.3g S", p->ro_g, smax);
+    return 0;
+}
+
 int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_stop,
                                tdi_cosim_circuit **out, tdi_err *err)
 {
     *out = NULL;
-    size_t N = gc->N;
+    size_t N = gc->N, NT = N + (gc->phys.ro ? gc->D : 0); /* substrate units, all units */
     const tdi_gen_phys *p = &gc->phys;
     tdi_gen_text *txt = NULL;
     tdi_gen_readback rb = {0};
@@ -66,7 +101,7 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
     int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, tick, t_stop, &txt, err);
     if (rc)
         return rc;
-    tdi_cosim_circuit *c = tdi_cosim_circuit_alloc(N, err);
+    tdi_cosim_circuit *c = tdi_cosim_circuit_alloc(NT, err);
     if (!c) {
         rc = err ? err->code : TDI_ENOMEM;
         goto done;
@@ -98,24 +133,25 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
         tdi_err_prefix(err, "cosim: reading back the generated netlist");
         goto done;
     }
-    if (rb.N != N) {
+    if (rb.N != NT) {
         rc = tdi_err_set(err, TDI_EFORMAT, "cosim: netlist read-back found %zu units, expected "
-                         "%zu", rb.N, N);
+                         "%zu", rb.N, NT);
         goto done;
     }
     c->rc_units = !p->rlc;
     c->temp = p->T;
-    double gmax = 0, dmax = 0;
-    for (size_t i = 0; i < N * N; i++) {
-        gmax = fmax(gmax, fabs(p->gu * gc->M[i]));
-        dmax = fmax(dmax, fabs(rb.K[i] - p->gu * gc->M[i]));
-    }
-    if (!p->rlc && dmax > 1e-9 * gmax) {
-        rc = tdi_err_set(err, TDI_ENUM, "cosim: the netlist implements a G that differs from "
-                         "gu*M by %.3g S (max |gu M| = %.3g S)", dmax, gmax);
+    if ((rc = check_readback(gc, rb.K, NT, err)))
         goto done;
+    memcpy(c->G, rb.K, sizeof(double) * NT * NT);
+    for (size_t i = N; i < NT; i++) { /* read-out stage units */
+        char sb[64], sn[64];
+        snprintf(sb, sizeof sb, "ibias_%s", gc->nodes[i].name);
+        snprintf(sn, sizeof sn, "inoise_%s", gc->nodes[i].name);
+        if ((rc = tdi_cosim_circuit_set_names(c, i, gc->nodes[i].name, sb, sn, err)))
+            goto done;
+        c->cap[i] = p->ro_C;
+        c->g_noise[i] = p->ro_gn;
     }
-    memcpy(c->G, rb.K, sizeof(double) * N * N);
     for (size_t i = 0; i < N; i++) {
         char sb[64], sn[64];
         snprintf(sb, sizeof sb, "ibias_%s", gc->nodes[i].name);
@@ -125,7 +161,7 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
         c->cap[i] = p->Cu;
         c->g_noise[i] = p->g_noise;
     }
-    for (size_t e = 0; e < gc->n_elems; e++) {
+    for (size_t e = 0; e < gc->n_elems; e++) { /* the stage's gm_ro and g_ro included */
         if (gc->elems[e].kind == 'G') {
             c->n_vccs++;
             c->sum_gm += fabs(gc->elems[e].g);

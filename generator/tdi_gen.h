@@ -35,7 +35,17 @@
  * Sign convention: "Gname a 0 c 0 g" removes g*v(c) from node a, "Gname 0 a c 0 g" injects it.
  * Every coupling element is a G element or a resistor; values are in siemens (G) and ohms (R).
  * Card order: header comments, .param, .subckt, unit instances, self terms, intra couplings
- *   (encoder then decoder), skip couplings, bias sources, noise sources, .tran, [.control], .end.
+ *   (encoder then decoder), skip couplings, [read-out stage], bias sources, noise sources, .tran,
+ *   [.control], .end.
+ * Read-out stage (circuit.readout_stage: rc; docs/physics.md "Analog read-out"): per decoder unit
+ *   y<j> a node r<y><j> ("ry5") with C_ro to ground (.subckt unit_ro r, instance "Xry5 ry5
+ *   unit_ro"), a one-way VCCS "Gry5_y5 0 ry5 y5 0 gm_ro" (injects gm_ro v(y5); it draws no
+ *   current from y5) and "Rry5 ry5 0 1/g_ro" with g_ro = gm_ro (unity DC gain), plus its own
+ *   noise source inoise_ry5 of PSD 2 kB T g_n, g_n = readout_noise_factor * g_ro (and, in cosim
+ *   mode, an EXTERNAL ibias_ry5 that the co-simulator holds at 0). The G of the read-back is
+ *   then (3D, 3D) and non-symmetric: the r rows have entries in the y columns, not vice versa.
+ *   standalone .control also prints "ro_<r node>_s<n>": v(r) one tick before the end of
+ *   sample n's slot (the one ADC conversion; the slot is max(t_settle + t_avg, ro_settle)).
  */
 #ifndef TDI_GEN_H
 #define TDI_GEN_H
@@ -77,6 +87,12 @@ typedef struct tdi_gen_config {
     double t_avg;          /* s averaging window per sample (0 = avg_relax * slowest time) */
     double avg_relax;
     char readout[16];      /* decoder | all: which nodes the standalone .control measures */
+    char readout_stage[8]; /* none | rc: analog read-out stage per decoder unit (Gm-C low-pass) */
+    double readout_tau;    /* s, C_ro/g_ro (0 = t_avg/2: the window average's noise bandwidth) */
+    double readout_cap;    /* F, C_ro (0 = auto: the stage's own kT/C_ro noise is
+                              readout_noise_share of the filtered substrate noise) */
+    double readout_noise_share; /* for readout_cap: 0 (see docs/physics.md) */
+    double readout_noise_factor; /* g_n / g_ro of the stage's noise current */
     long wire_budget;      /* max total wire pairs (0 = no budget) */
     char enc_prefix[9];    /* node prefix of encoder units ("x") */
     char dec_prefix[9];    /* node prefix of decoder units ("y") */
@@ -140,13 +156,22 @@ typedef struct tdi_gen_phys {
     double t_stop;         /* s, n_samples * (t_settle + t_avg) */
     double readout_gain;   /* readout covariance = readout_gain * (2 kB T / (gu W)) M^-2 [V^2];
                               1 for rc, gd/gu for rlc (physics.md 5, zero-frequency PSD) */
+    int ro;                /* 1: analog read-out stage present (readout_stage: rc) */
+    double ro_C, ro_g;     /* F, S: stage capacitor C_ro, conductance g_ro = gm_ro */
+    double ro_tau;         /* s, C_ro / g_ro */
+    double ro_gn;          /* S, noise conductance of the stage (noise_factor * g_ro) */
+    double ro_na;          /* A, its trnoise sample std sqrt(2 kB T ro_gn / noise_dt) */
+    double ro_settle;      /* s, time from a bias step until the stage output (cascade of the
+                              extreme substrate modes and the stage) is within settle_eps */
+    double t_slot;         /* s per standalone sample: t_settle + t_avg, or ro_settle if longer */
 } tdi_gen_phys;
 
 /* ---- the circuit: element list (what the netlist contains, before formatting) ---- */
 typedef enum {
     TDI_GEN_NODE_UNIT = 0, /* x<i> (index i) or y<j> (index D + j): the state z */
     TDI_GEN_NODE_MOM = 1,  /* rlc second state node of unit `index` */
-    TDI_GEN_NODE_BUS = 2   /* algebraic bus node */
+    TDI_GEN_NODE_BUS = 2,  /* algebraic bus node */
+    TDI_GEN_NODE_RO = 3    /* read-out stage output r<y><j> of decoder unit `index` (0..D-1) */
 } tdi_gen_node_kind;
 
 typedef struct tdi_gen_node {
@@ -157,7 +182,7 @@ typedef struct tdi_gen_node {
 
 /* Blocks for the wire report. */
 enum { TDI_GEN_BLK_SELF, TDI_GEN_BLK_INTRA_ENC, TDI_GEN_BLK_INTRA_DEC, TDI_GEN_BLK_SKIP,
-       TDI_GEN_NBLK };
+       TDI_GEN_BLK_READOUT, TDI_GEN_NBLK };
 
 /* A coupling element. node index -1 = ground.
  * kind 'R': resistor between a and b (ground allowed), conductance g (may be negative).
@@ -170,7 +195,7 @@ typedef struct tdi_gen_elem {
 } tdi_gen_elem;
 
 typedef struct tdi_gen_block_report {
-    const char *name;      /* "self", "intra_enc", "intra_dec", "skip" */
+    const char *name;      /* "self", "intra_enc", "intra_dec", "skip", "readout" */
     const char *realisation;
     size_t rank;           /* bus components (0 for dense) */
     size_t elements, wire_pairs, bus_nodes;
@@ -181,7 +206,8 @@ typedef struct tdi_gen_circuit {
     size_t D, k, N;        /* N = 2D units */
     tdi_gen_phys phys;
     const double *M;       /* (N, N) intended matrix (the bundle's; not owned) */
-    tdi_gen_node *nodes;   size_t n_nodes;   /* units first: x0..x{D-1}, y0..y{D-1} */
+    tdi_gen_node *nodes;   size_t n_nodes;   /* units first: x0..x{D-1}, y0..y{D-1}; with
+                                                the stage, nodes[N + j] is r<y><j> */
     tdi_gen_elem *elems;   size_t n_elems;
     tdi_gen_block_report blk[TDI_GEN_NBLK];
     size_t total_elements, total_pairs;
@@ -211,7 +237,7 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c);
 
 /* The implemented reduced matrix: from the element list, K = G_FX - G_FB G_BB^-1 G_BX where F
  * are force-node rows, X unit columns, B bus nodes; K should equal gu*M. K is (N, N), caller
- * allocated. */
+ * allocated. The read-out stage block is not part of it (it does not load the substrate). */
 int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err);
 
 /* ---- netlist text ---- */
@@ -258,15 +284,22 @@ int tdi_gen_compare_log(const tdi_gen_circuit *c, const tdi_gen_bundle *b, const
 int tdi_gen_run_compare(const tdi_gen_config *cfg, const char *bundle_dir, const char *log_path,
                         FILE *out, double *chi2n, double *zmax, tdi_err *err);
 
+/* The stage block's intended values: K_ro (3D, 3D) = 0 except K[2D+j][D+j] = -gm_ro and
+ * K[2D+j][2D+j] = g_ro (the substrate block is gu*M). Caller allocated; needs c->phys.ro. */
+void tdi_gen_stage_intended(const tdi_gen_circuit *c, double *K);
+
 /* Sets the number of BLAS threads (OpenBLAS); tdi-gen uses 1 (the machine is shared). */
 void tdi_gen_blas_threads(int n);
 
 /* ---- read-back (verification): parse netlist text independently of the generator ---- */
 typedef struct tdi_gen_readback {
-    size_t N;              /* units found (x and y nodes of unit instances) */
+    size_t N;              /* units found (x and y nodes of unit instances, then r<y> read-out
+                              stage nodes when present: N = 2D or 3D) */
+    size_t n_ro;           /* read-out stage units found (0 or D); unit 2D + j is r<y><j> */
     size_t n_bus;          /* other nodes eliminated */
     size_t n_elems;        /* R and G cards read at top level */
-    double *K;             /* (N, N) reduced conductance matrix, S; unit order x0.., y0.. */
+    double *K;             /* (N, N) reduced conductance matrix, S; unit order x0.., y0.., ry0..
+                              (non-symmetric with the stage) */
     /* The top-level resistors, for the energy ledger: the voltage across each as a linear
        function of the unit voltages (bus nodes are algebraic: v_bus = vbus_map v_units). */
     double *R_unit;        /* (N) S: sum of the resistors from unit node i to ground */
@@ -278,7 +311,8 @@ typedef struct tdi_gen_readback {
 } tdi_gen_readback;
 
 /* Parses R and G cards outside .subckt, unit instances ("X<node> <x> [<p>] unit_*"), and
- * eliminates every non-unit node. Errors name the line. Caller destroys. */
+ * eliminates every non-unit node. Instances of nodes "r<dec_prefix><j>" are read-out stage
+ * units. Errors name the line. Caller destroys. */
 int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char *dec_prefix,
                            tdi_gen_readback *rb, tdi_err *err);
 void tdi_gen_readback_destroy(tdi_gen_readback *rb);

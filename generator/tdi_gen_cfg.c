@@ -39,6 +39,11 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->t_avg = 0;
     c->avg_relax = 100;
     strcpy(c->readout, "decoder");
+    strcpy(c->readout_stage, "none");
+    c->readout_tau = 0;
+    c->readout_cap = 0;
+    c->readout_noise_factor = 2.0;
+    c->readout_noise_share = 0.25;
     c->wire_budget = 0;
     strcpy(c->enc_prefix, "x");
     strcpy(c->dec_prefix, "y");
@@ -82,7 +87,10 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
                            "node prefix must be lower case [a-z][a-z0-9_]* and not end in a "
                            "digit (SPICE node names are case-insensitive)", f, c->enc_prefix,
                            c->dec_prefix);
-    char derived[9][16];
+    if (strcmp(c->readout_stage, "rc") == 0 && strcmp(c->unit, "rc") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.readout_stage: rc is implemented for "
+                           "unit: rc only (got unit: %s)", f, c->unit);
+    char derived[10][16];
     snprintf(derived[0], 16, "%s", c->enc_prefix);
     snprintf(derived[1], 16, "%s", c->dec_prefix);
     snprintf(derived[2], 16, "p%s", c->enc_prefix);
@@ -92,11 +100,13 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
     snprintf(derived[6], 16, "s%s", c->enc_prefix);
     snprintf(derived[7], 16, "s%s", c->dec_prefix);
     snprintf(derived[8], 16, "sk");
-    for (int i = 0; i < 9; i++)
-        for (int j = i + 1; j < 9; j++)
+    snprintf(derived[9], 16, "r%s", c->dec_prefix);
+    for (int i = 0; i < 10; i++)
+        for (int j = i + 1; j < 10; j++)
             if (strcmp(derived[i], derived[j]) == 0)
                 return tdi_err_set(err, TDI_ECONFIG, "%s: node prefixes collide: '%s' is used "
-                                   "twice (units x/y, rlc p<x>, buses u<x> s<x> sk)", f,
+                                   "twice (units x/y, rlc p<x>, buses u<x> s<x> sk, read-out "
+                                   "r<y>)", f,
                                    derived[i]);
     for (const char *s = c->name; *s; s++)
         if (!isprint((unsigned char)*s))
@@ -138,6 +148,14 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"circuit.avg_relax", TDI_CFG_DOUBLE, &c->avg_relax, 1e-3, 1e9, 0, NULL, NULL, 0},
         {"circuit.readout", TDI_CFG_STRING, c->readout, 0, 0, sizeof c->readout, NULL,
          "decoder|all", 0},
+        {"circuit.readout_stage", TDI_CFG_STRING, c->readout_stage, 0, 0,
+         sizeof c->readout_stage, NULL, "none|rc", 0},
+        {"circuit.readout_tau", TDI_CFG_DOUBLE, &c->readout_tau, 0, 1e6, 0, NULL, NULL, 0},
+        {"circuit.readout_cap", TDI_CFG_DOUBLE, &c->readout_cap, 0, 1, 0, NULL, NULL, 0},
+        {"circuit.readout_noise_factor", TDI_CFG_DOUBLE, &c->readout_noise_factor, 0, 1e3, 0,
+         NULL, NULL, 0},
+        {"circuit.readout_noise_share", TDI_CFG_DOUBLE, &c->readout_noise_share, 1e-6, 1e6, 0,
+         NULL, NULL, 0},
         {"circuit.wire_budget", TDI_CFG_INT, &c->wire_budget, 0, 1e15, 0, NULL, NULL, 0},
         {"circuit.enc_prefix", TDI_CFG_STRING, c->enc_prefix, 0, 0, sizeof c->enc_prefix, NULL,
          NULL, 0},

@@ -2,8 +2,9 @@
  * coupling elements of every realisation (dense, low-rank/bus, two-bus, shared-bus; section 3),
  * the wire report and the Schur-complement reduction used to verify them.
  * Invariant: reduce(elements) == gu * M to rounding for every realisation and unit kind; node
- * order is x0..x{D-1}, y0..y{D-1}, then (rlc) p-nodes, then buses. Non-goal: text formatting
- * (tdi_gen_emit.c). */
+ * order is x0..x{D-1}, y0..y{D-1}, then (rlc) p-nodes or (read-out stage) r<y> nodes, then
+ * buses; the stage block comes last and is left out of the reduction (it does not load the
+ * substrate). Non-goal: text formatting (tdi_gen_emit.c). */
 #include "tdi_gen.h"
 
 #include <math.h>
@@ -134,6 +135,41 @@ static void mode_rates(const tdi_gen_phys *p, double lam, double *slow, double *
     }
 }
 
+/* Error left at t after a bias step, of the stage output (rate b = 1/tau_ro) fed by one rc mode
+ * of rate a: the cascade of two first-order lags, (b e^{-a t} - a e^{-b t}) / (b - a). */
+static double cascade_err(double a, double b, double t)
+{
+    if (fabs(a - b) <= 1e-9 * fmax(a, b))
+        return (1 + a * t) * exp(-a * t);
+    return fabs((b * exp(-a * t) - a * exp(-b * t)) / (b - a));
+}
+
+/* The analog read-out stage's element values and its settling time (readout_stage: rc). */
+static int derive_stage(const tdi_gen_config *cfg, tdi_gen_phys *p, tdi_err *err)
+{
+    p->ro = strcmp(cfg->readout_stage, "rc") == 0;
+    if (!p->ro)
+        return 0;
+    p->ro_tau = cfg->readout_tau > 0 ? cfg->readout_tau : 0.5 * p->t_avg;
+    if (p->noise_dt > cfg->noise_frac_max * p->ro_tau)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.readout_tau = %.6g s is shorter than "
+                           "the noise interval %.6g s allows (noise_frac_max = %g)", cfg->path,
+                           p->ro_tau, p->noise_dt, cfg->noise_frac_max);
+    double b = 1.0 / p->ro_tau, a1 = p->lambda_min / p->tau, a2 = p->lambda_max / p->tau;
+    double lo = 0, hi = fmax(p->t_slow, p->ro_tau);
+    while (fmax(cascade_err(a1, b, hi), cascade_err(a2, b, hi)) > cfg->settle_eps)
+        hi *= 2;
+    for (int it = 0; it < 100; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (fmax(cascade_err(a1, b, mid), cascade_err(a2, b, mid)) > cfg->settle_eps)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    p->ro_settle = hi;
+    return 0;
+}
+
 static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, const double *L,
                        tdi_gen_phys *p, tdi_err *err)
 {
@@ -195,7 +231,10 @@ static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
         p->t_settle = hi;
     }
     p->t_avg = cfg->t_avg > 0 ? cfg->t_avg : cfg->avg_relax * p->t_slow;
-    p->t_stop = (double)cfg->n_samples * (p->t_settle + p->t_avg);
+    if ((rc = derive_stage(cfg, p, err)))
+        return rc;
+    p->t_slot = fmax(p->t_settle + p->t_avg, p->ro ? p->ro_settle : 0.0);
+    p->t_stop = (double)cfg->n_samples * p->t_slot;
     return 0;
 }
 
@@ -591,6 +630,54 @@ static void build_skip(builder *bd, const tdi_gen_config *cfg, const tdi_gen_bun
     }
 }
 
+/* The stage's capacitor (config, or auto: its own noise nf kB T / C_ro equals share times the
+ * filtered substrate noise, estimated as the window average's kB T/(gu tau_ro) mean_j (M^-2)_jj
+ * with W = 2 tau_ro), then g_ro, g_n and the noise sample std. Needs c->readout_sd. */
+static void stage_elements(tdi_gen_circuit *c, const tdi_gen_config *cfg)
+{
+    tdi_gen_phys *p = &c->phys;
+    if (!p->ro)
+        return;
+    double s2 = 0; /* mean over decoder units of (M^-2)_jj, from readout_sd (window W) */
+    for (size_t j = 0; j < c->D; j++) {
+        double sd = c->readout_sd[c->D + j];
+        s2 += sd * sd * p->gu * p->t_avg / (2 * p->kT * p->readout_gain) / (double)c->D;
+    }
+    p->ro_C = cfg->readout_cap > 0 ? cfg->readout_cap
+              : cfg->readout_noise_factor * p->gu * p->ro_tau /
+                    (cfg->readout_noise_share * s2);
+    p->ro_g = p->ro_C / p->ro_tau;
+    p->ro_gn = cfg->readout_noise_factor * p->ro_g;
+    p->ro_na = sqrt(2 * p->kT * p->ro_gn / p->noise_dt);
+}
+
+/* The read-out stage block: per decoder unit j, gm_ro v(y_j) injected into r_j (one-way) and
+ * g_ro from r_j to ground. Its nodes are added by the caller (nodes[N + j]). */
+static void build_readout(builder *bd)
+{
+    tdi_gen_circuit *c = bd->c;
+    tdi_gen_block_report *rep = &c->blk[TDI_GEN_BLK_READOUT];
+    rep->name = "readout";
+    rep->realisation = c->phys.ro ? "gm_c" : "none";
+    if (!c->phys.ro)
+        return;
+    for (size_t j = 0; j < c->D; j++) {
+        int r = (int)(c->N + j), y = (int)(c->D + j);
+        add_elem(bd, 'G', TDI_GEN_BLK_READOUT, -1, r, y, -1, c->phys.ro_g);
+        add_elem(bd, 'R', TDI_GEN_BLK_READOUT, r, -1, -1, -1, c->phys.ro_g);
+    }
+}
+
+void tdi_gen_stage_intended(const tdi_gen_circuit *c, double *K)
+{
+    size_t D = c->D, n = 3 * D;
+    memset(K, 0, n * n * sizeof *K);
+    for (size_t j = 0; j < D; j++) {
+        K[(2 * D + j) * n + D + j] = -c->phys.ro_g;
+        K[(2 * D + j) * n + 2 * D + j] = c->phys.ro_g;
+    }
+}
+
 int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
                           tdi_gen_circuit **out, tdi_err *err)
 {
@@ -698,6 +785,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
         }
     }
 
+    stage_elements(c, cfg);
     double t1 = now();
     c->time_prep = t1 - t0;
     /* reserve the element list (an upper bound; avoids repeated reallocation) */
@@ -705,6 +793,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
         size_t r = cfg->rank > 0 ? (size_t)cfg->rank : D, est = N;
         est += strcmp(cfg->intra, "dense") == 0 ? 2 * D * D : 2 * r * (2 * D + 1);
         est += strcmp(cfg->skip, "dense") == 0 ? 2 * D * D : 2 * k * (2 * D + 1);
+        est += 2 * D; /* read-out stage */
         c->elems = malloc(est * sizeof *c->elems);
         if (c->elems)
             bd.cap_elems = est;
@@ -721,6 +810,12 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
             char name[40];
             snprintf(name, sizeof name, "p%.30s", c->nodes[i].name);
             add_node(&bd, name, TDI_GEN_NODE_MOM, i);
+        }
+    if (c->phys.ro) /* read-out stage nodes r<y><j> = nodes[N + j] (rc units only: cfg check) */
+        for (size_t j = 0; j < D; j++) {
+            char name[40];
+            snprintf(name, sizeof name, "r%.30s", c->nodes[D + j].name);
+            add_node(&bd, name, TDI_GEN_NODE_RO, j);
         }
     if (bd.err) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
@@ -776,6 +871,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     if (rc)
         goto fail;
     build_skip(&bd, cfg, bu);
+    build_readout(&bd);
     if (bd.err || count_wires(c)) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto fail;
@@ -937,7 +1033,10 @@ int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err)
                    ? (int)n->index : -1;
         b[i] = n->kind == TDI_GEN_NODE_BUS ? (int)nb++ : -1;
     }
-    int rc = tdi_gen_reduce(c->elems, c->n_elems, nn, u, f, b, c->N, nb, K, NULL, err);
+    size_t ne = c->n_elems; /* the stage block comes last and does not load the substrate */
+    while (ne > 0 && c->elems[ne - 1].block == TDI_GEN_BLK_READOUT)
+        ne--;
+    int rc = tdi_gen_reduce(c->elems, ne, nn, u, f, b, c->N, nb, K, NULL, err);
     free(u);
     free(f);
     free(b);

@@ -135,6 +135,8 @@ static const char *blk_title(int b)
                                   "ground";
     case TDI_GEN_BLK_INTRA_ENC: return "intra-module couplings, encoder";
     case TDI_GEN_BLK_INTRA_DEC: return "intra-module couplings, decoder";
+    case TDI_GEN_BLK_READOUT: return "analog read-out stage (Gm-C low-pass per decoder unit: "
+                                     "one-way VCCS gm_ro from y<j> into r<y><j>, g_ro to ground)";
     default: return "skip coupling";
     }
 }
@@ -194,8 +196,8 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
 {
     const tdi_gen_phys *p = &c->phys;
     double h = tran_h > 0 ? tran_h : p->noise_dt, tstop = tran_stop > 0 ? tran_stop : p->t_stop;
-    double slot = p->t_settle + p->t_avg;
-    size_t N = c->N, D = c->D;
+    double slot = p->t_slot;
+    size_t N = c->N, D = c->D, NR = N + (p->ro ? D : 0); /* units incl. read-out stage nodes */
 #define s (*sp)
     sb_line(&s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
             mode == TDI_GEN_COSIM ? "cosim" : "standalone");
@@ -218,6 +220,13 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     if (p->rlc)
         sb_line(&s, "* rlc unit: Cp = %.6g F, damping gd = %.6g S, gyrator gu: L_eq = Cp/gu^2 = "
                 "%.6g H", p->Cp, p->gd, p->Cp / (p->gu * p->gu));
+    if (p->ro) {
+        sb_line(&s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
+                "tau_ro = %.6g s, noise g_n = %.6g S; settles in %.6g s", p->ro_C, p->ro_g,
+                p->ro_tau, p->ro_gn, p->ro_settle);
+        sb_line(&s, "*   the ADC converts r<y><j> once per sample at the end of its slot (%.6g s)",
+                p->t_slot);
+    }
     {
         char ep[40], dp[40];
         snprintf(ep, sizeof ep, "%s", c->nodes[0].name);
@@ -256,6 +265,14 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
             p->noise_na);
     if (p->rlc)
         sb_line(&s, ".param Cp=%.15g gd=%.15g", p->Cp, p->gd);
+    if (p->ro)
+        sb_line(&s, ".param Cro=%.15g gro=%.15g nro=%.15g", p->ro_C, p->ro_g, p->ro_na);
+    if (p->ro) {
+        sb_line(&s, "* read-out stage unit: its capacitor C_ro; gm_ro, g_ro are top-level cards");
+        sb_line(&s, ".subckt unit_ro r");
+        sb_line(&s, "C1 r 0 {Cro}");
+        sb_line(&s, ".ends unit_ro");
+    }
     if (p->rlc) {
         sb_line(&s, ".subckt unit_rlc x p");
         sb_line(&s, "C1 x 0 {Cu}");
@@ -276,12 +293,18 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         else
             sb_line(&s, "X%s %s %s", c->nodes[i].name, c->nodes[i].name, c->unit_subckt);
     }
+    if (p->ro) {
+        sb_line(&s, "* --- read-out stage units r<y><j> (C_ro to ground)");
+        for (size_t i = N; i < NR; i++)
+            sb_line(&s, "X%s %s unit_ro", c->nodes[i].name, c->nodes[i].name);
+    }
     if (with_elems)
         sb_lines(&s, c->elem_text, c->elem_text_len);
     else
         *elem_at = s.n;
-    sb_line(&s, "* --- bias: gu*Vs*b_i [A] into the force node");
-    for (size_t i = 0; i < N; i++) {
+    sb_line(&s, "* --- bias: gu*Vs*b_i [A] into the force node%s",
+            p->ro && mode == TDI_GEN_COSIM ? " (read-out stage nodes: held at 0)" : "");
+    for (size_t i = 0; i < (mode == TDI_GEN_COSIM ? NR : N); i++) {
         const char *un = c->nodes[i].name, *fn = nname(c, force_of(c, i));
         if (mode == TDI_GEN_COSIM) {
             sb_line(&s, "Ibias_%s 0 %s external", un, fn);
@@ -306,6 +329,17 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
                 sb_line(&s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, fn, p->noise_na,
                         p->noise_dt);
         }
+        if (p->ro)
+            sb_line(&s, "* --- read-out stage noise: two-sided PSD 2 kB T g_n (g_n = %.15g S)",
+                    p->ro_gn);
+        for (size_t i = N; i < NR; i++) {
+            const char *un = c->nodes[i].name;
+            if (mode == TDI_GEN_COSIM)
+                sb_line(&s, "Inoise_%s 0 %s external", un, un);
+            else
+                sb_line(&s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, un, p->ro_na,
+                        p->noise_dt);
+        }
     } else {
         sb_line(&s, "* --- thermal noise: off (circuit.noise: false)");
     }
@@ -316,13 +350,20 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         sb_line(&s, "set noaskquit");
         sb_line(&s, "run");
         for (size_t si = 0; si < c->n_samples; si++) {
-            double t0 = si * slot + p->t_settle, t1 = (si + 1) * slot;
+            /* the window average keeps its window; the stage is read at the slot end */
+            double t0 = si * slot + p->t_settle, tr = (si + 1) * slot;
+            double t1 = p->ro ? t0 + p->t_avg : tr;
             for (size_t i = first; i < N; i++) {
                 sb_line(&s, "meas tran avg_%s_s%zu AVG v(%s) from=%.15g to=%.15g", c->nodes[i].name,
                         si, c->nodes[i].name, t0, t1);
                 sb_line(&s, "meas tran rms_%s_s%zu RMS v(%s) from=%.15g to=%.15g", c->nodes[i].name,
                         si, c->nodes[i].name, t0, t1);
             }
+            /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
+               final time point fails in ngspice 39, and the next sample's bias ramps after) */
+            for (size_t i = N; i < NR; i++)
+                sb_line(&s, "meas tran ro_%s_s%zu FIND v(%s) AT=%.15g", c->nodes[i].name, si,
+                        c->nodes[i].name, tr - h);
         }
         sb_line(&s, "echo tdi-gen: done");
         sb_line(&s, "quit 0");
@@ -388,7 +429,8 @@ void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f)
 {
     fprintf(f, "{\n  \"D\": %zu,\n  \"k\": %zu,\n  \"N\": %zu,\n  \"unit\": \"%s\",\n  \"blocks\": [\n",
             c->D, c->k, c->N, c->phys.rlc ? "rlc" : "rc");
-    for (int b = 0; b < TDI_GEN_NBLK; b++) {
+    int nblk = c->phys.ro ? TDI_GEN_NBLK : TDI_GEN_BLK_READOUT; /* the stage only if present */
+    for (int b = 0; b < nblk; b++) {
         const tdi_gen_block_report *r = &c->blk[b];
         fprintf(f, "    {\"block\": \"%s\", \"realisation\": \"%s\", \"rank\": %zu, "
                 "\"elements\": %zu, \"wire_pairs\": %zu, \"bus_nodes\": %zu, "
@@ -396,7 +438,7 @@ void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f)
                 r->name ? r->name : "?", r->realisation ? r->realisation : "?", r->rank,
                 r->elements, r->wire_pairs, r->bus_nodes, r->dense_pairs,
                 r->dense_pairs > 0 ? (double)r->wire_pairs / r->dense_pairs : 0.0,
-                b + 1 < TDI_GEN_NBLK ? "," : "");
+                b + 1 < nblk ? "," : "");
     }
     const tdi_gen_block_report *s = &c->blk[TDI_GEN_BLK_SKIP];
     fprintf(f, "  ],\n  \"total\": {\"elements\": %zu, \"wire_pairs\": %zu},\n"
@@ -410,7 +452,7 @@ void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f)
     fprintf(f, "wire report (D = %zu, k = %zu):\n", c->D, c->k);
     fprintf(f, "  %-10s %-10s %6s %10s %11s %9s %12s %8s\n", "block", "realis.", "rank",
             "elements", "wire pairs", "bus nodes", "dense pairs", "ratio");
-    for (int b = 0; b < TDI_GEN_NBLK; b++) {
+    for (int b = 0; b < (c->phys.ro ? TDI_GEN_NBLK : TDI_GEN_BLK_READOUT); b++) {
         const tdi_gen_block_report *r = &c->blk[b];
         fprintf(f, "  %-10s %-10s %6zu %10zu %11zu %9zu %12.0f %8.4g\n", r->name ? r->name : "?",
                 r->realisation ? r->realisation : "?", r->rank, r->elements, r->wire_pairs,
@@ -438,6 +480,10 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
             p->noise_dt / p->t_fast, p->noise_na);
     fprintf(f, "  per sample: settle %.6g s, average %.6g s; %zu sample(s), tstop %.6g s\n",
             p->t_settle, p->t_avg, c->n_samples, p->t_stop);
+    if (p->ro)
+        fprintf(f, "  read-out stage: C_ro = %.6g F, gm_ro = g_ro = %.6g S, tau_ro = %.6g s, "
+                "noise g_n = %.6g S; stage settles in %.6g s (slot %.6g s)\n", p->ro_C, p->ro_g,
+                p->ro_tau, p->ro_gn, p->ro_settle, p->t_slot);
     double sd_max = 0, var_max = 0;
     for (size_t i = 0; i < c->N; i++)
         if (!isnan(c->readout_sd[i])) {

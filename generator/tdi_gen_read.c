@@ -303,22 +303,30 @@ int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char 
     }
     if (rc)
         goto done;
-    /* roles */
-    long De = -1, Dd = -1;
+    /* roles: encoder, decoder and (optional) read-out stage units r<dec><j> */
+    char ro_prefix[80];
+    snprintf(ro_prefix, sizeof ro_prefix, "r%s", dec_prefix);
+    long De = -1, Dd = -1, Dr = -1;
+    size_t nro = 0;
     for (size_t i = 0; i < nx; i++) {
         long a = unit_index(nm.names[xu[i]], enc_prefix), b = unit_index(nm.names[xu[i]], dec_prefix);
+        long r = unit_index(nm.names[xu[i]], ro_prefix);
         if (a > De)
             De = a;
         if (b > Dd)
             Dd = b;
+        if (r > Dr)
+            Dr = r;
+        nro += r >= 0;
     }
-    if (De < 0 || De != Dd || (size_t)(2 * (De + 1)) != nx) {
+    if (De < 0 || De != Dd || (nro > 0 && Dr != De) ||
+        (size_t)(2 * (De + 1)) + nro != nx || (nro != 0 && nro != (size_t)(De + 1))) {
         rc = tdi_err_set(err, TDI_EFORMAT, "readback: expected units %s0..%s(D-1) and %s0..%s(D-1)"
-                         " (found %zu instances)", enc_prefix, enc_prefix, dec_prefix, dec_prefix,
-                         nx);
+                         " and optionally %s0..%s(D-1) (found %zu instances)", enc_prefix,
+                         enc_prefix, dec_prefix, dec_prefix, ro_prefix, ro_prefix, nx);
         goto done;
     }
-    size_t D = (size_t)De + 1, N = 2 * D, nb = 0;
+    size_t D = (size_t)De + 1, N = 2 * D + nro, nb = 0;
     unit_of = malloc((nm.n ? nm.n : 1) * sizeof *unit_of);
     force_of = malloc((nm.n ? nm.n : 1) * sizeof *force_of);
     bus_of = malloc((nm.n ? nm.n : 1) * sizeof *bus_of);
@@ -332,7 +340,8 @@ int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char 
     for (size_t i = 0; i < nx; i++) {
         const char *nmu = nm.names[xu[i]];
         long a = unit_index(nmu, enc_prefix), b = unit_index(nmu, dec_prefix);
-        long u = a >= 0 ? a : (long)D + b;
+        long r = unit_index(nmu, ro_prefix);
+        long u = a >= 0 ? a : b >= 0 ? (long)D + b : 2 * (long)D + r;
         unit_of[xu[i]] = (int)u;
         force_of[xf[i]] = (int)u;
     }
@@ -350,6 +359,7 @@ int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char 
     if (rc)
         goto done;
     rb->N = N;
+    rb->n_ro = nro;
     rb->n_bus = nb;
     rb->n_elems = ne;
 done:

@@ -16,6 +16,8 @@
 /* The circuit- and cosim-side axes beyond the fixed ones (tdi_sweep.h). One line per axis. */
 const tdi_sweep_xaxis tdi_sweep_xaxes[] = {
     {"avg_relax", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, avg_relax), 0, NULL, 1e-3, 1e6},
+    {"readout_stage", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, readout_stage),
+     sizeof(((tdi_gen_config *)0)->readout_stage), "none|rc", 0, 0},
 };
 const size_t tdi_sweep_n_xaxes = sizeof tdi_sweep_xaxes / sizeof tdi_sweep_xaxes[0];
 _Static_assert(sizeof tdi_sweep_xaxes / sizeof tdi_sweep_xaxes[0] <= TDI_SWEEP_NX,

@@ -169,7 +169,7 @@ int tdi_sweep_points(const tdi_sweep_table *t, const char *metric, tdi_sweep_poi
 static void print_point(FILE *out, const tdi_sweep_table *t, const tdi_sweep_point *p)
 {
     static const char *const keys[] = {"job", "theta", "dac_bits", "adc_bits", "avg_relax",
-                                       "readout", "engine"};
+                                       "readout_stage", "engine"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         int c = tdi_sweep_table_col(t, keys[k]);
         if (c >= 0)
