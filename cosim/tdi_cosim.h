@@ -42,9 +42,20 @@ typedef struct tdi_cosim_circuit {
     size_t n_vccs;    /* number of VCCS elements */
     size_t n_res;     /* number of resistors */
     size_t wires;     /* distinct node pairs joined by coupling elements (ground excluded) */
+    /* Every resistor of the netlist, for the energy ledger's E_R, as a function of the unit
+       voltages v (bus nodes are algebraic, so their voltages are linear in v): dissipated power
+       = sum_i r_unit,i v_i^2 + sum_r r_g,r (r_map[r,:] . v)^2 + sum_i r_rate,i (dv_i/dt)^2.
+       Negative resistors (the shared-bus correction can make a self term negative) are active
+       cells in hardware: they are counted in sum_gm and n_vccs, not here. */
+    double *r_unit;   /* (n) S: resistors from unit node i to ground (> 0) */
+    size_t n_rmap;    /* the other resistors (> 0): bus nodes to ground, ... */
+    double *r_g;      /* (n_rmap) S */
+    double *r_map;    /* (n_rmap, n): voltage across resistor r = r_map[r,:] . v */
+    double *r_rate;   /* (n) S s^2: rlc unit damping resistor gd on the node p, whose voltage is
+                         v_p = (Cu/gu) dv/dt (the gyrator's KCL at the unit node): gd (Cu/gu)^2 */
 } tdi_cosim_circuit;
 
-/* Allocates an empty circuit of n units (arrays zeroed, names NULL). */
+/* Allocates an empty circuit of n units (arrays zeroed, names NULL, no r_map rows). */
 tdi_cosim_circuit *tdi_cosim_circuit_alloc(size_t n, tdi_err *err);
 void tdi_cosim_circuit_free(tdi_cosim_circuit *c);
 /* Fills a circuit with the direct realisation of G = gu * M (M: n x n row-major, symmetric or
@@ -67,6 +78,14 @@ int tdi_cosim_circuit_set_lines(tdi_cosim_circuit *c, const char *const *lines, 
 struct tdi_gen_circuit;
 int tdi_cosim_circuit_from_gen(const struct tdi_gen_circuit *gc, double tick, double t_stop,
                                tdi_cosim_circuit **out, tdi_err *err);
+
+/* The resistors of a netlist read-back (generator/tdi_gen.h) into r_unit, r_g, r_map (negative
+ * ones to sum_gm and n_vccs, see above); r_rate > 0 sets every unit's rate term (rlc units: one
+ * damping resistor each, added to n_res). c->n must equal rb->N. TDI_EFORMAT when a resistor
+ * sits at a node the unit voltages do not determine. */
+struct tdi_gen_readback;
+int tdi_cosim_circuit_take_resistors(tdi_cosim_circuit *c, const struct tdi_gen_readback *rb,
+                                     double r_rate, tdi_err *err);
 
 /* ---------------------------------------------------------------- noise */
 /* Sample j of unit u: amplitude[u] * N(0,1) drawn by Philox4x32-10 keyed by (seed) with counter
@@ -225,6 +244,35 @@ void tdi_cosim_paper_interface(const double *const w[8], size_t D, const double 
 int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
                              tdi_err *err);
 
+/* ---------------------------------------------------------------- energy (tdi_cosim_energy.c) */
+/* Power (W) dissipated in the circuit's positive resistors at unit voltages v (n): the static
+ * terms r_unit and r_map of tdi_cosim_circuit (not the rate term). */
+double tdi_cosim_resistor_power(const tdi_cosim_circuit *c, const double *v);
+/* Energy (J) in the resistors over one tick of length h from vprev to v: the trapezoid of the
+ * static powers p0 = power(vprev), p1 = power(v) plus the rate term sum r_rate (v - vprev)^2 / h
+ * (the tick mean of dv/dt, squared). */
+double tdi_cosim_resistor_tick(const tdi_cosim_circuit *c, const double *vprev, double p0,
+                               const double *v, double p1, double h);
+
+/* The same job done digitally (the hardware reviewer's baseline): the digital interface, then a
+ * precomputed matvec that gives the same decoder estimate y* = [M^-1]_{y rows} b. Counts per
+ * inference; a "read" is one weight or bias word fetched from memory (no reuse at batch 1).
+ *   paper (mode 0): interface enc 4 + transfer 16 (40 D MACs), then W = [M^-1]_{y rows}
+ *     (D, 2D) times b = [b_enc; b_dec] (2 D^2 MACs).
+ *   skip (1: b_enc = A x, D^2 MACs; 2: projected A R R^T x, 2 D k MACs): b_dec = c is fixed,
+ *     so y* = [M^-1]_{yx} b_enc + [M^-1]_{yy} c: a (D, D) matvec plus a precomputed bias.
+ * folded: the lower bound when every linear layer after the last nonlinearity is folded into
+ * the precomputed matrix (paper: 4 D + 64 + 20 D MACs; skip 1: (M^-1_yx A) x, D^2; skip 2:
+ * (M^-1_yx W2)(W1 x), 2 D k). */
+typedef struct tdi_cosim_digeq {
+    long iface_macs, iface_reads;   /* the digital interface, shared by the analog path */
+    long matvec_macs, matvec_reads; /* the precomputed matvec to y* */
+    long folded_macs, folded_reads; /* the whole computation with the linear layers folded */
+} tdi_cosim_digeq;
+int tdi_cosim_digeq_count(size_t D, size_t k, int mode, tdi_cosim_digeq *q, tdi_err *err);
+/* W (D, 2D) = the decoder rows of M^-1 (M: (2D, 2D) SPD), so that y* = W b. */
+int tdi_cosim_digeq_matrix(const double *M, size_t D, double *W, tdi_err *err);
+
 /* ---------------------------------------------------------------- converters */
 /* Mid-tread two's-complement quantiser: step q = 2 fs / 2^bits, code = round(x / q) clamped to
  * [-2^(bits-1), 2^(bits-1) - 1], value = code * q. bits == 0 means ideal (x returned). */
@@ -270,8 +318,10 @@ typedef struct tdi_cosim_out {
     double *est;        /* (n_samples, n_read) V: the ADC averages (analytic: exact G^-1 i) */
     double *bias_q;     /* (n_samples, n) A: the DAC outputs */
     double *e_bias;     /* (n_samples) J: integral of sum_i i_bias,i v_i dt */
-    double *e_r;        /* (n_samples) J: integral of sum_i G_ii v_i^2 dt (unit resistors) */
-    double *e_r_stage;  /* (n_samples) J: the part of e_r from read-out stage units */
+    double *e_r;        /* (n_samples) J: energy dissipated in every resistor of the circuit
+                           (tdi_cosim_resistor_tick: unit, bus and rlc damping resistors) */
+    double *e_r_stage;  /* (n_samples) J: the part of e_r from read-out stage units (their
+                           resistors) */
     long n_adc;         /* ADC conversions in total */
     long n_dac;         /* DAC updates (one per bias value per sample) */
     tdi_cosim_stats st; /* summed over runs */
@@ -330,6 +380,7 @@ typedef struct tdi_cosim_cfg {
     double dac_fom;        /* J per conversion step: E_dac = dac_fom * 2^bits per update */
     double adc_fom;        /* J per conversion step (Walden): E = adc_fom * 2^bits */
     double e_mac;          /* J per digital MAC */
+    double e_read;         /* J per weight word read from memory (energy.weight_read) */
     double gpu_step;       /* J per U-Net forward pass (one denoising step) */
     double gpu_replaced_fraction; /* share of that step the substrate replaces */
     /* not in YAML (command line): write the spice deck instead of running */
@@ -371,6 +422,10 @@ typedef struct tdi_cosim_summary {
     int energy_engine;                  /* tdi_cosim_kind the energies come from */
     long macs;                          /* digital interface MACs per sample */
     double E_bias, E_R, E_active, E_dac, E_adc, E_digital, E_total, E_kT; /* J */
+    double E_wread;                     /* J: the interface's weight reads (in E_total) */
+    tdi_cosim_digeq digeq;              /* the digital-equivalent job's counts */
+    double E_digeq, E_digeq_folded;     /* J per inference: interface + matvec; folded */
+    double ratio_digeq;                 /* E_total / E_digeq (analog / digital, this job) */
     double gpu_step, gpu_part;          /* J: whole U-Net step, the replaced part */
 } tdi_cosim_summary;
 

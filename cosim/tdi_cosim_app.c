@@ -48,6 +48,7 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->dac_fom = 5e-15;
     c->adc_fom = 5e-15;
     c->e_mac = 4.6e-12;
+    c->e_read = 10e-12;
     c->gpu_step = 52e-3;
     c->gpu_replaced_fraction = 0.315;
 }
@@ -90,6 +91,7 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"energy.dac_fom", TDI_CFG_DOUBLE, &c->dac_fom, 0, 1, 0, NULL, NULL, 0},
         {"energy.adc_fom", TDI_CFG_DOUBLE, &c->adc_fom, 0, 1, 0, NULL, NULL, 0},
         {"energy.mac", TDI_CFG_DOUBLE, &c->e_mac, 0, 1, 0, NULL, NULL, 0},
+        {"energy.weight_read", TDI_CFG_DOUBLE, &c->e_read, 0, 1, 0, NULL, NULL, 0},
         {"energy.gpu_step", TDI_CFG_DOUBLE, &c->gpu_step, 0, 1e6, 0, NULL, NULL, 0},
         {"energy.gpu_replaced_fraction", TDI_CFG_DOUBLE, &c->gpu_replaced_fraction, 0, 1, 0,
          NULL, NULL, 0},
@@ -468,7 +470,6 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 be[i] = acc;
                 bd[i] = b.c[i];
             }
-            macs = (long)(2 * D * b.k);
         } else if (skip) {
             for (size_t i = 0; i < D; i++) {
                 double acc = 0;
@@ -477,11 +478,9 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 be[i] = acc;
                 bd[i] = b.c[i];
             }
-            macs = (long)(D * D);
         } else {
             const double *w[8] = {ew1, eb1, ew2, eb2, tw1, tb1, tw2, tb2};
             tdi_cosim_paper_interface(w, D, xs, be, bd);
-            macs = (long)(4 * D + D * 4 + 16 * D + D * 16);
         }
         for (size_t i = 0; i < D; i++) {
             bdiff = fmax(bdiff, fabs(be[i] - b.b_enc[(s0 + s) * D + i]));
@@ -493,6 +492,10 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     }
     free(W1);
     free(W2);
+    tdi_cosim_digeq dq;
+    if ((rc = tdi_cosim_digeq_count(D, b.k, skip ? (projected ? 2 : 1) : 0, &dq, err)))
+        goto done;
+    macs = dq.iface_macs;
     /* the bundle's biases come from the same networks (formats.md): float64 rounding only */
     if (bdiff > 1e-9 * (bscale > 0 ? bscale : 1)) {
         rc = tdi_err_set(err, TDI_EFORMAT, "%s: the interface networks give biases that differ "
@@ -735,7 +738,16 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     double E_adc = n_adc * cfg->adc_fom * ldexp(1.0, (int)cfg->adc_bits);
     double E_conv = E_dac + E_adc;
     double E_digital = (double)macs * cfg->e_mac;
-    double E_total = fabs(E_bias) + E_R + E_active + E_conv + E_digital;
+    double E_wread = (double)dq.iface_reads * cfg->e_read;
+    double E_total = fabs(E_bias) + E_R + E_active + E_conv + E_digital + E_wread;
+    double E_digeq = (double)(dq.iface_macs + dq.matvec_macs) * cfg->e_mac +
+                     (double)(dq.iface_reads + dq.matvec_reads) * cfg->e_read;
+    double E_digeq_f = (double)dq.folded_macs * cfg->e_mac +
+                       (double)dq.folded_reads * cfg->e_read;
+    /* analog / digital; 0 when the digital side is configured free (energy.mac = weight_read
+       = 0) */
+    double r_digeq = E_digeq > 0 ? E_total / E_digeq : 0;
+    double r_fold = E_digeq_f > 0 ? E_total / E_digeq_f : 0;
     double E_kT = ph->kT * (double)N * (T_inf / ph->t_slow);
     double gpu_part = cfg->gpu_step * cfg->gpu_replaced_fraction;
 
@@ -804,13 +816,22 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
         fprintf(f, "  \"energy\": {\"engine\": \"%s\", \"per\": \"inference (one sample)\", "
                 "\"E_bias_J\": %.6g, \"E_R_J\": %.6g, \"E_active_J\": %.6g, \"E_dac_J\": %.6g, "
                 "\"E_adc_J\": %.6g, \"E_conv_J\": %.6g, \"E_digital_J\": %.6g, "
+                "\"E_weight_reads_J\": %.6g, "
                 "\"E_total_J\": %.6g, \"kT_floor_J\": %.6g, \"gpu_step_J\": %.6g, "
                 "\"gpu_replaced_fraction\": %.6g, \"ratio_vs_whole_step\": %.6g, "
                 "\"ratio_vs_replaced_part\": %.6g, \"replaced_part\": \"the decoder ResBlock "
-                "of the skip pair (its FLOP share of one U-Net step, energy.gpu_replaced_fraction)\"}\n}\n",
+                "of the skip pair (its FLOP share of one U-Net step, energy.gpu_replaced_fraction)\",\n"
+                "    \"digital_equivalent\": {\"interface_macs\": %ld, \"interface_reads\": %ld, "
+                "\"matvec_macs\": %ld, \"matvec_reads\": %ld, \"E_J\": %.6g, "
+                "\"ratio_analog_over_digital\": %.6g, \"folded_macs\": %ld, \"folded_reads\": "
+                "%ld, \"folded_E_J\": %.6g, \"ratio_analog_over_folded\": %.6g, \"mac_J\": %.6g, "
+                "\"weight_read_J\": %.6g}}\n}\n",
                 tdi_cosim_kind_name((tdi_cosim_kind)ek), E_bias, E_R, E_active, E_dac, E_adc,
-                E_conv, E_digital, E_total, E_kT, cfg->gpu_step, cfg->gpu_replaced_fraction,
-                cfg->gpu_step / E_total, gpu_part / E_total);
+                E_conv, E_digital, E_wread, E_total, E_kT, cfg->gpu_step,
+                cfg->gpu_replaced_fraction, cfg->gpu_step / E_total, gpu_part / E_total,
+                dq.iface_macs, dq.iface_reads, dq.matvec_macs, dq.matvec_reads, E_digeq,
+                r_digeq, dq.folded_macs, dq.folded_reads, E_digeq_f, r_fold, cfg->e_mac,
+                cfg->e_read);
         if ((rc = tdi_atomic_commit(&af, err)))
             goto done;
         snprintf(p, sizeof p, "%s/samples.csv", tmp);
@@ -902,6 +923,11 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
         sum->E_dac = E_dac;
         sum->E_adc = E_adc;
         sum->E_digital = E_digital;
+        sum->E_wread = E_wread;
+        sum->digeq = dq;
+        sum->E_digeq = E_digeq;
+        sum->E_digeq_folded = E_digeq_f;
+        sum->ratio_digeq = r_digeq;
         sum->E_total = E_total;
         sum->E_kT = E_kT;
         sum->gpu_step = cfg->gpu_step;
@@ -958,16 +984,27 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                  tdi_cosim_kind_name((tdi_cosim_kind)ek));
         fprintf(rep, "\n%-46s %12s\n", eh, "J");
         fprintf(rep, "%-46s %12.4g\n", "E_bias   (integral of i_bias v)", E_bias);
-        fprintf(rep, "%-46s %12.4g\n", "E_R      (integral of G_ii v^2, unit resistors)", E_R);
+        fprintf(rep, "%-46s %12.4g\n", "E_R      (every resistor: unit, bus, damping)", E_R);
         fprintf(rep, "%-46s %12.4g\n", "E_active (Vdd sum(gm)/(gm/ID) T)", E_active);
         fprintf(rep, "%-46s %12.4g\n", "E_conv   (DAC updates + ADC conversions)", E_conv);
         fprintf(rep, "%-46s %12.4g\n", "  of which DAC", E_dac);
         fprintf(rep, "%-46s %12.4g\n", "  of which ADC", E_adc);
         fprintf(rep, "%-46s %12.4g\n", "E_digital (interface MACs x E_MAC)", E_digital);
+        fprintf(rep, "%-46s %12.4g\n", "E_wread  (interface weight reads x E_read)", E_wread);
         fprintf(rep, "%-46s %12.4g\n", "total", E_total);
         fprintf(rep, "%-46s %12.4g\n", "kT floor (kB T per unit per relaxation time)", E_kT);
-        fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, whole U-Net step (energy.gpu_step)",
-                cfg->gpu_step, cfg->gpu_step / E_total);
+        char dh[96];
+        snprintf(dh, sizeof dh, "digital equivalent (%ld MACs, %ld reads)",
+                 dq.iface_macs + dq.matvec_macs, dq.iface_reads + dq.matvec_reads);
+        fprintf(rep, "%-46s %12.4g  analog/digital %.3g\n", dh, E_digeq, r_digeq);
+        snprintf(dh, sizeof dh, "  folded lower bound (%ld MACs, %ld reads)", dq.folded_macs,
+                 dq.folded_reads);
+        fprintf(rep, "%-46s %12.4g  analog/digital %.3g\n", dh, E_digeq_f, r_fold);
+        fprintf(rep, "(digital equivalent: the interface, then the precomputed decoder rows of "
+                "M^-1 times b, same E_MAC; the same estimate as analytic_ideal_dac)\n");
+        fprintf(rep, "%-46s %12.4g  ratio %.3g x\n",
+                "GPU, whole U-Net step (whole-step comparison)", cfg->gpu_step,
+                cfg->gpu_step / E_total);
         fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, replaced part (decoder ResBlock)",
                 gpu_part, gpu_part / E_total);
         fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", odir, odir);

@@ -38,8 +38,11 @@ tdi_cosim_circuit *tdi_cosim_circuit_alloc(size_t n, tdi_err *err)
     c->node = calloc(n, sizeof(char *));
     c->src = calloc(n, sizeof(char *));
     c->src_noise = calloc(n, sizeof(char *));
+    c->r_unit = calloc(n, sizeof(double));
+    c->r_rate = calloc(n, sizeof(double));
     c->rc_units = 1;
-    if (n == 0 || !c->cap || !c->G || !c->g_noise || !c->node || !c->src || !c->src_noise)
+    if (n == 0 || !c->cap || !c->G || !c->g_noise || !c->node || !c->src || !c->src_noise ||
+        !c->r_unit || !c->r_rate)
         goto fail;
     return c;
 fail:
@@ -71,6 +74,10 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
     free(c->cap);
     free(c->G);
     free(c->g_noise);
+    free(c->r_unit);
+    free(c->r_g);
+    free(c->r_map);
+    free(c->r_rate);
     free(c);
 }
 
@@ -172,6 +179,7 @@ tdi_cosim_circuit *tdi_cosim_circuit_direct(size_t n, const double *M, double cu
         c->g_noise[i] = gu;
         ADD_LINE("Cu%zu u%zu 0 %.17g", i, i, cu);
         ADD_LINE("Ru%zu u%zu 0 %.17g", i, i, 1.0 / (gu * M[i * n + i]));
+        c->r_unit[i] = gu * M[i * n + i];
         c->n_res++;
         for (size_t j = 0; j < n; j++) {
             double m = M[i * n + j];

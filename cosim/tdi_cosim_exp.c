@@ -22,6 +22,7 @@ typedef struct exp_ctx {
     size_t s_base;    /* first sample of this run */
     long *n_acc;      /* (n_samples) ADC conversions per sample */
     double *vprev;    /* (cols, n) V at the previous tick */
+    double *pprev;    /* (cols) W dissipated in the resistors at the previous tick */
     size_t cols;      /* batched sde: samples integrated together (1 otherwise) */
     double wall0, last_print;
     size_t wave_cap;  /* rows allocated in out->wave */
@@ -64,9 +65,10 @@ static void progress(exp_ctx *x, int final)
 }
 
 /* The digital side's work at tick k of the run that starts with sample s_base: waveform row,
- * energy integrals (trapezoid over the tick, vprev = the previous tick's state), ADC. */
+ * energy integrals (trapezoid over the tick, vprev = the previous tick's state, *pprev its
+ * resistor power, updated to this tick's), ADC. */
 static int exp_tick_at(exp_ctx *x, size_t s_base, long k, const double *v, const double *ib,
-                       const double *vprev)
+                       const double *vprev, double *pprev)
 {
     const tdi_cosim_plan *pl = x->pl;
     size_t n = x->c->n;
@@ -88,19 +90,18 @@ static int exp_tick_at(exp_ctx *x, size_t s_base, long k, const double *v, const
             row[1 + q] = v[pl->wave[q]];
         x->out->wave_rows++;
     }
+    double pr = tdi_cosim_resistor_power(x->c, v);
     if (k > 0) {
         size_t s = s_base + (size_t)((k - 1) / x->L);
         long j = (k - 1) % x->L + 1; /* tick within the sample, 1..L */
-        double pb = 0, pr = 0, ps = 0, h = pl->tick;
+        double pb = 0, ps = 0, h = pl->tick;
         for (size_t i = 0; i < n; i++) {
-            double p = x->c->G[i * n + i] * (vprev[i] * vprev[i] + v[i] * v[i]);
             pb += ib[i] * (vprev[i] + v[i]);
-            pr += p;
-            if (pl->stage_first > 0 && i >= pl->stage_first)
-                ps += p;
+            if (pl->stage_first > 0 && i >= pl->stage_first) /* the stage's own resistor */
+                ps += x->c->r_unit[i] * (vprev[i] * vprev[i] + v[i] * v[i]);
         }
         x->out->e_bias[s] += 0.5 * h * pb;
-        x->out->e_r[s] += 0.5 * h * pr;
+        x->out->e_r[s] += tdi_cosim_resistor_tick(x->c, vprev, *pprev, v, pr, h);
         x->out->e_r_stage[s] += 0.5 * h * ps;
         long a = j - pl->settle_ticks;
         if (a > 0 && a % pl->adc_stride == 0) {
@@ -114,6 +115,7 @@ static int exp_tick_at(exp_ctx *x, size_t s_base, long k, const double *v, const
         if ((x->ticks_done & 255) == 0)
             progress(x, 0);
     }
+    *pprev = pr;
     return 0;
 }
 
@@ -121,7 +123,7 @@ static int exp_tick(void *user, long k, double t, const double *v, const double 
 {
     exp_ctx *x = user;
     (void)t;
-    int rc = exp_tick_at(x, x->s_base, k, v, ib, x->vprev);
+    int rc = exp_tick_at(x, x->s_base, k, v, ib, x->vprev, x->pprev);
     memcpy(x->vprev, v, sizeof(double) * x->c->n);
     return rc;
 }
@@ -141,7 +143,8 @@ static int exp_tick_cols(void *user, long k, const double *V, size_t ldv, const 
     size_t n = x->c->n;
     for (size_t c = 0; c < x->cols; c++) {
         const double *v = V + c * ldv;
-        int rc = exp_tick_at(x, x->s_base + c, k, v, ib + c * n, x->vprev + c * n);
+        int rc = exp_tick_at(x, x->s_base + c, k, v, ib + c * n, x->vprev + c * n,
+                             x->pprev + c);
         if (rc)
             return rc;
         memcpy(x->vprev + c * n, v, sizeof(double) * n);
@@ -171,6 +174,7 @@ static int exp_run_sde_cols(exp_ctx *x, tdi_cosim_sde *sde, const tdi_cosim_nois
         x->s_base = s0;
         x->cols = cols;
         memset(x->vprev, 0, sizeof(double) * cols * n);
+        memset(x->pprev, 0, sizeof(double) * cols);
         tdi_cosim_batch bt = {x->pl->tick, x->L, cols, tick0, exp_bias_cols, exp_tick_cols, x};
         tdi_cosim_stats st;
         rc = tdi_cosim_sde_run_batch(sde, nz, &bt, &st, err);
@@ -228,9 +232,10 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     int batched = kind == TDI_COSIM_SDE && !pl->batch && !pl->sde_per_run && ns > 1;
     x.cols = batched ? (ns < EXP_SDE_COLS ? ns : EXP_SDE_COLS) : 1;
     x.vprev = calloc(x.cols * n, sizeof(double));
+    x.pprev = calloc(x.cols, sizeof(double));
     double *vs = malloc(sizeof(double) * n);
     if (!out->est || !out->bias_q || !out->e_bias || !out->e_r || !out->e_r_stage || !x.n_acc ||
-        !x.vprev || !vs) {
+        !x.vprev || !x.pprev || !vs) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
@@ -252,15 +257,14 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
             rc = tdi_cosim_analytic_solve(c, ib, vs, err);
             for (size_t r = 0; r < pl->n_read && !rc; r++)
                 out->est[s * pl->n_read + r] = vs[pl->read[r]];
-            double pb = 0, pr = 0, ps = 0;
+            double pb = 0, ps = 0;
             for (size_t i = 0; i < n; i++) {
                 pb += ib[i] * vs[i];
-                pr += c->G[i * n + i] * vs[i] * vs[i];
                 if (pl->stage_first > 0 && i >= pl->stage_first)
-                    ps += c->G[i * n + i] * vs[i] * vs[i];
+                    ps += c->r_unit[i] * vs[i] * vs[i];
             }
             out->e_bias[s] = pb * T;
-            out->e_r[s] = pr * T;
+            out->e_r[s] = tdi_cosim_resistor_power(c, vs) * T; /* v constant: no rate term */
             out->e_r_stage[s] = ps * T;
         }
         goto done;
@@ -282,6 +286,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         x.s_base = pl->batch ? 0 : q;
         nz.tick0 = (long)x.s_base * x.L;
         memset(x.vprev, 0, sizeof(double) * n);
+        x.pprev[0] = 0;
         if (kind == TDI_COSIM_SDE)
             rc = tdi_cosim_sde_run(sde, &nz, &dg, &st, err);
         else
@@ -310,6 +315,7 @@ done:
     tdi_cosim_noise_destroy(&nz);
     free(x.n_acc);
     free(x.vprev);
+    free(x.pprev);
     free(vs);
     if (rc)
         tdi_cosim_out_destroy(out);

@@ -12,6 +12,50 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 
+/* A resistor of conductance g: positive ones dissipate (E_R); a negative one is an active
+ * cell in hardware, counted with the transconductors (returns 0 for it). */
+static double passive(tdi_cosim_circuit *c, double g)
+{
+    if (g >= 0)
+        return g;
+    c->sum_gm += -g;
+    c->n_vccs++;
+    c->n_res--;
+    return 0;
+}
+
+int tdi_cosim_circuit_take_resistors(tdi_cosim_circuit *c, const tdi_gen_readback *rb,
+                                     double r_rate, tdi_err *err)
+{
+    size_t N = c->n;
+    if (rb->N != N)
+        return tdi_err_set(err, TDI_EARG, "resistors of %zu units for a circuit of %zu", rb->N,
+                           N);
+    if (rb->n_r_unmapped)
+        return tdi_err_set(err, TDI_EFORMAT, "cosim: %zu resistors at nodes that are neither "
+                           "units nor bus nodes: the energy ledger cannot count them",
+                           rb->n_r_unmapped);
+    for (size_t i = 0; i < N; i++)
+        c->r_unit[i] = passive(c, rb->R_unit[i]);
+    c->r_g = malloc((rb->n_rmap ? rb->n_rmap : 1) * sizeof *c->r_g);
+    c->r_map = malloc((rb->n_rmap ? rb->n_rmap : 1) * N * sizeof *c->r_map);
+    if (!c->r_g || !c->r_map)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (size_t r = 0; r < rb->n_rmap; r++) {
+        double g = passive(c, rb->R_g[r]);
+        if (g == 0)
+            continue;
+        memcpy(c->r_map + c->n_rmap * N, rb->R_map + r * N, N * sizeof *c->r_map);
+        c->r_g[c->n_rmap++] = g;
+    }
+    if (r_rate > 0) {
+        for (size_t i = 0; i < N; i++)
+            c->r_rate[i] = r_rate;
+        c->n_res += N;
+    }
+    return 0;
+}
+
 /* The read-back K (NT, NT) against gu*M (substrate block, rc units) and, with the stage, the
  * stage block's intended values; the substrate rows must have no entry in stage columns. */
 static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT, tdi_err *err)
@@ -127,6 +171,9 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
     }
     if (p->rlc) /* the unit gyrators are transconductors too (one gu per unit) */
         c->sum_gm += (double)N * p->gu, c->n_vccs += N;
+    double rr = p->rlc ? p->gd * (p->Cu / p->gu) * (p->Cu / p->gu) : 0; /* see r_rate */
+    if ((rc = tdi_cosim_circuit_take_resistors(c, &rb, rr, err)))
+        goto done;
     c->wires = gc->total_pairs;
     *out = c;
     c = NULL;

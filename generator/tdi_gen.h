@@ -381,6 +381,14 @@ typedef struct tdi_gen_readback {
     size_t n_elems;        /* R and G cards read at top level */
     double *K;             /* (N, N) reduced conductance matrix, S; unit order x0.., y0.., ry0..
                               (non-symmetric with the stage) */
+    /* The top-level resistors, for the energy ledger: the voltage across each as a linear
+       function of the unit voltages (bus nodes are algebraic: v_bus = vbus_map v_units). */
+    double *R_unit;        /* (N) S: sum of the resistors from unit node i to ground */
+    size_t n_rmap;         /* the other resistors (bus to ground, bus to bus, unit to unit) */
+    double *R_g;           /* (n_rmap) S */
+    double *R_map;         /* (n_rmap, N): voltage across resistor r = R_map[r,:] . v_units */
+    size_t n_r_unmapped;   /* resistors at a node that is neither unit nor bus (an rlc force
+                              node p): its voltage is a state the units do not give */
 } tdi_gen_readback;
 
 /* Parses R and G cards outside .subckt, unit instances ("X<node> <x> [<p>] unit_*"), and

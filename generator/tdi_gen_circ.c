@@ -927,7 +927,7 @@ fail:
 /* ---------- Schur reduction ---------- */
 int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int *unit_of,
                    const int *force_of, const int *bus_of, size_t N, size_t nb, double *K,
-                   tdi_err *err)
+                   double *vbus, tdi_err *err)
 {
     double *GFB = calloc(N * (nb ? nb : 1), sizeof *GFB);
     double *GBB = calloc((nb ? nb : 1) * (nb ? nb : 1), sizeof *GBB);
@@ -1005,6 +1005,9 @@ int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int 
             gsl_linalg_LU_svx(&Bv.matrix, p, &col.vector);
         }
         gsl_permutation_free(p);
+        if (vbus)
+            for (size_t q = 0; q < nb * N; q++)
+                vbus[q] = -GBX[q];
         gsl_matrix_view Kv = gsl_matrix_view_array(K, N, N);
         gsl_matrix_view Fv = gsl_matrix_view_array(GFB, N, nb), Xv = gsl_matrix_view_array(GBX, nb, N);
         gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, -1.0, &Fv.matrix, &Xv.matrix, 1.0, &Kv.matrix);
@@ -1035,7 +1038,7 @@ int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err)
     size_t ne = c->n_elems; /* the stage block comes last and does not load the substrate */
     while (ne > 0 && c->elems[ne - 1].block == TDI_GEN_BLK_READOUT)
         ne--;
-    int rc = tdi_gen_reduce(c->elems, ne, nn, u, f, b, c->N, nb, K, err);
+    int rc = tdi_gen_reduce(c->elems, ne, nn, u, f, b, c->N, nb, K, NULL, err);
     free(u);
     free(f);
     free(b);

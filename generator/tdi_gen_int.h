@@ -22,10 +22,11 @@ void tdi_gen_gemm_abt(const double *A, const double *B, size_t m, size_t n, size
 
 /* Schur reduction of an element list: per node, unit_of (column index of a unit voltage or -1),
  * force_of (row index of a unit's force node or -1), bus_of (0..nb-1 or -1). K (N x N) =
- * G_FX - G_FB G_BB^-1 G_BX with G stamped as "current leaving the row node". */
+ * G_FX - G_FB G_BB^-1 G_BX with G stamped as "current leaving the row node". vbus (nb x N, may
+ * be NULL): the bus voltages as a function of the unit voltages, v_B = -G_BB^-1 G_BX v_X. */
 int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int *unit_of,
                    const int *force_of, const int *bus_of, size_t N, size_t nb, double *K,
-                   tdi_err *err);
+                   double *vbus, tdi_err *err);
 
 /* When cfg->target_noise_ratio > 0: chooses the operating point for the built circuit c
  * (elements, phys, bias and means at the configured Vs; L the Cholesky factor of M) and moves

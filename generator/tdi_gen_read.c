@@ -112,11 +112,70 @@ static long unit_index(const char *name, const char *pre)
     return strtol(name + pl, NULL, 10);
 }
 
+/* The voltage of node id as a row over the unit voltages (N): e_i for unit i, row b of vbus for
+ * bus b, zero for ground. 0, or -1 when the node is neither (an rlc force node). */
+static int node_row(int id, const int *unit_of, const int *bus_of, size_t N, const double *vbus,
+                    double sign, double *row)
+{
+    if (id < 0)
+        return 0;
+    if (unit_of[id] >= 0) {
+        row[unit_of[id]] += sign;
+        return 0;
+    }
+    if (bus_of[id] < 0)
+        return -1;
+    for (size_t j = 0; j < N; j++)
+        row[j] += sign * vbus[(size_t)bus_of[id] * N + j];
+    return 0;
+}
+
+/* Fills rb->R_unit, R_g, R_map and n_r_unmapped from the resistor cards (energy ledger). */
+static int map_resistors(const tdi_gen_elem *el, size_t ne, const int *unit_of,
+                         const int *bus_of, size_t N, const double *vbus, tdi_gen_readback *rb,
+                         tdi_err *err)
+{
+    size_t nr = 0;
+    for (size_t e = 0; e < ne; e++)
+        nr += el[e].kind == 'R';
+    rb->R_unit = calloc(N, sizeof *rb->R_unit);
+    rb->R_g = malloc((nr ? nr : 1) * sizeof *rb->R_g);
+    rb->R_map = calloc((nr ? nr : 1) * N, sizeof *rb->R_map);
+    if (!rb->R_unit || !rb->R_g || !rb->R_map)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    for (size_t e = 0; e < ne; e++) {
+        const tdi_gen_elem *r = &el[e];
+        if (r->kind != 'R')
+            continue;
+        int a = r->a, b = r->b;
+        if (b >= 0 && a < 0) { /* ground first */
+            a = r->b;
+            b = -1;
+        }
+        if (a >= 0 && b < 0 && unit_of[a] >= 0) {
+            rb->R_unit[unit_of[a]] += r->g;
+            continue;
+        }
+        double *row = rb->R_map + rb->n_rmap * N;
+        if (node_row(a, unit_of, bus_of, N, vbus, 1.0, row) ||
+            node_row(b, unit_of, bus_of, N, vbus, -1.0, row)) {
+            memset(row, 0, N * sizeof *row);
+            rb->n_r_unmapped++;
+            continue;
+        }
+        rb->R_g[rb->n_rmap++] = r->g;
+    }
+    return 0;
+}
+
 void tdi_gen_readback_destroy(tdi_gen_readback *rb)
 {
     if (!rb)
         return;
     free(rb->K);
+    free(rb->R_unit);
+    free(rb->R_g);
+    free(rb->R_map);
     memset(rb, 0, sizeof *rb);
 }
 
@@ -133,6 +192,7 @@ int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char 
     long *xu = NULL, *xf = NULL; /* instances: unit node id, force node id */
     size_t nx = 0, xcap = 0;
     int *unit_of = NULL, *force_of = NULL, *bus_of = NULL;
+    double *vbus = NULL;
     int rc = 0;
     if (!buf)
         return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
@@ -288,7 +348,14 @@ int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char 
     for (size_t i = 0; i < nm.n; i++)
         if (unit_of[i] < 0 && force_of[i] < 0)
             bus_of[i] = (int)nb++;
-    rc = tdi_gen_reduce(el, ne, nm.n, unit_of, force_of, bus_of, N, nb, rb->K, err);
+    vbus = malloc((nb ? nb : 1) * N * sizeof *vbus);
+    if (!vbus) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        goto done;
+    }
+    rc = tdi_gen_reduce(el, ne, nm.n, unit_of, force_of, bus_of, N, nb, rb->K, vbus, err);
+    if (!rc)
+        rc = map_resistors(el, ne, unit_of, bus_of, N, vbus, rb, err);
     if (rc)
         goto done;
     rb->N = N;
@@ -306,5 +373,6 @@ done:
     free(unit_of);
     free(force_of);
     free(bus_of);
+    free(vbus);
     return rc;
 }

@@ -262,6 +262,8 @@ static tdi_cosim_circuit *hand_circuit(tdi_err *e)
         c->g_noise[KP + j] = HNF * HGR;
         c->G[(KP + j) * n + KP + j] = HGR;
         c->G[(KP + j) * n + j] = -HGR;
+        c->r_unit[j] = HG;       /* the resistors R<j> and Rr<j> below, for E_R */
+        c->r_unit[KP + j] = HGR;
         snprintf(buf[nl], 80, "C%zu u%zu 0 %.17g", j, j, HC);
         lines[nl] = buf[nl], nl++;
         snprintf(buf[nl], 80, "R%zu u%zu 0 %.17g", j, j, 1 / HG);

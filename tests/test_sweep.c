@@ -133,6 +133,38 @@ static void test_grid(void)
     /* theta = kB T / (Cu Vs^2) with the base's Cu = 1 pF, T = 300 K */
     tdi_check_rel(J[0].theta, 1.380649e-23 * 300.0 / (1e-12 * 1e-8), 1e-12,
                   "grid: theta from Vs (rounding only)");
+    /* avg_relax absent: the base's cosim.avg_relax (default 0) on every job */
+    tdi_check_near(J[7].xnum[0], c.cosim.avg_relax, 0, "grid: avg_relax from the base");
+    free(J);
+
+    /* an xaxis (avg_relax) varies after adc_bits and before unit; its column follows adc_bits
+       (dac_bits 10: the base default) */
+    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/gridx\n  k: [2]\n"
+             "  adc_bits: [8, 12]\n  avg_relax: [1, 30]\n  engine: analytic, sde\n", g_dir,
+             g_dir);
+    write_file("gridx.yaml", t);
+    snprintf(p, sizeof p, "%s/gridx.yaml", g_dir);
+    rc = tdi_sweep_cfg_load(p, &c, &err);
+    if (!rc)
+        rc = tdi_sweep_grid(&c, &J, &n, &err);
+    tdi_check_int(rc ? -1 : (long long)n, 2 * 2 * 2,
+                  "xaxis grid: 2 adc x 2 avg_relax x 2 engines");
+    if (!rc && n == 8) {
+        TDI_CHECK(J[0].xnum[0] == 1 && J[1].xnum[0] == 1 && J[2].xnum[0] == 30 &&
+                  J[4].adc_bits == 12 && J[4].xnum[0] == 1,
+                  "xaxis grid: order adc_bits, avg_relax, engine (last fastest)");
+        char in[512];
+        tdi_sweep_row_inputs(&c, &J[2], in, sizeof in);
+        tdi_check_contains(in, ",10,8,30,none,rc,", "xaxis: the row's inputs hold avg_relax after "
+                           "adc_bits");
+        tdi_sweep_cfg_load(p, &c, &err);
+        tdi_cosim_cfg cc = c.cosim;
+        tdi_gen_config gg = c.gen;
+        tdi_sweep_xaxes_apply(&J[2], &gg, &cc);
+        tdi_check_near(cc.avg_relax, 30, 0, "xaxis: applied to the job's cosim config");
+    }
+    tdi_check_contains(tdi_sweep_csv_header(), "adc_bits,avg_relax,readout_stage,unit",
+                       "header: the xaxis column after adc_bits");
     free(J);
 }
 
@@ -343,9 +375,11 @@ static long samples_of(const char *csv)
 {
     char *t = tdi_test_slurp(csv);
     const char *p = t ? strchr(t, '\n') : NULL; /* the first row after the header */
-    for (int i = 0; i < 15 && p; i++) {            /* "samples" is column 16 */
+    int col = 0;                                   /* the column named "samples" */
+    for (const char *h = t; h && h < p && strncmp(h, "samples,", 8) != 0; h++)
+        col += *h == ',';
+    for (int i = 0; i < col && p; i++)
         p = strchr(p + 1, ',');
-    }
     long v = p ? strtol(p + 1, NULL, 10) : -1;
     free(t);
     return v;

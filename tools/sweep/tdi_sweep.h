@@ -41,8 +41,32 @@
  *   spice_samples: 0           # of those, the first ones a spice job runs (0 = base
  *                              #   cosim.spice_samples)
  *   keep_jobs: false           # keep each job's scratch directory (substrate, netlist, cosim)
- * Grid order (the last varies fastest): D, k, theta|Vs, dac_bits, adc_bits, unit, skip, engine,
- * replicate; job index = position in that order after dropping k > D. */
+ *   substrate: ""              # a substrate bundle every job uses as is (no per-job fit; D and
+ *                              #   k then come from it): circuit-side sweeps of one model
+ *   target: 0.5                # fidelity target (centered cosine) of the end-of-run frontier
+ *                              #   report: Pareto set and cheapest point (absent: no report)
+ *   avg_relax: [10]            # and every axis of tdi_sweep_xaxes (below): lists of numbers
+ *                              #   or comma-separated words      (default: the base's)
+ * Grid order (the last varies fastest): D, k, theta|Vs, dac_bits, adc_bits, the xaxes in table
+ * order, unit, skip, engine, replicate; job index = position in that order after dropping
+ * k > D. */
+/* Axes that set one field of a component's config. Adding an axis = one line in the table
+ * tdi_sweep_xaxes (tdi_sweep_cfg.c): its sweep key (also the CSV input column, after adc_bits),
+ * the config struct and field it sets, and its values' kind (numbers in [lo, hi], or words
+ * from choices "a|b"). */
+#define TDI_SWEEP_NX 4       /* capacity of the table */
+typedef enum { TDI_SWEEP_X_GEN = 0, TDI_SWEEP_X_COSIM = 1 } tdi_sweep_xtarget;
+typedef struct tdi_sweep_xaxis {
+    const char *key;         /* "avg_relax" */
+    tdi_sweep_xtarget target;
+    size_t off;              /* offsetof the field in the target struct */
+    size_t size;             /* word axes: the char array's size; 0: the field is a double */
+    const char *choices;     /* word axes: "a|b|c"; NULL for numbers */
+    double lo, hi;           /* number axes: allowed range */
+} tdi_sweep_xaxis;
+extern const tdi_sweep_xaxis tdi_sweep_xaxes[];
+extern const size_t tdi_sweep_n_xaxes;
+
 typedef struct tdi_sweep_cfg {
     char path[512];          /* the sweep file */
     char base[512];          /* base preset config */
@@ -57,10 +81,15 @@ typedef struct tdi_sweep_cfg {
     char unit[TDI_SWEEP_MAXWORD][16];   size_t n_unit;
     char skip[TDI_SWEEP_MAXWORD][16];   size_t n_skip;
     int engine[TDI_SWEEP_MAXWORD];      size_t n_engine; /* tdi_cosim_kind */
+    double xnum[TDI_SWEEP_NX][TDI_SWEEP_MAXVAL];   /* values of each xaxis (numbers) */
+    char xword[TDI_SWEEP_NX][TDI_SWEEP_MAXWORD][16]; /* (words) */
+    size_t n_x[TDI_SWEEP_NX];
     long replicates;
     long n_samples;
     long spice_samples;
     int keep_jobs;
+    char substrate[512];     /* fixed bundle ("" = each job fits its own) */
+    double target;           /* fidelity target of the end-of-run report (NaN = none) */
     /* the base config, loaded once by every component's own loader */
     tdi_sub_cfg sub;
     tdi_gen_config gen;
@@ -79,12 +108,16 @@ typedef struct tdi_sweep_job {
     double theta;            /* kB T/(Cu Vs^2) in effect */
     double Vs;               /* V per unit in effect */
     long dac_bits, adc_bits;
+    double xnum[TDI_SWEEP_NX];     /* the xaxes' values (number axes) */
+    char xword[TDI_SWEEP_NX][16];  /* (word axes) */
     char unit[16], skip[16];
     int engine;              /* tdi_cosim_kind */
     long replicate;
     unsigned long seed;      /* 1 .. 2^32-1 */
 } tdi_sweep_job;
 
+/* Sets the xaxes' fields of the job in the component configs. */
+void tdi_sweep_xaxes_apply(const tdi_sweep_job *j, tdi_gen_config *g, tdi_cosim_cfg *c);
 /* Expands the grid: *jobs is malloc'd (caller frees), *n jobs. */
 int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_err *err);
 /* splitmix64 of (sweep seed, index), folded to 1 .. 2^32-1 (the range configs accept). */
@@ -154,6 +187,64 @@ int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *comm, const tdi_
  * time_vs_k_theta.png) plus their data and scripts. */
 int tdi_sweep_plot(const char *const *csv, size_t ncsv, const char *outdir, FILE *log,
                    tdi_err *err);
+
+/* ---------------------------------------------------------------- the frontier
+ * (tdi_sweep_pareto.c, tdi_sweep_frontier.c). A point of the fidelity-energy-time space: the
+ * fidelity is one metric (cos_centered or r2) of the row's own engine, i.e. the most physical
+ * engine the job ran; energy is E_total_J per inference; time is time_to_solution_s. */
+typedef struct tdi_sweep_point {
+    size_t row;        /* row of the results table */
+    double fid;        /* higher is better */
+    double energy;     /* J per inference, lower is better */
+    double time;       /* s to solution, lower is better */
+} tdi_sweep_point;
+/* on[i] = 1 when no other point is at least as good in all three and better in one (the Pareto
+ * set; a point with a NaN is never on it). Energies and times within TDI_SWEEP_PARETO_TOL
+ * (relative) count as equal: points that differ only by the circuit's own dissipation (1e-9 of
+ * E_total at the paper preset) are not separated by it. Equal points are all on it. O(n^2). */
+#define TDI_SWEEP_PARETO_TOL 1e-3
+void tdi_sweep_pareto(const tdi_sweep_point *p, size_t n, unsigned char *on);
+/* The cheapest point meeting the target: least energy among fid >= target; ties (energies
+ * within TDI_SWEEP_PARETO_TOL) by less time, then more fidelity, then the earlier point. -1
+ * when none meets it. */
+long tdi_sweep_cheapest(const tdi_sweep_point *p, size_t n, double target);
+
+/* A results file read back: header and cells (RFC 4180: quoted fields may hold commas and
+ * doubled quotes). */
+typedef struct tdi_sweep_table {
+    char *buf;
+    char **head;       /* (ncol) */
+    char **cell;       /* (nrow, ncol) */
+    size_t ncol, nrow;
+} tdi_sweep_table;
+int tdi_sweep_table_read(const char *path, tdi_sweep_table *t, tdi_err *err);
+void tdi_sweep_table_destroy(tdi_sweep_table *t);
+/* Column index of name, or -1. */
+int tdi_sweep_table_col(const tdi_sweep_table *t, const char *name);
+/* The circuit points of a table: rows with status ok whose engine is not analytic (the
+ * equilibrium is a reference, not a circuit measurement). *pts malloc'd. metric: "cos_centered"
+ * or "r2". Sorted by energy (ties: by row). */
+int tdi_sweep_points(const tdi_sweep_table *t, const char *metric, tdi_sweep_point **pts,
+                     size_t *n, tdi_err *err);
+/* Prints the Pareto set (sorted by energy) and, when target is finite, the cheapest point
+ * meeting it, to out. Returns TDI_ENUM when a finite target is met by no point (the report
+ * says so), 0 otherwise. */
+int tdi_sweep_frontier_report(const char *csv, const char *metric, double target, FILE *out,
+                              tdi_err *err);
+/* The frontier figure: outdir/frontier.png (fidelity against energy per inference, log x, the
+ * Pareto set joined, the digital-equivalent and GPU energies as vertical lines (medians over
+ * the rows), the analytic equilibrium's fidelity as a horizontal line (median of the ideal_<metric>
+ * column, else of the analytic rows), the theta = 1 points marked) with its data
+ * (frontier.dat, frontier_lines.dat) and script (frontier.gp). gnuplot runs by fork/execvp in
+ * outdir; no string from the data or the command line enters the script text. */
+int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *outdir, FILE *log,
+                            tdi_err *err);
+
+/* Writes script to dir/NAME.gp and runs gnuplot on it in dir (fork + execvp, no shell; its
+ * stderr to NAME.gp.log). The script must hold only fixed text and numbers (tdi_sweep_plot.c).
+ * log (may be NULL): "wrote dir/NAME.png". */
+int tdi_sweep_gnuplot(const char *dir, const char *name, const char *script, FILE *log,
+                      tdi_err *err);
 
 /* ---------------------------------------------------------------- synthetic data */
 /* Writes <root>/activations-fit and <root>/activations-test (docs/formats.md, layers e2/d2 of

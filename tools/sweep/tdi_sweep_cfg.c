@@ -5,11 +5,105 @@
 #include "tdi_sweep.h"
 
 #include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tdi_cfg.h"
+
+/* The circuit- and cosim-side axes beyond the fixed ones (tdi_sweep.h). One line per axis. */
+const tdi_sweep_xaxis tdi_sweep_xaxes[] = {
+    {"avg_relax", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, avg_relax), 0, NULL, 1e-3, 1e6},
+    {"readout_stage", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, readout_stage),
+     sizeof(((tdi_gen_config *)0)->readout_stage), "none|rc", 0, 0},
+};
+const size_t tdi_sweep_n_xaxes = sizeof tdi_sweep_xaxes / sizeof tdi_sweep_xaxes[0];
+_Static_assert(sizeof tdi_sweep_xaxes / sizeof tdi_sweep_xaxes[0] <= TDI_SWEEP_NX,
+               "raise TDI_SWEEP_NX");
+
+static void *xaxis_field(const tdi_sweep_xaxis *a, tdi_gen_config *g, tdi_cosim_cfg *c)
+{
+    return (char *)(a->target == TDI_SWEEP_X_GEN ? (void *)g : (void *)c) + a->off;
+}
+
+void tdi_sweep_xaxes_apply(const tdi_sweep_job *j, tdi_gen_config *g, tdi_cosim_cfg *c)
+{
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++) {
+        const tdi_sweep_xaxis *a = &tdi_sweep_xaxes[x];
+        void *f = xaxis_field(a, g, c);
+        if (a->size)
+            snprintf(f, a->size, "%s", j->xword[x]);
+        else
+            memcpy(f, &j->xnum[x], sizeof(double));
+    }
+}
+
+/* The sweep keys of the xaxes (appended to the fixed keys) and, after loading, their values or
+ * the base config's value when a key is absent. */
+static void xaxes_keys(tdi_sweep_cfg *c, char words[][128], tdi_cfg_key *k)
+{
+    static char names[TDI_SWEEP_NX][48];
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++) {
+        const tdi_sweep_xaxis *a = &tdi_sweep_xaxes[x];
+        snprintf(names[x], sizeof names[x], "sweep.%s", a->key);
+        if (a->size)
+            k[x] = (tdi_cfg_key){names[x], TDI_CFG_STRING, words[x], 0, 0, 128, NULL, NULL, 0};
+        else
+            k[x] = (tdi_cfg_key){names[x], TDI_CFG_DLIST, c->xnum[x], a->lo, a->hi,
+                                 TDI_SWEEP_MAXVAL, &c->n_x[x], NULL, 0};
+    }
+}
+
+static int split_words(const char *path, const char *key, const char *text, const char *choices,
+                       char out[][16], size_t *n, tdi_err *err);
+
+static int xaxes_values(tdi_sweep_cfg *c, char words[][128], const tdi_cfg_key *k, tdi_err *err)
+{
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++) {
+        const tdi_sweep_xaxis *a = &tdi_sweep_xaxes[x];
+        void *base = xaxis_field(a, &c->gen, &c->cosim);
+        if (a->size) {
+            int rc = split_words(c->path, a->key, k[x].seen ? words[x] : (const char *)base,
+                                 a->choices, c->xword[x], &c->n_x[x], err);
+            if (rc)
+                return rc;
+        } else if (!k[x].seen) {
+            memcpy(&c->xnum[x][0], base, sizeof(double));
+            c->n_x[x] = 1;
+        } else if (c->n_x[x] == 0) {
+            return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.%s is an empty list", c->path,
+                               a->key);
+        }
+    }
+    return 0;
+}
+
+/* sweep.substrate: every job uses this bundle; D and k are its own (a sweep.D or sweep.k
+ * that differs is an error). */
+static int fixed_substrate(tdi_sweep_cfg *c, tdi_err *err)
+{
+    if (!c->substrate[0])
+        return 0;
+    tdi_gen_bundle b;
+    int rc = tdi_gen_bundle_read(c->substrate, &b, err);
+    if (rc) {
+        tdi_err_prefix(err, "%s: sweep.substrate", c->path);
+        return rc;
+    }
+    long D = (long)b.D, k = (long)b.k;
+    tdi_gen_bundle_destroy(&b);
+    if (c->n_D != 1 || c->n_k != 1 || c->D[0] != D || c->k[0] != k)
+        if (c->n_D > 1 || c->n_k > 1 || (c->D[0] != D && c->D[0] != c->sub.D) ||
+            (c->k[0] != k && c->k[0] != c->sub.k))
+            return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.substrate has D = %ld, k = %ld: "
+                               "sweep.D and sweep.k must be absent or equal", c->path, D, k);
+    c->D[0] = D;
+    c->k[0] = k;
+    c->n_D = c->n_k = 1;
+    return 0;
+}
 
 unsigned long tdi_sweep_job_seed(long sweep_seed, size_t index)
 {
@@ -72,10 +166,11 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     snprintf(c->path, sizeof c->path, "%s", path);
     c->seed = 1;
     c->replicates = 1;
+    c->target = NAN;
     char unit[128] = "", skip[128] = "", engine[128] = "analytic";
     long krange[3] = {0, 0, 1};
     size_t n_krange = 0;
-    tdi_cfg_key keys[] = {
+    tdi_cfg_key keys[19 + TDI_SWEEP_NX] = {
         {"sweep.base", TDI_CFG_STRING, c->base, 0, 0, sizeof c->base, NULL, NULL, 0},
         {"sweep.out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
         {"sweep.seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
@@ -94,8 +189,13 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
         {"sweep.n_samples", TDI_CFG_INT, &c->n_samples, 0, 1e7, 0, NULL, NULL, 0},
         {"sweep.spice_samples", TDI_CFG_INT, &c->spice_samples, 0, 1e7, 0, NULL, NULL, 0},
         {"sweep.keep_jobs", TDI_CFG_BOOL, &c->keep_jobs, 0, 0, 0, NULL, NULL, 0},
+        {"sweep.substrate", TDI_CFG_STRING, c->substrate, 0, 0, sizeof c->substrate, NULL, NULL,
+         0},
+        {"sweep.target", TDI_CFG_DOUBLE, &c->target, -1e6, 1, 0, NULL, NULL, 0},
     };
-    size_t nk = sizeof keys / sizeof keys[0];
+    char xw[TDI_SWEEP_NX][128];
+    xaxes_keys(c, xw, keys + 19);
+    size_t nk = 19 + tdi_sweep_n_xaxes;
     int rc = tdi_cfg_load(path, keys, nk, err);
     if (rc)
         return rc;
@@ -157,6 +257,8 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
         c->adc[0] = c->cosim.adc_bits;
         c->n_adc = 1;
     }
+    if ((rc = xaxes_values(c, xw, keys + 19, err)) || (rc = fixed_substrate(c, err)))
+        return rc;
     if ((rc = split_words(path, "unit", keys[10].seen ? unit : c->gen.unit, "rc|rlc", c->unit,
                           &c->n_unit, err)) ||
         (rc = split_words(path, "skip", keys[11].seen ? skip : c->gen.skip,
@@ -175,10 +277,25 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     return 0;
 }
 
+/* The xaxes' values of mixed-radix index xi (the first axis varies slowest). */
+static void xaxes_pick(const tdi_sweep_cfg *c, size_t xi, tdi_sweep_job *j)
+{
+    for (size_t x = tdi_sweep_n_xaxes; x-- > 0;) {
+        size_t v = xi % c->n_x[x];
+        xi /= c->n_x[x];
+        if (tdi_sweep_xaxes[x].size)
+            snprintf(j->xword[x], sizeof j->xword[x], "%s", c->xword[x][v]);
+        else
+            j->xnum[x] = c->xnum[x][v];
+    }
+}
+
 int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_err *err)
 {
-    size_t nt = c->n_Vs ? c->n_Vs : c->n_theta;
-    size_t cap = c->n_D * c->n_k * nt * c->n_dac * c->n_adc * c->n_unit * c->n_skip *
+    size_t nt = c->n_Vs ? c->n_Vs : c->n_theta, nx = 1;
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++)
+        nx *= c->n_x[x];
+    size_t cap = c->n_D * c->n_k * nt * c->n_dac * c->n_adc * nx * c->n_unit * c->n_skip *
                  c->n_engine * (size_t)c->replicates;
     *jobs = NULL;
     *n = 0;
@@ -196,6 +313,7 @@ int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_
             for (size_t t = 0; t < nt; t++)
                 for (size_t d = 0; d < c->n_dac; d++)
                     for (size_t e = 0; e < c->n_adc; e++)
+                      for (size_t xi = 0; xi < nx; xi++)
                         for (size_t u = 0; u < c->n_unit; u++)
                             for (size_t s = 0; s < c->n_skip; s++)
                                 for (size_t g = 0; g < c->n_engine; g++)
@@ -213,6 +331,7 @@ int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_
                                         }
                                         j->dac_bits = c->dac[d];
                                         j->adc_bits = c->adc[e];
+                                        xaxes_pick(c, xi, j);
                                         snprintf(j->unit, sizeof j->unit, "%s", c->unit[u]);
                                         snprintf(j->skip, sizeof j->skip, "%s", c->skip[s]);
                                         j->engine = c->engine[g];

@@ -19,8 +19,8 @@
 
 static const char *const cols[] = {
     /* inputs */
-    "job", "preset", "mode", "D", "k", "theta", "Vs_V", "dac_bits", "adc_bits", "unit", "skip",
-    "engine", "replicate", "seed",
+    "job", "preset", "mode", "D", "k", "theta", "Vs_V", "dac_bits", "adc_bits", "XAXES", "unit",
+    "skip", "engine", "replicate", "seed",
     /* outputs */
     "status", "samples", "cos_paper", "cos_centered", "r2", "mean_cos_paper",
     "mean_cos_centered", "mean_r2", "ceil_cos_paper", "ceil_cos_centered", "ceil_r2",
@@ -29,17 +29,24 @@ static const char *const cols[] = {
     "wire_pairs_total", "elements_total", "E_bias_J", "E_R_J", "E_active_J", "E_dac_J",
     "E_adc_J", "E_digital_J", "E_total_J", "kT_floor_J", "gpu_step_J", "gpu_part_J",
     "energy_engine", "t_settle_s", "t_avg_s", "time_to_solution_s", "t_slow_s",
-    "readout_pred_V", "readout_meas_V", "interface_macs", "note", "wall_s"};
-#define NCOLS (sizeof cols / sizeof cols[0])
-#define NINPUT 14
+    "readout_pred_V", "readout_meas_V", "interface_macs", "E_weight_reads_J", "digeq_macs",
+    "digeq_reads", "E_digeq_J", "E_digeq_folded_J", "ratio_analog_digeq", "note", "wall_s"};
+/* "XAXES" stands for the input columns of tdi_sweep_xaxes, in table order */
+#define NCOLS (sizeof cols / sizeof cols[0] - 1 + tdi_sweep_n_xaxes)
 
 const char *tdi_sweep_csv_header(void)
 {
-    static char h[1024];
+    static char h[2048];
     if (!h[0]) {
-        size_t n = 0;
-        for (size_t i = 0; i < NCOLS; i++)
-            n += (size_t)snprintf(h + n, sizeof h - n, "%s%s", i ? "," : "", cols[i]);
+        size_t n = 0, q = 0;
+        for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+            if (strcmp(cols[i], "XAXES") != 0) {
+                n += (size_t)snprintf(h + n, sizeof h - n, "%s%s", q++ ? "," : "", cols[i]);
+                continue;
+            }
+            for (size_t x = 0; x < tdi_sweep_n_xaxes; x++)
+                n += (size_t)snprintf(h + n, sizeof h - n, ",%s", tdi_sweep_xaxes[x].key);
+        }
     }
     return h;
 }
@@ -129,6 +136,12 @@ static void inputs(line *l, const tdi_sweep_cfg *c, const tdi_sweep_job *j)
     num(l, j->Vs);
     col(l, "%ld", j->dac_bits);
     col(l, "%ld", j->adc_bits);
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++) {
+        if (tdi_sweep_xaxes[x].size)
+            col(l, "%s", j->xword[x]);
+        else
+            num(l, j->xnum[x]);
+    }
     col(l, "%s", j->unit);
     col(l, "%s", j->skip);
     col(l, "%s", tdi_cosim_kind_name((tdi_cosim_kind)j->engine));
@@ -282,9 +295,12 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
 
     tdi_cosim_summary sum;
     memset(&sum, 0, sizeof sum);
+    tdi_sweep_xaxes_apply(j, &gen, &cos);
+    if (c->substrate[0])
+        snprintf(gen.bundle, sizeof gen.bundle, "%s", c->substrate);
     tdi_sub_metrics ceil_m = {NAN, NAN, NAN};
     int rc = tdi_mkdirs(jobdir, &jerr);
-    if (!rc)
+    if (!rc && !c->substrate[0])
         rc = tdi_sub_run(&sub, log, &jerr);
     if (!rc)
         rc = tdi_cosim_app_run_ex(&cos, &gen, &sum, log, &jerr);
@@ -358,6 +374,12 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
         num(&l, sum.readout_pred_rms);
         num(&l, e == TDI_COSIM_ANALYTIC ? 0.0 : sum.readout_rms[e]);
         col(&l, "%ld", sum.macs);
+        num(&l, sum.E_wread);
+        col(&l, "%ld", sum.digeq.iface_macs + sum.digeq.matvec_macs);
+        col(&l, "%ld", sum.digeq.iface_reads + sum.digeq.matvec_reads);
+        num(&l, sum.E_digeq);
+        num(&l, sum.E_digeq_folded);
+        num(&l, sum.ratio_digeq);
         col(&l, "%s", "");
     }
     col(&l, "%.3f", wall_now() - t0);

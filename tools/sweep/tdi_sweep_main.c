@@ -4,8 +4,11 @@
  *     (--check: load the sweep file and the base config, print the grid size, run nothing)
  *   tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR
  *   tdi-sweep synth DIR C N_FIT N_TEST SEED
+ *   tdi-sweep pareto RESULTS.csv [--metric cos_centered|r2] [--target F] [--plot OUTDIR]
+ *     (the Pareto set, the cheapest point with metric >= F, the frontier figure)
  * Exit status: 0 success, 1 error (message on stderr), 2 bad usage. Non-goal: logic (library). */
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,9 @@ static int usage(void)
     fprintf(stderr, "usage: tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose] [--check]\n"
                     "       mpirun -np N tdi-sweep SWEEP.yaml ...\n"
                     "       tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR\n"
-                    "       tdi-sweep synth DIR C N_FIT N_TEST SEED\n");
+                    "       tdi-sweep synth DIR C N_FIT N_TEST SEED\n"
+                    "       tdi-sweep pareto RESULTS.csv [--metric cos_centered|r2] [--target F]"
+                    " [--plot OUTDIR]\n");
     return 2;
 }
 
@@ -30,6 +35,43 @@ static int parse_long(const char *s, long *v)
     char *e;
     *v = strtol(s, &e, 10);
     return *s && !*e;
+}
+
+/* tdi-sweep pareto RESULTS.csv [--metric M] [--target F] [--plot OUTDIR] */
+static int pareto_main(int argc, char **argv)
+{
+    const char *csv = NULL, *metric = "cos_centered", *plot = NULL;
+    double target = NAN;
+    for (int i = 2; i < argc; i++) {
+        char *e = NULL;
+        if (strcmp(argv[i], "--metric") == 0 && i + 1 < argc)
+            metric = argv[++i];
+        else if (strcmp(argv[i], "--plot") == 0 && i + 1 < argc)
+            plot = argv[++i];
+        else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc) {
+            target = strtod(argv[++i], &e);
+            if (!*argv[i] || *e || !isfinite(target))
+                return usage();
+        } else if (!csv && argv[i][0] != '-')
+            csv = argv[i];
+        else
+            return usage();
+    }
+    if (!csv)
+        return usage();
+    tdi_err err;
+    tdi_err_clear(&err);
+    int rc = tdi_sweep_frontier_report(csv, metric, target, stdout, &err);
+    if (rc && rc != TDI_ENUM) {
+        fprintf(stderr, "tdi-sweep pareto: %s\n", err.msg);
+        return 1;
+    }
+    int unmet = rc == TDI_ENUM;
+    if (plot && tdi_sweep_frontier_plot(csv, metric, plot, stdout, &err)) {
+        fprintf(stderr, "tdi-sweep pareto: %s\n", err.msg);
+        return 1;
+    }
+    return unmet ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -57,6 +99,8 @@ int main(int argc, char **argv)
         }
         return 0;
     }
+    if (strcmp(argv[1], "pareto") == 0)
+        return pareto_main(argc, argv);
     if (strcmp(argv[1], "synth") == 0) {
         long v[4];
         if (argc != 7 || !parse_long(argv[3], &v[0]) || !parse_long(argv[4], &v[1]) ||
@@ -128,6 +172,13 @@ int main(int argc, char **argv)
             tdi_sweep_mpi_abort(1);
         tdi_sweep_mpi_finalize();
         return 1;
+    }
+    if (comm.rank == 0 && isfinite(cfg.target)) {
+        char csv[700];
+        snprintf(csv, sizeof csv, "%s/results.csv", cfg.out);
+        if (tdi_sweep_frontier_report(csv, "cos_centered", cfg.target, stdout, &err) &&
+            err.code != TDI_ENUM)
+            fprintf(stderr, "tdi-sweep: %s\n", err.msg);
     }
     if (comm.rank == 0)
         printf("tdi-sweep: %s: %zu jobs in the grid, %zu were already done, %zu run now (%zu "

@@ -152,7 +152,7 @@ static void tab_free(table *t)
 
 /* ------------------------------------------------------------------ series */
 static const char *const series_keys[] = {"preset", "mode", "D", "theta", "dac_bits", "adc_bits",
-                                          "unit", "skip", "engine"};
+                                          "avg_relax", "unit", "skip", "engine"};
 #define NSK (sizeof series_keys / sizeof series_keys[0])
 
 typedef struct series {
@@ -323,7 +323,7 @@ static const char *const shades[8][3] = {
     {"#ff7f0e", "#7f2704", "#fdae6b"}, {"#8c564b", "#3b1e19", "#c49c94"},
     {"#e377c2", "#7a0177", "#fbb4c4"}, {"#17becf", "#014636", "#9ecae1"}};
 
-static int run_script(const char *dir, const char *name, const char *script, FILE *log,
+int tdi_sweep_gnuplot(const char *dir, const char *name, const char *script, FILE *log,
                       tdi_err *err)
 {
     char path[1200];
@@ -438,7 +438,7 @@ static int fig_fidelity(const plotset *P, const char *dir, FILE *log, tdi_err *e
     }
     fprintf(b.f, "unset multiplot\n");
     fclose(b.f);
-    rc = run_script(dir, "fidelity_vs_k", b.s, log, err);
+    rc = tdi_sweep_gnuplot(dir, "fidelity_vs_k", b.s, log, err);
     free(b.s);
     return rc;
 fail:
@@ -492,7 +492,7 @@ static int fig_wires(const plotset *P, const char *dir, FILE *log, tdi_err *err)
     fprintf(b.f, "\n");
     fclose(b.f);
     if (!rc)
-        rc = run_script(dir, "wires_vs_k", b.s, log, err);
+        rc = tdi_sweep_gnuplot(dir, "wires_vs_k", b.s, log, err);
     free(b.s);
     return rc;
 }
@@ -566,7 +566,7 @@ static int fig_energy(const plotset *P, const char *dir, FILE *log, tdi_err *err
     fprintf(b.f, "unset multiplot\n");
     fclose(b.f);
     if (!rc)
-        rc = run_script(dir, "energy_vs_k", b.s, log, err);
+        rc = tdi_sweep_gnuplot(dir, "energy_vs_k", b.s, log, err);
     free(b.s);
     return rc;
 }
@@ -694,7 +694,7 @@ static int fig_time(const plotset *P, const char *dir, FILE *log, tdi_err *err)
     fprintf(b.f, "unset multiplot\n");
     fclose(b.f);
     if (!rc)
-        rc = run_script(dir, "time_vs_k_theta", b.s, log, err);
+        rc = tdi_sweep_gnuplot(dir, "time_vs_k_theta", b.s, log, err);
     free(b.s);
     return rc;
 }

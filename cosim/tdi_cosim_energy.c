@@ -1,0 +1,92 @@
+/* tdi_cosim_energy: the energy ledger's circuit and baseline terms. The resistor dissipation of
+ * every resistor of the netlist from the unit waveforms (identical in every engine: bus nodes
+ * are algebraic, their voltages linear in the units'), and the digital-equivalent job (the same
+ * decoder estimate computed digitally: MACs and weight reads). Non-goals: the energy constants
+ * (the `energy:` config), the report (tdi_cosim_app.c). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+
+#include "tdi_cosim.h"
+
+double tdi_cosim_resistor_power(const tdi_cosim_circuit *c, const double *v)
+{
+    size_t n = c->n;
+    double p = 0;
+    for (size_t i = 0; i < n; i++)
+        p += c->r_unit[i] * v[i] * v[i];
+    for (size_t r = 0; r < c->n_rmap; r++) {
+        const double *m = c->r_map + r * n;
+        double u = 0;
+        for (size_t j = 0; j < n; j++)
+            u += m[j] * v[j];
+        p += c->r_g[r] * u * u;
+    }
+    return p;
+}
+
+double tdi_cosim_resistor_tick(const tdi_cosim_circuit *c, const double *vprev, double p0,
+                               const double *v, double p1, double h)
+{
+    double e = 0.5 * h * (p0 + p1), q = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->r_rate[i] != 0)
+            q += c->r_rate[i] * (v[i] - vprev[i]) * (v[i] - vprev[i]);
+    return e + q / h;
+}
+
+int tdi_cosim_digeq_count(size_t D, size_t k, int mode, tdi_cosim_digeq *q, tdi_err *err)
+{
+    memset(q, 0, sizeof *q);
+    long d = (long)D, kk = (long)k;
+    if (D == 0 || mode < 0 || mode > 2 || (mode == 2 && k == 0))
+        return tdi_err_set(err, TDI_EARG, "digital equivalent: need D > 0, mode 0..2, k > 0 "
+                           "when projected");
+    if (mode == 0) {
+        /* enc_w1 (4, D), enc_w2 (D, 4), tr_w1 (16, D), tr_w2 (D, 16) and their biases */
+        q->iface_macs = 4 * d + d * 4 + 16 * d + d * 16;
+        q->iface_reads = q->iface_macs + 4 + d + 16 + d;
+        q->matvec_macs = d * 2 * d;
+        q->matvec_reads = d * 2 * d;
+        /* h4 = enc_w1 x + b; h16 = (tr_w1 enc_w2) h4 + b'; y = (W_x enc_w2) h4 +
+           (W_y tr_w2) h16 + b'' */
+        q->folded_macs = 4 * d + 16 * 4 + d * 4 + d * 16;
+        q->folded_reads = q->folded_macs + 4 + 16 + d;
+    } else {
+        q->iface_macs = mode == 1 ? d * d : 2 * d * kk;
+        q->iface_reads = q->iface_macs;
+        q->matvec_macs = d * d;
+        q->matvec_reads = d * d + d; /* and the precomputed [M^-1]_{yy} c */
+        q->folded_macs = q->iface_macs;
+        q->folded_reads = q->iface_reads + d;
+    }
+    return 0;
+}
+
+int tdi_cosim_digeq_matrix(const double *M, size_t D, double *W, tdi_err *err)
+{
+    size_t N = 2 * D;
+    gsl_matrix *a = gsl_matrix_alloc(N, N);
+    gsl_vector *col = gsl_vector_alloc(N);
+    if (!a || !col) {
+        gsl_matrix_free(a);
+        gsl_vector_free(col);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    memcpy(a->data, M, sizeof(double) * N * N);
+    int rc = 0;
+    if (gsl_linalg_cholesky_decomp1(a))
+        rc = tdi_err_set(err, TDI_ENUM, "digital equivalent: M is not positive definite");
+    /* row D + i of M^-1 = column D + i (M symmetric): solve M w = e_{D+i} */
+    for (size_t i = 0; i < D && !rc; i++) {
+        gsl_vector_set_basis(col, D + i);
+        gsl_linalg_cholesky_svx(a, col);
+        memcpy(W + i * N, col->data, sizeof(double) * N);
+    }
+    gsl_matrix_free(a);
+    gsl_vector_free(col);
+    return rc;
+}
