@@ -89,6 +89,20 @@ static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT,
     return 0;
 }
 
+/* Unit i of the cosim circuit: node name, its EXTERNAL sources ibias_<node> and inoise_<node>,
+ * capacitance (F) and noise conductance (S). */
+static int name_unit(tdi_cosim_circuit *c, size_t i, const char *node, double cap, double gn,
+                     tdi_err *err)
+{
+    char sb[64], sn[64];
+    snprintf(sb, sizeof sb, "ibias_%s", node);
+    snprintf(sn, sizeof sn, "inoise_%s", node);
+    int rc = tdi_cosim_circuit_set_names(c, i, node, sb, sn, err);
+    c->cap[i] = cap;
+    c->g_noise[i] = gn;
+    return rc;
+}
+
 int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_stop,
                                tdi_cosim_circuit **out, tdi_err *err)
 {
@@ -143,24 +157,11 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
     if ((rc = check_readback(gc, rb.K, NT, err)))
         goto done;
     memcpy(c->G, rb.K, sizeof(double) * NT * NT);
-    for (size_t i = N; i < NT; i++) { /* read-out stage units */
-        char sb[64], sn[64];
-        snprintf(sb, sizeof sb, "ibias_%s", gc->nodes[i].name);
-        snprintf(sn, sizeof sn, "inoise_%s", gc->nodes[i].name);
-        if ((rc = tdi_cosim_circuit_set_names(c, i, gc->nodes[i].name, sb, sn, err)))
-            goto done;
-        c->cap[i] = p->ro_C;
-        c->g_noise[i] = p->ro_gn;
-    }
-    for (size_t i = 0; i < N; i++) {
-        char sb[64], sn[64];
-        snprintf(sb, sizeof sb, "ibias_%s", gc->nodes[i].name);
-        snprintf(sn, sizeof sn, "inoise_%s", gc->nodes[i].name);
-        if ((rc = tdi_cosim_circuit_set_names(c, i, gc->nodes[i].name, sb, sn, err)))
-            goto done;
-        c->cap[i] = p->Cu;
-        c->g_noise[i] = p->g_noise;
-    }
+    for (size_t i = 0; i < NT && !rc; i++) /* units i >= N: the read-out stage's */
+        rc = name_unit(c, i, gc->nodes[i].name, i < N ? p->Cu : p->ro_C,
+                       i < N ? p->g_noise : p->ro_gn, err);
+    if (rc)
+        goto done;
     for (size_t e = 0; e < gc->n_elems; e++) { /* the stage's gm_ro and g_ro included */
         if (gc->elems[e].kind == 'G') {
             c->n_vccs++;

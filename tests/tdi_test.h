@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tdi_io.h"
@@ -82,6 +83,24 @@ static inline char *tdi_test_slurp(const char *path)
     if (tdi_file_read_all(path, &b, &n, &e))
         return NULL;
     return b;
+}
+
+/* The number after key in a JSON text, searching for key after the first occurrence of obj
+ * (obj NULL: from the start); NAN when either is missing. A test-side reader for tdi's own
+ * results.json layout ("key": value), not a JSON parser. */
+static inline double tdi_test_json_num(const char *txt, const char *obj, const char *key)
+{
+    const char *p = txt;
+    if (p && obj)
+        p = strstr(p, obj);
+    if (p)
+        p = strstr(p, key);
+    if (!p)
+        return NAN;
+    p += strlen(key);
+    while (*p == '"' || *p == ':' || *p == ' ')
+        p++;
+    return strtod(p, NULL);
 }
 
 #define TDI_TEST_END()                                                                         \

@@ -230,17 +230,6 @@ static void check_generated(tdi_err *err)
         tdi_gen_bundle_destroy(&b);
 }
 
-static double json_num(const char *txt, const char *key)
-{
-    const char *p = txt ? strstr(txt, key) : NULL;
-    if (!p)
-        return NAN;
-    p += strlen(key);
-    while (*p == '"' || *p == ':' || *p == ' ')
-        p++;
-    return strtod(p, NULL);
-}
-
 /* The digital-equivalent counts through the whole job (analytic engine only) on synthetic
  * bundles, D = 6, k = 2, and its matrix against the bundle's equilibria. */
 static void check_digeq(tdi_err *err)
@@ -298,8 +287,8 @@ static void check_digeq(tdi_err *err)
         snprintf(path, sizeof path, "%s/cosim/results.json", root);
         char *js = tdi_test_slurp(path);
         snprintf(nm, sizeof nm, "mode %d: results.json carries the digital-equivalent energy", m);
-        tdi_check_rel(json_num(js, "\"digital_equivalent\": {\"interface_macs\"") +
-                      json_num(js, "\"matvec_macs\""), (double)(cases[m].im + cases[m].mm),
+        tdi_check_rel(tdi_test_json_num(js, NULL, "\"digital_equivalent\": {\"interface_macs\"") +
+                      tdi_test_json_num(js, NULL, "\"matvec_macs\""), (double)(cases[m].im + cases[m].mm),
                       1e-12, nm);
         free(js);
         /* the precomputed matrix gives the bundle's equilibria (y* = [M^-1]_y b): rounding */

@@ -158,17 +158,6 @@ static void test_config(void)
     tdi_check_int(rc, 0, "a misspelt energy key is tdi-cosim's to refuse (skipped here)");
 }
 
-static double json_num(const char *txt, const char *obj, const char *key)
-{
-    const char *p = strstr(txt, obj);
-    if (!p || !(p = strstr(p, key)))
-        return NAN;
-    p += strlen(key);
-    while (*p == '"' || *p == ':' || *p == ' ')
-        p++;
-    return strtod(p, NULL);
-}
-
 /* the whole job at the chosen point on a synthetic paper-mode bundle (D = 6) */
 static void test_job(void)
 {
@@ -201,12 +190,12 @@ static void test_job(void)
     snprintf(path, sizeof path, "%s/cosim/results.json", root);
     if (tdi_file_read_all(path, &js, &nj, &err))
         return;
-    double pred = json_num(js, "\"readout\":", "\"predicted_rms_V\"");
-    double sde = json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\"");
-    double spice = json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\"");
-    double theta = json_num(js, "\"operating_point\":", "\"theta\"");
-    double opn = json_num(js, "\"operating_point\":", "\"predicted_noise_units\"");
-    double cpn = json_num(js, "\"readout\":", "\"predicted_rms_units\"");
+    double pred = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_V\"");
+    double sde = tdi_test_json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\"");
+    double spice = tdi_test_json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\"");
+    double theta = tdi_test_json_num(js, "\"operating_point\":", "\"theta\"");
+    double opn = tdi_test_json_num(js, "\"operating_point\":", "\"predicted_noise_units\"");
+    double cpn = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_units\"");
     printf("  predicted %.4g V, sde %.4g V, spice %.4g V, theta %.4g; noise units: chooser %.4g, "
            "cosim %.4g\n", pred, sde, spice, theta, opn, cpn);
     TDI_CHECK(theta > 0 && theta < 1, "operating point chosen (theta < 1)");
@@ -220,7 +209,7 @@ static void test_job(void)
        only by the samples it is taken over (all 16 here in both): rounding of the window */
     tdi_check_rel(cpn, opn, 0.02, "cosim's prediction = the chooser's (same model)");
     TDI_CHECK(strstr(js, "\"paper_kT1\"") != NULL, "the paper's kT = 1 row is in results.json");
-    double pth = json_num(js, "\"paper_kT1\":", "\"theta\"");
+    double pth = tdi_test_json_num(js, "\"paper_kT1\":", "\"theta\"");
     tdi_check_near(pth, 1.0, 1e-12, "... at theta = 1");
     free(js);
 }
