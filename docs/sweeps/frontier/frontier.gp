@@ -2,13 +2,13 @@ set terminal pngcairo size 1200,680 enhanced font 'DejaVu Sans,11' linewidth 1.5
 set output 'frontier.png'
 set datafile missing 'nan'
 set grid lc rgb '#dddddd'
-set multiplot title 'fidelity-energy frontier: 180 circuit points (sde), 4 on the Pareto set of fidelity, energy and time'
+set multiplot title 'fidelity-energy frontier: 360 circuit points (sde), 4 on the Pareto set of fidelity, energy and time'
 set logscale x
-set yrange [-0.0133784:0.715822]
+set yrange [-0.0210508:0.716589]
 set ylabel 'centered cosine (circuit engine)'
 set origin 0,0
 set size 0.7,0.95
-set xrange [2.65942e-08:8.62912e-07]
+set xrange [2.65699e-08:8.62912e-07]
 set xtics (1e-08, 2e-08, 5e-08, 1e-07, 2e-07, 5e-07, 1e-06, 2e-06, 5e-06)
 set format x '%.0s %cJ'
 set xlabel 'energy per inference E_{total} (J)'
@@ -28,7 +28,7 @@ unset key
 set format y ''
 set origin 0.7,0
 set size 0.3,0.95
-set xrange [1.32971e-08:0.156]
+set xrange [1.32849e-08:0.156]
 set xtics 1e-9,1e3
 set format x '10^{%L}'
 set xlabel 'E (J), to the GPU'
