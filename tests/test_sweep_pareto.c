@@ -49,14 +49,14 @@ static void test_set(void)
 }
 
 static const char *csv =
-    "job,theta,avg_relax,status,engine,cos_centered,r2,E_total_J,time_to_solution_s,"
+    "job,theta,avg_relax,readout_stage,status,engine,cos_centered,r2,E_total_J,time_to_solution_s,"
     "E_digeq_J,gpu_step_J,gpu_part_J,note\n"
-    "0,1,10,ok,analytic,0.99,0.98,1e-12,1e-6,1.6e-7,0.052,0.016,\n"
-    "1,1,10,ok,sde,0.05,-41,6.5e-8,9e-5,1.6e-7,0.052,0.016,\n"
-    "2,1e-4,10,ok,sde,0.58,0.52,2.1e-8,9e-5,1.6e-7,0.052,0.016,\"a, \"\"quoted\"\" note\"\n"
-    "3,1e-4,1,ok,sde,0.40,0.30,4e-9,4e-5,1.6e-7,0.052,0.016,\n"
-    "4,1e-6,10,failed,sde,nan,nan,nan,nan,nan,nan,nan,not positive definite\n"
-    "5,1e-6,100,ok,sde,0.587,0.527,1.9e-7,6e-4,1.6e-7,0.052,0.016,\n";
+    "0,1,10,none,ok,analytic,0.99,0.98,1e-12,1e-6,1.6e-7,0.052,0.016,\n"
+    "1,1,10,none,ok,sde,0.05,-41,6.5e-8,9e-5,1.6e-7,0.052,0.016,\n"
+    "2,1e-4,10,none,ok,sde,0.58,0.52,2.1e-8,9e-5,1.6e-7,0.052,0.016,\"a, \"\"quoted\"\" note\"\n"
+    "3,1e-4,1,rc,ok,sde,0.40,0.30,4e-9,4e-5,1.6e-7,0.052,0.016,\n"
+    "4,1e-6,10,none,failed,sde,nan,nan,nan,nan,nan,nan,nan,not positive definite\n"
+    "5,1e-6,100,none,ok,sde,0.587,0.527,1.9e-7,6e-4,1.6e-7,0.052,0.016,\n";
 
 static void test_table_report(void)
 {
@@ -119,7 +119,8 @@ static void test_plot(void)
     free(gp);
     char *dat = tdi_test_slurp(SCR "/fig/frontier.dat");
     /* 4 points + comment line; the theta = 1 sde row is marked */
-    tdi_check_contains(dat, "6.5e-08 0.05 0 1 10", "data: the theta = 1 point, marked");
+    tdi_check_contains(dat, "6.5e-08 0.05 0 1 10 0", "data: the theta = 1 point, marked");
+    tdi_check_contains(dat, "4e-09 0.4 1 0 1 1", "data: the readout_stage rc point, marked");
     free(dat);
 }
 

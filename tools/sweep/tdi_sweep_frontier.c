@@ -1,6 +1,6 @@
 /* tdi_sweep_frontier: the frontier figure of a results file (fidelity against energy per
  * inference, log x) with the digital-equivalent and GPU energies and the analytic equilibrium
- * as reference lines and the paper's theta = 1 points marked.
+ * as reference lines, the paper's theta = 1 points and the analog read-out (rc) points marked.
  * Invariants (the same rules as the other plots): the data go to data files and the script
  * text holds only numbers and fixed strings (nothing from the CSV or the command line); gnuplot
  * runs through tdi_sweep_gnuplot (fork/execvp in the output directory, never a shell).
@@ -44,7 +44,8 @@ static double col_median(const tdi_sweep_table *t, const char *name, int analyti
     return m;
 }
 
-/* frontier.dat: energy, fidelity, on-Pareto, theta == 1, avg_relax (or 0), sorted by energy. */
+/* frontier.dat: energy, fidelity, on-Pareto, theta == 1, avg_relax (or 0), analog read-out
+ * (readout_stage rc: 1; none or no such column: 0), sorted by energy. */
 static int write_points(const char *dir, const tdi_sweep_table *t, const tdi_sweep_point *p,
                         const unsigned char *on, size_t n, tdi_err *err)
 {
@@ -55,13 +56,15 @@ static int write_points(const char *dir, const tdi_sweep_table *t, const tdi_swe
     if (rc)
         return rc;
     int ct = tdi_sweep_table_col(t, "theta"), ca = tdi_sweep_table_col(t, "avg_relax");
-    fprintf(af.f, "# E_total_J fidelity pareto theta_is_1 avg_relax\n");
+    int cr = tdi_sweep_table_col(t, "readout_stage");
+    fprintf(af.f, "# E_total_J fidelity pareto theta_is_1 avg_relax readout_rc\n");
     for (size_t i = 0; i < n; i++) {
         char **row = t->cell + p[i].row * t->ncol;
         double th = ct >= 0 ? strtod(row[ct], NULL) : NAN;
         double av = ca >= 0 ? strtod(row[ca], NULL) : 0;
-        fprintf(af.f, "%.10g %.10g %d %d %.10g\n", p[i].energy, p[i].fid, on[i],
-                fabs(th - 1.0) < 1e-9, av);
+        int ro = cr >= 0 && strcmp(row[cr], "rc") == 0;
+        fprintf(af.f, "%.10g %.10g %d %d %.10g %d\n", p[i].energy, p[i].fid, on[i],
+                fabs(th - 1.0) < 1e-9, av, ro);
     }
     return tdi_atomic_commit(&af, err);
 }
@@ -119,8 +122,10 @@ static const char *const frontier_gp =
     "dt 4 lw 2\n"
     "set label 2 'analytic equilibrium' at graph 0.02, first %.10g offset 0,0.7 "
     "tc rgb '#2ca02c'\n"
-    "plot 'frontier.dat' using 1:2 with points pt 7 ps 0.6 lc rgb '#aaaaaa' "
-    "title 'sweep points', \\\n"
+    "plot 'frontier.dat' using ($6 == 1 ? 1/0 : $1):2 with points pt 7 ps 0.6 "
+    "lc rgb '#aaaaaa' title 'ADC averaging (readout\\_stage none)', \\\n"
+    "     '' using ($6 == 1 ? $1 : 1/0):2 with points pt 8 ps 0.8 lc rgb '#17becf' "
+    "title 'analog read-out (readout\\_stage rc)', \\\n"
     "     '' using ($3 == 1 ? $1 : 1/0):2 with points pt 7 ps 0.9 lc rgb '#000000' "
     "title 'Pareto set (fidelity, energy, time)', \\\n"
     "     'frontier_front.dat' using 1:2 with steps lw 2 lc rgb '#000000' "
