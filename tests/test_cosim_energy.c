@@ -259,9 +259,7 @@ static void check_digeq(tdi_err *err)
         snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  avg_relax: 5\n"
                  "  samples: [0]\ncosim:\n  n_samples: 4\n  sde: false\n  spice: false\n"
                  "  progress: false\nenergy:\n  mac: 4.0e-12\n  weight_read: 1.0e-11\n", root);
-        FILE *f = fopen(path, "w");
-        fputs(txt, f);
-        fclose(f);
+        tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "config written");
         tdi_cosim_cfg cfg;
         tdi_cosim_summary sum;
         int rc = tdi_cosim_cfg_load(path, &cfg, err);

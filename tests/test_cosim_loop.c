@@ -190,9 +190,7 @@ int main(void)
             char path[256], txt[1024];
             snprintf(path, sizeof path, SCR "/%s.yaml", which[q]);
             snprintf(txt, sizeof txt, yaml, which[q]);
-            FILE *f = fopen(path, "w");
-            fputs(txt, f);
-            fclose(f);
+            tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "config written");
             tdi_cosim_cfg cfg;
             rc = tdi_cosim_cfg_load(path, &cfg, &err);
             tdi_check_int(rc, 0, "config loads");
@@ -287,9 +285,7 @@ int main(void)
         snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  avg_relax: 5\n"
                  "  samples: [0]\ncosim:\n  n_samples: 3\n  spice: false\n  progress: false\n",
                  root);
-        FILE *f = fopen(path, "w");
-        fputs(txt, f);
-        fclose(f);
+        tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "config written");
         tdi_cosim_cfg cfg;
         tdi_cosim_cfg_load(path, &cfg, &err);
         int rc = tdi_cosim_app_run(&cfg, NULL, &err);

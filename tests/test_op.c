@@ -175,9 +175,7 @@ static void test_job(void)
     snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  target_noise_ratio: 0.05\n"
              "  v_swing: 0.3\n  samples: [0]\ncosim:\n  n_samples: 16\n  spice_samples: 8\n"
              "  progress: false\n", root);
-    FILE *f = fopen(path, "w");
-    fputs(txt, f);
-    fclose(f);
+    tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "config written");
     tdi_cosim_cfg cfg;
     tdi_cosim_cfg_load(path, &cfg, &err);
     int rc = tdi_cosim_app_run(&cfg, NULL, &err);
