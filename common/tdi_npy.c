@@ -267,6 +267,11 @@ int tdi_npy_read(const char *path, tdi_npy *out, tdi_err *err)
     FILE *f = fopen(path, "rb");
     if (!f)
         return tdi_err_set(err, TDI_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st; /* fopen "rb" succeeds on a directory; its first read fails with EISDIR */
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return tdi_err_set(err, TDI_EIO, "%s: is a directory (want a .npy file)", path);
+    }
     int rc = TDI_OK;
     char *hdr = NULL;
     unsigned char pre[NPY_PREFIX];

@@ -10,14 +10,21 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "tdi_cli.h"
 #include "tdi_gen.h"
 
-static int usage(void)
+static void usage(FILE *f)
 {
-    fprintf(stderr, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR]\n"
-                    "       tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]\n"
-                    "       tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] "
-                    "[--preset name]\n");
+    fprintf(f, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR]\n"
+               "       tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]\n"
+               "       tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] "
+               "[--preset name]\n");
+}
+
+/* Bad usage: the usage text on stderr, exit status 2. */
+static int bad_usage(void)
+{
+    usage(stderr);
     return 2;
 }
 
@@ -33,6 +40,11 @@ static int parse_size(const char *s, size_t *out)
 
 int main(int argc, char **argv)
 {
+    tdi_cli_omp_passive("/proc/self/exe", argv); /* idle OpenMP threads sleep (tdi_cli.h) */
+    if (tdi_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     gsl_set_error_handler_off();
     tdi_gen_blas_threads(1);
     /* keep freed large blocks in the heap for reuse: the big N x N temporaries otherwise go
@@ -43,13 +55,13 @@ int main(int argc, char **argv)
     tdi_err_clear(&err);
     if (argc >= 2 && strcmp(argv[1], "--synth") == 0) {
         if (argc < 3)
-            return usage();
+            return bad_usage();
         size_t D = 0, k = 0, r = 0, n = 4, seed = 1;
         const char *preset = "synthetic";
         for (int i = 3; i < argc; i++) {
             size_t *dst = NULL;
             if (i + 1 >= argc)
-                return usage();
+                return bad_usage();
             if (strcmp(argv[i], "--D") == 0)
                 dst = &D;
             else if (strcmp(argv[i], "--k") == 0)
@@ -64,9 +76,9 @@ int main(int argc, char **argv)
                 preset = argv[++i];
                 continue;
             } else
-                return usage();
+                return bad_usage();
             if (parse_size(argv[++i], dst))
-                return usage();
+                return bad_usage();
         }
         if (D == 0 || k > D || r > D) {
             fprintf(stderr, "tdi-gen --synth: need D >= 1, k <= D, rank <= D\n");
@@ -81,11 +93,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc < 2 || argv[1][0] == '-')
-        return usage();
+        return bad_usage();
     const char *bundle = NULL, *out = NULL, *cmp = NULL;
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc)
-            return usage();
+            return bad_usage();
         if (strcmp(argv[i], "--bundle") == 0)
             bundle = argv[++i];
         else if (strcmp(argv[i], "--out") == 0)
@@ -93,7 +105,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--compare") == 0)
             cmp = argv[++i];
         else
-            return usage();
+            return bad_usage();
     }
     tdi_gen_config cfg;
     tdi_gen_config_init(&cfg);

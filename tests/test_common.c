@@ -1,4 +1,4 @@
-/* test_common: checks of the shared library (tdi_io, tdi_npy, tdi_cfg, tdi_err).
+/* test_common: checks of the shared library (tdi_io, tdi_npy, tdi_cfg, tdi_err, tdi_cli).
  * Oracles: FNV-1a 64 published vectors; NumPy itself (np.load of our files, np.save of files we
  * read; a missing numpy is a FAIL); corrupt .npy fixtures made here by patching a file we wrote,
  * with the expected byte offset computed from the file layout; YAML snippets whose error
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tdi_cfg.h"
+#include "tdi_cli.h"
 #include "tdi_err.h"
 #include "tdi_io.h"
 #include "tdi_npy.h"
@@ -907,6 +908,68 @@ static void test_npy_load(void)
     tdi_check_int(tdi_npy_load_f64(p, 0, 0, &d, &r, &c, &e), TDI_EFORMAT, "load_f64 3-D rejected");
 }
 
+/* A directory where a .npy is expected: named as such (it used to say "file ends inside the
+ * magic", since fopen succeeds on a directory and the first read fails). */
+static void test_npy_directory(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char p[512];
+    tpath(p, sizeof p, "adir.npy");
+    tdi_check_int(mkdir(p, 0777), 0, "npy dir: mkdir adir.npy");
+    tdi_npy a;
+    tdi_check_int(tdi_npy_read(p, &a, &e), TDI_EIO, "npy dir: read refused with TDI_EIO");
+    char want[600];
+    snprintf(want, sizeof want, "%s: is a directory", p);
+    tdi_check_contains(e.msg, want, "npy dir: message names the path and 'is a directory'");
+    TDI_CHECK(!strstr(e.msg, "magic"), "npy dir: message does not blame the magic");
+    double *d = NULL;
+    size_t r = 0, c = 0;
+    tdi_check_int(tdi_npy_load_f64(p, 0, 0, &d, &r, &c, &e), TDI_EIO, "npy dir: load_f64 too");
+    tdi_check_contains(e.msg, "is a directory", "npy dir: load_f64 message");
+}
+
+/* ---------------------------------------------------------------- tdi_cli */
+
+/* Runs tdi_cli_omp_passive in a child with OMP_WAIT_POLICY unset (set = NULL) or set to `set`;
+ * the exec target is /bin/sh testing the variable against want. Returns the child's exit
+ * status: 0 when the variable seen was want; 3 when the helper returned without exec. */
+static int omp_child(const char *set, const char *want)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (set)
+            setenv("OMP_WAIT_POLICY", set, 1);
+        else
+            unsetenv("OMP_WAIT_POLICY");
+        char script[128];
+        snprintf(script, sizeof script, "test \"$OMP_WAIT_POLICY\" = '%s'", want);
+        char *argv[] = {"sh", "-c", script, NULL};
+        tdi_cli_omp_passive("/bin/sh", argv);
+        /* not exec'd: the variable must be the user's, untouched */
+        const char *v = getenv("OMP_WAIT_POLICY");
+        _exit(v && strcmp(v, want) == 0 ? 3 : 4);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+static void test_cli(void)
+{
+    tdi_check_int(omp_child(NULL, "PASSIVE"), 0,
+                  "omp_passive: unset -> re-executed with OMP_WAIT_POLICY=PASSIVE");
+    tdi_check_int(omp_child("ACTIVE", "ACTIVE"), 3,
+                  "omp_passive: the user's ACTIVE is kept, no re-exec");
+    tdi_check_int(omp_child("", ""), 3, "omp_passive: an empty user value is kept, no re-exec");
+    char *h1[] = {"p", "x", "--help", NULL}, *h2[] = {"p", "-h", NULL};
+    char *h3[] = {"p", "--helpme", "-hx", NULL};
+    tdi_check_int(tdi_cli_wants_help(3, h1), 1, "wants_help: --help after a positional");
+    tdi_check_int(tdi_cli_wants_help(2, h2), 1, "wants_help: -h");
+    tdi_check_int(tdi_cli_wants_help(3, h3), 0, "wants_help: --helpme, -hx are not help");
+}
+
 /* ---------------------------------------------------------------- cfg */
 
 /* Does text contain line as a whole line? */
@@ -1264,11 +1327,13 @@ int main(void)
     test_npy_corrupt();
     test_npy_huge_shapes();
     test_npy_load();
+    test_npy_directory();
     test_npy_numpy();
     test_cfg_good();
     test_cfg_bad();
     test_cfg_preset();
     test_cfg_locate();
+    test_cli();
     if (!tdi_test_fail_)
         tdi_dir_abort(g_dir); /* keep the files of a failed run for inspection */
     TDI_TEST_END();

@@ -1,6 +1,7 @@
 /* test_gen: the netlist generator (issue 4). Oracles: the intended matrix gu*M against the
  * netlist text read back and reduced (every realisation x unit kind), wire-count formulas,
- * ngspice -b runs of D = 8-per-module standalone netlists against M^-1 b, (kB T/Cu)(M^-1)_ii
+ * the usage of every program in bin/ (--help, -h, an unknown option), ngspice -b runs of
+ * D = 8-per-module standalone netlists against M^-1 b, (kB T/Cu)(M^-1)_ii
  * and the exact modal step response (rc and rlc), a golden netlist, and bad-input fixtures.
  * Bundles are built here from seeded random factors (independent of tdi_gen_bundle_synth).
  * Scratch files live in build/test-gen/. Set TDI_GEN_UPDATE_GOLDEN=1 to rewrite the golden. */
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
 
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_errno.h>
@@ -794,6 +797,64 @@ static void test_output_guard(void)
               "a pre-marker tdi-gen netlist set is recognised and replaced");
 }
 
+/* Entries of dir other than . and .. (-1 when it cannot be opened). */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/* Runs bin/tdi-<prog> ARGS in the empty directory SCR/help (stdout, stderr to SCR/help.out,
+ * .err); returns its exit status, -1 when it did not exit normally. */
+static int run_in_help_dir(const char *prog, const char *args)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd " SCR "/help && ../../../bin/tdi-%s %s >../help.out "
+             "2>../help.err", prog, args);
+    int st = system(cmd);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Every program in bin/: --help and -h print the usage to stdout and exit 0 without touching
+ * any file (tdi-cosim used to open a config named "--help"); an unknown option prints the usage
+ * to stderr and exits 2. */
+static void test_help(void)
+{
+    static const char *const progs[] = {"unet", "fit", "gen", "cosim", "sweep"};
+    if (system("mkdir -p " SCR "/help") != 0)
+        printf("cannot create " SCR "/help\n");
+    for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++) {
+        char name[160], want[64];
+        snprintf(want, sizeof want, "usage: tdi-%s", progs[i]);
+        for (int h = 0; h < 2; h++) {
+            const char *opt = h ? "-h" : "--help";
+            snprintf(name, sizeof name, "tdi-%s %s: exit 0", progs[i], opt);
+            tdi_check_int(run_in_help_dir(progs[i], opt), 0, name);
+            char *out = tdi_test_slurp(SCR "/help.out");
+            snprintf(name, sizeof name, "tdi-%s %s: usage on stdout", progs[i], opt);
+            tdi_check_contains(out, want, name);
+            free(out);
+            snprintf(name, sizeof name, "tdi-%s %s: no file written", progs[i], opt);
+            tdi_check_int(dir_entries(SCR "/help"), 0, name);
+        }
+        snprintf(name, sizeof name, "tdi-%s --no-such-option: exit 2", progs[i]);
+        tdi_check_int(run_in_help_dir(progs[i], "--no-such-option"), 2, name);
+        char *out = tdi_test_slurp(SCR "/help.out"), *err = tdi_test_slurp(SCR "/help.err");
+        snprintf(name, sizeof name, "tdi-%s --no-such-option: stdout empty", progs[i]);
+        TDI_CHECK(out && !out[0], name);
+        snprintf(name, sizeof name, "tdi-%s --no-such-option: usage on stderr", progs[i]);
+        tdi_check_contains(err, want, name);
+        free(out);
+        free(err);
+    }
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -802,6 +863,7 @@ int main(void)
         printf("cannot create " SCR "\n");
         return 1;
     }
+    test_help();
     test_readback();
     test_golden();
     test_bad_input();

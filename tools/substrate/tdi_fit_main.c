@@ -7,6 +7,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "tdi_cli.h"
 #include "tdi_sub.h"
 
 static void usage(FILE *f)
@@ -20,11 +21,12 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+    tdi_cli_omp_passive("/proc/self/exe", argv); /* idle OpenMP threads sleep (tdi_cli.h) */
+    if (tdi_cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
-    if (argc != 2) {
+    if (argc != 2 || argv[1][0] == '-') {
         usage(stderr);
         return 2;
     }

@@ -15,18 +15,25 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "tdi_cli.h"
 #include "tdi_gen.h"
 #include "tdi_sweep.h"
 #include "tdi_sweep_mpi.h"
 
-static int usage(void)
+static void usage(FILE *f)
 {
-    fprintf(stderr, "usage: tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose] [--check]\n"
-                    "       mpirun -np N tdi-sweep SWEEP.yaml ...\n"
-                    "       tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR\n"
-                    "       tdi-sweep synth DIR C N_FIT N_TEST SEED\n"
-                    "       tdi-sweep pareto RESULTS.csv [--metric cos_centered|r2] [--target F]"
-                    " [--plot OUTDIR]\n");
+    fprintf(f, "usage: tdi-sweep SWEEP.yaml [--max-jobs N] [--quiet] [--verbose] [--check]\n"
+               "       mpirun -np N tdi-sweep SWEEP.yaml ...\n"
+               "       tdi-sweep plot RESULTS.csv [MORE.csv ...] OUTDIR\n"
+               "       tdi-sweep synth DIR C N_FIT N_TEST SEED\n"
+               "       tdi-sweep pareto RESULTS.csv [--metric cos_centered|r2] [--target F]"
+               " [--plot OUTDIR]\n");
+}
+
+/* Bad usage: the usage text on stderr, exit status 2. */
+static int bad_usage(void)
+{
+    usage(stderr);
     return 2;
 }
 
@@ -51,14 +58,14 @@ static int pareto_main(int argc, char **argv)
         else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc) {
             target = strtod(argv[++i], &e);
             if (!*argv[i] || *e || !isfinite(target))
-                return usage();
+                return bad_usage();
         } else if (!csv && argv[i][0] != '-')
             csv = argv[i];
         else
-            return usage();
+            return bad_usage();
     }
     if (!csv)
-        return usage();
+        return bad_usage();
     tdi_err err;
     tdi_err_clear(&err);
     int rc = tdi_sweep_frontier_report(csv, metric, target, stdout, &err);
@@ -76,6 +83,12 @@ static int pareto_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* before MPI_Init and any OpenMP use: idle OpenMP threads sleep (tdi_cli.h) */
+    tdi_cli_omp_passive("/proc/self/exe", argv);
+    if (tdi_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     gsl_set_error_handler_off();
     tdi_gen_blas_threads(1); /* one job per process; the machine's cores go to the ranks */
     /* Every job allocates and frees the same large arrays (bundles, fit data, noise): with
@@ -86,12 +99,12 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     if (argc < 2)
-        return usage();
+        return bad_usage();
     tdi_err err;
     tdi_err_clear(&err);
     if (strcmp(argv[1], "plot") == 0) {
         if (argc < 4)
-            return usage();
+            return bad_usage();
         if (tdi_sweep_plot((const char *const *)argv + 2, (size_t)argc - 3, argv[argc - 1],
                            stdout, &err)) {
             fprintf(stderr, "tdi-sweep plot: %s\n", err.msg);
@@ -106,7 +119,7 @@ int main(int argc, char **argv)
         if (argc != 7 || !parse_long(argv[3], &v[0]) || !parse_long(argv[4], &v[1]) ||
             !parse_long(argv[5], &v[2]) || !parse_long(argv[6], &v[3]) || v[0] < 1 ||
             v[1] < 2 || v[2] < 1 || v[3] < 0)
-            return usage();
+            return bad_usage();
         if (tdi_sweep_synth_acts(argv[2], (size_t)v[0], (size_t)v[1], (size_t)v[2],
                                  (unsigned long)v[3], &err)) {
             fprintf(stderr, "tdi-sweep synth: %s\n", err.msg);
@@ -127,7 +140,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--max-jobs") == 0 && i + 1 < argc) {
             if (!parse_long(argv[++i], &o.max_jobs) || o.max_jobs < 1) {
                 tdi_sweep_mpi_finalize();
-                return usage();
+                return bad_usage();
             }
         } else if (strcmp(argv[i], "--check") == 0) {
             check = 1;
@@ -139,12 +152,12 @@ int main(int argc, char **argv)
             path = argv[i];
         } else {
             tdi_sweep_mpi_finalize();
-            return usage();
+            return bad_usage();
         }
     }
     if (!path) {
         tdi_sweep_mpi_finalize();
-        return usage();
+        return bad_usage();
     }
     o.progress = o.progress && comm.rank == 0;
     static tdi_sweep_cfg cfg; /* large: not on the stack */

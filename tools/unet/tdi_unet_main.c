@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tdi_cfg.h"
+#include "tdi_cli.h"
 #include "tdi_unet_png.h"
 #include "tdi_unet_run.h"
 
@@ -154,16 +154,22 @@ static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_e
 int main(int argc, char **argv)
 {
     /* OpenMP threads that spin while OpenBLAS's own threads work cost about a third of the speed
-     * on 2 cores: make idle OpenMP threads sleep. libgomp reads this at load time, hence the
-     * re-exec. */
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-        execv("/proc/self/exe", argv);
-    }
+     * on 2 cores: make idle OpenMP threads sleep (re-executes; see tdi_cli.h). */
+    tdi_cli_omp_passive("/proc/self/exe", argv);
     gsl_set_error_handler_off();
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (tdi_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    static const char *const cmds[] = {"train", "eval", "sample", "export", "bench", NULL};
+    int known_cmd = 0;
+    for (const char *const *k = cmds; argc >= 2 && *k; k++)
+        known_cmd |= strcmp(argv[1], *k) == 0;
+    if (!known_cmd) {
+        if (argc >= 2)
+            fprintf(stderr, "tdi-unet: error: unknown command '%s'\n", argv[1]);
+        usage(stderr);
+        return 2;
     }
     const char *cmd = argv[1];
     tdi_err err;
@@ -175,7 +181,8 @@ int main(int argc, char **argv)
                                         "--unet", NULL};
     if (check_args(argc, argv, known, &pos, &err)) {
         usage(stderr);
-        return die(&err);
+        die(&err);
+        return 2;
     }
     const int is_export = strcmp(cmd, "export") == 0;
     const char *cfg_path = is_export ? opt(argc, argv, "--unet", DEFAULT_CONFIG)
@@ -245,8 +252,7 @@ int main(int argc, char **argv)
                    "inference %.1f images/s\n",
                    c.channels, b, tr, inf);
     } else {
-        usage(stderr);
-        rc = tdi_err_set(&err, TDI_EARG, "unknown command '%s'", cmd);
+        rc = tdi_err_set(&err, TDI_EARG, "unknown command '%s'", cmd); /* cmds[] above */
     }
     return rc ? die(&err) : 0;
 }
