@@ -3,6 +3,8 @@
  * dotted paths ("train.lr"); leaves are plain/quoted scalars or sequences of scalars (lists).
  * Invariants: every leaf matches a schema key or lies under a TDI_CFG_IGNORE path; a path may
  * appear once; messages are "name:line:col: ..." with 1-based positions from libyaml's marks.
+ * Bounds: at most TDI_CFG_MAX_BYTES are read (a bounded read, so /dev/zero ends) and collections
+ * nest at most TDI_CFG_MAX_DEPTH deep (checked per event: libyaml scans only ~16 KiB ahead).
  * Non-goals: anchors, aliases, tags, complex keys, multiple documents, writing YAML. */
 #include "tdi_cfg.h"
 
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -27,6 +30,7 @@ typedef struct {
     tdi_err *err;
     char **seen; /* every path met so far (mappings and leaves), for duplicate detection */
     size_t nseen, capseen;
+    int depth; /* open mappings + sequences at the last event pulled (root mapping = 1) */
 } cfg_ctx;
 
 static int cfg_err_at(cfg_ctx *c, yaml_mark_t m, const char *fmt, ...)
@@ -60,6 +64,24 @@ static const char *cfg_event_name(yaml_event_type_t t)
     case YAML_SCALAR_EVENT: return "a scalar";
     default: return "something else";
     }
+}
+
+/* Tracks the nesting depth of ev (pulled, deleted here on error). libyaml's scanner keeps one
+ * simple-key slot per open flow level and walks them all per token: 200k nested '[' take
+ * minutes. Its scanner reads only ~16 KiB ahead of the events, so refusing the event that opens
+ * level TDI_CFG_MAX_DEPTH + 1 stops it long before that cost (tests/test_common.c times it). */
+static int cfg_depth(cfg_ctx *c, yaml_event_t *ev)
+{
+    if (ev->type == YAML_MAPPING_END_EVENT || ev->type == YAML_SEQUENCE_END_EVENT)
+        c->depth--;
+    if (ev->type != YAML_MAPPING_START_EVENT && ev->type != YAML_SEQUENCE_START_EVENT)
+        return 0;
+    if (++c->depth <= TDI_CFG_MAX_DEPTH)
+        return 0;
+    yaml_mark_t m = ev->start_mark;
+    yaml_event_delete(ev);
+    return cfg_err_at(c, m, "nesting deeper than %d levels (mappings and sequences)",
+                      TDI_CFG_MAX_DEPTH);
 }
 
 /* Pulls the next event; turns parser errors, aliases, anchors and tags into messages. */
@@ -107,7 +129,7 @@ static int cfg_next(cfg_ctx *c, yaml_event_t *ev)
         yaml_event_delete(ev);
         return cfg_err_at(c, m, "%s are not supported", anchor ? "anchors" : "tags");
     }
-    return 0;
+    return cfg_depth(c, ev);
 }
 
 /* Consumes the rest of a node whose first event is ev (already pulled; deleted here). */
@@ -460,6 +482,9 @@ static int cfg_load_buf(const char *name, const char *text, size_t len, tdi_cfg_
             return tdi_err_set(err, TDI_EARG, "%s: schema entry %zu ('%s') is incomplete", name,
                                i, k->path ? k->path : "(null)");
     }
+    if (len > TDI_CFG_MAX_BYTES)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: config larger than 1 MiB (%zu bytes)", name,
+                           len);
     if (memchr(text, '\0', len))
         return tdi_err_set(err, TDI_ECONFIG, "%s: byte offset %zu: NUL byte in config", name,
                            (size_t)((const char *)memchr(text, '\0', len) - text));
@@ -490,11 +515,59 @@ int tdi_cfg_load_string(const char *name, const char *text, tdi_cfg_key *keys, s
     return cfg_load_buf(name, text, strlen(text), keys, n, err);
 }
 
+/* Reads at most TDI_CFG_MAX_BYTES + 1 bytes of path into a malloc'd, NUL-terminated *buf.
+ * Regular files are refused by size before reading; pipes and character devices (/dev/stdin,
+ * <(...), /dev/zero) are read until EOF or one byte past the cap; directories are refused. */
+static int cfg_read_bounded(const char *path, char **buf, size_t *len, tdi_err *err)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return tdi_err_set(err, TDI_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int rc = TDI_OK;
+    if (fstat(fileno(f), &st) != 0)
+        rc = tdi_err_set(err, TDI_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        rc = tdi_err_set(err, TDI_ECONFIG, "%s: is a directory, not a config file", path);
+    else if (S_ISREG(st.st_mode) && st.st_size > TDI_CFG_MAX_BYTES)
+        rc = tdi_err_set(err, TDI_ECONFIG, "%s: config larger than 1 MiB (%lld bytes)", path,
+                         (long long)st.st_size);
+    char *b = rc ? NULL : malloc((size_t)TDI_CFG_MAX_BYTES + 2);
+    if (!rc && !b)
+        rc = tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", path);
+    size_t n = 0;
+    while (!rc && n <= TDI_CFG_MAX_BYTES) {
+        size_t got = fread(b + n, 1, (size_t)TDI_CFG_MAX_BYTES + 1 - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (!rc && ferror(f))
+        rc = tdi_err_set(err, TDI_EIO, "%s: read error after %zu bytes: %s", path, n,
+                         strerror(errno));
+    else if (!rc && n > TDI_CFG_MAX_BYTES)
+        rc = tdi_err_set(err, TDI_ECONFIG, "%s: config larger than 1 MiB (read %zu bytes, "
+                         "not at the end)", path, n);
+    fclose(f);
+    if (rc) {
+        free(b);
+        return rc;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return TDI_OK;
+}
+
 int tdi_cfg_load(const char *path, tdi_cfg_key *keys, size_t n, tdi_err *err)
 {
+    if (!path)
+        return tdi_err_set(err, TDI_EARG, "tdi_cfg_load: NULL path");
     char *buf;
     size_t len;
-    int rc = tdi_file_read_all(path, &buf, &len, err);
+    int rc = cfg_read_bounded(path, &buf, &len, err);
     if (rc)
         return rc;
     rc = cfg_load_buf(path, buf, len, keys, n, err);
@@ -665,7 +738,7 @@ void tdi_cfg_locate(const char *path, const char *key, char *buf, size_t n)
     char *text = NULL;
     size_t len = 0;
     tdi_err e;
-    if (!path || !key || tdi_file_read_all(path, &text, &len, &e))
+    if (!path || !key || cfg_read_bounded(path, &text, &len, &e))
         return;
     cfg_locator l;
     memset(&l, 0, sizeof l);

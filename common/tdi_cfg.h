@@ -53,6 +53,15 @@ typedef struct tdi_cfg_key {
 #define TDI_CFG_NAME_SET "A-Z a-z 0-9 . _ -"
 int tdi_cfg_name_ok(const char *s);
 
+/* Resource bounds (docs/formats.md, "Config files"): a config holds at most TDI_CFG_MAX_BYTES
+ * (1 MiB, ~170x the largest shipped config, configs/paper.yaml at 6 KB); longer input, or an
+ * endless one such as /dev/zero, is "<name>: config larger than 1 MiB". Mappings and sequences
+ * nest at most TDI_CFG_MAX_DEPTH levels (the root mapping is level 1; shipped configs use at most 3), deeper is
+ * "<name>:line:col: nesting deeper than 64 levels". Pipes and devices are read (bounded),
+ * directories refused. */
+#define TDI_CFG_MAX_BYTES (1L << 20)
+#define TDI_CFG_MAX_DEPTH 64
+
 /* Parses path and applies it to keys[0..n). On error nothing is guaranteed about dst values. */
 int tdi_cfg_load(const char *path, tdi_cfg_key *keys, size_t n, tdi_err *err);
 /* Same from a string; name is used in error messages instead of a path. */

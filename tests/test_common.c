@@ -4,12 +4,14 @@
  * with the expected byte offset computed from the file layout; YAML snippets whose error
  * positions are counted by hand in the comments. Everything happens in a fresh build/tc.XXXXXX. */
 #include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1240,6 +1242,207 @@ static void test_cfg_locate(void)
     tdi_check_contains(loc, want, "locate: top-level seed at 1:1");
 }
 
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Loads path with the test schema; checks the code and that the message contains want. */
+static void cfg_bad_file(const char *label, const char *path, int code, const char *want)
+{
+    cfg_vals v;
+    tdi_cfg_key k[NKEYS];
+    cfg_schema(&v, k);
+    tdi_err e;
+    tdi_err_clear(&e);
+    char l[300];
+    snprintf(l, sizeof l, "cfg %s: error code", label);
+    tdi_check_int(tdi_cfg_load(path, k, NKEYS, &e), code, l);
+    snprintf(l, sizeof l, "cfg %s: message", label);
+    tdi_check_contains(e.msg, want, l);
+}
+
+/* A file of n bytes of comment lines ("#...\n", the last line possibly short): valid YAML. */
+static int write_comments(const char *p, size_t n)
+{
+    char *b = malloc(n ? n : 1);
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (i % 64 == 63 || i + 1 == n) ? '\n' : (i % 64 == 0 ? '#' : 'x');
+    int rc = write_bytes(p, b, n);
+    free(b);
+    return rc;
+}
+
+/* Loads /dev/fd/N of a pipe a child fills with n comment bytes (then closes). Returns the code. */
+static int cfg_load_pipe(size_t n, tdi_err *e)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -999;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        char line[64];
+        memset(line, 'x', sizeof line);
+        line[0] = '#';
+        line[63] = '\n';
+        for (size_t w = 0; w < n; w += sizeof line)
+            if (write(fd[1], line, sizeof line) != (ssize_t)sizeof line)
+                _exit(0); /* the reader stopped early (EPIPE): expected for the long stream */
+        _exit(0);
+    }
+    close(fd[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", fd[0]);
+    cfg_vals v;
+    tdi_cfg_key k[NKEYS];
+    cfg_schema(&v, k);
+    int rc = tdi_cfg_load(path, k, NKEYS, e);
+    close(fd[0]);
+    waitpid(pid, NULL, 0);
+    return rc;
+}
+
+/* Size bound: 1 MiB (TDI_CFG_MAX_BYTES) loads, one byte more, 2 MB and endless streams do not. */
+static void test_cfg_size(void)
+{
+    char p[512], want[600];
+    tpath(p, sizeof p, "mib.yaml");
+    write_comments(p, (size_t)TDI_CFG_MAX_BYTES);
+    cfg_vals v;
+    tdi_cfg_key k[NKEYS];
+    cfg_schema(&v, k);
+    tdi_err e;
+    tdi_err_clear(&e);
+    tdi_check_int(tdi_cfg_load(p, k, NKEYS, &e), 0, "cfg exactly 1 MiB of comments loads");
+    write_comments(p, (size_t)TDI_CFG_MAX_BYTES + 1);
+    snprintf(want, sizeof want, "%s: config larger than 1 MiB (1048577 bytes)", p);
+    cfg_bad_file("1 MiB + 1 byte refused", p, TDI_ECONFIG, want);
+    tpath(p, sizeof p, "2mb.yaml");
+    write_comments(p, 2000000);
+    snprintf(want, sizeof want, "%s: config larger than 1 MiB (2000000 bytes)", p);
+    cfg_bad_file("2 MB file refused", p, TDI_ECONFIG, want);
+    /* /dev/zero never ends: the read stops one byte past 1 MiB. The bound is that the call
+     * returns at all; 5 s is >1000x the < 1 ms measured here, room for a loaded 2-core box. */
+    double t0 = now_s();
+    cfg_bad_file("/dev/zero refused", "/dev/zero", TDI_ECONFIG,
+                 "/dev/zero: config larger than 1 MiB (read 1048577 bytes, not at the end)");
+    double dt = now_s() - t0;
+    char l[120];
+    snprintf(l, sizeof l, "cfg /dev/zero refused in %.2f ms (< 5 s)", 1e3 * dt);
+    tdi_check_le(dt, 5.0, l);
+    tdi_err_clear(&e);
+    tdi_check_int(cfg_load_pipe(4096, &e), 0, "cfg a pipe (/dev/fd/N) of 4 KB loads");
+    tdi_err_clear(&e);
+    tdi_check_int(cfg_load_pipe(2000000, &e), TDI_ECONFIG, "cfg a pipe of 2 MB refused");
+    tdi_check_contains(e.msg, "config larger than 1 MiB (read 1048577 bytes", "cfg pipe message");
+    cfg_bad_file("directory refused", g_dir, TDI_ECONFIG, "is a directory, not a config file");
+    /* tdi_cfg_load_string has the same bound */
+    char *big = malloc((size_t)TDI_CFG_MAX_BYTES + 2);
+    if (big) {
+        memset(big, '\n', (size_t)TDI_CFG_MAX_BYTES + 1);
+        big[TDI_CFG_MAX_BYTES + 1] = '\0';
+        cfg_schema(&v, k);
+        tdi_err_clear(&e);
+        tdi_check_int(tdi_cfg_load_string("s.yaml", big, k, NKEYS, &e), TDI_ECONFIG,
+                      "cfg string of 1 MiB + 1 refused");
+        tdi_check_contains(e.msg, "s.yaml: config larger than 1 MiB", "cfg string size message");
+        free(big);
+    }
+}
+
+/* "circuit:" (an ignored subtree) followed by n '[' on line 2 after two spaces. */
+static char *cfg_brackets(size_t n)
+{
+    char *t = malloc(n + 32);
+    if (!t)
+        return NULL;
+    int h = snprintf(t, 32, "seed: 1\ncircuit:\n  ");
+    memset(t + h, '[', n);
+    t[h + (int)n] = '\0';
+    return t;
+}
+
+/* Depth bound: the root mapping is level 1; level 65 is refused at its own line:col. */
+static void test_cfg_depth(void)
+{
+    char *t = cfg_brackets(63); /* levels 2..64, closed: "[[...[1]...]]" */
+    if (t) {
+        char *full = malloc(strlen(t) + 63 + 3);
+        if (full) {
+            sprintf(full, "%s1%.*s\n", t, 63, t + strlen(t) - 63);
+            for (char *q = strrchr(full, '1') + 1; *q == '['; q++)
+                *q = ']';
+            cfg_bad("64 flow levels load", full, 0, "");
+            free(full);
+        }
+        free(t);
+    }
+    /* 64 '[' on line 3 from column 3: the 64th, at column 3 + 63 = 66, opens level 65 */
+    t = cfg_brackets(64);
+    if (t) {
+        cfg_bad("65 flow levels", t, TDI_ECONFIG,
+                "c.yaml:3:66: nesting deeper than 64 levels");
+        free(t);
+    }
+    /* block mappings: line j + 2 (j = 1..) is key "k" indented j spaces and opens level j + 1 */
+    char blk[8192] = "seed: 1\ncircuit:\n";
+    for (int j = 1; j <= 63; j++)
+        snprintf(blk + strlen(blk), sizeof blk - strlen(blk), "%*sk:%s\n", j, "",
+                 j == 63 ? " 1" : "");
+    cfg_bad("64 block levels load", blk, 0, "");
+    blk[strlen(blk) - 3] = '\n'; /* "k: 1\n" -> "k:\n" then one more key: level 65 */
+    blk[strlen(blk) - 2] = '\0';
+    snprintf(blk + strlen(blk), sizeof blk - strlen(blk), "%*sk: 1\n", 64, "");
+    cfg_bad("65 block levels", blk, TDI_ECONFIG, "c.yaml:66:65: nesting deeper than 64 levels");
+    /* 200,000 '[' cost minutes in libyaml's scanner (its simple-key walk is quadratic in the
+     * flow depth); refused at level 65 they took 3 ms here. 5 s: >1000x that, for a loaded
+     * 2-core machine; the uncapped parse would take ~70 s (docs/formats.md). */
+    t = cfg_brackets(200000);
+    if (t) {
+        double t0 = now_s();
+        cfg_bad("200k nested '['", t, TDI_ECONFIG, "c.yaml:3:66: nesting deeper than 64");
+        double dt = now_s() - t0;
+        char l[120];
+        snprintf(l, sizeof l, "cfg 200k nested '[' refused in %.2f ms (< 5 s)", 1e3 * dt);
+        tdi_check_le(dt, 5.0, l);
+        free(t);
+    }
+}
+
+/* Every shipped config passes the loader's bounds and grammar (each program's own tests check
+ * its keys); the top-level keys here are the union over configs/ (ignored subtrees). */
+static void test_cfg_shipped(void)
+{
+    static const char *const top[] = {"seed", "name", "out", "export", "substrate", "circuit",
+                                      "cosim", "energy", "sweep", "data", "diffusion", "eval",
+                                      "model", "sample", "train"};
+    enum { NTOP = sizeof top / sizeof top[0] };
+    tdi_cfg_key k[NTOP];
+    for (size_t i = 0; i < NTOP; i++)
+        k[i] = (tdi_cfg_key){top[i], TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0};
+    glob_t g;
+    size_t ok = 0, n = 0;
+    if (glob("configs/*.yaml", 0, NULL, &g) == 0) {
+        n = g.gl_pathc;
+        for (size_t i = 0; i < n; i++) {
+            tdi_err e;
+            tdi_err_clear(&e);
+            int rc = tdi_cfg_load(g.gl_pathv[i], k, NTOP, &e);
+            if (rc)
+                printf("  %s: %s\n", g.gl_pathv[i], e.msg);
+            ok += rc == 0;
+        }
+        globfree(&g);
+    }
+    TDI_CHECK(n >= 14, "cfg configs/*.yaml found (14 shipped)");
+    tdi_check_int((long long)ok, (long long)n, "cfg every shipped config loads within the bounds");
+}
+
 static void test_cfg_preset(void)
 {
     long seed = 0, a = 0, b = 0;
@@ -1334,6 +1537,9 @@ int main(void)
     test_cfg_preset();
     test_cfg_locate();
     test_cli();
+    test_cfg_size();
+    test_cfg_depth();
+    test_cfg_shipped();
     if (!tdi_test_fail_)
         tdi_dir_abort(g_dir); /* keep the files of a failed run for inspection */
     TDI_TEST_END();
