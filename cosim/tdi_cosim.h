@@ -58,6 +58,12 @@ typedef struct tdi_cosim_circuit {
 /* Allocates an empty circuit of n units (arrays zeroed, names NULL, no r_map rows). */
 tdi_cosim_circuit *tdi_cosim_circuit_alloc(size_t n, tdi_err *err);
 void tdi_cosim_circuit_free(tdi_cosim_circuit *c);
+/* The modes of units 0..m-1 (m <= n): the eigenvalues lam (m, 1/s, GSL's unsorted order) and
+ * orthonormal eigenvectors U (m, m, row-major; column k belongs to lam[k]) of the symmetric part
+ * of C^-1/2 G C^-1/2 restricted to those units. Every eigenvalue must be > 0. Errors: TDI_ENOMEM,
+ * TDI_ENUM (decomposition failed, or a mode not decaying: "the circuit is not stable"). */
+int tdi_cosim_circuit_modes(const tdi_cosim_circuit *c, size_t m, double *lam, double *U,
+                            tdi_err *err);
 /* Fills a circuit with the direct realisation of G = gu * M (M: n x n row-major, symmetric or
  * not: each nonzero off-diagonal M_ij is its own one-way VCCS card):
  * a resistor gu*M_ii to ground and a VCCS per nonzero off-diagonal M_ij, capacitor cu, noise

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
@@ -242,4 +243,38 @@ double tdi_cosim_quantize(double x, int bits, double fs)
     if (code < lo)
         code = lo;
     return code * q;
+}
+
+int tdi_cosim_circuit_modes(const tdi_cosim_circuit *c, size_t m, double *lam, double *U,
+                            tdi_err *err)
+{
+    size_t n = c->n;
+    if (m == 0 || m > n)
+        return tdi_err_set(err, TDI_EARG, "circuit modes: need 0 < m <= n");
+    int rc = 0;
+    gsl_matrix *K = gsl_matrix_alloc(m, m);
+    gsl_matrix_view Uv = gsl_matrix_view_array(U, m, m);
+    gsl_vector_view lv = gsl_vector_view_array(lam, m);
+    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(m);
+    if (!K || !w) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < m; j++)
+            gsl_matrix_set(K, i, j, 0.5 * (c->G[i * n + j] + c->G[j * n + i]) /
+                                        sqrt(c->cap[i] * c->cap[j]));
+    if (gsl_eigen_symmv(K, &lv.vector, &Uv.matrix, w)) {
+        rc = tdi_err_set(err, TDI_ENUM, "eigen-decomposition failed");
+        goto done;
+    }
+    for (size_t k = 0; k < m && !rc; k++)
+        if (!(lam[k] > 0))
+            rc = tdi_err_set(err, TDI_ENUM, "C^-1/2 G C^-1/2 has eigenvalue %g <= 0 (mode %zu: "
+                             "the circuit is not stable)", lam[k], k);
+done:
+    gsl_matrix_free(K);
+    if (w)
+        gsl_eigen_symmv_free(w);
+    return rc;
 }

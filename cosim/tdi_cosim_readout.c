@@ -7,9 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_eigen.h>
-#include <gsl/gsl_matrix.h>
-
 #include "tdi_cosim.h"
 
 /* The substrate unit a stage unit q listens to: the one non-zero entry of row q in columns
@@ -63,42 +60,24 @@ int tdi_cosim_stage_var(const tdi_cosim_circuit *c, size_t n_sub, double *var_su
     if (rc)
         return rc;
     /* modes of the symmetric part of C^-1/2 G C^-1/2 over the substrate */
-    gsl_matrix *A = gsl_matrix_alloc(n_sub, n_sub), *U = gsl_matrix_alloc(n_sub, n_sub);
-    gsl_vector *lam = gsl_vector_alloc(n_sub);
-    gsl_eigen_symmv_workspace *ws = gsl_eigen_symmv_alloc(n_sub);
-    if (!A || !U || !lam || !ws) {
+    double *lam = malloc(sizeof(double) * n_sub), *U = malloc(sizeof(double) * n_sub * n_sub);
+    if (!lam || !U)
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n_sub; i++)
-        for (size_t j = 0; j < n_sub; j++)
-            gsl_matrix_set(A, i, j, 0.5 * (c->G[i * n + j] + c->G[j * n + i]) /
-                                        sqrt(c->cap[i] * c->cap[j]));
-    if (gsl_eigen_symmv(A, lam, U, ws)) {
-        rc = tdi_err_set(err, TDI_ENUM, "readout prediction: eigen-decomposition failed");
-        goto done;
-    }
-    for (size_t m = 0; m < n_sub && !rc; m++)
-        if (!(gsl_vector_get(lam, m) > 0))
-            rc = tdi_err_set(err, TDI_ENUM, "readout prediction: substrate mode %zu has rate "
-                             "%g <= 0", m, gsl_vector_get(lam, m));
+    else if ((rc = tdi_cosim_circuit_modes(c, n_sub, lam, U, err)))
+        tdi_err_prefix(err, "readout prediction: substrate");
     double kT = TDI_COSIM_KB * c->temp;
     for (size_t q = n_sub; q < n && !rc; q++) {
         size_t y = (size_t)stage_source(c, n_sub, q);
         double grr = c->G[q * n + q], gain = -c->G[q * n + y] / grr, beta = grr / c->cap[q];
         double s = 0;
         for (size_t m = 0; m < n_sub; m++) {
-            double l = gsl_vector_get(lam, m), u = gsl_matrix_get(U, y, m);
+            double l = lam[m], u = U[y * n_sub + m];
             s += u * u / c->cap[y] * (kT * r / l) * beta / (beta + l);
         }
         var_sub[q - n_sub] = gain * gain * s;
         var_own[q - n_sub] = kT * c->g_noise[q] / (grr * c->cap[q]);
     }
-done:
-    gsl_matrix_free(A);
-    gsl_matrix_free(U);
-    gsl_vector_free(lam);
-    if (ws)
-        gsl_eigen_symmv_free(ws);
+    free(lam);
+    free(U);
     return rc;
 }

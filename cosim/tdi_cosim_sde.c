@@ -16,6 +16,7 @@
 #include <gsl/gsl_matrix.h>
 
 #include "tdi_cosim.h"
+#include "tdi_gen.h"
 
 /* tdi_cosim_sde_mean_var_lyap's last solve: valid for (stride, qdiag) when S != NULL */
 typedef struct sde_lyap {
@@ -93,30 +94,16 @@ static int sde_is_symmetric(const tdi_cosim_circuit *c)
 static int sde_eigen(tdi_cosim_sde *s, const tdi_cosim_circuit *c, double tick, tdi_err *err)
 {
     size_t n = c->n;
-    int rc = 0;
-    gsl_matrix *K = gsl_matrix_alloc(n, n), *U = gsl_matrix_alloc(n, n);
-    gsl_vector *ev = gsl_vector_alloc(n);
-    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(n);
-    if (!K || !U || !ev || !w) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            gsl_matrix_set(K, i, j, 0.5 * (c->G[i * n + j] + c->G[j * n + i]) /
-                                        sqrt(c->cap[i] * c->cap[j]));
-    if (gsl_eigen_symmv(K, ev, U, w)) {
-        rc = tdi_err_set(err, TDI_ENUM, "sde: eigen-decomposition failed");
-        goto done;
+    double *U = malloc(sizeof(double) * n * n);
+    if (!U)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    int rc = tdi_cosim_circuit_modes(c, n, s->lam, U, err);
+    if (rc) {
+        free(U);
+        return tdi_err_prefix(err, "sde");
     }
     for (size_t m = 0; m < n; m++) {
-        double lam = gsl_vector_get(ev, m);
-        if (!(lam > 0)) {
-            rc = tdi_err_set(err, TDI_ENUM, "sde: C^-1/2 G C^-1/2 has eigenvalue %g <= 0 (the "
-                             "circuit is not stable)", lam);
-            goto done;
-        }
-        double x = lam * tick, phi0, phi1;
+        double lam = s->lam[m], x = lam * tick, phi0, phi1;
         if (x < 1e-4) { /* series: truncation x^4 < 1e-16 relative */
             phi0 = tick * (1 - x / 2 + x * x / 6 - x * x * x / 24);
             phi1 = tick * (0.5 - x / 6 + x * x / 24 - x * x * x / 120);
@@ -125,24 +112,18 @@ static int sde_eigen(tdi_cosim_sde *s, const tdi_cosim_circuit *c, double tick, 
             phi0 = -em1 / lam;
             phi1 = (x + em1) / (lam * lam * tick);
         }
-        s->lam[m] = lam;
         s->e[m] = exp(-x);
         s->c0[m] = phi0;
         s->c1[m] = phi0 - phi1;
         s->c2[m] = phi1;
         for (size_t i = 0; i < n; i++) {
-            double u = gsl_matrix_get(U, i, m), r = 1.0 / sqrt(c->cap[i]);
+            double u = U[i * n + m], r = 1.0 / sqrt(c->cap[i]);
             s->P[m * n + i] = u * r;
             s->V[i * n + m] = r * u;
         }
     }
-done:
-    gsl_matrix_free(K);
-    gsl_matrix_free(U);
-    gsl_vector_free(ev);
-    if (w)
-        gsl_eigen_symmv_free(w);
-    return rc;
+    free(U);
+    return 0;
 }
 
 /* Every eigenvalue of A = C^-1 G in Re > 0, else a "not stable" error naming the worst one. */
@@ -689,13 +670,9 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
         same_r &= fabs(c->g_noise[i] / c->cap[i] - r) <= 1e-12 * r;
     if (!s->sym || !same_r)
         return tdi_cosim_sde_mean_var_lyap(s, c, n, stride, unit, var, err);
-    double kT = TDI_COSIM_KB * c->temp, acc = 0, nn = (double)n;
+    double kT = TDI_COSIM_KB * c->temp, acc = 0;
     for (size_t m = 0; m < N; m++) {
-        double rho = exp(-s->lam[m] * s->h * (double)stride), F;
-        if (n == 1)
-            F = 1.0;
-        else /* (1/n) [1 + 2 sum_k (1 - k/n) rho^k] in closed form */
-            F = ((1 + rho) / (1 - rho) - 2 * rho * (1 - pow(rho, nn)) / (nn * (1 - rho) * (1 - rho))) / nn;
+        double F = tdi_gen_ar1_mean_factor(n, exp(-s->lam[m] * s->h * (double)stride));
         double vim = s->V[unit * N + m];
         acc += vim * vim * kT * r / s->lam[m] * F;
     }
