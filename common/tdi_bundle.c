@@ -587,11 +587,12 @@ static int check_M(tdi_bundle *b, tdi_err *err)
     return rc;
 }
 
-static int load_extra(const char *dir, unsigned want, tdi_bundle *b, tdi_err *err)
+int tdi_bundle_read_extra(tdi_bundle *b, unsigned want, tdi_err *err)
 {
+    const char *dir = b->dir;
     size_t Do = b->mod[b->out].D, rows = 0, xc = 0;
     int rc = 0;
-    if (want & TDI_BUNDLE_WANT_DATA) {
+    if ((want & TDI_BUNDLE_WANT_DATA) && !b->x) {
         char path[1100];
         snprintf(path, sizeof path, "%s/x.npy", dir);
         if ((rc = tdi_npy_load_f64(path, b->n, 0, &b->x, &rows, &xc, err)))
@@ -602,7 +603,7 @@ static int load_extra(const char *dir, unsigned want, tdi_bundle *b, tdi_err *er
             (rc = load(dir, "gain.npy", Do, 0, &b->gain, NULL, NULL, err)))
             return rc;
     }
-    if (want & TDI_BUNDLE_WANT_IFACE) {
+    if ((want & TDI_BUNDLE_WANT_IFACE) && !b->iface[0]) {
         if (!b->x)
             return tdi_err_set(err, TDI_EARG, "%s: the interface needs x (WANT_DATA)", dir);
         for (size_t i = 0; i < TDI_BUNDLE_NIFACE && !rc; i++) {
@@ -642,7 +643,7 @@ int tdi_bundle_read(const char *dir, unsigned want, tdi_bundle *b, tdi_err *err)
         rc = load(dir, p->it[i].file, p->it[i].rows, p->it[i].cols, p->it[i].dst,
                   p->it[i].rows_out, &b->hash, err);
     if (rc || (rc = check_rows(p, b, analytic, err)) || (rc = check_M(b, err)) ||
-        (rc = load_extra(dir, want, b, err)))
+        (rc = tdi_bundle_read_extra(b, want, err)))
         goto fail;
     free(p);
     return 0;

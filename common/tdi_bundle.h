@@ -86,6 +86,9 @@ enum {
  * elsewhere; 1e-10 of max |M|). Version 1 is upgraded (docs/formats.md, "Upgrade"). Every error
  * names the file. On error *b is empty. Caller calls tdi_bundle_destroy. */
 int tdi_bundle_read(const char *dir, unsigned want, tdi_bundle *b, tdi_err *err);
+/* Reads what `want` asks for and b (read by tdi_bundle_read) does not hold yet, e.g. the
+ * interface once the mode says it is needed. On error b keeps what it had. */
+int tdi_bundle_read_extra(tdi_bundle *b, unsigned want, tdi_err *err);
 /* Frees every array of a bundle the reader filled (or a caller that owns its arrays). */
 void tdi_bundle_destroy(tdi_bundle *b);
 

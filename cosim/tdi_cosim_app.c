@@ -111,14 +111,6 @@ static double wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int load(const char *dir, const char *name, size_t rows, size_t cols, double **out,
-                tdi_err *err)
-{
-    char p[1200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return tdi_npy_load_f64(p, rows, cols, out, NULL, NULL, err);
-}
-
 /* y = W x + b, W (o, i) */
 static void affine(const double *W, const double *b, size_t o, size_t in, const double *x,
                    double *y)
@@ -349,7 +341,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     if (wb < 0 || (size_t)wb >= sizeof bdir)
         return tdi_err_set(err, TDI_ECONFIG, "%s: bundle path too long (%zu bytes at most)",
                            cfg->path, sizeof bdir - 1);
-    if ((rc = tdi_gen_bundle_read(bdir, &b, err)))
+    if ((rc = tdi_cosim_load(bdir, &b, err)))
         return rc;
     have_bundle = 1;
     size_t D = b.D, N = 2 * D, nb = b.n;
@@ -362,20 +354,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     size_t s0 = (size_t)cfg->first, ns = (size_t)cfg->n_samples;
     if (s0 + ns > nb)
         ns = nb - s0;
-    if ((rc = load(bdir, "x.npy", nb, D, &x, err)) ||
-        (rc = load(bdir, "truth.npy", nb, D, &truth, err)) ||
-        (rc = load(bdir, "mean_fit.npy", D, 0, &mean_fit, err)) ||
-        (rc = load(bdir, "gain.npy", D, 0, &gain, err)))
-        goto done;
-    if (!skip && ((rc = load(bdir, "enc_w1.npy", 4, D, &ew1, err)) ||
-                  (rc = load(bdir, "enc_b1.npy", 4, 0, &eb1, err)) ||
-                  (rc = load(bdir, "enc_w2.npy", D, 4, &ew2, err)) ||
-                  (rc = load(bdir, "enc_b2.npy", D, 0, &eb2, err)) ||
-                  (rc = load(bdir, "tr_w1.npy", 16, D, &tw1, err)) ||
-                  (rc = load(bdir, "tr_b1.npy", 16, 0, &tb1, err)) ||
-                  (rc = load(bdir, "tr_w2.npy", D, 16, &tw2, err)) ||
-                  (rc = load(bdir, "tr_b2.npy", D, 0, &tb2, err))))
-        goto done;
+    tdi_cosim_load_take(&b, (double **const[12]){&x, &truth, &mean_fit, &gain, &ew1, &eb1, &ew2,
+                                                 &eb2, &tw1, &tb1, &tw2, &tb2});
 
     if ((rc = tdi_gen_circuit_build(&gcfg, &b, &gc, err)))
         goto done;

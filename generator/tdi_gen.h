@@ -54,6 +54,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tdi_bundle.h"
 #include "tdi_err.h"
 #include "tdi_phys.h"
 
@@ -121,8 +122,11 @@ int tdi_gen_config_load(const char *path, tdi_gen_config *c, tdi_err *err);
 int tdi_gen_config_load_string(const char *name, const char *text, tdi_gen_config *c,
                                tdi_err *err);
 
-/* ---- substrate bundle (docs/formats.md) ---- */
+/* ---- substrate bundle (docs/formats.md; common/tdi_bundle.h owns the format) ----
+ * The generator's two-module view of a bundle: module 0 the encoder, module 1 the read-out
+ * (decoder), at most one coupling between them. The view's arrays point into sub. */
 typedef struct tdi_gen_bundle {
+    tdi_bundle sub;        /* the substrate as read (owns every array) */
     size_t D, k, n;        /* units per module, skip rank, test samples */
     double *M;             /* (2D, 2D) */
     double *A, *B;         /* (D, D) */
@@ -138,13 +142,39 @@ typedef struct tdi_gen_bundle {
     char dir[512];
 } tdi_gen_bundle;
 
-/* Reads and checks shapes, finiteness, symmetry and block consistency of M. Caller destroys. */
+/* Reads (tdi_bundle_read: shapes, finiteness, symmetry, blocks of M) and makes the two-module
+ * view; `want` as for tdi_bundle_read (0: the substrate only). A bundle of another shape (not
+ * two equal modules, the second read out, one low-rank coupling between them, an analytic
+ * reference) is TDI_EFORMAT naming the directory. Caller destroys. */
+int tdi_gen_bundle_read_want(const char *dir, unsigned want, tdi_gen_bundle *b, tdi_err *err);
 int tdi_gen_bundle_read(const char *dir, tdi_gen_bundle *b, tdi_err *err);
 void tdi_gen_bundle_destroy(tdi_gen_bundle *b);
-/* Test and example helper: writes a synthetic bundle (all files, manifest preset `preset`) with
- * Jenc, Jdec of rank r (r = 0: full rank) from a seeded random factor, J2 = 0.1, rank-k skip
- * factors scaled so that M is positive definite, n random test biases and their analytic
- * equilibria. Atomic (directory transaction). */
+
+/* A synthetic substrate (tests, examples, the benchmark): modules of sizes D[m], couplings
+ * (from, to, rank), all seeded. Intra J = W^T W / 4 with W (r x D_m) ~ N(0, 1/r) (r = D_m when
+ * intra_rank is 0), A = 2 J2 I + J + J^T with J2 = 0.1; coupling factors scaled to
+ * |P|_F |Q|_F = 0.1 / (largest number of couplings at one module), so M is positive definite
+ * (block Gershgorin: lambda_min(A) >= 0.2); biases N(0, 1); analytic = the read-out block of
+ * M^-1 b; c = 0, gain = 1, truth = analytic, mean_fit = 0. Two modules and one coupling give
+ * the numbers of the former two-module writer (same seed, same draws in the same order). */
+typedef struct tdi_gen_synth_spec {
+    const char *preset;    /* manifest preset */
+    size_t n_mod;          /* modules */
+    size_t D[TDI_BUNDLE_MAX_MOD];
+    const char *names[TDI_BUNDLE_MAX_MOD]; /* NULL: "enc", "dec" for two modules, else m<i> */
+    size_t out;            /* read-out module */
+    size_t n_cpl;
+    size_t from[TDI_BUNDLE_MAX_CPL], to[TDI_BUNDLE_MAX_CPL], rank[TDI_BUNDLE_MAX_CPL];
+    size_t intra_rank;     /* 0: full */
+    size_t n;              /* test samples */
+    unsigned long seed;
+} tdi_gen_synth_spec;
+
+/* Builds the synthetic substrate in memory (b owns its arrays; tdi_bundle_destroy). */
+int tdi_gen_synth_build(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err);
+/* Builds and writes it (one directory transaction). */
+int tdi_gen_synth_write(const char *dir, const tdi_gen_synth_spec *s, tdi_err *err);
+/* The two-module case: modules enc, dec of D units, one rank-k coupling, intra rank r. */
 int tdi_gen_bundle_synth(const char *dir, const char *preset, size_t D, size_t k, size_t r,
                          size_t n, unsigned long seed, tdi_err *err);
 

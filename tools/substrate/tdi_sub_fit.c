@@ -631,7 +631,7 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         .D = D, .k = k, .n = nt, .J2 = cfg->J2, .kT = cfg->kT, .t = fit.t,
         .lambda_min = lmin_b, .lambda_max = lmax_b,
         .fit_hash = fit.hash, .test_hash = test.hash,
-        .M = Mb, .A = A, .B = B, .Jenc = Jenc, .Jdec = Jdec, .P = P, .Q = Q, .Jskip = Jsk,
+        .M = Mb, .A = A, .B = B, .Jenc = Jenc, .Jdec = Jdec, .P = P, .Q = Q,
         .x = test.x, .benc = skipmode ? (projected ? bencp : AXt) : benc,
         .bdec = skipmode ? cmat : bdec,
         .c = skipmode ? cs : zero, .gain = gains, .truth = test.d, .mean_fit = mean,
