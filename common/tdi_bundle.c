@@ -341,6 +341,10 @@ static int man_v2(const man_table *t, const man_vals *m, const char *mpath, tdi_
         snprintf(md->layer, sizeof md->layer, "%s", m->mod[i].layer);
         md->D = (size_t)m->mod[i].D;
         md->readout = m->mod[i].readout;
+        if (!name_ok(md->name) || tdi_bundle_find(b, md->name) != (int)b->n_mod - 1)
+            return tdi_err_set(err, TDI_EFORMAT, "%s: modules.m%zu: name '%s' %s", mpath, i,
+                               m->mod[i].name, name_ok(md->name) ? "given twice" :
+                               "is not 1 to 15 characters [a-z][a-z0-9]*");
     }
     base += TDI_BUNDLE_MAX_MOD * K_PER_MOD;
     for (size_t i = 0; i < TDI_BUNDLE_MAX_CPL; i++) {
@@ -576,11 +580,15 @@ static int check_M(tdi_bundle *b, tdi_err *err)
                 if (j >= mi[m])
                     c = m;
             }
-            const char *what = r == c ? "A" : "(P Q^T)";
+            const char *what = r == c ? "A" : "0 (the modules are not coupled)";
+            for (size_t q = 0; q < b->n_cpl && r != c; q++)
+                if ((b->cpl[q].from == r && b->cpl[q].to == c) ||
+                    (b->cpl[q].from == c && b->cpl[q].to == r))
+                    what = b->cpl[q].dense ? "S" : "(P Q^T)";
             if (r == c && b->version == 1 && r == 1)
                 what = "B";
-            rc = tdi_err_set(err, TDI_EFORMAT, "%s: M[%zu][%zu] = %.17g but %s = %.17g (block of "
-                             "modules '%s', '%s')", b->dir, i, j, b->M[i * N + j], what,
+            rc = tdi_err_set(err, TDI_EFORMAT, "%s: M[%zu][%zu] = %.17g but %s gives %.17g (block "
+                             "of modules '%s', '%s')", b->dir, i, j, b->M[i * N + j], what,
                              E[i * N + j], b->mod[r].name, b->mod[c].name);
         }
     free(E);
