@@ -3,6 +3,8 @@
  * runs (tdi_gen_readback_parse), and must equal gu*M to 1e-9 relative, or the run is refused;
  * with the analog read-out stage the extra rows/columns (units 2D..3D-1) must equal the stage's
  * intended values (tdi_gen_stage_intended) to 1e-9 of g_ro and the substrate must not see them.
+ * rlc units: the sde state (x and p nodes, docs/sde.md) is the read-back plus the unit's own
+ * network, which lives in the subcircuit and is taken from the generator's physics.
  * Non-goal: building netlists (the generator does). */
 #include <math.h>
 #include <stdio.h>
