@@ -14,6 +14,7 @@
 #include <gsl/gsl_linalg.h>
 
 #include "tdi_cli.h"
+#include "tdi_io.h"
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_test.h"
@@ -504,7 +505,60 @@ static void test_nonreciprocal(void)
     tdi_cosim_circuit_free(c);
 }
 
-/* 4. Argument checks of the state. */
+/* 4. The whole tdi-cosim job with rlc units (synthetic paper-mode bundle, D = 4, theta 0.1 as
+ * configs/example-rlc.yaml): the sde row runs (it was skipped: "rc units only"), and both engines'
+ * read-out errors against analytic agree with the prediction, which now comes from the exact
+ * model of the sde engine (tdi_cosim_sde_mean_var over the x and p state). */
+static void test_job(void)
+{
+    tdi_err err = {0};
+    const char *root = SCR "/job";
+    char dir[200], path[300], txt[1024];
+    snprintf(dir, sizeof dir, "%s/substrate", root);
+    tdi_mkdirs(root, &err);
+    if (!TDI_CHECK(tdi_cosim_synth_bundle(dir, 4, 2, 32, 5, 0, 0.0, &err) == 0,
+                   "job: synthetic bundle (D 4, k 2, 32 samples)")) {
+        printf("  %s\n", err.msg);
+        return;
+    }
+    snprintf(path, sizeof path, "%s.yaml", root);
+    snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  unit: rlc\n  theta: 0.1\n"
+             "  samples: [0]\ncosim:\n  n_samples: 32\n  spice_samples: 8\n  progress: false\n",
+             root);
+    tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "job: config written");
+    tdi_cosim_cfg cfg;
+    tdi_cosim_cfg_load(path, &cfg, &err);
+    int rc = tdi_cosim_app_run(&cfg, NULL, &err);
+    if (!tdi_check_int(rc, 0, "job: rlc units run (analytic, sde, spice)")) {
+        printf("  %s\n", err.msg);
+        return;
+    }
+    char *js = NULL;
+    size_t nj;
+    snprintf(path, sizeof path, "%s/cosim/results.json", root);
+    if (tdi_file_read_all(path, &js, &nj, &err))
+        return;
+    double ns = tdi_test_json_num(js, "\"rows\":", "\"sde\": {\"samples\"");
+    double pred = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_V\"");
+    double sde = tdi_test_json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\"");
+    double spice = tdi_test_json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\"");
+    double both = tdi_test_json_num(js, "\"readout\":", "\"sde_vs_spice_rms_V\"");
+    printf("  job: predicted %.4g V, sde %.4g V, spice %.4g V, sde vs spice %.3g V\n", pred, sde,
+           spice, both);
+    tdi_check_near(ns, 32, 0, "job: the sde row ran on all 32 samples");
+    /* the rms over n = 32 x 4 (sde) or 8 x 4 (spice) Gaussian errors of the predicted std: its
+       ratio to the prediction has std ~ 1 / sqrt(2 n) <= 0.125; [0.5, 1.5] is 4 of those */
+    TDI_CHECK(sde > 0.5 * pred && sde < 1.5 * pred, "job: sde read-out error within [0.5, 1.5] "
+              "of the exact prediction");
+    TDI_CHECK(spice > 0.5 * pred && spice < 1.5 * pred, "job: spice read-out error within "
+              "[0.5, 1.5] of the exact prediction");
+    /* same noise stream: the engines differ by spice's truncation error (1% of the paths in
+       the tests above), far below the thermal read-out error */
+    tdi_check_le(both, 0.1 * pred, "job: sde vs spice on the same samples, below 0.1 x predicted");
+    free(js);
+}
+
+/* 5. Argument checks of the state. */
 static void test_state_args(void)
 {
     tdi_err err = {0};
@@ -530,5 +584,6 @@ int main(void)
     test_rlc_pair();
     test_generated();
     test_nonreciprocal();
+    test_job();
     TDI_TEST_END();
 }
