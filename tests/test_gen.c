@@ -463,7 +463,7 @@ static void test_ngspice_stats(void)
 /* normalised step error of one mode from rest (signed), see tdi_gen_circ.c mode_err */
 static double mode_step(const tdi_gen_phys *p, double lam, double t)
 {
-    if (!p->rlc)
+    if (strcmp(p->unit->name, "rc") == 0)
         return exp(-lam * t / p->tau);
     double a = p->gd / p->Cp, w2 = p->gu * p->gu * lam / (p->Cu * p->Cp), disc = a * a - 4 * w2;
     if (fabs(disc) <= 1e-9 * a * a)
