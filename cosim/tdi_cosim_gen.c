@@ -56,7 +56,7 @@ int tdi_cosim_circuit_take_resistors(tdi_cosim_circuit *c, const tdi_gen_readbac
     return 0;
 }
 
-/* The read-back K (NT, NT) against gu*M (substrate block, rc units) and, with the stage, the
+/* The read-back K (NT, NT) against gu*M (substrate block, unit kinds with an ideal G) and, with the stage, the
  * stage block's intended values; the substrate rows must have no entry in stage columns. */
 static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT, tdi_err *err)
 {
@@ -68,7 +68,7 @@ static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT,
             gmax = fmax(gmax, fabs(p->gu * gc->M[i * N + j]));
             dmax = fmax(dmax, fabs(K[i * NT + j] - p->gu * gc->M[i * N + j]));
         }
-    if (p->unit->first_order && dmax > 1e-9 * gmax)
+    if (p->unit->ideal_g && dmax > 1e-9 * gmax) /* kinds with an ideal G (rc, rlc) */
         return tdi_err_set(err, TDI_ENUM, "cosim: the netlist implements a G that differs from "
                            "gu*M by %.3g S (max |gu M| = %.3g S)", dmax, gmax);
     if (NT == N)
