@@ -65,7 +65,7 @@ typedef struct tdi_gen_config {
     long seed;             /* top-level master seed (randomised low-rank factorisation) */
     char name[64];         /* preset name; must match the bundle manifest's preset */
     char out[512];         /* output root */
-    char unit[8];          /* rc | rlc */
+    char unit[8];          /* unit kind: rc | rlc (tdi_gen_unit_names) */
     double Cu;             /* F, unit capacitance */
     double gu;             /* S, unit conductance (exclusive with tau) */
     double tau;            /* s, Cu/gu (exclusive with gu) */
@@ -83,9 +83,9 @@ typedef struct tdi_gen_config {
     double op_gm_over_id;  /* 1/V: energy.gm_over_id (read) */
     double rlc_cp;         /* Cp / Cu (rlc) */
     double rlc_zeta;       /* damping ratio of the slowest mode (rlc); 1 = critical */
-    char intra[16];        /* dense | lowrank */
+    char intra[16];        /* dense | lowrank (tdi_gen_intra_names) */
     long rank;             /* lowrank: maximum bus nodes per module (0 = numerical rank) */
-    char skip[16];         /* dense | twobus | sharedbus */
+    char skip[16];         /* dense | twobus | sharedbus (tdi_gen_skip_names) */
     int noise;             /* standalone: emit trnoise sources (0: noiseless step response) */
     double noise_dt;       /* s, noise sample interval (0 = noise_frac * fastest time) */
     double noise_frac;     /* noise_dt / fastest relaxation time when noise_dt = 0 */

@@ -1,10 +1,11 @@
-/* tdi_gen_circ: config + bundle -> circuit: derived physics (docs/physics.md 1, 2, 4, 5), the
- * coupling elements of every realisation (dense, low-rank/bus, two-bus, shared-bus; section 3),
- * the wire report and the Schur-complement reduction used to verify them.
+/* tdi_gen_circ: config + bundle -> circuit, as stages: derived physics (docs/physics.md 1, 2,
+ * 4, 5; the unit kind's hooks, tdi_gen_unit.c), samples, the element list (self terms, then the
+ * realisations of tdi_gen_real.c per module and module pair, the read-out stage), the wire
+ * report and the Schur-complement reduction used to verify them.
  * Invariant: reduce(elements) == gu * M to rounding for every realisation and unit kind; node
- * order is x0..x{D-1}, y0..y{D-1}, then (rlc) p-nodes or (read-out stage) r<y> nodes, then
- * buses; the stage block comes last and is left out of the reduction (it does not load the
- * substrate). Non-goal: text formatting (tdi_gen_emit.c). */
+ * order is x0..x{D-1}, y0..y{D-1}, then further state nodes (rlc p) or (read-out stage) r<y>
+ * nodes, then buses; the stage block comes last and is left out of the reduction (it does not
+ * load the substrate). Non-goal: text formatting (tdi_gen_emit.c). */
 #include "tdi_gen.h"
 
 #include <math.h>
@@ -14,10 +15,7 @@
 #include <time.h>
 
 #include <gsl/gsl_blas.h>
-#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 
 #include "tdi_gen_int.h"
 #include "tdi_io.h"

@@ -150,7 +150,7 @@ static double col_norm(const double *F, size_t n, size_t k, size_t l)
     return sqrt(s);
 }
 
-/* gu * F[:, l] * w into (inject = 1) or out of the force nodes of m, controlled by node ctl */
+/* sum: inject gu F_il w v(unit i of m) into the bus, for every unit i of m */
 static void sum_into(tdi_gen_build *bd, int bus, const tdi_gen_module *m, const double *F,
                      size_t k, size_t l, double w)
 {
@@ -159,6 +159,7 @@ static void sum_into(tdi_gen_build *bd, int bus, const tdi_gen_module *m, const 
                          bd->c->phys.gu * F[i * k + l] * w);
 }
 
+/* distribute: remove gu F_il w v(bus) from the force node of every unit i of m */
 static void distribute(tdi_gen_build *bd, int bus, const tdi_gen_module *m, const double *F,
                        size_t k, size_t l, double w)
 {
