@@ -168,33 +168,46 @@ static void distribute(tdi_gen_build *bd, int bus, const tdi_gen_module *m, cons
                          bd->c->phys.gu * F[i * k + l] * w);
 }
 
+/* Calls f for every component l of P Q^T with the column norms |P_l|, |Q_l|. */
+typedef void (*component_fn)(tdi_gen_build *bd, const tdi_gen_pair *pr, size_t l, double al,
+                             double be);
+
+static void per_component(tdi_gen_build *bd, const tdi_gen_pair *pr, component_fn f)
+{
+    bd->c->blk[TDI_GEN_BLK_SKIP].rank = pr->k;
+    for (size_t l = 0; l < pr->k && !bd->err; l++)
+        f(bd, pr, l, col_norm(pr->P, pr->a->n, pr->k, l), col_norm(pr->Q, pr->b->n, pr->k, l));
+}
+
 /* ---------- skip: two buses per component, s<a>l = P_l^T a / |P_l| drives b, s<b>l = Q_l^T b /
  * |Q_l| drives a ---------- */
 
-static void skip_twobus(tdi_gen_build *bd, const tdi_gen_pair *pr)
+static void twobus_component(tdi_gen_build *bd, const tdi_gen_pair *pr, size_t l, double al,
+                             double be)
 {
     const tdi_gen_module *a = pr->a, *b = pr->b;
     size_t k = pr->k;
-    bd->c->blk[TDI_GEN_BLK_SKIP].rank = k;
-    for (size_t l = 0; l < k; l++) {
-        double al = col_norm(pr->P, a->n, k, l), be = col_norm(pr->Q, b->n, k, l);
-        if (al == 0 || be == 0)
-            continue;
-        char na[40], nb[40];
-        snprintf(na, sizeof na, "s%s%zu", a->prefix, l);
-        snprintf(nb, sizeof nb, "s%s%zu", b->prefix, l);
-        int ba = tdi_gen_add_node(bd, na, TDI_GEN_NODE_BUS, 2 * l);
-        int bb = tdi_gen_add_node(bd, nb, TDI_GEN_NODE_BUS, 2 * l + 1);
-        if (ba < 0 || bb < 0)
-            return;
-        bd->c->blk[TDI_GEN_BLK_SKIP].bus_nodes += 2;
-        tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_SKIP, ba, -1, -1, -1, bd->c->phys.gu);
-        sum_into(bd, ba, a, pr->P, k, l, 1.0 / al);
-        distribute(bd, ba, b, pr->Q, k, l, al);
-        tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_SKIP, bb, -1, -1, -1, bd->c->phys.gu);
-        sum_into(bd, bb, b, pr->Q, k, l, 1.0 / be);
-        distribute(bd, bb, a, pr->P, k, l, be);
-    }
+    if (al == 0 || be == 0)
+        return;
+    char na[40], nb[40];
+    snprintf(na, sizeof na, "s%s%zu", a->prefix, l);
+    snprintf(nb, sizeof nb, "s%s%zu", b->prefix, l);
+    int ba = tdi_gen_add_node(bd, na, TDI_GEN_NODE_BUS, 2 * l);
+    int bb = tdi_gen_add_node(bd, nb, TDI_GEN_NODE_BUS, 2 * l + 1);
+    if (ba < 0 || bb < 0)
+        return;
+    bd->c->blk[TDI_GEN_BLK_SKIP].bus_nodes += 2;
+    tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_SKIP, ba, -1, -1, -1, bd->c->phys.gu);
+    sum_into(bd, ba, a, pr->P, k, l, 1.0 / al);
+    distribute(bd, ba, b, pr->Q, k, l, al);
+    tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_SKIP, bb, -1, -1, -1, bd->c->phys.gu);
+    sum_into(bd, bb, b, pr->Q, k, l, 1.0 / be);
+    distribute(bd, bb, a, pr->P, k, l, be);
+}
+
+static void skip_twobus(tdi_gen_build *bd, const tdi_gen_pair *pr)
+{
+    per_component(bd, pr, twobus_component);
 }
 
 static size_t skip_bus_elements(size_t na, size_t nb, size_t k)
@@ -210,26 +223,28 @@ static size_t skip_twobus_wires(size_t na, size_t nb, size_t k)
 /* ---------- skip: one shared bus per component, sk<l> = (P_l^T a + Q_l^T b) / a_l; it also
  * puts P P^T and Q Q^T on the diagonal blocks (shares_diag) ---------- */
 
-static void skip_sharedbus(tdi_gen_build *bd, const tdi_gen_pair *pr)
+static void sharedbus_component(tdi_gen_build *bd, const tdi_gen_pair *pr, size_t l, double al,
+                                double be)
 {
     const tdi_gen_module *a = pr->a, *b = pr->b;
     size_t k = pr->k;
-    bd->c->blk[TDI_GEN_BLK_SKIP].rank = k;
-    for (size_t l = 0; l < k; l++) {
-        double al = col_norm(pr->P, a->n, k, l), be = col_norm(pr->Q, b->n, k, l);
-        double w = sqrt(al * al + be * be);
-        if (w == 0)
-            continue;
-        char name[40];
-        snprintf(name, sizeof name, "sk%zu", l);
-        int bus = add_bus(bd, TDI_GEN_BLK_SKIP, name, l);
-        if (bus < 0)
-            return;
-        sum_into(bd, bus, a, pr->P, k, l, 1.0 / w);
-        sum_into(bd, bus, b, pr->Q, k, l, 1.0 / w);
-        distribute(bd, bus, a, pr->P, k, l, w);
-        distribute(bd, bus, b, pr->Q, k, l, w);
-    }
+    double w = sqrt(al * al + be * be);
+    if (w == 0)
+        return;
+    char name[40];
+    snprintf(name, sizeof name, "sk%zu", l);
+    int bus = add_bus(bd, TDI_GEN_BLK_SKIP, name, l);
+    if (bus < 0)
+        return;
+    sum_into(bd, bus, a, pr->P, k, l, 1.0 / w);
+    sum_into(bd, bus, b, pr->Q, k, l, 1.0 / w);
+    distribute(bd, bus, a, pr->P, k, l, w);
+    distribute(bd, bus, b, pr->Q, k, l, w);
+}
+
+static void skip_sharedbus(tdi_gen_build *bd, const tdi_gen_pair *pr)
+{
+    per_component(bd, pr, sharedbus_component);
 }
 
 static size_t skip_sharedbus_elements(size_t na, size_t nb, size_t k)
