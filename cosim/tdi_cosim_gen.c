@@ -91,28 +91,28 @@ static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT,
     return 0;
 }
 
-/* The unit kind's internal network (subckt unit_rlc of tdi_gen.h's netlist contract), read
- * from the generator's physics: a second state node p (0 for rc) with its capacitor, its own
- * conductance to ground and the gyrator's transconductance from v(p) into the unit node. One
- * helper per quantity, so that a unit-kind descriptor can answer them instead. */
+/* The unit kind's internal network (subckt unit_rlc of tdi_gen.h's netlist contract), from
+ * its descriptor (tdi_gen_unit_kind): a second state node p (none for rc) with its capacitor,
+ * its own conductance to ground and the gyrator's transconductance from v(p) into the unit
+ * node. */
 static size_t unit_extra_nodes(const tdi_gen_phys *p)
 {
-    return p->rlc ? 1 : 0;
+    return p->unit->n_state - 1;
 }
 
 static double unit_second_cap(const tdi_gen_phys *p) /* F: Cp */
 {
-    return p->Cp;
+    return p->unit->cap(p, 1);
 }
 
 static double unit_second_g(const tdi_gen_phys *p) /* S: gd, p to ground */
 {
-    return p->gd;
+    return p->unit->internal_g(p, 1, 1);
 }
 
 static double unit_gyrator_gm(const tdi_gen_phys *p) /* S: gu, injects gm v(p) into x */
 {
-    return p->gu;
+    return -p->unit->internal_g(p, 0, 1);
 }
 
 /* The sde state of a circuit whose substrate units have a second node (rlc): x of every unit

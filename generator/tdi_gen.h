@@ -188,6 +188,10 @@ typedef struct tdi_gen_unit_kind {
     /* S s^2: dissipation rate of the unit's internal resistor per (dv/dt)^2 of its state node
        (rlc: gd on p, v_p = (Cu/gu) dv/dt, so gd (Cu/gu)^2); 0 for none */
     double (*r_rate)(const struct tdi_gen_phys *p);
+    /* S: the unit's own network between its state nodes (inside the subcircuit; no self term,
+       no couplings), as "current leaving state row per volt at state col" (rlc: (0,1) = -gu,
+       the gyrator into x; (1,1) = gd, p to ground; rc: 0). The sde engine's state uses it. */
+    double (*internal_g)(const struct tdi_gen_phys *p, size_t row, size_t col);
     /* the ideal self-term element(s) of unit `unit` with conductance g (S) at the state node */
     void (*self_term)(struct tdi_gen_build *bd, size_t unit, double g);
     /* one comment/.param/print line (without newline) into buf, "" for none */

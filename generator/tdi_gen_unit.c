@@ -41,6 +41,14 @@ static double no_gm(const tdi_gen_phys *p)
     return 0.0;
 }
 
+static double rc_internal_g(const tdi_gen_phys *p, size_t row, size_t col)
+{
+    (void)p;
+    (void)row;
+    (void)col;
+    return 0.0;
+}
+
 static void rc_self(tdi_gen_build *bd, size_t unit, double g)
 {
     tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_SELF, tdi_gen_state_node(bd->c, unit, 0), -1, -1, -1,
@@ -72,6 +80,7 @@ static const tdi_gen_unit_kind unit_rc = {
     .cap = rc_cap,
     .gm = no_gm,
     .r_rate = no_gm,
+    .internal_g = rc_internal_g,
     .self_term = rc_self,
     .note = no_note,
     .small_signal_g = NULL,
@@ -133,6 +142,14 @@ static double rlc_r_rate(const tdi_gen_phys *p)
     return p->gd * (p->Cu / p->gu) * (p->Cu / p->gu);
 }
 
+/* the gyrator: -gu v(p) leaves x (it injects gu v(p)); the damping gd from p to ground */
+static double rlc_internal_g(const tdi_gen_phys *p, size_t row, size_t col)
+{
+    if (col != 1)
+        return 0.0;
+    return row == 0 ? -p->gu : p->gd;
+}
+
 /* the force is a current into p controlled by x: "G<px>_<x> px 0 x 0 g" */
 static void rlc_self(tdi_gen_build *bd, size_t unit, double g)
 {
@@ -176,6 +193,7 @@ static const tdi_gen_unit_kind unit_rlc = {
     .cap = rlc_cap,
     .gm = rlc_gm,
     .r_rate = rlc_r_rate,
+    .internal_g = rlc_internal_g,
     .self_term = rlc_self,
     .note = rlc_note,
     .small_signal_g = NULL,
