@@ -308,7 +308,7 @@ static int man_v1(const man_table *t, const man_vals *m, const char *mpath, tdi_
     snprintf(b->mod[1].name, sizeof b->mod[1].name, "dec");
     b->mod[0].D = b->mod[1].D = (size_t)m->D;
     b->mod[1].readout = 1;
-    b->n_cpl = m->k > 0;
+    b->n_cpl = 1; /* rank 0 when k = 0: no factor files, a zero block */
     b->cpl[0] = (tdi_bundle_coupling){0, 1, 0, (size_t)m->k, NULL, NULL, NULL};
     return 0;
 }
@@ -478,8 +478,7 @@ static void plan_v1(plan *p, tdi_bundle *b)
     add(p, "b_dec.npy", &b->mod[1].bias, 0, D, &p->bias_rows[1]);
     add(p, "c.npy", &b->c, D, 0, NULL);
     add(p, "analytic.npy", &b->analytic, 0, D, &p->an_rows);
-    if (b->n_cpl)
-        add_coupling(p, b, 0, "P.npy", "Q.npy");
+    add_coupling(p, b, 0, "P.npy", "Q.npy");
 }
 
 static void plan_v2(plan *p, tdi_bundle *b, int analytic)

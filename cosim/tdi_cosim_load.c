@@ -13,7 +13,9 @@ int tdi_cosim_load(const char *dir, tdi_gen_bundle *b, tdi_err *err)
     int rc = tdi_gen_bundle_read_want(dir, TDI_BUNDLE_WANT_DATA, b, err);
     if (rc)
         return rc;
-    if (b->sub.x_cols != b->D)
+    if ((rc = tdi_gen_bundle_need_two(b, "the tdi-cosim job (its digital interface)", err)))
+        ;
+    else if (b->sub.x_cols != b->D)
         rc = tdi_err_set(err, TDI_EFORMAT, "%s/x.npy: %zu columns, the encoder module has %zu "
                          "units", dir, b->sub.x_cols, b->D);
     else if (strcmp(b->mode, "skip") != 0)

@@ -22,30 +22,37 @@ void tdi_gen_bundle_destroy(tdi_gen_bundle *b)
     memset(b, 0, sizeof *b);
 }
 
-/* The view: two modules of equal size, the second read out, at most one low-rank coupling
- * from the first to the second, an analytic reference. */
+/* The view. Two modules of equal size, the second read out, at most one low-rank coupling
+ * from the first to the second: the encoder/decoder fields. Any other module list: only the
+ * fields every shape has (D = the read-out module's units, k = 0, the per-module arrays NULL);
+ * the generator reads the modules from sub. An analytic reference is required. */
+int tdi_gen_bundle_is_two(const tdi_gen_bundle *b)
+{
+    const tdi_bundle *s = &b->sub;
+    const tdi_bundle_coupling *cp = &s->cpl[0];
+    return s->n_mod == 2 && s->mod[0].D == s->mod[1].D && s->out == 1 && s->n_cpl <= 1 &&
+           !(s->n_cpl == 1 && (cp->dense || cp->from != 0 || cp->to != 1));
+}
+
+int tdi_gen_bundle_need_two(const tdi_gen_bundle *b, const char *who, tdi_err *err)
+{
+    if (tdi_gen_bundle_is_two(b))
+        return 0;
+    return tdi_err_set(err, TDI_EFORMAT, "%s: %zu modules, %zu couplings: %s needs two modules "
+                       "of equal size (the second read out) and at most one low-rank coupling "
+                       "from the first to the second", b->dir, b->sub.n_mod, b->sub.n_cpl, who);
+}
+
 static int view(tdi_gen_bundle *b, tdi_err *err)
 {
     tdi_bundle *s = &b->sub;
     const tdi_bundle_coupling *cp = &s->cpl[0];
-    if (s->n_mod != 2 || s->mod[0].D != s->mod[1].D || s->out != 1 || s->n_cpl > 1 ||
-        (s->n_cpl == 1 && (cp->dense || cp->from != 0 || cp->to != 1)) || !s->analytic)
-        return tdi_err_set(err, TDI_EFORMAT, "%s: %zu modules, %zu couplings: this tool needs "
-                           "two modules of equal size (the second read out), one low-rank "
-                           "coupling from the first to the second and analytic.npy",
-                           s->dir, s->n_mod, s->n_cpl);
-    b->D = s->mod[0].D;
-    b->k = s->n_cpl ? cp->k : 0;
+    if (!s->analytic)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: no analytic.npy (manifest analytic: false): "
+                           "the generator checks the circuit against it", s->dir);
+    b->D = s->mod[s->out].D;
     b->n = s->n;
     b->M = s->M;
-    b->A = s->mod[0].A;
-    b->B = s->mod[1].A;
-    b->Jenc = s->mod[0].J;
-    b->Jdec = s->mod[1].J;
-    b->P = s->n_cpl ? cp->P : NULL;
-    b->Q = s->n_cpl ? cp->Q : NULL;
-    b->b_enc = s->mod[0].bias;
-    b->b_dec = s->mod[1].bias;
     b->c = s->c;
     b->analytic = s->analytic;
     snprintf(b->preset, sizeof b->preset, "%s", s->preset);
@@ -56,6 +63,17 @@ static int view(tdi_gen_bundle *b, tdi_err *err)
     b->lambda_max = s->lambda_max;
     b->hash = s->hash;
     snprintf(b->dir, sizeof b->dir, "%s", s->dir);
+    if (!tdi_gen_bundle_is_two(b))
+        return 0;
+    b->k = s->n_cpl ? cp->k : 0;
+    b->A = s->mod[0].A;
+    b->B = s->mod[1].A;
+    b->Jenc = s->mod[0].J;
+    b->Jdec = s->mod[1].J;
+    b->P = s->n_cpl ? cp->P : NULL;
+    b->Q = s->n_cpl ? cp->Q : NULL;
+    b->b_enc = s->mod[0].bias;
+    b->b_dec = s->mod[1].bias;
     return 0;
 }
 
@@ -137,8 +155,8 @@ static int synth_layout(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err
             snprintf(b->mod[m].name, sizeof b->mod[m].name, "%s", s->names[m]);
         else if (s->n_mod == 2)
             snprintf(b->mod[m].name, sizeof b->mod[m].name, "%s", m ? "dec" : "enc");
-        else
-            snprintf(b->mod[m].name, sizeof b->mod[m].name, "m%zu", m);
+        else /* ma, mb, ...: no digit at the end, so the names serve as node prefixes */
+            snprintf(b->mod[m].name, sizeof b->mod[m].name, "m%c", (char)('a' + m));
         b->mod[m].D = s->D[m];
         b->mod[m].readout = m == s->out;
     }

@@ -21,7 +21,8 @@
 /* two encoders (m0: 4 units, m1: 3) feeding one decoder (m2: 5 units, read out) */
 static tdi_gen_synth_spec three(void)
 {
-    tdi_gen_synth_spec s = {.preset = "three", .n_mod = 3, .D = {4, 3, 5}, .out = 2,
+    tdi_gen_synth_spec s = {.preset = "three", .n_mod = 3, .D = {4, 3, 5},
+                            .names = {"m0", "m1", "m2"}, .out = 2,
                             .n_cpl = 2, .from = {0, 1}, .to = {2, 2}, .rank = {2, 1},
                             .n = 3, .seed = 7};
     return s;
@@ -222,7 +223,8 @@ static void test_v1_upgrade(void)
               "upgrade: metadata kept");
     tdi_bundle_destroy(&b);
     rc = tdi_bundle_read(SCR "/v1k0", 0, &b, &e);
-    TDI_CHECK(rc == 0 && b.n_cpl == 0, "upgrade: k = 0 gives no coupling");
+    TDI_CHECK(rc == 0 && b.n_cpl == 1 && b.cpl[0].k == 0 && !b.cpl[0].P,
+              "upgrade: k = 0 gives a rank-0 coupling (no factor files)");
     tdi_bundle_destroy(&b);
 }
 
