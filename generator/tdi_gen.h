@@ -6,7 +6,11 @@
  *
  * ===== Netlist contract (read this if you consume cosim.cir or tdi_gen_netlist_text) =====
  * Units. Encoder unit i is node  x<i>, decoder unit j is node y<j>  (i, j = 0..D-1; the
- *   prefixes "x" and "y" are circuit.enc_prefix / circuit.dec_prefix). The node voltage is the
+ *   prefixes "x" and "y" are circuit.enc_prefix / circuit.dec_prefix). A bundle of other than
+ *   two modules: unit i of module m is <name_m><i> (a name ending in a digit gets "u" appended),
+ *   modules in the bundle's order, the read-out module's units where this text says decoder, one
+ *   coupling block per module pair (bus names sk<c>_<l>, s<c>_<prefix><l> when there is more
+ *   than one coupling). The node voltage is the
  *   state: v = Vs * z (volts). Unit kind rc: a capacitor Cu to ground (.subckt unit_rc x).
  *   Unit kind rlc: second state node p<x><i> ("px3", "py5"), see tdi_gen_phys below
  *   (.subckt unit_rlc x p: Cu on x, Cp and the damping conductance gd on p, a transconductor
