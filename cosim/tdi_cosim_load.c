@@ -10,10 +10,11 @@
 
 int tdi_cosim_load(const char *dir, tdi_gen_bundle *b, tdi_err *err)
 {
-    int rc = tdi_gen_bundle_read_want(dir, TDI_BUNDLE_WANT_DATA, b, err);
+    int rc = tdi_gen_bundle_read(dir, b, err);
     if (rc)
         return rc;
-    if ((rc = tdi_gen_bundle_need_two(b, "the tdi-cosim job (its digital interface)", err)))
+    if ((rc = tdi_gen_bundle_need_two(b, "the tdi-cosim job (its digital interface)", err)) ||
+        (rc = tdi_bundle_read_extra(&b->sub, TDI_BUNDLE_WANT_DATA, err)))
         ;
     else if (b->sub.x_cols != b->D)
         rc = tdi_err_set(err, TDI_EFORMAT, "%s/x.npy: %zu columns, the encoder module has %zu "
