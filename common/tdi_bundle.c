@@ -206,7 +206,10 @@ typedef struct man_vals {
     man_cpl cpl[TDI_BUNDLE_MAX_CPL];
 } man_vals;
 
-enum { K_COMMON = 15, K_V1 = 3, K_PER_MOD = 4, K_PER_CPL = 4 };
+/* positions in the key table (man_keys): format, version, n_test, analytic, then version 1's D
+ * and k after the K_COMMON common keys, then the module and coupling slots */
+enum { K_FORMAT = 0, K_VERSION = 1, K_NTEST = 4, K_ANALYTIC = 14, K_COMMON = 15, K_V1 = 3,
+       K_PER_MOD = 4, K_PER_CPL = 4 };
 #define NKEYS (K_COMMON + K_V1 + TDI_BUNDLE_MAX_MOD * K_PER_MOD + TDI_BUNDLE_MAX_CPL * K_PER_CPL)
 
 typedef struct man_table {
@@ -299,7 +302,7 @@ static int man_v1(const man_table *t, const man_vals *m, const char *mpath, tdi_
     for (size_t i = K_COMMON + K_V1; i < t->n; i++)
         if ((rc = refuse(t, i, mpath, 1, err)))
             return rc;
-    if ((rc = refuse(t, 14, mpath, 1, err))) /* key 'analytic': version 1 always has one */
+    if ((rc = refuse(t, K_ANALYTIC, mpath, 1, err))) /* key 'analytic': version 1 always has one */
         return rc;
     if (m->k > m->D)
         return tdi_err_set(err, TDI_EFORMAT, "%s: k = %ld > D = %ld", mpath, m->k, m->D);
@@ -320,7 +323,7 @@ static int man_v2(const man_table *t, const man_vals *m, const char *mpath, tdi_
     for (size_t i = K_COMMON; i < K_COMMON + K_V1; i++)
         if ((rc = refuse(t, i, mpath, m->version, err)))
             return rc;
-    if ((rc = need(t, 4, mpath, err)))
+    if ((rc = need(t, K_NTEST, mpath, err)))
         return rc;
     size_t base = K_COMMON + K_V1;
     for (size_t i = 0; i < TDI_BUNDLE_MAX_MOD; i++) {
@@ -389,8 +392,8 @@ static int read_manifest(const char *mpath, tdi_bundle *b, int *analytic, tdi_er
     snprintf(m->fit_hash, sizeof m->fit_hash, "none");
     snprintf(m->test_hash, sizeof m->test_hash, "none");
     man_keys(t, m);
-    if ((rc = tdi_cfg_load(mpath, t->k, t->n, err)) || (rc = need(t, 0, mpath, err)) ||
-        (rc = need(t, 1, mpath, err)))
+    if ((rc = tdi_cfg_load(mpath, t->k, t->n, err)) || (rc = need(t, K_FORMAT, mpath, err)) ||
+        (rc = need(t, K_VERSION, mpath, err)))
         goto done;
     if (strcmp(m->format, "tdi-substrate") != 0) {
         rc = tdi_err_set(err, TDI_EFORMAT, "%s: format is '%s', expected 'tdi-substrate'", mpath,
@@ -410,7 +413,7 @@ static int read_manifest(const char *mpath, tdi_bundle *b, int *analytic, tdi_er
     snprintf(b->mode, sizeof b->mode, "%s", m->mode);
     snprintf(b->fit_hash, sizeof b->fit_hash, "%.16s", m->fit_hash);
     snprintf(b->test_hash, sizeof b->test_hash, "%.16s", m->test_hash);
-    b->n = t->k[4].seen ? (size_t)m->n : 0;
+    b->n = t->k[K_NTEST].seen ? (size_t)m->n : 0;
     b->J2 = m->J2;
     b->kT = m->kT;
     b->t = m->t;
