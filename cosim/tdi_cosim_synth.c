@@ -40,7 +40,8 @@ int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsign
     return rc;
 }
 
-static double *take(double **slot, size_t n)
+/* a fresh array of n doubles in *slot (the bundle owns it; the old one is freed) */
+static double *slot_alloc(double **slot, size_t n)
 {
     free(*slot);
     *slot = malloc(sizeof(double) * (n ? n : 1));
@@ -55,12 +56,12 @@ static int synth_fill(tdi_bundle *bu, unsigned long seed, int skip, double bias_
     int rc = 0;
     size_t D = bu->mod[0].D, k = bu->n_cpl ? bu->cpl[0].k : 0, n = bu->n, N = 2 * D;
     const double *A = bu->mod[0].A, *Pf = bu->cpl[0].P, *cvec = bu->c;
-    double *x = take(&bu->x, n * D), *be = bu->mod[0].bias, *bd = bu->mod[1].bias;
+    double *x = slot_alloc(&bu->x, n * D), *be = bu->mod[0].bias, *bd = bu->mod[1].bias;
     double *an = bu->analytic, *tr = bu->truth, *mf = bu->mean_fit, *gain = bu->gain;
-    double *ew1 = take(&bu->iface[0], 4 * D), *eb1 = take(&bu->iface[1], 4);
-    double *ew2 = take(&bu->iface[2], 4 * D), *eb2 = take(&bu->iface[3], D);
-    double *tw1 = take(&bu->iface[4], 16 * D), *tb1 = take(&bu->iface[5], 16);
-    double *tw2 = take(&bu->iface[6], 16 * D), *tb2 = take(&bu->iface[7], D);
+    double *ew1 = slot_alloc(&bu->iface[0], 4 * D), *eb1 = slot_alloc(&bu->iface[1], 4);
+    double *ew2 = slot_alloc(&bu->iface[2], 4 * D), *eb2 = slot_alloc(&bu->iface[3], D);
+    double *tw1 = slot_alloc(&bu->iface[4], 16 * D), *tb1 = slot_alloc(&bu->iface[5], 16);
+    double *tw2 = slot_alloc(&bu->iface[6], 16 * D), *tb2 = slot_alloc(&bu->iface[7], D);
     double *z = malloc(sizeof(double) * N), *rhs = malloc(sizeof(double) * N);
     double *W1 = NULL, *W2 = NULL;
     bu->x_cols = D;
