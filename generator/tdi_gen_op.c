@@ -311,7 +311,7 @@ static int op_data(const tdi_gen_bundle *bu, const double *L, double gu, tdi_gen
         return tdi_err_set(err, TDI_ENOMEM, "operating point: out of memory");
     }
     memcpy(bz, z, n * N * sizeof *z);
-    tdi_gen_chol_solve_rows(L, N, z, n);
+    tdi_linalg_chol_solve_rows(L, N, z, n);
     in->z_max = in->y_max = 0;
     for (size_t s = 0; s < n; s++)
         for (size_t i = 0; i < N; i++) {

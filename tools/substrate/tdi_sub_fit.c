@@ -102,12 +102,12 @@ static int solve_with(const double *M, size_t D, const char *what, const double 
     if (!L)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     double lm = NAN;
-    int rc = tdi_sub_chol(M, m, L, what, lmin != NULL, &lm, err);
+    int rc = tdi_linalg_chol(M, m, L, what, lmin != NULL, &lm, err);
     if (lmin)
         *lmin = lm;
     if (!rc && lmax) {
         double *ev = malloc(m * sizeof *ev);
-        if (!ev || tdi_sub_eig_sym(M, m, ev, NULL, err))
+        if (!ev || tdi_linalg_eig_sym(M, m, ev, NULL, err))
             *lmax = NAN;
         else
             *lmax = ev[0];
