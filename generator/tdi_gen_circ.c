@@ -526,7 +526,8 @@ static int build_intra(builder *bd, const tdi_gen_config *cfg, int mod, const do
     size_t r = 0, rcap = cfg->rank > 0 ? (size_t)cfg->rank : D;
     if (rcap > D)
         rcap = D;
-    int rc = lowrank(R, D, rcap, (unsigned long)cfg->seed * 2 + (unsigned long)mod + 7, scale,
+    uint64_t lr_seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_GEN_LOWRANK, (uint64_t)mod);
+    int rc = lowrank(R, D, rcap, lr_seed, scale,
                      mod ? "decoder" : "encoder", cfg->path, &U, &lam, &r, err);
     free(R);
     if (rc)

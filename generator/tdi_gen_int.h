@@ -7,6 +7,7 @@
 
 #include "tdi_gen.h"
 #include "tdi_linalg.h"
+#include "tdi_seed.h"
 
 /* Cholesky and its row solve: common/tdi_linalg.h (tdi_linalg_chol, tdi_linalg_chol_solve_rows). */
 

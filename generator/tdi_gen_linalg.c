@@ -185,9 +185,9 @@ int tdi_gen_eig_extremes(const double *M, const double *L, size_t n, unsigned lo
     }
     lz_ctx c = {M, L};
     double inv;
-    int rc = lz_largest(lz_mul, &c, n, seed, lmax, err);
+    int rc = lz_largest(lz_mul, &c, n, tdi_seed(seed, TDI_SEED_GEN_LANCZOS, 0), lmax, err);
     if (!rc)
-        rc = lz_largest(lz_inv, &c, n, seed + 1, &inv, err);
+        rc = lz_largest(lz_inv, &c, n, tdi_seed(seed, TDI_SEED_GEN_LANCZOS, 1), &inv, err);
     if (!rc)
         *lmin = 1.0 / inv;
     return rc;

@@ -20,6 +20,7 @@
 #include "tdi_err.h"
 #include "tdi_io.h"
 #include "tdi_npy.h"
+#include "tdi_seed.h"
 #include "tdi_test.h"
 
 static char g_dir[256];    /* temp dir of this run */
@@ -1512,6 +1513,45 @@ static void test_err(void)
     tdi_check_int(tdi_err_set(NULL, TDI_ENUM, "ignored"), TDI_ENUM, "err set NULL ok");
 }
 
+/* the splitmix64 finaliser, written out again as the oracle of tdi_seed's formulas */
+static uint64_t ref_fin(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* tdi_seed reproduces, purpose by purpose, the expression each caller used before it existed
+ * (so every stream, hence every golden number, is unchanged); exact integer equality. */
+static void test_seed(void)
+{
+    const uint64_t G = UINT64_C(0x9E3779B97F4A7C15), s = 12345;
+    int ok = 1;
+    for (uint64_t p = TDI_SEED_UNET_INIT; p <= TDI_SEED_UNET_BENCH; p++)
+        for (uint64_t i = 0; i < 3; i++) {
+            uint64_t z = s * G ^ (p << 48) ^ i;
+            z = ref_fin(ref_fin(z + G) + G);
+            ok &= tdi_seed(s, (tdi_seed_purpose)p, i) == (z & 0xffffffffu);
+        }
+    TDI_CHECK(ok, "seed: tdi-unet purposes = two splitmix64 steps of sG ^ purpose<<48 ^ index");
+    uint64_t job = ref_fin(9 * G + 4 + 1) & 0xffffffffu;
+    tdi_check_int((long long)tdi_seed(9, TDI_SEED_SWEEP_JOB, 4), (long long)job,
+                  "seed: sweep job = splitmix64(sG + index + 1) folded to 32 bits");
+    tdi_check_int((long long)tdi_seed(s, TDI_SEED_SWEEP_SYNTH, 2), (long long)(s * 7919 + 2),
+                  "seed: sweep synthetic test split = s 7919 + 2");
+    tdi_check_int((long long)tdi_seed(s, TDI_SEED_FIT_MLP, 1), (long long)(s * 2654435761u + 1),
+                  "seed: tdi-fit encoder MLP = s 2654435761 + 1");
+    TDI_CHECK(tdi_seed(s, TDI_SEED_FIT_BATCH, 0) == (s ^ G), "seed: tdi-fit batch order = s ^ G");
+    tdi_check_int((long long)tdi_seed(s, TDI_SEED_GEN_LANCZOS, 1), (long long)(s + 1),
+                  "seed: tdi-gen Lanczos on M^-1 = s + 1");
+    tdi_check_int((long long)tdi_seed(s, TDI_SEED_GEN_LOWRANK, 1), (long long)(s * 2 + 1 + 7),
+                  "seed: tdi-gen decoder low-rank = 2 s + module + 7");
+    TDI_CHECK(tdi_seed(s, TDI_SEED_COSIM_NOISE, 0) == s * G + 5, "seed: cosim noise = s G + 5");
+    TDI_CHECK(tdi_seed(s, TDI_SEED_UNET_STEP, 7) != tdi_seed(s, TDI_SEED_UNET_PERM, 7) &&
+                  tdi_seed(s, TDI_SEED_UNET_STEP, 7) != tdi_seed(s, TDI_SEED_UNET_STEP, 8),
+              "seed: purposes and indices give different streams");
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "build/tc.XXXXXX");
@@ -1521,6 +1561,7 @@ int main(void)
         return 1;
     }
     test_err();
+    test_seed();
     test_hash();
     test_read_all_mkdirs();
     test_atomic();

@@ -15,6 +15,7 @@
 
 #include "tdi_gen.h"
 #include "tdi_io.h"
+#include "tdi_seed.h"
 #include "tdi_sweep.h"
 #include "tdi_test.h"
 
@@ -114,7 +115,7 @@ static void test_grid(void)
     int order_ok = 1, seeds_ok = 1, idx_ok = 1;
     for (size_t i = 0; i < n; i++) {
         idx_ok &= J[i].index == i;
-        seeds_ok &= J[i].seed == tdi_sweep_job_seed(9, i) && J[i].seed >= 1 &&
+        seeds_ok &= J[i].seed == tdi_seed(9, TDI_SEED_SWEEP_JOB, i) && J[i].seed >= 1 &&
                     J[i].seed <= 4294967295UL;
         for (size_t q = 0; q < i; q++)
             seeds_ok &= J[q].seed != J[i].seed;
@@ -129,7 +130,7 @@ static void test_grid(void)
     order_ok &= J[55].D == 8 && J[55].k == 8 && J[55].replicate == 1;
     TDI_CHECK(idx_ok, "grid: index = position");
     TDI_CHECK(order_ok, "grid: order D, k, Vs, ..., engine, replicate (last fastest)");
-    TDI_CHECK(seeds_ok, "grid: seeds = tdi_sweep_job_seed(sweep seed, index), all distinct");
+    TDI_CHECK(seeds_ok, "grid: seeds = tdi_seed(sweep seed, SWEEP_JOB, index), all distinct");
     /* theta = kB T / (Cu Vs^2) with the base's Cu = 1 pF, T = 300 K */
     tdi_check_rel(J[0].theta, 1.380649e-23 * 300.0 / (1e-12 * 1e-8), 1e-12,
                   "grid: theta from Vs (rounding only)");

@@ -7,6 +7,7 @@
  * a sweep is reported, not fatal; only the configured mode's M must be positive definite.
  * Non-goal: choosing hyper-parameters (the config does). */
 #include "tdi_io.h"
+#include "tdi_seed.h"
 #include "tdi_sub.h"
 
 #include <math.h>
@@ -246,11 +247,11 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
     /* ---- the digital interface, trained on the fit split */
     tdi_sub_train_opts to = {cfg->epochs, cfg->batch, cfg->lr, cfg->weight_decay, 0};
     double enc_loss = NAN, tr_loss = NAN;
-    to.seed = (unsigned long)cfg->seed * 2654435761UL + 1;
+    to.seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_FIT_MLP, 1);
     if ((rc = tdi_sub_mlp_init(&enc, D, 4, D, 0, to.seed, err)) ||
         (rc = tdi_sub_mlp_train(&enc, fit.x, AXf, nf, &to, &enc_loss, err)))
         goto done;
-    to.seed = (unsigned long)cfg->seed * 2654435761UL + 2;
+    to.seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_FIT_MLP, 2);
     if ((rc = tdi_sub_mlp_init(&tr, D, 16, D, 1, to.seed, err)) ||
         (rc = tdi_sub_mlp_train(&tr, AXf, BDf, nf, &to, &tr_loss, err)))
         goto done;

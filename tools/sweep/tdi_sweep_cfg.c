@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tdi_cfg.h"
+#include "tdi_seed.h"
 
 /* The circuit- and cosim-side axes beyond the fixed ones (tdi_sweep.h). One line per axis. */
 const tdi_sweep_xaxis tdi_sweep_xaxes[] = {
@@ -103,16 +104,6 @@ static int fixed_substrate(tdi_sweep_cfg *c, tdi_err *err)
     c->k[0] = k;
     c->n_D = c->n_k = 1;
     return 0;
-}
-
-unsigned long tdi_sweep_job_seed(long sweep_seed, size_t index)
-{
-    uint64_t z = (uint64_t)sweep_seed * UINT64_C(0x9E3779B97F4A7C15) + (uint64_t)index + 1;
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    z ^= z >> 31;
-    unsigned long s = (unsigned long)(z & UINT64_C(0xFFFFFFFF));
-    return s ? s : 1;
 }
 
 /* Splits "a,b c" into words; each must be one of choices ("x|y|z"). */
@@ -336,7 +327,8 @@ int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_
                                         snprintf(j->skip, sizeof j->skip, "%s", c->skip[s]);
                                         j->engine = c->engine[g];
                                         j->replicate = r;
-                                        j->seed = tdi_sweep_job_seed(c->seed, m);
+                                        j->seed = (unsigned long)tdi_seed(
+                                            (uint64_t)c->seed, TDI_SEED_SWEEP_JOB, m);
                                         m++;
                                     }
         }
