@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tdi_buf.h"
 #include "tdi_cfg.h"
 #include "tdi_cli.h"
 #include "tdi_err.h"
@@ -1552,6 +1553,35 @@ static void test_seed(void)
               "seed: purposes and indices give different streams");
 }
 
+/* tdi_buf: growth across many appends equals the text written in one go; embedded NULs kept. */
+static void test_buf(void)
+{
+    tdi_buf b = {0};
+    char *empty = tdi_buf_take(&b);
+    TDI_CHECK(empty && empty[0] == '\0' && b.s == NULL, "buf: take of an empty buffer is \"\"");
+    free(empty);
+    size_t want = 0;
+    for (int i = 0; i < 5000; i++) { /* 5000 lines cross many doublings from 256 bytes */
+        tdi_buf_printf(&b, "line %d %.17g\n", i, i / 7.0);
+        want += (size_t)snprintf(NULL, 0, "line %d %.17g\n", i, i / 7.0);
+    }
+    tdi_check_int((long long)b.len, (long long)want, "buf: length after 5000 printf appends");
+    TDI_CHECK(b.len < b.cap && b.s[b.len] == '\0' && strncmp(b.s, "line 0 0\nline 1 ", 16) == 0,
+              "buf: NUL-terminated, first lines in order");
+    char last[64];
+    snprintf(last, sizeof last, "line 4999 %.17g\n", 4999 / 7.0);
+    TDI_CHECK(strcmp(b.s + b.len - strlen(last), last) == 0, "buf: last line intact");
+    tdi_buf_destroy(&b);
+    tdi_buf_append(&b, "ab\0cd", 5);
+    tdi_buf_printf(&b, "%s", "ef");
+    TDI_CHECK(b.len == 7 && memcmp(b.s, "ab\0cdef", 8) == 0 && !b.oom,
+              "buf: append keeps embedded NUL bytes");
+    char *t = tdi_buf_take(&b);
+    TDI_CHECK(t && t[6] == 'f' && b.s == NULL && b.len == 0, "buf: take hands over, b empty");
+    free(t);
+    tdi_buf_destroy(NULL);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "build/tc.XXXXXX");
@@ -1562,6 +1592,7 @@ int main(void)
     }
     test_err();
     test_seed();
+    test_buf();
     test_hash();
     test_read_all_mkdirs();
     test_atomic();
