@@ -575,11 +575,8 @@ static void test_npy_numpy(void)
         char label[160];
         snprintf(label, sizeof label, "read numpy-written %s", good[i].name);
         int rc = tdi_npy_read(p, &a, &e);
-        tdi_check_int(rc, 0, label);
-        if (rc) {
-            printf("    %s\n", e.msg);
+        if (!tdi_check_ok(rc, &e, label))
             continue;
-        }
         int same = a.dtype == good[i].dt && a.ndim == good[i].ndim;
         size_t count = 1;
         for (int k = 0; same && k < a.ndim; k++) {
@@ -1057,9 +1054,7 @@ static void test_cfg_good(void)
     tdi_err e;
     tdi_err_clear(&e);
     int rc = tdi_cfg_load_string("good.yaml", good_cfg, k, NKEYS, &e);
-    tdi_check_int(rc, 0, "cfg good loads");
-    if (rc)
-        printf("    %s\n", e.msg);
+    tdi_check_ok(rc, &e, "cfg good loads");
     tdi_check_int(v.seed, 42, "cfg seed");
     tdi_check_near(v.lr, 1e-3, 0, "cfg train.lr (strtod of the same text: exact)");
     tdi_check_int(v.epochs, 10, "cfg train.epochs");
@@ -1486,11 +1481,7 @@ static void test_cfg_preset(void)
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/preset.yaml", g_dir);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(good, f);
-        fclose(f);
-    }
+    tdi_test_write(path, good);
     a = 0;
     tdi_check_int(tdi_cfg_load_preset(path, NULL, k, n, 1, &e), 0, "preset: from file");
     tdi_check_int(a, 4, "preset: from file, value");

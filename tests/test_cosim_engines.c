@@ -324,9 +324,7 @@ static void test_nonreciprocal(double C, double g, double T)
     tdi_cosim_stats st;
     for (int e = 0; e < 2; e++) {
         int rc = run(e ? TDI_COSIM_SPICE : TDI_COSIM_SDE, c, h, nt, b, 21, 1, &r[e], &st, &err);
-        tdi_check_int(rc, 0, e ? "non-reciprocal: spice run" : "non-reciprocal: sde run");
-        if (rc)
-            printf("  %s\n", err.msg);
+        tdi_check_ok(rc, &err, e ? "non-reciprocal: spice run" : "non-reciprocal: sde run");
     }
     tdi_cosim_sde *s = tdi_cosim_sde_alloc(c, h, &err);
     TDI_CHECK(s != NULL, "non-reciprocal: sde accepts a non-symmetric G");
@@ -484,9 +482,7 @@ int main(void)
             int rc = run((tdi_cosim_kind)e, c, h, nt, &ib, 1, 0, &r, &st, &err);
             char nm[128];
             snprintf(nm, sizeof nm, "%s: step run succeeds", tdi_cosim_kind_name(e));
-            tdi_check_int(rc, 0, nm);
-            if (rc)
-                printf("  %s\n", err.msg);
+            tdi_check_ok(rc, &err, nm);
             snprintf(nm, sizeof nm, "%s: every tick hit", tdi_cosim_kind_name(e));
             tdi_check_int(st.ticks_hit, nt + 1, nm);
             snprintf(nm, sizeof nm, "%s: ticks reported in order", tdi_cosim_kind_name(e));
@@ -555,9 +551,7 @@ int main(void)
     rec rs, rd, rs2, rs3, rs4;
     tdi_cosim_stats st_s, st_d;
     int rc = run(TDI_COSIM_SPICE, c16, h, nt, zero, 7, 1, &rs, &st_s, &err);
-    tdi_check_int(rc, 0, "spice: kT/C run succeeds");
-    if (rc)
-        printf("  %s\n", err.msg);
+    tdi_check_ok(rc, &err, "spice: kT/C run succeeds");
     rc = run(TDI_COSIM_SDE, c16, h, nt, zero, 7, 1, &rd, &st_d, &err);
     tdi_check_int(rc, 0, "sde: kT/C run succeeds");
     tdi_check_int(st_s.ticks_hit, nt + 1, "spice: every tick of the kT/C run hit");

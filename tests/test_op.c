@@ -15,6 +15,7 @@
 #include "tdi_io.h"
 #include "tdi_phys.h"
 #include "tdi_test.h"
+#include "tdi_test_job.h"
 
 #define SCR "build/test-op"
 
@@ -69,10 +70,8 @@ static void test_target_met(void)
     tdi_gen_op op;
     tdi_err e = {0};
     int rc = tdi_gen_op_choose(&in, &op, &e);
-    if (!tdi_check_int(rc, 0, "hand case 1 (wide swing): chosen")) {
-        printf("  %s\n", e.msg);
+    if (!tdi_check_ok(rc, &e, "hand case 1 (wide swing): chosen"))
         return;
-    }
     /* no Vs cost and a 10 V swing: the cheapest ADC work n 2^bits is the minimum of both */
     tdi_check_int(op.n_conv, 4, "case 1: window at its minimum (4 conversions)");
     tdi_check_int(op.bits, 8, "case 1: ADC at its minimum (8 bits)");
@@ -98,10 +97,8 @@ static void test_swing_binds(void)
     tdi_gen_op op;
     tdi_err e = {0};
     int rc = tdi_gen_op_choose(&in, &op, &e);
-    if (!tdi_check_int(rc, 0, "hand case 2 (swing 1 mV/unit): chosen")) {
-        printf("  %s\n", e.msg);
+    if (!tdi_check_ok(rc, &e, "hand case 2 (swing 1 mV/unit): chosen"))
         return;
-    }
     tdi_check_int(op.n_conv, n_exp, "case 2: the shortest window meeting the target at the "
                   "swing limit (hand: 42)");
     tdi_check_int(op.bits, 8, "case 2: 8 bits (more bits cost more than they save here)");
@@ -163,26 +160,19 @@ static void test_job(void)
 {
     tdi_err err = {0};
     const char *root = SCR "/job";
-    char dir[200], path[300], txt[1024];
-    snprintf(dir, sizeof dir, "%s/substrate", root);
-    tdi_mkdirs(root, &err);
-    if (!TDI_CHECK(tdi_cosim_synth_bundle(dir, 6, 2, 16, 5, 0, 0.0, &err) == 0,
-                   "synthetic bundle (D 6, k 2, 16 samples)")) {
-        printf("  %s\n", err.msg);
+    char path[300];
+    if (!TDI_CHECK(tdi_test_job_bundle(root, 6, 2, 16, 5, 0, &err) == 0,
+                   "synthetic bundle (D 6, k 2, 16 samples)"))
         return;
-    }
-    snprintf(path, sizeof path, "%s.yaml", root);
-    snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  target_noise_ratio: 0.05\n"
-             "  v_swing: 0.3\n  samples: [0]\ncosim:\n  n_samples: 16\n  spice_samples: 8\n"
-             "  progress: false\n", root);
-    tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "config written");
     tdi_cosim_cfg cfg;
-    tdi_cosim_cfg_load(path, &cfg, &err);
-    int rc = tdi_cosim_app_run(&cfg, NULL, &err);
-    if (!tdi_check_int(rc, 0, "job at the chosen operating point runs (analytic, sde, spice)")) {
-        printf("  %s\n", err.msg);
+    int rc = tdi_test_job_config(root, "circuit:\n  target_noise_ratio: 0.05\n  v_swing: 0.3\n"
+                                 "  samples: [0]\ncosim:\n  n_samples: 16\n  spice_samples: 8\n"
+                                 "  progress: false\n", &cfg, &err);
+    tdi_check_ok(rc, &err, "config written and loaded");
+    if (!rc)
+        rc = tdi_cosim_app_run(&cfg, NULL, &err);
+    if (!tdi_check_ok(rc, &err, "job at the chosen operating point runs (analytic, sde, spice)"))
         return;
-    }
     char *js = NULL;
     size_t nj;
     snprintf(path, sizeof path, "%s/cosim/results.json", root);

@@ -16,14 +16,18 @@ static void json_num(FILE *f, double v)
         fputs("null", f);
 }
 
+/* the text before a value (", \"key\": "), then the value */
+static void json_kv(FILE *f, const char *before, double v)
+{
+    fputs(before, f);
+    json_num(f, v);
+}
+
 static void json_metrics(FILE *f, const tdi_sub_metrics *m)
 {
-    fputs("{\"cos_paper\": ", f);
-    json_num(f, m->cos_paper);
-    fputs(", \"cos_centered\": ", f);
-    json_num(f, m->cos_centered);
-    fputs(", \"r2\": ", f);
-    json_num(f, m->r2);
+    json_kv(f, "{\"cos_paper\": ", m->cos_paper);
+    json_kv(f, ", \"cos_centered\": ", m->cos_centered);
+    json_kv(f, ", \"r2\": ", m->r2);
     fputs("}", f);
 }
 
@@ -195,14 +199,10 @@ static void json_head(const tdi_sub_fitrun *r, FILE *js)
     fprintf(js, "  \"params\": {\"enc_weights\": %zu, \"enc_params\": %zu, \"tr_weights\": %zu, "
             "\"tr_params\": %zu, \"total_weights\": %zu, \"total_params\": %zu},\n", ew, ep, tw,
             tp, ew + tw, ep + tp);
-    fputs("  \"interface_mse\": {\"enc_fit\": ", js);
-    json_num(js, r->enc_loss);
-    fputs(", \"enc_test\": ", js);
-    json_num(js, r->enc_test);
-    fputs(", \"tr_fit\": ", js);
-    json_num(js, r->tr_loss);
-    fputs(", \"tr_test\": ", js);
-    json_num(js, r->tr_test);
+    json_kv(js, "  \"interface_mse\": {\"enc_fit\": ", r->enc_loss);
+    json_kv(js, ", \"enc_test\": ", r->enc_test);
+    json_kv(js, ", \"tr_fit\": ", r->tr_loss);
+    json_kv(js, ", \"tr_test\": ", r->tr_test);
     fputs("},\n  \"paper_reported\": {\"full_pipeline\": 0.9906, \"oracle\": 1.0, "
           "\"rho_k16\": 0.1274},\n  \"paper_rows\": {\n", js);
     for (int i = 0; i < 6; i++) {
@@ -213,16 +213,21 @@ static void json_head(const tdi_sub_fitrun *r, FILE *js)
     }
 }
 
+/* the opening of a sweep row: {"k": k, "stable": ..., "lambda_min": x */
+static void json_row_head(FILE *js, long k, int stable, double lmin)
+{
+    fprintf(js, "    {\"k\": %ld, \"stable\": %s, \"lambda_min\": ", k,
+            stable ? "true" : "false");
+    json_num(js, lmin);
+}
+
 static void json_rho(const tdi_sub_fitrun *r, FILE *js)
 {
     fputs("  },\n  \"rho_skip\": [\n", js);
     for (size_t q = 0; q < r->nrho; q++) {
         const tdi_sub_rho_row *h = &r->rho[q];
-        fprintf(js, "    {\"k\": %ld, \"stable\": %s, \"lambda_min\": ", h->k,
-                h->stable ? "true" : "false");
-        json_num(js, h->lmin);
-        fputs(", \"rho\": ", js);
-        json_num(js, h->rho);
+        json_row_head(js, h->k, h->stable, h->lmin);
+        json_kv(js, ", \"rho\": ", h->rho);
         fputs(", \"full_pipeline\": ", js);
         json_metrics_or_null(js, h->stable, &h->full);
         fprintf(js, "}%s\n", q + 1 < r->nrho ? "," : "");
@@ -235,11 +240,8 @@ static void json_skip(const tdi_sub_fitrun *r, FILE *js)
             "[\n", r->cfg->pd_margin, r->cfg->readout_gain ? "true" : "false");
     for (size_t q = 0; q < r->nsk; q++) {
         const tdi_sub_skip_row *s = &r->sk[q];
-        fprintf(js, "    {\"k\": %ld, \"stable\": %s, \"lambda_min\": ", s->k,
-                s->stable ? "true" : "false");
-        json_num(js, s->lmin);
-        fputs(", \"gain\": ", js);
-        json_num(js, s->gain);
+        json_row_head(js, s->k, s->stable, s->lmin);
+        json_kv(js, ", \"gain\": ", s->gain);
         fprintf(js, ", \"clipped\": %d, \"max_abs_sub_minus_ceiling\": ", s->clipped);
         json_num(js, s->stable ? s->exact_err : NAN);
         fputs(",\n     \"substrate\": ", js);
