@@ -1000,13 +1000,8 @@ typedef struct {
 
 static void cfg_schema(cfg_vals *v, tdi_cfg_key k[NKEYS])
 {
-    memset(v, 0, sizeof *v);
-    v->seed = 7;
-    v->warmup = 0.5;
-    v->lr = 0.1;
-    v->epochs = 1;
-    snprintf(v->schedule, sizeof v->schedule, "linear");
-    snprintf(v->name, sizeof v->name, "x");
+    *v = (cfg_vals){.seed = 7, .warmup = 0.5, .lr = 0.1, .epochs = 1, .schedule = "linear",
+                    .name = "x"}; /* the defaults */
     const tdi_cfg_key tab[NKEYS] = {
         {"seed", TDI_CFG_INT, &v->seed, 0, 1e9, 0, NULL, NULL, 0},
         {"train.lr", TDI_CFG_DOUBLE, &v->lr, 0, 1, 0, NULL, NULL, 0},

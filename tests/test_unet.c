@@ -394,6 +394,26 @@ static void test_dataset(void)
     tdi_check_contains(err.msg, "/nonexistent/fashion", "missing dataset: message names it");
 }
 
+/* g_dir/name holding the n bytes at data is refused by the checkpoint loader (TDI_EFORMAT)
+ * with a message containing needle */
+static void ckpt_refused(const char *name, const char *data, size_t n, tdi_unet *m,
+                         const char *needle, const char *what)
+{
+    char p[512], lab[160];
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    FILE *f = fopen(p, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+    tdi_err err;
+    int rc = tdi_unet_ckpt_load(p, m, NULL, NULL, &err);
+    snprintf(lab, sizeof lab, "%s is refused", what);
+    TDI_CHECK(rc == TDI_EFORMAT, lab);
+    snprintf(lab, sizeof lab, "%s: message has \"%s\"", what, needle);
+    tdi_check_contains(err.msg, needle, lab);
+}
+
 static void test_checkpoint(void)
 {
     tdi_unet_arch a = {16, 4};
@@ -415,31 +435,13 @@ static void test_checkpoint(void)
     char *buf = NULL;
     size_t size = 0;
     tdi_file_read_all(p, &buf, &size, &err);
-    char q[512];
-    snprintf(q, sizeof q, "%s/trunc.ckpt", g_dir);
-    FILE *f = fopen(q, "wb");
-    fwrite(buf, 1, size - 100, f);
-    fclose(f);
-    rc = tdi_unet_ckpt_load(q, m2, NULL, NULL, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "truncated checkpoint is refused");
-    tdi_check_contains(err.msg, "trunc.ckpt: truncated", "truncated checkpoint: message");
+    ckpt_refused("trunc.ckpt", buf, size - 100, m2, "trunc.ckpt: truncated",
+                 "truncated checkpoint");
     buf[1000] ^= 1;
-    snprintf(q, sizeof q, "%s/flip.ckpt", g_dir);
-    f = fopen(q, "wb");
-    fwrite(buf, 1, size, f);
-    fclose(f);
-    rc = tdi_unet_ckpt_load(q, m2, NULL, NULL, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "checkpoint with a flipped bit is refused");
-    tdi_check_contains(err.msg, "checksum", "flipped bit: checksum message");
+    ckpt_refused("flip.ckpt", buf, size, m2, "checksum", "checkpoint with a flipped bit");
     buf[1000] ^= 1;
     buf[0] = 'X';
-    snprintf(q, sizeof q, "%s/magic.ckpt", g_dir);
-    f = fopen(q, "wb");
-    fwrite(buf, 1, size, f);
-    fclose(f);
-    rc = tdi_unet_ckpt_load(q, m2, NULL, NULL, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "checkpoint with a wrong magic is refused");
-    tdi_check_contains(err.msg, "bad magic", "wrong magic: message");
+    ckpt_refused("magic.ckpt", buf, size, m2, "bad magic", "checkpoint with a wrong magic");
     free(buf);
     tdi_unet *m3 = NULL;
     tdi_unet_arch a3 = {8, 4};
