@@ -318,27 +318,39 @@ static void test_schedule(void)
     tdi_check_rel(abar[999], 4.035e-5, 2e-2, "abar_999");
 }
 
-/* g_dir/name holding the n bytes at data is refused by the IDX reader (TDI_EFORMAT) with a
- * message containing needle */
-static void idx_refused(const char *name, const void *data, size_t n, const char *needle,
-                        const char *what)
+/* g_dir/name := the n bytes at data; its path into p[np] */
+static void write_bytes(char *p, size_t np, const char *name, const void *data, size_t n)
 {
-    char p[512], lab[160];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    snprintf(p, np, "%s/%s", g_dir, name);
     FILE *f = fopen(p, "wb");
     if (f) {
         fwrite(data, 1, n, f);
         fclose(f);
     }
+}
+
+/* a reader refused its input: rc is TDI_EFORMAT and the message contains needle */
+static void check_refused(int rc, const tdi_err *err, const char *needle, const char *what)
+{
+    char lab[160];
+    snprintf(lab, sizeof lab, "%s is refused", what);
+    TDI_CHECK(rc == TDI_EFORMAT, lab);
+    snprintf(lab, sizeof lab, "%s: message has \"%s\"", what, needle);
+    tdi_check_contains(err->msg, needle, lab);
+}
+
+/* g_dir/name holding the n bytes at data is refused by the IDX reader */
+static void idx_refused(const char *name, const void *data, size_t n, const char *needle,
+                        const char *what)
+{
+    char p[512];
+    write_bytes(p, sizeof p, name, data, n);
     uint8_t *out = NULL;
     int nd;
     uint32_t dims[3];
     tdi_err err;
     int rc = tdi_unet_idx_read(p, &out, &nd, dims, &err);
-    snprintf(lab, sizeof lab, "%s is refused", what);
-    TDI_CHECK(rc == TDI_EFORMAT, lab);
-    snprintf(lab, sizeof lab, "%s: message has \"%s\"", what, needle);
-    tdi_check_contains(err.msg, needle, lab);
+    check_refused(rc, &err, needle, what);
     if (!rc)
         free(out);
 }
@@ -394,24 +406,14 @@ static void test_dataset(void)
     tdi_check_contains(err.msg, "/nonexistent/fashion", "missing dataset: message names it");
 }
 
-/* g_dir/name holding the n bytes at data is refused by the checkpoint loader (TDI_EFORMAT)
- * with a message containing needle */
+/* g_dir/name holding the n bytes at data is refused by the checkpoint loader */
 static void ckpt_refused(const char *name, const char *data, size_t n, tdi_unet *m,
                          const char *needle, const char *what)
 {
-    char p[512], lab[160];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    FILE *f = fopen(p, "wb");
-    if (f) {
-        fwrite(data, 1, n, f);
-        fclose(f);
-    }
+    char p[512];
+    write_bytes(p, sizeof p, name, data, n);
     tdi_err err;
-    int rc = tdi_unet_ckpt_load(p, m, NULL, NULL, &err);
-    snprintf(lab, sizeof lab, "%s is refused", what);
-    TDI_CHECK(rc == TDI_EFORMAT, lab);
-    snprintf(lab, sizeof lab, "%s: message has \"%s\"", what, needle);
-    tdi_check_contains(err.msg, needle, lab);
+    check_refused(tdi_unet_ckpt_load(p, m, NULL, NULL, &err), &err, needle, what);
 }
 
 static void test_checkpoint(void)

@@ -151,6 +151,15 @@ static int split_words(const char *path, const char *key, const char *text, cons
     return 0;
 }
 
+/* when use: the axis is the one value v (the base config's) */
+static void axis_one(int use, long *axis, size_t *n, long v)
+{
+    if (use) {
+        axis[0] = v;
+        *n = 1;
+    }
+}
+
 int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -228,26 +237,15 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     if (!c->out[0])
         if (snprintf(c->out, sizeof c->out, "%s/sweep", c->sub.out) >= (int)sizeof c->out)
             return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.out too long", path);
-    if (!keys[3].seen && !keys[4].seen) {
-        c->k[0] = c->sub.k;
-        c->n_k = 1;
-    }
-    if (!keys[5].seen) {
-        c->D[0] = c->sub.D;
-        c->n_D = 1;
-    }
+    /* an axis the sweep file leaves out holds the base config's one value */
+    axis_one(!keys[3].seen && !keys[4].seen, c->k, &c->n_k, c->sub.k);
+    axis_one(!keys[5].seen, c->D, &c->n_D, c->sub.D);
     if (!keys[6].seen && !keys[7].seen) {
         c->theta[0] = c->gen.theta;
         c->n_theta = 1;
     }
-    if (!keys[8].seen) {
-        c->dac[0] = c->cosim.dac_bits;
-        c->n_dac = 1;
-    }
-    if (!keys[9].seen) {
-        c->adc[0] = c->cosim.adc_bits;
-        c->n_adc = 1;
-    }
+    axis_one(!keys[8].seen, c->dac, &c->n_dac, c->cosim.dac_bits);
+    axis_one(!keys[9].seen, c->adc, &c->n_adc, c->cosim.adc_bits);
     if ((rc = xaxes_values(c, xw, keys + 19, err)) || (rc = fixed_substrate(c, err)))
         return rc;
     if ((rc = split_words(path, "unit", keys[10].seen ? unit : c->gen.unit, "rc|rlc", c->unit,
