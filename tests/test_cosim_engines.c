@@ -18,55 +18,20 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_test.h"
+#include "tdi_test_job.h"
 
-/* A digital side that holds one bias vector and records every tick. */
-typedef struct rec {
-    size_t n;
-    const double *bias; /* (n) A */
-    double *v;          /* (n_ticks + 1, n) V */
-    long n_ticks, last;
-    int order_ok;
-} rec;
-
-static const double *rec_bias(void *u, long k)
-{
-    (void)k;
-    return ((rec *)u)->bias;
-}
-
-static int rec_tick(void *u, long k, double t, const double *v, const double *ib)
-{
-    rec *r = u;
-    (void)t;
-    (void)ib;
-    if (k != r->last + 1 || k > r->n_ticks)
-        r->order_ok = 0;
-    r->last = k;
-    if (k >= 0 && k <= r->n_ticks)
-        memcpy(r->v + (size_t)k * r->n, v, sizeof(double) * r->n);
-    return 0;
-}
-
-static void rec_init(rec *r, size_t n, long n_ticks, const double *bias)
-{
-    r->n = n;
-    r->bias = bias;
-    r->n_ticks = n_ticks;
-    r->last = -1;
-    r->order_ok = 1;
-    r->v = calloc((size_t)(n_ticks + 1) * n, sizeof(double));
-}
+typedef tdi_test_rec rec; /* tests/tdi_test_job.h */
 
 static int run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, double h, long n_ticks,
                const double *bias, uint64_t seed, int noise, rec *r, tdi_cosim_stats *st,
                tdi_err *err)
 {
     tdi_cosim_noise nz;
-    rec_init(r, c->n, n_ticks, bias);
+    tdi_test_rec_init(r, c->n, n_ticks, bias);
     int rc = tdi_cosim_noise_init(&nz, c, h, seed, noise, err);
     if (rc)
         return rc;
-    tdi_cosim_digital dg = {h, n_ticks, rec_bias, rec_tick, r};
+    tdi_cosim_digital dg = {h, n_ticks, tdi_test_rec_bias, tdi_test_rec_tick, r};
     if (kind == TDI_COSIM_SPICE) {
         rc = tdi_cosim_spice_run(c, &nz, &dg, st, err);
     } else {
