@@ -13,6 +13,7 @@
 
 #include "tdi_gen_int.h"
 #include "tdi_io.h"
+#include "tdi_linalg.h"
 
 void tdi_gen_bundle_destroy(tdi_gen_bundle *b)
 {
@@ -208,7 +209,7 @@ static void synth_biases(gsl_rng *rng, tdi_bundle *b, const double *L, double *z
                 z[s * N + md->off + i] = md->bias[s * md->D + i];
             }
     if (n)
-        tdi_gen_chol_solve_rows(L, N, z, n);
+        tdi_linalg_chol_solve_rows(L, N, z, n);
     const tdi_bundle_module *o = &b->mod[b->out];
     for (size_t s = 0; s < n; s++)
         for (size_t i = 0; i < o->D; i++)
@@ -265,7 +266,7 @@ int tdi_gen_synth_build(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err
                       0.1 / (double)dmax);
     }
     synth_M(b, S);
-    if ((rc = tdi_gen_chol(b->M, N, L, "synth bundle M", err)))
+    if ((rc = tdi_linalg_chol(b->M, N, L, "synth bundle M", 0, NULL, err)))
         goto done;
     synth_biases(rng, b, L, z);
     memcpy(b->truth, b->analytic, n * Do * sizeof *b->truth);

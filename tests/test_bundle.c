@@ -11,8 +11,8 @@
 
 #include "tdi_bundle.h"
 #include "tdi_gen.h"
-#include "tdi_gen_int.h"
 #include "tdi_io.h"
+#include "tdi_linalg.h"
 #include "tdi_npy.h"
 #include "tdi_test.h"
 
@@ -82,12 +82,12 @@ static void test_roundtrip(void)
     /* the analytic reference solves M z = b: residual of the read-out rows (1e-12: a Cholesky
        solve of a 12 x 12 matrix with condition < 100 is exact to ~1e-14) */
     double *L = malloc(144 * sizeof *L), *z = calloc(36, sizeof *z), res = 0;
-    tdi_check_int(tdi_gen_chol(r.M, 12, L, "M", &e), 0, "assembled M is positive definite");
+    tdi_check_int(tdi_linalg_chol(r.M, 12, L, "M", 0, NULL, &e), 0, "assembled M is positive definite");
     for (size_t q = 0; q < 3; q++)
         for (size_t m = 0; m < 3; m++)
             memcpy(z + q * 12 + r.mod[m].off, r.mod[m].bias + q * r.mod[m].D,
                    r.mod[m].D * sizeof *z);
-    tdi_gen_chol_solve_rows(L, 12, z, 3);
+    tdi_linalg_chol_solve_rows(L, 12, z, 3);
     for (size_t q = 0; q < 3; q++)
         for (size_t i = 0; i < 5; i++)
             res = fmax(res, fabs(z[q * 12 + 7 + i] - r.analytic[q * 5 + i]));
