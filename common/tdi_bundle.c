@@ -316,10 +316,27 @@ static int man_v1(const man_table *t, const man_vals *m, const char *mpath, tdi_
     return 0;
 }
 
+/* "file:line:col" of key i (tdi_cfg_locate re-reads the file: only on an error) */
+static const char *where(const man_table *t, size_t i, const char *mpath, char *buf, size_t n)
+{
+    tdi_cfg_locate(mpath, t->k[i].path, buf, n);
+    return buf;
+}
+
+/* index of the first key of slot k[0..4) that the file gives */
+static size_t first_seen(const man_table *t, size_t slot)
+{
+    for (size_t q = 0; q < 4; q++)
+        if (t->k[slot + q].seen)
+            return slot + q;
+    return slot;
+}
+
 static int man_v2(const man_table *t, const man_vals *m, const char *mpath, tdi_bundle *b,
                   tdi_err *err)
 {
     int rc;
+    char at[1200];
     for (size_t i = K_COMMON; i < K_COMMON + K_V1; i++)
         if ((rc = refuse(t, i, mpath, m->version, err)))
             return rc;
@@ -333,7 +350,9 @@ static int man_v2(const man_table *t, const man_vals *m, const char *mpath, tdi_
             continue;
         if (i != b->n_mod)
             return tdi_err_set(err, TDI_EFORMAT, "%s: modules.m%zu given without modules.m%zu "
-                               "(slots are m0, m1, ... in order)", mpath, i, b->n_mod);
+                               "(slots are m0, m1, ... in order)",
+                               where(t, first_seen(t, base + i * K_PER_MOD), mpath, at,
+                                     sizeof at), i, b->n_mod);
         if ((rc = need(t, base + i * K_PER_MOD, mpath, err)) ||
             (rc = need(t, base + i * K_PER_MOD + 1, mpath, err)))
             return rc;
@@ -345,7 +364,8 @@ static int man_v2(const man_table *t, const man_vals *m, const char *mpath, tdi_
         md->D = (size_t)m->mod[i].D;
         md->readout = m->mod[i].readout;
         if (!name_ok(md->name) || tdi_bundle_find(b, md->name) != (int)b->n_mod - 1)
-            return tdi_err_set(err, TDI_EFORMAT, "%s: modules.m%zu: name '%s' %s", mpath, i,
+            return tdi_err_set(err, TDI_EFORMAT, "%s: modules.m%zu: name '%s' %s",
+                               where(t, base + i * K_PER_MOD, mpath, at, sizeof at), i,
                                m->mod[i].name, name_ok(md->name) ? "given twice" :
                                "is not 1 to 15 characters [a-z][a-z0-9]*");
     }
@@ -356,7 +376,9 @@ static int man_v2(const man_table *t, const man_vals *m, const char *mpath, tdi_
             continue;
         if (i != b->n_cpl)
             return tdi_err_set(err, TDI_EFORMAT, "%s: couplings.c%zu given without "
-                               "couplings.c%zu", mpath, i, b->n_cpl);
+                               "couplings.c%zu",
+                               where(t, first_seen(t, base + i * K_PER_CPL), mpath, at,
+                                     sizeof at), i, b->n_cpl);
         for (size_t q = 0; q < 3; q++)
             if ((rc = need(t, base + i * K_PER_CPL + q, mpath, err)))
                 return rc;
@@ -364,11 +386,14 @@ static int man_v2(const man_table *t, const man_vals *m, const char *mpath, tdi_
         int f = tdi_bundle_find(b, mc->from), to = tdi_bundle_find(b, mc->to);
         if (f < 0 || to < 0)
             return tdi_err_set(err, TDI_EFORMAT, "%s: couplings.c%zu joins '%s' and '%s': no "
-                               "such module", mpath, i, mc->from, mc->to);
+                               "such module",
+                               where(t, base + i * K_PER_CPL + (f < 0 ? 0 : 1), mpath, at,
+                                     sizeof at), i, mc->from, mc->to);
         int dense = strcmp(mc->kind, "dense") == 0;
         if (dense == k[3].seen)
-            return tdi_err_set(err, TDI_EFORMAT, "%s: couplings.c%zu: a %s coupling %s", mpath,
-                               i, mc->kind, dense ? "has no rank" : "needs rank");
+            return tdi_err_set(err, TDI_EFORMAT, "%s: couplings.c%zu: a %s coupling %s",
+                               where(t, base + i * K_PER_CPL + 2, mpath, at, sizeof at), i,
+                               mc->kind, dense ? "has no rank" : "needs rank");
         b->cpl[b->n_cpl++] = (tdi_bundle_coupling){(size_t)f, (size_t)to, dense,
                                                    dense ? 0 : (size_t)mc->rank, NULL, NULL,
                                                    NULL};

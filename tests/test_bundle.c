@@ -291,17 +291,17 @@ static void test_bad(void)
     variant(d, "format: tdi-substrate", "format: tdi-activations");
     expect(d, "bad/manifest.yaml", "expected 'tdi-substrate'", "wrong format");
     variant(d, "to: m2, kind: lowrank, rank: 1", "to: m9, kind: lowrank, rank: 1");
-    expect(d, "bad/manifest.yaml", "no such module", "coupling to an unknown module");
+    expect(d, "bad/manifest.yaml:22:18", "no such module", "coupling to an unknown module");
     variant(d, "  m1: {name: m1", "  m3: {name: m1");
-    expect(d, "bad/manifest.yaml", "given without modules.m1", "module slots with a gap");
+    expect(d, "bad/manifest.yaml:19:8", "given without modules.m1", "module slots with a gap");
     variant(d, "{name: m0, D: 4}", "{name: m0, D: 4, readout: true}");
     expect(d, "bad/manifest.yaml", "2 read-out modules", "two read-out modules");
     variant(d, "{name: m0,", "{name: M_0,");
-    expect(d, "bad/manifest.yaml", "name 'M_0'", "bad module name");
+    expect(d, "bad/manifest.yaml:17:8", "name 'M_0'", "bad module name");
     variant(d, "{name: m1,", "{name: m0,");
-    expect(d, "bad/manifest.yaml", "given twice", "module name twice");
+    expect(d, "bad/manifest.yaml:18:8", "given twice", "module name twice");
     variant(d, "kind: lowrank, rank: 1", "kind: dense, rank: 1");
-    expect(d, "bad/manifest.yaml", "has no rank", "dense coupling with a rank");
+    expect(d, "bad/manifest.yaml:22:26", "has no rank", "dense coupling with a rank");
     /* arrays */
     variant(d, NULL, NULL);
     if (system("truncate -s -8 " SCR "/bad/J_m1.npy") != 0)
