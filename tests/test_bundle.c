@@ -308,6 +308,9 @@ static void test_bad(void)
         printf("    (test setup: truncate failed)\n");
     expect(d, "bad/J_m1.npy", "truncated", "truncated array");
     variant(d, NULL, NULL);
+    write_text(SCR "/bad/b_m2.npy", "PK\003\004 not an npy file, long enough to have a header");
+    expect(d, "bad/b_m2.npy", "magic", "corrupt array (not .npy)");
+    variant(d, NULL, NULL);
     double A[16];
     for (int i = 0; i < 16; i++)
         A[i] = i == 5 ? NAN : 0;
