@@ -338,15 +338,20 @@ sm_step(const sm_model *m, sm_batch *q, int noisy)
     }
 }
 
-/* sum_k x_k y_k (vectorised: the order of the sum is fixed per build and machine) */
-__attribute__((target_clones("avx2", "default"))) static double
-sm_dot(const double *restrict x, const double *restrict y, size_t n)
+/* *xy = sum_k x_k y_k, *wz = sum_k w_k z_k in one pass (vectorised: the order of the sums is
+ * fixed per build and machine) */
+__attribute__((target_clones("avx2", "default"))) static void
+sm_dots(const double *restrict x, const double *restrict y, const double *restrict w,
+        const double *restrict z, size_t n, double *xy, double *wz)
 {
-    double d = 0;
-#pragma omp simd reduction(+ : d)
-    for (size_t k = 0; k < n; k++)
+    double d = 0, f = 0;
+#pragma omp simd reduction(+ : d, f)
+    for (size_t k = 0; k < n; k++) {
         d += x[k] * y[k];
-    return d;
+        f += w[k] * z[k];
+    }
+    *xy = d;
+    *wz = f;
 }
 
 /* The resistor power a^T Q a and bias power Wb . a of every row into pr_new, pb_new. */
@@ -364,8 +369,7 @@ static void sm_powers(const sm_model *m, sm_batch *q, double *pr_new, double *pb
     }
     for (size_t c = 0; c < cols; c++) {
         const double *a = q->A + c * n, *y = q->Y + c * n;
-        pr_new[c] = sm_dot(y, m->L ? y : a, n);
-        pb_new[c] = sm_dot(q->Wb + c * n, a, n);
+        sm_dots(y, m->L ? y : a, q->Wb + c * n, a, n, &pr_new[c], &pb_new[c]);
     }
 }
 
