@@ -386,7 +386,7 @@ int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsign
 
 /* ---------------------------------------------------------------- the program */
 /* The `cosim:` and `energy:` sections (plus seed, name, out). Defaults: configs/paper.yaml and
- * README "Co-simulator". Other sections are skipped (owned by other components). */
+ * docs/cosim.md. Other sections are skipped (owned by other components). */
 typedef struct tdi_cosim_cfg {
     const char *path;      /* config file (messages); not owned */
     long seed;             /* top-level master seed; the noise seed is derived from it */
@@ -523,7 +523,7 @@ void tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row 
  * run (DEMO_FULL: 10,000 samples x 820 ticks = 8.2e6); 2.5 hours of the sde engine at its
  * measured 1.1e5 ticks/CPU-s at D = 64, and 18 days of spice (652): anything longer is a unit
  * slip (t_avg in s meant as us), and every tick index stays far
- * inside long and exactly representable in double. README "Tick budget". */
+ * inside long and exactly representable in double. docs/cosim.md, "Tick budget". */
 #define TDI_COSIM_MAX_TICKS 1000000000L
 
 typedef struct tdi_cosim_timing {
@@ -547,7 +547,7 @@ int tdi_cosim_timing_plan(tdi_cosim_timing *t, tdi_err *err);
 int tdi_cosim_ticks_total(long settle, long avg, size_t n, long *per_sample, long *total,
                           tdi_err *err);
 /* Estimated CPU seconds for ticks ticks of engine kind on n_units units (fitted to the rates
- * scripts/cosim-rates.sh measured, README "Tick budget"; 0 for the analytic engine). */
+ * scripts/cosim-rates.sh measured, docs/cosim.md "Tick budget"; 0 for the analytic engine). */
 double tdi_cosim_runtime_estimate(tdi_cosim_kind kind, size_t n_units, long ticks);
 
 #endif

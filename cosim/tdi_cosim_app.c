@@ -187,8 +187,8 @@ static void warn_long_run(const int want[3], const size_t nk[3], long L, size_t 
         double v = s < 3600 ? s / 60 : s < 86400 ? s / 3600 : s / 86400;
         const char *u = s < 3600 ? "minutes" : s < 86400 ? "hours" : "days";
         fprintf(stderr, "tdi-cosim %s: expected CPU time about %.1f %s (an estimate: %ld ticks "
-                "of %zu units at the rates scripts/cosim-rates.sh measured; README \"Tick "
-                "budget\")\n",
+                "of %zu units at the rates scripts/cosim-rates.sh measured; docs/cosim.md, "
+                "\"Tick budget\")\n",
                 tdi_cosim_kind_name((tdi_cosim_kind)k), v, u, L * (long)nk[k], n_units);
     }
 }
