@@ -216,9 +216,9 @@ int tdi_cosim_sde_modes_run(const tdi_cosim_circuit *c, const struct tdi_cosim_p
                             const tdi_cosim_noise *nz, long L, struct tdi_cosim_out *out,
                             long *n_acc, tdi_err *err);
 /* The mode-basis Gaussians of (seed, global tick index): z[m], m < cnt, for mode m: Philox4x32-10
- * with counter (index, m / 4, "mode"), both outputs of two Box-Muller pairs per counter, in
- * float (docs/sde.md). scalar = 1: the reference loop with libm (vectorised: libmvec, a few ulp
- * from it). */
+ * with counter (index, q, "mode"), q from m's position in its block of 128, both outputs of two
+ * Box-Muller pairs per counter, in float (docs/sde.md "Mode-basis fast path"). scalar = 1: the
+ * reference loop with libm (vectorised: libmvec, a few ulp from it). */
 void tdi_cosim_sde_modes_gauss(uint64_t seed, uint64_t index, size_t cnt, int scalar, float *z);
 /* Its limits (make bench): dtrmm (cols, n) x (n, n) lower, in GFLOP/s at n^2 flops per row (the
  * resistor power), and CPU ns per mode Gaussian (blocks of n). */

@@ -137,17 +137,17 @@ if want cosim; then
         echo "cosim: tdi-cosim FAILED: $(tail -n 1 "$b/run.log")"
     fi
     # sde engine (issue 10): sample-ticks per CPU second of three paths of the per_sample
-    # schedule on the same circuit and 128 samples: the pre-batching reference (--sde-reference:
+    # schedule on the same circuit and 256 samples: the pre-batching reference (--sde-reference:
     # one run per sample, mat-vecs, scalar draws: "old"), the general batched path
     # (--sde-general: GEMMs per tick), and the default, which on this circuit is the mode-basis
     # fast path (docs/sde.md: "new"; results.json's sde_schedule names the path that ran),
     # SDE_RUNS times (default 5) in alternation on this shared machine; medians. Then the limits
     # measured here: dgemm GFLOP/s at the tick's shape, dtrmm, and the CPU ns per Gaussian of
     # both generators, and the fraction of each limit reached.
-    sed -e 's/^  n_samples: .*/  n_samples: 128/' -e 's/^  spice: .*/  spice: false/' \
+    sed -e 's/^  n_samples: .*/  n_samples: 256/' -e 's/^  spice: .*/  spice: false/' \
         -e 's/^  paper_row: .*/  paper_row: false/' "$b/paper.yaml" >"$b/sde.yaml"
-    if [ -z "$sub" ]; then # the synthetic bundle holds 4 samples: write one with 128
-        bin/tdi-cosim --synth-bundle "$b/paper/substrate" 64 16 128 1
+    if [ -z "$sub" ]; then # the synthetic bundle holds 4 samples: write one with 256
+        bin/tdi-cosim --synth-bundle "$b/paper/substrate" 64 16 256 1
     fi
     ref="" gen="" new="" loads=""
     for run in $(seq 1 "${SDE_RUNS:-5}"); do
