@@ -13,7 +13,6 @@
 
 #include <Random123/philox.h>
 #include <gsl/gsl_blas.h>
-#include <gsl/gsl_linalg.h>
 
 #include "tdi_cosim.h"
 
@@ -162,6 +161,23 @@ static void sm_model_free(sm_model *m)
     memset(m, 0, sizeof *m);
 }
 
+/* G symmetric to 1e-9 of its largest entry: far above the rounding of a netlist read-back or
+ * of the bus elimination (whose last bits depend on the BLAS's thread count: a 64-ulp test
+ * flipped between runs of one sweep), far below any real one-way coupling; the modes are those
+ * of G's symmetric part (tdi_cosim_circuit_modes). */
+static int sm_symmetric(const tdi_cosim_circuit *c)
+{
+    size_t n = c->n;
+    double gmax = 0;
+    for (size_t i = 0; i < n * n; i++)
+        gmax = fmax(gmax, fabs(c->G[i]));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (fabs(c->G[i * n + j] - c->G[j * n + i]) > 1e-9 * gmax)
+                return 0;
+    return 1;
+}
+
 int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
                                 const tdi_cosim_noise *nz, char *why, size_t len)
 {
@@ -175,7 +191,7 @@ int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const tdi_cosim_plan
         no = "a read-out stage";
     else if (pl->n_wave > 0)
         no = "a waveform is recorded";
-    else if (!tdi_cosim_sde_symmetric(c))
+    else if (!sm_symmetric(c))
         no = "G is not symmetric";
     for (size_t i = 0; i < c->n && !no; i++) {
         if (!(c->cap[i] > 0))
@@ -188,6 +204,31 @@ int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const tdi_cosim_plan
     if (why && len)
         snprintf(why, len, "%s", no ? no : "rc units, symmetric G, one g_noise/C");
     return !no;
+}
+
+/* Q = L L^T, L lower (row-major, upper part left 0); -1 when Q is not positive definite (a
+ * pivot <= 1e-14 of the largest diagonal entry). Own loop: no GSL error handler involved. */
+static int sm_cholesky(const double *Q, size_t n, double *L)
+{
+    double dmax = 0;
+    for (size_t i = 0; i < n; i++)
+        dmax = fmax(dmax, Q[i * n + i]);
+    for (size_t j = 0; j < n; j++) {
+        double d = Q[j * n + j];
+        for (size_t k = 0; k < j; k++)
+            d -= L[j * n + k] * L[j * n + k];
+        if (!(d > 1e-14 * dmax))
+            return -1;
+        double ljj = sqrt(d);
+        L[j * n + j] = ljj;
+        for (size_t i = j + 1; i < n; i++) {
+            double x = Q[i * n + j];
+            for (size_t k = 0; k < j; k++)
+                x -= L[i * n + k] * L[j * n + k];
+            L[i * n + j] = x / ljj;
+        }
+    }
+    return 0;
 }
 
 /* Q = V^T R V with R = diag(r_unit) + r_map^T diag(r_g) r_map (tdi_cosim_resistor_power), and
@@ -223,18 +264,57 @@ static int sm_resistor_form(sm_model *m, const tdi_cosim_circuit *c)
     for (size_t i = 0; i < n; i++) /* symmetric to rounding: make it exact */
         for (size_t k = 0; k < i; k++)
             m->Q[i * n + k] = m->Q[k * n + i] = 0.5 * (m->Q[i * n + k] + m->Q[k * n + i]);
-    if (!(m->L = malloc(sizeof(double) * n * n)))
+    if (!(m->L = calloc(n * n, sizeof(double))))
         return -1;
-    memcpy(m->L, m->Q, sizeof(double) * n * n);
-    gsl_matrix_view Lv = gsl_matrix_view_array(m->L, n, n);
-    if (gsl_linalg_cholesky_decomp1(&Lv.matrix)) {
+    if (sm_cholesky(m->Q, n, m->L)) {
         free(m->L);
         m->L = NULL;
-        return 0;
+    }
+    return 0;
+}
+
+/* The modes in a canonical order and sign, so that mode k gets the same Gaussians whatever the
+ * eigensolver's order and signs (they move when G changes in its last bits, e.g. with the BLAS
+ * thread count of the bus elimination): ascending eigenvalue, and each eigenvector's
+ * projection on a fixed generic vector (Gaussian entries) positive. Only a set of modes
+ * degenerate to rounding can still change its realisation (not its law). U: (n, n) columns. */
+static int sm_canonical(size_t n, double *lam, double *U)
+{
+    size_t *ix = malloc(sizeof(size_t) * n);
+    double *l2 = malloc(sizeof(double) * n), *U2 = malloc(sizeof(double) * n * n);
+    double *w = malloc(sizeof(double) * n);
+    if (!ix || !l2 || !U2 || !w) {
+        free(ix);
+        free(l2);
+        free(U2);
+        free(w);
+        return -1;
     }
     for (size_t i = 0; i < n; i++)
-        for (size_t k = i + 1; k < n; k++)
-            m->L[i * n + k] = 0;
+        w[i] = tdi_cosim_noise_gauss(0x5eed, i, 1);
+    for (size_t k = 0; k < n; k++)
+        ix[k] = k;
+    for (size_t i = 1; i < n; i++) /* insertion sort by eigenvalue */
+        for (size_t j = i; j > 0 && lam[ix[j - 1]] > lam[ix[j]]; j--) {
+            size_t t = ix[j];
+            ix[j] = ix[j - 1];
+            ix[j - 1] = t;
+        }
+    for (size_t k = 0; k < n; k++) {
+        double proj = 0;
+        for (size_t i = 0; i < n; i++)
+            proj += U[i * n + ix[k]] * w[i];
+        double sg = proj < 0 ? -1.0 : 1.0;
+        l2[k] = lam[ix[k]];
+        for (size_t i = 0; i < n; i++)
+            U2[i * n + k] = sg * U[i * n + ix[k]];
+    }
+    memcpy(lam, l2, sizeof(double) * n);
+    memcpy(U, U2, sizeof(double) * n * n);
+    free(ix);
+    free(l2);
+    free(U2);
+    free(w);
     return 0;
 }
 
@@ -260,6 +340,10 @@ static int sm_model_init(sm_model *m, const tdi_cosim_circuit *c, const tdi_cosi
     }
     if ((rc = tdi_cosim_circuit_modes(c, n, lam, U, err))) {
         tdi_err_prefix(err, "sde (mode basis)");
+        goto done;
+    }
+    if (sm_canonical(n, lam, U)) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
     for (size_t k = 0; k < n; k++) {
