@@ -201,8 +201,9 @@ int tdi_cosim_sde_limits(size_t n, size_t cols, double seconds, double gflops[2]
 
 /* The mode-basis fast path of the per_sample schedule (cosim/tdi_cosim_sde_modes.c, docs/sde.md
  * "Mode-basis fast path"). It applies (returns 1; why gets the reason either way) to rc units
- * with a symmetric G, one amp_i / sqrt(C_i) (g_noise / C) for every unit or no noise, no rate
- * resistors, no read-out stage, no waveform, unless pl->sde_general. */
+ * with a symmetric G (to 1e-9 of its largest entry), one amp_i / sqrt(C_i) (g_noise / C) for
+ * every unit or no noise, no rate resistors, no read-out stage, no waveform, unless
+ * pl->sde_general. */
 struct tdi_cosim_plan;
 struct tdi_cosim_out;
 int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const struct tdi_cosim_plan *pl,
