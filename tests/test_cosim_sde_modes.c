@@ -216,9 +216,10 @@ static double pred_var(const tdi_cosim_circuit *c, double h, size_t unit, long n
     for (size_t m = 0; m < NB; m++) {
         double e, c0, c1, c2;
         tdi_cosim_sde_mode_weights(lam[m], h, &e, &c0, &c1, &c2);
-        double var = s2 * (c1 * c1 + c2 * c2 + 2 * e * c1 * c2) / (1 - e * e), tot = (double)n * var;
+        double var = s2 * (c1 * c1 + c2 * c2 + 2 * e * c1 * c2) / (1 - e * e);
+        double tot = (double)n * var, cov1 = e * var + c1 * c2 * s2;
         for (long k = 1; k < n; k++)
-            tot += 2.0 * (double)(n - k) * pow(e, (double)(k * stride - 1)) * (e * var + c1 * c2 * s2);
+            tot += 2.0 * (double)(n - k) * pow(e, (double)(k * stride - 1)) * cov1;
         acc += U[unit * NB + m] * U[unit * NB + m] / c->cap[unit] * tot / ((double)n * (double)n);
     }
     return acc;
