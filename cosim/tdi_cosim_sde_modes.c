@@ -400,24 +400,26 @@ static int sm_batch_alloc(sm_batch *q, size_t n, size_t nr, size_t cols)
     return q->A && q->Cb && q->Wb && q->Y && q->VR && q->X0 && q->X1 && q->pr && q->pb ? 0 : -1;
 }
 
-/* One tick of every row: a = e a + c0 P b + s1 xi_k + s2 xi_k+1 (s1,2 = sigma c1,2). */
+/* One tick of every row: a = e a + c0 P b + s1 xi_k + s2 xi_k+1 (s1,2 = sigma c1,2), also
+ * into Y (the triangular GEMM's in-place operand: no separate copy). */
 __attribute__((target_clones("avx2", "default"))) static void
 sm_step(const sm_model *m, sm_batch *q, int noisy)
 {
     size_t n = m->n;
     const double *restrict e = m->e, *restrict s1 = m->s1, *restrict s2 = m->s2;
     for (size_t c = 0; c < q->cols; c++) {
-        double *restrict a = q->A + c * n;
+        double *restrict a = q->A + c * n, *restrict y = q->Y + c * n;
         const double *restrict cb = q->Cb + c * n;
         const float *restrict x0 = q->X0 + c * n, *restrict x1 = q->X1 + c * n;
         if (noisy) {
 #pragma omp simd
             for (size_t k = 0; k < n; k++)
-                a[k] = e[k] * a[k] + cb[k] + (s1[k] * (double)x0[k] + s2[k] * (double)x1[k]);
+                y[k] = a[k] = e[k] * a[k] + cb[k] +
+                              (s1[k] * (double)x0[k] + s2[k] * (double)x1[k]);
         } else {
 #pragma omp simd
             for (size_t k = 0; k < n; k++)
-                a[k] = e[k] * a[k] + cb[k];
+                y[k] = a[k] = e[k] * a[k] + cb[k];
         }
     }
 }
@@ -443,8 +445,7 @@ static void sm_powers(const sm_model *m, sm_batch *q, double *pr_new, double *pb
 {
     size_t n = m->n, cols = q->cols;
     int ni = (int)n;
-    if (m->L) {
-        memcpy(q->Y, q->A, sizeof(double) * cols * n);
+    if (m->L) { /* Y = A on entry (sm_step) */
         cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)cols,
                     ni, 1.0, m->L, ni, q->Y, ni);
     } else {
