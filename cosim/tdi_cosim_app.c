@@ -569,17 +569,17 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
     }
     /* the paper's kT = 1 row (sde) first (it was measured ~40x slower after a spice run, until
        tdi_cosim_spice_run restored the OpenMP thread count ngspice changes; order is now free) */
-    if (gc->op.active && cfg_in->paper_row && cfg_in->sde && cc->rc_units &&
+    if (gc->op.active && cfg_in->paper_row && cfg_in->sde && tdi_cosim_sde_supports(cc) &&
         (rc = tdi_cosim_op_paper_row(cfg_in, &gcfg, &b, bsim, ns, truth + s0 * D, mean_fit, gain,
                                      &paper_row, err)))
         goto done;
 
     /* ---- engines */
     int want[3] = {1, cfg->sde, cfg->spice}; /* analytic always: it is the readout reference */
-    if (want[1] && !cc->rc_units) {
+    if (want[1] && !tdi_cosim_sde_supports(cc)) {
         want[1] = 0;
         if (rep)
-            fprintf(rep, "  sde engine skipped: it integrates rc units only (circuit.unit: rlc)\n");
+            fprintf(rep, "  sde engine skipped: the circuit has no sde state\n");
     }
     size_t nk[3] = {ns, ns, ns};
     if (cfg->spice_samples > 0 && (size_t)cfg->spice_samples < ns)
@@ -670,7 +670,8 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
             goto done;
         pred_var = sp.var_sub + sp.var_own;
     } else {
-        tdi_cosim_sde *ps = cc->rc_units ? tdi_cosim_sde_alloc(cc, tick, err) : NULL;
+        tdi_cosim_sde *ps = tdi_cosim_sde_supports(cc) ? tdi_cosim_sde_alloc(cc, tick, err)
+                                                       : NULL;
         int exact = ps != NULL;
         for (size_t i = D; i < N; i++) {
             double v = 0;
@@ -678,7 +679,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 exact = 0;
             pred_var += exact ? v : gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
         }
-        if (!exact) { /* rlc units: the generator's continuous-window formula */
+        if (!exact) { /* no sde model: the generator's continuous-window formula */
             pred_var = 0;
             for (size_t i = D; i < N; i++)
                 pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);

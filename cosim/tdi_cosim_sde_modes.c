@@ -185,8 +185,8 @@ int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const tdi_cosim_plan
     double s0 = nz->amp[0] / sqrt(c->cap[0]);
     if (pl->sde_general)
         no = "the general path was asked for (--sde-general)";
-    else if (!c->rc_units)
-        no = "not rc units";
+    else if (!c->rc_units || c->n_state > 0)
+        no = "not rc units (the units are not the whole state)";
     else if (pl->stage_first > 0)
         no = "a read-out stage";
     else if (pl->n_wave > 0)
