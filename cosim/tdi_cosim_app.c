@@ -526,7 +526,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                          .tick = tick, .settle_ticks = settle_ticks, .avg_ticks = avg_ticks,
                          .batch = 1, .dac_bits = (int)cfg->dac_bits, .dac_fs = dac_fs,
                          .adc_bits = (int)cfg->adc_bits, .adc_fs = adc_fs, .adc_stride = stride,
-                         .seed = (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
+                         .seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_COSIM_NOISE, 0),
                          .noise = cfg->noise, .stage_first = ph->ro ? N : 0};
     /* auto: spice one transient (bias schedule), sde one run per sample from rest, batched
        (tdi_cosim_sde_run_batch): the sde's per_sample numbers equal its batch schedule's up to
