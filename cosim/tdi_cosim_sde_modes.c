@@ -15,6 +15,7 @@
 #include <gsl/gsl_blas.h>
 
 #include "tdi_cosim.h"
+#include "tdi_linalg.h"
 
 #define MG_TAG 0x6d6f6465u   /* counter word 3 ("mode"): apart from the unit stream's (j, u) */
 #define MG_COUNTERS 32       /* Philox counters per block: 128 draws */
@@ -206,33 +207,8 @@ int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const tdi_cosim_plan
     return !no;
 }
 
-/* Q = L L^T, L lower (row-major, upper part left 0); -1 when Q is not positive definite (a
- * pivot <= 1e-14 of the largest diagonal entry). Own loop: no GSL error handler involved. */
-static int sm_cholesky(const double *Q, size_t n, double *L)
-{
-    double dmax = 0;
-    for (size_t i = 0; i < n; i++)
-        dmax = fmax(dmax, Q[i * n + i]);
-    for (size_t j = 0; j < n; j++) {
-        double d = Q[j * n + j];
-        for (size_t k = 0; k < j; k++)
-            d -= L[j * n + k] * L[j * n + k];
-        if (!(d > 1e-14 * dmax))
-            return -1;
-        double ljj = sqrt(d);
-        L[j * n + j] = ljj;
-        for (size_t i = j + 1; i < n; i++) {
-            double x = Q[i * n + j];
-            for (size_t k = 0; k < j; k++)
-                x -= L[i * n + k] * L[j * n + k];
-            L[i * n + j] = x / ljj;
-        }
-    }
-    return 0;
-}
-
 /* Q = V^T R V with R = diag(r_unit) + r_map^T diag(r_g) r_map (tdi_cosim_resistor_power), and
- * its Cholesky factor (kept as Q when R is only semi-definite). */
+ * its Cholesky factor (tdi_linalg_chol; kept as Q when R is only semi-definite). */
 static int sm_resistor_form(sm_model *m, const tdi_cosim_circuit *c)
 {
     size_t n = m->n, nr = c->n_rmap;
@@ -266,7 +242,8 @@ static int sm_resistor_form(sm_model *m, const tdi_cosim_circuit *c)
             m->Q[i * n + k] = m->Q[k * n + i] = 0.5 * (m->Q[i * n + k] + m->Q[k * n + i]);
     if (!(m->L = calloc(n * n, sizeof(double))))
         return -1;
-    if (sm_cholesky(m->Q, n, m->L)) {
+    tdi_err nopd = {0}; /* not positive definite: a^T Q a by Q itself */
+    if (tdi_linalg_chol(m->Q, n, m->L, "sde resistor form", 0, NULL, &nopd)) {
         free(m->L);
         m->L = NULL;
     }
