@@ -536,6 +536,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
         sched_batch[k] = strcmp(cfg->schedule, "per_sample") != 0 &&
                          !(k == TDI_COSIM_SDE && strcmp(cfg->schedule, "auto") == 0);
     pl.sde_per_run = cfg->sde_reference;
+    pl.sde_general = cfg->sde_general || cfg->spice; /* sde vs spice: same noise, docs/sde.md */
     char sched_txt[64];
     if (strcmp(cfg->schedule, "auto") == 0)
         snprintf(sched_txt, sizeof sched_txt, "auto (sde per_sample, spice batch)");
@@ -778,6 +779,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 sched_batch[TDI_COSIM_SPICE] ? "batch" : "per_sample",
                 sched_batch[TDI_COSIM_SDE] ? "batch"
                 : cfg->sde_reference      ? "per_sample (reference path)"
+                : outs[TDI_COSIM_SDE].sde_modes ? "per_sample (mode basis)"
                                           : "per_sample (batched)");
         fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
                 "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "
