@@ -252,10 +252,10 @@ int tdi_hash_file_feed(const char *path, uint64_t *h, tdi_err *err)
     size_t got;
     while ((got = fread(b, 1, sizeof b, f)) > 0)
         acc = tdi_hash_bytes(acc, b, got);
-    int bad = ferror(f);
+    int bad = ferror(f), e = errno;
     fclose(f);
     if (bad)
-        return tdi_err_set(err, TDI_EIO, "%s: read error", path);
+        return tdi_err_set(err, TDI_EIO, "%s: read error: %s", path, strerror(e));
     *h = acc;
     return TDI_OK;
 }
