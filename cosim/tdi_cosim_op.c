@@ -9,7 +9,7 @@
 
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
-#include "tdi_sub.h"
+#include "tdi_metrics.h"
 
 void tdi_cosim_op_apply(tdi_cosim_cfg *c, const struct tdi_gen_circuit *gc)
 {
@@ -122,7 +122,7 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
         for (size_t s = 0; s < ns; s++)
             for (size_t i = 0; i < D; i++)
                 pred[s * D + i] = out.est[s * D + i] / gc->phys.Vs * gain[i];
-        tdi_sub_metrics m = tdi_sub_metrics_eval(pred, truth, mean_fit, ns, D);
+        tdi_metrics m = tdi_metrics_eval(pred, truth, mean_fit, ns, D);
         row->cos_paper = m.cos_paper;
         row->cos_centered = m.cos_centered;
         row->r2 = m.r2;
@@ -159,7 +159,7 @@ void tdi_cosim_op_print_subset(const char *label, const double *pred, const doub
 {
     if (!f || n == 0)
         return;
-    tdi_sub_metrics m = tdi_sub_metrics_eval(pred, truth, mean_fit, n, D);
+    tdi_metrics m = tdi_metrics_eval(pred, truth, mean_fit, n, D);
     fprintf(f, "%-19s %7zu %9.4f %12.4f %8.4f\n", label, n, m.cos_paper, m.cos_centered, m.r2);
 }
 

@@ -6,7 +6,9 @@
  * Invariants: all validation and fitting happen before anything is written; an unstable rank in
  * a sweep is reported, not fatal; only the configured mode's M must be positive definite.
  * Non-goal: choosing hyper-parameters (the config does). */
+#include "tdi_cosim.h"
 #include "tdi_io.h"
+#include "tdi_metrics.h"
 #include "tdi_sub.h"
 
 #include <math.h>
@@ -22,7 +24,7 @@ typedef struct {
     const char *key, *label;
     int stable;
     double lmin;
-    tdi_sub_metrics m;
+    tdi_metrics m;
     double paper; /* NAN if the paper reports nothing */
 } row;
 
@@ -30,7 +32,7 @@ typedef struct {
     long k;
     int stable;
     double lmin, rho;
-    tdi_sub_metrics full; /* full pipeline with this k's paper coupling */
+    tdi_metrics full; /* full pipeline with this k's paper coupling */
 } rho_row;
 
 typedef struct {
@@ -38,7 +40,7 @@ typedef struct {
     int stable;
     double lmin, gain, sigma_max, exact_err;
     int clipped;
-    tdi_sub_metrics sub, ceil, bott, proj;
+    tdi_metrics sub, ceil, bott, proj;
     size_t proj_rank;
     double proj_err; /* max |y(b_enc = A R R^T x) - y(b_enc = A x)| (times gain) */
 } skip_row;
@@ -58,7 +60,7 @@ static void json_num(FILE *f, double v)
         fputs("null", f);
 }
 
-static void json_metrics(FILE *f, const tdi_sub_metrics *m)
+static void json_metrics(FILE *f, const tdi_metrics *m)
 {
     fputs("{\"cos_paper\": ", f);
     json_num(f, m->cos_paper);
@@ -135,7 +137,7 @@ static void print_row(FILE *o, const row *r)
     fputc('\n', o);
 }
 
-static void note_row(FILE *o, const char *label, const tdi_sub_metrics *m)
+static void note_row(FILE *o, const char *label, const tdi_metrics *m)
 {
     if (!o)
         return;
@@ -293,22 +295,22 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
     rows[5] = (row){"digital_shortcut", "digital shortcut y = B^-1 transfer(enc(x))", 1, NAN,
                     {0, 0, 0}, NAN};
     if (paper_ok)
-        rows[0].m = tdi_sub_metrics_eval(y, test.d, mean, nt, D);
-    rows[1].m = tdi_sub_metrics_eval(y0, test.d, mean, nt, D);
+        rows[0].m = tdi_metrics_eval(y, test.d, mean, nt, D);
+    rows[1].m = tdi_metrics_eval(y0, test.d, mean, nt, D);
     if (paper_ok) {
         if ((rc = solve_with(Mp, D, what, benc, bdec, nt, yfull, NULL, NULL, err)))
             goto done;
-        rows[2].m = tdi_sub_metrics_eval(yfull, test.d, mean, nt, D);
+        rows[2].m = tdi_metrics_eval(yfull, test.d, mean, nt, D);
         if ((rc = solve_with(Mp, D, what, AXt, NULL, nt, pred, NULL, NULL, err)))
             goto done;
-        rows[3].m = tdi_sub_metrics_eval(pred, test.d, mean, nt, D);
+        rows[3].m = tdi_metrics_eval(pred, test.d, mean, nt, D);
     }
     for (size_t i = 0; i < nt; i++)
         memcpy(pred + i * D, mean, D * 8);
-    rows[4].m = tdi_sub_metrics_eval(pred, test.d, mean, nt, D);
+    rows[4].m = tdi_metrics_eval(pred, test.d, mean, nt, D);
     if ((rc = solve_with(M0, D, "B", benc, bdec, nt, pred, NULL, NULL, err)))
         goto done;
-    rows[5].m = tdi_sub_metrics_eval(pred, test.d, mean, nt, D);
+    rows[5].m = tdi_metrics_eval(pred, test.d, mean, nt, D);
 
     /* ---- rho_skip(k) sweep with the paper's coupling (oracle biases) */
     for (size_t r = 0; r < cfg->n_ranks; r++) {
@@ -325,11 +327,11 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
             goto done;
         h->stable = rc == 0;
         rc = 0;
-        h->rho = h->stable ? tdi_sub_rho(pred, y0, test.d, nt, D) : NAN;
+        h->rho = h->stable ? tdi_metrics_rho(pred, y0, test.d, nt, D) : NAN;
         if (h->stable) {
             if ((rc = solve_with(Mk, D, "M", benc, bdec, nt, pred, NULL, NULL, err)))
                 goto done;
-            h->full = tdi_sub_metrics_eval(pred, test.d, mean, nt, D);
+            h->full = tdi_metrics_eval(pred, test.d, mean, nt, D);
         }
     }
 
@@ -357,7 +359,7 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         for (size_t i = 0; i < nt; i++)
             for (size_t j = 0; j < D; j++)
                 pred[i * D + j] += rrr.my[j];
-        s->ceil = tdi_sub_metrics_eval(pred, test.d, mean, nt, D);
+        s->ceil = tdi_metrics_eval(pred, test.d, mean, nt, D);
         tdi_sub_skipfit info;
         if ((rc = tdi_sub_skip_fit(A, B, D, Lk, kk, rrr.mx, rrr.my, cfg->pd_margin,
                                    cfg->readout_gain, Ps, Qs, cv, &info, err)))
@@ -382,15 +384,15 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
             ysk[i] *= info.gain;
         }
         s->exact_err = emax;
-        s->sub = tdi_sub_metrics_eval(ysk, test.d, mean, nt, D);
+        s->sub = tdi_metrics_eval(ysk, test.d, mean, nt, D);
         if ((rc = solve_with(Mk, D, "M (substrate-skip)", benc, cmat, nt, ysk, NULL, NULL,
                              err)))
             goto done;
         for (size_t i = 0; i < nt * D; i++)
             ysk[i] *= info.gain;
-        s->bott = tdi_sub_metrics_eval(ysk, test.d, mean, nt, D);
+        s->bott = tdi_metrics_eval(ysk, test.d, mean, nt, D);
         /* the 2 D k-weight encoder b_enc = A R R^T x */
-        if ((rc = tdi_sub_skip_encoder(A, Ps, D, kk, W1, W2, &s->proj_rank, err)))
+        if ((rc = tdi_cosim_skip_encoder(A, Ps, D, kk, W1, W2, &s->proj_rank, err)))
             goto done;
         tdi_sub_gemm(0, 1, nt, kk, D, 1.0, test.x, W1, 0.0, tk);
         tdi_sub_gemm(0, 1, nt, D, kk, 1.0, tk, W2, 0.0, bproj);
@@ -404,7 +406,7 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
             pmax = e > pmax ? e : pmax;
         }
         s->proj_err = pmax;
-        s->proj = tdi_sub_metrics_eval(ysk, test.d, mean, nt, D);
+        s->proj = tdi_metrics_eval(ysk, test.d, mean, nt, D);
         if (kk == k) { /* the configured skip model: keep it for the bundle */
             memcpy(bencp, bproj, nt * D * 8);
             rank_b = s->proj_rank;
