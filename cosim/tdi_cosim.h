@@ -35,7 +35,17 @@ typedef struct tdi_cosim_circuit {
                          the noise when src_noise[i] is NULL */
     char **src_noise; /* (n) optional separate noise source per unit ("inoise_x3"); NULL or
                          NULL entries: the noise rides on src[i] */
-    int rc_units;     /* 1: the state node is the force node (sde engine possible) */
+    int rc_units;     /* 1: the state node is the force node (the units are the sde state) */
+    /* The sde engine's state when it is more than the units (a unit kind with a second state
+       node: the rlc unit's p<x><i> with Cp); set by tdi_cosim_circuit_set_state. State nodes
+       0..n-1 are the units, n..n_state-1 the extra nodes; bus nodes are eliminated:
+         state_cap dv_s/dt = -state_G v_s + sum_i e_force[i] (bias_i + noise_i).
+       n_state = 0: the units are the state (state_G = G, state_cap = cap, force[i] = i). */
+    size_t n_state;
+    double *state_cap;  /* (n_state) F, > 0 */
+    double *state_G;    /* (n_state, n_state) S, row-major, any (stable) non-symmetric matrix */
+    size_t *force;      /* (n) state index of unit i's force node (its bias and noise enter
+                           there: tdi_gen.h's netlist contract) */
     char **lines;     /* netlist cards for spice, NULL-terminated; no .tran/.end/.control (the
                          driver adds its own); may be NULL for engines other than spice */
     double sum_gm;    /* S: sum of |gm| over all transconductors (VCCS) of the netlist */
@@ -75,6 +85,13 @@ tdi_cosim_circuit *tdi_cosim_circuit_direct(size_t n, const double *M, double cu
  * lower-cased). */
 int tdi_cosim_circuit_set_names(tdi_cosim_circuit *c, size_t i, const char *node,
                                 const char *src, const char *noise, tdi_err *err);
+/* Sets the sde state (n_state, state_cap, state_G, force above; copied): ns >= c->n state
+ * nodes, units first; TDI_EARG for a force index >= ns or a capacitance <= 0. */
+int tdi_cosim_circuit_set_state(tdi_cosim_circuit *c, size_t ns, const double *cap,
+                                const double *G, const size_t *force, tdi_err *err);
+/* 1 when the sde engine can integrate c: rc units, or a state set by
+ * tdi_cosim_circuit_set_state. */
+int tdi_cosim_sde_supports(const tdi_cosim_circuit *c);
 /* Replaces the netlist cards (copied); lines ends with NULL. */
 int tdi_cosim_circuit_set_lines(tdi_cosim_circuit *c, const char *const *lines, tdi_err *err);
 
@@ -154,7 +171,9 @@ const char *tdi_cosim_kind_name(tdi_cosim_kind k);
  * constant and noise interpolated linearly (C diagonal; G any matrix with every eigenvalue of
  * C^-1 G in Re > 0, else alloc fails with "not stable"): the tick's matrices from one matrix
  * exponential (docs/sde.md); for symmetric G also the eigenbasis of C^-1/2 G C^-1/2, where each
- * mode is a scalar OU step with closed-form weights. */
+ * mode is a scalar OU step with closed-form weights. The state is the circuit's n_state nodes
+ * when set (rlc units: x and p of every unit), the units otherwise; the bias and noise of unit
+ * i enter at state node force[i], and the digital side sees the units (state nodes 0..n-1). */
 typedef struct tdi_cosim_sde tdi_cosim_sde;
 tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_err *err);
 void tdi_cosim_sde_free(tdi_cosim_sde *s);
@@ -163,12 +182,13 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s);
 int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
                       tdi_cosim_stats *st, tdi_err *err);
 
-/* Independent runs as the rows of one state matrix (cols, n), one fused GEMM per tick for any
- * stable G: [v+] = [v, n_k, n_k+1] [E^T; F1^T; F2^T] + b F0^T (symmetric G: the eigenbasis,
- * below). Column c is the run of tdi_cosim_sde_run
+/* Independent runs as the rows of one state matrix (cols, ns + 2n), one fused GEMM per tick for
+ * any stable G: [v+] = [v, n_k, n_k+1] [E^T; F1^T; F2^T] + b F0^T (v: the ns state nodes;
+ * symmetric G: the eigenbasis, below). Column c is the run of tdi_cosim_sde_run
  * with nz->tick0 = tick0[c] (its noise: global samples tick0[c] + k, sample 0 = 0), all from
- * rest. bias(k) returns (cols, n) A held over interval k; on_tick gets the states of tick k as
- * rows V + c ldv (V, n each) and the held biases ib (cols, n; zeros at k = 0). The same numbers
+ * rest. bias(k) returns (cols, n) A held over interval k; on_tick gets the unit voltages of tick
+ * k as rows V + c ldv (V, the first n of each row) and the held biases ib (cols, n; zeros at
+ * k = 0). The same numbers
  * as cols separate runs up to rounding (GEMM order; test_cosim_engines). */
 typedef struct tdi_cosim_batch {
     double tick;         /* s */
@@ -362,7 +382,7 @@ int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsign
 
 /* ---------------------------------------------------------------- the program */
 /* The `cosim:` and `energy:` sections (plus seed, name, out). Defaults: configs/paper.yaml and
- * README "Co-simulator". Other sections are skipped (owned by other components). */
+ * docs/cosim.md. Other sections are skipped (owned by other components). */
 typedef struct tdi_cosim_cfg {
     const char *path;      /* config file (messages); not owned */
     long seed;             /* top-level master seed; the noise seed is derived from it */
@@ -497,7 +517,7 @@ void tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row 
  * run (DEMO_FULL: 10,000 samples x 820 ticks = 8.2e6); 2.5 hours of the sde engine at its
  * measured 1.1e5 ticks/CPU-s at D = 64, and 18 days of spice (652): anything longer is a unit
  * slip (t_avg in s meant as us), and every tick index stays far
- * inside long and exactly representable in double. README "Tick budget". */
+ * inside long and exactly representable in double. docs/cosim.md, "Tick budget". */
 #define TDI_COSIM_MAX_TICKS 1000000000L
 
 typedef struct tdi_cosim_timing {
@@ -521,7 +541,7 @@ int tdi_cosim_timing_plan(tdi_cosim_timing *t, tdi_err *err);
 int tdi_cosim_ticks_total(long settle, long avg, size_t n, long *per_sample, long *total,
                           tdi_err *err);
 /* Estimated CPU seconds for ticks ticks of engine kind on n_units units (fitted to the rates
- * scripts/cosim-rates.sh measured, README "Tick budget"; 0 for the analytic engine). */
+ * scripts/cosim-rates.sh measured, docs/cosim.md "Tick budget"; 0 for the analytic engine). */
 double tdi_cosim_runtime_estimate(tdi_cosim_kind kind, size_t n_units, long ticks);
 
 #endif

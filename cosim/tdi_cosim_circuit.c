@@ -79,7 +79,50 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
     free(c->r_g);
     free(c->r_map);
     free(c->r_rate);
+    free(c->state_cap);
+    free(c->state_G);
+    free(c->force);
     free(c);
+}
+
+int tdi_cosim_circuit_set_state(tdi_cosim_circuit *c, size_t ns, const double *cap,
+                                const double *G, const size_t *force, tdi_err *err)
+{
+    size_t n = c->n;
+    if (ns < n)
+        return tdi_err_set(err, TDI_EARG, "state of %zu nodes for %zu units", ns, n);
+    for (size_t i = 0; i < n; i++)
+        if (force[i] >= ns)
+            return tdi_err_set(err, TDI_EARG, "unit %zu: force node %zu outside the state (%zu "
+                               "nodes)", i, force[i], ns);
+    for (size_t i = 0; i < ns; i++)
+        if (!(cap[i] > 0))
+            return tdi_err_set(err, TDI_EARG, "state node %zu has capacitance %g (need > 0)", i,
+                               cap[i]);
+    double *sc = malloc(sizeof(double) * ns), *sg = malloc(sizeof(double) * ns * ns);
+    size_t *f = malloc(sizeof(size_t) * n);
+    if (!sc || !sg || !f) {
+        free(sc);
+        free(sg);
+        free(f);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    memcpy(sc, cap, sizeof(double) * ns);
+    memcpy(sg, G, sizeof(double) * ns * ns);
+    memcpy(f, force, sizeof(size_t) * n);
+    free(c->state_cap);
+    free(c->state_G);
+    free(c->force);
+    c->n_state = ns;
+    c->state_cap = sc;
+    c->state_G = sg;
+    c->force = f;
+    return 0;
+}
+
+int tdi_cosim_sde_supports(const tdi_cosim_circuit *c)
+{
+    return c->rc_units || c->n_state > 0;
 }
 
 static char *dup_lower(const char *s)

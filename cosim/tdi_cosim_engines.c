@@ -106,8 +106,8 @@ static void warn_long_run(const int want[3], const size_t nk[3], long L, size_t 
         double v = s < 3600 ? s / 60 : s < 86400 ? s / 3600 : s / 86400;
         const char *u = s < 3600 ? "minutes" : s < 86400 ? "hours" : "days";
         fprintf(stderr, "tdi-cosim %s: expected CPU time about %.1f %s (an estimate: %ld ticks "
-                "of %zu units at the rates scripts/cosim-rates.sh measured; README \"Tick "
-                "budget\")\n",
+                "of %zu units at the rates scripts/cosim-rates.sh measured; docs/cosim.md, "
+                "\"Tick budget\")\n",
                 tdi_cosim_kind_name((tdi_cosim_kind)k), v, u, L * (long)nk[k], n_units);
     }
 }
@@ -139,7 +139,7 @@ int tdi_cosim_job_engines(tdi_cosim_job *j, tdi_err *err)
     int rc;
     /* the paper's kT = 1 row (sde) first (it was measured ~40x slower after a spice run, until
        tdi_cosim_spice_run restored the OpenMP thread count ngspice changes; order is now free) */
-    if (j->gc->op.active && cfg_in->paper_row && cfg_in->sde && j->cc->rc_units &&
+    if (j->gc->op.active && cfg_in->paper_row && cfg_in->sde && tdi_cosim_sde_supports(j->cc) &&
         (rc = tdi_cosim_op_paper_row(cfg_in, &j->gcfg, &j->b, j->bsim, j->ns,
                                      j->truth + j->s0 * j->D, j->mean_fit, j->gain,
                                      &j->paper_row, err)))
@@ -148,11 +148,10 @@ int tdi_cosim_job_engines(tdi_cosim_job *j, tdi_err *err)
     j->want[0] = 1;
     j->want[1] = cfg->sde;
     j->want[2] = cfg->spice;
-    if (j->want[1] && !j->cc->rc_units) {
+    if (j->want[1] && !tdi_cosim_sde_supports(j->cc)) {
         j->want[1] = 0;
         if (j->rep)
-            fprintf(j->rep, "  sde engine skipped: it integrates rc units only (circuit.unit: "
-                    "rlc)\n");
+            fprintf(j->rep, "  sde engine skipped: the circuit has no sde state\n");
     }
     for (int k = 0; k < 3; k++)
         j->nk[k] = j->ns;

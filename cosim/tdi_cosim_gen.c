@@ -3,6 +3,8 @@
  * runs (tdi_gen_readback_parse), and must equal gu*M to 1e-9 relative, or the run is refused;
  * with the analog read-out stage the extra rows/columns (units 2D..3D-1) must equal the stage's
  * intended values (tdi_gen_stage_intended) to 1e-9 of g_ro and the substrate must not see them.
+ * rlc units: the sde state (x and p nodes, docs/sde.md) is the read-back plus the unit's own
+ * network, which lives in the subcircuit and is taken from the generator's physics.
  * Non-goal: building netlists (the generator does). */
 #include <math.h>
 #include <stdio.h>
@@ -89,6 +91,63 @@ static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT,
     return 0;
 }
 
+/* The unit kind's internal network (subckt unit_rlc of tdi_gen.h's netlist contract), read
+ * from the generator's physics: a second state node p (0 for rc) with its capacitor, its own
+ * conductance to ground and the gyrator's transconductance from v(p) into the unit node. One
+ * helper per quantity, so that a unit-kind descriptor can answer them instead. */
+static size_t unit_extra_nodes(const tdi_gen_phys *p)
+{
+    return p->rlc ? 1 : 0;
+}
+
+static double unit_second_cap(const tdi_gen_phys *p) /* F: Cp */
+{
+    return p->Cp;
+}
+
+static double unit_second_g(const tdi_gen_phys *p) /* S: gd, p to ground */
+{
+    return p->gd;
+}
+
+static double unit_gyrator_gm(const tdi_gen_phys *p) /* S: gu, injects gm v(p) into x */
+{
+    return p->gu;
+}
+
+/* The sde state of a circuit whose substrate units have a second node (rlc): x of every unit
+ * (NT, the stage's r nodes included) then p of the N substrate units. The read-back K (NT, NT)
+ * has force-node rows; for a substrate unit it is p's row (the coupling currents leave p), for
+ * a stage unit its own. Rows:  x_i: Cu dx/dt = gm v(p_i);  p_i: Cp dp/dt = -gd v(p_i) - K_i x
+ * (+ bias + noise at p_i). Nothing to do for rc units (the units are the state). */
+static int set_unit_state(tdi_cosim_circuit *c, const tdi_gen_phys *p, const double *K,
+                          size_t N, tdi_err *err)
+{
+    size_t NT = c->n, ns = NT + N * unit_extra_nodes(p);
+    if (ns == NT)
+        return 0;
+    double *G = calloc(ns * ns, sizeof(double)), *cap = malloc(sizeof(double) * ns);
+    size_t *force = malloc(sizeof(size_t) * NT);
+    int rc = !G || !cap || !force ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0; i < NT && !rc; i++) {
+        size_t f = i < N ? NT + i : i; /* the force node's state index */
+        cap[i] = c->cap[i];
+        force[i] = f;
+        memcpy(G + f * ns, K + i * NT, sizeof(double) * NT);
+        if (i < N) {
+            cap[f] = unit_second_cap(p);
+            G[f * ns + f] = unit_second_g(p);
+            G[i * ns + f] = -unit_gyrator_gm(p);
+        }
+    }
+    if (!rc)
+        rc = tdi_cosim_circuit_set_state(c, ns, cap, G, force, err);
+    free(G);
+    free(cap);
+    free(force);
+    return rc;
+}
+
 /* Unit i of the cosim circuit: node name, its EXTERNAL sources ibias_<node> and inoise_<node>,
  * capacitance (F) and noise conductance (S). */
 static int name_unit(tdi_cosim_circuit *c, size_t i, const char *node, double cap, double gn,
@@ -160,7 +219,7 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
     for (size_t i = 0; i < NT && !rc; i++) /* units i >= N: the read-out stage's */
         rc = name_unit(c, i, gc->nodes[i].name, i < N ? p->Cu : p->ro_C,
                        i < N ? p->g_noise : p->ro_gn, err);
-    if (rc)
+    if (rc || (rc = set_unit_state(c, p, rb.K, N, err)))
         goto done;
     for (size_t e = 0; e < gc->n_elems; e++) { /* the stage's gm_ro and g_ro included */
         if (gc->elems[e].kind == 'G') {

@@ -102,8 +102,8 @@ static int stage_predict(const tdi_cosim_circuit *cc, size_t N, size_t D,
 }
 
 /* Predicted read-out variance (V^2, mean over decoder units) of the substrate's noise: the
- * analog stage's, else the exact mean of the conv ADC samples (sde's discretisation; rc units),
- * else the generator's continuous-window formula. */
+ * analog stage's, else the exact mean of the conv ADC samples (the sde engine's discretisation,
+ * when it models the circuit), else the generator's continuous-window formula. */
 static int readout_var(tdi_cosim_job *j, double *pred_var, tdi_err *err)
 {
     const tdi_gen_phys *ph = j->ph;
@@ -116,7 +116,8 @@ static int readout_var(tdi_cosim_job *j, double *pred_var, tdi_err *err)
         *pred_var = j->sp.var_sub + j->sp.var_own;
         return rc;
     }
-    tdi_cosim_sde *ps = j->cc->rc_units ? tdi_cosim_sde_alloc(j->cc, j->tm.tick, err) : NULL;
+    tdi_cosim_sde *ps = tdi_cosim_sde_supports(j->cc) ? tdi_cosim_sde_alloc(j->cc, j->tm.tick, err)
+                                                      : NULL;
     int exact = ps != NULL;
     for (size_t i = D; i < N; i++) {
         double v = 0;
@@ -124,7 +125,7 @@ static int readout_var(tdi_cosim_job *j, double *pred_var, tdi_err *err)
             exact = 0;
         *pred_var += exact ? v : gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
     }
-    if (!exact) { /* rlc units: the generator's continuous-window formula */
+    if (!exact) { /* no sde model: the generator's continuous-window formula */
         *pred_var = 0;
         for (size_t i = D; i < N; i++)
             *pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);

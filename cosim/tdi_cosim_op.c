@@ -2,7 +2,7 @@
  * here the job applies it (window, ADC bits) and, beside the working point, runs the sde engine
  * at the paper's theta = 1 (kT = 1) on the same samples and the same biases in simulation units,
  * with the configured cosim window and ADC (the paper's point is shown beside, never instead).
- * Non-goals: choosing (generator/tdi_gen_op.c), the main table (tdi_cosim_app.c). */
+ * Non-goals: choosing (generator/tdi_gen_op.c), the main table (tdi_cosim_report.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +110,9 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
     double tick = gc ? (c->tick > 0 ? c->tick : gc->phys.noise_dt) : 0;
     if (!rc)
         rc = tdi_cosim_circuit_from_gen(gc, tick, tick, &cc, err);
-    if (!rc && !cc->rc_units)
-        rc = tdi_err_set(err, TDI_EARG, "the paper's-kT row needs the sde engine (rc units)");
+    if (!rc && !tdi_cosim_sde_supports(cc))
+        rc = tdi_err_set(err, TDI_EARG, "the paper's-kT row needs the sde engine (a circuit "
+                         "with an sde state)");
     if (!rc)
         rc = paper_plan(c, gc, cc, bsim, ib, ns, read, &pl, err);
     if (!rc) {

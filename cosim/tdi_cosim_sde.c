@@ -1,10 +1,12 @@
-/* tdi_cosim_sde: the sde engine. C dv/dt = -G v + b_k + n(t), bias held and noise linear over
- * each tick, integrated exactly (docs/sde.md): v+ = E v + F0 b_k + F1 n_k + F2 n_k+1 with E, F0,
- * F1, F2 from one 3n x 3n matrix exponential, for any G whose C^-1 G has every eigenvalue in
- * Re > 0; symmetric G also by scalar OU steps in the eigenbasis of C^-1/2 G C^-1/2 (the
- * per-sample reference path and the batched default). Batched runs: samples as the rows of one
- * matrix, GEMMs per tick. Invariant: same noise stream and bias timing as the spice engine.
- * Non-goals: non-diagonal C, nonlinear elements. */
+/* tdi_cosim_sde: the sde engine. C dv/dt = -G v + B (b_k + n(t)) over the circuit's state nodes
+ * (the units, or the units and their second nodes), bias held and noise linear over each tick,
+ * B the 0/1 map of each unit's force node, integrated exactly (docs/sde.md):
+ * v+ = E v + F0 b_k + F1 n_k + F2 n_k+1 with E, F0, F1, F2 from one (ns + 2n)-square matrix
+ * exponential, for any G whose C^-1 G has every eigenvalue in Re > 0; symmetric G on rc units
+ * also by scalar OU steps in the eigenbasis of C^-1/2 G C^-1/2 (the per-sample reference path
+ * and the batched default). Batched runs: samples as the rows of one matrix, GEMMs per tick.
+ * Invariant: same noise stream and bias timing as the spice engine. Non-goals: non-diagonal C,
+ * nonlinear elements. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,9 @@ typedef struct sde_lyap {
 } sde_lyap;
 
 struct tdi_cosim_sde {
-    size_t n;
+    size_t n;        /* units: inputs (bias, noise) and the voltages the digital side sees */
+    size_t ns;       /* state nodes (>= n; units first): the sde's v */
+    size_t *force;   /* (n) state node of unit i's force node: column i of B */
     double h;        /* s */
     double *lam;     /* (n) 1/s, eigenvalues of C^-1/2 G C^-1/2 */
     double *e, *c0, *c1, *c2; /* (n) per-mode weights of a, P b, P n_k, P n_k+1 */
@@ -35,11 +39,11 @@ struct tdi_cosim_sde {
     double *V;       /* (n, n) C^-1/2 U */
     double *a, *pb, *pn0, *pn1, *nk, *v, *b, *zero; /* (n) scratch */
     int sym;         /* 1: G symmetric, the eigenbasis fields above are set */
-    double *W;       /* (3n, n) row-major [E^T; F1^T; F2^T]: the fused tick of row states
-                        (non-symmetric G, or after tdi_cosim_sde_use_expm; else NULL) */
-    double *F0T;     /* (n, n) F0^T: bias rows b (cols, n) -> b F0^T (with W) */
-    double *A;       /* (n, n) row-major A = C^-1 G, 1/s */
-    double *cinv;    /* (n) 1/F, C^-1 */
+    double *W;       /* (ns + 2n, ns) row-major [E^T; F1^T; F2^T]: the fused tick of row
+                        states (non-symmetric G, or after tdi_cosim_sde_use_expm; else NULL) */
+    double *F0T;     /* (n, ns) F0^T: bias rows b (cols, n) -> b F0^T (with W) */
+    double *A;       /* (ns, ns) row-major A = C^-1 G, 1/s */
+    double *cinv;    /* (ns) 1/F, C^-1 */
     struct sde_lyap *lyap; /* mean_var_lyap's cache (contents mutable through const s) */
     int force_expm;  /* 1: batched runs use the fused expm tick even for symmetric G */
 };
@@ -67,6 +71,7 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s)
     free(s->F0T);
     free(s->A);
     free(s->cinv);
+    free(s->force);
     if (s->lyap) {
         free(s->lyap->qdiag);
         gsl_matrix_free(s->lyap->S);
@@ -129,7 +134,7 @@ static int sde_eigen(tdi_cosim_sde *s, const tdi_cosim_circuit *c, double tick, 
 /* Every eigenvalue of A = C^-1 G in Re > 0, else a "not stable" error naming the worst one. */
 static int sde_check_stable(const tdi_cosim_sde *s, tdi_err *err)
 {
-    size_t n = s->n;
+    size_t n = s->ns;
     int rc = 0;
     gsl_matrix *A = gsl_matrix_alloc(n, n);
     gsl_vector_complex *ev = gsl_vector_complex_alloc(n);
@@ -160,47 +165,73 @@ done:
     return rc;
 }
 
-/* The fused tick by one matrix exponential (the phi-functions of Z = -A h):
- *   expm [[Z, I, 0], [0, 0, I], [0, 0, 0]] = [[e^Z, phi1(Z), phi2(Z)], [0, I, I], [0, 0, I]],
- * phi1(z) = (e^z - 1)/z, phi2(z) = (e^z - 1 - z)/z^2; F0 = h phi1 C^-1, F2 = h phi2 C^-1,
+/* The fused tick by one matrix exponential (the phi-functions of Z = -A h, B the (ns, n) 0/1
+ * force map; B = I for rc units):
+ *   expm [[Z, B, 0], [0, 0, I], [0, 0, 0]] = [[e^Z, phi1(Z) B, phi2(Z) B], [0, I, I], [0, 0, I]],
+ * phi1(z) = (e^z - 1)/z, phi2(z) = (e^z - 1 - z)/z^2; F0 = h phi1 C^-1 B, F2 = h phi2 C^-1 B,
  * F1 = F0 - F2 (noise linear from n_k to n_k+1 over the tick). */
 static int sde_expm(tdi_cosim_sde *s, double h, tdi_err *err)
 {
-    size_t n = s->n, n3 = 3 * n;
-    gsl_matrix *M = gsl_matrix_calloc(n3, n3), *X = gsl_matrix_alloc(n3, n3);
+    size_t n = s->n, ns = s->ns, nm = ns + 2 * n;
+    gsl_matrix *M = gsl_matrix_calloc(nm, nm), *X = gsl_matrix_alloc(nm, nm);
     if (!s->W)
-        s->W = malloc(sizeof(double) * 3 * n * n);
+        s->W = malloc(sizeof(double) * nm * ns);
     if (!s->F0T)
-        s->F0T = malloc(sizeof(double) * n * n);
+        s->F0T = malloc(sizeof(double) * n * ns);
     if (!M || !X || !s->W || !s->F0T) {
         gsl_matrix_free(M);
         gsl_matrix_free(X);
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     }
+    for (size_t i = 0; i < ns; i++)
+        for (size_t j = 0; j < ns; j++)
+            gsl_matrix_set(M, i, j, -s->A[i * ns + j] * h);
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < n; j++)
-            gsl_matrix_set(M, i, j, -s->A[i * n + j] * h);
-        gsl_matrix_set(M, i, n + i, 1.0);
-        gsl_matrix_set(M, n + i, 2 * n + i, 1.0);
+        gsl_matrix_set(M, s->force[i], ns + i, 1.0);
+        gsl_matrix_set(M, ns + i, ns + n + i, 1.0);
     }
     int rc = 0;
     if (gsl_linalg_exponential_ss(M, X, GSL_PREC_DOUBLE)) {
         rc = tdi_err_set(err, TDI_ENUM, "sde: matrix exponential failed");
     } else {
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < ns; i++) {
+            for (size_t j = 0; j < ns; j++)
+                s->W[j * ns + i] = gsl_matrix_get(X, i, j); /* E^T */
             for (size_t j = 0; j < n; j++) {
-                double ci = s->cinv[j]; /* right factor C^-1 scales column j */
-                double p1 = gsl_matrix_get(X, i, n + j), p2 = gsl_matrix_get(X, i, 2 * n + j);
+                double ci = s->cinv[s->force[j]]; /* C^-1 B scales column j */
+                double p1 = gsl_matrix_get(X, i, ns + j), p2 = gsl_matrix_get(X, i, ns + n + j);
                 double f0 = h * p1 * ci, f2 = h * p2 * ci;
-                s->W[j * n + i] = gsl_matrix_get(X, i, j);   /* E^T */
-                s->W[(n + j) * n + i] = f0 - f2;             /* F1^T */
-                s->W[(2 * n + j) * n + i] = f2;              /* F2^T */
-                s->F0T[j * n + i] = f0;
+                s->W[(ns + j) * ns + i] = f0 - f2;          /* F1^T */
+                s->W[(ns + n + j) * ns + i] = f2;           /* F2^T */
+                s->F0T[j * ns + i] = f0;
             }
+        }
     }
     gsl_matrix_free(M);
     gsl_matrix_free(X);
     return rc;
+}
+
+/* The state the engine integrates: the circuit's state nodes when set, else the units
+ * (A = C^-1 G over them, cinv = C^-1, force[i] = the state node unit i's sources drive). */
+static int sde_state(tdi_cosim_sde *s, const tdi_cosim_circuit *c)
+{
+    size_t n = c->n, ns = c->n_state ? c->n_state : n;
+    const double *G = c->n_state ? c->state_G : c->G, *cap = c->n_state ? c->state_cap : c->cap;
+    s->ns = ns;
+    s->A = malloc(sizeof(double) * ns * ns);
+    s->cinv = malloc(sizeof(double) * ns);
+    s->force = malloc(sizeof(size_t) * n);
+    if (!s->A || !s->cinv || !s->force)
+        return -1;
+    for (size_t i = 0; i < ns; i++) {
+        s->cinv[i] = 1.0 / cap[i];
+        for (size_t j = 0; j < ns; j++)
+            s->A[i * ns + j] = G[i * ns + j] / cap[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        s->force[i] = c->n_state ? c->force[i] : i;
+    return 0;
 }
 
 tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_err *err)
@@ -210,9 +241,9 @@ tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_
         tdi_err_set(err, TDI_EARG, "sde: tick must be > 0");
         return NULL;
     }
-    if (!c->rc_units) {
-        tdi_err_set(err, TDI_EARG, "sde: the engine integrates rc units only (this circuit's "
-                    "force nodes are not its state nodes)");
+    if (!tdi_cosim_sde_supports(c)) {
+        tdi_err_set(err, TDI_EARG, "sde: this circuit's force nodes are not its units and it "
+                    "has no state (tdi_cosim_circuit_set_state)");
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
@@ -233,20 +264,13 @@ tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_
             goto oom;
     s->P = malloc(sizeof(double) * n * n);
     s->V = malloc(sizeof(double) * n * n);
-    s->A = malloc(sizeof(double) * n * n);
-    s->cinv = malloc(sizeof(double) * n);
     s->lyap = calloc(1, sizeof *s->lyap);
-    if (!s->P || !s->V || !s->A || !s->cinv || !s->lyap ||
-        !(s->lyap->qdiag = calloc(n, sizeof(double))))
+    if (!s->P || !s->V || !s->lyap || sde_state(s, c) ||
+        !(s->lyap->qdiag = calloc(s->ns, sizeof(double))))
         goto oom;
-    for (size_t i = 0; i < n; i++) {
-        s->cinv[i] = 1.0 / c->cap[i];
-        for (size_t j = 0; j < n; j++)
-            s->A[i * n + j] = c->G[i * n + j] / c->cap[i];
-    }
-    /* symmetric: the eigenbasis (its eigenvalues check stability); the 3n x 3n exponential
-       only on request (tdi_cosim_sde_use_expm): it costs ~(3n)^3 x 10 flops */
-    s->sym = sde_is_symmetric(c);
+    /* symmetric G of rc units: the eigenbasis (its eigenvalues check stability); the 3n x 3n
+       exponential only on request (tdi_cosim_sde_use_expm): it costs ~(3n)^3 x 10 flops */
+    s->sym = c->n_state == 0 && sde_is_symmetric(c);
     if (s->sym ? sde_eigen(s, c, tick, err)
                : (sde_check_stable(s, err) || sde_expm(s, tick, err))) {
         tdi_cosim_sde_free(s);
@@ -340,8 +364,8 @@ static void sde_noise_row(const tdi_cosim_noise *nz, uint64_t idx, double *out)
 
 typedef struct sde_batch_buf {
     int eig;         /* 1: eigenbasis rows (symmetric G), 0: the fused expm tick */
-    double *Z0, *Z1; /* expm: (cols, 3n) rows [v, n_k, n_k+1] of this tick and of the next */
-    double *Cb;      /* (cols, n) expm: b F0^T; eigenbasis: b P^T */
+    double *Z0, *Z1; /* expm: (cols, ns + 2n) rows [v, n_k, n_k+1] of this tick and the next */
+    double *Cb;      /* expm: (cols, ns) b F0^T; eigenbasis: (cols, n) b P^T */
     double *b;       /* (cols, n) the held bias */
     double *Nn, *Pk, *Pk1, *Am, *Vo; /* eigenbasis: (cols, n) noise, P n_k, P n_k+1, modes, v */
 } sde_batch_buf;
@@ -353,54 +377,56 @@ static void sde_batch_buf_free(sde_batch_buf *q)
         free(p[i]);
 }
 
-static int sde_batch_buf_alloc(sde_batch_buf *q, int eig, size_t n, size_t cols)
+static int sde_batch_buf_alloc(sde_batch_buf *q, int eig, size_t n, size_t ns, size_t cols)
 {
     memset(q, 0, sizeof *q);
     q->eig = eig;
     size_t m = cols * n;
-    double **p[] = {&q->Cb, &q->b, &q->Nn, &q->Pk, &q->Pk1, &q->Am, &q->Vo};
-    for (size_t i = 0; i < (eig ? 7u : 2u); i++)
+    double **p[] = {&q->b, &q->Cb, &q->Nn, &q->Pk, &q->Pk1, &q->Am, &q->Vo};
+    for (size_t i = 0; i < (eig ? 7u : 1u); i++)
         if (!(*p[i] = calloc(m, sizeof(double))))
             return -1;
-    if (!eig && (!(q->Z0 = calloc(3 * m, sizeof(double))) ||
-                 !(q->Z1 = calloc(3 * m, sizeof(double)))))
+    if (!eig && (!(q->Cb = calloc(cols * ns, sizeof(double))) ||
+                 !(q->Z0 = calloc(cols * (ns + 2 * n), sizeof(double))) ||
+                 !(q->Z1 = calloc(cols * (ns + 2 * n), sizeof(double)))))
         return -1;
     return 0;
 }
 
-/* The states of the current tick as rows (cols, n) with their stride. */
-static const double *sde_batch_rows(const sde_batch_buf *q, size_t n, size_t *ld)
+/* The states of the current tick as rows (cols, ld), the units first, with their stride. */
+static const double *sde_batch_rows(const sde_batch_buf *q, size_t n, size_t ns, size_t *ld)
 {
-    *ld = q->eig ? n : 3 * n;
+    *ld = q->eig ? n : ns + 2 * n;
     return q->eig ? q->Vo : q->Z0;
 }
 
 /* The held bias changed: its per-row drive b F0^T (expm) or b P^T (eigenbasis). */
 static void sde_batch_bias(const tdi_cosim_sde *s, size_t cols, sde_batch_buf *q)
 {
-    int n = (int)s->n;
+    int n = (int)s->n, ns = (int)s->ns;
     if (q->eig)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)cols, n, n, 1.0, q->b, n, s->P,
                     n, 0.0, q->Cb, n);
     else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, n, n, 1.0, q->b, n,
-                    s->F0T, n, 0.0, q->Cb, n);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, ns, n, 1.0, q->b, n,
+                    s->F0T, ns, 0.0, q->Cb, ns);
 }
 
-/* expm: Z1 rows = [v+, n_k+1, .] from Z0 rows = [v, n_k, n_k+1], one GEMM (cols, n, 3n). */
+/* expm: Z1 rows = [v+, n_k+1, .] from Z0 rows = [v, n_k, n_k+1] (v: ns state nodes, noise: n
+ * units), one GEMM (cols, ns, ns + 2n). */
 static void sde_batch_tick_expm(const tdi_cosim_sde *s, const tdi_cosim_noise *nz, int noisy,
                                 const tdi_cosim_batch *bt, long k, sde_batch_buf *q)
 {
-    size_t n = s->n, n3 = 3 * n, cols = bt->cols;
+    size_t n = s->n, ns = s->ns, nw = ns + 2 * n, cols = bt->cols;
     for (size_t c = 0; c < cols; c++) {
-        double *z0 = q->Z0 + c * n3, *z1 = q->Z1 + c * n3;
+        double *z0 = q->Z0 + c * nw, *z1 = q->Z1 + c * nw;
         if (noisy)
-            sde_noise_row(nz, (uint64_t)(bt->tick0[c] + k + 1), z0 + 2 * n);
-        memcpy(z1, q->Cb + c * n, sizeof(double) * n);
-        memcpy(z1 + n, z0 + 2 * n, sizeof(double) * n);
+            sde_noise_row(nz, (uint64_t)(bt->tick0[c] + k + 1), z0 + ns + n);
+        memcpy(z1, q->Cb + c * ns, sizeof(double) * ns);
+        memcpy(z1 + ns, z0 + ns + n, sizeof(double) * n);
     }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, (int)n, (int)n3, 1.0, q->Z0,
-                (int)n3, s->W, (int)n, 1.0, q->Z1, (int)n3);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, (int)ns, (int)nw, 1.0,
+                q->Z0, (int)nw, s->W, (int)ns, 1.0, q->Z1, (int)nw);
     double *t = q->Z0;
     q->Z0 = q->Z1;
     q->Z1 = t;
@@ -453,12 +479,12 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
     for (size_t i = 0; i < n; i++)
         noisy |= nz->amp[i] != 0.0;
     sde_batch_buf q;
-    if (sde_batch_buf_alloc(&q, s->sym && !s->force_expm, n, cols)) {
+    if (sde_batch_buf_alloc(&q, s->sym && !s->force_expm, n, s->ns, cols)) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
     /* tick 0: v = 0, noise sample 0 = 0, zero bias reported */
-    if ((rc = bt->on_tick(bt->user, 0, sde_batch_rows(&q, n, &ld), ld, q.b))) {
+    if ((rc = bt->on_tick(bt->user, 0, sde_batch_rows(&q, n, s->ns, &ld), ld, q.b))) {
         tdi_err_set(err, rc, "digital side failed at tick 0");
         goto done;
     }
@@ -477,7 +503,7 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
             sde_batch_tick_eig(s, nz, noisy, bt, k, &q);
         else
             sde_batch_tick_expm(s, nz, noisy, bt, k, &q);
-        if ((rc = bt->on_tick(bt->user, k + 1, sde_batch_rows(&q, n, &ld), ld, q.b))) {
+        if ((rc = bt->on_tick(bt->user, k + 1, sde_batch_rows(&q, n, s->ns, &ld), ld, q.b))) {
             tdi_err_set(err, rc, "digital side failed at tick %ld", k + 1);
             goto done;
         }
@@ -526,7 +552,7 @@ int tdi_cosim_sde_run(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cos
 static int sde_van_loan(const tdi_cosim_sde *s, const double *Qv, double tau, gsl_matrix *Phi,
                         gsl_matrix *Qt)
 {
-    size_t n = s->n;
+    size_t n = s->ns;
     gsl_matrix *M = gsl_matrix_calloc(2 * n, 2 * n), *X = gsl_matrix_alloc(2 * n, 2 * n);
     int rc = !M || !X;
     if (!rc) {
@@ -550,12 +576,12 @@ static int sde_van_loan(const tdi_cosim_sde *s, const double *Qv, double tau, gs
 }
 
 /* Phi = e^(-A stride h) and S = the stationary covariance for the voltage noise intensity Qv
- * (N x N): Van Loan over one stride, then Smith's doubling S <- S + Phi S Phi^T, Phi <- Phi^2
+ * (ns x ns): Van Loan over one stride, then Smith's doubling S <- S + Phi S Phi^T, Phi <- Phi^2
  * (2^j terms of sum_j Phi^j Q Phi^jT after j steps). */
 static int sde_lyap_solve(const tdi_cosim_sde *s, const double *Qv, long stride, gsl_matrix *Phi,
                           gsl_matrix *S, tdi_err *err)
 {
-    size_t N = s->n;
+    size_t N = s->ns;
     double tau = s->h * (double)stride;
     gsl_matrix *T1 = gsl_matrix_alloc(N, N), *T2 = gsl_matrix_alloc(N, N);
     int rc = 0, conv = 0;
@@ -590,15 +616,20 @@ done:
 static int sde_lyap_get(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long stride,
                         const sde_lyap **out, tdi_err *err)
 {
-    size_t N = s->n;
+    size_t N = s->ns;
     sde_lyap *L = s->lyap;
     double *Qv = calloc(N * N, sizeof(double)), qmax = 0;
     if (!Qv)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    /* white current noise 2 kB T g_i (two-sided) -> voltage intensity Qv = C^-1 diag C^-1 */
+    /* white current noise 2 kB T g_i (two-sided) of unit i at its force node f ->
+       voltage intensity Qv = C^-1 B diag(2 kB T g) B^T C^-1 (diagonal) */
+    for (size_t i = 0; i < c->n; i++) {
+        size_t f = s->force[i];
+        double cf = c->n_state ? c->state_cap[f] : c->cap[f];
+        Qv[f * N + f] += 2 * TDI_COSIM_KB * c->temp * c->g_noise[i] / (cf * cf);
+    }
     int same = L->S && L->stride == stride;
     for (size_t i = 0; i < N; i++) {
-        Qv[i * N + i] = 2 * TDI_COSIM_KB * c->temp * c->g_noise[i] / (c->cap[i] * c->cap[i]);
         qmax = fmax(qmax, Qv[i * N + i]);
         same &= L->S && L->qdiag[i] == Qv[i * N + i];
     }
@@ -625,8 +656,8 @@ static int sde_lyap_get(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long
 int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                                 long stride, size_t unit, double *var, tdi_err *err)
 {
-    size_t N = s->n;
-    if (unit >= N || n < 1 || stride < 1 || c->n != N)
+    size_t N = s->ns; /* unit < s->n is state node `unit` (units first) */
+    if (unit >= s->n || n < 1 || stride < 1 || c->n != s->n)
         return tdi_err_set(err, TDI_EARG, "sde_mean_var: inconsistent arguments");
     const sde_lyap *L = NULL;
     int rc = sde_lyap_get(s, c, stride, &L, err);

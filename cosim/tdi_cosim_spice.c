@@ -562,7 +562,8 @@ static double now_s(clockid_t id)
 /* What ngspice may change in the process and a run must hand back unchanged. ngspice 39.3 calls
  * omp_set_num_threads(num_threads, default 2) in every "run"; OpenBLAS's OpenMP build takes its
  * thread count from omp_get_max_threads() at each call, so without the restore every later GEMM
- * of the sde engine ran on 2 threads (README "Speed": 10-40x the CPU time on a loaded machine).
+ * of the sde engine ran on 2 threads (docs/results.md, cosim "Speed": 10-40x the CPU time on a
+ * loaded machine).
  * The FP environment is restored too: ngspice leaves exception flags set (measured harmless for
  * speed, but the caller's environment is not ngspice's to change). */
 typedef struct spice_host_state {

@@ -50,12 +50,12 @@ static int ticks_of(const tdi_cosim_timing *t, double dur, const char *key, cons
     if (st && !sd)
         return tdi_err_set(err, TDI_ECONFIG, "%s: %s: the tick of %.6g s makes the %s (%.6g s, "
                            "from %s) %.3g ticks: more than the %.0e ticks a run may simulate "
-                           "(README \"Tick budget\")", lt, t->tick_key, t->tick, what, dur, wd,
-                           q, (double)TDI_COSIM_MAX_TICKS);
+                           "(docs/cosim.md, \"Tick budget\")", lt, t->tick_key, t->tick, what,
+                           dur, wd, q, (double)TDI_COSIM_MAX_TICKS);
     return tdi_err_set(err, TDI_ECONFIG, "%s: %s: the %s of %.6g s is %.3g ticks of %.6g s "
-                       "(tick from %s): more than the %.0e ticks a run may simulate (README "
-                       "\"Tick budget\")", sd ? ld : (t->path ? t->path : "config"), key, what,
-                       dur, q, t->tick, wt, (double)TDI_COSIM_MAX_TICKS);
+                       "(tick from %s): more than the %.0e ticks a run may simulate "
+                       "(docs/cosim.md, \"Tick budget\")", sd ? ld : (t->path ? t->path : "config"),
+                       key, what, dur, q, t->tick, wt, (double)TDI_COSIM_MAX_TICKS);
 }
 
 int tdi_cosim_ticks_total(long settle, long avg, size_t n, long *per_sample, long *total,
@@ -126,9 +126,9 @@ int tdi_cosim_timing_plan(tdi_cosim_timing *t, tdi_err *err)
         ticks_where(t, t->avg_key, wa, sizeof wa);
         return tdi_err_set(err, TDI_ECONFIG, "%s: cosim.n_samples: %zu samples x (%ld settle "
                            "ticks [%s] + %ld average ticks [%s]) is more than the %.0e ticks a "
-                           "run may simulate (README \"Tick budget\"): fewer samples, shorter "
-                           "windows or a longer tick", l, n, t->settle_ticks, ws, t->avg_ticks,
-                           wa, (double)TDI_COSIM_MAX_TICKS);
+                           "run may simulate (docs/cosim.md, \"Tick budget\"): fewer samples, "
+                           "shorter windows or a longer tick", l, n, t->settle_ticks, ws,
+                           t->avg_ticks, wa, (double)TDI_COSIM_MAX_TICKS);
     }
     return ticks_stride(t, err);
 }

@@ -112,7 +112,7 @@ typedef struct tdi_gen_config {
     uint64_t hash;         /* FNV-1a 64 of the canonical dump of the keys read */
 } tdi_gen_config;
 
-/* Defaults (documented in configs/ and README). */
+/* Defaults (documented in configs/ and docs/generator.md). */
 void tdi_gen_config_init(tdi_gen_config *c);
 /* Reads seed, name, out and circuit.* from a YAML file (other sections are skipped: they belong
  * to other components); validates ranges, exclusive pairs and node prefixes. Errors carry
@@ -177,8 +177,9 @@ typedef struct tdi_gen_phys {
 } tdi_gen_phys;
 
 /* ---- operating point: Vs (theta), averaging window and ADC bits from a fidelity target ----
- * Model (README "Operating point"): the ADC converts every decoder unit every `spacing` s and
- * the estimate is the mean of n conversions. Read-out noise in simulation units:
+ * Model (docs/generator.md "Operating point", docs/operating-point.md): the ADC converts every
+ * decoder unit every `spacing` s and the estimate is the mean of n conversions. Read-out noise
+ * in simulation units:
  *   noise^2 = theta g(n)^2 + mean_i quant_var(q, sqrt(theta) sd1_i, n),  q = 2 fs / 2^bits,
  *   fs = 1.1 (y_max + 6 sqrt(theta) sd1_dec) (the ADC full scale tdi-cosim uses), g(n) =
  *   noise1(n): thermal noise at theta = 1, sd1_i the node std of unit i at theta = 1.

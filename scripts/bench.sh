@@ -24,7 +24,7 @@ fi
 
 # --- substrate (tdi-fit, issue 3): the whole fit + evaluation of each preset (issue bound: 30 s
 # for the paper preset, 10,000 fit + 10,000 test samples at D = 64). Needs the activation bundles
-# of out/paper (bin/tdi-unet export, see README).
+# of out/paper (bin/tdi-unet export, see docs/unet.md).
 if want substrate; then
     for preset in paper skip paper-e1; do
         cfg=configs/$preset.yaml

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Engine speed against circuit size, for the run-time estimate of tdi-cosim (cosim/tdi_cosim_ticks.c,
-# README "Tick budget"): synthetic paper-mode bundles of D = 6, 16, 32, 64 (N = 2D units), one
-# sample with a window of one slowest relaxation time, sde and spice; prints ticks per CPU-s.
+# docs/cosim.md "Tick budget"): synthetic paper-mode bundles of D = 6, 16, 32, 64 (N = 2D units),
+# one sample with a window of one slowest relaxation time, sde and spice; prints ticks per CPU-s.
 # Usage: scripts/cosim-rates.sh [scratch dir]   (after make all; about 10 s of CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."

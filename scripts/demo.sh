@@ -10,7 +10,8 @@
 # 2 cores), so by default the demo runs the preset with DEMO_FIT (2000) fit and DEMO_TEST (256)
 # test images in out/demo/ (config written to out/demo/<name>.yaml; everything else as in the
 # preset; presets sharing an export dir share out/demo/<that dir's name>). DEMO_FULL=1 runs the
-# preset file unchanged. Second stage (README "Operating point"): scripts/demo.sh configs/skip.yaml
+# preset file unchanged. Second stage (docs/results.md, the substrate-skip preset):
+# scripts/demo.sh configs/skip.yaml
 # Usage: scripts/demo.sh [CONFIG]   (default configs/paper.yaml). Exit status: first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,8 @@ out=$(awk '/^out:/ {print $2; exit}' "$cfg")
 exp=$(awk '/^export:/ {e = 1} e && /^  dir:/ {print $2; exit}' "$cfg")
 exp=${exp:-$out}
 if [ ! -f "$ckpt" ]; then
-    echo "demo: the U-Net checkpoint $ckpt is missing (train one: bin/tdi-unet train, see README)" >&2
+    echo "demo: the U-Net checkpoint $ckpt is missing" \
+        "(train one: bin/tdi-unet train, see docs/unet.md)" >&2
     exit 1
 fi
 t0=$(date +%s)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The reference sweeps of issue 6 (README "Sweeps"): runs configs/sweep-{paper,skip,spice,
-# skip-spice,theta,paper-rest,skip-rest}.yaml (or the names given as arguments) with NP ranks
-# (default 2; NP=1 runs serially without mpirun), copies each results.csv to
-# docs/sweeps/<name>.csv and after each sweep redraws the figures from every CSV there:
-# docs/sweeps/k/ (paper and skip presets, all engines, against k) and docs/sweeps/theta/.
+# The reference sweeps of issue 6 (docs/results.md "Reference sweeps"): runs
+# configs/sweep-{paper,skip,spice,skip-spice,theta,paper-rest,skip-rest}.yaml (or the names given
+# as arguments) with NP ranks (default 2; NP=1 runs serially without mpirun), copies each
+# results.csv to docs/sweeps/<name>.csv and after each sweep redraws the figures from every CSV
+# there: docs/sweeps/k/ (paper and skip presets, all engines, against k) and docs/sweeps/theta/.
 # Needs out/paper/activations-{fit,test} (bin/tdi-unet export configs/paper.yaml).
 # Env: NP (ranks), CONFIGS (directory of the sweep files, default configs), DOCS (default
 # docs/sweeps). A killed run resumes where it stopped (rows already in results.csv are kept).

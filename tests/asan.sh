@@ -3,8 +3,9 @@
 # The tests call their programs as bin/..., from the repository root: they run here from
 # build-asan/root, a tree of links to the repository whose bin/ is bin-asan/ and whose build/
 # (scratch) is its own. Sanitizer settings: every report fatal, leaks checked at exit with
-# tests/lsan.supp (third-party libraries only; README "Sanitizers"), and mpirun (called by
-# test_sweep) goes through tests/asan-bin/mpirun, which hands the same settings to the ranks.
+# tests/lsan.supp (third-party libraries only; docs/reliability.md "Sanitizers"), and mpirun
+# (called by test_sweep) goes through tests/asan-bin/mpirun, which hands the same settings to the
+# ranks.
 # Usage: tests/asan.sh [name-filter]   (exit status: that of tests/run.sh)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # check_docs: the repository must stand alone. Fails if a tracked (or new, not ignored) text file
 # cites design notes outside the repository (../shared, /work/shared, shared/design), names a bare
-# physics/ngspice/paper/style .md outside docs/ (write docs/X.md), or cites a docs/X.md (or, inside
-# docs/, a relative X.md link) that does not exist. Prints one PASS/FAIL line per check and the
-# harness's "summary: P passed, F failed"; tests/run.sh runs it with the test programs.
+# physics/ngspice/paper/style .md outside docs/ (write docs/X.md), cites a docs/X.md (or, inside
+# docs/, a relative X.md link) that does not exist, or has a Markdown link or image that does not
+# resolve. Prints one PASS/FAIL line per check and the harness's "summary: P passed, F failed";
+# tests/run.sh runs it with the test programs.
 set -u
 cd "$(dirname "$(readlink -f "$0")")/.." || exit 2 # the real tree, also via build-asan/root
 self=tests/check_docs.sh
@@ -58,6 +59,20 @@ for d in $(grep -I -o -h -E '\]\([A-Za-z0-9_-]+\.md' -- docs/*.md 2>/dev/null \
 done
 n=$(printf '%s' "$missing" | wc -w)
 report $((n == 0)) "cited docs exist" "observed $n missing:${missing:- none}, expected 0"
+
+# 4. every relative link or image of a Markdown file, [text](path) or ![alt](path), resolves from
+# that file's directory (a docs/ file links docs/sweeps/... as sweeps/...); web links and anchors
+# are not checked
+missing=""
+for f in "${existing[@]}"; do
+    case "$f" in *.md) ;; *) continue ;; esac
+    for t in $(grep -o -E '\]\([^)#[:space:]]+' -- "$f" 2>/dev/null | sed 's/^](//' | sort -u); do
+        case "$t" in http://* | https://* | mailto:*) continue ;; esac
+        [ -e "$(dirname "$f")/$t" ] || missing="$missing $f:$t"
+    done
+done
+n=$(printf '%s' "$missing" | wc -w)
+report $((n == 0)) "Markdown links resolve" "observed $n broken:${missing:- none}, expected 0"
 
 echo "summary: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -415,10 +415,10 @@ static int blas_threads_after_gemm(void)
 }
 
 /* ngspice 39.3's "run" calls omp_set_num_threads(2) and leaves FP exception flags raised; the
- * sde engine's GEMMs after a spice run then ran on 2 OpenMP threads (20x the CPU time, README
- * "Speed"). After good and failed spice runs the caller's thread counts (BLAS single-threaded as
- * tdi-cosim and tdi-sweep set it; then OpenMP at 3, not ngspice's 2) and FP environment must be
- * unchanged. */
+ * sde engine's GEMMs after a spice run then ran on 2 OpenMP threads (20x the CPU time,
+ * docs/results.md, cosim "Speed"). After good and failed spice runs the caller's thread counts
+ * (BLAS single-threaded as tdi-cosim and tdi-sweep set it; then OpenMP at 3, not ngspice's 2) and
+ * FP environment must be unchanged. */
 static void test_host_state(double C, double g, double T)
 {
     tdi_err err = {0};

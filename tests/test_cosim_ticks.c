@@ -173,7 +173,7 @@ static void test_program(void)
     free(log);
 }
 
-/* The estimate against the CPU-s per tick it was fitted to (scripts/cosim-rates.sh, README
+/* The estimate against the CPU-s per tick it was fitted to (scripts/cosim-rates.sh, docs/cosim.md,
  * "Tick budget"); 30%: the fit's stated accuracy (the measurements themselves moved ~25% between
  * two runs on the shared machine). */
 static void test_estimate(void)

@@ -3,7 +3,7 @@
  * reduced-rank recovery of a known low-rank map, exactness of the substrate-skip fit, a
  * finite-difference gradient of the interface nets, and tdi-fit end to end on synthetic
  * activation bundles written here (good and malformed: error, non-zero exit, no output).
- * Non-goal: the real U-Net numbers (README, scripts/bench.sh). Runs from the repository root. */
+ * Non-goal: the real U-Net numbers (docs/results.md, scripts/bench.sh); runs from the repo root. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
