@@ -58,7 +58,7 @@ int tdi_cosim_circuit_take_resistors(tdi_cosim_circuit *c, const tdi_gen_readbac
     return 0;
 }
 
-/* The read-back K (NT, NT) against gu*M (substrate block, rc units) and, with the stage, the
+/* The read-back K (NT, NT) against gu*M (substrate block, unit kinds with an ideal G) and, with the stage, the
  * stage block's intended values; the substrate rows must have no entry in stage columns. */
 static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT, tdi_err *err)
 {
@@ -70,7 +70,7 @@ static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT,
             gmax = fmax(gmax, fabs(p->gu * gc->M[i * N + j]));
             dmax = fmax(dmax, fabs(K[i * NT + j] - p->gu * gc->M[i * N + j]));
         }
-    if (!p->rlc && dmax > 1e-9 * gmax)
+    if (p->unit->ideal_g && dmax > 1e-9 * gmax) /* kinds with an ideal G (rc, rlc) */
         return tdi_err_set(err, TDI_ENUM, "cosim: the netlist implements a G that differs from "
                            "gu*M by %.3g S (max |gu M| = %.3g S)", dmax, gmax);
     if (NT == N)
@@ -91,28 +91,28 @@ static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT,
     return 0;
 }
 
-/* The unit kind's internal network (subckt unit_rlc of tdi_gen.h's netlist contract), read
- * from the generator's physics: a second state node p (0 for rc) with its capacitor, its own
- * conductance to ground and the gyrator's transconductance from v(p) into the unit node. One
- * helper per quantity, so that a unit-kind descriptor can answer them instead. */
+/* The unit kind's internal network (subckt unit_rlc of tdi_gen.h's netlist contract), from
+ * its descriptor (tdi_gen_unit_kind): a second state node p (none for rc) with its capacitor,
+ * its own conductance to ground and the gyrator's transconductance from v(p) into the unit
+ * node. */
 static size_t unit_extra_nodes(const tdi_gen_phys *p)
 {
-    return p->rlc ? 1 : 0;
+    return p->unit->n_state - 1;
 }
 
 static double unit_second_cap(const tdi_gen_phys *p) /* F: Cp */
 {
-    return p->Cp;
+    return p->unit->cap(p, 1);
 }
 
 static double unit_second_g(const tdi_gen_phys *p) /* S: gd, p to ground */
 {
-    return p->gd;
+    return p->unit->internal_g(p, 1, 1);
 }
 
 static double unit_gyrator_gm(const tdi_gen_phys *p) /* S: gu, injects gm v(p) into x */
 {
-    return p->gu;
+    return -p->unit->internal_g(p, 0, 1);
 }
 
 /* The sde state of a circuit whose substrate units have a second node (rlc): x of every unit
@@ -197,12 +197,8 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
         joined[o++] = '\n';
     }
     joined[o] = '\0';
-    char ep[40], dp[40];
-    snprintf(ep, sizeof ep, "%s", gc->nodes[0].name);
-    snprintf(dp, sizeof dp, "%s", gc->nodes[gc->D].name);
-    ep[strcspn(ep, "0123456789")] = '\0';
-    dp[strcspn(dp, "0123456789")] = '\0';
-    if ((rc = tdi_gen_readback_parse(joined, ep, dp, &rb, err))) {
+    /* the modules' own prefixes: a prefix may contain digits ("e2x": units e2x0, e2x1, ..) */
+    if ((rc = tdi_gen_readback_parse(joined, gc->mod[0].prefix, gc->mod[1].prefix, &rb, err))) {
         tdi_err_prefix(err, "cosim: reading back the generated netlist");
         goto done;
     }
@@ -211,13 +207,13 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
                          "%zu", rb.N, NT);
         goto done;
     }
-    c->rc_units = !p->rlc;
+    c->rc_units = p->unit->first_order;
     c->temp = p->T;
     if ((rc = check_readback(gc, rb.K, NT, err)))
         goto done;
     memcpy(c->G, rb.K, sizeof(double) * NT * NT);
     for (size_t i = 0; i < NT && !rc; i++) /* units i >= N: the read-out stage's */
-        rc = name_unit(c, i, gc->nodes[i].name, i < N ? p->Cu : p->ro_C,
+        rc = name_unit(c, i, gc->nodes[i].name, i < N ? p->unit->cap(p, 0) : p->ro_C,
                        i < N ? p->g_noise : p->ro_gn, err);
     if (rc || (rc = set_unit_state(c, p, rb.K, N, err)))
         goto done;
@@ -229,9 +225,10 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
             c->n_res++;
         }
     }
-    if (p->rlc) /* the unit gyrators are transconductors too (one gu per unit) */
-        c->sum_gm += (double)N * p->gu, c->n_vccs += N;
-    double rr = p->rlc ? p->gd * (p->Cu / p->gu) * (p->Cu / p->gu) : 0; /* see r_rate */
+    /* the units' own transconductors (the rlc gyrator: one gu per unit), from the unit kind */
+    c->sum_gm += (double)N * p->unit->gm(p);
+    c->n_vccs += N * p->unit->n_gm;
+    double rr = p->unit->r_rate(p); /* see r_rate */
     if ((rc = tdi_cosim_circuit_take_resistors(c, &rb, rr, err)))
         goto done;
     c->wires = gc->total_pairs;

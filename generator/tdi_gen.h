@@ -65,7 +65,7 @@ typedef struct tdi_gen_config {
     long seed;             /* top-level master seed (randomised low-rank factorisation) */
     char name[64];         /* preset name; must match the bundle manifest's preset */
     char out[512];         /* output root */
-    char unit[8];          /* rc | rlc */
+    char unit[8];          /* unit kind: rc | rlc (tdi_gen_unit_names) */
     double Cu;             /* F, unit capacitance */
     double gu;             /* S, unit conductance (exclusive with tau) */
     double tau;            /* s, Cu/gu (exclusive with gu) */
@@ -83,9 +83,9 @@ typedef struct tdi_gen_config {
     double op_gm_over_id;  /* 1/V: energy.gm_over_id (read) */
     double rlc_cp;         /* Cp / Cu (rlc) */
     double rlc_zeta;       /* damping ratio of the slowest mode (rlc); 1 = critical */
-    char intra[16];        /* dense | lowrank */
+    char intra[16];        /* dense | lowrank (tdi_gen_intra_names) */
     long rank;             /* lowrank: maximum bus nodes per module (0 = numerical rank) */
-    char skip[16];         /* dense | twobus | sharedbus */
+    char skip[16];         /* dense | twobus | sharedbus (tdi_gen_skip_names) */
     int noise;             /* standalone: emit trnoise sources (0: noiseless step response) */
     double noise_dt;       /* s, noise sample interval (0 = noise_frac * fastest time) */
     double noise_frac;     /* noise_dt / fastest relaxation time when noise_dt = 0 */
@@ -148,9 +148,72 @@ void tdi_gen_bundle_destroy(tdi_gen_bundle *b);
 int tdi_gen_bundle_synth(const char *dir, const char *preset, size_t D, size_t k, size_t r,
                          size_t n, unsigned long seed, tdi_err *err);
 
+/* ---- unit kinds (generator/tdi_gen_unit.c; docs/generator.md "Unit kinds") ----
+ * One descriptor per kind of analog unit; circuit.unit names one. The generator, the read-back
+ * and cosim ask the descriptor instead of branching on the kind. A unit has n_state state nodes:
+ * state 0 is the unit node x<i> (its voltage is the state z), state s > 0 is the node named
+ * state_prefix[s] + "x<i>" (node list position s*N + i). Couplings, bias and noise go into the
+ * force node (state force_state). Add a kind: a descriptor in tdi_gen_unit.c and its entry in
+ * that file's table; nothing else names a kind. */
+struct tdi_gen_phys;
+struct tdi_gen_build;      /* the element-list builder (generator/tdi_gen_int.h) */
+
+typedef enum { TDI_GEN_UNIT_NOTE_NETLIST, TDI_GEN_UNIT_NOTE_PARAM, TDI_GEN_UNIT_NOTE_PRINT }
+    tdi_gen_unit_note;
+
+typedef struct tdi_gen_unit_kind {
+    const char *name;          /* circuit.unit word; subcircuit "unit_<name>" */
+    size_t n_state;            /* state nodes per unit (1 or 2) */
+    const char *state_prefix[2]; /* node name prefix of state s (s = 0: "", the unit node) */
+    size_t force_state;        /* state node that receives couplings, bias and noise */
+    int first_order;           /* 1: one capacitor per unit, state = force node (exact AR(1)
+                                  read-out formula and the sde engine apply) */
+    int ideal_g;               /* 1: the unit and its self term are ideal linear R/G/C cards, so
+                                  the read-back gives G exactly; 0: use small_signal_g */
+    size_t n_gm;               /* transconductors inside one unit (rlc: the gyrator, 1) */
+    const char *subckt;        /* ".subckt unit_<name> <state nodes>" .. ".ends" lines, each
+                                  '\n'-terminated, values as {params} of NOTE_PARAM */
+    const char *self_style;    /* wire-report realisation of the self term ("resistor") */
+    const char *nodes_note;    /* appended to the netlist's "* nodes:" comment ("" for none) */
+    /* kind-specific physics from the config: Cp, gd, g_noise, readout_gain (phys->Cu, gu,
+       lambda_min are set) */
+    void (*derive)(const tdi_gen_config *cfg, struct tdi_gen_phys *p);
+    /* one mode of eigenvalue lam of M: slowest decay rate and largest |root| (1/s), and the
+       normalised step-response error envelope at t (s) from rest */
+    void (*mode_rates)(const struct tdi_gen_phys *p, double lam, double *slow, double *fast);
+    double (*mode_err)(const struct tdi_gen_phys *p, double lam, double t);
+    double (*cap)(const struct tdi_gen_phys *p, size_t state); /* F at state node `state` */
+    double (*gm)(const struct tdi_gen_phys *p);  /* S: sum |gm| of the unit's own transconductors
+                                                    (the gyrator's gu; 0 for rc) */
+    /* S s^2: dissipation rate of the unit's internal resistor per (dv/dt)^2 of its state node
+       (rlc: gd on p, v_p = (Cu/gu) dv/dt, so gd (Cu/gu)^2); 0 for none */
+    double (*r_rate)(const struct tdi_gen_phys *p);
+    /* S: the unit's own network between its state nodes (inside the subcircuit; no self term,
+       no couplings), as "current leaving state row per volt at state col" (rlc: (0,1) = -gu,
+       the gyrator into x; (1,1) = gd, p to ground; rc: 0). The sde engine's state uses it. */
+    double (*internal_g)(const struct tdi_gen_phys *p, size_t row, size_t col);
+    /* the ideal self-term element(s) of unit `unit` with conductance g (S) at the state node */
+    void (*self_term)(struct tdi_gen_build *bd, size_t unit, double g);
+    /* one comment/.param/print line (without newline) into buf, "" for none */
+    void (*note)(const struct tdi_gen_phys *p, tdi_gen_unit_note what, char *buf, size_t size);
+    /* ideal_g == 0 only: the small-signal G (n_state x n_state, S, row-major) of one unit
+       linearised at its operating point (e.g. a MOSFET transconductor's gm, gds from a DC
+       operating point). NULL for rc and rlc, whose G is exact. 0 or a TDI_E* code. */
+    int (*small_signal_g)(const struct tdi_gen_phys *p, double *G, tdi_err *err);
+} tdi_gen_unit_kind;
+
+/* The kind called `name`, or NULL. */
+const tdi_gen_unit_kind *tdi_gen_unit_find(const char *name);
+/* The kinds' names joined by '|' ("rc|rlc") into buf: the one list config readers check. */
+void tdi_gen_unit_names(char *buf, size_t size);
+/* The coupling realisations' names (generator/tdi_gen_real.c): "dense|lowrank" for
+ * circuit.intra, "dense|twobus|sharedbus" for circuit.skip. */
+void tdi_gen_intra_names(char *buf, size_t size);
+void tdi_gen_skip_names(char *buf, size_t size);
+
 /* ---- derived physics ---- */
 typedef struct tdi_gen_phys {
-    int rlc;               /* 0: rc unit, 1: rlc unit */
+    const tdi_gen_unit_kind *unit; /* the unit kind (circuit.unit) */
     double T, kT;          /* K, J */
     double Cu, gu, tau;    /* F, S, s (tau = Cu/gu) */
     double Vs, theta;      /* V/unit, dimensionless */
@@ -248,7 +311,7 @@ void tdi_gen_op_binds_text(const tdi_gen_op *op, char *buf, size_t size);
 /* ---- the circuit: element list (what the netlist contains, before formatting) ---- */
 typedef enum {
     TDI_GEN_NODE_UNIT = 0, /* x<i> (index i) or y<j> (index D + j): the state z */
-    TDI_GEN_NODE_MOM = 1,  /* rlc second state node of unit `index` */
+    TDI_GEN_NODE_MOM = 1,  /* second state node of unit `index` (rlc: p<x><i>) */
     TDI_GEN_NODE_BUS = 2,  /* algebraic bus node */
     TDI_GEN_NODE_RO = 3    /* read-out stage output r<y><j> of decoder unit `index` (0..D-1) */
 } tdi_gen_node_kind;
@@ -281,8 +344,19 @@ typedef struct tdi_gen_block_report {
     double dense_pairs;    /* dense-equivalent pairs: D(D-1)/2 intra, D^2 skip */
 } tdi_gen_block_report;
 
+/* A module: a group of units with its own intra coupling (today two: encoder, decoder; the
+ * N-module bundle will list more). */
+typedef struct tdi_gen_module {
+    char name[8];          /* "enc" | "dec": wire-report block "intra_<name>" */
+    char prefix[16];       /* node prefix of its units (circuit.enc_prefix / dec_prefix) */
+    size_t off, n;         /* its units are off..off+n-1 */
+    int blk;               /* TDI_GEN_BLK_INTRA_* of its intra block */
+} tdi_gen_module;
+
 typedef struct tdi_gen_circuit {
     size_t D, k, N;        /* N = 2D units */
+    tdi_gen_module mod[2]; /* encoder (units 0..D-1), decoder (D..2D-1) */
+    size_t n_mod;
     tdi_gen_phys phys;
     tdi_gen_op op;         /* the operating point (op.active = 0: explicit Vs/theta) */
     const double *M;       /* (N, N) intended matrix (the bundle's; not owned) */

@@ -103,9 +103,11 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
                            "node prefix must be lower case [a-z][a-z0-9_]* and not end in a "
                            "digit (SPICE node names are case-insensitive)", f, c->enc_prefix,
                            c->dec_prefix);
-    if (strcmp(c->readout_stage, "rc") == 0 && strcmp(c->unit, "rc") != 0)
+    const tdi_gen_unit_kind *kind = tdi_gen_unit_find(c->unit); /* the key's choices: found */
+    if (strcmp(c->readout_stage, "rc") == 0 && kind && !kind->first_order)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.readout_stage: rc is implemented for "
-                           "unit: rc only (got unit: %s)", f, c->unit);
+                           "first-order unit kinds only, i.e. unit: rc (got unit: %s)", f,
+                           c->unit);
     char derived[10][16];
     snprintf(derived[0], 16, "%s", c->enc_prefix);
     snprintf(derived[1], 16, "%s", c->dec_prefix);
@@ -133,11 +135,15 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
 
 static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_err *err)
 {
+    char units[128], intras[128], skips[128]; /* the tables' names (tdi_gen_unit.c, _real.c) */
+    tdi_gen_unit_names(units, sizeof units);
+    tdi_gen_intra_names(intras, sizeof intras);
+    tdi_gen_skip_names(skips, sizeof skips);
     tdi_cfg_key keys[] = {
         {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
         {"name", TDI_CFG_NAME, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
         {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
-        {"circuit.unit", TDI_CFG_STRING, c->unit, 0, 0, sizeof c->unit, NULL, "rc|rlc", 0},
+        {"circuit.unit", TDI_CFG_STRING, c->unit, 0, 0, sizeof c->unit, NULL, units, 0},
         {"circuit.Cu", TDI_CFG_DOUBLE, &c->Cu, 1e-18, 1, 0, NULL, NULL, 0},
         {"circuit.gu", TDI_CFG_DOUBLE, &c->gu, 1e-15, 1e3, 0, NULL, NULL, 0},
         {"circuit.tau", TDI_CFG_DOUBLE, &c->tau, 1e-15, 1e3, 0, NULL, NULL, 0},
@@ -161,11 +167,9 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->op_gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"circuit.rlc_cp", TDI_CFG_DOUBLE, &c->rlc_cp, 1e-6, 1e6, 0, NULL, NULL, 0},
         {"circuit.rlc_zeta", TDI_CFG_DOUBLE, &c->rlc_zeta, 1e-3, 1e3, 0, NULL, NULL, 0},
-        {"circuit.intra", TDI_CFG_STRING, c->intra, 0, 0, sizeof c->intra, NULL,
-         "dense|lowrank", 0},
+        {"circuit.intra", TDI_CFG_STRING, c->intra, 0, 0, sizeof c->intra, NULL, intras, 0},
         {"circuit.rank", TDI_CFG_INT, &c->rank, 0, 1e9, 0, NULL, NULL, 0},
-        {"circuit.skip", TDI_CFG_STRING, c->skip, 0, 0, sizeof c->skip, NULL,
-         "dense|twobus|sharedbus", 0},
+        {"circuit.skip", TDI_CFG_STRING, c->skip, 0, 0, sizeof c->skip, NULL, skips, 0},
         {"circuit.noise", TDI_CFG_BOOL, &c->noise, 0, 0, 0, NULL, NULL, 0},
         {"circuit.noise_dt", TDI_CFG_DOUBLE, &c->noise_dt, 0, 1e3, 0, NULL, NULL, 0},
         {"circuit.noise_frac", TDI_CFG_DOUBLE, &c->noise_frac, 1e-6, 10, 0, NULL, NULL, 0},

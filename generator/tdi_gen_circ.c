@@ -1,10 +1,11 @@
-/* tdi_gen_circ: config + bundle -> circuit: derived physics (docs/physics.md 1, 2, 4, 5), the
- * coupling elements of every realisation (dense, low-rank/bus, two-bus, shared-bus; section 3),
- * the wire report and the Schur-complement reduction used to verify them.
+/* tdi_gen_circ: config + bundle -> circuit, as stages: derived physics (docs/physics.md 1, 2,
+ * 4, 5; the unit kind's hooks, tdi_gen_unit.c), samples, the element list (self terms, then the
+ * realisations of tdi_gen_real.c per module and module pair, the read-out stage), the wire
+ * report and the Schur-complement reduction used to verify them.
  * Invariant: reduce(elements) == gu * M to rounding for every realisation and unit kind; node
- * order is x0..x{D-1}, y0..y{D-1}, then (rlc) p-nodes or (read-out stage) r<y> nodes, then
- * buses; the stage block comes last and is left out of the reduction (it does not load the
- * substrate). Non-goal: text formatting (tdi_gen_emit.c). */
+ * order is x0..x{D-1}, y0..y{D-1}, then further state nodes (rlc p) or (read-out stage) r<y>
+ * nodes, then buses; the stage block comes last and is left out of the reduction (it does not
+ * load the substrate). Non-goal: text formatting (tdi_gen_emit.c). */
 #include "tdi_gen.h"
 
 #include <math.h>
@@ -14,22 +15,13 @@
 #include <time.h>
 
 #include <gsl/gsl_blas.h>
-#include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 
 #include "tdi_gen_int.h"
 #include "tdi_io.h"
 
 /* ---------- growable node and element lists ---------- */
-typedef struct {
-    tdi_gen_circuit *c;
-    size_t cap_nodes, cap_elems;
-    int err;
-} builder;
-
-static int add_node(builder *b, const char *name, tdi_gen_node_kind kind, size_t index)
+int tdi_gen_add_node(tdi_gen_build *b, const char *name, tdi_gen_node_kind kind, size_t index)
 {
     tdi_gen_circuit *c = b->c;
     if (c->n_nodes == b->cap_nodes) {
@@ -49,7 +41,8 @@ static int add_node(builder *b, const char *name, tdi_gen_node_kind kind, size_t
     return (int)c->n_nodes++;
 }
 
-static void add_elem(builder *b, char kind, int block, int na, int nb, int nc, int nd, double g)
+void tdi_gen_add_elem(tdi_gen_build *b, char kind, int block, int na, int nb, int nc, int nd,
+                      double g)
 {
     tdi_gen_circuit *c = b->c;
     if (g == 0.0)
@@ -74,6 +67,16 @@ static void add_elem(builder *b, char kind, int block, int na, int nb, int nc, i
     e->g = g;
 }
 
+int tdi_gen_state_node(const tdi_gen_circuit *c, size_t unit, size_t state)
+{
+    return (int)(state * c->N + unit);
+}
+
+int tdi_gen_force_node(const tdi_gen_circuit *c, size_t unit)
+{
+    return tdi_gen_state_node(c, unit, c->phys.unit->force_state);
+}
+
 void tdi_gen_circuit_free(tdi_gen_circuit *c)
 {
     if (!c)
@@ -96,44 +99,6 @@ static double now(void)
 }
 
 /* ---------- physics ---------- */
-
-/* Step response from rest of one mode with eigenvalue lam: |error(t)| / |initial error|
- * (envelope for the underdamped case). */
-static double mode_err(const tdi_gen_phys *p, double lam, double t)
-{
-    if (!p->rlc)
-        return exp(-lam * t / p->tau);
-    double a = p->gd / p->Cp, w2 = p->gu * p->gu * lam / (p->Cu * p->Cp);
-    double disc = a * a - 4 * w2;
-    if (fabs(disc) <= 1e-9 * a * a) { /* critical: (1 + w t) e^{-w t} */
-        double w = a / 2;
-        return (1 + w * t) * exp(-w * t);
-    }
-    if (disc > 0) {
-        double r1 = (-a + sqrt(disc)) / 2, r2 = (-a - sqrt(disc)) / 2;
-        return fabs((r2 * exp(r1 * t) - r1 * exp(r2 * t)) / (r2 - r1));
-    }
-    double wd = sqrt(-disc) / 2;
-    return exp(-a * t / 2) * sqrt(1 + a * a / (4 * wd * wd));
-}
-
-/* slowest decay rate and largest |root| of one mode */
-static void mode_rates(const tdi_gen_phys *p, double lam, double *slow, double *fast)
-{
-    if (!p->rlc) {
-        *slow = *fast = lam / p->tau;
-        return;
-    }
-    double a = p->gd / p->Cp, w2 = p->gu * p->gu * lam / (p->Cu * p->Cp);
-    double disc = a * a - 4 * w2;
-    if (disc >= 0) {
-        *slow = (a - sqrt(disc)) / 2;
-        *fast = (a + sqrt(disc)) / 2;
-    } else {
-        *slow = a / 2;
-        *fast = sqrt(w2);
-    }
-}
 
 /* Error left at t after a bias step, of the stage output (rate b = 1/tau_ro) fed by one rc mode
  * of rate a: the cascade of two first-order lags, (b e^{-a t} - a e^{-b t}) / (b - a). */
@@ -175,7 +140,10 @@ static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
 {
     size_t N = 2 * bu->D;
     memset(p, 0, sizeof *p);
-    p->rlc = strcmp(cfg->unit, "rlc") == 0;
+    p->unit = tdi_gen_unit_find(cfg->unit);
+    if (!p->unit)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.unit: unknown kind '%s'", cfg->path,
+                           cfg->unit);
     p->T = cfg->T;
     p->kT = TDI_GEN_KB * cfg->T;
     p->Cu = cfg->Cu;
@@ -191,18 +159,10 @@ static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     if (!(p->lambda_min > 0) || !isfinite(p->lambda_max))
         return tdi_err_set(err, TDI_ENUM, "%s: M has lambda_min = %.6g: not positive definite",
                            bu->dir, p->lambda_min);
-    if (p->rlc) {
-        p->Cp = cfg->rlc_cp * cfg->Cu;
-        p->gd = 2 * cfg->rlc_zeta * p->gu * sqrt(p->lambda_min * p->Cp / p->Cu);
-        p->g_noise = p->gd;
-        p->readout_gain = p->gd / p->gu;
-    } else {
-        p->g_noise = p->gu;
-        p->readout_gain = 1.0;
-    }
+    p->unit->derive(cfg, p);
     double s1, f1, s2, f2;
-    mode_rates(p, p->lambda_min, &s1, &f1);
-    mode_rates(p, p->lambda_max, &s2, &f2);
+    p->unit->mode_rates(p, p->lambda_min, &s1, &f1);
+    p->unit->mode_rates(p, p->lambda_max, &s2, &f2);
     p->t_slow = 1.0 / fmin(s1, s2);
     p->t_fast = 1.0 / fmax(f1, f2);
     p->noise_dt = cfg->noise_dt > 0 ? cfg->noise_dt : cfg->noise_frac * p->t_fast;
@@ -217,12 +177,12 @@ static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     } else { /* smallest t with every extreme mode's error <= eps (bisection on a monotone
                 bound: the envelope is non-increasing after its first minimum) */
         double lo = 0, hi = p->t_slow;
-        while (fmax(mode_err(p, p->lambda_min, hi), mode_err(p, p->lambda_max, hi)) >
+        while (fmax(p->unit->mode_err(p, p->lambda_min, hi), p->unit->mode_err(p, p->lambda_max, hi)) >
                cfg->settle_eps)
             hi *= 2;
         for (int it = 0; it < 100; it++) {
             double mid = 0.5 * (lo + hi);
-            if (fmax(mode_err(p, p->lambda_min, mid), mode_err(p, p->lambda_max, mid)) >
+            if (fmax(p->unit->mode_err(p, p->lambda_min, mid), p->unit->mode_err(p, p->lambda_max, mid)) >
                 cfg->settle_eps)
                 lo = mid;
             else
@@ -236,156 +196,6 @@ static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     p->t_slot = fmax(p->t_settle + p->t_avg, p->ro ? p->ro_settle : 0.0);
     p->t_stop = (double)cfg->n_samples * p->t_slot;
     return 0;
-}
-
-/* ---------- low-rank factoring of a symmetric D x D remainder R = U diag(lam) U^T ---------- */
-
-/* Randomised range finder with rcap + 10 probes (seeded), then the exact eigen-decomposition
- * of the projected matrix; components with |lam| <= 1e-12 max|lam| are dropped. Fails when the
- * numerical rank exceeds rcap or the factorisation misses R by more than 1e-10 of scale. */
-static int lowrank(const double *R, size_t D, size_t rcap, unsigned long seed, double scale,
-                   const char *what, const char *cfgpath, double **U_out, double **lam_out,
-                   size_t *r_out, tdi_err *err)
-{
-    size_t l = rcap + 10 < D ? rcap + 10 : D;
-    double *Y = malloc(D * l * sizeof *Y), *Om = malloc(D * l * sizeof *Om);
-    double *Bs = malloc(l * l * sizeof *Bs), *RQ = malloc(D * l * sizeof *RQ);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    double *U = NULL, *lam = NULL;
-    gsl_eigen_symmv_workspace *ws = NULL;
-    gsl_vector *ev = NULL;
-    gsl_matrix *evec = NULL;
-    int rc = 0;
-    if (!Y || !Om || !Bs || !RQ || !rng) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "low-rank factoring: out of memory");
-        goto done;
-    }
-    gsl_rng_set(rng, seed);
-    for (size_t i = 0; i < D * l; i++)
-        Om[i] = gsl_ran_gaussian(rng, 1.0);
-    /* Y = R Om  (D x l) */
-    {
-        gsl_matrix_const_view Rv = gsl_matrix_const_view_array(R, D, D);
-        gsl_matrix_view Ov = gsl_matrix_view_array(Om, D, l), Yv = gsl_matrix_view_array(Y, D, l);
-        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &Rv.matrix, &Ov.matrix, 0.0, &Yv.matrix);
-    }
-    /* orthonormal columns by modified Gram-Schmidt, twice; drop (near) dependent columns */
-    double ymax = 0;
-    for (size_t i = 0; i < D * l; i++)
-        ymax = fmax(ymax, fabs(Y[i]));
-    size_t q = 0; /* kept columns, compacted to the front of Y (column-major view: Y[i*l + j]) */
-    for (size_t j = 0; j < l; j++) {
-        for (int pass = 0; pass < 2; pass++)
-            for (size_t m = 0; m < q; m++) {
-                double d = 0;
-                for (size_t i = 0; i < D; i++)
-                    d += Y[i * l + m] * Y[i * l + j];
-                for (size_t i = 0; i < D; i++)
-                    Y[i * l + j] -= d * Y[i * l + m];
-            }
-        double nrm = 0;
-        for (size_t i = 0; i < D; i++)
-            nrm += Y[i * l + j] * Y[i * l + j];
-        nrm = sqrt(nrm);
-        if (nrm <= 1e-11 * ymax * sqrt((double)D) || nrm == 0)
-            continue;
-        for (size_t i = 0; i < D; i++)
-            Y[i * l + q] = Y[i * l + j] / nrm;
-        q++;
-    }
-    /* B = Qm^T R Qm (q x q) */
-    if (q > 0) {
-        gsl_matrix_const_view Rv = gsl_matrix_const_view_array(R, D, D);
-        gsl_matrix_view Yfull = gsl_matrix_view_array(Y, D, l);
-        gsl_matrix_view Qv = gsl_matrix_submatrix(&Yfull.matrix, 0, 0, D, q);
-        gsl_matrix_view RQv = gsl_matrix_view_array(RQ, D, q);
-        gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, 1.0, &Rv.matrix, &Qv.matrix, 0.0,
-                       &RQv.matrix);
-        gsl_matrix_view Bv = gsl_matrix_view_array(Bs, q, q);
-        gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &Qv.matrix, &RQv.matrix, 0.0, &Bv.matrix);
-        for (size_t i = 0; i < q; i++) /* symmetrise rounding */
-            for (size_t j = i + 1; j < q; j++)
-                Bs[i * q + j] = Bs[j * q + i] = 0.5 * (Bs[i * q + j] + Bs[j * q + i]);
-        ws = gsl_eigen_symmv_alloc(q);
-        ev = gsl_vector_alloc(q);
-        evec = gsl_matrix_alloc(q, q);
-        gsl_eigen_symmv(&Bv.matrix, ev, evec, ws);
-        gsl_eigen_symmv_sort(ev, evec, GSL_EIGEN_SORT_ABS_DESC);
-    }
-    double lmax = q ? fabs(gsl_vector_get(ev, 0)) : 0;
-    size_t r = 0;
-    for (size_t m = 0; m < q; m++)
-        if (fabs(gsl_vector_get(ev, m)) > 1e-12 * lmax)
-            r++;
-    if (r > rcap) {
-        rc = tdi_err_set(err, TDI_ECONFIG, "%s: the %s intra-module block needs rank %zu "
-                         "(diagonal + rank r) but circuit.rank = %zu; raise it or use "
-                         "intra: dense", cfgpath, what, r, rcap);
-        goto done;
-    }
-    U = malloc(D * (r ? r : 1) * sizeof *U);
-    lam = malloc((r ? r : 1) * sizeof *lam);
-    if (!U || !lam) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "low-rank factoring: out of memory");
-        goto done;
-    }
-    for (size_t m = 0; m < r; m++) {
-        lam[m] = gsl_vector_get(ev, m);
-        for (size_t i = 0; i < D; i++) {
-            double s = 0;
-            for (size_t j = 0; j < q; j++)
-                s += Y[i * l + j] * gsl_matrix_get(evec, j, m);
-            U[i * r + m] = s;
-        }
-    }
-    /* verify R == U lam U^T; 1e-10 of scale keeps the netlist within 1e-9 of gu*M */
-    double worst = 0;
-    {
-        double *UL = malloc(D * (r ? r : 1) * sizeof *UL), *RR = malloc(D * D * sizeof *RR);
-        if (!UL || !RR) {
-            free(UL);
-            free(RR);
-            rc = tdi_err_set(err, TDI_ENOMEM, "low-rank factoring: out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < D; i++)
-            for (size_t m = 0; m < r; m++)
-                UL[i * r + m] = U[i * r + m] * lam[m];
-        memcpy(RR, R, D * D * sizeof *RR);
-        if (r > 0) {
-            gsl_matrix_view Uv = gsl_matrix_view_array(U, D, r), ULv = gsl_matrix_view_array(UL, D, r);
-            gsl_matrix_view Rv = gsl_matrix_view_array(RR, D, D);
-            gsl_blas_dgemm(CblasNoTrans, CblasTrans, -1.0, &ULv.matrix, &Uv.matrix, 1.0,
-                           &Rv.matrix);
-        }
-        for (size_t i = 0; i < D * D; i++)
-            worst = fmax(worst, fabs(RR[i]));
-        free(UL);
-        free(RR);
-    }
-    if (worst > 1e-10 * scale) {
-        rc = tdi_err_set(err, TDI_ECONFIG, "%s: the %s intra-module block is not diagonal + rank "
-                         "%zu (residual %.3g of max|M| %.3g): its rank exceeds circuit.rank; "
-                         "raise it or use intra: dense", cfgpath, what, rcap, worst, scale);
-        goto done;
-    }
-    *U_out = U;
-    *lam_out = lam;
-    *r_out = r;
-    U = lam = NULL;
-done:
-    free(Y);
-    free(Om);
-    free(Bs);
-    free(RQ);
-    free(U);
-    free(lam);
-    gsl_rng_free(rng);
-    if (ws)
-        gsl_eigen_symmv_free(ws);
-    gsl_vector_free(ev);
-    gsl_matrix_free(evec);
-    return rc;
 }
 
 /* ---------- wire counting: distinct node pairs per block (open addressing) ---------- */
@@ -489,147 +299,6 @@ static int count_wires(tdi_gen_circuit *c)
 
 /* ---------- building ---------- */
 
-static int force_node(const tdi_gen_circuit *c, size_t unit)
-{
-    return (int)(c->phys.rlc ? c->N + unit : unit);
-}
-
-/* Intra block of one module: dense VCCS, or buses for the low-rank remainder. Amod is the
- * block to realise (after the shared-bus correction); base its diagonal part. */
-static int build_intra(builder *bd, const tdi_gen_config *cfg, int mod, const double *Amod,
-                       const double *base, double scale, tdi_err *err)
-{
-    tdi_gen_circuit *c = bd->c;
-    size_t D = c->D, off = mod ? D : 0;
-    int blk = mod ? TDI_GEN_BLK_INTRA_DEC : TDI_GEN_BLK_INTRA_ENC;
-    const char *pre = mod ? cfg->dec_prefix : cfg->enc_prefix;
-    tdi_gen_block_report *rep = &c->blk[blk];
-    rep->name = mod ? "intra_dec" : "intra_enc";
-    rep->dense_pairs = 0.5 * (double)D * (double)(D - 1);
-    if (strcmp(cfg->intra, "dense") == 0) {
-        rep->realisation = "dense";
-        for (size_t i = 0; i < D; i++) {
-            for (size_t j = 0; j < D; j++)
-                if (j != i)
-                    add_elem(bd, 'G', blk, force_node(c, off + i), -1, (int)(off + j), -1,
-                             c->phys.gu * Amod[i * D + j]);
-        }
-        return 0;
-    }
-    rep->realisation = "lowrank";
-    double *R = malloc(D * D * sizeof *R), *U = NULL, *lam = NULL;
-    if (!R)
-        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    memcpy(R, Amod, D * D * sizeof *R);
-    for (size_t i = 0; i < D; i++)
-        R[i * D + i] -= base[i];
-    size_t r = 0, rcap = cfg->rank > 0 ? (size_t)cfg->rank : D;
-    if (rcap > D)
-        rcap = D;
-    int rc = lowrank(R, D, rcap, (unsigned long)cfg->seed * 2 + (unsigned long)mod + 7, scale,
-                     mod ? "decoder" : "encoder", cfg->path, &U, &lam, &r, err);
-    free(R);
-    if (rc)
-        return rc;
-    rep->rank = r;
-    for (size_t m = 0; m < r; m++) {
-        char name[40];
-        snprintf(name, sizeof name, "u%.9s%zu", pre, m);
-        int bus = add_node(bd, name, TDI_GEN_NODE_BUS, m);
-        if (bus < 0)
-            break;
-        rep->bus_nodes++;
-        add_elem(bd, 'R', blk, bus, -1, -1, -1, c->phys.gu); /* bus to ground: v = u^T x */
-        for (size_t j = 0; j < D; j++) /* sum: inject gu u_jm v_j into the bus */
-            add_elem(bd, 'G', blk, -1, bus, (int)(off + j), -1, c->phys.gu * U[j * r + m]);
-        for (size_t i = 0; i < D; i++) /* distribute: remove gu lam u_im v_bus from unit i */
-            add_elem(bd, 'G', blk, force_node(c, off + i), -1, bus, -1,
-                     c->phys.gu * lam[m] * U[i * r + m]);
-    }
-    free(U);
-    free(lam);
-    return 0;
-}
-
-static void build_skip(builder *bd, const tdi_gen_config *cfg, const tdi_gen_bundle *bu)
-{
-    tdi_gen_circuit *c = bd->c;
-    size_t D = c->D, k = c->k, N = c->N;
-    double gu = c->phys.gu;
-    tdi_gen_block_report *rep = &c->blk[TDI_GEN_BLK_SKIP];
-    rep->name = "skip";
-    rep->realisation = cfg->skip;
-    rep->dense_pairs = (double)D * (double)D;
-    if (strcmp(cfg->skip, "dense") == 0) {
-        for (size_t i = 0; i < D; i++)
-            for (size_t j = 0; j < D; j++) {
-                double s = bu->M[i * N + D + j];
-                add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force_node(c, i), -1, (int)(D + j), -1,
-                         gu * s);
-                add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force_node(c, D + j), -1, (int)i, -1, gu * s);
-            }
-        return;
-    }
-    rep->rank = k;
-    int shared = strcmp(cfg->skip, "sharedbus") == 0;
-    for (size_t l = 0; l < k; l++) {
-        double al = 0, be = 0;
-        for (size_t i = 0; i < D; i++) {
-            al += bu->P[i * k + l] * bu->P[i * k + l];
-            be += bu->Q[i * k + l] * bu->Q[i * k + l];
-        }
-        al = sqrt(al);
-        be = sqrt(be);
-        char name[40];
-        if (shared) {
-            double a = sqrt(al * al + be * be);
-            if (a == 0)
-                continue;
-            snprintf(name, sizeof name, "sk%zu", l);
-            int bus = add_node(bd, name, TDI_GEN_NODE_BUS, l);
-            if (bus < 0)
-                return;
-            rep->bus_nodes++;
-            add_elem(bd, 'R', TDI_GEN_BLK_SKIP, bus, -1, -1, -1, gu);
-            for (size_t i = 0; i < D; i++)
-                add_elem(bd, 'G', TDI_GEN_BLK_SKIP, -1, bus, (int)i, -1, gu * bu->P[i * k + l] / a);
-            for (size_t j = 0; j < D; j++)
-                add_elem(bd, 'G', TDI_GEN_BLK_SKIP, -1, bus, (int)(D + j), -1,
-                         gu * bu->Q[j * k + l] / a);
-            for (size_t i = 0; i < D; i++)
-                add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force_node(c, i), -1, bus, -1,
-                         gu * bu->P[i * k + l] * a);
-            for (size_t j = 0; j < D; j++)
-                add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force_node(c, D + j), -1, bus, -1,
-                         gu * bu->Q[j * k + l] * a);
-            continue;
-        }
-        if (al == 0 || be == 0)
-            continue;
-        /* s<x>l = P_l^T x / al drives the decoder; s<y>l = Q_l^T y / be drives the encoder */
-        snprintf(name, sizeof name, "s%s%zu", cfg->enc_prefix, l);
-        int bx = add_node(bd, name, TDI_GEN_NODE_BUS, 2 * l);
-        snprintf(name, sizeof name, "s%s%zu", cfg->dec_prefix, l);
-        int by = add_node(bd, name, TDI_GEN_NODE_BUS, 2 * l + 1);
-        if (bx < 0 || by < 0)
-            return;
-        rep->bus_nodes += 2;
-        add_elem(bd, 'R', TDI_GEN_BLK_SKIP, bx, -1, -1, -1, gu);
-        for (size_t i = 0; i < D; i++)
-            add_elem(bd, 'G', TDI_GEN_BLK_SKIP, -1, bx, (int)i, -1, gu * bu->P[i * k + l] / al);
-        for (size_t j = 0; j < D; j++)
-            add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force_node(c, D + j), -1, bx, -1,
-                     gu * bu->Q[j * k + l] * al);
-        add_elem(bd, 'R', TDI_GEN_BLK_SKIP, by, -1, -1, -1, gu);
-        for (size_t j = 0; j < D; j++)
-            add_elem(bd, 'G', TDI_GEN_BLK_SKIP, -1, by, (int)(D + j), -1,
-                     gu * bu->Q[j * k + l] / be);
-        for (size_t i = 0; i < D; i++)
-            add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force_node(c, i), -1, by, -1,
-                     gu * bu->P[i * k + l] * be);
-    }
-}
-
 /* The stage's capacitor (config, or auto: its own noise nf kB T / C_ro equals share times the
  * filtered substrate noise, estimated as the window average's kB T/(gu tau_ro) mean_j (M^-2)_jj
  * with W = 2 tau_ro), then g_ro, g_n and the noise sample std. Needs c->readout_sd. */
@@ -653,18 +322,17 @@ static void stage_elements(tdi_gen_circuit *c, const tdi_gen_config *cfg)
 
 /* The read-out stage block: per decoder unit j, gm_ro v(y_j) injected into r_j (one-way) and
  * g_ro from r_j to ground. Its nodes are added by the caller (nodes[N + j]). */
-static void build_readout(builder *bd)
+static void build_readout(tdi_gen_build *bd)
 {
     tdi_gen_circuit *c = bd->c;
     tdi_gen_block_report *rep = &c->blk[TDI_GEN_BLK_READOUT];
-    rep->name = "readout";
     rep->realisation = c->phys.ro ? "gm_c" : "none";
     if (!c->phys.ro)
         return;
     for (size_t j = 0; j < c->D; j++) {
         int r = (int)(c->N + j), y = (int)(c->D + j);
-        add_elem(bd, 'G', TDI_GEN_BLK_READOUT, -1, r, y, -1, c->phys.ro_g);
-        add_elem(bd, 'R', TDI_GEN_BLK_READOUT, r, -1, -1, -1, c->phys.ro_g);
+        tdi_gen_add_elem(bd, 'G', TDI_GEN_BLK_READOUT, -1, r, y, -1, c->phys.ro_g);
+        tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_READOUT, r, -1, -1, -1, c->phys.ro_g);
     }
 }
 
@@ -678,11 +346,12 @@ void tdi_gen_stage_intended(const tdi_gen_circuit *c, double *K)
     }
 }
 
-int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
-                          tdi_gen_circuit **out, tdi_err *err)
+/* Config against bundle, and the realisations by name. */
+static int check_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
+                       const tdi_gen_intra_real **intra, const tdi_gen_skip_real **skip,
+                       tdi_err *err)
 {
-    *out = NULL;
-    size_t D = bu->D, k = bu->k, N = 2 * D;
+    size_t D = bu->D;
     if (cfg->name[0] && bu->preset[0] && strcmp(cfg->name, bu->preset) != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: config name '%s' does not match the bundle's "
                            "preset '%s' (%s/manifest.yaml)", cfg->path, cfg->name, bu->preset,
@@ -695,48 +364,49 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     if (cfg->rank > 0 && (size_t)cfg->rank > D)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.rank = %ld exceeds the bundle's D = %zu",
                            cfg->path, cfg->rank, D);
-    if (k == 0 && strcmp(cfg->skip, "dense") != 0)
+    *intra = tdi_gen_intra_find(cfg->intra);
+    *skip = tdi_gen_skip_find(cfg->skip);
+    if (!*intra || !*skip)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: unknown realisation (circuit.intra '%s', "
+                           "circuit.skip '%s')", cfg->path, cfg->intra, cfg->skip);
+    if (bu->k == 0 && (*skip)->needs_factors)
         return tdi_err_set(err, TDI_ECONFIG, "%s: the bundle has k = 0: use skip: dense",
                            cfg->path);
-    double t0 = now();
-    tdi_gen_circuit *c = calloc(1, sizeof *c);
-    double *L = malloc(N * N * sizeof *L), *Am = NULL, *Bm = NULL, *Z = NULL;
-    builder bd = {c, 0, 0, 0};
-    int rc = 0;
-    if (!c || !L) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto fail;
-    }
+    return 0;
+}
+
+/* Sizes, the two modules and the flags copied from the config. */
+static void init_circuit(tdi_gen_circuit *c, const tdi_gen_config *cfg, const tdi_gen_bundle *bu)
+{
+    size_t D = bu->D;
     c->D = D;
-    c->k = k;
-    c->N = N;
+    c->k = bu->k;
+    c->N = 2 * D;
     c->M = bu->M;
     c->noise = cfg->noise;
     c->readout_all = strcmp(cfg->readout, "all") == 0;
-    char what[600];
-    snprintf(what, sizeof what, "%s/M.npy", bu->dir);
-    if ((rc = tdi_gen_chol(bu->M, N, L, what, err)))
-        goto fail;
-    if ((rc = derive_phys(cfg, bu, L, &c->phys, err)))
-        goto fail;
-    snprintf(c->unit_subckt, sizeof c->unit_subckt, "unit_%s", cfg->unit);
-    double scale = 0;
-    for (size_t i = 0; i < N * N; i++)
-        scale = fmax(scale, fabs(bu->M[i]));
+    c->n_mod = 2;
+    for (size_t m = 0; m < 2; m++) {
+        tdi_gen_module *md = &c->mod[m];
+        snprintf(md->name, sizeof md->name, "%s", m ? "dec" : "enc");
+        snprintf(md->prefix, sizeof md->prefix, "%s", m ? cfg->dec_prefix : cfg->enc_prefix);
+        md->off = m * D;
+        md->n = D;
+        md->blk = m ? TDI_GEN_BLK_INTRA_DEC : TDI_GEN_BLK_INTRA_ENC;
+    }
+}
 
-    /* samples: bias currents, expected means, consistency with analytic.npy */
-    c->n_samples = cfg->n_samples;
+/* Bias currents and equilibrium means of the scheduled samples, checked against analytic.npy. */
+static int build_samples(tdi_gen_circuit *c, const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
+                         const double *L, tdi_err *err)
+{
+    size_t D = c->D, N = c->N, ns = cfg->n_samples;
+    c->n_samples = ns;
     memcpy(c->samples, cfg->samples, sizeof c->samples);
-    size_t ns = c->n_samples;
     c->bias = malloc(ns * N * sizeof *c->bias);
     c->expect_mean = malloc(ns * N * sizeof *c->expect_mean);
-    c->node_var = malloc(N * sizeof *c->node_var);
-    c->readout_sd = malloc(N * sizeof *c->readout_sd);
-    Z = malloc((cfg->readout[0] == 'a' ? N : D) * N * sizeof *Z);
-    if (!c->bias || !c->expect_mean || !c->node_var || !c->readout_sd || !Z) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto fail;
-    }
+    if (!c->bias || !c->expect_mean)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     for (size_t s = 0; s < ns; s++) {
         size_t n = (size_t)c->samples[s];
         for (size_t i = 0; i < D; i++) {
@@ -755,171 +425,245 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
             dmax = fmax(dmax, fabs(bu->analytic[n * D + j] - c->expect_mean[s * N + D + j]));
         }
         /* 1e-8: two Cholesky solves of the same M agree to ~cond(M) * eps */
-        if (dmax > 1e-8 * fmax(amax, 1e-300)) {
-            rc = tdi_err_set(err, TDI_EFORMAT, "%s/analytic.npy: sample %zu differs from "
-                             "(M^-1 [b_enc; b_dec])_y by %.3g (max |y*| %.3g): the bundle is "
-                             "inconsistent", bu->dir, n, dmax, amax);
-            goto fail;
-        }
+        if (dmax > 1e-8 * fmax(amax, 1e-300))
+            return tdi_err_set(err, TDI_EFORMAT, "%s/analytic.npy: sample %zu differs from "
+                               "(M^-1 [b_enc; b_dec])_y by %.3g (max |y*| %.3g): the bundle is "
+                               "inconsistent", bu->dir, n, dmax, amax);
         for (size_t i = 0; i < N; i++)
             c->expect_mean[s * N + i] *= c->phys.Vs;
     }
-    /* node variance (kT/C)(M^-1)_ii and readout std from (M^-2)_ii, for the read-out nodes
-       (decoder, or all): rows of M^-1 */
-    {
-        size_t first = c->readout_all ? 0 : D, nr = N - first;
-        memset(Z, 0, nr * N * sizeof *Z);
-        for (size_t r = 0; r < nr; r++)
-            Z[r * N + first + r] = 1.0;
-        tdi_gen_chol_solve_rows(L, N, Z, nr);
-        double W = c->phys.t_avg;
-        for (size_t i = 0; i < N; i++)
-            c->node_var[i] = c->readout_sd[i] = NAN;
-        for (size_t r = 0; r < nr; r++) {
-            double s2 = 0;
-            for (size_t j = 0; j < N; j++)
-                s2 += Z[r * N + j] * Z[r * N + j];
-            c->node_var[first + r] = c->phys.kTC * Z[r * N + first + r];
-            c->readout_sd[first + r] =
-                sqrt(c->phys.readout_gain * 2 * c->phys.kT / (c->phys.gu * W) * s2);
-        }
-    }
+    return 0;
+}
 
+/* Node variance (kT/C)(M^-1)_ii and read-out std from (M^-2)_ii, for the read-out nodes
+ * (decoder, or all): rows of M^-1. */
+static int build_readout_sd(tdi_gen_circuit *c, const double *L, tdi_err *err)
+{
+    size_t D = c->D, N = c->N, first = c->readout_all ? 0 : D, nr = N - first;
+    c->node_var = malloc(N * sizeof *c->node_var);
+    c->readout_sd = malloc(N * sizeof *c->readout_sd);
+    double *Z = calloc(nr * N, sizeof *Z);
+    if (!c->node_var || !c->readout_sd || !Z) {
+        free(Z);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    for (size_t r = 0; r < nr; r++)
+        Z[r * N + first + r] = 1.0;
+    tdi_gen_chol_solve_rows(L, N, Z, nr);
+    double W = c->phys.t_avg;
+    for (size_t i = 0; i < N; i++)
+        c->node_var[i] = c->readout_sd[i] = NAN;
+    for (size_t r = 0; r < nr; r++) {
+        double s2 = 0;
+        for (size_t j = 0; j < N; j++)
+            s2 += Z[r * N + j] * Z[r * N + j];
+        c->node_var[first + r] = c->phys.kTC * Z[r * N + first + r];
+        c->readout_sd[first + r] =
+            sqrt(c->phys.readout_gain * 2 * c->phys.kT / (c->phys.gu * W) * s2);
+    }
+    free(Z);
+    return 0;
+}
+
+/* Reserves the element list (an upper bound from the realisations; avoids reallocation). */
+static void reserve_elems(tdi_gen_build *bd, const tdi_gen_intra_real *intra,
+                          const tdi_gen_skip_real *skip)
+{
+    tdi_gen_circuit *c = bd->c;
+    size_t r = bd->cfg->rank > 0 ? (size_t)bd->cfg->rank : c->D, est = c->N;
+    for (size_t m = 0; m < c->n_mod; m++)
+        est += intra->elements(c->mod[m].n, r);
+    est += skip->elements(c->mod[0].n, c->mod[1].n, c->k);
+    est += 2 * c->D; /* read-out stage */
+    c->elems = malloc(est * sizeof *c->elems);
+    if (c->elems)
+        bd->cap_elems = est;
+}
+
+/* Nodes: units (x<i>, y<j>), the units' further state nodes, read-out stage nodes r<y><j>. */
+static void add_unit_nodes(tdi_gen_build *bd)
+{
+    tdi_gen_circuit *c = bd->c;
+    const tdi_gen_unit_kind *u = c->phys.unit;
+    char name[40];
+    for (size_t m = 0; m < c->n_mod; m++)
+        for (size_t i = 0; i < c->mod[m].n; i++) {
+            snprintf(name, sizeof name, "%s%zu", c->mod[m].prefix, i);
+            tdi_gen_add_node(bd, name, TDI_GEN_NODE_UNIT, c->mod[m].off + i);
+        }
+    for (size_t s = 1; s < u->n_state; s++)
+        for (size_t i = 0; i < c->N; i++) {
+            snprintf(name, sizeof name, "%s%.30s", u->state_prefix[s], c->nodes[i].name);
+            tdi_gen_add_node(bd, name, TDI_GEN_NODE_MOM, i);
+        }
+    if (c->phys.ro) /* read-out stage nodes r<y><j> = nodes[N + j] (first-order units only) */
+        for (size_t j = 0; j < c->D; j++) {
+            snprintf(name, sizeof name, "r%.30s", c->nodes[c->D + j].name);
+            tdi_gen_add_node(bd, name, TDI_GEN_NODE_RO, j);
+        }
+}
+
+/* What the intra realisation of module m gets: its diagonal block of M, minus F F^T (F = P for
+ * the encoder, Q for the decoder) when the skip buses share it, and the self-term diagonal. */
+static void module_block(const tdi_gen_circuit *c, const tdi_gen_bundle *bu, size_t m,
+                         const tdi_gen_intra_real *intra, const tdi_gen_skip_real *skip,
+                         double *A, double *base)
+{
+    size_t n = c->mod[m].n, off = c->mod[m].off, N = c->N, k = c->k;
+    const double *F = m ? bu->Q : bu->P, *J = m ? bu->Jdec : bu->Jenc, *Ab = m ? bu->B : bu->A;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            A[i * n + j] = bu->M[(off + i) * N + off + j];
+    if (skip->shares_diag && k > 0) {
+        gsl_matrix_const_view Fv = gsl_matrix_const_view_array(F, n, k);
+        gsl_matrix_view Av = gsl_matrix_view_array(A, n, n);
+        gsl_blas_dgemm(CblasNoTrans, CblasTrans, -1.0, &Fv.matrix, &Fv.matrix, 1.0, &Av.matrix);
+    }
+    /* base_from_j: diag(A - (J + J^T)) (= 2 J2 in paper mode); else the whole diagonal */
+    for (size_t i = 0; i < n; i++)
+        base[i] = intra->base_from_j ? Ab[i * n + i] - 2 * J[i * n + i] : A[i * n + i];
+}
+
+/* Self terms (the unit kind's element, conductance gu * base_i) and the intra blocks. */
+static int build_modules(tdi_gen_build *bd, const tdi_gen_bundle *bu,
+                         const tdi_gen_intra_real *intra, const tdi_gen_skip_real *skip,
+                         tdi_err *err)
+{
+    tdi_gen_circuit *c = bd->c;
+    size_t D = c->D;
+    double *A = malloc(2 * D * D * sizeof *A), *base = malloc(2 * D * sizeof *base);
+    if (!A || !base) {
+        free(A);
+        free(base);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    c->blk[TDI_GEN_BLK_SELF].realisation = c->phys.unit->self_style;
+    for (size_t m = 0; m < c->n_mod; m++)
+        module_block(c, bu, m, intra, skip, A + m * D * D, base + m * D);
+    for (size_t m = 0; m < c->n_mod; m++)
+        for (size_t i = 0; i < c->mod[m].n; i++)
+            c->phys.unit->self_term(bd, c->mod[m].off + i, c->phys.gu * base[m * D + i]);
+    int rc = 0;
+    for (size_t m = 0; m < c->n_mod && !rc; m++) {
+        tdi_gen_block_report *rep = &c->blk[c->mod[m].blk];
+        rep->realisation = intra->name;
+        rep->dense_pairs = 0.5 * (double)c->mod[m].n * (double)(c->mod[m].n - 1);
+        rc = intra->build(bd, &c->mod[m], A + m * D * D, base + m * D, err);
+    }
+    free(A);
+    free(base);
+    return rc;
+}
+
+/* The skip coupling between the encoder and the decoder (S = P Q^T). */
+static void build_skip(tdi_gen_build *bd, const tdi_gen_bundle *bu, const tdi_gen_skip_real *skip)
+{
+    tdi_gen_circuit *c = bd->c;
+    tdi_gen_block_report *rep = &c->blk[TDI_GEN_BLK_SKIP];
+    rep->realisation = skip->name;
+    rep->dense_pairs = (double)c->mod[0].n * (double)c->mod[1].n;
+    tdi_gen_pair pr = {&c->mod[0], &c->mod[1], bu->M + c->mod[1].off, c->N, bu->P, bu->Q, c->k};
+    skip->build(bd, &pr);
+}
+
+static void name_blocks(tdi_gen_circuit *c)
+{
+    static const char *const names[TDI_GEN_NBLK] = {"self", "intra_enc", "intra_dec", "skip",
+                                                    "readout"};
+    for (int b = 0; b < TDI_GEN_NBLK; b++)
+        c->blk[b].name = names[b];
+}
+
+/* All elements: self terms, intra blocks, skip, read-out stage; then the wire count and budget. */
+static int build_elements(tdi_gen_build *bd, const tdi_gen_bundle *bu,
+                          const tdi_gen_intra_real *intra, const tdi_gen_skip_real *skip,
+                          tdi_err *err)
+{
+    tdi_gen_circuit *c = bd->c;
+    const tdi_gen_config *cfg = bd->cfg;
+    reserve_elems(bd, intra, skip);
+    add_unit_nodes(bd);
+    if (bd->err)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    name_blocks(c);
+    int rc = build_modules(bd, bu, intra, skip, err);
+    if (rc)
+        return rc;
+    build_skip(bd, bu, skip);
+    build_readout(bd);
+    if (bd->err || count_wires(c))
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    if (cfg->wire_budget > 0 && c->total_pairs > (size_t)cfg->wire_budget)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: the netlist needs %zu wire pairs (intra %zu + "
+                           "%zu, skip %zu) but circuit.wire_budget = %ld", cfg->path,
+                           c->total_pairs, c->blk[TDI_GEN_BLK_INTRA_ENC].wire_pairs,
+                           c->blk[TDI_GEN_BLK_INTRA_DEC].wire_pairs,
+                           c->blk[TDI_GEN_BLK_SKIP].wire_pairs, cfg->wire_budget);
+    return 0;
+}
+
+/* Provenance header shared by both netlists. */
+static void build_header(tdi_gen_circuit *c, const tdi_gen_config *cfg, const tdi_gen_bundle *bu)
+{
+    char bh[17], ch[17];
+    tdi_hash_hex(bu->hash, bh);
+    tdi_hash_hex(cfg->hash, ch);
+    const tdi_gen_block_report *e = &c->blk[TDI_GEN_BLK_INTRA_ENC],
+                               *d = &c->blk[TDI_GEN_BLK_INTRA_DEC], *s = &c->blk[TDI_GEN_BLK_SKIP];
+    snprintf(c->header, sizeof c->header,
+             "* preset %s | bundle %s (hash %s, mode %s) | config %s (circuit hash %s)\n"
+             "* D = %zu per module (N = %zu units), k = %zu | unit %s | intra %s (rank %zu, "
+             "%zu) | skip %s\n"
+             "* wire pairs: intra_enc %zu, intra_dec %zu, skip %zu (dense skip D^2 = %.0f, "
+             "ratio %.4g); total %zu pairs, %zu coupling elements\n",
+             cfg->name, bu->dir, bh, bu->mode[0] ? bu->mode : "?", cfg->path, ch, c->D, c->N,
+             c->k, c->phys.unit->name, e->realisation, e->rank, d->rank, s->realisation,
+             e->wire_pairs, d->wire_pairs, s->wire_pairs, s->dense_pairs,
+             s->dense_pairs > 0 ? (double)s->wire_pairs / s->dense_pairs : 0.0, c->total_pairs,
+             c->total_elements);
+}
+
+int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
+                          tdi_gen_circuit **out, tdi_err *err)
+{
+    *out = NULL;
+    const tdi_gen_intra_real *intra = NULL;
+    const tdi_gen_skip_real *skip = NULL;
+    int rc = check_build(cfg, bu, &intra, &skip, err);
+    if (rc)
+        return rc;
+    double t0 = now();
+    size_t N = 2 * bu->D;
+    tdi_gen_circuit *c = calloc(1, sizeof *c);
+    double *L = malloc(N * N * sizeof *L);
+    tdi_gen_build bd = {.c = c, .cfg = cfg};
+    if (!c || !L) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        goto done;
+    }
+    init_circuit(c, cfg, bu);
+    char what[600];
+    snprintf(what, sizeof what, "%s/M.npy", bu->dir);
+    if ((rc = tdi_gen_chol(bu->M, N, L, what, err)) ||
+        (rc = derive_phys(cfg, bu, L, &c->phys, err)))
+        goto done;
+    snprintf(c->unit_subckt, sizeof c->unit_subckt, "unit_%s", c->phys.unit->name);
+    for (size_t i = 0; i < N * N; i++)
+        bd.scale = fmax(bd.scale, fabs(bu->M[i]));
+    if ((rc = build_samples(c, cfg, bu, L, err)) || (rc = build_readout_sd(c, L, err)))
+        goto done;
     stage_elements(c, cfg);
     double t1 = now();
     c->time_prep = t1 - t0;
-    /* reserve the element list (an upper bound; avoids repeated reallocation) */
-    {
-        size_t r = cfg->rank > 0 ? (size_t)cfg->rank : D, est = N;
-        est += strcmp(cfg->intra, "dense") == 0 ? 2 * D * D : 2 * r * (2 * D + 1);
-        est += strcmp(cfg->skip, "dense") == 0 ? 2 * D * D : 2 * k * (2 * D + 1);
-        est += 2 * D; /* read-out stage */
-        c->elems = malloc(est * sizeof *c->elems);
-        if (c->elems)
-            bd.cap_elems = est;
-    }
-    /* nodes: units, rlc p-nodes */
-    for (size_t i = 0; i < N; i++) {
-        char name[40];
-        snprintf(name, sizeof name, "%s%zu", i < D ? cfg->enc_prefix : cfg->dec_prefix,
-                 i < D ? i : i - D);
-        add_node(&bd, name, TDI_GEN_NODE_UNIT, i);
-    }
-    if (c->phys.rlc)
-        for (size_t i = 0; i < N; i++) {
-            char name[40];
-            snprintf(name, sizeof name, "p%.30s", c->nodes[i].name);
-            add_node(&bd, name, TDI_GEN_NODE_MOM, i);
-        }
-    if (c->phys.ro) /* read-out stage nodes r<y><j> = nodes[N + j] (rc units only: cfg check) */
-        for (size_t j = 0; j < D; j++) {
-            char name[40];
-            snprintf(name, sizeof name, "r%.30s", c->nodes[D + j].name);
-            add_node(&bd, name, TDI_GEN_NODE_RO, j);
-        }
-    if (bd.err) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto fail;
-    }
-    /* blocks to realise: A, B minus the shared-bus diagonal blocks P P^T, Q Q^T */
-    Am = malloc(D * D * sizeof *Am);
-    Bm = malloc(D * D * sizeof *Bm);
-    if (!Am || !Bm) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < D; i++)
-        for (size_t j = 0; j < D; j++) {
-            Am[i * D + j] = bu->M[i * N + j];
-            Bm[i * D + j] = bu->M[(D + i) * N + D + j];
-        }
-    if (strcmp(cfg->skip, "sharedbus") == 0 && k > 0) {
-        gsl_matrix_const_view Pv = gsl_matrix_const_view_array(bu->P, D, k);
-        gsl_matrix_const_view Qv = gsl_matrix_const_view_array(bu->Q, D, k);
-        gsl_matrix_view Av = gsl_matrix_view_array(Am, D, D), Bv = gsl_matrix_view_array(Bm, D, D);
-        gsl_blas_dgemm(CblasNoTrans, CblasTrans, -1.0, &Pv.matrix, &Pv.matrix, 1.0, &Av.matrix);
-        gsl_blas_dgemm(CblasNoTrans, CblasTrans, -1.0, &Qv.matrix, &Qv.matrix, 1.0, &Bv.matrix);
-    }
-    /* base diagonal of the low-rank realisation: diag(A - (J + J^T)) (= 2 J2 in paper mode) */
-    double *base_e = malloc(D * sizeof *base_e), *base_d = malloc(D * sizeof *base_d);
-    if (!base_e || !base_d) {
-        free(base_e);
-        free(base_d);
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto fail;
-    }
-    int lowr = strcmp(cfg->intra, "lowrank") == 0;
-    for (size_t i = 0; i < D; i++) {
-        base_e[i] = lowr ? bu->A[i * D + i] - 2 * bu->Jenc[i * D + i] : Am[i * D + i];
-        base_d[i] = lowr ? bu->B[i * D + i] - 2 * bu->Jdec[i * D + i] : Bm[i * D + i];
-    }
-    /* self terms: conductance gu * base_i to ground (rc: resistor; rlc: VCCS into p) */
-    c->blk[TDI_GEN_BLK_SELF].name = "self";
-    c->blk[TDI_GEN_BLK_SELF].realisation = c->phys.rlc ? "vccs" : "resistor";
-    for (size_t i = 0; i < N; i++) {
-        double g = c->phys.gu * (i < D ? base_e[i] : base_d[i - D]);
-        if (c->phys.rlc)
-            add_elem(&bd, 'G', TDI_GEN_BLK_SELF, force_node(c, i), -1, (int)i, -1, g);
-        else
-            add_elem(&bd, 'R', TDI_GEN_BLK_SELF, (int)i, -1, -1, -1, g);
-    }
-    rc = build_intra(&bd, cfg, 0, Am, base_e, scale, err);
-    if (!rc)
-        rc = build_intra(&bd, cfg, 1, Bm, base_d, scale, err);
-    free(base_e);
-    free(base_d);
-    if (rc)
-        goto fail;
-    build_skip(&bd, cfg, bu);
-    build_readout(&bd);
-    if (bd.err || count_wires(c)) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (cfg->wire_budget > 0 && c->total_pairs > (size_t)cfg->wire_budget) {
-        rc = tdi_err_set(err, TDI_ECONFIG, "%s: the netlist needs %zu wire pairs (intra %zu + %zu,"
-                         " skip %zu) but circuit.wire_budget = %ld", cfg->path, c->total_pairs,
-                         c->blk[TDI_GEN_BLK_INTRA_ENC].wire_pairs,
-                         c->blk[TDI_GEN_BLK_INTRA_DEC].wire_pairs,
-                         c->blk[TDI_GEN_BLK_SKIP].wire_pairs, cfg->wire_budget);
-        goto fail;
-    }
-    if ((rc = tdi_gen_op_resolve(cfg, bu, L, c, err)))
-        goto fail;
-    if ((rc = tdi_gen_emit_elements(c, err)))
-        goto fail;
+    if ((rc = build_elements(&bd, bu, intra, skip, err)) ||
+        (rc = tdi_gen_op_resolve(cfg, bu, L, c, err)) || (rc = tdi_gen_emit_elements(c, err)))
+        goto done;
     c->time_elems = now() - t1;
-    /* provenance header shared by both netlists */
-    {
-        char bh[17], ch[17];
-        tdi_hash_hex(bu->hash, bh);
-        tdi_hash_hex(cfg->hash, ch);
-        const tdi_gen_block_report *e = &c->blk[TDI_GEN_BLK_INTRA_ENC],
-                                   *d = &c->blk[TDI_GEN_BLK_INTRA_DEC],
-                                   *s = &c->blk[TDI_GEN_BLK_SKIP];
-        snprintf(c->header, sizeof c->header,
-                 "* preset %s | bundle %s (hash %s, mode %s) | config %s (circuit hash %s)\n"
-                 "* D = %zu per module (N = %zu units), k = %zu | unit %s | intra %s (rank %zu, "
-                 "%zu) | skip %s\n"
-                 "* wire pairs: intra_enc %zu, intra_dec %zu, skip %zu (dense skip D^2 = %.0f, "
-                 "ratio %.4g); total %zu pairs, %zu coupling elements\n",
-                 cfg->name, bu->dir, bh, bu->mode[0] ? bu->mode : "?", cfg->path, ch, D, N, k,
-                 cfg->unit, cfg->intra, e->rank, d->rank, cfg->skip, e->wire_pairs,
-                 d->wire_pairs, s->wire_pairs, s->dense_pairs,
-                 s->dense_pairs > 0 ? (double)s->wire_pairs / s->dense_pairs : 0.0,
-                 c->total_pairs, c->total_elements);
-    }
-    free(L);
-    free(Am);
-    free(Bm);
-    free(Z);
+    build_header(c, cfg, bu);
     *out = c;
-    return 0;
-fail:
+    c = NULL;
+done:
     free(L);
-    free(Am);
-    free(Bm);
-    free(Z);
     tdi_gen_circuit_free(c);
     return rc;
 }
@@ -1031,8 +775,8 @@ int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err)
     for (size_t i = 0; i < nn; i++) {
         const tdi_gen_node *n = &c->nodes[i];
         u[i] = n->kind == TDI_GEN_NODE_UNIT ? (int)n->index : -1;
-        f[i] = (n->kind == TDI_GEN_NODE_UNIT && !c->phys.rlc) || n->kind == TDI_GEN_NODE_MOM
-                   ? (int)n->index : -1;
+        int state = n->kind == TDI_GEN_NODE_UNIT || n->kind == TDI_GEN_NODE_MOM;
+        f[i] = state && tdi_gen_force_node(c, n->index) == (int)i ? (int)n->index : -1;
         b[i] = n->kind == TDI_GEN_NODE_BUS ? (int)nb++ : -1;
     }
     size_t ne = c->n_elems; /* the stage block comes last and does not load the substrate */

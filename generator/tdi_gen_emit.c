@@ -141,8 +141,29 @@ static const char *blk_title(int b)
     }
 }
 
+/* ---------- device styles: how an ideal element (tdi_gen_elem) becomes card(s) ----------
+ * The element list is the ideal circuit (what the read-back and the verification see); a style
+ * realises each element as SPICE cards. Today one style: every element is its own ideal R or G
+ * card. A transistor style (a MOSFET transconductor per G element, its bias subcircuit) goes
+ * here as another card function, chosen per circuit, without touching the element builders
+ * (docs/generator.md "Unit kinds"). */
+typedef void (*card_fn)(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e);
+
+static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e)
+{
+    if (e->kind == 'R') {
+        int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
+        sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), nname(c, n2), 1.0 / e->g);
+    } else {
+        int out = e->a >= 0 ? e->a : e->b;
+        sb_line(s, "G%s_%s %s %s %s %s %.15g", nname(c, out), nname(c, e->c), nname(c, e->a),
+                nname(c, e->b), nname(c, e->c), nname(c, e->d), e->g);
+    }
+}
+
 static void emit_elems(sb *s, const tdi_gen_circuit *c)
 {
+    const card_fn card = card_ideal;
     int last = -1;
     for (size_t i = 0; i < c->n_elems; i++) {
         const tdi_gen_elem *e = &c->elems[i];
@@ -156,20 +177,8 @@ static void emit_elems(sb *s, const tdi_gen_circuit *c)
                     r->wire_pairs, r->bus_nodes);
             last = e->block;
         }
-        if (e->kind == 'R') {
-            int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
-            sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), nname(c, n2), 1.0 / e->g);
-        } else {
-            int out = e->a >= 0 ? e->a : e->b;
-            sb_line(s, "G%s_%s %s %s %s %s %.15g", nname(c, out), nname(c, e->c), nname(c, e->a),
-                    nname(c, e->b), nname(c, e->c), nname(c, e->d), e->g);
-        }
+        card(s, c, e);
     }
-}
-
-static int force_of(const tdi_gen_circuit *c, size_t i)
-{
-    return (int)(c->phys.rlc ? c->N + i : i);
 }
 
 int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err)
@@ -187,6 +196,26 @@ int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err)
     c->elem_text = s.buf;
     c->elem_text_len = s.len;
     return 0;
+}
+
+/* The unit kind's line `what` (nothing when the kind has none). */
+static void unit_note(sb *s, const tdi_gen_phys *p, tdi_gen_unit_note what)
+{
+    char buf[256];
+    p->unit->note(p, what, buf, sizeof buf);
+    if (buf[0])
+        sb_line(s, "%s", buf);
+}
+
+/* "X<unit> <state node 0> [<state node 1> ..] unit_<kind>" */
+static void unit_instance(sb *s, const tdi_gen_circuit *c, size_t i)
+{
+    char line[256];
+    int o = snprintf(line, sizeof line, "X%s", c->nodes[i].name);
+    for (size_t st = 0; st < c->phys.unit->n_state && o > 0 && (size_t)o < sizeof line; st++)
+        o += snprintf(line + o, sizeof line - (size_t)o, " %s",
+                      c->nodes[tdi_gen_state_node(c, i, st)].name);
+    sb_line(s, "%s %s", line, c->unit_subckt);
 }
 
 /* All lines of a netlist into s; the element cards are appended when with_elems, else their
@@ -217,9 +246,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
             "interval %.6g s", p->lambda_min, p->lambda_max, p->t_slow, p->t_fast, p->noise_dt);
     sb_line(&s, "* per sample: settle %.6g s then average %.6g s; %zu sample(s) from t = 0 "
             "(nodes start at 0 V: uic)", p->t_settle, p->t_avg, c->n_samples);
-    if (p->rlc)
-        sb_line(&s, "* rlc unit: Cp = %.6g F, damping gd = %.6g S, gyrator gu: L_eq = Cp/gu^2 = "
-                "%.6g H", p->Cp, p->gd, p->Cp / (p->gu * p->gu));
+    unit_note(&s, p, TDI_GEN_UNIT_NOTE_NETLIST);
     if (p->ro) {
         sb_line(&s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
                 "tau_ro = %.6g s, noise g_n = %.6g S; settles in %.6g s", p->ro_C, p->ro_g,
@@ -228,15 +255,9 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
                 p->t_slot);
     }
     {
-        char ep[40], dp[40];
-        snprintf(ep, sizeof ep, "%s", c->nodes[0].name);
-        snprintf(dp, sizeof dp, "%s", c->nodes[D].name);
-        ep[strcspn(ep, "0123456789")] = '\0';
-        dp[strcspn(dp, "0123456789")] = '\0';
+        const char *ep = c->mod[0].prefix, *dp = c->mod[1].prefix;
         sb_line(&s, "* nodes: %s0..%s%zu encoder, %s0..%s%zu decoder (volts = Vs * state)%s", ep, ep,
-                D - 1, dp, dp, D - 1,
-                p->rlc ? "; p<node>: the unit's second state node, which receives all currents"
-                       : "");
+                D - 1, dp, dp, D - 1, p->unit->nodes_note);
     }
     if (mode == TDI_GEN_COSIM) {
         sb_line(&s, "* co-simulation interface (see generator/tdi_gen.h):");
@@ -263,8 +284,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
             p->T);
     sb_line(&s, ".param tau=%.15g theta=%.15g nt=%.15g na=%.15g", p->tau, p->theta, p->noise_dt,
             p->noise_na);
-    if (p->rlc)
-        sb_line(&s, ".param Cp=%.15g gd=%.15g", p->Cp, p->gd);
+    unit_note(&s, p, TDI_GEN_UNIT_NOTE_PARAM);
     if (p->ro)
         sb_line(&s, ".param Cro=%.15g gro=%.15g nro=%.15g", p->ro_C, p->ro_g, p->ro_na);
     if (p->ro) {
@@ -273,26 +293,10 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         sb_line(&s, "C1 r 0 {Cro}");
         sb_line(&s, ".ends unit_ro");
     }
-    if (p->rlc) {
-        sb_line(&s, ".subckt unit_rlc x p");
-        sb_line(&s, "C1 x 0 {Cu}");
-        sb_line(&s, "C2 p 0 {Cp}");
-        sb_line(&s, "R1 p 0 {1/gd}");
-        sb_line(&s, "G1 0 x p 0 {gu}");
-        sb_line(&s, ".ends unit_rlc");
-    } else {
-        sb_line(&s, ".subckt unit_rc x");
-        sb_line(&s, "C1 x 0 {Cu}");
-        sb_line(&s, ".ends unit_rc");
-    }
+    sb_lines(&s, p->unit->subckt, strlen(p->unit->subckt));
     sb_line(&s, "* --- units");
-    for (size_t i = 0; i < N; i++) {
-        if (p->rlc)
-            sb_line(&s, "X%s %s %s %s", c->nodes[i].name, c->nodes[i].name,
-                    c->nodes[N + i].name, c->unit_subckt);
-        else
-            sb_line(&s, "X%s %s %s", c->nodes[i].name, c->nodes[i].name, c->unit_subckt);
-    }
+    for (size_t i = 0; i < N; i++)
+        unit_instance(&s, c, i);
     if (p->ro) {
         sb_line(&s, "* --- read-out stage units r<y><j> (C_ro to ground)");
         for (size_t i = N; i < NR; i++)
@@ -305,7 +309,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     sb_line(&s, "* --- bias: gu*Vs*b_i [A] into the force node%s",
             p->ro && mode == TDI_GEN_COSIM ? " (read-out stage nodes: held at 0)" : "");
     for (size_t i = 0; i < (mode == TDI_GEN_COSIM ? NR : N); i++) {
-        const char *un = c->nodes[i].name, *fn = nname(c, force_of(c, i));
+        const char *un = c->nodes[i].name, *fn = nname(c, tdi_gen_force_node(c, i));
         if (mode == TDI_GEN_COSIM) {
             sb_line(&s, "Ibias_%s 0 %s external", un, fn);
         } else if (c->n_samples == 1) {
@@ -322,7 +326,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         sb_line(&s, "* --- thermal noise: two-sided PSD 2 kB T g_noise (g_noise = %.15g S)",
                 p->g_noise);
         for (size_t i = 0; i < N; i++) {
-            const char *un = c->nodes[i].name, *fn = nname(c, force_of(c, i));
+            const char *un = c->nodes[i].name, *fn = nname(c, tdi_gen_force_node(c, i));
             if (mode == TDI_GEN_COSIM)
                 sb_line(&s, "Inoise_%s 0 %s external", un, fn);
             else
@@ -428,7 +432,7 @@ int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
 void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f)
 {
     fprintf(f, "{\n  \"D\": %zu,\n  \"k\": %zu,\n  \"N\": %zu,\n  \"unit\": \"%s\",\n  \"blocks\": [\n",
-            c->D, c->k, c->N, c->phys.rlc ? "rlc" : "rc");
+            c->D, c->k, c->N, c->phys.unit->name);
     int nblk = c->phys.ro ? TDI_GEN_NBLK : TDI_GEN_BLK_READOUT; /* the stage only if present */
     for (int b = 0; b < nblk; b++) {
         const tdi_gen_block_report *r = &c->blk[b];
@@ -466,14 +470,15 @@ void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f)
 void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
 {
     const tdi_gen_phys *p = &c->phys;
-    fprintf(f, "physics (%s units):\n", p->rlc ? "rlc" : "rc");
+    fprintf(f, "physics (%s units):\n", p->unit->name);
     fprintf(f, "  Cu = %.6g F, gu = %.6g S, T = %.6g K, Vs = %.6g V/unit\n", p->Cu, p->gu, p->T,
             p->Vs);
     fprintf(f, "  tau = %.6g s, theta = %.6g, kT/C = %.6g V^2 (%.6g V rms)\n", p->tau, p->theta,
             p->kTC, sqrt(p->kTC));
-    if (p->rlc)
-        fprintf(f, "  Cp = %.6g F, gd = %.6g S (damping), L_eq = %.6g H\n", p->Cp, p->gd,
-                p->Cp / (p->gu * p->gu));
+    char note[256];
+    p->unit->note(p, TDI_GEN_UNIT_NOTE_PRINT, note, sizeof note);
+    if (note[0])
+        fprintf(f, "%s\n", note);
     fprintf(f, "  lambda(M) in [%.6g, %.6g]\n", p->lambda_min, p->lambda_max);
     fprintf(f, "  slowest relaxation %.6g s, fastest %.6g s\n", p->t_slow, p->t_fast);
     fprintf(f, "  noise interval %.6g s (%.3g of the fastest), trnoise std %.6g A\n", p->noise_dt,

@@ -34,6 +34,75 @@ int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int 
 int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, const double *L,
                        tdi_gen_circuit *c, tdi_err *err);
 
+/* ---- element-list builder (tdi_gen_circ.c), shared by unit kinds and realisations ---- */
+struct tdi_gen_build {
+    tdi_gen_circuit *c;
+    const tdi_gen_config *cfg;
+    double scale;          /* max |M|: the tolerance scale of the low-rank factoring */
+    size_t cap_nodes, cap_elems;
+    int err;               /* 1 after an allocation failure (checked once at the end) */
+};
+typedef struct tdi_gen_build tdi_gen_build;
+
+/* Appends a node; its index, or -1 (and bd->err) when out of memory. */
+int tdi_gen_add_node(tdi_gen_build *bd, const char *name, tdi_gen_node_kind kind, size_t index);
+/* Appends an element (see tdi_gen_elem); g == 0 adds nothing. */
+void tdi_gen_add_elem(tdi_gen_build *bd, char kind, int block, int na, int nb, int nc, int nd,
+                      double g);
+/* Node index of state node `state` of unit `unit` (units first, then each further state's N
+ * nodes), and of its force node. */
+int tdi_gen_state_node(const tdi_gen_circuit *c, size_t unit, size_t state);
+int tdi_gen_force_node(const tdi_gen_circuit *c, size_t unit);
+
+/* ---- coupling realisations (tdi_gen_real.c; docs/generator.md "Coupling realisations") ----
+ * An intra realisation couples the units of one module m with the symmetric block A (m->n,
+ * m->n; its diagonal part `base` goes to the self terms, not here); a skip realisation couples
+ * modules a and b with the block S = P Q^T (a->n, b->n). Builders add nodes and elements to
+ * bd and fill their block report; elements/wires bound the element and wire-pair counts
+ * (wires: exact when no coefficient is zero) for n units per module and rank r. */
+typedef struct tdi_gen_intra_real {
+    const char *name;      /* circuit.intra word */
+    int base_from_j;       /* 1: the self-term diagonal is diag(A - 2J) (paper mode: 2 J2), the
+                              rest of the diagonal is realised by the buses; 0: diag(A) */
+    int (*build)(tdi_gen_build *bd, const tdi_gen_module *m, const double *A,
+                 const double *base, tdi_err *err);
+    size_t (*elements)(size_t n, size_t r);
+    size_t (*wires)(size_t n, size_t r);
+} tdi_gen_intra_real;
+
+typedef struct tdi_gen_pair {
+    const tdi_gen_module *a, *b;
+    const double *S;       /* (a->n, b->n) block of M, row stride lds */
+    size_t lds;
+    const double *P, *Q;   /* (a->n, k), (b->n, k): S = P Q^T */
+    size_t k;
+} tdi_gen_pair;
+
+typedef struct tdi_gen_skip_real {
+    const char *name;      /* circuit.skip word */
+    int needs_factors;     /* 1: needs k > 0 (a bus per component of P Q^T) */
+    int shares_diag;       /* 1: its buses also put P P^T on a's and Q Q^T on b's diagonal
+                              block, which the intra realisations then leave out */
+    void (*build)(tdi_gen_build *bd, const tdi_gen_pair *pr);
+    size_t (*elements)(size_t na, size_t nb, size_t k);
+    size_t (*wires)(size_t na, size_t nb, size_t k);
+} tdi_gen_skip_real;
+
+/* Appends "|name" (or "name" to an empty buf): the '|'-joined lists of tdi_gen_*_names. */
+void tdi_gen_names_add(char *buf, size_t size, const char *name);
+
+/* The realisation called `name`, or NULL. */
+const tdi_gen_intra_real *tdi_gen_intra_find(const char *name);
+const tdi_gen_skip_real *tdi_gen_skip_find(const char *name);
+
+/* Low-rank factoring R = U diag(lam) U^T of a symmetric n x n remainder (tdi_gen_lowrank.c):
+ * randomised range finder with rcap + 10 probes (seeded), exact eigen-decomposition of the
+ * projection; fails (TDI_ECONFIG naming cfgpath and `what`) when the rank exceeds rcap or the
+ * residual exceeds 1e-10 scale. *U (n, r) and *lam (r) are allocated; caller frees. */
+int tdi_gen_lowrank(const double *R, size_t n, size_t rcap, unsigned long seed, double scale,
+                    const char *what, const char *cfgpath, double **U, double **lam, size_t *r,
+                    tdi_err *err);
+
 /* Formats the element cards into c->elem_text (tdi_gen_emit.c). 0 or TDI_ENOMEM. */
 int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err);
 

@@ -233,7 +233,7 @@ typedef struct {
     double *mu;      /* (N) eigenvalues of M */
     double *V;       /* (N, N) eigenvectors, column m = mode m */
     double tau, spacing, gain; /* s, s, readout_gain */
-    int rlc;
+    int first_order; /* the unit kind's first_order: exact AR(1) formula, else the window one */
     double *minv2;   /* (D) (M^-2)_ii of the decoder units (rlc: continuous-window formula) */
 } op_spec;
 
@@ -245,7 +245,7 @@ static double op_spec_noise1(void *ctx, long n)
     const op_spec *s = ctx;
     double acc = 0;
     for (size_t i = s->D; i < s->N; i++) {
-        if (s->rlc) {
+        if (!s->first_order) {
             acc += s->gain * 2 * s->tau / ((double)n * s->spacing) * s->minv2[i - s->D];
             continue;
         }
@@ -371,7 +371,7 @@ int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
         return 0;
     const tdi_gen_phys *p = &c->phys;
     size_t D = c->D, N = c->N;
-    op_spec sp = {.N = N, .D = D, .tau = p->tau, .gain = p->readout_gain, .rlc = p->rlc};
+    op_spec sp = {.N = N, .D = D, .tau = p->tau, .gain = p->readout_gain, .first_order = p->unit->first_order};
     int rc = op_spec_init(bu->M, N, &sp, err);
     sp.minv2 = rc ? NULL : calloc(D, sizeof *sp.minv2);
     double *sd1 = rc ? NULL : calloc(D, sizeof *sd1);
@@ -410,7 +410,7 @@ int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     in.n_min = (long)ceil(cfg->op_avg_relax_min * p->t_slow / in.spacing - 1e-9);
     in.n_max = (long)floor(cfg->op_avg_relax_max * p->t_slow / in.spacing + 1e-9);
     in.n_min = in.n_min < 1 ? 1 : in.n_min;
-    double sum_gm = p->rlc ? (double)N * p->gu : 0;
+    double sum_gm = (double)N * p->unit->gm(p); /* the units' own transconductors */
     for (size_t e = 0; e < c->n_elems; e++)
         if (c->elems[e].kind == 'G')
             sum_gm += fabs(c->elems[e].g);

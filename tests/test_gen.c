@@ -18,7 +18,9 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "tdi_cosim.h"
 #include "tdi_gen.h"
+#include "tdi_gen_int.h"
 #include "tdi_io.h"
 #include "tdi_npy.h"
 #include "tdi_test.h"
@@ -288,6 +290,16 @@ static void test_readback(void)
                 snprintf(name, sizeof name, "intra wire pairs %s/%s/%s", units[u], intras[in],
                          skips[s]);
                 tdi_check_int((long long)ie->wire_pairs, (long long)want_intra, name);
+                /* the realisation tables' wire counts (exact: no coefficient is zero here) */
+                snprintf(name, sizeof name, "skip table wires %s/%s/%s", units[u], intras[in],
+                         skips[s]);
+                tdi_check_int((long long)sk->wire_pairs,
+                              (long long)tdi_gen_skip_find(skips[s])->wires(D, D, k), name);
+                snprintf(name, sizeof name, "intra table wires %s/%s/%s", units[u], intras[in],
+                         skips[s]);
+                tdi_check_int((long long)ie->wire_pairs,
+                              (long long)tdi_gen_intra_find(intras[in])->wires(D, ie->rank),
+                              name);
                 if (in == 1) {
                     snprintf(name, sizeof name, "intra rank %s/%s/%s (r, +k with sharedbus)",
                              units[u], intras[in], skips[s]);
@@ -460,10 +472,75 @@ static void test_ngspice_stats(void)
     tb_free(&t);
 }
 
+/* ---------- 1b. node prefixes with digits (bug: cosim cut "e2x3" at the first digit) ---------- */
+static void test_prefix_digits(void)
+{
+    tbundle t;
+    const size_t D = 6, k = 2, r = 2, N = 2 * D;
+    tb_make(&t, D, k, r, 0.3, 0.2, 2, 11);
+    tb_write(&t, SCR "/pfx", "rb");
+    double mx = 0;
+    for (size_t i = 0; i < N * N; i++)
+        mx = fmax(mx, fabs(t.M[i]));
+    const char *units[] = {"rc", "rlc"};
+    for (int u = 0; u < 2; u++) {
+        char cfgt[256], name[160];
+        snprintf(cfgt, sizeof cfgt, "name: rb\ncircuit:\n  unit: %s\n  skip: twobus\n"
+                 "  enc_prefix: e2x\n  dec_prefix: d10y\n", units[u]);
+        tdi_gen_bundle b;
+        tdi_gen_config cfg;
+        tdi_err e;
+        tdi_err_clear(&e);
+        tdi_gen_circuit *c = build(cfgt, SCR "/pfx", &b, &cfg, &e);
+        snprintf(name, sizeof name, "prefix e2x/d10y (%s): circuit builds", units[u]);
+        if (!TDI_CHECK(c != NULL, name)) {
+            printf("    %s\n", e.msg);
+            continue;
+        }
+        tdi_gen_text *tx = NULL;
+        tdi_gen_netlist_text(c, TDI_GEN_COSIM, 0, 0, &tx, &e);
+        char *txt = join(tx);
+        snprintf(name, sizeof name, "prefix e2x (%s): nodes comment names e2x0..e2x5, d10y0..",
+                 units[u]);
+        TDI_CHECK(strstr(txt, "* nodes: e2x0..e2x5 encoder, d10y0..d10y5 decoder") != NULL, name);
+        tdi_gen_readback rb;
+        int rc = tdi_gen_readback_parse(txt, "e2x", "d10y", &rb, &e);
+        snprintf(name, sizeof name, "prefix e2x (%s): read-back finds 2D units", units[u]);
+        if (TDI_CHECK(rc == 0 && rb.N == N, name)) {
+            double worst = 0;
+            for (size_t i = 0; i < N * N; i++)
+                worst = fmax(worst, fabs(rb.K[i] - c->phys.gu * t.M[i]));
+            snprintf(name, sizeof name, "prefix e2x (%s): read-back K == gu*M", units[u]);
+            tdi_check_le(worst / (c->phys.gu * mx), 1e-9, name); /* as in test_readback */
+            tdi_gen_readback_destroy(&rb);
+        } else {
+            printf("    %s\n", e.msg);
+        }
+        tdi_cosim_circuit *cc = NULL;
+        rc = tdi_cosim_circuit_from_gen(c, 0, 0, &cc, &e);
+        snprintf(name, sizeof name, "prefix e2x (%s): cosim takes the generated circuit",
+                 units[u]);
+        if (TDI_CHECK(rc == 0 && cc && cc->n == N, name)) {
+            snprintf(name, sizeof name, "prefix e2x (%s): cosim unit names e2x5, d10y0",
+                     units[u]);
+            TDI_CHECK(strcmp(cc->node[D - 1], "e2x5") == 0 && strcmp(cc->node[D], "d10y0") == 0,
+                      name);
+        } else {
+            printf("    %s\n", e.msg);
+        }
+        tdi_cosim_circuit_free(cc);
+        free(txt);
+        tdi_gen_text_free(tx);
+        tdi_gen_circuit_free(c);
+        tdi_gen_bundle_destroy(&b);
+    }
+    tb_free(&t);
+}
+
 /* normalised step error of one mode from rest (signed), see tdi_gen_circ.c mode_err */
 static double mode_step(const tdi_gen_phys *p, double lam, double t)
 {
-    if (!p->rlc)
+    if (strcmp(p->unit->name, "rc") == 0)
         return exp(-lam * t / p->tau);
     double a = p->gd / p->Cp, w2 = p->gu * p->gu * lam / (p->Cu * p->Cp), disc = a * a - 4 * w2;
     if (fabs(disc) <= 1e-9 * a * a)
@@ -865,6 +942,7 @@ int main(void)
     }
     test_help();
     test_readback();
+    test_prefix_digits();
     test_golden();
     test_bad_input();
     test_output_guard();

@@ -259,10 +259,13 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     }
     if ((rc = xaxes_values(c, xw, keys + 19, err)) || (rc = fixed_substrate(c, err)))
         return rc;
-    if ((rc = split_words(path, "unit", keys[10].seen ? unit : c->gen.unit, "rc|rlc", c->unit,
+    char units[128], skips[128]; /* the generator's tables: one list of names */
+    tdi_gen_unit_names(units, sizeof units);
+    tdi_gen_skip_names(skips, sizeof skips);
+    if ((rc = split_words(path, "unit", keys[10].seen ? unit : c->gen.unit, units, c->unit,
                           &c->n_unit, err)) ||
-        (rc = split_words(path, "skip", keys[11].seen ? skip : c->gen.skip,
-                          "dense|twobus|sharedbus", c->skip, &c->n_skip, err)))
+        (rc = split_words(path, "skip", keys[11].seen ? skip : c->gen.skip, skips, c->skip,
+                          &c->n_skip, err)))
         return rc;
     char eng[TDI_SWEEP_MAXWORD][16];
     if ((rc = split_words(path, "engine", engine, "analytic|sde|spice", eng, &c->n_engine, err)))
