@@ -19,26 +19,15 @@ static void global_stats(const double *a, size_t n, size_t D, double *mean, doub
     *sd = sqrt(v / (double)(n * D));
 }
 
-/* cosine of one row (D) of (pred - mp) / sp and (truth - mt) / st; 0 for a zero-norm row */
-static double row_cos_z(const double *p, const double *t, double mp, double sp, double mt,
-                        double st, size_t D)
+/* cosine of one row (D) of (pred - op[j cs]) / sp and (truth - ot[j cs]) / st: cs = 0 shifts
+ * every column by one value (the paper cosine), cs = 1 by a vector with sp = st = 1 (centered;
+ * a division by 1 is exact); 0 for a zero-norm row */
+static double row_cos(const double *p, const double *t, const double *op, const double *ot,
+                      size_t cs, double sp, double st, size_t D)
 {
     double ab = 0.0, aa = 0.0, bb = 0.0;
     for (size_t j = 0; j < D; j++) {
-        double a = (p[j] - mp) / sp, b = (t[j] - mt) / st;
-        ab += a * b;
-        aa += a * a;
-        bb += b * b;
-    }
-    return aa > 0.0 && bb > 0.0 ? ab / (sqrt(aa) * sqrt(bb)) : 0.0;
-}
-
-/* cosine of one row of pred - mean and truth - mean; 0 for a zero-norm row */
-static double row_cos_c(const double *p, const double *t, const double *mean, size_t D)
-{
-    double ab = 0.0, aa = 0.0, bb = 0.0;
-    for (size_t j = 0; j < D; j++) {
-        double a = p[j] - mean[j], b = t[j] - mean[j];
+        double a = (p[j] - op[j * cs]) / sp, b = (t[j] - ot[j * cs]) / st;
         ab += a * b;
         aa += a * a;
         bb += b * b;
@@ -70,7 +59,7 @@ double tdi_metrics_cos_paper(const double *pred, const double *truth, size_t n, 
         return 0.0;
     double acc = 0.0;
     for (size_t i = 0; i < n; i++)
-        acc += row_cos_z(pred + i * D, truth + i * D, mp, sp, mt, st, D);
+        acc += row_cos(pred + i * D, truth + i * D, &mp, &mt, 0, sp, st, D);
     return acc / (double)n;
 }
 
@@ -81,7 +70,7 @@ double tdi_metrics_cos_centered(const double *pred, const double *truth, const d
         return 0.0;
     double acc = 0.0;
     for (size_t i = 0; i < n; i++)
-        acc += row_cos_c(pred + i * D, truth + i * D, mean, D);
+        acc += row_cos(pred + i * D, truth + i * D, mean, mean, 1, 1.0, 1.0, D);
     return acc / (double)n;
 }
 
@@ -119,8 +108,8 @@ void tdi_metrics_rows(const double *pred, const double *truth, const double *mea
         const double *p = pred + s * D, *t = truth + s * D;
         double sse = 0.0, sst = 0.0;
         row_sq(p, t, mean, D, &sse, &sst);
-        cp[s] = flat ? 0.0 : row_cos_z(p, t, mp, sp, mt, st, D);
-        cc[s] = row_cos_c(p, t, mean, D);
+        cp[s] = flat ? 0.0 : row_cos(p, t, &mp, &mt, 0, sp, st, D);
+        cc[s] = row_cos(p, t, mean, mean, 1, 1.0, 1.0, D);
         r2[s] = sst > 0.0 ? 1.0 - sse / sst : 0.0;
     }
 }
