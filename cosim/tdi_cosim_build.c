@@ -24,10 +24,8 @@ static void stage_window(const tdi_cosim_cfg *cfg, tdi_gen_config *g)
     }
 }
 
-/* The run's tick counts (tdi_cosim_timing_plan: checked, within the tick budget) from the
- * cosim keys, else the circuit's values; each with the key it came from, for messages. */
-static int plan_timing(const tdi_cosim_cfg *cfg, const tdi_gen_config *g, const tdi_gen_phys *ph,
-                       size_t ns, tdi_cosim_timing *tm, tdi_err *err)
+int tdi_cosim_plan_timing(const tdi_cosim_cfg *cfg, const tdi_gen_config *g,
+                          const tdi_gen_phys *ph, size_t ns, tdi_cosim_timing *tm, tdi_err *err)
 {
     memset(tm, 0, sizeof *tm);
     tm->path = cfg->path;
@@ -65,7 +63,7 @@ int tdi_cosim_job_circuit(tdi_cosim_job *j, tdi_err *err)
         return rc;
     j->ph = &j->gc->phys;
     tdi_cosim_op_apply(&j->cfg, j->gc);
-    if ((rc = plan_timing(&j->cfg, &j->gcfg, j->ph, j->ns, &j->tm, err)))
+    if ((rc = tdi_cosim_plan_timing(&j->cfg, &j->gcfg, j->ph, j->ns, &j->tm, err)))
         return rc;
     double tick = j->tm.tick;
     if ((rc = tdi_cosim_circuit_from_gen(j->gc, tick, tick * (double)j->tm.per_sample *

@@ -17,23 +17,21 @@ static double wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* DAC full scale (units and A) from the biases, ADC full scale (V) from the equilibria */
-static int converters(tdi_cosim_job *j, tdi_err *err)
+int tdi_cosim_fullscale(const tdi_cosim_cfg *cfg, const tdi_gen_circuit *gc,
+                        const tdi_cosim_circuit *cc, const double *bsim, const double *ib,
+                        size_t ns, double *dac_fs_units, double *adc_fs, tdi_err *err)
 {
-    const tdi_cosim_cfg *cfg = &j->cfg;
-    const tdi_gen_phys *ph = j->ph;
-    size_t D = j->D, N = j->N;
+    size_t D = gc->D, N = gc->N, n = cc->n;
     double bmax = 0;
-    for (size_t q = 0; q < j->ns * N; q++)
-        bmax = fmax(bmax, fabs(j->bsim[q]));
-    j->dac_fs_units = cfg->dac_fs > 0 ? cfg->dac_fs : 1.05 * bmax;
-    j->dac_fs = ph->gu * ph->Vs * j->dac_fs_units; /* A */
-    double *vstar = malloc(sizeof(double) * j->NT);
+    for (size_t q = 0; q < ns * N; q++)
+        bmax = fmax(bmax, fabs(bsim[q]));
+    *dac_fs_units = cfg->dac_fs > 0 ? cfg->dac_fs : 1.05 * bmax;
+    double *vstar = malloc(sizeof(double) * n);
     if (!vstar)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     double vmax = 0, sdmax = 0;
-    for (size_t s = 0; s < j->ns; s++) {
-        int rc = tdi_cosim_analytic_solve(j->cc, j->ibias + s * j->NT, vstar, err);
+    for (size_t s = 0; s < ns; s++) {
+        int rc = tdi_cosim_analytic_solve(cc, ib + s * n, vstar, err);
         if (rc) {
             free(vstar);
             return rc;
@@ -43,8 +41,8 @@ static int converters(tdi_cosim_job *j, tdi_err *err)
     }
     free(vstar);
     for (size_t i = D; i < N; i++)
-        sdmax = fmax(sdmax, sqrt(j->gc->node_var[i]));
-    j->adc_fs = cfg->adc_fs > 0 ? cfg->adc_fs : 1.1 * (vmax + 6 * sdmax);
+        sdmax = fmax(sdmax, sqrt(gc->node_var[i]));
+    *adc_fs = cfg->adc_fs > 0 ? cfg->adc_fs : 1.1 * (vmax + 6 * sdmax);
     return 0;
 }
 
@@ -68,9 +66,11 @@ static int plan_waves(tdi_cosim_job *j, tdi_err *err)
 int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
-    int rc = converters(j, err);
+    int rc = tdi_cosim_fullscale(cfg, j->gc, j->cc, j->bsim, j->ibias, j->ns, &j->dac_fs_units,
+                                 &j->adc_fs, err);
     if (rc)
         return rc;
+    j->dac_fs = j->ph->gu * j->ph->Vs * j->dac_fs_units; /* A */
     j->read = malloc(sizeof(size_t) * j->D);
     if (!j->read)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");

@@ -101,12 +101,23 @@ extern const char *const tdi_cosim_row_name[TDI_COSIM_NROW];
  * the engines' circuit; deck: the spice deck written instead of a run (--deck). */
 int tdi_cosim_job_circuit(tdi_cosim_job *j, tdi_err *err);
 int tdi_cosim_job_deck(tdi_cosim_job *j, tdi_err *err);
+/* A run's tick counts (tdi_cosim_timing_plan: checked, within the tick budget) for ns samples
+ * from the cosim keys of cfg, else the circuit's values (g, ph); with the analog read-out stage
+ * one conversion a tick after the stage has settled. Each count keeps the key it came from. */
+int tdi_cosim_plan_timing(const tdi_cosim_cfg *cfg, const tdi_gen_config *g,
+                          const tdi_gen_phys *ph, size_t ns, tdi_cosim_timing *tm, tdi_err *err);
 /* digital interface (tdi_cosim_iface.c): bsim and ibias per sample, checked against the
  * bundle's b_enc / b_dec, and the interface's MAC count. */
 int tdi_cosim_job_iface(tdi_cosim_job *j, tdi_err *err);
 /* plan and engines (tdi_cosim_engines.c): converters' full scales, the engines' plan; the
  * paper's-kT row, then every wanted engine. */
 int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err);
+/* The converters' full scales for ns samples of b (bsim (ns, 2D), simulation units) whose bias
+ * currents ib (ns, cc->n) drive cc: DAC in units of b (cfg's, else 1.05 max |b|), ADC in V
+ * (cfg's, else 1.1 (max |v*| + 6 sigma) over the decoder units). */
+int tdi_cosim_fullscale(const tdi_cosim_cfg *cfg, const tdi_gen_circuit *gc,
+                        const tdi_cosim_circuit *cc, const double *bsim, const double *ib,
+                        size_t ns, double *dac_fs_units, double *adc_fs, tdi_err *err);
 int tdi_cosim_job_engines(tdi_cosim_job *j, tdi_err *err);
 /* metrics (tdi_cosim_metrics.c): the rows' predictions and metrics; the read-out error,
  * predicted and measured, and the signal. */
