@@ -53,7 +53,8 @@ int main(void)
        job's: the same time to solution */
     double t_row = tdi_test_json_num(js, "\"paper_kT1\":", "\"time_to_solution_s\"");
     double t_job = tdi_test_json_num(js, "\"timing\":", "\"time_to_solution_s\"");
-    tdi_check_rel(t_row, t_job, 1e-5, "... with the stage timing of the job (settle, then one tick)");
+    tdi_check_rel(t_row, t_job, 1e-5,
+                  "... with the stage timing of the job (settle, then one tick)");
     double cp = tdi_test_json_num(js, "\"paper_kT1\":", "\"cos_paper\"");
     TDI_CHECK(isfinite(cp) && cp > -1 && cp <= 1, "... and a finite cosine");
     free(js);
