@@ -17,6 +17,7 @@
 
 #include "tdi_err.h"
 #include "tdi_phys.h"
+#include "tdi_seed.h"
 
 #define TDI_COSIM_KB TDI_PHYS_KB /* J/K (common/tdi_phys.h) */
 

@@ -82,7 +82,7 @@ int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err)
                              .batch = 1, .dac_bits = (int)cfg->dac_bits, .dac_fs = j->dac_fs,
                              .adc_bits = (int)cfg->adc_bits, .adc_fs = j->adc_fs,
                              .adc_stride = j->tm.stride,
-                             .seed = (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
+                             .seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_COSIM_NOISE, 0),
                              .noise = cfg->noise, .stage_first = j->ph->ro ? j->N : 0};
     /* auto: spice one transient (bias schedule), sde one run per sample from rest, batched
        (tdi_cosim_sde_run_batch): the sde's per_sample numbers equal its batch schedule's up to

@@ -9,10 +9,9 @@
 #include <string.h>
 
 #include <gsl/gsl_blas.h>
-#include <gsl/gsl_eigen.h>
-#include <gsl/gsl_errno.h>
 
 #include "tdi_cosim_job.h"
+#include "tdi_linalg.h"
 
 /* y = W x + b, W (o, i) */
 static void affine(const double *W, const double *b, size_t o, size_t in, const double *x,
@@ -73,39 +72,6 @@ static void gemm_nt(size_t m, size_t n, size_t kk, const double *A, const double
     gsl_blas_dgemm(CblasNoTrans, CblasTrans, 1.0, &av.matrix, &bv.matrix, 0.0, &cv.matrix);
 }
 
-/* Eigenvalues ev (n, descending) and eigenvectors V (n, n; columns) of the symmetric part of
- * S (n, n). */
-static int eig_sym_desc(const double *S, size_t n, double *ev, double *V, tdi_err *err)
-{
-    gsl_matrix *a = gsl_matrix_alloc(n, n), *vec = gsl_matrix_alloc(n, n);
-    gsl_vector *e = gsl_vector_alloc(n);
-    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(n);
-    int rc = 0, st;
-    if (!a || !vec || !e || !w) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "skip encoder: out of memory");
-    } else {
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++)
-                gsl_matrix_set(a, i, j, 0.5 * (S[i * n + j] + S[j * n + i]));
-        if ((st = gsl_eigen_symmv(a, e, vec, w)))
-            rc = tdi_err_set(err, TDI_ENUM, "eigen-decomposition failed: %s", gsl_strerror(st));
-    }
-    if (!rc) {
-        gsl_eigen_symmv_sort(e, vec, GSL_EIGEN_SORT_VAL_DESC);
-        for (size_t i = 0; i < n; i++) {
-            ev[i] = gsl_vector_get(e, i);
-            for (size_t j = 0; j < n; j++)
-                V[i * n + j] = gsl_matrix_get(vec, i, j);
-        }
-    }
-    gsl_matrix_free(a);
-    gsl_matrix_free(vec);
-    gsl_vector_free(e);
-    if (w)
-        gsl_eigen_symmv_free(w);
-    return rc;
-}
-
 int tdi_cosim_skip_encoder(const double *A, const double *P, size_t D, size_t k, double *W1,
                            double *W2, size_t *rank, tdi_err *err)
 {
@@ -120,7 +86,7 @@ int tdi_cosim_skip_encoder(const double *A, const double *P, size_t D, size_t k,
     memset(G, 0, D * D * sizeof *G);
     if (k > 0)
         gemm_nt(D, D, k, P, P, G);
-    if ((rc = eig_sym_desc(G, D, ev, V, err)))
+    if ((rc = tdi_linalg_eig_sym(G, D, ev, V, err)))
         goto done;
     size_t r = 0;
     double tol = (ev[0] > 0.0 ? ev[0] : 0.0) * 1e3 * (double)D * 2.220446049250313e-16;

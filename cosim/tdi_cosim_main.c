@@ -122,11 +122,8 @@ static int sde_limits(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    tdi_cli_omp_passive("/proc/self/exe", argv); /* idle OpenMP threads sleep (tdi_cli.h) */
-    if (tdi_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    if (tdi_cli_start(argc, argv, usage)) /* idle OpenMP threads sleep; -h, --help */
         return 0;
-    }
     gsl_set_error_handler_off();
     /* one co-simulation is sequential (128-unit mat-vecs per tick): BLAS threads only add
        synchronisation (measured: sde 52k -> 121k ticks/CPU-s at D = 64 with one thread);

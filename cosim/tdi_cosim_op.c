@@ -45,7 +45,7 @@ static int paper_plan(const tdi_cosim_cfg *c, const tdi_gen_config *g, const tdi
                            .avg_ticks = tm.avg_ticks, .batch = 1, .dac_bits = (int)c->dac_bits,
                            .dac_fs = ph->gu * ph->Vs * dac_units, .adc_bits = (int)c->adc_bits,
                            .adc_fs = adc_fs, .adc_stride = tm.stride,
-                           .seed = (uint64_t)c->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
+                           .seed = tdi_seed((uint64_t)c->seed, TDI_SEED_COSIM_NOISE, 0),
                            .noise = c->noise, .stage_first = ph->ro ? N : 0};
     pl->batch = strcmp(c->schedule, "per_sample") != 0;
     return 0;

@@ -1,8 +1,8 @@
 /* tdi_unet_run: the U-Net's jobs: train (resumable), eval (epsilon-MSE by t bucket), sample
  * (DDPM ancestral), export (activation bundle, docs/formats.md) and bench. Progress goes to the
  * caller's FILE (stderr in the main; NULL for silence). Randomness: every draw comes from a
- * generator seeded by tdi_unet_seed(config seed, purpose, index), so a resumed run repeats the
- * uninterrupted run step for step. */
+ * generator seeded by tdi_seed(config seed, TDI_SEED_UNET_*, index) (common/tdi_seed.h), so a
+ * resumed run repeats the uninterrupted run step for step. */
 #ifndef TDI_UNET_RUN_H
 #define TDI_UNET_RUN_H
 
@@ -12,9 +12,6 @@
 #include "tdi_err.h"
 #include "tdi_unet.h"
 #include "tdi_unet_cfg.h"
-
-/* SplitMix64 of (seed, purpose, index): independent streams per purpose and index. */
-unsigned long tdi_unet_seed(uint64_t seed, uint64_t purpose, uint64_t index);
 
 /* Trains from the state checkpoint if it exists (same config hash required), else from scratch;
  * writes the state every ckpt_every steps and at the end, and the final weights to c->out.
