@@ -111,19 +111,11 @@ done:
 /* The skip encoder of the bundle and the choice between A x and W2 (W1 x): the one that
  * reproduces the bundle's b_enc more closely (the bundle says how it was written). */
 typedef struct skip_enc {
-    double *W1, *W2; /* (k, D), (D, k); NULL when k = 0 */
+    double *mem;     /* one block for the arrays below; NULL when k = 0 */
+    double *W1, *W2; /* (k, D), (D, k) */
     double *h;       /* (k) scratch */
-    double *bf, *bp; /* (D) scratch */
+    double *bf, *bp; /* (D) scratch: b_enc by A x and by W2 (W1 x) */
 } skip_enc;
-
-static void skip_enc_free(skip_enc *s)
-{
-    free(s->W1);
-    free(s->W2);
-    free(s->h);
-    free(s->bf);
-    free(s->bp);
-}
 
 static int skip_choose(tdi_cosim_job *j, skip_enc *s, tdi_err *err)
 {
@@ -132,13 +124,13 @@ static int skip_choose(tdi_cosim_job *j, skip_enc *s, tdi_err *err)
     j->projected = 0;
     if (k == 0)
         return 0;
-    s->W1 = calloc(k * D, sizeof(double));
-    s->W2 = calloc(D * k, sizeof(double));
-    s->h = malloc(k * sizeof(double));
-    s->bf = malloc(D * sizeof(double));
-    s->bp = malloc(D * sizeof(double));
-    if (!s->W1 || !s->W2 || !s->h || !s->bf || !s->bp)
+    if (!(s->mem = calloc(2 * k * D + k + 2 * D, sizeof(double))))
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    s->W1 = s->mem;
+    s->W2 = s->W1 + k * D;
+    s->h = s->W2 + D * k;
+    s->bf = s->h + k;
+    s->bp = s->bf + D;
     int rc = tdi_cosim_skip_encoder(b->A, b->P, D, k, s->W1, s->W2, NULL, err);
     if (rc)
         return rc;
@@ -190,12 +182,12 @@ int tdi_cosim_job_iface(tdi_cosim_job *j, tdi_err *err)
     j->ibias = calloc(j->ns * j->NT, sizeof(double));
     if (!j->bsim || !j->ibias)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    skip_enc s = {NULL, NULL, NULL, NULL, NULL};
+    skip_enc s = {NULL, NULL, NULL, NULL, NULL, NULL};
     int rc = j->skip ? skip_choose(j, &s, err) : 0;
     double bdiff = 0, bscale = 0;
     if (!rc)
         iface_biases(j, &s, &bdiff, &bscale);
-    skip_enc_free(&s);
+    free(s.mem);
     j->iface = !j->skip ? "enc 4 + transfer 16 (paper)"
                : j->projected ? "A R R^T x (skip, projected)" : "A x (skip, full)";
     int mode = j->skip ? (j->projected ? 2 : 1) : 0;
