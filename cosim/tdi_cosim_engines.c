@@ -91,6 +91,7 @@ int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err)
         j->sched_batch[k] = strcmp(cfg->schedule, "per_sample") != 0 &&
                             !(k == TDI_COSIM_SDE && strcmp(cfg->schedule, "auto") == 0);
     j->pl.sde_per_run = cfg->sde_reference;
+    j->pl.sde_general = cfg->sde_general || cfg->spice; /* sde vs spice: same noise, docs/sde.md */
     j->pl.batch = j->sched_batch[TDI_COSIM_SPICE];
     return plan_waves(j, err);
 }

@@ -60,9 +60,10 @@ static void json_head(const tdi_cosim_job *j, FILE *f)
             "\"schedule\": \"%s\", \"sde_schedule\": \"%s\"},\n", tick, tm->settle_ticks,
             tm->avg_ticks, (double)tm->settle_ticks * tick, (double)tm->avg_ticks * tick,
             j->e.T_inf, j->sched_batch[TDI_COSIM_SPICE] ? "batch" : "per_sample",
-            j->sched_batch[TDI_COSIM_SDE] ? "batch"
-            : cfg->sde_reference          ? "per_sample (reference path)"
-                                          : "per_sample (batched)");
+            j->sched_batch[TDI_COSIM_SDE]     ? "batch"
+            : cfg->sde_reference              ? "per_sample (reference path)"
+            : j->outs[TDI_COSIM_SDE].sde_modes ? "per_sample (mode basis)"
+                                              : "per_sample (batched)");
     fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
             "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "
             "\"adc_conversions_per_sample\": %.0f, \"interface_macs\": %ld, "

@@ -132,7 +132,8 @@ static void test_batched_vs_per_sample(double C, double g, double T, int oneway)
                          .tick = 0.05 * C / g, .settle_ticks = 30, .avg_ticks = 50,
                          .batch = 0, .dac_bits = 10, .dac_fs = 8e-9, .adc_bits = 12,
                          .adc_fs = 0.02, .adc_stride = 3, .seed = 42, .noise = 1,
-                         .n_wave = 2, .wave = wave, .wave_every = 7, .wave_ticks = 400};
+                         .n_wave = 2, .wave = wave, .wave_every = 7, .wave_ticks = 400,
+                         .sde_general = 1}; /* the general batched path (mode basis: below) */
     tdi_cosim_out ob, orf;
     int rb = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &ob, &err);
     tdi_check_int(rb, 0, NM("batched sde: per_sample plan runs"));
