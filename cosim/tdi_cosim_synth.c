@@ -16,7 +16,6 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_io.h"
-#include "tdi_sub.h"
 
 static int synth_fill(tdi_bundle *b, unsigned long seed, int skip, double bias_bump,
                       tdi_err *err);
@@ -63,7 +62,7 @@ static int synth_fill(tdi_bundle *bu, unsigned long seed, int skip, double bias_
     double *tw1 = slot_alloc(&bu->iface[4], 16 * D), *tb1 = slot_alloc(&bu->iface[5], 16);
     double *tw2 = slot_alloc(&bu->iface[6], 16 * D), *tb2 = slot_alloc(&bu->iface[7], D);
     double *z = malloc(sizeof(double) * N), *rhs = malloc(sizeof(double) * N);
-    double *W1 = NULL, *W2 = NULL;
+    double *W1 = NULL, *W2 = NULL, *h = NULL;
     bu->x_cols = D;
     if (skip)
         snprintf(bu->mode, sizeof bu->mode, "skip");
@@ -79,8 +78,9 @@ static int synth_fill(tdi_bundle *bu, unsigned long seed, int skip, double bias_
     W1 = calloc(k * D + 1, sizeof(double));
     W2 = calloc(k * D + 1, sizeof(double));
     size_t rank = 0;
-    if (!W1 || !W2 || (skip == 2 && (rc = tdi_sub_skip_encoder(A, Pf, D, k, W1, W2, &rank,
-                                                                err)))) {
+    h = calloc(k + 1, sizeof(double));
+    if (!W1 || !W2 || !h || (skip == 2 && (rc = tdi_cosim_skip_encoder(A, Pf, D, k, W1, W2,
+                                                                         &rank, err)))) {
         if (!rc)
             rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
@@ -105,21 +105,9 @@ static int synth_fill(tdi_bundle *bu, unsigned long seed, int skip, double bias_
     for (size_t s = 0; s < n; s++) {
         const double *w[8] = {ew1, eb1, ew2, eb2, tw1, tb1, tw2, tb2};
         tdi_cosim_paper_interface(w, D, x + s * D, be + s * D, bd + s * D);
-        for (size_t i = 0; skip && i < D; i++) { /* skip: b_enc = A x or W2 W1 x, b_dec = c */
-            double a = 0;
-            if (skip == 2) {
-                for (size_t r = 0; r < k; r++) {
-                    double hh = 0;
-                    for (size_t j = 0; j < D; j++)
-                        hh += W1[r * D + j] * x[s * D + j];
-                    a += W2[i * k + r] * hh;
-                }
-            } else {
-                for (size_t j = 0; j < D; j++)
-                    a += A[i * D + j] * x[s * D + j];
-            }
-            be[s * D + i] = a;
-            bd[s * D + i] = cvec[i];
+        if (skip) { /* skip: b_enc = A x or W2 W1 x, b_dec = c */
+            tdi_cosim_skip_benc(A, skip == 2 ? W1 : NULL, W2, D, k, x + s * D, h, be + s * D);
+            memcpy(bd + s * D, cvec, sizeof(double) * D);
         }
         if (bias_bump != 0 && s == 0)
             be[0] += bias_bump; /* the bundle then disagrees with its own networks */
@@ -135,6 +123,7 @@ static int synth_fill(tdi_bundle *bu, unsigned long seed, int skip, double bias_
     }
 #undef RND
 done:
+    free(h);
     free(W1);
     free(W2);
     free(z);

@@ -395,7 +395,7 @@ typedef struct tdi_gen_block_report {
  * order; common/tdi_bundle.h). */
 typedef struct tdi_gen_module {
     char name[16];         /* the bundle's name ("enc", "dec"): wire-report block "intra_<name>" */
-    char prefix[16];       /* node prefix of its units: circuit.enc_prefix / dec_prefix for two
+    char prefix[20];       /* node prefix of its units: circuit.enc_prefix / dec_prefix for two
                               modules, else the module name ("u" appended when it ends in a
                               digit) */
     size_t off, n;         /* its units are off..off+n-1 */

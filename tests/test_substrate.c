@@ -17,6 +17,8 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "tdi_cosim.h"
+#include "tdi_metrics.h"
 #include "tdi_npy.h"
 #include "tdi_sub.h"
 #include "tdi_test.h"
@@ -151,35 +153,35 @@ static void test_metrics(void)
     for (size_t i = 0; i < 16; i++)
         shifted[i] = truth[i] + mean[i % 4];
     /* tolerances: a handful of roundings in sums of 16 terms: 1e-15 */
-    tdi_check_near(tdi_sub_cos_paper(truth, truth, n, D), 1.0, 1e-15, "metrics: identical "
+    tdi_check_near(tdi_metrics_cos_paper(truth, truth, n, D), 1.0, 1e-15, "metrics: identical "
                    "paper cos = 1");
-    tdi_check_near(tdi_sub_cos_centered(truth, truth, zero, n, D), 1.0, 1e-15,
+    tdi_check_near(tdi_metrics_cos_centered(truth, truth, zero, n, D), 1.0, 1e-15,
                    "metrics: identical centered cos = 1");
-    tdi_check_near(tdi_sub_r2(truth, truth, mean, n, D), 1.0, 1e-15, "metrics: identical "
+    tdi_check_near(tdi_metrics_r2(truth, truth, mean, n, D), 1.0, 1e-15, "metrics: identical "
                    "R^2 = 1");
-    tdi_check_near(tdi_sub_cos_paper(aff, truth, n, D), 1.0, 1e-15, "metrics: paper cos is "
+    tdi_check_near(tdi_metrics_cos_paper(aff, truth, n, D), 1.0, 1e-15, "metrics: paper cos is "
                    "invariant to a global affine map");
-    tdi_check_near(tdi_sub_cos_paper(orth, truth, n, D), 0.0, 1e-15, "metrics: orthogonal "
+    tdi_check_near(tdi_metrics_cos_paper(orth, truth, n, D), 0.0, 1e-15, "metrics: orthogonal "
                    "paper cos = 0");
-    tdi_check_near(tdi_sub_cos_centered(orth, truth, zero, n, D), 0.0, 1e-15,
+    tdi_check_near(tdi_metrics_cos_centered(orth, truth, zero, n, D), 0.0, 1e-15,
                    "metrics: orthogonal centered cos = 0");
-    tdi_sub_metrics mb = tdi_sub_metrics_eval(meanrows, shifted, mean, n, D);
+    tdi_metrics mb = tdi_metrics_eval(meanrows, shifted, mean, n, D);
     tdi_check_near(mb.cos_centered, 0.0, 0.0, "metrics: mean baseline centered cos = 0 "
                    "exactly");
     tdi_check_near(mb.r2, 0.0, 1e-15, "metrics: mean baseline R^2 = 0");
     /* the mean profile alone scores high on the paper's metric (the paper's pitfall) */
-    tdi_check_le(-tdi_sub_cos_paper(meanrows, shifted, n, D), -0.5,
+    tdi_check_le(-tdi_metrics_cos_paper(meanrows, shifted, n, D), -0.5,
                  "metrics: mean baseline paper cos > 0.5 on a mean-dominated case");
     double neg[16];
     for (size_t i = 0; i < 16; i++)
         neg[i] = -truth[i];
-    tdi_check_near(tdi_sub_cos_centered(neg, truth, zero, n, D), -1.0, 1e-15,
+    tdi_check_near(tdi_metrics_cos_centered(neg, truth, zero, n, D), -1.0, 1e-15,
                    "metrics: opposite centered cos = -1");
     /* rho: y_with = 1.1 y_without = 1.1 truth -> 0.1 */
     double y11[16];
     for (size_t i = 0; i < 16; i++)
         y11[i] = 1.1 * truth[i];
-    tdi_check_near(tdi_sub_rho(y11, truth, truth, n, D), 0.1, 1e-14, "metrics: rho of a 10% "
+    tdi_check_near(tdi_metrics_rho(y11, truth, truth, n, D), 0.1, 1e-14, "metrics: rho of a 10% "
                    "shift");
 }
 
@@ -270,7 +272,7 @@ static void skip_case(double scale, int allow_gain, const char *tag)
     /* the 2 D k-weight encoder b_enc = A R R^T x gives the same decoder equilibrium */
     double W1[36], W2[36], tk[60], bp[240], yp[240], ep[240];
     size_t rank = 0;
-    tdi_sub_skip_encoder(A, P, D, k, W1, W2, &rank, &err);
+    tdi_cosim_skip_encoder(A, P, D, k, W1, W2, &rank, &err);
     snprintf(nm, sizeof nm, "skip encoder %s: rank k", tag);
     tdi_check_int((long long)rank, (long long)k, nm);
     tdi_sub_gemm(0, 1, nx, k, D, 1.0, x, W1, 0.0, tk);
@@ -626,7 +628,7 @@ static void test_end_to_end(const char *root)
         tdi_check_le(res / nb, 1e-12, "e2e skip: analytic.npy = decoder of M^-1 [b_enc; b_dec]");
         for (size_t i = 0; i < 400 * 8; i++)
             z[i] = gg[i % 8] * y[i]; /* reuse: the read-out */
-        double cc = tdi_sub_cos_centered(z, t2, mf, 400, 8);
+        double cc = tdi_metrics_cos_centered(z, t2, mf, 400, 8);
         printf("# e2e skip: centered cosine %.6f, gain %.6g\n", cc, gg[0]);
         /* decoder = linear(latent) + 10% noise: the rank-3 ceiling on 8 of 16 units is ~0.95;
          * 0.8 leaves room for the fit-split estimate of the map */
@@ -713,6 +715,73 @@ static void test_bad_inputs(const char *root)
     }
 }
 
+
+/* Activation manifests that state something false or unexpected: tdi_sub_act_read refuses each
+ * with the manifest's file[:line:col] and the reason; the unmodified manifest is read. */
+typedef struct man_case {
+    const char *name, *body, *expect;
+} man_case;
+
+#define MAN_HEAD "format: tdi-activations\nversion: 1\nsplit: test\nn: 400\nt: 200\n"
+#define MAN_LAYERS "layers: {e2: [400, 16], d2: [400, 16]}\n"
+
+static void test_bad_manifests(const char *root)
+{
+    const man_case cases[] = {
+        {"as written", MAN_HEAD "pool: 1\nchannels: 8\n" MAN_LAYERS, NULL},
+        {"duplicate key", MAN_HEAD "n: 400\n" MAN_LAYERS, "manifest.yaml:6:1: duplicate key 'n'"},
+        {"unknown key", MAN_HEAD "colour: blue\n" MAN_LAYERS, "manifest.yaml:6:1"},
+        {"unknown layer", MAN_HEAD "layers: {e2: [400, 16], d2: [400, 16], e9: [400, 4]}\n",
+         "layers.e9"},
+        {"duplicate layer", MAN_HEAD "layers: {e2: [400, 16], d2: [400, 16], e2: [400, 16]}\n",
+         "duplicate key 'layers.e2'"},
+        {"columns differ from the array", MAN_HEAD "layers: {e2: [400, 32], d2: [400, 16]}\n",
+         "manifest.yaml:6:10: layers.e2 = [400, 32], but e2.npy holds [400, 16]"},
+        {"rows differ from n", MAN_HEAD "layers: {e2: [400, 16], d2: [399, 16]}\n",
+         "manifest.yaml:6:25: layers.d2 = [399, 16] has 399 rows, but n = 400"},
+        {"layer read but not listed", MAN_HEAD "layers: {d2: [400, 16]}\n",
+         "layers has no entry for 'e2', which is read (e2.npy holds [400, 16])"},
+        {"no layers at all", MAN_HEAD, "layers has no entry for 'e2'"},
+        {"one-element shape", MAN_HEAD "layers: {e2: [400], d2: [400, 16]}\n",
+         "layers.e2 has 1 elements, expected two"},
+        {"three-element shape", MAN_HEAD "layers: {e2: [400, 16, 1], d2: [400, 16]}\n",
+         "layers.e2"},
+        {"channels against e1", MAN_HEAD "pool: 1\nchannels: 4\n"
+         "layers: {e1: [400, 8], e2: [400, 16], d2: [400, 16]}\n",
+         "layers.e1 = [400, 8] is 8 channels at pool 1, but the manifest says channels: 4"},
+        {"columns not a multiple of pool^2", MAN_HEAD "pool: 3\n" MAN_LAYERS,
+         "16 columns is not a multiple of pool^2 = 9"},
+    };
+    char dir[600], p[700];
+    snprintf(dir, sizeof dir, "%s/manifests", root);
+    write_bundle(dir, "test", 400, 2, NULL);
+    snprintf(p, sizeof p, "%s/manifest.yaml", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const man_case *c = &cases[i];
+        FILE *f = fopen(p, "w");
+        if (f) {
+            fputs(c->body, f);
+            fclose(f);
+        }
+        tdi_sub_act a;
+        tdi_err err;
+        tdi_err_clear(&err);
+        int rc = tdi_sub_act_read(dir, "test", 400, 200, -1, "e2", "d2", 8, 1, &a, &err);
+        char nm[160];
+        if (!c->expect) {
+            snprintf(nm, sizeof nm, "manifest (%s): read", c->name);
+            if (!TDI_CHECK(rc == 0, nm))
+                printf("    %s\n", err.msg);
+            tdi_sub_act_destroy(&a);
+            continue;
+        }
+        snprintf(nm, sizeof nm, "manifest (%s): refused", c->name);
+        TDI_CHECK(rc < 0, nm);
+        snprintf(nm, sizeof nm, "manifest (%s): message", c->name);
+        tdi_check_contains(err.msg, c->expect, nm);
+    }
+}
+
 /* the same small weights in skip mode: the run succeeds and the paper sweep marks k = 1 */
 static void test_unstable_sweep(const char *root)
 {
@@ -784,6 +853,7 @@ int main(void)
     } else {
         test_end_to_end(root);
         test_bad_inputs(root);
+        test_bad_manifests(root);
         test_unstable_sweep(root);
         char cmd[200];
         snprintf(cmd, sizeof cmd, "rm -rf %s", root);
