@@ -1,5 +1,5 @@
 /* tdi_unet_run: the U-Net's jobs: train (resumable), eval (epsilon-MSE by t bucket), sample
- * (DDPM ancestral), export (activation bundle, docs/formats.md) and bench. Progress goes to the
+ * (DDPM ancestral; DDIM in tdi_unet_sampler.h), export (activation bundle, docs/formats.md) and bench. Progress goes to the
  * caller's FILE (stderr in the main; NULL for silence). Randomness: every draw comes from a
  * generator seeded by tdi_unet_seed(config seed, purpose, index), so a resumed run repeats the
  * uninterrupted run step for step. */
@@ -12,6 +12,18 @@
 #include "tdi_err.h"
 #include "tdi_unet.h"
 #include "tdi_unet_cfg.h"
+
+/* Purposes of the random streams (the second argument of tdi_unet_seed). */
+typedef enum {
+    TDI_UNET_SEED_INIT = 1,
+    TDI_UNET_SEED_PERM,
+    TDI_UNET_SEED_STEP,
+    TDI_UNET_SEED_EVAL,
+    TDI_UNET_SEED_SAMPLE, /* index: the image (tdi_unet_sampler.h) */
+    TDI_UNET_SEED_EXPORT,
+    TDI_UNET_SEED_BENCH,
+    TDI_UNET_SEED_CLF /* the classifier's training (tdi_unet_clf.h) */
+} tdi_unet_seed_purpose;
 
 /* SplitMix64 of (seed, purpose, index): independent streams per purpose and index. */
 unsigned long tdi_unet_seed(uint64_t seed, uint64_t purpose, uint64_t index);
@@ -33,7 +45,8 @@ typedef struct tdi_unet_eval_result {
 int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_result *r,
                   FILE *progress, tdi_err *err);
 
-/* DDPM ancestral sampling of n images (out [n][1024], clipped to [-1, 1]). */
+/* DDPM ancestral sampling of n images (out [n][1024], clipped to [-1, 1]): tdi_unet_sample_ckpt
+ * (tdi_unet_sampler.h) with the DDPM kind, batch 64. */
 int tdi_unet_sample(const tdi_unet_config *c, const char *ckpt, size_t n, unsigned long seed,
                     float *out, FILE *progress, tdi_err *err);
 
