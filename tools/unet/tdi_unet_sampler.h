@@ -20,7 +20,7 @@ typedef struct tdi_unet_sampler {
     long steps;         /* DDIM: S steps in 1..T (DDPM always runs T) */
     double eta;         /* DDIM: 0 deterministic .. 1 the DDPM posterior variance */
     unsigned long seed; /* per-image streams, see above */
-    long batch;         /* images per U-Net forward (memory: ~3.6 MB per image at C = 32) */
+    long batch;         /* images per U-Net forward (im2col scratch: 3.5 MB per image at C = 32) */
 } tdi_unet_sampler;
 
 /* DDIM time steps: ts[i] = floor(i T / S), i = 0..S-1 (ascending; S = T gives 0..T-1). */
