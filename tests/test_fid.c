@@ -59,13 +59,13 @@ static void test_ddim_is_ddpm(void)
         memcpy(a, x, n * sizeof *x);
         memcpy(b, x, n * sizeof *x);
         tdi_unet_ddpm_update(a, e, z, n, beta[t], abar[t], sqrt(bt));
-        tdi_unet_ddim_update(b, e, z, n, abar[t], ap, 1.0);
+        tdi_unet_ddim_update(b, e, z, n, abar[t], ap, 1.0, 0);
         for (size_t i = 0; i < n; i++)
             worst = fmax(worst, fabs((double)a[i] - b[i]));
         memcpy(a, x, n * sizeof *x); /* the means (no noise): DDPM's sampler as it runs */
         memcpy(b, x, n * sizeof *x);
         tdi_unet_ddpm_update(a, e, NULL, n, beta[t], abar[t], 0.0);
-        tdi_unet_ddim_update(b, e, NULL, n, abar[t], ap, 0.0 + 1.0 * (t == 0));
+        tdi_unet_ddim_update(b, e, NULL, n, abar[t], ap, 0.0 + 1.0 * (t == 0), 0);
         if (t == 0)
             for (size_t i = 0; i < n; i++)
                 worst_mean = fmax(worst_mean, fabs((double)a[i] - b[i]));
@@ -75,6 +75,27 @@ static void test_ddim_is_ddpm(void)
     tdi_check_le(worst_mean, 4e-6, "last step (t = 0): DDIM = DDPM (both noise-free)");
     gsl_rng_free(r);
     free(x), free(e), free(z), free(a), free(b);
+}
+
+/* x0 clipping: at the last step (abar_prev = 1) the update returns the clipped x0. */
+static void test_ddim_clip(void)
+{
+    float x[64], e[64], want[64];
+    for (int i = 0; i < 64; i++) {
+        x[i] = (float)(i - 32) / 8.0f;
+        e[i] = (float)((i * 37) % 11 - 5) / 3.0f;
+        const double x0 = ((double)x[i] - sqrt(0.5) * e[i]) / sqrt(0.5);
+        want[i] = (float)(x0 < -1.0 ? -1.0 : x0 > 1.0 ? 1.0 : x0);
+    }
+    tdi_unet_ddim_update(x, e, NULL, 64, 0.5, 1.0, 0.0, 1);
+    double d = 0.0;
+    int clipped = 0;
+    for (int i = 0; i < 64; i++) {
+        d = fmax(d, fabs((double)x[i] - want[i]));
+        clipped += fabs(want[i]) == 1.0f;
+    }
+    tdi_check_le(d, 4e-6, "DDIM clip-x0, last step: output = clip(x0) (max |diff|)");
+    TDI_CHECK(clipped > 10, "the clip case clips (more than 10 of 64 values at +-1)");
 }
 
 /* Same seed, same images; image i does not depend on the batch it ran in; DDIM eta 0 is
@@ -93,7 +114,7 @@ static void test_sampler_seeds(void)
     tdi_unet_init_params(m, 7);
     const size_t n = 5;
     float *a = malloc(n * 1024 * sizeof *a), *b = malloc(n * 1024 * sizeof *b);
-    tdi_unet_sampler s = {TDI_UNET_DDIM, 10, 0.5, 11, 3};
+    tdi_unet_sampler s = {TDI_UNET_DDIM, 10, 0.5, 11, 0, 3};
     int rc = tdi_unet_sample_model(m, &c, &s, n, a, NULL, &err);
     rc |= tdi_unet_sample_model(m, &c, &s, n, b, NULL, &err);
     TDI_CHECK(rc == 0 && memcmp(a, b, n * 1024 * sizeof *a) == 0,
@@ -286,6 +307,7 @@ int main(int argc, char **argv)
     tdi_cli_omp_passive("/proc/self/exe", argv);
     gsl_set_error_handler_off();
     test_ddim_is_ddpm();
+    test_ddim_clip();
     test_sampler_seeds();
     test_sqrtm();
     test_fd_properties();

@@ -37,8 +37,10 @@ static void usage(FILE *f)
             "         [--ckpt P] [--unet CONFIG]     one activation bundle\n"
             "  bench  [CONFIG] [--batch B] [--seconds S]\n"
             "                                        training and inference images/s\n"
-            "SAMPLER: [--sampler ddpm|ddim] [--steps S] [--eta E] [--seed N] [--batch B]\n"
-            "         (ddpm: 1,000 steps; ddim: S steps (50), eta (0); seed: sample.seed;\n"
+            "SAMPLER: [--sampler ddpm|ddim] [--steps S] [--eta E] [--clip-x0 yes|no] [--seed N]\n"
+            "         [--batch B]\n"
+            "         (ddpm: 1,000 steps; ddim: S steps (50), eta (0), x0 clipping (no);\n"
+            "         seed: sample.seed;\n"
             "         batch: images per forward (64); image i depends only on seed and i)\n"
             "CONFIG defaults to " DEFAULT_CONFIG "; --ckpt defaults to its train.out;\n"
             "--clf defaults to the classifier config's train.out.\n");
@@ -108,7 +110,7 @@ static int parse_sampler(int argc, char **argv, const tdi_unet_config *c, tdi_un
 {
     const char *kind = opt(argc, argv, "--sampler", "ddpm");
     long seed = c->sample_seed;
-    *s = (tdi_unet_sampler){TDI_UNET_DDPM, 50, 0.0, 0, 64};
+    *s = (tdi_unet_sampler){TDI_UNET_DDPM, 50, 0.0, 0, 0, 64};
     if (strcmp(kind, "ddim") == 0)
         s->kind = TDI_UNET_DDIM;
     else if (strcmp(kind, "ddpm") != 0)
@@ -120,6 +122,10 @@ static int parse_sampler(int argc, char **argv, const tdi_unet_config *c, tdi_un
         rc = parse_long(opt(argc, argv, "--seed", ""), "--seed", &seed, err);
     if (!rc)
         rc = parse_long(opt(argc, argv, "--batch", "64"), "--batch", &s->batch, err);
+    const char *clip = opt(argc, argv, "--clip-x0", "no");
+    if (!rc && strcmp(clip, "yes") != 0 && strcmp(clip, "no") != 0)
+        rc = tdi_err_set(err, TDI_EARG, "--clip-x0 '%s': want yes or no", clip);
+    s->clip_x0 = strcmp(clip, "yes") == 0;
     if (!rc && (seed < 0 || s->batch < 1 || s->batch > 1024))
         rc = tdi_err_set(err, TDI_EARG, "--seed must be >= 0, --batch 1..1024");
     if (!rc && s->kind == TDI_UNET_DDIM && (s->steps < 1 || s->steps > c->T))
@@ -135,7 +141,8 @@ static void sampler_name(const tdi_unet_sampler *s, char *buf, size_t size)
     if (s->kind == TDI_UNET_DDPM)
         snprintf(buf, size, "DDPM 1000 steps");
     else
-        snprintf(buf, size, "DDIM %ld steps eta %g", s->steps, s->eta);
+        snprintf(buf, size, "DDIM %ld steps eta %g%s", s->steps, s->eta,
+                 s->clip_x0 ? " clip-x0" : "");
 }
 
 static double wall_s(void)
@@ -325,7 +332,7 @@ int main(int argc, char **argv)
     static const char *const known[] = {"--ckpt", "--out", "--n", "--batch", "--seconds",
                                         "--split", "--t", "--seed", "--first", "--pool",
                                         "--unet", "--sampler", "--steps", "--eta", "--clf",
-                                        "--grid", NULL};
+                                        "--grid", "--clip-x0", NULL};
     if (check_args(argc, argv, known, &pos, &err)) {
         usage(stderr);
         die(&err);

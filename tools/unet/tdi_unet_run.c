@@ -305,7 +305,7 @@ out:
 int tdi_unet_sample(const tdi_unet_config *c, const char *ckpt, size_t n, unsigned long seed,
                     float *out, FILE *progress, tdi_err *err)
 {
-    const tdi_unet_sampler s = {TDI_UNET_DDPM, c->T, 1.0, seed, 64};
+    const tdi_unet_sampler s = {TDI_UNET_DDPM, c->T, 1.0, seed, 0, 64};
     return tdi_unet_sample_ckpt(c, ckpt, &s, n, out, progress, err);
 }
 

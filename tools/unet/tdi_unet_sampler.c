@@ -39,14 +39,18 @@ double tdi_unet_ddim_sigma(double abar_t, double abar_prev, double eta)
 }
 
 void tdi_unet_ddim_update(float *x, const float *eps, const float *z, size_t n, double abar_t,
-                          double abar_prev, double eta)
+                          double abar_prev, double eta, int clip)
 {
     const double sigma = tdi_unet_ddim_sigma(abar_t, abar_prev, eta);
     const double sa = sqrt(abar_t), sb = sqrt(1.0 - abar_t), sp = sqrt(abar_prev);
     const double d2 = 1.0 - abar_prev - sigma * sigma, dir = d2 > 0.0 ? sqrt(d2) : 0.0;
     for (size_t i = 0; i < n; i++) {
-        const double x0 = (x[i] - sb * eps[i]) / sa;
-        double v = sp * x0 + dir * eps[i];
+        double x0 = (x[i] - sb * eps[i]) / sa, e = eps[i];
+        if (clip && (x0 < -1.0 || x0 > 1.0)) {
+            x0 = x0 < -1.0 ? -1.0 : 1.0;
+            e = (x[i] - sa * x0) / sb;
+        }
+        double v = sp * x0 + dir * e;
         if (z && sigma > 0.0)
             v += sigma * z[i];
         x[i] = (float)v;
@@ -144,7 +148,7 @@ static void run_batch(tdi_unet *m, const step *plan, size_t nsteps, const tdi_un
                                      1024, st->beta, st->abar, st->sigma);
             else
                 tdi_unet_ddim_update(x + i * 1024, m->eps + i * 1024, zz ? zz + i * 1024 : NULL,
-                                     1024, st->abar, st->abar_prev, s->eta);
+                                     1024, st->abar, st->abar_prev, s->eta, s->clip_x0);
         }
         report(ps, first, b, k + 1, 0);
     }
@@ -190,7 +194,8 @@ int tdi_unet_sample_model(tdi_unet *m, const tdi_unet_config *c, const tdi_unet_
         if (s->kind == TDI_UNET_DDPM)
             snprintf(name, sizeof name, "ddpm %zu steps", nsteps);
         else
-            snprintf(name, sizeof name, "ddim %zu steps eta %g", nsteps, s->eta);
+            snprintf(name, sizeof name, "ddim %zu steps eta %g%s", nsteps, s->eta,
+                     s->clip_x0 ? " clip" : "");
         progress_state ps = {progress, name, n, nsteps, now_s(), 0.0};
         for (size_t f = 0; f < n; f += B) {
             const size_t b = n - f < B ? n - f : B;

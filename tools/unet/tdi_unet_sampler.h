@@ -20,6 +20,7 @@ typedef struct tdi_unet_sampler {
     long steps;         /* DDIM: S steps in 1..T (DDPM always runs T) */
     double eta;         /* DDIM: 0 deterministic .. 1 the DDPM posterior variance */
     unsigned long seed; /* per-image streams, see above */
+    int clip_x0;        /* DDIM: clip the predicted x0 to [-1, 1] and recompute eps from it */
     long batch;         /* images per U-Net forward (im2col scratch: 3.5 MB per image at C = 32) */
 } tdi_unet_sampler;
 
@@ -34,9 +35,11 @@ void tdi_unet_ddpm_update(float *x, const float *eps, const float *z, size_t n, 
  * eta sqrt((1 - abar_prev) / (1 - abar_t)) sqrt(1 - abar_t / abar_prev). */
 double tdi_unet_ddim_sigma(double abar_t, double abar_prev, double eta);
 /* DDIM update of n values, in place (eq. 12): x0 = (x - sqrt(1 - abar_t) eps) / sqrt(abar_t);
- * x <- sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z (z may be NULL). */
+ * x <- sqrt(abar_prev) x0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z (z may be NULL).
+ * clip: x0 is clipped to [-1, 1] and eps recomputed from it, (x - sqrt(abar_t) x0) /
+ * sqrt(1 - abar_t) (as diffusers' clip_sample). */
 void tdi_unet_ddim_update(float *x, const float *eps, const float *z, size_t n, double abar_t,
-                          double abar_prev, double eta);
+                          double abar_prev, double eta, int clip);
 
 /* Samples n images into out [n][1024] (clipped to [-1, 1]) with the loaded model m
  * (m->max_batch >= s->batch) and the schedule of c. Progress (images/s, ETA) to progress
