@@ -18,6 +18,15 @@ int tdi_cli_omp_passive(const char *exe, char **argv)
     return -1;
 }
 
+int tdi_cli_start(int argc, char **argv, void (*usage)(FILE *))
+{
+    tdi_cli_omp_passive("/proc/self/exe", argv); /* idle OpenMP threads sleep */
+    if (!tdi_cli_wants_help(argc, argv))
+        return 0;
+    usage(stdout);
+    return 1;
+}
+
 int tdi_cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)

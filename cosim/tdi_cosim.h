@@ -17,6 +17,7 @@
 
 #include "tdi_err.h"
 #include "tdi_phys.h"
+#include "tdi_seed.h"
 
 #define TDI_COSIM_KB TDI_PHYS_KB /* J/K (common/tdi_phys.h) */
 
@@ -206,12 +207,45 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
  * the fused matrix-exponential tick (6 n^2) as for a non-symmetric G, computing its matrices
  * (one 3n x 3n exponential) if alloc did not: tests and benchmarks. */
 int tdi_cosim_sde_use_expm(tdi_cosim_sde *s, tdi_err *err);
+/* G symmetric to rounding (64 ulp of its largest entry): the eigenbasis paths' condition. */
+int tdi_cosim_sde_symmetric(const tdi_cosim_circuit *c);
+/* One mode's tick weights (eigenvalue lam of C^-1/2 G C^-1/2, 1/s; tick s): a+ = e a + c0 (P b)
+ * + c1 (P n_k) + c2 (P n_k+1), bias held and noise linear over the tick (docs/sde.md). */
+void tdi_cosim_sde_mode_weights(double lam, double tick, double *e, double *c0, double *c1,
+                                double *c2);
 /* The two limits of a batched run, measured on this machine for `seconds` CPU s each: dgemm
  * GFLOP/s at the shapes of a tick (gflops[0]: (cols, n) x (n, n), the eigenbasis GEMMs;
  * gflops[1]: (cols, 3n) x (3n, n), the fused expm tick) with the BLAS as the caller set it up,
  * and the vectorised generator's CPU ns per Gaussian (blocks of n draws). For make bench. */
 int tdi_cosim_sde_limits(size_t n, size_t cols, double seconds, double gflops[2],
                          double *ns_draw, tdi_err *err);
+
+/* The mode-basis fast path of the per_sample schedule (cosim/tdi_cosim_sde_modes.c, docs/sde.md
+ * "Mode-basis fast path"). It applies (returns 1; why gets the reason either way) to rc units
+ * with a symmetric G (to 1e-9 of its largest entry), one amp_i / sqrt(C_i) (g_noise / C) for
+ * every unit or no noise, no rate resistors, no read-out stage, no waveform, unless
+ * pl->sde_general. */
+struct tdi_cosim_plan;
+struct tdi_cosim_out;
+int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const struct tdi_cosim_plan *pl,
+                                const tdi_cosim_noise *nz, char *why, size_t len);
+/* Runs every sample of pl as its own run of L ticks from rest, 128 at a time as the rows of one
+ * mode matrix: modes step by their scalar weights, driven by mode-basis Gaussians (below) at the
+ * global tick index sample * L + k; energies by the trapezoid rule from i_bias . v = (V^T b) . a
+ * and the resistor power a^T (V^T R V) a; ADC conversions v_read = V_read a. Adds into out's
+ * est (sums), e_bias, e_r, n_adc, st, and n_acc (n_samples); sets out->sde_modes. */
+int tdi_cosim_sde_modes_run(const tdi_cosim_circuit *c, const struct tdi_cosim_plan *pl,
+                            const tdi_cosim_noise *nz, long L, struct tdi_cosim_out *out,
+                            long *n_acc, tdi_err *err);
+/* The mode-basis Gaussians of (seed, global tick index): z[m], m < cnt, for mode m: Philox4x32-10
+ * with counter (index, q, "mode"), q from m's position in its block of 128, both outputs of two
+ * Box-Muller pairs per counter, in float (docs/sde.md "Mode-basis fast path"). scalar = 1: the
+ * reference loop with libm (vectorised: libmvec, a few ulp from it). */
+void tdi_cosim_sde_modes_gauss(uint64_t seed, uint64_t index, size_t cnt, int scalar, float *z);
+/* Its limits (make bench): dtrmm (cols, n) x (n, n) lower, in GFLOP/s at n^2 flops per row (the
+ * resistor power), and CPU ns per mode Gaussian (blocks of n). */
+int tdi_cosim_sde_modes_limits(size_t n, size_t cols, double seconds, double *gflops_trmm,
+                               double *ns_draw, tdi_err *err);
 
 /* Predicted variance (V^2) of the mean of n samples, spaced stride ticks, of unit's voltage in the
  * stationary state under thermal noise alone. Symmetric G with one r = g_noise / C for all units:
@@ -338,6 +372,8 @@ typedef struct tdi_cosim_plan {
                                tdi_cosim_sde_run per run with unit-by-unit scalar draws (the
                                code path before batching: reference and benchmarks; the same
                                numbers to rounding, test_cosim_engines) */
+    int sde_general;        /* sde engine: 1 = never the mode-basis fast path (the general
+                               batched path above even where tdi_cosim_sde_modes_applies) */
 } tdi_cosim_plan;
 
 typedef struct tdi_cosim_out {
@@ -353,6 +389,7 @@ typedef struct tdi_cosim_out {
     tdi_cosim_stats st; /* summed over runs */
     double *wave;       /* (wave_rows, 1 + n_wave): global time (s), then the unit voltages (V) */
     size_t wave_rows;
+    int sde_modes;      /* 1: the sde engine ran the mode-basis fast path */
 } tdi_cosim_out;
 
 /* Runs the plan with one engine. For TDI_COSIM_ANALYTIC the estimate is G^-1 i_bias (DAC
@@ -415,6 +452,8 @@ typedef struct tdi_cosim_cfg {
     int deck_plain;        /* EXTERNAL sources -> dc 0 (for ngspice -b) */
     int sde_reference;     /* --sde-reference: the sde engine's pre-batching path
                               (tdi_cosim_plan.sde_per_run = 1), for benchmarks */
+    int sde_general;       /* --sde-general: never the mode-basis fast path
+                              (tdi_cosim_plan.sde_general = 1) */
 } tdi_cosim_cfg;
 
 void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c);

@@ -526,7 +526,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                          .tick = tick, .settle_ticks = settle_ticks, .avg_ticks = avg_ticks,
                          .batch = 1, .dac_bits = (int)cfg->dac_bits, .dac_fs = dac_fs,
                          .adc_bits = (int)cfg->adc_bits, .adc_fs = adc_fs, .adc_stride = stride,
-                         .seed = (uint64_t)cfg->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
+                         .seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_COSIM_NOISE, 0),
                          .noise = cfg->noise, .stage_first = ph->ro ? N : 0};
     /* auto: spice one transient (bias schedule), sde one run per sample from rest, batched
        (tdi_cosim_sde_run_batch): the sde's per_sample numbers equal its batch schedule's up to
@@ -536,6 +536,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
         sched_batch[k] = strcmp(cfg->schedule, "per_sample") != 0 &&
                          !(k == TDI_COSIM_SDE && strcmp(cfg->schedule, "auto") == 0);
     pl.sde_per_run = cfg->sde_reference;
+    pl.sde_general = cfg->sde_general || cfg->spice; /* sde vs spice: same noise, docs/sde.md */
     char sched_txt[64];
     if (strcmp(cfg->schedule, "auto") == 0)
         snprintf(sched_txt, sizeof sched_txt, "auto (sde per_sample, spice batch)");
@@ -778,6 +779,7 @@ int tdi_cosim_app_run_ex(const tdi_cosim_cfg *cfg_in, const tdi_gen_config *gen,
                 sched_batch[TDI_COSIM_SPICE] ? "batch" : "per_sample",
                 sched_batch[TDI_COSIM_SDE] ? "batch"
                 : cfg->sde_reference      ? "per_sample (reference path)"
+                : outs[TDI_COSIM_SDE].sde_modes ? "per_sample (mode basis)"
                                           : "per_sample (batched)");
         fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
                 "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "

@@ -7,10 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_linalg.h>
-#include <gsl/gsl_matrix.h>
-
 #include "tdi_cosim.h"
+#include "tdi_linalg.h"
 
 double tdi_cosim_resistor_power(const tdi_cosim_circuit *c, const double *v)
 {
@@ -69,24 +67,17 @@ int tdi_cosim_digeq_count(size_t D, size_t k, int mode, tdi_cosim_digeq *q, tdi_
 int tdi_cosim_digeq_matrix(const double *M, size_t D, double *W, tdi_err *err)
 {
     size_t N = 2 * D;
-    gsl_matrix *a = gsl_matrix_alloc(N, N);
-    gsl_vector *col = gsl_vector_alloc(N);
-    if (!a || !col) {
-        gsl_matrix_free(a);
-        gsl_vector_free(col);
+    double *L = malloc(N * N * sizeof *L);
+    if (!L)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    int rc = tdi_linalg_chol(M, N, L, "digital equivalent: M", 0, NULL, err);
+    if (!rc) {
+        /* row D + i of M^-1 (M symmetric) = e_{D+i}^T M^-1: the rows of W solved in place */
+        memset(W, 0, D * N * sizeof *W);
+        for (size_t i = 0; i < D; i++)
+            W[i * N + D + i] = 1.0;
+        tdi_linalg_chol_solve_rows(L, N, W, D);
     }
-    memcpy(a->data, M, sizeof(double) * N * N);
-    int rc = 0;
-    if (gsl_linalg_cholesky_decomp1(a))
-        rc = tdi_err_set(err, TDI_ENUM, "digital equivalent: M is not positive definite");
-    /* row D + i of M^-1 = column D + i (M symmetric): solve M w = e_{D+i} */
-    for (size_t i = 0; i < D && !rc; i++) {
-        gsl_vector_set_basis(col, D + i);
-        gsl_linalg_cholesky_svx(a, col);
-        memcpy(W + i * N, col->data, sizeof(double) * N);
-    }
-    gsl_matrix_free(a);
-    gsl_vector_free(col);
+    free(L);
     return rc;
 }

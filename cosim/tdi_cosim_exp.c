@@ -272,12 +272,18 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     if ((rc = tdi_cosim_noise_init(&nz, c, pl->tick, pl->seed, pl->noise, err)))
         goto done;
     nz.scalar = kind == TDI_COSIM_SDE && pl->sde_per_run;
-    if (kind == TDI_COSIM_SDE && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
+    /* the mode-basis fast path where it applies (docs/sde.md), else the general engine */
+    int modes = batched && tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
+    if (kind == TDI_COSIM_SDE && !modes && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
         rc = err ? err->code : TDI_ENOMEM;
         goto done;
     }
-    if (batched)
+    if (modes) {
+        rc = tdi_cosim_sde_modes_run(c, pl, &nz, x.L, out, x.n_acc, err);
+        x.ticks_done = x.L * (long)ns;
+    } else if (batched) {
         rc = exp_run_sde_cols(&x, sde, &nz, err);
+    }
     size_t runs = batched ? 0 : pl->batch ? 1 : ns;
     for (size_t q = 0; q < runs && !rc; q++) {
         tdi_cosim_digital dg = {pl->tick, pl->batch ? x.L * (long)ns : x.L, exp_bias, exp_tick,

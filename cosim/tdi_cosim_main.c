@@ -1,8 +1,9 @@
 /* tdi-cosim: co-simulate a substrate bundle's circuit (analytic, sde, spice engines) with the
  * digital interface in the loop. Usage: tdi-cosim CONFIG.yaml [-n SAMPLES] [--no-spice]
- * [--no-sde] [--schedule batch|per_sample] [--sde-reference] [--quiet] [--deck FILE TICKS
- * [--plain]] (write the spice deck of TICKS ticks and stop; --plain: EXTERNAL sources as dc 0,
- * for ngspice -b); --sde-reference: the sde engine's pre-batching path (benchmarks);
+ * [--no-sde] [--schedule batch|per_sample] [--sde-reference] [--sde-general] [--quiet]
+ * [--deck FILE TICKS [--plain]] (write the spice deck of TICKS ticks and stop; --plain: EXTERNAL
+ * sources as dc 0, for ngspice -b); --sde-reference: the sde engine's pre-batching path
+ * (benchmarks); --sde-general: never its mode-basis fast path (docs/sde.md);
  * tdi-cosim --synth-bundle DIR D K N SEED
  * writes a synthetic bundle (benchmarks without a U-Net); tdi-cosim --sde-limits N COLS SECONDS
  * prints the sde engine's GEMM and Gaussian-generation limits. Exit status 0 on success, 1 on any
@@ -20,7 +21,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tdi-cosim CONFIG.yaml [-n SAMPLES] [--no-spice] [--no-sde] "
-               "[--schedule batch|per_sample] [--sde-reference] [--quiet]\n"
+               "[--schedule batch|per_sample] [--sde-reference] [--sde-general] [--quiet]\n"
                "       [--deck FILE TICKS [--plain]]\n"
                "       tdi-cosim --synth-bundle DIR D K N SEED\n"
                "       tdi-cosim --sde-limits N COLS SECONDS\n");
@@ -36,7 +37,7 @@ static int bad_usage(void)
 /* Options after CONFIG.yaml, parsed before the config is opened and applied after it loads. */
 typedef struct {
     long n_samples;        /* -n; 0: the config's */
-    int no_spice, no_sde, plain, sde_reference, quiet;
+    int no_spice, no_sde, plain, sde_reference, sde_general, quiet;
     const char *deck_out;  /* --deck FILE or NULL */
     long deck_ticks;       /* --deck ... TICKS */
     const char *schedule;  /* --schedule or NULL */
@@ -65,6 +66,8 @@ static int parse_opts(int argc, char **argv, cosim_opts *o)
             o->plain = 1;
         } else if (strcmp(argv[i], "--sde-reference") == 0) {
             o->sde_reference = 1;
+        } else if (strcmp(argv[i], "--sde-general") == 0) {
+            o->sde_general = 1;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             o->quiet = 1;
         } else if (strcmp(argv[i], "--schedule") == 0 && i + 1 < argc) {
@@ -94,6 +97,8 @@ static void apply_opts(const cosim_opts *o, tdi_cosim_cfg *cfg)
         cfg->deck_plain = 1;
     if (o->sde_reference)
         cfg->sde_reference = 1;
+    if (o->sde_general)
+        cfg->sde_general = 1;
     if (o->quiet)
         cfg->progress = 0;
     if (o->schedule)
@@ -116,17 +121,20 @@ static int sde_limits(int argc, char **argv)
         fprintf(stderr, "tdi-cosim: %s\n", err.msg);
         return 1;
     }
-    printf("dgemm_gflops_eig %.4g dgemm_gflops_expm %.4g ns_per_draw %.4g\n", gf[0], gf[1], nsd);
+    double gt, nsm;
+    if (tdi_cosim_sde_modes_limits((size_t)n, (size_t)cols, sec, &gt, &nsm, &err)) {
+        fprintf(stderr, "tdi-cosim: %s\n", err.msg);
+        return 1;
+    }
+    printf("dgemm_gflops_eig %.4g dgemm_gflops_expm %.4g ns_per_draw %.4g dtrmm_gflops %.4g "
+           "ns_per_mode_draw %.4g\n", gf[0], gf[1], nsd, gt, nsm);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    tdi_cli_omp_passive("/proc/self/exe", argv); /* idle OpenMP threads sleep (tdi_cli.h) */
-    if (tdi_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    if (tdi_cli_start(argc, argv, usage)) /* idle OpenMP threads sleep; -h, --help */
         return 0;
-    }
     gsl_set_error_handler_off();
     /* one co-simulation is sequential (128-unit mat-vecs per tick): BLAS threads only add
        synchronisation (measured: sde 52k -> 121k ticks/CPU-s at D = 64 with one thread);

@@ -74,7 +74,7 @@ static int paper_plan(const tdi_cosim_cfg *c, const tdi_gen_circuit *gc,
                            .adc_bits = (int)c->adc_bits,
                            .adc_fs = c->adc_fs > 0 ? c->adc_fs : 1.1 * (vmax + 6 * sdmax),
                            .adc_stride = stride < 1 ? 1 : stride,
-                           .seed = (uint64_t)c->seed * UINT64_C(0x9E3779B97F4A7C15) + 5,
+                           .seed = tdi_seed((uint64_t)c->seed, TDI_SEED_COSIM_NOISE, 0),
                            .noise = c->noise};
     pl->avg_ticks = pl->avg_ticks < 1 ? 1 : pl->avg_ticks;
     pl->batch = strcmp(c->schedule, "per_sample") != 0;

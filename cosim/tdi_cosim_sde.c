@@ -82,7 +82,7 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s)
 }
 
 /* G symmetric to rounding of the netlist's %.17g values: 64 ulp of the largest entry */
-static int sde_is_symmetric(const tdi_cosim_circuit *c)
+int tdi_cosim_sde_symmetric(const tdi_cosim_circuit *c)
 {
     size_t n = c->n;
     double gmax = 0;
@@ -93,6 +93,24 @@ static int sde_is_symmetric(const tdi_cosim_circuit *c)
             if (fabs(c->G[i * n + j] - c->G[j * n + i]) > 64 * 2.2e-16 * gmax)
                 return 0;
     return 1;
+}
+
+void tdi_cosim_sde_mode_weights(double lam, double tick, double *e, double *c0, double *c1,
+                                double *c2)
+{
+    double x = lam * tick, phi0, phi1;
+    if (x < 1e-4) { /* series: truncation x^4 < 1e-16 relative */
+        phi0 = tick * (1 - x / 2 + x * x / 6 - x * x * x / 24);
+        phi1 = tick * (0.5 - x / 6 + x * x / 24 - x * x * x / 120);
+    } else {
+        double em1 = expm1(-x);
+        phi0 = -em1 / lam;
+        phi1 = (x + em1) / (lam * lam * tick);
+    }
+    *e = exp(-x);
+    *c0 = phi0;
+    *c1 = phi0 - phi1;
+    *c2 = phi1;
 }
 
 /* The per-mode weights of the eigenbasis path (symmetric G). */
@@ -108,19 +126,7 @@ static int sde_eigen(tdi_cosim_sde *s, const tdi_cosim_circuit *c, double tick, 
         return tdi_err_prefix(err, "sde");
     }
     for (size_t m = 0; m < n; m++) {
-        double lam = s->lam[m], x = lam * tick, phi0, phi1;
-        if (x < 1e-4) { /* series: truncation x^4 < 1e-16 relative */
-            phi0 = tick * (1 - x / 2 + x * x / 6 - x * x * x / 24);
-            phi1 = tick * (0.5 - x / 6 + x * x / 24 - x * x * x / 120);
-        } else {
-            double em1 = expm1(-x);
-            phi0 = -em1 / lam;
-            phi1 = (x + em1) / (lam * lam * tick);
-        }
-        s->e[m] = exp(-x);
-        s->c0[m] = phi0;
-        s->c1[m] = phi0 - phi1;
-        s->c2[m] = phi1;
+        tdi_cosim_sde_mode_weights(s->lam[m], tick, &s->e[m], &s->c0[m], &s->c1[m], &s->c2[m]);
         for (size_t i = 0; i < n; i++) {
             double u = U[i * n + m], r = 1.0 / sqrt(c->cap[i]);
             s->P[m * n + i] = u * r;
@@ -270,7 +276,7 @@ tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_
         goto oom;
     /* symmetric G of rc units: the eigenbasis (its eigenvalues check stability); the 3n x 3n
        exponential only on request (tdi_cosim_sde_use_expm): it costs ~(3n)^3 x 10 flops */
-    s->sym = c->n_state == 0 && sde_is_symmetric(c);
+    s->sym = c->n_state == 0 && tdi_cosim_sde_symmetric(c);
     if (s->sym ? sde_eigen(s, c, tick, err)
                : (sde_check_stable(s, err) || sde_expm(s, tick, err))) {
         tdi_cosim_sde_free(s);

@@ -20,6 +20,7 @@
 #include <ngspice/sharedspice.h>
 #include <omp.h>
 
+#include "tdi_buf.h"
 #include "tdi_cosim.h"
 
 #define LOG_CAP 8192 /* bytes of ngspice output kept for error messages */
@@ -463,35 +464,6 @@ static int spice_init(tdi_err *err)
     return 0;
 }
 
-/* Appends printf-formatted text to a growing buffer. Returns 0 or -1 on allocation failure. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static int sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int sb_printf(sbuf *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return -1;
-        if (b->s && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return 0;
-        }
-        size_t nc = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-        char *p = realloc(b->s, nc);
-        if (!p)
-            return -1;
-        b->s = p;
-        b->cap = nc;
-    }
-}
-
 /* Cards without our control lines: user .tran/.end/.save/.options tran are dropped. */
 static int card_is_control(const char *l)
 {
@@ -509,11 +481,11 @@ char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks
         tdi_err_set(err, TDI_EARG, "circuit has no netlist cards");
         return NULL;
     }
-    sbuf b = {0};
-    int bad = sb_printf(&b, "* tdi-cosim deck: %zu units, tick %.17g s, %ld ticks\n", c->n,
-                        tick, n_ticks);
+    tdi_buf b = {0};
+    tdi_buf_printf(&b, "* tdi-cosim deck: %zu units, tick %.17g s, %ld ticks\n", c->n, tick,
+                   n_ticks); /* out of memory is sticky: checked once, at the end */
     int in_control = 0; /* a .control ... .endc block is dropped whole */
-    for (size_t i = 0; !bad && c->lines[i]; i++) {
+    for (size_t i = 0; !b.oom && c->lines[i]; i++) {
         const char *l = c->lines[i];
         if (i == 0 && l[0] == '*')
             continue; /* the title line is ours */
@@ -530,26 +502,21 @@ char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks
         if (plain && strcasestr(l, "external")) {
             /* "Iname n+ n- external" -> "Iname n+ n- dc 0" for batch-mode comparisons */
             const char *e = strcasestr(l, "external");
-            bad |= sb_printf(&b, "%.*sdc 0%s\n", (int)(e - l), l, e + 8);
+            tdi_buf_printf(&b, "%.*sdc 0%s\n", (int)(e - l), l, e + 8);
             continue;
         }
-        bad |= sb_printf(&b, "%s\n", l);
+        tdi_buf_printf(&b, "%s\n", l);
     }
-    if (!bad)
-        bad |= sb_printf(&b, ".tran %.17g %.17g 0 %.17g\n", tick, tick * (double)n_ticks,
-                         tick);
-    if (!bad && !plain)
-        bad |= sb_printf(&b, ".save none\n");
-    if (!bad && plain) /* batch mode: keep one vector (run with ngspice -b -r FILE) */
-        bad |= sb_printf(&b, ".save v(%s)\n", c->node ? c->node[0] : "0");
-    if (!bad)
-        bad |= sb_printf(&b, ".end\n");
-    if (bad) {
-        free(b.s);
+    tdi_buf_printf(&b, ".tran %.17g %.17g 0 %.17g\n", tick, tick * (double)n_ticks, tick);
+    if (!plain)
+        tdi_buf_printf(&b, ".save none\n");
+    else /* batch mode: keep one vector (run with ngspice -b -r FILE) */
+        tdi_buf_printf(&b, ".save v(%s)\n", c->node ? c->node[0] : "0");
+    tdi_buf_printf(&b, ".end\n");
+    char *deck = tdi_buf_take(&b); /* NULL after out of memory */
+    if (!deck)
         tdi_err_set(err, TDI_ENOMEM, "out of memory building the deck");
-        return NULL;
-    }
-    return b.s;
+    return deck;
 }
 
 static double now_s(clockid_t id)

@@ -284,7 +284,7 @@ int tdi_gen_bundle_synth(const char *dir, const char *preset, size_t D, size_t k
             M[i * N + D + j] = S[i * D + j];
             M[(D + j) * N + i] = S[i * D + j];
         }
-    if ((rc = tdi_gen_chol(M, N, L, "synth bundle M", err)))
+    if ((rc = tdi_linalg_chol(M, N, L, "synth bundle M", 0, NULL, err)))
         goto done;
     for (size_t s = 0; s < n; s++)
         for (size_t i = 0; i < D; i++) {
@@ -294,7 +294,7 @@ int tdi_gen_bundle_synth(const char *dir, const char *preset, size_t D, size_t k
             z[s * N + D + i] = bd[s * D + i];
         }
     if (n)
-        tdi_gen_chol_solve_rows(L, N, z, n);
+        tdi_linalg_chol_solve_rows(L, N, z, n);
     for (size_t s = 0; s < n; s++)
         for (size_t i = 0; i < D; i++)
             an[s * D + i] = z[s * N + D + i];

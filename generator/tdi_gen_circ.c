@@ -416,7 +416,7 @@ static int build_samples(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
         for (size_t i = 0; i < N; i++)
             c->bias[s * N + i] = c->phys.gu * c->phys.Vs * c->expect_mean[s * N + i];
     }
-    tdi_gen_chol_solve_rows(L, N, c->expect_mean, ns);
+    tdi_linalg_chol_solve_rows(L, N, c->expect_mean, ns);
     for (size_t s = 0; s < ns; s++) {
         size_t n = (size_t)c->samples[s];
         double amax = 0, dmax = 0;
@@ -449,7 +449,7 @@ static int build_readout_sd(tdi_gen_circuit *c, const double *L, tdi_err *err)
     }
     for (size_t r = 0; r < nr; r++)
         Z[r * N + first + r] = 1.0;
-    tdi_gen_chol_solve_rows(L, N, Z, nr);
+    tdi_linalg_chol_solve_rows(L, N, Z, nr);
     double W = c->phys.t_avg;
     for (size_t i = 0; i < N; i++)
         c->node_var[i] = c->readout_sd[i] = NAN;
@@ -644,7 +644,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     init_circuit(c, cfg, bu);
     char what[600];
     snprintf(what, sizeof what, "%s/M.npy", bu->dir);
-    if ((rc = tdi_gen_chol(bu->M, N, L, what, err)) ||
+    if ((rc = tdi_linalg_chol(bu->M, N, L, what, 0, NULL, err)) ||
         (rc = derive_phys(cfg, bu, L, &c->phys, err)))
         goto done;
     snprintf(c->unit_subckt, sizeof c->unit_subckt, "unit_%s", c->phys.unit->name);

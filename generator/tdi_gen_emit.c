@@ -9,98 +9,72 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tdi_buf.h"
 #include "tdi_gen_int.h"
 
+/* The lines of a netlist, each NUL-terminated, back to back in text; off: (n) line starts. */
 typedef struct {
-    char *buf;
-    size_t len, cap;
-    size_t *off; /* line start offsets */
-    size_t n, ocap;
-    int oom;
+    tdi_buf text;
+    tdi_buf off; /* size_t offsets, stored as bytes */
+    size_t n;
 } sb;
 
-/* room for need bytes of text / need line offsets in all (doubling); 0 or sets oom */
-static int sb_reserve(sb *s, size_t need)
+static int sb_oom(const sb *s)
 {
-    if (s->oom)
-        return -1;
-    if (need <= s->cap)
-        return 0;
-    size_t nc = s->cap ? 2 * s->cap : 1 << 16;
-    while (nc < need)
-        nc *= 2;
-    char *p = realloc(s->buf, nc);
-    if (!p) {
-        s->oom = 1;
-        return -1;
-    }
-    s->buf = p;
-    s->cap = nc;
-    return 0;
+    return s->text.oom || s->off.oom;
 }
 
-static int sb_reserve_lines(sb *s, size_t need)
+static size_t sb_off(const sb *s, size_t i)
 {
-    if (s->oom)
-        return -1;
-    if (need <= s->ocap)
-        return 0;
-    size_t nc = s->ocap ? 2 * s->ocap : 1024;
-    while (nc < need)
-        nc *= 2;
-    size_t *p = realloc(s->off, nc * sizeof *p);
-    if (!p) {
-        s->oom = 1;
-        return -1;
-    }
-    s->off = p;
-    s->ocap = nc;
-    return 0;
+    size_t o;
+    memcpy(&o, s->off.s + i * sizeof o, sizeof o);
+    return o;
+}
+
+/* line i (NUL-terminated) */
+static char *sb_at(const sb *s, size_t i)
+{
+    return s->text.s + sb_off(s, i);
+}
+
+static void sb_free(sb *s)
+{
+    tdi_buf_destroy(&s->text);
+    tdi_buf_destroy(&s->off);
+}
+
+static void sb_add_line(sb *s, size_t start)
+{
+    if (!tdi_buf_append(&s->off, &start, sizeof start))
+        s->n++;
 }
 
 static void sb_line(sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void sb_line(sb *s, const char *fmt, ...)
 {
-    if (sb_reserve_lines(s, s->n + 1))
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = s->cap - s->len;
-        int w = vsnprintf(s->buf ? s->buf + s->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            s->oom = 1;
-            return;
-        }
-        if ((size_t)w + 1 <= room) {
-            s->off[s->n++] = s->len;
-            s->len += (size_t)w + 1;
-            return;
-        }
-        if (sb_reserve(s, s->len + (size_t)w + 1))
-            return;
-    }
+    size_t start = s->text.len;
+    va_list ap;
+    va_start(ap, fmt);
+    int bad = tdi_buf_vprintf(&s->text, fmt, ap);
+    va_end(ap);
+    if (!bad && !tdi_buf_append(&s->text, "", 1)) /* keep the NUL: the line separator */
+        sb_add_line(s, start);
 }
 
 /* appends the '\n'-terminated lines of text[0..len) (a last line without '\n' is not added) */
 static void sb_lines(sb *s, const char *text, size_t len)
 {
-    size_t nl = 0;
-    for (const char *p = text, *e = text + len; (p = memchr(p, '\n', (size_t)(e - p))); p++)
-        nl++;
-    if (sb_reserve_lines(s, s->n + nl) || sb_reserve(s, s->len + len))
+    size_t base = s->text.len;
+    if (tdi_buf_append(&s->text, text, len))
         return;
-    char *dst = s->buf + s->len;
-    memcpy(dst, text, len);
+    char *dst = s->text.s + base;
     for (size_t i = 0, start = 0; i < len; i++)
         if (dst[i] == '\n') {
             dst[i] = '\0';
-            s->off[s->n++] = s->len + start;
+            sb_add_line(s, base + start);
             start = i + 1;
         }
-    s->len += len;
 }
 
 static const char *nname(const tdi_gen_circuit *c, int i)
@@ -185,16 +159,15 @@ int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err)
 {
     sb s = {0};
     emit_elems(&s, c);
-    if (s.oom) {
-        free(s.buf);
-        free(s.off);
+    if (sb_oom(&s)) {
+        sb_free(&s);
         return tdi_err_set(err, TDI_ENOMEM, "element text: out of memory");
     }
     for (size_t i = 0; i < s.n; i++) /* NUL separators -> newlines */
-        s.buf[s.off[i] + strlen(s.buf + s.off[i])] = '\n';
-    free(s.off);
-    c->elem_text = s.buf;
-    c->elem_text_len = s.len;
+        sb_at(&s, i)[strlen(sb_at(&s, i))] = '\n';
+    tdi_buf_destroy(&s.off);
+    c->elem_text_len = s.text.len;
+    c->elem_text = tdi_buf_take(&s.text);
     return 0;
 }
 
@@ -383,9 +356,8 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
     *out = NULL;
     sb s = {0};
     build_netlist(c, mode, tran_h, tran_stop, &s, 1, NULL);
-    if (s.oom) {
-        free(s.buf);
-        free(s.off);
+    if (sb_oom(&s)) {
+        sb_free(&s);
         return tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
     }
     tdi_gen_text *t = calloc(1, sizeof *t);
@@ -393,18 +365,17 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
     if (!t || !lines) {
         free(t);
         free(lines);
-        free(s.buf);
-        free(s.off);
+        sb_free(&s);
         return tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
     }
     for (size_t i = 0; i < s.n; i++)
-        lines[i] = s.buf + s.off[i];
+        lines[i] = sb_at(&s, i);
     lines[s.n] = NULL;
-    t->buf = s.buf;
-    t->len = s.len;
+    t->len = s.text.len;
+    t->buf = tdi_buf_take(&s.text);
     t->lines = lines;
     t->n_lines = s.n;
-    free(s.off);
+    tdi_buf_destroy(&s.off);
     *out = t;
     return 0;
 }
@@ -416,16 +387,15 @@ int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     size_t at = 0;
     build_netlist(c, mode, tran_h, tran_stop, &s, 0, &at);
     int rc = 0;
-    if (s.oom)
+    if (sb_oom(&s))
         rc = tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
     for (size_t i = 0; i < s.n && !rc; i++) {
         if (i == at && fwrite(c->elem_text, 1, c->elem_text_len, f) != c->elem_text_len)
             rc = tdi_err_set(err, TDI_EIO, "netlist write failed");
-        if (fputs(s.buf + s.off[i], f) == EOF || fputc('\n', f) == EOF)
+        if (fputs(sb_at(&s, i), f) == EOF || fputc('\n', f) == EOF)
             rc = tdi_err_set(err, TDI_EIO, "netlist write failed");
     }
-    free(s.buf);
-    free(s.off);
+    sb_free(&s);
     return rc;
 }
 

@@ -6,12 +6,11 @@
 #include <stddef.h>
 
 #include "tdi_gen.h"
+#include "tdi_linalg.h"
+#include "tdi_seed.h"
 
-/* Cholesky factor of the n x n symmetric matrix M into L (lower, row-major, n x n).
- * TDI_ENUM with a message naming `what` when M is not positive definite. */
-int tdi_gen_chol(const double *M, size_t n, double *L, const char *what, tdi_err *err);
-/* Solves L L^T X = Bm in place for `nrhs` right-hand sides stored as rows of Bm (nrhs x n). */
-void tdi_gen_chol_solve_rows(const double *L, size_t n, double *Bm, size_t nrhs);
+/* Cholesky and its row solve: common/tdi_linalg.h (tdi_linalg_chol, tdi_linalg_chol_solve_rows). */
+
 /* Extreme eigenvalues of SPD M given its Cholesky factor L: lambda_max by Lanczos on M,
  * lambda_min by Lanczos on M^-1 (exact dense eigen-decomposition when n <= 400). */
 int tdi_gen_eig_extremes(const double *M, const double *L, size_t n, unsigned long seed,

@@ -1,5 +1,5 @@
-/* tdi_gen_linalg: the few dense linear-algebra steps of the generator on top of GSL/CBLAS:
- * Cholesky (PD check), multi-RHS solves, extreme eigenvalues by Lanczos with full
+/* tdi_gen_linalg: the few dense linear-algebra steps of the generator on top of GSL/CBLAS
+ * (Cholesky is common/tdi_linalg.h's): extreme eigenvalues by Lanczos with full
  * re-orthogonalisation (O(n^2) per iteration, so a 2048-unit M costs well under a second).
  * Non-goal: general eigen-solvers (the low-rank factoring lives in tdi_gen_circ.c). */
 #include "tdi_gen_int.h"
@@ -21,31 +21,6 @@ void openblas_set_num_threads(int n);
 void tdi_gen_blas_threads(int n)
 {
     openblas_set_num_threads(n);
-}
-
-int tdi_gen_chol(const double *M, size_t n, double *L, const char *what, tdi_err *err)
-{
-    memcpy(L, M, n * n * sizeof *L);
-    gsl_matrix_view v = gsl_matrix_view_array(L, n, n);
-    int st = gsl_linalg_cholesky_decomp1(&v.matrix);
-    if (st)
-        return tdi_err_set(err, TDI_ENUM, "%s: matrix is not positive definite (Cholesky failed)",
-                           what);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            L[i * n + j] = 0.0;
-    return 0;
-}
-
-void tdi_gen_chol_solve_rows(const double *L, size_t n, double *Bm, size_t nrhs)
-{
-    gsl_matrix_const_view Lv = gsl_matrix_const_view_array(L, n, n);
-    gsl_matrix_view Bv = gsl_matrix_view_array(Bm, nrhs, n);
-    /* rows x satisfy x L L^T = b (M symmetric): first y L^T = b, then x L = y */
-    gsl_blas_dtrsm(CblasRight, CblasLower, CblasTrans, CblasNonUnit, 1.0, &Lv.matrix,
-                   &Bv.matrix);
-    gsl_blas_dtrsm(CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, 1.0, &Lv.matrix,
-                   &Bv.matrix);
 }
 
 void tdi_gen_gemm_abt(const double *A, const double *B, size_t m, size_t n, size_t k, double *C)
@@ -210,9 +185,9 @@ int tdi_gen_eig_extremes(const double *M, const double *L, size_t n, unsigned lo
     }
     lz_ctx c = {M, L};
     double inv;
-    int rc = lz_largest(lz_mul, &c, n, seed, lmax, err);
+    int rc = lz_largest(lz_mul, &c, n, tdi_seed(seed, TDI_SEED_GEN_LANCZOS, 0), lmax, err);
     if (!rc)
-        rc = lz_largest(lz_inv, &c, n, seed + 1, &inv, err);
+        rc = lz_largest(lz_inv, &c, n, tdi_seed(seed, TDI_SEED_GEN_LANCZOS, 1), &inv, err);
     if (!rc)
         *lmin = 1.0 / inv;
     return rc;

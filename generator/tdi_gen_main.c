@@ -40,11 +40,8 @@ static int parse_size(const char *s, size_t *out)
 
 int main(int argc, char **argv)
 {
-    tdi_cli_omp_passive("/proc/self/exe", argv); /* idle OpenMP threads sleep (tdi_cli.h) */
-    if (tdi_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    if (tdi_cli_start(argc, argv, usage)) /* idle OpenMP threads sleep; -h, --help */
         return 0;
-    }
     gsl_set_error_handler_off();
     tdi_gen_blas_threads(1);
     /* keep freed large blocks in the heap for reuse: the big N x N temporaries otherwise go

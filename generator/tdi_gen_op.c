@@ -170,7 +170,8 @@ int tdi_gen_op_choose(const tdi_gen_op_in *in, tdi_gen_op *op, tdi_err *err)
     int rc = op_check_in(in, err);
     if (rc)
         return rc;
-    double sd_th = OP_NSD * sqrt(TDI_PHYS_KB * in->T / in->Cu) * in->sd1_max; /* V */
+    /* sqrt(kB T / Cu) is Vs at theta = 1: the rms of a lone unit in volts */
+    double sd_th = OP_NSD * tdi_phys_vs_of_theta(in->T, in->Cu, 1.0) * in->sd1_max; /* V */
     if (in->v_swing <= sd_th)
         return tdi_err_set(err, TDI_ECONFIG, "operating point: circuit.v_swing = %.4g V is too "
                            "small: %g thermal std of the noisiest node alone (kB T/Cu at Cu = "
@@ -311,7 +312,7 @@ static int op_data(const tdi_gen_bundle *bu, const double *L, double gu, tdi_gen
         return tdi_err_set(err, TDI_ENOMEM, "operating point: out of memory");
     }
     memcpy(bz, z, n * N * sizeof *z);
-    tdi_gen_chol_solve_rows(L, N, z, n);
+    tdi_linalg_chol_solve_rows(L, N, z, n);
     in->z_max = in->y_max = 0;
     for (size_t s = 0; s < n; s++)
         for (size_t i = 0; i < N; i++) {

@@ -78,9 +78,9 @@ static int intra_lowrank(tdi_gen_build *bd, const tdi_gen_module *m, const doubl
     size_t r = 0, rcap = cfg->rank > 0 ? (size_t)cfg->rank : n;
     if (rcap > n)
         rcap = n;
-    int rc = tdi_gen_lowrank(R, n, rcap, (unsigned long)cfg->seed * 2 + (unsigned long)mi + 7,
-                             bd->scale, mi ? "decoder" : "encoder", cfg->path, &U, &lam, &r,
-                             err);
+    uint64_t lr_seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_GEN_LOWRANK, (uint64_t)mi);
+    int rc = tdi_gen_lowrank(R, n, rcap, lr_seed, bd->scale, mi ? "decoder" : "encoder",
+                             cfg->path, &U, &lam, &r, err);
     free(R);
     if (rc)
         return rc;

@@ -36,23 +36,24 @@ static int write_netlist(const char *dir, const char *name, const tdi_gen_circui
     return tdi_atomic_commit(&af, err);
 }
 
+/* dir = the argument if given, else the config's key if set, else <out>/<sub>; snprintf's
+ * return (the caller refuses a path that did not fit) */
+static int pick_dir(char *dir, size_t n, const char *arg, const char *key, const char *out,
+                    const char *sub)
+{
+    if (arg)
+        return snprintf(dir, n, "%s", arg);
+    if (key[0])
+        return snprintf(dir, n, "%s", key);
+    return snprintf(dir, n, "%s/%s", out, sub);
+}
+
 int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
                 FILE *log, tdi_err *err)
 {
     char bdir[1100], odir[1100], tmp[1200];
-    int wb, wo;
-    if (bundle_dir)
-        wb = snprintf(bdir, sizeof bdir, "%s", bundle_dir);
-    else if (cfg->bundle[0])
-        wb = snprintf(bdir, sizeof bdir, "%s", cfg->bundle);
-    else
-        wb = snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
-    if (out_dir)
-        wo = snprintf(odir, sizeof odir, "%s", out_dir);
-    else if (cfg->netlists[0])
-        wo = snprintf(odir, sizeof odir, "%s", cfg->netlists);
-    else
-        wo = snprintf(odir, sizeof odir, "%s/netlists", cfg->out);
+    int wb = pick_dir(bdir, sizeof bdir, bundle_dir, cfg->bundle, cfg->out, "substrate");
+    int wo = pick_dir(odir, sizeof odir, out_dir, cfg->netlists, cfg->out, "netlists");
     if (wb < 0 || (size_t)wb >= sizeof bdir || wo < 0 || (size_t)wo >= sizeof odir)
         return tdi_err_set(err, TDI_EARG, "tdi-gen: bundle or output path longer than %zu "
                            "bytes: refusing it rather than cutting it", sizeof odir - 1);

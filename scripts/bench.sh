@@ -136,54 +136,78 @@ if want cosim; then
     else
         echo "cosim: tdi-cosim FAILED: $(tail -n 1 "$b/run.log")"
     fi
-    # sde engine (issue 10): sample-ticks per CPU second of the batched path (samples as the
-    # rows of one state matrix, GEMMs per tick, vectorised noise; the default) against the
-    # pre-batching path (--sde-reference: one run per sample, mat-vecs, scalar draws), both in
-    # the per_sample schedule on the same circuit and 128 samples, SDE_RUNS times (default 5)
-    # in alternation on this shared machine; medians. Then the two limits measured here: dgemm
-    # GFLOP/s at the tick's shapes (4 N^2 flops per sample-tick in the eigenbasis) and CPU ns per
-    # Gaussian of the generator (N per sample-tick), and the fraction of each reached.
-    sed -e 's/^  n_samples: .*/  n_samples: 128/' -e 's/^  spice: .*/  spice: false/' \
-        "$b/paper.yaml" >"$b/sde.yaml"
-    if [ -z "$sub" ]; then # the synthetic bundle holds 4 samples: write one with 128
-        bin/tdi-cosim --synth-bundle "$b/paper/substrate" 64 16 128 1
+    # sde engine (issue 10): sample-ticks per CPU second of three paths of the per_sample
+    # schedule on the same circuit and 256 samples: the pre-batching reference (--sde-reference:
+    # one run per sample, mat-vecs, scalar draws: "old"), the general batched path
+    # (--sde-general: GEMMs per tick), and the default, which on this circuit is the mode-basis
+    # fast path (docs/sde.md: "new"; results.json's sde_schedule names the path that ran),
+    # SDE_RUNS times (default 5) in alternation on this shared machine; medians. Then the limits
+    # measured here: dgemm GFLOP/s at the tick's shape, dtrmm, and the CPU ns per Gaussian of
+    # both generators, and the fraction of each limit reached.
+    sed -e 's/^  n_samples: .*/  n_samples: 256/' -e 's/^  spice: .*/  spice: false/' \
+        -e 's/^  paper_row: .*/  paper_row: false/' "$b/paper.yaml" >"$b/sde.yaml"
+    if [ -z "$sub" ]; then # the synthetic bundle holds 4 samples: write one with 256
+        bin/tdi-cosim --synth-bundle "$b/paper/substrate" 64 16 256 1
     fi
-    ref="" bat=""
+    ref="" gen="" new="" loads=""
     for run in $(seq 1 "${SDE_RUNS:-5}"); do
-        for p in reference batched; do
+        for p in reference general default; do
             arg=""
             [ "$p" = reference ] && arg=--sde-reference
+            [ "$p" = general ] && arg=--sde-general
             load=$(cut -d' ' -f1 /proc/loadavg)
+            loads="$loads $load"
             if bin/tdi-cosim "$b/sde.yaml" --schedule per_sample $arg >"$b/sde-$p.log" 2>&1; then
-                r=$(grep -o '"sde": {[^}]*' "$b/paper/cosim/results.json")
+                js=$b/paper/cosim/results.json
+                r=$(grep -o '"sde": {[^}]*' "$js")
+                path=$(grep -o '"sde_schedule": "[^"]*"' "$js" | sed 's/.*: "//; s/"$//')
                 tps=$(echo "$r" | grep -o '"ticks_per_s": [0-9.e+-]*' | awk '{print $2}')
                 cpu=$(echo "$r" | grep -o '"cpu_s": [0-9.e+-]*' | awk '{print $2}')
                 tk=$(echo "$r" | grep -o '"ticks": [0-9]*' | awk '{print $2}')
-                echo "cosim: sde run $run, $p path: $tk sample-ticks in $cpu CPU s = $tps" \
+                echo "cosim: sde run $run, $p: $path: $tk sample-ticks in $cpu CPU s = $tps" \
                     "sample-ticks/CPU-s (load average before: $load)"
-                [ "$p" = reference ] && ref="$ref $tps" || bat="$bat $tps"
+                case $p in
+                    reference) ref="$ref $tps" ;;
+                    general) gen="$gen $tps" ;;
+                    *) new="$new $tps"; newpath=$path ;;
+                esac
             else
-                echo "cosim: sde run $run, $p path FAILED: $(tail -n 1 "$b/sde-$p.log")"
+                echo "cosim: sde run $run, $p FAILED: $(tail -n 1 "$b/sde-$p.log")"
             fi
         done
     done
     med() { echo "$1" | tr ' ' '\n' | grep . | sort -g | awk '{ r[NR] = $1 } END {
         if (NR) printf "%.6g", NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'; }
-    mr=$(med "$ref") mb=$(med "$bat")
-    units=$(grep -o '[0-9]* units$' "$b/sde-batched.log" | head -n 1 | awk '{print $1}')
-    if [ -n "$mr" ] && [ -n "$mb" ] && [ -n "$units" ]; then
-        sp=$(awk -v a="$mb" -v b="$mr" 'BEGIN{printf "%.2f", a / b}')
-        echo "cosim: sde median of ${SDE_RUNS:-5}: reference $mr, batched $mb" \
-            "sample-ticks/CPU-s: speed-up $sp x (issue target >= 20 x)"
+    mr=$(med "$ref") mg=$(med "$gen") mn=$(med "$new")
+    units=$(grep -o '[0-9]* units$' "$b/sde-default.log" | head -n 1 | awk '{print $1}')
+    if [ -n "$mr" ] && [ -n "$mg" ] && [ -n "$mn" ] && [ -n "$units" ]; then
+        echo "cosim: sde median of ${SDE_RUNS:-5} (load average $(echo "$loads" | tr ' ' '\n' |
+            grep . | sort -g | awk '{ r[NR] = $1 } END { printf "%s to %s", r[1], r[NR] }')):" \
+            "old (reference) $mr, general batched $mg, new ($newpath) $mn sample-ticks/CPU-s"
+        echo "cosim: sde speed-up new / old $(awk -v a="$mn" -v b="$mr" 'BEGIN{printf "%.2f", a / b}') x" \
+            "(issue target >= 20 x); new / 1.2e5 (the issue's old figure)" \
+            "$(awk -v a="$mn" 'BEGIN{printf "%.2f", a / 1.2e5}') x; general / old" \
+            "$(awk -v a="$mg" -v b="$mr" 'BEGIN{printf "%.2f", a / b}') x"
         lim=$(bin/tdi-cosim --sde-limits "$units" 128 2)
         echo "cosim: sde limits, N = $units units, 128 rows" \
             "(load average $(cut -d' ' -f1 /proc/loadavg)): $lim"
-        echo "$lim" | awk -v n="$units" -v a="$mb" '{
-            gf = $2; nsd = $6;
+        echo "$lim" | awk -v n="$units" -v a="$mn" -v g="$mg" '{
+            gf = $2; nsd = $6; gt = $8; nsm = $10;
+            # general path: 4 N^2 flops (two GEMMs) and N old-generator draws per sample-tick
             lg = gf * 1e9 / (4 * n * n); ln = 1e9 / (n * nsd); ls = 1 / (1 / lg + 1 / ln);
-            printf "cosim: sde GEMM limit %.3g sample-ticks/s (reached %.0f%%), Gaussian " \
-                "limit %.3g (reached %.0f%%), both in series %.3g (reached %.0f%%)\n", lg,
-                100 * a / lg, ln, 100 * a / ln, ls, 100 * a / ls }'
+            printf "cosim: sde general path: GEMM limit %.3g sample-ticks/s (reached %.0f%%), " \
+                "Gaussian limit %.3g (reached %.0f%%), both in series %.3g (reached %.0f%%)\n",
+                lg, 100 * g / lg, ln, 100 * g / ln, ls, 100 * g / ls;
+            # mode-basis path: the resistor power a^T Q a, N^2 flops (a triangular GEMM) per
+            # sample-tick, at the dgemm peak; N mode-basis draws per sample-tick
+            mg = gf * 1e9 / (n * n); mt = gt * 1e9 / (n * n); mn = 1e9 / (n * nsm);
+            ms = 1 / (1 / mg + 1 / mn);
+            printf "cosim: sde new path: GEMM limit %.3g sample-ticks/s at the dgemm peak " \
+                "(reached %.0f%%; dtrmm measured %.3g GFLOP/s: %.3g), Gaussian limit %.3g " \
+                "(%.3g ns per draw; reached %.0f%%), both in series %.3g (reached %.0f%%)\n",
+                mg, 100 * a / mg, gt, mt, mn, nsm, 100 * a / mn, ms, 100 * a / ms;
+            printf "cosim: sde new path vs the issue target (20 x 1.2e5 = 2.4e6): %.0f%%\n",
+                100 * a / 2.4e6 }'
     fi
     # schedule: the same circuit, 3 samples (settle_eps 0.1, 1 slow time of averaging), spice
     # CPU seconds with one transient (bias schedule) and with one run per sample

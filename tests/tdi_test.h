@@ -85,6 +85,34 @@ static inline char *tdi_test_slurp(const char *path)
     return b;
 }
 
+/* Writes text to path (a fixture); 0, or -1 when the file cannot be written. */
+static inline int tdi_test_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int bad = fputs(text, f) < 0;
+    return fclose(f) || bad ? -1 : 0;
+}
+
+/* max over i < n of |a[i] - s b[i]| (e.g. a read-back K against gu M); 0 when n is 0 */
+static inline double tdi_test_max_diff(const double *a, double s, const double *b, size_t n)
+{
+    double w = 0;
+    for (size_t i = 0; i < n; i++)
+        w = fmax(w, fabs(a[i] - s * b[i]));
+    return w;
+}
+
+/* rc == 0 (a call that must succeed); on failure the error message follows the FAIL line. */
+static inline int tdi_check_ok(int rc, const tdi_err *e, const char *name)
+{
+    int ok = tdi_check_int(rc, 0, name);
+    if (!ok)
+        printf("    %s\n", e->msg);
+    return ok;
+}
+
 /* The number after key in a JSON text, searching for key after the first occurrence of obj
  * (obj NULL: from the start); NAN when either is missing. A test-side reader for tdi's own
  * results.json layout ("key": value), not a JSON parser. */

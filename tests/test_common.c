@@ -15,11 +15,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tdi_buf.h"
 #include "tdi_cfg.h"
 #include "tdi_cli.h"
 #include "tdi_err.h"
 #include "tdi_io.h"
 #include "tdi_npy.h"
+#include "tdi_seed.h"
 #include "tdi_test.h"
 
 static char g_dir[256];    /* temp dir of this run */
@@ -573,11 +575,8 @@ static void test_npy_numpy(void)
         char label[160];
         snprintf(label, sizeof label, "read numpy-written %s", good[i].name);
         int rc = tdi_npy_read(p, &a, &e);
-        tdi_check_int(rc, 0, label);
-        if (rc) {
-            printf("    %s\n", e.msg);
+        if (!tdi_check_ok(rc, &e, label))
             continue;
-        }
         int same = a.dtype == good[i].dt && a.ndim == good[i].ndim;
         size_t count = 1;
         for (int k = 0; same && k < a.ndim; k++) {
@@ -1001,13 +1000,8 @@ typedef struct {
 
 static void cfg_schema(cfg_vals *v, tdi_cfg_key k[NKEYS])
 {
-    memset(v, 0, sizeof *v);
-    v->seed = 7;
-    v->warmup = 0.5;
-    v->lr = 0.1;
-    v->epochs = 1;
-    snprintf(v->schedule, sizeof v->schedule, "linear");
-    snprintf(v->name, sizeof v->name, "x");
+    *v = (cfg_vals){.seed = 7, .warmup = 0.5, .lr = 0.1, .epochs = 1, .schedule = "linear",
+                    .name = "x"}; /* the defaults */
     const tdi_cfg_key tab[NKEYS] = {
         {"seed", TDI_CFG_INT, &v->seed, 0, 1e9, 0, NULL, NULL, 0},
         {"train.lr", TDI_CFG_DOUBLE, &v->lr, 0, 1, 0, NULL, NULL, 0},
@@ -1055,9 +1049,7 @@ static void test_cfg_good(void)
     tdi_err e;
     tdi_err_clear(&e);
     int rc = tdi_cfg_load_string("good.yaml", good_cfg, k, NKEYS, &e);
-    tdi_check_int(rc, 0, "cfg good loads");
-    if (rc)
-        printf("    %s\n", e.msg);
+    tdi_check_ok(rc, &e, "cfg good loads");
     tdi_check_int(v.seed, 42, "cfg seed");
     tdi_check_near(v.lr, 1e-3, 0, "cfg train.lr (strtod of the same text: exact)");
     tdi_check_int(v.epochs, 10, "cfg train.epochs");
@@ -1484,11 +1476,7 @@ static void test_cfg_preset(void)
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/preset.yaml", g_dir);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(good, f);
-        fclose(f);
-    }
+    tdi_test_write(path, good);
     a = 0;
     tdi_check_int(tdi_cfg_load_preset(path, NULL, k, n, 1, &e), 0, "preset: from file");
     tdi_check_int(a, 4, "preset: from file, value");
@@ -1512,6 +1500,74 @@ static void test_err(void)
     tdi_check_int(tdi_err_set(NULL, TDI_ENUM, "ignored"), TDI_ENUM, "err set NULL ok");
 }
 
+/* the splitmix64 finaliser, written out again as the oracle of tdi_seed's formulas */
+static uint64_t ref_fin(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+    return z ^ (z >> 31);
+}
+
+/* tdi_seed reproduces, purpose by purpose, the expression each caller used before it existed
+ * (so every stream, hence every golden number, is unchanged); exact integer equality. */
+static void test_seed(void)
+{
+    const uint64_t G = UINT64_C(0x9E3779B97F4A7C15), s = 12345;
+    int ok = 1;
+    for (uint64_t p = TDI_SEED_UNET_INIT; p <= TDI_SEED_UNET_BENCH; p++)
+        for (uint64_t i = 0; i < 3; i++) {
+            uint64_t z = s * G ^ (p << 48) ^ i;
+            z = ref_fin(ref_fin(z + G) + G);
+            ok &= tdi_seed(s, (tdi_seed_purpose)p, i) == (z & 0xffffffffu);
+        }
+    TDI_CHECK(ok, "seed: tdi-unet purposes = two splitmix64 steps of sG ^ purpose<<48 ^ index");
+    uint64_t job = ref_fin(9 * G + 4 + 1) & 0xffffffffu;
+    tdi_check_int((long long)tdi_seed(9, TDI_SEED_SWEEP_JOB, 4), (long long)job,
+                  "seed: sweep job = splitmix64(sG + index + 1) folded to 32 bits");
+    tdi_check_int((long long)tdi_seed(s, TDI_SEED_SWEEP_SYNTH, 2), (long long)(s * 7919 + 2),
+                  "seed: sweep synthetic test split = s 7919 + 2");
+    tdi_check_int((long long)tdi_seed(s, TDI_SEED_FIT_MLP, 1), (long long)(s * 2654435761u + 1),
+                  "seed: tdi-fit encoder MLP = s 2654435761 + 1");
+    TDI_CHECK(tdi_seed(s, TDI_SEED_FIT_BATCH, 0) == (s ^ G), "seed: tdi-fit batch order = s ^ G");
+    tdi_check_int((long long)tdi_seed(s, TDI_SEED_GEN_LANCZOS, 1), (long long)(s + 1),
+                  "seed: tdi-gen Lanczos on M^-1 = s + 1");
+    tdi_check_int((long long)tdi_seed(s, TDI_SEED_GEN_LOWRANK, 1), (long long)(s * 2 + 1 + 7),
+                  "seed: tdi-gen decoder low-rank = 2 s + module + 7");
+    TDI_CHECK(tdi_seed(s, TDI_SEED_COSIM_NOISE, 0) == s * G + 5, "seed: cosim noise = s G + 5");
+    TDI_CHECK(tdi_seed(s, TDI_SEED_UNET_STEP, 7) != tdi_seed(s, TDI_SEED_UNET_PERM, 7) &&
+                  tdi_seed(s, TDI_SEED_UNET_STEP, 7) != tdi_seed(s, TDI_SEED_UNET_STEP, 8),
+              "seed: purposes and indices give different streams");
+}
+
+/* tdi_buf: growth across many appends equals the text written in one go; embedded NULs kept. */
+static void test_buf(void)
+{
+    tdi_buf b = {0};
+    char *empty = tdi_buf_take(&b);
+    TDI_CHECK(empty && empty[0] == '\0' && b.s == NULL, "buf: take of an empty buffer is \"\"");
+    free(empty);
+    size_t want = 0;
+    for (int i = 0; i < 5000; i++) { /* 5000 lines cross many doublings from 256 bytes */
+        tdi_buf_printf(&b, "line %d %.17g\n", i, i / 7.0);
+        want += (size_t)snprintf(NULL, 0, "line %d %.17g\n", i, i / 7.0);
+    }
+    tdi_check_int((long long)b.len, (long long)want, "buf: length after 5000 printf appends");
+    TDI_CHECK(b.len < b.cap && b.s[b.len] == '\0' && strncmp(b.s, "line 0 0\nline 1 ", 16) == 0,
+              "buf: NUL-terminated, first lines in order");
+    char last[64];
+    snprintf(last, sizeof last, "line 4999 %.17g\n", 4999 / 7.0);
+    TDI_CHECK(strcmp(b.s + b.len - strlen(last), last) == 0, "buf: last line intact");
+    tdi_buf_destroy(&b);
+    tdi_buf_append(&b, "ab\0cd", 5);
+    tdi_buf_printf(&b, "%s", "ef");
+    TDI_CHECK(b.len == 7 && memcmp(b.s, "ab\0cdef", 8) == 0 && !b.oom,
+              "buf: append keeps embedded NUL bytes");
+    char *t = tdi_buf_take(&b);
+    TDI_CHECK(t && t[6] == 'f' && b.s == NULL && b.len == 0, "buf: take hands over, b empty");
+    free(t);
+    tdi_buf_destroy(NULL);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "build/tc.XXXXXX");
@@ -1521,6 +1577,8 @@ int main(void)
         return 1;
     }
     test_err();
+    test_seed();
+    test_buf();
     test_hash();
     test_read_all_mkdirs();
     test_atomic();

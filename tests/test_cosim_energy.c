@@ -15,6 +15,7 @@
 #include "tdi_gen.h"
 #include "tdi_io.h"
 #include "tdi_test.h"
+#include "tdi_test_job.h"
 
 #define SCR "build/test-cosim-energy"
 
@@ -46,11 +47,8 @@ static double hand_power(double vx, double vy)
 static void check_readback(tdi_gen_readback *rb, tdi_err *err)
 {
     int rc = tdi_gen_readback_parse(hand_netlist, "x", "y", rb, err);
-    tdi_check_int(rc, 0, "hand netlist reads back");
-    if (rc) {
-        printf("  %s\n", err->msg);
+    if (!tdi_check_ok(rc, err, "hand netlist reads back"))
         return;
-    }
     tdi_check_int((long long)rb->n_bus, 1, "one bus node eliminated");
     /* K = diag(gx, gy) + [g3; g4] [g1 g2] / gb; values are exact binary fractions of 1e-6:
        rounding only (1e-9 relative) */
@@ -247,30 +245,22 @@ static void check_digeq(tdi_err *err)
         {1, 36, 36, 36 + 36 + 6},
         {2, 2 * 6 * 2, 36, 24 + 36 + 6}};
     for (int m = 0; m < 3; m++) {
-        char root[128], dir[160], path[200], txt[512], nm[160];
+        char root[128], dir[160], path[200], nm[160];
         snprintf(root, sizeof root, SCR "/b%d", m);
         snprintf(dir, sizeof dir, "%s/substrate", root);
-        tdi_mkdirs(root, err);
-        if (tdi_cosim_synth_bundle(dir, D, k, 4, 7, cases[m].skip, 0.0, err)) {
-            printf("  %s\n", err->msg);
+        if (tdi_test_job_bundle(root, D, k, 4, 7, cases[m].skip, err))
             continue;
-        }
-        snprintf(path, sizeof path, "%s.yaml", root);
-        snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  avg_relax: 5\n"
-                 "  samples: [0]\ncosim:\n  n_samples: 4\n  sde: false\n  spice: false\n"
-                 "  progress: false\nenergy:\n  mac: 4.0e-12\n  weight_read: 1.0e-11\n", root);
-        tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "config written");
         tdi_cosim_cfg cfg;
         tdi_cosim_summary sum;
-        int rc = tdi_cosim_cfg_load(path, &cfg, err);
+        int rc = tdi_test_job_config(root, "circuit:\n  avg_relax: 5\n  samples: [0]\ncosim:\n"
+                                     "  n_samples: 4\n  sde: false\n  spice: false\n"
+                                     "  progress: false\nenergy:\n  mac: 4.0e-12\n"
+                                     "  weight_read: 1.0e-11\n", &cfg, err);
         if (!rc)
             rc = tdi_cosim_app_run_ex(&cfg, NULL, &sum, NULL, err);
         snprintf(nm, sizeof nm, "mode %d: job runs", m);
-        tdi_check_int(rc, 0, nm);
-        if (rc) {
-            printf("  %s\n", err->msg);
+        if (!tdi_check_ok(rc, err, nm))
             continue;
-        }
         snprintf(nm, sizeof nm, "mode %d: interface MACs", m);
         tdi_check_int(sum.digeq.iface_macs, cases[m].im, nm);
         snprintf(nm, sizeof nm, "mode %d: matvec MACs", m);

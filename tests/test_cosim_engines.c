@@ -18,55 +18,20 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_test.h"
+#include "tdi_test_job.h"
 
-/* A digital side that holds one bias vector and records every tick. */
-typedef struct rec {
-    size_t n;
-    const double *bias; /* (n) A */
-    double *v;          /* (n_ticks + 1, n) V */
-    long n_ticks, last;
-    int order_ok;
-} rec;
-
-static const double *rec_bias(void *u, long k)
-{
-    (void)k;
-    return ((rec *)u)->bias;
-}
-
-static int rec_tick(void *u, long k, double t, const double *v, const double *ib)
-{
-    rec *r = u;
-    (void)t;
-    (void)ib;
-    if (k != r->last + 1 || k > r->n_ticks)
-        r->order_ok = 0;
-    r->last = k;
-    if (k >= 0 && k <= r->n_ticks)
-        memcpy(r->v + (size_t)k * r->n, v, sizeof(double) * r->n);
-    return 0;
-}
-
-static void rec_init(rec *r, size_t n, long n_ticks, const double *bias)
-{
-    r->n = n;
-    r->bias = bias;
-    r->n_ticks = n_ticks;
-    r->last = -1;
-    r->order_ok = 1;
-    r->v = calloc((size_t)(n_ticks + 1) * n, sizeof(double));
-}
+typedef tdi_test_rec rec; /* tests/tdi_test_job.h */
 
 static int run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, double h, long n_ticks,
                const double *bias, uint64_t seed, int noise, rec *r, tdi_cosim_stats *st,
                tdi_err *err)
 {
     tdi_cosim_noise nz;
-    rec_init(r, c->n, n_ticks, bias);
+    tdi_test_rec_init(r, c->n, n_ticks, bias);
     int rc = tdi_cosim_noise_init(&nz, c, h, seed, noise, err);
     if (rc)
         return rc;
-    tdi_cosim_digital dg = {h, n_ticks, rec_bias, rec_tick, r};
+    tdi_cosim_digital dg = {h, n_ticks, tdi_test_rec_bias, tdi_test_rec_tick, r};
     if (kind == TDI_COSIM_SPICE) {
         rc = tdi_cosim_spice_run(c, &nz, &dg, st, err);
     } else {
@@ -167,7 +132,8 @@ static void test_batched_vs_per_sample(double C, double g, double T, int oneway)
                          .tick = 0.05 * C / g, .settle_ticks = 30, .avg_ticks = 50,
                          .batch = 0, .dac_bits = 10, .dac_fs = 8e-9, .adc_bits = 12,
                          .adc_fs = 0.02, .adc_stride = 3, .seed = 42, .noise = 1,
-                         .n_wave = 2, .wave = wave, .wave_every = 7, .wave_ticks = 400};
+                         .n_wave = 2, .wave = wave, .wave_every = 7, .wave_ticks = 400,
+                         .sde_general = 1}; /* the general batched path (mode basis: below) */
     tdi_cosim_out ob, orf;
     int rb = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &ob, &err);
     tdi_check_int(rb, 0, NM("batched sde: per_sample plan runs"));
@@ -324,9 +290,7 @@ static void test_nonreciprocal(double C, double g, double T)
     tdi_cosim_stats st;
     for (int e = 0; e < 2; e++) {
         int rc = run(e ? TDI_COSIM_SPICE : TDI_COSIM_SDE, c, h, nt, b, 21, 1, &r[e], &st, &err);
-        tdi_check_int(rc, 0, e ? "non-reciprocal: spice run" : "non-reciprocal: sde run");
-        if (rc)
-            printf("  %s\n", err.msg);
+        tdi_check_ok(rc, &err, e ? "non-reciprocal: spice run" : "non-reciprocal: sde run");
     }
     tdi_cosim_sde *s = tdi_cosim_sde_alloc(c, h, &err);
     TDI_CHECK(s != NULL, "non-reciprocal: sde accepts a non-symmetric G");
@@ -484,9 +448,7 @@ int main(void)
             int rc = run((tdi_cosim_kind)e, c, h, nt, &ib, 1, 0, &r, &st, &err);
             char nm[128];
             snprintf(nm, sizeof nm, "%s: step run succeeds", tdi_cosim_kind_name(e));
-            tdi_check_int(rc, 0, nm);
-            if (rc)
-                printf("  %s\n", err.msg);
+            tdi_check_ok(rc, &err, nm);
             snprintf(nm, sizeof nm, "%s: every tick hit", tdi_cosim_kind_name(e));
             tdi_check_int(st.ticks_hit, nt + 1, nm);
             snprintf(nm, sizeof nm, "%s: ticks reported in order", tdi_cosim_kind_name(e));
@@ -555,9 +517,7 @@ int main(void)
     rec rs, rd, rs2, rs3, rs4;
     tdi_cosim_stats st_s, st_d;
     int rc = run(TDI_COSIM_SPICE, c16, h, nt, zero, 7, 1, &rs, &st_s, &err);
-    tdi_check_int(rc, 0, "spice: kT/C run succeeds");
-    if (rc)
-        printf("  %s\n", err.msg);
+    tdi_check_ok(rc, &err, "spice: kT/C run succeeds");
     rc = run(TDI_COSIM_SDE, c16, h, nt, zero, 7, 1, &rd, &st_d, &err);
     tdi_check_int(rc, 0, "sde: kT/C run succeeds");
     tdi_check_int(st_s.ticks_hit, nt + 1, "spice: every tick of the kT/C run hit");

@@ -18,6 +18,7 @@
 #include "tdi_npy.h"
 #include "tdi_sub.h"
 #include "tdi_test.h"
+#include "tdi_test_job.h"
 
 #define SCR "build/test-cosim-loop"
 
@@ -71,11 +72,8 @@ int main(void)
             int rc = tdi_cosim_exp_run((tdi_cosim_kind)k, c1, &pl, &o, &err);
             char nm[128];
             snprintf(nm, sizeof nm, "%s: noiseless DAC/ADC run", tdi_cosim_kind_name(k));
-            tdi_check_int(rc, 0, nm);
-            if (rc) {
-                printf("  %s\n", err.msg);
+            if (!tdi_check_ok(rc, &err, nm))
                 continue;
-            }
             double expect = k == 0 ? 0.25 : 0.2625; /* analytic has no ADC */
             snprintf(nm, sizeof nm, "%s: sample 0 estimate (V)", tdi_cosim_kind_name(k));
             tdi_check_near(o.est[0], expect, 1e-12, nm);
@@ -200,11 +198,8 @@ int main(void)
                 FILE *log = fopen(SCR "/ok.log", "w");
                 rc = tdi_cosim_app_run(&cfg, log, &err);
                 fclose(log);
-                tdi_check_int(rc, 0, "tdi-cosim job on the synthetic bundle");
-                if (rc) {
-                    printf("  %s\n", err.msg);
+                if (!tdi_check_ok(rc, &err, "tdi-cosim job on the synthetic bundle"))
                     continue;
-                }
                 char *js = NULL, *csv = NULL;
                 size_t nj = 0, nc = 0;
                 tdi_file_read_all(SCR "/ok/cosim/results.json", &js, &nj, &err);
@@ -273,22 +268,16 @@ int main(void)
     /* ---- substrate-skip bundles: b_enc = A x (D^2 MACs) or A R R^T x (2 D k MACs), b_dec = c */
     for (int proj = 0; proj < 2; proj++) {
         const char *root = proj ? SCR "/skp" : SCR "/skf";
-        char dir[200], path[300], txt[1024];
-        snprintf(dir, sizeof dir, "%s/substrate", root);
-        tdi_mkdirs(root, &err);
-        if (tdi_cosim_synth_bundle(dir, 6, 2, 8, 5, proj ? 2 : 1, 0.0, &err)) {
-            printf("  %s\n", err.msg);
+        char path[300];
+        if (tdi_test_job_bundle(root, 6, 2, 8, 5, proj ? 2 : 1, &err))
             continue;
-        }
         size_t D = 6, k = 2;
-        snprintf(path, sizeof path, "%s.yaml", root);
-        snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  avg_relax: 5\n"
-                 "  samples: [0]\ncosim:\n  n_samples: 3\n  spice: false\n  progress: false\n",
-                 root);
-        tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "config written");
         tdi_cosim_cfg cfg;
-        tdi_cosim_cfg_load(path, &cfg, &err);
-        int rc = tdi_cosim_app_run(&cfg, NULL, &err);
+        int rc = tdi_test_job_config(root, "circuit:\n  avg_relax: 5\n  samples: [0]\ncosim:\n"
+                                     "  n_samples: 3\n  spice: false\n  progress: false\n", &cfg,
+                                     &err);
+        if (!rc)
+            rc = tdi_cosim_app_run(&cfg, NULL, &err);
         tdi_check_int(rc, 0, proj ? "skip bundle (projected encoder) runs"
                                   : "skip bundle (full encoder) runs");
         if (rc) {

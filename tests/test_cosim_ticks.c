@@ -78,15 +78,6 @@ static void test_plan(void)
     tdi_check_int(t.stride, 1, "plan: ADC faster than the tick converts every tick");
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
-}
-
 static int exists(const char *p)
 {
     struct stat st;
@@ -99,7 +90,7 @@ static void config(const char *path, const char *out, const char *cextra, const 
     char t[1024];
     snprintf(t, sizeof t, "seed: 3\nname: t\nout: %s\ncircuit:\n  samples: [0]\n%s"
              "cosim:\n  n_samples: 2\n  spice: false\n  progress: false\n%s", out, cextra, extra);
-    write_text(path, t);
+    tdi_test_write(path, t);
 }
 
 /* bin/tdi-cosim on one bad value: exit status, message with the key and its position. */

@@ -193,15 +193,6 @@ static char *join(const tdi_gen_text *t)
     return s;
 }
 
-static int write_str(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -1;
-    fputs(s, f);
-    return fclose(f);
-}
-
 static int exists(const char *p)
 {
     struct stat st;
@@ -247,9 +238,7 @@ static void test_readback(void)
                     snprintf(name, sizeof name, "readback parses %s/%s/%s %s", units[u],
                              intras[in], skips[s], mode ? "cosim" : "standalone");
                     if (TDI_CHECK(rc == 0 && rb.N == N, name)) {
-                        double worst = 0;
-                        for (size_t i = 0; i < N * N; i++)
-                            worst = fmax(worst, fabs(rb.K[i] - c->phys.gu * t.M[i]));
+                        double worst = tdi_test_max_diff(rb.K, c->phys.gu, t.M, N * N);
                         snprintf(name, sizeof name, "readback K == gu*M %s/%s/%s %s", units[u],
                                  intras[in], skips[s], mode ? "cosim" : "standalone");
                         /* 1e-9 relative (the issue's bound); values are printed with 15
@@ -271,10 +260,9 @@ static void test_readback(void)
                     tdi_gen_text_free(tx);
                 }
                 /* in-memory reduction agrees too */
-                double *K = malloc(N * N * sizeof *K), worst = 0;
+                double *K = malloc(N * N * sizeof *K);
                 tdi_gen_circuit_reduced(c, K, &e);
-                for (size_t i = 0; i < N * N; i++)
-                    worst = fmax(worst, fabs(K[i] - c->phys.gu * t.M[i]));
+                double worst = tdi_test_max_diff(K, c->phys.gu, t.M, N * N);
                 snprintf(name, sizeof name, "reduced(elements) == gu*M %s/%s/%s", units[u],
                          intras[in], skips[s]);
                 tdi_check_le(worst / (c->phys.gu * mx), 1e-9, name);
@@ -353,7 +341,7 @@ static int run_ngspice(const char *txt, const char *tag, size_t N, const tdi_gen
     char cir[256], log[256], cmd[700];
     snprintf(cir, sizeof cir, SCR "/%s.cir", tag);
     snprintf(log, sizeof log, SCR "/%s.log", tag);
-    write_str(cir, txt);
+    tdi_test_write(cir, txt);
     snprintf(cmd, sizeof cmd, "ngspice -b %s > %s 2>&1", cir, log);
     (void)!system(cmd); /* the verdict is the printed measurements, not the exit status */
     char *out = tdi_test_slurp(log);
@@ -604,7 +592,7 @@ static void test_relaxation(void)
         strcpy(full + pre, tail);
         char cir[128], cmd[400];
         snprintf(cir, sizeof cir, SCR "/rx_%s.cir", u ? "rlc" : "rc");
-        write_str(cir, full);
+        tdi_test_write(cir, full);
         snprintf(cmd, sizeof cmd, "ngspice -b %s > %s.log 2>&1", cir, cir);
         int rc = system(cmd) == -1;
         FILE *f = fopen(dat, "r");
@@ -705,7 +693,7 @@ static void test_golden(void)
         tdi_gen_netlist_text(c, (tdi_gen_mode)m, 0, 0, &tx, &e);
         char *txt = join(tx);
         if (getenv("TDI_GEN_UPDATE_GOLDEN"))
-            write_str(files[m], txt);
+            tdi_test_write(files[m], txt);
         char *gold = tdi_test_slurp(files[m]);
         char name[160];
         snprintf(name, sizeof name, "golden %s byte for byte", files[m]);
@@ -763,30 +751,34 @@ static void expect_fail(const char *cfgt, const char *bundle, const char *needle
 
 static void test_bad_input(void)
 {
-    const char *rb = SCR "/rb";
-    expect_fail("name: rb\ncircuit:\n  unit: rc\n skip: dense\n", rb, "bad.yaml:4:2",
-                "malformed YAML (line:col)");
-    expect_fail("name: rb\ncircuit:\n  unit: rc\n  skipp: dense\n", rb, "bad.yaml:4:3",
-                "unknown key with line:col");
-    expect_fail("name: rb\ncircut:\n  unit: rc\n", rb, "unknown key", "misspelt section");
-    expect_fail("name: rb\ncircuit:\n  unit: rcl\n", rb, "bad.yaml:3", "bad unit kind");
-    expect_fail("name: rb\ncircuit:\n  gu: 1.0e-6\n  tau: 1.0e-6\n", rb, "both set", "gu and tau");
-    expect_fail("name: other\n", rb, "does not match", "bundle preset != config name");
-    expect_fail("name: rb\ncircuit:\n  samples: [0, 5]\n", rb, "circuit.samples[1]",
-                "sample index beyond the bundle");
-    expect_fail("name: rb\ncircuit:\n  noise_dt: 1.0e-6\n", rb, "too coarse",
-                "noise interval too coarse");
-    expect_fail("name: rb\ncircuit:\n  enc_prefix: \"x 1\"\n", rb, "enc_prefix",
-                "node prefix with a space");
-    expect_fail("name: rb\ncircuit:\n  enc_prefix: x1\n", rb, "enc_prefix",
-                "node prefix ending in a digit");
-    expect_fail("name: rb\ncircuit:\n  enc_prefix: ux\n  dec_prefix: x\n", rb, "collide",
-                "colliding node prefixes");
-    expect_fail("name: rb\ncircuit:\n  skip: dense\n  wire_budget: 40\n", rb, "wire_budget",
-                "wire budget exceeded");
-    expect_fail("name: rb\ncircuit:\n  intra: lowrank\n  rank: 1\n", rb, "circuit.rank",
-                "intra rank too small");
-    expect_fail("name: rb\n", SCR "/missing", "manifest.yaml", "missing bundle");
+    /* config text, bundle, expected message part, case name: each one is refused */
+    static const struct { const char *cfg, *bundle, *needle, *what; } bad[] = {
+        {"name: rb\ncircuit:\n  unit: rc\n skip: dense\n", SCR "/rb", "bad.yaml:4:2",
+         "malformed YAML (line:col)"},
+        {"name: rb\ncircuit:\n  unit: rc\n  skipp: dense\n", SCR "/rb", "bad.yaml:4:3",
+         "unknown key with line:col"},
+        {"name: rb\ncircut:\n  unit: rc\n", SCR "/rb", "unknown key", "misspelt section"},
+        {"name: rb\ncircuit:\n  unit: rcl\n", SCR "/rb", "bad.yaml:3", "bad unit kind"},
+        {"name: rb\ncircuit:\n  gu: 1.0e-6\n  tau: 1.0e-6\n", SCR "/rb", "both set", "gu and tau"},
+        {"name: other\n", SCR "/rb", "does not match", "bundle preset != config name"},
+        {"name: rb\ncircuit:\n  samples: [0, 5]\n", SCR "/rb", "circuit.samples[1]",
+         "sample index beyond the bundle"},
+        {"name: rb\ncircuit:\n  noise_dt: 1.0e-6\n", SCR "/rb", "too coarse",
+         "noise interval too coarse"},
+        {"name: rb\ncircuit:\n  enc_prefix: \"x 1\"\n", SCR "/rb", "enc_prefix",
+         "node prefix with a space"},
+        {"name: rb\ncircuit:\n  enc_prefix: x1\n", SCR "/rb", "enc_prefix",
+         "node prefix ending in a digit"},
+        {"name: rb\ncircuit:\n  enc_prefix: ux\n  dec_prefix: x\n", SCR "/rb", "collide",
+         "colliding node prefixes"},
+        {"name: rb\ncircuit:\n  skip: dense\n  wire_budget: 40\n", SCR "/rb", "wire_budget",
+         "wire budget exceeded"},
+        {"name: rb\ncircuit:\n  intra: lowrank\n  rank: 1\n", SCR "/rb", "circuit.rank",
+         "intra rank too small"},
+        {"name: rb\n", SCR "/missing", "manifest.yaml", "missing bundle"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_fail(bad[i].cfg, bad[i].bundle, bad[i].needle, bad[i].what);
     /* non-PD: a consistent bundle whose M is indefinite */
     tbundle t;
     tb_make(&t, 3, 1, 1, 0.3, 0.2, 1, 5);
@@ -811,12 +803,12 @@ static void test_bad_input(void)
     expect_fail("name: rb\n", SCR "/incons", "but A", "M block != A");
     tb_free(&t);
     /* the program: non-zero exit, nothing written */
-    write_str(SCR "/bad-prog.yaml", "name: rb\ncircuit:\n  bogus: 1\n");
+    tdi_test_write(SCR "/bad-prog.yaml", "name: rb\ncircuit:\n  bogus: 1\n");
     int st = system("bin/tdi-gen " SCR "/bad-prog.yaml --bundle " SCR "/rb --out " SCR
                     "/bad-prog-out > " SCR "/bad-prog.log 2>&1");
     TDI_CHECK(st != 0, "bin/tdi-gen exits non-zero on an unknown key");
     TDI_CHECK(!exists(SCR "/bad-prog-out"), "bin/tdi-gen wrote nothing");
-    write_str(SCR "/good-prog.yaml", "name: rb\ncircuit:\n  intra: lowrank\n  rank: 4\n");
+    tdi_test_write(SCR "/good-prog.yaml", "name: rb\ncircuit:\n  intra: lowrank\n  rank: 4\n");
     st = system("bin/tdi-gen " SCR "/good-prog.yaml --bundle " SCR "/rb --out " SCR
                 "/good-prog-out > " SCR "/good-prog.log 2>&1");
     TDI_CHECK(st == 0 && exists(SCR "/good-prog-out/standalone.cir") &&
@@ -832,8 +824,8 @@ static void test_output_guard(void)
     static const char keep[] = "user notes, not tdi's\n";
     if (system("mkdir -p " SCR "/user-dir") != 0)
         return;
-    write_str(SCR "/user-dir/notes.txt", keep);
-    write_str(SCR "/user-file", keep);
+    tdi_test_write(SCR "/user-dir/notes.txt", keep);
+    tdi_test_write(SCR "/user-file", keep);
     const char *cmds[] = {
         "bin/tdi-gen " SCR "/good-prog.yaml --bundle " SCR "/rb --out " SCR "/user-dir",
         "bin/tdi-gen " SCR "/good-prog.yaml --bundle " SCR "/rb --out " SCR "/user-file",

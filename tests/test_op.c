@@ -15,6 +15,7 @@
 #include "tdi_io.h"
 #include "tdi_phys.h"
 #include "tdi_test.h"
+#include "tdi_test_job.h"
 
 #define SCR "build/test-op"
 
@@ -69,10 +70,8 @@ static void test_target_met(void)
     tdi_gen_op op;
     tdi_err e = {0};
     int rc = tdi_gen_op_choose(&in, &op, &e);
-    if (!tdi_check_int(rc, 0, "hand case 1 (wide swing): chosen")) {
-        printf("  %s\n", e.msg);
+    if (!tdi_check_ok(rc, &e, "hand case 1 (wide swing): chosen"))
         return;
-    }
     /* no Vs cost and a 10 V swing: the cheapest ADC work n 2^bits is the minimum of both */
     tdi_check_int(op.n_conv, 4, "case 1: window at its minimum (4 conversions)");
     tdi_check_int(op.bits, 8, "case 1: ADC at its minimum (8 bits)");
@@ -98,10 +97,8 @@ static void test_swing_binds(void)
     tdi_gen_op op;
     tdi_err e = {0};
     int rc = tdi_gen_op_choose(&in, &op, &e);
-    if (!tdi_check_int(rc, 0, "hand case 2 (swing 1 mV/unit): chosen")) {
-        printf("  %s\n", e.msg);
+    if (!tdi_check_ok(rc, &e, "hand case 2 (swing 1 mV/unit): chosen"))
         return;
-    }
     tdi_check_int(op.n_conv, n_exp, "case 2: the shortest window meeting the target at the "
                   "swing limit (hand: 42)");
     tdi_check_int(op.bits, 8, "case 2: 8 bits (more bits cost more than they save here)");
@@ -163,46 +160,23 @@ static void test_job(void)
 {
     tdi_err err = {0};
     const char *root = SCR "/job";
-    char dir[200], path[300], txt[1024];
-    snprintf(dir, sizeof dir, "%s/substrate", root);
-    tdi_mkdirs(root, &err);
-    if (!TDI_CHECK(tdi_cosim_synth_bundle(dir, 6, 2, 16, 5, 0, 0.0, &err) == 0,
-                   "synthetic bundle (D 6, k 2, 16 samples)")) {
-        printf("  %s\n", err.msg);
+    char *js = tdi_test_job_paper(root, 6, 2, 16, 5,
+                                  "circuit:\n  target_noise_ratio: 0.05\n  v_swing: 0.3\n"
+                                  "  samples: [0]\ncosim:\n  n_samples: 16\n  spice_samples: 8\n"
+                                  "  progress: false\n",
+                                  "job at the chosen operating point runs (analytic, sde, spice)",
+                                  &err);
+    if (!js)
         return;
-    }
-    snprintf(path, sizeof path, "%s.yaml", root);
-    snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  target_noise_ratio: 0.05\n"
-             "  v_swing: 0.3\n  samples: [0]\ncosim:\n  n_samples: 16\n  spice_samples: 8\n"
-             "  progress: false\n", root);
-    tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "config written");
-    tdi_cosim_cfg cfg;
-    tdi_cosim_cfg_load(path, &cfg, &err);
-    int rc = tdi_cosim_app_run(&cfg, NULL, &err);
-    if (!tdi_check_int(rc, 0, "job at the chosen operating point runs (analytic, sde, spice)")) {
-        printf("  %s\n", err.msg);
-        return;
-    }
-    char *js = NULL;
-    size_t nj;
-    snprintf(path, sizeof path, "%s/cosim/results.json", root);
-    if (tdi_file_read_all(path, &js, &nj, &err))
-        return;
-    double pred = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_V\"");
-    double sde = tdi_test_json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\"");
-    double spice = tdi_test_json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\"");
+    /* the rms over n = 8 x 6 (spice) or 16 x 6 (sde) Gaussian errors of predicted std: its
+       ratio to the prediction has std ~ 1 / sqrt(2 n) <= 0.1; [0.5, 1.5] is > 5 of those */
+    tdi_test_readout ro = tdi_test_job_readout(js, "job at the chosen point");
     double theta = tdi_test_json_num(js, "\"operating_point\":", "\"theta\"");
     double opn = tdi_test_json_num(js, "\"operating_point\":", "\"predicted_noise_units\"");
     double cpn = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_units\"");
     printf("  predicted %.4g V, sde %.4g V, spice %.4g V, theta %.4g; noise units: chooser %.4g, "
-           "cosim %.4g\n", pred, sde, spice, theta, opn, cpn);
+           "cosim %.4g\n", ro.pred, ro.sde, ro.spice, theta, opn, cpn);
     TDI_CHECK(theta > 0 && theta < 1, "operating point chosen (theta < 1)");
-    /* the rms over n = 8 x 6 (spice) or 16 x 6 (sde) Gaussian errors of predicted std: its
-       ratio to the prediction has std ~ 1 / sqrt(2 n) <= 0.1; [0.5, 1.5] is > 5 of those */
-    TDI_CHECK(spice > 0.5 * pred && spice < 1.5 * pred, "spice means within the predicted "
-              "read-out error of analytic (ratio in [0.5, 1.5])");
-    TDI_CHECK(sde > 0.5 * pred && sde < 1.5 * pred, "sde means within the predicted read-out "
-              "error of analytic (ratio in [0.5, 1.5])");
     /* the chooser and tdi-cosim evaluate the same thermal formula; the ADC full scale differs
        only by the samples it is taken over (all 16 here in both): rounding of the window */
     tdi_check_rel(cpn, opn, 0.02, "cosim's prediction = the chooser's (same model)");

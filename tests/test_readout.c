@@ -57,15 +57,23 @@ static char *joined(const tdi_gen_circuit *c, tdi_gen_mode mode, tdi_err *e)
     return s;
 }
 
+/* the synthetic bundle SCR/<name> (preset name, D, k = 2, rank 2, n samples, seed); 1 if made */
+static int synth(const char *name, size_t D, size_t n, unsigned long seed, tdi_err *e)
+{
+    char dir[256], label[64];
+    snprintf(dir, sizeof dir, SCR "/%s", name);
+    snprintf(label, sizeof label, "synthetic bundle D = %zu", D);
+    tdi_err_clear(e);
+    return TDI_CHECK(tdi_gen_bundle_synth(dir, name, D, 2, 2, n, seed, e) == 0, label);
+}
+
 /* ---------- generator: values, read-back, wire report ---------- */
 static void test_gen_stage(void)
 {
     tdi_err e;
-    tdi_err_clear(&e);
-    const size_t D = 6;
-    if (!TDI_CHECK(tdi_gen_bundle_synth(SCR "/g6", "g6", D, 2, 2, 4, 7, &e) == 0,
-                   "synthetic bundle D = 6"))
+    if (!synth("g6", 6, 4, 7, &e))
         return;
+    const size_t D = 6;
     const char *skips[2] = {"dense", "sharedbus"};
     for (int s = 0; s < 2; s++) {
         char cfgt[400], nm[160];
@@ -130,11 +138,9 @@ static void test_gen_stage(void)
             free(txt);
         }
         free(Ki);
-        double *K = malloc(N * N * sizeof *K), w = 0;
+        double *K = malloc(N * N * sizeof *K);
         tdi_gen_circuit_reduced(c, K, &e);
-        for (size_t i = 0; i < N * N; i++)
-            w = fmax(w, fabs(K[i] - p->gu * b.M[i]));
-        tdi_check_le(w / gmax, 1e-9, "reduced(elements) == gu*M with the stage present");
+        tdi_check_le(tdi_test_max_diff(K, p->gu, b.M, N * N) / gmax, 1e-9, "reduced(elements) == gu*M with the stage present");
         free(K);
         const tdi_gen_block_report *r = &c->blk[TDI_GEN_BLK_READOUT];
         tdi_check_int((long long)r->elements, (long long)(2 * D), "stage block: 2 D elements");
@@ -188,11 +194,9 @@ static void test_gen_stage(void)
 static void test_ngspice_stage(void)
 {
     tdi_err e;
-    tdi_err_clear(&e);
-    const size_t D = 4;
-    if (!TDI_CHECK(tdi_gen_bundle_synth(SCR "/g4", "g4", D, 2, 2, 2, 3, &e) == 0,
-                   "synthetic bundle D = 4"))
+    if (!synth("g4", 4, 2, 3, &e))
         return;
+    const size_t D = 4;
     tdi_gen_bundle b;
     tdi_gen_circuit *c = build("name: g4\ncircuit:\n  theta: 1.0e-4\n  noise: false\n"
                                "  avg_relax: 4\n  readout_stage: rc\n", SCR "/g4", &b, &e);
@@ -409,11 +413,8 @@ static void test_job(void)
     int rc = tdi_cosim_cfg_load(SCR "/job.yaml", &cfg, &e);
     if (!rc)
         rc = tdi_cosim_app_run(&cfg, NULL, &e);
-    tdi_check_int(rc, 0, "tdi-cosim job with the analog read-out stage");
-    if (rc) {
-        printf("    %s\n", e.msg);
+    if (!tdi_check_ok(rc, &e, "tdi-cosim job with the analog read-out stage"))
         return;
-    }
     char *js = NULL;
     size_t nj = 0;
     tdi_file_read_all(SCR "/job/cosim/results.json", &js, &nj, &e);

@@ -18,46 +18,22 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_test.h"
+#include "tdi_test_job.h"
 
 #define SCR "build/test-sde-rlc"
 
-/* A digital side that holds one bias vector and records the unit voltages of every tick. */
-typedef struct rec {
-    size_t n;
-    const double *bias; /* (n) A */
-    double *v;          /* (n_ticks + 1, n) V */
-    long n_ticks;
-} rec;
-
-static const double *rec_bias(void *u, long k)
-{
-    (void)k;
-    return ((rec *)u)->bias;
-}
-
-static int rec_tick(void *u, long k, double t, const double *v, const double *ib)
-{
-    rec *r = u;
-    (void)t;
-    (void)ib;
-    if (k >= 0 && k <= r->n_ticks)
-        memcpy(r->v + (size_t)k * r->n, v, sizeof(double) * r->n);
-    return 0;
-}
+typedef tdi_test_rec rec; /* tests/tdi_test_job.h */
 
 /* One run of n_ticks from rest with bias held and noise (seed) on; r->v allocated here. */
 static int run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, double h, long n_ticks,
                const double *bias, uint64_t seed, rec *r, tdi_err *err)
 {
-    r->n = c->n;
-    r->bias = bias;
-    r->n_ticks = n_ticks;
-    r->v = calloc((size_t)(n_ticks + 1) * c->n, sizeof(double));
+    tdi_test_rec_init(r, c->n, n_ticks, bias);
     tdi_cosim_noise nz;
     int rc = tdi_cosim_noise_init(&nz, c, h, seed, 1, err);
     if (rc)
         return rc;
-    tdi_cosim_digital dg = {h, n_ticks, rec_bias, rec_tick, r};
+    tdi_cosim_digital dg = {h, n_ticks, tdi_test_rec_bias, tdi_test_rec_tick, r};
     tdi_cosim_stats st;
     if (kind == TDI_COSIM_SPICE) {
         rc = tdi_cosim_spice_run(c, &nz, &dg, &st, err);
@@ -283,6 +259,23 @@ static void check_mean_var(const char *what, const tdi_cosim_circuit *c, const m
     tdi_cosim_sde_free(s);
 }
 
+/* The exact model of c (Kronecker Lyapunov solve), then the sde engine against it: mean and
+ * variance in closed form (check_mean_var), and statistics of an nt-tick path after a burn-in
+ * of t_burn seconds (check_stats). Returns the tick h = 0.05 / fastest rate. */
+static double check_model(const char *what, const tdi_cosim_circuit *c, long nt, double t_burn,
+                          const double *b, uint64_t seed)
+{
+    char lab[128];
+    model m = {0};
+    snprintf(lab, sizeof lab, "%s: Kronecker Lyapunov solve", what);
+    tdi_check_int(model_build(c, &m), 0, lab);
+    double h = 0.05 / m.rate_max;
+    check_mean_var(what, c, &m, h);
+    check_stats(what, c, &m, h, nt, (long)(t_burn / h), b, seed);
+    model_free(&m);
+    return h;
+}
+
 /* Two rlc units (Cu on x, Cp and gd on p, gyrator gu from v(p) into x) coupled through K, the
  * couplings and bias into p (tdi_gen.h's netlist contract), written by hand. */
 static tdi_cosim_circuit *rlc_pair(double Cu, double gu, double Cp, double gd, const double *K,
@@ -349,13 +342,8 @@ static void test_rlc_pair(void)
         printf("  %s\n", err.msg);
         return;
     }
-    model m = {0};
-    tdi_check_int(model_build(c, &m), 0, "rlc pair: Kronecker Lyapunov solve");
-    double h = 0.05 / m.rate_max;
-    check_mean_var("rlc pair", c, &m, h);
     /* 20 tau ~ 10 slowest decay times of burn-in (the slowest decay is ~0.5 / tau) */
-    check_stats("rlc pair", c, &m, h, 320000, (long)(20 * tau / h), b, 31);
-    model_free(&m);
+    check_model("rlc pair", c, 320000, 20 * tau, b, 31);
     tdi_cosim_circuit_free(c);
 }
 
@@ -481,11 +469,7 @@ static void test_nonreciprocal(void)
     TDI_CHECK(c != NULL, "one-way chain: circuit");
     if (!c)
         return;
-    model m = {0};
-    tdi_check_int(model_build(c, &m), 0, "one-way chain: Kronecker Lyapunov solve");
-    double h = 0.05 / m.rate_max;
-    check_mean_var("one-way chain", c, &m, h);
-    check_stats("one-way chain", c, &m, h, 240000, (long)(20 * tau / h), b, 41);
+    double h = check_model("one-way chain", c, 240000, 20 * tau, b, 41);
     /* the same circuit with its state given explicitly (units as state, force = identity): the
        bookkeeping of the state path, the same tick matrices, so the same path to rounding */
     double *Gs = malloc(sizeof(double) * 9);
@@ -501,7 +485,6 @@ static void test_nonreciprocal(void)
     free(Gs);
     free(r[0].v);
     free(r[1].v);
-    model_free(&m);
     tdi_cosim_circuit_free(c);
 }
 
@@ -512,46 +495,21 @@ static void test_nonreciprocal(void)
 static void test_job(void)
 {
     tdi_err err = {0};
-    const char *root = SCR "/job";
-    char dir[200], path[300], txt[1024];
-    snprintf(dir, sizeof dir, "%s/substrate", root);
-    tdi_mkdirs(root, &err);
-    if (!TDI_CHECK(tdi_cosim_synth_bundle(dir, 4, 2, 32, 5, 0, 0.0, &err) == 0,
-                   "job: synthetic bundle (D 4, k 2, 32 samples)")) {
-        printf("  %s\n", err.msg);
-        return;
-    }
-    snprintf(path, sizeof path, "%s.yaml", root);
-    snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\ncircuit:\n  unit: rlc\n  theta: 0.1\n"
-             "  samples: [0]\ncosim:\n  n_samples: 32\n  spice_samples: 8\n  progress: false\n",
-             root);
-    tdi_check_int(tdi_atomic_write_text(path, txt, NULL), 0, "job: config written");
-    tdi_cosim_cfg cfg;
-    tdi_cosim_cfg_load(path, &cfg, &err);
-    int rc = tdi_cosim_app_run(&cfg, NULL, &err);
-    if (!tdi_check_int(rc, 0, "job: rlc units run (analytic, sde, spice)")) {
-        printf("  %s\n", err.msg);
-        return;
-    }
-    char *js = NULL;
-    size_t nj;
-    snprintf(path, sizeof path, "%s/cosim/results.json", root);
-    if (tdi_file_read_all(path, &js, &nj, &err))
+    char *js = tdi_test_job_paper(SCR "/job", 4, 2, 32, 5,
+                                  "circuit:\n  unit: rlc\n  theta: 0.1\n  samples: [0]\ncosim:\n"
+                                  "  n_samples: 32\n  spice_samples: 8\n  progress: false\n",
+                                  "job: rlc units run (analytic, sde, spice)", &err);
+    if (!js)
         return;
     double ns = tdi_test_json_num(js, "\"rows\":", "\"sde\": {\"samples\"");
-    double pred = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_V\"");
-    double sde = tdi_test_json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\"");
-    double spice = tdi_test_json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\"");
-    double both = tdi_test_json_num(js, "\"readout\":", "\"sde_vs_spice_rms_V\"");
-    printf("  job: predicted %.4g V, sde %.4g V, spice %.4g V, sde vs spice %.3g V\n", pred, sde,
-           spice, both);
     tdi_check_near(ns, 32, 0, "job: the sde row ran on all 32 samples");
     /* the rms over n = 32 x 4 (sde) or 8 x 4 (spice) Gaussian errors of the predicted std: its
        ratio to the prediction has std ~ 1 / sqrt(2 n) <= 0.125; [0.5, 1.5] is 4 of those */
-    TDI_CHECK(sde > 0.5 * pred && sde < 1.5 * pred, "job: sde read-out error within [0.5, 1.5] "
-              "of the exact prediction");
-    TDI_CHECK(spice > 0.5 * pred && spice < 1.5 * pred, "job: spice read-out error within "
-              "[0.5, 1.5] of the exact prediction");
+    tdi_test_readout ro = tdi_test_job_readout(js, "job (rlc, exact prediction)");
+    double pred = ro.pred;
+    double both = tdi_test_json_num(js, "\"readout\":", "\"sde_vs_spice_rms_V\"");
+    printf("  job: predicted %.4g V, sde %.4g V, spice %.4g V, sde vs spice %.3g V\n", pred,
+           ro.sde, ro.spice, both);
     /* same noise stream: the engines differ by spice's truncation error (1% of the paths in
        the tests above), far below the thermal read-out error */
     tdi_check_le(both, 0.1 * pred, "job: sde vs spice on the same samples, below 0.1 x predicted");

@@ -63,11 +63,11 @@ static void test_cholesky(void)
     tdi_err err;
     tdi_err_clear(&err);
     double lmin = NAN;
-    int rc = tdi_sub_chol(M, n, L, "M", 1, &lmin, &err);
+    int rc = tdi_linalg_chol(M, n, L, "M", 1, &lmin, &err);
     tdi_check_int(rc, 0, "chol: SPD matrix accepted");
     double *Bm = randn(nr * n, 1.0), *X = malloc(nr * n * sizeof *X), *R = malloc(nr * n * 8);
     memcpy(X, Bm, nr * n * sizeof *X);
-    tdi_sub_chol_solve_rows(L, n, X, nr);
+    tdi_linalg_chol_solve_rows(L, n, X, nr);
     tdi_sub_gemm(0, 0, nr, n, n, 1.0, X, M, 0.0, R); /* rows x^T M = (M x)^T */
     for (size_t i = 0; i < nr * n; i++)
         R[i] -= Bm[i];
@@ -76,13 +76,13 @@ static void test_cholesky(void)
     tdi_check_le(frob(R, nr * n) / frob(Bm, nr * n), 1e-10, "chol: solve residual relative");
     /* bad M: diag(1, -0.5, 2) must be refused with its smallest eigenvalue */
     double bad[9] = {1, 0, 0, 0, -0.5, 0, 0, 0, 2}, Lb[9];
-    rc = tdi_sub_chol(bad, 3, Lb, "test M", 0, &lmin, &err);
+    rc = tdi_linalg_chol(bad, 3, Lb, "test M", 0, &lmin, &err);
     tdi_check_int(rc, TDI_ENUM, "chol: indefinite M refused");
     tdi_check_contains(err.msg, "smallest eigenvalue -0.5", "chol: message has lambda_min");
     tdi_check_near(lmin, -0.5, 1e-14, "chol: lambda_min returned"); /* exact diagonal */
     /* singular (PSD, not PD) */
     double sing[4] = {1, 1, 1, 1}, Ls[4];
-    rc = tdi_sub_chol(sing, 2, Ls, "singular", 0, NULL, &err);
+    rc = tdi_linalg_chol(sing, 2, Ls, "singular", 0, NULL, &err);
     tdi_check_int(rc, TDI_ENUM, "chol: singular M refused");
     free(M);
     free(L);
@@ -106,12 +106,12 @@ static void test_paper_skip_and_pd(void)
     tdi_sub_diag_block(Je, D, 0.1, A);
     tdi_sub_diag_block(Jd, D, 0.1, B);
     tdi_sub_assemble(A, B, P, Q, D, k, M);
-    tdi_check_int(tdi_sub_chol(M, 2 * D, L, "M", 0, NULL, &err), 0, "paper M: PD");
+    tdi_check_int(tdi_linalg_chol(M, 2 * D, L, "M", 0, NULL, &err), 0, "paper M: PD");
     /* blow the coupling up 100x: the off-diagonal block now dominates and M is indefinite */
     for (size_t i = 0; i < D * k; i++)
         P[i] *= 100.0;
     tdi_sub_assemble(A, B, P, Q, D, k, M);
-    int rc = tdi_sub_chol(M, 2 * D, L, "M (test)", 0, NULL, &err);
+    int rc = tdi_linalg_chol(M, 2 * D, L, "M (test)", 0, NULL, &err);
     tdi_check_int(rc, TDI_ENUM, "paper M x100 coupling: refused");
     tdi_check_contains(err.msg, "smallest eigenvalue -", "paper M x100: negative lambda_min");
     free(We);
@@ -235,7 +235,7 @@ static void skip_case(double scale, int allow_gain, const char *tag)
     double M[576], Lf[576], J[144], Aih[144], Bih[144], T[144], K[144];
     tdi_sub_assemble(A, B, P, Q, D, k, M);
     double lmin;
-    rc = tdi_sub_chol(M, 2 * D, Lf, "M", 1, &lmin, &err);
+    rc = tdi_linalg_chol(M, 2 * D, Lf, "M", 1, &lmin, &err);
     snprintf(nm, sizeof nm, "skip fit %s: M positive definite", tag);
     tdi_check_int(rc, 0, nm);
     /* normalised coupling K = A^-1/2 J B^-1/2: |K|_2 <= 1 - margin (+ rounding of the square
@@ -607,7 +607,7 @@ static void test_end_to_end(const char *root)
     if (x && be && bd && gg && Ms && y && t2 && mf) {
         /* the bundle is self-consistent: M [x; y] = [b_enc; b_dec] for the stored y, x* */
         double Lf[256], res = 0.0, nb = 0.0;
-        tdi_sub_chol(Ms, 16, Lf, "M", 0, NULL, &err);
+        tdi_linalg_chol(Ms, 16, Lf, "M", 0, NULL, &err);
         /* per-sample Cholesky solves of the full 2D-vector, independent of the GEMM path of
          * tdi_sub_equilibrium */
         double *z = malloc(400 * 16 * 8);
@@ -615,7 +615,7 @@ static void test_end_to_end(const char *root)
             memcpy(z + i * 16, be + i * 8, 8 * 8);
             memcpy(z + i * 16 + 8, bd + i * 8, 8 * 8);
         }
-        tdi_sub_chol_solve_rows(Lf, 16, z, 400);
+        tdi_linalg_chol_solve_rows(Lf, 16, z, 400);
         for (size_t i = 0; i < 400; i++)
             for (size_t j = 0; j < 8; j++) {
                 res = fmax(res, fabs(z[i * 16 + 8 + j] - y[i * 8 + j]));

@@ -15,6 +15,7 @@
 
 #include "tdi_gen.h"
 #include "tdi_io.h"
+#include "tdi_seed.h"
 #include "tdi_sweep.h"
 #include "tdi_test.h"
 
@@ -24,11 +25,17 @@ static void write_file(const char *name, const char *text)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    FILE *f = fopen(p, "w");
-    if (f) {
-        fputs(text, f);
-        fclose(f);
-    }
+    tdi_test_write(p, text);
+}
+
+/* writes g_dir/name and loads it as a sweep file */
+static int load_text(const char *name, const char *text, tdi_sweep_cfg *c, tdi_err *err)
+{
+    write_file(name, text);
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    tdi_err_clear(err);
+    return tdi_sweep_cfg_load(p, c, err);
 }
 
 /* The rows of a results file without the last column (wall_s), sorted by job index, joined. */
@@ -89,18 +96,12 @@ static void test_grid(void)
     snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/grid\n  seed: 9\n"
              "  k: [1, 2, 4, 8]\n  D: [4, 8]\n  Vs: [1.0e-4, 2.0e-4]\n  engine: analytic, sde\n"
              "  replicates: 2\n", g_dir, g_dir);
-    write_file("grid.yaml", t);
-    char p[512];
-    snprintf(p, sizeof p, "%s/grid.yaml", g_dir);
     static tdi_sweep_cfg c;
     tdi_err err;
-    tdi_err_clear(&err);
-    int rc = tdi_sweep_cfg_load(p, &c, &err);
-    tdi_check_int(rc, 0, "grid: sweep file loads");
-    if (rc) {
-        printf("    %s\n", err.msg);
+    int rc = load_text("grid.yaml", t, &c, &err);
+    char p[512];
+    if (!tdi_check_ok(rc, &err, "grid: sweep file loads"))
         return;
-    }
     tdi_sweep_job *J = NULL;
     size_t n = 0;
     rc = tdi_sweep_grid(&c, &J, &n, &err);
@@ -114,7 +115,7 @@ static void test_grid(void)
     int order_ok = 1, seeds_ok = 1, idx_ok = 1;
     for (size_t i = 0; i < n; i++) {
         idx_ok &= J[i].index == i;
-        seeds_ok &= J[i].seed == tdi_sweep_job_seed(9, i) && J[i].seed >= 1 &&
+        seeds_ok &= J[i].seed == tdi_seed(9, TDI_SEED_SWEEP_JOB, i) && J[i].seed >= 1 &&
                     J[i].seed <= 4294967295UL;
         for (size_t q = 0; q < i; q++)
             seeds_ok &= J[q].seed != J[i].seed;
@@ -129,7 +130,7 @@ static void test_grid(void)
     order_ok &= J[55].D == 8 && J[55].k == 8 && J[55].replicate == 1;
     TDI_CHECK(idx_ok, "grid: index = position");
     TDI_CHECK(order_ok, "grid: order D, k, Vs, ..., engine, replicate (last fastest)");
-    TDI_CHECK(seeds_ok, "grid: seeds = tdi_sweep_job_seed(sweep seed, index), all distinct");
+    TDI_CHECK(seeds_ok, "grid: seeds = tdi_seed(sweep seed, SWEEP_JOB, index), all distinct");
     /* theta = kB T / (Cu Vs^2) with the base's Cu = 1 pF, T = 300 K */
     tdi_check_rel(J[0].theta, 1.380649e-23 * 300.0 / (1e-12 * 1e-8), 1e-12,
                   "grid: theta from Vs (rounding only)");
@@ -171,13 +172,9 @@ static void test_grid(void)
 static void expect_error(const char *name, const char *text, const char *needle1,
                          const char *needle2)
 {
-    write_file("bad.yaml", text);
-    char p[512];
-    snprintf(p, sizeof p, "%s/bad.yaml", g_dir);
     static tdi_sweep_cfg c;
     tdi_err err;
-    tdi_err_clear(&err);
-    int rc = tdi_sweep_cfg_load(p, &c, &err);
+    int rc = load_text("bad.yaml", text, &c, &err);
     char lab[128];
     snprintf(lab, sizeof lab, "malformed %s: rejected", name);
     TDI_CHECK(rc == TDI_ECONFIG, lab);
@@ -205,15 +202,27 @@ static void test_malformed(void)
     expect_error("k and k_range", t, "bad.yaml", "k_range");
     expect_error("no base", "sweep:\n  k: [1]\n", "bad.yaml", "sweep.base");
     snprintf(t, sizeof t, "sweep:\n  base: %s/nonexistent.yaml\n", g_dir);
-    write_file("bad.yaml", t);
-    char p[512];
-    snprintf(p, sizeof p, "%s/bad.yaml", g_dir);
     static tdi_sweep_cfg c;
     tdi_err err;
-    tdi_err_clear(&err);
-    int rc = tdi_sweep_cfg_load(p, &c, &err);
+    int rc = load_text("bad.yaml", t, &c, &err);
     TDI_CHECK(rc != 0, "malformed missing base: rejected");
     tdi_check_contains(err.msg, "nonexistent.yaml", "malformed missing base: names the file");
+}
+
+/* The rows of the results file path equal the serial run's rows (full): one row per job, no
+ * duplicate, the same text in every column but wall_s. */
+static void same_rows(const char *path, const char *full, size_t total, const char *what)
+{
+    size_t n;
+    int dups;
+    char *rows = rows_sorted(path, &n, &dups), lab[160];
+    snprintf(lab, sizeof lab, "%s: one row per job (none lost)", what);
+    tdi_check_int((long long)n, (long long)total, lab);
+    snprintf(lab, sizeof lab, "%s: no duplicate row", what);
+    tdi_check_int(dups, 0, lab);
+    snprintf(lab, sizeof lab, "%s: rows equal the uninterrupted serial run's (but wall_s)", what);
+    TDI_CHECK(full && rows && strcmp(full, rows) == 0, lab);
+    free(rows);
 }
 
 /* Runs the sweep serially in-process; max_jobs 0 = all. */
@@ -248,9 +257,7 @@ static void test_resume_and_mpi(void)
     tdi_err err;
     tdi_err_clear(&err);
     int rc = run_serial("full.yaml", 0, &st, &err);
-    tdi_check_int(rc, 0, "serial: full sweep runs");
-    if (rc)
-        printf("    %s\n", err.msg);
+    tdi_check_ok(rc, &err, "serial: full sweep runs");
     tdi_check_int((long long)st.done, (long long)total, "serial: every job ran");
     tdi_check_int((long long)st.failed, 0, "serial: no job failed");
     char p[512];
@@ -268,9 +275,7 @@ static void test_resume_and_mpi(void)
         tdi_err perr;
         tdi_err_clear(&perr);
         int prc = tdi_sweep_plot(csv, 1, pd, NULL, &perr);
-        tdi_check_int(prc, 0, "plot: tdi_sweep_plot succeeds");
-        if (prc)
-            printf("    %s\n", perr.msg);
+        tdi_check_ok(prc, &perr, "plot: tdi_sweep_plot succeeds");
         const char *figs[] = {"fidelity_vs_k", "wires_vs_k", "energy_vs_k", "time_vs_k_theta"};
         for (int i = 0; i < 4; i++) {
             char fp[600], lab[96];
@@ -293,21 +298,14 @@ static void test_resume_and_mpi(void)
         fclose(f);
     }
     rc = run_serial("killed.yaml", 0, &st, &err);
-    tdi_check_int(rc, 0, "resume: rerun succeeds");
-    if (rc)
-        printf("    %s\n", err.msg);
+    tdi_check_ok(rc, &err, "resume: rerun succeeds");
     tdi_check_int((long long)st.skipped, 5, "resume: the 5 finished jobs are skipped");
     tdi_check_int((long long)st.done, (long long)total - 5, "resume: the others run");
     char *after = tdi_test_slurp(p);
     TDI_CHECK(before && after && strncmp(before, after, strlen(before)) == 0,
               "resume: the rows written before the kill are untouched");
     TDI_CHECK(after && !strstr(after, "sharedb,"), "resume: the torn line is gone");
-    size_t nk;
-    char *killed = rows_sorted(p, &nk, &dups);
-    tdi_check_int((long long)nk, (long long)total, "resume: no lost row");
-    tdi_check_int(dups, 0, "resume: no duplicate row");
-    TDI_CHECK(full && killed && strcmp(full, killed) == 0,
-              "resume: rows equal those of the uninterrupted run (but wall_s)");
+    same_rows(p, full, total, "resume");
     rc = run_serial("killed.yaml", 0, &st, &err);
     tdi_check_int((long long)st.done, 0, "resume: a finished sweep runs nothing");
 
@@ -352,21 +350,14 @@ static void test_resume_and_mpi(void)
         }
     }
     snprintf(p, sizeof p, "%s/mpi/results.csv", g_dir);
-    size_t nm;
-    char *mpi = rows_sorted(p, &nm, &dups);
-    tdi_check_int((long long)nm, (long long)total, "mpi: one row per job");
-    tdi_check_int(dups, 0, "mpi: no duplicate row");
-    TDI_CHECK(full && mpi && strcmp(full, mpi) == 0,
-              "mpi: rows of 2 ranks equal the serial rows (all columns but wall_s)");
+    same_rows(p, full, total, "mpi (2 ranks)");
     snprintf(p, sizeof p, "%s/mpi.log", g_dir);
     char *log = tdi_test_slurp(p);
     tdi_check_contains(log, "on 2 ranks", "mpi: the run used 2 ranks");
     free(log);
     free(full);
-    free(killed);
     free(before);
     free(after);
-    free(mpi);
 }
 
 /* sweep.spice_samples: a spice job co-simulates that many samples (the base's spice_samples
@@ -400,9 +391,7 @@ static void test_spice_samples(void)
         write_file(name, t);
         tdi_err_clear(&err);
         int rc = run_serial(name, 0, &st, &err);
-        tdi_check_int(rc, 0, "spice job: the sweep runs");
-        if (rc)
-            printf("    %s\n", err.msg);
+        tdi_check_ok(rc, &err, "spice job: the sweep runs");
         tdi_check_int((long long)st.failed, 0, "spice job: not failed");
         snprintf(p, sizeof p, "%s/spice%d/results.csv", g_dir, i);
         tdi_check_int(samples_of(p), expect[i], i ? "spice job: the base's sample count"
@@ -431,9 +420,7 @@ static void test_many_buses(void)
     g.Vs = tdi_phys_vs_of_theta(g.T, g.Cu, g.theta);
     tdi_gen_circuit *c = NULL;
     rc = tdi_gen_circuit_build(&g, &b, &c, &err);
-    tdi_check_int(rc, 0, "buses: two-bus circuit with 64 bus nodes builds");
-    if (rc)
-        printf("    %s\n", err.msg);
+    tdi_check_ok(rc, &err, "buses: two-bus circuit with 64 bus nodes builds");
     if (!rc) {
         size_t N = 64;
         double *K = malloc(N * N * sizeof *K), emax = 0, mmax = 0;
@@ -482,12 +469,9 @@ static void test_injection(void)
     write_file("inj-base.yaml", inj_cfg);
     snprintf(base, sizeof base, "%s/inj-base.yaml", g_dir);
     snprintf(t, sizeof t, "sweep:\n  base: %s\n  out: %s/inj\n  k: [1]\n", base, g_dir);
-    write_file("inj.yaml", t);
-    snprintf(p, sizeof p, "%s/inj.yaml", g_dir);
     static tdi_sweep_cfg c;
     tdi_err err;
-    tdi_err_clear(&err);
-    tdi_check_int(tdi_sweep_cfg_load(p, &c, &err), TDI_ECONFIG, "injection: config refused");
+    tdi_check_int(load_text("inj.yaml", t, &c, &err), TDI_ECONFIG, "injection: config refused");
     char need[600];
     snprintf(need, sizeof need, "%s:2:7: key 'name'", base); /* line 2, value at column 7 */
     tdi_check_contains(err.msg, need, "injection: error at the base file's name: value");
@@ -530,9 +514,7 @@ static void test_injection(void)
     files[0] = p;
     tdi_err_clear(&err);
     rc = tdi_sweep_plot(files, 1, pd, NULL, &err);
-    tdi_check_int(rc, 0, "quote in the output directory: plot succeeds");
-    if (rc)
-        printf("    %s\n", err.msg);
+    tdi_check_ok(rc, &err, "quote in the output directory: plot succeeds");
     char fp[700];
     snprintf(fp, sizeof fp, "%s/fidelity_vs_k.png", pd);
     char *png = tdi_test_slurp(fp);

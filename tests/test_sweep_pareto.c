@@ -106,9 +106,7 @@ static void test_plot(void)
     tdi_err err;
     int rc = tdi_sweep_frontier_plot(SCR "/results.csv", "cos_centered", SCR "/fig", NULL,
                                      &err);
-    tdi_check_int(rc, 0, "frontier figure drawn");
-    if (rc)
-        printf("  %s\n", err.msg);
+    tdi_check_ok(rc, &err, "frontier figure drawn");
     struct stat sb;
     TDI_CHECK(stat(SCR "/fig/frontier.png", &sb) == 0 && sb.st_size > 1000,
               "frontier.png written");

@@ -240,12 +240,20 @@ static double model_loss(void *ctx)
     return dot(mc->m->eps, mc->R, mc->b * 1024);
 }
 
-static void test_model_grad(void)
+/* a U-Net of width C, G groups, batch b; NULL (and a failed check) if it cannot be made */
+static tdi_unet *test_alloc(size_t C, size_t G, size_t b, const char *name)
 {
-    tdi_unet_arch a = {16, 4};
+    tdi_unet_arch a = {C, G};
     tdi_unet *m = NULL;
     tdi_err err;
-    if (!TDI_CHECK(tdi_unet_alloc(&m, a, 2, &err) == 0, "alloc tiny U-Net"))
+    return TDI_CHECK(tdi_unet_alloc(&m, a, b, &err) == 0, name) ? m : NULL;
+}
+
+static void test_model_grad(void)
+{
+    tdi_unet *m = test_alloc(16, 4, 2, "alloc tiny U-Net");
+    tdi_err err;
+    if (!m)
         return;
     /* the training path: im2col columns kept from the forward for the backward */
     TDI_CHECK(tdi_unet_cache_cols(m, &err) == 0, "enable the im2col cache");
@@ -288,10 +296,8 @@ static void test_model_grad(void)
 
 static void test_param_count(void)
 {
-    tdi_unet_arch a = {32, 8};
-    tdi_unet *m = NULL;
-    tdi_err err;
-    if (!TDI_CHECK(tdi_unet_alloc(&m, a, 1, &err) == 0, "alloc C=32"))
+    tdi_unet *m = test_alloc(32, 8, 1, "alloc C=32");
+    if (!m)
         return;
     /* By hand from the architecture of issue 2 ("about 0.57M"): stem 9C + C = 320; time MLP
      * (C*4C + 4C) + (4C*4C + 4C) = 20,736; a ResBlock(ci -> co) has 2ci + 9ci co + co + 4C co
@@ -310,6 +316,43 @@ static void test_schedule(void)
     tdi_check_rel(abar[0], 1.0 - 1e-4, 1e-12, "abar_0");
     /* abar_999 = prod(1 - beta_t) ~ exp(-sum beta - sum beta^2 / 2) ~ 4.0e-5 (DDPM paper) */
     tdi_check_rel(abar[999], 4.035e-5, 2e-2, "abar_999");
+}
+
+/* g_dir/name := the n bytes at data; its path into p[np] */
+static void write_bytes(char *p, size_t np, const char *name, const void *data, size_t n)
+{
+    snprintf(p, np, "%s/%s", g_dir, name);
+    FILE *f = fopen(p, "wb");
+    if (f) {
+        fwrite(data, 1, n, f);
+        fclose(f);
+    }
+}
+
+/* a reader refused its input: rc is TDI_EFORMAT and the message contains needle */
+static void check_refused(int rc, const tdi_err *err, const char *needle, const char *what)
+{
+    char lab[160];
+    snprintf(lab, sizeof lab, "%s is refused", what);
+    TDI_CHECK(rc == TDI_EFORMAT, lab);
+    snprintf(lab, sizeof lab, "%s: message has \"%s\"", what, needle);
+    tdi_check_contains(err->msg, needle, lab);
+}
+
+/* g_dir/name holding the n bytes at data is refused by the IDX reader */
+static void idx_refused(const char *name, const void *data, size_t n, const char *needle,
+                        const char *what)
+{
+    char p[512];
+    write_bytes(p, sizeof p, name, data, n);
+    uint8_t *out = NULL;
+    int nd;
+    uint32_t dims[3];
+    tdi_err err;
+    int rc = tdi_unet_idx_read(p, &out, &nd, dims, &err);
+    check_refused(rc, &err, needle, what);
+    if (!rc)
+        free(out);
 }
 
 static void test_dataset(void)
@@ -349,45 +392,28 @@ static void test_dataset(void)
     size_t size = 0;
     if (tdi_file_read_all(TDI_UNET_DATA_DIR "/t10k-labels-idx1-ubyte.gz", &buf, &size, &err))
         return;
-    char p[512];
-    uint8_t *data;
-    int nd;
-    uint32_t dims[3];
-    snprintf(p, sizeof p, "%s/trunc.gz", g_dir);
-    FILE *f = fopen(p, "wb");
-    fwrite(buf, 1, size / 2, f);
-    fclose(f);
-    rc = tdi_unet_idx_read(p, &data, &nd, dims, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "truncated gzip is refused");
-    tdi_check_contains(err.msg, "trunc.gz", "truncated gzip: message names the file");
-    snprintf(p, sizeof p, "%s/corrupt.gz", g_dir);
-    f = fopen(p, "wb");
+    idx_refused("trunc.gz", buf, size / 2, "trunc.gz", "truncated gzip");
     for (size_t i = size / 3; i < size / 3 + 64; i++)
         buf[i] ^= 0x5a;
-    fwrite(buf, 1, size, f);
-    fclose(f);
-    rc = tdi_unet_idx_read(p, &data, &nd, dims, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "corrupt gzip payload is refused");
-    tdi_check_contains(err.msg, "corrupt.gz", "corrupt gzip: message names the file");
+    idx_refused("corrupt.gz", buf, size, "corrupt.gz", "corrupt gzip payload");
     free(buf);
-    /* A plain file with a wrong magic; and a missing file. */
-    snprintf(p, sizeof p, "%s/badmagic.idx", g_dir);
-    f = fopen(p, "wb");
-    fwrite("\0\0\x08\x02\0\0\0\x01x", 1, 9, f);
-    fclose(f);
-    rc = tdi_unet_idx_read(p, &data, &nd, dims, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "bad IDX magic is refused");
-    tdi_check_contains(err.msg, "bad IDX magic", "bad magic: message says so");
-    snprintf(p, sizeof p, "%s/short.idx", g_dir);
-    f = fopen(p, "wb");
-    fwrite("\0\0\x08\x01\0\0\0\x05xy", 1, 10, f);
-    fclose(f);
-    rc = tdi_unet_idx_read(p, &data, &nd, dims, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "IDX payload shorter than its header is refused");
-    tdi_check_contains(err.msg, "truncated", "short payload: message says truncated");
+    /* A plain file with a wrong magic; a payload shorter than its header; a missing folder. */
+    idx_refused("badmagic.idx", "\0\0\x08\x02\0\0\0\x01x", 9, "bad IDX magic", "bad IDX magic");
+    idx_refused("short.idx", "\0\0\x08\x01\0\0\0\x05xy", 10, "truncated",
+                "IDX payload shorter than its header");
     rc = tdi_unet_dataset_load(&ds, "/nonexistent/fashion", "test", &err);
     TDI_CHECK(rc == TDI_EIO, "missing dataset folder is refused");
     tdi_check_contains(err.msg, "/nonexistent/fashion", "missing dataset: message names it");
+}
+
+/* g_dir/name holding the n bytes at data is refused by the checkpoint loader */
+static void ckpt_refused(const char *name, const char *data, size_t n, tdi_unet *m,
+                         const char *needle, const char *what)
+{
+    char p[512];
+    write_bytes(p, sizeof p, name, data, n);
+    tdi_err err;
+    check_refused(tdi_unet_ckpt_load(p, m, NULL, NULL, &err), &err, needle, what);
 }
 
 static void test_checkpoint(void)
@@ -411,31 +437,13 @@ static void test_checkpoint(void)
     char *buf = NULL;
     size_t size = 0;
     tdi_file_read_all(p, &buf, &size, &err);
-    char q[512];
-    snprintf(q, sizeof q, "%s/trunc.ckpt", g_dir);
-    FILE *f = fopen(q, "wb");
-    fwrite(buf, 1, size - 100, f);
-    fclose(f);
-    rc = tdi_unet_ckpt_load(q, m2, NULL, NULL, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "truncated checkpoint is refused");
-    tdi_check_contains(err.msg, "trunc.ckpt: truncated", "truncated checkpoint: message");
+    ckpt_refused("trunc.ckpt", buf, size - 100, m2, "trunc.ckpt: truncated",
+                 "truncated checkpoint");
     buf[1000] ^= 1;
-    snprintf(q, sizeof q, "%s/flip.ckpt", g_dir);
-    f = fopen(q, "wb");
-    fwrite(buf, 1, size, f);
-    fclose(f);
-    rc = tdi_unet_ckpt_load(q, m2, NULL, NULL, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "checkpoint with a flipped bit is refused");
-    tdi_check_contains(err.msg, "checksum", "flipped bit: checksum message");
+    ckpt_refused("flip.ckpt", buf, size, m2, "checksum", "checkpoint with a flipped bit");
     buf[1000] ^= 1;
     buf[0] = 'X';
-    snprintf(q, sizeof q, "%s/magic.ckpt", g_dir);
-    f = fopen(q, "wb");
-    fwrite(buf, 1, size, f);
-    fclose(f);
-    rc = tdi_unet_ckpt_load(q, m2, NULL, NULL, &err);
-    TDI_CHECK(rc == TDI_EFORMAT, "checkpoint with a wrong magic is refused");
-    tdi_check_contains(err.msg, "bad magic", "wrong magic: message");
+    ckpt_refused("magic.ckpt", buf, size, m2, "bad magic", "checkpoint with a wrong magic");
     free(buf);
     tdi_unet *m3 = NULL;
     tdi_unet_arch a3 = {8, 4};
@@ -450,36 +458,27 @@ static void test_checkpoint(void)
     tdi_unet_free(m3);
 }
 
-static int write_text(const char *p, const char *text)
-{
-    FILE *f = fopen(p, "w");
-    if (!f)
-        return -1;
-    fputs(text, f);
-    return fclose(f);
-}
-
 static void test_config(void)
 {
     char p[512];
     tdi_unet_config c;
     tdi_err err;
     snprintf(p, sizeof p, "%s/bad1.yaml", g_dir);
-    write_text(p, "seed: 1\ntrain:\n  lr: 0.001\n  lr_typo: 3\n");
+    tdi_test_write(p, "seed: 1\ntrain:\n  lr: 0.001\n  lr_typo: 3\n");
     int rc = tdi_unet_config_load(&c, p, &err);
     TDI_CHECK(rc == TDI_ECONFIG, "unknown config key is refused");
     tdi_check_contains(err.msg, "bad1.yaml:4:3", "unknown key: file:line:col");
     snprintf(p, sizeof p, "%s/bad2.yaml", g_dir);
-    write_text(p, "train:\n  lr: -0.5\n");
+    tdi_test_write(p, "train:\n  lr: -0.5\n");
     rc = tdi_unet_config_load(&c, p, &err);
     TDI_CHECK(rc == TDI_ECONFIG, "negative learning rate is refused");
     tdi_check_contains(err.msg, "bad2.yaml:2:7", "negative lr: file:line:col");
     snprintf(p, sizeof p, "%s/bad3.yaml", g_dir);
-    write_text(p, "model:\n  channels: 30\n");
+    tdi_test_write(p, "model:\n  channels: 30\n");
     rc = tdi_unet_config_load(&c, p, &err);
     TDI_CHECK(rc == TDI_ECONFIG, "channels not a multiple of groups is refused");
     snprintf(p, sizeof p, "%s/bad4.yaml", g_dir);
-    write_text(p, "train: [1, 2\n");
+    tdi_test_write(p, "train: [1, 2\n");
     rc = tdi_unet_config_load(&c, p, &err);
     TDI_CHECK(rc == TDI_ECONFIG, "malformed YAML is refused");
     tdi_check_contains(err.msg, "bad4.yaml:", "malformed YAML: message names the file");
@@ -513,8 +512,8 @@ static void test_resume(void)
     char pa[512], pb[512];
     snprintf(pa, sizeof pa, "%s/a.yaml", g_dir);
     snprintf(pb, sizeof pb, "%s/b.yaml", g_dir);
-    write_text(pa, ta);
-    write_text(pb, tb);
+    tdi_test_write(pa, ta);
+    tdi_test_write(pb, tb);
     tdi_unet_config ca, cb;
     tdi_err err;
     if (!TDI_CHECK(tdi_unet_config_load(&ca, pa, &err) == 0 &&
@@ -546,7 +545,7 @@ static void test_resume(void)
     snprintf(p, sizeof p, "%s/c.yaml", g_dir);
     char tc[1100];
     snprintf(tc, sizeof tc, "%s  lr: 0.002\n", ta);
-    write_text(p, tc);
+    tdi_test_write(p, tc);
     tdi_unet_config cc;
     tdi_unet_config_load(&cc, p, &err);
     rc = tdi_unet_train(&cc, 0, NULL, &err);

@@ -21,11 +21,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    tdi_cli_omp_passive("/proc/self/exe", argv); /* idle OpenMP threads sleep (tdi_cli.h) */
-    if (tdi_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    if (tdi_cli_start(argc, argv, usage)) /* idle OpenMP threads sleep; -h, --help */
         return 0;
-    }
     if (argc != 2 || argv[1][0] == '-') {
         usage(stderr);
         return 2;

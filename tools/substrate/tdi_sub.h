@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "tdi_err.h"
+#include "tdi_linalg.h"
 
 /* ---------------------------------------------------------------- configuration */
 #define TDI_SUB_MAXRANKS 16
@@ -52,18 +53,7 @@ int tdi_sub_cfg_load(const char *path, tdi_sub_cfg *cfg, tdi_err *err);
 void tdi_sub_cfg_defaults(tdi_sub_cfg *cfg);
 
 /* ---------------------------------------------------------------- linear algebra */
-/* Cholesky factor L (n x n, lower, M = L L^T) of the symmetric matrix M (n x n). When M is not
- * positive definite returns TDI_ENUM with the smallest eigenvalue in the message (what names
- * the matrix). lambda_min (may be NULL) receives the smallest eigenvalue when computed
- * (always on failure; on success only if want_eig). */
-int tdi_sub_chol(const double *M, size_t n, double *L, const char *what, int want_eig,
-                 double *lambda_min, tdi_err *err);
-/* Solves M X^T = R^T for nrhs right-hand sides stored as rows of R (nrhs x n), in place,
- * using the factor L from tdi_sub_chol. */
-void tdi_sub_chol_solve_rows(const double *L, size_t n, double *R, size_t nrhs);
-/* Eigen-decomposition of the symmetric S (n x n): evals descending, evecs (n x n) columns;
- * evecs may be NULL. Returns TDI_ENOMEM / TDI_ENUM on failure. */
-int tdi_sub_eig_sym(const double *S, size_t n, double *evals, double *evecs, tdi_err *err);
+/* Cholesky, its row solve and the symmetric eigen-decomposition: common/tdi_linalg.h. */
 /* S^p for symmetric positive definite S (p = 0.5 or -0.5 typically). */
 int tdi_sub_sym_pow(const double *S, size_t n, double p, double *out, tdi_err *err);
 /* Thin SVD of the square G (n x n): G = U diag(s) V^T, s descending; U, V (n x n). The sign of

@@ -14,35 +14,17 @@
 
 void tdi_sub_cfg_defaults(tdi_sub_cfg *c)
 {
-    memset(c, 0, sizeof *c);
-    c->seed = 1;
-    strcpy(c->name, "paper");
-    strcpy(c->out, "out/paper");
-    strcpy(c->checkpoint, "models/unet-c32.ckpt");
-    c->t = 200;
-    c->n_fit = 10000;
-    c->n_test = 10000;
-    c->pool = 1;
-    strcpy(c->mode, "paper");
-    strcpy(c->enc, "e2");
-    strcpy(c->dec, "d2");
-    c->D = 64;
-    c->k = 16;
-    c->J2 = 0.1;
-    c->kT = 1.0;
-    strcpy(c->couplings, "weights");
-    c->frobenius = 1;
-    const long r[] = {1, 2, 4, 8, 16, 32, 64};
-    c->n_ranks = sizeof r / sizeof r[0];
-    memcpy(c->ranks, r, sizeof r);
-    c->pd_margin = 0.05;
-    c->readout_gain = 1;
-    strcpy(c->skip_encoder, "full");
-    c->ridge = 1e-6;
-    c->epochs = 100;
-    c->batch = 256;
-    c->lr = 3e-3;
-    c->weight_decay = 1e-4;
+    /* one line per group of keys, in the order of the format above */
+    *c = (tdi_sub_cfg){
+        .seed = 1, .name = "paper", .out = "out/paper",
+        .checkpoint = "models/unet-c32.ckpt", .t = 200, .n_fit = 10000, .n_test = 10000,
+        .pool = 1,
+        .mode = "paper", .enc = "e2", .dec = "d2", .D = 64, .k = 16, .J2 = 0.1, .kT = 1.0,
+        .couplings = "weights", .frobenius = 1,
+        .ranks = {1, 2, 4, 8, 16, 32, 64}, .n_ranks = 7,
+        .pd_margin = 0.05, .readout_gain = 1, .skip_encoder = "full", .ridge = 1e-6,
+        .epochs = 100, .batch = 256, .lr = 3e-3, .weight_decay = 1e-4,
+    };
 }
 
 int tdi_sub_cfg_load(const char *path, tdi_sub_cfg *c, tdi_err *err)

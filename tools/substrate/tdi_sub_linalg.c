@@ -1,9 +1,12 @@
 /* tdi_sub_linalg: the dense linear algebra of the substrate model on row-major double arrays,
- * through GSL (Cholesky, symmetric eigen-decomposition, SVD, BLAS-3 GEMM/TRSM).
+ * through GSL (GEMM, symmetric matrix powers, SVD; Cholesky and the symmetric
+ * eigen-decomposition are common/tdi_linalg.h's).
  * Invariants: inputs are never modified unless documented (in-place solve); GSL's error handler
  * must be off (mains do it), so GSL status codes are turned into tdi_err here.
  * Non-goals: sparse matrices, anything bigger than a few thousand rows per factorisation. */
 #include "tdi_sub.h"
+
+#include "tdi_linalg.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -33,106 +36,6 @@ void tdi_sub_gemm(int ta, int tb, size_t m, size_t n, size_t kk, double alpha, c
                    &av.matrix, &bv.matrix, beta, &cv.matrix);
 }
 
-static int eig_cmp_desc(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x < y) - (x > y);
-}
-
-int tdi_sub_eig_sym(const double *S, size_t n, double *evals, double *evecs, tdi_err *err)
-{
-    gsl_matrix *a = gsl_matrix_alloc(n, n);
-    gsl_vector *ev = gsl_vector_alloc(n);
-    gsl_matrix *vec = evecs ? gsl_matrix_alloc(n, n) : NULL;
-    gsl_eigen_symmv_workspace *wv = evecs ? gsl_eigen_symmv_alloc(n) : NULL;
-    gsl_eigen_symm_workspace *w = evecs ? NULL : gsl_eigen_symm_alloc(n);
-    int rc = 0;
-    if (!a || !ev || (evecs && (!vec || !wv)) || (!evecs && !w)) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "eigen-decomposition of a %zu x %zu matrix: out of "
-                         "memory", n, n);
-        goto done;
-    }
-    /* symmetrise: rounding in a product like W^T W must not make the input non-symmetric */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            gsl_matrix_set(a, i, j, 0.5 * (S[i * n + j] + S[j * n + i]));
-    int st = evecs ? gsl_eigen_symmv(a, ev, vec, wv) : gsl_eigen_symm(a, ev, w);
-    if (st) {
-        rc = tdi_err_set(err, TDI_ENUM, "eigen-decomposition failed: %s", gsl_strerror(st));
-        goto done;
-    }
-    if (evecs)
-        gsl_eigen_symmv_sort(ev, vec, GSL_EIGEN_SORT_VAL_DESC);
-    else
-        qsort(ev->data, n, sizeof(double), eig_cmp_desc); /* ev has stride 1 */
-    for (size_t i = 0; i < n; i++)
-        evals[i] = gsl_vector_get(ev, i);
-    if (evecs)
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++)
-                evecs[i * n + j] = gsl_matrix_get(vec, i, j);
-done:
-    gsl_matrix_free(a);
-    gsl_vector_free(ev);
-    gsl_matrix_free(vec);
-    if (wv)
-        gsl_eigen_symmv_free(wv);
-    if (w)
-        gsl_eigen_symm_free(w);
-    return rc;
-}
-
-int tdi_sub_chol(const double *M, size_t n, double *L, const char *what, int want_eig,
-                 double *lambda_min, tdi_err *err)
-{
-    if (L == M)
-        return tdi_err_set(err, TDI_EARG, "%s: Cholesky needs separate input and factor", what);
-    memcpy(L, M, n * n * sizeof *L);
-    gsl_matrix_view lv = gsl_matrix_view_array(L, n, n);
-    int st = gsl_linalg_cholesky_decomp1(&lv.matrix);
-    int ok = st == 0;
-    /* GSL accepts a tiny or zero pivot only if it is exactly representable as positive; also
-     * reject a non-finite factor (NaN input) */
-    for (size_t i = 0; ok && i < n; i++)
-        if (!(L[i * n + i] > 0.0) || !isfinite(L[i * n + i]))
-            ok = 0;
-    if (ok && !want_eig)
-        goto clean;
-    double *ev = malloc(n * sizeof *ev);
-    if (!ev)
-        return tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", what);
-    int rc = tdi_sub_eig_sym(M, n, ev, NULL, err);
-    double lmin = rc ? NAN : ev[n - 1];
-    free(ev);
-    if (rc)
-        return tdi_err_prefix(err, "%s", what);
-    if (lambda_min)
-        *lambda_min = lmin;
-    if (!ok)
-        return tdi_err_set(err, TDI_ENUM,
-                           "%s is not positive definite: Cholesky failed, smallest eigenvalue "
-                           "%.6g", what, lmin);
-clean:
-    /* keep only the lower triangle: the solve reads L as lower-triangular */
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++)
-            L[i * n + j] = 0.0;
-    return 0;
-}
-
-void tdi_sub_chol_solve_rows(const double *L, size_t n, double *R, size_t nrhs)
-{
-    if (nrhs == 0)
-        return;
-    /* rows r of R: want X = R M^-1 (M symmetric) = R L^-T L^-1 */
-    gsl_matrix_const_view lv = gsl_matrix_const_view_array(L, n, n);
-    gsl_matrix_view rv = gsl_matrix_view_array(R, nrhs, n);
-    gsl_blas_dtrsm(CblasRight, CblasLower, CblasTrans, CblasNonUnit, 1.0, &lv.matrix,
-                   &rv.matrix);
-    gsl_blas_dtrsm(CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, 1.0, &lv.matrix,
-                   &rv.matrix);
-}
-
 int tdi_sub_sym_pow(const double *S, size_t n, double p, double *out, tdi_err *err)
 {
     double *ev = malloc(n * sizeof *ev);
@@ -143,7 +46,7 @@ int tdi_sub_sym_pow(const double *S, size_t n, double p, double *out, tdi_err *e
         rc = tdi_err_set(err, TDI_ENOMEM, "matrix power: out of memory");
         goto done;
     }
-    rc = tdi_sub_eig_sym(S, n, ev, V, err);
+    rc = tdi_linalg_eig_sym(S, n, ev, V, err);
     if (rc)
         goto done;
     if (!(ev[n - 1] > 0.0)) {

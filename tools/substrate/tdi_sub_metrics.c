@@ -21,6 +21,27 @@ static void global_stats(const double *a, size_t n, size_t D, double *mean, doub
     *sd = sqrt(v / (double)(n * D));
 }
 
+/* mean over rows i of cos(a_i, b_i), a = (pred - cp[j cs]) / sp, b = (truth - ct[j cs]) / st
+ * (cs = 0: one shift for every column; a division by 1 is exact); a zero row counts as 0 */
+static double mean_row_cos(const double *pred, const double *truth, size_t n, size_t D,
+                           const double *cp, const double *ct, size_t cs, double sp, double st)
+{
+    double acc = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double ab = 0.0, aa = 0.0, bb = 0.0;
+        for (size_t j = 0; j < D; j++) {
+            double a = (pred[i * D + j] - cp[j * cs]) / sp;
+            double b = (truth[i * D + j] - ct[j * cs]) / st;
+            ab += a * b;
+            aa += a * a;
+            bb += b * b;
+        }
+        if (aa > 0.0 && bb > 0.0)
+            acc += ab / (sqrt(aa) * sqrt(bb));
+    }
+    return acc / (double)n;
+}
+
 double tdi_sub_cos_paper(const double *pred, const double *truth, size_t n, size_t D)
 {
     if (n == 0 || D == 0)
@@ -32,19 +53,7 @@ double tdi_sub_cos_paper(const double *pred, const double *truth, size_t n, size
      * normalised row is 0 and counts as cosine 0) */
     if (!(sp > 0.0) || !(st > 0.0))
         return 0.0;
-    double acc = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double ab = 0.0, aa = 0.0, bb = 0.0;
-        for (size_t j = 0; j < D; j++) {
-            double a = (pred[i * D + j] - mp) / sp, b = (truth[i * D + j] - mt) / st;
-            ab += a * b;
-            aa += a * a;
-            bb += b * b;
-        }
-        if (aa > 0.0 && bb > 0.0)
-            acc += ab / (sqrt(aa) * sqrt(bb));
-    }
-    return acc / (double)n;
+    return mean_row_cos(pred, truth, n, D, &mp, &mt, 0, sp, st);
 }
 
 double tdi_sub_cos_centered(const double *pred, const double *truth, const double *mean,
@@ -52,19 +61,7 @@ double tdi_sub_cos_centered(const double *pred, const double *truth, const doubl
 {
     if (n == 0 || D == 0)
         return 0.0;
-    double acc = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double ab = 0.0, aa = 0.0, bb = 0.0;
-        for (size_t j = 0; j < D; j++) {
-            double a = pred[i * D + j] - mean[j], b = truth[i * D + j] - mean[j];
-            ab += a * b;
-            aa += a * a;
-            bb += b * b;
-        }
-        if (aa > 0.0 && bb > 0.0)
-            acc += ab / (sqrt(aa) * sqrt(bb));
-    }
-    return acc / (double)n;
+    return mean_row_cos(pred, truth, n, D, mean, mean, 1, 1.0, 1.0);
 }
 
 double tdi_sub_r2(const double *pred, const double *truth, const double *mean, size_t n,

@@ -111,7 +111,7 @@ int tdi_sub_equilibrium(const double *Lfac, size_t D, const double *benc, const 
     }
     for (size_t i = 0; i < D; i++)
         G[i * m + D + i] = 1.0;
-    tdi_sub_chol_solve_rows(Lfac, m, G, D);
+    tdi_linalg_chol_solve_rows(Lfac, m, G, D);
     for (size_t i = 0; i < D; i++) {
         memcpy(Gx + i * D, G + i * m, D * sizeof *Gx);
         memcpy(Gy + i * D, G + i * m + D, D * sizeof *Gy);

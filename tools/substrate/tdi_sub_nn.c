@@ -12,6 +12,8 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "tdi_seed.h"
+
 static size_t mlp_count(const tdi_sub_mlp *m)
 {
     return m->hidden * m->in + m->hidden + m->out * m->hidden + m->out;
@@ -216,7 +218,7 @@ int tdi_sub_mlp_train(tdi_sub_mlp *m, const double *X, const double *T, size_t n
         goto done;
     }
     /* the minibatch order must not reuse the initialisation stream */
-    gsl_rng_set(rng, o->seed ^ UINT64_C(0x9e3779b97f4a7c15));
+    gsl_rng_set(rng, tdi_seed(o->seed, TDI_SEED_FIT_BATCH, 0));
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8; /* PyTorch Adam defaults */

@@ -78,15 +78,15 @@ int tdi_sub_rrr_fit(const double *X, const double *Y, size_t n, size_t dx, size_
     memcpy(Creg, Cxx, dx * dx * sizeof *Creg);
     for (size_t j = 0; j < dx; j++)
         Creg[j * dx + j] += lam;
-    rc = tdi_sub_chol(Creg, dx, Lx, "encoder covariance (raise substrate.ridge)", 0, NULL, err);
+    rc = tdi_linalg_chol(Creg, dx, Lx, "encoder covariance (raise substrate.ridge)", 0, NULL, err);
     free(Creg);
     if (rc)
         goto done;
-    tdi_sub_chol_solve_rows(Lx, dx, r->C, dy); /* C = Cyx (Cxx + lam I)^-1 */
+    tdi_linalg_chol_solve_rows(Lx, dx, r->C, dy); /* C = Cyx (Cxx + lam I)^-1 */
     /* covariance of the fitted values C X: C Cxx C^T */
     tdi_sub_gemm(0, 0, dy, dx, dx, 1.0, r->C, Cxx, 0.0, T);
     tdi_sub_gemm(0, 1, dy, dy, dx, 1.0, T, r->C, 0.0, Sf);
-    rc = tdi_sub_eig_sym(Sf, dy, r->ev, r->V, err);
+    rc = tdi_linalg_eig_sym(Sf, dy, r->ev, r->V, err);
 done:
     free(Xc);
     free(Yc);
@@ -201,14 +201,14 @@ int tdi_sub_skip_fit(const double *A, const double *B, size_t D, const double *L
     /* c = S (my / g - Leff mx) with Leff = -S^-1 J^T, i.e. c = S my / g + J^T mx */
     tdi_sub_gemm(0, 1, D, D, k, 1.0, P, Q, 0.0, J);
     memcpy(Lf, A, dd * sizeof *Lf);
-    if ((rc = tdi_sub_chol(A, D, Lf, "A", 0, NULL, err)))
+    if ((rc = tdi_linalg_chol(A, D, Lf, "A", 0, NULL, err)))
         goto done;
     memcpy(T, J, dd * sizeof *T);
     /* rows of J^T are columns of J: solve A^-1 J column-wise = (J^T A^-1)^T; T := J^T A^-1 */
     for (size_t i = 0; i < D; i++)
         for (size_t j = 0; j < D; j++)
             T[i * D + j] = J[j * D + i];
-    tdi_sub_chol_solve_rows(Lf, D, T, D); /* T = J^T A^-1 */
+    tdi_linalg_chol_solve_rows(Lf, D, T, D); /* T = J^T A^-1 */
     tdi_sub_gemm(0, 0, D, D, D, -1.0, T, J, 0.0, S);
     for (size_t i = 0; i < dd; i++)
         S[i] += B[i];
@@ -254,7 +254,7 @@ int tdi_sub_skip_encoder(const double *A, const double *P, size_t D, size_t k, d
     }
     /* column space of P = eigenvectors of P P^T with eigenvalues above rounding level */
     tdi_sub_gemm(0, 1, D, D, k, 1.0, P, P, 0.0, G);
-    if ((rc = tdi_sub_eig_sym(G, D, ev, V, err)))
+    if ((rc = tdi_linalg_eig_sym(G, D, ev, V, err)))
         goto done;
     size_t r = 0;
     double tol = (ev[0] > 0.0 ? ev[0] : 0.0) * 1e3 * (double)D * 2.220446049250313e-16;

@@ -27,7 +27,7 @@
  * sweep:
  *   base: configs/paper.yaml   # preset config (required); its sections configure every job
  *   out: out/sweep-paper       # results.csv and the jobs/ scratch (default <base out>/sweep)
- *   seed: 1                    # sweep seed; job seed = tdi_sweep_job_seed(seed, index)
+ *   seed: 1                    # sweep seed; job seed = tdi_seed(seed, TDI_SEED_SWEEP_JOB, index)
  *   k: [1, 2, 4]               # skip ranks, or k_range: [first, last, step]; k > D skipped
  *   D: [64]                    # units per module          (default: the base's)
  *   theta: [1.0]               # or Vs: [...] in V/unit    (default: the base's circuit)
@@ -120,8 +120,6 @@ typedef struct tdi_sweep_job {
 void tdi_sweep_xaxes_apply(const tdi_sweep_job *j, tdi_gen_config *g, tdi_cosim_cfg *c);
 /* Expands the grid: *jobs is malloc'd (caller frees), *n jobs. */
 int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_err *err);
-/* splitmix64 of (sweep seed, index), folded to 1 .. 2^32-1 (the range configs accept). */
-unsigned long tdi_sweep_job_seed(long sweep_seed, size_t index);
 
 /* ---------------------------------------------------------------- one job -> one row */
 /* The CSV header line (no newline), the same for every sweep. */

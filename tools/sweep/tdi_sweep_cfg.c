@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "tdi_cfg.h"
+#include "tdi_seed.h"
 
 /* The circuit- and cosim-side axes beyond the fixed ones (tdi_sweep.h). One line per axis. */
 const tdi_sweep_xaxis tdi_sweep_xaxes[] = {
@@ -105,16 +106,6 @@ static int fixed_substrate(tdi_sweep_cfg *c, tdi_err *err)
     return 0;
 }
 
-unsigned long tdi_sweep_job_seed(long sweep_seed, size_t index)
-{
-    uint64_t z = (uint64_t)sweep_seed * UINT64_C(0x9E3779B97F4A7C15) + (uint64_t)index + 1;
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    z ^= z >> 31;
-    unsigned long s = (unsigned long)(z & UINT64_C(0xFFFFFFFF));
-    return s ? s : 1;
-}
-
 /* Splits "a,b c" into words; each must be one of choices ("x|y|z"). */
 static int split_words(const char *path, const char *key, const char *text, const char *choices,
                        char out[][16], size_t *n, tdi_err *err)
@@ -158,6 +149,15 @@ static int split_words(const char *path, const char *key, const char *text, cons
     if (*n == 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.%s is empty", path, key);
     return 0;
+}
+
+/* when use: the axis is the one value v (the base config's) */
+static void axis_one(int use, long *axis, size_t *n, long v)
+{
+    if (use) {
+        axis[0] = v;
+        *n = 1;
+    }
 }
 
 int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
@@ -237,26 +237,15 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     if (!c->out[0])
         if (snprintf(c->out, sizeof c->out, "%s/sweep", c->sub.out) >= (int)sizeof c->out)
             return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.out too long", path);
-    if (!keys[3].seen && !keys[4].seen) {
-        c->k[0] = c->sub.k;
-        c->n_k = 1;
-    }
-    if (!keys[5].seen) {
-        c->D[0] = c->sub.D;
-        c->n_D = 1;
-    }
+    /* an axis the sweep file leaves out holds the base config's one value */
+    axis_one(!keys[3].seen && !keys[4].seen, c->k, &c->n_k, c->sub.k);
+    axis_one(!keys[5].seen, c->D, &c->n_D, c->sub.D);
     if (!keys[6].seen && !keys[7].seen) {
         c->theta[0] = c->gen.theta;
         c->n_theta = 1;
     }
-    if (!keys[8].seen) {
-        c->dac[0] = c->cosim.dac_bits;
-        c->n_dac = 1;
-    }
-    if (!keys[9].seen) {
-        c->adc[0] = c->cosim.adc_bits;
-        c->n_adc = 1;
-    }
+    axis_one(!keys[8].seen, c->dac, &c->n_dac, c->cosim.dac_bits);
+    axis_one(!keys[9].seen, c->adc, &c->n_adc, c->cosim.adc_bits);
     if ((rc = xaxes_values(c, xw, keys + 19, err)) || (rc = fixed_substrate(c, err)))
         return rc;
     char units[128], skips[128]; /* the generator's tables: one list of names */
@@ -339,7 +328,8 @@ int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_
                                         snprintf(j->skip, sizeof j->skip, "%s", c->skip[s]);
                                         j->engine = c->engine[g];
                                         j->replicate = r;
-                                        j->seed = tdi_sweep_job_seed(c->seed, m);
+                                        j->seed = (unsigned long)tdi_seed(
+                                            (uint64_t)c->seed, TDI_SEED_SWEEP_JOB, m);
                                         m++;
                                     }
         }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tdi_buf.h"
 #include "tdi_io.h"
 
 static const char *const cols[] = {
@@ -51,41 +52,11 @@ const char *tdi_sweep_csv_header(void)
     return h;
 }
 
-/* a growing line */
+/* a row being built: its text and the number of cells so far */
 typedef struct line {
-    char *s;
-    size_t len, cap, ncols;
-    int oom;
+    tdi_buf b;
+    size_t ncols;
 } line;
-
-static void put(line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(line *l, const char *fmt, ...)
-{
-    if (l->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(l->s + l->len, l->cap - l->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            l->oom = 1;
-            return;
-        }
-        if ((size_t)n < l->cap - l->len) {
-            l->len += (size_t)n;
-            return;
-        }
-        size_t cap = 2 * l->cap + (size_t)n + 64;
-        char *s = realloc(l->s, cap);
-        if (!s) {
-            l->oom = 1;
-            return;
-        }
-        l->s = s;
-        l->cap = cap;
-    }
-}
 
 /* One CSV cell (RFC 4180): a value holding a comma or a double quote is written in double
  * quotes with its quotes doubled; CR and LF become spaces (a row is one line). */
@@ -113,7 +84,7 @@ static void col(line *l, const char *fmt, ...)
         q[n] = '\0';
         cell = q;
     }
-    put(l, "%s%s", l->ncols ? "," : "", cell);
+    tdi_buf_printf(&l->b, "%s%s", l->ncols ? "," : "", cell);
     l->ncols++;
 }
 
@@ -153,10 +124,10 @@ int tdi_sweep_row_inputs(const tdi_sweep_cfg *c, const tdi_sweep_job *j, char *b
 {
     line l = {0};
     inputs(&l, c, j);
-    int ok = !l.oom && l.len < sz;
+    int ok = !l.b.oom && l.b.len < sz;
     if (ok)
-        memcpy(buf, l.s, l.len + 1);
-    free(l.s);
+        memcpy(buf, l.b.s, l.b.len + 1);
+    tdi_buf_destroy(&l.b);
     return ok ? 0 : -1;
 }
 
@@ -383,16 +354,16 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
         col(&l, "%s", "");
     }
     col(&l, "%.3f", wall_now() - t0);
-    put(&l, "\n");
-    if (l.oom) {
-        free(l.s);
+    tdi_buf_append(&l.b, "\n", 1);
+    if (l.b.oom) {
+        tdi_buf_destroy(&l.b);
         return tdi_err_set(err, TDI_ENOMEM, "sweep job %zu: out of memory", j->index);
     }
     if (l.ncols != NCOLS) {
-        free(l.s);
+        tdi_buf_destroy(&l.b);
         return tdi_err_set(err, TDI_EARG, "sweep job %zu: %zu columns, header has %zu",
                            j->index, l.ncols, (size_t)NCOLS);
     }
-    *row = l.s;
+    *row = tdi_buf_take(&l.b);
     return 0;
 }

@@ -83,12 +83,9 @@ static int pareto_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    /* before MPI_Init and any OpenMP use: idle OpenMP threads sleep (tdi_cli.h) */
-    tdi_cli_omp_passive("/proc/self/exe", argv);
-    if (tdi_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    /* before MPI_Init and any OpenMP use: idle OpenMP threads sleep; -h, --help (tdi_cli.h) */
+    if (tdi_cli_start(argc, argv, usage))
         return 0;
-    }
     gsl_set_error_handler_off();
     tdi_gen_blas_threads(1); /* one job per process; the machine's cores go to the ranks */
     /* Every job allocates and frees the same large arrays (bundles, fit data, noise): with

@@ -14,6 +14,7 @@
 
 #include "tdi_io.h"
 #include "tdi_npy.h"
+#include "tdi_seed.h"
 
 #define LAT 3
 
@@ -51,7 +52,7 @@ static int split(const char *root, const char *name, const char *split, size_t C
         we[i] = (float)gsl_ran_gaussian(r, 0.15);
         wd[i] = (float)gsl_ran_gaussian(r, 0.15);
     }
-    gsl_rng_set(r, seed * 7919 + (strcmp(split, "test") == 0 ? 2 : 1));
+    gsl_rng_set(r, tdi_seed(seed, TDI_SEED_SWEEP_SYNTH, strcmp(split, "test") == 0 ? 2 : 1));
     for (size_t i = 0; i < n; i++) {
         double z[LAT];
         for (size_t q = 0; q < LAT; q++)

@@ -8,35 +8,17 @@
 
 void tdi_unet_config_defaults(tdi_unet_config *c)
 {
-    memset(c, 0, sizeof *c);
-    c->seed = 1;
-    snprintf(c->data_dir, sizeof c->data_dir, "/usr/share/datasets/fashion-mnist");
-    c->channels = 32;
-    c->groups = 8;
-    c->T = 1000;
-    c->beta_start = 1e-4;
-    c->beta_end = 0.02;
-    c->epochs = 2;
-    c->batch = 128;
-    c->lr = 1e-3;
-    c->warmup = 100;
-    c->decay_frac = 0.3;
-    c->final_lr_frac = 0.1;
-    c->beta1 = 0.9;
-    c->beta2 = 0.999;
-    c->adam_eps = 1e-8;
-    c->weight_decay = 0.0;
-    c->grad_clip = 1.0;
-    c->max_steps = 0;
-    c->ckpt_every = 100;
-    snprintf(c->state, sizeof c->state, "out/unet/train-state.ckpt");
-    snprintf(c->out, sizeof c->out, "models/unet-c32.ckpt");
-    c->eval_n = 10000;
-    c->eval_seed = 2;
-    c->eval_batch = 250;
-    c->sample_n = 64;
-    c->sample_seed = 3;
-    snprintf(c->sample_out, sizeof c->sample_out, "docs/samples.png");
+    /* one line per section of the schema (tdi_unet_cfg.h) */
+    *c = (tdi_unet_config){
+        .seed = 1, .data_dir = "/usr/share/datasets/fashion-mnist",
+        .channels = 32, .groups = 8, .T = 1000, .beta_start = 1e-4, .beta_end = 0.02,
+        .epochs = 2, .batch = 128, .lr = 1e-3, .warmup = 100, .decay_frac = 0.3,
+        .final_lr_frac = 0.1, .beta1 = 0.9, .beta2 = 0.999, .adam_eps = 1e-8, .weight_decay = 0.0,
+        .grad_clip = 1.0, .max_steps = 0, .ckpt_every = 100,
+        .state = "out/unet/train-state.ckpt", .out = "models/unet-c32.ckpt",
+        .eval_n = 10000, .eval_seed = 2, .eval_batch = 250,
+        .sample_n = 64, .sample_seed = 3, .sample_out = "docs/samples.png",
+    };
 }
 
 #define K_INT(p, f, lo, hi) {p, TDI_CFG_INT, &c->f, lo, hi, 0, NULL, NULL, 0}

@@ -13,7 +13,7 @@
 #include "tdi_cfg.h"
 #include "tdi_unet.h"
 #include "tdi_unet_data.h"
-#include "tdi_unet_run.h"
+#include "tdi_seed.h"
 
 #define K_INT(p, f, lo, hi) {p, TDI_CFG_INT, &c->f, lo, hi, 0, NULL, NULL, 0}
 #define K_DBL(p, f, lo, hi) {p, TDI_CFG_DOUBLE, &c->f, lo, hi, 0, NULL, NULL, 0}
@@ -47,6 +47,18 @@ int tdi_clf_config_load(tdi_clf_config *c, const char *path, tdi_err *err)
     }
     c->hash = tdi_cfg_hash(keys, n_hashed);
     return TDI_OK;
+}
+
+/* The classifier's streams: tdi_seed's default mix, seed G ^ (8 << 48) ^ index, the formula the
+ * shipped models/classifier.ckpt was trained with (its purpose value 8 is now the sweep's, with
+ * another formula). The mix XORs purpose << 48 into the index, so the same value is reached
+ * through TDI_SEED_UNET_INIT with (8 ^ 1) << 48 XORed into the index: indices the U-Net's own
+ * initialisation (index 0) never uses. Index: the epoch for the batch order, 10^6 for the
+ * initialisation. */
+static unsigned long clf_seed(long seed, uint64_t index)
+{
+    const uint64_t shift = (uint64_t)(8 ^ TDI_SEED_UNET_INIT) << 48;
+    return (unsigned long)tdi_seed((uint64_t)seed, TDI_SEED_UNET_INIT, index ^ shift);
 }
 
 static double now_s(void)
@@ -105,7 +117,7 @@ static int train_epoch(const tdi_clf_config *c, tdi_clf *m, tdi_unet_adam *adam,
     const size_t B = (size_t)c->batch, spe = ds->n / B;
     for (size_t i = 0; i < ds->n; i++)
         perm[i] = i;
-    gsl_rng_set(r, tdi_unet_seed((uint64_t)c->seed, TDI_UNET_SEED_CLF, (uint64_t)epoch));
+    gsl_rng_set(r, clf_seed(c->seed, (uint64_t)epoch));
     gsl_ran_shuffle(r, perm, ds->n, sizeof *perm);
     for (size_t k = 0; k < spe; k++, (*step)++) {
         for (size_t i = 0; i < B; i++) {
@@ -153,7 +165,7 @@ int tdi_clf_train(const tdi_clf_config *c, double *test_acc, FILE *progress, tdi
     if (!rc)
         rc = tdi_unet_adam_init(&adam, m->n_params, err);
     if (!rc) {
-        tdi_clf_init_params(m, tdi_unet_seed((uint64_t)c->seed, TDI_UNET_SEED_CLF, 1000000));
+        tdi_clf_init_params(m, clf_seed(c->seed, 1000000));
         const long total = c->epochs * (long)(tr.n / B);
         long step = 0;
         const double t0 = now_s();

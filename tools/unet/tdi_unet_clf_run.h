@@ -28,7 +28,8 @@ typedef struct tdi_clf_config {
 int tdi_clf_config_load(tdi_clf_config *c, const char *path, tdi_err *err);
 
 /* Trains from scratch on the 60,000 training images and writes c->out atomically. Every draw
- * comes from tdi_unet_seed(c->seed, TDI_UNET_SEED_CLF, epoch), so a run is reproducible. The
+ * comes from a generator seeded by (c->seed, epoch) (tdi_unet_clf_run.c), so a run is
+ * reproducible. The
  * test accuracy of the result goes to *test_acc. */
 int tdi_clf_train(const tdi_clf_config *c, double *test_acc, FILE *progress, tdi_err *err);
 

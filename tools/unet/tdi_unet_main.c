@@ -307,12 +307,9 @@ int main(int argc, char **argv)
 {
     /* OpenMP threads that spin while OpenBLAS's own threads work cost about a third of the speed
      * on 2 cores: make idle OpenMP threads sleep (re-executes; see tdi_cli.h). */
-    tdi_cli_omp_passive("/proc/self/exe", argv);
-    gsl_set_error_handler_off();
-    if (tdi_cli_wants_help(argc, argv)) {
-        usage(stdout);
+    if (tdi_cli_start(argc, argv, usage))
         return 0;
-    }
+    gsl_set_error_handler_off();
     static const char *const cmds[] = {"train",  "eval", "sample", "export", "bench", "fid",
                                        "classifier-train", "classifier-eval", NULL};
     int known_cmd = 0;

@@ -15,29 +15,9 @@
 
 #include "tdi_io.h"
 #include "tdi_npy.h"
+#include "tdi_seed.h"
 #include "tdi_unet_data.h"
 #include "tdi_unet_sampler.h"
-
-enum {
-    SEED_INIT = TDI_UNET_SEED_INIT,
-    SEED_PERM = TDI_UNET_SEED_PERM,
-    SEED_STEP = TDI_UNET_SEED_STEP,
-    SEED_EVAL = TDI_UNET_SEED_EVAL,
-    SEED_EXPORT = TDI_UNET_SEED_EXPORT,
-    SEED_BENCH = TDI_UNET_SEED_BENCH
-};
-
-unsigned long tdi_unet_seed(uint64_t seed, uint64_t purpose, uint64_t index)
-{
-    uint64_t z = seed * UINT64_C(0x9E3779B97F4A7C15) ^ (purpose << 48) ^ index;
-    for (int i = 0; i < 2; i++) {
-        z += UINT64_C(0x9E3779B97F4A7C15);
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        z ^= z >> 31;
-    }
-    return (unsigned long)(z & 0xffffffffUL); /* mt19937 takes 32-bit seeds */
-}
 
 static double now_s(void)
 {
@@ -133,7 +113,7 @@ int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, td
         if (progress)
             fprintf(progress, "resuming from %s at step %ld of %ld\n", c->state, step, total);
     } else {
-        tdi_unet_init_params(m, tdi_unet_seed((uint64_t)c->seed, SEED_INIT, 0));
+        tdi_unet_init_params(m, tdi_seed((uint64_t)c->seed, TDI_SEED_UNET_INIT, 0));
     }
     if ((rc = mkdirs_for(c->state, err)) || (rc = mkdirs_for(c->out, err)))
         goto out;
@@ -145,11 +125,11 @@ int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, td
         if (epoch != cur_epoch) {
             for (size_t i = 0; i < ds.n; i++)
                 perm[i] = i;
-            gsl_rng_set(r, tdi_unet_seed((uint64_t)c->seed, SEED_PERM, (uint64_t)epoch));
+            gsl_rng_set(r, tdi_seed((uint64_t)c->seed, TDI_SEED_UNET_PERM, (uint64_t)epoch));
             gsl_ran_shuffle(r, perm, ds.n, sizeof *perm);
             cur_epoch = epoch;
         }
-        gsl_rng_set(r, tdi_unet_seed((uint64_t)c->seed, SEED_STEP, (uint64_t)step));
+        gsl_rng_set(r, tdi_seed((uint64_t)c->seed, TDI_SEED_UNET_STEP, (uint64_t)step));
         for (size_t i = 0; i < B; i++) {
             memcpy(x0 + i * 1024, ds.img + perm[(size_t)k * B + i] * 1024, 1024 * sizeof(float));
             tl[i] = (long)gsl_rng_uniform_int(r, T);
@@ -253,7 +233,7 @@ int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_resu
     double t0 = now_s();
     for (size_t s = 0; s < n; s += B) {
         const size_t b = n - s < B ? n - s : B;
-        gsl_rng_set(r, tdi_unet_seed((uint64_t)c->eval_seed, SEED_EVAL, s));
+        gsl_rng_set(r, tdi_seed((uint64_t)c->eval_seed, TDI_SEED_UNET_EVAL, s));
         for (size_t i = 0; i < b; i++) {
             tl[i] = (long)gsl_rng_uniform_int(r, T);
             tf[i] = (float)tl[i];
@@ -381,7 +361,7 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
     double t0 = now_s();
     for (size_t s = 0; s < N; s += B) {
         const size_t b = N - s < B ? N - s : B;
-        gsl_rng_set(r, tdi_unet_seed(o->seed, SEED_EXPORT,
+        gsl_rng_set(r, tdi_seed(o->seed, TDI_SEED_UNET_EXPORT,
                                      (uint64_t)split_id << 40 | (uint64_t)(o->first + (long)s)));
         memcpy(x0 + s * 1024, ds.img + ((size_t)o->first + s) * 1024, b * 1024 * sizeof(float));
         for (size_t i = 0; i < b; i++) {
@@ -493,7 +473,7 @@ int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *tra
         (rc = tdi_unet_adam_init(&adam, m->n_params, err)))
         goto out;
     tdi_unet_init_params(m, 1);
-    gsl_rng_set(r, tdi_unet_seed((uint64_t)c->seed, SEED_BENCH, 0));
+    gsl_rng_set(r, tdi_seed((uint64_t)c->seed, TDI_SEED_UNET_BENCH, 0));
     for (size_t i = 0; i < B * 1024; i++) {
         x[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
         e[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);

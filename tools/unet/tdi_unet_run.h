@@ -1,8 +1,8 @@
 /* tdi_unet_run: the U-Net's jobs: train (resumable), eval (epsilon-MSE by t bucket), sample
- * (DDPM ancestral; DDIM in tdi_unet_sampler.h), export (activation bundle, docs/formats.md) and bench. Progress goes to the
- * caller's FILE (stderr in the main; NULL for silence). Randomness: every draw comes from a
- * generator seeded by tdi_unet_seed(config seed, purpose, index), so a resumed run repeats the
- * uninterrupted run step for step. */
+ * (DDPM ancestral; DDIM in tdi_unet_sampler.h), export (activation bundle, docs/formats.md)
+ * and bench. Progress goes to the caller's FILE (stderr in the main; NULL for silence). Randomness: every draw comes from a
+ * generator seeded by tdi_seed(config seed, TDI_SEED_UNET_*, index) (common/tdi_seed.h), so a
+ * resumed run repeats the uninterrupted run step for step. */
 #ifndef TDI_UNET_RUN_H
 #define TDI_UNET_RUN_H
 
@@ -12,21 +12,6 @@
 #include "tdi_err.h"
 #include "tdi_unet.h"
 #include "tdi_unet_cfg.h"
-
-/* Purposes of the random streams (the second argument of tdi_unet_seed). */
-typedef enum {
-    TDI_UNET_SEED_INIT = 1,
-    TDI_UNET_SEED_PERM,
-    TDI_UNET_SEED_STEP,
-    TDI_UNET_SEED_EVAL,
-    TDI_UNET_SEED_SAMPLE, /* index: the image (tdi_unet_sampler.h) */
-    TDI_UNET_SEED_EXPORT,
-    TDI_UNET_SEED_BENCH,
-    TDI_UNET_SEED_CLF /* the classifier's training (tdi_unet_clf.h) */
-} tdi_unet_seed_purpose;
-
-/* SplitMix64 of (seed, purpose, index): independent streams per purpose and index. */
-unsigned long tdi_unet_seed(uint64_t seed, uint64_t purpose, uint64_t index);
 
 /* Trains from the state checkpoint if it exists (same config hash required), else from scratch;
  * writes the state every ckpt_every steps and at the end, and the final weights to c->out.

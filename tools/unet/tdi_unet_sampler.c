@@ -12,7 +12,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#include "tdi_unet_run.h"
+#include "tdi_seed.h"
 
 void tdi_unet_ddim_times(size_t T, size_t S, long *ts)
 {
@@ -131,7 +131,7 @@ static void run_batch(tdi_unet *m, const step *plan, size_t nsteps, const tdi_un
 {
     float *x = out + first * 1024;
     for (size_t i = 0; i < b; i++)
-        gsl_rng_set(r[i], tdi_unet_seed(s->seed, TDI_UNET_SEED_SAMPLE, first + i));
+        gsl_rng_set(r[i], (unsigned long)tdi_seed(s->seed, TDI_SEED_UNET_SAMPLE, first + i));
     draw(r, b, x);
     for (size_t k = 0; k < nsteps; k++) {
         const step *st = &plan[k];

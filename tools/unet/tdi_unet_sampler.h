@@ -1,6 +1,6 @@
 /* tdi_unet_sampler: DDPM ancestral and DDIM sampling of the U-Net, batched, seeded per image.
  * Invariant: image i draws its start noise x_T (first 1024 values) and every later noise value
- * from its own generator, seeded by tdi_unet_seed(seed, TDI_UNET_SEED_SAMPLE, i): the same seed
+ * from its own generator, seeded by tdi_seed(seed, TDI_SEED_UNET_SAMPLE, i): the same seed
  * gives the same images whatever the batch, and DDPM and DDIM runs of one seed start from the
  * same x_T, so their images correspond. Non-goals: classifier guidance, other schedules. */
 #ifndef TDI_UNET_SAMPLER_H
