@@ -70,7 +70,8 @@ static void test_ddim_is_ddpm(void)
             for (size_t i = 0; i < n; i++)
                 worst_mean = fmax(worst_mean, fabs((double)a[i] - b[i]));
     }
-    tdi_check_le(worst, 4e-6, "DDIM(S = T, eta 1) update = DDPM update with beta~, all t, max |diff|");
+    tdi_check_le(worst, 4e-6,
+                 "DDIM(S = T, eta 1) update = DDPM update with beta~, all t, max |diff|");
     tdi_check_le(worst_sigma, 1e-12, "DDIM eta 1 sigma_t = sqrt(beta~_t), max rel diff");
     tdi_check_le(worst_mean, 4e-6, "last step (t = 0): DDIM = DDPM (both noise-free)");
     gsl_rng_free(r);

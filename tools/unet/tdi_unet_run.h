@@ -1,8 +1,9 @@
 /* tdi_unet_run: the U-Net's jobs: train (resumable), eval (epsilon-MSE by t bucket), sample
  * (DDPM ancestral; DDIM in tdi_unet_sampler.h), export (activation bundle, docs/formats.md)
- * and bench. Progress goes to the caller's FILE (stderr in the main; NULL for silence). Randomness: every draw comes from a
- * generator seeded by tdi_seed(config seed, TDI_SEED_UNET_*, index) (common/tdi_seed.h), so a
- * resumed run repeats the uninterrupted run step for step. */
+ * and bench. Progress goes to the caller's FILE (stderr in the main; NULL for silence).
+ * Randomness: every draw comes from a generator seeded by tdi_seed(config seed,
+ * TDI_SEED_UNET_*, index) (common/tdi_seed.h), so a resumed run repeats the uninterrupted run
+ * step for step. */
 #ifndef TDI_UNET_RUN_H
 #define TDI_UNET_RUN_H
 
