@@ -21,17 +21,14 @@ void tdi_fid_stats(const float *f, size_t n, size_t d, double *mu, double *cov)
             mu[j] += f[i * d + j];
     for (size_t j = 0; j < d; j++)
         mu[j] /= (double)n;
-    double *row = malloc(d * sizeof *row);
-    if (!row)
-        return; /* cov stays 0; callers allocate far more than this */
     for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < d; j++)
-            row[j] = f[i * d + j] - mu[j];
-        for (size_t j = 0; j < d; j++)
+        const float *r = f + i * d;
+        for (size_t j = 0; j < d; j++) {
+            const double a = r[j] - mu[j];
             for (size_t k = j; k < d; k++)
-                cov[j * d + k] += row[j] * row[k];
+                cov[j * d + k] += a * (r[k] - mu[k]);
+        }
     }
-    free(row);
     for (size_t j = 0; j < d; j++)
         for (size_t k = j; k < d; k++) {
             cov[j * d + k] /= (double)(n - 1);
