@@ -300,6 +300,17 @@ void tdi_cosim_spice_set_verbose(int verbose);
  * row-major as in the substrate bundle. */
 void tdi_cosim_paper_interface(const double *const w[8], size_t D, const double *x,
                                double *b_enc, double *b_dec);
+/* The digital encoder the skip substrate needs (tdi_cosim_iface.c): the decoder sees x only
+ * through J^T A^-1 b_enc, so b_enc = A R R^T x with R (D x r) an orthonormal basis of the column
+ * space of P (D, k) gives the same decoder equilibrium as b_enc = A x with 2 D r weights instead
+ * of D^2: b_enc = W2 (W1 x), W1 = R^T (k, D; rows beyond r zero), W2 = A R (D, k). rank (may be
+ * NULL): r <= k. TDI_ENOMEM / TDI_ENUM on failure. */
+int tdi_cosim_skip_encoder(const double *A, const double *P, size_t D, size_t k, double *W1,
+                           double *W2, size_t *rank, tdi_err *err);
+/* The skip interface's b_enc (D) for one input x (D): A x (D, D) when W1 is NULL, else
+ * W2 (W1 x) with h (k) as scratch. */
+void tdi_cosim_skip_benc(const double *A, const double *W1, const double *W2, size_t D, size_t k,
+                         const double *x, double *h, double *b_enc);
 /* Analytic: v = G^-1 i (LU: G may be non-symmetric). out and ib have n elements. */
 int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
                              tdi_err *err);

@@ -1,13 +1,13 @@
-/* tdi_cosim_energy: the energy ledger's circuit and baseline terms. The resistor dissipation of
- * every resistor of the netlist from the unit waveforms (identical in every engine: bus nodes
- * are algebraic, their voltages linear in the units'), and the digital-equivalent job (the same
- * decoder estimate computed digitally: MACs and weight reads). Non-goals: the energy constants
- * (the `energy:` config), the report (tdi_cosim_app.c). */
+/* tdi_cosim_energy: the energy ledger. The resistor dissipation of every resistor of the netlist
+ * from the unit waveforms (identical in every engine: bus nodes are algebraic, their voltages
+ * linear in the units'), the digital-equivalent job (the same decoder estimate computed
+ * digitally: MACs and weight reads), and the job's ledger per inference (docs/physics.md 7).
+ * Non-goals: the energy constants (the `energy:` config), the report (tdi_cosim_report.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tdi_cosim.h"
+#include "tdi_cosim_job.h"
 #include "tdi_linalg.h"
 
 double tdi_cosim_resistor_power(const tdi_cosim_circuit *c, const double *v)
@@ -80,4 +80,44 @@ int tdi_cosim_digeq_matrix(const double *M, size_t D, double *W, tdi_err *err)
     }
     free(L);
     return rc;
+}
+
+/* The ledger per inference (one sample) from the most physical engine that ran. */
+void tdi_cosim_job_energy(tdi_cosim_job *j)
+{
+    const tdi_cosim_cfg *cfg = &j->cfg;
+    const tdi_gen_phys *ph = j->ph;
+    const tdi_cosim_digeq *dq = &j->dq;
+    tdi_cosim_ledger *e = &j->e;
+    int ek = j->outs[2].est ? 2 : j->outs[1].est ? 1 : 0;
+    const tdi_cosim_out *o = &j->outs[ek];
+    size_t n = j->nk[ek];
+    e->engine = ek;
+    e->T_inf = (double)j->tm.per_sample * j->tm.tick;
+    e->E_bias = e->E_R = 0;
+    for (size_t s = 0; s < n; s++) {
+        e->E_bias += o->e_bias[s];
+        e->E_R += o->e_r[s];
+    }
+    for (size_t s = 0; s < n; s++)
+        j->sp.E_R_stage += o->e_r_stage[s] / (double)n;
+    e->E_bias /= (double)n;
+    e->E_R /= (double)n;
+    e->E_active = cfg->vdd * j->cc->sum_gm / cfg->gm_over_id * e->T_inf;
+    e->n_adc = (double)(j->conv * (long)j->D);
+    e->E_dac = (double)j->N * cfg->dac_fom * ldexp(1.0, (int)cfg->dac_bits);
+    e->E_adc = e->n_adc * cfg->adc_fom * ldexp(1.0, (int)cfg->adc_bits);
+    e->E_conv = e->E_dac + e->E_adc;
+    e->E_digital = (double)j->macs * cfg->e_mac;
+    e->E_wread = (double)dq->iface_reads * cfg->e_read;
+    e->E_total = fabs(e->E_bias) + e->E_R + e->E_active + e->E_conv + e->E_digital + e->E_wread;
+    e->E_digeq = (double)(dq->iface_macs + dq->matvec_macs) * cfg->e_mac +
+                 (double)(dq->iface_reads + dq->matvec_reads) * cfg->e_read;
+    e->E_digeq_f = (double)dq->folded_macs * cfg->e_mac + (double)dq->folded_reads * cfg->e_read;
+    /* analog / digital; 0 when the digital side is configured free (energy.mac = weight_read
+       = 0) */
+    e->r_digeq = e->E_digeq > 0 ? e->E_total / e->E_digeq : 0;
+    e->r_fold = e->E_digeq_f > 0 ? e->E_total / e->E_digeq_f : 0;
+    e->E_kT = ph->kT * (double)j->N * (e->T_inf / ph->t_slow);
+    e->gpu_part = cfg->gpu_step * cfg->gpu_replaced_fraction;
 }

@@ -2,14 +2,13 @@
  * here the job applies it (window, ADC bits) and, beside the working point, runs the sde engine
  * at the paper's theta = 1 (kT = 1) on the same samples and the same biases in simulation units,
  * with the configured cosim window and ADC (the paper's point is shown beside, never instead).
- * Non-goals: choosing (generator/tdi_gen_op.c), the main table (tdi_cosim_app.c). */
+ * Non-goals: choosing (generator/tdi_gen_op.c), the main table (tdi_cosim_report.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tdi_cosim.h"
-#include "tdi_gen.h"
-#include "tdi_sub.h"
+#include "tdi_cosim_job.h"
+#include "tdi_metrics.h"
 
 void tdi_cosim_op_apply(tdi_cosim_cfg *c, const struct tdi_gen_circuit *gc)
 {
@@ -20,66 +19,36 @@ void tdi_cosim_op_apply(tdi_cosim_cfg *c, const struct tdi_gen_circuit *gc)
     c->adc_rate = 0; /* the chooser's schedule: 4 conversions per slowest relaxation time */
 }
 
-/* max |v*| of the decoder units over the samples (V), for the ADC's auto full scale */
-static int paper_vmax(const tdi_cosim_circuit *cc, const double *ib, size_t ns, size_t D,
-                      double *vmax, tdi_err *err)
-{
-    size_t N = 2 * D;
-    double *v = malloc(N * sizeof *v);
-    if (!v)
-        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    *vmax = 0;
-    for (size_t s = 0; s < ns; s++) {
-        int rc = tdi_cosim_analytic_solve(cc, ib + s * N, v, err);
-        if (rc) {
-            free(v);
-            return rc;
-        }
-        for (size_t i = D; i < N; i++)
-            *vmax = fmax(*vmax, fabs(v[i]));
-    }
-    free(v);
-    return 0;
-}
-
 /* the plan at theta = 1: the configured window (cosim.t_avg / avg_relax), ADC bits and rate,
-   converters' full scales as the job's auto rules */
-static int paper_plan(const tdi_cosim_cfg *c, const tdi_gen_circuit *gc,
+   the converters' full scales and the read-out (ADC averaging, or the analog stage) as the job's
+   rules (tdi_cosim_plan_timing, tdi_cosim_fullscale); ib (ns, cc->n) zeroed by the caller */
+static int paper_plan(const tdi_cosim_cfg *c, const tdi_gen_config *g, const tdi_gen_circuit *gc,
                       const tdi_cosim_circuit *cc, const double *bsim, double *ib, size_t ns,
-                      const size_t *read, tdi_cosim_plan *pl, tdi_err *err)
+                      size_t *read, tdi_cosim_plan *pl, tdi_err *err)
 {
     const tdi_gen_phys *ph = &gc->phys;
-    size_t D = gc->D, N = gc->N;
-    double tick = c->tick > 0 ? c->tick : ph->noise_dt, bmax = 0;
-    double t_settle = c->t_settle > 0 ? c->t_settle : ph->t_settle;
-    double t_avg = c->t_avg > 0 ? c->t_avg : c->avg_relax > 0 ? c->avg_relax * ph->t_slow
-                                                               : ph->t_avg;
-    for (size_t q = 0; q < ns * N; q++) {
-        ib[q] = ph->gu * ph->Vs * bsim[q];
-        bmax = fmax(bmax, fabs(bsim[q]));
-    }
-    double vmax = 0, sdmax = 0;
-    int rc = paper_vmax(cc, ib, ns, D, &vmax, err);
+    size_t D = gc->D, N = gc->N, n = cc->n;
+    for (size_t s = 0; s < ns; s++)
+        for (size_t i = 0; i < N; i++) /* the stage units' bias stays 0 */
+            ib[s * n + i] = ph->gu * ph->Vs * bsim[s * N + i];
+    double dac_units = 0, adc_fs = 0;
+    tdi_cosim_timing tm;
+    int rc = tdi_cosim_fullscale(c, gc, cc, bsim, ib, ns, &dac_units, &adc_fs, err);
+    if (!rc)
+        rc = tdi_cosim_plan_timing(c, g, ph, ns, &tm, err);
     if (rc)
         return rc;
-    for (size_t i = D; i < N; i++)
-        sdmax = fmax(sdmax, sqrt(gc->node_var[i]));
-    double adc_rate = c->adc_rate > 0 ? c->adc_rate : 4.0 / ph->t_slow;
-    long stride = lround(1.0 / (adc_rate * tick));
-    *pl = (tdi_cosim_plan){.n_samples = ns, .bias = ib, .n_read = D, .read = read, .tick = tick,
-                           .settle_ticks = (long)ceil(t_settle / tick - 1e-9),
-                           .avg_ticks = (long)ceil(t_avg / tick - 1e-9), .batch = 1,
-                           .dac_bits = (int)c->dac_bits,
-                           .dac_fs = ph->gu * ph->Vs * (c->dac_fs > 0 ? c->dac_fs : 1.05 * bmax),
-                           .adc_bits = (int)c->adc_bits,
-                           .adc_fs = c->adc_fs > 0 ? c->adc_fs : 1.1 * (vmax + 6 * sdmax),
-                           .adc_stride = stride < 1 ? 1 : stride,
+    for (size_t i = 0; i < D; i++)
+        read[i] = (ph->ro ? N : D) + i;
+    *pl = (tdi_cosim_plan){.n_samples = ns, .bias = ib, .n_read = D, .read = read,
+                           .tick = tm.tick, .settle_ticks = tm.settle_ticks,
+                           .avg_ticks = tm.avg_ticks, .batch = 1, .dac_bits = (int)c->dac_bits,
+                           .dac_fs = ph->gu * ph->Vs * dac_units, .adc_bits = (int)c->adc_bits,
+                           .adc_fs = adc_fs, .adc_stride = tm.stride,
                            .seed = tdi_seed((uint64_t)c->seed, TDI_SEED_COSIM_NOISE, 0),
-                           .noise = c->noise};
-    pl->avg_ticks = pl->avg_ticks < 1 ? 1 : pl->avg_ticks;
+                           .noise = c->noise, .stage_first = ph->ro ? N : 0};
     pl->batch = strcmp(c->schedule, "per_sample") != 0;
-    long per = 0, total = 0; /* the tick budget every run obeys (tdi_cosim.h) */
-    return tdi_cosim_ticks_total(pl->settle_ticks, pl->avg_ticks, ns, &per, &total, err);
+    return 0;
 }
 
 int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *gen,
@@ -94,17 +63,15 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
     g.target_noise_ratio = 0;
     g.theta = 1.0; /* the paper's kT = 1 */
     g.Vs = tdi_phys_vs_of_theta(g.T, g.Cu, g.theta);
-    size_t D = b->D, N = 2 * D;
+    size_t D = b->D;
     tdi_gen_circuit *gc = NULL;
     tdi_cosim_circuit *cc = NULL;
     tdi_cosim_out out;
     memset(&out, 0, sizeof out);
-    double *ib = malloc(ns * N * sizeof *ib), *pred = malloc(ns * D * sizeof *pred);
+    double *ib = NULL, *pred = malloc(ns * D * sizeof *pred);
     size_t *read = malloc(D * sizeof *read);
     tdi_cosim_plan pl;
-    int rc = !ib || !pred || !read ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
-    for (size_t i = 0; !rc && i < D; i++)
-        read[i] = D + i;
+    int rc = !pred || !read ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
     if (!rc)
         rc = tdi_gen_circuit_build(&g, b, &gc, err);
     double tick = gc ? (c->tick > 0 ? c->tick : gc->phys.noise_dt) : 0;
@@ -113,8 +80,10 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
     if (!rc && !tdi_cosim_sde_supports(cc))
         rc = tdi_err_set(err, TDI_EARG, "the paper's-kT row needs the sde engine (a circuit "
                          "with an sde state)");
+    if (!rc && !(ib = calloc(ns * cc->n, sizeof *ib)))
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
     if (!rc)
-        rc = paper_plan(c, gc, cc, bsim, ib, ns, read, &pl, err);
+        rc = paper_plan(c, &g, gc, cc, bsim, ib, ns, read, &pl, err);
     if (!rc) {
         pl.label = c->progress ? "tdi-cosim sde (paper's kT = 1)" : NULL;
         rc = tdi_cosim_exp_run(TDI_COSIM_SDE, cc, &pl, &out, err);
@@ -123,7 +92,7 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
         for (size_t s = 0; s < ns; s++)
             for (size_t i = 0; i < D; i++)
                 pred[s * D + i] = out.est[s * D + i] / gc->phys.Vs * gain[i];
-        tdi_sub_metrics m = tdi_sub_metrics_eval(pred, truth, mean_fit, ns, D);
+        tdi_metrics m = tdi_metrics_eval(pred, truth, mean_fit, ns, D);
         row->cos_paper = m.cos_paper;
         row->cos_centered = m.cos_centered;
         row->r2 = m.r2;
@@ -160,7 +129,7 @@ void tdi_cosim_op_print_subset(const char *label, const double *pred, const doub
 {
     if (!f || n == 0)
         return;
-    tdi_sub_metrics m = tdi_sub_metrics_eval(pred, truth, mean_fit, n, D);
+    tdi_metrics m = tdi_metrics_eval(pred, truth, mean_fit, n, D);
     fprintf(f, "%-19s %7zu %9.4f %12.4f %8.4f\n", label, n, m.cos_paper, m.cos_centered, m.r2);
 }
 

@@ -16,7 +16,6 @@
 #include "tdi_gen.h"
 #include "tdi_io.h"
 #include "tdi_npy.h"
-#include "tdi_sub.h"
 
 static int wr(const char *dir, const char *name, size_t r, size_t c, const double *a,
               tdi_err *e)
@@ -65,7 +64,7 @@ static int synth_fill(const char *dir, size_t D, size_t k, size_t n, unsigned lo
     double *eb2 = malloc(sizeof(double) * D), *tb2 = malloc(sizeof(double) * D);
     double *z = malloc(sizeof(double) * N), *rhs = malloc(sizeof(double) * N);
     double eb1[4], tb1[16];
-    double *W1 = NULL, *W2 = NULL;
+    double *W1 = NULL, *W2 = NULL, *h = NULL;
 
     gsl_matrix *Mm = gsl_matrix_alloc(N, N);
     gsl_permutation *pm = gsl_permutation_alloc(N);
@@ -77,8 +76,9 @@ static int synth_fill(const char *dir, size_t D, size_t k, size_t n, unsigned lo
     W1 = calloc(k * D + 1, sizeof(double));
     W2 = calloc(k * D + 1, sizeof(double));
     size_t rank = 0;
-    if (!W1 || !W2 || (skip == 2 && (rc = tdi_sub_skip_encoder(b.A, b.P, D, k, W1, W2, &rank,
-                                                                err)))) {
+    h = calloc(k + 1, sizeof(double));
+    if (!W1 || !W2 || !h || (skip == 2 && (rc = tdi_cosim_skip_encoder(b.A, b.P, D, k, W1, W2,
+                                                                         &rank, err)))) {
         if (!rc)
             rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
@@ -103,21 +103,9 @@ static int synth_fill(const char *dir, size_t D, size_t k, size_t n, unsigned lo
     for (size_t s = 0; s < n; s++) {
         const double *w[8] = {ew1, eb1, ew2, eb2, tw1, tb1, tw2, tb2};
         tdi_cosim_paper_interface(w, D, x + s * D, be + s * D, bd + s * D);
-        for (size_t i = 0; skip && i < D; i++) { /* skip: b_enc = A x or W2 W1 x, b_dec = c */
-            double a = 0;
-            if (skip == 2) {
-                for (size_t r = 0; r < k; r++) {
-                    double hh = 0;
-                    for (size_t j = 0; j < D; j++)
-                        hh += W1[r * D + j] * x[s * D + j];
-                    a += W2[i * k + r] * hh;
-                }
-            } else {
-                for (size_t j = 0; j < D; j++)
-                    a += b.A[i * D + j] * x[s * D + j];
-            }
-            be[s * D + i] = a;
-            bd[s * D + i] = b.c[i];
+        if (skip) { /* skip: b_enc = A x or W2 W1 x, b_dec = c */
+            tdi_cosim_skip_benc(b.A, skip == 2 ? W1 : NULL, W2, D, k, x + s * D, h, be + s * D);
+            memcpy(bd + s * D, b.c, sizeof(double) * D);
         }
         if (bias_bump != 0 && s == 0)
             be[0] += bias_bump; /* the bundle then disagrees with its own networks */
@@ -155,6 +143,7 @@ static int synth_fill(const char *dir, size_t D, size_t k, size_t n, unsigned lo
         free(man);
     }
 done:
+    free(h);
     free(W1);
     free(W2);
     free(x);

@@ -17,6 +17,8 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "tdi_cosim.h"
+#include "tdi_metrics.h"
 #include "tdi_npy.h"
 #include "tdi_sub.h"
 #include "tdi_test.h"
@@ -151,35 +153,35 @@ static void test_metrics(void)
     for (size_t i = 0; i < 16; i++)
         shifted[i] = truth[i] + mean[i % 4];
     /* tolerances: a handful of roundings in sums of 16 terms: 1e-15 */
-    tdi_check_near(tdi_sub_cos_paper(truth, truth, n, D), 1.0, 1e-15, "metrics: identical "
+    tdi_check_near(tdi_metrics_cos_paper(truth, truth, n, D), 1.0, 1e-15, "metrics: identical "
                    "paper cos = 1");
-    tdi_check_near(tdi_sub_cos_centered(truth, truth, zero, n, D), 1.0, 1e-15,
+    tdi_check_near(tdi_metrics_cos_centered(truth, truth, zero, n, D), 1.0, 1e-15,
                    "metrics: identical centered cos = 1");
-    tdi_check_near(tdi_sub_r2(truth, truth, mean, n, D), 1.0, 1e-15, "metrics: identical "
+    tdi_check_near(tdi_metrics_r2(truth, truth, mean, n, D), 1.0, 1e-15, "metrics: identical "
                    "R^2 = 1");
-    tdi_check_near(tdi_sub_cos_paper(aff, truth, n, D), 1.0, 1e-15, "metrics: paper cos is "
+    tdi_check_near(tdi_metrics_cos_paper(aff, truth, n, D), 1.0, 1e-15, "metrics: paper cos is "
                    "invariant to a global affine map");
-    tdi_check_near(tdi_sub_cos_paper(orth, truth, n, D), 0.0, 1e-15, "metrics: orthogonal "
+    tdi_check_near(tdi_metrics_cos_paper(orth, truth, n, D), 0.0, 1e-15, "metrics: orthogonal "
                    "paper cos = 0");
-    tdi_check_near(tdi_sub_cos_centered(orth, truth, zero, n, D), 0.0, 1e-15,
+    tdi_check_near(tdi_metrics_cos_centered(orth, truth, zero, n, D), 0.0, 1e-15,
                    "metrics: orthogonal centered cos = 0");
-    tdi_sub_metrics mb = tdi_sub_metrics_eval(meanrows, shifted, mean, n, D);
+    tdi_metrics mb = tdi_metrics_eval(meanrows, shifted, mean, n, D);
     tdi_check_near(mb.cos_centered, 0.0, 0.0, "metrics: mean baseline centered cos = 0 "
                    "exactly");
     tdi_check_near(mb.r2, 0.0, 1e-15, "metrics: mean baseline R^2 = 0");
     /* the mean profile alone scores high on the paper's metric (the paper's pitfall) */
-    tdi_check_le(-tdi_sub_cos_paper(meanrows, shifted, n, D), -0.5,
+    tdi_check_le(-tdi_metrics_cos_paper(meanrows, shifted, n, D), -0.5,
                  "metrics: mean baseline paper cos > 0.5 on a mean-dominated case");
     double neg[16];
     for (size_t i = 0; i < 16; i++)
         neg[i] = -truth[i];
-    tdi_check_near(tdi_sub_cos_centered(neg, truth, zero, n, D), -1.0, 1e-15,
+    tdi_check_near(tdi_metrics_cos_centered(neg, truth, zero, n, D), -1.0, 1e-15,
                    "metrics: opposite centered cos = -1");
     /* rho: y_with = 1.1 y_without = 1.1 truth -> 0.1 */
     double y11[16];
     for (size_t i = 0; i < 16; i++)
         y11[i] = 1.1 * truth[i];
-    tdi_check_near(tdi_sub_rho(y11, truth, truth, n, D), 0.1, 1e-14, "metrics: rho of a 10% "
+    tdi_check_near(tdi_metrics_rho(y11, truth, truth, n, D), 0.1, 1e-14, "metrics: rho of a 10% "
                    "shift");
 }
 
@@ -270,7 +272,7 @@ static void skip_case(double scale, int allow_gain, const char *tag)
     /* the 2 D k-weight encoder b_enc = A R R^T x gives the same decoder equilibrium */
     double W1[36], W2[36], tk[60], bp[240], yp[240], ep[240];
     size_t rank = 0;
-    tdi_sub_skip_encoder(A, P, D, k, W1, W2, &rank, &err);
+    tdi_cosim_skip_encoder(A, P, D, k, W1, W2, &rank, &err);
     snprintf(nm, sizeof nm, "skip encoder %s: rank k", tag);
     tdi_check_int((long long)rank, (long long)k, nm);
     tdi_sub_gemm(0, 1, nx, k, D, 1.0, x, W1, 0.0, tk);
@@ -626,7 +628,7 @@ static void test_end_to_end(const char *root)
         tdi_check_le(res / nb, 1e-12, "e2e skip: analytic.npy = decoder of M^-1 [b_enc; b_dec]");
         for (size_t i = 0; i < 400 * 8; i++)
             z[i] = gg[i % 8] * y[i]; /* reuse: the read-out */
-        double cc = tdi_sub_cos_centered(z, t2, mf, 400, 8);
+        double cc = tdi_metrics_cos_centered(z, t2, mf, 400, 8);
         printf("# e2e skip: centered cosine %.6f, gain %.6g\n", cc, gg[0]);
         /* decoder = linear(latent) + 10% noise: the rank-3 ceiling on 8 of 16 units is ~0.95;
          * 0.8 leaves room for the fit-split estimate of the map */

@@ -118,25 +118,6 @@ int tdi_sub_mlp_train(tdi_sub_mlp *m, const double *X, const double *T, size_t n
 int tdi_sub_mlp_grad(const tdi_sub_mlp *m, const double *X, const double *T, size_t n,
                      double *g, tdi_err *err);
 
-/* ---------------------------------------------------------------- metrics */
-typedef struct tdi_sub_metrics {
-    double cos_paper;    /* global z-score of pred and truth separately, mean per-sample cos */
-    double cos_centered; /* pred and truth minus the fit-split mean, mean per-sample cos */
-    double r2;           /* 1 - SSE / sum |truth - mean|^2 over all entries */
-} tdi_sub_metrics;
-
-/* pred, truth (n x D), mean (D). A zero-norm row counts as cosine 0. */
-double tdi_sub_cos_paper(const double *pred, const double *truth, size_t n, size_t D);
-double tdi_sub_cos_centered(const double *pred, const double *truth, const double *mean,
-                            size_t n, size_t D);
-double tdi_sub_r2(const double *pred, const double *truth, const double *mean, size_t n,
-                  size_t D);
-tdi_sub_metrics tdi_sub_metrics_eval(const double *pred, const double *truth,
-                                     const double *mean, size_t n, size_t D);
-/* rho = mean_i |y_with_i - y_without_i| / |truth_i| (rows with |truth_i| = 0 are skipped). */
-double tdi_sub_rho(const double *ywith, const double *ywithout, const double *truth, size_t n,
-                   size_t D);
-
 /* ---------------------------------------------------------------- regression, skip fit */
 typedef struct tdi_sub_rrr {
     size_t dx, dy;
@@ -171,12 +152,7 @@ int tdi_sub_skip_fit(const double *A, const double *B, size_t D, const double *L
                      const double *mx, const double *my, double pd_margin, int allow_gain,
                      double *P, double *Q, double *c, tdi_sub_skipfit *info, tdi_err *err);
 
-/* The digital encoder the skip substrate actually needs: the decoder sees x only through
- * J^T A^-1 b_enc, so b_enc = A R R^T x with R (D x r) an orthonormal basis of the column space of
- * P gives the same decoder equilibrium as b_enc = A x with 2 D r weights instead of D^2:
- * b_enc = W2 (W1 x), W1 = R^T (k x D, rows beyond r zero), W2 = A R (D x k). rank: r <= k. */
-int tdi_sub_skip_encoder(const double *A, const double *P, size_t D, size_t k, double *W1,
-                         double *W2, size_t *rank, tdi_err *err);
+/* The skip encoder (A R R^T x): tdi_cosim_skip_encoder, cosim/tdi_cosim.h. */
 
 /* ---------------------------------------------------------------- bundles */
 typedef struct tdi_sub_act {

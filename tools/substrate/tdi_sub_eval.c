@@ -3,6 +3,7 @@
  * coupling, the substrate-skip sweep beside the rank-k linear ceiling, and the model the bundle
  * carries. Invariant: an indefinite M in a sweep marks its row unstable; only the configured
  * mode's M is fatal. Non-goal: printing (tdi_sub_report.c). */
+#include "tdi_cosim.h"
 #include "tdi_sub_run.h"
 
 #include <math.h>
@@ -48,24 +49,24 @@ int tdi_sub_eval_paper(tdi_sub_fitrun *r, tdi_err *err)
     rows[5] = (tdi_sub_row){"digital_shortcut", "digital shortcut y = B^-1 transfer(enc(x))", 1,
                             NAN, {0, 0, 0}, NAN};
     if (paper_ok)
-        rows[0].m = tdi_sub_metrics_eval(r->y, d, mean, nt, D);
-    rows[1].m = tdi_sub_metrics_eval(r->y0, d, mean, nt, D);
+        rows[0].m = tdi_metrics_eval(r->y, d, mean, nt, D);
+    rows[1].m = tdi_metrics_eval(r->y0, d, mean, nt, D);
     if (paper_ok) {
         if ((rc = tdi_sub_solve_with(r->Mp, D, what, r->benc, r->bdec, nt, r->yfull, NULL, NULL,
                                      err)))
             return rc;
-        rows[2].m = tdi_sub_metrics_eval(r->yfull, d, mean, nt, D);
+        rows[2].m = tdi_metrics_eval(r->yfull, d, mean, nt, D);
         if ((rc = tdi_sub_solve_with(r->Mp, D, what, r->AXt, NULL, nt, r->pred, NULL, NULL,
                                      err)))
             return rc;
-        rows[3].m = tdi_sub_metrics_eval(r->pred, d, mean, nt, D);
+        rows[3].m = tdi_metrics_eval(r->pred, d, mean, nt, D);
     }
     for (size_t i = 0; i < nt; i++)
         memcpy(r->pred + i * D, mean, D * 8);
-    rows[4].m = tdi_sub_metrics_eval(r->pred, d, mean, nt, D);
+    rows[4].m = tdi_metrics_eval(r->pred, d, mean, nt, D);
     if ((rc = tdi_sub_solve_with(r->M0, D, "B", r->benc, r->bdec, nt, r->pred, NULL, NULL, err)))
         return rc;
-    rows[5].m = tdi_sub_metrics_eval(r->pred, d, mean, nt, D);
+    rows[5].m = tdi_metrics_eval(r->pred, d, mean, nt, D);
     return 0;
 }
 
@@ -88,12 +89,12 @@ int tdi_sub_eval_rho(tdi_sub_fitrun *r, tdi_err *err)
         if (rc && rc != TDI_ENUM)
             return rc;
         h->stable = rc == 0;
-        h->rho = h->stable ? tdi_sub_rho(r->pred, r->y0, r->test.d, nt, D) : NAN;
+        h->rho = h->stable ? tdi_metrics_rho(r->pred, r->y0, r->test.d, nt, D) : NAN;
         if (h->stable) {
             if ((rc = tdi_sub_solve_with(r->Mk, D, "M", r->benc, r->bdec, nt, r->pred, NULL,
                                          NULL, err)))
                 return rc;
-            h->full = tdi_sub_metrics_eval(r->pred, r->test.d, r->mean, nt, D);
+            h->full = tdi_metrics_eval(r->pred, r->test.d, r->mean, nt, D);
         }
     }
     return 0;
@@ -110,7 +111,7 @@ static void skip_ceiling(tdi_sub_fitrun *r, tdi_sub_skip_row *s)
     for (size_t i = 0; i < nt; i++)
         for (size_t j = 0; j < D; j++)
             r->pred[i * D + j] += r->rrr.my[j];
-    s->ceil = tdi_sub_metrics_eval(r->pred, r->test.d, r->mean, nt, D);
+    s->ceil = tdi_metrics_eval(r->pred, r->test.d, r->mean, nt, D);
 }
 
 /* the fitted coupling of rank kk (in Mk, Ps, Qs, cv) on the test split: b_enc = A x, the
@@ -135,14 +136,14 @@ static int skip_evaluate(tdi_sub_fitrun *r, tdi_sub_skip_row *s, size_t kk, doub
         r->ysk[i] *= gain;
     }
     s->exact_err = emax;
-    s->sub = tdi_sub_metrics_eval(r->ysk, r->test.d, r->mean, nt, D);
+    s->sub = tdi_metrics_eval(r->ysk, r->test.d, r->mean, nt, D);
     if ((rc = tdi_sub_solve_with(r->Mk, D, "M (substrate-skip)", r->benc, r->cmat, nt, r->ysk,
                                  NULL, NULL, err)))
         return rc;
     for (size_t i = 0; i < nt * D; i++)
         r->ysk[i] *= gain;
-    s->bott = tdi_sub_metrics_eval(r->ysk, r->test.d, r->mean, nt, D);
-    if ((rc = tdi_sub_skip_encoder(r->A, r->Ps, D, kk, r->W1, r->W2, &s->proj_rank, err)))
+    s->bott = tdi_metrics_eval(r->ysk, r->test.d, r->mean, nt, D);
+    if ((rc = tdi_cosim_skip_encoder(r->A, r->Ps, D, kk, r->W1, r->W2, &s->proj_rank, err)))
         return rc;
     tdi_sub_gemm(0, 1, nt, kk, D, 1.0, r->test.x, r->W1, 0.0, r->tk);
     tdi_sub_gemm(0, 1, nt, D, kk, 1.0, r->tk, r->W2, 0.0, r->bproj);
@@ -156,7 +157,7 @@ static int skip_evaluate(tdi_sub_fitrun *r, tdi_sub_skip_row *s, size_t kk, doub
         pmax = e > pmax ? e : pmax;
     }
     s->proj_err = pmax;
-    s->proj = tdi_sub_metrics_eval(r->ysk, r->test.d, r->mean, nt, D);
+    s->proj = tdi_metrics_eval(r->ysk, r->test.d, r->mean, nt, D);
     return 0;
 }
 

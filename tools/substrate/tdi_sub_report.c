@@ -23,7 +23,7 @@ static void json_kv(FILE *f, const char *before, double v)
     json_num(f, v);
 }
 
-static void json_metrics(FILE *f, const tdi_sub_metrics *m)
+static void json_metrics(FILE *f, const tdi_metrics *m)
 {
     json_kv(f, "{\"cos_paper\": ", m->cos_paper);
     json_kv(f, ", \"cos_centered\": ", m->cos_centered);
@@ -32,7 +32,7 @@ static void json_metrics(FILE *f, const tdi_sub_metrics *m)
 }
 
 /* the metrics of a stable row, else null */
-static void json_metrics_or_null(FILE *f, int stable, const tdi_sub_metrics *m)
+static void json_metrics_or_null(FILE *f, int stable, const tdi_metrics *m)
 {
     if (stable)
         json_metrics(f, m);
@@ -54,7 +54,7 @@ static void print_row(FILE *o, const tdi_sub_row *r)
     fputc('\n', o);
 }
 
-static void note_row(FILE *o, const char *label, const tdi_sub_metrics *m)
+static void note_row(FILE *o, const char *label, const tdi_metrics *m)
 {
     if (!(m->cos_centered > 0.0))
         fprintf(o, "  NOTE: %s does NOT beat the mean baseline on centered cosine "

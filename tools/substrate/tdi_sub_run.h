@@ -6,6 +6,7 @@
 #ifndef TDI_SUB_RUN_H
 #define TDI_SUB_RUN_H
 
+#include "tdi_metrics.h"
 #include "tdi_sub.h"
 
 #define TDI_SUB_PAPER_FULL 0.9906
@@ -16,7 +17,7 @@ typedef struct {
     const char *key, *label;
     int stable;
     double lmin;
-    tdi_sub_metrics m;
+    tdi_metrics m;
     double paper; /* NAN if the paper reports nothing */
 } tdi_sub_row;
 
@@ -24,7 +25,7 @@ typedef struct {
     long k;
     int stable;
     double lmin, rho;
-    tdi_sub_metrics full; /* full pipeline with this k's paper coupling */
+    tdi_metrics full; /* full pipeline with this k's paper coupling */
 } tdi_sub_rho_row;
 
 typedef struct {
@@ -32,7 +33,7 @@ typedef struct {
     int stable;
     double lmin, gain, sigma_max, exact_err;
     int clipped;
-    tdi_sub_metrics sub, ceil, bott, proj;
+    tdi_metrics sub, ceil, bott, proj;
     size_t proj_rank;
     double proj_err; /* max |y(b_enc = A R R^T x) - y(b_enc = A x)| (times gain) */
 } tdi_sub_skip_row;

@@ -241,37 +241,3 @@ done:
     free(v);
     return rc;
 }
-
-int tdi_sub_skip_encoder(const double *A, const double *P, size_t D, size_t k, double *W1,
-                         double *W2, size_t *rank, tdi_err *err)
-{
-    double *G = malloc(D * D * sizeof *G), *V = malloc(D * D * sizeof *V);
-    double *ev = malloc(D * sizeof *ev);
-    int rc = 0;
-    if (!G || !V || !ev) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "skip encoder: out of memory");
-        goto done;
-    }
-    /* column space of P = eigenvectors of P P^T with eigenvalues above rounding level */
-    tdi_sub_gemm(0, 1, D, D, k, 1.0, P, P, 0.0, G);
-    if ((rc = tdi_linalg_eig_sym(G, D, ev, V, err)))
-        goto done;
-    size_t r = 0;
-    double tol = (ev[0] > 0.0 ? ev[0] : 0.0) * 1e3 * (double)D * 2.220446049250313e-16;
-    while (r < k && ev[r] > tol)
-        r++;
-    memset(W1, 0, k * D * sizeof *W1);
-    memset(W2, 0, D * k * sizeof *W2);
-    for (size_t q = 0; q < r; q++)
-        for (size_t i = 0; i < D; i++)
-            W1[q * D + i] = V[i * D + q];
-    /* W2 = A R = A W1^T */
-    tdi_sub_gemm(0, 1, D, k, D, 1.0, A, W1, 0.0, W2);
-    if (rank)
-        *rank = r;
-done:
-    free(G);
-    free(V);
-    free(ev);
-    return rc;
-}

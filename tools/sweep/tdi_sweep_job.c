@@ -17,6 +17,7 @@
 
 #include "tdi_buf.h"
 #include "tdi_io.h"
+#include "tdi_metrics.h"
 
 static const char *const cols[] = {
     /* inputs */
@@ -154,7 +155,7 @@ static void rm_tree(const char *dir)
 /* The best rank-k linear map of d on x (ridge reduced-rank regression on the fit split, the
  * substrate's own tdi_sub_rrr), evaluated on test samples [first, first + ns). */
 static int ceiling(const tdi_sub_cfg *s, size_t D, size_t k, size_t first, size_t ns,
-                   tdi_sub_metrics *m, tdi_err *err)
+                   tdi_metrics *m, tdi_err *err)
 {
     tdi_sub_act fit, test;
     tdi_sub_rrr r;
@@ -199,7 +200,7 @@ static int ceiling(const tdi_sub_cfg *s, size_t D, size_t k, size_t first, size_
             pred[i * D + a] = v;
         }
     }
-    *m = tdi_sub_metrics_eval(pred, test.d + first * D, mean, ns, D);
+    *m = tdi_metrics_eval(pred, test.d + first * D, mean, ns, D);
 done:
     free(L);
     free(pred);
@@ -269,7 +270,7 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
     tdi_sweep_xaxes_apply(j, &gen, &cos);
     if (c->substrate[0])
         snprintf(gen.bundle, sizeof gen.bundle, "%s", c->substrate);
-    tdi_sub_metrics ceil_m = {NAN, NAN, NAN};
+    tdi_metrics ceil_m = {NAN, NAN, NAN};
     int rc = tdi_mkdirs(jobdir, &jerr);
     if (!rc && !c->substrate[0])
         rc = tdi_sub_run(&sub, log, &jerr);

@@ -1,0 +1,135 @@
+/* tdi_cosim_job: the state of one tdi-cosim job as it passes through its stages (internal to
+ * cosim/; docs/cosim.md "Stages"). tdi_cosim_app.c runs them in order: load, circuit, digital
+ * interface, plan, engines, metrics, read-out error, energy ledger, report. Each stage reads
+ * what the earlier ones filled and fills its own block below; tdi_cosim_app.c frees it all.
+ * Every stage returns 0 or a negative TDI_E* code with the message in err.
+ * Non-goals: a public API (tdi_cosim.h is that); the engines themselves. */
+#ifndef TDI_COSIM_JOB_H
+#define TDI_COSIM_JOB_H
+
+#include <stdio.h>
+
+#include "tdi_cosim.h"
+#include "tdi_gen.h"
+#include "tdi_metrics.h"
+
+/* One row of the table: an engine (index = tdi_cosim_kind) or a baseline (TDI_COSIM_ROW_*). */
+typedef struct tdi_cosim_row {
+    int have;
+    size_t n;             /* samples it was evaluated on */
+    double *pred;         /* (ns, D) in simulation units, after gain */
+    tdi_metrics m;        /* over its n samples */
+    double *cp, *cc, *r2; /* (ns) per-sample metrics */
+} tdi_cosim_row;
+
+/* The analog read-out stage's predicted variances and its share of the dissipation. */
+typedef struct tdi_cosim_stage_pred {
+    double var_sub, var_own; /* V^2, mean over decoder units: filtered substrate, stage noise */
+    double E_R_stage;        /* J per inference: g_ro v_r^2 of the stage units */
+} tdi_cosim_stage_pred;
+
+/* The energy ledger, J per inference (one sample), docs/physics.md 7. */
+typedef struct tdi_cosim_ledger {
+    int engine;          /* tdi_cosim_kind whose waveforms the terms come from */
+    double T_inf;        /* s: time to solution per sample */
+    double E_bias, E_R, E_active, E_dac, E_adc, E_conv, E_digital, E_wread, E_total, E_kT;
+    double n_adc;        /* ADC conversions per sample */
+    double E_digeq, E_digeq_f; /* the digital-equivalent job, and its folded lower bound */
+    double r_digeq, r_fold;    /* E_total over those (0 when the digital side is free) */
+    double gpu_part;     /* J: the replaced part of a GPU U-Net step */
+} tdi_cosim_ledger;
+
+typedef struct tdi_cosim_job {
+    /* inputs */
+    const tdi_cosim_cfg *cfg_in; /* as given (the paper's-kT row runs with it) */
+    tdi_cosim_cfg cfg;           /* cfg_in with the operating point's window and ADC */
+    const tdi_gen_config *gen;   /* circuit config given as a struct; NULL: from cfg->path */
+    FILE *rep;                   /* the table; may be NULL */
+    char odir[1100];             /* <out>/cosim */
+    char bdir[1100];             /* the substrate bundle */
+    /* load */
+    tdi_gen_config gcfg;
+    tdi_gen_bundle b;
+    int have_bundle;
+    size_t D, N, s0, ns;         /* units per module, 2D, first sample, samples */
+    int skip;                    /* bundle mode skip */
+    double *x, *truth;           /* (b.n, D) */
+    double *mean_fit, *gain;     /* (D) */
+    double *ew1, *eb1, *ew2, *eb2, *tw1, *tb1, *tw2, *tb2; /* paper interface, tdi_cosim.h */
+    /* circuit */
+    tdi_gen_circuit *gc;
+    const tdi_gen_phys *ph;      /* &gc->phys */
+    tdi_cosim_timing tm;
+    tdi_cosim_circuit *cc;
+    size_t NT;                   /* units incl. the read-out stage's */
+    /* digital interface */
+    double *bsim;                /* (ns, N) b = [b_enc; b_dec] in simulation units */
+    double *ibias;               /* (ns, NT) A; the stage units' bias stays 0 */
+    const char *iface;           /* its name in the report */
+    int projected;               /* skip: b_enc = W2 (W1 x) */
+    long macs;                   /* per sample */
+    tdi_cosim_digeq dq;
+    /* plan */
+    double dac_fs_units, dac_fs, adc_fs; /* units, A, V */
+    size_t *read;                /* (D) units the ADC reads */
+    size_t wave[16];
+    int sched_batch[3];          /* per engine: 1 batch, 0 per sample */
+    tdi_cosim_plan pl;
+    /* engines */
+    int want[3];
+    size_t nk[3];                /* samples per engine */
+    tdi_cosim_out outs[3];
+    double eng_wall[3];          /* s */
+    tdi_cosim_op_row paper_row;
+    /* metrics and read-out error */
+    tdi_cosim_row rows[TDI_COSIM_NROW];
+    tdi_cosim_stage_pred sp;
+    long conv;                   /* ADC conversions averaged per unit */
+    double q_adc;                /* V: ADC step */
+    double pred_rms;             /* V: predicted read-out error */
+    double meas_rms[3];          /* V: engine vs analytic */
+    double diff_sde_spice;       /* V, NAN unless both ran */
+    double sig_units;            /* rms over units of the std over samples of analytic y */
+    /* energy */
+    tdi_cosim_ledger e;
+} tdi_cosim_job;
+
+/* Row names, in TDI_COSIM_ROW_* order (results.json, samples.csv, the table). */
+extern const char *const tdi_cosim_row_name[TDI_COSIM_NROW];
+
+/* circuit (tdi_cosim_build.c): the generator's circuit, the operating point, the tick plan and
+ * the engines' circuit; deck: the spice deck written instead of a run (--deck). */
+int tdi_cosim_job_circuit(tdi_cosim_job *j, tdi_err *err);
+int tdi_cosim_job_deck(tdi_cosim_job *j, tdi_err *err);
+/* A run's tick counts (tdi_cosim_timing_plan: checked, within the tick budget) for ns samples
+ * from the cosim keys of cfg, else the circuit's values (g, ph); with the analog read-out stage
+ * one conversion a tick after the stage has settled. Each count keeps the key it came from. */
+int tdi_cosim_plan_timing(const tdi_cosim_cfg *cfg, const tdi_gen_config *g,
+                          const tdi_gen_phys *ph, size_t ns, tdi_cosim_timing *tm, tdi_err *err);
+/* digital interface (tdi_cosim_iface.c): bsim and ibias per sample, checked against the
+ * bundle's b_enc / b_dec, and the interface's MAC count. */
+int tdi_cosim_job_iface(tdi_cosim_job *j, tdi_err *err);
+/* plan and engines (tdi_cosim_engines.c): converters' full scales, the engines' plan; the
+ * paper's-kT row, then every wanted engine. */
+int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err);
+/* The converters' full scales for ns samples of b (bsim (ns, 2D), simulation units) whose bias
+ * currents ib (ns, cc->n) drive cc: DAC in units of b (cfg's, else 1.05 max |b|), ADC in V
+ * (cfg's, else 1.1 (max |v*| + 6 sigma) over the decoder units). */
+int tdi_cosim_fullscale(const tdi_cosim_cfg *cfg, const tdi_gen_circuit *gc,
+                        const tdi_cosim_circuit *cc, const double *bsim, const double *ib,
+                        size_t ns, double *dac_fs_units, double *adc_fs, tdi_err *err);
+int tdi_cosim_job_engines(tdi_cosim_job *j, tdi_err *err);
+/* metrics (tdi_cosim_metrics.c): the rows' predictions and metrics; the read-out error,
+ * predicted and measured, and the signal. */
+int tdi_cosim_job_metrics(tdi_cosim_job *j, tdi_err *err);
+int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err);
+/* energy ledger (tdi_cosim_energy.c) */
+void tdi_cosim_job_energy(tdi_cosim_job *j);
+/* report (tdi_cosim_report.c): the table's head, the output files (one directory
+ * transaction), the summary for in-process callers, the table. */
+void tdi_cosim_report_head(const tdi_cosim_job *j);
+int tdi_cosim_report_write(const tdi_cosim_job *j, tdi_err *err);
+void tdi_cosim_report_summary(const tdi_cosim_job *j, tdi_cosim_summary *sum);
+void tdi_cosim_report_table(const tdi_cosim_job *j);
+
+#endif

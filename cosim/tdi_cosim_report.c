@@ -1,0 +1,404 @@
+/* tdi_cosim_report: the job's outputs. The table on the report stream (its head before the
+ * engines run, the rows, read-out, timing, wires and the energy ledger after), the files of
+ * <out>/cosim in one directory transaction (nothing appears on error): results.json (layout:
+ * {"preset", "mode", ..., "circuit", "timing", "converters", "rows": {"<row>": {"cos_paper",
+ * "cos_centered", "r2", "cpu_s", "ticks_per_s", ...}}, "operating_point", "paper_kT1",
+ * "readout", "energy"}), samples.csv (per sample and row), waveform.csv (when units were
+ * recorded), and the summary for in-process callers. Non-goals: computing any number. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tdi_cosim_job.h"
+#include "tdi_io.h"
+
+const char *const tdi_cosim_row_name[TDI_COSIM_NROW] = {
+    "analytic", "sde", "spice", "analytic_ideal_dac", "digital_Binv_bdec", "mean"};
+
+void tdi_cosim_report_head(const tdi_cosim_job *j)
+{
+    FILE *rep = j->rep;
+    const tdi_cosim_cfg *cfg = &j->cfg;
+    const tdi_cosim_timing *tm = &j->tm;
+    double tick = tm->tick;
+    if (!rep)
+        return;
+    char sched_txt[64];
+    if (strcmp(cfg->schedule, "auto") == 0)
+        snprintf(sched_txt, sizeof sched_txt, "auto (sde per_sample, spice batch)");
+    else
+        snprintf(sched_txt, sizeof sched_txt, "%.15s", cfg->schedule);
+    fprintf(rep, "tdi-cosim %s: %zu samples (first %zu), D = %zu, mode %s, %zu units\n",
+            cfg->name, j->ns, j->s0, j->D, j->b.mode, j->N);
+    fprintf(rep, "  tick %.4g s, settle %ld ticks (%.4g s), average %ld ticks (%.4g s), "
+            "ADC every %ld tick(s)\n", tick, tm->settle_ticks, (double)tm->settle_ticks * tick,
+            tm->avg_ticks, (double)tm->avg_ticks * tick, tm->stride);
+    fprintf(rep, "  DAC %ld bits fs %.4g A (%.4g units), ADC %ld bits fs %.4g V, schedule "
+            "%s, noise %s\n", cfg->dac_bits, j->dac_fs, j->dac_fs_units, cfg->adc_bits,
+            j->adc_fs, sched_txt, cfg->noise ? "on" : "off");
+    fprintf(rep, "  digital interface: %s, %ld MACs per sample\n", j->iface, j->macs);
+}
+
+/* ------------------------------------------------------------------ results.json */
+static void json_head(const tdi_cosim_job *j, FILE *f)
+{
+    const tdi_cosim_cfg *cfg = &j->cfg;
+    const tdi_gen_phys *ph = j->ph;
+    const tdi_cosim_circuit *cc = j->cc;
+    const tdi_cosim_timing *tm = &j->tm;
+    double tick = tm->tick;
+    fprintf(f, "{\n  \"preset\": \"%s\", \"mode\": \"%s\", \"D\": %zu, \"units\": %zu, "
+            "\"samples\": %zu, \"first\": %zu, \"seed\": %ld,\n", cfg->name, j->b.mode, j->D,
+            j->N, j->ns, j->s0, cfg->seed);
+    fprintf(f, "  \"circuit\": {\"Cu_F\": %.6g, \"gu_S\": %.6g, \"Vs_V\": %.6g, \"T_K\": "
+            "%.6g, \"theta\": %.6g, \"t_slow_s\": %.6g, \"t_fast_s\": %.6g, \"wires\": %zu, "
+            "\"vccs\": %zu, \"resistors\": %zu, \"sum_gm_S\": %.6g},\n", ph->Cu, ph->gu,
+            ph->Vs, ph->T, ph->theta, ph->t_slow, ph->t_fast, cc->wires, cc->n_vccs,
+            cc->n_res, cc->sum_gm);
+    fprintf(f, "  \"timing\": {\"tick_s\": %.6g, \"settle_ticks\": %ld, \"avg_ticks\": %ld, "
+            "\"t_settle_s\": %.6g, \"t_avg_s\": %.6g, \"time_to_solution_s\": %.6g, "
+            "\"schedule\": \"%s\", \"sde_schedule\": \"%s\"},\n", tick, tm->settle_ticks,
+            tm->avg_ticks, (double)tm->settle_ticks * tick, (double)tm->avg_ticks * tick,
+            j->e.T_inf, j->sched_batch[TDI_COSIM_SPICE] ? "batch" : "per_sample",
+            j->sched_batch[TDI_COSIM_SDE]     ? "batch"
+            : cfg->sde_reference              ? "per_sample (reference path)"
+            : j->outs[TDI_COSIM_SDE].sde_modes ? "per_sample (mode basis)"
+                                              : "per_sample (batched)");
+    fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
+            "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "
+            "\"adc_conversions_per_sample\": %.0f, \"interface_macs\": %ld, "
+            "\"interface\": \"%s\"},\n", cfg->dac_bits, j->dac_fs, cfg->adc_bits, j->adc_fs,
+            tm->stride, j->N, j->e.n_adc, j->macs, j->iface);
+}
+
+static void json_rows(const tdi_cosim_job *j, FILE *f)
+{
+    fprintf(f, "  \"rows\": {\n");
+    int first_row = 1;
+    for (int r = 0; r < TDI_COSIM_NROW; r++) {
+        const tdi_cosim_row *row = &j->rows[r];
+        if (!row->have)
+            continue;
+        fprintf(f, "%s    \"%s\": {\"samples\": %zu, \"cos_paper\": %.6f, "
+                "\"cos_centered\": %.6f, \"r2\": %.6f", first_row ? "" : ",\n",
+                tdi_cosim_row_name[r], row->n, row->m.cos_paper, row->m.cos_centered,
+                row->m.r2);
+        if (r < 3) {
+            const tdi_cosim_stats *st = &j->outs[r].st;
+            fprintf(f, ", \"cpu_s\": %.4g, \"wall_s\": %.4g, \"ticks\": %ld, "
+                    "\"ticks_per_s\": %.6g, \"accepted_points\": %ld", st->cpu_s,
+                    j->eng_wall[r], st->ticks_hit,
+                    st->cpu_s > 0 ? (double)st->ticks_hit / st->cpu_s : 0.0, st->points);
+        }
+        fprintf(f, "}");
+        first_row = 0;
+    }
+    fprintf(f, "\n  },\n");
+}
+
+static void json_readout(const tdi_cosim_job *j, FILE *f)
+{
+    const tdi_gen_phys *ph = j->ph;
+    const tdi_cosim_stage_pred *sp = &j->sp;
+    fprintf(f, "  \"readout\": {\"kind\": \"%s\", \"conversions_per_unit\": %ld, "
+            "\"stage_tau_s\": %.6g, \"stage_var_substrate_V2\": %.6g, "
+            "\"stage_var_own_V2\": %.6g, \"E_R_stage_J\": %.6g, ",
+            ph->ro ? "analog_rc" : "adc_avg", j->conv, ph->ro ? ph->ro_tau : 0.0, sp->var_sub,
+            sp->var_own, sp->E_R_stage);
+    fprintf(f, "\"predicted_rms_V\": %.6g, \"sde_rms_vs_analytic_V\": %.6g, "
+            "\"spice_rms_vs_analytic_V\": %.6g, \"sde_vs_spice_rms_V\": %.6g, "
+            "\"predicted_rms_units\": %.6g, \"signal_std_units\": %.6g},\n", j->pred_rms,
+            j->meas_rms[1], j->meas_rms[2], isnan(j->diff_sde_spice) ? -1.0 : j->diff_sde_spice,
+            j->pred_rms / ph->Vs, j->sig_units);
+}
+
+static void json_energy(const tdi_cosim_job *j, FILE *f)
+{
+    const tdi_cosim_cfg *cfg = &j->cfg;
+    const tdi_cosim_ledger *e = &j->e;
+    const tdi_cosim_digeq *dq = &j->dq;
+    fprintf(f, "  \"energy\": {\"engine\": \"%s\", \"per\": \"inference (one sample)\", "
+            "\"E_bias_J\": %.6g, \"E_R_J\": %.6g, \"E_active_J\": %.6g, \"E_dac_J\": %.6g, "
+            "\"E_adc_J\": %.6g, \"E_conv_J\": %.6g, \"E_digital_J\": %.6g, "
+            "\"E_weight_reads_J\": %.6g, "
+            "\"E_total_J\": %.6g, \"kT_floor_J\": %.6g, \"gpu_step_J\": %.6g, "
+            "\"gpu_replaced_fraction\": %.6g, \"ratio_vs_whole_step\": %.6g, "
+            "\"ratio_vs_replaced_part\": %.6g, \"replaced_part\": \"the decoder ResBlock "
+            "of the skip pair (its FLOP share of one U-Net step, energy.gpu_replaced_fraction)\",\n"
+            "    \"digital_equivalent\": {\"interface_macs\": %ld, \"interface_reads\": %ld, "
+            "\"matvec_macs\": %ld, \"matvec_reads\": %ld, \"E_J\": %.6g, "
+            "\"ratio_analog_over_digital\": %.6g, \"folded_macs\": %ld, \"folded_reads\": "
+            "%ld, \"folded_E_J\": %.6g, \"ratio_analog_over_folded\": %.6g, \"mac_J\": %.6g, "
+            "\"weight_read_J\": %.6g}}\n}\n",
+            tdi_cosim_kind_name((tdi_cosim_kind)e->engine), e->E_bias, e->E_R, e->E_active,
+            e->E_dac, e->E_adc, e->E_conv, e->E_digital, e->E_wread, e->E_total, e->E_kT,
+            cfg->gpu_step, cfg->gpu_replaced_fraction, cfg->gpu_step / e->E_total,
+            e->gpu_part / e->E_total, dq->iface_macs, dq->iface_reads, dq->matvec_macs,
+            dq->matvec_reads, e->E_digeq, e->r_digeq, dq->folded_macs, dq->folded_reads,
+            e->E_digeq_f, e->r_fold, cfg->e_mac, cfg->e_read);
+}
+
+static void write_results(const tdi_cosim_job *j, FILE *f)
+{
+    json_head(j, f);
+    json_rows(j, f);
+    tdi_cosim_op_json(j->gc, &j->paper_row, f);
+    json_readout(j, f);
+    json_energy(j, f);
+}
+
+/* ------------------------------------------------------------------ csv files */
+static void write_samples(const tdi_cosim_job *j, FILE *f)
+{
+    size_t D = j->D;
+    fprintf(f, "sample,row,cos_paper,cos_centered,r2,readout_rms_vs_analytic_V,E_bias_J,"
+               "E_R_J\n");
+    for (size_t s = 0; s < j->ns; s++)
+        for (int r = 0; r < TDI_COSIM_NROW; r++) {
+            const tdi_cosim_row *row = &j->rows[r];
+            if (!row->have || s >= row->n)
+                continue;
+            double e = 0, eb = 0, er = 0;
+            if (r < 3) {
+                const tdi_cosim_out *o = &j->outs[r];
+                for (size_t i = 0; i < D; i++) {
+                    double d = o->est[s * D + i] - j->outs[0].est[s * D + i];
+                    e += d * d;
+                }
+                e = sqrt(e / (double)D);
+                eb = o->e_bias[s];
+                er = o->e_r[s];
+            }
+            fprintf(f, "%zu,%s,%.6f,%.6f,%.6f,%.6g,%.6g,%.6g\n", j->s0 + s, tdi_cosim_row_name[r],
+                    row->cp[s], row->cc[s], row->r2[s], e, eb, er);
+        }
+}
+
+/* the waveform of the most physical engine that recorded one */
+static void write_waveform(const tdi_cosim_job *j, FILE *f)
+{
+    const tdi_cosim_out *o = &j->outs[j->outs[2].wave ? 2 : 1];
+    size_t nw = j->cfg.n_wave_units;
+    fprintf(f, "t_s");
+    for (size_t q = 0; q < nw; q++)
+        fprintf(f, ",%s_V", j->cc->node[j->wave[q]]);
+    fprintf(f, "\n");
+    size_t w = 1 + nw;
+    for (size_t r = 0; r < o->wave_rows; r++) {
+        fprintf(f, "%.9g", o->wave[r * w]);
+        for (size_t q = 1; q < w; q++)
+            fprintf(f, ",%.9g", o->wave[r * w + q]);
+        fprintf(f, "\n");
+    }
+}
+
+/* one file of the transaction: tmp/name written by fn */
+static int write_file(const tdi_cosim_job *j, const char *tmp, const char *name,
+                      void (*fn)(const tdi_cosim_job *, FILE *), tdi_err *err)
+{
+    char p[1300];
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    tdi_atomic_file af;
+    int rc = tdi_atomic_open(&af, p, err);
+    if (rc)
+        return rc;
+    fn(j, af.f);
+    return tdi_atomic_commit(&af, err);
+}
+
+int tdi_cosim_report_write(const tdi_cosim_job *j, tdi_err *err)
+{
+    char tmp[1200] = "";
+    int rc;
+    if ((rc = tdi_mkdirs(j->cfg.out, err)) || (rc = tdi_dir_begin(j->odir, tmp, sizeof tmp, err)))
+        return rc;
+    rc = write_file(j, tmp, "results.json", write_results, err);
+    if (!rc)
+        rc = write_file(j, tmp, "samples.csv", write_samples, err);
+    if (!rc && (j->outs[2].wave || j->outs[1].wave))
+        rc = write_file(j, tmp, "waveform.csv", write_waveform, err);
+    if (!rc)
+        rc = tdi_dir_commit(tmp, j->odir, err);
+    if (rc)
+        tdi_dir_abort(tmp);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ summary */
+void tdi_cosim_report_summary(const tdi_cosim_job *j, tdi_cosim_summary *sum)
+{
+    const tdi_gen_phys *ph = j->ph;
+    const tdi_gen_circuit *gc = j->gc;
+    const tdi_cosim_ledger *e = &j->e;
+    memset(sum, 0, sizeof *sum);
+    sum->D = j->D;
+    sum->first = j->s0;
+    for (int r = 0; r < TDI_COSIM_NROW; r++) {
+        sum->have[r] = j->rows[r].have;
+        sum->samples[r] = j->rows[r].have ? j->rows[r].n : 0;
+        sum->cos_paper[r] = j->rows[r].m.cos_paper;
+        sum->cos_centered[r] = j->rows[r].m.cos_centered;
+        sum->r2[r] = j->rows[r].m.r2;
+    }
+    sum->Vs = ph->Vs;
+    sum->theta = ph->theta;
+    sum->tau = ph->tau;
+    sum->t_slow = ph->t_slow;
+    sum->tick = j->tm.tick;
+    sum->t_settle = (double)j->tm.settle_ticks * j->tm.tick;
+    sum->t_avg = (double)j->tm.avg_ticks * j->tm.tick;
+    sum->time_to_solution = e->T_inf;
+    sum->wires = j->cc->wires;
+    sum->n_vccs = j->cc->n_vccs;
+    sum->n_res = j->cc->n_res;
+    sum->pairs_total = gc->total_pairs;
+    sum->elems_total = gc->total_elements;
+    sum->pairs_skip = gc->blk[TDI_GEN_BLK_SKIP].wire_pairs;
+    sum->elems_skip = gc->blk[TDI_GEN_BLK_SKIP].elements;
+    sum->readout_pred_rms = j->pred_rms;
+    sum->analog_readout = ph->ro;
+    sum->adc_per_sample = (long)e->n_adc;
+    sum->E_R_stage = j->sp.E_R_stage;
+    for (int k = 0; k < 3; k++)
+        sum->readout_rms[k] = j->meas_rms[k];
+    sum->energy_engine = e->engine;
+    sum->macs = j->macs;
+    sum->E_bias = e->E_bias;
+    sum->E_R = e->E_R;
+    sum->E_active = e->E_active;
+    sum->E_dac = e->E_dac;
+    sum->E_adc = e->E_adc;
+    sum->E_digital = e->E_digital;
+    sum->E_wread = e->E_wread;
+    sum->digeq = j->dq;
+    sum->E_digeq = e->E_digeq;
+    sum->E_digeq_folded = e->E_digeq_f;
+    sum->ratio_digeq = e->r_digeq;
+    sum->E_total = e->E_total;
+    sum->E_kT = e->E_kT;
+    sum->gpu_step = j->cfg.gpu_step;
+    sum->gpu_part = e->gpu_part;
+}
+
+/* ------------------------------------------------------------------ the table */
+static void table_rows(const tdi_cosim_job *j, FILE *rep)
+{
+    fprintf(rep, "\n%-19s %7s %9s %12s %8s %14s %9s %11s\n", "row", "samples", "cos_paper",
+            "cos_centered", "R^2", "t_solution s", "CPU s", "ticks/CPU-s");
+    for (int r = 0; r < TDI_COSIM_NROW; r++) {
+        const tdi_cosim_row *row = &j->rows[r];
+        if (!row->have)
+            continue;
+        fprintf(rep, "%-19s %7zu %9.4f %12.4f %8.4f", tdi_cosim_row_name[r], row->n,
+                row->m.cos_paper, row->m.cos_centered, row->m.r2);
+        if (r == TDI_COSIM_ROW_SDE || r == TDI_COSIM_ROW_SPICE) {
+            const tdi_cosim_stats *st = &j->outs[r].st;
+            fprintf(rep, " %14.4g %9.3f %11.4g", j->e.T_inf, st->cpu_s,
+                    st->cpu_s > 0 ? (double)st->ticks_hit / st->cpu_s : 0.0);
+        } else if (r == TDI_COSIM_ROW_ANALYTIC || r == TDI_COSIM_ROW_IDEAL) {
+            fprintf(rep, " %14s", "(equilibrium)");
+        }
+        fprintf(rep, "\n");
+    }
+    const tdi_cosim_row *spice = &j->rows[TDI_COSIM_ROW_SPICE];
+    if (spice->have && spice->n < j->ns) /* the same samples as spice */
+        tdi_cosim_op_print_subset("analytic (spice's)", j->rows[TDI_COSIM_ROW_ANALYTIC].pred,
+                                  j->truth + j->s0 * j->D, j->mean_fit, spice->n, j->D, rep);
+    tdi_cosim_op_print_row(&j->paper_row, rep);
+    fprintf(rep, "(analytic: M^-1 b with the DAC's biases; analytic_ideal_dac: the bundle's "
+            "M^-1 b; digital_Binv_bdec: B^-1 b_dec, no substrate coupling; mean: fit-split "
+            "mean)\n");
+    tdi_cosim_op_print(j->gc, &j->paper_row, rep);
+}
+
+static void stage_report(FILE *rep, const tdi_gen_phys *ph, const tdi_cosim_stage_pred *sp,
+                         double q_adc, double E_R, double E_active_stage)
+{
+    if (!ph->ro) {
+        fprintf(rep, "read-out: ADC averaging of the decoder units (circuit.readout_stage: "
+                "none)\n");
+        return;
+    }
+    fprintf(rep, "read-out: analog stage per decoder unit (Gm-C low-pass, C_ro %.4g F, gm_ro = "
+            "g_ro %.4g S, tau_ro %.4g s, g_n %.4g S), one ADC conversion per unit at the slot's "
+            "end\n", ph->ro_C, ph->ro_g, ph->ro_tau, ph->ro_gn);
+    fprintf(rep, "  predicted read-out variance: substrate through the stage %.4g V^2 + stage "
+            "noise %.4g V^2 + quantisation q^2/12 %.4g V^2; stage dissipation %.4g J (in E_R), "
+            "stage transconductors %.4g J (in E_active)\n", sp->var_sub, sp->var_own,
+            q_adc * q_adc / 12.0, E_R, E_active_stage);
+}
+
+static void table_readout(const tdi_cosim_job *j, FILE *rep)
+{
+    const tdi_cosim_cfg *cfg = &j->cfg;
+    const tdi_gen_phys *ph = j->ph;
+    const tdi_cosim_timing *tm = &j->tm;
+    double tick = tm->tick, T_inf = j->e.T_inf;
+    fprintf(rep, "\nsignal vs noise (simulation units): per-sample signal (std over samples of "
+            "analytic y, rms over units) %.4g; predicted readout noise %.4g; theta %.4g\n",
+            j->sig_units, j->pred_rms / ph->Vs, ph->theta);
+    char m1[32] = "n/a", m2[32] = "n/a", m3[32] = "n/a";
+    if (j->outs[1].est)
+        snprintf(m1, sizeof m1, "%.4g V", j->meas_rms[1]);
+    if (j->outs[2].est)
+        snprintf(m2, sizeof m2, "%.4g V", j->meas_rms[2]);
+    if (!isnan(j->diff_sde_spice))
+        snprintf(m3, sizeof m3, "%.4g V", j->diff_sde_spice);
+    fprintf(rep, "readout error, rms over samples and decoder units: predicted %.4g V, sde %s, "
+            "spice %s (vs analytic with the same DAC outputs); sde vs spice %s\n", j->pred_rms,
+            m1, m2, m3);
+    stage_report(rep, ph, &j->sp, j->q_adc, j->sp.E_R_stage,
+                 cfg->vdd * (double)j->D * ph->ro_g / cfg->gm_over_id * T_inf);
+    fprintf(rep, "time to solution per sample (circuit time): settle %.4g s + average %.4g s "
+            "= %.4g s (%ld ticks of %.4g s)\n", (double)tm->settle_ticks * tick,
+            (double)tm->avg_ticks * tick, T_inf, tm->per_sample, tick);
+    fprintf(rep, "wires: %zu node pairs (%zu VCCS, %zu resistors); digital interface %ld "
+            "MACs; %zu DAC updates and %.0f ADC conversions per sample\n", j->cc->wires,
+            j->cc->n_vccs, j->cc->n_res, j->macs, j->N, j->e.n_adc);
+}
+
+static void table_energy(const tdi_cosim_job *j, FILE *rep)
+{
+    const tdi_cosim_cfg *cfg = &j->cfg;
+    const tdi_cosim_ledger *e = &j->e;
+    const tdi_cosim_digeq *dq = &j->dq;
+    char eh[64];
+    snprintf(eh, sizeof eh, "energy per inference (%s waveforms)",
+             tdi_cosim_kind_name((tdi_cosim_kind)e->engine));
+    fprintf(rep, "\n%-46s %12s\n", eh, "J");
+    fprintf(rep, "%-46s %12.4g\n", "E_bias   (integral of i_bias v)", e->E_bias);
+    fprintf(rep, "%-46s %12.4g\n", "E_R      (every resistor: unit, bus, damping)", e->E_R);
+    fprintf(rep, "%-46s %12.4g\n", "E_active (Vdd sum(gm)/(gm/ID) T)", e->E_active);
+    fprintf(rep, "%-46s %12.4g\n", "E_conv   (DAC updates + ADC conversions)", e->E_conv);
+    fprintf(rep, "%-46s %12.4g\n", "  of which DAC", e->E_dac);
+    fprintf(rep, "%-46s %12.4g\n", "  of which ADC", e->E_adc);
+    fprintf(rep, "%-46s %12.4g\n", "E_digital (interface MACs x E_MAC)", e->E_digital);
+    fprintf(rep, "%-46s %12.4g\n", "E_wread  (interface weight reads x E_read)", e->E_wread);
+    fprintf(rep, "%-46s %12.4g\n", "total", e->E_total);
+    fprintf(rep, "%-46s %12.4g\n", "kT floor (kB T per unit per relaxation time)", e->E_kT);
+    char dh[96];
+    snprintf(dh, sizeof dh, "digital equivalent (%ld MACs, %ld reads)",
+             dq->iface_macs + dq->matvec_macs, dq->iface_reads + dq->matvec_reads);
+    fprintf(rep, "%-46s %12.4g  analog/digital %.3g\n", dh, e->E_digeq, e->r_digeq);
+    snprintf(dh, sizeof dh, "  folded lower bound (%ld MACs, %ld reads)", dq->folded_macs,
+             dq->folded_reads);
+    fprintf(rep, "%-46s %12.4g  analog/digital %.3g\n", dh, e->E_digeq_f, e->r_fold);
+    fprintf(rep, "(digital equivalent: the interface, then the precomputed decoder rows of "
+            "M^-1 times b, same E_MAC; the same estimate as analytic_ideal_dac)\n");
+    fprintf(rep, "%-46s %12.4g  ratio %.3g x\n",
+            "GPU, whole U-Net step (whole-step comparison)", cfg->gpu_step,
+            cfg->gpu_step / e->E_total);
+    fprintf(rep, "%-46s %12.4g  ratio %.3g x\n", "GPU, replaced part (decoder ResBlock)",
+            e->gpu_part, e->gpu_part / e->E_total);
+}
+
+void tdi_cosim_report_table(const tdi_cosim_job *j)
+{
+    FILE *rep = j->rep;
+    if (!rep)
+        return;
+    table_rows(j, rep);
+    table_readout(j, rep);
+    table_energy(j, rep);
+    fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", j->odir, j->odir);
+}
