@@ -53,8 +53,8 @@ FLAGS_STAMP := $(BUILD)/.cflags
 $(shell mkdir -p $(BUILD) && (echo '$(ALL_CFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) || \
     echo '$(ALL_CFLAGS) $(LDLIBS)' > $(FLAGS_STAMP)))
 
-.PHONY: all deps demo test bench asan clean
-all: $(PROGS) $(TESTS)
+.PHONY: all deps demo test bench asan clean fuzz fuzz-bins
+all: $(PROGS) $(TESTS) fuzz-bins
 
 # Installs the Debian packages tdi needs when one is missing (as root), else prints the line.
 deps:
@@ -122,7 +122,51 @@ asan: deps
 	$(MAKE) all BUILD=build-asan BIN=bin-asan CI= CFLAGS="$(SAN_CFLAGS)"
 	tests/asan.sh
 
+# Fuzz harnesses (tests/fuzz/): each fuzz_H.c is one LLVMFuzzerTestOneInput over the library
+# code it reaches, built with the sanitizers from its own objects ($(FZ)). FUZZ_KIND=loop (the
+# default, part of `all`): linked with tests/fuzz/tdi_fuzz_loop.c (seeded mutation loop) into
+# $(BIN)/fuzz/loop-H, run briefly by tests/check_fuzz.sh in make test. FUZZ_KIND=libfuzzer:
+# clang's libFuzzer, $(BIN)/fuzz/lf-H; `make fuzz` (tests/fuzz/run.sh) picks it when clang
+# has it. Not part of make test: the long runs are `make fuzz` (FUZZ_RUNS per harness).
+FUZZ_KIND   ?= loop
+FUZZ_H      := npy cfg idx
+FUZZ_SRC    := $(wildcard common/*.c) $(filter-out %_main.c,$(wildcard generator/*.c)) \
+               tools/unet/tdi_unet_data.c
+ifeq ($(FUZZ_KIND),libfuzzer)
+FUZZ_CC     := clang
+FZ          := $(BUILD)/fuzz-lf
+FUZZ_CFLAGS := $(SAN_CFLAGS) -fsanitize=fuzzer-no-link
+FUZZ_LINK   := -fsanitize=fuzzer
+FUZZ_MAIN   :=
+FUZZ_PRE    := lf
+else
+FUZZ_CC     := $(CC)
+FZ          := $(BUILD)/fuzz
+FUZZ_CFLAGS := $(SAN_CFLAGS)
+FUZZ_LINK   :=
+FUZZ_MAIN   := tests/fuzz/tdi_fuzz_loop.c
+FUZZ_PRE    := loop
+endif
+FUZZ_ALLCF   = -std=c11 -D_GNU_SOURCE $(WARN) $(FUZZ_CFLAGS) -Icommon -Itools/unet -Igenerator \
+               -Itests/fuzz -I$(OPENBLAS_INC) $(PKG_CFLAGS)
+FUZZ_LIBS    = -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB) -lopenblas $(PKG_LIBS) -lm
+FUZZ_BINS   := $(foreach h,$(FUZZ_H),$(BIN)/fuzz/$(FUZZ_PRE)-$(h))
+fuzz-bins: $(FUZZ_BINS)
+
+$(FZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_ALLCF) -MMD -MP -c $< -o $@
+$(FZ)/libfuzz.a: $(patsubst %.c,$(FZ)/%.o,$(FUZZ_SRC))
+	rm -f $@ && ar rcs $@ $^
+$(BIN)/fuzz/$(FUZZ_PRE)-%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_file.h $(FUZZ_MAIN) $(FZ)/libfuzz.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_ALLCF) $(FUZZ_LINK) -o $@ $< $(FUZZ_MAIN) $(FZ)/libfuzz.a $(FUZZ_LIBS)
+
+fuzz: deps
+	tests/fuzz/run.sh
+
 clean:
 	rm -rf build bin build-asan bin-asan
 
+-include $(patsubst %.c,$(FZ)/%.d,$(FUZZ_SRC))
 -include $(LIB_OBJ:.o=.d) $(patsubst %.c,$(BUILD)/%.d,$(MAIN_SRC) $(TEST_SRC) $(MPI_SRC))

@@ -23,6 +23,8 @@ typedef struct tdi_err {
 } tdi_err;
 
 void tdi_err_clear(tdi_err *e);
+/* Messages longer than msg keep their end (the cause): the longest words (paths) are cut in
+ * the middle ("...") first, keeping 8 characters at each end of a cut word. */
 /* Sets e->code and formats the message; returns code so callers can `return tdi_err_set(...)`.
  * e may be NULL. */
 int tdi_err_set(tdi_err *e, int code, const char *fmt, ...)

@@ -12,15 +12,19 @@
 #include "tdi_err.h"
 
 typedef struct tdi_atomic_file {
-    FILE *f;         /* write here */
+    FILE *f;         /* write here (a stream over sink: no fileno) */
     char path[1024]; /* final path */
     char tmp[1100];  /* temporary path */
+    void *sink;      /* the file descriptor and the errno of the first failed write(2), kept
+                        so that a full disk is reported as ENOSPC at commit, not as EIO */
 } tdi_atomic_file;
 
 /* Opens a temporary file beside path. On success af->f is open for writing ("wb"). */
 int tdi_atomic_open(tdi_atomic_file *af, const char *path, tdi_err *err);
 /* Flushes, fsyncs, closes and renames the temporary onto the final path. On any failure
- * (including an earlier ferror on af->f) the temporary is removed and nothing appears. */
+ * (including an earlier ferror on af->f) the temporary is removed and nothing appears; the
+ * message is "<path>: <step> failed: <strerror of the first failure>" (a write that failed
+ * before commit keeps its own errno, e.g. "No space left on device"). */
 int tdi_atomic_commit(tdi_atomic_file *af, tdi_err *err);
 /* Closes and removes the temporary; safe to call after a failed commit or twice. */
 void tdi_atomic_abort(tdi_atomic_file *af);
@@ -46,9 +50,18 @@ int tdi_dir_begin(const char *dir, char *tmp, size_t tmpsz, tdi_err *err);
 int tdi_dir_commit(const char *tmp, const char *dir, tdi_err *err);
 void tdi_dir_abort(const char *tmp);
 
-/* Reads a whole file into a malloc'd buffer (NUL-terminated, size excludes the NUL).
- * Caller frees *buf. */
+/* Reads a whole file of at most max bytes into a malloc'd buffer (NUL-terminated, size
+ * excludes the NUL). A longer file (or an endless stream such as /dev/zero) is TDI_EFORMAT
+ * "<path>: larger than <max> bytes (...)", read no further than max + 1 bytes. Caller frees
+ * *buf. */
+int tdi_file_read_max(const char *path, size_t max, char **buf, size_t *size, tdi_err *err);
+/* tdi_file_read_max with max = TDI_READ_MAX_TEXT: manifests, markers, JSON, small tables. */
 int tdi_file_read_all(const char *path, char **buf, size_t *size, tdi_err *err);
+/* Limits (bytes): small text (manifests: a few kB today; 16 MiB); logs and tables of a run
+ * (ngspice logs, results.csv: a few MB today; 256 MiB); U-Net checkpoints are bounded by their
+ * reader (tools/unet/tdi_unet_ckpt.c). */
+#define TDI_READ_MAX_TEXT ((size_t)16 << 20)
+#define TDI_READ_MAX_LOG ((size_t)256 << 20)
 
 /* FNV-1a 64. Start with TDI_HASH_INIT, feed bytes, format with tdi_hash_hex (17-byte buffer). */
 #define TDI_HASH_INIT UINT64_C(0xcbf29ce484222325)

@@ -131,7 +131,7 @@ static char *io_slurp(const char *dir, const char *name, size_t max)
         return NULL;
     char *b = NULL;
     size_t n = 0;
-    if (tdi_file_read_all(p, &b, &n, NULL) != 0)
+    if (tdi_file_read_max(p, max, &b, &n, NULL) != 0)
         return NULL;
     return b;
 }

@@ -333,7 +333,7 @@ int tdi_npy_read(const char *path, tdi_npy *out, tdi_err *err)
         goto done;
     }
     if (ferror(f))
-        rc = tdi_err_set(err, TDI_EIO, "%s: read error", path);
+        rc = tdi_err_set(err, TDI_EIO, "%s: read error: %s", path, strerror(errno));
 done:
     fclose(f);
     free(hdr);

@@ -4,6 +4,7 @@
  * digits (siemens for G, ohms for R), enough for the 1e-9 read-back check. Non-goal: parsing. */
 #include "tdi_gen.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -97,7 +98,7 @@ int tdi_gen_text_write(const tdi_gen_text *t, FILE *f, tdi_err *err)
         size_t len = (i + 1 < t->n_lines ? (size_t)(t->lines[i + 1] - t->lines[i])
                                          : t->len - (size_t)(t->lines[i] - t->buf)) - 1;
         if (fwrite(t->lines[i], 1, len, f) != len || fputc('\n', f) == EOF)
-            return tdi_err_set(err, TDI_EIO, "netlist write failed");
+            return tdi_err_set(err, TDI_EIO, "netlist write failed: %s", strerror(errno));
     }
     return 0;
 }
@@ -390,10 +391,9 @@ int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     if (sb_oom(&s))
         rc = tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
     for (size_t i = 0; i < s.n && !rc; i++) {
-        if (i == at && fwrite(c->elem_text, 1, c->elem_text_len, f) != c->elem_text_len)
-            rc = tdi_err_set(err, TDI_EIO, "netlist write failed");
-        if (fputs(sb_at(&s, i), f) == EOF || fputc('\n', f) == EOF)
-            rc = tdi_err_set(err, TDI_EIO, "netlist write failed");
+        if ((i == at && fwrite(c->elem_text, 1, c->elem_text_len, f) != c->elem_text_len) ||
+            fputs(sb_at(&s, i), f) == EOF || fputc('\n', f) == EOF)
+            rc = tdi_err_set(err, TDI_EIO, "netlist write failed: %s", strerror(errno));
     }
     sb_free(&s);
     return rc;

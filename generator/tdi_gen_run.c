@@ -23,7 +23,9 @@ static int write_netlist(const char *dir, const char *name, const tdi_gen_circui
                          tdi_gen_mode mode, tdi_err *err)
 {
     char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return tdi_err_set(err, TDI_EARG, "%s/%s: path longer than %zu bytes", dir, name,
+                           sizeof path - 1);
     tdi_atomic_file af;
     int rc = tdi_atomic_open(&af, path, err);
     if (rc)
@@ -31,7 +33,7 @@ static int write_netlist(const char *dir, const char *name, const tdi_gen_circui
     rc = tdi_gen_netlist_write(c, mode, 0, 0, af.f, err);
     if (rc) {
         tdi_atomic_abort(&af);
-        return rc;
+        return tdi_err_prefix(err, "%s", path);
     }
     return tdi_atomic_commit(&af, err);
 }
@@ -174,7 +176,7 @@ int tdi_gen_run_compare(const tdi_gen_config *cfg, const char *bundle_dir, const
         snprintf(bdir, sizeof bdir, "%s/substrate", cfg->out);
     char *log_text = NULL;
     size_t len = 0;
-    int rc = tdi_file_read_all(log_path, &log_text, &len, err);
+    int rc = tdi_file_read_max(log_path, TDI_READ_MAX_LOG, &log_text, &len, err);
     if (rc)
         return rc;
     tdi_gen_bundle b;

@@ -4,7 +4,9 @@
  * with the expected byte offset computed from the file layout; YAML snippets whose error
  * positions are counted by hand in the comments. Everything happens in a fresh build/tc.XXXXXX. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1568,6 +1570,129 @@ static void test_buf(void)
     tdi_buf_destroy(NULL);
 }
 
+
+/* The descriptor of the open file whose /proc/self/fd link is path; -1 if none. */
+static int fd_of(const char *path)
+{
+    char abs[PATH_MAX], link[64], got[PATH_MAX];
+    if (!realpath(".", abs) || strlen(abs) + strlen(path) + 2 > sizeof abs)
+        return -1;
+    strcat(strcat(abs, "/"), path);
+    for (int fd = 3; fd < 1024; fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, got, sizeof got - 1);
+        if (n <= 0)
+            continue;
+        got[n] = '\0';
+        if (!strcmp(got, abs))
+            return fd;
+    }
+    return -1;
+}
+
+/* A full disk: the temporary's descriptor is swapped for /dev/full (ENOSPC on every write),
+ * with bytes beyond stdio's buffer (the write fails inside fwrite, seen at commit as ferror)
+ * and with a few bytes (the write fails at commit's flush). Both must say ENOSPC's text, name
+ * the file and leave nothing behind. */
+static void full_disk_case(size_t nbytes, const char *label)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char p[512], name[128];
+    tpath(p, sizeof p, "full.bin");
+    tdi_atomic_file af;
+    if (!TDI_CHECK(tdi_atomic_open(&af, p, &e) == 0, "full disk: atomic open"))
+        return;
+    int fd = fd_of(af.tmp), full = open("/dev/full", O_WRONLY);
+    snprintf(name, sizeof name, "full disk (%s): temporary descriptor found, /dev/full opened",
+             label);
+    if (!TDI_CHECK(fd >= 0 && full >= 0 && dup2(full, fd) == fd, name)) {
+        tdi_atomic_abort(&af);
+        return;
+    }
+    close(full);
+    for (size_t i = 0; i < nbytes; i++)
+        fputc('x', af.f);
+    snprintf(name, sizeof name, "full disk (%s): commit fails", label);
+    tdi_check_int(tdi_atomic_commit(&af, &e), TDI_EIO, name);
+    snprintf(name, sizeof name, "full disk (%s): message has strerror(ENOSPC)", label);
+    tdi_check_contains(e.msg, "No space left on device", name);
+    snprintf(name, sizeof name, "full disk (%s): message names the file", label);
+    tdi_check_contains(e.msg, "full.bin", name);
+    struct stat st;
+    snprintf(name, sizeof name, "full disk (%s): no file appears", label);
+    TDI_CHECK(stat(p, &st) != 0, name);
+}
+
+static void test_err_causes(void)
+{
+    full_disk_case(200000, "write inside fwrite");
+    full_disk_case(10, "write at flush");
+    /* a message longer than the buffer keeps its cause: the path is cut in the middle */
+    char longp[2100];
+    memset(longp, 'd', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    memcpy(longp, "/nonexistent/", 13);
+    memcpy(longp + sizeof longp - 10, "/tail.npy", 10);
+    tdi_err e;
+    tdi_err_clear(&e);
+    tdi_atomic_file af;
+    tdi_check_int(tdi_atomic_open(&af, longp, &e), TDI_EARG, "2,099-byte path refused, not cut");
+    tdi_check_contains(e.msg, "refusing it rather than cutting it",
+                       "2,099-byte path: message keeps its reason");
+    tdi_err_set(&e, TDI_EIO, "%s: cannot create %s: %s", longp, longp, strerror(ENOSPC));
+    size_t n = strlen(e.msg);
+    TDI_CHECK(n < sizeof e.msg && n > 900, "long message fills the buffer without overflow");
+    TDI_CHECK(n >= 23 && !strcmp(e.msg + n - 23, "No space left on device"),
+              "long message ends with its cause");
+    tdi_check_contains(e.msg, "/nonexistent/ddd", "long message keeps the path's head");
+    tdi_check_contains(e.msg, "ail.npy: cannot create", "long message keeps the path's tail");
+    tdi_check_contains(e.msg, "d/tail.npy: No space",
+                       "long message keeps the second path's tail");
+    tdi_check_contains(e.msg, "...", "long message marks the cut");
+    tdi_err_prefix(&e, "%s: while writing", longp);
+    n = strlen(e.msg);
+    TDI_CHECK(n >= 23 && !strcmp(e.msg + n - 23, "No space left on device"),
+              "prefixed long message still ends with its cause");
+    /* a path that fits, in a directory that does not exist: file and errno text */
+    char p[512];
+    tpath(p, sizeof p, "no-such-dir/x.txt");
+    tdi_check_int(tdi_atomic_write_text(p, "x", &e), TDI_EIO, "write into a missing dir fails");
+    tdi_check_contains(e.msg, "No such file or directory", "missing dir: strerror in message");
+    tdi_check_contains(e.msg, "no-such-dir/x.txt", "missing dir: message names the file");
+}
+
+/* Bounded reads: a sparse file one byte over the limit, an endless stream, a file at it. */
+static void test_read_bounded(void)
+{
+    tdi_err e;
+    tdi_err_clear(&e);
+    char p[512];
+    tpath(p, sizeof p, "sparse.big");
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int made = fd >= 0 && ftruncate(fd, (off_t)TDI_READ_MAX_TEXT + 1) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!TDI_CHECK(made, "sparse file of 16 MiB + 1 made"))
+        return;
+    char *buf = NULL;
+    size_t n = 0;
+    tdi_check_int(tdi_file_read_all(p, &buf, &n, &e), TDI_EFORMAT,
+                  "read_all of 16 MiB + 1 bytes refused");
+    tdi_check_contains(e.msg, "sparse.big: larger than 16777216 bytes",
+                       "oversized file: message names the file and the limit");
+    TDI_CHECK(buf == NULL, "oversized file: *buf stays NULL");
+    tdi_check_int(tdi_file_read_max(p, (size_t)TDI_READ_MAX_TEXT + 1, &buf, &n, &e), 0,
+                  "the same file under a limit of its size is read");
+    tdi_check_int((long long)n, (long long)TDI_READ_MAX_TEXT + 1, "bytes read at the limit");
+    free(buf);
+    buf = NULL;
+    unlink(p);
+    tdi_check_int(tdi_file_read_max("/dev/zero", 4096, &buf, &n, &e), TDI_EFORMAT,
+                  "endless /dev/zero refused at a 4096-byte limit");
+    tdi_check_contains(e.msg, "/dev/zero: larger than 4096 bytes", "/dev/zero: message");
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "build/tc.XXXXXX");
@@ -1581,6 +1706,8 @@ int main(void)
     test_buf();
     test_hash();
     test_read_all_mkdirs();
+    test_err_causes();
+    test_read_bounded();
     test_atomic();
     test_dir_tx();
     test_dir_refuse();

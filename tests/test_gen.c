@@ -720,6 +720,16 @@ static void test_golden(void)
                  m ? "cosim" : "standalone");
         TDI_CHECK(wrc == 0 && streamed && strcmp(streamed, txt) == 0, name);
         free(streamed);
+        /* a full disk (unbuffered, so the first write fails): the cause, not just "failed" */
+        f = fopen("/dev/full", "w");
+        if (f)
+            setvbuf(f, NULL, _IONBF, 0);
+        wrc = f ? tdi_gen_netlist_write(c, (tdi_gen_mode)m, 0, 0, f, &e) : 0;
+        if (f)
+            fclose(f);
+        tdi_check_int(wrc, TDI_EIO, "netlist write to /dev/full fails");
+        tdi_check_contains(e.msg, "netlist write failed: No space left on device",
+                           "netlist write to /dev/full: message has strerror(ENOSPC)");
         free(gold);
         free(txt);
         tdi_gen_text_free(tx);

@@ -715,6 +715,73 @@ static void test_bad_inputs(const char *root)
     }
 }
 
+
+/* Activation manifests that state something false or unexpected: tdi_sub_act_read refuses each
+ * with the manifest's file[:line:col] and the reason; the unmodified manifest is read. */
+typedef struct man_case {
+    const char *name, *body, *expect;
+} man_case;
+
+#define MAN_HEAD "format: tdi-activations\nversion: 1\nsplit: test\nn: 400\nt: 200\n"
+#define MAN_LAYERS "layers: {e2: [400, 16], d2: [400, 16]}\n"
+
+static void test_bad_manifests(const char *root)
+{
+    const man_case cases[] = {
+        {"as written", MAN_HEAD "pool: 1\nchannels: 8\n" MAN_LAYERS, NULL},
+        {"duplicate key", MAN_HEAD "n: 400\n" MAN_LAYERS, "manifest.yaml:6:1: duplicate key 'n'"},
+        {"unknown key", MAN_HEAD "colour: blue\n" MAN_LAYERS, "manifest.yaml:6:1"},
+        {"unknown layer", MAN_HEAD "layers: {e2: [400, 16], d2: [400, 16], e9: [400, 4]}\n",
+         "layers.e9"},
+        {"duplicate layer", MAN_HEAD "layers: {e2: [400, 16], d2: [400, 16], e2: [400, 16]}\n",
+         "duplicate key 'layers.e2'"},
+        {"columns differ from the array", MAN_HEAD "layers: {e2: [400, 32], d2: [400, 16]}\n",
+         "manifest.yaml:6:10: layers.e2 = [400, 32], but e2.npy holds [400, 16]"},
+        {"rows differ from n", MAN_HEAD "layers: {e2: [400, 16], d2: [399, 16]}\n",
+         "manifest.yaml:6:25: layers.d2 = [399, 16] has 399 rows, but n = 400"},
+        {"layer read but not listed", MAN_HEAD "layers: {d2: [400, 16]}\n",
+         "layers has no entry for 'e2', which is read (e2.npy holds [400, 16])"},
+        {"no layers at all", MAN_HEAD, "layers has no entry for 'e2'"},
+        {"one-element shape", MAN_HEAD "layers: {e2: [400], d2: [400, 16]}\n",
+         "layers.e2 has 1 elements, expected two"},
+        {"three-element shape", MAN_HEAD "layers: {e2: [400, 16, 1], d2: [400, 16]}\n",
+         "layers.e2"},
+        {"channels against e1", MAN_HEAD "pool: 1\nchannels: 4\n"
+         "layers: {e1: [400, 8], e2: [400, 16], d2: [400, 16]}\n",
+         "layers.e1 = [400, 8] is 8 channels at pool 1, but the manifest says channels: 4"},
+        {"columns not a multiple of pool^2", MAN_HEAD "pool: 3\n" MAN_LAYERS,
+         "16 columns is not a multiple of pool^2 = 9"},
+    };
+    char dir[600], p[700];
+    snprintf(dir, sizeof dir, "%s/manifests", root);
+    write_bundle(dir, "test", 400, 2, NULL);
+    snprintf(p, sizeof p, "%s/manifest.yaml", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const man_case *c = &cases[i];
+        FILE *f = fopen(p, "w");
+        if (f) {
+            fputs(c->body, f);
+            fclose(f);
+        }
+        tdi_sub_act a;
+        tdi_err err;
+        tdi_err_clear(&err);
+        int rc = tdi_sub_act_read(dir, "test", 400, 200, -1, "e2", "d2", 8, 1, &a, &err);
+        char nm[160];
+        if (!c->expect) {
+            snprintf(nm, sizeof nm, "manifest (%s): read", c->name);
+            if (!TDI_CHECK(rc == 0, nm))
+                printf("    %s\n", err.msg);
+            tdi_sub_act_destroy(&a);
+            continue;
+        }
+        snprintf(nm, sizeof nm, "manifest (%s): refused", c->name);
+        TDI_CHECK(rc < 0, nm);
+        snprintf(nm, sizeof nm, "manifest (%s): message", c->name);
+        tdi_check_contains(err.msg, c->expect, nm);
+    }
+}
+
 /* the same small weights in skip mode: the run succeeds and the paper sweep marks k = 1 */
 static void test_unstable_sweep(const char *root)
 {
@@ -786,6 +853,7 @@ int main(void)
     } else {
         test_end_to_end(root);
         test_bad_inputs(root);
+        test_bad_manifests(root);
         test_unstable_sweep(root);
         char cmd[200];
         snprintf(cmd, sizeof cmd, "rm -rf %s", root);

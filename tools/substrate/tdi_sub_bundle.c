@@ -38,14 +38,84 @@ static int hash_into(uint64_t *h, const char *path, tdi_err *err)
     return 0;
 }
 
-/* manifest.yaml of an activation bundle */
-static int read_manifest(const char *dir, const char *split, long n, long t, long pool,
-                         tdi_sub_act *a, tdi_err *err)
+/* manifest.yaml of an activation bundle, read through tdi_cfg (unknown and duplicate keys
+ * are errors with file:line:col). What it states about the arrays (`layers`, `channels`) is
+ * kept here and checked against the arrays actually read (act_check_layer). */
+#define ACT_NLAYERS 5
+static const char *const act_layer_names[ACT_NLAYERS] = {"e1", "e2", "mid", "d2", "d1"};
+
+typedef struct act_manifest {
+    char path[1100];
+    long pool, channels;
+    long shape[ACT_NLAYERS][2]; /* layers.<name>: [rows, cols] */
+    size_t nshape[ACT_NLAYERS]; /* elements given; 0 = layer not listed */
+} act_manifest;
+
+static int act_layer_index(const char *layer)
 {
-    char path[1100], format[64] = "", msplit[16] = "", ckpt[512] = "", chash[64] = "";
+    for (int i = 0; i < ACT_NLAYERS; i++)
+        if (!strcmp(layer, act_layer_names[i]))
+            return i;
+    return -1;
+}
+
+/* What the manifest says on its own: every listed layer is [n, cols] with cols a multiple of
+ * pool^2, and channels = the columns of e1 / pool^2 (e1's width is the base width). */
+static int act_check_manifest(const act_manifest *m, long n, tdi_err *err)
+{
+    char at[1200];
+    long pp = m->pool * m->pool;
+    for (int i = 0; i < ACT_NLAYERS; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "layers.%s", act_layer_names[i]);
+        if (!m->nshape[i])
+            continue;
+        tdi_cfg_locate(m->path, key, at, sizeof at);
+        const long *sh = m->shape[i];
+        if (m->nshape[i] != 2)
+            return tdi_err_set(err, TDI_EFORMAT, "%s: %s has %zu elements, expected two: "
+                               "[rows, columns]", at, key, m->nshape[i]);
+        if (sh[0] != n)
+            return tdi_err_set(err, TDI_EFORMAT, "%s: %s = [%ld, %ld] has %ld rows, but n = %ld",
+                               at, key, sh[0], sh[1], sh[0], n);
+        if (sh[1] % pp != 0)
+            return tdi_err_set(err, TDI_EFORMAT, "%s: %s = [%ld, %ld]: %ld columns is not a "
+                               "multiple of pool^2 = %ld", at, key, sh[0], sh[1], sh[1], pp);
+        if (i == 0 && m->channels > 0 && sh[1] / pp != m->channels)
+            return tdi_err_set(err, TDI_EFORMAT, "%s: %s = [%ld, %ld] is %ld channels at pool "
+                               "%ld, but the manifest says channels: %ld", at, key, sh[0], sh[1],
+                               sh[1] / pp, m->pool, m->channels);
+    }
+    return TDI_OK;
+}
+
+/* A layer that is read must be listed, with the shape of its array. */
+static int act_check_layer(const act_manifest *m, const char *layer, size_t rows, size_t cols,
+                           tdi_err *err)
+{
+    int i = act_layer_index(layer);
+    char key[32], at[1200];
+    snprintf(key, sizeof key, "layers.%s", layer);
+    if (i < 0 || !m->nshape[i])
+        return tdi_err_set(err, TDI_EFORMAT, "%s: layers has no entry for '%s', which is read "
+                           "(%s.npy holds [%zu, %zu])", m->path, layer, layer, rows, cols);
+    tdi_cfg_locate(m->path, key, at, sizeof at);
+    if ((size_t)m->shape[i][0] != rows || (size_t)m->shape[i][1] != cols)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: %s = [%ld, %ld], but %s.npy holds [%zu, %zu]",
+                           at, key, m->shape[i][0], m->shape[i][1], layer, rows, cols);
+    return TDI_OK;
+}
+
+static int read_manifest(const char *dir, const char *split, long n, long t, long pool,
+                         tdi_sub_act *a, act_manifest *m, tdi_err *err)
+{
+    char format[64] = "", msplit[16] = "", ckpt[512] = "", chash[64] = "";
     long version = 0, mn = -1, mt = -1, mseed = 0, mpool = -1, first = 0, channels = 0;
-    snprintf(path, sizeof path, "%s/manifest.yaml", dir);
-    tdi_cfg_key keys[] = {
+    memset(m, 0, sizeof *m);
+    char *path = m->path;
+    if ((size_t)snprintf(path, sizeof m->path, "%s/manifest.yaml", dir) >= sizeof m->path)
+        return tdi_err_set(err, TDI_EARG, "%s: path too long", dir);
+    tdi_cfg_key keys[5 + 6 + ACT_NLAYERS] = {
         {"format", TDI_CFG_STRING, format, 0, 0, sizeof format, NULL, NULL, 0},
         {"version", TDI_CFG_INT, &version, 1, 1, 0, NULL, NULL, 0},
         {"split", TDI_CFG_STRING, msplit, 0, 0, sizeof msplit, NULL, "train|test", 0},
@@ -57,8 +127,13 @@ static int read_manifest(const char *dir, const char *split, long n, long t, lon
         {"channels", TDI_CFG_INT, &channels, 1, 1e6, 0, NULL, NULL, 0},
         {"checkpoint", TDI_CFG_STRING, ckpt, 0, 0, sizeof ckpt, NULL, NULL, 0},
         {"checkpoint_hash", TDI_CFG_STRING, chash, 0, 0, sizeof chash, NULL, NULL, 0},
-        {"layers", TDI_CFG_IGNORE, NULL, 0, 0, 0, NULL, NULL, 0},
     };
+    char lkey[ACT_NLAYERS][16];
+    for (int i = 0; i < ACT_NLAYERS; i++) {
+        snprintf(lkey[i], sizeof lkey[i], "layers.%s", act_layer_names[i]);
+        keys[11 + i] = (tdi_cfg_key){lkey[i], TDI_CFG_ILIST, m->shape[i], 0, 1e9, 2,
+                                     &m->nshape[i], NULL, 0};
+    }
     size_t nk = sizeof keys / sizeof keys[0];
     int rc = tdi_cfg_load(path, keys, nk, err);
     if (rc)
@@ -81,16 +156,21 @@ static int read_manifest(const char *dir, const char *split, long n, long t, lon
     if (keys[6].seen && pool >= 0 && mpool != pool)
         return tdi_err_set(err, TDI_EFORMAT, "%s: pool = %ld, but the config has export.pool = "
                            "%ld", path, mpool, pool);
+    m->pool = keys[6].seen ? mpool : 1;
+    m->channels = keys[8].seen ? channels : 0;
+    if ((rc = act_check_manifest(m, mn, err)))
+        return rc;
     a->n = (size_t)mn;
     a->t = mt;
-    a->pool = keys[6].seen ? mpool : 1;
+    a->pool = m->pool;
     snprintf(a->ckpt_hash, sizeof a->ckpt_hash, "%s", chash);
     return hash_into(&a->hash, path, err);
 }
 
 /* [N, cols] activations, first D columns kept */
-static int read_layer(const char *dir, const char *layer, size_t n, size_t D, double **out,
-                      size_t *cols_out, uint64_t *h, tdi_err *err)
+static int read_layer(const char *dir, const char *layer, size_t n, size_t D,
+                      const act_manifest *m, double **out, size_t *cols_out, uint64_t *h,
+                      tdi_err *err)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/%s.npy", dir, layer);
@@ -99,6 +179,10 @@ static int read_layer(const char *dir, const char *layer, size_t n, size_t D, do
     int rc = tdi_npy_load_f64(path, n, 0, &buf, &rows, &cols, err);
     if (rc)
         return rc;
+    if ((rc = act_check_layer(m, layer, rows, cols, err))) {
+        free(buf);
+        return rc;
+    }
     if (cols < D) {
         free(buf);
         return tdi_err_set(err, TDI_EFORMAT, "%s: D = %zu is larger than the layer's %zu "
@@ -164,11 +248,15 @@ int tdi_sub_act_read(const char *dir, const char *split, long n, long t, long po
     memset(a, 0, sizeof *a);
     a->hash = TDI_HASH_INIT;
     a->D = D;
-    int rc = read_manifest(dir, split, n, t, pool, a, err);
+    act_manifest *m = malloc(sizeof *m);
+    if (!m)
+        return tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", dir);
+    int rc = read_manifest(dir, split, n, t, pool, a, m, err);
     if (!rc)
-        rc = read_layer(dir, enc, a->n, D, &a->x, &a->enc_cols, &a->hash, err);
+        rc = read_layer(dir, enc, a->n, D, m, &a->x, &a->enc_cols, &a->hash, err);
     if (!rc)
-        rc = read_layer(dir, dec, a->n, D, &a->d, &a->dec_cols, &a->hash, err);
+        rc = read_layer(dir, dec, a->n, D, m, &a->d, &a->dec_cols, &a->hash, err);
+    free(m);
     if (!rc && want_weights)
         rc = read_weight(dir, enc, D, &a->Wenc, &a->hash, err);
     if (!rc && want_weights)

@@ -101,7 +101,7 @@ int tdi_sweep_results_open(const tdi_sweep_cfg *c, const tdi_sweep_job *jobs, si
     }
     char *buf = NULL;
     size_t size = 0;
-    if ((rc = tdi_file_read_all(path, &buf, &size, err)))
+    if ((rc = tdi_file_read_max(path, TDI_READ_MAX_LOG, &buf, &size, err)))
         return rc;
     /* drop a partial last line */
     size_t keep = size;

@@ -80,7 +80,7 @@ int tdi_sweep_table_read(const char *path, tdi_sweep_table *t, tdi_err *err)
 {
     memset(t, 0, sizeof *t);
     size_t size = 0;
-    int rc = tdi_file_read_all(path, &t->buf, &size, err);
+    int rc = tdi_file_read_max(path, TDI_READ_MAX_LOG, &t->buf, &size, err);
     if (rc)
         return rc;
     size_t lines = 1, cap = 1;

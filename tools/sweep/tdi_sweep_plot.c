@@ -63,7 +63,7 @@ static int tab_read(const char *const *paths, size_t np, table *t, tdi_err *err)
     for (size_t i = 0; i < np; i++) {
         char *b = NULL;
         size_t n = 0;
-        int rc = tdi_file_read_all(paths[i], &b, &n, err);
+        int rc = tdi_file_read_max(paths[i], TDI_READ_MAX_LOG, &b, &n, err);
         if (rc)
             return rc;
         size_t h = strcspn(b, "\n");

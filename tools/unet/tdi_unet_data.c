@@ -8,8 +8,10 @@
 
 #include <zlib.h>
 
+/* Reads n bytes at stream offset offset; a short stream is "truncated" against expect_end, the
+ * offset where what should end. */
 static int gz_read_exact(gzFile f, void *buf, size_t n, const char *path, size_t offset,
-                         const char *what, tdi_err *err)
+                         size_t expect_end, const char *what, tdi_err *err)
 {
     size_t got = 0;
     while (got < n) {
@@ -30,9 +32,34 @@ static int gz_read_exact(gzFile f, void *buf, size_t n, const char *path, size_t
                                    offset + got, what, msg ? msg : "?");
             return tdi_err_set(err, TDI_EFORMAT,
                                "%s: truncated: %s ends at byte %zu, expected %zu bytes", path,
-                               what, offset + got, offset + n);
+                               what, offset + got, expect_end);
         }
         got += (size_t)r;
+    }
+    return TDI_OK;
+}
+
+/* Reads the total payload bytes into a malloc'd *data that grows with what the stream holds
+ * (doubling from 1 MiB): a 17-byte file whose header claims 3 GB fails as truncated, not as an
+ * allocation of 3 GB (found by tests/fuzz/fuzz_idx.c). */
+static int idx_read_payload(gzFile f, uint8_t **data, size_t total, const char *path,
+                            size_t off, tdi_err *err)
+{
+    size_t have = 0, cap = 0;
+    while (have < total) {
+        size_t ncap = cap ? 2 * cap : (size_t)1 << 20;
+        if (ncap > total)
+            ncap = total;
+        uint8_t *nd = realloc(*data, ncap);
+        if (!nd)
+            return tdi_err_set(err, TDI_ENOMEM, "%s: out of memory for %zu bytes", path, ncap);
+        *data = nd;
+        cap = ncap;
+        int rc = gz_read_exact(f, *data + have, cap - have, path, off + have, off + total,
+                               "the IDX payload", err);
+        if (rc)
+            return rc;
+        have = cap;
     }
     return TDI_OK;
 }
@@ -52,7 +79,7 @@ int tdi_unet_idx_read(const char *path, uint8_t **data, int *ndim, uint32_t dims
                            path);
     int rc;
     unsigned char hdr[16];
-    if ((rc = gz_read_exact(f, hdr, 4, path, 0, "the IDX magic", err)))
+    if ((rc = gz_read_exact(f, hdr, 4, path, 0, 4, "the IDX magic", err)))
         goto out;
     uint32_t magic = be32(hdr);
     if (magic != 0x00000801u && magic != 0x00000803u) {
@@ -62,7 +89,8 @@ int tdi_unet_idx_read(const char *path, uint8_t **data, int *ndim, uint32_t dims
         goto out;
     }
     *ndim = (int)(magic & 0xff);
-    if ((rc = gz_read_exact(f, hdr + 4, 4 * (size_t)*ndim, path, 4, "the IDX dimensions", err)))
+    if ((rc = gz_read_exact(f, hdr + 4, 4 * (size_t)*ndim, path, 4, 4 + 4 * (size_t)*ndim,
+                              "the IDX dimensions", err)))
         goto out;
     size_t total = 1;
     for (int i = 0; i < *ndim; i++) {
@@ -78,13 +106,8 @@ int tdi_unet_idx_read(const char *path, uint8_t **data, int *ndim, uint32_t dims
         rc = tdi_err_set(err, TDI_EFORMAT, "%s: implausible size %zu", path, total);
         goto out;
     }
-    *data = malloc(total);
-    if (!*data) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "%s: out of memory for %zu bytes", path, total);
-        goto out;
-    }
     const size_t off = 4 + 4 * (size_t)*ndim;
-    if ((rc = gz_read_exact(f, *data, total, path, off, "the IDX payload", err)))
+    if ((rc = idx_read_payload(f, data, total, path, off, err)))
         goto out;
     char extra;
     int r = gzread(f, &extra, 1);
