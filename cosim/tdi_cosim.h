@@ -409,6 +409,17 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
                       tdi_cosim_out *out, tdi_err *err);
 void tdi_cosim_out_destroy(tdi_cosim_out *o);
 
+/* ---- load stage (tdi_cosim_load.c): the substrate bundle as the job needs it ----
+ * Reads dir (common/tdi_bundle.h through the generator's two-module view) with the data the
+ * job needs besides the substrate: x (n, D), truth (n, D), mean_fit (D), gain (D), and in paper
+ * mode the eight interface arrays (enc_w1 .. tr_b2, docs/formats.md). Every error names the
+ * file. Caller destroys b (tdi_gen_bundle_destroy). */
+struct tdi_gen_bundle;
+int tdi_cosim_load(const char *dir, struct tdi_gen_bundle *b, tdi_err *err);
+/* Moves x, truth, mean_fit, gain and the interface arrays (NULL in skip mode) out of b into
+ * *own[0..11] (that order; the caller frees each). */
+void tdi_cosim_load_take(struct tdi_gen_bundle *b, double **const own[12]);
+
 /* Writes a complete synthetic paper-mode substrate bundle (docs/formats.md) into dir: the
  * generator's synthetic M (D units per module, skip rank k), random interface networks, n test
  * inputs, their biases and equilibria, truth = gain * y* + noise; skip = 0 paper mode, 1 skip

@@ -11,15 +11,6 @@
 
 #include "tdi_cosim_job.h"
 #include "tdi_io.h"
-#include "tdi_npy.h"
-
-static int load(const char *dir, const char *name, size_t rows, size_t cols, double **out,
-                tdi_err *err)
-{
-    char p[1200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    return tdi_npy_load_f64(p, rows, cols, out, NULL, NULL, err);
-}
 
 /* The load stage: the output directory checked, the circuit config, the bundle and the test
  * samples' range, its arrays. */
@@ -43,7 +34,7 @@ static int job_load(tdi_cosim_job *j, tdi_err *err)
     if (wb < 0 || (size_t)wb >= sizeof j->bdir)
         return tdi_err_set(err, TDI_ECONFIG, "%s: bundle path too long (%zu bytes at most)",
                            cfg->path, sizeof j->bdir - 1);
-    if ((rc = tdi_gen_bundle_read(bdir, &j->b, err)))
+    if ((rc = tdi_cosim_load(bdir, &j->b, err)))
         return rc;
     j->have_bundle = 1;
     size_t D = j->b.D, nb = j->b.n;
@@ -57,20 +48,9 @@ static int job_load(tdi_cosim_job *j, tdi_err *err)
     j->ns = (size_t)cfg->n_samples;
     if (j->s0 + j->ns > nb)
         j->ns = nb - j->s0;
-    if ((rc = load(bdir, "x.npy", nb, D, &j->x, err)) ||
-        (rc = load(bdir, "truth.npy", nb, D, &j->truth, err)) ||
-        (rc = load(bdir, "mean_fit.npy", D, 0, &j->mean_fit, err)) ||
-        (rc = load(bdir, "gain.npy", D, 0, &j->gain, err)))
-        return rc;
-    if (!j->skip && ((rc = load(bdir, "enc_w1.npy", 4, D, &j->ew1, err)) ||
-                     (rc = load(bdir, "enc_b1.npy", 4, 0, &j->eb1, err)) ||
-                     (rc = load(bdir, "enc_w2.npy", D, 4, &j->ew2, err)) ||
-                     (rc = load(bdir, "enc_b2.npy", D, 0, &j->eb2, err)) ||
-                     (rc = load(bdir, "tr_w1.npy", 16, D, &j->tw1, err)) ||
-                     (rc = load(bdir, "tr_b1.npy", 16, 0, &j->tb1, err)) ||
-                     (rc = load(bdir, "tr_w2.npy", D, 16, &j->tw2, err)) ||
-                     (rc = load(bdir, "tr_b2.npy", D, 0, &j->tb2, err))))
-        return rc;
+    tdi_cosim_load_take(&j->b, (double **const[12]){&j->x, &j->truth, &j->mean_fit, &j->gain,
+                                                   &j->ew1, &j->eb1, &j->ew2, &j->eb2, &j->tw1,
+                                                   &j->tb1, &j->tw2, &j->tb2});
     return 0;
 }
 

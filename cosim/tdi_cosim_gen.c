@@ -198,7 +198,10 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
     }
     joined[o] = '\0';
     /* the modules' own prefixes: a prefix may contain digits ("e2x": units e2x0, e2x1, ..) */
-    if ((rc = tdi_gen_readback_parse(joined, gc->mod[0].prefix, gc->mod[1].prefix, &rb, err))) {
+    const char *pre[TDI_BUNDLE_MAX_MOD];
+    for (size_t m = 0; m < gc->n_mod; m++)
+        pre[m] = gc->mod[m].prefix;
+    if ((rc = tdi_gen_readback_parse_modules(joined, pre, gc->n_mod, gc->out, &rb, err))) {
         tdi_err_prefix(err, "cosim: reading back the generated netlist");
         goto done;
     }

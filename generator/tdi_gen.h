@@ -6,7 +6,11 @@
  *
  * ===== Netlist contract (read this if you consume cosim.cir or tdi_gen_netlist_text) =====
  * Units. Encoder unit i is node  x<i>, decoder unit j is node y<j>  (i, j = 0..D-1; the
- *   prefixes "x" and "y" are circuit.enc_prefix / circuit.dec_prefix). The node voltage is the
+ *   prefixes "x" and "y" are circuit.enc_prefix / circuit.dec_prefix). A bundle of other than
+ *   two modules: unit i of module m is <name_m><i> (a name ending in a digit gets "u" appended),
+ *   modules in the bundle's order, the read-out module's units where this text says decoder, one
+ *   coupling block per module pair (bus names sk<c>_<l>, s<c>_<prefix><l> when there is more
+ *   than one coupling). The node voltage is the
  *   state: v = Vs * z (volts). Unit kind rc: a capacitor Cu to ground (.subckt unit_rc x).
  *   Unit kind rlc: second state node p<x><i> ("px3", "py5"), see tdi_gen_phys below
  *   (.subckt unit_rlc x p: Cu on x, Cp and the damping conductance gd on p, a transconductor
@@ -54,6 +58,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tdi_bundle.h"
 #include "tdi_err.h"
 #include "tdi_phys.h"
 
@@ -121,10 +126,14 @@ int tdi_gen_config_load(const char *path, tdi_gen_config *c, tdi_err *err);
 int tdi_gen_config_load_string(const char *name, const char *text, tdi_gen_config *c,
                                tdi_err *err);
 
-/* ---- substrate bundle (docs/formats.md) ---- */
+/* ---- substrate bundle (docs/formats.md; common/tdi_bundle.h owns the format) ----
+ * The generator's two-module view of a bundle: module 0 the encoder, module 1 the read-out
+ * (decoder), at most one coupling between them. The view's arrays point into sub. */
 typedef struct tdi_gen_bundle {
-    size_t D, k, n;        /* units per module, skip rank, test samples */
-    double *M;             /* (2D, 2D) */
+    tdi_bundle sub;        /* the substrate as read (owns every array) */
+    size_t D, k, n;        /* units per module (any shape: of the read-out module), skip rank
+                              (0 unless two modules), test samples */
+    double *M;             /* (N, N): (2D, 2D) for two modules */
     double *A, *B;         /* (D, D) */
     double *Jenc, *Jdec;   /* (D, D) */
     double *P, *Q;         /* (D, k) */
@@ -138,13 +147,46 @@ typedef struct tdi_gen_bundle {
     char dir[512];
 } tdi_gen_bundle;
 
-/* Reads and checks shapes, finiteness, symmetry and block consistency of M. Caller destroys. */
+/* Reads (tdi_bundle_read: shapes, finiteness, symmetry, blocks of M) and makes the view;
+ * `want` as for tdi_bundle_read (0: the substrate only). Every shape is read (the generator
+ * takes the module list from sub); the encoder/decoder fields (k, A, B, Jenc, Jdec, P, Q,
+ * b_enc, b_dec) are set only for the two-module shape (tdi_gen_bundle_is_two), NULL (k = 0)
+ * otherwise. No analytic.npy is TDI_EFORMAT. Caller destroys. */
+int tdi_gen_bundle_read_want(const char *dir, unsigned want, tdi_gen_bundle *b, tdi_err *err);
 int tdi_gen_bundle_read(const char *dir, tdi_gen_bundle *b, tdi_err *err);
 void tdi_gen_bundle_destroy(tdi_gen_bundle *b);
-/* Test and example helper: writes a synthetic bundle (all files, manifest preset `preset`) with
- * Jenc, Jdec of rank r (r = 0: full rank) from a seeded random factor, J2 = 0.1, rank-k skip
- * factors scaled so that M is positive definite, n random test biases and their analytic
- * equilibria. Atomic (directory transaction). */
+/* 1 for two modules of equal size, the second read out, at most one low-rank coupling from the
+ * first to the second (today's presets); tdi_gen_bundle_need_two: TDI_EFORMAT naming the
+ * bundle and `who` (a tool that needs the encoder/decoder fields) otherwise. */
+int tdi_gen_bundle_is_two(const tdi_gen_bundle *b);
+int tdi_gen_bundle_need_two(const tdi_gen_bundle *b, const char *who, tdi_err *err);
+
+/* A synthetic substrate (tests, examples, the benchmark): modules of sizes D[m], couplings
+ * (from, to, rank), all seeded. Intra J = W^T W / 4 with W (r x D_m) ~ N(0, 1/r) (r = D_m when
+ * intra_rank is 0), A = 2 J2 I + J + J^T with J2 = 0.1; coupling factors scaled to
+ * |P|_F |Q|_F = 0.1 / (largest number of couplings at one module), so M is positive definite
+ * (block Gershgorin: lambda_min(A) >= 0.2); biases N(0, 1); analytic = the read-out block of
+ * M^-1 b; c = 0, gain = 1, truth = analytic, mean_fit = 0. Two modules and one coupling give
+ * the numbers of the former two-module writer (same seed, same draws in the same order). */
+typedef struct tdi_gen_synth_spec {
+    const char *preset;    /* manifest preset */
+    size_t n_mod;          /* modules */
+    size_t D[TDI_BUNDLE_MAX_MOD];
+    const char *names[TDI_BUNDLE_MAX_MOD]; /* NULL: "enc", "dec" for two modules, else ma, mb,
+                                              ... (m + the module's letter) */
+    size_t out;            /* read-out module */
+    size_t n_cpl;
+    size_t from[TDI_BUNDLE_MAX_CPL], to[TDI_BUNDLE_MAX_CPL], rank[TDI_BUNDLE_MAX_CPL];
+    size_t intra_rank;     /* 0: full */
+    size_t n;              /* test samples */
+    unsigned long seed;
+} tdi_gen_synth_spec;
+
+/* Builds the synthetic substrate in memory (b owns its arrays; tdi_bundle_destroy). */
+int tdi_gen_synth_build(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err);
+/* Builds and writes it (one directory transaction). */
+int tdi_gen_synth_write(const char *dir, const tdi_gen_synth_spec *s, tdi_err *err);
+/* The two-module case: modules enc, dec of D units, one rank-k coupling, intra rank r. */
 int tdi_gen_bundle_synth(const char *dir, const char *preset, size_t D, size_t k, size_t r,
                          size_t n, unsigned long seed, tdi_err *err);
 
@@ -313,7 +355,7 @@ typedef enum {
     TDI_GEN_NODE_UNIT = 0, /* x<i> (index i) or y<j> (index D + j): the state z */
     TDI_GEN_NODE_MOM = 1,  /* second state node of unit `index` (rlc: p<x><i>) */
     TDI_GEN_NODE_BUS = 2,  /* algebraic bus node */
-    TDI_GEN_NODE_RO = 3    /* read-out stage output r<y><j> of decoder unit `index` (0..D-1) */
+    TDI_GEN_NODE_RO = 3    /* read-out stage output r<y><j> of read-out unit `index` (0..D-1) */
 } tdi_gen_node_kind;
 
 typedef struct tdi_gen_node {
@@ -322,9 +364,12 @@ typedef struct tdi_gen_node {
     size_t index;          /* unit index 0..2D-1 for UNIT/MOM, bus number for BUS */
 } tdi_gen_node;
 
-/* Blocks for the wire report. */
-enum { TDI_GEN_BLK_SELF, TDI_GEN_BLK_INTRA_ENC, TDI_GEN_BLK_INTRA_DEC, TDI_GEN_BLK_SKIP,
-       TDI_GEN_BLK_READOUT, TDI_GEN_NBLK };
+/* Blocks for the wire report: the self terms (0), the intra block of module m (1 + m), the
+ * coupling c (1 + n_mod + c), and the read-out stage (a fixed last slot). With two modules and
+ * one coupling these are the two-module names below (intra_enc 1, intra_dec 2, skip 3). */
+enum { TDI_GEN_BLK_SELF = 0, TDI_GEN_BLK_INTRA_ENC = 1, TDI_GEN_BLK_INTRA_DEC = 2,
+       TDI_GEN_BLK_SKIP = 3, TDI_GEN_NBLK = 2 + TDI_BUNDLE_MAX_MOD + TDI_BUNDLE_MAX_CPL,
+       TDI_GEN_BLK_READOUT = TDI_GEN_NBLK - 1 };
 
 /* A coupling element. node index -1 = ground.
  * kind 'R': resistor between a and b (ground allowed), conductance g (may be negative).
@@ -337,26 +382,33 @@ typedef struct tdi_gen_elem {
 } tdi_gen_elem;
 
 typedef struct tdi_gen_block_report {
-    const char *name;      /* "self", "intra_enc", "intra_dec", "skip", "readout" */
+    const char *name;      /* "self", "intra_<module>", "skip" (two modules) or
+                              "skip_<from>_<to>", "readout"; NULL: slot unused */
+    char label[40];        /* storage of name for the per-module and per-coupling blocks */
     const char *realisation;
     size_t rank;           /* bus components (0 for dense) */
     size_t elements, wire_pairs, bus_nodes;
     double dense_pairs;    /* dense-equivalent pairs: D(D-1)/2 intra, D^2 skip */
 } tdi_gen_block_report;
 
-/* A module: a group of units with its own intra coupling (today two: encoder, decoder; the
- * N-module bundle will list more). */
+/* A module: a group of units with its own intra coupling (the bundle's module list, in z
+ * order; common/tdi_bundle.h). */
 typedef struct tdi_gen_module {
-    char name[8];          /* "enc" | "dec": wire-report block "intra_<name>" */
-    char prefix[16];       /* node prefix of its units (circuit.enc_prefix / dec_prefix) */
+    char name[16];         /* the bundle's name ("enc", "dec"): wire-report block "intra_<name>" */
+    char prefix[20];       /* node prefix of its units: circuit.enc_prefix / dec_prefix for two
+                              modules, else the module name ("u" appended when it ends in a
+                              digit) */
     size_t off, n;         /* its units are off..off+n-1 */
-    int blk;               /* TDI_GEN_BLK_INTRA_* of its intra block */
+    int blk;               /* its intra block: 1 + module index */
 } tdi_gen_module;
 
 typedef struct tdi_gen_circuit {
-    size_t D, k, N;        /* N = 2D units */
-    tdi_gen_module mod[2]; /* encoder (units 0..D-1), decoder (D..2D-1) */
+    size_t D, k, N;        /* D: units of the read-out module (two modules: per module);
+                              k: rank of the first coupling; N: units, sum over the modules */
+    tdi_gen_module mod[TDI_BUNDLE_MAX_MOD]; /* units of module m are mod[m].off.. (z order) */
     size_t n_mod;
+    size_t out;            /* the read-out module (two modules: 1, the decoder) */
+    size_t n_cpl;          /* couplings; coupling c is wire-report block 1 + n_mod + c */
     tdi_gen_phys phys;
     tdi_gen_op op;         /* the operating point (op.active = 0: explicit Vs/theta) */
     const double *M;       /* (N, N) intended matrix (the bundle's; not owned) */
@@ -471,6 +523,10 @@ typedef struct tdi_gen_readback {
  * units. Errors name the line. Caller destroys. */
 int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char *dec_prefix,
                            tdi_gen_readback *rb, tdi_err *err);
+/* The same for any module list: units are prefix[m]<i> of the n_mod modules in order (units of
+ * module m follow those of m - 1), read-out stage units r<prefix[out]><j> after them. */
+int tdi_gen_readback_parse_modules(const char *text, const char *const *prefix, size_t n_mod,
+                                   size_t out, tdi_gen_readback *rb, tdi_err *err);
 void tdi_gen_readback_destroy(tdi_gen_readback *rb);
 
 #endif

@@ -1,11 +1,9 @@
-/* tdi_gen_bundle: reads the substrate bundle (docs/formats.md) that the generator needs
- * (manifest, M, A, B, Jenc, Jdec, P, Q, b_enc, b_dec, c, analytic) and checks it: shapes,
- * finiteness, symmetry, M's blocks against A, B and P Q^T. Also writes synthetic bundles for
- * tests, examples and the benchmark. Non-goals: the interface weights, truth, x (the
- * co-simulator reads those). The manifest is read as flat "key: value" lines. */
+/* tdi_gen_bundle: the generator's side of the substrate bundle, whose format common/tdi_bundle
+ * owns: a two-module view of a bundle read by tdi_bundle_read (encoder = module 0, decoder =
+ * module 1), and the seeded synthetic substrate of any number of modules and couplings (tests,
+ * examples, the benchmark). Non-goals: reading or writing files by hand (tdi_bundle does). */
 #include "tdi_gen.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,339 +13,295 @@
 
 #include "tdi_gen_int.h"
 #include "tdi_io.h"
-#include "tdi_npy.h"
+#include "tdi_linalg.h"
 
 void tdi_gen_bundle_destroy(tdi_gen_bundle *b)
 {
     if (!b)
         return;
-    free(b->M);
-    free(b->A);
-    free(b->B);
-    free(b->Jenc);
-    free(b->Jdec);
-    free(b->P);
-    free(b->Q);
-    free(b->b_enc);
-    free(b->b_dec);
-    free(b->c);
-    free(b->analytic);
+    tdi_bundle_destroy(&b->sub);
     memset(b, 0, sizeof *b);
 }
 
-/* Flat manifest: "key: value  # comment"; quotes stripped. Unknown keys are kept for others. */
-static int man_get(const char *text, const char *key, char *val, size_t vsz)
+/* The view. Two modules of equal size, the second read out, at most one low-rank coupling
+ * from the first to the second: the encoder/decoder fields. Any other module list: only the
+ * fields every shape has (D = the read-out module's units, k = 0, the per-module arrays NULL);
+ * the generator reads the modules from sub. An analytic reference is required. */
+int tdi_gen_bundle_is_two(const tdi_gen_bundle *b)
 {
-    size_t kl = strlen(key);
-    const char *p = text;
-    while (p && *p) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == ':') {
-            const char *v = p + kl + 1, *e = p + len;
-            while (v < e && (*v == ' ' || *v == '\t'))
-                v++;
-            const char *h = memchr(v, '#', (size_t)(e - v));
-            if (h)
-                e = h;
-            while (e > v && isspace((unsigned char)e[-1]))
-                e--;
-            if (e - v >= 2 && (*v == '"' || *v == '\'') && e[-1] == *v) {
-                v++;
-                e--;
-            }
-            size_t n = (size_t)(e - v);
-            if (n >= vsz)
-                n = vsz - 1;
-            memcpy(val, v, n);
-            val[n] = '\0';
-            return 1;
-        }
-        p = eol ? eol + 1 : NULL;
-    }
-    return 0;
+    const tdi_bundle *s = &b->sub;
+    const tdi_bundle_coupling *cp = &s->cpl[0];
+    return s->n_mod == 2 && s->mod[0].D == s->mod[1].D && s->out == 1 && s->n_cpl <= 1 &&
+           !(s->n_cpl == 1 && (cp->dense || cp->from != 0 || cp->to != 1));
 }
 
-static int man_num(const char *dir, const char *text, const char *key, int required, double *out,
-                   tdi_err *err)
+int tdi_gen_bundle_need_two(const tdi_gen_bundle *b, const char *who, tdi_err *err)
 {
-    char v[128];
-    if (!man_get(text, key, v, sizeof v)) {
-        if (required)
-            return tdi_err_set(err, TDI_EFORMAT, "%s/manifest.yaml: missing key '%s'", dir, key);
+    if (tdi_gen_bundle_is_two(b))
         return 0;
-    }
-    char *end;
-    *out = strtod(v, &end);
-    if (end == v || *end || !isfinite(*out))
-        return tdi_err_set(err, TDI_EFORMAT, "%s/manifest.yaml: key '%s': '%s' is not a number",
-                           dir, key, v);
+    return tdi_err_set(err, TDI_EFORMAT, "%s: %zu modules, %zu couplings: %s needs two modules "
+                       "of equal size (the second read out) and at most one low-rank coupling "
+                       "from the first to the second", b->dir, b->sub.n_mod, b->sub.n_cpl, who);
+}
+
+static int view(tdi_gen_bundle *b, tdi_err *err)
+{
+    tdi_bundle *s = &b->sub;
+    const tdi_bundle_coupling *cp = &s->cpl[0];
+    if (!s->analytic)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: no analytic.npy (manifest analytic: false): "
+                           "the generator checks the circuit against it", s->dir);
+    b->D = s->mod[s->out].D;
+    b->n = s->n;
+    b->M = s->M;
+    b->c = s->c;
+    b->analytic = s->analytic;
+    snprintf(b->preset, sizeof b->preset, "%s", s->preset);
+    snprintf(b->mode, sizeof b->mode, "%s", s->mode);
+    snprintf(b->format, sizeof b->format, "tdi-substrate");
+    b->version = s->version;
+    b->lambda_min = s->lambda_min;
+    b->lambda_max = s->lambda_max;
+    b->hash = s->hash;
+    snprintf(b->dir, sizeof b->dir, "%s", s->dir);
+    if (!tdi_gen_bundle_is_two(b))
+        return 0;
+    b->k = s->n_cpl ? cp->k : 0;
+    b->A = s->mod[0].A;
+    b->B = s->mod[1].A;
+    b->Jenc = s->mod[0].J;
+    b->Jdec = s->mod[1].J;
+    b->P = s->n_cpl ? cp->P : NULL;
+    b->Q = s->n_cpl ? cp->Q : NULL;
+    b->b_enc = s->mod[0].bias;
+    b->b_dec = s->mod[1].bias;
     return 0;
 }
 
-static int load(const char *dir, const char *name, size_t rows, size_t cols, double **out,
-                size_t *rows_out, uint64_t *h, tdi_err *err)
+int tdi_gen_bundle_read_want(const char *dir, unsigned want, tdi_gen_bundle *b, tdi_err *err)
 {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    size_t r = 0, c = 0;
-    int rc = tdi_npy_load_f64(path, rows, cols, out, &r, &c, err);
-    if (rc)
-        return rc;
-    if (rows_out)
-        *rows_out = r;
-    *h = tdi_hash_bytes(*h, *out, r * (c ? c : 1) * sizeof **out);
-    return 0;
+    memset(b, 0, sizeof *b);
+    int rc = tdi_bundle_read(dir, want, &b->sub, err);
+    if (!rc && (rc = view(b, err)))
+        tdi_gen_bundle_destroy(b);
+    return rc;
 }
 
 int tdi_gen_bundle_read(const char *dir, tdi_gen_bundle *b, tdi_err *err)
 {
+    return tdi_gen_bundle_read_want(dir, 0, b, err);
+}
+
+/* ---- synthetic substrates ---- */
+
+static double *zalloc(size_t n, int *fail)
+{
+    double *p = calloc(n ? n : 1, sizeof *p);
+    if (!p)
+        *fail = 1;
+    return p;
+}
+
+/* J = W^T W / 4, W (r x D) ~ N(0, 1/r): eigenvalues ~ 1/4 (1 +- sqrt(D/r))^2; A from J */
+static void synth_intra(gsl_rng *rng, size_t D, size_t r, double J2, double *W, double *J,
+                        double *A)
+{
+    for (size_t i = 0; i < r * D; i++)
+        W[i] = gsl_ran_gaussian(rng, 1.0 / sqrt((double)r));
+    for (size_t q = 0; q < r; q++)
+        for (size_t i = 0; i < D; i++) {
+            double wi = W[q * D + i] / 4.0;
+            for (size_t j = 0; j < D; j++)
+                J[i * D + j] += wi * W[q * D + j];
+        }
+    for (size_t i = 0; i < D; i++)
+        for (size_t j = 0; j < D; j++)
+            A[i * D + j] = (i == j ? 2 * J2 : 0) + J[i * D + j] + J[j * D + i];
+}
+
+/* P (np entries), Q (nq) drawn interleaved, scaled to |P|_F |Q|_F = scale */
+static void synth_factors(gsl_rng *rng, double *P, size_t np, double *Q, size_t nq, double scale)
+{
+    double sp2 = 0, sq2 = 0;
+    for (size_t i = 0; i < (np > nq ? np : nq); i++) {
+        if (i < np) {
+            P[i] = gsl_ran_gaussian(rng, 1.0);
+            sp2 += P[i] * P[i];
+        }
+        if (i < nq) {
+            Q[i] = gsl_ran_gaussian(rng, 1.0);
+            sq2 += Q[i] * Q[i];
+        }
+    }
+    double sp = np ? sqrt(scale) / sqrt(sp2) : 0, sq = nq ? sqrt(scale) / sqrt(sq2) : 0;
+    for (size_t i = 0; i < np; i++)
+        P[i] *= sp;
+    for (size_t i = 0; i < nq; i++)
+        Q[i] *= sq;
+}
+
+static int synth_layout(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err)
+{
     memset(b, 0, sizeof *b);
-    snprintf(b->dir, sizeof b->dir, "%s", dir);
-    char path[1100], *man = NULL;
-    size_t mlen = 0;
-    snprintf(path, sizeof path, "%s/manifest.yaml", dir);
-    int rc = tdi_file_read_all(path, &man, &mlen, err);
+    if (s->n_mod < 1 || s->n_mod > TDI_BUNDLE_MAX_MOD || s->n_cpl > TDI_BUNDLE_MAX_CPL ||
+        s->out >= s->n_mod)
+        return tdi_err_set(err, TDI_EARG, "synth bundle: %zu modules (read-out %zu), %zu "
+                           "couplings", s->n_mod, s->out, s->n_cpl);
+    snprintf(b->preset, sizeof b->preset, "%s", s->preset);
+    snprintf(b->mode, sizeof b->mode, "synthetic");
+    b->n_mod = s->n_mod;
+    b->n_cpl = s->n_cpl;
+    for (size_t m = 0; m < s->n_mod; m++) {
+        if (s->names[m])
+            snprintf(b->mod[m].name, sizeof b->mod[m].name, "%s", s->names[m]);
+        else if (s->n_mod == 2)
+            snprintf(b->mod[m].name, sizeof b->mod[m].name, "%s", m ? "dec" : "enc");
+        else /* ma, mb, ...: no digit at the end, so the names serve as node prefixes */
+            snprintf(b->mod[m].name, sizeof b->mod[m].name, "m%c", (char)('a' + m));
+        b->mod[m].D = s->D[m];
+        b->mod[m].readout = m == s->out;
+    }
+    for (size_t c = 0; c < s->n_cpl; c++)
+        b->cpl[c] = (tdi_bundle_coupling){s->from[c], s->to[c], 0, s->rank[c], NULL, NULL, NULL};
+    b->n = s->n;
+    b->J2 = 0.1;
+    b->kT = 1.0;
+    b->seed = (long)s->seed;
+    b->intra_rank = (long)s->intra_rank;
+    snprintf(b->fit_hash, sizeof b->fit_hash, "none");
+    snprintf(b->test_hash, sizeof b->test_hash, "none");
+    return tdi_bundle_layout(b, "synth bundle", err);
+}
+
+/* M with the couplings' P Q^T from the generator's GEMM (the former writer's arithmetic) */
+static void synth_M(tdi_bundle *b, double *S)
+{
+    size_t N = b->N;
+    tdi_bundle_assemble(b, b->M);
+    for (size_t c = 0; c < b->n_cpl; c++) {
+        const tdi_bundle_coupling *cp = &b->cpl[c];
+        const tdi_bundle_module *f = &b->mod[cp->from], *t = &b->mod[cp->to];
+        if (!cp->k)
+            continue;
+        tdi_gen_gemm_abt(cp->P, cp->Q, f->D, t->D, cp->k, S);
+        for (size_t i = 0; i < f->D; i++)
+            for (size_t j = 0; j < t->D; j++) {
+                b->M[(f->off + i) * N + t->off + j] = S[i * t->D + j];
+                b->M[(t->off + j) * N + f->off + i] = S[i * t->D + j];
+            }
+    }
+}
+
+/* biases: per sample, per unit index i, one draw for every module that has unit i; then the
+ * equilibria z = M^-1 b (L the Cholesky factor) and the read-out block of each */
+static void synth_biases(gsl_rng *rng, tdi_bundle *b, const double *L, double *z)
+{
+    size_t N = b->N, Dmax = 0, n = b->n;
+    for (size_t m = 0; m < b->n_mod; m++)
+        Dmax = b->mod[m].D > Dmax ? b->mod[m].D : Dmax;
+    for (size_t s = 0; s < n; s++)
+        for (size_t i = 0; i < Dmax; i++)
+            for (size_t m = 0; m < b->n_mod; m++) {
+                tdi_bundle_module *md = &b->mod[m];
+                if (i >= md->D)
+                    continue;
+                md->bias[s * md->D + i] = gsl_ran_gaussian(rng, 1.0);
+                z[s * N + md->off + i] = md->bias[s * md->D + i];
+            }
+    if (n)
+        tdi_linalg_chol_solve_rows(L, N, z, n);
+    const tdi_bundle_module *o = &b->mod[b->out];
+    for (size_t s = 0; s < n; s++)
+        for (size_t i = 0; i < o->D; i++)
+            b->analytic[s * o->D + i] = z[s * N + o->off + i];
+}
+
+int tdi_gen_synth_build(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err)
+{
+    int rc = synth_layout(s, b, err), fail = 0;
     if (rc)
         return rc;
-    uint64_t h = tdi_hash_bytes(TDI_HASH_INIT, man, mlen);
-    double D = 0, k = 0, n = 0, version = 0;
-    if (!man_get(man, "format", b->format, sizeof b->format) ||
-        strcmp(b->format, "tdi-substrate") != 0) {
-        rc = tdi_err_set(err, TDI_EFORMAT, "%s: format is '%s', expected 'tdi-substrate'", path,
-                         b->format);
-        goto fail;
+    size_t N = b->N, n = b->n, Dmax = 0, deg[TDI_BUNDLE_MAX_MOD] = {0}, dmax = 1;
+    for (size_t m = 0; m < b->n_mod; m++) {
+        tdi_bundle_module *md = &b->mod[m];
+        size_t r = s->intra_rank ? s->intra_rank : md->D;
+        Dmax = (r > md->D ? r : md->D) > Dmax ? (r > md->D ? r : md->D) : Dmax;
+        md->J = zalloc(md->D * md->D, &fail);
+        md->A = zalloc(md->D * md->D, &fail);
+        md->bias = zalloc(n * md->D, &fail);
     }
-    if ((rc = man_num(dir, man, "version", 1, &version, err)) ||
-        (rc = man_num(dir, man, "D", 1, &D, err)) || (rc = man_num(dir, man, "k", 1, &k, err)) ||
-        (rc = man_num(dir, man, "n_test", 0, &n, err)) ||
-        (rc = man_num(dir, man, "lambda_min", 0, &b->lambda_min, err)) ||
-        (rc = man_num(dir, man, "lambda_max", 0, &b->lambda_max, err)))
-        goto fail;
-    if (version != 1) {
-        rc = tdi_err_set(err, TDI_EFORMAT, "%s: version %g not supported (expected 1)", path,
-                         version);
-        goto fail;
+    for (size_t c = 0; c < b->n_cpl; c++) {
+        tdi_bundle_coupling *cp = &b->cpl[c];
+        cp->P = zalloc(b->mod[cp->from].D * cp->k, &fail);
+        cp->Q = zalloc(b->mod[cp->to].D * cp->k, &fail);
+        deg[cp->from]++;
+        deg[cp->to]++;
     }
-    if (D < 1 || D > 1e6 || D != floor(D) || k < 0 || k > D || k != floor(k)) {
-        rc = tdi_err_set(err, TDI_EFORMAT, "%s: D = %g, k = %g: need integers 1 <= D, 0 <= k <= D",
-                         path, D, k);
-        goto fail;
+    for (size_t m = 0; m < b->n_mod; m++)
+        dmax = deg[m] > dmax ? deg[m] : dmax;
+    size_t Do = b->mod[b->out].D;
+    b->M = zalloc(N * N, &fail);
+    b->analytic = zalloc(n * Do, &fail);
+    b->c = zalloc(Do, &fail);
+    b->truth = zalloc(n * Do, &fail);
+    b->mean_fit = zalloc(Do, &fail);
+    b->gain = zalloc(Do, &fail);
+    double *W = zalloc(Dmax * Dmax, &fail), *L = zalloc(N * N, &fail),
+           *z = zalloc(n * N, &fail), *S = zalloc(Dmax * Dmax, &fail);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (fail || !rng) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "synth bundle: out of memory");
+        goto done;
     }
-    b->version = (long)version;
-    b->D = (size_t)D;
-    b->k = (size_t)k;
-    man_get(man, "preset", b->preset, sizeof b->preset);
-    man_get(man, "mode", b->mode, sizeof b->mode);
-    size_t Dn = b->D, N = 2 * Dn;
-    size_t nb = 0, nd = 0, na = 0;
-    if ((rc = load(dir, "M.npy", N, N, &b->M, NULL, &h, err)) ||
-        (rc = load(dir, "A.npy", Dn, Dn, &b->A, NULL, &h, err)) ||
-        (rc = load(dir, "B.npy", Dn, Dn, &b->B, NULL, &h, err)) ||
-        (rc = load(dir, "Jenc.npy", Dn, Dn, &b->Jenc, NULL, &h, err)) ||
-        (rc = load(dir, "Jdec.npy", Dn, Dn, &b->Jdec, NULL, &h, err)) ||
-        (rc = load(dir, "b_enc.npy", 0, Dn, &b->b_enc, &nb, &h, err)) ||
-        (rc = load(dir, "b_dec.npy", 0, Dn, &b->b_dec, &nd, &h, err)) ||
-        (rc = load(dir, "c.npy", Dn, 0, &b->c, NULL, &h, err)) ||
-        (rc = load(dir, "analytic.npy", 0, Dn, &b->analytic, &na, &h, err)))
-        goto fail;
-    if (b->k > 0 && ((rc = load(dir, "P.npy", Dn, b->k, &b->P, NULL, &h, err)) ||
-                     (rc = load(dir, "Q.npy", Dn, b->k, &b->Q, NULL, &h, err))))
-        goto fail;
-    if (nb != nd || nb != na || (n > 0 && (size_t)n != nb)) {
-        rc = tdi_err_set(err, TDI_EFORMAT, "%s: b_enc has %zu rows, b_dec %zu, analytic %zu, "
-                         "manifest n_test %g: they must agree", dir, nb, nd, na, n);
-        goto fail;
+    gsl_rng_set(rng, s->seed);
+    for (size_t m = 0; m < b->n_mod; m++) {
+        tdi_bundle_module *md = &b->mod[m];
+        synth_intra(rng, md->D, s->intra_rank ? s->intra_rank : md->D, b->J2, W, md->J, md->A);
     }
-    b->n = nb;
-    /* symmetry and block consistency, relative to max |M| */
-    double mx = 0;
-    for (size_t i = 0; i < N * N; i++)
-        mx = fmax(mx, fabs(b->M[i]));
-    if (mx == 0) {
-        rc = tdi_err_set(err, TDI_ENUM, "%s/M.npy: M is zero", dir);
-        goto fail;
+    /* |P|_F |Q|_F = 0.1 / dmax: the coupling blocks of a block row sum to at most 0.1 in
+       norm, below lambda_min(A) >= 2 J2 = 0.2, so M is positive definite with margin */
+    for (size_t c = 0; c < b->n_cpl; c++) {
+        tdi_bundle_coupling *cp = &b->cpl[c];
+        synth_factors(rng, cp->P, b->mod[cp->from].D * cp->k, cp->Q, b->mod[cp->to].D * cp->k,
+                      0.1 / (double)dmax);
     }
-    /* 1e-12: a symmetric matrix written by NumPy or C is symmetric to the last bit; anything
-       larger is a real asymmetry (a one-way coupling the circuit cannot realise). */
-    for (size_t i = 0; i < N; i++)
-        for (size_t j = i + 1; j < N; j++)
-            if (fabs(b->M[i * N + j] - b->M[j * N + i]) > 1e-12 * mx) {
-                rc = tdi_err_set(err, TDI_ENUM, "%s/M.npy: not symmetric: M[%zu][%zu] = %.17g, "
-                                 "M[%zu][%zu] = %.17g", dir, i, j, b->M[i * N + j], j, i,
-                                 b->M[j * N + i]);
-                goto fail;
-            }
-    double *S = calloc(Dn * Dn, sizeof *S);
-    if (!S) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (b->k > 0)
-        tdi_gen_gemm_abt(b->P, b->Q, Dn, Dn, b->k, S);
-    /* 1e-10: P Q^T in float64 differs from the bundle's Jskip by k ulps; the blocks are copies. */
-    for (size_t i = 0; i < Dn && !rc; i++)
-        for (size_t j = 0; j < Dn && !rc; j++) {
-            double a = b->M[i * N + j], bb = b->M[(Dn + i) * N + Dn + j],
-                   s = b->M[i * N + Dn + j];
-            if (fabs(a - b->A[i * Dn + j]) > 1e-10 * mx)
-                rc = tdi_err_set(err, TDI_EFORMAT, "%s: M[%zu][%zu] = %.17g but A = %.17g", dir,
-                                 i, j, a, b->A[i * Dn + j]);
-            else if (fabs(bb - b->B[i * Dn + j]) > 1e-10 * mx)
-                rc = tdi_err_set(err, TDI_EFORMAT, "%s: M[%zu][%zu] = %.17g but B = %.17g", dir,
-                                 Dn + i, Dn + j, bb, b->B[i * Dn + j]);
-            else if (fabs(s - S[i * Dn + j]) > 1e-10 * mx)
-                rc = tdi_err_set(err, TDI_EFORMAT, "%s: M[%zu][%zu] = %.17g but (P Q^T) = %.17g",
-                                 dir, i, Dn + j, s, S[i * Dn + j]);
-        }
+    synth_M(b, S);
+    if ((rc = tdi_linalg_chol(b->M, N, L, "synth bundle M", 0, NULL, err)))
+        goto done;
+    synth_biases(rng, b, L, z);
+    memcpy(b->truth, b->analytic, n * Do * sizeof *b->truth);
+    for (size_t i = 0; i < Do; i++)
+        b->gain[i] = 1.0;
+    rc = tdi_gen_eig_extremes(b->M, L, N, s->seed, &b->lambda_min, &b->lambda_max, err);
+done:
+    free(W);
+    free(L);
+    free(z);
     free(S);
+    gsl_rng_free(rng);
     if (rc)
-        goto fail;
-    b->hash = h;
-    free(man);
-    return 0;
-fail:
-    free(man);
-    tdi_gen_bundle_destroy(b);
+        tdi_bundle_destroy(b);
     return rc;
 }
 
-/* ---- synthetic bundles ---- */
-
-static int wr(const char *dir, const char *name, size_t r, size_t c, const double *x, tdi_err *err)
+int tdi_gen_synth_write(const char *dir, const tdi_gen_synth_spec *s, tdi_err *err)
 {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    size_t shape[2] = {r, c};
-    return tdi_npy_write(path, TDI_NPY_F64, c ? 2 : 1, shape, x, err);
+    int rc = tdi_dir_check(dir, err); /* refuse a foreign target before the work */
+    if (rc)
+        return rc;
+    tdi_bundle b;
+    if ((rc = tdi_gen_synth_build(s, &b, err)))
+        return rc;
+    rc = tdi_bundle_write(dir, &b, err);
+    tdi_bundle_destroy(&b);
+    return rc;
 }
 
 int tdi_gen_bundle_synth(const char *dir, const char *preset, size_t D, size_t k, size_t r,
                          size_t n, unsigned long seed, tdi_err *err)
 {
-    int rc0 = tdi_dir_check(dir, err); /* refuse a foreign target before the work */
-    if (rc0)
-        return rc0;
-    size_t N = 2 * D, rr = r ? r : D;
-    const double J2 = 0.1;
-    double *W = malloc(rr * D * sizeof *W), *Je = calloc(D * D, sizeof *Je),
-           *Jd = calloc(D * D, sizeof *Jd), *P = calloc(D * (k ? k : 1), sizeof *P),
-           *Q = calloc(D * (k ? k : 1), sizeof *Q), *S = calloc(D * D, sizeof *S),
-           *M = calloc(N * N, sizeof *M), *A = calloc(D * D, sizeof *A),
-           *B = calloc(D * D, sizeof *B), *L = malloc(N * N * sizeof *L),
-           *be = malloc((n ? n : 1) * D * sizeof *be), *bd = malloc((n ? n : 1) * D * sizeof *bd),
-           *z = malloc((n ? n : 1) * N * sizeof *z), *an = malloc((n ? n : 1) * D * sizeof *an),
-           *c = calloc(D, sizeof *c), *gain = malloc(D * sizeof *gain);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    char tmp[1200];
-    int rc = 0, begun = 0;
-    if (!W || !Je || !Jd || !P || !Q || !S || !M || !A || !B || !L || !be || !bd || !z || !an ||
-        !c || !gain || !rng) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "synth bundle: out of memory");
-        goto done;
-    }
-    gsl_rng_set(rng, seed);
-    /* J = W^T W / 4 with W (rr x D) ~ N(0, 1/rr): J has eigenvalues ~ 1/4 (1 +- sqrt(D/rr))^2 */
-    for (int mod = 0; mod < 2; mod++) {
-        double *J = mod ? Jd : Je;
-        for (size_t i = 0; i < rr * D; i++)
-            W[i] = gsl_ran_gaussian(rng, 1.0 / sqrt((double)rr));
-        for (size_t q = 0; q < rr; q++)
-            for (size_t i = 0; i < D; i++) {
-                double wi = W[q * D + i] / 4.0;
-                for (size_t j = 0; j < D; j++)
-                    J[i * D + j] += wi * W[q * D + j];
-            }
-    }
-    /* skip factors with |P|_F |Q|_F = 0.1 = J2: ||P Q^T||_2 < sqrt(lmin(A) lmin(B)) since
-       lmin(A), lmin(B) >= 2 J2 = 0.2, so M is positive definite with margin */
-    double np = 0, nq = 0;
-    for (size_t i = 0; i < D * k; i++) {
-        P[i] = gsl_ran_gaussian(rng, 1.0);
-        Q[i] = gsl_ran_gaussian(rng, 1.0);
-        np += P[i] * P[i];
-        nq += Q[i] * Q[i];
-    }
-    double sp = k ? sqrt(0.1) / sqrt(np) : 0, sq = k ? sqrt(0.1) / sqrt(nq) : 0;
-    for (size_t i = 0; i < D * k; i++) {
-        P[i] *= sp;
-        Q[i] *= sq;
-    }
-    if (k)
-        tdi_gen_gemm_abt(P, Q, D, D, k, S);
-    for (size_t i = 0; i < D; i++)
-        for (size_t j = 0; j < D; j++) {
-            A[i * D + j] = (i == j ? 2 * J2 : 0) + Je[i * D + j] + Je[j * D + i];
-            B[i * D + j] = (i == j ? 2 * J2 : 0) + Jd[i * D + j] + Jd[j * D + i];
-            M[i * N + j] = A[i * D + j];
-            M[(D + i) * N + D + j] = B[i * D + j];
-            M[i * N + D + j] = S[i * D + j];
-            M[(D + j) * N + i] = S[i * D + j];
-        }
-    if ((rc = tdi_linalg_chol(M, N, L, "synth bundle M", 0, NULL, err)))
-        goto done;
-    for (size_t s = 0; s < n; s++)
-        for (size_t i = 0; i < D; i++) {
-            be[s * D + i] = gsl_ran_gaussian(rng, 1.0);
-            bd[s * D + i] = gsl_ran_gaussian(rng, 1.0);
-            z[s * N + i] = be[s * D + i];
-            z[s * N + D + i] = bd[s * D + i];
-        }
-    if (n)
-        tdi_linalg_chol_solve_rows(L, N, z, n);
-    for (size_t s = 0; s < n; s++)
-        for (size_t i = 0; i < D; i++)
-            an[s * D + i] = z[s * N + D + i];
-    for (size_t i = 0; i < D; i++)
-        gain[i] = 1.0;
-    double lmin = 0, lmax = 0;
-    if ((rc = tdi_gen_eig_extremes(M, L, N, seed, &lmin, &lmax, err)))
-        goto done;
-    if ((rc = tdi_dir_begin(dir, tmp, sizeof tmp, err)))
-        goto done;
-    begun = 1;
-    if ((rc = wr(tmp, "M.npy", N, N, M, err)) || (rc = wr(tmp, "A.npy", D, D, A, err)) ||
-        (rc = wr(tmp, "B.npy", D, D, B, err)) || (rc = wr(tmp, "Jenc.npy", D, D, Je, err)) ||
-        (rc = wr(tmp, "Jdec.npy", D, D, Jd, err)) || (rc = wr(tmp, "Jskip.npy", D, D, S, err)) ||
-        (rc = wr(tmp, "P.npy", D, k, P, err)) || (rc = wr(tmp, "Q.npy", D, k, Q, err)) ||
-        (rc = wr(tmp, "b_enc.npy", n, D, be, err)) || (rc = wr(tmp, "b_dec.npy", n, D, bd, err)) ||
-        (rc = wr(tmp, "analytic.npy", n, D, an, err)) || (rc = wr(tmp, "truth.npy", n, D, an, err)) ||
-        (rc = wr(tmp, "c.npy", D, 0, c, err)) || (rc = wr(tmp, "gain.npy", D, 0, gain, err)) ||
-        (rc = wr(tmp, "mean_fit.npy", D, 0, c, err)))
-        goto done;
-    char mpath[1300];
-    snprintf(mpath, sizeof mpath, "%s/manifest.yaml", tmp);
-    tdi_atomic_file af;
-    if ((rc = tdi_atomic_open(&af, mpath, err)))
-        goto done;
-    fprintf(af.f, "format: tdi-substrate\nversion: 1\npreset: %s\nmode: synthetic\n"
-            "pair: [synthetic, synthetic]\nD: %zu\nk: %zu\nJ2: 0.1\nkT: 1.0\nt: 0\nn_test: %zu\n"
-            "lambda_min: %.17g\nlambda_max: %.17g\nintra_rank: %zu\nseed: %lu\n"
-            "source_fit_hash: none\nsource_test_hash: none\n",
-            preset, D, k, n, lmin, lmax, r, seed);
-    if ((rc = tdi_atomic_commit(&af, err)))
-        goto done;
-    rc = tdi_dir_commit(tmp, dir, err);
-    begun = 0;
-done:
-    if (begun)
-        tdi_dir_abort(tmp);
-    free(W);
-    free(Je);
-    free(Jd);
-    free(P);
-    free(Q);
-    free(S);
-    free(M);
-    free(A);
-    free(B);
-    free(L);
-    free(be);
-    free(bd);
-    free(z);
-    free(an);
-    free(c);
-    free(gain);
-    gsl_rng_free(rng);
-    return rc;
+    tdi_gen_synth_spec s = {.preset = preset, .n_mod = 2, .D = {D, D}, .out = 1,
+                            .n_cpl = 1, .from = {0}, .to = {1}, .rank = {k},
+                            .intra_rank = r, .n = n, .seed = seed};
+    return tdi_gen_synth_write(dir, &s, err);
 }

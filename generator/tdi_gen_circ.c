@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <gsl/gsl_blas.h>
@@ -138,7 +139,7 @@ static int derive_stage(const tdi_gen_config *cfg, tdi_gen_phys *p, tdi_err *err
 static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, const double *L,
                        tdi_gen_phys *p, tdi_err *err)
 {
-    size_t N = 2 * bu->D;
+    size_t N = bu->sub.N;
     memset(p, 0, sizeof *p);
     p->unit = tdi_gen_unit_find(cfg->unit);
     if (!p->unit)
@@ -307,10 +308,11 @@ static void stage_elements(tdi_gen_circuit *c, const tdi_gen_config *cfg)
     tdi_gen_phys *p = &c->phys;
     if (!p->ro)
         return;
-    double s2 = 0; /* mean over decoder units of (M^-2)_jj, from readout_sd (window W) */
-    for (size_t j = 0; j < c->D; j++) {
-        double sd = c->readout_sd[c->D + j];
-        s2 += sd * sd * p->gu * p->t_avg / (2 * p->kT * p->readout_gain) / (double)c->D;
+    const tdi_gen_module *o = &c->mod[c->out];
+    double s2 = 0; /* mean over read-out units of (M^-2)_jj, from readout_sd (window W) */
+    for (size_t j = 0; j < o->n; j++) {
+        double sd = c->readout_sd[o->off + j];
+        s2 += sd * sd * p->gu * p->t_avg / (2 * p->kT * p->readout_gain) / (double)o->n;
     }
     p->ro_C = cfg->readout_cap > 0 ? cfg->readout_cap
               : cfg->readout_noise_factor * p->gu * p->ro_tau /
@@ -320,7 +322,7 @@ static void stage_elements(tdi_gen_circuit *c, const tdi_gen_config *cfg)
     p->ro_na = sqrt(2 * p->kT * p->ro_gn / p->noise_dt);
 }
 
-/* The read-out stage block: per decoder unit j, gm_ro v(y_j) injected into r_j (one-way) and
+/* The read-out stage block: per read-out unit j, gm_ro v(y_j) injected into r_j (one-way) and
  * g_ro from r_j to ground. Its nodes are added by the caller (nodes[N + j]). */
 static void build_readout(tdi_gen_build *bd)
 {
@@ -329,8 +331,9 @@ static void build_readout(tdi_gen_build *bd)
     rep->realisation = c->phys.ro ? "gm_c" : "none";
     if (!c->phys.ro)
         return;
-    for (size_t j = 0; j < c->D; j++) {
-        int r = (int)(c->N + j), y = (int)(c->D + j);
+    const tdi_gen_module *o = &c->mod[c->out];
+    for (size_t j = 0; j < o->n; j++) {
+        int r = (int)(c->N + j), y = (int)(o->off + j);
         tdi_gen_add_elem(bd, 'G', TDI_GEN_BLK_READOUT, -1, r, y, -1, c->phys.ro_g);
         tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_READOUT, r, -1, -1, -1, c->phys.ro_g);
     }
@@ -338,11 +341,12 @@ static void build_readout(tdi_gen_build *bd)
 
 void tdi_gen_stage_intended(const tdi_gen_circuit *c, double *K)
 {
-    size_t D = c->D, n = 3 * D;
+    const tdi_gen_module *o = &c->mod[c->out];
+    size_t N = c->N, n = N + o->n;
     memset(K, 0, n * n * sizeof *K);
-    for (size_t j = 0; j < D; j++) {
-        K[(2 * D + j) * n + D + j] = -c->phys.ro_g;
-        K[(2 * D + j) * n + 2 * D + j] = c->phys.ro_g;
+    for (size_t j = 0; j < o->n; j++) {
+        K[(N + j) * n + o->off + j] = -c->phys.ro_g;
+        K[(N + j) * n + N + j] = c->phys.ro_g;
     }
 }
 
@@ -351,7 +355,10 @@ static int check_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
                        const tdi_gen_intra_real **intra, const tdi_gen_skip_real **skip,
                        tdi_err *err)
 {
-    size_t D = bu->D;
+    const tdi_bundle *sub = &bu->sub;
+    size_t Dmax = 0;
+    for (size_t m = 0; m < sub->n_mod; m++)
+        Dmax = sub->mod[m].D > Dmax ? sub->mod[m].D : Dmax;
     if (cfg->name[0] && bu->preset[0] && strcmp(cfg->name, bu->preset) != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: config name '%s' does not match the bundle's "
                            "preset '%s' (%s/manifest.yaml)", cfg->path, cfg->name, bu->preset,
@@ -361,46 +368,63 @@ static int check_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
             return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.samples[%zu] = %ld but the bundle "
                                "%s has %zu test samples", cfg->path, s, cfg->samples[s], bu->dir,
                                bu->n);
-    if (cfg->rank > 0 && (size_t)cfg->rank > D)
+    if (cfg->rank > 0 && (size_t)cfg->rank > Dmax)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.rank = %ld exceeds the bundle's D = %zu",
-                           cfg->path, cfg->rank, D);
+                           cfg->path, cfg->rank, Dmax);
     *intra = tdi_gen_intra_find(cfg->intra);
     *skip = tdi_gen_skip_find(cfg->skip);
     if (!*intra || !*skip)
         return tdi_err_set(err, TDI_ECONFIG, "%s: unknown realisation (circuit.intra '%s', "
                            "circuit.skip '%s')", cfg->path, cfg->intra, cfg->skip);
-    if (bu->k == 0 && (*skip)->needs_factors)
+    if (tdi_gen_bundle_is_two(bu) && bu->k == 0 && (*skip)->needs_factors)
         return tdi_err_set(err, TDI_ECONFIG, "%s: the bundle has k = 0: use skip: dense",
                            cfg->path);
+    for (size_t q = 0; q < sub->n_cpl; q++)
+        if ((*skip)->needs_factors && (sub->cpl[q].dense || sub->cpl[q].k == 0))
+            return tdi_err_set(err, TDI_ECONFIG, "%s: coupling %s-%s of the bundle has no "
+                               "factors (dense or rank 0): use skip: dense", cfg->path,
+                               sub->mod[sub->cpl[q].from].name, sub->mod[sub->cpl[q].to].name);
     return 0;
 }
 
-/* Sizes, the two modules and the flags copied from the config. */
+/* Sizes, the modules (the bundle's list; node prefixes from the config for two modules, else
+ * the module names) and the flags copied from the config. */
 static void init_circuit(tdi_gen_circuit *c, const tdi_gen_config *cfg, const tdi_gen_bundle *bu)
 {
-    size_t D = bu->D;
-    c->D = D;
-    c->k = bu->k;
-    c->N = 2 * D;
+    const tdi_bundle *sub = &bu->sub;
+    int two = tdi_gen_bundle_is_two(bu);
+    c->N = sub->N;
+    c->out = sub->out;
+    c->D = sub->mod[sub->out].D;
+    c->k = sub->n_cpl ? sub->cpl[0].k : 0;
     c->M = bu->M;
     c->noise = cfg->noise;
     c->readout_all = strcmp(cfg->readout, "all") == 0;
-    c->n_mod = 2;
-    for (size_t m = 0; m < 2; m++) {
+    c->n_mod = sub->n_mod;
+    c->n_cpl = sub->n_cpl;
+    for (size_t m = 0; m < c->n_mod; m++) {
         tdi_gen_module *md = &c->mod[m];
-        snprintf(md->name, sizeof md->name, "%s", m ? "dec" : "enc");
-        snprintf(md->prefix, sizeof md->prefix, "%s", m ? cfg->dec_prefix : cfg->enc_prefix);
-        md->off = m * D;
-        md->n = D;
-        md->blk = m ? TDI_GEN_BLK_INTRA_DEC : TDI_GEN_BLK_INTRA_ENC;
+        const char *nm = sub->mod[m].name;
+        size_t l = strlen(nm);
+        snprintf(md->name, sizeof md->name, "%s", nm);
+        if (two)
+            snprintf(md->prefix, sizeof md->prefix, "%s", m ? cfg->dec_prefix : cfg->enc_prefix);
+        else /* a prefix ending in a digit would make x1 + 0 and x + 10 the same node */
+            snprintf(md->prefix, sizeof md->prefix, "%s%s", nm,
+                     nm[l - 1] >= '0' && nm[l - 1] <= '9' ? "u" : "");
+        md->off = sub->mod[m].off;
+        md->n = sub->mod[m].D;
+        md->blk = 1 + (int)m;
     }
 }
 
-/* Bias currents and equilibrium means of the scheduled samples, checked against analytic.npy. */
+/* Bias currents and equilibrium means of the scheduled samples, checked against analytic.npy
+ * (the read-out module's block of M^-1 b). */
 static int build_samples(tdi_gen_circuit *c, const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
                          const double *L, tdi_err *err)
 {
-    size_t D = c->D, N = c->N, ns = cfg->n_samples;
+    const tdi_bundle *sub = &bu->sub;
+    size_t N = c->N, ns = cfg->n_samples, o = c->mod[c->out].off, Do = c->mod[c->out].n;
     c->n_samples = ns;
     memcpy(c->samples, cfg->samples, sizeof c->samples);
     c->bias = malloc(ns * N * sizeof *c->bias);
@@ -409,10 +433,10 @@ static int build_samples(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     for (size_t s = 0; s < ns; s++) {
         size_t n = (size_t)c->samples[s];
-        for (size_t i = 0; i < D; i++) {
-            c->expect_mean[s * N + i] = bu->b_enc[n * D + i];
-            c->expect_mean[s * N + D + i] = bu->b_dec[n * D + i];
-        }
+        for (size_t m = 0; m < sub->n_mod; m++)
+            for (size_t i = 0; i < sub->mod[m].D; i++)
+                c->expect_mean[s * N + sub->mod[m].off + i] =
+                    sub->mod[m].bias[n * sub->mod[m].D + i];
         for (size_t i = 0; i < N; i++)
             c->bias[s * N + i] = c->phys.gu * c->phys.Vs * c->expect_mean[s * N + i];
     }
@@ -420,9 +444,9 @@ static int build_samples(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
     for (size_t s = 0; s < ns; s++) {
         size_t n = (size_t)c->samples[s];
         double amax = 0, dmax = 0;
-        for (size_t j = 0; j < D; j++) {
-            amax = fmax(amax, fabs(bu->analytic[n * D + j]));
-            dmax = fmax(dmax, fabs(bu->analytic[n * D + j] - c->expect_mean[s * N + D + j]));
+        for (size_t j = 0; j < Do; j++) {
+            amax = fmax(amax, fabs(bu->analytic[n * Do + j]));
+            dmax = fmax(dmax, fabs(bu->analytic[n * Do + j] - c->expect_mean[s * N + o + j]));
         }
         /* 1e-8: two Cholesky solves of the same M agree to ~cond(M) * eps */
         if (dmax > 1e-8 * fmax(amax, 1e-300))
@@ -436,10 +460,11 @@ static int build_samples(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
 }
 
 /* Node variance (kT/C)(M^-1)_ii and read-out std from (M^-2)_ii, for the read-out nodes
- * (decoder, or all): rows of M^-1. */
+ * (the read-out module's, or all): rows of M^-1. */
 static int build_readout_sd(tdi_gen_circuit *c, const double *L, tdi_err *err)
 {
-    size_t D = c->D, N = c->N, first = c->readout_all ? 0 : D, nr = N - first;
+    size_t N = c->N, first = c->readout_all ? 0 : c->mod[c->out].off;
+    size_t nr = c->readout_all ? N : c->mod[c->out].n;
     c->node_var = malloc(N * sizeof *c->node_var);
     c->readout_sd = malloc(N * sizeof *c->readout_sd);
     double *Z = calloc(nr * N, sizeof *Z);
@@ -466,14 +491,18 @@ static int build_readout_sd(tdi_gen_circuit *c, const double *L, tdi_err *err)
 }
 
 /* Reserves the element list (an upper bound from the realisations; avoids reallocation). */
-static void reserve_elems(tdi_gen_build *bd, const tdi_gen_intra_real *intra,
-                          const tdi_gen_skip_real *skip)
+static void reserve_elems(tdi_gen_build *bd, const tdi_bundle *sub,
+                          const tdi_gen_intra_real *intra, const tdi_gen_skip_real *skip)
 {
     tdi_gen_circuit *c = bd->c;
-    size_t r = bd->cfg->rank > 0 ? (size_t)bd->cfg->rank : c->D, est = c->N;
-    for (size_t m = 0; m < c->n_mod; m++)
-        est += intra->elements(c->mod[m].n, r);
-    est += skip->elements(c->mod[0].n, c->mod[1].n, c->k);
+    size_t est = c->N;
+    for (size_t m = 0; m < c->n_mod; m++) {
+        size_t r = bd->cfg->rank > 0 ? (size_t)bd->cfg->rank : c->mod[m].n;
+        est += intra->elements(c->mod[m].n, r > c->mod[m].n ? c->mod[m].n : r);
+    }
+    for (size_t q = 0; q < sub->n_cpl; q++)
+        est += skip->elements(c->mod[sub->cpl[q].from].n, c->mod[sub->cpl[q].to].n,
+                              sub->cpl[q].k);
     est += 2 * c->D; /* read-out stage */
     c->elems = malloc(est * sizeof *c->elems);
     if (c->elems)
@@ -497,130 +526,232 @@ static void add_unit_nodes(tdi_gen_build *bd)
             tdi_gen_add_node(bd, name, TDI_GEN_NODE_MOM, i);
         }
     if (c->phys.ro) /* read-out stage nodes r<y><j> = nodes[N + j] (first-order units only) */
-        for (size_t j = 0; j < c->D; j++) {
-            snprintf(name, sizeof name, "r%.30s", c->nodes[c->D + j].name);
+        for (size_t j = 0; j < c->mod[c->out].n; j++) {
+            snprintf(name, sizeof name, "r%.30s", c->nodes[c->mod[c->out].off + j].name);
             tdi_gen_add_node(bd, name, TDI_GEN_NODE_RO, j);
         }
 }
 
-/* What the intra realisation of module m gets: its diagonal block of M, minus F F^T (F = P for
- * the encoder, Q for the decoder) when the skip buses share it, and the self-term diagonal. */
-static void module_block(const tdi_gen_circuit *c, const tdi_gen_bundle *bu, size_t m,
+/* A dense block copy: rows r0.., cols c0.. of the N x N matrix M into B (n x n). */
+static void copy_block(const double *M, size_t N, size_t r0, size_t c0, size_t n, double *B)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            B[i * n + j] = M[(r0 + i) * N + c0 + j];
+}
+
+/* What the intra realisation of module m gets: its diagonal block of M, minus F F^T for every
+ * coupling whose buses share it (F = P when m is the coupling's `from`, Q when its `to`), and
+ * the self-term diagonal. */
+static void module_block(const tdi_gen_circuit *c, const tdi_bundle *sub, size_t m,
                          const tdi_gen_intra_real *intra, const tdi_gen_skip_real *skip,
                          double *A, double *base)
 {
-    size_t n = c->mod[m].n, off = c->mod[m].off, N = c->N, k = c->k;
-    const double *F = m ? bu->Q : bu->P, *J = m ? bu->Jdec : bu->Jenc, *Ab = m ? bu->B : bu->A;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < n; j++)
-            A[i * n + j] = bu->M[(off + i) * N + off + j];
-    if (skip->shares_diag && k > 0) {
-        gsl_matrix_const_view Fv = gsl_matrix_const_view_array(F, n, k);
+    size_t n = c->mod[m].n, off = c->mod[m].off;
+    copy_block(sub->M, c->N, off, off, n, A);
+    for (size_t q = 0; q < sub->n_cpl && skip->shares_diag; q++) {
+        const tdi_bundle_coupling *cp = &sub->cpl[q];
+        if ((cp->from != m && cp->to != m) || cp->k == 0)
+            continue;
+        gsl_matrix_const_view Fv =
+            gsl_matrix_const_view_array(cp->from == m ? cp->P : cp->Q, n, cp->k);
         gsl_matrix_view Av = gsl_matrix_view_array(A, n, n);
         gsl_blas_dgemm(CblasNoTrans, CblasTrans, -1.0, &Fv.matrix, &Fv.matrix, 1.0, &Av.matrix);
     }
     /* base_from_j: diag(A - (J + J^T)) (= 2 J2 in paper mode); else the whole diagonal */
+    const double *J = sub->mod[m].J, *Ab = sub->mod[m].A;
     for (size_t i = 0; i < n; i++)
         base[i] = intra->base_from_j ? Ab[i * n + i] - 2 * J[i * n + i] : A[i * n + i];
 }
 
 /* Self terms (the unit kind's element, conductance gu * base_i) and the intra blocks. */
-static int build_modules(tdi_gen_build *bd, const tdi_gen_bundle *bu,
+static int build_modules(tdi_gen_build *bd, const tdi_bundle *sub,
                          const tdi_gen_intra_real *intra, const tdi_gen_skip_real *skip,
                          tdi_err *err)
 {
     tdi_gen_circuit *c = bd->c;
-    size_t D = c->D;
-    double *A = malloc(2 * D * D * sizeof *A), *base = malloc(2 * D * sizeof *base);
+    size_t asz = 0;
+    for (size_t m = 0; m < c->n_mod; m++)
+        asz += c->mod[m].n * c->mod[m].n;
+    double *A = malloc(asz * sizeof *A), *base = malloc(c->N * sizeof *base);
     if (!A || !base) {
         free(A);
         free(base);
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     }
     c->blk[TDI_GEN_BLK_SELF].realisation = c->phys.unit->self_style;
-    for (size_t m = 0; m < c->n_mod; m++)
-        module_block(c, bu, m, intra, skip, A + m * D * D, base + m * D);
-    for (size_t m = 0; m < c->n_mod; m++)
-        for (size_t i = 0; i < c->mod[m].n; i++)
-            c->phys.unit->self_term(bd, c->mod[m].off + i, c->phys.gu * base[m * D + i]);
+    size_t ao[TDI_BUNDLE_MAX_MOD], at = 0; /* offsets of the modules' blocks in A */
+    for (size_t m = 0; m < c->n_mod; m++) {
+        ao[m] = at;
+        at += c->mod[m].n * c->mod[m].n;
+        module_block(c, sub, m, intra, skip, A + ao[m], base + c->mod[m].off);
+    }
+    for (size_t i = 0; i < c->N; i++)
+        c->phys.unit->self_term(bd, i, c->phys.gu * base[i]);
     int rc = 0;
     for (size_t m = 0; m < c->n_mod && !rc; m++) {
         tdi_gen_block_report *rep = &c->blk[c->mod[m].blk];
         rep->realisation = intra->name;
         rep->dense_pairs = 0.5 * (double)c->mod[m].n * (double)(c->mod[m].n - 1);
-        rc = intra->build(bd, &c->mod[m], A + m * D * D, base + m * D, err);
+        rc = intra->build(bd, &c->mod[m], A + ao[m], base + c->mod[m].off, err);
     }
     free(A);
     free(base);
     return rc;
 }
 
-/* The skip coupling between the encoder and the decoder (S = P Q^T). */
-static void build_skip(tdi_gen_build *bd, const tdi_gen_bundle *bu, const tdi_gen_skip_real *skip)
+/* The couplings between module pairs (S = P Q^T, or the dense block of M), one block each. */
+static void build_couplings(tdi_gen_build *bd, const tdi_bundle *sub,
+                            const tdi_gen_skip_real *skip)
 {
     tdi_gen_circuit *c = bd->c;
-    tdi_gen_block_report *rep = &c->blk[TDI_GEN_BLK_SKIP];
-    rep->realisation = skip->name;
-    rep->dense_pairs = (double)c->mod[0].n * (double)c->mod[1].n;
-    tdi_gen_pair pr = {&c->mod[0], &c->mod[1], bu->M + c->mod[1].off, c->N, bu->P, bu->Q, c->k};
-    skip->build(bd, &pr);
+    for (size_t q = 0; q < sub->n_cpl && !bd->err; q++) {
+        const tdi_bundle_coupling *cp = &sub->cpl[q];
+        const tdi_gen_module *a = &c->mod[cp->from], *b = &c->mod[cp->to];
+        int blk = 1 + (int)(c->n_mod + q);
+        tdi_gen_block_report *rep = &c->blk[blk];
+        rep->realisation = skip->name;
+        rep->dense_pairs = (double)a->n * (double)b->n;
+        tdi_gen_pair pr = {a, b, sub->M + a->off * c->N + b->off, c->N, cp->P, cp->Q, cp->k,
+                           blk, q, c->n_cpl};
+        skip->build(bd, &pr);
+    }
 }
 
-static void name_blocks(tdi_gen_circuit *c)
+/* "self", "intra_<module>", "skip" (two modules, one coupling) or "skip_<from>_<to>",
+ * "readout"; unused slots keep name NULL. */
+static void name_blocks(tdi_gen_circuit *c, const tdi_bundle *sub, int two)
 {
-    static const char *const names[TDI_GEN_NBLK] = {"self", "intra_enc", "intra_dec", "skip",
-                                                    "readout"};
-    for (int b = 0; b < TDI_GEN_NBLK; b++)
-        c->blk[b].name = names[b];
+    c->blk[TDI_GEN_BLK_SELF].name = "self";
+    c->blk[TDI_GEN_BLK_READOUT].name = "readout";
+    for (size_t m = 0; m < c->n_mod; m++) {
+        tdi_gen_block_report *r = &c->blk[c->mod[m].blk];
+        char lb[sizeof r->label];
+        snprintf(lb, sizeof lb, "intra_%s", c->mod[m].name);
+        memcpy(r->label, lb, sizeof lb);
+        r->name = r->label;
+    }
+    for (size_t q = 0; q < c->n_cpl; q++) {
+        tdi_gen_block_report *r = &c->blk[1 + c->n_mod + q];
+        char lb[sizeof r->label];
+        if (two)
+            snprintf(lb, sizeof lb, "skip");
+        else
+            snprintf(lb, sizeof lb, "skip_%s_%s", c->mod[sub->cpl[q].from].name,
+                     c->mod[sub->cpl[q].to].name);
+        memcpy(r->label, lb, sizeof lb);
+        r->name = r->label;
+    }
 }
 
-/* All elements: self terms, intra blocks, skip, read-out stage; then the wire count and budget. */
+static int cmp_name(const void *a, const void *b)
+{
+    return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every node name differs (SPICE names are case-insensitive): the config checks this for two
+ * modules; with module names as prefixes it is checked here, on the built list. */
+static int check_names(const tdi_gen_circuit *c, const char *cfgpath, tdi_err *err)
+{
+    const char **nm = malloc(c->n_nodes * sizeof *nm);
+    if (!nm)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->n_nodes; i++)
+        nm[i] = c->nodes[i].name;
+    qsort(nm, c->n_nodes, sizeof *nm, cmp_name);
+    int rc = 0;
+    for (size_t i = 1; i < c->n_nodes && !rc; i++)
+        if (strcasecmp(nm[i - 1], nm[i]) == 0)
+            rc = tdi_err_set(err, TDI_ECONFIG, "%s: the module names give the node name '%s' "
+                             "twice (node prefixes are the module names): rename a module",
+                             cfgpath, nm[i]);
+    free(nm);
+    return rc;
+}
+
+/* All elements: self terms, intra blocks, couplings, read-out stage; then the wire count and
+ * budget. */
 static int build_elements(tdi_gen_build *bd, const tdi_gen_bundle *bu,
                           const tdi_gen_intra_real *intra, const tdi_gen_skip_real *skip,
                           tdi_err *err)
 {
     tdi_gen_circuit *c = bd->c;
     const tdi_gen_config *cfg = bd->cfg;
-    reserve_elems(bd, intra, skip);
+    int two = tdi_gen_bundle_is_two(bu);
+    reserve_elems(bd, &bu->sub, intra, skip);
     add_unit_nodes(bd);
     if (bd->err)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    name_blocks(c);
-    int rc = build_modules(bd, bu, intra, skip, err);
+    name_blocks(c, &bu->sub, two);
+    int rc = build_modules(bd, &bu->sub, intra, skip, err);
     if (rc)
         return rc;
-    build_skip(bd, bu, skip);
+    build_couplings(bd, &bu->sub, skip);
     build_readout(bd);
     if (bd->err || count_wires(c))
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    if (cfg->wire_budget > 0 && c->total_pairs > (size_t)cfg->wire_budget)
-        return tdi_err_set(err, TDI_ECONFIG, "%s: the netlist needs %zu wire pairs (intra %zu + "
-                           "%zu, skip %zu) but circuit.wire_budget = %ld", cfg->path,
-                           c->total_pairs, c->blk[TDI_GEN_BLK_INTRA_ENC].wire_pairs,
-                           c->blk[TDI_GEN_BLK_INTRA_DEC].wire_pairs,
-                           c->blk[TDI_GEN_BLK_SKIP].wire_pairs, cfg->wire_budget);
+    if (!two && (rc = check_names(c, cfg->path, err)))
+        return rc;
+    if (cfg->wire_budget > 0 && c->total_pairs > (size_t)cfg->wire_budget) {
+        char per[600] = "";
+        for (int b = 1; b <= (int)(c->n_mod + c->n_cpl); b++)
+            snprintf(per + strlen(per), sizeof per - strlen(per), "%s%s %zu", b > 1 ? ", " : "",
+                     c->blk[b].name, c->blk[b].wire_pairs);
+        if (two)
+            snprintf(per, sizeof per, "intra %zu + %zu, skip %zu",
+                     c->blk[TDI_GEN_BLK_INTRA_ENC].wire_pairs,
+                     c->blk[TDI_GEN_BLK_INTRA_DEC].wire_pairs,
+                     c->blk[TDI_GEN_BLK_SKIP].wire_pairs);
+        return tdi_err_set(err, TDI_ECONFIG, "%s: the netlist needs %zu wire pairs (%s) but "
+                           "circuit.wire_budget = %ld", cfg->path, c->total_pairs, per,
+                           cfg->wire_budget);
+    }
     return 0;
 }
 
-/* Provenance header shared by both netlists. */
+/* Provenance header shared by both netlists (two modules: the encoder/decoder form). */
 static void build_header(tdi_gen_circuit *c, const tdi_gen_config *cfg, const tdi_gen_bundle *bu)
 {
     char bh[17], ch[17];
     tdi_hash_hex(bu->hash, bh);
     tdi_hash_hex(cfg->hash, ch);
-    const tdi_gen_block_report *e = &c->blk[TDI_GEN_BLK_INTRA_ENC],
-                               *d = &c->blk[TDI_GEN_BLK_INTRA_DEC], *s = &c->blk[TDI_GEN_BLK_SKIP];
-    snprintf(c->header, sizeof c->header,
-             "* preset %s | bundle %s (hash %s, mode %s) | config %s (circuit hash %s)\n"
-             "* D = %zu per module (N = %zu units), k = %zu | unit %s | intra %s (rank %zu, "
-             "%zu) | skip %s\n"
-             "* wire pairs: intra_enc %zu, intra_dec %zu, skip %zu (dense skip D^2 = %.0f, "
-             "ratio %.4g); total %zu pairs, %zu coupling elements\n",
-             cfg->name, bu->dir, bh, bu->mode[0] ? bu->mode : "?", cfg->path, ch, c->D, c->N,
-             c->k, c->phys.unit->name, e->realisation, e->rank, d->rank, s->realisation,
-             e->wire_pairs, d->wire_pairs, s->wire_pairs, s->dense_pairs,
-             s->dense_pairs > 0 ? (double)s->wire_pairs / s->dense_pairs : 0.0, c->total_pairs,
-             c->total_elements);
+    size_t u = (size_t)snprintf(c->header, sizeof c->header,
+                                "* preset %s | bundle %s (hash %s, mode %s) | config %s (circuit "
+                                "hash %s)\n", cfg->name, bu->dir, bh,
+                                bu->mode[0] ? bu->mode : "?", cfg->path, ch);
+    if (u >= sizeof c->header)
+        return;
+    char *h = c->header + u;
+    size_t hs = sizeof c->header - u;
+    if (tdi_gen_bundle_is_two(bu)) {
+        const tdi_gen_block_report *e = &c->blk[TDI_GEN_BLK_INTRA_ENC],
+                                   *d = &c->blk[TDI_GEN_BLK_INTRA_DEC];
+        const tdi_gen_block_report *s = c->n_cpl ? &c->blk[TDI_GEN_BLK_SKIP] : NULL;
+        double sdp = s ? s->dense_pairs : (double)c->D * (double)c->D;
+        size_t swp = s ? s->wire_pairs : 0;
+        snprintf(h, hs,
+                 "* D = %zu per module (N = %zu units), k = %zu | unit %s | intra %s (rank %zu, "
+                 "%zu) | skip %s\n"
+                 "* wire pairs: intra_enc %zu, intra_dec %zu, skip %zu (dense skip D^2 = %.0f, "
+                 "ratio %.4g); total %zu pairs, %zu coupling elements\n",
+                 c->D, c->N, c->k, c->phys.unit->name, e->realisation, e->rank, d->rank,
+                 cfg->skip, e->wire_pairs, d->wire_pairs, swp, sdp,
+                 sdp > 0 ? (double)swp / sdp : 0.0, c->total_pairs, c->total_elements);
+        return;
+    }
+    size_t v = (size_t)snprintf(h, hs, "* %zu modules (N = %zu units), read-out module %s | unit "
+                                "%s | intra %s | couplings %s\n* modules:", c->n_mod, c->N,
+                                c->mod[c->out].name, c->phys.unit->name, cfg->intra, cfg->skip);
+    for (size_t m = 0; m < c->n_mod && v < hs; m++)
+        v += (size_t)snprintf(h + v, hs - v, " %s (%zu units %s0.., rank %zu)", c->mod[m].name,
+                              c->mod[m].n, c->mod[m].prefix, c->blk[c->mod[m].blk].rank);
+    if (v < hs)
+        v += (size_t)snprintf(h + v, hs - v, "\n* wire pairs:");
+    for (size_t b = 1; b <= c->n_mod + c->n_cpl && v < hs; b++)
+        v += (size_t)snprintf(h + v, hs - v, " %s %zu", c->blk[b].name, c->blk[b].wire_pairs);
+    if (v < hs)
+        snprintf(h + v, hs - v, "; total %zu pairs, %zu coupling elements\n", c->total_pairs,
+                 c->total_elements);
 }
 
 int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
@@ -633,7 +764,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     if (rc)
         return rc;
     double t0 = now();
-    size_t N = 2 * bu->D;
+    size_t N = bu->sub.N;
     tdi_gen_circuit *c = calloc(1, sizeof *c);
     double *L = malloc(N * N * sizeof *L);
     tdi_gen_build bd = {.c = c, .cfg = cfg};

@@ -103,17 +103,36 @@ int tdi_gen_text_write(const tdi_gen_text *t, FILE *f, tdi_err *err)
     return 0;
 }
 
-static const char *blk_title(int b)
+/* The comment line of a block: the two-module titles, or the block's name. */
+static const char *blk_title(const tdi_gen_circuit *c, int b)
 {
+    int two = c->n_mod == 2 && c->n_cpl == 1 && strcmp(c->blk[TDI_GEN_BLK_SKIP].name, "skip") == 0;
     switch (b) {
     case TDI_GEN_BLK_SELF: return "self terms: conductance gu*M_ii (after bus corrections) to "
                                   "ground";
-    case TDI_GEN_BLK_INTRA_ENC: return "intra-module couplings, encoder";
-    case TDI_GEN_BLK_INTRA_DEC: return "intra-module couplings, decoder";
     case TDI_GEN_BLK_READOUT: return "analog read-out stage (Gm-C low-pass per decoder unit: "
                                      "one-way VCCS gm_ro from y<j> into r<y><j>, g_ro to ground)";
-    default: return "skip coupling";
+    default: break;
     }
+    if (two && b == TDI_GEN_BLK_INTRA_ENC)
+        return "intra-module couplings, encoder";
+    if (two && b == TDI_GEN_BLK_INTRA_DEC)
+        return "intra-module couplings, decoder";
+    if (two)
+        return "skip coupling";
+    return c->blk[b].name ? c->blk[b].name : "?";
+}
+
+/* The blocks in report order: self, the modules' intra blocks, the couplings, and the read-out
+ * stage when present. Returns the count written to order[]. */
+static int blk_order(const tdi_gen_circuit *c, int *order)
+{
+    int n = 0;
+    for (int b = 0; b <= (int)(c->n_mod + c->n_cpl); b++)
+        order[n++] = b;
+    if (c->phys.ro)
+        order[n++] = TDI_GEN_BLK_READOUT;
+    return n;
 }
 
 /* ---------- device styles: how an ideal element (tdi_gen_elem) becomes card(s) ----------
@@ -148,7 +167,7 @@ static void emit_elems(sb *s, const tdi_gen_circuit *c)
             if (r->rank)
                 snprintf(rk, sizeof rk, ", rank %zu", r->rank);
             sb_line(s, "* --- %s (%s%s): %zu elements, %zu wire pairs, %zu bus nodes",
-                    blk_title(e->block), r->realisation ? r->realisation : "", rk, r->elements,
+                    blk_title(c, e->block), r->realisation ? r->realisation : "", rk, r->elements,
                     r->wire_pairs, r->bus_nodes);
             last = e->block;
         }
@@ -201,6 +220,8 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     double h = tran_h > 0 ? tran_h : p->noise_dt, tstop = tran_stop > 0 ? tran_stop : p->t_stop;
     double slot = p->t_slot;
     size_t N = c->N, D = c->D, NR = N + (p->ro ? D : 0); /* units incl. read-out stage nodes */
+    size_t o0 = c->readout_all ? 0 : c->mod[c->out].off; /* the nodes the .control measures */
+    size_t o1 = c->readout_all ? N : c->mod[c->out].off + c->mod[c->out].n;
 #define s (*sp)
     sb_line(&s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
             mode == TDI_GEN_COSIM ? "cosim" : "standalone");
@@ -228,10 +249,15 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         sb_line(&s, "*   the ADC converts r<y><j> once per sample at the end of its slot (%.6g s)",
                 p->t_slot);
     }
-    {
+    if (c->n_mod == 2 && c->out == 1) {
         const char *ep = c->mod[0].prefix, *dp = c->mod[1].prefix;
         sb_line(&s, "* nodes: %s0..%s%zu encoder, %s0..%s%zu decoder (volts = Vs * state)%s", ep, ep,
-                D - 1, dp, dp, D - 1, p->unit->nodes_note);
+                c->mod[0].n - 1, dp, dp, D - 1, p->unit->nodes_note);
+    } else {
+        for (size_t m = 0; m < c->n_mod; m++)
+            sb_line(&s, "* nodes: %s0..%s%zu module %s%s", c->mod[m].prefix, c->mod[m].prefix,
+                    c->mod[m].n - 1, c->mod[m].name, m == c->out ? " (read out)" : "");
+        sb_line(&s, "* (volts = Vs * state)%s", p->unit->nodes_note);
     }
     if (mode == TDI_GEN_COSIM) {
         sb_line(&s, "* co-simulation interface (see generator/tdi_gen.h):");
@@ -247,9 +273,8 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
                 "rms_<node>_s<n> per sample");
         sb_line(&s, "* expected (equilibrium mean Vs*(M^-1 b)_i, std of the average, std of the "
                 "node) per read-out node and sample:");
-        size_t first = c->readout_all ? 0 : D;
         for (size_t si = 0; si < c->n_samples; si++)
-            for (size_t i = first; i < N; i++)
+            for (size_t i = o0; i < o1; i++)
                 sb_line(&s, "*   avg_%s_s%zu = %.6g V  +- %.3g V (readout std)  node std %.3g V",
                         c->nodes[i].name, si, c->expect_mean[si * N + i], c->readout_sd[i],
                         sqrt(c->node_var[i]));
@@ -323,7 +348,6 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     }
     sb_line(&s, ".tran %.15g %.15g 0 %.15g uic", h, tstop, h);
     if (mode == TDI_GEN_STANDALONE) {
-        size_t first = c->readout_all ? 0 : D;
         sb_line(&s, ".control");
         sb_line(&s, "set noaskquit");
         sb_line(&s, "run");
@@ -331,7 +355,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
             /* the window average keeps its window; the stage is read at the slot end */
             double t0 = si * slot + p->t_settle, tr = (si + 1) * slot;
             double t1 = p->ro ? t0 + p->t_avg : tr;
-            for (size_t i = first; i < N; i++) {
+            for (size_t i = o0; i < o1; i++) {
                 sb_line(&s, "meas tran avg_%s_s%zu AVG v(%s) from=%.15g to=%.15g", c->nodes[i].name,
                         si, c->nodes[i].name, t0, t1);
                 sb_line(&s, "meas tran rms_%s_s%zu RMS v(%s) from=%.15g to=%.15g", c->nodes[i].name,
@@ -403,22 +427,25 @@ void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f)
 {
     fprintf(f, "{\n  \"D\": %zu,\n  \"k\": %zu,\n  \"N\": %zu,\n  \"unit\": \"%s\",\n  \"blocks\": [\n",
             c->D, c->k, c->N, c->phys.unit->name);
-    int nblk = c->phys.ro ? TDI_GEN_NBLK : TDI_GEN_BLK_READOUT; /* the stage only if present */
-    for (int b = 0; b < nblk; b++) {
-        const tdi_gen_block_report *r = &c->blk[b];
+    int order[TDI_GEN_NBLK], nblk = blk_order(c, order); /* the stage only if present */
+    for (int q = 0; q < nblk; q++) {
+        const tdi_gen_block_report *r = &c->blk[order[q]];
         fprintf(f, "    {\"block\": \"%s\", \"realisation\": \"%s\", \"rank\": %zu, "
                 "\"elements\": %zu, \"wire_pairs\": %zu, \"bus_nodes\": %zu, "
                 "\"dense_pairs\": %.0f, \"ratio\": %.17g}%s\n",
                 r->name ? r->name : "?", r->realisation ? r->realisation : "?", r->rank,
                 r->elements, r->wire_pairs, r->bus_nodes, r->dense_pairs,
                 r->dense_pairs > 0 ? (double)r->wire_pairs / r->dense_pairs : 0.0,
-                b + 1 < nblk ? "," : "");
+                q + 1 < nblk ? "," : "");
     }
-    const tdi_gen_block_report *s = &c->blk[TDI_GEN_BLK_SKIP];
+    double sdp = 0, swp = 0; /* over the couplings (two modules: the skip block) */
+    for (size_t q = 0; q < c->n_cpl; q++) {
+        sdp += c->blk[1 + c->n_mod + q].dense_pairs;
+        swp += (double)c->blk[1 + c->n_mod + q].wire_pairs;
+    }
     fprintf(f, "  ],\n  \"total\": {\"elements\": %zu, \"wire_pairs\": %zu},\n"
             "  \"skip_dense_pairs\": %.0f,\n  \"skip_ratio\": %.17g\n}\n",
-            c->total_elements, c->total_pairs, s->dense_pairs,
-            s->dense_pairs > 0 ? (double)s->wire_pairs / s->dense_pairs : 0.0);
+            c->total_elements, c->total_pairs, sdp, sdp > 0 ? swp / sdp : 0.0);
 }
 
 void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f)
@@ -426,8 +453,9 @@ void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f)
     fprintf(f, "wire report (D = %zu, k = %zu):\n", c->D, c->k);
     fprintf(f, "  %-10s %-10s %6s %10s %11s %9s %12s %8s\n", "block", "realis.", "rank",
             "elements", "wire pairs", "bus nodes", "dense pairs", "ratio");
-    for (int b = 0; b < (c->phys.ro ? TDI_GEN_NBLK : TDI_GEN_BLK_READOUT); b++) {
-        const tdi_gen_block_report *r = &c->blk[b];
+    int order[TDI_GEN_NBLK], nblk = blk_order(c, order);
+    for (int q = 0; q < nblk; q++) {
+        const tdi_gen_block_report *r = &c->blk[order[q]];
         fprintf(f, "  %-10s %-10s %6zu %10zu %11zu %9zu %12.0f %8.4g\n", r->name ? r->name : "?",
                 r->realisation ? r->realisation : "?", r->rank, r->elements, r->wire_pairs,
                 r->bus_nodes, r->dense_pairs,

@@ -75,6 +75,9 @@ typedef struct tdi_gen_pair {
     size_t lds;
     const double *P, *Q;   /* (a->n, k), (b->n, k): S = P Q^T */
     size_t k;
+    int blk;               /* its wire-report block (1 + n_mod + idx) */
+    size_t idx, n_cpl;     /* coupling number and count: with more than one coupling the bus
+                              names carry idx (sk<idx>_<l>, s<idx>_<prefix><l>) */
 } tdi_gen_pair;
 
 typedef struct tdi_gen_skip_real {

@@ -2,6 +2,8 @@
  *   tdi-gen CONFIG [--bundle DIR] [--out DIR]
  *   tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]   (exit 1 when max |z| > 5)
  *   tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] [--preset name]
+ *   tdi-gen --synth DIR --modules D0,D1,.. --couplings F-T:K,.. [--readout m] [--rank r] [--n n]
+ *           [--seed s] [--preset name]   (any number of modules: tdi_gen_synth_spec)
  * Exit status 0 on success, 1 on any error (message on stderr, nothing written). */
 #include <malloc.h>
 #include <stdio.h>
@@ -18,7 +20,11 @@ static void usage(FILE *f)
     fprintf(f, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR]\n"
                "       tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]\n"
                "       tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] "
-               "[--preset name]\n");
+               "[--preset name]\n"
+               "       tdi-gen --synth DIR --modules D0,D1,.. --couplings F-T:K,.. "
+               "[--readout m] [--rank r] [--n n] [--seed s] [--preset name]\n"
+               "         (modules numbered from 0; coupling F-T:K joins modules F and T with "
+               "rank K; the read-out module defaults to the last)\n");
 }
 
 /* Bad usage: the usage text on stderr, exit status 2. */
@@ -38,6 +44,102 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* "4,3,5" into D[] (1..TDI_BUNDLE_MAX_MOD sizes >= 1) */
+static int parse_modules(const char *s, tdi_gen_synth_spec *sp)
+{
+    sp->n_mod = 0;
+    for (const char *p = s; *p;) {
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p || *p == '-' || v < 1 || sp->n_mod == TDI_BUNDLE_MAX_MOD)
+            return -1;
+        sp->D[sp->n_mod++] = (size_t)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',')
+            return -1;
+    }
+    return sp->n_mod ? 0 : -1;
+}
+
+/* "0-2:2,1-2:1" into from[], to[], rank[] */
+static int parse_couplings(const char *s, tdi_gen_synth_spec *sp)
+{
+    sp->n_cpl = 0;
+    for (const char *p = s; *p;) {
+        unsigned long f, t, k;
+        int used = 0;
+        if (sp->n_cpl == TDI_BUNDLE_MAX_CPL || p[0] == '-' ||
+            sscanf(p, "%lu-%lu:%lu%n", &f, &t, &k, &used) != 3)
+            return -1;
+        sp->from[sp->n_cpl] = f;
+        sp->to[sp->n_cpl] = t;
+        sp->rank[sp->n_cpl++] = k;
+        p += used;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return 0;
+}
+
+/* tdi-gen --synth DIR ...: the two-module form (--D, --k) or the module list (--modules) */
+static int synth_main(int argc, char **argv, tdi_err *err)
+{
+    size_t D = 0, k = 0, r = 0, n = 4, seed = 1, ro = (size_t)-1;
+    const char *preset = "synthetic", *mods = NULL, *cpls = "";
+    for (int i = 3; i < argc; i++) {
+        size_t *dst = NULL;
+        if (i + 1 >= argc)
+            return bad_usage();
+        if (strcmp(argv[i], "--D") == 0)
+            dst = &D;
+        else if (strcmp(argv[i], "--k") == 0)
+            dst = &k;
+        else if (strcmp(argv[i], "--rank") == 0)
+            dst = &r;
+        else if (strcmp(argv[i], "--n") == 0)
+            dst = &n;
+        else if (strcmp(argv[i], "--seed") == 0)
+            dst = &seed;
+        else if (strcmp(argv[i], "--readout") == 0)
+            dst = &ro;
+        else if (strcmp(argv[i], "--preset") == 0 || strcmp(argv[i], "--modules") == 0 ||
+                 strcmp(argv[i], "--couplings") == 0) {
+            const char **sdst = argv[i][2] == 'p' ? &preset : argv[i][2] == 'm' ? &mods : &cpls;
+            *sdst = argv[++i];
+            continue;
+        } else
+            return bad_usage();
+        if (parse_size(argv[++i], dst))
+            return bad_usage();
+    }
+    if (!mods) {
+        if (D == 0 || k > D || r > D) {
+            fprintf(stderr, "tdi-gen --synth: need D >= 1, k <= D, rank <= D\n");
+            return 1;
+        }
+        if (tdi_gen_bundle_synth(argv[2], preset, D, k, r, n, (unsigned long)seed, err))
+            return fprintf(stderr, "tdi-gen: %s\n", err->msg), 1;
+        printf("tdi-gen: wrote synthetic bundle %s (D = %zu, k = %zu, rank %zu, n = %zu, seed "
+               "%zu)\n", argv[2], D, k, r, n, seed);
+        return 0;
+    }
+    tdi_gen_synth_spec sp = {.preset = preset, .intra_rank = r, .n = n,
+                             .seed = (unsigned long)seed};
+    if (D || k || parse_modules(mods, &sp) || parse_couplings(cpls, &sp)) {
+        fprintf(stderr, "tdi-gen --synth: --modules takes sizes like 4,3,5 (not with --D, --k); "
+                "--couplings takes from-to:rank like 0-2:2,1-2:1\n");
+        return 1;
+    }
+    sp.out = ro == (size_t)-1 ? sp.n_mod - 1 : ro;
+    if (tdi_gen_synth_write(argv[2], &sp, err))
+        return fprintf(stderr, "tdi-gen: %s\n", err->msg), 1;
+    printf("tdi-gen: wrote synthetic bundle %s (%zu modules, %zu couplings, n = %zu, seed %zu)\n",
+           argv[2], sp.n_mod, sp.n_cpl, n, seed);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (tdi_cli_start(argc, argv, usage)) /* idle OpenMP threads sleep; -h, --help */
@@ -50,45 +152,8 @@ int main(int argc, char **argv)
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     tdi_err err;
     tdi_err_clear(&err);
-    if (argc >= 2 && strcmp(argv[1], "--synth") == 0) {
-        if (argc < 3)
-            return bad_usage();
-        size_t D = 0, k = 0, r = 0, n = 4, seed = 1;
-        const char *preset = "synthetic";
-        for (int i = 3; i < argc; i++) {
-            size_t *dst = NULL;
-            if (i + 1 >= argc)
-                return bad_usage();
-            if (strcmp(argv[i], "--D") == 0)
-                dst = &D;
-            else if (strcmp(argv[i], "--k") == 0)
-                dst = &k;
-            else if (strcmp(argv[i], "--rank") == 0)
-                dst = &r;
-            else if (strcmp(argv[i], "--n") == 0)
-                dst = &n;
-            else if (strcmp(argv[i], "--seed") == 0)
-                dst = &seed;
-            else if (strcmp(argv[i], "--preset") == 0) {
-                preset = argv[++i];
-                continue;
-            } else
-                return bad_usage();
-            if (parse_size(argv[++i], dst))
-                return bad_usage();
-        }
-        if (D == 0 || k > D || r > D) {
-            fprintf(stderr, "tdi-gen --synth: need D >= 1, k <= D, rank <= D\n");
-            return 1;
-        }
-        if (tdi_gen_bundle_synth(argv[2], preset, D, k, r, n, (unsigned long)seed, &err)) {
-            fprintf(stderr, "tdi-gen: %s\n", err.msg);
-            return 1;
-        }
-        printf("tdi-gen: wrote synthetic bundle %s (D = %zu, k = %zu, rank %zu, n = %zu, seed "
-               "%zu)\n", argv[2], D, k, r, n, seed);
-        return 0;
-    }
+    if (argc >= 2 && strcmp(argv[1], "--synth") == 0)
+        return argc < 3 ? bad_usage() : synth_main(argc, argv, &err);
     if (argc < 2 || argv[1][0] == '-')
         return bad_usage();
     const char *bundle = NULL, *out = NULL, *cmp = NULL;

@@ -230,7 +230,7 @@ void tdi_gen_op_binds_text(const tdi_gen_op *op, char *buf, size_t size)
 
 /* ---------- feeding the chooser from a built circuit ---------- */
 typedef struct {
-    size_t N, D;
+    size_t N, D, o;  /* units, read-out units, first read-out unit */
     double *mu;      /* (N) eigenvalues of M */
     double *V;       /* (N, N) eigenvectors, column m = mode m */
     double tau, spacing, gain; /* s, s, readout_gain */
@@ -245,9 +245,9 @@ static double op_spec_noise1(void *ctx, long n)
 {
     const op_spec *s = ctx;
     double acc = 0;
-    for (size_t i = s->D; i < s->N; i++) {
+    for (size_t i = s->o; i < s->o + s->D; i++) {
         if (!s->first_order) {
-            acc += s->gain * 2 * s->tau / ((double)n * s->spacing) * s->minv2[i - s->D];
+            acc += s->gain * 2 * s->tau / ((double)n * s->spacing) * s->minv2[i - s->o];
             continue;
         }
         for (size_t m = 0; m < s->N; m++) {
@@ -293,7 +293,8 @@ static int op_spec_init(const double *M, size_t N, op_spec *s, tdi_err *err)
 static int op_data(const tdi_gen_bundle *bu, const double *L, double gu, tdi_gen_op_in *in,
                    tdi_err *err)
 {
-    size_t D = bu->D, N = 2 * D, n = bu->n;
+    const tdi_bundle *sub = &bu->sub;
+    size_t D = bu->D, N = sub->N, n = bu->n, o = sub->mod[sub->out].off; /* read-out units */
     double *z = malloc(n * N * sizeof *z), *mean = calloc(D, sizeof *mean);
     if (!z || !mean) {
         free(z);
@@ -301,10 +302,9 @@ static int op_data(const tdi_gen_bundle *bu, const double *L, double gu, tdi_gen
         return tdi_err_set(err, TDI_ENOMEM, "operating point: out of memory");
     }
     for (size_t s = 0; s < n; s++)
-        for (size_t i = 0; i < D; i++) {
-            z[s * N + i] = bu->b_enc[s * D + i];
-            z[s * N + D + i] = bu->b_dec[s * D + i];
-        }
+        for (size_t m = 0; m < sub->n_mod; m++)
+            for (size_t i = 0; i < sub->mod[m].D; i++)
+                z[s * N + sub->mod[m].off + i] = sub->mod[m].bias[s * sub->mod[m].D + i];
     double p = 0, *bz = malloc(n * N * sizeof *bz);
     if (!bz) {
         free(z);
@@ -318,9 +318,9 @@ static int op_data(const tdi_gen_bundle *bu, const double *L, double gu, tdi_gen
         for (size_t i = 0; i < N; i++) {
             double v = z[s * N + i];
             in->z_max = fmax(in->z_max, fabs(v));
-            if (i >= D) {
+            if (i >= o && i < o + D) {
                 in->y_max = fmax(in->y_max, fabs(v));
-                mean[i - D] += v / (double)n;
+                mean[i - o] += v / (double)n;
             }
             /* bias power gu Vs^2 b_i z_i and unit-resistor power gu Vs^2 M_ii z_i^2 */
             p += gu * (fabs(bz[s * N + i] * v) + bu->M[i * N + i] * v * v) / (double)n;
@@ -328,7 +328,7 @@ static int op_data(const tdi_gen_bundle *bu, const double *L, double gu, tdi_gen
     double var = 0;
     for (size_t s = 0; s < n; s++)
         for (size_t j = 0; j < D; j++) {
-            double d = z[s * N + D + j] - mean[j];
+            double d = z[s * N + o + j] - mean[j];
             var += d * d;
         }
     in->signal = n > 1 ? sqrt(var / (double)(n - 1) / (double)D) : 0;
@@ -371,8 +371,8 @@ int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     if (!(cfg->target_noise_ratio > 0))
         return 0;
     const tdi_gen_phys *p = &c->phys;
-    size_t D = c->D, N = c->N;
-    op_spec sp = {.N = N, .D = D, .tau = p->tau, .gain = p->readout_gain, .first_order = p->unit->first_order};
+    size_t D = c->D, N = c->N, o = c->mod[c->out].off;
+    op_spec sp = {.N = N, .D = D, .o = o, .tau = p->tau, .gain = p->readout_gain, .first_order = p->unit->first_order};
     int rc = op_spec_init(bu->M, N, &sp, err);
     sp.minv2 = rc ? NULL : calloc(D, sizeof *sp.minv2);
     double *sd1 = rc ? NULL : calloc(D, sizeof *sd1);
@@ -398,10 +398,10 @@ int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
             a2 += v2 / (sp.mu[m] * sp.mu[m]);
         }
         in.sd1_max = fmax(in.sd1_max, sqrt(a1));
-        if (i >= D) {
+        if (i >= o && i < o + D) {
             in.sd1_dec = fmax(in.sd1_dec, sqrt(a1));
-            sp.minv2[i - D] = a2;
-            sd1[i - D] = sqrt(a1);
+            sp.minv2[i - o] = a2;
+            sd1[i - o] = sqrt(a1);
         }
     }
     /* the ADC schedule tdi-cosim uses by default: 4 conversions per slowest relaxation time,

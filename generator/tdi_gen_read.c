@@ -179,8 +179,77 @@ void tdi_gen_readback_destroy(tdi_gen_readback *rb)
     memset(rb, 0, sizeof *rb);
 }
 
+/* Unit numbers of the instances: module m's unit i is sum_{m' < m} D_m' + i, the read-out
+ * stage's unit j is N_substrate + j. Every module must have units 0..D_m-1 (D_m >= 1), the
+ * stage none or one per read-out unit. Fills unit_of, force_of (by node id), *N, *nro. */
+static int roles(const nodemap *nm, const long *xu, const long *xf, size_t nx,
+                 const char *const *prefix, size_t n_mod, size_t out, int *unit_of,
+                 int *force_of, size_t *N, size_t *nro, tdi_err *err)
+{
+    char ro_prefix[80];
+    snprintf(ro_prefix, sizeof ro_prefix, "r%s", prefix[out]);
+    long Dm[TDI_BUNDLE_MAX_MOD + 1];
+    size_t cnt[TDI_BUNDLE_MAX_MOD + 1] = {0}, off[TDI_BUNDLE_MAX_MOD + 1], sum = 0;
+    int bad = n_mod < 1 || n_mod > TDI_BUNDLE_MAX_MOD || out >= n_mod;
+    for (size_t m = 0; m <= n_mod && !bad; m++)
+        Dm[m] = -1;
+    for (size_t i = 0; i < nx && !bad; i++)
+        for (size_t m = 0; m <= n_mod; m++) { /* slot n_mod: the read-out stage */
+            long u = unit_index(nm->names[xu[i]], m < n_mod ? prefix[m] : ro_prefix);
+            if (u >= 0) {
+                Dm[m] = u > Dm[m] ? u : Dm[m];
+                cnt[m]++;
+                break;
+            }
+        }
+    for (size_t m = 0; m < n_mod && !bad; m++) {
+        bad |= Dm[m] < 0 || cnt[m] != (size_t)(Dm[m] + 1);
+        off[m] = sum;
+        sum += cnt[m];
+    }
+    if (!bad)
+        bad = (cnt[n_mod] != 0 && (Dm[n_mod] != Dm[out] || cnt[n_mod] != cnt[out])) ||
+              sum + cnt[n_mod] != nx || (n_mod == 2 && Dm[0] != Dm[1]);
+    if (bad) {
+        if (n_mod == 2)
+            return tdi_err_set(err, TDI_EFORMAT, "readback: expected units %s0..%s(D-1) and "
+                               "%s0..%s(D-1) and optionally %s0..%s(D-1) (found %zu instances)",
+                               prefix[0], prefix[0], prefix[1], prefix[1], ro_prefix, ro_prefix,
+                               nx);
+        char list[400] = "";
+        for (size_t m = 0; m < n_mod && m < TDI_BUNDLE_MAX_MOD; m++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s0..", m ? ", " : "",
+                     prefix[m]);
+        return tdi_err_set(err, TDI_EFORMAT, "readback: expected units %s (each numbered from 0 "
+                           "without gaps) and optionally %s0.. (found %zu instances)", list,
+                           ro_prefix, nx);
+    }
+    for (size_t i = 0; i < nm->n; i++)
+        unit_of[i] = force_of[i] = -1;
+    for (size_t i = 0; i < nx; i++)
+        for (size_t m = 0; m <= n_mod; m++) {
+            long u = unit_index(nm->names[xu[i]], m < n_mod ? prefix[m] : ro_prefix);
+            if (u >= 0) {
+                long g = (long)(m < n_mod ? off[m] : sum) + u;
+                unit_of[xu[i]] = (int)g;
+                force_of[xf[i]] = (int)g;
+                break;
+            }
+        }
+    *N = sum + cnt[n_mod];
+    *nro = cnt[n_mod];
+    return 0;
+}
+
 int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char *dec_prefix,
                            tdi_gen_readback *rb, tdi_err *err)
+{
+    const char *pre[2] = {enc_prefix, dec_prefix};
+    return tdi_gen_readback_parse_modules(text, pre, 2, 1, rb, err);
+}
+
+int tdi_gen_readback_parse_modules(const char *text, const char *const *prefix, size_t n_mod,
+                                   size_t out, tdi_gen_readback *rb, tdi_err *err)
 {
     memset(rb, 0, sizeof *rb);
     /* joined logical lines: copy, lower-case, fold "+" continuations */
@@ -303,47 +372,23 @@ int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char 
     }
     if (rc)
         goto done;
-    /* roles: encoder, decoder and (optional) read-out stage units r<dec><j> */
-    char ro_prefix[80];
-    snprintf(ro_prefix, sizeof ro_prefix, "r%s", dec_prefix);
-    long De = -1, Dd = -1, Dr = -1;
-    size_t nro = 0;
-    for (size_t i = 0; i < nx; i++) {
-        long a = unit_index(nm.names[xu[i]], enc_prefix), b = unit_index(nm.names[xu[i]], dec_prefix);
-        long r = unit_index(nm.names[xu[i]], ro_prefix);
-        if (a > De)
-            De = a;
-        if (b > Dd)
-            Dd = b;
-        if (r > Dr)
-            Dr = r;
-        nro += r >= 0;
-    }
-    if (De < 0 || De != Dd || (nro > 0 && Dr != De) ||
-        (size_t)(2 * (De + 1)) + nro != nx || (nro != 0 && nro != (size_t)(De + 1))) {
-        rc = tdi_err_set(err, TDI_EFORMAT, "readback: expected units %s0..%s(D-1) and %s0..%s(D-1)"
-                         " and optionally %s0..%s(D-1) (found %zu instances)", enc_prefix,
-                         enc_prefix, dec_prefix, dec_prefix, ro_prefix, ro_prefix, nx);
-        goto done;
-    }
-    size_t D = (size_t)De + 1, N = 2 * D + nro, nb = 0;
+    /* roles: the modules' units and (optional) read-out stage units r<prefix[out]><j> */
+    size_t N = 0, nro = 0, nb = 0;
     unit_of = malloc((nm.n ? nm.n : 1) * sizeof *unit_of);
     force_of = malloc((nm.n ? nm.n : 1) * sizeof *force_of);
     bus_of = malloc((nm.n ? nm.n : 1) * sizeof *bus_of);
-    rb->K = calloc(N * N, sizeof *rb->K);
-    if (!unit_of || !force_of || !bus_of || !rb->K) {
+    if (!unit_of || !force_of || !bus_of) {
         rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
         goto done;
     }
+    if ((rc = roles(&nm, xu, xf, nx, prefix, n_mod, out, unit_of, force_of, &N, &nro, err)))
+        goto done;
     for (size_t i = 0; i < nm.n; i++)
-        unit_of[i] = force_of[i] = bus_of[i] = -1;
-    for (size_t i = 0; i < nx; i++) {
-        const char *nmu = nm.names[xu[i]];
-        long a = unit_index(nmu, enc_prefix), b = unit_index(nmu, dec_prefix);
-        long r = unit_index(nmu, ro_prefix);
-        long u = a >= 0 ? a : b >= 0 ? (long)D + b : 2 * (long)D + r;
-        unit_of[xu[i]] = (int)u;
-        force_of[xf[i]] = (int)u;
+        bus_of[i] = -1;
+    rb->K = calloc(N * N, sizeof *rb->K);
+    if (!rb->K) {
+        rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        goto done;
     }
     for (size_t i = 0; i < nm.n; i++)
         if (unit_of[i] < 0 && force_of[i] < 0)

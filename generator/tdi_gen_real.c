@@ -79,8 +79,9 @@ static int intra_lowrank(tdi_gen_build *bd, const tdi_gen_module *m, const doubl
     if (rcap > n)
         rcap = n;
     uint64_t lr_seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_GEN_LOWRANK, (uint64_t)mi);
-    int rc = tdi_gen_lowrank(R, n, rcap, lr_seed, bd->scale, mi ? "decoder" : "encoder",
-                             cfg->path, &U, &lam, &r, err);
+    int rc = tdi_gen_lowrank(R, n, rcap, lr_seed, bd->scale,
+                             c->n_mod == 2 ? (mi ? "decoder" : "encoder") : m->name, cfg->path,
+                             &U, &lam, &r, err);
     free(R);
     if (rc)
         return rc;
@@ -122,9 +123,9 @@ static void skip_dense(tdi_gen_build *bd, const tdi_gen_pair *pr)
     for (size_t i = 0; i < a->n; i++)
         for (size_t j = 0; j < b->n; j++) {
             double s = pr->S[i * pr->lds + j];
-            tdi_gen_add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force(bd, a, i), -1, unit_node(b, j), -1,
+            tdi_gen_add_elem(bd, 'G', pr->blk, force(bd, a, i), -1, unit_node(b, j), -1,
                              gu * s);
-            tdi_gen_add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force(bd, b, j), -1, unit_node(a, i), -1,
+            tdi_gen_add_elem(bd, 'G', pr->blk, force(bd, b, j), -1, unit_node(a, i), -1,
                              gu * s);
         }
 }
@@ -151,20 +152,20 @@ static double col_norm(const double *F, size_t n, size_t k, size_t l)
 }
 
 /* sum: inject gu F_il w v(unit i of m) into the bus, for every unit i of m */
-static void sum_into(tdi_gen_build *bd, int bus, const tdi_gen_module *m, const double *F,
-                     size_t k, size_t l, double w)
+static void sum_into(tdi_gen_build *bd, int blk, int bus, const tdi_gen_module *m,
+                     const double *F, size_t k, size_t l, double w)
 {
     for (size_t i = 0; i < m->n; i++)
-        tdi_gen_add_elem(bd, 'G', TDI_GEN_BLK_SKIP, -1, bus, unit_node(m, i), -1,
+        tdi_gen_add_elem(bd, 'G', blk, -1, bus, unit_node(m, i), -1,
                          bd->c->phys.gu * F[i * k + l] * w);
 }
 
 /* distribute: remove gu F_il w v(bus) from the force node of every unit i of m */
-static void distribute(tdi_gen_build *bd, int bus, const tdi_gen_module *m, const double *F,
-                       size_t k, size_t l, double w)
+static void distribute(tdi_gen_build *bd, int blk, int bus, const tdi_gen_module *m,
+                       const double *F, size_t k, size_t l, double w)
 {
     for (size_t i = 0; i < m->n; i++)
-        tdi_gen_add_elem(bd, 'G', TDI_GEN_BLK_SKIP, force(bd, m, i), -1, bus, -1,
+        tdi_gen_add_elem(bd, 'G', blk, force(bd, m, i), -1, bus, -1,
                          bd->c->phys.gu * F[i * k + l] * w);
 }
 
@@ -174,7 +175,7 @@ typedef void (*component_fn)(tdi_gen_build *bd, const tdi_gen_pair *pr, size_t l
 
 static void per_component(tdi_gen_build *bd, const tdi_gen_pair *pr, component_fn f)
 {
-    bd->c->blk[TDI_GEN_BLK_SKIP].rank = pr->k;
+    bd->c->blk[pr->blk].rank = pr->k;
     for (size_t l = 0; l < pr->k && !bd->err; l++)
         f(bd, pr, l, col_norm(pr->P, pr->a->n, pr->k, l), col_norm(pr->Q, pr->b->n, pr->k, l));
 }
@@ -190,19 +191,24 @@ static void twobus_component(tdi_gen_build *bd, const tdi_gen_pair *pr, size_t l
     if (al == 0 || be == 0)
         return;
     char na[40], nb[40];
-    snprintf(na, sizeof na, "s%s%zu", a->prefix, l);
-    snprintf(nb, sizeof nb, "s%s%zu", b->prefix, l);
+    if (pr->n_cpl > 1) {
+        snprintf(na, sizeof na, "s%zu_%s%zu", pr->idx, a->prefix, l);
+        snprintf(nb, sizeof nb, "s%zu_%s%zu", pr->idx, b->prefix, l);
+    } else {
+        snprintf(na, sizeof na, "s%s%zu", a->prefix, l);
+        snprintf(nb, sizeof nb, "s%s%zu", b->prefix, l);
+    }
     int ba = tdi_gen_add_node(bd, na, TDI_GEN_NODE_BUS, 2 * l);
     int bb = tdi_gen_add_node(bd, nb, TDI_GEN_NODE_BUS, 2 * l + 1);
     if (ba < 0 || bb < 0)
         return;
-    bd->c->blk[TDI_GEN_BLK_SKIP].bus_nodes += 2;
-    tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_SKIP, ba, -1, -1, -1, bd->c->phys.gu);
-    sum_into(bd, ba, a, pr->P, k, l, 1.0 / al);
-    distribute(bd, ba, b, pr->Q, k, l, al);
-    tdi_gen_add_elem(bd, 'R', TDI_GEN_BLK_SKIP, bb, -1, -1, -1, bd->c->phys.gu);
-    sum_into(bd, bb, b, pr->Q, k, l, 1.0 / be);
-    distribute(bd, bb, a, pr->P, k, l, be);
+    bd->c->blk[pr->blk].bus_nodes += 2;
+    tdi_gen_add_elem(bd, 'R', pr->blk, ba, -1, -1, -1, bd->c->phys.gu);
+    sum_into(bd, pr->blk, ba, a, pr->P, k, l, 1.0 / al);
+    distribute(bd, pr->blk, ba, b, pr->Q, k, l, al);
+    tdi_gen_add_elem(bd, 'R', pr->blk, bb, -1, -1, -1, bd->c->phys.gu);
+    sum_into(bd, pr->blk, bb, b, pr->Q, k, l, 1.0 / be);
+    distribute(bd, pr->blk, bb, a, pr->P, k, l, be);
 }
 
 static void skip_twobus(tdi_gen_build *bd, const tdi_gen_pair *pr)
@@ -232,14 +238,17 @@ static void sharedbus_component(tdi_gen_build *bd, const tdi_gen_pair *pr, size_
     if (w == 0)
         return;
     char name[40];
-    snprintf(name, sizeof name, "sk%zu", l);
-    int bus = add_bus(bd, TDI_GEN_BLK_SKIP, name, l);
+    if (pr->n_cpl > 1)
+        snprintf(name, sizeof name, "sk%zu_%zu", pr->idx, l);
+    else
+        snprintf(name, sizeof name, "sk%zu", l);
+    int bus = add_bus(bd, pr->blk, name, l);
     if (bus < 0)
         return;
-    sum_into(bd, bus, a, pr->P, k, l, 1.0 / w);
-    sum_into(bd, bus, b, pr->Q, k, l, 1.0 / w);
-    distribute(bd, bus, a, pr->P, k, l, w);
-    distribute(bd, bus, b, pr->Q, k, l, w);
+    sum_into(bd, pr->blk, bus, a, pr->P, k, l, 1.0 / w);
+    sum_into(bd, pr->blk, bus, b, pr->Q, k, l, 1.0 / w);
+    distribute(bd, pr->blk, bus, a, pr->P, k, l, w);
+    distribute(bd, pr->blk, bus, b, pr->Q, k, l, w);
 }
 
 static void skip_sharedbus(tdi_gen_build *bd, const tdi_gen_pair *pr)

@@ -123,13 +123,14 @@ done:
 int tdi_gen_compare_log(const tdi_gen_circuit *c, const tdi_gen_bundle *b, const char *log_text,
                         FILE *out, double *chi2n, double *zmax, tdi_err *err)
 {
-    size_t N = c->N, D = c->D, first = c->readout_all ? 0 : D, m = 0;
+    size_t N = c->N, D = c->D, o = c->mod[c->out].off, m = 0; /* o..o+D: read-out module */
+    size_t first = c->readout_all ? 0 : o, last = c->readout_all ? N : o + D;
     double chi2 = 0, zm = 0;
     if (out)
         fprintf(out, "%-16s %14s %14s %12s %8s\n", "average", "ngspice (V)", "analytic (V)",
                 "pred std (V)", "z");
     for (size_t si = 0; si < c->n_samples; si++)
-        for (size_t i = first; i < N; i++) {
+        for (size_t i = first; i < last; i++) {
             char key[80];
             snprintf(key, sizeof key, "avg_%s_s%zu", c->nodes[i].name, si);
             size_t kl = strlen(key);
@@ -147,8 +148,8 @@ int tdi_gen_compare_log(const tdi_gen_circuit *c, const tdi_gen_bundle *b, const
                 return tdi_err_set(err, TDI_EFORMAT, "ngspice log: no line '%s = <value>' (did "
                                    "the run finish?)", key);
             size_t n = (size_t)c->samples[si];
-            double ex = i >= D ? c->phys.Vs * b->analytic[n * D + (i - D)]
-                               : c->expect_mean[si * N + i];
+            double ex = i >= o && i < o + D ? c->phys.Vs * b->analytic[n * D + (i - o)]
+                                            : c->expect_mean[si * N + i];
             double z = (v - ex) / c->readout_sd[i];
             chi2 += z * z;
             zm = fmax(zm, fabs(z));

@@ -533,7 +533,7 @@ static void test_end_to_end(const char *root)
         for (size_t j = 0; j < 16; j++)
             asym = fmax(asym, fabs(M[i * 16 + j] - M[j * 16 + i]));
     tdi_check_near(asym, 0.0, 0.0, "e2e paper: M symmetric exactly");
-    double *P = load(sub, "P.npy", &r, &c);
+    double *P = load(sub, "P_enc_dec.npy", &r, &c);
     tdi_check_int((long long)(r * 1000 + c), 8002, "e2e paper: P.npy is 8 x 2");
     double *an = load(sub, "analytic.npy", &r, &c), *tru = load(sub, "truth.npy", &r, &c);
     tdi_check_int((long long)(r * 1000 + c), 400008, "e2e paper: truth.npy is 400 x 8");
@@ -546,7 +546,7 @@ static void test_end_to_end(const char *root)
     /* Jenc.npy must be W^T W / 4 of w_e2.npy reshaped (C_out, C_in*9) and cropped [:D, :D] */
     snprintf(p, sizeof p, "%s/activations-fit/w_e2.npy", good);
     tdi_npy wa;
-    double *Je = load(sub, "Jenc.npy", &r, &c);
+    double *Je = load(sub, "J_enc.npy", &r, &c);
     if (Je && tdi_npy_read(p, &wa, &err) == 0) {
         const float *wf = wa.data;
         size_t cin9 = wa.shape[1] * 9;
@@ -576,7 +576,7 @@ static void test_end_to_end(const char *root)
     rc = run_cfg(cfg, &err);
     tdi_check_int(rc, 0, "e2e activations Gram: tdi_sub_run succeeds");
     snprintf(p, sizeof p, "%s/activations-fit", good);
-    double *dfit = load(p, "d2.npy", &r, &c), *Jd = load(sub, "Jdec.npy", &r, &c);
+    double *dfit = load(p, "d2.npy", &r, &c), *Jd = load(sub, "J_dec.npy", &r, &c);
     if (dfit && Jd) {
         double emax = 0.0, jmax = 0.0;
         for (size_t i = 0; i < 8; i++)

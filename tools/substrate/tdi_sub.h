@@ -183,13 +183,14 @@ typedef struct tdi_sub_bundle {
     long t;
     double lambda_min, lambda_max;
     uint64_t fit_hash, test_hash;
-    const double *M, *A, *B, *Jenc, *Jdec, *P, *Q, *Jskip; /* see formats.md */
+    const double *M, *A, *B, *Jenc, *Jdec, *P, *Q; /* see formats.md */
     const double *x, *benc, *bdec, *c, *gain, *truth, *mean_fit, *analytic;
     const tdi_sub_mlp *enc_net, *tr_net;
     const char *metrics_json; /* written as metrics.json */
 } tdi_sub_bundle;
 
-/* Writes the bundle directory dir atomically (nothing appears on failure). */
+/* Writes the bundle directory dir through common/tdi_bundle (format version 2: modules enc and
+ * dec, one rank-k coupling enc -> dec; atomic, nothing appears on failure). */
 int tdi_sub_bundle_write(const char *dir, const tdi_sub_bundle *b, tdi_err *err);
 
 /* ---------------------------------------------------------------- the whole program */

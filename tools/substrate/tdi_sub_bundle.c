@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tdi_bundle.h"
 #include "tdi_cfg.h"
 #include "tdi_io.h"
 #include "tdi_npy.h"
@@ -268,77 +269,64 @@ int tdi_sub_act_read(const char *dir, const char *split, long n, long t, long po
 
 /* ------------------------------------------------------------------ substrate bundle */
 
-static int put(const char *tmp, const char *name, int ndim, size_t r, size_t c,
-               const double *data, tdi_err *err)
+/* The fit's two-module substrate in the model of common/tdi_bundle.h (arrays borrowed). */
+static void to_model(const tdi_sub_bundle *b, tdi_bundle *m)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s.npy", tmp, name);
-    size_t shape[2] = {r, c};
-    return tdi_npy_write(path, TDI_NPY_F64, ndim, shape, data, err);
-}
-
-static int put_text(const char *tmp, const char *name, const char *text, tdi_err *err)
-{
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", tmp, name);
-    return tdi_atomic_write_text(path, text, err);
+    memset(m, 0, sizeof *m);
+    snprintf(m->preset, sizeof m->preset, "%s", b->preset);
+    snprintf(m->mode, sizeof m->mode, "%s", b->mode);
+    m->n_mod = 2;
+    m->n_cpl = 1;
+    m->n = b->n;
+    const double *J[2] = {b->Jenc, b->Jdec}, *A[2] = {b->A, b->B}, *bias[2] = {b->benc, b->bdec};
+    const char *layer[2] = {b->enc, b->dec};
+    for (int i = 0; i < 2; i++) {
+        tdi_bundle_module *md = &m->mod[i];
+        snprintf(md->name, sizeof md->name, "%s", i ? "dec" : "enc");
+        snprintf(md->layer, sizeof md->layer, "%s", layer[i]);
+        md->D = b->D;
+        md->readout = i == 1;
+        md->J = (double *)J[i];
+        md->A = (double *)A[i];
+        md->bias = (double *)bias[i];
+    }
+    m->cpl[0] = (tdi_bundle_coupling){0, 1, 0, b->k, (double *)b->P, (double *)b->Q, NULL};
+    m->M = (double *)b->M;
+    m->analytic = (double *)b->analytic;
+    m->c = (double *)b->c;
+    m->x = (double *)b->x;
+    m->x_cols = b->D;
+    m->truth = (double *)b->truth;
+    m->mean_fit = (double *)b->mean_fit;
+    m->gain = (double *)b->gain;
+    const tdi_sub_mlp *net[2] = {b->enc_net, b->tr_net};
+    for (int i = 0; i < 2; i++) {
+        m->iface[4 * i] = net[i]->w1;
+        m->iface[4 * i + 1] = net[i]->b1;
+        m->iface[4 * i + 2] = net[i]->w2;
+        m->iface[4 * i + 3] = net[i]->b2;
+    }
+    m->J2 = b->J2;
+    m->kT = b->kT;
+    m->t = b->t;
+    m->lambda_min = b->lambda_min;
+    m->lambda_max = b->lambda_max;
+    tdi_hash_hex(b->fit_hash, m->fit_hash);
+    tdi_hash_hex(b->test_hash, m->test_hash);
+    m->seed = m->intra_rank = -1;
+    m->metrics_json = b->metrics_json ? b->metrics_json : "{}\n";
 }
 
 int tdi_sub_bundle_write(const char *dir, const tdi_sub_bundle *b, tdi_err *err)
 {
-    char tmp[1100], parent[1024];
-    if ((size_t)snprintf(parent, sizeof parent, "%s", dir) >= sizeof parent)
-        return tdi_err_set(err, TDI_EARG, "%.200s...: bundle path longer than %zu bytes: "
-                           "refusing it rather than cutting it", dir, sizeof parent - 1);
-    char *slash = strrchr(parent, '/');
-    if (slash && slash != parent) {
-        *slash = '\0';
-        int rc = tdi_mkdirs(parent, err);
-        if (rc)
-            return rc;
-    }
-    int rc = tdi_dir_begin(dir, tmp, sizeof tmp, err);
-    if (rc)
-        return rc;
-    size_t D = b->D, k = b->k, n = b->n;
     const tdi_sub_mlp *e = b->enc_net, *t = b->tr_net;
-    char fh[17], th[17];
-    tdi_hash_hex(b->fit_hash, fh);
-    tdi_hash_hex(b->test_hash, th);
-    char man[2048];
-    snprintf(man, sizeof man,
-             "format: tdi-substrate\nversion: 1\npreset: %s\nmode: %s\npair: [%s, %s]\n"
-             "D: %zu\nk: %zu\nJ2: %.17g\nkT: %.17g\nt: %ld\nn_test: %zu\nlambda_min: %.17g\n"
-             "lambda_max: %.17g\nsource_fit_hash: %s\nsource_test_hash: %s\n",
-             b->preset, b->mode, b->enc, b->dec, D, k, b->J2, b->kT, b->t, n, b->lambda_min,
-             b->lambda_max, fh, th);
-    if ((rc = put(tmp, "M", 2, 2 * D, 2 * D, b->M, err)) ||
-        (rc = put(tmp, "A", 2, D, D, b->A, err)) || (rc = put(tmp, "B", 2, D, D, b->B, err)) ||
-        (rc = put(tmp, "Jenc", 2, D, D, b->Jenc, err)) ||
-        (rc = put(tmp, "Jdec", 2, D, D, b->Jdec, err)) ||
-        (rc = put(tmp, "P", 2, D, k, b->P, err)) || (rc = put(tmp, "Q", 2, D, k, b->Q, err)) ||
-        (rc = put(tmp, "Jskip", 2, D, D, b->Jskip, err)) ||
-        (rc = put(tmp, "x", 2, n, D, b->x, err)) ||
-        (rc = put(tmp, "b_enc", 2, n, D, b->benc, err)) ||
-        (rc = put(tmp, "b_dec", 2, n, D, b->bdec, err)) ||
-        (rc = put(tmp, "c", 1, D, 0, b->c, err)) ||
-        (rc = put(tmp, "gain", 1, D, 0, b->gain, err)) ||
-        (rc = put(tmp, "truth", 2, n, D, b->truth, err)) ||
-        (rc = put(tmp, "mean_fit", 1, D, 0, b->mean_fit, err)) ||
-        (rc = put(tmp, "analytic", 2, n, D, b->analytic, err)) ||
-        (rc = put(tmp, "enc_w1", 2, e->hidden, e->in, e->w1, err)) ||
-        (rc = put(tmp, "enc_b1", 1, e->hidden, 0, e->b1, err)) ||
-        (rc = put(tmp, "enc_w2", 2, e->out, e->hidden, e->w2, err)) ||
-        (rc = put(tmp, "enc_b2", 1, e->out, 0, e->b2, err)) ||
-        (rc = put(tmp, "tr_w1", 2, t->hidden, t->in, t->w1, err)) ||
-        (rc = put(tmp, "tr_b1", 1, t->hidden, 0, t->b1, err)) ||
-        (rc = put(tmp, "tr_w2", 2, t->out, t->hidden, t->w2, err)) ||
-        (rc = put(tmp, "tr_b2", 1, t->out, 0, t->b2, err)) ||
-        (rc = put_text(tmp, "metrics.json", b->metrics_json ? b->metrics_json : "{}\n", err)) ||
-        (rc = put_text(tmp, "manifest.yaml", man, err)) ||
-        (rc = tdi_dir_commit(tmp, dir, err))) {
-        tdi_dir_abort(tmp);
-        return tdi_err_prefix(err, "writing substrate bundle %s", dir);
-    }
-    return 0;
+    if (e->in != b->D || e->hidden != 4 || e->out != b->D || t->in != b->D ||
+        t->hidden != 16 || t->out != b->D)
+        return tdi_err_set(err, TDI_EARG, "writing substrate bundle %s: interface networks "
+                           "%zu-%zu-%zu and %zu-%zu-%zu, the format has D-4-D and D-16-D "
+                           "(D = %zu)", dir, e->in, e->hidden, e->out, t->in, t->hidden, t->out,
+                           b->D);
+    tdi_bundle m;
+    to_model(b, &m);
+    return tdi_bundle_write(dir, &m, err);
 }

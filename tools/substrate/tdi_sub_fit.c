@@ -214,7 +214,7 @@ static int run_write_bundle(tdi_sub_fitrun *r, FILE *o, tdi_err *err)
         .lambda_min = r->lmin_b, .lambda_max = r->lmax_b,
         .fit_hash = r->fit.hash, .test_hash = r->test.hash,
         .M = r->Mb, .A = r->A, .B = r->B, .Jenc = r->Jenc, .Jdec = r->Jdec, .P = r->P,
-        .Q = r->Q, .Jskip = r->Jsk,
+        .Q = r->Q,
         .x = r->test.x, .benc = skipmode ? (projected ? r->bencp : r->AXt) : r->benc,
         .bdec = skipmode ? r->cmat : r->bdec,
         .c = skipmode ? r->cs : r->zero, .gain = r->gains, .truth = r->test.d,

@@ -89,6 +89,8 @@ static int fixed_substrate(tdi_sweep_cfg *c, tdi_err *err)
         return 0;
     tdi_gen_bundle b;
     int rc = tdi_gen_bundle_read(c->substrate, &b, err);
+    if (!rc && (rc = tdi_gen_bundle_need_two(&b, "tdi-sweep (jobs by D and k)", err)))
+        tdi_gen_bundle_destroy(&b);
     if (rc) {
         tdi_err_prefix(err, "%s: sweep.substrate", c->path);
         return rc;

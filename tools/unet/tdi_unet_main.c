@@ -4,13 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tdi_cfg.h"
 #include "tdi_cli.h"
+#include "tdi_unet_clf_run.h"
+#include "tdi_unet_fid.h"
 #include "tdi_unet_png.h"
 #include "tdi_unet_run.h"
+#include "tdi_unet_sampler.h"
 
 #define DEFAULT_CONFIG "configs/unet.yaml"
+#define DEFAULT_CLF_CONFIG "configs/classifier.yaml"
 
 static void usage(FILE *f)
 {
@@ -18,8 +23,14 @@ static void usage(FILE *f)
             "usage: tdi-unet COMMAND [options]\n"
             "  train  [CONFIG]                       train (resumes from train.state)\n"
             "  eval   [CONFIG] [--ckpt P]            test-set epsilon-MSE by t bucket\n"
-            "  sample [CONFIG] [--ckpt P] [--out PNG] [--n N]\n"
-            "                                        DDPM ancestral samples as a PNG grid\n"
+            "  sample [CONFIG] [--ckpt P] [--out PNG] [--n N] [SAMPLER]\n"
+            "                                        samples as a PNG grid\n"
+            "  fid    [CONFIG] [--ckpt P] [--clf P] [--n N] [--grid PNG] [SAMPLER]\n"
+            "                                        Frechet distance, class histogram and\n"
+            "                                        confidence of N samples (default 2000)\n"
+            "  classifier-train [CCONFIG]            train the classifier (CCONFIG defaults to\n"
+            "                                        " DEFAULT_CLF_CONFIG ")\n"
+            "  classifier-eval  [CCONFIG] [--clf P]  its test accuracy\n"
             "  export PRESET [--unet CONFIG]         activation bundles <export.dir>/activations-"
             "{fit,test}\n"
             "                                        from a preset (configs/paper.yaml)\n"
@@ -27,7 +38,13 @@ static void usage(FILE *f)
             "         [--ckpt P] [--unet CONFIG]     one activation bundle\n"
             "  bench  [CONFIG] [--batch B] [--seconds S]\n"
             "                                        training and inference images/s\n"
-            "CONFIG defaults to " DEFAULT_CONFIG "; --ckpt defaults to its train.out.\n");
+            "SAMPLER: [--sampler ddpm|ddim] [--steps S] [--eta E] [--clip-x0 yes|no] [--seed N]\n"
+            "         [--batch B]\n"
+            "         (ddpm: 1,000 steps; ddim: S steps (50), eta (0), x0 clipping (no);\n"
+            "         seed: sample.seed;\n"
+            "         batch: images per forward (64); image i depends only on seed and i)\n"
+            "CONFIG defaults to " DEFAULT_CONFIG "; --ckpt defaults to its train.out;\n"
+            "--clf defaults to the classifier config's train.out.\n");
 }
 
 static int die(const tdi_err *e)
@@ -78,6 +95,72 @@ static int parse_long(const char *s, const char *what, long *out, tdi_err *err)
     return TDI_OK;
 }
 
+static int parse_double(const char *s, const char *what, double *out, tdi_err *err)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end)
+        return tdi_err_set(err, TDI_EARG, "%s: '%s' is not a number", what, s);
+    *out = v;
+    return TDI_OK;
+}
+
+/* --sampler, --steps, --eta, --seed, --batch into *s. */
+static int parse_sampler(int argc, char **argv, const tdi_unet_config *c, tdi_unet_sampler *s,
+                         tdi_err *err)
+{
+    const char *kind = opt(argc, argv, "--sampler", "ddpm");
+    long seed = c->sample_seed;
+    *s = (tdi_unet_sampler){TDI_UNET_DDPM, 50, 0.0, 0, 0, 64};
+    if (strcmp(kind, "ddim") == 0)
+        s->kind = TDI_UNET_DDIM;
+    else if (strcmp(kind, "ddpm") != 0)
+        return tdi_err_set(err, TDI_EARG, "--sampler '%s': want ddpm or ddim", kind);
+    int rc = parse_long(opt(argc, argv, "--steps", "50"), "--steps", &s->steps, err);
+    if (!rc)
+        rc = parse_double(opt(argc, argv, "--eta", "0"), "--eta", &s->eta, err);
+    if (!rc && opt(argc, argv, "--seed", NULL))
+        rc = parse_long(opt(argc, argv, "--seed", ""), "--seed", &seed, err);
+    if (!rc)
+        rc = parse_long(opt(argc, argv, "--batch", "64"), "--batch", &s->batch, err);
+    const char *clip = opt(argc, argv, "--clip-x0", "no");
+    if (!rc && strcmp(clip, "yes") != 0 && strcmp(clip, "no") != 0)
+        rc = tdi_err_set(err, TDI_EARG, "--clip-x0 '%s': want yes or no", clip);
+    s->clip_x0 = strcmp(clip, "yes") == 0;
+    if (!rc && (seed < 0 || s->batch < 1 || s->batch > 1024))
+        rc = tdi_err_set(err, TDI_EARG, "--seed must be >= 0, --batch 1..1024");
+    if (!rc && s->kind == TDI_UNET_DDIM && (s->steps < 1 || s->steps > c->T))
+        rc = tdi_err_set(err, TDI_EARG, "--steps %ld: want 1..%ld", s->steps, c->T);
+    if (!rc && !(s->eta >= 0.0 && s->eta <= 1.0))
+        rc = tdi_err_set(err, TDI_EARG, "--eta %g: want 0..1", s->eta);
+    s->seed = (unsigned long)seed;
+    return rc;
+}
+
+static void sampler_name(const tdi_unet_sampler *s, char *buf, size_t size)
+{
+    if (s->kind == TDI_UNET_DDPM)
+        snprintf(buf, size, "DDPM 1000 steps");
+    else
+        snprintf(buf, size, "DDIM %ld steps eta %g%s", s->steps, s->eta,
+                 s->clip_x0 ? " clip-x0" : "");
+}
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int write_grid(const char *path, const float *img, size_t n, tdi_err *err)
+{
+    size_t cols = 1;
+    while (cols * cols < n)
+        cols++;
+    return tdi_unet_png_grid(path, img, n, 32, cols, 2, 2, err);
+}
+
 static int cmd_eval(const tdi_unet_config *c, const char *ckpt, tdi_err *err)
 {
     tdi_unet_eval_result r;
@@ -96,21 +179,91 @@ static int cmd_eval(const tdi_unet_config *c, const char *ckpt, tdi_err *err)
 }
 
 static int cmd_sample(const tdi_unet_config *c, const char *ckpt, const char *out, long n,
-                      tdi_err *err)
+                      const tdi_unet_sampler *sm, tdi_err *err)
 {
     float *img = malloc((size_t)n * 1024 * sizeof *img);
     if (!img)
         return tdi_err_set(err, TDI_ENOMEM, "sample: out of memory");
-    int rc = tdi_unet_sample(c, ckpt, (size_t)n, (unsigned long)c->sample_seed, img, stderr, err);
-    if (!rc) {
-        size_t cols = 1;
-        while (cols * cols < (size_t)n)
-            cols++;
-        rc = tdi_unet_png_grid(out, img, (size_t)n, 32, cols, 2, 2, err);
-    }
+    const double t0 = wall_s();
+    int rc = tdi_unet_sample_ckpt(c, ckpt, sm, (size_t)n, img, stderr, err);
+    const double el = wall_s() - t0;
     if (!rc)
-        printf("wrote %s (%ld samples, sample.seed %ld)\n", out, n, c->sample_seed);
+        rc = write_grid(out, img, (size_t)n, err);
+    char name[64];
+    sampler_name(sm, name, sizeof name);
+    if (!rc)
+        printf("wrote %s (%ld samples, %s, seed %lu; %.1f s, %.2f images/s)\n", out, n, name,
+               sm->seed, el, (double)n / el);
     free(img);
+    return rc;
+}
+
+/* Samples n images and prints their Frechet distance, class histogram and confidence. */
+static int cmd_fid(const tdi_unet_config *c, const char *ckpt, const char *clf_path, long n,
+                   const char *grid, const tdi_unet_sampler *sm, tdi_err *err)
+{
+    tdi_unet_dataset test = {0};
+    tdi_clf *m = NULL;
+    float *img = malloc((size_t)n * 1024 * sizeof *img);
+    int rc = img ? TDI_OK : tdi_err_set(err, TDI_ENOMEM, "fid: out of memory");
+    if (!rc)
+        rc = tdi_clf_load(clf_path, 250, &m, NULL, err);
+    if (!rc)
+        rc = tdi_unet_dataset_load(&test, c->data_dir, "test", err);
+    const double t0 = wall_s();
+    if (!rc)
+        rc = tdi_unet_sample_ckpt(c, ckpt, sm, (size_t)n, img, stderr, err);
+    const double ts = wall_s() - t0;
+    tdi_fid_report r;
+    if (!rc && grid)
+        rc = write_grid(grid, img, (size_t)(n < 64 ? n : 64), err);
+    if (!rc)
+        rc = tdi_fid_evaluate(m, img, (size_t)n, &test, &r, err);
+    const double te = wall_s() - t0 - ts;
+    if (!rc) {
+        char name[64];
+        sampler_name(sm, name, sizeof name);
+        printf("%s, %ld images, seed %lu, checkpoint %s, classifier %s\n", name, n, sm->seed,
+               ckpt, clf_path);
+        printf("sampling %.1f s (%.2f images/s), evaluation %.1f s\n", ts, (double)n / ts, te);
+        printf("FD %.4f (test vs test floor %.4f)\nclass histogram", r.fd, r.floor_fd);
+        for (int k = 0; k < TDI_CLF_CLASSES; k++)
+            printf(" %ld", r.hist[k]);
+        printf("\nspread (TV from uniform) %.4f (test %.4f)\nconfidence %.4f (test %.4f)\n",
+               r.spread, r.ref_spread, r.confidence, r.ref_confidence);
+        if (grid)
+            printf("wrote %s (the first %ld samples)\n", grid, n < 64 ? n : 64);
+    }
+    tdi_unet_dataset_destroy(&test);
+    tdi_clf_free(m);
+    free(img);
+    return rc;
+}
+
+static int cmd_classifier(const char *cmd, const char *cfg_path, const char *clf, tdi_err *err)
+{
+    tdi_clf_config cc;
+    int rc = tdi_clf_config_load(&cc, cfg_path, err);
+    if (rc)
+        return rc;
+    if (strcmp(cmd, "classifier-train") == 0) {
+        double acc = 0.0;
+        const double t0 = wall_s();
+        if ((rc = tdi_clf_train(&cc, &acc, stderr, err)))
+            return rc;
+        printf("wrote %s (%.1f s); test accuracy %.4f (10000 images)\n", cc.out,
+               wall_s() - t0, acc);
+        return TDI_OK;
+    }
+    tdi_clf *m = NULL;
+    tdi_unet_dataset test = {0};
+    const char *path = clf ? clf : cc.out;
+    if (!(rc = tdi_clf_load(path, 250, &m, NULL, err)) &&
+        !(rc = tdi_unet_dataset_load(&test, cc.data_dir, "test", err)))
+        printf("%s: test accuracy %.4f (%zu images, %zu parameters)\n", path,
+               tdi_clf_accuracy(m, test.img, test.label, test.n), test.n, m->n_params);
+    tdi_unet_dataset_destroy(&test);
+    tdi_clf_free(m);
     return rc;
 }
 
@@ -158,7 +311,8 @@ int main(int argc, char **argv)
     if (tdi_cli_start(argc, argv, usage))
         return 0;
     gsl_set_error_handler_off();
-    static const char *const cmds[] = {"train", "eval", "sample", "export", "bench", NULL};
+    static const char *const cmds[] = {"train",  "eval", "sample", "export", "bench", "fid",
+                                       "classifier-train", "classifier-eval", NULL};
     int known_cmd = 0;
     for (const char *const *k = cmds; argc >= 2 && *k; k++)
         known_cmd |= strcmp(argv[1], *k) == 0;
@@ -175,13 +329,20 @@ int main(int argc, char **argv)
     const char *pos = NULL;
     static const char *const known[] = {"--ckpt", "--out", "--n", "--batch", "--seconds",
                                         "--split", "--t", "--seed", "--first", "--pool",
-                                        "--unet", NULL};
+                                        "--unet", "--sampler", "--steps", "--eta", "--clf",
+                                        "--grid", "--clip-x0", NULL};
     if (check_args(argc, argv, known, &pos, &err)) {
         usage(stderr);
         die(&err);
         return 2;
     }
     const int is_export = strcmp(cmd, "export") == 0;
+    if (strncmp(cmd, "classifier-", 11) == 0) {
+        if (cmd_classifier(cmd, pos ? pos : DEFAULT_CLF_CONFIG, opt(argc, argv, "--clf", NULL),
+                           &err))
+            return die(&err);
+        return 0;
+    }
     const char *cfg_path = is_export ? opt(argc, argv, "--unet", DEFAULT_CONFIG)
                                      : (pos ? pos : DEFAULT_CONFIG);
     if (tdi_unet_config_load(&c, cfg_path, &err))
@@ -194,15 +355,23 @@ int main(int argc, char **argv)
             printf("wrote %s and %s\n", c.state, c.out);
     } else if (strcmp(cmd, "eval") == 0) {
         rc = cmd_eval(&c, ckpt, &err);
-    } else if (strcmp(cmd, "sample") == 0) {
-        long n = c.sample_n;
-        rc = parse_long(opt(argc, argv, "--n", "64"), "--n", &n, &err);
-        if (!opt(argc, argv, "--n", NULL))
-            n = c.sample_n;
-        if (!rc && (n < 1 || n > 1024))
-            rc = tdi_err_set(&err, TDI_EARG, "--n %ld: want 1..1024", n);
-        if (!rc)
-            rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, &err);
+    } else if (strcmp(cmd, "sample") == 0 || strcmp(cmd, "fid") == 0) {
+        const int fid = strcmp(cmd, "fid") == 0;
+        long n = fid ? 2000 : c.sample_n;
+        tdi_unet_sampler sm;
+        rc = parse_sampler(argc, argv, &c, &sm, &err);
+        if (!rc && opt(argc, argv, "--n", NULL))
+            rc = parse_long(opt(argc, argv, "--n", ""), "--n", &n, &err);
+        if (!rc && (n < 1 + fid || n > 10000))
+            rc = tdi_err_set(&err, TDI_EARG, "--n %ld: want %d..10000", n, 1 + fid);
+        tdi_clf_config cc;
+        if (!rc && fid)
+            rc = tdi_clf_config_load(&cc, DEFAULT_CLF_CONFIG, &err);
+        if (!rc && fid)
+            rc = cmd_fid(&c, ckpt, opt(argc, argv, "--clf", cc.out), n,
+                         opt(argc, argv, "--grid", NULL), &sm, &err);
+        else if (!rc)
+            rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, &sm, &err);
     } else if (is_export && pos) {
         rc = cmd_export_preset(&c, pos, &err);
     } else if (is_export) {

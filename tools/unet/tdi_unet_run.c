@@ -17,6 +17,7 @@
 #include "tdi_npy.h"
 #include "tdi_seed.h"
 #include "tdi_unet_data.h"
+#include "tdi_unet_sampler.h"
 
 static double now_s(void)
 {
@@ -284,50 +285,8 @@ out:
 int tdi_unet_sample(const tdi_unet_config *c, const char *ckpt, size_t n, unsigned long seed,
                     float *out, FILE *progress, tdi_err *err)
 {
-    const size_t T = (size_t)c->T;
-    tdi_unet *m = NULL;
-    double *beta = malloc(T * sizeof *beta), *abar = malloc(T * sizeof *abar);
-    float *tf = malloc(n * sizeof *tf);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    int rc;
-    if (!beta || !abar || !tf || !r) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "sample: out of memory");
-        goto out;
-    }
-    tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
-    if ((rc = load_model(c, ckpt, n, &m, err)))
-        goto out;
-    gsl_rng_set(r, tdi_seed(seed, TDI_SEED_UNET_SAMPLE, 0));
-    for (size_t i = 0; i < n * 1024; i++)
-        out[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
-    double t0 = now_s();
-    for (size_t tt = T; tt-- > 0;) {
-        for (size_t i = 0; i < n; i++)
-            tf[i] = (float)tt;
-        tdi_unet_forward(m, out, tf, n, NULL);
-        const double a = 1.0 - beta[tt];
-        const double k1 = 1.0 / sqrt(a), k2 = beta[tt] / sqrt(1.0 - abar[tt]);
-        const double sigma = tt > 0 ? sqrt(beta[tt]) : 0.0;
-        for (size_t i = 0; i < n * 1024; i++) {
-            double v = k1 * (out[i] - k2 * m->eps[i]);
-            if (sigma > 0.0)
-                v += sigma * gsl_ran_gaussian_ziggurat(r, 1.0);
-            out[i] = (float)v;
-        }
-        if (progress && tt % 50 == 0)
-            fprintf(progress, "sample: step %zu/%zu, %.1f s\r", T - tt, T, now_s() - t0);
-    }
-    if (progress)
-        fprintf(progress, "\n");
-    for (size_t i = 0; i < n * 1024; i++)
-        out[i] = out[i] < -1.0f ? -1.0f : out[i] > 1.0f ? 1.0f : out[i];
-out:
-    gsl_rng_free(r);
-    free(beta);
-    free(abar);
-    free(tf);
-    tdi_unet_free(m);
-    return rc;
+    const tdi_unet_sampler s = {TDI_UNET_DDPM, c->T, 1.0, seed, 0, 64};
+    return tdi_unet_sample_ckpt(c, ckpt, &s, n, out, progress, err);
 }
 
 /* Pools a CBHW block output [ch][B][side^2] for batch rows s..s+b into dst [N][ch*p*p]. */

@@ -1,8 +1,9 @@
 /* tdi_unet_run: the U-Net's jobs: train (resumable), eval (epsilon-MSE by t bucket), sample
- * (DDPM ancestral), export (activation bundle, docs/formats.md) and bench. Progress goes to the
- * caller's FILE (stderr in the main; NULL for silence). Randomness: every draw comes from a
- * generator seeded by tdi_seed(config seed, TDI_SEED_UNET_*, index) (common/tdi_seed.h), so a
- * resumed run repeats the uninterrupted run step for step. */
+ * (DDPM ancestral; DDIM in tdi_unet_sampler.h), export (activation bundle, docs/formats.md)
+ * and bench. Progress goes to the caller's FILE (stderr in the main; NULL for silence).
+ * Randomness: every draw comes from a generator seeded by tdi_seed(config seed,
+ * TDI_SEED_UNET_*, index) (common/tdi_seed.h), so a resumed run repeats the uninterrupted run
+ * step for step. */
 #ifndef TDI_UNET_RUN_H
 #define TDI_UNET_RUN_H
 
@@ -30,7 +31,8 @@ typedef struct tdi_unet_eval_result {
 int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_result *r,
                   FILE *progress, tdi_err *err);
 
-/* DDPM ancestral sampling of n images (out [n][1024], clipped to [-1, 1]). */
+/* DDPM ancestral sampling of n images (out [n][1024], clipped to [-1, 1]): tdi_unet_sample_ckpt
+ * (tdi_unet_sampler.h) with the DDPM kind, batch 64. */
 int tdi_unet_sample(const tdi_unet_config *c, const char *ckpt, size_t n, unsigned long seed,
                     float *out, FILE *progress, tdi_err *err);
 
