@@ -3,9 +3,10 @@
  * C^-1/2 G C^-1/2 the noise is then isotropic, so each mode is an independent scalar step driven
  * by its own Gaussians, drawn directly in the mode basis (a different realisation of the same
  * process: docs/sde.md "Mode-basis fast path"). Unit voltages are formed only at ADC conversions;
- * the energies come from quadratic forms of the modes. Invariant: the tick, bias timing, ADC and
- * energy bookkeeping of tdi_cosim_exp's per-sample runs. Non-goals: waveforms, read-out stage
- * units, rlc units, the batch schedule (all on the general path). */
+ * E_bias is realised per tick, E_R is its exact expectation over the thermal noise given the
+ * sample's bias (one quadratic form per sample, not per tick). Invariant: the tick, bias timing,
+ * ADC and energy bookkeeping of tdi_cosim_exp's per-sample runs. Non-goals: waveforms, read-out
+ * stage units, rlc units, the batch schedule (all on the general path). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,6 @@
 #include <gsl/gsl_blas.h>
 
 #include "tdi_cosim.h"
-#include "tdi_linalg.h"
 
 #define MG_TAG 0x6d6f6465u   /* counter word 3 ("mode"): apart from the unit stream's (j, u) */
 #define MG_COUNTERS 32       /* Philox counters per block: 128 draws */
@@ -150,13 +150,14 @@ typedef struct sm_model {
     double *V;           /* (n, n) V = C^-1/2 U: v = V a; a bias row b gives b V = (P b)^T, the
                             modes' drive (P = U^T C^-1/2 = V^T), and i_bias . v = (b V) . a */
     double *Vr;          /* (n, n_read) the read-out units' rows of V, transposed */
-    double *L;           /* (n, n) lower Cholesky factor of Q = V^T R V (resistor power a^T Q a) */
-    double *Q;           /* (n, n) Q itself when it is not positive definite (then L = NULL) */
+    double *Q;           /* (n, n) Q = V^T R V: resistor power a^T Q a */
+    double *M;           /* (n, n) c0_i c0_j Q_ij F_ij (sm_expect): mean part of E_R = wb^T M wb */
+    double er_noise;     /* J: the noise part of E[E_R], the same for every sample */
 } sm_model;
 
 static void sm_model_free(sm_model *m)
 {
-    double *p[] = {m->e, m->c0, m->c1, m->c2, m->s1, m->s2, m->V, m->Vr, m->L, m->Q};
+    double *p[] = {m->e, m->c0, m->c1, m->c2, m->s1, m->s2, m->V, m->Vr, m->Q, m->M};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
     memset(m, 0, sizeof *m);
@@ -207,8 +208,7 @@ int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const tdi_cosim_plan
     return !no;
 }
 
-/* Q = V^T R V with R = diag(r_unit) + r_map^T diag(r_g) r_map (tdi_cosim_resistor_power), and
- * its Cholesky factor (tdi_linalg_chol; kept as Q when R is only semi-definite). */
+/* Q = V^T R V with R = diag(r_unit) + r_map^T diag(r_g) r_map (tdi_cosim_resistor_power). */
 static int sm_resistor_form(sm_model *m, const tdi_cosim_circuit *c)
 {
     size_t n = m->n, nr = c->n_rmap;
@@ -240,13 +240,60 @@ static int sm_resistor_form(sm_model *m, const tdi_cosim_circuit *c)
     for (size_t i = 0; i < n; i++) /* symmetric to rounding: make it exact */
         for (size_t k = 0; k < i; k++)
             m->Q[i * n + k] = m->Q[k * n + i] = 0.5 * (m->Q[i * n + k] + m->Q[k * n + i]);
-    if (!(m->L = calloc(n * n, sizeof(double))))
+    return 0;
+}
+
+/* The expectation of E_R over the thermal noise, per sample from rest under a held bias b
+ * (sm_run_batch), trapezoid weights w_t = h (1 <= t < L), h / 2 (t = L), p_0 = 0. Mode i:
+ * a_i(t) = m_i(t) + n_i(t), the mean m_i(t) = c0_i wb_i f_i(t) with f_i(0) = 0,
+ * f_i(t) = e_i f_i(t-1) + 1 (wb = V^T b), the noise n_i(t) = e_i n_i(t-1) + s1_i xi(t-1) +
+ * s2_i xi(t), xi(0) = 0, zero-mean and independent between modes (isotropic: xi iid N(0, 1)
+ * per mode), MA(1) within a mode: Var v_i(1) = s2^2, v_i(t) = e^2 v_i(t-1) + s1^2 + 2 e s1 s2
+ * + s2^2 (Cov(n_i(t-1), xi(t-1)) = s2). So E[sum_t w_t a^T Q a] = wb^T M wb + er_noise with
+ * M_ij = c0_i c0_j Q_ij F_ij, F_ij = sum_t w_t f_i(t) f_j(t) (a SYRK over row chunks of
+ * sqrt(w_t) f(t): n^2 L flops once per run), er_noise = sum_i Q_ii sum_t w_t v_i(t). */
+#define SM_CHUNK 256 /* ticks per SYRK */
+static int sm_expect(sm_model *m, long L)
+{
+    size_t n = m->n;
+    int ni = (int)n;
+    double *F = calloc(n * n, sizeof(double)), *Fm = malloc(sizeof(double) * SM_CHUNK * n);
+    double *f = calloc(n, sizeof(double)), *v = calloc(n, sizeof(double));
+    m->M = malloc(sizeof(double) * n * n);
+    if (!F || !Fm || !f || !v || !m->M) {
+        free(F);
+        free(Fm);
+        free(f);
+        free(v);
         return -1;
-    tdi_err nopd = {0}; /* not positive definite: a^T Q a by Q itself */
-    if (tdi_linalg_chol(m->Q, n, m->L, "sde resistor form", 0, NULL, &nopd)) {
-        free(m->L);
-        m->L = NULL;
     }
+    double h = m->h, en = 0;
+    for (long t0 = 1; t0 <= L; t0 += SM_CHUNK) {
+        long rows = L - t0 + 1 < SM_CHUNK ? L - t0 + 1 : SM_CHUNK;
+        for (long r = 0; r < rows; r++) {
+            long t = t0 + r;
+            double w = t < L ? h : 0.5 * h, sw = sqrt(w);
+            for (size_t i = 0; i < n; i++) {
+                f[i] = m->e[i] * f[i] + 1.0;
+                Fm[r * ni + (long)i] = sw * f[i];
+                double s1 = m->s1[i], s2 = m->s2[i];
+                v[i] = t == 1 ? s2 * s2
+                              : m->e[i] * m->e[i] * v[i] + s1 * s1 + 2 * m->e[i] * s1 * s2 +
+                                    s2 * s2;
+                en += w * m->Q[i * n + i] * v[i];
+            }
+        }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, ni, (int)rows, 1.0, Fm, ni, 1.0, F,
+                    ni);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i; j < n; j++)
+            m->M[i * n + j] = m->M[j * n + i] = m->c0[i] * m->c0[j] * m->Q[i * n + j] * F[i * n + j];
+    m->er_noise = en;
+    free(F);
+    free(Fm);
+    free(f);
+    free(v);
     return 0;
 }
 
@@ -348,15 +395,15 @@ typedef struct sm_batch {
     double *A;       /* (cols, n) modes */
     double *Cb;      /* (cols, n) c0 (P b): the held bias's drive per tick */
     double *Wb;      /* (cols, n) V^T b: i_bias . v = Wb . a */
-    double *Y;       /* (cols, n) scratch: A L (or A Q) */
+    double *Y;       /* (cols, n) scratch: Wb M (E_R, once per batch) */
     double *VR;      /* (cols, n_read) read-out voltages at a conversion */
     float *X0, *X1;  /* (cols, n) mode Gaussians of this tick and the next */
-    double *pr, *pb; /* (cols) resistor power and bias power at the previous tick */
+    double *pb;      /* (cols) bias power at the previous tick */
 } sm_batch;
 
 static void sm_batch_free(sm_batch *q)
 {
-    void *p[] = {q->A, q->Cb, q->Wb, q->Y, q->VR, q->X0, q->X1, q->pr, q->pb};
+    void *p[] = {q->A, q->Cb, q->Wb, q->Y, q->VR, q->X0, q->X1, q->pb};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
 }
@@ -372,93 +419,75 @@ static int sm_batch_alloc(sm_batch *q, size_t n, size_t nr, size_t cols)
     q->VR = calloc(cols * nr, sizeof(double));
     q->X0 = calloc(m, sizeof(float));
     q->X1 = calloc(m, sizeof(float));
-    q->pr = calloc(cols, sizeof(double));
     q->pb = calloc(cols, sizeof(double));
-    return q->A && q->Cb && q->Wb && q->Y && q->VR && q->X0 && q->X1 && q->pr && q->pb ? 0 : -1;
+    return q->A && q->Cb && q->Wb && q->Y && q->VR && q->X0 && q->X1 && q->pb ? 0 : -1;
 }
 
-/* One tick of every row: a = e a + c0 P b + s1 xi_k + s2 xi_k+1 (s1,2 = sigma c1,2), also
- * into Y (the triangular GEMM's in-place operand: no separate copy). */
+/* One tick of every row: a = e a + c0 P b + s1 xi_k + s2 xi_k+1 (s1,2 = sigma c1,2). */
 __attribute__((target_clones("avx2", "default"))) static void
 sm_step(const sm_model *m, sm_batch *q, int noisy)
 {
     size_t n = m->n;
     const double *restrict e = m->e, *restrict s1 = m->s1, *restrict s2 = m->s2;
     for (size_t c = 0; c < q->cols; c++) {
-        double *restrict a = q->A + c * n, *restrict y = q->Y + c * n;
+        double *restrict a = q->A + c * n;
         const double *restrict cb = q->Cb + c * n;
         const float *restrict x0 = q->X0 + c * n, *restrict x1 = q->X1 + c * n;
         if (noisy) {
 #pragma omp simd
             for (size_t k = 0; k < n; k++)
-                y[k] = a[k] = e[k] * a[k] + cb[k] +
-                              (s1[k] * (double)x0[k] + s2[k] * (double)x1[k]);
+                a[k] = e[k] * a[k] + cb[k] + (s1[k] * (double)x0[k] + s2[k] * (double)x1[k]);
         } else {
 #pragma omp simd
             for (size_t k = 0; k < n; k++)
-                y[k] = a[k] = e[k] * a[k] + cb[k];
+                a[k] = e[k] * a[k] + cb[k];
         }
     }
 }
 
-/* *xy = sum_k x_k y_k, *wz = sum_k w_k z_k in one pass (vectorised: the order of the sums is
- * fixed per build and machine) */
-__attribute__((target_clones("avx2", "default"))) static void
-sm_dots(const double *restrict x, const double *restrict y, const double *restrict w,
-        const double *restrict z, size_t n, double *xy, double *wz)
+/* sum_k x_k y_k (vectorised: the order of the sum is fixed per build and machine) */
+__attribute__((target_clones("avx2", "default"))) static double
+sm_dot(const double *restrict x, const double *restrict y, size_t n)
 {
-    double d = 0, f = 0;
-#pragma omp simd reduction(+ : d, f)
-    for (size_t k = 0; k < n; k++) {
+    double d = 0;
+#pragma omp simd reduction(+ : d)
+    for (size_t k = 0; k < n; k++)
         d += x[k] * y[k];
-        f += w[k] * z[k];
-    }
-    *xy = d;
-    *wz = f;
+    return d;
 }
 
-/* The resistor power a^T Q a and bias power Wb . a of every row into pr_new, pb_new. */
-static void sm_powers(const sm_model *m, sm_batch *q, double *pr_new, double *pb_new)
+/* E[E_R] of every row (sm_expect): wb^T M wb + er_noise, one (cols x n)(n x n) GEMM. */
+static void sm_resistor_energy(const sm_model *m, sm_batch *q, double *e_r)
 {
-    size_t n = m->n, cols = q->cols;
-    int ni = (int)n;
-    if (m->L) { /* Y = A on entry (sm_step) */
-        cblas_dtrmm(CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, (int)cols,
-                    ni, 1.0, m->L, ni, q->Y, ni);
-    } else {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, ni, ni, 1.0, q->A, ni,
-                    m->Q, ni, 0.0, q->Y, ni);
-    }
-    for (size_t c = 0; c < cols; c++) {
-        const double *a = q->A + c * n, *y = q->Y + c * n;
-        sm_dots(y, m->L ? y : a, q->Wb + c * n, a, n, &pr_new[c], &pb_new[c]);
-    }
+    int ni = (int)m->n;
+    cblas_dsymm(CblasRowMajor, CblasRight, CblasUpper, (int)q->cols, ni, 1.0, m->M, ni, q->Wb, ni,
+                0.0, q->Y, ni);
+    for (size_t c = 0; c < q->cols; c++)
+        e_r[c] += sm_dot(q->Y + c * m->n, q->Wb + c * m->n, m->n) + m->er_noise;
 }
 
 /* Samples s_base .. s_base + cols - 1, each a run of L ticks from rest (tdi_cosim_exp's
- * per-sample runs): energies by the trapezoid rule, ADC conversions after the settling ticks. */
+ * per-sample runs): E_bias by the trapezoid rule, E_R its expectation (sm_resistor_energy), ADC
+ * conversions after the settling ticks. */
 static int sm_run_batch(const sm_model *m, const tdi_cosim_plan *pl, const tdi_cosim_noise *nz,
                         long L, size_t s_base, sm_batch *q, tdi_cosim_out *out, long *n_acc)
 {
     size_t n = m->n, nr = m->n_read, cols = q->cols;
     int ni = (int)n;
     int noisy = m->sigma != 0;
-    double h = pl->tick, *pr1 = malloc(sizeof(double) * cols), *pb1 = malloc(sizeof(double) * cols);
-    if (!pr1 || !pb1) {
-        free(pr1);
-        free(pb1);
+    double h = pl->tick, *pb1 = malloc(sizeof(double) * cols);
+    if (!pb1)
         return TDI_ENOMEM;
-    }
     const double *B = out->bias_q + s_base * n; /* each run holds its sample's bias */
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cols, ni, ni, 1.0, B, ni, m->V, ni,
                 0.0, q->Wb, ni);
     for (size_t c = 0; c < cols; c++)
         for (size_t k = 0; k < n; k++)
             q->Cb[c * n + k] = m->c0[k] * q->Wb[c * n + k];
+    sm_resistor_energy(m, q, out->e_r + s_base);
     memset(q->A, 0, sizeof(double) * cols * n);
     memset(q->X0, 0, sizeof(float) * cols * n); /* noise sample 0 is 0 */
-    memset(q->pr, 0, sizeof(double) * cols);   /* tick 0: v = 0 */
-    memset(q->pb, 0, sizeof(double) * cols);
+    memset(q->pb, 0, sizeof(double) * cols);   /* tick 0: v = 0 */
     for (long k = 1; k <= L; k++) {
         if (noisy)
             for (size_t c = 0; c < cols; c++)
@@ -468,12 +497,10 @@ static int sm_run_batch(const sm_model *m, const tdi_cosim_plan *pl, const tdi_c
         float *t = q->X0;
         q->X0 = q->X1;
         q->X1 = t;
-        sm_powers(m, q, pr1, pb1);
         for (size_t c = 0; c < cols; c++) {
+            pb1[c] = sm_dot(q->Wb + c * n, q->A + c * n, n);
             out->e_bias[s_base + c] += 0.5 * h * (q->pb[c] + pb1[c]);
-            out->e_r[s_base + c] += 0.5 * h * (q->pr[c] + pr1[c]);
         }
-        memcpy(q->pr, pr1, sizeof(double) * cols);
         memcpy(q->pb, pb1, sizeof(double) * cols);
         long a = k - pl->settle_ticks;
         if (a > 0 && a % pl->adc_stride == 0) {
@@ -488,7 +515,6 @@ static int sm_run_batch(const sm_model *m, const tdi_cosim_plan *pl, const tdi_c
             }
         }
     }
-    free(pr1);
     free(pb1);
     return 0;
 }
@@ -516,6 +542,8 @@ int tdi_cosim_sde_modes_run(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl
     if (!rc && sm_batch_alloc(&q, c->n, pl->n_read, ns < SM_COLS ? ns : SM_COLS))
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
     double cpu0 = sm_now(CLOCK_PROCESS_CPUTIME_ID), wall0 = sm_now(CLOCK_MONOTONIC);
+    if (!rc && sm_expect(&m, L)) /* n^2 L flops once: inside the run's time */
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
     for (size_t s0 = 0; s0 < ns && !rc; s0 += SM_COLS) {
         q.cols = ns - s0 < SM_COLS ? ns - s0 : SM_COLS;
         if (sm_run_batch(&m, pl, nz, L, s0, &q, out, n_acc))
