@@ -16,7 +16,7 @@ typedef enum tdi_seed_purpose {
     TDI_SEED_UNET_PERM = 2,   /* tdi-unet minibatch permutation; index = epoch */
     TDI_SEED_UNET_STEP = 3,   /* tdi-unet per-step noise (t, epsilon); index = step */
     TDI_SEED_UNET_EVAL = 4,   /* tdi-unet evaluation draws; index = image block */
-    TDI_SEED_UNET_SAMPLE = 5, /* tdi-unet sampling; index 0 */
+    TDI_SEED_UNET_SAMPLE = 5, /* tdi-unet sampling; index = image number */
     TDI_SEED_UNET_EXPORT = 6, /* tdi-unet activation export; index = split and block */
     TDI_SEED_UNET_BENCH = 7,  /* tdi-unet bench inputs; index 0 */
     TDI_SEED_SWEEP_JOB = 8,   /* tdi-sweep job seed; index = job index (1 .. 2^32-1) */
