@@ -15,6 +15,7 @@
 #include "tdi_linalg.h"
 #include "tdi_npy.h"
 #include "tdi_test.h"
+#include "tdi_test_gen.h"
 
 #define SCR "build/test-bundle"
 
@@ -152,15 +153,6 @@ static void test_two_module_numbers(void)
     tdi_gen_bundle_destroy(&b);
 }
 
-static int wnpy(const char *dir, const char *name, size_t r, size_t c, const double *x)
-{
-    char p[512];
-    tdi_err e;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    size_t sh[2] = {r, c};
-    return tdi_npy_write(p, TDI_NPY_F64, c ? 2 : 1, sh, x, &e);
-}
-
 static int write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -179,19 +171,19 @@ static void write_v1(const char *dir, size_t k)
     tdi_err e;
     if (tdi_gen_synth_build(&s, &b, &e) || tdi_mkdirs(dir, &e))
         return;
-    wnpy(dir, "M.npy", 6, 6, b.M);
-    wnpy(dir, "A.npy", 3, 3, b.mod[0].A);
-    wnpy(dir, "B.npy", 3, 3, b.mod[1].A);
-    wnpy(dir, "Jenc.npy", 3, 3, b.mod[0].J);
-    wnpy(dir, "Jdec.npy", 3, 3, b.mod[1].J);
+    tdi_test_wnpy(dir, "M.npy", 6, 6, b.M);
+    tdi_test_wnpy(dir, "A.npy", 3, 3, b.mod[0].A);
+    tdi_test_wnpy(dir, "B.npy", 3, 3, b.mod[1].A);
+    tdi_test_wnpy(dir, "Jenc.npy", 3, 3, b.mod[0].J);
+    tdi_test_wnpy(dir, "Jdec.npy", 3, 3, b.mod[1].J);
     if (k) {
-        wnpy(dir, "P.npy", 3, k, b.cpl[0].P);
-        wnpy(dir, "Q.npy", 3, k, b.cpl[0].Q);
+        tdi_test_wnpy(dir, "P.npy", 3, k, b.cpl[0].P);
+        tdi_test_wnpy(dir, "Q.npy", 3, k, b.cpl[0].Q);
     }
-    wnpy(dir, "b_enc.npy", 2, 3, b.mod[0].bias);
-    wnpy(dir, "b_dec.npy", 2, 3, b.mod[1].bias);
-    wnpy(dir, "c.npy", 3, 0, b.c);
-    wnpy(dir, "analytic.npy", 2, 3, b.analytic);
+    tdi_test_wnpy(dir, "b_enc.npy", 2, 3, b.mod[0].bias);
+    tdi_test_wnpy(dir, "b_dec.npy", 2, 3, b.mod[1].bias);
+    tdi_test_wnpy(dir, "c.npy", 3, 0, b.c);
+    tdi_test_wnpy(dir, "analytic.npy", 2, 3, b.analytic);
     char p[512], man[512];
     snprintf(p, sizeof p, "%s/manifest.yaml", dir);
     snprintf(man, sizeof man, "format: tdi-substrate\nversion: 1\npreset: old\nmode: paper\n"
@@ -314,14 +306,14 @@ static void test_bad(void)
     double A[16];
     for (int i = 0; i < 16; i++)
         A[i] = i == 5 ? NAN : 0;
-    wnpy(d, "A_m0.npy", 4, 4, A);
+    tdi_test_wnpy(d, "A_m0.npy", 4, 4, A);
     expect(d, "bad/A_m0.npy", "is NaN", "NaN in an array");
     variant(d, NULL, NULL);
-    wnpy(d, "J_m0.npy", 4, 3, A);
+    tdi_test_wnpy(d, "J_m0.npy", 4, 3, A);
     expect(d, "bad/J_m0.npy", "expected 4 columns", "array of the wrong shape");
     variant(d, NULL, NULL);
     double bias[4 * 3] = {0};
-    wnpy(d, "b_m1.npy", 4, 3, bias);
+    tdi_test_wnpy(d, "b_m1.npy", 4, 3, bias);
     expect(d, "bad", "rows disagree", "bias rows disagree with n_test");
     variant(d, NULL, NULL);
     if (system("rm " SCR "/bad/P_m0_m2.npy") != 0)
@@ -337,16 +329,16 @@ static void test_bad(void)
     variant(d, NULL, NULL);
     if (tdi_bundle_read(d, 0, &b, &e) == 0) {
         b.mod[0].A[0] += 0.5;
-        wnpy(d, "A_m0.npy", 4, 4, b.mod[0].A);
+        tdi_test_wnpy(d, "A_m0.npy", 4, 4, b.mod[0].A);
         b.mod[0].A[0] -= 0.5;
         expect(d, "bad: M[0][0]", "but A gives", "M's diagonal block differs from A");
         b.M[0 * 12 + 5] = b.M[5 * 12 + 0] = 0.25; /* m0-m1: not coupled */
-        wnpy(d, "A_m0.npy", 4, 4, b.mod[0].A);
-        wnpy(d, "M.npy", 12, 12, b.M);
+        tdi_test_wnpy(d, "A_m0.npy", 4, 4, b.mod[0].A);
+        tdi_test_wnpy(d, "M.npy", 12, 12, b.M);
         expect(d, "bad: M[0][5]", "not coupled", "M non-zero between uncoupled modules");
         b.M[0 * 12 + 5] = 0.25;
         b.M[5 * 12 + 0] = 0;
-        wnpy(d, "M.npy", 12, 12, b.M);
+        tdi_test_wnpy(d, "M.npy", 12, 12, b.M);
         expect(d, "bad/M.npy", "not symmetric", "M not symmetric");
         tdi_bundle_destroy(&b);
     }

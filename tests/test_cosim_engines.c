@@ -18,6 +18,7 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_test.h"
+#include "tdi_test_mat.h"
 #include "tdi_test_job.h"
 
 typedef tdi_test_rec rec; /* tests/tdi_test_job.h */
@@ -73,38 +74,6 @@ static void test_noise_block(void)
     tdi_check_le(d3, 1e-14, "noise: 3-draw tail, 64-bit unit and index, vs scalar");
 }
 
-/* A random SPD coupling matrix: diagonally dominant (M_ii = 1 + sum |M_ij|/2 + u). */
-static void spd_matrix(size_t n, unsigned seed, double *M)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j <= i; j++) {
-            double x = i == j ? 0 : 0.3 * tdi_cosim_noise_gauss(seed, i, j + 1000);
-            M[i * n + j] = M[j * n + i] = x;
-        }
-    for (size_t i = 0; i < n; i++) {
-        double r = 0;
-        for (size_t j = 0; j < n; j++)
-            r += i == j ? 0 : fabs(M[i * n + j]);
-        M[i * n + i] = 0.6 * r + 0.5 + 0.1 * (double)i;
-    }
-}
-
-static double max_abs(const double *a, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(a[i]));
-    return m;
-}
-
-static double max_diff(const double *a, const double *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(a[i] - b[i]));
-    return m;
-}
-
 /* The per_sample schedule through the exp layer: batched (samples as GEMM rows, 133 samples =
  * a chunk of 128 and one of 5) against one tdi_cosim_sde_run per sample (eigenbasis, matvecs,
  * unit-by-unit scalar draws: the pre-batching path), with noise, DAC and ADC quantisation and a
@@ -118,7 +87,7 @@ static void test_batched_vs_per_sample(double C, double g, double T, int oneway)
 {
     enum { NB = 12, NS = 133 };
     double M[NB * NB], bias[NS * NB];
-    spd_matrix(NB, 5, M);
+    tdi_test_spd_matrix(NB, 5, M);
     for (size_t i = 0; oneway && i + 1 < NB; i++) /* one-way couplings u_i+1 -> u_i */
         M[i * NB + i + 1] += 0.25;
     char nm[160];
@@ -146,11 +115,11 @@ static void test_batched_vs_per_sample(double C, double g, double T, int oneway)
         return;
     }
     size_t ne = NS * 3;
-    tdi_check_le(max_diff(ob.est, orf.est, ne) / max_abs(orf.est, ne), 1e-12,
+    tdi_check_le(tdi_test_rel_diff(ob.est, orf.est, ne), 1e-12,
                  NM("batched vs per-run sde: ADC estimates, max |diff| / max |estimate|"));
-    tdi_check_le(max_diff(ob.e_bias, orf.e_bias, NS) / max_abs(orf.e_bias, NS), 1e-12,
+    tdi_check_le(tdi_test_rel_diff(ob.e_bias, orf.e_bias, NS), 1e-12,
                  NM("batched vs per-run sde: E_bias per sample, max |diff| / max"));
-    tdi_check_le(max_diff(ob.e_r, orf.e_r, NS) / max_abs(orf.e_r, NS), 1e-12,
+    tdi_check_le(tdi_test_rel_diff(ob.e_r, orf.e_r, NS), 1e-12,
                  NM("batched vs per-run sde: E_R per sample, max |diff| / max"));
     tdi_check_int(ob.n_adc, orf.n_adc, NM("batched vs per-run sde: ADC conversions"));
     tdi_check_int(ob.st.ticks_hit, orf.st.ticks_hit, NM("batched vs per-run sde: ticks counted"));
@@ -158,7 +127,8 @@ static void test_batched_vs_per_sample(double C, double g, double T, int oneway)
                   NM("batched vs per-run sde: waveform rows"));
     if (ob.wave_rows == orf.wave_rows) {
         size_t nw = ob.wave_rows * 3;
-        tdi_check_le(max_diff(ob.wave, orf.wave, nw) / max_abs(orf.wave + 1, nw - 1), 1e-12,
+        tdi_check_le(tdi_test_max_diff(ob.wave, 1, orf.wave, nw) /
+                         tdi_test_max_abs(orf.wave + 1, nw - 1), 1e-12,
                      NM("batched vs per-run sde: waveform rows in time order"));
     }
     /* the estimates are not trivially equal: the samples differ by more than the noise */
@@ -174,7 +144,7 @@ static void test_batched_vs_per_sample(double C, double g, double T, int oneway)
     rb = tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &ob, &err);
     tdi_check_int(rb | rr, 0, NM("batched and per-run sde: ideal-ADC plans run"));
     if (!rb && !rr)
-        tdi_check_le(max_diff(ob.est, orf.est, ne) / max_abs(orf.est, ne), 1e-12,
+        tdi_check_le(tdi_test_rel_diff(ob.est, orf.est, ne), 1e-12,
                      NM("batched vs per-run sde, ideal ADC: estimates, max |diff| / max"));
     tdi_cosim_out_destroy(&ob);
     tdi_cosim_out_destroy(&orf);
@@ -211,7 +181,7 @@ static void test_expm_vs_eigen(double C, double g, double T)
     enum { NE = 24 };
     long nt = 2000;
     double M[NE * NE], b[NE];
-    spd_matrix(NE, 9, M);
+    tdi_test_spd_matrix(NE, 9, M);
     for (size_t i = 0; i < NE; i++)
         b[i] = 1e-9 * tdi_cosim_noise_gauss(3, i, 7);
     tdi_err err = {0};
@@ -231,7 +201,7 @@ static void test_expm_vs_eigen(double C, double g, double T)
         rb = tdi_cosim_sde_run_batch(s, &nz, &bt, &st, &err);
     tdi_check_int(rc | rb, 0, "expm vs eigenbasis: both runs succeed");
     size_t nv = (size_t)(nt + 1) * NE;
-    double rel = max_diff(cr.v, r.v, nv) / max_abs(r.v, nv);
+    double rel = tdi_test_rel_diff(cr.v, r.v, nv);
     printf("  expm vs eigenbasis tick, 24 units, 2000 ticks: max |diff| / max |v| = %.3g\n",
            rel);
     tdi_check_le(rel, 1e-12, "expm (GSL exponential_ss) vs eigenbasis tick: path agreement");

@@ -14,47 +14,16 @@
 
 #include "tdi_cosim.h"
 #include "tdi_test.h"
+#include "tdi_test_mat.h"
 
 enum { NB = 12 }; /* units of the test circuit */
-
-/* A random SPD coupling matrix (diagonally dominant), as test_cosim_engines. */
-static void spd_matrix(size_t n, unsigned seed, double *M)
-{
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j <= i; j++) {
-            double x = i == j ? 0 : 0.3 * tdi_cosim_noise_gauss(seed, i, j + 1000);
-            M[i * n + j] = M[j * n + i] = x;
-        }
-    for (size_t i = 0; i < n; i++) {
-        double r = 0;
-        for (size_t j = 0; j < n; j++)
-            r += i == j ? 0 : fabs(M[i * n + j]);
-        M[i * n + i] = 0.6 * r + 0.5 + 0.1 * (double)i;
-    }
-}
-
-static double max_abs(const double *a, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(a[i]));
-    return m;
-}
-
-static double max_diff(const double *a, const double *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(a[i] - b[i]));
-    return m;
-}
 
 /* The 12-unit test circuit: symmetric G, C and g_noise uniform, plus three "bus" resistors
  * (r_map rows) so that the resistor power has a dense part beyond diag(r_unit). */
 static tdi_cosim_circuit *test_circuit(tdi_err *err)
 {
     double M[NB * NB];
-    spd_matrix(NB, 5, M);
+    tdi_test_spd_matrix(NB, 5, M);
     tdi_cosim_circuit *c = tdi_cosim_circuit_direct(NB, M, 1e-12, 1e-6, 300, err);
     if (!c)
         return NULL;
@@ -177,12 +146,12 @@ static void test_noiseless(void)
         TDI_CHECK(of.sde_modes == 1 && og.sde_modes == 0, nm);
         size_t ne = NS * 3;
         snprintf(nm, sizeof nm, "%s: estimates, max |diff| / max |estimate|", tag);
-        tdi_check_le(max_diff(of.est, og.est, ne) / max_abs(og.est, ne), 1e-12, nm);
+        tdi_check_le(tdi_test_rel_diff(of.est, og.est, ne), 1e-12, nm);
         snprintf(nm, sizeof nm, "%s: E_bias per sample, max |diff| / max", tag);
-        tdi_check_le(max_diff(of.e_bias, og.e_bias, NS) / max_abs(og.e_bias, NS), 1e-12, nm);
+        tdi_check_le(tdi_test_rel_diff(of.e_bias, og.e_bias, NS), 1e-12, nm);
         snprintf(nm, sizeof nm, "%s: E_R per sample (bus resistors included), max |diff| / max",
                  tag);
-        tdi_check_le(max_diff(of.e_r, og.e_r, NS) / max_abs(og.e_r, NS), 1e-12, nm);
+        tdi_check_le(tdi_test_rel_diff(of.e_r, og.e_r, NS), 1e-12, nm);
         snprintf(nm, sizeof nm, "%s: ADC conversions", tag);
         tdi_check_int(of.n_adc, og.n_adc, nm);
         snprintf(nm, sizeof nm, "%s: ticks counted", tag);
@@ -382,12 +351,15 @@ static void test_seed(void)
     pl.seed = 43;
     rc |= tdi_cosim_exp_run(TDI_COSIM_SDE, c, &pl, &o4, &err);
     if (tdi_check_int(rc, 0, "seed: four fast runs")) {
-        tdi_check_near(max_diff(o1.est, o2.est, NS * 3), 0.0, 0, "seed: same seed, same bits");
-        tdi_check_near(max_diff(o1.e_r, o2.e_r, NS), 0.0, 0, "seed: same seed, same E_R bits");
+        tdi_check_near(tdi_test_max_diff(o1.est, 1, o2.est, NS * 3), 0.0, 0,
+                       "seed: same seed, same bits");
+        tdi_check_near(tdi_test_max_diff(o1.e_r, 1, o2.e_r, NS), 0.0, 0,
+                       "seed: same seed, same E_R bits");
         /* the same draws; the GEMMs' blocking differs with the row count (rounding) */
-        tdi_check_le(max_diff(o1.est, o3.est, 5 * 3) / max_abs(o1.est, 5 * 3), 1e-12,
+        tdi_check_le(tdi_test_rel_diff(o3.est, o1.est, 5 * 3), 1e-12,
                      "seed: samples 0-4 alone vs in the batch of 128, max |diff| / max");
-        TDI_CHECK(max_diff(o1.est, o4.est, NS * 3) > 1e-7, "seed: another seed, other numbers");
+        TDI_CHECK(tdi_test_max_diff(o1.est, 1, o4.est, NS * 3) > 1e-7,
+                  "seed: another seed, other numbers");
         tdi_cosim_out_destroy(&o1);
         tdi_cosim_out_destroy(&o2);
         tdi_cosim_out_destroy(&o3);

@@ -24,6 +24,7 @@
 #include "tdi_io.h"
 #include "tdi_npy.h"
 #include "tdi_test.h"
+#include "tdi_test_gen.h"
 
 #define SCR "build/test-gen"
 
@@ -115,15 +116,6 @@ static void tb_solve(const tbundle *t, const double *M, size_t s, double *z)
     gsl_vector_free(x);
 }
 
-static int wnpy(const char *dir, const char *name, size_t r, size_t c, const double *x)
-{
-    char p[512];
-    tdi_err e;
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    size_t sh[2] = {r, c};
-    return tdi_npy_write(p, TDI_NPY_F64, c ? 2 : 1, sh, x, &e);
-}
-
 static int tb_write(const tbundle *t, const char *dir, const char *preset)
 {
     size_t D = t->D, N = 2 * D, k = t->k;
@@ -140,12 +132,16 @@ static int tb_write(const tbundle *t, const char *dir, const char *preset)
     for (size_t i = 0; i < D; i++)
         for (size_t j = 0; j < D; j++)
             S[i * D + j] = t->M[i * N + D + j];
-    int rc = wnpy(dir, "M.npy", N, N, t->M) || wnpy(dir, "A.npy", D, D, t->A) ||
-             wnpy(dir, "B.npy", D, D, t->B) || wnpy(dir, "Jenc.npy", D, D, t->Je) ||
-             wnpy(dir, "Jdec.npy", D, D, t->Jd) || wnpy(dir, "P.npy", D, k, t->P) ||
-             wnpy(dir, "Q.npy", D, k, t->Q) || wnpy(dir, "Jskip.npy", D, D, S) ||
-             wnpy(dir, "b_enc.npy", t->n, D, t->be) || wnpy(dir, "b_dec.npy", t->n, D, t->bd) ||
-             wnpy(dir, "analytic.npy", t->n, D, an) || wnpy(dir, "c.npy", D, 0, c);
+    int rc = tdi_test_wnpy(dir, "M.npy", N, N, t->M) || tdi_test_wnpy(dir, "A.npy", D, D, t->A) ||
+             tdi_test_wnpy(dir, "B.npy", D, D, t->B) ||
+             tdi_test_wnpy(dir, "Jenc.npy", D, D, t->Je) ||
+             tdi_test_wnpy(dir, "Jdec.npy", D, D, t->Jd) ||
+             tdi_test_wnpy(dir, "P.npy", D, k, t->P) || tdi_test_wnpy(dir, "Q.npy", D, k, t->Q) ||
+             tdi_test_wnpy(dir, "Jskip.npy", D, D, S) ||
+             tdi_test_wnpy(dir, "b_enc.npy", t->n, D, t->be) ||
+             tdi_test_wnpy(dir, "b_dec.npy", t->n, D, t->bd) ||
+             tdi_test_wnpy(dir, "analytic.npy", t->n, D, an) ||
+             tdi_test_wnpy(dir, "c.npy", D, 0, c);
     char p[512];
     snprintf(p, sizeof p, "%s/manifest.yaml", dir);
     FILE *f = fopen(p, "w");
@@ -175,22 +171,6 @@ static tdi_gen_circuit *build(const char *cfgtext, const char *bdir, tdi_gen_bun
         return NULL;
     }
     return c;
-}
-
-static char *join(const tdi_gen_text *t)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < t->n_lines; i++)
-        n += strlen(t->lines[i]) + 1;
-    char *s = malloc(n + 1), *p = s;
-    for (size_t i = 0; i < t->n_lines; i++) {
-        size_t l = strlen(t->lines[i]);
-        memcpy(p, t->lines[i], l);
-        p[l] = '\n';
-        p += l + 1;
-    }
-    *p = '\0';
-    return s;
 }
 
 static int exists(const char *p)
@@ -232,7 +212,7 @@ static void test_readback(void)
                 for (int mode = 0; mode < 2; mode++) {
                     tdi_gen_text *tx = NULL;
                     tdi_gen_netlist_text(c, (tdi_gen_mode)mode, 0, 0, &tx, &e);
-                    char *txt = join(tx);
+                    char *txt = tdi_test_gen_join(tx);
                     tdi_gen_readback rb;
                     int rc = tdi_gen_readback_parse(txt, "x", "y", &rb, &e);
                     snprintf(name, sizeof name, "readback parses %s/%s/%s %s", units[u],
@@ -308,7 +288,7 @@ static void test_readback(void)
     if (TDI_CHECK(c != NULL, "build D=40 lowrank rank 7 sharedbus")) {
         tdi_gen_text *tx = NULL;
         tdi_gen_netlist_text(c, TDI_GEN_COSIM, 0, 0, &tx, &e);
-        char *txt = join(tx);
+        char *txt = tdi_test_gen_join(tx);
         tdi_gen_readback rb;
         if (TDI_CHECK(tdi_gen_readback_parse(txt, "x", "y", &rb, &e) == 0, "readback D=40")) {
             double worst = 0, mx = 0;
@@ -389,7 +369,7 @@ static void test_ngspice_stats(void)
         }
         tdi_gen_text *tx = NULL;
         tdi_gen_netlist_text(c, TDI_GEN_STANDALONE, 0, 0, &tx, &e);
-        char *txt = join(tx);
+        char *txt = tdi_test_gen_join(tx);
         double avg[16], rms[16];
         char *logtext = NULL;
         int rc = run_ngspice(txt, u ? "ng_rlc" : "ng_rc", N, c, avg, rms, &logtext);
@@ -487,7 +467,7 @@ static void test_prefix_digits(void)
         }
         tdi_gen_text *tx = NULL;
         tdi_gen_netlist_text(c, TDI_GEN_COSIM, 0, 0, &tx, &e);
-        char *txt = join(tx);
+        char *txt = tdi_test_gen_join(tx);
         snprintf(name, sizeof name, "prefix e2x (%s): nodes comment names e2x0..e2x5, d10y0..",
                  units[u]);
         TDI_CHECK(strstr(txt, "* nodes: e2x0..e2x5 encoder, d10y0..d10y5 decoder") != NULL, name);
@@ -573,7 +553,7 @@ static void test_relaxation(void)
         }
         tdi_gen_text *tx = NULL;
         tdi_gen_netlist_text(c, TDI_GEN_STANDALONE, 0, 0, &tx, &e);
-        char *txt = join(tx);
+        char *txt = tdi_test_gen_join(tx);
         /* replace the .control block by a waveform dump of all unit nodes */
         char *ctl = strstr(txt, ".control");
         char dat[128];
@@ -691,7 +671,7 @@ static void test_golden(void)
     for (int m = 0; m < 2; m++) {
         tdi_gen_text *tx = NULL;
         tdi_gen_netlist_text(c, (tdi_gen_mode)m, 0, 0, &tx, &e);
-        char *txt = join(tx);
+        char *txt = tdi_test_gen_join(tx);
         if (getenv("TDI_GEN_UPDATE_GOLDEN"))
             tdi_test_write(files[m], txt);
         char *gold = tdi_test_slurp(files[m]);
@@ -809,7 +789,7 @@ static void test_bad_input(void)
     tb_make(&t, 3, 1, 1, 0.3, 0.2, 1, 6);
     tb_write(&t, SCR "/incons", "rb");
     t.A[0] += 0.5;
-    wnpy(SCR "/incons", "A.npy", 3, 3, t.A);
+    tdi_test_wnpy(SCR "/incons", "A.npy", 3, 3, t.A);
     expect_fail("name: rb\n", SCR "/incons", "but A", "M block != A");
     tb_free(&t);
     /* the program: non-zero exit, nothing written */

@@ -14,6 +14,7 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_test.h"
+#include "tdi_test_gen.h"
 
 #define SCR "build/test-modules"
 
@@ -35,22 +36,6 @@ static tdi_gen_synth_spec chain(void)
     return s;
 }
 
-static char *join(const tdi_gen_text *t)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < t->n_lines; i++)
-        n += strlen(t->lines[i]) + 1;
-    char *s = malloc(n), *p = s;
-    for (size_t i = 0; i < t->n_lines; i++) {
-        size_t l = strlen(t->lines[i]);
-        memcpy(p, t->lines[i], l);
-        p[l] = '\n';
-        p += l + 1;
-    }
-    *p = '\0';
-    return s;
-}
-
 /* read-back of the cosim netlist by the modules' prefixes: K against gu*M */
 static void check_readback(const char *what, const tdi_gen_circuit *c)
 {
@@ -62,7 +47,7 @@ static void check_readback(const char *what, const tdi_gen_circuit *c)
         TDI_CHECK(0, name);
         return;
     }
-    char *txt = join(tx);
+    char *txt = tdi_test_gen_join(tx);
     const char *pre[TDI_BUNDLE_MAX_MOD];
     for (size_t m = 0; m < c->n_mod; m++)
         pre[m] = c->mod[m].prefix;

@@ -17,6 +17,7 @@
 #include "tdi_gen.h"
 #include "tdi_io.h"
 #include "tdi_test.h"
+#include "tdi_test_gen.h"
 
 #define SCR "build/test-readout"
 
@@ -42,17 +43,7 @@ static char *joined(const tdi_gen_circuit *c, tdi_gen_mode mode, tdi_err *e)
     tdi_gen_text *t = NULL;
     if (tdi_gen_netlist_text(c, mode, 0, 0, &t, e))
         return NULL;
-    size_t n = 1;
-    for (size_t i = 0; i < t->n_lines; i++)
-        n += strlen(t->lines[i]) + 1;
-    char *s = malloc(n), *p = s;
-    for (size_t i = 0; i < t->n_lines; i++) {
-        size_t l = strlen(t->lines[i]);
-        memcpy(p, t->lines[i], l);
-        p[l] = '\n';
-        p += l + 1;
-    }
-    *p = '\0';
+    char *s = tdi_test_gen_join(t);
     tdi_gen_text_free(t);
     return s;
 }

@@ -6,6 +6,7 @@
 
 #include "tdi_io.h"
 #include "tdi_unet.h"
+#include "tdi_unet_le.h"
 
 #define CKPT_MAGIC "TDIUNET1"
 #define CKPT_VERSION 1u
@@ -14,47 +15,19 @@
  * well below 1 GiB. Longer files are refused by tdi_file_read_max, naming the limit. */
 #define CKPT_MAX_BYTES ((size_t)1 << 30)
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 int tdi_unet_ckpt_save(const char *path, const tdi_unet *m, uint64_t config_hash, uint64_t step,
                        uint64_t epoch, const tdi_unet_adam *adam, tdi_err *err)
 {
     unsigned char h[CKPT_HDR];
     memcpy(h, CKPT_MAGIC, 8);
-    put32(h + 8, CKPT_VERSION);
-    put32(h + 12, (uint32_t)m->arch.channels);
-    put32(h + 16, (uint32_t)m->arch.groups);
-    put32(h + 20, adam ? 1u : 0u);
-    put64(h + 24, m->n_params);
-    put64(h + 32, config_hash);
-    put64(h + 40, step);
-    put64(h + 48, epoch);
+    tdi_unet_put32(h + 8, CKPT_VERSION);
+    tdi_unet_put32(h + 12, (uint32_t)m->arch.channels);
+    tdi_unet_put32(h + 16, (uint32_t)m->arch.groups);
+    tdi_unet_put32(h + 20, adam ? 1u : 0u);
+    tdi_unet_put64(h + 24, m->n_params);
+    tdi_unet_put64(h + 32, config_hash);
+    tdi_unet_put64(h + 40, step);
+    tdi_unet_put64(h + 48, epoch);
     tdi_atomic_file af;
     int rc = tdi_atomic_open(&af, path, err);
     if (rc)
@@ -72,7 +45,7 @@ int tdi_unet_ckpt_save(const char *path, const tdi_unet *m, uint64_t config_hash
         fwrite(adam->v, 1, nb, af.f);
     }
     unsigned char t[8];
-    put64(t, hash);
+    tdi_unet_put64(t, hash);
     fwrite(t, 1, 8, af.f);
     return tdi_atomic_commit(&af, err);
 }
@@ -86,17 +59,17 @@ static int parse_header(const char *path, const unsigned char *buf, size_t size,
     if (memcmp(buf, CKPT_MAGIC, 8) != 0)
         return tdi_err_set(err, TDI_EFORMAT, "%s: byte 0: not a tdi U-Net checkpoint (bad magic)",
                            path);
-    uint32_t ver = get32(buf + 8);
+    uint32_t ver = tdi_unet_get32(buf + 8);
     if (ver != CKPT_VERSION)
         return tdi_err_set(err, TDI_EFORMAT, "%s: byte 8: checkpoint version %u, this tdi reads %u",
                            path, ver, CKPT_VERSION);
-    info->channels = get32(buf + 12);
-    info->groups = get32(buf + 16);
-    info->flags = get32(buf + 20);
-    info->n_params = get64(buf + 24);
-    info->config_hash = get64(buf + 32);
-    info->step = get64(buf + 40);
-    info->epoch = get64(buf + 48);
+    info->channels = tdi_unet_get32(buf + 12);
+    info->groups = tdi_unet_get32(buf + 16);
+    info->flags = tdi_unet_get32(buf + 20);
+    info->n_params = tdi_unet_get64(buf + 24);
+    info->config_hash = tdi_unet_get64(buf + 32);
+    info->step = tdi_unet_get64(buf + 40);
+    info->epoch = tdi_unet_get64(buf + 48);
     if (info->flags > 1u || info->n_params == 0 || info->n_params > ((uint64_t)1 << 32))
         return tdi_err_set(err, TDI_EFORMAT, "%s: byte 20: implausible header (flags %u, %llu "
                            "parameters)", path, info->flags, (unsigned long long)info->n_params);
@@ -133,7 +106,7 @@ int tdi_unet_ckpt_load(const char *path, tdi_unet *m, tdi_unet_adam *adam,
     tdi_unet_ckpt_info info;
     if ((rc = parse_header(path, b, size, &info, err)))
         goto out;
-    if (tdi_hash_bytes(TDI_HASH_INIT, b, size - 8) != get64(b + size - 8)) {
+    if (tdi_hash_bytes(TDI_HASH_INIT, b, size - 8) != tdi_unet_get64(b + size - 8)) {
         rc = tdi_err_set(err, TDI_EFORMAT, "%s: checksum mismatch: the file is corrupt", path);
         goto out;
     }

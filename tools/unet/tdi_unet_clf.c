@@ -11,6 +11,7 @@
 
 #include "tdi_io.h"
 #include "tdi_unet_layers.h"
+#include "tdi_unet_le.h"
 
 #define CLF_MAGIC "TDICLF01"
 #define CLF_VERSION 1u
@@ -185,49 +186,21 @@ double tdi_clf_backward_ce(tdi_clf *m, const uint8_t *labels)
     return loss;
 }
 
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 int tdi_clf_save(const char *path, const tdi_clf *m, uint64_t config_hash, tdi_err *err)
 {
     unsigned char h[CLF_HDR], tail[8];
     memcpy(h, CLF_MAGIC, 8);
-    put32(h + 8, CLF_VERSION);
-    put32(h + 12, (uint32_t)m->arch.c1);
-    put32(h + 16, (uint32_t)m->arch.c2);
-    put32(h + 20, (uint32_t)m->arch.c3);
-    put32(h + 24, (uint32_t)m->arch.hidden);
-    put64(h + 28, m->n_params);
-    put64(h + 36, config_hash);
+    tdi_unet_put32(h + 8, CLF_VERSION);
+    tdi_unet_put32(h + 12, (uint32_t)m->arch.c1);
+    tdi_unet_put32(h + 16, (uint32_t)m->arch.c2);
+    tdi_unet_put32(h + 20, (uint32_t)m->arch.c3);
+    tdi_unet_put32(h + 24, (uint32_t)m->arch.hidden);
+    tdi_unet_put64(h + 28, m->n_params);
+    tdi_unet_put64(h + 36, config_hash);
     const size_t nb = m->n_params * sizeof(float);
     uint64_t hash = tdi_hash_bytes(TDI_HASH_INIT, h, sizeof h);
     hash = tdi_hash_bytes(hash, m->params, nb);
-    put64(tail, hash);
+    tdi_unet_put64(tail, hash);
     tdi_atomic_file af;
     int rc = tdi_atomic_open(&af, path, err);
     if (rc)
@@ -255,17 +228,18 @@ int tdi_clf_load(const char *path, size_t max_batch, tdi_clf **out, uint64_t *co
     if (size < CLF_HDR + 8 || memcmp(u, CLF_MAGIC, 8) != 0) {
         rc = tdi_err_set(err, TDI_EFORMAT, "%s: not a tdi classifier checkpoint (magic %s)",
                          path, CLF_MAGIC);
-    } else if (get32(u + 8) != CLF_VERSION) {
+    } else if (tdi_unet_get32(u + 8) != CLF_VERSION) {
         rc = tdi_err_set(err, TDI_EFORMAT, "%s: version %u, this build reads %u", path,
-                         get32(u + 8), CLF_VERSION);
+                         tdi_unet_get32(u + 8), CLF_VERSION);
     } else {
-        a = (tdi_clf_arch){get32(u + 12), get32(u + 16), get32(u + 20), get32(u + 24)};
-        n = get64(u + 28);
+        a = (tdi_clf_arch){tdi_unet_get32(u + 12), tdi_unet_get32(u + 16),
+                           tdi_unet_get32(u + 20), tdi_unet_get32(u + 24)};
+        n = tdi_unet_get64(u + 28);
         if (n > (SIZE_MAX - CLF_HDR - 8) / sizeof(float) ||
             size != CLF_HDR + n * sizeof(float) + 8)
             rc = tdi_err_set(err, TDI_EFORMAT, "%s: %zu bytes, the header promises %llu "
                              "parameters (truncated?)", path, size, (unsigned long long)n);
-        else if (tdi_hash_bytes(TDI_HASH_INIT, u, size - 8) != get64(u + size - 8))
+        else if (tdi_hash_bytes(TDI_HASH_INIT, u, size - 8) != tdi_unet_get64(u + size - 8))
             rc = tdi_err_set(err, TDI_EFORMAT, "%s: checksum mismatch (corrupt file)", path);
     }
     tdi_clf *m = NULL;
@@ -277,7 +251,7 @@ int tdi_clf_load(const char *path, size_t max_batch, tdi_clf **out, uint64_t *co
             memcpy(m->params, u + CLF_HDR, n * sizeof(float));
     }
     if (!rc && config_hash)
-        *config_hash = get64(u + 36);
+        *config_hash = tdi_unet_get64(u + 36);
     free(buf);
     if (rc)
         tdi_clf_free(m);
