@@ -211,168 +211,242 @@ static void unit_instance(sb *s, const tdi_gen_circuit *c, size_t i)
     sb_line(s, "%s %s", line, c->unit_subckt);
 }
 
-/* All lines of a netlist into s; the element cards are appended when with_elems, else their
- * position (line index) is stored in *elem_at. */
-static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
-                          double tran_stop, sb *sp, int with_elems, size_t *elem_at)
+/* What every section of a netlist needs: the circuit, the mode, the unit counts (N units, NR
+ * incl. the read-out stage nodes), the nodes the .control measures ([o0, o1)), and the
+ * transient step and stop time [s]. */
+typedef struct {
+    const tdi_gen_circuit *c;
+    const tdi_gen_phys *p;
+    tdi_gen_mode mode;
+    size_t N, D, NR, o0, o1;
+    double h, tstop, slot;
+} nl_ctx;
+
+/* Title, the circuit's header lines, the physics and read-out stage notes. */
+static void nl_header(sb *s, const nl_ctx *x)
 {
-    const tdi_gen_phys *p = &c->phys;
-    double h = tran_h > 0 ? tran_h : p->noise_dt, tstop = tran_stop > 0 ? tran_stop : p->t_stop;
-    double slot = p->t_slot;
-    size_t N = c->N, D = c->D, NR = N + (p->ro ? D : 0); /* units incl. read-out stage nodes */
-    size_t o0 = c->readout_all ? 0 : c->mod[c->out].off; /* the nodes the .control measures */
-    size_t o1 = c->readout_all ? N : c->mod[c->out].off + c->mod[c->out].n;
-#define s (*sp)
-    sb_line(&s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
-            mode == TDI_GEN_COSIM ? "cosim" : "standalone");
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_phys *p = x->p;
+    sb_line(s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
+            x->mode == TDI_GEN_COSIM ? "cosim" : "standalone");
     /* header lines (already "* ..."-prefixed, newline separated) */
-    {
-        const char *h0 = c->header;
-        while (*h0) {
-            const char *e = strchr(h0, '\n');
-            size_t n = e ? (size_t)(e - h0) : strlen(h0);
-            sb_line(&s, "%.*s", (int)n, h0);
-            h0 += n + (e ? 1 : 0);
-        }
+    const char *h0 = c->header;
+    while (*h0) {
+        const char *e = strchr(h0, '\n');
+        size_t n = e ? (size_t)(e - h0) : strlen(h0);
+        sb_line(s, "%.*s", (int)n, h0);
+        h0 += n + (e ? 1 : 0);
     }
-    sb_line(&s, "* physics: tau = Cu/gu = %.6g s, theta = kB T/(Cu Vs^2) = %.6g, kT/C = %.6g V^2 "
+    sb_line(s, "* physics: tau = Cu/gu = %.6g s, theta = kB T/(Cu Vs^2) = %.6g, kT/C = %.6g V^2 "
             "(%.6g V rms), Vs = %.6g V/unit", p->tau, p->theta, p->kTC, sqrt(p->kTC), p->Vs);
-    sb_line(&s, "* lambda(M) in [%.6g, %.6g]; slowest relaxation %.6g s, fastest %.6g s; noise "
+    sb_line(s, "* lambda(M) in [%.6g, %.6g]; slowest relaxation %.6g s, fastest %.6g s; noise "
             "interval %.6g s", p->lambda_min, p->lambda_max, p->t_slow, p->t_fast, p->noise_dt);
-    sb_line(&s, "* per sample: settle %.6g s then average %.6g s; %zu sample(s) from t = 0 "
+    sb_line(s, "* per sample: settle %.6g s then average %.6g s; %zu sample(s) from t = 0 "
             "(nodes start at 0 V: uic)", p->t_settle, p->t_avg, c->n_samples);
-    unit_note(&s, p, TDI_GEN_UNIT_NOTE_NETLIST);
+    unit_note(s, p, TDI_GEN_UNIT_NOTE_NETLIST);
     if (p->ro) {
-        sb_line(&s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
+        sb_line(s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
                 "tau_ro = %.6g s, noise g_n = %.6g S; settles in %.6g s", p->ro_C, p->ro_g,
                 p->ro_tau, p->ro_gn, p->ro_settle);
-        sb_line(&s, "*   the ADC converts r<y><j> once per sample at the end of its slot (%.6g s)",
+        sb_line(s, "*   the ADC converts r<y><j> once per sample at the end of its slot (%.6g s)",
                 p->t_slot);
     }
+}
+
+/* The node-name comment: encoder/decoder for the two-module case, else one line per module. */
+static void nl_nodes_note(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_phys *p = x->p;
     if (c->n_mod == 2 && c->out == 1) {
         const char *ep = c->mod[0].prefix, *dp = c->mod[1].prefix;
-        sb_line(&s, "* nodes: %s0..%s%zu encoder, %s0..%s%zu decoder (volts = Vs * state)%s", ep, ep,
-                c->mod[0].n - 1, dp, dp, D - 1, p->unit->nodes_note);
+        sb_line(s, "* nodes: %s0..%s%zu encoder, %s0..%s%zu decoder (volts = Vs * state)%s", ep, ep,
+                c->mod[0].n - 1, dp, dp, x->D - 1, p->unit->nodes_note);
     } else {
         for (size_t m = 0; m < c->n_mod; m++)
-            sb_line(&s, "* nodes: %s0..%s%zu module %s%s", c->mod[m].prefix, c->mod[m].prefix,
+            sb_line(s, "* nodes: %s0..%s%zu module %s%s", c->mod[m].prefix, c->mod[m].prefix,
                     c->mod[m].n - 1, c->mod[m].name, m == c->out ? " (read out)" : "");
-        sb_line(&s, "* (volts = Vs * state)%s", p->unit->nodes_note);
+        sb_line(s, "* (volts = Vs * state)%s", p->unit->nodes_note);
     }
-    if (mode == TDI_GEN_COSIM) {
-        sb_line(&s, "* co-simulation interface (see generator/tdi_gen.h):");
-        sb_line(&s, "*   ibias_<unit>  EXTERNAL current into the unit's force node = gu*Vs*b_i [A]");
-        sb_line(&s, "*   inoise_<unit> EXTERNAL current into the unit's force node: white, two-sided "
+}
+
+/* How to use the netlist: the co-simulation interface, or the standalone run and the expected
+ * read-out per node and sample. */
+static void nl_usage_note(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_phys *p = x->p;
+    if (x->mode == TDI_GEN_COSIM) {
+        sb_line(s, "* co-simulation interface (see generator/tdi_gen.h):");
+        sb_line(s, "*   ibias_<unit>  EXTERNAL current into the unit's force node = gu*Vs*b_i [A]");
+        sb_line(s, "*   inoise_<unit> EXTERNAL current into the unit's force node: white, two-sided "
                 "PSD 2 kB T g_noise = %.6g A^2/Hz", 2 * p->kT * p->g_noise);
-        sb_line(&s, "*                 sample std sqrt(2 kB T g_noise / h) = %.6g A at h = %.6g s, "
+        sb_line(s, "*                 sample std sqrt(2 kB T g_noise / h) = %.6g A at h = %.6g s, "
                 "linearly interpolated, sample 0 := 0", p->noise_na, p->noise_dt);
-        sb_line(&s, "*   force node = the unit node (rc) or p<unit> (rlc); bus nodes: u*, s*, sk*");
-        sb_line(&s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
-    } else {
-        sb_line(&s, "* run: ngspice -b <this file>; it prints avg_<node>_s<n> (time average, V) and "
-                "rms_<node>_s<n> per sample");
-        sb_line(&s, "* expected (equilibrium mean Vs*(M^-1 b)_i, std of the average, std of the "
-                "node) per read-out node and sample:");
-        for (size_t si = 0; si < c->n_samples; si++)
-            for (size_t i = o0; i < o1; i++)
-                sb_line(&s, "*   avg_%s_s%zu = %.6g V  +- %.3g V (readout std)  node std %.3g V",
-                        c->nodes[i].name, si, c->expect_mean[si * N + i], c->readout_sd[i],
-                        sqrt(c->node_var[i]));
+        sb_line(s, "*   force node = the unit node (rc) or p<unit> (rlc); bus nodes: u*, s*, sk*");
+        sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
+        return;
     }
-    sb_line(&s, ".param Cu=%.15g gu=%.15g Vs=%.15g Tk=%.15g kB=1.380649e-23", p->Cu, p->gu, p->Vs,
+    sb_line(s, "* run: ngspice -b <this file>; it prints avg_<node>_s<n> (time average, V) and "
+            "rms_<node>_s<n> per sample");
+    sb_line(s, "* expected (equilibrium mean Vs*(M^-1 b)_i, std of the average, std of the "
+            "node) per read-out node and sample:");
+    for (size_t si = 0; si < c->n_samples; si++)
+        for (size_t i = x->o0; i < x->o1; i++)
+            sb_line(s, "*   avg_%s_s%zu = %.6g V  +- %.3g V (readout std)  node std %.3g V",
+                    c->nodes[i].name, si, c->expect_mean[si * x->N + i], c->readout_sd[i],
+                    sqrt(c->node_var[i]));
+}
+
+/* .param cards and the subcircuits (read-out stage unit, the unit kind's). */
+static void nl_params_subckts(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_phys *p = x->p;
+    sb_line(s, ".param Cu=%.15g gu=%.15g Vs=%.15g Tk=%.15g kB=1.380649e-23", p->Cu, p->gu, p->Vs,
             p->T);
-    sb_line(&s, ".param tau=%.15g theta=%.15g nt=%.15g na=%.15g", p->tau, p->theta, p->noise_dt,
+    sb_line(s, ".param tau=%.15g theta=%.15g nt=%.15g na=%.15g", p->tau, p->theta, p->noise_dt,
             p->noise_na);
-    unit_note(&s, p, TDI_GEN_UNIT_NOTE_PARAM);
+    unit_note(s, p, TDI_GEN_UNIT_NOTE_PARAM);
     if (p->ro)
-        sb_line(&s, ".param Cro=%.15g gro=%.15g nro=%.15g", p->ro_C, p->ro_g, p->ro_na);
+        sb_line(s, ".param Cro=%.15g gro=%.15g nro=%.15g", p->ro_C, p->ro_g, p->ro_na);
     if (p->ro) {
-        sb_line(&s, "* read-out stage unit: its capacitor C_ro; gm_ro, g_ro are top-level cards");
-        sb_line(&s, ".subckt unit_ro r");
-        sb_line(&s, "C1 r 0 {Cro}");
-        sb_line(&s, ".ends unit_ro");
+        sb_line(s, "* read-out stage unit: its capacitor C_ro; gm_ro, g_ro are top-level cards");
+        sb_line(s, ".subckt unit_ro r");
+        sb_line(s, "C1 r 0 {Cro}");
+        sb_line(s, ".ends unit_ro");
     }
-    sb_lines(&s, p->unit->subckt, strlen(p->unit->subckt));
-    sb_line(&s, "* --- units");
-    for (size_t i = 0; i < N; i++)
-        unit_instance(&s, c, i);
-    if (p->ro) {
-        sb_line(&s, "* --- read-out stage units r<y><j> (C_ro to ground)");
-        for (size_t i = N; i < NR; i++)
-            sb_line(&s, "X%s %s unit_ro", c->nodes[i].name, c->nodes[i].name);
+    sb_lines(s, p->unit->subckt, strlen(p->unit->subckt));
+}
+
+/* Unit instances, then the read-out stage's. */
+static void nl_instances(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    sb_line(s, "* --- units");
+    for (size_t i = 0; i < x->N; i++)
+        unit_instance(s, c, i);
+    if (x->p->ro) {
+        sb_line(s, "* --- read-out stage units r<y><j> (C_ro to ground)");
+        for (size_t i = x->N; i < x->NR; i++)
+            sb_line(s, "X%s %s unit_ro", c->nodes[i].name, c->nodes[i].name);
     }
-    if (with_elems)
-        sb_lines(&s, c->elem_text, c->elem_text_len);
-    else
-        *elem_at = s.n;
-    sb_line(&s, "* --- bias: gu*Vs*b_i [A] into the force node%s",
-            p->ro && mode == TDI_GEN_COSIM ? " (read-out stage nodes: held at 0)" : "");
-    for (size_t i = 0; i < (mode == TDI_GEN_COSIM ? NR : N); i++) {
+}
+
+/* Bias current sources: external (cosim), DC (one sample) or a PWL schedule. */
+static void nl_bias(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_phys *p = x->p;
+    int cosim = x->mode == TDI_GEN_COSIM;
+    sb_line(s, "* --- bias: gu*Vs*b_i [A] into the force node%s",
+            p->ro && cosim ? " (read-out stage nodes: held at 0)" : "");
+    for (size_t i = 0; i < (cosim ? x->NR : x->N); i++) {
         const char *un = c->nodes[i].name, *fn = nname(c, tdi_gen_force_node(c, i));
-        if (mode == TDI_GEN_COSIM) {
-            sb_line(&s, "Ibias_%s 0 %s external", un, fn);
+        if (cosim) {
+            sb_line(s, "Ibias_%s 0 %s external", un, fn);
         } else if (c->n_samples == 1) {
-            sb_line(&s, "Ibias_%s 0 %s DC %.15g", un, fn, c->bias[i]);
+            sb_line(s, "Ibias_%s 0 %s DC %.15g", un, fn, c->bias[i]);
         } else { /* PWL schedule: each value held for one slot, one tick to switch */
-            sb_line(&s, "Ibias_%s 0 %s PWL(0 %.15g", un, fn, c->bias[i]);
+            sb_line(s, "Ibias_%s 0 %s PWL(0 %.15g", un, fn, c->bias[i]);
             for (size_t si = 1; si < c->n_samples; si++)
-                sb_line(&s, "+ %.15g %.15g %.15g %.15g", si * slot, c->bias[(si - 1) * N + i],
-                        si * slot + p->noise_dt, c->bias[si * N + i]);
-            sb_line(&s, "+ )");
+                sb_line(s, "+ %.15g %.15g %.15g %.15g", si * x->slot,
+                        c->bias[(si - 1) * x->N + i], si * x->slot + p->noise_dt,
+                        c->bias[si * x->N + i]);
+            sb_line(s, "+ )");
         }
     }
-    if (mode == TDI_GEN_COSIM || c->noise) {
-        sb_line(&s, "* --- thermal noise: two-sided PSD 2 kB T g_noise (g_noise = %.15g S)",
-                p->g_noise);
-        for (size_t i = 0; i < N; i++) {
-            const char *un = c->nodes[i].name, *fn = nname(c, tdi_gen_force_node(c, i));
-            if (mode == TDI_GEN_COSIM)
-                sb_line(&s, "Inoise_%s 0 %s external", un, fn);
-            else
-                sb_line(&s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, fn, p->noise_na,
-                        p->noise_dt);
-        }
-        if (p->ro)
-            sb_line(&s, "* --- read-out stage noise: two-sided PSD 2 kB T g_n (g_n = %.15g S)",
-                    p->ro_gn);
-        for (size_t i = N; i < NR; i++) {
-            const char *un = c->nodes[i].name;
-            if (mode == TDI_GEN_COSIM)
-                sb_line(&s, "Inoise_%s 0 %s external", un, un);
-            else
-                sb_line(&s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, un, p->ro_na,
-                        p->noise_dt);
-        }
-    } else {
-        sb_line(&s, "* --- thermal noise: off (circuit.noise: false)");
+}
+
+/* Thermal noise sources of the units and the read-out stage (external in cosim). */
+static void nl_noise(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_phys *p = x->p;
+    int cosim = x->mode == TDI_GEN_COSIM;
+    if (!cosim && !c->noise) {
+        sb_line(s, "* --- thermal noise: off (circuit.noise: false)");
+        return;
     }
-    sb_line(&s, ".tran %.15g %.15g 0 %.15g uic", h, tstop, h);
-    if (mode == TDI_GEN_STANDALONE) {
-        sb_line(&s, ".control");
-        sb_line(&s, "set noaskquit");
-        sb_line(&s, "run");
-        for (size_t si = 0; si < c->n_samples; si++) {
-            /* the window average keeps its window; the stage is read at the slot end */
-            double t0 = si * slot + p->t_settle, tr = (si + 1) * slot;
-            double t1 = p->ro ? t0 + p->t_avg : tr;
-            for (size_t i = o0; i < o1; i++) {
-                sb_line(&s, "meas tran avg_%s_s%zu AVG v(%s) from=%.15g to=%.15g", c->nodes[i].name,
-                        si, c->nodes[i].name, t0, t1);
-                sb_line(&s, "meas tran rms_%s_s%zu RMS v(%s) from=%.15g to=%.15g", c->nodes[i].name,
-                        si, c->nodes[i].name, t0, t1);
-            }
-            /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
-               final time point fails in ngspice 39, and the next sample's bias ramps after) */
-            for (size_t i = N; i < NR; i++)
-                sb_line(&s, "meas tran ro_%s_s%zu FIND v(%s) AT=%.15g", c->nodes[i].name, si,
-                        c->nodes[i].name, tr - h);
-        }
-        sb_line(&s, "echo tdi-gen: done");
-        sb_line(&s, "quit 0");
-        sb_line(&s, ".endc");
+    sb_line(s, "* --- thermal noise: two-sided PSD 2 kB T g_noise (g_noise = %.15g S)",
+            p->g_noise);
+    for (size_t i = 0; i < x->N; i++) {
+        const char *un = c->nodes[i].name, *fn = nname(c, tdi_gen_force_node(c, i));
+        if (cosim)
+            sb_line(s, "Inoise_%s 0 %s external", un, fn);
+        else
+            sb_line(s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, fn, p->noise_na,
+                    p->noise_dt);
     }
-    sb_line(&s, ".end");
-#undef s
+    if (p->ro)
+        sb_line(s, "* --- read-out stage noise: two-sided PSD 2 kB T g_n (g_n = %.15g S)",
+                p->ro_gn);
+    for (size_t i = x->N; i < x->NR; i++) {
+        const char *un = c->nodes[i].name;
+        if (cosim)
+            sb_line(s, "Inoise_%s 0 %s external", un, un);
+        else
+            sb_line(s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, un, p->ro_na,
+                    p->noise_dt);
+    }
+}
+
+/* The standalone .control block: per sample, the window average and RMS of each measured
+ * node and the read-out stage's conversion at the slot's end. */
+static void nl_control(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_phys *p = x->p;
+    sb_line(s, ".control");
+    sb_line(s, "set noaskquit");
+    sb_line(s, "run");
+    for (size_t si = 0; si < c->n_samples; si++) {
+        /* the window average keeps its window; the stage is read at the slot end */
+        double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
+        double t1 = p->ro ? t0 + p->t_avg : tr;
+        for (size_t i = x->o0; i < x->o1; i++) {
+            sb_line(s, "meas tran avg_%s_s%zu AVG v(%s) from=%.15g to=%.15g", c->nodes[i].name,
+                    si, c->nodes[i].name, t0, t1);
+            sb_line(s, "meas tran rms_%s_s%zu RMS v(%s) from=%.15g to=%.15g", c->nodes[i].name,
+                    si, c->nodes[i].name, t0, t1);
+        }
+        /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
+           final time point fails in ngspice 39, and the next sample's bias ramps after) */
+        for (size_t i = x->N; i < x->NR; i++)
+            sb_line(s, "meas tran ro_%s_s%zu FIND v(%s) AT=%.15g", c->nodes[i].name, si,
+                    c->nodes[i].name, tr - x->h);
+    }
+    sb_line(s, "echo tdi-gen: done");
+    sb_line(s, "quit 0");
+    sb_line(s, ".endc");
+}
+
+/* All lines of a netlist into s, in card order; the element cards are appended when
+ * with_elems, else their position (line index) is stored in *elem_at. */
+static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                          double tran_stop, sb *s, int with_elems, size_t *elem_at)
+{
+    const tdi_gen_phys *p = &c->phys;
+    nl_ctx x = {.c = c, .p = p, .mode = mode, .N = c->N, .D = c->D, .slot = p->t_slot};
+    x.h = tran_h > 0 ? tran_h : p->noise_dt;
+    x.tstop = tran_stop > 0 ? tran_stop : p->t_stop;
+    x.NR = x.N + (p->ro ? x.D : 0); /* units incl. read-out stage nodes */
+    x.o0 = c->readout_all ? 0 : c->mod[c->out].off; /* the nodes the .control measures */
+    x.o1 = c->readout_all ? x.N : c->mod[c->out].off + c->mod[c->out].n;
+    nl_header(s, &x);
+    nl_nodes_note(s, &x);
+    nl_usage_note(s, &x);
+    nl_params_subckts(s, &x);
+    nl_instances(s, &x);
+    if (with_elems)
+        sb_lines(s, c->elem_text, c->elem_text_len);
+    else
+        *elem_at = s->n;
+    nl_bias(s, &x);
+    nl_noise(s, &x);
+    sb_line(s, ".tran %.15g %.15g 0 %.15g uic", x.h, x.tstop, x.h);
+    if (mode == TDI_GEN_STANDALONE)
+        nl_control(s, &x);
+    sb_line(s, ".end");
 }
 
 int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,

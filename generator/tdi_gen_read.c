@@ -248,35 +248,129 @@ int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char 
     return tdi_gen_readback_parse_modules(text, pre, 2, 1, rb, err);
 }
 
-int tdi_gen_readback_parse_modules(const char *text, const char *const *prefix, size_t n_mod,
-                                   size_t out, tdi_gen_readback *rb, tdi_err *err)
+/* Parse state: the node map, the R/G elements and unit instances read so far, and the node
+ * roles (each indexed by node id, nm.n entries) and bus voltages (nb x N) once mapped. */
+typedef struct {
+    nodemap nm;
+    tdi_gen_elem *el;
+    size_t ne, ecap;
+    long *xu, *xf; /* instances: unit node id, force node id */
+    size_t nx, xcap;
+    int *unit_of, *force_of, *bus_of;
+    double *vbus;
+    size_t N, nro, nb;
+} rd_state;
+
+static void rd_free(rd_state *st)
 {
-    memset(rb, 0, sizeof *rb);
-    /* joined logical lines: copy, lower-case, fold "+" continuations */
+    nm_free(&st->nm);
+    free(st->el);
+    free(st->xu);
+    free(st->xf);
+    free(st->unit_of);
+    free(st->force_of);
+    free(st->bus_of);
+    free(st->vbus);
+}
+
+/* Joined logical lines: a lower-cased copy of text with "+" continuations folded into the
+ * previous line (the preceding newline and the '+' become spaces). NULL on out of memory. */
+static char *rd_join_lines(const char *text)
+{
     size_t len = strlen(text);
     char *buf = malloc(len + 2);
-    nodemap nm = {0};
-    tdi_gen_elem *el = NULL;
-    size_t ne = 0, ecap = 0;
-    long *xu = NULL, *xf = NULL; /* instances: unit node id, force node id */
-    size_t nx = 0, xcap = 0;
-    int *unit_of = NULL, *force_of = NULL, *bus_of = NULL;
-    double *vbus = NULL;
-    int rc = 0;
     if (!buf)
-        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        return NULL;
     for (size_t i = 0; i <= len; i++)
         buf[i] = (char)tolower((unsigned char)text[i]);
-    /* process line by line; continuation lines are appended to the previous logical line by
-       replacing the preceding newline with a space */
     for (size_t i = 0; i < len; i++)
         if (buf[i] == '\n' && buf[i + 1] == '+') {
             buf[i] = ' ';
             buf[i + 1] = ' ';
         }
-    int in_sub = 0;
+    return buf;
+}
+
+/* Unit instance card "x<name> <unit> [<force>] <subckt>" (nt tokens). */
+static int rd_instance(rd_state *st, char **tok, int nt, size_t lineno, tdi_err *err)
+{
+    if (nt != 3 && nt != 4)
+        return tdi_err_set(err, TDI_EFORMAT, "line %zu: unit instance needs 2 or 3 fields "
+                           "after the name", lineno);
+    if (st->nx == st->xcap) {
+        st->xcap = st->xcap ? 2 * st->xcap : 256;
+        long *a = realloc(st->xu, st->xcap * sizeof *a);
+        long *b2 = a ? realloc(st->xf, st->xcap * sizeof *b2) : NULL;
+        if (a)
+            st->xu = a;
+        if (!a || !b2)
+            return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        st->xf = b2;
+    }
+    st->xu[st->nx] = nm_id(&st->nm, tok[1]);
+    st->xf[st->nx] = nm_id(&st->nm, tok[nt == 4 ? 2 : 1]);
+    if (st->xu[st->nx] < 0 || st->xf[st->nx] < 0)
+        return tdi_err_set(err, TDI_EFORMAT, "line %zu: bad unit instance nodes", lineno);
+    st->nx++;
+    return 0;
+}
+
+/* R card "r<name> a b value" or G card "g<name> a b c d gm" (nt tokens). */
+static int rd_element(rd_state *st, char **tok, int nt, size_t lineno, tdi_err *err)
+{
+    char kind = tok[0][0];
+    int need = kind == 'r' ? 4 : 6;
+    if (nt != need)
+        return tdi_err_set(err, TDI_EFORMAT, "line %zu: '%s' card needs %d fields, has %d",
+                           lineno, tok[0], need, nt);
+    double v;
+    if (spice_num(tok[need - 1], &v) || v == 0)
+        return tdi_err_set(err, TDI_EFORMAT, "line %zu: bad value '%s'", lineno, tok[need - 1]);
+    if (st->ne == st->ecap) {
+        st->ecap = st->ecap ? 2 * st->ecap : 1024;
+        tdi_gen_elem *q = realloc(st->el, st->ecap * sizeof *q);
+        if (!q)
+            return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        st->el = q;
+    }
+    tdi_gen_elem *e = &st->el[st->ne++];
+    e->kind = (char)(kind == 'r' ? 'R' : 'G');
+    e->block = 0;
+    e->a = nm_id(&st->nm, tok[1]);
+    e->b = nm_id(&st->nm, tok[2]);
+    e->c = kind == 'g' ? nm_id(&st->nm, tok[3]) : -1;
+    e->d = kind == 'g' ? nm_id(&st->nm, tok[4]) : -1;
+    e->g = kind == 'r' ? 1.0 / v : v;
+    if (e->a == -2 || e->b == -2 || e->c == -2 || e->d == -2)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    return 0;
+}
+
+/* One top-level card (a non-empty, non-comment, non-dot line): tokenised and recorded when it
+ * is a unit instance, R or G; sources, capacitors and inductors are not part of the
+ * conductance network and are skipped. */
+static int rd_card(rd_state *st, char *line, size_t lineno, tdi_err *err)
+{
+    char *tok[16], *save = NULL;
+    int nt = 0;
+    for (char *t = strtok_r(line, " \t\r", &save); t && nt < 16; t = strtok_r(NULL, " \t\r", &save))
+        tok[nt++] = t;
+    if (nt == 0)
+        return 0;
+    char kind = tok[0][0];
+    if (kind == 'x')
+        return rd_instance(st, tok, nt, lineno, err);
+    if (kind != 'r' && kind != 'g')
+        return 0;
+    return rd_element(st, tok, nt, lineno, err);
+}
+
+/* Walks the joined lines of buf (modified in place) up to ".end", skipping comments, dot
+ * cards and .subckt/.control bodies, and collects the top-level cards into st. */
+static int rd_collect(rd_state *st, char *buf, tdi_err *err)
+{
+    int in_sub = 0, rc = 0;
     size_t lineno = 0;
-    char *save = NULL;
     char *p = buf;
     while (p && *p && !rc) {
         char *eol = strchr(p, '\n');
@@ -304,120 +398,74 @@ int tdi_gen_readback_parse_modules(const char *text, const char *const *prefix, 
                 break;
             continue;
         }
-        char *tok[16];
-        int nt = 0;
-        for (char *t = strtok_r(line, " \t\r", &save); t && nt < 16; t = strtok_r(NULL, " \t\r", &save))
-            tok[nt++] = t;
-        if (nt == 0)
-            continue;
-        char kind = tok[0][0];
-        if (kind == 'x') {
-            if (nt != 3 && nt != 4) {
-                rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: unit instance needs 2 or 3 fields "
-                                 "after the name", lineno);
-                break;
-            }
-            if (nx == xcap) {
-                xcap = xcap ? 2 * xcap : 256;
-                long *a = realloc(xu, xcap * sizeof *a), *b2 = a ? realloc(xf, xcap * sizeof *b2) : NULL;
-                if (a)
-                    xu = a;
-                if (!a || !b2) {
-                    rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
-                    break;
-                }
-                xf = b2;
-            }
-            xu[nx] = nm_id(&nm, tok[1]);
-            xf[nx] = nm_id(&nm, tok[nt == 4 ? 2 : 1]);
-            if (xu[nx] < 0 || xf[nx] < 0) {
-                rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: bad unit instance nodes", lineno);
-                break;
-            }
-            nx++;
-            continue;
-        }
-        if (kind != 'r' && kind != 'g')
-            continue; /* sources, capacitors, inductors: not part of the conductance network */
-        int need = kind == 'r' ? 4 : 6;
-        if (nt != need) {
-            rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: '%s' card needs %d fields, has %d",
-                             lineno, tok[0], need, nt);
-            break;
-        }
-        double v;
-        if (spice_num(tok[need - 1], &v) || v == 0) {
-            rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: bad value '%s'", lineno, tok[need - 1]);
-            break;
-        }
-        if (ne == ecap) {
-            ecap = ecap ? 2 * ecap : 1024;
-            tdi_gen_elem *q = realloc(el, ecap * sizeof *q);
-            if (!q) {
-                rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
-                break;
-            }
-            el = q;
-        }
-        tdi_gen_elem *e = &el[ne++];
-        e->kind = (char)(kind == 'r' ? 'R' : 'G');
-        e->block = 0;
-        e->a = nm_id(&nm, tok[1]);
-        e->b = nm_id(&nm, tok[2]);
-        e->c = kind == 'g' ? nm_id(&nm, tok[3]) : -1;
-        e->d = kind == 'g' ? nm_id(&nm, tok[4]) : -1;
-        e->g = kind == 'r' ? 1.0 / v : v;
-        if (e->a == -2 || e->b == -2 || e->c == -2 || e->d == -2)
-            rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        rc = rd_card(st, line, lineno, err);
     }
+    return rc;
+}
+
+/* Node roles: the modules' units and (optional) read-out stage units r<prefix[out]><j> (see
+ * roles), every other non-force node a bus (numbered in node order); sets st->N, nro, nb. */
+static int rd_map_nodes(rd_state *st, const char *const *prefix, size_t n_mod, size_t out,
+                        tdi_err *err)
+{
+    size_t nn = st->nm.n ? st->nm.n : 1;
+    st->unit_of = malloc(nn * sizeof *st->unit_of);
+    st->force_of = malloc(nn * sizeof *st->force_of);
+    st->bus_of = malloc(nn * sizeof *st->bus_of);
+    if (!st->unit_of || !st->force_of || !st->bus_of)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    int rc = roles(&st->nm, st->xu, st->xf, st->nx, prefix, n_mod, out, st->unit_of,
+                   st->force_of, &st->N, &st->nro, err);
     if (rc)
-        goto done;
-    /* roles: the modules' units and (optional) read-out stage units r<prefix[out]><j> */
-    size_t N = 0, nro = 0, nb = 0;
-    unit_of = malloc((nm.n ? nm.n : 1) * sizeof *unit_of);
-    force_of = malloc((nm.n ? nm.n : 1) * sizeof *force_of);
-    bus_of = malloc((nm.n ? nm.n : 1) * sizeof *bus_of);
-    if (!unit_of || !force_of || !bus_of) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
-        goto done;
-    }
-    if ((rc = roles(&nm, xu, xf, nx, prefix, n_mod, out, unit_of, force_of, &N, &nro, err)))
-        goto done;
-    for (size_t i = 0; i < nm.n; i++)
-        bus_of[i] = -1;
+        return rc;
+    for (size_t i = 0; i < st->nm.n; i++)
+        st->bus_of[i] = -1;
+    return 0;
+}
+
+/* Stamps and reduces the network onto the units (rb->K, N x N; st->vbus) and maps the
+ * resistors for the energy ledger. */
+static int rd_reduce(rd_state *st, tdi_gen_readback *rb, tdi_err *err)
+{
+    size_t N = st->N;
     rb->K = calloc(N * N, sizeof *rb->K);
-    if (!rb->K) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < nm.n; i++)
-        if (unit_of[i] < 0 && force_of[i] < 0)
-            bus_of[i] = (int)nb++;
-    vbus = malloc((nb ? nb : 1) * N * sizeof *vbus);
-    if (!vbus) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
-        goto done;
-    }
-    rc = tdi_gen_reduce(el, ne, nm.n, unit_of, force_of, bus_of, N, nb, rb->K, vbus, err);
+    if (!rb->K)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    for (size_t i = 0; i < st->nm.n; i++)
+        if (st->unit_of[i] < 0 && st->force_of[i] < 0)
+            st->bus_of[i] = (int)st->nb++;
+    st->vbus = malloc((st->nb ? st->nb : 1) * N * sizeof *st->vbus);
+    if (!st->vbus)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    int rc = tdi_gen_reduce(st->el, st->ne, st->nm.n, st->unit_of, st->force_of, st->bus_of, N,
+                            st->nb, rb->K, st->vbus, err);
     if (!rc)
-        rc = map_resistors(el, ne, unit_of, bus_of, N, vbus, rb, err);
-    if (rc)
-        goto done;
-    rb->N = N;
-    rb->n_ro = nro;
-    rb->n_bus = nb;
-    rb->n_elems = ne;
-done:
-    if (rc)
+        rc = map_resistors(st->el, st->ne, st->unit_of, st->bus_of, N, st->vbus, rb, err);
+    return rc;
+}
+
+int tdi_gen_readback_parse_modules(const char *text, const char *const *prefix, size_t n_mod,
+                                   size_t out, tdi_gen_readback *rb, tdi_err *err)
+{
+    memset(rb, 0, sizeof *rb);
+    char *buf = rd_join_lines(text);
+    if (!buf)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    rd_state st = {0};
+    int rc = rd_collect(&st, buf, err);
+    if (!rc)
+        rc = rd_map_nodes(&st, prefix, n_mod, out, err);
+    if (!rc)
+        rc = rd_reduce(&st, rb, err);
+    if (!rc) {
+        rb->N = st.N;
+        rb->n_ro = st.nro;
+        rb->n_bus = st.nb;
+        rb->n_elems = st.ne;
+    } else {
         tdi_gen_readback_destroy(rb);
+    }
     free(buf);
-    nm_free(&nm);
-    free(el);
-    free(xu);
-    free(xf);
-    free(unit_of);
-    free(force_of);
-    free(bus_of);
-    free(vbus);
+    rd_free(&st);
     return rc;
 }

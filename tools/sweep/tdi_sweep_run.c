@@ -165,6 +165,214 @@ static int worker_loop(const tdi_sweep_cfg *c, const tdi_sweep_comm *m,
     }
 }
 
+/* ------------------------------------------------------------------ the serial sweep */
+/* Runs the first `limit` pending jobs in order, appending each row to results.csv (fd). */
+static int sweep_serial(const tdi_sweep_cfg *c, const tdi_sweep_opts *o,
+                        const tdi_sweep_job *jobs, const size_t *pending, size_t limit, int fd,
+                        tdi_sweep_stats *st, double t0, tdi_err *err)
+{
+    for (size_t q = 0; q < limit; q++) {
+        char *row = NULL;
+        int rc = tdi_sweep_job_run(c, &jobs[pending[q]], o ? o->log : NULL, &row, err);
+        if (rc)
+            return rc;
+        rc = tdi_sweep_results_append(fd, row, err);
+        st->failed += row_failed(row);
+        free(row);
+        if (rc)
+            return rc;
+        st->done++;
+        progress(o, st->done, limit, st->skipped, st->failed, t0);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ rank 0's master */
+/* The master's state: the local worker's queue q (q.next points at next), the ranks still
+ * running (remote), the first error that stops handing out jobs (mrc; rows still drain) and
+ * the receive buffer. */
+typedef struct {
+    const tdi_sweep_comm *m;
+    const tdi_sweep_opts *o;
+    tdi_sweep_stats *st;
+    int fd;
+    double t0;
+    const size_t *pending;
+    size_t np, limit, next;
+    local_q q;
+    int remote, mrc;
+    char *buf;
+    size_t bufcap;
+} master;
+
+/* Appends a finished row to results.csv and counts it. */
+static int master_row(master *ms, const char *row, tdi_err *err)
+{
+    int rc = tdi_sweep_results_append(ms->fd, row, err);
+    if (!rc) {
+        ms->st->done++;
+        ms->st->failed += row_failed(row);
+        progress(ms->o, ms->st->done, ms->limit, ms->st->skipped, ms->st->failed, ms->t0);
+    }
+    return rc;
+}
+
+/* Takes and writes the local worker's finished rows; *lfin: it had finished when they were
+ * taken. Returns the number of rows taken. */
+static size_t master_drain_local(master *ms, int *lfin, tdi_err *err)
+{
+    pthread_mutex_lock(&ms->q.mu);
+    char **rows = ms->q.rows;
+    size_t nr = ms->q.n_rows;
+    ms->q.rows = NULL;
+    ms->q.n_rows = ms->q.cap_rows = 0;
+    *lfin = ms->q.finished;
+    pthread_mutex_unlock(&ms->q.mu);
+    for (size_t i = 0; i < nr; i++) {
+        if (!ms->mrc)
+            ms->mrc = master_row(ms, rows[i], err);
+        free(rows[i]);
+    }
+    free(rows);
+    if (ms->mrc) {
+        pthread_mutex_lock(&ms->q.mu);
+        ms->q.stop = 1;
+        pthread_mutex_unlock(&ms->q.mu);
+    }
+    return nr;
+}
+
+/* Hands rank src the next pending job, or stops it. */
+static int master_reply(master *ms, int src, tdi_err *err)
+{
+    pthread_mutex_lock(&ms->q.mu);
+    int give = !ms->mrc && !ms->q.stop && ms->next < ms->np && ms->next < ms->limit;
+    size_t idx = give ? ms->pending[ms->next++] : 0;
+    pthread_mutex_unlock(&ms->q.mu);
+    if (!give) {
+        ms->m->send(ms->m->ctx, src, TAG_STOP, "", 0);
+        ms->remote--;
+        return 0;
+    }
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)((uint64_t)idx >> (8 * i));
+    if (ms->m->send(ms->m->ctx, src, TAG_JOB, b, 8))
+        return tdi_err_set(err, TDI_EIO, "sweep: send to rank %d failed", src);
+    return 0;
+}
+
+/* Handles one waiting message of another rank, if any (*busy = 1 then): a FAIL ends that rank
+ * (*again = 1: the caller goes straight to its next round), a ROW is written, and READY or ROW
+ * is answered with a job or STOP. Nonzero: a communication failure that ends the sweep. */
+static int master_message(master *ms, int *busy, int *again, tdi_err *err)
+{
+    int src, tag;
+    size_t len;
+    int pr = ms->remote > 0 ? ms->m->probe(ms->m->ctx, &src, &tag, &len) : 0;
+    if (pr < 0)
+        return tdi_err_set(err, TDI_EIO, "sweep: probe failed");
+    if (pr == 0)
+        return 0;
+    *busy = 1;
+    if (len + 1 > ms->bufcap) {
+        char *nb = realloc(ms->buf, len + 1);
+        if (!nb)
+            return tdi_err_set(err, TDI_ENOMEM, "sweep: out of memory");
+        ms->buf = nb;
+        ms->bufcap = len + 1;
+    }
+    if (ms->m->recv(ms->m->ctx, src, tag, ms->buf, len))
+        return tdi_err_set(err, TDI_EIO, "sweep: receive from rank %d failed", src);
+    ms->buf[len] = '\0';
+    if (tag == TAG_FAIL) {
+        if (!ms->mrc)
+            ms->mrc = tdi_err_set(err, TDI_EIO, "sweep rank %d: %s", src, ms->buf);
+        ms->remote--;
+        *again = 1;
+        return 0;
+    }
+    if (tag == TAG_ROW && !ms->mrc)
+        ms->mrc = master_row(ms, ms->buf, err);
+    return master_reply(ms, src, err);
+}
+
+/* The master's loop (rc: an error already set, e.g. no local worker): drain local rows, serve
+ * one message, until the local worker has finished and every other rank is stopped. */
+static int master_loop(master *ms, int rc, tdi_err *err)
+{
+    for (;;) {
+        int lfin, busy = 0, again = 0;
+        size_t nr = master_drain_local(ms, &lfin, err);
+        busy = nr > 0;
+        int r = master_message(ms, &busy, &again, err);
+        if (r) {
+            rc = r;
+            break;
+        }
+        if (again)
+            continue;
+        if (lfin && nr == 0 && ms->remote == 0)
+            break; /* the local worker had finished before its queue was emptied above */
+        if (!busy)
+            nap();
+    }
+    return rc;
+}
+
+/* Distributed: rank 0 = master (this thread) + a local worker thread running pending jobs. */
+static int sweep_master(const tdi_sweep_cfg *c, const tdi_sweep_comm *m,
+                        const tdi_sweep_opts *o, const tdi_sweep_job *jobs,
+                        const size_t *pending, size_t np, size_t limit, int fd,
+                        tdi_sweep_stats *st, double t0, tdi_err *err)
+{
+    master ms;
+    memset(&ms, 0, sizeof ms);
+    ms.m = m;
+    ms.o = o;
+    ms.st = st;
+    ms.fd = fd;
+    ms.t0 = t0;
+    ms.pending = pending;
+    ms.np = np;
+    ms.limit = limit;
+    ms.remote = m->size - 1;
+    pthread_mutex_init(&ms.q.mu, NULL);
+    ms.q.c = c;
+    ms.q.jobs = jobs;
+    ms.q.pending = pending;
+    ms.q.n_pending = np;
+    ms.q.next = &ms.next;
+    ms.q.limit = limit;
+    ms.q.log = o ? o->log : NULL;
+    int rc = 0;
+    pthread_t th;
+    int started = pthread_create(&th, NULL, local_worker, &ms.q) == 0;
+    if (!started) {
+        ms.q.finished = 1;
+        rc = tdi_err_set(err, TDI_ENOMEM, "sweep: cannot start the local worker thread");
+    }
+    ms.mrc = rc;
+    rc = master_loop(&ms, rc, err);
+    pthread_mutex_lock(&ms.q.mu);
+    ms.q.stop = 1;
+    pthread_mutex_unlock(&ms.q.mu);
+    if (started)
+        pthread_join(th, NULL);
+    for (size_t i = 0; i < ms.q.n_rows; i++) /* only after an error */
+        free(ms.q.rows[i]);
+    free(ms.q.rows);
+    free(ms.buf);
+    pthread_mutex_destroy(&ms.q.mu);
+    if (!rc)
+        rc = ms.mrc;
+    if (!rc && ms.q.rc) {
+        *err = ms.q.err;
+        rc = ms.q.rc;
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------ the sweep */
 int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *m, const tdi_sweep_opts *o,
                   tdi_sweep_stats *st, tdi_err *err)
@@ -183,168 +391,29 @@ int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *m, const tdi_swe
         free(jobs);
         return rc;
     }
-
     unsigned char *done = malloc(n);
     size_t *pending = malloc(n * sizeof *pending);
     int fd = -1;
-    if (!done || !pending) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "sweep: out of memory");
-        goto out;
-    }
     size_t n_done = 0;
-    if ((rc = tdi_sweep_results_open(c, jobs, n, done, &n_done, &fd, err)))
-        goto out;
-    st->skipped = n_done;
-    size_t np = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!done[i])
-            pending[np++] = i;
-    size_t limit = o && o->max_jobs > 0 && (size_t)o->max_jobs < np ? (size_t)o->max_jobs : np;
-    if (o && o->progress)
-        fprintf(stderr, "tdi-sweep: %s: %zu jobs in the grid, %zu already in %s/results.csv, "
-                "%zu to run on %d rank%s\n", c->path, n, n_done, c->out, limit, size,
-                size > 1 ? "s" : "");
-
-    if (size <= 1) { /* serial */
-        for (size_t q = 0; q < limit; q++) {
-            char *row = NULL;
-            if ((rc = tdi_sweep_job_run(c, &jobs[pending[q]], o ? o->log : NULL, &row, err)))
-                goto out;
-            rc = tdi_sweep_results_append(fd, row, err);
-            st->failed += row_failed(row);
-            free(row);
-            if (rc)
-                goto out;
-            st->done++;
-            progress(o, st->done, limit, st->skipped, st->failed, t0);
-        }
-        goto out;
+    if (!done || !pending)
+        rc = tdi_err_set(err, TDI_ENOMEM, "sweep: out of memory");
+    else
+        rc = tdi_sweep_results_open(c, jobs, n, done, &n_done, &fd, err);
+    if (!rc) {
+        st->skipped = n_done;
+        size_t np = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!done[i])
+                pending[np++] = i;
+        size_t limit = o && o->max_jobs > 0 && (size_t)o->max_jobs < np ? (size_t)o->max_jobs
+                                                                           : np;
+        if (o && o->progress)
+            fprintf(stderr, "tdi-sweep: %s: %zu jobs in the grid, %zu already in %s/results.csv, "
+                    "%zu to run on %d rank%s\n", c->path, n, n_done, c->out, limit, size,
+                    size > 1 ? "s" : "");
+        rc = size <= 1 ? sweep_serial(c, o, jobs, pending, limit, fd, st, t0, err)
+                       : sweep_master(c, m, o, jobs, pending, np, limit, fd, st, t0, err);
     }
-
-    /* distributed: rank 0 = master (this thread) + a local worker thread */
-    size_t next = 0;
-    local_q q;
-    memset(&q, 0, sizeof q);
-    pthread_mutex_init(&q.mu, NULL);
-    q.c = c;
-    q.jobs = jobs;
-    q.pending = pending;
-    q.n_pending = np;
-    q.next = &next;
-    q.limit = limit;
-    q.log = o ? o->log : NULL;
-    pthread_t th;
-    int started = pthread_create(&th, NULL, local_worker, &q) == 0;
-    if (!started) {
-        q.finished = 1;
-        rc = tdi_err_set(err, TDI_ENOMEM, "sweep: cannot start the local worker thread");
-    }
-    int remote = size - 1, mrc = rc;
-    char *buf = NULL;
-    size_t bufcap = 0;
-    for (;;) {
-        int busy = 0;
-        /* rows of the local worker */
-        pthread_mutex_lock(&q.mu);
-        char **rows = q.rows;
-        size_t nr = q.n_rows;
-        q.rows = NULL;
-        q.n_rows = q.cap_rows = 0;
-        int lfin = q.finished;
-        pthread_mutex_unlock(&q.mu);
-        for (size_t i = 0; i < nr; i++) {
-            if (!mrc && !(mrc = tdi_sweep_results_append(fd, rows[i], err))) {
-                st->done++;
-                st->failed += row_failed(rows[i]);
-                progress(o, st->done, limit, st->skipped, st->failed, t0);
-            }
-            free(rows[i]);
-            busy = 1;
-        }
-        free(rows);
-        if (mrc) {
-            pthread_mutex_lock(&q.mu);
-            q.stop = 1;
-            pthread_mutex_unlock(&q.mu);
-        }
-        /* messages of the other ranks */
-        int src, tag;
-        size_t len;
-        int pr = remote > 0 ? m->probe(m->ctx, &src, &tag, &len) : 0;
-        if (pr < 0) {
-            rc = tdi_err_set(err, TDI_EIO, "sweep: probe failed");
-            break;
-        }
-        if (pr > 0) {
-            busy = 1;
-            if (len + 1 > bufcap) {
-                char *nb = realloc(buf, len + 1);
-                if (!nb) {
-                    rc = tdi_err_set(err, TDI_ENOMEM, "sweep: out of memory");
-                    break;
-                }
-                buf = nb;
-                bufcap = len + 1;
-            }
-            if (m->recv(m->ctx, src, tag, buf, len)) {
-                rc = tdi_err_set(err, TDI_EIO, "sweep: receive from rank %d failed", src);
-                break;
-            }
-            buf[len] = '\0';
-            if (tag == TAG_FAIL) {
-                if (!mrc)
-                    mrc = tdi_err_set(err, TDI_EIO, "sweep rank %d: %s", src, buf);
-                remote--;
-                continue;
-            }
-            if (tag == TAG_ROW && !mrc) {
-                if (!(mrc = tdi_sweep_results_append(fd, buf, err))) {
-                    st->done++;
-                    st->failed += row_failed(buf);
-                    progress(o, st->done, limit, st->skipped, st->failed, t0);
-                }
-            }
-            /* hand out the next job, or stop the rank */
-            pthread_mutex_lock(&q.mu);
-            int give = !mrc && !q.stop && next < np && next < limit;
-            size_t idx = give ? pending[next++] : 0;
-            pthread_mutex_unlock(&q.mu);
-            if (give) {
-                unsigned char b[8];
-                for (int i = 0; i < 8; i++)
-                    b[i] = (unsigned char)((uint64_t)idx >> (8 * i));
-                if (m->send(m->ctx, src, TAG_JOB, b, 8)) {
-                    rc = tdi_err_set(err, TDI_EIO, "sweep: send to rank %d failed", src);
-                    break;
-                }
-            } else {
-                m->send(m->ctx, src, TAG_STOP, "", 0);
-                remote--;
-            }
-        }
-        if (lfin && nr == 0 && remote == 0)
-            break; /* the local worker had finished before its queue was emptied above */
-        if (!busy)
-            nap();
-    }
-    pthread_mutex_lock(&q.mu);
-    q.stop = 1;
-    pthread_mutex_unlock(&q.mu);
-    if (started)
-        pthread_join(th, NULL);
-    for (size_t i = 0; i < q.n_rows; i++) { /* only after an error */
-        free(q.rows[i]);
-    }
-    free(q.rows);
-    free(buf);
-    pthread_mutex_destroy(&q.mu);
-    if (!rc)
-        rc = mrc;
-    if (!rc && q.rc) {
-        *err = q.err;
-        rc = q.rc;
-    }
-out:
     st->wall_s = wall_now() - t0;
     if (fd >= 0)
         close(fd);
