@@ -32,7 +32,9 @@ static inline int tdi_test_job_bundle(const char *root, size_t D, size_t k, size
 static inline int tdi_test_job_config(const char *root, const char *sections, tdi_cosim_cfg *cfg,
                                       tdi_err *err)
 {
-    char path[600], txt[2048];
+    /* static: cfg->path points at it after the return (tdi_cosim_cfg does not own its path) */
+    static char path[600];
+    char txt[2048];
     snprintf(path, sizeof path, "%s.yaml", root);
     snprintf(txt, sizeof txt, "seed: 3\nname: t\nout: %s\n%s", root, sections);
     int rc = tdi_atomic_write_text(path, txt, err);

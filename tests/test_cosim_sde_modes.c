@@ -59,7 +59,8 @@ static void test_gauss(void)
             s2 += z * z;
             s4 += z * z * z * z;
             lag += i > 0 ? z * zv[i - 1] : 0;
-            pair += i % 16 < 8 ? z * zv[i + 8] : 0; /* cos and sin of the same pair */
+            /* cos and sin of the same pair (the last block's tail stops short of i + 8) */
+            pair += i % 16 < 8 && i + 8 < CNT ? z * zv[i + 8] : 0;
             n++;
         }
     }
