@@ -8,14 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "tdi_clock.h"
 #include "tdi_cosim_job.h"
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int tdi_cosim_fullscale(const tdi_cosim_cfg *cfg, const tdi_gen_circuit *gc,
                         const tdi_cosim_circuit *cc, const double *bsim, const double *ib,
@@ -125,9 +119,9 @@ static int run_engine(tdi_cosim_job *j, int k, tdi_err *err)
     char label[64];
     snprintf(label, sizeof label, "tdi-cosim %s", tdi_cosim_kind_name((tdi_cosim_kind)k));
     j->pl.label = (cfg->progress && k != TDI_COSIM_ANALYTIC) ? label : NULL;
-    double w0 = wall_now();
+    double w0 = tdi_clock_s(CLOCK_MONOTONIC);
     int rc = tdi_cosim_exp_run((tdi_cosim_kind)k, j->cc, &j->pl, &j->outs[k], err);
-    j->eng_wall[k] = wall_now() - w0;
+    j->eng_wall[k] = tdi_clock_s(CLOCK_MONOTONIC) - w0;
     j->pl.label = NULL;
     if (rc)
         tdi_err_prefix(err, "%s engine", tdi_cosim_kind_name((tdi_cosim_kind)k));

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tdi_clock.h"
 #include "tdi_cosim.h"
 
 #define EXP_SDE_COLS 128 /* samples per batched sde run (the GEMM's row count) */
@@ -29,13 +30,6 @@ typedef struct exp_ctx {
     long ticks_done, ticks_total;
 } exp_ctx;
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static const double *exp_bias(void *user, long k)
 {
     exp_ctx *x = user;
@@ -51,7 +45,7 @@ static void progress(exp_ctx *x, int final)
     static int tty = -1;
     if (tty < 0)
         tty = isatty(fileno(stderr));
-    double now = wall_now();
+    double now = tdi_clock_s(CLOCK_MONOTONIC);
     if (!x->pl->label || (!final && now - x->last_print < (tty ? 1.0 : 10.0)))
         return;
     x->last_print = now;
@@ -248,7 +242,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     x.out = out;
     x.L = L;
     x.ticks_total = total;
-    x.wall0 = x.last_print = wall_now();
+    x.wall0 = x.last_print = tdi_clock_s(CLOCK_MONOTONIC);
 
     if (kind == TDI_COSIM_ANALYTIC) {
         double T = (double)x.L * pl->tick;

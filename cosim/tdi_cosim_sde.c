@@ -17,6 +17,7 @@
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 
+#include "tdi_clock.h"
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 
@@ -297,13 +298,6 @@ static void matvec(size_t n, const double *A, const double *x, double *y)
     gsl_blas_dgemv(CblasNoTrans, 1.0, &Am.matrix, &xv.vector, 0.0, &yv.vector);
 }
 
-static double now_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The per-sample eigenbasis path (symmetric G): one sample, one tick at a time. */
 static int sde_run_eigen(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_cosim_digital *dg,
                          tdi_cosim_stats *st, tdi_err *err)
@@ -313,7 +307,7 @@ static int sde_run_eigen(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_
         fabs(dg->tick - s->h) > 1e-12 * s->h)
         return tdi_err_set(err, TDI_EARG, "sde run: inconsistent arguments");
     memset(st, 0, sizeof *st);
-    double cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = now_s(CLOCK_MONOTONIC);
+    double cpu0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = tdi_clock_s(CLOCK_MONOTONIC);
     int rc = 0;
     memset(s->a, 0, sizeof(double) * n);
     memset(s->v, 0, sizeof(double) * n);
@@ -354,8 +348,8 @@ static int sde_run_eigen(tdi_cosim_sde *s, const tdi_cosim_noise *nz, const tdi_
         st->points++;
     }
 done:
-    st->cpu_s = now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-    st->wall_s = now_s(CLOCK_MONOTONIC) - wall0;
+    st->cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    st->wall_s = tdi_clock_s(CLOCK_MONOTONIC) - wall0;
     return rc;
 }
 
@@ -480,7 +474,7 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
         nz->n != n || bt->n_ticks < 1 || fabs(bt->tick - s->h) > 1e-12 * s->h)
         return tdi_err_set(err, TDI_EARG, "sde batch run: inconsistent arguments");
     memset(st, 0, sizeof *st);
-    double cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = now_s(CLOCK_MONOTONIC);
+    double cpu0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = tdi_clock_s(CLOCK_MONOTONIC);
     int rc = 0, noisy = 0, have_b = 0;
     for (size_t i = 0; i < n; i++)
         noisy |= nz->amp[i] != 0.0;
@@ -517,8 +511,8 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
     st->ticks_hit = st->points = (bt->n_ticks + 1) * (long)cols;
 done:
     sde_batch_buf_free(&q);
-    st->cpu_s = now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-    st->wall_s = now_s(CLOCK_MONOTONIC) - wall0;
+    st->cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    st->wall_s = tdi_clock_s(CLOCK_MONOTONIC) - wall0;
     return rc;
 }
 
@@ -717,19 +711,6 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
     return 0;
 }
 
-/* Repeats f(args) until `seconds` of process CPU time have passed; returns CPU s per call. */
-static double sde_time_per_call(void (*f)(void *), void *arg, double seconds)
-{
-    double t0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t = 0;
-    long calls = 0;
-    do {
-        f(arg);
-        calls++;
-        t = now_s(CLOCK_PROCESS_CPUTIME_ID) - t0;
-    } while (t < seconds);
-    return t / (double)calls;
-}
-
 typedef struct sde_lim_arg {
     size_t n, cols, k;  /* GEMM (cols, n) = (cols, k) (k, n) */
     double *a, *b, *c;
@@ -766,10 +747,10 @@ int tdi_cosim_sde_limits(size_t n, size_t cols, double seconds, double gflops[2]
         g.b[i] = 1e-3 * (double)(i % 89);
     for (int q = 0; q < 2; q++) { /* eigenbasis (cols, n, n), fused expm (cols, n, 3n) */
         g.k = q ? 3 * n : n;
-        double t = sde_time_per_call(sde_lim_gemm, &g, seconds);
+        double t = tdi_clock_per_call(sde_lim_gemm, &g, seconds);
         gflops[q] = 2.0 * (double)(cols * n * g.k) / t * 1e-9;
     }
-    *ns_draw = sde_time_per_call(sde_lim_noise, &g, seconds) / (double)(cols * n) * 1e9;
+    *ns_draw = tdi_clock_per_call(sde_lim_noise, &g, seconds) / (double)(cols * n) * 1e9;
     free(g.a);
     free(g.b);
     free(g.c);

@@ -15,6 +15,7 @@
 #include <Random123/philox.h>
 #include <gsl/gsl_blas.h>
 
+#include "tdi_clock.h"
 #include "tdi_cosim.h"
 
 #define MG_TAG 0x6d6f6465u   /* counter word 3 ("mode"): apart from the unit stream's (j, u) */
@@ -288,7 +289,8 @@ static int sm_expect(sm_model *m, long L)
     }
     for (size_t i = 0; i < n; i++)
         for (size_t j = i; j < n; j++)
-            m->M[i * n + j] = m->M[j * n + i] = m->c0[i] * m->c0[j] * m->Q[i * n + j] * F[i * n + j];
+            m->M[i * n + j] = m->M[j * n + i] =
+                m->c0[i] * m->c0[j] * m->Q[i * n + j] * F[i * n + j];
     m->er_noise = en;
     free(F);
     free(Fm);
@@ -519,13 +521,6 @@ static int sm_run_batch(const sm_model *m, const tdi_cosim_plan *pl, const tdi_c
     return 0;
 }
 
-static double sm_now(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int tdi_cosim_sde_modes_run(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
                             const tdi_cosim_noise *nz, long L, tdi_cosim_out *out, long *n_acc,
                             tdi_err *err)
@@ -541,7 +536,7 @@ int tdi_cosim_sde_modes_run(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl
     int rc = sm_model_init(&m, c, pl, nz, err);
     if (!rc && sm_batch_alloc(&q, c->n, pl->n_read, ns < SM_COLS ? ns : SM_COLS))
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    double cpu0 = sm_now(CLOCK_PROCESS_CPUTIME_ID), wall0 = sm_now(CLOCK_MONOTONIC);
+    double cpu0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = tdi_clock_s(CLOCK_MONOTONIC);
     if (!rc && sm_expect(&m, L)) /* n^2 L flops once: inside the run's time */
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
     for (size_t s0 = 0; s0 < ns && !rc; s0 += SM_COLS) {
@@ -554,22 +549,9 @@ int tdi_cosim_sde_modes_run(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl
     sm_batch_free(&q);
     sm_model_free(&m);
     out->sde_modes = !rc;
-    out->st.cpu_s += sm_now(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-    out->st.wall_s += sm_now(CLOCK_MONOTONIC) - wall0;
+    out->st.cpu_s += tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    out->st.wall_s += tdi_clock_s(CLOCK_MONOTONIC) - wall0;
     return rc;
-}
-
-/* ---------------------------------------------------------------- limits (make bench) */
-static double sm_time_per_call(void (*f)(void *), void *arg, double seconds)
-{
-    double t0 = sm_now(CLOCK_PROCESS_CPUTIME_ID), t = 0;
-    long calls = 0;
-    do {
-        f(arg);
-        calls++;
-        t = sm_now(CLOCK_PROCESS_CPUTIME_ID) - t0;
-    } while (t < seconds);
-    return t / (double)calls;
 }
 
 typedef struct sm_lim_arg {
@@ -607,9 +589,9 @@ int tdi_cosim_sde_modes_limits(size_t n, size_t cols, double seconds, double *gf
         g.a[i] = 1e-3 * (double)(i % 97);
     for (size_t i = 0; i < n * n; i++) /* a lower factor of norm ~1: a stays bounded */
         g.l[i] = i / n == i % n ? 1.0 : 1e-3 * (double)(i % 89) / (double)n;
-    double t = sm_time_per_call(sm_lim_trmm, &g, seconds);
+    double t = tdi_clock_per_call(sm_lim_trmm, &g, seconds);
     *gflops_trmm = (double)(cols * n * n) / t * 1e-9; /* n^2 flops per row */
-    *ns_draw = sm_time_per_call(sm_lim_noise, &g, seconds) / (double)(cols * n) * 1e9;
+    *ns_draw = tdi_clock_per_call(sm_lim_noise, &g, seconds) / (double)(cols * n) * 1e9;
     free(g.a);
     free(g.l);
     free(g.z);

@@ -20,6 +20,7 @@
 #include <ngspice/sharedspice.h>
 #include <omp.h>
 
+#include "tdi_clock.h"
 #include "tdi_buf.h"
 #include "tdi_cosim.h"
 
@@ -519,13 +520,6 @@ char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks
     return deck;
 }
 
-static double now_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* What ngspice may change in the process and a run must hand back unchanged. ngspice 39.3 calls
  * omp_set_num_threads(num_threads, default 2) in every "run"; OpenBLAS's OpenMP build takes its
  * thread count from omp_get_max_threads() at each call, so without the restore every later GEMM
@@ -573,7 +567,7 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
         return rc;
     }
     memset(st, 0, sizeof *st);
-    double cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = now_s(CLOCK_MONOTONIC);
+    double cpu0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = tdi_clock_s(CLOCK_MONOTONIC);
 
     size_t n = c->n;
     spice_ctx x = {0};
@@ -664,8 +658,8 @@ done_spice:
     g_ctx = NULL;
 done:
     host_state_restore(&host);
-    st->cpu_s = now_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
-    st->wall_s = now_s(CLOCK_MONOTONIC) - wall0;
+    st->cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+    st->wall_s = tdi_clock_s(CLOCK_MONOTONIC) - wall0;
     free(lines);
     free(deck);
     free(x.ib);

@@ -6,6 +6,7 @@
  * order is x0..x{D-1}, y0..y{D-1}, then further state nodes (rlc p) or (read-out stage) r<y>
  * nodes, then buses; the stage block comes last and is left out of the reduction (it does not
  * load the substrate). Non-goal: text formatting (tdi_gen_emit.c). */
+#include "tdi_clock.h"
 #include "tdi_gen.h"
 
 #include <math.h>
@@ -92,13 +93,6 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c)
     free(c);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---------- physics ---------- */
 
 /* Error left at t after a bias step, of the stage output (rate b = 1/tau_ro) fed by one rc mode
@@ -178,13 +172,13 @@ static int derive_phys(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, cons
     } else { /* smallest t with every extreme mode's error <= eps (bisection on a monotone
                 bound: the envelope is non-increasing after its first minimum) */
         double lo = 0, hi = p->t_slow;
-        while (fmax(p->unit->mode_err(p, p->lambda_min, hi), p->unit->mode_err(p, p->lambda_max, hi)) >
-               cfg->settle_eps)
+        while (fmax(p->unit->mode_err(p, p->lambda_min, hi),
+                    p->unit->mode_err(p, p->lambda_max, hi)) > cfg->settle_eps)
             hi *= 2;
         for (int it = 0; it < 100; it++) {
             double mid = 0.5 * (lo + hi);
-            if (fmax(p->unit->mode_err(p, p->lambda_min, mid), p->unit->mode_err(p, p->lambda_max, mid)) >
-                cfg->settle_eps)
+            if (fmax(p->unit->mode_err(p, p->lambda_min, mid),
+                     p->unit->mode_err(p, p->lambda_max, mid)) > cfg->settle_eps)
                 lo = mid;
             else
                 hi = mid;
@@ -763,7 +757,7 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     int rc = check_build(cfg, bu, &intra, &skip, err);
     if (rc)
         return rc;
-    double t0 = now();
+    double t0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     size_t N = bu->sub.N;
     tdi_gen_circuit *c = calloc(1, sizeof *c);
     double *L = malloc(N * N * sizeof *L);
@@ -784,12 +778,12 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     if ((rc = build_samples(c, cfg, bu, L, err)) || (rc = build_readout_sd(c, L, err)))
         goto done;
     stage_elements(c, cfg);
-    double t1 = now();
+    double t1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     c->time_prep = t1 - t0;
     if ((rc = build_elements(&bd, bu, intra, skip, err)) ||
         (rc = tdi_gen_op_resolve(cfg, bu, L, c, err)) || (rc = tdi_gen_emit_elements(c, err)))
         goto done;
-    c->time_elems = now() - t1;
+    c->time_elems = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t1;
     build_header(c, cfg, bu);
     *out = c;
     c = NULL;
@@ -884,7 +878,8 @@ int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int 
             for (size_t q = 0; q < nb * N; q++)
                 vbus[q] = -GBX[q];
         gsl_matrix_view Kv = gsl_matrix_view_array(K, N, N);
-        gsl_matrix_view Fv = gsl_matrix_view_array(GFB, N, nb), Xv = gsl_matrix_view_array(GBX, nb, N);
+        gsl_matrix_view Fv = gsl_matrix_view_array(GFB, N, nb);
+        gsl_matrix_view Xv = gsl_matrix_view_array(GBX, nb, N);
         gsl_blas_dgemm(CblasNoTrans, CblasNoTrans, -1.0, &Fv.matrix, &Xv.matrix, 1.0, &Kv.matrix);
     }
     free(GFB);

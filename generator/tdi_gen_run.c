@@ -2,6 +2,7 @@
  * wires.json in one directory transaction (nothing appears unless everything was written).
  * Invariant: every check (config, bundle, PD, noise interval, budget) runs before the first
  * byte is written. Non-goal: argument parsing (tdi_gen_main.c). */
+#include "tdi_clock.h"
 #include "tdi_gen.h"
 
 #include <math.h>
@@ -11,13 +12,6 @@
 #include <time.h>
 
 #include "tdi_io.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int write_netlist(const char *dir, const char *name, const tdi_gen_circuit *c,
                          tdi_gen_mode mode, tdi_err *err)
@@ -62,17 +56,17 @@ int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *o
     int rc0 = tdi_dir_check(odir, err); /* refuse a foreign target before the work */
     if (rc0)
         return rc0;
-    double t0 = now();
+    double t0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     tdi_gen_bundle b;
     int rc = tdi_gen_bundle_read(bdir, &b, err);
     if (rc)
         return rc;
     tdi_gen_circuit *c = NULL;
     int begun = 0;
-    double t1 = now(), t3;
+    double t1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID), t3;
     if ((rc = tdi_gen_circuit_build(cfg, &b, &c, err)))
         goto done;
-    t3 = now();
+    t3 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     /* parent of the output directory must exist for the transaction */
     {
         char parent[1100];
@@ -108,9 +102,10 @@ int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *o
         tdi_gen_phys_print(c, log);
         tdi_gen_op_print(c, log);
         tdi_gen_wires_print(c, log);
+        double t4 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
         fprintf(log, "timing (CPU s): read %.3f, checks+physics %.3f, elements and their text "
                 "%.3f, write both netlists %.3f; total %.3f\n", t1 - t0, c->time_prep,
-                c->time_elems, now() - t3, now() - t0);
+                c->time_elems, t4 - t3, t4 - t0);
     }
 done:
     if (begun)
@@ -155,7 +150,8 @@ int tdi_gen_compare_log(const tdi_gen_circuit *c, const tdi_gen_bundle *b, const
             zm = fmax(zm, fabs(z));
             m++;
             if (out)
-                fprintf(out, "%-16s %14.6g %14.6g %12.3g %+8.2f\n", key, v, ex, c->readout_sd[i], z);
+                fprintf(out, "%-16s %14.6g %14.6g %12.3g %+8.2f\n", key, v, ex,
+                        c->readout_sd[i], z);
         }
     *chi2n = m ? chi2 / (double)m : 0;
     *zmax = zm;

@@ -6,6 +6,7 @@
  * Invariants: all validation and fitting happen before anything is written; an unstable rank in
  * a sweep is reported, not fatal; only the configured mode's M must be positive definite.
  * Non-goal: choosing hyper-parameters (the config does). */
+#include "tdi_clock.h"
 #include "tdi_io.h"
 #include "tdi_seed.h"
 #include "tdi_sub_run.h"
@@ -14,13 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* mean over entries of (a - column mean)^2: the MSE of predicting each column's mean */
 static double centered_var(const double *a, size_t n, size_t D)
@@ -223,7 +217,8 @@ static int run_write_bundle(tdi_sub_fitrun *r, FILE *o, tdi_err *err)
     };
     int rc = tdi_sub_bundle_write(subdir, &bun, err);
     if (!rc && o)
-        fprintf(o, "wrote %s (total wall time %.2f s)\n", subdir, now_s() - r->t0);
+        fprintf(o, "wrote %s (total wall time %.2f s)\n", subdir,
+                tdi_clock_s(CLOCK_MONOTONIC) - r->t0);
     return rc;
 }
 
@@ -231,7 +226,7 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
 {
     tdi_sub_fitrun r;
     memset(&r, 0, sizeof r);
-    r.t0 = now_s();
+    r.t0 = tdi_clock_s(CLOCK_MONOTONIC);
     r.cfg = cfg;
     r.D = (size_t)cfg->D;
     r.k = (size_t)cfg->k;
@@ -246,14 +241,14 @@ int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *o, tdi_err *err)
         run_model(&r);
         rc = run_interface(&r, err);
     }
-    r.t_train = now_s();
+    r.t_train = tdi_clock_s(CLOCK_MONOTONIC);
     if (!rc)
         rc = tdi_sub_eval_paper(&r, err);
     if (!rc)
         rc = tdi_sub_eval_rho(&r, err);
     if (!rc)
         rc = tdi_sub_eval_skip(&r, err);
-    r.t_eval = now_s();
+    r.t_eval = tdi_clock_s(CLOCK_MONOTONIC);
     if (!rc)
         rc = tdi_sub_eval_bundle_model(&r, err);
     if (!rc) {

@@ -5,6 +5,7 @@
  * row (columns: tdi_sweep_csv_header). Invariants: numbers are printed with %.10g so a row is a
  * pure function of the job; the only clock column is the last (wall_s). Non-goal: keeping the
  * scratch directory (removed unless keep_jobs). */
+#include "tdi_clock.h"
 #include "tdi_sweep.h"
 
 #include <ftw.h>
@@ -132,13 +133,6 @@ int tdi_sweep_row_inputs(const tdi_sweep_cfg *c, const tdi_sweep_job *j, char *b
     return ok ? 0 : -1;
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -221,7 +215,7 @@ static void sanitize(char *s)
 int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log, char **row,
                       tdi_err *err)
 {
-    double t0 = wall_now();
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     *row = NULL;
     char jobdir[440];
     if (snprintf(jobdir, sizeof jobdir, "%s/jobs/%06zu", c->out, j->index) >= (int)sizeof jobdir)
@@ -354,7 +348,7 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
         num(&l, sum.ratio_digeq);
         col(&l, "%s", "");
     }
-    col(&l, "%.3f", wall_now() - t0);
+    col(&l, "%.3f", tdi_clock_s(CLOCK_MONOTONIC) - t0);
     tdi_buf_append(&l.b, "\n", 1);
     if (l.b.oom) {
         tdi_buf_destroy(&l.b);

@@ -8,6 +8,7 @@
  * STOP. Waiting is a probe + 2 ms sleep loop, never a spinning receive: on a 2-core machine a
  * busy-polling master would steal a core from the jobs.
  * Non-goal: fault tolerance of a dead rank (rerun the sweep: finished rows are kept). */
+#include "tdi_clock.h"
 #include "tdi_sweep.h"
 
 #include <pthread.h>
@@ -17,13 +18,6 @@
 #include <unistd.h>
 
 enum { TAG_READY = 1, TAG_ROW = 2, TAG_FAIL = 3, TAG_JOB = 4, TAG_STOP = 5 };
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void nap(void)
 {
@@ -49,7 +43,7 @@ static void progress(const tdi_sweep_opts *o, size_t done, size_t todo, size_t s
 {
     if (!o || !o->progress)
         return;
-    double el = wall_now() - t0, rate = el > 0 ? (double)done / el : 0;
+    double el = tdi_clock_s(CLOCK_MONOTONIC) - t0, rate = el > 0 ? (double)done / el : 0;
     char eta[32], els[32];
     fmt_dur(rate > 0 ? (double)(todo - done) / rate : -1, eta, sizeof eta);
     fmt_dur(el, els, sizeof els);
@@ -377,7 +371,7 @@ static int sweep_master(const tdi_sweep_cfg *c, const tdi_sweep_comm *m,
 int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *m, const tdi_sweep_opts *o,
                   tdi_sweep_stats *st, tdi_err *err)
 {
-    double t0 = wall_now();
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     tdi_sweep_job *jobs = NULL;
     size_t n = 0;
     memset(st, 0, sizeof *st);
@@ -414,7 +408,7 @@ int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *m, const tdi_swe
         rc = size <= 1 ? sweep_serial(c, o, jobs, pending, limit, fd, st, t0, err)
                        : sweep_master(c, m, o, jobs, pending, np, limit, fd, st, t0, err);
     }
-    st->wall_s = wall_now() - t0;
+    st->wall_s = tdi_clock_s(CLOCK_MONOTONIC) - t0;
     if (fd >= 0)
         close(fd);
     free(done);

@@ -1,5 +1,6 @@
 /* tdi_unet_clf_run: config, training loop (Adam, linear learning-rate decay, reshuffled every
  * epoch), accuracy and features of the classifier (see tdi_unet_clf_run.h). */
+#include "tdi_clock.h"
 #include "tdi_unet_clf_run.h"
 
 #include <math.h>
@@ -59,13 +60,6 @@ static unsigned long clf_seed(long seed, uint64_t index)
 {
     const uint64_t shift = (uint64_t)(8 ^ TDI_SEED_UNET_INIT) << 48;
     return (unsigned long)tdi_seed((uint64_t)seed, TDI_SEED_UNET_INIT, index ^ shift);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void tdi_clf_apply(tdi_clf *m, const float *img, size_t n, float *feat, float *prob)
@@ -132,7 +126,8 @@ static int train_epoch(const tdi_clf_config *c, tdi_clf *m, tdi_unet_adam *adam,
         tdi_unet_adam_step(adam, m->params, m->grads, c->lr * (1.0 - f * (1.0 - c->final_lr_frac)),
                            0.9, 0.999, 1e-8, 0.0, 0.0);
         if (progress && (*step + 1) % 100 == 0) {
-            const double el = now_s() - t0, ips = (double)(*step + 1) * (double)B / el;
+            const double el = tdi_clock_s(CLOCK_MONOTONIC) - t0;
+            const double ips = (double)(*step + 1) * (double)B / el;
             fprintf(progress, "classifier: epoch %ld/%ld step %ld/%ld loss %.4f %.0f images/s "
                     "ETA %.0f s\n", epoch + 1, c->epochs, *step + 1, total, loss, ips,
                     (double)(total - *step - 1) * (double)B / ips);
@@ -168,7 +163,7 @@ int tdi_clf_train(const tdi_clf_config *c, double *test_acc, FILE *progress, tdi
         tdi_clf_init_params(m, clf_seed(c->seed, 1000000));
         const long total = c->epochs * (long)(tr.n / B);
         long step = 0;
-        const double t0 = now_s();
+        const double t0 = tdi_clock_s(CLOCK_MONOTONIC);
         for (long e = 0; !rc && e < c->epochs; e++)
             rc = train_epoch(c, m, &adam, &tr, e, &step, total, x, y, perm, r, progress, t0,
                              err);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tdi_clock.h"
 #include "tdi_cfg.h"
 #include "tdi_cli.h"
 #include "tdi_unet_clf_run.h"
@@ -146,13 +147,6 @@ static void sampler_name(const tdi_unet_sampler *s, char *buf, size_t size)
                  s->clip_x0 ? " clip-x0" : "");
 }
 
-static double wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int write_grid(const char *path, const float *img, size_t n, tdi_err *err)
 {
     size_t cols = 1;
@@ -184,9 +178,9 @@ static int cmd_sample(const tdi_unet_config *c, const char *ckpt, const char *ou
     float *img = malloc((size_t)n * 1024 * sizeof *img);
     if (!img)
         return tdi_err_set(err, TDI_ENOMEM, "sample: out of memory");
-    const double t0 = wall_s();
+    const double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     int rc = tdi_unet_sample_ckpt(c, ckpt, sm, (size_t)n, img, stderr, err);
-    const double el = wall_s() - t0;
+    const double el = tdi_clock_s(CLOCK_MONOTONIC) - t0;
     if (!rc)
         rc = write_grid(out, img, (size_t)n, err);
     char name[64];
@@ -210,16 +204,16 @@ static int cmd_fid(const tdi_unet_config *c, const char *ckpt, const char *clf_p
         rc = tdi_clf_load(clf_path, 250, &m, NULL, err);
     if (!rc)
         rc = tdi_unet_dataset_load(&test, c->data_dir, "test", err);
-    const double t0 = wall_s();
+    const double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     if (!rc)
         rc = tdi_unet_sample_ckpt(c, ckpt, sm, (size_t)n, img, stderr, err);
-    const double ts = wall_s() - t0;
+    const double ts = tdi_clock_s(CLOCK_MONOTONIC) - t0;
     tdi_fid_report r;
     if (!rc && grid)
         rc = write_grid(grid, img, (size_t)(n < 64 ? n : 64), err);
     if (!rc)
         rc = tdi_fid_evaluate(m, img, (size_t)n, &test, &r, err);
-    const double te = wall_s() - t0 - ts;
+    const double te = tdi_clock_s(CLOCK_MONOTONIC) - t0 - ts;
     if (!rc) {
         char name[64];
         sampler_name(sm, name, sizeof name);
@@ -248,11 +242,11 @@ static int cmd_classifier(const char *cmd, const char *cfg_path, const char *clf
         return rc;
     if (strcmp(cmd, "classifier-train") == 0) {
         double acc = 0.0;
-        const double t0 = wall_s();
+        const double t0 = tdi_clock_s(CLOCK_MONOTONIC);
         if ((rc = tdi_clf_train(&cc, &acc, stderr, err)))
             return rc;
         printf("wrote %s (%.1f s); test accuracy %.4f (10000 images)\n", cc.out,
-               wall_s() - t0, acc);
+               tdi_clock_s(CLOCK_MONOTONIC) - t0, acc);
         return TDI_OK;
     }
     tdi_clf *m = NULL;

@@ -1,6 +1,7 @@
 /* tdi_unet_run: training, evaluation, sampling, export and bench jobs of the U-Net (see
  * tdi_unet_run.h). Steps are numbered from 0; step s of the run uses the batch
  * perm(epoch = s / spe)[ (s % spe) * batch ...] with spe = floor(60000 / batch). */
+#include "tdi_clock.h"
 #include "tdi_unet_run.h"
 
 #include <errno.h>
@@ -18,13 +19,6 @@
 #include "tdi_seed.h"
 #include "tdi_unet_data.h"
 #include "tdi_unet_sampler.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static tdi_unet_arch arch_of(const tdi_unet_config *c)
 {
@@ -118,7 +112,7 @@ int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, td
     if ((rc = mkdirs_for(c->state, err)) || (rc = mkdirs_for(c->out, err)))
         goto out;
     long cur_epoch = -1, ran = 0;
-    double t0 = now_s(), loss_ema = 0.0;
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC), loss_ema = 0.0;
     long ema_n = 0;
     while (step < total) {
         const long epoch = step / spe, k = step % spe;
@@ -157,7 +151,8 @@ int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, td
                 goto out;
         }
         if (progress && (step % 10 == 0 || last)) {
-            const double el = now_s() - t0, ips = (double)ran * (double)B / el;
+            const double el = tdi_clock_s(CLOCK_MONOTONIC) - t0;
+            const double ips = (double)ran * (double)B / el;
             const double eta = (double)(total - step) * (double)B / ips;
             fprintf(progress,
                     "epoch %ld/%ld step %ld/%ld loss %.5f (avg %.5f) lr %.2e %.1f images/s ETA "
@@ -230,7 +225,7 @@ int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_resu
     tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
     if ((rc = load_model(c, ckpt, B, &m, err)))
         goto out;
-    double t0 = now_s();
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     for (size_t s = 0; s < n; s += B) {
         const size_t b = n - s < B ? n - s : B;
         gsl_rng_set(r, tdi_seed((uint64_t)c->eval_seed, TDI_SEED_UNET_EVAL, s));
@@ -254,7 +249,7 @@ int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_resu
         }
         if (progress)
             fprintf(progress, "eval %zu/%zu images, %.1f images/s\r", s + b, n,
-                    (double)(s + b) / (now_s() - t0));
+                    (double)(s + b) / (tdi_clock_s(CLOCK_MONOTONIC) - t0));
     }
     if (progress)
         fprintf(progress, "\n");
@@ -358,7 +353,7 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
         }
     }
     const int split_id = strcmp(o->split, "train") == 0 ? 0 : 1;
-    double t0 = now_s();
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     for (size_t s = 0; s < N; s += B) {
         const size_t b = N - s < B ? N - s : B;
         gsl_rng_set(r, tdi_seed(o->seed, TDI_SEED_UNET_EXPORT,
@@ -378,7 +373,7 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
         }
         if (progress)
             fprintf(progress, "export %s: %zu/%zu images, %.1f images/s\r", o->split, s + b, N,
-                    (double)(s + b) / (now_s() - t0));
+                    (double)(s + b) / (tdi_clock_s(CLOCK_MONOTONIC) - t0));
     }
     if (progress)
         fprintf(progress, "\n");
@@ -484,20 +479,20 @@ int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *tra
     tdi_unet_forward(m, x, tf, B, NULL);
     tdi_unet_backward_mse(m, e);
     long it = 0;
-    double t0 = now_s(), el;
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC), el;
     do {
         tdi_unet_forward(m, x, tf, B, NULL);
         tdi_unet_backward_mse(m, e);
         tdi_unet_adam_step(&adam, m->params, m->grads, 1e-5, 0.9, 0.999, 1e-8, 0.0, 1.0);
         it++;
-    } while ((el = now_s() - t0) < seconds || it < 3);
+    } while ((el = tdi_clock_s(CLOCK_MONOTONIC) - t0) < seconds || it < 3);
     *train_ips = (double)it * (double)B / el;
     it = 0;
-    t0 = now_s();
+    t0 = tdi_clock_s(CLOCK_MONOTONIC);
     do {
         tdi_unet_forward(m, x, tf, B, NULL);
         it++;
-    } while ((el = now_s() - t0) < seconds || it < 3);
+    } while ((el = tdi_clock_s(CLOCK_MONOTONIC) - t0) < seconds || it < 3);
     *infer_ips = (double)it * (double)B / el;
 out:
     gsl_rng_free(r);

@@ -2,6 +2,7 @@
  * through one U-Net forward per step (OpenMP + OpenBLAS inside); the per-image noise draws and
  * updates are split over images with OpenMP, each image owning its generator, so the result does
  * not depend on the number of threads. */
+#include "tdi_clock.h"
 #include "tdi_unet_sampler.h"
 
 #include <math.h>
@@ -57,13 +58,6 @@ void tdi_unet_ddim_update(float *x, const float *eps, const float *z, size_t n, 
     }
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One step of the plan: the U-Net's t and the update's coefficients. */
 typedef struct step {
     long t;
@@ -112,7 +106,7 @@ typedef struct progress_state {
 
 static void report(progress_state *p, size_t done, size_t b, size_t k, int final)
 {
-    const double now = now_s();
+    const double now = tdi_clock_s(CLOCK_MONOTONIC);
     if (!p->f || (!final && now - p->last < 1.0))
         return;
     p->last = now;
@@ -196,7 +190,7 @@ int tdi_unet_sample_model(tdi_unet *m, const tdi_unet_config *c, const tdi_unet_
         else
             snprintf(name, sizeof name, "ddim %zu steps eta %g%s", nsteps, s->eta,
                      s->clip_x0 ? " clip" : "");
-        progress_state ps = {progress, name, n, nsteps, now_s(), 0.0};
+        progress_state ps = {progress, name, n, nsteps, tdi_clock_s(CLOCK_MONOTONIC), 0.0};
         for (size_t f = 0; f < n; f += B) {
             const size_t b = n - f < B ? n - f : B;
             run_batch(m, plan, nsteps, s, f, b, out, z, tf, r, &ps);
