@@ -207,8 +207,9 @@ int tdi_cosim_sde_run_batch(tdi_cosim_sde *s, const tdi_cosim_noise *nz,
  * the fused matrix-exponential tick (6 n^2) as for a non-symmetric G, computing its matrices
  * (one 3n x 3n exponential) if alloc did not: tests and benchmarks. */
 int tdi_cosim_sde_use_expm(tdi_cosim_sde *s, tdi_err *err);
-/* G symmetric to rounding (64 ulp of its largest entry): the eigenbasis paths' condition. */
-int tdi_cosim_sde_symmetric(const tdi_cosim_circuit *c);
+/* 1 when |G_ij - G_ji| <= rel * max |G| for all i, j: the eigenbasis paths' condition (the
+ * per-sample path asks for rounding, 64 ulp; the mode-basis fast path for 1e-9). */
+int tdi_cosim_sde_symmetric(const tdi_cosim_circuit *c, double rel);
 /* One mode's tick weights (eigenvalue lam of C^-1/2 G C^-1/2, 1/s; tick s): a+ = e a + c0 (P b)
  * + c1 (P n_k) + c2 (P n_k+1), bias held and noise linear over the tick (docs/sde.md). */
 void tdi_cosim_sde_mode_weights(double lam, double tick, double *e, double *c0, double *c1,

@@ -82,8 +82,7 @@ void tdi_cosim_sde_free(tdi_cosim_sde *s)
     free(s);
 }
 
-/* G symmetric to rounding of the netlist's %.17g values: 64 ulp of the largest entry */
-int tdi_cosim_sde_symmetric(const tdi_cosim_circuit *c)
+int tdi_cosim_sde_symmetric(const tdi_cosim_circuit *c, double rel)
 {
     size_t n = c->n;
     double gmax = 0;
@@ -91,7 +90,7 @@ int tdi_cosim_sde_symmetric(const tdi_cosim_circuit *c)
         gmax = fmax(gmax, fabs(c->G[i]));
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
-            if (fabs(c->G[i * n + j] - c->G[j * n + i]) > 64 * 2.2e-16 * gmax)
+            if (fabs(c->G[i * n + j] - c->G[j * n + i]) > rel * gmax)
                 return 0;
     return 1;
 }
@@ -277,7 +276,8 @@ tdi_cosim_sde *tdi_cosim_sde_alloc(const tdi_cosim_circuit *c, double tick, tdi_
         goto oom;
     /* symmetric G of rc units: the eigenbasis (its eigenvalues check stability); the 3n x 3n
        exponential only on request (tdi_cosim_sde_use_expm): it costs ~(3n)^3 x 10 flops */
-    s->sym = c->n_state == 0 && tdi_cosim_sde_symmetric(c);
+    /* symmetric to rounding of the netlist's %.17g values: 64 ulp of the largest entry */
+    s->sym = c->n_state == 0 && tdi_cosim_sde_symmetric(c, 64 * 2.2e-16);
     if (s->sym ? sde_eigen(s, c, tick, err)
                : (sde_check_stable(s, err) || sde_expm(s, tick, err))) {
         tdi_cosim_sde_free(s);

@@ -164,23 +164,10 @@ static void sm_model_free(sm_model *m)
     memset(m, 0, sizeof *m);
 }
 
-/* G symmetric to 1e-9 of its largest entry: far above the rounding of a netlist read-back or
- * of the bus elimination (whose last bits depend on the BLAS's thread count: a 64-ulp test
- * flipped between runs of one sweep), far below any real one-way coupling; the modes are those
- * of G's symmetric part (tdi_cosim_circuit_modes). */
-static int sm_symmetric(const tdi_cosim_circuit *c)
-{
-    size_t n = c->n;
-    double gmax = 0;
-    for (size_t i = 0; i < n * n; i++)
-        gmax = fmax(gmax, fabs(c->G[i]));
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (fabs(c->G[i * n + j] - c->G[j * n + i]) > 1e-9 * gmax)
-                return 0;
-    return 1;
-}
-
+/* Symmetry (tdi_cosim_sde_symmetric) to 1e-9 of G's largest entry: far above the rounding of a
+ * netlist read-back or of the bus elimination (whose last bits depend on the BLAS's thread
+ * count: a 64-ulp test flipped between runs of one sweep), far below any real one-way coupling;
+ * the modes are those of G's symmetric part (tdi_cosim_circuit_modes). */
 int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
                                 const tdi_cosim_noise *nz, char *why, size_t len)
 {
@@ -194,7 +181,7 @@ int tdi_cosim_sde_modes_applies(const tdi_cosim_circuit *c, const tdi_cosim_plan
         no = "a read-out stage";
     else if (pl->n_wave > 0)
         no = "a waveform is recorded";
-    else if (!sm_symmetric(c))
+    else if (!tdi_cosim_sde_symmetric(c, 1e-9))
         no = "G is not symmetric";
     for (size_t i = 0; i < c->n && !no; i++) {
         if (!(c->cap[i] > 0))
