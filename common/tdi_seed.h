@@ -25,7 +25,11 @@ typedef enum tdi_seed_purpose {
     TDI_SEED_FIT_BATCH = 11,  /* tdi-fit minibatch order; seed = that MLP's seed, index 0 */
     TDI_SEED_GEN_LANCZOS = 12, /* tdi-gen Lanczos start vector; index 0 on M, 1 on M^-1 */
     TDI_SEED_GEN_LOWRANK = 13, /* tdi-gen low-rank intra factoring; index = module (0 enc) */
-    TDI_SEED_COSIM_NOISE = 14  /* tdi-cosim thermal-noise key (Philox); index 0 */
+    TDI_SEED_COSIM_NOISE = 14, /* tdi-cosim thermal-noise key (Philox); index 0 */
+    TDI_SEED_MISMATCH = 15,   /* device mismatch of one chip (Pelgrom draws); index = chip */
+    TDI_SEED_DEVNOISE = 16,   /* transistor-level device noise (white + 1/f); index 0 */
+    TDI_SEED_SSKIP = 17,      /* substrate-skip read-out noise in the U-Net; index = draw */
+    TDI_SEED_TUNE = 18        /* skip-aware fine-tune (minibatch, t, epsilon); index = step */
 } tdi_seed_purpose;
 
 /* The seed of stream (purpose, index) under master seed `seed` (64 bits; purposes that feed
