@@ -139,6 +139,46 @@ int tdi_cosim_noise_init(tdi_cosim_noise *nz, const tdi_cosim_circuit *c, double
                          uint64_t seed, int enabled, tdi_err *err);
 void tdi_cosim_noise_destroy(tdi_cosim_noise *nz);
 
+/* ---------------------------------------------------------------- device noise
+ * (tdi_cosim_devnoise.c, docs/noise.md) The drain-current noise of each transistor of a
+ * transistor-level netlist: sample j of device d is amp_w[d] N(0,1) + amp_f[d] y_d(j), y_d a
+ * unit-1/f process (two-sided PSD ~ 1/f over [f_lo, 1/(2 tick)]) made of n_pole first-order AR
+ * processes with log-spaced corners; the caller interpolates linearly between samples as for the
+ * units' thermal noise, so the two-sided PSD is psd_w + psd_f1 / f in the band. Reproducible
+ * from (seed, psd, f_lo, tick, j); the generator walks forward (a step back restarts it). */
+typedef struct tdi_cosim_devnoise {
+    uint64_t seed;      /* Philox key: tdi_seed(master, TDI_SEED_DEVNOISE, 0) */
+    size_t n;           /* devices */
+    double tick;        /* s */
+    double f_lo;        /* Hz: lower edge of the 1/f band (poles start two decades below) */
+    double *amp_w;      /* (n) A: sqrt(psd_w / tick) */
+    double *amp_f;      /* (n) A / sqrt(Hz): sqrt(psd_f1) */
+    size_t n_pole;
+    double *pole_a;     /* (n_pole) AR coefficient e^(-2 pi f_p tick) */
+    double *pole_c;     /* (n_pole) innovation scale sigma_p sqrt(1 - a_p^2) */
+    double *pole_s;     /* (n_pole) stationary std sigma_p */
+    double *x;          /* (n, n_pole) AR states at index at */
+    double *z;          /* (n, 1 + n_pole) the Gaussians of index at */
+    long at;            /* global index of x (-1: not started) */
+} tdi_cosim_devnoise;
+
+/* psd_w, psd_f1: (n) two-sided A^2/Hz (white; flicker at 1 Hz); tick s; f_lo Hz in
+ * (0, 1/(2 tick)). Errors: TDI_EARG, TDI_ENOMEM. */
+int tdi_cosim_devnoise_init(tdi_cosim_devnoise *dn, size_t n, const double *psd_w,
+                            const double *psd_f1, double tick, double f_lo, uint64_t seed,
+                            tdi_err *err);
+void tdi_cosim_devnoise_destroy(tdi_cosim_devnoise *dn);
+/* out[d] (n, A) = sample idx (global index >= 0) of every device. */
+void tdi_cosim_devnoise_at(tdi_cosim_devnoise *dn, long idx, double *out);
+/* The exact two-sided PSD (A^2/Hz) of device d's sample sequence at f (Hz), before the linear
+ * interpolation: psd_w + psd_f1 sum_p tick c_p^2 / |1 - a_p e^(-i 2 pi f tick)|^2. */
+double tdi_cosim_devnoise_psd(const tdi_cosim_devnoise *dn, size_t d, double f);
+/* Welch estimate of the two-sided PSD (units^2/Hz) of x (n samples at rate fs, Hz): Hann
+ * segments of seg (a power of 2, <= n) samples with 50% overlap, mean removed per segment;
+ * psd (seg/2 + 1) at f_k = k fs / seg; *n_seg segments averaged (may be NULL). TDI_EARG, ENOMEM. */
+int tdi_cosim_welch(const double *x, size_t n, size_t seg, double fs, double *psd,
+                    size_t *n_seg, tdi_err *err);
+
 /* ---------------------------------------------------------------- digital side of one run */
 /* The digital side of a transient of n_ticks ticks of length tick. The engine asks for the bias
  * currents of interval k, i.e. (t_k, t_k+1], before it integrates that interval (for k = -1, the
