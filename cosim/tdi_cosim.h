@@ -37,6 +37,13 @@ typedef struct tdi_cosim_circuit {
     char **src_noise; /* (n) optional separate noise source per unit ("inoise_x3"); NULL or
                          NULL entries: the noise rides on src[i] */
     int rc_units;     /* 1: the state node is the force node (the units are the sde state) */
+    /* Transistor-level netlists: one EXTERNAL noise current source per transistor, across its
+       channel ("in<dev> <d> <s> external"), driven by the spice engine from tdi_cosim_devnoise
+       (the sde and analytic engines do not see transistors). n_dev = 0 otherwise. */
+    size_t n_dev;
+    char **dev_src;     /* (n_dev) source names, lower-case ("inm12") */
+    double *dev_psd_w;  /* (n_dev) A^2/Hz, two-sided white drain-current noise */
+    double *dev_psd_f1; /* (n_dev) A^2/Hz at 1 Hz of the flicker part (S = psd_w + psd_f1 / f) */
     /* The sde engine's state when it is more than the units (a unit kind with a second state
        node: the rlc unit's p<x><i> with Cp); set by tdi_cosim_circuit_set_state. State nodes
        0..n-1 are the units, n..n_state-1 the extra nodes; bus nodes are eliminated:
@@ -86,6 +93,9 @@ tdi_cosim_circuit *tdi_cosim_circuit_direct(size_t n, const double *M, double cu
  * lower-cased). */
 int tdi_cosim_circuit_set_names(tdi_cosim_circuit *c, size_t i, const char *node,
                                 const char *src, const char *noise, tdi_err *err);
+/* Sets the device noise sources (names copied, lower-cased; PSDs >= 0), replacing any. */
+int tdi_cosim_circuit_set_dev_noise(tdi_cosim_circuit *c, size_t n, const char *const *names,
+                                    const double *psd_w, const double *psd_f1, tdi_err *err);
 /* Sets the sde state (n_state, state_cap, state_G, force above; copied): ns >= c->n state
  * nodes, units first; TDI_EARG for a force index >= ns or a capacitance <= 0. */
 int tdi_cosim_circuit_set_state(tdi_cosim_circuit *c, size_t ns, const double *cap,
@@ -124,6 +134,7 @@ typedef struct tdi_cosim_noise {
     int scalar;      /* 1: tdi_cosim_noise_sample draws unit by unit with tdi_cosim_noise_gauss
                         (the generator before the vectorised blocks: the sde reference path
                         and benchmarks); 0 (tdi_cosim_noise_init): tdi_cosim_noise_gauss_block */
+    struct tdi_cosim_devnoise *dev; /* the circuit's device noise (NULL: none), not owned */
 } tdi_cosim_noise;
 
 /* Standard Gaussian of (seed, unit, global sample index): Philox + Box-Muller. */
@@ -134,6 +145,9 @@ void tdi_cosim_noise_gauss_block(uint64_t seed, uint64_t u0, uint64_t index, siz
                                  double *z);
 /* Fills out[n] with the noise currents at local sample k (k = 0 gives zeros). */
 void tdi_cosim_noise_sample(const tdi_cosim_noise *nz, long k, double *out);
+/* Fills out[nz->dev->n] with the device noise currents at local sample k (k = 0: zeros; the
+ * device stream's global index tick0 + k). Needs nz->dev. */
+void tdi_cosim_noise_dev_sample(const tdi_cosim_noise *nz, long k, double *out);
 /* amp[i] = sqrt(2 kB T g_noise,i / tick), or 0 when enabled is 0. */
 int tdi_cosim_noise_init(tdi_cosim_noise *nz, const tdi_cosim_circuit *c, double tick,
                          uint64_t seed, int enabled, tdi_err *err);
@@ -411,6 +425,8 @@ typedef struct tdi_cosim_plan {
     double adc_fs;          /* V, ADC full scale */
     long adc_stride;        /* ticks between ADC conversions (>= 1) */
     uint64_t seed;          /* noise seed */
+    uint64_t dev_seed;      /* device-noise key (circuits with n_dev > 0): tdi_seed(master,
+                               TDI_SEED_DEVNOISE, 0); 0: derived from seed the same way */
     int noise;              /* 0: noiseless */
     const char *label;      /* progress line prefix; NULL: no progress line */
     size_t n_wave;          /* waveform recording: units (0 = none) */
