@@ -370,6 +370,33 @@ int tdi_cosim_ng_vector(const char *vec, double **out, size_t *n, tdi_err *err);
 /* Removes the loaded deck and the plots ("remcirc", "destroy all"); nothing when none. */
 void tdi_cosim_ng_unload(void);
 
+/* ---------------------------------------------------------------- transistor noise sizing
+ * (tdi_cosim_mosnoise.c, docs/noise.md "Calibration") Each device's drain-current noise from
+ * ngspice's .noise of that device alone at its operating point (one deck, one noise analysis,
+ * 1 Hz .. 1 GHz; ngspice's instance, tdi_cosim_ng_*). */
+typedef struct tdi_cosim_mos_bias {
+    char type;                  /* 'n' | 'p' */
+    double W, L;                /* m (the netlist writes W / scale with .option scale) */
+    double vgs, vds, vbs;       /* V, as applied (a p device's are negative in saturation) */
+    double delvto, mulu0;       /* instance mismatch (0, 1: none) */
+} tdi_cosim_mos_bias;
+typedef struct tdi_cosim_mos_psd {
+    double psd_w;               /* A^2/Hz two-sided: ngspice's device total less its flicker
+                                   part, at 1 MHz */
+    double psd_f1;              /* A^2/Hz two-sided at 1 Hz: psd_f1 / f equals ngspice's flicker
+                                   part at the decade nearest the corner */
+    double ef;                  /* flicker slope ngspice shows (1 Hz .. 1 MHz): S ~ 1 / f^ef */
+    double f_corner;            /* Hz: psd_f1 / psd_w */
+    double id, gm;              /* A, S: ngspice's op of the device at that bias (|id|) */
+} tdi_cosim_mos_psd;
+/* cards: the model cards (".include ...", ".lib ...", ".option ...", ".model ..."; NULL-
+ * terminated); nmodel / pmodel the model names; scale: .option scale of the cards (0: none).
+ * out (n). Errors: TDI_ESPICE (ngspice's text: a card that does not load, no convergence). */
+int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
+                                  const char *pmodel, double scale, size_t n,
+                                  const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
+                                  tdi_err *err);
+
 /* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +
  * enc_b2 (the 4-unit bottleneck), b_dec = tr_w2 SiLU(tr_w1 b_enc + tr_b1) + tr_b2 (16 units).
  * w = {enc_w1 (4, D), enc_b1, enc_w2 (D, 4), enc_b2, tr_w1 (16, D), tr_b1, tr_w2 (D, 16), tr_b2},
