@@ -397,6 +397,11 @@ int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
                                   const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
                                   tdi_err *err);
 
+/* After an "op" on the loaded deck (tdi_cosim_ng_load): b's type and vgs, vds, vbs of instance
+ * inst ("m12") as applied (ngspice's @m[vgs] of a p device is negated back); W, L, delvto, mulu0
+ * are the caller's. TDI_ESPICE when ngspice has no such instance. */
+int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err);
+
 /* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +
  * enc_b2 (the 4-unit bottleneck), b_dec = tr_w2 SiLU(tr_w1 b_enc + tr_b1) + tr_b2 (16 units).
  * w = {enc_w1 (4, D), enc_b1, enc_w2 (D, 4), enc_b2, tr_w1 (16, D), tr_b1, tr_w2 (D, 16), tr_b2},

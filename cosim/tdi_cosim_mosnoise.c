@@ -167,3 +167,22 @@ int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
     tdi_gen_text_free(t);
     return rc ? tdi_err_prefix(err, "device noise calibration") : 0;
 }
+
+int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err)
+{
+    static const char *const q[3] = {"vgs", "vds", "vbs"};
+    double v[3];
+    char name[96];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "@%s[%s]", inst, q[i]);
+        int rc = tdi_cosim_ng_real(name, &v[i], err);
+        if (rc)
+            return rc;
+    }
+    double s = type == 'p' ? -1.0 : 1.0; /* ngspice reports a p device's voltages negated */
+    b->type = type;
+    b->vgs = s * v[0];
+    b->vds = s * v[1];
+    b->vbs = s * v[2];
+    return 0;
+}
