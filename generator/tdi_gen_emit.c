@@ -489,15 +489,23 @@ static void nl_control(sb *s, const nl_ctx *x)
     sb_line(s, ".control");
     sb_line(s, "set noaskquit");
     sb_line(s, "run");
+    if (p->mos) /* meas takes no v(a,b): one vector per measured node, relative to vcm */
+        for (size_t i = x->o0; i < x->o1; i++)
+            sb_line(s, "let vr_%s = v(%s) - v(vcm)", c->nodes[i].name, c->nodes[i].name);
     for (size_t si = 0; si < c->n_samples; si++) {
         /* the window average keeps its window; the stage is read at the slot end */
         double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
         double t1 = p->ro ? t0 + p->t_avg : tr;
-        for (size_t i = x->o0; i < x->o1; i++) { /* mos: relative to vcm, v(node, vcm) */
-            sb_line(s, "meas tran avg_%s_s%zu AVG v(%s%s) from=%.15g to=%.15g", c->nodes[i].name,
-                    si, c->nodes[i].name, p->mos ? ",vcm" : "", t0, t1);
-            sb_line(s, "meas tran rms_%s_s%zu RMS v(%s%s) from=%.15g to=%.15g", c->nodes[i].name,
-                    si, c->nodes[i].name, p->mos ? ",vcm" : "", t0, t1);
+        for (size_t i = x->o0; i < x->o1; i++) {
+            char v[64];
+            if (p->mos)
+                snprintf(v, sizeof v, "vr_%s", c->nodes[i].name);
+            else
+                snprintf(v, sizeof v, "v(%s)", c->nodes[i].name);
+            sb_line(s, "meas tran avg_%s_s%zu AVG %s from=%.15g to=%.15g", c->nodes[i].name, si,
+                    v, t0, t1);
+            sb_line(s, "meas tran rms_%s_s%zu RMS %s from=%.15g to=%.15g", c->nodes[i].name, si,
+                    v, t0, t1);
         }
         /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
            final time point fails in ngspice 39, and the next sample's bias ramps after) */
