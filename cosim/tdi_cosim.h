@@ -402,6 +402,18 @@ int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
  * are the caller's. TDI_ESPICE when ngspice has no such instance. */
 int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err);
 
+/* Sizes every device of a transistor-level circuit (c->phys.mos; nothing otherwise): an op of
+ * its cosim netlist at zero bias (the rest point a co-simulation starts from) gives each
+ * device's vgs, vds, vbs; tdi_cosim_mos_noise_calibrate at those biases gives dev[].psd_w and
+ * dev[].psd_f1 (0 when circuit.mos_flicker is false). Leaves ngspice's num_threads at 1 (BSIM4's
+ * OpenMP load: docs/noise.md). Errors: TDI_EARG for mos_prefix x (PDK subcircuits: not
+ * supported), TDI_ESPICE (ngspice's text). */
+int tdi_cosim_mos_noise_size(struct tdi_gen_circuit *c, tdi_err *err);
+/* Sets cc's device noise sources from gc's sized devices (psd_w > 0: "in<name>", the emitter's
+ * cosim source; psd_f1 only with circuit.mos_flicker). */
+int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const struct tdi_gen_circuit *gc,
+                                   tdi_err *err);
+
 /* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +
  * enc_b2 (the 4-unit bottleneck), b_dec = tr_w2 SiLU(tr_w1 b_enc + tr_b1) + tr_b2 (16 units).
  * w = {enc_w1 (4, D), enc_b1, enc_w2 (D, 4), enc_b2, tr_w1 (16, D), tr_b1, tr_w2 (D, 16), tr_b2},

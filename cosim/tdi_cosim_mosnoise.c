@@ -186,3 +186,101 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
     b->vbs = s * v[2];
     return 0;
 }
+
+/* the model cards of c's netlist (as the emitter writes them): "" entries are skipped */
+static void mn_cards(const tdi_gen_config *m, char card[2][600], const char *cards[3])
+{
+    if (m->mos_corner[0])
+        snprintf(card[0], sizeof card[0], ".lib %s %s", m->mos_lib, m->mos_corner);
+    else
+        snprintf(card[0], sizeof card[0], ".include %s", m->mos_lib);
+    snprintf(card[1], sizeof card[1], ".option scale=%.9g", m->mos_scale);
+    cards[0] = card[0];
+    cards[1] = m->mos_scale > 0 ? card[1] : NULL;
+    cards[2] = NULL;
+}
+
+/* every device's bias at the circuit's rest operating point (the cosim netlist, zero bias: the
+ * point a co-simulation starts from) */
+static int mn_circuit_op(const tdi_gen_circuit *c, tdi_cosim_mos_bias *b, tdi_err *err)
+{
+    tdi_gen_text *t = NULL;
+    double h = c->phys.noise_dt;
+    int rc = tdi_gen_netlist_text(c, TDI_GEN_COSIM, h, 2 * h, &t, err);
+    if (!rc)
+        rc = tdi_cosim_ng_load(t, err);
+    if (!rc) /* BSIM4's OpenMP load: one thread is 24x cheaper here (docs/noise.md) */
+        rc = tdi_cosim_ng_cmd("set num_threads=1", err);
+    if (!rc)
+        rc = tdi_cosim_ng_cmd("op", err);
+    for (size_t i = 0; i < c->n_dev && !rc; i++) {
+        const tdi_gen_dev *d = c->dev + i;
+        rc = tdi_cosim_mos_op_bias(d->name, d->type, b + i, err);
+        b[i].W = d->W;
+        b[i].L = d->L;
+        b[i].delvto = d->delvto;
+        b[i].mulu0 = d->mulu0;
+    }
+    tdi_cosim_ng_unload();
+    tdi_gen_text_free(t);
+    return rc;
+}
+
+int tdi_cosim_mos_noise_size(tdi_gen_circuit *c, tdi_err *err)
+{
+    const tdi_gen_config *m = c->mos_cfg;
+    if (!c->phys.mos || c->n_dev == 0 || !m)
+        return 0;
+    if (m->mos_prefix[0] != 'm')
+        return tdi_err_set(err, TDI_EARG, "device noise calibration: needs .model devices "
+                           "(circuit.mos_prefix m, not '%s'): a subcircuit's noise vectors are "
+                           "named by the PDK (docs/noise.md)", m->mos_prefix);
+    tdi_cosim_mos_bias *b = calloc(c->n_dev, sizeof *b);
+    tdi_cosim_mos_psd *o = calloc(c->n_dev, sizeof *o);
+    int rc = !b || !o ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    if (!rc)
+        rc = mn_circuit_op(c, b, err);
+    char card[2][600];
+    const char *cards[3];
+    mn_cards(m, card, cards);
+    if (!rc)
+        rc = tdi_cosim_mos_noise_calibrate(cards, m->mos_nmos, m->mos_pmos, m->mos_scale,
+                                           c->n_dev, b, o, err);
+    for (size_t i = 0; i < c->n_dev && !rc; i++) {
+        c->dev[i].psd_w = o[i].psd_w;
+        c->dev[i].psd_f1 = m->mos_flicker ? o[i].psd_f1 : 0.0;
+    }
+    free(b);
+    free(o);
+    return rc;
+}
+
+int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const tdi_gen_circuit *gc,
+                                   tdi_err *err)
+{
+    size_t n = 0;
+    int flick = gc->mos_cfg && gc->mos_cfg->mos_flicker;
+    for (size_t i = 0; i < gc->n_dev; i++)
+        n += gc->dev[i].psd_w > 0;
+    char (*names)[52] = calloc(n ? n : 1, sizeof *names);
+    const char **np = calloc(n ? n : 1, sizeof *np);
+    double *w = calloc(n ? n : 1, sizeof *w), *f1 = calloc(n ? n : 1, sizeof *f1);
+    int rc = !names || !np || !w || !f1 ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0, k = 0; i < gc->n_dev && !rc; i++) {
+        const tdi_gen_dev *d = gc->dev + i;
+        if (!(d->psd_w > 0))
+            continue;
+        snprintf(names[k], sizeof names[k], "in%s", d->name); /* the emitter's source name */
+        np[k] = names[k];
+        w[k] = d->psd_w;
+        f1[k] = flick ? d->psd_f1 : 0.0; /* as the emitter: mos_flicker off drops the 1/f part */
+        k++;
+    }
+    if (!rc)
+        rc = tdi_cosim_circuit_set_dev_noise(cc, n, np, w, f1, err);
+    free(names);
+    free(np);
+    free(w);
+    free(f1);
+    return rc;
+}

@@ -12,6 +12,7 @@
 
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
+#include "tdi_io.h"
 #include "tdi_test.h"
 
 #define KT (TDI_PHYS_KB * 300.15) /* J: ngspice's default 27 C */
@@ -361,10 +362,186 @@ done:
     free(psd);
 }
 
+/* ---- a D = 4 transistor-level circuit from the generator (models/tdi-bsim4.lib) ---- */
+static const double *d4_bias(void *user, long k)
+{
+    static const double zero[64];
+    (void)user;
+    (void)k;
+    return zero;
+}
+
+static tdi_gen_circuit *d4_circuit(tdi_gen_bundle *b, tdi_err *err)
+{
+    const char *root = "build/test-mosnoise-d4";
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/substrate", root);
+    tdi_mkdirs(root, err);
+    if (tdi_cosim_synth_bundle(dir, 4, 2, 2, 5, 0, 0.0, err))
+        return NULL;
+    tdi_gen_config cfg;
+    const char *y = "seed: 3\nname: t\nout: build/test-mosnoise-d4\ncircuit:\n  devices: mos\n"
+                    "  mos_lib: models/tdi-bsim4.lib\n  samples: [0]\n";
+    tdi_gen_circuit *c = NULL;
+    tdi_gen_config_init(&cfg);
+    if (tdi_gen_config_load_string("d4.yaml", y, &cfg, err) ||
+        tdi_gen_bundle_read(dir, b, err) || tdi_gen_circuit_build(&cfg, b, &c, err))
+        return NULL;
+    return c;
+}
+
+
+/* the cosim netlist of gc as a spice-engine circuit: units x.. y.. (their thermal noise off:
+ * the devices' only), its device noise sources; node 0's voltage recorded */
+static int d4_run(const tdi_gen_circuit *gc, long ticks, double *v, double *cpu, tdi_err *err)
+{
+    double h = gc->phys.noise_dt;
+    tdi_gen_text *t = NULL;
+    tdi_cosim_circuit *c = NULL;
+    int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, h, h * (double)ticks, &t, err);
+    if (!rc && !(c = tdi_cosim_circuit_alloc(gc->N, err)))
+        rc = err->code;
+    for (size_t i = 0; i < gc->N && !rc; i++) {
+        char src[64], nz[64];
+        snprintf(src, sizeof src, "ibias_%s", gc->nodes[i].name);
+        snprintf(nz, sizeof nz, "inoise_%s", gc->nodes[i].name);
+        rc = tdi_cosim_circuit_set_names(c, i, gc->nodes[i].name, src, nz, err);
+        c->cap[i] = 1e-12;
+        c->G[i * gc->N + i] = 1e-6;
+    }
+    if (!rc)
+        rc = tdi_cosim_circuit_set_lines(c, (const char *const *)t->lines, err);
+    if (!rc)
+        rc = tdi_cosim_circuit_dev_from_gen(c, gc, err);
+    tdi_cosim_noise nz = {0};
+    tdi_cosim_devnoise dn = {0};
+    if (!rc)
+        rc = tdi_cosim_noise_init(&nz, c, h, 1, 0, err);
+    if (!rc)
+        rc = tdi_cosim_devnoise_init(&dn, c->n_dev, c->dev_psd_w, c->dev_psd_f1, h,
+                                     1.0 / ((double)ticks * h), tdi_seed(3, TDI_SEED_DEVNOISE, 0),
+                                     err);
+    nz.dev = &dn;
+    double zero[64] = {0};
+    ota_rec rec = {v, 0};
+    (void)zero;
+    tdi_cosim_digital dg = {h, ticks, d4_bias, ota_tick, &rec};
+    tdi_cosim_stats st = {0};
+    if (!rc)
+        rc = tdi_cosim_spice_run(c, &nz, &dg, &st, err);
+    *cpu = st.cpu_s;
+    tdi_cosim_devnoise_destroy(&dn);
+    tdi_cosim_noise_destroy(&nz);
+    tdi_cosim_circuit_free(c);
+    tdi_gen_text_free(t);
+    return rc;
+}
+
+
+#define D4_TICKS (1L << 13) /* 1.8 ms/tick of ngspice: the test budget (the OTA is the tight check) */
+#define D4_SEG 512          /* 47 kHz bins at the 41 ns tick: 15 segments */
+#define D4_SKIP 512
+
+/* ngspice's .noise at unit node 0 (two-sided V^2/Hz at bins 1..nk): the devices' share only
+ * (the unit resistors' thermal noise is the units' own sources, off in d4_run) */
+static int d4_predict(const tdi_gen_circuit *gc, size_t nk, double df, double *tot,
+                      tdi_err *err)
+{
+    double h = gc->phys.noise_dt;
+    tdi_gen_text *t = NULL;
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "noise v(%s) vcm lin %zu %.17g %.17g 1", gc->nodes[0].name, nk, df,
+             df * (double)nk);
+    int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, h, 2 * h, &t, err);
+    if (!rc)
+        rc = tdi_cosim_ng_load(t, err);
+    if (!rc) /* .noise needs an input with an ac value; vcm's (unused here) */
+        rc = tdi_cosim_ng_cmd("alter vcm ac = 1", err);
+    if (!rc)
+        rc = tdi_cosim_ng_cmd(cmd, err);
+    if (!rc)
+        rc = tdi_cosim_ng_cmd("setplot previous", err);
+    memset(tot, 0, sizeof(double) * nk);
+    for (size_t d = 0; d < gc->n_dev && !rc; d++) {
+        char name[80];
+        double *v = NULL;
+        size_t n = 0;
+        snprintf(name, sizeof name, "onoise.%s", gc->dev[d].name);
+        if (!(rc = tdi_cosim_ng_vector(name, &v, &n, err)) && n != nk)
+            rc = tdi_err_set(err, TDI_ESPICE, "%s has %zu points, not %zu", name, n, nk);
+        for (size_t k = 0; k < nk && !rc; k++)
+            tot[k] += 0.5 * v[k] * v[k];
+        free(v);
+    }
+    tdi_cosim_ng_unload();
+    tdi_gen_text_free(t);
+    return rc;
+}
+
+static void test_d4(void)
+{
+    tdi_err err = {0};
+    tdi_gen_bundle b = {0};
+    tdi_gen_circuit *c = d4_circuit(&b, &err);
+    if (!TDI_CHECK(c != NULL, "D = 4: transistor-level circuit built")) {
+        printf("  %s\n", err.msg);
+        tdi_gen_bundle_destroy(&b);
+        return;
+    }
+    int rc = tdi_cosim_mos_noise_size(c, &err);
+    if (!TDI_CHECK(rc == 0, "D = 4: every device sized at the circuit's op"))
+        printf("  %s\n", err.msg);
+    size_t pos = 0;
+    double gmin = INFINITY, gmax = 0;
+    for (size_t i = 0; i < c->n_dev; i++) {
+        const tdi_gen_dev *d = c->dev + i;
+        pos += d->psd_w > 0 && d->psd_f1 > 0;
+        double g = 2 * d->psd_w / (4 * KT * d->gm);
+        gmin = g < gmin ? g : gmin;
+        gmax = g > gmax ? g : gmax;
+    }
+    printf("info: D = 4: %zu devices, %zu OTAs; 2 psd_w / (4 kT gm_design) in [%.3f, %.3f]\n",
+           c->n_dev, c->n_ota, gmin, gmax);
+    tdi_check_int((long long)pos, (long long)c->n_dev, "D = 4: every device has psd_w, psd_f1 > 0");
+    /* the injected noise at node 0 against ngspice's .noise of the whole netlist there */
+    size_t nk = D4_SEG / 2, nseg = 0;
+    double fs = 1.0 / c->phys.noise_dt, df = fs / D4_SEG, cpu = 0;
+    double *v = calloc(D4_TICKS + 1, sizeof(double)), *tot = malloc(sizeof(double) * nk);
+    double *psd = malloc(sizeof(double) * (nk + 1));
+    rc = d4_predict(c, nk, df, tot, &err);
+    if (!rc)
+        rc = d4_run(c, D4_TICKS, v, &cpu, &err);
+    if (!rc)
+        rc = tdi_cosim_welch(v + D4_SKIP, D4_TICKS + 1 - D4_SKIP, D4_SEG, fs, psd, &nseg, &err);
+    printf("info: D = 4 transient: %ld ticks of %g s, %.2f CPU s\n", D4_TICKS, 1 / fs, cpu);
+    if (TDI_CHECK(rc == 0, "D = 4: .noise prediction, transient and Welch ran")) {
+        double r = 0;
+        size_t nb = 0;
+        for (size_t k = 2; k <= nk && (double)k * df <= 1e6; k += 2, nb++) {
+            double x = M_PI * (double)k * df / fs, sinc = sin(x) / x; /* test_ota */
+            r += psd[k] / (tot[k - 1] * sinc * sinc * sinc * sinc);
+        }
+        r /= (double)nb;
+        printf("info: D = 4 node %s: %zu bins to 1 MHz, Welch / .noise %.4f\n",
+               c->nodes[0].name, nb, r);
+        /* 4 sigma of the band mean (0.95 nseg averages per bin) + 3% systematic (test_ota) */
+        tdi_check_near(r, 1.0, 0.03 + 4 / sqrt(0.95 * (double)nseg * (double)nb),
+                       "D = 4: node 0's Welch PSD / ngspice .noise, bins to 1 MHz");
+    } else {
+        printf("  %s\n", err.msg);
+    }
+    free(v);
+    free(tot);
+    free(psd);
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+}
+
 int main(void)
 {
     test_calibration();
     test_bad_card();
     test_ota();
+    test_d4();
     TDI_TEST_END();
 }
