@@ -389,6 +389,11 @@ typedef struct tdi_cosim_mos_psd {
     double f_corner;            /* Hz: psd_f1 / psd_w */
     double id, gm;              /* A, S: ngspice's op of the device at that bias (|id|) */
 } tdi_cosim_mos_psd;
+/* After a "noise" command of npts points on the loaded deck: makes its spectral-density plot
+ * current (ngspice leaves the integrated plot current). TDI_ESPICE when onoise_spectrum does
+ * not have npts points: in ngspice 39.3 every vector keeps one point after any deck with
+ * ".save none" (the spice engine's) ran in the process, so run noise analyses first. */
+int tdi_cosim_mos_noise_plot(size_t npts, tdi_err *err);
 /* cards: the model cards (".include ...", ".lib ...", ".option ...", ".model ..."; NULL-
  * terminated); nmodel / pmodel the model names; scale: .option scale of the cards (0: none).
  * out (n). Errors: TDI_ESPICE (ngspice's text: a card that does not load, no convergence). */

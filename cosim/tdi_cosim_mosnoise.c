@@ -142,6 +142,21 @@ static int mn_op(size_t k, tdi_cosim_mos_psd *o, tdi_err *err)
     return rc;
 }
 
+int tdi_cosim_mos_noise_plot(size_t npts, tdi_err *err)
+{
+    /* noise leaves its integrated-noise plot current; the spectra's is the one before */
+    int rc = tdi_cosim_ng_cmd("setplot previous", err);
+    double *v = NULL;
+    size_t n = 0;
+    if (!rc)
+        rc = tdi_cosim_ng_vector("onoise_spectrum", &v, &n, err);
+    free(v);
+    if (!rc && n != npts) /* docs/noise.md section 1: ngspice 39.3 after a ".save none" deck */
+        rc = tdi_err_set(err, TDI_ESPICE, "the noise plot has %zu points, not %zu (did a "
+                         "transient with .save none run in this process before?)", n, npts);
+    return rc;
+}
+
 int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
                                   const char *pmodel, double scale, size_t n,
                                   const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
@@ -159,8 +174,8 @@ int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
         rc = mn_op(k, out + k, err);
     if (!rc)
         rc = tdi_cosim_ng_cmd(MN_CMD, err);
-    if (!rc) /* the spectra's plot: noise analysis leaves the integrated-noise plot current */
-        rc = tdi_cosim_ng_cmd("setplot previous", err);
+    if (!rc)
+        rc = tdi_cosim_mos_noise_plot(MN_FREQS, err);
     for (size_t k = 0; k < n && !rc; k++)
         rc = mn_read(k, out + k, err);
     tdi_cosim_ng_unload();

@@ -73,7 +73,8 @@ static void test_psd(void)
     tdi_check_le(rip, 0.02, "1/f model within 2% of psd_f1 / f over [f_lo, f_ny / 10]");
 
     double *x = malloc(sizeof(double) * NS * NDEV), v[NDEV];
-    double *psd = calloc(SEG / 2 + 1, sizeof(double)), *one = malloc(sizeof(double) * (SEG / 2 + 1));
+    double *psd = calloc(SEG / 2 + 1, sizeof(double));
+    double *one = malloc(sizeof(double) * (SEG / 2 + 1));
     if (!x || !psd || !one) {
         TDI_CHECK(0, "out of memory");
         return;
