@@ -175,6 +175,15 @@ int tdi_sub_act_read(const char *dir, const char *split, long n, long t, long po
                      tdi_sub_act *a, tdi_err *err);
 void tdi_sub_act_destroy(tdi_sub_act *a);
 
+/* Checks one activation bundle with tdi-fit's own reader and no expectations from a config:
+ * manifest, every listed layer read whole (shape against `layers`, finite), w_<layer>.npy when
+ * present; one line per array to out. 0 or the reader's error (file and position). */
+int tdi_sub_act_check(const char *dir, FILE *out, tdi_err *err);
+/* `tdi-fit --check DIR`: a substrate bundle (DIR/M.npy: tdi_bundle_read, M positive definite,
+ * the optional data and interface sets), an export directory (activations-fit/ and
+ * activations-test/) or one activation bundle (DIR/manifest.yaml). Prints what it found. */
+int tdi_sub_check(const char *dir, FILE *out, tdi_err *err);
+
 /* Everything the substrate bundle holds (docs/formats.md, "Substrate bundle"). */
 typedef struct tdi_sub_bundle {
     const char *preset, *mode, *enc, *dec;
