@@ -326,7 +326,11 @@ static void nl_usage_note(sb *s, const nl_ctx *x)
         sb_line(s, "*                 sample std sqrt(2 kB T g_noise / h) = %.6g A at h = %.6g s, "
                 "linearly interpolated, sample 0 := 0", p->noise_na, p->noise_dt);
         sb_line(s, "*   force node = the unit node (rc) or p<unit> (rlc); bus nodes: u*, s*, sk*");
-        sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
+        if (p->mos)
+            sb_line(s, "*   analysis: .tran h tstop 0 h from the DC operating point (h = tick); no "
+                    ".control block; in<device> EXTERNAL: device channel noise, drain to source");
+        else
+            sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
         return;
     }
     sb_line(s, "* run: ngspice -b <this file>; it prints avg_<node>_s<n> (time average, V) and "

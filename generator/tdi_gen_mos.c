@@ -15,9 +15,10 @@
 #include "tdi_gen_int.h"
 
 /* gm/ID (1/V) against the drain current per square J = ID / (W/L) (A) of the shipped card
- * (models/tdi-bsim4.lib) at L = 1 um, VSB = 0, |VDS| = 0.9 V (n) / 0.5 V (p), 27 C: every 5th
- * point of an ngspice 39 DC sweep of VGS in 5 mV steps (the deck: docs/devices.md "Sizing").
- * Ascending J, descending gm/ID. */
+ * (models/tdi-bsim4.lib) at L = 1 um, |VDS| = 0.9 V (n) / 0.5 V (p), 27 C, VSB = 0 (tab_n: tail
+ * and bias; tab_p) or VSB = 0.45 V (tab_nb: the pair, whose sources sit near vcm - VGS): every
+ * 5th point of an ngspice 39 DC sweep of VGS in 5 mV steps (the deck: docs/devices.md
+ * "Sizing"). Ascending J, descending gm/ID. */
 typedef struct {
     double j, gmid;
 } mos_pt;
@@ -35,6 +36,19 @@ static const mos_pt tab_n[] = {
     {2.5632e-05, 3.2133},  {2.7722e-05, 3.0572},  {2.9869e-05, 2.9146},
 };
 
+static const mos_pt tab_nb[] = {
+    {1.1431e-11, 30.6762}, {2.4586e-11, 30.5863}, {5.2744e-11, 30.4700}, {1.1277e-10, 30.3161},
+    {2.4004e-10, 30.1097}, {5.0789e-10, 29.8317}, {1.0659e-09, 29.4590}, {2.2132e-09, 28.9670},
+    {4.5314e-09, 28.3353}, {9.1156e-09, 27.5560}, {1.7952e-08, 26.6425}, {3.4510e-08, 25.6277},
+    {6.4619e-08, 24.5406}, {1.1764e-07, 23.3683}, {2.0761e-07, 22.0450}, {3.5354e-07, 20.5026},
+    {5.7765e-07, 18.7431}, {9.0153e-07, 16.8565}, {1.3419e-06, 14.9737}, {1.9079e-06, 13.2089},
+    {2.6015e-06, 11.6309}, {3.4190e-06, 10.2646}, {4.3538e-06, 9.1043}, {5.3983e-06, 8.1286},
+    {6.5455e-06, 7.3104}, {7.7889e-06, 6.6229}, {9.1231e-06, 6.0421}, {1.0544e-05, 5.5481},
+    {1.2047e-05, 5.1244}, {1.3629e-05, 4.7579}, {1.5288e-05, 4.4382}, {1.7021e-05, 4.1570},
+    {1.8825e-05, 3.9079}, {2.0699e-05, 3.6856}, {2.2639e-05, 3.4860}, {2.4644e-05, 3.3058},
+    {2.6712e-05, 3.1421}, {2.8840e-05, 2.9927},
+};
+
 static const mos_pt tab_p[] = {
     {1.0652e-11, 29.3232}, {2.2139e-11, 29.1995}, {4.5851e-11, 29.0373}, {9.4517e-11, 28.8231},
     {1.9364e-10, 28.5402}, {3.9349e-10, 28.1704}, {7.9127e-10, 27.6974}, {1.5703e-09, 27.1124},
@@ -49,8 +63,13 @@ static const mos_pt tab_p[] = {
     {1.1445e-05, 2.3640},  {1.2122e-05, 2.2352},
 };
 
+/* type 'n' | 'p' | 'b' (the pair NMOS, body at VSB = 0.45 V) */
 static const mos_pt *mos_tab(char type, size_t *n)
 {
+    if (type == 'b') {
+        *n = sizeof tab_nb / sizeof tab_nb[0];
+        return tab_nb;
+    }
     *n = type == 'n' ? sizeof tab_n / sizeof tab_n[0] : sizeof tab_p / sizeof tab_p[0];
     return type == 'n' ? tab_n : tab_p;
 }
@@ -158,7 +177,7 @@ static int mos_dev(mos_bd *b, size_t k, const char *tag, char type, int role, co
     d->W = W;
     d->L = b->cfg->mos_l;
     d->id = id;
-    d->gm = id * tdi_gen_mos_gmid(type, id * d->L / W);
+    d->gm = id * tdi_gen_mos_gmid(role == TDI_GEN_DEV_PAIR ? 'b' : type, id * d->L / W);
     return 0;
 }
 
@@ -190,8 +209,8 @@ static int mos_ota(mos_bd *b, size_t e, double gm, int sign, const char *out, co
     snprintf(o->inp, sizeof o->inp, "%s", inp);
     snprintf(o->inn, sizeof o->inn, "%s", inn);
     double t = cfg->mos_gm_over_id, L = cfg->mos_l;
-    double wp = mos_width(cfg, 'n', gm / t, t);
-    double id = tdi_gen_mos_id_for_gm('n', gm, wp, L);
+    double wp = mos_width(cfg, 'b', gm / t, t);
+    double id = tdi_gen_mos_id_for_gm('b', gm, wp, L);
     o->i_tail = 2 * id;
     double wm = mos_width(cfg, 'p', id, t), wt = mos_width(cfg, 'n', 2 * id, t / 2);
     char nt[48], nd[48], nb[48];
