@@ -492,6 +492,9 @@ static void nl_control(sb *s, const nl_ctx *x)
     const tdi_gen_phys *p = x->p;
     sb_line(s, ".control");
     sb_line(s, "set noaskquit");
+    if (p->mos) /* BSIM4's OpenMP load on a shared machine: one thread was 14x cheaper in CPU
+                   for the D = 4 netlist (docs/devices.md) */
+        sb_line(s, "set num_threads=1");
     sb_line(s, "run");
     if (p->mos) /* meas takes no v(a,b): one vector per measured node, relative to vcm */
         for (size_t i = x->o0; i < x->o1; i++)
@@ -672,6 +675,17 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
         fprintf(f, "  read-out stage: C_ro = %.6g F, gm_ro = g_ro = %.6g S, tau_ro = %.6g s, "
                 "noise g_n = %.6g S; stage settles in %.6g s (slot %.6g s)\n", p->ro_C, p->ro_g,
                 p->ro_tau, p->ro_gn, p->ro_settle, p->t_slot);
+    if (p->mos) {
+        double wmin = INFINITY, wmax = 0;
+        for (size_t i = 0; i < c->n_dev; i++) {
+            wmin = fmin(wmin, c->dev[i].W);
+            wmax = fmax(wmax, c->dev[i].W);
+        }
+        fprintf(f, "  transistor level: %zu OTAs, %zu MOSFETs (W %.3g..%.3g m, L %.3g m), design "
+                "sum I_tail %.6g A = %.6g W at Vdd %.6g V; nodes rest at vcm %.6g V\n", c->n_ota,
+                c->n_dev, c->n_dev ? wmin : 0.0, wmax, c->n_dev ? c->dev[0].L : 0.0,
+                p->i_tail_sum, p->i_tail_sum * p->vdd, p->vdd, p->v_ref);
+    }
     double sd_max = 0, var_max = 0;
     for (size_t i = 0; i < c->N; i++)
         if (!isnan(c->readout_sd[i])) {
