@@ -137,10 +137,9 @@ static int blk_order(const tdi_gen_circuit *c, int *order)
 
 /* ---------- device styles: how an ideal element (tdi_gen_elem) becomes card(s) ----------
  * The element list is the ideal circuit (what the read-back and the verification see); a style
- * realises each element as SPICE cards. Today one style: every element is its own ideal R or G
- * card. A transistor style (a MOSFET transconductor per G element, its bias subcircuit) goes
- * here as another card function, chosen per circuit, without touching the element builders
- * (docs/generator.md "Unit kinds"). */
+ * realises each element as SPICE cards: card_ideal (its own ideal R or G card) or card_mos
+ * (circuit.devices: mos; the OTAs of c->ota from tdi_gen_mos.c, resistors to vcm;
+ * docs/devices.md), chosen per circuit without touching the element builders. */
 typedef void (*card_fn)(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota);
 
 static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota)
