@@ -369,6 +369,42 @@ static void test_mismatch(void)
     tdi_gen_circuit_free(c);
 }
 
+/* ---------- 5. a user's gm/ID table (circuit.mos_gmid) ---------- */
+static void test_user_table(void)
+{
+    /* flat gm/ID = 25: every pair current is gm / 25 exactly */
+    tdi_test_write(SCR "/flat.gmid", "# flat table\nn 1e-12 25\nn 1e-3 25\np 1e-12 25\n"
+                   "p 1e-3 25\n");
+    tdi_test_write(SCR "/bad.gmid", "n 1e-12 25\nn 1e-13 25\n");
+    char y[400];
+    snprintf(y, sizeof y, "%s  mos_gmid: " SCR "/flat.gmid\n", cfg_mos);
+    tdi_gen_bundle b;
+    tdi_gen_config cfg;
+    tdi_err e;
+    tdi_gen_circuit *c = build(y, &b, &cfg, &e);
+    if (tdi_check_ok(c ? 0 : -1, &e, "a user gm/ID table builds")) {
+        double worst = 0;
+        for (size_t k = 0; k < c->n_ota; k++)
+            worst = fmax(worst, fabs(c->ota[k].i_tail / (2 * c->ota[k].gm / 25) - 1));
+        /* bisection to 1e-13 in ln id */
+        tdi_check_le(worst, 1e-9, "flat table: I_tail = 2 |g| / 25");
+        tdi_gen_circuit_free(c);
+        tdi_gen_bundle_destroy(&b);
+    }
+    snprintf(y, sizeof y, "%s  mos_gmid: " SCR "/bad.gmid\n", cfg_mos);
+    c = build(y, &b, &cfg, &e);
+    TDI_CHECK(c == NULL, "a table with J descending is an error");
+    if (!c)
+        tdi_check_contains(e.msg, SCR "/bad.gmid:2:", "the error names file:line");
+    tdi_gen_circuit_free(c);
+    snprintf(y, sizeof y, "%s  mos_gmid: " SCR "/none.gmid\n", cfg_mos);
+    c = build(y, &b, &cfg, &e);
+    TDI_CHECK(c == NULL, "a missing table is an error");
+    if (!c)
+        tdi_check_contains(e.msg, "circuit.mos_gmid", "the error names the key");
+    tdi_gen_circuit_free(c);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -383,5 +419,6 @@ int main(void)
     test_card_table();
     test_ngspice_run();
     test_mismatch();
+    test_user_table();
     TDI_TEST_END();
 }
