@@ -487,6 +487,22 @@ void tdi_gen_op_print(const tdi_gen_circuit *c, FILE *f);
 int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
                 FILE *log, tdi_err *err);
 
+/* What a caller adds to the job inside its directory transaction (tdi-gen: the realised-matrix
+ * extraction, which lives above this layer). run (may be NULL) is called after the netlists
+ * and wires.json are written, with the circuit and the transaction's temporary directory
+ * (files written there appear with the others, or not at all); a non-zero return aborts the
+ * job. print (may be NULL) is called after the job's own report on the log. files names what
+ * run wrote ("realised.json"; read after run), for the log's first line; NULL or "": nothing. */
+typedef struct tdi_gen_run_hook {
+    int (*run)(void *user, const tdi_gen_circuit *c, const char *dir, tdi_err *err);
+    void (*print)(void *user, FILE *log);
+    const char *files;
+    void *user;
+} tdi_gen_run_hook;
+/* tdi_gen_run with a hook (NULL: tdi_gen_run). */
+int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
+                   FILE *log, const tdi_gen_run_hook *hook, tdi_err *err);
+
 /* Compares the averages an `ngspice -b` run of the standalone netlist printed (log text: lines
  * "avg_<node>_s<n> = <value> ...") with the analytic engine: Vs * analytic.npy for decoder
  * nodes, Vs * (M^-1 b) for encoder nodes, in units of the predicted read-out std. Prints one
