@@ -158,8 +158,7 @@ typedef struct gen_realised {
 /* 1 when the circuit is at transistor level (then the report is always made). */
 static int gen_transistor_level(const tdi_gen_circuit *c)
 {
-    (void)c;
-    return 0;
+    return c->phys.mos;
 }
 
 static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, tdi_err *err)
