@@ -63,7 +63,7 @@ static const char *const COL[3] = {"#1f77b4", "#d62728", "#2ca02c"};
 static const char *const HEAD =
     "set terminal pngcairo size %d,%d enhanced font 'DejaVu Sans,11' linewidth 1.5\n"
     "set output '%s.png'\nset grid lc rgb '#dddddd'\nset logscale y\n"
-    "set key outside below horizontal box opaque font ',10'\n"
+    "set key top right box opaque font ',10'\n"
     "set ylabel 'test {/Symbol e}-MSE'\n";
 
 static void script_k(FILE *f, const prow *r, size_t n)
