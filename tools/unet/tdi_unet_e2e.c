@@ -55,13 +55,13 @@ int tdi_unet_e2e_cfg_load(const char *path, tdi_unet_e2e_cfg *c, tdi_err *err)
         K_INT("e2e.fit_pixels", fit_pixels, 1, 256),
         K_INT("e2e.test_images", test_images, 1, 10000),
         K_INT("e2e.bundle_samples", bundle_samples, 2, 800),
+        K_INT("e2e.spice_samples", spice_samples, 0, 4096),
         {"e2e.ranks", TDI_CFG_ILIST, c->ranks, 1, 1024, TDI_UNET_E2E_MAXRANKS, &c->n_ranks, NULL,
          0},
         K_DBL("e2e.J2", J2, 1e-9, 1e9),
         K_DBL("e2e.kT", kT, 1e-9, 1e9),
         K_DBL("e2e.pd_margin", pd_margin, 1e-6, 0.999),
         K_INT("e2e.sde_samples", sde_samples, 2, 4096),
-        K_INT("e2e.spice_samples", spice_samples, 0, 4096),
     };
     return tdi_cfg_load_preset(path, NULL, keys, sizeof keys / sizeof keys[0], 3, err);
 }

@@ -26,12 +26,12 @@ typedef struct tdi_unet_e2e_cfg {
     long fit_pixels;      /* pixels sampled per image and level */
     long test_images;     /* test images of the table (the first n, eval's t and noise) */
     long bundle_samples;  /* skip vectors (test images) in each bundle: the op's signal */
+    long spice_samples;   /* --sde: the first sde samples also run through ngspice (0: none) */
     long ranks[TDI_UNET_E2E_MAXRANKS]; /* ranks k below C; full rank is always added */
     size_t n_ranks;
     double J2, kT;        /* intra coupling A = 2 J2 I + J + J^T, J = X^T X / (n 4 kT) */
     double pd_margin;     /* skip fit: normalised coupling norm <= 1 - pd_margin */
     long sde_samples;     /* --sde: bundle samples co-simulated by the sde engine */
-    long spice_samples;   /* --sde: the first of them also run through ngspice (0: none) */
 } tdi_unet_e2e_cfg;
 
 void tdi_unet_e2e_cfg_defaults(tdi_unet_e2e_cfg *c);
