@@ -12,6 +12,7 @@
 #include "tdi_bundle.h"
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
+#include "tdi_sub.h"
 #include "tdi_test.h"
 #include "tdi_test_gen.h"
 #include "tdi_test_job.h"
@@ -191,6 +192,35 @@ static void check_jobs(void)
     free(one[1]);
 }
 
+/* tdi-fit's levels keys: one D and one k per level, skip mode only */
+static void check_fit_cfg(void)
+{
+    static const char *const bad[3][2] = {
+        {"mode: skip\n  levels_D: [4, 6]\n  levels_k: [2]\n", "one D and one k per level"},
+        {"mode: paper\n  levels_D: [4, 6]\n  levels_k: [2, 3]\n", "need substrate.mode: skip"},
+        {"mode: skip\n  levels_D: [4, 6]\n  levels_k: [2, 7]\n", "levels_k[1] = 7 exceeds"}};
+    char txt[400], name[160];
+    for (int i = 0; i < 3; i++) {
+        snprintf(txt, sizeof txt, "seed: 1\nname: t\nout: %s\nsubstrate:\n  %s", SCR, bad[i][0]);
+        tdi_test_write(SCR "/fit.yaml", txt);
+        tdi_sub_cfg c;
+        tdi_err e;
+        tdi_err_clear(&e);
+        snprintf(name, sizeof name, "tdi-fit levels config %d refused: %s", i, bad[i][1]);
+        TDI_CHECK(tdi_sub_cfg_load(SCR "/fit.yaml", &c, &e) != 0, name);
+        tdi_check_contains(e.msg, bad[i][1], name);
+    }
+    snprintf(txt, sizeof txt, "seed: 1\nname: t\nout: %s\nsubstrate:\n  mode: skip\n  "
+             "levels_D: [4, 6]\n  levels_k: [2, 3]\n", SCR);
+    tdi_test_write(SCR "/fit.yaml", txt);
+    tdi_sub_cfg c;
+    tdi_err e;
+    int rc = tdi_sub_cfg_load(SCR "/fit.yaml", &c, &e);
+    if (tdi_check_ok(rc, &e, "tdi-fit levels config loads"))
+        tdi_check_int((long long)(c.n_levels * 100 + c.levels_D[1] * 10 + c.levels_k[1]), 263,
+                      "2 levels, the second D 6, k 3 (100 n + 10 D + k)");
+}
+
 int main(void)
 {
     tdi_gen_blas_threads(1);
@@ -203,5 +233,6 @@ int main(void)
         check_netlist();
         check_jobs();
     }
+    check_fit_cfg();
     TDI_TEST_END();
 }
