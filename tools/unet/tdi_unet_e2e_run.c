@@ -251,6 +251,8 @@ static int rows_pairs(e2e_job *j, tdi_err *err)
                     "%9.5f  %5.1f s\n", c->pairs[p], c->pairs[p + 1], r->wires_mux,
                     r->wires_rep, r->r.all, r->r.mse[0], r->r.mse[1], r->r.mse[2], r->r.mse[3],
                     tdi_clock_s(CLOCK_MONOTONIC) - t0);
+        if (j->o)
+            fflush(j->o);
     }
     return 0;
 }
