@@ -30,7 +30,35 @@ typedef struct line {
     double wires, pred, meas;            /* of the choice (meas NAN: not measured) */
     const tdi_sweep_budget_opt *eq;      /* the equal-k row */
     double eq_pred;                      /* its additive prediction */
+    double best;                         /* the least measured eps of PAIRS within W (NAN) */
+    long best_k[TDI_SWEEP_BUDGET_MAXLV];
 } line;
+
+/* the measured pair of least eps-MSE with wires_mux <= W (the model's check: is the choice the
+   best of what was measured?) */
+static void best_measured(const tdi_sweep_table *p, const tdi_sweep_budget *b, line *L)
+{
+    L->best = NAN;
+    if (!p)
+        return;
+    int ce = tdi_sweep_table_col(p, "eps_mse_all"), cw = tdi_sweep_table_col(p, "wires_mux");
+    int ck[TDI_SWEEP_BUDGET_MAXLV];
+    for (size_t l = 0; l < b->n_lv; l++) {
+        char h[32];
+        snprintf(h, sizeof h, "k_%s", b->lv[l]);
+        if ((ck[l] = tdi_sweep_table_col(p, h)) < 0 || ce < 0 || cw < 0)
+            return;
+    }
+    for (size_t r = 0; r < p->nrow; r++) {
+        char *const *row = p->cell + r * p->ncol;
+        double e = strtod(row[ce], NULL);
+        if (strtod(row[cw], NULL) > L->W || !(isnan(L->best) || e < L->best))
+            continue;
+        L->best = e;
+        for (size_t l = 0; l < b->n_lv; l++)
+            L->best_k[l] = strtol(row[ck[l]], NULL, 10);
+    }
+}
 
 /* the measured eps-MSE of a choice from pairs.csv (columns k_<level>..., eps_mse_all) */
 static double measured(const tdi_sweep_table *p, const tdi_sweep_budget *b, const size_t *pick)
@@ -72,17 +100,24 @@ static double eq_predict(const tdi_sweep_budget *b, long k)
 
 static void print_lines(const tdi_sweep_budget *b, const line *ln, size_t n, FILE *o)
 {
-    fprintf(o, "%10s  %-16s %10s %10s %10s   %6s %10s %10s %10s\n", "budget W", "chosen k",
-            "wires", "eps pred", "eps meas", "eq. k", "eq. wires", "eq. pred", "eq. meas");
+    fprintf(o, "%10s  %-16s %10s %10s %10s   %6s %10s %10s %10s   %-16s %10s\n", "budget W",
+            "chosen k", "wires", "eps pred", "eps meas", "eq. k", "eq. wires", "eq. pred",
+            "eq. meas", "best measured k", "its eps");
     for (size_t i = 0; i < n; i++) {
         char ks[64] = "";
         size_t u = 0;
         for (size_t l = 0; l < b->n_lv && ln[i].have; l++)
             u += (size_t)snprintf(ks + u, sizeof ks - u, "%s%s:%ld", l ? " " : "", b->lv[l],
                                   b->opt[l][ln[i].pick[l]].k);
-        fprintf(o, "%10.0f  %-16s %10.0f %10.6f %10.6f   %6ld %10.0f %10.6f %10.6f\n", ln[i].W,
-                ln[i].have ? ks : "(none fits)", ln[i].wires, ln[i].pred, ln[i].meas,
-                ln[i].eq->k, ln[i].eq->wires, ln[i].eq_pred, ln[i].eq->eps);
+        char bk[64] = "-";
+        u = 0;
+        for (size_t l = 0; l < b->n_lv && !isnan(ln[i].best); l++)
+            u += (size_t)snprintf(bk + u, sizeof bk - u, "%s%s:%ld", l ? " " : "", b->lv[l],
+                                  ln[i].best_k[l]);
+        fprintf(o, "%10.0f  %-16s %10.0f %10.6f %10.6f   %6ld %10.0f %10.6f %10.6f   %-16s "
+                "%10.6f\n", ln[i].W, ln[i].have ? ks : "(none fits)", ln[i].wires, ln[i].pred,
+                ln[i].meas, ln[i].eq->k, ln[i].eq->wires, ln[i].eq_pred, ln[i].eq->eps, bk,
+                ln[i].best);
     }
 }
 
@@ -94,7 +129,10 @@ static void write_csv(const tdi_sweep_budget *b, const line *ln, size_t n, FILE 
         fprintf(f, "budget_wires");
         for (size_t l = 0; l < b->n_lv; l++)
             fprintf(f, ",k_%s", b->lv[l]);
-        fprintf(f, ",wires,eps_pred,eps_meas,eq_k,eq_wires,eq_eps_pred,eq_eps_meas\n");
+        fprintf(f, ",wires,eps_pred,eps_meas,eq_k,eq_wires,eq_eps_pred,eq_eps_meas");
+        for (size_t l = 0; l < b->n_lv; l++)
+            fprintf(f, ",best_meas_k_%s", b->lv[l]);
+        fprintf(f, ",best_meas_eps\n");
     }
     for (size_t i = 0; i < n; i++) {
         if (dat) {
@@ -105,8 +143,11 @@ static void write_csv(const tdi_sweep_budget *b, const line *ln, size_t n, FILE 
         fprintf(f, "%.0f", ln[i].W);
         for (size_t l = 0; l < b->n_lv; l++)
             fprintf(f, ",%ld", ln[i].have ? b->opt[l][ln[i].pick[l]].k : -1);
-        fprintf(f, ",%.0f,%.9g,%.9g,%ld,%.0f,%.9g,%.9g\n", ln[i].wires, ln[i].pred, ln[i].meas,
+        fprintf(f, ",%.0f,%.9g,%.9g,%ld,%.0f,%.9g,%.9g", ln[i].wires, ln[i].pred, ln[i].meas,
                 ln[i].eq->k, ln[i].eq->wires, ln[i].eq_pred, ln[i].eq->eps);
+        for (size_t l = 0; l < b->n_lv; l++)
+            fprintf(f, ",%ld", isnan(ln[i].best) ? -1 : ln[i].best_k[l]);
+        fprintf(f, ",%.9g\n", ln[i].best);
     }
 }
 
@@ -160,6 +201,7 @@ static int run(const char *table, const char *wcol, const char *pairs, const cha
         L->wires = L->have ? tdi_sweep_budget_wires(&b, L->pick) : NAN;
         L->pred = L->have ? tdi_sweep_budget_predict(&b, L->pick) : NAN;
         L->meas = L->have ? measured(have_p ? &pt : NULL, &b, L->pick) : NAN;
+        best_measured(have_p ? &pt : NULL, &b, L);
     }
     if (!rc) {
         printf("unmodified eps-MSE %.6f; levels:", b.eps0);
