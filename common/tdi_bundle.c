@@ -104,14 +104,22 @@ int tdi_bundle_layout(tdi_bundle *b, const char *what, tdi_err *err)
                                what, md->name, md->D);
         md->off = off;
         off += md->D;
-        if (md->readout) {
+        if (md->readout && nout > 0 && !b->mod[m - 1].readout)
+            return tdi_err_set(err, TDI_EFORMAT, "%s: read-out module '%s' does not follow the "
+                               "read-out module '%s' (the read-out modules must be consecutive "
+                               "in z order: one read-out block)", what, md->name,
+                               b->mod[b->out].name);
+        if (md->readout && nout++ == 0) {
             b->out = m;
-            nout++;
+            b->D_out = 0;
         }
+        if (md->readout)
+            b->D_out += md->D;
     }
-    if (nout != 1)
-        return tdi_err_set(err, TDI_EFORMAT, "%s: %zu read-out modules (exactly one must have "
-                           "readout: true)", what, nout);
+    if (nout < 1)
+        return tdi_err_set(err, TDI_EFORMAT, "%s: no read-out module (at least one must have "
+                           "readout: true)", what);
+    b->n_out = nout;
     b->N = off;
     for (size_t c = 0; c < b->n_cpl; c++) {
         const tdi_bundle_coupling *cp = &b->cpl[c];
@@ -528,7 +536,7 @@ static void plan_v2(plan *p, tdi_bundle *b, int analytic)
         snprintf(g, sizeof g, "Q_%s_%s.npy", a, z);
         add_coupling(p, b, c, f, g);
     }
-    size_t Do = b->mod[b->out].D;
+    size_t Do = b->D_out;
     add(p, "c.npy", &b->c, Do, 0, NULL);
     if (analytic)
         add(p, "analytic.npy", &b->analytic, 0, Do, &p->an_rows);
@@ -625,7 +633,7 @@ static int check_M(tdi_bundle *b, tdi_err *err)
 int tdi_bundle_read_extra(tdi_bundle *b, unsigned want, tdi_err *err)
 {
     const char *dir = b->dir;
-    size_t Do = b->mod[b->out].D, rows = 0, xc = 0;
+    size_t Do = b->D_out, rows = 0, xc = 0;
     int rc = 0;
     if ((want & TDI_BUNDLE_WANT_DATA) && !b->x) {
         char path[1100];
@@ -767,7 +775,7 @@ static int write_arrays(const char *tmp, const tdi_bundle *b, tdi_err *err)
                 rc = put(tmp, g, q, cp->k, cp->Q, err);
         }
     }
-    size_t Do = b->mod[b->out].D;
+    size_t Do = b->D_out;
     if (!rc)
         rc = put(tmp, "c.npy", Do, 0, b->c, err);
     if (!rc && b->analytic)

@@ -26,7 +26,8 @@ typedef struct tdi_bundle_module {
     char layer[16];      /* U-Net layer it stands for ("e2"), "" when none (synthetic) */
     size_t D;            /* units */
     size_t off;          /* index of its first unit in z (sum of the earlier modules' D) */
-    int readout;         /* 1: the read-out (decoder) module; exactly one per substrate */
+    int readout;         /* 1: a read-out (decoder) module; at least one per substrate, the
+                            read-out modules consecutive in z order (the read-out block) */
     double *J;           /* (D, D) intra Gram coupling: A = 2 J2 I + J + J^T */
     double *A;           /* (D, D) the module's diagonal block of M */
     double *bias;        /* (n, D) bias b of each test sample, simulation units */
@@ -50,9 +51,12 @@ typedef struct tdi_bundle {
     tdi_bundle_coupling cpl[TDI_BUNDLE_MAX_CPL];
     size_t N;            /* units: sum of mod[].D */
     size_t n;            /* test samples (rows of every bias) */
-    size_t out;          /* index of the read-out module */
+    size_t out;          /* index of the (first) read-out module */
+    size_t n_out;        /* read-out modules: out .. out + n_out - 1 (one per U-Net level) */
+    size_t D_out;        /* units of the read-out block: sum of their D (= mod[out].D for one) */
     double *M;           /* (N, N) symmetric: A blocks on the diagonal, S and S^T off it */
-    double *analytic;    /* (n, D_out) equilibrium read-out means (M^-1 b)_out, or NULL */
+    double *analytic;    /* (n, D_out) equilibrium read-out means (M^-1 b) over the read-out
+                            block (the read-out modules' units in z order), or NULL */
     double *c;           /* (D_out) static read-out bias (substrate-skip; zeros otherwise) */
     /* optional data for the co-simulator (read with TDI_BUNDLE_WANT_DATA, NULL otherwise) */
     double *x;           /* (n, x_cols) interface input (encoder activations) */
@@ -98,9 +102,9 @@ void tdi_bundle_destroy(tdi_bundle *b);
  * non-NULL. b->M must be the assembly of the blocks (tdi_bundle_assemble). */
 int tdi_bundle_write(const char *dir, const tdi_bundle *b, tdi_err *err);
 
-/* Sets mod[].off and N from the module sizes and out from the readout flags; checks names
- * (distinct, [a-z][a-z0-9]*), sizes (D >= 1), couplings (distinct modules, one per pair) and
- * exactly one read-out module. 0 or TDI_EFORMAT naming `what`. */
+/* Sets mod[].off and N from the module sizes and out, n_out, D_out from the readout flags;
+ * checks names (distinct, [a-z][a-z0-9]*), sizes (D >= 1), couplings (distinct modules, one per
+ * pair) and the read-out modules (at least one, consecutive in z order). 0 or TDI_EFORMAT naming `what`. */
 int tdi_bundle_layout(tdi_bundle *b, const char *what, tdi_err *err);
 /* The coupling block S = P Q^T (or the dense S) into S (D_from x D_to, caller allocated). */
 void tdi_bundle_block(const tdi_bundle *b, size_t c, double *S);
@@ -110,6 +114,16 @@ void tdi_bundle_assemble(const tdi_bundle *b, double *M);
 void tdi_bundle_iface_shape(size_t i, size_t x_cols, size_t d_out, size_t *rows, size_t *cols);
 /* File name of interface array i ("enc_w1.npy"). */
 const char *tdi_bundle_iface_name(size_t i);
+/* One substrate from L U-Net levels (common/tdi_bundle_stack.c): lv[l] is a two-module bundle
+ * (encoder, read-out decoder, at most one coupling from the first to the second), all with the
+ * same n. The stack's modules are the encoders then the decoders, named names[2 l] (encoder of
+ * level l) and names[2 l + 1] (its decoder), so module l is level l's encoder and module L + l
+ * its decoder, the decoders the read-out block; coupling per level; M block-diagonal by level;
+ * c, analytic, truth, mean_fit, gain concatenated over the decoders and x over the levels'
+ * columns (present when every level has them). o owns its arrays (tdi_bundle_destroy); on error
+ * o is empty. */
+int tdi_bundle_stack(const tdi_bundle *lv, size_t L, const char *const *names, const char *preset,
+                     tdi_bundle *o, tdi_err *err);
 /* Index of the module called name, or -1. */
 int tdi_bundle_find(const tdi_bundle *b, const char *name);
 

@@ -39,7 +39,9 @@ static int job_load(tdi_cosim_job *j, tdi_err *err)
     j->have_bundle = 1;
     size_t D = j->b.D, nb = j->b.n;
     j->D = D;
-    j->N = 2 * D;
+    j->N = j->b.sub.N;
+    j->o = j->b.sub.mod[j->b.sub.out].off;
+    j->L = tdi_gen_bundle_levels(&j->b);
     j->skip = strcmp(j->b.mode, "skip") == 0;
     if ((size_t)cfg->first >= nb)
         return tdi_err_set(err, TDI_ECONFIG, "%s: cosim.first = %ld but the bundle has %zu "

@@ -15,7 +15,7 @@ int tdi_cosim_fullscale(const tdi_cosim_cfg *cfg, const tdi_gen_circuit *gc,
                         const tdi_cosim_circuit *cc, const double *bsim, const double *ib,
                         size_t ns, double *dac_fs_units, double *adc_fs, tdi_err *err)
 {
-    size_t D = gc->D, N = gc->N, n = cc->n;
+    size_t D = gc->D, N = gc->N, n = cc->n, o = gc->mod[gc->out].off;
     double bmax = 0;
     for (size_t q = 0; q < ns * N; q++)
         bmax = fmax(bmax, fabs(bsim[q]));
@@ -30,11 +30,11 @@ int tdi_cosim_fullscale(const tdi_cosim_cfg *cfg, const tdi_gen_circuit *gc,
             free(vstar);
             return rc;
         }
-        for (size_t i = D; i < N; i++)
+        for (size_t i = o; i < o + D; i++)
             vmax = fmax(vmax, fabs(vstar[i]));
     }
     free(vstar);
-    for (size_t i = D; i < N; i++)
+    for (size_t i = o; i < o + D; i++)
         sdmax = fmax(sdmax, sqrt(gc->node_var[i]));
     *adc_fs = cfg->adc_fs > 0 ? cfg->adc_fs : 1.1 * (vmax + 6 * sdmax);
     return 0;
@@ -69,7 +69,7 @@ int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err)
     if (!j->read)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     for (size_t i = 0; i < j->D; i++)
-        j->read[i] = (j->ph->ro ? j->N : j->D) + i;
+        j->read[i] = (j->ph->ro ? j->N : j->o) + i;
     j->pl = (tdi_cosim_plan){.n_samples = j->ns, .bias = j->ibias, .n_read = j->D,
                              .read = j->read, .tick = j->tm.tick,
                              .settle_ticks = j->tm.settle_ticks, .avg_ticks = j->tm.avg_ticks,
@@ -135,7 +135,7 @@ int tdi_cosim_job_engines(tdi_cosim_job *j, tdi_err *err)
     int rc;
     /* the paper's kT = 1 row (sde) first (it was measured ~40x slower after a spice run, until
        tdi_cosim_spice_run restored the OpenMP thread count ngspice changes; order is now free) */
-    if (j->gc->op.active && cfg_in->paper_row && cfg_in->sde && tdi_cosim_sde_supports(j->cc) &&
+    if (j->gc->op.active && cfg_in->paper_row && j->L == 1 && cfg_in->sde && tdi_cosim_sde_supports(j->cc) &&
         (rc = tdi_cosim_op_paper_row(cfg_in, &j->gcfg, &j->b, j->bsim, j->ns,
                                      j->truth + j->s0 * j->D, j->mean_fit, j->gain,
                                      &j->paper_row, err)))

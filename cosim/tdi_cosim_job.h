@@ -51,9 +51,12 @@ typedef struct tdi_cosim_job {
     tdi_gen_config gcfg;
     tdi_gen_bundle b;
     int have_bundle;
-    size_t D, N, s0, ns;         /* units per module, 2D, first sample, samples */
+    size_t D, N, s0, ns;         /* read-out units (two modules: units per module), units
+                                    (two modules: 2D), first sample, samples */
+    size_t o, L;                 /* first read-out unit (two modules: D); U-Net levels (the
+                                    bundle's tdi_gen_bundle_levels; two modules: 1) */
     int skip;                    /* bundle mode skip */
-    double *x, *truth;           /* (b.n, D) */
+    double *x, *truth;           /* (b.n, N - D), (b.n, D) */
     double *mean_fit, *gain;     /* (D) */
     double *ew1, *eb1, *ew2, *eb2, *tw1, *tb1, *tw2, *tb2; /* paper interface, tdi_cosim.h */
     /* circuit */
@@ -63,7 +66,8 @@ typedef struct tdi_cosim_job {
     tdi_cosim_circuit *cc;
     size_t NT;                   /* units incl. the read-out stage's */
     /* digital interface */
-    double *bsim;                /* (ns, N) b = [b_enc; b_dec] in simulation units */
+    double *bsim;                /* (ns, N) b = [b_enc; b_dec] in simulation units (levels: the
+                                    encoders' then the decoders') */
     double *ibias;               /* (ns, NT) A; the stage units' bias stays 0 */
     const char *iface;           /* its name in the report */
     int projected;               /* skip: b_enc = W2 (W1 x) */
@@ -83,6 +87,8 @@ typedef struct tdi_cosim_job {
     tdi_cosim_op_row paper_row;
     /* metrics and read-out error */
     tdi_cosim_row rows[TDI_COSIM_NROW];
+    tdi_metrics lvm[TDI_COSIM_NROW][TDI_BUNDLE_MAX_MOD / 2]; /* per level (L > 1): each row's
+                                    metrics over the level's read-out columns */
     tdi_cosim_stage_pred sp;
     long conv;                   /* ADC conversions averaged per unit */
     double q_adc;                /* V: ADC step */

@@ -1,6 +1,8 @@
 /* tdi_cosim_load: the co-simulator's load stage. Reads a substrate bundle through the one reader
- * (common/tdi_bundle.h, via the generator's two-module view) with the arrays the job needs
- * besides the substrate, checked against the substrate's sizes, and hands them to the job.
+ * (common/tdi_bundle.h, via the generator's view) with the arrays the job needs besides the
+ * substrate, checked against the substrate's sizes, and hands them to the job. The job takes
+ * the U-Net levels' shape (tdi_gen_bundle_levels: two modules, or the encoders and decoders of
+ * several skip levels); paper mode one level (its interface networks are one level's).
  * Non-goals: the format itself (tdi_bundle), the digital interface's arithmetic (the job). */
 #include <string.h>
 
@@ -13,13 +15,19 @@ int tdi_cosim_load(const char *dir, tdi_gen_bundle *b, tdi_err *err)
     int rc = tdi_gen_bundle_read(dir, b, err);
     if (rc)
         return rc;
-    if ((rc = tdi_gen_bundle_need_two(b, "the tdi-cosim job (its digital interface)", err)) ||
-        (rc = tdi_bundle_read_extra(&b->sub, TDI_BUNDLE_WANT_DATA, err)))
+    size_t L = tdi_gen_bundle_levels(b), skip = strcmp(b->mode, "skip") == 0;
+    if (L == 0 || (L > 1 && !skip))
+        rc = tdi_err_set(err, TDI_EFORMAT, "%s: %zu modules, %zu couplings (mode %s): the "
+                         "tdi-cosim job (its digital interface) needs U-Net levels: L encoders "
+                         "then their L read-out decoders of equal sizes, each level at most one "
+                         "low-rank coupling from its encoder to its decoder, several levels only "
+                         "in skip mode", dir, b->sub.n_mod, b->sub.n_cpl, b->mode);
+    else if ((rc = tdi_bundle_read_extra(&b->sub, TDI_BUNDLE_WANT_DATA, err)))
         ;
-    else if (b->sub.x_cols != b->D)
-        rc = tdi_err_set(err, TDI_EFORMAT, "%s/x.npy: %zu columns, the encoder module has %zu "
-                         "units", dir, b->sub.x_cols, b->D);
-    else if (strcmp(b->mode, "skip") != 0)
+    else if (b->sub.x_cols != b->sub.N - b->D)
+        rc = tdi_err_set(err, TDI_EFORMAT, "%s/x.npy: %zu columns, the encoder modules have %zu "
+                         "units", dir, b->sub.x_cols, b->sub.N - b->D);
+    else if (!skip)
         rc = tdi_bundle_read_extra(&b->sub, TDI_BUNDLE_WANT_IFACE, err);
     if (rc)
         tdi_gen_bundle_destroy(b);

@@ -13,25 +13,57 @@
 
 #include "tdi_cosim_job.h"
 
-/* digital: y = B^-1 b_dec, no substrate coupling (docs/paper.md); no row when B is not PD */
+/* digital: y = B^-1 b_dec per level (B the level's decoder block), no substrate coupling
+ * (docs/paper.md); no row when a B is not PD */
 static int digital_row(tdi_cosim_job *j, tdi_cosim_row *row, tdi_err *err)
 {
-    size_t D = j->D;
-    gsl_matrix *Bm = gsl_matrix_alloc(D, D);
-    if (!Bm)
-        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    memcpy(Bm->data, j->b.B, sizeof(double) * D * D);
-    if (gsl_linalg_cholesky_decomp1(Bm) == 0) {
-        row->have = 1;
-        for (size_t s = 0; s < j->ns; s++) {
-            gsl_vector_view y = gsl_vector_view_array(row->pred + s * D, D);
-            memcpy(y.vector.data, j->bsim + s * j->N + D, sizeof(double) * D);
+    row->have = 1;
+    for (size_t l = 0; l < j->L && row->have; l++) {
+        const tdi_bundle_module *md = &j->b.sub.mod[j->L + l];
+        size_t D = md->D, c0 = md->off - j->o;
+        gsl_matrix *Bm = gsl_matrix_alloc(D, D);
+        if (!Bm)
+            return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        memcpy(Bm->data, md->A, sizeof(double) * D * D);
+        row->have = gsl_linalg_cholesky_decomp1(Bm) == 0;
+        for (size_t s = 0; s < j->ns && row->have; s++) {
+            gsl_vector_view y = gsl_vector_view_array(row->pred + s * j->D + c0, D);
+            memcpy(y.vector.data, j->bsim + s * j->N + md->off, sizeof(double) * D);
             gsl_linalg_cholesky_svx(Bm, &y.vector);
             for (size_t i = 0; i < D; i++)
-                y.vector.data[i] *= j->gain[i];
+                y.vector.data[i] *= j->gain[c0 + i];
+        }
+        gsl_matrix_free(Bm);
+    }
+    return 0;
+}
+
+/* several levels: each row's metrics over each level's read-out columns */
+static int level_metrics(tdi_cosim_job *j, tdi_err *err)
+{
+    size_t Dt = j->D, ns = j->ns;
+    double *p = malloc(sizeof(double) * ns * Dt), *t = malloc(sizeof(double) * ns * Dt);
+    if (!p || !t) {
+        free(p);
+        free(t);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    for (size_t l = 0; l < j->L && j->L > 1; l++) {
+        const tdi_bundle_module *md = &j->b.sub.mod[j->L + l];
+        size_t D = md->D, c0 = md->off - j->o;
+        for (int r = 0; r < TDI_COSIM_NROW; r++) {
+            const tdi_cosim_row *row = &j->rows[r];
+            if (!row->have)
+                continue;
+            for (size_t s = 0; s < row->n; s++) {
+                memcpy(p + s * D, row->pred + s * Dt + c0, D * sizeof *p);
+                memcpy(t + s * D, j->truth + (j->s0 + s) * Dt + c0, D * sizeof *t);
+            }
+            j->lvm[r][l] = tdi_metrics_eval(p, t, j->mean_fit + c0, row->n, D);
         }
     }
-    gsl_matrix_free(Bm);
+    free(p);
+    free(t);
     return 0;
 }
 
@@ -81,7 +113,7 @@ int tdi_cosim_job_metrics(tdi_cosim_job *j, tdi_err *err)
         row->m = tdi_metrics_eval(row->pred, tr, j->mean_fit, row->n, D);
         tdi_metrics_rows(row->pred, tr, j->mean_fit, row->n, D, row->cp, row->cc, row->r2);
     }
-    return 0;
+    return level_metrics(j, err);
 }
 
 /* Predicted variance of the stage outputs (mean over units), docs/physics.md 9 (read-out). */
@@ -119,7 +151,7 @@ static int readout_var(tdi_cosim_job *j, double *pred_var, tdi_err *err)
     tdi_cosim_sde *ps = tdi_cosim_sde_supports(j->cc) ? tdi_cosim_sde_alloc(j->cc, j->tm.tick, err)
                                                       : NULL;
     int exact = ps != NULL;
-    for (size_t i = D; i < N; i++) {
+    for (size_t i = j->o; i < j->o + D; i++) {
         double v = 0;
         if (exact && tdi_cosim_sde_mean_var(ps, j->cc, j->conv, j->tm.stride, i, &v, err))
             exact = 0;
@@ -127,7 +159,7 @@ static int readout_var(tdi_cosim_job *j, double *pred_var, tdi_err *err)
     }
     if (!exact) { /* no sde model: the generator's continuous-window formula */
         *pred_var = 0;
-        for (size_t i = D; i < N; i++)
+        for (size_t i = j->o; i < j->o + D; i++)
             *pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
     }
     tdi_cosim_sde_free(ps);
@@ -183,7 +215,7 @@ static void readout_measured(tdi_cosim_job *j)
 int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
-    size_t D = j->D, N = j->N;
+    size_t D = j->D;
     j->conv = j->tm.avg_ticks / j->tm.stride;
     double pred_var = 0;
     int rc = readout_var(j, &pred_var, err);
@@ -191,7 +223,7 @@ int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err)
         return rc;
     j->q_adc = cfg->adc_bits > 0 ? 2 * j->adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
     double q_var = 0;
-    for (size_t i = D; i < N; i++)
+    for (size_t i = j->o; i < j->o + D; i++)
         q_var += tdi_gen_quant_var(j->q_adc, cfg->noise ? sqrt(j->gc->node_var[i]) : 0,
                                    j->conv) / (double)D;
     j->pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_var);

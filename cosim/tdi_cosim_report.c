@@ -96,6 +96,36 @@ static void json_rows(const tdi_cosim_job *j, FILE *f)
     fprintf(f, "\n  },\n");
 }
 
+/* several U-Net levels: each level's modules, rank and rows (metrics over its read-out
+   columns); the rows above are over all levels' read-out units together */
+static void json_levels(const tdi_cosim_job *j, FILE *f)
+{
+    if (j->L < 2)
+        return;
+    const tdi_bundle *s = &j->b.sub;
+    fprintf(f, "  \"levels\": [\n");
+    for (size_t l = 0; l < j->L; l++) {
+        size_t k = 0;
+        for (size_t c = 0; c < s->n_cpl; c++)
+            if (s->cpl[c].from == l)
+                k = s->cpl[c].k;
+        fprintf(f, "    {\"encoder\": \"%s\", \"decoder\": \"%s\", \"D\": %zu, \"k\": %zu, "
+                "\"rows\": {", s->mod[l].name, s->mod[j->L + l].name, s->mod[l].D, k);
+        int first = 1;
+        for (int r = 0; r < TDI_COSIM_NROW; r++) {
+            const tdi_metrics *m = &j->lvm[r][l];
+            if (!j->rows[r].have)
+                continue;
+            fprintf(f, "%s\"%s\": {\"cos_paper\": %.6f, \"cos_centered\": %.6f, \"r2\": %.6f}",
+                    first ? "" : ", ", tdi_cosim_row_name[r], m->cos_paper, m->cos_centered,
+                    m->r2);
+            first = 0;
+        }
+        fprintf(f, "}}%s\n", l + 1 < j->L ? "," : "");
+    }
+    fprintf(f, "  ],\n");
+}
+
 static void json_readout(const tdi_cosim_job *j, FILE *f)
 {
     const tdi_gen_phys *ph = j->ph;
@@ -142,6 +172,7 @@ static void write_results(const tdi_cosim_job *j, FILE *f)
 {
     json_head(j, f);
     json_rows(j, f);
+    json_levels(j, f);
     tdi_cosim_op_json(j->gc, &j->paper_row, f);
     json_readout(j, f);
     json_energy(j, f);
@@ -392,12 +423,32 @@ static void table_energy(const tdi_cosim_job *j, FILE *rep)
             e->gpu_part, e->gpu_part / e->E_total);
 }
 
+/* several levels: each row's centered cosine and R^2 per level */
+static void table_levels(const tdi_cosim_job *j, FILE *rep)
+{
+    if (j->L < 2)
+        return;
+    fprintf(rep, "per level (metrics over the level's read-out units):\n%-20s", "row");
+    for (size_t l = 0; l < j->L; l++)
+        fprintf(rep, "  %5s cos_c      R^2", j->b.sub.mod[j->L + l].name);
+    fprintf(rep, "\n");
+    for (int r = 0; r < TDI_COSIM_NROW; r++) {
+        if (!j->rows[r].have)
+            continue;
+        fprintf(rep, "%-20s", tdi_cosim_row_name[r]);
+        for (size_t l = 0; l < j->L; l++)
+            fprintf(rep, "  %11.4f %8.4f", j->lvm[r][l].cos_centered, j->lvm[r][l].r2);
+        fprintf(rep, "\n");
+    }
+}
+
 void tdi_cosim_report_table(const tdi_cosim_job *j)
 {
     FILE *rep = j->rep;
     if (!rep)
         return;
     table_rows(j, rep);
+    table_levels(j, rep);
     table_readout(j, rep);
     table_energy(j, rep);
     fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", j->odir, j->odir);

@@ -183,6 +183,11 @@ void tdi_gen_bundle_destroy(tdi_gen_bundle *b);
  * first to the second (today's presets); tdi_gen_bundle_need_two: TDI_EFORMAT naming the
  * bundle and `who` (a tool that needs the encoder/decoder fields) otherwise. */
 int tdi_gen_bundle_is_two(const tdi_gen_bundle *b);
+/* The U-Net levels of a bundle: L >= 1 when its 2L modules are L encoders then L read-out
+ * decoders (module l and module L + l of equal size: level l) and every coupling is low rank
+ * from a level's encoder to its decoder (at most one per level): the shape tdi_bundle_stack
+ * writes, the two-module presets being L = 1. 0 for any other shape. */
+size_t tdi_gen_bundle_levels(const tdi_gen_bundle *b);
 int tdi_gen_bundle_need_two(const tdi_gen_bundle *b, const char *who, tdi_err *err);
 
 /* A synthetic substrate (tests, examples, the benchmark): modules of sizes D[m], couplings
@@ -198,7 +203,8 @@ typedef struct tdi_gen_synth_spec {
     size_t D[TDI_BUNDLE_MAX_MOD];
     const char *names[TDI_BUNDLE_MAX_MOD]; /* NULL: "enc", "dec" for two modules, else ma, mb,
                                               ... (m + the module's letter) */
-    size_t out;            /* read-out module */
+    size_t out;            /* (first) read-out module */
+    size_t n_out;          /* read-out modules out .. out + n_out - 1 (0: one) */
     size_t n_cpl;
     size_t from[TDI_BUNDLE_MAX_CPL], to[TDI_BUNDLE_MAX_CPL], rank[TDI_BUNDLE_MAX_CPL];
     size_t intra_rank;     /* 0: full */
@@ -461,7 +467,8 @@ typedef struct tdi_gen_ota {
 } tdi_gen_ota;
 
 typedef struct tdi_gen_circuit {
-    size_t D, k, N;        /* D: units of the read-out module (two modules: per module);
+    size_t D, k, N;        /* D: units of the read-out block (its modules' units, consecutive
+                              from mod[out].off; two modules: units per module);
                               k: rank of the first coupling; N: units, sum over the modules */
     tdi_gen_module mod[TDI_BUNDLE_MAX_MOD]; /* units of module m are mod[m].off.. (z order) */
     size_t n_mod;

@@ -35,6 +35,24 @@ int tdi_gen_bundle_is_two(const tdi_gen_bundle *b)
            !(s->n_cpl == 1 && (cp->dense || cp->from != 0 || cp->to != 1));
 }
 
+size_t tdi_gen_bundle_levels(const tdi_gen_bundle *b)
+{
+    const tdi_bundle *s = &b->sub;
+    size_t L = s->n_mod / 2;
+    if (L < 1 || s->n_mod != 2 * L || s->out != L || s->n_out != L)
+        return 0;
+    for (size_t l = 0; l < L; l++)
+        if (s->mod[l].D != s->mod[L + l].D)
+            return 0;
+    int seen[TDI_BUNDLE_MAX_MOD] = {0};
+    for (size_t c = 0; c < s->n_cpl; c++) {
+        const tdi_bundle_coupling *cp = &s->cpl[c];
+        if (cp->dense || cp->from >= L || cp->to != L + cp->from || seen[cp->from]++)
+            return 0;
+    }
+    return L;
+}
+
 int tdi_gen_bundle_need_two(const tdi_gen_bundle *b, const char *who, tdi_err *err)
 {
     if (tdi_gen_bundle_is_two(b))
@@ -51,7 +69,7 @@ static int view(tdi_gen_bundle *b, tdi_err *err)
     if (!s->analytic)
         return tdi_err_set(err, TDI_EFORMAT, "%s: no analytic.npy (manifest analytic: false): "
                            "the generator checks the circuit against it", s->dir);
-    b->D = s->mod[s->out].D;
+    b->D = s->D_out;
     b->n = s->n;
     b->M = s->M;
     b->c = s->c;
@@ -159,7 +177,7 @@ static int synth_layout(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err
         else /* ma, mb, ...: no digit at the end, so the names serve as node prefixes */
             snprintf(b->mod[m].name, sizeof b->mod[m].name, "m%c", (char)('a' + m));
         b->mod[m].D = s->D[m];
-        b->mod[m].readout = m == s->out;
+        b->mod[m].readout = m >= s->out && m < s->out + (s->n_out ? s->n_out : 1);
     }
     for (size_t c = 0; c < s->n_cpl; c++)
         b->cpl[c] = (tdi_bundle_coupling){s->from[c], s->to[c], 0, s->rank[c], NULL, NULL, NULL};
@@ -210,10 +228,10 @@ static void synth_biases(gsl_rng *rng, tdi_bundle *b, const double *L, double *z
             }
     if (n)
         tdi_linalg_chol_solve_rows(L, N, z, n);
-    const tdi_bundle_module *o = &b->mod[b->out];
+    size_t o = b->mod[b->out].off, Do = b->D_out; /* the read-out block */
     for (size_t s = 0; s < n; s++)
-        for (size_t i = 0; i < o->D; i++)
-            b->analytic[s * o->D + i] = z[s * N + o->off + i];
+        for (size_t i = 0; i < Do; i++)
+            b->analytic[s * Do + i] = z[s * N + o + i];
 }
 
 int tdi_gen_synth_build(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err)
@@ -239,7 +257,7 @@ int tdi_gen_synth_build(const tdi_gen_synth_spec *s, tdi_bundle *b, tdi_err *err
     }
     for (size_t m = 0; m < b->n_mod; m++)
         dmax = deg[m] > dmax ? deg[m] : dmax;
-    size_t Do = b->mod[b->out].D;
+    size_t Do = b->D_out;
     b->M = zalloc(N * N, &fail);
     b->analytic = zalloc(n * Do, &fail);
     b->c = zalloc(Do, &fail);

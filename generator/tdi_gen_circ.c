@@ -368,6 +368,11 @@ static int check_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     if (cfg->rank > 0 && (size_t)cfg->rank > Dmax)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.rank = %ld exceeds the bundle's D = %zu",
                            cfg->path, cfg->rank, Dmax);
+    if (sub->n_out > 1 && strcmp(cfg->readout_stage, "none") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.readout_stage '%s' with %zu read-out "
+                           "modules (%s): the analog read-out stage serves one read-out module; "
+                           "use readout_stage: none", cfg->path, cfg->readout_stage, sub->n_out,
+                           bu->dir);
     *intra = tdi_gen_intra_find(cfg->intra);
     *skip = tdi_gen_skip_find(cfg->skip);
     if (!*intra || !*skip)
@@ -392,7 +397,7 @@ static void init_circuit(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
     int two = tdi_gen_bundle_is_two(bu);
     c->N = sub->N;
     c->out = sub->out;
-    c->D = sub->mod[sub->out].D;
+    c->D = sub->D_out;
     c->k = sub->n_cpl ? sub->cpl[0].k : 0;
     c->M = bu->M;
     c->noise = cfg->noise;
@@ -421,7 +426,7 @@ static int build_samples(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
                          const double *L, tdi_err *err)
 {
     const tdi_bundle *sub = &bu->sub;
-    size_t N = c->N, ns = cfg->n_samples, o = c->mod[c->out].off, Do = c->mod[c->out].n;
+    size_t N = c->N, ns = cfg->n_samples, o = c->mod[c->out].off, Do = c->D;
     c->n_samples = ns;
     memcpy(c->samples, cfg->samples, sizeof c->samples);
     c->bias = malloc(ns * N * sizeof *c->bias);
@@ -461,7 +466,7 @@ static int build_samples(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
 static int build_readout_sd(tdi_gen_circuit *c, const double *L, tdi_err *err)
 {
     size_t N = c->N, first = c->readout_all ? 0 : c->mod[c->out].off;
-    size_t nr = c->readout_all ? N : c->mod[c->out].n;
+    size_t nr = c->readout_all ? N : c->D;
     c->node_var = malloc(N * sizeof *c->node_var);
     c->readout_sd = malloc(N * sizeof *c->readout_sd);
     double *Z = calloc(nr * N, sizeof *Z);

@@ -307,7 +307,8 @@ static void nl_nodes_note(sb *s, const nl_ctx *x)
     } else {
         for (size_t m = 0; m < c->n_mod; m++)
             sb_line(s, "* nodes: %s0..%s%zu module %s%s", c->mod[m].prefix, c->mod[m].prefix,
-                    c->mod[m].n - 1, c->mod[m].name, m == c->out ? " (read out)" : "");
+                    c->mod[m].n - 1, c->mod[m].name,
+                    m >= c->out && c->mod[m].off < c->mod[c->out].off + c->D ? " (read out)" : "");
         sb_line(s, "* (volts = Vs * state)%s", p->unit->nodes_note);
     }
 }
@@ -554,7 +555,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     x.tstop = tran_stop > 0 ? tran_stop : p->t_stop;
     x.NR = x.N + (p->ro ? x.D : 0); /* units incl. read-out stage nodes */
     x.o0 = c->readout_all ? 0 : c->mod[c->out].off; /* the nodes the .control measures */
-    x.o1 = c->readout_all ? x.N : c->mod[c->out].off + c->mod[c->out].n;
+    x.o1 = c->readout_all ? x.N : c->mod[c->out].off + c->D;
     nl_header(s, &x);
     nl_nodes_note(s, &x);
     if (mode == TDI_GEN_HOLD) { /* the couplings and the holds: no units, sources, analysis */

@@ -287,7 +287,9 @@ static void test_bad(void)
     variant(d, "  m1: {name: m1", "  m3: {name: m1");
     expect(d, "bad/manifest.yaml:19:8", "given without modules.m1", "module slots with a gap");
     variant(d, "{name: m0, D: 4}", "{name: m0, D: 4, readout: true}");
-    expect(d, "bad/manifest.yaml", "2 read-out modules", "two read-out modules");
+    expect(d, "bad/manifest.yaml", "must be consecutive", "two read-out modules apart");
+    variant(d, ", readout: true}", "}");
+    expect(d, "bad/manifest.yaml", "no read-out module", "no read-out module");
     variant(d, "{name: m0,", "{name: M_0,");
     expect(d, "bad/manifest.yaml:17:8", "name 'M_0'", "bad module name");
     variant(d, "{name: m1,", "{name: m0,");

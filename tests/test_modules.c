@@ -255,11 +255,12 @@ int main(void)
     one(SCR "/chain", "chain", "rc", "lowrank", "sharedbus");
     one(SCR "/chain", "chain", "rlc", "dense", "twobus");
     program(SCR "/three");
-    /* the tdi-cosim job's digital interface needs two modules: a clear refusal, not a crash */
+    /* the tdi-cosim job's digital interface needs U-Net levels (encoders, then their decoders):
+       a fan-in of two encoders into one decoder is refused clearly, not a crash */
     tdi_gen_bundle b;
     rc = tdi_cosim_load(SCR "/three", &b, &e);
     TDI_CHECK(rc != 0, "tdi-cosim's load stage refuses a three-module bundle");
-    tdi_check_contains(e.msg, "needs two modules", "tdi-cosim's load stage: message");
+    tdi_check_contains(e.msg, "needs U-Net levels", "tdi-cosim's load stage: message");
     if (!rc)
         tdi_gen_bundle_destroy(&b);
     TDI_TEST_END();

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     tdi_err err;
     tdi_err_clear(&err);
     tdi_sub_cfg cfg;
-    if (tdi_sub_cfg_load(argv[1], &cfg, &err) || tdi_sub_run(&cfg, stdout, &err)) {
+    if (tdi_sub_cfg_load(argv[1], &cfg, &err) || tdi_sub_run_levels(&cfg, stdout, &err)) {
         fflush(stdout);
         fprintf(stderr, "tdi-fit: error: %s\n", err.msg);
         return 1;

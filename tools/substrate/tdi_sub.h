@@ -18,6 +18,7 @@
 
 /* ---------------------------------------------------------------- configuration */
 #define TDI_SUB_MAXRANKS 16
+#define TDI_SUB_MAXLEVELS 2 /* skip levels of the U-Net: e1/d1, e2/d2 */
 
 typedef struct tdi_sub_cfg {
     const char *path;   /* config file (for messages); not owned */
@@ -48,6 +49,10 @@ typedef struct tdi_sub_cfg {
     int standardise;    /* interface training on standardised inputs/targets (docs/substrate.md) */
     double val_frac;    /* validation share of the fit split for early stopping (0: none) */
     long patience;      /* epochs without a better validation MSE before stopping */
+    /* several skip levels in one substrate (skip mode; tdi_sub_run_levels): level l + 1 is the
+       pair e<l+1> / d<l+1> with levels_D[l] units and rank levels_k[l]; empty: one pair */
+    long levels_D[TDI_SUB_MAXLEVELS], levels_k[TDI_SUB_MAXLEVELS];
+    size_t n_levels, n_levels_k;
 } tdi_sub_cfg;
 
 /* Fills defaults, then reads path (top-level keys, export, substrate; other sections ignored).
@@ -226,5 +231,10 @@ int tdi_sub_bundle_write(const char *dir, const tdi_sub_bundle *b, tdi_err *err)
 /* Reads the bundles named by cfg, fits, evaluates, prints the tables to report (may be NULL),
  * and writes <out>/substrate. Nothing is written on error. */
 int tdi_sub_run(const tdi_sub_cfg *cfg, FILE *report, tdi_err *err);
+/* With substrate.levels_D / levels_k (skip mode): each level fitted as tdi_sub_run does one
+ * pair (enc e<l>, dec d<l>, its D and k; its bundle in <out>/level-e<l>/substrate), then the
+ * levels stacked into <out>/substrate (tdi_bundle_stack: modules e1 e2 .. d1 d2 ..). Without
+ * levels: tdi_sub_run. */
+int tdi_sub_run_levels(const tdi_sub_cfg *cfg, FILE *report, tdi_err *err);
 
 #endif

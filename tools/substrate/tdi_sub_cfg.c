@@ -5,7 +5,7 @@
  *   export: {checkpoint, dir, t, n_fit, n_test, pool}
  *   substrate: {mode, enc, dec, D, k, J2, kT, couplings, frobenius, ranks, pd_margin,
  *               readout_gain, skip_encoder, ridge, epochs, batch, lr, weight_decay,
- *               standardise, val_frac, patience}
+ *               standardise, val_frac, patience, levels_D, levels_k}
  * Invariants: unknown keys are errors (tdi_cfg); k <= D; ranks >= 1. Non-goal: writing configs. */
 #include "tdi_sub.h"
 
@@ -65,6 +65,10 @@ int tdi_sub_cfg_load(const char *path, tdi_sub_cfg *c, tdi_err *err)
         {"substrate.epochs", TDI_CFG_INT, &c->epochs, 0, 1e6, 0, NULL, NULL, 0},
         {"substrate.batch", TDI_CFG_INT, &c->batch, 1, 1e7, 0, NULL, NULL, 0},
         {"substrate.lr", TDI_CFG_DOUBLE, &c->lr, 1e-12, 10, 0, NULL, NULL, 0},
+        {"substrate.levels_D", TDI_CFG_ILIST, c->levels_D, 1, 4096, TDI_SUB_MAXLEVELS,
+         &c->n_levels, NULL, 0},
+        {"substrate.levels_k", TDI_CFG_ILIST, c->levels_k, 1, 4096, TDI_SUB_MAXLEVELS,
+         &c->n_levels_k, NULL, 0},
         {"substrate.weight_decay", TDI_CFG_DOUBLE, &c->weight_decay, 0, 10, 0, NULL, NULL, 0},
         {"substrate.standardise", TDI_CFG_BOOL, &c->standardise, 0, 0, 0, NULL, NULL, 0},
         {"substrate.val_frac", TDI_CFG_DOUBLE, &c->val_frac, 0, 0.5, 0, NULL, NULL, 0},
@@ -77,6 +81,18 @@ int tdi_sub_cfg_load(const char *path, tdi_sub_cfg *c, tdi_err *err)
     if (c->k > c->D)
         return tdi_err_set(err, TDI_ECONFIG, "%s: substrate.k = %ld exceeds substrate.D = %ld",
                            path, c->k, c->D);
+    if (c->n_levels != c->n_levels_k)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: substrate.levels_D has %zu entries, "
+                           "substrate.levels_k %zu: one D and one k per level", path,
+                           c->n_levels, c->n_levels_k);
+    for (size_t l = 0; l < c->n_levels; l++)
+        if (c->levels_k[l] > c->levels_D[l])
+            return tdi_err_set(err, TDI_ECONFIG, "%s: substrate.levels_k[%zu] = %ld exceeds "
+                               "levels_D[%zu] = %ld", path, l, c->levels_k[l], l,
+                               c->levels_D[l]);
+    if (c->n_levels && strcmp(c->mode, "skip") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: substrate.levels_D / levels_k need "
+                           "substrate.mode: skip (one substrate of several skip levels)", path);
     if (c->n_ranks == 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: substrate.ranks is empty", path);
     if (!c->export_dir[0])

@@ -238,6 +238,38 @@ int tdi_sweep_frontier_report(const char *csv, const char *metric, double target
 int tdi_sweep_frontier_plot(const char *csv, const char *metric, const char *outdir, FILE *log,
                             tdi_err *err);
 
+/* ---------------------------------------------------------------- the wire budget
+ * (tdi_sweep_budget.c): per U-Net level the options of the end-to-end table (tdi-unet e2e's
+ * table.csv, read as data): substrate rows at rank k >= 1 and the mean row as k = 0 (no wires),
+ * each with its wires and its eps-MSE with that level alone through the substrate. */
+#define TDI_SWEEP_BUDGET_MAXLV 4
+#define TDI_SWEEP_BUDGET_MAXOPT 16
+typedef struct tdi_sweep_budget_opt {
+    long k;            /* rank (0: the mean row, no substrate) */
+    double wires;      /* wire pairs of the level's circuit (the chosen wires column) */
+    double eps;        /* eps-MSE over all test images, this level alone transported */
+} tdi_sweep_budget_opt;
+typedef struct tdi_sweep_budget {
+    size_t n_lv;                                   /* levels, in table order */
+    char lv[TDI_SWEEP_BUDGET_MAXLV][16];           /* their names (e1, e2) */
+    size_t n_opt[TDI_SWEEP_BUDGET_MAXLV];
+    tdi_sweep_budget_opt opt[TDI_SWEEP_BUDGET_MAXLV][TDI_SWEEP_BUDGET_MAXOPT];
+    double eps0;                                   /* the unmodified U-Net's eps-MSE */
+    size_t n_eq;                                   /* level all, substrate: the same k at every */
+    tdi_sweep_budget_opt eq[TDI_SWEEP_BUDGET_MAXOPT]; /* level, measured */
+} tdi_sweep_budget;
+/* Reads csv (columns level, config, k, wires_col, eps_mse_all; engine sde rows skipped); a
+ * missing column or the unmodified row missing is TDI_EFORMAT naming the file. */
+int tdi_sweep_budget_read(const char *csv, const char *wires_col, tdi_sweep_budget *b,
+                          tdi_err *err);
+/* The additive prediction eps0 + sum_l (eps_l(pick_l) - eps0) and the wires of a choice
+ * (pick[l]: index into opt[l]). */
+double tdi_sweep_budget_predict(const tdi_sweep_budget *b, const size_t *pick);
+double tdi_sweep_budget_wires(const tdi_sweep_budget *b, const size_t *pick);
+/* best (n_lv indices): the choice of least predicted eps-MSE with wires <= W (ties: fewer
+ * wires, then the first in odometer order, level 0 fastest); 1 when one fits, else 0. */
+int tdi_sweep_budget_choose(const tdi_sweep_budget *b, double W, size_t *best);
+
 /* Writes script to dir/NAME.gp and runs gnuplot on it in dir (fork + execvp, no shell; its
  * stderr to NAME.gp.log). The script must hold only fixed text and numbers (tdi_sweep_plot.c).
  * log (may be NULL): "wrote dir/NAME.png". */

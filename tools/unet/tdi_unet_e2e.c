@@ -62,8 +62,14 @@ int tdi_unet_e2e_cfg_load(const char *path, tdi_unet_e2e_cfg *c, tdi_err *err)
         K_DBL("e2e.kT", kT, 1e-9, 1e9),
         K_DBL("e2e.pd_margin", pd_margin, 1e-6, 0.999),
         K_INT("e2e.sde_samples", sde_samples, 2, 4096),
+        {"e2e.pairs", TDI_CFG_ILIST, c->pairs, 0, 1024, 2 * TDI_UNET_E2E_MAXPAIRS, &c->n_pairs,
+         NULL, 0},
     };
-    return tdi_cfg_load_preset(path, NULL, keys, sizeof keys / sizeof keys[0], 3, err);
+    int rc = tdi_cfg_load_preset(path, NULL, keys, sizeof keys / sizeof keys[0], 3, err);
+    if (!rc && c->n_pairs % 2)
+        rc = tdi_err_set(err, TDI_ECONFIG, "%s: e2e.pairs has %zu entries: k_e1, k_e2 pairs "
+                         "need an even number", path, c->n_pairs);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- U-Net passes */

@@ -14,6 +14,7 @@
 #include "tdi_err.h"
 
 #define TDI_UNET_E2E_MAXRANKS 8
+#define TDI_UNET_E2E_MAXPAIRS 16 /* e2e.pairs: (k_e1, k_e2) combinations measured */
 
 /* The `e2e:` section of a preset (configs/e2e.yaml) plus seed, name and out. */
 typedef struct tdi_unet_e2e_cfg {
@@ -32,6 +33,10 @@ typedef struct tdi_unet_e2e_cfg {
     double J2, kT;        /* intra coupling A = 2 J2 I + J + J^T, J = X^T X / (n 4 kT) */
     double pd_margin;     /* skip fit: normalised coupling norm <= 1 - pd_margin */
     long sde_samples;     /* --sde: bundle samples co-simulated by the sde engine */
+    long pairs[2 * TDI_UNET_E2E_MAXPAIRS]; /* e2e.pairs: k_e1, k_e2, k_e1, k_e2, ... (a rank of
+                             e2e.ranks or C, 0: the mean row) measured with both levels through
+                             their substrates into <out>/pairs.csv (tdi-budget's choices) */
+    size_t n_pairs;       /* entries of pairs (twice the combinations) */
 } tdi_unet_e2e_cfg;
 
 void tdi_unet_e2e_cfg_defaults(tdi_unet_e2e_cfg *c);

@@ -144,6 +144,9 @@ typedef struct e2e_job {
     e2e_level L[2];
     e2e_row rows[E2E_MAXROWS];
     size_t nrows;
+    e2e_row pairs[TDI_UNET_E2E_MAXPAIRS]; /* e2e.pairs: k = k_e1, pk2 = k_e2 */
+    long pk2[TDI_UNET_E2E_MAXPAIRS];
+    size_t npairs;
     FILE *o;
 } e2e_job;
 
@@ -212,7 +215,65 @@ static void rows_all(e2e_job *j)
     row_run(j, "all", "zero", "digital", 0, 0, 0, &a->ss_zero, &b->ss_zero);
 }
 
+/* e2e.pairs: both levels through their substrates at (k_e1, k_e2); k = 0: the mean row. A k
+ * that is neither a fitted rank (e2e.ranks below C, or C) nor 0 is an error. */
+static int pair_layer(const e2e_level *L, long k, const tdi_unet_sskip **s, size_t *w)
+{
+    *s = k == 0 ? &L->ss_mean : NULL;
+    *w = 0;
+    for (size_t q = 0; k > 0 && q < L->nk; q++)
+        if ((long)L->ks[q] == k) {
+            *s = &L->ss_sub[q];
+            *w = L->sub[q].wires;
+        }
+    return *s ? 0 : -1;
+}
+
+static int rows_pairs(e2e_job *j, tdi_err *err)
+{
+    const tdi_unet_e2e_cfg *c = j->cfg;
+    for (size_t p = 0; p + 1 < c->n_pairs; p += 2) {
+        const tdi_unet_sskip *s[2];
+        size_t w[2];
+        for (int lv = 0; lv < 2; lv++)
+            if (pair_layer(&j->L[lv], c->pairs[p + lv], &s[lv], &w[lv]))
+                return tdi_err_set(err, TDI_ECONFIG, "%s: e2e.pairs: k = %ld at %s is neither "
+                                   "0 (mean) nor a fitted rank (e2e.ranks below C = %zu, or C)",
+                                   c->path, c->pairs[p + lv], j->L[lv].name, j->L[lv].C);
+        e2e_row *r = &j->pairs[j->npairs];
+        j->pk2[j->npairs++] = c->pairs[p + 1];
+        *r = (e2e_row){"pair", "substrate", "analytic", c->pairs[p], w[0] + w[1],
+                       w[0] * j->L[0].HW + w[1] * j->L[1].HW, {{0}, 0, {0}, 0}};
+        const double t0 = tdi_clock_s(CLOCK_MONOTONIC);
+        e2e_eval(j->m, j->te, s[0], s[1], &r->r);
+        if (j->o)
+            fprintf(j->o, "pair  e1 k %-4ld e2 k %-4ld %8zu %10zu %9.5f %9.5f %9.5f %9.5f "
+                    "%9.5f  %5.1f s\n", c->pairs[p], c->pairs[p + 1], r->wires_mux,
+                    r->wires_rep, r->r.all, r->r.mse[0], r->r.mse[1], r->r.mse[2], r->r.mse[3],
+                    tdi_clock_s(CLOCK_MONOTONIC) - t0);
+        if (j->o)
+            fflush(j->o);
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- files */
+static void pairs_csv(const e2e_job *j, FILE *f)
+{
+    fprintf(f, "k_e1,k_e2,wires_mux,wires_rep,engine,eps_mse_all");
+    for (int b = 0; b < TDI_UNET_E2E_NB; b++)
+        fprintf(f, ",eps_mse_t%d", b);
+    fprintf(f, ",n_images,seed\n");
+    for (size_t r = 0; r < j->npairs; r++) {
+        const e2e_row *w = &j->pairs[r];
+        fprintf(f, "%ld,%ld,%zu,%zu,%s,%.9g", w->k, j->pk2[r], w->wires_mux, w->wires_rep,
+                w->engine, w->r.all);
+        for (int b = 0; b < TDI_UNET_E2E_NB; b++)
+            fprintf(f, ",%.9g", w->r.mse[b]);
+        fprintf(f, ",%zu,%ld\n", w->r.images, j->cfg->seed);
+    }
+}
+
 static void table_csv(const e2e_job *j, FILE *f)
 {
     fprintf(f, "level,config,k,wires_mux,wires_rep,engine,eps_mse_all");
@@ -416,6 +477,8 @@ int tdi_unet_e2e_run(const tdi_unet_e2e_cfg *c, long test_images, int run_sde, F
         if (!(rc = write_csv(c->out, "table.csv", j, table_csv, err)))
             rc = write_csv(c->out, "wires.csv", j, wires_csv, err);
     }
+    if (!rc && c->n_pairs && !(rc = rows_pairs(j, err)))
+        rc = write_csv(c->out, "pairs.csv", j, pairs_csv, err);
     if (!rc)
         rc = e2e_plots(c->out, report, err);
     if (!rc && run_sde)
