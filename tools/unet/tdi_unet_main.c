@@ -10,6 +10,7 @@
 #include "tdi_cfg.h"
 #include "tdi_cli.h"
 #include "tdi_unet_clf_run.h"
+#include "tdi_unet_dstat.h"
 #include "tdi_unet_fid.h"
 #include "tdi_unet_png.h"
 #include "tdi_unet_run.h"
@@ -37,6 +38,9 @@ static void usage(FILE *f)
             "                                        from a preset (configs/paper.yaml)\n"
             "  export --split train|test --n N --t T --seed S --out DIR [--first F] [--pool P]\n"
             "         [--ckpt P] [--unet CONFIG]     one activation bundle\n"
+            "  e2e-paper PRESET [--unet CONFIG]      the preset's decoder means replaced by the\n"
+            "                                        substrate's estimate: eps-MSE table\n"
+            "                                        <out>/e2e-dstat/table.csv (docs/e2e.md)\n"
             "  bench  [CONFIG] [--batch B] [--seconds S]\n"
             "                                        training and inference images/s\n"
             "SAMPLER: [--sampler ddpm|ddim] [--steps S] [--eta E] [--clip-x0 yes|no] [--seed N]\n"
@@ -263,6 +267,30 @@ static int cmd_classifier(const char *cmd, const char *cfg_path, const char *clf
 
 /* Preset export: reads seed, export.* of a preset config; ignores the other components'
  * sections (they check their own keys). */
+/* The paper's decoder statistics used for real (tdi_unet_dstat.h): prints the table. */
+static int cmd_e2e_paper(const tdi_unet_config *c, const char *preset, tdi_err *err)
+{
+    tdi_unet_dstat_result r;
+    int rc = tdi_unet_dstat_run(c, preset, &r, stderr, err);
+    if (rc)
+        return rc;
+    printf("decoder statistics of %s: %s's %zu pooled means (pool %zu) replaced, within-region "
+           "deviations kept; %zu test images at t = %ld\n", preset, r.block, r.D, r.pool, r.n,
+           r.t);
+    printf("| row | eps-MSE | change vs unmodified (+- s.e.) | cos_centered | R^2 |\n"
+           "|---|---|---|---|---|\n");
+    for (int k = 0; k < TDI_UNET_DSTAT_NROWS; k++)
+        if (r.have[k])
+            printf("| %s | %.6f | %+.6f (%.6f) | %.4f | %.4f |\n", tdi_unet_dstat_row_names[k],
+                   r.eps_mse[k], r.eps_mse[k] - r.eps_mse[0], r.d_se[k], r.cos_centered[k],
+                   r.r2[k]);
+    printf("trivial (eps-hat = 0) %.4f; checks: max |xt - bundle xt| %.3g, max |U-Net means - "
+           "bundle truth| %.3g, max |eps(exact) - eps(unmodified)| %.3g\n",
+           r.trivial, r.max_xt_diff, r.max_truth_diff, r.max_exact_diff);
+    printf("wrote %s (forward passes %.1f s wall)\n", r.csv, r.wall_s);
+    return TDI_OK;
+}
+
 static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_err *err)
 {
     long seed = 1, t = 200, n_fit = 10000, n_test = 10000, pool = 1;
@@ -306,7 +334,8 @@ int main(int argc, char **argv)
         return 0;
     gsl_set_error_handler_off();
     static const char *const cmds[] = {"train",  "eval", "sample", "export", "bench", "fid",
-                                       "classifier-train", "classifier-eval", NULL};
+                                       "classifier-train", "classifier-eval", "e2e-paper",
+                                       NULL};
     int known_cmd = 0;
     for (const char *const *k = cmds; argc >= 2 && *k; k++)
         known_cmd |= strcmp(argv[1], *k) == 0;
@@ -330,7 +359,7 @@ int main(int argc, char **argv)
         die(&err);
         return 2;
     }
-    const int is_export = strcmp(cmd, "export") == 0;
+    const int is_export = strcmp(cmd, "export") == 0 || strcmp(cmd, "e2e-paper") == 0;
     if (strncmp(cmd, "classifier-", 11) == 0) {
         if (cmd_classifier(cmd, pos ? pos : DEFAULT_CLF_CONFIG, opt(argc, argv, "--clf", NULL),
                            &err))
@@ -366,6 +395,9 @@ int main(int argc, char **argv)
                          opt(argc, argv, "--grid", NULL), &sm, &err);
         else if (!rc)
             rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, &sm, &err);
+    } else if (strcmp(cmd, "e2e-paper") == 0) {
+        rc = pos ? cmd_e2e_paper(&c, pos, &err)
+                 : tdi_err_set(&err, TDI_EARG, "e2e-paper needs a PRESET (configs/paper.yaml)");
     } else if (is_export && pos) {
         rc = cmd_export_preset(&c, pos, &err);
     } else if (is_export) {

@@ -57,6 +57,25 @@ static void noise_batch(const float *x0, const long *t, size_t b, const double *
     }
 }
 
+int tdi_unet_export_noise(uint64_t seed, int split_id, long first, long t, const double *abar,
+                          const float *x0, size_t b, float *eps, float *xt, tdi_err *err)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    long *tl = malloc((b ? b : 1) * sizeof *tl);
+    if (!r || !tl) {
+        gsl_rng_free(r);
+        free(tl);
+        return tdi_err_set(err, TDI_ENOMEM, "export noise: out of memory");
+    }
+    gsl_rng_set(r, tdi_seed(seed, TDI_SEED_UNET_EXPORT, (uint64_t)split_id << 40 | (uint64_t)first));
+    for (size_t i = 0; i < b; i++)
+        tl[i] = t;
+    noise_batch(x0, tl, b, abar, r, eps, xt);
+    gsl_rng_free(r);
+    free(tl);
+    return TDI_OK;
+}
+
 int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, tdi_err *err)
 {
     tdi_unet_dataset ds;
@@ -334,9 +353,7 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
     double *index = malloc(N * sizeof *index);
     float *x0 = malloc(N * 1024 * sizeof *x0), *xt = malloc(N * 1024 * sizeof *xt);
     float *eps = malloc(B * 1024 * sizeof *eps), *tf = malloc(B * sizeof *tf);
-    long *tl = malloc(B * sizeof *tl);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!beta || !abar || !index || !x0 || !xt || !eps || !tf || !tl || !r) {
+    if (!beta || !abar || !index || !x0 || !xt || !eps || !tf) {
         rc = tdi_err_set(err, TDI_ENOMEM, "export: out of memory");
         goto out;
     }
@@ -356,15 +373,14 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
     double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     for (size_t s = 0; s < N; s += B) {
         const size_t b = N - s < B ? N - s : B;
-        gsl_rng_set(r, tdi_seed(o->seed, TDI_SEED_UNET_EXPORT,
-                                     (uint64_t)split_id << 40 | (uint64_t)(o->first + (long)s)));
         memcpy(x0 + s * 1024, ds.img + ((size_t)o->first + s) * 1024, b * 1024 * sizeof(float));
         for (size_t i = 0; i < b; i++) {
-            tl[i] = o->t;
             tf[i] = (float)o->t;
             index[s + i] = (double)(o->first + (long)(s + i));
         }
-        noise_batch(x0 + s * 1024, tl, b, abar, r, eps, xt + s * 1024);
+        if ((rc = tdi_unet_export_noise(o->seed, split_id, o->first + (long)s, o->t, abar,
+                                        x0 + s * 1024, b, eps, xt + s * 1024, err)))
+            goto out;
         tdi_unet_forward(m, xt + s * 1024, tf, b, NULL);
         for (int k = 0; k < TDI_UNET_NBLOCKS; k++) {
             size_t ch, side;
@@ -435,7 +451,6 @@ out:
         tdi_dir_abort(tmp);
     for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
         free(act[k]);
-    gsl_rng_free(r);
     free(beta);
     free(abar);
     free(index);
@@ -443,7 +458,6 @@ out:
     free(xt);
     free(eps);
     free(tf);
-    free(tl);
     tdi_unet_free(m);
     tdi_unet_dataset_destroy(&ds);
     return rc;

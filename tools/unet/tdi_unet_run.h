@@ -46,6 +46,13 @@ typedef struct tdi_unet_export_opts {
 int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FILE *progress,
                     tdi_err *err);
 
+/* The export's noised images first..first+b-1 of a split (split_id 0 train, 1 test) at step t:
+ * eps from the stream tdi_seed(seed, TDI_SEED_UNET_EXPORT, split_id << 40 | first), exactly as
+ * tdi_unet_export draws its block starting there (its blocks start at o->first + 250 j), and
+ * xt = sqrt(abar[t]) x0 + sqrt(1 - abar[t]) eps. x0, eps, xt: [b][1024]. */
+int tdi_unet_export_noise(uint64_t seed, int split_id, long first, long t, const double *abar,
+                          const float *x0, size_t b, float *eps, float *xt, tdi_err *err);
+
 /* Measures training (forward + backward + Adam) and inference images/s at batch b. */
 int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *train_ips,
                    double *infer_ips, tdi_err *err);
