@@ -15,6 +15,7 @@
 #include "tdi_unet_png.h"
 #include "tdi_unet_run.h"
 #include "tdi_unet_sampler.h"
+#include "tdi_unet_tune.h"
 
 #define DEFAULT_CONFIG "configs/unet.yaml"
 #define DEFAULT_CLF_CONFIG "configs/classifier.yaml"
@@ -41,6 +42,8 @@ static void usage(FILE *f)
             "  e2e-paper PRESET [--unet CONFIG]      the preset's decoder means replaced by the\n"
             "                                        substrate's estimate: eps-MSE table\n"
             "                                        <out>/e2e-dstat/table.csv (docs/e2e.md)\n"
+            "  finetune TCONFIG [--unet CONFIG]     skip-aware fine-tune (configs/finetune.yaml):\n"
+            "                                        <out>/unet-tuned.ckpt and its eps-MSE table\n"
             "  bench  [CONFIG] [--batch B] [--seconds S]\n"
             "                                        training and inference images/s\n"
             "SAMPLER: [--sampler ddpm|ddim] [--steps S] [--eta E] [--clip-x0 yes|no] [--seed N]\n"
@@ -291,6 +294,28 @@ static int cmd_e2e_paper(const tdi_unet_config *c, const char *preset, tdi_err *
     return TDI_OK;
 }
 
+/* The skip-aware fine-tune (tdi_unet_tune.h): fit, tune, table. */
+static int cmd_finetune(const tdi_unet_config *c, const char *path, tdi_err *err)
+{
+    tdi_unet_tune_cfg t;
+    int rc = tdi_unet_tune_cfg_load(&t, path, err);
+    tdi_unet_tune_table tab;
+    if (rc || (rc = tdi_unet_tune_run(c, &t, &tab, stderr, err)))
+        return rc;
+    printf("skip-aware fine-tune %s: %s skip k = %ld pool %ld, read-out noise ratio %g; %ld steps "
+           "of batch %ld at lr %g from %s\n", path, t.level, t.k, t.pool, t.noise_ratio, t.steps,
+           t.batch, t.lr, t.checkpoint);
+    printf("| model, skip | t [0, 100) | [100, 300) | [300, 600) | [600, 1000) | all |\n"
+           "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < TDI_UNET_TUNE_NROWS; k++)
+        printf("| %s | %.4f | %.4f | %.4f | %.4f | %.4f |\n", tab.row[k], tab.mse[k][0],
+               tab.mse[k][1], tab.mse[k][2], tab.mse[k][3], tab.mse[k][4]);
+    printf("(%ld test images, eval.seed draws)\nwall: fit %.1f s, fine-tune %.1f s, table %.1f s;"
+           " wrote %s/unet-tuned.ckpt and %s\n", tab.n[0] + tab.n[1] + tab.n[2] + tab.n[3],
+           tab.fit_s, tab.tune_s, tab.eval_s, t.out, tab.csv);
+    return TDI_OK;
+}
+
 static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_err *err)
 {
     long seed = 1, t = 200, n_fit = 10000, n_test = 10000, pool = 1;
@@ -335,7 +360,7 @@ int main(int argc, char **argv)
     gsl_set_error_handler_off();
     static const char *const cmds[] = {"train",  "eval", "sample", "export", "bench", "fid",
                                        "classifier-train", "classifier-eval", "e2e-paper",
-                                       NULL};
+                                       "finetune", NULL};
     int known_cmd = 0;
     for (const char *const *k = cmds; argc >= 2 && *k; k++)
         known_cmd |= strcmp(argv[1], *k) == 0;
@@ -359,7 +384,9 @@ int main(int argc, char **argv)
         die(&err);
         return 2;
     }
-    const int is_export = strcmp(cmd, "export") == 0 || strcmp(cmd, "e2e-paper") == 0;
+    /* commands whose positional argument is not the U-Net config (that one is --unet) */
+    const int is_export = strcmp(cmd, "export") == 0 || strcmp(cmd, "e2e-paper") == 0 ||
+                          strcmp(cmd, "finetune") == 0;
     if (strncmp(cmd, "classifier-", 11) == 0) {
         if (cmd_classifier(cmd, pos ? pos : DEFAULT_CLF_CONFIG, opt(argc, argv, "--clf", NULL),
                            &err))
@@ -395,6 +422,9 @@ int main(int argc, char **argv)
                          opt(argc, argv, "--grid", NULL), &sm, &err);
         else if (!rc)
             rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, &sm, &err);
+    } else if (strcmp(cmd, "finetune") == 0) {
+        rc = pos ? cmd_finetune(&c, pos, &err)
+                 : tdi_err_set(&err, TDI_EARG, "finetune needs a config (configs/finetune.yaml)");
     } else if (strcmp(cmd, "e2e-paper") == 0) {
         rc = pos ? cmd_e2e_paper(&c, pos, &err)
                  : tdi_err_set(&err, TDI_EARG, "e2e-paper needs a PRESET (configs/paper.yaml)");
