@@ -1,7 +1,9 @@
-/* test_sskip: checks of the substrate-skip layer (tools/unet/tdi_unet_sskip.c) and its hook in
- * the U-Net. Oracles: central finite differences of a random projection loss (layer and whole
- * model); the unmodified U-Net (full rank, zero noise); the noise streams' independence of the
- * batch size.
+/* test_sskip: checks of the substrate-skip layer (tools/unet/tdi_unet_sskip.c), its hook in the
+ * U-Net and the e2e fit (tools/unet/tdi_unet_e2e_fit.c). Oracles: central finite differences of a
+ * random projection loss (layer and whole model); the unmodified U-Net (full rank, zero noise);
+ * a synthetic skip distribution of known spectrum (PCA ceiling: the best rank-k reconstruction
+ * leaves the discarded eigenvalues); tdi-cosim's sde engine (read-out noise variance); the noise
+ * streams' independence of the batch size. Temp files in build/tss.XXXXXX.
  *
  * Finite-difference tolerance: as in test_unet (float32, h = 1e-2 on O(1) values: rounding ~1e-4
  * relative, truncation O(h^2) ~ 1e-4; check |fd - an| <= 2e-2 (|fd| + |an| + 0.1)); the layer is
@@ -11,9 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tdi_io.h"
 #include "tdi_test.h"
 #include "tdi_unet.h"
+#include "tdi_unet_e2e.h"
+#include "tdi_linalg.h"
+#include "tdi_sub.h"
 #include "tdi_unet_sskip.h"
+
+#define E2E_CFG "configs/e2e.yaml" /* the shipped preset: its circuit section builds the circuits */
+
+static char g_dir[256];
 
 static float frand(void)
 {
@@ -191,14 +201,243 @@ static void test_model_grad(void)
     tdi_unet_free(m);
 }
 
+/* the noise model's variance against tdi-cosim's sde engine on the bundle's samples */
+static void sde_noise_check(const char *bdir, const tdi_unet_e2e_sub *sub, long n)
+{
+    char odir[512];
+    snprintf(odir, sizeof odir, "%s/sde", g_dir);
+    double meas = 0, se = 0, model = 0;
+    tdi_err err;
+    int rc = tdi_unet_e2e_sde_check(E2E_CFG, bdir, odir, n, sub, &meas, &se, &model, &err);
+    if (!TDI_CHECK(rc == 0, "sde check runs")) {
+        printf("  %s\n", err.msg);
+        return;
+    }
+    char name[160];
+    snprintf(name, sizeof name, "read-out error variance, sde vs noise model (V^2; 4 standard "
+             "errors = %.3g)", 4 * se);
+    tdi_check_near(meas, model, 4 * se, name);
+}
+
+/* ---- the fit on a synthetic skip distribution of known spectrum ---- */
+enum { SC = 4, SN = 4000, SNB = 256 };
+
+/* X (n, C) = mean + Z diag(sd) O^T, O a fixed rotation; the bundle samples likewise */
+static void synth_skips(double *X, size_t n, const double *O, const double *sd, unsigned seed)
+{
+    srand(seed);
+    for (size_t i = 0; i < n; i++) {
+        double z[SC];
+        for (size_t q = 0; q < SC; q++) { /* sum of 12 uniforms - 6: unit variance */
+            double a = -6.0;
+            for (int r = 0; r < 12; r++)
+                a += (double)rand() / RAND_MAX;
+            z[q] = a * sd[q];
+        }
+        for (size_t c = 0; c < SC; c++) {
+            double v = 0.5 + 0.1 * (double)c;
+            for (size_t q = 0; q < SC; q++)
+                v += O[c * SC + q] * z[q];
+            X[i * SC + c] = v;
+        }
+    }
+}
+
+typedef struct synth {
+    double X[SN * SC], Xb[SNB * SC], mean[SC], U[SC * SC], ev[SC], A[SC * SC];
+} synth;
+
+static int synth_make(synth *s)
+{
+    /* O: the eigenvectors of a fixed symmetric matrix (a rotation with no zero entries) */
+    const double S[SC * SC] = {2, 1, 0.5, 0.2, 1, 3, 0.3, 0.1, 0.5, 0.3, 1, 0.4, 0.2, 0.1, 0.4, 4};
+    const double sd[SC] = {2.0, 1.0, 0.5, 0.25};
+    double O[SC * SC], w[SC];
+    tdi_err err;
+    if (tdi_linalg_eig_sym(S, SC, w, O, &err))
+        return -1;
+    synth_skips(s->X, SN, O, sd, 7);
+    synth_skips(s->Xb, SNB, O, sd, 8);
+    if (tdi_unet_e2e_pca(s->X, SN, SC, s->mean, s->U, s->ev, &err))
+        return -1;
+    double J[SC * SC];
+    tdi_sub_gram_acts(s->X, SN, SC, 1.0, J);
+    tdi_sub_diag_block(J, SC, 0.1, s->A);
+    return 0;
+}
+
+/* mean squared reconstruction error of the layer (rank k, no noise) over the fit vectors, and
+ * the layer's largest deviation from mean + U_k U_k^T (x - mean) computed in double */
+static void synth_recon(const synth *s, const tdi_unet_e2e_sub *sub, double *mse, double *dev)
+{
+    static float x[SC * SN];
+    float fm[SC], fR[SC * SC];
+    double Rp[SC * SC];
+    for (size_t c = 0; c < SC; c++)
+        fm[c] = (float)s->mean[c];
+    for (size_t q = 0; q < SC * SC; q++)
+        fR[q] = (float)sub->R[q];
+    tdi_unet_e2e_ceiling(s->U, SC, sub->k, Rp);
+    for (size_t i = 0; i < SN; i++) /* [C][b = SN][HW = 1] */
+        for (size_t c = 0; c < SC; c++)
+            x[c * SN + i] = (float)s->X[i * SC + c];
+    tdi_unet_sskip L = {0, SC, sub->k, 1, fm, fR, NULL, 1, TDI_UNET_SSKIP_SUBSTRATE};
+    tdi_unet_sskip_forward(&L, x, SN, 1, 0);
+    *mse = *dev = 0.0;
+    for (size_t i = 0; i < SN; i++)
+        for (size_t c = 0; c < SC; c++) {
+            double ref = s->mean[c];
+            for (size_t j = 0; j < SC; j++)
+                ref += Rp[c * SC + j] * (s->X[i * SC + j] - s->mean[j]);
+            const double e = x[c * SN + i] - s->X[i * SC + c];
+            *mse += e * e / SN;
+            *dev = fmax(*dev, fabs(x[c * SN + i] - ref));
+        }
+}
+
+static void test_pca_ceiling(void)
+{
+    static synth s;
+    if (!TDI_CHECK(synth_make(&s) == 0, "synthetic skips: PCA"))
+        return;
+    char bdir[512];
+    snprintf(bdir, sizeof bdir, "%s/bundle-k2", g_dir);
+    tdi_unet_e2e_level lv = {"e1", SC, s.mean, s.U, s.A, s.Xb, SNB};
+    tdi_unet_e2e_sub sub;
+    tdi_err err;
+    int rc = tdi_unet_e2e_substrate(&lv, 2, 0.1, 1.0, 0.05, E2E_CFG, bdir, &sub, &err);
+    if (!TDI_CHECK(rc == 0, "e2e substrate k = 2 on synthetic skips (C = 4)")) {
+        printf("  %s\n", err.msg);
+        return;
+    }
+    /* the closed-form skip fit reproduces its target to ~1e-14 (docs/substrate.md); 1e-10 leaves
+     * room for cond(M) ~ 1e2 here */
+    tdi_check_le(sub.r_err, 1e-10, "substrate map = U_2 U_2^T (max |R - Rpca|)");
+    tdi_check_le(sub.off_err, 1e-10, "substrate map at the mean = the mean");
+    double mse, dev;
+    synth_recon(&s, &sub, &mse, &dev);
+    /* float32 layer on O(1) values: a few ulp of 4 (|x| <= ~8): 1e-5 */
+    tdi_check_le(dev, 1e-5, "layer rank 2 = mean + U_2 U_2^T (x - mean) (max abs, float)");
+    /* best rank-2 reconstruction over the fit vectors leaves ev_3 + ev_4 per vector (sum over
+     * channels); float32 rounding of 16,000 terms: 1e-5 relative */
+    tdi_check_rel(mse, s.ev[2] + s.ev[3], 1e-5,
+                  "rank-2 reconstruction error = discarded PCA eigenvalues (the ceiling)");
+    tdi_check_rel(sub.noise_rms, sub.op_noise, 1e-9,
+                  "per-unit noise model rms = the operating point's noise");
+    /* tdi-gen's report: dense intra C(C-1)/2 per module, shared-bus skip 2Ck (docs/generator.md) */
+    tdi_check_int((long long)sub.wires, SC * (SC - 1) + 2 * SC * 2, "wire pairs of the circuit");
+    tdi_check_int((long long)sub.skip_wires, 2 * SC * 2, "wire pairs of the skip block");
+    sde_noise_check(bdir, &sub, SNB);
+    tdi_unet_e2e_sub_destroy(&sub);
+}
+
+/* ---- the fit's full-rank substrates in a tiny U-Net ---- */
+typedef struct lvfit {
+    double *X, mean[32], U[32 * 32], ev[32], A[32 * 32];
+    float fm[32], fR[32 * 32], fsd[32];
+    tdi_unet_e2e_sub sub;
+} lvfit;
+
+/* level lv's skip vectors of the last forward, its PCA, A and the full-rank substrate */
+static int fit_level(const tdi_unet *m, int lv, lvfit *f)
+{
+    size_t C, side;
+    const float *o = tdi_unet_block_out(m, lv ? TDI_UNET_E2 : TDI_UNET_E1, &C, &side);
+    const size_t n = m->batch * side * side;
+    tdi_err err;
+    f->X = malloc(n * C * sizeof *f->X);
+    if (!f->X)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < C; c++)
+            f->X[i * C + c] = o[c * n + i];
+    if (tdi_unet_e2e_pca(f->X, n, C, f->mean, f->U, f->ev, &err))
+        return -1;
+    double J[32 * 32];
+    tdi_sub_gram_acts(f->X, n, C, 1.0, J);
+    tdi_sub_diag_block(J, C, 0.1, f->A);
+    char bdir[512];
+    snprintf(bdir, sizeof bdir, "%s/full-%d", g_dir, lv);
+    tdi_unet_e2e_level in = {lv ? "e2" : "e1", C, f->mean, f->U, f->A, f->X, 64};
+    if (tdi_unet_e2e_substrate(&in, C, 0.1, 1.0, 0.05, E2E_CFG, bdir, &f->sub, &err)) {
+        printf("  %s\n", err.msg);
+        return -1;
+    }
+    for (size_t c = 0; c < C; c++) {
+        f->fm[c] = (float)f->mean[c];
+        f->fsd[c] = (float)f->sub.noise_sd[c];
+    }
+    for (size_t q = 0; q < C * C; q++)
+        f->fR[q] = (float)f->sub.R[q];
+    return 0;
+}
+
+static void test_full_rank_model(void)
+{
+    tdi_unet *m = tiny_unet(4);
+    static lvfit f[2];
+    if (!m)
+        return;
+    static float x[4096], ref[4096], out[4096], half[4096];
+    float t[4] = {10.0f, 250.0f, 500.0f, 900.0f};
+    fill(x, 4096, 1.0f);
+    tdi_unet_forward(m, x, t, 4, ref);
+    int ok = fit_level(m, 0, &f[0]) == 0;
+    ok = ok && fit_level(m, 1, &f[1]) == 0;
+    if (!TDI_CHECK(ok, "full-rank substrates of a tiny U-Net's e1 (C = 16) and e2 (C = 32)"))
+        goto done;
+    tdi_check_le(fmax(f[0].sub.r_err, f[1].sub.r_err), 1e-9, "full-rank substrate map = I");
+    tdi_unet_sskip s[2];
+    for (int lv = 0; lv < 2; lv++)
+        s[lv] = (tdi_unet_sskip){lv, f[lv].sub.C, f[lv].sub.C, 1, f[lv].fm, f[lv].fR, NULL, 9,
+                                 TDI_UNET_SSKIP_SUBSTRATE};
+    m->sskip[0] = &s[0];
+    m->sskip[1] = &s[1];
+    tdi_unet_forward(m, x, t, 4, out);
+    /* R = I to 1e-14 rounded to float, then (v - mean) + mean: a few ulp per skip entry carried
+     * through d2, d1 and the head: 1e-5 (as for the identity R above) */
+    tdi_check_le(max_abs_diff(out, ref, 4096), 1e-5,
+                 "full rank, zero read-out noise: eps = unmodified U-Net's (float rounding)");
+    for (int lv = 0; lv < 2; lv++)
+        s[lv].noise_sd = f[lv].fsd;
+    tdi_unet_forward(m, x, t, 4, out);
+    tdi_check_le(-max_abs_diff(out, ref, 4096), -1e-4, "read-out noise changes eps");
+    m->sskip_draw = 0;
+    tdi_unet_forward(m, x, t, 2, half);
+    m->sskip_draw = 2;
+    tdi_unet_forward(m, x + 2048, t + 2, 2, half + 2048);
+    /* same streams per image; only OpenBLAS's batch-dependent rounding differs */
+    tdi_check_le(max_abs_diff(out, half, 4096), 1e-5,
+                 "noise per image independent of the batch split (draw = image index)");
+    m->sskip[0] = m->sskip[1] = NULL;
+done:
+    for (int lv = 0; lv < 2; lv++) {
+        free(f[lv].X);
+        tdi_unet_e2e_sub_destroy(&f[lv].sub);
+    }
+    tdi_unet_free(m);
+}
+
 int main(void)
 {
     srand(4242);
+    tdi_mkdirs("build", NULL);
+    snprintf(g_dir, sizeof g_dir, "build/tss.XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
     layer_gradcheck(1, TDI_UNET_SSKIP_SUBSTRATE);
     layer_gradcheck(2, TDI_UNET_SSKIP_SUBSTRATE);
     layer_gradcheck(4, TDI_UNET_SSKIP_MEAN);
     layer_gradcheck(1, TDI_UNET_SSKIP_ZERO);
     test_identity_hook();
     test_model_grad();
+    test_pca_ceiling();
+    test_full_rank_model();
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0)
+        printf("note: could not remove %s\n", g_dir);
     TDI_TEST_END();
 }
