@@ -206,17 +206,18 @@ static void sde_noise_check(const char *bdir, const tdi_unet_e2e_sub *sub, long 
 {
     char odir[512];
     snprintf(odir, sizeof odir, "%s/sde", g_dir);
-    double meas = 0, se = 0, model = 0;
+    tdi_unet_e2e_check r;
     tdi_err err;
-    int rc = tdi_unet_e2e_sde_check(E2E_CFG, bdir, odir, n, sub, &meas, &se, &model, &err);
+    int rc = tdi_unet_e2e_sde_check(E2E_CFG, bdir, odir, n, 0, sub, &r, &err);
     if (!TDI_CHECK(rc == 0, "sde check runs")) {
         printf("  %s\n", err.msg);
         return;
     }
+    tdi_check_int(r.n_sde, n, "sde rows read");
     char name[160];
     snprintf(name, sizeof name, "read-out error variance, sde vs noise model (V^2; 4 standard "
-             "errors = %.3g)", 4 * se);
-    tdi_check_near(meas, model, 4 * se, name);
+             "errors = %.3g)", 4 * r.sde_se);
+    tdi_check_near(r.sde, r.model, 4 * r.sde_se, name);
 }
 
 /* ---- the fit on a synthetic skip distribution of known spectrum ---- */

@@ -33,7 +33,8 @@ void tdi_unet_e2e_cfg_defaults(tdi_unet_e2e_cfg *c)
                             .unet_config = "configs/unet.yaml", .fit_images = 1000,
                             .fit_pixels = 32, .test_images = 500, .bundle_samples = 256,
                             .ranks = {1, 2, 4, 8, 16}, .n_ranks = 5, .J2 = 0.1, .kT = 1.0,
-                            .pd_margin = 0.05, .sde_samples = 128};
+                            .pd_margin = 0.05, .sde_samples = 128,
+                            .spice_samples = 8};
 }
 
 #define K_INT(p, f, lo, hi) {p, TDI_CFG_INT, &c->f, lo, hi, 0, NULL, NULL, 0}
@@ -53,7 +54,8 @@ int tdi_unet_e2e_cfg_load(const char *path, tdi_unet_e2e_cfg *c, tdi_err *err)
         K_INT("e2e.fit_images", fit_images, 1, 60000),
         K_INT("e2e.fit_pixels", fit_pixels, 1, 256),
         K_INT("e2e.test_images", test_images, 1, 10000),
-        K_INT("e2e.bundle_samples", bundle_samples, 2, 4096),
+        K_INT("e2e.bundle_samples", bundle_samples, 2, 800),
+        K_INT("e2e.spice_samples", spice_samples, 0, 4096),
         {"e2e.ranks", TDI_CFG_ILIST, c->ranks, 1, 1024, TDI_UNET_E2E_MAXRANKS, &c->n_ranks, NULL,
          0},
         K_DBL("e2e.J2", J2, 1e-9, 1e9),

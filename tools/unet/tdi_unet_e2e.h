@@ -26,6 +26,7 @@ typedef struct tdi_unet_e2e_cfg {
     long fit_pixels;      /* pixels sampled per image and level */
     long test_images;     /* test images of the table (the first n, eval's t and noise) */
     long bundle_samples;  /* skip vectors (test images) in each bundle: the op's signal */
+    long spice_samples;   /* --sde: the first sde samples also run through ngspice (0: none) */
     long ranks[TDI_UNET_E2E_MAXRANKS]; /* ranks k below C; full rank is always added */
     size_t n_ranks;
     double J2, kT;        /* intra coupling A = 2 J2 I + J + J^T, J = X^T X / (n 4 kT) */
@@ -82,13 +83,20 @@ int tdi_unet_e2e_substrate(const tdi_unet_e2e_level *lv, size_t k, double J2, do
                            double pd_margin, const char *gen_cfg_path, const char *bundle_dir,
                            tdi_unet_e2e_sub *s, tdi_err *err);
 
-/* The sde check: tdi-cosim's sde engine on the first n samples of the bundle in bundle_dir
- * (config cfg_path: its circuit, cosim and energy sections; results under out_dir), the
- * per-sample mean squared read-out error (sde - analytic, V^2) against the noise model's
- * mean_j (noise_j / g)^2 Vs^2. Outputs the measured mean, its standard error and the model. */
+/* The statistical model against the circuit: tdi-cosim's sde engine on the first n samples of
+ * the bundle in bundle_dir, spice on the first n_spice of them (0: none), config cfg_path (its
+ * circuit, cosim and energy sections), results under out_dir. Per engine the mean over samples
+ * of the squared read-out error (engine - analytic, V^2, rms over units) and its standard error,
+ * against the noise model's mean_j (noise_j / g)^2 Vs^2. */
+typedef struct tdi_unet_e2e_check {
+    double sde, sde_se;     /* V^2 */
+    double spice, spice_se; /* V^2 (n_spice < 2: 0) */
+    long n_sde, n_spice;
+    double model;           /* V^2 */
+} tdi_unet_e2e_check;
 int tdi_unet_e2e_sde_check(const char *cfg_path, const char *bundle_dir, const char *out_dir,
-                           long n, const tdi_unet_e2e_sub *s, double *meas, double *se,
-                           double *model, tdi_err *err);
+                           long n, long n_spice, const tdi_unet_e2e_sub *s,
+                           tdi_unet_e2e_check *r, tdi_err *err);
 
 /* The whole `tdi-unet e2e CONFIG` job: fit, table (out/e2e/table.csv), wires, plots, and with
  * run_sde the sde check per level. test_images > 0 overrides the config's. */

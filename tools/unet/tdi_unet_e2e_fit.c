@@ -316,9 +316,10 @@ int tdi_unet_e2e_substrate(const tdi_unet_e2e_level *lv, size_t k, double J2, do
     return rc;
 }
 
-/* mean and standard error of the per-sample squared read-out error of the "sde" rows of
- * samples.csv (column 6: rms over units of sde - analytic, V) */
-static int sde_read(const char *path, double *meas, double *se, tdi_err *err)
+/* mean and standard error of the per-sample squared read-out error of the rows called `row` of
+ * samples.csv (column 6: rms over units of engine - analytic, V); n rows found */
+static int engine_read(const char *path, const char *want, double *meas, double *se, long *nrow,
+                       tdi_err *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -328,27 +329,29 @@ static int sde_read(const char *path, double *meas, double *se, tdi_err *err)
     size_t n = 0, sample;
     while (fgets(line, sizeof line, f))
         if (sscanf(line, "%zu,%31[^,],%*f,%*f,%*f,%lf", &sample, row, &rms) == 3 &&
-            strcmp(row, "sde") == 0) {
+            strcmp(row, want) == 0) {
             s1 += rms * rms;
             s2 += rms * rms * rms * rms;
             n++;
         }
     fclose(f);
     if (n < 2)
-        return tdi_err_set(err, TDI_EFORMAT, "%s: %zu sde rows, need 2 or more", path, n);
+        return tdi_err_set(err, TDI_EFORMAT, "%s: %zu %s rows, need 2 or more", path, n, want);
     *meas = s1 / (double)n;
     *se = sqrt(fmax(s2 / (double)n - *meas * *meas, 0.0) / (double)(n - 1));
+    *nrow = (long)n;
     return 0;
 }
 
 int tdi_unet_e2e_sde_check(const char *cfg_path, const char *bundle_dir, const char *out_dir,
-                           long n, const tdi_unet_e2e_sub *s, double *meas, double *se,
-                           double *model, tdi_err *err)
+                           long n, long n_spice, const tdi_unet_e2e_sub *s,
+                           tdi_unet_e2e_check *r, tdi_err *err)
 {
     tdi_cosim_cfg cc;
     tdi_gen_config gcfg;
     tdi_cosim_cfg_defaults(&cc);
     tdi_gen_config_init(&gcfg);
+    memset(r, 0, sizeof *r);
     int rc = tdi_cosim_cfg_load(cfg_path, &cc, err);
     if (!rc)
         rc = tdi_gen_config_load(cfg_path, &gcfg, err);
@@ -360,7 +363,8 @@ int tdi_unet_e2e_sde_check(const char *cfg_path, const char *bundle_dir, const c
     cc.n_samples = n;
     cc.first = 0;
     cc.sde = 1;
-    cc.spice = 0;
+    cc.spice = n_spice > 0;
+    cc.spice_samples = n_spice;
     cc.paper_row = 0;
     cc.progress = 0;
     cc.n_wave_units = 0;
@@ -368,11 +372,14 @@ int tdi_unet_e2e_sde_check(const char *cfg_path, const char *bundle_dir, const c
         return rc;
     char path[1100];
     snprintf(path, sizeof path, "%s/cosim/samples.csv", out_dir);
-    if ((rc = sde_read(path, meas, se, err)))
+    if ((rc = engine_read(path, "sde", &r->sde, &r->sde_se, &r->n_sde, err)))
+        return rc;
+    if (n_spice > 1 &&
+        (rc = engine_read(path, "spice", &r->spice, &r->spice_se, &r->n_spice, err)))
         return rc;
     double acc = 0.0;
     for (size_t j = 0; j < s->C; j++)
         acc += (s->noise_sd[j] / s->gain) * (s->noise_sd[j] / s->gain) / (double)s->C;
-    *model = acc * s->Vs * s->Vs;
+    r->model = acc * s->Vs * s->Vs;
     return 0;
 }

@@ -308,12 +308,21 @@ static void job_rows(e2e_job *j)
     rows_all(j);
 }
 
-/* the sde check of each level at k = 4 (or the nearest rank): bundle samples co-simulated */
-static void sde_csv_row(FILE *f, const char *lv, size_t k, long n, double meas, double se,
-                        double model)
+/* the sde (and spice) check of each level at k = 4 (or the nearest rank) on bundle samples */
+static void check_csv_row(FILE *f, const char *lv, size_t k, const char *engine, long n,
+                          double meas, double se, double model)
 {
-    fprintf(f, "%s,%zu,%ld,%.9g,%.9g,%.9g,%.4g\n", lv, k, n, meas, se, model,
+    fprintf(f, "%s,%zu,%s,%ld,%.9g,%.9g,%.9g,%.4g\n", lv, k, engine, n, meas, se, model,
             (meas - model) / se);
+}
+
+static void check_print(FILE *o, const char *lv, size_t k, const char *engine, long n,
+                        double meas, double se, double model)
+{
+    if (o)
+        fprintf(o, "%s check %s k = %zu: read-out error variance %.4g +- %.2g V^2 (%ld samples) "
+                "against the noise model's %.4g: %.2f standard errors\n", engine, lv, k, meas,
+                se, n, model, (meas - model) / se);
 }
 
 static int job_sde(e2e_job *j, tdi_err *err)
@@ -325,25 +334,30 @@ static int job_sde(e2e_job *j, tdi_err *err)
     int rc = tdi_atomic_open(&af, path, err);
     if (rc)
         return rc;
-    fprintf(af.f, "level,k,samples,meas_V2,se_V2,model_V2,z\n");
+    fprintf(af.f, "level,k,engine,samples,meas_V2,se_V2,model_V2,z\n");
     for (int lv = 0; !rc && lv < 2; lv++) {
         const e2e_level *L = &j->L[lv];
         const size_t q = slot_of(L, 4);
         char bdir[1200], odir[1200];
         snprintf(bdir, sizeof bdir, "%s/substrate-%s-k%zu", c->out, L->name, L->ks[q]);
         snprintf(odir, sizeof odir, "%s/sde-%s-k%zu", c->out, L->name, L->ks[q]);
-        double meas, se, model;
+        tdi_unet_e2e_check r;
         const double t0 = tdi_clock_s(CLOCK_MONOTONIC);
-        rc = tdi_unet_e2e_sde_check(c->path, bdir, odir, c->sde_samples, &L->sub[q], &meas, &se,
-                                    &model, err);
+        rc = tdi_unet_e2e_sde_check(c->path, bdir, odir, c->sde_samples, c->spice_samples,
+                                    &L->sub[q], &r, err);
         if (rc)
             break;
-        sde_csv_row(af.f, L->name, L->ks[q], c->sde_samples, meas, se, model);
+        check_csv_row(af.f, L->name, L->ks[q], "sde", r.n_sde, r.sde, r.sde_se, r.model);
+        check_print(j->o, L->name, L->ks[q], "sde", r.n_sde, r.sde, r.sde_se, r.model);
+        if (r.n_spice > 1) {
+            check_csv_row(af.f, L->name, L->ks[q], "spice", r.n_spice, r.spice, r.spice_se,
+                          r.model);
+            check_print(j->o, L->name, L->ks[q], "spice", r.n_spice, r.spice, r.spice_se,
+                        r.model);
+        }
         if (j->o)
-            fprintf(j->o, "sde check %s k = %zu: read-out error variance %.4g +- %.2g V^2 "
-                    "(%ld samples) against the noise model's %.4g: %.2f standard errors "
-                    "(%.1f s)\n", L->name, L->ks[q], meas, se, c->sde_samples, model,
-                    (meas - model) / se, tdi_clock_s(CLOCK_MONOTONIC) - t0);
+            fprintf(j->o, "  (%.1f s; tdi-cosim's report in %s/cosim)\n",
+                    tdi_clock_s(CLOCK_MONOTONIC) - t0, odir);
     }
     if (rc) {
         tdi_atomic_abort(&af);
