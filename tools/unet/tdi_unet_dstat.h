@@ -3,7 +3,7 @@
  * j = c p^2 + py p + px as the activation export lays them out) are replaced by an estimate while
  * the within-region deviations stay as computed; the job scores the substrate's estimate, the
  * digital shortcut and the mean baseline by test epsilon-MSE against the unmodified U-Net.
- * Non-goals: gradients through the replacement (inference only), fitting the substrate (tdi-fit). */
+ * Non-goals: gradients through the replacement (inference only), fitting (tdi-fit). */
 #ifndef TDI_UNET_DSTAT_H
 #define TDI_UNET_DSTAT_H
 

@@ -401,11 +401,15 @@ static int table_csv(const tdi_unet_tune_cfg *t, const tdi_unet_tune_skip *sk,
     int rc = tdi_atomic_open(&af, tab->csv, err);
     if (rc)
         return rc;
-    fprintf(af.f, "row,level,k,pool,noise_ratio,captured,steps,lr,eps_mse_all,eps_mse_t0,"
+    /* the rows of table_rows as (model, skip) */
+    static const char *model[TDI_UNET_TUNE_NROWS] = {"start", "start", "start", "tuned", "tuned"};
+    static const char *skip[TDI_UNET_TUNE_NROWS] = {"none", "mean", "substrate", "substrate",
+                                                    "none"};
+    fprintf(af.f, "model,skip,level,k,pool,noise_ratio,captured,steps,lr,eps_mse_all,eps_mse_t0,"
                   "eps_mse_t1,eps_mse_t2,eps_mse_t3,n_images,seed\n");
     for (int k = 0; k < TDI_UNET_TUNE_NROWS; k++)
-        fprintf(af.f, "%s,%s,%ld,%ld,%g,%.6f,%ld,%g,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%ld\n",
-                tab->row[k], t->level, t->k, t->pool, t->noise_ratio, sk->captured, t->steps,
+        fprintf(af.f, "%s,%s,%s,%ld,%ld,%g,%.6f,%ld,%g,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%ld\n",
+                model[k], skip[k], t->level, t->k, t->pool, t->noise_ratio, sk->captured, t->steps,
                 t->lr, tab->mse[k][4], tab->mse[k][0], tab->mse[k][1], tab->mse[k][2],
                 tab->mse[k][3], tab->n[0] + tab->n[1] + tab->n[2] + tab->n[3], t->seed);
     return tdi_atomic_commit(&af, err);
