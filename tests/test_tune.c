@@ -247,8 +247,26 @@ static void test_tune_runs(void)
     tdi_unet_dataset_destroy(&train);
 }
 
+/* The shipped config loads (keys under tune:, seed and out at the top). */
+static void test_cfg(void)
+{
+    tdi_unet_tune_cfg t;
+    tdi_err err;
+    tdi_err_clear(&err);
+    int rc = tdi_unet_tune_cfg_load(&t, "configs/finetune.yaml", &err);
+    if (!TDI_CHECK(rc == 0, "configs/finetune.yaml loads"))
+        printf("  %s\n", err.msg);
+    tdi_check_int(t.k, 4, "configs/finetune.yaml: tune.k");
+    TDI_CHECK(strcmp(t.checkpoint, "models/unet-c32.ckpt") == 0 &&
+                  strcmp(t.out, "models") != 0 && strstr(t.out, "models/") != t.out,
+              "configs/finetune.yaml: reads the shipped checkpoint, writes elsewhere");
+    rc = tdi_unet_tune_cfg_load(&t, "configs/unet.yaml", &err);
+    TDI_CHECK(rc == TDI_ECONFIG, "a U-Net config is refused (unknown keys)");
+}
+
 int main(void)
 {
+    test_cfg();
     srand(777);
     tdi_mkdirs("build", NULL);
     snprintf(g_dir, sizeof g_dir, "build/tt.XXXXXX");

@@ -35,18 +35,18 @@ int tdi_unet_tune_cfg_load(tdi_unet_tune_cfg *t, const char *path, tdi_err *err)
     /* the first block is what the hash covers */
     tdi_cfg_key keys[] = {
         T_INT("seed", seed, 0, 4294967295.0),
-        T_STR("checkpoint", checkpoint, NULL),
-        T_STR("level", level, "e1|e2"),
-        T_INT("k", k, 1, 1024),
-        T_INT("pool", pool, 1, 16),
-        {"noise_ratio", TDI_CFG_DOUBLE, &t->noise_ratio, 0, 100, 0, NULL, NULL, 0},
-        T_INT("fit_n", fit_n, 1, 60000),
-        T_INT("steps", steps, 0, 10000000),
-        T_INT("batch", batch, 1, 1024),
-        {"lr", TDI_CFG_DOUBLE, &t->lr, 0, 1, 0, NULL, NULL, 0},
+        T_STR("tune.checkpoint", checkpoint, NULL),
+        T_STR("tune.level", level, "e1|e2"),
+        T_INT("tune.k", k, 1, 1024),
+        T_INT("tune.pool", pool, 1, 16),
+        {"tune.noise_ratio", TDI_CFG_DOUBLE, &t->noise_ratio, 0, 100, 0, NULL, NULL, 0},
+        T_INT("tune.fit_n", fit_n, 1, 60000),
+        T_INT("tune.steps", steps, 0, 10000000),
+        T_INT("tune.batch", batch, 1, 1024),
+        {"tune.lr", TDI_CFG_DOUBLE, &t->lr, 0, 1, 0, NULL, NULL, 0},
         T_STR("out", out, NULL),
-        T_INT("ckpt_every", ckpt_every, 1, 10000000),
-        T_INT("eval_n", eval_n, 1, 10000),
+        T_INT("tune.ckpt_every", ckpt_every, 1, 10000000),
+        T_INT("tune.eval_n", eval_n, 1, 10000),
     };
     const size_t n = sizeof keys / sizeof keys[0], n_hashed = 10;
     int rc = path ? tdi_cfg_load(path, keys, n, err) : TDI_OK;

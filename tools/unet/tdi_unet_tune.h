@@ -4,8 +4,8 @@
  * forward pass while Adam fine-tunes every weight; the table scores the start and the tuned
  * model with and without the skip on the test draws of `tdi-unet eval`.
  * Config (configs/finetune.yaml; every key optional, defaults in tdi_unet_tune_cfg_defaults;
- * unknown keys are errors): seed, checkpoint (start, only read), out (directory), level e1|e2,
- * k, pool, noise_ratio, fit_n, steps, batch, lr, ckpt_every, eval_n.
+ * unknown keys are errors): seed, out (directory), and under tune: checkpoint (start, only
+ * read), level e1|e2, k, pool, noise_ratio, fit_n, steps, batch, lr, ckpt_every, eval_n.
  * Streams: step s draws its minibatch from tdi_seed(seed, TDI_SEED_TUNE, 2 s) and its t and
  * eps from index 2 s + 1; the PCA fit's t and eps from index 2^40 + first image; skip noise
  * tdi_seed(seed, TDI_SEED_SSKIP, .) with draw 2^32 + s batch in training (test-image index in
