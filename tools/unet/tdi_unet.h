@@ -49,6 +49,12 @@ typedef struct tdi_unet_rb {
     float *tp;                          /* temb projection [B][cout] */
 } tdi_unet_rb;
 
+/* Optional hook on a decoder block's output (d2, d1): called right after the block computes
+ * out [ch][b][side*side] and before anything reads it, so it may change it in place (issue 13,
+ * tools/unet/tdi_unet_dstat.h). Inference only: the backward does not differentiate it. */
+typedef void (*tdi_unet_dec_hook)(void *ctx, tdi_unet_block_id id, float *out, size_t ch,
+                                  size_t side, size_t b);
+
 typedef struct tdi_unet {
     tdi_unet_arch arch;
     size_t max_batch, batch; /* capacity and the batch of the last forward */
@@ -76,6 +82,8 @@ typedef struct tdi_unet {
      * first image (the caller's global image index). */
     const tdi_unet_sskip *sskip[2];
     unsigned long sskip_draw;
+    tdi_unet_dec_hook dec_hook; /* NULL: unmodified (the default after alloc) */
+    void *dec_hook_ctx;
 } tdi_unet;
 
 /* Allocates a model for batches up to max_batch. Parameters are zero until init or load. */

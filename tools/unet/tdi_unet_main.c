@@ -10,11 +10,13 @@
 #include "tdi_cfg.h"
 #include "tdi_cli.h"
 #include "tdi_unet_clf_run.h"
+#include "tdi_unet_dstat.h"
 #include "tdi_unet_e2e.h"
 #include "tdi_unet_fid.h"
 #include "tdi_unet_png.h"
 #include "tdi_unet_run.h"
 #include "tdi_unet_sampler.h"
+#include "tdi_unet_tune.h"
 
 #define DEFAULT_CONFIG "configs/unet.yaml"
 #define DEFAULT_CLF_CONFIG "configs/classifier.yaml"
@@ -38,6 +40,11 @@ static void usage(FILE *f)
             "                                        from a preset (configs/paper.yaml)\n"
             "  export --split train|test --n N --t T --seed S --out DIR [--first F] [--pool P]\n"
             "         [--ckpt P] [--unet CONFIG]     one activation bundle\n"
+            "  e2e-paper PRESET [--unet CONFIG]      the preset's decoder means replaced by the\n"
+            "                                        substrate's estimate: eps-MSE table\n"
+            "                                        <out>/e2e-dstat/table.csv (docs/e2e.md)\n"
+            "  finetune TCONFIG [--unet CONFIG]     skip-aware fine-tune (configs/finetune.yaml):\n"
+            "                                        <out>/unet-tuned.ckpt and its eps-MSE table\n"
             "  bench  [CONFIG] [--batch B] [--seconds S]\n"
             "                                        training and inference images/s\n"
             "  e2e    PRESET [--test-images N] [--sde yes|no]\n"
@@ -283,6 +290,52 @@ static int cmd_classifier(const char *cmd, const char *cfg_path, const char *clf
 
 /* Preset export: reads seed, export.* of a preset config; ignores the other components'
  * sections (they check their own keys). */
+/* The paper's decoder statistics used for real (tdi_unet_dstat.h): prints the table. */
+static int cmd_e2e_paper(const tdi_unet_config *c, const char *preset, tdi_err *err)
+{
+    tdi_unet_dstat_result r;
+    int rc = tdi_unet_dstat_run(c, preset, &r, stderr, err);
+    if (rc)
+        return rc;
+    printf("decoder statistics of %s: %s's %zu pooled means (pool %zu) replaced, within-region "
+           "deviations kept; %zu test images at t = %ld\n", preset, r.block, r.D, r.pool, r.n,
+           r.t);
+    printf("| row | eps-MSE | change vs unmodified (+- s.e.) | cos_centered | R^2 |\n"
+           "|---|---|---|---|---|\n");
+    for (int k = 0; k < TDI_UNET_DSTAT_NROWS; k++)
+        if (r.have[k])
+            printf("| %s | %.6f | %+.6f (%.6f) | %.4f | %.4f |\n", tdi_unet_dstat_row_names[k],
+                   r.eps_mse[k], r.eps_mse[k] - r.eps_mse[0], r.d_se[k], r.cos_centered[k],
+                   r.r2[k]);
+    printf("trivial (eps-hat = 0) %.4f; checks: max |xt - bundle xt| %.3g, max |U-Net means - "
+           "bundle truth| %.3g, max |eps(exact) - eps(unmodified)| %.3g\n",
+           r.trivial, r.max_xt_diff, r.max_truth_diff, r.max_exact_diff);
+    printf("wrote %s (forward passes %.1f s wall)\n", r.csv, r.wall_s);
+    return TDI_OK;
+}
+
+/* The skip-aware fine-tune (tdi_unet_tune.h): fit, tune, table. */
+static int cmd_finetune(const tdi_unet_config *c, const char *path, tdi_err *err)
+{
+    tdi_unet_tune_cfg t;
+    int rc = tdi_unet_tune_cfg_load(&t, path, err);
+    tdi_unet_tune_table tab;
+    if (rc || (rc = tdi_unet_tune_run(c, &t, &tab, stderr, err)))
+        return rc;
+    printf("skip-aware fine-tune %s: %s skip k = %ld pool %ld, read-out noise ratio %g; %ld steps "
+           "of batch %ld at lr %g from %s\n", path, t.level, t.k, t.pool, t.noise_ratio, t.steps,
+           t.batch, t.lr, t.checkpoint);
+    printf("| model, skip | t [0, 100) | [100, 300) | [300, 600) | [600, 1000) | all |\n"
+           "|---|---|---|---|---|---|\n");
+    for (int k = 0; k < TDI_UNET_TUNE_NROWS; k++)
+        printf("| %s | %.4f | %.4f | %.4f | %.4f | %.4f |\n", tab.row[k], tab.mse[k][0],
+               tab.mse[k][1], tab.mse[k][2], tab.mse[k][3], tab.mse[k][4]);
+    printf("(%ld test images, eval.seed draws)\nwall: fit %.1f s, fine-tune %.1f s, table %.1f s;"
+           " wrote %s/unet-tuned.ckpt and %s\n", tab.n[0] + tab.n[1] + tab.n[2] + tab.n[3],
+           tab.fit_s, tab.tune_s, tab.eval_s, t.out, tab.csv);
+    return TDI_OK;
+}
+
 static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_err *err)
 {
     long seed = 1, t = 200, n_fit = 10000, n_test = 10000, pool = 1;
@@ -326,7 +379,8 @@ int main(int argc, char **argv)
         return 0;
     gsl_set_error_handler_off();
     static const char *const cmds[] = {"train",  "eval", "sample", "export", "bench", "fid",
-                                       "classifier-train", "classifier-eval", "e2e", NULL};
+                                       "classifier-train", "classifier-eval", "e2e", "e2e-paper",
+                                       "finetune", NULL};
     int known_cmd = 0;
     for (const char *const *k = cmds; argc >= 2 && *k; k++)
         known_cmd |= strcmp(argv[1], *k) == 0;
@@ -351,7 +405,9 @@ int main(int argc, char **argv)
         die(&err);
         return 2;
     }
-    const int is_export = strcmp(cmd, "export") == 0;
+    /* commands whose positional argument is not the U-Net config (that one is --unet) */
+    const int is_export = strcmp(cmd, "export") == 0 || strcmp(cmd, "e2e-paper") == 0 ||
+                          strcmp(cmd, "finetune") == 0;
     if (strcmp(cmd, "e2e") == 0)
         return cmd_e2e(pos, argc, argv, &err) ? die(&err) : 0;
     if (strncmp(cmd, "classifier-", 11) == 0) {
@@ -389,6 +445,12 @@ int main(int argc, char **argv)
                          opt(argc, argv, "--grid", NULL), &sm, &err);
         else if (!rc)
             rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, &sm, &err);
+    } else if (strcmp(cmd, "finetune") == 0) {
+        rc = pos ? cmd_finetune(&c, pos, &err)
+                 : tdi_err_set(&err, TDI_EARG, "finetune needs a config (configs/finetune.yaml)");
+    } else if (strcmp(cmd, "e2e-paper") == 0) {
+        rc = pos ? cmd_e2e_paper(&c, pos, &err)
+                 : tdi_err_set(&err, TDI_EARG, "e2e-paper needs a PRESET (configs/paper.yaml)");
     } else if (is_export && pos) {
         rc = cmd_export_preset(&c, pos, &err);
     } else if (is_export) {

@@ -339,8 +339,12 @@ void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, flo
     rb_fwd(m, &rb[TDI_UNET_MID], m->p2, b);
     tdi_unet_up_fwd(rb[TDI_UNET_MID].out, 4 * C, g8, m->cat2);
     rb_fwd(m, &rb[TDI_UNET_D2], m->cat2, b);
+    if (m->dec_hook)
+        m->dec_hook(m->dec_hook_ctx, TDI_UNET_D2, rb[TDI_UNET_D2].out, 2 * C, 16, b);
     tdi_unet_up_fwd(rb[TDI_UNET_D2].out, 2 * C, g16, m->cat1);
     rb_fwd(m, &rb[TDI_UNET_D1], m->cat1, b);
+    if (m->dec_hook)
+        m->dec_hook(m->dec_hook_ctx, TDI_UNET_D1, rb[TDI_UNET_D1].out, C, 32, b);
     tdi_unet_gn_fwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, 1, m->so, m->mo,
                     m->ro);
     tdi_unet_conv3_fwd(m->so, C, g32, P + m->out_w, P + m->out_b, 1, m->eps,

@@ -57,6 +57,34 @@ static void noise_batch(const float *x0, const long *t, size_t b, const double *
     }
 }
 
+int tdi_unet_noise_stream(uint64_t seed, long t_fixed, const double *abar, size_t T,
+                          const float *x0, size_t b, long *t, float *eps, float *xt,
+                          tdi_err *err)
+{
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r)
+        return tdi_err_set(err, TDI_ENOMEM, "noise stream: out of memory");
+    gsl_rng_set(r, seed);
+    for (size_t i = 0; i < b; i++)
+        t[i] = t_fixed >= 0 ? t_fixed : (long)gsl_rng_uniform_int(r, T);
+    noise_batch(x0, t, b, abar, r, eps, xt);
+    gsl_rng_free(r);
+    return TDI_OK;
+}
+
+int tdi_unet_export_noise(uint64_t seed, int split_id, long first, long t, const double *abar,
+                          const float *x0, size_t b, float *eps, float *xt, tdi_err *err)
+{
+    long *tl = malloc((b ? b : 1) * sizeof *tl);
+    if (!tl)
+        return tdi_err_set(err, TDI_ENOMEM, "export noise: out of memory");
+    int rc = tdi_unet_noise_stream(
+        tdi_seed(seed, TDI_SEED_UNET_EXPORT, (uint64_t)split_id << 40 | (uint64_t)first), t,
+        abar, (size_t)t + 1, x0, b, tl, eps, xt, err);
+    free(tl);
+    return rc;
+}
+
 int tdi_unet_train(const tdi_unet_config *c, long stop_after, FILE *progress, tdi_err *err)
 {
     tdi_unet_dataset ds;
@@ -199,32 +227,26 @@ static int bucket_of(long t)
     return t < 100 ? 0 : t < 300 ? 1 : t < 600 ? 2 : 3;
 }
 
-int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_result *res,
-                  FILE *progress, tdi_err *err)
+int tdi_unet_eval_model(const tdi_unet_config *c, tdi_unet *m, const tdi_unet_dataset *ds,
+                        tdi_unet_eval_result *res, FILE *progress, tdi_err *err)
 {
     memset(res, 0, sizeof *res);
     if (c->T != 1000)
         return tdi_err_set(err, TDI_ECONFIG, "eval: the t buckets assume T = 1000, not %ld", c->T);
-    tdi_unet_dataset ds;
-    int rc = tdi_unet_dataset_load(&ds, c->data_dir, "test", err);
-    if (rc)
-        return rc;
-    const size_t B = (size_t)c->eval_batch, T = (size_t)c->T;
-    const size_t n = (size_t)c->eval_n < ds.n ? (size_t)c->eval_n : ds.n;
-    tdi_unet *m = NULL;
+    const size_t B = (size_t)c->eval_batch < m->max_batch ? (size_t)c->eval_batch : m->max_batch;
+    const size_t T = (size_t)c->T, n = (size_t)c->eval_n < ds->n ? (size_t)c->eval_n : ds->n;
     double *beta = malloc(T * sizeof *beta), *abar = malloc(T * sizeof *abar);
     float *xt = malloc(B * 1024 * sizeof *xt), *eps = malloc(B * 1024 * sizeof *eps);
     float *tf = malloc(B * sizeof *tf);
     long *tl = malloc(B * sizeof *tl);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     double se[TDI_UNET_NBUCKETS] = {0}, st[TDI_UNET_NBUCKETS] = {0};
+    int rc = TDI_OK;
     if (!beta || !abar || !xt || !eps || !tf || !tl || !r) {
         rc = tdi_err_set(err, TDI_ENOMEM, "eval: out of memory");
         goto out;
     }
     tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
-    if ((rc = load_model(c, ckpt, B, &m, err)))
-        goto out;
     double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     for (size_t s = 0; s < n; s += B) {
         const size_t b = n - s < B ? n - s : B;
@@ -233,7 +255,8 @@ int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_resu
             tl[i] = (long)gsl_rng_uniform_int(r, T);
             tf[i] = (float)tl[i];
         }
-        noise_batch(ds.img + s * 1024, tl, b, abar, r, eps, xt);
+        noise_batch(ds->img + s * 1024, tl, b, abar, r, eps, xt);
+        m->sskip_draw = s; /* substrate-skip noise: the test image's index */
         tdi_unet_forward(m, xt, tf, b, NULL);
         for (size_t i = 0; i < b; i++) {
             double e2 = 0.0, z2 = 0.0;
@@ -272,6 +295,20 @@ out:
     free(eps);
     free(tf);
     free(tl);
+    return rc;
+}
+
+int tdi_unet_eval(const tdi_unet_config *c, const char *ckpt, tdi_unet_eval_result *res,
+                  FILE *progress, tdi_err *err)
+{
+    memset(res, 0, sizeof *res);
+    tdi_unet_dataset ds;
+    int rc = tdi_unet_dataset_load(&ds, c->data_dir, "test", err);
+    if (rc)
+        return rc;
+    tdi_unet *m = NULL;
+    if (!(rc = load_model(c, ckpt, (size_t)c->eval_batch, &m, err)))
+        rc = tdi_unet_eval_model(c, m, &ds, res, progress, err);
     tdi_unet_free(m);
     tdi_unet_dataset_destroy(&ds);
     return rc;
@@ -334,9 +371,7 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
     double *index = malloc(N * sizeof *index);
     float *x0 = malloc(N * 1024 * sizeof *x0), *xt = malloc(N * 1024 * sizeof *xt);
     float *eps = malloc(B * 1024 * sizeof *eps), *tf = malloc(B * sizeof *tf);
-    long *tl = malloc(B * sizeof *tl);
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!beta || !abar || !index || !x0 || !xt || !eps || !tf || !tl || !r) {
+    if (!beta || !abar || !index || !x0 || !xt || !eps || !tf) {
         rc = tdi_err_set(err, TDI_ENOMEM, "export: out of memory");
         goto out;
     }
@@ -356,15 +391,14 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
     double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     for (size_t s = 0; s < N; s += B) {
         const size_t b = N - s < B ? N - s : B;
-        gsl_rng_set(r, tdi_seed(o->seed, TDI_SEED_UNET_EXPORT,
-                                     (uint64_t)split_id << 40 | (uint64_t)(o->first + (long)s)));
         memcpy(x0 + s * 1024, ds.img + ((size_t)o->first + s) * 1024, b * 1024 * sizeof(float));
         for (size_t i = 0; i < b; i++) {
-            tl[i] = o->t;
             tf[i] = (float)o->t;
             index[s + i] = (double)(o->first + (long)(s + i));
         }
-        noise_batch(x0 + s * 1024, tl, b, abar, r, eps, xt + s * 1024);
+        if ((rc = tdi_unet_export_noise(o->seed, split_id, o->first + (long)s, o->t, abar,
+                                        x0 + s * 1024, b, eps, xt + s * 1024, err)))
+            goto out;
         tdi_unet_forward(m, xt + s * 1024, tf, b, NULL);
         for (int k = 0; k < TDI_UNET_NBLOCKS; k++) {
             size_t ch, side;
@@ -435,7 +469,6 @@ out:
         tdi_dir_abort(tmp);
     for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
         free(act[k]);
-    gsl_rng_free(r);
     free(beta);
     free(abar);
     free(index);
@@ -443,7 +476,6 @@ out:
     free(xt);
     free(eps);
     free(tf);
-    free(tl);
     tdi_unet_free(m);
     tdi_unet_dataset_destroy(&ds);
     return rc;
