@@ -276,6 +276,26 @@ static void test_program(void)
     j = tdi_test_slurp(SCR "/net-i/realised.json");
     TDI_CHECK(j == NULL, "ideal elements without --realised: no realised.json");
     free(j);
+    /* transistor level: the report on every generation, unless --no-realised */
+    if (tdi_test_write(SCR "/two4m.yaml", "name: two4\ncircuit:\n  skip: dense\n"
+                       "  devices: mos\n") != 0)
+        return;
+    st = system("bin/tdi-gen " SCR "/two4m.yaml --bundle " SCR "/two4 --out " SCR
+                "/net-m > " SCR "/gen-m.log 2>&1");
+    tdi_check_int(st, 0, "bin/tdi-gen at transistor level runs");
+    j = tdi_test_slurp(SCR "/net-m/realised.json");
+    /* the D = 4 circuit of test_mos: 3.7e-2 measured, bound as there */
+    tdi_check_le(j ? tdi_test_json_num(j, "{", "\"rel_fro\"") : 1.0, 0.10,
+                 "transistor level: realised.json written without asking (rel_fro)");
+    free(j);
+    log = tdi_test_slurp(SCR "/gen-m.log");
+    tdi_check_contains(log ? log : "", "asymmetry |G - G^T|_F", "transistor level: report printed");
+    free(log);
+    st = system("bin/tdi-gen " SCR "/two4m.yaml --bundle " SCR "/two4 --out " SCR
+                "/net-mn --no-realised > " SCR "/gen-mn.log 2>&1");
+    j = tdi_test_slurp(SCR "/net-mn/realised.json");
+    TDI_CHECK(st == 0 && j == NULL, "transistor level --no-realised: no realised.json");
+    free(j);
 }
 
 /* max over units of |(G_ii - gu M_ii) / sum gds at the node - 1|: the diagonal excess is the
