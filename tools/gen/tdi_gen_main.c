@@ -2,7 +2,7 @@
  * transistor level the realised matrix measured in ngspice (cosim/tdi_cosim.h), printed and
  * written as realised.json in the same directory transaction (docs/cosim.md "Realised matrix").
  * The program sits in tools/ because it uses both the generator and cosim layers.
- *   tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised]
+ *   tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised | --no-realised]
  *   tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]   (exit 1 when max |z| > 5)
  *   tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] [--preset name]
  *   tdi-gen --synth DIR --modules D0,D1,.. --couplings F-T:K,.. [--readout m] [--rank r] [--n n]
@@ -22,9 +22,9 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised]\n"
+    fprintf(f, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised | --no-realised]\n"
                "         (--realised: extract the realised matrix in ngspice for ideal "
-               "elements too; always done at transistor level)\n"
+               "elements too; done at transistor level unless --no-realised: N + 1 ops)\n"
                "       tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]\n"
                "       tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] "
                "[--preset name]\n"
@@ -147,9 +147,17 @@ static int synth_main(int argc, char **argv, tdi_err *err)
     return 0;
 }
 
+/* Above this many devices a transistor-level generation skips the extraction unless --realised
+ * asks for it: measured, one ngspice op took 0.17 s CPU at 4,416 devices (D = 16) and 70 s at
+ * 72,960 (D = 64, most of it in the sparse matrix's reordering), and the extraction needs N + 1
+ * of them (docs/cosim.md "Realised matrix"). */
+#define GEN_REALISED_MAX_DEV 20000
+
 /* The realised-matrix report of one generation (the job's hook). */
 typedef struct gen_realised {
-    int force;              /* --realised: extract for ideal elements too */
+    int force;              /* --realised: extract for ideal elements too; -1: --no-realised */
+    int skipped;            /* transistor level, too many devices: skipped (printed) */
+    size_t n_dev, N;
     int have;
     char files[32];         /* what the hook wrote, for the log */
     tdi_cosim_realised r;
@@ -164,8 +172,14 @@ static int gen_transistor_level(const tdi_gen_circuit *c)
 static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, tdi_err *err)
 {
     gen_realised *g = user;
-    if (!g->force && !gen_transistor_level(c))
+    if (g->force < 0 || (!g->force && !gen_transistor_level(c)))
         return 0;
+    if (!g->force && c->n_dev > GEN_REALISED_MAX_DEV) {
+        g->skipped = 1;
+        g->n_dev = c->n_dev;
+        g->N = c->N;
+        return 0;
+    }
     int rc = tdi_cosim_realised_run(c, &g->r, NULL, err);
     if (rc)
         return rc;
@@ -187,6 +201,10 @@ static void realised_print(void *user, FILE *log)
     gen_realised *g = user;
     if (g->have)
         tdi_cosim_realised_print(&g->r, log);
+    if (g->skipped)
+        fprintf(log, "realised matrix: not extracted (%zu devices > %d: N + 1 = %zu ngspice ops "
+                "of about a minute CPU each at this size, docs/cosim.md); --realised extracts "
+                "it\n", g->n_dev, GEN_REALISED_MAX_DEV, g->N + 1);
 }
 
 int main(int argc, char **argv)
@@ -208,8 +226,8 @@ int main(int argc, char **argv)
     const char *bundle = NULL, *out = NULL, *cmp = NULL;
     static gen_realised g; /* static: the report struct is large */
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--realised") == 0) {
-            g.force = 1;
+        if (strcmp(argv[i], "--realised") == 0 || strcmp(argv[i], "--no-realised") == 0) {
+            g.force = argv[i][2] == 'r' ? 1 : -1;
             continue;
         }
         if (i + 1 >= argc)
