@@ -405,12 +405,13 @@ int main(int argc, char **argv)
         if (!rc && (b < 1 || b > 4096 || secs < 1))
             rc = tdi_err_set(&err, TDI_EARG, "bench: --batch 1..4096, --seconds >= 1");
         double tr = 0, inf = 0;
+        size_t np = 0;
         if (!rc)
-            rc = tdi_unet_bench(&c, b, (double)secs, &tr, &inf, &err);
+            rc = tdi_unet_bench(&c, b, (double)secs, &tr, &inf, &np, &err);
         if (!rc)
-            printf("U-Net C=%ld batch %ld: training %.1f images/s (forward + backward + Adam), "
-                   "inference %.1f images/s\n",
-                   c.channels, b, tr, inf);
+            printf("U-Net C=%ld batch %ld: params %zu: training %.1f images/s (forward + backward "
+                   "+ Adam), inference %.1f images/s\n",
+                   c.channels, b, np, tr, inf);
     } else {
         rc = tdi_err_set(&err, TDI_EARG, "unknown command '%s'", cmd); /* cmds[] above */
     }

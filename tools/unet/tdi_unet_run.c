@@ -450,7 +450,7 @@ out:
 }
 
 int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *train_ips,
-                   double *infer_ips, tdi_err *err)
+                   double *infer_ips, size_t *n_params, tdi_err *err)
 {
     const size_t B = (size_t)b;
     tdi_unet *m = NULL;
@@ -468,6 +468,8 @@ int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *tra
         (rc = tdi_unet_adam_init(&adam, m->n_params, err)))
         goto out;
     tdi_unet_init_params(m, 1);
+    if (n_params)
+        *n_params = m->n_params;
     gsl_rng_set(r, tdi_seed((uint64_t)c->seed, TDI_SEED_UNET_BENCH, 0));
     for (size_t i = 0; i < B * 1024; i++) {
         x[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);

@@ -46,8 +46,9 @@ typedef struct tdi_unet_export_opts {
 int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FILE *progress,
                     tdi_err *err);
 
-/* Measures training (forward + backward + Adam) and inference images/s at batch b. */
+/* Measures training (forward + backward + Adam) and inference images/s at batch b, each for
+ * `seconds` (s) after one warm-up step; n_params (may be NULL) gets the model's parameter count. */
 int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *train_ips,
-                   double *infer_ips, tdi_err *err);
+                   double *infer_ips, size_t *n_params, tdi_err *err);
 
 #endif
