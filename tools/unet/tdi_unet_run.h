@@ -47,8 +47,9 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
                     tdi_err *err);
 
 /* Measures training (forward + backward + Adam) and inference images/s at batch b, each for
- * `seconds` (s) after one warm-up step; n_params (may be NULL) gets the model's parameter count. */
-int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *train_ips,
-                   double *infer_ips, size_t *n_params, tdi_err *err);
+ * `seconds` (s) after one warm-up step; sskip != 0 puts full-rank noisy substrate skips at e1
+ * and e2 (tdi_unet_sskip.h) into both. n_params (may be NULL) gets the parameter count. */
+int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, int sskip,
+                   double *train_ips, double *infer_ips, size_t *n_params, tdi_err *err);
 
 #endif
