@@ -137,14 +137,14 @@ static int blk_order(const tdi_gen_circuit *c, int *order)
 
 /* ---------- device styles: how an ideal element (tdi_gen_elem) becomes card(s) ----------
  * The element list is the ideal circuit (what the read-back and the verification see); a style
- * realises each element as SPICE cards. Today one style: every element is its own ideal R or G
- * card. A transistor style (a MOSFET transconductor per G element, its bias subcircuit) goes
- * here as another card function, chosen per circuit, without touching the element builders
- * (docs/generator.md "Unit kinds"). */
-typedef void (*card_fn)(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e);
+ * realises each element as SPICE cards: card_ideal (its own ideal R or G card) or card_mos
+ * (circuit.devices: mos; the OTAs of c->ota from tdi_gen_mos.c, resistors to vcm;
+ * docs/devices.md), chosen per circuit without touching the element builders. */
+typedef void (*card_fn)(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota);
 
-static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e)
+static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota)
 {
+    (void)ota;
     if (e->kind == 'R') {
         int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
         sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), nname(c, n2), 1.0 / e->g);
@@ -155,9 +155,45 @@ static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e)
     }
 }
 
+/* One MOSFET instance: "<name> <d> <g> <s> <bulk> <device> W= L= [delvto= mulu0=]", W and L
+ * in units of mos_scale when it is set (docs/devices.md). */
+static void card_mosfet(sb *s, const tdi_gen_config *m, const tdi_gen_dev *d)
+{
+    double sc = m->mos_scale > 0 ? m->mos_scale : 1.0;
+    char mm[96] = "";
+    if (m->mos_mismatch)
+        snprintf(mm, sizeof mm, " delvto=%.9g mulu0=%.9g", d->delvto, d->mulu0);
+    sb_line(s, "%s %s %s %s %s %s W=%.9g L=%.9g%s", d->name, d->d, d->g, d->s,
+            d->type == 'n' ? "0" : "vdd", d->type == 'n' ? m->mos_nmos : m->mos_pmos, d->W / sc,
+            d->L / sc, mm);
+}
+
+/* Transistor style: a resistor to vcm for g > 0, else the element's OTA(s) (tdi_gen_mos.c):
+ * six devices each (pair, mirror, tail, bias diode) and the reference current from vddb. */
+static void card_mos(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota)
+{
+    if (e->kind == 'R' && e->g > 0) {
+        int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
+        sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), n2 < 0 ? "vcm" : nname(c, n2),
+                1.0 / e->g);
+        return;
+    }
+    size_t ei = (size_t)(e - c->elems);
+    for (; *ota < c->n_ota && c->ota[*ota].elem == ei; (*ota)++) {
+        const tdi_gen_ota *o = &c->ota[*ota];
+        sb_line(s, "* %s: %+.6g S x (v(%s) - v(%s)) into %s, I_tail %.6g A", o->name,
+                o->sign * o->gm, o->sign > 0 ? o->inp : o->inn, o->sign > 0 ? o->inn : o->inp,
+                o->out, o->i_tail);
+        for (size_t q = 6 * *ota; q < 6 * *ota + 6; q++)
+            card_mosfet(s, c->mos_cfg, &c->dev[q]);
+        sb_line(s, "Ib%s vddb %s_b DC %.15g", o->name, o->name, o->i_tail);
+    }
+}
+
 static void emit_elems(sb *s, const tdi_gen_circuit *c)
 {
-    const card_fn card = card_ideal;
+    const card_fn card = c->phys.mos ? card_mos : card_ideal;
+    size_t ota = 0;
     int last = -1;
     for (size_t i = 0; i < c->n_elems; i++) {
         const tdi_gen_elem *e = &c->elems[i];
@@ -171,7 +207,7 @@ static void emit_elems(sb *s, const tdi_gen_circuit *c)
                     r->wire_pairs, r->bus_nodes);
             last = e->block;
         }
-        card(s, c, e);
+        card(s, c, e, &ota);
     }
 }
 
@@ -228,7 +264,8 @@ static void nl_header(sb *s, const nl_ctx *x)
     const tdi_gen_circuit *c = x->c;
     const tdi_gen_phys *p = x->p;
     sb_line(s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
-            x->mode == TDI_GEN_COSIM ? "cosim" : "standalone");
+            x->mode == TDI_GEN_COSIM ? "cosim" : x->mode == TDI_GEN_HOLD ? "hold"
+                                                                           : "standalone");
     /* header lines (already "* ..."-prefixed, newline separated) */
     const char *h0 = c->header;
     while (*h0) {
@@ -242,7 +279,12 @@ static void nl_header(sb *s, const nl_ctx *x)
     sb_line(s, "* lambda(M) in [%.6g, %.6g]; slowest relaxation %.6g s, fastest %.6g s; noise "
             "interval %.6g s", p->lambda_min, p->lambda_max, p->t_slow, p->t_fast, p->noise_dt);
     sb_line(s, "* per sample: settle %.6g s then average %.6g s; %zu sample(s) from t = 0 "
-            "(nodes start at 0 V: uic)", p->t_settle, p->t_avg, c->n_samples);
+            "(%s)", p->t_settle, p->t_avg, c->n_samples,
+            p->mos ? "start: the DC operating point" : "nodes start at 0 V: uic");
+    if (p->mos)
+        sb_line(s, "* transistor level: %zu OTAs, %zu MOSFETs; nodes rest at v_ref = vcm = %.6g V "
+                "(state = (v - vcm)/Vs); design supply current sum I_tail = %.6g A at Vdd = %.6g "
+                "V", c->n_ota, c->n_dev, p->v_ref, p->i_tail_sum, p->vdd);
     unit_note(s, p, TDI_GEN_UNIT_NOTE_NETLIST);
     if (p->ro) {
         sb_line(s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
@@ -284,7 +326,11 @@ static void nl_usage_note(sb *s, const nl_ctx *x)
         sb_line(s, "*                 sample std sqrt(2 kB T g_noise / h) = %.6g A at h = %.6g s, "
                 "linearly interpolated, sample 0 := 0", p->noise_na, p->noise_dt);
         sb_line(s, "*   force node = the unit node (rc) or p<unit> (rlc); bus nodes: u*, s*, sk*");
-        sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
+        if (p->mos)
+            sb_line(s, "*   analysis: .tran h tstop 0 h from the DC operating point (h = tick); no "
+                    ".control block; in<device> EXTERNAL: device channel noise, drain to source");
+        else
+            sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
         return;
     }
     sb_line(s, "* run: ngspice -b <this file>; it prints avg_<node>_s<n> (time average, V) and "
@@ -316,6 +362,25 @@ static void nl_params_subckts(sb *s, const nl_ctx *x)
         sb_line(s, ".ends unit_ro");
     }
     sb_lines(s, p->unit->subckt, strlen(p->unit->subckt));
+}
+
+/* Transistor level: the model card or PDK, its scale, the three rails. */
+static void nl_mos_rails(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_config *m = x->c->mos_cfg;
+    if (!x->p->mos)
+        return;
+    sb_line(s, "* --- transistor level (docs/devices.md): devices %s / %s, rails Vdd (OTA cores), "
+            "Vbias (bias generators), Vcm (rest voltage)", m->mos_nmos, m->mos_pmos);
+    if (m->mos_corner[0])
+        sb_line(s, ".lib %s %s", m->mos_lib, m->mos_corner);
+    else
+        sb_line(s, ".include %s", m->mos_lib);
+    if (m->mos_scale > 0)
+        sb_line(s, ".option scale=%.9g", m->mos_scale);
+    sb_line(s, "Vdd vdd 0 DC %.15g", m->mos_vdd);
+    sb_line(s, "Vbias vddb 0 DC %.15g", m->mos_vdd);
+    sb_line(s, "Vcm vcm 0 DC %.15g", m->mos_vcm);
 }
 
 /* Unit instances, then the read-out stage's. */
@@ -390,6 +455,35 @@ static void nl_noise(sb *s, const nl_ctx *x)
     }
 }
 
+/* Per-device channel noise (psd_w, psd_f1 > 0; sized by the co-simulator's op pass): a current
+ * source across the channel, drain to source. Standalone: TRNOISE, white sample std
+ * sqrt(psd_w / h), the 1/f part through TRNOISE's alpha = 1 generator with amplitude
+ * sqrt(2 pi psd_f1) (two-sided PSD namp^2 / (2 pi f), docs/devices.md); cosim: external. */
+static void nl_dev_noise(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    int cosim = x->mode == TDI_GEN_COSIM, flick = c->mos_cfg && c->mos_cfg->mos_flicker;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_dev; i++)
+        n += c->dev[i].psd_w > 0;
+    if (!n || (!cosim && !c->noise))
+        return;
+    sb_line(s, "* --- device channel noise (%zu devices): two-sided PSD psd_w + psd_f1/f", n);
+    for (size_t i = 0; i < c->n_dev; i++) {
+        const tdi_gen_dev *d = &c->dev[i];
+        if (!(d->psd_w > 0))
+            continue;
+        if (cosim)
+            sb_line(s, "in%s %s %s external", d->name, d->d, d->s);
+        else if (flick && d->psd_f1 > 0)
+            sb_line(s, "in%s %s %s TRNOISE(%.9g %.15g 1 %.9g)", d->name, d->d, d->s,
+                    sqrt(d->psd_w / x->h), x->h, sqrt(2 * M_PI * d->psd_f1));
+        else
+            sb_line(s, "in%s %s %s TRNOISE(%.9g %.15g 0 0)", d->name, d->d, d->s,
+                    sqrt(d->psd_w / x->h), x->h);
+    }
+}
+
 /* The standalone .control block: per sample, the window average and RMS of each measured
  * node and the read-out stage's conversion at the slot's end. */
 static void nl_control(sb *s, const nl_ctx *x)
@@ -398,16 +492,27 @@ static void nl_control(sb *s, const nl_ctx *x)
     const tdi_gen_phys *p = x->p;
     sb_line(s, ".control");
     sb_line(s, "set noaskquit");
+    if (p->mos) /* BSIM4's OpenMP load on a shared machine: one thread was 14x cheaper in CPU
+                   for the D = 4 netlist (docs/devices.md) */
+        sb_line(s, "set num_threads=1");
     sb_line(s, "run");
+    if (p->mos) /* meas takes no v(a,b): one vector per measured node, relative to vcm */
+        for (size_t i = x->o0; i < x->o1; i++)
+            sb_line(s, "let vr_%s = v(%s) - v(vcm)", c->nodes[i].name, c->nodes[i].name);
     for (size_t si = 0; si < c->n_samples; si++) {
         /* the window average keeps its window; the stage is read at the slot end */
         double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
         double t1 = p->ro ? t0 + p->t_avg : tr;
         for (size_t i = x->o0; i < x->o1; i++) {
-            sb_line(s, "meas tran avg_%s_s%zu AVG v(%s) from=%.15g to=%.15g", c->nodes[i].name,
-                    si, c->nodes[i].name, t0, t1);
-            sb_line(s, "meas tran rms_%s_s%zu RMS v(%s) from=%.15g to=%.15g", c->nodes[i].name,
-                    si, c->nodes[i].name, t0, t1);
+            char v[64];
+            if (p->mos)
+                snprintf(v, sizeof v, "vr_%s", c->nodes[i].name);
+            else
+                snprintf(v, sizeof v, "v(%s)", c->nodes[i].name);
+            sb_line(s, "meas tran avg_%s_s%zu AVG %s from=%.15g to=%.15g", c->nodes[i].name, si,
+                    v, t0, t1);
+            sb_line(s, "meas tran rms_%s_s%zu RMS %s from=%.15g to=%.15g", c->nodes[i].name, si,
+                    v, t0, t1);
         }
         /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
            final time point fails in ngspice 39, and the next sample's bias ramps after) */
@@ -418,6 +523,24 @@ static void nl_control(sb *s, const nl_ctx *x)
     sb_line(s, "echo tdi-gen: done");
     sb_line(s, "quit 0");
     sb_line(s, ".endc");
+}
+
+/* The node every hold source returns to: the rest voltage of the units (ground for ideal
+ * elements). */
+static const char *hold_ref(const tdi_gen_circuit *c)
+{
+    return c->phys.mos ? "vcm" : "0";
+}
+
+/* The hold netlist's usage note and its sources: every unit node held at the reference by a
+ * 0 V source "vh<unit>", whose current i(vh<unit>) is minus the current the circuit draws. */
+static void nl_hold(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    sb_line(s, "* --- hold: every unit node held at %s by a 0 V source; i(vh<unit>) = -(G v)_unit",
+            hold_ref(c));
+    for (size_t i = 0; i < x->N; i++)
+        sb_line(s, "vh%s %s %s DC 0", c->nodes[i].name, c->nodes[i].name, hold_ref(c));
 }
 
 /* All lines of a netlist into s, in card order; the element cards are appended when
@@ -434,8 +557,21 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     x.o1 = c->readout_all ? x.N : c->mod[c->out].off + c->mod[c->out].n;
     nl_header(s, &x);
     nl_nodes_note(s, &x);
+    if (mode == TDI_GEN_HOLD) { /* the couplings and the holds: no units, sources, analysis */
+        sb_line(s, "* extraction: op, then alter vh<unit> dc=<delta> one unit at a time "
+                "(tdi_cosim_extract_g)");
+        nl_mos_rails(s, &x); /* transistor level: the card, Vdd, Vbias, Vcm */
+        if (with_elems)
+            sb_lines(s, c->elem_text, c->elem_text_len);
+        else
+            *elem_at = s->n;
+        nl_hold(s, &x);
+        sb_line(s, ".end");
+        return;
+    }
     nl_usage_note(s, &x);
     nl_params_subckts(s, &x);
+    nl_mos_rails(s, &x);
     nl_instances(s, &x);
     if (with_elems)
         sb_lines(s, c->elem_text, c->elem_text_len);
@@ -443,16 +579,34 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         *elem_at = s->n;
     nl_bias(s, &x);
     nl_noise(s, &x);
-    sb_line(s, ".tran %.15g %.15g 0 %.15g uic", x.h, x.tstop, x.h);
+    nl_dev_noise(s, &x);
+    if (p->mos) /* from the DC operating point: every node at v_ref, the OTAs biased */
+        sb_line(s, ".tran %.15g %.15g 0 %.15g", x.h, x.tstop, x.h);
+    else
+        sb_line(s, ".tran %.15g %.15g 0 %.15g uic", x.h, x.tstop, x.h);
     if (mode == TDI_GEN_STANDALONE)
         nl_control(s, &x);
     sb_line(s, ".end");
+}
+
+/* Hold mode needs the force node to be the unit node (the couplings' current is what the hold
+ * source measures). */
+static int mode_check(const tdi_gen_circuit *c, tdi_gen_mode mode, tdi_err *err)
+{
+    if (mode == TDI_GEN_HOLD && c->phys.unit->force_state != 0)
+        return tdi_err_set(err, TDI_EARG, "hold netlist: unit kind %s has its force node apart "
+                           "from the unit node (only rc-like kinds can be held)",
+                           c->phys.unit->name);
+    return 0;
 }
 
 int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
                          double tran_stop, tdi_gen_text **out, tdi_err *err)
 {
     *out = NULL;
+    int rc0 = mode_check(c, mode, err);
+    if (rc0)
+        return rc0;
     sb s = {0};
     build_netlist(c, mode, tran_h, tran_stop, &s, 1, NULL);
     if (sb_oom(&s)) {
@@ -482,10 +636,12 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
 int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
                           double tran_stop, FILE *f, tdi_err *err)
 {
+    int rc = mode_check(c, mode, err);
+    if (rc)
+        return rc;
     sb s = {0};
     size_t at = 0;
     build_netlist(c, mode, tran_h, tran_stop, &s, 0, &at);
-    int rc = 0;
     if (sb_oom(&s))
         rc = tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
     for (size_t i = 0; i < s.n && !rc; i++) {
@@ -561,6 +717,17 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
         fprintf(f, "  read-out stage: C_ro = %.6g F, gm_ro = g_ro = %.6g S, tau_ro = %.6g s, "
                 "noise g_n = %.6g S; stage settles in %.6g s (slot %.6g s)\n", p->ro_C, p->ro_g,
                 p->ro_tau, p->ro_gn, p->ro_settle, p->t_slot);
+    if (p->mos) {
+        double wmin = INFINITY, wmax = 0;
+        for (size_t i = 0; i < c->n_dev; i++) {
+            wmin = fmin(wmin, c->dev[i].W);
+            wmax = fmax(wmax, c->dev[i].W);
+        }
+        fprintf(f, "  transistor level: %zu OTAs, %zu MOSFETs (W %.3g..%.3g m, L %.3g m), design "
+                "sum I_tail %.6g A = %.6g W at Vdd %.6g V; nodes rest at vcm %.6g V\n", c->n_ota,
+                c->n_dev, c->n_dev ? wmin : 0.0, wmax, c->n_dev ? c->dev[0].L : 0.0,
+                p->i_tail_sum, p->i_tail_sum * p->vdd, p->vdd, p->v_ref);
+    }
     double sd_max = 0, var_max = 0;
     for (size_t i = 0; i < c->N; i++)
         if (!isnan(c->readout_sd[i])) {
