@@ -53,7 +53,7 @@ FLAGS_STAMP := $(BUILD)/.cflags
 $(shell mkdir -p $(BUILD) && (echo '$(ALL_CFLAGS) $(LDLIBS)' | cmp -s - $(FLAGS_STAMP) || \
     echo '$(ALL_CFLAGS) $(LDLIBS)' > $(FLAGS_STAMP)))
 
-.PHONY: all deps demo test bench asan clean fuzz fuzz-bins
+.PHONY: all deps bench-deps demo test bench asan clean fuzz fuzz-bins
 all: $(PROGS) $(TESTS) fuzz-bins
 
 # Installs the Debian packages tdi needs when one is missing (as root), else prints the line.
@@ -106,7 +106,23 @@ demo: deps
 	$(MAKE) all
 	scripts/demo.sh
 
-bench: deps
+# make bench only: the PyTorch reference of the U-Net bench (scripts/bench_unet_torch.py). Installed
+# when missing and run as root; otherwise the bench says it skips PyTorch. make test never needs it.
+BENCH_PKGS := python3-torch
+bench-deps:
+	@for p in $(BENCH_PKGS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" && continue; \
+	    if [ "$$(id -u)" = 0 ]; then \
+	        echo "bench-deps: installing $$p"; \
+	        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p >build-deps.log 2>&1 || \
+	            { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p \
+	              >build-deps.log 2>&1; } || { cat build-deps.log; exit 1; }; \
+	    else \
+	        echo "bench-deps: $$p missing (the bench skips PyTorch); run as root: apt-get install -y $$p"; \
+	    fi; \
+	done
+
+bench: deps bench-deps
 	$(MAKE) all
 	scripts/bench.sh
 

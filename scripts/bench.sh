@@ -7,18 +7,71 @@ cd "$(dirname "$0")/.." || exit 2
 filter=${1:-}
 want() { case "$1" in *"$filter"*) return 0 ;; *) return 1 ;; esac; }
 
-# --- unet (tools/unet, issue 2): training (forward + backward + Adam) and inference images/s at
-# batch 64, C = 32 (configs/unet.yaml), 20 s each. Reference on this machine (issue 2): PyTorch 1.13
-# CPU, 2 threads, identical architecture: 82 images/s training, 229 images/s inference.
+# --- unet (tools/unet, issues 2 and 13): training (forward + backward + Adam) and inference
+# images/s at batch 64, C = 32 (configs/unet.yaml), tdi against the same architecture in PyTorch
+# (scripts/bench_unet_torch.py, Debian's python3-torch, 2 threads), run side by side in
+# alternation (UNET_RUNS rounds, default 5, of UNET_SECONDS s per phase, default 10) on this
+# shared machine; medians and their ratio (target >= 1.5x both), with the load average. Each
+# round also runs tdi with substrate skips at e1 and e2 (issue 13, tdi-unet bench --sskip yes).
+med() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
+    else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ips() { sed -E 's/.*training ([0-9.]+) images.*inference ([0-9.]+) images.*/\1 \2/'; }
 if want unet; then
-    if line=$(bin/tdi-unet bench configs/unet.yaml --batch 64 --seconds 20 2>&1); then
-        echo "unet: $line"
-        tr=$(echo "$line" | sed -E 's/.*training ([0-9.]+) images.*/\1/')
-        inf=$(echo "$line" | sed -E 's/.*inference ([0-9.]+) images.*/\1/')
-        echo "unet: ratio to PyTorch 1.13 (82 / 229 images/s): training $(echo "scale=2; $tr / 82" | bc -l)x, inference $(echo "scale=2; $inf / 229" | bc -l)x"
-        echo "unet: load average while measuring: $(cut -d' ' -f1-3 /proc/loadavg)"
-    else
-        echo "unet: bench FAILED: $line"
+    runs=${UNET_RUNS:-5}
+    secs=${UNET_SECONDS:-10}
+    torch=1
+    if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+        torch=0
+        echo "unet: PyTorch skipped: /usr/bin/python3 cannot import torch (as root:" \
+            "apt-get install -y python3-torch, or make bench-deps)"
+    fi
+    mkdir -p build && : >build/bench-unet.txt
+    echo "unet: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    for i in $(seq "$runs"); do
+        if line=$(OMP_NUM_THREADS=2 bin/tdi-unet bench configs/unet.yaml --batch 64 \
+                --seconds "$secs" 2>&1); then
+            echo "unet: run $i tdi:   $line"
+            echo "tdi $(echo "$line" | ips)" >>build/bench-unet.txt
+        else
+            echo "unet: run $i tdi bench FAILED: $line"
+        fi
+        if line=$(OMP_NUM_THREADS=2 bin/tdi-unet bench configs/unet.yaml --batch 64 \
+                --seconds "$secs" --sskip yes 2>&1); then
+            echo "unet: run $i tdi with substrate skips: $line"
+            echo "tdi_sskip $(echo "$line" | ips)" >>build/bench-unet.txt
+        else
+            echo "unet: run $i tdi --sskip yes bench FAILED: $line"
+        fi
+        if [ "$torch" = 1 ]; then
+            if line=$(/usr/bin/python3 scripts/bench_unet_torch.py --batch 64 --threads 2 \
+                    --seconds "$secs" 2>&1); then
+                echo "unet: run $i torch: $line"
+                echo "torch $(echo "$line" | ips)" >>build/bench-unet.txt
+            else
+                echo "unet: run $i torch bench FAILED: $(echo "$line" | tail -n 1)"
+            fi
+        fi
+    done
+    echo "unet: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    for who in tdi tdi_sskip torch; do
+        n=$(grep -c "^$who " build/bench-unet.txt)
+        [ "$n" -gt 0 ] || continue
+        tr=$(awk -v w="$who" '$1 == w { print $2 }' build/bench-unet.txt | med)
+        inf=$(awk -v w="$who" '$1 == w { print $3 }' build/bench-unet.txt | med)
+        eval "${who}_tr=$tr ${who}_inf=$inf"
+        echo "unet: median of $n runs, $who: training $tr images/s, inference $inf images/s"
+    done
+    if [ -n "${tdi_tr:-}" ] && [ -n "${torch_tr:-}" ]; then
+        echo "unet: tdi / PyTorch (medians): training" \
+            "$(awk -v a="$tdi_tr" -v b="$torch_tr" 'BEGIN { printf "%.2f", a / b }')x," \
+            "inference $(awk -v a="$tdi_inf" -v b="$torch_inf" 'BEGIN { printf "%.2f", a / b }')x" \
+            "(target >= 1.5x both)"
+    fi
+    if [ -n "${tdi_tr:-}" ] && [ -n "${tdi_sskip_tr:-}" ]; then
+        r1=$(awk -v a="$tdi_sskip_tr" -v b="$tdi_tr" 'BEGIN { printf "%.3f", a / b }')
+        r2=$(awk -v a="$tdi_sskip_inf" -v b="$tdi_inf" 'BEGIN { printf "%.3f", a / b }')
+        echo "unet: substrate skips at e1 and e2 (full rank, per pixel, noisy) / none" \
+            "(medians): training ${r1}x, inference ${r2}x"
     fi
 fi
 

@@ -108,7 +108,7 @@ static void check_layer(layer_case *lc)
 static void conv3_fwd(layer_case *l)
 {
     tdi_unet_conv3_fwd(l->in, l->c, l->g, l->par, l->par + l->c2 * l->c * 9, l->c2, l->out,
-                       l->scratch);
+                       l->scratch, 0);
 }
 static void conv3_bwd(layer_case *l)
 {
@@ -118,7 +118,7 @@ static void conv3_bwd(layer_case *l)
 static void conv3acc_fwd(layer_case *l)
 {
     tdi_unet_fill_rows(l->out, l->c2, tdi_unet_plane(l->g), l->par + l->c2 * l->c * 9, NULL);
-    tdi_unet_conv3_acc(l->in, l->c, l->g, l->par, l->c2, l->out, l->scratch);
+    tdi_unet_conv3_acc(l->in, l->c, l->g, l->par, l->c2, l->out, l->scratch, 0);
 }
 static void conv1_fwd(layer_case *l)
 {

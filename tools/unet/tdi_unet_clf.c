@@ -105,7 +105,7 @@ void tdi_clf_init_params(tdi_clf *m, unsigned long seed)
 static void stage_fwd(tdi_clf *m, const float *in, size_t cin, tdi_unet_geom g, size_t w,
                       size_t bias, size_t cout, float *a, float *p)
 {
-    tdi_unet_conv3_fwd(in, cin, g, m->params + w, m->params + bias, cout, a, m->col);
+    tdi_unet_conv3_fwd(in, cin, g, m->params + w, m->params + bias, cout, a, m->col, 0);
     tdi_unet_silu_fwd(a, cout * tdi_unet_plane(g), m->s);
     tdi_unet_pool_fwd(m->s, cout, g, p);
 }

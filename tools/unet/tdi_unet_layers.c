@@ -4,6 +4,7 @@
 #include "tdi_unet_layers.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "tdi_unet_gemm.h"
@@ -49,40 +50,6 @@ static void im2col(const float *in, size_t cin, tdi_unet_geom g, float *col)
     }
 }
 
-/* din[ci] = sum over the 9 taps of col rows shifted back (the adjoint of im2col). */
-static void col2im(const float *col, size_t cin, tdi_unet_geom g, float *din)
-{
-    const size_t hw = g.h * g.w, n = g.b * hw;
-#pragma omp parallel for schedule(static)
-    for (size_t ci = 0; ci < cin; ci++) {
-        float *dst = din + ci * n;
-        memset(dst, 0, n * sizeof *dst);
-        for (size_t tap = 0; tap < 9; tap++) {
-            const size_t ky = tap / 3, kx = tap % 3;
-            const float *src = col + (ci * 9 + tap) * n;
-            for (size_t b = 0; b < g.b; b++) {
-                for (size_t y = 0; y < g.h; y++) {
-                    long sy = (long)y + (long)ky - 1;
-                    if (sy < 0 || sy >= (long)g.h)
-                        continue;
-                    const float *s = src + b * hw + y * g.w;
-                    float *d = dst + b * hw + (size_t)sy * g.w;
-                    if (kx == 1) {
-                        for (size_t x = 0; x < g.w; x++)
-                            d[x] += s[x];
-                    } else if (kx == 0) {
-                        for (size_t x = 1; x < g.w; x++)
-                            d[x - 1] += s[x];
-                    } else {
-                        for (size_t x = 0; x + 1 < g.w; x++)
-                            d[x + 1] += s[x];
-                    }
-                }
-            }
-        }
-    }
-}
-
 void tdi_unet_fill_rows(float *out, size_t rows, size_t n, const float *b1, const float *b2)
 {
 #pragma omp parallel for schedule(static)
@@ -108,19 +75,106 @@ static void acc_row_sums(const float *dout, size_t rows, size_t n, float *dbias)
     }
 }
 
-void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
-                        const float *bias, size_t cout, float *out, float *col)
+/* Rows of one image per im2col chunk: the largest divisor of h whose k x rows*w columns fit in
+ * 1 MB (one core's L2 here), at least one row. A divisor, so every chunk has the same size. */
+static size_t chunk_rows(size_t k, tdi_unet_geom g)
 {
-    tdi_unet_fill_rows(out, cout, tdi_unet_plane(g), bias, NULL);
-    tdi_unet_conv3_acc(in, cin, g, w, cout, out, col);
+    size_t r = g.h;
+    while (r > 1 && (k * r * g.w > ((size_t)1 << 18) || g.h % r != 0))
+        r--;
+    return r;
 }
 
-void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const float *w, size_t cout,
-                        float *out, float *col)
+/* im2col of rows [y0, y0 + rows) of image b: col[r * ld + (y - y0) * w + x], r = ci*9 + tap. */
+static void im2col_rows(const float *in, size_t cin, tdi_unet_geom g, size_t b, size_t y0,
+                        size_t rows, float *col, size_t ld)
 {
-    const size_t n = tdi_unet_plane(g);
-    im2col(in, cin, g, col);
-    tdi_unet_sgemm(0, 0, cout, n, cin * 9, 1.0f, w, cin * 9, col, n, 1.0f, out, n);
+    const size_t hw = g.h * g.w, n = g.b * hw;
+    for (size_t r = 0; r < cin * 9; r++) {
+        const size_t ci = r / 9, ky = (r % 9) / 3, kx = r % 3;
+        const float *src = in + ci * n + b * hw;
+        for (size_t y = y0; y < y0 + rows; y++) {
+            float *d = col + r * ld + (y - y0) * g.w;
+            long sy = (long)y + (long)ky - 1;
+            if (sy < 0 || sy >= (long)g.h)
+                memset(d, 0, g.w * sizeof *d);
+            else
+                shift_row(d, src + (size_t)sy * g.w, g.w, (int)kx - 1);
+        }
+    }
+}
+
+void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
+                        const float *bias, size_t cout, float *out, float *col, int keep)
+{
+    tdi_unet_fill_rows(out, cout, tdi_unet_plane(g), bias, NULL);
+    tdi_unet_conv3_acc(in, cin, g, w, cout, out, col, keep);
+}
+
+/* Chunks of rows, one thread each (OpenBLAS runs single-threaded inside the parallel region):
+ * a chunk's columns are built and consumed while they sit in the core's cache. Each output
+ * element is the same K-long dot product as in one whole-plane GEMM, so the result does not
+ * depend on the chunking. Without keep, thread i's columns live at col + i * k * rows * w (there
+ * are never more busy threads than chunks, so this stays within k * n). */
+void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const float *w, size_t cout,
+                        float *out, float *col, int keep)
+{
+    const size_t n = tdi_unet_plane(g), k = cin * 9, hw = g.h * g.w;
+    const size_t rows = chunk_rows(k, g), per = g.h / rows, np = rows * g.w;
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < g.b * per; c++) {
+        const size_t b = c / per, y0 = (c % per) * rows, p0 = b * hw + y0 * g.w;
+        float *cc = keep ? col + p0 : col + (size_t)omp_get_thread_num() * k * np;
+        const size_t ld = keep ? n : np;
+        im2col_rows(in, cin, g, b, y0, rows, cc, ld);
+        tdi_unet_sgemm(0, 0, cout, np, k, 1.0f, w, k, cc, ld, 1.0f, out + p0, n);
+    }
+}
+
+/* din[ci] of image b = sum over the 9 taps of dcol's rows shifted back (the adjoint of im2col);
+ * dcol [k][hw] holds image b's columns. */
+static void col2im_image(const float *dcol, size_t cin, tdi_unet_geom g, size_t b, float *din)
+{
+    const size_t hw = g.h * g.w, n = g.b * hw;
+    for (size_t ci = 0; ci < cin; ci++) {
+        float *dst = din + ci * n + b * hw;
+        memset(dst, 0, hw * sizeof *dst);
+        for (size_t tap = 0; tap < 9; tap++) {
+            const size_t ky = tap / 3, kx = tap % 3;
+            const float *src = dcol + (ci * 9 + tap) * hw;
+            for (size_t y = 0; y < g.h; y++) {
+                long sy = (long)y + (long)ky - 1;
+                if (sy < 0 || sy >= (long)g.h)
+                    continue;
+                const float *s = src + y * g.w;
+                float *d = dst + (size_t)sy * g.w;
+                if (kx == 1) {
+                    for (size_t x = 0; x < g.w; x++)
+                        d[x] += s[x];
+                } else if (kx == 0) {
+                    for (size_t x = 1; x < g.w; x++)
+                        d[x - 1] += s[x];
+                } else {
+                    for (size_t x = 0; x + 1 < g.w; x++)
+                        d[x + 1] += s[x];
+                }
+            }
+        }
+    }
+}
+
+/* din = col2im(w^T dout), one image per thread: image i's dcol [k][hw] at col + thread * k * hw
+ * (fewer busy threads than images, so within k * n), built and scattered while in cache. */
+static void conv3_din(const float *w, size_t cin, tdi_unet_geom g, size_t cout, const float *dout,
+                      float *din, float *col)
+{
+    const size_t n = tdi_unet_plane(g), k = cin * 9, hw = g.h * g.w;
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < g.b; b++) {
+        float *dc = col + (size_t)omp_get_thread_num() * k * hw;
+        tdi_unet_sgemm(1, 0, k, hw, cout, 1.0f, w, k, dout + b * hw, n, 0.0f, dc, hw);
+        col2im_image(dc, cin, g, b, din);
+    }
 }
 
 void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
@@ -133,11 +187,8 @@ void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const floa
     /* dw [cout][k] += dout [cout][n] col^T */
     tdi_unet_sgemm(0, 1, cout, k, n, 1.0f, dout, n, col, n, 1.0f, dw, k);
     acc_row_sums(dout, cout, n, dbias);
-    if (din) {
-        /* dcol [k][n] = w^T dout */
-        tdi_unet_sgemm(1, 0, k, n, cout, 1.0f, w, k, dout, n, 0.0f, col, n);
-        col2im(col, cin, g, din);
-    }
+    if (din)
+        conv3_din(w, cin, g, cout, dout, din, col);
 }
 
 void tdi_unet_conv1_fwd(const float *in, size_t cin, size_t n, const float *w, const float *bias,

@@ -17,12 +17,14 @@ typedef struct tdi_unet_geom {
 static inline size_t tdi_unet_plane(tdi_unet_geom g) { return g.b * g.h * g.w; }
 
 /* 3x3 conv, padding 1. in [cin][N], w [cout][cin*9], bias [cout] (may be NULL), out [cout][N].
- * col: scratch of cin*9*N floats. */
+ * col: cin*9*N floats; keep != 0 leaves im2col(in) [cin*9][N] in it for a conv3_bwd with
+ * col_ready (training), keep == 0 uses it as per-thread scratch (cache-sized chunks). The
+ * output does not depend on keep. */
 void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
-                        const float *bias, size_t cout, float *out, float *col);
+                        const float *bias, size_t cout, float *out, float *col, int keep);
 /* out [cout][N] += conv3x3(in) without bias (for fused residual sums). */
 void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const float *w, size_t cout,
-                        float *out, float *col);
+                        float *out, float *col, int keep);
 /* dout [cout][N]; accumulates dw, dbias; din (may be NULL) gets the input gradient
  * (overwritten). col: cin*9*N floats; when col_ready it already holds im2col(in) from the
  * forward (it is overwritten either way). */

@@ -45,8 +45,9 @@ static void usage(FILE *f)
             "                                        <out>/e2e-dstat/table.csv (docs/e2e.md)\n"
             "  finetune TCONFIG [--unet CONFIG]     skip-aware fine-tune (configs/finetune.yaml):\n"
             "                                        <out>/unet-tuned.ckpt and its eps-MSE table\n"
-            "  bench  [CONFIG] [--batch B] [--seconds S]\n"
-            "                                        training and inference images/s\n"
+            "  bench  [CONFIG] [--batch B] [--seconds S] [--sskip yes|no]\n"
+            "                                        training and inference images/s (sskip:\n"
+            "                                        full-rank noisy substrate skips e1, e2)\n"
             "  e2e    PRESET [--test-images N] [--sde yes|no]\n"
             "                                        eps-MSE with the skips through substrates\n"
             "                                        (configs/e2e.yaml; docs/e2e.md)\n"
@@ -398,7 +399,7 @@ int main(int argc, char **argv)
     static const char *const known[] = {"--ckpt", "--out", "--n", "--batch", "--seconds",
                                         "--split", "--t", "--seed", "--first", "--pool",
                                         "--unet", "--sampler", "--steps", "--eta", "--clf",
-                                        "--grid", "--clip-x0", "--test-images", "--sde",
+                                        "--grid", "--clip-x0", "--test-images", "--sde", "--sskip",
                                         NULL};
     if (check_args(argc, argv, known, &pos, &err)) {
         usage(stderr);
@@ -489,13 +490,19 @@ int main(int argc, char **argv)
             rc = parse_long(opt(argc, argv, "--seconds", "10"), "--seconds", &secs, &err);
         if (!rc && (b < 1 || b > 4096 || secs < 1))
             rc = tdi_err_set(&err, TDI_EARG, "bench: --batch 1..4096, --seconds >= 1");
+        const char *ss = opt(argc, argv, "--sskip", "no");
+        if (!rc && strcmp(ss, "yes") != 0 && strcmp(ss, "no") != 0)
+            rc = tdi_err_set(&err, TDI_EARG, "bench: --sskip yes|no, not '%s'", ss);
         double tr = 0, inf = 0;
+        size_t np = 0;
         if (!rc)
-            rc = tdi_unet_bench(&c, b, (double)secs, &tr, &inf, &err);
+            rc = tdi_unet_bench(&c, b, (double)secs, strcmp(ss, "yes") == 0, &tr, &inf, &np,
+                                &err);
         if (!rc)
-            printf("U-Net C=%ld batch %ld: training %.1f images/s (forward + backward + Adam), "
-                   "inference %.1f images/s\n",
-                   c.channels, b, tr, inf);
+            printf("U-Net C=%ld batch %ld%s: params %zu: training %.1f images/s (forward + "
+                   "backward + Adam), inference %.1f images/s\n",
+                   c.channels, b, strcmp(ss, "yes") == 0 ? " substrate skips e1+e2" : "", np,
+                   tr, inf);
     } else {
         rc = tdi_err_set(&err, TDI_EARG, "unknown command '%s'", cmd); /* cmds[] above */
     }

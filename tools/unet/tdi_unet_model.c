@@ -288,7 +288,8 @@ static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
                 h[p] = v;
         }
     const int k = (int)(rb - m->rb);
-    tdi_unet_conv3_acc(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, rb->h1, colbuf(m, CONV_C1(k)));
+    tdi_unet_conv3_acc(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, rb->h1, colbuf(m, CONV_C1(k)),
+                      m->col_cache);
     tdi_unet_gn_fwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->s2, rb->mean2,
                     rb->rstd2);
     /* out = conv2(s2) + b2 + skip(x), accumulated in place */
@@ -304,7 +305,7 @@ static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
         }
     }
     tdi_unet_conv3_acc(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, rb->out,
-                       colbuf(m, CONV_C2(k)));
+                       colbuf(m, CONV_C2(k)), m->col_cache);
 }
 
 void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, float *eps_out)
@@ -326,7 +327,7 @@ void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, flo
     rb[TDI_UNET_E1].out = m->cat1 + 2 * C * n32;
     rb[TDI_UNET_E2].out = m->cat2 + 4 * C * n16;
     tdi_unet_conv3_fwd(x, 1, g32, P + m->stem_w, P + m->stem_b, C, m->stem,
-                       colbuf(m, CONV_STEM));
+                       colbuf(m, CONV_STEM), m->col_cache);
     rb_fwd(m, &rb[TDI_UNET_E1], m->stem, b);
     tdi_unet_pool_fwd(rb[TDI_UNET_E1].out, C, g32, m->p1);
     /* substrate skips: after the pool, so only the decoder sees the transported tensor */
@@ -348,7 +349,7 @@ void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, flo
     tdi_unet_gn_fwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, 1, m->so, m->mo,
                     m->ro);
     tdi_unet_conv3_fwd(m->so, C, g32, P + m->out_w, P + m->out_b, 1, m->eps,
-                       colbuf(m, CONV_HEAD));
+                       colbuf(m, CONV_HEAD), m->col_cache);
     if (eps_out)
         memcpy(eps_out, m->eps, n32 * sizeof(float));
 }

@@ -481,17 +481,56 @@ out:
     return rc;
 }
 
-int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *train_ips,
-                   double *infer_ips, tdi_err *err)
+/* Bench substrate skips at e1 and e2 (tdi_unet_sskip.h): full rank (R = I, k = C), per pixel,
+ * read-out noise sd 0.05 on every channel, so the matrix product and the noise draws both run.
+ * buf: (C + C*C + C) + (2C + 4C*C + 2C) floats. */
+static void bench_sskip(tdi_unet *m, tdi_unet_sskip s[2], float *buf, unsigned long seed)
 {
-    const size_t B = (size_t)b;
+    for (int lv = 0; lv < 2; lv++) {
+        const size_t C = (size_t)(lv + 1) * m->arch.channels;
+        tdi_unet_sskip t = {lv, C, C, 1, buf, buf + C, buf + C + C * C, seed,
+                            TDI_UNET_SSKIP_SUBSTRATE};
+        for (size_t i = 0; i < C; i++) {
+            t.mean[i] = 0.0f;
+            t.noise_sd[i] = 0.05f;
+            for (size_t j = 0; j < C; j++)
+                t.R[i * C + j] = i == j ? 1.0f : 0.0f;
+        }
+        s[lv] = t;
+        m->sskip[lv] = &s[lv];
+        buf += 2 * C + C * C;
+    }
+}
+
+/* Steps of fn for at least `seconds` (s) and 3 steps; returns images/s. */
+static double bench_loop(tdi_unet *m, tdi_unet_adam *adam, const float *x, const float *tf,
+                         const float *e, size_t B, double seconds)
+{
+    long it = 0;
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC), el;
+    do {
+        tdi_unet_forward(m, x, tf, B, NULL);
+        if (adam) {
+            tdi_unet_backward_mse(m, e);
+            tdi_unet_adam_step(adam, m->params, m->grads, 1e-5, 0.9, 0.999, 1e-8, 0.0, 1.0);
+        }
+        it++;
+    } while ((el = tdi_clock_s(CLOCK_MONOTONIC) - t0) < seconds || it < 3);
+    return (double)it * (double)B / el;
+}
+
+int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, int sskip,
+                   double *train_ips, double *infer_ips, size_t *n_params, tdi_err *err)
+{
+    const size_t B = (size_t)b, C = (size_t)c->channels;
     tdi_unet *m = NULL;
     tdi_unet_adam adam = {0};
+    tdi_unet_sskip ss[2];
     float *x = malloc(B * 1024 * sizeof *x), *e = malloc(B * 1024 * sizeof *e);
-    float *tf = malloc(B * sizeof *tf);
+    float *tf = malloc(B * sizeof *tf), *sb = malloc((6 * C + 5 * C * C) * sizeof *sb);
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     int rc;
-    if (!x || !e || !tf || !r) {
+    if (!x || !e || !tf || !sb || !r) {
         rc = tdi_err_set(err, TDI_ENOMEM, "bench: out of memory");
         goto out;
     }
@@ -500,6 +539,10 @@ int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *tra
         (rc = tdi_unet_adam_init(&adam, m->n_params, err)))
         goto out;
     tdi_unet_init_params(m, 1);
+    if (n_params)
+        *n_params = m->n_params;
+    if (sskip)
+        bench_sskip(m, ss, sb, (unsigned long)c->seed);
     gsl_rng_set(r, tdi_seed((uint64_t)c->seed, TDI_SEED_UNET_BENCH, 0));
     for (size_t i = 0; i < B * 1024; i++) {
         x[i] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
@@ -510,27 +553,17 @@ int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *tra
     /* warm-up (page faults, thread start) */
     tdi_unet_forward(m, x, tf, B, NULL);
     tdi_unet_backward_mse(m, e);
-    long it = 0;
-    double t0 = tdi_clock_s(CLOCK_MONOTONIC), el;
-    do {
-        tdi_unet_forward(m, x, tf, B, NULL);
-        tdi_unet_backward_mse(m, e);
-        tdi_unet_adam_step(&adam, m->params, m->grads, 1e-5, 0.9, 0.999, 1e-8, 0.0, 1.0);
-        it++;
-    } while ((el = tdi_clock_s(CLOCK_MONOTONIC) - t0) < seconds || it < 3);
-    *train_ips = (double)it * (double)B / el;
-    it = 0;
-    t0 = tdi_clock_s(CLOCK_MONOTONIC);
-    do {
-        tdi_unet_forward(m, x, tf, B, NULL);
-        it++;
-    } while ((el = tdi_clock_s(CLOCK_MONOTONIC) - t0) < seconds || it < 3);
-    *infer_ips = (double)it * (double)B / el;
+    *train_ips = bench_loop(m, &adam, x, tf, e, B, seconds);
+    /* inference as eval and sample run it: without the training's column cache */
+    m->col_cache = 0;
+    *infer_ips = bench_loop(m, NULL, x, tf, e, B, seconds);
+    m->col_cache = 1;
 out:
     gsl_rng_free(r);
     free(x);
     free(e);
     free(tf);
+    free(sb);
     tdi_unet_adam_destroy(&adam);
     tdi_unet_free(m);
     return rc;

@@ -68,8 +68,10 @@ int tdi_unet_noise_stream(uint64_t seed, long t_fixed, const double *abar, size_
 int tdi_unet_export_noise(uint64_t seed, int split_id, long first, long t, const double *abar,
                           const float *x0, size_t b, float *eps, float *xt, tdi_err *err);
 
-/* Measures training (forward + backward + Adam) and inference images/s at batch b. */
-int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, double *train_ips,
-                   double *infer_ips, tdi_err *err);
+/* Measures training (forward + backward + Adam) and inference images/s at batch b, each for
+ * `seconds` (s) after one warm-up step; sskip != 0 puts full-rank noisy substrate skips at e1
+ * and e2 (tdi_unet_sskip.h) into both. n_params (may be NULL) gets the parameter count. */
+int tdi_unet_bench(const tdi_unet_config *c, long b, double seconds, int sskip,
+                   double *train_ips, double *infer_ips, size_t *n_params, tdi_err *err);
 
 #endif
