@@ -316,6 +316,44 @@ void tdi_cosim_skip_benc(const double *A, const double *W1, const double *W2, si
 int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
                              tdi_err *err);
 
+/* ---------------------------------------------------------------- stationary statistics of a
+ * non-symmetric circuit (tdi_cosim_lyap.c, docs/physics.md section 10) */
+/* Sigma (n, n) V^2: the stationary covariance of the unit voltages of c with no bias, any stable
+ * G: A S + S A^T = C^-1 Q C^-1 over the sde state (A = C^-1 G), Q diagonal at each unit's force
+ * node with the two-sided current PSD 2 kB T g_noise_i + psd_extra[i] (A^2/Hz; psd_extra may be
+ * NULL). Gr (n, n) S, may be NULL: a realised G used instead of c->G (rc units only, TDI_EARG
+ * otherwise). resid (may be NULL): tdi_linalg_lyap's relative residual. Errors: those of
+ * tdi_linalg_lyap (not stable, not converged). */
+int tdi_cosim_analytic_cov(const tdi_cosim_circuit *c, const double *Gr, const double *psd_extra,
+                           double *Sigma, double *resid, tdi_err *err);
+/* Sample mean (n) and covariance S (n, n, divisor m - 1) of the m rows of v (m, n). */
+void tdi_cosim_cov_rows(const double *v, size_t m, size_t n, double *mean, double *S);
+
+/* Effective temperature per unit and the covariance distances (docs/physics.md section 10).
+ * The reference is theta M^-1 in volts: the covariance of the design G with thermal noise only
+ * (kB T / C (M^-1)_ii on the diagonal for G = gu M, g_noise = gu). */
+typedef struct tdi_cosim_teff {
+    size_t n;
+    double *var_ref;     /* (n) V^2: kB T / C (M^-1)_ii, the design's thermal variance */
+    double *teff;        /* (n) measured variance / var_ref (NAN without a measurement) */
+    double *teff_lyap;   /* (n) Lyapunov variance (realised G, device PSDs) / var_ref */
+    double teff_mean, teff_lyap_mean; /* means over units */
+    double d_meas_ref;   /* |S_meas - S_ref|_F / |S_ref|_F */
+    double d_lyap_ref;   /* |S_lyap - S_ref|_F / |S_ref|_F */
+    double d_meas_lyap;  /* |S_meas - S_lyap|_F / |S_lyap|_F */
+    double lyap_resid;   /* the realised solve's relative residual */
+} tdi_cosim_teff;
+/* From c (cap, g_noise, temp), the design G_design (n, n) S (gu M), the realised G_real (n, n)
+ * S (NULL: c->G) with psd_extra (n) A^2/Hz per unit beyond the thermal 2 kB T g_noise (may be
+ * NULL), and the measured stationary covariance S_meas (n, n) V^2 (may be NULL). Freed by
+ * tdi_cosim_teff_free; NULL and err on failure. rc units only. */
+tdi_cosim_teff *tdi_cosim_teff_eval(const tdi_cosim_circuit *c, const double *G_design,
+                                    const double *G_real, const double *psd_extra,
+                                    const double *S_meas, tdi_err *err);
+void tdi_cosim_teff_free(tdi_cosim_teff *t);
+/* The report block: two lines "noise: effective temperature ..." and "noise: covariance ...". */
+void tdi_cosim_teff_print(FILE *f, const tdi_cosim_teff *t);
+
 /* ---------------------------------------------------------------- energy (tdi_cosim_energy.c) */
 /* Power (W) dissipated in the circuit's positive resistors at unit voltages v (n): the static
  * terms r_unit and r_map of tdi_cosim_circuit (not the rate term). */
