@@ -20,6 +20,7 @@
 #include "tdi_seed.h"
 
 #define TDI_COSIM_KB TDI_PHYS_KB /* J/K (common/tdi_phys.h) */
+#define TDI_COSIM_MAX_SUPPLY 4   /* supply sources the spice engine measures (Vdd, Vbias, Vcm) */
 
 /* ---------------------------------------------------------------- circuit */
 /* The circuit as every engine sees it. Units are indexed 0..n-1. */
@@ -64,6 +65,13 @@ typedef struct tdi_cosim_circuit {
     double *r_map;    /* (n_rmap, n): voltage across resistor r = r_map[r,:] . v */
     double *r_rate;   /* (n) S s^2: rlc unit damping resistor gd on the node p, whose voltage is
                          v_p = (Cu/gu) dv/dt (the gyrator's KCL at the unit node): gd (Cu/gu)^2 */
+    /* Supply sources whose current the spice engine integrates (transistor level, docs/cosim.md
+       "Supply power"): independent DC voltage sources by instance name, lower-case ("vdd",
+       "vbias", "vcm"), set by tdi_cosim_circuit_add_supply. n_supply = 0 (ideal circuits): the
+       spice engine reads no current and runs exactly as before. */
+    size_t n_supply;
+    char *supply[TDI_COSIM_MAX_SUPPLY];
+    double supply_v[TDI_COSIM_MAX_SUPPLY]; /* V: each source's DC value */
 } tdi_cosim_circuit;
 
 /* Allocates an empty circuit of n units (arrays zeroed, names NULL, no r_map rows). */
@@ -93,6 +101,10 @@ int tdi_cosim_circuit_set_state(tdi_cosim_circuit *c, size_t ns, const double *c
 /* 1 when the sde engine can integrate c: rc units, or a state set by
  * tdi_cosim_circuit_set_state. */
 int tdi_cosim_sde_supports(const tdi_cosim_circuit *c);
+/* Adds the voltage source name (copied, lower-cased; its DC value volts) to the supplies the
+ * spice engine measures. TDI_EARG beyond TDI_COSIM_MAX_SUPPLY or for a name used twice. */
+int tdi_cosim_circuit_add_supply(tdi_cosim_circuit *c, const char *name, double volts,
+                                 tdi_err *err);
 /* Replaces the netlist cards (copied); lines ends with NULL. */
 int tdi_cosim_circuit_set_lines(tdi_cosim_circuit *c, const char *const *lines, tdi_err *err);
 
@@ -162,6 +174,11 @@ typedef struct tdi_cosim_stats {
     long src_calls;     /* EXTERNAL source callbacks (spice) */
     double cpu_s;       /* process CPU seconds spent in the run */
     double wall_s;      /* wall seconds */
+    /* spice with supplies (tdi_cosim_circuit.n_supply > 0), else 0: */
+    double supply_q[TDI_COSIM_MAX_SUPPLY]; /* C: charge supply s delivered, the integral of
+                                              -i(s) (SPICE: current into + terminal) over the
+                                              accepted points (trapezoid) */
+    double supply_t;    /* s: simulated time those integrals cover */
 } tdi_cosim_stats;
 
 /* ---------------------------------------------------------------- engines */
