@@ -37,6 +37,11 @@ typedef struct tdi_cosim_ledger {
     double E_digeq, E_digeq_f; /* the digital-equivalent job, and its folded lower bound */
     double r_digeq, r_fold;    /* E_total over those (0 when the digital side is free) */
     double gpu_part;     /* J: the replaced part of a GPU U-Net step */
+    /* measured supplies (spice at transistor level: cc->n_supply > 0 and spice ran; else 0):
+       supply s of cc (Vdd, Vbias, Vcm), V_s times the charge it delivered, per inference */
+    size_t n_supply;
+    double E_supply[TDI_COSIM_MAX_SUPPLY]; /* J per inference */
+    double P_supply[TDI_COSIM_MAX_SUPPLY]; /* W: mean power over the spice runs */
 } tdi_cosim_ledger;
 
 typedef struct tdi_cosim_job {

@@ -138,12 +138,28 @@ static void json_energy(const tdi_cosim_job *j, FILE *f)
             e->E_digeq_f, e->r_fold, cfg->e_mac, cfg->e_read);
 }
 
+/* "supply_measured" (transistor level only: ideal results.json unchanged) */
+static void json_supply(const tdi_cosim_job *j, FILE *f)
+{
+    const tdi_cosim_ledger *e = &j->e;
+    if (!e->n_supply)
+        return;
+    fprintf(f, "  \"supply_measured\": {\"engine\": \"spice\", \"per\": \"inference (one "
+            "sample)\", \"E_active_behavioural_J\": %.6g, \"sources\": [", e->E_active);
+    for (size_t s = 0; s < e->n_supply; s++)
+        fprintf(f, "%s{\"name\": \"%s\", \"V\": %.6g, \"E_J\": %.6g, \"P_W\": %.6g}",
+                s ? ", " : "", j->cc->supply[s], j->cc->supply_v[s], e->E_supply[s],
+                e->P_supply[s]);
+    fprintf(f, "]},\n");
+}
+
 static void write_results(const tdi_cosim_job *j, FILE *f)
 {
     json_head(j, f);
     json_rows(j, f);
     tdi_cosim_op_json(j->gc, &j->paper_row, f);
     json_readout(j, f);
+    json_supply(j, f);
     json_energy(j, f);
 }
 
@@ -369,6 +385,12 @@ static void table_energy(const tdi_cosim_job *j, FILE *rep)
     fprintf(rep, "%-46s %12.4g\n", "E_bias   (integral of i_bias v)", e->E_bias);
     fprintf(rep, "%-46s %12.4g\n", "E_R      (every resistor: unit, bus, damping)", e->E_R);
     fprintf(rep, "%-46s %12.4g\n", "E_active (Vdd sum(gm)/(gm/ID) T)", e->E_active);
+    for (size_t s = 0; s < e->n_supply; s++) {
+        char sh[96];
+        snprintf(sh, sizeof sh, "  measured (spice): %s %.3g V x mean current", j->cc->supply[s],
+                 j->cc->supply_v[s]);
+        fprintf(rep, "%-46s %12.4g  (%.4g W)\n", sh, e->E_supply[s], e->P_supply[s]);
+    }
     fprintf(rep, "%-46s %12.4g\n", "E_conv   (DAC updates + ADC conversions)", e->E_conv);
     fprintf(rep, "%-46s %12.4g\n", "  of which DAC", e->E_dac);
     fprintf(rep, "%-46s %12.4g\n", "  of which ADC", e->E_adc);
