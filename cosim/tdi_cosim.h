@@ -312,6 +312,27 @@ char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks
 /* Sets an environment-free debug switch: when verbose, ngspice's output is copied to stderr. */
 void tdi_cosim_spice_set_verbose(int verbose);
 
+/* ---------------------------------------------------------------- ngspice operating point
+ * (tdi_cosim_ngop.c) The spice engine's ngspice instance (one per process) driven command by
+ * command: load a deck, "op", "alter vh3 dc=0.001", "noise ...", then read vectors of the
+ * current plot. One deck at a time (a load replaces the previous one; a spice run in between
+ * leaves it loaded). Every call fails with TDI_ESPICE and ngspice's own text when ngspice
+ * prints an error line: a parse error, a model card or .include that does not load, an op that
+ * does not converge, an unknown vector. docs/ngspice.md section 7. */
+struct tdi_gen_text;
+/* Loads t (its last line ".end"; no .tran needed) with ngSpice_Circ. */
+int tdi_cosim_ng_load(const struct tdi_gen_text *t, tdi_err *err);
+/* Runs one ngspice command on the loaded deck ("op", "alter ...", "noise ..."). */
+int tdi_cosim_ng_cmd(const char *cmd, tdi_err *err);
+/* The first value of a real vector of the current plot: "i(vh3)" (the current into the
+ * source's + terminal, A), "v(x3)", "@m1[gm]" (device parameters at the last op: gm, gds, id,
+ * vth, ...). */
+int tdi_cosim_ng_real(const char *vec, double *out, tdi_err *err);
+/* All values of a real vector (*out malloc'd, *n values; the caller frees). */
+int tdi_cosim_ng_vector(const char *vec, double **out, size_t *n, tdi_err *err);
+/* Removes the loaded deck and the plots ("remcirc", "destroy all"); nothing when none. */
+void tdi_cosim_ng_unload(void);
+
 /* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +
  * enc_b2 (the 4-unit bottleneck), b_dec = tr_w2 SiLU(tr_w1 b_enc + tr_b1) + tr_b2 (16 units).
  * w = {enc_w1 (4, D), enc_b1, enc_w2 (D, 4), enc_b2, tr_w1 (16, D), tr_b1, tr_w2 (D, 16), tr_b2},

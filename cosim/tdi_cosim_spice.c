@@ -1,5 +1,6 @@
-/* tdi_cosim_spice: the ngspice adapter, the only file that includes sharedspice.h. It loads a
- * deck from memory, runs it with the blocking "run" (callbacks come on this thread), caps every
+/* tdi_cosim_spice: the ngspice adapter, the only file that includes sharedspice.h: the one
+ * instance's init, callbacks and raw calls (cosim/tdi_cosim_ng.h, used by the operating-point
+ * adapter tdi_cosim_ngop.c) and the transient driver. It loads a deck from memory, runs it with the blocking "run" (callbacks come on this thread), caps every
  * step at the next digital tick, feeds the EXTERNAL sources (bias held per interval + noise
  * interpolated between tick samples) and reports the accepted state at every tick.
  * Invariants: source values are pure functions of (t, states accepted so far); a run either
@@ -23,6 +24,7 @@
 #include "tdi_clock.h"
 #include "tdi_buf.h"
 #include "tdi_cosim.h"
+#include "tdi_cosim_ng.h"
 
 #define LOG_CAP 8192 /* bytes of ngspice output kept for error messages */
 
@@ -54,14 +56,13 @@ typedef struct spice_ctx {
     unsigned ntrace;
     int fail;          /* a callback failed: code */
     char fail_msg[512];
-    int ng_error;      /* ngspice printed an error line */
-    int tail;          /* lines still to copy after an error line (they name the card) */
-    int exited;        /* ngspice asked for exit */
+    tdi_cosim_ng_watch w; /* ngspice's error lines and exit requests during the run */
 } spice_ctx;
 
 static int g_initialised;
 static int g_verbose;
 static spice_ctx *g_ctx;          /* the run in progress, NULL between runs */
+static tdi_cosim_ng_watch *g_watch; /* where ngspice's error lines go, NULL: nowhere */
 static char g_log[LOG_CAP];       /* ngspice output since the last reset (error lines first) */
 static size_t g_log_len;
 
@@ -117,12 +118,12 @@ static int cb_printf(char *s, int id, void *user)
     const char *body = s;
     if (strncmp(s, "stdout ", 7) == 0 || strncmp(s, "stderr ", 7) == 0)
         body = s + 7;
-    if (g_ctx && line_is_error(body)) {
-        g_ctx->ng_error = 1;
-        g_ctx->tail = 2;
+    if (g_watch && line_is_error(body)) {
+        g_watch->ng_error = 1;
+        g_watch->tail = 2;
         log_append(body);
-    } else if (g_ctx && g_ctx->tail > 0) {
-        g_ctx->tail--;
+    } else if (g_watch && g_watch->tail > 0) {
+        g_watch->tail--;
         log_append(body);
     }
     return 0;
@@ -142,8 +143,8 @@ static int cb_exit(int status, NG_BOOL unload, NG_BOOL quit, int id, void *user)
     (void)quit;
     (void)id;
     (void)user;
-    if (g_ctx) {
-        g_ctx->exited = 1;
+    if (g_watch) {
+        g_watch->exited = 1;
         char m[64];
         snprintf(m, sizeof m, "ngspice requested exit with status %d", status);
         log_append(m);
@@ -156,6 +157,44 @@ static int cb_bgrunning(NG_BOOL running, int id, void *user)
     (void)running;
     (void)id;
     (void)user;
+    return 0;
+}
+
+void tdi_cosim_ng_watch_begin(tdi_cosim_ng_watch *w)
+{
+    memset(w, 0, sizeof *w);
+    g_log_len = 0;
+    g_log[0] = '\0';
+    g_watch = w;
+}
+
+void tdi_cosim_ng_watch_end(void)
+{
+    g_watch = NULL;
+}
+
+const char *tdi_cosim_ng_log(void)
+{
+    return g_log;
+}
+
+int tdi_cosim_ng_raw_circ(char **lines)
+{
+    return ngSpice_Circ(lines);
+}
+
+int tdi_cosim_ng_raw_command(const char *cmd)
+{
+    return ngSpice_Command((char *)cmd);
+}
+
+int tdi_cosim_ng_raw_vec(const char *name, const double **re, size_t *len)
+{
+    pvector_info v = ngGet_Vec_Info((char *)name);
+    if (!v || v->v_length < 0)
+        return -1;
+    *re = v->v_realdata; /* NULL for a complex vector */
+    *len = (size_t)v->v_length;
     return 0;
 }
 
@@ -498,7 +537,7 @@ static int cb_sync(double t, double *delta, double olddelta, int redostep, int i
     return 0;
 }
 
-static int spice_init(tdi_err *err)
+int tdi_cosim_ng_init(tdi_err *err)
 {
     if (g_initialised)
         return 0;
@@ -574,18 +613,13 @@ char *tdi_cosim_spice_deck(const tdi_cosim_circuit *c, double tick, long n_ticks
  * loaded machine).
  * The FP environment is restored too: ngspice leaves exception flags set (measured harmless for
  * speed, but the caller's environment is not ngspice's to change). */
-typedef struct spice_host_state {
-    int omp_threads;
-    fenv_t fenv;
-} spice_host_state;
-
-static void host_state_save(spice_host_state *h)
+void tdi_cosim_ng_host_save(tdi_cosim_ng_host *h)
 {
     h->omp_threads = omp_get_max_threads();
     fegetenv(&h->fenv);
 }
 
-static void host_state_restore(const spice_host_state *h)
+void tdi_cosim_ng_host_restore(const tdi_cosim_ng_host *h)
 {
     omp_set_num_threads(h->omp_threads);
     fesetenv(&h->fenv);
@@ -606,11 +640,11 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     for (size_t i = 0; i < c->n; i++)
         if (!c->node || !c->src || !c->node[i] || !c->src[i])
             return tdi_err_set(err, TDI_EARG, "spice run: unit %zu has no node/source name", i);
-    spice_host_state host;
-    host_state_save(&host);
-    int rc = spice_init(err);
+    tdi_cosim_ng_host host;
+    tdi_cosim_ng_host_save(&host);
+    int rc = tdi_cosim_ng_init(err);
     if (rc) {
-        host_state_restore(&host);
+        tdi_cosim_ng_host_restore(&host);
         return rc;
     }
     memset(st, 0, sizeof *st);
@@ -675,11 +709,10 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     }
     lines[li] = NULL;
 
-    g_log_len = 0;
-    g_log[0] = '\0';
+    tdi_cosim_ng_watch_begin(&x.w);
     g_ctx = &x;
     int circ_rc = ngSpice_Circ(lines);
-    if (circ_rc != 0 || x.ng_error || x.exited) {
+    if (circ_rc != 0 || x.w.ng_error || x.w.exited) {
         rc = tdi_err_set(err, TDI_ESPICE, "ngspice rejected the netlist (ngSpice_Circ returned "
                          "%d): %s", circ_rc, g_log_len ? g_log : "(no message)");
         goto done_spice;
@@ -690,7 +723,7 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
                          g_log);
         goto done_spice;
     }
-    if (x.ng_error || x.exited) {
+    if (x.w.ng_error || x.w.exited) {
         rc = tdi_err_set(err, TDI_ESPICE, "ngspice run failed: %s", g_log);
         goto done_spice;
     }
@@ -704,8 +737,9 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
 done_spice:
     spice_cleanup();
     g_ctx = NULL;
+    tdi_cosim_ng_watch_end();
 done:
-    host_state_restore(&host);
+    tdi_cosim_ng_host_restore(&host);
     st->cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     st->wall_s = tdi_clock_s(CLOCK_MONOTONIC) - wall0;
     free(lines);
