@@ -101,6 +101,12 @@ int tdi_cosim_circuit_set_state(tdi_cosim_circuit *c, size_t ns, const double *c
 /* 1 when the sde engine can integrate c: rc units, or a state set by
  * tdi_cosim_circuit_set_state. */
 int tdi_cosim_sde_supports(const tdi_cosim_circuit *c);
+/* Replaces the units' G by a realised one (G (n, n) S, copied; rc units only, TDI_EARG
+ * otherwise): the extracted small-signal matrix of a transistor netlist or a perturbed chip.
+ * The analytic engine's mean is then G^-1 i (LU, any G), the sde engine integrates it, and
+ * tdi_cosim_analytic_cov gives its Lyapunov covariance (docs/physics.md section 10). TDI_ENUM
+ * when C^-1 G is not stable (c unchanged). */
+int tdi_cosim_circuit_set_g(tdi_cosim_circuit *c, const double *G, tdi_err *err);
 /* Adds the voltage source name (copied, lower-cased; its DC value volts) to the supplies the
  * spice engine measures. TDI_EARG beyond TDI_COSIM_MAX_SUPPLY or for a name used twice. */
 int tdi_cosim_circuit_add_supply(tdi_cosim_circuit *c, const char *name, double volts,
@@ -364,8 +370,13 @@ int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, doubl
  * tdi_linalg_lyap (not stable, not converged). */
 int tdi_cosim_analytic_cov(const tdi_cosim_circuit *c, const double *Gr, const double *psd_extra,
                            double *Sigma, double *resid, tdi_err *err);
-/* Sample mean (n) and covariance S (n, n, divisor m - 1) of the m rows of v (m, n). */
-void tdi_cosim_cov_rows(const double *v, size_t m, size_t n, double *mean, double *S);
+/* The measured stationary statistics of c's unit voltages: one noisy run with zero bias of the
+ * sde or spice engine (every noise source of c, seed), ticks burn+1 .. burn + n_keep stride,
+ * every stride-th kept: mean (n) V and covariance S (n, n) V^2 (divisor n_keep - 1; the mean
+ * subtracted, so an offset operating point does not count). st: the run's statistics. */
+int tdi_cosim_stationary_cov(tdi_cosim_kind kind, const tdi_cosim_circuit *c, double tick,
+                             long burn, long n_keep, long stride, uint64_t seed, double *mean,
+                             double *S, tdi_cosim_stats *st, tdi_err *err);
 
 /* Effective temperature per unit and the covariance distances (docs/physics.md section 10).
  * The reference is theta M^-1 in volts: the covariance of the design G with thermal noise only

@@ -1,9 +1,9 @@
 /* tdi_cosim_lyap: the stationary statistics of a linear circuit whose G need not be symmetric
  * (a realised transistor-level G, a mismatched chip): the Lyapunov covariance of the unit
- * voltages with per-unit noise PSDs, and the effective temperature per unit against the
- * design's theta M^-1 (docs/physics.md section 10). Invariant: one Lyapunov solver
- * (tdi_linalg_lyap); the reference is the same solve on the design G with thermal noise only.
- * Non-goals: the mean (tdi_cosim_analytic_solve), measuring the covariance (the caller runs). */
+ * voltages with per-unit noise PSDs, the measured covariance of a noise-only engine run, and the
+ * effective temperature per unit against the design's theta M^-1 (docs/physics.md section 10).
+ * Invariant: one Lyapunov solver (tdi_linalg_lyap); the reference is the same solve on the design
+ * G with thermal noise only. Non-goal: the mean (tdi_cosim_analytic_solve). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,22 +54,6 @@ done:
     free(Q);
     free(S);
     return rc;
-}
-
-void tdi_cosim_cov_rows(const double *v, size_t m, size_t n, double *mean, double *S)
-{
-    memset(mean, 0, n * sizeof *mean);
-    memset(S, 0, n * n * sizeof *S);
-    for (size_t r = 0; r < m; r++)
-        for (size_t i = 0; i < n; i++)
-            mean[i] += v[r * n + i] / (double)m;
-    for (size_t r = 0; r < m; r++)
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j <= i; j++)
-                S[i * n + j] += (v[r * n + i] - mean[i]) * (v[r * n + j] - mean[j]);
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j <= i; j++)
-            S[i * n + j] = S[j * n + i] = S[i * n + j] / (double)(m > 1 ? m - 1 : 1);
 }
 
 /* |X - Y|_F / |Y|_F over (n, n) */
@@ -156,4 +140,89 @@ void tdi_cosim_teff_print(FILE *f, const tdi_cosim_teff *t)
             "Lyapunov (realised G, device PSDs) vs theta M^-1 %.4g, measured vs Lyapunov %.4g "
             "(Lyapunov residual %.2g)\n", t->d_meas_ref, t->d_lyap_ref, t->d_meas_lyap,
             t->lyap_resid);
+}
+
+/* The stationary run's digital side: zero bias, sums of v and v v^T over the kept ticks. */
+typedef struct lyap_meas {
+    size_t n;
+    long burn, stride, kept;
+    double *zero, *sum, *sq; /* (n), (n), (n, n) */
+} lyap_meas;
+
+static const double *meas_bias(void *u, long k)
+{
+    (void)k;
+    return ((lyap_meas *)u)->zero;
+}
+
+static int meas_tick(void *u, long k, double t, const double *v, const double *ib)
+{
+    (void)t;
+    (void)ib;
+    lyap_meas *m = u;
+    if (k <= m->burn || (k - m->burn) % m->stride)
+        return 0;
+    size_t n = m->n;
+    for (size_t i = 0; i < n; i++) {
+        m->sum[i] += v[i];
+        for (size_t j = 0; j <= i; j++)
+            m->sq[i * n + j] += v[i] * v[j];
+    }
+    m->kept++;
+    return 0;
+}
+
+int tdi_cosim_stationary_cov(tdi_cosim_kind kind, const tdi_cosim_circuit *c, double tick,
+                             long burn, long n_keep, long stride, uint64_t seed, double *mean,
+                             double *S, tdi_cosim_stats *st, tdi_err *err)
+{
+    size_t n = c->n;
+    if (kind == TDI_COSIM_ANALYTIC || burn < 0 || n_keep < 2 || stride < 1 || !(tick > 0))
+        return tdi_err_set(err, TDI_EARG, "stationary covariance: needs the sde or spice engine, "
+                           "burn >= 0, n_keep >= 2, stride >= 1, tick > 0");
+    lyap_meas m = {n, burn, stride, 0, calloc(n, sizeof(double)), calloc(n, sizeof(double)),
+                   calloc(n * n, sizeof(double))};
+    tdi_cosim_noise nz = {0};
+    tdi_cosim_sde *sde = NULL;
+    int rc = !m.zero || !m.sum || !m.sq ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    rc = rc ? rc : tdi_cosim_noise_init(&nz, c, tick, seed, 1, err);
+    tdi_cosim_digital dg = {tick, burn + n_keep * stride, meas_bias, meas_tick, &m};
+    if (!rc && kind == TDI_COSIM_SDE)
+        rc = (sde = tdi_cosim_sde_alloc(c, tick, err)) ? tdi_cosim_sde_run(sde, &nz, &dg, st, err)
+                                                      : err->code;
+    else if (!rc)
+        rc = tdi_cosim_spice_run(c, &nz, &dg, st, err);
+    if (!rc && m.kept != n_keep)
+        rc = tdi_err_set(err, TDI_ENUM, "stationary covariance: %ld of %ld samples kept", m.kept,
+                         n_keep);
+    for (size_t i = 0; i < n && !rc; i++)
+        mean[i] = m.sum[i] / (double)m.kept;
+    for (size_t i = 0; i < n && !rc; i++)
+        for (size_t j = 0; j <= i; j++)
+            S[i * n + j] = S[j * n + i] = (m.sq[i * n + j] - (double)m.kept * mean[i] * mean[j]) /
+                                          (double)(m.kept - 1);
+    tdi_cosim_sde_free(sde);
+    tdi_cosim_noise_destroy(&nz);
+    free(m.zero);
+    free(m.sum);
+    free(m.sq);
+    return rc;
+}
+
+int tdi_cosim_circuit_set_g(tdi_cosim_circuit *c, const double *G, tdi_err *err)
+{
+    size_t n = c->n;
+    if (c->n_state)
+        return tdi_err_set(err, TDI_EARG, "realised G: only for rc units (the units are the "
+                           "state)");
+    double *S = malloc(n * n * sizeof *S);
+    if (!S)
+        return tdi_err_set(err, TDI_ENOMEM, "realised G: out of memory");
+    /* the covariance solve checks stability (and that the noise is finite) on the way */
+    int rc = tdi_cosim_analytic_cov(c, G, NULL, S, NULL, err);
+    free(S);
+    if (rc)
+        return tdi_err_prefix(err, "realised G");
+    memcpy(c->G, G, n * n * sizeof *G);
+    return 0;
 }
