@@ -69,6 +69,9 @@ typedef struct tdi_cosim_circuit {
        "Supply power"): independent DC voltage sources by instance name, lower-case ("vdd",
        "vbias", "vcm"), set by tdi_cosim_circuit_add_supply. n_supply = 0 (ideal circuits): the
        spice engine reads no current and runs exactly as before. */
+    double v_ref;     /* V: the rest voltage of every unit node (transistor level: V_cm, the
+                         generator's phys.v_ref); the spice engine reports v(node) - v_ref, so
+                         every engine sees deviations from rest. 0 for ideal circuits. */
     size_t n_supply;
     char *supply[TDI_COSIM_MAX_SUPPLY];
     double supply_v[TDI_COSIM_MAX_SUPPLY]; /* V: each source's DC value */

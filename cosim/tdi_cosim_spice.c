@@ -406,7 +406,7 @@ static int cb_send_data(pvecvaluesall va, int count, int id, void *user)
     for (int i = 0; i < va->veccount; i++) {
         int u = x->vec_unit[i];
         if (u >= 0)
-            x->v[u] = va->vecsa[i]->creal;
+            x->v[u] = va->vecsa[i]->creal - x->c->v_ref; /* v_ref = 0: exact, ideal unchanged */
         else if (u == -2)
             t = va->vecsa[i]->creal;
         else if (u <= -3)
