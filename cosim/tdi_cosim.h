@@ -342,6 +342,67 @@ int tdi_cosim_ng_vector(const char *vec, double **out, size_t *n, tdi_err *err);
 /* Removes the loaded deck and the plots ("remcirc", "destroy all"); nothing when none. */
 void tdi_cosim_ng_unload(void);
 
+/* ---------------------------------------------------------------- realised matrix
+ * (tdi_cosim_extract.c, docs/cosim.md "Realised matrix") The small-signal conductance matrix of
+ * a generated circuit as ngspice solves it: the hold netlist (TDI_GEN_HOLD) holds every unit at
+ * its rest voltage through a 0 V source vh<unit>; one op at rest, then per unit j its source at
+ * +delta (and -delta: central), and column j of G is minus the change of every i(vh<unit>) per
+ * volt: G[i][j] = d(current leaving unit node i into the circuit) / d v_j, the G of
+ * tdi_cosim_circuit (design: gu*M). 1 + N (one-sided) or 1 + 2N (central) ops. */
+typedef struct tdi_cosim_extract_opt {
+    double delta;   /* V, the perturbation of one unit (> 0) */
+    int central;    /* 1: +-delta (error O(delta^2) of the device curvature); 0: +delta only */
+} tdi_cosim_extract_opt;
+
+typedef struct tdi_cosim_extract_stats {
+    size_t n_op;           /* ngspice ops run */
+    double wall_s, cpu_s;  /* s, the whole extraction (netlist, load, ops, reads) */
+} tdi_cosim_extract_stats;
+
+/* The defaults for c: delta 1 mV, central (docs/cosim.md says why). */
+void tdi_cosim_extract_defaults(const struct tdi_gen_circuit *c, tdi_cosim_extract_opt *o);
+/* G (N, N) S, row-major, caller allocated. i_rest (N, may be NULL): each i(vh<unit>) at rest (A;
+ * 0 for ideal elements, offsets at transistor level). st may be NULL. Errors: TDI_ESPICE with
+ * ngspice's text (the deck does not load, an op fails), TDI_EARG (a unit kind that cannot be
+ * held). Unloads its deck before returning. */
+int tdi_cosim_extract_g_ex(const struct tdi_gen_circuit *c, const tdi_cosim_extract_opt *opt,
+                           double *G, double *i_rest, tdi_cosim_extract_stats *st,
+                           tdi_err *err);
+/* tdi_cosim_extract_g_ex with the defaults. */
+int tdi_cosim_extract_g(const struct tdi_gen_circuit *c, double *G, tdi_err *err);
+
+/* The realised matrix against the design gu*M: relative Frobenius errors overall and per block
+ * (self: the diagonal; intra_<module>: off-diagonal inside a module; cpl_<a>_<b>: both
+ * directions between two modules), asymmetry, diagonal error. */
+/* self, one intra block per module and one per module pair (TDI_BUNDLE_MAX_MOD = 16 modules) */
+#define TDI_COSIM_REALISED_MAX_BLK (1 + 16 + 16 * 15 / 2)
+typedef struct tdi_cosim_realised {
+    size_t N;
+    double delta;          /* V */
+    int central;
+    size_t n_op;
+    double wall_s, cpu_s;  /* s, the extraction */
+    double rel_fro;        /* |G - gu M|_F / |gu M|_F */
+    double asym;           /* |G - G^T|_F / |G|_F */
+    double diag_mean, diag_rms, diag_max; /* of (G_ii - gu M_ii) / |gu M_ii| (max: of |.|) */
+    size_t n_blk;
+    struct {
+        char name[48];
+        double err_fro, ref_fro; /* S: |G - gu M|_F and |gu M|_F over the block */
+        double rel;              /* err / ref (err when ref = 0) */
+    } blk[TDI_COSIM_REALISED_MAX_BLK];
+} tdi_cosim_realised;
+
+/* Fills r's comparison fields (not delta .. cpu_s) from G (N, N). */
+int tdi_cosim_realised_compare(const struct tdi_gen_circuit *c, const double *G,
+                               tdi_cosim_realised *r, tdi_err *err);
+/* Extraction with the defaults + comparison; *G_out (may be NULL) gets the malloc'd G. */
+int tdi_cosim_realised_run(const struct tdi_gen_circuit *c, tdi_cosim_realised *r,
+                           double **G_out, tdi_err *err);
+/* The report as lines (tdi-gen prints it) and as one JSON object (realised.json). */
+void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f);
+void tdi_cosim_realised_json(const tdi_cosim_realised *r, FILE *f);
+
 /* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +
  * enc_b2 (the 4-unit bottleneck), b_dec = tr_w2 SiLU(tr_w1 b_enc + tr_b1) + tr_b2 (16 units).
  * w = {enc_w1 (4, D), enc_b1, enc_w2 (D, 4), enc_b2, tr_w1 (16, D), tr_b1, tr_w2 (D, 16), tr_b2},

@@ -447,7 +447,12 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c);
 int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err);
 
 /* ---- netlist text ---- */
-typedef enum { TDI_GEN_STANDALONE = 0, TDI_GEN_COSIM = 1 } tdi_gen_mode;
+/* TDI_GEN_HOLD: the netlist the realised-matrix extraction runs (cosim/tdi_cosim_extract.c): the
+ * header, the element cards and one hold source "vh<unit> <unit> <ref> DC 0" per unit (ref: the
+ * units' rest node, "0" for ideal elements), then ".end"; no unit instances (no capacitors), no
+ * bias or noise sources, no .tran or .control. TDI_EARG for a unit kind whose force node is not
+ * the unit node (rlc). */
+typedef enum { TDI_GEN_STANDALONE = 0, TDI_GEN_COSIM = 1, TDI_GEN_HOLD = 2 } tdi_gen_mode;
 
 typedef struct tdi_gen_text {
     char *buf;             /* all lines, each NUL-terminated, in order */
@@ -457,7 +462,8 @@ typedef struct tdi_gen_text {
     size_t n_lines;
 } tdi_gen_text;
 
-/* Formats the netlist. tran_h, tran_stop <= 0 select phys.noise_dt and phys.t_stop.
+/* Formats the netlist. tran_h, tran_stop <= 0 select phys.noise_dt and phys.t_stop (not used
+ * in hold mode).
  * Caller frees with tdi_gen_text_free (accepts NULL). */
 int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
                          double tran_stop, tdi_gen_text **out, tdi_err *err);

@@ -228,7 +228,8 @@ static void nl_header(sb *s, const nl_ctx *x)
     const tdi_gen_circuit *c = x->c;
     const tdi_gen_phys *p = x->p;
     sb_line(s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
-            x->mode == TDI_GEN_COSIM ? "cosim" : "standalone");
+            x->mode == TDI_GEN_COSIM ? "cosim" : x->mode == TDI_GEN_HOLD ? "hold"
+                                                                           : "standalone");
     /* header lines (already "* ..."-prefixed, newline separated) */
     const char *h0 = c->header;
     while (*h0) {
@@ -420,6 +421,25 @@ static void nl_control(sb *s, const nl_ctx *x)
     sb_line(s, ".endc");
 }
 
+/* The node every hold source returns to: the rest voltage of the units (ground for ideal
+ * elements). */
+static const char *hold_ref(const tdi_gen_circuit *c)
+{
+    (void)c;
+    return "0";
+}
+
+/* The hold netlist's usage note and its sources: every unit node held at the reference by a
+ * 0 V source "vh<unit>", whose current i(vh<unit>) is minus the current the circuit draws. */
+static void nl_hold(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    sb_line(s, "* --- hold: every unit node held at %s by a 0 V source; i(vh<unit>) = -(G v)_unit",
+            hold_ref(c));
+    for (size_t i = 0; i < x->N; i++)
+        sb_line(s, "vh%s %s %s DC 0", c->nodes[i].name, c->nodes[i].name, hold_ref(c));
+}
+
 /* All lines of a netlist into s, in card order; the element cards are appended when
  * with_elems, else their position (line index) is stored in *elem_at. */
 static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
@@ -434,6 +454,17 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     x.o1 = c->readout_all ? x.N : c->mod[c->out].off + c->mod[c->out].n;
     nl_header(s, &x);
     nl_nodes_note(s, &x);
+    if (mode == TDI_GEN_HOLD) { /* the couplings and the holds: no units, sources, analysis */
+        sb_line(s, "* extraction: op, then alter vh<unit> dc=<delta> one unit at a time "
+                "(tdi_cosim_extract_g)");
+        if (with_elems)
+            sb_lines(s, c->elem_text, c->elem_text_len);
+        else
+            *elem_at = s->n;
+        nl_hold(s, &x);
+        sb_line(s, ".end");
+        return;
+    }
     nl_usage_note(s, &x);
     nl_params_subckts(s, &x);
     nl_instances(s, &x);
@@ -449,10 +480,24 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     sb_line(s, ".end");
 }
 
+/* Hold mode needs the force node to be the unit node (the couplings' current is what the hold
+ * source measures). */
+static int mode_check(const tdi_gen_circuit *c, tdi_gen_mode mode, tdi_err *err)
+{
+    if (mode == TDI_GEN_HOLD && c->phys.unit->force_state != 0)
+        return tdi_err_set(err, TDI_EARG, "hold netlist: unit kind %s has its force node apart "
+                           "from the unit node (only rc-like kinds can be held)",
+                           c->phys.unit->name);
+    return 0;
+}
+
 int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
                          double tran_stop, tdi_gen_text **out, tdi_err *err)
 {
     *out = NULL;
+    int rc0 = mode_check(c, mode, err);
+    if (rc0)
+        return rc0;
     sb s = {0};
     build_netlist(c, mode, tran_h, tran_stop, &s, 1, NULL);
     if (sb_oom(&s)) {
@@ -482,10 +527,12 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
 int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
                           double tran_stop, FILE *f, tdi_err *err)
 {
+    int rc = mode_check(c, mode, err);
+    if (rc)
+        return rc;
     sb s = {0};
     size_t at = 0;
     build_netlist(c, mode, tran_h, tran_stop, &s, 0, &at);
-    int rc = 0;
     if (sb_oom(&s))
         rc = tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
     for (size_t i = 0; i < s.n && !rc; i++) {

@@ -1,0 +1,262 @@
+/* test_extract: the realised-matrix extraction (cosim/tdi_cosim_extract.c) on ideal-element
+ * netlists, where it must give back the netlist's own reduced matrix (tdi_gen_circuit_reduced,
+ * = gu*M) to rounding: D = 4 two-module substrates in every skip realisation (bus nodes are
+ * eliminated by ngspice's solve, not ours), a three-module fan-in, the hold netlist's cards, the
+ * report's blocks, and a unit kind that cannot be held. Prints the extraction time at N = 128.
+ * Scratch files in build/test-extract/. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_bundle.h"
+#include "tdi_cosim.h"
+#include "tdi_gen.h"
+#include "tdi_test.h"
+#include "tdi_test_gen.h"
+
+#define SCR "build/test-extract"
+
+static tdi_gen_circuit *build(const char *cfgtext, const char *bdir, tdi_gen_bundle *b,
+                              tdi_err *e)
+{
+    tdi_gen_config cfg;
+    tdi_gen_config_init(&cfg);
+    if (tdi_gen_config_load_string("test.yaml", cfgtext, &cfg, e))
+        return NULL;
+    if (tdi_gen_bundle_read(bdir, b, e))
+        return NULL;
+    tdi_gen_circuit *c = NULL;
+    if (tdi_gen_circuit_build(&cfg, b, &c, e)) {
+        tdi_gen_bundle_destroy(b);
+        return NULL;
+    }
+    return c;
+}
+
+/* max |A - B| / max |B| over n entries */
+static double rel_max(const double *A, const double *B, size_t n)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs(A[i] - B[i]));
+        m = fmax(m, fabs(B[i]));
+    }
+    return m > 0 ? d / m : d;
+}
+
+/* The ideal path: G from ngspice = the reduced matrix of the element list (and gu*M).
+ * Tolerance 1e-9: the cards carry 15 digits and ngspice's LU adds rounding of the order of the
+ * condition number (< 1e3 here) times 1e-16; the read-back check of tdi-cosim uses 1e-9 too. */
+static void check_ideal(const char *what, const tdi_gen_circuit *c)
+{
+    size_t N = c->N;
+    double *G = malloc(N * N * sizeof *G), *K = malloc(N * N * sizeof *K);
+    double *gM = malloc(N * N * sizeof *gM), *i0 = malloc(N * sizeof *i0);
+    tdi_err e = {0};
+    char nm[300];
+    for (size_t i = 0; i < N * N; i++)
+        gM[i] = c->phys.gu * c->M[i];
+    tdi_cosim_extract_opt o;
+    tdi_cosim_extract_defaults(c, &o);
+    tdi_cosim_extract_stats st, st1;
+    int rc = tdi_cosim_extract_g_ex(c, &o, G, i0, &st, &e);
+    snprintf(nm, sizeof nm, "%s: extraction runs", what);
+    if (!tdi_check_ok(rc, &e, nm))
+        goto done;
+    snprintf(nm, sizeof nm, "%s: 1 + 2N ops (central)", what);
+    tdi_check_int((long long)st.n_op, (long long)(1 + 2 * N), nm);
+    tdi_check_ok(tdi_gen_circuit_reduced(c, K, &e), &e, "reduced matrix");
+    snprintf(nm, sizeof nm, "%s: G = reduced matrix of the element list (max rel)", what);
+    tdi_check_le(rel_max(G, K, N * N), 1e-9, nm);
+    snprintf(nm, sizeof nm, "%s: G = gu M (max rel)", what);
+    tdi_check_le(rel_max(G, gM, N * N), 1e-9, nm);
+    double imax = 0;
+    for (size_t i = 0; i < N; i++)
+        imax = fmax(imax, fabs(i0[i]));
+    snprintf(nm, sizeof nm, "%s: no current at rest (ideal elements, no bias)", what);
+    tdi_check_le(imax, 1e-18, nm);
+    tdi_cosim_realised r;
+    rc = tdi_cosim_realised_compare(c, G, &r, &e);
+    snprintf(nm, sizeof nm, "%s: relative Frobenius |G - gu M| / |gu M|", what);
+    tdi_check_le(rc ? 1.0 : r.rel_fro, 1e-9, nm);
+    snprintf(nm, sizeof nm, "%s: asymmetry (M symmetric)", what);
+    tdi_check_le(rc ? 1.0 : r.asym, 1e-9, nm);
+    snprintf(nm, sizeof nm, "%s: diagonal error max", what);
+    tdi_check_le(rc ? 1.0 : r.diag_max, 1e-9, nm);
+    snprintf(nm, sizeof nm, "%s: blocks self + %zu intra + %zu pairs", what, c->n_mod,
+             c->n_mod * (c->n_mod - 1) / 2);
+    tdi_check_int((long long)r.n_blk, (long long)(1 + c->n_mod + c->n_mod * (c->n_mod - 1) / 2),
+                  nm);
+    double bmax = 0;
+    for (size_t b = 0; b < r.n_blk; b++)
+        bmax = fmax(bmax, r.blk[b].ref_fro > 0 ? r.blk[b].rel : 0);
+    snprintf(nm, sizeof nm, "%s: every block's relative error", what);
+    tdi_check_le(bmax, 1e-9, nm);
+    /* one-sided: the same numbers on a linear circuit, N fewer ops */
+    o.central = 0;
+    double *G1 = malloc(N * N * sizeof *G1);
+    rc = tdi_cosim_extract_g_ex(c, &o, G1, NULL, &st1, &e);
+    snprintf(nm, sizeof nm, "%s: one-sided = central on a linear circuit", what);
+    tdi_check_le(rc ? 1.0 : rel_max(G1, G, N * N), 1e-9, nm);
+    free(G1);
+    printf("  %s: N = %zu: central %zu ops %.3f s wall %.3f s CPU; one-sided %zu ops %.3f s "
+           "wall\n", what, N, st.n_op, st.wall_s, st.cpu_s, st1.n_op, st1.wall_s);
+done:
+    free(G);
+    free(K);
+    free(gM);
+    free(i0);
+}
+
+static void test_two_module(void)
+{
+    tdi_err e = {0};
+    int rc = tdi_gen_bundle_synth(SCR "/two4", "two4", 4, 2, 1, 2, 11, &e);
+    if (!tdi_check_ok(rc, &e, "synthetic two-module bundle D = 4, k = 2, intra rank 1"))
+        return;
+    const char *skips[3] = {"dense", "twobus", "sharedbus"};
+    const char *intras[2] = {"dense", "lowrank"};
+    for (int s = 0; s < 3; s++)
+        for (int q = 0; q < 2; q++) {
+            char cfgt[300], what[120];
+            snprintf(cfgt, sizeof cfgt, "name: two4\ncircuit:\n  skip: %s\n  intra: %s\n"
+                     "  rank: 4\n", skips[s], intras[q]);
+            snprintf(what, sizeof what, "D = 4 skip %s intra %s", skips[s], intras[q]);
+            tdi_gen_bundle b;
+            tdi_gen_circuit *c = build(cfgt, SCR "/two4", &b, &e);
+            char nm[160];
+            snprintf(nm, sizeof nm, "%s: builds", what);
+            if (!tdi_check_ok(c ? 0 : -1, &e, nm))
+                continue;
+            check_ideal(what, c);
+            tdi_gen_circuit_free(c);
+            tdi_gen_bundle_destroy(&b);
+        }
+}
+
+static void test_three_module(void)
+{
+    tdi_gen_synth_spec f = {.preset = "three", .n_mod = 3, .D = {4, 3, 5},
+                            .names = {"ea", "eb", "dec"}, .out = 2, .n_cpl = 2,
+                            .from = {0, 1}, .to = {2, 2}, .rank = {2, 1}, .n = 2, .seed = 3};
+    tdi_err e = {0};
+    if (!tdi_check_ok(tdi_gen_synth_write(SCR "/three", &f, &e), &e, "three-module bundle"))
+        return;
+    const char *skips[2] = {"dense", "sharedbus"};
+    for (int s = 0; s < 2; s++) {
+        char cfgt[200], what[120];
+        snprintf(cfgt, sizeof cfgt, "name: three\ncircuit:\n  skip: %s\n", skips[s]);
+        snprintf(what, sizeof what, "three modules (4, 3, 5) skip %s", skips[s]);
+        tdi_gen_bundle b;
+        tdi_gen_circuit *c = build(cfgt, SCR "/three", &b, &e);
+        if (!tdi_check_ok(c ? 0 : -1, &e, "three-module circuit builds"))
+            continue;
+        check_ideal(what, c);
+        tdi_gen_circuit_free(c);
+        tdi_gen_bundle_destroy(&b);
+    }
+}
+
+/* The hold netlist: one "vh<unit> <unit> 0 DC 0" per unit, no capacitor, source, analysis. */
+static void test_hold_text(void)
+{
+    tdi_err e = {0};
+    tdi_gen_bundle b;
+    tdi_gen_circuit *c = build("name: two4\ncircuit:\n  skip: sharedbus\n", SCR "/two4", &b, &e);
+    if (!tdi_check_ok(c ? 0 : -1, &e, "circuit for the hold text"))
+        return;
+    tdi_gen_text *t = NULL;
+    tdi_check_ok(tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, &e), &e, "hold text");
+    size_t vh = 0, bad = 0;
+    for (size_t i = 0; t && i < t->n_lines; i++) {
+        const char *l = t->lines[i];
+        vh += strncmp(l, "vh", 2) == 0;
+        bad += l[0] == 'C' || l[0] == 'X' || l[0] == 'I' || strncasecmp(l, ".tran", 5) == 0 ||
+               strncasecmp(l, ".control", 8) == 0 || strncasecmp(l, ".subckt", 7) == 0;
+    }
+    tdi_check_int((long long)vh, (long long)c->N, "one hold source per unit");
+    tdi_check_int((long long)bad, 0, "no capacitor, unit instance, source, .tran, .control");
+    TDI_CHECK(t && strcmp(t->lines[t->n_lines - 1], ".end") == 0, "the hold text ends .end");
+    int found = 0;
+    for (size_t i = 0; t && i < t->n_lines; i++)
+        found += strcmp(t->lines[i], "vhx0 x0 0 DC 0") == 0;
+    tdi_check_int(found, 1, "the card of unit x0: vhx0 x0 0 DC 0");
+    tdi_gen_text_free(t);
+    /* the streamed file has the same lines */
+    FILE *f = tmpfile();
+    tdi_check_ok(f ? tdi_gen_netlist_write(c, TDI_GEN_HOLD, 0, 0, f, &e) : -1, &e,
+                 "hold netlist streamed");
+    if (f)
+        fclose(f);
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+    c = build("name: two4\ncircuit:\n  unit: rlc\n", SCR "/two4", &b, &e);
+    if (!tdi_check_ok(c ? 0 : -1, &e, "rlc circuit"))
+        return;
+    double G[64];
+    int rc = tdi_cosim_extract_g(c, G, &e);
+    tdi_check_int(rc, TDI_EARG, "rlc units cannot be held: TDI_EARG");
+    tdi_check_contains(e.msg, "rlc", "the message names the unit kind");
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+}
+
+/* The report's text and JSON carry the numbers. */
+static void test_report(void)
+{
+    tdi_err e = {0};
+    tdi_gen_bundle b;
+    tdi_gen_circuit *c = build("name: two4\ncircuit:\n  skip: twobus\n", SCR "/two4", &b, &e);
+    if (!tdi_check_ok(c ? 0 : -1, &e, "circuit for the report"))
+        return;
+    tdi_cosim_realised r;
+    double *G = NULL;
+    int rc = tdi_cosim_realised_run(c, &r, &G, &e);
+    tdi_check_ok(rc, &e, "extraction + comparison");
+    if (!rc) {
+        char buf[8192] = "";
+        FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+        tdi_cosim_realised_json(&r, f);
+        fclose(f);
+        tdi_check_near(tdi_test_json_num(buf, "{", "\"N\""), 8, 0, "realised.json N");
+        tdi_check_rel(tdi_test_json_num(buf, "{", "\"delta_V\""), 1e-3, 1e-15,
+                      "realised.json delta_V");
+        tdi_check_contains(buf, "\"block\": \"cpl_enc_dec\"", "realised.json coupling block");
+        f = fmemopen(buf, sizeof buf - 1, "w");
+        tdi_cosim_realised_print(&r, f);
+        fclose(f);
+        tdi_check_contains(buf, "asymmetry", "printed report names the asymmetry");
+        printf("%s", buf);
+    }
+    free(G);
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+}
+
+/* Efficiency: N = 128 (D = 64 per module, dense skip): time only (no bound: the machine is
+ * shared), printed for docs/cosim.md. */
+static void test_time_128(void)
+{
+    tdi_err e = {0};
+    if (!tdi_check_ok(tdi_gen_bundle_synth(SCR "/two64", "two64", 64, 16, 0, 1, 5, &e), &e,
+                      "bundle D = 64"))
+        return;
+    tdi_gen_bundle b;
+    tdi_gen_circuit *c = build("name: two64\ncircuit:\n  skip: twobus\n", SCR "/two64", &b, &e);
+    if (!tdi_check_ok(c ? 0 : -1, &e, "circuit N = 128"))
+        return;
+    check_ideal("N = 128 twobus", c);
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+}
+
+int main(void)
+{
+    test_two_module();
+    test_three_module();
+    test_hold_text();
+    test_report();
+    test_time_128();
+    TDI_TEST_END();
+}
