@@ -1,8 +1,9 @@
 /* tdi_gen: substrate bundle + `circuit:` config -> SPICE netlists (ngspice dialect) of noisy
  * analog units with bilinear couplings (docs/physics.md 1-4), plus the physical
  * parameters and the element list for the co-simulator. Invariant: eliminating the bus nodes of
- * the emitted network (Schur complement) gives back gu*M to rounding. Non-goals: other SPICE
- * dialects, transistor-level transconductors, non-symmetric M.
+ * the emitted network (Schur complement) gives back gu*M to rounding (the element list; with
+ * circuit.devices: mos the cards realise it with MOSFET OTAs, docs/devices.md). Non-goals: other
+ * SPICE dialects, non-symmetric M.
  *
  * ===== Netlist contract (read this if you consume cosim.cir or tdi_gen_netlist_text) =====
  * Units. Encoder unit i is node  x<i>, decoder unit j is node y<j>  (i, j = 0..D-1; the
@@ -31,6 +32,11 @@
  *                 sample 0 := 0 (phys.noise_na is that std for h = phys.noise_dt).
  *   standalone mode: ibias DC (one sample) or PWL (a schedule), inoise TRNOISE(na nt 0 0)
  *   cosim mode:      both "external" (never with a dc value: segfaults ngspice 39.3).
+ * Transistor level (devices: mos, docs/devices.md): the same units, bias and noise sources;
+ *   rails "Vdd vdd 0", "Vbias vddb 0", "Vcm vcm 0"; resistors return to vcm instead of 0; each
+ *   G element (and R element with g < 0) is a flat 5-transistor OTA; every node rests at
+ *   v_ref = mos_vcm, the .tran starts from the DC operating point (no uic) and the standalone
+ *   .control measures v(node) - v(vcm).
  * Analysis: both modes end with ".tran h tstop 0 h uic" (start from rest: all nodes at 0 V).
  *   cosim.cir uses h = phys.noise_dt and tstop = n_samples*(t_settle + t_avg); a co-simulator
  *   that wants another tick or duration passes them to tdi_gen_netlist_text (tran_h, tran_stop).
@@ -113,8 +119,25 @@ typedef struct tdi_gen_config {
     char dec_prefix[9];    /* node prefix of decoder units ("y") */
     char bundle[512];      /* substrate bundle dir ("" = <out>/substrate) */
     char netlists[512];    /* output dir ("" = <out>/netlists) */
+    /* transistor level (docs/devices.md): devices: ideal keeps the R/G cards */
+    char devices[8];       /* ideal | mos */
+    char mos_lib[512];     /* model card or PDK file (.include, or .lib with mos_corner) */
+    char mos_corner[32];   /* "" -> .include mos_lib ; "tt" -> .lib mos_lib tt */
+    char mos_nmos[64], mos_pmos[64]; /* device (model or subcircuit) names */
+    char mos_prefix[2];    /* instance letter: m (.model cards) | x (PDK subcircuits) */
+    double mos_scale;      /* .option scale (0: none); W, L are printed in units of it */
+    double mos_l;          /* m, channel length of every device */
+    double mos_w_min, mos_w_max, mos_w_grid; /* m, W limits and grid */
+    double mos_gm_over_id; /* 1/V, sizing target of the pair and mirror devices */
+    double mos_vdd, mos_vcm; /* V, supply and common-mode (rest) voltage */
+    double mos_avt;        /* V m, Pelgrom A_VT: std(delvto) = A_VT / sqrt(W L) */
+    double mos_abeta;      /* m, Pelgrom A_beta: std(mulu0) = A_beta / sqrt(W L) */
+    int mos_mismatch;      /* 1: per-instance delvto / mulu0 drawn (seed, chip) */
+    long chip;             /* mismatch draw index: tdi_seed(seed, TDI_SEED_MISMATCH, chip) */
+    int mos_flicker;       /* include the flicker part in the sized device noise */
     char path[512];        /* config file name (for messages) */
-    uint64_t hash;         /* FNV-1a 64 of the canonical dump of the keys read */
+    uint64_t hash;         /* FNV-1a 64 of the canonical dump of the keys read (the mos_* keys
+                              and chip only when devices: mos, so ideal hashes are unchanged) */
 } tdi_gen_config;
 
 /* Defaults (documented in configs/ and docs/generator.md). */
@@ -279,6 +302,10 @@ typedef struct tdi_gen_phys {
     double ro_settle;      /* s, time from a bias step until the stage output (cascade of the
                               extreme substrate modes and the stage) is within settle_eps */
     double t_slot;         /* s per standalone sample: t_settle + t_avg, or ro_settle if longer */
+    int mos;               /* 1: transistor level (circuit.devices: mos) */
+    double v_ref;          /* V, rest voltage of every unit and bus node: 0 ideal, mos_vcm mos */
+    double vdd;            /* V, supply of the OTA cores and bias generators (0 ideal) */
+    double i_tail_sum;     /* A, design sum of the OTA tail currents (= design i(vdd)) */
 } tdi_gen_phys;
 
 /* ---- operating point: Vs (theta), averaging window and ADC bits from a fidelity target ----
@@ -402,6 +429,36 @@ typedef struct tdi_gen_module {
     int blk;               /* its intra block: 1 + module index */
 } tdi_gen_module;
 
+/* ---- transistor level (circuit.devices: mos; generator/tdi_gen_mos.c, docs/devices.md) ----
+ * Each G element is one 5-transistor OTA injecting sign*gm*(v(c) - v(d)) into its output node
+ * (two when neither a nor b is ground), each R element with g < 0 an OTA in positive feedback
+ * (its "controlling" node is a); every OTA has its own bias generator (reference current from
+ * the Vbias rail into a diode NMOS, mirrored into the tail). */
+enum { TDI_GEN_DEV_PAIR = 0, TDI_GEN_DEV_MIRROR = 1, TDI_GEN_DEV_TAIL = 2, TDI_GEN_DEV_BIAS = 3 };
+
+typedef struct tdi_gen_dev {
+    char name[48];         /* SPICE instance name, lower case, as ngspice's @name[gm] takes it */
+    char type;             /* 'n' | 'p' */
+    int role;              /* TDI_GEN_DEV_PAIR | _MIRROR | _TAIL | _BIAS */
+    size_t ota;            /* its transconductor (index into ota[]) */
+    char d[48], g[48], s[48]; /* node names (drain, gate, source; bulk = rail: 0 or vdd) */
+    double W, L;           /* m (before mos_scale) */
+    double id, gm;         /* design values: A, S */
+    double delvto, mulu0;  /* mismatch applied (0, 1 when none) */
+    double psd_w;          /* A^2/Hz two-sided white drain-current noise PSD (0: not sized) */
+    double psd_f1;         /* A^2/Hz at 1 Hz of the flicker part: S(f) = psd_w + psd_f1 / f */
+} tdi_gen_dev;
+
+typedef struct tdi_gen_ota {
+    char name[48];         /* "ota<k>": its devices are <prefix>ota<k>_1.._5, _b */
+    size_t elem;           /* the element it realises (index into elems) */
+    double gm;             /* S, design |gm| (= |g| of the element) */
+    double i_tail;         /* A, design tail current 2 gm / (gm/ID of the pair device) */
+    int sign;              /* +1: the controlling node (c; a for an R element) is the + input,
+                              the OTA injects +gm (v(c) - v(d)) into its output; -1: the - input */
+    char out[48], inp[48], inn[48]; /* node names: output, + input, - input */
+} tdi_gen_ota;
+
 typedef struct tdi_gen_circuit {
     size_t D, k, N;        /* D: units of the read-out module (two modules: per module);
                               k: rank of the first coupling; N: units, sum over the modules */
@@ -430,6 +487,10 @@ typedef struct tdi_gen_circuit {
     char *elem_text;       /* the element cards, '\n'-terminated lines, formatted once at build
                               time and shared by both netlists (owned) */
     size_t elem_text_len;
+    tdi_gen_dev *dev;      size_t n_dev;     /* devices: mos only (NULL/0 ideal) */
+    tdi_gen_ota *ota;      size_t n_ota;     /* transconductors: mos only */
+    tdi_gen_config *mos_cfg; /* NULL ideal; mos: a copy of the config (owned: the emitter
+                                reads the mos_* keys from it) */
     double time_prep;      /* CPU s: Cholesky, eigenvalues, means and read-out errors (O(N^3)) */
     double time_elems;     /* CPU s: realisations, low-rank factoring, wire count */
 } tdi_gen_circuit;

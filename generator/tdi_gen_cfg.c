@@ -2,7 +2,8 @@
  * top-level seed/name/out; every other top-level section is skipped as another component's.
  * Invariant: a loaded config has exactly one of gu/tau and one of Vs/theta/target_noise_ratio
  * in effect (energy.adc_fom, vdd, gm_over_id are read for the operating point), and node
- * prefixes that cannot collide or break SPICE syntax. Non-goal: reading other sections. */
+ * prefixes that cannot collide or break SPICE syntax; devices: mos only with unit: rc.
+ * Non-goal: reading other sections. */
 #include "tdi_gen.h"
 
 #include <ctype.h>
@@ -57,6 +58,70 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->wire_budget = 0;
     strcpy(c->enc_prefix, "x");
     strcpy(c->dec_prefix, "y");
+    strcpy(c->devices, "ideal");
+    strcpy(c->mos_lib, "models/tdi-bsim4.lib");
+    strcpy(c->mos_nmos, "tdi_nmos");
+    strcpy(c->mos_pmos, "tdi_pmos");
+    strcpy(c->mos_prefix, "m");
+    c->mos_scale = 0;
+    c->mos_l = 1.0e-6;
+    c->mos_w_min = 0.22e-6;     /* the 0.18 um class minimum width */
+    c->mos_w_max = 100e-6;
+    c->mos_w_grid = 0.01e-6;
+    c->mos_gm_over_id = 20;
+    c->mos_vdd = 1.4;           /* vcm + VSG: the mirror node sits at vcm (docs/devices.md) */
+    c->mos_vcm = 0.9;
+    c->mos_avt = 5e-9;          /* V m = 5 mV um (docs/devices.md "Mismatch") */
+    c->mos_abeta = 1e-8;        /* m = 1 % um */
+    c->mos_mismatch = 0;
+    c->chip = 0;
+    c->mos_flicker = 1;
+}
+
+/* A device or model name: [A-Za-z0-9_.]+ (it goes onto an instance card). */
+static int cfg_devname_ok(const char *p)
+{
+    if (!p[0])
+        return 0;
+    for (; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '.'))
+            return 0;
+    return 1;
+}
+
+/* The transistor-level keys (devices: mos): names, grid, rails and the unit kind. */
+static int cfg_validate_mos(const tdi_gen_config *c, tdi_err *err)
+{
+    const char *f = c->path;
+    if (strcmp(c->devices, "mos") != 0)
+        return 0;
+    if (strcmp(c->unit, "rc") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.devices: mos is implemented for unit: "
+                           "rc only (got unit: %s)", f, c->unit);
+    if (!cfg_devname_ok(c->mos_nmos) || !cfg_devname_ok(c->mos_pmos))
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_nmos '%s' / mos_pmos '%s': a "
+                           "device name must be [A-Za-z0-9_.]+", f, c->mos_nmos, c->mos_pmos);
+    if (!c->mos_lib[0] || strpbrk(c->mos_lib, " \t\"'"))
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_lib '%s': give a file path "
+                           "without blanks or quotes (it goes onto a .include/.lib card)", f,
+                           c->mos_lib);
+    if (c->mos_corner[0] && !cfg_devname_ok(c->mos_corner))
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_corner '%s': a corner name must be "
+                           "[A-Za-z0-9_.]+ (or \"\" for .include)", f, c->mos_corner);
+    if (c->mos_w_min > c->mos_w_max)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_w_min %g m exceeds mos_w_max %g m",
+                           f, c->mos_w_min, c->mos_w_max);
+    if (c->mos_vcm >= c->mos_vdd)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_vcm %g V must lie below mos_vdd "
+                           "%g V", f, c->mos_vcm, c->mos_vdd);
+    if (c->mos_mismatch && strcmp(c->mos_prefix, "m") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_mismatch: true needs mos_prefix: m "
+                           "(delvto/mulu0 are BSIM instance parameters; a subcircuit-wrapped PDK "
+                           "device takes its own mismatch parameters)", f);
+    if (strcmp(c->readout_stage, "none") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.devices: mos is implemented with "
+                           "readout_stage: none only (got %s)", f, c->readout_stage);
+    return 0;
 }
 
 /* A prefix must be lower-case [a-z][a-z0-9_]*, not end in a digit (x1 + 0 would collide with
@@ -130,7 +195,7 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
         if (!isprint((unsigned char)*s))
             return tdi_err_set(err, TDI_ECONFIG, "%s: name contains a non-printable character "
                                "(it goes into netlist comments)", f);
-    return 0;
+    return cfg_validate_mos(c, err);
 }
 
 static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_err *err)
@@ -199,8 +264,37 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"circuit.bundle", TDI_CFG_STRING, c->bundle, 0, 0, sizeof c->bundle, NULL, NULL, 0},
         {"circuit.netlists", TDI_CFG_STRING, c->netlists, 0, 0, sizeof c->netlists, NULL, NULL,
          0},
+        /* transistor level (docs/devices.md); keep these last: the hash of an ideal config
+           covers the keys above only (n_ideal), so every ideal netlist stays byte-identical */
+        {"circuit.devices", TDI_CFG_STRING, c->devices, 0, 0, sizeof c->devices, NULL,
+         "ideal|mos", 0},
+        {"circuit.mos_lib", TDI_CFG_STRING, c->mos_lib, 0, 0, sizeof c->mos_lib, NULL, NULL, 0},
+        {"circuit.mos_corner", TDI_CFG_STRING, c->mos_corner, 0, 0, sizeof c->mos_corner, NULL,
+         NULL, 0},
+        {"circuit.mos_nmos", TDI_CFG_STRING, c->mos_nmos, 0, 0, sizeof c->mos_nmos, NULL, NULL,
+         0},
+        {"circuit.mos_pmos", TDI_CFG_STRING, c->mos_pmos, 0, 0, sizeof c->mos_pmos, NULL, NULL,
+         0},
+        {"circuit.mos_prefix", TDI_CFG_STRING, c->mos_prefix, 0, 0, sizeof c->mos_prefix, NULL,
+         "m|x", 0},
+        {"circuit.mos_scale", TDI_CFG_DOUBLE, &c->mos_scale, 0, 1, 0, NULL, NULL, 0},
+        {"circuit.mos_l", TDI_CFG_DOUBLE, &c->mos_l, 1e-8, 1e-3, 0, NULL, NULL, 0},
+        {"circuit.mos_w_min", TDI_CFG_DOUBLE, &c->mos_w_min, 1e-8, 1e-2, 0, NULL, NULL, 0},
+        {"circuit.mos_w_max", TDI_CFG_DOUBLE, &c->mos_w_max, 1e-8, 1e-2, 0, NULL, NULL, 0},
+        {"circuit.mos_w_grid", TDI_CFG_DOUBLE, &c->mos_w_grid, 1e-10, 1e-4, 0, NULL, NULL, 0},
+        {"circuit.mos_gm_over_id", TDI_CFG_DOUBLE, &c->mos_gm_over_id, 3, 28, 0, NULL, NULL,
+         0},
+        {"circuit.mos_vdd", TDI_CFG_DOUBLE, &c->mos_vdd, 0.3, 10, 0, NULL, NULL, 0},
+        {"circuit.mos_vcm", TDI_CFG_DOUBLE, &c->mos_vcm, 0.1, 10, 0, NULL, NULL, 0},
+        {"circuit.mos_avt", TDI_CFG_DOUBLE, &c->mos_avt, 0, 1e-6, 0, NULL, NULL, 0},
+        {"circuit.mos_abeta", TDI_CFG_DOUBLE, &c->mos_abeta, 0, 1e-5, 0, NULL, NULL, 0},
+        {"circuit.mos_mismatch", TDI_CFG_BOOL, &c->mos_mismatch, 0, 0, 0, NULL, NULL, 0},
+        {"circuit.chip", TDI_CFG_INT, &c->chip, 0, 4294967295.0, 0, NULL, NULL, 0},
+        {"circuit.mos_flicker", TDI_CFG_BOOL, &c->mos_flicker, 0, 0, 0, NULL, NULL, 0},
     };
-    size_t nk = sizeof keys / sizeof keys[0];
+    size_t nk = sizeof keys / sizeof keys[0], n_ideal = 0;
+    while (strcmp(keys[n_ideal].path, "circuit.devices") != 0) /* the first transistor key */
+        n_ideal++;
     snprintf(c->path, sizeof c->path, "%s", name);
     int rc = tdi_cfg_load_preset(name, text, keys, nk, 0, err);
     if (rc)
@@ -221,7 +315,7 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
     rc = cfg_validate(c, gu_seen, tau_seen, vs_seen, theta_seen, err);
     if (rc)
         return rc;
-    c->hash = tdi_cfg_hash(keys, nk);
+    c->hash = tdi_cfg_hash(keys, strcmp(c->devices, "mos") == 0 ? nk : n_ideal);
     return 0;
 }
 

@@ -90,6 +90,9 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c)
     free(c->node_var);
     free(c->readout_sd);
     free(c->elem_text);
+    free(c->dev);
+    free(c->ota);
+    free(c->mos_cfg);
     free(c);
 }
 
@@ -781,7 +784,8 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     double t1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     c->time_prep = t1 - t0;
     if ((rc = build_elements(&bd, bu, intra, skip, err)) ||
-        (rc = tdi_gen_op_resolve(cfg, bu, L, c, err)) || (rc = tdi_gen_emit_elements(c, err)))
+        (rc = tdi_gen_op_resolve(cfg, bu, L, c, err)) || (rc = tdi_gen_mos_build(c, cfg, err)) ||
+        (rc = tdi_gen_emit_elements(c, err)))
         goto done;
     c->time_elems = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t1;
     build_header(c, cfg, bu);

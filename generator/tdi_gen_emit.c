@@ -141,10 +141,11 @@ static int blk_order(const tdi_gen_circuit *c, int *order)
  * card. A transistor style (a MOSFET transconductor per G element, its bias subcircuit) goes
  * here as another card function, chosen per circuit, without touching the element builders
  * (docs/generator.md "Unit kinds"). */
-typedef void (*card_fn)(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e);
+typedef void (*card_fn)(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota);
 
-static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e)
+static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota)
 {
+    (void)ota;
     if (e->kind == 'R') {
         int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
         sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), nname(c, n2), 1.0 / e->g);
@@ -155,9 +156,45 @@ static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e)
     }
 }
 
+/* One MOSFET instance: "<name> <d> <g> <s> <bulk> <device> W= L= [delvto= mulu0=]", W and L
+ * in units of mos_scale when it is set (docs/devices.md). */
+static void card_mosfet(sb *s, const tdi_gen_config *m, const tdi_gen_dev *d)
+{
+    double sc = m->mos_scale > 0 ? m->mos_scale : 1.0;
+    char mm[96] = "";
+    if (m->mos_mismatch)
+        snprintf(mm, sizeof mm, " delvto=%.9g mulu0=%.9g", d->delvto, d->mulu0);
+    sb_line(s, "%s %s %s %s %s %s W=%.9g L=%.9g%s", d->name, d->d, d->g, d->s,
+            d->type == 'n' ? "0" : "vdd", d->type == 'n' ? m->mos_nmos : m->mos_pmos, d->W / sc,
+            d->L / sc, mm);
+}
+
+/* Transistor style: a resistor to vcm for g > 0, else the element's OTA(s) (tdi_gen_mos.c):
+ * six devices each (pair, mirror, tail, bias diode) and the reference current from vddb. */
+static void card_mos(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota)
+{
+    if (e->kind == 'R' && e->g > 0) {
+        int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
+        sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), n2 < 0 ? "vcm" : nname(c, n2),
+                1.0 / e->g);
+        return;
+    }
+    size_t ei = (size_t)(e - c->elems);
+    for (; *ota < c->n_ota && c->ota[*ota].elem == ei; (*ota)++) {
+        const tdi_gen_ota *o = &c->ota[*ota];
+        sb_line(s, "* %s: %+.6g S x (v(%s) - v(%s)) into %s, I_tail %.6g A", o->name,
+                o->sign * o->gm, o->sign > 0 ? o->inp : o->inn, o->sign > 0 ? o->inn : o->inp,
+                o->out, o->i_tail);
+        for (size_t q = 6 * *ota; q < 6 * *ota + 6; q++)
+            card_mosfet(s, c->mos_cfg, &c->dev[q]);
+        sb_line(s, "Ib%s vddb %s_b DC %.15g", o->name, o->name, o->i_tail);
+    }
+}
+
 static void emit_elems(sb *s, const tdi_gen_circuit *c)
 {
-    const card_fn card = card_ideal;
+    const card_fn card = c->phys.mos ? card_mos : card_ideal;
+    size_t ota = 0;
     int last = -1;
     for (size_t i = 0; i < c->n_elems; i++) {
         const tdi_gen_elem *e = &c->elems[i];
@@ -171,7 +208,7 @@ static void emit_elems(sb *s, const tdi_gen_circuit *c)
                     r->wire_pairs, r->bus_nodes);
             last = e->block;
         }
-        card(s, c, e);
+        card(s, c, e, &ota);
     }
 }
 
@@ -243,7 +280,12 @@ static void nl_header(sb *s, const nl_ctx *x)
     sb_line(s, "* lambda(M) in [%.6g, %.6g]; slowest relaxation %.6g s, fastest %.6g s; noise "
             "interval %.6g s", p->lambda_min, p->lambda_max, p->t_slow, p->t_fast, p->noise_dt);
     sb_line(s, "* per sample: settle %.6g s then average %.6g s; %zu sample(s) from t = 0 "
-            "(nodes start at 0 V: uic)", p->t_settle, p->t_avg, c->n_samples);
+            "(%s)", p->t_settle, p->t_avg, c->n_samples,
+            p->mos ? "start: the DC operating point" : "nodes start at 0 V: uic");
+    if (p->mos)
+        sb_line(s, "* transistor level: %zu OTAs, %zu MOSFETs; nodes rest at v_ref = vcm = %.6g V "
+                "(state = (v - vcm)/Vs); design supply current sum I_tail = %.6g A at Vdd = %.6g "
+                "V", c->n_ota, c->n_dev, p->v_ref, p->i_tail_sum, p->vdd);
     unit_note(s, p, TDI_GEN_UNIT_NOTE_NETLIST);
     if (p->ro) {
         sb_line(s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
@@ -319,6 +361,25 @@ static void nl_params_subckts(sb *s, const nl_ctx *x)
     sb_lines(s, p->unit->subckt, strlen(p->unit->subckt));
 }
 
+/* Transistor level: the model card or PDK, its scale, the three rails. */
+static void nl_mos_rails(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_config *m = x->c->mos_cfg;
+    if (!x->p->mos)
+        return;
+    sb_line(s, "* --- transistor level (docs/devices.md): devices %s / %s, rails Vdd (OTA cores), "
+            "Vbias (bias generators), Vcm (rest voltage)", m->mos_nmos, m->mos_pmos);
+    if (m->mos_corner[0])
+        sb_line(s, ".lib %s %s", m->mos_lib, m->mos_corner);
+    else
+        sb_line(s, ".include %s", m->mos_lib);
+    if (m->mos_scale > 0)
+        sb_line(s, ".option scale=%.9g", m->mos_scale);
+    sb_line(s, "Vdd vdd 0 DC %.15g", m->mos_vdd);
+    sb_line(s, "Vbias vddb 0 DC %.15g", m->mos_vdd);
+    sb_line(s, "Vcm vcm 0 DC %.15g", m->mos_vcm);
+}
+
 /* Unit instances, then the read-out stage's. */
 static void nl_instances(sb *s, const nl_ctx *x)
 {
@@ -391,6 +452,35 @@ static void nl_noise(sb *s, const nl_ctx *x)
     }
 }
 
+/* Per-device channel noise (psd_w, psd_f1 > 0; sized by the co-simulator's op pass): a current
+ * source across the channel, drain to source. Standalone: TRNOISE, white sample std
+ * sqrt(psd_w / h), the 1/f part through TRNOISE's alpha = 1 generator with amplitude
+ * sqrt(2 pi psd_f1) (two-sided PSD namp^2 / (2 pi f), docs/devices.md); cosim: external. */
+static void nl_dev_noise(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    int cosim = x->mode == TDI_GEN_COSIM, flick = c->mos_cfg && c->mos_cfg->mos_flicker;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_dev; i++)
+        n += c->dev[i].psd_w > 0;
+    if (!n || (!cosim && !c->noise))
+        return;
+    sb_line(s, "* --- device channel noise (%zu devices): two-sided PSD psd_w + psd_f1/f", n);
+    for (size_t i = 0; i < c->n_dev; i++) {
+        const tdi_gen_dev *d = &c->dev[i];
+        if (!(d->psd_w > 0))
+            continue;
+        if (cosim)
+            sb_line(s, "in%s %s %s external", d->name, d->d, d->s);
+        else if (flick && d->psd_f1 > 0)
+            sb_line(s, "in%s %s %s TRNOISE(%.9g %.15g 1 %.9g)", d->name, d->d, d->s,
+                    sqrt(d->psd_w / x->h), x->h, sqrt(2 * M_PI * d->psd_f1));
+        else
+            sb_line(s, "in%s %s %s TRNOISE(%.9g %.15g 0 0)", d->name, d->d, d->s,
+                    sqrt(d->psd_w / x->h), x->h);
+    }
+}
+
 /* The standalone .control block: per sample, the window average and RMS of each measured
  * node and the read-out stage's conversion at the slot's end. */
 static void nl_control(sb *s, const nl_ctx *x)
@@ -404,11 +494,11 @@ static void nl_control(sb *s, const nl_ctx *x)
         /* the window average keeps its window; the stage is read at the slot end */
         double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
         double t1 = p->ro ? t0 + p->t_avg : tr;
-        for (size_t i = x->o0; i < x->o1; i++) {
-            sb_line(s, "meas tran avg_%s_s%zu AVG v(%s) from=%.15g to=%.15g", c->nodes[i].name,
-                    si, c->nodes[i].name, t0, t1);
-            sb_line(s, "meas tran rms_%s_s%zu RMS v(%s) from=%.15g to=%.15g", c->nodes[i].name,
-                    si, c->nodes[i].name, t0, t1);
+        for (size_t i = x->o0; i < x->o1; i++) { /* mos: relative to vcm, v(node, vcm) */
+            sb_line(s, "meas tran avg_%s_s%zu AVG v(%s%s) from=%.15g to=%.15g", c->nodes[i].name,
+                    si, c->nodes[i].name, p->mos ? ",vcm" : "", t0, t1);
+            sb_line(s, "meas tran rms_%s_s%zu RMS v(%s%s) from=%.15g to=%.15g", c->nodes[i].name,
+                    si, c->nodes[i].name, p->mos ? ",vcm" : "", t0, t1);
         }
         /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
            final time point fails in ngspice 39, and the next sample's bias ramps after) */
@@ -425,8 +515,7 @@ static void nl_control(sb *s, const nl_ctx *x)
  * elements). */
 static const char *hold_ref(const tdi_gen_circuit *c)
 {
-    (void)c;
-    return "0";
+    return c->phys.mos ? "vcm" : "0";
 }
 
 /* The hold netlist's usage note and its sources: every unit node held at the reference by a
@@ -457,6 +546,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     if (mode == TDI_GEN_HOLD) { /* the couplings and the holds: no units, sources, analysis */
         sb_line(s, "* extraction: op, then alter vh<unit> dc=<delta> one unit at a time "
                 "(tdi_cosim_extract_g)");
+        nl_mos_rails(s, &x); /* transistor level: the model card and the rails */
         if (with_elems)
             sb_lines(s, c->elem_text, c->elem_text_len);
         else
@@ -467,6 +557,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     }
     nl_usage_note(s, &x);
     nl_params_subckts(s, &x);
+    nl_mos_rails(s, &x);
     nl_instances(s, &x);
     if (with_elems)
         sb_lines(s, c->elem_text, c->elem_text_len);
@@ -474,7 +565,11 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         *elem_at = s->n;
     nl_bias(s, &x);
     nl_noise(s, &x);
-    sb_line(s, ".tran %.15g %.15g 0 %.15g uic", x.h, x.tstop, x.h);
+    nl_dev_noise(s, &x);
+    if (p->mos) /* from the DC operating point: every node at v_ref, the OTAs biased */
+        sb_line(s, ".tran %.15g %.15g 0 %.15g", x.h, x.tstop, x.h);
+    else
+        sb_line(s, ".tran %.15g %.15g 0 %.15g uic", x.h, x.tstop, x.h);
     if (mode == TDI_GEN_STANDALONE)
         nl_control(s, &x);
     sb_line(s, ".end");
