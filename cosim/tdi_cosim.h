@@ -371,6 +371,16 @@ int tdi_cosim_extract_g_ex(const struct tdi_gen_circuit *c, const tdi_cosim_extr
 /* tdi_cosim_extract_g_ex with the defaults. */
 int tdi_cosim_extract_g(const struct tdi_gen_circuit *c, double *G, tdi_err *err);
 
+/* The engines' circuit at transistor level (tdi_cosim_mos.c, docs/cosim.md "Transistor
+ * level"): c is the ideal-element circuit of the same design (tdi_cosim_circuit_from_gen of the
+ * devices: ideal build of the same config); gc the devices: mos build. c gets gc's cosim netlist
+ * cards for tick and t_stop, the realised G extracted from gc (tdi_cosim_circuit_set_g: the
+ * analytic and sde engines then run the linearised transistor circuit), v_ref = V_cm and the
+ * supplies vdd, vbias, vcm. rep (may be NULL) receives the realised-matrix report. */
+struct tdi_cosim_realised;
+int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const struct tdi_gen_circuit *gc, double tick,
+                          double t_stop, struct tdi_cosim_realised *rep, tdi_err *err);
+
 /* The realised matrix against the design gu*M: relative Frobenius errors overall and per block
  * (self: the diagonal; intra_<module>: off-diagonal inside a module; cpl_<a>_<b>: both
  * directions between two modules), asymmetry, diagonal error. */
@@ -611,6 +621,8 @@ typedef struct tdi_cosim_cfg {
     size_t n_wave_units;   /* 0 = no waveform file */
     long wave_every;       /* ticks between waveform rows */
     long wave_samples;     /* samples' worth of ticks recorded (from the first) */
+    double teff_relax;     /* transistor level: length of the noise-only spice run that measures
+                              the effective temperature, in slowest relaxation times (0: none) */
     /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */

@@ -153,12 +153,33 @@ static void json_supply(const tdi_cosim_job *j, FILE *f)
     fprintf(f, "]},\n");
 }
 
+/* "transistor_level" (devices: mos only: ideal results.json unchanged) */
+static void json_mos(const tdi_cosim_job *j, FILE *f)
+{
+    if (!j->real)
+        return;
+    fprintf(f, "  \"transistor_level\": {\"v_ref_V\": %.6g, \"vdd_V\": %.6g, "
+            "\"i_tail_sum_A\": %.6g, \"realised\": ", j->ph->v_ref, j->ph->vdd,
+            j->ph->i_tail_sum);
+    tdi_cosim_realised_json(j->real, f);
+    const tdi_cosim_teff *t = j->teff;
+    if (t)
+        fprintf(f, "  , \"teff\": {\"engine\": \"spice\", \"ticks\": %ld, \"wall_s\": %.6g, "
+                "\"teff_mean\": %.6g, \"teff_lyap_mean\": %.6g, \"d_meas_vs_thetaMinv\": %.6g, "
+                "\"d_lyap_vs_thetaMinv\": %.6g, \"d_meas_vs_lyap\": %.6g, \"lyap_resid\": %.3g, "
+                "\"dev_psd_bus_A2_per_Hz\": %.6g}\n", j->teff_ticks, j->teff_wall, t->teff_mean,
+                t->teff_lyap_mean, t->d_meas_ref, t->d_lyap_ref, t->d_meas_lyap, t->lyap_resid,
+                j->teff_psd_bus);
+    fprintf(f, "  },\n");
+}
+
 static void write_results(const tdi_cosim_job *j, FILE *f)
 {
     json_head(j, f);
     json_rows(j, f);
     tdi_cosim_op_json(j->gc, &j->paper_row, f);
     json_readout(j, f);
+    json_mos(j, f);
     json_supply(j, f);
     json_energy(j, f);
 }
@@ -414,6 +435,22 @@ static void table_energy(const tdi_cosim_job *j, FILE *rep)
             e->gpu_part, e->gpu_part / e->E_total);
 }
 
+/* The transistor-level block: the realised matrix and the effective temperature. */
+static void table_mos(const tdi_cosim_job *j, FILE *rep)
+{
+    if (!j->real)
+        return;
+    fprintf(rep, "\ntransistor level: %zu OTAs, %zu MOSFETs, rest at V_cm = %.4g V, Vdd %.4g V, "
+            "design sum I_tail %.4g A\n", j->gc->n_ota, j->gc->n_dev, j->ph->v_ref, j->ph->vdd,
+            j->ph->i_tail_sum);
+    tdi_cosim_realised_print(j->real, rep);
+    if (j->teff) {
+        fprintf(rep, "noise-only spice run: %ld ticks, %.3g s wall (analytic and sde rows above "
+                "ran the extracted G; spice the transistors)\n", j->teff_ticks, j->teff_wall);
+        tdi_cosim_teff_print(rep, j->teff);
+    }
+}
+
 void tdi_cosim_report_table(const tdi_cosim_job *j)
 {
     FILE *rep = j->rep;
@@ -421,6 +458,7 @@ void tdi_cosim_report_table(const tdi_cosim_job *j)
         return;
     table_rows(j, rep);
     table_readout(j, rep);
+    table_mos(j, rep);
     table_energy(j, rep);
     fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", j->odir, j->odir);
 }
