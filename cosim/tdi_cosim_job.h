@@ -104,6 +104,8 @@ typedef struct tdi_cosim_job {
     double *teff_psd;            /* (N) A^2/Hz: device white noise per unit (Lyapunov input) */
     double teff_psd_bus;         /* A^2/Hz: device noise at bus-node outputs (not in the input) */
     long teff_ticks;             /* ticks of that run */
+    double rest_off_rms, rest_off_max; /* V: rms and max |.| over units of that run's mean of
+                                          v - v_ref (the OTAs' systematic offsets at rest) */
     double teff_wall;            /* s, its wall time */
 } tdi_cosim_job;
 

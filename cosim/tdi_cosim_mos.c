@@ -111,6 +111,11 @@ int tdi_cosim_job_teff(tdi_cosim_job *j, tdi_err *err)
         rc = tdi_cosim_stationary_cov(TDI_COSIM_SPICE, j->cc, tick, burn, keep, stride,
                                       j->pl.seed, mean, S, &st, err);
     }
+    for (size_t i = 0; i < N && !rc; i++) {
+        j->rest_off_rms += mean[i] * mean[i] / (double)N;
+        j->rest_off_max = fmax(j->rest_off_max, fabs(mean[i]));
+    }
+    j->rest_off_rms = sqrt(j->rest_off_rms);
     if (!rc && !(j->teff = tdi_cosim_teff_eval(j->cc, j->G_design, NULL, j->teff_psd, S, err)))
         rc = err->code;
     j->teff_ticks = burn + keep * stride;

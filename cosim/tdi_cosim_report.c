@@ -167,9 +167,10 @@ static void json_mos(const tdi_cosim_job *j, FILE *f)
         fprintf(f, "  , \"teff\": {\"engine\": \"spice\", \"ticks\": %ld, \"wall_s\": %.6g, "
                 "\"teff_mean\": %.6g, \"teff_lyap_mean\": %.6g, \"d_meas_vs_thetaMinv\": %.6g, "
                 "\"d_lyap_vs_thetaMinv\": %.6g, \"d_meas_vs_lyap\": %.6g, \"lyap_resid\": %.3g, "
-                "\"dev_psd_bus_A2_per_Hz\": %.6g}\n", j->teff_ticks, j->teff_wall, t->teff_mean,
+                "\"dev_psd_bus_A2_per_Hz\": %.6g, \"rest_offset_rms_V\": %.6g, "
+                "\"rest_offset_max_V\": %.6g}\n", j->teff_ticks, j->teff_wall, t->teff_mean,
                 t->teff_lyap_mean, t->d_meas_ref, t->d_lyap_ref, t->d_meas_lyap, t->lyap_resid,
-                j->teff_psd_bus);
+                j->teff_psd_bus, j->rest_off_rms, j->rest_off_max);
     fprintf(f, "  },\n");
 }
 
@@ -448,6 +449,9 @@ static void table_mos(const tdi_cosim_job *j, FILE *rep)
         fprintf(rep, "noise-only spice run: %ld ticks, %.3g s wall (analytic and sde rows above "
                 "ran the extracted G; spice the transistors)\n", j->teff_ticks, j->teff_wall);
         tdi_cosim_teff_print(rep, j->teff);
+        fprintf(rep, "rest offset (mean of v - V_cm with zero bias, the OTAs' systematic "
+                "offsets): rms %.4g V, max %.4g V = %.3g Vs\n", j->rest_off_rms, j->rest_off_max,
+                j->rest_off_max / j->ph->Vs);
     }
 }
 
