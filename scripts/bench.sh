@@ -276,3 +276,49 @@ if want sweep; then
             printf "sweep: median speed-up of %d runs: %.2fx (min %.2fx, max %.2fx)\n", NR, m, r[1], r[NR] }'
     fi
 fi
+
+# --- mos (tdi-cosim at transistor level, issue 12): the spice engine per tick on the paper
+# preset's circuit (synthetic D = 64, k = 16 bundle; MOS_D, MOS_K override them for a quicker look) with
+# circuit.devices: mos (a 5-transistor OTA per coupling element) against the same circuit with
+# ideal elements: one sample, t_settle = t_avg = 2 us (MOS_US overrides), sde off, no T_eff run.
+# Prints ticks, the realised-matrix extraction's wall time, CPU seconds per tick of each, the ratio
+# and the wall time per sample (the whole circuit time of one inference at this tick count).
+if want mos; then
+    b=build/bench-mos
+    D=${MOS_D:-64}
+    K=${MOS_K:-16}
+    us=${MOS_US:-2}
+    mkdir -p "$b"
+    rm -rf "$b/t/substrate"
+    bin/tdi-cosim --synth-bundle "$b/t/substrate" "$D" "$K" 4 1 >/dev/null
+    for dev in ideal mos; do
+        sed -e 's/^name: .*/name: t/' -e "s|^out: .*|out: $b/t|" \
+            -e 's/^  n_samples: .*/  n_samples: 1/' -e 's/^  sde: .*/  sde: false/' \
+            -e "s/^  t_settle: .*/  t_settle: ${us}.0e-6/" -e "s/^  t_avg: .*/  t_avg: ${us}.0e-6/" \
+            -e 's/^  progress: .*/  progress: false\n  teff_relax: 0/' \
+            -e 's/^  paper_row: .*/  paper_row: false/' \
+            -e "s/^  unit: rc .*/  unit: rc\n  devices: $dev/" configs/paper.yaml >"$b/$dev.yaml"
+        start=$(date +%s%N)
+        if bin/tdi-cosim "$b/$dev.yaml" >"$b/$dev.log" 2>&1; then
+            ms=$(( ($(date +%s%N) - start) / 1000000 ))
+            js=$b/t/cosim/results.json
+            r=$(grep -o '"spice": {[^}]*' "$js")
+            tk=$(echo "$r" | grep -o '"ticks": [0-9]*' | awk '{print $2}')
+            cpu=$(echo "$r" | grep -o '"cpu_s": [0-9.e+-]*' | awk '{print $2}')
+            wall=$(echo "$r" | grep -o '"wall_s": [0-9.e+-]*' | awk '{print $2}')
+            ex=$(grep -A6 '"realised":' "$js" | grep -o '"wall_s": [0-9.e+-]*' | awk '{print $2}')
+            eval "cpt_$dev=$(awk -v c="$cpu" -v t="$tk" 'BEGIN{printf "%.6g", c / t}')"
+            echo "mos: D = $D, k = $K, devices $dev: $(grep -o '^transistor level: [0-9]* OTAs, [0-9]* MOSFETs' \
+                "$b/$dev.log" | sed 's/^transistor level: //')${ex:+, extraction $ex s wall;}" \
+                "spice $tk ticks, $cpu CPU s, $wall wall s per sample," \
+                "$(awk -v c="$cpu" -v t="$tk" 'BEGIN{printf "%.3g", 1e3 * c / t}') CPU ms per tick" \
+                "(job wall $((ms / 1000)) s)"
+        else
+            echo "mos: D = $D, devices $dev FAILED: $(tail -n 1 "$b/$dev.log")"
+        fi
+    done
+    if [ -n "${cpt_ideal:-}" ] && [ -n "${cpt_mos:-}" ]; then
+        echo "mos: transistor / ideal CPU per tick: $(awk -v a="$cpt_mos" -v b="$cpt_ideal" \
+            'BEGIN{printf "%.1f", a / b}') x (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    fi
+fi
