@@ -129,6 +129,7 @@ typedef struct tdi_gen_config {
     double mos_l;          /* m, channel length of every device */
     double mos_w_min, mos_w_max, mos_w_grid; /* m, W limits and grid */
     double mos_gm_over_id; /* 1/V, sizing target of the pair and mirror devices */
+    char mos_gmid[512];    /* gm/ID table file of the card ("": the shipped card's tables) */
     double mos_vdd, mos_vcm; /* V, supply and common-mode (rest) voltage */
     double mos_avt;        /* V m, Pelgrom A_VT: std(delvto) = A_VT / sqrt(W L) */
     double mos_abeta;      /* m, Pelgrom A_beta: std(mulu0) = A_beta / sqrt(W L) */

@@ -284,6 +284,8 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"circuit.mos_w_grid", TDI_CFG_DOUBLE, &c->mos_w_grid, 1e-10, 1e-4, 0, NULL, NULL, 0},
         {"circuit.mos_gm_over_id", TDI_CFG_DOUBLE, &c->mos_gm_over_id, 3, 28, 0, NULL, NULL,
          0},
+        {"circuit.mos_gmid", TDI_CFG_STRING, c->mos_gmid, 0, 0, sizeof c->mos_gmid, NULL, NULL,
+         0},
         {"circuit.mos_vdd", TDI_CFG_DOUBLE, &c->mos_vdd, 0.3, 10, 0, NULL, NULL, 0},
         {"circuit.mos_vcm", TDI_CFG_DOUBLE, &c->mos_vcm, 0.1, 10, 0, NULL, NULL, 0},
         {"circuit.mos_avt", TDI_CFG_DOUBLE, &c->mos_avt, 0, 1e-6, 0, NULL, NULL, 0},

@@ -137,10 +137,9 @@ static int blk_order(const tdi_gen_circuit *c, int *order)
 
 /* ---------- device styles: how an ideal element (tdi_gen_elem) becomes card(s) ----------
  * The element list is the ideal circuit (what the read-back and the verification see); a style
- * realises each element as SPICE cards. Today one style: every element is its own ideal R or G
- * card. A transistor style (a MOSFET transconductor per G element, its bias subcircuit) goes
- * here as another card function, chosen per circuit, without touching the element builders
- * (docs/generator.md "Unit kinds"). */
+ * realises each element as SPICE cards: card_ideal (its own ideal R or G card) or card_mos
+ * (circuit.devices: mos; the OTAs of c->ota from tdi_gen_mos.c, resistors to vcm;
+ * docs/devices.md), chosen per circuit without touching the element builders. */
 typedef void (*card_fn)(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota);
 
 static void card_ideal(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota)
@@ -327,7 +326,11 @@ static void nl_usage_note(sb *s, const nl_ctx *x)
         sb_line(s, "*                 sample std sqrt(2 kB T g_noise / h) = %.6g A at h = %.6g s, "
                 "linearly interpolated, sample 0 := 0", p->noise_na, p->noise_dt);
         sb_line(s, "*   force node = the unit node (rc) or p<unit> (rlc); bus nodes: u*, s*, sk*");
-        sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
+        if (p->mos)
+            sb_line(s, "*   analysis: .tran h tstop 0 h from the DC operating point (h = tick); no "
+                    ".control block; in<device> EXTERNAL: device channel noise, drain to source");
+        else
+            sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
         return;
     }
     sb_line(s, "* run: ngspice -b <this file>; it prints avg_<node>_s<n> (time average, V) and "
@@ -489,16 +492,27 @@ static void nl_control(sb *s, const nl_ctx *x)
     const tdi_gen_phys *p = x->p;
     sb_line(s, ".control");
     sb_line(s, "set noaskquit");
+    if (p->mos) /* BSIM4's OpenMP load on a shared machine: one thread was 14x cheaper in CPU
+                   for the D = 4 netlist (docs/devices.md) */
+        sb_line(s, "set num_threads=1");
     sb_line(s, "run");
+    if (p->mos) /* meas takes no v(a,b): one vector per measured node, relative to vcm */
+        for (size_t i = x->o0; i < x->o1; i++)
+            sb_line(s, "let vr_%s = v(%s) - v(vcm)", c->nodes[i].name, c->nodes[i].name);
     for (size_t si = 0; si < c->n_samples; si++) {
         /* the window average keeps its window; the stage is read at the slot end */
         double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
         double t1 = p->ro ? t0 + p->t_avg : tr;
-        for (size_t i = x->o0; i < x->o1; i++) { /* mos: relative to vcm, v(node, vcm) */
-            sb_line(s, "meas tran avg_%s_s%zu AVG v(%s%s) from=%.15g to=%.15g", c->nodes[i].name,
-                    si, c->nodes[i].name, p->mos ? ",vcm" : "", t0, t1);
-            sb_line(s, "meas tran rms_%s_s%zu RMS v(%s%s) from=%.15g to=%.15g", c->nodes[i].name,
-                    si, c->nodes[i].name, p->mos ? ",vcm" : "", t0, t1);
+        for (size_t i = x->o0; i < x->o1; i++) {
+            char v[64];
+            if (p->mos)
+                snprintf(v, sizeof v, "vr_%s", c->nodes[i].name);
+            else
+                snprintf(v, sizeof v, "v(%s)", c->nodes[i].name);
+            sb_line(s, "meas tran avg_%s_s%zu AVG %s from=%.15g to=%.15g", c->nodes[i].name, si,
+                    v, t0, t1);
+            sb_line(s, "meas tran rms_%s_s%zu RMS %s from=%.15g to=%.15g", c->nodes[i].name, si,
+                    v, t0, t1);
         }
         /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
            final time point fails in ngspice 39, and the next sample's bias ramps after) */
@@ -703,6 +717,17 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
         fprintf(f, "  read-out stage: C_ro = %.6g F, gm_ro = g_ro = %.6g S, tau_ro = %.6g s, "
                 "noise g_n = %.6g S; stage settles in %.6g s (slot %.6g s)\n", p->ro_C, p->ro_g,
                 p->ro_tau, p->ro_gn, p->ro_settle, p->t_slot);
+    if (p->mos) {
+        double wmin = INFINITY, wmax = 0;
+        for (size_t i = 0; i < c->n_dev; i++) {
+            wmin = fmin(wmin, c->dev[i].W);
+            wmax = fmax(wmax, c->dev[i].W);
+        }
+        fprintf(f, "  transistor level: %zu OTAs, %zu MOSFETs (W %.3g..%.3g m, L %.3g m), design "
+                "sum I_tail %.6g A = %.6g W at Vdd %.6g V; nodes rest at vcm %.6g V\n", c->n_ota,
+                c->n_dev, c->n_dev ? wmin : 0.0, wmax, c->n_dev ? c->dev[0].L : 0.0,
+                p->i_tail_sum, p->i_tail_sum * p->vdd, p->vdd, p->v_ref);
+    }
     double sd_max = 0, var_max = 0;
     for (size_t i = 0; i < c->N; i++)
         if (!isnan(c->readout_sd[i])) {

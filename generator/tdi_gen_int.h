@@ -110,7 +110,8 @@ int tdi_gen_lowrank(const double *R, size_t n, size_t rcap, unsigned long seed, 
  * phys.mos, v_ref, vdd, i_tail_sum from the element list; TDI_EIO when mos_lib cannot be read.
  * "ideal": sets phys.v_ref = 0 and nothing else. */
 int tdi_gen_mos_build(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *err);
-/* gm/ID (1/V) of the shipped card's device type 'n' | 'p' at drain current per square J (A). */
+/* gm/ID (1/V) of the shipped card's device type 'n' | 'p' | 'b' (NMOS at VSB = 0.45 V, the
+ * pair's table) at drain current per square J (A). */
 double tdi_gen_mos_gmid(char type, double J);
 /* Drain current (A) at which a device of width W, length L (m) has transconductance gm (S). */
 double tdi_gen_mos_id_for_gm(char type, double gm, double W, double L);

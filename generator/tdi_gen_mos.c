@@ -1,6 +1,7 @@
 /* tdi_gen_mos: the transistor-level device list (circuit.devices: mos; docs/devices.md). Each
  * G element (and each R element with g < 0) becomes one 5-transistor OTA plus its bias generator,
- * sized from a gm/ID target with the shipped card's gm/ID table; optional Pelgrom mismatch per
+ * sized from a gm/ID target with a gm/ID table (the shipped card's, or circuit.mos_gmid's);
+ * optional Pelgrom mismatch per
  * device. Invariant: the list depends only on (element list, config, seed, chip): same inputs,
  * same devices, same draws. Non-goals: formatting the cards (tdi_gen_emit.c), device noise
  * sizing (the co-simulator's op pass fills psd_w / psd_f1). */
@@ -15,9 +16,10 @@
 #include "tdi_gen_int.h"
 
 /* gm/ID (1/V) against the drain current per square J = ID / (W/L) (A) of the shipped card
- * (models/tdi-bsim4.lib) at L = 1 um, VSB = 0, |VDS| = 0.9 V (n) / 0.5 V (p), 27 C: every 5th
- * point of an ngspice 39 DC sweep of VGS in 5 mV steps (the deck: docs/devices.md "Sizing").
- * Ascending J, descending gm/ID. */
+ * (models/tdi-bsim4.lib) at L = 1 um, |VDS| = 0.9 V (n) / 0.5 V (p), 27 C, VSB = 0 (tab_n: tail
+ * and bias; tab_p) or VSB = 0.45 V (tab_nb: the pair, whose sources sit near vcm - VGS): every
+ * 5th point of an ngspice 39 DC sweep of VGS in 5 mV steps (the deck: docs/devices.md
+ * "Sizing"). Ascending J, descending gm/ID. */
 typedef struct {
     double j, gmid;
 } mos_pt;
@@ -35,6 +37,19 @@ static const mos_pt tab_n[] = {
     {2.5632e-05, 3.2133},  {2.7722e-05, 3.0572},  {2.9869e-05, 2.9146},
 };
 
+static const mos_pt tab_nb[] = {
+    {1.1431e-11, 30.6762}, {2.4586e-11, 30.5863}, {5.2744e-11, 30.4700}, {1.1277e-10, 30.3161},
+    {2.4004e-10, 30.1097}, {5.0789e-10, 29.8317}, {1.0659e-09, 29.4590}, {2.2132e-09, 28.9670},
+    {4.5314e-09, 28.3353}, {9.1156e-09, 27.5560}, {1.7952e-08, 26.6425}, {3.4510e-08, 25.6277},
+    {6.4619e-08, 24.5406}, {1.1764e-07, 23.3683}, {2.0761e-07, 22.0450}, {3.5354e-07, 20.5026},
+    {5.7765e-07, 18.7431}, {9.0153e-07, 16.8565}, {1.3419e-06, 14.9737}, {1.9079e-06, 13.2089},
+    {2.6015e-06, 11.6309}, {3.4190e-06, 10.2646}, {4.3538e-06, 9.1043}, {5.3983e-06, 8.1286},
+    {6.5455e-06, 7.3104}, {7.7889e-06, 6.6229}, {9.1231e-06, 6.0421}, {1.0544e-05, 5.5481},
+    {1.2047e-05, 5.1244}, {1.3629e-05, 4.7579}, {1.5288e-05, 4.4382}, {1.7021e-05, 4.1570},
+    {1.8825e-05, 3.9079}, {2.0699e-05, 3.6856}, {2.2639e-05, 3.4860}, {2.4644e-05, 3.3058},
+    {2.6712e-05, 3.1421}, {2.8840e-05, 2.9927},
+};
+
 static const mos_pt tab_p[] = {
     {1.0652e-11, 29.3232}, {2.2139e-11, 29.1995}, {4.5851e-11, 29.0373}, {9.4517e-11, 28.8231},
     {1.9364e-10, 28.5402}, {3.9349e-10, 28.1704}, {7.9127e-10, 27.6974}, {1.5703e-09, 27.1124},
@@ -49,62 +64,70 @@ static const mos_pt tab_p[] = {
     {1.1445e-05, 2.3640},  {1.2122e-05, 2.2352},
 };
 
-static const mos_pt *mos_tab(char type, size_t *n)
+/* One gm/ID table: points ascending in J. */
+typedef struct {
+    const mos_pt *pt;
+    size_t n;
+} mos_tab;
+
+/* The tables of a build: n (tail, bias), b (pair), p (mirror); own: a user file's points. */
+typedef struct {
+    mos_tab t[3];
+    mos_pt *own[3];
+} mos_tabs;
+
+static int tab_slot(char type)
 {
-    *n = type == 'n' ? sizeof tab_n / sizeof tab_n[0] : sizeof tab_p / sizeof tab_p[0];
-    return type == 'n' ? tab_n : tab_p;
+    return type == 'n' ? 0 : (type == 'b' ? 1 : 2);
+}
+
+/* type 'n' | 'p' | 'b' (the pair NMOS, body at VSB = 0.45 V) of the shipped card */
+static mos_tab mos_shipped(char type)
+{
+    if (type == 'b')
+        return (mos_tab){tab_nb, sizeof tab_nb / sizeof tab_nb[0]};
+    if (type == 'n')
+        return (mos_tab){tab_n, sizeof tab_n / sizeof tab_n[0]};
+    return (mos_tab){tab_p, sizeof tab_p / sizeof tab_p[0]};
 }
 
 /* gm/ID at current density J (A per square): linear in ln J between table points, the end
  * values outside (weak inversion: gm/ID saturates; strong: the last point). */
-double tdi_gen_mos_gmid(char type, double J)
+static double tab_gmid(mos_tab tb, double J)
 {
-    size_t n;
-    const mos_pt *t = mos_tab(type, &n);
+    const mos_pt *t = tb.pt;
     if (J <= t[0].j)
         return t[0].gmid;
-    for (size_t i = 1; i < n; i++)
+    for (size_t i = 1; i < tb.n; i++)
         if (J <= t[i].j) {
             double f = log(J / t[i - 1].j) / log(t[i].j / t[i - 1].j);
             return t[i - 1].gmid + f * (t[i].gmid - t[i - 1].gmid);
         }
-    return t[n - 1].gmid;
+    return t[tb.n - 1].gmid;
 }
 
-/* The current density at which gm/ID = target (the inverse of tdi_gen_mos_gmid). */
-static double mos_j_of_gmid(char type, double target)
+/* The current density at which gm/ID = target (the inverse of tab_gmid). */
+static double tab_j(mos_tab tb, double target)
 {
-    size_t n;
-    const mos_pt *t = mos_tab(type, &n);
+    const mos_pt *t = tb.pt;
     if (target >= t[0].gmid)
         return t[0].j;
-    for (size_t i = 1; i < n; i++)
+    for (size_t i = 1; i < tb.n; i++)
         if (target >= t[i].gmid) {
             double f = (target - t[i - 1].gmid) / (t[i].gmid - t[i - 1].gmid);
             return t[i - 1].j * exp(f * log(t[i].j / t[i - 1].j));
         }
-    return t[n - 1].j;
-}
-
-/* W (m) for drain current id at gm/ID = target: L id / J(target), rounded to the grid and
- * clamped to [w_min, w_max] (both rounded onto the grid, w_min up). */
-static double mos_width(const tdi_gen_config *cfg, char type, double id, double target)
-{
-    double g = cfg->mos_w_grid;
-    double w = cfg->mos_l * id / mos_j_of_gmid(type, target);
-    double wmin = ceil(cfg->mos_w_min / g - 1e-9) * g, wmax = floor(cfg->mos_w_max / g + 1e-9) * g;
-    w = round(w / g) * g;
-    return w < wmin ? wmin : (w > wmax ? wmax : w);
+    return t[tb.n - 1].j;
 }
 
 /* The drain current (A) at which a device of width W has transconductance gm:
  * id gm/ID(id L / W) = gm, increasing in id; bisection in ln id over [1e-18, 1] A. */
-double tdi_gen_mos_id_for_gm(char type, double gm, double W, double L)
+static double tab_id_for_gm(mos_tab tb, double gm, double W, double L)
 {
     double lo = log(1e-18), hi = log(1.0);
     for (int it = 0; it < 200 && hi - lo > 1e-13; it++) {
         double mid = 0.5 * (lo + hi), id = exp(mid);
-        if (id * tdi_gen_mos_gmid(type, id * L / W) < gm)
+        if (id * tab_gmid(tb, id * L / W) < gm)
             lo = mid;
         else
             hi = mid;
@@ -112,10 +135,103 @@ double tdi_gen_mos_id_for_gm(char type, double gm, double W, double L)
     return exp(0.5 * (lo + hi));
 }
 
+double tdi_gen_mos_gmid(char type, double J)
+{
+    return tab_gmid(mos_shipped(type), J);
+}
+
+double tdi_gen_mos_id_for_gm(char type, double gm, double W, double L)
+{
+    return tab_id_for_gm(mos_shipped(type), gm, W, L);
+}
+
+/* W (m) for drain current id at gm/ID = target: L id / J(target), rounded to the grid and
+ * clamped to [w_min, w_max] (both rounded onto the grid, w_min up). */
+static double mos_width(const tdi_gen_config *cfg, mos_tab tb, double id, double target)
+{
+    double g = cfg->mos_w_grid;
+    double w = cfg->mos_l * id / tab_j(tb, target);
+    double wmin = ceil(cfg->mos_w_min / g - 1e-9) * g, wmax = floor(cfg->mos_w_max / g + 1e-9) * g;
+    w = round(w / g) * g;
+    return w < wmin ? wmin : (w > wmax ? wmax : w);
+}
+
+/* ---------- a user's gm/ID table (circuit.mos_gmid) ----------
+ * Text, one point a line: "<n|b|p> <J: A per square> <gm/ID: 1/V>", '#' comments; per type J
+ * strictly ascending and gm/ID > 0; n and p need two points or more, b (the pair at its source
+ * voltage) defaults to n. */
+static int tabs_add(mos_tabs *T, int k, double j, double g)
+{
+    size_t n = T->t[k].n;
+    mos_pt *p = realloc(T->own[k], (n + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    p[n] = (mos_pt){j, g};
+    T->own[k] = p;
+    T->t[k] = (mos_tab){p, n + 1};
+    return 0;
+}
+
+static int tabs_line(mos_tabs *T, const char *line, const char *path, long ln, tdi_err *err)
+{
+    char ty;
+    double j, g;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (!*line || *line == '#' || *line == '\n')
+        return 0;
+    if (sscanf(line, " %c %lf %lf", &ty, &j, &g) != 3 || (ty != 'n' && ty != 'b' && ty != 'p') ||
+        !(j > 0) || !(g > 0) || !isfinite(j) || !isfinite(g))
+        return tdi_err_set(err, TDI_EFORMAT, "%s:%ld: want \"<n|b|p> <J A> <gm/ID 1/V>\" with "
+                           "J, gm/ID > 0 (circuit.mos_gmid; docs/devices.md)", path, ln);
+    int k = tab_slot(ty);
+    if (T->t[k].n && !(j > T->t[k].pt[T->t[k].n - 1].j))
+        return tdi_err_set(err, TDI_EFORMAT, "%s:%ld: J must ascend within type %c", path, ln,
+                           ty);
+    if (tabs_add(T, k, j, g))
+        return tdi_err_set(err, TDI_ENOMEM, "gm/ID table: out of memory");
+    return 0;
+}
+
+static void tabs_free(mos_tabs *T)
+{
+    for (int k = 0; k < 3; k++)
+        free(T->own[k]);
+}
+
+/* The build's tables: the shipped card's, or the file's (cfg->mos_gmid). */
+static int tabs_load(const tdi_gen_config *cfg, mos_tabs *T, tdi_err *err)
+{
+    memset(T, 0, sizeof *T);
+    if (!cfg->mos_gmid[0]) {
+        T->t[0] = mos_shipped('n');
+        T->t[1] = mos_shipped('b');
+        T->t[2] = mos_shipped('p');
+        return 0;
+    }
+    FILE *f = fopen(cfg->mos_gmid, "r");
+    if (!f)
+        return tdi_err_set(err, TDI_EIO, "%s: circuit.mos_gmid: cannot read the gm/ID table '%s'",
+                           cfg->path, cfg->mos_gmid);
+    char line[512];
+    long ln = 0;
+    int rc = 0;
+    while (!rc && fgets(line, sizeof line, f))
+        rc = tabs_line(T, line, cfg->mos_gmid, ++ln, err);
+    fclose(f);
+    if (!rc && (T->t[0].n < 2 || T->t[2].n < 2))
+        rc = tdi_err_set(err, TDI_EFORMAT, "%s: needs two points or more of types n and p "
+                         "(circuit.mos_gmid)", cfg->mos_gmid);
+    if (!rc && T->t[1].n == 0)
+        T->t[1] = T->t[0];
+    return rc;
+}
+
 /* ---------- building the list ---------- */
 typedef struct {
     tdi_gen_circuit *c;
     const tdi_gen_config *cfg;
+    mos_tabs tabs;
     size_t cap_dev, cap_ota;
 } mos_bd;
 
@@ -158,7 +274,8 @@ static int mos_dev(mos_bd *b, size_t k, const char *tag, char type, int role, co
     d->W = W;
     d->L = b->cfg->mos_l;
     d->id = id;
-    d->gm = id * tdi_gen_mos_gmid(type, id * d->L / W);
+    d->gm = id * tab_gmid(b->tabs.t[tab_slot(role == TDI_GEN_DEV_PAIR ? 'b' : type)],
+                          id * d->L / W);
     return 0;
 }
 
@@ -190,10 +307,11 @@ static int mos_ota(mos_bd *b, size_t e, double gm, int sign, const char *out, co
     snprintf(o->inp, sizeof o->inp, "%s", inp);
     snprintf(o->inn, sizeof o->inn, "%s", inn);
     double t = cfg->mos_gm_over_id, L = cfg->mos_l;
-    double wp = mos_width(cfg, 'n', gm / t, t);
-    double id = tdi_gen_mos_id_for_gm('n', gm, wp, L);
+    const mos_tab *tb = b->tabs.t; /* n, b, p */
+    double wp = mos_width(cfg, tb[1], gm / t, t);
+    double id = tab_id_for_gm(tb[1], gm, wp, L);
     o->i_tail = 2 * id;
-    double wm = mos_width(cfg, 'p', id, t), wt = mos_width(cfg, 'n', 2 * id, t / 2);
+    double wm = mos_width(cfg, tb[2], id, t), wt = mos_width(cfg, tb[0], 2 * id, t / 2);
     char nt[48], nd[48], nb[48];
     snprintf(nt, sizeof nt, "ota%zu_t", k);
     snprintf(nd, sizeof nd, "ota%zu_d", k);
@@ -296,9 +414,16 @@ int tdi_gen_mos_build(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *er
     c->phys.vdd = cfg->mos_vdd;
     c->phys.i_tail_sum = 0;
     mos_bd b = {.c = c, .cfg = c->mos_cfg};
-    for (size_t i = 0; i < c->n_elems; i++)
+    if ((rc = tabs_load(cfg, &b.tabs, err))) {
+        tabs_free(&b.tabs);
+        return rc;
+    }
+    for (size_t i = 0; i < c->n_elems && !rc; i++)
         if (mos_elem(&b, i))
-            return tdi_err_set(err, TDI_ENOMEM, "device list: out of memory");
+            rc = tdi_err_set(err, TDI_ENOMEM, "device list: out of memory");
+    tabs_free(&b.tabs);
+    if (rc)
+        return rc;
     if (cfg->mos_mismatch)
         return mos_mismatch(c, cfg, err);
     return 0;

@@ -346,7 +346,7 @@ static void test_mlp_grad(void)
     for (size_t i = 0; i < N * Dm; i++)
         var += Tl[i] * Tl[i] / (double)(N * Dm);
     double before = tdi_sub_mlp_mse(&lin, Xl, Tl, N), after = NAN;
-    tdi_sub_train_opts o = {60, 64, 3e-3, 0.0, 5};
+    tdi_sub_train_opts o = {60, 64, 3e-3, 0.0, 5, 0, 0, 0};
     tdi_sub_mlp_train(&lin, Xl, Tl, N, &o, &after, &err);
     printf("# linear bottleneck: target variance %.6g, MSE before %.6g after %.6g\n", var,
            before, after);

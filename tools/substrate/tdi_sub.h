@@ -45,6 +45,9 @@ typedef struct tdi_sub_cfg {
     double ridge;       /* relative ridge of the regressions (times trace(Cxx)/D) */
     long epochs, batch; /* interface training */
     double lr, weight_decay;
+    int standardise;    /* interface training on standardised inputs/targets (docs/substrate.md) */
+    double val_frac;    /* validation share of the fit split for early stopping (0: none) */
+    long patience;      /* epochs without a better validation MSE before stopping */
 } tdi_sub_cfg;
 
 /* Fills defaults, then reads path (top-level keys, export, substrate; other sections ignored).
@@ -98,7 +101,19 @@ typedef struct tdi_sub_train_opts {
     long epochs, batch;
     double lr, weight_decay; /* Adam; weight decay as PyTorch's Adam (L2 added to the gradient) */
     unsigned long seed;      /* initialisation and minibatch order */
+    int standardise;         /* 1: train on per-column standardised inputs and targets (training
+                                rows' mean and std), folded back into the weights afterwards */
+    double val_frac;         /* > 0: the last round(val_frac n) rows are a validation split:
+                                early stopping on their MSE, the best epoch's weights kept */
+    long patience;           /* epochs without a better validation MSE before stopping */
 } tdi_sub_train_opts;
+
+typedef struct tdi_sub_train_info {
+    double loss;             /* MSE over all n rows at the end (original scale) */
+    double val_loss;         /* MSE over the validation rows (NAN without them) */
+    size_t n_val;            /* validation rows */
+    long epochs_run, best_epoch; /* epochs trained; the one whose weights were kept (1-based) */
+} tdi_sub_train_info;
 
 /* Allocates and initialises as PyTorch's nn.Linear (uniform +-1/sqrt(fan_in)) from seed. */
 int tdi_sub_mlp_init(tdi_sub_mlp *m, size_t in, size_t hidden, size_t out, int silu,
@@ -111,9 +126,14 @@ int tdi_sub_mlp_forward(const tdi_sub_mlp *m, const double *X, size_t n, double 
                         tdi_err *err);
 /* Mean squared error over all n*out entries. */
 double tdi_sub_mlp_mse(const tdi_sub_mlp *m, const double *X, const double *T, size_t n);
-/* Minibatch Adam on MSE(net(X), T). final_loss (may be NULL): full-set MSE at the end. */
+/* Minibatch Adam on MSE(net(X), T). final_loss (may be NULL): full-set MSE at the end. With
+ * standardise 0 and val_frac 0 this is the released code's training (raw scale, all epochs);
+ * otherwise docs/substrate.md "Interface training". The returned net always maps raw X to T. */
 int tdi_sub_mlp_train(tdi_sub_mlp *m, const double *X, const double *T, size_t n,
                       const tdi_sub_train_opts *o, double *final_loss, tdi_err *err);
+/* The same, reporting the validation loss and the epochs in *info. */
+int tdi_sub_mlp_train_info(tdi_sub_mlp *m, const double *X, const double *T, size_t n,
+                           const tdi_sub_train_opts *o, tdi_sub_train_info *info, tdi_err *err);
 /* Gradient of the MSE on (X, T) into flat g (order w1, b1, w2, b2); for tests. */
 int tdi_sub_mlp_grad(const tdi_sub_mlp *m, const double *X, const double *T, size_t n,
                      double *g, tdi_err *err);
@@ -174,6 +194,15 @@ int tdi_sub_act_read(const char *dir, const char *split, long n, long t, long po
                      const char *enc, const char *dec, size_t D, int want_weights,
                      tdi_sub_act *a, tdi_err *err);
 void tdi_sub_act_destroy(tdi_sub_act *a);
+
+/* Checks one activation bundle with tdi-fit's own reader and no expectations from a config:
+ * manifest, every listed layer read whole (shape against `layers`, finite), w_<layer>.npy when
+ * present; one line per array to out. 0 or the reader's error (file and position). */
+int tdi_sub_act_check(const char *dir, FILE *out, tdi_err *err);
+/* `tdi-fit --check DIR`: a substrate bundle (DIR/M.npy: tdi_bundle_read, M positive definite,
+ * the optional data and interface sets), an export directory (activations-fit/ and
+ * activations-test/) or one activation bundle (DIR/manifest.yaml). Prints what it found. */
+int tdi_sub_check(const char *dir, FILE *out, tdi_err *err);
 
 /* Everything the substrate bundle holds (docs/formats.md, "Substrate bundle"). */
 typedef struct tdi_sub_bundle {

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tdi_bundle.h"
 #include "tdi_cfg.h"
@@ -264,6 +265,93 @@ int tdi_sub_act_read(const char *dir, const char *split, long n, long t, long po
         rc = read_weight(dir, dec, D, &a->Wdec, &a->hash, err);
     if (rc)
         tdi_sub_act_destroy(a);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ bundle check */
+
+/* "[a, b, c]" of an array's shape into buf. */
+static void shape_text(const tdi_npy *a, char *buf, size_t size)
+{
+    size_t o = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < a->ndim && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%zu", i ? ", " : "", a->shape[i]);
+    if (o < size)
+        snprintf(buf + o, size - o, "]");
+}
+
+/* Index of the first non-finite element of a, or -1. */
+static long first_nonfinite(const tdi_npy *a)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        double v = a->dtype == TDI_NPY_F32 ? (double)((const float *)a->data)[i]
+                                           : ((const double *)a->data)[i];
+        if (!isfinite(v))
+            return (long)i;
+    }
+    return -1;
+}
+
+/* One array of an activation bundle: read whole, shape against the manifest (layers) or the
+ * conv-weight form (w_*), every element finite; one line to out. */
+static int check_array(const char *dir, const char *file, const act_manifest *m, int layer_i,
+                       uint64_t *h, FILE *out, tdi_err *err)
+{
+    char path[1100], sh[128];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    tdi_npy a;
+    int rc = tdi_npy_read(path, &a, err);
+    if (rc)
+        return rc;
+    shape_text(&a, sh, sizeof sh);
+    long bad = first_nonfinite(&a);
+    if (bad >= 0)
+        rc = tdi_err_set(err, TDI_ENUM, "%s: element %ld is not finite", path, bad);
+    else if (layer_i >= 0 && a.ndim != 2)
+        rc = tdi_err_set(err, TDI_EFORMAT, "%s: shape %s, expected [n, columns]", path, sh);
+    else if (layer_i >= 0)
+        rc = act_check_layer(m, act_layer_names[layer_i], a.shape[0], a.shape[1], err);
+    else if (a.ndim != 4 || a.shape[2] != 3 || a.shape[3] != 3)
+        rc = tdi_err_set(err, TDI_EFORMAT, "%s: shape %s, expected [C_out, C_in, 3, 3]", path,
+                         sh);
+    if (!rc)
+        fprintf(out, "  %-12s %s %s, finite\n", file, a.dtype == TDI_NPY_F32 ? "<f4" : "<f8",
+                sh);
+    tdi_npy_destroy(&a);
+    return rc ? rc : hash_into(h, path, err);
+}
+
+int tdi_sub_act_check(const char *dir, FILE *out, tdi_err *err)
+{
+    tdi_sub_act a;
+    memset(&a, 0, sizeof a);
+    a.hash = TDI_HASH_INIT;
+    act_manifest *m = malloc(sizeof *m);
+    if (!m)
+        return tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", dir);
+    int rc = read_manifest(dir, NULL, -1, -1, -1, &a, m, err);
+    if (!rc)
+        fprintf(out, "%s: activation bundle, n = %zu, t = %ld, pool = %ld, channels = %ld%s%s\n",
+                dir, a.n, a.t, a.pool, m->channels, a.ckpt_hash[0] ? ", checkpoint_hash " : "",
+                a.ckpt_hash);
+    for (int i = 0; !rc && i < ACT_NLAYERS; i++) {
+        if (!m->nshape[i])
+            continue;
+        char file[32];
+        snprintf(file, sizeof file, "%s.npy", act_layer_names[i]);
+        rc = check_array(dir, file, m, i, &a.hash, out, err);
+        char wpath[1100];
+        snprintf(file, sizeof file, "w_%s.npy", act_layer_names[i]);
+        snprintf(wpath, sizeof wpath, "%s/%s", dir, file);
+        if (!rc && access(wpath, F_OK) == 0) /* weights are optional (paper mode reads them) */
+            rc = check_array(dir, file, m, -1, &a.hash, out, err);
+    }
+    free(m);
+    if (!rc) {
+        char hex[17];
+        tdi_hash_hex(a.hash, hex);
+        fprintf(out, "  hash %s (FNV-1a 64 over the manifest and the arrays listed)\n", hex);
+    }
     return rc;
 }
 

@@ -4,7 +4,8 @@
  *   seed: 1 / name: paper / out: out/paper
  *   export: {checkpoint, dir, t, n_fit, n_test, pool}
  *   substrate: {mode, enc, dec, D, k, J2, kT, couplings, frobenius, ranks, pd_margin,
- *               readout_gain, skip_encoder, ridge, epochs, batch, lr, weight_decay}
+ *               readout_gain, skip_encoder, ridge, epochs, batch, lr, weight_decay,
+ *               standardise, val_frac, patience}
  * Invariants: unknown keys are errors (tdi_cfg); k <= D; ranks >= 1. Non-goal: writing configs. */
 #include "tdi_sub.h"
 
@@ -24,6 +25,7 @@ void tdi_sub_cfg_defaults(tdi_sub_cfg *c)
         .ranks = {1, 2, 4, 8, 16, 32, 64}, .n_ranks = 7,
         .pd_margin = 0.05, .readout_gain = 1, .skip_encoder = "full", .ridge = 1e-6,
         .epochs = 100, .batch = 256, .lr = 3e-3, .weight_decay = 1e-4,
+        .standardise = 1, .val_frac = 0.1, .patience = 10,
     };
 }
 
@@ -64,6 +66,9 @@ int tdi_sub_cfg_load(const char *path, tdi_sub_cfg *c, tdi_err *err)
         {"substrate.batch", TDI_CFG_INT, &c->batch, 1, 1e7, 0, NULL, NULL, 0},
         {"substrate.lr", TDI_CFG_DOUBLE, &c->lr, 1e-12, 10, 0, NULL, NULL, 0},
         {"substrate.weight_decay", TDI_CFG_DOUBLE, &c->weight_decay, 0, 10, 0, NULL, NULL, 0},
+        {"substrate.standardise", TDI_CFG_BOOL, &c->standardise, 0, 0, 0, NULL, NULL, 0},
+        {"substrate.val_frac", TDI_CFG_DOUBLE, &c->val_frac, 0, 0.5, 0, NULL, NULL, 0},
+        {"substrate.patience", TDI_CFG_INT, &c->patience, 1, 1e6, 0, NULL, NULL, 0},
     };
     size_t nk = sizeof keys / sizeof keys[0];
     int rc = tdi_cfg_load_preset(path, NULL, keys, nk, 3, err); /* seed, name, out required */

@@ -169,16 +169,19 @@ static int run_interface(tdi_sub_fitrun *r, tdi_err *err)
 {
     const tdi_sub_cfg *cfg = r->cfg;
     size_t D = r->D, nf = r->nf, nt = r->nt;
-    tdi_sub_train_opts to = {cfg->epochs, cfg->batch, cfg->lr, cfg->weight_decay, 0};
+    tdi_sub_train_opts to = {cfg->epochs, cfg->batch, cfg->lr, cfg->weight_decay, 0,
+                             cfg->standardise, cfg->val_frac, cfg->patience};
     int rc;
     to.seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_FIT_MLP, 1);
     if ((rc = tdi_sub_mlp_init(&r->enc, D, 4, D, 0, to.seed, err)) ||
-        (rc = tdi_sub_mlp_train(&r->enc, r->fit.x, r->AXf, nf, &to, &r->enc_loss, err)))
+        (rc = tdi_sub_mlp_train_info(&r->enc, r->fit.x, r->AXf, nf, &to, &r->enc_info, err)))
         return rc;
     to.seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_FIT_MLP, 2);
     if ((rc = tdi_sub_mlp_init(&r->tr, D, 16, D, 1, to.seed, err)) ||
-        (rc = tdi_sub_mlp_train(&r->tr, r->AXf, r->BDf, nf, &to, &r->tr_loss, err)))
+        (rc = tdi_sub_mlp_train_info(&r->tr, r->AXf, r->BDf, nf, &to, &r->tr_info, err)))
         return rc;
+    r->enc_loss = r->enc_info.loss;
+    r->tr_loss = r->tr_info.loss;
     if ((rc = tdi_sub_mlp_forward(&r->enc, r->test.x, nt, r->benc, err)) ||
         (rc = tdi_sub_mlp_forward(&r->tr, r->benc, nt, r->bdec, err)))
         return rc;

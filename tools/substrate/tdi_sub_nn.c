@@ -197,67 +197,230 @@ int tdi_sub_mlp_grad(const tdi_sub_mlp *m, const double *X, const double *T, siz
     return 0;
 }
 
+/* Minibatch Adam state and buffers of one training run. */
+typedef struct {
+    size_t bs, np;
+    double *g, *mom, *vel, *Xb, *Tb;
+    size_t *perm;
+    gsl_rng *rng;
+    mlp_ws w;
+    long step;
+} mlp_trainer;
+
+static void trainer_destroy(mlp_trainer *t)
+{
+    free(t->g);
+    free(t->mom);
+    free(t->vel);
+    free(t->Xb);
+    free(t->Tb);
+    free(t->perm);
+    gsl_rng_free(t->rng);
+    ws_destroy(&t->w);
+}
+
+static int trainer_init(mlp_trainer *t, const tdi_sub_mlp *m, size_t n, const tdi_sub_train_opts *o,
+                        tdi_err *err)
+{
+    memset(t, 0, sizeof *t);
+    t->bs = (size_t)o->batch < n ? (size_t)o->batch : n;
+    t->np = mlp_count(m);
+    t->g = malloc(t->np * sizeof *t->g);
+    t->mom = calloc(t->np, sizeof *t->mom);
+    t->vel = calloc(t->np, sizeof *t->vel);
+    t->Xb = malloc(t->bs * m->in * sizeof *t->Xb);
+    t->Tb = malloc(t->bs * m->out * sizeof *t->Tb);
+    t->perm = malloc(n * sizeof *t->perm);
+    t->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    int wsrc = ws_init(&t->w, m, t->bs);
+    if (!t->g || !t->mom || !t->vel || !t->Xb || !t->Tb || !t->perm || !t->rng || wsrc) {
+        trainer_destroy(t);
+        memset(t, 0, sizeof *t);
+        return tdi_err_set(err, TDI_ENOMEM, "interface training: out of memory");
+    }
+    /* the minibatch order must not reuse the initialisation stream */
+    gsl_rng_set(t->rng, tdi_seed(o->seed, TDI_SEED_FIT_BATCH, 0));
+    for (size_t i = 0; i < n; i++)
+        t->perm[i] = i;
+    return 0;
+}
+
+/* One epoch of minibatch Adam over the n rows of (X, T). */
+static int train_epoch(tdi_sub_mlp *m, const double *X, const double *T, size_t n,
+                       const tdi_sub_train_opts *o, mlp_trainer *t, long ep, tdi_err *err)
+{
+    const double b1 = 0.9, b2 = 0.999, eps = 1e-8; /* PyTorch Adam defaults */
+    double *p = m->w1;
+    gsl_ran_shuffle(t->rng, t->perm, n, sizeof *t->perm);
+    for (size_t s = 0; s < n; s += t->bs) {
+        size_t b = n - s < t->bs ? n - s : t->bs;
+        for (size_t i = 0; i < b; i++) {
+            memcpy(t->Xb + i * m->in, X + t->perm[s + i] * m->in, m->in * sizeof *t->Xb);
+            memcpy(t->Tb + i * m->out, T + t->perm[s + i] * m->out, m->out * sizeof *t->Tb);
+        }
+        double loss = mlp_bwd(m, t->Xb, t->Tb, b, &t->w, t->g);
+        if (!isfinite(loss))
+            return tdi_err_set(err, TDI_ENUM, "interface training diverged at epoch %ld (loss "
+                               "%g); lower substrate.lr%s", ep, loss, o->standardise ? "" :
+                               " or set substrate.standardise: true");
+        t->step++;
+        double c1 = 1.0 - pow(b1, (double)t->step), c2 = 1.0 - pow(b2, (double)t->step);
+        for (size_t i = 0; i < t->np; i++) {
+            double gi = t->g[i] + o->weight_decay * p[i];
+            t->mom[i] = b1 * t->mom[i] + (1.0 - b1) * gi;
+            t->vel[i] = b2 * t->vel[i] + (1.0 - b2) * gi * gi;
+            p[i] -= o->lr * (t->mom[i] / c1) / (sqrt(t->vel[i] / c2) + eps);
+        }
+    }
+    return 0;
+}
+
+/* Trains on rows [0, n_tr) for o->epochs; with n_val > 0 rows after them, evaluates their MSE
+ * after every epoch, keeps the best parameters and stops after o->patience epochs without a
+ * better one. *epochs_run (may be NULL): epochs trained; *best_epoch: the one kept (1-based). */
+static int train_loop(tdi_sub_mlp *m, const double *X, const double *T, size_t n_tr,
+                      size_t n_val, const tdi_sub_train_opts *o, long *epochs_run,
+                      long *best_epoch, tdi_err *err)
+{
+    mlp_trainer t;
+    int rc = trainer_init(&t, m, n_tr, o, err);
+    if (rc)
+        return rc;
+    double *best = n_val ? malloc(t.np * sizeof *best) : NULL, best_mse = INFINITY;
+    long ep = 0, kept = 0;
+    if (n_val && !best)
+        rc = tdi_err_set(err, TDI_ENOMEM, "interface training: out of memory");
+    for (; !rc && ep < o->epochs; ep++) {
+        if ((rc = train_epoch(m, X, T, n_tr, o, &t, ep, err)) || !n_val)
+            continue;
+        double v = tdi_sub_mlp_mse(m, X + n_tr * m->in, T + n_tr * m->out, n_val);
+        if (v < best_mse) {
+            best_mse = v;
+            kept = ep + 1;
+            memcpy(best, m->w1, t.np * sizeof *best);
+        } else if (ep + 1 - kept >= o->patience) {
+            ep++;
+            break;
+        }
+    }
+    if (!rc && n_val && kept)
+        memcpy(m->w1, best, t.np * sizeof *best);
+    if (epochs_run)
+        *epochs_run = ep;
+    if (best_epoch)
+        *best_epoch = n_val ? kept : ep;
+    free(best);
+    trainer_destroy(&t);
+    return rc;
+}
+
+/* Per-column mean and std of the first n rows of X (n x d); a std below 1e-12 of the largest
+ * (a constant column) becomes 1, so it passes unscaled. */
+static void col_stats(const double *X, size_t n, size_t d, double *mu, double *sd)
+{
+    double smax = 0;
+    for (size_t j = 0; j < d; j++) {
+        double s = 0, q = 0;
+        for (size_t i = 0; i < n; i++)
+            s += X[i * d + j];
+        mu[j] = s / (double)n;
+        for (size_t i = 0; i < n; i++)
+            q += (X[i * d + j] - mu[j]) * (X[i * d + j] - mu[j]);
+        sd[j] = sqrt(q / (double)n);
+        smax = fmax(smax, sd[j]);
+    }
+    for (size_t j = 0; j < d; j++)
+        if (!(sd[j] > 1e-12 * smax))
+            sd[j] = 1.0;
+}
+
+/* Undoes the standardisation in the weights: the net maps (x - mx)/sx to (t - mt)/st; the
+ * returned net maps x to t: W1' = W1 diag(1/sx), b1' = b1 - W1' mx, W2' = diag(st) W2,
+ * b2' = st b2 + mt (exact for both activations: only the layers' affine parts change). */
+static void fold_standardisation(tdi_sub_mlp *m, const double *mx, const double *sx,
+                                 const double *mt, const double *st)
+{
+    for (size_t h = 0; h < m->hidden; h++)
+        for (size_t j = 0; j < m->in; j++) {
+            m->w1[h * m->in + j] /= sx[j];
+            m->b1[h] -= m->w1[h * m->in + j] * mx[j];
+        }
+    for (size_t o = 0; o < m->out; o++) {
+        for (size_t h = 0; h < m->hidden; h++)
+            m->w2[o * m->hidden + h] *= st[o];
+        m->b2[o] = st[o] * m->b2[o] + mt[o];
+    }
+}
+
+/* (X - mu) / sd row by row into Y (n x d). */
+static void standardise_rows(const double *X, size_t n, size_t d, const double *mu,
+                             const double *sd, double *Y)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            Y[i * d + j] = (X[i * d + j] - mu[j]) / sd[j];
+}
+
+/* The standardised and/or validated run: statistics of the training rows only. */
+static int train_scaled(tdi_sub_mlp *m, const double *X, const double *T, size_t n,
+                        size_t n_val, const tdi_sub_train_opts *o, tdi_sub_train_info *info,
+                        tdi_err *err)
+{
+    size_t n_tr = n - n_val, din = m->in, dout = m->out;
+    double *st = malloc((2 * din + 2 * dout) * sizeof *st);
+    double *Xs = malloc(n * din * sizeof *Xs), *Ts = malloc(n * dout * sizeof *Ts);
+    if (!st || !Xs || !Ts) {
+        free(st), free(Xs), free(Ts);
+        return tdi_err_set(err, TDI_ENOMEM, "interface training: out of memory");
+    }
+    double *mx = st, *sx = mx + din, *mt = sx + din, *sdt = mt + dout;
+    for (size_t j = 0; j < din; j++)
+        mx[j] = 0, sx[j] = 1;
+    for (size_t j = 0; j < dout; j++)
+        mt[j] = 0, sdt[j] = 1;
+    if (o->standardise) {
+        col_stats(X, n_tr, din, mx, sx);
+        col_stats(T, n_tr, dout, mt, sdt);
+    }
+    standardise_rows(X, n, din, mx, sx, Xs);
+    standardise_rows(T, n, dout, mt, sdt, Ts);
+    int rc = train_loop(m, Xs, Ts, n_tr, n_val, o, &info->epochs_run, &info->best_epoch, err);
+    if (!rc)
+        fold_standardisation(m, mx, sx, mt, sdt);
+    free(st), free(Xs), free(Ts);
+    return rc;
+}
+
+int tdi_sub_mlp_train_info(tdi_sub_mlp *m, const double *X, const double *T, size_t n,
+                           const tdi_sub_train_opts *o, tdi_sub_train_info *info, tdi_err *err)
+{
+    memset(info, 0, sizeof *info);
+    if (n == 0 || o->batch < 1 || o->epochs < 0 || !(o->val_frac >= 0 && o->val_frac < 1))
+        return tdi_err_set(err, TDI_EARG, "interface training: n = %zu, batch = %ld, epochs = "
+                           "%ld, val_frac = %g", n, o->batch, o->epochs, o->val_frac);
+    size_t n_val = (size_t)floor(o->val_frac * (double)n + 0.5);
+    if (n_val >= n)
+        n_val = n - 1;
+    info->n_val = n_val;
+    int rc;
+    if (o->standardise || n_val)
+        rc = train_scaled(m, X, T, n, n_val, o, info, err);
+    else /* the released code's training: raw scale, every epoch, all rows */
+        rc = train_loop(m, X, T, n, 0, o, &info->epochs_run, &info->best_epoch, err);
+    if (rc)
+        return rc;
+    info->loss = tdi_sub_mlp_mse(m, X, T, n);
+    info->val_loss = n_val ? tdi_sub_mlp_mse(m, X + (n - n_val) * m->in,
+                                             T + (n - n_val) * m->out, n_val) : NAN;
+    return 0;
+}
+
 int tdi_sub_mlp_train(tdi_sub_mlp *m, const double *X, const double *T, size_t n,
                       const tdi_sub_train_opts *o, double *final_loss, tdi_err *err)
 {
-    if (n == 0 || o->batch < 1 || o->epochs < 0)
-        return tdi_err_set(err, TDI_EARG, "interface training: n = %zu, batch = %ld, epochs = "
-                           "%ld", n, o->batch, o->epochs);
-    size_t bs = (size_t)o->batch < n ? (size_t)o->batch : n;
-    size_t np = mlp_count(m);
-    double *g = malloc(np * sizeof *g), *mom = calloc(np, sizeof *mom);
-    double *vel = calloc(np, sizeof *vel);
-    double *Xb = malloc(bs * m->in * sizeof *Xb), *Tb = malloc(bs * m->out * sizeof *Tb);
-    size_t *perm = malloc(n * sizeof *perm);
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    mlp_ws w;
-    int wsrc = ws_init(&w, m, bs);
-    int rc = 0;
-    if (!g || !mom || !vel || !Xb || !Tb || !perm || !rng || wsrc) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "interface training: out of memory");
-        goto done;
-    }
-    /* the minibatch order must not reuse the initialisation stream */
-    gsl_rng_set(rng, tdi_seed(o->seed, TDI_SEED_FIT_BATCH, 0));
-    for (size_t i = 0; i < n; i++)
-        perm[i] = i;
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8; /* PyTorch Adam defaults */
-    double *p = m->w1;
-    long step = 0;
-    for (long ep = 0; ep < o->epochs; ep++) {
-        gsl_ran_shuffle(rng, perm, n, sizeof *perm);
-        for (size_t s = 0; s < n; s += bs) {
-            size_t b = n - s < bs ? n - s : bs;
-            for (size_t i = 0; i < b; i++) {
-                memcpy(Xb + i * m->in, X + perm[s + i] * m->in, m->in * sizeof *Xb);
-                memcpy(Tb + i * m->out, T + perm[s + i] * m->out, m->out * sizeof *Tb);
-            }
-            double loss = mlp_bwd(m, Xb, Tb, b, &w, g);
-            if (!isfinite(loss)) {
-                rc = tdi_err_set(err, TDI_ENUM, "interface training diverged at epoch %ld "
-                                 "(loss %g); lower substrate.lr", ep, loss);
-                goto done;
-            }
-            step++;
-            double c1 = 1.0 - pow(b1, (double)step), c2 = 1.0 - pow(b2, (double)step);
-            for (size_t i = 0; i < np; i++) {
-                double gi = g[i] + o->weight_decay * p[i];
-                mom[i] = b1 * mom[i] + (1.0 - b1) * gi;
-                vel[i] = b2 * vel[i] + (1.0 - b2) * gi * gi;
-                p[i] -= o->lr * (mom[i] / c1) / (sqrt(vel[i] / c2) + eps);
-            }
-        }
-    }
-    if (final_loss)
-        *final_loss = tdi_sub_mlp_mse(m, X, T, n);
-done:
-    free(g);
-    free(mom);
-    free(vel);
-    free(Xb);
-    free(Tb);
-    free(perm);
-    gsl_rng_free(rng);
-    ws_destroy(&w);
+    tdi_sub_train_info info;
+    int rc = tdi_sub_mlp_train_info(m, X, T, n, o, &info, err);
+    if (!rc && final_loss)
+        *final_loss = info.loss;
     return rc;
 }

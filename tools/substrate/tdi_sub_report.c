@@ -87,6 +87,13 @@ static void report_header(const tdi_sub_fitrun *r, FILE *o)
             " weight decay %g\n", r->enc_loss, r->enc_test, r->enc_test / r->var_enc,
             r->tr_loss, r->tr_test, r->tr_test / r->var_tr, cfg->epochs, cfg->batch, cfg->lr,
             cfg->weight_decay);
+    if (cfg->standardise || r->enc_info.n_val)
+        fprintf(o, "interface training: %s, %zu validation rows (last of the fit split), "
+                "patience %ld: encoder kept epoch %ld of %ld run, transfer kept epoch %ld of "
+                "%ld run\n", cfg->standardise ? "standardised inputs and targets (folded back "
+                "into the weights)" : "raw scale", r->enc_info.n_val, cfg->patience,
+                r->enc_info.best_epoch, r->enc_info.epochs_run, r->tr_info.best_epoch,
+                r->tr_info.epochs_run);
     fprintf(o, "M (paper skip, k = %zu): lambda_min %.6g, lambda_max %.6g\n\n", r->k,
             r->lmin_p, r->lmax_p);
 }

@@ -55,6 +55,7 @@ typedef struct tdi_sub_fitrun {
     double *AXt, *BDt, *benc, *bdec, *y, *y0, *pred, *yfull, *cmat, *ysk, *tk, *bproj,
         *bencp;                         /* (nt, D) */
     double enc_loss, tr_loss, enc_test, tr_test, var_enc, var_tr; /* interface MSEs */
+    tdi_sub_train_info enc_info, tr_info; /* validation loss and epochs of each network */
     double lmin_p, lmax_p;              /* M of the paper skip at k */
     tdi_sub_row rows[6];
     tdi_sub_rho_row rho[TDI_SUB_MAXRANKS];
