@@ -34,7 +34,7 @@ LDLIBS     = -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB) -Wl,--no-as-needed -lo
 BUILD     ?= build
 BIN       ?= bin
 
-SRC_DIRS  := common tools/unet tools/substrate tools/sweep generator cosim
+SRC_DIRS  := common tools/unet tools/substrate tools/sweep tools/gen generator cosim
 ALL_SRC   := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))
 MAIN_SRC  := $(filter %_main.c,$(ALL_SRC))
 # MPI: only bin/tdi-sweep links it, through its one adapter file (kept out of libtdi.a).

@@ -510,9 +510,11 @@ int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err);
 
 /* ---- netlist text ---- */
 /* TDI_GEN_HOLD: the netlist the realised-matrix extraction runs (cosim/tdi_cosim_extract.c): the
- * header, the element cards and one hold source "vh<unit> <unit> <ref> DC 0" per unit (ref: the
- * units' rest node, "0" for ideal elements), then ".end"; no unit instances (no capacitors), no
- * bias or noise sources, no .tran or .control. TDI_EARG for a unit kind whose force node is not
+ * header, at transistor level the model card and the rails (Vdd, Vbias, Vcm), the element
+ * cards (with the OTAs' bias generators) and one hold source "vh<unit> <unit> <ref> DC 0" per
+ * unit (ref: the units' rest node, vcm at transistor level, "0" for ideal elements), then
+ * ".end"; no unit instances (no capacitors), no bias (Ibias_) or noise sources, no .tran or
+ * .control. TDI_EARG for a unit kind whose force node is not
  * the unit node (rlc). */
 typedef enum { TDI_GEN_STANDALONE = 0, TDI_GEN_COSIM = 1, TDI_GEN_HOLD = 2 } tdi_gen_mode;
 
@@ -548,6 +550,22 @@ void tdi_gen_op_print(const tdi_gen_circuit *c, FILE *f);
  * `log` (may be NULL). bundle_dir / out_dir override the config when non-NULL. */
 int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
                 FILE *log, tdi_err *err);
+
+/* What a caller adds to the job inside its directory transaction (tdi-gen: the realised-matrix
+ * extraction, which lives above this layer). run (may be NULL) is called after the netlists
+ * and wires.json are written, with the circuit and the transaction's temporary directory
+ * (files written there appear with the others, or not at all); a non-zero return aborts the
+ * job. print (may be NULL) is called after the job's own report on the log. files names what
+ * run wrote ("realised.json"; read after run), for the log's first line; NULL or "": nothing. */
+typedef struct tdi_gen_run_hook {
+    int (*run)(void *user, const tdi_gen_circuit *c, const char *dir, tdi_err *err);
+    void (*print)(void *user, FILE *log);
+    const char *files;
+    void *user;
+} tdi_gen_run_hook;
+/* tdi_gen_run with a hook (NULL: tdi_gen_run). */
+int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
+                   FILE *log, const tdi_gen_run_hook *hook, tdi_err *err);
 
 /* Compares the averages an `ngspice -b` run of the standalone netlist printed (log text: lines
  * "avg_<node>_s<n> = <value> ...") with the analytic engine: Vs * analytic.npy for decoder

@@ -560,7 +560,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     if (mode == TDI_GEN_HOLD) { /* the couplings and the holds: no units, sources, analysis */
         sb_line(s, "* extraction: op, then alter vh<unit> dc=<delta> one unit at a time "
                 "(tdi_cosim_extract_g)");
-        nl_mos_rails(s, &x); /* transistor level: the model card and the rails */
+        nl_mos_rails(s, &x); /* transistor level: the card, Vdd, Vbias, Vcm */
         if (with_elems)
             sb_lines(s, c->elem_text, c->elem_text_len);
         else

@@ -1,7 +1,8 @@
 /* tdi_gen_run: the whole tdi-gen job: bundle -> circuit -> standalone.cir, cosim.cir and
- * wires.json in one directory transaction (nothing appears unless everything was written).
- * Invariant: every check (config, bundle, PD, noise interval, budget) runs before the first
- * byte is written. Non-goal: argument parsing (tdi_gen_main.c). */
+ * wires.json (and whatever the caller's hook writes, e.g. realised.json) in one directory
+ * transaction (nothing appears unless everything was written). Invariant: every check (config,
+ * bundle, PD, noise interval, budget) runs before the first byte is written. Non-goal: argument
+ * parsing (tools/gen/tdi_gen_main.c). */
 #include "tdi_clock.h"
 #include "tdi_gen.h"
 
@@ -46,6 +47,12 @@ static int pick_dir(char *dir, size_t n, const char *arg, const char *key, const
 
 int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
                 FILE *log, tdi_err *err)
+{
+    return tdi_gen_run_ex(cfg, bundle_dir, out_dir, log, NULL, err);
+}
+
+int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
+                   FILE *log, const tdi_gen_run_hook *hook, tdi_err *err)
 {
     char bdir[1100], odir[1100], tmp[1200];
     int wb = pick_dir(bdir, sizeof bdir, bundle_dir, cfg->bundle, cfg->out, "substrate");
@@ -94,18 +101,25 @@ int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *o
         if ((rc = tdi_atomic_commit(&af, err)))
             goto done;
     }
+    if (hook && hook->run && (rc = hook->run(hook->user, c, tmp, err)))
+        goto done;
     if ((rc = tdi_dir_commit(tmp, odir, err)))
         goto done;
     begun = 0;
     if (log) {
-        fprintf(log, "tdi-gen: %s -> %s/{standalone.cir,cosim.cir,wires.json}\n", bdir, odir);
+        fprintf(log, "tdi-gen: %s -> %s/{standalone.cir,cosim.cir,wires.json%s%s}\n", bdir,
+                odir, hook && hook->files && *hook->files ? "," : "",
+                hook && hook->files ? hook->files : "");
         tdi_gen_phys_print(c, log);
         tdi_gen_op_print(c, log);
         tdi_gen_wires_print(c, log);
         double t4 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
         fprintf(log, "timing (CPU s): read %.3f, checks+physics %.3f, elements and their text "
-                "%.3f, write both netlists %.3f; total %.3f\n", t1 - t0, c->time_prep,
-                c->time_elems, t4 - t3, t4 - t0);
+                "%.3f, write both netlists%s %.3f; total %.3f\n", t1 - t0, c->time_prep,
+                c->time_elems, hook && hook->files && *hook->files ? " (and the hook's files)" : "",
+                t4 - t3, t4 - t0);
+        if (hook && hook->print) /* its own timing (the extraction's is in its report) */
+            hook->print(hook->user, log);
     }
 done:
     if (begun)

@@ -251,12 +251,42 @@ static void test_time_128(void)
     tdi_gen_bundle_destroy(&b);
 }
 
+/* bin/tdi-gen --realised: realised.json beside the netlists and the report on stdout; without
+ * the option (ideal elements) neither. */
+static void test_program(void)
+{
+    if (tdi_test_write(SCR "/two4.yaml", "name: two4\ncircuit:\n  skip: twobus\n") != 0)
+        return;
+    int st = system("bin/tdi-gen " SCR "/two4.yaml --bundle " SCR "/two4 --out " SCR
+                    "/net-r --realised > " SCR "/gen-r.log 2>&1");
+    tdi_check_int(st, 0, "bin/tdi-gen --realised runs");
+    char *j = tdi_test_slurp(SCR "/net-r/realised.json");
+    TDI_CHECK(j != NULL, "realised.json written with the netlists");
+    /* ideal elements: rounding only (see check_ideal) */
+    tdi_check_le(j ? tdi_test_json_num(j, "{", "\"rel_fro\"") : 1.0, 1e-9,
+                 "realised.json rel_fro (ideal)");
+    free(j);
+    char *log = tdi_test_slurp(SCR "/gen-r.log");
+    tdi_check_contains(log ? log : "", "realised matrix (ngspice op, 8 units", "report printed");
+    tdi_check_contains(log ? log : "", "wires.json,realised.json}", "first line lists it");
+    free(log);
+    st = system("bin/tdi-gen " SCR "/two4.yaml --bundle " SCR "/two4 --out " SCR
+                "/net-i > " SCR "/gen-i.log 2>&1");
+    tdi_check_int(st, 0, "bin/tdi-gen without --realised runs");
+    j = tdi_test_slurp(SCR "/net-i/realised.json");
+    TDI_CHECK(j == NULL, "ideal elements without --realised: no realised.json");
+    free(j);
+}
+
 int main(void)
 {
+    if (system("rm -rf " SCR " && mkdir -p " SCR) != 0)
+        return 1;
     test_two_module();
     test_three_module();
     test_hold_text();
     test_report();
+    test_program();
     test_time_128();
     TDI_TEST_END();
 }

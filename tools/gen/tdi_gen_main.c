@@ -1,5 +1,8 @@
-/* tdi-gen: substrate bundle + config -> SPICE netlists (see generator/tdi_gen.h).
- *   tdi-gen CONFIG [--bundle DIR] [--out DIR]
+/* tdi-gen: substrate bundle + config -> SPICE netlists (see generator/tdi_gen.h), and at
+ * transistor level the realised matrix measured in ngspice (cosim/tdi_cosim.h), printed and
+ * written as realised.json in the same directory transaction (docs/cosim.md "Realised matrix").
+ * The program sits in tools/ because it uses both the generator and cosim layers.
+ *   tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised]
  *   tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]   (exit 1 when max |z| > 5)
  *   tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] [--preset name]
  *   tdi-gen --synth DIR --modules D0,D1,.. --couplings F-T:K,.. [--readout m] [--rank r] [--n n]
@@ -13,11 +16,15 @@
 #include <gsl/gsl_errno.h>
 
 #include "tdi_cli.h"
+#include "tdi_cosim.h"
 #include "tdi_gen.h"
+#include "tdi_io.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR]\n"
+    fprintf(f, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised]\n"
+               "         (--realised: extract the realised matrix in ngspice for ideal "
+               "elements too; always done at transistor level)\n"
                "       tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]\n"
                "       tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] "
                "[--preset name]\n"
@@ -140,6 +147,48 @@ static int synth_main(int argc, char **argv, tdi_err *err)
     return 0;
 }
 
+/* The realised-matrix report of one generation (the job's hook). */
+typedef struct gen_realised {
+    int force;              /* --realised: extract for ideal elements too */
+    int have;
+    char files[32];         /* what the hook wrote, for the log */
+    tdi_cosim_realised r;
+} gen_realised;
+
+/* 1 when the circuit is at transistor level (then the report is always made). */
+static int gen_transistor_level(const tdi_gen_circuit *c)
+{
+    return c->phys.mos;
+}
+
+static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, tdi_err *err)
+{
+    gen_realised *g = user;
+    if (!g->force && !gen_transistor_level(c))
+        return 0;
+    int rc = tdi_cosim_realised_run(c, &g->r, NULL, err);
+    if (rc)
+        return rc;
+    char path[1300];
+    snprintf(path, sizeof path, "%s/realised.json", dir);
+    tdi_atomic_file af;
+    if ((rc = tdi_atomic_open(&af, path, err)))
+        return rc;
+    tdi_cosim_realised_json(&g->r, af.f);
+    if ((rc = tdi_atomic_commit(&af, err)))
+        return rc;
+    g->have = 1;
+    snprintf(g->files, sizeof g->files, "realised.json");
+    return 0;
+}
+
+static void realised_print(void *user, FILE *log)
+{
+    gen_realised *g = user;
+    if (g->have)
+        tdi_cosim_realised_print(&g->r, log);
+}
+
 int main(int argc, char **argv)
 {
     if (tdi_cli_start(argc, argv, usage)) /* idle OpenMP threads sleep; -h, --help */
@@ -157,7 +206,12 @@ int main(int argc, char **argv)
     if (argc < 2 || argv[1][0] == '-')
         return bad_usage();
     const char *bundle = NULL, *out = NULL, *cmp = NULL;
+    static gen_realised g; /* static: the report struct is large */
     for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--realised") == 0) {
+            g.force = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             return bad_usage();
         if (strcmp(argv[i], "--bundle") == 0)
@@ -187,7 +241,9 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    if (tdi_gen_config_load(argv[1], &cfg, &err) || tdi_gen_run(&cfg, bundle, out, stdout, &err)) {
+    tdi_gen_run_hook hook = {realised_run, realised_print, g.files, &g};
+    if (tdi_gen_config_load(argv[1], &cfg, &err) ||
+        tdi_gen_run_ex(&cfg, bundle, out, stdout, &hook, &err)) {
         fprintf(stderr, "tdi-gen: %s\n", err.msg);
         return 1;
     }
