@@ -376,10 +376,12 @@ int tdi_cosim_extract_g(const struct tdi_gen_circuit *c, double *G, tdi_err *err
  * devices: ideal build of the same config); gc the devices: mos build. c gets gc's cosim netlist
  * cards for tick and t_stop, the realised G extracted from gc (tdi_cosim_circuit_set_g: the
  * analytic and sde engines then run the linearised transistor circuit), v_ref = V_cm and the
- * supplies vdd, vbias, vcm. rep (may be NULL) receives the realised-matrix report. */
+ * supplies vdd, vbias, vcm. extract = 0 keeps c's design G (writing the deck only). rep (may
+ * be NULL) receives the realised-matrix report. */
 struct tdi_cosim_realised;
 int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const struct tdi_gen_circuit *gc, double tick,
-                          double t_stop, struct tdi_cosim_realised *rep, tdi_err *err);
+                          double t_stop, int extract, struct tdi_cosim_realised *rep,
+                          tdi_err *err);
 
 /* The realised matrix against the design gu*M: relative Frobenius errors overall and per block
  * (self: the diagonal; intra_<module>: off-diagonal inside a module; cpl_<a>_<b>: both

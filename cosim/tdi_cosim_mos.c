@@ -14,7 +14,7 @@
 #include "tdi_gen.h"
 
 int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, double tick,
-                          double t_stop, tdi_cosim_realised *rep, tdi_err *err)
+                          double t_stop, int extract, tdi_cosim_realised *rep, tdi_err *err)
 {
     const tdi_gen_phys *p = &gc->phys;
     if (!p->mos)
@@ -27,13 +27,15 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
     int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, tick, t_stop, &txt, err);
     if (!rc)
         rc = tdi_cosim_circuit_set_lines(c, (const char *const *)txt->lines, err);
-    if (!rc && rep) {
+    if (!rc && !extract) {
+        ; /* the deck only: c keeps the design G */
+    } else if (!rc && rep) {
         rc = tdi_cosim_realised_run(gc, rep, &G, err);
     } else if (!rc) {
         G = malloc(gc->N * gc->N * sizeof *G);
         rc = G ? tdi_cosim_extract_g(gc, G, err) : tdi_err_set(err, TDI_ENOMEM, "out of memory");
     }
-    if (!rc)
+    if (!rc && G)
         rc = tdi_cosim_circuit_set_g(c, G, err);
     c->v_ref = p->v_ref;
     if (!rc && !c->n_supply) {
@@ -61,7 +63,8 @@ int tdi_cosim_job_circuit_mos(tdi_cosim_job *j, double tick, double t_stop, tdi_
         rc = tdi_err_set(err, TDI_ENOMEM, "transistor level: out of memory");
     if (!rc) {
         memcpy(j->G_design, j->cc->G, N * N * sizeof(double));
-        rc = tdi_cosim_circuit_mos(j->cc, j->gc, tick, t_stop, j->real, err);
+        /* --deck writes the netlist only: no extraction (minutes at D = 64) */
+        rc = tdi_cosim_circuit_mos(j->cc, j->gc, tick, t_stop, !j->cfg.deck_out, j->real, err);
     }
     return rc;
 }
