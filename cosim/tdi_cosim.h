@@ -359,7 +359,7 @@ typedef struct tdi_cosim_extract_stats {
     double wall_s, cpu_s;  /* s, the whole extraction (netlist, load, ops, reads) */
 } tdi_cosim_extract_stats;
 
-/* The defaults for c: delta 1 mV, central (docs/cosim.md says why). */
+/* The defaults for c: delta 1 mV, one-sided (docs/cosim.md says why). */
 void tdi_cosim_extract_defaults(const struct tdi_gen_circuit *c, tdi_cosim_extract_opt *o);
 /* G (N, N) S, row-major, caller allocated. i_rest (N, may be NULL): each i(vh<unit>) at rest (A;
  * 0 for ideal elements, offsets at transistor level). st may be NULL. Errors: TDI_ESPICE with
@@ -414,6 +414,19 @@ int tdi_cosim_realised_run(const struct tdi_gen_circuit *c, tdi_cosim_realised *
 /* The report as lines (tdi-gen prints it) and as one JSON object (realised.json). */
 void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f);
 void tdi_cosim_realised_json(const tdi_cosim_realised *r, FILE *f);
+
+/* ---------------------------------------------------------------- device operating points
+ * (tdi_cosim_mosop.c) Every MOSFET of a transistor-level circuit (c->dev[], devices: mos) at
+ * rest, as ngspice's model computes it: the op of the hold netlist (every unit held at vcm, the
+ * OTAs at their design bias). Arrays (c->n_dev) in dev[] order, any of them NULL: gm (S), gds
+ * (S), id (A), vth (V).
+ * id as ngspice's @m[id] gives it (positive for both types with the shipped card).
+ * TDI_EARG for an ideal circuit or PDK subcircuit devices (mos_prefix x); TDI_ESPICE with
+ * ngspice's text when the deck does not load or the op fails. */
+int tdi_cosim_mos_op(const struct tdi_gen_circuit *c, double *gm, double *gds, double *id,
+                     tdi_err *err);
+int tdi_cosim_mos_op_full(const struct tdi_gen_circuit *c, double *gm, double *gds, double *id,
+                          double *vth, tdi_err *err);
 
 /* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +
  * enc_b2 (the 4-unit bottleneck), b_dec = tr_w2 SiLU(tr_w1 b_enc + tr_b1) + tr_b2 (16 units).

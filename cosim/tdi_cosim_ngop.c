@@ -70,6 +70,8 @@ int tdi_cosim_ng_load(const tdi_gen_text *t, tdi_err *err)
                          "(no message)");
     else
         rc = ng_check(&w, "netlist load", err);
+    if (!rc) /* BSIM4's load runs OpenMP on num_threads (default 2); see docs/ngspice.md 7 */
+        rc = tdi_cosim_ng_cmd("set num_threads=1", err);
     if (rc)
         tdi_cosim_ng_unload();
     return rc;

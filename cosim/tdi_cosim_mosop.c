@@ -1,0 +1,56 @@
+/* tdi_cosim_mosop: every MOSFET's operating point at rest (gm, gds, id, vth as ngspice's BSIM
+ * model computes them) for the device-noise sizing and the reports. The rest is the hold
+ * netlist's op: every unit held at vcm, the OTAs at their design bias. Invariant: values in the
+ * order of c->dev[]. Non-goal: PDK subcircuit devices (mos_prefix x: their inner instance name
+ * is the PDK's). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_cosim.h"
+#include "tdi_gen.h"
+
+/* "@<dev>[<param>]" of the last op into *v. */
+static int dev_param(const tdi_gen_dev *d, const char *param, double *v, tdi_err *err)
+{
+    char vec[96];
+    snprintf(vec, sizeof vec, "@%s[%s]", d->name, param);
+    return tdi_cosim_ng_real(vec, v, err);
+}
+
+int tdi_cosim_mos_op_full(const tdi_gen_circuit *c, double *gm, double *gds, double *id,
+                          double *vth, tdi_err *err)
+{
+    if (!c || !c->phys.mos || !c->dev || !c->n_dev)
+        return tdi_err_set(err, TDI_EARG, "mos op: the circuit has no devices (devices: mos)");
+    if (c->dev[0].name[0] != 'm')
+        return tdi_err_set(err, TDI_EARG, "mos op: device '%s' is not a MOSFET instance "
+                           "(mos_prefix: x devices are PDK subcircuits)", c->dev[0].name);
+    tdi_gen_text *t = NULL;
+    int rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, err);
+    if (!rc)
+        rc = tdi_cosim_ng_load(t, err);
+    if (!rc && (rc = tdi_cosim_ng_cmd("op", err)))
+        tdi_err_prefix(err, "op at rest");
+    for (size_t k = 0; !rc && k < c->n_dev; k++) {
+        const tdi_gen_dev *d = &c->dev[k];
+        double dummy;
+        rc = dev_param(d, "gm", gm ? &gm[k] : &dummy, err);
+        if (!rc)
+            rc = dev_param(d, "gds", gds ? &gds[k] : &dummy, err);
+        if (!rc)
+            rc = dev_param(d, "id", id ? &id[k] : &dummy, err);
+        if (!rc && vth)
+            rc = dev_param(d, "vth", &vth[k], err);
+    }
+    tdi_cosim_ng_unload();
+    tdi_gen_text_free(t);
+    if (rc)
+        tdi_err_prefix(err, "mos op");
+    return rc;
+}
+
+int tdi_cosim_mos_op(const tdi_gen_circuit *c, double *gm, double *gds, double *id, tdi_err *err)
+{
+    return tdi_cosim_mos_op_full(c, gm, gds, id, NULL, err);
+}
