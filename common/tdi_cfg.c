@@ -576,7 +576,7 @@ int tdi_cfg_load(const char *path, tdi_cfg_key *keys, size_t n, tdi_err *err)
 }
 
 const char *const tdi_cfg_preset_sections[] = {"export", "substrate", "circuit", "cosim",
-                                                "energy", "sweep", NULL};
+                                                "energy", "sweep", "e2e", NULL};
 
 int tdi_cfg_load_preset(const char *name, const char *text, tdi_cfg_key *keys, size_t n,
                         size_t n_required, tdi_err *err)

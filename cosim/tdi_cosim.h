@@ -38,6 +38,13 @@ typedef struct tdi_cosim_circuit {
     char **src_noise; /* (n) optional separate noise source per unit ("inoise_x3"); NULL or
                          NULL entries: the noise rides on src[i] */
     int rc_units;     /* 1: the state node is the force node (the units are the sde state) */
+    /* Transistor-level netlists: one EXTERNAL noise current source per transistor, across its
+       channel ("in<dev> <d> <s> external"), driven by the spice engine from tdi_cosim_devnoise
+       (the sde and analytic engines do not see transistors). n_dev = 0 otherwise. */
+    size_t n_dev;
+    char **dev_src;     /* (n_dev) source names, lower-case ("inm12") */
+    double *dev_psd_w;  /* (n_dev) A^2/Hz, two-sided white drain-current noise */
+    double *dev_psd_f1; /* (n_dev) A^2/Hz at 1 Hz of the flicker part (S = psd_w + psd_f1 / f) */
     /* The sde engine's state when it is more than the units (a unit kind with a second state
        node: the rlc unit's p<x><i> with Cp); set by tdi_cosim_circuit_set_state. State nodes
        0..n-1 are the units, n..n_state-1 the extra nodes; bus nodes are eliminated:
@@ -97,6 +104,9 @@ tdi_cosim_circuit *tdi_cosim_circuit_direct(size_t n, const double *M, double cu
  * lower-cased). */
 int tdi_cosim_circuit_set_names(tdi_cosim_circuit *c, size_t i, const char *node,
                                 const char *src, const char *noise, tdi_err *err);
+/* Sets the device noise sources (names copied, lower-cased; PSDs >= 0), replacing any. */
+int tdi_cosim_circuit_set_dev_noise(tdi_cosim_circuit *c, size_t n, const char *const *names,
+                                    const double *psd_w, const double *psd_f1, tdi_err *err);
 /* Sets the sde state (n_state, state_cap, state_G, force above; copied): ns >= c->n state
  * nodes, units first; TDI_EARG for a force index >= ns or a capacitance <= 0. */
 int tdi_cosim_circuit_set_state(tdi_cosim_circuit *c, size_t ns, const double *cap,
@@ -145,6 +155,7 @@ typedef struct tdi_cosim_noise {
     int scalar;      /* 1: tdi_cosim_noise_sample draws unit by unit with tdi_cosim_noise_gauss
                         (the generator before the vectorised blocks: the sde reference path
                         and benchmarks); 0 (tdi_cosim_noise_init): tdi_cosim_noise_gauss_block */
+    struct tdi_cosim_devnoise *dev; /* the circuit's device noise (NULL: none), not owned */
 } tdi_cosim_noise;
 
 /* Standard Gaussian of (seed, unit, global sample index): Philox + Box-Muller. */
@@ -155,10 +166,53 @@ void tdi_cosim_noise_gauss_block(uint64_t seed, uint64_t u0, uint64_t index, siz
                                  double *z);
 /* Fills out[n] with the noise currents at local sample k (k = 0 gives zeros). */
 void tdi_cosim_noise_sample(const tdi_cosim_noise *nz, long k, double *out);
+/* Fills out[nz->dev->n] with the device noise currents at local sample k (k = 0: zeros; the
+ * device stream's global index tick0 + k). Needs nz->dev. */
+void tdi_cosim_noise_dev_sample(const tdi_cosim_noise *nz, long k, double *out);
 /* amp[i] = sqrt(2 kB T g_noise,i / tick), or 0 when enabled is 0. */
 int tdi_cosim_noise_init(tdi_cosim_noise *nz, const tdi_cosim_circuit *c, double tick,
                          uint64_t seed, int enabled, tdi_err *err);
 void tdi_cosim_noise_destroy(tdi_cosim_noise *nz);
+
+/* ---------------------------------------------------------------- device noise
+ * (tdi_cosim_devnoise.c, docs/noise.md) The drain-current noise of each transistor of a
+ * transistor-level netlist: sample j of device d is amp_w[d] N(0,1) + amp_f[d] y_d(j), y_d a
+ * unit-1/f process (two-sided PSD ~ 1/f over [f_lo, 1/(2 tick)]) made of n_pole first-order AR
+ * processes with log-spaced corners; the caller interpolates linearly between samples as for the
+ * units' thermal noise, so the two-sided PSD is psd_w + psd_f1 / f in the band. Reproducible
+ * from (seed, psd, f_lo, tick, j); the generator walks forward (a step back restarts it). */
+typedef struct tdi_cosim_devnoise {
+    uint64_t seed;      /* Philox key: tdi_seed(master, TDI_SEED_DEVNOISE, 0) */
+    size_t n;           /* devices */
+    double tick;        /* s */
+    double f_lo;        /* Hz: lower edge of the 1/f band (poles start two decades below) */
+    double *amp_w;      /* (n) A: sqrt(psd_w / tick) */
+    double *amp_f;      /* (n) A / sqrt(Hz): sqrt(psd_f1) */
+    size_t n_pole;
+    double *pole_a;     /* (n_pole) AR coefficient e^(-2 pi f_p tick) */
+    double *pole_c;     /* (n_pole) innovation scale sigma_p sqrt(1 - a_p^2) */
+    double *pole_s;     /* (n_pole) stationary std sigma_p */
+    double *x;          /* (n, n_pole) AR states at index at */
+    double *z;          /* (n, 1 + n_pole) the Gaussians of index at */
+    long at;            /* global index of x (-1: not started) */
+} tdi_cosim_devnoise;
+
+/* psd_w, psd_f1: (n) two-sided A^2/Hz (white; flicker at 1 Hz); tick s; f_lo Hz in
+ * (0, 1/(2 tick)). Errors: TDI_EARG, TDI_ENOMEM. */
+int tdi_cosim_devnoise_init(tdi_cosim_devnoise *dn, size_t n, const double *psd_w,
+                            const double *psd_f1, double tick, double f_lo, uint64_t seed,
+                            tdi_err *err);
+void tdi_cosim_devnoise_destroy(tdi_cosim_devnoise *dn);
+/* out[d] (n, A) = sample idx (global index >= 0) of every device. */
+void tdi_cosim_devnoise_at(tdi_cosim_devnoise *dn, long idx, double *out);
+/* The exact two-sided PSD (A^2/Hz) of device d's sample sequence at f (Hz), before the linear
+ * interpolation: psd_w + psd_f1 sum_p tick c_p^2 / |1 - a_p e^(-i 2 pi f tick)|^2. */
+double tdi_cosim_devnoise_psd(const tdi_cosim_devnoise *dn, size_t d, double f);
+/* Welch estimate of the two-sided PSD (units^2/Hz) of x (n samples at rate fs, Hz): Hann
+ * segments of seg (a power of 2, <= n) samples with 50% overlap, mean removed per segment;
+ * psd (seg/2 + 1) at f_k = k fs / seg; *n_seg segments averaged (may be NULL). TDI_EARG, ENOMEM. */
+int tdi_cosim_welch(const double *x, size_t n, size_t seg, double fs, double *psd,
+                    size_t *n_seg, tdi_err *err);
 
 /* ---------------------------------------------------------------- digital side of one run */
 /* The digital side of a transient of n_ticks ticks of length tick. The engine asks for the bias
@@ -341,6 +395,55 @@ int tdi_cosim_ng_real(const char *vec, double *out, tdi_err *err);
 int tdi_cosim_ng_vector(const char *vec, double **out, size_t *n, tdi_err *err);
 /* Removes the loaded deck and the plots ("remcirc", "destroy all"); nothing when none. */
 void tdi_cosim_ng_unload(void);
+
+/* ---------------------------------------------------------------- transistor noise sizing
+ * (tdi_cosim_mosnoise.c, docs/noise.md "Calibration") Each device's drain-current noise from
+ * ngspice's .noise of that device alone at its operating point (one deck, one noise analysis,
+ * 1 Hz .. 1 GHz; ngspice's instance, tdi_cosim_ng_*). */
+typedef struct tdi_cosim_mos_bias {
+    char type;                  /* 'n' | 'p' */
+    double W, L;                /* m (the netlist writes W / scale with .option scale) */
+    double vgs, vds, vbs;       /* V, as applied (a p device's are negative in saturation) */
+    double delvto, mulu0;       /* instance mismatch (0, 1: none) */
+} tdi_cosim_mos_bias;
+typedef struct tdi_cosim_mos_psd {
+    double psd_w;               /* A^2/Hz two-sided: ngspice's device total less its flicker
+                                   part, at 1 MHz */
+    double psd_f1;              /* A^2/Hz two-sided at 1 Hz: psd_f1 / f equals ngspice's flicker
+                                   part at the decade nearest the corner */
+    double ef;                  /* flicker slope ngspice shows (1 Hz .. 1 MHz): S ~ 1 / f^ef */
+    double f_corner;            /* Hz: psd_f1 / psd_w */
+    double id, gm;              /* A, S: ngspice's op of the device at that bias (|id|) */
+} tdi_cosim_mos_psd;
+/* After a "noise" command of npts points on the loaded deck: makes its spectral-density plot
+ * current (ngspice leaves the integrated plot current). TDI_ESPICE when onoise_spectrum does
+ * not have npts points: in ngspice 39.3 every vector keeps one point after any deck with
+ * ".save none" (the spice engine's) ran in the process, so run noise analyses first. */
+int tdi_cosim_mos_noise_plot(size_t npts, tdi_err *err);
+/* cards: the model cards (".include ...", ".lib ...", ".option ...", ".model ..."; NULL-
+ * terminated); nmodel / pmodel the model names; scale: .option scale of the cards (0: none).
+ * out (n). Errors: TDI_ESPICE (ngspice's text: a card that does not load, no convergence). */
+int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
+                                  const char *pmodel, double scale, size_t n,
+                                  const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
+                                  tdi_err *err);
+
+/* After an "op" on the loaded deck (tdi_cosim_ng_load): b's type and vgs, vds, vbs of instance
+ * inst ("m12") as applied (ngspice's @m[vgs] of a p device is negated back); W, L, delvto, mulu0
+ * are the caller's. TDI_ESPICE when ngspice has no such instance. */
+int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err);
+
+/* Sizes every device of a transistor-level circuit (c->phys.mos; nothing otherwise): an op of
+ * its cosim netlist at zero bias (the rest point a co-simulation starts from) gives each
+ * device's vgs, vds, vbs; tdi_cosim_mos_noise_calibrate at those biases gives dev[].psd_w and
+ * dev[].psd_f1 (0 when circuit.mos_flicker is false). Leaves ngspice's num_threads at 1 (BSIM4's
+ * OpenMP load: docs/noise.md). Errors: TDI_EARG for mos_prefix x (PDK subcircuits: not
+ * supported), TDI_ESPICE (ngspice's text). */
+int tdi_cosim_mos_noise_size(struct tdi_gen_circuit *c, tdi_err *err);
+/* Sets cc's device noise sources from gc's sized devices (psd_w > 0: "in<name>", the emitter's
+ * cosim source; psd_f1 only with circuit.mos_flicker). */
+int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const struct tdi_gen_circuit *gc,
+                                   tdi_err *err);
 
 /* ---------------------------------------------------------------- realised matrix
  * (tdi_cosim_extract.c, docs/cosim.md "Realised matrix") The small-signal conductance matrix of
@@ -547,6 +650,8 @@ typedef struct tdi_cosim_plan {
     double adc_fs;          /* V, ADC full scale */
     long adc_stride;        /* ticks between ADC conversions (>= 1) */
     uint64_t seed;          /* noise seed */
+    uint64_t dev_seed;      /* device-noise key (circuits with n_dev > 0): tdi_seed(master,
+                               TDI_SEED_DEVNOISE, 0); 0: derived from seed the same way */
     int noise;              /* 0: noiseless */
     const char *label;      /* progress line prefix; NULL: no progress line */
     size_t n_wave;          /* waveform recording: units (0 = none) */

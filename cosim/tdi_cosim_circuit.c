@@ -53,6 +53,18 @@ fail:
     return NULL;
 }
 
+static void circuit_dev_free(tdi_cosim_circuit *c)
+{
+    for (size_t d = 0; d < c->n_dev && c->dev_src; d++)
+        free(c->dev_src[d]);
+    free(c->dev_src);
+    free(c->dev_psd_w);
+    free(c->dev_psd_f1);
+    c->dev_src = NULL;
+    c->dev_psd_w = c->dev_psd_f1 = NULL;
+    c->n_dev = 0;
+}
+
 void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
 {
     if (!c)
@@ -84,6 +96,7 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
     free(c->state_cap);
     free(c->state_G);
     free(c->force);
+    circuit_dev_free(c);
     free(c);
 }
 
@@ -173,6 +186,33 @@ int tdi_cosim_circuit_add_supply(tdi_cosim_circuit *c, const char *name, double 
         *p = (char)tolower((unsigned char)*p);
     c->supply[c->n_supply] = d;
     c->supply_v[c->n_supply++] = volts;
+    return 0;
+}
+
+int tdi_cosim_circuit_set_dev_noise(tdi_cosim_circuit *c, size_t n, const char *const *names,
+                                    const double *psd_w, const double *psd_f1, tdi_err *err)
+{
+    for (size_t d = 0; d < n; d++)
+        if (!names[d] || !(psd_w[d] >= 0) || !(psd_f1[d] >= 0))
+            return tdi_err_set(err, TDI_EARG, "device noise source %zu: needs a name and PSDs "
+                               ">= 0 (white %g, 1/f %g A^2/Hz)", d, psd_w[d], psd_f1[d]);
+    circuit_dev_free(c);
+    if (n == 0)
+        return 0;
+    c->dev_src = calloc(n, sizeof(char *));
+    c->dev_psd_w = malloc(sizeof(double) * n);
+    c->dev_psd_f1 = malloc(sizeof(double) * n);
+    c->n_dev = n;
+    int bad = !c->dev_src || !c->dev_psd_w || !c->dev_psd_f1;
+    for (size_t d = 0; d < n && !bad; d++) {
+        bad = !(c->dev_src[d] = dup_lower(names[d]));
+        c->dev_psd_w[d] = psd_w[d];
+        c->dev_psd_f1[d] = psd_f1[d];
+    }
+    if (bad) {
+        circuit_dev_free(c);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
     return 0;
 }
 

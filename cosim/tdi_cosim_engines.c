@@ -77,6 +77,7 @@ int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err)
                              .adc_bits = (int)cfg->adc_bits, .adc_fs = j->adc_fs,
                              .adc_stride = j->tm.stride,
                              .seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_COSIM_NOISE, 0),
+                             .dev_seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_DEVNOISE, 0),
                              .noise = cfg->noise, .stage_first = j->ph->ro ? j->N : 0};
     /* auto: spice one transient (bias schedule), sde one run per sample from rest, batched
        (tdi_cosim_sde_run_batch): the sde's per_sample numbers equal its batch schedule's up to

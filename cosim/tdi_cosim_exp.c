@@ -193,6 +193,17 @@ void tdi_cosim_out_destroy(tdi_cosim_out *o)
     memset(o, 0, sizeof *o);
 }
 
+/* The transistors' noise stream for a run of `total` ticks: its 1/f band starts at 1 / (the
+ * whole schedule's duration), so batch and per-sample schedules share one stream (docs/noise.md) */
+static int exp_dev_noise(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl, long total,
+                         tdi_cosim_devnoise *dn, tdi_err *err)
+{
+    uint64_t key = pl->dev_seed ? pl->dev_seed : tdi_seed(pl->seed, TDI_SEED_DEVNOISE, 0);
+    double f_lo = 1.0 / ((double)(total > 2 ? total : 3) * pl->tick);
+    return tdi_cosim_devnoise_init(dn, c->n_dev, c->dev_psd_w, c->dev_psd_f1, pl->tick, f_lo, key,
+                                   err);
+}
+
 int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
                       tdi_cosim_out *out, tdi_err *err)
 {
@@ -217,6 +228,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     exp_ctx x = {0};
     tdi_cosim_sde *sde = NULL;
     tdi_cosim_noise nz = {0};
+    tdi_cosim_devnoise dn = {0};
     out->est = calloc(ns * pl->n_read, sizeof(double));
     out->bias_q = malloc(sizeof(double) * ns * n);
     out->e_bias = calloc(ns, sizeof(double));
@@ -265,6 +277,10 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     }
     if ((rc = tdi_cosim_noise_init(&nz, c, pl->tick, pl->seed, pl->noise, err)))
         goto done;
+    if (kind == TDI_COSIM_SPICE && c->n_dev > 0 && pl->noise &&
+        (rc = exp_dev_noise(c, pl, total, &dn, err)))
+        goto done;
+    nz.dev = dn.n ? &dn : NULL;
     nz.scalar = kind == TDI_COSIM_SDE && pl->sde_per_run;
     /* the mode-basis fast path where it applies (docs/sde.md), else the general engine */
     int modes = batched && tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
@@ -316,6 +332,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
 done:
     tdi_cosim_sde_free(sde);
     tdi_cosim_noise_destroy(&nz);
+    tdi_cosim_devnoise_destroy(&dn);
     free(x.n_acc);
     free(x.vprev);
     free(x.pprev);

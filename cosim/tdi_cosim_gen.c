@@ -235,6 +235,8 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
     if ((rc = tdi_cosim_circuit_take_resistors(c, &rb, rr, err)))
         goto done;
     c->wires = gc->total_pairs;
+    if (gc->n_dev > 0 && (rc = tdi_cosim_circuit_dev_from_gen(c, gc, err)))
+        goto done;
     *out = c;
     c = NULL;
 done:

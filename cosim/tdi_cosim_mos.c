@@ -27,6 +27,8 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
     int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, tick, t_stop, &txt, err);
     if (!rc)
         rc = tdi_cosim_circuit_set_lines(c, (const char *const *)txt->lines, err);
+    if (!rc) /* the sized device noise sources the transistor cards carry */
+        rc = tdi_cosim_circuit_dev_from_gen(c, gc, err);
     if (!rc && !extract) {
         ; /* the deck only: c keeps the design G */
     } else if (!rc && rep) {

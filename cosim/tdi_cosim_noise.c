@@ -195,6 +195,15 @@ void tdi_cosim_noise_sample(const tdi_cosim_noise *nz, long k, double *out)
     for (size_t i = 0; i < nz->n; i++)
         out[i] *= nz->amp[i];
 }
+void tdi_cosim_noise_dev_sample(const tdi_cosim_noise *nz, long k, double *out)
+{
+    if (k <= 0) {
+        memset(out, 0, sizeof(double) * nz->dev->n);
+        return;
+    }
+    tdi_cosim_devnoise_at(nz->dev, nz->tick0 + k, out);
+}
+
 int tdi_cosim_noise_init(tdi_cosim_noise *nz, const tdi_cosim_circuit *c, double tick,
                          uint64_t seed, int enabled, tdi_err *err)
 {

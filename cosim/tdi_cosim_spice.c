@@ -38,6 +38,7 @@ typedef struct spice_ctx {
     double *ib;        /* (n) A, bias of interval bias_k */
     long noise_j;      /* samples s_j, s_j+1 held in s0, s1 (-1: none) */
     double *s0, *s1;   /* (n) A */
+    double *d0, *d1;   /* (n_dev) A: the device noise samples j, j + 1 (transistor level) */
     double *v;         /* (n) V, scratch for SendData */
     int *vec_unit;     /* (veccount) unit index of each vector, -1 = other, -2 = time,
                           -3 - s = the branch current of supply s */
@@ -45,7 +46,7 @@ typedef struct spice_ctx {
     double sup_t;      /* s: that point's time (NAN before the first) */
     int n_vec;
     int *src_hash;     /* open addressing table of 2 * unit + (1 for a noise source) by source
-                          name, -1 empty */
+                          name, 2 (n + d) for device noise source d, -1 empty */
     size_t hash_cap;
     long last_tick;    /* last tick reported, -1 before t = 0 */
     struct {           /* the last 8 time-step callbacks, printed with a tick error */
@@ -229,7 +230,10 @@ static int name_eq(const char *a, const char *b)
 
 static const char *src_name(const tdi_cosim_circuit *c, int code)
 {
-    return (code & 1) ? c->src_noise[code >> 1] : c->src[code >> 1];
+    size_t u = (size_t)code >> 1;
+    if (u >= c->n)
+        return c->dev_src[u - c->n];
+    return (code & 1) ? c->src_noise[u] : c->src[u];
 }
 
 static int src_lookup(const spice_ctx *x, const char *name)
@@ -495,11 +499,20 @@ static int cb_isrc(double *ret, double t, char *name, int id, void *user)
     if (j != x->noise_j) {
         tdi_cosim_noise_sample(x->nz, j, x->s0);
         tdi_cosim_noise_sample(x->nz, j + 1, x->s1);
+        if (x->nz->dev) {
+            tdi_cosim_noise_dev_sample(x->nz, j, x->d0);
+            tdi_cosim_noise_dev_sample(x->nz, j + 1, x->d1);
+        }
         x->noise_j = j;
     }
     double f = on ? 0.0 : t / x->h - (double)j;
     if (f < 0)
         f = 0;
+    if ((size_t)u >= x->c->n) { /* a transistor's noise source: silent when noise is off */
+        size_t d = (size_t)u - x->c->n;
+        *ret = x->nz->dev ? (1.0 - f) * x->d0[d] + f * x->d1[d] : 0.0;
+        return 0;
+    }
     double noise = (1.0 - f) * x->s0[u] + f * x->s1[u];
     if (code & 1)
         *ret = noise;
@@ -662,7 +675,7 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     x.last_tick = -1;
     x.sup_t = NAN;
     x.hash_cap = 16;
-    while (x.hash_cap < 4 * n)
+    while (x.hash_cap < 4 * (n + c->n_dev))
         x.hash_cap *= 2;
     char *deck = NULL;
     char **lines = NULL;
@@ -670,8 +683,10 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     x.s0 = calloc(n, sizeof(double));
     x.s1 = calloc(n, sizeof(double));
     x.v = calloc(n, sizeof(double));
+    x.d0 = calloc(c->n_dev + 1, sizeof(double));
+    x.d1 = calloc(c->n_dev + 1, sizeof(double));
     x.src_hash = malloc(sizeof(int) * x.hash_cap);
-    if (!x.ib || !x.s0 || !x.s1 || !x.v || !x.src_hash) {
+    if (!x.ib || !x.s0 || !x.s1 || !x.v || !x.d0 || !x.d1 || !x.src_hash) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
@@ -683,6 +698,14 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
             rc = src_insert(&x, 2 * (int)i + 1, err);
         if (rc)
             goto done;
+    }
+    for (size_t d = 0; d < c->n_dev; d++)
+        if ((rc = src_insert(&x, 2 * (int)(n + d), err)))
+            goto done;
+    if (nz->dev && nz->dev->n != c->n_dev) {
+        rc = tdi_err_set(err, TDI_EARG, "spice run: device noise for %zu of %zu devices",
+                         nz->dev->n, c->n_dev);
+        goto done;
     }
 
     deck = tdi_cosim_spice_deck(c, dg->tick, dg->n_ticks, 0, err);
@@ -753,6 +776,8 @@ done:
     free(x.s0);
     free(x.s1);
     free(x.v);
+    free(x.d0);
+    free(x.d1);
     free(x.vec_unit);
     free(x.src_hash);
     return rc;

@@ -1414,7 +1414,7 @@ static void test_cfg_shipped(void)
 {
     static const char *const top[] = {"seed", "name", "out", "export", "substrate", "circuit",
                                       "cosim", "energy", "sweep", "data", "diffusion", "eval",
-                                      "model", "sample", "train"};
+                                      "model", "sample", "train", "e2e"};
     enum { NTOP = sizeof top / sizeof top[0] };
     tdi_cfg_key k[NTOP];
     for (size_t i = 0; i < NTOP; i++)

@@ -16,6 +16,7 @@
 
 #include "tdi_err.h"
 #include "tdi_unet_layers.h"
+#include "tdi_unet_sskip.h"
 
 #define TDI_UNET_IMG 32 /* input side (28x28 Fashion-MNIST padded by 2) */
 #define TDI_UNET_PIX (TDI_UNET_IMG * TDI_UNET_IMG)
@@ -69,6 +70,12 @@ typedef struct tdi_unet {
      * stem, then c1 and c2 of each block in order, then the head; NULL unless enabled. */
     float *colc[2 + 2 * TDI_UNET_NBLOCKS];
     int col_cache;
+    /* Substrate skips (issue 13, docs/e2e.md): sskip[0] replaces e1 and sskip[1] e2 on their
+     * way to the decoder (the encoder path pools the unmodified tensor); NULL: the unmodified
+     * U-Net, bit for bit. Not owned. sskip_draw: the noise stream index of the next forward's
+     * first image (the caller's global image index). */
+    const tdi_unet_sskip *sskip[2];
+    unsigned long sskip_draw;
 } tdi_unet;
 
 /* Allocates a model for batches up to max_batch. Parameters are zero until init or load. */
@@ -90,7 +97,8 @@ double tdi_unet_backward_mse(tdi_unet *m, const float *target);
 /* Backward from an arbitrary output gradient deps [B][1024] (used by gradient checks). */
 void tdi_unet_backward(tdi_unet *m, const float *deps);
 
-/* After a forward: output of block id, CBHW [ch][B][side*side]. */
+/* After a forward: output of block id, CBHW [ch][B][side*side] (e1, e2: after the substrate
+ * skip when one is set). */
 const float *tdi_unet_block_out(const tdi_unet *m, tdi_unet_block_id id, size_t *ch,
                                 size_t *side);
 /* First 3x3 conv weight of block id, [cout][cin][3][3]. */

@@ -10,6 +10,7 @@
 #include "tdi_cfg.h"
 #include "tdi_cli.h"
 #include "tdi_unet_clf_run.h"
+#include "tdi_unet_e2e.h"
 #include "tdi_unet_fid.h"
 #include "tdi_unet_png.h"
 #include "tdi_unet_run.h"
@@ -39,6 +40,9 @@ static void usage(FILE *f)
             "         [--ckpt P] [--unet CONFIG]     one activation bundle\n"
             "  bench  [CONFIG] [--batch B] [--seconds S]\n"
             "                                        training and inference images/s\n"
+            "  e2e    PRESET [--test-images N] [--sde yes|no]\n"
+            "                                        eps-MSE with the skips through substrates\n"
+            "                                        (configs/e2e.yaml; docs/e2e.md)\n"
             "SAMPLER: [--sampler ddpm|ddim] [--steps S] [--eta E] [--clip-x0 yes|no] [--seed N]\n"
             "         [--batch B]\n"
             "         (ddpm: 1,000 steps; ddim: S steps (50), eta (0), x0 clipping (no);\n"
@@ -234,6 +238,22 @@ static int cmd_fid(const tdi_unet_config *c, const char *ckpt, const char *clf_p
     return rc;
 }
 
+static int cmd_e2e(const char *preset, int argc, char **argv, tdi_err *err)
+{
+    tdi_unet_e2e_cfg ec;
+    long n = 0;
+    const char *sde = opt(argc, argv, "--sde", "no");
+    int rc = preset ? tdi_unet_e2e_cfg_load(preset, &ec, err)
+                    : tdi_err_set(err, TDI_EARG, "e2e needs a PRESET (configs/e2e.yaml)");
+    if (!rc && opt(argc, argv, "--test-images", NULL))
+        rc = parse_long(opt(argc, argv, "--test-images", ""), "--test-images", &n, err);
+    if (!rc && (n < 0 || n > 10000))
+        rc = tdi_err_set(err, TDI_EARG, "--test-images %ld: want 1..10000", n);
+    if (!rc && strcmp(sde, "yes") != 0 && strcmp(sde, "no") != 0)
+        rc = tdi_err_set(err, TDI_EARG, "--sde '%s': want yes or no", sde);
+    return rc ? rc : tdi_unet_e2e_run(&ec, n, strcmp(sde, "yes") == 0, stdout, err);
+}
+
 static int cmd_classifier(const char *cmd, const char *cfg_path, const char *clf, tdi_err *err)
 {
     tdi_clf_config cc;
@@ -306,7 +326,7 @@ int main(int argc, char **argv)
         return 0;
     gsl_set_error_handler_off();
     static const char *const cmds[] = {"train",  "eval", "sample", "export", "bench", "fid",
-                                       "classifier-train", "classifier-eval", NULL};
+                                       "classifier-train", "classifier-eval", "e2e", NULL};
     int known_cmd = 0;
     for (const char *const *k = cmds; argc >= 2 && *k; k++)
         known_cmd |= strcmp(argv[1], *k) == 0;
@@ -324,13 +344,16 @@ int main(int argc, char **argv)
     static const char *const known[] = {"--ckpt", "--out", "--n", "--batch", "--seconds",
                                         "--split", "--t", "--seed", "--first", "--pool",
                                         "--unet", "--sampler", "--steps", "--eta", "--clf",
-                                        "--grid", "--clip-x0", NULL};
+                                        "--grid", "--clip-x0", "--test-images", "--sde",
+                                        NULL};
     if (check_args(argc, argv, known, &pos, &err)) {
         usage(stderr);
         die(&err);
         return 2;
     }
     const int is_export = strcmp(cmd, "export") == 0;
+    if (strcmp(cmd, "e2e") == 0)
+        return cmd_e2e(pos, argc, argv, &err) ? die(&err) : 0;
     if (strncmp(cmd, "classifier-", 11) == 0) {
         if (cmd_classifier(cmd, pos ? pos : DEFAULT_CLF_CONFIG, opt(argc, argv, "--clf", NULL),
                            &err))

@@ -329,8 +329,13 @@ void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, flo
                        colbuf(m, CONV_STEM));
     rb_fwd(m, &rb[TDI_UNET_E1], m->stem, b);
     tdi_unet_pool_fwd(rb[TDI_UNET_E1].out, C, g32, m->p1);
+    /* substrate skips: after the pool, so only the decoder sees the transported tensor */
+    if (m->sskip[0])
+        tdi_unet_sskip_forward(m->sskip[0], rb[TDI_UNET_E1].out, b, 1024, m->sskip_draw);
     rb_fwd(m, &rb[TDI_UNET_E2], m->p1, b);
     tdi_unet_pool_fwd(rb[TDI_UNET_E2].out, 2 * C, g16, m->p2);
+    if (m->sskip[1])
+        tdi_unet_sskip_forward(m->sskip[1], rb[TDI_UNET_E2].out, b, 256, m->sskip_draw);
     rb_fwd(m, &rb[TDI_UNET_MID], m->p2, b);
     tdi_unet_up_fwd(rb[TDI_UNET_MID].out, 4 * C, g8, m->cat2);
     rb_fwd(m, &rb[TDI_UNET_D2], m->cat2, b);
@@ -411,12 +416,16 @@ void tdi_unet_backward(tdi_unet *m, const float *deps)
     rb_bwd(m, &rb[TDI_UNET_D1], g2, g1, b);
     /* de1 (skip part) = g1[2C..3C) kept in g3; up part -> dd2 in g2 [2C][n16] */
     memcpy(g3, g1 + 2 * C * n32, C * n32 * sizeof(float));
+    if (m->sskip[0]) /* through the substrate skip before the encoder path's gradient adds */
+        tdi_unet_sskip_backward(m->sskip[0], g3, b, 1024);
     tdi_unet_up_bwd(g1, 2 * C, g16, g2);
     /* d2: g2 [2C][n16] -> dcat2 in g1 [6C][n16] */
     rb_bwd(m, &rb[TDI_UNET_D2], g2, g1, b);
     /* de2 (skip part) = g1[4C..6C) -> m->g4 head; up part -> dmid in g2 [4C][b*64] */
     float *de2 = m->g4;
     memcpy(de2, g1 + 4 * C * n16, 2 * C * n16 * sizeof(float));
+    if (m->sskip[1])
+        tdi_unet_sskip_backward(m->sskip[1], de2, b, 256);
     tdi_unet_up_bwd(g1, 4 * C, g8, g2);
     /* mid: g2 -> dp2 in g1 [2C][b*64]; de2 += pool_bwd(dp2) */
     rb_bwd(m, &rb[TDI_UNET_MID], g2, g1, b);

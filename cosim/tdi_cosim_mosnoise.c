@@ -1,0 +1,301 @@
+/* tdi_cosim_mosnoise: each transistor's drain-current noise PSD, calibrated against ngspice's own
+ * small-signal .noise for that device at its bias (docs/noise.md "Calibration"). One deck holds
+ * every device isolated: gate, drain and bulk held by DC sources at the device's operating-point
+ * voltages (source at 0), the drain current copied into a common 1-ohm noiseless output by an
+ * F source, so each device's own noise vectors (onoise.m<k>, onoise.m<k>.1overf) are its
+ * drain-current noise in A/sqrt(Hz) (one-sided). Deck format (k = 0..n-1):
+ *   <model cards>; vin in 0 dc 0 ac 1; rin in 0 1; rout out 0 1 noisy=0;
+ *   vg<k> g<k> 0 dc <vgs>; vd<k> d<k> 0 dc <vds>; vb<k> b<k> 0 dc <vbs>;
+ *   m<k> d<k> g<k> 0 b<k> <model> w=<W> l=<L> [delvto=..] [mulu0=..]; f<k> 0 out vd<k> 1
+ * Non-goals: subcircuit (PDK "x") devices, noise other than the drain current's. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_buf.h"
+#include "tdi_cosim.h"
+#include "tdi_gen.h"
+
+#define MN_FREQS 10          /* .noise points: 1 Hz .. 1 GHz, one per decade */
+#define MN_WHITE_AT 6        /* the white part is read at 1 MHz (index 6) */
+#define MN_CMD "noise v(out) vin dec 1 1 1e9 1"
+
+/* the deck text as ngSpice_Circ lines (owned by the returned text) */
+static tdi_gen_text *mn_text(char *s, tdi_err *err)
+{
+    tdi_gen_text *t = calloc(1, sizeof *t);
+    size_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == '\n';
+    if (t)
+        t->lines = calloc(n + 1, sizeof(char *));
+    if (!t || !t->lines) {
+        free(t);
+        free(s);
+        tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->buf = s;
+    t->len = strlen(s);
+    for (char *p = s; *p;) {
+        char *e = strchr(p, '\n');
+        t->lines[t->n_lines++] = p;
+        if (!e)
+            break;
+        *e = '\0';
+        p = e + 1;
+    }
+    return t;
+}
+
+static void mn_device(tdi_buf *b, size_t k, const tdi_cosim_mos_bias *d, const char *model,
+                      double scale)
+{
+    double s = scale > 0 ? scale : 1.0; /* W, L as the netlist writes them */
+    tdi_buf_printf(b, "vg%zu g%zu 0 dc %.17g\nvd%zu d%zu 0 dc %.17g\nvb%zu b%zu 0 dc %.17g\n", k,
+                   k, d->vgs, k, k, d->vds, k, k, d->vbs);
+    tdi_buf_printf(b, "m%zu d%zu g%zu 0 b%zu %s w=%.17g l=%.17g", k, k, k, k, model, d->W / s,
+                   d->L / s);
+    if (d->delvto != 0)
+        tdi_buf_printf(b, " delvto=%.17g", d->delvto);
+    if (d->mulu0 != 1 && d->mulu0 > 0)
+        tdi_buf_printf(b, " mulu0=%.17g", d->mulu0);
+    tdi_buf_printf(b, "\nf%zu 0 out vd%zu 1\n", k, k);
+}
+
+static tdi_gen_text *mn_deck(const char *const *cards, const char *nmodel, const char *pmodel,
+                             double scale, size_t n, const tdi_cosim_mos_bias *b, tdi_err *err)
+{
+    tdi_buf t = {0};
+    tdi_buf_printf(&t, "* tdi device-noise calibration: %zu devices\n", n);
+    for (size_t i = 0; cards && cards[i]; i++)
+        tdi_buf_printf(&t, "%s\n", cards[i]);
+    tdi_buf_printf(&t, "vin in 0 dc 0 ac 1\nrin in 0 1\nrout out 0 1 noisy=0\n");
+    for (size_t k = 0; k < n; k++)
+        mn_device(&t, k, b + k, b[k].type == 'p' ? pmodel : nmodel, scale);
+    tdi_buf_printf(&t, ".end\n");
+    char *s = tdi_buf_take(&t);
+    if (!s) {
+        tdi_err_set(err, TDI_ENOMEM, "out of memory building the noise deck");
+        return NULL;
+    }
+    size_t L = strlen(s);
+    if (L && s[L - 1] == '\n')
+        s[L - 1] = '\0';
+    return mn_text(s, err);
+}
+
+/* one device's PSDs from its total and flicker densities (one-sided A/sqrt(Hz) at 10^i Hz) */
+static void mn_fit(const double *tot, const double *fl, tdi_cosim_mos_psd *o)
+{
+    double w1 = tot[MN_WHITE_AT] * tot[MN_WHITE_AT] - fl[MN_WHITE_AT] * fl[MN_WHITE_AT];
+    o->psd_w = 0.5 * (w1 > 0 ? w1 : 0); /* two-sided */
+    double s0 = fl[0] * fl[0], s6 = fl[MN_WHITE_AT] * fl[MN_WHITE_AT];
+    o->ef = s0 > 0 && s6 > 0 ? log10(s0 / s6) / MN_WHITE_AT : 1.0;
+    /* psd_f1 / f matches ngspice's flicker at the decade nearest the corner (exact for ef = 1) */
+    size_t best = 0;
+    double bd = INFINITY;
+    for (size_t i = 0; i < MN_FREQS; i++) {
+        double sf = 0.5 * fl[i] * fl[i], dd = sf > 0 && o->psd_w > 0 ? fabs(log(sf / o->psd_w))
+                                                                        : INFINITY;
+        if (dd < bd) {
+            bd = dd;
+            best = i;
+        }
+    }
+    double f = pow(10.0, (double)best);
+    o->psd_f1 = 0.5 * fl[best] * fl[best] * f;
+    o->f_corner = o->psd_w > 0 ? o->psd_f1 / o->psd_w : INFINITY;
+}
+
+static int mn_read(size_t k, tdi_cosim_mos_psd *o, tdi_err *err)
+{
+    char nt[64], nf[72];
+    snprintf(nt, sizeof nt, "onoise.m%zu", k);
+    snprintf(nf, sizeof nf, "onoise.m%zu.1overf", k);
+    double *tot = NULL, *fl = NULL;
+    size_t a = 0, b = 0;
+    int rc = tdi_cosim_ng_vector(nt, &tot, &a, err);
+    if (!rc)
+        rc = tdi_cosim_ng_vector(nf, &fl, &b, err);
+    if (!rc && (a != MN_FREQS || b != MN_FREQS))
+        rc = tdi_err_set(err, TDI_ESPICE, "noise vectors of m%zu have %zu and %zu points, not %d",
+                         k, a, b, MN_FREQS);
+    if (!rc)
+        mn_fit(tot, fl, o);
+    free(tot);
+    free(fl);
+    return rc;
+}
+
+/* the device's id and gm from the op (read before the noise analysis replaces the plot) */
+static int mn_op(size_t k, tdi_cosim_mos_psd *o, tdi_err *err)
+{
+    char v[64];
+    snprintf(v, sizeof v, "@m%zu[id]", k);
+    int rc = tdi_cosim_ng_real(v, &o->id, err);
+    snprintf(v, sizeof v, "@m%zu[gm]", k);
+    if (!rc)
+        rc = tdi_cosim_ng_real(v, &o->gm, err);
+    o->id = fabs(o->id);
+    return rc;
+}
+
+int tdi_cosim_mos_noise_plot(size_t npts, tdi_err *err)
+{
+    /* noise leaves its integrated-noise plot current; the spectra's is the one before */
+    int rc = tdi_cosim_ng_cmd("setplot previous", err);
+    double *v = NULL;
+    size_t n = 0;
+    if (!rc)
+        rc = tdi_cosim_ng_vector("onoise_spectrum", &v, &n, err);
+    free(v);
+    if (!rc && n != npts) /* docs/noise.md section 1: ngspice 39.3 after a ".save none" deck */
+        rc = tdi_err_set(err, TDI_ESPICE, "the noise plot has %zu points, not %zu (did a "
+                         "transient with .save none run in this process before?)", n, npts);
+    return rc;
+}
+
+int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
+                                  const char *pmodel, double scale, size_t n,
+                                  const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
+                                  tdi_err *err)
+{
+    if (n == 0)
+        return 0;
+    tdi_gen_text *t = mn_deck(cards, nmodel, pmodel, scale, n, b, err);
+    if (!t)
+        return err ? err->code : TDI_ENOMEM;
+    int rc = tdi_cosim_ng_load(t, err);
+    if (!rc)
+        rc = tdi_cosim_ng_cmd("op", err);
+    for (size_t k = 0; k < n && !rc; k++)
+        rc = mn_op(k, out + k, err);
+    if (!rc)
+        rc = tdi_cosim_ng_cmd(MN_CMD, err);
+    if (!rc)
+        rc = tdi_cosim_mos_noise_plot(MN_FREQS, err);
+    for (size_t k = 0; k < n && !rc; k++)
+        rc = mn_read(k, out + k, err);
+    tdi_cosim_ng_unload();
+    tdi_gen_text_free(t);
+    return rc ? tdi_err_prefix(err, "device noise calibration") : 0;
+}
+
+int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err)
+{
+    static const char *const q[3] = {"vgs", "vds", "vbs"};
+    double v[3];
+    char name[96];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "@%s[%s]", inst, q[i]);
+        int rc = tdi_cosim_ng_real(name, &v[i], err);
+        if (rc)
+            return rc;
+    }
+    double s = type == 'p' ? -1.0 : 1.0; /* ngspice reports a p device's voltages negated */
+    b->type = type;
+    b->vgs = s * v[0];
+    b->vds = s * v[1];
+    b->vbs = s * v[2];
+    return 0;
+}
+
+/* the model cards of c's netlist (as the emitter writes them): "" entries are skipped */
+static void mn_cards(const tdi_gen_config *m, char card[2][600], const char *cards[3])
+{
+    if (m->mos_corner[0])
+        snprintf(card[0], sizeof card[0], ".lib %s %s", m->mos_lib, m->mos_corner);
+    else
+        snprintf(card[0], sizeof card[0], ".include %s", m->mos_lib);
+    snprintf(card[1], sizeof card[1], ".option scale=%.9g", m->mos_scale);
+    cards[0] = card[0];
+    cards[1] = m->mos_scale > 0 ? card[1] : NULL;
+    cards[2] = NULL;
+}
+
+/* every device's bias at the circuit's rest operating point (the cosim netlist, zero bias: the
+ * point a co-simulation starts from) */
+static int mn_circuit_op(const tdi_gen_circuit *c, tdi_cosim_mos_bias *b, tdi_err *err)
+{
+    tdi_gen_text *t = NULL;
+    double h = c->phys.noise_dt;
+    int rc = tdi_gen_netlist_text(c, TDI_GEN_COSIM, h, 2 * h, &t, err);
+    if (!rc)
+        rc = tdi_cosim_ng_load(t, err);
+    if (!rc) /* BSIM4's OpenMP load: one thread is 24x cheaper here (docs/noise.md) */
+        rc = tdi_cosim_ng_cmd("set num_threads=1", err);
+    if (!rc)
+        rc = tdi_cosim_ng_cmd("op", err);
+    for (size_t i = 0; i < c->n_dev && !rc; i++) {
+        const tdi_gen_dev *d = c->dev + i;
+        rc = tdi_cosim_mos_op_bias(d->name, d->type, b + i, err);
+        b[i].W = d->W;
+        b[i].L = d->L;
+        b[i].delvto = d->delvto;
+        b[i].mulu0 = d->mulu0;
+    }
+    tdi_cosim_ng_unload();
+    tdi_gen_text_free(t);
+    return rc;
+}
+
+int tdi_cosim_mos_noise_size(tdi_gen_circuit *c, tdi_err *err)
+{
+    const tdi_gen_config *m = c->mos_cfg;
+    if (!c->phys.mos || c->n_dev == 0 || !m)
+        return 0;
+    if (m->mos_prefix[0] != 'm')
+        return tdi_err_set(err, TDI_EARG, "device noise calibration: needs .model devices "
+                           "(circuit.mos_prefix m, not '%s'): a subcircuit's noise vectors are "
+                           "named by the PDK (docs/noise.md)", m->mos_prefix);
+    tdi_cosim_mos_bias *b = calloc(c->n_dev, sizeof *b);
+    tdi_cosim_mos_psd *o = calloc(c->n_dev, sizeof *o);
+    int rc = !b || !o ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    if (!rc)
+        rc = mn_circuit_op(c, b, err);
+    char card[2][600];
+    const char *cards[3];
+    mn_cards(m, card, cards);
+    if (!rc)
+        rc = tdi_cosim_mos_noise_calibrate(cards, m->mos_nmos, m->mos_pmos, m->mos_scale,
+                                           c->n_dev, b, o, err);
+    for (size_t i = 0; i < c->n_dev && !rc; i++) {
+        c->dev[i].psd_w = o[i].psd_w;
+        c->dev[i].psd_f1 = m->mos_flicker ? o[i].psd_f1 : 0.0;
+    }
+    free(b);
+    free(o);
+    return rc;
+}
+
+int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const tdi_gen_circuit *gc,
+                                   tdi_err *err)
+{
+    size_t n = 0;
+    int flick = gc->mos_cfg && gc->mos_cfg->mos_flicker;
+    for (size_t i = 0; i < gc->n_dev; i++)
+        n += gc->dev[i].psd_w > 0;
+    char (*names)[52] = calloc(n ? n : 1, sizeof *names);
+    const char **np = calloc(n ? n : 1, sizeof *np);
+    double *w = calloc(n ? n : 1, sizeof *w), *f1 = calloc(n ? n : 1, sizeof *f1);
+    int rc = !names || !np || !w || !f1 ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0, k = 0; i < gc->n_dev && !rc; i++) {
+        const tdi_gen_dev *d = gc->dev + i;
+        if (!(d->psd_w > 0))
+            continue;
+        snprintf(names[k], sizeof names[k], "in%s", d->name); /* the emitter's source name */
+        np[k] = names[k];
+        w[k] = d->psd_w;
+        f1[k] = flick ? d->psd_f1 : 0.0; /* as the emitter: mos_flicker off drops the 1/f part */
+        k++;
+    }
+    if (!rc)
+        rc = tdi_cosim_circuit_set_dev_noise(cc, n, np, w, f1, err);
+    free(names);
+    free(np);
+    free(w);
+    free(f1);
+    return rc;
+}
