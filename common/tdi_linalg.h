@@ -1,7 +1,8 @@
 /* tdi_linalg: the one Cholesky factorisation, its multi-right-hand-side solve and the symmetric
  * eigen-decomposition shared by tools/substrate and generator/ (row-major double arrays, n x n
  * unless stated). GSL is the backend; its types never appear here (tdi_linalg.c is the adapter).
- * Non-goals: sparse matrices, in-place factorisation, general (non-symmetric) eigen-solvers. */
+ * the continuous Lyapunov solve for a stable non-symmetric matrix (the stationary covariance of a
+ * linear circuit). Non-goals: sparse matrices, in-place factorisation, non-symmetric eigenvectors. */
 #ifndef TDI_LINALG_H
 #define TDI_LINALG_H
 
@@ -23,5 +24,17 @@ void tdi_linalg_chol_solve_rows(const double *L, size_t n, double *R, size_t nrh
  * descending, evecs (n x n, may be NULL) the matching unit eigenvectors as columns.
  * TDI_ENOMEM / TDI_ENUM on failure. */
 int tdi_linalg_eig_sym(const double *S, size_t n, double *evals, double *evecs, tdi_err *err);
+
+/* X (n x n, symmetric) solving A X + X A^T = Q for any real A (n x n) whose eigenvalues all have
+ * a positive real part and symmetric Q (n x n; symmetrised first). A may be non-normal or
+ * defective (a chain of one-way stages is a Jordan block): no eigenvectors are formed. Method:
+ * the Cayley transform Ad = (A + pI)^-1 (A - pI), Qd = 2p (A + pI)^-1 Q (A + pI)^-T turns the
+ * equation into X = Ad X Ad^T + Qd (spectral radius of Ad < 1), summed by Smith's doubling
+ * (docs/physics.md "Non-reciprocal circuits"). resid (may be NULL) receives the relative residual
+ * |A X + X A^T - Q|_F / (2 |A|_F |X|_F + |Q|_F). Errors: TDI_ENOMEM; TDI_ENUM "<what> is not
+ * stable: eigenvalue ..." (Re <= 0), no convergence in 64 doublings, or a residual above
+ * sqrt(DBL_EPSILON) (A too close to unstable for double precision). */
+int tdi_linalg_lyap(const double *A, size_t n, const double *Q, double *X, double *resid,
+                    const char *what, tdi_err *err);
 
 #endif

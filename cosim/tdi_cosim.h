@@ -20,6 +20,7 @@
 #include "tdi_seed.h"
 
 #define TDI_COSIM_KB TDI_PHYS_KB /* J/K (common/tdi_phys.h) */
+#define TDI_COSIM_MAX_SUPPLY 4   /* supply sources the spice engine measures (Vdd, Vbias, Vcm) */
 
 /* ---------------------------------------------------------------- circuit */
 /* The circuit as every engine sees it. Units are indexed 0..n-1. */
@@ -71,6 +72,16 @@ typedef struct tdi_cosim_circuit {
     double *r_map;    /* (n_rmap, n): voltage across resistor r = r_map[r,:] . v */
     double *r_rate;   /* (n) S s^2: rlc unit damping resistor gd on the node p, whose voltage is
                          v_p = (Cu/gu) dv/dt (the gyrator's KCL at the unit node): gd (Cu/gu)^2 */
+    /* Supply sources whose current the spice engine integrates (transistor level, docs/cosim.md
+       "Supply power"): independent DC voltage sources by instance name, lower-case ("vdd",
+       "vbias", "vcm"), set by tdi_cosim_circuit_add_supply. n_supply = 0 (ideal circuits): the
+       spice engine reads no current and runs exactly as before. */
+    double v_ref;     /* V: the rest voltage of every unit node (transistor level: V_cm, the
+                         generator's phys.v_ref); the spice engine reports v(node) - v_ref, so
+                         every engine sees deviations from rest. 0 for ideal circuits. */
+    size_t n_supply;
+    char *supply[TDI_COSIM_MAX_SUPPLY];
+    double supply_v[TDI_COSIM_MAX_SUPPLY]; /* V: each source's DC value */
 } tdi_cosim_circuit;
 
 /* Allocates an empty circuit of n units (arrays zeroed, names NULL, no r_map rows). */
@@ -103,6 +114,16 @@ int tdi_cosim_circuit_set_state(tdi_cosim_circuit *c, size_t ns, const double *c
 /* 1 when the sde engine can integrate c: rc units, or a state set by
  * tdi_cosim_circuit_set_state. */
 int tdi_cosim_sde_supports(const tdi_cosim_circuit *c);
+/* Replaces the units' G by a realised one (G (n, n) S, copied; rc units only, TDI_EARG
+ * otherwise): the extracted small-signal matrix of a transistor netlist or a perturbed chip.
+ * The analytic engine's mean is then G^-1 i (LU, any G), the sde engine integrates it, and
+ * tdi_cosim_analytic_cov gives its Lyapunov covariance (docs/physics.md section 10). TDI_ENUM
+ * when C^-1 G is not stable (c unchanged). */
+int tdi_cosim_circuit_set_g(tdi_cosim_circuit *c, const double *G, tdi_err *err);
+/* Adds the voltage source name (copied, lower-cased; its DC value volts) to the supplies the
+ * spice engine measures. TDI_EARG beyond TDI_COSIM_MAX_SUPPLY or for a name used twice. */
+int tdi_cosim_circuit_add_supply(tdi_cosim_circuit *c, const char *name, double volts,
+                                 tdi_err *err);
 /* Replaces the netlist cards (copied); lines ends with NULL. */
 int tdi_cosim_circuit_set_lines(tdi_cosim_circuit *c, const char *const *lines, tdi_err *err);
 
@@ -216,6 +237,11 @@ typedef struct tdi_cosim_stats {
     long src_calls;     /* EXTERNAL source callbacks (spice) */
     double cpu_s;       /* process CPU seconds spent in the run */
     double wall_s;      /* wall seconds */
+    /* spice with supplies (tdi_cosim_circuit.n_supply > 0), else 0: */
+    double supply_q[TDI_COSIM_MAX_SUPPLY]; /* C: charge supply s delivered, the integral of
+                                              -i(s) (SPICE: current into + terminal) over the
+                                              accepted points (trapezoid) */
+    double supply_t;    /* s: simulated time those integrals cover */
 } tdi_cosim_stats;
 
 /* ---------------------------------------------------------------- engines */
@@ -448,6 +474,18 @@ int tdi_cosim_extract_g_ex(const struct tdi_gen_circuit *c, const tdi_cosim_extr
 /* tdi_cosim_extract_g_ex with the defaults. */
 int tdi_cosim_extract_g(const struct tdi_gen_circuit *c, double *G, tdi_err *err);
 
+/* The engines' circuit at transistor level (tdi_cosim_mos.c, docs/cosim.md "Transistor
+ * level"): c is the ideal-element circuit of the same design (tdi_cosim_circuit_from_gen of the
+ * devices: ideal build of the same config); gc the devices: mos build. c gets gc's cosim netlist
+ * cards for tick and t_stop, the realised G extracted from gc (tdi_cosim_circuit_set_g: the
+ * analytic and sde engines then run the linearised transistor circuit), v_ref = V_cm and the
+ * supplies vdd, vbias, vcm. extract = 0 keeps c's design G (writing the deck only). rep (may
+ * be NULL) receives the realised-matrix report. */
+struct tdi_cosim_realised;
+int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const struct tdi_gen_circuit *gc, double tick,
+                          double t_stop, int extract, struct tdi_cosim_realised *rep,
+                          tdi_err *err);
+
 /* The realised matrix against the design gu*M: relative Frobenius errors overall and per block
  * (self: the diagonal; intra_<module>: off-diagonal inside a module; cpl_<a>_<b>: both
  * directions between two modules), asymmetry, diagonal error. */
@@ -513,6 +551,49 @@ void tdi_cosim_skip_benc(const double *A, const double *W1, const double *W2, si
 /* Analytic: v = G^-1 i (LU: G may be non-symmetric). out and ib have n elements. */
 int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
                              tdi_err *err);
+
+/* ---------------------------------------------------------------- stationary statistics of a
+ * non-symmetric circuit (tdi_cosim_lyap.c, docs/physics.md section 10) */
+/* Sigma (n, n) V^2: the stationary covariance of the unit voltages of c with no bias, any stable
+ * G: A S + S A^T = C^-1 Q C^-1 over the sde state (A = C^-1 G), Q diagonal at each unit's force
+ * node with the two-sided current PSD 2 kB T g_noise_i + psd_extra[i] (A^2/Hz; psd_extra may be
+ * NULL). Gr (n, n) S, may be NULL: a realised G used instead of c->G (rc units only, TDI_EARG
+ * otherwise). resid (may be NULL): tdi_linalg_lyap's relative residual. Errors: those of
+ * tdi_linalg_lyap (not stable, not converged). */
+int tdi_cosim_analytic_cov(const tdi_cosim_circuit *c, const double *Gr, const double *psd_extra,
+                           double *Sigma, double *resid, tdi_err *err);
+/* The measured stationary statistics of c's unit voltages: one noisy run with zero bias of the
+ * sde or spice engine (every noise source of c, seed), ticks burn+1 .. burn + n_keep stride,
+ * every stride-th kept: mean (n) V and covariance S (n, n) V^2 (divisor n_keep - 1; the mean
+ * subtracted, so an offset operating point does not count). st: the run's statistics. */
+int tdi_cosim_stationary_cov(tdi_cosim_kind kind, const tdi_cosim_circuit *c, double tick,
+                             long burn, long n_keep, long stride, uint64_t seed, double *mean,
+                             double *S, tdi_cosim_stats *st, tdi_err *err);
+
+/* Effective temperature per unit and the covariance distances (docs/physics.md section 10).
+ * The reference is theta M^-1 in volts: the covariance of the design G with thermal noise only
+ * (kB T / C (M^-1)_ii on the diagonal for G = gu M, g_noise = gu). */
+typedef struct tdi_cosim_teff {
+    size_t n;
+    double *var_ref;     /* (n) V^2: kB T / C (M^-1)_ii, the design's thermal variance */
+    double *teff;        /* (n) measured variance / var_ref (NAN without a measurement) */
+    double *teff_lyap;   /* (n) Lyapunov variance (realised G, device PSDs) / var_ref */
+    double teff_mean, teff_lyap_mean; /* means over units */
+    double d_meas_ref;   /* |S_meas - S_ref|_F / |S_ref|_F */
+    double d_lyap_ref;   /* |S_lyap - S_ref|_F / |S_ref|_F */
+    double d_meas_lyap;  /* |S_meas - S_lyap|_F / |S_lyap|_F */
+    double lyap_resid;   /* the realised solve's relative residual */
+} tdi_cosim_teff;
+/* From c (cap, g_noise, temp), the design G_design (n, n) S (gu M), the realised G_real (n, n)
+ * S (NULL: c->G) with psd_extra (n) A^2/Hz per unit beyond the thermal 2 kB T g_noise (may be
+ * NULL), and the measured stationary covariance S_meas (n, n) V^2 (may be NULL). Freed by
+ * tdi_cosim_teff_free; NULL and err on failure. rc units only. */
+tdi_cosim_teff *tdi_cosim_teff_eval(const tdi_cosim_circuit *c, const double *G_design,
+                                    const double *G_real, const double *psd_extra,
+                                    const double *S_meas, tdi_err *err);
+void tdi_cosim_teff_free(tdi_cosim_teff *t);
+/* The report block: two lines "noise: effective temperature ..." and "noise: covariance ...". */
+void tdi_cosim_teff_print(FILE *f, const tdi_cosim_teff *t);
 
 /* ---------------------------------------------------------------- energy (tdi_cosim_energy.c) */
 /* Power (W) dissipated in the circuit's positive resistors at unit voltages v (n): the static
@@ -660,6 +741,8 @@ typedef struct tdi_cosim_cfg {
     size_t n_wave_units;   /* 0 = no waveform file */
     long wave_every;       /* ticks between waveform rows */
     long wave_samples;     /* samples' worth of ticks recorded (from the first) */
+    double teff_relax;     /* transistor level: length of the noise-only spice run that measures
+                              the effective temperature, in slowest relaxation times (0: none) */
     /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */

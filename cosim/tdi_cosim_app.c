@@ -72,6 +72,10 @@ static void job_destroy(tdi_cosim_job *j)
         free(arrays[q]);
     free(j->read);
     tdi_cosim_circuit_free(j->cc);
+    free(j->G_design);
+    free(j->real);
+    free(j->teff_psd);
+    tdi_cosim_teff_free(j->teff);
     tdi_gen_circuit_free(j->gc);
     if (j->have_bundle)
         tdi_gen_bundle_destroy(&j->b);
@@ -97,7 +101,7 @@ static int job_run(tdi_cosim_job *j, tdi_cosim_summary *sum, tdi_err *err)
         (rc = tdi_cosim_job_readout(j, err)))
         return rc;
     tdi_cosim_job_energy(j);
-    if ((rc = tdi_cosim_report_write(j, err)))
+    if ((rc = tdi_cosim_job_teff(j, err)) || (rc = tdi_cosim_report_write(j, err)))
         return rc;
     if (sum)
         tdi_cosim_report_summary(j, sum);

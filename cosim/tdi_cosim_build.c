@@ -68,8 +68,12 @@ int tdi_cosim_job_circuit(tdi_cosim_job *j, tdi_err *err)
     if ((rc = tdi_cosim_plan_timing(&j->cfg, &j->gcfg, j->ph, j->ns, &j->tm, err)))
         return rc;
     double tick = j->tm.tick;
-    if ((rc = tdi_cosim_circuit_from_gen(j->gc, tick, tick * (double)j->tm.per_sample *
-                                         (double)j->ns, &j->cc, err)))
+    double t_stop = tick * (double)j->tm.per_sample * (double)j->ns;
+    if (j->ph->mos)
+        rc = tdi_cosim_job_circuit_mos(j, tick, t_stop, err);
+    else
+        rc = tdi_cosim_circuit_from_gen(j->gc, tick, t_stop, &j->cc, err);
+    if (rc)
         return rc;
     j->NT = j->cc->n;
     return 0;

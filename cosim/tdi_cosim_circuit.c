@@ -81,6 +81,8 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
         for (size_t i = 0; c->lines[i]; i++)
             free(c->lines[i]);
     free(c->lines);
+    for (size_t s = 0; s < c->n_supply; s++)
+        free(c->supply[s]);
     free(c->node);
     free(c->src);
     free(c->src_noise);
@@ -165,6 +167,25 @@ int tdi_cosim_circuit_set_names(tdi_cosim_circuit *c, size_t i, const char *node
     c->node[i] = a;
     c->src[i] = b;
     c->src_noise[i] = z;
+    return 0;
+}
+
+int tdi_cosim_circuit_add_supply(tdi_cosim_circuit *c, const char *name, double volts,
+                                 tdi_err *err)
+{
+    if (c->n_supply >= TDI_COSIM_MAX_SUPPLY)
+        return tdi_err_set(err, TDI_EARG, "supply '%s': at most %d supplies are measured", name,
+                           TDI_COSIM_MAX_SUPPLY);
+    for (size_t s = 0; s < c->n_supply; s++)
+        if (strcasecmp(c->supply[s], name) == 0)
+            return tdi_err_set(err, TDI_EARG, "supply '%s' given twice", name);
+    char *d = strdup(name);
+    if (!d)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (char *p = d; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    c->supply[c->n_supply] = d;
+    c->supply_v[c->n_supply++] = volts;
     return 0;
 }
 

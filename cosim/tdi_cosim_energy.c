@@ -82,6 +82,22 @@ int tdi_cosim_digeq_matrix(const double *M, size_t D, double *W, tdi_err *err)
     return rc;
 }
 
+/* The supplies the spice engine measured (docs/cosim.md "Supply power"): V_s q_s per inference
+ * and as a mean power; nothing when the circuit has no supplies or spice did not run. */
+static void energy_supply(tdi_cosim_job *j, tdi_cosim_ledger *e)
+{
+    const tdi_cosim_stats *st = &j->outs[TDI_COSIM_SPICE].st;
+    e->n_supply = 0;
+    if (!j->outs[TDI_COSIM_SPICE].est || j->nk[TDI_COSIM_SPICE] == 0 || !(st->supply_t > 0))
+        return;
+    e->n_supply = j->cc->n_supply;
+    for (size_t s = 0; s < e->n_supply; s++) {
+        double E = j->cc->supply_v[s] * st->supply_q[s];
+        e->E_supply[s] = E / (double)j->nk[TDI_COSIM_SPICE];
+        e->P_supply[s] = E / st->supply_t;
+    }
+}
+
 /* The ledger per inference (one sample) from the most physical engine that ran. */
 void tdi_cosim_job_energy(tdi_cosim_job *j)
 {
@@ -120,4 +136,5 @@ void tdi_cosim_job_energy(tdi_cosim_job *j)
     e->r_fold = e->E_digeq_f > 0 ? e->E_total / e->E_digeq_f : 0;
     e->E_kT = ph->kT * (double)j->N * (e->T_inf / ph->t_slow);
     e->gpu_part = cfg->gpu_step * cfg->gpu_replaced_fraction;
+    energy_supply(j, e);
 }

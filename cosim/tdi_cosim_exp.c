@@ -312,6 +312,9 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         out->st.src_calls += st.src_calls;
         out->st.cpu_s += st.cpu_s;
         out->st.wall_s += st.wall_s;
+        for (size_t k = 0; k < TDI_COSIM_MAX_SUPPLY; k++)
+            out->st.supply_q[k] += st.supply_q[k];
+        out->st.supply_t += st.supply_t;
     }
     if (!rc && batched && out->wave_rows > 1)
         qsort(out->wave, out->wave_rows, sizeof(double) * (1 + pl->n_wave), exp_wave_cmp);

@@ -37,6 +37,11 @@ typedef struct tdi_cosim_ledger {
     double E_digeq, E_digeq_f; /* the digital-equivalent job, and its folded lower bound */
     double r_digeq, r_fold;    /* E_total over those (0 when the digital side is free) */
     double gpu_part;     /* J: the replaced part of a GPU U-Net step */
+    /* measured supplies (spice at transistor level: cc->n_supply > 0 and spice ran; else 0):
+       supply s of cc (Vdd, Vbias, Vcm), V_s times the charge it delivered, per inference */
+    size_t n_supply;
+    double E_supply[TDI_COSIM_MAX_SUPPLY]; /* J per inference */
+    double P_supply[TDI_COSIM_MAX_SUPPLY]; /* W: mean power over the spice runs */
 } tdi_cosim_ledger;
 
 typedef struct tdi_cosim_job {
@@ -98,6 +103,16 @@ typedef struct tdi_cosim_job {
     double sig_units;            /* rms over units of the std over samples of analytic y */
     /* energy */
     tdi_cosim_ledger e;
+    /* transistor level (circuit.devices: mos; NULL otherwise): docs/cosim.md "Transistor level" */
+    double *G_design;            /* (N, N) S: gu M as the ideal-element netlist reads back */
+    tdi_cosim_realised *real;    /* the realised-matrix report of the extracted G */
+    tdi_cosim_teff *teff;        /* effective temperature (noise-only spice run) */
+    double *teff_psd;            /* (N) A^2/Hz: device white noise per unit (Lyapunov input) */
+    double teff_psd_bus;         /* A^2/Hz: device noise at bus-node outputs (not in the input) */
+    long teff_ticks;             /* ticks of that run */
+    double rest_off_rms, rest_off_max; /* V: rms and max |.| over units of that run's mean of
+                                          v - v_ref (the OTAs' systematic offsets at rest) */
+    double teff_wall;            /* s, its wall time */
 } tdi_cosim_job;
 
 /* Row names, in TDI_COSIM_ROW_* order (results.json, samples.csv, the table). */
@@ -129,6 +144,11 @@ int tdi_cosim_job_engines(tdi_cosim_job *j, tdi_err *err);
  * predicted and measured, and the signal. */
 int tdi_cosim_job_metrics(tdi_cosim_job *j, tdi_err *err);
 int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err);
+/* transistor level (tdi_cosim_mos.c): the engines' circuit of a devices: mos build (the ideal
+ * build of the same config, overlaid by tdi_cosim_circuit_mos), and the effective temperature
+ * from a noise-only spice run (nothing when cfg.teff_relax is 0, spice or noise is off). */
+int tdi_cosim_job_circuit_mos(tdi_cosim_job *j, double tick, double t_stop, tdi_err *err);
+int tdi_cosim_job_teff(tdi_cosim_job *j, tdi_err *err);
 /* energy ledger (tdi_cosim_energy.c) */
 void tdi_cosim_job_energy(tdi_cosim_job *j);
 /* report (tdi_cosim_report.c): the table's head, the output files (one directory

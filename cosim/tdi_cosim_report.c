@@ -168,6 +168,42 @@ static void json_energy(const tdi_cosim_job *j, FILE *f)
             e->E_digeq_f, e->r_fold, cfg->e_mac, cfg->e_read);
 }
 
+/* "supply_measured" (transistor level only: ideal results.json unchanged) */
+static void json_supply(const tdi_cosim_job *j, FILE *f)
+{
+    const tdi_cosim_ledger *e = &j->e;
+    if (!e->n_supply)
+        return;
+    fprintf(f, "  \"supply_measured\": {\"engine\": \"spice\", \"per\": \"inference (one "
+            "sample)\", \"E_active_behavioural_J\": %.6g, \"sources\": [", e->E_active);
+    for (size_t s = 0; s < e->n_supply; s++)
+        fprintf(f, "%s{\"name\": \"%s\", \"V\": %.6g, \"E_J\": %.6g, \"P_W\": %.6g}",
+                s ? ", " : "", j->cc->supply[s], j->cc->supply_v[s], e->E_supply[s],
+                e->P_supply[s]);
+    fprintf(f, "]},\n");
+}
+
+/* "transistor_level" (devices: mos only: ideal results.json unchanged) */
+static void json_mos(const tdi_cosim_job *j, FILE *f)
+{
+    if (!j->real)
+        return;
+    fprintf(f, "  \"transistor_level\": {\"v_ref_V\": %.6g, \"vdd_V\": %.6g, "
+            "\"i_tail_sum_A\": %.6g, \"realised\": ", j->ph->v_ref, j->ph->vdd,
+            j->ph->i_tail_sum);
+    tdi_cosim_realised_json(j->real, f);
+    const tdi_cosim_teff *t = j->teff;
+    if (t)
+        fprintf(f, "  , \"teff\": {\"engine\": \"spice\", \"ticks\": %ld, \"wall_s\": %.6g, "
+                "\"teff_mean\": %.6g, \"teff_lyap_mean\": %.6g, \"d_meas_vs_thetaMinv\": %.6g, "
+                "\"d_lyap_vs_thetaMinv\": %.6g, \"d_meas_vs_lyap\": %.6g, \"lyap_resid\": %.3g, "
+                "\"dev_psd_bus_A2_per_Hz\": %.6g, \"rest_offset_rms_V\": %.6g, "
+                "\"rest_offset_max_V\": %.6g}\n", j->teff_ticks, j->teff_wall, t->teff_mean,
+                t->teff_lyap_mean, t->d_meas_ref, t->d_lyap_ref, t->d_meas_lyap, t->lyap_resid,
+                j->teff_psd_bus, j->rest_off_rms, j->rest_off_max);
+    fprintf(f, "  },\n");
+}
+
 static void write_results(const tdi_cosim_job *j, FILE *f)
 {
     json_head(j, f);
@@ -175,6 +211,8 @@ static void write_results(const tdi_cosim_job *j, FILE *f)
     json_levels(j, f);
     tdi_cosim_op_json(j->gc, &j->paper_row, f);
     json_readout(j, f);
+    json_mos(j, f);
+    json_supply(j, f);
     json_energy(j, f);
 }
 
@@ -400,6 +438,12 @@ static void table_energy(const tdi_cosim_job *j, FILE *rep)
     fprintf(rep, "%-46s %12.4g\n", "E_bias   (integral of i_bias v)", e->E_bias);
     fprintf(rep, "%-46s %12.4g\n", "E_R      (every resistor: unit, bus, damping)", e->E_R);
     fprintf(rep, "%-46s %12.4g\n", "E_active (Vdd sum(gm)/(gm/ID) T)", e->E_active);
+    for (size_t s = 0; s < e->n_supply; s++) {
+        char sh[96];
+        snprintf(sh, sizeof sh, "  measured (spice): %s %.3g V x mean current", j->cc->supply[s],
+                 j->cc->supply_v[s]);
+        fprintf(rep, "%-46s %12.4g  (%.4g W)\n", sh, e->E_supply[s], e->P_supply[s]);
+    }
     fprintf(rep, "%-46s %12.4g\n", "E_conv   (DAC updates + ADC conversions)", e->E_conv);
     fprintf(rep, "%-46s %12.4g\n", "  of which DAC", e->E_dac);
     fprintf(rep, "%-46s %12.4g\n", "  of which ADC", e->E_adc);
@@ -442,6 +486,25 @@ static void table_levels(const tdi_cosim_job *j, FILE *rep)
     }
 }
 
+/* The transistor-level block: the realised matrix and the effective temperature. */
+static void table_mos(const tdi_cosim_job *j, FILE *rep)
+{
+    if (!j->real)
+        return;
+    fprintf(rep, "\ntransistor level: %zu OTAs, %zu MOSFETs, rest at V_cm = %.4g V, Vdd %.4g V, "
+            "design sum I_tail %.4g A\n", j->gc->n_ota, j->gc->n_dev, j->ph->v_ref, j->ph->vdd,
+            j->ph->i_tail_sum);
+    tdi_cosim_realised_print(j->real, rep);
+    if (j->teff) {
+        fprintf(rep, "noise-only spice run: %ld ticks, %.3g s wall (analytic and sde rows above "
+                "ran the extracted G; spice the transistors)\n", j->teff_ticks, j->teff_wall);
+        tdi_cosim_teff_print(rep, j->teff);
+        fprintf(rep, "rest offset (mean of v - V_cm with zero bias, the OTAs' systematic "
+                "offsets): rms %.4g V, max %.4g V = %.3g Vs\n", j->rest_off_rms, j->rest_off_max,
+                j->rest_off_max / j->ph->Vs);
+    }
+}
+
 void tdi_cosim_report_table(const tdi_cosim_job *j)
 {
     FILE *rep = j->rep;
@@ -450,6 +513,7 @@ void tdi_cosim_report_table(const tdi_cosim_job *j)
     table_rows(j, rep);
     table_levels(j, rep);
     table_readout(j, rep);
+    table_mos(j, rep);
     table_energy(j, rep);
     fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", j->odir, j->odir);
 }

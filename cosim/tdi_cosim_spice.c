@@ -40,7 +40,10 @@ typedef struct spice_ctx {
     double *s0, *s1;   /* (n) A */
     double *d0, *d1;   /* (n_dev) A: the device noise samples j, j + 1 (transistor level) */
     double *v;         /* (n) V, scratch for SendData */
-    int *vec_unit;     /* (veccount) unit index of each vector, -1 = other, -2 = time */
+    int *vec_unit;     /* (veccount) unit index of each vector, -1 = other, -2 = time,
+                          -3 - s = the branch current of supply s */
+    double sup_i[TDI_COSIM_MAX_SUPPLY]; /* A: supply currents at the last integrated point */
+    double sup_t;      /* s: that point's time (NAN before the first) */
     int n_vec;
     int *src_hash;     /* open addressing table of 2 * unit + (1 for a noise source) by source
                           name, 2 (n + d) for device noise source d, -1 empty */
@@ -266,6 +269,20 @@ static int node_lookup(const tdi_cosim_circuit *c, const char *name)
     return -1;
 }
 
+/* -3 - s when name is "<supply s>#branch" (ngspice's name of a voltage source's current),
+ * else -1 */
+static int supply_lookup(const tdi_cosim_circuit *c, const char *name)
+{
+    const char *h = strchr(name, '#');
+    if (!h || !name_eq(h, "#branch"))
+        return -1;
+    for (size_t s = 0; s < c->n_supply; s++)
+        if (strlen(c->supply[s]) == (size_t)(h - name) &&
+            strncasecmp(c->supply[s], name, (size_t)(h - name)) == 0)
+            return -3 - (int)s;
+    return -1;
+}
+
 static int cb_init_data(pvecinfoall vi, int id, void *user)
 {
     (void)id;
@@ -291,12 +308,21 @@ static int cb_init_data(pvecinfoall vi, int id, void *user)
             continue;
         }
         int u = node_lookup(x->c, nm);
+        if (u < 0)
+            u = supply_lookup(x->c, nm);
         x->vec_unit[i] = u;
         if (u >= 0)
             found++;
     }
+    size_t sup = 0;
+    for (int i = 0; i < vi->veccount; i++)
+        sup += x->vec_unit[i] <= -3;
     if (!have_time)
         ctx_fail(x, TDI_ESPICE, "ngspice plot has no time vector (not a transient run?)");
+    else if (sup != x->c->n_supply)
+        ctx_fail(x, TDI_ESPICE, "ngspice reports the current of %zu of the %zu supplies (each "
+                 "must be a voltage source of the netlist: '%s'...)", sup, x->c->n_supply,
+                 x->c->supply[0]);
     else if (found != x->c->n)
         ctx_fail(x, TDI_ESPICE, "ngspice reports %zu of the %zu unit nodes", found, x->c->n);
     return 0;
@@ -355,6 +381,23 @@ static void trace_fmt(const spice_ctx *x, char *buf, size_t n)
     }
 }
 
+/* The supplies' delivered charge, trapezoid from the last point to this one (a point that does
+ * not advance the time, e.g. a repeat at a tick, adds nothing). */
+static void supply_point(spice_ctx *x, double t, const double *cur)
+{
+    size_t ns = x->c->n_supply;
+    if (!isnan(x->sup_t) && !(t > x->sup_t))
+        return;
+    if (!isnan(x->sup_t)) {
+        double dt = t - x->sup_t;
+        for (size_t s = 0; s < ns; s++)
+            x->st->supply_q[s] -= 0.5 * dt * (x->sup_i[s] + cur[s]);
+        x->st->supply_t += dt;
+    }
+    memcpy(x->sup_i, cur, ns * sizeof *cur);
+    x->sup_t = t;
+}
+
 static int cb_send_data(pvecvaluesall va, int count, int id, void *user)
 {
     (void)count;
@@ -363,14 +406,18 @@ static int cb_send_data(pvecvaluesall va, int count, int id, void *user)
     spice_ctx *x = g_ctx;
     if (!x || x->fail || !x->vec_unit || va->veccount != x->n_vec)
         return 0;
-    double t = NAN;
+    double t = NAN, cur[TDI_COSIM_MAX_SUPPLY];
     for (int i = 0; i < va->veccount; i++) {
         int u = x->vec_unit[i];
         if (u >= 0)
-            x->v[u] = va->vecsa[i]->creal;
+            x->v[u] = va->vecsa[i]->creal - x->c->v_ref; /* v_ref = 0: exact, ideal unchanged */
         else if (u == -2)
             t = va->vecsa[i]->creal;
+        else if (u <= -3)
+            cur[-3 - u] = va->vecsa[i]->creal;
     }
+    if (x->c->n_supply)
+        supply_point(x, t, cur);
     x->st->points++;
     trace_add(x, 'd', 0, 0, t, 0, 0);
     int on;
@@ -626,6 +673,7 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     x.bias_k = -2;
     x.noise_j = -1;
     x.last_tick = -1;
+    x.sup_t = NAN;
     x.hash_cap = 16;
     while (x.hash_cap < 4 * (n + c->n_dev))
         x.hash_cap *= 2;
@@ -692,6 +740,11 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
                          "%d): %s", circ_rc, g_log_len ? g_log : "(no message)");
         goto done_spice;
     }
+    /* transistor level (the only circuits with supplies): BSIM4's device load runs OpenMP with
+       ngspice's num_threads (default 2); on a shared 2-core host one thread measured 24x less
+       CPU for a 5-transistor OTA transient (docs/cosim.md "Transistor level"). The variable
+       persists in the instance: set it every run, both ways, so ideal runs stay as they were. */
+    ngSpice_Command((char *)(c->n_supply ? "set num_threads=1" : "unset num_threads"));
     ngSpice_Command((char *)"run");
     if (x.fail) {
         rc = tdi_err_set(err, x.fail, "%s%s%s", x.fail_msg, g_log_len ? "; ngspice: " : "",

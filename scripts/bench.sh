@@ -329,3 +329,76 @@ if want sweep; then
             printf "sweep: median speed-up of %d runs: %.2fx (min %.2fx, max %.2fx)\n", NR, m, r[1], r[NR] }'
     fi
 fi
+
+# --- mos (tdi-cosim at transistor level, issue 12). (1) The paper preset's circuit (synthetic
+# D = 64, k = 16 bundle) with circuit.devices: mos (a 5-transistor OTA per coupling element)
+# against the same circuit with ideal elements, per tick: the deck of each (tdi-cosim --deck
+# --plain: EXTERNAL sources at dc 0) run by ngspice -b (one thread, .spiceinit) for MOS_TICKS and
+# 3 x MOS_TICKS ticks, the difference divided by 2 x MOS_TICKS (parse and operating point cancel);
+# CPU per tick of each, the ratio, and the CPU time per sample = per tick x the preset's ticks per
+# sample (the sde-only job's plan). (2) The whole lock-step job (extraction, spice, supplies) at
+# MOS_D (default 8), k = MOS_K (4): ticks, CPU per tick, extraction wall time.
+mos_ticks_cpu() { # deck ticks -> CPU seconds of ngspice -b
+    (cd "$(dirname "$1")" && TIMEFORMAT='%U %S' &&
+        { time ngspice -b -r "$(basename "$1" .cir).raw" "$(basename "$1")" >"$(basename "$1" .cir).log" 2>&1; } 2>&1 |
+        awk '{print $1 + $2}')
+}
+mos_cfg() { # dev dir -> config on stdout
+    sed -e 's/^name: .*/name: t/' -e "s|^out: .*|out: $2/t|" \
+        -e 's/^  n_samples: .*/  n_samples: 1/' -e 's/^  sde: .*/  sde: false/' \
+        -e 's/^  progress: .*/  progress: false\n  teff_relax: 0/' \
+        -e 's/^  paper_row: .*/  paper_row: false/' \
+        -e "s/^  unit: rc .*/  unit: rc\n  devices: $1/" configs/paper.yaml
+}
+if want mos; then
+    b=build/bench-mos
+    n=${MOS_TICKS:-10}
+    mkdir -p "$b"
+    rm -rf "$b/t/substrate"
+    bin/tdi-cosim --synth-bundle "$b/t/substrate" 64 16 4 1 >/dev/null
+    echo "set num_threads=1" >"$b/.spiceinit"
+    for dev in ideal mos; do
+        mos_cfg "$dev" "$b" >"$b/$dev.yaml"
+        bin/tdi-cosim "$b/$dev.yaml" --deck "$b/$dev-1.cir" "$n" --plain &&
+            bin/tdi-cosim "$b/$dev.yaml" --deck "$b/$dev-3.cir" $((3 * n)) --plain || {
+            echo "mos: deck $dev FAILED"; continue; }
+        c1=$(mos_ticks_cpu "$b/$dev-1.cir")
+        c3=$(mos_ticks_cpu "$b/$dev-3.cir")
+        eval "cpt_$dev=$(awk -v a="$c1" -v c="$c3" -v n="$n" 'BEGIN{printf "%.6g", (c - a) / (2 * n)}')"
+        eval "v=\$cpt_$dev"
+        echo "mos: D = 64, k = 16, devices $dev: $(grep -c '^m' "$b/$dev-1.cir") MOSFETs;" \
+            "ngspice -b $n ticks $c1 CPU s, $((3 * n)) ticks $c3 CPU s: $v CPU s per tick"
+    done
+    sed -e 's/^  sde: .*/  sde: true/' -e 's/^  spice: .*/  spice: false/' "$b/ideal.yaml" >"$b/plan.yaml"
+    if bin/tdi-cosim "$b/plan.yaml" >"$b/plan.log" 2>&1 && [ -n "${cpt_ideal:-}" ] && [ -n "${cpt_mos:-}" ]; then
+        tps=$(grep -o 'per sample (circuit time).*(\([0-9]*\) ticks' "$b/plan.log" | grep -o '([0-9]* ticks' | tr -dc '0-9')
+        echo "mos: transistor / ideal CPU per tick: $(awk -v a="$cpt_mos" -v b="$cpt_ideal" \
+            'BEGIN{printf "%.0f", a / b}') x; $tps ticks per sample: ideal $(awk -v a="$cpt_ideal" \
+            -v t="$tps" 'BEGIN{printf "%.3g", a * t}') CPU s, transistor $(awk -v a="$cpt_mos" \
+            -v t="$tps" 'BEGIN{printf "%.3g", a * t}') CPU s per sample (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    fi
+    # (2) the lock-step job at a small D
+    D=${MOS_D:-8}
+    K=${MOS_K:-4}
+    rm -rf "$b/s/substrate"
+    bin/tdi-cosim --synth-bundle "$b/s/substrate" "$D" "$K" 4 1 >/dev/null
+    for dev in ideal mos; do
+        mos_cfg "$dev" "$b" | sed -e "s|^out: .*|out: $b/s|" -e 's/^  t_settle: .*/  t_settle: 2.0e-6/' \
+            -e 's/^  t_avg: .*/  t_avg: 2.0e-6/' >"$b/s-$dev.yaml"
+        start=$(date +%s%N)
+        if bin/tdi-cosim "$b/s-$dev.yaml" >"$b/s-$dev.log" 2>&1; then
+            ms=$(( ($(date +%s%N) - start) / 1000000 ))
+            js=$b/s/cosim/results.json
+            r=$(grep -o '"spice": {[^}]*' "$js")
+            tk=$(echo "$r" | grep -o '"ticks": [0-9]*' | awk '{print $2}')
+            cpu=$(echo "$r" | grep -o '"cpu_s": [0-9.e+-]*' | awk '{print $2}')
+            ex=$(grep -A6 '"realised":' "$js" | grep -o '"wall_s": [0-9.e+-]*' | awk '{print $2}')
+            echo "mos: lock-step job D = $D, k = $K, devices $dev:${ex:+ extraction $ex s wall;}" \
+                "spice $tk ticks, $cpu CPU s," \
+                "$(awk -v c="$cpu" -v t="$tk" 'BEGIN{printf "%.3g", 1e3 * c / t}') CPU ms per tick" \
+                "(job wall $((ms / 1000)) s)"
+        else
+            echo "mos: lock-step job D = $D, devices $dev FAILED: $(tail -n 1 "$b/s-$dev.log")"
+        fi
+    done
+fi
