@@ -13,13 +13,9 @@
 #include <string.h>
 
 #include "tdi_test.h"
+#include "tdi_test_grad.h"
 #include "tdi_unet.h"
 #include "tdi_unet_dstat.h"
-
-static float frand(void)
-{
-    return (float)rand() / (float)RAND_MAX * 2.0f - 1.0f;
-}
 
 static double max_abs(const float *a, size_t n)
 {
@@ -43,9 +39,9 @@ static void test_apply_tensor(void)
     enum { CH = 3, SIDE = 4, B = 2, P = 2, D = 10, N = CH * B * SIDE * SIDE };
     float x[N], y[N], tgt[B * D], mx[B * D], my[B * D];
     for (size_t i = 0; i < N; i++)
-        x[i] = 3.0f * frand() + 1.0f;
+        x[i] = 3.0f * tdi_test_frand() + 1.0f;
     for (size_t i = 0; i < B * D; i++)
-        tgt[i] = 2.0f * frand();
+        tgt[i] = 2.0f * tdi_test_frand();
     memcpy(y, x, sizeof x);
     tdi_unet_dstat_means(x, CH, SIDE, B, P, D, mx);
     tdi_unet_dstat_apply(y, CH, SIDE, B, P, D, tgt);
@@ -87,7 +83,7 @@ static void test_model_exact(tdi_unet_block_id id, size_t pool)
     tdi_unet_init_params(m, 5);
     float x[3 * 1024], t[3] = {20.0f, 200.0f, 700.0f};
     for (size_t i = 0; i < B * 1024; i++)
-        x[i] = frand();
+        x[i] = tdi_test_frand();
     float *e0 = malloc(B * 1024 * sizeof *e0), *e1 = malloc(B * 1024 * sizeof *e1);
     tdi_unet_forward(m, x, t, B, e0);
     size_t ch, side;

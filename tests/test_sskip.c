@@ -15,6 +15,7 @@
 
 #include "tdi_io.h"
 #include "tdi_test.h"
+#include "tdi_test_grad.h"
 #include "tdi_unet.h"
 #include "tdi_unet_e2e.h"
 #include "tdi_linalg.h"
@@ -24,37 +25,6 @@
 #define E2E_CFG "configs/e2e.yaml" /* the shipped preset: its circuit section builds the circuits */
 
 static char g_dir[256];
-
-static float frand(void)
-{
-    return (float)rand() / (float)RAND_MAX * 2.0f - 1.0f;
-}
-
-static void fill(float *p, size_t n, float scale)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = scale * frand();
-}
-
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
-static double fd_rel_err(float *v, size_t i, double an, double (*loss)(void *), void *ctx)
-{
-    const float h = 1e-2f, o = v[i];
-    v[i] = o + h;
-    const double lp = loss(ctx);
-    v[i] = o - h;
-    const double lm = loss(ctx);
-    v[i] = o;
-    const double fd = (lp - lm) / (2.0 * h);
-    return fabs(fd - an) / (fabs(fd) + fabs(an) + 0.1);
-}
 
 /* ---- the layer alone: loss = <P, forward(x)> ---- */
 typedef struct layer_case {
@@ -70,17 +40,17 @@ static double layer_loss(void *ctx)
     const size_t n = lc->s->C * lc->b * lc->HW;
     memcpy(lc->work, lc->x, n * sizeof(float));
     tdi_unet_sskip_forward(lc->s, lc->work, lc->b, lc->HW, 0);
-    return dot(lc->work, lc->P, n);
+    return tdi_test_dot(lc->work, lc->P, n);
 }
 
 static void layer_gradcheck(size_t pool, int mode)
 {
     enum { C = 6, B = 2, HW = 64, N = C * B * HW };
     float x[N], P[N], g[N], work[N], mean[C], R[C * C];
-    fill(x, N, 1.0f);
-    fill(P, N, 1.0f);
-    fill(mean, C, 0.5f);
-    fill(R, C * C, 1.0f);
+    tdi_test_fill(x, N, 1.0f);
+    tdi_test_fill(P, N, 1.0f);
+    tdi_test_fill(mean, C, 0.5f);
+    tdi_test_fill(R, C * C, 1.0f);
     tdi_unet_sskip s = {0, C, C, pool, mean, R, NULL, 1, mode};
     layer_case lc = {&s, x, work, P, B, HW};
     memcpy(g, P, sizeof g);
@@ -88,7 +58,7 @@ static void layer_gradcheck(size_t pool, int mode)
     double worst = 0.0;
     for (int k = 0; k < 48; k++) {
         const size_t i = (size_t)rand() % N;
-        const double e = fd_rel_err(x, i, g[i], layer_loss, &lc);
+        const double e = tdi_test_fd_rel_err(x, i, g[i], layer_loss, &lc);
         worst = e > worst ? e : worst;
     }
     char name[128];
@@ -107,7 +77,7 @@ static tdi_unet *tiny_unet(size_t b)
         return NULL;
     tdi_unet_init_params(m, 3);
     for (size_t i = 0; i < m->n_params; i++)
-        m->params[i] += 0.05f * frand();
+        m->params[i] += 0.05f * tdi_test_frand();
     return m;
 }
 
@@ -126,11 +96,11 @@ static void test_identity_hook(void)
     if (!m)
         return;
     float x[2048], t[2] = {30.0f, 700.0f}, ref[2048], out[2048];
-    fill(x, 2048, 1.0f);
+    tdi_test_fill(x, 2048, 1.0f);
     tdi_unet_forward(m, x, t, 2, ref);
     float mean1[16], mean2[32], R1[16 * 16] = {0}, R2[32 * 32] = {0}, sd1[16] = {0};
-    fill(mean1, 16, 0.3f);
-    fill(mean2, 32, 0.3f);
+    tdi_test_fill(mean1, 16, 0.3f);
+    tdi_test_fill(mean2, 32, 0.3f);
     for (size_t c = 0; c < 16; c++)
         R1[c * 16 + c] = 1.0f;
     for (size_t c = 0; c < 32; c++)
@@ -159,7 +129,7 @@ static double model_loss(void *ctx)
 {
     model_case *mc = ctx;
     tdi_unet_forward(mc->m, mc->x, mc->t, mc->b, NULL);
-    return dot(mc->m->eps, mc->P, mc->b * 1024);
+    return tdi_test_dot(mc->m->eps, mc->P, mc->b * 1024);
 }
 
 /* gradients of the encoder's parameters reach them through both paths, the skip among them */
@@ -169,17 +139,17 @@ static void test_model_grad(void)
     if (!m)
         return;
     float mean1[16], mean2[32], R1[16 * 16], R2[32 * 32];
-    fill(mean1, 16, 0.3f);
-    fill(mean2, 32, 0.3f);
-    fill(R1, 16 * 16, 0.3f);
-    fill(R2, 32 * 32, 0.2f);
+    tdi_test_fill(mean1, 16, 0.3f);
+    tdi_test_fill(mean2, 32, 0.3f);
+    tdi_test_fill(R1, 16 * 16, 0.3f);
+    tdi_test_fill(R2, 32 * 32, 0.2f);
     tdi_unet_sskip s1 = {0, 16, 4, 1, mean1, R1, NULL, 5, TDI_UNET_SSKIP_SUBSTRATE};
     tdi_unet_sskip s2 = {1, 32, 4, 2, mean2, R2, NULL, 5, TDI_UNET_SSKIP_SUBSTRATE};
     m->sskip[0] = &s1;
     m->sskip[1] = &s2;
     float x[2048], P[2048], t[2] = {17.0f, 600.0f};
-    fill(x, 2048, 1.0f);
-    fill(P, 2048, 1.0f);
+    tdi_test_fill(x, 2048, 1.0f);
+    tdi_test_fill(P, 2048, 1.0f);
     model_case mc = {m, x, t, P, 2};
     model_loss(&mc);
     tdi_unet_backward(m, P);
@@ -193,7 +163,7 @@ static void test_model_grad(void)
     for (size_t r = 0; r < sizeof marks / sizeof marks[0]; r++)
         for (int k = 0; k < 8; k++) {
             const size_t i = marks[r] + (size_t)rand() % 16;
-            const double e = fd_rel_err(m->params, i, g[i], model_loss, &mc);
+            const double e = tdi_test_fd_rel_err(m->params, i, g[i], model_loss, &mc);
             worst = e > worst ? e : worst;
         }
     tdi_check_le(worst, 2e-2, "gradcheck model with sskip e1 (pool 1) and e2 (pool 2), 48 params");
@@ -381,7 +351,7 @@ static void test_full_rank_model(void)
         return;
     static float x[4096], ref[4096], out[4096], half[4096];
     float t[4] = {10.0f, 250.0f, 500.0f, 900.0f};
-    fill(x, 4096, 1.0f);
+    tdi_test_fill(x, 4096, 1.0f);
     tdi_unet_forward(m, x, t, 4, ref);
     int ok = fit_level(m, 0, &f[0]) == 0;
     ok = ok && fit_level(m, 1, &f[1]) == 0;

@@ -16,16 +16,12 @@
 
 #include "tdi_io.h"
 #include "tdi_test.h"
+#include "tdi_test_grad.h"
 #include "tdi_unet.h"
 #include "tdi_unet_data.h"
 #include "tdi_unet_tune.h"
 
 static char g_dir[256];
-
-static float frand(void)
-{
-    return (float)rand() / (float)RAND_MAX * 2.0f - 1.0f;
-}
 
 typedef struct fd_case {
     tdi_unet *m;
@@ -67,17 +63,17 @@ static void test_gradcheck(int level)
     tdi_unet_init_params(m, 11);
     float x[2048], target[2048], t[2] = {50.0f, 400.0f};
     for (size_t i = 0; i < 2048; i++) {
-        x[i] = frand();
-        target[i] = frand();
+        x[i] = tdi_test_frand();
+        target[i] = tdi_test_frand();
     }
     /* R = u u^T + w w^T for two orthonormal random directions u, w */
     float *mean = calloc(Cs, sizeof *mean), *R = calloc(Cs * Cs, sizeof *R);
     float *sd = calloc(Cs, sizeof *sd), u[16], w[16];
     double nu = 0.0, uw = 0.0, nw = 0.0;
     for (size_t c = 0; c < Cs; c++) {
-        u[c] = frand();
-        w[c] = frand();
-        mean[c] = 0.1f * frand();
+        u[c] = tdi_test_frand();
+        w[c] = tdi_test_frand();
+        mean[c] = 0.1f * tdi_test_frand();
         sd[c] = 0.05f;
         nu += (double)u[c] * u[c];
     }

@@ -19,6 +19,7 @@
 #include "tdi_io.h"
 #include "tdi_npy.h"
 #include "tdi_test.h"
+#include "tdi_test_grad.h"
 #include "tdi_unet.h"
 #include "tdi_unet_cfg.h"
 #include "tdi_unet_data.h"
@@ -26,39 +27,8 @@
 
 static char g_dir[256];
 
-static float frand(void)
-{
-    return (float)rand() / (float)RAND_MAX * 2.0f - 1.0f;
-}
-
-static void fill(float *p, size_t n, float scale)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = scale * frand();
-}
-
-static double dot(const float *a, const float *b, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i++)
-        s += (double)a[i] * b[i];
-    return s;
-}
-
 /* Central difference of loss(ctx) in v[i] (step h = 1e-2) against the analytic gradient an;
  * returns |fd - an| / (|fd| + |an| + 0.1) (see the tolerance note at the top). */
-static double fd_rel_err(float *v, size_t i, double an, double (*loss)(void *), void *ctx)
-{
-    const float h = 1e-2f, o = v[i];
-    v[i] = o + h;
-    const double lp = loss(ctx);
-    v[i] = o - h;
-    const double lm = loss(ctx);
-    v[i] = o;
-    const double fd = (lp - lm) / (2.0 * h);
-    return fabs(fd - an) / (fabs(fd) + fabs(an) + 0.1);
-}
-
 /* A layer under test: forward computes out from (in, params); loss = <out, R>. */
 typedef struct layer_case {
     const char *name;
@@ -75,14 +45,14 @@ static double lc_loss(void *ctx)
 {
     layer_case *lc = ctx;
     lc->fwd(lc);
-    return dot(lc->out, lc->R, lc->n_out);
+    return tdi_test_dot(lc->out, lc->R, lc->n_out);
 }
 
 static void check_layer(layer_case *lc)
 {
-    fill(lc->in, lc->n_in, 1.0f);
-    fill(lc->par, lc->n_par, 0.5f);
-    fill(lc->R, lc->n_out, 1.0f);
+    tdi_test_fill(lc->in, lc->n_in, 1.0f);
+    tdi_test_fill(lc->par, lc->n_par, 0.5f);
+    tdi_test_fill(lc->R, lc->n_out, 1.0f);
     lc_loss(lc);
     memset(lc->dpar, 0, lc->n_par * sizeof(float));
     lc->bwd(lc);
@@ -95,7 +65,7 @@ static void check_layer(layer_case *lc)
             continue;
         for (size_t k = 0; k < 40 && k < n; k++) {
             size_t i = n <= 40 ? k : (size_t)rand() % n;
-            double e = fd_rel_err(v, i, g[i], lc_loss, lc);
+            double e = tdi_test_fd_rel_err(v, i, g[i], lc_loss, lc);
             worst = e > worst ? e : worst;
             checked++;
         }
@@ -237,7 +207,7 @@ static double model_loss(void *ctx)
 {
     model_case *mc = ctx;
     tdi_unet_forward(mc->m, mc->x, mc->t, mc->b, NULL);
-    return dot(mc->m->eps, mc->R, mc->b * 1024);
+    return tdi_test_dot(mc->m->eps, mc->R, mc->b * 1024);
 }
 
 /* a U-Net of width C, G groups, batch b; NULL (and a failed check) if it cannot be made */
@@ -259,10 +229,10 @@ static void test_model_grad(void)
     TDI_CHECK(tdi_unet_cache_cols(m, &err) == 0, "enable the im2col cache");
     tdi_unet_init_params(m, 3);
     for (size_t i = 0; i < m->n_params; i++) /* move GroupNorm off gamma 1 / beta 0 */
-        m->params[i] += 0.05f * frand();
+        m->params[i] += 0.05f * tdi_test_frand();
     float x[2048], R[2048], t[2] = {17.0f, 600.0f};
-    fill(x, 2048, 1.0f);
-    fill(R, 2048, 1.0f);
+    tdi_test_fill(x, 2048, 1.0f);
+    tdi_test_fill(R, 2048, 1.0f);
     model_case mc = {m, x, t, R, 2};
     model_loss(&mc);
     tdi_unet_backward(m, R);
@@ -280,7 +250,7 @@ static void test_model_grad(void)
         const size_t lo = marks[r], hi = marks[r + 1] > lo ? marks[r + 1] : m->n_params;
         for (int k = 0; k < 12; k++) {
             size_t i = lo + (size_t)rand() % (hi - lo < 64 ? hi - lo : 64);
-            double e = fd_rel_err(m->params, i, g[i], model_loss, &mc);
+            double e = tdi_test_fd_rel_err(m->params, i, g[i], model_loss, &mc);
             worst = e > worst ? e : worst;
             checked++;
         }
