@@ -39,4 +39,27 @@ static inline int tdi_test_wnpy(const char *dir, const char *name, size_t r, siz
     return tdi_npy_write(p, TDI_NPY_F64, c ? 2 : 1, sh, x, &e);
 }
 
+/* Config text + bundle directory -> built circuit (NULL with *e set on error; the bundle is
+ * destroyed then). cfg (may be NULL) receives the loaded config. Caller frees the circuit, then
+ * destroys b. */
+static inline tdi_gen_circuit *tdi_test_gen_build(const char *cfgtext, const char *bdir,
+                                                  tdi_gen_bundle *b, tdi_gen_config *cfg,
+                                                  tdi_err *e)
+{
+    tdi_gen_config local;
+    if (!cfg)
+        cfg = &local;
+    tdi_gen_config_init(cfg);
+    if (tdi_gen_config_load_string("test.yaml", cfgtext, cfg, e))
+        return NULL;
+    if (tdi_gen_bundle_read(bdir, b, e))
+        return NULL;
+    tdi_gen_circuit *c = NULL;
+    if (tdi_gen_circuit_build(cfg, b, &c, e)) {
+        tdi_gen_bundle_destroy(b);
+        return NULL;
+    }
+    return c;
+}
+
 #endif

@@ -20,18 +20,7 @@
 static tdi_gen_circuit *build(const char *cfgtext, const char *bdir, tdi_gen_bundle *b,
                               tdi_err *e)
 {
-    tdi_gen_config cfg;
-    tdi_gen_config_init(&cfg);
-    if (tdi_gen_config_load_string("test.yaml", cfgtext, &cfg, e))
-        return NULL;
-    if (tdi_gen_bundle_read(bdir, b, e))
-        return NULL;
-    tdi_gen_circuit *c = NULL;
-    if (tdi_gen_circuit_build(&cfg, b, &c, e)) {
-        tdi_gen_bundle_destroy(b);
-        return NULL;
-    }
-    return c;
+    return tdi_test_gen_build(cfgtext, bdir, b, NULL, e);
 }
 
 /* max |A - B| / max |B| over n entries */

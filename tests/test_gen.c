@@ -160,17 +160,7 @@ static int tb_write(const tbundle *t, const char *dir, const char *preset)
 static tdi_gen_circuit *build(const char *cfgtext, const char *bdir, tdi_gen_bundle *b,
                               tdi_gen_config *cfg, tdi_err *e)
 {
-    tdi_gen_config_init(cfg);
-    if (tdi_gen_config_load_string("test.yaml", cfgtext, cfg, e))
-        return NULL;
-    if (tdi_gen_bundle_read(bdir, b, e))
-        return NULL;
-    tdi_gen_circuit *c = NULL;
-    if (tdi_gen_circuit_build(cfg, b, &c, e)) {
-        tdi_gen_bundle_destroy(b);
-        return NULL;
-    }
-    return c;
+    return tdi_test_gen_build(cfgtext, bdir, b, cfg, e);
 }
 
 static int exists(const char *p)

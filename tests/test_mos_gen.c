@@ -26,17 +26,7 @@ static const char *cfg_mos = "seed: 7\nname: mos\ncircuit:\n  devices: mos\n  sa
 static tdi_gen_circuit *build(const char *cfgtext, tdi_gen_bundle *b, tdi_gen_config *cfg,
                               tdi_err *e)
 {
-    tdi_gen_config_init(cfg);
-    if (tdi_gen_config_load_string("test.yaml", cfgtext, cfg, e))
-        return NULL;
-    if (tdi_gen_bundle_read(BUN, b, e))
-        return NULL;
-    tdi_gen_circuit *c = NULL;
-    if (tdi_gen_circuit_build(cfg, b, &c, e)) {
-        tdi_gen_bundle_destroy(b);
-        return NULL;
-    }
-    return c;
+    return tdi_test_gen_build(cfgtext, BUN, b, cfg, e);
 }
 
 static char *text_of(const tdi_gen_circuit *c, tdi_gen_mode mode)
