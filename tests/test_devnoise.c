@@ -163,6 +163,7 @@ static void test_repro(void)
     tdi_cosim_devnoise_at(&g3, 10, b);
     TDI_CHECK(b[0] != a[0], "another seed: another sample");
     TDI_CHECK(err.code == 0, "no error");
+    tdi_cosim_devnoise_destroy(&g3); /* reused below for the refusals (which leave it empty) */
     double bad = -1;
     int rc = tdi_cosim_devnoise_init(&g3, 1, &bad, f1, TICK, 1e3, seed, &err);
     tdi_check_int(rc, TDI_EARG, "a negative PSD is an error");
