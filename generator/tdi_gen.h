@@ -563,12 +563,15 @@ int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *o
  * and wires.json are written, with the circuit and the transaction's temporary directory
  * (files written there appear with the others, or not at all); a non-zero return aborts the
  * job. print (may be NULL) is called after the job's own report on the log. files names what
- * run wrote ("realised.json"; read after run), for the log's first line; NULL or "": nothing. */
+ * run wrote ("realised.json"; read after run), for the log's first line; NULL or "": nothing.
+ * prepare (may be NULL) is called on the built circuit before any netlist is written (tdi-gen:
+ * the device-noise sizing, whose dev[].psd_w / psd_f1 the netlists' noise cards carry). */
 typedef struct tdi_gen_run_hook {
     int (*run)(void *user, const tdi_gen_circuit *c, const char *dir, tdi_err *err);
     void (*print)(void *user, FILE *log);
     const char *files;
     void *user;
+    int (*prepare)(void *user, tdi_gen_circuit *c, tdi_err *err);
 } tdi_gen_run_hook;
 /* tdi_gen_run with a hook (NULL: tdi_gen_run). */
 int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,

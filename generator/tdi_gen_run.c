@@ -73,6 +73,8 @@ int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char
     double t1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID), t3;
     if ((rc = tdi_gen_circuit_build(cfg, &b, &c, err)))
         goto done;
+    if (hook && hook->prepare && (rc = hook->prepare(hook->user, c, err)))
+        goto done;
     t3 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     /* parent of the output directory must exist for the transaction */
     {

@@ -279,6 +279,17 @@ static void test_program(void)
     free(j);
     log = tdi_test_slurp(SCR "/gen-m.log");
     tdi_check_contains(log ? log : "", "asymmetry |G - G^T|_F", "transistor level: report printed");
+    tdi_check_contains(log ? log : "", "device noise: every MOSFET's channel noise sized",
+                       "transistor level: device noise sized before the netlists");
+    free(log);
+    /* the sized noise reaches both netlists: TRNOISE standalone, EXTERNAL in cosim */
+    log = tdi_test_slurp(SCR "/net-m/standalone.cir");
+    tdi_check_contains(log ? log : "", "\ninmota0_1 ota0_d ota0_t TRNOISE(",
+                       "transistor level: device TRNOISE cards in standalone.cir");
+    free(log);
+    log = tdi_test_slurp(SCR "/net-m/cosim.cir");
+    tdi_check_contains(log ? log : "", "\ninmota0_1 ota0_d ota0_t external",
+                       "transistor level: device EXTERNAL sources in cosim.cir");
     free(log);
     st = system("bin/tdi-gen " SCR "/two4m.yaml --bundle " SCR "/two4 --out " SCR
                 "/net-mn --no-realised > " SCR "/gen-mn.log 2>&1");

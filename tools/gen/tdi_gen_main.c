@@ -16,6 +16,7 @@
 #include <gsl/gsl_errno.h>
 
 #include "tdi_cli.h"
+#include "tdi_clock.h"
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_io.h"
@@ -159,6 +160,8 @@ typedef struct gen_realised {
     int skipped;            /* transistor level, too many devices: skipped (printed) */
     size_t n_dev, N;
     int have;
+    int noise_sized;        /* device noise sized (1), skipped for size (-1), not asked (0) */
+    double noise_s;         /* its wall time, s */
     char files[32];         /* what the hook wrote, for the log */
     tdi_cosim_realised r;
 } gen_realised;
@@ -196,9 +199,36 @@ static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, t
     return 0;
 }
 
+/* Before the netlists: at transistor level with noise sources asked for, every device's channel
+ * noise sized from ngspice's .noise at its bias (docs/noise.md), so the standalone netlist's
+ * TRNOISE cards and the cosim netlist's EXTERNAL sources exist. Above GEN_REALISED_MAX_DEV
+ * devices only with --realised (an op of the whole netlist is part of it). */
+static int noise_prepare(void *user, tdi_gen_circuit *c, tdi_err *err)
+{
+    gen_realised *g = user;
+    if (!gen_transistor_level(c) || !c->noise)
+        return 0;
+    if (g->force <= 0 && c->n_dev > GEN_REALISED_MAX_DEV) {
+        g->noise_sized = -1;
+        return 0;
+    }
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC);
+    int rc = tdi_cosim_mos_noise_size(c, err);
+    g->noise_s = tdi_clock_s(CLOCK_MONOTONIC) - t0;
+    g->noise_sized = rc ? 0 : 1;
+    return rc;
+}
+
 static void realised_print(void *user, FILE *log)
 {
     gen_realised *g = user;
+    if (g->noise_sized > 0)
+        fprintf(log, "device noise: every MOSFET's channel noise sized from ngspice's .noise at "
+                "its bias (%.3g s wall): TRNOISE in standalone.cir, EXTERNAL in cosim.cir\n",
+                g->noise_s);
+    if (g->noise_sized < 0)
+        fprintf(log, "device noise: not sized (more than %d devices; --realised sizes it): the "
+                "netlists carry the units' thermal noise only\n", GEN_REALISED_MAX_DEV);
     if (g->have)
         tdi_cosim_realised_print(&g->r, log);
     if (g->skipped)
@@ -259,7 +289,7 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    tdi_gen_run_hook hook = {realised_run, realised_print, g.files, &g};
+    tdi_gen_run_hook hook = {realised_run, realised_print, g.files, &g, noise_prepare};
     if (tdi_gen_config_load(argv[1], &cfg, &err) ||
         tdi_gen_run_ex(&cfg, bundle, out, stdout, &hook, &err)) {
         fprintf(stderr, "tdi-gen: %s\n", err.msg);
