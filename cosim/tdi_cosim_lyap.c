@@ -183,9 +183,16 @@ int tdi_cosim_stationary_cov(tdi_cosim_kind kind, const tdi_cosim_circuit *c, do
     lyap_meas m = {n, burn, stride, 0, calloc(n, sizeof(double)), calloc(n, sizeof(double)),
                    calloc(n * n, sizeof(double))};
     tdi_cosim_noise nz = {0};
+    tdi_cosim_devnoise dn = {0};
     tdi_cosim_sde *sde = NULL;
     int rc = !m.zero || !m.sum || !m.sq ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
     rc = rc ? rc : tdi_cosim_noise_init(&nz, c, tick, seed, 1, err);
+    /* the transistors' channel noise too (spice drives it; its 1/f band starts at 1 / run) */
+    if (!rc && c->n_dev && kind == TDI_COSIM_SPICE)
+        rc = tdi_cosim_devnoise_init(&dn, c->n_dev, c->dev_psd_w, c->dev_psd_f1, tick,
+                                     1.0 / ((double)(burn + n_keep * stride) * tick),
+                                     tdi_seed(seed, TDI_SEED_DEVNOISE, 0), err);
+    nz.dev = dn.n ? &dn : NULL;
     tdi_cosim_digital dg = {tick, burn + n_keep * stride, meas_bias, meas_tick, &m};
     if (!rc && kind == TDI_COSIM_SDE)
         rc = (sde = tdi_cosim_sde_alloc(c, tick, err)) ? tdi_cosim_sde_run(sde, &nz, &dg, st, err)
@@ -203,6 +210,7 @@ int tdi_cosim_stationary_cov(tdi_cosim_kind kind, const tdi_cosim_circuit *c, do
                                           (double)(m.kept - 1);
     tdi_cosim_sde_free(sde);
     tdi_cosim_noise_destroy(&nz);
+    tdi_cosim_devnoise_destroy(&dn);
     free(m.zero);
     free(m.sum);
     free(m.sq);
