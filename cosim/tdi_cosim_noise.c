@@ -70,6 +70,8 @@ nz_philox_uniforms(uint64_t seed, uint64_t u0, uint64_t index, double *u1, doubl
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+#include "tdi_cosim_philox.h"
 /* glibc's libmvec (AVX2 variants), ABI names from the x86_64 vector function ABI */
 __m256d _ZGVdN4v_log(__m256d x);
 __m256d _ZGVdN4v_cos(__m256d x);
@@ -89,7 +91,6 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void
 nz_block_body(uint64_t seed, uint64_t u0, uint64_t index, double *z)
 {
     enum { NV = NZ_LANES / 4 };
-    const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
     const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
     const __m256d m2 = _mm256_set1_pd(-2.0), tp = _mm256_set1_pd(NZ_TWO_PI);
     const __m256d s21 = _mm256_set1_pd(0x1p21), s53 = _mm256_set1_pd(0x1p-53);
@@ -103,19 +104,7 @@ nz_block_body(uint64_t seed, uint64_t u0, uint64_t index, double *z)
         c3[v] = _mm256_set_epi64x((uint32_t)((u + 3) >> 32), (uint32_t)((u + 2) >> 32),
                                   (uint32_t)((u + 1) >> 32), (uint32_t)(u >> 32));
     }
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int r = 0; r < 10; r++) {
-        const __m256i kk0 = _mm256_set1_epi64x(k0), kk1 = _mm256_set1_epi64x(k1);
-        for (int v = 0; v < NV; v++) {
-            __m256i p0 = _mm256_mul_epu32(c0[v], m0), p1 = _mm256_mul_epu32(c2[v], m1);
-            c0[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[v]), kk0);
-            c2[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[v]), kk1);
-            c1[v] = p1;
-            c3[v] = p0;
-        }
-        k0 += PHILOX_W32_0;
-        k1 += PHILOX_W32_1;
-    }
+    tdi_cosim_philox10_avx2(c0, c1, c2, c3, NV, seed);
     for (int v = 0; v < NV; v++) {
         __m256i a0 = _mm256_and_si256(c0[v], lo32);
         __m256i a1 = _mm256_srli_epi64(_mm256_and_si256(c1[v], lo32), 11);

@@ -51,6 +51,8 @@ static void mg_block_scalar(uint64_t seed, uint64_t index, uint32_t q0, float *z
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+#include "tdi_cosim_philox.h"
 /* glibc's libmvec, 8-lane float AVX2 variants (x86_64 vector function ABI names) */
 __m256 _ZGVdN8v_logf(__m256 x);
 __m256 _ZGVdN8v_cosf(__m256 x);
@@ -64,7 +66,6 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void
 mg_block_body(uint64_t seed, uint64_t index, uint32_t q0, float *z)
 {
     enum { NV = MG_COUNTERS / 4 };
-    const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
     __m256i c0[NV], c1[NV], c2[NV], c3[NV];
     for (int v = 0; v < NV; v++) {
         uint32_t q = q0 + 4 * (uint32_t)v;
@@ -73,19 +74,7 @@ mg_block_body(uint64_t seed, uint64_t index, uint32_t q0, float *z)
         c2[v] = _mm256_set_epi64x(q + 3, q + 2, q + 1, q);
         c3[v] = _mm256_set1_epi64x(MG_TAG);
     }
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int r = 0; r < 10; r++) {
-        const __m256i kk0 = _mm256_set1_epi64x(k0), kk1 = _mm256_set1_epi64x(k1);
-        for (int v = 0; v < NV; v++) {
-            __m256i p0 = _mm256_mul_epu32(c0[v], m0), p1 = _mm256_mul_epu32(c2[v], m1);
-            c0[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[v]), kk0);
-            c2[v] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[v]), kk1);
-            c1[v] = p1;
-            c3[v] = p0;
-        }
-        k0 += PHILOX_W32_0;
-        k1 += PHILOX_W32_1;
-    }
+    tdi_cosim_philox10_avx2(c0, c1, c2, c3, NV, seed);
     const __m256 one = _mm256_set1_ps(1.0f), s31 = _mm256_set1_ps(0x1p-31f);
     const __m256 s24 = _mm256_set1_ps(0x1p-24f), m2 = _mm256_set1_ps(-2.0f);
     const __m256 tp = _mm256_set1_ps(MG_TWO_PI);
