@@ -392,7 +392,8 @@ if want mos; then
             r=$(grep -o '"spice": {[^}]*' "$js")
             tk=$(echo "$r" | grep -o '"ticks": [0-9]*' | awk '{print $2}')
             cpu=$(echo "$r" | grep -o '"cpu_s": [0-9.e+-]*' | awk '{print $2}')
-            ex=$(grep -A6 '"realised":' "$js" | grep -o '"wall_s": [0-9.e+-]*' | awk '{print $2}')
+            ex=$(grep '"realised":' "$js" | grep -o '"wall_s": [0-9.e+-]*' | head -n 1 |
+                awk '{print $2}')
             echo "mos: lock-step job D = $D, k = $K, devices $dev:${ex:+ extraction $ex s wall;}" \
                 "spice $tk ticks, $cpu CPU s," \
                 "$(awk -v c="$cpu" -v t="$tk" 'BEGIN{printf "%.3g", 1e3 * c / t}') CPU ms per tick" \
