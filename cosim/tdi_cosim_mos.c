@@ -23,7 +23,8 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
         return tdi_err_set(err, TDI_EARG, "transistor level: rc units without the analog "
                            "read-out stage only (%zu units, circuit of %zu)", gc->N, c->n);
     tdi_gen_text *txt = NULL;
-    double *G = NULL;
+    double *G = NULL, *ir = NULL;
+    const double *i_rest = NULL;
     int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, tick, t_stop, &txt, err);
     if (!rc)
         rc = tdi_cosim_circuit_set_lines(c, (const char *const *)txt->lines, err);
@@ -33,12 +34,19 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
         ; /* the deck only: c keeps the design G */
     } else if (!rc && rep) {
         rc = tdi_cosim_realised_run(gc, rep, &G, err);
+        i_rest = rep->i_rest;
     } else if (!rc) {
+        tdi_cosim_extract_opt o;
+        tdi_cosim_extract_defaults(gc, &o);
         G = malloc(gc->N * gc->N * sizeof *G);
-        rc = G ? tdi_cosim_extract_g(gc, G, err) : tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        i_rest = ir = malloc(gc->N * sizeof *ir);
+        rc = G && ir ? tdi_cosim_extract_g_ex(gc, &o, G, ir, NULL, err)
+                     : tdi_err_set(err, TDI_ENOMEM, "out of memory");
     }
-    if (!rc && G)
+    if (!rc && G) /* the linearised transistor circuit: its G and its own rest currents */
         rc = tdi_cosim_circuit_set_g(c, G, err);
+    if (!rc && G)
+        rc = tdi_cosim_circuit_set_offset(c, i_rest, err);
     c->v_ref = p->v_ref;
     if (!rc && !c->n_supply) {
         rc = tdi_cosim_circuit_add_supply(c, "vdd", p->vdd, err);
@@ -46,6 +54,7 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
         rc = rc ? rc : tdi_cosim_circuit_add_supply(c, "vcm", p->v_ref, err);
     }
     free(G);
+    free(ir);
     tdi_gen_text_free(txt);
     return rc ? tdi_err_prefix(err, "transistor level") : 0;
 }
