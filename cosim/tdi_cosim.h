@@ -763,6 +763,13 @@ typedef struct tdi_cosim_cfg {
     long wave_samples;     /* samples' worth of ticks recorded (from the first) */
     double teff_relax;     /* transistor level: length of the noise-only spice run that measures
                               the effective temperature, in slowest relaxation times (0: none) */
+    int ideal_rows;        /* transistor level: also run the ideal-element netlist of the same
+                              design (analytic on the design G, spice with the same plan and
+                              seeds) beside the transistor rows (default 1) */
+    long chips;            /* transistor level with circuit.mos_mismatch: the Monte Carlo over
+                              mismatch, chip = circuit.chip .. + chips - 1 (0 = none) */
+    int chips_sde;         /* ... each chip's sde row too (default 1) */
+    int chips_spice;       /* ... each chip's spice row too (default 0: minutes per chip) */
     /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */
