@@ -37,12 +37,14 @@ static double rms(const double *x, size_t n)
     return sqrt(s / (double)n);
 }
 
-/* Engine k on the chip's circuit cc over the first n samples with the job's plan (its
- * converters, schedule and seeds) into out. */
+/* Engine k on the chip's circuit cc over the first n samples with the job's plan (its DAC,
+ * schedule and seeds) and the chip's own ADC full scale adc_fs (V: as a job at that chip
+ * chooses it) into out. */
 static int chip_engine(tdi_cosim_job *j, tdi_cosim_kind k, const tdi_cosim_circuit *cc,
-                       size_t n, tdi_cosim_out *out, tdi_err *err)
+                       size_t n, double adc_fs, tdi_cosim_out *out, tdi_err *err)
 {
     tdi_cosim_plan pl = j->pl;
+    pl.adc_fs = adc_fs;
     pl.n_samples = n;
     pl.n_wave = 0;
     pl.label = NULL;
@@ -74,12 +76,15 @@ static int chip_run(tdi_cosim_job *j, long chip, tdi_cosim_chip *ln, tdi_err *er
         rc = tdi_cosim_mos_circuits(&g, &j->b, gc, tick, t_stop, 1, &real, NULL, &cc, NULL, err);
     if (!rc)
         rc = tdi_cosim_analytic_solve(cc, cc->i_off, v_off, err);
+    double dac_units, adc_fs; /* the chip's offsets move its equilibria: its own ADC range */
     if (!rc)
-        rc = chip_engine(j, TDI_COSIM_ANALYTIC, cc, j->ns, &o[0], err);
+        rc = tdi_cosim_fullscale(cfg, gc, cc, j->bsim, j->ibias, j->ns, &dac_units, &adc_fs, err);
+    if (!rc)
+        rc = chip_engine(j, TDI_COSIM_ANALYTIC, cc, j->ns, adc_fs, &o[0], err);
     if (!rc && cfg->chips_sde && j->want[TDI_COSIM_SDE])
-        rc = chip_engine(j, TDI_COSIM_SDE, cc, j->ns, &o[1], err);
+        rc = chip_engine(j, TDI_COSIM_SDE, cc, j->ns, adc_fs, &o[1], err);
     if (!rc && cfg->chips_spice && j->want[TDI_COSIM_SPICE])
-        rc = chip_engine(j, TDI_COSIM_SPICE, cc, j->nk[TDI_COSIM_SPICE], &o[2], err);
+        rc = chip_engine(j, TDI_COSIM_SPICE, cc, j->nk[TDI_COSIM_SPICE], adc_fs, &o[2], err);
     tdi_metrics m;
     if (!rc) {
         ln->rel_fro = real.rel_fro;
@@ -171,7 +176,7 @@ static void chip_stats(const tdi_cosim_job *j, int q, double st[4])
     for (size_t c = 0; c < n; c++)
         ss += (chip_val(&j->chips[c], q) - mean) * (chip_val(&j->chips[c], q) - mean);
     st[0] = mean;
-    st[1] = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
+    st[1] = isnan(mean) ? NAN : n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
     st[2] = lo;
     st[3] = hi;
 }
@@ -180,7 +185,7 @@ void tdi_cosim_chips_print(const tdi_cosim_job *j, FILE *f)
 {
     if (!j->n_chips || !f)
         return;
-    fprintf(f, "\nMonte Carlo over mismatch: %zu chips (circuit.chip %ld .. %ld), %zu samples "
+    fprintf(f, "\nMonte Carlo over mismatch: %zu chip(s) (circuit.chip %ld .. %ld), %zu samples "
             "each (spice %s), %.3g s wall; analytic and sde: the chip's extracted G + rest "
             "currents\n", j->n_chips, j->chips[0].chip, j->chips[j->n_chips - 1].chip, j->ns,
             j->cfg.chips_spice ? "on its samples" : "off", j->chips_wall);
