@@ -52,8 +52,9 @@ static int chip_engine(tdi_cosim_job *j, tdi_cosim_kind k, const tdi_cosim_circu
     return tdi_cosim_exp_run(k, cc, &pl, out, err);
 }
 
-/* Chip c: build, extract, run; the line into *ln. */
-static int chip_run(tdi_cosim_job *j, long chip, tdi_cosim_chip *ln, tdi_err *err)
+/* Chip number chip (index c of the loop): build (or take the prepared circuit), extract, run;
+ * the line into *ln. */
+static int chip_run(tdi_cosim_job *j, size_t c, long chip, tdi_cosim_chip *ln, tdi_err *err)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
     double w0 = tdi_clock_s(CLOCK_MONOTONIC), tick = j->tm.tick;
@@ -68,10 +69,13 @@ static int chip_run(tdi_cosim_job *j, long chip, tdi_cosim_chip *ln, tdi_err *er
     memset(ln, 0, sizeof *ln);
     ln->chip = chip;
     ln->cc_sde = ln->cc_spice = NAN;
-    int rc = v_off ? tdi_gen_circuit_build(&g, &j->b, &gc, err)
-                   : tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    if (!rc && cfg->chips_spice) /* the device noise sources spice drives */
-        rc = tdi_cosim_mos_noise_size(gc, err);
+    int rc = v_off ? 0 : tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    if (!rc && j->chip_gc) { /* prepared, its device noise sized */
+        gc = j->chip_gc[c];
+        j->chip_gc[c] = NULL;
+    } else if (!rc) {
+        rc = tdi_gen_circuit_build(&g, &j->b, &gc, err);
+    }
     if (!rc)
         rc = tdi_cosim_mos_circuits(&g, &j->b, gc, tick, t_stop, 1, &real, NULL, &cc, NULL, err);
     if (!rc)
@@ -113,14 +117,45 @@ static int chip_run(tdi_cosim_job *j, long chip, tdi_cosim_chip *ln, tdi_err *er
     return rc ? tdi_err_prefix(err, "cosim.chips: chip %ld", chip) : 0;
 }
 
-int tdi_cosim_chips_check(const tdi_cosim_job *j, tdi_err *err)
+/* With chips_spice: every chip's circuit built and its device noise sized now, before any
+ * transient of the job: ngspice 39.3's .noise keeps one point after a transient with .save none
+ * ran in the process (docs/noise.md). */
+static int chips_prepare_noise(tdi_cosim_job *j, tdi_err *err)
+{
+    size_t n = (size_t)j->cfg.chips;
+    if (!(j->chip_gc = calloc(n, sizeof *j->chip_gc)))
+        return tdi_err_set(err, TDI_ENOMEM, "cosim.chips: out of memory");
+    int rc = 0;
+    for (size_t c = 0; c < n && !rc; c++) {
+        tdi_gen_config g = j->gcfg;
+        g.chip = j->gcfg.chip + (long)c;
+        rc = tdi_gen_circuit_build(&g, &j->b, &j->chip_gc[c], err);
+        if (!rc)
+            rc = tdi_cosim_mos_noise_size(j->chip_gc[c], err);
+        if (rc)
+            tdi_err_prefix(err, "cosim.chips: chip %ld", g.chip);
+    }
+    return rc;
+}
+
+int tdi_cosim_job_chips_prepare(tdi_cosim_job *j, tdi_err *err)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
-    if (cfg->chips > 0 && (!j->ph->mos || !j->gcfg.mos_mismatch))
+    if (cfg->chips <= 0)
+        return 0;
+    if (!j->ph->mos || !j->gcfg.mos_mismatch)
         return tdi_err_set(err, TDI_ECONFIG, "%s: cosim.chips = %ld needs circuit.devices: mos "
                            "and circuit.mos_mismatch: true (the chips differ only in their "
                            "mismatch draws)", cfg->path, cfg->chips);
-    return 0;
+    return cfg->chips_spice && cfg->spice && !cfg->deck_out ? chips_prepare_noise(j, err) : 0;
+}
+
+void tdi_cosim_chips_free(tdi_cosim_job *j)
+{
+    for (size_t c = 0; j->chip_gc && c < (size_t)j->cfg.chips; c++)
+        tdi_gen_circuit_free(j->chip_gc[c]);
+    free(j->chip_gc);
+    free(j->chips);
 }
 
 int tdi_cosim_job_chips(tdi_cosim_job *j, tdi_err *err)
@@ -128,14 +163,12 @@ int tdi_cosim_job_chips(tdi_cosim_job *j, tdi_err *err)
     const tdi_cosim_cfg *cfg = &j->cfg;
     if (cfg->chips <= 0)
         return 0;
-    int rc = tdi_cosim_chips_check(j, err);
-    if (rc)
-        return rc;
+    int rc = 0;
     if (!(j->chips = calloc((size_t)cfg->chips, sizeof *j->chips)))
         return tdi_err_set(err, TDI_ENOMEM, "cosim.chips: out of memory");
     double w0 = tdi_clock_s(CLOCK_MONOTONIC);
     for (long c = 0; c < cfg->chips && !rc; c++) {
-        rc = chip_run(j, j->gcfg.chip + c, &j->chips[c], err);
+        rc = chip_run(j, (size_t)c, j->gcfg.chip + c, &j->chips[c], err);
         if (!rc && cfg->progress)
             fprintf(stderr, "tdi-cosim chips: chip %ld (%ld of %ld), %.1f s\n",
                     j->chips[c].chip, c + 1, cfg->chips, j->chips[c].wall_s);

@@ -155,6 +155,8 @@ typedef struct tdi_cosim_job {
                                     ideal_rows; NULL otherwise) */
     tdi_cosim_mos_cmp mc;        /* the comparison lines (tdi_cosim_job_mos_rows) */
     tdi_cosim_chip *chips;       /* (n_chips) cosim.chips; NULL otherwise */
+    tdi_gen_circuit **chip_gc;   /* (cfg.chips) cosim.chips_spice: each chip's circuit with its
+                                    device noise sized, taken by the loop; NULL otherwise */
     size_t n_chips;
     double chips_wall;           /* s */
 } tdi_cosim_job;
@@ -212,9 +214,12 @@ void tdi_cosim_job_mos_free(tdi_cosim_job *j);
  * run by the analytic engine (G + offsets; cosim.chips_sde, cosim.chips_spice add those);
  * fills j->chips. The table block and chips.csv (tdi_cosim_report.c). */
 int tdi_cosim_job_chips(tdi_cosim_job *j, tdi_err *err);
-/* TDI_ECONFIG (naming the keys) when cosim.chips > 0 but the job is not devices: mos with
- * circuit.mos_mismatch: true; run right after the circuit stage. */
-int tdi_cosim_chips_check(const tdi_cosim_job *j, tdi_err *err);
+/* Right after the circuit stage: TDI_ECONFIG (naming the keys) when cosim.chips > 0 but the
+ * job is not devices: mos with circuit.mos_mismatch: true; with cosim.chips_spice every chip's
+ * circuit built and its device noise sized (before any transient: docs/noise.md).
+ * tdi_cosim_chips_free frees what the chips stages allocated. */
+int tdi_cosim_job_chips_prepare(tdi_cosim_job *j, tdi_err *err);
+void tdi_cosim_chips_free(tdi_cosim_job *j);
 /* The per-chip table with mean / std / min / max; chips.csv (a header line, one line per chip);
  * results.json's member ", \"chips\": {...}" inside "transistor_level" (nothing without
  * chips). */

@@ -1,10 +1,12 @@
 /* tdi_cosim_mos: the engines' circuit at transistor level (circuit.devices: mos, docs/cosim.md
  * "Transistor level"). The ideal-element circuit of the same design (names, capacitors, thermal
  * noise, resistors for E_R, its G read back and checked against gu M) receives the transistor
- * netlist's cards, the realised G extracted from that netlist (the analytic and sde engines run
- * the linearised transistor circuit), the rest voltage V_cm and the three measured supplies.
- * Invariant: spice runs the transistor netlist itself; nothing here changes an ideal circuit.
- * Non-goals: netlist emission (generator), the extraction (tdi_cosim_extract.c). */
+ * netlist's cards, the realised G and rest currents extracted from that netlist (the analytic
+ * and sde engines run the linearised transistor circuit, offsets included), the rest voltage
+ * V_cm and the three measured supplies; the job's T_eff run and its comparison lines
+ * (transistor vs ideal vs analytic). Invariant: spice runs the transistor netlist itself;
+ * nothing here changes an ideal circuit. Non-goals: netlist emission (generator), the
+ * extraction (tdi_cosim_extract.c), the Monte Carlo (tdi_cosim_chips.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,5 +259,5 @@ void tdi_cosim_job_mos_free(tdi_cosim_job *j)
     free(j->mc.est_g);
     free(j->rest_mean);
     free(j->v_off);
-    free(j->chips);
+    tdi_cosim_chips_free(j);
 }

@@ -206,7 +206,8 @@ static void json_mos_cmp(const tdi_cosim_job *j, FILE *f)
     if (j->rest_mean)
         fprintf(f, ", \"rest_meas_rms_V\": %.6g, \"rest_meas_minus_pred_rms_V\": %.6g",
                 rms_n(j->rest_mean, NULL, N), rms_n(j->rest_mean, j->v_off, N));
-    fprintf(f, "}\n  , \"compare\": {\"samples\": %zu", j->mc.n);
+    fprintf(f, "}\n  , \"compare\": {\"samples\": %zu, \"ideal_spice_wall_s\": %.6g", j->mc.n,
+            j->mc.ideal_wall);
     for (int r = 0; r < TDI_COSIM_MOS_NROW; r++) {
         const tdi_cosim_mos_row *w = &j->mc.row[r];
         if (!w->have)
