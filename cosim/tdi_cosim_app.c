@@ -92,8 +92,8 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
 static int job_run(tdi_cosim_job *j, tdi_cosim_summary *sum, tdi_err *err)
 {
     int rc;
-    if ((rc = job_load(j, err)) || (rc = tdi_cosim_job_circuit(j, err)) ||
-        (rc = tdi_cosim_job_chips_prepare(j, err)))
+    if ((rc = job_load(j, err)) || (rc = tdi_cosim_chips_check(j, err)) ||
+        (rc = tdi_cosim_job_circuit(j, err)) || (rc = tdi_cosim_job_chips_prepare(j, err)))
         return rc;
     if (j->cfg.deck_out) /* benchmark helper: the deck ngspice would run, then stop */
         return tdi_cosim_job_deck(j, err);

@@ -138,16 +138,22 @@ static int chips_prepare_noise(tdi_cosim_job *j, tdi_err *err)
     return rc;
 }
 
-int tdi_cosim_job_chips_prepare(tdi_cosim_job *j, tdi_err *err)
+int tdi_cosim_chips_check(const tdi_cosim_job *j, tdi_err *err)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
-    if (cfg->chips <= 0)
-        return 0;
-    if (!j->ph->mos || !j->gcfg.mos_mismatch)
+    if (cfg->chips > 0 && (strcmp(j->gcfg.devices, "mos") != 0 || !j->gcfg.mos_mismatch))
         return tdi_err_set(err, TDI_ECONFIG, "%s: cosim.chips = %ld needs circuit.devices: mos "
                            "and circuit.mos_mismatch: true (the chips differ only in their "
                            "mismatch draws)", cfg->path, cfg->chips);
-    return cfg->chips_spice && cfg->spice && !cfg->deck_out ? chips_prepare_noise(j, err) : 0;
+    return 0;
+}
+
+int tdi_cosim_job_chips_prepare(tdi_cosim_job *j, tdi_err *err)
+{
+    const tdi_cosim_cfg *cfg = &j->cfg;
+    if (cfg->chips <= 0 || !cfg->chips_spice || !cfg->spice || cfg->deck_out)
+        return 0;
+    return chips_prepare_noise(j, err);
 }
 
 void tdi_cosim_chips_free(tdi_cosim_job *j)

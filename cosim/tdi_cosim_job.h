@@ -214,10 +214,11 @@ void tdi_cosim_job_mos_free(tdi_cosim_job *j);
  * run by the analytic engine (G + offsets; cosim.chips_sde, cosim.chips_spice add those);
  * fills j->chips. The table block and chips.csv (tdi_cosim_report.c). */
 int tdi_cosim_job_chips(tdi_cosim_job *j, tdi_err *err);
-/* Right after the circuit stage: TDI_ECONFIG (naming the keys) when cosim.chips > 0 but the
- * job is not devices: mos with circuit.mos_mismatch: true; with cosim.chips_spice every chip's
- * circuit built and its device noise sized (before any transient: docs/noise.md).
- * tdi_cosim_chips_free frees what the chips stages allocated. */
+/* After the load stage: TDI_ECONFIG (naming the keys) when cosim.chips > 0 but the circuit
+ * config is not devices: mos with circuit.mos_mismatch: true. After the circuit stage, with
+ * cosim.chips_spice: every chip's circuit built and its device noise sized (before any
+ * transient: docs/noise.md). tdi_cosim_chips_free frees what the chips stages allocated. */
+int tdi_cosim_chips_check(const tdi_cosim_job *j, tdi_err *err);
 int tdi_cosim_job_chips_prepare(tdi_cosim_job *j, tdi_err *err);
 void tdi_cosim_chips_free(tdi_cosim_job *j);
 /* The per-chip table with mean / std / min / max; chips.csv (a header line, one line per chip);

@@ -123,6 +123,32 @@ done:
     free(js);
 }
 
+/* cosim.chips_spice: each chip's spice row runs on its own transistors with its device noise
+ * sized before the job's transients (ngspice's .noise fails after one: docs/noise.md); the
+ * loop's line of circuit.chip repeats the job's spice row (same netlist, plan and seeds). */
+static void test_chips_spice(void)
+{
+    tdi_err err = {0};
+    const char *sec =
+        "circuit:\n  bundle: " ROOT "/substrate\n  unit: rc\n  theta: 1.0e-4\n"
+        "  devices: mos\n  mos_mismatch: true\n  chip: 2\n  intra: dense\n  skip: dense\n"
+        "cosim:\n  n_samples: 1\n  avg_relax: 2\n  sde: false\n  teff_relax: 0\n"
+        "  ideal_rows: false\n  chips: 2\n  chips_spice: true\n  progress: false\n";
+    char *js = tdi_test_job_run(ROOT "-spice", sec, "chips_spice: tdi-cosim job runs", &err);
+    char *csv = tdi_test_slurp(ROOT "-spice/cosim/chips.csv");
+    char l2[512], l3[512];
+    if (!TDI_CHECK(js && csv && chip_line(csv, 2, l2, sizeof l2) == 0 &&
+                   chip_line(csv, 3, l3, sizeof l3) == 0, "chips_spice: a line per chip"))
+        goto done;
+    printf("  %s\n  %s\n", l2, l3);
+    TDI_CHECK(isfinite(field(l2, 8)) && isfinite(field(l3, 8)), "chips_spice: spice ran on both");
+    tdi_check_near(field(l2, 8), tdi_test_json_num(js, "\"spice\"", "\"cos_centered\""), 5e-7,
+                   "chips_spice: chip 2's spice equals the job's spice row");
+done:
+    free(js);
+    free(csv);
+}
+
 /* cosim.chips without mismatch: every chip the same circuit; a config error naming the keys */
 static void test_chips_need_mismatch(void)
 {
@@ -142,5 +168,6 @@ int main(void)
     gsl_set_error_handler_off();
     test_chips();
     test_chips_need_mismatch();
+    test_chips_spice(); /* last: ngspice's .noise fails in this process after its transients */
     TDI_TEST_END();
 }
