@@ -68,7 +68,7 @@ static int chip_run(tdi_cosim_job *j, size_t c, long chip, tdi_cosim_chip *ln, t
     double *v_off = malloc(j->N * sizeof *v_off);
     memset(ln, 0, sizeof *ln);
     ln->chip = chip;
-    ln->cc_sde = ln->cc_spice = NAN;
+    ln->cc_sde = ln->cc_spice = ln->rms_spice = NAN;
     int rc = v_off ? 0 : tdi_err_set(err, TDI_ENOMEM, "out of memory");
     if (!rc && j->chip_gc) { /* prepared, its device noise sized */
         gc = j->chip_gc[c];
@@ -102,8 +102,13 @@ static int chip_run(tdi_cosim_job *j, size_t c, long chip, tdi_cosim_chip *ln, t
         ln->cc_ana_g = m.cos_centered;
         if (!rc && o[1].est && !(rc = chip_metrics(j, o[1].est, j->ns, NULL, &m)))
             ln->cc_sde = m.cos_centered;
-        if (!rc && o[2].est && !(rc = chip_metrics(j, o[2].est, j->nk[2], NULL, &m)))
+        if (!rc && o[2].est && !(rc = chip_metrics(j, o[2].est, j->nk[2], NULL, &m))) {
             ln->cc_spice = m.cos_centered;
+            double ss = 0; /* spice's decoder outputs against analytic (G + offsets) */
+            for (size_t q = 0; q < j->nk[2] * j->D; q++)
+                ss += (o[2].est[q] - o[0].est[q]) * (o[2].est[q] - o[0].est[q]);
+            ln->rms_spice = sqrt(ss / (double)(j->nk[2] * j->D));
+        }
         if (rc)
             tdi_err_set(err, rc, "out of memory");
     }
@@ -186,15 +191,16 @@ int tdi_cosim_job_chips(tdi_cosim_job *j, tdi_err *err)
 
 /* ------------------------------------------------------------------ report */
 /* Column q of a chip line (TDI_CHIP_NCOL columns, in the order of the names below). */
-enum { TDI_CHIP_NCOL = 8 };
+enum { TDI_CHIP_NCOL = 9 };
 static const char *const chip_col[TDI_CHIP_NCOL] = {
     "rel_fro", "asymmetry", "i_rest_rms_A", "offset_rms_V", "cos_centered_analytic",
-    "cos_centered_analytic_G", "cos_centered_sde", "cos_centered_spice"};
+    "cos_centered_analytic_G", "cos_centered_sde", "cos_centered_spice",
+    "spice_vs_analytic_rms_V"};
 
 static double chip_val(const tdi_cosim_chip *c, int q)
 {
     const double v[TDI_CHIP_NCOL] = {c->rel_fro, c->asym, c->i_rest_rms, c->off_rms, c->cc_ana,
-                                     c->cc_ana_g, c->cc_sde, c->cc_spice};
+                                     c->cc_ana_g, c->cc_sde, c->cc_spice, c->rms_spice};
     return v[q];
 }
 
@@ -228,23 +234,26 @@ void tdi_cosim_chips_print(const tdi_cosim_job *j, FILE *f)
             "each (spice %s), %.3g s wall; analytic and sde: the chip's extracted G + rest "
             "currents\n", j->n_chips, j->chips[0].chip, j->chips[j->n_chips - 1].chip, j->ns,
             j->cfg.chips_spice ? "on its samples" : "off", j->chips_wall);
-    fprintf(f, "%8s %10s %10s %12s %12s %9s %9s %9s %9s\n", "chip", "|dG|/|guM|", "asymmetry",
-            "i_rest rms A", "offset rms V", "cc ana", "cc ana G", "cc sde", "cc spice");
+    fprintf(f, "%8s %10s %10s %12s %12s %9s %9s %9s %9s %12s\n", "chip", "|dG|/|guM|",
+            "asymmetry", "i_rest rms A", "offset rms V", "cc ana", "cc ana G", "cc sde",
+            "cc spice", "spice-ana V");
     for (size_t c = 0; c < j->n_chips; c++) {
         const tdi_cosim_chip *k = &j->chips[c];
-        fprintf(f, "%8ld %10.4e %10.4e %12.4e %12.4e %9.4f %9.4f %9.4f %9.4f\n", k->chip,
+        fprintf(f, "%8ld %10.4e %10.4e %12.4e %12.4e %9.4f %9.4f %9.4f %9.4f %12.4e\n", k->chip,
                 k->rel_fro, k->asym, k->i_rest_rms, k->off_rms, k->cc_ana, k->cc_ana_g,
-                k->cc_sde, k->cc_spice);
+                k->cc_sde, k->cc_spice, k->rms_spice);
     }
     const char *stn[4] = {"mean", "std", "min", "max"};
     double st[TDI_CHIP_NCOL][4];
     for (int q = 0; q < TDI_CHIP_NCOL; q++)
         chip_stats(j, q, st[q]);
     for (int r = 0; r < 4; r++)
-        fprintf(f, "%8s %10.4e %10.4e %12.4e %12.4e %9.4f %9.4f %9.4f %9.4f\n", stn[r],
-                st[0][r], st[1][r], st[2][r], st[3][r], st[4][r], st[5][r], st[6][r], st[7][r]);
+        fprintf(f, "%8s %10.4e %10.4e %12.4e %12.4e %9.4f %9.4f %9.4f %9.4f %12.4e\n", stn[r],
+                st[0][r], st[1][r], st[2][r], st[3][r], st[4][r], st[5][r], st[6][r], st[7][r],
+                st[8][r]);
     fprintf(f, "(cc: centered cosine of the decoder outputs; ana G: the extracted G without the "
-            "rest currents; nan: not run; chips.csv has every line)\n");
+            "rest currents; spice-ana: rms of spice's decoder outputs against analytic (G + "
+            "offsets); nan: not run; chips.csv has every line)\n");
 }
 
 void tdi_cosim_chips_csv(const tdi_cosim_job *j, FILE *f)

@@ -75,6 +75,8 @@ typedef struct tdi_cosim_chip {
     double off_rms;               /* V: rms over units of G^-1 i_rest (predicted rest offset) */
     double cc_ana, cc_ana_g;      /* centered cosine: analytic (G + offsets), (extracted G) */
     double cc_sde, cc_spice;      /* NAN when not run */
+    double rms_spice;             /* V: spice's decoder outputs against analytic (G + offsets),
+                                     rms over its samples and units (NAN: no spice) */
     double r2_ana;                /* R^2 of analytic (G + offsets) */
     double wall_s;                /* s: the chip's generation, extraction and engines */
 } tdi_cosim_chip;
