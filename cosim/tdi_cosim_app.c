@@ -73,6 +73,7 @@ static void job_destroy(tdi_cosim_job *j)
     free(j->read);
     tdi_cosim_circuit_free(j->cc);
     free(j->G_design);
+    tdi_cosim_realised_destroy(j->real);
     free(j->real);
     free(j->teff_psd);
     tdi_cosim_teff_free(j->teff);

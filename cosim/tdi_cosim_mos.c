@@ -31,11 +31,10 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
         rc = tdi_cosim_circuit_dev_from_gen(c, gc, err);
     if (!rc && !extract) {
         ; /* the deck only: c keeps the design G */
-    } else if (!rc && rep) {
-        rc = tdi_cosim_realised_run(gc, rep, &G, err);
-    } else if (!rc) {
-        G = malloc(gc->N * gc->N * sizeof *G);
-        rc = G ? tdi_cosim_extract_g(gc, G, err) : tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    } else if (!rc) { /* extract: the method (TDI_COSIM_REALISED_*) */
+        tdi_cosim_realised tmp = {0};
+        rc = tdi_cosim_realised_run_ex(gc, extract, rep ? rep : &tmp, &G, err);
+        tdi_cosim_realised_destroy(&tmp);
     }
     if (!rc && G)
         rc = tdi_cosim_circuit_set_g(c, G, err);
@@ -66,7 +65,10 @@ int tdi_cosim_job_circuit_mos(tdi_cosim_job *j, double tick, double t_stop, tdi_
     if (!rc) {
         memcpy(j->G_design, j->cc->G, N * N * sizeof(double));
         /* --deck writes the netlist only: no extraction (minutes at D = 64) */
-        rc = tdi_cosim_circuit_mos(j->cc, j->gc, tick, t_stop, !j->cfg.deck_out, j->real, err);
+        int method = TDI_COSIM_REALISED_AUTO; /* cosim.realised (checked by the config) */
+        tdi_cosim_realised_method_parse(j->cfg.realised, &method, NULL);
+        rc = tdi_cosim_circuit_mos(j->cc, j->gc, tick, t_stop, j->cfg.deck_out ? 0 : method,
+                                   j->real, err);
     }
     return rc;
 }
