@@ -440,6 +440,18 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
  * OpenMP load: docs/noise.md). Errors: TDI_EARG for mos_prefix x (PDK subcircuits: not
  * supported), TDI_ESPICE (ngspice's text). */
 int tdi_cosim_mos_noise_size(struct tdi_gen_circuit *c, tdi_err *err);
+/* The same with the grouping chosen: group 1 calibrates one device per bias class (same type,
+ * W, L, delvto, mulu0; vgs, vds, vbs within 0.1 mV, 1 mV, 0.5 mV: docs/noise.md "Bias
+ * classes") and gives every member its PSDs; 0 calibrates every device; -1 (what
+ * tdi_cosim_mos_noise_size does): group above TDI_COSIM_REALISED_LINEAR_DEV devices. st may be
+ * NULL. */
+typedef struct tdi_cosim_mos_noise_stats {
+    size_t n_dev, n_class;   /* devices, calibrated classes */
+    double op_wall_s;        /* s, the circuit's op and the bias reads */
+    double cal_wall_s;       /* s, the classes' calibration deck (op + .noise + reads) */
+} tdi_cosim_mos_noise_stats;
+int tdi_cosim_mos_noise_size_ex(struct tdi_gen_circuit *c, int group,
+                                tdi_cosim_mos_noise_stats *st, tdi_err *err);
 /* Sets cc's device noise sources from gc's sized devices (psd_w > 0: "in<name>", the emitter's
  * cosim source; psd_f1 only with circuit.mos_flicker). */
 int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const struct tdi_gen_circuit *gc,
@@ -565,6 +577,9 @@ int tdi_cosim_mos_op_full(const struct tdi_gen_circuit *c, double *gm, double *g
  * tdi_cosim_mos_ss_read: np = 3, gm, gds, gmbs (S): the linearised route's small-signal model. */
 int tdi_cosim_mos_params(const struct tdi_gen_circuit *c, size_t np, const char *const *par,
                          double *out, tdi_err *err);
+/* The same for any n instances named inst[k] ("m12"): out (n, np). */
+int tdi_cosim_ng_dev_params(size_t n, const char *const *inst, size_t np,
+                            const char *const *par, double *out, tdi_err *err);
 int tdi_cosim_mos_ss_read(const struct tdi_gen_circuit *c, double *ss, tdi_err *err);
 
 
