@@ -25,6 +25,7 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->teff_relax = 100;
     c->ideal_rows = 1;
     c->chips_sde = 1;
+    snprintf(c->realised, sizeof c->realised, "auto");
     c->paper_row = 1;
     c->paper_row_samples = 64;
     c->wave_every = 1;
@@ -77,6 +78,8 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.chips", TDI_CFG_INT, &c->chips, 0, 1e6, 0, NULL, NULL, 0},
         {"cosim.chips_sde", TDI_CFG_BOOL, &c->chips_sde, 0, 0, 0, NULL, NULL, 0},
         {"cosim.chips_spice", TDI_CFG_BOOL, &c->chips_spice, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.realised", TDI_CFG_STRING, c->realised, 0, 0, sizeof c->realised, NULL,
+         "auto|perturb|linear", 0},
         {"energy.vdd", TDI_CFG_DOUBLE, &c->vdd, 0, 100, 0, NULL, NULL, 0},
         {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"energy.dac_fom", TDI_CFG_DOUBLE, &c->dac_fom, 0, 1, 0, NULL, NULL, 0},

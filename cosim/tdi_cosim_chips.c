@@ -77,7 +77,9 @@ static int chip_run(tdi_cosim_job *j, size_t c, long chip, tdi_cosim_chip *ln, t
         rc = tdi_gen_circuit_build(&g, &j->b, &gc, err);
     }
     if (!rc)
-        rc = tdi_cosim_mos_circuits(&g, &j->b, gc, tick, t_stop, 1, &real, NULL, &cc, NULL, err);
+        rc = tdi_cosim_mos_circuits(&g, &j->b, gc, tick, t_stop,
+                                    tdi_cosim_job_realised_method(j), &real, NULL, &cc, NULL,
+                                    err);
     if (!rc)
         rc = tdi_cosim_analytic_solve(cc, cc->i_off, v_off, err);
     double dac_units, adc_fs; /* the chip's offsets move its equilibria: its own ADC range */

@@ -196,6 +196,8 @@ int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err);
  * build of the same config, overlaid by tdi_cosim_circuit_mos), and the effective temperature
  * from a noise-only spice run (nothing when cfg.teff_relax is 0, spice or noise is off). */
 int tdi_cosim_job_circuit_mos(tdi_cosim_job *j, double tick, double t_stop, tdi_err *err);
+/* The realised-matrix method of cosim.realised (TDI_COSIM_REALISED_*; auto when unparsable). */
+int tdi_cosim_job_realised_method(const tdi_cosim_job *j);
 /* The engines' circuit *cc of the devices: mos build gc of config g (bundle b): the devices:
  * ideal build of g read back (G_design (N, N) S, may be NULL, gets its G), overlaid by
  * tdi_cosim_circuit_mos (extract, real as there); *cci (cci may be NULL) gets the ideal-element

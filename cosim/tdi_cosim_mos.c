@@ -36,16 +36,14 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
         rc = tdi_cosim_circuit_dev_from_gen(c, gc, err);
     if (!rc && !extract) {
         ; /* the deck only: c keeps the design G */
-    } else if (!rc && rep) {
-        rc = tdi_cosim_realised_run(gc, rep, &G, err);
-        i_rest = rep->i_rest;
-    } else if (!rc) {
-        tdi_cosim_extract_opt o;
-        tdi_cosim_extract_defaults(gc, &o);
-        G = malloc(gc->N * gc->N * sizeof *G);
-        i_rest = ir = malloc(gc->N * sizeof *ir);
-        rc = G && ir ? tdi_cosim_extract_g_ex(gc, &o, G, ir, NULL, err)
-                     : tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    } else if (!rc) { /* extract: the method (TDI_COSIM_REALISED_*) */
+        tdi_cosim_realised tmp = {0}, *r = rep ? rep : &tmp;
+        rc = tdi_cosim_realised_run_ex(gc, extract, r, &G, err);
+        if (!rc && !(i_rest = ir = malloc(gc->N * sizeof *ir)))
+            rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        if (!rc) /* the rest currents outlive tmp */
+            memcpy(ir, r->i_rest, gc->N * sizeof *ir);
+        tdi_cosim_realised_destroy(&tmp);
     }
     if (!rc && G) /* the linearised transistor circuit: its G and its own rest currents */
         rc = tdi_cosim_circuit_set_g(c, G, err);
@@ -61,6 +59,13 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
     free(ir);
     tdi_gen_text_free(txt);
     return rc ? tdi_err_prefix(err, "transistor level") : 0;
+}
+
+int tdi_cosim_job_realised_method(const tdi_cosim_job *j)
+{
+    int method = TDI_COSIM_REALISED_AUTO; /* cosim.realised (checked by the config) */
+    tdi_cosim_realised_method_parse(j->cfg.realised, &method, NULL);
+    return method;
 }
 
 /* v_off = G^-1 i_rest (the realised circuit's rest with no bias) and rms |i_rest|. */
@@ -102,8 +107,8 @@ int tdi_cosim_job_circuit_mos(tdi_cosim_job *j, double tick, double t_stop, tdi_
     if (!(j->G_design = malloc(N * N * sizeof(double))) ||
         !(j->real = calloc(1, sizeof *j->real)))
         return tdi_err_set(err, TDI_ENOMEM, "transistor level: out of memory");
-    int extract = !j->cfg.deck_out; /* --deck: the netlist only, no extraction (minutes at
-                                       D = 64) */
+    /* --deck: the netlist only, no extraction (minutes at D = 64) */
+    int extract = j->cfg.deck_out ? 0 : tdi_cosim_job_realised_method(j);
     int rc = tdi_cosim_mos_circuits(&j->gcfg, &j->b, j->gc, tick, t_stop, extract, j->real,
                                     j->G_design, &j->cc,
                                     j->cfg.ideal_rows && extract ? &j->cc_ideal : NULL, err);
