@@ -80,6 +80,12 @@ typedef struct tdi_cosim_circuit {
     double v_ref;     /* V: the rest voltage of every unit node (transistor level: V_cm, the
                          generator's phys.v_ref); the spice engine reports v(node) - v_ref, so
                          every engine sees deviations from rest. 0 for ideal circuits. */
+    /* Transistor level: the current (A, n) the circuit itself drives into each unit node at
+       rest (v = 0), the OTAs' systematic offset currents (tdi_cosim_realised.i_rest), set by
+       tdi_cosim_circuit_set_offset. The analytic and sde engines add it to the DAC's bias
+       (equilibrium G^-1 (i_bias + i_off)); spice has it in its cards; the energy ledger's E_bias
+       counts the DAC's bias only. NULL (ideal circuits): nothing changes. */
+    double *i_off;
     size_t n_supply;
     char *supply[TDI_COSIM_MAX_SUPPLY];
     double supply_v[TDI_COSIM_MAX_SUPPLY]; /* V: each source's DC value */
@@ -121,6 +127,8 @@ int tdi_cosim_sde_supports(const tdi_cosim_circuit *c);
  * tdi_cosim_analytic_cov gives its Lyapunov covariance (docs/physics.md section 10). TDI_ENUM
  * when C^-1 G is not stable (c unchanged). */
 int tdi_cosim_circuit_set_g(tdi_cosim_circuit *c, const double *G, tdi_err *err);
+/* Sets c->i_off (copied; i_off (n) A; NULL clears it): the circuit's own rest currents. */
+int tdi_cosim_circuit_set_offset(tdi_cosim_circuit *c, const double *i_off, tdi_err *err);
 /* Adds the voltage source name (copied, lower-cased; its DC value volts) to the supplies the
  * spice engine measures. TDI_EARG beyond TDI_COSIM_MAX_SUPPLY or for a name used twice. */
 int tdi_cosim_circuit_add_supply(tdi_cosim_circuit *c, const char *name, double volts,
@@ -441,6 +449,18 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
  * OpenMP load: docs/noise.md). Errors: TDI_EARG for mos_prefix x (PDK subcircuits: not
  * supported), TDI_ESPICE (ngspice's text). */
 int tdi_cosim_mos_noise_size(struct tdi_gen_circuit *c, tdi_err *err);
+/* The same with the grouping chosen: group 1 calibrates one device per bias class (same type,
+ * W, L, delvto, mulu0; vgs, vds, vbs within 0.1 mV, 1 mV, 0.5 mV: docs/noise.md "Bias
+ * classes") and gives every member its PSDs; 0 calibrates every device; -1 (what
+ * tdi_cosim_mos_noise_size does): group above TDI_COSIM_REALISED_LINEAR_DEV devices. st may be
+ * NULL. */
+typedef struct tdi_cosim_mos_noise_stats {
+    size_t n_dev, n_class;   /* devices, calibrated classes */
+    double op_wall_s;        /* s, the circuit's op and the bias reads */
+    double cal_wall_s;       /* s, the classes' calibration deck (op + .noise + reads) */
+} tdi_cosim_mos_noise_stats;
+int tdi_cosim_mos_noise_size_ex(struct tdi_gen_circuit *c, int group,
+                                tdi_cosim_mos_noise_stats *st, tdi_err *err);
 /* Sets cc's device noise sources from gc's sized devices (psd_w > 0: "in<name>", the emitter's
  * cosim source; psd_f1 only with circuit.mos_flicker). */
 int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const struct tdi_gen_circuit *gc,
@@ -475,13 +495,34 @@ int tdi_cosim_extract_g_ex(const struct tdi_gen_circuit *c, const tdi_cosim_extr
 /* tdi_cosim_extract_g_ex with the defaults. */
 int tdi_cosim_extract_g(const struct tdi_gen_circuit *c, double *G, tdi_err *err);
 
+/* The linearised route (tdi_cosim_linear.c, docs/cosim.md "Linearised route"): G (N, N) from
+ * ONE op of the hold netlist, every device's gm, gds, gmbs there and each OTA's small-signal
+ * model, bus nodes eliminated as in tdi_gen_circuit_reduced. i_rest (N, may be NULL) as in
+ * tdi_cosim_extract_g_ex, from the same op. Ideal elements: the element list's reduced matrix,
+ * no op (i_rest 0). st may be NULL (n_op 1, or 0 for ideal elements). */
+int tdi_cosim_linear_g(const struct tdi_gen_circuit *c, double *G, double *i_rest,
+                       tdi_cosim_extract_stats *st, tdi_err *err);
+
+/* How the realised matrix is measured (cosim.realised, tdi-gen --realised-method): perturb
+ * (1 + N ops), linear (one op), auto = linear above TDI_COSIM_REALISED_LINEAR_DEV devices.
+ * 0 is no extraction where an int "extract" takes a method. */
+enum { TDI_COSIM_REALISED_AUTO = 1, TDI_COSIM_REALISED_PERTURB = 2,
+       TDI_COSIM_REALISED_LINEAR = 3 };
+#define TDI_COSIM_REALISED_LINEAR_DEV 20000
+/* "auto" | "perturb" | "linear" into *m; TDI_EARG otherwise. */
+int tdi_cosim_realised_method_parse(const char *s, int *m, tdi_err *err);
+/* perturb | linear for c (auto resolved); the name of a method. */
+int tdi_cosim_realised_method_for(const struct tdi_gen_circuit *c, int method);
+const char *tdi_cosim_realised_method_name(int method);
+
 /* The engines' circuit at transistor level (tdi_cosim_mos.c, docs/cosim.md "Transistor
  * level"): c is the ideal-element circuit of the same design (tdi_cosim_circuit_from_gen of the
  * devices: ideal build of the same config); gc the devices: mos build. c gets gc's cosim netlist
  * cards for tick and t_stop, the realised G extracted from gc (tdi_cosim_circuit_set_g: the
  * analytic and sde engines then run the linearised transistor circuit), v_ref = V_cm and the
- * supplies vdd, vbias, vcm. extract = 0 keeps c's design G (writing the deck only). rep (may
- * be NULL) receives the realised-matrix report. */
+ * supplies vdd, vbias, vcm. extract = 0 keeps c's design G (writing the deck only), else it is
+ * the method (TDI_COSIM_REALISED_AUTO | _PERTURB | _LINEAR; 1 = auto). rep (may be NULL)
+ * receives the realised-matrix report (its i_rest: tdi_cosim_realised_destroy). */
 struct tdi_cosim_realised;
 int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const struct tdi_gen_circuit *gc, double tick,
                           double t_stop, int extract, struct tdi_cosim_realised *rep,
@@ -494,13 +535,20 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const struct tdi_gen_circuit *gc
 #define TDI_COSIM_REALISED_MAX_BLK (1 + 16 + 16 * 15 / 2)
 typedef struct tdi_cosim_realised {
     size_t N;
-    double delta;          /* V */
+    int method;            /* TDI_COSIM_REALISED_PERTURB | _LINEAR (the route that ran) */
+    double delta;          /* V (perturb) */
     int central;
     size_t n_op;
     double wall_s, cpu_s;  /* s, the extraction */
     double rel_fro;        /* |G - gu M|_F / |gu M|_F */
     double asym;           /* |G - G^T|_F / |G|_F */
     double diag_mean, diag_rms, diag_max; /* of (G_ii - gu M_ii) / |gu M_ii| (max: of |.|) */
+    double *i_rest;        /* (N) A, malloc'd by tdi_cosim_realised_run[_ex] (from the same op
+                              as G, either route; tdi_cosim_realised_destroy frees it; NULL
+                              otherwise): each i(vh<unit>) at the rest op = the current the
+                              circuit drives into the held unit node at rest (the OTAs' offset
+                              currents; 0 for ideal elements). The free circuit rests at
+                              G^-1 i_rest. */
     size_t n_blk;
     struct {
         char name[48];
@@ -509,12 +557,18 @@ typedef struct tdi_cosim_realised {
     } blk[TDI_COSIM_REALISED_MAX_BLK];
 } tdi_cosim_realised;
 
-/* Fills r's comparison fields (not delta .. cpu_s) from G (N, N). */
+/* Fills r's comparison fields (not delta .. cpu_s) from G (N, N); zeroes the rest of r
+ * (i_rest = NULL: destroy r first when it holds one). */
 int tdi_cosim_realised_compare(const struct tdi_gen_circuit *c, const double *G,
                                tdi_cosim_realised *r, tdi_err *err);
 /* Extraction with the defaults + comparison; *G_out (may be NULL) gets the malloc'd G. */
 int tdi_cosim_realised_run(const struct tdi_gen_circuit *c, tdi_cosim_realised *r,
                            double **G_out, tdi_err *err);
+/* The same by method (TDI_COSIM_REALISED_*; auto resolved for c); r->i_rest filled. */
+int tdi_cosim_realised_run_ex(const struct tdi_gen_circuit *c, int method,
+                              tdi_cosim_realised *r, double **G_out, tdi_err *err);
+/* Frees r->i_rest (r itself is the caller's; NULL accepted). */
+void tdi_cosim_realised_destroy(tdi_cosim_realised *r);
 /* The report as lines (tdi-gen prints it) and as the members of the JSON object o
  * (realised.json, results.json "transistor_level.realised"); 0 or TDI_ENOMEM. */
 void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f);
@@ -532,6 +586,16 @@ int tdi_cosim_mos_op(const struct tdi_gen_circuit *c, double *gm, double *gds, d
                      tdi_err *err);
 int tdi_cosim_mos_op_full(const struct tdi_gen_circuit *c, double *gm, double *gds, double *id,
                           double *vth, tdi_err *err);
+/* From the op ngspice holds now (a deck of c loaded, op run; its plots are destroyed first: read
+ * node vectors before): out (n_dev, np) = "@<dev>[<par[q]>]" of every dev[], in O(1) per read.
+ * tdi_cosim_mos_ss_read: np = 3, gm, gds, gmbs (S): the linearised route's small-signal model. */
+int tdi_cosim_mos_params(const struct tdi_gen_circuit *c, size_t np, const char *const *par,
+                         double *out, tdi_err *err);
+/* The same for any n instances named inst[k] ("m12"): out (n, np). */
+int tdi_cosim_ng_dev_params(size_t n, const char *const *inst, size_t np,
+                            const char *const *par, double *out, tdi_err *err);
+int tdi_cosim_mos_ss_read(const struct tdi_gen_circuit *c, double *ss, tdi_err *err);
+
 
 /* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +
  * enc_b2 (the 4-unit bottleneck), b_dec = tr_w2 SiLU(tr_w1 b_enc + tr_b1) + tr_b2 (16 units).
@@ -553,6 +617,10 @@ void tdi_cosim_skip_benc(const double *A, const double *W1, const double *W2, si
 /* Analytic: v = G^-1 i (LU: G may be non-symmetric). out and ib have n elements. */
 int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
                              tdi_err *err);
+/* The equilibrium under the held bias ib (n) A: G^-1 (ib + i_off) (c->i_off NULL: the same as
+ * tdi_cosim_analytic_solve). out (n) V. */
+int tdi_cosim_analytic_equilibrium(const tdi_cosim_circuit *c, const double *ib, double *out,
+                                   tdi_err *err);
 
 /* ---------------------------------------------------------------- stationary statistics of a
  * non-symmetric circuit (tdi_cosim_lyap.c, docs/physics.md section 10) */
@@ -745,6 +813,16 @@ typedef struct tdi_cosim_cfg {
     long wave_samples;     /* samples' worth of ticks recorded (from the first) */
     double teff_relax;     /* transistor level: length of the noise-only spice run that measures
                               the effective temperature, in slowest relaxation times (0: none) */
+    int ideal_rows;        /* transistor level: also run the ideal-element netlist of the same
+                              design (analytic on the design G, spice with the same plan and
+                              seeds) beside the transistor rows (default 1) */
+    long chips;            /* transistor level with circuit.mos_mismatch: the Monte Carlo over
+                              mismatch, chip = circuit.chip .. + chips - 1 (0 = none) */
+    int chips_sde;         /* ... each chip's sde row too (default 1) */
+    int chips_spice;       /* ... each chip's spice row too (default 0: minutes per chip) */
+    char realised[16];     /* transistor level: how the realised G is measured: auto | perturb |
+                              linear (tdi_cosim_realised_method_parse; auto = linear above
+                              TDI_COSIM_REALISED_LINEAR_DEV devices) */
     /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */

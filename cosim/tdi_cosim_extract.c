@@ -224,8 +224,12 @@ int tdi_cosim_realised_compare(const tdi_gen_circuit *c, const double *G, tdi_co
 
 void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f)
 {
-    fprintf(f, "realised matrix (ngspice op, %zu units, +-%.3g V per unit, %zu ops, %.3f s "
-            "wall):\n", r->N, r->delta, r->n_op, r->wall_s);
+    if (r->method == TDI_COSIM_REALISED_LINEAR)
+        fprintf(f, "realised matrix (linearised at one ngspice op: gm, gds, gmbs of every "
+                "device; %zu units, %zu ops, %.3f s wall):\n", r->N, r->n_op, r->wall_s);
+    else
+        fprintf(f, "realised matrix (ngspice op, %zu units, +-%.3g V per unit, %zu ops, %.3f s "
+                "wall):\n", r->N, r->delta, r->n_op, r->wall_s);
     fprintf(f, "  |G - gu M|_F / |gu M|_F = %.3e   asymmetry |G - G^T|_F / |G|_F = %.3e\n",
             r->rel_fro, r->asym);
     fprintf(f, "  diagonal (G_ii - gu M_ii) / gu M_ii: mean %+.3e, rms %.3e, max |.| %.3e\n",
@@ -239,6 +243,7 @@ void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f)
 int tdi_cosim_realised_json(const tdi_cosim_realised *r, tdi_json *o)
 {
     const tdi_json_kv kv[] = {
+        TDI_JS("method", tdi_cosim_realised_method_name(r->method)),
         TDI_JI("N", r->N), TDI_JR("delta_V", r->delta), TDI_JI("central", r->central),
         TDI_JI("ops", r->n_op), TDI_JR("wall_s", r->wall_s), TDI_JR("cpu_s", r->cpu_s),
         TDI_JR("rel_fro", r->rel_fro), TDI_JR("asymmetry", r->asym),
@@ -256,29 +261,83 @@ int tdi_cosim_realised_json(const tdi_cosim_realised *r, tdi_json *o)
     return rc ? TDI_ENOMEM : 0;
 }
 
-int tdi_cosim_realised_run(const tdi_gen_circuit *c, tdi_cosim_realised *r, double **G_out,
-                           tdi_err *err)
+int tdi_cosim_realised_method_parse(const char *s, int *m, tdi_err *err)
+{
+    static const char *const nm[3] = {"auto", "perturb", "linear"};
+    for (int q = 0; q < 3; q++)
+        if (s && strcmp(s, nm[q]) == 0) {
+            *m = TDI_COSIM_REALISED_AUTO + q;
+            return 0;
+        }
+    return tdi_err_set(err, TDI_EARG, "realised method '%s': perturb | linear | auto",
+                       s ? s : "");
+}
+
+const char *tdi_cosim_realised_method_name(int method)
+{
+    return method == TDI_COSIM_REALISED_LINEAR    ? "linear"
+           : method == TDI_COSIM_REALISED_PERTURB ? "perturb"
+                                                  : "auto";
+}
+
+int tdi_cosim_realised_method_for(const tdi_gen_circuit *c, int method)
+{
+    if (method == TDI_COSIM_REALISED_PERTURB || method == TDI_COSIM_REALISED_LINEAR)
+        return method;
+    return c->n_dev > TDI_COSIM_REALISED_LINEAR_DEV ? TDI_COSIM_REALISED_LINEAR
+                                                    : TDI_COSIM_REALISED_PERTURB;
+}
+
+void tdi_cosim_realised_destroy(tdi_cosim_realised *r)
+{
+    if (!r)
+        return;
+    free(r->i_rest);
+    r->i_rest = NULL;
+}
+
+int tdi_cosim_realised_run_ex(const tdi_gen_circuit *c, int method, tdi_cosim_realised *r,
+                              double **G_out, tdi_err *err)
 {
     size_t N = c->N;
-    double *G = malloc(N * N * sizeof *G);
-    if (!G)
+    memset(r, 0, sizeof *r); /* i_rest NULL on every error path */
+    double *G = malloc(N * N * sizeof *G), *ir = malloc(N * sizeof *ir);
+    if (!G || !ir) {
+        free(G);
+        free(ir);
         return tdi_err_set(err, TDI_ENOMEM, "realised matrix: out of memory");
+    }
+    int m = tdi_cosim_realised_method_for(c, method), rc;
     tdi_cosim_extract_opt o;
     tdi_cosim_extract_defaults(c, &o);
     tdi_cosim_extract_stats st;
-    int rc = tdi_cosim_extract_g_ex(c, &o, G, NULL, &st, err);
+    if (m == TDI_COSIM_REALISED_LINEAR)
+        rc = tdi_cosim_linear_g(c, G, ir, &st, err);
+    else
+        rc = tdi_cosim_extract_g_ex(c, &o, G, ir, &st, err);
     if (!rc)
         rc = tdi_cosim_realised_compare(c, G, r, err);
     if (!rc) {
-        r->delta = o.delta;
-        r->central = o.central;
+        r->method = m;
+        r->delta = m == TDI_COSIM_REALISED_LINEAR ? 0 : o.delta;
+        r->central = m == TDI_COSIM_REALISED_LINEAR ? 0 : o.central;
         r->n_op = st.n_op;
         r->wall_s = st.wall_s;
         r->cpu_s = st.cpu_s;
+        r->i_rest = ir;
+        ir = NULL;
     }
+    free(ir);
     if (G_out && !rc)
         *G_out = G;
     else
         free(G);
+    free(ir);
     return rc;
+}
+
+int tdi_cosim_realised_run(const tdi_gen_circuit *c, tdi_cosim_realised *r, double **G_out,
+                           tdi_err *err)
+{
+    return tdi_cosim_realised_run_ex(c, TDI_COSIM_REALISED_AUTO, r, G_out, err);
 }

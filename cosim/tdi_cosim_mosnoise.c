@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tdi_buf.h"
+#include "tdi_clock.h"
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 
@@ -129,16 +131,28 @@ static int mn_read(size_t k, tdi_cosim_mos_psd *o, tdi_err *err)
     return rc;
 }
 
-/* the device's id and gm from the op (read before the noise analysis replaces the plot) */
-static int mn_op(size_t k, tdi_cosim_mos_psd *o, tdi_err *err)
+/* every device's id and gm from the op (read before the noise analysis replaces the plot; the
+ * O(1) reader: tdi_cosim_ng_dev_params) */
+static int mn_op(size_t n, tdi_cosim_mos_psd *o, tdi_err *err)
 {
-    char v[64];
-    snprintf(v, sizeof v, "@m%zu[id]", k);
-    int rc = tdi_cosim_ng_real(v, &o->id, err);
-    snprintf(v, sizeof v, "@m%zu[gm]", k);
+    char (*nm)[24] = malloc(n * sizeof *nm);
+    const char **inst = malloc(n * sizeof *inst);
+    double *v = malloc(2 * n * sizeof *v);
+    static const char *const par[2] = {"id", "gm"};
+    int rc = !nm || !inst || !v ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    for (size_t k = 0; k < n && !rc; k++) {
+        snprintf(nm[k], sizeof nm[k], "m%zu", k);
+        inst[k] = nm[k];
+    }
     if (!rc)
-        rc = tdi_cosim_ng_real(v, &o->gm, err);
-    o->id = fabs(o->id);
+        rc = tdi_cosim_ng_dev_params(n, inst, 2, par, v, err);
+    for (size_t k = 0; k < n && !rc; k++) {
+        o[k].id = fabs(v[2 * k]);
+        o[k].gm = v[2 * k + 1];
+    }
+    free(nm);
+    free(inst);
+    free(v);
     return rc;
 }
 
@@ -170,8 +184,8 @@ int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
     int rc = tdi_cosim_ng_load(t, err);
     if (!rc)
         rc = tdi_cosim_ng_cmd("op", err);
-    for (size_t k = 0; k < n && !rc; k++)
-        rc = mn_op(k, out + k, err);
+    if (!rc)
+        rc = mn_op(n, out, err);
     if (!rc)
         rc = tdi_cosim_ng_cmd(MN_CMD, err);
     if (!rc)
@@ -228,20 +242,109 @@ static int mn_circuit_op(const tdi_gen_circuit *c, tdi_cosim_mos_bias *b, tdi_er
         rc = tdi_cosim_ng_cmd("set num_threads=1", err);
     if (!rc)
         rc = tdi_cosim_ng_cmd("op", err);
+    static const char *const q[3] = {"vgs", "vds", "vbs"};
+    double *v = rc ? NULL : malloc(3 * c->n_dev * sizeof *v);
+    if (!rc && !v)
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    if (!rc)
+        rc = tdi_cosim_mos_params(c, 3, q, v, err);
     for (size_t i = 0; i < c->n_dev && !rc; i++) {
         const tdi_gen_dev *d = c->dev + i;
-        rc = tdi_cosim_mos_op_bias(d->name, d->type, b + i, err);
-        b[i].W = d->W;
-        b[i].L = d->L;
-        b[i].delvto = d->delvto;
-        b[i].mulu0 = d->mulu0;
+        double sg = d->type == 'p' ? -1.0 : 1.0; /* as tdi_cosim_mos_op_bias */
+        b[i] = (tdi_cosim_mos_bias){.type = d->type, .W = d->W, .L = d->L,
+                                    .vgs = sg * v[3 * i], .vds = sg * v[3 * i + 1],
+                                    .vbs = sg * v[3 * i + 2], .delvto = d->delvto,
+                                    .mulu0 = d->mulu0};
     }
+    free(v);
     tdi_cosim_ng_unload();
     tdi_gen_text_free(t);
     return rc;
 }
 
-int tdi_cosim_mos_noise_size(tdi_gen_circuit *c, tdi_err *err)
+/* ---------------------------------------------------------------- bias classes
+ * Devices of the same type, W, L, mismatch and bias within MN_Q_* have the same noise to the
+ * grouping tolerance (docs/noise.md "Bias classes"): one calibration per class. */
+#define MN_Q_VGS 1e-4 /* V: weak inversion, d ln S / d vgs = 1 / (n U_T) ~ 28 / V: 0.3% */
+#define MN_Q_VDS 1e-3 /* V: saturation, S changes by DIBL / CLM only (< 0.1% per mV) */
+#define MN_Q_VBS 5e-4 /* V: body effect, (n - 1) / (n U_T) ~ 11 / V: 0.55% */
+
+typedef struct {
+    char type;
+    double W, L, delvto, mulu0;
+    long long qg, qd, qb;
+    size_t idx;
+} mn_key;
+
+static int mn_cmp_d(double a, double b)
+{
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+static int mn_cmp_ll(long long a, long long b)
+{
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+/* the class order; ties by device index, so the representative is the class's first device */
+static int mn_key_cmp(const void *pa, const void *pb)
+{
+    const mn_key *a = pa, *b = pb;
+    int r = a->type - b->type;
+    if (!r)
+        r = mn_cmp_d(a->W, b->W);
+    if (!r)
+        r = mn_cmp_d(a->L, b->L);
+    if (!r)
+        r = mn_cmp_d(a->delvto, b->delvto);
+    if (!r)
+        r = mn_cmp_d(a->mulu0, b->mulu0);
+    if (!r)
+        r = mn_cmp_ll(a->qg, b->qg);
+    if (!r)
+        r = mn_cmp_ll(a->qd, b->qd);
+    if (!r)
+        r = mn_cmp_ll(a->qb, b->qb);
+    return r ? r : (a->idx < b->idx ? -1 : (a->idx > b->idx));
+}
+
+static int mn_same_class(const mn_key *a, const mn_key *b)
+{
+    return a->type == b->type && a->W == b->W && a->L == b->L && a->delvto == b->delvto &&
+           a->mulu0 == b->mulu0 && a->qg == b->qg && a->qd == b->qd && a->qb == b->qb;
+}
+
+/* cls (n): each device's class; rep (n, first n_cls used): each class's representative device.
+ * group 0: every device its own class. */
+static int mn_classes(const tdi_cosim_mos_bias *b, size_t n, int group, size_t *cls,
+                      size_t *rep, size_t *n_cls, tdi_err *err)
+{
+    *n_cls = 0;
+    if (!group) {
+        for (size_t i = 0; i < n; i++)
+            cls[i] = rep[i] = i;
+        *n_cls = n;
+        return 0;
+    }
+    mn_key *k = malloc((n ? n : 1) * sizeof *k);
+    if (!k)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        k[i] = (mn_key){b[i].type, b[i].W, b[i].L, b[i].delvto, b[i].mulu0,
+                        llround(b[i].vgs / MN_Q_VGS), llround(b[i].vds / MN_Q_VDS),
+                        llround(b[i].vbs / MN_Q_VBS), i};
+    qsort(k, n, sizeof *k, mn_key_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || !mn_same_class(&k[i], &k[i - 1]))
+            rep[(*n_cls)++] = k[i].idx;
+        cls[k[i].idx] = *n_cls - 1;
+    }
+    free(k);
+    return 0;
+}
+
+int tdi_cosim_mos_noise_size_ex(tdi_gen_circuit *c, int group, tdi_cosim_mos_noise_stats *st,
+                                tdi_err *err)
 {
     const tdi_gen_config *m = c->mos_cfg;
     if (!c->phys.mos || c->n_dev == 0 || !m)
@@ -250,24 +353,48 @@ int tdi_cosim_mos_noise_size(tdi_gen_circuit *c, tdi_err *err)
         return tdi_err_set(err, TDI_EARG, "device noise calibration: needs .model devices "
                            "(circuit.mos_prefix m, not '%s'): a subcircuit's noise vectors are "
                            "named by the PDK (docs/noise.md)", m->mos_prefix);
-    tdi_cosim_mos_bias *b = calloc(c->n_dev, sizeof *b);
-    tdi_cosim_mos_psd *o = calloc(c->n_dev, sizeof *o);
-    int rc = !b || !o ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    if (group < 0)
+        group = c->n_dev > TDI_COSIM_REALISED_LINEAR_DEV;
+    size_t n = c->n_dev, n_cls = 0;
+    double w0 = tdi_clock_s(CLOCK_MONOTONIC);
+    tdi_cosim_mos_bias *b = calloc(n, sizeof *b), *rb = calloc(n, sizeof *rb);
+    tdi_cosim_mos_psd *o = calloc(n, sizeof *o);
+    size_t *cls = calloc(n, sizeof *cls), *rep = calloc(n, sizeof *rep);
+    int rc = !b || !rb || !o || !cls || !rep ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
     if (!rc)
         rc = mn_circuit_op(c, b, err);
+    double w1 = tdi_clock_s(CLOCK_MONOTONIC);
+    if (!rc)
+        rc = mn_classes(b, n, group, cls, rep, &n_cls, err);
+    for (size_t q = 0; q < n_cls && !rc; q++)
+        rb[q] = b[rep[q]];
     char card[2][600];
     const char *cards[3];
     mn_cards(m, card, cards);
     if (!rc)
         rc = tdi_cosim_mos_noise_calibrate(cards, m->mos_nmos, m->mos_pmos, m->mos_scale,
-                                           c->n_dev, b, o, err);
-    for (size_t i = 0; i < c->n_dev && !rc; i++) {
-        c->dev[i].psd_w = o[i].psd_w;
-        c->dev[i].psd_f1 = m->mos_flicker ? o[i].psd_f1 : 0.0;
+                                           n_cls, rb, o, err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        c->dev[i].psd_w = o[cls[i]].psd_w;
+        c->dev[i].psd_f1 = m->mos_flicker ? o[cls[i]].psd_f1 : 0.0;
+    }
+    if (st) {
+        st->n_dev = n;
+        st->n_class = n_cls;
+        st->op_wall_s = w1 - w0;
+        st->cal_wall_s = tdi_clock_s(CLOCK_MONOTONIC) - w1;
     }
     free(b);
+    free(rb);
     free(o);
+    free(cls);
+    free(rep);
     return rc;
+}
+
+int tdi_cosim_mos_noise_size(tdi_gen_circuit *c, tdi_err *err)
+{
+    return tdi_cosim_mos_noise_size_ex(c, -1, NULL, err);
 }
 
 int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const tdi_gen_circuit *gc,

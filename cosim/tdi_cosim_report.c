@@ -215,6 +215,46 @@ static int json_supply(const tdi_cosim_job *j, tdi_json *root)
     return rc;
 }
 
+/* rms over units of a (N) V, and of a - b */
+static double rms_n(const double *a, const double *b, size_t N)
+{
+    double s = 0;
+    for (size_t i = 0; i < N; i++) {
+        double d = a[i] - (b ? b[i] : 0.0);
+        s += d * d;
+    }
+    return sqrt(s / (double)N);
+}
+
+/* "offsets" (the rest currents, predicted and measured rest) and "compare" (the comparison
+   lines) of "transistor_level" */
+static int json_mos_cmp(const tdi_cosim_job *j, tdi_json *o)
+{
+    if (!j->v_off)
+        return 0;
+    size_t N = j->cc->n;
+    const tdi_json_kv ok[] = {
+        TDI_JR("i_rest_rms_A", j->i_rest_rms), TDI_JR("rest_pred_rms_V", rms_n(j->v_off, NULL, N)),
+        TDI_JR("rest_meas_rms_V", j->rest_mean ? rms_n(j->rest_mean, NULL, N) : NAN),
+        TDI_JR("rest_meas_minus_pred_rms_V",
+               j->rest_mean ? rms_n(j->rest_mean, j->v_off, N) : NAN)};
+    const tdi_json_kv ck[] = {TDI_JI("samples", j->mc.n),
+                              TDI_JR("ideal_spice_wall_s", j->mc.ideal_wall)};
+    tdi_json *c = tdi_json_add_object(o, "compare");
+    int rc = tdi_json_set(tdi_json_add_object(o, "offsets"), ok, TDI_JSON_N(ok)) ||
+             tdi_json_set(c, ck, TDI_JSON_N(ck));
+    for (int r = 0; r < TDI_COSIM_MOS_NROW && !rc; r++) {
+        const tdi_cosim_mos_row *w = &j->mc.row[r];
+        if (!w->have)
+            continue;
+        const tdi_json_kv rk[] = {TDI_JR("cos_paper", w->m.cos_paper),
+                                  TDI_JR("cos_centered", w->m.cos_centered), TDI_JR("r2", w->m.r2),
+                                  TDI_JR("rms_vs_spice_V", w->rms_vs_spice)};
+        rc = tdi_json_set(tdi_json_add_object(c, tdi_cosim_mos_row_key[r]), rk, TDI_JSON_N(rk));
+    }
+    return rc;
+}
+
 /* "transistor_level" (devices: mos only: ideal results.json unchanged) */
 static int json_mos(const tdi_cosim_job *j, tdi_json *root)
 {
@@ -227,6 +267,8 @@ static int json_mos(const tdi_cosim_job *j, tdi_json *root)
         tdi_cosim_realised_json(j->real, tdi_json_add_object(o, "realised")))
         return TDI_ENOMEM;
     const tdi_cosim_teff *t = j->teff;
+    if (json_mos_cmp(j, o) || tdi_cosim_chips_json(j, o))
+        return TDI_ENOMEM;
     if (!t)
         return 0;
     const tdi_json_kv tk[] = {
@@ -322,6 +364,8 @@ int tdi_cosim_report_write(const tdi_cosim_job *j, tdi_err *err)
     rc = write_results(j, tmp, err);
     if (!rc)
         rc = write_file(j, tmp, "samples.csv", write_samples, err);
+    if (!rc && j->n_chips)
+        rc = write_file(j, tmp, "chips.csv", tdi_cosim_chips_csv, err);
     if (!rc && (j->outs[2].wave || j->outs[1].wave))
         rc = write_file(j, tmp, "waveform.csv", write_waveform, err);
     if (!rc)
@@ -524,6 +568,35 @@ static void table_levels(const tdi_cosim_job *j, FILE *rep)
     }
 }
 
+/* The rest currents and the comparison lines: transistor vs ideal vs analytic. */
+static void table_mos_cmp(const tdi_cosim_job *j, FILE *rep)
+{
+    if (!j->v_off)
+        return;
+    size_t N = j->cc->n;
+    fprintf(rep, "rest currents (the extraction's rest op): rms %.4g A; predicted rest offset "
+            "G^-1 i_rest: rms %.4g V", j->i_rest_rms, rms_n(j->v_off, NULL, N));
+    if (j->rest_mean)
+        fprintf(rep, "; measured (noise-only run) rms %.4g V, measured - predicted rms %.4g V",
+                rms_n(j->rest_mean, NULL, N), rms_n(j->rest_mean, j->v_off, N));
+    fprintf(rep, "\n\ntransistor vs ideal vs analytic (decoder outputs, %zu samples%s):\n",
+            j->mc.n, j->outs[TDI_COSIM_SPICE].est ? ", spice's" : "");
+    fprintf(rep, "%-24s %9s %12s %8s %16s\n", "row", "cos_paper", "cos_centered", "R^2",
+            "rms vs spice V");
+    for (int r = 0; r < TDI_COSIM_MOS_NROW; r++) {
+        const tdi_cosim_mos_row *w = &j->mc.row[r];
+        if (!w->have)
+            continue;
+        fprintf(rep, "%-24s %9.4f %12.4f %8.4f %16.4g\n", tdi_cosim_mos_row_name[r],
+                w->m.cos_paper, w->m.cos_centered, w->m.r2, w->rms_vs_spice);
+    }
+    if (j->cc_ideal && j->mc.ideal[TDI_COSIM_SPICE].est)
+        fprintf(rep, "(the ideal-element netlist ran with the same plan, converters and noise "
+                "seed: %.3g s wall; cosim.ideal_rows)\n", j->mc.ideal_wall);
+    fprintf(rep, "(the table's analytic and sde rows are the extracted G with the rest currents: "
+            "G^-1 (b + i_rest))\n");
+}
+
 /* The transistor-level block: the realised matrix and the effective temperature. */
 static void table_mos(const tdi_cosim_job *j, FILE *rep)
 {
@@ -541,6 +614,7 @@ static void table_mos(const tdi_cosim_job *j, FILE *rep)
                 "offsets): rms %.4g V, max %.4g V = %.3g Vs\n", j->rest_off_rms, j->rest_off_max,
                 j->rest_off_max / j->ph->Vs);
     }
+    table_mos_cmp(j, rep);
 }
 
 void tdi_cosim_report_table(const tdi_cosim_job *j)
@@ -552,6 +626,7 @@ void tdi_cosim_report_table(const tdi_cosim_job *j)
     table_levels(j, rep);
     table_readout(j, rep);
     table_mos(j, rep);
+    tdi_cosim_chips_print(j, rep);
     table_energy(j, rep);
     fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", j->odir, j->odir);
 }

@@ -380,9 +380,10 @@ fi
 # D = 64, k = 16 bundle) with circuit.devices: mos (a 5-transistor OTA per coupling element)
 # against the same circuit with ideal elements, per tick: the deck of each (tdi-cosim --deck
 # --plain: EXTERNAL sources at dc 0) run by ngspice -b (one thread, .spiceinit) for MOS_TICKS and
-# 3 x MOS_TICKS ticks, the difference divided by 2 x MOS_TICKS (parse and operating point cancel);
-# CPU per tick of each, the ratio, and the CPU time per sample = per tick x the preset's ticks per
-# sample (the sde-only job's plan). (2) The whole lock-step job (extraction, spice, supplies) at
+# 3 x MOS_TICKS ticks (default 20: a few ticks after the op), the difference divided by
+# 2 x MOS_TICKS (parse and operating point cancel); CPU per tick of each, the ratio, the op (+
+# parse) CPU = the short run less its ticks, and the CPU time per sample EXTRAPOLATED = per tick x
+# the preset's ticks per sample (the sde-only job's plan). (2) The whole lock-step job (extraction, spice, supplies) at
 # MOS_D (default 8), k = MOS_K (4): ticks, CPU per tick, extraction wall time.
 mos_ticks_cpu() { # deck ticks -> CPU seconds of ngspice -b
     (cd "$(dirname "$1")" && TIMEFORMAT='%U %S' &&
@@ -398,7 +399,7 @@ mos_cfg() { # dev dir -> config on stdout
 }
 if want mos; then
     b=build/bench-mos
-    n=${MOS_TICKS:-10}
+    n=${MOS_TICKS:-20}
     mkdir -p "$b"
     rm -rf "$b/t/substrate"
     bin/tdi-cosim --synth-bundle "$b/t/substrate" 64 16 4 1 >/dev/null
@@ -413,7 +414,8 @@ if want mos; then
         eval "cpt_$dev=$(awk -v a="$c1" -v c="$c3" -v n="$n" 'BEGIN{printf "%.6g", (c - a) / (2 * n)}')"
         eval "v=\$cpt_$dev"
         echo "mos: D = 64, k = 16, devices $dev: $(grep -c '^m' "$b/$dev-1.cir") MOSFETs;" \
-            "ngspice -b $n ticks $c1 CPU s, $((3 * n)) ticks $c3 CPU s: $v CPU s per tick"
+            "ngspice -b $n ticks $c1 CPU s, $((3 * n)) ticks $c3 CPU s: $v CPU s per tick;" \
+            "op + parse $(awk -v a="$c1" -v t="$v" -v n="$n" 'BEGIN{printf "%.3g", a - n * t}') CPU s"
     done
     sed -e 's/^  sde: .*/  sde: true/' -e 's/^  spice: .*/  spice: false/' "$b/ideal.yaml" >"$b/plan.yaml"
     if bin/tdi-cosim "$b/plan.yaml" >"$b/plan.log" 2>&1 && [ -n "${cpt_ideal:-}" ] && [ -n "${cpt_mos:-}" ]; then
@@ -421,7 +423,7 @@ if want mos; then
         echo "mos: transistor / ideal CPU per tick: $(awk -v a="$cpt_mos" -v b="$cpt_ideal" \
             'BEGIN{printf "%.0f", a / b}') x; $tps ticks per sample: ideal $(awk -v a="$cpt_ideal" \
             -v t="$tps" 'BEGIN{printf "%.3g", a * t}') CPU s, transistor $(awk -v a="$cpt_mos" \
-            -v t="$tps" 'BEGIN{printf "%.3g", a * t}') CPU s per sample (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+            -v t="$tps" 'BEGIN{printf "%.3g", a * t}') CPU s per sample, extrapolated from the per-tick CPU (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     fi
     # (2) the lock-step job at a small D
     D=${MOS_D:-8}

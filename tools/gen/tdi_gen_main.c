@@ -3,6 +3,7 @@
  * written as realised.json in the same directory transaction (docs/cosim.md "Realised matrix").
  * The program sits in tools/ because it uses both the generator and cosim layers.
  *   tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised | --no-realised]
+ *           [--realised-method auto|perturb|linear]
  *   tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]   (exit 1 when max |z| > 5)
  *   tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] [--preset name]
  *   tdi-gen --synth DIR --modules D0,D1,.. --couplings F-T:K,.. [--readout m] [--rank r] [--n n]
@@ -25,15 +26,19 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised | --no-realised]\n"
+               "         [--realised-method auto|perturb|linear]\n"
                "         (--realised: extract the realised matrix in ngspice for ideal "
-               "elements too; done at transistor level unless --no-realised: N + 1 ops)\n"
+               "elements too; done at transistor level unless --no-realised; perturb: N + 1 "
+               "ops, linear: one op and each device's small-signal model; auto: linear above "
+               "%d devices)\n"
                "       tdi-gen CONFIG --compare NGSPICE_LOG [--bundle DIR]\n"
                "       tdi-gen --synth DIR --D n --k n [--rank r] [--n n] [--seed s] "
                "[--preset name]\n"
                "       tdi-gen --synth DIR --modules D0,D1,.. --couplings F-T:K,.. "
                "[--readout m] [--rank r] [--n n] [--seed s] [--preset name]\n"
                "         (modules numbered from 0; coupling F-T:K joins modules F and T with "
-               "rank K; the read-out module defaults to the last)\n");
+               "rank K; the read-out module defaults to the last)\n",
+            TDI_COSIM_REALISED_LINEAR_DEV);
 }
 
 /* Bad usage: the usage text on stderr, exit status 2. */
@@ -149,15 +154,17 @@ static int synth_main(int argc, char **argv, tdi_err *err)
     return 0;
 }
 
-/* Above this many devices a transistor-level generation skips the extraction unless --realised
- * asks for it: measured, one ngspice op took 0.17 s CPU at 4,416 devices (D = 16) and 70 s at
- * 72,960 (D = 64, most of it in the sparse matrix's reordering), and the extraction needs N + 1
- * of them (docs/cosim.md "Realised matrix"). */
-#define GEN_REALISED_MAX_DEV 20000
+/* Above this many devices a transistor-level generation skips the perturbative extraction
+ * unless --realised asks for it: measured, one ngspice op took 0.17 s CPU at 4,416 devices
+ * (D = 16) and 70 s at 72,960 (D = 64, most of it in the sparse matrix's reordering), and it
+ * needs N + 1 of them (docs/cosim.md "Realised matrix"); the linearised route (one op, the
+ * default there: --realised-method auto) runs. */
+#define GEN_REALISED_MAX_DEV TDI_COSIM_REALISED_LINEAR_DEV
 
 /* The realised-matrix report of one generation (the job's hook). */
 typedef struct gen_realised {
     int force;              /* --realised: extract for ideal elements too; -1: --no-realised */
+    int method;             /* TDI_COSIM_REALISED_* (--realised-method; 0 = auto) */
     int skipped;            /* transistor level, too many devices: skipped (printed) */
     size_t n_dev, N;
     int have;
@@ -178,13 +185,14 @@ static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, t
     gen_realised *g = user;
     if (g->force < 0 || (!g->force && !gen_transistor_level(c)))
         return 0;
-    if (!g->force && c->n_dev > GEN_REALISED_MAX_DEV) {
+    int m = tdi_cosim_realised_method_for(c, g->method ? g->method : TDI_COSIM_REALISED_AUTO);
+    if (!g->force && c->n_dev > GEN_REALISED_MAX_DEV && m == TDI_COSIM_REALISED_PERTURB) {
         g->skipped = 1;
         g->n_dev = c->n_dev;
         g->N = c->N;
         return 0;
     }
-    int rc = tdi_cosim_realised_run(c, &g->r, NULL, err);
+    int rc = tdi_cosim_realised_run_ex(c, m, &g->r, NULL, err);
     if (rc)
         return rc;
     char path[1300];
@@ -236,7 +244,7 @@ static void realised_print(void *user, FILE *log)
     if (g->skipped)
         fprintf(log, "realised matrix: not extracted (%zu devices > %d: N + 1 = %zu ngspice ops "
                 "of about a minute CPU each at this size, docs/cosim.md); --realised extracts "
-                "it\n", g->n_dev, GEN_REALISED_MAX_DEV, g->N + 1);
+                "it, --realised-method linear in one op\n", g->n_dev, GEN_REALISED_MAX_DEV, g->N + 1);
 }
 
 int main(int argc, char **argv)
@@ -264,6 +272,13 @@ int main(int argc, char **argv)
         }
         if (i + 1 >= argc)
             return bad_usage();
+        if (strcmp(argv[i], "--realised-method") == 0) {
+            if (tdi_cosim_realised_method_parse(argv[++i], &g.method, &err)) {
+                fprintf(stderr, "tdi-gen: --realised-method: %s\n", err.msg);
+                return bad_usage();
+            }
+            continue;
+        }
         if (strcmp(argv[i], "--bundle") == 0)
             bundle = argv[++i];
         else if (strcmp(argv[i], "--out") == 0)
