@@ -136,6 +136,12 @@ typedef struct tdi_gen_config {
     int mos_mismatch;      /* 1: per-instance delvto / mulu0 drawn (seed, chip) */
     long chip;             /* mismatch draw index: tdi_seed(seed, TDI_SEED_MISMATCH, chip) */
     int mos_flicker;       /* include the flicker part in the sized device noise */
+    /* the standalone netlist's form (docs/generator.md "For a chip designer"); the defaults
+       write today's flat, numeric, trnoise, .control text */
+    int hier;              /* 1: each module a .subckt, each coupling a .subckt */
+    int param;             /* 1: element values as expressions of .param gu, Vs, Cu */
+    char noise_src[8];     /* trnoise | pwl: the seeded tdi-cosim stream as PWL sources */
+    char readout_cards[8]; /* control | measure | both: .control meas and/or .measure cards */
     char path[512];        /* config file name (for messages) */
     uint64_t hash;         /* FNV-1a 64 of the canonical dump of the keys read (the mos_* keys
                               and chip only when devices: mos, so ideal hashes are unchanged) */
@@ -466,6 +472,8 @@ typedef struct tdi_gen_ota {
     char out[48], inp[48], inn[48]; /* node names: output, + input, - input */
 } tdi_gen_ota;
 
+enum { TDI_GEN_CARDS_CONTROL = 0, TDI_GEN_CARDS_MEASURE = 1, TDI_GEN_CARDS_BOTH = 2 };
+
 typedef struct tdi_gen_circuit {
     size_t D, k, N;        /* D: units of the read-out block (its modules' units, consecutive
                               from mod[out].off; two modules: units per module);
@@ -490,6 +498,11 @@ typedef struct tdi_gen_circuit {
     double *readout_sd;    /* (N) predicted std of a W-window average [V] */
     char header[4096];     /* provenance comment lines ("* ..."), shared by both netlists */
     int noise;             /* emit noise sources in standalone mode */
+    /* the standalone text's form (circuit.hier, param, noise_src, readout_cards) */
+    int hier, param;
+    int noise_pwl;         /* 1: noise as PWL sources of tdi-cosim's seeded stream */
+    int cards;             /* TDI_GEN_CARDS_*: .control meas, .measure cards, or both */
+    uint64_t noise_seed;   /* the stream's key: tdi_seed(seed, TDI_SEED_COSIM_NOISE, 0) */
     int readout_all;
     char unit_subckt[16];
     char *elem_text;       /* the element cards, '\n'-terminated lines, formatted once at build
