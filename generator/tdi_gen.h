@@ -605,6 +605,17 @@ int tdi_gen_run_compare(const tdi_gen_config *cfg, const char *bundle_dir, const
  * K[2D+j][2D+j] = g_ro (the substrate block is gu*M). Caller allocated; needs c->phys.ro. */
 void tdi_gen_stage_intended(const tdi_gen_circuit *c, double *K);
 
+/* The noise of circuit.noise_src: pwl (generator/tdi_gen_pwl.c): tdi-cosim's standard Gaussian
+ * of (seed, unit, tick index), bit for bit (tdi_cosim_noise_gauss), and the PWL points k = 0 ..
+ * ticks - 1 a run of tstop at tick h needs (the last at or after tstop). Unit i of the circuit
+ * (nodes[i]: units, then the read-out stage's) is Philox unit i, tick k its global index
+ * (tdi-cosim's spice schedule from tick 0), current amp_i z(seed, i, k), amp_i = sqrt(2 kB T
+ * g_noise,i / h), k = 0 silent. */
+double tdi_gen_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index);
+size_t tdi_gen_pwl_ticks(double h, double tstop);
+/* Points above which tdi-gen refuses the PWL noise (units x ticks): ~40 bytes each. */
+#define TDI_GEN_PWL_MAX_POINTS ((size_t)20000000)
+
 /* Sets the number of BLAS threads (OpenBLAS); tdi-gen uses 1 (the machine is shared). */
 void tdi_gen_blas_threads(int n);
 

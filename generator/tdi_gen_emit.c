@@ -713,6 +713,25 @@ static void nl_bias(sb *s, const nl_ctx *x)
     }
 }
 
+/* circuit.noise_src: pwl: unit `unit`'s noise current as tdi-cosim draws it, amp z(key, unit,
+ * k) at t = k h (k = 0 silent), four points a line (tdi_gen_pwl.c). */
+static void noise_pwl(sb *s, const nl_ctx *x, size_t unit, const char *un, const char *fn,
+                      double g)
+{
+    double amp = sqrt(2.0 * TDI_GEN_KB * x->p->T * g / x->h);
+    size_t K = tdi_gen_pwl_ticks(x->h, x->tstop);
+    char line[4 * 56 + 8];
+    sb_line(s, "Inoise_%s 0 %s PWL(0 0", un, fn);
+    for (size_t k = 1; k < K; k += 4) {
+        int o = snprintf(line, sizeof line, "+");
+        for (size_t j = k; j < K && j < k + 4; j++)
+            o += snprintf(line + o, sizeof line - (size_t)o, " %.15g %.12g", (double)j * x->h,
+                          amp * tdi_gen_noise_gauss(x->c->noise_seed, unit, j));
+        sb_line(s, "%s", line);
+    }
+    sb_line(s, "+ )");
+}
+
 /* Thermal noise sources of the units and the read-out stage (external in cosim). */
 static void nl_noise(sb *s, const nl_ctx *x)
 {
@@ -723,12 +742,20 @@ static void nl_noise(sb *s, const nl_ctx *x)
         sb_line(s, "* --- thermal noise: off (circuit.noise: false)");
         return;
     }
+    int pwl = !cosim && c->noise_pwl;
     sb_line(s, "* --- thermal noise: two-sided PSD 2 kB T g_noise (g_noise = %.15g S)",
             p->g_noise);
+    if (pwl)
+        sb_line(s, "* as PWL (circuit.noise_src: pwl): tdi-cosim's stream, Philox key %#llx "
+                "(config seed, purpose TDI_SEED_COSIM_NOISE), tick %.15g s: its spice engine "
+                "on the same config draws these currents", (unsigned long long)c->noise_seed,
+                x->h);
     for (size_t i = 0; i < x->N; i++) {
         const char *un = c->nodes[i].name, *fn = nname(c, tdi_gen_force_node(c, i));
         if (cosim)
             sb_line(s, "Inoise_%s 0 %s external", un, fn);
+        else if (pwl)
+            noise_pwl(s, x, i, un, fn, p->g_noise);
         else if (x->param)
             sb_line(s, "Inoise_%s 0 %s TRNOISE({na} {nt} 0 0)", un, fn);
         else
@@ -742,6 +769,8 @@ static void nl_noise(sb *s, const nl_ctx *x)
         const char *un = c->nodes[i].name;
         if (cosim)
             sb_line(s, "Inoise_%s 0 %s external", un, un);
+        else if (pwl)
+            noise_pwl(s, x, i, un, un, p->ro_gn);
         else if (x->param)
             sb_line(s, "Inoise_%s 0 %s TRNOISE({nro} {nt} 0 0)", un, un);
         else
@@ -900,8 +929,18 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
 
 /* Hold mode needs the force node to be the unit node (the couplings' current is what the hold
  * source measures). */
-static int mode_check(const tdi_gen_circuit *c, tdi_gen_mode mode, tdi_err *err)
+static int mode_check(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                      double tran_stop, tdi_err *err)
 {
+    double h = tran_h > 0 ? tran_h : c->phys.noise_dt;
+    double stop = tran_stop > 0 ? tran_stop : c->phys.t_stop;
+    size_t nr = c->N + (c->phys.ro ? c->D : 0);
+    if (mode == TDI_GEN_STANDALONE && c->noise_pwl && c->noise &&
+        (double)nr * (double)tdi_gen_pwl_ticks(h, stop) > (double)TDI_GEN_PWL_MAX_POINTS)
+        return tdi_err_set(err, TDI_ECONFIG, "circuit.noise_src: pwl: %zu noise sources x %zu "
+                           "ticks is over %zu PWL points (about 40 bytes each): shorten the run "
+                           "(circuit.avg_relax, t_avg, samples) or keep noise_src: trnoise", nr,
+                           tdi_gen_pwl_ticks(h, stop), TDI_GEN_PWL_MAX_POINTS);
     if (mode == TDI_GEN_HOLD && c->phys.unit->force_state != 0)
         return tdi_err_set(err, TDI_EARG, "hold netlist: unit kind %s has its force node apart "
                            "from the unit node (only rc-like kinds can be held)",
@@ -913,7 +952,7 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
                          double tran_stop, tdi_gen_text **out, tdi_err *err)
 {
     *out = NULL;
-    int rc0 = mode_check(c, mode, err);
+    int rc0 = mode_check(c, mode, tran_h, tran_stop, err);
     if (rc0)
         return rc0;
     sb s = {0};
@@ -945,7 +984,7 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
 int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
                           double tran_stop, FILE *f, tdi_err *err)
 {
-    int rc = mode_check(c, mode, err);
+    int rc = mode_check(c, mode, tran_h, tran_stop, err);
     if (rc)
         return rc;
     sb s = {0};
