@@ -216,11 +216,11 @@ static void cfg_hash_designer(tdi_gen_config *c, const tdi_cfg_key *keys, size_t
 /* The designer keys against the circuit: a hierarchy of ideal elements only. */
 static int cfg_validate_designer(const tdi_gen_config *c, tdi_err *err)
 {
-    if ((c->hier || c->param || strcmp(c->noise_src, "pwl") == 0) &&
-        strcmp(c->devices, "ideal") != 0)
-        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.hier, circuit.param and "
-                           "circuit.noise_src: pwl are implemented for devices: ideal only (got "
-                           "devices: %s)", c->path, c->devices);
+    if ((c->hier || c->param || strcmp(c->noise_src, "pwl") == 0 ||
+         strcmp(c->readout_cards, "control") != 0) && strcmp(c->devices, "ideal") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.hier, circuit.param, "
+                           "circuit.noise_src: pwl and circuit.readout_cards are implemented for "
+                           "devices: ideal only (got devices: %s)", c->path, c->devices);
     return 0;
 }
 

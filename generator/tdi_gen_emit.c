@@ -808,8 +808,37 @@ static void nl_dev_noise(sb *s, const nl_ctx *x)
     }
 }
 
-/* The standalone .control block: per sample, the window average and RMS of each measured
- * node and the read-out stage's conversion at the slot's end. */
+/* The measurements: per sample, the window average and RMS of each measured node and the
+ * read-out stage's conversion at the slot's end; cmd "meas" (inside .control) or ".measure"
+ * (a card: ngspice, HSPICE and Xyce read it). */
+static void nl_meas(sb *s, const nl_ctx *x, const char *cmd)
+{
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_phys *p = x->p;
+    for (size_t si = 0; si < c->n_samples; si++) {
+        /* the window average keeps its window; the stage is read at the slot end */
+        double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
+        double t1 = p->ro ? t0 + p->t_avg : tr;
+        for (size_t i = x->o0; i < x->o1; i++) {
+            char v[64];
+            if (p->mos)
+                snprintf(v, sizeof v, "vr_%s", c->nodes[i].name);
+            else
+                snprintf(v, sizeof v, "v(%s)", c->nodes[i].name);
+            sb_line(s, "%s tran avg_%s_s%zu AVG %s from=%.15g to=%.15g", cmd, c->nodes[i].name,
+                    si, v, t0, t1);
+            sb_line(s, "%s tran rms_%s_s%zu RMS %s from=%.15g to=%.15g", cmd, c->nodes[i].name,
+                    si, v, t0, t1);
+        }
+        /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
+           final time point fails in ngspice 39, and the next sample's bias ramps after) */
+        for (size_t i = x->N; i < x->NR; i++)
+            sb_line(s, "%s tran ro_%s_s%zu FIND v(%s) AT=%.15g", cmd, c->nodes[i].name, si,
+                    c->nodes[i].name, tr - x->h);
+    }
+}
+
+/* The standalone .control block: run, then the measurements (nl_meas). */
 static void nl_control(sb *s, const nl_ctx *x)
 {
     const tdi_gen_circuit *c = x->c;
@@ -823,27 +852,7 @@ static void nl_control(sb *s, const nl_ctx *x)
     if (p->mos) /* meas takes no v(a,b): one vector per measured node, relative to vcm */
         for (size_t i = x->o0; i < x->o1; i++)
             sb_line(s, "let vr_%s = v(%s) - v(vcm)", c->nodes[i].name, c->nodes[i].name);
-    for (size_t si = 0; si < c->n_samples; si++) {
-        /* the window average keeps its window; the stage is read at the slot end */
-        double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
-        double t1 = p->ro ? t0 + p->t_avg : tr;
-        for (size_t i = x->o0; i < x->o1; i++) {
-            char v[64];
-            if (p->mos)
-                snprintf(v, sizeof v, "vr_%s", c->nodes[i].name);
-            else
-                snprintf(v, sizeof v, "v(%s)", c->nodes[i].name);
-            sb_line(s, "meas tran avg_%s_s%zu AVG %s from=%.15g to=%.15g", c->nodes[i].name, si,
-                    v, t0, t1);
-            sb_line(s, "meas tran rms_%s_s%zu RMS %s from=%.15g to=%.15g", c->nodes[i].name, si,
-                    v, t0, t1);
-        }
-        /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
-           final time point fails in ngspice 39, and the next sample's bias ramps after) */
-        for (size_t i = x->N; i < x->NR; i++)
-            sb_line(s, "meas tran ro_%s_s%zu FIND v(%s) AT=%.15g", c->nodes[i].name, si,
-                    c->nodes[i].name, tr - x->h);
-    }
+    nl_meas(s, x, "meas");
     sb_line(s, "echo tdi-gen: done");
     sb_line(s, "quit 0");
     sb_line(s, ".endc");
@@ -922,7 +931,14 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         sb_line(s, ".tran %.15g %.15g 0 %.15g", x.h, x.tstop, x.h);
     else
         sb_line(s, ".tran %.15g %.15g 0 %.15g uic", x.h, x.tstop, x.h);
-    if (mode == TDI_GEN_STANDALONE)
+    if (mode == TDI_GEN_STANDALONE && c->cards != TDI_GEN_CARDS_CONTROL) {
+        sb_line(s, "* --- read-out as .measure cards (circuit.readout_cards: %s): the same "
+                "averages and RMS over the same windows%s", c->cards == TDI_GEN_CARDS_BOTH ?
+                "both" : "measure", c->cards == TDI_GEN_CARDS_BOTH ? "; ngspice prints them "
+                "twice (cards, then the .control block)" : "");
+        nl_meas(s, &x, ".measure");
+    }
+    if (mode == TDI_GEN_STANDALONE && c->cards != TDI_GEN_CARDS_MEASURE)
         nl_control(s, &x);
     sb_line(s, ".end");
 }

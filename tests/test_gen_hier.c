@@ -211,7 +211,8 @@ static double log_value(const char *log, const char *key)
 
 /* max |a - b| over the averages avg_<y>_s<n> of c's read-out nodes, relative to max |a|; the
  * count found in both logs into *found. */
-static double avg_diff(const tdi_gen_circuit *c, const char *la, const char *lb, size_t *found)
+static double avg_diff(const tdi_gen_circuit *c, const char *la, const char *lb, size_t *found,
+                       const char *what)
 {
     double d = 0, mx = 0;
     *found = 0;
@@ -219,7 +220,7 @@ static double avg_diff(const tdi_gen_circuit *c, const char *la, const char *lb,
     for (size_t si = 0; si < c->n_samples; si++)
         for (size_t i = o; i < o + c->D; i++) {
             char key[80];
-            snprintf(key, sizeof key, "avg_%s_s%zu", c->nodes[i].name, si);
+            snprintf(key, sizeof key, "%s_%s_s%zu", what, c->nodes[i].name, si);
             double a = log_value(la, key), b = log_value(lb, key);
             if (isnan(a) || isnan(b))
                 continue;
@@ -236,7 +237,7 @@ static const char *const small_cfg = "name: t\ncircuit:\n  theta: 0.1\n  intra: 
 /* The flat text of the small example and another form (cfg_extra added); both run in ngspice
  * -b; returns the relative difference of the printed averages (INFINITY on failure). */
 static double ngspice_forms(const char *cfg_flat, const char *cfg_other, const char *tag,
-                            size_t *found)
+                            size_t *found, const char *what)
 {
     char tf[64], to[64];
     snprintf(tf, sizeof tf, "%s-flat", tag);
@@ -255,7 +256,7 @@ static double ngspice_forms(const char *cfg_flat, const char *cfg_other, const c
     }
     *found = 0;
     if (log[0] && log[1])
-        r = avg_diff(c[0], log[0], log[1], found);
+        r = avg_diff(c[0], log[0], log[1], found, what);
     for (int k = 0; k < 2; k++) {
         free(log[k]);
         if (c[k]) {
@@ -272,7 +273,7 @@ static void test_hier_ngspice(void)
     snprintf(flat, sizeof flat, "%s  noise: false\n", small_cfg);
     snprintf(hier, sizeof hier, "%s  noise: false\n  hier: true\n", small_cfg);
     size_t n = 0;
-    double r = ngspice_forms(flat, hier, "hier", &n);
+    double r = ngspice_forms(flat, hier, "hier", &n, "avg");
     tdi_check_int((long long)n, 10, "ngspice -b prints the 10 averages of both forms (D 5, 2 "
                   "samples)");
     /* noiseless runs of the same equations: what differs is the node order of the LU, i.e.
@@ -281,7 +282,7 @@ static void test_hier_ngspice(void)
                  "|diff| / max |avg|");
     char par[512];
     snprintf(par, sizeof par, "%s  noise: false\n  param: true\n  hier: true\n", small_cfg);
-    r = ngspice_forms(flat, par, "param", &n);
+    r = ngspice_forms(flat, par, "param", &n, "avg");
     tdi_check_int((long long)n, 10, "ngspice -b evaluates the parametric text: 10 averages");
     /* the values are the flat ones to 15 digits (gu times m): the same bound as above */
     tdi_check_le(r, 1e-6, "parametric + hierarchical vs flat: the printed averages agree (noise "
@@ -387,6 +388,33 @@ static void test_pwl(void)
     tdi_gen_bundle_destroy(&b);
 }
 
+/* ---------- 4. .measure cards against the .control block ---------- */
+static void test_measure(void)
+{
+    char ctl[512], meas[1024];
+    /* the PWL noise: both runs see the same currents, so the same numbers are expected */
+    snprintf(ctl, sizeof ctl, "name: t\ncircuit:\n  theta: 0.1\n  intra: lowrank\n"
+             "  samples: [0, 1]\n  avg_relax: 5\n  noise_src: pwl\n");
+    const char *forms[2] = {"measure", "both"};
+    for (int f = 0; f < 2; f++) {
+        snprintf(meas, sizeof meas, "%s  readout_cards: %s\n", ctl, forms[f]);
+        char tag[32], name[200];
+        snprintf(tag, sizeof tag, "meas-%s", forms[f]);
+        const char *what[2] = {"avg", "rms"};
+        for (int w = 0; w < 2; w++) {
+            size_t n = 0;
+            double r = ngspice_forms(ctl, meas, tag, &n, what[w]);
+            snprintf(name, sizeof name, "readout_cards: %s: ngspice -b prints the 10 %s values",
+                     forms[f], what[w]);
+            tdi_check_int((long long)n, 10, name);
+            /* one simulation, the same measurement code on the same vectors: equal to print */
+            snprintf(name, sizeof name, "readout_cards: %s: %s values equal those of the "
+                     ".control block (same PWL noise)", forms[f], what[w]);
+            tdi_check_near(r, 0, 0, name);
+        }
+    }
+}
+
 int main(void)
 {
     tdi_gen_blas_threads(1);
@@ -397,5 +425,6 @@ int main(void)
     test_param();
     test_hier_ngspice();
     test_pwl();
+    test_measure();
     TDI_TEST_END();
 }
