@@ -47,6 +47,10 @@
  * Card order: header comments, .param, .subckt, unit instances, self terms, intra couplings
  *   (encoder then decoder), skip couplings, [read-out stage], bias sources, noise sources, .tran,
  *   [.control], .end.
+ * Designer forms (standalone mode only; cosim and hold text stay flat): circuit.hier (modules
+ *   and couplings as .subckt mod_<m> / cpl_<c>, instances Xm_<m> / Xc_<c>), circuit.param
+ *   ({m*gu} values), circuit.noise_src: pwl (tdi-cosim's stream as PWL), circuit.readout_cards
+ *   (.measure cards); docs/generator.md "For a chip designer". The read-back reads all of them.
  * Read-out stage (circuit.readout_stage: rc; docs/physics.md "Analog read-out"): per decoder unit
  *   y<j> a node r<y><j> ("ry5") with C_ro to ground (.subckt unit_ro r, instance "Xry5 ry5
  *   unit_ro"), a one-way VCCS "Gry5_y5 0 ry5 y5 0 gm_ro" (injects gm_ro v(y5); it draws no
