@@ -108,7 +108,8 @@ static void test_param(void)
 {
     check_form(SCR "/paper/substrate", "paper param", "  param: true\n");
     check_form(SCR "/skip/substrate", "skip param+hier", "  param: true\n  hier: true\n");
-    const char *ro = "name: t\ncircuit:\n  theta: 0.1\n  param: true\n  readout_stage: rc\n";
+    const char *ro = "name: t\ncircuit:\n  theta: 0.1\n  param: true\n  hier: true\n"
+                     "  readout_stage: rc\n";
     const char *forms[2] = {"  param: true\n", "  param: true\n  hier: true\n"};
     for (int h = 0; h < 3; h++) {
         char cfgt[512], name[160];
@@ -130,7 +131,7 @@ static void test_param(void)
             memcpy(edit, txt, pre);
             sprintf(edit + pre, " gu=%.15g %s", 2 * c->phys.gu, at + strlen(gu));
             snprintf(name, sizeof name, "%s: gu doubled on the .param line -> read-back K = 2 gu "
-                     "M to 1e-9 (every element follows)", h == 0 ? "rc with read-out stage"
+                     "M to 1e-9 (every element follows)", h == 0 ? "rc hier with read-out stage"
                      : h == 1 ? "rlc" : "rc hier");
             tdi_check_le(readback_err(c, edit, 2.0, &e), 1e-9, name);
             free(edit);
@@ -287,6 +288,15 @@ static void test_hier_ngspice(void)
     /* the values are the flat ones to 15 digits (gu times m): the same bound as above */
     tdi_check_le(r, 1e-6, "parametric + hierarchical vs flat: the printed averages agree (noise "
                  "off)");
+    /* rlc: the second state's ports (p<x>) and Cp, gd as expressions; .measure cards */
+    const char *rf = "name: t\ncircuit:\n  unit: rlc\n  theta: 0.1\n  intra: lowrank\n"
+                     "  samples: [0]\n  avg_relax: 10\n  noise: false\n";
+    char rh[512];
+    snprintf(rh, sizeof rh, "%s  hier: true\n  param: true\n  readout_cards: measure\n", rf);
+    r = ngspice_forms(rf, rh, "rlc", &n, "avg");
+    tdi_check_int((long long)n, 5, "rlc: ngspice -b prints the 5 averages of both forms");
+    tdi_check_le(r, 1e-6, "rlc: hierarchical + parametric + .measure vs flat: the printed averages "
+                 "agree (noise off)");
 }
 
 /* ---------- 3. PWL noise: ngspice -b reproduces tdi-cosim's spice engine ---------- */
