@@ -48,7 +48,8 @@ void tdi_gen_params_free(tdi_gen_params *t);
  * or a non-finite value. */
 int tdi_gen_param_eval(const char *expr, const tdi_gen_params *t, double *v, char *why,
                        size_t nwhy);
-/* ".param a=1 b={a*2} ..." into t, in order (each may use the earlier ones). */
+/* ".param a=1 b={a*2} ..." into t, in order (each may use the earlier ones); a name whose value
+ * fails is left out (-1, the first reason in why), the others are set. */
 int tdi_gen_params_line(tdi_gen_params *t, const char *line, char *why, size_t nwhy);
 
 /* ---- element-list builder (tdi_gen_circ.c), shared by unit kinds and realisations ---- */

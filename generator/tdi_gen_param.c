@@ -236,11 +236,12 @@ int tdi_gen_params_line(tdi_gen_params *t, const char *line, char *why, size_t n
         return -1;
     }
     p += 6;
+    int bad = 0;
     for (;;) {
         while (isspace((unsigned char)*p))
             p++;
         if (!*p)
-            return 0;
+            return bad ? -1 : 0;
         char nm[32];
         size_t n = 0;
         while ((isalnum((unsigned char)*p) || *p == '_') && n + 1 < sizeof nm)
@@ -268,7 +269,11 @@ int tdi_gen_params_line(tdi_gen_params *t, const char *line, char *why, size_t n
         char val[512];
         snprintf(val, sizeof val, "%.*s", (int)(p - v0), v0);
         double v;
-        if (tdi_gen_param_eval(val, t, &v, why, nwhy) || tdi_gen_params_set(t, nm, v))
-            return -1;
+        char w[160];
+        if (tdi_gen_param_eval(val, t, &v, w, sizeof w) || tdi_gen_params_set(t, nm, v)) {
+            if (!bad) /* the first failure; the other names are still set */
+                snprintf(why, nwhy, "%s: %s", nm, w);
+            bad = 1;
+        }
     }
 }

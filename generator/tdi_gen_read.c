@@ -554,9 +554,10 @@ static int rd_defs(rd_state *st, const char *buf, tdi_err *err)
         } else if (in_sub) {
             rc = rd_sub_line(st, l, err);
         } else if (strncmp(l, ".param", 6) == 0) {
+            /* lenient: a value it cannot evaluate (e.g. "nan" of an unset physics field)
+               matters only if an element uses it, which then fails with the name */
             char why[160];
-            if (tdi_gen_params_line(&st->par, l, why, sizeof why))
-                rc = tdi_err_set(err, TDI_EFORMAT, "line %zu: %s", lineno, why);
+            (void)tdi_gen_params_line(&st->par, l, why, sizeof why);
         } else if (strncmp(l, ".end", 4) == 0 && (!l[4] || isspace((unsigned char)l[4]))) {
             p = NULL;
         }
