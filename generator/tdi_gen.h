@@ -47,6 +47,10 @@
  * Card order: header comments, .param, .subckt, unit instances, self terms, intra couplings
  *   (encoder then decoder), skip couplings, [read-out stage], bias sources, noise sources, .tran,
  *   [.control], .end.
+ * Designer forms (standalone mode only; cosim and hold text stay flat): circuit.hier (modules
+ *   and couplings as .subckt mod_<m> / cpl_<c>, instances Xm_<m> / Xc_<c>), circuit.param
+ *   ({m*gu} values), circuit.noise_src: pwl (tdi-cosim's stream as PWL), circuit.readout_cards
+ *   (.measure cards); docs/generator.md "For a chip designer". The read-back reads all of them.
  * Read-out stage (circuit.readout_stage: rc; docs/physics.md "Analog read-out"): per decoder unit
  *   y<j> a node r<y><j> ("ry5") with C_ro to ground (.subckt unit_ro r, instance "Xry5 ry5
  *   unit_ro"), a one-way VCCS "Gry5_y5 0 ry5 y5 0 gm_ro" (injects gm_ro v(y5); it draws no
@@ -136,6 +140,12 @@ typedef struct tdi_gen_config {
     int mos_mismatch;      /* 1: per-instance delvto / mulu0 drawn (seed, chip) */
     long chip;             /* mismatch draw index: tdi_seed(seed, TDI_SEED_MISMATCH, chip) */
     int mos_flicker;       /* include the flicker part in the sized device noise */
+    /* the standalone netlist's form (docs/generator.md "For a chip designer"); the defaults
+       write today's flat, numeric, trnoise, .control text */
+    int hier;              /* 1: each module a .subckt, each coupling a .subckt */
+    int param;             /* 1: element values as expressions of .param gu, Vs, Cu */
+    char noise_src[8];     /* trnoise | pwl: the seeded tdi-cosim stream as PWL sources */
+    char readout_cards[8]; /* control | measure | both: .control meas and/or .measure cards */
     char path[512];        /* config file name (for messages) */
     uint64_t hash;         /* FNV-1a 64 of the canonical dump of the keys read (the mos_* keys
                               and chip only when devices: mos, so ideal hashes are unchanged) */
@@ -466,6 +476,8 @@ typedef struct tdi_gen_ota {
     char out[48], inp[48], inn[48]; /* node names: output, + input, - input */
 } tdi_gen_ota;
 
+enum { TDI_GEN_CARDS_CONTROL = 0, TDI_GEN_CARDS_MEASURE = 1, TDI_GEN_CARDS_BOTH = 2 };
+
 typedef struct tdi_gen_circuit {
     size_t D, k, N;        /* D: units of the read-out block (its modules' units, consecutive
                               from mod[out].off; two modules: units per module);
@@ -490,6 +502,11 @@ typedef struct tdi_gen_circuit {
     double *readout_sd;    /* (N) predicted std of a W-window average [V] */
     char header[4096];     /* provenance comment lines ("* ..."), shared by both netlists */
     int noise;             /* emit noise sources in standalone mode */
+    /* the standalone text's form (circuit.hier, param, noise_src, readout_cards) */
+    int hier, param;
+    int noise_pwl;         /* 1: noise as PWL sources of tdi-cosim's seeded stream */
+    int cards;             /* TDI_GEN_CARDS_*: .control meas, .measure cards, or both */
+    uint64_t noise_seed;   /* the stream's key: tdi_seed(seed, TDI_SEED_COSIM_NOISE, 0) */
     int readout_all;
     char unit_subckt[16];
     char *elem_text;       /* the element cards, '\n'-terminated lines, formatted once at build
@@ -592,6 +609,17 @@ int tdi_gen_run_compare(const tdi_gen_config *cfg, const char *bundle_dir, const
 /* The stage block's intended values: K_ro (3D, 3D) = 0 except K[2D+j][D+j] = -gm_ro and
  * K[2D+j][2D+j] = g_ro (the substrate block is gu*M). Caller allocated; needs c->phys.ro. */
 void tdi_gen_stage_intended(const tdi_gen_circuit *c, double *K);
+
+/* The noise of circuit.noise_src: pwl (generator/tdi_gen_pwl.c): tdi-cosim's standard Gaussian
+ * of (seed, unit, tick index), bit for bit (tdi_cosim_noise_gauss), and the PWL points k = 0 ..
+ * ticks - 1 a run of tstop at tick h needs (the last at or after tstop). Unit i of the circuit
+ * (nodes[i]: units, then the read-out stage's) is Philox unit i, tick k its global index
+ * (tdi-cosim's spice schedule from tick 0), current amp_i z(seed, i, k), amp_i = sqrt(2 kB T
+ * g_noise,i / h), k = 0 silent. */
+double tdi_gen_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index);
+size_t tdi_gen_pwl_ticks(double h, double tstop);
+/* Points above which tdi-gen refuses the PWL noise (units x ticks): ~40 bytes each. */
+#define TDI_GEN_PWL_MAX_POINTS ((size_t)20000000)
 
 /* Sets the number of BLAS threads (OpenBLAS); tdi-gen uses 1 (the machine is shared). */
 void tdi_gen_blas_threads(int n);

@@ -76,6 +76,10 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->mos_mismatch = 0;
     c->chip = 0;
     c->mos_flicker = 1;
+    c->hier = 0;
+    c->param = 0;
+    strcpy(c->noise_src, "trnoise");
+    strcpy(c->readout_cards, "control");
 }
 
 /* A device or model name: [A-Za-z0-9_.]+ (it goes onto an instance card). */
@@ -198,6 +202,28 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
     return cfg_validate_mos(c, err);
 }
 
+/* The designer keys (hier, param, noise_src, readout_cards) change the text, not the circuit:
+ * at their defaults they leave the hash as it was (today's netlists byte-identical), otherwise
+ * their canonical dump is mixed in. */
+static void cfg_hash_designer(tdi_gen_config *c, const tdi_cfg_key *keys, size_t n)
+{
+    if (!c->hier && !c->param && strcmp(c->noise_src, "trnoise") == 0 &&
+        strcmp(c->readout_cards, "control") == 0)
+        return;
+    c->hash = (c->hash ^ tdi_cfg_hash(keys, n)) * 1099511628211ull;
+}
+
+/* The designer keys against the circuit: a hierarchy of ideal elements only. */
+static int cfg_validate_designer(const tdi_gen_config *c, tdi_err *err)
+{
+    if ((c->hier || c->param || strcmp(c->noise_src, "pwl") == 0 ||
+         strcmp(c->readout_cards, "control") != 0) && strcmp(c->devices, "ideal") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.hier, circuit.param, "
+                           "circuit.noise_src: pwl and circuit.readout_cards are implemented for "
+                           "devices: ideal only (got devices: %s)", c->path, c->devices);
+    return 0;
+}
+
 static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_err *err)
 {
     char units[128], intras[128], skips[128]; /* the tables' names (tdi_gen_unit.c, _real.c) */
@@ -293,10 +319,20 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"circuit.mos_mismatch", TDI_CFG_BOOL, &c->mos_mismatch, 0, 0, 0, NULL, NULL, 0},
         {"circuit.chip", TDI_CFG_INT, &c->chip, 0, 4294967295.0, 0, NULL, NULL, 0},
         {"circuit.mos_flicker", TDI_CFG_BOOL, &c->mos_flicker, 0, 0, 0, NULL, NULL, 0},
+        /* the standalone text's form (docs/generator.md "For a chip designer"); last: they
+           enter the hash only when not at their defaults (cfg_hash_designer) */
+        {"circuit.hier", TDI_CFG_BOOL, &c->hier, 0, 0, 0, NULL, NULL, 0},
+        {"circuit.param", TDI_CFG_BOOL, &c->param, 0, 0, 0, NULL, NULL, 0},
+        {"circuit.noise_src", TDI_CFG_STRING, c->noise_src, 0, 0, sizeof c->noise_src, NULL,
+         "trnoise|pwl", 0},
+        {"circuit.readout_cards", TDI_CFG_STRING, c->readout_cards, 0, 0,
+         sizeof c->readout_cards, NULL, "control|measure|both", 0},
     };
-    size_t nk = sizeof keys / sizeof keys[0], n_ideal = 0;
+    size_t nk = sizeof keys / sizeof keys[0], n_ideal = 0, n_base = 0;
     while (strcmp(keys[n_ideal].path, "circuit.devices") != 0) /* the first transistor key */
         n_ideal++;
+    while (strcmp(keys[n_base].path, "circuit.hier") != 0) /* the first designer key */
+        n_base++;
     snprintf(c->path, sizeof c->path, "%s", name);
     int rc = tdi_cfg_load_preset(name, text, keys, nk, 0, err);
     if (rc)
@@ -315,9 +351,12 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
             theta_seen = 1;
     }
     rc = cfg_validate(c, gu_seen, tau_seen, vs_seen, theta_seen, err);
+    if (!rc)
+        rc = cfg_validate_designer(c, err);
     if (rc)
         return rc;
-    c->hash = tdi_cfg_hash(keys, strcmp(c->devices, "mos") == 0 ? nk : n_ideal);
+    c->hash = tdi_cfg_hash(keys, strcmp(c->devices, "mos") == 0 ? n_base : n_ideal);
+    cfg_hash_designer(c, keys + n_base, nk - n_base);
     return 0;
 }
 

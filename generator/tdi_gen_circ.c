@@ -21,6 +21,7 @@
 
 #include "tdi_gen_int.h"
 #include "tdi_io.h"
+#include "tdi_seed.h"
 
 /* ---------- growable node and element lists ---------- */
 int tdi_gen_add_node(tdi_gen_build *b, const char *name, tdi_gen_node_kind kind, size_t index)
@@ -401,6 +402,13 @@ static void init_circuit(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
     c->k = sub->n_cpl ? sub->cpl[0].k : 0;
     c->M = bu->M;
     c->noise = cfg->noise;
+    c->hier = cfg->hier;
+    c->param = cfg->param;
+    c->noise_pwl = strcmp(cfg->noise_src, "pwl") == 0;
+    c->cards = strcmp(cfg->readout_cards, "measure") == 0 ? TDI_GEN_CARDS_MEASURE
+               : strcmp(cfg->readout_cards, "both") == 0 ? TDI_GEN_CARDS_BOTH
+                                                          : TDI_GEN_CARDS_CONTROL;
+    c->noise_seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_COSIM_NOISE, 0);
     c->readout_all = strcmp(cfg->readout, "all") == 0;
     c->n_mod = sub->n_mod;
     c->n_cpl = sub->n_cpl;

@@ -5,6 +5,7 @@
 #include "tdi_gen.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -191,25 +192,65 @@ static void card_mos(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, siz
     }
 }
 
-static void emit_elems(sb *s, const tdi_gen_circuit *c)
+/* Parametric style (circuit.param): the ideal element with its value as an expression of gu,
+ * {m*gu} or {1/(m*gu)}, m the entry in simulation units (g / gu): an edit of .param gu
+ * rescales it. */
+static void card_param(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t *ota)
 {
-    const card_fn card = c->phys.mos ? card_mos : card_ideal;
+    (void)ota;
+    double m = e->g / c->phys.gu;
+    if (e->kind == 'R') {
+        int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
+        sb_line(s, "R%s %s %s {1/(%.15g*gu)}", nname(c, n1), nname(c, n1), nname(c, n2), m);
+    } else {
+        int out = e->a >= 0 ? e->a : e->b;
+        sb_line(s, "G%s_%s %s %s %s %s {%.15g*gu}", nname(c, out), nname(c, e->c),
+                nname(c, e->a), nname(c, e->b), nname(c, e->c), nname(c, e->d), m);
+    }
+}
+
+/* Which elements a pass writes: all, or (hierarchy) those of one module or one block. */
+typedef int (*elem_keep_fn)(const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t arg);
+
+static int keep_all(const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t arg)
+{
+    (void)c, (void)e, (void)arg;
+    return 1;
+}
+
+static void emit_elems_if(sb *s, const tdi_gen_circuit *c, card_fn card, elem_keep_fn keep,
+                          size_t arg)
+{
     size_t ota = 0;
     int last = -1;
     for (size_t i = 0; i < c->n_elems; i++) {
         const tdi_gen_elem *e = &c->elems[i];
+        if (!keep(c, e, arg))
+            continue;
         if (e->block != last) {
             const tdi_gen_block_report *r = &c->blk[e->block];
             char rk[32] = "";
             if (r->rank)
                 snprintf(rk, sizeof rk, ", rank %zu", r->rank);
-            sb_line(s, "* --- %s (%s%s): %zu elements, %zu wire pairs, %zu bus nodes",
+            sb_line(s, "* --- %s (%s%s): %zu elements, %zu wire pairs, %zu bus nodes%s",
                     blk_title(c, e->block), r->realisation ? r->realisation : "", rk, r->elements,
-                    r->wire_pairs, r->bus_nodes);
+                    r->wire_pairs, r->bus_nodes,
+                    keep != keep_all && e->block == TDI_GEN_BLK_SELF ? " (all modules; this "
+                    "module's below)" : "");
             last = e->block;
         }
         card(s, c, e, &ota);
     }
+}
+
+static card_fn card_style(const tdi_gen_circuit *c, int own)
+{
+    return c->phys.mos ? card_mos : own && c->param ? card_param : card_ideal;
+}
+
+static void emit_elems(sb *s, const tdi_gen_circuit *c)
+{
+    emit_elems_if(s, c, card_style(c, 0), keep_all, 0);
 }
 
 int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err)
@@ -255,6 +296,7 @@ typedef struct {
     const tdi_gen_circuit *c;
     const tdi_gen_phys *p;
     tdi_gen_mode mode;
+    int param;             /* standalone with circuit.param: values as expressions */
     size_t N, D, NR, o0, o1;
     double h, tstop, slot;
 } nl_ctx;
@@ -347,16 +389,41 @@ static void nl_usage_note(sb *s, const nl_ctx *x)
 }
 
 /* .param cards and the subcircuits (read-out stage unit, the unit kind's). */
+/* The parametric .params (circuit.param): conductances as gu times their value in simulation
+ * units, capacitances as Cu times theirs, noise amplitudes from them, so that an edit of Cu, gu,
+ * Vs or Tk rescales everything derived from it. Times stay absolute (the header says so). */
+static void nl_params_expr(sb *s, const tdi_gen_phys *p)
+{
+    sb_line(s, "* values (circuit.param): conductances {m*gu}, resistors {1/(m*gu)}, biases "
+            "{b*gu*Vs} with m, b in simulation units; edit Cu, gu, Vs or Tk here and every "
+            "element follows. Times (.tran, windows, nt) are absolute: after a change of tau = "
+            "Cu/gu regenerate them with tdi-gen");
+    sb_line(s, ".param Cu=%.15g gu=%.15g Vs=%.15g Tk=%.15g kB=1.380649e-23", p->Cu, p->gu, p->Vs,
+            p->T);
+    if (p->Cp > 0) /* the second state (rlc): its capacitor and damping, scaled likewise */
+        sb_line(s, ".param Cp={Cu*%.15g} gd={gu*%.15g}", p->Cp / p->Cu, p->gd / p->gu);
+    sb_line(s, ".param tau={Cu/gu} theta={kB*Tk/(Cu*Vs*Vs)} nt=%.15g gn={gu*%.15g} "
+            "na={sqrt(2*kB*Tk*gn/nt)}", p->noise_dt, p->g_noise / p->gu);
+    if (p->ro)
+        sb_line(s, ".param Cro={Cu*%.15g} gro={gu*%.15g} gnro={gu*%.15g} "
+                "nro={sqrt(2*kB*Tk*gnro/nt)}", p->ro_C / p->Cu, p->ro_g / p->gu,
+                p->ro_gn / p->gu);
+}
+
 static void nl_params_subckts(sb *s, const nl_ctx *x)
 {
     const tdi_gen_phys *p = x->p;
-    sb_line(s, ".param Cu=%.15g gu=%.15g Vs=%.15g Tk=%.15g kB=1.380649e-23", p->Cu, p->gu, p->Vs,
-            p->T);
-    sb_line(s, ".param tau=%.15g theta=%.15g nt=%.15g na=%.15g", p->tau, p->theta, p->noise_dt,
-            p->noise_na);
-    unit_note(s, p, TDI_GEN_UNIT_NOTE_PARAM);
-    if (p->ro)
-        sb_line(s, ".param Cro=%.15g gro=%.15g nro=%.15g", p->ro_C, p->ro_g, p->ro_na);
+    if (x->param) {
+        nl_params_expr(s, p);
+    } else {
+        sb_line(s, ".param Cu=%.15g gu=%.15g Vs=%.15g Tk=%.15g kB=1.380649e-23", p->Cu, p->gu,
+                p->Vs, p->T);
+        sb_line(s, ".param tau=%.15g theta=%.15g nt=%.15g na=%.15g", p->tau, p->theta,
+                p->noise_dt, p->noise_na);
+        unit_note(s, p, TDI_GEN_UNIT_NOTE_PARAM);
+        if (p->ro)
+            sb_line(s, ".param Cro=%.15g gro=%.15g nro=%.15g", p->ro_C, p->ro_g, p->ro_na);
+    }
     if (p->ro) {
         sb_line(s, "* read-out stage unit: its capacitor C_ro; gm_ro, g_ro are top-level cards");
         sb_line(s, ".subckt unit_ro r");
@@ -399,6 +466,226 @@ static void nl_instances(sb *s, const nl_ctx *x)
     }
 }
 
+/* ---------- hierarchy (circuit.hier): a .subckt per module and per coupling ----------
+ * A module's subcircuit has its units' state nodes as ports (x0.., then p<x>0.. for rlc) and
+ * holds their unit instances, their self terms and the module's intra block (its bus nodes are
+ * internal); a coupling's has the unit nodes its elements touch as ports and its bus nodes
+ * inside. The element cards are those of the flat text; the read-out stage stays at top level. */
+
+/* The unit of a unit or second-state node, else SIZE_MAX. */
+static size_t node_unit(const tdi_gen_circuit *c, int id)
+{
+    if (id < 0)
+        return SIZE_MAX;
+    const tdi_gen_node *n = &c->nodes[id];
+    return n->kind == TDI_GEN_NODE_UNIT || n->kind == TDI_GEN_NODE_MOM ? n->index : SIZE_MAX;
+}
+
+static size_t unit_module(const tdi_gen_circuit *c, size_t u)
+{
+    for (size_t m = 0; m < c->n_mod; m++)
+        if (u >= c->mod[m].off && u < c->mod[m].off + c->mod[m].n)
+            return m;
+    return SIZE_MAX;
+}
+
+/* A self term belongs to the module of the first unit node it touches. */
+static int keep_module(const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t m)
+{
+    if (e->block != TDI_GEN_BLK_SELF)
+        return e->block == c->mod[m].blk;
+    const int ids[4] = {e->a, e->b, e->c, e->d};
+    for (int q = 0; q < 4; q++)
+        if (node_unit(c, ids[q]) != SIZE_MAX)
+            return unit_module(c, node_unit(c, ids[q])) == m;
+    return 0;
+}
+
+static int keep_block(const tdi_gen_circuit *c, const tdi_gen_elem *e, size_t b)
+{
+    (void)c;
+    return e->block == b;
+}
+
+/* "<head>", the names of nodes ids[0..n) on "+" lines, twelve a line, then "+ <tail>". */
+static void node_lines(sb *s, const char *head, const tdi_gen_circuit *c, const int *ids,
+                       size_t n, const char *tail)
+{
+    sb_line(s, "%s", head);
+    for (size_t i = 0; i < n; i += 12) {
+        char line[12 * 42 + 4];
+        int o = snprintf(line, sizeof line, "+");
+        for (size_t j = i; j < n && j < i + 12; j++)
+            o += snprintf(line + o, sizeof line - (size_t)o, " %s", nname(c, ids[j]));
+        sb_line(s, "%s", line);
+    }
+    if (tail)
+        sb_line(s, "+ %s", tail);
+}
+
+/* Ports of module m: its units' state 0 nodes, then state 1 (rlc). */
+static size_t module_ports(const tdi_gen_circuit *c, size_t m, int *ids)
+{
+    size_t n = 0;
+    for (size_t st = 0; st < c->phys.unit->n_state; st++)
+        for (size_t i = c->mod[m].off; i < c->mod[m].off + c->mod[m].n; i++)
+            ids[n++] = tdi_gen_state_node(c, i, st);
+    return n;
+}
+
+/* Ports of block b: the unit and state nodes its elements touch, in node order. */
+static size_t block_ports(const tdi_gen_circuit *c, int b, int *ids, unsigned char *mark)
+{
+    memset(mark, 0, c->n_nodes);
+    for (size_t i = 0; i < c->n_elems; i++) {
+        const tdi_gen_elem *e = &c->elems[i];
+        const int q[4] = {e->a, e->b, e->c, e->d};
+        for (int j = 0; j < 4 && e->block == b; j++)
+            if (node_unit(c, q[j]) != SIZE_MAX)
+                mark[q[j]] = 1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (mark[i])
+            ids[n++] = (int)i;
+    return n;
+}
+
+/* The number of U-Net levels when the modules are L encoders then L read-out decoders of equal
+ * sizes (tdi_gen_bundle_levels' shape), else 0. */
+static size_t hier_levels(const tdi_gen_circuit *c)
+{
+    size_t L = c->n_mod / 2;
+    if (c->n_mod % 2 || c->out != L)
+        return 0;
+    for (size_t l = 0; l < L; l++)
+        if (c->mod[l].n != c->mod[L + l].n)
+            return 0;
+    return L;
+}
+
+/* The header's map: subcircuit -> module (U-Net level) or coupling, and its instance. */
+static void hier_map(sb *s, const tdi_gen_circuit *c, int *ids, unsigned char *mark)
+{
+    size_t L = hier_levels(c);
+    sb_line(s, "* hierarchy (circuit.hier): one .subckt per module (ports: its units' nodes; "
+            "inside: unit instances, self terms, intra couplings) and per coupling (ports: the "
+            "unit nodes it touches; inside: its bus nodes, v(<instance>.<bus>))");
+    for (size_t m = 0; m < c->n_mod; m++) {
+        const tdi_gen_module *d = &c->mod[m];
+        char lv[64] = "";
+        if (L)
+            snprintf(lv, sizeof lv, ", U-Net level %zu %s", (m % L) + 1,
+                     m < L ? "encoder" : "decoder (read out)");
+        sb_line(s, "*   mod_%s = module %s: units %s0..%s%zu%s (intra %s); instance Xm_%s",
+                d->name, d->name, d->prefix, d->prefix, d->n - 1, lv,
+                c->blk[d->blk].realisation ? c->blk[d->blk].realisation : "?", d->name);
+    }
+    for (size_t q = 0; q < c->n_cpl; q++) {
+        int b = (int)(1 + c->n_mod + q);
+        size_t n = block_ports(c, b, ids, mark);
+        if (!n)
+            continue;
+        size_t m0 = unit_module(c, node_unit(c, ids[0])),
+               m1 = unit_module(c, node_unit(c, ids[n - 1]));
+        sb_line(s, "*   cpl_%s = coupling %s between modules %s and %s (%s, rank %zu); "
+                "instance Xc_%s", c->blk[b].name, c->blk[b].name, c->mod[m0].name,
+                c->mod[m1].name, c->blk[b].realisation ? c->blk[b].realisation : "?",
+                c->blk[b].rank, c->blk[b].name);
+    }
+}
+
+static void hier_module(sb *s, const tdi_gen_circuit *c, size_t m, int *ids)
+{
+    const tdi_gen_module *d = &c->mod[m];
+    char head[64];
+    snprintf(head, sizeof head, ".subckt mod_%s", d->name);
+    sb_line(s, "* --- module %s: %zu units", d->name, d->n);
+    node_lines(s, head, c, ids, module_ports(c, m, ids), NULL);
+    for (size_t i = d->off; i < d->off + d->n; i++)
+        unit_instance(s, c, i);
+    emit_elems_if(s, c, card_style(c, 1), keep_module, m);
+    sb_line(s, ".ends mod_%s", d->name);
+}
+
+static void hier_coupling(sb *s, const tdi_gen_circuit *c, int b, int *ids, unsigned char *mark)
+{
+    size_t n = block_ports(c, b, ids, mark);
+    if (!n)
+        return;
+    char head[64];
+    snprintf(head, sizeof head, ".subckt cpl_%s", c->blk[b].name);
+    node_lines(s, head, c, ids, n, NULL);
+    emit_elems_if(s, c, card_style(c, 1), keep_block, (size_t)b);
+    sb_line(s, ".ends cpl_%s", c->blk[b].name);
+}
+
+/* The subcircuits, their instances and the read-out stage (flat) at top level. */
+static void nl_hier(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    int *ids = malloc((c->n_nodes ? c->n_nodes : 1) * sizeof *ids);
+    unsigned char *mark = malloc(c->n_nodes ? c->n_nodes : 1);
+    if (!ids || !mark) {
+        s->text.oom = 1;
+        free(ids);
+        free(mark);
+        return;
+    }
+    for (size_t m = 0; m < c->n_mod; m++)
+        hier_module(s, c, m, ids);
+    for (size_t q = 0; q < c->n_cpl; q++)
+        hier_coupling(s, c, (int)(1 + c->n_mod + q), ids, mark);
+    sb_line(s, "* --- instances: modules, then couplings");
+    for (size_t m = 0; m < c->n_mod; m++) {
+        char head[64], tail[64];
+        snprintf(head, sizeof head, "Xm_%s", c->mod[m].name);
+        snprintf(tail, sizeof tail, "mod_%s", c->mod[m].name);
+        node_lines(s, head, c, ids, module_ports(c, m, ids), tail);
+    }
+    for (size_t q = 0; q < c->n_cpl; q++) {
+        int b = (int)(1 + c->n_mod + q);
+        size_t n = block_ports(c, b, ids, mark);
+        char head[64], tail[64];
+        snprintf(head, sizeof head, "Xc_%s", c->blk[b].name);
+        snprintf(tail, sizeof tail, "cpl_%s", c->blk[b].name);
+        if (n)
+            node_lines(s, head, c, ids, n, tail);
+    }
+    if (x->p->ro) {
+        sb_line(s, "* --- read-out stage units r<y><j> (C_ro to ground)");
+        for (size_t i = x->N; i < x->NR; i++)
+            sb_line(s, "X%s %s unit_ro", c->nodes[i].name, c->nodes[i].name);
+        emit_elems_if(s, c, card_style(c, 1), keep_block, TDI_GEN_BLK_READOUT);
+    }
+    free(ids);
+    free(mark);
+}
+
+/* The hierarchy's map in the header. */
+static void nl_hier_note(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_circuit *c = x->c;
+    int *ids = malloc((c->n_nodes ? c->n_nodes : 1) * sizeof *ids);
+    unsigned char *mark = malloc(c->n_nodes ? c->n_nodes : 1);
+    if (ids && mark)
+        hier_map(s, c, ids, mark);
+    else
+        s->text.oom = 1;
+    free(ids);
+    free(mark);
+}
+
+/* A bias current (A) as printed: the number, or {b*gu*Vs} (circuit.param). */
+static const char *bias_value(const nl_ctx *x, double i, char *buf, size_t n)
+{
+    if (x->param)
+        snprintf(buf, n, "{%.15g*gu*Vs}", i / (x->p->gu * x->p->Vs));
+    else
+        snprintf(buf, n, "%.15g", i);
+    return buf;
+}
+
 /* Bias current sources: external (cosim), DC (one sample) or a PWL schedule. */
 static void nl_bias(sb *s, const nl_ctx *x)
 {
@@ -412,16 +699,38 @@ static void nl_bias(sb *s, const nl_ctx *x)
         if (cosim) {
             sb_line(s, "Ibias_%s 0 %s external", un, fn);
         } else if (c->n_samples == 1) {
-            sb_line(s, "Ibias_%s 0 %s DC %.15g", un, fn, c->bias[i]);
+            char v[64];
+            sb_line(s, "Ibias_%s 0 %s DC %s", un, fn, bias_value(x, c->bias[i], v, sizeof v));
         } else { /* PWL schedule: each value held for one slot, one tick to switch */
-            sb_line(s, "Ibias_%s 0 %s PWL(0 %.15g", un, fn, c->bias[i]);
+            char v0[64], v1[64];
+            sb_line(s, "Ibias_%s 0 %s PWL(0 %s", un, fn, bias_value(x, c->bias[i], v0, sizeof v0));
             for (size_t si = 1; si < c->n_samples; si++)
-                sb_line(s, "+ %.15g %.15g %.15g %.15g", si * x->slot,
-                        c->bias[(si - 1) * x->N + i], si * x->slot + p->noise_dt,
-                        c->bias[si * x->N + i]);
+                sb_line(s, "+ %.15g %s %.15g %s", si * x->slot,
+                        bias_value(x, c->bias[(si - 1) * x->N + i], v0, sizeof v0),
+                        si * x->slot + p->noise_dt,
+                        bias_value(x, c->bias[si * x->N + i], v1, sizeof v1));
             sb_line(s, "+ )");
         }
     }
+}
+
+/* circuit.noise_src: pwl: unit `unit`'s noise current as tdi-cosim draws it, amp z(key, unit,
+ * k) at t = k h (k = 0 silent), four points a line (tdi_gen_pwl.c). */
+static void noise_pwl(sb *s, const nl_ctx *x, size_t unit, const char *un, const char *fn,
+                      double g)
+{
+    double amp = sqrt(2.0 * TDI_GEN_KB * x->p->T * g / x->h);
+    size_t K = tdi_gen_pwl_ticks(x->h, x->tstop);
+    char line[4 * 56 + 8];
+    sb_line(s, "Inoise_%s 0 %s PWL(0 0", un, fn);
+    for (size_t k = 1; k < K; k += 4) {
+        int o = snprintf(line, sizeof line, "+");
+        for (size_t j = k; j < K && j < k + 4; j++)
+            o += snprintf(line + o, sizeof line - (size_t)o, " %.15g %.12g", (double)j * x->h,
+                          amp * tdi_gen_noise_gauss(x->c->noise_seed, unit, j));
+        sb_line(s, "%s", line);
+    }
+    sb_line(s, "+ )");
 }
 
 /* Thermal noise sources of the units and the read-out stage (external in cosim). */
@@ -434,12 +743,22 @@ static void nl_noise(sb *s, const nl_ctx *x)
         sb_line(s, "* --- thermal noise: off (circuit.noise: false)");
         return;
     }
+    int pwl = !cosim && c->noise_pwl;
     sb_line(s, "* --- thermal noise: two-sided PSD 2 kB T g_noise (g_noise = %.15g S)",
             p->g_noise);
+    if (pwl)
+        sb_line(s, "* as PWL (circuit.noise_src: pwl): tdi-cosim's stream, Philox key %#llx "
+                "(config seed, purpose TDI_SEED_COSIM_NOISE), tick %.15g s: its spice engine "
+                "on the same config draws these currents", (unsigned long long)c->noise_seed,
+                x->h);
     for (size_t i = 0; i < x->N; i++) {
         const char *un = c->nodes[i].name, *fn = nname(c, tdi_gen_force_node(c, i));
         if (cosim)
             sb_line(s, "Inoise_%s 0 %s external", un, fn);
+        else if (pwl)
+            noise_pwl(s, x, i, un, fn, p->g_noise);
+        else if (x->param)
+            sb_line(s, "Inoise_%s 0 %s TRNOISE({na} {nt} 0 0)", un, fn);
         else
             sb_line(s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, fn, p->noise_na,
                     p->noise_dt);
@@ -451,6 +770,10 @@ static void nl_noise(sb *s, const nl_ctx *x)
         const char *un = c->nodes[i].name;
         if (cosim)
             sb_line(s, "Inoise_%s 0 %s external", un, un);
+        else if (pwl)
+            noise_pwl(s, x, i, un, un, p->ro_gn);
+        else if (x->param)
+            sb_line(s, "Inoise_%s 0 %s TRNOISE({nro} {nt} 0 0)", un, un);
         else
             sb_line(s, "Inoise_%s 0 %s TRNOISE(%.15g %.15g 0 0)", un, un, p->ro_na,
                     p->noise_dt);
@@ -486,8 +809,37 @@ static void nl_dev_noise(sb *s, const nl_ctx *x)
     }
 }
 
-/* The standalone .control block: per sample, the window average and RMS of each measured
- * node and the read-out stage's conversion at the slot's end. */
+/* The measurements: per sample, the window average and RMS of each measured node and the
+ * read-out stage's conversion at the slot's end; cmd "meas" (inside .control) or ".measure"
+ * (a card: ngspice, HSPICE and Xyce read it). */
+static void nl_meas(sb *s, const nl_ctx *x, const char *cmd)
+{
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_phys *p = x->p;
+    for (size_t si = 0; si < c->n_samples; si++) {
+        /* the window average keeps its window; the stage is read at the slot end */
+        double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
+        double t1 = p->ro ? t0 + p->t_avg : tr;
+        for (size_t i = x->o0; i < x->o1; i++) {
+            char v[64];
+            if (p->mos)
+                snprintf(v, sizeof v, "vr_%s", c->nodes[i].name);
+            else
+                snprintf(v, sizeof v, "v(%s)", c->nodes[i].name);
+            sb_line(s, "%s tran avg_%s_s%zu AVG %s from=%.15g to=%.15g", cmd, c->nodes[i].name,
+                    si, v, t0, t1);
+            sb_line(s, "%s tran rms_%s_s%zu RMS %s from=%.15g to=%.15g", cmd, c->nodes[i].name,
+                    si, v, t0, t1);
+        }
+        /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
+           final time point fails in ngspice 39, and the next sample's bias ramps after) */
+        for (size_t i = x->N; i < x->NR; i++)
+            sb_line(s, "%s tran ro_%s_s%zu FIND v(%s) AT=%.15g", cmd, c->nodes[i].name, si,
+                    c->nodes[i].name, tr - x->h);
+    }
+}
+
+/* The standalone .control block: run, then the measurements (nl_meas). */
 static void nl_control(sb *s, const nl_ctx *x)
 {
     const tdi_gen_circuit *c = x->c;
@@ -501,27 +853,7 @@ static void nl_control(sb *s, const nl_ctx *x)
     if (p->mos) /* meas takes no v(a,b): one vector per measured node, relative to vcm */
         for (size_t i = x->o0; i < x->o1; i++)
             sb_line(s, "let vr_%s = v(%s) - v(vcm)", c->nodes[i].name, c->nodes[i].name);
-    for (size_t si = 0; si < c->n_samples; si++) {
-        /* the window average keeps its window; the stage is read at the slot end */
-        double t0 = si * x->slot + p->t_settle, tr = (si + 1) * x->slot;
-        double t1 = p->ro ? t0 + p->t_avg : tr;
-        for (size_t i = x->o0; i < x->o1; i++) {
-            char v[64];
-            if (p->mos)
-                snprintf(v, sizeof v, "vr_%s", c->nodes[i].name);
-            else
-                snprintf(v, sizeof v, "v(%s)", c->nodes[i].name);
-            sb_line(s, "meas tran avg_%s_s%zu AVG %s from=%.15g to=%.15g", c->nodes[i].name, si,
-                    v, t0, t1);
-            sb_line(s, "meas tran rms_%s_s%zu RMS %s from=%.15g to=%.15g", c->nodes[i].name, si,
-                    v, t0, t1);
-        }
-        /* the stage: one conversion at the slot's end; one tick before it (FIND AT the
-           final time point fails in ngspice 39, and the next sample's bias ramps after) */
-        for (size_t i = x->N; i < x->NR; i++)
-            sb_line(s, "meas tran ro_%s_s%zu FIND v(%s) AT=%.15g", c->nodes[i].name, si,
-                    c->nodes[i].name, tr - x->h);
-    }
+    nl_meas(s, x, "meas");
     sb_line(s, "echo tdi-gen: done");
     sb_line(s, "quit 0");
     sb_line(s, ".endc");
@@ -571,14 +903,28 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         sb_line(s, ".end");
         return;
     }
+    /* the designer's forms (circuit.hier, circuit.param): the standalone text writes its own
+       element cards; the shared flat text serves the other modes */
+    int own = mode == TDI_GEN_STANDALONE && (c->hier || c->param);
+    x.param = mode == TDI_GEN_STANDALONE && c->param;
     nl_usage_note(s, &x);
+    if (own && c->hier)
+        nl_hier_note(s, &x);
     nl_params_subckts(s, &x);
     nl_mos_rails(s, &x);
-    nl_instances(s, &x);
-    if (with_elems)
-        sb_lines(s, c->elem_text, c->elem_text_len);
-    else
-        *elem_at = s->n;
+    if (own && c->hier) {
+        nl_hier(s, &x);
+    } else {
+        nl_instances(s, &x);
+        if (own)
+            emit_elems_if(s, c, card_style(c, 1), keep_all, 0);
+        else if (with_elems)
+            sb_lines(s, c->elem_text, c->elem_text_len);
+        else
+            *elem_at = s->n;
+    }
+    if (own && !with_elems)
+        *elem_at = SIZE_MAX;
     nl_bias(s, &x);
     nl_noise(s, &x);
     nl_dev_noise(s, &x);
@@ -586,15 +932,32 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         sb_line(s, ".tran %.15g %.15g 0 %.15g", x.h, x.tstop, x.h);
     else
         sb_line(s, ".tran %.15g %.15g 0 %.15g uic", x.h, x.tstop, x.h);
-    if (mode == TDI_GEN_STANDALONE)
+    if (mode == TDI_GEN_STANDALONE && c->cards != TDI_GEN_CARDS_CONTROL) {
+        sb_line(s, "* --- read-out as .measure cards (circuit.readout_cards: %s): the same "
+                "averages and RMS over the same windows%s", c->cards == TDI_GEN_CARDS_BOTH ?
+                "both" : "measure", c->cards == TDI_GEN_CARDS_BOTH ? "; ngspice prints them "
+                "twice (cards, then the .control block)" : "");
+        nl_meas(s, &x, ".measure");
+    }
+    if (mode == TDI_GEN_STANDALONE && c->cards != TDI_GEN_CARDS_MEASURE)
         nl_control(s, &x);
     sb_line(s, ".end");
 }
 
 /* Hold mode needs the force node to be the unit node (the couplings' current is what the hold
  * source measures). */
-static int mode_check(const tdi_gen_circuit *c, tdi_gen_mode mode, tdi_err *err)
+static int mode_check(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
+                      double tran_stop, tdi_err *err)
 {
+    double h = tran_h > 0 ? tran_h : c->phys.noise_dt;
+    double stop = tran_stop > 0 ? tran_stop : c->phys.t_stop;
+    size_t nr = c->N + (c->phys.ro ? c->D : 0);
+    if (mode == TDI_GEN_STANDALONE && c->noise_pwl && c->noise &&
+        (double)nr * (double)tdi_gen_pwl_ticks(h, stop) > (double)TDI_GEN_PWL_MAX_POINTS)
+        return tdi_err_set(err, TDI_ECONFIG, "circuit.noise_src: pwl: %zu noise sources x %zu "
+                           "ticks is over %zu PWL points (about 40 bytes each): shorten the run "
+                           "(circuit.avg_relax, t_avg, samples) or keep noise_src: trnoise", nr,
+                           tdi_gen_pwl_ticks(h, stop), TDI_GEN_PWL_MAX_POINTS);
     if (mode == TDI_GEN_HOLD && c->phys.unit->force_state != 0)
         return tdi_err_set(err, TDI_EARG, "hold netlist: unit kind %s has its force node apart "
                            "from the unit node (only rc-like kinds can be held)",
@@ -606,7 +969,7 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
                          double tran_stop, tdi_gen_text **out, tdi_err *err)
 {
     *out = NULL;
-    int rc0 = mode_check(c, mode, err);
+    int rc0 = mode_check(c, mode, tran_h, tran_stop, err);
     if (rc0)
         return rc0;
     sb s = {0};
@@ -638,7 +1001,7 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
 int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
                           double tran_stop, FILE *f, tdi_err *err)
 {
-    int rc = mode_check(c, mode, err);
+    int rc = mode_check(c, mode, tran_h, tran_stop, err);
     if (rc)
         return rc;
     sb s = {0};

@@ -33,6 +33,25 @@ int tdi_gen_reduce(const tdi_gen_elem *el, size_t ne, size_t n_nodes, const int 
 int tdi_gen_op_resolve(const tdi_gen_config *cfg, const tdi_gen_bundle *bu, const double *L,
                        tdi_gen_circuit *c, tdi_err *err);
 
+/* ---- .param values (tdi_gen_param.c): the parametric netlist's subset (circuit.param) ----
+ * A table of named values (lower-case names, at most 31 characters) and an evaluator of
+ * numbers with SPICE suffixes, table names, + - * / ^ **, parentheses, sqrt abs exp log. */
+typedef struct tdi_gen_params {
+    char (*name)[32];
+    double *val;
+    size_t n, cap;
+} tdi_gen_params;
+int tdi_gen_params_set(tdi_gen_params *t, const char *name, double v); /* 0 or -1 (no memory) */
+int tdi_gen_params_get(const tdi_gen_params *t, const char *name, double *v); /* -1: unknown */
+void tdi_gen_params_free(tdi_gen_params *t);
+/* expr, optionally in braces -> *v; -1 with a reason in why on a syntax error, an unknown name
+ * or a non-finite value. */
+int tdi_gen_param_eval(const char *expr, const tdi_gen_params *t, double *v, char *why,
+                       size_t nwhy);
+/* ".param a=1 b={a*2} ..." into t, in order (each may use the earlier ones); a name whose value
+ * fails is left out (-1, the first reason in why), the others are set. */
+int tdi_gen_params_line(tdi_gen_params *t, const char *line, char *why, size_t nwhy);
+
 /* ---- element-list builder (tdi_gen_circ.c), shared by unit kinds and realisations ---- */
 struct tdi_gen_build {
     tdi_gen_circuit *c;

@@ -1,8 +1,10 @@
 /* tdi_gen_read: reads a netlist's coupling network back from its text (independently of the
  * generator's data structures) and reduces it to the unit-to-unit conductance matrix by
  * eliminating every non-unit node (Schur complement). Used by tests and by whoever wants to
- * check a netlist by hand-edited text. Reads R and G cards and unit instances at top level;
- * sources, .param and .subckt bodies are skipped. Non-goal: a general SPICE parser. */
+ * check a netlist by hand-edited text. Reads R and G cards and unit instances at top level and
+ * inside instances of other subcircuits (circuit.hier: expanded as ngspice flattens them, inner
+ * nodes <instance>.<node>); values may be {expressions} of top-level .params (circuit.param);
+ * sources and unit_* bodies are skipped. Non-goal: a general SPICE parser. */
 #include "tdi_gen.h"
 
 #include <ctype.h>
@@ -250,8 +252,20 @@ int tdi_gen_readback_parse(const char *text, const char *enc_prefix, const char 
 
 /* Parse state: the node map, the R/G elements and unit instances read so far, and the node
  * roles (each indexed by node id, nm.n entries) and bus voltages (nb x N) once mapped. */
+/* A subcircuit definition (circuit.hier): its ports and its body's cards (copies). */
+typedef struct {
+    char *name;
+    char **ports;
+    size_t np;
+    char **lines;
+    size_t nl;
+} rd_sub;
+
 typedef struct {
     nodemap nm;
+    rd_sub *subs;
+    size_t nsub;
+    tdi_gen_params par; /* top-level .param values (circuit.param) */
     tdi_gen_elem *el;
     size_t ne, ecap;
     long *xu, *xf; /* instances: unit node id, force node id */
@@ -263,6 +277,18 @@ typedef struct {
 
 static void rd_free(rd_state *st)
 {
+    for (size_t i = 0; i < st->nsub; i++) {
+        rd_sub *d = &st->subs[i];
+        free(d->name);
+        for (size_t j = 0; j < d->np; j++)
+            free(d->ports[j]);
+        for (size_t j = 0; j < d->nl; j++)
+            free(d->lines[j]);
+        free(d->ports);
+        free(d->lines);
+    }
+    free(st->subs);
+    tdi_gen_params_free(&st->par);
     nm_free(&st->nm);
     free(st->el);
     free(st->xu);
@@ -324,8 +350,11 @@ static int rd_element(rd_state *st, char **tok, int nt, size_t lineno, tdi_err *
         return tdi_err_set(err, TDI_EFORMAT, "line %zu: '%s' card needs %d fields, has %d",
                            lineno, tok[0], need, nt);
     double v;
-    if (spice_num(tok[need - 1], &v) || v == 0)
-        return tdi_err_set(err, TDI_EFORMAT, "line %zu: bad value '%s'", lineno, tok[need - 1]);
+    char why[160] = "not a number";
+    if ((spice_num(tok[need - 1], &v) &&
+         tdi_gen_param_eval(tok[need - 1], &st->par, &v, why, sizeof why)) || v == 0)
+        return tdi_err_set(err, TDI_EFORMAT, "line %zu: bad value '%s' (%s)", lineno,
+                           tok[need - 1], v == 0 ? "zero" : why);
     if (st->ne == st->ecap) {
         st->ecap = st->ecap ? 2 * st->ecap : 1024;
         tdi_gen_elem *q = realloc(st->el, st->ecap * sizeof *q);
@@ -346,23 +375,195 @@ static int rd_element(rd_state *st, char **tok, int nt, size_t lineno, tdi_err *
     return 0;
 }
 
-/* One top-level card (a non-empty, non-comment, non-dot line): tokenised and recorded when it
- * is a unit instance, R or G; sources, capacitors and inductors are not part of the
- * conductance network and are skipped. */
-static int rd_card(rd_state *st, char *line, size_t lineno, tdi_err *err)
+/* The blank-separated tokens of line (modified in place) into a new array; NULL on no memory. */
+static char **rd_tokens(char *line, int *nt)
 {
-    char *tok[16], *save = NULL;
-    int nt = 0;
-    for (char *t = strtok_r(line, " \t\r", &save); t && nt < 16; t = strtok_r(NULL, " \t\r", &save))
-        tok[nt++] = t;
+    size_t cap = strlen(line) / 2 + 2;
+    char **tok = malloc(cap * sizeof *tok), *save = NULL;
+    *nt = 0;
+    if (!tok)
+        return NULL;
+    for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save))
+        tok[(*nt)++] = t;
+    return tok;
+}
+
+/* The defined subcircuit a card "x<name> <nodes..> <subckt>" expands (not a unit_* leaf), or
+ * NULL. */
+static const rd_sub *rd_find_sub(const rd_state *st, const char *name)
+{
+    if (strncmp(name, "unit_", 5) == 0)
+        return NULL;
+    for (size_t i = 0; i < st->nsub; i++)
+        if (strcmp(st->subs[i].name, name) == 0)
+            return &st->subs[i];
+    return NULL;
+}
+
+static int rd_card_tok(rd_state *st, char **tok, int nt, const char *path, size_t lineno,
+                       int depth, tdi_err *err);
+
+/* An instance of subcircuit d: its body's cards with ports mapped to the instance's nodes
+ * (tok[1..nt-2]), ground kept, every other node named <path>.<node> (ngspice's flattening). */
+static int rd_expand(rd_state *st, const rd_sub *d, char **tok, int nt, const char *path,
+                     size_t lineno, int depth, tdi_err *err)
+{
+    if ((size_t)(nt - 2) != d->np)
+        return tdi_err_set(err, TDI_EFORMAT, "line %zu: instance %s has %d nodes, subcircuit "
+                           "%s %zu ports", lineno, tok[0], nt - 2, d->name, d->np);
+    if (depth > 16)
+        return tdi_err_set(err, TDI_EFORMAT, "line %zu: subcircuits nested deeper than 16",
+                           lineno);
+    char inst[512];
+    snprintf(inst, sizeof inst, "%s%s%s", path, path[0] ? "." : "", tok[0]);
+    int rc = 0;
+    for (size_t l = 0; l < d->nl && !rc; l++) {
+        char *line = strdup(d->lines[l]);
+        int mt = 0;
+        char **mtok = line ? rd_tokens(line, &mt) : NULL;
+        char *scratch = mtok ? malloc((size_t)mt * (strlen(inst) + 2) + strlen(d->lines[l]) + 1)
+                             : NULL;
+        if (!scratch) {
+            rc = tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        } else {
+            char *w = scratch;
+            char kind = mt > 0 ? mtok[0][0] : ' '; /* node fields: R 2, G 4, X all but last */
+            int last = kind == 'r' ? 3 : kind == 'g' ? 5 : kind == 'x' ? mt - 1 : 0;
+            last = last < mt ? last : mt;
+            for (int j = 1; j < last; j++) {
+                if (strcmp(mtok[j], "0") == 0 || strcmp(mtok[j], "gnd") == 0)
+                    continue;
+                size_t q = 0;
+                while (q < d->np && strcmp(d->ports[q], mtok[j]) != 0)
+                    q++;
+                if (q < d->np) {
+                    mtok[j] = tok[1 + q];
+                } else {
+                    int k = sprintf(w, "%s.%s", inst, mtok[j]);
+                    mtok[j] = w;
+                    w += k + 1;
+                }
+            }
+            rc = rd_card_tok(st, mtok, mt, inst, lineno, depth + 1, err);
+        }
+        free(scratch);
+        free(mtok);
+        free(line);
+    }
+    return rc;
+}
+
+/* A tokenised card: a unit instance, a subcircuit instance (expanded), R or G; sources,
+ * capacitors and inductors are not part of the conductance network and are skipped. */
+static int rd_card_tok(rd_state *st, char **tok, int nt, const char *path, size_t lineno,
+                       int depth, tdi_err *err)
+{
     if (nt == 0)
         return 0;
     char kind = tok[0][0];
-    if (kind == 'x')
-        return rd_instance(st, tok, nt, lineno, err);
+    if (kind == 'x') {
+        const rd_sub *d = nt >= 2 ? rd_find_sub(st, tok[nt - 1]) : NULL;
+        return d ? rd_expand(st, d, tok, nt, path, lineno, depth, err)
+                 : rd_instance(st, tok, nt, lineno, err);
+    }
     if (kind != 'r' && kind != 'g')
         return 0;
     return rd_element(st, tok, nt, lineno, err);
+}
+
+/* One top-level card (a non-empty, non-comment, non-dot line). */
+static int rd_card(rd_state *st, char *line, size_t lineno, tdi_err *err)
+{
+    int nt = 0;
+    char **tok = rd_tokens(line, &nt);
+    if (!tok)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    int rc = rd_card_tok(st, tok, nt, "", lineno, 0, err);
+    free(tok);
+    return rc;
+}
+
+/* Starts subcircuit definition ".subckt name ports.." (line: a copy to tokenise). */
+static int rd_sub_begin(rd_state *st, char *line, size_t lineno, tdi_err *err)
+{
+    int nt = 0;
+    char **tok = rd_tokens(line, &nt);
+    rd_sub *ns = tok ? realloc(st->subs, (st->nsub + 1) * sizeof *ns) : NULL;
+    if (!ns) {
+        free(tok);
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    }
+    st->subs = ns;
+    rd_sub *d = &st->subs[st->nsub++];
+    memset(d, 0, sizeof *d);
+    int bad = nt < 2;
+    d->name = strdup(bad ? "?" : tok[1]);
+    d->ports = malloc((size_t)(nt > 2 ? nt - 2 : 1) * sizeof *d->ports);
+    for (int j = 2; j < nt && d->ports; j++)
+        if ((d->ports[d->np] = strdup(tok[j])))
+            d->np++;
+    int oom = !d->name || !d->ports || (nt > 2 && d->np != (size_t)(nt - 2));
+    free(tok);
+    if (bad)
+        return tdi_err_set(err, TDI_EFORMAT, "line %zu: .subckt without a name", lineno);
+    return oom ? tdi_err_set(err, TDI_ENOMEM, "readback: out of memory") : 0;
+}
+
+static int rd_sub_line(rd_state *st, const char *line, tdi_err *err)
+{
+    rd_sub *d = &st->subs[st->nsub - 1];
+    char **nl = realloc(d->lines, (d->nl + 1) * sizeof *nl);
+    if (!nl)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    d->lines = nl;
+    if (!(d->lines[d->nl] = strdup(line)))
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    d->nl++;
+    return 0;
+}
+
+/* First pass over the joined lines of buf (not modified): the subcircuit definitions and the
+ * top-level .param values, so that instances and values may precede or follow them. */
+static int rd_defs(rd_state *st, const char *buf, tdi_err *err)
+{
+    int in_sub = 0, in_ctl = 0, rc = 0;
+    size_t lineno = 0;
+    for (const char *p = buf; p && *p && !rc;) {
+        const char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) : strlen(p);
+        char *line = malloc(n + 1);
+        if (!line)
+            return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+        memcpy(line, p, n);
+        line[n] = '\0';
+        p = eol ? eol + 1 : NULL;
+        lineno++;
+        char *l = line;
+        while (isspace((unsigned char)*l))
+            l++;
+        if (!*l || *l == '*') {
+        } else if (in_ctl) {
+            in_ctl = strncmp(l, ".endc", 5) != 0;
+        } else if (strncmp(l, ".control", 8) == 0) {
+            in_ctl = 1;
+        } else if (strncmp(l, ".subckt", 7) == 0) {
+            in_sub = 1;
+            rc = rd_sub_begin(st, l, lineno, err);
+        } else if (strncmp(l, ".ends", 5) == 0) {
+            in_sub = 0;
+        } else if (in_sub) {
+            rc = rd_sub_line(st, l, err);
+        } else if (strncmp(l, ".param", 6) == 0) {
+            /* lenient: a value it cannot evaluate (e.g. "nan" of an unset physics field)
+               matters only if an element uses it, which then fails with the name */
+            char why[160];
+            (void)tdi_gen_params_line(&st->par, l, why, sizeof why);
+        } else if (strncmp(l, ".end", 4) == 0 && (!l[4] || isspace((unsigned char)l[4]))) {
+            p = NULL;
+        }
+        free(line);
+    }
+    return rc;
 }
 
 /* Walks the joined lines of buf (modified in place) up to ".end", skipping comments, dot
@@ -452,7 +653,9 @@ int tdi_gen_readback_parse_modules(const char *text, const char *const *prefix, 
     if (!buf)
         return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
     rd_state st = {0};
-    int rc = rd_collect(&st, buf, err);
+    int rc = rd_defs(&st, buf, err);
+    if (!rc)
+        rc = rd_collect(&st, buf, err);
     if (!rc)
         rc = rd_map_nodes(&st, prefix, n_mod, out, err);
     if (!rc)

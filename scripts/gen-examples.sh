@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the committed example netlists (netlists/example-rc, netlists/example-rlc) from a
+# Regenerates the committed example netlists (netlists/example-rc, example-rlc, example-rc-hier) from a
 # synthetic substrate bundle (D = 4 per module, k = 2, intra rank 2, seed 1). Usage:
 #   make all && scripts/gen-examples.sh
 set -eu
@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 bin/tdi-gen --synth build/example/substrate --D 4 --k 2 --rank 2 --n 4 --seed 1 --preset example
 bin/tdi-gen configs/example-rc.yaml
 bin/tdi-gen configs/example-rlc.yaml
+bin/tdi-gen configs/example-rc-hier.yaml
