@@ -353,6 +353,12 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
 int tdi_cosim_sde_mean_var_lyap(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
                                 long stride, size_t unit, double *var, tdi_err *err);
 
+/* The autocovariance (V^2) of unit's voltage in the stationary state under thermal noise alone at
+ * lags of k strides, acov[k] for k < n (acov[0] the variance): the terms of the two predictions
+ * above (the modes' sum, else (Phi^k S)_uu), for the quantisation of correlated conversions. */
+int tdi_cosim_sde_autocov(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
+                          long stride, size_t unit, double *acov, tdi_err *err);
+
 /* The analog read-out stage's predicted error (docs/physics.md "Analog read-out"): units
  * n_sub..n-1 of c are stage units, each a first-order low-pass (beta = G_qq / C_q, gain
  * -G_qy / G_qq) of one substrate unit y, with its own noise (g_noise). For stage unit q:

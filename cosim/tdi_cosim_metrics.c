@@ -136,7 +136,7 @@ static int stage_predict(const tdi_cosim_circuit *cc, size_t N, size_t D,
 /* Predicted read-out variance (V^2, mean over decoder units) of the substrate's noise: the
  * analog stage's, else the exact mean of the conv ADC samples (the sde engine's discretisation,
  * when it models the circuit), else the generator's continuous-window formula. */
-static int readout_var(tdi_cosim_job *j, double *pred_var, tdi_err *err)
+static int readout_var(tdi_cosim_job *j, const tdi_cosim_sde *ps, double *pred_var, tdi_err *err)
 {
     const tdi_gen_phys *ph = j->ph;
     const tdi_gen_circuit *gc = j->gc;
@@ -148,8 +148,6 @@ static int readout_var(tdi_cosim_job *j, double *pred_var, tdi_err *err)
         *pred_var = j->sp.var_sub + j->sp.var_own;
         return rc;
     }
-    tdi_cosim_sde *ps = tdi_cosim_sde_supports(j->cc) ? tdi_cosim_sde_alloc(j->cc, j->tm.tick, err)
-                                                      : NULL;
     int exact = ps != NULL;
     for (size_t i = j->o; i < j->o + D; i++) {
         double v = 0;
@@ -162,7 +160,6 @@ static int readout_var(tdi_cosim_job *j, double *pred_var, tdi_err *err)
         for (size_t i = j->o; i < j->o + D; i++)
             *pred_var += gc->readout_sd[i] * gc->readout_sd[i] * (ph->t_avg / t_avg);
     }
-    tdi_cosim_sde_free(ps);
     tdi_err_clear(err);
     *pred_var /= (double)D;
     return 0;
@@ -209,23 +206,59 @@ static void readout_measured(tdi_cosim_job *j)
     }
 }
 
-/* readout error (V): predicted from the substrate's noise plus the ADC's quantisation noise
-   over the conversions averaged (dithered by each unit's thermal noise, tdi_gen.h); measured
-   against analytic with the same DAC outputs */
-int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err)
+/* Predicted quantisation variance (V^2, mean over decoder units) of the mean of the conv
+ * conversions: dithered by each unit's thermal noise (std sqrt(node_var)), whose correlation
+ * between conversions (the sde model's autocovariance at lags of stride ticks) makes successive
+ * rounding errors correlated (tdi_gen_quant_var_acf, docs/physics.md 9); without an sde model
+ * (analog stage, spice-only circuits) the conversions' dither is taken as independent. */
+static int quant_var(tdi_cosim_job *j, const tdi_cosim_sde *ps, double *q_var, tdi_err *err)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
     size_t D = j->D;
+    long n = j->conv < 1 ? 1 : j->conv;
+    *q_var = 0;
+    if (!(j->q_adc > 0))
+        return 0;
+    if (!cfg->noise || j->ph->ro)
+        ps = NULL;
+    double *acov = ps ? malloc(sizeof(double) * (size_t)n) : NULL;
+    int rc = ps && !acov ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    for (size_t i = j->o; i < j->o + D && !rc; i++) {
+        double sd = cfg->noise ? sqrt(j->gc->node_var[i]) : 0;
+        int corr = acov && tdi_cosim_sde_autocov(ps, j->cc, n, j->tm.stride, i, acov, err) == 0 &&
+                   acov[0] > 0;
+        for (long k = 1; corr && k < n; k++)
+            acov[k] /= acov[0];
+        if (corr)
+            acov[0] = 1;
+        *q_var += tdi_gen_quant_var_acf(j->q_adc, sd, n, corr ? acov : NULL) / (double)D;
+    }
+    if (!rc)
+        tdi_err_clear(err);
+    free(acov);
+    return rc;
+}
+
+/* readout error (V): predicted from the substrate's noise plus the ADC's quantisation noise
+   over the conversions averaged (dithered by each unit's thermal noise, correlated between
+   conversions: quant_var); measured against analytic with the same DAC outputs */
+int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err)
+{
+    const tdi_cosim_cfg *cfg = &j->cfg;
     j->conv = j->tm.avg_ticks / j->tm.stride;
-    double pred_var = 0;
-    int rc = readout_var(j, &pred_var, err);
+    double pred_var = 0, q_var = 0;
+    /* the sde model (rc units without an analog stage): exact thermal and dither statistics */
+    tdi_cosim_sde *ps = !j->ph->ro && tdi_cosim_sde_supports(j->cc)
+                            ? tdi_cosim_sde_alloc(j->cc, j->tm.tick, err)
+                            : NULL;
+    tdi_err_clear(err);
+    j->q_adc = cfg->adc_bits > 0 ? 2 * j->adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
+    int rc = readout_var(j, ps, &pred_var, err);
+    if (!rc)
+        rc = quant_var(j, ps, &q_var, err);
+    tdi_cosim_sde_free(ps);
     if (rc)
         return rc;
-    j->q_adc = cfg->adc_bits > 0 ? 2 * j->adc_fs / ldexp(1.0, (int)cfg->adc_bits) : 0;
-    double q_var = 0;
-    for (size_t i = j->o; i < j->o + D; i++)
-        q_var += tdi_gen_quant_var(j->q_adc, cfg->noise ? sqrt(j->gc->node_var[i]) : 0,
-                                   j->conv) / (double)D;
     j->pred_rms = sqrt((cfg->noise ? pred_var : 0) + q_var);
     readout_measured(j);
     j->sig_units = signal_units(j);

@@ -711,6 +711,53 @@ int tdi_cosim_sde_mean_var(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, l
     return 0;
 }
 
+int tdi_cosim_sde_autocov(const tdi_cosim_sde *s, const tdi_cosim_circuit *c, long n,
+                          long stride, size_t unit, double *acov, tdi_err *err)
+{
+    size_t N = s->n, NS = s->ns;
+    if (unit >= N || n < 1 || stride < 1 || c->n != N)
+        return tdi_err_set(err, TDI_EARG, "sde_autocov: inconsistent arguments");
+    double r = c->g_noise[0] / c->cap[0];
+    int same_r = 1;
+    for (size_t i = 1; i < N; i++)
+        same_r &= fabs(c->g_noise[i] / c->cap[i] - r) <= 1e-12 * r;
+    if (s->sym && same_r) { /* the modes: sum_m V_um^2 (kB T r / lam_m) e^(-lam_m k stride h) */
+        double kT = TDI_COSIM_KB * c->temp;
+        for (long k = 0; k < n; k++) {
+            double acc = 0;
+            for (size_t m = 0; m < N; m++) {
+                double vim = s->V[unit * N + m];
+                acc += vim * vim * kT * r / s->lam[m] * exp(-s->lam[m] * s->h * (double)stride *
+                                                           (double)k);
+            }
+            acov[k] = acc;
+        }
+        return 0;
+    }
+    const sde_lyap *L = NULL; /* (Phi^k S)_uu, as tdi_cosim_sde_mean_var_lyap */
+    int rc = sde_lyap_get(s, c, stride, &L, err);
+    if (rc)
+        return rc;
+    gsl_vector *x = gsl_vector_alloc(NS), *y = gsl_vector_alloc(NS);
+    if (!x || !y) {
+        gsl_vector_free(x);
+        gsl_vector_free(y);
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    }
+    if (L->qmax > 0)
+        gsl_matrix_get_col(x, L->S, unit);
+    else
+        gsl_vector_set_zero(x);
+    for (long k = 0; k < n; k++) {
+        acov[k] = L->qmax * gsl_vector_get(x, unit);
+        gsl_blas_dgemv(CblasNoTrans, 1.0, L->Phi, x, 0.0, y);
+        gsl_vector_swap(x, y);
+    }
+    gsl_vector_free(x);
+    gsl_vector_free(y);
+    return 0;
+}
+
 typedef struct sde_lim_arg {
     size_t n, cols, k;  /* GEMM (cols, n) = (cols, k) (k, n) */
     double *a, *b, *c;

@@ -391,6 +391,12 @@ double tdi_gen_ar1_mean_factor(long n, double rho);
  * of std sigma: the part that follows the level (not averaged away; q^2/12 when sigma = 0)
  * plus the rest over n (q^2/(12 n) once sigma >~ q/2). */
 double tdi_gen_quant_var(double q, double sigma, long n);
+/* The same variance when the dither is correlated between conversions (docs/physics.md 9):
+ * rho[k] (k < n, rho[0] = 1) the dither's autocorrelation at a lag of k conversions, the level
+ * uniform over a step: (1/n^2) [n q^2/12 + 2 sum_k (n - k) S(4 pi^2 sigma^2 (1 - rho_k) / q^2)],
+ * S(b) = sum_j q^2/(2 pi^2 j^2) e^(-b j^2) the covariance of two conversions' rounding errors.
+ * rho = NULL: independent dither (tdi_gen_quant_var's model up to its series' truncation). */
+double tdi_gen_quant_var_acf(double q, double sigma, long n, const double *rho);
 /* "swing, target" etc.: the binding constraints of op as words. */
 void tdi_gen_op_binds_text(const tdi_gen_op *op, char *buf, size_t size);
 

@@ -47,6 +47,39 @@ double tdi_gen_quant_var(double q, double sigma, long n)
     return (tot - c) / (double)(n < 1 ? 1 : n) + c;
 }
 
+/* S(b) = sum_k q^2/(2 pi^2 k^2) e^(-b k^2): the covariance of the rounding errors of two
+   conversions whose Gaussian dither differs by a variance 2 sigma^2 (1 - rho), b = 4 pi^2 sigma^2
+   (1 - rho) / q^2 (the level uniform over a step). Small b by Jacobi's theta transform,
+   q^2/(2 pi^2) (pi^2/6 - sqrt(pi b) + b/2), exact but for O(e^(-pi^2/b)) < 1e-17 at b < 0.25;
+   else the series, whose terms past k^2 b = 40 are below 1e-18 of the first. */
+static double quant_cov(double q, double b)
+{
+    double q2 = q * q / (2 * M_PI * M_PI);
+    if (!(b > 0))
+        return q * q / 12.0;
+    if (b < 0.25)
+        return q2 * (M_PI * M_PI / 6.0 - sqrt(M_PI * b) + 0.5 * b);
+    double c = 0;
+    for (long k = 1; (double)(k * k) * b <= 40.0 + b; k++)
+        c += q2 / ((double)k * (double)k) * exp(-b * (double)k * (double)k);
+    return c;
+}
+
+double tdi_gen_quant_var_acf(double q, double sigma, long n, const double *rho)
+{
+    if (!(q > 0))
+        return 0;
+    if (n < 1)
+        n = 1;
+    double a = 4 * M_PI * M_PI * sigma * sigma / (q * q), acc = (double)n * q * q / 12.0;
+    double c_ind = quant_cov(q, a);
+    for (long k = 1; k < n; k++) {
+        double r = rho ? fmin(fmax(rho[k], -1.0), 1.0) : 0.0;
+        acc += 2.0 * (double)(n - k) * (rho ? quant_cov(q, a * (1.0 - r)) : c_ind);
+    }
+    return acc / ((double)n * (double)n);
+}
+
 /* noise^2 in units^2 at theta for n conversions of `bits` (g2 = noise1(n)^2) */
 static double op_noise2(const tdi_gen_op_in *in, double g2, long n, long bits, double theta)
 {

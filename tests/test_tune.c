@@ -148,6 +148,36 @@ static int same_file(const char *a, const char *b)
     return ok;
 }
 
+/* tune.noise: circuit on the tiny U-Net's e1 skip: the per-channel noise of the substrate's
+ * circuit (configs/e2e.yaml's circuit section). Its operating point sets the rms noise of the
+ * independent-dither model to circuit.target_noise_ratio (0.05) of its per-sample signal; the
+ * model used adds the correlated quantisation, 0-5% in rms (docs/e2e.md); and a circuit's
+ * units do not all see the same noise. */
+static void circuit_fit(const tdi_unet_config *c, const tdi_unet_tune_cfg *t0, tdi_unet *m,
+                        const tdi_unet_dataset *train)
+{
+    tdi_unet_tune_cfg t = *t0;
+    snprintf(t.noise, sizeof t.noise, "circuit");
+    snprintf(t.out, sizeof t.out, "%s/circuit", g_dir);
+    tdi_unet_tune_skip sk;
+    tdi_err err;
+    if (!TDI_CHECK(tdi_unet_tune_fit(c, &t, m, train, &sk, &err) == 0,
+                   "fit the e1 skip with the circuit's noise")) {
+        printf("  %s\n", err.msg);
+        return;
+    }
+    double lo = INFINITY, hi = 0.0;
+    for (size_t i = 0; i < 8; i++) {
+        lo = fmin(lo, sk.noise_sd[i]);
+        hi = fmax(hi, sk.noise_sd[i]);
+    }
+    TDI_CHECK(sk.op_signal > 0.0 && lo > 0.0, "circuit noise: positive, operating point signal");
+    tdi_check_le(0.05 * sk.op_signal, sk.noise_rms, "circuit noise rms >= 0.05 op signal");
+    tdi_check_le(sk.noise_rms, 0.05 * 1.05 * sk.op_signal, "circuit noise rms <= 0.0525 op signal");
+    tdi_check_le(1.01 * lo, hi, "circuit noise differs between channels (> 1%)");
+    tdi_unet_tune_skip_destroy(&sk);
+}
+
 /* A fine-tune of a tiny U-Net: the fit, two same-seed runs, and a killed and resumed one. */
 static void test_tune_runs(void)
 {
@@ -158,6 +188,7 @@ static void test_tune_runs(void)
     c.eval_batch = 16;
     tdi_unet_tune_cfg t;
     tdi_unet_tune_cfg_defaults(&t);
+    snprintf(t.noise, sizeof t.noise, "ratio");
     t.fit_n = 32;
     t.steps = 3;
     t.batch = 4;
@@ -196,6 +227,7 @@ static void test_tune_runs(void)
     TDI_CHECK(sk.captured > 0.0 && sk.captured < 1.0, "fitted skip: captured variance in (0, 1)");
     tdi_check_near(sk.noise_sd[0], 0.05 * sk.signal_rms, 1e-6 * sk.signal_rms,
                    "noise sd = noise_ratio x signal rms");
+    circuit_fit(&c, &t, m, &train);
     char a1[600], a2[600], a3[600];
     const char *dirs[3] = {"run1", "run2", "run3"};
     char *paths[3] = {a1, a2, a3};
@@ -253,6 +285,8 @@ static void test_cfg(void)
     if (!TDI_CHECK(rc == 0, "configs/finetune.yaml loads"))
         printf("  %s\n", err.msg);
     tdi_check_int(t.k, 4, "configs/finetune.yaml: tune.k");
+    TDI_CHECK(strcmp(t.noise, "circuit") == 0 && strcmp(t.circuit, "configs/e2e.yaml") == 0,
+              "configs/finetune.yaml: the circuit's per-channel noise (configs/e2e.yaml)");
     TDI_CHECK(strcmp(t.checkpoint, "models/unet-c32.ckpt") == 0 &&
                   strcmp(t.out, "models") != 0 && strstr(t.out, "models/") != t.out,
               "configs/finetune.yaml: reads the shipped checkpoint, writes elsewhere");

@@ -58,8 +58,11 @@ typedef struct tdi_unet_e2e_sub {
     double r_err;      /* max |R - U_k U_k^T| */
     double off_err;    /* max |g y*(mean) - mean| (the static bias c reproduces the mean) */
     double gain;       /* read-out gain g */
-    double noise_rms;  /* rms over units of the predicted noise, simulation units */
-    double op_noise;   /* the operating point's noise (tdi_gen_op): must equal noise_rms */
+    double noise_rms;  /* rms over units of the predicted noise, simulation units (the
+                          conversions' dither correlated: docs/e2e.md, stage 5) */
+    double noise_rms_ind; /* the same with the dither independent between conversions: the
+                          chooser's model, so it equals op_noise */
+    double op_noise;   /* the operating point's noise (tdi_gen_op) */
     double signal;     /* per-sample signal of the bundle samples (op input), units */
     size_t wires, skip_wires; /* wire pairs of the whole circuit and of its skip block */
     double t_inf;      /* s: t_settle + n_conv spacing, one inference */

@@ -198,28 +198,49 @@ static int fit_write_bundle(const tdi_unet_e2e_level *lv, const char *preset, do
     return rc ? rc : tdi_bundle_write(dir, &m, err);
 }
 
+/* Unit j's thermal statistics in the modes (mu, V: M's eigenpairs, N units; decoder unit C + j):
+ * sd1 the stationary std at theta = 1, g2 the variance factor of the n-conversion mean, rho (n)
+ * the autocorrelation at lags of k conversions (spacing / tau per lag). */
+static void unit_stats(const double *mu, const double *V, size_t N, size_t row, long n,
+                       double lag, double *sd1, double *g2, double *rho)
+{
+    double a1 = 0.0, a2 = 0.0;
+    for (long k = 0; k < n; k++)
+        rho[k] = 0.0;
+    for (size_t m = 0; m < N; m++) {
+        const double w = V[row * N + m] * V[row * N + m] / mu[m];
+        a1 += w;
+        a2 += w * tdi_gen_ar1_mean_factor(n, exp(-mu[m] * lag));
+        for (long k = 0; k < n; k++)
+            rho[k] += w * exp(-mu[m] * lag * (double)k);
+    }
+    for (long k = 0; k < n; k++)
+        rho[k] /= a1;
+    *sd1 = sqrt(a1);
+    *g2 = a2;
+}
+
 /* Stage 4: per decoder unit j, the chooser's noise model at its point (rc units):
- * theta sum_m V_jm^2 / mu_m F(n, e^(-mu_m spacing / tau)) + Q(q, sqrt(theta) sd1_j, n). */
+ * theta sum_m V_jm^2 / mu_m F(n, e^(-mu_m spacing / tau)) + the ADC's quantisation of the n
+ * conversions, dithered by noise of std sqrt(theta) sd1_j that is correlated between them
+ * (tdi_gen_quant_var_acf; the chooser's own Q(q, sqrt(theta) sd1_j, n) takes the conversions'
+ * dither as independent: noise_rms_ind, which equals the operating point's noise). */
 static int fit_noise(const e2e_fit *f, const tdi_gen_circuit *gc, tdi_unet_e2e_sub *s,
                      tdi_err *err)
 {
     const size_t C = f->C, N = f->N;
+    const tdi_gen_op *op = &gc->op;
+    const long n = op->n_conv < 1 ? 1 : op->n_conv;
     double *mu = malloc(N * sizeof *mu), *V = malloc(N * N * sizeof *V);
     double *sd1 = malloc(C * sizeof *sd1), *g2 = malloc(C * sizeof *g2);
-    int rc = (!mu || !V || !sd1 || !g2) ? tdi_err_set(err, TDI_ENOMEM, "e2e noise: out of memory")
-                                       : tdi_linalg_eig_sym(f->M, N, mu, V, err);
-    const tdi_gen_op *op = &gc->op;
+    double *rho = malloc(C * (size_t)n * sizeof *rho);
+    int rc = (!mu || !V || !sd1 || !g2 || !rho)
+                 ? tdi_err_set(err, TDI_ENOMEM, "e2e noise: out of memory")
+                 : tdi_linalg_eig_sym(f->M, N, mu, V, err);
     const double tau = gc->phys.tau, th = op->theta;
-    double sd1_dec = 0.0, y_max = 0.0, acc = 0.0;
+    double sd1_dec = 0.0, y_max = 0.0, acc = 0.0, acc_ind = 0.0;
     for (size_t j = 0; !rc && j < C; j++) {
-        double a1 = 0.0, a2 = 0.0;
-        for (size_t m = 0; m < N; m++) {
-            const double v2 = V[(C + j) * N + m] * V[(C + j) * N + m];
-            a1 += v2 / mu[m];
-            a2 += v2 / mu[m] * tdi_gen_ar1_mean_factor(op->n_conv, exp(-mu[m] * op->spacing / tau));
-        }
-        sd1[j] = sqrt(a1);
-        g2[j] = a2;
+        unit_stats(mu, V, N, C + j, n, op->spacing / tau, &sd1[j], &g2[j], rho + j * (size_t)n);
         sd1_dec = fmax(sd1_dec, sd1[j]);
     }
     for (size_t q = 0; !rc && q < f->nb * C; q++)
@@ -227,15 +248,19 @@ static int fit_noise(const e2e_fit *f, const tdi_gen_circuit *gc, tdi_unet_e2e_s
     const double fs = E2E_FS * (y_max + E2E_NSD * sqrt(th) * sd1_dec);
     const double qstep = 2.0 * fs / ldexp(1.0, (int)op->bits);
     for (size_t j = 0; !rc && j < C; j++) {
-        const double n2 = th * g2[j] + tdi_gen_quant_var(qstep, sqrt(th) * sd1[j], op->n_conv);
+        const double sd = sqrt(th) * sd1[j];
+        const double n2 = th * g2[j] + tdi_gen_quant_var_acf(qstep, sd, n, rho + j * (size_t)n);
         s->noise_sd[j] = s->gain * sqrt(n2);
         acc += n2 / (double)C;
+        acc_ind += (th * g2[j] + tdi_gen_quant_var(qstep, sd, op->n_conv)) / (double)C;
     }
     s->noise_rms = sqrt(acc);
+    s->noise_rms_ind = sqrt(acc_ind);
     free(mu);
     free(V);
     free(sd1);
     free(g2);
+    free(rho);
     return rc;
 }
 

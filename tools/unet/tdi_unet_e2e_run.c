@@ -75,9 +75,9 @@ static int level_layers(e2e_level *L, int lv, size_t q, unsigned long seed, tdi_
 static void print_fit_head(FILE *o)
 {
     if (o)
-        fprintf(o, "%-5s %4s %8s %9s %9s %6s %5s %9s %9s %5s %4s %9s %9s %9s %9s\n", "level",
-                "k", "gain", "|R-Rpca|", "|off|", "wires", "skip", "theta", "Vs", "n", "bits",
-                "t_inf s", "noise", "op_noise", "sd_act");
+        fprintf(o, "%-5s %4s %8s %9s %9s %6s %5s %9s %9s %5s %4s %9s %9s %9s %9s %9s\n",
+                "level", "k", "gain", "|R-Rpca|", "|off|", "wires", "skip", "theta", "Vs", "n",
+                "bits", "t_inf s", "noise", "noise_ind", "op_noise", "sd_act");
 }
 
 static int level_fit(const tdi_unet_e2e_cfg *c, e2e_level *L, int lv, size_t nfit, size_t nb,
@@ -121,9 +121,9 @@ static int level_fit(const tdi_unet_e2e_cfg *c, e2e_level *L, int lv, size_t nfi
             for (size_t j = 0; j < C; j++)
                 sd += s->noise_sd[j] * s->noise_sd[j] / (double)C;
             fprintf(o, "%-5s %4zu %8.4g %9.2e %9.2e %6zu %5zu %9.3g %9.3g %5ld %4ld %9.3g %9.4g "
-                    "%9.4g %9.4g\n", L->name, s->k, s->gain, s->r_err, s->off_err, s->wires,
+                    "%9.4g %9.4g %9.4g\n", L->name, s->k, s->gain, s->r_err, s->off_err, s->wires,
                     s->skip_wires, s->theta, s->Vs, s->n_conv, s->bits, s->t_inf, s->noise_rms,
-                    s->op_noise, sqrt(sd));
+                    s->noise_rms_ind, s->op_noise, sqrt(sd));
         }
     }
     return rc;
@@ -294,7 +294,7 @@ static void wires_csv(const e2e_job *j, FILE *f)
 {
     fprintf(f, "level,k,wires_mux,wires_rep,skip_wires_mux,pixels,t_inference_s,time_mux_s,"
                "time_rep_s,theta,Vs,n_conv,adc_bits,gain,noise_rms_units,op_noise_units,"
-               "noise_sd_rms_act,r_err\n");
+               "noise_sd_rms_act,r_err,noise_rms_ind_units\n");
     for (int lv = 0; lv < 2; lv++) {
         const e2e_level *L = &j->L[lv];
         for (size_t q = 0; q < L->nk; q++) {
@@ -303,9 +303,10 @@ static void wires_csv(const e2e_job *j, FILE *f)
             for (size_t c = 0; c < L->C; c++)
                 sd += s->noise_sd[c] * s->noise_sd[c] / (double)L->C;
             fprintf(f, "%s,%zu,%zu,%zu,%zu,%zu,%.6g,%.6g,%.6g,%.6g,%.6g,%ld,%ld,%.6g,%.6g,%.6g,"
-                    "%.6g,%.3g\n", L->name, s->k, s->wires, s->wires * L->HW, s->skip_wires,
+                    "%.6g,%.3g,%.6g\n", L->name, s->k, s->wires, s->wires * L->HW, s->skip_wires,
                     L->HW, s->t_inf, s->t_inf * (double)L->HW, s->t_inf, s->theta, s->Vs,
-                    s->n_conv, s->bits, s->gain, s->noise_rms, s->op_noise, sqrt(sd), s->r_err);
+                    s->n_conv, s->bits, s->gain, s->noise_rms, s->op_noise, sqrt(sd), s->r_err,
+                    s->noise_rms_ind);
         }
     }
 }
@@ -351,9 +352,10 @@ static int job_levels(e2e_job *j, const tdi_unet_config *uc, const tdi_unet_data
     for (int lv = 0; !rc && lv < 2; lv++)
         rc = level_fit(c, &j->L[lv], lv, nfit, nb, j->o, err);
     if (!rc && j->o)
-        fprintf(j->o, "(fit and circuits %.1f s; noise, op_noise: read-out noise in substrate "
-                "units, per-unit model and the operating point's; sd_act: rms noise_sd in "
-                "activation units)\n", tdi_clock_s(CLOCK_MONOTONIC) - t0);
+        fprintf(j->o, "(fit and circuits %.1f s; noise, noise_ind, op_noise: read-out noise in "
+                "substrate units, per-unit model (the conversions' dither correlated; taken as "
+                "independent, the chooser's model) and the operating point's; sd_act: rms "
+                "noise_sd in activation units)\n", tdi_clock_s(CLOCK_MONOTONIC) - t0);
     return rc;
 }
 

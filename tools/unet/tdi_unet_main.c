@@ -323,9 +323,14 @@ static int cmd_finetune(const tdi_unet_config *c, const char *path, tdi_err *err
     tdi_unet_tune_table tab;
     if (rc || (rc = tdi_unet_tune_run(c, &t, &tab, stderr, err)))
         return rc;
-    printf("skip-aware fine-tune %s: %s skip k = %ld pool %ld, read-out noise ratio %g; %ld steps "
-           "of batch %ld at lr %g from %s\n", path, t.level, t.k, t.pool, t.noise_ratio, t.steps,
-           t.batch, t.lr, t.checkpoint);
+    char noise[600];
+    if (strcmp(t.noise, "circuit") == 0)
+        snprintf(noise, sizeof noise, "the circuit's per channel (%s)", t.circuit);
+    else
+        snprintf(noise, sizeof noise, "ratio %g", t.noise_ratio);
+    printf("skip-aware fine-tune %s: %s skip k = %ld pool %ld, read-out noise %s; %ld steps of "
+           "batch %ld at lr %g from %s\n", path, t.level, t.k, t.pool, noise, t.steps, t.batch,
+           t.lr, t.checkpoint);
     printf("| model, skip | t [0, 100) | [100, 300) | [300, 600) | [600, 1000) | all |\n"
            "|---|---|---|---|---|---|\n");
     for (int k = 0; k < TDI_UNET_TUNE_NROWS; k++)

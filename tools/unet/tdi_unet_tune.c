@@ -15,6 +15,8 @@
 #include "tdi_io.h"
 #include "tdi_linalg.h"
 #include "tdi_seed.h"
+#include "tdi_sub.h"
+#include "tdi_unet_e2e.h"
 #include "tdi_unet_gemm.h"
 #include "tdi_unet_run.h"
 
@@ -22,7 +24,8 @@ void tdi_unet_tune_cfg_defaults(tdi_unet_tune_cfg *t)
 {
     *t = (tdi_unet_tune_cfg){.seed = 1, .checkpoint = "models/unet-c32.ckpt",
                              .out = "out/finetune", .level = "e1", .k = 4, .pool = 1,
-                             .noise_ratio = 0.05, .fit_n = 2000, .steps = 100, .batch = 32,
+                             .noise = "circuit", .noise_ratio = 0.05,
+                             .circuit = "configs/e2e.yaml", .fit_n = 2000, .steps = 100, .batch = 32,
                              .lr = 2e-5, .ckpt_every = 25, .eval_n = 1000};
 }
 
@@ -39,7 +42,9 @@ int tdi_unet_tune_cfg_load(tdi_unet_tune_cfg *t, const char *path, tdi_err *err)
         T_STR("tune.level", level, "e1|e2"),
         T_INT("tune.k", k, 1, 1024),
         T_INT("tune.pool", pool, 1, 16),
+        T_STR("tune.noise", noise, "circuit|ratio"),
         {"tune.noise_ratio", TDI_CFG_DOUBLE, &t->noise_ratio, 0, 100, 0, NULL, NULL, 0},
+        T_STR("tune.circuit", circuit, NULL),
         T_INT("tune.fit_n", fit_n, 1, 60000),
         T_INT("tune.steps", steps, 0, 10000000),
         T_INT("tune.batch", batch, 1, 1024),
@@ -48,7 +53,7 @@ int tdi_unet_tune_cfg_load(tdi_unet_tune_cfg *t, const char *path, tdi_err *err)
         T_INT("tune.ckpt_every", ckpt_every, 1, 10000000),
         T_INT("tune.eval_n", eval_n, 1, 10000),
     };
-    const size_t n = sizeof keys / sizeof keys[0], n_hashed = 10;
+    const size_t n = sizeof keys / sizeof keys[0], n_hashed = 12;
     int rc = path ? tdi_cfg_load(path, keys, n, err) : TDI_OK;
     if (!rc && (!t->out[0] || !t->checkpoint[0]))
         rc = tdi_err_set(err, TDI_ECONFIG, "%s: out and checkpoint must be set",
@@ -112,15 +117,14 @@ static void cov_add(cov_acc *a, float *V, size_t nv)
     a->n = n;
 }
 
-/* The skip from the covariance: R = V_k V_k^T, noise sd = ratio * sqrt(sum top-k eig / C). */
+/* The skip from the covariance: R = V_k V_k^T, noise sd = ratio * sqrt(sum top-k eig / C)
+ * (replaced by the circuit's per channel in circuit mode). U (C, C): the eigenvectors. */
 static int skip_from_cov(const cov_acc *a, const tdi_unet_tune_cfg *t, tdi_unet_tune_skip *sk,
-                         tdi_err *err)
+                         double *U, tdi_err *err)
 {
     const size_t C = a->C, k = (size_t)t->k;
     double *cov = malloc(C * C * sizeof *cov), *ev = malloc(C * sizeof *ev);
-    double *U = malloc(C * C * sizeof *U);
-    int rc = !cov || !ev || !U ? tdi_err_set(err, TDI_ENOMEM, "fine-tune fit: out of memory")
-                               : TDI_OK;
+    int rc = !cov || !ev ? tdi_err_set(err, TDI_ENOMEM, "fine-tune fit: out of memory") : TDI_OK;
     for (size_t q = 0; q < C * C && !rc; q++)
         cov[q] = a->M2[q] / (a->n - 1.0);
     if (!rc)
@@ -143,10 +147,71 @@ static int skip_from_cov(const cov_acc *a, const tdi_unet_tune_cfg *t, tdi_unet_
     sk->signal_rms = rc ? 0.0 : sqrt(top / (double)C);
     for (size_t c = 0; c < C && !rc; c++)
         sk->noise_sd[c] = (float)(t->noise_ratio * sk->signal_rms);
+    sk->noise_rms = t->noise_ratio * sk->signal_rms;
     free(cov);
     free(ev);
-    free(U);
     return rc;
+}
+
+/* Circuit mode: the rank-k skip-mode substrate of the fit (mean, U; module block A = 2 J2 I +
+ * J + J^T with J = E[x x^T] / (4 kT) from the fit's moments, as tdi-unet e2e) and its circuit's
+ * predicted read-out noise per channel (tdi_unet_e2e_substrate; its bundle under <out>). Xb
+ * (nb, C): the bundle samples, the operating point's signal. */
+static int circuit_noise(const cov_acc *a, const double *U, const double *Xb, size_t nb,
+                         const tdi_unet_tune_cfg *t, tdi_unet_tune_skip *sk, tdi_err *err)
+{
+    const size_t C = a->C;
+    tdi_unet_e2e_cfg ec;
+    int rc = tdi_unet_e2e_cfg_load(t->circuit, &ec, err);
+    if (rc)
+        return rc;
+    double *J = malloc(C * C * sizeof *J), *A = malloc(C * C * sizeof *A);
+    if (!J || !A) {
+        free(J);
+        free(A);
+        return tdi_err_set(err, TDI_ENOMEM, "fine-tune fit: out of memory");
+    }
+    for (size_t i = 0; i < C; i++)
+        for (size_t j = 0; j < C; j++)
+            J[i * C + j] = (a->M2[i * C + j] / a->n + a->mean[i] * a->mean[j]) / (4.0 * ec.kT);
+    tdi_sub_diag_block(J, C, ec.J2, A);
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/substrate-%s-k%ld", t->out, t->level, t->k);
+    tdi_unet_e2e_level lv = {t->level, C, a->mean, U, A, Xb, nb};
+    tdi_unet_e2e_sub sub;
+    rc = tdi_mkdirs(t->out, err);
+    if (!rc)
+        rc = tdi_unet_e2e_substrate(&lv, (size_t)t->k, ec.J2, ec.kT, ec.pd_margin, t->circuit,
+                                    dir, &sub, err);
+    if (!rc) {
+        double s2 = 0.0;
+        for (size_t c = 0; c < C; c++) {
+            sk->noise_sd[c] = (float)sub.noise_sd[c];
+            s2 += sub.noise_sd[c] * sub.noise_sd[c] / (double)C;
+        }
+        sk->noise_rms = sqrt(s2);
+        sk->op_signal = sub.signal * sub.gain;
+        tdi_unet_e2e_sub_destroy(&sub);
+    }
+    free(J);
+    free(A);
+    return rc;
+}
+
+/* The bundle samples of circuit mode: 16 positions on a 4 x 4 grid (of pixels or regions;
+ * all of them when fewer) of each image of the batch, appended to Xb (nmax, C) from *nb. */
+static void bundle_take(const float *V, size_t C, size_t b, size_t rs, double *Xb, size_t *nb,
+                        size_t nmax)
+{
+    const size_t g = rs < 4 ? rs : 4, nv = b * rs * rs;
+    for (size_t i = 0; i < b; i++)
+        for (size_t gy = 0; gy < g; gy++)
+            for (size_t gx = 0; gx < g && *nb < nmax; gx++) {
+                const size_t r = (gy * rs / g + rs / (2 * g)) * rs + gx * rs / g + rs / (2 * g);
+                for (size_t c = 0; c < C; c++)
+                    Xb[*nb * C + c] = V[c * nv + i * rs * rs + r];
+                (*nb)++;
+            }
 }
 
 static int skip_alloc(tdi_unet_tune_skip *sk, const tdi_unet_tune_cfg *t, size_t C, tdi_err *err)
@@ -194,7 +259,12 @@ int tdi_unet_tune_fit(const tdi_unet_config *c, const tdi_unet_tune_cfg *t, tdi_
     float *eps = malloc(B * 1024 * sizeof *eps), *xt = malloc(B * 1024 * sizeof *xt);
     float *tf = malloc(B * sizeof *tf), *V = malloc(C * B * side * side * sizeof *V);
     long *tl = malloc(B * sizeof *tl);
-    if (!a.mean || !a.M2 || !a.S || !a.bm || !abar || !beta || !eps || !xt || !tf || !V || !tl)
+    const int circ = strcmp(t->noise, "circuit") == 0;
+    const size_t nbmax = 256, rs = side / (size_t)t->pool;
+    size_t nb = 0;
+    double *U = malloc(C * C * sizeof *U), *Xb = circ ? malloc(nbmax * C * sizeof *Xb) : NULL;
+    if (!a.mean || !a.M2 || !a.S || !a.bm || !abar || !beta || !eps || !xt || !tf || !V || !tl ||
+        !U || (circ && !Xb))
         rc = tdi_err_set(err, TDI_ENOMEM, "fine-tune fit: out of memory");
     else
         tdi_unet_schedule((size_t)c->T, c->beta_start, c->beta_end, beta, abar);
@@ -209,10 +279,15 @@ int tdi_unet_tune_fit(const tdi_unet_config *c, const tdi_unet_tune_cfg *t, tdi_
             break;
         tdi_unet_forward(m, xt, tf, b, NULL);
         const float *o = tdi_unet_block_out(m, id, NULL, NULL);
-        cov_add(&a, V, skip_vectors(o, C, side, b, (size_t)t->pool, V));
+        const size_t nv = skip_vectors(o, C, side, b, (size_t)t->pool, V);
+        if (circ)
+            bundle_take(V, C, b, rs, Xb, &nb, nbmax);
+        cov_add(&a, V, nv);
     }
     if (!rc)
-        rc = skip_from_cov(&a, t, sk, err);
+        rc = skip_from_cov(&a, t, sk, U, err);
+    if (!rc && circ)
+        rc = circuit_noise(&a, U, Xb, nb, t, sk, err);
     if (rc)
         tdi_unet_tune_skip_destroy(sk);
     free(a.mean);
@@ -226,6 +301,8 @@ int tdi_unet_tune_fit(const tdi_unet_config *c, const tdi_unet_tune_cfg *t, tdi_
     free(tf);
     free(V);
     free(tl);
+    free(U);
+    free(Xb);
     return rc;
 }
 
@@ -406,12 +483,13 @@ static int table_csv(const tdi_unet_tune_cfg *t, const tdi_unet_tune_skip *sk,
     static const char *skip[TDI_UNET_TUNE_NROWS] = {"none", "mean", "substrate", "substrate",
                                                     "none"};
     fprintf(af.f, "model,skip,level,k,pool,noise_ratio,captured,steps,lr,eps_mse_all,eps_mse_t0,"
-                  "eps_mse_t1,eps_mse_t2,eps_mse_t3,n_images,seed\n");
-    for (int k = 0; k < TDI_UNET_TUNE_NROWS; k++)
-        fprintf(af.f, "%s,%s,%s,%ld,%ld,%g,%.6f,%ld,%g,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%ld\n",
-                model[k], skip[k], t->level, t->k, t->pool, t->noise_ratio, sk->captured, t->steps,
-                t->lr, tab->mse[k][4], tab->mse[k][0], tab->mse[k][1], tab->mse[k][2],
-                tab->mse[k][3], tab->n[0] + tab->n[1] + tab->n[2] + tab->n[3], t->seed);
+                  "eps_mse_t1,eps_mse_t2,eps_mse_t3,n_images,seed,noise\n");
+    for (int k = 0; k < TDI_UNET_TUNE_NROWS; k++) /* noise_ratio: rms noise sd / signal rms */
+        fprintf(af.f, "%s,%s,%s,%ld,%ld,%.6g,%.6f,%ld,%g,%.6f,%.6f,%.6f,%.6f,%.6f,%ld,%ld,%s\n",
+                model[k], skip[k], t->level, t->k, t->pool, sk->noise_rms / sk->signal_rms,
+                sk->captured, t->steps, t->lr, tab->mse[k][4], tab->mse[k][0], tab->mse[k][1],
+                tab->mse[k][2], tab->mse[k][3], tab->n[0] + tab->n[1] + tab->n[2] + tab->n[3],
+                t->seed, t->noise);
     return tdi_atomic_commit(&af, err);
 }
 
@@ -431,8 +509,9 @@ int tdi_unet_tune_run(const tdi_unet_config *c, const tdi_unet_tune_cfg *t,
     tab->fit_s = tdi_clock_s(CLOCK_MONOTONIC) - t0;
     if (!rc && progress)
         fprintf(progress, "fine-tune: %s skip k = %ld pool %ld captures %.4f of the channel "
-                "variance; read-out noise sd %.4g (signal rms %.4g); fit %.1f s\n", t->level,
-                t->k, t->pool, sk.captured, sk.noise_sd[0], sk.signal_rms, tab->fit_s);
+                "variance; read-out noise (%s) sd rms %.4g (signal rms %.4g, ratio %.4g); fit "
+                "%.1f s\n", t->level, t->k, t->pool, sk.captured, t->noise, sk.noise_rms,
+                sk.signal_rms, sk.noise_rms / sk.signal_rms, tab->fit_s);
     t0 = tdi_clock_s(CLOCK_MONOTONIC);
     if (!rc)
         rc = tdi_unet_tune_train(c, t, &sk, &train, 0, progress, err);

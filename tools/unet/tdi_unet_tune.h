@@ -5,7 +5,11 @@
  * model with and without the skip on the test draws of `tdi-unet eval`.
  * Config (configs/finetune.yaml; every key optional, defaults in tdi_unet_tune_cfg_defaults;
  * unknown keys are errors): seed, out (directory), and under tune: checkpoint (start, only
- * read), level e1|e2, k, pool, noise_ratio, fit_n, steps, batch, lr, ckpt_every, eval_n.
+ * read), level e1|e2, k, pool, noise circuit|ratio, noise_ratio, circuit, fit_n, steps, batch,
+ * lr, ckpt_every, eval_n. noise circuit (default): each channel's read-out noise is the
+ * circuit's prediction (tdi_unet_e2e_substrate on the fit's PCA, the `circuit:` section and
+ * e2e.J2/kT/pd_margin of the config `circuit`; bundle = 16 positions on a 4 x 4 grid of the
+ * first 16 fit images); ratio: noise_ratio x the transported signal rms on every channel.
  * Streams: step s draws its minibatch from tdi_seed(seed, TDI_SEED_TUNE, 2 s) and its t and
  * eps from index 2 s + 1; the PCA fit's t and eps from index 2^40 + first image; skip noise
  * tdi_seed(seed, TDI_SEED_SSKIP, .) with draw 2^32 + s batch in training (test-image index in
@@ -27,7 +31,9 @@ typedef struct tdi_unet_tune_cfg {
     char out[512];        /* directory: unet-tuned.ckpt, tune-state.ckpt, table.csv */
     char level[8];        /* e1 | e2 */
     long k, pool;         /* rank of the skip, region side (1: per pixel) */
-    double noise_ratio;   /* read-out noise std / transported signal rms (0: noiseless) */
+    char noise[16];       /* circuit | ratio: where the read-out noise std comes from */
+    double noise_ratio;   /* ratio: noise std / transported signal rms (0: noiseless) */
+    char circuit[512];    /* circuit: config with circuit: and e2e: sections (configs/e2e.yaml) */
     long fit_n;           /* training images of the PCA fit */
     long steps, batch;
     double lr;            /* Adam, constant */
@@ -46,6 +52,10 @@ typedef struct tdi_unet_tune_skip {
     float *mean, *R, *noise_sd; /* (C), (C, C) = V_k V_k^T, (C) */
     double captured;            /* fraction of the channel variance in the top k directions */
     double signal_rms;          /* sqrt(sum of the top k eigenvalues / C) */
+    double noise_rms;           /* rms over channels of noise_sd */
+    double op_signal;           /* circuit: the operating point's per-sample signal, activation
+                                   units (its noise target is circuit.target_noise_ratio x it);
+                                   ratio: 0 */
 } tdi_unet_tune_skip;
 /* Fits the skip on the model m (its sskip must be NULL; batch <= m->max_batch images at a time)
  * over the first t->fit_n images of train. Caller calls tdi_unet_tune_skip_destroy. */
