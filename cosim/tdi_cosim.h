@@ -76,6 +76,9 @@ typedef struct tdi_cosim_circuit {
        "Supply power"): independent DC voltage sources by instance name, lower-case ("vdd",
        "vbias", "vcm"), set by tdi_cosim_circuit_add_supply. n_supply = 0 (ideal circuits): the
        spice engine reads no current and runs exactly as before. */
+    double *i_static; /* (n) A: a static current into each unit's force node beyond the bias (a
+                         non-ideal chip's transconductor offsets, docs/nonideal.md); every
+                         engine adds it to the DAC's held bias. NULL: none */
     double v_ref;     /* V: the rest voltage of every unit node (transistor level: V_cm, the
                          generator's phys.v_ref); the spice engine reports v(node) - v_ref, so
                          every engine sees deviations from rest. 0 for ideal circuits. */
@@ -517,6 +520,14 @@ int tdi_cosim_realised_run(const struct tdi_gen_circuit *c, tdi_cosim_realised *
 /* The report as lines (tdi-gen prints it) and as one JSON object (realised.json). */
 void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f);
 void tdi_cosim_realised_json(const tdi_cosim_realised *r, FILE *f);
+/* A non-ideal chip's report (tdi_cosim_chip.c, docs/nonideal.md): G (N, N) S against gu*M in
+ * r's comparison fields; G NULL: the chip's reduced matrix (c->chip->G), or the element list's
+ * (tdi_gen_circuit_reduced) for an ideal circuit. *worst: the index into r->blk of the largest
+ * relative error. */
+int tdi_cosim_chip_report(const struct tdi_gen_circuit *c, const double *G,
+                          tdi_cosim_realised *r, size_t *worst, tdi_err *err);
+void tdi_cosim_chip_print(const struct tdi_gen_circuit *c, const tdi_cosim_realised *r,
+                          size_t worst, FILE *f);
 
 /* ---------------------------------------------------------------- device operating points
  * (tdi_cosim_mosop.c) Every MOSFET of a transistor-level circuit (c->dev[], devices: mos) at

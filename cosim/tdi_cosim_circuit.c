@@ -89,6 +89,7 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
     free(c->cap);
     free(c->G);
     free(c->g_noise);
+    free(c->i_static);
     free(c->r_unit);
     free(c->r_g);
     free(c->r_map);

@@ -245,9 +245,11 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
-    /* the DAC: quantise and hold */
+    /* the DAC: quantise and hold; a chip's static offsets ride on the held bias */
     for (size_t q = 0; q < ns * n; q++)
         out->bias_q[q] = tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
+    for (size_t q = 0; c->i_static && q < ns * n; q++)
+        out->bias_q[q] += c->i_static[q % n];
     out->n_dac = (long)(ns * n);
     x.pl = pl;
     x.c = c;
