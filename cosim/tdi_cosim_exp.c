@@ -101,7 +101,8 @@ static int exp_tick_at(exp_ctx *x, size_t s_base, long k, const double *v, const
         if (a > 0 && a % pl->adc_stride == 0) {
             double *e = x->out->est + s * pl->n_read;
             for (size_t r = 0; r < pl->n_read; r++)
-                e[r] += tdi_cosim_quantize(v[pl->read[r]], pl->adc_bits, pl->adc_fs);
+                e[r] += pl->adc ? tdi_cosim_conv_apply(pl->adc, r, v[pl->read[r]])
+                                : tdi_cosim_quantize(v[pl->read[r]], pl->adc_bits, pl->adc_fs);
             x->n_acc[s]++;
             x->out->n_adc += (long)pl->n_read;
         }
@@ -247,7 +248,8 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     }
     /* the DAC: quantise and hold; a chip's static offsets ride on the held bias */
     for (size_t q = 0; q < ns * n; q++)
-        out->bias_q[q] = tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
+        out->bias_q[q] = pl->dac ? tdi_cosim_conv_apply(pl->dac, q % n, pl->bias[q])
+                                 : tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
     for (size_t q = 0; c->i_static && q < ns * n; q++)
         out->bias_q[q] += c->i_static[q % n];
     out->n_dac = (long)(ns * n);
@@ -285,7 +287,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     nz.dev = dn.n ? &dn : NULL;
     nz.scalar = kind == TDI_COSIM_SDE && pl->sde_per_run;
     /* the mode-basis fast path where it applies (docs/sde.md), else the general engine */
-    int modes = batched && tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
+    int modes = batched && !pl->adc && tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
     if (kind == TDI_COSIM_SDE && !modes && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
         rc = err ? err->code : TDI_ENOMEM;
         goto done;

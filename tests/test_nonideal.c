@@ -3,7 +3,7 @@
  * non-ideality = today's netlist byte for byte, draws reproducible from (seed, chip) with the
  * stated distribution, the perturbed netlist read back (text parser and ngspice) to the chip's
  * G, the offsets as static currents, the chip report naming a perturbed element's block, and
- * the co-simulator's circuit on the chip. Scratch files in build/test-nonideal/. */
+ * the co-simulator's circuit on the chip, the converters' draws and INL. Scratch files in build/test-nonideal/. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +308,58 @@ static void test_report_block(void)
     }
 }
 
+/* ---------- converters ---------- */
+static void test_converters(void)
+{
+    tdi_err e = {0};
+    uint64_t key = tdi_seed(1, TDI_SEED_NONIDEAL, 4);
+    tdi_cosim_conv z, a, a2, d;
+    int rc = tdi_cosim_conv_init(&z, 4, 1, 10, 0.5, 0, 0, 0, key, &e);
+    int same = rc == 0;
+    for (int q = -600; q <= 600 && same; q++) /* beyond the full scale too: clipping */
+        for (size_t ch = 0; ch < 4; ch++)
+            same &= tdi_cosim_conv_apply(&z, ch, q * 1e-3) == tdi_cosim_quantize(q * 1e-3, 10, 0.5);
+    TDI_CHECK(same, "converter with every error 0 = tdi_cosim_quantize exactly");
+    tdi_cosim_conv_destroy(&z);
+    /* the draws: offset / (sigma LSB) and (gain - 1) / sigma over 20,000 channels */
+    size_t n = 20000;
+    double lsb = 2 * 0.5 / 1024;
+    rc = tdi_cosim_conv_init(&a, n, 1, 10, 0.5, 0.7, 0.003, 1.0, key, &e);
+    tdi_cosim_conv_init(&a2, n, 1, 10, 0.5, 0.7, 0.003, 1.0, key, &e);
+    if (!tdi_check_ok(rc, &e, "ADC of 20,000 channels"))
+        return;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    int rep = 1;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = a.offset[i] / (0.7 * lsb);
+        y[i] = (a.gain[i] - 1) / 0.003;
+        rep &= a.offset[i] == a2.offset[i] && a.gain[i] == a2.gain[i] && a.w_s[i] == a2.w_s[i];
+    }
+    check_std_normal("ADC offsets / adc_offset LSB", x, n);
+    check_std_normal("ADC gain errors / adc_gain_err", y, n);
+    TDI_CHECK(rep, "the same (seed, chip): the same converters");
+    TDI_CHECK(a.offset[0] != tdi_gen_nonideal_gauss(key, 0, TDI_GEN_NI_DAC_OFFSET) * 0.7 * lsb,
+              "ADC and DAC draw from different counters");
+    free(x);
+    free(y);
+    tdi_cosim_conv_destroy(&a);
+    tdi_cosim_conv_destroy(&a2);
+    /* INL: a DAC (errors after the code) with only INL; on the codes, apply(x) - x is the INL
+       curve; its largest |.| over the 4096 codes is inl LSB to the grid (1e-3 of it) */
+    rc = tdi_cosim_conv_init(&d, 8, 0, 12, 2e-6, 0, 0, 1.5, key, &e);
+    double l12 = 2 * 2e-6 / 4096, worst = 0;
+    for (size_t ch = 0; rc == 0 && ch < 8; ch++) {
+        double m = 0;
+        for (int q = -2048; q < 2048; q++)
+            m = fmax(m, fabs(tdi_cosim_conv_apply(&d, ch, q * l12) - q * l12));
+        worst = fmax(worst, fabs(m / (1.5 * l12) - 1));
+    }
+    tdi_check_le(rc ? 1.0 : worst, 1e-3, "DAC INL: largest |INL| = dac_inl LSB on every channel");
+    tdi_cosim_conv_destroy(&d);
+    TDI_CHECK(tdi_cosim_conv_init(&d, 2, 1, 0, 1, 1, 0, 0, key, &e) != 0,
+              "an ideal (0-bit) converter refuses offsets in LSB");
+}
+
 int main(void)
 {
     tdi_err e = {0};
@@ -322,5 +374,6 @@ int main(void)
     test_draws();
     test_readback();
     test_report_block();
+    test_converters();
     TDI_TEST_END();
 }
