@@ -274,6 +274,53 @@ static void test_readback(void)
     tdi_gen_bundle_destroy(&b);
 }
 
+/* ---------- the engines on a chip: its G (non-symmetric) and its offsets ----------
+ * Noiseless, ideal converters: the sde engine's average after settling must equal the analytic
+ * engine's G^-1 (b + i_static) to the settling error (settle_eps 1e-3 of the step, t_settle
+ * from the design's slowest time; 1e-2 of max |v| leaves room for the chip's slower modes), and
+ * both differ from the design's equilibrium by more than that (the offsets are large). */
+static void test_engines(void)
+{
+    tdi_err e = {0};
+    tdi_gen_bundle b;
+    tdi_gen_circuit *c = build("name: two4\ncircuit:\n  skip: sharedbus\n  theta: 0.01\n"
+                               "  chip: 1\n  nonideal:\n    gain_sigma: 0.03\n"
+                               "    offset_sigma: 0.002\n", SCR "/two4", &b, &e);
+    tdi_cosim_circuit *cc = NULL;
+    if (!c || tdi_cosim_circuit_from_gen(c, c->phys.noise_dt, c->phys.noise_dt, &cc, &e)) {
+        tdi_check_ok(-1, &e, "chip circuit for the engines");
+        tdi_gen_circuit_free(c);
+        return;
+    }
+    size_t N = c->N, read[16];
+    for (size_t i = 0; i < N; i++)
+        read[i] = i;
+    long settle = (long)ceil(c->phys.t_settle / c->phys.noise_dt);
+    tdi_cosim_plan pl = {.n_samples = 1, .bias = c->bias, .n_read = N, .read = read,
+                         .tick = c->phys.noise_dt, .settle_ticks = settle, .avg_ticks = 20,
+                         .adc_stride = 1, .seed = 1, .noise = 0, .sde_general = 1};
+    tdi_cosim_out oa, os;
+    int ra = tdi_cosim_exp_run(TDI_COSIM_ANALYTIC, cc, &pl, &oa, &e);
+    int rs = ra ? ra : tdi_cosim_exp_run(TDI_COSIM_SDE, cc, &pl, &os, &e);
+    if (tdi_check_ok(rs, &e, "analytic and sde engines run on the chip")) {
+        double vmax = 0, d = 0, dd = 0;
+        for (size_t i = 0; i < N; i++) {
+            vmax = fmax(vmax, fabs(oa.est[i]));
+            d = fmax(d, fabs(os.est[i] - oa.est[i]));
+            dd = fmax(dd, fabs(oa.est[i] - c->expect_mean[i]));
+        }
+        tdi_check_le(d / vmax, 1e-2, "sde (non-symmetric G, static offsets) = analytic "
+                     "G^-1 (b + i_static), relative to max |v|");
+        TDI_CHECK(dd > 0.05 * vmax, "the chip's equilibrium is not the design's");
+        tdi_cosim_out_destroy(&os);
+    }
+    if (!ra)
+        tdi_cosim_out_destroy(&oa);
+    tdi_cosim_circuit_free(cc);
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+}
+
 /* ---------- the report names the block of a perturbed element ---------- */
 static void test_report_block(void)
 {
@@ -374,6 +421,7 @@ int main(void)
     test_draws();
     test_readback();
     test_report_block();
+    test_engines();
     test_converters();
     TDI_TEST_END();
 }
