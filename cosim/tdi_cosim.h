@@ -76,12 +76,15 @@ typedef struct tdi_cosim_circuit {
        "Supply power"): independent DC voltage sources by instance name, lower-case ("vdd",
        "vbias", "vcm"), set by tdi_cosim_circuit_add_supply. n_supply = 0 (ideal circuits): the
        spice engine reads no current and runs exactly as before. */
-    double *i_static; /* (n) A: a static current into each unit's force node beyond the bias (a
-                         non-ideal chip's transconductor offsets, docs/nonideal.md); every
-                         engine adds it to the DAC's held bias. NULL: none */
     double v_ref;     /* V: the rest voltage of every unit node (transistor level: V_cm, the
                          generator's phys.v_ref); the spice engine reports v(node) - v_ref, so
                          every engine sees deviations from rest. 0 for ideal circuits. */
+    /* Transistor level: the current (A, n) the circuit itself drives into each unit node at
+       rest (v = 0), the OTAs' systematic offset currents (tdi_cosim_realised.i_rest), set by
+       tdi_cosim_circuit_set_offset. The analytic and sde engines add it to the DAC's bias
+       (equilibrium G^-1 (i_bias + i_off)); spice has it in its cards; the energy ledger's E_bias
+       counts the DAC's bias only. NULL (ideal circuits): nothing changes. */
+    double *i_off;
     size_t n_supply;
     char *supply[TDI_COSIM_MAX_SUPPLY];
     double supply_v[TDI_COSIM_MAX_SUPPLY]; /* V: each source's DC value */
@@ -123,6 +126,8 @@ int tdi_cosim_sde_supports(const tdi_cosim_circuit *c);
  * tdi_cosim_analytic_cov gives its Lyapunov covariance (docs/physics.md section 10). TDI_ENUM
  * when C^-1 G is not stable (c unchanged). */
 int tdi_cosim_circuit_set_g(tdi_cosim_circuit *c, const double *G, tdi_err *err);
+/* Sets c->i_off (copied; i_off (n) A; NULL clears it): the circuit's own rest currents. */
+int tdi_cosim_circuit_set_offset(tdi_cosim_circuit *c, const double *i_off, tdi_err *err);
 /* Adds the voltage source name (copied, lower-cased; its DC value volts) to the supplies the
  * spice engine measures. TDI_EARG beyond TDI_COSIM_MAX_SUPPLY or for a name used twice. */
 int tdi_cosim_circuit_add_supply(tdi_cosim_circuit *c, const char *name, double volts,
@@ -503,6 +508,11 @@ typedef struct tdi_cosim_realised {
     double rel_fro;        /* |G - gu M|_F / |gu M|_F */
     double asym;           /* |G - G^T|_F / |G|_F */
     double diag_mean, diag_rms, diag_max; /* of (G_ii - gu M_ii) / |gu M_ii| (max: of |.|) */
+    double *i_rest;        /* (N) A, malloc'd by tdi_cosim_realised_run (tdi_cosim_realised_destroy
+                              frees it; NULL otherwise): each i(vh<unit>) at the rest op = the
+                              current the circuit drives into the held unit node at rest (the
+                              OTAs' offset currents; 0 for ideal elements). The free circuit
+                              rests at G^-1 i_rest. */
     size_t n_blk;
     struct {
         char name[48];
@@ -511,12 +521,15 @@ typedef struct tdi_cosim_realised {
     } blk[TDI_COSIM_REALISED_MAX_BLK];
 } tdi_cosim_realised;
 
-/* Fills r's comparison fields (not delta .. cpu_s) from G (N, N). */
+/* Fills r's comparison fields (not delta .. cpu_s) from G (N, N); zeroes the rest of r
+ * (i_rest = NULL: destroy r first when it holds one). */
 int tdi_cosim_realised_compare(const struct tdi_gen_circuit *c, const double *G,
                                tdi_cosim_realised *r, tdi_err *err);
 /* Extraction with the defaults + comparison; *G_out (may be NULL) gets the malloc'd G. */
 int tdi_cosim_realised_run(const struct tdi_gen_circuit *c, tdi_cosim_realised *r,
                            double **G_out, tdi_err *err);
+/* Frees r->i_rest (r may be NULL). */
+void tdi_cosim_realised_destroy(tdi_cosim_realised *r);
 /* The report as lines (tdi-gen prints it) and as one JSON object (realised.json). */
 void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f);
 void tdi_cosim_realised_json(const tdi_cosim_realised *r, FILE *f);
@@ -562,6 +575,10 @@ void tdi_cosim_skip_benc(const double *A, const double *W1, const double *W2, si
 /* Analytic: v = G^-1 i (LU: G may be non-symmetric). out and ib have n elements. */
 int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, double *out,
                              tdi_err *err);
+/* The equilibrium under the held bias ib (n) A: G^-1 (ib + i_off) (c->i_off NULL: the same as
+ * tdi_cosim_analytic_solve). out (n) V. */
+int tdi_cosim_analytic_equilibrium(const tdi_cosim_circuit *c, const double *ib, double *out,
+                                   tdi_err *err);
 
 /* ---------------------------------------------------------------- stationary statistics of a
  * non-symmetric circuit (tdi_cosim_lyap.c, docs/physics.md section 10) */
@@ -786,6 +803,13 @@ typedef struct tdi_cosim_cfg {
     long wave_samples;     /* samples' worth of ticks recorded (from the first) */
     double teff_relax;     /* transistor level: length of the noise-only spice run that measures
                               the effective temperature, in slowest relaxation times (0: none) */
+    int ideal_rows;        /* transistor level: also run the ideal-element netlist of the same
+                              design (analytic on the design G, spice with the same plan and
+                              seeds) beside the transistor rows (default 1) */
+    long chips;            /* transistor level with circuit.mos_mismatch: the Monte Carlo over
+                              mismatch, chip = circuit.chip .. + chips - 1 (0 = none) */
+    int chips_sde;         /* ... each chip's sde row too (default 1) */
+    int chips_spice;       /* ... each chip's spice row too (default 0: minutes per chip) */
     /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */

@@ -75,6 +75,8 @@ static void job_destroy(tdi_cosim_job *j)
     tdi_cosim_conv_destroy(&j->dac_ni);
     tdi_cosim_circuit_free(j->cc);
     free(j->G_design);
+    tdi_cosim_job_mos_free(j);
+    tdi_cosim_realised_destroy(j->real);
     free(j->real);
     free(j->teff_psd);
     tdi_cosim_teff_free(j->teff);
@@ -92,7 +94,8 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *cfg, FILE *rep, tdi_err *err)
 static int job_run(tdi_cosim_job *j, tdi_cosim_summary *sum, tdi_err *err)
 {
     int rc;
-    if ((rc = job_load(j, err)) || (rc = tdi_cosim_job_circuit(j, err)))
+    if ((rc = job_load(j, err)) || (rc = tdi_cosim_job_circuit(j, err)) ||
+        (rc = tdi_cosim_job_chips_prepare(j, err)))
         return rc;
     if (j->cfg.deck_out) /* benchmark helper: the deck ngspice would run, then stop */
         return tdi_cosim_job_deck(j, err);
@@ -102,8 +105,11 @@ static int job_run(tdi_cosim_job *j, tdi_cosim_summary *sum, tdi_err *err)
     if ((rc = tdi_cosim_job_engines(j, err)) || (rc = tdi_cosim_job_metrics(j, err)) ||
         (rc = tdi_cosim_job_readout(j, err)))
         return rc;
+    if ((rc = tdi_cosim_job_mos_rows(j, err)))
+        return rc;
     tdi_cosim_job_energy(j);
-    if ((rc = tdi_cosim_job_teff(j, err)) || (rc = tdi_cosim_report_write(j, err)))
+    if ((rc = tdi_cosim_job_teff(j, err)) || (rc = tdi_cosim_job_chips(j, err)) ||
+        (rc = tdi_cosim_report_write(j, err)))
         return rc;
     if (sum)
         tdi_cosim_report_summary(j, sum);

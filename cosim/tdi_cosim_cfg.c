@@ -23,6 +23,8 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->adc_bits = 12;
     c->progress = 1;
     c->teff_relax = 100;
+    c->ideal_rows = 1;
+    c->chips_sde = 1;
     c->paper_row = 1;
     c->paper_row_samples = 64;
     c->wave_every = 1;
@@ -77,6 +79,10 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.waveform_every", TDI_CFG_INT, &c->wave_every, 1, 1e9, 0, NULL, NULL, 0},
         {"cosim.waveform_samples", TDI_CFG_INT, &c->wave_samples, 1, 1e7, 0, NULL, NULL, 0},
         {"cosim.teff_relax", TDI_CFG_DOUBLE, &c->teff_relax, 0, 1e6, 0, NULL, NULL, 0},
+        {"cosim.ideal_rows", TDI_CFG_BOOL, &c->ideal_rows, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.chips", TDI_CFG_INT, &c->chips, 0, 1e6, 0, NULL, NULL, 0},
+        {"cosim.chips_sde", TDI_CFG_BOOL, &c->chips_sde, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.chips_spice", TDI_CFG_BOOL, &c->chips_spice, 0, 0, 0, NULL, NULL, 0},
         {"energy.vdd", TDI_CFG_DOUBLE, &c->vdd, 0, 100, 0, NULL, NULL, 0},
         {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"energy.dac_fom", TDI_CFG_DOUBLE, &c->dac_fom, 0, 1, 0, NULL, NULL, 0},

@@ -89,7 +89,6 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
     free(c->cap);
     free(c->G);
     free(c->g_noise);
-    free(c->i_static);
     free(c->r_unit);
     free(c->r_g);
     free(c->r_map);
@@ -97,8 +96,27 @@ void tdi_cosim_circuit_free(tdi_cosim_circuit *c)
     free(c->state_cap);
     free(c->state_G);
     free(c->force);
+    free(c->i_off);
     circuit_dev_free(c);
     free(c);
+}
+
+int tdi_cosim_circuit_set_offset(tdi_cosim_circuit *c, const double *i_off, tdi_err *err)
+{
+    double *d = NULL;
+    if (i_off) {
+        if (!(d = malloc(c->n * sizeof *d)))
+            return tdi_err_set(err, TDI_ENOMEM, "offset currents: out of memory");
+        for (size_t i = 0; i < c->n; i++)
+            if (!isfinite(d[i] = i_off[i])) {
+                free(d);
+                return tdi_err_set(err, TDI_ENUM, "offset current of unit %zu is %g", i,
+                                   i_off[i]);
+            }
+    }
+    free(c->i_off);
+    c->i_off = d;
+    return 0;
 }
 
 int tdi_cosim_circuit_set_state(tdi_cosim_circuit *c, size_t ns, const double *cap,
@@ -333,6 +351,21 @@ int tdi_cosim_analytic_solve(const tdi_cosim_circuit *c, const double *ib, doubl
                              out[i]);
     gsl_matrix_free(a);
     gsl_permutation_free(p);
+    return rc;
+}
+
+int tdi_cosim_analytic_equilibrium(const tdi_cosim_circuit *c, const double *ib, double *out,
+                                   tdi_err *err)
+{
+    if (!c->i_off)
+        return tdi_cosim_analytic_solve(c, ib, out, err);
+    double *d = malloc(c->n * sizeof *d);
+    if (!d)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->n; i++)
+        d[i] = ib[i] + c->i_off[i];
+    int rc = tdi_cosim_analytic_solve(c, d, out, err);
+    free(d);
     return rc;
 }
 

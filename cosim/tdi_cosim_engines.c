@@ -25,7 +25,7 @@ int tdi_cosim_fullscale(const tdi_cosim_cfg *cfg, const tdi_gen_circuit *gc,
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     double vmax = 0, sdmax = 0;
     for (size_t s = 0; s < ns; s++) {
-        int rc = tdi_cosim_analytic_solve(cc, ib + s * n, vstar, err);
+        int rc = tdi_cosim_analytic_equilibrium(cc, ib + s * n, vstar, err);
         if (rc) {
             free(vstar);
             return rc;

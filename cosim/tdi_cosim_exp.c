@@ -21,6 +21,10 @@ typedef struct exp_ctx {
     tdi_cosim_out *out;
     long L;           /* ticks per sample */
     size_t s_base;    /* first sample of this run */
+    const double *drive; /* (n_samples, n) A: the bias rows the engine gets: the DAC's outputs,
+                            plus the circuit's rest currents c->i_off for analytic and sde */
+    const double *off;   /* c->i_off when it is in drive (E_bias counts the DAC's part), else
+                            NULL */
     long *n_acc;      /* (n_samples) ADC conversions per sample */
     double *vprev;    /* (cols, n) V at the previous tick */
     double *pprev;    /* (cols) W dissipated in the resistors at the previous tick */
@@ -36,7 +40,7 @@ static const double *exp_bias(void *user, long k)
     size_t s = x->s_base + (size_t)(k / x->L);
     if (s >= x->pl->n_samples)
         return NULL;
-    return x->out->bias_q + s * x->c->n;
+    return x->drive + s * x->c->n;
 }
 
 /* On a terminal: one line rewritten every second; otherwise (logs): a line every 10 s. */
@@ -90,7 +94,7 @@ static int exp_tick_at(exp_ctx *x, size_t s_base, long k, const double *v, const
         long j = (k - 1) % x->L + 1; /* tick within the sample, 1..L */
         double pb = 0, ps = 0, h = pl->tick;
         for (size_t i = 0; i < n; i++) {
-            pb += ib[i] * (vprev[i] + v[i]);
+            pb += (ib[i] - (x->off ? x->off[i] : 0.0)) * (vprev[i] + v[i]);
             if (pl->stage_first > 0 && i >= pl->stage_first) /* the stage's own resistor */
                 ps += x->c->r_unit[i] * (vprev[i] * vprev[i] + v[i] * v[i]);
         }
@@ -129,7 +133,7 @@ static const double *exp_bias_cols(void *user, long k)
 {
     exp_ctx *x = user;
     (void)k;
-    return x->out->bias_q + x->s_base * x->c->n; /* each run holds its sample's bias */
+    return x->drive + x->s_base * x->c->n; /* each run holds its sample's bias */
 }
 
 static int exp_tick_cols(void *user, long k, const double *V, size_t ldv, const double *ib)
@@ -240,19 +244,24 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     x.cols = batched ? (ns < EXP_SDE_COLS ? ns : EXP_SDE_COLS) : 1;
     x.vprev = calloc(x.cols * n, sizeof(double));
     x.pprev = calloc(x.cols, sizeof(double));
-    double *vs = malloc(sizeof(double) * n);
-    if (!out->est || !out->bias_q || !out->e_bias || !out->e_r || !out->e_r_stage || !x.n_acc ||
-        !x.vprev || !x.pprev || !vs) {
+    double *vs = malloc(sizeof(double) * n), *drive = NULL;
+    int want_drive = kind != TDI_COSIM_SPICE && c->i_off; /* spice: they are in its cards */
+    if (want_drive)
+        drive = malloc(sizeof(double) * ns * n);
+    if ((want_drive && !drive) || !out->est || !out->bias_q || !out->e_bias || !out->e_r ||
+        !out->e_r_stage || !x.n_acc || !x.vprev || !x.pprev || !vs) {
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
-    /* the DAC: quantise and hold; a chip's static offsets ride on the held bias */
+    /* the DAC: quantise and hold (a chip's converters: pl->dac) */
     for (size_t q = 0; q < ns * n; q++)
         out->bias_q[q] = pl->dac ? tdi_cosim_conv_apply(pl->dac, q % n, pl->bias[q])
                                  : tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
-    for (size_t q = 0; c->i_static && q < ns * n; q++)
-        out->bias_q[q] += c->i_static[q % n];
     out->n_dac = (long)(ns * n);
+    for (size_t q = 0; drive && q < ns * n; q++)
+        drive[q] = out->bias_q[q] + c->i_off[q % n];
+    x.drive = drive ? drive : out->bias_q;
+    x.off = drive ? c->i_off : NULL;
     x.pl = pl;
     x.c = c;
     x.out = out;
@@ -264,7 +273,7 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         double T = (double)x.L * pl->tick;
         for (size_t s = 0; s < ns && !rc; s++) {
             const double *ib = out->bias_q + s * n;
-            rc = tdi_cosim_analytic_solve(c, ib, vs, err);
+            rc = tdi_cosim_analytic_solve(c, x.drive + s * n, vs, err);
             for (size_t r = 0; r < pl->n_read && !rc; r++)
                 out->est[s * pl->n_read + r] = vs[pl->read[r]];
             double pb = 0, ps = 0;
@@ -287,7 +296,8 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     nz.dev = dn.n ? &dn : NULL;
     nz.scalar = kind == TDI_COSIM_SDE && pl->sde_per_run;
     /* the mode-basis fast path where it applies (docs/sde.md), else the general engine */
-    int modes = batched && !pl->adc && tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
+    int modes = batched && !drive && !pl->adc &&
+                tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
     if (kind == TDI_COSIM_SDE && !modes && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
         rc = err ? err->code : TDI_ENOMEM;
         goto done;
@@ -341,6 +351,7 @@ done:
     free(x.vprev);
     free(x.pprev);
     free(vs);
+    free(drive);
     if (rc)
         tdi_cosim_out_destroy(out);
     return rc;

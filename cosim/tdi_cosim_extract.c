@@ -255,16 +255,22 @@ int tdi_cosim_realised_run(const tdi_gen_circuit *c, tdi_cosim_realised *r, doub
                            tdi_err *err)
 {
     size_t N = c->N;
-    double *G = malloc(N * N * sizeof *G);
-    if (!G)
+    memset(r, 0, sizeof *r); /* i_rest NULL on every error path */
+    double *G = malloc(N * N * sizeof *G), *ir = malloc(N * sizeof *ir);
+    if (!G || !ir) {
+        free(G);
+        free(ir);
         return tdi_err_set(err, TDI_ENOMEM, "realised matrix: out of memory");
+    }
     tdi_cosim_extract_opt o;
     tdi_cosim_extract_defaults(c, &o);
     tdi_cosim_extract_stats st;
-    int rc = tdi_cosim_extract_g_ex(c, &o, G, NULL, &st, err);
+    int rc = tdi_cosim_extract_g_ex(c, &o, G, ir, &st, err);
     if (!rc)
         rc = tdi_cosim_realised_compare(c, G, r, err);
     if (!rc) {
+        r->i_rest = ir; /* the rest op's hold currents: the OTAs' offsets */
+        ir = NULL;
         r->delta = o.delta;
         r->central = o.central;
         r->n_op = st.n_op;
@@ -275,5 +281,14 @@ int tdi_cosim_realised_run(const tdi_gen_circuit *c, tdi_cosim_realised *r, doub
         *G_out = G;
     else
         free(G);
+    free(ir);
     return rc;
+}
+
+void tdi_cosim_realised_destroy(tdi_cosim_realised *r)
+{
+    if (!r)
+        return;
+    free(r->i_rest);
+    r->i_rest = NULL;
 }

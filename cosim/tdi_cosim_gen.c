@@ -165,15 +165,17 @@ static int name_unit(tdi_cosim_circuit *c, size_t i, const char *node, double ca
     return rc;
 }
 
-/* A non-ideal chip's offsets as the units see them (docs/nonideal.md): c->i_static, the read-out
- * stage's units (>= N) none. */
+/* A non-ideal chip's offsets as the units see them (docs/nonideal.md) into c->i_off (the netlist
+ * carries them as Ios_ cards for spice); the read-out stage's units (>= N) none. */
 static int chip_static(tdi_cosim_circuit *c, const tdi_gen_chip *ch, size_t N, tdi_err *err)
 {
-    c->i_static = calloc(c->n, sizeof *c->i_static);
-    if (!c->i_static)
+    double *d = calloc(c->n, sizeof *d);
+    if (!d)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
-    memcpy(c->i_static, ch->i_unit, N * sizeof *c->i_static);
-    return 0;
+    memcpy(d, ch->i_unit, N * sizeof *d);
+    int rc = tdi_cosim_circuit_set_offset(c, d, err);
+    free(d);
+    return rc;
 }
 
 int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_stop,

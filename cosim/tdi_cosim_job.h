@@ -44,6 +44,41 @@ typedef struct tdi_cosim_ledger {
     double P_supply[TDI_COSIM_MAX_SUPPLY]; /* W: mean power over the spice runs */
 } tdi_cosim_ledger;
 
+/* The transistor-level comparison (docs/cosim.md "Transistor level"): every prediction of the
+ * decoder outputs on spice's samples, against the truth and against spice on the transistors.
+ * Lines in TDI_COSIM_MOS_* order (tdi_cosim_mos_row_name). */
+enum { TDI_COSIM_MOS_ANA_DESIGN, TDI_COSIM_MOS_SPICE_IDEAL, TDI_COSIM_MOS_ANA_G,
+       TDI_COSIM_MOS_ANA_OFF, TDI_COSIM_MOS_SDE, TDI_COSIM_MOS_SPICE, TDI_COSIM_MOS_NROW };
+typedef struct tdi_cosim_mos_row {
+    int have;
+    const double *est;    /* (n, D) V: decoder estimates (not owned) */
+    tdi_metrics m;        /* over the n samples, after gain */
+    double rms_vs_spice;  /* V: rms over samples and decoder units of est - spice's (NAN: no
+                             spice run) */
+} tdi_cosim_mos_row;
+typedef struct tdi_cosim_mos_cmp {
+    size_t n;                          /* samples (spice's, else all) */
+    tdi_cosim_mos_row row[TDI_COSIM_MOS_NROW];
+    double *est_g;                     /* (n, D) V: analytic (extracted G) = analytic - v_off */
+    tdi_cosim_out ideal[3];            /* the ideal-element netlist: analytic (design G), -,
+                                          spice (index = tdi_cosim_kind) */
+    double ideal_wall;                 /* s: its spice run */
+} tdi_cosim_mos_cmp;
+extern const char *const tdi_cosim_mos_row_name[TDI_COSIM_MOS_NROW]; /* the table's */
+extern const char *const tdi_cosim_mos_row_key[TDI_COSIM_MOS_NROW];  /* results.json's */
+
+/* cosim.chips (tdi_cosim_chips.c): one line per chip of the Monte Carlo over mismatch. */
+typedef struct tdi_cosim_chip {
+    long chip;                    /* circuit.chip of this draw */
+    double rel_fro, asym;         /* the realised matrix against gu M (tdi_cosim_realised) */
+    double i_rest_rms;            /* A: rms over units of the rest currents */
+    double off_rms;               /* V: rms over units of G^-1 i_rest (predicted rest offset) */
+    double cc_ana, cc_ana_g;      /* centered cosine: analytic (G + offsets), (extracted G) */
+    double cc_sde, cc_spice;      /* NAN when not run */
+    double r2_ana;                /* R^2 of analytic (G + offsets) */
+    double wall_s;                /* s: the chip's generation, extraction and engines */
+} tdi_cosim_chip;
+
 typedef struct tdi_cosim_job {
     /* inputs */
     const tdi_cosim_cfg *cfg_in; /* as given (the paper's-kT row runs with it) */
@@ -114,6 +149,17 @@ typedef struct tdi_cosim_job {
     double rest_off_rms, rest_off_max; /* V: rms and max |.| over units of that run's mean of
                                           v - v_ref (the OTAs' systematic offsets at rest) */
     double teff_wall;            /* s, its wall time */
+    double *rest_mean;           /* (N) V: that run's mean of v - v_ref per unit */
+    double *v_off;               /* (N) V: G^-1 i_rest, the predicted rest offset per unit */
+    double i_rest_rms;           /* A: rms over units of the realised i_rest */
+    tdi_cosim_circuit *cc_ideal; /* the ideal-element circuit of the same design (cosim.
+                                    ideal_rows; NULL otherwise) */
+    tdi_cosim_mos_cmp mc;        /* the comparison lines (tdi_cosim_job_mos_rows) */
+    tdi_cosim_chip *chips;       /* (n_chips) cosim.chips; NULL otherwise */
+    tdi_gen_circuit **chip_gc;   /* (cfg.chips) cosim.chips_spice: each chip's circuit with its
+                                    device noise sized, taken by the loop; NULL otherwise */
+    size_t n_chips;
+    double chips_wall;           /* s */
 } tdi_cosim_job;
 
 /* Row names, in TDI_COSIM_ROW_* order (results.json, samples.csv, the table). */
@@ -149,7 +195,38 @@ int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err);
  * build of the same config, overlaid by tdi_cosim_circuit_mos), and the effective temperature
  * from a noise-only spice run (nothing when cfg.teff_relax is 0, spice or noise is off). */
 int tdi_cosim_job_circuit_mos(tdi_cosim_job *j, double tick, double t_stop, tdi_err *err);
+/* The engines' circuit *cc of the devices: mos build gc of config g (bundle b): the devices:
+ * ideal build of g read back (G_design (N, N) S, may be NULL, gets its G), overlaid by
+ * tdi_cosim_circuit_mos (extract, real as there); *cci (cci may be NULL) gets the ideal-element
+ * circuit itself. The caller frees both circuits (also on error). */
+int tdi_cosim_mos_circuits(const tdi_gen_config *g, const tdi_gen_bundle *b,
+                           const tdi_gen_circuit *gc, double tick, double t_stop, int extract,
+                           tdi_cosim_realised *real, double *G_design, tdi_cosim_circuit **cc,
+                           tdi_cosim_circuit **cci, tdi_err *err);
 int tdi_cosim_job_teff(tdi_cosim_job *j, tdi_err *err);
+/* The comparison lines (after the metrics): the ideal-element netlist's analytic and spice runs
+ * with the job's plan and seeds (cosim.ideal_rows), the extracted-G analytic without the rest
+ * currents, each against the truth and against spice on the transistors. Nothing for ideal
+ * jobs. tdi_cosim_job_mos_free frees what the transistor-level stages allocated. */
+int tdi_cosim_job_mos_rows(tdi_cosim_job *j, tdi_err *err);
+void tdi_cosim_job_mos_free(tdi_cosim_job *j);
+/* The Monte Carlo over mismatch (tdi_cosim_chips.c; cosim.chips > 0, devices: mos with
+ * circuit.mos_mismatch): chip = circuit.chip .. + chips - 1, each regenerated, extracted and
+ * run by the analytic engine (G + offsets; cosim.chips_sde, cosim.chips_spice add those);
+ * fills j->chips. The table block and chips.csv (tdi_cosim_report.c). */
+int tdi_cosim_job_chips(tdi_cosim_job *j, tdi_err *err);
+/* Right after the circuit stage: TDI_ECONFIG (naming the keys) when cosim.chips > 0 but the
+ * job is not devices: mos with circuit.mos_mismatch: true; with cosim.chips_spice every chip's
+ * circuit built and its device noise sized (before any transient: docs/noise.md).
+ * tdi_cosim_chips_free frees what the chips stages allocated. */
+int tdi_cosim_job_chips_prepare(tdi_cosim_job *j, tdi_err *err);
+void tdi_cosim_chips_free(tdi_cosim_job *j);
+/* The per-chip table with mean / std / min / max; chips.csv (a header line, one line per chip);
+ * results.json's member ", \"chips\": {...}" inside "transistor_level" (nothing without
+ * chips). */
+void tdi_cosim_chips_print(const tdi_cosim_job *j, FILE *f);
+void tdi_cosim_chips_csv(const tdi_cosim_job *j, FILE *f);
+void tdi_cosim_chips_json(const tdi_cosim_job *j, FILE *f);
 /* energy ledger (tdi_cosim_energy.c) */
 void tdi_cosim_job_energy(tdi_cosim_job *j);
 /* report (tdi_cosim_report.c): the table's head, the output files (one directory

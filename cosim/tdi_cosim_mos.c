@@ -1,14 +1,18 @@
 /* tdi_cosim_mos: the engines' circuit at transistor level (circuit.devices: mos, docs/cosim.md
  * "Transistor level"). The ideal-element circuit of the same design (names, capacitors, thermal
  * noise, resistors for E_R, its G read back and checked against gu M) receives the transistor
- * netlist's cards, the realised G extracted from that netlist (the analytic and sde engines run
- * the linearised transistor circuit), the rest voltage V_cm and the three measured supplies.
- * Invariant: spice runs the transistor netlist itself; nothing here changes an ideal circuit.
- * Non-goals: netlist emission (generator), the extraction (tdi_cosim_extract.c). */
+ * netlist's cards, the realised G and rest currents extracted from that netlist (the analytic
+ * and sde engines run the linearised transistor circuit, offsets included), the rest voltage
+ * V_cm and the three measured supplies; the job's T_eff run and its comparison lines
+ * (transistor vs ideal vs analytic). Invariant: spice runs the transistor netlist itself;
+ * nothing here changes an ideal circuit. Non-goals: netlist emission (generator), the
+ * extraction (tdi_cosim_extract.c), the Monte Carlo (tdi_cosim_chips.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "tdi_clock.h"
 #include "tdi_cosim.h"
 #include "tdi_cosim_job.h"
 #include "tdi_gen.h"
@@ -23,7 +27,8 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
         return tdi_err_set(err, TDI_EARG, "transistor level: rc units without the analog "
                            "read-out stage only (%zu units, circuit of %zu)", gc->N, c->n);
     tdi_gen_text *txt = NULL;
-    double *G = NULL;
+    double *G = NULL, *ir = NULL;
+    const double *i_rest = NULL;
     int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, tick, t_stop, &txt, err);
     if (!rc)
         rc = tdi_cosim_circuit_set_lines(c, (const char *const *)txt->lines, err);
@@ -33,12 +38,19 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
         ; /* the deck only: c keeps the design G */
     } else if (!rc && rep) {
         rc = tdi_cosim_realised_run(gc, rep, &G, err);
+        i_rest = rep->i_rest;
     } else if (!rc) {
+        tdi_cosim_extract_opt o;
+        tdi_cosim_extract_defaults(gc, &o);
         G = malloc(gc->N * gc->N * sizeof *G);
-        rc = G ? tdi_cosim_extract_g(gc, G, err) : tdi_err_set(err, TDI_ENOMEM, "out of memory");
+        i_rest = ir = malloc(gc->N * sizeof *ir);
+        rc = G && ir ? tdi_cosim_extract_g_ex(gc, &o, G, ir, NULL, err)
+                     : tdi_err_set(err, TDI_ENOMEM, "out of memory");
     }
-    if (!rc && G)
+    if (!rc && G) /* the linearised transistor circuit: its G and its own rest currents */
         rc = tdi_cosim_circuit_set_g(c, G, err);
+    if (!rc && G)
+        rc = tdi_cosim_circuit_set_offset(c, i_rest, err);
     c->v_ref = p->v_ref;
     if (!rc && !c->n_supply) {
         rc = tdi_cosim_circuit_add_supply(c, "vdd", p->vdd, err);
@@ -46,28 +58,57 @@ int tdi_cosim_circuit_mos(tdi_cosim_circuit *c, const tdi_gen_circuit *gc, doubl
         rc = rc ? rc : tdi_cosim_circuit_add_supply(c, "vcm", p->v_ref, err);
     }
     free(G);
+    free(ir);
     tdi_gen_text_free(txt);
     return rc ? tdi_err_prefix(err, "transistor level") : 0;
+}
+
+/* v_off = G^-1 i_rest (the realised circuit's rest with no bias) and rms |i_rest|. */
+static int rest_offset(tdi_cosim_job *j, tdi_err *err)
+{
+    size_t N = j->cc->n;
+    if (!(j->v_off = malloc(N * sizeof *j->v_off)))
+        return tdi_err_set(err, TDI_ENOMEM, "transistor level: out of memory");
+    for (size_t i = 0; i < N; i++)
+        j->i_rest_rms += j->cc->i_off[i] * j->cc->i_off[i] / (double)N;
+    j->i_rest_rms = sqrt(j->i_rest_rms);
+    return tdi_cosim_analytic_solve(j->cc, j->cc->i_off, j->v_off, err);
+}
+
+int tdi_cosim_mos_circuits(const tdi_gen_config *g, const tdi_gen_bundle *b,
+                           const tdi_gen_circuit *gc, double tick, double t_stop, int extract,
+                           tdi_cosim_realised *real, double *G_design, tdi_cosim_circuit **cc,
+                           tdi_cosim_circuit **cci, tdi_err *err)
+{
+    tdi_gen_config gi = *g; /* the same design with ideal elements: names, R, design G */
+    snprintf(gi.devices, sizeof gi.devices, "ideal");
+    tdi_gen_circuit *gci = NULL;
+    int rc = tdi_gen_circuit_build(&gi, b, &gci, err);
+    if (!rc)
+        rc = tdi_cosim_circuit_from_gen(gci, tick, t_stop, cc, err);
+    if (!rc && cci) /* its own engines' circuit: the ideal-element rows */
+        rc = tdi_cosim_circuit_from_gen(gci, tick, t_stop, cci, err);
+    tdi_gen_circuit_free(gci);
+    if (!rc && G_design)
+        memcpy(G_design, (*cc)->G, gc->N * gc->N * sizeof *G_design);
+    if (!rc)
+        rc = tdi_cosim_circuit_mos(*cc, gc, tick, t_stop, extract, real, err);
+    return rc;
 }
 
 int tdi_cosim_job_circuit_mos(tdi_cosim_job *j, double tick, double t_stop, tdi_err *err)
 {
     size_t N = j->gc->N;
-    tdi_gen_config gi = j->gcfg; /* the same design with ideal elements: names, R, design G */
-    snprintf(gi.devices, sizeof gi.devices, "ideal");
-    tdi_gen_circuit *gci = NULL;
-    int rc = tdi_gen_circuit_build(&gi, &j->b, &gci, err);
-    if (!rc)
-        rc = tdi_cosim_circuit_from_gen(gci, tick, t_stop, &j->cc, err);
-    tdi_gen_circuit_free(gci);
-    if (!rc && (!(j->G_design = malloc(N * N * sizeof(double))) ||
-                !(j->real = calloc(1, sizeof *j->real))))
-        rc = tdi_err_set(err, TDI_ENOMEM, "transistor level: out of memory");
-    if (!rc) {
-        memcpy(j->G_design, j->cc->G, N * N * sizeof(double));
-        /* --deck writes the netlist only: no extraction (minutes at D = 64) */
-        rc = tdi_cosim_circuit_mos(j->cc, j->gc, tick, t_stop, !j->cfg.deck_out, j->real, err);
-    }
+    if (!(j->G_design = malloc(N * N * sizeof(double))) ||
+        !(j->real = calloc(1, sizeof *j->real)))
+        return tdi_err_set(err, TDI_ENOMEM, "transistor level: out of memory");
+    int extract = !j->cfg.deck_out; /* --deck: the netlist only, no extraction (minutes at
+                                       D = 64) */
+    int rc = tdi_cosim_mos_circuits(&j->gcfg, &j->b, j->gc, tick, t_stop, extract, j->real,
+                                    j->G_design, &j->cc,
+                                    j->cfg.ideal_rows && extract ? &j->cc_ideal : NULL, err);
+    if (!rc && j->cc->i_off) /* the predicted rest offset G^-1 i_rest */
+        rc = rest_offset(j, err);
     return rc;
 }
 
@@ -125,7 +166,98 @@ int tdi_cosim_job_teff(tdi_cosim_job *j, tdi_err *err)
         rc = err->code;
     j->teff_ticks = burn + keep * stride;
     j->teff_wall = st.wall_s;
+    if (!rc) { /* the measured rest, beside the predicted v_off */
+        j->rest_mean = mean;
+        mean = NULL;
+    }
     free(mean);
     free(S);
     return rc ? tdi_err_prefix(err, "effective temperature (noise-only spice run)") : 0;
+}
+
+/* ------------------------------------------------------------ transistor vs ideal vs analytic */
+const char *const tdi_cosim_mos_row_name[TDI_COSIM_MOS_NROW] = {
+    "analytic (design G)", "spice (ideal elements)", "analytic (extracted G)",
+    "analytic (G + offsets)", "sde (G + offsets)", "spice (transistors)"};
+const char *const tdi_cosim_mos_row_key[TDI_COSIM_MOS_NROW] = {
+    "analytic_design_G", "spice_ideal", "analytic_extracted_G", "analytic_G_offsets",
+    "sde_G_offsets", "spice_transistors"};
+
+/* The ideal-element netlist through the job's plan (its samples, converters, seeds): analytic
+ * on the design G, and spice when the transistors' spice ran. */
+static int mos_ideal_runs(tdi_cosim_job *j, tdi_err *err)
+{
+    tdi_cosim_mos_cmp *mc = &j->mc;
+    tdi_cosim_plan pl = j->pl;
+    pl.n_samples = mc->n;
+    pl.n_wave = 0;
+    pl.label = NULL;
+    pl.batch = j->sched_batch[TDI_COSIM_SPICE];
+    int rc = tdi_cosim_exp_run(TDI_COSIM_ANALYTIC, j->cc_ideal, &pl, &mc->ideal[0], err);
+    if (!rc && j->outs[TDI_COSIM_SPICE].est) {
+        pl.label = j->cfg.progress ? "tdi-cosim spice (ideal elements)" : NULL;
+        double w0 = tdi_clock_s(CLOCK_MONOTONIC);
+        rc = tdi_cosim_exp_run(TDI_COSIM_SPICE, j->cc_ideal, &pl, &mc->ideal[2], err);
+        mc->ideal_wall = tdi_clock_s(CLOCK_MONOTONIC) - w0;
+    }
+    return rc ? tdi_err_prefix(err, "the ideal-element netlist") : 0;
+}
+
+/* One line's metrics against the truth (est in V -> units, times gain) and its rms against
+ * spice on the transistors. */
+static int mos_row_eval(tdi_cosim_job *j, tdi_cosim_mos_row *r, const double *est)
+{
+    size_t n = j->mc.n, D = j->D;
+    const double *sp = j->outs[TDI_COSIM_SPICE].est;
+    double *pred = malloc(n * D * sizeof *pred), ss = 0;
+    if (!pred)
+        return TDI_ENOMEM;
+    for (size_t q = 0; q < n * D; q++) {
+        pred[q] = est[q] / j->ph->Vs * j->gain[q % D];
+        if (sp)
+            ss += (est[q] - sp[q]) * (est[q] - sp[q]);
+    }
+    r->have = 1;
+    r->est = est;
+    r->m = tdi_metrics_eval(pred, j->truth + j->s0 * D, j->mean_fit, n, D);
+    r->rms_vs_spice = sp ? sqrt(ss / (double)(n * D)) : NAN;
+    free(pred);
+    return 0;
+}
+
+int tdi_cosim_job_mos_rows(tdi_cosim_job *j, tdi_err *err)
+{
+    if (!j->ph->mos || !j->v_off)
+        return 0;
+    tdi_cosim_mos_cmp *mc = &j->mc;
+    size_t D = j->D;
+    mc->n = j->outs[TDI_COSIM_SPICE].est ? j->nk[TDI_COSIM_SPICE] : j->ns;
+    int rc = j->cc_ideal ? mos_ideal_runs(j, err) : 0;
+    if (rc)
+        return rc;
+    /* analytic is linear: without the rest currents it is analytic - G^-1 i_rest */
+    const double *ea = j->outs[TDI_COSIM_ANALYTIC].est;
+    if (!(mc->est_g = malloc(mc->n * D * sizeof *mc->est_g)))
+        return tdi_err_set(err, TDI_ENOMEM, "transistor level: out of memory");
+    for (size_t s = 0; s < mc->n; s++)
+        for (size_t i = 0; i < D; i++)
+            mc->est_g[s * D + i] = ea[s * D + i] - j->v_off[j->read[i]];
+    const double *est[TDI_COSIM_MOS_NROW] = {mc->ideal[0].est, mc->ideal[2].est, mc->est_g, ea,
+                                             j->outs[TDI_COSIM_SDE].est,
+                                             j->outs[TDI_COSIM_SPICE].est};
+    for (int r = 0; r < TDI_COSIM_MOS_NROW && !rc; r++)
+        if (est[r] && mos_row_eval(j, &mc->row[r], est[r]))
+            rc = tdi_err_set(err, TDI_ENOMEM, "transistor level: out of memory");
+    return rc;
+}
+
+void tdi_cosim_job_mos_free(tdi_cosim_job *j)
+{
+    tdi_cosim_circuit_free(j->cc_ideal);
+    for (int k = 0; k < 3; k++)
+        tdi_cosim_out_destroy(&j->mc.ideal[k]);
+    free(j->mc.est_g);
+    free(j->rest_mean);
+    free(j->v_off);
+    tdi_cosim_chips_free(j);
 }

@@ -183,6 +183,44 @@ static void json_supply(const tdi_cosim_job *j, FILE *f)
     fprintf(f, "]},\n");
 }
 
+/* rms over units of a (N) V, and of a - b */
+static double rms_n(const double *a, const double *b, size_t N)
+{
+    double s = 0;
+    for (size_t i = 0; i < N; i++) {
+        double d = a[i] - (b ? b[i] : 0.0);
+        s += d * d;
+    }
+    return sqrt(s / (double)N);
+}
+
+/* "offsets" (the rest currents, predicted and measured rest) and "compare" (the comparison
+   lines) of "transistor_level" */
+static void json_mos_cmp(const tdi_cosim_job *j, FILE *f)
+{
+    if (!j->v_off)
+        return;
+    size_t N = j->cc->n;
+    fprintf(f, "  , \"offsets\": {\"i_rest_rms_A\": %.6g, \"rest_pred_rms_V\": %.6g",
+            j->i_rest_rms, rms_n(j->v_off, NULL, N));
+    if (j->rest_mean)
+        fprintf(f, ", \"rest_meas_rms_V\": %.6g, \"rest_meas_minus_pred_rms_V\": %.6g",
+                rms_n(j->rest_mean, NULL, N), rms_n(j->rest_mean, j->v_off, N));
+    fprintf(f, "}\n  , \"compare\": {\"samples\": %zu, \"ideal_spice_wall_s\": %.6g", j->mc.n,
+            j->mc.ideal_wall);
+    for (int r = 0; r < TDI_COSIM_MOS_NROW; r++) {
+        const tdi_cosim_mos_row *w = &j->mc.row[r];
+        if (!w->have)
+            continue;
+        fprintf(f, ", \"%s\": {\"cos_paper\": %.6f, \"cos_centered\": %.6f, \"r2\": %.6f",
+                tdi_cosim_mos_row_key[r], w->m.cos_paper, w->m.cos_centered, w->m.r2);
+        if (!isnan(w->rms_vs_spice))
+            fprintf(f, ", \"rms_vs_spice_V\": %.6g", w->rms_vs_spice);
+        fprintf(f, "}");
+    }
+    fprintf(f, "}\n");
+}
+
 /* "transistor_level" (devices: mos only: ideal results.json unchanged) */
 static void json_mos(const tdi_cosim_job *j, FILE *f)
 {
@@ -201,6 +239,8 @@ static void json_mos(const tdi_cosim_job *j, FILE *f)
                 "\"rest_offset_max_V\": %.6g}\n", j->teff_ticks, j->teff_wall, t->teff_mean,
                 t->teff_lyap_mean, t->d_meas_ref, t->d_lyap_ref, t->d_meas_lyap, t->lyap_resid,
                 j->teff_psd_bus, j->rest_off_rms, j->rest_off_max);
+    json_mos_cmp(j, f);
+    tdi_cosim_chips_json(j, f);
     fprintf(f, "  },\n");
 }
 
@@ -284,6 +324,8 @@ int tdi_cosim_report_write(const tdi_cosim_job *j, tdi_err *err)
     rc = write_file(j, tmp, "results.json", write_results, err);
     if (!rc)
         rc = write_file(j, tmp, "samples.csv", write_samples, err);
+    if (!rc && j->n_chips)
+        rc = write_file(j, tmp, "chips.csv", tdi_cosim_chips_csv, err);
     if (!rc && (j->outs[2].wave || j->outs[1].wave))
         rc = write_file(j, tmp, "waveform.csv", write_waveform, err);
     if (!rc)
@@ -486,6 +528,35 @@ static void table_levels(const tdi_cosim_job *j, FILE *rep)
     }
 }
 
+/* The rest currents and the comparison lines: transistor vs ideal vs analytic. */
+static void table_mos_cmp(const tdi_cosim_job *j, FILE *rep)
+{
+    if (!j->v_off)
+        return;
+    size_t N = j->cc->n;
+    fprintf(rep, "rest currents (the extraction's rest op): rms %.4g A; predicted rest offset "
+            "G^-1 i_rest: rms %.4g V", j->i_rest_rms, rms_n(j->v_off, NULL, N));
+    if (j->rest_mean)
+        fprintf(rep, "; measured (noise-only run) rms %.4g V, measured - predicted rms %.4g V",
+                rms_n(j->rest_mean, NULL, N), rms_n(j->rest_mean, j->v_off, N));
+    fprintf(rep, "\n\ntransistor vs ideal vs analytic (decoder outputs, %zu samples%s):\n",
+            j->mc.n, j->outs[TDI_COSIM_SPICE].est ? ", spice's" : "");
+    fprintf(rep, "%-24s %9s %12s %8s %16s\n", "row", "cos_paper", "cos_centered", "R^2",
+            "rms vs spice V");
+    for (int r = 0; r < TDI_COSIM_MOS_NROW; r++) {
+        const tdi_cosim_mos_row *w = &j->mc.row[r];
+        if (!w->have)
+            continue;
+        fprintf(rep, "%-24s %9.4f %12.4f %8.4f %16.4g\n", tdi_cosim_mos_row_name[r],
+                w->m.cos_paper, w->m.cos_centered, w->m.r2, w->rms_vs_spice);
+    }
+    if (j->cc_ideal && j->mc.ideal[TDI_COSIM_SPICE].est)
+        fprintf(rep, "(the ideal-element netlist ran with the same plan, converters and noise "
+                "seed: %.3g s wall; cosim.ideal_rows)\n", j->mc.ideal_wall);
+    fprintf(rep, "(the table's analytic and sde rows are the extracted G with the rest currents: "
+            "G^-1 (b + i_rest))\n");
+}
+
 /* The transistor-level block: the realised matrix and the effective temperature. */
 static void table_mos(const tdi_cosim_job *j, FILE *rep)
 {
@@ -503,6 +574,7 @@ static void table_mos(const tdi_cosim_job *j, FILE *rep)
                 "offsets): rms %.4g V, max %.4g V = %.3g Vs\n", j->rest_off_rms, j->rest_off_max,
                 j->rest_off_max / j->ph->Vs);
     }
+    table_mos_cmp(j, rep);
 }
 
 void tdi_cosim_report_table(const tdi_cosim_job *j)
@@ -514,6 +586,7 @@ void tdi_cosim_report_table(const tdi_cosim_job *j)
     table_levels(j, rep);
     table_readout(j, rep);
     table_mos(j, rep);
+    tdi_cosim_chips_print(j, rep);
     table_energy(j, rep);
     fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", j->odir, j->odir);
 }

@@ -328,8 +328,8 @@ static void nl_usage_note(sb *s, const nl_ctx *x)
                 "linearly interpolated, sample 0 := 0", p->noise_na, p->noise_dt);
         sb_line(s, "*   force node = the unit node (rc) or p<unit> (rlc); bus nodes: u*, s*, sk*");
         if (c->chip)
-            sb_line(s, "*   non-ideal chip: ibias also carries the transconductor offsets as seen "
-                    "at each unit (docs/nonideal.md)");
+            sb_line(s, "*   non-ideal chip: Ios_<node> DC cards carry the transconductor offsets "
+                    "(docs/nonideal.md)");
         if (p->mos)
             sb_line(s, "*   analysis: .tran h tstop 0 h from the DC operating point (h = tick); no "
                     ".control block; in<device> EXTERNAL: device channel noise, drain to source");
@@ -404,13 +404,14 @@ static void nl_chip_caps(sb *s, const nl_ctx *x)
                     ch->cap[i] - x->p->Cu);
 }
 
-/* A non-ideal chip's transconductor offsets as DC currents "Ios_<node> 0 <node> DC i" (standalone
- * and hold netlists; the co-simulator adds them to ibias instead: chip->i_unit). */
+/* A non-ideal chip's transconductor offsets as DC currents "Ios_<node> 0 <node> DC i" (every
+ * netlist; the co-simulator's analytic and sde engines take them as seen at the units,
+ * chip->i_unit, in tdi_cosim_circuit.i_off). */
 static void nl_chip_offsets(sb *s, const nl_ctx *x)
 {
     const tdi_gen_chip *ch = x->c->chip;
     size_t n = 0;
-    for (size_t i = 0; ch && x->mode != TDI_GEN_COSIM && i < x->c->n_nodes; i++)
+    for (size_t i = 0; ch && i < x->c->n_nodes; i++)
         n += ch->i_node[i] != 0;
     if (!n)
         return;

@@ -218,6 +218,7 @@ static void test_report(void)
         tdi_check_contains(buf, "asymmetry", "printed report names the asymmetry");
         printf("%s", buf);
     }
+    tdi_cosim_realised_destroy(&r);
     free(G);
     tdi_gen_circuit_free(c);
     tdi_gen_bundle_destroy(&b);
@@ -366,6 +367,7 @@ static void test_mos(void)
         tdi_check_le(r.asym, 1e-6, "mos: asymmetry without mismatch");
         TDI_CHECK(r.diag_mean > 0, "mos: output conductance adds to every self term (mean > 0)");
     }
+    tdi_cosim_realised_destroy(&r);
     free(Gr);
     rc = tdi_cosim_mos_op_full(c, gm, gds, id, vth, &e);
     if (tdi_check_ok(rc, &e, "mos: device operating points")) {
@@ -425,6 +427,7 @@ static void test_mos_errors(void)
         /* Pelgrom offsets at W L ~ 0.2 um^2 change each OTA's gm by percents independently */
         TDI_CHECK(!rc && r.asym > 1e-3, "mos mismatch: asymmetry |G - G^T| / |G| > 1e-3");
         printf("  mismatch: rel_fro %.4e asymmetry %.4e\n", r.rel_fro, r.asym);
+        tdi_cosim_realised_destroy(&r);
         tdi_gen_circuit_free(c);
         tdi_gen_bundle_destroy(&b);
     }

@@ -235,7 +235,7 @@ static void test_readback(void)
     tdi_gen_readback_destroy(&rb);
     free(txt);
     txt = netlist(c, TDI_GEN_COSIM);
-    TDI_CHECK(txt && !strstr(txt, "\nIos_"), "cosim netlist: offsets ride on ibias instead");
+    TDI_CHECK(txt && strstr(txt, "\nIos_"), "cosim netlist carries the offset currents (spice)");
     free(txt);
     /* ngspice solves the hold netlist: the chip's G to 1e-9 (test_extract's reason: 15 digits,
        LU rounding times a condition number < 1e3), and the offsets at rest */
@@ -263,8 +263,8 @@ static void test_readback(void)
         tdi_check_le(rel_max(cc->G, c->chip->G, N * N), 1e-9, "cosim G = the chip's G");
         tdi_check_le(rel_max(cc->cap, c->chip->cap, N), 0, "cosim capacitors = the chip's");
         tdi_check_near(cc->temp, 320, 0, "cosim temperature = the chip's");
-        TDI_CHECK(cc->i_static && rel_max(cc->i_static, c->chip->i_unit, N) == 0,
-                  "cosim static currents = the chip's offsets at the units");
+        TDI_CHECK(cc->i_off && rel_max(cc->i_off, c->chip->i_unit, N) == 0,
+                  "cosim static currents (i_off) = the chip's offsets at the units");
     }
     tdi_cosim_circuit_free(cc);
     free(gM);
@@ -276,7 +276,7 @@ static void test_readback(void)
 
 /* ---------- the engines on a chip: its G (non-symmetric) and its offsets ----------
  * Noiseless, ideal converters: the sde engine's average after settling must equal the analytic
- * engine's G^-1 (b + i_static) to the settling error (settle_eps 1e-3 of the step, t_settle
+ * engine's G^-1 (b + i_off) to the settling error (settle_eps 1e-3 of the step, t_settle
  * from the design's slowest time; 1e-2 of max |v| leaves room for the chip's slower modes), and
  * both differ from the design's equilibrium by more than that (the offsets are large). */
 static void test_engines(void)
@@ -310,7 +310,7 @@ static void test_engines(void)
             dd = fmax(dd, fabs(oa.est[i] - c->expect_mean[i]));
         }
         tdi_check_le(d / vmax, 1e-2, "sde (non-symmetric G, static offsets) = analytic "
-                     "G^-1 (b + i_static), relative to max |v|");
+                     "G^-1 (b + i_off), relative to max |v|");
         TDI_CHECK(dd > 0.05 * vmax, "the chip's equilibrium is not the design's");
         tdi_cosim_out_destroy(&os);
     }
