@@ -313,6 +313,17 @@ static void test_engines(void)
                      "G^-1 (b + i_off), relative to max |v|");
         TDI_CHECK(dd > 0.05 * vmax, "the chip's equilibrium is not the design's");
         tdi_cosim_out_destroy(&os);
+        /* spice on the cosim netlist: the offsets from its Ios_ cards, not from i_off */
+        tdi_cosim_out osp;
+        int rp = tdi_cosim_exp_run(TDI_COSIM_SPICE, cc, &pl, &osp, &e);
+        if (tdi_check_ok(rp, &e, "spice engine runs the chip's cosim netlist")) {
+            double dp = 0;
+            for (size_t i = 0; i < N; i++)
+                dp = fmax(dp, fabs(osp.est[i] - oa.est[i]));
+            tdi_check_le(dp / vmax, 1e-2, "spice (Ios_ cards) = analytic G^-1 (b + i_off), "
+                         "relative to max |v| (the same settling bound)");
+            tdi_cosim_out_destroy(&osp);
+        }
     }
     if (!ra)
         tdi_cosim_out_destroy(&oa);
