@@ -47,6 +47,9 @@
  * Card order: header comments, .param, .subckt, unit instances, self terms, intra couplings
  *   (encoder then decoder), skip couplings, [read-out stage], bias sources, noise sources, .tran,
  *   [.control], .end.
+ * A non-ideal chip (circuit.nonideal, docs/nonideal.md): the element cards carry its values;
+ *   "Cni_<unit> <unit> 0 dC" after the unit instances (capacitance Cu + dC) and
+ *   "Ios_<node> 0 <node> DC i" after the bias sources (its offset currents; every mode).
  * Read-out stage (circuit.readout_stage: rc; docs/physics.md "Analog read-out"): per decoder unit
  *   y<j> a node r<y><j> ("ry5") with C_ro to ground (.subckt unit_ro r, instance "Xry5 ry5
  *   unit_ro"), a one-way VCCS "Gry5_y5 0 ry5 y5 0 gm_ro" (injects gm_ro v(y5); it draws no
