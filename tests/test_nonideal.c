@@ -2,8 +2,9 @@
  * docs/nonideal.md): the circuit.nonideal keys (unknown keys are errors at file:line:col), zero
  * non-ideality = today's netlist byte for byte, draws reproducible from (seed, chip) with the
  * stated distribution, the perturbed netlist read back (text parser and ngspice) to the chip's
- * G, the offsets as static currents, the chip report naming a perturbed element's block, and
- * the co-simulator's circuit on the chip, the converters' draws and INL. Scratch files in build/test-nonideal/. */
+ * G, the offsets as static currents, the chip report naming a perturbed element's block, the
+ * co-simulator's circuit and engines on the chip, the converters' draws and INL. Scratch files
+ * in build/test-nonideal/. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
