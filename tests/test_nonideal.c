@@ -333,6 +333,41 @@ static void test_engines(void)
     tdi_gen_bundle_destroy(&b);
 }
 
+/* ---------- ngspice -b runs the same chip ----------
+ * The standalone netlist of a chip (every non-ideality on) in ngspice's batch mode: its window
+ * averages against the chip's own equilibrium (tdi_gen_compare_log), in predicted read-out
+ * standard deviations; max |z| <= 5 (tdi-gen --compare's bound: a correct circuit exceeds it
+ * with probability ~6e-7 per average; the prediction is the design's, within a few % of the
+ * chip's at 2 % errors and 10 K). */
+static void test_ngspice_batch(void)
+{
+    tdi_err e = {0};
+    tdi_gen_bundle b;
+    tdi_gen_circuit *c = build("name: two4\ncircuit:\n  theta: 0.05\n  samples: [0, 1]\n"
+                               "  avg_relax: 40\n  chip: 9\n  nonideal:\n    gain_sigma: 0.02\n"
+                               "    self_sigma: 0.02\n    offset_sigma: 0.0002\n    gout: 0.02\n"
+                               "    cap_sigma: 0.01\n    temperature: 310\n", SCR "/two4", &b,
+                               &e);
+    if (!tdi_check_ok(c ? 0 : -1, &e, "chip 9 for ngspice -b"))
+        return;
+    FILE *f = fopen(SCR "/chip9.cir", "w");
+    int rc = f ? tdi_gen_netlist_write(c, TDI_GEN_STANDALONE, 0, 0, f, &e) : -1;
+    if (f)
+        fclose(f);
+    if (rc == 0 && system("ngspice -b " SCR "/chip9.cir > " SCR "/chip9.log 2>&1") != 0)
+        rc = -1;
+    char *log = rc ? NULL : tdi_test_slurp(SCR "/chip9.log");
+    double chi2n = 0, zmax = 1e9;
+    if (TDI_CHECK(log != NULL, "ngspice -b runs the chip's standalone netlist"))
+        tdi_check_ok(tdi_gen_compare_log(c, &b, log, NULL, &chi2n, &zmax, &e), &e,
+                     "its averages read");
+    tdi_check_le(zmax, 5, "ngspice -b averages vs the chip's equilibrium: max |z|");
+    printf("  chip 9 under ngspice -b: chi2/N = %.3f, max |z| = %.2f\n", chi2n, zmax);
+    free(log);
+    tdi_gen_circuit_free(c);
+    tdi_gen_bundle_destroy(&b);
+}
+
 /* ---------- the report names the block of a perturbed element ---------- */
 static void test_report_block(void)
 {
@@ -434,6 +469,7 @@ int main(void)
     test_readback();
     test_report_block();
     test_engines();
+    test_ngspice_batch();
     test_converters();
     TDI_TEST_END();
 }
