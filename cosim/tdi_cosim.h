@@ -579,6 +579,14 @@ void tdi_cosim_realised_destroy(tdi_cosim_realised *r);
  * (realised.json, results.json "transistor_level.realised"); 0 or TDI_ENOMEM. */
 void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f);
 int tdi_cosim_realised_json(const tdi_cosim_realised *r, tdi_json *o);
+/* A non-ideal chip's report (tdi_cosim_chip.c, docs/nonideal.md): G (N, N) S against gu*M in
+ * r's comparison fields; G NULL: the chip's reduced matrix (c->chip->G), or the element list's
+ * (tdi_gen_circuit_reduced) for an ideal circuit. *worst: the index into r->blk of the largest
+ * relative error. */
+int tdi_cosim_chip_report(const struct tdi_gen_circuit *c, const double *G,
+                          tdi_cosim_realised *r, size_t *worst, tdi_err *err);
+void tdi_cosim_chip_print(const struct tdi_gen_circuit *c, const tdi_cosim_realised *r,
+                          size_t worst, FILE *f);
 
 /* ---------------------------------------------------------------- device operating points
  * (tdi_cosim_mosop.c) Every MOSFET of a transistor-level circuit (c->dev[], devices: mos) at
@@ -712,6 +720,31 @@ double tdi_cosim_quantize(double x, int bits, double fs);
  * the mean of those samples. batch = 1: one transient for all samples (a bias schedule, each
  * sample starts from the previous sample's state); batch = 0: one run per sample from rest.
  * Both modes use the same global tick index for the noise, so they see the same noise. */
+/* Converter non-idealities of one chip (tdi_cosim_conv.c, docs/nonideal.md): per channel a
+ * gain error, an offset and a static INL curve (a bow (1 - u^2) and an S curve u (1 - u^2)
+ * mixed by a drawn angle, u = x / fs, scaled so its largest |INL| over the full scale is inl
+ * LSB), drawn from tdi_gen_nonideal_gauss(key, channel, TDI_GEN_NI_{ADC,DAC}_*). ADC: the input
+ * is distorted, then quantised; DAC: the code is quantised, then the output distorted. */
+typedef struct tdi_cosim_conv {
+    size_t n;            /* channels */
+    int bits;            /* > 0 */
+    double fs;           /* full scale (V for the ADC, A for the DAC) */
+    int adc;             /* 1: ADC, 0: DAC */
+    double *gain;        /* (n) 1 + relative gain error */
+    double *offset;      /* (n) offset, in the converter's unit */
+    double *w_bow, *w_s; /* (n) INL weights of (1 - u^2) and u (1 - u^2), in the unit */
+} tdi_cosim_conv;
+/* offset_lsb: std of the offset in LSB (2 fs / 2^bits); gain_err: std of the relative gain
+ * error; inl_lsb: largest |INL| in LSB; key: the chip's tdi_seed(seed, TDI_SEED_NONIDEAL, chip).
+ * TDI_EARG for bits <= 0 (no LSB: an ideal converter). */
+int tdi_cosim_conv_init(tdi_cosim_conv *cv, size_t n, int adc, int bits, double fs,
+                        double offset_lsb, double gain_err, double inl_lsb, uint64_t key,
+                        tdi_err *err);
+void tdi_cosim_conv_destroy(tdi_cosim_conv *cv);
+/* The converter's output for input x on channel ch (the ADC's quantised level, the DAC's
+ * analog current). */
+double tdi_cosim_conv_apply(const tdi_cosim_conv *cv, size_t ch, double x);
+
 typedef struct tdi_cosim_plan {
     size_t n_samples;
     const double *bias;     /* (n_samples, n) A: ideal bias currents, before the DAC */
@@ -743,6 +776,9 @@ typedef struct tdi_cosim_plan {
                                numbers to rounding, test_cosim_engines) */
     int sde_general;        /* sde engine: 1 = never the mode-basis fast path (the general
                                batched path above even where tdi_cosim_sde_modes_applies) */
+    const tdi_cosim_conv *dac; /* a chip's DAC (n channels: one per unit), NULL: ideal */
+    const tdi_cosim_conv *adc; /* a chip's ADC (n_read channels), NULL: ideal; the sde engine
+                                  then takes the general path (not the mode basis) */
 } tdi_cosim_plan;
 
 typedef struct tdi_cosim_out {
@@ -810,6 +846,10 @@ typedef struct tdi_cosim_cfg {
     long adc_bits;         /* 0 = ideal */
     double adc_fs;         /* V; 0 = auto */
     double adc_rate;       /* Hz; 0 = auto: 4 conversions per slowest relaxation time */
+    /* converter non-idealities of chip circuit.chip (docs/nonideal.md); 0: ideal */
+    double adc_offset, dac_offset;     /* LSB, std of each channel's offset */
+    double adc_gain_err, dac_gain_err; /* std of each channel's relative gain error */
+    double adc_inl, dac_inl;           /* LSB, largest |INL| of each channel */
     int progress;          /* progress line on stderr */
     int paper_row;         /* with an operating point: also the sde row at the paper's kT = 1 */
     long paper_row_samples;/* ... on the first this many of the samples (0 = all) */

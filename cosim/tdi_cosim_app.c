@@ -71,6 +71,8 @@ static void job_destroy(tdi_cosim_job *j)
     for (size_t q = 0; q < sizeof arrays / sizeof arrays[0]; q++)
         free(arrays[q]);
     free(j->read);
+    tdi_cosim_conv_destroy(&j->adc_ni);
+    tdi_cosim_conv_destroy(&j->dac_ni);
     tdi_cosim_circuit_free(j->cc);
     free(j->G_design);
     tdi_cosim_job_mos_free(j);

@@ -57,6 +57,26 @@ static int plan_waves(tdi_cosim_job *j, tdi_err *err)
     return 0;
 }
 
+/* A chip's converters (cosim.adc_* / dac_*, docs/nonideal.md): drawn from the chip's stream
+ * tdi_seed(seed, TDI_SEED_NONIDEAL, circuit.chip); one DAC per unit, one ADC per read-out unit. */
+static int plan_converters(tdi_cosim_job *j, tdi_err *err)
+{
+    const tdi_cosim_cfg *c = &j->cfg;
+    uint64_t key = tdi_seed((uint64_t)c->seed, TDI_SEED_NONIDEAL, (uint64_t)j->gcfg.chip);
+    int rc = 0;
+    if (c->dac_offset > 0 || c->dac_gain_err > 0 || c->dac_inl > 0) {
+        rc = tdi_cosim_conv_init(&j->dac_ni, j->cc->n, 0, (int)c->dac_bits, j->dac_fs,
+                                 c->dac_offset, c->dac_gain_err, c->dac_inl, key, err);
+        j->pl.dac = rc ? NULL : &j->dac_ni;
+    }
+    if (!rc && (c->adc_offset > 0 || c->adc_gain_err > 0 || c->adc_inl > 0)) {
+        rc = tdi_cosim_conv_init(&j->adc_ni, j->D, 1, (int)c->adc_bits, j->adc_fs,
+                                 c->adc_offset, c->adc_gain_err, c->adc_inl, key, err);
+        j->pl.adc = rc ? NULL : &j->adc_ni;
+    }
+    return rc ? tdi_err_prefix(err, "%s: cosim.adc_* / dac_*", c->path) : 0;
+}
+
 int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
@@ -88,6 +108,8 @@ int tdi_cosim_job_plan(tdi_cosim_job *j, tdi_err *err)
     j->pl.sde_per_run = cfg->sde_reference;
     j->pl.sde_general = cfg->sde_general || cfg->spice; /* sde vs spice: same noise, docs/sde.md */
     j->pl.batch = j->sched_batch[TDI_COSIM_SPICE];
+    if ((rc = plan_converters(j, err)))
+        return rc;
     return plan_waves(j, err);
 }
 

@@ -105,7 +105,8 @@ static int exp_tick_at(exp_ctx *x, size_t s_base, long k, const double *v, const
         if (a > 0 && a % pl->adc_stride == 0) {
             double *e = x->out->est + s * pl->n_read;
             for (size_t r = 0; r < pl->n_read; r++)
-                e[r] += tdi_cosim_quantize(v[pl->read[r]], pl->adc_bits, pl->adc_fs);
+                e[r] += pl->adc ? tdi_cosim_conv_apply(pl->adc, r, v[pl->read[r]])
+                                : tdi_cosim_quantize(v[pl->read[r]], pl->adc_bits, pl->adc_fs);
             x->n_acc[s]++;
             x->out->n_adc += (long)pl->n_read;
         }
@@ -252,9 +253,10 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
         goto done;
     }
-    /* the DAC: quantise and hold */
+    /* the DAC: quantise and hold (a chip's converters: pl->dac) */
     for (size_t q = 0; q < ns * n; q++)
-        out->bias_q[q] = tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
+        out->bias_q[q] = pl->dac ? tdi_cosim_conv_apply(pl->dac, q % n, pl->bias[q])
+                                 : tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
     out->n_dac = (long)(ns * n);
     for (size_t q = 0; drive && q < ns * n; q++)
         drive[q] = out->bias_q[q] + c->i_off[q % n];
@@ -294,7 +296,8 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
     nz.dev = dn.n ? &dn : NULL;
     nz.scalar = kind == TDI_COSIM_SDE && pl->sde_per_run;
     /* the mode-basis fast path where it applies (docs/sde.md), else the general engine */
-    int modes = batched && !drive && tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
+    int modes = batched && !drive && !pl->adc &&
+                tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
     if (kind == TDI_COSIM_SDE && !modes && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
         rc = err ? err->code : TDI_ENOMEM;
         goto done;

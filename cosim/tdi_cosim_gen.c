@@ -58,7 +58,8 @@ int tdi_cosim_circuit_take_resistors(tdi_cosim_circuit *c, const tdi_gen_readbac
     return 0;
 }
 
-/* The read-back K (NT, NT) against gu*M (substrate block, unit kinds with an ideal G) and, with the stage, the
+/* The read-back K (NT, NT) against gu*M, or a non-ideal chip's own reduced matrix (substrate
+ * block, unit kinds with an ideal G) and, with the stage, the
  * stage block's intended values; the substrate rows must have no entry in stage columns. */
 static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT, tdi_err *err)
 {
@@ -67,12 +68,14 @@ static int check_readback(const tdi_gen_circuit *gc, const double *K, size_t NT,
     double gmax = 0, dmax = 0;
     for (size_t i = 0; i < N; i++)
         for (size_t j = 0; j < N; j++) {
-            gmax = fmax(gmax, fabs(p->gu * gc->M[i * N + j]));
-            dmax = fmax(dmax, fabs(K[i * NT + j] - p->gu * gc->M[i * N + j]));
+            double want = gc->chip ? gc->chip->G[i * N + j] : p->gu * gc->M[i * N + j];
+            gmax = fmax(gmax, fabs(want));
+            dmax = fmax(dmax, fabs(K[i * NT + j] - want));
         }
     if (p->unit->ideal_g && dmax > 1e-9 * gmax) /* kinds with an ideal G (rc, rlc) */
         return tdi_err_set(err, TDI_ENUM, "cosim: the netlist implements a G that differs from "
-                           "gu*M by %.3g S (max |gu M| = %.3g S)", dmax, gmax);
+                           "%s by %.3g S (max %.3g S)", gc->chip ? "the chip's" : "gu*M", dmax,
+                           gmax);
     if (NT == N)
         return 0;
     double *Ki = malloc(sizeof(double) * NT * NT);
@@ -162,6 +165,19 @@ static int name_unit(tdi_cosim_circuit *c, size_t i, const char *node, double ca
     return rc;
 }
 
+/* A non-ideal chip's offsets as the units see them (docs/nonideal.md) into c->i_off (the netlist
+ * carries them as Ios_ cards for spice); the read-out stage's units (>= N) none. */
+static int chip_static(tdi_cosim_circuit *c, const tdi_gen_chip *ch, size_t N, tdi_err *err)
+{
+    double *d = calloc(c->n, sizeof *d);
+    if (!d)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    memcpy(d, ch->i_unit, N * sizeof *d);
+    int rc = tdi_cosim_circuit_set_offset(c, d, err);
+    free(d);
+    return rc;
+}
+
 int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_stop,
                                tdi_cosim_circuit **out, tdi_err *err)
 {
@@ -211,13 +227,16 @@ int tdi_cosim_circuit_from_gen(const tdi_gen_circuit *gc, double tick, double t_
         goto done;
     }
     c->rc_units = p->unit->first_order;
-    c->temp = p->T;
+    c->temp = gc->chip ? gc->chip->T : p->T; /* a non-ideal chip's noise at its temperature */
     if ((rc = check_readback(gc, rb.K, NT, err)))
         goto done;
     memcpy(c->G, rb.K, sizeof(double) * NT * NT);
     for (size_t i = 0; i < NT && !rc; i++) /* units i >= N: the read-out stage's */
-        rc = name_unit(c, i, gc->nodes[i].name, i < N ? p->unit->cap(p, 0) : p->ro_C,
+        rc = name_unit(c, i, gc->nodes[i].name,
+                       i >= N ? p->ro_C : gc->chip ? gc->chip->cap[i] : p->unit->cap(p, 0),
                        i < N ? p->g_noise : p->ro_gn, err);
+    if (!rc && gc->chip && (rc = chip_static(c, gc->chip, N, err)))
+        goto done;
     if (rc || (rc = set_unit_state(c, p, rb.K, N, err)))
         goto done;
     for (size_t e = 0; e < gc->n_elems; e++) { /* the stage's gm_ro and g_ro included */

@@ -121,6 +121,7 @@ typedef struct tdi_cosim_job {
     size_t wave[16];
     int sched_batch[3];          /* per engine: 1 batch, 0 per sample */
     tdi_cosim_plan pl;
+    tdi_cosim_conv adc_ni, dac_ni; /* a chip's converters (docs/nonideal.md); n = 0: ideal */
     /* engines */
     int want[3];
     size_t nk[3];                /* samples per engine */

@@ -51,6 +51,9 @@
  *   and couplings as .subckt mod_<m> / cpl_<c>, instances Xm_<m> / Xc_<c>), circuit.param
  *   ({m*gu} values), circuit.noise_src: pwl (tdi-cosim's stream as PWL), circuit.readout_cards
  *   (.measure cards); docs/generator.md "For a chip designer". The read-back reads all of them.
+ * A non-ideal chip (circuit.nonideal, docs/nonideal.md): the element cards carry its values;
+ *   "Cni_<unit> <unit> 0 dC" after the unit instances (capacitance Cu + dC) and
+ *   "Ios_<node> 0 <node> DC i" after the bias sources (its offset currents; every mode).
  * Read-out stage (circuit.readout_stage: rc; docs/physics.md "Analog read-out"): per decoder unit
  *   y<j> a node r<y><j> ("ry5") with C_ro to ground (.subckt unit_ro r, instance "Xry5 ry5
  *   unit_ro"), a one-way VCCS "Gry5_y5 0 ry5 y5 0 gm_ro" (injects gm_ro v(y5); it draws no
@@ -146,6 +149,15 @@ typedef struct tdi_gen_config {
     int param;             /* 1: element values as expressions of .param gu, Vs, Cu */
     char noise_src[8];     /* trnoise | pwl: the seeded tdi-cosim stream as PWL sources */
     char readout_cards[8]; /* control | measure | both: .control meas and/or .measure cards */
+    /* behavioural non-idealities of chip `chip` (circuit.nonideal.*, docs/nonideal.md; every
+       draw from tdi_seed(seed, TDI_SEED_NONIDEAL, chip)); all 0: the ideal circuit, unchanged */
+    double ni_gain_sigma;  /* relative std of each coupling element's g (bus resistors too) */
+    double ni_self_sigma;  /* relative std of each self element's g */
+    double ni_offset_sigma;/* V, std of each transconductor side's input offset */
+    double ni_gout;        /* output conductance of each transconductor side / its |g| */
+    double ni_cap_sigma;   /* relative std of each unit capacitor */
+    double ni_temp;        /* K, the chip's temperature (0: circuit.T, the design's) */
+    double ni_tempco;      /* 1/K, relative change of every element's g per kelvin above T */
     char path[512];        /* config file name (for messages) */
     uint64_t hash;         /* FNV-1a 64 of the canonical dump of the keys read (the mos_* keys
                               and chip only when devices: mos, so ideal hashes are unchanged) */
@@ -484,6 +496,41 @@ typedef struct tdi_gen_ota {
 
 enum { TDI_GEN_CARDS_CONTROL = 0, TDI_GEN_CARDS_MEASURE = 1, TDI_GEN_CARDS_BOTH = 2 };
 
+/* ---- behavioural non-idealities of one chip (generator/tdi_gen_nonideal.c, docs/nonideal.md)
+ * Applied to the element list of the ideal-element realisation (unit: rc, devices: ideal) after
+ * the operating point: c->elems then hold the chip's values, so every netlist, the read-back and
+ * the reduction see the chip. Draws: Gaussian, from the counter generator
+ * tdi_gen_nonideal_gauss(key, item, what) with key = tdi_seed(seed, TDI_SEED_NONIDEAL, chip),
+ * item the element (or unit, or converter channel), what the quantity (TDI_GEN_NI_*), so one
+ * draw does not depend on which others are switched on. */
+enum { TDI_GEN_NI_GAIN = 0, TDI_GEN_NI_OFFSET_A = 1, TDI_GEN_NI_OFFSET_B = 2, TDI_GEN_NI_CAP = 3,
+       TDI_GEN_NI_ADC_OFFSET = 4, TDI_GEN_NI_ADC_GAIN = 5, TDI_GEN_NI_ADC_INL = 6,
+       TDI_GEN_NI_DAC_OFFSET = 7, TDI_GEN_NI_DAC_GAIN = 8, TDI_GEN_NI_DAC_INL = 9 };
+
+typedef struct tdi_gen_chip {
+    long index;            /* circuit.chip */
+    uint64_t key;          /* Philox key tdi_seed(seed, TDI_SEED_NONIDEAL, chip) */
+    double T;              /* K, the chip's temperature (its noise sources' kB T) */
+    double g_scale;        /* 1 + tempco (T - T_design): every element's temperature factor */
+    double *cap;           /* (N) F: each unit node's capacitance (Cu when cap_sigma = 0) */
+    double *i_node;        /* (n_nodes) A: offset current injected into each node (a DC source
+                              "Ios_<node> 0 <node> DC i" in the standalone and hold netlists) */
+    double *i_unit;        /* (N) A: the same currents as seen at the units (bus nodes
+                              eliminated): the static bias the co-simulator adds to ibias */
+    double *G;             /* (N, N) S: the chip's reduced matrix (tdi_gen_circuit_reduced) */
+    size_t n_gout;         /* output-conductance loads folded into ground resistors */
+    size_t n_offsets;      /* transconductor sides with an offset */
+} tdi_gen_chip;
+
+/* 1 when cfg asks for any behavioural non-ideality (circuit.nonideal). */
+int tdi_gen_nonideal_active(const tdi_gen_config *cfg);
+/* Standard Gaussian of (key, item, what): Philox4x32-10 + Box-Muller, the same draw as the
+ * co-simulator's noise stream (tdi_cosim_noise_gauss(key, item, what)). */
+double tdi_gen_nonideal_gauss(uint64_t key, uint64_t item, uint64_t what);
+/* The chip's summary (a few lines; nothing for an ideal circuit). */
+struct tdi_gen_circuit;
+void tdi_gen_nonideal_print(const struct tdi_gen_circuit *c, FILE *f);
+
 typedef struct tdi_gen_circuit {
     size_t D, k, N;        /* D: units of the read-out block (its modules' units, consecutive
                               from mod[out].off; two modules: units per module);
@@ -522,6 +569,7 @@ typedef struct tdi_gen_circuit {
     tdi_gen_ota *ota;      size_t n_ota;     /* transconductors: mos only */
     tdi_gen_config *mos_cfg; /* NULL ideal; mos: a copy of the config (owned: the emitter
                                 reads the mos_* keys from it) */
+    tdi_gen_chip *chip;    /* behavioural non-idealities (owned); NULL: the ideal circuit */
     double time_prep;      /* CPU s: Cholesky, eigenvalues, means and read-out errors (O(N^3)) */
     double time_elems;     /* CPU s: realisations, low-rank factoring, wire count */
 } tdi_gen_circuit;

@@ -80,6 +80,8 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->param = 0;
     strcpy(c->noise_src, "trnoise");
     strcpy(c->readout_cards, "control");
+    c->ni_tempco = -1.0 / 300; /* 1/K: a subthreshold gm at fixed bias current ~ 1/T
+                                  (docs/nonideal.md); acts only with nonideal.temperature */
 }
 
 /* A device or model name: [A-Za-z0-9_.]+ (it goes onto an instance card). */
@@ -125,6 +127,27 @@ static int cfg_validate_mos(const tdi_gen_config *c, tdi_err *err)
     if (strcmp(c->readout_stage, "none") != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.devices: mos is implemented with "
                            "readout_stage: none only (got %s)", f, c->readout_stage);
+    return 0;
+}
+
+/* circuit.nonideal (docs/nonideal.md): the behavioural model perturbs the ideal elements of rc
+ * units; the transistor level has its own (Pelgrom) mismatch. */
+static int cfg_validate_nonideal(const tdi_gen_config *c, tdi_err *err)
+{
+    const char *f = c->path;
+    if (!tdi_gen_nonideal_active(c))
+        return 0;
+    if (strcmp(c->devices, "ideal") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.nonideal is implemented for devices: "
+                           "ideal (the transistor level draws its own mismatch: "
+                           "circuit.mos_mismatch)", f);
+    if (strcmp(c->unit, "rc") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.nonideal is implemented for unit: rc "
+                           "only (got unit: %s)", f, c->unit);
+    if (c->ni_cap_sigma > 0 && strcmp(c->readout_stage, "none") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.nonideal.cap_sigma needs "
+                           "readout_stage: none (the stage's error prediction assumes one "
+                           "g_noise/C for every unit)", f);
     return 0;
 }
 
@@ -199,7 +222,30 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
         if (!isprint((unsigned char)*s))
             return tdi_err_set(err, TDI_ECONFIG, "%s: name contains a non-printable character "
                                "(it goes into netlist comments)", f);
-    return cfg_validate_mos(c, err);
+    int rc = cfg_validate_mos(c, err);
+    return rc ? rc : cfg_validate_nonideal(c, err);
+}
+
+/* The circuit hash: the ideal keys [0, n_ideal); the transistor keys (chip among them) with
+ * devices: mos; circuit.chip and the circuit.nonideal keys (the table's tail) with a
+ * non-ideality on. Either way a config that uses neither hashes as before. */
+static uint64_t cfg_hash(const tdi_cfg_key *keys, size_t nk, size_t n_ideal, int mos, int ni)
+{
+    size_t n_ni = 0, q = 0;
+    while (n_ni < nk && strncmp(keys[nk - 1 - n_ni].path, "circuit.nonideal.", 17) == 0)
+        n_ni++;
+    tdi_cfg_key hk[128];
+    size_t upto = mos ? nk - n_ni : n_ideal;
+    for (size_t i = 0; i < upto && q < 128; i++)
+        hk[q++] = keys[i];
+    if (ni) {
+        for (size_t i = n_ideal; i < nk - n_ni && !mos && q < 128; i++)
+            if (strcmp(keys[i].path, "circuit.chip") == 0)
+                hk[q++] = keys[i];
+        for (size_t i = nk - n_ni; i < nk && q < 128; i++)
+            hk[q++] = keys[i];
+    }
+    return tdi_cfg_hash(hk, q);
 }
 
 /* The designer keys (hier, param, noise_src, readout_cards) change the text, not the circuit:
@@ -319,6 +365,19 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"circuit.mos_mismatch", TDI_CFG_BOOL, &c->mos_mismatch, 0, 0, 0, NULL, NULL, 0},
         {"circuit.chip", TDI_CFG_INT, &c->chip, 0, 4294967295.0, 0, NULL, NULL, 0},
         {"circuit.mos_flicker", TDI_CFG_BOOL, &c->mos_flicker, 0, 0, 0, NULL, NULL, 0},
+        /* behavioural non-idealities (docs/nonideal.md); hashed only when one is on, with
+           circuit.chip, so an ideal config's hash (and netlist) is unchanged */
+        {"circuit.nonideal.gain_sigma", TDI_CFG_DOUBLE, &c->ni_gain_sigma, 0, 0.3, 0, NULL, NULL,
+         0},
+        {"circuit.nonideal.self_sigma", TDI_CFG_DOUBLE, &c->ni_self_sigma, 0, 0.3, 0, NULL, NULL,
+         0},
+        {"circuit.nonideal.offset_sigma", TDI_CFG_DOUBLE, &c->ni_offset_sigma, 0, 1, 0, NULL,
+         NULL, 0},
+        {"circuit.nonideal.gout", TDI_CFG_DOUBLE, &c->ni_gout, 0, 1, 0, NULL, NULL, 0},
+        {"circuit.nonideal.cap_sigma", TDI_CFG_DOUBLE, &c->ni_cap_sigma, 0, 0.3, 0, NULL, NULL,
+         0},
+        {"circuit.nonideal.temperature", TDI_CFG_DOUBLE, &c->ni_temp, 0, 1e4, 0, NULL, NULL, 0},
+        {"circuit.nonideal.tempco", TDI_CFG_DOUBLE, &c->ni_tempco, -0.1, 0.1, 0, NULL, NULL, 0},
         /* the standalone text's form (docs/generator.md "For a chip designer"); last: they
            enter the hash only when not at their defaults (cfg_hash_designer) */
         {"circuit.hier", TDI_CFG_BOOL, &c->hier, 0, 0, 0, NULL, NULL, 0},
@@ -355,7 +414,8 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         rc = cfg_validate_designer(c, err);
     if (rc)
         return rc;
-    c->hash = tdi_cfg_hash(keys, strcmp(c->devices, "mos") == 0 ? n_base : n_ideal);
+    c->hash = cfg_hash(keys, n_base, n_ideal, strcmp(c->devices, "mos") == 0,
+                       tdi_gen_nonideal_active(c));
     cfg_hash_designer(c, keys + n_base, nk - n_base);
     return 0;
 }

@@ -94,6 +94,7 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c)
     free(c->dev);
     free(c->ota);
     free(c->mos_cfg);
+    tdi_gen_chip_free(c->chip);
     free(c);
 }
 
@@ -797,11 +798,13 @@ int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *bu,
     double t1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     c->time_prep = t1 - t0;
     if ((rc = build_elements(&bd, bu, intra, skip, err)) ||
-        (rc = tdi_gen_op_resolve(cfg, bu, L, c, err)) || (rc = tdi_gen_mos_build(c, cfg, err)) ||
+        (rc = tdi_gen_op_resolve(cfg, bu, L, c, err)) ||
+        (rc = tdi_gen_nonideal_apply(c, cfg, err)) || (rc = tdi_gen_mos_build(c, cfg, err)) ||
         (rc = tdi_gen_emit_elements(c, err)))
         goto done;
     c->time_elems = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t1;
     build_header(c, cfg, bu);
+    tdi_gen_nonideal_header(c, cfg);
     *out = c;
     c = NULL;
 done:

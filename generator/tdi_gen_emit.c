@@ -370,6 +370,9 @@ static void nl_usage_note(sb *s, const nl_ctx *x)
         sb_line(s, "*                 sample std sqrt(2 kB T g_noise / h) = %.6g A at h = %.6g s, "
                 "linearly interpolated, sample 0 := 0", p->noise_na, p->noise_dt);
         sb_line(s, "*   force node = the unit node (rc) or p<unit> (rlc); bus nodes: u*, s*, sk*");
+        if (c->chip)
+            sb_line(s, "*   non-ideal chip: Ios_<node> DC cards carry the transconductor offsets "
+                    "(docs/nonideal.md)");
         if (p->mos)
             sb_line(s, "*   analysis: .tran h tstop 0 h from the DC operating point (h = tick); no "
                     ".control block; in<device> EXTERNAL: device channel noise, drain to source");
@@ -452,6 +455,41 @@ static void nl_mos_rails(sb *s, const nl_ctx *x)
     sb_line(s, "Vcm vcm 0 DC %.15g", m->mos_vcm);
 }
 
+/* A non-ideal chip's capacitor errors (docs/nonideal.md): "Cni_<unit> <unit> 0 dC", the unit's
+ * capacitance Cu + dC (dC may be negative; the sum is > 0). */
+static void nl_chip_caps(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_chip *ch = x->c->chip;
+    size_t n = 0;
+    for (size_t i = 0; ch && i < x->N; i++)
+        n += ch->cap[i] != x->p->Cu;
+    if (!n)
+        return;
+    sb_line(s, "* --- non-ideal chip: capacitor errors, C(unit) = Cu + Cni_<unit> [F]");
+    for (size_t i = 0; i < x->N; i++)
+        if (ch->cap[i] != x->p->Cu)
+            sb_line(s, "Cni_%s %s 0 %.15g", x->c->nodes[i].name, x->c->nodes[i].name,
+                    ch->cap[i] - x->p->Cu);
+}
+
+/* A non-ideal chip's transconductor offsets as DC currents "Ios_<node> 0 <node> DC i" (every
+ * netlist; the co-simulator's analytic and sde engines take them as seen at the units,
+ * chip->i_unit, in tdi_cosim_circuit.i_off). */
+static void nl_chip_offsets(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_chip *ch = x->c->chip;
+    size_t n = 0;
+    for (size_t i = 0; ch && i < x->c->n_nodes; i++)
+        n += ch->i_node[i] != 0;
+    if (!n)
+        return;
+    sb_line(s, "* --- non-ideal chip: transconductor offsets, g V_os into each output node [A]");
+    for (size_t i = 0; i < x->c->n_nodes; i++)
+        if (ch->i_node[i] != 0)
+            sb_line(s, "Ios_%s 0 %s DC %.15g", x->c->nodes[i].name, x->c->nodes[i].name,
+                    ch->i_node[i]);
+}
+
 /* Unit instances, then the read-out stage's. */
 static void nl_instances(sb *s, const nl_ctx *x)
 {
@@ -459,6 +497,7 @@ static void nl_instances(sb *s, const nl_ctx *x)
     sb_line(s, "* --- units");
     for (size_t i = 0; i < x->N; i++)
         unit_instance(s, c, i);
+    nl_chip_caps(s, x);
     if (x->p->ro) {
         sb_line(s, "* --- read-out stage units r<y><j> (C_ro to ground)");
         for (size_t i = x->N; i < x->NR; i++)
@@ -899,6 +938,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
             sb_lines(s, c->elem_text, c->elem_text_len);
         else
             *elem_at = s->n;
+        nl_chip_offsets(s, &x);
         nl_hold(s, &x);
         sb_line(s, ".end");
         return;
@@ -926,6 +966,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     if (own && !with_elems)
         *elem_at = SIZE_MAX;
     nl_bias(s, &x);
+    nl_chip_offsets(s, &x);
     nl_noise(s, &x);
     nl_dev_noise(s, &x);
     if (p->mos) /* from the DC operating point: every node at v_ref, the OTAs biased */

@@ -135,6 +135,15 @@ double tdi_gen_mos_gmid(char type, double J);
 /* Drain current (A) at which a device of width W, length L (m) has transconductance gm (S). */
 double tdi_gen_mos_id_for_gm(char type, double gm, double W, double L);
 
+/* ---- behavioural non-idealities (tdi_gen_nonideal.c; docs/nonideal.md) ----
+ * When tdi_gen_nonideal_active(cfg): draws the chip, perturbs c->elems in place (gain, tempco,
+ * output conductance), fills c->chip (caps, offsets, the chip's G) and sets the netlist noise
+ * amplitudes (phys.noise_na, ro_na) to the chip's temperature. Nothing otherwise. */
+int tdi_gen_nonideal_apply(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *err);
+void tdi_gen_chip_free(tdi_gen_chip *chip);
+/* Appends the chip's "* ..." provenance line to c->header (nothing for an ideal circuit). */
+void tdi_gen_nonideal_header(tdi_gen_circuit *c, const tdi_gen_config *cfg);
+
 /* Formats the element cards into c->elem_text (tdi_gen_emit.c). 0 or TDI_ENOMEM. */
 int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err);
 

@@ -1,6 +1,8 @@
 /* tdi-gen: substrate bundle + config -> SPICE netlists (see generator/tdi_gen.h), and at
  * transistor level the realised matrix measured in ngspice (cosim/tdi_cosim.h), printed and
- * written as realised.json in the same directory transaction (docs/cosim.md "Realised matrix").
+ * written as realised.json in the same directory transaction (docs/cosim.md "Realised matrix");
+ * for a non-ideal chip its matrix error per block and non-reciprocity, printed and written as
+ * chip.json (docs/nonideal.md).
  * The program sits in tools/ because it uses both the generator and cosim layers.
  *   tdi-gen CONFIG [--bundle DIR] [--out DIR] [--realised | --no-realised]
  *           [--realised-method auto|perturb|linear]
@@ -172,6 +174,10 @@ typedef struct gen_realised {
     double noise_s;         /* its wall time, s */
     char files[32];         /* what the hook wrote, for the log */
     tdi_cosim_realised r;
+    int chip;               /* a non-ideal chip: its report (chip.json) */
+    size_t chip_worst;      /* index of its block with the largest relative error */
+    char *chip_text;        /* its summary and report lines (malloc'd) */
+    tdi_cosim_realised cr;
 } gen_realised;
 
 /* 1 when the circuit is at transistor level (then the report is always made). */
@@ -180,9 +186,49 @@ static int gen_transistor_level(const tdi_gen_circuit *c)
     return c->phys.mos;
 }
 
+/* <dir>/<name>: the realised-matrix report r as JSON (written atomically). */
+static int report_json(const char *dir, const char *name, const tdi_cosim_realised *r,
+                       tdi_err *err)
+{
+    char path[1300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    tdi_json *js = tdi_json_object();
+    int rc = !js || tdi_cosim_realised_json(r, js)
+                 ? tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", path)
+                 : tdi_json_write(path, js, 2, err);
+    tdi_json_free(js);
+    return rc;
+}
+
+/* A non-ideal chip (docs/nonideal.md): its matrix against gu*M per block from the element list,
+ * as chip.json and as lines for the log. */
+static int chip_run(gen_realised *g, const tdi_gen_circuit *c, const char *dir, tdi_err *err)
+{
+    if (!c->chip)
+        return 0;
+    int rc = tdi_cosim_chip_report(c, NULL, &g->cr, &g->chip_worst, err);
+    if (rc)
+        return rc;
+    if ((rc = report_json(dir, "chip.json", &g->cr, err)))
+        return rc;
+    size_t len = 0;
+    FILE *m = open_memstream(&g->chip_text, &len);
+    if (!m)
+        return tdi_err_set(err, TDI_ENOMEM, "chip report: out of memory");
+    tdi_gen_nonideal_print(c, m);
+    tdi_cosim_chip_print(c, &g->cr, g->chip_worst, m);
+    fclose(m);
+    g->chip = 1;
+    snprintf(g->files, sizeof g->files, "chip.json");
+    return 0;
+}
+
 static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, tdi_err *err)
 {
     gen_realised *g = user;
+    int rc0 = chip_run(g, c, dir, err);
+    if (rc0)
+        return rc0;
     if (g->force < 0 || (!g->force && !gen_transistor_level(c)))
         return 0;
     int m = tdi_cosim_realised_method_for(c, g->method ? g->method : TDI_COSIM_REALISED_AUTO);
@@ -195,17 +241,11 @@ static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, t
     int rc = tdi_cosim_realised_run_ex(c, m, &g->r, NULL, err);
     if (rc)
         return rc;
-    char path[1300];
-    snprintf(path, sizeof path, "%s/realised.json", dir);
-    tdi_json *js = tdi_json_object();
-    rc = tdi_cosim_realised_json(&g->r, js)
-             ? tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", path)
-             : tdi_json_write(path, js, 2, err);
-    tdi_json_free(js);
-    if (rc)
+    if ((rc = report_json(dir, "realised.json", &g->r, err)))
         return rc;
     g->have = 1;
-    snprintf(g->files, sizeof g->files, "realised.json");
+    snprintf(g->files, sizeof g->files, "%s", g->chip ? "chip.json,realised.json" :
+             "realised.json");
     return 0;
 }
 
@@ -239,6 +279,8 @@ static void realised_print(void *user, FILE *log)
     if (g->noise_sized < 0)
         fprintf(log, "device noise: not sized (more than %d devices; --realised sizes it): the "
                 "netlists carry the units' thermal noise only\n", GEN_REALISED_MAX_DEV);
+    if (g->chip_text)
+        fputs(g->chip_text, log);
     if (g->have)
         tdi_cosim_realised_print(&g->r, log);
     if (g->skipped)
@@ -310,7 +352,9 @@ int main(int argc, char **argv)
     if (tdi_gen_config_load(argv[1], &cfg, &err) ||
         tdi_gen_run_ex(&cfg, bundle, out, stdout, &hook, &err)) {
         fprintf(stderr, "tdi-gen: %s\n", err.msg);
+        free(g.chip_text);
         return 1;
     }
+    free(g.chip_text);
     return 0;
 }
