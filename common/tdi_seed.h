@@ -30,7 +30,9 @@ typedef enum tdi_seed_purpose {
     TDI_SEED_DEVNOISE = 16,   /* transistor-level device noise (white + 1/f); index 0 */
     TDI_SEED_SSKIP = 17,      /* substrate-skip read-out noise in the U-Net; index = draw */
     TDI_SEED_TUNE = 18,       /* skip-aware fine-tune (minibatch, t, epsilon); index = step */
-    TDI_SEED_NONIDEAL = 19    /* a chip's behavioural non-idealities (Philox key); index = chip */
+    TDI_SEED_NONIDEAL = 19,   /* a chip's behavioural non-idealities (Philox key); index = chip */
+    TDI_SEED_SAMPLE_SSKIP = 20 /* sampling with substrate skips: the layer's seed at step t;
+                                  index = t (the U-Net's time step) */
 } tdi_seed_purpose;
 
 /* The seed of stream (purpose, index) under master seed `seed` (64 bits; purposes that feed

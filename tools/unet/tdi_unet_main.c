@@ -16,10 +16,12 @@
 #include "tdi_unet_png.h"
 #include "tdi_unet_run.h"
 #include "tdi_unet_sampler.h"
+#include "tdi_unet_sfit.h"
 #include "tdi_unet_tune.h"
 
 #define DEFAULT_CONFIG "configs/unet.yaml"
 #define DEFAULT_CLF_CONFIG "configs/classifier.yaml"
+#define DEFAULT_E2E_CONFIG "configs/e2e.yaml"
 
 static void usage(FILE *f)
 {
@@ -27,9 +29,9 @@ static void usage(FILE *f)
             "usage: tdi-unet COMMAND [options]\n"
             "  train  [CONFIG]                       train (resumes from train.state)\n"
             "  eval   [CONFIG] [--ckpt P]            test-set epsilon-MSE by t bucket\n"
-            "  sample [CONFIG] [--ckpt P] [--out PNG] [--n N] [SAMPLER]\n"
-            "                                        samples as a PNG grid\n"
-            "  fid    [CONFIG] [--ckpt P] [--clf P] [--n N] [--grid PNG] [SAMPLER]\n"
+            "  sample [CONFIG] [--ckpt P] [--out PNG] [--n N] [--cols N] [SAMPLER] [SKIPS]\n"
+            "                                        samples as a PNG grid (--cols: its columns)\n"
+            "  fid    [CONFIG] [--ckpt P] [--clf P] [--n N] [--grid PNG] [SAMPLER] [SKIPS]\n"
             "                                        Frechet distance, class histogram and\n"
             "                                        confidence of N samples (default 2000)\n"
             "  classifier-train [CCONFIG]            train the classifier (CCONFIG defaults to\n"
@@ -56,6 +58,11 @@ static void usage(FILE *f)
             "         (ddpm: 1,000 steps; ddim: S steps (50), eta (0), x0 clipping (no);\n"
             "         seed: sample.seed;\n"
             "         batch: images per forward (64); image i depends only on seed and i)\n"
+            "SKIPS:   [--sskip e1|e2|all --k K|mean] [--sskip-config E2E] [--sskip-noise yes|no]\n"
+            "         (the skips through substrates fitted as `e2e` fits them from E2E\n"
+            "         (" DEFAULT_E2E_CONFIG ") and the sampled checkpoint, cached in <out>/sample-fit;\n"
+            "         k capped at each level's C; mean: the no-information baseline; noise:\n"
+            "         the circuit's read-out noise (yes), seeded by --seed; docs/unet.md)\n"
             "CONFIG defaults to " DEFAULT_CONFIG "; --ckpt defaults to its train.out;\n"
             "--clf defaults to the classifier config's train.out.\n");
 }
@@ -159,12 +166,64 @@ static void sampler_name(const tdi_unet_sampler *s, char *buf, size_t size)
                  s->clip_x0 ? " clip-x0" : "");
 }
 
-static int write_grid(const char *path, const float *img, size_t n, tdi_err *err)
+/* cols 0: the smallest square grid */
+static int write_grid(const char *path, const float *img, size_t n, size_t cols, tdi_err *err)
 {
-    size_t cols = 1;
-    while (cols * cols < n)
-        cols++;
+    if (cols == 0) {
+        cols = 1;
+        while (cols * cols < n)
+            cols++;
+    }
     return tdi_unet_png_grid(path, img, n, 32, cols, 2, 2, err);
+}
+
+/* --sskip, --k, --sskip-config, --sskip-noise: the substrate skips of sample and fid (none:
+ * f->sk stays NULL); desc describes them for the report lines. */
+static int load_skips(int argc, char **argv, const tdi_unet_config *c, const char *ckpt,
+                      tdi_unet_sfit *f, char *desc, size_t size, tdi_err *err)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(desc, size, "digital skips");
+    const char *lvl = opt(argc, argv, "--sskip", "none"), *ks = opt(argc, argv, "--k", NULL);
+    const char *noise = opt(argc, argv, "--sskip-noise", "yes");
+    if (strcmp(lvl, "none") == 0)
+        return ks ? tdi_err_set(err, TDI_EARG, "--k needs --sskip e1|e2|all") : TDI_OK;
+    tdi_unet_sfit_opts o = {opt(argc, argv, "--sskip-config", DEFAULT_E2E_CONFIG), ckpt,
+                            tdi_unet_sfit_levels(lvl), 0, strcmp(noise, "yes") == 0, NULL};
+    if (!o.levels)
+        return tdi_err_set(err, TDI_EARG, "--sskip '%s': want none, e1, e2 or all", lvl);
+    if (!ks)
+        return tdi_err_set(err, TDI_EARG, "--sskip %s needs --k K (a rank) or --k mean", lvl);
+    if (strcmp(noise, "yes") != 0 && strcmp(noise, "no") != 0)
+        return tdi_err_set(err, TDI_EARG, "--sskip-noise '%s': want yes or no", noise);
+    int rc = strcmp(ks, "mean") == 0 ? TDI_OK : parse_long(ks, "--k", &o.k, err);
+    if (!rc && strcmp(ks, "mean") != 0 && o.k < 1)
+        rc = tdi_err_set(err, TDI_EARG, "--k %ld: want a rank >= 1 or mean", o.k);
+    if (!rc)
+        rc = tdi_unet_sfit_load(&o, f, stderr, err);
+    for (int lv = 0; !rc && lv < 2; lv++)
+        if (f->sk[lv] && f->lv[lv].C != (size_t)c->channels << lv)
+            rc = tdi_err_set(err, TDI_ECONFIG, "%s: the fit's e%d has %zu channels, the U-Net "
+                             "%ld", o.e2e_config, lv + 1, f->lv[lv].C, c->channels << lv);
+    size_t len = 0;
+    desc[0] = 0;
+    for (int lv = 0; !rc && lv < 2; lv++) {
+        const tdi_unet_sfit_level *L = &f->lv[lv];
+        if (!f->sk[lv])
+            continue;
+        if (L->k)
+            len += (size_t)snprintf(desc + len, size - len, "%se%d substrate k = %zu of %zu "
+                                    "(noise sd rms %.4g%s)", len ? ", " : "", lv + 1, L->k,
+                                    L->C, L->sd_rms, o.noise ? "" : ", off");
+        else
+            len += (size_t)snprintf(desc + len, size - len, "%se%d mean", len ? ", " : "",
+                                    lv + 1);
+        if (len >= size)
+            break;
+    }
+    if (rc)
+        tdi_unet_sfit_destroy(f);
+    return rc;
 }
 
 static int cmd_eval(const tdi_unet_config *c, const char *ckpt, tdi_err *err)
@@ -185,28 +244,31 @@ static int cmd_eval(const tdi_unet_config *c, const char *ckpt, tdi_err *err)
 }
 
 static int cmd_sample(const tdi_unet_config *c, const char *ckpt, const char *out, long n,
-                      const tdi_unet_sampler *sm, tdi_err *err)
+                      size_t cols, const tdi_unet_sampler *sm, const tdi_unet_sfit *sf,
+                      const char *desc, tdi_err *err)
 {
     float *img = malloc((size_t)n * 1024 * sizeof *img);
     if (!img)
         return tdi_err_set(err, TDI_ENOMEM, "sample: out of memory");
     const double t0 = tdi_clock_s(CLOCK_MONOTONIC);
-    int rc = tdi_unet_sample_ckpt(c, ckpt, sm, (size_t)n, img, stderr, err);
+    int rc = tdi_unet_sample_ckpt_sskip(c, ckpt, sm, sf->sk, (size_t)n, img, stderr, err);
     const double el = tdi_clock_s(CLOCK_MONOTONIC) - t0;
     if (!rc)
-        rc = write_grid(out, img, (size_t)n, err);
+        rc = write_grid(out, img, (size_t)n, cols, err);
     char name[64];
     sampler_name(sm, name, sizeof name);
     if (!rc)
-        printf("wrote %s (%ld samples, %s, seed %lu; %.1f s, %.2f images/s)\n", out, n, name,
-               sm->seed, el, (double)n / el);
+        printf("wrote %s (%ld samples, %s, seed %lu%s%s; %.1f s, %.2f images/s)\n", out, n,
+               name, sm->seed, sf->sk[0] || sf->sk[1] ? "; " : "",
+               sf->sk[0] || sf->sk[1] ? desc : "", el, (double)n / el);
     free(img);
     return rc;
 }
 
 /* Samples n images and prints their Frechet distance, class histogram and confidence. */
 static int cmd_fid(const tdi_unet_config *c, const char *ckpt, const char *clf_path, long n,
-                   const char *grid, const tdi_unet_sampler *sm, tdi_err *err)
+                   const char *grid, const tdi_unet_sampler *sm, const tdi_unet_sfit *sf,
+                   const char *desc, tdi_err *err)
 {
     tdi_unet_dataset test = {0};
     tdi_clf *m = NULL;
@@ -218,11 +280,11 @@ static int cmd_fid(const tdi_unet_config *c, const char *ckpt, const char *clf_p
         rc = tdi_unet_dataset_load(&test, c->data_dir, "test", err);
     const double t0 = tdi_clock_s(CLOCK_MONOTONIC);
     if (!rc)
-        rc = tdi_unet_sample_ckpt(c, ckpt, sm, (size_t)n, img, stderr, err);
+        rc = tdi_unet_sample_ckpt_sskip(c, ckpt, sm, sf->sk, (size_t)n, img, stderr, err);
     const double ts = tdi_clock_s(CLOCK_MONOTONIC) - t0;
     tdi_fid_report r;
     if (!rc && grid)
-        rc = write_grid(grid, img, (size_t)(n < 64 ? n : 64), err);
+        rc = write_grid(grid, img, (size_t)(n < 64 ? n : 64), 0, err);
     if (!rc)
         rc = tdi_fid_evaluate(m, img, (size_t)n, &test, &r, err);
     const double te = tdi_clock_s(CLOCK_MONOTONIC) - t0 - ts;
@@ -231,6 +293,8 @@ static int cmd_fid(const tdi_unet_config *c, const char *ckpt, const char *clf_p
         sampler_name(sm, name, sizeof name);
         printf("%s, %ld images, seed %lu, checkpoint %s, classifier %s\n", name, n, sm->seed,
                ckpt, clf_path);
+        if (sf->sk[0] || sf->sk[1])
+            printf("substrate skips: %s\n", desc);
         printf("sampling %.1f s (%.2f images/s), evaluation %.1f s\n", ts, (double)n / ts, te);
         printf("FD %.4f (test vs test floor %.4f)\nclass histogram", r.fd, r.floor_fd);
         for (int k = 0; k < TDI_CLF_CLASSES; k++)
@@ -405,7 +469,7 @@ int main(int argc, char **argv)
                                         "--split", "--t", "--seed", "--first", "--pool",
                                         "--unet", "--sampler", "--steps", "--eta", "--clf",
                                         "--grid", "--clip-x0", "--test-images", "--sde", "--sskip",
-                                        NULL};
+                                        "--k", "--sskip-config", "--sskip-noise", "--cols", NULL};
     if (check_args(argc, argv, known, &pos, &err)) {
         usage(stderr);
         die(&err);
@@ -443,14 +507,26 @@ int main(int argc, char **argv)
             rc = parse_long(opt(argc, argv, "--n", ""), "--n", &n, &err);
         if (!rc && (n < 1 + fid || n > 10000))
             rc = tdi_err_set(&err, TDI_EARG, "--n %ld: want %d..10000", n, 1 + fid);
+        long cols = 0;
+        if (!rc && opt(argc, argv, "--cols", NULL))
+            rc = parse_long(opt(argc, argv, "--cols", ""), "--cols", &cols, &err);
+        if (!rc && (cols < 0 || cols > n))
+            rc = tdi_err_set(&err, TDI_EARG, "--cols %ld: want 1..%ld", cols, n);
         tdi_clf_config cc;
         if (!rc && fid)
             rc = tdi_clf_config_load(&cc, DEFAULT_CLF_CONFIG, &err);
+        tdi_unet_sfit sf;
+        memset(&sf, 0, sizeof sf);
+        char desc[256];
+        if (!rc)
+            rc = load_skips(argc, argv, &c, ckpt, &sf, desc, sizeof desc, &err);
         if (!rc && fid)
             rc = cmd_fid(&c, ckpt, opt(argc, argv, "--clf", cc.out), n,
-                         opt(argc, argv, "--grid", NULL), &sm, &err);
+                         opt(argc, argv, "--grid", NULL), &sm, &sf, desc, &err);
         else if (!rc)
-            rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, &sm, &err);
+            rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, (size_t)cols,
+                            &sm, &sf, desc, &err);
+        tdi_unet_sfit_destroy(&sf);
     } else if (strcmp(cmd, "finetune") == 0) {
         rc = pos ? cmd_finetune(&c, pos, &err)
                  : tdi_err_set(&err, TDI_EARG, "finetune needs a config (configs/finetune.yaml)");

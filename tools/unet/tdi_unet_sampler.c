@@ -118,11 +118,27 @@ static void report(progress_state *p, size_t done, size_t b, size_t k, int final
     fflush(p->f);
 }
 
-/* Runs the plan on images [first, first + b) of out. */
-static void run_batch(tdi_unet *m, const step *plan, size_t nsteps, const tdi_unet_sampler *s,
-                      size_t first, size_t b, float *out, float *z, float *tf, gsl_rng **r,
-                      progress_state *ps)
+/* The substrate skips of the step at U-Net time t: copies of sk with the step's seed (the
+ * layer then draws image i's noise from stream 2 (first + i) + level under it). */
+static void skips_at(tdi_unet *m, const tdi_unet_sskip *const sk[2], tdi_unet_sskip loc[2],
+                     const tdi_unet_sampler *s, long t, size_t first)
 {
+    for (int lv = 0; lv < 2; lv++) {
+        if (!sk || !sk[lv])
+            continue;
+        loc[lv] = *sk[lv];
+        loc[lv].seed = (unsigned long)tdi_seed(s->seed, TDI_SEED_SAMPLE_SSKIP, (uint64_t)t);
+        m->sskip[lv] = &loc[lv];
+    }
+    m->sskip_draw = first;
+}
+
+/* Runs the plan on images [first, first + b) of out (sk: substrate skips or NULL). */
+static void run_batch(tdi_unet *m, const step *plan, size_t nsteps, const tdi_unet_sampler *s,
+                      const tdi_unet_sskip *const sk[2], size_t first, size_t b, float *out,
+                      float *z, float *tf, gsl_rng **r, progress_state *ps)
+{
+    tdi_unet_sskip loc[2];
     float *x = out + first * 1024;
     for (size_t i = 0; i < b; i++)
         gsl_rng_set(r[i], (unsigned long)tdi_seed(s->seed, TDI_SEED_UNET_SAMPLE, first + i));
@@ -131,6 +147,8 @@ static void run_batch(tdi_unet *m, const step *plan, size_t nsteps, const tdi_un
         const step *st = &plan[k];
         for (size_t i = 0; i < b; i++)
             tf[i] = (float)st->t;
+        if (sk)
+            skips_at(m, sk, loc, s, st->t, first);
         tdi_unet_forward(m, x, tf, b, NULL);
         if (st->sigma > 0.0)
             draw(r, b, z);
@@ -167,6 +185,15 @@ static int check_opts(const tdi_unet_config *c, const tdi_unet *m, const tdi_une
 int tdi_unet_sample_model(tdi_unet *m, const tdi_unet_config *c, const tdi_unet_sampler *s,
                           size_t n, float *out, FILE *progress, tdi_err *err)
 {
+    return tdi_unet_sample_sskip(m, c, s, NULL, n, out, progress, err);
+}
+
+int tdi_unet_sample_sskip(tdi_unet *m, const tdi_unet_config *c, const tdi_unet_sampler *s,
+                          const tdi_unet_sskip *const sk[2], size_t n, float *out,
+                          FILE *progress, tdi_err *err)
+{
+    if (sk && !sk[0] && !sk[1])
+        sk = NULL;
     int rc = check_opts(c, m, s, err);
     if (rc)
         return rc;
@@ -190,11 +217,18 @@ int tdi_unet_sample_model(tdi_unet *m, const tdi_unet_config *c, const tdi_unet_
         else
             snprintf(name, sizeof name, "ddim %zu steps eta %g%s", nsteps, s->eta,
                      s->clip_x0 ? " clip" : "");
+        if (sk)
+            strncat(name, " sskip", sizeof name - strlen(name) - 1);
         progress_state ps = {progress, name, n, nsteps, tdi_clock_s(CLOCK_MONOTONIC), 0.0};
+        const tdi_unet_sskip *saved[2] = {m->sskip[0], m->sskip[1]};
+        const unsigned long saved_draw = m->sskip_draw;
         for (size_t f = 0; f < n; f += B) {
             const size_t b = n - f < B ? n - f : B;
-            run_batch(m, plan, nsteps, s, f, b, out, z, tf, r, &ps);
+            run_batch(m, plan, nsteps, s, sk, f, b, out, z, tf, r, &ps);
         }
+        m->sskip[0] = saved[0];
+        m->sskip[1] = saved[1];
+        m->sskip_draw = saved_draw;
         report(&ps, n, 0, nsteps, 1);
     }
     for (size_t i = 0; r && i < B; i++)
@@ -212,6 +246,13 @@ int tdi_unet_sample_model(tdi_unet *m, const tdi_unet_config *c, const tdi_unet_
 int tdi_unet_sample_ckpt(const tdi_unet_config *c, const char *ckpt, const tdi_unet_sampler *s,
                          size_t n, float *out, FILE *progress, tdi_err *err)
 {
+    return tdi_unet_sample_ckpt_sskip(c, ckpt, s, NULL, n, out, progress, err);
+}
+
+int tdi_unet_sample_ckpt_sskip(const tdi_unet_config *c, const char *ckpt,
+                               const tdi_unet_sampler *s, const tdi_unet_sskip *const sk[2],
+                               size_t n, float *out, FILE *progress, tdi_err *err)
+{
     const tdi_unet_arch a = {(size_t)c->channels, (size_t)c->groups};
     const size_t B = s->batch > 0 && (size_t)s->batch < n ? (size_t)s->batch : n;
     tdi_unet_sampler s2 = *s;
@@ -221,7 +262,7 @@ int tdi_unet_sample_ckpt(const tdi_unet_config *c, const char *ckpt, const tdi_u
     if (!rc)
         rc = tdi_unet_ckpt_load(ckpt, m, NULL, NULL, err);
     if (!rc)
-        rc = tdi_unet_sample_model(m, c, &s2, n, out, progress, err);
+        rc = tdi_unet_sample_sskip(m, c, &s2, sk, n, out, progress, err);
     tdi_unet_free(m);
     return rc;
 }

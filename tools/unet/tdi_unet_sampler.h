@@ -2,7 +2,11 @@
  * Invariant: image i draws its start noise x_T (first 1024 values) and every later noise value
  * from its own generator, seeded by tdi_seed(seed, TDI_SEED_UNET_SAMPLE, i): the same seed
  * gives the same images whatever the batch, and DDPM and DDIM runs of one seed start from the
- * same x_T, so their images correspond. Non-goals: classifier guidance, other schedules. */
+ * same x_T, so their images correspond. With substrate skips (tdi_unet_sample_sskip) the
+ * layers' read-out noise at the step of U-Net time t comes from the layer's streams under the
+ * seed tdi_seed(seed, TDI_SEED_SAMPLE_SSKIP, t), image index = image number, so image i of a
+ * model with skips corresponds to image i of the unmodified one. Non-goals: classifier
+ * guidance, other schedules. */
 #ifndef TDI_UNET_SAMPLER_H
 #define TDI_UNET_SAMPLER_H
 
@@ -46,8 +50,18 @@ void tdi_unet_ddim_update(float *x, const float *eps, const float *z, size_t n, 
  * (NULL: silent). */
 int tdi_unet_sample_model(tdi_unet *m, const tdi_unet_config *c, const tdi_unet_sampler *s,
                           size_t n, float *out, FILE *progress, tdi_err *err);
+/* The same with substrate skips: sk[0] replaces e1 and sk[1] e2 at every step (NULL: the
+ * digital skip; both NULL: tdi_unet_sample_model, bit for bit). The layers' own seed fields are
+ * ignored (see the file header); m->sskip is restored on return. */
+int tdi_unet_sample_sskip(tdi_unet *m, const tdi_unet_config *c, const tdi_unet_sampler *s,
+                          const tdi_unet_sskip *const sk[2], size_t n, float *out,
+                          FILE *progress, tdi_err *err);
 /* The same from a checkpoint file. */
 int tdi_unet_sample_ckpt(const tdi_unet_config *c, const char *ckpt, const tdi_unet_sampler *s,
                          size_t n, float *out, FILE *progress, tdi_err *err);
+/* The same with substrate skips (sk as tdi_unet_sample_sskip; NULL: none). */
+int tdi_unet_sample_ckpt_sskip(const tdi_unet_config *c, const char *ckpt,
+                               const tdi_unet_sampler *s, const tdi_unet_sskip *const sk[2],
+                               size_t n, float *out, FILE *progress, tdi_err *err);
 
 #endif
