@@ -8,6 +8,17 @@
 #include <string.h>
 
 #include "tdi_unet_gemm.h"
+#include "tdi_unet_wino.h"
+
+/* Convs with at least this many input and output channels run by Winograd F(2x2, 3x3)
+ * (tdi_unet_wino.h); the stem (1 input channel) and the head (1 output) keep im2col + GEMM,
+ * where the transforms would cost more than the GEMM they save. */
+#define WINO_MIN_CH 8
+
+int tdi_unet_conv3_wino(size_t cin, size_t cout)
+{
+    return cin >= WINO_MIN_CH && cout >= WINO_MIN_CH;
+}
 
 /* col[(ci*9 + ky*3 + kx)][n] = in[ci][n shifted by (ky-1, kx-1)], zero outside the image. */
 /* One shifted row: d[x] = s[x + dx] (dx in -1, 0, 1), zero outside [0, w). */
@@ -119,6 +130,13 @@ void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const floa
 void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const float *w, size_t cout,
                         float *out, float *col, int keep)
 {
+    if (tdi_unet_conv3_wino(cin, cout)) {
+        if (keep) /* the weight gradient's columns (tdi_unet_conv3_bwd with col_ready) */
+            im2col(in, cin, g, col);
+        if (tdi_unet_wino_conv3(in, cin, g, w, cout, out, 1, 0, keep ? NULL : col,
+                                keep ? 0 : cin * 9 * tdi_unet_plane(g)) == 0)
+            return;
+    }
     const size_t n = tdi_unet_plane(g), k = cin * 9, hw = g.h * g.w;
     const size_t rows = chunk_rows(k, g), per = g.h / rows, np = rows * g.w;
 #pragma omp parallel for schedule(static)
@@ -168,6 +186,10 @@ static void col2im_image(const float *dcol, size_t cin, tdi_unet_geom g, size_t 
 static void conv3_din(const float *w, size_t cin, tdi_unet_geom g, size_t cout, const float *dout,
                       float *din, float *col)
 {
+    if (tdi_unet_conv3_wino(cin, cout) &&
+        tdi_unet_wino_conv3(dout, cout, g, w, cin, din, 0, 1, col, cin * 9 * tdi_unet_plane(g)) ==
+            0)
+        return;
     const size_t n = tdi_unet_plane(g), k = cin * 9, hw = g.h * g.w;
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < g.b; b++) {
