@@ -119,5 +119,6 @@ int main(void)
     check_shape(1, 1, 1, 8, 8);   /* one pixel: one tile, three quarters clipped */
     check_shape(2, 1, 3, 10, 9);  /* one row */
     check_shape(4, 16, 16, 24, 16); /* the U-Net's own tile layout, several chunks */
+    check_shape(2, 5, 17, 8, 9);  /* 8-tile vector groups plus a clipped scalar tile */
     TDI_TEST_END();
 }

@@ -80,11 +80,11 @@ static wgeo wgeo_make(size_t cin, size_t cout, tdi_unet_geom g)
     return w;
 }
 
-/* Row pass of B^T d B for one tile row: ev[i][k], od[i][k] (k = 0 .. tw) are row i of B^T d at
- * the padded columns 2k and 2k + 1 (input columns 2k - 1 and 2k), zero outside the image.
- * Input rows 2 ty - 1 .. 2 ty + 2 of plane; a row outside the image reads as zero (zr). */
+/* Row pass of B^T d B for one tile row: t [4][2 tw + 2], t[i][1 + x] is row i of B^T d at input
+ * column x, zero at columns -1 and >= w. Input rows 2 ty - 1 .. 2 ty + 2 of plane; a row
+ * outside the image reads as zero (zr). */
 TDI_WINO_SIMD static void rows_bt(const float *plane, tdi_unet_geom g, size_t ty, size_t tw,
-                                  const float *zr, float *restrict ev, float *restrict od)
+                                  const float *zr, float *restrict t)
 {
     const float *p[4];
     for (size_t i = 0; i < 4; i++) {
@@ -92,98 +92,170 @@ TDI_WINO_SIMD static void rows_bt(const float *plane, tdi_unet_geom g, size_t ty
         p[i] = (y >= 0 && y < (long)g.h) ? plane + (size_t)y * g.w : zr;
     }
     const float *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
-    const size_t ld = tw + 1, wd = g.w;
-    /* od[k]: column 2k (k < tw covers 0 .. 2tw-2, all inside); ev[k]: column 2k - 1 */
-#pragma omp simd
-    for (size_t k = 0; k < tw; k++) {
-        const size_t x = 2 * k;
-        od[k] = p0[x] - p2[x];
-        od[ld + k] = p1[x] + p2[x];
-        od[2 * ld + k] = p2[x] - p1[x];
-        od[3 * ld + k] = p1[x] - p3[x];
-    }
-#pragma omp simd
-    for (size_t k = 1; k <= tw; k++) {
-        const size_t x = 2 * k - 1; /* x = 2tw - 1 is outside when w is odd */
-        const int in = x < wd;
-        const float a0 = in ? p0[x] : 0.0f, a1 = in ? p1[x] : 0.0f;
-        const float a2 = in ? p2[x] : 0.0f, a3 = in ? p3[x] : 0.0f;
-        ev[k] = a0 - a2;
-        ev[ld + k] = a1 + a2;
-        ev[2 * ld + k] = a2 - a1;
-        ev[3 * ld + k] = a1 - a3;
+    const size_t ld = 2 * tw + 2, wd = g.w;
+    float *t0 = t + 1, *t1 = t0 + ld, *t2 = t1 + ld, *t3 = t2 + ld;
+    for (size_t x = 0; x < wd; x++) {
+        t0[x] = p0[x] - p2[x];
+        t1[x] = p1[x] + p2[x];
+        t2[x] = p2[x] - p1[x];
+        t3[x] = p1[x] - p3[x];
     }
     for (size_t i = 0; i < 4; i++) {
-        ev[i * ld] = 0.0f;      /* column -1 */
-        od[i * ld + tw] = 0.0f; /* column 2tw */
+        t[i * ld] = 0.0f;
+        for (size_t x = wd + 1; x < ld; x++)
+            t[i * ld + x] = 0.0f;
     }
 }
 
-/* Column pass: tile tx's columns 0..3 are ev[tx], od[tx], ev[tx + 1], od[tx + 1]. */
-TDI_WINO_SIMD static void cols_b(const float *restrict ev, const float *restrict od, size_t tw,
-                                 float *restrict v, size_t es)
+/* A^T m A for tiles tx of one tile row, row i (0, 1) of the 2x2 outputs, written (acc: added)
+ * at oo[2 tx], oo[2 tx + 1]; r0, r1, r2 are rows 4 i .. 4 i + 8 of m (stride es between the 4
+ * columns j). Row i of A^T m is r0 + (r1 + r2) (i = 0) or r0 - (r1 + r2) (i = 1), then
+ * y0 = (s0 + s1) + s2, y1 = (s1 - s2) - s3. */
+static inline void out_tile(const float *r0, const float *r1, const float *r2, size_t es,
+                            size_t tx, int i, int both, float *oo, int acc)
 {
-    const size_t ld = tw + 1;
+    float s[4];
+    for (size_t j = 0; j < 4; j++) {
+        const float q = r1[j * es + tx] + r2[j * es + tx];
+        s[j] = i == 0 ? r0[j * es + tx] + q : r0[j * es + tx] - q;
+    }
+    const float y0 = s[0] + s[1] + s[2], y1 = s[1] - s[2] - s[3];
+    oo[2 * tx] = acc ? oo[2 * tx] + y0 : y0;
+    if (both)
+        oo[2 * tx + 1] = acc ? oo[2 * tx + 1] + y1 : y1;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* out_tile for 8 tiles tx .. tx + 7 (all with both columns inside): the same operations in
+ * the same order, so the same bits. */
+__attribute__((target("avx2"))) static void out_tile8(const float *r0, const float *r1,
+                                                      const float *r2, size_t es, size_t tx,
+                                                      int i, float *oo, int acc)
+{
+    __m256 s[4];
+    for (size_t j = 0; j < 4; j++) {
+        const __m256 q = _mm256_add_ps(_mm256_loadu_ps(r1 + j * es + tx),
+                                       _mm256_loadu_ps(r2 + j * es + tx));
+        const __m256 a = _mm256_loadu_ps(r0 + j * es + tx);
+        s[j] = i == 0 ? _mm256_add_ps(a, q) : _mm256_sub_ps(a, q);
+    }
+    const __m256 y0 = _mm256_add_ps(_mm256_add_ps(s[0], s[1]), s[2]);
+    const __m256 y1 = _mm256_sub_ps(_mm256_sub_ps(s[1], s[2]), s[3]);
+    const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
+    __m256 o0 = _mm256_permute2f128_ps(lo, hi, 0x20), o1 = _mm256_permute2f128_ps(lo, hi, 0x31);
+    float *p = oo + 2 * tx;
+    if (acc) {
+        o0 = _mm256_add_ps(_mm256_loadu_ps(p), o0);
+        o1 = _mm256_add_ps(_mm256_loadu_ps(p + 8), o1);
+    }
+    _mm256_storeu_ps(p, o0);
+    _mm256_storeu_ps(p + 8, o1);
+}
+
+/* cols_b for 8 tiles from the padded rows t (t[0] = column -1): even/odd split of
+ * t[2 tx .. 2 tx + 17], the same subtractions and additions as cols_b. */
+__attribute__((target("avx2"))) static void cols_b8(const float *t, size_t tx, float *v0,
+                                                    size_t es)
+{
+    const float *p = t + 2 * tx;
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    const __m256 c = _mm256_loadu_ps(p + 2), d = _mm256_loadu_ps(p + 10);
+    const __m256 e0 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8)); /* t[2tx] */
+    const __m256 o0 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8)); /* t[2tx + 1] */
+    const __m256 e1 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(c, d, 0x88)), 0xd8)); /* t[2tx + 2] */
+    const __m256 o1 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(c, d, 0xdd)), 0xd8)); /* t[2tx + 3] */
+    _mm256_storeu_ps(v0 + tx, _mm256_sub_ps(e0, e1));
+    _mm256_storeu_ps(v0 + es + tx, _mm256_add_ps(o0, e1));
+    _mm256_storeu_ps(v0 + 2 * es + tx, _mm256_sub_ps(e1, o0));
+    _mm256_storeu_ps(v0 + 3 * es + tx, _mm256_sub_ps(o0, o1));
+}
+
+static int use_avx2(void)
+{
+    static int isa = -1; /* a benign race: every thread writes the same value */
+    if (isa < 0)
+        isa = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return isa;
+}
+#else
+static int use_avx2(void)
+{
+    return 0;
+}
+#endif
+
+/* One tile row of output from m [16][.][T] (row e at m + e * es): A^T m A with
+ * A^T = [1 1 1 0; 0 1 -1 -1]; o is output row 2 ty of the plane (wd columns). */
+static void out_row(const float *m, size_t es, size_t tw, size_t wd, int two_rows, float *o,
+                    int acc)
+{
+    const int v8 = use_avx2();
+    for (int i = 0; i < 1 + two_rows; i++) {
+        const float *r0 = m + 4 * i * es, *r1 = r0 + 4 * es, *r2 = r1 + 4 * es;
+        float *oo = o + (size_t)i * wd;
+        const size_t full = wd / 2; /* tiles with both columns inside */
+        size_t tx = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (v8)
+            for (; tx + 8 <= full; tx += 8)
+                out_tile8(r0, r1, r2, es, tx, i, oo, acc);
+#else
+        (void)v8;
+#endif
+        for (; tx < tw; tx++)
+            out_tile(r0, r1, r2, es, tx, i, tx < full, oo, acc);
+    }
+}
+
+/* Column pass for one tile row from the padded rows t [4][2 tw + 2] of rows_bt: tile tx's
+ * columns 0..3 are t[i][2 tx .. 2 tx + 3]; v0 = d0 - d2, v1 = d1 + d2, v2 = d2 - d1,
+ * v3 = d1 - d3 into v[(4 i + k) * es + tx]. */
+static void cols_b(const float *t, size_t tw, float *v, size_t es)
+{
+    const size_t ld = 2 * tw + 2;
+    const int v8 = use_avx2();
     for (size_t i = 0; i < 4; i++) {
-        const float *e = ev + i * ld, *o = od + i * ld;
+        const float *r = t + i * ld;
         float *v0 = v + 4 * i * es, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
-#pragma omp simd
-        for (size_t tx = 0; tx < tw; tx++) {
-            v0[tx] = e[tx] - e[tx + 1];
-            v1[tx] = o[tx] + e[tx + 1];
-            v2[tx] = e[tx + 1] - o[tx];
-            v3[tx] = o[tx] - o[tx + 1];
+        size_t tx = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (v8)
+            for (; tx + 8 <= tw; tx += 8)
+                cols_b8(r, tx, v0, es);
+#else
+        (void)v8;
+#endif
+        for (; tx < tw; tx++) {
+            const float *d = r + 2 * tx;
+            v0[tx] = d[0] - d[2];
+            v1[tx] = d[1] + d[2];
+            v2[tx] = d[2] - d[1];
+            v3[tx] = d[1] - d[3];
         }
     }
 }
 
 /* V [16][cin][T] of one chunk: B^T d B per tile, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
- * buf: 8 * (tw + 1) + w floats of scratch. */
+ * buf: 4 * (2 tw + 2) + w floats of scratch. */
 static void in_transform(const float *in, size_t cin, tdi_unet_geom g, const wgeo *w, size_t r0,
                          float *v, float *buf)
 {
     const size_t n = tdi_unet_plane(g), hw = g.h * g.w, T = w->rows * w->tw;
     const size_t tw = w->tw, es = cin * T;
-    float *ev = buf, *od = buf + 4 * (tw + 1), *zr = buf + 8 * (tw + 1);
+    float *t = buf, *zr = buf + 4 * (2 * tw + 2);
     memset(zr, 0, g.w * sizeof *zr);
     for (size_t ci = 0; ci < cin; ci++)
         for (size_t r = r0; r < r0 + w->rows; r++) {
             const size_t b = r / w->th, ty = r % w->th;
-            rows_bt(in + ci * n + b * hw, g, ty, tw, zr, ev, od);
-            cols_b(ev, od, tw, v + ci * T + (r - r0) * tw, es);
+            rows_bt(in + ci * n + b * hw, g, ty, tw, zr, t);
+            cols_b(t, tw, v + ci * T + (r - r0) * tw, es);
         }
-}
-
-/* One tile row of output from m [16][.][T] (row e at m + e * es): A^T m A with
- * A^T = [1 1 1 0; 0 1 -1 -1]; o is output row 2 ty of the plane (wd columns). */
-TDI_WINO_SIMD static void out_row(const float *restrict m, size_t es, size_t tw, size_t wd,
-                                  int two_rows, float *restrict o, int acc)
-{
-    for (int i = 0; i < 1 + two_rows; i++) {
-        /* row i of A^T m, column j: m0j + m1j + m2j (i = 0) or m1j - m2j - m3j (i = 1) */
-        const float *ra = m, *rb = m + 4 * es, *rc = m + 8 * es, *rd = m + 12 * es;
-        const float sg = i == 0 ? 1.0f : -1.0f;
-        const float *r0 = i == 0 ? ra : rb, *r1 = i == 0 ? rb : rc, *r2 = i == 0 ? rc : rd;
-        float *oo = o + (size_t)i * wd;
-        const size_t full = wd / 2; /* tiles with both columns inside */
-#pragma omp simd
-        for (size_t tx = 0; tx < full; tx++) {
-            float s[4];
-            for (size_t j = 0; j < 4; j++)
-                s[j] = r0[j * es + tx] + sg * (r1[j * es + tx] + r2[j * es + tx]);
-            const float y0 = s[0] + s[1] + s[2], y1 = s[1] - s[2] - s[3];
-            oo[2 * tx] = acc ? oo[2 * tx] + y0 : y0;
-            oo[2 * tx + 1] = acc ? oo[2 * tx + 1] + y1 : y1;
-        }
-        if (full < tw) { /* odd width: the last tile's first column only */
-            const size_t tx = full;
-            float s[3];
-            for (size_t j = 0; j < 3; j++)
-                s[j] = r0[j * es + tx] + sg * (r1[j * es + tx] + r2[j * es + tx]);
-            const float y0 = s[0] + s[1] + s[2];
-            oo[2 * tx] = acc ? oo[2 * tx] + y0 : y0;
-        }
-    }
 }
 
 /* out tiles of one chunk from M [16][cout][T]. */
@@ -202,7 +274,7 @@ static void out_transform(const float *mm, size_t cout, tdi_unet_geom g, const w
 /* Floats of one thread's V, M and row buffers. */
 static size_t per_thread(size_t cin, size_t cout, tdi_unet_geom g, const wgeo *w)
 {
-    return 16 * (cin + cout) * w->rows * w->tw + 8 * (w->tw + 1) + g.w;
+    return 16 * (cin + cout) * w->rows * w->tw + 4 * (2 * w->tw + 2) + g.w;
 }
 
 size_t tdi_unet_wino_scratch(size_t cin, size_t cout, tdi_unet_geom g)
