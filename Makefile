@@ -3,7 +3,8 @@
 # Programs: <dir>/<name>_main.c -> bin/<name with _ as -> (tools/unet/tdi_unet_main.c -> bin/tdi-unet).
 # Tests: tests/test_*.c -> bin/test_*; tests/run.sh runs them and prints "N passed, N failed".
 
-PKGS      := gsl yaml-0.1 zlib libpng ngspice
+# jansson: every JSON file tdi writes (common/tdi_json.h) and the tests that read them back.
+PKGS      := gsl yaml-0.1 zlib libpng ngspice jansson
 # OpenBLAS built on OpenMP: the U-Net's own OpenMP loops and the GEMMs then share one thread
 # pool (the pthread build's threads busy-yield against OpenMP's: a quarter of the CPU time went
 # to sched_yield and the kernel in a profile on 2 cores).
@@ -12,7 +13,7 @@ OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 DEB_PKGS  := build-essential pkg-config ngspice libngspice0-dev libgsl-dev libopenblas-dev \
              libopenblas-openmp-dev \
              libyaml-dev zlib1g-dev libpng-dev dataset-fashion-mnist librandom123-dev \
-             openmpi-bin libopenmpi-dev gnuplot-nox python3-numpy bc
+             openmpi-bin libopenmpi-dev gnuplot-nox python3-numpy bc libjansson-dev
 CC        ?= cc
 WARN      := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(CI),true)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "tdi_err.h"
+#include "tdi_json.h"
 #include "tdi_phys.h"
 #include "tdi_seed.h"
 
@@ -514,9 +515,10 @@ int tdi_cosim_realised_compare(const struct tdi_gen_circuit *c, const double *G,
 /* Extraction with the defaults + comparison; *G_out (may be NULL) gets the malloc'd G. */
 int tdi_cosim_realised_run(const struct tdi_gen_circuit *c, tdi_cosim_realised *r,
                            double **G_out, tdi_err *err);
-/* The report as lines (tdi-gen prints it) and as one JSON object (realised.json). */
+/* The report as lines (tdi-gen prints it) and as the members of the JSON object o
+ * (realised.json, results.json "transistor_level.realised"); 0 or TDI_ENOMEM. */
 void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f);
-void tdi_cosim_realised_json(const tdi_cosim_realised *r, FILE *f);
+int tdi_cosim_realised_json(const tdi_cosim_realised *r, tdi_json *o);
 
 /* ---------------------------------------------------------------- device operating points
  * (tdi_cosim_mosop.c) Every MOSFET of a transistor-level circuit (c->dev[], devices: mos) at
@@ -834,14 +836,15 @@ int tdi_cosim_op_paper_row(const tdi_cosim_cfg *c, const struct tdi_gen_config *
                            const double *truth, const double *mean_fit, const double *gain,
                            tdi_cosim_op_row *row, tdi_err *err);
 /* The paper's-kT row line of the table (when row->have); its legend and the operating point
- * (tdi_gen_op_print); results.json members "operating_point" and "paper_kT1" (when present,
- * each line ending with a comma). */
+ * (tdi_gen_op_print); results.json members "operating_point" and "paper_kT1" (when present),
+ * added to root by tdi_cosim_op_json (0 or TDI_ENOMEM). */
 void tdi_cosim_op_print_row(const tdi_cosim_op_row *row, FILE *f);
 /* A table line of metrics of pred (n, D) on a subset (e.g. analytic on spice's samples). */
 void tdi_cosim_op_print_subset(const char *label, const double *pred, const double *truth,
                                const double *mean_fit, size_t n, size_t D, FILE *f);
 void tdi_cosim_op_print(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f);
-void tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f);
+int tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row,
+                      tdi_json *root);
 
 /* ---------------------------------------------------------------- tick budget
  * Every tick count of a run is derived by tdi_cosim_timing_plan, with checked arithmetic: a

@@ -236,19 +236,24 @@ void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f)
                 r->blk[b].ref_fro, r->blk[b].rel);
 }
 
-void tdi_cosim_realised_json(const tdi_cosim_realised *r, FILE *f)
+int tdi_cosim_realised_json(const tdi_cosim_realised *r, tdi_json *o)
 {
-    fprintf(f, "{\n  \"N\": %zu,\n  \"delta_V\": %.17g,\n  \"central\": %d,\n  \"ops\": %zu,\n"
-            "  \"wall_s\": %.6g,\n  \"cpu_s\": %.6g,\n", r->N, r->delta, r->central, r->n_op,
-            r->wall_s, r->cpu_s);
-    fprintf(f, "  \"rel_fro\": %.17g,\n  \"asymmetry\": %.17g,\n  \"diag_mean\": %.17g,\n"
-            "  \"diag_rms\": %.17g,\n  \"diag_max\": %.17g,\n  \"blocks\": [\n", r->rel_fro,
-            r->asym, r->diag_mean, r->diag_rms, r->diag_max);
-    for (size_t b = 0; b < r->n_blk; b++)
-        fprintf(f, "    {\"block\": \"%s\", \"err_fro\": %.17g, \"ref_fro\": %.17g, "
-                "\"rel\": %.17g}%s\n", r->blk[b].name, r->blk[b].err_fro, r->blk[b].ref_fro,
-                r->blk[b].rel, b + 1 < r->n_blk ? "," : "");
-    fprintf(f, "  ]\n}\n");
+    const tdi_json_kv kv[] = {
+        TDI_JI("N", r->N), TDI_JR("delta_V", r->delta), TDI_JI("central", r->central),
+        TDI_JI("ops", r->n_op), TDI_JR("wall_s", r->wall_s), TDI_JR("cpu_s", r->cpu_s),
+        TDI_JR("rel_fro", r->rel_fro), TDI_JR("asymmetry", r->asym),
+        TDI_JR("diag_mean", r->diag_mean), TDI_JR("diag_rms", r->diag_rms),
+        TDI_JR("diag_max", r->diag_max)};
+    int rc = tdi_json_set(o, kv, TDI_JSON_N(kv));
+    tdi_json *blocks = tdi_json_add_array(o, "blocks");
+    rc = rc || !blocks;
+    for (size_t b = 0; b < r->n_blk && !rc; b++) {
+        const tdi_json_kv bk[] = {
+            TDI_JS("block", r->blk[b].name), TDI_JR("err_fro", r->blk[b].err_fro),
+            TDI_JR("ref_fro", r->blk[b].ref_fro), TDI_JR("rel", r->blk[b].rel)};
+        rc = tdi_json_set(tdi_json_add_object(blocks, NULL), bk, TDI_JSON_N(bk));
+    }
+    return rc ? TDI_ENOMEM : 0;
 }
 
 int tdi_cosim_realised_run(const tdi_gen_circuit *c, tdi_cosim_realised *r, double **G_out,

@@ -147,19 +147,25 @@ void tdi_cosim_op_print(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row
     }
 }
 
-void tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row, FILE *f)
+int tdi_cosim_op_json(const struct tdi_gen_circuit *gc, const tdi_cosim_op_row *row,
+                      tdi_json *root)
 {
     const tdi_gen_op *o = &gc->op;
-    if (o->active)
-        fprintf(f, "  \"operating_point\": {\"target_noise_ratio\": %.6g, \"signal_units\": %.6g, "
-                "\"predicted_noise_units\": %.6g, \"theta\": %.6g, \"Vs_V\": %.6g, "
-                "\"avg_relax\": %.6g, \"adc_conversions\": %ld, \"adc_bits\": %ld, "
-                "\"swing_V\": %.6g, \"v_swing_V\": %.6g, \"model_energy_J\": %.6g, "
-                "\"binds\": %u},\n", o->target, o->signal, o->noise, o->theta, o->Vs,
-                o->avg_relax, o->n_conv, o->bits, o->swing, o->v_swing, o->energy, o->binds);
-    if (row->have)
-        fprintf(f, "  \"paper_kT1\": {\"engine\": \"sde\", \"theta\": %.6g, \"samples\": %zu, "
-                "\"cos_paper\": %.6f, \"cos_centered\": %.6f, \"r2\": %.6f, "
-                "\"time_to_solution_s\": %.6g, \"cpu_s\": %.4g},\n", row->theta, row->samples,
-                row->cos_paper, row->cos_centered, row->r2, row->t_solution, row->cpu_s);
+    const tdi_json_kv op[] = {
+        TDI_JR("target_noise_ratio", o->target), TDI_JR("signal_units", o->signal),
+        TDI_JR("predicted_noise_units", o->noise), TDI_JR("theta", o->theta),
+        TDI_JR("Vs_V", o->Vs), TDI_JR("avg_relax", o->avg_relax),
+        TDI_JI("adc_conversions", o->n_conv), TDI_JI("adc_bits", o->bits),
+        TDI_JR("swing_V", o->swing), TDI_JR("v_swing_V", o->v_swing),
+        TDI_JR("model_energy_J", o->energy), TDI_JI("binds", o->binds)};
+    const tdi_json_kv pr[] = {
+        TDI_JS("engine", "sde"), TDI_JR("theta", row->theta), TDI_JI("samples", row->samples),
+        TDI_JR("cos_paper", row->cos_paper), TDI_JR("cos_centered", row->cos_centered),
+        TDI_JR("r2", row->r2), TDI_JR("time_to_solution_s", row->t_solution),
+        TDI_JR("cpu_s", row->cpu_s)};
+    if (o->active && tdi_json_set(tdi_json_add_object(root, "operating_point"), op, TDI_JSON_N(op)))
+        return TDI_ENOMEM;
+    if (row->have && tdi_json_set(tdi_json_add_object(root, "paper_kT1"), pr, TDI_JSON_N(pr)))
+        return TDI_ENOMEM;
+    return 0;
 }

@@ -4,7 +4,8 @@
  * {"preset", "mode", ..., "circuit", "timing", "converters", "rows": {"<row>": {"cos_paper",
  * "cos_centered", "r2", "cpu_s", "ticks_per_s", ...}}, "operating_point", "paper_kT1",
  * "readout", "energy"}), samples.csv (per sample and row), waveform.csv (when units were
- * recorded), and the summary for in-process callers. Non-goals: computing any number. */
+ * recorded), and the summary for in-process callers. results.json goes through tdi_json (jansson:
+ * NaN -> null, 17 significant digits). Non-goals: computing any number. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,180 +41,217 @@ void tdi_cosim_report_head(const tdi_cosim_job *j)
 }
 
 /* ------------------------------------------------------------------ results.json */
-static void json_head(const tdi_cosim_job *j, FILE *f)
+/* the sde engine's schedule as the table names it */
+static const char *sde_schedule(const tdi_cosim_job *j)
+{
+    return j->sched_batch[TDI_COSIM_SDE]       ? "batch"
+           : j->cfg.sde_reference               ? "per_sample (reference path)"
+           : j->outs[TDI_COSIM_SDE].sde_modes   ? "per_sample (mode basis)"
+                                                : "per_sample (batched)";
+}
+
+static int json_head(const tdi_cosim_job *j, tdi_json *root)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
     const tdi_gen_phys *ph = j->ph;
     const tdi_cosim_circuit *cc = j->cc;
     const tdi_cosim_timing *tm = &j->tm;
     double tick = tm->tick;
-    fprintf(f, "{\n  \"preset\": \"%s\", \"mode\": \"%s\", \"D\": %zu, \"units\": %zu, "
-            "\"samples\": %zu, \"first\": %zu, \"seed\": %ld,\n", cfg->name, j->b.mode, j->D,
-            j->N, j->ns, j->s0, cfg->seed);
-    fprintf(f, "  \"circuit\": {\"Cu_F\": %.6g, \"gu_S\": %.6g, \"Vs_V\": %.6g, \"T_K\": "
-            "%.6g, \"theta\": %.6g, \"t_slow_s\": %.6g, \"t_fast_s\": %.6g, \"wires\": %zu, "
-            "\"vccs\": %zu, \"resistors\": %zu, \"sum_gm_S\": %.6g},\n", ph->Cu, ph->gu,
-            ph->Vs, ph->T, ph->theta, ph->t_slow, ph->t_fast, cc->wires, cc->n_vccs,
-            cc->n_res, cc->sum_gm);
-    fprintf(f, "  \"timing\": {\"tick_s\": %.6g, \"settle_ticks\": %ld, \"avg_ticks\": %ld, "
-            "\"t_settle_s\": %.6g, \"t_avg_s\": %.6g, \"time_to_solution_s\": %.6g, "
-            "\"schedule\": \"%s\", \"sde_schedule\": \"%s\"},\n", tick, tm->settle_ticks,
-            tm->avg_ticks, (double)tm->settle_ticks * tick, (double)tm->avg_ticks * tick,
-            j->e.T_inf, j->sched_batch[TDI_COSIM_SPICE] ? "batch" : "per_sample",
-            j->sched_batch[TDI_COSIM_SDE]     ? "batch"
-            : cfg->sde_reference              ? "per_sample (reference path)"
-            : j->outs[TDI_COSIM_SDE].sde_modes ? "per_sample (mode basis)"
-                                              : "per_sample (batched)");
-    fprintf(f, "  \"converters\": {\"dac_bits\": %ld, \"dac_fs_A\": %.6g, \"adc_bits\": %ld, "
-            "\"adc_fs_V\": %.6g, \"adc_stride_ticks\": %ld, \"dac_updates_per_sample\": %zu, "
-            "\"adc_conversions_per_sample\": %.0f, \"interface_macs\": %ld, "
-            "\"interface\": \"%s\"},\n", cfg->dac_bits, j->dac_fs, cfg->adc_bits, j->adc_fs,
-            tm->stride, j->N, j->e.n_adc, j->macs, j->iface);
+    const tdi_json_kv head[] = {
+        TDI_JS("preset", cfg->name), TDI_JS("mode", j->b.mode), TDI_JI("D", j->D),
+        TDI_JI("units", j->N), TDI_JI("samples", j->ns), TDI_JI("first", j->s0),
+        TDI_JI("seed", cfg->seed)};
+    const tdi_json_kv circ[] = {
+        TDI_JR("Cu_F", ph->Cu), TDI_JR("gu_S", ph->gu), TDI_JR("Vs_V", ph->Vs),
+        TDI_JR("T_K", ph->T), TDI_JR("theta", ph->theta), TDI_JR("t_slow_s", ph->t_slow),
+        TDI_JR("t_fast_s", ph->t_fast), TDI_JI("wires", cc->wires), TDI_JI("vccs", cc->n_vccs),
+        TDI_JI("resistors", cc->n_res), TDI_JR("sum_gm_S", cc->sum_gm)};
+    const tdi_json_kv timing[] = {
+        TDI_JR("tick_s", tick), TDI_JI("settle_ticks", tm->settle_ticks),
+        TDI_JI("avg_ticks", tm->avg_ticks), TDI_JR("t_settle_s", (double)tm->settle_ticks * tick),
+        TDI_JR("t_avg_s", (double)tm->avg_ticks * tick), TDI_JR("time_to_solution_s", j->e.T_inf),
+        TDI_JS("schedule", j->sched_batch[TDI_COSIM_SPICE] ? "batch" : "per_sample"),
+        TDI_JS("sde_schedule", sde_schedule(j))};
+    const tdi_json_kv conv[] = {
+        TDI_JI("dac_bits", cfg->dac_bits), TDI_JR("dac_fs_A", j->dac_fs),
+        TDI_JI("adc_bits", cfg->adc_bits), TDI_JR("adc_fs_V", j->adc_fs),
+        TDI_JI("adc_stride_ticks", tm->stride), TDI_JI("dac_updates_per_sample", j->N),
+        TDI_JC("adc_conversions_per_sample", j->e.n_adc), TDI_JI("interface_macs", j->macs),
+        TDI_JS("interface", j->iface)};
+    return tdi_json_set(root, head, TDI_JSON_N(head)) ||
+           tdi_json_set(tdi_json_add_object(root, "circuit"), circ, TDI_JSON_N(circ)) ||
+           tdi_json_set(tdi_json_add_object(root, "timing"), timing, TDI_JSON_N(timing)) ||
+           tdi_json_set(tdi_json_add_object(root, "converters"), conv, TDI_JSON_N(conv));
 }
 
-static void json_rows(const tdi_cosim_job *j, FILE *f)
+/* the three metrics of a row (paper cosine, centered cosine, R^2; NaN -> null) */
+static int json_metrics(tdi_json *o, const tdi_metrics *m)
 {
-    fprintf(f, "  \"rows\": {\n");
-    int first_row = 1;
-    for (int r = 0; r < TDI_COSIM_NROW; r++) {
-        const tdi_cosim_row *row = &j->rows[r];
-        if (!row->have)
-            continue;
-        fprintf(f, "%s    \"%s\": {\"samples\": %zu, \"cos_paper\": %.6f, "
-                "\"cos_centered\": %.6f, \"r2\": %.6f", first_row ? "" : ",\n",
-                tdi_cosim_row_name[r], row->n, row->m.cos_paper, row->m.cos_centered,
-                row->m.r2);
-        if (r < 3) {
-            const tdi_cosim_stats *st = &j->outs[r].st;
-            fprintf(f, ", \"cpu_s\": %.4g, \"wall_s\": %.4g, \"ticks\": %ld, "
-                    "\"ticks_per_s\": %.6g, \"accepted_points\": %ld", st->cpu_s,
-                    j->eng_wall[r], st->ticks_hit,
-                    st->cpu_s > 0 ? (double)st->ticks_hit / st->cpu_s : 0.0, st->points);
-        }
-        fprintf(f, "}");
-        first_row = 0;
-    }
-    fprintf(f, "\n  },\n");
+    const tdi_json_kv kv[] = {TDI_JR("cos_paper", m->cos_paper),
+                              TDI_JR("cos_centered", m->cos_centered), TDI_JR("r2", m->r2)};
+    return tdi_json_set(o, kv, TDI_JSON_N(kv));
+}
+
+static int json_row(const tdi_cosim_job *j, int r, tdi_json *o)
+{
+    const tdi_cosim_row *row = &j->rows[r];
+    const tdi_json_kv n[] = {TDI_JI("samples", row->n)};
+    int rc = tdi_json_set(o, n, 1) || json_metrics(o, &row->m);
+    if (r >= 3 || rc)
+        return rc;
+    const tdi_cosim_stats *st = &j->outs[r].st;
+    const tdi_json_kv kv[] = {
+        TDI_JR("cpu_s", st->cpu_s), TDI_JR("wall_s", j->eng_wall[r]),
+        TDI_JI("ticks", st->ticks_hit),
+        TDI_JR("ticks_per_s", st->cpu_s > 0 ? (double)st->ticks_hit / st->cpu_s : 0.0),
+        TDI_JI("accepted_points", st->points)};
+    return tdi_json_set(o, kv, TDI_JSON_N(kv));
+}
+
+static int json_rows(const tdi_cosim_job *j, tdi_json *root)
+{
+    tdi_json *rows = tdi_json_add_object(root, "rows");
+    int rc = !rows;
+    for (int r = 0; r < TDI_COSIM_NROW && !rc; r++)
+        if (j->rows[r].have)
+            rc = json_row(j, r, tdi_json_add_object(rows, tdi_cosim_row_name[r]));
+    return rc;
 }
 
 /* several U-Net levels: each level's modules, rank and rows (metrics over its read-out
    columns); the rows above are over all levels' read-out units together */
-static void json_levels(const tdi_cosim_job *j, FILE *f)
+static int json_level(const tdi_cosim_job *j, size_t l, tdi_json *o)
 {
-    if (j->L < 2)
-        return;
     const tdi_bundle *s = &j->b.sub;
-    fprintf(f, "  \"levels\": [\n");
-    for (size_t l = 0; l < j->L; l++) {
-        size_t k = 0;
-        for (size_t c = 0; c < s->n_cpl; c++)
-            if (s->cpl[c].from == l)
-                k = s->cpl[c].k;
-        fprintf(f, "    {\"encoder\": \"%s\", \"decoder\": \"%s\", \"D\": %zu, \"k\": %zu, "
-                "\"rows\": {", s->mod[l].name, s->mod[j->L + l].name, s->mod[l].D, k);
-        int first = 1;
-        for (int r = 0; r < TDI_COSIM_NROW; r++) {
-            const tdi_metrics *m = &j->lvm[r][l];
-            if (!j->rows[r].have)
-                continue;
-            fprintf(f, "%s\"%s\": {\"cos_paper\": %.6f, \"cos_centered\": %.6f, \"r2\": %.6f}",
-                    first ? "" : ", ", tdi_cosim_row_name[r], m->cos_paper, m->cos_centered,
-                    m->r2);
-            first = 0;
-        }
-        fprintf(f, "}}%s\n", l + 1 < j->L ? "," : "");
-    }
-    fprintf(f, "  ],\n");
+    size_t k = 0;
+    for (size_t c = 0; c < s->n_cpl; c++)
+        if (s->cpl[c].from == l)
+            k = s->cpl[c].k;
+    const tdi_json_kv kv[] = {TDI_JS("encoder", s->mod[l].name),
+                              TDI_JS("decoder", s->mod[j->L + l].name), TDI_JI("D", s->mod[l].D),
+                              TDI_JI("k", k)};
+    tdi_json *rows = tdi_json_set(o, kv, TDI_JSON_N(kv)) ? NULL : tdi_json_add_object(o, "rows");
+    int rc = !rows;
+    for (int r = 0; r < TDI_COSIM_NROW && !rc; r++)
+        if (j->rows[r].have)
+            rc = json_metrics(tdi_json_add_object(rows, tdi_cosim_row_name[r]), &j->lvm[r][l]);
+    return rc;
 }
 
-static void json_readout(const tdi_cosim_job *j, FILE *f)
+static int json_levels(const tdi_cosim_job *j, tdi_json *root)
+{
+    if (j->L < 2)
+        return 0;
+    tdi_json *lv = tdi_json_add_array(root, "levels");
+    int rc = !lv;
+    for (size_t l = 0; l < j->L && !rc; l++)
+        rc = json_level(j, l, tdi_json_add_object(lv, NULL));
+    return rc;
+}
+
+static int json_readout(const tdi_cosim_job *j, tdi_json *root)
 {
     const tdi_gen_phys *ph = j->ph;
     const tdi_cosim_stage_pred *sp = &j->sp;
-    fprintf(f, "  \"readout\": {\"kind\": \"%s\", \"conversions_per_unit\": %ld, "
-            "\"stage_tau_s\": %.6g, \"stage_var_substrate_V2\": %.6g, "
-            "\"stage_var_own_V2\": %.6g, \"E_R_stage_J\": %.6g, ",
-            ph->ro ? "analog_rc" : "adc_avg", j->conv, ph->ro ? ph->ro_tau : 0.0, sp->var_sub,
-            sp->var_own, sp->E_R_stage);
-    fprintf(f, "\"predicted_rms_V\": %.6g, \"sde_rms_vs_analytic_V\": %.6g, "
-            "\"spice_rms_vs_analytic_V\": %.6g, \"sde_vs_spice_rms_V\": %.6g, "
-            "\"predicted_rms_units\": %.6g, \"signal_std_units\": %.6g},\n", j->pred_rms,
-            j->meas_rms[1], j->meas_rms[2], isnan(j->diff_sde_spice) ? -1.0 : j->diff_sde_spice,
-            j->pred_rms / ph->Vs, j->sig_units);
+    const tdi_json_kv kv[] = {
+        TDI_JS("kind", ph->ro ? "analog_rc" : "adc_avg"), TDI_JI("conversions_per_unit", j->conv),
+        TDI_JR("stage_tau_s", ph->ro ? ph->ro_tau : 0.0),
+        TDI_JR("stage_var_substrate_V2", sp->var_sub), TDI_JR("stage_var_own_V2", sp->var_own),
+        TDI_JR("E_R_stage_J", sp->E_R_stage), TDI_JR("predicted_rms_V", j->pred_rms),
+        TDI_JR("sde_rms_vs_analytic_V", j->meas_rms[1]),
+        TDI_JR("spice_rms_vs_analytic_V", j->meas_rms[2]),
+        TDI_JR("sde_vs_spice_rms_V", j->diff_sde_spice), /* null when one engine did not run */
+        TDI_JR("predicted_rms_units", j->pred_rms / ph->Vs),
+        TDI_JR("signal_std_units", j->sig_units)};
+    return tdi_json_set(tdi_json_add_object(root, "readout"), kv, TDI_JSON_N(kv));
 }
 
-static void json_energy(const tdi_cosim_job *j, FILE *f)
+static int json_energy(const tdi_cosim_job *j, tdi_json *root)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
     const tdi_cosim_ledger *e = &j->e;
     const tdi_cosim_digeq *dq = &j->dq;
-    fprintf(f, "  \"energy\": {\"engine\": \"%s\", \"per\": \"inference (one sample)\", "
-            "\"E_bias_J\": %.6g, \"E_R_J\": %.6g, \"E_active_J\": %.6g, \"E_dac_J\": %.6g, "
-            "\"E_adc_J\": %.6g, \"E_conv_J\": %.6g, \"E_digital_J\": %.6g, "
-            "\"E_weight_reads_J\": %.6g, "
-            "\"E_total_J\": %.6g, \"kT_floor_J\": %.6g, \"gpu_step_J\": %.6g, "
-            "\"gpu_replaced_fraction\": %.6g, \"ratio_vs_whole_step\": %.6g, "
-            "\"ratio_vs_replaced_part\": %.6g, \"replaced_part\": \"the decoder ResBlock "
-            "of the skip pair (its FLOP share of one U-Net step, energy.gpu_replaced_fraction)\",\n"
-            "    \"digital_equivalent\": {\"interface_macs\": %ld, \"interface_reads\": %ld, "
-            "\"matvec_macs\": %ld, \"matvec_reads\": %ld, \"E_J\": %.6g, "
-            "\"ratio_analog_over_digital\": %.6g, \"folded_macs\": %ld, \"folded_reads\": "
-            "%ld, \"folded_E_J\": %.6g, \"ratio_analog_over_folded\": %.6g, \"mac_J\": %.6g, "
-            "\"weight_read_J\": %.6g}}\n}\n",
-            tdi_cosim_kind_name((tdi_cosim_kind)e->engine), e->E_bias, e->E_R, e->E_active,
-            e->E_dac, e->E_adc, e->E_conv, e->E_digital, e->E_wread, e->E_total, e->E_kT,
-            cfg->gpu_step, cfg->gpu_replaced_fraction, cfg->gpu_step / e->E_total,
-            e->gpu_part / e->E_total, dq->iface_macs, dq->iface_reads, dq->matvec_macs,
-            dq->matvec_reads, e->E_digeq, e->r_digeq, dq->folded_macs, dq->folded_reads,
-            e->E_digeq_f, e->r_fold, cfg->e_mac, cfg->e_read);
+    const tdi_json_kv kv[] = {
+        TDI_JS("engine", tdi_cosim_kind_name((tdi_cosim_kind)e->engine)),
+        TDI_JS("per", "inference (one sample)"), TDI_JR("E_bias_J", e->E_bias),
+        TDI_JR("E_R_J", e->E_R), TDI_JR("E_active_J", e->E_active), TDI_JR("E_dac_J", e->E_dac),
+        TDI_JR("E_adc_J", e->E_adc), TDI_JR("E_conv_J", e->E_conv),
+        TDI_JR("E_digital_J", e->E_digital), TDI_JR("E_weight_reads_J", e->E_wread),
+        TDI_JR("E_total_J", e->E_total), TDI_JR("kT_floor_J", e->E_kT),
+        TDI_JR("gpu_step_J", cfg->gpu_step),
+        TDI_JR("gpu_replaced_fraction", cfg->gpu_replaced_fraction),
+        TDI_JR("ratio_vs_whole_step", cfg->gpu_step / e->E_total),
+        TDI_JR("ratio_vs_replaced_part", e->gpu_part / e->E_total),
+        TDI_JS("replaced_part", "the decoder ResBlock of the skip pair (its FLOP share of one "
+                                "U-Net step, energy.gpu_replaced_fraction)")};
+    const tdi_json_kv dk[] = {
+        TDI_JI("interface_macs", dq->iface_macs), TDI_JI("interface_reads", dq->iface_reads),
+        TDI_JI("matvec_macs", dq->matvec_macs), TDI_JI("matvec_reads", dq->matvec_reads),
+        TDI_JR("E_J", e->E_digeq), TDI_JR("ratio_analog_over_digital", e->r_digeq),
+        TDI_JI("folded_macs", dq->folded_macs), TDI_JI("folded_reads", dq->folded_reads),
+        TDI_JR("folded_E_J", e->E_digeq_f), TDI_JR("ratio_analog_over_folded", e->r_fold),
+        TDI_JR("mac_J", cfg->e_mac), TDI_JR("weight_read_J", cfg->e_read)};
+    tdi_json *o = tdi_json_add_object(root, "energy");
+    return tdi_json_set(o, kv, TDI_JSON_N(kv)) ||
+           tdi_json_set(tdi_json_add_object(o, "digital_equivalent"), dk, TDI_JSON_N(dk));
 }
 
 /* "supply_measured" (transistor level only: ideal results.json unchanged) */
-static void json_supply(const tdi_cosim_job *j, FILE *f)
+static int json_supply(const tdi_cosim_job *j, tdi_json *root)
 {
     const tdi_cosim_ledger *e = &j->e;
     if (!e->n_supply)
-        return;
-    fprintf(f, "  \"supply_measured\": {\"engine\": \"spice\", \"per\": \"inference (one "
-            "sample)\", \"E_active_behavioural_J\": %.6g, \"sources\": [", e->E_active);
-    for (size_t s = 0; s < e->n_supply; s++)
-        fprintf(f, "%s{\"name\": \"%s\", \"V\": %.6g, \"E_J\": %.6g, \"P_W\": %.6g}",
-                s ? ", " : "", j->cc->supply[s], j->cc->supply_v[s], e->E_supply[s],
-                e->P_supply[s]);
-    fprintf(f, "]},\n");
+        return 0;
+    const tdi_json_kv kv[] = {TDI_JS("engine", "spice"), TDI_JS("per", "inference (one sample)"),
+                              TDI_JR("E_active_behavioural_J", e->E_active)};
+    tdi_json *o = tdi_json_add_object(root, "supply_measured");
+    tdi_json *src = tdi_json_set(o, kv, TDI_JSON_N(kv)) ? NULL : tdi_json_add_array(o, "sources");
+    int rc = !src;
+    for (size_t s = 0; s < e->n_supply && !rc; s++) {
+        const tdi_json_kv sk[] = {TDI_JS("name", j->cc->supply[s]), TDI_JR("V", j->cc->supply_v[s]),
+                                  TDI_JR("E_J", e->E_supply[s]), TDI_JR("P_W", e->P_supply[s])};
+        rc = tdi_json_set(tdi_json_add_object(src, NULL), sk, TDI_JSON_N(sk));
+    }
+    return rc;
 }
 
 /* "transistor_level" (devices: mos only: ideal results.json unchanged) */
-static void json_mos(const tdi_cosim_job *j, FILE *f)
+static int json_mos(const tdi_cosim_job *j, tdi_json *root)
 {
     if (!j->real)
-        return;
-    fprintf(f, "  \"transistor_level\": {\"v_ref_V\": %.6g, \"vdd_V\": %.6g, "
-            "\"i_tail_sum_A\": %.6g, \"realised\": ", j->ph->v_ref, j->ph->vdd,
-            j->ph->i_tail_sum);
-    tdi_cosim_realised_json(j->real, f);
+        return 0;
+    const tdi_json_kv kv[] = {TDI_JR("v_ref_V", j->ph->v_ref), TDI_JR("vdd_V", j->ph->vdd),
+                              TDI_JR("i_tail_sum_A", j->ph->i_tail_sum)};
+    tdi_json *o = tdi_json_add_object(root, "transistor_level");
+    if (tdi_json_set(o, kv, TDI_JSON_N(kv)) ||
+        tdi_cosim_realised_json(j->real, tdi_json_add_object(o, "realised")))
+        return TDI_ENOMEM;
     const tdi_cosim_teff *t = j->teff;
-    if (t)
-        fprintf(f, "  , \"teff\": {\"engine\": \"spice\", \"ticks\": %ld, \"wall_s\": %.6g, "
-                "\"teff_mean\": %.6g, \"teff_lyap_mean\": %.6g, \"d_meas_vs_thetaMinv\": %.6g, "
-                "\"d_lyap_vs_thetaMinv\": %.6g, \"d_meas_vs_lyap\": %.6g, \"lyap_resid\": %.3g, "
-                "\"dev_psd_bus_A2_per_Hz\": %.6g, \"rest_offset_rms_V\": %.6g, "
-                "\"rest_offset_max_V\": %.6g}\n", j->teff_ticks, j->teff_wall, t->teff_mean,
-                t->teff_lyap_mean, t->d_meas_ref, t->d_lyap_ref, t->d_meas_lyap, t->lyap_resid,
-                j->teff_psd_bus, j->rest_off_rms, j->rest_off_max);
-    fprintf(f, "  },\n");
+    if (!t)
+        return 0;
+    const tdi_json_kv tk[] = {
+        TDI_JS("engine", "spice"), TDI_JI("ticks", j->teff_ticks), TDI_JR("wall_s", j->teff_wall),
+        TDI_JR("teff_mean", t->teff_mean), TDI_JR("teff_lyap_mean", t->teff_lyap_mean),
+        TDI_JR("d_meas_vs_thetaMinv", t->d_meas_ref), TDI_JR("d_lyap_vs_thetaMinv", t->d_lyap_ref),
+        TDI_JR("d_meas_vs_lyap", t->d_meas_lyap), TDI_JR("lyap_resid", t->lyap_resid),
+        TDI_JR("dev_psd_bus_A2_per_Hz", j->teff_psd_bus),
+        TDI_JR("rest_offset_rms_V", j->rest_off_rms), TDI_JR("rest_offset_max_V", j->rest_off_max)};
+    return tdi_json_set(tdi_json_add_object(o, "teff"), tk, TDI_JSON_N(tk));
 }
 
-static void write_results(const tdi_cosim_job *j, FILE *f)
+/* <tmp>/results.json: top-level members and the rows' and levels' entries one per line */
+static int write_results(const tdi_cosim_job *j, const char *tmp, tdi_err *err)
 {
-    json_head(j, f);
-    json_rows(j, f);
-    json_levels(j, f);
-    tdi_cosim_op_json(j->gc, &j->paper_row, f);
-    json_readout(j, f);
-    json_mos(j, f);
-    json_supply(j, f);
-    json_energy(j, f);
+    char p[1300];
+    snprintf(p, sizeof p, "%s/results.json", tmp);
+    tdi_json *root = tdi_json_object();
+    int bad = json_head(j, root) || json_rows(j, root) || json_levels(j, root) ||
+              tdi_cosim_op_json(j->gc, &j->paper_row, root) || json_readout(j, root) ||
+              json_mos(j, root) || json_supply(j, root) || json_energy(j, root);
+    int rc = bad ? tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", p)
+                 : tdi_json_write(p, root, 2, err);
+    tdi_json_free(root);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ csv files */
@@ -281,7 +319,7 @@ int tdi_cosim_report_write(const tdi_cosim_job *j, tdi_err *err)
     int rc;
     if ((rc = tdi_mkdirs(j->cfg.out, err)) || (rc = tdi_dir_begin(j->odir, tmp, sizeof tmp, err)))
         return rc;
-    rc = write_file(j, tmp, "results.json", write_results, err);
+    rc = write_results(j, tmp, err);
     if (!rc)
         rc = write_file(j, tmp, "samples.csv", write_samples, err);
     if (!rc && (j->outs[2].wave || j->outs[1].wave))

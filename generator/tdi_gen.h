@@ -545,8 +545,9 @@ int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
 /* Writes the text (lines joined by '\n') to f; returns 0 or TDI_EIO. */
 int tdi_gen_text_write(const tdi_gen_text *t, FILE *f, tdi_err *err);
 
-/* The wire report as JSON (one object) and as human-readable lines. */
-void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f);
+/* The wire report as JSON (wires.json at path, written atomically; docs/formats.md) and as
+ * human-readable lines. */
+int tdi_gen_wires_json(const tdi_gen_circuit *c, const char *path, tdi_err *err);
 void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f);
 void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f);
 /* The operating point and why (a few lines; nothing when op.active is 0). */

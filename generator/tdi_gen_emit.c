@@ -12,6 +12,7 @@
 
 #include "tdi_buf.h"
 #include "tdi_gen_int.h"
+#include "tdi_json.h"
 
 /* The lines of a netlist, each NUL-terminated, back to back in text; off: (n) line starts. */
 typedef struct {
@@ -654,29 +655,49 @@ int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     return rc;
 }
 
-void tdi_gen_wires_json(const tdi_gen_circuit *c, FILE *f)
+/* one block's row of wires.json, appended to blocks */
+static int wires_json_block(tdi_json *blocks, const tdi_gen_block_report *r)
 {
-    fprintf(f, "{\n  \"D\": %zu,\n  \"k\": %zu,\n  \"N\": %zu,\n  \"unit\": \"%s\",\n  \"blocks\": [\n",
-            c->D, c->k, c->N, c->phys.unit->name);
+    const tdi_json_kv kv[] = {
+        TDI_JS("block", r->name ? r->name : "?"),
+        TDI_JS("realisation", r->realisation ? r->realisation : "?"), TDI_JI("rank", r->rank),
+        TDI_JI("elements", r->elements), TDI_JI("wire_pairs", r->wire_pairs),
+        TDI_JI("bus_nodes", r->bus_nodes), TDI_JC("dense_pairs", r->dense_pairs),
+        TDI_JR("ratio", r->dense_pairs > 0 ? (double)r->wire_pairs / r->dense_pairs : 0.0)};
+    return tdi_json_set(tdi_json_add_object(blocks, NULL), kv, TDI_JSON_N(kv));
+}
+
+static int wires_json_build(const tdi_gen_circuit *c, tdi_json *root)
+{
+    const tdi_json_kv head[] = {TDI_JI("D", c->D), TDI_JI("k", c->k), TDI_JI("N", c->N),
+                                TDI_JS("unit", c->phys.unit->name)};
+    int rc = tdi_json_set(root, head, TDI_JSON_N(head));
+    tdi_json *blocks = tdi_json_add_array(root, "blocks");
+    if (rc || !blocks)
+        return TDI_ENOMEM;
     int order[TDI_GEN_NBLK], nblk = blk_order(c, order); /* the stage only if present */
-    for (int q = 0; q < nblk; q++) {
-        const tdi_gen_block_report *r = &c->blk[order[q]];
-        fprintf(f, "    {\"block\": \"%s\", \"realisation\": \"%s\", \"rank\": %zu, "
-                "\"elements\": %zu, \"wire_pairs\": %zu, \"bus_nodes\": %zu, "
-                "\"dense_pairs\": %.0f, \"ratio\": %.17g}%s\n",
-                r->name ? r->name : "?", r->realisation ? r->realisation : "?", r->rank,
-                r->elements, r->wire_pairs, r->bus_nodes, r->dense_pairs,
-                r->dense_pairs > 0 ? (double)r->wire_pairs / r->dense_pairs : 0.0,
-                q + 1 < nblk ? "," : "");
-    }
+    for (int q = 0; q < nblk && !rc; q++)
+        rc = wires_json_block(blocks, &c->blk[order[q]]);
     double sdp = 0, swp = 0; /* over the couplings (two modules: the skip block) */
     for (size_t q = 0; q < c->n_cpl; q++) {
         sdp += c->blk[1 + c->n_mod + q].dense_pairs;
         swp += (double)c->blk[1 + c->n_mod + q].wire_pairs;
     }
-    fprintf(f, "  ],\n  \"total\": {\"elements\": %zu, \"wire_pairs\": %zu},\n"
-            "  \"skip_dense_pairs\": %.0f,\n  \"skip_ratio\": %.17g\n}\n",
-            c->total_elements, c->total_pairs, sdp, sdp > 0 ? swp / sdp : 0.0);
+    const tdi_json_kv total[] = {TDI_JI("elements", c->total_elements),
+                                 TDI_JI("wire_pairs", c->total_pairs)};
+    const tdi_json_kv tail[] = {TDI_JC("skip_dense_pairs", sdp),
+                                TDI_JR("skip_ratio", sdp > 0 ? swp / sdp : 0.0)};
+    return rc || tdi_json_set(tdi_json_add_object(root, "total"), total, TDI_JSON_N(total)) ||
+           tdi_json_set(root, tail, TDI_JSON_N(tail));
+}
+
+int tdi_gen_wires_json(const tdi_gen_circuit *c, const char *path, tdi_err *err)
+{
+    tdi_json *root = tdi_json_object();
+    int rc = wires_json_build(c, root) ? tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", path)
+                                       : tdi_json_write(path, root, 2, err);
+    tdi_json_free(root);
+    return rc;
 }
 
 void tdi_gen_wires_print(const tdi_gen_circuit *c, FILE *f)

@@ -96,11 +96,7 @@ int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char
     {
         char path[1300];
         snprintf(path, sizeof path, "%s/wires.json", tmp);
-        tdi_atomic_file af;
-        if ((rc = tdi_atomic_open(&af, path, err)))
-            goto done;
-        tdi_gen_wires_json(c, af.f);
-        if ((rc = tdi_atomic_commit(&af, err)))
+        if ((rc = tdi_gen_wires_json(c, path, err)))
             goto done;
     }
     if (hook && hook->run && (rc = hook->run(hook->user, c, tmp, err)))

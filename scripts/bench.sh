@@ -97,6 +97,52 @@ if want substrate; then
     done
 fi
 
+# --- load (issue 16): tdi-fit on make demo's inputs (out/demo/paper.yaml and its activation
+# bundles; output into build/bench-load) beside a busy neighbour (two shell loops spinning, one
+# per core of this 2-core machine) and alone, with idle OpenMP threads sleeping
+# (OMP_WAIT_POLICY=PASSIVE: what every program sets for itself since issue 16, common/tdi_cli.h)
+# and with libgomp's default spin-then-sleep (the behaviour before: the programs keep a value the
+# user set, and an empty one makes libgomp print one warning and use its default). LOAD_RUNS
+# rounds (default 2) in alternation; wall seconds of each run and the medians; load average.
+if want load; then
+    if [ ! -d out/demo/paper/activations-fit ] || [ ! -d out/demo/paper/activations-test ] ||
+        [ ! -f out/demo/paper.yaml ]; then
+        echo "load: skipped (no out/demo/paper.yaml and out/demo/paper/activations-{fit,test}:" \
+            "make demo writes them)"
+    else
+        b=build/bench-load
+        mkdir -p "$b" && : >"$b/times.txt"
+        sed -e "s|^out: .*|out: $b/paper|" -e "s|^  dir: .*|  dir: out/demo/paper|" \
+            out/demo/paper.yaml >"$b/paper.yaml"
+        fit() { # $1 label, $2 OMP_WAIT_POLICY value ("" = libgomp's default)
+            local start ms
+            start=$(date +%s%N)
+            if OMP_WAIT_POLICY=$2 bin/tdi-fit "$b/paper.yaml" >"$b/fit-$1.log" 2>&1; then
+                ms=$(( ($(date +%s%N) - start) / 1000000 ))
+                echo "$1 $ms" >>"$b/times.txt"
+                echo "load: run $run, $1: tdi-fit wall $((ms / 1000)).$(printf %03d $((ms % 1000))) s" \
+                    "(load average before: $3)"
+            else
+                echo "load: run $run, $1: tdi-fit FAILED: $(tail -n 1 "$b/fit-$1.log")"
+            fi
+        }
+        spin() { sh -c 'while :; do :; done' & }
+        for run in $(seq "${LOAD_RUNS:-2}"); do
+            fit alone_passive PASSIVE "$(cut -d' ' -f1 /proc/loadavg)"
+            fit alone_default "" "$(cut -d' ' -f1 /proc/loadavg)"
+            spin; p1=$!; spin; p2=$!
+            sleep 1
+            fit busy_passive PASSIVE "$(cut -d' ' -f1 /proc/loadavg)"
+            fit busy_default "" "$(cut -d' ' -f1 /proc/loadavg)"
+            kill "$p1" "$p2"; wait "$p1" "$p2" 2>/dev/null
+        done
+        for who in alone_passive alone_default busy_passive busy_default; do
+            m=$(awk -v w="$who" '$1 == w { print $2 / 1000 }' "$b/times.txt" | med)
+            echo "load: $who: median tdi-fit wall $m s"
+        done
+    fi
+fi
+
 # --- generator (tdi-gen, issue 4): netlist generation time against D*k (issue bound: D = 1024
 # per module, k = 64, low-rank intra couplings, under 2 s and linear in D*k). Synthetic bundles
 # (bin/tdi-gen --synth, intra rank 16; shared-bus skip, so intra buses = 16 + k). CPU seconds
@@ -392,7 +438,8 @@ if want mos; then
             r=$(grep -o '"spice": {[^}]*' "$js")
             tk=$(echo "$r" | grep -o '"ticks": [0-9]*' | awk '{print $2}')
             cpu=$(echo "$r" | grep -o '"cpu_s": [0-9.e+-]*' | awk '{print $2}')
-            ex=$(grep -A6 '"realised":' "$js" | grep -o '"wall_s": [0-9.e+-]*' | awk '{print $2}')
+            ex=$(grep '"realised":' "$js" | grep -o '"wall_s": [0-9.e+-]*' | head -n 1 |
+                awk '{print $2}')
             echo "mos: lock-step job D = $D, k = $K, devices $dev:${ex:+ extraction $ex s wall;}" \
                 "spice $tk ticks, $cpu CPU s," \
                 "$(awk -v c="$cpu" -v t="$tk" 'BEGIN{printf "%.3g", 1e3 * c / t}') CPU ms per tick" \

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "tdi_io.h"
 
 static int tdi_test_pass_, tdi_test_fail_;
@@ -113,22 +115,66 @@ static inline int tdi_check_ok(int rc, const tdi_err *e, const char *name)
     return ok;
 }
 
-/* The number after key in a JSON text, searching for key after the first occurrence of obj
- * (obj NULL: from the start); NAN when either is missing. A test-side reader for tdi's own
- * results.json layout ("key": value), not a JSON parser. */
-static inline double tdi_test_json_num(const char *txt, const char *obj, const char *key)
+/* The value at path in a JSON text, parsed with jansson (the library tdi writes JSON with):
+ * path is member names and array indices joined by '.', e.g. "rows.sde.cos_centered" or
+ * "supply_measured.sources.0.P_W"; NULL when the text is not JSON or path is missing. Caller
+ * json_decref's *doc (the parsed text) after using the value. */
+static inline json_t *tdi_test_json_at(const char *txt, const char *path, json_t **doc)
 {
-    const char *p = txt;
-    if (p && obj)
-        p = strstr(p, obj);
-    if (p)
-        p = strstr(p, key);
-    if (!p)
-        return NAN;
-    p += strlen(key);
-    while (*p == '"' || *p == ':' || *p == ' ')
-        p++;
-    return strtod(p, NULL);
+    *doc = txt ? json_loads(txt, 0, NULL) : NULL;
+    json_t *v = *doc;
+    char seg[128];
+    for (const char *p = path; v && p && *p;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        snprintf(seg, sizeof seg, "%.*s", (int)n, p);
+        v = json_is_array(v) ? json_array_get(v, strtoul(seg, NULL, 10)) : json_object_get(v, seg);
+        p = dot ? dot + 1 : NULL;
+    }
+    return v;
+}
+
+/* The number at path (tdi_test_json_at); NAN when missing, null or not a number. */
+static inline double tdi_test_json_num(const char *txt, const char *path)
+{
+    json_t *doc, *v = tdi_test_json_at(txt, path, &doc);
+    double x = json_is_number(v) ? json_number_value(v) : NAN;
+    json_decref(doc);
+    return x;
+}
+
+/* 1 when the value at path is the string want (also: the text is JSON). */
+static inline int tdi_test_json_str_is(const char *txt, const char *path, const char *want)
+{
+    json_t *doc, *v = tdi_test_json_at(txt, path, &doc);
+    int eq = json_is_string(v) && strcmp(json_string_value(v), want) == 0;
+    json_decref(doc);
+    return eq;
+}
+
+/* The index of the first element of the array at path whose member key is the string want;
+ * -1 when there is none (or the text is not JSON). */
+static inline int tdi_test_json_find(const char *txt, const char *path, const char *key,
+                                     const char *want)
+{
+    json_t *doc, *a = tdi_test_json_at(txt, path, &doc), *v;
+    size_t i;
+    int at = -1;
+    json_array_foreach(a, i, v) {
+        json_t *m = json_object_get(v, key);
+        if (at < 0 && json_is_string(m) && strcmp(json_string_value(m), want) == 0)
+            at = (int)i;
+    }
+    json_decref(doc);
+    return at;
+}
+
+/* 1 when the value at path exists (null included) and the text is JSON. */
+static inline int tdi_test_json_has(const char *txt, const char *path)
+{
+    json_t *doc, *v = tdi_test_json_at(txt, path, &doc);
+    json_decref(doc);
+    return v != NULL;
 }
 
 #define TDI_TEST_END()                                                                         \

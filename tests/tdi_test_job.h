@@ -78,9 +78,9 @@ typedef struct { double pred, sde, spice; } tdi_test_readout;
 
 static inline tdi_test_readout tdi_test_job_readout(const char *js, const char *what)
 {
-    tdi_test_readout r = {tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_V\""),
-                          tdi_test_json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\""),
-                          tdi_test_json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\"")};
+    tdi_test_readout r = {tdi_test_json_num(js, "readout.predicted_rms_V"),
+                          tdi_test_json_num(js, "readout.sde_rms_vs_analytic_V"),
+                          tdi_test_json_num(js, "readout.spice_rms_vs_analytic_V")};
     char lab[160];
     snprintf(lab, sizeof lab, "%s: sde read-out error within [0.5, 1.5] of the prediction", what);
     TDI_CHECK(r.sde > 0.5 * r.pred && r.sde < 1.5 * r.pred, lab);

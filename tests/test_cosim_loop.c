@@ -212,23 +212,23 @@ int main(void)
                     lines += csv[i] == '\n';
                 /* header + 5 samples x 6 rows (analytic, sde, spice, ideal, digital, mean) */
                 tdi_check_int(lines, 1 + 5 * 6, "samples.csv rows");
-                double ca = tdi_test_json_num(js, "\"analytic\":", "\"cos_centered\""),
-                       ci = tdi_test_json_num(js, "\"analytic_ideal_dac\":", "\"cos_centered\"");
+                double ca = tdi_test_json_num(js, "rows.analytic.cos_centered"),
+                       ci = tdi_test_json_num(js, "rows.analytic_ideal_dac.cos_centered");
                 /* a 12-bit DAC changes b by <= 2^-12 of full scale: metrics move by ~1e-3 */
                 tdi_check_near(ca, ci, 1e-2, "analytic (12-bit DAC) vs ideal: centered cosine");
-                double cm = tdi_test_json_num(js, "\"mean\":", "\"cos_centered\"");
+                double cm = tdi_test_json_num(js, "rows.mean.cos_centered");
                 tdi_check_near(cm, 0.0, 1e-12, "mean baseline: centered cosine 0");
-                double pr = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_V\""),
-                       ms = tdi_test_json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\""),
-                       mp = tdi_test_json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\""),
-                       dd = tdi_test_json_num(js, "\"readout\":", "\"sde_vs_spice_rms_V\"");
+                double pr = tdi_test_json_num(js, "readout.predicted_rms_V"),
+                       ms = tdi_test_json_num(js, "readout.sde_rms_vs_analytic_V"),
+                       mp = tdi_test_json_num(js, "readout.spice_rms_vs_analytic_V"),
+                       dd = tdi_test_json_num(js, "readout.sde_vs_spice_rms_V");
                 /* 30 estimates: rms relative s.e. ~ 1/sqrt(60) = 0.13; 4 s.e. -> [0.48, 1.52] */
                 tdi_check_near(ms / pr, 1.0, 0.52, "sde measured / predicted readout rms");
                 tdi_check_near(mp / pr, 1.0, 0.52, "spice measured / predicted readout rms");
                 /* same noise stream: the engines differ by SPICE's truncation error only */
                 tdi_check_le(dd / pr, 0.1, "sde vs spice rms difference / readout rms");
-                double et = tdi_test_json_num(js, "\"energy\":", "\"E_total_J\""),
-                       ed = tdi_test_json_num(js, "\"energy\":", "\"E_digital_J\"");
+                double et = tdi_test_json_num(js, "energy.E_total_J"),
+                       ed = tdi_test_json_num(js, "energy.E_digital_J");
                 /* 2,560-style count at D = 6: 8 D + 32 D = 240 MACs x 4.6 pJ */
                 tdi_check_rel(ed, 240 * 4.6e-12, 1e-9, "E_digital = interface MACs x E_MAC");
                 TDI_CHECK(et > ed, "E_total exceeds E_digital");
@@ -288,7 +288,7 @@ int main(void)
         size_t nj;
         snprintf(path, sizeof path, "%s/cosim/results.json", root);
         tdi_file_read_all(path, &js, &nj, &err);
-        double macs = js ? tdi_test_json_num(js, "\"converters\":", "\"interface_macs\"") : NAN;
+        double macs = js ? tdi_test_json_num(js, "converters.interface_macs") : NAN;
         tdi_check_near(macs, proj ? (double)(2 * D * k) : (double)(D * D), 0,
                        proj ? "skip projected: 2 D k MACs" : "skip full: D^2 MACs");
         free(js);

@@ -32,30 +32,37 @@ static const char *sec_ideal =
  * equal to its tail current from Vbias: both powers sum(I_tail) Vdd up to the tail devices'
  * mirror error (channel-length modulation at the differing V_DS of the diode and the tail):
  * bound 5% (issue 12's). */
+static double supply_power(const char *js, const char *name)
+{
+    char path[64];
+    snprintf(path, sizeof path, "supply_measured.sources.%d.P_W",
+             tdi_test_json_find(js, "supply_measured.sources", "name", name));
+    return tdi_test_json_num(js, path);
+}
+
 static void test_mos_job(void)
 {
     tdi_err err = {0};
     char *js = tdi_test_job_paper(ROOT, 4, 2, 2, 5, sec_mos, "mos: tdi-cosim job runs", &err);
     if (!js)
         return;
-    double itail = tdi_test_json_num(js, "\"transistor_level\"", "\"i_tail_sum_A\"");
-    double vdd = tdi_test_json_num(js, "\"transistor_level\"", "\"vdd_V\"");
-    double pdd = tdi_test_json_num(js, "\"name\": \"vdd\"", "\"P_W\"");
-    double pb = tdi_test_json_num(js, "\"name\": \"vbias\"", "\"P_W\"");
+    double itail = tdi_test_json_num(js, "transistor_level.i_tail_sum_A");
+    double vdd = tdi_test_json_num(js, "transistor_level.vdd_V");
+    double pdd = supply_power(js, "vdd"), pb = supply_power(js, "vbias");
     tdi_check_rel(pdd, itail * vdd, 0.05, "mos: measured Vdd power vs sum(I_tail) Vdd");
     tdi_check_rel(pb, itail * vdd, 0.05, "mos: measured Vbias power vs sum(I_tail) Vdd");
-    double ea = tdi_test_json_num(js, "\"supply_measured\"", "\"E_active_behavioural_J\"");
+    double ea = tdi_test_json_num(js, "supply_measured.E_active_behavioural_J");
     TDI_CHECK(ea > 0, "mos: the behavioural E_active beside the measured supplies");
     /* the realised matrix: the OTAs realise gu M to a few percent (the design's tolerance is
        docs/generator.md's; here: present and below 20%, i.e. not a wrong sign or a missing OTA,
        which would be O(1)) */
-    double rf = tdi_test_json_num(js, "\"realised\"", "\"rel_fro\"");
+    double rf = tdi_test_json_num(js, "transistor_level.realised.rel_fro");
     tdi_check_le(rf, 0.2, "mos: realised |G - gu M|_F / |gu M|_F");
     /* T_eff: the Lyapunov solve converged; the measured value from 20 correlated samples is a
        rough estimate (relative s.e. ~ 40%): positive and finite only */
-    double res = tdi_test_json_num(js, "\"teff\"", "\"lyap_resid\"");
-    double tm = tdi_test_json_num(js, "\"teff\"", "\"teff_mean\"");
-    double tl = tdi_test_json_num(js, "\"teff\"", "\"teff_lyap_mean\"");
+    double res = tdi_test_json_num(js, "transistor_level.teff.lyap_resid");
+    double tm = tdi_test_json_num(js, "transistor_level.teff.teff_mean");
+    double tl = tdi_test_json_num(js, "transistor_level.teff.teff_lyap_mean");
     tdi_check_le(res, 1e-12, "mos: Lyapunov residual of the realised circuit");
     TDI_CHECK(tm > 0 && isfinite(tm), "mos: measured T_eff positive and finite");
     TDI_CHECK(tl > 0 && isfinite(tl), "mos: Lyapunov T_eff positive and finite");
@@ -68,7 +75,8 @@ static void test_mos_job(void)
     free(js);
     js = tdi_test_job_paper(ROOT "-ideal", 4, 2, 2, 5, sec_ideal, "ideal: tdi-cosim job runs",
                             &err);
-    TDI_CHECK(js && !strstr(js, "supply_measured") && !strstr(js, "transistor_level"),
+    TDI_CHECK(js && !tdi_test_json_has(js, "supply_measured") &&
+                  !tdi_test_json_has(js, "transistor_level") && tdi_test_json_has(js, "rows"),
               "ideal: no transistor-level blocks in results.json");
     free(js);
 }

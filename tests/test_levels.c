@@ -144,14 +144,13 @@ static void check_netlist(void)
 /* a row's metric of a results.json: in the level block of `level` (NULL: the rows over all) */
 static double metric(const char *js, const char *level, const char *row, const char *key)
 {
-    char a[64];
-    const char *p = js ? strstr(js, "\"rows\":") : NULL;
-    if (p && level) {
-        snprintf(a, sizeof a, "\"decoder\": \"%s\"", level);
-        p = strstr(p, a);
-    }
-    snprintf(a, sizeof a, "\"%s\":", row);
-    return p ? tdi_test_json_num(p, a, key) : NAN;
+    char a[160];
+    if (level)
+        snprintf(a, sizeof a, "levels.%d.rows.%s.%s",
+                 tdi_test_json_find(js, "levels", "decoder", level), row, key);
+    else
+        snprintf(a, sizeof a, "rows.%s.%s", row, key);
+    return tdi_test_json_num(js, a);
 }
 
 /* the job on the stack against the job on each level alone */
@@ -162,7 +161,7 @@ static void check_jobs(void)
     char *one[2] = {tdi_test_job_run(SCR "/l1", job_cfg, "tdi-cosim job on level 1 alone", &e),
                     tdi_test_job_run(SCR "/l2", job_cfg, "tdi-cosim job on level 2 alone", &e)};
     static const char *const rows[] = {"analytic", "analytic_ideal_dac", "digital_Binv_bdec", "mean"};
-    static const char *const keys[] = {"\"cos_paper\"", "\"cos_centered\"", "\"r2\""};
+    static const char *const keys[] = {"cos_paper", "cos_centered", "r2"};
     char name[200];
     for (int l = 0; l < 2 && js; l++)
         for (size_t r = 0; r < 4 && one[l]; r++)
@@ -171,21 +170,22 @@ static void check_jobs(void)
                 double b = metric(one[l], NULL, rows[r], keys[q]);
                 snprintf(name, sizeof name, "level %s, row %s: %s equals the two-module job's",
                          names[2 * l + 1], rows[r], keys[q]);
-                /* 1.5e-6: both printed with 6 decimals (5e-7 each) over float64 rounding */
-                if (!tdi_check_near(a, b, 1.5e-6, name))
+                /* results.json holds the exact doubles (17 digits); the two jobs' sums may
+                   differ in order only: float64 rounding, far below 1e-12 */
+                if (!tdi_check_near(a, b, 1e-12, name))
                     break;
             }
     /* the sde engine on the one circuit: its read-out error against analytic matches the
        prediction; 480 errors (48 samples x 10 units), so the rms has relative std ~3 % and
        [0.5, 1.5] is > 15 sigma */
-    double pred = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_V\"");
-    double sde = tdi_test_json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\"");
+    double pred = tdi_test_json_num(js, "readout.predicted_rms_V");
+    double sde = tdi_test_json_num(js, "readout.sde_rms_vs_analytic_V");
     TDI_CHECK(sde > 0.5 * pred && sde < 1.5 * pred,
               "two levels, sde read-out error within [0.5, 1.5] of the prediction");
-    double c1 = metric(js, "d1", "sde", "\"cos_centered\""),
-           c2 = metric(js, "d2", "sde", "\"cos_centered\"");
+    double c1 = metric(js, "d1", "sde", "cos_centered"),
+           c2 = metric(js, "d2", "sde", "cos_centered");
     TDI_CHECK(!isnan(c1) && !isnan(c2), "per-level sde rows present");
-    double macs = tdi_test_json_num(js, "\"converters\":", "\"interface_macs\"");
+    double macs = tdi_test_json_num(js, "converters.interface_macs");
     tdi_check_near(macs, 4 * 4 + 6 * 6, 0, "interface MACs: the levels' D^2 summed");
     free(js);
     free(one[0]);

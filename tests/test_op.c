@@ -171,17 +171,17 @@ static void test_job(void)
     /* the rms over n = 8 x 6 (spice) or 16 x 6 (sde) Gaussian errors of predicted std: its
        ratio to the prediction has std ~ 1 / sqrt(2 n) <= 0.1; [0.5, 1.5] is > 5 of those */
     tdi_test_readout ro = tdi_test_job_readout(js, "job at the chosen point");
-    double theta = tdi_test_json_num(js, "\"operating_point\":", "\"theta\"");
-    double opn = tdi_test_json_num(js, "\"operating_point\":", "\"predicted_noise_units\"");
-    double cpn = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_units\"");
+    double theta = tdi_test_json_num(js, "operating_point.theta");
+    double opn = tdi_test_json_num(js, "operating_point.predicted_noise_units");
+    double cpn = tdi_test_json_num(js, "readout.predicted_rms_units");
     printf("  predicted %.4g V, sde %.4g V, spice %.4g V, theta %.4g; noise units: chooser %.4g, "
            "cosim %.4g\n", ro.pred, ro.sde, ro.spice, theta, opn, cpn);
     TDI_CHECK(theta > 0 && theta < 1, "operating point chosen (theta < 1)");
     /* the chooser and tdi-cosim evaluate the same thermal formula; the ADC full scale differs
        only by the samples it is taken over (all 16 here in both): rounding of the window */
     tdi_check_rel(cpn, opn, 0.02, "cosim's prediction = the chooser's (same model)");
-    TDI_CHECK(strstr(js, "\"paper_kT1\"") != NULL, "the paper's kT = 1 row is in results.json");
-    double pth = tdi_test_json_num(js, "\"paper_kT1\":", "\"theta\"");
+    TDI_CHECK(tdi_test_json_has(js, "paper_kT1"), "the paper's kT = 1 row is in results.json");
+    double pth = tdi_test_json_num(js, "paper_kT1.theta");
     tdi_check_near(pth, 1.0, 1e-12, "... at theta = 1");
     free(js);
 }

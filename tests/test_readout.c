@@ -400,20 +400,20 @@ static void test_job(void)
     tdi_file_read_all(SCR "/job/cosim/results.json", &js, &nj, &e);
     if (!TDI_CHECK(js != NULL, "results.json written"))
         return;
-    TDI_CHECK(strstr(js, "\"kind\": \"analog_rc\"") != NULL,
+    TDI_CHECK(tdi_test_json_str_is(js, "readout.kind", "analog_rc"),
               "results.json: read-out kind analog_rc");
-    tdi_check_near(tdi_test_json_num(js, "\"converters\":", "\"adc_conversions_per_sample\""), (double)D,
+    tdi_check_near(tdi_test_json_num(js, "converters.adc_conversions_per_sample"), (double)D,
                    0, "ADC conversions per inference = D");
-    tdi_check_near(tdi_test_json_num(js, "\"readout\":", "\"conversions_per_unit\""), 1, 0,
+    tdi_check_near(tdi_test_json_num(js, "readout.conversions_per_unit"), 1, 0,
                    "one conversion per unit");
-    double pr = tdi_test_json_num(js, "\"readout\":", "\"predicted_rms_V\""),
-           mp = tdi_test_json_num(js, "\"readout\":", "\"spice_rms_vs_analytic_V\""),
-           ms = tdi_test_json_num(js, "\"readout\":", "\"sde_rms_vs_analytic_V\"");
+    double pr = tdi_test_json_num(js, "readout.predicted_rms_V"),
+           mp = tdi_test_json_num(js, "readout.spice_rms_vs_analytic_V"),
+           ms = tdi_test_json_num(js, "readout.sde_rms_vs_analytic_V");
     /* 30 estimates: rms relative s.e. ~ 1/sqrt(60) = 0.13; 4 s.e. -> [0.48, 1.52] */
     tdi_check_near(mp / pr, 1.0, 0.52, "spice measured / predicted read-out rms (stage)");
     tdi_check_near(ms / pr, 1.0, 0.52, "sde measured / predicted read-out rms (stage)");
-    double ers = tdi_test_json_num(js, "\"readout\":", "\"E_R_stage_J\""),
-           er = tdi_test_json_num(js, "\"energy\":", "\"E_R_J\"");
+    double ers = tdi_test_json_num(js, "readout.E_R_stage_J"),
+           er = tdi_test_json_num(js, "energy.E_R_J");
     TDI_CHECK(ers > 0 && ers < er, "E_R of the stage is positive and part of E_R");
     free(js);
 }

@@ -501,13 +501,13 @@ static void test_job(void)
                                   "job: rlc units run (analytic, sde, spice)", &err);
     if (!js)
         return;
-    double ns = tdi_test_json_num(js, "\"rows\":", "\"sde\": {\"samples\"");
+    double ns = tdi_test_json_num(js, "rows.sde.samples");
     tdi_check_near(ns, 32, 0, "job: the sde row ran on all 32 samples");
     /* the rms over n = 32 x 4 (sde) or 8 x 4 (spice) Gaussian errors of the predicted std: its
        ratio to the prediction has std ~ 1 / sqrt(2 n) <= 0.125; [0.5, 1.5] is 4 of those */
     tdi_test_readout ro = tdi_test_job_readout(js, "job (rlc, exact prediction)");
     double pred = ro.pred;
-    double both = tdi_test_json_num(js, "\"readout\":", "\"sde_vs_spice_rms_V\"");
+    double both = tdi_test_json_num(js, "readout.sde_vs_spice_rms_V");
     printf("  job: predicted %.4g V, sde %.4g V, spice %.4g V, sde vs spice %.3g V\n", pred,
            ro.sde, ro.spice, both);
     /* same noise stream: the engines differ by spice's truncation error (1% of the paths in

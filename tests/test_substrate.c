@@ -540,7 +540,11 @@ static void test_end_to_end(const char *root)
     double *g = load(sub, "gain.npy", &r, &c);
     tdi_check_near(g ? g[0] : NAN, 1.0, 0.0, "e2e paper: gain is 1");
     snprintf(p, sizeof p, "%s/metrics.json", sub);
-    tdi_check_int(access(p, R_OK), 0, "e2e paper: metrics.json present");
+    char *mj = tdi_test_slurp(p);
+    tdi_check_near(tdi_test_json_num(mj, "D"), 8, 0, "e2e paper: metrics.json (jansson) D");
+    TDI_CHECK(tdi_test_json_has(mj, "paper_rows.full_pipeline.stable"),
+              "e2e paper: metrics.json (jansson) has paper_rows.full_pipeline");
+    free(mj);
     snprintf(p, sizeof p, "%s/manifest.yaml", sub);
     tdi_check_int(access(p, R_OK), 0, "e2e paper: manifest.yaml present");
     /* Jenc.npy must be W^T W / 4 of w_e2.npy reshaped (C_out, C_in*9) and cropped [:D, :D] */

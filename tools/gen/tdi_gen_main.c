@@ -20,6 +20,7 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_io.h"
+#include "tdi_json.h"
 
 static void usage(FILE *f)
 {
@@ -188,11 +189,12 @@ static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, t
         return rc;
     char path[1300];
     snprintf(path, sizeof path, "%s/realised.json", dir);
-    tdi_atomic_file af;
-    if ((rc = tdi_atomic_open(&af, path, err)))
-        return rc;
-    tdi_cosim_realised_json(&g->r, af.f);
-    if ((rc = tdi_atomic_commit(&af, err)))
+    tdi_json *js = tdi_json_object();
+    rc = tdi_cosim_realised_json(&g->r, js)
+             ? tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", path)
+             : tdi_json_write(path, js, 2, err);
+    tdi_json_free(js);
+    if (rc)
         return rc;
     g->have = 1;
     snprintf(g->files, sizeof g->files, "realised.json");

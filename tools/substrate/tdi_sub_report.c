@@ -1,6 +1,7 @@
 /* tdi_sub_report: the text report and metrics.json of a tdi-fit run (state: tdi_sub_run.h).
- * Invariants: reads the run, never changes a number; JSON numbers are %.10g, non-finite ones
- * null. Non-goal: the bundle (tdi_sub_bundle.c writes metrics.json beside the arrays). */
+ * Invariants: reads the run, never changes a number; metrics.json goes through tdi_json
+ * (jansson: 17 significant digits, non-finite numbers null). Non-goal: the bundle
+ * (tdi_sub_bundle.c writes metrics.json beside the arrays). */
 #include "tdi_sub_run.h"
 
 #include <math.h>
@@ -8,36 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.10g", v);
-    else
-        fputs("null", f);
-}
+#include "tdi_json.h"
 
-/* the text before a value (", \"key\": "), then the value */
-static void json_kv(FILE *f, const char *before, double v)
+/* {"cos_paper", "cos_centered", "r2"} as member key of o, or null when the row is unstable */
+static int json_metrics(tdi_json *o, const char *key, int stable, const tdi_metrics *m)
 {
-    fputs(before, f);
-    json_num(f, v);
-}
-
-static void json_metrics(FILE *f, const tdi_metrics *m)
-{
-    json_kv(f, "{\"cos_paper\": ", m->cos_paper);
-    json_kv(f, ", \"cos_centered\": ", m->cos_centered);
-    json_kv(f, ", \"r2\": ", m->r2);
-    fputs("}", f);
-}
-
-/* the metrics of a stable row, else null */
-static void json_metrics_or_null(FILE *f, int stable, const tdi_metrics *m)
-{
-    if (stable)
-        json_metrics(f, m);
-    else
-        fputs("null", f);
+    const tdi_json_kv kv[] = {TDI_JR("cos_paper", m->cos_paper),
+                              TDI_JR("cos_centered", m->cos_centered), TDI_JR("r2", m->r2)};
+    const tdi_json_kv none[] = {TDI_JNULL(key)};
+    return stable ? tdi_json_set(tdi_json_add_object(o, key), kv, TDI_JSON_N(kv))
+                  : tdi_json_set(o, none, 1);
 }
 
 static void print_row(FILE *o, const tdi_sub_row *r)
@@ -194,86 +175,94 @@ void tdi_sub_report_text(const tdi_sub_fitrun *r, FILE *o)
     report_budget(r, o);
 }
 
-static void json_head(const tdi_sub_fitrun *r, FILE *js)
+static int json_head(const tdi_sub_fitrun *r, tdi_json *root)
 {
     const tdi_sub_cfg *cfg = r->cfg;
     size_t ew = tdi_sub_mlp_nweights(&r->enc), ep = tdi_sub_mlp_nparams(&r->enc);
     size_t tw = tdi_sub_mlp_nweights(&r->tr), tp = tdi_sub_mlp_nparams(&r->tr);
-    fprintf(js, "{\n  \"preset\": \"%s\", \"mode\": \"%s\", \"pair\": [\"%s\", \"%s\"], "
-            "\"D\": %zu, \"k\": %zu,\n  \"n_fit\": %zu, \"n_test\": %zu, \"couplings\": "
-            "\"%s\", \"frobenius\": %s,\n", cfg->name, cfg->mode, cfg->enc, cfg->dec, r->D,
-            r->k, r->nf, r->nt, cfg->couplings, cfg->frobenius ? "true" : "false");
-    fprintf(js, "  \"params\": {\"enc_weights\": %zu, \"enc_params\": %zu, \"tr_weights\": %zu, "
-            "\"tr_params\": %zu, \"total_weights\": %zu, \"total_params\": %zu},\n", ew, ep, tw,
-            tp, ew + tw, ep + tp);
-    json_kv(js, "  \"interface_mse\": {\"enc_fit\": ", r->enc_loss);
-    json_kv(js, ", \"enc_test\": ", r->enc_test);
-    json_kv(js, ", \"tr_fit\": ", r->tr_loss);
-    json_kv(js, ", \"tr_test\": ", r->tr_test);
-    fputs("},\n  \"paper_reported\": {\"full_pipeline\": 0.9906, \"oracle\": 1.0, "
-          "\"rho_k16\": 0.1274},\n  \"paper_rows\": {\n", js);
-    for (int i = 0; i < 6; i++) {
-        fprintf(js, "    \"%s\": {\"stable\": %s, \"metrics\": ", r->rows[i].key,
-                r->rows[i].stable ? "true" : "false");
-        json_metrics_or_null(js, r->rows[i].stable, &r->rows[i].m);
-        fprintf(js, "}%s\n", i < 5 ? "," : "");
+    const tdi_json_kv pre[] = {TDI_JS("preset", cfg->name), TDI_JS("mode", cfg->mode)};
+    const tdi_json_kv pair[] = {TDI_JS(NULL, cfg->enc), TDI_JS(NULL, cfg->dec)};
+    const tdi_json_kv head[] = {
+        TDI_JI("D", r->D), TDI_JI("k", r->k), TDI_JI("n_fit", r->nf), TDI_JI("n_test", r->nt),
+        TDI_JS("couplings", cfg->couplings), TDI_JB("frobenius", cfg->frobenius)};
+    const tdi_json_kv params[] = {
+        TDI_JI("enc_weights", ew), TDI_JI("enc_params", ep), TDI_JI("tr_weights", tw),
+        TDI_JI("tr_params", tp), TDI_JI("total_weights", ew + tw), TDI_JI("total_params", ep + tp)};
+    const tdi_json_kv mse[] = {TDI_JR("enc_fit", r->enc_loss), TDI_JR("enc_test", r->enc_test),
+                               TDI_JR("tr_fit", r->tr_loss), TDI_JR("tr_test", r->tr_test)};
+    const tdi_json_kv paper[] = {TDI_JR("full_pipeline", 0.9906), TDI_JR("oracle", 1.0),
+                                 TDI_JR("rho_k16", 0.1274)};
+    if (tdi_json_set(root, pre, TDI_JSON_N(pre)) ||
+        tdi_json_push(tdi_json_add_array(root, "pair"), pair, TDI_JSON_N(pair)) ||
+        tdi_json_set(root, head, TDI_JSON_N(head)) ||
+        tdi_json_set(tdi_json_add_object(root, "params"), params, TDI_JSON_N(params)) ||
+        tdi_json_set(tdi_json_add_object(root, "interface_mse"), mse, TDI_JSON_N(mse)) ||
+        tdi_json_set(tdi_json_add_object(root, "paper_reported"), paper, TDI_JSON_N(paper)))
+        return TDI_ENOMEM;
+    tdi_json *rows = tdi_json_add_object(root, "paper_rows");
+    int rc = !rows;
+    for (int i = 0; i < 6 && !rc; i++) {
+        tdi_json *o = tdi_json_add_object(rows, r->rows[i].key);
+        const tdi_json_kv st[] = {TDI_JB("stable", r->rows[i].stable)};
+        rc = tdi_json_set(o, st, 1) || json_metrics(o, "metrics", r->rows[i].stable, &r->rows[i].m);
     }
+    return rc;
 }
 
-/* the opening of a sweep row: {"k": k, "stable": ..., "lambda_min": x */
-static void json_row_head(FILE *js, long k, int stable, double lmin)
+/* a sweep row appended to a: {"k": k, "stable": ..., "lambda_min": x, ...}; NULL on failure */
+static tdi_json *json_row_head(tdi_json *a, long k, int stable, double lmin)
 {
-    fprintf(js, "    {\"k\": %ld, \"stable\": %s, \"lambda_min\": ", k,
-            stable ? "true" : "false");
-    json_num(js, lmin);
+    tdi_json *o = tdi_json_add_object(a, NULL);
+    const tdi_json_kv kv[] = {TDI_JI("k", k), TDI_JB("stable", stable), TDI_JR("lambda_min", lmin)};
+    return tdi_json_set(o, kv, TDI_JSON_N(kv)) ? NULL : o;
 }
 
-static void json_rho(const tdi_sub_fitrun *r, FILE *js)
+static int json_rho(const tdi_sub_fitrun *r, tdi_json *root)
 {
-    fputs("  },\n  \"rho_skip\": [\n", js);
-    for (size_t q = 0; q < r->nrho; q++) {
+    tdi_json *a = tdi_json_add_array(root, "rho_skip");
+    int rc = !a;
+    for (size_t q = 0; q < r->nrho && !rc; q++) {
         const tdi_sub_rho_row *h = &r->rho[q];
-        json_row_head(js, h->k, h->stable, h->lmin);
-        json_kv(js, ", \"rho\": ", h->rho);
-        fputs(", \"full_pipeline\": ", js);
-        json_metrics_or_null(js, h->stable, &h->full);
-        fprintf(js, "}%s\n", q + 1 < r->nrho ? "," : "");
+        tdi_json *o = json_row_head(a, h->k, h->stable, h->lmin);
+        const tdi_json_kv kv[] = {TDI_JR("rho", h->rho)};
+        rc = tdi_json_set(o, kv, 1) || json_metrics(o, "full_pipeline", h->stable, &h->full);
     }
+    return rc;
 }
 
-static void json_skip(const tdi_sub_fitrun *r, FILE *js)
+static int json_skip_row(tdi_json *a, const tdi_sub_skip_row *s)
 {
-    fprintf(js, "  ],\n  \"skip_sweep\": {\"pd_margin\": %.10g, \"readout_gain\": %s, \"rows\": "
-            "[\n", r->cfg->pd_margin, r->cfg->readout_gain ? "true" : "false");
-    for (size_t q = 0; q < r->nsk; q++) {
-        const tdi_sub_skip_row *s = &r->sk[q];
-        json_row_head(js, s->k, s->stable, s->lmin);
-        json_kv(js, ", \"gain\": ", s->gain);
-        fprintf(js, ", \"clipped\": %d, \"max_abs_sub_minus_ceiling\": ", s->clipped);
-        json_num(js, s->stable ? s->exact_err : NAN);
-        fputs(",\n     \"substrate\": ", js);
-        json_metrics_or_null(js, s->stable, &s->sub);
-        fputs(", \"ceiling\": ", js);
-        json_metrics(js, &s->ceil);
-        fputs(", \"bottleneck_benc\": ", js);
-        json_metrics_or_null(js, s->stable, &s->bott);
-        fprintf(js, ", \"encoder_2Dk_rank\": %zu, \"encoder_2Dk\": ", s->proj_rank);
-        json_metrics_or_null(js, s->stable, &s->proj);
-        fprintf(js, "}%s\n", q + 1 < r->nsk ? "," : "");
-    }
+    tdi_json *o = json_row_head(a, s->k, s->stable, s->lmin);
+    const tdi_json_kv kv[] = {TDI_JR("gain", s->gain), TDI_JI("clipped", s->clipped),
+                              TDI_JR("max_abs_sub_minus_ceiling", s->stable ? s->exact_err : NAN)};
+    const tdi_json_kv rank[] = {TDI_JI("encoder_2Dk_rank", s->proj_rank)};
+    return tdi_json_set(o, kv, TDI_JSON_N(kv)) ||
+           json_metrics(o, "substrate", s->stable, &s->sub) ||
+           json_metrics(o, "ceiling", 1, &s->ceil) ||
+           json_metrics(o, "bottleneck_benc", s->stable, &s->bott) || tdi_json_set(o, rank, 1) ||
+           json_metrics(o, "encoder_2Dk", s->stable, &s->proj);
+}
+
+static int json_skip(const tdi_sub_fitrun *r, tdi_json *root)
+{
+    tdi_json *sk = tdi_json_add_object(root, "skip_sweep");
+    const tdi_json_kv kv[] = {TDI_JR("pd_margin", r->cfg->pd_margin),
+                              TDI_JB("readout_gain", r->cfg->readout_gain)};
+    tdi_json *a = tdi_json_set(sk, kv, TDI_JSON_N(kv)) ? NULL : tdi_json_add_array(sk, "rows");
+    int rc = !a;
+    for (size_t q = 0; q < r->nsk && !rc; q++)
+        rc = json_skip_row(a, &r->sk[q]);
+    return rc;
 }
 
 int tdi_sub_report_json(tdi_sub_fitrun *r, tdi_err *err)
 {
-    size_t jsonlen = 0;
-    FILE *js = open_memstream(&r->json, &jsonlen);
-    if (!js)
-        return tdi_err_set(err, TDI_ENOMEM, "metrics.json: out of memory");
-    json_head(r, js);
-    json_rho(r, js);
-    json_skip(r, js);
-    fprintf(js, "  ]},\n  \"seconds_fit_eval\": %.3f\n}\n", r->t_eval - r->t0);
-    if (fclose(js))
-        return tdi_err_set(err, TDI_ENOMEM, "metrics.json: write failed");
-    return 0;
+    tdi_json *root = tdi_json_object();
+    const tdi_json_kv tail[] = {TDI_JR("seconds_fit_eval", r->t_eval - r->t0)};
+    int bad = json_head(r, root) || json_rho(r, root) || json_skip(r, root) ||
+              tdi_json_set(root, tail, 1);
+    int rc = bad ? tdi_err_set(err, TDI_ENOMEM, "metrics.json: out of memory")
+                 : tdi_json_dump(root, 3, &r->json, "metrics.json", err);
+    tdi_json_free(root);
+    return rc;
 }
