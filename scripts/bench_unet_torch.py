@@ -71,14 +71,19 @@ class UNet(nn.Module):
         return self.out(F.silu(self.gno(d1)))
 
 
+CPU = []  # CPU seconds (user + sys of this process) per call of each timed phase
+
+
 def timed(step, seconds):
-    """Runs step() for at least `seconds` and 3 calls; returns calls per second."""
-    n, t0 = 0, time.perf_counter()
+    """Runs step() for at least `seconds` and 3 calls; returns calls per second (and appends
+    the CPU seconds per call to CPU)."""
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         step()
         n += 1
         el = time.perf_counter() - t0
         if el >= seconds and n >= 3:
+            CPU.append((time.process_time() - c0) / n)
             return n / el
 
 
@@ -116,7 +121,8 @@ def main():
     inf = timed(infer_step, a.seconds) * a.batch
     print(f"torch {torch.__version__} U-Net C={a.channels} batch {a.batch} threads "
           f"{torch.get_num_threads()}: params {nparams}: training {tr:.1f} images/s "
-          f"(forward + backward + Adam), inference {inf:.1f} images/s")
+          f"(forward + backward + Adam), inference {inf:.1f} images/s; CPU ms/image: training "
+          f"{1e3 * CPU[0] / a.batch:.3f}, inference {1e3 * CPU[1] / a.batch:.3f}")
 
 
 if __name__ == "__main__":

@@ -89,8 +89,8 @@ typedef struct tdi_unet {
 /* Allocates a model for batches up to max_batch. Parameters are zero until init or load. */
 int tdi_unet_alloc(tdi_unet **out, tdi_unet_arch arch, size_t max_batch, tdi_err *err);
 void tdi_unet_free(tdi_unet *m);
-/* Keeps every conv's im2col columns from the forward for the backward instead of rebuilding
- * them: faster training for 1.5 GB more memory at C = 32, batch 128. */
+/* Keeps the im2col columns of the im2col convs (stem, head) from the forward for the backward
+ * instead of rebuilding them (the Winograd convs' backward builds theirs in m->col). */
 int tdi_unet_cache_cols(tdi_unet *m, tdi_err *err);
 /* PyTorch's default initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for conv/linear weights
  * and biases, GroupNorm gamma 1, beta 0. Deterministic in seed. */

@@ -8,6 +8,17 @@
 #include <string.h>
 
 #include "tdi_unet_gemm.h"
+#include "tdi_unet_wino.h"
+
+/* Convs with at least this many input and output channels run by Winograd F(2x2, 3x3)
+ * (tdi_unet_wino.h); the stem (1 input channel) and the head (1 output) keep im2col + GEMM,
+ * where the transforms would cost more than the GEMM they save. */
+#define WINO_MIN_CH 8
+
+int tdi_unet_conv3_wino(size_t cin, size_t cout)
+{
+    return cin >= WINO_MIN_CH && cout >= WINO_MIN_CH;
+}
 
 /* col[(ci*9 + ky*3 + kx)][n] = in[ci][n shifted by (ky-1, kx-1)], zero outside the image. */
 /* One shifted row: d[x] = s[x + dx] (dx in -1, 0, 1), zero outside [0, w). */
@@ -119,6 +130,13 @@ void tdi_unet_conv3_fwd(const float *in, size_t cin, tdi_unet_geom g, const floa
 void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const float *w, size_t cout,
                         float *out, float *col, int keep)
 {
+    if (tdi_unet_conv3_wino(cin, cout)) {
+        if (keep) /* the weight gradient's columns (tdi_unet_conv3_bwd with col_ready) */
+            im2col(in, cin, g, col);
+        if (tdi_unet_wino_conv3(in, cin, g, w, cout, out, 1, 0, keep ? NULL : col,
+                                keep ? 0 : cin * 9 * tdi_unet_plane(g)) == 0)
+            return;
+    }
     const size_t n = tdi_unet_plane(g), k = cin * 9, hw = g.h * g.w;
     const size_t rows = chunk_rows(k, g), per = g.h / rows, np = rows * g.w;
 #pragma omp parallel for schedule(static)
@@ -168,6 +186,10 @@ static void col2im_image(const float *dcol, size_t cin, tdi_unet_geom g, size_t 
 static void conv3_din(const float *w, size_t cin, tdi_unet_geom g, size_t cout, const float *dout,
                       float *din, float *col)
 {
+    if (tdi_unet_conv3_wino(cin, cout) &&
+        tdi_unet_wino_conv3(dout, cout, g, w, cin, din, 0, 1, col, cin * 9 * tdi_unet_plane(g)) ==
+            0)
+        return;
     const size_t n = tdi_unet_plane(g), k = cin * 9, hw = g.h * g.w;
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < g.b; b++) {
@@ -218,6 +240,54 @@ static inline float sigmoidf(float a)
     return 1.0f / (1.0f + expf(-a));
 }
 
+/* o[i] = silu(x[i] * a + b), the GroupNorm forward's last step; scalar version. */
+static void affine_silu_scalar(const float *x, size_t n, float a, float b, float *o)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i] * a + b;
+        o[i] = v * sigmoidf(v);
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* glibc's libmvec expf for 8 lanes (x86_64 vector function ABI name; AVX2). */
+__m256 _ZGVdN8v_expf(__m256 x);
+
+/* The same arithmetic 8 pixels at a time (multiply, add, libmvec's expf, IEEE divide); the
+ * tail goes through the scalar version. libmvec's expf may round differently from libm's in
+ * the last bit. */
+__attribute__((target("avx2"))) static void affine_silu_avx2(const float *x, size_t n, float a,
+                                                             float b, float *o)
+{
+    const __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), va), vb);
+        const __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_storeu_ps(o + i, _mm256_mul_ps(v, _mm256_div_ps(one, _mm256_add_ps(one, e))));
+    }
+    affine_silu_scalar(x + i, n - i, a, b, o + i);
+}
+
+static void affine_silu(const float *x, size_t n, float a, float b, float *o)
+{
+    static int isa = -1; /* 1: AVX2; a benign race (every thread writes the same value) */
+    if (isa < 0)
+        isa = __builtin_cpu_supports("avx2") ? 1 : 0;
+    if (isa)
+        affine_silu_avx2(x, n, a, b, o);
+    else
+        affine_silu_scalar(x, n, a, b, o);
+}
+#else
+static void affine_silu(const float *x, size_t n, float a, float b, float *o)
+{
+    affine_silu_scalar(x, n, a, b, o);
+}
+#endif
+
 void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                      const float *gamma, const float *beta, int silu, float *out, float *mean,
                      float *rstd)
@@ -252,10 +322,7 @@ void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                 float *o = out + ch * n + b * hw;
                 const float a = gamma[ch] * rs, bb = beta[ch] - (float)mu * a;
                 if (silu) {
-                    for (size_t i = 0; i < hw; i++) {
-                        const float v = x[i] * a + bb;
-                        o[i] = v * sigmoidf(v);
-                    }
+                    affine_silu(x, hw, a, bb, o);
                 } else {
                     for (size_t i = 0; i < hw; i++)
                         o[i] = x[i] * a + bb;

@@ -16,6 +16,12 @@ typedef struct tdi_unet_geom {
 
 static inline size_t tdi_unet_plane(tdi_unet_geom g) { return g.b * g.h * g.w; }
 
+/* Nonzero when a 3x3 conv with these channel counts runs by Winograd (tdi_unet_wino.h): its
+ * forward then needs no im2col columns, so keep only costs an extra im2col pass (a caller may
+ * rather let conv3_bwd build them); otherwise im2col + GEMM. Results agree to float rounding
+ * either way (tests/test_unet_wino.c). */
+int tdi_unet_conv3_wino(size_t cin, size_t cout);
+
 /* 3x3 conv, padding 1. in [cin][N], w [cout][cin*9], bias [cout] (may be NULL), out [cout][N].
  * col: cin*9*N floats; keep != 0 leaves im2col(in) [cin*9][N] in it for a conv3_bwd with
  * col_ready (training), keep == 0 uses it as per-thread scratch (cache-sized chunks). The

@@ -232,9 +232,16 @@ void tdi_unet_init_params(tdi_unet *m, unsigned long seed)
 #define CONV_C2(k) (2 + 2 * (k))
 #define CONV_HEAD (1 + 2 * TDI_UNET_NBLOCKS)
 
+/* A slot's columns are kept from the forward only for the im2col convs (stem, head); the
+ * Winograd convs' backward builds them in m->col (tdi_unet_conv3_wino). */
+static int kept(const tdi_unet *m, int slot)
+{
+    return m->col_cache && m->colc[slot];
+}
+
 static float *colbuf(tdi_unet *m, int slot)
 {
-    return m->col_cache ? m->colc[slot] : m->col;
+    return kept(m, slot) ? m->colc[slot] : m->col;
 }
 
 int tdi_unet_cache_cols(tdi_unet *m, tdi_err *err)
@@ -247,8 +254,10 @@ int tdi_unet_cache_cols(tdi_unet *m, tdi_err *err)
     for (int k = 0; k < TDI_UNET_NBLOCKS; k++) {
         const tdi_unet_rb *rb = &m->rb[k];
         const size_t n = B * rb->side * rb->side;
-        m->colc[CONV_C1(k)] = falloc(rb->cin * 9 * n, &fail);
-        m->colc[CONV_C2(k)] = falloc(rb->cout * 9 * n, &fail);
+        if (!tdi_unet_conv3_wino(rb->cin, rb->cout))
+            m->colc[CONV_C1(k)] = falloc(rb->cin * 9 * n, &fail);
+        if (!tdi_unet_conv3_wino(rb->cout, rb->cout))
+            m->colc[CONV_C2(k)] = falloc(rb->cout * 9 * n, &fail);
     }
     m->colc[CONV_HEAD] = falloc(C * 9 * B * 1024, &fail);
     if (fail) {
@@ -289,7 +298,7 @@ static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
         }
     const int k = (int)(rb - m->rb);
     tdi_unet_conv3_acc(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, rb->h1, colbuf(m, CONV_C1(k)),
-                      m->col_cache);
+                      kept(m, CONV_C1(k)));
     tdi_unet_gn_fwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->s2, rb->mean2,
                     rb->rstd2);
     /* out = conv2(s2) + b2 + skip(x), accumulated in place */
@@ -305,7 +314,7 @@ static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
         }
     }
     tdi_unet_conv3_acc(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, rb->out,
-                       colbuf(m, CONV_C2(k)), m->col_cache);
+                       colbuf(m, CONV_C2(k)), kept(m, CONV_C2(k)));
 }
 
 void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, float *eps_out)
@@ -327,7 +336,7 @@ void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, flo
     rb[TDI_UNET_E1].out = m->cat1 + 2 * C * n32;
     rb[TDI_UNET_E2].out = m->cat2 + 4 * C * n16;
     tdi_unet_conv3_fwd(x, 1, g32, P + m->stem_w, P + m->stem_b, C, m->stem,
-                       colbuf(m, CONV_STEM), m->col_cache);
+                       colbuf(m, CONV_STEM), kept(m, CONV_STEM));
     rb_fwd(m, &rb[TDI_UNET_E1], m->stem, b);
     tdi_unet_pool_fwd(rb[TDI_UNET_E1].out, C, g32, m->p1);
     /* substrate skips: after the pool, so only the decoder sees the transported tensor */
@@ -349,7 +358,7 @@ void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, flo
     tdi_unet_gn_fwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, 1, m->so, m->mo,
                     m->ro);
     tdi_unet_conv3_fwd(m->so, C, g32, P + m->out_w, P + m->out_b, 1, m->eps,
-                       colbuf(m, CONV_HEAD), m->col_cache);
+                       colbuf(m, CONV_HEAD), kept(m, CONV_HEAD));
     if (eps_out)
         memcpy(eps_out, m->eps, n32 * sizeof(float));
 }
@@ -365,7 +374,7 @@ static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, s
     float *s1 = m->s1, *s2 = m->s2;
     const int k = (int)(rb - m->rb);
     tdi_unet_conv3_bwd(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, dout, D + rb->c2_w,
-                       D + rb->c2_b, s1, colbuf(m, CONV_C2(k)), m->col_cache);
+                       D + rb->c2_b, s1, colbuf(m, CONV_C2(k)), kept(m, CONV_C2(k)));
     tdi_unet_gn_bwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->mean2,
                     rb->rstd2, s1, D + rb->gn2_g, D + rb->gn2_b, s2, m->gnpart);
     /* temb projection: dtp[i][c] = sum over the plane of dh1 */
@@ -386,7 +395,7 @@ static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, s
     for (size_t i = 0; i < b * td; i++)
         m->dtemb[i] += dt_tmp[i];
     tdi_unet_conv3_bwd(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, s2, D + rb->c1_w,
-                       D + rb->c1_b, s1, colbuf(m, CONV_C1(k)), m->col_cache);
+                       D + rb->c1_b, s1, colbuf(m, CONV_C1(k)), kept(m, CONV_C1(k)));
     tdi_unet_gn_bwd(rb->x, rb->cin, g, G, P + rb->gn1_g, P + rb->gn1_b, 1, rb->mean1,
                     rb->rstd1, s1, D + rb->gn1_g, D + rb->gn1_b, dx, m->gnpart);
     if (rb->cin != rb->cout) {
@@ -414,7 +423,7 @@ void tdi_unet_backward(tdi_unet *m, const float *deps)
 
     /* head: conv(silu(gn(d1))) */
     tdi_unet_conv3_bwd(m->so, C, g32, P + m->out_w, 1, deps, D + m->out_w, D + m->out_b, g1,
-                       colbuf(m, CONV_HEAD), m->col_cache);
+                       colbuf(m, CONV_HEAD), kept(m, CONV_HEAD));
     tdi_unet_gn_bwd(rb[TDI_UNET_D1].out, C, g32, G, P + m->go_g, P + m->go_b, 1, m->mo, m->ro,
                     g1, D + m->go_g, D + m->go_b, g2, m->gnpart);
     /* d1: g2 [C][n32] -> dcat1 in g1 [3C][n32] */
@@ -441,7 +450,7 @@ void tdi_unet_backward(tdi_unet *m, const float *deps)
     /* e1: g3 -> dstem in g1 */
     rb_bwd(m, &rb[TDI_UNET_E1], g3, g1, b);
     tdi_unet_conv3_bwd(m->x, 1, g32, P + m->stem_w, C, g1, D + m->stem_w, D + m->stem_b, NULL,
-                       colbuf(m, CONV_STEM), m->col_cache);
+                       colbuf(m, CONV_STEM), kept(m, CONV_STEM));
     /* time embedding */
     tdi_unet_linear_bwd(m->ts, b, td, P + m->t2_w, td, m->dtemb, D + m->t2_w, D + m->t2_b,
                         m->dts);

@@ -1,0 +1,124 @@
+/* test_unet_wino: the Winograd F(2x2, 3x3) convolutions (tools/unet/tdi_unet_wino.h) and the
+ * layer entry points that use them (tdi_unet_conv3_*) against a direct 3x3 convolution in
+ * double, the sum that im2col + GEMM computes, forward and input gradient, on odd shapes (odd
+ * H and W clip the last tile row and column, H = W = 1, channel counts that are not multiples
+ * of anything).
+ * Tolerance: each output is a sum of cin * 9 products; float32 evaluation (transforms that add
+ * or subtract at most 4 terms per side, then a GEMM over cin) loses at most a few ulp of the sum
+ * of the magnitudes S = sum |w| |x| of its terms, so |fast - exact| <= 32 FLT_EPSILON S bounds
+ * it with margin; a wrong transform coefficient or a misplaced tile is off by O(|w| |x|),
+ * i.e. by ~ S / (cin * 9) >> 32 FLT_EPSILON S for these sizes. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_test.h"
+#include "tdi_test_grad.h"
+#include "tdi_unet_layers.h"
+#include "tdi_unet_wino.h"
+
+/* Direct conv in double: out[co][p] = sum w[co][ci][ky][kx] in[ci][p + (ky-1, kx-1)]; mag gets
+ * the sum of |terms| (for the tolerance). adjoint: the input gradient of the conv w [cin][cout]
+ * maps a [cin][N] gradient to [cout][N], i.e. uses w[ci][co] rotated by 180 degrees. */
+static void ref_conv(const float *in, size_t cin, tdi_unet_geom g, const float *w, size_t cout,
+                     int adjoint, double *out, double *mag)
+{
+    const size_t hw = g.h * g.w, n = g.b * hw;
+    for (size_t co = 0; co < cout; co++)
+        for (size_t b = 0; b < g.b; b++)
+            for (size_t y = 0; y < g.h; y++)
+                for (size_t x = 0; x < g.w; x++) {
+                    double s = 0.0, a = 0.0;
+                    for (size_t ci = 0; ci < cin; ci++)
+                        for (int t = 0; t < 9; t++) {
+                            const long sy = (long)y + t / 3 - 1, sx = (long)x + t % 3 - 1;
+                            if (sy < 0 || sx < 0 || sy >= (long)g.h || sx >= (long)g.w)
+                                continue;
+                            const float wv = adjoint ? w[(ci * cout + co) * 9 + (8 - t)]
+                                                     : w[(co * cin + ci) * 9 + t];
+                            const double p = (double)wv * in[ci * n + b * hw + sy * g.w + sx];
+                            s += p;
+                            a += fabs(p);
+                        }
+                    out[co * n + b * hw + y * g.w + x] = s;
+                    mag[co * n + b * hw + y * g.w + x] = a;
+                }
+}
+
+/* max over elements of |got - ref| / (32 FLT_EPSILON mag + 1e-30): <= 1 passes. */
+static double worst_ratio(const float *got, const double *ref, const double *mag, size_t n)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double r = fabs((double)got[i] - ref[i]) / (32.0 * FLT_EPSILON * mag[i] + 1e-30);
+        if (!(r <= worst)) /* NaN propagates as a failure */
+            worst = isnan(r) ? INFINITY : r;
+    }
+    return worst;
+}
+
+static void check_shape(size_t b, size_t h, size_t w, size_t cin, size_t cout)
+{
+    const tdi_unet_geom g = {b, h, w};
+    const size_t n = tdi_unet_plane(g);
+    float *in = malloc(cin * n * sizeof *in), *wt = malloc(cout * cin * 9 * sizeof *wt);
+    float *out = malloc(cout * n * sizeof *out);
+    float *dout = malloc(cout * n * sizeof *dout), *din = malloc(cin * n * sizeof *din);
+    float *col = malloc(cin * 9 * n * sizeof *col);
+    float *dw = calloc(cout * cin * 9, sizeof *dw), *db = calloc(cout, sizeof *db);
+    double *ref = malloc((cin > cout ? cin : cout) * n * sizeof *ref);
+    double *mag = malloc((cin > cout ? cin : cout) * n * sizeof *mag);
+    tdi_test_fill(in, cin * n, 1.0f);
+    tdi_test_fill(wt, cout * cin * 9, 0.3f);
+    tdi_test_fill(dout, cout * n, 1.0f);
+    char name[160];
+
+    /* forward, Winograd directly (overwrite) */
+    ref_conv(in, cin, g, wt, cout, 0, ref, mag);
+    int rc = tdi_unet_wino_conv3(in, cin, g, wt, cout, out, 0, 0, NULL, 0);
+    snprintf(name, sizeof name, "wino fwd %zux%zux%zu %zu->%zu within 32 eps S", b, h, w, cin,
+             cout);
+    tdi_check_le(rc == 0 ? worst_ratio(out, ref, mag, cout * n) : INFINITY, 1.0, name);
+
+    /* forward through the layer entry point, with and without the column cache */
+    for (int keep = 0; keep <= 1; keep++) {
+        tdi_unet_conv3_fwd(in, cin, g, wt, NULL, cout, out, col, keep);
+        snprintf(name, sizeof name, "conv3_fwd keep %d %zux%zux%zu %zu->%zu within 32 eps S",
+                 keep, b, h, w, cin, cout);
+        tdi_check_le(worst_ratio(out, ref, mag, cout * n), 1.0, name);
+    }
+
+    /* input gradient: adjoint Winograd and conv3_bwd (col_ready from the keep = 1 forward) */
+    ref_conv(dout, cout, g, wt, cin, 1, ref, mag);
+    rc = tdi_unet_wino_conv3(dout, cout, g, wt, cin, din, 0, 1, col, cin * 9 * n);
+    snprintf(name, sizeof name, "wino adjoint %zux%zux%zu %zu->%zu within 32 eps S", b, h, w,
+             cout, cin);
+    tdi_check_le(rc == 0 ? worst_ratio(din, ref, mag, cin * n) : INFINITY, 1.0, name);
+    tdi_unet_conv3_bwd(in, cin, g, wt, cout, dout, dw, db, din, col, 1);
+    snprintf(name, sizeof name, "conv3_bwd din %zux%zux%zu %zu->%zu within 32 eps S", b, h, w,
+             cin, cout);
+    tdi_check_le(worst_ratio(din, ref, mag, cin * n), 1.0, name);
+    free(in);
+    free(wt);
+    free(out);
+    free(dout);
+    free(din);
+    free(col);
+    free(dw);
+    free(db);
+    free(ref);
+    free(mag);
+}
+
+int main(void)
+{
+    check_shape(3, 7, 5, 9, 11);  /* odd H and W: clipped last tile row and column */
+    check_shape(2, 6, 9, 8, 13);  /* even H, odd W */
+    check_shape(1, 1, 1, 8, 8);   /* one pixel: one tile, three quarters clipped */
+    check_shape(2, 1, 3, 10, 9);  /* one row */
+    check_shape(4, 16, 16, 24, 16); /* the U-Net's own tile layout, several chunks */
+    check_shape(2, 5, 17, 8, 9);  /* 8-tile vector groups plus a clipped scalar tile */
+    TDI_TEST_END();
+}

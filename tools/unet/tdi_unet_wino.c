@@ -1,0 +1,321 @@
+/* tdi_unet_wino: Winograd F(2x2, 3x3) convolutions (see tdi_unet_wino.h). The tiles are cut
+ * into chunks of whole tile rows (2 output rows of one image); each OpenMP thread transforms a
+ * chunk's input into V [16][cin][T], runs the 16 GEMMs into M [16][cout][T] and transforms M
+ * back into the output while both are in its cache. Every output element is the same sequence
+ * of operations whatever the chunking and thread count. */
+#include "tdi_unet_wino.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdi_unet_gemm.h"
+
+/* The transforms' loops, compiled for AVX2 too and picked at run time (GCC ifunc); they only
+ * add and subtract, so both versions give the same bits. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define TDI_WINO_SIMD __attribute__((target_clones("avx2", "default")))
+#else
+#define TDI_WINO_SIMD
+#endif
+
+/* G g G^T for one 3x3 kernel g (row-major) into u[e * stride], e = 4 * row + col. */
+static void wt_one(const float *g, float *u, size_t stride)
+{
+    float t[4][3]; /* G g */
+    for (int j = 0; j < 3; j++) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t[3][j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; i++) {
+        u[(4 * i + 0) * stride] = t[i][0];
+        u[(4 * i + 1) * stride] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[(4 * i + 2) * stride] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[(4 * i + 3) * stride] = t[i][2];
+    }
+}
+
+void tdi_unet_wino_weights(const float *w, size_t cout, size_t cin, int adjoint, float *u)
+{
+    const size_t stride = cout * cin;
+#pragma omp parallel for schedule(static)
+    for (size_t co = 0; co < cout; co++)
+        for (size_t ci = 0; ci < cin; ci++) {
+            const float *g = w + (co * cin + ci) * 9;
+            if (adjoint) {
+                float r[9]; /* rot180: r[ky][kx] = g[2 - ky][2 - kx] */
+                for (int i = 0; i < 9; i++)
+                    r[i] = g[8 - i];
+                wt_one(r, u + ci * cout + co, stride); /* [e][ci][co]: the adjoint's [out][in] */
+            } else {
+                wt_one(g, u + co * cin + ci, stride);
+            }
+        }
+}
+
+/* Tile geometry of one plane set. */
+typedef struct wgeo {
+    size_t th, tw;   /* tile rows and columns per image */
+    size_t rows;     /* tile rows per chunk */
+    size_t nchunks;  /* b * th / rows */
+} wgeo;
+
+/* Tile rows per chunk: V and M (16 * (cin + cout) * T floats) within about 1 MB, at least one
+ * row; a divisor of b * th so every chunk has the same size. */
+static wgeo wgeo_make(size_t cin, size_t cout, tdi_unet_geom g)
+{
+    wgeo w = {(g.h + 1) / 2, (g.w + 1) / 2, 1, 0};
+    const size_t total = g.b * w.th, per_row = 16 * (cin + cout) * w.tw;
+    size_t r = ((size_t)1 << 18) / per_row;
+    if (r < 1)
+        r = 1;
+    if (r > total)
+        r = total;
+    while (total % r != 0)
+        r--;
+    w.rows = r;
+    w.nchunks = total / r;
+    return w;
+}
+
+/* Row pass of B^T d B for one tile row: t [4][2 tw + 2], t[i][1 + x] is row i of B^T d at input
+ * column x, zero at columns -1 and >= w. Input rows 2 ty - 1 .. 2 ty + 2 of plane; a row
+ * outside the image reads as zero (zr). */
+TDI_WINO_SIMD static void rows_bt(const float *plane, tdi_unet_geom g, size_t ty, size_t tw,
+                                  const float *zr, float *restrict t)
+{
+    const float *p[4];
+    for (size_t i = 0; i < 4; i++) {
+        const long y = (long)(2 * ty + i) - 1;
+        p[i] = (y >= 0 && y < (long)g.h) ? plane + (size_t)y * g.w : zr;
+    }
+    const float *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+    const size_t ld = 2 * tw + 2, wd = g.w;
+    float *t0 = t + 1, *t1 = t0 + ld, *t2 = t1 + ld, *t3 = t2 + ld;
+    for (size_t x = 0; x < wd; x++) {
+        t0[x] = p0[x] - p2[x];
+        t1[x] = p1[x] + p2[x];
+        t2[x] = p2[x] - p1[x];
+        t3[x] = p1[x] - p3[x];
+    }
+    for (size_t i = 0; i < 4; i++) {
+        t[i * ld] = 0.0f;
+        for (size_t x = wd + 1; x < ld; x++)
+            t[i * ld + x] = 0.0f;
+    }
+}
+
+/* A^T m A for tiles tx of one tile row, row i (0, 1) of the 2x2 outputs, written (acc: added)
+ * at oo[2 tx], oo[2 tx + 1]; r0, r1, r2 are rows 4 i .. 4 i + 8 of m (stride es between the 4
+ * columns j). Row i of A^T m is r0 + (r1 + r2) (i = 0) or r0 - (r1 + r2) (i = 1), then
+ * y0 = (s0 + s1) + s2, y1 = (s1 - s2) - s3. */
+static inline void out_tile(const float *r0, const float *r1, const float *r2, size_t es,
+                            size_t tx, int i, int both, float *oo, int acc)
+{
+    float s[4];
+    for (size_t j = 0; j < 4; j++) {
+        const float q = r1[j * es + tx] + r2[j * es + tx];
+        s[j] = i == 0 ? r0[j * es + tx] + q : r0[j * es + tx] - q;
+    }
+    const float y0 = s[0] + s[1] + s[2], y1 = s[1] - s[2] - s[3];
+    oo[2 * tx] = acc ? oo[2 * tx] + y0 : y0;
+    if (both)
+        oo[2 * tx + 1] = acc ? oo[2 * tx + 1] + y1 : y1;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* out_tile for 8 tiles tx .. tx + 7 (all with both columns inside): the same operations in
+ * the same order, so the same bits. */
+__attribute__((target("avx2"))) static void out_tile8(const float *r0, const float *r1,
+                                                      const float *r2, size_t es, size_t tx,
+                                                      int i, float *oo, int acc)
+{
+    __m256 s[4];
+    for (size_t j = 0; j < 4; j++) {
+        const __m256 q = _mm256_add_ps(_mm256_loadu_ps(r1 + j * es + tx),
+                                       _mm256_loadu_ps(r2 + j * es + tx));
+        const __m256 a = _mm256_loadu_ps(r0 + j * es + tx);
+        s[j] = i == 0 ? _mm256_add_ps(a, q) : _mm256_sub_ps(a, q);
+    }
+    const __m256 y0 = _mm256_add_ps(_mm256_add_ps(s[0], s[1]), s[2]);
+    const __m256 y1 = _mm256_sub_ps(_mm256_sub_ps(s[1], s[2]), s[3]);
+    const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
+    __m256 o0 = _mm256_permute2f128_ps(lo, hi, 0x20), o1 = _mm256_permute2f128_ps(lo, hi, 0x31);
+    float *p = oo + 2 * tx;
+    if (acc) {
+        o0 = _mm256_add_ps(_mm256_loadu_ps(p), o0);
+        o1 = _mm256_add_ps(_mm256_loadu_ps(p + 8), o1);
+    }
+    _mm256_storeu_ps(p, o0);
+    _mm256_storeu_ps(p + 8, o1);
+}
+
+/* cols_b for 8 tiles from the padded rows t (t[0] = column -1): even/odd split of
+ * t[2 tx .. 2 tx + 17], the same subtractions and additions as cols_b. */
+__attribute__((target("avx2"))) static void cols_b8(const float *t, size_t tx, float *v0,
+                                                    size_t es)
+{
+    const float *p = t + 2 * tx;
+    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+    const __m256 c = _mm256_loadu_ps(p + 2), d = _mm256_loadu_ps(p + 10);
+    const __m256 e0 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8)); /* t[2tx] */
+    const __m256 o0 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8)); /* t[2tx + 1] */
+    const __m256 e1 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(c, d, 0x88)), 0xd8)); /* t[2tx + 2] */
+    const __m256 o1 = _mm256_castpd_ps(_mm256_permute4x64_pd(
+        _mm256_castps_pd(_mm256_shuffle_ps(c, d, 0xdd)), 0xd8)); /* t[2tx + 3] */
+    _mm256_storeu_ps(v0 + tx, _mm256_sub_ps(e0, e1));
+    _mm256_storeu_ps(v0 + es + tx, _mm256_add_ps(o0, e1));
+    _mm256_storeu_ps(v0 + 2 * es + tx, _mm256_sub_ps(e1, o0));
+    _mm256_storeu_ps(v0 + 3 * es + tx, _mm256_sub_ps(o0, o1));
+}
+
+static int use_avx2(void)
+{
+    static int isa = -1; /* a benign race: every thread writes the same value */
+    if (isa < 0)
+        isa = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return isa;
+}
+#else
+static int use_avx2(void)
+{
+    return 0;
+}
+#endif
+
+/* One tile row of output from m [16][.][T] (row e at m + e * es): A^T m A with
+ * A^T = [1 1 1 0; 0 1 -1 -1]; o is output row 2 ty of the plane (wd columns). */
+static void out_row(const float *m, size_t es, size_t tw, size_t wd, int two_rows, float *o,
+                    int acc)
+{
+    const int v8 = use_avx2();
+    for (int i = 0; i < 1 + two_rows; i++) {
+        const float *r0 = m + 4 * i * es, *r1 = r0 + 4 * es, *r2 = r1 + 4 * es;
+        float *oo = o + (size_t)i * wd;
+        const size_t full = wd / 2; /* tiles with both columns inside */
+        size_t tx = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (v8)
+            for (; tx + 8 <= full; tx += 8)
+                out_tile8(r0, r1, r2, es, tx, i, oo, acc);
+#else
+        (void)v8;
+#endif
+        for (; tx < tw; tx++)
+            out_tile(r0, r1, r2, es, tx, i, tx < full, oo, acc);
+    }
+}
+
+/* Column pass for one tile row from the padded rows t [4][2 tw + 2] of rows_bt: tile tx's
+ * columns 0..3 are t[i][2 tx .. 2 tx + 3]; v0 = d0 - d2, v1 = d1 + d2, v2 = d2 - d1,
+ * v3 = d1 - d3 into v[(4 i + k) * es + tx]. */
+static void cols_b(const float *t, size_t tw, float *v, size_t es)
+{
+    const size_t ld = 2 * tw + 2;
+    const int v8 = use_avx2();
+    for (size_t i = 0; i < 4; i++) {
+        const float *r = t + i * ld;
+        float *v0 = v + 4 * i * es, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
+        size_t tx = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (v8)
+            for (; tx + 8 <= tw; tx += 8)
+                cols_b8(r, tx, v0, es);
+#else
+        (void)v8;
+#endif
+        for (; tx < tw; tx++) {
+            const float *d = r + 2 * tx;
+            v0[tx] = d[0] - d[2];
+            v1[tx] = d[1] + d[2];
+            v2[tx] = d[2] - d[1];
+            v3[tx] = d[1] - d[3];
+        }
+    }
+}
+
+/* V [16][cin][T] of one chunk: B^T d B per tile, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+ * buf: 4 * (2 tw + 2) + w floats of scratch. */
+static void in_transform(const float *in, size_t cin, tdi_unet_geom g, const wgeo *w, size_t r0,
+                         float *v, float *buf)
+{
+    const size_t n = tdi_unet_plane(g), hw = g.h * g.w, T = w->rows * w->tw;
+    const size_t tw = w->tw, es = cin * T;
+    float *t = buf, *zr = buf + 4 * (2 * tw + 2);
+    memset(zr, 0, g.w * sizeof *zr);
+    for (size_t ci = 0; ci < cin; ci++)
+        for (size_t r = r0; r < r0 + w->rows; r++) {
+            const size_t b = r / w->th, ty = r % w->th;
+            rows_bt(in + ci * n + b * hw, g, ty, tw, zr, t);
+            cols_b(t, tw, v + ci * T + (r - r0) * tw, es);
+        }
+}
+
+/* out tiles of one chunk from M [16][cout][T]. */
+static void out_transform(const float *mm, size_t cout, tdi_unet_geom g, const wgeo *w,
+                          size_t r0, float *out, int acc)
+{
+    const size_t n = tdi_unet_plane(g), hw = g.h * g.w, T = w->rows * w->tw, tw = w->tw;
+    for (size_t co = 0; co < cout; co++)
+        for (size_t r = r0; r < r0 + w->rows; r++) {
+            const size_t b = r / w->th, ty = r % w->th;
+            out_row(mm + co * T + (r - r0) * tw, cout * T, tw, g.w, 2 * ty + 1 < g.h,
+                    out + co * n + b * hw + 2 * ty * g.w, acc);
+        }
+}
+
+/* Floats of one thread's V, M and row buffers. */
+static size_t per_thread(size_t cin, size_t cout, tdi_unet_geom g, const wgeo *w)
+{
+    return 16 * (cin + cout) * w->rows * w->tw + 4 * (2 * w->tw + 2) + g.w;
+}
+
+size_t tdi_unet_wino_scratch(size_t cin, size_t cout, tdi_unet_geom g)
+{
+    const wgeo w = wgeo_make(cin, cout, g);
+    return 16 * cin * cout + (size_t)omp_get_max_threads() * per_thread(cin, cout, g, &w);
+}
+
+void tdi_unet_wino_conv(const float *in, size_t cin, tdi_unet_geom g, const float *u,
+                        size_t cout, float *out, int acc, float *work)
+{
+    const wgeo w = wgeo_make(cin, cout, g);
+    const size_t T = w.rows * w.tw, per = per_thread(cin, cout, g, &w);
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < w.nchunks; c++) {
+        float *v = work + (size_t)omp_get_thread_num() * per;
+        float *mm = v + 16 * cin * T, *buf = mm + 16 * cout * T;
+        in_transform(in, cin, g, &w, c * w.rows, v, buf);
+        for (size_t e = 0; e < 16; e++)
+            tdi_unet_sgemm(0, 0, cout, T, cin, 1.0f, u + e * cout * cin, cin, v + e * cin * T, T,
+                           0.0f, mm + e * cout * T, T);
+        out_transform(mm, cout, g, &w, c * w.rows, out, acc);
+    }
+}
+
+int tdi_unet_wino_conv3(const float *in, size_t cin, tdi_unet_geom g, const float *w,
+                        size_t cout, float *out, int acc, int adjoint, float *scratch,
+                        size_t nscratch)
+{
+    const size_t need = tdi_unet_wino_scratch(cin, cout, g);
+    float *own = NULL;
+    if (nscratch < need) {
+        scratch = own = malloc(need * sizeof *own);
+        if (!own)
+            return -1;
+    }
+    if (adjoint)
+        tdi_unet_wino_weights(w, cin, cout, 1, scratch);
+    else
+        tdi_unet_wino_weights(w, cout, cin, 0, scratch);
+    tdi_unet_wino_conv(in, cin, g, scratch, cout, out, acc, scratch + 16 * cin * cout);
+    free(own);
+    return 0;
+}
