@@ -3,6 +3,10 @@
  * and the presets' numbers depend on it. */
 #include "tdi_seed.h"
 
+#include <math.h>
+
+#include <Random123/philox.h>
+
 #define SEED_G UINT64_C(0x9E3779B97F4A7C15)
 
 static uint64_t splitmix_fin(uint64_t z)
@@ -43,4 +47,17 @@ uint64_t tdi_seed(uint64_t seed, tdi_seed_purpose purpose, uint64_t index)
     default: /* the tdi-unet purposes and every new one */
         return seed_mix(seed, (uint64_t)purpose, index);
     }
+}
+
+double tdi_seed_gauss(uint64_t key, uint64_t item, uint64_t index)
+{
+    philox4x32_ctr_t ctr = {{(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)item,
+                             (uint32_t)(item >> 32)}};
+    philox4x32_key_t k = {{(uint32_t)key, (uint32_t)(key >> 32)}};
+    philox4x32_ctr_t r = philox4x32(ctr, k);
+    uint64_t a = (((uint64_t)r.v[0] << 32) | r.v[1]) >> 11; /* 53 random bits */
+    uint64_t b = (((uint64_t)r.v[2] << 32) | r.v[3]) >> 11;
+    double u1 = ((double)a + 1.0) * 0x1p-53; /* (0, 1]: log is finite */
+    double u2 = (double)b * 0x1p-53;         /* [0, 1) */
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }

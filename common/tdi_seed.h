@@ -39,4 +39,11 @@ typedef enum tdi_seed_purpose {
  * mt19937 are folded to 32 bits as before). */
 uint64_t tdi_seed(uint64_t seed, tdi_seed_purpose purpose, uint64_t index);
 
+/* A standard Gaussian of the counter (index, item) under key: Philox4x32-10 (Random123) of the
+ * counter {index lo, index hi, item lo, item hi}, two 53-bit uniforms, Box-Muller. The one copy
+ * of the draw that the co-simulator's noise stream (tdi_cosim_noise_gauss), the standalone PWL
+ * noise (tdi_gen_noise_gauss) and a non-ideal chip's draws (tdi_gen_nonideal_gauss) share, so
+ * their streams agree bit for bit. Stateless; any thread. */
+double tdi_seed_gauss(uint64_t key, uint64_t item, uint64_t index);
+
 #endif

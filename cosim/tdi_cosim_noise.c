@@ -12,21 +12,14 @@
 #include <Random123/philox.h>
 
 #include "tdi_cosim.h"
+#include "tdi_seed.h"
 
 #define NZ_LANES 32 /* counters per block: 8 AVX2 vectors of 4 */
 #define NZ_TWO_PI (2.0 * M_PI)
 
 double tdi_cosim_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index)
 {
-    philox4x32_ctr_t ctr = {{(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)unit,
-                             (uint32_t)(unit >> 32)}};
-    philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
-    philox4x32_ctr_t r = philox4x32(ctr, key);
-    uint64_t a = (((uint64_t)r.v[0] << 32) | r.v[1]) >> 11; /* 53 random bits */
-    uint64_t b = (((uint64_t)r.v[2] << 32) | r.v[3]) >> 11;
-    double u1 = ((double)a + 1.0) * 0x1p-53; /* (0, 1]: log is finite */
-    double u2 = (double)b * 0x1p-53;         /* [0, 1) */
-    return sqrt(-2.0 * log(u1)) * cos(NZ_TWO_PI * u2);
+    return tdi_seed_gauss(seed, unit, index);
 }
 
 /* Philox4x32-10 of NZ_LANES counters (index, unit u0 + l) under one key as lane loops (the

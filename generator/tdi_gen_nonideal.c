@@ -7,12 +7,11 @@
  * is switched on; with every key at its default nothing here runs (the ideal circuit is bit for
  * bit today's). Non-goals: the transistor level (its Pelgrom mismatch), the read-out stage. */
 #include "tdi_gen.h"
+#include "tdi_seed.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <Random123/philox.h>
 
 #include "tdi_gen_int.h"
 
@@ -24,16 +23,7 @@ int tdi_gen_nonideal_active(const tdi_gen_config *cfg)
 
 double tdi_gen_nonideal_gauss(uint64_t key, uint64_t item, uint64_t what)
 {
-    /* counter (what, item) under key: the layout of tdi_cosim_noise_gauss(key, item, what) */
-    philox4x32_ctr_t ctr = {{(uint32_t)what, (uint32_t)(what >> 32), (uint32_t)item,
-                             (uint32_t)(item >> 32)}};
-    philox4x32_key_t k = {{(uint32_t)key, (uint32_t)(key >> 32)}};
-    philox4x32_ctr_t r = philox4x32(ctr, k);
-    uint64_t a = (((uint64_t)r.v[0] << 32) | r.v[1]) >> 11; /* 53 random bits */
-    uint64_t b = (((uint64_t)r.v[2] << 32) | r.v[3]) >> 11;
-    double u1 = ((double)a + 1.0) * 0x1p-53; /* (0, 1]: log is finite */
-    double u2 = (double)b * 0x1p-53;
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+    return tdi_seed_gauss(key, item, what); /* the layout of tdi_cosim_noise_gauss */
 }
 
 void tdi_gen_chip_free(tdi_gen_chip *chip)
