@@ -26,6 +26,8 @@
 
 static char g_dir[256];
 
+#include "tdi_test_sskip.h" /* after g_dir and E2E_CFG, which it uses */
+
 /* ---- the layer alone: loss = <P, forward(x)> ---- */
 typedef struct layer_case {
     const tdi_unet_sskip *s;
@@ -373,47 +375,7 @@ static void test_quant_corr(void)
     tdi_unet_e2e_sub_destroy(&sub);
 }
 
-/* ---- the fit's full-rank substrates in a tiny U-Net ---- */
-typedef struct lvfit {
-    double *X, mean[32], U[32 * 32], ev[32], A[32 * 32];
-    float fm[32], fR[32 * 32], fsd[32];
-    tdi_unet_e2e_sub sub;
-} lvfit;
-
-/* level lv's skip vectors of the last forward, its PCA, A and the full-rank substrate */
-static int fit_level(const tdi_unet *m, int lv, lvfit *f)
-{
-    size_t C, side;
-    const float *o = tdi_unet_block_out(m, lv ? TDI_UNET_E2 : TDI_UNET_E1, &C, &side);
-    const size_t n = m->batch * side * side;
-    tdi_err err;
-    f->X = malloc(n * C * sizeof *f->X);
-    if (!f->X)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < C; c++)
-            f->X[i * C + c] = o[c * n + i];
-    if (tdi_unet_e2e_pca(f->X, n, C, f->mean, f->U, f->ev, &err))
-        return -1;
-    double J[32 * 32];
-    tdi_sub_gram_acts(f->X, n, C, 1.0, J);
-    tdi_sub_diag_block(J, C, 0.1, f->A);
-    char bdir[512];
-    snprintf(bdir, sizeof bdir, "%s/full-%d", g_dir, lv);
-    tdi_unet_e2e_level in = {lv ? "e2" : "e1", C, f->mean, f->U, f->A, f->X, 64};
-    if (tdi_unet_e2e_substrate(&in, C, 0.1, 1.0, 0.05, E2E_CFG, bdir, &f->sub, &err)) {
-        printf("  %s\n", err.msg);
-        return -1;
-    }
-    for (size_t c = 0; c < C; c++) {
-        f->fm[c] = (float)f->mean[c];
-        f->fsd[c] = (float)f->sub.noise_sd[c];
-    }
-    for (size_t q = 0; q < C * C; q++)
-        f->fR[q] = (float)f->sub.R[q];
-    return 0;
-}
-
+/* ---- the fit's full-rank substrates in a tiny U-Net (tdi_test_sskip.h) ---- */
 static void test_full_rank_model(void)
 {
     tdi_unet *m = tiny_unet(4);
