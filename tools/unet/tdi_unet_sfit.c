@@ -17,7 +17,8 @@
 #include "tdi_unet_e2e_int.h"
 
 #define SFIT_MAGIC "TDISFIT1"
-#define SFIT_VERSION 1 /* in the key: bump when the fit or the file changes */
+#define SFIT_VERSION 2 /* in the key: bump when the fit or the file changes (2: the read-out
+                            noise with the ADC rounding of correlated conversions) */
 
 static const char *const LEVEL_NAME[2] = {"e1", "e2"};
 
