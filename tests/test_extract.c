@@ -14,6 +14,7 @@
 #include "tdi_gen.h"
 #include "tdi_test.h"
 #include "tdi_test_gen.h"
+#include "tdi_test_mat.h"
 
 #define SCR "build/test-extract"
 
@@ -21,17 +22,6 @@ static tdi_gen_circuit *build(const char *cfgtext, const char *bdir, tdi_gen_bun
                               tdi_err *e)
 {
     return tdi_test_gen_build(cfgtext, bdir, b, NULL, e);
-}
-
-/* max |A - B| / max |B| over n entries */
-static double rel_max(const double *A, const double *B, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs(A[i] - B[i]));
-        m = fmax(m, fabs(B[i]));
-    }
-    return m > 0 ? d / m : d;
 }
 
 /* The ideal path: G from ngspice = the reduced matrix of the element list (and gu*M).
@@ -57,9 +47,9 @@ static void check_ideal(const char *what, const tdi_gen_circuit *c)
     tdi_check_int((long long)st.n_op, (long long)(1 + N), nm);
     tdi_check_ok(tdi_gen_circuit_reduced(c, K, &e), &e, "reduced matrix");
     snprintf(nm, sizeof nm, "%s: G = reduced matrix of the element list (max rel)", what);
-    tdi_check_le(rel_max(G, K, N * N), 1e-9, nm);
+    tdi_check_le(tdi_test_rel_diff(G, K, N * N), 1e-9, nm);
     snprintf(nm, sizeof nm, "%s: G = gu M (max rel)", what);
-    tdi_check_le(rel_max(G, gM, N * N), 1e-9, nm);
+    tdi_check_le(tdi_test_rel_diff(G, gM, N * N), 1e-9, nm);
     double imax = 0;
     for (size_t i = 0; i < N; i++)
         imax = fmax(imax, fabs(i0[i]));
@@ -87,7 +77,7 @@ static void check_ideal(const char *what, const tdi_gen_circuit *c)
     double *G1 = malloc(N * N * sizeof *G1);
     rc = tdi_cosim_extract_g_ex(c, &o, G1, NULL, &st1, &e);
     snprintf(nm, sizeof nm, "%s: central = one-sided on a linear circuit", what);
-    tdi_check_le(rc ? 1.0 : rel_max(G1, G, N * N), 1e-9, nm);
+    tdi_check_le(rc ? 1.0 : tdi_test_rel_diff(G1, G, N * N), 1e-9, nm);
     free(G1);
     printf("  %s: N = %zu: one-sided %zu ops %.3f s wall %.3f s CPU; central %zu ops %.3f s "
            "wall\n", what, N, st.n_op, st.wall_s, st.cpu_s, st1.n_op, st1.wall_s);
@@ -404,7 +394,7 @@ static void test_mos(void)
     rc = tdi_cosim_extract_g_ex(c, &o, G2, NULL, NULL, &e);
     /* the curvature of a balanced pair over 1 mV: measured 5.6e-5 of max |G|; far below the
        design error it reports */
-    tdi_check_le(rc ? 1.0 : rel_max(G2, G, N * N), 1e-3, "mos: one-sided and central agree");
+    tdi_check_le(rc ? 1.0 : tdi_test_rel_diff(G2, G, N * N), 1e-3, "mos: one-sided and central agree");
     free(G);
     free(G2);
     free(gm);

@@ -13,19 +13,9 @@
 #include "tdi_gen.h"
 #include "tdi_test.h"
 #include "tdi_test_gen.h"
+#include "tdi_test_mat.h"
 
 #define SCR "build/test-linear"
-
-/* max |A - B| / max |B| over n entries */
-static double rel_max(const double *A, const double *B, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs(A[i] - B[i]));
-        m = fmax(m, fabs(B[i]));
-    }
-    return m > 0 ? d / m : d;
-}
 
 /* |A - B|_F / |B|_F */
 static double rel_fro(const double *A, const double *B, size_t n)
@@ -61,7 +51,7 @@ static void compare_routes(const char *what, const tdi_gen_circuit *c, int centr
         goto done;
     snprintf(nm, sizeof nm, "%s: one op", what);
     tdi_check_int((long long)sl.n_op, c->phys.mos ? 1 : 0, nm);
-    double dm = rel_max(Gl, Gp, N * N), df = rel_fro(Gl, Gp, N * N);
+    double dm = tdi_test_rel_diff(Gl, Gp, N * N), df = rel_fro(Gl, Gp, N * N);
     snprintf(nm, sizeof nm, "%s: linear vs perturb, max |dG| / max |G|", what);
     tdi_check_le(dm, tol, nm);
     snprintf(nm, sizeof nm, "%s: linear vs perturb, |dG|_F / |G|_F", what);

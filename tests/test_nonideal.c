@@ -14,6 +14,7 @@
 #include "tdi_gen.h"
 #include "tdi_test.h"
 #include "tdi_test_gen.h"
+#include "tdi_test_mat.h"
 
 #define SCR "build/test-nonideal"
 
@@ -21,17 +22,6 @@ static tdi_gen_circuit *build(const char *cfgtext, const char *bdir, tdi_gen_bun
                               tdi_err *e)
 {
     return tdi_test_gen_build(cfgtext, bdir, b, NULL, e);
-}
-
-/* max |A - B| / max |B| over n entries */
-static double rel_max(const double *A, const double *B, size_t n)
-{
-    double d = 0, m = 0;
-    for (size_t i = 0; i < n; i++) {
-        d = fmax(d, fabs(A[i] - B[i]));
-        m = fmax(m, fabs(B[i]));
-    }
-    return m > 0 ? d / m : d;
 }
 
 static char *netlist(const tdi_gen_circuit *c, tdi_gen_mode mode)
@@ -222,14 +212,14 @@ static void test_readback(void)
     double *i0 = malloc(N * sizeof *i0);
     for (size_t i = 0; i < N * N; i++)
         gM[i] = c->phys.gu * c->M[i];
-    double d = rel_max(c->chip->G, gM, N * N);
+    double d = tdi_test_rel_diff(c->chip->G, gM, N * N);
     printf("  chip 2: max |G - gu M| / max |gu M| = %.4g\n", d);
     TDI_CHECK(d > 1e-3, "the chip's G differs from gu*M");
     char *txt = netlist(c, TDI_GEN_STANDALONE);
     tdi_gen_readback rb = {0};
     int rc = txt ? tdi_gen_readback_parse(txt, "x", "y", &rb, &e) : -1;
     if (tdi_check_ok(rc, &e, "standalone netlist of the chip parses"))
-        tdi_check_le(rel_max(rb.K, c->chip->G, N * N), 1e-9,
+        tdi_check_le(tdi_test_rel_diff(rb.K, c->chip->G, N * N), 1e-9,
                      "read-back of the netlist text = the chip's G (15 digits per card)");
     TDI_CHECK(txt && strstr(txt, "\nCni_y3 y3 0 "), "standalone carries the capacitor errors");
     TDI_CHECK(txt && strstr(txt, "\nIos_"), "standalone carries the offset currents");
@@ -244,7 +234,7 @@ static void test_readback(void)
     tdi_cosim_extract_defaults(c, &o);
     rc = tdi_cosim_extract_g_ex(c, &o, G, i0, NULL, &e);
     if (tdi_check_ok(rc, &e, "ngspice extraction of the chip's hold netlist")) {
-        tdi_check_le(rel_max(G, c->chip->G, N * N), 1e-9, "ngspice's G = the chip's G");
+        tdi_check_le(tdi_test_rel_diff(G, c->chip->G, N * N), 1e-9, "ngspice's G = the chip's G");
         double imax = 0;
         for (size_t i = 0; i < N; i++)
             imax = fmax(imax, fabs(c->chip->i_unit[i]));
@@ -261,10 +251,10 @@ static void test_readback(void)
     tdi_cosim_circuit *cc = NULL;
     rc = tdi_cosim_circuit_from_gen(c, c->phys.noise_dt, 10 * c->phys.noise_dt, &cc, &e);
     if (tdi_check_ok(rc, &e, "cosim circuit of the chip (read-back checked against its G)")) {
-        tdi_check_le(rel_max(cc->G, c->chip->G, N * N), 1e-9, "cosim G = the chip's G");
-        tdi_check_le(rel_max(cc->cap, c->chip->cap, N), 0, "cosim capacitors = the chip's");
+        tdi_check_le(tdi_test_rel_diff(cc->G, c->chip->G, N * N), 1e-9, "cosim G = the chip's G");
+        tdi_check_le(tdi_test_rel_diff(cc->cap, c->chip->cap, N), 0, "cosim capacitors = the chip's");
         tdi_check_near(cc->temp, 320, 0, "cosim temperature = the chip's");
-        TDI_CHECK(cc->i_off && rel_max(cc->i_off, c->chip->i_unit, N) == 0,
+        TDI_CHECK(cc->i_off && tdi_test_rel_diff(cc->i_off, c->chip->i_unit, N) == 0,
                   "cosim static currents (i_off) = the chip's offsets at the units");
     }
     tdi_cosim_circuit_free(cc);
