@@ -20,11 +20,20 @@ typedef struct {
     tdi_buf text;
     tdi_buf off; /* size_t offsets, stored as bytes */
     size_t n;
+    char why[160]; /* a dialect's rewrite that failed (not out of memory): the card */
 } sb;
 
 static int sb_oom(const sb *s)
 {
-    return s->text.oom || s->off.oom;
+    return s->text.oom || s->off.oom || s->why[0];
+}
+
+/* The error of a failed build: the dialect's reason, or out of memory. */
+static int sb_err(const sb *s, tdi_err *err)
+{
+    if (s->why[0])
+        return tdi_err_set(err, TDI_ECONFIG, "netlist text: %s", s->why);
+    return tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
 }
 
 static size_t sb_off(const sb *s, size_t i)
@@ -297,6 +306,7 @@ typedef struct {
     const tdi_gen_phys *p;
     tdi_gen_mode mode;
     int param;             /* standalone with circuit.param: values as expressions */
+    const tdi_gen_dialect *dl; /* the text's simulator (ngspice but for a standalone text) */
     size_t N, D, NR, o0, o1;
     double h, tstop, slot;
 } nl_ctx;
@@ -306,9 +316,10 @@ static void nl_header(sb *s, const nl_ctx *x)
 {
     const tdi_gen_circuit *c = x->c;
     const tdi_gen_phys *p = x->p;
-    sb_line(s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
+    sb_line(s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (%s)",
             x->mode == TDI_GEN_COSIM ? "cosim" : x->mode == TDI_GEN_HOLD ? "hold"
-                                                                           : "standalone");
+                                                                           : "standalone",
+            x->dl->simulator);
     /* header lines (already "* ..."-prefixed, newline separated) */
     const char *h0 = c->header;
     while (*h0) {
@@ -380,8 +391,7 @@ static void nl_usage_note(sb *s, const nl_ctx *x)
             sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
         return;
     }
-    sb_line(s, "* run: ngspice -b <this file>; it prints avg_<node>_s<n> (time average, V) and "
-            "rms_<node>_s<n> per sample");
+    sb_line(s, "* run: %s", x->dl->run);
     sb_line(s, "* expected (equilibrium mean Vs*(M^-1 b)_i, std of the average, std of the "
             "node) per read-out node and sample:");
     for (size_t si = 0; si < c->n_samples; si++)
@@ -916,6 +926,28 @@ static void nl_hold(sb *s, const nl_ctx *x)
         sb_line(s, "vh%s %s %s DC 0", c->nodes[i].name, c->nodes[i].name, hold_ref(c));
 }
 
+/* Rewrites every line of s into dialect d (tdi_gen_dialect.c): the lines joined with newlines,
+ * rewritten, and read back as lines; a card d cannot write leaves its reason in s->why. */
+static void sb_dialect(sb *s, const tdi_gen_dialect *d)
+{
+    if (sb_oom(s))
+        return;
+    for (size_t i = 0; i < s->n; i++) /* NUL separators -> newlines */
+        sb_at(s, i)[strlen(sb_at(s, i))] = '\n';
+    tdi_buf out = {0};
+    int rc = tdi_gen_dialect_rewrite(d, s->text.s, s->text.len, &out, s->why, sizeof s->why);
+    char why[sizeof s->why];
+    memcpy(why, s->why, sizeof why);
+    sb_free(s);
+    memset(s, 0, sizeof *s);
+    memcpy(s->why, why, sizeof why);
+    if (rc == -1 || out.oom)
+        s->text.oom = 1;
+    else if (!rc)
+        sb_lines(s, out.s, out.len);
+    tdi_buf_destroy(&out);
+}
+
 /* All lines of a netlist into s, in card order; the element cards are appended when
  * with_elems, else their position (line index) is stored in *elem_at. */
 static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
@@ -923,6 +955,9 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
 {
     const tdi_gen_phys *p = &c->phys;
     nl_ctx x = {.c = c, .p = p, .mode = mode, .N = c->N, .D = c->D, .slot = p->t_slot};
+    x.dl = tdi_gen_dialect_find("ngspice");
+    if (mode == TDI_GEN_STANDALONE && c->dialect)
+        x.dl = c->dialect;
     x.h = tran_h > 0 ? tran_h : p->noise_dt;
     x.tstop = tran_stop > 0 ? tran_stop : p->t_stop;
     x.NR = x.N + (p->ro ? x.D : 0); /* units incl. read-out stage nodes */
@@ -945,7 +980,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     }
     /* the designer's forms (circuit.hier, circuit.param): the standalone text writes its own
        element cards; the shared flat text serves the other modes */
-    int own = mode == TDI_GEN_STANDALONE && (c->hier || c->param);
+    int own = mode == TDI_GEN_STANDALONE && (c->hier || c->param || !x.dl->native);
     x.param = mode == TDI_GEN_STANDALONE && c->param;
     nl_usage_note(s, &x);
     if (own && c->hier)
@@ -983,6 +1018,8 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     if (mode == TDI_GEN_STANDALONE && c->cards != TDI_GEN_CARDS_MEASURE)
         nl_control(s, &x);
     sb_line(s, ".end");
+    if (!x.dl->native)
+        sb_dialect(s, x.dl);
 }
 
 /* Hold mode needs the force node to be the unit node (the couplings' current is what the hold
@@ -1016,8 +1053,9 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
     sb s = {0};
     build_netlist(c, mode, tran_h, tran_stop, &s, 1, NULL);
     if (sb_oom(&s)) {
+        int rc = sb_err(&s, err);
         sb_free(&s);
-        return tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
+        return rc;
     }
     tdi_gen_text *t = calloc(1, sizeof *t);
     char **lines = malloc((s.n + 1) * sizeof *lines);
@@ -1049,7 +1087,7 @@ int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     size_t at = 0;
     build_netlist(c, mode, tran_h, tran_stop, &s, 0, &at);
     if (sb_oom(&s))
-        rc = tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
+        rc = sb_err(&s, err);
     for (size_t i = 0; i < s.n && !rc; i++) {
         if ((i == at && fwrite(c->elem_text, 1, c->elem_text_len, f) != c->elem_text_len) ||
             fputs(sb_at(&s, i), f) == EOF || fputc('\n', f) == EOF)
