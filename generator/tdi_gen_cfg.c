@@ -259,14 +259,21 @@ static void cfg_hash_designer(tdi_gen_config *c, const tdi_cfg_key *keys, size_t
     c->hash = (c->hash ^ tdi_cfg_hash(keys, n)) * 1099511628211ull;
 }
 
-/* The designer keys against the circuit: a hierarchy of ideal elements only. */
+/* The designer keys against the circuit: circuit.hier at both levels, the others for ideal
+ * elements only. */
 static int cfg_validate_designer(const tdi_gen_config *c, tdi_err *err)
 {
-    if ((c->hier || c->param || strcmp(c->noise_src, "pwl") == 0 ||
+    if (c->param && strcmp(c->devices, "mos") == 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.param: true is not implemented at "
+                           "transistor level (devices: mos): its OTAs are sized from absolute "
+                           "currents, so an edited gu would not rescale them; the netlist writes "
+                           "Vdd, V_cm and every bias current as numbers (docs/devices.md "
+                           "\"Hierarchy\")", c->path);
+    if ((c->param || strcmp(c->noise_src, "pwl") == 0 ||
          strcmp(c->readout_cards, "control") != 0) && strcmp(c->devices, "ideal") != 0)
-        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.hier, circuit.param, "
-                           "circuit.noise_src: pwl and circuit.readout_cards are implemented for "
-                           "devices: ideal only (got devices: %s)", c->path, c->devices);
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.param, circuit.noise_src: pwl "
+                           "and circuit.readout_cards are implemented for devices: ideal only "
+                           "(got devices: %s; circuit.hier works at both levels)", c->path, c->devices);
     return 0;
 }
 
