@@ -47,7 +47,8 @@
  * Card order: header comments, .param, .subckt, unit instances, self terms, intra couplings
  *   (encoder then decoder), skip couplings, [read-out stage], bias sources, noise sources, .tran,
  *   [.control], .end.
- * Designer forms (standalone mode only; cosim and hold text stay flat): circuit.hier (modules
+ * Designer forms (standalone mode only; cosim and hold text stay flat, except circuit.hier at
+ *   transistor level, which every mode writes: docs/devices.md "Hierarchy"): circuit.hier (modules
  *   and couplings as .subckt mod_<m> / cpl_<c>, instances Xm_<m> / Xc_<c>), circuit.param
  *   ({m*gu} values), circuit.noise_src: pwl (tdi-cosim's stream as PWL), circuit.readout_cards
  *   (.measure cards); docs/generator.md "For a chip designer". The read-back reads all of them.
@@ -484,7 +485,15 @@ typedef struct tdi_gen_dev {
     double delvto, mulu0;  /* mismatch applied (0, 1 when none) */
     double psd_w;          /* A^2/Hz two-sided white drain-current noise PSD (0: not sized) */
     double psd_f1;         /* A^2/Hz at 1 Hz of the flicker part: S(f) = psd_w + psd_f1 / f */
+    char inst[48];         /* the subcircuit instance holding it, "xm_<module>" | "xc_<coupling>"
+                              (circuit.hier), "" at top level (flat) */
 } tdi_gen_dev;
+
+/* The name ngspice gives device d (src 0; "@<name>[gm]" takes it) or its channel-noise source
+ * (src 1; EXTERNAL callbacks): "<name>" / "in<name>" at top level, inside a subcircuit instance
+ * ngspice's flattened path "m.<inst>.<name>" / "i.<inst>.in<name>" (element letter, instance,
+ * local name). Writes at most n bytes into buf; returns buf (tdi_gen_mos_hier.c). */
+const char *tdi_gen_dev_spice(const tdi_gen_dev *d, int src, char *buf, size_t n);
 
 typedef struct tdi_gen_ota {
     char name[48];         /* "ota<k>": its devices are <prefix>ota<k>_1.._5, _b */

@@ -282,17 +282,24 @@ static int cfg_validate_dialect(const tdi_gen_config *c, tdi_err *err)
     return 0;
 }
 
-/* The designer keys against the circuit: a hierarchy of ideal elements only. */
+/* The designer keys against the circuit: circuit.hier at both levels, the others (and a dialect
+ * other than ngspice) for ideal elements only. */
 static int cfg_validate_designer(const tdi_gen_config *c, tdi_err *err)
 {
     int rc = cfg_validate_dialect(c, err);
     if (rc)
         return rc;
-    if ((c->hier || c->param || strcmp(c->noise_src, "pwl") == 0 ||
+    if (c->param && strcmp(c->devices, "mos") == 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.param: true is not implemented at "
+                           "transistor level (devices: mos): its OTAs are sized from absolute "
+                           "currents, so an edited gu would not rescale them; the netlist writes "
+                           "Vdd, V_cm and every bias current as numbers (docs/devices.md "
+                           "\"Hierarchy\")", c->path);
+    if ((c->param || strcmp(c->noise_src, "pwl") == 0 ||
          strcmp(c->readout_cards, "control") != 0) && strcmp(c->devices, "ideal") != 0)
-        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.hier, circuit.param, "
-                           "circuit.noise_src: pwl and circuit.readout_cards are implemented for "
-                           "devices: ideal only (got devices: %s)", c->path, c->devices);
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.param, circuit.noise_src: pwl "
+                           "and circuit.readout_cards are implemented for devices: ideal only "
+                           "(got devices: %s; circuit.hier works at both levels)", c->path, c->devices);
     return 0;
 }
 

@@ -129,6 +129,12 @@ int tdi_gen_lowrank(const double *R, size_t n, size_t rcap, unsigned long seed, 
  * phys.mos, v_ref, vdd, i_tail_sum from the element list; TDI_EIO when mos_lib cannot be read.
  * "ideal": sets phys.v_ref = 0 and nothing else. */
 int tdi_gen_mos_build(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *err);
+/* circuit.hier at transistor level (tdi_gen_mos_hier.c): every device's inst, the subcircuit
+ * instance its OTA's element sits in (tdi_gen_hier_instance). */
+void tdi_gen_mos_hier_assign(tdi_gen_circuit *c);
+/* The hierarchy's instance holding element e ("xm_<module>" | "xc_<coupling>", lower case, as
+ * ngspice names it), "" at top level; the rule the hierarchical text follows (tdi_gen_emit.c). */
+void tdi_gen_hier_instance(const tdi_gen_circuit *c, const tdi_gen_elem *e, char *buf, size_t n);
 /* gm/ID (1/V) of the shipped card's device type 'n' | 'p' | 'b' (NMOS at VSB = 0.45 V, the
  * pair's table) at drain current per square J (A). */
 double tdi_gen_mos_gmid(char type, double J);
