@@ -249,14 +249,17 @@ static uint64_t cfg_hash(const tdi_cfg_key *keys, size_t nk, size_t n_ideal, int
     return tdi_cfg_hash(hk, q);
 }
 
-/* The designer keys (hier, param, noise_src, readout_cards) change the text, not the circuit:
- * at their defaults they leave the hash as it was (today's netlists byte-identical), otherwise
- * their canonical dump is mixed in. */
+/* The designer keys (hier, param, noise_src, readout_cards, dialect) change the text, not the
+ * circuit: at their defaults they leave the hash as it was (today's netlists byte-identical),
+ * otherwise their canonical dump is mixed in. */
 static void cfg_hash_designer(tdi_gen_config *c, const tdi_cfg_key *keys, size_t n)
 {
     if (!c->hier && !c->param && strcmp(c->noise_src, "trnoise") == 0 &&
         strcmp(c->readout_cards, "control") == 0 && strcmp(c->dialect, "ngspice") == 0)
         return;
+    if (strcmp(c->dialect, "ngspice") == 0) /* the last key: at its default it stays out, so
+                                               the hashes from before the key are kept */
+        n--;
     c->hash = (c->hash ^ tdi_cfg_hash(keys, n)) * 1099511628211ull;
 }
 
