@@ -47,7 +47,8 @@
  * Card order: header comments, .param, .subckt, unit instances, self terms, intra couplings
  *   (encoder then decoder), skip couplings, [read-out stage], bias sources, noise sources, .tran,
  *   [.control], .end.
- * Designer forms (standalone mode only; cosim and hold text stay flat): circuit.hier (modules
+ * Designer forms (standalone mode only; cosim and hold text stay flat, except circuit.hier at
+ *   transistor level, which every mode writes: docs/devices.md "Hierarchy"): circuit.hier (modules
  *   and couplings as .subckt mod_<m> / cpl_<c>, instances Xm_<m> / Xc_<c>), circuit.param
  *   ({m*gu} values), circuit.noise_src: pwl (tdi-cosim's stream as PWL), circuit.readout_cards
  *   (.measure cards); docs/generator.md "For a chip designer". The read-back reads all of them.
@@ -149,6 +150,8 @@ typedef struct tdi_gen_config {
     int param;             /* 1: element values as expressions of .param gu, Vs, Cu */
     char noise_src[8];     /* trnoise | pwl: the seeded tdi-cosim stream as PWL sources */
     char readout_cards[8]; /* control | measure | both: .control meas and/or .measure cards */
+    char dialect[16];      /* ngspice | hspice | xyce | spectre: the standalone text's simulator
+                              (generator/tdi_gen_dialect*.c, docs/dialects.md) */
     /* behavioural non-idealities of chip `chip` (circuit.nonideal.*, docs/nonideal.md; every
        draw from tdi_seed(seed, TDI_SEED_NONIDEAL, chip)); all 0: the ideal circuit, unchanged */
     double ni_gain_sigma;  /* relative std of each coupling element's g (bus resistors too) */
@@ -482,7 +485,15 @@ typedef struct tdi_gen_dev {
     double delvto, mulu0;  /* mismatch applied (0, 1 when none) */
     double psd_w;          /* A^2/Hz two-sided white drain-current noise PSD (0: not sized) */
     double psd_f1;         /* A^2/Hz at 1 Hz of the flicker part: S(f) = psd_w + psd_f1 / f */
+    char inst[48];         /* the subcircuit instance holding it, "xm_<module>" | "xc_<coupling>"
+                              (circuit.hier), "" at top level (flat) */
 } tdi_gen_dev;
+
+/* The name ngspice gives device d (src 0; "@<name>[gm]" takes it) or its channel-noise source
+ * (src 1; EXTERNAL callbacks): "<name>" / "in<name>" at top level, inside a subcircuit instance
+ * ngspice's flattened path "m.<inst>.<name>" / "i.<inst>.in<name>" (element letter, instance,
+ * local name). Writes at most n bytes into buf; returns buf (tdi_gen_mos_hier.c). */
+const char *tdi_gen_dev_spice(const tdi_gen_dev *d, int src, char *buf, size_t n);
 
 typedef struct tdi_gen_ota {
     char name[48];         /* "ota<k>": its devices are <prefix>ota<k>_1.._5, _b */
@@ -560,6 +571,8 @@ typedef struct tdi_gen_circuit {
     int noise_pwl;         /* 1: noise as PWL sources of tdi-cosim's seeded stream */
     int cards;             /* TDI_GEN_CARDS_*: .control meas, .measure cards, or both */
     uint64_t noise_seed;   /* the stream's key: tdi_seed(seed, TDI_SEED_COSIM_NOISE, 0) */
+    const struct tdi_gen_dialect *dialect; /* the standalone text's simulator (never NULL once
+                                              built; cosim and hold text are always ngspice's) */
     int readout_all;
     char unit_subckt[16];
     char *elem_text;       /* the element cards, '\n'-terminated lines, formatted once at build
@@ -674,6 +687,12 @@ double tdi_gen_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index);
 size_t tdi_gen_pwl_ticks(double h, double tstop);
 /* Points above which tdi-gen refuses the PWL noise (units x ticks): ~40 bytes each. */
 #define TDI_GEN_PWL_MAX_POINTS ((size_t)20000000)
+
+/* The standalone netlist's file name for c's dialect: "standalone.cir" (ngspice, xyce),
+ * "standalone.sp" (hspice), "standalone.scs" (spectre). */
+const char *tdi_gen_standalone_name(const tdi_gen_circuit *c);
+/* The dialects' names joined by '|' ("ngspice|hspice|xyce|spectre") into buf. */
+void tdi_gen_dialect_names(char *buf, size_t size);
 
 /* Sets the number of BLAS threads (OpenBLAS); tdi-gen uses 1 (the machine is shared). */
 void tdi_gen_blas_threads(int n);

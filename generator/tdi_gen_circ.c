@@ -410,6 +410,7 @@ static void init_circuit(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
                : strcmp(cfg->readout_cards, "both") == 0 ? TDI_GEN_CARDS_BOTH
                                                           : TDI_GEN_CARDS_CONTROL;
     c->noise_seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_COSIM_NOISE, 0);
+    c->dialect = tdi_gen_dialect_find(cfg->dialect);
     c->readout_all = strcmp(cfg->readout, "all") == 0;
     c->n_mod = sub->n_mod;
     c->n_cpl = sub->n_cpl;

@@ -424,6 +424,8 @@ int tdi_gen_mos_build(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *er
     tabs_free(&b.tabs);
     if (rc)
         return rc;
+    if (c->hier) /* each device in its element's subcircuit (tdi_gen_mos_hier.c) */
+        tdi_gen_mos_hier_assign(c);
     if (cfg->mos_mismatch)
         return mos_mismatch(c, cfg, err);
     return 0;
