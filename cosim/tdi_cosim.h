@@ -508,6 +508,14 @@ int tdi_cosim_extract_g(const struct tdi_gen_circuit *c, double *G, tdi_err *err
  * no op (i_rest 0). st may be NULL (n_op 1, or 0 for ideal elements). */
 int tdi_cosim_linear_g(const struct tdi_gen_circuit *c, double *G, double *i_rest,
                        tdi_cosim_extract_stats *st, tdi_err *err);
+/* From the same one op: load (n_nodes, S) = the summed output conductance of the OTAs whose
+ * output is each node (each OTA's d i_out / d v_out with its inputs held). */
+int tdi_cosim_linear_loads(const struct tdi_gen_circuit *c, double *load, tdi_err *err);
+/* circuit.mos_self_comp (cosim/tdi_cosim_mos_comp.c, docs/devices.md "Self-term
+ * compensation"): mos_self_comp_passes times, the loads measured by tdi_cosim_linear_loads and
+ * applied (tdi_gen_mos_comp_apply: resistors to vcm shrunk, device list rebuilt). Nothing when
+ * the key is off or c is not transistor level. Run it before sizing the device noise. */
+int tdi_cosim_mos_self_comp(struct tdi_gen_circuit *c, tdi_err *err);
 
 /* How the realised matrix is measured (cosim.realised, tdi-gen --realised-method): perturb
  * (1 + N ops), linear (one op), auto = linear above TDI_COSIM_REALISED_LINEAR_DEV devices.

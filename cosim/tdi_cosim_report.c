@@ -605,6 +605,7 @@ static void table_mos(const tdi_cosim_job *j, FILE *rep)
     fprintf(rep, "\ntransistor level: %zu OTAs, %zu MOSFETs, rest at V_cm = %.4g V, Vdd %.4g V, "
             "design sum I_tail %.4g A\n", j->gc->n_ota, j->gc->n_dev, j->ph->v_ref, j->ph->vdd,
             j->ph->i_tail_sum);
+    tdi_gen_mos_comp_print(j->gc, rep); /* circuit.mos_self_comp (nothing when off) */
     tdi_cosim_realised_print(j->real, rep);
     if (j->teff) {
         fprintf(rep, "noise-only spice run: %ld ticks, %.3g s wall (analytic and sde rows above "
