@@ -464,6 +464,7 @@ typedef struct tdi_cosim_mos_noise_stats {
     size_t n_dev, n_class;   /* devices, calibrated classes */
     double op_wall_s;        /* s, the circuit's op and the bias reads */
     double cal_wall_s;       /* s, the classes' calibration deck (op + .noise + reads) */
+    double op_cpu_s, cal_cpu_s; /* s, the same in process CPU time (ngspice runs in-process) */
 } tdi_cosim_mos_noise_stats;
 int tdi_cosim_mos_noise_size_ex(struct tdi_gen_circuit *c, int group,
                                 tdi_cosim_mos_noise_stats *st, tdi_err *err);

@@ -147,6 +147,7 @@ typedef struct tdi_cosim_job {
     /* transistor level (circuit.devices: mos; NULL otherwise): docs/cosim.md "Transistor level" */
     double *G_design;            /* (N, N) S: gu M as the ideal-element netlist reads back */
     tdi_cosim_realised *real;    /* the realised-matrix report of the extracted G */
+    tdi_cosim_mos_noise_stats mn_st; /* the device-noise sizing: devices, classes, times */
     tdi_cosim_teff *teff;        /* effective temperature (noise-only spice or sde run) */
     double *teff_psd;            /* (N) A^2/Hz: device white noise per unit (Lyapunov input) */
     double teff_psd_bus;         /* A^2/Hz: device noise at bus-node outputs (not in the input) */

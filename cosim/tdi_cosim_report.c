@@ -261,10 +261,16 @@ static int json_mos(const tdi_cosim_job *j, tdi_json *root)
 {
     if (!j->real)
         return 0;
+    const tdi_cosim_mos_noise_stats *mn = &j->mn_st;
     const tdi_json_kv kv[] = {TDI_JR("v_ref_V", j->ph->v_ref), TDI_JR("vdd_V", j->ph->vdd),
                               TDI_JR("i_tail_sum_A", j->ph->i_tail_sum)};
+    const tdi_json_kv nk[] = {TDI_JI("devices", mn->n_dev), TDI_JI("classes", mn->n_class),
+                              TDI_JR("op_wall_s", mn->op_wall_s), TDI_JR("op_cpu_s", mn->op_cpu_s),
+                              TDI_JR("cal_wall_s", mn->cal_wall_s),
+                              TDI_JR("cal_cpu_s", mn->cal_cpu_s)};
     tdi_json *o = tdi_json_add_object(root, "transistor_level");
     if (tdi_json_set(o, kv, TDI_JSON_N(kv)) ||
+        tdi_json_set(tdi_json_add_object(o, "noise_sizing"), nk, TDI_JSON_N(nk)) ||
         tdi_cosim_realised_json(j->real, tdi_json_add_object(o, "realised")))
         return TDI_ENOMEM;
     const tdi_cosim_teff *t = j->teff;
@@ -609,6 +615,10 @@ static void table_mos(const tdi_cosim_job *j, FILE *rep)
             "design sum I_tail %.4g A\n", j->gc->n_ota, j->gc->n_dev, j->ph->v_ref, j->ph->vdd,
             j->ph->i_tail_sum);
     tdi_cosim_realised_print(j->real, rep);
+    const tdi_cosim_mos_noise_stats *mn = &j->mn_st;
+    fprintf(rep, "device noise sized: %zu devices in %zu bias classes; circuit op %.3g s wall "
+            "(%.3g s CPU), calibration deck %.3g s wall (%.3g s CPU)\n", mn->n_dev, mn->n_class,
+            mn->op_wall_s, mn->op_cpu_s, mn->cal_wall_s, mn->cal_cpu_s);
     if (j->teff && j->teff_kind == TDI_COSIM_SDE)
         fprintf(rep, "noise-only sde run (spice off): %ld ticks, %.3g s wall, the realised G with "
                 "each unit's device white PSD added (the Lyapunov model's, sampled)\n",
