@@ -464,6 +464,7 @@ typedef struct tdi_cosim_mos_noise_stats {
     size_t n_dev, n_class;   /* devices, calibrated classes */
     double op_wall_s;        /* s, the circuit's op and the bias reads */
     double cal_wall_s;       /* s, the classes' calibration deck (op + .noise + reads) */
+    double op_cpu_s, cal_cpu_s; /* s, the same in process CPU time (ngspice runs in-process) */
 } tdi_cosim_mos_noise_stats;
 int tdi_cosim_mos_noise_size_ex(struct tdi_gen_circuit *c, int group,
                                 tdi_cosim_mos_noise_stats *st, tdi_err *err);
@@ -484,9 +485,13 @@ typedef struct tdi_cosim_extract_opt {
     int central;    /* 1: +-delta (error O(delta^2) of the device curvature); 0: +delta only */
 } tdi_cosim_extract_opt;
 
+#define TDI_COSIM_OP_SUPPLY 3 /* the transistor rails: vdd, vbias, vcm */
 typedef struct tdi_cosim_extract_stats {
     size_t n_op;           /* ngspice ops run */
     double wall_s, cpu_s;  /* s, the whole extraction (netlist, load, ops, reads) */
+    double op_supply_W[TDI_COSIM_OP_SUPPLY]; /* W delivered by Vdd, Vbias, Vcm at the rest op
+                                                (the linearised route at transistor level; NAN
+                                                otherwise) */
 } tdi_cosim_extract_stats;
 
 /* The defaults for c: delta 1 mV, one-sided (docs/cosim.md says why). */
@@ -563,6 +568,9 @@ typedef struct tdi_cosim_realised {
                               circuit drives into the held unit node at rest (the OTAs' offset
                               currents; 0 for ideal elements). The free circuit rests at
                               G^-1 i_rest. */
+    double op_supply_W[TDI_COSIM_OP_SUPPLY]; /* W delivered by Vdd, Vbias, Vcm at that rest
+                              op (the linearised route reads them, NAN otherwise): the supplies
+                              measured without a transient */
     size_t n_blk;
     struct {
         char name[48];

@@ -174,7 +174,11 @@ static int lin_elements(const tdi_gen_circuit *c, const double *ss, tdi_gen_elem
     return 0;
 }
 
-/* "save i(vh<unit>) ..." for every unit: the op's plot keeps the hold currents only. ngspice
+/* The rails' sources at transistor level (tdi_gen_emit.c: Vdd the OTA cores, Vbias the bias
+ * generators, Vcm the rest voltage), in tdi_cosim_realised.op_supply_W's order. */
+static const char *const lin_supply[TDI_COSIM_OP_SUPPLY] = {"vdd", "vbias", "vcm"};
+
+/* "save i(vh<unit>) ..." for every unit and the rails' i(v): the op's plot keeps those only. ngspice
  * looks a device parameter (@m[gm]) up after a linear search of the plot's vectors with an
  * allocation per vector: with every node saved that made one read O(nodes), 2 ms at D = 16. */
 static int lin_save(const tdi_gen_circuit *c, tdi_err *err)
@@ -193,11 +197,33 @@ static int lin_save(const tdi_gen_circuit *c, tdi_err *err)
             n = 0;
         }
     }
+    if (!rc && c->phys.mos)
+        rc = tdi_cosim_ng_cmd("save i(vdd) i(vbias) i(vcm)", err);
     return rc;
 }
 
-/* One op of the hold netlist: the hold currents (i_rest, N) and ss (n_dev, 3). */
-static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, tdi_err *err)
+/* sup (TDI_COSIM_OP_SUPPLY) W: the power each rail's source delivers at the op, -V i(v) (ngspice's
+ * i(v) flows into the + terminal, as the spice engine's supply charge). */
+static int lin_supply_power(const tdi_gen_circuit *c, double *sup, tdi_err *err)
+{
+    const tdi_gen_config *m = c->mos_cfg;
+    const double v[TDI_COSIM_OP_SUPPLY] = {m->mos_vdd, m->mos_vdd, m->mos_vcm};
+    for (int k = 0; k < TDI_COSIM_OP_SUPPLY; k++) {
+        char name[32];
+        double i = 0;
+        snprintf(name, sizeof name, "i(%s)", lin_supply[k]);
+        int rc = tdi_cosim_ng_real(name, &i, err);
+        if (rc)
+            return rc;
+        sup[k] = -v[k] * i;
+    }
+    return 0;
+}
+
+/* One op of the hold netlist: the hold currents (i_rest, N), ss (n_dev, 3) and the rails' power
+ * (sup, TDI_COSIM_OP_SUPPLY W). */
+static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, double *sup,
+                  tdi_err *err)
 {
     tdi_gen_text *t = NULL;
     int rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, err);
@@ -209,6 +235,8 @@ static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, tdi_err 
         tdi_err_prefix(err, "op at rest (every unit held at its reference)");
     if (!rc)
         rc = lin_hold_currents(c, i_rest, err);
+    if (!rc)
+        rc = lin_supply_power(c, sup, err);
     if (!rc)
         rc = tdi_cosim_mos_ss_read(c, ss, err);
     tdi_cosim_ng_unload();
@@ -224,6 +252,7 @@ int tdi_cosim_linear_g(const tdi_gen_circuit *c, double *G, double *i_rest,
     double w0 = tdi_clock_s(CLOCK_MONOTONIC), c0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     int rc = 0;
     size_t n_op = 0;
+    double sup[TDI_COSIM_OP_SUPPLY] = {NAN, NAN, NAN};
     if (!c->phys.mos) { /* ideal elements: the element list is already linear */
         rc = tdi_gen_circuit_reduced(c, G, err);
         if (!rc && i_rest)
@@ -234,7 +263,7 @@ int tdi_cosim_linear_g(const tdi_gen_circuit *c, double *G, double *i_rest,
         size_t ne = 0;
         rc = !ss || !ir ? tdi_err_set(err, TDI_ENOMEM, "linearised route: out of memory") : 0;
         if (!rc)
-            rc = lin_op(c, ir, ss, err);
+            rc = lin_op(c, ir, ss, sup, err);
         n_op = 1;
         if (!rc)
             rc = lin_elements(c, ss, &el, &ne, err);
@@ -251,6 +280,7 @@ int tdi_cosim_linear_g(const tdi_gen_circuit *c, double *G, double *i_rest,
         free(ir);
     }
     if (st) {
+        memcpy(st->op_supply_W, sup, sizeof sup);
         st->n_op = n_op;
         st->wall_s = tdi_clock_s(CLOCK_MONOTONIC) - w0;
         st->cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
