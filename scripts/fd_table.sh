@@ -12,6 +12,7 @@
 #        TDI_UNET=bin/tdi-unet (a copy keeps a long queue on one build while the tree rebuilds).
 #        scripts/fd_table.sh --finish ROW[@N] LOAD0: append the row of a run that finished
 #        without this script (its ROW.part, ROW.time and ROW.log in OUT; LOAD0 its start load).
+#        scripts/fd_table.sh --markdown: rows.tsv as the table of docs/results.md.
 set -eu
 N=${FD_N:-2000}
 OUT=${OUT:-out/fd}
@@ -69,6 +70,24 @@ append_row() {
     echo "fd_table: $r: $(tail -n 1 "$OUT/rows.tsv")"
 }
 [ -s "$OUT/rows.tsv" ] || printf 'row\tN\tFD\tfloor\tspread\tconfidence\thistogram 0-9\tsampling s\timages/s\twall s\tuser s\tsys s\tload start\tload end\toptions\tfinished UTC\n' >"$OUT/rows.tsv"
+# markdown: rows.tsv as a markdown table, one row per measured row, in the order measured
+markdown() {
+    echo "| model | N | FD | floor (N) | spread | confidence | class histogram 0-9 | sampling wall, images/s | job CPU (user + sys) | load avg (1 min) start, end |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    awk -F'\t' 'NR > 1 {
+        m = $1; sub(/-n[0-9]+$/, "", m)
+        if (m == "unmod-ddim50") m = "unmodified, DDIM 50"
+        else if (m == "unmod-ddim100") m = "unmodified, DDIM 100"
+        else if (m == "unmod-ddpm") m = "unmodified, DDPM 1000"
+        else if (m ~ /-mean$/) { sub(/-mean$/, "", m); m = m " mean (no information)" }
+        else { k = m; sub(/.*-k/, "", k); sub(/-k.*/, "", m); m = m " k = " k }
+        printf "| %s | %d | %s | %s | %s | %s | %s | %.0f s, %.2f | %.0f s | %s, %s |\n",
+            m, $2, $3, $4, $5, $6, $7, $8, $9, $11 + $12, $13, $14 }' "$OUT/rows.tsv"
+}
+if [ "${1:-}" = --markdown ]; then
+    markdown
+    exit 0
+fi
 if [ "${1:-}" = --finish ]; then
     set -- "$2" "$(row_args "$2")" "$3"
     append_row "$(stem "$1")" "${2%% *}" "$3" "${2#* }"
