@@ -294,8 +294,9 @@ int tdi_cosim_linear_loads(const tdi_gen_circuit *c, double *load, tdi_err *err)
         return tdi_err_set(err, TDI_EARG, "OTA loads: not a transistor-level circuit");
     double *ss = malloc((3 * c->n_dev + 1) * sizeof *ss), *ir = malloc(c->N * sizeof *ir);
     int rc = !ss || !ir ? tdi_err_set(err, TDI_ENOMEM, "OTA loads: out of memory") : 0;
+    double sup[TDI_COSIM_OP_SUPPLY]; /* read with the op, not needed here */
     if (!rc)
-        rc = lin_op(c, ir, ss, err);
+        rc = lin_op(c, ir, ss, sup, err);
     memset(load, 0, c->n_nodes * sizeof *load);
     for (size_t k = 0; k < c->n_ota && !rc; k++) {
         double y[LIN_NO];
