@@ -61,7 +61,10 @@ int tdi_cosim_job_circuit(tdi_cosim_job *j, tdi_err *err)
     stage_window(&j->cfg, &j->gcfg);
     if ((rc = tdi_gen_circuit_build(&j->gcfg, &j->b, &j->gc, err)))
         return rc;
-    if ((rc = tdi_cosim_mos_noise_size(j->gc, err))) /* transistor level only */
+    if ((rc = tdi_cosim_mos_self_comp(j->gc, err))) /* circuit.mos_self_comp, before noise */
+        return rc;
+    /* transistor level only (bias classes above TDI_COSIM_REALISED_LINEAR_DEV devices) */
+    if ((rc = tdi_cosim_mos_noise_size_ex(j->gc, -1, &j->mn_st, err)))
         return rc;
     j->ph = &j->gc->phys;
     tdi_cosim_op_apply(&j->cfg, j->gc);

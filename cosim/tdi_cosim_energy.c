@@ -82,14 +82,33 @@ int tdi_cosim_digeq_matrix(const double *M, size_t D, double *W, tdi_err *err)
     return rc;
 }
 
+/* Without spice: the rails' power at the realised matrix's rest op (the linearised route reads
+ * it) times the inference time; nothing when that op did not read them. */
+static void energy_supply_op(tdi_cosim_job *j, tdi_cosim_ledger *e)
+{
+    const double *w = j->real ? j->real->op_supply_W : NULL;
+    if (!w || isnan(w[0]) || j->cc->n_supply != TDI_COSIM_OP_SUPPLY)
+        return;
+    e->n_supply = TDI_COSIM_OP_SUPPLY;
+    e->supply_op = 1;
+    for (size_t s = 0; s < e->n_supply; s++) {
+        e->P_supply[s] = w[s];
+        e->E_supply[s] = w[s] * e->T_inf;
+    }
+}
+
 /* The supplies the spice engine measured (docs/cosim.md "Supply power"): V_s q_s per inference
- * and as a mean power; nothing when the circuit has no supplies or spice did not run. */
+ * and as a mean power; without spice the rest op's (energy_supply_op); nothing when the
+ * circuit has no supplies. */
 static void energy_supply(tdi_cosim_job *j, tdi_cosim_ledger *e)
 {
     const tdi_cosim_stats *st = &j->outs[TDI_COSIM_SPICE].st;
     e->n_supply = 0;
-    if (!j->outs[TDI_COSIM_SPICE].est || j->nk[TDI_COSIM_SPICE] == 0 || !(st->supply_t > 0))
+    e->supply_op = 0;
+    if (!j->outs[TDI_COSIM_SPICE].est || j->nk[TDI_COSIM_SPICE] == 0 || !(st->supply_t > 0)) {
+        energy_supply_op(j, e);
         return;
+    }
     e->n_supply = j->cc->n_supply;
     for (size_t s = 0; s < e->n_supply; s++) {
         double E = j->cc->supply_v[s] * st->supply_q[s];

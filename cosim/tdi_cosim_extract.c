@@ -196,6 +196,8 @@ int tdi_cosim_realised_compare(const tdi_gen_circuit *c, const double *G, tdi_co
     size_t N = c->N;
     memset(r, 0, sizeof *r);
     r->N = N;
+    for (int k = 0; k < TDI_COSIM_OP_SUPPLY; k++)
+        r->op_supply_W[k] = NAN; /* the route's op fills them (tdi_cosim_realised_run_ex) */
     double gu = c->phys.gu, dif, ref, asym = 0, gf = 0, dmax = 0, dss = 0;
     block_norms(G, c->M, gu, N, 0, N, 0, N, 0, &dif, &ref);
     if (!(ref > 0))
@@ -238,6 +240,10 @@ void tdi_cosim_realised_print(const tdi_cosim_realised *r, FILE *f)
     for (size_t b = 0; b < r->n_blk; b++)
         fprintf(f, "  %-24s %12.4e %12.4e %12.4e\n", r->blk[b].name, r->blk[b].err_fro,
                 r->blk[b].ref_fro, r->blk[b].rel);
+    if (!isnan(r->op_supply_W[0]))
+        fprintf(f, "  supplies at that op (units held at V_cm): Vdd %.4g W, Vbias %.4g W, Vcm "
+                "%.4g W; %.3f s CPU\n", r->op_supply_W[0], r->op_supply_W[1], r->op_supply_W[2],
+                r->cpu_s);
 }
 
 int tdi_cosim_realised_json(const tdi_cosim_realised *r, tdi_json *o)
@@ -249,7 +255,11 @@ int tdi_cosim_realised_json(const tdi_cosim_realised *r, tdi_json *o)
         TDI_JR("rel_fro", r->rel_fro), TDI_JR("asymmetry", r->asym),
         TDI_JR("diag_mean", r->diag_mean), TDI_JR("diag_rms", r->diag_rms),
         TDI_JR("diag_max", r->diag_max)};
-    int rc = tdi_json_set(o, kv, TDI_JSON_N(kv));
+    const tdi_json_kv sk[] = {TDI_JR("op_vdd_W", r->op_supply_W[0]),
+                              TDI_JR("op_vbias_W", r->op_supply_W[1]),
+                              TDI_JR("op_vcm_W", r->op_supply_W[2])};
+    int rc = tdi_json_set(o, kv, TDI_JSON_N(kv)) ||
+             (!isnan(r->op_supply_W[0]) && tdi_json_set(o, sk, TDI_JSON_N(sk)));
     tdi_json *blocks = tdi_json_add_array(o, "blocks");
     rc = rc || !blocks;
     for (size_t b = 0; b < r->n_blk && !rc; b++) {
@@ -310,7 +320,7 @@ int tdi_cosim_realised_run_ex(const tdi_gen_circuit *c, int method, tdi_cosim_re
     int m = tdi_cosim_realised_method_for(c, method), rc;
     tdi_cosim_extract_opt o;
     tdi_cosim_extract_defaults(c, &o);
-    tdi_cosim_extract_stats st;
+    tdi_cosim_extract_stats st = {.op_supply_W = {NAN, NAN, NAN}}; /* perturb: not read */
     if (m == TDI_COSIM_REALISED_LINEAR)
         rc = tdi_cosim_linear_g(c, G, ir, &st, err);
     else
@@ -324,6 +334,7 @@ int tdi_cosim_realised_run_ex(const tdi_gen_circuit *c, int method, tdi_cosim_re
         r->n_op = st.n_op;
         r->wall_s = st.wall_s;
         r->cpu_s = st.cpu_s;
+        memcpy(r->op_supply_W, st.op_supply_W, sizeof r->op_supply_W);
         r->i_rest = ir;
         ir = NULL;
     }

@@ -37,11 +37,14 @@ typedef struct tdi_cosim_ledger {
     double E_digeq, E_digeq_f; /* the digital-equivalent job, and its folded lower bound */
     double r_digeq, r_fold;    /* E_total over those (0 when the digital side is free) */
     double gpu_part;     /* J: the replaced part of a GPU U-Net step */
-    /* measured supplies (spice at transistor level: cc->n_supply > 0 and spice ran; else 0):
-       supply s of cc (Vdd, Vbias, Vcm), V_s times the charge it delivered, per inference */
+    /* measured supplies (transistor level: cc->n_supply > 0; else 0): supply s of cc (Vdd,
+       Vbias, Vcm), V_s times the charge it delivered, per inference; from the spice runs, or
+       when spice did not run from the realised matrix's rest op (supply_op = 1: its power
+       times T_inf) */
     size_t n_supply;
+    int supply_op;
     double E_supply[TDI_COSIM_MAX_SUPPLY]; /* J per inference */
-    double P_supply[TDI_COSIM_MAX_SUPPLY]; /* W: mean power over the spice runs */
+    double P_supply[TDI_COSIM_MAX_SUPPLY]; /* W: mean power over the spice runs (or at the op) */
 } tdi_cosim_ledger;
 
 /* The transistor-level comparison (docs/cosim.md "Transistor level"): every prediction of the
@@ -80,6 +83,25 @@ typedef struct tdi_cosim_chip {
     double r2_ana;                /* R^2 of analytic (G + offsets) */
     double wall_s;                /* s: the chip's generation, extraction and engines */
 } tdi_cosim_chip;
+
+/* cosim.calibrate (tdi_cosim_calib.c, docs/nonideal.md "Calibration"): the chip's measured map,
+ * the retrained skip digital side, its rows and its cost. */
+typedef struct tdi_cosim_calib {
+    int mode;                  /* 1 probe, 2 loop */
+    long probes, iters;        /* probe inferences; loop iterations (probe: 1) */
+    double amp_enc, amp_dec;   /* probe drive std (simulation units): encoder, decoder units */
+    double t_circuit;          /* s: every probe's time to solution */
+    double E_probe;            /* J: every probe's analog and converter energy */
+    double macs;               /* digital MACs of the fit and retrain (leading terms) */
+    double map_err;            /* probe: |H_fit - H_chip|_F / |H_chip|_F, H_chip the circuit's
+                                  own map G^-1 (DAC to decoder, no converters); loop: NAN */
+    double enc_rel;            /* |Delta|_F / |W2|_F: the encoder's correction */
+    double bias_rms;           /* rms over decoder units of c' - c (simulation units) */
+    size_t dac_clip;           /* calibrated biases beyond the DAC's full scale (clipped) */
+    long macs_iface;           /* the calibrated interface's MACs per inference */
+    tdi_cosim_row row[TDI_COSIM_NCAL]; /* pred and m only (cp, cc, r2 NULL) */
+    double wall_s;             /* s: probes, fit and the calibrated engines */
+} tdi_cosim_calib;
 
 typedef struct tdi_cosim_job {
     /* inputs */
@@ -144,10 +166,13 @@ typedef struct tdi_cosim_job {
     /* transistor level (circuit.devices: mos; NULL otherwise): docs/cosim.md "Transistor level" */
     double *G_design;            /* (N, N) S: gu M as the ideal-element netlist reads back */
     tdi_cosim_realised *real;    /* the realised-matrix report of the extracted G */
-    tdi_cosim_teff *teff;        /* effective temperature (noise-only spice run) */
+    tdi_cosim_mos_noise_stats mn_st; /* the device-noise sizing: devices, classes, times */
+    tdi_cosim_teff *teff;        /* effective temperature (noise-only spice or sde run) */
     double *teff_psd;            /* (N) A^2/Hz: device white noise per unit (Lyapunov input) */
     double teff_psd_bus;         /* A^2/Hz: device noise at bus-node outputs (not in the input) */
     long teff_ticks;             /* ticks of that run */
+    tdi_cosim_kind teff_kind;    /* its engine: spice (the transistors), or sde when spice is off
+                                    (the realised circuit with the device PSDs at the units) */
     double rest_off_rms, rest_off_max; /* V: rms and max |.| over units of that run's mean of
                                           v - v_ref (the OTAs' systematic offsets at rest) */
     double teff_wall;            /* s, its wall time */
@@ -162,6 +187,7 @@ typedef struct tdi_cosim_job {
                                     device noise sized, taken by the loop; NULL otherwise */
     size_t n_chips;
     double chips_wall;           /* s */
+    tdi_cosim_calib *cal;        /* cosim.calibrate != none; NULL otherwise */
 } tdi_cosim_job;
 
 /* Row names, in TDI_COSIM_ROW_* order (results.json, samples.csv, the table). */
@@ -195,7 +221,8 @@ int tdi_cosim_job_metrics(tdi_cosim_job *j, tdi_err *err);
 int tdi_cosim_job_readout(tdi_cosim_job *j, tdi_err *err);
 /* transistor level (tdi_cosim_mos.c): the engines' circuit of a devices: mos build (the ideal
  * build of the same config, overlaid by tdi_cosim_circuit_mos), and the effective temperature
- * from a noise-only spice run (nothing when cfg.teff_relax is 0, spice or noise is off). */
+ * from a noise-only spice run, or with spice off an sde run of the realised circuit with the
+ * device PSDs at the units (nothing when cfg.teff_relax is 0, noise or both engines off). */
 int tdi_cosim_job_circuit_mos(tdi_cosim_job *j, double tick, double t_stop, tdi_err *err);
 /* The realised-matrix method of cosim.realised (TDI_COSIM_REALISED_*; auto when unparsable). */
 int tdi_cosim_job_realised_method(const tdi_cosim_job *j);
@@ -232,6 +259,15 @@ void tdi_cosim_chips_free(tdi_cosim_job *j);
 void tdi_cosim_chips_print(const tdi_cosim_job *j, FILE *f);
 void tdi_cosim_chips_csv(const tdi_cosim_job *j, FILE *f);
 int tdi_cosim_chips_json(const tdi_cosim_job *j, tdi_json *o); /* "chips" in o; 0 | TDI_ENOMEM */
+/* calibration (tdi_cosim_calib.c; after the energy ledger): nothing for cosim.calibrate none;
+ * else TDI_ECONFIG unless skip mode, one level, ideal devices, no read-out stage; fills j->cal.
+ * The table block, results.json's "calibration" and calib.csv (tdi_cosim_calib_report.c). */
+int tdi_cosim_job_calib(tdi_cosim_job *j, tdi_err *err);
+void tdi_cosim_calib_free(tdi_cosim_calib *cal);
+void tdi_cosim_calib_print(const tdi_cosim_job *j, FILE *f);
+void tdi_cosim_calib_csv(const tdi_cosim_job *j, FILE *f);
+int tdi_cosim_calib_json(const tdi_cosim_job *j, tdi_json *root); /* 0 | TDI_ENOMEM */
+void tdi_cosim_calib_summary(const tdi_cosim_job *j, tdi_cosim_summary *sum);
 /* energy ledger (tdi_cosim_energy.c) */
 void tdi_cosim_job_energy(tdi_cosim_job *j);
 /* report (tdi_cosim_report.c): the table's head, the output files (one directory

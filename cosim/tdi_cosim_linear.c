@@ -110,13 +110,13 @@ static int lin_reduce_ota(double Y[LIN_NL][LIN_NL], double *y_out)
     return 0;
 }
 
-/* The OTA k's linearised output row as G elements into el (at most 3): current leaving out =
- * sum_x y_x v_x over its outer nodes that are not rails. ss: (n_dev, 3) gm, gds, gmbs. */
-static int lin_ota_elems(const tdi_gen_circuit *c, size_t k, const double *ss, tdi_gen_elem *el,
-                         size_t *ne, tdi_err *err)
+/* The OTA k's linearised output row y (LIN_NO: out, inp, inn): current leaving out =
+ * sum_x y_x v_x. ss: (n_dev, 3) gm, gds, gmbs. */
+static int lin_ota_row(const tdi_gen_circuit *c, size_t k, const double *ss, double *y,
+                       tdi_err *err)
 {
     const tdi_gen_ota *o = &c->ota[k];
-    double Y[LIN_NL][LIN_NL] = {{0}}, y[LIN_NO];
+    double Y[LIN_NL][LIN_NL] = {{0}};
     for (size_t q = 6 * k; q < 6 * k + 6; q++) {
         const tdi_gen_dev *d = &c->dev[q];
         lin_stamp_dev(Y, lin_local(o, d->d), lin_local(o, d->g), lin_local(o, d->s), ss + 3 * q);
@@ -124,6 +124,18 @@ static int lin_ota_elems(const tdi_gen_circuit *c, size_t k, const double *ss, t
     if (lin_reduce_ota(Y, y))
         return tdi_err_set(err, TDI_ENUM, "linearised %s: its inner nodes have no conductance "
                            "(gm, gds of its devices zero at the op?)", o->name);
+    return 0;
+}
+
+/* The OTA k's linearised output row as G elements into el (at most 3) over its outer nodes
+ * that are not rails. */
+static int lin_ota_elems(const tdi_gen_circuit *c, size_t k, const double *ss, tdi_gen_elem *el,
+                         size_t *ne, tdi_err *err)
+{
+    const tdi_gen_ota *o = &c->ota[k];
+    double y[LIN_NO];
+    if (lin_ota_row(c, k, ss, y, err))
+        return err->code;
     const char *nm[LIN_NO] = {o->out, o->inp, o->inn};
     int ext[LIN_NO];
     for (int q = 0; q < LIN_NO; q++)
@@ -137,7 +149,9 @@ static int lin_ota_elems(const tdi_gen_circuit *c, size_t k, const double *ss, t
     return 0;
 }
 
-/* The linear element list of c: its positive resistors as they are, every OTA linearised. */
+/* The linear element list of c: its positive resistors as realised (tdi_gen_mos_g: the design
+ * value, or less the OTAs' load under circuit.mos_self_comp; none when that is 0), every OTA
+ * linearised. */
 static int lin_elements(const tdi_gen_circuit *c, const double *ss, tdi_gen_elem **out,
                         size_t *n_out, tdi_err *err)
 {
@@ -146,8 +160,10 @@ static int lin_elements(const tdi_gen_circuit *c, const double *ss, tdi_gen_elem
         return tdi_err_set(err, TDI_ENOMEM, "linearised route: out of memory");
     size_t ne = 0;
     for (size_t i = 0; i < c->n_elems; i++)
-        if (c->elems[i].kind == 'R' && c->elems[i].g > 0)
-            el[ne++] = c->elems[i];
+        if (c->elems[i].kind == 'R' && c->elems[i].g > 0 && tdi_gen_mos_g(c, &c->elems[i]) > 0) {
+            el[ne] = c->elems[i];
+            el[ne++].g = tdi_gen_mos_g(c, &c->elems[i]);
+        }
     for (size_t k = 0; k < c->n_ota; k++)
         if (lin_ota_elems(c, k, ss, el, &ne, err)) {
             free(el);
@@ -158,7 +174,11 @@ static int lin_elements(const tdi_gen_circuit *c, const double *ss, tdi_gen_elem
     return 0;
 }
 
-/* "save i(vh<unit>) ..." for every unit: the op's plot keeps the hold currents only. ngspice
+/* The rails' sources at transistor level (tdi_gen_emit.c: Vdd the OTA cores, Vbias the bias
+ * generators, Vcm the rest voltage), in tdi_cosim_realised.op_supply_W's order. */
+static const char *const lin_supply[TDI_COSIM_OP_SUPPLY] = {"vdd", "vbias", "vcm"};
+
+/* "save i(vh<unit>) ..." for every unit and the rails' i(v): the op's plot keeps those only. ngspice
  * looks a device parameter (@m[gm]) up after a linear search of the plot's vectors with an
  * allocation per vector: with every node saved that made one read O(nodes), 2 ms at D = 16. */
 static int lin_save(const tdi_gen_circuit *c, tdi_err *err)
@@ -177,11 +197,33 @@ static int lin_save(const tdi_gen_circuit *c, tdi_err *err)
             n = 0;
         }
     }
+    if (!rc && c->phys.mos)
+        rc = tdi_cosim_ng_cmd("save i(vdd) i(vbias) i(vcm)", err);
     return rc;
 }
 
-/* One op of the hold netlist: the hold currents (i_rest, N) and ss (n_dev, 3). */
-static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, tdi_err *err)
+/* sup (TDI_COSIM_OP_SUPPLY) W: the power each rail's source delivers at the op, -V i(v) (ngspice's
+ * i(v) flows into the + terminal, as the spice engine's supply charge). */
+static int lin_supply_power(const tdi_gen_circuit *c, double *sup, tdi_err *err)
+{
+    const tdi_gen_config *m = c->mos_cfg;
+    const double v[TDI_COSIM_OP_SUPPLY] = {m->mos_vdd, m->mos_vdd, m->mos_vcm};
+    for (int k = 0; k < TDI_COSIM_OP_SUPPLY; k++) {
+        char name[32];
+        double i = 0;
+        snprintf(name, sizeof name, "i(%s)", lin_supply[k]);
+        int rc = tdi_cosim_ng_real(name, &i, err);
+        if (rc)
+            return rc;
+        sup[k] = -v[k] * i;
+    }
+    return 0;
+}
+
+/* One op of the hold netlist: the hold currents (i_rest, N), ss (n_dev, 3) and the rails' power
+ * (sup, TDI_COSIM_OP_SUPPLY W). */
+static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, double *sup,
+                  tdi_err *err)
 {
     tdi_gen_text *t = NULL;
     int rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, err);
@@ -193,6 +235,8 @@ static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, tdi_err 
         tdi_err_prefix(err, "op at rest (every unit held at its reference)");
     if (!rc)
         rc = lin_hold_currents(c, i_rest, err);
+    if (!rc)
+        rc = lin_supply_power(c, sup, err);
     if (!rc)
         rc = tdi_cosim_mos_ss_read(c, ss, err);
     tdi_cosim_ng_unload();
@@ -208,6 +252,7 @@ int tdi_cosim_linear_g(const tdi_gen_circuit *c, double *G, double *i_rest,
     double w0 = tdi_clock_s(CLOCK_MONOTONIC), c0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     int rc = 0;
     size_t n_op = 0;
+    double sup[TDI_COSIM_OP_SUPPLY] = {NAN, NAN, NAN};
     if (!c->phys.mos) { /* ideal elements: the element list is already linear */
         rc = tdi_gen_circuit_reduced(c, G, err);
         if (!rc && i_rest)
@@ -218,7 +263,7 @@ int tdi_cosim_linear_g(const tdi_gen_circuit *c, double *G, double *i_rest,
         size_t ne = 0;
         rc = !ss || !ir ? tdi_err_set(err, TDI_ENOMEM, "linearised route: out of memory") : 0;
         if (!rc)
-            rc = lin_op(c, ir, ss, err);
+            rc = lin_op(c, ir, ss, sup, err);
         n_op = 1;
         if (!rc)
             rc = lin_elements(c, ss, &el, &ne, err);
@@ -235,9 +280,31 @@ int tdi_cosim_linear_g(const tdi_gen_circuit *c, double *G, double *i_rest,
         free(ir);
     }
     if (st) {
+        memcpy(st->op_supply_W, sup, sizeof sup);
         st->n_op = n_op;
         st->wall_s = tdi_clock_s(CLOCK_MONOTONIC) - w0;
         st->cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     }
     return rc ? tdi_err_prefix(err, "realised matrix (linearised at one op)") : 0;
+}
+
+int tdi_cosim_linear_loads(const tdi_gen_circuit *c, double *load, tdi_err *err)
+{
+    if (!c || !c->phys.mos || !load)
+        return tdi_err_set(err, TDI_EARG, "OTA loads: not a transistor-level circuit");
+    double *ss = malloc((3 * c->n_dev + 1) * sizeof *ss), *ir = malloc(c->N * sizeof *ir);
+    int rc = !ss || !ir ? tdi_err_set(err, TDI_ENOMEM, "OTA loads: out of memory") : 0;
+    double sup[TDI_COSIM_OP_SUPPLY]; /* read with the op, not needed here */
+    if (!rc)
+        rc = lin_op(c, ir, ss, sup, err);
+    memset(load, 0, c->n_nodes * sizeof *load);
+    for (size_t k = 0; k < c->n_ota && !rc; k++) {
+        double y[LIN_NO];
+        int o = lin_node(c, c->ota[k].out);
+        if (!(rc = lin_ota_row(c, k, ss, y, err)) && o >= 0)
+            load[o] += y[0]; /* d i_out / d v_out, inputs held: the output conductance */
+    }
+    free(ss);
+    free(ir);
+    return rc ? tdi_err_prefix(err, "OTA output conductances (one op)") : 0;
 }

@@ -141,10 +141,35 @@ static void teff_dev_psd(const tdi_cosim_job *j, double *psd, double *psd_bus)
     }
 }
 
+/* Without spice the sde engine measures T_eff on the realised (linearised) circuit, each unit's
+ * device PSD added to its white thermal noise (the Lyapunov prediction's model: a Monte Carlo
+ * check of it, flicker left out as there); its rest mean is ~0 (the rest currents are not
+ * driven), so the rest offset is not measured then. g_noise is restored before returning. */
+static int teff_cov(tdi_cosim_job *j, tdi_cosim_kind kind, long burn, long keep, long stride,
+                    double *mean, double *S, tdi_cosim_stats *st, tdi_err *err)
+{
+    tdi_cosim_circuit *c = j->cc;
+    size_t N = c->n;
+    double *g0 = NULL;
+    if (kind == TDI_COSIM_SDE) {
+        if (!(g0 = malloc(N * sizeof *g0)))
+            return tdi_err_set(err, TDI_ENOMEM, "effective temperature: out of memory");
+        memcpy(g0, c->g_noise, N * sizeof *g0);
+        for (size_t i = 0; i < N; i++) /* 2 kB T g_noise + psd */
+            c->g_noise[i] += j->teff_psd[i] / (2 * TDI_COSIM_KB * c->temp);
+    }
+    int rc = tdi_cosim_stationary_cov(kind, c, j->tm.tick, burn, keep, stride, j->pl.seed, mean,
+                                      S, st, err);
+    if (g0)
+        memcpy(c->g_noise, g0, N * sizeof *g0);
+    free(g0);
+    return rc;
+}
+
 int tdi_cosim_job_teff(tdi_cosim_job *j, tdi_err *err)
 {
     const tdi_cosim_cfg *cfg = &j->cfg;
-    if (!j->ph->mos || !cfg->spice || !cfg->noise || !(cfg->teff_relax > 0))
+    if (!j->ph->mos || !(cfg->spice || cfg->sde) || !cfg->noise || !(cfg->teff_relax > 0))
         return 0;
     size_t N = j->gc->N;
     double tick = j->tm.tick, t_slow = j->ph->t_slow;
@@ -153,31 +178,34 @@ int tdi_cosim_job_teff(tdi_cosim_job *j, tdi_err *err)
     long keep = lround(fmax(2.0, 4 * cfg->teff_relax));
     double *mean = malloc(N * sizeof *mean), *S = malloc(N * N * sizeof *S);
     j->teff_psd = malloc(N * sizeof *j->teff_psd);
+    j->teff_kind = cfg->spice ? TDI_COSIM_SPICE : TDI_COSIM_SDE;
     int rc = 0;
     tdi_cosim_stats st = {0};
     if (!mean || !S || !j->teff_psd)
         rc = tdi_err_set(err, TDI_ENOMEM, "effective temperature: out of memory");
     if (!rc) {
         teff_dev_psd(j, j->teff_psd, &j->teff_psd_bus);
-        rc = tdi_cosim_stationary_cov(TDI_COSIM_SPICE, j->cc, tick, burn, keep, stride,
-                                      j->pl.seed, mean, S, &st, err);
+        rc = teff_cov(j, j->teff_kind, burn, keep, stride, mean, S, &st, err);
     }
-    for (size_t i = 0; i < N && !rc; i++) {
+    for (size_t i = 0; i < N && !rc && j->teff_kind == TDI_COSIM_SPICE; i++) {
         j->rest_off_rms += mean[i] * mean[i] / (double)N;
         j->rest_off_max = fmax(j->rest_off_max, fabs(mean[i]));
     }
-    j->rest_off_rms = sqrt(j->rest_off_rms);
+    j->rest_off_rms = j->teff_kind == TDI_COSIM_SPICE ? sqrt(j->rest_off_rms) : NAN;
+    if (j->teff_kind != TDI_COSIM_SPICE) /* not measured: the sde run does not drive i_rest */
+        j->rest_off_max = NAN;
     if (!rc && !(j->teff = tdi_cosim_teff_eval(j->cc, j->G_design, NULL, j->teff_psd, S, err)))
         rc = err->code;
     j->teff_ticks = burn + keep * stride;
     j->teff_wall = st.wall_s;
-    if (!rc) { /* the measured rest, beside the predicted v_off */
+    if (!rc && j->teff_kind == TDI_COSIM_SPICE) { /* the measured rest, beside the predicted */
         j->rest_mean = mean;
         mean = NULL;
     }
     free(mean);
     free(S);
-    return rc ? tdi_err_prefix(err, "effective temperature (noise-only spice run)") : 0;
+    return rc ? tdi_err_prefix(err, "effective temperature (noise-only %s run)",
+                               tdi_cosim_kind_name(j->teff_kind)) : 0;
 }
 
 /* ------------------------------------------------------------ transistor vs ideal vs analytic */

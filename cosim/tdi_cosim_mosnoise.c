@@ -356,14 +356,14 @@ int tdi_cosim_mos_noise_size_ex(tdi_gen_circuit *c, int group, tdi_cosim_mos_noi
     if (group < 0)
         group = c->n_dev > TDI_COSIM_REALISED_LINEAR_DEV;
     size_t n = c->n_dev, n_cls = 0;
-    double w0 = tdi_clock_s(CLOCK_MONOTONIC);
+    double w0 = tdi_clock_s(CLOCK_MONOTONIC), c0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     tdi_cosim_mos_bias *b = calloc(n, sizeof *b), *rb = calloc(n, sizeof *rb);
     tdi_cosim_mos_psd *o = calloc(n, sizeof *o);
     size_t *cls = calloc(n, sizeof *cls), *rep = calloc(n, sizeof *rep);
     int rc = !b || !rb || !o || !cls || !rep ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
     if (!rc)
         rc = mn_circuit_op(c, b, err);
-    double w1 = tdi_clock_s(CLOCK_MONOTONIC);
+    double w1 = tdi_clock_s(CLOCK_MONOTONIC), c1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     if (!rc)
         rc = mn_classes(b, n, group, cls, rep, &n_cls, err);
     for (size_t q = 0; q < n_cls && !rc; q++)
@@ -383,6 +383,8 @@ int tdi_cosim_mos_noise_size_ex(tdi_gen_circuit *c, int group, tdi_cosim_mos_noi
         st->n_class = n_cls;
         st->op_wall_s = w1 - w0;
         st->cal_wall_s = tdi_clock_s(CLOCK_MONOTONIC) - w1;
+        st->op_cpu_s = c1 - c0;
+        st->cal_cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c1;
     }
     free(b);
     free(rb);

@@ -202,7 +202,8 @@ static int json_supply(const tdi_cosim_job *j, tdi_json *root)
     const tdi_cosim_ledger *e = &j->e;
     if (!e->n_supply)
         return 0;
-    const tdi_json_kv kv[] = {TDI_JS("engine", "spice"), TDI_JS("per", "inference (one sample)"),
+    const tdi_json_kv kv[] = {TDI_JS("engine", e->supply_op ? "op" : "spice"),
+                              TDI_JS("per", "inference (one sample)"),
                               TDI_JR("E_active_behavioural_J", e->E_active)};
     tdi_json *o = tdi_json_add_object(root, "supply_measured");
     tdi_json *src = tdi_json_set(o, kv, TDI_JSON_N(kv)) ? NULL : tdi_json_add_array(o, "sources");
@@ -260,10 +261,16 @@ static int json_mos(const tdi_cosim_job *j, tdi_json *root)
 {
     if (!j->real)
         return 0;
+    const tdi_cosim_mos_noise_stats *mn = &j->mn_st;
     const tdi_json_kv kv[] = {TDI_JR("v_ref_V", j->ph->v_ref), TDI_JR("vdd_V", j->ph->vdd),
                               TDI_JR("i_tail_sum_A", j->ph->i_tail_sum)};
+    const tdi_json_kv nk[] = {TDI_JI("devices", mn->n_dev), TDI_JI("classes", mn->n_class),
+                              TDI_JR("op_wall_s", mn->op_wall_s), TDI_JR("op_cpu_s", mn->op_cpu_s),
+                              TDI_JR("cal_wall_s", mn->cal_wall_s),
+                              TDI_JR("cal_cpu_s", mn->cal_cpu_s)};
     tdi_json *o = tdi_json_add_object(root, "transistor_level");
     if (tdi_json_set(o, kv, TDI_JSON_N(kv)) ||
+        tdi_json_set(tdi_json_add_object(o, "noise_sizing"), nk, TDI_JSON_N(nk)) ||
         tdi_cosim_realised_json(j->real, tdi_json_add_object(o, "realised")))
         return TDI_ENOMEM;
     const tdi_cosim_teff *t = j->teff;
@@ -272,7 +279,8 @@ static int json_mos(const tdi_cosim_job *j, tdi_json *root)
     if (!t)
         return 0;
     const tdi_json_kv tk[] = {
-        TDI_JS("engine", "spice"), TDI_JI("ticks", j->teff_ticks), TDI_JR("wall_s", j->teff_wall),
+        TDI_JS("engine", tdi_cosim_kind_name(j->teff_kind)), TDI_JI("ticks", j->teff_ticks),
+        TDI_JR("wall_s", j->teff_wall),
         TDI_JR("teff_mean", t->teff_mean), TDI_JR("teff_lyap_mean", t->teff_lyap_mean),
         TDI_JR("d_meas_vs_thetaMinv", t->d_meas_ref), TDI_JR("d_lyap_vs_thetaMinv", t->d_lyap_ref),
         TDI_JR("d_meas_vs_lyap", t->d_meas_lyap), TDI_JR("lyap_resid", t->lyap_resid),
@@ -289,7 +297,8 @@ static int write_results(const tdi_cosim_job *j, const char *tmp, tdi_err *err)
     tdi_json *root = tdi_json_object();
     int bad = json_head(j, root) || json_rows(j, root) || json_levels(j, root) ||
               tdi_cosim_op_json(j->gc, &j->paper_row, root) || json_readout(j, root) ||
-              json_mos(j, root) || json_supply(j, root) || json_energy(j, root);
+              json_mos(j, root) || json_supply(j, root) || json_energy(j, root) ||
+              tdi_cosim_calib_json(j, root);
     int rc = bad ? tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", p)
                  : tdi_json_write(p, root, 2, err);
     tdi_json_free(root);
@@ -366,6 +375,8 @@ int tdi_cosim_report_write(const tdi_cosim_job *j, tdi_err *err)
         rc = write_file(j, tmp, "samples.csv", write_samples, err);
     if (!rc && j->n_chips)
         rc = write_file(j, tmp, "chips.csv", tdi_cosim_chips_csv, err);
+    if (!rc && j->cal)
+        rc = write_file(j, tmp, "calib.csv", tdi_cosim_calib_csv, err);
     if (!rc && (j->outs[2].wave || j->outs[1].wave))
         rc = write_file(j, tmp, "waveform.csv", write_waveform, err);
     if (!rc)
@@ -429,6 +440,7 @@ void tdi_cosim_report_summary(const tdi_cosim_job *j, tdi_cosim_summary *sum)
     sum->E_kT = e->E_kT;
     sum->gpu_step = j->cfg.gpu_step;
     sum->gpu_part = e->gpu_part;
+    tdi_cosim_calib_summary(j, sum);
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -522,8 +534,9 @@ static void table_energy(const tdi_cosim_job *j, FILE *rep)
     fprintf(rep, "%-46s %12.4g\n", "E_active (Vdd sum(gm)/(gm/ID) T)", e->E_active);
     for (size_t s = 0; s < e->n_supply; s++) {
         char sh[96];
-        snprintf(sh, sizeof sh, "  measured (spice): %s %.3g V x mean current", j->cc->supply[s],
-                 j->cc->supply_v[s]);
+        snprintf(sh, sizeof sh, "  measured (%s): %s %.3g V x %s current",
+                 e->supply_op ? "rest op" : "spice", j->cc->supply[s], j->cc->supply_v[s],
+                 e->supply_op ? "its" : "mean");
         fprintf(rep, "%-46s %12.4g  (%.4g W)\n", sh, e->E_supply[s], e->P_supply[s]);
     }
     fprintf(rep, "%-46s %12.4g\n", "E_conv   (DAC updates + ADC conversions)", e->E_conv);
@@ -605,15 +618,25 @@ static void table_mos(const tdi_cosim_job *j, FILE *rep)
     fprintf(rep, "\ntransistor level: %zu OTAs, %zu MOSFETs, rest at V_cm = %.4g V, Vdd %.4g V, "
             "design sum I_tail %.4g A\n", j->gc->n_ota, j->gc->n_dev, j->ph->v_ref, j->ph->vdd,
             j->ph->i_tail_sum);
+    tdi_gen_mos_comp_print(j->gc, rep); /* circuit.mos_self_comp (nothing when off) */
     tdi_cosim_realised_print(j->real, rep);
-    if (j->teff) {
+    const tdi_cosim_mos_noise_stats *mn = &j->mn_st;
+    fprintf(rep, "device noise sized: %zu devices in %zu bias classes; circuit op %.3g s wall "
+            "(%.3g s CPU), calibration deck %.3g s wall (%.3g s CPU)\n", mn->n_dev, mn->n_class,
+            mn->op_wall_s, mn->op_cpu_s, mn->cal_wall_s, mn->cal_cpu_s);
+    if (j->teff && j->teff_kind == TDI_COSIM_SDE)
+        fprintf(rep, "noise-only sde run (spice off): %ld ticks, %.3g s wall, the realised G with "
+                "each unit's device white PSD added (the Lyapunov model's, sampled)\n",
+                j->teff_ticks, j->teff_wall);
+    else if (j->teff)
         fprintf(rep, "noise-only spice run: %ld ticks, %.3g s wall (analytic and sde rows above "
                 "ran the extracted G; spice the transistors)\n", j->teff_ticks, j->teff_wall);
+    if (j->teff)
         tdi_cosim_teff_print(rep, j->teff);
+    if (j->teff && j->teff_kind == TDI_COSIM_SPICE)
         fprintf(rep, "rest offset (mean of v - V_cm with zero bias, the OTAs' systematic "
                 "offsets): rms %.4g V, max %.4g V = %.3g Vs\n", j->rest_off_rms, j->rest_off_max,
                 j->rest_off_max / j->ph->Vs);
-    }
     table_mos_cmp(j, rep);
 }
 
@@ -627,6 +650,7 @@ void tdi_cosim_report_table(const tdi_cosim_job *j)
     table_readout(j, rep);
     table_mos(j, rep);
     tdi_cosim_chips_print(j, rep);
+    tdi_cosim_calib_print(j, rep);
     table_energy(j, rep);
     fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", j->odir, j->odir);
 }

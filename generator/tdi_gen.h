@@ -147,6 +147,9 @@ typedef struct tdi_gen_config {
     int mos_mismatch;      /* 1: per-instance delvto / mulu0 drawn (seed, chip) */
     long chip;             /* mismatch draw index: tdi_seed(seed, TDI_SEED_MISMATCH, chip) */
     int mos_flicker;       /* include the flicker part in the sized device noise */
+    int mos_self_comp;     /* 1: each node's resistor to vcm gives up the OTAs' output
+                              conductance there (docs/devices.md "Self-term compensation") */
+    int mos_self_comp_passes; /* 1..3 measurement + rebuild passes */
     /* the standalone netlist's form (docs/generator.md "For a chip designer"); the defaults
        write today's flat, numeric, trnoise, .control text */
     int hier;              /* 1: each module a .subckt, each coupling a .subckt */
@@ -492,6 +495,25 @@ typedef struct tdi_gen_dev {
                               (circuit.hier), "" at top level (flat) */
 } tdi_gen_dev;
 
+/* ---- self-term compensation (circuit.mos_self_comp; generator/tdi_gen_mos_comp.c,
+ * docs/devices.md "Self-term compensation") ----
+ * Every OTA loads its output node with its output conductance (gds of the pair and mirror
+ * devices). Given that load per node (measured at the op: tdi_cosim_mos_self_comp), each node's
+ * resistor to vcm is realised with g - load (the element list keeps the design g: the read-back
+ * and the ideal engines are unchanged) and each negative self term's OTA with |g - load|. A
+ * resistor whose load exceeds g cannot give it up: it is left out (g_real 0) and the node is a
+ * shortfall (load - g S too much; the fix is a higher-impedance output, e.g. a cascode). */
+typedef struct tdi_gen_mos_comp {
+    int passes;            /* measurement + rebuild passes applied */
+    double *load;          /* (n_nodes) S: the OTAs' output conductance at each node (last pass) */
+    size_t n_res, n_ota;   /* resistors shrunk, negative self terms' OTAs enlarged */
+    size_t n_short;        /* nodes whose load exceeds their resistor's g */
+    double sum_load;       /* S, total load compensated (units and bus nodes) */
+} tdi_gen_mos_comp;
+
+void tdi_gen_mos_comp_free(tdi_gen_mos_comp *m); /* accepts NULL */
+/* (tdi_gen_mos_g, _comp_apply, _comp_print: after tdi_gen_circuit below) */
+
 /* The name ngspice gives device d (src 0; "@<name>[gm]" takes it) or its channel-noise source
  * (src 1; EXTERNAL callbacks): "<name>" / "in<name>" at top level, inside a subcircuit instance
  * ngspice's flattened path "m.<inst>.<name>" / "i.<inst>.in<name>" (element letter, instance,
@@ -586,6 +608,7 @@ typedef struct tdi_gen_circuit {
     tdi_gen_config *mos_cfg; /* NULL ideal; mos: a copy of the config (owned: the emitter
                                 reads the mos_* keys from it) */
     tdi_gen_chip *chip;    /* behavioural non-idealities (owned); NULL: the ideal circuit */
+    struct tdi_gen_mos_comp *comp; /* self-term compensation (owned; NULL: none applied) */
     double time_prep;      /* CPU s: Cholesky, eigenvalues, means and read-out errors (O(N^3)) */
     double time_elems;     /* CPU s: realisations, low-rank factoring, wire count */
 } tdi_gen_circuit;
@@ -596,6 +619,15 @@ typedef struct tdi_gen_circuit {
 int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *b,
                           tdi_gen_circuit **out, tdi_err *err);
 void tdi_gen_circuit_free(tdi_gen_circuit *c);
+
+/* The conductance element e is realised with (S): e->g, or with compensation applied and e a
+ * resistor to vcm at node n, e->g - load[n] (0 when that is below 0: no resistor). */
+double tdi_gen_mos_g(const tdi_gen_circuit *c, const tdi_gen_elem *e);
+/* Applies a measured load (n_nodes, S, copied): rebuilds the device list (same names, same
+ * mismatch stream) and the element text with the compensated values; counts passes. */
+int tdi_gen_mos_comp_apply(tdi_gen_circuit *c, const double *load, tdi_err *err);
+/* The compensation's summary and every shortfall node by name (nothing when not applied). */
+void tdi_gen_mos_comp_print(const tdi_gen_circuit *c, FILE *f);
 
 /* The implemented reduced matrix: from the element list, K = G_FX - G_FB G_BB^-1 G_BX where F
  * are force-node rows, X unit columns, B bus nodes; K should equal gu*M. K is (N, N), caller

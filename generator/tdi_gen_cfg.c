@@ -76,6 +76,8 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->mos_mismatch = 0;
     c->chip = 0;
     c->mos_flicker = 1;
+    c->mos_self_comp = 0;
+    c->mos_self_comp_passes = 1;
     c->hier = 0;
     c->param = 0;
     strcpy(c->noise_src, "trnoise");
@@ -128,6 +130,16 @@ static int cfg_validate_mos(const tdi_gen_config *c, tdi_err *err)
     if (strcmp(c->readout_stage, "none") != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.devices: mos is implemented with "
                            "readout_stage: none only (got %s)", f, c->readout_stage);
+    return 0;
+}
+
+/* circuit.mos_self_comp compensates OTA output conductances: transistor level only. */
+static int cfg_validate_comp(const tdi_gen_config *c, tdi_err *err)
+{
+    if (c->mos_self_comp && strcmp(c->devices, "mos") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_self_comp: true needs devices: mos "
+                           "(it compensates the OTAs' output conductance; ideal elements have "
+                           "none)", c->path);
     return 0;
 }
 
@@ -224,6 +236,7 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
             return tdi_err_set(err, TDI_ECONFIG, "%s: name contains a non-printable character "
                                "(it goes into netlist comments)", f);
     int rc = cfg_validate_mos(c, err);
+    rc = rc ? rc : cfg_validate_comp(c, err);
     return rc ? rc : cfg_validate_nonideal(c, err);
 }
 
@@ -425,12 +438,19 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
          sizeof c->readout_cards, NULL, "control|measure|both", 0},
         {"circuit.dialect", TDI_CFG_STRING, c->dialect, 0, 0, sizeof c->dialect, NULL, dialects,
          0},
+        /* self-term compensation (docs/devices.md): after the designer keys, hashed only when
+           on (cfg_hash_comp), so every netlist without it stays byte-identical */
+        {"circuit.mos_self_comp", TDI_CFG_BOOL, &c->mos_self_comp, 0, 0, 0, NULL, NULL, 0},
+        {"circuit.mos_self_comp_passes", TDI_CFG_INT, &c->mos_self_comp_passes, 1, 3, 0, NULL,
+         NULL, 0},
     };
-    size_t nk = sizeof keys / sizeof keys[0], n_ideal = 0, n_base = 0;
+    size_t nk = sizeof keys / sizeof keys[0], n_ideal = 0, n_base = 0, n_comp = 0;
     while (strcmp(keys[n_ideal].path, "circuit.devices") != 0) /* the first transistor key */
         n_ideal++;
     while (strcmp(keys[n_base].path, "circuit.hier") != 0) /* the first designer key */
         n_base++;
+    while (strcmp(keys[n_comp].path, "circuit.mos_self_comp") != 0) /* after the designer's */
+        n_comp++;
     snprintf(c->path, sizeof c->path, "%s", name);
     int rc = tdi_cfg_load_preset(name, text, keys, nk, 0, err);
     if (rc)
@@ -455,7 +475,9 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         return rc;
     c->hash = cfg_hash(keys, n_base, n_ideal, strcmp(c->devices, "mos") == 0,
                        tdi_gen_nonideal_active(c));
-    cfg_hash_designer(c, keys + n_base, nk - n_base);
+    cfg_hash_designer(c, keys + n_base, n_comp - n_base);
+    if (c->mos_self_comp) /* changes the realisation: its keys enter the hash */
+        c->hash = (c->hash ^ tdi_cfg_hash(keys + n_comp, nk - n_comp)) * 1099511628211ull;
     return 0;
 }
 

@@ -94,6 +94,7 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c)
     free(c->dev);
     free(c->ota);
     free(c->mos_cfg);
+    tdi_gen_mos_comp_free(c->comp);
     tdi_gen_chip_free(c->chip);
     free(c);
 }

@@ -186,8 +186,13 @@ static void card_mos(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, siz
 {
     if (e->kind == 'R' && e->g > 0) {
         int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
-        sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), n2 < 0 ? "vcm" : nname(c, n2),
-                1.0 / e->g);
+        double g = tdi_gen_mos_g(c, e); /* e->g, or less the OTAs' load (mos_self_comp) */
+        if (g > 0)
+            sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1),
+                    n2 < 0 ? "vcm" : nname(c, n2), 1.0 / g);
+        else
+            sb_line(s, "* R%s left out: the OTAs' output conductance at %s exceeds its %.6g S "
+                    "(circuit.mos_self_comp: a shortfall)", nname(c, n1), nname(c, n1), e->g);
         return;
     }
     size_t ei = (size_t)(e - c->elems);
@@ -342,6 +347,14 @@ static void nl_header(sb *s, const nl_ctx *x)
         sb_line(s, "* transistor level: %zu OTAs, %zu MOSFETs; nodes rest at v_ref = vcm = %.6g V "
                 "(state = (v - vcm)/Vs); design supply current sum I_tail = %.6g A at Vdd = %.6g "
                 "V", c->n_ota, c->n_dev, p->v_ref, p->i_tail_sum, p->vdd);
+    if (p->mos && c->comp) /* docs/devices.md "Self-term compensation" */
+        sb_line(s, "* self-term compensation (circuit.mos_self_comp, %d pass%s): resistors to vcm "
+                "give up the OTAs' output conductance at their node (%.6g S in all; %zu short)",
+                c->comp->passes, c->comp->passes == 1 ? "" : "es", c->comp->sum_load,
+                c->comp->n_short);
+    else if (p->mos && c->mos_cfg->mos_self_comp)
+        sb_line(s, "* self-term compensation asked (circuit.mos_self_comp) but NOT applied: it "
+                "needs an ngspice op (tdi-gen and tdi-cosim run it)");
     unit_note(s, p, TDI_GEN_UNIT_NOTE_NETLIST);
     if (p->ro) {
         sb_line(s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
@@ -1252,6 +1265,7 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
                 "sum I_tail %.6g A = %.6g W at Vdd %.6g V; nodes rest at vcm %.6g V\n", c->n_ota,
                 c->n_dev, c->n_dev ? wmin : 0.0, wmax, c->n_dev ? c->dev[0].L : 0.0,
                 p->i_tail_sum, p->i_tail_sum * p->vdd, p->vdd, p->v_ref);
+        tdi_gen_mos_comp_print(c, f); /* circuit.mos_self_comp (nothing when off) */
     }
     double sd_max = 0, var_max = 0;
     for (size_t i = 0; i < c->N; i++)

@@ -132,6 +132,9 @@ int tdi_gen_mos_build(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *er
 /* circuit.hier at transistor level (tdi_gen_mos_hier.c): every device's inst, the subcircuit
  * instance its OTA's element sits in (tdi_gen_hier_instance). */
 void tdi_gen_mos_hier_assign(tdi_gen_circuit *c);
+/* The device list again from the element list (after a compensation: tdi_gen_mos_comp.c);
+ * device noise PSDs are reset (size them after). */
+int tdi_gen_mos_rebuild(tdi_gen_circuit *c, tdi_err *err);
 /* The hierarchy's instance holding element e ("xm_<module>" | "xc_<coupling>", lower case, as
  * ngspice names it), "" at top level; the rule the hierarchical text follows (tdi_gen_emit.c). */
 void tdi_gen_hier_instance(const tdi_gen_circuit *c, const tdi_gen_elem *e, char *buf, size_t n);

@@ -379,12 +379,14 @@ fi
 # --- mos (tdi-cosim at transistor level, issue 12). (1) The paper preset's circuit (synthetic
 # D = 64, k = 16 bundle) with circuit.devices: mos (a 5-transistor OTA per coupling element)
 # against the same circuit with ideal elements, per tick: the deck of each (tdi-cosim --deck
-# --plain: EXTERNAL sources at dc 0) run by ngspice -b (one thread, .spiceinit) for MOS_TICKS and
-# 3 x MOS_TICKS ticks (default 20: a few ticks after the op), the difference divided by
-# 2 x MOS_TICKS (parse and operating point cancel); CPU per tick of each, the ratio, the op (+
-# parse) CPU = the short run less its ticks, and the CPU time per sample EXTRAPOLATED = per tick x
-# the preset's ticks per sample (the sde-only job's plan). (2) The whole lock-step job (extraction, spice, supplies) at
-# MOS_D (default 8), k = MOS_K (4): ticks, CPU per tick, extraction wall time.
+# --plain: EXTERNAL sources at dc 0; one deck, its .tran stop tripled for the long run: the
+# transistor deck's device-noise sizing runs once) run by ngspice -b (one thread, .spiceinit) for
+# MOS_TICKS and 3 x MOS_TICKS ticks (default 20: a few ticks after the op), the difference
+# divided by 2 x MOS_TICKS (parse and operating point cancel); CPU per tick of each, the ratio,
+# the op (+ parse) CPU = the short run less its ticks, and the CPU time per sample EXTRAPOLATED =
+# per tick x the preset's ticks per sample (the sde-only job's plan). (2) The whole lock-step job
+# (extraction, spice, supplies) at MOS_D (default 8; 0 skips it), k = MOS_K (4): ticks, CPU per
+# tick, extraction wall time.
 mos_ticks_cpu() { # deck ticks -> CPU seconds of ngspice -b
     (cd "$(dirname "$1")" && TIMEFORMAT='%U %S' &&
         { time ngspice -b -r "$(basename "$1" .cir).raw" "$(basename "$1")" >"$(basename "$1" .cir).log" 2>&1; } 2>&1 |
@@ -406,9 +408,9 @@ if want mos; then
     echo "set num_threads=1" >"$b/.spiceinit"
     for dev in ideal mos; do
         mos_cfg "$dev" "$b" >"$b/$dev.yaml"
-        bin/tdi-cosim "$b/$dev.yaml" --deck "$b/$dev-1.cir" "$n" --plain &&
-            bin/tdi-cosim "$b/$dev.yaml" --deck "$b/$dev-3.cir" $((3 * n)) --plain || {
+        bin/tdi-cosim "$b/$dev.yaml" --deck "$b/$dev-1.cir" "$n" --plain || {
             echo "mos: deck $dev FAILED"; continue; }
+        awk '/^\.tran / { $3 = sprintf("%.17g", 3 * $3) } 1' "$b/$dev-1.cir" >"$b/$dev-3.cir"
         c1=$(mos_ticks_cpu "$b/$dev-1.cir")
         c3=$(mos_ticks_cpu "$b/$dev-3.cir")
         eval "cpt_$dev=$(awk -v a="$c1" -v c="$c3" -v n="$n" 'BEGIN{printf "%.6g", (c - a) / (2 * n)}')"
@@ -425,12 +427,13 @@ if want mos; then
             -v t="$tps" 'BEGIN{printf "%.3g", a * t}') CPU s, transistor $(awk -v a="$cpt_mos" \
             -v t="$tps" 'BEGIN{printf "%.3g", a * t}') CPU s per sample, extrapolated from the per-tick CPU (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     fi
-    # (2) the lock-step job at a small D
+    # (2) the lock-step job at a small D (MOS_D=0: skipped)
     D=${MOS_D:-8}
     K=${MOS_K:-4}
     rm -rf "$b/s/substrate"
-    bin/tdi-cosim --synth-bundle "$b/s/substrate" "$D" "$K" 4 1 >/dev/null
+    [ "$D" -gt 0 ] && bin/tdi-cosim --synth-bundle "$b/s/substrate" "$D" "$K" 4 1 >/dev/null
     for dev in ideal mos; do
+        [ "$D" -gt 0 ] || break
         mos_cfg "$dev" "$b" | sed -e "s|^out: .*|out: $b/s|" -e 's/^  t_settle: .*/  t_settle: 2.0e-6/' \
             -e 's/^  t_avg: .*/  t_avg: 2.0e-6/' >"$b/s-$dev.yaml"
         start=$(date +%s%N)
