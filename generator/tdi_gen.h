@@ -1,9 +1,10 @@
-/* tdi_gen: substrate bundle + `circuit:` config -> SPICE netlists (ngspice dialect) of noisy
+/* tdi_gen: substrate bundle + `circuit:` config -> SPICE netlists (ngspice; the standalone text
+ * also for HSPICE, Xyce or Spectre: circuit.dialect, docs/dialects.md) of noisy
  * analog units with bilinear couplings (docs/physics.md 1-4), plus the physical
  * parameters and the element list for the co-simulator. Invariant: eliminating the bus nodes of
  * the emitted network (Schur complement) gives back gu*M to rounding (the element list; with
- * circuit.devices: mos the cards realise it with MOSFET OTAs, docs/devices.md). Non-goals: other
- * SPICE dialects, non-symmetric M.
+ * circuit.devices: mos the cards realise it with MOSFET OTAs, docs/devices.md). Non-goals:
+ * non-symmetric M, dialects of the cosim and hold text (tdi-cosim runs them in ngspice).
  *
  * ===== Netlist contract (read this if you consume cosim.cir or tdi_gen_netlist_text) =====
  * Units. Encoder unit i is node  x<i>, decoder unit j is node y<j>  (i, j = 0..D-1; the
@@ -51,7 +52,9 @@
  *   transistor level, which every mode writes: docs/devices.md "Hierarchy"): circuit.hier (modules
  *   and couplings as .subckt mod_<m> / cpl_<c>, instances Xm_<m> / Xc_<c>), circuit.param
  *   ({m*gu} values), circuit.noise_src: pwl (tdi-cosim's stream as PWL), circuit.readout_cards
- *   (.measure cards); docs/generator.md "For a chip designer". The read-back reads all of them.
+ *   (.measure cards), circuit.dialect (the same cards in another simulator's constructs, written
+ *   last by generator/tdi_gen_dialect*.c); docs/generator.md "For a chip designer". The
+ *   read-back reads all of them.
  * A non-ideal chip (circuit.nonideal, docs/nonideal.md): the element cards carry its values;
  *   "Cni_<unit> <unit> 0 dC" after the unit instances (capacitance Cu + dC) and
  *   "Ios_<node> 0 <node> DC i" after the bias sources (its offset currents; every mode).
