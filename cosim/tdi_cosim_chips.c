@@ -75,6 +75,8 @@ static int chip_run(tdi_cosim_job *j, size_t c, long chip, tdi_cosim_chip *ln, t
         j->chip_gc[c] = NULL;
     } else if (!rc) {
         rc = tdi_gen_circuit_build(&g, &j->b, &gc, err);
+        if (!rc)
+            rc = tdi_cosim_mos_self_comp(gc, err); /* circuit.mos_self_comp */
     }
     if (!rc)
         rc = tdi_cosim_mos_circuits(&g, &j->b, gc, tick, t_stop,
@@ -137,6 +139,8 @@ static int chips_prepare_noise(tdi_cosim_job *j, tdi_err *err)
         tdi_gen_config g = j->gcfg;
         g.chip = j->gcfg.chip + (long)c;
         rc = tdi_gen_circuit_build(&g, &j->b, &j->chip_gc[c], err);
+        if (!rc)
+            rc = tdi_cosim_mos_self_comp(j->chip_gc[c], err); /* before the noise sizing */
         if (!rc)
             rc = tdi_cosim_mos_noise_size(j->chip_gc[c], err);
         if (rc)

@@ -110,13 +110,13 @@ static int lin_reduce_ota(double Y[LIN_NL][LIN_NL], double *y_out)
     return 0;
 }
 
-/* The OTA k's linearised output row as G elements into el (at most 3): current leaving out =
- * sum_x y_x v_x over its outer nodes that are not rails. ss: (n_dev, 3) gm, gds, gmbs. */
-static int lin_ota_elems(const tdi_gen_circuit *c, size_t k, const double *ss, tdi_gen_elem *el,
-                         size_t *ne, tdi_err *err)
+/* The OTA k's linearised output row y (LIN_NO: out, inp, inn): current leaving out =
+ * sum_x y_x v_x. ss: (n_dev, 3) gm, gds, gmbs. */
+static int lin_ota_row(const tdi_gen_circuit *c, size_t k, const double *ss, double *y,
+                       tdi_err *err)
 {
     const tdi_gen_ota *o = &c->ota[k];
-    double Y[LIN_NL][LIN_NL] = {{0}}, y[LIN_NO];
+    double Y[LIN_NL][LIN_NL] = {{0}};
     for (size_t q = 6 * k; q < 6 * k + 6; q++) {
         const tdi_gen_dev *d = &c->dev[q];
         lin_stamp_dev(Y, lin_local(o, d->d), lin_local(o, d->g), lin_local(o, d->s), ss + 3 * q);
@@ -124,6 +124,18 @@ static int lin_ota_elems(const tdi_gen_circuit *c, size_t k, const double *ss, t
     if (lin_reduce_ota(Y, y))
         return tdi_err_set(err, TDI_ENUM, "linearised %s: its inner nodes have no conductance "
                            "(gm, gds of its devices zero at the op?)", o->name);
+    return 0;
+}
+
+/* The OTA k's linearised output row as G elements into el (at most 3) over its outer nodes
+ * that are not rails. */
+static int lin_ota_elems(const tdi_gen_circuit *c, size_t k, const double *ss, tdi_gen_elem *el,
+                         size_t *ne, tdi_err *err)
+{
+    const tdi_gen_ota *o = &c->ota[k];
+    double y[LIN_NO];
+    if (lin_ota_row(c, k, ss, y, err))
+        return err->code;
     const char *nm[LIN_NO] = {o->out, o->inp, o->inn};
     int ext[LIN_NO];
     for (int q = 0; q < LIN_NO; q++)
@@ -137,7 +149,9 @@ static int lin_ota_elems(const tdi_gen_circuit *c, size_t k, const double *ss, t
     return 0;
 }
 
-/* The linear element list of c: its positive resistors as they are, every OTA linearised. */
+/* The linear element list of c: its positive resistors as realised (tdi_gen_mos_g: the design
+ * value, or less the OTAs' load under circuit.mos_self_comp; none when that is 0), every OTA
+ * linearised. */
 static int lin_elements(const tdi_gen_circuit *c, const double *ss, tdi_gen_elem **out,
                         size_t *n_out, tdi_err *err)
 {
@@ -146,8 +160,10 @@ static int lin_elements(const tdi_gen_circuit *c, const double *ss, tdi_gen_elem
         return tdi_err_set(err, TDI_ENOMEM, "linearised route: out of memory");
     size_t ne = 0;
     for (size_t i = 0; i < c->n_elems; i++)
-        if (c->elems[i].kind == 'R' && c->elems[i].g > 0)
-            el[ne++] = c->elems[i];
+        if (c->elems[i].kind == 'R' && c->elems[i].g > 0 && tdi_gen_mos_g(c, &c->elems[i]) > 0) {
+            el[ne] = c->elems[i];
+            el[ne++].g = tdi_gen_mos_g(c, &c->elems[i]);
+        }
     for (size_t k = 0; k < c->n_ota; k++)
         if (lin_ota_elems(c, k, ss, el, &ne, err)) {
             free(el);
@@ -270,4 +286,25 @@ int tdi_cosim_linear_g(const tdi_gen_circuit *c, double *G, double *i_rest,
         st->cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
     }
     return rc ? tdi_err_prefix(err, "realised matrix (linearised at one op)") : 0;
+}
+
+int tdi_cosim_linear_loads(const tdi_gen_circuit *c, double *load, tdi_err *err)
+{
+    if (!c || !c->phys.mos || !load)
+        return tdi_err_set(err, TDI_EARG, "OTA loads: not a transistor-level circuit");
+    double *ss = malloc((3 * c->n_dev + 1) * sizeof *ss), *ir = malloc(c->N * sizeof *ir);
+    int rc = !ss || !ir ? tdi_err_set(err, TDI_ENOMEM, "OTA loads: out of memory") : 0;
+    double sup[TDI_COSIM_OP_SUPPLY]; /* read with the op, not needed here */
+    if (!rc)
+        rc = lin_op(c, ir, ss, sup, err);
+    memset(load, 0, c->n_nodes * sizeof *load);
+    for (size_t k = 0; k < c->n_ota && !rc; k++) {
+        double y[LIN_NO];
+        int o = lin_node(c, c->ota[k].out);
+        if (!(rc = lin_ota_row(c, k, ss, y, err)) && o >= 0)
+            load[o] += y[0]; /* d i_out / d v_out, inputs held: the output conductance */
+    }
+    free(ss);
+    free(ir);
+    return rc ? tdi_err_prefix(err, "OTA output conductances (one op)") : 0;
 }

@@ -406,7 +406,7 @@ int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const tdi_gen_circuit 
     int flick = gc->mos_cfg && gc->mos_cfg->mos_flicker;
     for (size_t i = 0; i < gc->n_dev; i++)
         n += gc->dev[i].psd_w > 0;
-    char (*names)[52] = calloc(n ? n : 1, sizeof *names);
+    char (*names)[112] = calloc(n ? n : 1, sizeof *names);
     const char **np = calloc(n ? n : 1, sizeof *np);
     double *w = calloc(n ? n : 1, sizeof *w), *f1 = calloc(n ? n : 1, sizeof *f1);
     int rc = !names || !np || !w || !f1 ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
@@ -414,7 +414,7 @@ int tdi_cosim_circuit_dev_from_gen(tdi_cosim_circuit *cc, const tdi_gen_circuit 
         const tdi_gen_dev *d = gc->dev + i;
         if (!(d->psd_w > 0))
             continue;
-        snprintf(names[k], sizeof names[k], "in%s", d->name); /* the emitter's source name */
+        tdi_gen_dev_spice(d, 1, names[k], sizeof names[k]); /* ngspice's name of the source */
         np[k] = names[k];
         w[k] = d->psd_w;
         f1[k] = flick ? d->psd_f1 : 0.0; /* as the emitter: mos_flicker off drops the 1/f part */

@@ -13,8 +13,8 @@
 /* "@<dev>[<param>]" of the last op into *v. */
 static int dev_param(const tdi_gen_dev *d, const char *param, double *v, tdi_err *err)
 {
-    char vec[96];
-    snprintf(vec, sizeof vec, "@%s[%s]", d->name, param);
+    char vec[128], nm[96];
+    snprintf(vec, sizeof vec, "@%s[%s]", tdi_gen_dev_spice(d, 0, nm, sizeof nm), param);
     return tdi_cosim_ng_real(vec, v, err);
 }
 
@@ -63,7 +63,7 @@ int tdi_cosim_ng_dev_params(size_t n, const char *const *inst, size_t np,
     size_t cnt = 0;
     for (size_t k = 0; k < n && !rc; k++)
         for (size_t q = 0; q < np && !rc; q++) {
-            char vec[112];
+            char vec[144];
             snprintf(vec, sizeof vec, "@%s[%s]", inst[k], par[q]);
             rc = tdi_cosim_ng_real(vec, &out[np * k + q], err);
             if (!rc && ++cnt % 64 == 0)
@@ -76,12 +76,17 @@ int tdi_cosim_mos_params(const tdi_gen_circuit *c, size_t np, const char *const 
                          double *out, tdi_err *err)
 {
     const char **inst = malloc((c->n_dev ? c->n_dev : 1) * sizeof *inst);
-    if (!inst)
+    char (*nm)[96] = malloc((c->n_dev ? c->n_dev : 1) * sizeof *nm); /* hierarchy: m.<inst>.<> */
+    if (!inst || !nm) {
+        free(inst);
+        free(nm);
         return tdi_err_set(err, TDI_ENOMEM, "device parameters: out of memory");
+    }
     for (size_t k = 0; k < c->n_dev; k++)
-        inst[k] = c->dev[k].name;
+        inst[k] = tdi_gen_dev_spice(&c->dev[k], 0, nm[k], sizeof nm[k]);
     int rc = tdi_cosim_ng_dev_params(c->n_dev, inst, np, par, out, err);
     free(inst);
+    free(nm);
     return rc;
 }
 

@@ -47,7 +47,8 @@
  * Card order: header comments, .param, .subckt, unit instances, self terms, intra couplings
  *   (encoder then decoder), skip couplings, [read-out stage], bias sources, noise sources, .tran,
  *   [.control], .end.
- * Designer forms (standalone mode only; cosim and hold text stay flat): circuit.hier (modules
+ * Designer forms (standalone mode only; cosim and hold text stay flat, except circuit.hier at
+ *   transistor level, which every mode writes: docs/devices.md "Hierarchy"): circuit.hier (modules
  *   and couplings as .subckt mod_<m> / cpl_<c>, instances Xm_<m> / Xc_<c>), circuit.param
  *   ({m*gu} values), circuit.noise_src: pwl (tdi-cosim's stream as PWL), circuit.readout_cards
  *   (.measure cards); docs/generator.md "For a chip designer". The read-back reads all of them.
@@ -143,12 +144,17 @@ typedef struct tdi_gen_config {
     int mos_mismatch;      /* 1: per-instance delvto / mulu0 drawn (seed, chip) */
     long chip;             /* mismatch draw index: tdi_seed(seed, TDI_SEED_MISMATCH, chip) */
     int mos_flicker;       /* include the flicker part in the sized device noise */
+    int mos_self_comp;     /* 1: each node's resistor to vcm gives up the OTAs' output
+                              conductance there (docs/devices.md "Self-term compensation") */
+    int mos_self_comp_passes; /* 1..3 measurement + rebuild passes */
     /* the standalone netlist's form (docs/generator.md "For a chip designer"); the defaults
        write today's flat, numeric, trnoise, .control text */
     int hier;              /* 1: each module a .subckt, each coupling a .subckt */
     int param;             /* 1: element values as expressions of .param gu, Vs, Cu */
     char noise_src[8];     /* trnoise | pwl: the seeded tdi-cosim stream as PWL sources */
     char readout_cards[8]; /* control | measure | both: .control meas and/or .measure cards */
+    char dialect[16];      /* ngspice | hspice | xyce | spectre: the standalone text's simulator
+                              (generator/tdi_gen_dialect*.c, docs/dialects.md) */
     /* behavioural non-idealities of chip `chip` (circuit.nonideal.*, docs/nonideal.md; every
        draw from tdi_seed(seed, TDI_SEED_NONIDEAL, chip)); all 0: the ideal circuit, unchanged */
     double ni_gain_sigma;  /* relative std of each coupling element's g (bus resistors too) */
@@ -482,7 +488,34 @@ typedef struct tdi_gen_dev {
     double delvto, mulu0;  /* mismatch applied (0, 1 when none) */
     double psd_w;          /* A^2/Hz two-sided white drain-current noise PSD (0: not sized) */
     double psd_f1;         /* A^2/Hz at 1 Hz of the flicker part: S(f) = psd_w + psd_f1 / f */
+    char inst[48];         /* the subcircuit instance holding it, "xm_<module>" | "xc_<coupling>"
+                              (circuit.hier), "" at top level (flat) */
 } tdi_gen_dev;
+
+/* ---- self-term compensation (circuit.mos_self_comp; generator/tdi_gen_mos_comp.c,
+ * docs/devices.md "Self-term compensation") ----
+ * Every OTA loads its output node with its output conductance (gds of the pair and mirror
+ * devices). Given that load per node (measured at the op: tdi_cosim_mos_self_comp), each node's
+ * resistor to vcm is realised with g - load (the element list keeps the design g: the read-back
+ * and the ideal engines are unchanged) and each negative self term's OTA with |g - load|. A
+ * resistor whose load exceeds g cannot give it up: it is left out (g_real 0) and the node is a
+ * shortfall (load - g S too much; the fix is a higher-impedance output, e.g. a cascode). */
+typedef struct tdi_gen_mos_comp {
+    int passes;            /* measurement + rebuild passes applied */
+    double *load;          /* (n_nodes) S: the OTAs' output conductance at each node (last pass) */
+    size_t n_res, n_ota;   /* resistors shrunk, negative self terms' OTAs enlarged */
+    size_t n_short;        /* nodes whose load exceeds their resistor's g */
+    double sum_load;       /* S, total load compensated (units and bus nodes) */
+} tdi_gen_mos_comp;
+
+void tdi_gen_mos_comp_free(tdi_gen_mos_comp *m); /* accepts NULL */
+/* (tdi_gen_mos_g, _comp_apply, _comp_print: after tdi_gen_circuit below) */
+
+/* The name ngspice gives device d (src 0; "@<name>[gm]" takes it) or its channel-noise source
+ * (src 1; EXTERNAL callbacks): "<name>" / "in<name>" at top level, inside a subcircuit instance
+ * ngspice's flattened path "m.<inst>.<name>" / "i.<inst>.in<name>" (element letter, instance,
+ * local name). Writes at most n bytes into buf; returns buf (tdi_gen_mos_hier.c). */
+const char *tdi_gen_dev_spice(const tdi_gen_dev *d, int src, char *buf, size_t n);
 
 typedef struct tdi_gen_ota {
     char name[48];         /* "ota<k>": its devices are <prefix>ota<k>_1.._5, _b */
@@ -560,6 +593,8 @@ typedef struct tdi_gen_circuit {
     int noise_pwl;         /* 1: noise as PWL sources of tdi-cosim's seeded stream */
     int cards;             /* TDI_GEN_CARDS_*: .control meas, .measure cards, or both */
     uint64_t noise_seed;   /* the stream's key: tdi_seed(seed, TDI_SEED_COSIM_NOISE, 0) */
+    const struct tdi_gen_dialect *dialect; /* the standalone text's simulator (never NULL once
+                                              built; cosim and hold text are always ngspice's) */
     int readout_all;
     char unit_subckt[16];
     char *elem_text;       /* the element cards, '\n'-terminated lines, formatted once at build
@@ -570,6 +605,7 @@ typedef struct tdi_gen_circuit {
     tdi_gen_config *mos_cfg; /* NULL ideal; mos: a copy of the config (owned: the emitter
                                 reads the mos_* keys from it) */
     tdi_gen_chip *chip;    /* behavioural non-idealities (owned); NULL: the ideal circuit */
+    struct tdi_gen_mos_comp *comp; /* self-term compensation (owned; NULL: none applied) */
     double time_prep;      /* CPU s: Cholesky, eigenvalues, means and read-out errors (O(N^3)) */
     double time_elems;     /* CPU s: realisations, low-rank factoring, wire count */
 } tdi_gen_circuit;
@@ -580,6 +616,15 @@ typedef struct tdi_gen_circuit {
 int tdi_gen_circuit_build(const tdi_gen_config *cfg, const tdi_gen_bundle *b,
                           tdi_gen_circuit **out, tdi_err *err);
 void tdi_gen_circuit_free(tdi_gen_circuit *c);
+
+/* The conductance element e is realised with (S): e->g, or with compensation applied and e a
+ * resistor to vcm at node n, e->g - load[n] (0 when that is below 0: no resistor). */
+double tdi_gen_mos_g(const tdi_gen_circuit *c, const tdi_gen_elem *e);
+/* Applies a measured load (n_nodes, S, copied): rebuilds the device list (same names, same
+ * mismatch stream) and the element text with the compensated values; counts passes. */
+int tdi_gen_mos_comp_apply(tdi_gen_circuit *c, const double *load, tdi_err *err);
+/* The compensation's summary and every shortfall node by name (nothing when not applied). */
+void tdi_gen_mos_comp_print(const tdi_gen_circuit *c, FILE *f);
 
 /* The implemented reduced matrix: from the element list, K = G_FX - G_FB G_BB^-1 G_BX where F
  * are force-node rows, X unit columns, B bus nodes; K should equal gu*M. K is (N, N), caller
@@ -674,6 +719,12 @@ double tdi_gen_noise_gauss(uint64_t seed, uint64_t unit, uint64_t index);
 size_t tdi_gen_pwl_ticks(double h, double tstop);
 /* Points above which tdi-gen refuses the PWL noise (units x ticks): ~40 bytes each. */
 #define TDI_GEN_PWL_MAX_POINTS ((size_t)20000000)
+
+/* The standalone netlist's file name for c's dialect: "standalone.cir" (ngspice, xyce),
+ * "standalone.sp" (hspice), "standalone.scs" (spectre). */
+const char *tdi_gen_standalone_name(const tdi_gen_circuit *c);
+/* The dialects' names joined by '|' ("ngspice|hspice|xyce|spectre") into buf. */
+void tdi_gen_dialect_names(char *buf, size_t size);
 
 /* Sets the number of BLAS threads (OpenBLAS); tdi-gen uses 1 (the machine is shared). */
 void tdi_gen_blas_threads(int n);

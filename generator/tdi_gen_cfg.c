@@ -76,10 +76,13 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->mos_mismatch = 0;
     c->chip = 0;
     c->mos_flicker = 1;
+    c->mos_self_comp = 0;
+    c->mos_self_comp_passes = 1;
     c->hier = 0;
     c->param = 0;
     strcpy(c->noise_src, "trnoise");
     strcpy(c->readout_cards, "control");
+    strcpy(c->dialect, "ngspice");
     c->ni_tempco = -1.0 / 300; /* 1/K: a subthreshold gm at fixed bias current ~ 1/T
                                   (docs/nonideal.md); acts only with nonideal.temperature */
 }
@@ -127,6 +130,16 @@ static int cfg_validate_mos(const tdi_gen_config *c, tdi_err *err)
     if (strcmp(c->readout_stage, "none") != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.devices: mos is implemented with "
                            "readout_stage: none only (got %s)", f, c->readout_stage);
+    return 0;
+}
+
+/* circuit.mos_self_comp compensates OTA output conductances: transistor level only. */
+static int cfg_validate_comp(const tdi_gen_config *c, tdi_err *err)
+{
+    if (c->mos_self_comp && strcmp(c->devices, "mos") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_self_comp: true needs devices: mos "
+                           "(it compensates the OTAs' output conductance; ideal elements have "
+                           "none)", c->path);
     return 0;
 }
 
@@ -223,6 +236,7 @@ static int cfg_validate(tdi_gen_config *c, int gu_seen, int tau_seen, int vs_see
             return tdi_err_set(err, TDI_ECONFIG, "%s: name contains a non-printable character "
                                "(it goes into netlist comments)", f);
     int rc = cfg_validate_mos(c, err);
+    rc = rc ? rc : cfg_validate_comp(c, err);
     return rc ? rc : cfg_validate_nonideal(c, err);
 }
 
@@ -248,32 +262,68 @@ static uint64_t cfg_hash(const tdi_cfg_key *keys, size_t nk, size_t n_ideal, int
     return tdi_cfg_hash(hk, q);
 }
 
-/* The designer keys (hier, param, noise_src, readout_cards) change the text, not the circuit:
- * at their defaults they leave the hash as it was (today's netlists byte-identical), otherwise
- * their canonical dump is mixed in. */
+/* The designer keys (hier, param, noise_src, readout_cards, dialect) change the text, not the
+ * circuit: at their defaults they leave the hash as it was (today's netlists byte-identical),
+ * otherwise their canonical dump is mixed in. */
 static void cfg_hash_designer(tdi_gen_config *c, const tdi_cfg_key *keys, size_t n)
 {
     if (!c->hier && !c->param && strcmp(c->noise_src, "trnoise") == 0 &&
-        strcmp(c->readout_cards, "control") == 0)
+        strcmp(c->readout_cards, "control") == 0 && strcmp(c->dialect, "ngspice") == 0)
         return;
+    if (strcmp(c->dialect, "ngspice") == 0) /* the last key: at its default it stays out, so
+                                               the hashes from before the key are kept */
+        n--;
     c->hash = (c->hash ^ tdi_cfg_hash(keys, n)) * 1099511628211ull;
 }
 
-/* The designer keys against the circuit: a hierarchy of ideal elements only. */
+/* A dialect other than ngspice writes only what its simulator documents (docs/dialects.md):
+ * ideal elements, no trnoise, no .control block. */
+static int cfg_validate_dialect(const tdi_gen_config *c, tdi_err *err)
+{
+    if (strcmp(c->dialect, "ngspice") == 0)
+        return 0;
+    if (strcmp(c->devices, "ideal") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.dialect: %s is implemented for "
+                           "devices: ideal only (got circuit.devices: %s; the transistor-level "
+                           "netlist is written for ngspice)", c->path, c->dialect, c->devices);
+    if (c->noise && strcmp(c->noise_src, "pwl") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.dialect: %s: circuit.noise_src: %s is "
+                           "ngspice-only (TRNOISE); set circuit.noise_src: pwl (tdi-cosim's seeded "
+                           "stream as PWL sources) or circuit.noise: false", c->path, c->dialect,
+                           c->noise_src);
+    if (strcmp(c->readout_cards, "measure") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.dialect: %s: circuit.readout_cards: %s "
+                           "writes an ngspice .control block; set circuit.readout_cards: measure",
+                           c->path, c->dialect, c->readout_cards);
+    return 0;
+}
+
+/* The designer keys against the circuit: circuit.hier at both levels, the others (and a dialect
+ * other than ngspice) for ideal elements only. */
 static int cfg_validate_designer(const tdi_gen_config *c, tdi_err *err)
 {
-    if ((c->hier || c->param || strcmp(c->noise_src, "pwl") == 0 ||
+    int rc = cfg_validate_dialect(c, err);
+    if (rc)
+        return rc;
+    if (c->param && strcmp(c->devices, "mos") == 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.param: true is not implemented at "
+                           "transistor level (devices: mos): its OTAs are sized from absolute "
+                           "currents, so an edited gu would not rescale them; the netlist writes "
+                           "Vdd, V_cm and every bias current as numbers (docs/devices.md "
+                           "\"Hierarchy\")", c->path);
+    if ((c->param || strcmp(c->noise_src, "pwl") == 0 ||
          strcmp(c->readout_cards, "control") != 0) && strcmp(c->devices, "ideal") != 0)
-        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.hier, circuit.param, "
-                           "circuit.noise_src: pwl and circuit.readout_cards are implemented for "
-                           "devices: ideal only (got devices: %s)", c->path, c->devices);
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.param, circuit.noise_src: pwl "
+                           "and circuit.readout_cards are implemented for devices: ideal only "
+                           "(got devices: %s; circuit.hier works at both levels)", c->path, c->devices);
     return 0;
 }
 
 static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_err *err)
 {
-    char units[128], intras[128], skips[128]; /* the tables' names (tdi_gen_unit.c, _real.c) */
+    char units[128], intras[128], skips[128], dialects[128]; /* the tables' names */
     tdi_gen_unit_names(units, sizeof units);
+    tdi_gen_dialect_names(dialects, sizeof dialects);
     tdi_gen_intra_names(intras, sizeof intras);
     tdi_gen_skip_names(skips, sizeof skips);
     tdi_cfg_key keys[] = {
@@ -386,12 +436,21 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
          "trnoise|pwl", 0},
         {"circuit.readout_cards", TDI_CFG_STRING, c->readout_cards, 0, 0,
          sizeof c->readout_cards, NULL, "control|measure|both", 0},
+        {"circuit.dialect", TDI_CFG_STRING, c->dialect, 0, 0, sizeof c->dialect, NULL, dialects,
+         0},
+        /* self-term compensation (docs/devices.md): after the designer keys, hashed only when
+           on (cfg_hash_comp), so every netlist without it stays byte-identical */
+        {"circuit.mos_self_comp", TDI_CFG_BOOL, &c->mos_self_comp, 0, 0, 0, NULL, NULL, 0},
+        {"circuit.mos_self_comp_passes", TDI_CFG_INT, &c->mos_self_comp_passes, 1, 3, 0, NULL,
+         NULL, 0},
     };
-    size_t nk = sizeof keys / sizeof keys[0], n_ideal = 0, n_base = 0;
+    size_t nk = sizeof keys / sizeof keys[0], n_ideal = 0, n_base = 0, n_comp = 0;
     while (strcmp(keys[n_ideal].path, "circuit.devices") != 0) /* the first transistor key */
         n_ideal++;
     while (strcmp(keys[n_base].path, "circuit.hier") != 0) /* the first designer key */
         n_base++;
+    while (strcmp(keys[n_comp].path, "circuit.mos_self_comp") != 0) /* after the designer's */
+        n_comp++;
     snprintf(c->path, sizeof c->path, "%s", name);
     int rc = tdi_cfg_load_preset(name, text, keys, nk, 0, err);
     if (rc)
@@ -416,7 +475,9 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         return rc;
     c->hash = cfg_hash(keys, n_base, n_ideal, strcmp(c->devices, "mos") == 0,
                        tdi_gen_nonideal_active(c));
-    cfg_hash_designer(c, keys + n_base, nk - n_base);
+    cfg_hash_designer(c, keys + n_base, n_comp - n_base);
+    if (c->mos_self_comp) /* changes the realisation: its keys enter the hash */
+        c->hash = (c->hash ^ tdi_cfg_hash(keys + n_comp, nk - n_comp)) * 1099511628211ull;
     return 0;
 }
 

@@ -94,6 +94,7 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c)
     free(c->dev);
     free(c->ota);
     free(c->mos_cfg);
+    tdi_gen_mos_comp_free(c->comp);
     tdi_gen_chip_free(c->chip);
     free(c);
 }
@@ -410,6 +411,7 @@ static void init_circuit(tdi_gen_circuit *c, const tdi_gen_config *cfg, const td
                : strcmp(cfg->readout_cards, "both") == 0 ? TDI_GEN_CARDS_BOTH
                                                           : TDI_GEN_CARDS_CONTROL;
     c->noise_seed = tdi_seed((uint64_t)cfg->seed, TDI_SEED_COSIM_NOISE, 0);
+    c->dialect = tdi_gen_dialect_find(cfg->dialect);
     c->readout_all = strcmp(cfg->readout, "all") == 0;
     c->n_mod = sub->n_mod;
     c->n_cpl = sub->n_cpl;

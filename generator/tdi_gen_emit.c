@@ -4,6 +4,7 @@
  * digits (siemens for G, ohms for R), enough for the 1e-9 read-back check. Non-goal: parsing. */
 #include "tdi_gen.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <math.h>
@@ -20,11 +21,20 @@ typedef struct {
     tdi_buf text;
     tdi_buf off; /* size_t offsets, stored as bytes */
     size_t n;
+    char why[160]; /* a dialect's rewrite that failed (not out of memory): the card */
 } sb;
 
 static int sb_oom(const sb *s)
 {
-    return s->text.oom || s->off.oom;
+    return s->text.oom || s->off.oom || s->why[0];
+}
+
+/* The error of a failed build: the dialect's reason, or out of memory. */
+static int sb_err(const sb *s, tdi_err *err)
+{
+    if (s->why[0])
+        return tdi_err_set(err, TDI_ECONFIG, "netlist text: %s", s->why);
+    return tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
 }
 
 static size_t sb_off(const sb *s, size_t i)
@@ -176,11 +186,18 @@ static void card_mos(sb *s, const tdi_gen_circuit *c, const tdi_gen_elem *e, siz
 {
     if (e->kind == 'R' && e->g > 0) {
         int n1 = e->a >= 0 ? e->a : e->b, n2 = e->a >= 0 ? e->b : e->a;
-        sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1), n2 < 0 ? "vcm" : nname(c, n2),
-                1.0 / e->g);
+        double g = tdi_gen_mos_g(c, e); /* e->g, or less the OTAs' load (mos_self_comp) */
+        if (g > 0)
+            sb_line(s, "R%s %s %s %.15g", nname(c, n1), nname(c, n1),
+                    n2 < 0 ? "vcm" : nname(c, n2), 1.0 / g);
+        else
+            sb_line(s, "* R%s left out: the OTAs' output conductance at %s exceeds its %.6g S "
+                    "(circuit.mos_self_comp: a shortfall)", nname(c, n1), nname(c, n1), e->g);
         return;
     }
     size_t ei = (size_t)(e - c->elems);
+    while (*ota < c->n_ota && c->ota[*ota].elem < ei) /* a hierarchy pass skips elements */
+        (*ota)++;
     for (; *ota < c->n_ota && c->ota[*ota].elem == ei; (*ota)++) {
         const tdi_gen_ota *o = &c->ota[*ota];
         sb_line(s, "* %s: %+.6g S x (v(%s) - v(%s)) into %s, I_tail %.6g A", o->name,
@@ -297,6 +314,7 @@ typedef struct {
     const tdi_gen_phys *p;
     tdi_gen_mode mode;
     int param;             /* standalone with circuit.param: values as expressions */
+    const tdi_gen_dialect *dl; /* the text's simulator (ngspice but for a standalone text) */
     size_t N, D, NR, o0, o1;
     double h, tstop, slot;
 } nl_ctx;
@@ -306,9 +324,10 @@ static void nl_header(sb *s, const nl_ctx *x)
 {
     const tdi_gen_circuit *c = x->c;
     const tdi_gen_phys *p = x->p;
-    sb_line(s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (ngspice 39)",
+    sb_line(s, "* tdi-gen %s netlist: thermodynamic diffusion inference substrate (%s)",
             x->mode == TDI_GEN_COSIM ? "cosim" : x->mode == TDI_GEN_HOLD ? "hold"
-                                                                           : "standalone");
+                                                                           : "standalone",
+            x->dl->simulator);
     /* header lines (already "* ..."-prefixed, newline separated) */
     const char *h0 = c->header;
     while (*h0) {
@@ -328,6 +347,14 @@ static void nl_header(sb *s, const nl_ctx *x)
         sb_line(s, "* transistor level: %zu OTAs, %zu MOSFETs; nodes rest at v_ref = vcm = %.6g V "
                 "(state = (v - vcm)/Vs); design supply current sum I_tail = %.6g A at Vdd = %.6g "
                 "V", c->n_ota, c->n_dev, p->v_ref, p->i_tail_sum, p->vdd);
+    if (p->mos && c->comp) /* docs/devices.md "Self-term compensation" */
+        sb_line(s, "* self-term compensation (circuit.mos_self_comp, %d pass%s): resistors to vcm "
+                "give up the OTAs' output conductance at their node (%.6g S in all; %zu short)",
+                c->comp->passes, c->comp->passes == 1 ? "" : "es", c->comp->sum_load,
+                c->comp->n_short);
+    else if (p->mos && c->mos_cfg->mos_self_comp)
+        sb_line(s, "* self-term compensation asked (circuit.mos_self_comp) but NOT applied: it "
+                "needs an ngspice op (tdi-gen and tdi-cosim run it)");
     unit_note(s, p, TDI_GEN_UNIT_NOTE_NETLIST);
     if (p->ro) {
         sb_line(s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
@@ -380,8 +407,7 @@ static void nl_usage_note(sb *s, const nl_ctx *x)
             sb_line(s, "*   analysis: .tran h tstop 0 h uic (h = tick); no .control block");
         return;
     }
-    sb_line(s, "* run: ngspice -b <this file>; it prints avg_<node>_s<n> (time average, V) and "
-            "rms_<node>_s<n> per sample");
+    sb_line(s, "* run: %s", x->dl->run);
     sb_line(s, "* expected (equilibrium mean Vs*(M^-1 b)_i, std of the average, std of the "
             "node) per read-out node and sample:");
     for (size_t si = 0; si < c->n_samples; si++)
@@ -505,11 +531,18 @@ static void nl_instances(sb *s, const nl_ctx *x)
     }
 }
 
+static void nl_dev_noise(sb *s, const nl_ctx *x, const char *inst);
+
 /* ---------- hierarchy (circuit.hier): a .subckt per module and per coupling ----------
  * A module's subcircuit has its units' state nodes as ports (x0.., then p<x>0.. for rlc) and
  * holds their unit instances, their self terms and the module's intra block (its bus nodes are
  * internal); a coupling's has the unit nodes its elements touch as ports and its bus nodes
- * inside. The element cards are those of the flat text; the read-out stage stays at top level. */
+ * inside. The element cards are those of the flat text; the read-out stage stays at top level.
+ * Transistor level (every mode, docs/devices.md "Hierarchy"): the rails vdd vddb vcm are the
+ * last ports of every subcircuit, each OTA's devices and channel-noise sources sit in its
+ * element's subcircuit, the hold text has no unit instances. */
+#define HIER_RAILS "vdd vddb vcm"
+
 
 /* The unit of a unit or second-state node, else SIZE_MAX. */
 static size_t node_unit(const tdi_gen_circuit *c, int id)
@@ -610,6 +643,10 @@ static void hier_map(sb *s, const tdi_gen_circuit *c, int *ids, unsigned char *m
     sb_line(s, "* hierarchy (circuit.hier): one .subckt per module (ports: its units' nodes; "
             "inside: unit instances, self terms, intra couplings) and per coupling (ports: the "
             "unit nodes it touches; inside: its bus nodes, v(<instance>.<bus>))");
+    if (c->phys.mos)
+        sb_line(s, "*   transistor level: the last ports of every subcircuit are the rails %s; "
+                "each OTA's devices and noise sources sit in its element's subcircuit, ngspice "
+                "names them m.<instance>.<device> and i.<instance>.in<device>", HIER_RAILS);
     for (size_t m = 0; m < c->n_mod; m++) {
         const tdi_gen_module *d = &c->mod[m];
         char lv[64] = "";
@@ -634,29 +671,78 @@ static void hier_map(sb *s, const tdi_gen_circuit *c, int *ids, unsigned char *m
     }
 }
 
-static void hier_module(sb *s, const tdi_gen_circuit *c, size_t m, int *ids)
+/* "xm_<module>" | "xc_<coupling>": the instance of subcircuit b (a module index < n_mod, else a
+ * coupling block) in lower case, as ngspice names it. */
+static void hier_inst(const tdi_gen_circuit *c, size_t m, int b, char *buf, size_t n)
 {
-    const tdi_gen_module *d = &c->mod[m];
-    char head[64];
-    snprintf(head, sizeof head, ".subckt mod_%s", d->name);
-    sb_line(s, "* --- module %s: %zu units", d->name, d->n);
-    node_lines(s, head, c, ids, module_ports(c, m, ids), NULL);
-    for (size_t i = d->off; i < d->off + d->n; i++)
-        unit_instance(s, c, i);
-    emit_elems_if(s, c, card_style(c, 1), keep_module, m);
-    sb_line(s, ".ends mod_%s", d->name);
+    if (b < 0)
+        snprintf(buf, n, "xm_%s", c->mod[m].name);
+    else
+        snprintf(buf, n, "xc_%s", c->blk[b].name);
+    for (char *p = buf; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
 }
 
-static void hier_coupling(sb *s, const tdi_gen_circuit *c, int b, int *ids, unsigned char *mark)
+void tdi_gen_hier_instance(const tdi_gen_circuit *c, const tdi_gen_elem *e, char *buf, size_t n)
 {
+    buf[0] = '\0';
+    for (size_t m = 0; m < c->n_mod; m++)
+        if (keep_module(c, e, m)) {
+            hier_inst(c, m, -1, buf, n);
+            return;
+        }
+    if (e->block > (int)c->n_mod && e->block <= (int)(c->n_mod + c->n_cpl))
+        hier_inst(c, 0, e->block, buf, n);
+}
+
+/* The end of a subcircuit: at transistor level its devices' noise sources, then .ends. */
+static void hier_end(sb *s, const nl_ctx *x, size_t m, int b, const char *name)
+{
+    char inst[64];
+    hier_inst(x->c, m, b, inst, sizeof inst);
+    if (x->p->mos)
+        nl_dev_noise(s, x, inst);
+    sb_line(s, ".ends %s", name);
+}
+
+static void hier_module(sb *s, const nl_ctx *x, size_t m, int *ids)
+{
+    const tdi_gen_circuit *c = x->c;
+    const tdi_gen_module *d = &c->mod[m];
+    char head[64], name[48];
+    snprintf(name, sizeof name, "mod_%s", d->name);
+    snprintf(head, sizeof head, ".subckt %s", name);
+    sb_line(s, "* --- module %s: %zu units", d->name, d->n);
+    node_lines(s, head, c, ids, module_ports(c, m, ids), x->p->mos ? HIER_RAILS : NULL);
+    for (size_t i = d->off; i < d->off + d->n && x->mode != TDI_GEN_HOLD; i++)
+        unit_instance(s, c, i);
+    emit_elems_if(s, c, card_style(c, x->mode == TDI_GEN_STANDALONE), keep_module, m);
+    hier_end(s, x, m, -1, name);
+}
+
+static void hier_coupling(sb *s, const nl_ctx *x, int b, int *ids, unsigned char *mark)
+{
+    const tdi_gen_circuit *c = x->c;
     size_t n = block_ports(c, b, ids, mark);
     if (!n)
         return;
-    char head[64];
-    snprintf(head, sizeof head, ".subckt cpl_%s", c->blk[b].name);
-    node_lines(s, head, c, ids, n, NULL);
-    emit_elems_if(s, c, card_style(c, 1), keep_block, (size_t)b);
-    sb_line(s, ".ends cpl_%s", c->blk[b].name);
+    char head[64], name[56];
+    snprintf(name, sizeof name, "cpl_%s", c->blk[b].name);
+    snprintf(head, sizeof head, ".subckt %s", name);
+    node_lines(s, head, c, ids, n, x->p->mos ? HIER_RAILS : NULL);
+    emit_elems_if(s, c, card_style(c, x->mode == TDI_GEN_STANDALONE), keep_block, (size_t)b);
+    hier_end(s, x, 0, b, name);
+}
+
+/* An instance line: "X<kind>_<name> <ports> [rails] <subckt>". */
+static void hier_instance_line(sb *s, const nl_ctx *x, const char *kind, const char *name,
+                               const int *ids, size_t n)
+{
+    char head[64], tail[96];
+    snprintf(head, sizeof head, "X%c_%s", kind[0], name);
+    snprintf(tail, sizeof tail, "%s%s%s_%s", x->p->mos ? HIER_RAILS : "", x->p->mos ? " " : "",
+             kind, name);
+    node_lines(s, head, x->c, ids, n, tail);
 }
 
 /* The subcircuits, their instances and the read-out stage (flat) at top level. */
@@ -672,26 +758,19 @@ static void nl_hier(sb *s, const nl_ctx *x)
         return;
     }
     for (size_t m = 0; m < c->n_mod; m++)
-        hier_module(s, c, m, ids);
+        hier_module(s, x, m, ids);
     for (size_t q = 0; q < c->n_cpl; q++)
-        hier_coupling(s, c, (int)(1 + c->n_mod + q), ids, mark);
+        hier_coupling(s, x, (int)(1 + c->n_mod + q), ids, mark);
     sb_line(s, "* --- instances: modules, then couplings");
-    for (size_t m = 0; m < c->n_mod; m++) {
-        char head[64], tail[64];
-        snprintf(head, sizeof head, "Xm_%s", c->mod[m].name);
-        snprintf(tail, sizeof tail, "mod_%s", c->mod[m].name);
-        node_lines(s, head, c, ids, module_ports(c, m, ids), tail);
-    }
+    for (size_t m = 0; m < c->n_mod; m++)
+        hier_instance_line(s, x, "mod", c->mod[m].name, ids, module_ports(c, m, ids));
     for (size_t q = 0; q < c->n_cpl; q++) {
         int b = (int)(1 + c->n_mod + q);
         size_t n = block_ports(c, b, ids, mark);
-        char head[64], tail[64];
-        snprintf(head, sizeof head, "Xc_%s", c->blk[b].name);
-        snprintf(tail, sizeof tail, "cpl_%s", c->blk[b].name);
         if (n)
-            node_lines(s, head, c, ids, n, tail);
+            hier_instance_line(s, x, "cpl", c->blk[b].name, ids, n);
     }
-    if (x->p->ro) {
+    if (x->p->ro && x->mode != TDI_GEN_HOLD) {
         sb_line(s, "* --- read-out stage units r<y><j> (C_ro to ground)");
         for (size_t i = x->N; i < x->NR; i++)
             sb_line(s, "X%s %s unit_ro", c->nodes[i].name, c->nodes[i].name);
@@ -823,19 +902,19 @@ static void nl_noise(sb *s, const nl_ctx *x)
  * source across the channel, drain to source. Standalone: TRNOISE, white sample std
  * sqrt(psd_w / h), the 1/f part through TRNOISE's alpha = 1 generator with amplitude
  * sqrt(2 pi psd_f1) (two-sided PSD namp^2 / (2 pi f), docs/devices.md); cosim: external. */
-static void nl_dev_noise(sb *s, const nl_ctx *x)
+static void nl_dev_noise(sb *s, const nl_ctx *x, const char *inst)
 {
     const tdi_gen_circuit *c = x->c;
     int cosim = x->mode == TDI_GEN_COSIM, flick = c->mos_cfg && c->mos_cfg->mos_flicker;
     size_t n = 0;
     for (size_t i = 0; i < c->n_dev; i++)
-        n += c->dev[i].psd_w > 0;
-    if (!n || (!cosim && !c->noise))
+        n += c->dev[i].psd_w > 0 && strcmp(c->dev[i].inst, inst) == 0;
+    if (!n || x->mode == TDI_GEN_HOLD || (!cosim && !c->noise))
         return;
     sb_line(s, "* --- device channel noise (%zu devices): two-sided PSD psd_w + psd_f1/f", n);
     for (size_t i = 0; i < c->n_dev; i++) {
         const tdi_gen_dev *d = &c->dev[i];
-        if (!(d->psd_w > 0))
+        if (!(d->psd_w > 0) || strcmp(d->inst, inst) != 0)
             continue;
         if (cosim)
             sb_line(s, "in%s %s %s external", d->name, d->d, d->s);
@@ -916,6 +995,28 @@ static void nl_hold(sb *s, const nl_ctx *x)
         sb_line(s, "vh%s %s %s DC 0", c->nodes[i].name, c->nodes[i].name, hold_ref(c));
 }
 
+/* Rewrites every line of s into dialect d (tdi_gen_dialect.c): the lines joined with newlines,
+ * rewritten, and read back as lines; a card d cannot write leaves its reason in s->why. */
+static void sb_dialect(sb *s, const tdi_gen_dialect *d)
+{
+    if (sb_oom(s))
+        return;
+    for (size_t i = 0; i < s->n; i++) /* NUL separators -> newlines */
+        sb_at(s, i)[strlen(sb_at(s, i))] = '\n';
+    tdi_buf out = {0};
+    int rc = tdi_gen_dialect_rewrite(d, s->text.s, s->text.len, &out, s->why, sizeof s->why);
+    char why[sizeof s->why];
+    memcpy(why, s->why, sizeof why);
+    sb_free(s);
+    memset(s, 0, sizeof *s);
+    memcpy(s->why, why, sizeof why);
+    if (rc == -1 || out.oom)
+        s->text.oom = 1;
+    else if (!rc)
+        sb_lines(s, out.s, out.len);
+    tdi_buf_destroy(&out);
+}
+
 /* All lines of a netlist into s, in card order; the element cards are appended when
  * with_elems, else their position (line index) is stored in *elem_at. */
 static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h,
@@ -923,6 +1024,9 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
 {
     const tdi_gen_phys *p = &c->phys;
     nl_ctx x = {.c = c, .p = p, .mode = mode, .N = c->N, .D = c->D, .slot = p->t_slot};
+    x.dl = tdi_gen_dialect_find("ngspice");
+    if (mode == TDI_GEN_STANDALONE && c->dialect)
+        x.dl = c->dialect;
     x.h = tran_h > 0 ? tran_h : p->noise_dt;
     x.tstop = tran_stop > 0 ? tran_stop : p->t_stop;
     x.NR = x.N + (p->ro ? x.D : 0); /* units incl. read-out stage nodes */
@@ -934,10 +1038,14 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         sb_line(s, "* extraction: op, then alter vh<unit> dc=<delta> one unit at a time "
                 "(tdi_cosim_extract_g)");
         nl_mos_rails(s, &x); /* transistor level: the card, Vdd, Vbias, Vcm */
-        if (with_elems)
+        if (p->mos && c->hier) /* the hierarchy at transistor level: every mode */
+            nl_hier(s, &x);
+        else if (with_elems)
             sb_lines(s, c->elem_text, c->elem_text_len);
         else
             *elem_at = s->n;
+        if (p->mos && c->hier && !with_elems)
+            *elem_at = SIZE_MAX;
         nl_chip_offsets(s, &x);
         nl_hold(s, &x);
         sb_line(s, ".end");
@@ -945,7 +1053,8 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     }
     /* the designer's forms (circuit.hier, circuit.param): the standalone text writes its own
        element cards; the shared flat text serves the other modes */
-    int own = mode == TDI_GEN_STANDALONE && (c->hier || c->param);
+    int own = (mode == TDI_GEN_STANDALONE && (c->hier || c->param || !x.dl->native)) ||
+              (p->mos && c->hier);
     x.param = mode == TDI_GEN_STANDALONE && c->param;
     nl_usage_note(s, &x);
     if (own && c->hier)
@@ -968,7 +1077,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     nl_bias(s, &x);
     nl_chip_offsets(s, &x);
     nl_noise(s, &x);
-    nl_dev_noise(s, &x);
+    nl_dev_noise(s, &x, ""); /* the top level's: every device of a flat text */
     if (p->mos) /* from the DC operating point: every node at v_ref, the OTAs biased */
         sb_line(s, ".tran %.15g %.15g 0 %.15g", x.h, x.tstop, x.h);
     else
@@ -983,6 +1092,8 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     if (mode == TDI_GEN_STANDALONE && c->cards != TDI_GEN_CARDS_MEASURE)
         nl_control(s, &x);
     sb_line(s, ".end");
+    if (!x.dl->native)
+        sb_dialect(s, x.dl);
 }
 
 /* Hold mode needs the force node to be the unit node (the couplings' current is what the hold
@@ -1016,8 +1127,9 @@ int tdi_gen_netlist_text(const tdi_gen_circuit *c, tdi_gen_mode mode, double tra
     sb s = {0};
     build_netlist(c, mode, tran_h, tran_stop, &s, 1, NULL);
     if (sb_oom(&s)) {
+        int rc = sb_err(&s, err);
         sb_free(&s);
-        return tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
+        return rc;
     }
     tdi_gen_text *t = calloc(1, sizeof *t);
     char **lines = malloc((s.n + 1) * sizeof *lines);
@@ -1049,7 +1161,7 @@ int tdi_gen_netlist_write(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
     size_t at = 0;
     build_netlist(c, mode, tran_h, tran_stop, &s, 0, &at);
     if (sb_oom(&s))
-        rc = tdi_err_set(err, TDI_ENOMEM, "netlist text: out of memory");
+        rc = sb_err(&s, err);
     for (size_t i = 0; i < s.n && !rc; i++) {
         if ((i == at && fwrite(c->elem_text, 1, c->elem_text_len, f) != c->elem_text_len) ||
             fputs(sb_at(&s, i), f) == EOF || fputc('\n', f) == EOF)
@@ -1153,6 +1265,7 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
                 "sum I_tail %.6g A = %.6g W at Vdd %.6g V; nodes rest at vcm %.6g V\n", c->n_ota,
                 c->n_dev, c->n_dev ? wmin : 0.0, wmax, c->n_dev ? c->dev[0].L : 0.0,
                 p->i_tail_sum, p->i_tail_sum * p->vdd, p->vdd, p->v_ref);
+        tdi_gen_mos_comp_print(c, f); /* circuit.mos_self_comp (nothing when off) */
     }
     double sd_max = 0, var_max = 0;
     for (size_t i = 0; i < c->N; i++)

@@ -129,6 +129,15 @@ int tdi_gen_lowrank(const double *R, size_t n, size_t rcap, unsigned long seed, 
  * phys.mos, v_ref, vdd, i_tail_sum from the element list; TDI_EIO when mos_lib cannot be read.
  * "ideal": sets phys.v_ref = 0 and nothing else. */
 int tdi_gen_mos_build(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *err);
+/* circuit.hier at transistor level (tdi_gen_mos_hier.c): every device's inst, the subcircuit
+ * instance its OTA's element sits in (tdi_gen_hier_instance). */
+void tdi_gen_mos_hier_assign(tdi_gen_circuit *c);
+/* The device list again from the element list (after a compensation: tdi_gen_mos_comp.c);
+ * device noise PSDs are reset (size them after). */
+int tdi_gen_mos_rebuild(tdi_gen_circuit *c, tdi_err *err);
+/* The hierarchy's instance holding element e ("xm_<module>" | "xc_<coupling>", lower case, as
+ * ngspice names it), "" at top level; the rule the hierarchical text follows (tdi_gen_emit.c). */
+void tdi_gen_hier_instance(const tdi_gen_circuit *c, const tdi_gen_elem *e, char *buf, size_t n);
 /* gm/ID (1/V) of the shipped card's device type 'n' | 'p' | 'b' (NMOS at VSB = 0.45 V, the
  * pair's table) at drain current per square J (A). */
 double tdi_gen_mos_gmid(char type, double J);
@@ -143,6 +152,49 @@ int tdi_gen_nonideal_apply(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_er
 void tdi_gen_chip_free(tdi_gen_chip *chip);
 /* Appends the chip's "* ..." provenance line to c->header (nothing for an ideal circuit). */
 void tdi_gen_nonideal_header(tdi_gen_circuit *c, const tdi_gen_config *cfg);
+
+/* ---- dialects (tdi_gen_dialect.c, tdi_gen_dialect_spectre.c; docs/dialects.md) ----
+ * The emitter writes ngspice's text; a dialect rewrites it card by card into its simulator's
+ * constructs. A card is one logical line as the emitter wrote it: its physical lines (the first,
+ * then its "+" continuations) and their blank-separated tokens, continuations joined (the '+'
+ * dropped, "PWL(" split into "PWL(" and the value). Each construct has one callback; ngspice
+ * (native) is never rewritten, so its text stays the emitter's byte for byte. */
+struct tdi_buf;
+typedef struct tdi_gen_dialect tdi_gen_dialect;
+typedef struct tdi_gen_card {
+    char *const *line;     /* physical lines (NUL-terminated, without newline) */
+    size_t nl;
+    char **tok;            /* tokens of the joined card */
+    size_t nt;
+} tdi_gen_card;
+/* Appends the card's rewrite ('\n'-terminated lines) to out; 0, or -1 (out of memory). */
+typedef int (*tdi_gen_dialect_fn)(struct tdi_buf *out, const tdi_gen_dialect *d,
+                                  const tdi_gen_card *k);
+struct tdi_gen_dialect {
+    const char *name;      /* circuit.dialect word */
+    const char *simulator; /* in the title line: "(ngspice 39)" */
+    const char *run;       /* the "* run:" note: command and where the measurements appear */
+    const char *file;      /* the standalone file's name */
+    int native;            /* 1: the emitter's text as it is (ngspice) */
+    const char *comment;   /* line comment prefix ("*", "//") */
+    const char *expr_open, *expr_close; /* parameter expression delimiters ("{" "}", "'" "'") */
+    const char *head;      /* lines after the title ("" or "simulator lang=spectre\n") */
+    tdi_gen_dialect_fn param, subckt, ends, instance, element, vccs, source, tran, measure, end;
+};
+/* The dialect called name, or NULL. */
+const tdi_gen_dialect *tdi_gen_dialect_find(const char *name);
+/* Rewrites the '\n'-terminated lines text[0..len) into d's text appended to out; 0, -1 (out of
+ * memory) or -2 (a card d has no construct for: why names it). */
+int tdi_gen_dialect_rewrite(const tdi_gen_dialect *d, const char *text, size_t len,
+                            struct tdi_buf *out, char *why, size_t nwhy);
+/* The SPICE-like constructs (tdi_gen_dialect.c), shared with the table of Spectre's. */
+int tdi_gen_dialect_lines(struct tdi_buf *out, const tdi_gen_dialect *d, const tdi_gen_card *k);
+extern const tdi_gen_dialect tdi_gen_dialect_spectre;
+/* Spectre text (recognised by its "simulator lang=spectre" line) back to the SPICE cards the
+ * read-back parses (instances, R, C, G, parameters, subcircuits; sources and analyses dropped);
+ * a new string (caller frees), or NULL (out of memory). Text without that line: NULL and
+ * *is_spectre = 0. */
+char *tdi_gen_dialect_spectre_to_spice(const char *text, int *is_spectre);
 
 /* Formats the element cards into c->elem_text (tdi_gen_emit.c). 0 or TDI_ENOMEM. */
 int tdi_gen_emit_elements(tdi_gen_circuit *c, tdi_err *err);

@@ -335,6 +335,7 @@ static int mos_elem(mos_bd *b, size_t ei)
     const tdi_gen_elem *e = &c->elems[ei];
     if (e->kind == 'R' && e->g > 0)
         return 0; /* a resistor to vcm (or between its nodes) */
+    double g = tdi_gen_mos_g(c, e); /* e->g, or compensated (tdi_gen_mos_comp.c) */
     int outs[2], ctl[2], ref[2], n = 0;
     double s[2];
     if (e->kind == 'R') {
@@ -347,7 +348,7 @@ static int mos_elem(mos_bd *b, size_t ei)
         if (e->a >= 0)
             outs[n] = e->a, ctl[n] = e->c, ref[n] = e->d, s[n++] = e->g > 0 ? -1 : 1;
     }
-    double gm = fabs(e->g);
+    double gm = fabs(g);
     for (int q = 0; q < n; q++) {
         const char *o = mos_node(c, outs[q]), *x = mos_node(c, ctl[q]), *r = mos_node(c, ref[q]);
         int rc = s[q] > 0 ? mos_ota(b, ei, gm, 1, o, x, r) : mos_ota(b, ei, gm, -1, o, r, x);
@@ -397,6 +398,39 @@ static int mos_lib_path(tdi_gen_config *cfg, tdi_err *err)
     return 0;
 }
 
+/* The device list of c from its element list and c->mos_cfg (the OTAs, their sizing, the
+ * hierarchy's instances, the mismatch draws); any earlier list is replaced. */
+static int mos_devices(tdi_gen_circuit *c, tdi_err *err)
+{
+    const tdi_gen_config *cfg = c->mos_cfg;
+    free(c->dev);
+    free(c->ota);
+    c->dev = NULL;
+    c->ota = NULL;
+    c->n_dev = c->n_ota = 0;
+    c->phys.i_tail_sum = 0;
+    mos_bd b = {.c = c, .cfg = cfg};
+    int rc = tabs_load(cfg, &b.tabs, err);
+    for (size_t i = 0; i < c->n_elems && !rc; i++)
+        if (mos_elem(&b, i))
+            rc = tdi_err_set(err, TDI_ENOMEM, "device list: out of memory");
+    tabs_free(&b.tabs);
+    if (rc)
+        return rc;
+    if (c->hier) /* each device in its element's subcircuit (tdi_gen_mos_hier.c) */
+        tdi_gen_mos_hier_assign(c);
+    if (cfg->mos_mismatch)
+        return mos_mismatch(c, cfg, err);
+    return 0;
+}
+
+int tdi_gen_mos_rebuild(tdi_gen_circuit *c, tdi_err *err)
+{
+    if (!c->phys.mos || !c->mos_cfg)
+        return tdi_err_set(err, TDI_EARG, "device list: not a transistor-level circuit");
+    return mos_devices(c, err);
+}
+
 int tdi_gen_mos_build(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *err)
 {
     c->phys.v_ref = 0;
@@ -412,19 +446,5 @@ int tdi_gen_mos_build(tdi_gen_circuit *c, const tdi_gen_config *cfg, tdi_err *er
     c->phys.mos = 1;
     c->phys.v_ref = cfg->mos_vcm;
     c->phys.vdd = cfg->mos_vdd;
-    c->phys.i_tail_sum = 0;
-    mos_bd b = {.c = c, .cfg = c->mos_cfg};
-    if ((rc = tabs_load(cfg, &b.tabs, err))) {
-        tabs_free(&b.tabs);
-        return rc;
-    }
-    for (size_t i = 0; i < c->n_elems && !rc; i++)
-        if (mos_elem(&b, i))
-            rc = tdi_err_set(err, TDI_ENOMEM, "device list: out of memory");
-    tabs_free(&b.tabs);
-    if (rc)
-        return rc;
-    if (cfg->mos_mismatch)
-        return mos_mismatch(c, cfg, err);
-    return 0;
+    return mos_devices(c, err);
 }

@@ -1,5 +1,5 @@
 /* tdi_gen_param: the .param subset of the parametric netlist (circuit.param) and its evaluator,
- * which the read-back uses: numbers with SPICE scale suffixes, names of earlier .params,
+ * which the read-back uses (expressions in {braces} or HSPICE's 'quotes'): numbers with SPICE scale suffixes, names of earlier .params,
  * + - * / ^ (also **), unary signs, parentheses and sqrt/abs/exp/log. Invariant: names are
  * case-insensitive (the read-back lower-cases its text); a later .param of a name replaces it.
  * Non-goal: SPICE's whole expression language (ternaries, comparisons, user functions). */
@@ -207,7 +207,8 @@ int tdi_gen_param_eval(const char *expr, const tdi_gen_params *t, double *v, cha
                        size_t nwhy)
 {
     size_t len = strlen(expr);
-    int braced = len >= 2 && expr[0] == '{' && expr[len - 1] == '}';
+    int braced = len >= 2 && ((expr[0] == '{' && expr[len - 1] == '}') || /* ngspice, Xyce */
+                              (expr[0] == '\'' && expr[len - 1] == '\''));    /* HSPICE */
     char *s = malloc(len + 1);
     if (!s) {
         snprintf(why, nwhy, "out of memory");
@@ -257,8 +258,10 @@ int tdi_gen_params_line(tdi_gen_params *t, const char *line, char *why, size_t n
         while (isspace((unsigned char)*p))
             p++;
         const char *v0 = p; /* a {..} group or a token up to the next blank */
-        if (*p == '{') {
-            while (*p && *p != '}')
+        if (*p == '{' || *p == '\'') {
+            char close = *p == '{' ? '}' : '\'';
+            p++;
+            while (*p && *p != close)
                 p++;
             if (*p)
                 p++;

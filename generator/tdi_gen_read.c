@@ -3,8 +3,10 @@
  * eliminating every non-unit node (Schur complement). Used by tests and by whoever wants to
  * check a netlist by hand-edited text. Reads R and G cards and unit instances at top level and
  * inside instances of other subcircuits (circuit.hier: expanded as ngspice flattens them, inner
- * nodes <instance>.<node>); values may be {expressions} of top-level .params (circuit.param);
- * sources and unit_* bodies are skipped. Non-goal: a general SPICE parser. */
+ * nodes <instance>.<node>); values may be {expressions} or 'expressions' of top-level .params
+ * (circuit.param); sources and unit_* bodies are skipped. Every dialect's text (circuit.dialect):
+ * HSPICE's and Xyce's as they are, Spectre's turned into SPICE cards first. Non-goal: a general
+ * SPICE parser. */
 #include "tdi_gen.h"
 
 #include <ctype.h>
@@ -649,7 +651,12 @@ int tdi_gen_readback_parse_modules(const char *text, const char *const *prefix, 
                                    size_t out, tdi_gen_readback *rb, tdi_err *err)
 {
     memset(rb, 0, sizeof *rb);
-    char *buf = rd_join_lines(text);
+    int spectre = 0; /* Spectre's language: back to SPICE cards first (tdi_gen_dialect_spectre.c) */
+    char *spice = tdi_gen_dialect_spectre_to_spice(text, &spectre);
+    if (spectre && !spice)
+        return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
+    char *buf = rd_join_lines(spectre ? spice : text);
+    free(spice);
     if (!buf)
         return tdi_err_set(err, TDI_ENOMEM, "readback: out of memory");
     rd_state st = {0};

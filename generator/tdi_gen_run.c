@@ -92,7 +92,7 @@ int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char
     if ((rc = tdi_dir_begin(odir, tmp, sizeof tmp, err)))
         goto done;
     begun = 1;
-    if ((rc = write_netlist(tmp, "standalone.cir", c, TDI_GEN_STANDALONE, err)) ||
+    if ((rc = write_netlist(tmp, tdi_gen_standalone_name(c), c, TDI_GEN_STANDALONE, err)) ||
         (rc = write_netlist(tmp, "cosim.cir", c, TDI_GEN_COSIM, err)))
         goto done;
     {
@@ -107,8 +107,8 @@ int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char
         goto done;
     begun = 0;
     if (log) {
-        fprintf(log, "tdi-gen: %s -> %s/{standalone.cir,cosim.cir,wires.json%s%s}\n", bdir,
-                odir, hook && hook->files && *hook->files ? "," : "",
+        fprintf(log, "tdi-gen: %s -> %s/{%s,cosim.cir,wires.json%s%s}\n", bdir, odir,
+                tdi_gen_standalone_name(c), hook && hook->files && *hook->files ? "," : "",
                 hook && hook->files ? hook->files : "");
         tdi_gen_phys_print(c, log);
         tdi_gen_op_print(c, log);

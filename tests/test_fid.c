@@ -17,6 +17,7 @@
 #include <gsl/gsl_rng.h>
 
 #include "tdi_cli.h"
+#include "tdi_seed.h"
 #include "tdi_test.h"
 #include "tdi_unet.h"
 #include "tdi_unet_cfg.h"
@@ -97,6 +98,55 @@ static void test_ddim_clip(void)
     }
     tdi_check_le(d, 4e-6, "DDIM clip-x0, last step: output = clip(x0) (max |diff|)");
     TDI_CHECK(clipped > 10, "the clip case clips (more than 10 of 64 values at +-1)");
+}
+
+/* The sampler's DDIM plan with S = T and eta = 1 runs every t = T-1..0 with abar_prev =
+ * abar_{t-1} (1 at t = 0) and draws noise at every step but the last: a hand loop of forward +
+ * tdi_unet_ddim_update over that plan, on image 0's own stream, gives the sampler's image bit
+ * for bit (same operations in the same order); with test_ddim_is_ddpm this is the sampler
+ * reproducing DDPM's update with beta~ at all 1,000 steps. */
+static void test_ddim_plan(void)
+{
+    tdi_unet_config c;
+    tdi_unet_config_defaults(&c);
+    tdi_unet *m = NULL;
+    tdi_err err;
+    const tdi_unet_arch arch = {8, 2};
+    if (tdi_unet_alloc(&m, arch, 1, &err)) {
+        TDI_CHECK(0, "tiny U-Net alloc");
+        return;
+    }
+    tdi_unet_init_params(m, 9);
+    const size_t T = (size_t)c.T;
+    float got[1024], x[1024], z[1024];
+    const tdi_unet_sampler s = {TDI_UNET_DDIM, c.T, 1.0, 4, 0, 1};
+    int rc = tdi_unet_sample_model(m, &c, &s, 1, got, NULL, &err);
+    double *beta = malloc(T * sizeof *beta), *abar = malloc(T * sizeof *abar);
+    tdi_unet_schedule(T, c.beta_start, c.beta_end, beta, abar);
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(r, (unsigned long)tdi_seed(s.seed, TDI_SEED_UNET_SAMPLE, 0));
+    for (size_t p = 0; p < 1024; p++)
+        x[p] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
+    size_t draws = 0;
+    for (size_t k = 0; k < T; k++) {
+        const size_t t = T - 1 - k;
+        const float tf = (float)t;
+        const double ap = t ? abar[t - 1] : 1.0;
+        tdi_unet_forward(m, x, &tf, 1, NULL);
+        const int noisy = tdi_unet_ddim_sigma(abar[t], ap, 1.0) > 0.0;
+        for (size_t p = 0; noisy && p < 1024; p++)
+            z[p] = (float)gsl_ran_gaussian_ziggurat(r, 1.0);
+        draws += (size_t)noisy;
+        tdi_unet_ddim_update(x, m->eps, noisy ? z : NULL, 1024, abar[t], ap, 1.0, 0);
+    }
+    for (size_t p = 0; p < 1024; p++)
+        x[p] = x[p] < -1.0f ? -1.0f : x[p] > 1.0f ? 1.0f : x[p];
+    TDI_CHECK(draws == T - 1, "DDIM S = T, eta 1: noise at every step but t = 0");
+    TDI_CHECK(rc == 0 && memcmp(got, x, sizeof x) == 0,
+              "DDIM sampler, S = T, eta 1 = hand loop over t = T-1..0, abar_{t-1} (bit for bit)");
+    gsl_rng_free(r);
+    free(beta), free(abar);
+    tdi_unet_free(m);
 }
 
 /* Same seed, same images; image i does not depend on the batch it ran in; DDIM eta 0 is
@@ -309,6 +359,7 @@ int main(int argc, char **argv)
     gsl_set_error_handler_off();
     test_ddim_is_ddpm();
     test_ddim_clip();
+    test_ddim_plan();
     test_sampler_seeds();
     test_sqrtm();
     test_fd_properties();

@@ -16,6 +16,7 @@
 
 #include "tdi_test.h"
 #include "tdi_test_grad.h"
+#include "tdi_unet.h"
 #include "tdi_unet_layers.h"
 #include "tdi_unet_wino.h"
 
@@ -112,6 +113,93 @@ static void check_shape(size_t b, size_t h, size_t w, size_t cin, size_t cout)
     free(mag);
 }
 
+/* largest |a - b| over n floats */
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0.0;
+    for (size_t i = 0; i < n; i++)
+        d = fmax(d, fabs((double)a[i] - (double)b[i]));
+    return d;
+}
+
+/* GN + SiLU fused into the Winograd conv (tdi_unet_conv3_gn_acc) against tdi_unet_gn_fwd then
+ * tdi_unet_conv3_acc: the same operations per element, so the same bits (difference 0). Chunks
+ * of part of an image (32 x 32, wide channels) and of several images (8 x 8). */
+static void check_gn_fused(size_t b, size_t side, size_t cin, size_t cout, size_t groups)
+{
+    const tdi_unet_geom g = {b, side, side};
+    const size_t n = tdi_unet_plane(g);
+    float *in = malloc(cin * n * sizeof *in), *s = malloc(cin * n * sizeof *s);
+    float *w = malloc(cout * cin * 9 * sizeof *w), *ga = malloc(2 * cin * sizeof *ga);
+    float *o1 = malloc(2 * cout * n * sizeof *o1), *col = malloc(cin * 9 * n * sizeof *col);
+    float *mean = malloc(2 * b * groups * sizeof *mean), *rstd = mean + b * groups;
+    float *o2 = o1 + cout * n;
+    for (size_t i = 0; i < cin * n; i++)
+        in[i] = 2.0f * tdi_test_frand() + 0.5f;
+    for (size_t i = 0; i < cout * cin * 9; i++)
+        w[i] = tdi_test_frand();
+    for (size_t i = 0; i < 2 * cin; i++)
+        ga[i] = tdi_test_frand();
+    for (size_t i = 0; i < cout * n; i++)
+        o1[i] = o2[i] = tdi_test_frand();
+    tdi_unet_gn_fwd(in, cin, g, groups, ga, ga + cin, 1, s, mean, rstd);
+    tdi_unet_conv3_acc(s, cin, g, w, cout, o1, col, 0);
+    memset(mean, 0, 2 * b * groups * sizeof *mean);
+    tdi_unet_gn_stats(in, cin, g, groups, mean, rstd);
+    const tdi_unet_gnsilu pre = {ga, ga + cin, mean, rstd, groups};
+    char name[160];
+    snprintf(name, sizeof name, "gn fused b %zu %zux%zu %zu->%zu: fusable", b, side, side, cin,
+             cout);
+    tdi_check_int(tdi_unet_conv3_gn_fusable(cin, cout, g), 1, name);
+    snprintf(name, sizeof name, "gn fused b %zu %zux%zu %zu->%zu: runs", b, side, side, cin, cout);
+    tdi_check_int(tdi_unet_conv3_gn_acc(in, cin, g, &pre, w, cout, o2, col), 0, name);
+    snprintf(name, sizeof name, "gn fused b %zu %zux%zu %zu->%zu: = gn_fwd + conv3_acc", b, side,
+             side, cin, cout);
+    tdi_check_near(max_diff(o1, o2, cout * n), 0.0, 0.0, name);
+    free(in);
+    free(s);
+    free(w);
+    free(ga);
+    free(o1);
+    free(col);
+    free(mean);
+}
+
+/* The whole U-Net: an inference forward (no column cache: GN + SiLU fused, s1 and s2 not
+ * stored) gives the training forward's output bit for bit, and a backward after it (which
+ * recomputes s1, s2) the same gradients. */
+static void check_lean_model(void)
+{
+    tdi_unet_arch a = {16, 4};
+    tdi_unet *m = NULL, *r = NULL;
+    tdi_err err;
+    if (!TDI_CHECK(tdi_unet_alloc(&m, a, 3, &err) == 0 && tdi_unet_alloc(&r, a, 3, &err) == 0 &&
+                       tdi_unet_cache_cols(r, &err) == 0,
+                   "lean: alloc two tiny U-Nets"))
+        goto out;
+    tdi_unet_init_params(m, 5);
+    for (size_t i = 0; i < m->n_params; i++) /* GroupNorm off gamma 1 / beta 0 */
+        m->params[i] += 0.05f * tdi_test_frand();
+    memcpy(r->params, m->params, m->n_params * sizeof *m->params);
+    float x[3 * 1024], e[3 * 1024], t[3] = {3.0f, 250.0f, 999.0f};
+    for (size_t i = 0; i < 3 * 1024; i++) {
+        x[i] = tdi_test_frand();
+        e[i] = tdi_test_frand();
+    }
+    tdi_unet_forward(m, x, t, 3, NULL);
+    tdi_unet_forward(r, x, t, 3, NULL);
+    tdi_check_int(m->rb[TDI_UNET_D1].lean, 1, "lean: the inference forward fused GN + SiLU");
+    tdi_check_near(max_diff(m->eps, r->eps, 3 * 1024), 0.0, 0.0,
+                   "lean: inference output = training forward's, bit for bit");
+    tdi_unet_backward_mse(m, e);
+    tdi_unet_backward_mse(r, e);
+    tdi_check_near(max_diff(m->grads, r->grads, m->n_params), 0.0, 0.0,
+                   "lean: gradients after a lean forward = after a training forward");
+out:
+    tdi_unet_free(m);
+    tdi_unet_free(r);
+}
+
 int main(void)
 {
     check_shape(3, 7, 5, 9, 11);  /* odd H and W: clipped last tile row and column */
@@ -120,5 +208,9 @@ int main(void)
     check_shape(2, 1, 3, 10, 9);  /* one row */
     check_shape(4, 16, 16, 24, 16); /* the U-Net's own tile layout, several chunks */
     check_shape(2, 5, 17, 8, 9);  /* 8-tile vector groups plus a clipped scalar tile */
+    check_gn_fused(2, 32, 96, 32, 8); /* d1's c1: chunks of half an image */
+    check_gn_fused(5, 8, 64, 128, 8); /* mid's c1: chunks of several images */
+    check_gn_fused(3, 16, 24, 16, 4);
+    check_lean_model();
     TDI_TEST_END();
 }

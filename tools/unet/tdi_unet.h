@@ -43,6 +43,8 @@ typedef struct tdi_unet_rb {
     size_t gn1_g, gn1_b, c1_w, c1_b, tp_w, tp_b, gn2_g, gn2_b, c2_w, c2_b, sk_w, sk_b;
     const float *x;          /* input [cin][N] (not owned) */
     float *s1, *h1, *s2;     /* caches [ch][N]: SiLU(GN1(x)), conv1 + temb, SiLU(GN2(h1)) */
+    int lean; /* the last forward left s1, s2 unwritten (no column cache: inference; the convs
+               * applied GN + SiLU on the fly); a backward then recomputes them first */
     float *out;              /* [cout][N]; e1/e2 point into the concat buffers (not owned) */
     int own_out;
     float *mean1, *rstd1, *mean2, *rstd2; /* [B][G] */

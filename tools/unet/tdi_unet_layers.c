@@ -149,6 +149,21 @@ void tdi_unet_conv3_acc(const float *in, size_t cin, tdi_unet_geom g, const floa
     }
 }
 
+int tdi_unet_conv3_gn_fusable(size_t cin, size_t cout, tdi_unet_geom g)
+{
+    return tdi_unet_conv3_wino(cin, cout) && g.w % 8 == 0;
+}
+
+int tdi_unet_conv3_gn_acc(const float *in, size_t cin, tdi_unet_geom g,
+                          const tdi_unet_gnsilu *pre, const float *w, size_t cout, float *out,
+                          float *col)
+{
+    if (!tdi_unet_conv3_gn_fusable(cin, cout, g))
+        return -1;
+    return tdi_unet_wino_conv3_gn(in, cin, g, pre, w, cout, out, 1, col,
+                                  cin * 9 * tdi_unet_plane(g));
+}
+
 /* din[ci] of image b = sum over the 9 taps of dcol's rows shifted back (the adjoint of im2col);
  * dcol [k][hw] holds image b's columns. */
 static void col2im_image(const float *dcol, size_t cin, tdi_unet_geom g, size_t b, float *din)
@@ -288,6 +303,47 @@ static void affine_silu(const float *x, size_t n, float a, float b, float *o)
 }
 #endif
 
+void tdi_unet_affine_silu(const float *x, size_t n, float a, float b, float *o)
+{
+    affine_silu(x, n, a, b, o);
+}
+
+/* Mean and 1/sqrt(var + eps) of group gr of image b: float partial sums over one plane
+ * (<= 1024 terms, vectorised), double across the group's channels. */
+static void gn_group(const float *in, size_t n, size_t hw, size_t cg, size_t b, size_t gr,
+                     float *mean, float *rstd)
+{
+    double s = 0.0, s2 = 0.0;
+    for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
+        const float *x = in + ch * n + b * hw;
+        float ps = 0.0f, ps2 = 0.0f;
+#pragma omp simd reduction(+ : ps, ps2)
+        for (size_t i = 0; i < hw; i++) {
+            ps += x[i];
+            ps2 += x[i] * x[i];
+        }
+        s += ps;
+        s2 += ps2;
+    }
+    const double cnt = (double)(cg * hw);
+    const double mu = s / cnt;
+    double var = s2 / cnt - mu * mu;
+    if (var < 0.0)
+        var = 0.0;
+    *mean = (float)mu;
+    *rstd = (float)(1.0 / sqrt(var + 1e-5));
+}
+
+void tdi_unet_gn_stats(const float *in, size_t c, tdi_unet_geom g, size_t groups, float *mean,
+                       float *rstd)
+{
+    const size_t hw = g.h * g.w, n = g.b * hw, cg = c / groups;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (size_t b = 0; b < g.b; b++)
+        for (size_t gr = 0; gr < groups; gr++)
+            gn_group(in, n, hw, cg, b, gr, mean + b * groups + gr, rstd + b * groups + gr);
+}
+
 void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                      const float *gamma, const float *beta, int silu, float *out, float *mean,
                      float *rstd)
@@ -296,31 +352,12 @@ void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
 #pragma omp parallel for collapse(2) schedule(static)
     for (size_t b = 0; b < g.b; b++) {
         for (size_t gr = 0; gr < groups; gr++) {
-            double s = 0.0, s2 = 0.0;
-            for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
-                const float *x = in + ch * n + b * hw;
-                /* float partial sums over one plane (<= 1024 terms), vectorised; double across */
-                float ps = 0.0f, ps2 = 0.0f;
-#pragma omp simd reduction(+ : ps, ps2)
-                for (size_t i = 0; i < hw; i++) {
-                    ps += x[i];
-                    ps2 += x[i] * x[i];
-                }
-                s += ps;
-                s2 += ps2;
-            }
-            const double cnt = (double)(cg * hw);
-            const double mu = s / cnt;
-            double var = s2 / cnt - mu * mu;
-            if (var < 0.0)
-                var = 0.0;
-            const float rs = (float)(1.0 / sqrt(var + 1e-5));
-            mean[b * groups + gr] = (float)mu;
-            rstd[b * groups + gr] = rs;
+            gn_group(in, n, hw, cg, b, gr, mean + b * groups + gr, rstd + b * groups + gr);
+            const float mu = mean[b * groups + gr], rs = rstd[b * groups + gr];
             for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
                 const float *x = in + ch * n + b * hw;
                 float *o = out + ch * n + b * hw;
-                const float a = gamma[ch] * rs, bb = beta[ch] - (float)mu * a;
+                const float a = gamma[ch] * rs, bb = beta[ch] - mu * a;
                 if (silu) {
                     affine_silu(x, hw, a, bb, o);
                 } else {
@@ -476,9 +513,14 @@ void tdi_unet_up_fwd(const float *in, size_t c, tdi_unet_geom g, float *out)
     for (size_t p = 0; p < planes; p++) {
         const float *s = in + p * g.h * g.w;
         float *d = out + p * oh * ow;
-        for (size_t y = 0; y < oh; y++)
+        for (size_t y = 0; y < g.h; y++) {
+            float *d0 = d + 2 * y * ow, *d1 = d0 + ow;
+            const float *sr = s + y * g.w;
+#pragma omp simd /* copies only: the same values as d[y][x] = s[y / 2][x / 2] */
             for (size_t x = 0; x < ow; x++)
-                d[y * ow + x] = s[(y / 2) * g.w + x / 2];
+                d0[x] = sr[x / 2];
+            memcpy(d1, d0, ow * sizeof *d1);
+        }
     }
 }
 

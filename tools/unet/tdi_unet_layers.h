@@ -58,6 +58,34 @@ void tdi_unet_conv1_bwd(const float *in, size_t cin, size_t n, const float *w, s
 void tdi_unet_gn_fwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                      const float *gamma, const float *beta, int silu, float *out, float *mean,
                      float *rstd);
+/* The statistics half of tdi_unet_gn_fwd: mean, rstd [B][groups], the same values. */
+void tdi_unet_gn_stats(const float *in, size_t c, tdi_unet_geom g, size_t groups, float *mean,
+                       float *rstd);
+
+/* GroupNorm + SiLU of a conv's input given by its statistics (tdi_unet_gn_stats), so that a
+ * conv can apply it on the fly instead of reading a stored SiLU(GN(in)) (inference). */
+typedef struct tdi_unet_gnsilu {
+    const float *gamma, *beta; /* [cin] */
+    const float *mean, *rstd;  /* [B][groups] */
+    size_t groups;
+} tdi_unet_gnsilu;
+
+/* o[i] = silu(x[i] a + b) for n elements: tdi_unet_gn_fwd's last step with silu (8 elements at
+ * a time with AVX2, the tail scalar). Calls on whole rows of a multiple of 8 elements give the
+ * same bits as one call on the whole plane. */
+void tdi_unet_affine_silu(const float *x, size_t n, float a, float b, float *o);
+
+/* 1 when out += conv3x3(SiLU(GN(in))) can run fused (tdi_unet_conv3_gn_acc): a Winograd conv
+ * (tdi_unet_conv3_wino) on rows of a multiple of 8 pixels; the result then equals
+ * tdi_unet_gn_fwd (silu) followed by tdi_unet_conv3_acc bit for bit. */
+int tdi_unet_conv3_gn_fusable(size_t cin, size_t cout, tdi_unet_geom g);
+/* out [cout][N] += conv3x3(SiLU(GN(in))) without storing SiLU(GN(in)); pre: the GroupNorm's
+ * affine parameters and statistics. Needs tdi_unet_conv3_gn_fusable; col: scratch of cin*9*N
+ * floats. Returns 0, or -1 when not fusable or out of memory (out untouched). */
+int tdi_unet_conv3_gn_acc(const float *in, size_t cin, tdi_unet_geom g,
+                          const tdi_unet_gnsilu *pre, const float *w, size_t cout, float *out,
+                          float *col);
+
 /* Backward of the same (silu must match the forward). Accumulates dgamma, dbeta; din is
  * overwritten and must not alias dout. part: caller's scratch of 2*B*C doubles (per-image
  * partial parameter gradients, summed in a fixed order so results do not depend on threads). */

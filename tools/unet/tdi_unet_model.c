@@ -277,17 +277,11 @@ static tdi_unet_geom geom(size_t b, size_t side)
     return g;
 }
 
-static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
+/* h1 [cout][N] := conv1 bias + temb projection (the conv accumulates onto it) */
+static void rb_fill_h1(tdi_unet *m, tdi_unet_rb *rb, size_t b)
 {
     const float *P = m->params;
-    const size_t G = m->arch.groups, td = 4 * m->arch.channels;
-    const tdi_unet_geom g = geom(b, rb->side);
-    const size_t n = tdi_unet_plane(g), hw = rb->side * rb->side;
-    rb->x = x;
-    tdi_unet_gn_fwd(x, rb->cin, g, G, P + rb->gn1_g, P + rb->gn1_b, 1, rb->s1, rb->mean1,
-                    rb->rstd1);
-    tdi_unet_linear_fwd(m->temb, b, td, P + rb->tp_w, P + rb->tp_b, rb->cout, rb->tp);
-    /* h1 = conv1(s1) + b1 + temb projection, the bias and projection filled before the GEMM */
+    const size_t hw = rb->side * rb->side, n = b * hw;
 #pragma omp parallel for schedule(static)
     for (size_t c = 0; c < rb->cout; c++)
         for (size_t i = 0; i < b; i++) {
@@ -296,12 +290,12 @@ static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
             for (size_t p = 0; p < hw; p++)
                 h[p] = v;
         }
-    const int k = (int)(rb - m->rb);
-    tdi_unet_conv3_acc(rb->s1, rb->cin, g, P + rb->c1_w, rb->cout, rb->h1, colbuf(m, CONV_C1(k)),
-                      kept(m, CONV_C1(k)));
-    tdi_unet_gn_fwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->s2, rb->mean2,
-                    rb->rstd2);
-    /* out = conv2(s2) + b2 + skip(x), accumulated in place */
+}
+
+/* out := b2 + skip(x): the residual, before conv2 accumulates onto it */
+static void rb_fill_out(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t n)
+{
+    const float *P = m->params;
     if (rb->cin != rb->cout) {
         tdi_unet_fill_rows(rb->out, rb->cout, n, P + rb->c2_b, P + rb->sk_b);
         tdi_unet_conv1_acc(x, rb->cin, n, P + rb->sk_w, rb->cout, rb->out);
@@ -313,8 +307,43 @@ static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
                 rb->out[i] = x[i] + bias;
         }
     }
-    tdi_unet_conv3_acc(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, rb->out,
-                       colbuf(m, CONV_C2(k)), kept(m, CONV_C2(k)));
+}
+
+/* out += conv3x3(SiLU(GN(in))) with the GroupNorm's statistics into mean, rstd: stored in s
+ * first (training), or applied inside the conv (lean: s untouched; the same bits). */
+static void gn_conv(tdi_unet *m, const float *in, size_t cin, tdi_unet_geom g, size_t gg,
+                    size_t gb, float *s, float *mean, float *rstd, size_t w, size_t cout,
+                    float *out, int slot, int lean)
+{
+    const float *P = m->params;
+    if (lean) {
+        tdi_unet_gn_stats(in, cin, g, m->arch.groups, mean, rstd);
+        const tdi_unet_gnsilu pre = {P + gg, P + gb, mean, rstd, m->arch.groups};
+        if (tdi_unet_conv3_gn_acc(in, cin, g, &pre, P + w, cout, out, m->col) == 0)
+            return;
+    }
+    tdi_unet_gn_fwd(in, cin, g, m->arch.groups, P + gg, P + gb, 1, s, mean, rstd);
+    tdi_unet_conv3_acc(s, cin, g, P + w, cout, out, colbuf(m, slot), kept(m, slot));
+}
+
+static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
+{
+    const float *P = m->params;
+    const size_t td = 4 * m->arch.channels;
+    const tdi_unet_geom g = geom(b, rb->side);
+    const int k = (int)(rb - m->rb);
+    rb->x = x;
+    rb->lean = !m->col_cache && tdi_unet_conv3_gn_fusable(rb->cin, rb->cout, g) &&
+               tdi_unet_conv3_gn_fusable(rb->cout, rb->cout, g);
+    tdi_unet_linear_fwd(m->temb, b, td, P + rb->tp_w, P + rb->tp_b, rb->cout, rb->tp);
+    /* h1 = conv1(s1) + b1 + temb projection, the bias and projection filled before the GEMM */
+    rb_fill_h1(m, rb, b);
+    gn_conv(m, x, rb->cin, g, rb->gn1_g, rb->gn1_b, rb->s1, rb->mean1, rb->rstd1, rb->c1_w,
+            rb->cout, rb->h1, CONV_C1(k), rb->lean);
+    /* out = conv2(s2) + b2 + skip(x), accumulated in place */
+    rb_fill_out(m, rb, x, tdi_unet_plane(g));
+    gn_conv(m, rb->h1, rb->cout, g, rb->gn2_g, rb->gn2_b, rb->s2, rb->mean2, rb->rstd2, rb->c2_w,
+            rb->cout, rb->out, CONV_C2(k), rb->lean);
 }
 
 void tdi_unet_forward(tdi_unet *m, const float *x, const float *t, size_t b, float *eps_out)
@@ -373,6 +402,13 @@ static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, s
     const size_t n = tdi_unet_plane(g), hw = rb->side * rb->side;
     float *s1 = m->s1, *s2 = m->s2;
     const int k = (int)(rb - m->rb);
+    if (rb->lean) { /* the forward fused GN + SiLU into the convs: the caches, same values */
+        tdi_unet_gn_fwd(rb->x, rb->cin, g, G, P + rb->gn1_g, P + rb->gn1_b, 1, rb->s1,
+                        rb->mean1, rb->rstd1);
+        tdi_unet_gn_fwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->s2,
+                        rb->mean2, rb->rstd2);
+        rb->lean = 0;
+    }
     tdi_unet_conv3_bwd(rb->s2, rb->cout, g, P + rb->c2_w, rb->cout, dout, D + rb->c2_w,
                        D + rb->c2_b, s1, colbuf(m, CONV_C2(k)), kept(m, CONV_C2(k)));
     tdi_unet_gn_bwd(rb->h1, rb->cout, g, G, P + rb->gn2_g, P + rb->gn2_b, 1, rb->mean2,

@@ -94,6 +94,7 @@ TDI_WINO_SIMD static void rows_bt(const float *plane, tdi_unet_geom g, size_t ty
     const float *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
     const size_t ld = 2 * tw + 2, wd = g.w;
     float *t0 = t + 1, *t1 = t0 + ld, *t2 = t1 + ld, *t3 = t2 + ld;
+#pragma omp simd /* t never aliases the input rows; element-wise, so the same bits */
     for (size_t x = 0; x < wd; x++) {
         t0[x] = p0[x] - p2[x];
         t1[x] = p1[x] + p2[x];
@@ -241,20 +242,41 @@ static void cols_b(const float *t, size_t tw, float *v, size_t es)
     }
 }
 
+/* Rows [ylo, yhi) of SiLU(GN(plane)) for channel ci of image b into pb (the same rows of a
+ * plane buffer), exactly as tdi_unet_gn_fwd computes them. */
+static void pre_rows(const tdi_unet_gnsilu *pre, const float *plane, size_t cin, size_t ci,
+                     size_t b, tdi_unet_geom g, size_t ylo, size_t yhi, float *pb)
+{
+    const size_t gi = b * pre->groups + ci / (cin / pre->groups);
+    const float rs = pre->rstd[gi], a = pre->gamma[ci] * rs, bb = pre->beta[ci] - pre->mean[gi] * a;
+    tdi_unet_affine_silu(plane + ylo * g.w, (yhi - ylo) * g.w, a, bb, pb + ylo * g.w);
+}
+
 /* V [16][cin][T] of one chunk: B^T d B per tile, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
- * buf: 4 * (2 tw + 2) + w floats of scratch. */
+ * buf: 4 * (2 tw + 2) + w floats of scratch, then (pre) h * w for SiLU(GN(in)) of the rows of
+ * one image plane the chunk reads. */
 static void in_transform(const float *in, size_t cin, tdi_unet_geom g, const wgeo *w, size_t r0,
-                         float *v, float *buf)
+                         const tdi_unet_gnsilu *pre, float *v, float *buf)
 {
     const size_t n = tdi_unet_plane(g), hw = g.h * g.w, T = w->rows * w->tw;
-    const size_t tw = w->tw, es = cin * T;
-    float *t = buf, *zr = buf + 4 * (2 * tw + 2);
+    const size_t tw = w->tw, es = cin * T, r1 = r0 + w->rows;
+    float *t = buf, *zr = buf + 4 * (2 * tw + 2), *pb = zr + g.w;
     memset(zr, 0, g.w * sizeof *zr);
     for (size_t ci = 0; ci < cin; ci++)
-        for (size_t r = r0; r < r0 + w->rows; r++) {
-            const size_t b = r / w->th, ty = r % w->th;
-            rows_bt(in + ci * n + b * hw, g, ty, tw, zr, t);
-            cols_b(t, tw, v + ci * T + (r - r0) * tw, es);
+        for (size_t r = r0; r < r1;) {
+            const size_t b = r / w->th, ty0 = r % w->th;
+            const size_t ty1 = r1 - r < w->th - ty0 ? ty0 + (r1 - r) : w->th;
+            const float *plane = in + ci * n + b * hw;
+            if (pre) { /* input rows 2 ty0 - 1 .. 2 ty1 within the image */
+                const size_t ylo = ty0 ? 2 * ty0 - 1 : 0;
+                const size_t yhi = 2 * ty1 + 1 < g.h ? 2 * ty1 + 1 : g.h;
+                pre_rows(pre, plane, cin, ci, b, g, ylo, yhi, pb);
+                plane = pb;
+            }
+            for (size_t ty = ty0; ty < ty1; ty++, r++) {
+                rows_bt(plane, g, ty, tw, zr, t);
+                cols_b(t, tw, v + ci * T + (r - r0) * tw, es);
+            }
         }
 }
 
@@ -274,7 +296,7 @@ static void out_transform(const float *mm, size_t cout, tdi_unet_geom g, const w
 /* Floats of one thread's V, M and row buffers. */
 static size_t per_thread(size_t cin, size_t cout, tdi_unet_geom g, const wgeo *w)
 {
-    return 16 * (cin + cout) * w->rows * w->tw + 4 * (2 * w->tw + 2) + g.w;
+    return 16 * (cin + cout) * w->rows * w->tw + 4 * (2 * w->tw + 2) + g.w + g.h * g.w;
 }
 
 size_t tdi_unet_wino_scratch(size_t cin, size_t cout, tdi_unet_geom g)
@@ -284,7 +306,8 @@ size_t tdi_unet_wino_scratch(size_t cin, size_t cout, tdi_unet_geom g)
 }
 
 void tdi_unet_wino_conv(const float *in, size_t cin, tdi_unet_geom g, const float *u,
-                        size_t cout, float *out, int acc, float *work)
+                        size_t cout, float *out, int acc, const tdi_unet_gnsilu *pre,
+                        float *work)
 {
     const wgeo w = wgeo_make(cin, cout, g);
     const size_t T = w.rows * w.tw, per = per_thread(cin, cout, g, &w);
@@ -292,7 +315,7 @@ void tdi_unet_wino_conv(const float *in, size_t cin, tdi_unet_geom g, const floa
     for (size_t c = 0; c < w.nchunks; c++) {
         float *v = work + (size_t)omp_get_thread_num() * per;
         float *mm = v + 16 * cin * T, *buf = mm + 16 * cout * T;
-        in_transform(in, cin, g, &w, c * w.rows, v, buf);
+        in_transform(in, cin, g, &w, c * w.rows, pre, v, buf);
         for (size_t e = 0; e < 16; e++)
             tdi_unet_sgemm(0, 0, cout, T, cin, 1.0f, u + e * cout * cin, cin, v + e * cin * T, T,
                            0.0f, mm + e * cout * T, T);
@@ -300,9 +323,10 @@ void tdi_unet_wino_conv(const float *in, size_t cin, tdi_unet_geom g, const floa
     }
 }
 
-int tdi_unet_wino_conv3(const float *in, size_t cin, tdi_unet_geom g, const float *w,
-                        size_t cout, float *out, int acc, int adjoint, float *scratch,
-                        size_t nscratch)
+/* tdi_unet_wino_conv3 and _gn: weights transformed into scratch, then the conv. */
+static int conv3_run(const float *in, size_t cin, tdi_unet_geom g, const tdi_unet_gnsilu *pre,
+                     const float *w, size_t cout, float *out, int acc, int adjoint,
+                     float *scratch, size_t nscratch)
 {
     const size_t need = tdi_unet_wino_scratch(cin, cout, g);
     float *own = NULL;
@@ -315,7 +339,23 @@ int tdi_unet_wino_conv3(const float *in, size_t cin, tdi_unet_geom g, const floa
         tdi_unet_wino_weights(w, cin, cout, 1, scratch);
     else
         tdi_unet_wino_weights(w, cout, cin, 0, scratch);
-    tdi_unet_wino_conv(in, cin, g, scratch, cout, out, acc, scratch + 16 * cin * cout);
+    tdi_unet_wino_conv(in, cin, g, scratch, cout, out, acc, pre, scratch + 16 * cin * cout);
     free(own);
     return 0;
+}
+
+int tdi_unet_wino_conv3(const float *in, size_t cin, tdi_unet_geom g, const float *w,
+                        size_t cout, float *out, int acc, int adjoint, float *scratch,
+                        size_t nscratch)
+{
+    return conv3_run(in, cin, g, NULL, w, cout, out, acc, adjoint, scratch, nscratch);
+}
+
+int tdi_unet_wino_conv3_gn(const float *in, size_t cin, tdi_unet_geom g,
+                           const tdi_unet_gnsilu *pre, const float *w, size_t cout, float *out,
+                           int acc, float *scratch, size_t nscratch)
+{
+    if (pre && g.w % 8 != 0)
+        return -1;
+    return conv3_run(in, cin, g, pre, w, cout, out, acc, 0, scratch, nscratch);
 }
