@@ -192,6 +192,22 @@ static void code_map(const calib_ctx *cx, const double *He, double *A)
         }
 }
 
+/* diagnostic: the fitted map H (D, N) against the circuit's own G^-1 (no converters; Hc (D, N)
+ * scratch): |H - Hc|_F / |Hc|_F */
+static int map_error(const tdi_cosim_job *j, const double *H, double *Hc, double *rel,
+                     tdi_err *err)
+{
+    size_t N = j->N, D = j->D;
+    int rc = tdi_cosim_calib_inverse_rows(j->cc->G, N, j->o, D, j->ph->gu * j->ph->Vs, Hc, err);
+    double num = 0, den = 0;
+    for (size_t q = 0; q < D * N && !rc; q++) {
+        num += (H[q] - Hc[q]) * (H[q] - Hc[q]);
+        den += Hc[q] * Hc[q];
+    }
+    *rel = rc ? NAN : sqrt(num / den);
+    return rc;
+}
+
 /* probe-and-fit: the map from every probe, then W2 + Delta and c' against the design */
 static int calib_probe(tdi_cosim_job *j, calib_ctx *cx, tdi_cosim_calib *cal, tdi_err *err)
 {
@@ -229,16 +245,8 @@ static int calib_probe(tdi_cosim_job *j, calib_ctx *cx, tdi_cosim_calib *cal, td
     }
     if (!rc)
         rc = tdi_cosim_calib_solve(Hd, t, D, cx->c, err);
-    /* diagnostic: the fitted map against the circuit's own (no converters) */
-    if (!rc && !(rc = tdi_cosim_calib_inverse_rows(j->cc->G, N, j->o, D,
-                                                   j->ph->gu * j->ph->Vs, Hc, err))) {
-        double num = 0, den = 0;
-        for (size_t q = 0; q < D * N; q++) {
-            num += (H[q] - Hc[q]) * (H[q] - Hc[q]);
-            den += Hc[q] * Hc[q];
-        }
-        cal->map_err = sqrt(num / den);
-    }
+    if (!rc)
+        rc = map_error(j, H, Hc, &cal->map_err, err);
     double m = (double)N;
     cal->macs = (double)P * m * (m + (double)D) + m * m * m / 3 + m * m * (double)D /* fit */
                 + (double)D * D * D * 4.0 / 3 + 2.0 * D * D * (double)k /* encoder */
