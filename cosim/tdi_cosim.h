@@ -845,7 +845,7 @@ int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsign
  * The numeric core of chip calibration (tdi_cosim_calib_fit.c, docs/nonideal.md
  * "Calibration"); the job stage is tdi_cosim_calib.c. Row-major arrays throughout. */
 /* The affine map from P probes: Y (P, D) ~ X (P, m) H^T + y0, least squares on centred data
- * with ridge lambda = ridge * tr(Xc^T Xc) / m on H. Out: H (D, m), y0 (D). P > m. */
+ * with a ridge of ridge times each input column's own sum of squares (scale-free). Out: H (D, m), y0 (D). P > m. */
 int tdi_cosim_calib_affine(const double *X, const double *Y, size_t P, size_t m, size_t D,
                            double ridge, double *H, double *y0, tdi_err *err);
 /* The encoder correction Delta (D, k) = argmin |He (W0 + Delta) - F|_F^2 + lambda |Delta|_F^2,
@@ -910,11 +910,12 @@ typedef struct tdi_cosim_cfg {
     /* calibration of a chip (tdi_cosim_calib*.c, docs/nonideal.md "Calibration") */
     char calibrate[8];     /* none | probe | loop (default none: nothing runs, nothing changes) */
     long calib_probes;     /* probe inferences (both methods; default 512) */
-    long calib_iters;      /* loop: iterations the probes are split into (default 4) */
-    double calib_ridge;    /* relative ridge of the fits (default 1e-3) */
+    long calib_iters;      /* loop: iterations the probes are split into (default 8) */
+    double calib_ridge;    /* relative ridge of the fits (default 1e-4) */
     double calib_amp;      /* probe drive: std as a fraction of the DAC full scale (0.1) */
     long calib_draw;       /* which probe draw of the chip (seed index; default 0) */
     int calib_noise;       /* 1: the probes see the read-out noise (default); 0: noiseless */
+    int calib_gains;       /* 1: also refit the read-out gains (default); 0: encoder and bias */
     /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */

@@ -25,6 +25,7 @@ typedef struct calib_ctx {
     double *F;         /* (D, k): Hdes_enc W2, the design's code-to-output map */
     double *Delta;     /* (D, k): the encoder's correction */
     double *c;         /* (D): the calibrated static bias (starts at the bundle's) */
+    double *g;         /* (D): the read-out gains' calibration factors (start at 1) */
 } calib_ctx;
 
 static int calib_check(const tdi_cosim_job *j, tdi_err *err)
@@ -49,7 +50,7 @@ static int ctx_init(const tdi_cosim_job *j, calib_ctx *cx, tdi_err *err)
     cx->D = D, cx->N = N, cx->k = k;
     uint64_t idx = (uint64_t)j->gcfg.chip + ((uint64_t)j->cfg.calib_draw << 32);
     cx->key = tdi_seed((uint64_t)j->cfg.seed, TDI_SEED_CALIB, idx);
-    if (!(cx->mem = calloc(D * N + 2 * D * D + 4 * D * k + D, sizeof(double))))
+    if (!(cx->mem = calloc(D * N + 2 * D * D + 4 * D * k + 2 * D, sizeof(double))))
         return tdi_err_set(err, TDI_ENOMEM, "calibration: out of memory");
     cx->Hdes = cx->mem;
     cx->He = cx->Hdes + D * N;
@@ -59,6 +60,9 @@ static int ctx_init(const tdi_cosim_job *j, calib_ctx *cx, tdi_err *err)
     cx->F = cx->W2 + D * k;
     cx->Delta = cx->F + D * k;
     cx->c = cx->Delta + D * k;
+    cx->g = cx->c + D;
+    for (size_t i = 0; i < D; i++)
+        cx->g[i] = 1.0;
     /* the design: v = (gu M)^-1 gu Vs b = Vs M^-1 b on the decoder's rows */
     int rc = tdi_cosim_calib_inverse_rows(j->gc->M, N, j->o, D, j->ph->Vs, cx->Hdes, err);
     if (rc)
@@ -103,6 +107,14 @@ static void probe_amps(const tdi_cosim_job *j, const calib_ctx *cx, tdi_cosim_ca
     cal->amp_dec = hd > 0 ? fmin(a0, lim / hd) : a0;
 }
 
+/* b (simulation units) on the DAC's code grid: a bench knows the codes it writes, so the fit
+ * sees the quantised drive (the DAC's gain, offset and INL stay unknown) */
+static double dac_code(const tdi_cosim_job *j, double b)
+{
+    double s = j->ph->gu * j->ph->Vs;
+    return tdi_cosim_quantize(b * s, (int)j->cfg.dac_bits, j->dac_fs) / s;
+}
+
 /* Measures P probes (biases B (P, N), simulation units; global probe index p0..): the chip's
  * DAC and equilibrium (the analytic engine), then each ADC channel's static transfer plus the
  * read-out noise (std j->pred_rms, the job's prediction for one averaged read-out). Y (P, D) V.
@@ -144,8 +156,56 @@ static void probe_bias(const tdi_cosim_job *j, const calib_ctx *cx, const tdi_co
 {
     for (size_t i = 0; i < cx->N; i++) {
         double z = tdi_seed_gauss(cx->key, i, 2 * p + 1);
-        b[i] = i < cx->D ? cal->amp_enc * z : j->b.sub.c[i - cx->D] + cal->amp_dec * z;
+        b[i] = dac_code(j, i < cx->D ? cal->amp_enc * z : j->b.sub.c[i - cx->D] + cal->amp_dec * z);
     }
+}
+
+/* The read-out gains: per decoder unit the least-squares factor g_i = <a_i, f_i> / <a_i, a_i>
+ * that brings the calibrated chip's code-to-output row a_i (A (D, k)) onto the design's f_i
+ * (isotropic codes); then the static bias target t (D, the design's output at h = 0 minus the
+ * chip's output at zero drive) is divided by g so the constant stays the design's. */
+static void fit_gains(calib_ctx *cx, const double *A, const double *ydes0, const double *y0,
+                      double *t)
+{
+    size_t D = cx->D, k = cx->k;
+    for (size_t i = 0; i < D; i++) {
+        double af = 0, aa = 0;
+        for (size_t r = 0; r < k; r++) {
+            af += A[i * k + r] * cx->F[i * k + r];
+            aa += A[i * k + r] * A[i * k + r];
+        }
+        cx->g[i] = aa > 0 && af > 0 ? af / aa : 1.0;
+        t[i] = ydes0[i] / cx->g[i] - y0[i];
+    }
+}
+
+/* A (D, k) = He (W2 + Delta) */
+static void code_map(const calib_ctx *cx, const double *He, double *A)
+{
+    size_t D = cx->D, k = cx->k;
+    for (size_t i = 0; i < D; i++)
+        for (size_t r = 0; r < k; r++) {
+            double a = 0;
+            for (size_t q = 0; q < D; q++)
+                a += He[i * D + q] * (cx->W2[q * k + r] + cx->Delta[q * k + r]);
+            A[i * k + r] = a;
+        }
+}
+
+/* diagnostic: the fitted map H (D, N) against the circuit's own G^-1 (no converters; Hc (D, N)
+ * scratch): |H - Hc|_F / |Hc|_F */
+static int map_error(const tdi_cosim_job *j, const double *H, double *Hc, double *rel,
+                     tdi_err *err)
+{
+    size_t N = j->N, D = j->D;
+    int rc = tdi_cosim_calib_inverse_rows(j->cc->G, N, j->o, D, j->ph->gu * j->ph->Vs, Hc, err);
+    double num = 0, den = 0;
+    for (size_t q = 0; q < D * N && !rc; q++) {
+        num += (H[q] - Hc[q]) * (H[q] - Hc[q]);
+        den += Hc[q] * Hc[q];
+    }
+    *rel = rc ? NAN : sqrt(num / den);
+    return rc;
 }
 
 /* probe-and-fit: the map from every probe, then W2 + Delta and c' against the design */
@@ -156,7 +216,8 @@ static int calib_probe(tdi_cosim_job *j, calib_ctx *cx, tdi_cosim_calib *cal, td
     double *H = malloc(D * N * sizeof *H), *y0 = malloc(D * sizeof *y0);
     double *He = malloc(D * D * sizeof *He), *Hd = malloc(D * D * sizeof *Hd);
     double *t = malloc(D * sizeof *t), *Hc = malloc(D * N * sizeof *Hc);
-    int rc = !B || !Y || !H || !y0 || !He || !Hd || !t || !Hc
+    double *yd0 = malloc(D * sizeof *yd0), *A = malloc(D * k * sizeof *A);
+    int rc = !B || !Y || !H || !y0 || !He || !Hd || !t || !Hc || !yd0 || !A
                  ? tdi_err_set(err, TDI_ENOMEM, "calibration: out of memory") : 0;
     for (size_t p = 0; p < P && !rc; p++)
         probe_bias(j, cx, cal, p, B + p * N);
@@ -167,32 +228,30 @@ static int calib_probe(tdi_cosim_job *j, calib_ctx *cx, tdi_cosim_calib *cal, td
     for (size_t i = 0; i < D && !rc; i++) {
         memcpy(He + i * D, H + i * N, D * sizeof *He);
         memcpy(Hd + i * D, H + i * N + D, D * sizeof *Hd);
-        t[i] = 0;
+        yd0[i] = 0;
         for (size_t q = 0; q < D; q++)
-            t[i] += cx->Hd[i * D + q] * j->b.sub.c[q];
-        t[i] -= y0[i]; /* Hd c' + y0 = Hdes_d c: the design's output at b_enc = 0 */
+            yd0[i] += cx->Hd[i * D + q] * j->b.sub.c[q];
+        t[i] = yd0[i] - y0[i]; /* Hd c' + y0 = Hdes_d c: the design's output at b_enc = 0 */
     }
-    if (!rc) /* the chip's encoder-to-decoder map has rank k (k bus nodes): drop the noise */
+    /* shared bus: the chip's encoder-to-decoder map still has rank k (every path crosses the k
+       bus nodes): drop the noise outside it; other realisations keep the full fit */
+    if (!rc && strcmp(j->gcfg.skip, "sharedbus") == 0)
         rc = tdi_cosim_calib_truncate(He, D, k, err);
     if (!rc)
         rc = tdi_cosim_calib_encoder(He, cx->W2, cx->F, D, k, j->cfg.calib_ridge, cx->Delta, err);
+    if (!rc && j->cfg.calib_gains) {
+        code_map(cx, He, A);
+        fit_gains(cx, A, yd0, y0, t);
+    }
     if (!rc)
         rc = tdi_cosim_calib_solve(Hd, t, D, cx->c, err);
-    /* diagnostic: the fitted map against the circuit's own (no converters) */
-    if (!rc && !(rc = tdi_cosim_calib_inverse_rows(j->cc->G, N, j->o, D,
-                                                   j->ph->gu * j->ph->Vs, Hc, err))) {
-        double num = 0, den = 0;
-        for (size_t q = 0; q < D * N; q++) {
-            num += (H[q] - Hc[q]) * (H[q] - Hc[q]);
-            den += Hc[q] * Hc[q];
-        }
-        cal->map_err = sqrt(num / den);
-    }
+    if (!rc)
+        rc = map_error(j, H, Hc, &cal->map_err, err);
     double m = (double)N;
     cal->macs = (double)P * m * (m + (double)D) + m * m * m / 3 + m * m * (double)D /* fit */
                 + (double)D * D * D * 4.0 / 3 + 2.0 * D * D * (double)k /* encoder */
                 + (double)D * D * D / 3;                                   /* bias */
-    free(B), free(Y), free(H), free(y0), free(He), free(Hd), free(t), free(Hc);
+    free(B), free(Y), free(H), free(y0), free(He), free(Hd), free(t), free(Hc), free(yd0), free(A);
     return rc;
 }
 
@@ -213,8 +272,8 @@ static int loop_step(tdi_cosim_job *j, calib_ctx *cx, tdi_cosim_calib *cal, size
             double s = 0;
             for (size_t r = 0; r < k; r++)
                 s += W[i * k + r] * h[p * k + r];
-            B[p * N + i] = s;
-            B[p * N + D + i] = cx->c[i];
+            B[p * N + i] = dac_code(j, s);
+            B[p * N + D + i] = dac_code(j, cx->c[i]);
         }
     }
     int rc = measure(j, cx, cal, B, P, p0, Y, err);
@@ -299,14 +358,14 @@ static void calib_biases(const tdi_cosim_job *j, const calib_ctx *cx, tdi_cosim_
 }
 
 /* a row: pred = est / Vs * gain over n samples, scored against the truth */
-static int calib_row(const tdi_cosim_job *j, tdi_cosim_row *row, const double *est, size_t n,
-                     tdi_err *err)
+static int calib_row(const tdi_cosim_job *j, const double *g, tdi_cosim_row *row,
+                     const double *est, size_t n, tdi_err *err)
 {
     size_t D = j->D;
     if (!(row->pred = malloc(n * D * sizeof *row->pred)))
         return tdi_err_set(err, TDI_ENOMEM, "calibration: out of memory");
     for (size_t s = 0; s < n * D; s++)
-        row->pred[s] = est[s] / j->ph->Vs * j->gain[s % D];
+        row->pred[s] = est[s] / j->ph->Vs * j->gain[s % D] * (g ? g[s % D] : 1.0);
     row->have = 1;
     row->n = n;
     row->m = tdi_metrics_eval(row->pred, j->truth + j->s0 * D, j->mean_fit, n, D);
@@ -329,7 +388,7 @@ static int design_row(tdi_cosim_job *j, const calib_ctx *cx, tdi_cosim_calib *ca
                      sc;
             y[s * D + i] = v;
         }
-    int rc = calib_row(j, &cal->row[TDI_COSIM_CAL_DESIGN], y, ns, err);
+    int rc = calib_row(j, NULL, &cal->row[TDI_COSIM_CAL_DESIGN], y, ns, err);
     free(y);
     return rc;
 }
@@ -352,7 +411,7 @@ static int calib_engines(tdi_cosim_job *j, const calib_ctx *cx, tdi_cosim_calib 
         tdi_cosim_out o = {0};
         rc = tdi_cosim_exp_run((tdi_cosim_kind)k, j->cc, &pl, &o, err);
         if (!rc)
-            rc = calib_row(j, &cal->row[k ? TDI_COSIM_CAL_SDE : TDI_COSIM_CAL_ANALYTIC], o.est,
+            rc = calib_row(j, cx->g, &cal->row[k ? TDI_COSIM_CAL_SDE : TDI_COSIM_CAL_ANALYTIC], o.est,
                            j->nk[k], err);
         tdi_cosim_out_destroy(&o);
     }

@@ -73,7 +73,9 @@ int tdi_cosim_calib_affine(const double *X, const double *Y, size_t P, size_t m,
     gsl_matrix_view nv = gsl_matrix_view_array(N, m, m), rv = gsl_matrix_view_array(R, m, D);
     gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &xv.matrix, &xv.matrix, 0.0, &nv.matrix);
     gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &xv.matrix, &yv.matrix, 0.0, &rv.matrix);
-    if ((rc = ridge_solve(N, m, ridge * trace(N, m) / (double)m, R, D, err)))
+    for (size_t i = 0; i < m; i++) /* per column, relative to its own variance: scale-free */
+        N[i * m + i] *= 1.0 + ridge;
+    if ((rc = ridge_solve(N, m, 0.0, R, D, err)))
         goto done;
     for (size_t i = 0; i < D; i++) { /* H = R^T, y0 = mean(Y) - H mean(X) */
         for (size_t q = 0; q < m; q++) {
