@@ -23,7 +23,7 @@
 static const char *const cols[] = {
     /* inputs */
     "job", "preset", "mode", "D", "k", "theta", "Vs_V", "dac_bits", "adc_bits", "XAXES", "unit",
-    "skip", "engine", "replicate", "seed",
+    "skip", "engine", "chip", "replicate", "seed",
     /* outputs */
     "status", "samples", "cos_paper", "cos_centered", "r2", "mean_cos_paper",
     "mean_cos_centered", "mean_r2", "ceil_cos_paper", "ceil_cos_centered", "ceil_r2",
@@ -118,6 +118,7 @@ static void inputs(line *l, const tdi_sweep_cfg *c, const tdi_sweep_job *j)
     col(l, "%s", j->unit);
     col(l, "%s", j->skip);
     col(l, "%s", tdi_cosim_kind_name((tdi_cosim_kind)j->engine));
+    col(l, "%ld", j->chip);
     col(l, "%ld", j->replicate);
     col(l, "%lu", j->seed);
 }

@@ -23,7 +23,7 @@
 #include "tdi_cfg.h"
 #include "tdi_io.h"
 
-#define MAXCOL 64
+#define MAXCOL 128
 #define MAXSER 64
 
 typedef struct table {
