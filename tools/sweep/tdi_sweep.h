@@ -196,9 +196,24 @@ int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *comm, const tdi_
 /* ---------------------------------------------------------------- plots */
 /* Reads results files (ncsv >= 1, same header; e.g. the sweeps of two presets) and writes PNG
  * figures with gnuplot into outdir (fidelity_vs_k.png, wires_vs_k.png, energy_vs_k.png,
- * time_vs_k_theta.png) plus their data and scripts. */
+ * time_vs_k_theta.png) plus their data and scripts; a sweep of non-idealities or chips
+ * (tdi_sweep_niplot_varies) gets the figures of tdi_sweep_niplot instead. */
 int tdi_sweep_plot(const char *const *csv, size_t ncsv, const char *outdir, FILE *log,
                    tdi_err *err);
+
+/* Non-ideality figures (tdi_sweep_niplot.c; docs/nonideal.md, "Sweeps"). *varies = 1 when a
+ * non-ideality column (tdi_sweep_xaxis.nonideal) or the chip column holds two values among the
+ * ok rows: tdi_sweep_plot then draws these figures instead of the ones against k. */
+int tdi_sweep_niplot_varies(const char *const *csv, size_t ncsv, int *varies, tdi_err *err);
+/* Per non-ideality column that varies: outdir/nonideal_<key>.png, centered cosine and the
+ * normalised rms error sqrt(1 - R^2) against it, mean +- std over the chips (and replicates) of
+ * each series (rows differing only in chip and replicate), rows whose other non-idealities are
+ * at their smallest values in the files; horizontal lines: the ideal circuit (rows with every
+ * non-ideality 0 and calibrate none, per engine), the mean baseline, the rank-k ceiling, the
+ * digital shortcut and the exact equilibrium without DAC (the ideal_* columns). Data and script
+ * beside each figure, as tdi_sweep_plot. *nfig: figures written. */
+int tdi_sweep_niplot(const char *const *csv, size_t ncsv, const char *outdir, FILE *log,
+                     size_t *nfig, tdi_err *err);
 
 /* ---------------------------------------------------------------- the frontier
  * (tdi_sweep_pareto.c, tdi_sweep_frontier.c). A point of the fidelity-energy-time space: the
