@@ -31,8 +31,10 @@ typedef enum tdi_seed_purpose {
     TDI_SEED_SSKIP = 17,      /* substrate-skip read-out noise in the U-Net; index = draw */
     TDI_SEED_TUNE = 18,       /* skip-aware fine-tune (minibatch, t, epsilon); index = step */
     TDI_SEED_NONIDEAL = 19,   /* a chip's behavioural non-idealities (Philox key); index = chip */
-    TDI_SEED_SAMPLE_SSKIP = 20 /* sampling with substrate skips: the layer's seed at step t;
+    TDI_SEED_SAMPLE_SSKIP = 20, /* sampling with substrate skips: the layer's seed at step t;
                                   index = t (the U-Net's time step) */
+    TDI_SEED_CALIB = 21       /* tdi-cosim chip calibration: probe inputs and their read-out
+                                 noise (Philox key); index = chip + 2^32 cosim.calib_draw */
 } tdi_seed_purpose;
 
 /* The seed of stream (purpose, index) under master seed `seed` (64 bits; purposes that feed

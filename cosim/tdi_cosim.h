@@ -744,6 +744,9 @@ void tdi_cosim_conv_destroy(tdi_cosim_conv *cv);
 /* The converter's output for input x on channel ch (the ADC's quantised level, the DAC's
  * analog current). */
 double tdi_cosim_conv_apply(const tdi_cosim_conv *cv, size_t ch, double x);
+/* The channel's static transfer at x without quantising (gain, offset, INL; u = x / fs clipped
+ * to the full scale for the INL): what an average of many conversions sees (calibration). */
+double tdi_cosim_conv_distort(const tdi_cosim_conv *cv, size_t ch, double x);
 
 typedef struct tdi_cosim_plan {
     size_t n_samples;
@@ -822,6 +825,25 @@ void tdi_cosim_load_take(struct tdi_gen_bundle *b, double **const own[12]);
 int tdi_cosim_synth_bundle(const char *dir, size_t D, size_t k, size_t n, unsigned long seed,
                            int skip, double bias_bump, tdi_err *err);
 
+/* ---------------------------------------------------------------- calibration
+ * The numeric core of chip calibration (tdi_cosim_calib_fit.c, docs/nonideal.md
+ * "Calibration"); the job stage is tdi_cosim_calib.c. Row-major arrays throughout. */
+/* The affine map from P probes: Y (P, D) ~ X (P, m) H^T + y0, least squares on centred data
+ * with ridge lambda = ridge * tr(Xc^T Xc) / m on H. Out: H (D, m), y0 (D). P > m. */
+int tdi_cosim_calib_affine(const double *X, const double *Y, size_t P, size_t m, size_t D,
+                           double ridge, double *H, double *y0, tdi_err *err);
+/* The encoder correction Delta (D, k) = argmin |He (W0 + Delta) - F|_F^2 + lambda |Delta|_F^2,
+ * He (D, D), W0 (D, k) (NULL: 0), F (D, k), lambda = ridge * tr(He^T He) / D. */
+int tdi_cosim_calib_encoder(const double *He, const double *W0, const double *F, size_t D,
+                            size_t k, double ridge, double *Delta, tdi_err *err);
+/* A (n, n) replaced by its best rank-r approximation (SVD; r >= n: unchanged up to rounding). */
+int tdi_cosim_calib_truncate(double *A, size_t n, size_t r, tdi_err *err);
+/* x (n) solving A x = t, A (n, n) any invertible matrix (LU). TDI_ENUM when singular. */
+int tdi_cosim_calib_solve(const double *A, const double *t, size_t n, double *x, tdi_err *err);
+/* Rows r0..r0+nr of G^-1 times scale: Hout (nr, n). G (n, n) invertible (LU). */
+int tdi_cosim_calib_inverse_rows(const double *G, size_t n, size_t r0, size_t nr, double scale,
+                                 double *Hout, tdi_err *err);
+
 /* ---------------------------------------------------------------- the program */
 /* The `cosim:` and `energy:` sections (plus seed, name, out). Defaults: configs/paper.yaml and
  * docs/cosim.md. Other sections are skipped (owned by other components). */
@@ -869,6 +891,14 @@ typedef struct tdi_cosim_cfg {
     char realised[16];     /* transistor level: how the realised G is measured: auto | perturb |
                               linear (tdi_cosim_realised_method_parse; auto = linear above
                               TDI_COSIM_REALISED_LINEAR_DEV devices) */
+    /* calibration of a chip (tdi_cosim_calib*.c, docs/nonideal.md "Calibration") */
+    char calibrate[8];     /* none | probe | loop (default none: nothing runs, nothing changes) */
+    long calib_probes;     /* probe inferences (both methods; default 512) */
+    long calib_iters;      /* loop: iterations the probes are split into (default 4) */
+    double calib_ridge;    /* relative ridge of the fits (default 1e-3) */
+    double calib_amp;      /* probe drive: std as a fraction of the DAC full scale (0.1) */
+    long calib_draw;       /* which probe draw of the chip (seed index; default 0) */
+    int calib_noise;       /* 1: the probes see the read-out noise (default); 0: noiseless */
     /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */
@@ -900,6 +930,9 @@ int tdi_cosim_app_run(const tdi_cosim_cfg *c, FILE *report, tdi_err *err);
  * engine ran). Energies are per inference (one sample), from the most physical engine run. */
 enum { TDI_COSIM_ROW_ANALYTIC, TDI_COSIM_ROW_SDE, TDI_COSIM_ROW_SPICE, TDI_COSIM_ROW_IDEAL,
        TDI_COSIM_ROW_DIGITAL, TDI_COSIM_ROW_MEAN, TDI_COSIM_NROW };
+/* Calibration rows: the design circuit (analytic, ideal converters: the chip's target), the
+ * calibrated chip by the analytic and the sde engine. */
+enum { TDI_COSIM_CAL_DESIGN, TDI_COSIM_CAL_ANALYTIC, TDI_COSIM_CAL_SDE, TDI_COSIM_NCAL };
 typedef struct tdi_cosim_summary {
     size_t D, first;
     size_t samples[TDI_COSIM_NROW];     /* test samples each row was evaluated on */
@@ -924,6 +957,13 @@ typedef struct tdi_cosim_summary {
     double E_digeq, E_digeq_folded;     /* J per inference: interface + matvec; folded */
     double ratio_digeq;                 /* E_total / E_digeq (analog / digital, this job) */
     double gpu_step, gpu_part;          /* J: whole U-Net step, the replaced part */
+    /* cosim.calibrate (docs/nonideal.md "Calibration"): index TDI_COSIM_CAL_*; cal_have[r] 0
+       when that row did not run (calibrate: none, or its engine off) */
+    int cal_have[TDI_COSIM_NCAL];
+    double cal_cos_paper[TDI_COSIM_NCAL], cal_cos_centered[TDI_COSIM_NCAL], cal_r2[TDI_COSIM_NCAL];
+    long cal_probes;                    /* probe inferences */
+    double cal_t_circuit, cal_E_probe;  /* s, J: all probes' circuit time and energy */
+    double cal_macs;                    /* the fit's digital MACs */
 } tdi_cosim_summary;
 
 /* tdi_cosim_app_run with the circuit config given as a struct (gen != NULL: used instead of

@@ -81,6 +81,7 @@ static void job_destroy(tdi_cosim_job *j)
     free(j->teff_psd);
     tdi_cosim_teff_free(j->teff);
     tdi_gen_circuit_free(j->gc);
+    tdi_cosim_calib_free(j->cal);
     if (j->have_bundle)
         tdi_gen_bundle_destroy(&j->b);
 }
@@ -108,7 +109,7 @@ static int job_run(tdi_cosim_job *j, tdi_cosim_summary *sum, tdi_err *err)
     if ((rc = tdi_cosim_job_mos_rows(j, err)))
         return rc;
     tdi_cosim_job_energy(j);
-    if ((rc = tdi_cosim_job_teff(j, err)) || (rc = tdi_cosim_job_chips(j, err)) ||
+    if ((rc = tdi_cosim_job_calib(j, err)) || (rc = tdi_cosim_job_teff(j, err)) || (rc = tdi_cosim_job_chips(j, err)) ||
         (rc = tdi_cosim_report_write(j, err)))
         return rc;
     if (sum)

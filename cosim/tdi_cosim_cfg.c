@@ -26,6 +26,12 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->ideal_rows = 1;
     c->chips_sde = 1;
     snprintf(c->realised, sizeof c->realised, "auto");
+    snprintf(c->calibrate, sizeof c->calibrate, "none");
+    c->calib_probes = 512;
+    c->calib_iters = 4;
+    c->calib_ridge = 1e-3;
+    c->calib_amp = 0.1;
+    c->calib_noise = 1;
     c->paper_row = 1;
     c->paper_row_samples = 64;
     c->wave_every = 1;
@@ -86,6 +92,14 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.chips_spice", TDI_CFG_BOOL, &c->chips_spice, 0, 0, 0, NULL, NULL, 0},
         {"cosim.realised", TDI_CFG_STRING, c->realised, 0, 0, sizeof c->realised, NULL,
          "auto|perturb|linear", 0},
+        {"cosim.calibrate", TDI_CFG_STRING, c->calibrate, 0, 0, sizeof c->calibrate, NULL,
+         "none|probe|loop", 0},
+        {"cosim.calib_probes", TDI_CFG_INT, &c->calib_probes, 1, 1e7, 0, NULL, NULL, 0},
+        {"cosim.calib_iters", TDI_CFG_INT, &c->calib_iters, 1, 1e4, 0, NULL, NULL, 0},
+        {"cosim.calib_ridge", TDI_CFG_DOUBLE, &c->calib_ridge, 0, 1e6, 0, NULL, NULL, 0},
+        {"cosim.calib_amp", TDI_CFG_DOUBLE, &c->calib_amp, 1e-6, 1, 0, NULL, NULL, 0},
+        {"cosim.calib_draw", TDI_CFG_INT, &c->calib_draw, 0, 4294967295.0, 0, NULL, NULL, 0},
+        {"cosim.calib_noise", TDI_CFG_BOOL, &c->calib_noise, 0, 0, 0, NULL, NULL, 0},
         {"energy.vdd", TDI_CFG_DOUBLE, &c->vdd, 0, 100, 0, NULL, NULL, 0},
         {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"energy.dac_fom", TDI_CFG_DOUBLE, &c->dac_fom, 0, 1, 0, NULL, NULL, 0},

@@ -67,8 +67,7 @@ void tdi_cosim_conv_destroy(tdi_cosim_conv *cv)
     memset(cv, 0, sizeof *cv);
 }
 
-/* the channel's analog error at level x (u = x / fs clipped to the full scale) */
-static double conv_distort(const tdi_cosim_conv *cv, size_t ch, double x)
+double tdi_cosim_conv_distort(const tdi_cosim_conv *cv, size_t ch, double x)
 {
     double u = fmax(-1.0, fmin(1.0, x / cv->fs)), w = 1 - u * u;
     return x * cv->gain[ch] + cv->offset[ch] + cv->w_bow[ch] * w + cv->w_s[ch] * u * w;
@@ -77,6 +76,6 @@ static double conv_distort(const tdi_cosim_conv *cv, size_t ch, double x)
 double tdi_cosim_conv_apply(const tdi_cosim_conv *cv, size_t ch, double x)
 {
     if (cv->adc)
-        return tdi_cosim_quantize(conv_distort(cv, ch, x), cv->bits, cv->fs);
-    return conv_distort(cv, ch, tdi_cosim_quantize(x, cv->bits, cv->fs));
+        return tdi_cosim_quantize(tdi_cosim_conv_distort(cv, ch, x), cv->bits, cv->fs);
+    return tdi_cosim_conv_distort(cv, ch, tdi_cosim_quantize(x, cv->bits, cv->fs));
 }

@@ -81,6 +81,25 @@ typedef struct tdi_cosim_chip {
     double wall_s;                /* s: the chip's generation, extraction and engines */
 } tdi_cosim_chip;
 
+/* cosim.calibrate (tdi_cosim_calib.c, docs/nonideal.md "Calibration"): the chip's measured map,
+ * the retrained skip digital side, its rows and its cost. */
+typedef struct tdi_cosim_calib {
+    int mode;                  /* 1 probe, 2 loop */
+    long probes, iters;        /* probe inferences; loop iterations (probe: 1) */
+    double amp_enc, amp_dec;   /* probe drive std (simulation units): encoder, decoder units */
+    double t_circuit;          /* s: every probe's time to solution */
+    double E_probe;            /* J: every probe's analog and converter energy */
+    double macs;               /* digital MACs of the fit and retrain (leading terms) */
+    double map_err;            /* probe: |H_fit - H_chip|_F / |H_chip|_F, H_chip the circuit's
+                                  own map G^-1 (DAC to decoder, no converters); loop: NAN */
+    double enc_rel;            /* |Delta|_F / |W2|_F: the encoder's correction */
+    double bias_rms;           /* rms over decoder units of c' - c (simulation units) */
+    size_t dac_clip;           /* calibrated biases beyond the DAC's full scale (clipped) */
+    long macs_iface;           /* the calibrated interface's MACs per inference */
+    tdi_cosim_row row[TDI_COSIM_NCAL]; /* pred and m only (cp, cc, r2 NULL) */
+    double wall_s;             /* s: probes, fit and the calibrated engines */
+} tdi_cosim_calib;
+
 typedef struct tdi_cosim_job {
     /* inputs */
     const tdi_cosim_cfg *cfg_in; /* as given (the paper's-kT row runs with it) */
@@ -162,6 +181,7 @@ typedef struct tdi_cosim_job {
                                     device noise sized, taken by the loop; NULL otherwise */
     size_t n_chips;
     double chips_wall;           /* s */
+    tdi_cosim_calib *cal;        /* cosim.calibrate != none; NULL otherwise */
 } tdi_cosim_job;
 
 /* Row names, in TDI_COSIM_ROW_* order (results.json, samples.csv, the table). */
@@ -232,6 +252,15 @@ void tdi_cosim_chips_free(tdi_cosim_job *j);
 void tdi_cosim_chips_print(const tdi_cosim_job *j, FILE *f);
 void tdi_cosim_chips_csv(const tdi_cosim_job *j, FILE *f);
 int tdi_cosim_chips_json(const tdi_cosim_job *j, tdi_json *o); /* "chips" in o; 0 | TDI_ENOMEM */
+/* calibration (tdi_cosim_calib.c; after the energy ledger): nothing for cosim.calibrate none;
+ * else TDI_ECONFIG unless skip mode, one level, ideal devices, no read-out stage; fills j->cal.
+ * The table block, results.json's "calibration" and calib.csv (tdi_cosim_calib_report.c). */
+int tdi_cosim_job_calib(tdi_cosim_job *j, tdi_err *err);
+void tdi_cosim_calib_free(tdi_cosim_calib *cal);
+void tdi_cosim_calib_print(const tdi_cosim_job *j, FILE *f);
+void tdi_cosim_calib_csv(const tdi_cosim_job *j, FILE *f);
+int tdi_cosim_calib_json(const tdi_cosim_job *j, tdi_json *root); /* 0 | TDI_ENOMEM */
+void tdi_cosim_calib_summary(const tdi_cosim_job *j, tdi_cosim_summary *sum);
 /* energy ledger (tdi_cosim_energy.c) */
 void tdi_cosim_job_energy(tdi_cosim_job *j);
 /* report (tdi_cosim_report.c): the table's head, the output files (one directory

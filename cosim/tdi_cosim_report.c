@@ -289,7 +289,8 @@ static int write_results(const tdi_cosim_job *j, const char *tmp, tdi_err *err)
     tdi_json *root = tdi_json_object();
     int bad = json_head(j, root) || json_rows(j, root) || json_levels(j, root) ||
               tdi_cosim_op_json(j->gc, &j->paper_row, root) || json_readout(j, root) ||
-              json_mos(j, root) || json_supply(j, root) || json_energy(j, root);
+              json_mos(j, root) || json_supply(j, root) || json_energy(j, root) ||
+              tdi_cosim_calib_json(j, root);
     int rc = bad ? tdi_err_set(err, TDI_ENOMEM, "%s: out of memory", p)
                  : tdi_json_write(p, root, 2, err);
     tdi_json_free(root);
@@ -366,6 +367,8 @@ int tdi_cosim_report_write(const tdi_cosim_job *j, tdi_err *err)
         rc = write_file(j, tmp, "samples.csv", write_samples, err);
     if (!rc && j->n_chips)
         rc = write_file(j, tmp, "chips.csv", tdi_cosim_chips_csv, err);
+    if (!rc && j->cal)
+        rc = write_file(j, tmp, "calib.csv", tdi_cosim_calib_csv, err);
     if (!rc && (j->outs[2].wave || j->outs[1].wave))
         rc = write_file(j, tmp, "waveform.csv", write_waveform, err);
     if (!rc)
@@ -429,6 +432,7 @@ void tdi_cosim_report_summary(const tdi_cosim_job *j, tdi_cosim_summary *sum)
     sum->E_kT = e->E_kT;
     sum->gpu_step = j->cfg.gpu_step;
     sum->gpu_part = e->gpu_part;
+    tdi_cosim_calib_summary(j, sum);
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -627,6 +631,7 @@ void tdi_cosim_report_table(const tdi_cosim_job *j)
     table_readout(j, rep);
     table_mos(j, rep);
     tdi_cosim_chips_print(j, rep);
+    tdi_cosim_calib_print(j, rep);
     table_energy(j, rep);
     fprintf(rep, "wrote %s/results.json and %s/samples.csv\n", j->odir, j->odir);
 }
