@@ -3,7 +3,7 @@
  * xgrid: each, the refusals (chips with replicates, converter errors without bits, cap_sigma
  * with the read-out stage, unknown xgrid), the CSV columns, every axis at 0 = the ideal sweep's
  * rows bit for bit, distinct and reproducible chips (chip c the same chip at another grid
- * position), and the non-ideality figure. Runs from the repository root; needs gnuplot. */
+ * position), the non-ideality figure, and the calibrate axis (cal_* columns). Runs from the repository root; needs gnuplot. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +28,11 @@ static const char *BASE =
 static int load(const char *name, const char *body, tdi_sweep_cfg *c, tdi_err *err)
 {
     char p[512], t[2048];
-    snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/%s.out\n%s", g_dir, g_dir,
-             name, body);
+    if (strstr(body, "  base: "))
+        snprintf(t, sizeof t, "sweep:\n  out: %s/%s.out\n%s", g_dir, name, body);
+    else
+        snprintf(t, sizeof t, "sweep:\n  base: %s/base.yaml\n  out: %s/%s.out\n%s", g_dir,
+                 g_dir, name, body);
     snprintf(p, sizeof p, "%s/%s.yaml", g_dir, name);
     tdi_test_write(p, t);
     tdi_err_clear(err);
@@ -167,6 +170,7 @@ static void test_refusals(void)
     refused("rlc", "  unit: rc, rlc\n  gain_sigma: [0.01]\n", "unit: rc");
     refused("xgrid", "  xgrid: diagonal\n", "xgrid");
     refused("range", "  gain_sigma: [0.5]\n", "gain_sigma");
+    refused("calib-paper", "  calibrate: none, probe\n", "substrate.mode skip");
 }
 
 /* the rows of a results file without the last column (wall_s), in file order */
@@ -244,7 +248,8 @@ static void test_runs(void)
     static const char *const cols[] = {"gain_sigma", "self_sigma", "offset_sigma", "gout",
                                        "cap_sigma", "temperature", "tempco", "adc_offset",
                                        "adc_gain_err", "adc_inl", "dac_offset", "dac_gain_err",
-                                       "dac_inl", ",engine,chip,replicate,seed,"};
+                                       "dac_inl", ",calibrate,", ",engine,chip,replicate,seed,",
+                                       ",cal_cos_centered,cal_r2,cal_probes,"};
     char head[2048] = "";
     if (a)
         snprintf(head, sizeof head, "%.*s", (int)strcspn(a, "\n"), a);
@@ -311,6 +316,30 @@ static void test_runs(void)
     free(c);
 }
 
+/* calibrate: a word xaxis; the uncalibrated chip stays in cos_*, the calibrated one in cal_* */
+static void test_calibrate(void)
+{
+    tdi_err err;
+    char body[512];
+    snprintf(body, sizeof body, "  base: %s/base-skip.yaml\n  seed: 3\n  gain_sigma: [0.05]\n"
+             "  calibrate: none, probe\n  chips: 1\n", g_dir);
+    int rc = run("calib", body, &err);
+    if (!tdi_check_ok(rc, &err, "calibrate: a skip-mode sweep with calibrate none, probe runs"))
+        return;
+    char *a = rows_of("calib.out");
+    if (!a)
+        return;
+    TDI_CHECK(cell_of(a, 0, ",cos_centered,") == cell_of(a, 1, ",cos_centered,") &&
+              cell_of(a, 0, ",r2,") == cell_of(a, 1, ",r2,"),
+              "calibrate: the uncalibrated chip's columns equal with none and probe");
+    TDI_CHECK(isnan(cell_of(a, 0, ",cal_cos_centered,")) && cell_of(a, 0, ",cal_probes,") == 0,
+              "calibrate: none leaves cal_* nan and 0 probes");
+    TDI_CHECK(isfinite(cell_of(a, 1, ",cal_cos_centered,")) &&
+              cell_of(a, 1, ",cal_probes,") == 512 && cell_of(a, 1, ",cal_E_probe_J,") > 0,
+              "calibrate: probe fills cal_* (512 probes, the default, with their energy)");
+    free(a);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -331,6 +360,13 @@ int main(void)
     test_grid();
     test_refusals();
     test_runs();
+    /* the skip mode (calibration needs it; its loader takes the base's substrate keys) */
+    char *sk = strstr(t, "mode: paper");
+    if (sk)
+        memcpy(sk, "mode: skip ", 11);
+    snprintf(p, sizeof p, "%s/base-skip.yaml", g_dir);
+    tdi_test_write(p, t);
+    test_calibrate();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd)) {

@@ -36,6 +36,9 @@ const tdi_sweep_xaxis tdi_sweep_xaxes[] = {
     {"dac_gain_err", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, dac_gain_err), 0, NULL, 0, 0.5,
      1},
     {"dac_inl", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, dac_inl), 0, NULL, 0, 1e3, 1},
+    /* the chip's calibration (docs/nonideal.md "Calibration"): the row's cal_* columns */
+    {"calibrate", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, calibrate),
+     sizeof(((tdi_cosim_cfg *)0)->calibrate), "none|probe|loop", 0, 0, 0},
 };
 const size_t tdi_sweep_n_xaxes = sizeof tdi_sweep_xaxes / sizeof tdi_sweep_xaxes[0];
 _Static_assert(sizeof tdi_sweep_xaxes / sizeof tdi_sweep_xaxes[0] <= TDI_SWEEP_NX,
@@ -208,9 +211,10 @@ static double xaxis_max(const tdi_sweep_cfg *c, const char *key)
     return m;
 }
 
-/* The generator's and the converters' conditions on a non-ideal chip (docs/nonideal.md), for
- * every job of the grid at once: behavioural non-idealities need devices: ideal and unit: rc,
- * cap_sigma needs readout_stage: none, converter errors need bits (they are in LSB). */
+/* The generator's, the converters' and the calibration's conditions on a non-ideal chip
+ * (docs/nonideal.md), for every job of the grid at once: behavioural non-idealities need
+ * devices: ideal and unit: rc, cap_sigma needs readout_stage: none, converter errors need bits
+ * (they are in LSB), calibrate probe | loop the skip mode without a read-out stage. */
 static int nonideal_check(const tdi_sweep_cfg *c, tdi_err *err)
 {
     double gen = 0;
@@ -229,6 +233,16 @@ static int nonideal_check(const tdi_sweep_cfg *c, tdi_err *err)
         return tdi_err_set(err, TDI_ECONFIG, "%s: the non-ideality axes (circuit.nonideal, "
                            "docs/nonideal.md) need unit: rc and devices: ideal in every job",
                            c->path);
+    int cal = 0;
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++)
+        if (strcmp(tdi_sweep_xaxes[x].key, "calibrate") == 0)
+            for (size_t v = 0; v < c->n_x[x]; v++)
+                cal |= strcmp(c->xword[x][v], "none") != 0;
+    if (cal && (strcmp(c->sub.mode, "skip") != 0 || !stage_none ||
+                strcmp(c->gen.devices, "ideal") != 0))
+        return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.calibrate probe | loop needs "
+                           "substrate.mode skip, readout_stage: none and devices: ideal in every "
+                           "job (docs/nonideal.md \"Calibration\")", c->path);
     if (xaxis_max(c, "cap_sigma") > 0 && !stage_none)
         return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.cap_sigma needs readout_stage: none in "
                            "every job (docs/nonideal.md)", c->path);

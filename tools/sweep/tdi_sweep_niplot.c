@@ -1,8 +1,9 @@
 /* tdi_sweep_niplot: fidelity against each swept non-ideality (docs/nonideal.md, "Sweeps"): per
  * non-ideality xaxis that varies in the results, nonideal_<key>.png with the centered cosine and
  * the normalised rms error sqrt(1 - R^2) against it, mean +- std over the chips (and
- * replicates) of each series (engine, calibrate, ...), the ideal circuit and the baselines of
- * fidelity_vs_k as horizontal lines. Invariants: rows whose other non-idealities are not at
+ * replicates) of each series (engine, samples, calibrate, ...; a calibrated series draws the
+ * cal_* columns), the ideal circuit and the baselines of fidelity_vs_k (from the first file's
+ * first row) as horizontal lines. Invariants: rows whose other non-idealities are not at
  * their smallest value in the file are left out of a figure; no text of a CSV enters a script
  * (legends are data-file header fields, as in tdi_sweep_plot.c). Non-goal: 2-D maps of two
  * non-idealities. */
@@ -147,7 +148,7 @@ static int ni_read(const char *const *csv, size_t ncsv, ni_rows *R, tdi_err *err
 /* the inputs that split rows into series (besides the swept axis, chip, replicate, seed, job) */
 static const char *const ser_cols[] = {"preset", "D", "k", "theta", "dac_bits", "adc_bits",
                                        "avg_relax", "readout_stage", "unit", "skip", "engine",
-                                       "calibrate"};
+                                       "samples", "calibrate"};
 #define NSER (sizeof ser_cols / sizeof ser_cols[0])
 
 typedef struct ni_series {
@@ -158,6 +159,7 @@ typedef struct ni_series {
     double v0[NI_MAXX][2];   /* the point's first values */
     size_t n[NI_MAXX], nx;
     int engine;              /* 0 analytic, 1 sde, 2 spice */
+    int calibrated;          /* calibrate probe | loop: the points are the cal_* columns */
 } ni_series;
 
 typedef struct ni_fig {
@@ -204,10 +206,15 @@ static ni_series *series_of(const ni_rows *R, size_t t, size_t r, ni_fig *F, con
     const char *eng = cell(R, t, r, "engine");
     s->engine = strcmp(eng, "analytic") == 0 ? 0 : strcmp(eng, "sde") == 0 ? 1 : 2;
     size_t l = (size_t)snprintf(s->title, sizeof s->title, "%s", eng);
-    for (size_t i = 0; i < NSER; i++)
+    for (size_t i = 0; i < NSER - 1; i++)
         if (vary[i] && strcmp(ser_cols[i], "engine") != 0 && l < sizeof s->title)
             l += (size_t)snprintf(s->title + l, sizeof s->title - l, ", %s %s", ser_cols[i],
                                   cell(R, t, r, ser_cols[i]));
+    const char *cal = cell(R, t, r, "calibrate");
+    s->calibrated = *cal && strcmp(cal, "none") != 0;
+    if (l < sizeof s->title && (s->calibrated || vary[NSER - 1]))
+        snprintf(s->title + l, sizeof s->title - l, s->calibrated ? ", calibrated (%s)"
+                                                                  : ", uncalibrated%.0s", cal);
     return s;
 }
 
@@ -285,8 +292,9 @@ static int fig_collect(const ni_rows *R, const size_t *ax, size_t na, size_t a,
             ni_series *s = series_of(R, t, r, F, vary, err);
             if (!s)
                 return TDI_EARG;
-            int rc = add_point(s, x, num(R, t, r, "cos_centered"),
-                               rms_err(num(R, t, r, "r2")), err);
+            int rc = add_point(s, x, num(R, t, r, s->calibrated ? "cal_cos_centered"
+                                                                : "cos_centered"),
+                               rms_err(num(R, t, r, s->calibrated ? "cal_r2" : "r2")), err);
             if (rc)
                 return rc;
             F->xlo = fmin(F->xlo, x);
@@ -338,42 +346,61 @@ static int write_series(const char *dir, const char *name, const ni_series *s, t
     return tdi_atomic_commit(&af, err);
 }
 
-/* the reference lines: ideal circuit per engine (rows with every non-ideality at 0) and the
- * baselines (medians of their columns over the figure's rows are the same rows' numbers: they
- * do not depend on the chip); each a data file of two points spanning the x range */
+/* the reference lines: the ideal circuit per engine and sample count (mean over the rows with
+ * every non-ideality at 0 and calibrate none) and the baselines (their columns in the first ok
+ * row: they depend on neither the chip nor the non-idealities, only on the test samples); each
+ * a data file of two points spanning the x range */
 typedef struct ni_ref {
     char title[96];
     double cc, e;
     int style;               /* 0 ideal circuit, 1 mean, 2 ceiling, 3 digital, 4 no DAC */
     int engine;
+    int colour;              /* ideal lines: their order (a colour each) */
 } ni_ref;
 
 static size_t refs_collect(const ni_rows *R, const size_t *ax, size_t na, ni_ref *ref)
 {
     static const char *const eng[] = {"analytic", "sde", "spice"};
     size_t n = 0;
-    for (int e = 0; e < 3; e++) {
-        double s = 0, s2 = 0;
-        size_t m = 0;
-        for (size_t t = 0; t < R->nt; t++)
-            for (size_t r = 0; r < R->t[t].nrow; r++) {
-                int ideal = row_ok(R, t, r) && strcmp(cell(R, t, r, "engine"), eng[e]) == 0;
-                for (size_t b = 0; b < na && ideal; b++)
-                    ideal = num(R, t, r, tdi_sweep_xaxes[ax[b]].key) == 0;
-                const char *cal = cell(R, t, r, "calibrate");
-                if (ideal && (!*cal || strcmp(cal, "none") == 0)) {
-                    s += num(R, t, r, "cos_centered");
-                    s2 += rms_err(num(R, t, r, "r2"));
-                    m++;
+    double ns[4];            /* the sample counts of the file (at most 4 get a line each) */
+    size_t nns = 0;
+    for (size_t t = 0; t < R->nt; t++)
+        for (size_t r = 0; r < R->t[t].nrow; r++) {
+            double v = num(R, t, r, "samples");
+            size_t i = 0;
+            while (i < nns && ns[i] != v)
+                i++;
+            if (i == nns && nns < 4 && row_ok(R, t, r))
+                ns[nns++] = v;
+        }
+    for (int e = 0; e < 3; e++)
+        for (size_t q = 0; q < nns; q++) {
+            double s = 0, s2 = 0;
+            size_t m = 0;
+            for (size_t t = 0; t < R->nt; t++)
+                for (size_t r = 0; r < R->t[t].nrow; r++) {
+                    int ideal = row_ok(R, t, r) && strcmp(cell(R, t, r, "engine"), eng[e]) == 0 &&
+                                num(R, t, r, "samples") == ns[q];
+                    for (size_t b = 0; b < na && ideal; b++)
+                        ideal = num(R, t, r, tdi_sweep_xaxes[ax[b]].key) == 0;
+                    const char *cal = cell(R, t, r, "calibrate");
+                    if (ideal && (!*cal || strcmp(cal, "none") == 0)) {
+                        s += num(R, t, r, "cos_centered");
+                        s2 += rms_err(num(R, t, r, "r2"));
+                        m++;
+                    }
                 }
-            }
-        if (m) {
+            if (!m)
+                continue;
             ref[n] = (ni_ref){.cc = s / (double)m, .e = s2 / (double)m, .style = 0, .engine = e,
-                              .title = ""};
-            snprintf(ref[n].title, sizeof ref[n].title, "ideal circuit (%s)", eng[e]);
+                              .colour = (int)n, .title = ""};
+            if (nns > 1)
+                snprintf(ref[n].title, sizeof ref[n].title, "ideal circuit (%s, %g samples)",
+                         eng[e], ns[q]);
+            else
+                snprintf(ref[n].title, sizeof ref[n].title, "ideal circuit (%s)", eng[e]);
             n++;
         }
-    }
     static const char *const base[] = {"mean", "ceil", "digital", "ideal"};
     static const char *const btitle[] = {"mean baseline (fit-split mean)",
                                          "rank-k ceiling (best rank-k linear map)",
@@ -422,6 +449,8 @@ static int write_ref(const char *dir, const char *name, const ni_ref *f, double 
 static const char *const ni_colour[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
                                         "#8c564b", "#e377c2", "#17becf"};
 
+static const char *const ideal_colour[] = {"black", "#08306b", "#7f2704", "#3f007d"};
+
 static void fig_script(FILE *f, const ni_fig *F, const char *name, size_t nref,
                        const ni_ref *ref)
 {
@@ -456,7 +485,7 @@ static void fig_script(FILE *f, const ni_fig *F, const char *name, size_t nref,
         for (size_t i = 0; i < nref; i++)
             fprintf(f, ", \\\n     'data/%s_r%zu.dat' using 1:%d with lines lc rgb '%s' dt %d "
                     "lw %s title columnheader(%d) noenhanced", name, i, 2 + panel,
-                    ref[i].style ? "#555555" : (ref[i].engine ? "#08306b" : "black"),
+                    ref[i].style ? "#555555" : ideal_colour[ref[i].colour % 4],
                     dt[ref[i].style], ref[i].style ? "1.2" : "2", 2 + panel);
         fprintf(f, "\n");
     }
@@ -499,7 +528,7 @@ static int ni_figures(const ni_rows *R, const char *dir, FILE *log, size_t *nfig
     double mins[TDI_SWEEP_NX];
     for (size_t a = 0; a < na; a++)
         mins[a] = col_min(R, tdi_sweep_xaxes[ax[a]].key);
-    ni_ref ref[8];
+    ni_ref ref[20];
     size_t nref = refs_collect(R, ax, na, ref);
     static ni_fig F;
     for (size_t a = 0; a < na; a++) {
