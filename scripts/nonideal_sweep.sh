@@ -44,12 +44,12 @@ g=docs/sweeps/nonideal-goal.csv
 [ -f "$g" ] || exit 0
 # the goal point: mean, std, min, max over the chips of the uncalibrated (cos_centered) and the
 # calibrated (cal_cos_centered) chip, per engine and method
+echo "goal point ($g): engine calibrate chips mean std min max (centered cosine)"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
     $c["status"] == "ok" { k = $c["engine"] " " $c["calibrate"]
         v = $c["calibrate"] == "none" ? $c["cos_centered"] : $c["cal_cos_centered"]
         n[k]++; s[k] += v; q[k] += v * v
         if (!(k in lo) || v < lo[k]) lo[k] = v
         if (!(k in hi) || v > hi[k]) hi[k] = v }
-    END { print "engine calibrate chips mean std min max (centered cosine)"
-        for (k in n) { m = s[k] / n[k]; sd = n[k] > 1 ? sqrt((q[k] - n[k] * m * m) / (n[k] - 1)) : 0
+    END { for (k in n) { m = s[k] / n[k]; sd = n[k] > 1 ? sqrt((q[k] - n[k] * m * m) / (n[k] - 1)) : 0
             printf "%s %d %.4f %.4f %.4f %.4f\n", k, n[k], m, sd, lo[k], hi[k] } }' "$g" | sort

@@ -2,8 +2,8 @@
  * non-ideality xaxis that varies in the results, nonideal_<key>.png with the centered cosine and
  * the normalised rms error sqrt(1 - R^2) against it, mean +- std over the chips (and
  * replicates) of each series (engine, samples, calibrate, ...; a calibrated series draws the
- * cal_* columns), the ideal circuit and the baselines of fidelity_vs_k (from the first file's
- * first row) as horizontal lines. Invariants: rows whose other non-idealities are not at
+ * cal_* columns), the ideal circuit and the baselines of fidelity_vs_k (from the figure's first
+ * series' first row) as horizontal lines. Invariants: rows whose other non-idealities are not at
  * their smallest value in the file are left out of a figure; no text of a CSV enters a script
  * (legends are data-file header fields, as in tdi_sweep_plot.c). Non-goal: 2-D maps of two
  * non-idealities. */
@@ -51,7 +51,7 @@ static const struct {
     {"offset_sigma", "transconductor input offset, std (mV)", 1e3},
     {"gout", "transconductor output conductance / |g| (%)", 100},
     {"cap_sigma", "unit capacitor mismatch, relative std (%)", 100},
-    {"temperature", "chip temperature (K; the design's T: the ideal line)", 1},
+    {"temperature", "chip temperature (K; at the design temperature: the ideal line)", 1},
     {"adc_offset", "ADC offset, std (LSB)", 1},
     {"adc_gain_err", "ADC gain error, relative std (%)", 100},
     {"adc_inl", "ADC INL, largest |INL| (LSB)", 1},
@@ -160,6 +160,8 @@ typedef struct ni_series {
     size_t n[NI_MAXX], nx;
     int engine;              /* 0 analytic, 1 sde, 2 spice */
     int calibrated;          /* calibrate probe | loop: the points are the cal_* columns */
+    double samples;          /* test samples of its rows */
+    size_t t0, r0;           /* its first row (file, row): the baselines' */
 } ni_series;
 
 typedef struct ni_fig {
@@ -205,6 +207,9 @@ static ni_series *series_of(const ni_rows *R, size_t t, size_t r, ni_fig *F, con
     snprintf(s->key, sizeof s->key, "%s", key);
     const char *eng = cell(R, t, r, "engine");
     s->engine = strcmp(eng, "analytic") == 0 ? 0 : strcmp(eng, "sde") == 0 ? 1 : 2;
+    s->samples = num(R, t, r, "samples");
+    s->t0 = t;
+    s->r0 = r;
     size_t l = (size_t)snprintf(s->title, sizeof s->title, "%s", eng);
     for (size_t i = 0; i < NSER - 1; i++)
         if (vary[i] && strcmp(ser_cols[i], "engine") != 0 && l < sizeof s->title)
@@ -300,6 +305,14 @@ static int fig_collect(const ni_rows *R, const size_t *ax, size_t na, size_t a,
             F->xlo = fmin(F->xlo, x);
             F->xhi = fmax(F->xhi, x);
         }
+    size_t keep = 0; /* a series with one value of the axis is no line against it */
+    for (size_t q = 0; q < F->ns; q++)
+        if (F->s[q].nx > 1) {
+            if (keep != q)
+                F->s[keep] = F->s[q];
+            keep++;
+        }
+    F->ns = keep;
     for (size_t q = 0; q < F->ns; q++)
         for (size_t i = 0; i < F->s[q].nx; i++)
             F->chips = F->s[q].n[i] > F->chips ? F->s[q].n[i] : F->chips;
@@ -347,9 +360,9 @@ static int write_series(const char *dir, const char *name, const ni_series *s, t
 }
 
 /* the reference lines: the ideal circuit per engine and sample count (mean over the rows with
- * every non-ideality at 0 and calibrate none) and the baselines (their columns in the first ok
- * row: they depend on neither the chip nor the non-idealities, only on the test samples); each
- * a data file of two points spanning the x range */
+ * every non-ideality at 0 and calibrate none) and the baselines (their columns in one row of the
+ * figure: they depend on neither the chip nor the non-idealities, only on the test samples);
+ * each a data file of two points spanning the x range */
 typedef struct ni_ref {
     char title[96];
     double cc, e;
@@ -358,65 +371,71 @@ typedef struct ni_ref {
     int colour;              /* ideal lines: their order (a colour each) */
 } ni_ref;
 
-static size_t refs_collect(const ni_rows *R, const size_t *ax, size_t na, ni_ref *ref)
+/* the ideal circuit's mean (cos_centered, rms error) over the rows of engine e and ns samples
+ * with every non-ideality 0, uncalibrated; 0 rows: returns 0 */
+static size_t ideal_mean(const ni_rows *R, const size_t *ax, size_t na, const char *e, double ns,
+                         double *cc, double *er)
+{
+    size_t m = 0;
+    *cc = *er = 0;
+    for (size_t t = 0; t < R->nt; t++)
+        for (size_t r = 0; r < R->t[t].nrow; r++) {
+            int ideal = row_ok(R, t, r) && strcmp(cell(R, t, r, "engine"), e) == 0 &&
+                        num(R, t, r, "samples") == ns;
+            for (size_t b = 0; b < na && ideal; b++)
+                ideal = num(R, t, r, tdi_sweep_xaxes[ax[b]].key) == 0;
+            const char *cal = cell(R, t, r, "calibrate");
+            if (ideal && (!*cal || strcmp(cal, "none") == 0)) {
+                *cc += num(R, t, r, "cos_centered");
+                *er += rms_err(num(R, t, r, "r2"));
+                m++;
+            }
+        }
+    if (m) {
+        *cc /= (double)m;
+        *er /= (double)m;
+    }
+    return m;
+}
+
+/* The figure's reference lines: the ideal circuit for each (engine, samples) of its series, and
+ * the baselines of its first series' first row. */
+static size_t refs_collect(const ni_rows *R, const size_t *ax, size_t na, const ni_fig *F,
+                           ni_ref *ref)
 {
     static const char *const eng[] = {"analytic", "sde", "spice"};
     size_t n = 0;
-    double ns[4];            /* the sample counts of the file (at most 4 get a line each) */
-    size_t nns = 0;
-    for (size_t t = 0; t < R->nt; t++)
-        for (size_t r = 0; r < R->t[t].nrow; r++) {
-            double v = num(R, t, r, "samples");
-            size_t i = 0;
-            while (i < nns && ns[i] != v)
-                i++;
-            if (i == nns && nns < 4 && row_ok(R, t, r))
-                ns[nns++] = v;
-        }
-    for (int e = 0; e < 3; e++)
-        for (size_t q = 0; q < nns; q++) {
-            double s = 0, s2 = 0;
-            size_t m = 0;
-            for (size_t t = 0; t < R->nt; t++)
-                for (size_t r = 0; r < R->t[t].nrow; r++) {
-                    int ideal = row_ok(R, t, r) && strcmp(cell(R, t, r, "engine"), eng[e]) == 0 &&
-                                num(R, t, r, "samples") == ns[q];
-                    for (size_t b = 0; b < na && ideal; b++)
-                        ideal = num(R, t, r, tdi_sweep_xaxes[ax[b]].key) == 0;
-                    const char *cal = cell(R, t, r, "calibrate");
-                    if (ideal && (!*cal || strcmp(cal, "none") == 0)) {
-                        s += num(R, t, r, "cos_centered");
-                        s2 += rms_err(num(R, t, r, "r2"));
-                        m++;
-                    }
-                }
-            if (!m)
-                continue;
-            ref[n] = (ni_ref){.cc = s / (double)m, .e = s2 / (double)m, .style = 0, .engine = e,
-                              .colour = (int)n, .title = ""};
-            if (nns > 1)
-                snprintf(ref[n].title, sizeof ref[n].title, "ideal circuit (%s, %g samples)",
-                         eng[e], ns[q]);
-            else
-                snprintf(ref[n].title, sizeof ref[n].title, "ideal circuit (%s)", eng[e]);
-            n++;
-        }
+    int many = 0;
+    for (size_t q = 1; q < F->ns; q++)
+        many |= F->s[q].samples != F->s[0].samples;
+    for (size_t q = 0; q < F->ns && n < 12; q++) {
+        int dup = 0;
+        for (size_t p = 0; p < q; p++)
+            dup |= F->s[p].engine == F->s[q].engine && F->s[p].samples == F->s[q].samples;
+        double cc, er;
+        if (dup || !ideal_mean(R, ax, na, eng[F->s[q].engine], F->s[q].samples, &cc, &er))
+            continue;
+        ref[n] = (ni_ref){.cc = cc, .e = er, .style = 0, .engine = F->s[q].engine,
+                          .colour = (int)n, .title = ""};
+        if (many)
+            snprintf(ref[n].title, sizeof ref[n].title, "ideal circuit (%s, %g samples)",
+                     eng[F->s[q].engine], F->s[q].samples);
+        else
+            snprintf(ref[n].title, sizeof ref[n].title, "ideal circuit (%s)",
+                     eng[F->s[q].engine]);
+        n++;
+    }
     static const char *const base[] = {"mean", "ceil", "digital", "ideal"};
     static const char *const btitle[] = {"mean baseline (fit-split mean)",
                                          "rank-k ceiling (best rank-k linear map)",
                                          "digital shortcut y = B^-1 b_dec",
                                          "exact equilibrium without DAC"};
-    for (int b = 0; b < 4; b++) {
+    for (int b = 0; b < 4 && F->ns; b++) {
         char c1[32], c2[32];
         snprintf(c1, sizeof c1, "%s_cos_centered", base[b]);
         snprintf(c2, sizeof c2, "%s_r2", base[b]);
-        double v = NAN, w = NAN;
-        for (size_t t = 0; t < R->nt && !isfinite(v); t++)
-            for (size_t r = 0; r < R->t[t].nrow && !isfinite(v); r++)
-                if (row_ok(R, t, r)) {
-                    v = num(R, t, r, c1);
-                    w = rms_err(num(R, t, r, c2));
-                }
+        double v = num(R, F->s[0].t0, F->s[0].r0, c1);
+        double w = rms_err(num(R, F->s[0].t0, F->s[0].r0, c2));
         if (isfinite(v)) {
             ref[n] = (ni_ref){.cc = v, .e = w, .style = 1 + b, .engine = 0, .title = ""};
             snprintf(ref[n].title, sizeof ref[n].title, "%s", btitle[b]);
@@ -529,7 +548,6 @@ static int ni_figures(const ni_rows *R, const char *dir, FILE *log, size_t *nfig
     for (size_t a = 0; a < na; a++)
         mins[a] = col_min(R, tdi_sweep_xaxes[ax[a]].key);
     ni_ref ref[20];
-    size_t nref = refs_collect(R, ax, na, ref);
     static ni_fig F;
     for (size_t a = 0; a < na; a++) {
         memset(&F, 0, sizeof F);
@@ -545,11 +563,9 @@ static int ni_figures(const ni_rows *R, const char *dir, FILE *log, size_t *nfig
         int rc = fig_collect(R, ax, na, a, mins, &F, err);
         if (rc)
             return rc;
-        int two = 0; /* a figure needs two x values in some series */
-        for (size_t q = 0; q < F.ns; q++)
-            two |= F.s[q].nx > 1;
-        if (!two)
+        if (F.ns == 0) /* no series with two values of this axis */
             continue;
+        size_t nref = refs_collect(R, ax, na, &F, ref);
         if ((rc = fig_write(&F, dir, nref, ref, log, err)))
             return rc;
         (*nfig)++;
