@@ -156,7 +156,7 @@ static void test_grid(void)
                   "xaxis grid: order adc_bits, avg_relax, engine (last fastest)");
         char in[512];
         tdi_sweep_row_inputs(&c, &J[2], in, sizeof in);
-        tdi_check_contains(in, ",10,8,30,none,rc,", "xaxis: the row's inputs hold avg_relax after "
+        tdi_check_contains(in, ",10,8,30,none,0,", "xaxis: the row's inputs hold avg_relax after "
                            "adc_bits");
         tdi_sweep_cfg_load(p, &c, &err);
         tdi_cosim_cfg cc = c.cosim;
@@ -164,7 +164,7 @@ static void test_grid(void)
         tdi_sweep_xaxes_apply(&J[2], &gg, &cc);
         tdi_check_near(cc.avg_relax, 30, 0, "xaxis: applied to the job's cosim config");
     }
-    tdi_check_contains(tdi_sweep_csv_header(), "adc_bits,avg_relax,readout_stage,unit",
+    tdi_check_contains(tdi_sweep_csv_header(), "adc_bits,avg_relax,readout_stage,gain_sigma",
                        "header: the xaxis column after adc_bits");
     free(J);
 }

@@ -47,14 +47,22 @@
  *                              #   report: Pareto set and cheapest point (absent: no report)
  *   avg_relax: [10]            # and every axis of tdi_sweep_xaxes (below): lists of numbers
  *                              #   or comma-separated words      (default: the base's)
+ *   xgrid: product             # product: every combination of the xaxes' values; each: the
+ *                              #   number xaxes one at a time (below)
+ *   chips: 8                   # Monte Carlo over chips: circuit.chip = 0 .. chips-1 (0 or
+ *                              #   absent: the base's circuit.chip); every job then has the
+ *                              #   sweep's seed, so chip c is the same chip in every row
  * Grid order (the last varies fastest): D, k, theta|Vs, dac_bits, adc_bits, the xaxes in table
- * order, unit, skip, engine, replicate; job index = position in that order after dropping
- * k > D. */
+ * order, unit, skip, engine, chip, replicate; job index = position in that order after dropping
+ * k > D. With xgrid: each, the number xaxes are one list of points instead of their product:
+ * first every axis at its first value, then each axis in table order through its other values
+ * while the others stay at their first (a one-factor-at-a-time sweep); the word xaxes multiply
+ * that list as before, after it in table order. */
 /* Axes that set one field of a component's config. Adding an axis = one line in the table
  * tdi_sweep_xaxes (tdi_sweep_cfg.c): its sweep key (also the CSV input column, after adc_bits),
  * the config struct and field it sets, and its values' kind (numbers in [lo, hi], or words
  * from choices "a|b"). */
-#define TDI_SWEEP_NX 4       /* capacity of the table */
+#define TDI_SWEEP_NX 18      /* capacity of the table */
 typedef enum { TDI_SWEEP_X_GEN = 0, TDI_SWEEP_X_COSIM = 1 } tdi_sweep_xtarget;
 typedef struct tdi_sweep_xaxis {
     const char *key;         /* "avg_relax" */
@@ -63,6 +71,8 @@ typedef struct tdi_sweep_xaxis {
     size_t size;             /* word axes: the char array's size; 0: the field is a double */
     const char *choices;     /* word axes: "a|b|c"; NULL for numbers */
     double lo, hi;           /* number axes: allowed range */
+    int nonideal;            /* 1: a chip's non-ideality (docs/nonideal.md), 0 the ideal
+                                circuit; tdi_sweep_plot draws fidelity against it */
 } tdi_sweep_xaxis;
 extern const tdi_sweep_xaxis tdi_sweep_xaxes[];
 extern const size_t tdi_sweep_n_xaxes;
@@ -84,6 +94,8 @@ typedef struct tdi_sweep_cfg {
     double xnum[TDI_SWEEP_NX][TDI_SWEEP_MAXVAL];   /* values of each xaxis (numbers) */
     char xword[TDI_SWEEP_NX][TDI_SWEEP_MAXWORD][16]; /* (words) */
     size_t n_x[TDI_SWEEP_NX];
+    int x_each;              /* xgrid: each (one number xaxis at a time) */
+    long chips;              /* chip axis 0 .. chips-1 (0: the base's circuit.chip alone) */
     long replicates;
     long n_samples;
     long spice_samples;
@@ -112,11 +124,13 @@ typedef struct tdi_sweep_job {
     char xword[TDI_SWEEP_NX][16];  /* (word axes) */
     char unit[16], skip[16];
     int engine;              /* tdi_cosim_kind */
+    long chip;               /* circuit.chip */
     long replicate;
-    unsigned long seed;      /* 1 .. 2^32-1 */
+    unsigned long seed;      /* tdi_seed(sweep seed, TDI_SEED_SWEEP_JOB, index), 1 .. 2^32-1;
+                                with sweep.chips: the sweep seed itself */
 } tdi_sweep_job;
 
-/* Sets the xaxes' fields of the job in the component configs. */
+/* Sets the xaxes' fields (and circuit.chip) of the job in the component configs. */
 void tdi_sweep_xaxes_apply(const tdi_sweep_job *j, tdi_gen_config *g, tdi_cosim_cfg *c);
 /* Expands the grid: *jobs is malloc'd (caller frees), *n jobs. */
 int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_err *err);
@@ -182,9 +196,24 @@ int tdi_sweep_run(const tdi_sweep_cfg *c, const tdi_sweep_comm *comm, const tdi_
 /* ---------------------------------------------------------------- plots */
 /* Reads results files (ncsv >= 1, same header; e.g. the sweeps of two presets) and writes PNG
  * figures with gnuplot into outdir (fidelity_vs_k.png, wires_vs_k.png, energy_vs_k.png,
- * time_vs_k_theta.png) plus their data and scripts. */
+ * time_vs_k_theta.png) plus their data and scripts; a sweep of non-idealities or chips
+ * (tdi_sweep_niplot_varies) gets the figures of tdi_sweep_niplot instead. */
 int tdi_sweep_plot(const char *const *csv, size_t ncsv, const char *outdir, FILE *log,
                    tdi_err *err);
+
+/* Non-ideality figures (tdi_sweep_niplot.c; docs/nonideal.md, "Sweeps"). *varies = 1 when a
+ * non-ideality column (tdi_sweep_xaxis.nonideal) or the chip column holds two values among the
+ * ok rows: tdi_sweep_plot then draws these figures instead of the ones against k. */
+int tdi_sweep_niplot_varies(const char *const *csv, size_t ncsv, int *varies, tdi_err *err);
+/* Per non-ideality column that varies: outdir/nonideal_<key>.png, centered cosine and the
+ * normalised rms error sqrt(1 - R^2) against it, mean +- std over the chips (and replicates) of
+ * each series (rows differing only in chip and replicate), rows whose other non-idealities are
+ * at their smallest values in the files; horizontal lines: the ideal circuit (rows with every
+ * non-ideality 0 and calibrate none, per engine), the mean baseline, the rank-k ceiling, the
+ * digital shortcut and the exact equilibrium without DAC (the ideal_* columns). Data and script
+ * beside each figure, as tdi_sweep_plot. *nfig: figures written. */
+int tdi_sweep_niplot(const char *const *csv, size_t ncsv, const char *outdir, FILE *log,
+                     size_t *nfig, tdi_err *err);
 
 /* ---------------------------------------------------------------- the frontier
  * (tdi_sweep_pareto.c, tdi_sweep_frontier.c). A point of the fidelity-energy-time space: the

@@ -16,9 +16,29 @@
 
 /* The circuit- and cosim-side axes beyond the fixed ones (tdi_sweep.h). One line per axis. */
 const tdi_sweep_xaxis tdi_sweep_xaxes[] = {
-    {"avg_relax", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, avg_relax), 0, NULL, 1e-3, 1e6},
+    {"avg_relax", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, avg_relax), 0, NULL, 1e-3, 1e6, 0},
     {"readout_stage", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, readout_stage),
-     sizeof(((tdi_gen_config *)0)->readout_stage), "none|rc", 0, 0},
+     sizeof(((tdi_gen_config *)0)->readout_stage), "none|rc", 0, 0, 0},
+    /* a chip's non-idealities (docs/nonideal.md; the ranges of circuit.nonideal.* and cosim.*) */
+    {"gain_sigma", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, ni_gain_sigma), 0, NULL, 0, 0.3, 1},
+    {"self_sigma", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, ni_self_sigma), 0, NULL, 0, 0.3, 1},
+    {"offset_sigma", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, ni_offset_sigma), 0, NULL, 0, 1,
+     1},
+    {"gout", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, ni_gout), 0, NULL, 0, 1, 1},
+    {"cap_sigma", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, ni_cap_sigma), 0, NULL, 0, 0.3, 1},
+    {"temperature", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, ni_temp), 0, NULL, 0, 1e4, 1},
+    {"tempco", TDI_SWEEP_X_GEN, offsetof(tdi_gen_config, ni_tempco), 0, NULL, -0.1, 0.1, 0},
+    {"adc_offset", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, adc_offset), 0, NULL, 0, 1e3, 1},
+    {"adc_gain_err", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, adc_gain_err), 0, NULL, 0, 0.5,
+     1},
+    {"adc_inl", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, adc_inl), 0, NULL, 0, 1e3, 1},
+    {"dac_offset", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, dac_offset), 0, NULL, 0, 1e3, 1},
+    {"dac_gain_err", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, dac_gain_err), 0, NULL, 0, 0.5,
+     1},
+    {"dac_inl", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, dac_inl), 0, NULL, 0, 1e3, 1},
+    /* the chip's calibration (docs/nonideal.md "Calibration"): the row's cal_* columns */
+    {"calibrate", TDI_SWEEP_X_COSIM, offsetof(tdi_cosim_cfg, calibrate),
+     sizeof(((tdi_cosim_cfg *)0)->calibrate), "none|probe|loop", 0, 0, 0},
 };
 const size_t tdi_sweep_n_xaxes = sizeof tdi_sweep_xaxes / sizeof tdi_sweep_xaxes[0];
 _Static_assert(sizeof tdi_sweep_xaxes / sizeof tdi_sweep_xaxes[0] <= TDI_SWEEP_NX,
@@ -31,6 +51,7 @@ static void *xaxis_field(const tdi_sweep_xaxis *a, tdi_gen_config *g, tdi_cosim_
 
 void tdi_sweep_xaxes_apply(const tdi_sweep_job *j, tdi_gen_config *g, tdi_cosim_cfg *c)
 {
+    g->chip = j->chip;
     for (size_t x = 0; x < tdi_sweep_n_xaxes; x++) {
         const tdi_sweep_xaxis *a = &tdi_sweep_xaxes[x];
         void *f = xaxis_field(a, g, c);
@@ -162,6 +183,87 @@ static void axis_one(int use, long *axis, size_t *n, long v)
     }
 }
 
+#define NFIXED 21 /* the keys of tdi_sweep_cfg_load before the xaxes' */
+
+/* sweep.xgrid and sweep.chips: a chips sweep gives every job the sweep's seed (chip c is then
+ * the chip (seed, c) of docs/nonideal.md in every row), so replicates would repeat a job. */
+static int chips_xgrid(tdi_sweep_cfg *c, const char *xgrid, tdi_err *err)
+{
+    if (strcmp(xgrid, "each") != 0 && strcmp(xgrid, "product") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.xgrid: unknown value '%s' (product | "
+                           "each)", c->path, xgrid);
+    c->x_each = strcmp(xgrid, "each") == 0;
+    if (c->chips > 0 && c->replicates > 1)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.chips with sweep.replicates %ld: a chips "
+                           "sweep runs every job with the sweep's seed, so replicates would "
+                           "repeat it; the chip is the replicate", c->path, c->replicates);
+    return 0;
+}
+
+/* largest value of xaxis key over the grid (the base's when the sweep leaves it out) */
+static double xaxis_max(const tdi_sweep_cfg *c, const char *key)
+{
+    double m = 0;
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++)
+        if (strcmp(tdi_sweep_xaxes[x].key, key) == 0 && !tdi_sweep_xaxes[x].size)
+            for (size_t v = 0; v < c->n_x[x]; v++)
+                m = fmax(m, c->xnum[x][v]);
+    return m;
+}
+
+/* The generator's, the converters' and the calibration's conditions on a non-ideal chip
+ * (docs/nonideal.md), for every job of the grid at once: behavioural non-idealities need
+ * devices: ideal and unit: rc, cap_sigma needs readout_stage: none, converter errors need bits
+ * (they are in LSB), calibrate probe | loop the skip mode without a read-out stage. */
+static int nonideal_check(const tdi_sweep_cfg *c, tdi_err *err)
+{
+    double gen = 0;
+    static const char *const g[] = {"gain_sigma", "self_sigma", "offset_sigma", "gout",
+                                    "cap_sigma", "temperature"};
+    for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+        gen = fmax(gen, xaxis_max(c, g[i]));
+    int rc_only = 1, stage_none = 1;
+    for (size_t u = 0; u < c->n_unit; u++)
+        rc_only &= strcmp(c->unit[u], "rc") == 0;
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++)
+        if (strcmp(tdi_sweep_xaxes[x].key, "readout_stage") == 0)
+            for (size_t v = 0; v < c->n_x[x]; v++)
+                stage_none &= strcmp(c->xword[x][v], "none") == 0;
+    if (gen > 0 && (!rc_only || strcmp(c->gen.devices, "ideal") != 0))
+        return tdi_err_set(err, TDI_ECONFIG, "%s: the non-ideality axes (circuit.nonideal, "
+                           "docs/nonideal.md) need unit: rc and devices: ideal in every job",
+                           c->path);
+    int cal = 0;
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++)
+        if (strcmp(tdi_sweep_xaxes[x].key, "calibrate") == 0)
+            for (size_t v = 0; v < c->n_x[x]; v++)
+                cal |= strcmp(c->xword[x][v], "none") != 0;
+    if (cal && (strcmp(c->sub.mode, "skip") != 0 || !stage_none ||
+                strcmp(c->gen.devices, "ideal") != 0))
+        return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.calibrate probe | loop needs "
+                           "substrate.mode skip, readout_stage: none and devices: ideal in every "
+                           "job (docs/nonideal.md \"Calibration\")", c->path);
+    if (xaxis_max(c, "cap_sigma") > 0 && !stage_none)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.cap_sigma needs readout_stage: none in "
+                           "every job (docs/nonideal.md)", c->path);
+    const char *conv[2] = {"adc", "dac"};
+    for (int a = 0; a < 2; a++) {
+        char k[3][16];
+        snprintf(k[0], sizeof k[0], "%s_offset", conv[a]);
+        snprintf(k[1], sizeof k[1], "%s_gain_err", conv[a]);
+        snprintf(k[2], sizeof k[2], "%s_inl", conv[a]);
+        double m = fmax(xaxis_max(c, k[0]), fmax(xaxis_max(c, k[1]), xaxis_max(c, k[2])));
+        const long *bits = a ? c->dac : c->adc;
+        size_t nb = a ? c->n_dac : c->n_adc;
+        for (size_t b = 0; b < nb && m > 0; b++)
+            if (bits[b] <= 0)
+                return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.%s_* with %s_bits 0: converter "
+                                   "errors are in LSB and need bits > 0", c->path, conv[a],
+                                   conv[a]);
+    }
+    return 0;
+}
+
 int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
 {
     memset(c, 0, sizeof *c);
@@ -169,10 +271,10 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     c->seed = 1;
     c->replicates = 1;
     c->target = NAN;
-    char unit[128] = "", skip[128] = "", engine[128] = "analytic";
+    char unit[128] = "", skip[128] = "", engine[128] = "analytic", xgrid[16] = "product";
     long krange[3] = {0, 0, 1};
     size_t n_krange = 0;
-    tdi_cfg_key keys[19 + TDI_SWEEP_NX] = {
+    tdi_cfg_key keys[NFIXED + TDI_SWEEP_NX] = {
         {"sweep.base", TDI_CFG_STRING, c->base, 0, 0, sizeof c->base, NULL, NULL, 0},
         {"sweep.out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
         {"sweep.seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
@@ -194,10 +296,12 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
         {"sweep.substrate", TDI_CFG_STRING, c->substrate, 0, 0, sizeof c->substrate, NULL, NULL,
          0},
         {"sweep.target", TDI_CFG_DOUBLE, &c->target, -1e6, 1, 0, NULL, NULL, 0},
+        {"sweep.xgrid", TDI_CFG_STRING, xgrid, 0, 0, sizeof xgrid, NULL, NULL, 0},
+        {"sweep.chips", TDI_CFG_INT, &c->chips, 0, 1e6, 0, NULL, NULL, 0},
     };
     char xw[TDI_SWEEP_NX][128];
-    xaxes_keys(c, xw, keys + 19);
-    size_t nk = 19 + tdi_sweep_n_xaxes;
+    xaxes_keys(c, xw, keys + NFIXED);
+    size_t nk = NFIXED + tdi_sweep_n_xaxes;
     int rc = tdi_cfg_load(path, keys, nk, err);
     if (rc)
         return rc;
@@ -248,7 +352,8 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     }
     axis_one(!keys[8].seen, c->dac, &c->n_dac, c->cosim.dac_bits);
     axis_one(!keys[9].seen, c->adc, &c->n_adc, c->cosim.adc_bits);
-    if ((rc = xaxes_values(c, xw, keys + 19, err)) || (rc = fixed_substrate(c, err)))
+    if ((rc = xaxes_values(c, xw, keys + NFIXED, err)) || (rc = fixed_substrate(c, err)) ||
+        (rc = chips_xgrid(c, xgrid, err)))
         return rc;
     char units[128], skips[128]; /* the generator's tables: one list of names */
     tdi_gen_unit_names(units, sizeof units);
@@ -268,13 +373,47 @@ int tdi_sweep_cfg_load(const char *path, tdi_sweep_cfg *c, tdi_err *err)
     if (c->n_k == 0 || c->n_D == 0 || (c->n_theta == 0 && c->n_Vs == 0) || c->n_dac == 0 ||
         c->n_adc == 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: an axis of the grid is an empty list", path);
-    return 0;
+    return nonideal_check(c, err);
 }
 
-/* The xaxes' values of mixed-radix index xi (the first axis varies slowest). */
+/* The number of xaxis points: the product of the axes' value counts, or with xgrid: each the
+ * one-at-a-time list of the number axes (1 + sum (n - 1)) times the product of the word axes. */
+static size_t xaxes_count(const tdi_sweep_cfg *c)
+{
+    size_t nn = 1, nw = 1;
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++) {
+        if (!c->x_each || tdi_sweep_xaxes[x].size)
+            nw *= c->n_x[x];
+        else
+            nn += c->n_x[x] - 1;
+    }
+    return nn * nw;
+}
+
+/* xgrid: each: point p of the number axes' list (0: every axis at its first value; then each
+ * axis in table order through its values after the first) */
+static void xaxes_pick_each(const tdi_sweep_cfg *c, size_t p, tdi_sweep_job *j)
+{
+    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++) {
+        if (tdi_sweep_xaxes[x].size)
+            continue;
+        j->xnum[x] = c->xnum[x][0];
+        if (p > 0 && p < c->n_x[x]) {
+            j->xnum[x] = c->xnum[x][p];
+            p = 0;
+        } else if (p > 0) {
+            p -= c->n_x[x] - 1;
+        }
+    }
+}
+
+/* The xaxes' values of mixed-radix index xi (the first axis varies slowest; with xgrid: each,
+ * the number axes' point is the slowest digit). */
 static void xaxes_pick(const tdi_sweep_cfg *c, size_t xi, tdi_sweep_job *j)
 {
     for (size_t x = tdi_sweep_n_xaxes; x-- > 0;) {
+        if (c->x_each && !tdi_sweep_xaxes[x].size)
+            continue;
         size_t v = xi % c->n_x[x];
         xi /= c->n_x[x];
         if (tdi_sweep_xaxes[x].size)
@@ -282,15 +421,16 @@ static void xaxes_pick(const tdi_sweep_cfg *c, size_t xi, tdi_sweep_job *j)
         else
             j->xnum[x] = c->xnum[x][v];
     }
+    if (c->x_each)
+        xaxes_pick_each(c, xi, j);
 }
 
 int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_err *err)
 {
-    size_t nt = c->n_Vs ? c->n_Vs : c->n_theta, nx = 1;
-    for (size_t x = 0; x < tdi_sweep_n_xaxes; x++)
-        nx *= c->n_x[x];
+    size_t nt = c->n_Vs ? c->n_Vs : c->n_theta, nx = xaxes_count(c);
+    size_t nchip = c->chips > 0 ? (size_t)c->chips : 1;
     size_t cap = c->n_D * c->n_k * nt * c->n_dac * c->n_adc * nx * c->n_unit * c->n_skip *
-                 c->n_engine * (size_t)c->replicates;
+                 c->n_engine * nchip * (size_t)c->replicates;
     *jobs = NULL;
     *n = 0;
     if (cap > 10000000)
@@ -311,6 +451,7 @@ int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_
                         for (size_t u = 0; u < c->n_unit; u++)
                             for (size_t s = 0; s < c->n_skip; s++)
                                 for (size_t g = 0; g < c->n_engine; g++)
+                                  for (size_t ch = 0; ch < nchip; ch++)
                                     for (long r = 0; r < c->replicates; r++) {
                                         tdi_sweep_job *j = &J[m];
                                         j->index = m;
@@ -329,8 +470,10 @@ int tdi_sweep_grid(const tdi_sweep_cfg *c, tdi_sweep_job **jobs, size_t *n, tdi_
                                         snprintf(j->unit, sizeof j->unit, "%s", c->unit[u]);
                                         snprintf(j->skip, sizeof j->skip, "%s", c->skip[s]);
                                         j->engine = c->engine[g];
+                                        j->chip = c->chips > 0 ? (long)ch : c->gen.chip;
                                         j->replicate = r;
-                                        j->seed = (unsigned long)tdi_seed(
+                                        j->seed = c->chips > 0 ? (unsigned long)c->seed
+                                                  : (unsigned long)tdi_seed(
                                             (uint64_t)c->seed, TDI_SEED_SWEEP_JOB, m);
                                         m++;
                                     }

@@ -23,7 +23,7 @@
 static const char *const cols[] = {
     /* inputs */
     "job", "preset", "mode", "D", "k", "theta", "Vs_V", "dac_bits", "adc_bits", "XAXES", "unit",
-    "skip", "engine", "replicate", "seed",
+    "skip", "engine", "chip", "replicate", "seed",
     /* outputs */
     "status", "samples", "cos_paper", "cos_centered", "r2", "mean_cos_paper",
     "mean_cos_centered", "mean_r2", "ceil_cos_paper", "ceil_cos_centered", "ceil_r2",
@@ -33,7 +33,9 @@ static const char *const cols[] = {
     "E_adc_J", "E_digital_J", "E_total_J", "kT_floor_J", "gpu_step_J", "gpu_part_J",
     "energy_engine", "t_settle_s", "t_avg_s", "time_to_solution_s", "t_slow_s",
     "readout_pred_V", "readout_meas_V", "interface_macs", "E_weight_reads_J", "digeq_macs",
-    "digeq_reads", "E_digeq_J", "E_digeq_folded_J", "ratio_analog_digeq", "note", "wall_s"};
+    "digeq_reads", "E_digeq_J", "E_digeq_folded_J", "ratio_analog_digeq", "cal_cos_paper",
+    "cal_cos_centered", "cal_r2", "cal_probes", "cal_t_circuit_s", "cal_E_probe_J", "cal_macs",
+    "note", "wall_s"};
 /* "XAXES" stands for the input columns of tdi_sweep_xaxes, in table order */
 #define NCOLS (sizeof cols / sizeof cols[0] - 1 + tdi_sweep_n_xaxes)
 
@@ -118,6 +120,7 @@ static void inputs(line *l, const tdi_sweep_cfg *c, const tdi_sweep_job *j)
     col(l, "%s", j->unit);
     col(l, "%s", j->skip);
     col(l, "%s", tdi_cosim_kind_name((tdi_cosim_kind)j->engine));
+    col(l, "%ld", j->chip);
     col(l, "%ld", j->replicate);
     col(l, "%lu", j->seed);
 }
@@ -203,6 +206,22 @@ done:
     tdi_sub_act_destroy(&fit);
     tdi_sub_act_destroy(&test);
     return rc;
+}
+
+/* The calibrated chip by the row's engine (cosim.calibrate probe | loop; nan with none or for
+ * spice, which the calibration does not run) and the calibration's cost. */
+static void calib_cols(line *l, const tdi_cosim_summary *s, int engine)
+{
+    int r = engine == TDI_COSIM_SDE ? TDI_COSIM_CAL_SDE
+            : engine == TDI_COSIM_ANALYTIC ? TDI_COSIM_CAL_ANALYTIC : -1;
+    int have = r >= 0 && s->cal_have[r];
+    num(l, have ? s->cal_cos_paper[r] : NAN);
+    num(l, have ? s->cal_cos_centered[r] : NAN);
+    num(l, have ? s->cal_r2[r] : NAN);
+    col(l, "%ld", have ? s->cal_probes : 0L);
+    num(l, have ? s->cal_t_circuit : NAN);
+    num(l, have ? s->cal_E_probe : NAN);
+    num(l, have ? s->cal_macs : NAN);
 }
 
 static void sanitize(char *s)
@@ -346,6 +365,7 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
         num(&l, sum.E_digeq);
         num(&l, sum.E_digeq_folded);
         num(&l, sum.ratio_digeq);
+        calib_cols(&l, &sum, e);
         col(&l, "%s", "");
     }
     col(&l, "%.3f", tdi_clock_s(CLOCK_MONOTONIC) - t0);

@@ -3,7 +3,8 @@
  * figure gets its data files (OUTDIR/data/NAME.dat) and its script (OUTDIR/NAME.gp) so it can be
  * re-plotted or edited by hand. Figures: fidelity_vs_k (paper and centered cosine with the mean
  * baseline and the rank-k ceiling), wires_vs_k (skip-coupling wire pairs, dense D^2 line),
- * energy_vs_k (per inference, stacked by term, GPU lines), time_vs_k_theta.
+ * energy_vs_k (per inference, stacked by term, GPU lines), time_vs_k_theta; a sweep of
+ * non-idealities or chips goes to tdi_sweep_niplot.c instead.
  * Invariants: only numbers from the CSV are drawn; no text from a CSV or a config ever enters
  * a script: legend and panel texts go into the data files and gnuplot reads them as data
  * (title columnheader(N), strcol), the scripts hold only fixed text and numbers; gnuplot runs
@@ -23,7 +24,7 @@
 #include "tdi_cfg.h"
 #include "tdi_io.h"
 
-#define MAXCOL 64
+#define MAXCOL 128
 #define MAXSER 64
 
 typedef struct table {
@@ -704,10 +705,16 @@ int tdi_sweep_plot(const char *const *csv, size_t ncsv, const char *outdir, FILE
 {
     static plotset P;
     memset(&P, 0, sizeof P);
+    int ni = 0;
+    int rc = tdi_sweep_niplot_varies(csv, ncsv, &ni, err);
+    if (rc || ni) {
+        size_t nfig = 0;
+        return rc ? rc : tdi_sweep_niplot(csv, ncsv, outdir, log, &nfig, err);
+    }
     char data[1200];
     if ((size_t)snprintf(data, sizeof data, "%s/data", outdir) >= sizeof data)
         return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
-    int rc = tdi_mkdirs(data, err);
+    rc = tdi_mkdirs(data, err);
     if (!rc)
         rc = tab_read(csv, ncsv, &P.t, err);
     if (!rc)
