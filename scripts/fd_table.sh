@@ -93,11 +93,13 @@ if [ "${1:-}" = --finish ]; then
     append_row "$(stem "$1")" "${2%% *}" "$3" "${2#* }"
     exit 0
 fi
-# the default queue, most useful first: the unmodified model at N = 2000, then every other model
-# at N = 500 (the N of the first table), the samplers at N = 100, then N = 2000 for the rest
-[ $# -gt 0 ] || set -- unmod-ddim50 e1-k16@500 e2-k4@500 all-k4@500 unmod-ddim100@500 e1-k1@500 \
-    e2-mean@500 all-mean@500 e2-k1@500 e2-k16@500 all-k1@500 all-k16@500 unmod-ddim50@100 \
-    unmod-ddpm@100 unmod-ddim50@500 e1-mean@500 e1-k4@500 e1-mean e1-k4
+# the default queue, most useful first: the unmodified model at N = 2000, the substrate skips at
+# k = 16 and 4 at N = 500 (the N of the first table), DDIM 100 at N = 500, DDPM against DDIM 50
+# at N = 100 (DDPM costs 20x per image), the other models at N = 500, the first table's rows
+# again with this build, then N = 2000 for the rest
+[ $# -gt 0 ] || set -- unmod-ddim50 e1-k16@500 e2-k4@500 all-k4@500 unmod-ddim100@500 \
+    unmod-ddpm@100 unmod-ddim50@100 e1-k1@500 e2-mean@500 e2-k1@500 e2-k16@500 all-mean@500 \
+    all-k1@500 all-k16@500 unmod-ddim50@500 e1-mean@500 e1-k4@500 e1-mean e1-k4
 for r in "$@"; do
     run_row "$r" || true
 done
