@@ -67,6 +67,7 @@ void tdi_unet_fill_rows(float *out, size_t rows, size_t n, const float *b1, cons
     for (size_t r = 0; r < rows; r++) {
         float *o = out + r * n;
         const float v = (b1 ? b1[r] : 0.0f) + (b2 ? b2[r] : 0.0f);
+#pragma omp simd
         for (size_t i = 0; i < n; i++)
             o[i] = v;
     }
@@ -456,6 +457,7 @@ void tdi_unet_gn_bwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                 const float *x = in + ch * n + b * hw;
                 float *o = din + ch * n + b * hw;
                 const float ga = gamma[ch];
+#pragma omp simd /* element-wise: the same bits */
                 for (size_t i = 0; i < hw; i++) {
                     const float xh = (x[i] - mu) * rs;
                     o[i] = rs * (o[i] * ga - m1 - xh * m2);
