@@ -84,4 +84,5 @@ while [ "$i" -lt "$runs" ]; do
     fi
     i=$((i + 1))
 done
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg);" \
+    "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset: OpenBLAS picks by CPU>}"
