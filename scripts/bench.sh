@@ -26,7 +26,8 @@ if want unet; then
             "apt-get install -y python3-torch, or make bench-deps)"
     fi
     mkdir -p build && : >build/bench-unet.txt
-    echo "unet: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "unet: load average before: $(cut -d' ' -f1-3 /proc/loadavg);" \
+        "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset: OpenBLAS picks by CPU>} (both programs)"
     for i in $(seq "$runs"); do
         if line=$(OMP_NUM_THREADS=2 bin/tdi-unet bench configs/unet.yaml --batch 64 \
                 --seconds "$secs" 2>&1); then

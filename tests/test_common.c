@@ -959,44 +959,8 @@ static int omp_child(const char *set, const char *want)
     return WEXITSTATUS(st);
 }
 
-/* Runs tdi_cli_env(flags) in a child with OMP_WAIT_POLICY=ACTIVE (so only OPENBLAS_CORETYPE can
- * cause a re-exec) and OPENBLAS_CORETYPE unset (set = NULL) or set to `set`; the exec target
- * /bin/sh tests "${OPENBLAS_CORETYPE-<unset>}" against want. Returns as omp_child. */
-static int blas_child(unsigned flags, const char *set, const char *want)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        setenv("OMP_WAIT_POLICY", "ACTIVE", 1);
-        if (set)
-            setenv("OPENBLAS_CORETYPE", set, 1);
-        else
-            unsetenv("OPENBLAS_CORETYPE");
-        char script[128];
-        snprintf(script, sizeof script, "test \"${OPENBLAS_CORETYPE-<unset>}\" = '%s'", want);
-        char *argv[] = {"sh", "-c", script, NULL};
-        tdi_cli_env("/bin/sh", argv, flags);
-        const char *v = getenv("OPENBLAS_CORETYPE");
-        _exit(strcmp(v ? v : "<unset>", want) == 0 ? 3 : 4);
-    }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-        return -1;
-    return WEXITSTATUS(st);
-}
-
 static void test_cli(void)
 {
-    const int avx512 = tdi_cli_cpu_avx512();
-    printf("# this CPU %s AVX-512 F/BW/VL/DQ\n", avx512 ? "has" : "lacks");
-    tdi_check_int(blas_child(TDI_CLI_BLAS_AVX512, NULL, avx512 ? "SkylakeX" : "<unset>"),
-                  avx512 ? 0 : 3,
-                  "cli_env: OPENBLAS_CORETYPE unset -> SkylakeX and one re-exec iff AVX-512");
-    tdi_check_int(blas_child(TDI_CLI_BLAS_AVX512, "Haswell", "Haswell"), 3,
-                  "cli_env: the user's OPENBLAS_CORETYPE is kept, no re-exec");
-    tdi_check_int(blas_child(TDI_CLI_BLAS_AVX512, "", ""), 3,
-                  "cli_env: an empty OPENBLAS_CORETYPE is kept, no re-exec");
-    tdi_check_int(blas_child(0, NULL, "<unset>"), 3,
-                  "cli_env: without the flag OPENBLAS_CORETYPE stays unset, no re-exec");
     tdi_check_int(omp_child(NULL, "PASSIVE"), 0,
                   "omp_passive: unset -> re-executed with OMP_WAIT_POLICY=PASSIVE");
     tdi_check_int(omp_child("ACTIVE", "ACTIVE"), 3,

@@ -60,6 +60,33 @@ static double worst_ratio(const float *got, const double *ref, const double *mag
     return worst;
 }
 
+/* Weight gradient in double: dw[co][ci][ky][kx] = sum over pixels of dout[co][p] in[ci][p +
+ * (ky-1, kx-1)] (zero outside); mag the sum of |terms|. */
+static void ref_dw(const float *in, size_t cin, tdi_unet_geom g, const float *dout, size_t cout,
+                   double *dw, double *mag)
+{
+    const size_t hw = g.h * g.w, n = g.b * hw;
+    for (size_t co = 0; co < cout; co++)
+        for (size_t ci = 0; ci < cin; ci++)
+            for (size_t tap = 0; tap < 9; tap++) {
+                const long ky = (long)(tap / 3) - 1, kx = (long)(tap % 3) - 1;
+                double s = 0.0, m = 0.0;
+                for (size_t b = 0; b < g.b; b++)
+                    for (long y = 0; y < (long)g.h; y++)
+                        for (long x = 0; x < (long)g.w; x++) {
+                            const long sy = y + ky, sx = x + kx;
+                            if (sy < 0 || sy >= (long)g.h || sx < 0 || sx >= (long)g.w)
+                                continue;
+                            const double t = (double)dout[co * n + b * hw + (size_t)(y * (long)g.w + x)] *
+                                             in[ci * n + b * hw + (size_t)(sy * (long)g.w + sx)];
+                            s += t;
+                            m += fabs(t);
+                        }
+                dw[(co * cin + ci) * 9 + tap] = s;
+                mag[(co * cin + ci) * 9 + tap] = m;
+            }
+}
+
 static void check_shape(size_t b, size_t h, size_t w, size_t cin, size_t cout)
 {
     const tdi_unet_geom g = {b, h, w};
@@ -101,6 +128,17 @@ static void check_shape(size_t b, size_t h, size_t w, size_t cin, size_t cout)
     snprintf(name, sizeof name, "conv3_bwd din %zux%zux%zu %zu->%zu within 32 eps S", b, h, w,
              cin, cout);
     tdi_check_le(worst_ratio(din, ref, mag, cin * n), 1.0, name);
+
+    /* weight gradient with the columns built by the backward (by chunks of rows when the
+     * scratch holds the partial sums: b >= 8 here) */
+    double *rdw = malloc(2 * cout * cin * 9 * sizeof *rdw), *mdw = rdw + cout * cin * 9;
+    memset(dw, 0, cout * cin * 9 * sizeof *dw);
+    ref_dw(in, cin, g, dout, cout, rdw, mdw);
+    tdi_unet_conv3_bwd(in, cin, g, wt, cout, dout, dw, db, NULL, col, 0);
+    snprintf(name, sizeof name, "conv3_bwd dw %zux%zux%zu %zu->%zu within 32 eps S", b, h, w,
+             cin, cout);
+    tdi_check_le(worst_ratio(dw, rdw, mdw, cout * cin * 9), 1.0, name);
+    free(rdw);
     free(in);
     free(wt);
     free(out);
@@ -208,6 +246,8 @@ int main(void)
     check_shape(2, 1, 3, 10, 9);  /* one row */
     check_shape(4, 16, 16, 24, 16); /* the U-Net's own tile layout, several chunks */
     check_shape(2, 5, 17, 8, 9);  /* 8-tile vector groups plus a clipped scalar tile */
+    check_shape(8, 16, 16, 8, 8); /* weight gradient by chunks: 8 images, 8 partial sums */
+    check_shape(16, 8, 8, 12, 10); /* 2 chunks per part */
     check_gn_fused(2, 32, 96, 32, 8); /* d1's c1: chunks of half an image */
     check_gn_fused(5, 8, 64, 128, 8); /* mid's c1: chunks of several images */
     check_gn_fused(3, 16, 24, 16, 4);

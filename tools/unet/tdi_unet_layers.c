@@ -67,6 +67,7 @@ void tdi_unet_fill_rows(float *out, size_t rows, size_t n, const float *b1, cons
     for (size_t r = 0; r < rows; r++) {
         float *o = out + r * n;
         const float v = (b1 ? b1[r] : 0.0f) + (b2 ? b2[r] : 0.0f);
+#pragma omp simd
         for (size_t i = 0; i < n; i++)
             o[i] = v;
     }
@@ -214,15 +215,56 @@ static void conv3_din(const float *w, size_t cin, tdi_unet_geom g, size_t cout, 
     }
 }
 
+/* Partial sums of the chunked weight gradient: a fixed count, so the result does not depend
+ * on the thread count. */
+#define DW_PARTS 8
+
+/* dw [cout][k] += dout [cout][n] im2col(in)^T by chunks of image rows (chunk_rows: columns of
+ * about 1 MB, built and consumed in the core's cache instead of all k x n columns in memory):
+ * part p sums its contiguous range of chunks into its own [cout][k] (in col), the parts are
+ * added in order. Returns 0, or -1 when col (k * n floats) is too small for the parts and the
+ * threads' chunks (tiny batches; the caller then builds all columns). */
+static int conv3_dw_chunked(const float *in, size_t cin, tdi_unet_geom g, size_t cout,
+                            const float *dout, float *dw, float *col)
+{
+    const size_t n = tdi_unet_plane(g), k = cin * 9, hw = g.h * g.w;
+    const size_t rows = chunk_rows(k, g), per = g.h / rows, np = rows * g.w;
+    const size_t nch = g.b * per, nthr = (size_t)omp_get_max_threads();
+    const size_t part = cout * k, need = DW_PARTS * part + nthr * k * np;
+    if (need > k * n || nch < DW_PARTS)
+        return -1;
+    float *parts = col, *cols = col + DW_PARTS * part;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < DW_PARTS; p++) {
+        float *dp = parts + p * part, *cc = cols + (size_t)omp_get_thread_num() * k * np;
+        memset(dp, 0, part * sizeof *dp);
+        for (size_t c = p * nch / DW_PARTS; c < (p + 1) * nch / DW_PARTS; c++) {
+            const size_t b = c / per, y0 = (c % per) * rows, p0 = b * hw + y0 * g.w;
+            im2col_rows(in, cin, g, b, y0, rows, cc, np);
+            tdi_unet_sgemm(0, 1, cout, k, np, 1.0f, dout + p0, n, cc, np, 1.0f, dp, k);
+        }
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < part; i++) {
+        float s = dw[i];
+        for (size_t p = 0; p < DW_PARTS; p++)
+            s += parts[p * part + i];
+        dw[i] = s;
+    }
+    return 0;
+}
+
 void tdi_unet_conv3_bwd(const float *in, size_t cin, tdi_unet_geom g, const float *w,
                         size_t cout, const float *dout, float *dw, float *dbias, float *din,
                         float *col, int col_ready)
 {
     const size_t n = tdi_unet_plane(g), k = cin * 9;
-    if (!col_ready)
-        im2col(in, cin, g, col);
-    /* dw [cout][k] += dout [cout][n] col^T */
-    tdi_unet_sgemm(0, 1, cout, k, n, 1.0f, dout, n, col, n, 1.0f, dw, k);
+    if (col_ready || conv3_dw_chunked(in, cin, g, cout, dout, dw, col) != 0) {
+        if (!col_ready)
+            im2col(in, cin, g, col);
+        /* dw [cout][k] += dout [cout][n] col^T */
+        tdi_unet_sgemm(0, 1, cout, k, n, 1.0f, dout, n, col, n, 1.0f, dw, k);
+    }
     acc_row_sums(dout, cout, n, dbias);
     if (din)
         conv3_din(w, cin, g, cout, dout, din, col);
@@ -415,6 +457,7 @@ void tdi_unet_gn_bwd(const float *in, size_t c, tdi_unet_geom g, size_t groups,
                 const float *x = in + ch * n + b * hw;
                 float *o = din + ch * n + b * hw;
                 const float ga = gamma[ch];
+#pragma omp simd /* element-wise: the same bits */
                 for (size_t i = 0; i < hw; i++) {
                     const float xh = (x[i] - mu) * rs;
                     o[i] = rs * (o[i] * ga - m1 - xh * m2);

@@ -444,9 +444,8 @@ static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_e
 int main(int argc, char **argv)
 {
     /* OpenMP threads that spin while OpenBLAS's own threads work cost about a third of the speed
-     * on 2 cores: make idle OpenMP threads sleep; on AVX-512 CPUs use OpenBLAS's SkylakeX
-     * kernels (re-executes once; see tdi_cli.h, docs/unet.md "Speed"). */
-    if (tdi_cli_start_flags(argc, argv, usage, TDI_CLI_BLAS_AVX512))
+     * on 2 cores: make idle OpenMP threads sleep (re-executes; see tdi_cli.h). */
+    if (tdi_cli_start(argc, argv, usage))
         return 0;
     gsl_set_error_handler_off();
     static const char *const cmds[] = {"train",  "eval", "sample", "export", "bench", "fid",

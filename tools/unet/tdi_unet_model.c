@@ -287,6 +287,7 @@ static void rb_fill_h1(tdi_unet *m, tdi_unet_rb *rb, size_t b)
         for (size_t i = 0; i < b; i++) {
             float *h = rb->h1 + c * n + i * hw;
             const float v = rb->tp[i * rb->cout + c] + P[rb->c1_b + c];
+#pragma omp simd /* element-wise loops: vectorised without changing a bit */
             for (size_t p = 0; p < hw; p++)
                 h[p] = v;
         }
@@ -303,6 +304,7 @@ static void rb_fill_out(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t n)
 #pragma omp parallel for schedule(static)
         for (size_t c = 0; c < rb->cout; c++) {
             const float bias = P[rb->c2_b + c];
+#pragma omp simd
             for (size_t i = c * n; i < (c + 1) * n; i++)
                 rb->out[i] = x[i] + bias;
         }
@@ -439,7 +441,7 @@ static void rb_bwd(tdi_unet *m, tdi_unet_rb *rb, const float *dout, float *dx, s
                            D + rb->sk_b, dx, 1.0f);
     } else {
         const size_t tot = rb->cout * n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < tot; i++)
             dx[i] += dout[i];
     }
@@ -579,7 +581,7 @@ double tdi_unet_adam_step(tdi_unet_adam *a, float *params, const float *grads, d
     const float b1 = (float)beta1, b2 = (float)beta2;
     const float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
     const float fe = (float)eps, wd = (float)(lr * weight_decay), fgs = (float)gs;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for simd schedule(static) /* element-wise (IEEE sqrt, divide): same bits */
     for (size_t i = 0; i < a->n; i++) {
         const float gi = grads[i] * fgs;
         a->m[i] = b1 * a->m[i] + (1.0f - b1) * gi;
