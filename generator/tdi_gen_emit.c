@@ -770,6 +770,8 @@ static void nl_hier(sb *s, const nl_ctx *x)
         if (n)
             hier_instance_line(s, x, "cpl", c->blk[b].name, ids, n);
     }
+    if (x->mode != TDI_GEN_HOLD) /* a chip's capacitor errors, on the unit nets */
+        nl_chip_caps(s, x);
     if (x->p->ro && x->mode != TDI_GEN_HOLD) {
         sb_line(s, "* --- read-out stage units r<y><j> (C_ro to ground)");
         for (size_t i = x->N; i < x->NR; i++)

@@ -225,6 +225,12 @@ static void test_readback(void)
     TDI_CHECK(txt && strstr(txt, "\nIos_"), "standalone carries the offset currents");
     tdi_gen_readback_destroy(&rb);
     free(txt);
+    c->hier = 1; /* the hierarchical form carries the same chip (capacitors at top level) */
+    txt = netlist(c, TDI_GEN_STANDALONE);
+    c->hier = 0;
+    TDI_CHECK(txt && strstr(txt, "\nCni_y3 y3 0 "), "hierarchical standalone: capacitor errors");
+    TDI_CHECK(txt && strstr(txt, "\nIos_"), "hierarchical standalone: offset currents");
+    free(txt);
     txt = netlist(c, TDI_GEN_COSIM);
     TDI_CHECK(txt && strstr(txt, "\nIos_"), "cosim netlist carries the offset currents (spice)");
     free(txt);
