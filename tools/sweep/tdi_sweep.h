@@ -299,6 +299,10 @@ double tdi_sweep_budget_wires(const tdi_sweep_budget *b, const size_t *pick);
  * wires, then the first in odometer order, level 0 fastest); 1 when one fits, else 0. */
 int tdi_sweep_budget_choose(const tdi_sweep_budget *b, double W, size_t *best);
 
+/* Writes s as one double-quoted gnuplot data-file field (read with columnheader or strcol,
+ * never as a command); a '"' or a line break becomes '. */
+void tdi_sweep_plot_field(FILE *f, const char *s);
+
 /* Writes script to dir/NAME.gp and runs gnuplot on it in dir (fork + execvp, no shell; its
  * stderr to NAME.gp.log). The script must hold only fixed text and numbers (tdi_sweep_plot.c).
  * log (may be NULL): "wrote dir/NAME.png". */

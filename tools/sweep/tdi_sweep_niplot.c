@@ -320,14 +320,6 @@ static int fig_collect(const ni_rows *R, const size_t *ax, size_t na, size_t a,
 }
 
 /* ------------------------------------------------------------------ files */
-static void put_field(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++)
-        fputc(*s == '"' || *s == '\n' || *s == '\r' ? '\'' : *s, f);
-    fputc('"', f);
-}
-
 /* data/<name>.dat of a series: header "x" title title, then x, mean and std of the centered
  * cosine, of the rms error, and the number of rows */
 static int write_series(const char *dir, const char *name, const ni_series *s, tdi_err *err)
@@ -341,9 +333,9 @@ static int write_series(const char *dir, const char *name, const ni_series *s, t
         return rc;
     fprintf(af.f, "# x cos_centered_mean cos_centered_std rms_err_mean rms_err_std rows (std: "
             "over chips and replicates, n - 1)\n\"x\" ");
-    put_field(af.f, s->title);
+    tdi_sweep_plot_field(af.f, s->title);
     fputc(' ', af.f);
-    put_field(af.f, s->title);
+    tdi_sweep_plot_field(af.f, s->title);
     fputs(" \"s1\" \"e\" \"s2\" \"n\"\n", af.f);
     for (size_t i = 0; i < s->nx; i++) {
         double n = (double)s->n[i], m[2], sd[2];
@@ -456,9 +448,9 @@ static int write_ref(const char *dir, const char *name, const ni_ref *f, double 
     if (rc)
         return rc;
     fputs("# x cos_centered rms_err (a horizontal reference line)\n\"x\" ", af.f);
-    put_field(af.f, f->title);
+    tdi_sweep_plot_field(af.f, f->title);
     fputc(' ', af.f);
-    put_field(af.f, f->title);
+    tdi_sweep_plot_field(af.f, f->title);
     fprintf(af.f, "\n%.10g %.10g %.10g\n%.10g %.10g %.10g\n", xlo, f->cc, f->e, xhi, f->cc,
             f->e);
     return tdi_atomic_commit(&af, err);

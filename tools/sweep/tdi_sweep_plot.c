@@ -248,7 +248,7 @@ static int build_series(plotset *P, tdi_err *err)
 
 /* A legend text as one double-quoted data-file field (gnuplot reads it with columnheader or
  * strcol, never as a command); a '"' or a line break (impossible after tab_check) becomes '. */
-static void put_field(FILE *f, const char *s)
+void tdi_sweep_plot_field(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++)
@@ -266,7 +266,7 @@ static int write_text_field(const char *dir, const char *name, const char *s, td
     int rc = tdi_atomic_open(&af, path, err);
     if (rc)
         return rc;
-    put_field(af.f, s);
+    tdi_sweep_plot_field(af.f, s);
     fputc('\n', af.f);
     return tdi_atomic_commit(&af, err);
 }
@@ -293,7 +293,7 @@ static int write_dat(const plotset *P, const series *s, const char *dir, const c
     fprintf(af.f, "   (mean over replicates)\n\"k\"");
     for (size_t c = 0; c < nc; c++) {
         fputc(' ', af.f);
-        put_field(af.f, heads && heads[c] ? heads[c] : colnames[c]);
+        tdi_sweep_plot_field(af.f, heads && heads[c] ? heads[c] : colnames[c]);
     }
     fputc('\n', af.f);
     for (size_t i = 0; i < s->n;) {
@@ -674,7 +674,7 @@ static int fig_time(const plotset *P, const char *dir, FILE *log, tdi_err *err)
                     char head[120]; /* the block's legend text: its header row */
                     snprintf(head, sizeof head, "%s, k = %g", P->presets[p], ks[i]);
                     fprintf(af.f, "\"theta\" ");
-                    put_field(af.f, head);
+                    tdi_sweep_plot_field(af.f, head);
                     fputc('\n', af.f);
                     for (size_t a = 0; a < nth; a++)
                         fprintf(af.f, "%.10g %.10g\n", th[a], tt[a]);
