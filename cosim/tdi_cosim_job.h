@@ -98,7 +98,11 @@ typedef struct tdi_cosim_calib {
     double enc_rel;            /* |Delta|_F / |W2|_F: the encoder's correction */
     double bias_rms;           /* rms over decoder units of c' - c (simulation units) */
     size_t dac_clip;           /* calibrated biases beyond the DAC's full scale (clipped) */
-    long macs_iface;           /* the calibrated interface's MACs per inference */
+    long macs_iface;           /* the calibrated interface's MACs per inference (with the output
+                                  correction's) */
+    int out;                   /* output correction: 0 none, 1 affine, 2 full */
+    long macs_out;             /* its MACs per inference (full: 2Dk + D; affine: 2D) */
+    double out_rel;            /* |K - I|_F / |I|_F of the correction K */
     tdi_cosim_row row[TDI_COSIM_NCAL]; /* pred and m only (cp, cc, r2 NULL) */
     double wall_s;             /* s: probes, fit and the calibrated engines */
 } tdi_cosim_calib;
