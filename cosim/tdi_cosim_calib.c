@@ -7,8 +7,9 @@
  * loop: Gauss-Newton steps on the measured outputs with the design's Jacobian. Either may end
  * with a digital output correction after the ADC (cosim.calib_output: full I + U Vt, or affine per
  * channel) fitted to the measured code-to-output map. The calibrated biases and read-out then run
- * through the analytic and sde engines. Non-goals: the paper mode's interface, the read-out
- * stage (refused). */
+ * through the analytic and sde engines. The paper mode (probe only) refits its interface instead
+ * (tdi_cosim_calib_paper.c). Non-goals: the paper mode in the loop, the read-out stage
+ * (refused). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,16 @@ typedef struct calib_ctx {
     int out;           /* output correction: 0 none, 1 affine, 2 full */
     double *U, *Vt;    /* (D, k), (k, D): full: y -> y + U (Vt y) + d */
     double *a, *d;     /* (D) each: affine: y -> a y + d; full: d only */
+    double *ctr;       /* (N): the probes' centre (skip: (0, c); paper: the job's mean bias) */
+    double *pw[8];     /* paper mode: the refitted interface (tdi_cosim_paper_interface's w) */
+    double paper_rel;  /* paper mode: |B' - B|_F / |B|_F of the encoder's output layer */
 } calib_ctx;
 
 static int calib_check(const tdi_cosim_job *j, tdi_err *err)
 {
-    const char *why = !j->skip ? "substrate.mode skip (the paper mode's interface is not "
-                                 "calibrated yet)"
+    int loop = strcmp(j->cfg.calibrate, "loop") == 0;
+    const char *why = !j->skip && loop ? "substrate.mode skip (the paper mode's interface is "
+                                         "calibrated by probe only)"
                       : j->L != 1   ? "one U-Net level"
                       : j->ph->ro   ? "no analog read-out stage (circuit.readout_stage)"
                       : j->ph->mos  ? "ideal devices (circuit.devices: ideal)"
@@ -59,7 +64,10 @@ static int ctx_init(const tdi_cosim_job *j, calib_ctx *cx, tdi_err *err)
     cx->out = strcmp(j->cfg.calib_output, "full") == 0     ? 2
               : strcmp(j->cfg.calib_output, "affine") == 0 ? 1
                                                            : 0;
-    if (!(cx->mem = calloc(D * N + 2 * D * D + 6 * D * k + 5 * D, sizeof(double))))
+    if (!j->skip) /* the paper mode's interface takes no output correction */
+        cx->out = 0;
+    size_t nw = j->skip ? 0 : 4 * D + 4 + 4 * D + D + 16 * D + 16 + 16 * D + D;
+    if (!(cx->mem = calloc(D * N + 2 * D * D + 6 * D * k + 5 * D + N + nw, sizeof(double))))
         return tdi_err_set(err, TDI_ENOMEM, "calibration: out of memory");
     cx->Hdes = cx->mem;
     cx->He = cx->Hdes + D * N;
@@ -75,6 +83,11 @@ static int ctx_init(const tdi_cosim_job *j, calib_ctx *cx, tdi_err *err)
     cx->Vt = cx->U + D * k;
     cx->a = cx->Vt + k * D;
     cx->d = cx->a + D;
+    cx->ctr = cx->d + D;
+    const size_t wn[8] = {4 * D, 4, 4 * D, D, 16 * D, 16, 16 * D, D};
+    cx->pw[0] = cx->ctr + N;
+    for (int q = 1; q < 8 && !j->skip; q++)
+        cx->pw[q] = cx->pw[q - 1] + wn[q - 1];
     for (size_t i = 0; i < D; i++)
         cx->g[i] = cx->a[i] = 1.0;
     /* the design: v = (gu M)^-1 gu Vs b = Vs M^-1 b on the decoder's rows */
@@ -86,8 +99,14 @@ static int ctx_init(const tdi_cosim_job *j, calib_ctx *cx, tdi_err *err)
             cx->He[i * D + q] = cx->Hdes[i * N + q];
             cx->Hd[i * D + q] = cx->Hdes[i * N + D + q];
         }
+    for (size_t s = 0; s < j->ns && !j->skip; s++) /* paper: probes about the mean bias */
+        for (size_t i = 0; i < N; i++)
+            cx->ctr[i] += j->bsim[s * N + i] / (double)j->ns;
+    for (size_t i = 0; i < D && j->skip; i++)
+        cx->ctr[D + i] = j->b.sub.c[i];
     const tdi_bundle_module *e = &j->b.sub.mod[0];
-    if ((rc = tdi_cosim_skip_encoder(e->A, j->b.sub.cpl[0].P, D, k, cx->W1, cx->W2, NULL, err)))
+    if (j->skip &&
+        (rc = tdi_cosim_skip_encoder(e->A, j->b.sub.cpl[0].P, D, k, cx->W1, cx->W2, NULL, err)))
         return rc;
     for (size_t i = 0; i < D; i++)
         for (size_t r = 0; r < k; r++) {
@@ -167,13 +186,14 @@ static int measure(tdi_cosim_job *j, const calib_ctx *cx, tdi_cosim_calib *cal,
     return rc ? tdi_err_prefix(err, "calibration probes") : 0;
 }
 
-/* probe p's bias: the encoder units amp_enc z, the decoder units the bundle's c + amp_dec z */
+/* probe p's bias: the centre (skip: encoder units 0, decoder units the bundle's c) plus amp_enc z
+ * on the encoder units, amp_dec z on the decoder units */
 static void probe_bias(const tdi_cosim_job *j, const calib_ctx *cx, const tdi_cosim_calib *cal,
                        size_t p, double *b)
 {
     for (size_t i = 0; i < cx->N; i++) {
         double z = tdi_seed_gauss(cx->key, i, 2 * p + 1);
-        b[i] = dac_code(j, i < cx->D ? cal->amp_enc * z : j->b.sub.c[i - cx->D] + cal->amp_dec * z);
+        b[i] = dac_code(j, cx->ctr[i] + (i < cx->D ? cal->amp_enc : cal->amp_dec) * z);
     }
 }
 
@@ -308,6 +328,11 @@ static int calib_probe(tdi_cosim_job *j, calib_ctx *cx, tdi_cosim_calib *cal, td
        bus nodes): drop the noise outside it; other realisations keep the full fit */
     if (!rc && strcmp(j->gcfg.skip, "sharedbus") == 0)
         rc = tdi_cosim_calib_truncate(He, D, k, err);
+    if (!rc && !j->skip) /* the paper mode: its interface refitted, nothing below */
+        rc = tdi_cosim_calib_paper(j, He, Hd, y0, cx->He, cx->Hd, j->cfg.calib_ridge, cx->pw,
+                                   &cx->paper_rel, err);
+    if (!j->skip)
+        goto paper;
     if (!rc)
         rc = tdi_cosim_calib_encoder(He, cx->W2, cx->F, D, k, j->cfg.calib_ridge, cx->Delta, err);
     if (!rc)
@@ -318,6 +343,7 @@ static int calib_probe(tdi_cosim_job *j, calib_ctx *cx, tdi_cosim_calib *cal, td
         rc = tdi_cosim_calib_solve(Hd, t, D, cx->c, err);
     if (!rc && cx->out) /* the chip's output at zero encoder drive is now yd0 (Hd c' + y0) */
         rc = out_fit(cx, A, yd0, j->cfg.calib_ridge, cal, err);
+paper:
     if (!rc)
         rc = map_error(j, H, Hc, &cal->map_err, err);
     double m = (double)N;
@@ -424,8 +450,18 @@ static void calib_biases(const tdi_cosim_job *j, const calib_ctx *cx, tdi_cosim_
     size_t N = cx->N, D = cx->D, k = cx->k, xc = j->b.sub.x_cols;
     double h[64];
     int proj = strcmp(j->cfg.calib_encoder, "projected") == 0;
+    const double *const *pw = (const double *const *)cx->pw;
     for (size_t s = 0; s < j->ns; s++) {
         const double *x = j->x + (j->s0 + s) * xc;
+        if (!j->skip) { /* the refitted paper interface */
+            double *b = ibc + s * j->NT;
+            tdi_cosim_paper_interface(pw, D, x, b, b + D);
+            for (size_t i = 0; i < N; i++) {
+                cal->dac_clip += fabs(b[i]) > j->dac_fs_units;
+                b[i] *= j->ph->gu * j->ph->Vs;
+            }
+            continue;
+        }
         for (size_t r = 0; r < k; r++) {
             h[r] = 0;
             for (size_t q = 0; q < D; q++)
@@ -522,11 +558,12 @@ static void calib_summary_numbers(const tdi_cosim_job *j, const calib_ctx *cx,
     }
     for (size_t i = 0; i < D; i++)
         b += (cx->c[i] - j->b.sub.c[i]) * (cx->c[i] - j->b.sub.c[i]);
-    cal->enc_rel = w > 0 ? sqrt(d / w) : 0;
+    cal->enc_rel = !j->skip ? cx->paper_rel : w > 0 ? sqrt(d / w) : 0;
     cal->bias_rms = sqrt(b / (double)D);
     cal->t_circuit = (double)cal->probes * j->e.T_inf;
     /* projected: W1 x and (W2 + Delta) h, 2Dk; full: the design's b_enc + W1 x, Delta h */
-    cal->macs_iface = strcmp(j->cfg.calib_encoder, "projected") == 0 ? 2 * (long)(D * k)
+    cal->macs_iface = !j->skip ? j->macs
+                      : strcmp(j->cfg.calib_encoder, "projected") == 0 ? 2 * (long)(D * k)
                       : j->macs + (j->projected ? 0 : 2 * (long)(D * k));
     /* the output correction per inference: full Vt y and U t (2Dk) and + d (D); affine a y + d */
     cal->out = cx->out;

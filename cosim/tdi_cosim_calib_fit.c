@@ -1,7 +1,7 @@
 /* tdi_cosim_calib_fit: the numeric core of chip calibration (docs/nonideal.md "Calibration"):
  * the affine input-to-output map from probes (ridge least squares on centred data), the skip
- * encoder's correction against a measured map, the output correction after the ADC, LU solves. Invariant: pure functions of their
- * arrays (row-major), no state, no draws. Non-goals: driving probes (tdi_cosim_calib.c). */
+ * encoder's correction against a measured map, the output correction after the ADC, LU solves.
+ * Invariant: pure functions of their arrays (row-major), no state, no draws. Non-goals: driving probes (tdi_cosim_calib.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -46,8 +46,9 @@ void tdi_cosim_calib_print(const tdi_cosim_job *j, FILE *f)
     if (!isnan(cal->map_err))
         fprintf(f, "  fitted map vs the circuit's own G^-1 (no converters): relative %.4g\n",
                 cal->map_err);
-    fprintf(f, "  retrained: |dW2|_F / |W2|_F %.4g, rms(c' - c) %.4g units, %zu biases beyond "
+    fprintf(f, "  retrained: %s %.4g, rms(c' - c) %.4g units, %zu biases beyond "
             "the DAC full scale; digital side %ld MACs per inference (%.4g J); %.3f s wall\n",
+            j->skip ? "|dW2|_F / |W2|_F" : "|d[enc_w2 enc_b2]|_F / |[enc_w2 enc_b2]|_F",
             cal->enc_rel, cal->bias_rms, cal->dac_clip, cal->macs_iface,
             (double)cal->macs_iface * j->cfg.e_mac, cal->wall_s);
 }
