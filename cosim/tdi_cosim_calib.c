@@ -1,15 +1,9 @@
-/* tdi_cosim_calib: calibration of a chip as a test bench does it (docs/nonideal.md
- * "Calibration"; cosim.calibrate probe | loop). Probes drive chosen biases through the chip's DAC,
- * the circuit relaxes (analytic engine: its equilibrium), the ADC reads the decoder (its static
- * transfer plus the predicted read-out noise, drawn from tdi_seed(seed, TDI_SEED_CALIB, chip)).
- * probe: least squares of the affine map y = H b + y0 over the probes, then the skip mode's
- * digital side (encoder W2, static bias c) retrained so the chip's map matches the design's;
- * loop: Gauss-Newton steps on the measured outputs with the design's Jacobian. Either may end
- * with a digital output correction after the ADC (cosim.calib_output: full I + U Vt, or affine per
- * channel) fitted to the measured code-to-output map. The calibrated biases and read-out then run
- * through the analytic and sde engines. The paper mode (probe only) refits its interface instead
- * (tdi_cosim_calib_paper.c). Non-goals: the paper mode in the loop, the read-out stage
- * (refused). */
+/* tdi_cosim_calib: a chip calibrated as a test bench does it (docs/nonideal.md "Calibration"):
+ * probes through the chip's DAC, its equilibrium read through its ADC with the read-out noise
+ * (tdi_seed(seed, TDI_SEED_CALIB, chip)); probe: the affine map fitted, the skip mode's encoder,
+ * static bias and output correction after the ADC (or gains) retrained, the paper mode's
+ * interface refitted (tdi_cosim_calib_paper.c); loop: Gauss-Newton rounds on measured outputs.
+ * Non-goals: the paper mode in the loop, the read-out stage (refused). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,8 @@
 # Usage: scripts/calib_chips.sh [BASE_CONFIG] [CHIPS] [COSIM_LINES]  (default out/demo/skip.yaml,
 # as scripts/demo.sh configs/skip.yaml writes it, its substrate fitted; chips "0 1 2 3 4 5 6 7";
 # COSIM_LINES: extra cosim keys, e.g. '  calib_output: none\n  calib_encoder: full' for the
-# calibration before the output correction; its runs go to out/demo/calib-<tag>, TAG env)
+# calibration before the output correction; TAG: runs in out/demo/calib-TAG; METHODS: "probe"
+# alone, e.g. for the paper mode: TAG=paper METHODS=probe scripts/calib_chips.sh out/demo/paper.yaml)
 set -eu
 cd "$(dirname "$0")/.."
 base=${1:-out/demo/skip.yaml}
@@ -17,7 +18,7 @@ sub=$(awk '/^out:/ {print $2; exit}' "$base")/substrate
 d=out/demo/calib${TAG:+-$TAG}
 mkdir -p $d
 for chip in $chips; do
-  for m in probe loop; do
+  for m in ${METHODS:-probe loop}; do
     y=$d/$m-$chip.yaml
     sed -e "s|^out: .*|out: $d/$m-$chip|" -e "s|^  paper_row: true.*|  paper_row: false|" \
         -e "s|^  spice: true|  spice: false|" \
