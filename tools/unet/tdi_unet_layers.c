@@ -161,7 +161,17 @@ int tdi_unet_conv3_gn_acc(const float *in, size_t cin, tdi_unet_geom g,
 {
     if (!tdi_unet_conv3_gn_fusable(cin, cout, g))
         return -1;
-    return tdi_unet_wino_conv3_gn(in, cin, g, pre, w, cout, out, 1, col,
+    return tdi_unet_wino_conv3_gn(in, cin, g, pre, w, cout, out, 1, NULL, col,
+                                  cin * 9 * tdi_unet_plane(g));
+}
+
+int tdi_unet_conv3_gn_epi(const float *in, size_t cin, tdi_unet_geom g,
+                          const tdi_unet_gnsilu *pre, const float *w, size_t cout,
+                          const tdi_unet_epi *epi, float *out, float *col)
+{
+    if (!tdi_unet_conv3_gn_fusable(cin, cout, g))
+        return -1;
+    return tdi_unet_wino_conv3_gn(in, cin, g, pre, w, cout, out, 0, epi, col,
                                   cin * 9 * tdi_unet_plane(g));
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tdi_unet_gemm.h"
+#include "tdi_unet_wgemm.h"
 
 /* The transforms' loops, compiled for AVX2 too and picked at run time (GCC ifunc); they only
  * add and subtract, so both versions give the same bits. */
@@ -40,6 +41,8 @@ static void wt_one(const float *g, float *u, size_t stride)
 void tdi_unet_wino_weights(const float *w, size_t cout, size_t cin, int adjoint, float *u)
 {
     const size_t stride = cout * cin;
+    /* the conv's output channels are the GEMM's rows: packed for tdi_unet_wgemm when it runs */
+    const int packed = tdi_unet_wgemm_ok(adjoint ? cin : cout);
 #pragma omp parallel for schedule(static)
     for (size_t co = 0; co < cout; co++)
         for (size_t ci = 0; ci < cin; ci++) {
@@ -48,9 +51,10 @@ void tdi_unet_wino_weights(const float *w, size_t cout, size_t cin, int adjoint,
                 float r[9]; /* rot180: r[ky][kx] = g[2 - ky][2 - kx] */
                 for (int i = 0; i < 9; i++)
                     r[i] = g[8 - i];
-                wt_one(r, u + ci * cout + co, stride); /* [e][ci][co]: the adjoint's [out][in] */
+                /* [e][ci][co]: the adjoint's [out][in] */
+                wt_one(r, u + tdi_unet_wgemm_at(ci, co, cout, packed), stride);
             } else {
-                wt_one(g, u + co * cin + ci, stride);
+                wt_one(g, u + tdi_unet_wgemm_at(co, ci, cin, packed), stride);
             }
         }
 }
@@ -108,12 +112,36 @@ TDI_WINO_SIMD static void rows_bt(const float *plane, tdi_unet_geom g, size_t ty
     }
 }
 
-/* A^T m A for tiles tx of one tile row, row i (0, 1) of the 2x2 outputs, written (acc: added)
- * at oo[2 tx], oo[2 tx + 1]; r0, r1, r2 are rows 4 i .. 4 i + 8 of m (stride es between the 4
+/* What an output row gets besides the conv's y: mode OB_SET: o = y; OB_ACC: o = o + y;
+ * OB_CONST: o = c + y; OB_RES: o = (r[x] + c) + y (tdi_unet_epi, the same additions as a
+ * fill followed by an accumulation). */
+enum { OB_SET, OB_ACC, OB_CONST, OB_RES };
+typedef struct obase {
+    int mode;
+    float c;
+    const float *r; /* OB_RES: the residual's row (wd columns) */
+} obase;
+
+static inline float ob_add(const obase *ob, const float *oo, size_t x, float y)
+{
+    switch (ob->mode) {
+    case OB_ACC:
+        return oo[x] + y;
+    case OB_CONST:
+        return ob->c + y;
+    case OB_RES:
+        return (ob->r[x] + ob->c) + y;
+    default:
+        return y;
+    }
+}
+
+/* A^T m A for tiles tx of one tile row, row i (0, 1) of the 2x2 outputs, written (ob) at
+ * oo[2 tx], oo[2 tx + 1]; r0, r1, r2 are rows 4 i .. 4 i + 8 of m (stride es between the 4
  * columns j). Row i of A^T m is r0 + (r1 + r2) (i = 0) or r0 - (r1 + r2) (i = 1), then
  * y0 = (s0 + s1) + s2, y1 = (s1 - s2) - s3. */
 static inline void out_tile(const float *r0, const float *r1, const float *r2, size_t es,
-                            size_t tx, int i, int both, float *oo, int acc)
+                            size_t tx, int i, int both, float *oo, const obase *ob)
 {
     float s[4];
     for (size_t j = 0; j < 4; j++) {
@@ -121,9 +149,9 @@ static inline void out_tile(const float *r0, const float *r1, const float *r2, s
         s[j] = i == 0 ? r0[j * es + tx] + q : r0[j * es + tx] - q;
     }
     const float y0 = s[0] + s[1] + s[2], y1 = s[1] - s[2] - s[3];
-    oo[2 * tx] = acc ? oo[2 * tx] + y0 : y0;
+    oo[2 * tx] = ob_add(ob, oo, 2 * tx, y0);
     if (both)
-        oo[2 * tx + 1] = acc ? oo[2 * tx + 1] + y1 : y1;
+        oo[2 * tx + 1] = ob_add(ob, oo, 2 * tx + 1, y1);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -133,7 +161,7 @@ static inline void out_tile(const float *r0, const float *r1, const float *r2, s
  * the same order, so the same bits. */
 __attribute__((target("avx2"))) static void out_tile8(const float *r0, const float *r1,
                                                       const float *r2, size_t es, size_t tx,
-                                                      int i, float *oo, int acc)
+                                                      int i, float *oo, const obase *ob)
 {
     __m256 s[4];
     for (size_t j = 0; j < 4; j++) {
@@ -147,9 +175,20 @@ __attribute__((target("avx2"))) static void out_tile8(const float *r0, const flo
     const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
     __m256 o0 = _mm256_permute2f128_ps(lo, hi, 0x20), o1 = _mm256_permute2f128_ps(lo, hi, 0x31);
     float *p = oo + 2 * tx;
-    if (acc) {
-        o0 = _mm256_add_ps(_mm256_loadu_ps(p), o0);
-        o1 = _mm256_add_ps(_mm256_loadu_ps(p + 8), o1);
+    if (ob->mode != OB_SET) { /* base + y, as ob_add */
+        __m256 b0, b1;
+        if (ob->mode == OB_ACC) {
+            b0 = _mm256_loadu_ps(p);
+            b1 = _mm256_loadu_ps(p + 8);
+        } else if (ob->mode == OB_CONST) {
+            b0 = b1 = _mm256_set1_ps(ob->c);
+        } else {
+            const __m256 c = _mm256_set1_ps(ob->c);
+            b0 = _mm256_add_ps(_mm256_loadu_ps(ob->r + 2 * tx), c);
+            b1 = _mm256_add_ps(_mm256_loadu_ps(ob->r + 2 * tx + 8), c);
+        }
+        o0 = _mm256_add_ps(b0, o0);
+        o1 = _mm256_add_ps(b1, o1);
     }
     _mm256_storeu_ps(p, o0);
     _mm256_storeu_ps(p + 8, o1);
@@ -192,9 +231,10 @@ static int use_avx2(void)
 #endif
 
 /* One tile row of output from m [16][.][T] (row e at m + e * es): A^T m A with
- * A^T = [1 1 1 0; 0 1 -1 -1]; o is output row 2 ty of the plane (wd columns). */
+ * A^T = [1 1 1 0; 0 1 -1 -1]; o is output row 2 ty of the plane (wd columns), ob its base
+ * (ob->r: the residual's row 2 ty). */
 static void out_row(const float *m, size_t es, size_t tw, size_t wd, int two_rows, float *o,
-                    int acc)
+                    obase ob)
 {
     const int v8 = use_avx2();
     for (int i = 0; i < 1 + two_rows; i++) {
@@ -202,15 +242,17 @@ static void out_row(const float *m, size_t es, size_t tw, size_t wd, int two_row
         float *oo = o + (size_t)i * wd;
         const size_t full = wd / 2; /* tiles with both columns inside */
         size_t tx = 0;
+        if (i == 1 && ob.mode == OB_RES)
+            ob.r += wd;
 #if defined(__x86_64__) && defined(__GNUC__)
         if (v8)
             for (; tx + 8 <= full; tx += 8)
-                out_tile8(r0, r1, r2, es, tx, i, oo, acc);
+                out_tile8(r0, r1, r2, es, tx, i, oo, &ob);
 #else
         (void)v8;
 #endif
         for (; tx < tw; tx++)
-            out_tile(r0, r1, r2, es, tx, i, tx < full, oo, acc);
+            out_tile(r0, r1, r2, es, tx, i, tx < full, oo, &ob);
     }
 }
 
@@ -280,16 +322,34 @@ static void in_transform(const float *in, size_t cin, tdi_unet_geom g, const wge
         }
 }
 
+/* The base of output plane (co, b): acc, or epi (tdi_unet_epi; res: rbase = its plane). */
+static obase ob_make(int acc, const tdi_unet_epi *epi, size_t cout, size_t co, size_t b,
+                     const float *rbase)
+{
+    obase ob = {acc ? OB_ACC : OB_SET, 0.0f, NULL};
+    if (epi && epi->res) {
+        ob.mode = OB_RES;
+        ob.c = epi->bias[co];
+        ob.r = rbase;
+    } else if (epi) {
+        ob.mode = OB_CONST;
+        ob.c = epi->per_image[b * cout + co] + epi->bias[co];
+    }
+    return ob;
+}
+
 /* out tiles of one chunk from M [16][cout][T]. */
 static void out_transform(const float *mm, size_t cout, tdi_unet_geom g, const wgeo *w,
-                          size_t r0, float *out, int acc)
+                          size_t r0, float *out, int acc, const tdi_unet_epi *epi)
 {
     const size_t n = tdi_unet_plane(g), hw = g.h * g.w, T = w->rows * w->tw, tw = w->tw;
     for (size_t co = 0; co < cout; co++)
         for (size_t r = r0; r < r0 + w->rows; r++) {
-            const size_t b = r / w->th, ty = r % w->th;
-            out_row(mm + co * T + (r - r0) * tw, cout * T, tw, g.w, 2 * ty + 1 < g.h,
-                    out + co * n + b * hw + 2 * ty * g.w, acc);
+            const size_t b = r / w->th, ty = r % w->th, at = co * n + b * hw + 2 * ty * g.w;
+            const float *rb = epi && epi->res ? epi->res + at : NULL;
+            const obase ob = ob_make(acc, epi, cout, co, b, rb);
+            out_row(mm + co * T + (r - r0) * tw, cout * T, tw, g.w, 2 * ty + 1 < g.h, out + at,
+                    ob);
         }
 }
 
@@ -307,26 +367,31 @@ size_t tdi_unet_wino_scratch(size_t cin, size_t cout, tdi_unet_geom g)
 
 void tdi_unet_wino_conv(const float *in, size_t cin, tdi_unet_geom g, const float *u,
                         size_t cout, float *out, int acc, const tdi_unet_gnsilu *pre,
-                        float *work)
+                        const tdi_unet_epi *epi, float *work)
 {
     const wgeo w = wgeo_make(cin, cout, g);
     const size_t T = w.rows * w.tw, per = per_thread(cin, cout, g, &w);
+    const int packed = tdi_unet_wgemm_ok(cout); /* u's layout (tdi_unet_wino_weights) */
 #pragma omp parallel for schedule(static)
     for (size_t c = 0; c < w.nchunks; c++) {
         float *v = work + (size_t)omp_get_thread_num() * per;
         float *mm = v + 16 * cin * T, *buf = mm + 16 * cout * T;
         in_transform(in, cin, g, &w, c * w.rows, pre, v, buf);
         for (size_t e = 0; e < 16; e++)
-            tdi_unet_sgemm(0, 0, cout, T, cin, 1.0f, u + e * cout * cin, cin, v + e * cin * T, T,
-                           0.0f, mm + e * cout * T, T);
-        out_transform(mm, cout, g, &w, c * w.rows, out, acc);
+            if (packed)
+                tdi_unet_wgemm(cout, T, cin, u + e * cout * cin, v + e * cin * T, T,
+                               mm + e * cout * T, T);
+            else
+                tdi_unet_sgemm(0, 0, cout, T, cin, 1.0f, u + e * cout * cin, cin,
+                               v + e * cin * T, T, 0.0f, mm + e * cout * T, T);
+        out_transform(mm, cout, g, &w, c * w.rows, out, acc, epi);
     }
 }
 
 /* tdi_unet_wino_conv3 and _gn: weights transformed into scratch, then the conv. */
 static int conv3_run(const float *in, size_t cin, tdi_unet_geom g, const tdi_unet_gnsilu *pre,
-                     const float *w, size_t cout, float *out, int acc, int adjoint,
-                     float *scratch, size_t nscratch)
+                     const float *w, size_t cout, float *out, int acc, const tdi_unet_epi *epi,
+                     int adjoint, float *scratch, size_t nscratch)
 {
     const size_t need = tdi_unet_wino_scratch(cin, cout, g);
     float *own = NULL;
@@ -339,7 +404,8 @@ static int conv3_run(const float *in, size_t cin, tdi_unet_geom g, const tdi_une
         tdi_unet_wino_weights(w, cin, cout, 1, scratch);
     else
         tdi_unet_wino_weights(w, cout, cin, 0, scratch);
-    tdi_unet_wino_conv(in, cin, g, scratch, cout, out, acc, pre, scratch + 16 * cin * cout);
+    tdi_unet_wino_conv(in, cin, g, scratch, cout, out, acc, pre, epi,
+                       scratch + 16 * cin * cout);
     free(own);
     return 0;
 }
@@ -348,14 +414,14 @@ int tdi_unet_wino_conv3(const float *in, size_t cin, tdi_unet_geom g, const floa
                         size_t cout, float *out, int acc, int adjoint, float *scratch,
                         size_t nscratch)
 {
-    return conv3_run(in, cin, g, NULL, w, cout, out, acc, adjoint, scratch, nscratch);
+    return conv3_run(in, cin, g, NULL, w, cout, out, acc, NULL, adjoint, scratch, nscratch);
 }
 
 int tdi_unet_wino_conv3_gn(const float *in, size_t cin, tdi_unet_geom g,
                            const tdi_unet_gnsilu *pre, const float *w, size_t cout, float *out,
-                           int acc, float *scratch, size_t nscratch)
+                           int acc, const tdi_unet_epi *epi, float *scratch, size_t nscratch)
 {
     if (pre && g.w % 8 != 0)
         return -1;
-    return conv3_run(in, cin, g, pre, w, cout, out, acc, 0, scratch, nscratch);
+    return conv3_run(in, cin, g, pre, w, cout, out, acc, epi, 0, scratch, nscratch);
 }
