@@ -155,8 +155,11 @@ static void check_shape(size_t b, size_t h, size_t w, size_t cin, size_t cout)
 static double max_diff(const float *a, const float *b, size_t n)
 {
     double d = 0.0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) /* fmax would skip it */
+            return INFINITY;
         d = fmax(d, fabs((double)a[i] - (double)b[i]));
+    }
     return d;
 }
 
@@ -201,6 +204,88 @@ static void check_gn_fused(size_t b, size_t side, size_t cin, size_t cout, size_
     free(o1);
     free(col);
     free(mean);
+}
+
+/* The fill folded into the fused conv's output transform (tdi_unet_conv3_gn_epi, inference's
+ * ResBlocks): per-image + bias constants and residual + bias, against filling out first and
+ * accumulating (tdi_unet_conv3_acc): the same two additions, so difference 0. out starts as NaN:
+ * a plane the epilogue failed to write shows. */
+static void check_gn_epi(size_t b, size_t side, size_t cin, size_t cout, size_t groups)
+{
+    const tdi_unet_geom g = {b, side, side};
+    const size_t n = tdi_unet_plane(g), hw = side * side;
+    float *in = malloc(cin * n * sizeof *in), *s = malloc(cin * n * sizeof *s);
+    float *w = malloc(cout * cin * 9 * sizeof *w), *ga = malloc(2 * cin * sizeof *ga);
+    float *o = malloc(3 * cout * n * sizeof *o), *col = malloc(cin * 9 * n * sizeof *col);
+    float *mean = malloc(2 * b * groups * sizeof *mean), *rstd = mean + b * groups;
+    float *pi = malloc((b + 1) * cout * sizeof *pi), *bias = pi + b * cout;
+    float *ref = o + cout * n, *res = ref + cout * n;
+    for (size_t i = 0; i < cin * n; i++)
+        in[i] = 2.0f * tdi_test_frand() + 0.5f;
+    for (size_t i = 0; i < cout * cin * 9; i++)
+        w[i] = tdi_test_frand();
+    for (size_t i = 0; i < 2 * cin; i++)
+        ga[i] = tdi_test_frand();
+    for (size_t i = 0; i < (b + 1) * cout; i++)
+        pi[i] = tdi_test_frand();
+    for (size_t i = 0; i < cout * n; i++)
+        res[i] = tdi_test_frand();
+    tdi_unet_gn_fwd(in, cin, g, groups, ga, ga + cin, 1, s, mean, rstd);
+    const tdi_unet_gnsilu pre = {ga, ga + cin, mean, rstd, groups};
+    for (int mode = 0; mode < 2; mode++) {
+        for (size_t co = 0; co < cout; co++)
+            for (size_t i = 0; i < n; i++)
+                ref[co * n + i] = mode ? res[co * n + i] + bias[co]
+                                       : pi[(i / hw) * cout + co] + bias[co];
+        tdi_unet_conv3_acc(s, cin, g, w, cout, ref, col, 0);
+        for (size_t i = 0; i < cout * n; i++)
+            o[i] = NAN;
+        const tdi_unet_epi epi = {bias, mode ? NULL : pi, mode ? res : NULL};
+        char name[160];
+        snprintf(name, sizeof name, "gn epi %s b %zu %zux%zu %zu->%zu: runs",
+                 mode ? "residual" : "per-image", b, side, side, cin, cout);
+        tdi_check_int(tdi_unet_conv3_gn_epi(in, cin, g, &pre, w, cout, &epi, o, col), 0, name);
+        snprintf(name, sizeof name, "gn epi %s b %zu %zux%zu %zu->%zu: = fill + conv3_acc",
+                 mode ? "residual" : "per-image", b, side, side, cin, cout);
+        tdi_check_near(max_diff(o, ref, cout * n), 0.0, 0.0, name);
+    }
+    free(in);
+    free(s);
+    free(w);
+    free(ga);
+    free(o);
+    free(col);
+    free(mean);
+    free(pi);
+}
+
+/* SiLU of the GroupNorm forward (tdi_unet_affine_silu: Cody-Waite + Cephes polynomial expf,
+ * IEEE divide) against double precision over v in [-87, 88] (where silu is a normal float):
+ * relative error <= 2 FLT_EPSILON (the polynomial's ~1 ulp plus one rounding each of v, 1 + e
+ * and the divide; libmvec's expf here gave 2.5); a wrong coefficient errs by >> that. A plane
+ * cut into calls of 13, 8 and the rest gives the whole call's bits (the tail's scalar and the
+ * vector code do the same operations). */
+static void check_silu(void)
+{
+    const size_t n = (size_t)1 << 20;
+    float *x = malloc(n * sizeof *x), *o = malloc(2 * n * sizeof *o), *o2 = o + n;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(-87.0 + 175.0 * (double)i / (double)(n - 1));
+    tdi_unet_affine_silu(x, n, 1.0f, 0.0f, o);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double v = x[i], e = v / (1.0 + exp(-v));
+        if (e != 0.0 && fabs(o[i] - e) / fabs(e) > worst)
+            worst = fabs(o[i] - e) / fabs(e);
+    }
+    tdi_check_le(worst / FLT_EPSILON, 2.0, "silu: max relative error / FLT_EPSILON, [-87, 88]");
+    tdi_unet_affine_silu(x, 13, 0.9f, 0.1f, o2);
+    tdi_unet_affine_silu(x + 13, 8, 0.9f, 0.1f, o2 + 13);
+    tdi_unet_affine_silu(x + 21, 1000, 0.9f, 0.1f, o2 + 21);
+    tdi_unet_affine_silu(x, 1021, 0.9f, 0.1f, o);
+    tdi_check_near(max_diff(o, o2, 1021), 0.0, 0.0, "silu: calls of 13, 8, 1000 = one call");
+    free(x);
+    free(o);
 }
 
 /* The whole U-Net: an inference forward (no column cache: GN + SiLU fused, s1 and s2 not
@@ -251,6 +336,9 @@ int main(void)
     check_gn_fused(2, 32, 96, 32, 8); /* d1's c1: chunks of half an image */
     check_gn_fused(5, 8, 64, 128, 8); /* mid's c1: chunks of several images */
     check_gn_fused(3, 16, 24, 16, 4);
+    check_gn_epi(2, 32, 32, 32, 8); /* e1's c2: chunks of a whole image */
+    check_gn_epi(3, 8, 16, 24, 4);  /* chunks of several images */
+    check_silu();
     check_lean_model();
     TDI_TEST_END();
 }
