@@ -447,6 +447,9 @@ static void gn_group(const float *in, size_t n, size_t hw, size_t cg, size_t b, 
     for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
         const float *x = in + ch * n + b * hw;
         float ps = 0.0f, ps2 = 0.0f;
+        if (ch + 1 < (gr + 1) * cg) /* the next plane: one plane is too short a run for the */
+            for (size_t i = 0; i < hw; i += 16) /* hardware prefetcher to pick up */
+                __builtin_prefetch(x + n + i, 0, 3);
 #pragma omp simd reduction(+ : ps, ps2)
         for (size_t i = 0; i < hw; i++) {
             ps += x[i];
