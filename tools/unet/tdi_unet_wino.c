@@ -217,6 +217,53 @@ __attribute__((target("avx2"))) static void cols_b8(const float *t, size_t tx, f
     _mm256_storeu_ps(v0 + 3 * es + tx, _mm256_sub_ps(o0, o1));
 }
 
+/* out_tile8 for 4 tiles (SSE, every x86-64 CPU): the 8 x 8 planes' tile rows. */
+static void out_tile4(const float *r0, const float *r1, const float *r2, size_t es, size_t tx,
+                      int i, float *oo, const obase *ob)
+{
+    __m128 s[4];
+    for (size_t j = 0; j < 4; j++) {
+        const __m128 q = _mm_add_ps(_mm_loadu_ps(r1 + j * es + tx), _mm_loadu_ps(r2 + j * es + tx));
+        const __m128 a = _mm_loadu_ps(r0 + j * es + tx);
+        s[j] = i == 0 ? _mm_add_ps(a, q) : _mm_sub_ps(a, q);
+    }
+    const __m128 y0 = _mm_add_ps(_mm_add_ps(s[0], s[1]), s[2]);
+    const __m128 y1 = _mm_sub_ps(_mm_sub_ps(s[1], s[2]), s[3]);
+    __m128 o0 = _mm_unpacklo_ps(y0, y1), o1 = _mm_unpackhi_ps(y0, y1);
+    float *p = oo + 2 * tx;
+    if (ob->mode != OB_SET) { /* base + y, as ob_add */
+        __m128 b0, b1;
+        if (ob->mode == OB_ACC) {
+            b0 = _mm_loadu_ps(p);
+            b1 = _mm_loadu_ps(p + 4);
+        } else if (ob->mode == OB_CONST) {
+            b0 = b1 = _mm_set1_ps(ob->c);
+        } else {
+            const __m128 c = _mm_set1_ps(ob->c);
+            b0 = _mm_add_ps(_mm_loadu_ps(ob->r + 2 * tx), c);
+            b1 = _mm_add_ps(_mm_loadu_ps(ob->r + 2 * tx + 4), c);
+        }
+        o0 = _mm_add_ps(b0, o0);
+        o1 = _mm_add_ps(b1, o1);
+    }
+    _mm_storeu_ps(p, o0);
+    _mm_storeu_ps(p + 4, o1);
+}
+
+/* cols_b8 for 4 tiles (SSE): even/odd split of t[2 tx .. 2 tx + 9]. */
+static void cols_b4(const float *t, size_t tx, float *v0, size_t es)
+{
+    const float *p = t + 2 * tx;
+    const __m128 a = _mm_loadu_ps(p), b = _mm_loadu_ps(p + 4);
+    const __m128 c = _mm_loadu_ps(p + 2), d = _mm_loadu_ps(p + 6);
+    const __m128 e0 = _mm_shuffle_ps(a, b, 0x88), o0 = _mm_shuffle_ps(a, b, 0xdd);
+    const __m128 e1 = _mm_shuffle_ps(c, d, 0x88), o1 = _mm_shuffle_ps(c, d, 0xdd);
+    _mm_storeu_ps(v0 + tx, _mm_sub_ps(e0, e1));
+    _mm_storeu_ps(v0 + es + tx, _mm_add_ps(o0, e1));
+    _mm_storeu_ps(v0 + 2 * es + tx, _mm_sub_ps(e1, o0));
+    _mm_storeu_ps(v0 + 3 * es + tx, _mm_sub_ps(o0, o1));
+}
+
 static int use_avx2(void)
 {
     static int isa = -1; /* a benign race: every thread writes the same value */
@@ -249,6 +296,8 @@ static void out_row(const float *m, size_t es, size_t tw, size_t wd, int two_row
         if (v8)
             for (; tx + 8 <= full; tx += 8)
                 out_tile8(r0, r1, r2, es, tx, i, oo, &ob);
+        for (; tx + 4 <= full; tx += 4)
+            out_tile4(r0, r1, r2, es, tx, i, oo, &ob);
 #else
         (void)v8;
 #endif
@@ -272,6 +321,8 @@ static void cols_b(const float *t, size_t tw, float *v, size_t es)
         if (v8)
             for (; tx + 8 <= tw; tx += 8)
                 cols_b8(r, tx, v0, es);
+        for (; tx + 4 <= tw; tx += 4)
+            cols_b4(r, tx, v0, es);
 #else
         (void)v8;
 #endif
