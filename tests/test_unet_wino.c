@@ -333,6 +333,8 @@ int main(void)
     check_shape(2, 5, 17, 8, 9);  /* 8-tile vector groups plus a clipped scalar tile */
     check_shape(8, 16, 16, 8, 8); /* weight gradient by chunks: 8 images, 8 partial sums */
     check_shape(16, 8, 8, 12, 10); /* 2 chunks per part */
+    check_shape(2, 32, 32, 8, 16); /* 16-tile vector groups (AVX-512) */
+    check_shape(1, 6, 38, 16, 8);  /* 16 + 3 tiles per row, the column pass 16 + 2 + 1 */
     check_gn_fused(2, 32, 96, 32, 8); /* d1's c1: chunks of half an image */
     check_gn_fused(5, 8, 64, 128, 8); /* mid's c1: chunks of several images */
     check_gn_fused(3, 16, 24, 16, 4);

@@ -12,10 +12,10 @@
 #include "tdi_unet_gemm.h"
 #include "tdi_unet_wgemm.h"
 
-/* The transforms' loops, compiled for AVX2 too and picked at run time (GCC ifunc); they only
- * add and subtract, so both versions give the same bits. */
+/* The transforms' loops, compiled for AVX-512 and AVX2 too and picked at run time (GCC ifunc);
+ * they only add and subtract, so every version gives the same bits. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define TDI_WINO_SIMD __attribute__((target_clones("avx2", "default")))
+#define TDI_WINO_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TDI_WINO_SIMD
 #endif
@@ -264,11 +264,69 @@ static void cols_b4(const float *t, size_t tx, float *v0, size_t es)
     _mm_storeu_ps(v0 + 3 * es + tx, _mm_sub_ps(o0, o1));
 }
 
+/* out_tile8 for 16 tiles (AVX-512): the 32 x 32 planes' tile rows. */
+__attribute__((target("avx512f"))) static void out_tile16(const float *r0, const float *r1,
+                                                          const float *r2, size_t es, size_t tx,
+                                                          int i, float *oo, const obase *ob)
+{
+    __m512 s[4];
+    for (size_t j = 0; j < 4; j++) {
+        const __m512 q = _mm512_add_ps(_mm512_loadu_ps(r1 + j * es + tx),
+                                       _mm512_loadu_ps(r2 + j * es + tx));
+        const __m512 a = _mm512_loadu_ps(r0 + j * es + tx);
+        s[j] = i == 0 ? _mm512_add_ps(a, q) : _mm512_sub_ps(a, q);
+    }
+    const __m512 y0 = _mm512_add_ps(_mm512_add_ps(s[0], s[1]), s[2]);
+    const __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]);
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi =
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    __m512 o0 = _mm512_permutex2var_ps(y0, lo, y1), o1 = _mm512_permutex2var_ps(y0, hi, y1);
+    float *p = oo + 2 * tx;
+    if (ob->mode != OB_SET) { /* base + y, as ob_add */
+        __m512 b0, b1;
+        if (ob->mode == OB_ACC) {
+            b0 = _mm512_loadu_ps(p);
+            b1 = _mm512_loadu_ps(p + 16);
+        } else if (ob->mode == OB_CONST) {
+            b0 = b1 = _mm512_set1_ps(ob->c);
+        } else {
+            const __m512 c = _mm512_set1_ps(ob->c);
+            b0 = _mm512_add_ps(_mm512_loadu_ps(ob->r + 2 * tx), c);
+            b1 = _mm512_add_ps(_mm512_loadu_ps(ob->r + 2 * tx + 16), c);
+        }
+        o0 = _mm512_add_ps(b0, o0);
+        o1 = _mm512_add_ps(b1, o1);
+    }
+    _mm512_storeu_ps(p, o0);
+    _mm512_storeu_ps(p + 16, o1);
+}
+
+/* cols_b8 for 16 tiles (AVX-512): even/odd split of t[2 tx .. 2 tx + 33]. */
+__attribute__((target("avx512f"))) static void cols_b16(const float *t, size_t tx, float *v0,
+                                                        size_t es)
+{
+    const float *p = t + 2 * tx;
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+    const __m512 c = _mm512_loadu_ps(p + 2), d = _mm512_loadu_ps(p + 18);
+    const __m512 e0 = _mm512_permutex2var_ps(a, ev, b), o0 = _mm512_permutex2var_ps(a, od, b);
+    const __m512 e1 = _mm512_permutex2var_ps(c, ev, d), o1 = _mm512_permutex2var_ps(c, od, d);
+    _mm512_storeu_ps(v0 + tx, _mm512_sub_ps(e0, e1));
+    _mm512_storeu_ps(v0 + es + tx, _mm512_add_ps(o0, e1));
+    _mm512_storeu_ps(v0 + 2 * es + tx, _mm512_sub_ps(e1, o0));
+    _mm512_storeu_ps(v0 + 3 * es + tx, _mm512_sub_ps(o0, o1));
+}
+
+/* 0: SSE only, 1: AVX2, 2: AVX-512F too (a benign race: every thread writes the same value). */
 static int use_avx2(void)
 {
-    static int isa = -1; /* a benign race: every thread writes the same value */
+    static int isa = -1;
     if (isa < 0)
-        isa = __builtin_cpu_supports("avx2") ? 1 : 0;
+        isa = !__builtin_cpu_supports("avx2")      ? 0
+              : __builtin_cpu_supports("avx512f") ? 2
+                                                  : 1;
     return isa;
 }
 #else
@@ -293,6 +351,9 @@ static void out_row(const float *m, size_t es, size_t tw, size_t wd, int two_row
         if (i == 1 && ob.mode == OB_RES)
             ob.r += wd;
 #if defined(__x86_64__) && defined(__GNUC__)
+        if (v8 == 2)
+            for (; tx + 16 <= full; tx += 16)
+                out_tile16(r0, r1, r2, es, tx, i, oo, &ob);
         if (v8)
             for (; tx + 8 <= full; tx += 8)
                 out_tile8(r0, r1, r2, es, tx, i, oo, &ob);
@@ -318,6 +379,9 @@ static void cols_b(const float *t, size_t tw, float *v, size_t es)
         float *v0 = v + 4 * i * es, *v1 = v0 + es, *v2 = v1 + es, *v3 = v2 + es;
         size_t tx = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
+        if (v8 == 2)
+            for (; tx + 16 <= tw; tx += 16)
+                cols_b16(r, tx, v0, es);
         if (v8)
             for (; tx + 8 <= tw; tx += 8)
                 cols_b8(r, tx, v0, es);
