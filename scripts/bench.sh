@@ -108,7 +108,8 @@ if want unet; then
                 unet_cmp "coretype unset" env
             else
                 echo "unet: section [coretype $OPENBLAS_CORETYPE]:" \
-                    "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE as this environment sets it, both programs"
+                    "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE as this environment sets it," \
+                    "for both programs"
                 unet_cmp "coretype $OPENBLAS_CORETYPE" env
             fi
             ;;

@@ -1,6 +1,7 @@
 /* tdi_unet_wino: Winograd F(2x2, 3x3) convolutions (see tdi_unet_wino.h). The tiles are cut
  * into chunks of whole tile rows (2 output rows of one image); each OpenMP thread transforms a
- * chunk's input into V [16][cin][T], runs the 16 GEMMs into M [16][cout][T] and transforms M
+ * chunk's input into V [16][cin][T], runs the 16 GEMMs into M [16][cout][T] (tdi_unet_wgemm.h;
+ * OpenBLAS where that kernel does not run) and transforms M
  * back into the output while both are in its cache. Every output element is the same sequence
  * of operations whatever the chunking and thread count. */
 #include "tdi_unet_wino.h"
