@@ -18,6 +18,7 @@
 #include "tdi_test_grad.h"
 #include "tdi_unet.h"
 #include "tdi_unet_layers.h"
+#include "tdi_unet_wgemm.h"
 #include "tdi_unet_wino.h"
 
 /* Direct conv in double: out[co][p] = sum w[co][ci][ky][kx] in[ci][p + (ky-1, kx-1)]; mag gets
@@ -288,6 +289,49 @@ static void check_silu(void)
     free(o);
 }
 
+/* The Winograd GEMM kernel (tdi_unet_wgemm) against its definition: every element the fmaf
+ * chain over k from 0 in order (difference 0), on shapes with column tails (n % 16, n % 32) and
+ * strides wider than n; columns beyond n untouched. Skipped (one line says so) on CPUs where
+ * the kernel does not run. */
+static void check_wgemm(size_t m, size_t n, size_t k)
+{
+    char name[120];
+    snprintf(name, sizeof name, "wgemm %zux%zux%zu: runs on this CPU", m, n, k);
+    if (!tdi_unet_wgemm_ok(m)) {
+        printf("SKIP %s: no AVX2 + FMA\n", name);
+        return;
+    }
+    const size_t ldb = n + 3, ldc = n + 5;
+    float *a = malloc(m * k * sizeof *a), *b = malloc(k * ldb * sizeof *b);
+    float *c = malloc(m * ldc * sizeof *c);
+    for (size_t i = 0; i < m * k; i++)
+        a[i] = tdi_test_frand();
+    for (size_t i = 0; i < k * ldb; i++)
+        b[i] = tdi_test_frand();
+    for (size_t i = 0; i < m * ldc; i++)
+        c[i] = -7.0f;
+    tdi_unet_wgemm(m, n, k, a, b, ldb, c, ldc);
+    double d = 0.0;
+    long outside = 0;
+    for (size_t r = 0; r < m; r++) {
+        for (size_t j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (size_t kk = 0; kk < k; kk++)
+                s = fmaf(a[tdi_unet_wgemm_at(r, kk, k, 1)], b[kk * ldb + j], s);
+            d = fmax(d, fabs((double)c[r * ldc + j] - (double)s));
+        }
+        for (size_t j = n; j < ldc; j++)
+            outside += c[r * ldc + j] != -7.0f;
+    }
+    snprintf(name, sizeof name, "wgemm %zux%zux%zu: = fmaf chain per element", m, n, k);
+    tdi_check_near(d, 0.0, 0.0, name);
+    snprintf(name, sizeof name, "wgemm %zux%zux%zu: columns beyond n untouched", m, n, k);
+    tdi_check_int(outside, 0, name);
+    free(a);
+    free(b);
+    free(c);
+}
+
 /* The whole U-Net: an inference forward (no column cache: GN + SiLU fused, s1 and s2 not
  * stored) gives the training forward's output bit for bit, and a backward after it (which
  * recomputes s1, s2) the same gradients. */
@@ -341,6 +385,9 @@ int main(void)
     check_gn_epi(2, 32, 32, 32, 8); /* e1's c2: chunks of a whole image */
     check_gn_epi(3, 8, 16, 24, 4);  /* chunks of several images */
     check_silu();
+    check_wgemm(16, 37, 19);
+    check_wgemm(64, 128, 192);
+    check_wgemm(8, 5, 1);
     check_lean_model();
     TDI_TEST_END();
 }
