@@ -452,8 +452,9 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
  * its cosim netlist at zero bias (the rest point a co-simulation starts from) gives each
  * device's vgs, vds, vbs; tdi_cosim_mos_noise_calibrate at those biases gives dev[].psd_w and
  * dev[].psd_f1 (0 when circuit.mos_flicker is false). Leaves ngspice's num_threads at 1 (BSIM4's
- * OpenMP load: docs/noise.md). Errors: TDI_EARG for mos_prefix x (PDK subcircuits: not
- * supported), TDI_ESPICE (ngspice's text). */
+ * OpenMP load: docs/noise.md). mos_prefix x (PDK subcircuits): the MOSFET inside each is found
+ * by a probe deck (docs/noise.md "PDK subcircuit devices"). Errors: TDI_ESPICE (ngspice's
+ * text; a subcircuit without exactly one MOSFET). */
 int tdi_cosim_mos_noise_size(struct tdi_gen_circuit *c, tdi_err *err);
 /* The same with the grouping chosen: group 1 calibrates one device per bias class (same type,
  * L, delvto, mulu0; vgs, vds, vbs within 0.1 mV, 1 mV, 0.5 mV; any W: the class's median-W

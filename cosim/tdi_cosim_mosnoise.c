@@ -1,6 +1,6 @@
 /* tdi_cosim_mosnoise: each transistor's drain-current noise PSD, calibrated against ngspice's own
- * small-signal .noise for that device at its bias (docs/noise.md "Calibration"). One deck holds
- * every device isolated: gate, drain and bulk held by DC sources at the device's operating-point
+ * small-signal .noise for that device at its bias (docs/noise.md "Calibration"). A deck holds
+ * up to MN_CHUNK devices, each isolated: gate, drain and bulk held by DC sources at the device's operating-point
  * voltages (source at 0), the drain current copied into a common 1-ohm noiseless output by an
  * F source, so each device's own noise vectors (onoise.m<k>, onoise.m<k>.1overf) are its
  * drain-current noise in A/sqrt(Hz) (one-sided). Deck format (k = 0..n-1):
