@@ -641,8 +641,16 @@ int tdi_gen_circuit_reduced(const tdi_gen_circuit *c, double *K, tdi_err *err);
  * unit (ref: the units' rest node, vcm at transistor level, "0" for ideal elements), then
  * ".end"; no unit instances (no capacitors), no bias (Ibias_) or noise sources, no .tran or
  * .control. TDI_EARG for a unit kind whose force node is not
- * the unit node (rlc). */
-typedef enum { TDI_GEN_STANDALONE = 0, TDI_GEN_COSIM = 1, TDI_GEN_HOLD = 2 } tdi_gen_mode;
+ * the unit node (rlc).
+ * TDI_GEN_COMPANION: the file the standalone text's dialect writes beside it (circuit.dialect:
+ * spectre: standalone.mdl, its measurements in Spectre's MDL; docs/dialects.md); TDI_EARG for
+ * a dialect without one (tdi_gen_companion_name is NULL). */
+typedef enum {
+    TDI_GEN_STANDALONE = 0,
+    TDI_GEN_COSIM = 1,
+    TDI_GEN_HOLD = 2,
+    TDI_GEN_COMPANION = 3
+} tdi_gen_mode;
 
 typedef struct tdi_gen_text {
     char *buf;             /* all lines, each NUL-terminated, in order */
@@ -673,6 +681,7 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f);
 void tdi_gen_op_print(const tdi_gen_circuit *c, FILE *f);
 
 /* Whole program: load bundle, build, write <netlists>/{standalone.cir,cosim.cir,wires.json}
+ * (the standalone file named by its dialect, with its companion if any: tdi_gen_companion_name)
  * as one directory transaction (nothing appears on error); prints physics and wire report to
  * `log` (may be NULL). bundle_dir / out_dir override the config when non-NULL. */
 int tdi_gen_run(const tdi_gen_config *cfg, const char *bundle_dir, const char *out_dir,
@@ -726,6 +735,9 @@ size_t tdi_gen_pwl_ticks(double h, double tstop);
 /* The standalone netlist's file name for c's dialect: "standalone.cir" (ngspice, xyce),
  * "standalone.sp" (hspice), "standalone.scs" (spectre). */
 const char *tdi_gen_standalone_name(const tdi_gen_circuit *c);
+/* The companion file's name (TDI_GEN_COMPANION; tdi-gen writes it beside the standalone one):
+ * "standalone.mdl" (spectre), NULL for a dialect without one. */
+const char *tdi_gen_companion_name(const tdi_gen_circuit *c);
 /* The dialects' names joined by '|' ("ngspice|hspice|xyce|spectre") into buf. */
 void tdi_gen_dialect_names(char *buf, size_t size);
 

@@ -284,8 +284,15 @@ static int cfg_validate_dialect(const tdi_gen_config *c, tdi_err *err)
         return 0;
     if (strcmp(c->devices, "ideal") != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.dialect: %s is implemented for "
-                           "devices: ideal only (got circuit.devices: %s; the transistor-level "
-                           "netlist is written for ngspice)", c->path, c->dialect, c->devices);
+                           "devices: ideal only (got circuit.devices: %s): circuit.mos_lib "
+                           "('%s'%s) must be ngspice's, since tdi-gen reads the operating point "
+                           "and sizes the device noise in ngspice and cosim.cir includes it, and "
+                           "the transistor-level read-out is an ngspice .control block; a PDK in "
+                           "%s's own syntax would need a second card (docs/dialects.md, "
+                           "\"Transistor level\")", c->path, c->dialect, c->devices, c->mos_lib,
+                           strcmp(c->mos_lib, "models/tdi-bsim4.lib") == 0
+                               ? ": the shipped card, ngspice's BSIM4, level=14"
+                               : "", c->dialect);
     if (c->noise && strcmp(c->noise_src, "pwl") != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.dialect: %s: circuit.noise_src: %s is "
                            "ngspice-only (TRNOISE); set circuit.noise_src: pwl (tdi-cosim's seeded "
@@ -319,18 +326,35 @@ static int cfg_validate_designer(const tdi_gen_config *c, tdi_err *err)
     return 0;
 }
 
-static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_err *err)
+/* The key table of the `circuit:` section, in hash order: the ideal keys [0, n_ideal), the
+ * transistor-level and non-ideal keys [n_ideal, n_base), the designer keys [n_base, n_comp),
+ * the self-term compensation keys [n_comp, n); the tables' names the choices point into. */
+#define CFG_MAX_KEYS 128
+typedef struct cfg_table {
+    tdi_cfg_key k[CFG_MAX_KEYS];
+    size_t n, n_ideal, n_base, n_comp;
+    int over; /* a group did not fit: raise CFG_MAX_KEYS */
+    char units[128], intras[128], skips[128], dialects[128];
+} cfg_table;
+
+static void cfg_add(cfg_table *t, const tdi_cfg_key *k, size_t n)
 {
-    char units[128], intras[128], skips[128], dialects[128]; /* the tables' names */
-    tdi_gen_unit_names(units, sizeof units);
-    tdi_gen_dialect_names(dialects, sizeof dialects);
-    tdi_gen_intra_names(intras, sizeof intras);
-    tdi_gen_skip_names(skips, sizeof skips);
-    tdi_cfg_key keys[] = {
+    if (t->n + n > CFG_MAX_KEYS) {
+        t->over = 1;
+        return;
+    }
+    memcpy(t->k + t->n, k, n * sizeof *k);
+    t->n += n;
+}
+
+/* seed, name, out and the ideal circuit's keys */
+static void cfg_keys_ideal(cfg_table *t, tdi_gen_config *c)
+{
+    const tdi_cfg_key k[] = {
         {"seed", TDI_CFG_INT, &c->seed, 0, 4294967295.0, 0, NULL, NULL, 0},
         {"name", TDI_CFG_NAME, c->name, 0, 0, sizeof c->name, NULL, NULL, 0},
         {"out", TDI_CFG_STRING, c->out, 0, 0, sizeof c->out, NULL, NULL, 0},
-        {"circuit.unit", TDI_CFG_STRING, c->unit, 0, 0, sizeof c->unit, NULL, units, 0},
+        {"circuit.unit", TDI_CFG_STRING, c->unit, 0, 0, sizeof c->unit, NULL, t->units, 0},
         {"circuit.Cu", TDI_CFG_DOUBLE, &c->Cu, 1e-18, 1, 0, NULL, NULL, 0},
         {"circuit.gu", TDI_CFG_DOUBLE, &c->gu, 1e-15, 1e3, 0, NULL, NULL, 0},
         {"circuit.tau", TDI_CFG_DOUBLE, &c->tau, 1e-15, 1e3, 0, NULL, NULL, 0},
@@ -354,9 +378,9 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->op_gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"circuit.rlc_cp", TDI_CFG_DOUBLE, &c->rlc_cp, 1e-6, 1e6, 0, NULL, NULL, 0},
         {"circuit.rlc_zeta", TDI_CFG_DOUBLE, &c->rlc_zeta, 1e-3, 1e3, 0, NULL, NULL, 0},
-        {"circuit.intra", TDI_CFG_STRING, c->intra, 0, 0, sizeof c->intra, NULL, intras, 0},
+        {"circuit.intra", TDI_CFG_STRING, c->intra, 0, 0, sizeof c->intra, NULL, t->intras, 0},
         {"circuit.rank", TDI_CFG_INT, &c->rank, 0, 1e9, 0, NULL, NULL, 0},
-        {"circuit.skip", TDI_CFG_STRING, c->skip, 0, 0, sizeof c->skip, NULL, skips, 0},
+        {"circuit.skip", TDI_CFG_STRING, c->skip, 0, 0, sizeof c->skip, NULL, t->skips, 0},
         {"circuit.noise", TDI_CFG_BOOL, &c->noise, 0, 0, 0, NULL, NULL, 0},
         {"circuit.noise_dt", TDI_CFG_DOUBLE, &c->noise_dt, 0, 1e3, 0, NULL, NULL, 0},
         {"circuit.noise_frac", TDI_CFG_DOUBLE, &c->noise_frac, 1e-6, 10, 0, NULL, NULL, 0},
@@ -386,6 +410,14 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
         {"circuit.bundle", TDI_CFG_STRING, c->bundle, 0, 0, sizeof c->bundle, NULL, NULL, 0},
         {"circuit.netlists", TDI_CFG_STRING, c->netlists, 0, 0, sizeof c->netlists, NULL, NULL,
          0},
+    };
+    cfg_add(t, k, sizeof k / sizeof k[0]);
+}
+
+/* transistor level and behavioural non-idealities */
+static void cfg_keys_mos(cfg_table *t, tdi_gen_config *c)
+{
+    const tdi_cfg_key k[] = {
         /* transistor level (docs/devices.md); keep these last: the hash of an ideal config
            covers the keys above only (n_ideal), so every ideal netlist stays byte-identical */
         {"circuit.devices", TDI_CFG_STRING, c->devices, 0, 0, sizeof c->devices, NULL,
@@ -428,6 +460,14 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
          0},
         {"circuit.nonideal.temperature", TDI_CFG_DOUBLE, &c->ni_temp, 0, 1e4, 0, NULL, NULL, 0},
         {"circuit.nonideal.tempco", TDI_CFG_DOUBLE, &c->ni_tempco, -0.1, 0.1, 0, NULL, NULL, 0},
+    };
+    cfg_add(t, k, sizeof k / sizeof k[0]);
+}
+
+/* the standalone text's form */
+static void cfg_keys_designer(cfg_table *t, tdi_gen_config *c)
+{
+    const tdi_cfg_key k[] = {
         /* the standalone text's form (docs/generator.md "For a chip designer"); last: they
            enter the hash only when not at their defaults (cfg_hash_designer) */
         {"circuit.hier", TDI_CFG_BOOL, &c->hier, 0, 0, 0, NULL, NULL, 0},
@@ -436,48 +476,74 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
          "trnoise|pwl", 0},
         {"circuit.readout_cards", TDI_CFG_STRING, c->readout_cards, 0, 0,
          sizeof c->readout_cards, NULL, "control|measure|both", 0},
-        {"circuit.dialect", TDI_CFG_STRING, c->dialect, 0, 0, sizeof c->dialect, NULL, dialects,
+        {"circuit.dialect", TDI_CFG_STRING, c->dialect, 0, 0, sizeof c->dialect, NULL, t->dialects,
          0},
+    };
+    cfg_add(t, k, sizeof k / sizeof k[0]);
+}
+
+/* self-term compensation */
+static void cfg_keys_comp(cfg_table *t, tdi_gen_config *c)
+{
+    const tdi_cfg_key k[] = {
         /* self-term compensation (docs/devices.md): after the designer keys, hashed only when
            on (cfg_hash_comp), so every netlist without it stays byte-identical */
         {"circuit.mos_self_comp", TDI_CFG_BOOL, &c->mos_self_comp, 0, 0, 0, NULL, NULL, 0},
         {"circuit.mos_self_comp_passes", TDI_CFG_INT, &c->mos_self_comp_passes, 1, 3, 0, NULL,
          NULL, 0},
     };
-    size_t nk = sizeof keys / sizeof keys[0], n_ideal = 0, n_base = 0, n_comp = 0;
-    while (strcmp(keys[n_ideal].path, "circuit.devices") != 0) /* the first transistor key */
-        n_ideal++;
-    while (strcmp(keys[n_base].path, "circuit.hier") != 0) /* the first designer key */
-        n_base++;
-    while (strcmp(keys[n_comp].path, "circuit.mos_self_comp") != 0) /* after the designer's */
-        n_comp++;
+    cfg_add(t, k, sizeof k / sizeof k[0]);
+}
+
+/* c's key table into t (the group boundaries set as each group starts). */
+static void cfg_keys(cfg_table *t, tdi_gen_config *c)
+{
+    t->n = 0;
+    t->over = 0;
+    tdi_gen_unit_names(t->units, sizeof t->units);
+    tdi_gen_dialect_names(t->dialects, sizeof t->dialects);
+    tdi_gen_intra_names(t->intras, sizeof t->intras);
+    tdi_gen_skip_names(t->skips, sizeof t->skips);
+    cfg_keys_ideal(t, c);
+    t->n_ideal = t->n;
+    cfg_keys_mos(t, c);
+    t->n_base = t->n;
+    cfg_keys_designer(t, c);
+    t->n_comp = t->n;
+    cfg_keys_comp(t, c);
+}
+
+/* Which of the alternative keys the text set: gu or tau, Vs or theta. */
+static int cfg_seen(const cfg_table *t, const char *path)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->k[i].seen && strcmp(t->k[i].path, path) == 0)
+            return 1;
+    return 0;
+}
+
+static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_err *err)
+{
+    cfg_table t; /* about 9 kB */
+    cfg_keys(&t, c);
     snprintf(c->path, sizeof c->path, "%s", name);
-    int rc = tdi_cfg_load_preset(name, text, keys, nk, 0, err);
+    if (t.over)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: the generator's key table is over %d keys "
+                           "(CFG_MAX_KEYS in generator/tdi_gen_cfg.c)", name, CFG_MAX_KEYS);
+    int rc = tdi_cfg_load_preset(name, text, t.k, t.n, 0, err);
     if (rc)
         return rc;
-    int gu_seen = 0, tau_seen = 0, vs_seen = 0, theta_seen = 0;
-    for (size_t i = 0; i < nk; i++) {
-        if (!keys[i].seen)
-            continue;
-        if (strcmp(keys[i].path, "circuit.gu") == 0)
-            gu_seen = 1;
-        else if (strcmp(keys[i].path, "circuit.tau") == 0)
-            tau_seen = 1;
-        else if (strcmp(keys[i].path, "circuit.Vs") == 0)
-            vs_seen = 1;
-        else if (strcmp(keys[i].path, "circuit.theta") == 0)
-            theta_seen = 1;
-    }
-    rc = cfg_validate(c, gu_seen, tau_seen, vs_seen, theta_seen, err);
+    rc = cfg_validate(c, cfg_seen(&t, "circuit.gu"), cfg_seen(&t, "circuit.tau"),
+                      cfg_seen(&t, "circuit.Vs"), cfg_seen(&t, "circuit.theta"), err);
     if (!rc)
         rc = cfg_validate_designer(c, err);
     if (rc)
         return rc;
-    c->hash = cfg_hash(keys, n_base, n_ideal, strcmp(c->devices, "mos") == 0,
+    c->hash = cfg_hash(t.k, t.n_base, t.n_ideal, strcmp(c->devices, "mos") == 0,
                        tdi_gen_nonideal_active(c));
-    cfg_hash_designer(c, keys + n_base, n_comp - n_base);
+    cfg_hash_designer(c, t.k + t.n_base, t.n_comp - t.n_base);
     if (c->mos_self_comp) /* changes the realisation: its keys enter the hash */
-        c->hash = (c->hash ^ tdi_cfg_hash(keys + n_comp, nk - n_comp)) * 1099511628211ull;
+        c->hash = (c->hash ^ tdi_cfg_hash(t.k + t.n_comp, t.n - t.n_comp)) * 1099511628211ull;
     return 0;
 }
 

@@ -103,6 +103,11 @@ const char *tdi_gen_standalone_name(const tdi_gen_circuit *c)
     return c->dialect ? c->dialect->file : dl_ngspice.file;
 }
 
+const char *tdi_gen_companion_name(const tdi_gen_circuit *c)
+{
+    return c->dialect && c->dialect->companion ? c->dialect->companion->file : NULL;
+}
+
 /* ---------- the driver: cards of the emitter's text -> the dialect's constructs ---------- */
 
 /* The construct of a card by its first token, or NULL (comments are handled apart). */
@@ -230,11 +235,13 @@ int tdi_gen_dialect_rewrite(const tdi_gen_dialect *d, const char *text, size_t l
     if (!l)
         return -1;
     int rc = 0;
+    int carded = 0; /* a card was written: a companion drops the comments from here */
     for (size_t i = 0; i < n && !rc;) {
         if (l[i][0] == '*' || !l[i][0]) {
-            if (l[i][0])
+            int keep = !(d->head_comments && carded);
+            if (keep && l[i][0])
                 put_comment(out, d, l[i]);
-            else
+            else if (keep)
                 tdi_buf_append(out, "\n", 1);
             if (i == 0)
                 tdi_buf_printf(out, "%s", d->head);
@@ -245,6 +252,7 @@ int tdi_gen_dialect_rewrite(const tdi_gen_dialect *d, const char *text, size_t l
         while (j < n && l[j][0] == '+')
             j++;
         rc = rewrite_card(d, l + i, j - i, out, why, nwhy);
+        carded = 1;
         i = j;
     }
     free(l);

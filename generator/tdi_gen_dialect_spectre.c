@@ -1,10 +1,11 @@
-/* tdi_gen_dialect_spectre: the Spectre row of the dialect table (circuit.dialect: spectre) and
- * its way back to SPICE cards for the read-back. Spectre's own language (Spectre Circuit
- * Simulator Reference, docs/dialects.md): "// " comments, "simulator lang=spectre", statements
- * "name (nodes) master param=value", "parameters a=v", "subckt name (ports)" .. "ends name", a
- * trailing '\' continues a line, expressions bare. Measurements: Spectre's language has no
- * .measure card (they go to an MDL control file, not written here): the windows are written as
- * comments and the measured nodes saved. Non-goal: Spectre's SPICE-compatibility mode. */
+/* tdi_gen_dialect_spectre: the Spectre row of the dialect table (circuit.dialect: spectre), its
+ * companion row (standalone.mdl: the measurements in Spectre's Measurement Description
+ * Language) and its way back to SPICE cards for the read-back. Spectre's own language (Spectre
+ * Circuit Simulator Reference, docs/dialects.md): "// " comments, "simulator lang=spectre",
+ * statements "name (nodes) master param=value", "parameters a=v", "subckt name (ports)" ..
+ * "ends name", a trailing '\' continues a line, expressions bare. Spectre's language has no
+ * .measure card: the netlist keeps each window as a comment and saves the measured nodes; the
+ * MDL file measures them (spectre =mdl standalone.mdl). Non-goal: Spectre's SPICE mode. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,12 +166,71 @@ static int sp_end(tdi_buf *o, const tdi_gen_dialect *d, const tdi_gen_card *k)
 
 const tdi_gen_dialect tdi_gen_dialect_spectre = {
     .name = "spectre", .simulator = "Spectre",
-    .run = "spectre <this file>; no measurement cards in Spectre's language: the windows of "
-           "avg_<node>_s<n> and rms_<node>_s<n> are the '// measure' comments (docs/dialects.md)",
+    .run = "spectre =mdl standalone.mdl (the measurement file beside this one runs this "
+           "netlist's tran1 and writes avg_<node>_s<n> (time average, V) and rms_<node>_s<n> per "
+           "sample to standalone.measure); spectre <this file> alone runs tran1 without them",
     .file = "standalone.scs", .comment = "//", .expr_open = "", .expr_close = "",
-    .head = "simulator lang=spectre\n", .param = sp_param, .subckt = sp_subckt, .ends = sp_ends,
-    .instance = sp_instance, .element = sp_element, .vccs = sp_vccs, .source = sp_source,
-    .tran = sp_tran, .measure = sp_measure, .end = sp_end};
+    .head = "simulator lang=spectre\n", .companion = &tdi_gen_dialect_spectre_mdl,
+    .param = sp_param, .subckt = sp_subckt, .ends = sp_ends, .instance = sp_instance,
+    .element = sp_element, .vccs = sp_vccs, .source = sp_source, .tran = sp_tran,
+    .measure = sp_measure, .end = sp_end};
+
+/* ---------- the companion: standalone.mdl (Spectre MDL User Guide and Reference) ---------- */
+
+/* Every circuit card: nothing (the netlist holds the circuit; the MDL file names its analysis). */
+static int mdl_none(tdi_buf *o, const tdi_gen_dialect *d, const tdi_gen_card *k)
+{
+    (void)o, (void)d, (void)k;
+    return 0;
+}
+
+/* ".tran ..": the measurement alias opens and runs the netlist's analysis tran1 (sp_tran) */
+static int mdl_tran(tdi_buf *o, const tdi_gen_dialect *d, const tdi_gen_card *k)
+{
+    (void)d, (void)k;
+    return tdi_buf_printf(o, "alias measurement tdi_readout {\n    run tran1\n");
+}
+
+/* ".measure tran name AVG|RMS v(x) from=a to=b" -> "export real name = avg(trim(sig=V(x),
+ * from=a, to=b))" (rms likewise); ".measure tran name FIND v(x) AT=t" -> "export real name =
+ * V(x)@t" (the value of the signal at t) */
+static int mdl_measure(tdi_buf *o, const tdi_gen_dialect *d, const tdi_gen_card *k)
+{
+    (void)d;
+    const char *v = k->nt > 4 ? k->tok[4] : "";
+    size_t vl = strlen(v);
+    if (k->nt != 6 && k->nt != 7)
+        return -2;
+    if (vl < 4 || strncmp(v, "v(", 2) != 0 || v[vl - 1] != ')')
+        return -2;
+    const char *kind = k->tok[3];
+    tdi_buf_printf(o, "    export real %s = ", k->tok[2]);
+    if (strcmp(kind, "FIND") == 0 && k->nt == 6 && strncmp(k->tok[5], "AT=", 3) == 0)
+        return tdi_buf_printf(o, "V(%.*s)@%s\n", (int)(vl - 3), v + 2, k->tok[5] + 3);
+    if ((strcmp(kind, "AVG") != 0 && strcmp(kind, "RMS") != 0) || k->nt != 7 ||
+        strncmp(k->tok[5], "from=", 5) != 0 || strncmp(k->tok[6], "to=", 3) != 0)
+        return -2;
+    return tdi_buf_printf(o, "%s(trim(sig=V(%.*s), from=%s, to=%s))\n",
+                          kind[0] == 'A' ? "avg" : "rms", (int)(vl - 3), v + 2, k->tok[5] + 5,
+                          k->tok[6] + 3);
+}
+
+/* ".end": the alias closes and is run */
+static int mdl_end(tdi_buf *o, const tdi_gen_dialect *d, const tdi_gen_card *k)
+{
+    (void)d, (void)k;
+    return tdi_buf_printf(o, "}\nrun tdi_readout\n");
+}
+
+const tdi_gen_dialect tdi_gen_dialect_spectre_mdl = {
+    .name = "spectre", .simulator = "Spectre MDL: the measurements of standalone.scs",
+    .run = "spectre =mdl standalone.mdl (MDL finds standalone.scs by the base name); the "
+           "exported avg_<node>_s<n> (time average, V) and rms_<node>_s<n> go to "
+           "standalone.measure",
+    .file = "standalone.mdl", .comment = "//", .expr_open = "", .expr_close = "", .head = "",
+    .head_comments = 1, .param = mdl_none, .subckt = mdl_none, .ends = mdl_none,
+    .instance = mdl_none, .element = mdl_none, .vccs = mdl_none, .source = mdl_none,
+    .tran = mdl_tran, .measure = mdl_measure, .end = mdl_end};
 
 /* ---------- back to SPICE (the read-back) ---------- */
 

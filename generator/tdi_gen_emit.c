@@ -1025,10 +1025,14 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
                           double tran_stop, sb *s, int with_elems, size_t *elem_at)
 {
     const tdi_gen_phys *p = &c->phys;
-    nl_ctx x = {.c = c, .p = p, .mode = mode, .N = c->N, .D = c->D, .slot = p->t_slot};
-    x.dl = tdi_gen_dialect_find("ngspice");
+    const tdi_gen_dialect *dl = tdi_gen_dialect_find("ngspice");
     if (mode == TDI_GEN_STANDALONE && c->dialect)
-        x.dl = c->dialect;
+        dl = c->dialect;
+    if (mode == TDI_GEN_COMPANION) { /* the standalone text, rewritten by the companion row */
+        dl = c->dialect->companion;
+        mode = TDI_GEN_STANDALONE;
+    }
+    nl_ctx x = {.c = c, .p = p, .mode = mode, .N = c->N, .D = c->D, .slot = p->t_slot, .dl = dl};
     x.h = tran_h > 0 ? tran_h : p->noise_dt;
     x.tstop = tran_stop > 0 ? tran_stop : p->t_stop;
     x.NR = x.N + (p->ro ? x.D : 0); /* units incl. read-out stage nodes */
@@ -1057,9 +1061,9 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
        element cards; the shared flat text serves the other modes */
     int own = (mode == TDI_GEN_STANDALONE && (c->hier || c->param || !x.dl->native)) ||
               (p->mos && c->hier);
-    x.param = mode == TDI_GEN_STANDALONE && c->param;
+    x.param = mode == TDI_GEN_STANDALONE && c->param && !dl->head_comments;
     nl_usage_note(s, &x);
-    if (own && c->hier)
+    if (own && c->hier && !dl->head_comments) /* a companion: no notes on the circuit's cards */
         nl_hier_note(s, &x);
     nl_params_subckts(s, &x);
     nl_mos_rails(s, &x);
@@ -1112,6 +1116,10 @@ static int mode_check(const tdi_gen_circuit *c, tdi_gen_mode mode, double tran_h
                            "ticks is over %zu PWL points (about 40 bytes each): shorten the run "
                            "(circuit.avg_relax, t_avg, samples) or keep noise_src: trnoise", nr,
                            tdi_gen_pwl_ticks(h, stop), TDI_GEN_PWL_MAX_POINTS);
+    if (mode == TDI_GEN_COMPANION && !tdi_gen_companion_name(c))
+        return tdi_err_set(err, TDI_EARG, "companion text: circuit.dialect: %s writes none "
+                           "(only spectre: standalone.mdl)", c->dialect ? c->dialect->name :
+                           "ngspice");
     if (mode == TDI_GEN_HOLD && c->phys.unit->force_state != 0)
         return tdi_err_set(err, TDI_EARG, "hold netlist: unit kind %s has its force node apart "
                            "from the unit node (only rc-like kinds can be held)",

@@ -179,6 +179,10 @@ struct tdi_gen_dialect {
     const char *comment;   /* line comment prefix ("*", "//") */
     const char *expr_open, *expr_close; /* parameter expression delimiters ("{" "}", "'" "'") */
     const char *head;      /* lines after the title ("" or "simulator lang=spectre\n") */
+    int head_comments;     /* 1: comment lines after the first card are left out (a companion
+                              file keeps the header and the notes before the cards) */
+    const tdi_gen_dialect *companion; /* the row writing the companion file beside the
+                              standalone one (Spectre: its MDL measurements), or NULL */
     tdi_gen_dialect_fn param, subckt, ends, instance, element, vccs, source, tran, measure, end;
 };
 /* The dialect called name, or NULL. */
@@ -190,6 +194,7 @@ int tdi_gen_dialect_rewrite(const tdi_gen_dialect *d, const char *text, size_t l
 /* The SPICE-like constructs (tdi_gen_dialect.c), shared with the table of Spectre's. */
 int tdi_gen_dialect_lines(struct tdi_buf *out, const tdi_gen_dialect *d, const tdi_gen_card *k);
 extern const tdi_gen_dialect tdi_gen_dialect_spectre;
+extern const tdi_gen_dialect tdi_gen_dialect_spectre_mdl; /* standalone.mdl: Spectre's MDL */
 /* Spectre text (recognised by its "simulator lang=spectre" line) back to the SPICE cards the
  * read-back parses (instances, R, C, G, parameters, subcircuits; sources and analyses dropped);
  * a new string (caller frees), or NULL (out of memory). Text without that line: NULL and

@@ -1,8 +1,8 @@
-/* tdi_gen_run: the whole tdi-gen job: bundle -> circuit -> standalone.cir, cosim.cir and
- * wires.json (and whatever the caller's hook writes, e.g. realised.json) in one directory
- * transaction (nothing appears unless everything was written). Invariant: every check (config,
- * bundle, PD, noise interval, budget) runs before the first byte is written. Non-goal: argument
- * parsing (tools/gen/tdi_gen_main.c). */
+/* tdi_gen_run: the whole tdi-gen job: bundle -> circuit -> standalone.cir (its dialect's name,
+ * and its companion, e.g. standalone.mdl), cosim.cir and wires.json (and whatever the caller's
+ * hook writes, e.g. realised.json) in one directory transaction (nothing appears unless
+ * everything was written). Invariant: every check (config, bundle, PD, noise interval, budget)
+ * runs before the first byte is written. Non-goal: argument parsing (tools/gen/tdi_gen_main.c). */
 #include "tdi_clock.h"
 #include "tdi_gen.h"
 
@@ -95,6 +95,9 @@ int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char
     if ((rc = write_netlist(tmp, tdi_gen_standalone_name(c), c, TDI_GEN_STANDALONE, err)) ||
         (rc = write_netlist(tmp, "cosim.cir", c, TDI_GEN_COSIM, err)))
         goto done;
+    if (tdi_gen_companion_name(c) && /* Spectre's measurements: standalone.mdl */
+        (rc = write_netlist(tmp, tdi_gen_companion_name(c), c, TDI_GEN_COMPANION, err)))
+        goto done;
     {
         char path[1300];
         snprintf(path, sizeof path, "%s/wires.json", tmp);
@@ -107,8 +110,10 @@ int tdi_gen_run_ex(const tdi_gen_config *cfg, const char *bundle_dir, const char
         goto done;
     begun = 0;
     if (log) {
-        fprintf(log, "tdi-gen: %s -> %s/{%s,cosim.cir,wires.json%s%s}\n", bdir, odir,
-                tdi_gen_standalone_name(c), hook && hook->files && *hook->files ? "," : "",
+        fprintf(log, "tdi-gen: %s -> %s/{%s%s%s,cosim.cir,wires.json%s%s}\n", bdir, odir,
+                tdi_gen_standalone_name(c), tdi_gen_companion_name(c) ? "," : "",
+                tdi_gen_companion_name(c) ? tdi_gen_companion_name(c) : "",
+                hook && hook->files && *hook->files ? "," : "",
                 hook && hook->files ? hook->files : "");
         tdi_gen_phys_print(c, log);
         tdi_gen_op_print(c, log);

@@ -21,42 +21,6 @@
 
 static const char *const dialects[] = {"ngspice", "hspice", "xyce", "spectre"};
 
-/* max |K - s gu M| / max |s gu M| over the N x N substrate block */
-static double rel_err(const tdi_gen_circuit *c, const double *K, size_t ldk, double s)
-{
-    double mx = 0, d = 0;
-    for (size_t i = 0; i < c->N; i++)
-        for (size_t j = 0; j < c->N; j++) {
-            double w = s * c->phys.gu * c->M[i * c->N + j];
-            mx = fmax(mx, fabs(w));
-            d = fmax(d, fabs(K[i * ldk + j] - w));
-        }
-    return d / mx;
-}
-
-static char *standalone(const tdi_gen_circuit *c, tdi_err *e)
-{
-    tdi_gen_text *t = NULL;
-    if (tdi_gen_netlist_text(c, TDI_GEN_STANDALONE, 0, 0, &t, e))
-        return NULL;
-    char *s = tdi_test_gen_join(t);
-    tdi_gen_text_free(t);
-    return s;
-}
-
-static double readback_err(const tdi_gen_circuit *c, const char *text, double s, tdi_err *e)
-{
-    const char *pre[TDI_BUNDLE_MAX_MOD];
-    for (size_t m = 0; m < c->n_mod; m++)
-        pre[m] = c->mod[m].prefix;
-    tdi_gen_readback rb;
-    if (tdi_gen_readback_parse_modules(text, pre, c->n_mod, c->out, &rb, e))
-        return INFINITY;
-    double r = rb.N >= c->N ? rel_err(c, rb.K, rb.N, s) : INFINITY;
-    tdi_gen_readback_destroy(&rb);
-    return r;
-}
-
 /* The config of the dialect tests: dialect d, measure cards, the rest from extra; a window of
  * 20 slowest relaxation times, 2 with PWL noise (its points grow with the run). */
 static void cfg_text(char *buf, size_t n, const char *d, const char *unit, const char *skip,
@@ -68,12 +32,67 @@ static void cfg_text(char *buf, size_t n, const char *d, const char *unit, const
 }
 
 /* ---------- 1. a golden file per dialect ---------- */
+/* txt against the golden file (rewritten first when TDI_GEN_UPDATE_GOLDEN is set) */
+static void check_golden(const char *file, const char *txt)
+{
+    char name[200];
+    if (txt && getenv("TDI_GEN_UPDATE_GOLDEN"))
+        tdi_test_write(file, txt);
+    char *gold = tdi_test_slurp(file);
+    snprintf(name, sizeof name, "golden %s byte for byte (after an intended change: "
+             "TDI_GEN_UPDATE_GOLDEN=1 bin/test_gen_dialect)", file);
+    int same = txt && gold && strcmp(gold, txt) == 0;
+    TDI_CHECK(same, name);
+    if (!same && gold && txt) {
+        size_t i = 0, line = 1;
+        for (; gold[i] && gold[i] == txt[i]; i++)
+            line += gold[i] == '\n';
+        printf("    first difference at line %zu\n", line);
+    }
+    free(gold);
+}
+
+static size_t count_of(const char *s, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = s ? strstr(s, needle) : NULL; p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* The companion file (TDI_GEN_COMPANION): Spectre's MDL measurements against their golden file,
+ * one export per .measure card of the ngspice text; every other dialect writes none. */
+static void check_companion(const tdi_gen_circuit *c, const char *dialect, const char *ngspice)
+{
+    char name[200];
+    tdi_err e;
+    tdi_err_clear(&e);
+    char *mdl = tdi_test_gen_text(c, TDI_GEN_COMPANION, &e);
+    if (strcmp(dialect, "spectre") != 0) {
+        snprintf(name, sizeof name, "companion %s: none (no name, TDI_EARG)", dialect);
+        TDI_CHECK(!mdl && e.code == TDI_EARG && !tdi_gen_companion_name(c), name);
+        free(mdl);
+        return;
+    }
+    TDI_CHECK(mdl && tdi_gen_companion_name(c) &&
+              strcmp(tdi_gen_companion_name(c), "standalone.mdl") == 0,
+              "companion spectre: standalone.mdl written");
+    check_golden("tests/golden/gen-dialect-spectre.mdl", mdl);
+    tdi_check_int((long long)count_of(mdl, "\n    export real "),
+                  (long long)count_of(ngspice, "\n.measure tran "),
+                  "companion spectre: one MDL export per .measure card of the ngspice text");
+    tdi_check_int((long long)count_of(mdl, "\nrun tdi_readout\n"), 1,
+                  "companion spectre: the measurement alias is run once");
+    free(mdl);
+}
+
 static void test_golden(void)
 {
     static const char *const files[] = {"tests/golden/gen-dialect-ngspice.cir",
                                         "tests/golden/gen-dialect-hspice.sp",
                                         "tests/golden/gen-dialect-xyce.cir",
                                         "tests/golden/gen-dialect-spectre.scs"};
+    char *ngspice = NULL; /* the ngspice text (d = 0): the .measure cards the MDL mirrors */
     for (int d = 0; d < 4; d++) {
         char cfgt[600], name[200];
         cfg_text(cfgt, sizeof cfgt, dialects[d], "rc", "sharedbus",
@@ -85,27 +104,19 @@ static void test_golden(void)
         snprintf(name, sizeof name, "golden %s: builds", dialects[d]);
         if (!tdi_check_ok(c == NULL, &e, name))
             continue;
-        char *txt = standalone(c, &e);
-        if (txt && getenv("TDI_GEN_UPDATE_GOLDEN"))
-            tdi_test_write(files[d], txt);
-        char *gold = tdi_test_slurp(files[d]);
-        snprintf(name, sizeof name, "golden %s byte for byte (after an intended change: "
-                 "TDI_GEN_UPDATE_GOLDEN=1 bin/test_gen_dialect)", files[d]);
-        int same = txt && gold && strcmp(gold, txt) == 0;
-        TDI_CHECK(same, name);
-        if (!same && gold && txt) {
-            size_t i = 0, line = 1;
-            for (; gold[i] && gold[i] == txt[i]; i++)
-                line += gold[i] == '\n';
-            printf("    first difference at line %zu\n", line);
-        }
+        char *txt = tdi_test_gen_text(c, TDI_GEN_STANDALONE, &e);
+        check_golden(files[d], txt);
         snprintf(name, sizeof name, "golden %s: the standalone file's extension", dialects[d]);
         tdi_check_contains(files[d], strrchr(tdi_gen_standalone_name(c), '.'), name);
-        free(gold);
-        free(txt);
+        check_companion(c, dialects[d], ngspice);
+        if (d == 0)
+            ngspice = txt;
+        else
+            free(txt);
         tdi_gen_circuit_free(c);
         tdi_gen_bundle_destroy(&b);
     }
+    free(ngspice);
 }
 
 /* ---------- 2. every dialect's text reads back to gu*M ---------- */
@@ -131,8 +142,8 @@ static void test_readback(void)
                     snprintf(name, sizeof name, "%s %s/%s %s: read-back K = gu M to 1e-9 (15 "
                              "significant digits per value)", dialects[d], units[u], skips[s],
                              fname[f]);
-                    char *txt = c ? standalone(c, &e) : NULL;
-                    double r = txt ? readback_err(c, txt, 1.0, &e) : INFINITY;
+                    char *txt = c ? tdi_test_gen_text(c, TDI_GEN_STANDALONE, &e) : NULL;
+                    double r = txt ? tdi_test_gen_readback_err(c, txt, 1.0, &e) : INFINITY;
                     if (!tdi_check_le(r, 1e-9, name))
                         printf("    %s\n", e.msg);
                     free(txt);
@@ -173,12 +184,12 @@ static void test_param_edit(void)
             tdi_gen_circuit *c = tdi_test_gen_build(cfgt, SCR "/small/substrate", &b, NULL, &e);
             if (!tdi_check_ok(c == NULL, &e, "parametric circuit builds"))
                 continue;
-            char *txt = standalone(c, &e), *ed = txt ? edit(txt, " gu=", c->phys.gu,
-                                                            2 * c->phys.gu) : NULL;
+            char *txt = tdi_test_gen_text(c, TDI_GEN_STANDALONE, &e);
+            char *ed = txt ? edit(txt, " gu=", c->phys.gu, 2 * c->phys.gu) : NULL;
             snprintf(name, sizeof name, "%s %s: gu doubled on its parameter line -> read-back "
                      "K = 2 gu M to 1e-9 (every element follows)", dialects[d],
                      h ? "rlc" : "rc");
-            tdi_check_le(ed ? readback_err(c, ed, 2.0, &e) : INFINITY, 1e-9, name);
+            tdi_check_le(ed ? tdi_test_gen_readback_err(c, ed, 2.0, &e) : INFINITY, 1e-9, name);
             free(ed);
             free(txt);
             tdi_gen_circuit_free(c);
@@ -235,7 +246,7 @@ static void test_ngspice_runs(void)
                  "  noise: false\n  param: true\n  hier: true\n");
         tdi_err e;
         cs[d] = tdi_test_gen_build(cfgt, SCR "/small/substrate", &bs[d], NULL, &e);
-        char *txt = cs[d] ? standalone(cs[d], &e) : NULL;
+        char *txt = cs[d] ? tdi_test_gen_text(cs[d], TDI_GEN_STANDALONE, &e) : NULL;
         log[d] = txt ? ngspice_log(txt, dialects[d], d == 1 ? "set ngbehavior=hs\n" : NULL)
                      : NULL;
         free(txt);
@@ -285,6 +296,10 @@ static void test_refusals(void)
     } bad[] = {
         {"  dialect: hspice\n  devices: mos\n", "circuit.dialect: hspice is implemented for "
                                                 "devices: ideal only"},
+        {"  dialect: xyce\n  devices: mos\n", "the shipped card, ngspice's BSIM4, level=14) "
+                                              "must be ngspice's"},
+        {"  dialect: spectre\n  devices: mos\n  mos_lib: pdk/models.scs\n",
+         "a PDK in spectre's own syntax would need a second card"},
         {"  dialect: xyce\n  readout_cards: measure\n", "circuit.noise_src: trnoise is "
                                                         "ngspice-only"},
         {"  dialect: spectre\n  noise_src: pwl\n", "circuit.readout_cards: control writes an "
@@ -310,7 +325,8 @@ static void test_refusals(void)
     tdi_err e;
     tdi_gen_circuit *c0 = tdi_test_gen_build(t0, SCR "/small/substrate", &b0, NULL, &e),
                     *c1 = tdi_test_gen_build(t1, SCR "/small/substrate", &b1, NULL, &e);
-    char *x0 = c0 ? standalone(c0, &e) : NULL, *x1 = c1 ? standalone(c1, &e) : NULL;
+    char *x0 = c0 ? tdi_test_gen_text(c0, TDI_GEN_STANDALONE, &e) : NULL;
+    char *x1 = c1 ? tdi_test_gen_text(c1, TDI_GEN_STANDALONE, &e) : NULL;
     TDI_CHECK(x0 && x1 && strcmp(x0, x1) == 0, "dialect: ngspice (the default) written out: "
               "the same text byte for byte, config hash included");
     free(x0);
@@ -356,7 +372,7 @@ static void test_pwl_noise(void)
         tdi_err e;
         tdi_err_clear(&e);
         tdi_gen_circuit *c = tdi_test_gen_build(cfgt, SCR "/small/substrate", &b, NULL, &e);
-        char *txt = c ? standalone(c, &e) : NULL;
+        char *txt = c ? tdi_test_gen_text(c, TDI_GEN_STANDALONE, &e) : NULL;
         if (tdi_check_ok(txt == NULL, &e, "PWL noise text written"))
             values[d] = noise_values(txt, d == 3 ? '[' : '(', d == 3 ? ']' : ')');
         free(txt);
@@ -388,7 +404,7 @@ static void test_xyce(void)
     tdi_gen_bundle b;
     tdi_err e;
     tdi_gen_circuit *c = tdi_test_gen_build(cfgt, SCR "/small/substrate", &b, NULL, &e);
-    char *txt = c ? standalone(c, &e) : NULL;
+    char *txt = c ? tdi_test_gen_text(c, TDI_GEN_STANDALONE, &e) : NULL;
     int ok = txt && tdi_test_write(SCR "/xyce-run.cir", txt) == 0 &&
              system("cd " SCR " && Xyce xyce-run.cir > xyce-run.log 2>&1") == 0;
     TDI_CHECK(ok, "Xyce runs the Xyce text (exit status 0; log in build/test-gen-dialect/)");

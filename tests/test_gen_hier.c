@@ -20,45 +20,6 @@
 
 #define SCR "build/test-gen-hier"
 
-/* max |K - s gu M| / max |s gu M| over the N x N substrate block */
-static double rel_err(const tdi_gen_circuit *c, const double *K, size_t ldk, double s)
-{
-    double mx = 0, d = 0;
-    for (size_t i = 0; i < c->N; i++)
-        for (size_t j = 0; j < c->N; j++) {
-            double w = s * c->phys.gu * c->M[i * c->N + j];
-            mx = fmax(mx, fabs(w));
-            d = fmax(d, fabs(K[i * ldk + j] - w));
-        }
-    return d / mx;
-}
-
-/* The standalone text of c joined into one string (caller frees), NULL on error. */
-static char *standalone(const tdi_gen_circuit *c)
-{
-    tdi_gen_text *t = NULL;
-    tdi_err e;
-    if (tdi_gen_netlist_text(c, TDI_GEN_STANDALONE, 0, 0, &t, &e))
-        return NULL;
-    char *s = tdi_test_gen_join(t);
-    tdi_gen_text_free(t);
-    return s;
-}
-
-/* Reads text back with c's module prefixes; relative error against s gu M, or INFINITY. */
-static double readback_err(const tdi_gen_circuit *c, const char *text, double s, tdi_err *e)
-{
-    const char *pre[TDI_BUNDLE_MAX_MOD];
-    for (size_t m = 0; m < c->n_mod; m++)
-        pre[m] = c->mod[m].prefix;
-    tdi_gen_readback rb;
-    if (tdi_gen_readback_parse_modules(text, pre, c->n_mod, c->out, &rb, e))
-        return INFINITY;
-    double r = rb.N >= c->N ? rel_err(c, rb.K, rb.N, s) : INFINITY;
-    tdi_gen_readback_destroy(&rb);
-    return r;
-}
-
 /* ---------- 1. hierarchy and parameters read back to gu*M ---------- */
 static void check_form(const char *bdir, const char *what, const char *cfgx)
 {
@@ -78,10 +39,10 @@ static void check_form(const char *bdir, const char *what, const char *cfgx)
                          skips[sk]);
                 if (!tdi_check_ok(c == NULL, &e, name))
                     continue;
-                char *txt = standalone(c);
+                char *txt = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
                 snprintf(name, sizeof name, "%s %s/%s/%s: read-back K = gu M to 1e-9 (15 "
                          "significant digits per value)", what, units[u], intras[in], skips[sk]);
-                double r = txt ? readback_err(c, txt, 1.0, &e) : INFINITY;
+                double r = txt ? tdi_test_gen_readback_err(c, txt, 1.0, &e) : INFINITY;
                 if (!tdi_check_le(r, 1e-9, name))
                     printf("    %s\n", e.msg);
                 free(txt);
@@ -122,7 +83,8 @@ static void test_param(void)
                                                 NULL, &e);
         if (!tdi_check_ok(c == NULL, &e, "parametric circuit builds"))
             continue;
-        char *txt = standalone(c), *at = txt ? strstr(txt, " gu=") : NULL;
+        char *txt = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
+        char *at = txt ? strstr(txt, " gu=") : NULL;
         char gu[64];
         snprintf(gu, sizeof gu, " gu=%.15g ", c->phys.gu);
         if (TDI_CHECK(at && strncmp(at, gu, strlen(gu)) == 0, "the .param line carries gu")) {
@@ -133,7 +95,7 @@ static void test_param(void)
             snprintf(name, sizeof name, "%s: gu doubled on the .param line -> read-back K = 2 gu "
                      "M to 1e-9 (every element follows)", h == 0 ? "rc hier with read-out stage"
                      : h == 1 ? "rlc" : "rc hier");
-            tdi_check_le(readback_err(c, edit, 2.0, &e), 1e-9, name);
+            tdi_check_le(tdi_test_gen_readback_err(c, edit, 2.0, &e), 1e-9, name);
             free(edit);
         }
         free(txt);
@@ -159,7 +121,7 @@ static void test_hier_levels(void)
                                             SCR "/levels/substrate", &b, NULL, &e);
     if (!tdi_check_ok(c == NULL, &e, "two-level hierarchical circuit builds"))
         return;
-    char *txt = standalone(c);
+    char *txt = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
     if (TDI_CHECK(txt != NULL, "two-level standalone text")) {
         TDI_CHECK(strstr(txt, "mod_e2 = module e2: units e2u0..e2u3, U-Net level 2 encoder"),
                   "the map names module e2 as level 2's encoder");
@@ -167,7 +129,7 @@ static void test_hier_levels(void)
                   "the map names module d1 as level 1's decoder");
         TDI_CHECK(strstr(txt, ".subckt cpl_skip_e2_d2") != NULL,
                   "coupling e2-d2 is its own subckt");
-        tdi_check_le(readback_err(c, txt, 1.0, &e), 1e-9,
+        tdi_check_le(tdi_test_gen_readback_err(c, txt, 1.0, &e), 1e-9,
                      "two levels: hierarchical read-back K = gu M to 1e-9");
     }
     free(txt);
@@ -251,7 +213,7 @@ static double ngspice_forms(const char *cfg_flat, const char *cfg_other, const c
     for (int k = 0; k < 2; k++) {
         tdi_err e;
         c[k] = tdi_test_gen_build(cf[k], SCR "/paper/substrate", &b[k], NULL, &e);
-        char *txt = c[k] ? standalone(c[k]) : NULL;
+        char *txt = c[k] ? tdi_test_gen_text(c[k], TDI_GEN_STANDALONE, NULL) : NULL;
         log[k] = txt ? ngspice_log(txt, k ? to : tf) : NULL;
         free(txt);
     }
@@ -363,7 +325,8 @@ static void test_pwl(void)
     tdi_gen_circuit *c = tdi_test_gen_build(cfg, SCR "/paper/substrate", &b, NULL, &e);
     if (!tdi_check_ok(c == NULL, &e, "pwl circuit builds"))
         return;
-    char *txt = standalone(c), *log = txt ? ngspice_log(txt, "pwl") : NULL;
+    char *txt = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
+    char *log = txt ? ngspice_log(txt, "pwl") : NULL;
     double ref[64], other[64], dz = 0, dz_other = 0;
     int rc = cosim_avgs(c, c->noise_seed, ref, &e);
     if (!rc)

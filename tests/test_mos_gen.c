@@ -29,17 +29,6 @@ static tdi_gen_circuit *build(const char *cfgtext, tdi_gen_bundle *b, tdi_gen_co
     return tdi_test_gen_build(cfgtext, BUN, b, cfg, e);
 }
 
-static char *text_of(const tdi_gen_circuit *c, tdi_gen_mode mode)
-{
-    tdi_gen_text *t = NULL;
-    tdi_err e;
-    if (tdi_gen_netlist_text(c, mode, 0, 0, &t, &e))
-        return NULL;
-    char *s = tdi_test_gen_join(t);
-    tdi_gen_text_free(t);
-    return s;
-}
-
 static size_t count_lines(const char *s, const char *prefix)
 {
     size_t n = 0, l = strlen(prefix);
@@ -125,10 +114,10 @@ static void test_structure(void)
     tdi_gen_circuit *ci = build("seed: 7\nname: mos\n", &b, &cfg, &e);
     if (!TDI_CHECK(ci != NULL, "ideal D = 4 circuit builds"))
         return;
-    char *ti = text_of(ci, TDI_GEN_STANDALONE);
+    char *ti = tdi_test_gen_text(ci, TDI_GEN_STANDALONE, NULL);
     tdi_gen_bundle_destroy(&b);
     tdi_gen_circuit *cx = build("seed: 7\nname: mos\ncircuit:\n  devices: ideal\n", &b, &cfg, &e);
-    char *tx = cx ? text_of(cx, TDI_GEN_STANDALONE) : NULL;
+    char *tx = cx ? tdi_test_gen_text(cx, TDI_GEN_STANDALONE, NULL) : NULL;
     TDI_CHECK(ti && tx && strcmp(ti, tx) == 0, "devices: ideal gives the default netlist byte "
               "for byte");
     TDI_CHECK(ci->n_dev == 0 && ci->n_ota == 0 && ci->phys.mos == 0 && ci->phys.v_ref == 0,
@@ -169,7 +158,8 @@ static void test_structure(void)
     /* the pair current solves id gm/ID(id L/W) = gm by bisection to 1e-13 in ln id */
     tdi_check_le(gm_err, 1e-9, "pair device: design gm = |g| and id = I_tail/2");
     tdi_check_near(c->phys.v_ref, 0.9, 0, "phys.v_ref = mos_vcm");
-    char *t = text_of(c, TDI_GEN_STANDALONE), *tc = text_of(c, TDI_GEN_COSIM);
+    char *t = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
+    char *tc = tdi_test_gen_text(c, TDI_GEN_COSIM, NULL);
     if (TDI_CHECK(t && tc, "mos netlist texts")) {
         tdi_check_int((long long)count_lines(t, "mota"), (long long)c->n_dev, "MOSFET cards");
         tdi_check_int((long long)count_lines(t, "Ibota"), (long long)c->n_ota, "bias references");
@@ -184,7 +174,8 @@ static void test_structure(void)
     c->dev[0].psd_w = 4e-26;
     c->dev[1].psd_w = 4e-26;
     c->dev[1].psd_f1 = 1e-22;
-    char *tn = text_of(c, TDI_GEN_STANDALONE), *tnc = text_of(c, TDI_GEN_COSIM);
+    char *tn = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
+    char *tnc = tdi_test_gen_text(c, TDI_GEN_COSIM, NULL);
     char want[256];
     snprintf(want, sizeof want, "inmota0_1 %s %s TRNOISE(%.9g %.15g 0 0)", c->dev[0].d,
              c->dev[0].s, sqrt(4e-26 / c->phys.noise_dt), c->phys.noise_dt);
@@ -259,7 +250,7 @@ static void test_ngspice_run(void)
     tdi_gen_circuit *c = build(cfg_mos, &b, &cfg, &e);
     if (!tdi_check_ok(c ? 0 : -1, &e, "mos circuit builds"))
         return;
-    char *t = text_of(c, TDI_GEN_STANDALONE);
+    char *t = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
     char *log = run("d4", t ? t : "");
     int found = 0;
     double worst = 0;
@@ -310,8 +301,9 @@ static void test_mismatch(void)
                     *o = build(y2, &b3, &c3, &e);
     if (!TDI_CHECK(a && a2 && o, "mismatch circuits build"))
         return;
-    char *ta = text_of(a, TDI_GEN_STANDALONE), *ta2 = text_of(a2, TDI_GEN_STANDALONE),
-         *to = text_of(o, TDI_GEN_STANDALONE);
+    char *ta = tdi_test_gen_text(a, TDI_GEN_STANDALONE, NULL);
+    char *ta2 = tdi_test_gen_text(a2, TDI_GEN_STANDALONE, NULL);
+    char *to = tdi_test_gen_text(o, TDI_GEN_STANDALONE, NULL);
     TDI_CHECK(ta && ta2 && strcmp(ta, ta2) == 0, "same (seed, chip): the same netlist");
     TDI_CHECK(ta && to && strcmp(ta, to) != 0, "another chip: another netlist");
     has(ta, " delvto=", "instances carry delvto");

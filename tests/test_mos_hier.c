@@ -17,6 +17,7 @@
 #include "tdi_test.h"
 #include "tdi_test_gen.h"
 #include "tdi_test_mat.h"
+#include "tdi_test_mos.h"
 
 #define SCR "build/test-mos-hier"
 #define BUN SCR "/d4"
@@ -33,17 +34,6 @@ static tdi_gen_circuit *build(int hier, const char *extra, tdi_gen_bundle *b, td
     snprintf(y, sizeof y, "%s  hier: %s\n%s", cfg_base, hier ? "true" : "false",
              extra ? extra : "");
     return tdi_test_gen_build(y, BUN, b, NULL, e);
-}
-
-static char *text_of(const tdi_gen_circuit *c, tdi_gen_mode mode)
-{
-    tdi_gen_text *t = NULL;
-    tdi_err e;
-    if (tdi_gen_netlist_text(c, mode, 0, 0, &t, &e))
-        return NULL;
-    char *s = tdi_test_gen_join(t);
-    tdi_gen_text_free(t);
-    return s;
 }
 
 /* MOSFET lines ("m...") outside / inside .subckt blocks, and lines starting with pre inside */
@@ -98,7 +88,7 @@ static void test_text(void)
         return;
     const char *mode_name[3] = {"standalone", "cosim", "hold"};
     for (int m = 0; m < 3; m++) {
-        char *t = text_of(c, (tdi_gen_mode)m), nm[160];
+        char *t = tdi_test_gen_text(c, (tdi_gen_mode)m, NULL), nm[160];
         size_t top, in, dummy;
         count_cards(t, "X", &top, &in, &dummy);
         snprintf(nm, sizeof nm, "%s text: no MOSFET at top level", mode_name[m]);
@@ -111,7 +101,7 @@ static void test_text(void)
         has(t, "Xc_skip\n+ x0 x1 x2 x3 y0 y1 y2 y3\n+ vdd vddb vcm cpl_skip\n", nm);
         free(t);
     }
-    char *h = text_of(c, TDI_GEN_STANDALONE);
+    char *h = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
     has(h, "*   mod_dec = module dec: units y0..y3, U-Net level 1 decoder (read out)",
         "header maps the decoder module's subcircuit to its U-Net level");
     has(h, "rails vdd vddb vcm", "header names the rail ports");
@@ -215,14 +205,6 @@ typedef struct {
     double *v; /* (RUN_TICKS + 1) V at unit 0 */
 } run_rec;
 
-static const double *zero_bias(void *user, long k)
-{
-    static const double zero[64];
-    (void)user;
-    (void)k;
-    return zero;
-}
-
 static int rec_tick(void *user, long k, double t, const double *v, const double *ib)
 {
     (void)t;
@@ -235,35 +217,14 @@ static int rec_tick(void *user, long k, double t, const double *v, const double 
  * noise source driven from the same device-noise key; unit 0's voltage recorded */
 static int cosim_run(const tdi_gen_circuit *gc, double *v, tdi_err *err)
 {
-    double h = gc->phys.noise_dt;
     tdi_gen_text *t = NULL;
     tdi_cosim_circuit *c = NULL;
-    int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, h, h * (double)RUN_TICKS, &t, err);
-    if (!rc && !(c = tdi_cosim_circuit_alloc(gc->N, err)))
-        rc = err->code;
-    for (size_t i = 0; i < gc->N && !rc; i++) {
-        char src[64], nz[64];
-        snprintf(src, sizeof src, "ibias_%s", gc->nodes[i].name);
-        snprintf(nz, sizeof nz, "inoise_%s", gc->nodes[i].name);
-        rc = tdi_cosim_circuit_set_names(c, i, gc->nodes[i].name, src, nz, err);
-        c->cap[i] = gc->phys.Cu;
-        c->G[i * gc->N + i] = gc->phys.gu;
-    }
-    rc = rc ? rc : tdi_cosim_circuit_set_lines(c, (const char *const *)t->lines, err);
-    rc = rc ? rc : tdi_cosim_circuit_dev_from_gen(c, gc, err);
-    tdi_cosim_noise nz = {0};
-    tdi_cosim_devnoise dn = {0};
-    rc = rc ? rc : tdi_cosim_noise_init(&nz, c, h, 1, 0, err);
-    rc = rc ? rc : tdi_cosim_devnoise_init(&dn, c->n_dev, c->dev_psd_w, c->dev_psd_f1, h,
-                                           1.0 / ((double)RUN_TICKS * h),
-                                           tdi_seed(3, TDI_SEED_DEVNOISE, 0), err);
-    nz.dev = &dn;
+    int rc = tdi_test_mos_circuit(gc, RUN_TICKS, gc->phys.Cu, gc->phys.gu, &t, &c, err);
     run_rec rec = {v};
-    tdi_cosim_digital dg = {h, RUN_TICKS, zero_bias, rec_tick, &rec};
+    tdi_cosim_digital dg = {gc->phys.noise_dt, RUN_TICKS, tdi_test_mos_zero_bias, rec_tick,
+                            &rec};
     tdi_cosim_stats st = {0};
-    rc = rc ? rc : tdi_cosim_spice_run(c, &nz, &dg, &st, err);
-    tdi_cosim_devnoise_destroy(&dn);
-    tdi_cosim_noise_destroy(&nz);
+    rc = tdi_test_mos_devnoise_run(rc, c, &dg, tdi_seed(3, TDI_SEED_DEVNOISE, 0), &st, err);
     tdi_cosim_circuit_free(c);
     tdi_gen_text_free(t);
     return rc;
@@ -297,7 +258,7 @@ static void test_noise(void)
                         fabs(c->dev[k].psd_f1 - f->dev[k].psd_f1) / fmax(f->dev[k].psd_f1, 1e-300));
     /* the same bias classes (op voltages quantised) and the same .noise deck */
     tdi_check_le(d, 1e-9, "psd_w, psd_f1 of every device: hierarchical = flat");
-    char *t = text_of(c, TDI_GEN_COSIM);
+    char *t = tdi_test_gen_text(c, TDI_GEN_COSIM, NULL);
     size_t top, in, src_in;
     count_cards(t, "inmota", &top, &in, &src_in);
     tdi_check_int((long long)src_in, (long long)c->n_dev, "cosim text: every device's EXTERNAL "
@@ -364,7 +325,8 @@ static void test_ngspice(void)
     tdi_gen_circuit *c = build(1, off, &b, &e), *f = c ? build(0, off, &bf, &e) : NULL;
     if (!tdi_check_ok(c && f ? 0 : -1, &e, "both circuits build (noise off)"))
         return;
-    char *th = text_of(c, TDI_GEN_STANDALONE), *tf = text_of(f, TDI_GEN_STANDALONE);
+    char *th = tdi_test_gen_text(c, TDI_GEN_STANDALONE, NULL);
+    char *tf = tdi_test_gen_text(f, TDI_GEN_STANDALONE, NULL);
     char *lh = run_ngspice("hier", th ? th : ""), *lf = run_ngspice("flat", tf ? tf : "");
     size_t found = 0;
     double worst = 0;

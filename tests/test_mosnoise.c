@@ -14,6 +14,7 @@
 #include "tdi_gen.h"
 #include "tdi_io.h"
 #include "tdi_test.h"
+#include "tdi_test_mos.h"
 
 #define KT (TDI_PHYS_KB * 300.15) /* J: ngspice's default 27 C */
 #define QE 1.602176634e-19        /* C */
@@ -381,14 +382,6 @@ done:
 }
 
 /* ---- a D = 4 transistor-level circuit from the generator (models/tdi-bsim4.lib) ---- */
-static const double *d4_bias(void *user, long k)
-{
-    static const double zero[64];
-    (void)user;
-    (void)k;
-    return zero;
-}
-
 static tdi_gen_circuit *d4_circuit(tdi_gen_bundle *b, tdi_err *err)
 {
     const char *root = "build/test-mosnoise-d4";
@@ -413,43 +406,14 @@ static tdi_gen_circuit *d4_circuit(tdi_gen_bundle *b, tdi_err *err)
  * the devices' only), its device noise sources; node 0's voltage recorded */
 static int d4_run(const tdi_gen_circuit *gc, long ticks, double *v, double *cpu, tdi_err *err)
 {
-    double h = gc->phys.noise_dt;
     tdi_gen_text *t = NULL;
     tdi_cosim_circuit *c = NULL;
-    int rc = tdi_gen_netlist_text(gc, TDI_GEN_COSIM, h, h * (double)ticks, &t, err);
-    if (!rc && !(c = tdi_cosim_circuit_alloc(gc->N, err)))
-        rc = err->code;
-    for (size_t i = 0; i < gc->N && !rc; i++) {
-        char src[64], nz[64];
-        snprintf(src, sizeof src, "ibias_%s", gc->nodes[i].name);
-        snprintf(nz, sizeof nz, "inoise_%s", gc->nodes[i].name);
-        rc = tdi_cosim_circuit_set_names(c, i, gc->nodes[i].name, src, nz, err);
-        c->cap[i] = 1e-12;
-        c->G[i * gc->N + i] = 1e-6;
-    }
-    if (!rc)
-        rc = tdi_cosim_circuit_set_lines(c, (const char *const *)t->lines, err);
-    if (!rc)
-        rc = tdi_cosim_circuit_dev_from_gen(c, gc, err);
-    tdi_cosim_noise nz = {0};
-    tdi_cosim_devnoise dn = {0};
-    if (!rc)
-        rc = tdi_cosim_noise_init(&nz, c, h, 1, 0, err);
-    if (!rc)
-        rc = tdi_cosim_devnoise_init(&dn, c->n_dev, c->dev_psd_w, c->dev_psd_f1, h,
-                                     1.0 / ((double)ticks * h), tdi_seed(3, TDI_SEED_DEVNOISE, 0),
-                                     err);
-    nz.dev = &dn;
-    double zero[64] = {0};
+    int rc = tdi_test_mos_circuit(gc, ticks, 1e-12, 1e-6, &t, &c, err);
     ota_rec rec = {v, 0};
-    (void)zero;
-    tdi_cosim_digital dg = {h, ticks, d4_bias, ota_tick, &rec};
+    tdi_cosim_digital dg = {gc->phys.noise_dt, ticks, tdi_test_mos_zero_bias, ota_tick, &rec};
     tdi_cosim_stats st = {0};
-    if (!rc)
-        rc = tdi_cosim_spice_run(c, &nz, &dg, &st, err);
+    rc = tdi_test_mos_devnoise_run(rc, c, &dg, tdi_seed(3, TDI_SEED_DEVNOISE, 0), &st, err);
     *cpu = st.cpu_s;
-    tdi_cosim_devnoise_destroy(&dn);
-    tdi_cosim_noise_destroy(&nz);
     tdi_cosim_circuit_free(c);
     tdi_gen_text_free(t);
     return rc;

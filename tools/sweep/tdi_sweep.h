@@ -302,6 +302,11 @@ int tdi_sweep_budget_choose(const tdi_sweep_budget *b, double W, size_t *best);
 /* Writes s as one double-quoted gnuplot data-file field (read with columnheader or strcol,
  * never as a command); a '"' or a line break becomes '. */
 void tdi_sweep_plot_field(FILE *f, const char *s);
+/* Opens <dir>/data/<name><ext> (ext "" or ".dat") for an atomic write (tdi_io.h): the caller
+ * writes af->f and commits. TDI_EARG for a path too long, or tdi_atomic_open's error. */
+struct tdi_atomic_file;
+int tdi_sweep_plot_data_open(struct tdi_atomic_file *af, const char *dir, const char *name,
+                             const char *ext, tdi_err *err);
 
 /* Writes script to dir/NAME.gp and runs gnuplot on it in dir (fork + execvp, no shell; its
  * stderr to NAME.gp.log). The script must hold only fixed text and numbers (tdi_sweep_plot.c).

@@ -324,11 +324,8 @@ static int fig_collect(const ni_rows *R, const size_t *ax, size_t na, size_t a,
  * cosine, of the rms error, and the number of rows */
 static int write_series(const char *dir, const char *name, const ni_series *s, tdi_err *err)
 {
-    char path[1200];
-    if ((size_t)snprintf(path, sizeof path, "%s/data/%s.dat", dir, name) >= sizeof path)
-        return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
     tdi_atomic_file af;
-    int rc = tdi_atomic_open(&af, path, err);
+    int rc = tdi_sweep_plot_data_open(&af, dir, name, ".dat", err);
     if (rc)
         return rc;
     fprintf(af.f, "# x cos_centered_mean cos_centered_std rms_err_mean rms_err_std rows (std: "
@@ -440,11 +437,8 @@ static size_t refs_collect(const ni_rows *R, const size_t *ax, size_t na, const 
 static int write_ref(const char *dir, const char *name, const ni_ref *f, double xlo, double xhi,
                      tdi_err *err)
 {
-    char path[1200];
-    if ((size_t)snprintf(path, sizeof path, "%s/data/%s.dat", dir, name) >= sizeof path)
-        return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
     tdi_atomic_file af;
-    int rc = tdi_atomic_open(&af, path, err);
+    int rc = tdi_sweep_plot_data_open(&af, dir, name, ".dat", err);
     if (rc)
         return rc;
     fputs("# x cos_centered rms_err (a horizontal reference line)\n\"x\" ", af.f);

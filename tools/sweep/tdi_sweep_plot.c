@@ -256,14 +256,20 @@ void tdi_sweep_plot_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+int tdi_sweep_plot_data_open(tdi_atomic_file *af, const char *dir, const char *name,
+                             const char *ext, tdi_err *err)
+{
+    char path[1200];
+    if ((size_t)snprintf(path, sizeof path, "%s/data/%s%s", dir, name, ext) >= sizeof path)
+        return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
+    return tdi_atomic_open(af, path, err);
+}
+
 /* Writes data/<name>: one line, the text s as one quoted field (read with strcol(1)). */
 static int write_text_field(const char *dir, const char *name, const char *s, tdi_err *err)
 {
-    char path[1200];
-    if ((size_t)snprintf(path, sizeof path, "%s/data/%s", dir, name) >= sizeof path)
-        return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
     tdi_atomic_file af;
-    int rc = tdi_atomic_open(&af, path, err);
+    int rc = tdi_sweep_plot_data_open(&af, dir, name, "", err);
     if (rc)
         return rc;
     tdi_sweep_plot_field(af.f, s);
@@ -278,11 +284,8 @@ static int write_dat(const plotset *P, const series *s, const char *dir, const c
                      const char *const *colnames, const char *const *heads, size_t nc,
                      tdi_err *err)
 {
-    char path[1200];
-    if ((size_t)snprintf(path, sizeof path, "%s/data/%s.dat", dir, name) >= sizeof path)
-        return tdi_err_set(err, TDI_EARG, "plot: output directory path too long");
     tdi_atomic_file af;
-    int rc = tdi_atomic_open(&af, path, err);
+    int rc = tdi_sweep_plot_data_open(&af, dir, name, ".dat", err);
     if (rc)
         return rc;
     const table *t = &P->t;
