@@ -2,7 +2,9 @@
  * tdi_cosim_mos_noise_size_ex): on the D = 4 transistor-level circuit with the shipped card,
  * every device's PSDs from its class's representative (scaled by the drain current) against its
  * own calibration, the class count, and that the representative's PSDs unscaled miss the bound
- * (so the check sees the scaling). Scratch: build/test-mnoise-group/. */
+ * (so the check sees the scaling); PDK subcircuit devices (mos_prefix x, a wrapper library the
+ * test writes) against M devices, and libraries that do not load. Scratch:
+ * build/test-mnoise-group/. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
