@@ -856,6 +856,12 @@ int tdi_cosim_calib_affine(const double *X, const double *Y, size_t P, size_t m,
  * He (D, D), W0 (D, k) (NULL: 0), F (D, k), lambda = ridge * tr(He^T He) / D. */
 int tdi_cosim_calib_encoder(const double *He, const double *W0, const double *F, size_t D,
                             size_t k, double ridge, double *Delta, tdi_err *err);
+/* The digital output correction after the ADC, y -> (I + U Vt) y (docs/nonideal.md
+ * "Output correction"): argmin |K A - F|_F^2 + lambda |K - I|_F^2 over K (D, D), A (D, k) the
+ * chip's measured code-to-output map, F (D, k) the design's, lambda = ridge * tr(A^T A) / k.
+ * The minimiser is I plus a rank-k term: U (D, k) = F - A, Vt (k, D) = (A^T A + lambda)^-1 A^T. */
+int tdi_cosim_calib_outmap(const double *A, const double *F, size_t D, size_t k, double ridge,
+                           double *U, double *Vt, tdi_err *err);
 /* A (n, n) replaced by its best rank-r approximation (SVD; r >= n: unchanged up to rounding). */
 int tdi_cosim_calib_truncate(double *A, size_t n, size_t r, tdi_err *err);
 /* x (n) solving A x = t, A (n, n) any invertible matrix (LU). TDI_ENUM when singular. */
@@ -920,6 +926,11 @@ typedef struct tdi_cosim_cfg {
     long calib_draw;       /* which probe draw of the chip (seed index; default 0) */
     int calib_noise;       /* 1: the probes see the read-out noise (default); 0: noiseless */
     int calib_gains;       /* 1: also refit the read-out gains (default); 0: encoder and bias */
+    char calib_encoder[12]; /* the calibrated encoder: projected (default; b_enc = (W2 + Delta) W1 x,
+                              2Dk MACs: the chip's bus sees nothing outside the code) | full
+                              (A x + Delta W1 x, as the design) */
+    char calib_output[8];  /* digital output correction after the ADC: full (default; D x D ridge,
+                              I + rank k) | affine (per channel) | none (read-out gains only) */
     /* energy (docs/physics.md 7) */
     double vdd;            /* V */
     double gm_over_id;     /* 1/V */

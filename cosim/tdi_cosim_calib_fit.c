@@ -1,7 +1,7 @@
 /* tdi_cosim_calib_fit: the numeric core of chip calibration (docs/nonideal.md "Calibration"):
  * the affine input-to-output map from probes (ridge least squares on centred data), the skip
- * encoder's correction against a measured map, LU solves. Invariant: pure functions of their
- * arrays (row-major), no state, no draws. Non-goals: driving probes (tdi_cosim_calib.c). */
+ * encoder's correction against a measured map, the output correction after the ADC, LU solves.
+ * Invariant: pure functions of their arrays (row-major), no state, no draws. Non-goals: driving probes (tdi_cosim_calib.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +115,25 @@ int tdi_cosim_calib_encoder(const double *He, const double *W0, const double *F,
     int rc = ridge_solve(N, D, ridge * trace(N, D) / (double)D, Delta, k, err);
     free(N);
     free(T);
+    return rc;
+}
+
+int tdi_cosim_calib_outmap(const double *A, const double *F, size_t D, size_t k, double ridge,
+                           double *U, double *Vt, tdi_err *err)
+{
+    double *N = malloc(k * k * sizeof *N);
+    if (!N)
+        return tdi_err_set(err, TDI_ENOMEM, "calibration: out of memory");
+    for (size_t q = 0; q < D * k; q++)
+        U[q] = F[q] - A[q];
+    for (size_t r = 0; r < k; r++) /* Vt = A^T, N = A^T A */
+        for (size_t i = 0; i < D; i++)
+            Vt[r * D + i] = A[i * k + r];
+    gsl_matrix_const_view av = gsl_matrix_const_view_array(A, D, k);
+    gsl_matrix_view nv = gsl_matrix_view_array(N, k, k);
+    gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, &av.matrix, &av.matrix, 0.0, &nv.matrix);
+    int rc = ridge_solve(N, k, ridge * trace(N, k) / (double)k, Vt, D, err);
+    free(N);
     return rc;
 }
 

@@ -38,12 +38,19 @@ void tdi_cosim_calib_print(const tdi_cosim_job *j, FILE *f)
     fprintf(f, "  cost: circuit time %.4g s, probe energy %.4g J (analog + converters), fit %.4g "
             "MACs (%.4g J at energy.mac)\n", cal->t_circuit, cal->E_probe, cal->macs,
             cal->macs * j->cfg.e_mac);
+    if (cal->out)
+        fprintf(f, "  output correction after the ADC: %s, |K - I|_F / |I|_F %.4g, %ld MACs per "
+                "inference (%.4g J at energy.mac)\n", cal->out == 2 ? "full (I + rank k)"
+                : "affine (per channel)", cal->out_rel, cal->macs_out,
+                (double)cal->macs_out * j->cfg.e_mac);
     if (!isnan(cal->map_err))
         fprintf(f, "  fitted map vs the circuit's own G^-1 (no converters): relative %.4g\n",
                 cal->map_err);
-    fprintf(f, "  retrained: |dW2|_F / |W2|_F %.4g, rms(c' - c) %.4g units, %zu biases beyond "
-            "the DAC full scale; interface %ld MACs per inference; %.3f s wall\n", cal->enc_rel,
-            cal->bias_rms, cal->dac_clip, cal->macs_iface, cal->wall_s);
+    fprintf(f, "  retrained: %s %.4g, rms(c' - c) %.4g units, %zu biases beyond "
+            "the DAC full scale; digital side %ld MACs per inference (%.4g J); %.3f s wall\n",
+            j->skip ? "|dW2|_F / |W2|_F" : "|d[enc_w2 enc_b2]|_F / |[enc_w2 enc_b2]|_F",
+            cal->enc_rel, cal->bias_rms, cal->dac_clip, cal->macs_iface,
+            (double)cal->macs_iface * j->cfg.e_mac, cal->wall_s);
 }
 
 void tdi_cosim_calib_csv(const tdi_cosim_job *j, FILE *f)
@@ -76,7 +83,10 @@ int tdi_cosim_calib_json(const tdi_cosim_job *j, tdi_json *root)
         TDI_JR("fit_macs", cal->macs), TDI_JR("fit_energy_J", cal->macs * j->cfg.e_mac),
         TDI_JR("map_rel_err", cal->map_err), TDI_JR("enc_rel_change", cal->enc_rel),
         TDI_JR("bias_rms_change", cal->bias_rms), TDI_JI("dac_clipped", (long)cal->dac_clip),
-        TDI_JI("iface_macs", cal->macs_iface), TDI_JR("wall_s", cal->wall_s)};
+        TDI_JI("iface_macs", cal->macs_iface),
+        TDI_JR("iface_energy_J", (double)cal->macs_iface * j->cfg.e_mac),
+        TDI_JS("output_correction", j->cfg.calib_output), TDI_JI("output_macs", cal->macs_out),
+        TDI_JR("output_rel", cal->out_rel), TDI_JR("wall_s", cal->wall_s)};
     if (!o || tdi_json_set(o, kv, TDI_JSON_N(kv)))
         return TDI_ENOMEM;
     tdi_json *rows = tdi_json_add_object(o, "rows");

@@ -33,6 +33,8 @@ void tdi_cosim_cfg_defaults(tdi_cosim_cfg *c)
     c->calib_amp = 0.1;
     c->calib_noise = 1;
     c->calib_gains = 1;
+    snprintf(c->calib_output, sizeof c->calib_output, "full");
+    snprintf(c->calib_encoder, sizeof c->calib_encoder, "projected");
     c->paper_row = 1;
     c->paper_row_samples = 64;
     c->wave_every = 1;
@@ -102,6 +104,10 @@ int tdi_cosim_cfg_load(const char *path, tdi_cosim_cfg *c, tdi_err *err)
         {"cosim.calib_draw", TDI_CFG_INT, &c->calib_draw, 0, 4294967295.0, 0, NULL, NULL, 0},
         {"cosim.calib_noise", TDI_CFG_BOOL, &c->calib_noise, 0, 0, 0, NULL, NULL, 0},
         {"cosim.calib_gains", TDI_CFG_BOOL, &c->calib_gains, 0, 0, 0, NULL, NULL, 0},
+        {"cosim.calib_encoder", TDI_CFG_STRING, c->calib_encoder, 0, 0, sizeof c->calib_encoder,
+         NULL, "projected|full", 0},
+        {"cosim.calib_output", TDI_CFG_STRING, c->calib_output, 0, 0, sizeof c->calib_output,
+         NULL, "none|affine|full", 0},
         {"energy.vdd", TDI_CFG_DOUBLE, &c->vdd, 0, 100, 0, NULL, NULL, 0},
         {"energy.gm_over_id", TDI_CFG_DOUBLE, &c->gm_over_id, 1e-3, 100, 0, NULL, NULL, 0},
         {"energy.dac_fom", TDI_CFG_DOUBLE, &c->dac_fom, 0, 1, 0, NULL, NULL, 0},

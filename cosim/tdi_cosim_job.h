@@ -98,7 +98,11 @@ typedef struct tdi_cosim_calib {
     double enc_rel;            /* |Delta|_F / |W2|_F: the encoder's correction */
     double bias_rms;           /* rms over decoder units of c' - c (simulation units) */
     size_t dac_clip;           /* calibrated biases beyond the DAC's full scale (clipped) */
-    long macs_iface;           /* the calibrated interface's MACs per inference */
+    long macs_iface;           /* the calibrated interface's MACs per inference (with the output
+                                  correction's) */
+    int out;                   /* output correction: 0 none, 1 affine, 2 full */
+    long macs_out;             /* its MACs per inference (full: 2Dk + D; affine: 2D) */
+    double out_rel;            /* |K - I|_F / |I|_F of the correction K */
     tdi_cosim_row row[TDI_COSIM_NCAL]; /* pred and m only (cp, cc, r2 NULL) */
     double wall_s;             /* s: probes, fit and the calibrated engines */
 } tdi_cosim_calib;
@@ -264,6 +268,13 @@ int tdi_cosim_chips_json(const tdi_cosim_job *j, tdi_json *o); /* "chips" in o; 
  * The table block, results.json's "calibration" and calib.csv (tdi_cosim_calib_report.c). */
 int tdi_cosim_job_calib(tdi_cosim_job *j, tdi_err *err);
 void tdi_cosim_calib_free(tdi_cosim_calib *cal);
+/* The paper mode's interface refitted to a chip's measured map (tdi_cosim_calib_paper.c): He, Hd
+ * (D, D) the chip's fitted encoder and decoder blocks (V per unit), y0 (D) its offset, Hde, Hdd
+ * the design's; w the 8 refitted arrays (tdi_cosim_paper_interface's order, sized as j's); rel
+ * |B' - B|_F / |B|_F of the encoder's output layer B = [enc_w2 | enc_b2]. */
+int tdi_cosim_calib_paper(const tdi_cosim_job *j, const double *He, const double *Hd,
+                          const double *y0, const double *Hde, const double *Hdd, double ridge,
+                          double *const w[8], double *rel, tdi_err *err);
 void tdi_cosim_calib_print(const tdi_cosim_job *j, FILE *f);
 void tdi_cosim_calib_csv(const tdi_cosim_job *j, FILE *f);
 int tdi_cosim_calib_json(const tdi_cosim_job *j, tdi_json *root); /* 0 | TDI_ENOMEM */
