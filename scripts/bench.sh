@@ -13,9 +13,82 @@ want() { case "$1" in *"$filter"*) return 0 ;; *) return 1 ;; esac; }
 # alternation (UNET_RUNS rounds, default 5, of UNET_SECONDS s per phase, default 10) on this
 # shared machine; medians and their ratio (target >= 1.5x both), with the load average. Each
 # round also runs tdi with substrate skips at e1 and e2 (issue 13, tdi-unet bench --sskip yes).
+# OpenBLAS's kernels: the whole comparison runs once with OPENBLAS_CORETYPE as the environment
+# sets it (this machine's sets Haswell) and once unset (OpenBLAS picks by CPU: AVX-512 here),
+# each section labelled (UNET_CORETYPES="env unset", the default; "env" or "unset" for one).
 med() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan";
     else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ips() { sed -E 's/.*training ([0-9.]+) images.*inference ([0-9.]+) images.*/\1 \2/'; }
+nparams() { sed -nE 's/.*params ([0-9]+).*/\1/p'; }
+# One labelled comparison: $1 label, $2 "env" (OPENBLAS_CORETYPE as set) or "unset".
+unet_cmp() {
+    local label=$1 how=$2 run=(env) line who n tr inf
+    [ "$how" = unset ] && run=(env -u OPENBLAS_CORETYPE)
+    : >build/bench-unet.txt
+    echo "unet [$label]: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    for i in $(seq "$runs"); do
+        if line=$("${run[@]}" OMP_NUM_THREADS=2 bin/tdi-unet bench configs/unet.yaml --batch 64 \
+                --seconds "$secs" 2>&1); then
+            echo "unet [$label]: run $i tdi:   $line"
+            echo "tdi $(echo "$line" | ips)" >>build/bench-unet.txt
+            echo "params_tdi $(echo "$line" | nparams)" >>build/bench-unet.txt
+        else
+            echo "unet [$label]: run $i tdi bench FAILED: $line"
+        fi
+        if line=$("${run[@]}" OMP_NUM_THREADS=2 bin/tdi-unet bench configs/unet.yaml --batch 64 \
+                --seconds "$secs" --sskip yes 2>&1); then
+            echo "unet [$label]: run $i tdi with substrate skips: $line"
+            echo "tdi_sskip $(echo "$line" | ips)" >>build/bench-unet.txt
+        else
+            echo "unet [$label]: run $i tdi --sskip yes bench FAILED: $line"
+        fi
+        if [ "$torch" = 1 ]; then
+            if line=$("${run[@]}" /usr/bin/python3 scripts/bench_unet_torch.py --batch 64 \
+                    --threads 2 --seconds "$secs" 2>&1); then
+                echo "unet [$label]: run $i torch: $line"
+                echo "torch $(echo "$line" | ips)" >>build/bench-unet.txt
+                echo "params_torch $(echo "$line" | nparams)" >>build/bench-unet.txt
+            else
+                echo "unet [$label]: run $i torch bench FAILED: $(echo "$line" | tail -n 1)"
+            fi
+        fi
+    done
+    echo "unet [$label]: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    local pt pp
+    pt=$(awk '$1 == "params_tdi" { print $2 }' build/bench-unet.txt | sort -u | tr '\n' ' ')
+    pp=$(awk '$1 == "params_torch" { print $2 }' build/bench-unet.txt | sort -u | tr '\n' ' ')
+    if [ -n "$pp" ]; then
+        if [ "$pt" = "$pp" ]; then
+            echo "unet [$label]: the same architecture: tdi and PyTorch both have" \
+                "${pt% } parameters"
+        else
+            echo "unet [$label]: WARNING: parameter counts differ (tdi ${pt% }, PyTorch ${pp% }):" \
+                "the reference is not the same architecture"
+        fi
+    fi
+    local tdi_tr='' tdi_inf='' torch_tr='' torch_inf='' tdi_sskip_tr='' tdi_sskip_inf=''
+    for who in tdi tdi_sskip torch; do
+        n=$(grep -c "^$who " build/bench-unet.txt)
+        [ "$n" -gt 0 ] || continue
+        tr=$(awk -v w="$who" '$1 == w { print $2 }' build/bench-unet.txt | med)
+        inf=$(awk -v w="$who" '$1 == w { print $3 }' build/bench-unet.txt | med)
+        eval "${who}_tr=$tr ${who}_inf=$inf"
+        echo "unet [$label]: median of $n runs, $who: training $tr images/s," \
+            "inference $inf images/s"
+    done
+    if [ -n "$tdi_tr" ] && [ -n "$torch_tr" ]; then
+        echo "unet [$label]: tdi / PyTorch (medians, batch 64, 2 threads each): training" \
+            "$(awk -v a="$tdi_tr" -v b="$torch_tr" 'BEGIN { printf "%.2f", a / b }')x," \
+            "inference $(awk -v a="$tdi_inf" -v b="$torch_inf" 'BEGIN { printf "%.2f", a / b }')x" \
+            "(target >= 1.5x both)"
+    fi
+    if [ -n "$tdi_tr" ] && [ -n "$tdi_sskip_tr" ]; then
+        echo "unet [$label]: substrate skips at e1 and e2 (full rank, per pixel, noisy) / none" \
+            "(medians): training $(awk -v a="$tdi_sskip_tr" -v b="$tdi_tr" \
+            'BEGIN { printf "%.3f", a / b }')x, inference $(awk -v a="$tdi_sskip_inf" \
+            -v b="$tdi_inf" 'BEGIN { printf "%.3f", a / b }')x"
+    fi
+}
 if want unet; then
     runs=${UNET_RUNS:-5}
     secs=${UNET_SECONDS:-10}
@@ -25,55 +98,31 @@ if want unet; then
         echo "unet: PyTorch skipped: /usr/bin/python3 cannot import torch (as root:" \
             "apt-get install -y python3-torch, or make bench-deps)"
     fi
-    mkdir -p build && : >build/bench-unet.txt
-    echo "unet: load average before: $(cut -d' ' -f1-3 /proc/loadavg);" \
-        "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset: OpenBLAS picks by CPU>} (both programs)"
-    for i in $(seq "$runs"); do
-        if line=$(OMP_NUM_THREADS=2 bin/tdi-unet bench configs/unet.yaml --batch 64 \
-                --seconds "$secs" 2>&1); then
-            echo "unet: run $i tdi:   $line"
-            echo "tdi $(echo "$line" | ips)" >>build/bench-unet.txt
-        else
-            echo "unet: run $i tdi bench FAILED: $line"
-        fi
-        if line=$(OMP_NUM_THREADS=2 bin/tdi-unet bench configs/unet.yaml --batch 64 \
-                --seconds "$secs" --sskip yes 2>&1); then
-            echo "unet: run $i tdi with substrate skips: $line"
-            echo "tdi_sskip $(echo "$line" | ips)" >>build/bench-unet.txt
-        else
-            echo "unet: run $i tdi --sskip yes bench FAILED: $line"
-        fi
-        if [ "$torch" = 1 ]; then
-            if line=$(/usr/bin/python3 scripts/bench_unet_torch.py --batch 64 --threads 2 \
-                    --seconds "$secs" 2>&1); then
-                echo "unet: run $i torch: $line"
-                echo "torch $(echo "$line" | ips)" >>build/bench-unet.txt
+    mkdir -p build
+    for how in ${UNET_CORETYPES:-env unset}; do
+        case "$how" in
+        env)
+            if [ -z "${OPENBLAS_CORETYPE+set}" ]; then
+                echo "unet: section [coretype unset]: the environment sets no OPENBLAS_CORETYPE," \
+                    "OpenBLAS picks its kernels by CPU"
+                unet_cmp "coretype unset" env
             else
-                echo "unet: run $i torch bench FAILED: $(echo "$line" | tail -n 1)"
+                echo "unet: section [coretype $OPENBLAS_CORETYPE]:" \
+                    "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE as this environment sets it," \
+                    "for both programs"
+                unet_cmp "coretype $OPENBLAS_CORETYPE" env
             fi
-        fi
+            ;;
+        unset)
+            [ -z "${OPENBLAS_CORETYPE+set}" ] && case " ${UNET_CORETYPES:-env unset} " in
+                *" env "*) continue ;; esac # the same as the env section
+            echo "unet: section [coretype unset]: env -u OPENBLAS_CORETYPE for both programs:" \
+                "OpenBLAS picks its kernels by CPU (AVX-512 ones on this AMD EPYC)"
+            unet_cmp "coretype unset" unset
+            ;;
+        *) echo "unet: UNET_CORETYPES: 'env' or 'unset', not '$how'" ;;
+        esac
     done
-    echo "unet: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-    for who in tdi tdi_sskip torch; do
-        n=$(grep -c "^$who " build/bench-unet.txt)
-        [ "$n" -gt 0 ] || continue
-        tr=$(awk -v w="$who" '$1 == w { print $2 }' build/bench-unet.txt | med)
-        inf=$(awk -v w="$who" '$1 == w { print $3 }' build/bench-unet.txt | med)
-        eval "${who}_tr=$tr ${who}_inf=$inf"
-        echo "unet: median of $n runs, $who: training $tr images/s, inference $inf images/s"
-    done
-    if [ -n "${tdi_tr:-}" ] && [ -n "${torch_tr:-}" ]; then
-        echo "unet: tdi / PyTorch (medians): training" \
-            "$(awk -v a="$tdi_tr" -v b="$torch_tr" 'BEGIN { printf "%.2f", a / b }')x," \
-            "inference $(awk -v a="$tdi_inf" -v b="$torch_inf" 'BEGIN { printf "%.2f", a / b }')x" \
-            "(target >= 1.5x both)"
-    fi
-    if [ -n "${tdi_tr:-}" ] && [ -n "${tdi_sskip_tr:-}" ]; then
-        r1=$(awk -v a="$tdi_sskip_tr" -v b="$tdi_tr" 'BEGIN { printf "%.3f", a / b }')
-        r2=$(awk -v a="$tdi_sskip_inf" -v b="$tdi_inf" 'BEGIN { printf "%.3f", a / b }')
-        echo "unet: substrate skips at e1 and e2 (full rank, per pixel, noisy) / none" \
-            "(medians): training ${r1}x, inference ${r2}x"
-    fi
 fi
 
 # --- substrate (tdi-fit, issue 3): the whole fit + evaluation of each preset (issue bound: 30 s

@@ -18,6 +18,7 @@
 #include "tdi_test_grad.h"
 #include "tdi_unet.h"
 #include "tdi_unet_layers.h"
+#include "tdi_unet_wgemm.h"
 #include "tdi_unet_wino.h"
 
 /* Direct conv in double: out[co][p] = sum w[co][ci][ky][kx] in[ci][p + (ky-1, kx-1)]; mag gets
@@ -155,8 +156,11 @@ static void check_shape(size_t b, size_t h, size_t w, size_t cin, size_t cout)
 static double max_diff(const float *a, const float *b, size_t n)
 {
     double d = 0.0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) /* fmax would skip it */
+            return INFINITY;
         d = fmax(d, fabs((double)a[i] - (double)b[i]));
+    }
     return d;
 }
 
@@ -201,6 +205,131 @@ static void check_gn_fused(size_t b, size_t side, size_t cin, size_t cout, size_
     free(o1);
     free(col);
     free(mean);
+}
+
+/* The fill folded into the fused conv's output transform (tdi_unet_conv3_gn_epi, inference's
+ * ResBlocks): per-image + bias constants and residual + bias, against filling out first and
+ * accumulating (tdi_unet_conv3_acc): the same two additions, so difference 0. out starts as NaN:
+ * a plane the epilogue failed to write shows. */
+static void check_gn_epi(size_t b, size_t side, size_t cin, size_t cout, size_t groups)
+{
+    const tdi_unet_geom g = {b, side, side};
+    const size_t n = tdi_unet_plane(g), hw = side * side;
+    float *in = malloc(cin * n * sizeof *in), *s = malloc(cin * n * sizeof *s);
+    float *w = malloc(cout * cin * 9 * sizeof *w), *ga = malloc(2 * cin * sizeof *ga);
+    float *o = malloc(3 * cout * n * sizeof *o), *col = malloc(cin * 9 * n * sizeof *col);
+    float *mean = malloc(2 * b * groups * sizeof *mean), *rstd = mean + b * groups;
+    float *pi = malloc((b + 1) * cout * sizeof *pi), *bias = pi + b * cout;
+    float *ref = o + cout * n, *res = ref + cout * n;
+    for (size_t i = 0; i < cin * n; i++)
+        in[i] = 2.0f * tdi_test_frand() + 0.5f;
+    for (size_t i = 0; i < cout * cin * 9; i++)
+        w[i] = tdi_test_frand();
+    for (size_t i = 0; i < 2 * cin; i++)
+        ga[i] = tdi_test_frand();
+    for (size_t i = 0; i < (b + 1) * cout; i++)
+        pi[i] = tdi_test_frand();
+    for (size_t i = 0; i < cout * n; i++)
+        res[i] = tdi_test_frand();
+    tdi_unet_gn_fwd(in, cin, g, groups, ga, ga + cin, 1, s, mean, rstd);
+    const tdi_unet_gnsilu pre = {ga, ga + cin, mean, rstd, groups};
+    for (int mode = 0; mode < 2; mode++) {
+        for (size_t co = 0; co < cout; co++)
+            for (size_t i = 0; i < n; i++)
+                ref[co * n + i] = mode ? res[co * n + i] + bias[co]
+                                       : pi[(i / hw) * cout + co] + bias[co];
+        tdi_unet_conv3_acc(s, cin, g, w, cout, ref, col, 0);
+        for (size_t i = 0; i < cout * n; i++)
+            o[i] = NAN;
+        const tdi_unet_epi epi = {bias, mode ? NULL : pi, mode ? res : NULL};
+        char name[160];
+        snprintf(name, sizeof name, "gn epi %s b %zu %zux%zu %zu->%zu: runs",
+                 mode ? "residual" : "per-image", b, side, side, cin, cout);
+        tdi_check_int(tdi_unet_conv3_gn_epi(in, cin, g, &pre, w, cout, &epi, o, col), 0, name);
+        snprintf(name, sizeof name, "gn epi %s b %zu %zux%zu %zu->%zu: = fill + conv3_acc",
+                 mode ? "residual" : "per-image", b, side, side, cin, cout);
+        tdi_check_near(max_diff(o, ref, cout * n), 0.0, 0.0, name);
+    }
+    free(in);
+    free(s);
+    free(w);
+    free(ga);
+    free(o);
+    free(col);
+    free(mean);
+    free(pi);
+}
+
+/* SiLU of the GroupNorm forward (tdi_unet_affine_silu: Cody-Waite + Cephes polynomial expf,
+ * IEEE divide) against double precision over v in [-87, 88] (where silu is a normal float):
+ * relative error <= 2 FLT_EPSILON (the polynomial's ~1 ulp plus one rounding each of v, 1 + e
+ * and the divide; libmvec's expf here gave 2.5); a wrong coefficient errs by >> that. A plane
+ * cut into calls of 13, 8 and the rest gives the whole call's bits (the tail's scalar and the
+ * vector code do the same operations). */
+static void check_silu(void)
+{
+    const size_t n = (size_t)1 << 20;
+    float *x = malloc(n * sizeof *x), *o = malloc(2 * n * sizeof *o), *o2 = o + n;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(-87.0 + 175.0 * (double)i / (double)(n - 1));
+    tdi_unet_affine_silu(x, n, 1.0f, 0.0f, o);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double v = x[i], e = v / (1.0 + exp(-v));
+        if (e != 0.0 && fabs(o[i] - e) / fabs(e) > worst)
+            worst = fabs(o[i] - e) / fabs(e);
+    }
+    tdi_check_le(worst / FLT_EPSILON, 2.0, "silu: max relative error / FLT_EPSILON, [-87, 88]");
+    tdi_unet_affine_silu(x, 13, 0.9f, 0.1f, o2);
+    tdi_unet_affine_silu(x + 13, 8, 0.9f, 0.1f, o2 + 13);
+    tdi_unet_affine_silu(x + 21, 1000, 0.9f, 0.1f, o2 + 21);
+    tdi_unet_affine_silu(x, 1021, 0.9f, 0.1f, o);
+    tdi_check_near(max_diff(o, o2, 1021), 0.0, 0.0, "silu: calls of 13, 8, 1000 = one call");
+    free(x);
+    free(o);
+}
+
+/* The Winograd GEMM kernel (tdi_unet_wgemm) against its definition: every element the fmaf
+ * chain over k from 0 in order (difference 0), on shapes with column tails (n % 16, n % 32) and
+ * strides wider than n; columns beyond n untouched. Skipped (one line says so) on CPUs where
+ * the kernel does not run. */
+static void check_wgemm(size_t m, size_t n, size_t k)
+{
+    char name[120];
+    snprintf(name, sizeof name, "wgemm %zux%zux%zu: runs on this CPU", m, n, k);
+    if (!tdi_unet_wgemm_ok(m)) {
+        printf("SKIP %s: no AVX2 + FMA\n", name);
+        return;
+    }
+    const size_t ldb = n + 3, ldc = n + 5;
+    float *a = malloc(m * k * sizeof *a), *b = malloc(k * ldb * sizeof *b);
+    float *c = malloc(m * ldc * sizeof *c);
+    for (size_t i = 0; i < m * k; i++)
+        a[i] = tdi_test_frand();
+    for (size_t i = 0; i < k * ldb; i++)
+        b[i] = tdi_test_frand();
+    for (size_t i = 0; i < m * ldc; i++)
+        c[i] = -7.0f;
+    tdi_unet_wgemm(m, n, k, a, b, ldb, c, ldc);
+    double d = 0.0;
+    long outside = 0;
+    for (size_t r = 0; r < m; r++) {
+        for (size_t j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (size_t kk = 0; kk < k; kk++)
+                s = fmaf(a[tdi_unet_wgemm_at(r, kk, k, 1)], b[kk * ldb + j], s);
+            d = fmax(d, fabs((double)c[r * ldc + j] - (double)s));
+        }
+        for (size_t j = n; j < ldc; j++)
+            outside += c[r * ldc + j] != -7.0f;
+    }
+    snprintf(name, sizeof name, "wgemm %zux%zux%zu: = fmaf chain per element", m, n, k);
+    tdi_check_near(d, 0.0, 0.0, name);
+    snprintf(name, sizeof name, "wgemm %zux%zux%zu: columns beyond n untouched", m, n, k);
+    tdi_check_int(outside, 0, name);
+    free(a);
+    free(b);
+    free(c);
 }
 
 /* The whole U-Net: an inference forward (no column cache: GN + SiLU fused, s1 and s2 not
@@ -248,9 +377,17 @@ int main(void)
     check_shape(2, 5, 17, 8, 9);  /* 8-tile vector groups plus a clipped scalar tile */
     check_shape(8, 16, 16, 8, 8); /* weight gradient by chunks: 8 images, 8 partial sums */
     check_shape(16, 8, 8, 12, 10); /* 2 chunks per part */
+    check_shape(2, 32, 32, 8, 16); /* 16-tile vector groups (AVX-512) */
+    check_shape(1, 6, 38, 16, 8);  /* 16 + 3 tiles per row, the column pass 16 + 2 + 1 */
     check_gn_fused(2, 32, 96, 32, 8); /* d1's c1: chunks of half an image */
     check_gn_fused(5, 8, 64, 128, 8); /* mid's c1: chunks of several images */
     check_gn_fused(3, 16, 24, 16, 4);
+    check_gn_epi(2, 32, 32, 32, 8); /* e1's c2: chunks of a whole image */
+    check_gn_epi(3, 8, 16, 24, 4);  /* chunks of several images */
+    check_silu();
+    check_wgemm(16, 37, 19);
+    check_wgemm(64, 128, 192);
+    check_wgemm(8, 5, 1);
     check_lean_model();
     TDI_TEST_END();
 }

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "tdi_unet_gemm.h"
@@ -161,7 +162,17 @@ int tdi_unet_conv3_gn_acc(const float *in, size_t cin, tdi_unet_geom g,
 {
     if (!tdi_unet_conv3_gn_fusable(cin, cout, g))
         return -1;
-    return tdi_unet_wino_conv3_gn(in, cin, g, pre, w, cout, out, 1, col,
+    return tdi_unet_wino_conv3_gn(in, cin, g, pre, w, cout, out, 1, NULL, col,
+                                  cin * 9 * tdi_unet_plane(g));
+}
+
+int tdi_unet_conv3_gn_epi(const float *in, size_t cin, tdi_unet_geom g,
+                          const tdi_unet_gnsilu *pre, const float *w, size_t cout,
+                          const tdi_unet_epi *epi, float *out, float *col)
+{
+    if (!tdi_unet_conv3_gn_fusable(cin, cout, g))
+        return -1;
+    return tdi_unet_wino_conv3_gn(in, cin, g, pre, w, cout, out, 0, epi, col,
                                   cin * 9 * tdi_unet_plane(g));
 }
 
@@ -309,31 +320,108 @@ static void affine_silu_scalar(const float *x, size_t n, float a, float b, float
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-/* glibc's libmvec expf for 8 lanes (x86_64 vector function ABI name; AVX2). */
-__m256 _ZGVdN8v_expf(__m256 x);
+/* SiLU of the GroupNorm forward without a library call: e = exp(-v) by Cody-Waite reduction
+ * -v = n ln2 + r (|r| <= ln2 / 2, ln2 split 0.693359375 - 2.12194440e-4) and Cephes expf's
+ * polynomial e^r = 1 + r + r^2 P5(r), times 2^n; -v clamped to [-87.3, 88.3] (2^n stays a
+ * normal float; silu is then -0 to within 5e-37 or v itself). silu = v / (1 + e) (IEEE
+ * divide). The scalar, 8- and 16-lane versions do the same float operations (fused
+ * multiply-adds where written), so any CPU with AVX2 and any split of a plane into calls give
+ * the same bits (CPUs without AVX2 + FMA: libm's expf). Error against double precision:
+ * tests/test_unet_wino.c ("silu"). */
+#define SILU_P0 1.9875691500e-4f
+#define SILU_P1 1.3981999507e-3f
+#define SILU_P2 8.3334519073e-3f
+#define SILU_P3 4.1665795894e-2f
+#define SILU_P4 1.6666665459e-1f
+#define SILU_P5 5.0000001201e-1f
 
-/* The same arithmetic 8 pixels at a time (multiply, add, libmvec's expf, IEEE divide); the
- * tail goes through the scalar version. libmvec's expf may round differently from libm's in
- * the last bit. */
-__attribute__((target("avx2"))) static void affine_silu_avx2(const float *x, size_t n, float a,
-                                                             float b, float *o)
+__attribute__((target("avx2,fma"))) static float silu1(float x, float a, float b)
+{
+    const float v = x * a + b;
+    const float t = fminf(fmaxf(0.0f - v, -87.3f), 88.3f);
+    const float n = rintf(t * 1.44269504089f);
+    float r = fmaf(-n, 0.693359375f, t);
+    r = fmaf(-n, -2.12194440e-4f, r);
+    float p = fmaf(SILU_P0, r, SILU_P1);
+    p = fmaf(p, r, SILU_P2);
+    p = fmaf(p, r, SILU_P3);
+    p = fmaf(p, r, SILU_P4);
+    p = fmaf(p, r, SILU_P5);
+    const float y = fmaf(p, r * r, r) + 1.0f;
+    union {
+        int32_t i;
+        float f;
+    } s = {((int32_t)n + 127) << 23};
+    return v / (1.0f + y * s.f);
+}
+
+__attribute__((target("avx2,fma"))) static void affine_silu_avx2(const float *x, size_t n,
+                                                                 float a, float b, float *o)
 {
     const __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), one = _mm256_set1_ps(1.0f);
+    const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);
+    const __m256 zero = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), va), vb);
-        const __m256 e = _ZGVdN8v_expf(_mm256_sub_ps(_mm256_setzero_ps(), v));
-        _mm256_storeu_ps(o + i, _mm256_mul_ps(v, _mm256_div_ps(one, _mm256_add_ps(one, e))));
+        const __m256 t = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(zero, v), lo), hi);
+        const __m256 nn = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504089f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256 r = _mm256_fnmadd_ps(nn, _mm256_set1_ps(0.693359375f), t);
+        r = _mm256_fnmadd_ps(nn, _mm256_set1_ps(-2.12194440e-4f), r);
+        __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(SILU_P0), r, _mm256_set1_ps(SILU_P1));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SILU_P2));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SILU_P3));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SILU_P4));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SILU_P5));
+        const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), one);
+        const __m256i e = _mm256_slli_epi32(
+            _mm256_add_epi32(_mm256_cvtps_epi32(nn), _mm256_set1_epi32(127)), 23);
+        const __m256 d = _mm256_add_ps(one, _mm256_mul_ps(y, _mm256_castsi256_ps(e)));
+        _mm256_storeu_ps(o + i, _mm256_div_ps(v, d));
     }
-    affine_silu_scalar(x + i, n - i, a, b, o + i);
+    for (; i < n; i++)
+        o[i] = silu1(x[i], a, b);
+}
+
+/* The same operations 16 lanes at a time, the tail masked. */
+__attribute__((target("avx512f"))) static void affine_silu_avx512(const float *x, size_t n,
+                                                                  float a, float b, float *o)
+{
+    const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), one = _mm512_set1_ps(1.0f);
+    const __m512 lo = _mm512_set1_ps(-87.3f), hi = _mm512_set1_ps(88.3f);
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), va), vb);
+        const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_sub_ps(zero, v), lo), hi);
+        const __m512 nn = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504089f)),
+                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 r = _mm512_fnmadd_ps(nn, _mm512_set1_ps(0.693359375f), t);
+        r = _mm512_fnmadd_ps(nn, _mm512_set1_ps(-2.12194440e-4f), r);
+        __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(SILU_P0), r, _mm512_set1_ps(SILU_P1));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(SILU_P2));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(SILU_P3));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(SILU_P4));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(SILU_P5));
+        const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), one);
+        const __m512i e = _mm512_slli_epi32(
+            _mm512_add_epi32(_mm512_cvtps_epi32(nn), _mm512_set1_epi32(127)), 23);
+        const __m512 d = _mm512_add_ps(one, _mm512_mul_ps(y, _mm512_castsi512_ps(e)));
+        _mm512_mask_storeu_ps(o + i, m, _mm512_div_ps(v, d));
+    }
 }
 
 static void affine_silu(const float *x, size_t n, float a, float b, float *o)
 {
-    static int isa = -1; /* 1: AVX2; a benign race (every thread writes the same value) */
+    static int isa = -1; /* 1: AVX2 + FMA, 2: AVX-512F too; a benign race (the same value) */
     if (isa < 0)
-        isa = __builtin_cpu_supports("avx2") ? 1 : 0;
-    if (isa)
+        isa = !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 0
+              : __builtin_cpu_supports("avx512f")                                ? 2
+                                                                                 : 1;
+    if (isa == 2)
+        affine_silu_avx512(x, n, a, b, o);
+    else if (isa == 1)
         affine_silu_avx2(x, n, a, b, o);
     else
         affine_silu_scalar(x, n, a, b, o);
@@ -359,6 +447,9 @@ static void gn_group(const float *in, size_t n, size_t hw, size_t cg, size_t b, 
     for (size_t ch = gr * cg; ch < (gr + 1) * cg; ch++) {
         const float *x = in + ch * n + b * hw;
         float ps = 0.0f, ps2 = 0.0f;
+        if (ch + 1 < (gr + 1) * cg) /* the next plane: one plane is too short a run for the */
+            for (size_t i = 0; i < hw; i += 16) /* hardware prefetcher to pick up */
+                __builtin_prefetch(x + n + i, 0, 3);
 #pragma omp simd reduction(+ : ps, ps2)
         for (size_t i = 0; i < hw; i++) {
             ps += x[i];

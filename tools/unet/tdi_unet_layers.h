@@ -70,6 +70,15 @@ typedef struct tdi_unet_gnsilu {
     size_t groups;
 } tdi_unet_gnsilu;
 
+/* What a fused conv adds to its result y as it writes out [cout][N] (tdi_unet_conv3_gn_epi):
+ * out = (per_image[b][co] + bias[co]) + y, or out = (res[co][i] + bias[co]) + y when res is set:
+ * the same two float additions as filling out first and accumulating y, so the same bits. */
+typedef struct tdi_unet_epi {
+    const float *bias;      /* [cout] */
+    const float *per_image; /* [B][cout] (res NULL) */
+    const float *res;       /* [cout][N] or NULL */
+} tdi_unet_epi;
+
 /* o[i] = silu(x[i] a + b) for n elements: tdi_unet_gn_fwd's last step with silu (8 elements at
  * a time with AVX2, the tail scalar). Calls on whole rows of a multiple of 8 elements give the
  * same bits as one call on the whole plane. */
@@ -85,6 +94,12 @@ int tdi_unet_conv3_gn_fusable(size_t cin, size_t cout, tdi_unet_geom g);
 int tdi_unet_conv3_gn_acc(const float *in, size_t cin, tdi_unet_geom g,
                           const tdi_unet_gnsilu *pre, const float *w, size_t cout, float *out,
                           float *col);
+
+/* out [cout][N] := epi + conv3x3(SiLU(GN(in))) (tdi_unet_epi), overwriting out: the fill of
+ * out and the accumulation in one pass. Otherwise as tdi_unet_conv3_gn_acc. */
+int tdi_unet_conv3_gn_epi(const float *in, size_t cin, tdi_unet_geom g,
+                          const tdi_unet_gnsilu *pre, const float *w, size_t cout,
+                          const tdi_unet_epi *epi, float *out, float *col);
 
 /* Backward of the same (silu must match the forward). Accumulates dgamma, dbeta; din is
  * overwritten and must not alias dout. part: caller's scratch of 2*B*C doubles (per-image

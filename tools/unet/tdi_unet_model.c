@@ -328,6 +328,32 @@ static void gn_conv(tdi_unet *m, const float *in, size_t cin, tdi_unet_geom g, s
     tdi_unet_conv3_acc(s, cin, g, P + w, cout, out, colbuf(m, slot), kept(m, slot));
 }
 
+/* The inference forward of a lean block (rb->lean): each conv writes its output with the fill
+ * folded in (tdi_unet_conv3_gn_epi: conv1's bias + temb projection, conv2's bias + identity
+ * residual), the same bits as rb_fill_h1 / rb_fill_out then gn_conv, one pass less each.
+ * Returns 0, or -1 when a conv could not run fused (h1, out then need the full path). */
+static int rb_fwd_lean(tdi_unet *m, tdi_unet_rb *rb, const float *x, tdi_unet_geom g)
+{
+    const float *P = m->params;
+    const size_t G = m->arch.groups;
+    tdi_unet_gn_stats(x, rb->cin, g, G, rb->mean1, rb->rstd1);
+    const tdi_unet_gnsilu pre1 = {P + rb->gn1_g, P + rb->gn1_b, rb->mean1, rb->rstd1, G};
+    const tdi_unet_epi e1 = {P + rb->c1_b, rb->tp, NULL};
+    if (tdi_unet_conv3_gn_epi(x, rb->cin, g, &pre1, P + rb->c1_w, rb->cout, &e1, rb->h1,
+                              m->col) != 0)
+        return -1;
+    tdi_unet_gn_stats(rb->h1, rb->cout, g, G, rb->mean2, rb->rstd2);
+    const tdi_unet_gnsilu pre2 = {P + rb->gn2_g, P + rb->gn2_b, rb->mean2, rb->rstd2, G};
+    if (rb->cin == rb->cout) {
+        const tdi_unet_epi e2 = {P + rb->c2_b, NULL, x};
+        return tdi_unet_conv3_gn_epi(rb->h1, rb->cout, g, &pre2, P + rb->c2_w, rb->cout, &e2,
+                                     rb->out, m->col);
+    }
+    rb_fill_out(m, rb, x, tdi_unet_plane(g));
+    return tdi_unet_conv3_gn_acc(rb->h1, rb->cout, g, &pre2, P + rb->c2_w, rb->cout, rb->out,
+                                 m->col);
+}
+
 static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
 {
     const float *P = m->params;
@@ -338,6 +364,8 @@ static void rb_fwd(tdi_unet *m, tdi_unet_rb *rb, const float *x, size_t b)
     rb->lean = !m->col_cache && tdi_unet_conv3_gn_fusable(rb->cin, rb->cout, g) &&
                tdi_unet_conv3_gn_fusable(rb->cout, rb->cout, g);
     tdi_unet_linear_fwd(m->temb, b, td, P + rb->tp_w, P + rb->tp_b, rb->cout, rb->tp);
+    if (rb->lean && rb_fwd_lean(m, rb, x, g) == 0)
+        return;
     /* h1 = conv1(s1) + b1 + temb projection, the bias and projection filled before the GEMM */
     rb_fill_h1(m, rb, b);
     gn_conv(m, x, rb->cin, g, rb->gn1_g, rb->gn1_b, rb->s1, rb->mean1, rb->rstd1, rb->c1_w,
