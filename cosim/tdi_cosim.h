@@ -452,12 +452,14 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
  * its cosim netlist at zero bias (the rest point a co-simulation starts from) gives each
  * device's vgs, vds, vbs; tdi_cosim_mos_noise_calibrate at those biases gives dev[].psd_w and
  * dev[].psd_f1 (0 when circuit.mos_flicker is false). Leaves ngspice's num_threads at 1 (BSIM4's
- * OpenMP load: docs/noise.md). Errors: TDI_EARG for mos_prefix x (PDK subcircuits: not
- * supported), TDI_ESPICE (ngspice's text). */
+ * OpenMP load: docs/noise.md). mos_prefix x (PDK subcircuits): the MOSFET inside each is found
+ * by a probe deck (docs/noise.md "PDK subcircuit devices"). Errors: TDI_ESPICE (ngspice's
+ * text; a subcircuit without exactly one MOSFET). */
 int tdi_cosim_mos_noise_size(struct tdi_gen_circuit *c, tdi_err *err);
 /* The same with the grouping chosen: group 1 calibrates one device per bias class (same type,
- * W, L, delvto, mulu0; vgs, vds, vbs within 0.1 mV, 1 mV, 0.5 mV: docs/noise.md "Bias
- * classes") and gives every member its PSDs; 0 calibrates every device; -1 (what
+ * L, delvto, mulu0; vgs, vds, vbs within 0.1 mV, 1 mV, 0.5 mV; any W: the class's median-W
+ * member) and gives every member its PSDs times id_member / id_rep at the circuit's op
+ * (docs/noise.md "Bias classes"); 0 calibrates every device; -1 (what
  * tdi_cosim_mos_noise_size does): group above TDI_COSIM_REALISED_LINEAR_DEV devices. st may be
  * NULL. */
 typedef struct tdi_cosim_mos_noise_stats {
@@ -465,6 +467,8 @@ typedef struct tdi_cosim_mos_noise_stats {
     double op_wall_s;        /* s, the circuit's op and the bias reads */
     double cal_wall_s;       /* s, the classes' calibration deck (op + .noise + reads) */
     double op_cpu_s, cal_cpu_s; /* s, the same in process CPU time (ngspice runs in-process) */
+    size_t *rep_of;          /* NULL, or the caller's (n_dev): filled with each device's class
+                                representative (a device index; i itself ungrouped) */
 } tdi_cosim_mos_noise_stats;
 int tdi_cosim_mos_noise_size_ex(struct tdi_gen_circuit *c, int group,
                                 tdi_cosim_mos_noise_stats *st, tdi_err *err);

@@ -1,13 +1,15 @@
 /* tdi_cosim_mosnoise: each transistor's drain-current noise PSD, calibrated against ngspice's own
- * small-signal .noise for that device at its bias (docs/noise.md "Calibration"). One deck holds
- * every device isolated: gate, drain and bulk held by DC sources at the device's operating-point
+ * small-signal .noise for that device at its bias (docs/noise.md "Calibration"). A deck holds
+ * up to MN_CHUNK devices, each isolated: gate, drain and bulk held by DC sources at the device's operating-point
  * voltages (source at 0), the drain current copied into a common 1-ohm noiseless output by an
  * F source, so each device's own noise vectors (onoise.m<k>, onoise.m<k>.1overf) are its
  * drain-current noise in A/sqrt(Hz) (one-sided). Deck format (k = 0..n-1):
  *   <model cards>; vin in 0 dc 0 ac 1; rin in 0 1; rout out 0 1 noisy=0;
  *   vg<k> g<k> 0 dc <vgs>; vd<k> d<k> 0 dc <vds>; vb<k> b<k> 0 dc <vbs>;
  *   m<k> d<k> g<k> 0 b<k> <model> w=<W> l=<L> [delvto=..] [mulu0=..]; f<k> 0 out vd<k> 1
- * Non-goals: subcircuit (PDK "x") devices, noise other than the drain current's. */
+ * PDK subcircuit devices (mos_prefix x): x<k> instead of m<k>, the vectors of the MOSFET inside
+ * (onoise.m.x<k>.<inner>; one MOSFET per subcircuit). Non-goal: noise other than the drain
+ * current's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +19,16 @@
 #include "tdi_buf.h"
 #include "tdi_clock.h"
 #include "tdi_cosim.h"
+#include "tdi_cosim_ng.h"
 #include "tdi_gen.h"
 
 #define MN_FREQS 10          /* .noise points: 1 Hz .. 1 GHz, one per decade */
 #define MN_WHITE_AT 6        /* the white part is read at 1 MHz (index 6) */
 #define MN_CMD "noise v(out) vin dec 1 1 1e9 1"
+/* devices per calibration deck: ngspice's noise analysis of one deck grows faster than its
+ * device count (D = 64 skip preset, 2026-12-02: 2,000 devices 3.3 s CPU, 12,000 more than
+ * 250 s); decks of 1,000 keep it linear (docs/noise.md "Bias classes") */
+#define MN_CHUNK 1000
 
 /* the deck text as ngSpice_Circ lines (owned by the returned text) */
 static tdi_gen_text *mn_text(char *s, tdi_err *err)
@@ -51,14 +58,33 @@ static tdi_gen_text *mn_text(char *s, tdi_err *err)
     return t;
 }
 
-static void mn_device(tdi_buf *b, size_t k, const tdi_cosim_mos_bias *d, const char *model,
-                      double scale)
+/* what a calibration deck is made of: the model cards, the device names and, for PDK
+ * subcircuit devices (mos_prefix x), the MOSFET's name inside each subcircuit ("" for m) */
+typedef struct {
+    const char *const *cards; /* NULL-terminated */
+    const char *nmodel, *pmodel;
+    double scale;             /* .option scale (0: none) */
+    int sub;                  /* x devices */
+    char inner[2][64];        /* n, p: the MOSFET inside the subcircuit (sub only) */
+} mn_spec;
+
+/* ngspice's name of deck device k (type t): "m<k>", or "m.x<k>.<inner>" inside a subcircuit */
+static const char *mn_name(const mn_spec *sp, size_t k, char t, char *buf, size_t len)
 {
-    double s = scale > 0 ? scale : 1.0; /* W, L as the netlist writes them */
+    if (sp->sub)
+        snprintf(buf, len, "m.x%zu.%s", k, sp->inner[t == 'p']);
+    else
+        snprintf(buf, len, "m%zu", k);
+    return buf;
+}
+
+static void mn_device(tdi_buf *b, size_t k, const tdi_cosim_mos_bias *d, const mn_spec *sp)
+{
+    double s = sp->scale > 0 ? sp->scale : 1.0; /* W, L as the netlist writes them */
     tdi_buf_printf(b, "vg%zu g%zu 0 dc %.17g\nvd%zu d%zu 0 dc %.17g\nvb%zu b%zu 0 dc %.17g\n", k,
                    k, d->vgs, k, k, d->vds, k, k, d->vbs);
-    tdi_buf_printf(b, "m%zu d%zu g%zu 0 b%zu %s w=%.17g l=%.17g", k, k, k, k, model, d->W / s,
-                   d->L / s);
+    tdi_buf_printf(b, "%c%zu d%zu g%zu 0 b%zu %s w=%.17g l=%.17g", sp->sub ? 'x' : 'm', k, k, k,
+                   k, d->type == 'p' ? sp->pmodel : sp->nmodel, d->W / s, d->L / s);
     if (d->delvto != 0)
         tdi_buf_printf(b, " delvto=%.17g", d->delvto);
     if (d->mulu0 != 1 && d->mulu0 > 0)
@@ -66,16 +92,16 @@ static void mn_device(tdi_buf *b, size_t k, const tdi_cosim_mos_bias *d, const c
     tdi_buf_printf(b, "\nf%zu 0 out vd%zu 1\n", k, k);
 }
 
-static tdi_gen_text *mn_deck(const char *const *cards, const char *nmodel, const char *pmodel,
-                             double scale, size_t n, const tdi_cosim_mos_bias *b, tdi_err *err)
+static tdi_gen_text *mn_deck(const mn_spec *sp, size_t n, const tdi_cosim_mos_bias *b,
+                             tdi_err *err)
 {
     tdi_buf t = {0};
     tdi_buf_printf(&t, "* tdi device-noise calibration: %zu devices\n", n);
-    for (size_t i = 0; cards && cards[i]; i++)
-        tdi_buf_printf(&t, "%s\n", cards[i]);
+    for (size_t i = 0; sp->cards && sp->cards[i]; i++)
+        tdi_buf_printf(&t, "%s\n", sp->cards[i]);
     tdi_buf_printf(&t, "vin in 0 dc 0 ac 1\nrin in 0 1\nrout out 0 1 noisy=0\n");
     for (size_t k = 0; k < n; k++)
-        mn_device(&t, k, b + k, b[k].type == 'p' ? pmodel : nmodel, scale);
+        mn_device(&t, k, b + k, sp);
     tdi_buf_printf(&t, ".end\n");
     char *s = tdi_buf_take(&t);
     if (!s) {
@@ -111,19 +137,21 @@ static void mn_fit(const double *tot, const double *fl, tdi_cosim_mos_psd *o)
     o->f_corner = o->psd_w > 0 ? o->psd_f1 / o->psd_w : INFINITY;
 }
 
-static int mn_read(size_t k, tdi_cosim_mos_psd *o, tdi_err *err)
+static int mn_read(const mn_spec *sp, size_t k, char type, tdi_cosim_mos_psd *o,
+                   tdi_err *err)
 {
-    char nt[64], nf[72];
-    snprintf(nt, sizeof nt, "onoise.m%zu", k);
-    snprintf(nf, sizeof nf, "onoise.m%zu.1overf", k);
+    char nm[96], nt[112], nf[120];
+    mn_name(sp, k, type, nm, sizeof nm);
+    snprintf(nt, sizeof nt, "onoise.%s", nm);
+    snprintf(nf, sizeof nf, "onoise.%s.1overf", nm);
     double *tot = NULL, *fl = NULL;
     size_t a = 0, b = 0;
     int rc = tdi_cosim_ng_vector(nt, &tot, &a, err);
     if (!rc)
         rc = tdi_cosim_ng_vector(nf, &fl, &b, err);
     if (!rc && (a != MN_FREQS || b != MN_FREQS))
-        rc = tdi_err_set(err, TDI_ESPICE, "noise vectors of m%zu have %zu and %zu points, not %d",
-                         k, a, b, MN_FREQS);
+        rc = tdi_err_set(err, TDI_ESPICE, "noise vectors of %s have %zu and %zu points, not %d",
+                         nm, a, b, MN_FREQS);
     if (!rc)
         mn_fit(tot, fl, o);
     free(tot);
@@ -133,17 +161,16 @@ static int mn_read(size_t k, tdi_cosim_mos_psd *o, tdi_err *err)
 
 /* every device's id and gm from the op (read before the noise analysis replaces the plot; the
  * O(1) reader: tdi_cosim_ng_dev_params) */
-static int mn_op(size_t n, tdi_cosim_mos_psd *o, tdi_err *err)
+static int mn_op(const mn_spec *sp, size_t n, const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *o,
+                 tdi_err *err)
 {
-    char (*nm)[24] = malloc(n * sizeof *nm);
+    char (*nm)[96] = malloc(n * sizeof *nm);
     const char **inst = malloc(n * sizeof *inst);
     double *v = malloc(2 * n * sizeof *v);
     static const char *const par[2] = {"id", "gm"};
     int rc = !nm || !inst || !v ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
-    for (size_t k = 0; k < n && !rc; k++) {
-        snprintf(nm[k], sizeof nm[k], "m%zu", k);
-        inst[k] = nm[k];
-    }
+    for (size_t k = 0; k < n && !rc; k++)
+        inst[k] = mn_name(sp, k, b[k].type, nm[k], sizeof nm[k]);
     if (!rc)
         rc = tdi_cosim_ng_dev_params(n, inst, 2, par, v, err);
     for (size_t k = 0; k < n && !rc; k++) {
@@ -171,30 +198,92 @@ int tdi_cosim_mos_noise_plot(size_t npts, tdi_err *err)
     return rc;
 }
 
-int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
-                                  const char *pmodel, double scale, size_t n,
-                                  const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
-                                  tdi_err *err)
+/* devices [0, n) of b in one deck (at most MN_CHUNK) */
+static int mn_calibrate_deck(const mn_spec *sp, size_t n, const tdi_cosim_mos_bias *b,
+                             tdi_cosim_mos_psd *out, tdi_err *err)
 {
-    if (n == 0)
-        return 0;
-    tdi_gen_text *t = mn_deck(cards, nmodel, pmodel, scale, n, b, err);
+    tdi_gen_text *t = mn_deck(sp, n, b, err);
     if (!t)
         return err ? err->code : TDI_ENOMEM;
     int rc = tdi_cosim_ng_load(t, err);
     if (!rc)
         rc = tdi_cosim_ng_cmd("op", err);
     if (!rc)
-        rc = mn_op(n, out, err);
+        rc = mn_op(sp, n, b, out, err);
     if (!rc)
         rc = tdi_cosim_ng_cmd(MN_CMD, err);
     if (!rc)
         rc = tdi_cosim_mos_noise_plot(MN_FREQS, err);
     for (size_t k = 0; k < n && !rc; k++)
-        rc = mn_read(k, out + k, err);
+        rc = mn_read(sp, k, b[k].type, out + k, err);
     tdi_cosim_ng_unload();
     tdi_gen_text_free(t);
+    return rc;
+}
+
+static int mn_calibrate(const mn_spec *sp, size_t n, const tdi_cosim_mos_bias *b,
+                        tdi_cosim_mos_psd *out, tdi_err *err)
+{
+    int rc = 0;
+    for (size_t k = 0; k < n && !rc; k += MN_CHUNK)
+        rc = mn_calibrate_deck(sp, n - k < MN_CHUNK ? n - k : MN_CHUNK, b + k, out + k, err);
     return rc ? tdi_err_prefix(err, "device noise calibration") : 0;
+}
+
+int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
+                                  const char *pmodel, double scale, size_t n,
+                                  const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
+                                  tdi_err *err)
+{
+    mn_spec sp = {.cards = cards, .nmodel = nmodel, .pmodel = pmodel, .scale = scale};
+    return mn_calibrate(&sp, n, b, out, err);
+}
+
+/* ---------------------------------------------------------------- PDK subcircuit devices
+ * ngspice names a MOSFET <m> inside subcircuit instance <x> "m.<x>.<m>" (its noise vectors
+ * onoise.m.<x>.<m>, onoise.m.<x>.<m>.1overf; its op @m.<x>.<m>[id]: docs/noise.md). The PDK
+ * chooses <m>: a probe deck of one n and one p subcircuit finds it from the noise vectors. */
+
+/* the MOSFET inside deck device x<k> from the current plot's vector names (exactly one) */
+static int mn_inner_find(size_t k, char *inner, size_t len, tdi_err *err)
+{
+    char pre[48];
+    snprintf(pre, sizeof pre, "onoise.m.x%zu.", k);
+    size_t lp = strlen(pre), found = 0;
+    char **v = tdi_cosim_ng_raw_vecs();
+    for (size_t i = 0; v && v[i]; i++) {
+        size_t l = strlen(v[i]);
+        const char *tail = l > lp + 7 ? v[i] + l - 7 : NULL;
+        if (strncmp(v[i], pre, lp) || !tail || strcmp(tail, ".1overf"))
+            continue;
+        if (found++ == 0)
+            snprintf(inner, len, "%.*s", (int)(l - lp - 7), v[i] + lp);
+    }
+    if (found != 1)
+        return tdi_err_set(err, TDI_ESPICE, "device noise calibration: subcircuit device x%zu "
+                           "holds %zu MOSFETs with flicker noise (one is supported: its drain "
+                           "current is the device's)", k, found);
+    return 0;
+}
+
+/* sp->inner from a probe deck: x0 an n, x1 a p device at W = 10 L, |vgs| = |vds| = 0.6 V */
+static int mn_inner_probe(mn_spec *sp, double L, tdi_err *err)
+{
+    tdi_cosim_mos_bias b[2] = {{'n', 10 * L, L, 0.6, 0.6, 0, 0, 1},
+                               {'p', 10 * L, L, -0.6, -0.6, 0, 0, 1}};
+    tdi_gen_text *t = mn_deck(sp, 2, b, err);
+    if (!t)
+        return err ? err->code : TDI_ENOMEM;
+    int rc = tdi_cosim_ng_load(t, err);
+    if (!rc)
+        rc = tdi_cosim_ng_cmd(MN_CMD, err);
+    if (!rc)
+        rc = tdi_cosim_mos_noise_plot(MN_FREQS, err);
+    for (int q = 0; q < 2 && !rc; q++)
+        rc = mn_inner_find((size_t)q, sp->inner[q], sizeof sp->inner[q], err);
+    tdi_cosim_ng_unload();
+    tdi_gen_text_free(t);
+    return rc ? tdi_err_prefix(err, "subcircuit probe") : 0;
 }
 
 int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err)
@@ -216,8 +305,10 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
     return 0;
 }
 
-/* the model cards of c's netlist (as the emitter writes them): "" entries are skipped */
-static void mn_cards(const tdi_gen_config *m, char card[2][600], const char *cards[3])
+/* sp from c's configuration: the model cards as the emitter writes them (card, cards: the
+ * caller's storage), the device names, x devices for mos_prefix x */
+static void mn_spec_init(const tdi_gen_config *m, char card[2][600], const char *cards[3],
+                         mn_spec *sp)
 {
     if (m->mos_corner[0])
         snprintf(card[0], sizeof card[0], ".lib %s %s", m->mos_lib, m->mos_corner);
@@ -227,11 +318,38 @@ static void mn_cards(const tdi_gen_config *m, char card[2][600], const char *car
     cards[0] = card[0];
     cards[1] = m->mos_scale > 0 ? card[1] : NULL;
     cards[2] = NULL;
+    *sp = (mn_spec){.cards = cards, .nmodel = m->mos_nmos, .pmodel = m->mos_pmos,
+                    .scale = m->mos_scale, .sub = m->mos_prefix[0] == 'x'};
+}
+
+/* np parameters of every device of c at the loaded deck's op, out (n_dev, np): through the
+ * MOSFET inside each subcircuit device ("m.[<inst>.]<x name>.<inner>") for x devices */
+static int mn_circuit_params(const tdi_gen_circuit *c, const mn_spec *sp, size_t np,
+                             const char *const *q, double *out, tdi_err *err)
+{
+    if (!sp->sub)
+        return tdi_cosim_mos_params(c, np, q, out, err);
+    size_t n = c->n_dev;
+    char (*nm)[200] = malloc(n * sizeof *nm);
+    const char **inst = malloc(n * sizeof *inst);
+    int rc = !nm || !inst ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const tdi_gen_dev *d = c->dev + i;
+        snprintf(nm[i], sizeof nm[i], "m.%s%s%s.%s", d->inst, d->inst[0] ? "." : "", d->name,
+                 sp->inner[d->type == 'p']);
+        inst[i] = nm[i];
+    }
+    if (!rc)
+        rc = tdi_cosim_ng_dev_params(n, inst, np, q, out, err);
+    free(nm);
+    free(inst);
+    return rc;
 }
 
 /* every device's bias at the circuit's rest operating point (the cosim netlist, zero bias: the
  * point a co-simulation starts from) */
-static int mn_circuit_op(const tdi_gen_circuit *c, tdi_cosim_mos_bias *b, tdi_err *err)
+static int mn_circuit_op(const tdi_gen_circuit *c, const mn_spec *sp, tdi_cosim_mos_bias *b,
+                         double *id, tdi_err *err)
 {
     tdi_gen_text *t = NULL;
     double h = c->phys.noise_dt;
@@ -242,19 +360,20 @@ static int mn_circuit_op(const tdi_gen_circuit *c, tdi_cosim_mos_bias *b, tdi_er
         rc = tdi_cosim_ng_cmd("set num_threads=1", err);
     if (!rc)
         rc = tdi_cosim_ng_cmd("op", err);
-    static const char *const q[3] = {"vgs", "vds", "vbs"};
-    double *v = rc ? NULL : malloc(3 * c->n_dev * sizeof *v);
+    static const char *const q[4] = {"vgs", "vds", "vbs", "id"};
+    double *v = rc ? NULL : malloc(4 * c->n_dev * sizeof *v);
     if (!rc && !v)
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
     if (!rc)
-        rc = tdi_cosim_mos_params(c, 3, q, v, err);
+        rc = mn_circuit_params(c, sp, 4, q, v, err);
     for (size_t i = 0; i < c->n_dev && !rc; i++) {
         const tdi_gen_dev *d = c->dev + i;
         double sg = d->type == 'p' ? -1.0 : 1.0; /* as tdi_cosim_mos_op_bias */
         b[i] = (tdi_cosim_mos_bias){.type = d->type, .W = d->W, .L = d->L,
-                                    .vgs = sg * v[3 * i], .vds = sg * v[3 * i + 1],
-                                    .vbs = sg * v[3 * i + 2], .delvto = d->delvto,
+                                    .vgs = sg * v[4 * i], .vds = sg * v[4 * i + 1],
+                                    .vbs = sg * v[4 * i + 2], .delvto = d->delvto,
                                     .mulu0 = d->mulu0};
+        id[i] = fabs(v[4 * i + 3]);
     }
     free(v);
     tdi_cosim_ng_unload();
@@ -263,16 +382,19 @@ static int mn_circuit_op(const tdi_gen_circuit *c, tdi_cosim_mos_bias *b, tdi_er
 }
 
 /* ---------------------------------------------------------------- bias classes
- * Devices of the same type, W, L, mismatch and bias within MN_Q_* have the same noise to the
- * grouping tolerance (docs/noise.md "Bias classes"): one calibration per class. */
+ * Devices of the same type, L, mismatch and bias within MN_Q_* form a class whatever their W:
+ * one calibration per class, at the class's median W, and each member's PSDs are the
+ * representative's times id_member / id_rep at the circuit's op (docs/noise.md "Bias
+ * classes": at equal bias BSIM4's drain current, thermal and flicker noise all scale with W). */
 #define MN_Q_VGS 1e-4 /* V: weak inversion, d ln S / d vgs = 1 / (n U_T) ~ 28 / V: 0.3% */
 #define MN_Q_VDS 1e-3 /* V: saturation, S changes by DIBL / CLM only (< 0.1% per mV) */
 #define MN_Q_VBS 5e-4 /* V: body effect, (n - 1) / (n U_T) ~ 11 / V: 0.55% */
 
 typedef struct {
     char type;
-    double W, L, delvto, mulu0;
+    double L, delvto, mulu0;
     long long qg, qd, qb;
+    double W; /* not part of the class: orders a class's members */
     size_t idx;
 } mn_key;
 
@@ -286,13 +408,10 @@ static int mn_cmp_ll(long long a, long long b)
     return a < b ? -1 : (a > b ? 1 : 0);
 }
 
-/* the class order; ties by device index, so the representative is the class's first device */
-static int mn_key_cmp(const void *pa, const void *pb)
+/* the class key (type, L, mismatch, bias bins); 0 when a and b are in one class */
+static int mn_class_cmp(const mn_key *a, const mn_key *b)
 {
-    const mn_key *a = pa, *b = pb;
     int r = a->type - b->type;
-    if (!r)
-        r = mn_cmp_d(a->W, b->W);
     if (!r)
         r = mn_cmp_d(a->L, b->L);
     if (!r)
@@ -303,15 +422,33 @@ static int mn_key_cmp(const void *pa, const void *pb)
         r = mn_cmp_ll(a->qg, b->qg);
     if (!r)
         r = mn_cmp_ll(a->qd, b->qd);
+    return r ? r : mn_cmp_ll(a->qb, b->qb);
+}
+
+/* the order: by class, then W, then device index (deterministic) */
+static int mn_key_cmp(const void *pa, const void *pb)
+{
+    const mn_key *a = pa, *b = pb;
+    int r = mn_class_cmp(a, b);
     if (!r)
-        r = mn_cmp_ll(a->qb, b->qb);
+        r = mn_cmp_d(a->W, b->W);
     return r ? r : (a->idx < b->idx ? -1 : (a->idx > b->idx));
 }
 
-static int mn_same_class(const mn_key *a, const mn_key *b)
+/* the sorted keys k (n) into classes: cls (n) each device's class, rep (n_cls) the median-W
+ * member of each */
+static void mn_runs(const mn_key *k, size_t n, size_t *cls, size_t *rep, size_t *n_cls)
 {
-    return a->type == b->type && a->W == b->W && a->L == b->L && a->delvto == b->delvto &&
-           a->mulu0 == b->mulu0 && a->qg == b->qg && a->qd == b->qd && a->qb == b->qb;
+    for (size_t i = 0; i < n;) {
+        size_t e = i + 1;
+        while (e < n && mn_class_cmp(&k[e], &k[i]) == 0)
+            e++;
+        rep[*n_cls] = k[i + (e - i) / 2].idx;
+        for (size_t q = i; q < e; q++)
+            cls[k[q].idx] = *n_cls;
+        ++*n_cls;
+        i = e;
+    }
 }
 
 /* cls (n): each device's class; rep (n, first n_cls used): each class's representative device.
@@ -330,17 +467,54 @@ static int mn_classes(const tdi_cosim_mos_bias *b, size_t n, int group, size_t *
     if (!k)
         return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        k[i] = (mn_key){b[i].type, b[i].W, b[i].L, b[i].delvto, b[i].mulu0,
+        k[i] = (mn_key){b[i].type, b[i].L, b[i].delvto, b[i].mulu0,
                         llround(b[i].vgs / MN_Q_VGS), llround(b[i].vds / MN_Q_VDS),
-                        llround(b[i].vbs / MN_Q_VBS), i};
+                        llround(b[i].vbs / MN_Q_VBS), b[i].W, i};
     qsort(k, n, sizeof *k, mn_key_cmp);
-    for (size_t i = 0; i < n; i++) {
-        if (i == 0 || !mn_same_class(&k[i], &k[i - 1]))
-            rep[(*n_cls)++] = k[i].idx;
-        cls[k[i].idx] = *n_cls - 1;
-    }
+    mn_runs(k, n, cls, rep, n_cls);
     free(k);
     return 0;
+}
+
+/* device i's PSDs from its class's representative r: scaled by id_i / id_r (the circuit's op),
+ * by W_i / W_r where the op gives no current */
+static void mn_assign(tdi_gen_dev *d, const tdi_cosim_mos_psd *o, size_t i, size_t r,
+                      const double *id, const tdi_cosim_mos_bias *b, int flicker)
+{
+    double s = id[r] > 0 && id[i] > 0 ? id[i] / id[r] : b[i].W / b[r].W;
+    if (i == r)
+        s = 1.0;
+    d->psd_w = s * o->psd_w;
+    d->psd_f1 = flicker ? s * o->psd_f1 : 0.0;
+}
+
+typedef struct { /* the sizing's working arrays (n devices) */
+    tdi_cosim_mos_bias *b, *rb; /* each device's bias; the representatives' (n_cls) */
+    double *id;                 /* A, each device's |drain current| at the circuit's op */
+    tdi_cosim_mos_psd *o;       /* the representatives' calibration (n_cls) */
+    size_t *cls, *rep;          /* each device's class; each class's representative */
+} mn_work;
+
+static int mn_work_alloc(mn_work *w, size_t n, tdi_err *err)
+{
+    w->b = calloc(n, sizeof *w->b);
+    w->rb = calloc(n, sizeof *w->rb);
+    w->id = calloc(n, sizeof *w->id);
+    w->o = calloc(n, sizeof *w->o);
+    w->cls = calloc(n, sizeof *w->cls);
+    w->rep = calloc(n, sizeof *w->rep);
+    return !w->b || !w->rb || !w->id || !w->o || !w->cls || !w->rep
+               ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
+}
+
+static void mn_work_free(mn_work *w)
+{
+    free(w->b);
+    free(w->rb);
+    free(w->id);
+    free(w->o);
+    free(w->cls);
+    free(w->rep);
 }
 
 int tdi_cosim_mos_noise_size_ex(tdi_gen_circuit *c, int group, tdi_cosim_mos_noise_stats *st,
@@ -349,35 +523,29 @@ int tdi_cosim_mos_noise_size_ex(tdi_gen_circuit *c, int group, tdi_cosim_mos_noi
     const tdi_gen_config *m = c->mos_cfg;
     if (!c->phys.mos || c->n_dev == 0 || !m)
         return 0;
-    if (m->mos_prefix[0] != 'm')
-        return tdi_err_set(err, TDI_EARG, "device noise calibration: needs .model devices "
-                           "(circuit.mos_prefix m, not '%s'): a subcircuit's noise vectors are "
-                           "named by the PDK (docs/noise.md)", m->mos_prefix);
     if (group < 0)
         group = c->n_dev > TDI_COSIM_REALISED_LINEAR_DEV;
     size_t n = c->n_dev, n_cls = 0;
     double w0 = tdi_clock_s(CLOCK_MONOTONIC), c0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
-    tdi_cosim_mos_bias *b = calloc(n, sizeof *b), *rb = calloc(n, sizeof *rb);
-    tdi_cosim_mos_psd *o = calloc(n, sizeof *o);
-    size_t *cls = calloc(n, sizeof *cls), *rep = calloc(n, sizeof *rep);
-    int rc = !b || !rb || !o || !cls || !rep ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
-    if (!rc)
-        rc = mn_circuit_op(c, b, err);
-    double w1 = tdi_clock_s(CLOCK_MONOTONIC), c1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
-    if (!rc)
-        rc = mn_classes(b, n, group, cls, rep, &n_cls, err);
-    for (size_t q = 0; q < n_cls && !rc; q++)
-        rb[q] = b[rep[q]];
     char card[2][600];
     const char *cards[3];
-    mn_cards(m, card, cards);
+    mn_spec sp;
+    mn_spec_init(m, card, cards, &sp);
+    mn_work w = {0};
+    int rc = mn_work_alloc(&w, n, err);
+    if (!rc && sp.sub)
+        rc = mn_inner_probe(&sp, c->dev[0].L, err);
     if (!rc)
-        rc = tdi_cosim_mos_noise_calibrate(cards, m->mos_nmos, m->mos_pmos, m->mos_scale,
-                                           n_cls, rb, o, err);
-    for (size_t i = 0; i < n && !rc; i++) {
-        c->dev[i].psd_w = o[cls[i]].psd_w;
-        c->dev[i].psd_f1 = m->mos_flicker ? o[cls[i]].psd_f1 : 0.0;
-    }
+        rc = mn_circuit_op(c, &sp, w.b, w.id, err);
+    double w1 = tdi_clock_s(CLOCK_MONOTONIC), c1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    if (!rc)
+        rc = mn_classes(w.b, n, group, w.cls, w.rep, &n_cls, err);
+    for (size_t q = 0; q < n_cls && !rc; q++)
+        w.rb[q] = w.b[w.rep[q]];
+    if (!rc)
+        rc = mn_calibrate(&sp, n_cls, w.rb, w.o, err);
+    for (size_t i = 0; i < n && !rc; i++)
+        mn_assign(c->dev + i, w.o + w.cls[i], i, w.rep[w.cls[i]], w.id, w.b, m->mos_flicker);
     if (st) {
         st->n_dev = n;
         st->n_class = n_cls;
@@ -385,12 +553,10 @@ int tdi_cosim_mos_noise_size_ex(tdi_gen_circuit *c, int group, tdi_cosim_mos_noi
         st->cal_wall_s = tdi_clock_s(CLOCK_MONOTONIC) - w1;
         st->op_cpu_s = c1 - c0;
         st->cal_cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c1;
+        for (size_t i = 0; st->rep_of && i < n && !rc; i++)
+            st->rep_of[i] = w.rep[w.cls[i]];
     }
-    free(b);
-    free(rb);
-    free(o);
-    free(cls);
-    free(rep);
+    mn_work_free(&w);
     return rc;
 }
 

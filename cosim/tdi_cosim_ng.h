@@ -42,5 +42,8 @@ int tdi_cosim_ng_raw_command(const char *cmd);
 /* ngGet_Vec_Info: 0 and the vector's data (re: real data or NULL when complex; len values;
  * pointers into ngspice, valid until its next command), or -1 when ngspice has no such vector. */
 int tdi_cosim_ng_raw_vec(const char *name, const double **re, size_t *len);
+/* ngSpice_AllVecs of the current plot: the vector names, NULL-terminated (ngspice's; valid until
+ * its next command), or NULL without a plot. */
+char **tdi_cosim_ng_raw_vecs(void);
 
 #endif

@@ -189,6 +189,12 @@ int tdi_cosim_ng_raw_command(const char *cmd)
     return ngSpice_Command((char *)cmd);
 }
 
+char **tdi_cosim_ng_raw_vecs(void)
+{
+    char *plot = ngSpice_CurPlot();
+    return plot ? ngSpice_AllVecs(plot) : NULL;
+}
+
 int tdi_cosim_ng_raw_vec(const char *name, const double **re, size_t *len)
 {
     pvector_info v = ngGet_Vec_Info((char *)name);

@@ -436,7 +436,10 @@ fi
 # the op (+ parse) CPU = the short run less its ticks, and the CPU time per sample EXTRAPOLATED =
 # per tick x the preset's ticks per sample (the sde-only job's plan). (2) The whole lock-step job
 # (extraction, spice, supplies) at MOS_D (default 8; 0 skips it), k = MOS_K (4): ticks, CPU per
-# tick, extraction wall time.
+# tick, extraction wall time. At D = 64 the transistor deck's op (110-190 CPU s) varies under load
+# by more than the extra ticks cost, so (1)'s difference can come out negative: the transient alone
+# is in ngspice's own report of the deck with `.options acct` ("Transient analysis time", wall
+# clock; docs/cosim.md "Transistor level at preset size").
 mos_ticks_cpu() { # deck ticks -> CPU seconds of ngspice -b
     (cd "$(dirname "$1")" && TIMEFORMAT='%U %S' &&
         { time ngspice -b -r "$(basename "$1" .cir).raw" "$(basename "$1")" >"$(basename "$1" .cir).log" 2>&1; } 2>&1 |
