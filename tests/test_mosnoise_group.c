@@ -122,6 +122,7 @@ static int write_wrapper(const char *path, const char *card)
 static size_t size_all(const char *cfg, double **w, double **f, tdi_err *e)
 {
     tdi_gen_bundle b;
+    *w = *f = NULL;
     tdi_gen_circuit *c = tdi_test_gen_build(cfg, SCR "/b4", &b, NULL, e);
     if (!c)
         return 0;
@@ -135,6 +136,11 @@ static size_t size_all(const char *cfg, double **w, double **f, tdi_err *e)
     }
     tdi_gen_circuit_free(c);
     tdi_gen_bundle_destroy(&b);
+    if (rc) { /* nothing to return: the arrays are the caller's only on success */
+        free(*w);
+        free(*f);
+        *w = *f = NULL;
+    }
     return rc ? 0 : n;
 }
 
@@ -161,7 +167,7 @@ static void check_subckt(void)
     free(fm);
     free(wx);
     free(fx);
-    tdi_err e2 = {0};
+    tdi_err e2 = {0}; /* the failing cases below leave wx, fx NULL */
     size_t nb = size_all(CFG_X SCR "/missing.lib\n", &wx, &fx, &e2);
     tdi_check_int((long long)nb, 0, "a library that does not load: an error");
     tdi_check_contains(e2.msg, "missing.lib", "the error names the file");
@@ -173,6 +179,8 @@ static void check_subckt(void)
     tdi_check_int((long long)nb, 0, "a library ngspice cannot load: an error");
     tdi_check_contains(e3.msg, "no-such-card.lib", "the error names the file");
     printf("  library that does not load: %s\n", e3.msg);
+    free(wx);
+    free(fx);
 }
 
 int main(void)
