@@ -525,6 +525,14 @@ int tdi_cosim_linear_loads(const struct tdi_gen_circuit *c, double *load, tdi_er
  * applied (tdi_gen_mos_comp_apply: resistors to vcm shrunk, device list rebuilt). Nothing when
  * the key is off or c is not transistor level. Run it before sizing the device noise. */
 int tdi_cosim_mos_self_comp(struct tdi_gen_circuit *c, tdi_err *err);
+/* circuit.mos_trim (cosim/tdi_cosim_mos_comp.c, docs/devices.md "Offset trim"): mos_trim_passes
+ * times, one op of the hold netlist (units at V_cm) measures each unit's rest current and
+ * tdi_gen_mos_trim_apply cancels it (ideal or dac). Nothing when the key is none or c is not
+ * transistor level. Run it after the self-term compensation. */
+int tdi_cosim_mos_trim(struct tdi_gen_circuit *c, tdi_err *err);
+/* The foreground calibration of a transistor-level circuit (or chip): tdi_cosim_mos_self_comp,
+ * then tdi_cosim_mos_trim. Run it before sizing the device noise. */
+int tdi_cosim_mos_calibrate(struct tdi_gen_circuit *c, tdi_err *err);
 
 /* How the realised matrix is measured (cosim.realised, tdi-gen --realised-method): perturb
  * (1 + N ops), linear (one op), auto = linear above TDI_COSIM_REALISED_LINEAR_DEV devices.

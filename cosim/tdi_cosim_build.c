@@ -61,7 +61,7 @@ int tdi_cosim_job_circuit(tdi_cosim_job *j, tdi_err *err)
     stage_window(&j->cfg, &j->gcfg);
     if ((rc = tdi_gen_circuit_build(&j->gcfg, &j->b, &j->gc, err)))
         return rc;
-    if ((rc = tdi_cosim_mos_self_comp(j->gc, err))) /* circuit.mos_self_comp, before noise */
+    if ((rc = tdi_cosim_mos_calibrate(j->gc, err))) /* mos_self_comp, mos_trim: before noise */
         return rc;
     /* transistor level only (bias classes above TDI_COSIM_REALISED_LINEAR_DEV devices). --deck
        (the bench's deck): its cosim text names each device's noise source ("in<dev> d s

@@ -76,7 +76,7 @@ static int chip_run(tdi_cosim_job *j, size_t c, long chip, tdi_cosim_chip *ln, t
     } else if (!rc) {
         rc = tdi_gen_circuit_build(&g, &j->b, &gc, err);
         if (!rc)
-            rc = tdi_cosim_mos_self_comp(gc, err); /* circuit.mos_self_comp */
+            rc = tdi_cosim_mos_calibrate(gc, err); /* mos_self_comp, mos_trim: per chip */
     }
     if (!rc)
         rc = tdi_cosim_mos_circuits(&g, &j->b, gc, tick, t_stop,
@@ -98,6 +98,11 @@ static int chip_run(tdi_cosim_job *j, size_t c, long chip, tdi_cosim_chip *ln, t
         ln->rel_fro = real.rel_fro;
         ln->asym = real.asym;
         ln->i_rest_rms = rms(real.i_rest, j->N);
+        if (gc->trim) { /* circuit.mos_trim: this chip's own calibration */
+            ln->trim_untrimmed_rms = gc->trim->first_rms;
+            ln->trim_rms = gc->trim->trim_rms;
+            ln->trim_W = gc->trim->power_W;
+        }
         ln->off_rms = rms(v_off, j->N);
         rc = chip_metrics(j, o[0].est, j->ns, NULL, &m);
         ln->cc_ana = m.cos_centered;
@@ -140,7 +145,7 @@ static int chips_prepare_noise(tdi_cosim_job *j, tdi_err *err)
         g.chip = j->gcfg.chip + (long)c;
         rc = tdi_gen_circuit_build(&g, &j->b, &j->chip_gc[c], err);
         if (!rc)
-            rc = tdi_cosim_mos_self_comp(j->chip_gc[c], err); /* before the noise sizing */
+            rc = tdi_cosim_mos_calibrate(j->chip_gc[c], err); /* before the noise sizing */
         if (!rc)
             rc = tdi_cosim_mos_noise_size(j->chip_gc[c], err);
         if (rc)
@@ -232,6 +237,39 @@ static void chip_stats(const tdi_cosim_job *j, int q, double st[4])
     st[3] = hi;
 }
 
+/* mean and std (n - 1) over the chips of x(chip) */
+static void chip_ms(const tdi_cosim_job *j, double (*x)(const tdi_cosim_chip *), double *m,
+                    double *sd)
+{
+    double s = 0, ss = 0;
+    size_t n = j->n_chips;
+    for (size_t c = 0; c < n; c++)
+        s += x(&j->chips[c]);
+    *m = s / (double)n;
+    for (size_t c = 0; c < n; c++)
+        ss += (x(&j->chips[c]) - *m) * (x(&j->chips[c]) - *m);
+    *sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
+}
+
+static double chip_untrimmed(const tdi_cosim_chip *c) { return c->trim_untrimmed_rms; }
+static double chip_trim_rms(const tdi_cosim_chip *c) { return c->trim_rms; }
+static double chip_trim_w(const tdi_cosim_chip *c) { return c->trim_W; }
+
+/* circuit.mos_trim: every chip trimmed by its own measurement (nothing without a trim) */
+static void chips_print_trim(const tdi_cosim_job *j, FILE *f)
+{
+    if (!tdi_gen_mos_trim_on(&j->gcfg))
+        return;
+    double m[3], sd[3];
+    chip_ms(j, chip_untrimmed, &m[0], &sd[0]);
+    chip_ms(j, chip_trim_rms, &m[1], &sd[1]);
+    chip_ms(j, chip_trim_w, &m[2], &sd[2]);
+    fprintf(f, "offset trim per chip (circuit.mos_trim: %s, measured on each chip): untrimmed rest "
+            "currents rms %.4g +- %.3g A, trim rms %.4g +- %.3g A, trim DAC power %.4g +- %.3g W; "
+            "the i_rest column is the residual after it\n", j->gcfg.mos_trim, m[0], sd[0], m[1],
+            sd[1], m[2], sd[2]);
+}
+
 void tdi_cosim_chips_print(const tdi_cosim_job *j, FILE *f)
 {
     if (!j->n_chips || !f)
@@ -260,6 +298,7 @@ void tdi_cosim_chips_print(const tdi_cosim_job *j, FILE *f)
     fprintf(f, "(cc: centered cosine of the decoder outputs; ana G: the extracted G without the "
             "rest currents; spice-ana: rms of spice's decoder outputs against analytic (G + "
             "offsets); nan: not run; chips.csv has every line)\n");
+    chips_print_trim(j, f);
 }
 
 void tdi_cosim_chips_csv(const tdi_cosim_job *j, FILE *f)
@@ -267,13 +306,17 @@ void tdi_cosim_chips_csv(const tdi_cosim_job *j, FILE *f)
     fprintf(f, "chip");
     for (int q = 0; q < TDI_CHIP_NCOL; q++)
         fprintf(f, ",%s", chip_col[q]);
-    fprintf(f, ",r2_analytic,wall_s\n");
+    int trim = tdi_gen_mos_trim_on(&j->gcfg); /* its columns last, only when on */
+    fprintf(f, ",r2_analytic,wall_s%s\n", trim ? ",untrimmed_rms_A,trim_rms_A,trim_dac_W" : "");
     for (size_t c = 0; c < j->n_chips; c++) {
         const tdi_cosim_chip *k = &j->chips[c];
         fprintf(f, "%ld", k->chip);
         for (int q = 0; q < TDI_CHIP_NCOL; q++)
             fprintf(f, ",%.17g", chip_val(k, q));
-        fprintf(f, ",%.17g,%.4g\n", k->r2_ana, k->wall_s);
+        fprintf(f, ",%.17g,%.4g", k->r2_ana, k->wall_s);
+        if (trim)
+            fprintf(f, ",%.17g,%.17g,%.17g", k->trim_untrimmed_rms, k->trim_rms, k->trim_W);
+        fprintf(f, "\n");
     }
 }
 
@@ -293,6 +336,17 @@ int tdi_cosim_chips_json(const tdi_cosim_job *j, tdi_json *o)
         const tdi_json_kv sk[] = {TDI_JR("mean", st[0]), TDI_JR("std", st[1]),
                                   TDI_JR("min", st[2]), TDI_JR("max", st[3])};
         rc = tdi_json_set(tdi_json_add_object(c, chip_col[q]), sk, TDI_JSON_N(sk));
+    }
+    if (!rc && tdi_gen_mos_trim_on(&j->gcfg)) { /* circuit.mos_trim: mean, std over chips */
+        double m[3], sd[3];
+        chip_ms(j, chip_untrimmed, &m[0], &sd[0]);
+        chip_ms(j, chip_trim_rms, &m[1], &sd[1]);
+        chip_ms(j, chip_trim_w, &m[2], &sd[2]);
+        const tdi_json_kv tk[] = {TDI_JR("untrimmed_rms_A_mean", m[0]),
+                                  TDI_JR("untrimmed_rms_A_std", sd[0]),
+                                  TDI_JR("trim_rms_A_mean", m[1]), TDI_JR("trim_rms_A_std", sd[1]),
+                                  TDI_JR("trim_dac_W_mean", m[2]), TDI_JR("trim_dac_W_std", sd[2])};
+        rc = tdi_json_set(tdi_json_add_object(c, "trim"), tk, TDI_JSON_N(tk));
     }
     return rc;
 }

@@ -74,7 +74,11 @@ extern const char *const tdi_cosim_mos_row_key[TDI_COSIM_MOS_NROW];  /* results.
 typedef struct tdi_cosim_chip {
     long chip;                    /* circuit.chip of this draw */
     double rel_fro, asym;         /* the realised matrix against gu M (tdi_cosim_realised) */
-    double i_rest_rms;            /* A: rms over units of the rest currents */
+    double i_rest_rms;            /* A: rms over units of the rest currents (circuit.mos_trim:
+                                     the residual after the chip's own trim) */
+    double trim_untrimmed_rms;    /* A: circuit.mos_trim: the chip's rest currents before its
+                                     trim (0 without) */
+    double trim_rms, trim_W;      /* A, W: its trim currents' rms, sum |I_trim| Vdd (0 without) */
     double off_rms;               /* V: rms over units of G^-1 i_rest (predicted rest offset) */
     double cc_ana, cc_ana_g;      /* centered cosine: analytic (G + offsets), (extracted G) */
     double cc_sde, cc_spice;      /* NAN when not run */

@@ -208,6 +208,11 @@ static int json_supply(const tdi_cosim_job *j, tdi_json *root)
     tdi_json *o = tdi_json_add_object(root, "supply_measured");
     tdi_json *src = tdi_json_set(o, kv, TDI_JSON_N(kv)) ? NULL : tdi_json_add_array(o, "sources");
     int rc = !src;
+    const tdi_gen_mos_trim *t = j->gc->trim; /* circuit.mos_trim: the cells' part of vdd */
+    const tdi_json_kv tk[] = {TDI_JR("trim_dac_P_W", t ? t->power_W : 0),
+                              TDI_JR("trim_dac_E_J", t ? t->power_W * e->T_inf : 0)};
+    if (!rc && t)
+        rc = tdi_json_set(o, tk, TDI_JSON_N(tk));
     for (size_t s = 0; s < e->n_supply && !rc; s++) {
         const tdi_json_kv sk[] = {TDI_JS("name", j->cc->supply[s]), TDI_JR("V", j->cc->supply_v[s]),
                                   TDI_JR("E_J", e->E_supply[s]), TDI_JR("P_W", e->P_supply[s])};
@@ -227,6 +232,23 @@ static double rms_n(const double *a, const double *b, size_t N)
     return sqrt(s / (double)N);
 }
 
+/* "trim" of "offsets" (circuit.mos_trim; nothing when off): the untrimmed rest currents, the
+   trim, the residual (i_rest_rms_A beside it: the extraction's op, after the trim), the power */
+static int json_mos_trim(const tdi_cosim_job *j, tdi_json *off)
+{
+    const tdi_gen_mos_trim *t = j->gc->trim;
+    if (!t)
+        return 0;
+    const tdi_json_kv tk[] = {
+        TDI_JS("mode", t->dac ? "dac" : "ideal"), TDI_JI("passes", t->passes),
+        TDI_JI("bits", t->bits), TDI_JR("fs_A", t->fs), TDI_JR("lsb_A", t->lsb),
+        TDI_JI("clipped", (long)t->n_clip),
+        TDI_JR("untrimmed_rms_A", t->first_rms), TDI_JR("untrimmed_max_A", t->first_max),
+        TDI_JR("trim_rms_A", t->trim_rms), TDI_JR("trim_max_A", t->trim_max),
+        TDI_JR("residual_rms_A", j->i_rest_rms), TDI_JR("dac_power_W", t->power_W)};
+    return tdi_json_set(tdi_json_add_object(off, "trim"), tk, TDI_JSON_N(tk));
+}
+
 /* "offsets" (the rest currents, predicted and measured rest) and "compare" (the comparison
    lines) of "transistor_level" */
 static int json_mos_cmp(const tdi_cosim_job *j, tdi_json *o)
@@ -242,8 +264,9 @@ static int json_mos_cmp(const tdi_cosim_job *j, tdi_json *o)
     const tdi_json_kv ck[] = {TDI_JI("samples", j->mc.n),
                               TDI_JR("ideal_spice_wall_s", j->mc.ideal_wall)};
     tdi_json *c = tdi_json_add_object(o, "compare");
-    int rc = tdi_json_set(tdi_json_add_object(o, "offsets"), ok, TDI_JSON_N(ok)) ||
-             tdi_json_set(c, ck, TDI_JSON_N(ck));
+    tdi_json *off = tdi_json_add_object(o, "offsets");
+    int rc = tdi_json_set(off, ok, TDI_JSON_N(ok)) || tdi_json_set(c, ck, TDI_JSON_N(ck)) ||
+             json_mos_trim(j, off);
     for (int r = 0; r < TDI_COSIM_MOS_NROW && !rc; r++) {
         const tdi_cosim_mos_row *w = &j->mc.row[r];
         if (!w->have)
@@ -539,6 +562,9 @@ static void table_energy(const tdi_cosim_job *j, FILE *rep)
                  e->supply_op ? "its" : "mean");
         fprintf(rep, "%-46s %12.4g  (%.4g W)\n", sh, e->E_supply[s], e->P_supply[s]);
     }
+    if (e->n_supply && j->gc->trim) /* circuit.mos_trim: the cells draw from vdd */
+        fprintf(rep, "%-46s %12.4g  (%.4g W)\n", "    of which (in vdd) the offset trim's cells",
+                j->gc->trim->power_W * e->T_inf, j->gc->trim->power_W);
     fprintf(rep, "%-46s %12.4g\n", "E_conv   (DAC updates + ADC conversions)", e->E_conv);
     fprintf(rep, "%-46s %12.4g\n", "  of which DAC", e->E_dac);
     fprintf(rep, "%-46s %12.4g\n", "  of which ADC", e->E_adc);
@@ -587,8 +613,9 @@ static void table_mos_cmp(const tdi_cosim_job *j, FILE *rep)
     if (!j->v_off)
         return;
     size_t N = j->cc->n;
-    fprintf(rep, "rest currents (the extraction's rest op): rms %.4g A; predicted rest offset "
-            "G^-1 i_rest: rms %.4g V", j->i_rest_rms, rms_n(j->v_off, NULL, N));
+    fprintf(rep, "rest currents (the extraction's rest op%s): rms %.4g A; predicted rest offset "
+            "G^-1 i_rest: rms %.4g V", j->gc->trim ? ", after the offset trim: the residual" : "",
+            j->i_rest_rms, rms_n(j->v_off, NULL, N));
     if (j->rest_mean)
         fprintf(rep, "; measured (noise-only run) rms %.4g V, measured - predicted rms %.4g V",
                 rms_n(j->rest_mean, NULL, N), rms_n(j->rest_mean, j->v_off, N));
@@ -619,6 +646,7 @@ static void table_mos(const tdi_cosim_job *j, FILE *rep)
             "design sum I_tail %.4g A\n", j->gc->n_ota, j->gc->n_dev, j->ph->v_ref, j->ph->vdd,
             j->ph->i_tail_sum);
     tdi_gen_mos_comp_print(j->gc, rep); /* circuit.mos_self_comp (nothing when off) */
+    tdi_gen_mos_trim_print(j->gc, rep); /* circuit.mos_trim (nothing when off) */
     tdi_cosim_realised_print(j->real, rep);
     const tdi_cosim_mos_noise_stats *mn = &j->mn_st;
     fprintf(rep, "device noise sized: %zu devices in %zu bias classes; circuit op %.3g s wall "

@@ -150,6 +150,11 @@ typedef struct tdi_gen_config {
     int mos_self_comp;     /* 1: each node's resistor to vcm gives up the OTAs' output
                               conductance there (docs/devices.md "Self-term compensation") */
     int mos_self_comp_passes; /* 1..3 measurement + rebuild passes */
+    char mos_trim[8];      /* none | ideal | dac: a trim current per unit node cancelling the
+                              OTAs' rest current there (docs/devices.md "Offset trim") */
+    long mos_trim_bits;    /* dac: signed codes +-(2^(bits-1) - 1) over the full scale */
+    double mos_trim_fs;    /* A, dac full scale (0: 1.25 x the measured max |i_rest|) */
+    int mos_trim_passes;   /* 1..3 measurement passes */
     /* the standalone netlist's form (docs/generator.md "For a chip designer"); the defaults
        write today's flat, numeric, trnoise, .control text */
     int hier;              /* 1: each module a .subckt, each coupling a .subckt */
@@ -512,6 +517,36 @@ typedef struct tdi_gen_mos_comp {
 } tdi_gen_mos_comp;
 
 void tdi_gen_mos_comp_free(tdi_gen_mos_comp *m); /* accepts NULL */
+
+/* ---- offset trim (circuit.mos_trim; generator/tdi_gen_mos_trim.c, docs/devices.md "Offset
+ * trim") ----
+ * A foreground calibration: with every unit held at V_cm (the hold netlist's op:
+ * tdi_cosim_mos_trim) each unit node receives a net rest current i_rest from its OTAs' systematic
+ * offsets; a trim current source per unit node injects i_trim = -i_rest (ideal), or that
+ * rounded to the trim DAC's LSB (dac). Cards (every netlist, top level, after the elements):
+ * i_trim > 0 "Itrim_<u> vdd <u> DC i" (a cell sourcing from vdd); i_trim < 0 "Itrim_<u> <u> 0 DC
+ * |i|" with its mirror's reference "Itrimr_<u> vdd 0 DC |i|": either way the cell draws |i_trim|
+ * from vdd, so i(vdd) carries sum |i_trim| (power_W). The element list and the devices are
+ * untouched. */
+typedef struct tdi_gen_mos_trim {
+    int passes;            /* measurement passes applied */
+    int dac;               /* 0 ideal, 1 quantised */
+    long bits;             /* dac resolution */
+    long code_max;         /* 2^(bits-1) - 1 */
+    double fs, lsb;        /* A: dac full scale (the largest code's current) and step */
+    double *i_first;       /* (N) A: the rest currents the first pass measured (untrimmed) */
+    double *target;        /* (N) A: the trim the measurements ask for, -(untrimmed i_rest) */
+    double *i_trim;        /* (N) A: the trim each unit's cell injects (target, or quantised) */
+    long *code;            /* (N) dac codes (0 ideal) */
+    size_t n_clip;         /* dac codes clipped at +-code_max (mos_trim_fs below the need) */
+    double first_rms, first_max; /* A: of i_first */
+    double trim_rms, trim_max;   /* A: of i_trim */
+    double sum_abs;        /* A: sum |i_trim|, the cells' draw from vdd */
+    double power_W;        /* sum_abs * Vdd */
+} tdi_gen_mos_trim;
+
+void tdi_gen_mos_trim_free(tdi_gen_mos_trim *t); /* accepts NULL */
+/* (tdi_gen_mos_trim_apply, _print: after tdi_gen_circuit below) */
 /* (tdi_gen_mos_g, _comp_apply, _comp_print: after tdi_gen_circuit below) */
 
 /* The name ngspice gives device d (src 0; "@<name>[gm]" takes it) or its channel-noise source
@@ -609,6 +644,7 @@ typedef struct tdi_gen_circuit {
                                 reads the mos_* keys from it) */
     tdi_gen_chip *chip;    /* behavioural non-idealities (owned); NULL: the ideal circuit */
     struct tdi_gen_mos_comp *comp; /* self-term compensation (owned; NULL: none applied) */
+    struct tdi_gen_mos_trim *trim; /* offset trim (owned; NULL: none applied) */
     double time_prep;      /* CPU s: Cholesky, eigenvalues, means and read-out errors (O(N^3)) */
     double time_elems;     /* CPU s: realisations, low-rank factoring, wire count */
 } tdi_gen_circuit;
@@ -628,6 +664,18 @@ double tdi_gen_mos_g(const tdi_gen_circuit *c, const tdi_gen_elem *e);
 int tdi_gen_mos_comp_apply(tdi_gen_circuit *c, const double *load, tdi_err *err);
 /* The compensation's summary and every shortfall node by name (nothing when not applied). */
 void tdi_gen_mos_comp_print(const tdi_gen_circuit *c, FILE *f);
+/* The offset trim from i_rest (N, A): the rest currents the hold op measured on c as it stands
+ * (its present trim included). Each pass sets target = i_trim - i_rest (the untrimmed rest
+ * current's estimate, exact for the ideal sources' linear effect), then i_trim = target (ideal)
+ * or its code round(target / lsb) clipped to +-code_max, times lsb (dac); the dac's full scale
+ * is fixed at the first pass: mos_trim_fs, or 1.25 x max |target|. Every netlist written after
+ * carries the trim cards (the devices and the element text stay). TDI_EARG when c is not
+ * transistor level or its mos_trim is none. */
+int tdi_gen_mos_trim_apply(tdi_gen_circuit *c, const double *i_rest, tdi_err *err);
+/* The trim's summary (nothing when not applied). */
+void tdi_gen_mos_trim_print(const tdi_gen_circuit *c, FILE *f);
+/* 1 when the config asks for a trim (circuit.mos_trim other than none). */
+int tdi_gen_mos_trim_on(const tdi_gen_config *cfg);
 
 /* The implemented reduced matrix: from the element list, K = G_FX - G_FB G_BB^-1 G_BX where F
  * are force-node rows, X unit columns, B bus nodes; K should equal gu*M. K is (N, N), caller

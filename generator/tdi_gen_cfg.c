@@ -78,6 +78,10 @@ void tdi_gen_config_init(tdi_gen_config *c)
     c->mos_flicker = 1;
     c->mos_self_comp = 0;
     c->mos_self_comp_passes = 1;
+    strcpy(c->mos_trim, "none");
+    c->mos_trim_bits = 8;
+    c->mos_trim_fs = 0;
+    c->mos_trim_passes = 1;
     c->hier = 0;
     c->param = 0;
     strcpy(c->noise_src, "trnoise");
@@ -133,13 +137,18 @@ static int cfg_validate_mos(const tdi_gen_config *c, tdi_err *err)
     return 0;
 }
 
-/* circuit.mos_self_comp compensates OTA output conductances: transistor level only. */
+/* circuit.mos_self_comp compensates OTA output conductances, circuit.mos_trim their rest
+ * currents: transistor level only. */
 static int cfg_validate_comp(const tdi_gen_config *c, tdi_err *err)
 {
     if (c->mos_self_comp && strcmp(c->devices, "mos") != 0)
         return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_self_comp: true needs devices: mos "
                            "(it compensates the OTAs' output conductance; ideal elements have "
                            "none)", c->path);
+    if (strcmp(c->mos_trim, "none") != 0 && strcmp(c->devices, "mos") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: circuit.mos_trim: %s needs devices: mos (it "
+                           "trims the OTAs' rest currents; ideal elements have none)", c->path,
+                           c->mos_trim);
     return 0;
 }
 
@@ -328,11 +337,12 @@ static int cfg_validate_designer(const tdi_gen_config *c, tdi_err *err)
 
 /* The key table of the `circuit:` section, in hash order: the ideal keys [0, n_ideal), the
  * transistor-level and non-ideal keys [n_ideal, n_base), the designer keys [n_base, n_comp),
- * the self-term compensation keys [n_comp, n); the tables' names the choices point into. */
+ * the self-term compensation keys [n_comp, n_trim), the offset trim's [n_trim, n); the tables'
+ * names the choices point into. */
 #define CFG_MAX_KEYS 128
 typedef struct cfg_table {
     tdi_cfg_key k[CFG_MAX_KEYS];
-    size_t n, n_ideal, n_base, n_comp;
+    size_t n, n_ideal, n_base, n_comp, n_trim;
     int over; /* a group did not fit: raise CFG_MAX_KEYS */
     char units[128], intras[128], skips[128], dialects[128];
 } cfg_table;
@@ -495,6 +505,21 @@ static void cfg_keys_comp(cfg_table *t, tdi_gen_config *c)
     cfg_add(t, k, sizeof k / sizeof k[0]);
 }
 
+/* offset trim */
+static void cfg_keys_trim(cfg_table *t, tdi_gen_config *c)
+{
+    const tdi_cfg_key k[] = {
+        /* offset trim (docs/devices.md "Offset trim"): last, hashed only when not none
+           (cfg_load), so every netlist without it stays byte-identical */
+        {"circuit.mos_trim", TDI_CFG_STRING, c->mos_trim, 0, 0, sizeof c->mos_trim, NULL,
+         "none|ideal|dac", 0},
+        {"circuit.mos_trim_bits", TDI_CFG_INT, &c->mos_trim_bits, 2, 16, 0, NULL, NULL, 0},
+        {"circuit.mos_trim_fs", TDI_CFG_DOUBLE, &c->mos_trim_fs, 0, 1, 0, NULL, NULL, 0},
+        {"circuit.mos_trim_passes", TDI_CFG_INT, &c->mos_trim_passes, 1, 3, 0, NULL, NULL, 0},
+    };
+    cfg_add(t, k, sizeof k / sizeof k[0]);
+}
+
 /* c's key table into t (the group boundaries set as each group starts). */
 static void cfg_keys(cfg_table *t, tdi_gen_config *c)
 {
@@ -511,6 +536,8 @@ static void cfg_keys(cfg_table *t, tdi_gen_config *c)
     cfg_keys_designer(t, c);
     t->n_comp = t->n;
     cfg_keys_comp(t, c);
+    t->n_trim = t->n;
+    cfg_keys_trim(t, c);
 }
 
 /* Which of the alternative keys the text set: gu or tau, Vs or theta. */
@@ -543,7 +570,10 @@ static int cfg_load(const char *name, const char *text, tdi_gen_config *c, tdi_e
                        tdi_gen_nonideal_active(c));
     cfg_hash_designer(c, t.k + t.n_base, t.n_comp - t.n_base);
     if (c->mos_self_comp) /* changes the realisation: its keys enter the hash */
-        c->hash = (c->hash ^ tdi_cfg_hash(t.k + t.n_comp, t.n - t.n_comp)) * 1099511628211ull;
+        c->hash = (c->hash ^ tdi_cfg_hash(t.k + t.n_comp, t.n_trim - t.n_comp)) *
+                  1099511628211ull;
+    if (strcmp(c->mos_trim, "none") != 0) /* so does the trim */
+        c->hash = (c->hash ^ tdi_cfg_hash(t.k + t.n_trim, t.n - t.n_trim)) * 1099511628211ull;
     return 0;
 }
 

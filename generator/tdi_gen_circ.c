@@ -95,6 +95,7 @@ void tdi_gen_circuit_free(tdi_gen_circuit *c)
     free(c->ota);
     free(c->mos_cfg);
     tdi_gen_mos_comp_free(c->comp);
+    tdi_gen_mos_trim_free(c->trim);
     tdi_gen_chip_free(c->chip);
     free(c);
 }

@@ -355,6 +355,15 @@ static void nl_header(sb *s, const nl_ctx *x)
     else if (p->mos && c->mos_cfg->mos_self_comp)
         sb_line(s, "* self-term compensation asked (circuit.mos_self_comp) but NOT applied: it "
                 "needs an ngspice op (tdi-gen and tdi-cosim run it)");
+    if (p->mos && c->trim) /* docs/devices.md "Offset trim" */
+        sb_line(s, "* offset trim (circuit.mos_trim: %s, %d pass%s): Itrim_<unit> cancels each "
+                "unit's measured rest current (rms %.6g A before); trim rms %.6g A, sum |I| Vdd = "
+                "%.6g W", c->trim->dac ? "dac" : "ideal", c->trim->passes,
+                c->trim->passes == 1 ? "" : "es", c->trim->first_rms, c->trim->trim_rms,
+                c->trim->power_W);
+    else if (p->mos && tdi_gen_mos_trim_on(c->mos_cfg))
+        sb_line(s, "* offset trim asked (circuit.mos_trim) but NOT applied: it needs an ngspice "
+                "op (tdi-gen and tdi-cosim run it)");
     unit_note(s, p, TDI_GEN_UNIT_NOTE_NETLIST);
     if (p->ro) {
         sb_line(s, "* read-out stage per decoder unit: C_ro = %.6g F, gm_ro = g_ro = %.6g S, "
@@ -514,6 +523,28 @@ static void nl_chip_offsets(sb *s, const nl_ctx *x)
         if (ch->i_node[i] != 0)
             sb_line(s, "Ios_%s 0 %s DC %.15g", x->c->nodes[i].name, x->c->nodes[i].name,
                     ch->i_node[i]);
+}
+
+/* The offset trim's cells (circuit.mos_trim, docs/devices.md "Offset trim"), every netlist at
+ * top level: a positive trim sources from vdd into the unit, a negative one sinks from the unit
+ * to ground with its mirror's reference drawn from vdd, so i(vdd) carries sum |i_trim|. */
+static void nl_trim(sb *s, const nl_ctx *x)
+{
+    const tdi_gen_mos_trim *t = x->c->trim;
+    if (!t)
+        return;
+    sb_line(s, "* --- offset trim (circuit.mos_trim: %s): each unit's rest current cancelled, "
+            "every cell drawn from vdd [A]", t->dac ? "dac" : "ideal");
+    for (size_t i = 0; i < x->N; i++) {
+        const char *u = x->c->nodes[i].name;
+        double v = t->i_trim[i];
+        if (v > 0)
+            sb_line(s, "Itrim_%s vdd %s DC %.15g", u, u, v);
+        else if (v < 0) {
+            sb_line(s, "Itrim_%s %s 0 DC %.15g", u, u, -v);
+            sb_line(s, "Itrimr_%s vdd 0 DC %.15g", u, -v);
+        }
+    }
 }
 
 /* Unit instances, then the read-out stage's. */
@@ -1053,6 +1084,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         if (p->mos && c->hier && !with_elems)
             *elem_at = SIZE_MAX;
         nl_chip_offsets(s, &x);
+        nl_trim(s, &x);
         nl_hold(s, &x);
         sb_line(s, ".end");
         return;
@@ -1082,6 +1114,7 @@ static void build_netlist(const tdi_gen_circuit *c, tdi_gen_mode mode, double tr
         *elem_at = SIZE_MAX;
     nl_bias(s, &x);
     nl_chip_offsets(s, &x);
+    nl_trim(s, &x);
     nl_noise(s, &x);
     nl_dev_noise(s, &x, ""); /* the top level's: every device of a flat text */
     if (p->mos) /* from the DC operating point: every node at v_ref, the OTAs biased */
@@ -1276,6 +1309,7 @@ void tdi_gen_phys_print(const tdi_gen_circuit *c, FILE *f)
                 c->n_dev, c->n_dev ? wmin : 0.0, wmax, c->n_dev ? c->dev[0].L : 0.0,
                 p->i_tail_sum, p->i_tail_sum * p->vdd, p->vdd, p->v_ref);
         tdi_gen_mos_comp_print(c, f); /* circuit.mos_self_comp (nothing when off) */
+        tdi_gen_mos_trim_print(c, f); /* circuit.mos_trim (nothing when off) */
     }
     double sd_max = 0, var_max = 0;
     for (size_t i = 0; i < c->N; i++)

@@ -249,7 +249,8 @@ static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, t
     return 0;
 }
 
-/* Before the netlists: the self-term compensation (circuit.mos_self_comp, one op a pass), then at
+/* Before the netlists: the self-term compensation and the offset trim (circuit.mos_self_comp,
+ * mos_trim; one op a pass), then at
  * transistor level with noise sources asked for, every device's channel
  * noise sized from ngspice's .noise at its bias (docs/noise.md), so the standalone netlist's
  * TRNOISE cards and the cosim netlist's EXTERNAL sources exist. Above GEN_REALISED_MAX_DEV
@@ -257,7 +258,7 @@ static int realised_run(void *user, const tdi_gen_circuit *c, const char *dir, t
 static int noise_prepare(void *user, tdi_gen_circuit *c, tdi_err *err)
 {
     gen_realised *g = user;
-    int rc0 = tdi_cosim_mos_self_comp(c, err); /* circuit.mos_self_comp: before the sizing */
+    int rc0 = tdi_cosim_mos_calibrate(c, err); /* mos_self_comp, mos_trim: before the sizing */
     if (rc0 || !gen_transistor_level(c) || !c->noise)
         return rc0;
     if (g->force <= 0 && c->n_dev > GEN_REALISED_MAX_DEV) {
