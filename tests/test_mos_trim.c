@@ -36,11 +36,18 @@ static double rms(const double *a, size_t n)
     return sqrt(s / (double)n);
 }
 
-/* The linearised route's op on c: G (malloc'd into *G), i_rest and the rails' power. */
-static int measure(const tdi_gen_circuit *c, tdi_cosim_realised *r, double **G, tdi_err *e)
+/* The realised matrix of c by route m (LINEAR: one op, with the rails' power; PERTURB: 1 + N
+ * ops of the netlist itself, every card included): G (malloc'd into *G when G), i_rest. */
+static int measure_by(const tdi_gen_circuit *c, int m, tdi_cosim_realised *r, double **G,
+                      tdi_err *e)
 {
     memset(r, 0, sizeof *r);
-    return tdi_cosim_realised_run_ex(c, TDI_COSIM_REALISED_LINEAR, r, G, e);
+    return tdi_cosim_realised_run_ex(c, m, r, G, e);
+}
+
+static int measure(const tdi_gen_circuit *c, tdi_cosim_realised *r, double **G, tdi_err *e)
+{
+    return measure_by(c, TDI_COSIM_REALISED_LINEAR, r, G, e);
 }
 
 /* ---------- 1. the keys ---------- */
@@ -120,20 +127,24 @@ static void test_ideal(void)
     tdi_gen_circuit *on = off ? build("  mos_trim: ideal\n", &b1, &e) : NULL;
     if (!tdi_check_ok(off && on ? 0 : -1, &e, "D = 4 circuits build (none, ideal)"))
         return;
-    tdi_cosim_realised r0, r1;
+    tdi_cosim_realised r0, r1, p0 = {0}, p1 = {0};
     double *G0 = NULL, *G1 = NULL;
-    int rc = measure(off, &r0, &G0, &e);
+    int rc = measure(off, &r0, NULL, &e);
+    rc = rc ? rc : measure_by(off, TDI_COSIM_REALISED_PERTURB, &p0, &G0, &e);
     rc = rc ? rc : tdi_cosim_mos_trim(on, &e);
     if (!tdi_check_ok(rc, &e, "the untrimmed op, then the trim's op"))
         goto out;
     size_t N = on->N;
     const tdi_gen_mos_trim *t = on->trim;
-    tdi_check_int(t ? t->passes : 0, 1, "one pass (mos_trim_passes default)");
+    if (!TDI_CHECK(t != NULL, "tdi_cosim_mos_trim applied a trim"))
+        goto out;
+    tdi_check_int(t->passes, 1, "one pass (mos_trim_passes default)");
     /* the trim's own op is the untrimmed circuit's: the same hold text, the same op */
     tdi_check_le(tdi_test_rel_diff(t->i_first, r0.i_rest, N), 1e-12,
                  "the trim measured the untrimmed rest currents (= the extraction's op)");
-    rc = measure(on, &r1, &G1, &e);
-    if (!tdi_check_ok(rc, &e, "the trimmed circuit's op"))
+    rc = measure(on, &r1, NULL, &e);
+    rc = rc ? rc : measure_by(on, TDI_COSIM_REALISED_PERTURB, &p1, &G1, &e);
+    if (!tdi_check_ok(rc, &e, "the trimmed circuit's ops (linearised and perturbative)"))
         goto out;
     double res = rms(r1.i_rest, N);
     printf("  ideal: rest currents rms %.4e A -> residual %.4e A (%.2e of it); trim sum |I| Vdd "
@@ -144,7 +155,11 @@ static void test_ideal(void)
        full scale) */
     tdi_check_le(res, 1e-3 * t->first_rms, "ideal: residual rms < 1e-3 of the untrimmed rms");
     tdi_check_le(0.1e-9, t->first_rms, "the untrimmed rest currents it removes (> 0.1 nA rms)");
-    /* the devices' op does not see the trim: G from the same gm, gds to rounding */
+    /* G by perturbing the netlist itself (every card, the trim's included): ideal current
+       sources add no conductance and the devices' op does not see them (the held nodes take
+       their current), so the same ops to rounding */
+    printf("  G (perturbative) trimmed vs untrimmed: max |dG| / max |G| %.3e\n",
+           tdi_test_rel_diff(G1, G0, N * N));
     tdi_check_le(tdi_test_rel_diff(G1, G0, N * N), 1e-12, "G unchanged by the trim");
     /* every cell draws |I| from vdd; the devices' currents do not move. 1e-6 of the trim's
        power: the op's precision on i(vdd), whose 4.6e-7 W is 80x the trim's */
@@ -169,6 +184,8 @@ out:
     free(G1);
     tdi_cosim_realised_destroy(&r0);
     tdi_cosim_realised_destroy(&r1);
+    tdi_cosim_realised_destroy(&p0);
+    tdi_cosim_realised_destroy(&p1);
     tdi_gen_circuit_free(on);
     tdi_gen_bundle_destroy(&b1);
     tdi_gen_circuit_free(off);
@@ -189,6 +206,8 @@ static void test_dac(void)
     if (!tdi_check_ok(rc, &e, "dac trim and the trimmed op"))
         goto out;
     const tdi_gen_mos_trim *t = c->trim;
+    if (!TDI_CHECK(t != NULL, "tdi_cosim_mos_trim applied a dac trim"))
+        goto out;
     tdi_check_int(t->code_max, 15, "5 bits: codes +-15");
     tdi_check_near(t->fs, 1.25 * t->first_max, 1e-15 * t->fs, "full scale 1.25 x max |i_rest|");
     int on_grid = 1;
@@ -229,7 +248,9 @@ static void test_hier_chip(void)
     rc = rc ? rc : tdi_cosim_mos_calibrate(c5, &e);
     rc = rc ? rc : measure(h, &rh, NULL, &e);
     rc = rc ? rc : measure(c3, &r3, NULL, &e);
-    if (tdi_check_ok(rc, &e, "trimmed (hierarchical, chips 3 and 5) and measured")) {
+    if (!TDI_CHECK(h->trim && c3->trim && c5->trim, "the calibration applied every trim"))
+        rc = -1;
+    if (!rc && tdi_check_ok(rc, &e, "trimmed (hierarchical, chips 3 and 5) and measured")) {
         char *ht = tdi_test_gen_text(h, TDI_GEN_HOLD, &e);
         TDI_CHECK(ht && strstr(ht, "\nItrim_y3 "), "the hierarchical hold text carries the cells");
         free(ht);
