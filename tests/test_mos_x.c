@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "tdi_clock.h"
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_test.h"
@@ -93,7 +95,9 @@ static void test_names(const char *lib)
         goto out;
     tdi_cosim_mos_names nm = {0}, nx = {0}, nh = {0};
     int rc = tdi_cosim_mos_names_init(&nm, m, &e);
-    rc = rc ? rc : tdi_cosim_mos_names_init(&nx, x, &e);
+    double w0 = tdi_clock_s(CLOCK_MONOTONIC), c0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    rc = rc ? rc : tdi_cosim_mos_names_init(&nx, x, &e); /* the probe */
+    double w1 = tdi_clock_s(CLOCK_MONOTONIC), c1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     rc = rc ? rc : tdi_cosim_mos_names_init(&nh, h, &e);
     if (tdi_check_ok(rc, &e, "names of every device (the probe for x)")) {
         char want[TDI_COSIM_MOS_NAME];
@@ -110,7 +114,8 @@ static void test_names(const char *lib)
         while (p < h->n_dev && h->dev[p].type != 'p')
             p++;
         tdi_check_contains(p < h->n_dev ? nh.name[p] : "", ".mpdk_p", "a p device: mpdk_p");
-        printf("  names: %s, %s, %s\n", nm.name[0], nx.name[0], nh.name[0]);
+        printf("  names: %s, %s, %s; the probe (x flat) took %.1f ms wall, %.1f ms CPU\n",
+               nm.name[0], nx.name[0], nh.name[0], 1e3 * (w1 - w0), 1e3 * (c1 - c0));
     }
     tdi_cosim_mos_names_destroy(&nm);
     tdi_cosim_mos_names_destroy(&nx);
