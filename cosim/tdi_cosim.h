@@ -443,8 +443,8 @@ int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
                                   const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
                                   tdi_err *err);
 
-/* After an "op" on the loaded deck (tdi_cosim_ng_load): b's type and vgs, vds, vbs of instance
- * inst ("m12") as applied (ngspice's @m[vgs] of a p device is negated back); W, L, delvto, mulu0
+/* After an "op" on the loaded deck (tdi_cosim_ng_load): b's type and vgs, vds, vbs of MOSFET
+ * inst ("m12", or a circuit device's name from tdi_cosim_mos_names) as applied (ngspice's @m[vgs] of a p device is negated back); W, L, delvto, mulu0
  * are the caller's. TDI_ESPICE when ngspice has no such instance. */
 int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err);
 
