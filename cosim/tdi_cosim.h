@@ -453,7 +453,7 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
  * device's vgs, vds, vbs; tdi_cosim_mos_noise_calibrate at those biases gives dev[].psd_w and
  * dev[].psd_f1 (0 when circuit.mos_flicker is false). Leaves ngspice's num_threads at 1 (BSIM4's
  * OpenMP load: docs/noise.md). mos_prefix x (PDK subcircuits): the MOSFET inside each is found
- * by a probe deck (docs/noise.md "PDK subcircuit devices"). Errors: TDI_ESPICE (ngspice's
+ * by tdi_cosim_mos_names' probe deck (docs/noise.md "PDK subcircuit devices"). Errors: TDI_ESPICE (ngspice's
  * text; a subcircuit without exactly one MOSFET). */
 int tdi_cosim_mos_noise_size(struct tdi_gen_circuit *c, tdi_err *err);
 /* The same with the grouping chosen: group 1 calibrates one device per bias class (same type,
