@@ -73,7 +73,8 @@ typedef enum {
     TDI_TEST_WRAP_ONE,     /* one MOSFET each, as sky130 ships its devices */
     TDI_TEST_WRAP_DELVTO,  /* the same, tdi_nfet's MOSFET with delvto = 1 mV (another device) */
     TDI_TEST_WRAP_NONE,    /* tdi_nfet holds a resistor and no MOSFET */
-    TDI_TEST_WRAP_TWO      /* tdi_nfet holds two MOSFETs in parallel (W/2 each) */
+    TDI_TEST_WRAP_TWO,     /* tdi_nfet holds two MOSFETs in parallel (W/2 each) */
+    TDI_TEST_WRAP_NESTED   /* tdi_nfet's MOSFET one subcircuit deeper (xcore: mcore) */
 } tdi_test_wrap;
 
 /* path: a PDK-style library (as sky130's: a .subckt with w, l parameters around an M card) of
@@ -85,9 +86,15 @@ static inline int tdi_test_mos_wrapper(const char *path, const char *card, tdi_t
     FILE *f = getcwd(cwd, sizeof cwd) ? fopen(path, "w") : NULL;
     if (!f)
         return -1;
-    fprintf(f, "* tdi tests: PDK-style subcircuit devices around %s\n"
-               ".include %s/%s\n.subckt tdi_nfet d g s b w=1e-6 l=1e-6\n", card, cwd, card);
-    if (kind == TDI_TEST_WRAP_NONE)
+    fprintf(f, "* tdi tests: PDK-style subcircuit devices around %s\n.include %s/%s\n", card,
+            cwd, card);
+    if (kind == TDI_TEST_WRAP_NESTED)
+        fprintf(f, ".subckt tdi_core d g s b w=1e-6 l=1e-6\n"
+                   "mcore d g s b tdi_nmos w={w} l={l}\n.ends\n");
+    fprintf(f, ".subckt tdi_nfet d g s b w=1e-6 l=1e-6\n");
+    if (kind == TDI_TEST_WRAP_NESTED)
+        fprintf(f, "xcore d g s b tdi_core w={w} l={l}\n");
+    else if (kind == TDI_TEST_WRAP_NONE)
         fprintf(f, "rmain d s 1e6\n");
     else if (kind == TDI_TEST_WRAP_TWO)
         fprintf(f, "mmain d g s b tdi_nmos w={w/2} l={l}\nmside d g s b tdi_nmos w={w/2} l={l}\n");

@@ -4,7 +4,8 @@
  * MOSFET names, the linearised route's G, rest currents and rail powers, the rest-op reads (gm,
  * gds, id, vth) and the self-term compensation against the same circuit with M devices on the
  * card, flat and hierarchical; a wrapper whose n device is another device (delvto 1 mV) is seen
- * by every comparison; subcircuits with no or two MOSFETs are errors naming them.
+ * by every comparison; a MOSFET one subcircuit deeper (inner name "xcore.mcore"); subcircuits
+ * with no or two MOSFETs are errors naming them; the probe after a .save none transient.
  * Scratch: build/test-mos-x/. */
 #include <gsl/gsl_errno.h>
 #include <math.h>
@@ -264,6 +265,29 @@ static void test_bad(const char *lib, const char *count)
     tdi_gen_bundle_destroy(&b);
 }
 
+/* the probe on wrapper lib (tdi_nfet, tdi_pfet; no corner, no scale) */
+static int probe(const char *lib, char inner[2][TDI_COSIM_MOS_INNER], tdi_err *e)
+{
+    tdi_gen_config m;
+    tdi_gen_config_init(&m);
+    snprintf(m.mos_lib, sizeof m.mos_lib, "%s", lib);
+    m.mos_corner[0] = '\0';
+    snprintf(m.mos_nmos, sizeof m.mos_nmos, "tdi_nfet");
+    snprintf(m.mos_pmos, sizeof m.mos_pmos, "tdi_pfet");
+    m.mos_scale = 0;
+    return tdi_cosim_mos_inner_probe(&m, 1e-6, inner, e);
+}
+
+/* a MOSFET one subcircuit deeper: its path below the device is the inner name */
+static void test_nested(const char *lib)
+{
+    char inner[2][TDI_COSIM_MOS_INNER];
+    tdi_err e = {0};
+    if (tdi_check_ok(probe(lib, inner, &e), &e, "probe of the nested wrapper"))
+        tdi_check_contains(inner[0], "xcore.mcore", "nested: tdi_nfet's MOSFET is xcore.mcore");
+    compare("MOSFET one subcircuit deeper, hierarchical", lib, 1, 0);
+}
+
 /* ---------- 5. the probe after a transient with .save none (the spice engine's deck) ----------
  * ngspice 39.3 then keeps one point per vector in every later analysis (docs/noise.md); the
  * probe reads the noise vectors' names only. Runs last: the process's .noise stays so. */
@@ -278,16 +302,8 @@ static void test_after_save_none(const char *lib)
     tdi_cosim_ng_unload();
     if (!tdi_check_ok(rc, &e, "a .save none transient ran"))
         return;
-    tdi_gen_config m;
-    tdi_gen_config_init(&m);
-    snprintf(m.mos_lib, sizeof m.mos_lib, "%s", lib);
-    m.mos_corner[0] = '\0';
-    snprintf(m.mos_nmos, sizeof m.mos_nmos, "tdi_nfet");
-    snprintf(m.mos_pmos, sizeof m.mos_pmos, "tdi_pfet");
-    m.mos_scale = 0;
     char inner[2][TDI_COSIM_MOS_INNER];
-    rc = tdi_cosim_mos_inner_probe(&m, 1e-6, inner, &e);
-    if (tdi_check_ok(rc, &e, "probe after a .save none transient"))
+    if (tdi_check_ok(probe(lib, inner, &e), &e, "probe after a .save none transient"))
         TDI_CHECK(!strcmp(inner[0], "mmain") && !strcmp(inner[1], "mpdk_p"),
                   "probe after a .save none transient: mmain, mpdk_p");
 }
@@ -304,9 +320,10 @@ int main(void)
     static const struct {
         const char *lib;
         tdi_test_wrap kind;
-    } w[4] = {{SCR "/wrap.lib", TDI_TEST_WRAP_ONE}, {SCR "/delvto.lib", TDI_TEST_WRAP_DELVTO},
-              {SCR "/none.lib", TDI_TEST_WRAP_NONE}, {SCR "/two.lib", TDI_TEST_WRAP_TWO}};
-    for (int k = 0; k < 4; k++)
+    } w[5] = {{SCR "/wrap.lib", TDI_TEST_WRAP_ONE}, {SCR "/delvto.lib", TDI_TEST_WRAP_DELVTO},
+              {SCR "/none.lib", TDI_TEST_WRAP_NONE}, {SCR "/two.lib", TDI_TEST_WRAP_TWO},
+              {SCR "/nested.lib", TDI_TEST_WRAP_NESTED}};
+    for (int k = 0; k < 5; k++)
         if (tdi_test_mos_wrapper(w[k].lib, "models/tdi-bsim4.lib", w[k].kind)) {
             fprintf(stderr, "test_mos_x: cannot write %s\n", w[k].lib);
             return 1;
@@ -314,6 +331,7 @@ int main(void)
     test_names(w[0].lib);
     compare("flat", w[0].lib, 0, 0);
     compare("hierarchical x", w[0].lib, 1, 0);
+    test_nested(w[4].lib);
     compare("delvto 1 mV inside tdi_nfet", w[1].lib, 0, 1);
     test_comp(w[0].lib);
     test_bad(w[2].lib, "0 MOSFETs");

@@ -147,6 +147,8 @@ static void check_subckt(void)
            to the same Newton iterate (bound 1e-9 relative) */
         tdi_check_le(max_rel(wx, wm, nm), 1e-9, "x vs m devices: white PSD (max rel)");
         tdi_check_le(max_rel(fx, fm, nm), 1e-9, "x vs m devices: flicker PSD (max rel)");
+        printf("  x vs m devices: max rel white %.2e, flicker %.2e\n", max_rel(wx, wm, nm),
+               max_rel(fx, fm, nm));
     }
     free(wm);
     free(fm);
