@@ -443,8 +443,8 @@ int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
                                   const tdi_cosim_mos_bias *b, tdi_cosim_mos_psd *out,
                                   tdi_err *err);
 
-/* After an "op" on the loaded deck (tdi_cosim_ng_load): b's type and vgs, vds, vbs of instance
- * inst ("m12") as applied (ngspice's @m[vgs] of a p device is negated back); W, L, delvto, mulu0
+/* After an "op" on the loaded deck (tdi_cosim_ng_load): b's type and vgs, vds, vbs of MOSFET
+ * inst ("m12", or a circuit device's name from tdi_cosim_mos_names) as applied (ngspice's @m[vgs] of a p device is negated back); W, L, delvto, mulu0
  * are the caller's. TDI_ESPICE when ngspice has no such instance. */
 int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err);
 
@@ -453,7 +453,7 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
  * device's vgs, vds, vbs; tdi_cosim_mos_noise_calibrate at those biases gives dev[].psd_w and
  * dev[].psd_f1 (0 when circuit.mos_flicker is false). Leaves ngspice's num_threads at 1 (BSIM4's
  * OpenMP load: docs/noise.md). mos_prefix x (PDK subcircuits): the MOSFET inside each is found
- * by a probe deck (docs/noise.md "PDK subcircuit devices"). Errors: TDI_ESPICE (ngspice's
+ * by tdi_cosim_mos_names' probe deck (docs/noise.md "PDK subcircuit devices"). Errors: TDI_ESPICE (ngspice's
  * text; a subcircuit without exactly one MOSFET). */
 int tdi_cosim_mos_noise_size(struct tdi_gen_circuit *c, tdi_err *err);
 /* The same with the grouping chosen: group 1 calibrates one device per bias class (same type,
@@ -621,22 +621,59 @@ void tdi_cosim_chip_print(const struct tdi_gen_circuit *c, const tdi_cosim_reali
  * rest, as ngspice's model computes it: the op of the hold netlist (every unit held at vcm, the
  * OTAs at their design bias). Arrays (c->n_dev) in dev[] order, any of them NULL: gm (S), gds
  * (S), id (A), vth (V).
- * id as ngspice's @m[id] gives it (positive for both types with the shipped card).
- * TDI_EARG for an ideal circuit or PDK subcircuit devices (mos_prefix x); TDI_ESPICE with
- * ngspice's text when the deck does not load or the op fails. */
+ * id as ngspice's @m[id] gives it (positive for both types with the shipped card). PDK
+ * subcircuit devices (mos_prefix x) are read through the MOSFET inside (tdi_cosim_mos_names).
+ * TDI_EARG for an ideal circuit; TDI_ESPICE with ngspice's text when the deck does not load or
+ * the op fails, or a subcircuit does not hold exactly one MOSFET. */
 int tdi_cosim_mos_op(const struct tdi_gen_circuit *c, double *gm, double *gds, double *id,
                      tdi_err *err);
 int tdi_cosim_mos_op_full(const struct tdi_gen_circuit *c, double *gm, double *gds, double *id,
                           double *vth, tdi_err *err);
-/* From the op ngspice holds now (a deck of c loaded, op run; its plots are destroyed first: read
- * node vectors before): out (n_dev, np) = "@<dev>[<par[q]>]" of every dev[], in O(1) per read.
- * tdi_cosim_mos_ss_read: np = 3, gm, gds, gmbs (S): the linearised route's small-signal model. */
-int tdi_cosim_mos_params(const struct tdi_gen_circuit *c, size_t np, const char *const *par,
+/* The name ngspice gives every device's MOSFET, what "@<name>[gm]" takes (tdi_cosim_mosname.c,
+ * docs/devices.md "Your own PDK"): an M device's own (tdi_gen_dev_spice: "mota0_1", in the
+ * hierarchy "m.xm_enc.mota0_1"), a PDK subcircuit device's (mos_prefix x) the MOSFET inside it,
+ * "m.[<inst>.]<x name>.<inner>" (n and p devices: inner[0], inner[1]). */
+struct tdi_gen_config;
+struct tdi_gen_dev;
+#define TDI_COSIM_MOS_INNER 96  /* bytes: the MOSFET's name inside a PDK subcircuit */
+#define TDI_COSIM_MOS_NAME 200  /* bytes: a device's MOSFET name ("m." inst "." name "." inner) */
+typedef struct tdi_cosim_mos_names {
+    size_t n;                   /* devices (c->n_dev) */
+    const char **name;          /* (n) in dev[] order, pointers into buf */
+    char *buf;                  /* (n, TDI_COSIM_MOS_NAME) */
+    char inner[2][TDI_COSIM_MOS_INNER]; /* n, p: the MOSFET inside the subcircuit ("" for m) */
+} tdi_cosim_mos_names;
+/* Every device of transistor-level circuit c named. For mos_prefix x it first runs the probe
+ * (tdi_cosim_mos_inner_probe), which loads and unloads its own deck: call it BEFORE loading c's
+ * deck. The caller destroys *nm (also on error). TDI_EARG without devices; the probe's errors. */
+int tdi_cosim_mos_names_init(tdi_cosim_mos_names *nm, const struct tdi_gen_circuit *c,
+                             tdi_err *err);
+void tdi_cosim_mos_names_destroy(tdi_cosim_mos_names *nm); /* accepts NULL */
+/* The MOSFET inside m's mos_nmos and mos_pmos subcircuits (inner[0], inner[1]): a probe deck of
+ * one of each (W = 10 L, |vgs| = |vds| = 0.6 V) and a noise analysis, whose vector names
+ * onoise.m.x<k>.<inner>.1overf give it. TDI_ESPICE when the library does not load or a
+ * subcircuit does not hold exactly one MOSFET (the message names the subcircuit). */
+int tdi_cosim_mos_inner_probe(const struct tdi_gen_config *m, double L,
+                              char inner[2][TDI_COSIM_MOS_INNER], tdi_err *err);
+/* d's MOSFET name into buf (n bytes; returns buf): inner NULL or "" for an M device. */
+const char *tdi_cosim_mos_dev_name(const struct tdi_gen_dev *d, const char *inner, char *buf,
+                                   size_t n);
+/* The model cards of m as the emitter writes them: ".include <lib>" or ".lib <lib> <corner>"
+ * (card[0]), ".option scale=" (card[1], mos_scale > 0); cards: pointers into card, NULL-ended. */
+void tdi_cosim_mos_cards(const struct tdi_gen_config *m, char card[2][600], const char *cards[3]);
+/* s (malloc'd, '\n'-separated lines, the last ".end"; taken, also on error) as ngSpice_Circ
+ * lines; NULL with err set when out of memory. The caller frees with tdi_gen_text_free. */
+struct tdi_gen_text *tdi_cosim_deck_text(char *s, tdi_err *err);
+/* From the op ngspice holds now (a deck of the circuit loaded, op run; its plots are destroyed
+ * first: read node vectors before): out (n_dev, np) = "@<name>[<par[q]>]" of every device by its
+ * MOSFET's name nm->name[], in O(1) per read. tdi_cosim_mos_ss_read: np = 3, gm, gds, gmbs (S):
+ * the linearised route's small-signal model. */
+int tdi_cosim_mos_params(const tdi_cosim_mos_names *nm, size_t np, const char *const *par,
                          double *out, tdi_err *err);
 /* The same for any n instances named inst[k] ("m12"): out (n, np). */
 int tdi_cosim_ng_dev_params(size_t n, const char *const *inst, size_t np,
                             const char *const *par, double *out, tdi_err *err);
-int tdi_cosim_mos_ss_read(const struct tdi_gen_circuit *c, double *ss, tdi_err *err);
+int tdi_cosim_mos_ss_read(const tdi_cosim_mos_names *nm, double *ss, tdi_err *err);
 
 
 /* The paper's digital interface for one input x (D): b_enc = enc_w2 (enc_w1 x + enc_b1) +

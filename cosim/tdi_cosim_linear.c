@@ -4,8 +4,9 @@
  * eliminating its three inner nodes, and the whole element list (resistors + linearised OTAs)
  * reduced over the bus nodes by the generator's own Schur reduction (tdi_gen_circuit_reduced),
  * as ngspice's op eliminates them in the perturbative route. Invariants: one op whatever N;
- * ideal elements give the element list's reduced matrix (= gu M) without ngspice. Non-goals:
- * junction and gate-leakage conductances (pA at rest), PDK subcircuit devices. */
+ * ideal elements give the element list's reduced matrix (= gu M) without ngspice; every device
+ * read through its MOSFET's name (tdi_cosim_mos_names: M and PDK subcircuit devices, flat and
+ * hierarchical). Non-goal: junction and gate-leakage conductances (pA at rest). */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -226,7 +227,10 @@ static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, double *
                   tdi_err *err)
 {
     tdi_gen_text *t = NULL;
-    int rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, err);
+    tdi_cosim_mos_names nm; /* x devices: the probe runs here, before the hold deck loads */
+    int rc = tdi_cosim_mos_names_init(&nm, c, err);
+    if (!rc)
+        rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, err);
     if (!rc)
         rc = tdi_cosim_ng_load(t, err);
     if (!rc)
@@ -238,9 +242,10 @@ static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, double *
     if (!rc)
         rc = lin_supply_power(c, sup, err);
     if (!rc)
-        rc = tdi_cosim_mos_ss_read(c, ss, err);
+        rc = tdi_cosim_mos_ss_read(&nm, ss, err);
     tdi_cosim_ng_unload();
     tdi_gen_text_free(t);
+    tdi_cosim_mos_names_destroy(&nm);
     return rc;
 }
 

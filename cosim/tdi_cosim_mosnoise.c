@@ -8,8 +8,8 @@
  *   vg<k> g<k> 0 dc <vgs>; vd<k> d<k> 0 dc <vds>; vb<k> b<k> 0 dc <vbs>;
  *   m<k> d<k> g<k> 0 b<k> <model> w=<W> l=<L> [delvto=..] [mulu0=..]; f<k> 0 out vd<k> 1
  * PDK subcircuit devices (mos_prefix x): x<k> instead of m<k>, the vectors of the MOSFET inside
- * (onoise.m.x<k>.<inner>; one MOSFET per subcircuit). Non-goal: noise other than the drain
- * current's. */
+ * (onoise.m.x<k>.<inner>; <inner> found by tdi_cosim_mos_inner_probe, tdi_cosim_mosname.c).
+ * Non-goal: noise other than the drain current's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,6 @@
 #include "tdi_buf.h"
 #include "tdi_clock.h"
 #include "tdi_cosim.h"
-#include "tdi_cosim_ng.h"
 #include "tdi_gen.h"
 
 #define MN_FREQS 10          /* .noise points: 1 Hz .. 1 GHz, one per decade */
@@ -30,34 +29,6 @@
  * 250 s); decks of 1,000 keep it linear (docs/noise.md "Bias classes") */
 #define MN_CHUNK 1000
 
-/* the deck text as ngSpice_Circ lines (owned by the returned text) */
-static tdi_gen_text *mn_text(char *s, tdi_err *err)
-{
-    tdi_gen_text *t = calloc(1, sizeof *t);
-    size_t n = 1;
-    for (const char *p = s; *p; p++)
-        n += *p == '\n';
-    if (t)
-        t->lines = calloc(n + 1, sizeof(char *));
-    if (!t || !t->lines) {
-        free(t);
-        free(s);
-        tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        return NULL;
-    }
-    t->buf = s;
-    t->len = strlen(s);
-    for (char *p = s; *p;) {
-        char *e = strchr(p, '\n');
-        t->lines[t->n_lines++] = p;
-        if (!e)
-            break;
-        *e = '\0';
-        p = e + 1;
-    }
-    return t;
-}
-
 /* what a calibration deck is made of: the model cards, the device names and, for PDK
  * subcircuit devices (mos_prefix x), the MOSFET's name inside each subcircuit ("" for m) */
 typedef struct {
@@ -65,7 +36,8 @@ typedef struct {
     const char *nmodel, *pmodel;
     double scale;             /* .option scale (0: none) */
     int sub;                  /* x devices */
-    char inner[2][64];        /* n, p: the MOSFET inside the subcircuit (sub only) */
+    char inner[2][TDI_COSIM_MOS_INNER]; /* n, p: the MOSFET inside the subcircuit (sub only;
+                                           tdi_cosim_mos_inner_probe) */
 } mn_spec;
 
 /* ngspice's name of deck device k (type t): "m<k>", or "m.x<k>.<inner>" inside a subcircuit */
@@ -111,7 +83,7 @@ static tdi_gen_text *mn_deck(const mn_spec *sp, size_t n, const tdi_cosim_mos_bi
     size_t L = strlen(s);
     if (L && s[L - 1] == '\n')
         s[L - 1] = '\0';
-    return mn_text(s, err);
+    return tdi_cosim_deck_text(s, err);
 }
 
 /* one device's PSDs from its total and flicker densities (one-sided A/sqrt(Hz) at 10^i Hz) */
@@ -239,53 +211,6 @@ int tdi_cosim_mos_noise_calibrate(const char *const *cards, const char *nmodel,
     return mn_calibrate(&sp, n, b, out, err);
 }
 
-/* ---------------------------------------------------------------- PDK subcircuit devices
- * ngspice names a MOSFET <m> inside subcircuit instance <x> "m.<x>.<m>" (its noise vectors
- * onoise.m.<x>.<m>, onoise.m.<x>.<m>.1overf; its op @m.<x>.<m>[id]: docs/noise.md). The PDK
- * chooses <m>: a probe deck of one n and one p subcircuit finds it from the noise vectors. */
-
-/* the MOSFET inside deck device x<k> from the current plot's vector names (exactly one) */
-static int mn_inner_find(size_t k, char *inner, size_t len, tdi_err *err)
-{
-    char pre[48];
-    snprintf(pre, sizeof pre, "onoise.m.x%zu.", k);
-    size_t lp = strlen(pre), found = 0;
-    char **v = tdi_cosim_ng_raw_vecs();
-    for (size_t i = 0; v && v[i]; i++) {
-        size_t l = strlen(v[i]);
-        const char *tail = l > lp + 7 ? v[i] + l - 7 : NULL;
-        if (strncmp(v[i], pre, lp) || !tail || strcmp(tail, ".1overf"))
-            continue;
-        if (found++ == 0)
-            snprintf(inner, len, "%.*s", (int)(l - lp - 7), v[i] + lp);
-    }
-    if (found != 1)
-        return tdi_err_set(err, TDI_ESPICE, "device noise calibration: subcircuit device x%zu "
-                           "holds %zu MOSFETs with flicker noise (one is supported: its drain "
-                           "current is the device's)", k, found);
-    return 0;
-}
-
-/* sp->inner from a probe deck: x0 an n, x1 a p device at W = 10 L, |vgs| = |vds| = 0.6 V */
-static int mn_inner_probe(mn_spec *sp, double L, tdi_err *err)
-{
-    tdi_cosim_mos_bias b[2] = {{'n', 10 * L, L, 0.6, 0.6, 0, 0, 1},
-                               {'p', 10 * L, L, -0.6, -0.6, 0, 0, 1}};
-    tdi_gen_text *t = mn_deck(sp, 2, b, err);
-    if (!t)
-        return err ? err->code : TDI_ENOMEM;
-    int rc = tdi_cosim_ng_load(t, err);
-    if (!rc)
-        rc = tdi_cosim_ng_cmd(MN_CMD, err);
-    if (!rc)
-        rc = tdi_cosim_mos_noise_plot(MN_FREQS, err);
-    for (int q = 0; q < 2 && !rc; q++)
-        rc = mn_inner_find((size_t)q, sp->inner[q], sizeof sp->inner[q], err);
-    tdi_cosim_ng_unload();
-    tdi_gen_text_free(t);
-    return rc ? tdi_err_prefix(err, "subcircuit probe") : 0;
-}
-
 int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, tdi_err *err)
 {
     static const char *const q[3] = {"vgs", "vds", "vbs"};
@@ -306,50 +231,19 @@ int tdi_cosim_mos_op_bias(const char *inst, char type, tdi_cosim_mos_bias *b, td
 }
 
 /* sp from c's configuration: the model cards as the emitter writes them (card, cards: the
- * caller's storage), the device names, x devices for mos_prefix x */
+ * caller's storage), the device names, x devices for mos_prefix x (sp->inner: the caller's) */
 static void mn_spec_init(const tdi_gen_config *m, char card[2][600], const char *cards[3],
                          mn_spec *sp)
 {
-    if (m->mos_corner[0])
-        snprintf(card[0], sizeof card[0], ".lib %s %s", m->mos_lib, m->mos_corner);
-    else
-        snprintf(card[0], sizeof card[0], ".include %s", m->mos_lib);
-    snprintf(card[1], sizeof card[1], ".option scale=%.9g", m->mos_scale);
-    cards[0] = card[0];
-    cards[1] = m->mos_scale > 0 ? card[1] : NULL;
-    cards[2] = NULL;
+    tdi_cosim_mos_cards(m, card, cards);
     *sp = (mn_spec){.cards = cards, .nmodel = m->mos_nmos, .pmodel = m->mos_pmos,
                     .scale = m->mos_scale, .sub = m->mos_prefix[0] == 'x'};
 }
 
-/* np parameters of every device of c at the loaded deck's op, out (n_dev, np): through the
- * MOSFET inside each subcircuit device ("m.[<inst>.]<x name>.<inner>") for x devices */
-static int mn_circuit_params(const tdi_gen_circuit *c, const mn_spec *sp, size_t np,
-                             const char *const *q, double *out, tdi_err *err)
-{
-    if (!sp->sub)
-        return tdi_cosim_mos_params(c, np, q, out, err);
-    size_t n = c->n_dev;
-    char (*nm)[200] = malloc(n * sizeof *nm);
-    const char **inst = malloc(n * sizeof *inst);
-    int rc = !nm || !inst ? tdi_err_set(err, TDI_ENOMEM, "out of memory") : 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        const tdi_gen_dev *d = c->dev + i;
-        snprintf(nm[i], sizeof nm[i], "m.%s%s%s.%s", d->inst, d->inst[0] ? "." : "", d->name,
-                 sp->inner[d->type == 'p']);
-        inst[i] = nm[i];
-    }
-    if (!rc)
-        rc = tdi_cosim_ng_dev_params(n, inst, np, q, out, err);
-    free(nm);
-    free(inst);
-    return rc;
-}
-
 /* every device's bias at the circuit's rest operating point (the cosim netlist, zero bias: the
  * point a co-simulation starts from) */
-static int mn_circuit_op(const tdi_gen_circuit *c, const mn_spec *sp, tdi_cosim_mos_bias *b,
-                         double *id, tdi_err *err)
+static int mn_circuit_op(const tdi_gen_circuit *c, const tdi_cosim_mos_names *nm,
+                         tdi_cosim_mos_bias *b, double *id, tdi_err *err)
 {
     tdi_gen_text *t = NULL;
     double h = c->phys.noise_dt;
@@ -365,7 +259,7 @@ static int mn_circuit_op(const tdi_gen_circuit *c, const mn_spec *sp, tdi_cosim_
     if (!rc && !v)
         rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
     if (!rc)
-        rc = mn_circuit_params(c, sp, 4, q, v, err);
+        rc = tdi_cosim_mos_params(nm, 4, q, v, err);
     for (size_t i = 0; i < c->n_dev && !rc; i++) {
         const tdi_gen_dev *d = c->dev + i;
         double sg = d->type == 'p' ? -1.0 : 1.0; /* as tdi_cosim_mos_op_bias */
@@ -532,11 +426,14 @@ int tdi_cosim_mos_noise_size_ex(tdi_gen_circuit *c, int group, tdi_cosim_mos_noi
     mn_spec sp;
     mn_spec_init(m, card, cards, &sp);
     mn_work w = {0};
-    int rc = mn_work_alloc(&w, n, err);
-    if (!rc && sp.sub)
-        rc = mn_inner_probe(&sp, c->dev[0].L, err);
+    tdi_cosim_mos_names nm; /* x devices: the probe, before the circuit's deck is loaded */
+    int rc = tdi_cosim_mos_names_init(&nm, c, err);
+    memcpy(sp.inner, nm.inner, sizeof sp.inner);
     if (!rc)
-        rc = mn_circuit_op(c, &sp, w.b, w.id, err);
+        rc = mn_work_alloc(&w, n, err);
+    if (!rc)
+        rc = mn_circuit_op(c, &nm, w.b, w.id, err);
+    tdi_cosim_mos_names_destroy(&nm);
     double w1 = tdi_clock_s(CLOCK_MONOTONIC), c1 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     if (!rc)
         rc = mn_classes(w.b, n, group, w.cls, w.rep, &n_cls, err);

@@ -1,8 +1,8 @@
 /* tdi_cosim_mosop: every MOSFET's operating point at rest (gm, gds, id, vth as ngspice's BSIM
  * model computes them) for the device-noise sizing and the reports. The rest is the hold
  * netlist's op: every unit held at vcm, the OTAs at their design bias. Invariant: values in the
- * order of c->dev[]. Non-goal: PDK subcircuit devices (mos_prefix x: their inner instance name
- * is the PDK's). */
+ * order of c->dev[]; every device read through its MOSFET's name (tdi_cosim_mos_names: M
+ * devices and PDK subcircuit devices, flat and hierarchical). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,44 +10,43 @@
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 
-/* "@<dev>[<param>]" of the last op into *v. */
-static int dev_param(const tdi_gen_dev *d, const char *param, double *v, tdi_err *err)
+/* column q of v (n, np) into out (n), when out is not NULL */
+static void op_column(const double *v, size_t n, size_t np, size_t q, double *out)
 {
-    char vec[128], nm[96];
-    snprintf(vec, sizeof vec, "@%s[%s]", tdi_gen_dev_spice(d, 0, nm, sizeof nm), param);
-    return tdi_cosim_ng_real(vec, v, err);
+    for (size_t k = 0; out && k < n; k++)
+        out[k] = v[np * k + q];
 }
 
 int tdi_cosim_mos_op_full(const tdi_gen_circuit *c, double *gm, double *gds, double *id,
                           double *vth, tdi_err *err)
 {
-    if (!c || !c->phys.mos || !c->dev || !c->n_dev)
-        return tdi_err_set(err, TDI_EARG, "mos op: the circuit has no devices (devices: mos)");
-    if (c->dev[0].name[0] != 'm')
-        return tdi_err_set(err, TDI_EARG, "mos op: device '%s' is not a MOSFET instance "
-                           "(mos_prefix: x devices are PDK subcircuits)", c->dev[0].name);
+    static const char *const par[4] = {"gm", "gds", "id", "vth"};
+    tdi_cosim_mos_names nm; /* x devices: the probe runs here, before the hold deck loads */
+    int rc = tdi_cosim_mos_names_init(&nm, c, err);
     tdi_gen_text *t = NULL;
-    int rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, err);
+    double *v = rc ? NULL : malloc(4 * c->n_dev * sizeof *v);
+    if (!rc && !v)
+        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    if (!rc)
+        rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, err);
     if (!rc)
         rc = tdi_cosim_ng_load(t, err);
     if (!rc && (rc = tdi_cosim_ng_cmd("op", err)))
         tdi_err_prefix(err, "op at rest");
-    for (size_t k = 0; !rc && k < c->n_dev; k++) {
-        const tdi_gen_dev *d = &c->dev[k];
-        double dummy;
-        rc = dev_param(d, "gm", gm ? &gm[k] : &dummy, err);
-        if (!rc)
-            rc = dev_param(d, "gds", gds ? &gds[k] : &dummy, err);
-        if (!rc)
-            rc = dev_param(d, "id", id ? &id[k] : &dummy, err);
-        if (!rc && vth)
-            rc = dev_param(d, "vth", &vth[k], err);
+    if (!rc)
+        rc = tdi_cosim_mos_params(&nm, vth ? 4 : 3, par, v, err);
+    if (!rc) {
+        size_t np = vth ? 4 : 3;
+        op_column(v, c->n_dev, np, 0, gm);
+        op_column(v, c->n_dev, np, 1, gds);
+        op_column(v, c->n_dev, np, 2, id);
+        op_column(v, c->n_dev, np, 3, vth); /* np = 4 when vth is wanted */
     }
     tdi_cosim_ng_unload();
     tdi_gen_text_free(t);
-    if (rc)
-        tdi_err_prefix(err, "mos op");
-    return rc;
+    tdi_cosim_mos_names_destroy(&nm);
+    free(v);
+    return rc ? tdi_err_prefix(err, "mos op") : 0;
 }
 
 int tdi_cosim_ng_dev_params(size_t n, const char *const *inst, size_t np,
@@ -63,7 +62,7 @@ int tdi_cosim_ng_dev_params(size_t n, const char *const *inst, size_t np,
     size_t cnt = 0;
     for (size_t k = 0; k < n && !rc; k++)
         for (size_t q = 0; q < np && !rc; q++) {
-            char vec[144];
+            char vec[TDI_COSIM_MOS_NAME + 48];
             snprintf(vec, sizeof vec, "@%s[%s]", inst[k], par[q]);
             rc = tdi_cosim_ng_real(vec, &out[np * k + q], err);
             if (!rc && ++cnt % 64 == 0)
@@ -72,28 +71,16 @@ int tdi_cosim_ng_dev_params(size_t n, const char *const *inst, size_t np,
     return rc ? tdi_err_prefix(err, "device parameters at the op") : 0;
 }
 
-int tdi_cosim_mos_params(const tdi_gen_circuit *c, size_t np, const char *const *par,
+int tdi_cosim_mos_params(const tdi_cosim_mos_names *nm, size_t np, const char *const *par,
                          double *out, tdi_err *err)
 {
-    const char **inst = malloc((c->n_dev ? c->n_dev : 1) * sizeof *inst);
-    char (*nm)[96] = malloc((c->n_dev ? c->n_dev : 1) * sizeof *nm); /* hierarchy: m.<inst>.<> */
-    if (!inst || !nm) {
-        free(inst);
-        free(nm);
-        return tdi_err_set(err, TDI_ENOMEM, "device parameters: out of memory");
-    }
-    for (size_t k = 0; k < c->n_dev; k++)
-        inst[k] = tdi_gen_dev_spice(&c->dev[k], 0, nm[k], sizeof nm[k]);
-    int rc = tdi_cosim_ng_dev_params(c->n_dev, inst, np, par, out, err);
-    free(inst);
-    free(nm);
-    return rc;
+    return tdi_cosim_ng_dev_params(nm->n, nm->name, np, par, out, err);
 }
 
-int tdi_cosim_mos_ss_read(const tdi_gen_circuit *c, double *ss, tdi_err *err)
+int tdi_cosim_mos_ss_read(const tdi_cosim_mos_names *nm, double *ss, tdi_err *err)
 {
     static const char *const par[3] = {"gm", "gds", "gmbs"};
-    return tdi_cosim_mos_params(c, 3, par, ss, err);
+    return tdi_cosim_mos_params(nm, 3, par, ss, err);
 }
 
 int tdi_cosim_mos_op(const tdi_gen_circuit *c, double *gm, double *gds, double *id, tdi_err *err)

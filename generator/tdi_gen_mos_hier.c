@@ -2,7 +2,8 @@
  * docs/devices.md "Hierarchy"): which subcircuit instance holds each device, and the names
  * ngspice gives a device and its noise source there. Invariant: a device sits where its OTA's
  * element sits (tdi_gen_hier_instance, the emitter's rule), so the text and the names agree.
- * Non-goals: writing the subcircuits (tdi_gen_emit.c), PDK subcircuit devices' inner names. */
+ * Non-goals: writing the subcircuits (tdi_gen_emit.c), the MOSFET inside a PDK subcircuit
+ * device (mos_prefix x; its name comes from ngspice: cosim/tdi_cosim_mosname.c). */
 #include <stdio.h>
 #include <string.h>
 

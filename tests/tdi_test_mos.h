@@ -1,12 +1,14 @@
 /* tdi_test_mos: the set-up the transistor-level tests share (header-only, like tdi_test.h): a
- * generator circuit's cosim netlist as a spice-engine circuit with its device list, and a run of
- * it with the devices' noise only (the units' thermal noise off) and a zero bias. Non-goal: the
- * checks (each test keeps its own) and the engine itself (cosim/tdi_cosim_spice*.c). */
+ * generator circuit's cosim netlist as a spice-engine circuit with its device list, a run of it
+ * with the devices' noise only (the units' thermal noise off) and a zero bias, and a PDK-style
+ * library of subcircuit devices around the shipped card (mos_prefix x). Non-goal: the checks
+ * (each test keeps its own) and the engine itself (cosim/tdi_cosim_spice*.c). */
 #ifndef TDI_TEST_MOS_H
 #define TDI_TEST_MOS_H
 
 #include <stdint.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
@@ -64,6 +66,44 @@ static inline int tdi_test_mos_devnoise_run(int rc, const tdi_cosim_circuit *c,
     tdi_cosim_devnoise_destroy(&dn);
     tdi_cosim_noise_destroy(&nz);
     return rc;
+}
+
+/* The subcircuits a wrapper library holds (tdi_test_mos_wrapper). */
+typedef enum {
+    TDI_TEST_WRAP_ONE,     /* one MOSFET each, as sky130 ships its devices */
+    TDI_TEST_WRAP_DELVTO,  /* the same, tdi_nfet's MOSFET with delvto = 1 mV (another device) */
+    TDI_TEST_WRAP_NONE,    /* tdi_nfet holds a resistor and no MOSFET */
+    TDI_TEST_WRAP_TWO,     /* tdi_nfet holds two MOSFETs in parallel (W/2 each) */
+    TDI_TEST_WRAP_NESTED   /* tdi_nfet's MOSFET one subcircuit deeper (xcore: mcore) */
+} tdi_test_wrap;
+
+/* path: a PDK-style library (as sky130's: a .subckt with w, l parameters around an M card) of
+ * subcircuits tdi_nfet (MOSFET "mmain") and tdi_pfet ("mpdk_p") around card's tdi_nmos and
+ * tdi_pmos; card relative to the working directory (its absolute path is written). 0 or -1. */
+static inline int tdi_test_mos_wrapper(const char *path, const char *card, tdi_test_wrap kind)
+{
+    char cwd[512];
+    FILE *f = getcwd(cwd, sizeof cwd) ? fopen(path, "w") : NULL;
+    if (!f)
+        return -1;
+    fprintf(f, "* tdi tests: PDK-style subcircuit devices around %s\n.include %s/%s\n", card,
+            cwd, card);
+    if (kind == TDI_TEST_WRAP_NESTED)
+        fprintf(f, ".subckt tdi_core d g s b w=1e-6 l=1e-6\n"
+                   "mcore d g s b tdi_nmos w={w} l={l}\n.ends\n");
+    fprintf(f, ".subckt tdi_nfet d g s b w=1e-6 l=1e-6\n");
+    if (kind == TDI_TEST_WRAP_NESTED)
+        fprintf(f, "xcore d g s b tdi_core w={w} l={l}\n");
+    else if (kind == TDI_TEST_WRAP_NONE)
+        fprintf(f, "rmain d s 1e6\n");
+    else if (kind == TDI_TEST_WRAP_TWO)
+        fprintf(f, "mmain d g s b tdi_nmos w={w/2} l={l}\nmside d g s b tdi_nmos w={w/2} l={l}\n");
+    else
+        fprintf(f, "mmain d g s b tdi_nmos w={w} l={l}%s\n",
+                kind == TDI_TEST_WRAP_DELVTO ? " delvto=1e-3" : "");
+    fprintf(f, ".ends\n.subckt tdi_pfet d g s b w=1e-6 l=1e-6\n"
+               "mpdk_p d g s b tdi_pmos w={w} l={l}\n.ends\n");
+    return fclose(f);
 }
 
 #endif

@@ -165,12 +165,15 @@ static void test_realised(void)
     rc = tdi_cosim_mos_op_full(c, gh, NULL, NULL, vh, &e);
     if (!rc) { /* the op's plot is gone; the instances keep their parameters once loaded */
         tdi_gen_text *t = NULL;
-        rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, &e);
+        tdi_cosim_mos_names nm;
+        rc = tdi_cosim_mos_names_init(&nm, c, &e);
+        rc = rc ? rc : tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, &e);
         rc = rc ? rc : tdi_cosim_ng_load(t, &e);
         rc = rc ? rc : tdi_cosim_ng_cmd("op", &e);
-        rc = rc ? rc : tdi_cosim_mos_params(c, 2, par, ph, &e);
+        rc = rc ? rc : tdi_cosim_mos_params(&nm, 2, par, ph, &e);
         tdi_cosim_ng_unload();
         tdi_gen_text_free(t);
+        tdi_cosim_mos_names_destroy(&nm);
     }
     if (tdi_check_ok(rc, &e, "@dev[gm], [vth], [delvto], [mulu0] of every device in the "
                      "hierarchy") &&

@@ -2,20 +2,20 @@
  * tdi_cosim_mos_noise_size_ex): on the D = 4 transistor-level circuit with the shipped card,
  * every device's PSDs from its class's representative (scaled by the drain current) against its
  * own calibration, the class count, and that the representative's PSDs unscaled miss the bound
- * (so the check sees the scaling); PDK subcircuit devices (mos_prefix x, a wrapper library the
- * test writes) against M devices, and libraries that do not load. Scratch:
+ * (so the check sees the scaling); PDK subcircuit devices (mos_prefix x, the wrapper library of
+ * tdi_test_mos.h) against M devices, and libraries that do not load. Scratch:
  * build/test-mnoise-group/. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tdi_bundle.h"
 #include "tdi_cosim.h"
 #include "tdi_gen.h"
 #include "tdi_test.h"
 #include "tdi_test_gen.h"
+#include "tdi_test_mos.h"
 
 #define SCR "build/test-mnoise-group"
 
@@ -102,22 +102,6 @@ done:
     tdi_gen_bundle_destroy(&b);
 }
 
-/* the wrapper library: the shipped card's models inside one-MOSFET subcircuits, as a PDK such
-   as sky130 ships its devices (.subckt with w, l parameters around an M card) */
-static int write_wrapper(const char *path, const char *card)
-{
-    char cwd[512];
-    FILE *f = getcwd(cwd, sizeof cwd) ? fopen(path, "w") : NULL;
-    if (!f)
-        return -1;
-    fprintf(f, "* test_mosnoise_group: PDK-style subcircuit devices around %s\n"
-               ".include %s/%s\n", card, cwd, card);
-    fprintf(f, ".subckt tdi_nfet d g s b w=1e-6 l=1e-6\nmmain d g s b tdi_nmos w={w} l={l}\n"
-               ".ends\n.subckt tdi_pfet d g s b w=1e-6 l=1e-6\n"
-               "mpdk_p d g s b tdi_pmos w={w} l={l}\n.ends\n");
-    return fclose(f);
-}
-
 /* every device's PSDs of circuit cfg, ungrouped: w, f (n); the circuit's device count or 0 */
 static size_t size_all(const char *cfg, double **w, double **f, tdi_err *e)
 {
@@ -152,7 +136,8 @@ static void check_subckt(void)
 {
     tdi_err e = {0};
     double *wm = NULL, *fm = NULL, *wx = NULL, *fx = NULL;
-    TDI_CHECK(write_wrapper(SCR "/wrap.lib", "models/tdi-bsim4.lib") == 0, "wrapper written");
+    TDI_CHECK(tdi_test_mos_wrapper(SCR "/wrap.lib", "models/tdi-bsim4.lib", TDI_TEST_WRAP_ONE) == 0,
+              "wrapper written");
     size_t nm = size_all(CFG_M, &wm, &fm, &e);
     tdi_check_ok(nm ? 0 : -1, &e, "M devices sized");
     size_t nx = size_all(CFG_X SCR "/wrap.lib\n", &wx, &fx, &e);
@@ -162,6 +147,8 @@ static void check_subckt(void)
            to the same Newton iterate (bound 1e-9 relative) */
         tdi_check_le(max_rel(wx, wm, nm), 1e-9, "x vs m devices: white PSD (max rel)");
         tdi_check_le(max_rel(fx, fm, nm), 1e-9, "x vs m devices: flicker PSD (max rel)");
+        printf("  x vs m devices: max rel white %.2e, flicker %.2e\n", max_rel(wx, wm, nm),
+               max_rel(fx, fm, nm));
     }
     free(wm);
     free(fm);
@@ -174,7 +161,8 @@ static void check_subckt(void)
     printf("  missing library: %s\n", e2.msg);
     /* a library that exists but does not load in ngspice (its own .include is missing) */
     tdi_err e3 = {0};
-    TDI_CHECK(write_wrapper(SCR "/bad.lib", "models/no-such-card.lib") == 0, "bad wrapper written");
+    TDI_CHECK(tdi_test_mos_wrapper(SCR "/bad.lib", "models/no-such-card.lib",
+                                   TDI_TEST_WRAP_ONE) == 0, "bad wrapper written");
     nb = size_all(CFG_X SCR "/bad.lib\n", &wx, &fx, &e3);
     tdi_check_int((long long)nb, 0, "a library ngspice cannot load: an error");
     tdi_check_contains(e3.msg, "no-such-card.lib", "the error names the file");

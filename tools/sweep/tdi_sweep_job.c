@@ -231,6 +231,135 @@ static void sanitize(char *s)
             *s = *s == '"' ? '\'' : ';';
 }
 
+/* The job's substrate, circuit and co-simulation configurations: the sweep's, with this grid
+ * point's axes applied and every output under jobdir. */
+static void job_configs(const tdi_sweep_cfg *c, const tdi_sweep_job *j, const char *jobdir,
+                        tdi_sub_cfg *sub, tdi_gen_config *gen, tdi_cosim_cfg *cos)
+{
+    /* substrate: D, k, seed; no internal rank sweep (the sweep is the rank sweep) */
+    *sub = c->sub;
+    sub->D = j->D;
+    sub->k = j->k;
+    sub->seed = (long)j->seed;
+    sub->n_ranks = 0;
+    snprintf(sub->out, sizeof sub->out, "%s", jobdir);
+    /* circuit */
+    *gen = c->gen;
+    gen->seed = (long)j->seed;
+    gen->theta = j->theta;
+    gen->Vs = j->Vs;
+    gen->target_noise_ratio = 0; /* the job's theta is explicit (a grid axis) */
+    snprintf(gen->unit, sizeof gen->unit, "%.7s", j->unit);
+    snprintf(gen->skip, sizeof gen->skip, "%s", j->skip);
+    snprintf(gen->out, sizeof gen->out, "%s", jobdir);
+    snprintf(gen->bundle, sizeof gen->bundle, "%s/substrate", jobdir);
+    gen->netlists[0] = '\0';
+    /* co-simulation */
+    *cos = c->cosim;
+    cos->seed = (long)j->seed;
+    snprintf(cos->out, sizeof cos->out, "%s", jobdir);
+    cos->dac_bits = j->dac_bits;
+    cos->adc_bits = j->adc_bits;
+    cos->analytic = 1;
+    cos->sde = j->engine == TDI_COSIM_SDE;
+    cos->spice = j->engine == TDI_COSIM_SPICE;
+    cos->progress = 0;
+    cos->deck_out = NULL;
+    if (c->n_samples > 0)
+        cos->n_samples = c->n_samples;
+    if (c->spice_samples > 0)
+        cos->spice_samples = c->spice_samples;
+    if (cos->spice && cos->spice_samples > 0 && cos->spice_samples < cos->n_samples)
+        cos->n_samples = cos->spice_samples; /* every row of a spice job on the same samples */
+    tdi_sweep_xaxes_apply(j, gen, cos);
+    if (c->substrate[0])
+        snprintf(gen->bundle, sizeof gen->bundle, "%s", c->substrate);
+}
+
+/* The columns after the inputs of a job that failed numerically: "failed", nan, the reason. */
+static void row_failed(line *l, const tdi_err *jerr)
+{
+    char msg[sizeof jerr->msg];
+    snprintf(msg, sizeof msg, "%s", jerr->msg);
+    sanitize(msg);
+    col(l, "failed");
+    while (l->ncols < NCOLS - 2)
+        col(l, "nan");
+    col(l, "%s", msg);
+}
+
+/* The metrics of the job's engine, then its baselines (mean, rank-k ceiling, ideal circuit,
+ * digital shortcut), nan where the run has none. */
+static void row_metrics(line *l, const tdi_cosim_summary *sum, const tdi_metrics *ceil_m, int e)
+{
+    col(l, "ok");
+    col(l, "%zu", sum->samples[e]);
+    num(l, sum->cos_paper[e]);
+    num(l, sum->cos_centered[e]);
+    num(l, sum->r2[e]);
+    const int base[] = {TDI_COSIM_ROW_MEAN, -1, TDI_COSIM_ROW_IDEAL, TDI_COSIM_ROW_DIGITAL};
+    for (int b = 0; b < 4; b++) {
+        int have = base[b] >= 0 && sum->have[base[b]];
+        const tdi_metrics m = base[b] < 0 ? *ceil_m
+                              : have ? (tdi_metrics){sum->cos_paper[base[b]],
+                                                     sum->cos_centered[base[b]], sum->r2[base[b]]}
+                                     : (tdi_metrics){NAN, NAN, NAN};
+        num(l, m.cos_paper);
+        num(l, m.cos_centered);
+        num(l, m.r2);
+    }
+}
+
+/* The wire counts, the energy ledger, the timing and read-out error, the digital equivalent and
+ * the calibration columns of a finished job. */
+static void row_costs(line *l, const tdi_cosim_summary *sum, const tdi_sweep_job *j, int e)
+{
+    col(l, "%zu", sum->pairs_skip);
+    col(l, "%zu", sum->elems_skip);
+    col(l, "%ld", j->D * j->D);
+    col(l, "%zu", sum->pairs_total);
+    col(l, "%zu", sum->elems_total);
+    const double energy[] = {sum->E_bias,  sum->E_R,     sum->E_active, sum->E_dac,
+                             sum->E_adc,   sum->E_digital, sum->E_total, sum->E_kT,
+                             sum->gpu_step, sum->gpu_part};
+    for (size_t q = 0; q < sizeof energy / sizeof *energy; q++)
+        num(l, energy[q]);
+    col(l, "%s", tdi_cosim_kind_name((tdi_cosim_kind)sum->energy_engine));
+    num(l, sum->t_settle);
+    num(l, sum->t_avg);
+    num(l, sum->time_to_solution);
+    num(l, sum->t_slow);
+    num(l, sum->readout_pred_rms);
+    num(l, e == TDI_COSIM_ANALYTIC ? 0.0 : sum->readout_rms[e]);
+    col(l, "%ld", sum->macs);
+    num(l, sum->E_wread);
+    col(l, "%ld", sum->digeq.iface_macs + sum->digeq.matvec_macs);
+    col(l, "%ld", sum->digeq.iface_reads + sum->digeq.matvec_reads);
+    num(l, sum->E_digeq);
+    num(l, sum->E_digeq_folded);
+    num(l, sum->ratio_digeq);
+    calib_cols(l, sum, e);
+    col(l, "%s", "");
+}
+
+/* *row from the finished line l (its wall time appended), checked against the header. */
+static int row_take(line *l, const tdi_sweep_job *j, double t0, char **row, tdi_err *err)
+{
+    col(l, "%.3f", tdi_clock_s(CLOCK_MONOTONIC) - t0);
+    tdi_buf_append(&l->b, "\n", 1);
+    if (l->b.oom) {
+        tdi_buf_destroy(&l->b);
+        return tdi_err_set(err, TDI_ENOMEM, "sweep job %zu: out of memory", j->index);
+    }
+    if (l->ncols != NCOLS) {
+        tdi_buf_destroy(&l->b);
+        return tdi_err_set(err, TDI_EARG, "sweep job %zu: %zu columns, header has %zu",
+                           j->index, l->ncols, (size_t)NCOLS);
+    }
+    *row = tdi_buf_take(&l->b);
+    return 0;
+}
+
 int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log, char **row,
                       tdi_err *err)
 {
@@ -241,48 +370,12 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
         return tdi_err_set(err, TDI_EARG, "sweep.out '%s' is too long", c->out);
     tdi_err jerr;
     tdi_err_clear(&jerr);
-
-    /* substrate: D, k, seed; no internal rank sweep (the sweep is the rank sweep) */
-    tdi_sub_cfg sub = c->sub;
-    sub.D = j->D;
-    sub.k = j->k;
-    sub.seed = (long)j->seed;
-    sub.n_ranks = 0;
-    snprintf(sub.out, sizeof sub.out, "%s", jobdir);
-    /* circuit */
-    tdi_gen_config gen = c->gen;
-    gen.seed = (long)j->seed;
-    gen.theta = j->theta;
-    gen.Vs = j->Vs;
-    gen.target_noise_ratio = 0; /* the job's theta is explicit (a grid axis) */
-    snprintf(gen.unit, sizeof gen.unit, "%.7s", j->unit);
-    snprintf(gen.skip, sizeof gen.skip, "%s", j->skip);
-    snprintf(gen.out, sizeof gen.out, "%s", jobdir);
-    snprintf(gen.bundle, sizeof gen.bundle, "%s/substrate", jobdir);
-    gen.netlists[0] = '\0';
-    /* co-simulation */
-    tdi_cosim_cfg cos = c->cosim;
-    cos.seed = (long)j->seed;
-    snprintf(cos.out, sizeof cos.out, "%s", jobdir);
-    cos.dac_bits = j->dac_bits;
-    cos.adc_bits = j->adc_bits;
-    cos.analytic = 1;
-    cos.sde = j->engine == TDI_COSIM_SDE;
-    cos.spice = j->engine == TDI_COSIM_SPICE;
-    cos.progress = 0;
-    cos.deck_out = NULL;
-    if (c->n_samples > 0)
-        cos.n_samples = c->n_samples;
-    if (c->spice_samples > 0)
-        cos.spice_samples = c->spice_samples;
-    if (cos.spice && cos.spice_samples > 0 && cos.spice_samples < cos.n_samples)
-        cos.n_samples = cos.spice_samples; /* every row of a spice job on the same samples */
-
+    tdi_sub_cfg sub;
+    tdi_gen_config gen;
+    tdi_cosim_cfg cos;
+    job_configs(c, j, jobdir, &sub, &gen, &cos);
     tdi_cosim_summary sum;
     memset(&sum, 0, sizeof sum);
-    tdi_sweep_xaxes_apply(j, &gen, &cos);
-    if (c->substrate[0])
-        snprintf(gen.bundle, sizeof gen.bundle, "%s", c->substrate);
     tdi_metrics ceil_m = {NAN, NAN, NAN};
     int rc = tdi_mkdirs(jobdir, &jerr);
     if (!rc && !c->substrate[0])
@@ -305,80 +398,11 @@ int tdi_sweep_job_run(const tdi_sweep_cfg *c, const tdi_sweep_job *j, FILE *log,
     }
     line l = {0};
     inputs(&l, c, j);
-    if (rc) {
-        char msg[sizeof jerr.msg];
-        snprintf(msg, sizeof msg, "%s", jerr.msg);
-        sanitize(msg);
-        col(&l, "failed");
-        while (l.ncols < NCOLS - 2)
-            col(&l, "nan");
-        col(&l, "%s", msg);
-    } else {
-        int e = j->engine;
-        col(&l, "ok");
-        col(&l, "%zu", sum.samples[e]);
-        num(&l, sum.cos_paper[e]);
-        num(&l, sum.cos_centered[e]);
-        num(&l, sum.r2[e]);
-        const int base[] = {TDI_COSIM_ROW_MEAN, -1, TDI_COSIM_ROW_IDEAL, TDI_COSIM_ROW_DIGITAL};
-        for (int b = 0; b < 4; b++) {
-            if (base[b] < 0) {
-                num(&l, ceil_m.cos_paper);
-                num(&l, ceil_m.cos_centered);
-                num(&l, ceil_m.r2);
-            } else if (sum.have[base[b]]) {
-                num(&l, sum.cos_paper[base[b]]);
-                num(&l, sum.cos_centered[base[b]]);
-                num(&l, sum.r2[base[b]]);
-            } else {
-                num(&l, NAN);
-                num(&l, NAN);
-                num(&l, NAN);
-            }
-        }
-        col(&l, "%zu", sum.pairs_skip);
-        col(&l, "%zu", sum.elems_skip);
-        col(&l, "%ld", j->D * j->D);
-        col(&l, "%zu", sum.pairs_total);
-        col(&l, "%zu", sum.elems_total);
-        num(&l, sum.E_bias);
-        num(&l, sum.E_R);
-        num(&l, sum.E_active);
-        num(&l, sum.E_dac);
-        num(&l, sum.E_adc);
-        num(&l, sum.E_digital);
-        num(&l, sum.E_total);
-        num(&l, sum.E_kT);
-        num(&l, sum.gpu_step);
-        num(&l, sum.gpu_part);
-        col(&l, "%s", tdi_cosim_kind_name((tdi_cosim_kind)sum.energy_engine));
-        num(&l, sum.t_settle);
-        num(&l, sum.t_avg);
-        num(&l, sum.time_to_solution);
-        num(&l, sum.t_slow);
-        num(&l, sum.readout_pred_rms);
-        num(&l, e == TDI_COSIM_ANALYTIC ? 0.0 : sum.readout_rms[e]);
-        col(&l, "%ld", sum.macs);
-        num(&l, sum.E_wread);
-        col(&l, "%ld", sum.digeq.iface_macs + sum.digeq.matvec_macs);
-        col(&l, "%ld", sum.digeq.iface_reads + sum.digeq.matvec_reads);
-        num(&l, sum.E_digeq);
-        num(&l, sum.E_digeq_folded);
-        num(&l, sum.ratio_digeq);
-        calib_cols(&l, &sum, e);
-        col(&l, "%s", "");
+    if (rc)
+        row_failed(&l, &jerr);
+    else {
+        row_metrics(&l, &sum, &ceil_m, j->engine);
+        row_costs(&l, &sum, j, j->engine);
     }
-    col(&l, "%.3f", tdi_clock_s(CLOCK_MONOTONIC) - t0);
-    tdi_buf_append(&l.b, "\n", 1);
-    if (l.b.oom) {
-        tdi_buf_destroy(&l.b);
-        return tdi_err_set(err, TDI_ENOMEM, "sweep job %zu: out of memory", j->index);
-    }
-    if (l.ncols != NCOLS) {
-        tdi_buf_destroy(&l.b);
-        return tdi_err_set(err, TDI_EARG, "sweep job %zu: %zu columns, header has %zu",
-                           j->index, l.ncols, (size_t)NCOLS);
-    }
-    *row = tdi_buf_take(&l.b);
-    return 0;
+    return row_take(&l, j, t0, row, err);
 }
