@@ -255,15 +255,22 @@ static double chip_untrimmed(const tdi_cosim_chip *c) { return c->trim_untrimmed
 static double chip_trim_rms(const tdi_cosim_chip *c) { return c->trim_rms; }
 static double chip_trim_w(const tdi_cosim_chip *c) { return c->trim_W; }
 
+/* mean m[] and std sd[] over the chips of: the untrimmed rest currents' rms, the trim's rms, its
+ * power (circuit.mos_trim) */
+static void chips_trim_stats(const tdi_cosim_job *j, double m[3], double sd[3])
+{
+    chip_ms(j, chip_untrimmed, &m[0], &sd[0]);
+    chip_ms(j, chip_trim_rms, &m[1], &sd[1]);
+    chip_ms(j, chip_trim_w, &m[2], &sd[2]);
+}
+
 /* circuit.mos_trim: every chip trimmed by its own measurement (nothing without a trim) */
 static void chips_print_trim(const tdi_cosim_job *j, FILE *f)
 {
     if (!tdi_gen_mos_trim_on(&j->gcfg))
         return;
     double m[3], sd[3];
-    chip_ms(j, chip_untrimmed, &m[0], &sd[0]);
-    chip_ms(j, chip_trim_rms, &m[1], &sd[1]);
-    chip_ms(j, chip_trim_w, &m[2], &sd[2]);
+    chips_trim_stats(j, m, sd);
     fprintf(f, "offset trim per chip (circuit.mos_trim: %s, measured on each chip): untrimmed rest "
             "currents rms %.4g +- %.3g A, trim rms %.4g +- %.3g A, trim DAC power %.4g +- %.3g W; "
             "the i_rest column is the residual after it\n", j->gcfg.mos_trim, m[0], sd[0], m[1],
@@ -339,9 +346,7 @@ int tdi_cosim_chips_json(const tdi_cosim_job *j, tdi_json *o)
     }
     if (!rc && tdi_gen_mos_trim_on(&j->gcfg)) { /* circuit.mos_trim: mean, std over chips */
         double m[3], sd[3];
-        chip_ms(j, chip_untrimmed, &m[0], &sd[0]);
-        chip_ms(j, chip_trim_rms, &m[1], &sd[1]);
-        chip_ms(j, chip_trim_w, &m[2], &sd[2]);
+        chips_trim_stats(j, m, sd);
         const tdi_json_kv tk[] = {TDI_JR("untrimmed_rms_A_mean", m[0]),
                                   TDI_JR("untrimmed_rms_A_std", sd[0]),
                                   TDI_JR("trim_rms_A_mean", m[1]), TDI_JR("trim_rms_A_std", sd[1]),
