@@ -549,10 +549,12 @@ void tdi_gen_mos_trim_free(tdi_gen_mos_trim *t); /* accepts NULL */
 /* (tdi_gen_mos_trim_apply, _print: after tdi_gen_circuit below) */
 /* (tdi_gen_mos_g, _comp_apply, _comp_print: after tdi_gen_circuit below) */
 
-/* The name ngspice gives device d (src 0; "@<name>[gm]" takes it) or its channel-noise source
- * (src 1; EXTERNAL callbacks): "<name>" / "in<name>" at top level, inside a subcircuit instance
- * ngspice's flattened path "m.<inst>.<name>" / "i.<inst>.in<name>" (element letter, instance,
- * local name). Writes at most n bytes into buf; returns buf (tdi_gen_mos_hier.c). */
+/* The name ngspice gives device d (src 0) or its channel-noise source (src 1; EXTERNAL
+ * callbacks): "<name>" / "in<name>" at top level, inside a subcircuit instance ngspice's
+ * flattened path "m.<inst>.<name>" / "i.<inst>.in<name>" (element letter, instance, local
+ * name). For an M device "@<name>[gm]" takes it; a PDK subcircuit device (mos_prefix x) is read
+ * through the MOSFET inside it (tdi_cosim_mos_names_init, cosim/tdi_cosim_mosname.c). Writes at
+ * most n bytes into buf; returns buf (tdi_gen_mos_hier.c). */
 const char *tdi_gen_dev_spice(const tdi_gen_dev *d, int src, char *buf, size_t n);
 
 typedef struct tdi_gen_ota {
