@@ -431,15 +431,17 @@ fi
 # against the same circuit with ideal elements, per tick: the deck of each (tdi-cosim --deck
 # --plain: EXTERNAL sources at dc 0; one deck, its .tran stop tripled for the long run: the
 # transistor deck's device-noise sizing runs once) run by ngspice -b (one thread, .spiceinit) for
-# MOS_TICKS and 3 x MOS_TICKS ticks (default 20: a few ticks after the op), the difference
+# MOS_TICKS and 3 x MOS_TICKS ticks (default 250, see below), the difference
 # divided by 2 x MOS_TICKS (parse and operating point cancel); CPU per tick of each, the ratio,
 # the op (+ parse) CPU = the short run less its ticks, and the CPU time per sample EXTRAPOLATED =
 # per tick x the preset's ticks per sample (the sde-only job's plan). (2) The whole lock-step job
 # (extraction, spice, supplies) at MOS_D (default 8; 0 skips it), k = MOS_K (4): ticks, CPU per
-# tick, extraction wall time. At D = 64 the transistor deck's op (110-190 CPU s) varies under load
-# by more than the extra ticks cost, so (1)'s difference can come out negative: the transient alone
-# is in ngspice's own report of the deck with `.options acct` ("Transient analysis time", wall
-# clock; docs/cosim.md "Transistor level at preset size").
+# tick, extraction wall time. At D = 64 the transistor deck's op (110-190 CPU s) varied under load
+# by 17 s between two runs, more than 2 x 20 extra ticks cost (the old default: the difference came
+# out negative); at 0.73 CPU s per tick (two tdi-cosim runs' difference, docs/cosim.md "Transistor
+# level at preset size") 2 x 250 ticks cost about 365 s, so the default is 250: about 15 CPU min
+# for the transistor decks. The transient alone is also in ngspice's own report of a deck with
+# `.options acct` ("Transient analysis time", wall clock).
 mos_ticks_cpu() { # deck ticks -> CPU seconds of ngspice -b
     (cd "$(dirname "$1")" && TIMEFORMAT='%U %S' &&
         { time ngspice -b -r "$(basename "$1" .cir).raw" "$(basename "$1")" >"$(basename "$1" .cir).log" 2>&1; } 2>&1 |
@@ -454,7 +456,7 @@ mos_cfg() { # dev dir -> config on stdout
 }
 if want mos; then
     b=build/bench-mos
-    n=${MOS_TICKS:-20}
+    n=${MOS_TICKS:-250}
     mkdir -p "$b"
     rm -rf "$b/t/substrate"
     bin/tdi-cosim --synth-bundle "$b/t/substrate" 64 16 4 1 >/dev/null
