@@ -22,24 +22,11 @@
 static const char *const CARDS[] = {".model tdi_nmos nmos level=14 version=4.8",
                                     ".model tdi_pmos pmos level=14 version=4.8", NULL};
 
-/* a tdi_gen_text of s's '\n'-separated lines */
+/* a tdi_gen_text of s's '\n'-separated lines (the co-simulator's own splitter) */
 static tdi_gen_text *text_of(const char *s)
 {
-    tdi_gen_text *t = calloc(1, sizeof *t);
-    t->buf = strdup(s);
-    size_t n = 1;
-    for (const char *p = s; *p; p++)
-        n += *p == '\n';
-    t->lines = calloc(n + 1, sizeof(char *));
-    for (char *p = t->buf; *p;) {
-        char *e = strchr(p, '\n');
-        t->lines[t->n_lines++] = p;
-        if (!e)
-            break;
-        *e = '\0';
-        p = e + 1;
-    }
-    return t;
+    char *copy = strdup(s);
+    return copy ? tdi_cosim_deck_text(copy, NULL) : NULL;
 }
 
 /* ngspice's drain-current noise (two-sided A^2/Hz at 10 Hz and 1 MHz) of one device alone, by
