@@ -520,6 +520,13 @@ int tdi_cosim_linear_g(const struct tdi_gen_circuit *c, double *G, double *i_res
 /* From the same one op: load (n_nodes, S) = the summed output conductance of the OTAs whose
  * output is each node (each OTA's d i_out / d v_out with its inputs held). */
 int tdi_cosim_linear_loads(const struct tdi_gen_circuit *c, double *load, tdi_err *err);
+/* The hold netlist's unit currents (tdi_cosim_linear.c), shared by the linearised route and the
+ * offset trim: tdi_cosim_hold_save issues "save i(vh<unit>) ..." for every unit on the loaded
+ * deck (before its op: the op's plot then keeps only saved vectors, so reads stay fast);
+ * tdi_cosim_hold_currents reads them after the op into cur (N), A: the current the circuit
+ * drives into each held unit node. ngspice's text on failure. */
+int tdi_cosim_hold_save(const struct tdi_gen_circuit *c, tdi_err *err);
+int tdi_cosim_hold_currents(const struct tdi_gen_circuit *c, double *cur, tdi_err *err);
 /* circuit.mos_self_comp (cosim/tdi_cosim_mos_comp.c, docs/devices.md "Self-term
  * compensation"): mos_self_comp_passes times, the loads measured by tdi_cosim_linear_loads and
  * applied (tdi_gen_mos_comp_apply: resistors to vcm shrunk, device list rebuilt). Nothing when

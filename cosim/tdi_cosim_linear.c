@@ -21,19 +21,42 @@
 #define LIN_NL 6 /* an OTA's local nodes: out, inp, inn (outer), tail, mirror, bias (inner) */
 #define LIN_NO 3
 
-/* Every i(vh<unit>) of the loaded op into cur (N), A. */
-static int lin_hold_currents(const tdi_gen_circuit *c, double *cur, tdi_err *err)
+/* "i(vh<unit>)" of unit i in lower case: ngspice's name of its hold source's current vector. */
+static void hold_vec(const tdi_gen_circuit *c, size_t i, char *buf, size_t n)
 {
-    for (size_t i = 0; i < c->N; i++) {
-        char name[72];
-        int n = snprintf(name, sizeof name, "i(vh%s)", c->nodes[i].name);
-        for (int q = 0; q < n && q < (int)sizeof name; q++)
-            name[q] = (char)tolower((unsigned char)name[q]);
-        int rc = tdi_cosim_ng_real(name, &cur[i], err);
-        if (rc)
-            return rc;
+    snprintf(buf, n, "i(vh%s)", c->nodes[i].name);
+    for (char *p = buf; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+int tdi_cosim_hold_save(const tdi_gen_circuit *c, tdi_err *err)
+{
+    char cmd[1024];
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < c->N && !rc; i++) {
+        char v[80];
+        hold_vec(c, i, v, sizeof v);
+        if (n == 0)
+            n = (size_t)snprintf(cmd, sizeof cmd, "save");
+        n += (size_t)snprintf(cmd + n, sizeof cmd - n, " %s", v);
+        if (n > sizeof cmd - 100 || i + 1 == c->N) {
+            rc = tdi_cosim_ng_cmd(cmd, err);
+            n = 0;
+        }
     }
-    return 0;
+    return rc;
+}
+
+int tdi_cosim_hold_currents(const tdi_gen_circuit *c, double *cur, tdi_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < c->N && !rc; i++) {
+        char v[80];
+        hold_vec(c, i, v, sizeof v);
+        rc = tdi_cosim_ng_real(v, &cur[i], err);
+    }
+    return rc;
 }
 
 /* The node index of name in c->nodes, -1 for the rails (vcm, vdd, 0) and not found. */
@@ -179,25 +202,13 @@ static int lin_elements(const tdi_gen_circuit *c, const double *ss, tdi_gen_elem
  * generators, Vcm the rest voltage), in tdi_cosim_realised.op_supply_W's order. */
 static const char *const lin_supply[TDI_COSIM_OP_SUPPLY] = {"vdd", "vbias", "vcm"};
 
-/* "save i(vh<unit>) ..." for every unit and the rails' i(v): the op's plot keeps those only. ngspice
- * looks a device parameter (@m[gm]) up after a linear search of the plot's vectors with an
- * allocation per vector: with every node saved that made one read O(nodes), 2 ms at D = 16. */
+/* "save" of every hold current (tdi_cosim_hold_save) and the rails' i(v): the op's plot keeps
+ * those only. ngspice looks a device parameter (@m[gm]) up after a linear search of the plot's
+ * vectors with an allocation per vector: with every node saved that made one read O(nodes), 2 ms
+ * at D = 16. */
 static int lin_save(const tdi_gen_circuit *c, tdi_err *err)
 {
-    char cmd[1024];
-    size_t n = 0;
-    int rc = 0;
-    for (size_t i = 0; i < c->N && !rc; i++) {
-        if (n == 0)
-            n = (size_t)snprintf(cmd, sizeof cmd, "save");
-        n += (size_t)snprintf(cmd + n, sizeof cmd - n, " i(vh%s)", c->nodes[i].name);
-        if (n > sizeof cmd - 80 || i + 1 == c->N) {
-            for (char *p = cmd; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-            rc = tdi_cosim_ng_cmd(cmd, err);
-            n = 0;
-        }
-    }
+    int rc = tdi_cosim_hold_save(c, err);
     if (!rc && c->phys.mos)
         rc = tdi_cosim_ng_cmd("save i(vdd) i(vbias) i(vcm)", err);
     return rc;
@@ -238,7 +249,7 @@ static int lin_op(const tdi_gen_circuit *c, double *i_rest, double *ss, double *
     if (!rc && (rc = tdi_cosim_ng_cmd("op", err)))
         tdi_err_prefix(err, "op at rest (every unit held at its reference)");
     if (!rc)
-        rc = lin_hold_currents(c, i_rest, err);
+        rc = tdi_cosim_hold_currents(c, i_rest, err);
     if (!rc)
         rc = lin_supply_power(c, sup, err);
     if (!rc)

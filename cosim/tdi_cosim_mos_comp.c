@@ -6,7 +6,6 @@
  * (tdi_gen_mos_trim_apply). Invariant: each pass measures the circuit as last rebuilt; the trim
  * is measured after the compensation (which rebuilds the devices). Non-goal: the rules
  * themselves (generator/tdi_gen_mos_comp.c, generator/tdi_gen_mos_trim.c). */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,35 +30,6 @@ int tdi_cosim_mos_self_comp(tdi_gen_circuit *c, tdi_err *err)
     return rc ? tdi_err_prefix(err, "circuit.mos_self_comp") : 0;
 }
 
-/* "i(vh<unit>)" of unit i, lower case (ngspice's vector names) */
-static void trim_vec(const tdi_gen_circuit *c, size_t i, char *buf, size_t n)
-{
-    snprintf(buf, n, "i(vh%s)", c->nodes[i].name);
-    for (char *p = buf; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-}
-
-/* "save" of every hold current: the op's plot keeps those only (a read is a linear search of
- * the plot's vectors). */
-static int trim_save(const tdi_gen_circuit *c, tdi_err *err)
-{
-    char cmd[1024];
-    size_t n = 0;
-    int rc = 0;
-    for (size_t i = 0; i < c->N && !rc; i++) {
-        char v[80];
-        trim_vec(c, i, v, sizeof v);
-        if (n == 0)
-            n = (size_t)snprintf(cmd, sizeof cmd, "save");
-        n += (size_t)snprintf(cmd + n, sizeof cmd - n, " %s", v);
-        if (n > sizeof cmd - 100 || i + 1 == c->N) {
-            rc = tdi_cosim_ng_cmd(cmd, err);
-            n = 0;
-        }
-    }
-    return rc;
-}
-
 /* One op of the hold netlist (every unit at V_cm): i_rest (N) A, each i(vh<unit>), the current
  * the circuit (its trim included) drives into the held unit node. */
 static int trim_measure(const tdi_gen_circuit *c, double *i_rest, tdi_err *err)
@@ -67,14 +37,10 @@ static int trim_measure(const tdi_gen_circuit *c, double *i_rest, tdi_err *err)
     tdi_gen_text *t = NULL;
     int rc = tdi_gen_netlist_text(c, TDI_GEN_HOLD, 0, 0, &t, err);
     rc = rc ? rc : tdi_cosim_ng_load(t, err);
-    rc = rc ? rc : trim_save(c, err);
+    rc = rc ? rc : tdi_cosim_hold_save(c, err);
     if (!rc && (rc = tdi_cosim_ng_cmd("op", err)))
         tdi_err_prefix(err, "op at rest (every unit held at V_cm)");
-    for (size_t i = 0; i < c->N && !rc; i++) {
-        char v[80];
-        trim_vec(c, i, v, sizeof v);
-        rc = tdi_cosim_ng_real(v, &i_rest[i], err);
-    }
+    rc = rc ? rc : tdi_cosim_hold_currents(c, i_rest, err);
     tdi_cosim_ng_unload();
     tdi_gen_text_free(t);
     return rc;
