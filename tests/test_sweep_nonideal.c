@@ -170,7 +170,8 @@ static void test_refusals(void)
     refused("rlc", "  unit: rc, rlc\n  gain_sigma: [0.01]\n", "unit: rc");
     refused("xgrid", "  xgrid: diagonal\n", "xgrid");
     refused("range", "  gain_sigma: [0.5]\n", "gain_sigma");
-    refused("calib-paper", "  calibrate: none, probe\n", "substrate.mode skip");
+    refused("calib-paper-loop", "  calibrate: none, loop\n", "substrate.mode skip");
+    refused("calib-stage", "  calibrate: probe\n  readout_stage: rc\n", "readout_stage: none");
 }
 
 /* the rows of a results file without the last column (wall_s), in file order */
@@ -340,6 +341,27 @@ static void test_calibrate(void)
     free(a);
 }
 
+/* the paper mode: its 2,560-weight interface refitted by probe (tdi_cosim_calib_paper) */
+static void test_calibrate_paper(void)
+{
+    tdi_err err;
+    int rc = run("calibp", "  seed: 3\n  gain_sigma: [0.05]\n  calibrate: none, probe\n"
+                 "  chips: 1\n", &err);
+    if (!tdi_check_ok(rc, &err, "calibrate paper: a paper-mode sweep with none, probe runs"))
+        return;
+    char *a = rows_of("calibp.out");
+    if (!a)
+        return;
+    TDI_CHECK(cell_of(a, 0, ",cos_centered,") == cell_of(a, 1, ",cos_centered,"),
+              "calibrate paper: the uncalibrated chip's columns equal with none and probe");
+    TDI_CHECK(isnan(cell_of(a, 0, ",cal_cos_centered,")) && cell_of(a, 0, ",cal_probes,") == 0,
+              "calibrate paper: none leaves cal_* nan and 0 probes");
+    TDI_CHECK(isfinite(cell_of(a, 1, ",cal_cos_centered,")) &&
+              cell_of(a, 1, ",cal_probes,") == 512 && cell_of(a, 1, ",cal_E_probe_J,") > 0,
+              "calibrate paper: probe fills cal_* (512 probes, with their energy)");
+    free(a);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -360,6 +382,7 @@ int main(void)
     test_grid();
     test_refusals();
     test_runs();
+    test_calibrate_paper();
     /* the skip mode (calibration needs it; its loader takes the base's substrate keys) */
     char *sk = strstr(t, "mode: paper");
     if (sk)

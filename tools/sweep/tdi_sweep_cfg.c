@@ -214,7 +214,7 @@ static double xaxis_max(const tdi_sweep_cfg *c, const char *key)
 /* The generator's, the converters' and the calibration's conditions on a non-ideal chip
  * (docs/nonideal.md), for every job of the grid at once: behavioural non-idealities need
  * devices: ideal and unit: rc, cap_sigma needs readout_stage: none, converter errors need bits
- * (they are in LSB), calibrate probe | loop the skip mode without a read-out stage. */
+ * (they are in LSB), calibrate probe | loop no read-out stage, and loop the skip mode. */
 static int nonideal_check(const tdi_sweep_cfg *c, tdi_err *err)
 {
     double gen = 0;
@@ -233,16 +233,21 @@ static int nonideal_check(const tdi_sweep_cfg *c, tdi_err *err)
         return tdi_err_set(err, TDI_ECONFIG, "%s: the non-ideality axes (circuit.nonideal, "
                            "docs/nonideal.md) need unit: rc and devices: ideal in every job",
                            c->path);
-    int cal = 0;
+    int cal = 0, loop = 0;
     for (size_t x = 0; x < tdi_sweep_n_xaxes; x++)
         if (strcmp(tdi_sweep_xaxes[x].key, "calibrate") == 0)
-            for (size_t v = 0; v < c->n_x[x]; v++)
+            for (size_t v = 0; v < c->n_x[x]; v++) {
                 cal |= strcmp(c->xword[x][v], "none") != 0;
-    if (cal && (strcmp(c->sub.mode, "skip") != 0 || !stage_none ||
-                strcmp(c->gen.devices, "ideal") != 0))
+                loop |= strcmp(c->xword[x][v], "loop") == 0;
+            }
+    if (cal && (!stage_none || strcmp(c->gen.devices, "ideal") != 0))
         return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.calibrate probe | loop needs "
-                           "substrate.mode skip, readout_stage: none and devices: ideal in every "
-                           "job (docs/nonideal.md \"Calibration\")", c->path);
+                           "readout_stage: none and devices: ideal in every job "
+                           "(docs/nonideal.md \"Calibration\")", c->path);
+    if (loop && strcmp(c->sub.mode, "skip") != 0)
+        return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.calibrate loop needs substrate.mode "
+                           "skip (the paper mode's interface is calibrated by probe only; "
+                           "docs/nonideal.md \"Calibration\")", c->path);
     if (xaxis_max(c, "cap_sigma") > 0 && !stage_none)
         return tdi_err_set(err, TDI_ECONFIG, "%s: sweep.cap_sigma needs readout_stage: none in "
                            "every job (docs/nonideal.md)", c->path);
