@@ -441,6 +441,105 @@ static int cmd_export_preset(const tdi_unet_config *c, const char *preset, tdi_e
     return TDI_OK;
 }
 
+/* sample | fid: the sampler, N, columns and skips from the command line, then the grid or the
+ * Frechet distance (fid: the classifier's config for its checkpoint). */
+static int cmd_sampling(int argc, char **argv, tdi_unet_config *c, const char *ckpt, int fid,
+                        tdi_err *err)
+{
+    int rc;
+    long n = fid ? 2000 : c->sample_n;
+    tdi_unet_sampler sm;
+    rc = parse_sampler(argc, argv, c, &sm, err);
+    if (!rc && opt(argc, argv, "--n", NULL))
+        rc = parse_long(opt(argc, argv, "--n", ""), "--n", &n, err);
+    if (!rc && (n < 1 + fid || n > 10000))
+        rc = tdi_err_set(err, TDI_EARG, "--n %ld: want %d..10000", n, 1 + fid);
+    long cols = 0;
+    if (!rc && opt(argc, argv, "--cols", NULL))
+        rc = parse_long(opt(argc, argv, "--cols", ""), "--cols", &cols, err);
+    if (!rc && (cols < 0 || cols > n))
+        rc = tdi_err_set(err, TDI_EARG, "--cols %ld: want 1..%ld", cols, n);
+    tdi_clf_config cc;
+    if (!rc && fid)
+        rc = tdi_clf_config_load(&cc, DEFAULT_CLF_CONFIG, err);
+    tdi_unet_sfit sf;
+    memset(&sf, 0, sizeof sf);
+    char desc[256];
+    if (!rc)
+        rc = load_skips(argc, argv, c, ckpt, &sf, desc, sizeof desc, err);
+    if (!rc && fid)
+        rc = cmd_fid(c, ckpt, opt(argc, argv, "--clf", cc.out), n,
+                     opt(argc, argv, "--grid", NULL), &sm, &sf, desc, err);
+    else if (!rc)
+        rc = cmd_sample(c, ckpt, opt(argc, argv, "--out", c->sample_out), n, (size_t)cols,
+                        &sm, &sf, desc, err);
+    tdi_unet_sfit_destroy(&sf);
+    return rc;
+}
+
+/* export --split ...: one activation bundle from the command line's split, N, t, seed, first,
+ * pool and output directory. */
+static int cmd_export_split(int argc, char **argv, const tdi_unet_config *c, const char *ckpt,
+                            tdi_err *err)
+{
+    int rc;
+    const char *split = opt(argc, argv, "--split", NULL), *out = opt(argc, argv, "--out", NULL);
+    long n = 0, t = 0, seed = 0, first = 0, pool = 1;
+    rc = (!split || !out || !opt(argc, argv, "--n", NULL) || !opt(argc, argv, "--t", NULL) ||
+          !opt(argc, argv, "--seed", NULL))
+             ? tdi_err_set(err, TDI_EARG, "export needs a PRESET or --split, --n, --t, "
+                           "--seed and --out")
+             : TDI_OK;
+    if (!rc && strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
+        rc = tdi_err_set(err, TDI_EARG, "--split '%s': want train or test", split);
+    if (!rc)
+        rc = parse_long(opt(argc, argv, "--n", ""), "--n", &n, err);
+    if (!rc)
+        rc = parse_long(opt(argc, argv, "--t", ""), "--t", &t, err);
+    if (!rc)
+        rc = parse_long(opt(argc, argv, "--seed", ""), "--seed", &seed, err);
+    if (!rc)
+        rc = parse_long(opt(argc, argv, "--first", "0"), "--first", &first, err);
+    if (!rc)
+        rc = parse_long(opt(argc, argv, "--pool", "1"), "--pool", &pool, err);
+    if (!rc && seed < 0)
+        rc = tdi_err_set(err, TDI_EARG, "--seed %ld: must be >= 0", seed);
+    if (!rc) {
+        tdi_unet_export_opts o = {ckpt, split, n, first, t, pool, (uint64_t)seed, out};
+        rc = tdi_unet_export(c, &o, stderr, err);
+        if (!rc)
+            printf("wrote %s (%ld %s images from %ld, t = %ld, seed %ld, pool %ld)\n", out, n,
+                   split, first, t, seed, pool);
+    }
+    return rc;
+}
+
+/* bench: training and inference images/s at --batch for --seconds, with or without skips. */
+static int cmd_bench(int argc, char **argv, const tdi_unet_config *c, tdi_err *err)
+{
+    int rc;
+    long b = 64, secs = 10;
+    rc = parse_long(opt(argc, argv, "--batch", "64"), "--batch", &b, err);
+    if (!rc)
+        rc = parse_long(opt(argc, argv, "--seconds", "10"), "--seconds", &secs, err);
+    if (!rc && (b < 1 || b > 4096 || secs < 1))
+        rc = tdi_err_set(err, TDI_EARG, "bench: --batch 1..4096, --seconds >= 1");
+    const char *ss = opt(argc, argv, "--sskip", "no");
+    if (!rc && strcmp(ss, "yes") != 0 && strcmp(ss, "no") != 0)
+        rc = tdi_err_set(err, TDI_EARG, "bench: --sskip yes|no, not '%s'", ss);
+    double tr = 0, inf = 0;
+    size_t np = 0;
+    if (!rc)
+        rc = tdi_unet_bench(c, b, (double)secs, strcmp(ss, "yes") == 0, &tr, &inf, &np,
+                            err);
+    if (!rc)
+        printf("U-Net C=%ld batch %ld%s: params %zu: training %.1f images/s (forward + "
+               "backward + Adam), inference %.1f images/s\n",
+               c->channels, b, strcmp(ss, "yes") == 0 ? " substrate skips e1+e2" : "", np,
+               tr, inf);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     /* OpenMP threads that spin while OpenBLAS's own threads work cost about a third of the speed
@@ -499,34 +598,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "eval") == 0) {
         rc = cmd_eval(&c, ckpt, &err);
     } else if (strcmp(cmd, "sample") == 0 || strcmp(cmd, "fid") == 0) {
-        const int fid = strcmp(cmd, "fid") == 0;
-        long n = fid ? 2000 : c.sample_n;
-        tdi_unet_sampler sm;
-        rc = parse_sampler(argc, argv, &c, &sm, &err);
-        if (!rc && opt(argc, argv, "--n", NULL))
-            rc = parse_long(opt(argc, argv, "--n", ""), "--n", &n, &err);
-        if (!rc && (n < 1 + fid || n > 10000))
-            rc = tdi_err_set(&err, TDI_EARG, "--n %ld: want %d..10000", n, 1 + fid);
-        long cols = 0;
-        if (!rc && opt(argc, argv, "--cols", NULL))
-            rc = parse_long(opt(argc, argv, "--cols", ""), "--cols", &cols, &err);
-        if (!rc && (cols < 0 || cols > n))
-            rc = tdi_err_set(&err, TDI_EARG, "--cols %ld: want 1..%ld", cols, n);
-        tdi_clf_config cc;
-        if (!rc && fid)
-            rc = tdi_clf_config_load(&cc, DEFAULT_CLF_CONFIG, &err);
-        tdi_unet_sfit sf;
-        memset(&sf, 0, sizeof sf);
-        char desc[256];
-        if (!rc)
-            rc = load_skips(argc, argv, &c, ckpt, &sf, desc, sizeof desc, &err);
-        if (!rc && fid)
-            rc = cmd_fid(&c, ckpt, opt(argc, argv, "--clf", cc.out), n,
-                         opt(argc, argv, "--grid", NULL), &sm, &sf, desc, &err);
-        else if (!rc)
-            rc = cmd_sample(&c, ckpt, opt(argc, argv, "--out", c.sample_out), n, (size_t)cols,
-                            &sm, &sf, desc, &err);
-        tdi_unet_sfit_destroy(&sf);
+        rc = cmd_sampling(argc, argv, &c, ckpt, strcmp(cmd, "fid") == 0, &err);
     } else if (strcmp(cmd, "finetune") == 0) {
         rc = pos ? cmd_finetune(&c, pos, &err)
                  : tdi_err_set(&err, TDI_EARG, "finetune needs a config (configs/finetune.yaml)");
@@ -536,54 +608,9 @@ int main(int argc, char **argv)
     } else if (is_export && pos) {
         rc = cmd_export_preset(&c, pos, &err);
     } else if (is_export) {
-        const char *split = opt(argc, argv, "--split", NULL), *out = opt(argc, argv, "--out", NULL);
-        long n = 0, t = 0, seed = 0, first = 0, pool = 1;
-        rc = (!split || !out || !opt(argc, argv, "--n", NULL) || !opt(argc, argv, "--t", NULL) ||
-              !opt(argc, argv, "--seed", NULL))
-                 ? tdi_err_set(&err, TDI_EARG, "export needs a PRESET or --split, --n, --t, "
-                               "--seed and --out")
-                 : TDI_OK;
-        if (!rc && strcmp(split, "train") != 0 && strcmp(split, "test") != 0)
-            rc = tdi_err_set(&err, TDI_EARG, "--split '%s': want train or test", split);
-        if (!rc)
-            rc = parse_long(opt(argc, argv, "--n", ""), "--n", &n, &err);
-        if (!rc)
-            rc = parse_long(opt(argc, argv, "--t", ""), "--t", &t, &err);
-        if (!rc)
-            rc = parse_long(opt(argc, argv, "--seed", ""), "--seed", &seed, &err);
-        if (!rc)
-            rc = parse_long(opt(argc, argv, "--first", "0"), "--first", &first, &err);
-        if (!rc)
-            rc = parse_long(opt(argc, argv, "--pool", "1"), "--pool", &pool, &err);
-        if (!rc && seed < 0)
-            rc = tdi_err_set(&err, TDI_EARG, "--seed %ld: must be >= 0", seed);
-        if (!rc) {
-            tdi_unet_export_opts o = {ckpt, split, n, first, t, pool, (uint64_t)seed, out};
-            rc = tdi_unet_export(&c, &o, stderr, &err);
-            if (!rc)
-                printf("wrote %s (%ld %s images from %ld, t = %ld, seed %ld, pool %ld)\n", out, n,
-                       split, first, t, seed, pool);
-        }
+        rc = cmd_export_split(argc, argv, &c, ckpt, &err);
     } else if (strcmp(cmd, "bench") == 0) {
-        long b = 64, secs = 10;
-        rc = parse_long(opt(argc, argv, "--batch", "64"), "--batch", &b, &err);
-        if (!rc)
-            rc = parse_long(opt(argc, argv, "--seconds", "10"), "--seconds", &secs, &err);
-        if (!rc && (b < 1 || b > 4096 || secs < 1))
-            rc = tdi_err_set(&err, TDI_EARG, "bench: --batch 1..4096, --seconds >= 1");
-        const char *ss = opt(argc, argv, "--sskip", "no");
-        if (!rc && strcmp(ss, "yes") != 0 && strcmp(ss, "no") != 0)
-            rc = tdi_err_set(&err, TDI_EARG, "bench: --sskip yes|no, not '%s'", ss);
-        double tr = 0, inf = 0;
-        size_t np = 0;
-        if (!rc)
-            rc = tdi_unet_bench(&c, b, (double)secs, strcmp(ss, "yes") == 0, &tr, &inf, &np,
-                                &err);
-        if (!rc)
-            printf("U-Net C=%ld batch %ld%s: params %zu: training %.1f images/s (forward + "
-                   "backward + Adam), inference %.1f images/s\n",
-                   c.channels, b, strcmp(ss, "yes") == 0 ? " substrate skips e1+e2" : "", np,
-                   tr, inf);
+        rc = cmd_bench(argc, argv, &c, &err);
     } else {
         rc = tdi_err_set(&err, TDI_EARG, "unknown command '%s'", cmd); /* cmds[] above */
     }
