@@ -602,6 +602,12 @@ static void test_resume(void)
     rc = tdi_unet_export(&ca, &o4, NULL, &err);
     TDI_CHECK(rc != 0 && stat(out4, &st) != 0, "export from a missing checkpoint writes nothing");
     tdi_check_contains(err.msg, "/nonexistent.ckpt", "missing checkpoint: message names it");
+    o4.ckpt = ca.out;
+    o4.first = 9999;
+    rc = tdi_unet_export(&ca, &o4, NULL, &err);
+    TDI_CHECK(rc != 0 && stat(out4, &st) != 0, "export past the split's end writes nothing");
+    tdi_check_contains(err.msg, "the test split has 10000",
+                       "past the end: message gives the split's size");
     tdi_unet_free(ma);
     tdi_unet_free(mb);
 }

@@ -341,8 +341,30 @@ static void pool_rows(const float *src, size_t ch, size_t side, size_t b, size_t
         }
 }
 
-int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FILE *progress,
-                    tdi_err *err)
+/* The export's work arrays: N images in batches of B, activations pooled by p. */
+typedef struct {
+    size_t N, B, T, p;
+    double *beta, *abar, *index;
+    float *x0, *xt, *eps, *tf;
+    float *act[TDI_UNET_NBLOCKS];
+    size_t dims[TDI_UNET_NBLOCKS];
+} export_ws;
+
+static void export_ws_free(export_ws *w)
+{
+    for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
+        free(w->act[k]);
+    free(w->beta);
+    free(w->abar);
+    free(w->index);
+    free(w->x0);
+    free(w->xt);
+    free(w->eps);
+    free(w->tf);
+}
+
+/* t, pool, n and first in range */
+static int export_args(const tdi_unet_config *c, const tdi_unet_export_opts *o, tdi_err *err)
 {
     if (o->t < 0 || o->t >= c->T)
         return tdi_err_set(err, TDI_EARG, "export: t = %ld is outside [0, %ld)", o->t, c->T);
@@ -351,131 +373,157 @@ int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FIL
                            o->pool);
     if (o->n < 1 || o->first < 0)
         return tdi_err_set(err, TDI_EARG, "export: n = %ld, first = %ld", o->n, o->first);
-    int rc = tdi_dir_check(o->out, err); /* refuse a foreign --out before the work, not after */
+    return 0;
+}
+
+/* The schedule and image arrays, then the model (batch B) and its blocks' activation arrays. */
+static int export_setup(const tdi_unet_config *c, const tdi_unet_export_opts *o, export_ws *w,
+                        tdi_unet **m, tdi_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->N = (size_t)o->n, w->B = 250, w->T = (size_t)c->T, w->p = (size_t)o->pool;
+    w->beta = malloc(w->T * sizeof *w->beta), w->abar = malloc(w->T * sizeof *w->abar);
+    w->index = malloc(w->N * sizeof *w->index);
+    w->x0 = malloc(w->N * 1024 * sizeof *w->x0), w->xt = malloc(w->N * 1024 * sizeof *w->xt);
+    w->eps = malloc(w->B * 1024 * sizeof *w->eps), w->tf = malloc(w->B * sizeof *w->tf);
+    if (!w->beta || !w->abar || !w->index || !w->x0 || !w->xt || !w->eps || !w->tf)
+        return tdi_err_set(err, TDI_ENOMEM, "export: out of memory");
+    tdi_unet_schedule(w->T, c->beta_start, c->beta_end, w->beta, w->abar);
+    int rc = load_model(c, o->ckpt, w->B, m, err);
+    for (int k = 0; k < TDI_UNET_NBLOCKS && !rc; k++) {
+        size_t ch;
+        tdi_unet_block_out(*m, (tdi_unet_block_id)k, &ch, NULL);
+        w->dims[k] = ch * w->p * w->p;
+        if (!(w->act[k] = malloc(w->N * w->dims[k] * sizeof(float))))
+            rc = tdi_err_set(err, TDI_ENOMEM, "export: out of memory");
+    }
+    return rc;
+}
+
+/* Every batch: x0 from the split, x_t = the seeded forward noising at t, the U-Net's forward,
+ * each block's output pooled into its activation rows. */
+static int export_forward(const tdi_unet_export_opts *o, const tdi_unet_dataset *ds,
+                          tdi_unet *m, export_ws *w, FILE *progress, tdi_err *err)
+{
+    const int split_id = strcmp(o->split, "train") == 0 ? 0 : 1;
+    double t0 = tdi_clock_s(CLOCK_MONOTONIC);
+    for (size_t s = 0; s < w->N; s += w->B) {
+        const size_t b = w->N - s < w->B ? w->N - s : w->B;
+        memcpy(w->x0 + s * 1024, ds->img + ((size_t)o->first + s) * 1024,
+               b * 1024 * sizeof(float));
+        for (size_t i = 0; i < b; i++) {
+            w->tf[i] = (float)o->t;
+            w->index[s + i] = (double)(o->first + (long)(s + i));
+        }
+        int rc = tdi_unet_export_noise(o->seed, split_id, o->first + (long)s, o->t, w->abar,
+                                       w->x0 + s * 1024, b, w->eps, w->xt + s * 1024, err);
+        if (rc)
+            return rc;
+        tdi_unet_forward(m, w->xt + s * 1024, w->tf, b, NULL);
+        for (int k = 0; k < TDI_UNET_NBLOCKS; k++) {
+            size_t ch, side;
+            const float *src = tdi_unet_block_out(m, (tdi_unet_block_id)k, &ch, &side);
+            pool_rows(src, ch, side, b, w->p, w->act[k], s);
+        }
+        if (progress)
+            fprintf(progress, "export %s: %zu/%zu images, %.1f images/s\r", o->split, s + b,
+                    w->N, (double)(s + b) / (tdi_clock_s(CLOCK_MONOTONIC) - t0));
+    }
+    if (progress)
+        fprintf(progress, "\n");
+    return 0;
+}
+
+/* Into dir: each block's activations and conv1 weights, index, x0 and xt (.npy). */
+static int export_arrays(const export_ws *w, const tdi_unet *m, const char *dir, tdi_err *err)
+{
+    char path[1400];
+    int rc = 0;
+    for (int k = 0; k < TDI_UNET_NBLOCKS && !rc; k++) {
+        size_t shape[4] = {w->N, w->dims[k], 0, 0};
+        snprintf(path, sizeof path, "%s/%s.npy", dir, tdi_unet_block_names[k]);
+        rc = tdi_npy_write(path, TDI_NPY_F32, 2, shape, w->act[k], err);
+        if (rc)
+            break;
+        size_t co, ci;
+        const float *wt = tdi_unet_block_conv1(m, (tdi_unet_block_id)k, &co, &ci);
+        size_t ws[4] = {co, ci, 3, 3};
+        snprintf(path, sizeof path, "%s/w_%s.npy", dir, tdi_unet_block_names[k]);
+        rc = tdi_npy_write(path, TDI_NPY_F32, 4, ws, wt, err);
+    }
+    size_t s1[4] = {w->N, 0, 0, 0}, s2[4] = {w->N, 1024, 0, 0};
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/index.npy", dir);
+        rc = tdi_npy_write(path, TDI_NPY_F64, 1, s1, w->index, err);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/x0.npy", dir);
+        rc = tdi_npy_write(path, TDI_NPY_F32, 2, s2, w->x0, err);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/xt.npy", dir);
+        rc = tdi_npy_write(path, TDI_NPY_F32, 2, s2, w->xt, err);
+    }
+    return rc;
+}
+
+/* dir/manifest.yaml: what was exported, from which checkpoint (and its hash). */
+static int export_manifest(const tdi_unet_config *c, const tdi_unet_export_opts *o,
+                           const export_ws *w, const char *dir, tdi_err *err)
+{
+    uint64_t h = 0;
+    char hex[17], path[1400];
+    int rc = tdi_hash_file(o->ckpt, &h, err);
+    if (rc)
+        return rc;
+    tdi_hash_hex(h, hex);
+    snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+    tdi_atomic_file af;
+    if ((rc = tdi_atomic_open(&af, path, err)))
+        return rc;
+    fprintf(af.f,
+            "# tdi activation bundle (docs/formats.md), written by tdi-unet export\n"
+            "format: tdi-activations\nversion: 1\nsplit: %s\nn: %zu\nt: %ld\nseed: %llu\n"
+            "pool: %ld\nfirst: %ld\nchannels: %ld\ncheckpoint: \"%s\"\n"
+            "checkpoint_hash: \"%s\"\nlayers: {",
+            o->split, w->N, o->t, (unsigned long long)o->seed, o->pool, o->first, c->channels,
+            o->ckpt, hex);
+    for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
+        fprintf(af.f, "%s%s: [%zu, %zu]", k ? ", " : "", tdi_unet_block_names[k], w->N,
+                w->dims[k]);
+    fprintf(af.f, "}\n");
+    return tdi_atomic_commit(&af, err);
+}
+
+int tdi_unet_export(const tdi_unet_config *c, const tdi_unet_export_opts *o, FILE *progress,
+                    tdi_err *err)
+{
+    int rc = export_args(c, o, err);
+    if (!rc) /* refuse a foreign --out before the work, not after */
+        rc = tdi_dir_check(o->out, err);
     if (rc)
         return rc;
     tdi_unet_dataset ds;
     if ((rc = tdi_unet_dataset_load(&ds, c->data_dir, o->split, err)))
         return rc;
-    if ((size_t)(o->first + o->n) > ds.n) {
+    if ((size_t)(o->first + o->n) > ds.n) { /* the message before destroy, which zeroes ds.n */
+        rc = tdi_err_set(err, TDI_EARG, "export: images %ld..%ld requested, the %s split has %zu",
+                         o->first, o->first + o->n - 1, o->split, ds.n);
         tdi_unet_dataset_destroy(&ds);
-        return tdi_err_set(err, TDI_EARG, "export: images %ld..%ld requested, the %s split has %zu",
-                           o->first, o->first + o->n - 1, o->split, ds.n);
+        return rc;
     }
-    const size_t N = (size_t)o->n, B = 250, T = (size_t)c->T, p = (size_t)o->pool;
     tdi_unet *m = NULL;
+    export_ws w;
     char tmp[1200] = "";
-    float *act[TDI_UNET_NBLOCKS] = {0};
-    size_t dims[TDI_UNET_NBLOCKS] = {0};
-    double *beta = malloc(T * sizeof *beta), *abar = malloc(T * sizeof *abar);
-    double *index = malloc(N * sizeof *index);
-    float *x0 = malloc(N * 1024 * sizeof *x0), *xt = malloc(N * 1024 * sizeof *xt);
-    float *eps = malloc(B * 1024 * sizeof *eps), *tf = malloc(B * sizeof *tf);
-    if (!beta || !abar || !index || !x0 || !xt || !eps || !tf) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "export: out of memory");
-        goto out;
-    }
-    tdi_unet_schedule(T, c->beta_start, c->beta_end, beta, abar);
-    if ((rc = load_model(c, o->ckpt, B, &m, err)))
-        goto out;
-    for (int k = 0; k < TDI_UNET_NBLOCKS; k++) {
-        size_t ch;
-        tdi_unet_block_out(m, (tdi_unet_block_id)k, &ch, NULL);
-        dims[k] = ch * p * p;
-        if (!(act[k] = malloc(N * dims[k] * sizeof(float)))) {
-            rc = tdi_err_set(err, TDI_ENOMEM, "export: out of memory");
-            goto out;
-        }
-    }
-    const int split_id = strcmp(o->split, "train") == 0 ? 0 : 1;
-    double t0 = tdi_clock_s(CLOCK_MONOTONIC);
-    for (size_t s = 0; s < N; s += B) {
-        const size_t b = N - s < B ? N - s : B;
-        memcpy(x0 + s * 1024, ds.img + ((size_t)o->first + s) * 1024, b * 1024 * sizeof(float));
-        for (size_t i = 0; i < b; i++) {
-            tf[i] = (float)o->t;
-            index[s + i] = (double)(o->first + (long)(s + i));
-        }
-        if ((rc = tdi_unet_export_noise(o->seed, split_id, o->first + (long)s, o->t, abar,
-                                        x0 + s * 1024, b, eps, xt + s * 1024, err)))
-            goto out;
-        tdi_unet_forward(m, xt + s * 1024, tf, b, NULL);
-        for (int k = 0; k < TDI_UNET_NBLOCKS; k++) {
-            size_t ch, side;
-            const float *src = tdi_unet_block_out(m, (tdi_unet_block_id)k, &ch, &side);
-            pool_rows(src, ch, side, b, p, act[k], s);
-        }
-        if (progress)
-            fprintf(progress, "export %s: %zu/%zu images, %.1f images/s\r", o->split, s + b, N,
-                    (double)(s + b) / (tdi_clock_s(CLOCK_MONOTONIC) - t0));
-    }
-    if (progress)
-        fprintf(progress, "\n");
-    if ((rc = tdi_dir_begin(o->out, tmp, sizeof tmp, err)))
-        goto out;
-    char path[1400];
-    for (int k = 0; k < TDI_UNET_NBLOCKS && !rc; k++) {
-        size_t shape[4] = {N, dims[k], 0, 0};
-        snprintf(path, sizeof path, "%s/%s.npy", tmp, tdi_unet_block_names[k]);
-        rc = tdi_npy_write(path, TDI_NPY_F32, 2, shape, act[k], err);
-        if (rc)
-            break;
-        size_t co, ci;
-        const float *w = tdi_unet_block_conv1(m, (tdi_unet_block_id)k, &co, &ci);
-        size_t ws[4] = {co, ci, 3, 3};
-        snprintf(path, sizeof path, "%s/w_%s.npy", tmp, tdi_unet_block_names[k]);
-        rc = tdi_npy_write(path, TDI_NPY_F32, 4, ws, w, err);
-    }
-    size_t s1[4] = {N, 0, 0, 0}, s2[4] = {N, 1024, 0, 0};
-    if (!rc) {
-        snprintf(path, sizeof path, "%s/index.npy", tmp);
-        rc = tdi_npy_write(path, TDI_NPY_F64, 1, s1, index, err);
-    }
-    if (!rc) {
-        snprintf(path, sizeof path, "%s/x0.npy", tmp);
-        rc = tdi_npy_write(path, TDI_NPY_F32, 2, s2, x0, err);
-    }
-    if (!rc) {
-        snprintf(path, sizeof path, "%s/xt.npy", tmp);
-        rc = tdi_npy_write(path, TDI_NPY_F32, 2, s2, xt, err);
-    }
-    if (!rc) {
-        uint64_t h = 0;
-        char hex[17];
-        if ((rc = tdi_hash_file(o->ckpt, &h, err)))
-            goto out;
-        tdi_hash_hex(h, hex);
-        snprintf(path, sizeof path, "%s/manifest.yaml", tmp);
-        tdi_atomic_file af;
-        if ((rc = tdi_atomic_open(&af, path, err)))
-            goto out;
-        fprintf(af.f,
-                "# tdi activation bundle (docs/formats.md), written by tdi-unet export\n"
-                "format: tdi-activations\nversion: 1\nsplit: %s\nn: %zu\nt: %ld\nseed: %llu\n"
-                "pool: %ld\nfirst: %ld\nchannels: %ld\ncheckpoint: \"%s\"\n"
-                "checkpoint_hash: \"%s\"\nlayers: {",
-                o->split, N, o->t, (unsigned long long)o->seed, o->pool, o->first, c->channels,
-                o->ckpt, hex);
-        for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
-            fprintf(af.f, "%s%s: [%zu, %zu]", k ? ", " : "", tdi_unet_block_names[k], N,
-                    dims[k]);
-        fprintf(af.f, "}\n");
-        rc = tdi_atomic_commit(&af, err);
-    }
-    if (!rc)
-        rc = tdi_dir_commit(tmp, o->out, err);
-out:
+    rc = export_setup(c, o, &w, &m, err);
+    rc = rc ? rc : export_forward(o, &ds, m, &w, progress, err);
+    rc = rc ? rc : tdi_dir_begin(o->out, tmp, sizeof tmp, err);
+    rc = rc ? rc : export_arrays(&w, m, tmp, err);
+    rc = rc ? rc : export_manifest(c, o, &w, tmp, err);
+    rc = rc ? rc : tdi_dir_commit(tmp, o->out, err);
     if (rc && tmp[0])
         tdi_dir_abort(tmp);
-    for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
-        free(act[k]);
-    free(beta);
-    free(abar);
-    free(index);
-    free(x0);
-    free(xt);
-    free(eps);
-    free(tf);
+    export_ws_free(&w);
     tdi_unet_free(m);
     tdi_unet_dataset_destroy(&ds);
     return rc;
