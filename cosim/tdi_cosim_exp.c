@@ -209,17 +209,16 @@ static int exp_dev_noise(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl, l
                                    err);
 }
 
-int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
-                      tdi_cosim_out *out, tdi_err *err)
+/* The plan's shape against the circuit; L ticks per sample and total ticks. */
+static int exp_check(const tdi_cosim_circuit *c, const tdi_cosim_plan *pl, long *L, long *total,
+                     tdi_err *err)
 {
-    memset(out, 0, sizeof *out);
     size_t n = c->n, ns = pl->n_samples;
     if (ns == 0 || pl->n_read == 0 || pl->settle_ticks < 0 || pl->avg_ticks < 1 ||
         pl->adc_stride < 1 || !(pl->tick > 0))
         return tdi_err_set(err, TDI_EARG, "experiment: need samples, read-out units, tick > 0, "
                            "avg_ticks >= 1 and adc_stride >= 1");
-    long L = 0, total = 0;
-    if (tdi_cosim_ticks_total(pl->settle_ticks, pl->avg_ticks, ns, &L, &total, err))
+    if (tdi_cosim_ticks_total(pl->settle_ticks, pl->avg_ticks, ns, L, total, err))
         return err ? tdi_err_prefix(err, "experiment") : TDI_EARG;
     for (size_t r = 0; r < pl->n_read; r++)
         if (pl->read[r] >= n)
@@ -229,128 +228,196 @@ int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi
         if (pl->wave[r] >= n || pl->wave_every < 1)
             return tdi_err_set(err, TDI_EARG, "experiment: waveform unit %zu >= n = %zu or "
                                "wave_every < 1", pl->wave[r], n);
-    int rc = 0;
-    exp_ctx x = {0};
-    tdi_cosim_sde *sde = NULL;
-    tdi_cosim_noise nz = {0};
-    tdi_cosim_devnoise dn = {0};
+    return 0;
+}
+
+/* out's arrays and x's (cols: the batched sde's width); *drive (ns, n) when the engine gets
+ * the circuit's rest currents added (analytic, sde; spice has them in its cards). */
+static int exp_alloc(tdi_cosim_kind kind, exp_ctx *x, double **drive, tdi_err *err)
+{
+    const tdi_cosim_plan *pl = x->pl;
+    size_t n = x->c->n, ns = pl->n_samples;
+    tdi_cosim_out *out = x->out;
     out->est = calloc(ns * pl->n_read, sizeof(double));
     out->bias_q = malloc(sizeof(double) * ns * n);
     out->e_bias = calloc(ns, sizeof(double));
     out->e_r = calloc(ns, sizeof(double));
     out->e_r_stage = calloc(ns, sizeof(double));
-    x.n_acc = calloc(ns, sizeof(long));
+    x->n_acc = calloc(ns, sizeof(long));
     int batched = kind == TDI_COSIM_SDE && !pl->batch && !pl->sde_per_run && ns > 1;
-    x.cols = batched ? (ns < EXP_SDE_COLS ? ns : EXP_SDE_COLS) : 1;
-    x.vprev = calloc(x.cols * n, sizeof(double));
-    x.pprev = calloc(x.cols, sizeof(double));
-    double *vs = malloc(sizeof(double) * n), *drive = NULL;
-    int want_drive = kind != TDI_COSIM_SPICE && c->i_off; /* spice: they are in its cards */
-    if (want_drive)
-        drive = malloc(sizeof(double) * ns * n);
-    if ((want_drive && !drive) || !out->est || !out->bias_q || !out->e_bias || !out->e_r ||
-        !out->e_r_stage || !x.n_acc || !x.vprev || !x.pprev || !vs) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto done;
-    }
-    /* the DAC: quantise and hold (a chip's converters: pl->dac) */
-    for (size_t q = 0; q < ns * n; q++)
-        out->bias_q[q] = pl->dac ? tdi_cosim_conv_apply(pl->dac, q % n, pl->bias[q])
-                                 : tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
-    out->n_dac = (long)(ns * n);
-    for (size_t q = 0; drive && q < ns * n; q++)
-        drive[q] = out->bias_q[q] + c->i_off[q % n];
-    x.drive = drive ? drive : out->bias_q;
-    x.off = drive ? c->i_off : NULL;
-    x.pl = pl;
-    x.c = c;
-    x.out = out;
-    x.L = L;
-    x.ticks_total = total;
-    x.wall0 = x.last_print = tdi_clock_s(CLOCK_MONOTONIC);
+    x->cols = batched ? (ns < EXP_SDE_COLS ? ns : EXP_SDE_COLS) : 1;
+    x->vprev = calloc(x->cols * n, sizeof(double));
+    x->pprev = calloc(x->cols, sizeof(double));
+    int want_drive = kind != TDI_COSIM_SPICE && x->c->i_off;
+    *drive = want_drive ? malloc(sizeof(double) * ns * n) : NULL;
+    if ((want_drive && !*drive) || !out->est || !out->bias_q || !out->e_bias || !out->e_r ||
+        !out->e_r_stage || !x->n_acc || !x->vprev || !x->pprev)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    return 0;
+}
 
-    if (kind == TDI_COSIM_ANALYTIC) {
-        double T = (double)x.L * pl->tick;
-        for (size_t s = 0; s < ns && !rc; s++) {
-            const double *ib = out->bias_q + s * n;
-            rc = tdi_cosim_analytic_solve(c, x.drive + s * n, vs, err);
-            for (size_t r = 0; r < pl->n_read && !rc; r++)
-                out->est[s * pl->n_read + r] = vs[pl->read[r]];
-            double pb = 0, ps = 0;
-            for (size_t i = 0; i < n; i++) {
-                pb += ib[i] * vs[i];
-                if (pl->stage_first > 0 && i >= pl->stage_first)
-                    ps += c->r_unit[i] * vs[i] * vs[i];
-            }
-            out->e_bias[s] = pb * T;
-            out->e_r[s] = tdi_cosim_resistor_power(c, vs) * T; /* v constant: no rate term */
-            out->e_r_stage[s] = ps * T;
+/* The DAC: every sample's bias quantised and held (a chip's converters: pl->dac), plus the
+ * rest currents into drive when it exists. */
+static void exp_dac(exp_ctx *x, double *drive)
+{
+    const tdi_cosim_plan *pl = x->pl;
+    size_t n = x->c->n, ns = pl->n_samples;
+    double *bq = x->out->bias_q;
+    for (size_t q = 0; q < ns * n; q++)
+        bq[q] = pl->dac ? tdi_cosim_conv_apply(pl->dac, q % n, pl->bias[q])
+                        : tdi_cosim_quantize(pl->bias[q], pl->dac_bits, pl->dac_fs);
+    x->out->n_dac = (long)(ns * n);
+    for (size_t q = 0; drive && q < ns * n; q++)
+        drive[q] = bq[q] + x->c->i_off[q % n];
+    x->drive = drive ? drive : bq;
+    x->off = drive ? x->c->i_off : NULL;
+}
+
+/* The analytic engine: each sample's equilibrium read directly, its energies over L ticks. */
+static int exp_analytic(exp_ctx *x, tdi_err *err)
+{
+    const tdi_cosim_plan *pl = x->pl;
+    const tdi_cosim_circuit *c = x->c;
+    tdi_cosim_out *out = x->out;
+    size_t n = c->n;
+    double *vs = malloc(sizeof(double) * n), T = (double)x->L * pl->tick;
+    int rc = vs ? 0 : tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (size_t s = 0; s < pl->n_samples && !rc; s++) {
+        const double *ib = out->bias_q + s * n;
+        rc = tdi_cosim_analytic_solve(c, x->drive + s * n, vs, err);
+        for (size_t r = 0; r < pl->n_read && !rc; r++)
+            out->est[s * pl->n_read + r] = vs[pl->read[r]];
+        double pb = 0, ps = 0;
+        for (size_t i = 0; i < n && !rc; i++) {
+            pb += ib[i] * vs[i];
+            if (pl->stage_first > 0 && i >= pl->stage_first)
+                ps += c->r_unit[i] * vs[i] * vs[i];
         }
-        goto done;
+        if (rc)
+            break;
+        out->e_bias[s] = pb * T;
+        out->e_r[s] = tdi_cosim_resistor_power(c, vs) * T; /* v constant: no rate term */
+        out->e_r_stage[s] = ps * T;
     }
-    if ((rc = tdi_cosim_noise_init(&nz, c, pl->tick, pl->seed, pl->noise, err)))
-        goto done;
-    if (kind == TDI_COSIM_SPICE && c->n_dev > 0 && pl->noise &&
-        (rc = exp_dev_noise(c, pl, total, &dn, err)))
-        goto done;
+    free(vs);
+    return rc;
+}
+
+/* One engine run's statistics added to the job's. */
+static void exp_add_stats(tdi_cosim_stats *to, const tdi_cosim_stats *st)
+{
+    to->ticks_hit += st->ticks_hit;
+    to->points += st->points;
+    to->src_calls += st->src_calls;
+    to->cpu_s += st->cpu_s;
+    to->wall_s += st->wall_s;
+    for (size_t k = 0; k < TDI_COSIM_MAX_SUPPLY; k++)
+        to->supply_q[k] += st->supply_q[k];
+    to->supply_t += st->supply_t;
+}
+
+/* The lock-step runs: one per sample, or one for the whole batch (pl->batch). */
+static int exp_runs(tdi_cosim_kind kind, exp_ctx *x, tdi_cosim_sde *sde, tdi_cosim_noise *nz,
+                    size_t runs, tdi_err *err)
+{
+    const tdi_cosim_plan *pl = x->pl;
+    int rc = 0;
+    for (size_t q = 0; q < runs && !rc; q++) {
+        tdi_cosim_digital dg = {pl->tick, pl->batch ? x->L * (long)pl->n_samples : x->L,
+                                exp_bias, exp_tick, x};
+        tdi_cosim_stats st;
+        x->s_base = pl->batch ? 0 : q;
+        nz->tick0 = (long)x->s_base * x->L;
+        memset(x->vprev, 0, sizeof(double) * x->c->n);
+        x->pprev[0] = 0;
+        if (kind == TDI_COSIM_SDE)
+            rc = tdi_cosim_sde_run(sde, nz, &dg, &st, err);
+        else
+            rc = tdi_cosim_spice_run(x->c, nz, &dg, &st, err);
+        exp_add_stats(&x->out->st, &st);
+    }
+    return rc;
+}
+
+/* The sde and spice engines: noise stream (and the devices' for spice), then the mode-basis
+ * fast path (docs/sde.md), the batched sde or the lock-step runs. */
+static int exp_stochastic(tdi_cosim_kind kind, exp_ctx *x, tdi_err *err)
+{
+    const tdi_cosim_plan *pl = x->pl;
+    const tdi_cosim_circuit *c = x->c;
+    size_t ns = pl->n_samples;
+    int batched = kind == TDI_COSIM_SDE && !pl->batch && !pl->sde_per_run && ns > 1;
+    tdi_cosim_sde *sde = NULL;
+    tdi_cosim_noise nz = {0};
+    tdi_cosim_devnoise dn = {0};
+    int rc = tdi_cosim_noise_init(&nz, c, pl->tick, pl->seed, pl->noise, err);
+    if (!rc && kind == TDI_COSIM_SPICE && c->n_dev > 0 && pl->noise)
+        rc = exp_dev_noise(c, pl, x->ticks_total, &dn, err);
     nz.dev = dn.n ? &dn : NULL;
     nz.scalar = kind == TDI_COSIM_SDE && pl->sde_per_run;
-    /* the mode-basis fast path where it applies (docs/sde.md), else the general engine */
-    int modes = batched && !drive && !pl->adc &&
+    int modes = !rc && batched && !x->off /* no rest currents */ && !pl->adc &&
                 tdi_cosim_sde_modes_applies(c, pl, &nz, NULL, 0);
-    if (kind == TDI_COSIM_SDE && !modes && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err))) {
+    if (!rc && kind == TDI_COSIM_SDE && !modes && !(sde = tdi_cosim_sde_alloc(c, pl->tick, err)))
         rc = err ? err->code : TDI_ENOMEM;
-        goto done;
+    if (!rc && modes) {
+        rc = tdi_cosim_sde_modes_run(c, pl, &nz, x->L, x->out, x->n_acc, err);
+        x->ticks_done = x->L * (long)ns;
+    } else if (!rc && batched) {
+        rc = exp_run_sde_cols(x, sde, &nz, err);
     }
-    if (modes) {
-        rc = tdi_cosim_sde_modes_run(c, pl, &nz, x.L, out, x.n_acc, err);
-        x.ticks_done = x.L * (long)ns;
-    } else if (batched) {
-        rc = exp_run_sde_cols(&x, sde, &nz, err);
-    }
-    size_t runs = batched ? 0 : pl->batch ? 1 : ns;
-    for (size_t q = 0; q < runs && !rc; q++) {
-        tdi_cosim_digital dg = {pl->tick, pl->batch ? x.L * (long)ns : x.L, exp_bias, exp_tick,
-                                &x};
-        tdi_cosim_stats st;
-        x.s_base = pl->batch ? 0 : q;
-        nz.tick0 = (long)x.s_base * x.L;
-        memset(x.vprev, 0, sizeof(double) * n);
-        x.pprev[0] = 0;
-        if (kind == TDI_COSIM_SDE)
-            rc = tdi_cosim_sde_run(sde, &nz, &dg, &st, err);
-        else
-            rc = tdi_cosim_spice_run(c, &nz, &dg, &st, err);
-        out->st.ticks_hit += st.ticks_hit;
-        out->st.points += st.points;
-        out->st.src_calls += st.src_calls;
-        out->st.cpu_s += st.cpu_s;
-        out->st.wall_s += st.wall_s;
-        for (size_t k = 0; k < TDI_COSIM_MAX_SUPPLY; k++)
-            out->st.supply_q[k] += st.supply_q[k];
-        out->st.supply_t += st.supply_t;
-    }
-    if (!rc && batched && out->wave_rows > 1)
-        qsort(out->wave, out->wave_rows, sizeof(double) * (1 + pl->n_wave), exp_wave_cmp);
-    if (!rc) {
-        progress(&x, 1);
-        for (size_t s = 0; s < ns && !rc; s++) {
-            if (x.n_acc[s] == 0)
-                rc = tdi_err_set(err, TDI_EARG, "experiment: sample %zu got no ADC conversion", s);
-            for (size_t r = 0; r < pl->n_read && !rc; r++)
-                out->est[s * pl->n_read + r] /= (double)x.n_acc[s];
-        }
-    } else if (pl->label) {
-        fprintf(stderr, "\n");
-    }
-done:
+    if (!rc)
+        rc = exp_runs(kind, x, sde, &nz, batched ? 0 : pl->batch ? 1 : ns, err);
+    if (!rc && batched && x->out->wave_rows > 1)
+        qsort(x->out->wave, x->out->wave_rows, sizeof(double) * (1 + pl->n_wave), exp_wave_cmp);
     tdi_cosim_sde_free(sde);
     tdi_cosim_noise_destroy(&nz);
     tdi_cosim_devnoise_destroy(&dn);
+    return rc;
+}
+
+/* Each sample's read-out: the mean of its ADC conversions. */
+static int exp_finish(exp_ctx *x, tdi_err *err)
+{
+    const tdi_cosim_plan *pl = x->pl;
+    int rc = 0;
+    progress(x, 1);
+    for (size_t s = 0; s < pl->n_samples && !rc; s++) {
+        if (x->n_acc[s] == 0)
+            rc = tdi_err_set(err, TDI_EARG, "experiment: sample %zu got no ADC conversion", s);
+        for (size_t r = 0; r < pl->n_read && !rc; r++)
+            x->out->est[s * pl->n_read + r] /= (double)x->n_acc[s];
+    }
+    return rc;
+}
+
+int tdi_cosim_exp_run(tdi_cosim_kind kind, const tdi_cosim_circuit *c, const tdi_cosim_plan *pl,
+                      tdi_cosim_out *out, tdi_err *err)
+{
+    memset(out, 0, sizeof *out);
+    long L = 0, total = 0;
+    int rc = exp_check(c, pl, &L, &total, err);
+    if (rc)
+        return rc;
+    exp_ctx x = {0};
+    double *drive = NULL;
+    x.pl = pl, x.c = c, x.out = out, x.L = L, x.ticks_total = total;
+    rc = exp_alloc(kind, &x, &drive, err);
+    if (!rc) {
+        exp_dac(&x, drive);
+        x.wall0 = x.last_print = tdi_clock_s(CLOCK_MONOTONIC);
+        if (kind == TDI_COSIM_ANALYTIC) {
+            rc = exp_analytic(&x, err);
+        } else {
+            rc = exp_stochastic(kind, &x, err);
+            if (!rc)
+                rc = exp_finish(&x, err);
+            else if (pl->label)
+                fprintf(stderr, "\n");
+        }
+    }
     free(x.n_acc);
     free(x.vprev);
     free(x.pprev);
-    free(vs);
     free(drive);
     if (rc)
         tdi_cosim_out_destroy(out);
