@@ -650,8 +650,9 @@ static void spice_cleanup(void)
     ngSpice_Command((char *)"destroy all");
 }
 
-int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
-                        const tdi_cosim_digital *dg, tdi_cosim_stats *st, tdi_err *err)
+/* The run's arguments and every unit's node and source name. */
+static int spice_args(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
+                      const tdi_cosim_digital *dg, const tdi_cosim_stats *st, tdi_err *err)
 {
     if (!c || !nz || !dg || !st || !dg->bias || !dg->on_tick || !(dg->tick > 0) ||
         dg->n_ticks < 1 || nz->n != c->n)
@@ -659,132 +660,141 @@ int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
     for (size_t i = 0; i < c->n; i++)
         if (!c->node || !c->src || !c->node[i] || !c->src[i])
             return tdi_err_set(err, TDI_EARG, "spice run: unit %zu has no node/source name", i);
-    tdi_cosim_ng_host host;
-    tdi_cosim_ng_host_save(&host);
-    int rc = tdi_cosim_ng_init(err);
-    if (rc) {
-        tdi_cosim_ng_host_restore(&host);
-        return rc;
-    }
-    memset(st, 0, sizeof *st);
-    double cpu0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = tdi_clock_s(CLOCK_MONOTONIC);
+    return 0;
+}
 
+static void spice_ctx_free(spice_ctx *x)
+{
+    free(x->ib);
+    free(x->s0);
+    free(x->s1);
+    free(x->v);
+    free(x->d0);
+    free(x->d1);
+    free(x->vec_unit);
+    free(x->src_hash);
+}
+
+/* The run's context: its arrays and the hash of every source the callbacks answer (each
+ * unit's bias and noise source, each device's noise source). */
+static int spice_ctx_init(spice_ctx *x, const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
+                          const tdi_cosim_digital *dg, tdi_cosim_stats *st, tdi_err *err)
+{
     size_t n = c->n;
-    spice_ctx x = {0};
-    x.c = c;
-    x.nz = nz;
-    x.dg = dg;
-    x.st = st;
-    x.h = dg->tick;
-    x.bias_k = -2;
-    x.noise_j = -1;
-    x.last_tick = -1;
-    x.sup_t = NAN;
-    x.hash_cap = 16;
-    while (x.hash_cap < 4 * (n + c->n_dev))
-        x.hash_cap *= 2;
-    char *deck = NULL;
-    char **lines = NULL;
-    x.ib = calloc(n, sizeof(double));
-    x.s0 = calloc(n, sizeof(double));
-    x.s1 = calloc(n, sizeof(double));
-    x.v = calloc(n, sizeof(double));
-    x.d0 = calloc(c->n_dev + 1, sizeof(double));
-    x.d1 = calloc(c->n_dev + 1, sizeof(double));
-    x.src_hash = malloc(sizeof(int) * x.hash_cap);
-    if (!x.ib || !x.s0 || !x.s1 || !x.v || !x.d0 || !x.d1 || !x.src_hash) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t p = 0; p < x.hash_cap; p++)
-        x.src_hash[p] = -1;
-    for (size_t i = 0; i < n; i++) {
-        rc = src_insert(&x, 2 * (int)i, err);
+    memset(x, 0, sizeof *x);
+    x->c = c, x->nz = nz, x->dg = dg, x->st = st, x->h = dg->tick;
+    x->bias_k = -2, x->noise_j = -1, x->last_tick = -1, x->sup_t = NAN;
+    x->hash_cap = 16;
+    while (x->hash_cap < 4 * (n + c->n_dev))
+        x->hash_cap *= 2;
+    x->ib = calloc(n, sizeof(double));
+    x->s0 = calloc(n, sizeof(double));
+    x->s1 = calloc(n, sizeof(double));
+    x->v = calloc(n, sizeof(double));
+    x->d0 = calloc(c->n_dev + 1, sizeof(double));
+    x->d1 = calloc(c->n_dev + 1, sizeof(double));
+    x->src_hash = malloc(sizeof(int) * x->hash_cap);
+    if (!x->ib || !x->s0 || !x->s1 || !x->v || !x->d0 || !x->d1 || !x->src_hash)
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
+    for (size_t p = 0; p < x->hash_cap; p++)
+        x->src_hash[p] = -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = src_insert(x, 2 * (int)i, err);
         if (!rc && c->src_noise[i])
-            rc = src_insert(&x, 2 * (int)i + 1, err);
-        if (rc)
-            goto done;
+            rc = src_insert(x, 2 * (int)i + 1, err);
     }
-    for (size_t d = 0; d < c->n_dev; d++)
-        if ((rc = src_insert(&x, 2 * (int)(n + d), err)))
-            goto done;
-    if (nz->dev && nz->dev->n != c->n_dev) {
+    for (size_t d = 0; d < c->n_dev && !rc; d++)
+        rc = src_insert(x, 2 * (int)(n + d), err);
+    if (!rc && nz->dev && nz->dev->n != c->n_dev)
         rc = tdi_err_set(err, TDI_EARG, "spice run: device noise for %zu of %zu devices",
                          nz->dev->n, c->n_dev);
-        goto done;
-    }
+    return rc;
+}
 
-    deck = tdi_cosim_spice_deck(c, dg->tick, dg->n_ticks, 0, err);
-    if (!deck) {
-        rc = err ? err->code : TDI_ENOMEM;
-        goto done;
-    }
-    size_t nl = 1;
+/* deck split in place into the NULL-terminated line array ngSpice_Circ takes (*lines). */
+static int spice_lines(char *deck, char ***lines, tdi_err *err)
+{
+    size_t nl = 1, li = 0;
     for (char *p = deck; *p; p++)
         nl += *p == '\n';
-    lines = calloc(nl + 1, sizeof(char *));
-    if (!lines) {
-        rc = tdi_err_set(err, TDI_ENOMEM, "out of memory");
-        goto done;
-    }
-    size_t li = 0;
+    if (!(*lines = calloc(nl + 1, sizeof(char *))))
+        return tdi_err_set(err, TDI_ENOMEM, "out of memory");
     for (char *p = deck; *p;) {
         char *e = strchr(p, '\n');
-        lines[li++] = p;
+        (*lines)[li++] = p;
         if (!e)
             break;
         *e = '\0';
         p = e + 1;
     }
-    lines[li] = NULL;
+    (*lines)[li] = NULL;
+    return 0;
+}
 
-    tdi_cosim_ng_watch_begin(&x.w);
-    g_ctx = &x;
+/* ngspice loads the deck and runs it in lock-step (the callbacks drive x); then the checks that
+ * the run failed nowhere and reached its last tick. */
+static int spice_exec(spice_ctx *x, char **lines, tdi_err *err)
+{
+    const tdi_cosim_digital *dg = x->dg;
+    int rc = 0;
+    tdi_cosim_ng_watch_begin(&x->w);
+    g_ctx = x;
     int circ_rc = ngSpice_Circ(lines);
-    if (circ_rc != 0 || x.w.ng_error || x.w.exited) {
+    if (circ_rc != 0 || x->w.ng_error || x->w.exited) {
         rc = tdi_err_set(err, TDI_ESPICE, "ngspice rejected the netlist (ngSpice_Circ returned "
                          "%d): %s", circ_rc, g_log_len ? g_log : "(no message)");
-        goto done_spice;
+        goto out;
     }
     /* transistor level (the only circuits with supplies): BSIM4's device load runs OpenMP with
        ngspice's num_threads (default 2); on a shared 2-core host one thread measured 24x less
        CPU for a 5-transistor OTA transient (docs/cosim.md "Transistor level"). The variable
        persists in the instance: set it every run, both ways, so ideal runs stay as they were. */
-    ngSpice_Command((char *)(c->n_supply ? "set num_threads=1" : "unset num_threads"));
+    ngSpice_Command((char *)(x->c->n_supply ? "set num_threads=1" : "unset num_threads"));
     ngSpice_Command((char *)"run");
-    if (x.fail) {
-        rc = tdi_err_set(err, x.fail, "%s%s%s", x.fail_msg, g_log_len ? "; ngspice: " : "",
+    if (x->fail)
+        rc = tdi_err_set(err, x->fail, "%s%s%s", x->fail_msg, g_log_len ? "; ngspice: " : "",
                          g_log);
-        goto done_spice;
-    }
-    if (x.w.ng_error || x.w.exited) {
+    else if (x->w.ng_error || x->w.exited)
         rc = tdi_err_set(err, TDI_ESPICE, "ngspice run failed: %s", g_log);
-        goto done_spice;
-    }
-    if (x.last_tick != dg->n_ticks || st->ticks_hit != dg->n_ticks + 1) {
+    else if (x->last_tick != dg->n_ticks || x->st->ticks_hit != dg->n_ticks + 1)
         rc = tdi_err_set(err, TDI_ESPICE, "ngspice run ended after tick %ld of %ld (%ld ticks "
-                         "seen)%s%s", x.last_tick, dg->n_ticks, st->ticks_hit,
+                         "seen)%s%s", x->last_tick, dg->n_ticks, x->st->ticks_hit,
                          g_log_len ? ": " : "", g_log);
-        goto done_spice;
-    }
-    rc = 0;
-done_spice:
+out:
     spice_cleanup();
     g_ctx = NULL;
     tdi_cosim_ng_watch_end();
-done:
+    return rc;
+}
+
+int tdi_cosim_spice_run(const tdi_cosim_circuit *c, const tdi_cosim_noise *nz,
+                        const tdi_cosim_digital *dg, tdi_cosim_stats *st, tdi_err *err)
+{
+    int rc = spice_args(c, nz, dg, st, err);
+    if (rc)
+        return rc;
+    tdi_cosim_ng_host host;
+    tdi_cosim_ng_host_save(&host);
+    if ((rc = tdi_cosim_ng_init(err))) {
+        tdi_cosim_ng_host_restore(&host);
+        return rc;
+    }
+    memset(st, 0, sizeof *st);
+    double cpu0 = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID), wall0 = tdi_clock_s(CLOCK_MONOTONIC);
+    spice_ctx x;
+    char *deck = NULL;
+    char **lines = NULL;
+    rc = spice_ctx_init(&x, c, nz, dg, st, err);
+    if (!rc && !(deck = tdi_cosim_spice_deck(c, dg->tick, dg->n_ticks, 0, err)))
+        rc = err ? err->code : TDI_ENOMEM;
+    rc = rc ? rc : spice_lines(deck, &lines, err);
+    rc = rc ? rc : spice_exec(&x, lines, err);
     tdi_cosim_ng_host_restore(&host);
     st->cpu_s = tdi_clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
     st->wall_s = tdi_clock_s(CLOCK_MONOTONIC) - wall0;
     free(lines);
     free(deck);
-    free(x.ib);
-    free(x.s0);
-    free(x.s1);
-    free(x.v);
-    free(x.d0);
-    free(x.d1);
-    free(x.vec_unit);
-    free(x.src_hash);
+    spice_ctx_free(&x);
     return rc;
 }
