@@ -19,6 +19,7 @@
 #include "tdi_io.h"
 #include "tdi_npy.h"
 #include "tdi_test.h"
+#include "tdi_sub.h"
 #include "tdi_test_grad.h"
 #include "tdi_unet.h"
 #include "tdi_unet_cfg.h"
@@ -608,6 +609,24 @@ static void test_resume(void)
     TDI_CHECK(rc != 0 && stat(out4, &st) != 0, "export past the split's end writes nothing");
     tdi_check_contains(err.msg, "the test split has 10000",
                        "past the end: message gives the split's size");
+    /* A checkpoint path with a quote and a backslash: the manifest stays valid YAML. */
+    char qck[600], out5[512], cp[1400];
+    snprintf(qck, sizeof qck, "%s/q\"b\\s.ckpt", g_dir);
+    snprintf(cp, sizeof cp, "cp '%s' '%s'", ca.out, qck);
+    snprintf(out5, sizeof out5, "%s/bundle5", g_dir);
+    tdi_unet_export_opts o5 = {qck, "test", 4, 0, 10, 1, 9, out5};
+    rc = system(cp) == 0 ? tdi_unet_export(&ca, &o5, NULL, &err) : -1;
+    FILE *devnull = fopen("/dev/null", "w");
+    int crc = rc == 0 && devnull ? tdi_sub_act_check(out5, devnull, &err) : -1;
+    if (devnull)
+        fclose(devnull);
+    if (!TDI_CHECK(rc == 0 && crc == 0, "export from a path with \" and \\: tdi-fit reads it"))
+        printf("    %s\n", err.msg);
+    snprintf(f, sizeof f, "%s/manifest.yaml", out5);
+    char *mtxt = tdi_test_slurp(f);
+    tdi_check_contains(mtxt ? mtxt : "", "q\\\"b\\\\s.ckpt\"",
+                       "the manifest escapes the quote and the backslash");
+    free(mtxt);
     tdi_unet_free(ma);
     tdi_unet_free(mb);
 }

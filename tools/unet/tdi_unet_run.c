@@ -467,6 +467,19 @@ static int export_arrays(const export_ws *w, const tdi_unet *m, const char *dir,
     return rc;
 }
 
+/* s as the inside of a YAML double-quoted scalar: " and \ escaped, control bytes as \xHH. */
+static void yaml_dq(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
 /* dir/manifest.yaml: what was exported, from which checkpoint (and its hash). */
 static int export_manifest(const tdi_unet_config *c, const tdi_unet_export_opts *o,
                            const export_ws *w, const char *dir, tdi_err *err)
@@ -484,10 +497,10 @@ static int export_manifest(const tdi_unet_config *c, const tdi_unet_export_opts 
     fprintf(af.f,
             "# tdi activation bundle (docs/formats.md), written by tdi-unet export\n"
             "format: tdi-activations\nversion: 1\nsplit: %s\nn: %zu\nt: %ld\nseed: %llu\n"
-            "pool: %ld\nfirst: %ld\nchannels: %ld\ncheckpoint: \"%s\"\n"
-            "checkpoint_hash: \"%s\"\nlayers: {",
-            o->split, w->N, o->t, (unsigned long long)o->seed, o->pool, o->first, c->channels,
-            o->ckpt, hex);
+            "pool: %ld\nfirst: %ld\nchannels: %ld\ncheckpoint: \"",
+            o->split, w->N, o->t, (unsigned long long)o->seed, o->pool, o->first, c->channels);
+    yaml_dq(af.f, o->ckpt);
+    fprintf(af.f, "\"\ncheckpoint_hash: \"%s\"\nlayers: {", hex);
     for (int k = 0; k < TDI_UNET_NBLOCKS; k++)
         fprintf(af.f, "%s%s: [%zu, %zu]", k ? ", " : "", tdi_unet_block_names[k], w->N,
                 w->dims[k]);
