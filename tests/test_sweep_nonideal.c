@@ -317,49 +317,50 @@ static void test_runs(void)
     free(c);
 }
 
-/* calibrate: a word xaxis; the uncalibrated chip stays in cos_*, the calibrated one in cal_* */
-static void test_calibrate(void)
+/* calibrate: a word xaxis; the uncalibrated chip stays in cos_*, the calibrated one in cal_*.
+ * One sweep of calibrate none, probe at 5 % gain mismatch (body: the sweep file's lines after
+ * out), its rows checked under the label what. */
+static void check_calibrate(const char *name, const char *body, const char *what)
 {
     tdi_err err;
+    char lab[160], dir[64];
+    int rc = run(name, body, &err);
+    snprintf(lab, sizeof lab, "%s: a sweep with calibrate none, probe runs", what);
+    if (!tdi_check_ok(rc, &err, lab))
+        return;
+    snprintf(dir, sizeof dir, "%s.out", name);
+    char *a = rows_of(dir);
+    if (!a)
+        return;
+    snprintf(lab, sizeof lab, "%s: the uncalibrated chip's columns equal with none and probe",
+             what);
+    TDI_CHECK(cell_of(a, 0, ",cos_centered,") == cell_of(a, 1, ",cos_centered,") &&
+                  cell_of(a, 0, ",r2,") == cell_of(a, 1, ",r2,"),
+              lab);
+    snprintf(lab, sizeof lab, "%s: none leaves cal_* nan and 0 probes", what);
+    TDI_CHECK(isnan(cell_of(a, 0, ",cal_cos_centered,")) && cell_of(a, 0, ",cal_probes,") == 0,
+              lab);
+    snprintf(lab, sizeof lab, "%s: probe fills cal_* (512 probes, the default, with their "
+             "energy)", what);
+    TDI_CHECK(isfinite(cell_of(a, 1, ",cal_cos_centered,")) &&
+                  cell_of(a, 1, ",cal_probes,") == 512 && cell_of(a, 1, ",cal_E_probe_J,") > 0,
+              lab);
+    free(a);
+}
+
+static void test_calibrate(void)
+{
     char body[512];
     snprintf(body, sizeof body, "  base: %s/base-skip.yaml\n  seed: 3\n  gain_sigma: [0.05]\n"
              "  calibrate: none, probe\n  chips: 1\n", g_dir);
-    int rc = run("calib", body, &err);
-    if (!tdi_check_ok(rc, &err, "calibrate: a skip-mode sweep with calibrate none, probe runs"))
-        return;
-    char *a = rows_of("calib.out");
-    if (!a)
-        return;
-    TDI_CHECK(cell_of(a, 0, ",cos_centered,") == cell_of(a, 1, ",cos_centered,") &&
-              cell_of(a, 0, ",r2,") == cell_of(a, 1, ",r2,"),
-              "calibrate: the uncalibrated chip's columns equal with none and probe");
-    TDI_CHECK(isnan(cell_of(a, 0, ",cal_cos_centered,")) && cell_of(a, 0, ",cal_probes,") == 0,
-              "calibrate: none leaves cal_* nan and 0 probes");
-    TDI_CHECK(isfinite(cell_of(a, 1, ",cal_cos_centered,")) &&
-              cell_of(a, 1, ",cal_probes,") == 512 && cell_of(a, 1, ",cal_E_probe_J,") > 0,
-              "calibrate: probe fills cal_* (512 probes, the default, with their energy)");
-    free(a);
+    check_calibrate("calib", body, "calibrate skip");
 }
 
 /* the paper mode: its 2,560-weight interface refitted by probe (tdi_cosim_calib_paper) */
 static void test_calibrate_paper(void)
 {
-    tdi_err err;
-    int rc = run("calibp", "  seed: 3\n  gain_sigma: [0.05]\n  calibrate: none, probe\n"
-                 "  chips: 1\n", &err);
-    if (!tdi_check_ok(rc, &err, "calibrate paper: a paper-mode sweep with none, probe runs"))
-        return;
-    char *a = rows_of("calibp.out");
-    if (!a)
-        return;
-    TDI_CHECK(cell_of(a, 0, ",cos_centered,") == cell_of(a, 1, ",cos_centered,"),
-              "calibrate paper: the uncalibrated chip's columns equal with none and probe");
-    TDI_CHECK(isnan(cell_of(a, 0, ",cal_cos_centered,")) && cell_of(a, 0, ",cal_probes,") == 0,
-              "calibrate paper: none leaves cal_* nan and 0 probes");
-    TDI_CHECK(isfinite(cell_of(a, 1, ",cal_cos_centered,")) &&
-              cell_of(a, 1, ",cal_probes,") == 512 && cell_of(a, 1, ",cal_E_probe_J,") > 0,
-              "calibrate paper: probe fills cal_* (512 probes, with their energy)");
-    free(a);
+    check_calibrate("calibp", "  seed: 3\n  gain_sigma: [0.05]\n  calibrate: none, probe\n"
+                    "  chips: 1\n", "calibrate paper");
 }
 
 int main(void)
